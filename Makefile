@@ -1,0 +1,120 @@
+# amlpkg — see README.md. Targets: all, deps, test, asan, fuzz, bench, install, demo, clean.
+# Outputs go under $(BUILD) (build/ by default; build-asan/ for `make asan`).
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+CC       ?= cc
+OPT      ?= -O2
+SANITIZE ?=
+# amlserve is linked fully static unless sanitizers are on (they need the dynamic runtime).
+STATIC   ?= $(if $(SANITIZE),,-static)
+
+PKGS     := yaml-0.1 libarchive openssl libcurl libgit2 sqlite3 zlib
+WARN     := -Wall -Wextra -Werror
+CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(OPT) -g $(WARN) $(SANITIZE) -I. -I$(BUILD)/gen $(CFLAGS)
+LDFLAGS_ALL = $(SANITIZE) $(LDFLAGS)
+
+GEN_PROTO := $(BUILD)/gen/onnx.pb-c.c
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+
+COMMON_SRC  := $(wildcard common/*.c)
+ENGINE_SRC  := $(wildcard runtime/engine/*.c runtime/engine/ops/*.c)
+SERVER_SRC  := $(filter-out runtime/amlserve.c,$(wildcard runtime/*.c))
+CACHE_SRC   := $(wildcard cache/*.c)
+BUILDER_SRC := $(filter-out builder/main.c,$(wildcard builder/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+COMMON_OBJ  := $(call obj,$(COMMON_SRC))
+ENGINE_OBJ  := $(call obj,$(ENGINE_SRC)) $(BUILD)/obj/gen/onnx.pb-c.o
+SERVER_OBJ  := $(call obj,$(SERVER_SRC))
+CACHE_OBJ   := $(call obj,$(CACHE_SRC))
+BUILDER_OBJ := $(call obj,$(BUILDER_SRC))
+
+RUNTIME_LIB := $(BUILD)/lib/libamlserve.a
+BUILDER_LIB := $(BUILD)/lib/libamlpkg.a
+
+BUILDER_LIBS = $(shell pkg-config --libs $(PKGS)) -lprotobuf-c -lm -lpthread
+RUNTIME_LIBS = -l:libhttp_parser.a -l:libprotobuf-c.a -lm -lpthread
+
+UNIT_SRC  := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+
+.PHONY: all deps build test unit asan fuzz bench install demo clean example-model
+.DEFAULT_GOAL := all
+
+all: deps
+	@$(MAKE) --no-print-directory build
+
+build: $(BUILD)/bin/amlpkg $(BUILD)/bin/amlserve $(UNIT_BIN)
+
+deps:
+	@bash .ci/install-deps
+
+$(GEN_PROTO): $(ONNX_PROTO)
+	@mkdir -p $(dir $@)
+	cp $(ONNX_PROTO) $(BUILD)/gen/onnx.proto
+	cd $(BUILD)/gen && protoc-c --c_out=. onnx.proto
+
+# Generated code is not ours to fix: compile it without our warning set.
+$(BUILD)/obj/gen/onnx.pb-c.o: $(GEN_PROTO)
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 $(OPT) -g $(SANITIZE) -w -I$(BUILD)/gen -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c $(GEN_PROTO)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(RUNTIME_LIB): $(SERVER_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILDER_LIB): $(BUILDER_OBJ) $(CACHE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(RUNTIME_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(STATIC) $(LDFLAGS_ALL) -o $@ $^ $(RUNTIME_LIBS)
+
+$(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILDER_LIB) $(RUNTIME_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(BUILDER_LIBS)
+
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILDER_LIB) $(RUNTIME_LIB) tests/unit/test.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILDER_LIB) $(RUNTIME_LIB) $(LDFLAGS_ALL) $(BUILDER_LIBS) -l:libhttp_parser.a
+
+test: all
+	@BUILD=$(BUILD) bash tests/run.sh
+
+# Unit and CLI tests with AddressSanitizer + UBSan (amlserve linked dynamically for it).
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" build
+	@BUILD=build-asan ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  TEST_SUITES="unit cli" bash tests/run.sh
+
+# libFuzzer targets, each run for FUZZ_SECONDS against its seed corpus.
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	@BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
+
+bench: all
+	@BUILD=$(BUILD) bash tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/bin/amlpkg $(BUILD)/bin/amlserve $(DESTDIR)$(PREFIX)/bin/
+
+demo: all
+	@BUILD=$(BUILD) bash examples/demo.sh
+
+# Regenerates the committed example model (needs python3-onnx and python3-numpy).
+example-model:
+	/usr/bin/python3 examples/onnx-ridge/make_model.py examples/onnx-ridge
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,15 @@
+/* CLI verbs. Each cmd_<verb> takes the arguments after the verb and returns
+ * the process exit code: 0 ok, 1 failure, 2 usage error. */
+#ifndef AMLPKG_COMMANDS_H
+#define AMLPKG_COMMANDS_H
+
+#define AMLPKG_VERSION "0.1.0"
+
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+int cmd_build(int argc, char **argv);
+
+/* Prints "amlpkg: <message>" for a failed command and returns EXIT_FAIL. */
+int cmd_report_error(int code);
+
+#endif

@@ -1,0 +1,59 @@
+#include "digest.h"
+
+#include "common/err.h"
+
+#include <openssl/evp.h>
+#include <string.h>
+
+int digest_init(struct digest *d)
+{
+    d->ctx = EVP_MD_CTX_new();
+    if (!d->ctx || EVP_DigestInit_ex(d->ctx, EVP_sha256(), NULL) != 1) {
+        digest_release(d);
+        return err_set(ERR_NOMEM, "cannot start a sha256 digest");
+    }
+    return 0;
+}
+
+int digest_update(struct digest *d, const void *data, size_t len)
+{
+    if (EVP_DigestUpdate(d->ctx, data, len) != 1)
+        return err_set(ERR_IO, "sha256 update failed");
+    return 0;
+}
+
+int digest_final(struct digest *d, char out[DIGEST_STRING_SIZE])
+{
+    unsigned char raw[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    int ok = EVP_DigestFinal_ex(d->ctx, raw, &n) == 1 && n == 32;
+    digest_release(d);
+    if (!ok)
+        return err_set(ERR_IO, "sha256 final failed");
+    static const char hex[] = "0123456789abcdef";
+    memcpy(out, "sha256:", 7);
+    for (unsigned i = 0; i < n; i++) {
+        out[7 + 2 * i] = hex[raw[i] >> 4];
+        out[8 + 2 * i] = hex[raw[i] & 15];
+    }
+    out[7 + 2 * n] = '\0';
+    return 0;
+}
+
+void digest_release(struct digest *d)
+{
+    EVP_MD_CTX_free(d->ctx);
+    d->ctx = NULL;
+}
+
+int digest_buffer(char out[DIGEST_STRING_SIZE], const void *data, size_t len)
+{
+    struct digest d;
+    int rc = digest_init(&d);
+    if (!rc)
+        rc = digest_update(&d, data, len);
+    if (!rc)
+        return digest_final(&d, out);
+    digest_release(&d);
+    return rc;
+}

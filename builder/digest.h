@@ -1,0 +1,24 @@
+/* SHA-256 digests in the OCI form "sha256:<64 hex>".
+ *
+ * struct digest is caller-owned (digest_init/digest_release) and streams data
+ * so layers are hashed while they are written, in one pass. */
+#ifndef AMLPKG_DIGEST_H
+#define AMLPKG_DIGEST_H
+
+#include <stddef.h>
+
+#define DIGEST_STRING_SIZE 72 /* "sha256:" + 64 hex + NUL */
+
+struct digest {
+    void *ctx; /* EVP_MD_CTX */
+};
+
+int digest_init(struct digest *d);
+int digest_update(struct digest *d, const void *data, size_t len);
+/* Writes "sha256:<hex>" into out and releases the context. */
+int digest_final(struct digest *d, char out[DIGEST_STRING_SIZE]);
+void digest_release(struct digest *d);
+/* One-shot digest of a buffer. */
+int digest_buffer(char out[DIGEST_STRING_SIZE], const void *data, size_t len);
+
+#endif

@@ -1,0 +1,29 @@
+/* File-system helpers for writing outputs safely.
+ *
+ * Outputs are never written in place: they go to a temporary file in the
+ * target's own directory and are renamed over the target only when complete,
+ * so an interrupted or failed build leaves nothing half-written. Strings
+ * returned through **out are malloc'd and owned by the caller. */
+#ifndef AMLPKG_FSUTIL_H
+#define AMLPKG_FSUTIL_H
+
+#include <stdio.h>
+
+/* "dir/name" (dir may be empty or "."). NULL on out-of-memory. */
+char *fs_join(const char *dir, const char *name);
+/* Directory part of path ("." when there is none). */
+char *fs_dirname(const char *path);
+/* Resolves path relative to base_dir unless it is absolute. */
+char *fs_resolve(const char *base_dir, const char *path);
+/* Creates a private temporary directory inside parent. */
+int fs_make_temp_dir(char **out, const char *parent, const char *prefix);
+/* Removes a directory tree (best effort, for cleanup). */
+void fs_remove_tree(const char *path);
+/* Opens "<target>.tmp-XXXXXX" beside target for writing. */
+int fs_temp_beside(FILE **out_file, char **out_path, const char *target);
+/* fsyncs and closes f, then renames tmp_path to target. On failure removes tmp_path. */
+int fs_commit(FILE *f, const char *tmp_path, const char *target);
+/* Copies a whole file into an open stream. */
+int fs_copy_into(FILE *dst, const char *src_path);
+
+#endif

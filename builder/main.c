@@ -1,0 +1,69 @@
+/* amlpkg: the command table. */
+#include "commands.h"
+#include "common/err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("amlpkg %s\n", AMLPKG_VERSION);
+    return EXIT_OK;
+}
+
+static int cmd_help(int argc, char **argv);
+
+static const struct command commands[] = {
+    {"build", cmd_build, "compile a package spec into an OCI image archive"},
+    {"version", cmd_version, "print the version"},
+    {"help", cmd_help, "show this help"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: amlpkg <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'amlpkg <command> --help' for a command's options.\n");
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    usage(stdout);
+    return EXIT_OK;
+}
+
+int cmd_report_error(int code)
+{
+    fprintf(stderr, "amlpkg: %s\n", err_message(code));
+    return EXIT_FAIL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *verb = argv[1];
+    if (!strcmp(verb, "--help") || !strcmp(verb, "-h"))
+        return cmd_help(0, NULL);
+    if (!strcmp(verb, "--version"))
+        return cmd_version(0, NULL);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(commands[i].name, verb))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "amlpkg: unknown command '%s'\n", verb);
+    usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,48 @@
+#include "model_check.h"
+
+#include "common/err.h"
+#include "runtime/engine/engine.h"
+#include "runtime/engine/model_files.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int model_check_spec(const struct spec *spec)
+{
+    size_t total = 0;
+    int rc = 0;
+    for (size_t i = 0; i < spec->n_models && !rc; i++) {
+        const struct spec_model *m = &spec->models[i];
+        char **paths = NULL;
+        size_t n = 0;
+        rc = model_files_find_onnx(&paths, &n, m->path);
+        for (size_t j = 0; j < n && !rc; j++) {
+            struct engine_model *model = NULL;
+            rc = engine_model_load_file(&model, paths[j]);
+            if (rc) {
+                /* Re-prefix the engine's message with where the spec named the model. */
+                char detail[900];
+                snprintf(detail, sizeof detail, "%s", err_message(rc));
+                err_clear();
+                err_set(rc, "%s:%d: models[%zu].path: %s", spec->file, m->line, i, detail);
+            }
+            engine_model_free(model);
+        }
+        total += n;
+        model_files_free(paths, n);
+    }
+    if (rc)
+        return rc;
+    /* Without an entry script amlserve serves the one ONNX model natively. */
+    if (total == 0)
+        return err_set(ERR_INVALID,
+                       "%s: models: no ONNX model found; no-code scoring needs one .onnx file (entry scripts "
+                       "are not supported by this version yet)",
+                       spec->file);
+    if (total > 1)
+        return err_set(ERR_UNSUPPORTED,
+                       "%s: models: %zu ONNX files found; no-code scoring serves exactly one (entry scripts "
+                       "are not supported by this version yet)",
+                       spec->file, total);
+    return 0;
+}

@@ -1,0 +1,11 @@
+/* Validates a spec's models before anything is written: every ONNX file must
+ * load in the engine amlserve uses, and a no-code package must hold exactly
+ * one ONNX model to serve. Errors name the spec file, line and field. */
+#ifndef AMLPKG_MODEL_CHECK_H
+#define AMLPKG_MODEL_CHECK_H
+
+#include "spec.h"
+
+int model_check_spec(const struct spec *spec);
+
+#endif

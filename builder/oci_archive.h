@@ -1,0 +1,15 @@
+/* Writes an image as an oci-archive: a tar of an OCI image layout
+ * (oci-layout, index.json, blobs/sha256/...), the format `podman load`,
+ * `skopeo ... oci-archive:` and umoci read.
+ *
+ * The archive is written beside the target and renamed into place when
+ * complete; on any error the target is left untouched. Entries are in a fixed
+ * order with fixed metadata, so the same image gives the same bytes. */
+#ifndef AMLPKG_OCI_ARCHIVE_H
+#define AMLPKG_OCI_ARCHIVE_H
+
+#include "oci_image.h"
+
+int oci_archive_write(const struct oci_image *image, const char *target, long long mtime);
+
+#endif

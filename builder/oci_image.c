@@ -1,0 +1,174 @@
+#include "oci_image.h"
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "fsutil.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+const char *oci_host_architecture(void)
+{
+    static const char *const names[][2] = {
+        {"x86_64", "amd64"}, {"aarch64", "arm64"}, {"ppc64le", "ppc64le"}, {"s390x", "s390x"}, {"riscv64", "riscv64"},
+    };
+    struct utsname u;
+    if (uname(&u) == 0)
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (!strcmp(u.machine, names[i][0]))
+                return names[i][1];
+    return "amd64";
+}
+
+void oci_image_release(struct oci_image *image)
+{
+    for (size_t i = 0; i < image->n_layers; i++)
+        oci_blob_release(&image->layers[i]);
+    free(image->layers);
+    oci_blob_release(&image->config);
+    oci_blob_release(&image->manifest);
+    free(image->ref_name);
+    memset(image, 0, sizeof *image);
+}
+
+/* Stores a JSON document as a blob file in work_dir. */
+static int write_json_blob(struct oci_blob *out, const struct buf *doc, const char *media_type,
+                           const char *work_dir)
+{
+    memset(out, 0, sizeof *out);
+    int rc = digest_buffer(out->digest, doc->data, doc->len);
+    if (rc)
+        return rc;
+    out->path = fs_join(work_dir, out->digest + 7);
+    if (!out->path)
+        return err_set(ERR_NOMEM, "out of memory");
+    FILE *f = fopen(out->path, "wb");
+    if (!f || fwrite(doc->data, 1, doc->len, f) != doc->len || fclose(f) != 0) {
+        if (f)
+            fclose(f);
+        return err_set_errno(ERR_IO, "%s: write failed", out->path);
+    }
+    out->size = (int64_t)doc->len;
+    out->media_type = media_type;
+    return 0;
+}
+
+static int build_layer(struct oci_blob *out, const struct plan_layer *layer, const char *work_dir, long long mtime)
+{
+    struct oci_layer_writer *w;
+    int rc = oci_layer_begin(&w, work_dir, mtime, layer->gzip_level);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < layer->n_entries && !rc; i++)
+        rc = oci_layer_add_tree(w, layer->entries[i].image_path, layer->entries[i].host_path);
+    if (rc) {
+        oci_layer_abort(w);
+        return rc;
+    }
+    return oci_layer_finish(w, out);
+}
+
+static int write_string_array(struct buf *b, char *const *items, size_t n)
+{
+    int rc = buf_append(b, "[", 1);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (i)
+            rc = buf_append(b, ",", 1);
+        if (!rc)
+            rc = json_write_string(b, items[i], strlen(items[i]));
+    }
+    return rc ? rc : buf_append(b, "]", 1);
+}
+
+/* Keys in byte order at every level, no whitespace: one canonical text. */
+static int config_json(struct buf *b, const struct plan *plan, const struct oci_image *image, const char *created)
+{
+    int rc = buf_appendf(b, "{\"architecture\":\"%s\",\"config\":{\"Entrypoint\":", oci_host_architecture());
+    char *entry[] = {plan->entrypoint};
+    rc = rc ? rc : write_string_array(b, entry, 1);
+    rc = rc ? rc : buf_append_str(b, ",\"Env\":");
+    rc = rc ? rc : write_string_array(b, plan->env, plan->n_env);
+    rc = rc ? rc : buf_appendf(b, ",\"ExposedPorts\":{\"%d/tcp\":{}},\"Labels\":{", plan->port);
+    for (size_t i = 0; i < plan->n_labels && !rc; i++) {
+        rc = i ? buf_append(b, ",", 1) : 0;
+        rc = rc ? rc : json_write_string(b, plan->labels[i].key, strlen(plan->labels[i].key));
+        rc = rc ? rc : buf_append(b, ":", 1);
+        rc = rc ? rc : json_write_string(b, plan->labels[i].value, strlen(plan->labels[i].value));
+    }
+    rc = rc ? rc : buf_append_str(b, "},\"StopSignal\":\"SIGTERM\",\"WorkingDir\":");
+    rc = rc ? rc : json_write_string(b, plan->workdir, strlen(plan->workdir));
+    rc = rc ? rc : buf_appendf(b, "},\"created\":\"%s\",\"history\":[", created);
+    for (size_t i = 0; i < plan->n_layers && !rc; i++) {
+        rc = buf_appendf(b, "%s{\"created\":\"%s\",\"created_by\":", i ? "," : "", created);
+        const char *by = plan->layers[i].created_by;
+        rc = rc ? rc : json_write_string(b, by, strlen(by));
+        rc = rc ? rc : buf_append(b, "}", 1);
+    }
+    rc = rc ? rc : buf_append_str(b, "],\"os\":\"linux\",\"rootfs\":{\"diff_ids\":[");
+    for (size_t i = 0; i < image->n_layers && !rc; i++)
+        rc = buf_appendf(b, "%s\"%s\"", i ? "," : "", image->layers[i].diff_id);
+    return rc ? rc : buf_append_str(b, "],\"type\":\"layers\"}}");
+}
+
+static int descriptor_json(struct buf *b, const struct oci_blob *blob)
+{
+    return buf_appendf(b, "{\"digest\":\"%s\",\"mediaType\":\"%s\",\"size\":%lld}", blob->digest,
+                       blob->media_type, (long long)blob->size);
+}
+
+static int manifest_json(struct buf *b, const struct plan *plan, const struct oci_image *image, const char *created)
+{
+    int rc = buf_append_str(b, "{\"annotations\":{\"org.opencontainers.image.created\":");
+    rc = rc ? rc : json_write_string(b, created, strlen(created));
+    rc = rc ? rc : buf_append_str(b, ",\"org.opencontainers.image.title\":");
+    rc = rc ? rc : json_write_string(b, plan->image_name, strlen(plan->image_name));
+    rc = rc ? rc : buf_append_str(b, "},\"config\":");
+    rc = rc ? rc : descriptor_json(b, &image->config);
+    rc = rc ? rc : buf_append_str(b, ",\"layers\":[");
+    for (size_t i = 0; i < image->n_layers && !rc; i++) {
+        rc = i ? buf_append(b, ",", 1) : 0;
+        rc = rc ? rc : descriptor_json(b, &image->layers[i]);
+    }
+    return rc ? rc : buf_appendf(b, "],\"mediaType\":\"%s\",\"schemaVersion\":2}", OCI_MEDIA_TYPE_MANIFEST);
+}
+
+int oci_image_build(struct oci_image *out, const struct plan *plan, const char *work_dir)
+{
+    memset(out, 0, sizeof *out);
+    struct buf doc;
+    buf_init(&doc, 0);
+    const char *created = plan->created_text;
+    int rc = 0;
+    out->layers = calloc(plan->n_layers ? plan->n_layers : 1, sizeof *out->layers);
+    if (!out->layers || asprintf(&out->ref_name, "%s:%s", plan->image_name, plan->image_tag) < 0) {
+        out->ref_name = NULL;
+        rc = err_set(ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < plan->n_layers && !rc; i++) {
+        rc = build_layer(&out->layers[i], &plan->layers[i], work_dir, plan->created);
+        if (!rc)
+            out->n_layers++;
+    }
+    if (rc)
+        goto done;
+    if ((rc = config_json(&doc, plan, out, created)) ||
+        (rc = write_json_blob(&out->config, &doc, OCI_MEDIA_TYPE_CONFIG, work_dir)))
+        goto done;
+    buf_reset(&doc);
+    if ((rc = manifest_json(&doc, plan, out, created)) ||
+        (rc = write_json_blob(&out->manifest, &doc, OCI_MEDIA_TYPE_MANIFEST, work_dir)))
+        goto done;
+done:
+    if (rc == ERR_NOMEM || rc == ERR_LIMIT)
+        err_set(rc, "out of memory while writing the image");
+    buf_release(&doc);
+    if (rc)
+        oci_image_release(out);
+    return rc;
+}

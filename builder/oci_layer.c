@@ -1,0 +1,412 @@
+#include "oci_layer.h"
+
+#include "common/err.h"
+#include "fsutil.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define LAYER_MEDIA_TYPE_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
+#define MAX_TREE_DEPTH 64
+
+struct oci_layer_writer {
+    struct archive *tar;
+    z_stream zs;
+    int zs_ready;
+    int level;         /* gzip level asked for */
+    int current_level; /* level in effect: 0 while storing incompressible data */
+    FILE *file;
+    char *path;
+    struct digest diff;   /* uncompressed tar */
+    struct digest blob;   /* compressed bytes on disk */
+    int64_t size;
+    int64_t mtime;
+    int failed;           /* a write callback failed; its message is set */
+    char **dirs;          /* directories already emitted, to add parents once */
+    size_t n_dirs, cap_dirs;
+    unsigned char zbuf[1 << 16];
+};
+
+void oci_blob_release(struct oci_blob *blob)
+{
+    free(blob->path);
+    blob->path = NULL;
+}
+
+/* Writes what deflate left in zbuf to the blob file and its digest. */
+static int emit_compressed(struct oci_layer_writer *w)
+{
+    size_t have = sizeof w->zbuf - w->zs.avail_out;
+    if (!have)
+        return 0;
+    if (fwrite(w->zbuf, 1, have, w->file) != have)
+        return err_set_errno(ERR_IO, "%s: write failed", w->path);
+    w->size += (int64_t)have;
+    return digest_update(&w->blob, w->zbuf, have);
+}
+
+static int flush_deflate(struct oci_layer_writer *w, int flush)
+{
+    int zrc;
+    do {
+        w->zs.next_out = w->zbuf;
+        w->zs.avail_out = sizeof w->zbuf;
+        zrc = deflate(&w->zs, flush);
+        if (zrc == Z_STREAM_ERROR)
+            return err_set(ERR_IO, "gzip compression failed");
+        int rc = emit_compressed(w);
+        if (rc)
+            return rc;
+    } while (w->zs.avail_out == 0 || (flush == Z_FINISH && zrc != Z_STREAM_END));
+    return 0;
+}
+
+/* Switches the deflate level mid-stream (zlib finishes the current block). */
+static int set_level(struct oci_layer_writer *w, int level)
+{
+    if (level == w->current_level)
+        return 0;
+    for (;;) {
+        w->zs.next_out = w->zbuf;
+        w->zs.avail_out = sizeof w->zbuf;
+        int zrc = deflateParams(&w->zs, level, Z_DEFAULT_STRATEGY);
+        int rc = emit_compressed(w);
+        if (rc)
+            return rc;
+        if (zrc == Z_OK)
+            break;
+        if (zrc != Z_BUF_ERROR)
+            return err_set(ERR_IO, "gzip compression failed");
+    }
+    w->current_level = level;
+    return 0;
+}
+
+/* Model weights barely compress, and deflate on them runs at ~50 MB/s. Probe
+ * the start of a large file: when level 1 saves under 3%, store it instead
+ * (deflate level 0: still valid gzip, at memory speed). The choice depends on
+ * the bytes only, so it is as reproducible as the rest of the layer. */
+#define PROBE_MIN_SIZE (256 * 1024)
+#define PROBE_BYTES (256 * 1024)
+static int is_incompressible(int fd, int64_t size)
+{
+    if (size < PROBE_MIN_SIZE)
+        return 0;
+    static _Thread_local unsigned char in[PROBE_BYTES], out[PROBE_BYTES + 1024];
+    ssize_t n = pread(fd, in, sizeof in, 0);
+    if (n < (ssize_t)(PROBE_BYTES / 2))
+        return 0;
+    z_stream zs = {0};
+    if (deflateInit2(&zs, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return 0;
+    zs.next_in = in;
+    zs.avail_in = (uInt)n;
+    zs.next_out = out;
+    zs.avail_out = sizeof out;
+    deflate(&zs, Z_FINISH);
+    size_t produced = sizeof out - zs.avail_out;
+    deflateEnd(&zs);
+    return produced * 100 > (size_t)n * 97;
+}
+
+/* libarchive hands us the uncompressed tar stream here. */
+static la_ssize_t on_tar_bytes(struct archive *a, void *ctx, const void *data, size_t len)
+{
+    (void)a;
+    struct oci_layer_writer *w = ctx;
+    if (w->failed || digest_update(&w->diff, data, len)) {
+        w->failed = 1;
+        return -1;
+    }
+    w->zs.next_in = (Bytef *)(uintptr_t)data;
+    w->zs.avail_in = (uInt)len;
+    if (flush_deflate(w, Z_NO_FLUSH)) {
+        w->failed = 1;
+        return -1;
+    }
+    return (la_ssize_t)len;
+}
+
+static int tar_error(struct oci_layer_writer *w, const char *what)
+{
+    if (w->failed)
+        return ERR_IO; /* the callback already said why */
+    return err_set(ERR_IO, "%s: %s", what, archive_error_string(w->tar));
+}
+
+int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t mtime, int level)
+{
+    *out = NULL;
+    struct oci_layer_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return err_set(ERR_NOMEM, "out of memory");
+    w->mtime = mtime;
+    w->level = w->current_level = level;
+    int rc = 0;
+    w->path = fs_join(work_dir, "layer-XXXXXX");
+    if (!w->path) {
+        rc = err_set(ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    int fd = mkostemp(w->path, O_CLOEXEC);
+    if (fd < 0 || !(w->file = fdopen(fd, "wb"))) {
+        rc = err_set_errno(ERR_IO, "%s: cannot create layer file", work_dir);
+        if (fd >= 0)
+            close(fd);
+        goto done;
+    }
+    if (deflateInit2(&w->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        rc = err_set(ERR_NOMEM, "cannot start gzip compression");
+        goto done;
+    }
+    w->zs_ready = 1;
+    if ((rc = digest_init(&w->diff)) || (rc = digest_init(&w->blob)))
+        goto done;
+    w->tar = archive_write_new();
+    if (!w->tar) {
+        rc = err_set(ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (archive_write_set_format_pax_restricted(w->tar) != ARCHIVE_OK ||
+        archive_write_add_filter_none(w->tar) != ARCHIVE_OK ||
+        archive_write_open2(w->tar, w, NULL, on_tar_bytes, NULL, NULL) != ARCHIVE_OK) {
+        rc = tar_error(w, "cannot start layer tar stream");
+        goto done;
+    }
+done:
+    if (rc)
+        oci_layer_abort(w);
+    else
+        *out = w;
+    return rc;
+}
+
+void oci_layer_abort(struct oci_layer_writer *w)
+{
+    if (!w)
+        return;
+    if (w->tar)
+        archive_write_free(w->tar); /* also closes; output is discarded below */
+    if (w->zs_ready)
+        deflateEnd(&w->zs);
+    if (w->file)
+        fclose(w->file);
+    if (w->path)
+        unlink(w->path);
+    digest_release(&w->diff);
+    digest_release(&w->blob);
+    for (size_t i = 0; i < w->n_dirs; i++)
+        free(w->dirs[i]);
+    free(w->dirs);
+    free(w->path);
+    free(w);
+}
+
+static struct archive_entry *new_entry(struct oci_layer_writer *w, const char *image_path, mode_t type,
+                                       mode_t perm, int64_t size)
+{
+    struct archive_entry *e = archive_entry_new2(w->tar);
+    if (!e)
+        return NULL;
+    archive_entry_set_pathname(e, image_path);
+    archive_entry_set_filetype(e, type);
+    archive_entry_set_perm(e, perm);
+    archive_entry_set_size(e, size);
+    archive_entry_set_uid(e, 0);
+    archive_entry_set_gid(e, 0);
+    archive_entry_set_mtime(e, (time_t)w->mtime, 0);
+    return e;
+}
+
+static int dir_seen(struct oci_layer_writer *w, const char *path)
+{
+    for (size_t i = w->n_dirs; i-- > 0;)
+        if (strcmp(w->dirs[i], path) == 0)
+            return 1;
+    return 0;
+}
+
+static int emit_dir(struct oci_layer_writer *w, const char *image_path, mode_t perm)
+{
+    if (dir_seen(w, image_path))
+        return 0;
+    if (w->n_dirs == w->cap_dirs) {
+        size_t cap = w->cap_dirs ? w->cap_dirs * 2 : 16;
+        char **dirs = realloc(w->dirs, cap * sizeof *dirs);
+        if (!dirs)
+            return err_set(ERR_NOMEM, "out of memory");
+        w->dirs = dirs;
+        w->cap_dirs = cap;
+    }
+    if (!(w->dirs[w->n_dirs] = strdup(image_path)))
+        return err_set(ERR_NOMEM, "out of memory");
+    w->n_dirs++;
+    struct archive_entry *e = new_entry(w, image_path, AE_IFDIR, perm, 0);
+    if (!e)
+        return err_set(ERR_NOMEM, "out of memory");
+    int ok = archive_write_header(w->tar, e) == ARCHIVE_OK;
+    archive_entry_free(e);
+    return ok ? 0 : tar_error(w, image_path);
+}
+
+/* Emits every missing parent of image_path, outermost first. */
+static int emit_parents(struct oci_layer_writer *w, const char *image_path)
+{
+    char tmp[4096];
+    size_t n = strlen(image_path);
+    if (n >= sizeof tmp)
+        return err_set(ERR_LIMIT, "path too long in layer: '%s'", image_path);
+    memcpy(tmp, image_path, n + 1);
+    for (char *p = tmp; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        int rc = tmp[0] ? emit_dir(w, tmp, 0755) : 0;
+        *p = '/';
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int oci_layer_add_dir(struct oci_layer_writer *w, const char *image_path)
+{
+    int rc = emit_parents(w, image_path);
+    return rc ? rc : emit_dir(w, image_path, 0755);
+}
+
+int oci_layer_add_file(struct oci_layer_writer *w, const char *image_path, const char *host_path)
+{
+    struct stat st;
+    if (lstat(host_path, &st) != 0)
+        return err_set_errno(ERR_NOTFOUND, "%s", host_path);
+    int rc = emit_parents(w, image_path);
+    if (rc)
+        return rc;
+    if (S_ISDIR(st.st_mode))
+        return emit_dir(w, image_path, st.st_mode & 07777);
+    if (S_ISLNK(st.st_mode)) {
+        char target[4096];
+        ssize_t n = readlink(host_path, target, sizeof target - 1);
+        if (n < 0)
+            return err_set_errno(ERR_IO, "%s: cannot read symlink", host_path);
+        target[n] = '\0';
+        struct archive_entry *e = new_entry(w, image_path, AE_IFLNK, 0777, 0);
+        if (!e)
+            return err_set(ERR_NOMEM, "out of memory");
+        archive_entry_set_symlink(e, target);
+        int ok = archive_write_header(w->tar, e) == ARCHIVE_OK;
+        archive_entry_free(e);
+        return ok ? 0 : tar_error(w, image_path);
+    }
+    if (!S_ISREG(st.st_mode))
+        return err_set(ERR_UNSUPPORTED, "%s: only regular files, directories and symlinks can go in a layer",
+                       host_path);
+    int fd = open(host_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set_errno(ERR_IO, "%s: cannot open", host_path);
+    struct archive_entry *e = new_entry(w, image_path, AE_IFREG, st.st_mode & 07777, st.st_size);
+    if (!e) {
+        close(fd);
+        return err_set(ERR_NOMEM, "out of memory");
+    }
+    if (archive_write_header(w->tar, e) != ARCHIVE_OK) {
+        rc = tar_error(w, image_path);
+        goto done;
+    }
+    if ((rc = set_level(w, is_incompressible(fd, st.st_size) ? 0 : w->level)))
+        goto done;
+    static _Thread_local char chunk[1 << 20];
+    int64_t left = st.st_size;
+    while (left > 0) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? err_set_errno(ERR_IO, "%s: read failed", host_path)
+                       : err_set(ERR_IO, "%s: file shrank while it was being read", host_path);
+            goto done;
+        }
+        if (n > left)
+            n = (ssize_t)left; /* the file grew; the header already promised st_size bytes */
+        if (archive_write_data(w->tar, chunk, (size_t)n) != n) {
+            rc = tar_error(w, image_path);
+            goto done;
+        }
+        left -= n;
+    }
+done:
+    archive_entry_free(e);
+    close(fd);
+    return rc;
+}
+
+static int add_tree(struct oci_layer_writer *w, const char *image_path, const char *host_path, int depth)
+{
+    struct stat st;
+    if (lstat(host_path, &st) != 0)
+        return err_set_errno(ERR_NOTFOUND, "%s", host_path);
+    int rc = oci_layer_add_file(w, image_path, host_path);
+    if (rc || !S_ISDIR(st.st_mode))
+        return rc;
+    if (depth >= MAX_TREE_DEPTH)
+        return err_set(ERR_LIMIT, "%s: directories nested deeper than %d", host_path, MAX_TREE_DEPTH);
+    struct dirent **entries = NULL;
+    /* alphasort in the C locale: byte order, the same on every machine. */
+    int n = scandir(host_path, &entries, NULL, alphasort);
+    if (n < 0)
+        return err_set_errno(ERR_IO, "%s: cannot list directory", host_path);
+    for (int i = 0; i < n; i++) {
+        const char *name = entries[i]->d_name;
+        if (rc || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        char *child_image = fs_join(image_path, name), *child_host = fs_join(host_path, name);
+        rc = child_image && child_host ? add_tree(w, child_image, child_host, depth + 1)
+                                       : err_set(ERR_NOMEM, "out of memory");
+        free(child_image);
+        free(child_host);
+    }
+    for (int i = 0; i < n; i++)
+        free(entries[i]);
+    free(entries);
+    return rc;
+}
+
+int oci_layer_add_tree(struct oci_layer_writer *w, const char *image_path, const char *host_path)
+{
+    return add_tree(w, image_path, host_path, 0);
+}
+
+int oci_layer_finish(struct oci_layer_writer *w, struct oci_blob *out)
+{
+    memset(out, 0, sizeof *out);
+    int rc = 0;
+    if (archive_write_close(w->tar) != ARCHIVE_OK) {
+        rc = tar_error(w, "cannot finish layer tar stream");
+        goto done;
+    }
+    w->zs.next_in = NULL;
+    w->zs.avail_in = 0;
+    if ((rc = flush_deflate(w, Z_FINISH)))
+        goto done;
+    if (fflush(w->file) != 0) {
+        rc = err_set_errno(ERR_IO, "%s: write failed", w->path);
+        goto done;
+    }
+    if ((rc = digest_final(&w->diff, out->diff_id)) || (rc = digest_final(&w->blob, out->digest)))
+        goto done;
+    out->size = w->size;
+    out->media_type = LAYER_MEDIA_TYPE_GZIP;
+    out->path = w->path;
+    w->path = NULL; /* the blob file now belongs to out */
+done:
+    oci_layer_abort(w);
+    return rc;
+}

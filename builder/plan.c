@@ -1,0 +1,171 @@
+#include "plan.h"
+
+#include "common/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define VERSION_TEXT "0.1.0"
+
+static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *format(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+void plan_free(struct plan *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->n_layers; i++) {
+        for (size_t j = 0; j < p->layers[i].n_entries; j++) {
+            free(p->layers[i].entries[j].image_path);
+            free(p->layers[i].entries[j].host_path);
+        }
+        free(p->layers[i].entries);
+        free(p->layers[i].created_by);
+    }
+    free(p->layers);
+    for (size_t i = 0; i < p->n_env; i++)
+        free(p->env[i]);
+    free(p->env);
+    for (size_t i = 0; i < p->n_labels; i++) {
+        free(p->labels[i].key);
+        free(p->labels[i].value);
+    }
+    free(p->labels);
+    free(p->entrypoint);
+    free(p->workdir);
+    free(p->image_name);
+    free(p->image_tag);
+    free(p->created_text);
+    free(p);
+}
+
+/* A layer with a single entry: the shape of both the runtime and model layers. */
+static int add_layer(struct plan *p, char *created_by, char *image_path, const char *host_path, int level)
+{
+    struct plan_layer *l = &p->layers[p->n_layers++];
+    l->created_by = created_by;
+    l->gzip_level = level;
+    l->entries = calloc(1, sizeof *l->entries);
+    if (!created_by || !image_path || !l->entries) {
+        free(image_path);
+        return err_set(ERR_NOMEM, "out of memory");
+    }
+    l->entries[0].image_path = image_path;
+    l->entries[0].host_path = strdup(host_path);
+    l->n_entries = 1;
+    return l->entries[0].host_path ? 0 : err_set(ERR_NOMEM, "out of memory");
+}
+
+static const char *base_name(const char *path)
+{
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    const char *end = path + n;
+    const char *p = end;
+    while (p > path && p[-1] != '/')
+        p--;
+    return p;
+}
+
+static int add_label(struct plan *p, const char *key, char *value)
+{
+    struct plan_label *l = &p->labels[p->n_labels++];
+    l->key = strdup(key);
+    l->value = value;
+    return l->key && l->value ? 0 : err_set(ERR_NOMEM, "out of memory");
+}
+
+static int compare_labels(const void *a, const void *b)
+{
+    return strcmp(((const struct plan_label *)a)->key, ((const struct plan_label *)b)->key);
+}
+
+static char *format_utc(long long t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char buf[32];
+    if (!gmtime_r(&tt, &tm) || !strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm))
+        return NULL;
+    return strdup(buf);
+}
+
+int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_path, long long created)
+{
+    *out = NULL;
+    struct plan *p = calloc(1, sizeof *p);
+    int rc = 0;
+    if (!p)
+        return err_set(ERR_NOMEM, "out of memory");
+    p->created = created;
+    p->created_text = format_utc(created);
+    p->port = PLAN_PORT;
+    p->layers = calloc(spec->n_models + 1, sizeof *p->layers);
+    p->env = calloc(4, sizeof *p->env);
+    p->labels = calloc(6, sizeof *p->labels);
+    p->entrypoint = strdup(PLAN_AMLSERVE_PATH);
+    p->workdir = strdup(PLAN_APP_ROOT);
+    p->image_name = strdup(spec->image_name);
+    p->image_tag = strdup(spec->image_tag);
+    if (!p->layers || !p->env || !p->labels || !p->entrypoint || !p->workdir || !p->image_name ||
+        !p->image_tag || !p->created_text) {
+        rc = err_set(ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    /* Runtime first, models last: a new model version touches only its own layer. */
+    rc = add_layer(p, format("amlpkg: amlserve " VERSION_TEXT " runtime"), strdup(PLAN_AMLSERVE_REL),
+                   amlserve_path, 6);
+    for (size_t i = 0; i < spec->n_models && !rc; i++) {
+        const struct spec_model *m = &spec->models[i];
+        rc = add_layer(p, format("amlpkg: model %s:%lld", m->name, m->version),
+                       format(PLAN_MODELS_ROOT_REL "/%s/%lld/%s", m->name, m->version, base_name(m->path)),
+                       m->path, 1);
+    }
+    if (rc)
+        goto done;
+    /* One model: its version directory; several: the root, as Azure ML does. */
+    char *model_dir = spec->n_models == 1
+                          ? format("AZUREML_MODEL_DIR=" PLAN_MODELS_ROOT "/%s/%lld", spec->models[0].name,
+                                   spec->models[0].version)
+                          : format("AZUREML_MODEL_DIR=" PLAN_MODELS_ROOT);
+    p->env[p->n_env++] = strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    p->env[p->n_env++] = strdup("AML_APP_ROOT=" PLAN_APP_ROOT);
+    p->env[p->n_env++] = model_dir;
+    p->env[p->n_env++] = format("SERVER_PORT=%d", PLAN_PORT);
+    for (size_t i = 0; i < p->n_env; i++)
+        if (!p->env[i]) {
+            rc = err_set(ERR_NOMEM, "out of memory");
+            goto done;
+        }
+    rc = add_label(p, "org.opencontainers.image.title", strdup(spec->image_name));
+    if (!rc)
+        rc = add_label(p, "org.opencontainers.image.version", strdup(spec->image_tag));
+    if (!rc)
+        rc = add_label(p, "org.opencontainers.image.created", strdup(p->created_text));
+    if (!rc)
+        rc = add_label(p, "com.amlpkg.version", strdup(VERSION_TEXT));
+    if (!rc)
+        rc = add_label(p, "com.amlpkg.scoring", strdup("onnx"));
+    if (rc)
+        goto done;
+    qsort(p->labels, p->n_labels, sizeof *p->labels, compare_labels);
+done:
+    if (rc)
+        plan_free(p);
+    else
+        *out = p;
+    return rc;
+}

@@ -1,0 +1,157 @@
+/* amlserve: the scoring server inside every amlpkg image. */
+#include "common/err.h"
+#include "runtime/contract.h"
+#include "runtime/scorer_onnx.h"
+#include "runtime/server.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Azure ML's inference server exits with 3 when init() fails; so do we when
+ * the model cannot be loaded, so orchestrators see the same signal. */
+#define EXIT_INIT_FAILED 3
+
+static const char usage[] =
+    "usage: amlserve [options]\n"
+    "\n"
+    "Serves the Azure ML scoring contract: GET / (health), POST /score.\n"
+    "\n"
+    "options:\n"
+    "  --port N          port to listen on (default: $SERVER_PORT, else 5001)\n"
+    "  --host ADDR       numeric address to listen on (default: every IPv6 and IPv4 address)\n"
+    "  --model-dir DIR   models (default: $AZUREML_MODEL_DIR)\n"
+    "  --max-body-mb N   largest request body (default 100)\n"
+    "  --timeout-ms N    time allowed to receive a request (default 30000)\n"
+    "  --quiet           no access log\n"
+    "  --version, --help\n";
+
+struct options {
+    int port;
+    const char *host;
+    const char *model_dir;
+    long max_body_mb;
+    long timeout_ms;
+    int quiet;
+};
+
+static int parse_number(const char *text, const char *what, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (!text[0] || *end || errno || v < min || v > max) {
+        fprintf(stderr, "amlserve: %s: '%s' is not a number from %ld to %ld\n", what, text, min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_options(struct options *o, int argc, char **argv)
+{
+    static const struct option long_opts[] = {
+        {"port", required_argument, NULL, 'p'},        {"host", required_argument, NULL, 'H'},
+        {"model-dir", required_argument, NULL, 'm'},   {"max-body-mb", required_argument, NULL, 'b'},
+        {"timeout-ms", required_argument, NULL, 't'},  {"quiet", no_argument, NULL, 'q'},
+        {"version", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    long port = 5001;
+    const char *env_port = getenv("SERVER_PORT");
+    if (env_port && env_port[0] && parse_number(env_port, "SERVER_PORT", 0, 65535, &port))
+        return 2;
+    o->model_dir = getenv("AZUREML_MODEL_DIR");
+    o->max_body_mb = 100;
+    o->timeout_ms = 30000;
+    int c;
+    while ((c = getopt_long(argc, argv, "p:h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'p': if (parse_number(optarg, "--port", 0, 65535, &port)) return 2; break;
+        case 'H': o->host = optarg; break;
+        case 'm': o->model_dir = optarg; break;
+        case 'b': if (parse_number(optarg, "--max-body-mb", 1, 4096, &o->max_body_mb)) return 2; break;
+        case 't': if (parse_number(optarg, "--timeout-ms", 100, 3600000, &o->timeout_ms)) return 2; break;
+        case 'q': o->quiet = 1; break;
+        case 'v': printf("amlserve %s\n", AMLSERVE_VERSION); return -1;
+        case 'h': fputs(usage, stdout); return -1;
+        default: fputs(usage, stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "amlserve: unexpected argument '%s'\n%s", argv[optind], usage);
+        return 2;
+    }
+    o->port = (int)port;
+    return 0;
+}
+
+struct start_info {
+    struct contract *contract;
+    double load_ms;
+    const char *model;
+};
+
+static void announce(void *ctx, int port)
+{
+    struct start_info *info = ctx;
+    fprintf(stdout, "{\"event\":\"listening\",\"port\":%d,\"model\":\"%s\",\"model_load_ms\":%.3f,\"version\":\"%s\"}\n",
+            port, info->model, info->load_ms, AMLSERVE_VERSION);
+    fflush(stdout);
+}
+
+static void flush_log(void *ctx)
+{
+    contract_flush_log(((struct start_info *)ctx)->contract);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    int rc = parse_options(&o, argc, argv);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    if (!o.model_dir || !o.model_dir[0]) {
+        fprintf(stderr, "amlserve: no models: set AZUREML_MODEL_DIR or pass --model-dir\n");
+        return EXIT_INIT_FAILED;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct scorer *scorer = NULL;
+    rc = scorer_onnx_new(&scorer, o.model_dir);
+    if (rc) {
+        fprintf(stderr, "amlserve: %s\n", err_message(rc));
+        return EXIT_INIT_FAILED;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+
+    /* The access log is block-buffered and flushed once per event-loop batch. */
+    static char log_buffer[1 << 16];
+    setvbuf(stdout, log_buffer, _IOFBF, sizeof log_buffer);
+    struct contract contract;
+    contract_init(&contract, scorer, o.quiet ? NULL : stdout);
+    struct start_info info = {
+        .contract = &contract,
+        .load_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+        .model = scorer_onnx_model_path(scorer),
+    };
+    struct server_config cfg;
+    server_config_defaults(&cfg);
+    cfg.host = o.host;
+    cfg.port = o.port;
+    cfg.max_body_bytes = (size_t)o.max_body_mb << 20;
+    cfg.read_timeout_ms = (int)o.timeout_ms;
+    cfg.handle_signals = 1;
+    cfg.on_idle = flush_log;
+    cfg.on_listening = announce;
+    cfg.hook_ctx = &info;
+    rc = server_run(&cfg, contract_handle, &contract);
+    fflush(stdout);
+    if (rc)
+        fprintf(stderr, "amlserve: %s\n", err_message(rc));
+    scorer_free(scorer);
+    return rc ? 1 : 0;
+}

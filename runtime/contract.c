@@ -1,0 +1,171 @@
+#include "contract.h"
+
+#include "common/err.h"
+#include "common/json.h"
+
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static const char run_failed_message[] =
+    "An unexpected error occurred in scoring script. Check the logs for more info.";
+
+void contract_init(struct contract *c, struct scorer *scorer, FILE *access_log)
+{
+    memset(c, 0, sizeof *c);
+    c->scorer = scorer;
+    c->access_log = access_log;
+    if (getrandom(c->rng, sizeof c->rng, 0) != (ssize_t)sizeof c->rng || !(c->rng[0] | c->rng[1])) {
+        c->rng[0] = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull;
+        c->rng[1] = (uint64_t)(uintptr_t)c | 1;
+    }
+}
+
+/* xorshift128+: request ids need to be unique, not secret. */
+static uint64_t next_random(struct contract *c)
+{
+    uint64_t s1 = c->rng[0];
+    const uint64_t s0 = c->rng[1];
+    c->rng[0] = s0;
+    s1 ^= s1 << 23;
+    c->rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return c->rng[1] + s0;
+}
+
+static void new_uuid(struct contract *c, char out[37])
+{
+    uint64_t hi = next_random(c), lo = next_random(c);
+    hi = (hi & ~0xF000ull) | 0x4000ull;                  /* version 4 */
+    lo = (lo & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull; /* RFC 4122 variant */
+    snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(hi >> 32), (unsigned)((hi >> 16) & 0xFFFF),
+             (unsigned)(hi & 0xFFFF), (unsigned)(lo >> 48), (unsigned long long)(lo & 0xFFFFFFFFFFFFull));
+}
+
+static void json_message(struct http_response *resp, int status, const char *message)
+{
+    resp->status = status;
+    resp->content_type = "application/json";
+    buf_reset(resp->body);
+    buf_append_str(resp->body, "{\"message\": ");
+    json_write_string(resp->body, message, strlen(message));
+    buf_append_str(resp->body, "}");
+}
+
+static double elapsed_ms(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) * 1e3 + (double)(now.tv_nsec - start->tv_nsec) / 1e6;
+}
+
+/* Runs the scorer; returns the scoring time in ms. */
+static double score(struct contract *c, const struct http_request *req, struct http_response *resp, int *failed)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    struct scorer_response sr = {.status = 200, .content_type = "application/json", .body = resp->body};
+    struct scorer_request sq = {
+        .method = req->method, .body = req->body, .body_len = req->body_len, .query = req->query, .arena = req->arena,
+    };
+    err_clear();
+    int rc = c->scorer->score(c->scorer, &sq, &sr);
+    double ms = elapsed_ms(&start);
+    if (rc) {
+        fprintf(stderr, "amlserve: scoring failed: %s\n", err_message(rc));
+        err_clear();
+        json_message(resp, 500, run_failed_message);
+        *failed = 1;
+        return ms;
+    }
+    resp->status = sr.status;
+    resp->content_type = sr.content_type;
+    *failed = sr.run_failed || sr.status >= 500;
+    return ms;
+}
+
+static void route(struct contract *c, const struct http_request *req, struct http_response *resp, int *failed,
+                  double *exec_ms)
+{
+    const char *m = req->method;
+    if (strcmp(req->path, "/") == 0) {
+        if (strcmp(m, "GET") && strcmp(m, "HEAD"))
+            return json_message(resp, 405, "Method not allowed");
+        resp->content_type = "text/plain; charset=utf-8";
+        buf_append_str(resp->body, "Healthy");
+        return;
+    }
+    if (strcmp(req->path, "/score") == 0) {
+        if (strcmp(m, "OPTIONS") == 0) {
+            buf_append_str(resp->headers, "Allow: GET, POST, OPTIONS\r\n");
+            return;
+        }
+        if (strcmp(m, "POST") && strcmp(m, "GET"))
+            return json_message(resp, 405, "Method not allowed; use POST (or GET) on /score");
+        *exec_ms = score(c, req, resp, failed);
+        return;
+    }
+    json_message(resp, 404, "Not found: the scoring routes are GET /, GET|POST /score");
+}
+
+static void log_request(struct contract *c, const struct http_request *req, const struct http_response *resp,
+                        const char *request_id, double total_ms)
+{
+    if (!c->access_log)
+        return;
+    char line[1024];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    gmtime_r(&now.tv_sec, &tm);
+    char when[32];
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    /* A stack buffer: the limit keeps buf from ever reallocating it (over-long lines are cut). */
+    struct buf b = {.data = line, .cap = sizeof line, .limit = sizeof line - 1};
+    buf_appendf(&b, "{\"time\":\"%s.%03ldZ\",\"method\":", when, now.tv_nsec / 1000000);
+    const char *method = req->method ? req->method : "-";
+    json_write_string(&b, method, strlen(method));
+    buf_append_str(&b, ",\"path\":");
+    json_write_string(&b, req->path ? req->path : "", req->path ? strlen(req->path) : 0);
+    buf_appendf(&b, ",\"status\":%d,\"duration_ms\":%.3f,\"request_id\":\"%s\"}\n", resp->status, total_ms,
+                request_id);
+    fwrite(b.data, 1, b.len, c->access_log);
+}
+
+void contract_handle(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+    struct contract *c = ctx;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int failed = 0;
+    double exec_ms = 0;
+    char request_id[REQUEST_ID_MAX + 1];
+    const char *given = req->error_status ? NULL : http_request_header(req, "x-request-id");
+    const char *client_id = req->error_status ? NULL : http_request_header(req, "x-ms-client-request-id");
+    if (given && given[0] && strlen(given) <= REQUEST_ID_MAX)
+        snprintf(request_id, sizeof request_id, "%s", given);
+    else
+        new_uuid(c, request_id);
+
+    if (req->error_status)
+        json_message(resp, req->error_status, req->error_message ? req->error_message : "Bad request");
+    else if ((given && strlen(given) > REQUEST_ID_MAX) || (client_id && strlen(client_id) > REQUEST_ID_MAX))
+        json_message(resp, 431, "x-request-id and x-ms-client-request-id must be at most 100 characters");
+    else
+        route(c, req, resp, &failed, &exec_ms);
+
+    struct buf *h = resp->headers;
+    buf_appendf(h, "x-ms-run-function-failed: %s\r\nx-ms-run-fn-exec-ms: %.3f\r\n", failed ? "True" : "False",
+                exec_ms);
+    buf_appendf(h, "x-request-id: %s\r\nx-ms-request-id: %s\r\n", request_id, request_id);
+    if (client_id && strlen(client_id) <= REQUEST_ID_MAX && !strpbrk(client_id, "\r\n"))
+        buf_appendf(h, "x-ms-client-request-id: %s\r\n", client_id);
+    buf_append_str(h, "x-ms-server-version: amlserve/" AMLSERVE_VERSION "\r\n");
+    log_request(c, req, resp, request_id, elapsed_ms(&start));
+}
+
+void contract_flush_log(void *ctx)
+{
+    struct contract *c = ctx;
+    if (c->access_log)
+        fflush(c->access_log);
+}

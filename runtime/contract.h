@@ -1,0 +1,32 @@
+/* The Azure ML scoring contract on top of the HTTP server: routes, the
+ * x-ms-* headers every response carries, JSON errors, the access log.
+ *
+ * GET / → 200 "Healthy"; GET|POST|OPTIONS /score → the scorer (OPTIONS: 200
+ * empty); other methods on /score → 405; anything else → 404. Errors are
+ * {"message": ...}. struct contract is caller-owned (contract_init); it
+ * borrows the scorer, which must outlive it. */
+#ifndef AMLSERVE_CONTRACT_H
+#define AMLSERVE_CONTRACT_H
+
+#include "runtime/scorer.h"
+#include "runtime/server.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define AMLSERVE_VERSION "0.1.0"
+#define REQUEST_ID_MAX 100
+
+struct contract {
+    struct scorer *scorer;
+    FILE *access_log; /* JSON lines; NULL for none */
+    uint64_t rng[2];  /* request-id generator state */
+};
+
+void contract_init(struct contract *c, struct scorer *scorer, FILE *access_log);
+/* http_handler_fn for server_run; ctx is a struct contract. */
+void contract_handle(void *ctx, const struct http_request *req, struct http_response *resp);
+/* on_idle hook: flushes the buffered access log. */
+void contract_flush_log(void *ctx);
+
+#endif

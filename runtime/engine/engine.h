@@ -1,0 +1,41 @@
+/* The engine's narrow interface: load an ONNX model, describe its inputs and
+ * outputs, run it.
+ *
+ * A loaded model is immutable, so one model can serve several threads as long
+ * as each run gets its own arena. engine_run allocates every intermediate and
+ * output tensor from that arena; the outputs stay valid until the arena is
+ * reset. Models come from engine_model_load_* and are freed with
+ * engine_model_free (NULL is a no-op). The engine knows nothing of HTTP. */
+#ifndef AMLSERVE_ENGINE_H
+#define AMLSERVE_ENGINE_H
+
+#include "common/arena.h"
+#include "tensor.h"
+
+#include <stddef.h>
+
+struct engine_model;
+
+/* A graph input or output: declared type and shape (-1 = symbolic dim;
+ * rank -1 = unknown rank). */
+struct engine_io {
+    const char *name;
+    struct tensor shape; /* data is NULL */
+};
+
+int engine_model_load_file(struct engine_model **out, const char *path);
+int engine_model_load_buffer(struct engine_model **out, const void *data, size_t len, const char *source);
+void engine_model_free(struct engine_model *model);
+
+size_t engine_input_count(const struct engine_model *model);
+const struct engine_io *engine_input(const struct engine_model *model, size_t index);
+size_t engine_output_count(const struct engine_model *model);
+const struct engine_io *engine_output(const struct engine_model *model, size_t index);
+size_t engine_node_count(const struct engine_model *model);
+
+/* inputs[i] binds engine_input(model, i); outputs must hold engine_output_count
+ * tensors. Errors: ERR_INVALID for inputs that do not match the model. */
+int engine_run(const struct engine_model *model, struct arena *arena, const struct tensor *inputs,
+               struct tensor *outputs);
+
+#endif

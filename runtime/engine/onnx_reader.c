@@ -1,0 +1,148 @@
+#include "onnx_reader.h"
+
+#include "common/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int onnx_reader_parse(Onnx__ModelProto **out, const void *data, size_t len, const char *source)
+{
+    *out = NULL;
+    if (len == 0)
+        return err_set(ERR_PARSE, "%s: empty file, not an ONNX model", source);
+    Onnx__ModelProto *model = onnx__model_proto__unpack(NULL, len, data);
+    if (!model)
+        return err_set(ERR_PARSE, "%s: not a valid ONNX model (protobuf decoding failed)", source);
+    int rc = 0;
+    if (!model->has_ir_version || model->ir_version < 3) {
+        rc = err_set(ERR_UNSUPPORTED, "%s: ir_version %lld is not supported (need 3 or later)", source,
+                     (long long)model->ir_version);
+        goto done;
+    }
+    if (!model->graph) {
+        rc = err_set(ERR_PARSE, "%s: not a valid ONNX model (no graph)", source);
+        goto done;
+    }
+    if (model->graph->n_output == 0) {
+        rc = err_set(ERR_PARSE, "%s: graph has no outputs", source);
+        goto done;
+    }
+done:
+    if (rc)
+        onnx__model_proto__free_unpacked(model, NULL);
+    else
+        *out = model;
+    return rc;
+}
+
+void onnx_reader_free(Onnx__ModelProto *model)
+{
+    if (model)
+        onnx__model_proto__free_unpacked(model, NULL);
+}
+
+/* Copies n typed values, converting element width where the proto stores a
+ * narrower type in a wider field (int8/uint8/bool live in int32_data). */
+static void copy_typed(void *dst, enum tensor_type type, const Onnx__TensorProto *p, size_t n)
+{
+    if (n == 0)
+        return; /* the repeated field may be NULL */
+    switch (type) {
+    case TENSOR_FLOAT:
+        memcpy(dst, p->float_data, n * sizeof(float));
+        break;
+    case TENSOR_DOUBLE:
+        memcpy(dst, p->double_data, n * sizeof(double));
+        break;
+    case TENSOR_INT64:
+        memcpy(dst, p->int64_data, n * sizeof(int64_t));
+        break;
+    case TENSOR_INT32:
+        memcpy(dst, p->int32_data, n * sizeof(int32_t));
+        break;
+    case TENSOR_UINT8:
+    case TENSOR_INT8:
+    case TENSOR_BOOL:
+        for (size_t i = 0; i < n; i++)
+            ((uint8_t *)dst)[i] = (uint8_t)p->int32_data[i];
+        break;
+    case TENSOR_UNDEFINED:
+        break;
+    }
+}
+
+static size_t typed_count(enum tensor_type type, const Onnx__TensorProto *p)
+{
+    switch (type) {
+    case TENSOR_FLOAT: return p->n_float_data;
+    case TENSOR_DOUBLE: return p->n_double_data;
+    case TENSOR_INT64: return p->n_int64_data;
+    default: return p->n_int32_data;
+    }
+}
+
+int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *p, const char *source)
+{
+    memset(out, 0, sizeof *out);
+    const char *name = p->name ? p->name : "";
+    enum tensor_type type = (enum tensor_type)p->data_type;
+    size_t elem = tensor_type_size(type);
+    if (!elem)
+        return err_set(ERR_UNSUPPORTED, "%s: initializer '%s': data type %d is not supported", source,
+                       name, (int)p->data_type);
+    if (p->n_dims > TENSOR_MAX_RANK)
+        return err_set(ERR_UNSUPPORTED, "%s: initializer '%s': rank %zu is above %d", source, name,
+                       p->n_dims, TENSOR_MAX_RANK);
+    if (p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+        return err_set(ERR_UNSUPPORTED, "%s: initializer '%s': external data is not supported yet",
+                       source, name);
+    out->type = type;
+    out->rank = (int)p->n_dims;
+    for (size_t i = 0; i < p->n_dims; i++)
+        out->dims[i] = p->dims[i];
+    int64_t count = tensor_element_count(out);
+    if (count < 0 || (uint64_t)count > SIZE_MAX / elem)
+        return err_set(ERR_PARSE, "%s: initializer '%s': invalid dimensions", source, name);
+    size_t bytes = (size_t)count * elem;
+    size_t have = p->has_raw_data ? p->raw_data.len : typed_count(type, p) * elem;
+    if (have != bytes)
+        return err_set(ERR_PARSE, "%s: initializer '%s': holds %zu bytes, its shape needs %zu", source,
+                       name, have, bytes);
+    out->data = malloc(bytes ? bytes : 1);
+    if (!out->data)
+        return err_set(ERR_NOMEM, "%s: initializer '%s': out of memory", source, name);
+    /* raw_data is little-endian, as is every host we build for. */
+    if (p->has_raw_data) {
+        if (bytes)
+            memcpy(out->data, p->raw_data.data, bytes);
+    }
+    else
+        copy_typed(out->data, type, p, (size_t)count);
+    return 0;
+}
+
+int onnx_reader_value_info(struct tensor *out, const Onnx__ValueInfoProto *info, const char *source)
+{
+    memset(out, 0, sizeof *out);
+    const char *name = info->name ? info->name : "";
+    const Onnx__TypeProto *type = info->type;
+    if (!type || type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !type->tensor_type)
+        return err_set(ERR_UNSUPPORTED, "%s: graph value '%s' is not a tensor", source, name);
+    out->type = (enum tensor_type)type->tensor_type->elem_type;
+    const Onnx__TensorShapeProto *shape = type->tensor_type->shape;
+    if (!shape) {
+        out->rank = -1; /* unknown rank */
+        return 0;
+    }
+    if (shape->n_dim > TENSOR_MAX_RANK)
+        return err_set(ERR_UNSUPPORTED, "%s: graph value '%s': rank %zu is above %d", source, name,
+                       shape->n_dim, TENSOR_MAX_RANK);
+    out->rank = (int)shape->n_dim;
+    for (size_t i = 0; i < shape->n_dim; i++) {
+        const Onnx__TensorShapeProto__Dimension *d = shape->dim[i];
+        out->dims[i] = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE
+                           ? d->dim_value
+                           : -1;
+    }
+    return 0;
+}

@@ -1,0 +1,26 @@
+/* Reads ONNX protobuf files into protobuf-c structs and their initializers
+ * into tensors.
+ *
+ * This is the part of the engine the builder also links, to validate models
+ * and read their signatures without starting a server. A model read with
+ * onnx_reader_parse is owned by the caller and freed with onnx_reader_free. */
+#ifndef AMLSERVE_ONNX_READER_H
+#define AMLSERVE_ONNX_READER_H
+
+#include "onnx.pb-c.h"
+#include "tensor.h"
+
+#include <stddef.h>
+
+/* Unpacks and sanity-checks a ModelProto; source names the file in errors. */
+int onnx_reader_parse(Onnx__ModelProto **out, const void *data, size_t len, const char *source);
+void onnx_reader_free(Onnx__ModelProto *model);
+/* Copies an initializer's values into a malloc'd buffer at out->data
+ * (raw_data or the typed repeated field). The caller frees out->data. */
+int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *proto, const char *source);
+/* Fills type/rank/dims (-1 for symbolic dims) from a graph input/output. */
+int onnx_reader_value_info(struct tensor *out, const Onnx__ValueInfoProto *info, const char *source);
+/* Largest model file we accept into memory (protobuf's own limit is 2 GiB). */
+#define ONNX_READER_MAX_BYTES ((size_t)2 << 30)
+
+#endif

@@ -1,0 +1,40 @@
+/* Dense tensors as the engine passes them between operators.
+ *
+ * A tensor does not own its data: constants point into memory owned by the
+ * loaded model, intermediate values into the caller's per-run arena. Type codes
+ * are ONNX's TensorProto.DataType values so no mapping table is needed. */
+#ifndef AMLSERVE_TENSOR_H
+#define AMLSERVE_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum tensor_type {
+    TENSOR_UNDEFINED = 0,
+    TENSOR_FLOAT = 1,
+    TENSOR_UINT8 = 2,
+    TENSOR_INT8 = 3,
+    TENSOR_INT32 = 6,
+    TENSOR_INT64 = 7,
+    TENSOR_BOOL = 9,
+    TENSOR_DOUBLE = 11,
+};
+
+#define TENSOR_MAX_RANK 8
+
+struct tensor {
+    enum tensor_type type;
+    int rank;
+    int64_t dims[TENSOR_MAX_RANK];
+    void *data;
+};
+
+/* Bytes per element, 0 for types the engine cannot hold. */
+size_t tensor_type_size(enum tensor_type type);
+const char *tensor_type_name(enum tensor_type type);
+/* Product of dims (1 for a scalar); -1 when it would overflow. */
+int64_t tensor_element_count(const struct tensor *t);
+/* "[2,10]" into out (always NUL-terminated). */
+void tensor_format_shape(char *out, size_t out_size, const int64_t *dims, int rank);
+
+#endif

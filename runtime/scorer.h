@@ -1,0 +1,45 @@
+/* The one interface between the HTTP server and whatever computes a score.
+ *
+ * The server owns the request bytes and the response buffer; a scorer reads the
+ * former and appends to the latter. Everything a scorer allocates for one call
+ * comes from req->arena, which the server clears after the response is sent.
+ * Scorers are created once at start-up (ownership passes to the caller through
+ * **out) and freed with scorer_free(). score() must be safe to call from one
+ * thread at a time per scorer; it never aborts the process. */
+#ifndef AMLSERVE_SCORER_H
+#define AMLSERVE_SCORER_H
+
+#include "common/arena.h"
+#include "common/buf.h"
+
+#include <stddef.h>
+
+struct scorer_request {
+    const char *method;       /* "POST" or "GET" */
+    const char *body;         /* not NUL-terminated necessarily; see body_len */
+    size_t body_len;
+    const char *query;        /* raw query string without '?', or "" */
+    struct arena *arena;
+};
+
+struct scorer_response {
+    int status;               /* HTTP status, 200 unless set */
+    const char *content_type; /* static string, "application/json" unless set */
+    struct buf *body;         /* append the response body here */
+    int run_failed;           /* sets x-ms-run-function-failed: True */
+};
+
+struct scorer {
+    const char *kind; /* "onnx", "python", ... for logs */
+    int (*score)(struct scorer *self, const struct scorer_request *req, struct scorer_response *resp);
+    void (*destroy)(struct scorer *self);
+    void *state;
+};
+
+static inline void scorer_free(struct scorer *s)
+{
+    if (s)
+        s->destroy(s);
+}
+
+#endif

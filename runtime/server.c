@@ -1,0 +1,665 @@
+#include "server.h"
+
+#include "common/err.h"
+#include "common/json.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <http_parser.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_HEADERS 100
+#define READ_CHUNK (64 * 1024)
+#define OUT_HIGH_WATER (1u << 20) /* stop reading while this much output is pending */
+#define DRAIN_LIMIT_MS 30000
+
+/* ---- session: one connection's protocol state, no sockets ---- */
+
+struct header_span {
+    size_t name_off, name_len, value_off, value_len;
+};
+
+struct server_session {
+    http_parser parser;
+    http_parser_settings settings;
+    const struct server_config *cfg;
+    http_handler_fn handler;
+    void *ctx;
+    struct buf head; /* URL, then header names and values, NUL-separated; capped */
+    size_t url_len;
+    struct header_span hdr[MAX_HEADERS];
+    size_t n_hdr;
+    int last_was_value;
+    struct buf body;
+    struct buf *out;
+    struct arena arena;
+    struct buf resp_headers, resp_body;
+    int error_status; /* set by a callback that stopped the parser */
+    const char *error_message;
+    int in_message;
+    int closing;
+};
+
+void server_config_defaults(struct server_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->port = 5001;
+    cfg->max_header_bytes = 16 * 1024;
+    cfg->max_body_bytes = 100u * 1024 * 1024;
+    cfg->read_timeout_ms = 30000;
+    cfg->max_connections = 4096;
+    cfg->stop_fd = -1;
+}
+
+const char *http_status_text(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    }
+    return status < 500 ? "Client Error" : "Server Error";
+}
+
+const char *http_request_header(const struct http_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->n_headers; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+static struct server_session *session_of(http_parser *p)
+{
+    return p->data;
+}
+
+static int stop_with(struct server_session *s, int status, const char *message)
+{
+    s->error_status = status;
+    s->error_message = message;
+    return -1;
+}
+
+static int head_append(struct server_session *s, const char *at, size_t len)
+{
+    if (buf_append(&s->head, at, len) == 0)
+        return 0;
+    return stop_with(s, 431, "Request headers are too large");
+}
+
+static int on_message_begin(http_parser *p)
+{
+    struct server_session *s = session_of(p);
+    s->in_message = 1;
+    buf_reset(&s->head);
+    buf_reset(&s->body);
+    s->url_len = 0;
+    s->n_hdr = 0;
+    s->last_was_value = 0;
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    struct server_session *s = session_of(p);
+    s->url_len += len;
+    return head_append(s, at, len);
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    struct server_session *s = session_of(p);
+    if (s->n_hdr == 0 || s->last_was_value) {
+        if (s->n_hdr == MAX_HEADERS)
+            return stop_with(s, 431, "Too many request headers");
+        if (head_append(s, "", 1)) /* terminates the URL or the previous value */
+            return -1;
+        s->hdr[s->n_hdr++] = (struct header_span){.name_off = s->head.len};
+        s->last_was_value = 0;
+    }
+    s->hdr[s->n_hdr - 1].name_len += len;
+    return head_append(s, at, len);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    struct server_session *s = session_of(p);
+    struct header_span *h = &s->hdr[s->n_hdr - 1];
+    if (!s->last_was_value) {
+        if (head_append(s, "", 1))
+            return -1;
+        h->value_off = s->head.len;
+        s->last_was_value = 1;
+    }
+    h->value_len += len;
+    return head_append(s, at, len);
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct server_session *s = session_of(p);
+    if (head_append(s, "", 1))
+        return -1;
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > s->cfg->max_body_bytes)
+        return stop_with(s, 413, "Request body is too large");
+    /* Expect: 100-continue — say so before the client sends the body. */
+    for (size_t i = 0; i < s->n_hdr; i++) {
+        const struct header_span *h = &s->hdr[i];
+        if (h->name_len == 6 && strncasecmp(s->head.data + h->name_off, "expect", 6) == 0 &&
+            h->value_len == 12 && strncasecmp(s->head.data + h->value_off, "100-continue", 12) == 0)
+            buf_append_str(s->out, "HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    struct server_session *s = session_of(p);
+    if (buf_append(&s->body, at, len) == 0)
+        return 0;
+    return stop_with(s, 413, "Request body is too large");
+}
+
+static void write_response(struct server_session *s, struct http_response *resp, int keep_alive)
+{
+    struct buf *o = s->out;
+    buf_appendf(o, "HTTP/1.1 %d %s\r\n", resp->status, http_status_text(resp->status));
+    if (resp->content_type)
+        buf_appendf(o, "Content-Type: %s\r\n", resp->content_type);
+    buf_appendf(o, "Content-Length: %zu\r\n", resp->body->len);
+    buf_append(o, resp->headers->data ? resp->headers->data : "", resp->headers->len);
+    if (!keep_alive)
+        buf_append_str(o, "Connection: close\r\n");
+    buf_append(o, "\r\n", 2);
+    buf_append(o, resp->body->data ? resp->body->data : "", resp->body->len);
+}
+
+/* Splits "/path?query" (or an absolute URL) into path and query in the arena. */
+static void split_url(struct server_session *s, struct http_request *req)
+{
+    const char *url = s->head.data;
+    size_t len = s->url_len;
+    if (len && url[0] != '/') {
+        const char *scheme = memmem(url, len, "://", 3);
+        const char *slash = scheme ? memchr(scheme + 3, '/', len - (size_t)(scheme + 3 - url)) : NULL;
+        if (slash) {
+            len -= (size_t)(slash - url);
+            url = slash;
+        }
+    }
+    const char *q = memchr(url, '?', len);
+    size_t path_len = q ? (size_t)(q - url) : len;
+    req->path = arena_strndup(&s->arena, url, path_len);
+    req->query = q ? arena_strndup(&s->arena, q + 1, len - path_len - 1) : "";
+    if (!req->path || !req->query) {
+        req->path = "/";
+        req->query = "";
+    }
+}
+
+static void dispatch(struct server_session *s, struct http_request *req, int keep_alive)
+{
+    buf_reset(&s->resp_headers);
+    buf_reset(&s->resp_body);
+    struct http_response resp = {.status = 200, .headers = &s->resp_headers, .body = &s->resp_body};
+    req->arena = &s->arena;
+    s->handler(s->ctx, req, &resp);
+    write_response(s, &resp, keep_alive);
+    arena_reset(&s->arena);
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct server_session *s = session_of(p);
+    struct http_header headers[MAX_HEADERS];
+    for (size_t i = 0; i < s->n_hdr; i++) {
+        headers[i].name = s->head.data + s->hdr[i].name_off;
+        headers[i].value = s->head.data + s->hdr[i].value_off;
+        if (!s->hdr[i].value_len && !s->hdr[i].value_off)
+            headers[i].value = "";
+    }
+    struct http_request req = {
+        .method = http_method_str((enum http_method)p->method),
+        .headers = headers,
+        .n_headers = s->n_hdr,
+        .body = s->body.data ? s->body.data : "",
+        .body_len = s->body.len,
+    };
+    split_url(s, &req);
+    int keep_alive = http_should_keep_alive(p) && !s->closing;
+    dispatch(s, &req, keep_alive);
+    s->in_message = 0;
+    if (!keep_alive) {
+        s->closing = 1;
+        http_parser_pause(p, 1); /* ignore anything pipelined after a closing request */
+    }
+    return 0;
+}
+
+int server_session_new(struct server_session **out, const struct server_config *cfg, http_handler_fn handler,
+                       void *ctx)
+{
+    struct server_session *s = calloc(1, sizeof *s);
+    if (!s)
+        return err_set(ERR_NOMEM, "out of memory");
+    http_parser_init(&s->parser, HTTP_REQUEST);
+    s->parser.data = s;
+    http_parser_settings_init(&s->settings);
+    s->settings.on_message_begin = on_message_begin;
+    s->settings.on_url = on_url;
+    s->settings.on_header_field = on_header_field;
+    s->settings.on_header_value = on_header_value;
+    s->settings.on_headers_complete = on_headers_complete;
+    s->settings.on_body = on_body;
+    s->settings.on_message_complete = on_message_complete;
+    s->cfg = cfg;
+    s->handler = handler;
+    s->ctx = ctx;
+    buf_init(&s->head, cfg->max_header_bytes);
+    buf_init(&s->body, cfg->max_body_bytes);
+    buf_init(&s->resp_headers, 0);
+    buf_init(&s->resp_body, 0);
+    arena_init(&s->arena, 16 * 1024, 0);
+    *out = s;
+    return 0;
+}
+
+void server_session_free(struct server_session *s)
+{
+    if (!s)
+        return;
+    buf_release(&s->head);
+    buf_release(&s->body);
+    buf_release(&s->resp_headers);
+    buf_release(&s->resp_body);
+    arena_release(&s->arena);
+    free(s);
+}
+
+/* Answers a request that could not be read, through the handler so it gets
+ * the same headers as every other response, then marks the session closing. */
+static void session_fail(struct server_session *s, int status, const char *message)
+{
+    struct http_request req = {.error_status = status, .error_message = message, .path = "", .query = ""};
+    dispatch(s, &req, 0);
+    s->closing = 1;
+    s->in_message = 0;
+}
+
+int server_session_feed(struct server_session *s, const char *data, size_t len, struct buf *out)
+{
+    if (s->closing)
+        return -1;
+    s->out = out;
+    size_t used = http_parser_execute(&s->parser, &s->settings, data, len);
+    enum http_errno e = HTTP_PARSER_ERRNO(&s->parser);
+    if (s->closing)
+        return -1;
+    if (e == HPE_OK && used == len)
+        return 0;
+    if (s->error_status)
+        session_fail(s, s->error_status, s->error_message);
+    else if (e == HPE_HEADER_OVERFLOW)
+        session_fail(s, 431, "Request headers are too large");
+    else
+        session_fail(s, 400, http_errno_description(e));
+    return -1;
+}
+
+/* A connection went quiet in the middle of a request. */
+static void session_timeout(struct server_session *s, struct buf *out)
+{
+    s->out = out;
+    if (s->in_message && !s->closing)
+        session_fail(s, 408, "Timed out reading the request");
+}
+
+/* ---- sockets and the event loop ---- */
+
+struct conn {
+    int fd;
+    struct server_session *session;
+    struct buf out;
+    long long deadline_ms;
+    int writing; /* EPOLLOUT armed */
+    struct conn *prev, *next;
+};
+
+struct loop {
+    const struct server_config *cfg;
+    http_handler_fn handler;
+    void *ctx;
+    int epfd, listen_fd, signal_fd;
+    struct conn *conns;
+    int n_conns;
+    int draining;
+    long long drain_deadline;
+};
+
+/* epoll data for the listening socket and the control fds. */
+static char tag_listen, tag_signal, tag_stop;
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void conn_close(struct loop *l, struct conn *c)
+{
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    server_session_free(c->session);
+    buf_release(&c->out);
+    free(c);
+    l->n_conns--;
+}
+
+static void conn_watch(struct loop *l, struct conn *c, int writing)
+{
+    if (c->writing == writing)
+        return;
+    struct epoll_event ev = {.events = writing ? EPOLLOUT : EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+    epoll_ctl(l->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->writing = writing;
+}
+
+/* Writes pending output; returns -1 when the connection should be closed now. */
+static int conn_flush(struct loop *l, struct conn *c)
+{
+    size_t off = 0;
+    while (off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + off, c->out.len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0)
+            return -1;
+        off += (size_t)n;
+    }
+    buf_consume(&c->out, off);
+    if (c->out.len) {
+        conn_watch(l, c, 1);
+        return 0;
+    }
+    conn_watch(l, c, 0);
+    if (c->session->closing)
+        return -1;
+    if (l->draining && !c->session->in_message)
+        return -1;
+    return 0;
+}
+
+static void conn_read(struct loop *l, struct conn *c)
+{
+    static char chunk[READ_CHUNK];
+    for (;;) {
+        ssize_t n = recv(c->fd, chunk, sizeof chunk, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n <= 0) {
+            /* Peer closed: still send what is queued, then close. */
+            c->session->closing = 1;
+            break;
+        }
+        c->deadline_ms = now_ms() + l->cfg->read_timeout_ms;
+        if (server_session_feed(c->session, chunk, (size_t)n, &c->out) < 0)
+            break;
+        if (c->out.len > OUT_HIGH_WATER)
+            break;
+    }
+    if (conn_flush(l, c) < 0)
+        conn_close(l, c);
+}
+
+static void accept_all(struct loop *l)
+{
+    for (;;) {
+        int fd = accept4(l->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return; /* EAGAIN, or a transient error such as EMFILE: try again on the next event */
+        if (l->n_conns >= l->cfg->max_connections) {
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        struct conn *c = calloc(1, sizeof *c);
+        if (!c || server_session_new(&c->session, l->cfg, l->handler, l->ctx) != 0) {
+            free(c);
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        buf_init(&c->out, 0);
+        c->deadline_ms = now_ms() + l->cfg->read_timeout_ms;
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+        if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            server_session_free(c->session);
+            free(c);
+            close(fd);
+            continue;
+        }
+        c->next = l->conns;
+        if (l->conns)
+            l->conns->prev = c;
+        l->conns = c;
+        l->n_conns++;
+    }
+}
+
+static void start_draining(struct loop *l)
+{
+    if (l->draining)
+        return;
+    l->draining = 1;
+    l->drain_deadline = now_ms() + DRAIN_LIMIT_MS;
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->listen_fd, NULL);
+    close(l->listen_fd);
+    l->listen_fd = -1;
+    for (struct conn *c = l->conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->session->in_message && !c->out.len)
+            conn_close(l, c);
+    }
+}
+
+static void sweep_timeouts(struct loop *l)
+{
+    long long now = now_ms();
+    for (struct conn *c = l->conns, *next; c; c = next) {
+        next = c->next;
+        if (now < c->deadline_ms && !(l->draining && now > l->drain_deadline))
+            continue;
+        session_timeout(c->session, &c->out);
+        if (c->out.len)
+            conn_flush(l, c); /* best effort: the 408 goes out if the socket takes it */
+        conn_close(l, c);
+    }
+}
+
+static int parse_listen_address(struct sockaddr_storage *ss, socklen_t *len, const char *host, int port, int *v6only)
+{
+    memset(ss, 0, sizeof *ss);
+    *v6only = 0;
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (!host || !host[0] || strcmp(host, "::") == 0) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_addr = in6addr_any;
+        in6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *in6;
+        return 0;
+    }
+    /* Numeric addresses only: amlserve is static and never resolves names. */
+    if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        in4->sin_port = htons((uint16_t)port);
+        *len = sizeof *in4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *in6;
+        *v6only = 1;
+        return 0;
+    }
+    return err_set(ERR_INVALID, "listen address '%s' is not a numeric IPv4 or IPv6 address", host);
+}
+
+static int open_listener(const struct server_config *cfg, int *out_port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = 0;
+    int v6only = 0;
+    int rc = parse_listen_address(&ss, &len, cfg->host, cfg->port, &v6only);
+    if (rc)
+        return rc;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 && ss.ss_family == AF_INET6 && (!cfg->host || !cfg->host[0])) {
+        /* No IPv6 on this host: every IPv4 address instead. */
+        struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+        memset(&ss, 0, sizeof ss);
+        in4->sin_family = AF_INET;
+        in4->sin_addr.s_addr = htonl(INADDR_ANY);
+        in4->sin_port = htons((uint16_t)cfg->port);
+        len = sizeof *in4;
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    }
+    if (fd < 0)
+        return err_set_errno(ERR_IO, "cannot create a socket");
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss.ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 1024) != 0) {
+        rc = err_set_errno(ERR_IO, "cannot listen on port %d", cfg->port);
+        close(fd);
+        return rc;
+    }
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof bound;
+    getsockname(fd, (struct sockaddr *)&bound, &blen);
+    *out_port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                  : ((struct sockaddr_in *)&bound)->sin_port);
+    return fd;
+}
+
+static int add_fd(int epfd, int fd, void *tag)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = tag};
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+int server_run(const struct server_config *cfg, http_handler_fn handler, void *ctx)
+{
+    struct loop l = {.cfg = cfg, .handler = handler, .ctx = ctx, .epfd = -1, .listen_fd = -1, .signal_fd = -1};
+    signal(SIGPIPE, SIG_IGN);
+    int port = 0;
+    int rc = open_listener(cfg, &port);
+    if (rc < 0)
+        return rc;
+    l.listen_fd = rc;
+    rc = 0;
+    l.epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (l.epfd < 0 || add_fd(l.epfd, l.listen_fd, &tag_listen) != 0) {
+        rc = err_set_errno(ERR_IO, "epoll setup failed");
+        goto done;
+    }
+    if (cfg->handle_signals) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        l.signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (l.signal_fd < 0 || add_fd(l.epfd, l.signal_fd, &tag_signal) != 0) {
+            rc = err_set_errno(ERR_IO, "signal setup failed");
+            goto done;
+        }
+    }
+    if (cfg->stop_fd >= 0 && add_fd(l.epfd, cfg->stop_fd, &tag_stop) != 0) {
+        rc = err_set_errno(ERR_IO, "epoll setup failed");
+        goto done;
+    }
+    if (cfg->on_listening)
+        cfg->on_listening(cfg->hook_ctx, port);
+    struct epoll_event events[256];
+    long long next_sweep = now_ms() + 1000;
+    while (!l.draining || l.n_conns > 0) {
+        int n = epoll_wait(l.epfd, events, 256, 1000);
+        if (n < 0 && errno != EINTR) {
+            rc = err_set_errno(ERR_IO, "epoll_wait failed");
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            void *tag = events[i].data.ptr;
+            if (tag == &tag_listen) {
+                accept_all(&l);
+            } else if (tag == &tag_signal || tag == &tag_stop) {
+                start_draining(&l);
+            } else {
+                struct conn *c = tag;
+                if (events[i].events & EPOLLOUT) {
+                    if (conn_flush(&l, c) < 0)
+                        conn_close(&l, c);
+                } else {
+                    conn_read(&l, c);
+                }
+            }
+        }
+        if (cfg->on_idle)
+            cfg->on_idle(cfg->hook_ctx);
+        if (now_ms() >= next_sweep) {
+            sweep_timeouts(&l);
+            next_sweep = now_ms() + 1000;
+        }
+    }
+done:
+    while (l.conns)
+        conn_close(&l, l.conns);
+    if (l.listen_fd >= 0)
+        close(l.listen_fd);
+    if (l.signal_fd >= 0)
+        close(l.signal_fd);
+    if (l.epfd >= 0)
+        close(l.epfd);
+    return rc;
+}

@@ -1,0 +1,80 @@
+/* The HTTP/1.1 server of amlserve: one epoll event loop, non-blocking sockets,
+ * Debian's http_parser for the protocol.
+ *
+ * It handles keep-alive, pipelining (responses in request order), Expect:
+ * 100-continue, chunked request bodies, header and body size limits (431/413),
+ * read timeouts (408), a connection cap and graceful shutdown: on SIGTERM or
+ * SIGINT (or a write to stop_fd) it stops accepting, finishes what is in
+ * flight, and returns 0. What to answer is the handler's business; every
+ * request gets its own arena, cleared once the response is queued. The
+ * request and everything it points to are borrowed for the handler call only. */
+#ifndef AMLSERVE_SERVER_H
+#define AMLSERVE_SERVER_H
+
+#include "common/arena.h"
+#include "common/buf.h"
+
+#include <stddef.h>
+
+struct http_header {
+    const char *name; /* NUL-terminated, as received */
+    const char *value;
+};
+
+struct http_request {
+    const char *method;
+    const char *path;  /* without the query string */
+    const char *query; /* after '?', or "" */
+    const struct http_header *headers;
+    size_t n_headers;
+    const char *body;
+    size_t body_len;
+    struct arena *arena;
+    /* Non-zero when the request could not be read (400, 408, 413, 431):
+     * the handler answers with that status; method and path may be NULL. */
+    int error_status;
+    const char *error_message;
+};
+
+struct http_response {
+    int status;
+    const char *content_type; /* NULL for no body type */
+    struct buf *headers;      /* extra "Name: value\r\n" lines */
+    struct buf *body;
+};
+
+typedef void (*http_handler_fn)(void *ctx, const struct http_request *req, struct http_response *resp);
+
+struct server_config {
+    const char *host; /* NULL or "" for every address, IPv6 and IPv4 */
+    int port;
+    size_t max_header_bytes;
+    size_t max_body_bytes;
+    int read_timeout_ms;
+    int max_connections;
+    int stop_fd;        /* readable means "shut down"; -1 for none */
+    int handle_signals; /* SIGTERM/SIGINT shut down (only from the main thread) */
+    /* Called after each batch of events, e.g. to flush a buffered access log. */
+    void (*on_idle)(void *hook_ctx);
+    /* Called once the socket listens, with the bound port. */
+    void (*on_listening)(void *hook_ctx, int port);
+    void *hook_ctx;
+};
+
+void server_config_defaults(struct server_config *cfg);
+/* Case-insensitive header lookup, or NULL. */
+const char *http_request_header(const struct http_request *req, const char *name);
+const char *http_status_text(int status);
+/* Binds, then serves until shutdown. Returns 0 after a clean shutdown. */
+int server_run(const struct server_config *cfg, http_handler_fn handler, void *ctx);
+
+/* The parsing core without sockets, for the fuzzer and unit tests: feeds
+ * bytes as if they came from one connection and appends every response the
+ * server would write to out. Returns 0, or -1 once the server would close. */
+struct server_session;
+int server_session_new(struct server_session **out, const struct server_config *cfg, http_handler_fn handler,
+                       void *ctx);
+int server_session_feed(struct server_session *s, const char *data, size_t len, struct buf *out);
+void server_session_free(struct server_session *s);
+
+#endif

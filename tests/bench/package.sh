@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Packaging speed against the peer: podman build (FROM scratch + the static
+# runtime + a random model) then podman save as oci-archive, versus
+# amlpkg build of the same content. Sizes: 100 MiB, plus 1 GiB with BENCH_LARGE=1.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+command -v podman >/dev/null || { echo "SKIP package bench: podman is not installed"; exit 0; }
+WORK=$(mktemp -d /var/tmp/amlpkg-bench.XXXXXX)
+trap 'podman rmi -f amlpkg-bench/peer:1 >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+
+sizes=(100)
+[ "${BENCH_LARGE:-0}" = 1 ] && sizes+=(1024)
+for mib in "${sizes[@]}"; do
+  d="$WORK/$mib"
+  mkdir -p "$d/model"
+  head -c $((mib * 1024 * 1024)) /dev/urandom > "$d/model/weights.bin"
+  cp "$ROOT/examples/onnx-ridge/model.onnx" "$d/model/"
+  cp "$AMLSERVE" "$d/amlserve"
+  printf 'models:\n  - name: bench\n    version: 1\n    path: model\n' > "$d/spec.yaml"
+  cat > "$d/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY amlserve /usr/local/bin/amlserve
+COPY model /var/azureml-app/azureml-models/bench/1/model
+ENV AZUREML_MODEL_DIR=/var/azureml-app/azureml-models/bench/1
+EXPOSE 5001
+ENTRYPOINT ["/usr/local/bin/amlserve"]
+DOCKERFILE
+  peer_cold() { podman rmi -f amlpkg-bench/peer:1 >/dev/null 2>&1 || true; podman build -q --no-cache -t amlpkg-bench/peer:1 "$d" && podman save --format oci-archive -o "$d/peer.tar" amlpkg-bench/peer:1; rm -f "$d/peer.tar"; }
+  peer_warm() { podman build -q -t amlpkg-bench/peer:1 "$d" && podman save --format oci-archive -o "$d/peer.tar" amlpkg-bench/peer:1; rm -f "$d/peer.tar"; }
+  ours() { "$AMLPKG" build "$d/spec.yaml" -o "$d/ours.tar"; }
+  sync
+  ours_cold=$(median_of "$RUNS" ours)
+  peer_c=$(median_of "$RUNS" peer_cold)
+  peer_warm >/dev/null 2>&1
+  ours_again=$(median_of "$RUNS" ours)
+  peer_w=$(median_of "$RUNS" peer_warm)
+  report "cold package, ${mib} MiB model" "$ours_cold" "$peer_c"
+  report "rebuild, nothing changed, ${mib} MiB" "$ours_again" "$peer_w"
+  rm -rf "$d"
+done

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# make bench: every tests/bench/*.sh except helpers, each printing
+# "what  amlpkg X s  peer Y s  ratio Rx" lines measured side by side in one run.
+set -u
+cd "$(dirname "$0")"
+echo "amlpkg benchmarks on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ); ratio = peer time / amlpkg time"
+status=0
+for b in *.sh; do
+  case $b in lib.sh|run.sh) continue ;; esac
+  echo "== ${b%.sh}"
+  bash "$b" || status=1
+done
+exit $status

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# amlpkg build on the onnx-ridge example: archive layout, image contents,
+# reproducibility, layer reuse across model versions.
+source "$(dirname "$0")/../lib.sh"
+EX="$ROOT/examples/onnx-ridge"
+
+check "builds the example into an oci-archive" "$AMLPKG" build "$EX/spec.yaml" -o "$WORK/ridge.tar"
+check "archive holds an OCI layout" bash -c "tar tf '$WORK/ridge.tar' | grep -qx oci-layout && tar tf '$WORK/ridge.tar' | grep -qx index.json"
+check "amlserve is statically linked" bash -c "file -L '$AMLSERVE' | grep -q 'statically linked'"
+check "amlserve links no name resolver" bash -c "! nm '$AMLSERVE' | grep -Ew 'getaddrinfo|gethostbyname|getpwnam|getgrnam'"
+
+mkdir -p "$WORK/x" && tar xf "$WORK/ridge.tar" -C "$WORK/x"
+manifest=$(jq -r '.manifests[0].digest' "$WORK/x/index.json" | cut -d: -f2)
+config=$(jq -r '.config.digest' "$WORK/x/blobs/sha256/$manifest" | cut -d: -f2)
+check "index names the image ridge:1" test "$(jq -r '.manifests[0].annotations["org.opencontainers.image.ref.name"]' "$WORK/x/index.json")" = "ridge:1"
+check "config sets AZUREML_MODEL_DIR" bash -c "jq -e '.config.Env | index(\"AZUREML_MODEL_DIR=/var/azureml-app/azureml-models/ridge/1\")' '$WORK/x/blobs/sha256/$config'"
+check "config exposes 5001/tcp" jq -e '.config.ExposedPorts["5001/tcp"]' "$WORK/x/blobs/sha256/$config"
+check "entrypoint is amlserve" test "$(jq -c '.config.Entrypoint' "$WORK/x/blobs/sha256/$config")" = '["/usr/local/bin/amlserve"]'
+check "every blob matches its digest" bash -c "cd '$WORK/x/blobs/sha256' && for f in *; do echo \"\$f  \$f\"; done | sha256sum -c --quiet"
+
+layers=($(jq -r '.layers[].digest' "$WORK/x/blobs/sha256/$manifest" | cut -d: -f2))
+check "two layers: runtime and model" test "${#layers[@]}" -eq 2
+check "runtime layer holds only amlserve and its directories" \
+  test "$(tar tzf "$WORK/x/blobs/sha256/${layers[0]}" | tr '\n' ' ')" = "usr/ usr/local/ usr/local/bin/ usr/local/bin/amlserve "
+check "model layer puts the file under azureml-models/NAME/VERSION" \
+  bash -c "tar tzf '$WORK/x/blobs/sha256/${layers[1]}' | grep -qx var/azureml-app/azureml-models/ridge/1/model.onnx"
+check "layer entries are owned by 0:0 with a fixed mtime" \
+  bash -c "! tar tvzf '$WORK/x/blobs/sha256/${layers[1]}' | grep -v ' 0/0 ' ; tar tvzf '$WORK/x/blobs/sha256/${layers[1]}' | grep -q '1970-01-01 00:00'"
+check "model bytes are intact in the layer" bash -c "tar xzOf '$WORK/x/blobs/sha256/${layers[1]}' var/azureml-app/azureml-models/ridge/1/model.onnx | cmp - '$EX/model.onnx'"
+
+# Reproducible: another directory, another time, a copy of the inputs.
+mkdir -p "$WORK/copy" && cp -r "$EX" "$WORK/copy/"
+sleep 1
+(cd "$WORK/copy" && "$AMLPKG" build onnx-ridge/spec.yaml -o again.tar >/dev/null)
+check "a second build is byte-for-byte identical" cmp "$WORK/ridge.tar" "$WORK/copy/again.tar"
+SOURCE_DATE_EPOCH=1700000000 "$AMLPKG" build "$EX/spec.yaml" -o "$WORK/later.tar" >/dev/null
+check "SOURCE_DATE_EPOCH changes the timestamps" bash -c "! cmp -s '$WORK/ridge.tar' '$WORK/later.tar' && tar tvf '$WORK/later.tar' | grep -q 2023-11-14"
+
+# A new model version touches only its own layer.
+sed -i 's/version: 1/version: 2/' "$WORK/copy/onnx-ridge/spec.yaml"
+"$AMLPKG" build "$WORK/copy/onnx-ridge/spec.yaml" -o "$WORK/v2.tar" --json > "$WORK/v2.json"
+check "--json reports the image" jq -e '.image == "ridge:1" and (.layers | length) == 2' "$WORK/v2.json"
+check "the runtime layer is reused across model versions" test "$(jq -r '.layers[0].digest' "$WORK/v2.json")" = "sha256:${layers[0]}"
+check "--tag overrides the image name" bash -c "'$AMLPKG' build '$EX/spec.yaml' -o '$WORK/t.tar' --tag team/ridge:prod --json | jq -e '.image == \"team/ridge:prod\"'"
+check "no temporary files are left beside the output" bash -c "! ls -A '$WORK' | grep -E 'tmp-|amlpkg-build'"
+check "build --help documents the options" bash -c "'$AMLPKG' build --help | grep -q SOURCE_DATE_EPOCH"

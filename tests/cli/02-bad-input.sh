@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Bad input: clear errors naming file, field and line; non-zero exit; nothing
+# half-written, and an existing output is left untouched.
+source "$(dirname "$0")/../lib.sh"
+EX="$ROOT/examples/onnx-ridge"
+cp "$EX/model.onnx" "$WORK/model.onnx"
+spec() { printf '%s\n' "$@" > "$WORK/spec.yaml"; }
+
+check_fails "a missing spec file is named" "nope.yaml: cannot open: No such file" "$AMLPKG" build "$WORK/nope.yaml" -o "$WORK/out.tar"
+
+spec "models:" "  - name: ridge" "    version: 1" "    path: missing.onnx"
+check_fails "a missing model path names file, line and field" "spec.yaml:4: models\[0\]\.path: no such file or directory .*missing.onnx" \
+  "$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/out.tar"
+
+head -c 100 /dev/urandom > "$WORK/corrupt.onnx"
+spec "models:" "  - name: ridge" "    version: 1" "    path: corrupt.onnx"
+check_fails "a corrupt ONNX file is refused" "spec.yaml:2: models\[0\]\.path: .*corrupt.onnx: not a valid ONNX model" \
+  "$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/out.tar"
+
+spec "models:" "  - name: ridge" "    version: 1" "    path: model.onnx" "    frameworkk: onnx"
+check_fails "an unknown field names line and suggests" "spec.yaml:5: models\[0\]\.frameworkk: unknown field \(did you mean 'framework'\?\)" \
+  "$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/out.tar"
+
+spec "models:" "  - name: ridge" "    version: [1" "    path: model.onnx"
+check_fails "malformed YAML gives line and column" "spec.yaml:[0-9]+:[0-9]+: " "$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/out.tar"
+
+spec "models:" "  - name: ridge" "    version: 1" "    path: model.onnx" "service:" "  port: 8080"
+check_fails "sections this version does not build are refused, not ignored" "spec.yaml:5: service: not supported" \
+  "$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/out.tar"
+
+check "no output and no temporary files after failures" bash -c "! ls -A '$WORK' | grep -E 'out.tar|tmp-|amlpkg-build'"
+
+# A failing build never touches an existing output.
+spec "models:" "  - name: ridge" "    version: 1" "    path: model.onnx"
+"$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/good.tar" >/dev/null
+sum=$(sha256sum < "$WORK/good.tar")
+check_fails "a missing runtime binary is reported" "amlserve runtime not found" \
+  "$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/good.tar" --runtime "$WORK/no-such-amlserve"
+check "the earlier output is unchanged" test "$(sha256sum < "$WORK/good.tar")" = "$sum"
+mkdir "$WORK/ro" && chmod 555 "$WORK/ro"
+if [ "$(id -u)" -ne 0 ]; then
+  check_fails "an unwritable output directory is reported" "cannot create a temporary directory" \
+    "$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/ro/x.tar"
+else
+  skip "unwritable output directory: running as root, permissions do not apply"
+fi
+check_exit "usage errors exit 2" 2 "$AMLPKG" build
+check_fails "unknown commands are refused" "unknown command 'frobnicate'" "$AMLPKG" frobnicate
+check_fails "unsupported formats are refused" "format 'tarball' is not supported" "$AMLPKG" build "$WORK/spec.yaml" --format tarball

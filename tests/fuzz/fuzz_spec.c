@@ -1,0 +1,26 @@
+/* libFuzzer target: spec.yaml loading (libyaml document + our validation).
+ * The input is written to a file because spec_load reads a path, the way the
+ * CLI uses it. */
+#include "builder/spec.h"
+#include "common/err.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static char path[64];
+    if (!path[0])
+        snprintf(path, sizeof path, "/tmp/amlpkg-fuzz-spec-%d.yaml", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return 0;
+    fwrite(data, 1, size, f);
+    fclose(f);
+    struct spec *spec = NULL;
+    err_clear();
+    if (spec_load(&spec, path) == 0)
+        spec_free(spec);
+    return 0;
+}

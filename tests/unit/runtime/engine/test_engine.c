@@ -1,0 +1,214 @@
+/* Engine: model loading, broadcasting arithmetic, MatMul semantics, errors. */
+#include "test.h"
+
+#include "common/arena.h"
+#include "common/err.h"
+#include "onnx.pb-c.h"
+#include "runtime/engine/engine.h"
+
+#include <stdlib.h>
+
+/* Builds a one-node model in memory: out = OP(a, b), both inputs fed. */
+static size_t pack_binary_model(uint8_t **out, const char *op, int rank_a, const int64_t *dims_a,
+                                int rank_b, const int64_t *dims_b)
+{
+    Onnx__TensorShapeProto__Dimension da[8], db[8];
+    Onnx__TensorShapeProto__Dimension *pda[8], *pdb[8];
+    for (int i = 0; i < rank_a; i++) {
+        onnx__tensor_shape_proto__dimension__init(&da[i]);
+        da[i].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        da[i].dim_value = dims_a[i];
+        pda[i] = &da[i];
+    }
+    for (int i = 0; i < rank_b; i++) {
+        onnx__tensor_shape_proto__dimension__init(&db[i]);
+        db[i].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        db[i].dim_value = dims_b[i];
+        pdb[i] = &db[i];
+    }
+    Onnx__TensorShapeProto sa = ONNX__TENSOR_SHAPE_PROTO__INIT, sb = ONNX__TENSOR_SHAPE_PROTO__INIT;
+    sa.n_dim = (size_t)rank_a;
+    sa.dim = pda;
+    sb.n_dim = (size_t)rank_b;
+    sb.dim = pdb;
+    Onnx__TypeProto__Tensor ta = ONNX__TYPE_PROTO__TENSOR__INIT, tb = ONNX__TYPE_PROTO__TENSOR__INIT,
+                            to = ONNX__TYPE_PROTO__TENSOR__INIT;
+    ta.has_elem_type = tb.has_elem_type = to.has_elem_type = 1;
+    ta.elem_type = tb.elem_type = to.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    ta.shape = &sa;
+    tb.shape = &sb;
+    Onnx__TypeProto ya = ONNX__TYPE_PROTO__INIT, yb = ONNX__TYPE_PROTO__INIT, yo = ONNX__TYPE_PROTO__INIT;
+    ya.value_case = yb.value_case = yo.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    ya.tensor_type = &ta;
+    yb.tensor_type = &tb;
+    yo.tensor_type = &to;
+    Onnx__ValueInfoProto va = ONNX__VALUE_INFO_PROTO__INIT, vb = ONNX__VALUE_INFO_PROTO__INIT,
+                         vo = ONNX__VALUE_INFO_PROTO__INIT;
+    va.name = "a";
+    va.type = &ya;
+    vb.name = "b";
+    vb.type = &yb;
+    vo.name = "out";
+    vo.type = &yo;
+    /* The output has no shape on purpose: the engine must not depend on it. */
+    char *node_in[] = {"a", "b"}, *node_out[] = {"out"};
+    Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
+    node.op_type = (char *)op;
+    node.name = "n0";
+    node.n_input = 2;
+    node.input = node_in;
+    node.n_output = 1;
+    node.output = node_out;
+    Onnx__NodeProto *nodes[] = {&node};
+    Onnx__ValueInfoProto *inputs[] = {&va, &vb}, *outputs[] = {&vo};
+    Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
+    graph.name = "g";
+    graph.n_node = 1;
+    graph.node = nodes;
+    graph.n_input = 2;
+    graph.input = inputs;
+    graph.n_output = 1;
+    graph.output = outputs;
+    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
+    model.has_ir_version = 1;
+    model.ir_version = 8;
+    model.graph = &graph;
+    size_t len = onnx__model_proto__get_packed_size(&model);
+    *out = malloc(len);
+    onnx__model_proto__pack(&model, *out);
+    return len;
+}
+
+static struct tensor make_tensor(float *data, int rank, const int64_t *dims)
+{
+    struct tensor t = {.type = TENSOR_FLOAT, .rank = rank, .data = data};
+    for (int i = 0; i < rank; i++)
+        t.dims[i] = dims[i];
+    return t;
+}
+
+TEST(ridge_example_matches_numpy)
+{
+    struct engine_model *m = NULL;
+    CHECK_EQ_INT(engine_model_load_file(&m, "examples/onnx-ridge/model.onnx"), 0);
+    CHECK_EQ_INT(engine_input_count(m), 1);
+    CHECK_STR(engine_input(m, 0)->name, "x");
+    CHECK_EQ_INT(engine_input(m, 0)->shape.dims[0], -1);
+    CHECK_EQ_INT(engine_input(m, 0)->shape.dims[1], 10);
+    float x[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1};
+    int64_t dims[] = {2, 10};
+    struct tensor in = make_tensor(x, 2, dims), out;
+    struct arena arena;
+    arena_init(&arena, 0, 0);
+    CHECK_EQ_INT(engine_run(m, &arena, &in, &out), 0);
+    CHECK_EQ_INT(out.rank, 1);
+    CHECK_EQ_INT(out.dims[0], 2);
+    /* numpy: x @ w + b with the model's own initializers */
+    CHECK_NEAR(((float *)out.data)[0], 74.65938568115234, 1e-4);
+    CHECK_NEAR(((float *)out.data)[1], -16.79060935974121, 1e-4);
+    arena_release(&arena);
+    engine_model_free(m);
+}
+
+TEST(wrong_feature_count_is_rejected)
+{
+    struct engine_model *m = NULL;
+    CHECK_EQ_INT(engine_model_load_file(&m, "examples/onnx-ridge/model.onnx"), 0);
+    float x[3] = {1, 2, 3};
+    int64_t dims[] = {1, 3};
+    struct tensor in = make_tensor(x, 2, dims), out;
+    struct arena arena;
+    arena_init(&arena, 0, 0);
+    err_clear();
+    CHECK_EQ_INT(engine_run(m, &arena, &in, &out), ERR_INVALID);
+    CHECK(strstr(err_message(ERR_INVALID), "expected shape [?,10], got [1,3]") != NULL);
+    err_clear();
+    arena_release(&arena);
+    engine_model_free(m);
+}
+
+static int run_binary(const char *op, float *a, int ra, const int64_t *da, float *b, int rb, const int64_t *db,
+                      struct tensor *out, struct arena *arena)
+{
+    uint8_t *bytes;
+    size_t len = pack_binary_model(&bytes, op, ra, da, rb, db);
+    struct engine_model *m = NULL;
+    int rc = engine_model_load_buffer(&m, bytes, len, "test");
+    free(bytes);
+    if (rc)
+        return rc;
+    struct tensor in[2] = {make_tensor(a, ra, da), make_tensor(b, rb, db)};
+    rc = engine_run(m, arena, in, out);
+    engine_model_free(m);
+    return rc;
+}
+
+TEST(add_broadcasts_like_numpy)
+{
+    struct arena arena;
+    arena_init(&arena, 0, 0);
+    float a[6] = {1, 2, 3, 4, 5, 6}, b[3] = {10, 20, 30}, c[2] = {100, 200};
+    int64_t da[] = {2, 3}, db[] = {3}, dc[] = {2, 1};
+    struct tensor out;
+    CHECK_EQ_INT(run_binary("Add", a, 2, da, b, 1, db, &out, &arena), 0);
+    float want[] = {11, 22, 33, 14, 25, 36};
+    for (int i = 0; i < 6; i++)
+        CHECK_NEAR(((float *)out.data)[i], want[i], 0);
+    CHECK_EQ_INT(run_binary("Mul", a, 2, da, c, 2, dc, &out, &arena), 0);
+    float want2[] = {100, 200, 300, 800, 1000, 1200};
+    for (int i = 0; i < 6; i++)
+        CHECK_NEAR(((float *)out.data)[i], want2[i], 0);
+    err_clear();
+    CHECK_EQ_INT(run_binary("Sub", a, 2, da, c, 1, dc, &out, &arena), ERR_INVALID);
+    err_clear();
+    arena_release(&arena);
+}
+
+TEST(matmul_batches_and_vectors)
+{
+    struct arena arena;
+    arena_init(&arena, 0, 0);
+    /* [2,2,3] x [3,2] → [2,2,2] */
+    float a[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, b[6] = {1, 0, 0, 1, 1, 1};
+    int64_t da[] = {2, 2, 3}, db[] = {3, 2};
+    struct tensor out;
+    CHECK_EQ_INT(run_binary("MatMul", a, 3, da, b, 2, db, &out, &arena), 0);
+    CHECK_EQ_INT(out.rank, 3);
+    float want[] = {4, 5, 10, 11, 16, 17, 22, 23};
+    for (int i = 0; i < 8; i++)
+        CHECK_NEAR(((float *)out.data)[i], want[i], 0);
+    /* [3] x [3] → scalar */
+    int64_t dv[] = {3};
+    CHECK_EQ_INT(run_binary("MatMul", a, 1, dv, a, 1, dv, &out, &arena), 0);
+    CHECK_EQ_INT(out.rank, 0);
+    CHECK_NEAR(((float *)out.data)[0], 14, 0);
+    arena_release(&arena);
+}
+
+TEST(corrupt_and_unsupported_models_are_refused)
+{
+    struct engine_model *m = NULL;
+    const char junk[] = "this is not a protobuf at all \xff\xff\xff";
+    err_clear();
+    CHECK(engine_model_load_buffer(&m, junk, sizeof junk, "junk.onnx") != 0);
+    CHECK(strstr(err_message(ERR_PARSE), "junk.onnx") != NULL);
+    CHECK(m == NULL);
+    err_clear();
+    uint8_t *bytes;
+    int64_t d[] = {2};
+    size_t len = pack_binary_model(&bytes, "FancyOp", 1, d, 1, d);
+    CHECK(engine_model_load_buffer(&m, bytes, len, "fancy.onnx") == ERR_UNSUPPORTED);
+    CHECK(strstr(err_message(ERR_UNSUPPORTED), "FancyOp") != NULL);
+    free(bytes);
+    err_clear();
+}
+
+int main(void)
+{
+    RUN(ridge_example_matches_numpy);
+    RUN(wrong_feature_count_is_rejected);
+    RUN(add_broadcasts_like_numpy);
+    RUN(matmul_batches_and_vectors);
+    RUN(corrupt_and_unsupported_models_are_refused);
+    TEST_EXIT();
+}
