@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Azure ML's inference server exits with 3 when init() fails; so do we when
  * the model cannot be loaded, so orchestrators see the same signal. */
@@ -26,6 +27,7 @@ static const char usage[] =
     "  --model-dir DIR   models (default: $AZUREML_MODEL_DIR)\n"
     "  --max-body-mb N   largest request body (default 100)\n"
     "  --timeout-ms N    time allowed to receive a request (default 30000)\n"
+    "  --threads N       scoring threads (default: $WORKER_COUNT, else one per CPU)\n"
     "  --quiet           no access log\n"
     "  --version, --help\n";
 
@@ -36,6 +38,7 @@ struct options {
     long max_body_mb;
     long timeout_ms;
     int quiet;
+    long threads;
 };
 
 static int parse_number(const char *text, const char *what, long min, long max, long *out)
@@ -57,7 +60,7 @@ static int parse_options(struct options *o, int argc, char **argv)
         {"port", required_argument, NULL, 'p'},        {"host", required_argument, NULL, 'H'},
         {"model-dir", required_argument, NULL, 'm'},   {"max-body-mb", required_argument, NULL, 'b'},
         {"timeout-ms", required_argument, NULL, 't'},  {"quiet", no_argument, NULL, 'q'},
-        {"version", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
+        {"threads", required_argument, NULL, 'T'},     {"version", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     long port = 5001;
@@ -67,6 +70,11 @@ static int parse_options(struct options *o, int argc, char **argv)
     o->model_dir = getenv("AZUREML_MODEL_DIR");
     o->max_body_mb = 100;
     o->timeout_ms = 30000;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    o->threads = cpus > 0 ? (cpus < 64 ? cpus : 64) : 1;
+    const char *env_workers = getenv("WORKER_COUNT");
+    if (env_workers && env_workers[0] && parse_number(env_workers, "WORKER_COUNT", 1, 256, &o->threads))
+        return 2;
     int c;
     while ((c = getopt_long(argc, argv, "p:h", long_opts, NULL)) != -1) {
         switch (c) {
@@ -76,6 +84,7 @@ static int parse_options(struct options *o, int argc, char **argv)
         case 'b': if (parse_number(optarg, "--max-body-mb", 1, 4096, &o->max_body_mb)) return 2; break;
         case 't': if (parse_number(optarg, "--timeout-ms", 100, 3600000, &o->timeout_ms)) return 2; break;
         case 'q': o->quiet = 1; break;
+        case 'T': if (parse_number(optarg, "--threads", 1, 256, &o->threads)) return 2; break;
         case 'v': printf("amlserve %s\n", AMLSERVE_VERSION); return -1;
         case 'h': fputs(usage, stdout); return -1;
         default: fputs(usage, stderr); return 2;
@@ -145,6 +154,8 @@ int main(int argc, char **argv)
     cfg.max_body_bytes = (size_t)o.max_body_mb << 20;
     cfg.read_timeout_ms = (int)o.timeout_ms;
     cfg.handle_signals = 1;
+    cfg.scoring_threads = o.threads;
+    cfg.is_inline = contract_is_inline;
     cfg.on_idle = flush_log;
     cfg.on_listening = announce;
     cfg.hook_ctx = &info;

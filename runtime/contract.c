@@ -15,26 +15,30 @@ void contract_init(struct contract *c, struct scorer *scorer, FILE *access_log)
     memset(c, 0, sizeof *c);
     c->scorer = scorer;
     c->access_log = access_log;
-    if (getrandom(c->rng, sizeof c->rng, 0) != (ssize_t)sizeof c->rng || !(c->rng[0] | c->rng[1])) {
-        c->rng[0] = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull;
-        c->rng[1] = (uint64_t)(uintptr_t)c | 1;
+}
+
+/* xorshift128+, one state per thread (handlers run on several): request ids
+ * need to be unique, not secret. */
+static uint64_t next_random(void)
+{
+    static _Thread_local uint64_t rng[2];
+    if (!(rng[0] | rng[1])) {
+        if (getrandom(rng, sizeof rng, 0) != (ssize_t)sizeof rng || !(rng[0] | rng[1])) {
+            rng[0] = (uint64_t)time(NULL) * 0x9E3779B97F4A7C15ull;
+            rng[1] = (uint64_t)(uintptr_t)&rng | 1;
+        }
     }
-}
-
-/* xorshift128+: request ids need to be unique, not secret. */
-static uint64_t next_random(struct contract *c)
-{
-    uint64_t s1 = c->rng[0];
-    const uint64_t s0 = c->rng[1];
-    c->rng[0] = s0;
+    uint64_t s1 = rng[0];
+    const uint64_t s0 = rng[1];
+    rng[0] = s0;
     s1 ^= s1 << 23;
-    c->rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
-    return c->rng[1] + s0;
+    rng[1] = s1 ^ s0 ^ (s1 >> 17) ^ (s0 >> 26);
+    return rng[1] + s0;
 }
 
-static void new_uuid(struct contract *c, char out[37])
+static void new_uuid(char out[37])
 {
-    uint64_t hi = next_random(c), lo = next_random(c);
+    uint64_t hi = next_random(), lo = next_random();
     hi = (hi & ~0xF000ull) | 0x4000ull;                  /* version 4 */
     lo = (lo & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull; /* RFC 4122 variant */
     snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(hi >> 32), (unsigned)((hi >> 16) & 0xFFFF),
@@ -144,7 +148,7 @@ void contract_handle(void *ctx, const struct http_request *req, struct http_resp
     if (given && given[0] && strlen(given) <= REQUEST_ID_MAX)
         snprintf(request_id, sizeof request_id, "%s", given);
     else
-        new_uuid(c, request_id);
+        new_uuid(request_id);
 
     if (req->error_status)
         json_message(resp, req->error_status, req->error_message ? req->error_message : "Bad request");
@@ -161,6 +165,12 @@ void contract_handle(void *ctx, const struct http_request *req, struct http_resp
         buf_appendf(h, "x-ms-client-request-id: %s\r\n", client_id);
     buf_append_str(h, "x-ms-server-version: amlserve/" AMLSERVE_VERSION "\r\n");
     log_request(c, req, resp, request_id, elapsed_ms(&start));
+}
+
+int contract_is_inline(void *ctx, const struct http_request *req)
+{
+    const struct contract *c = ctx;
+    return c->scorer->run_inline || strcmp(req->path, "/score") != 0 || strcmp(req->method, "OPTIONS") == 0;
 }
 
 void contract_flush_log(void *ctx)

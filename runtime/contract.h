@@ -20,12 +20,13 @@
 struct contract {
     struct scorer *scorer;
     FILE *access_log; /* JSON lines; NULL for none */
-    uint64_t rng[2];  /* request-id generator state */
 };
 
 void contract_init(struct contract *c, struct scorer *scorer, FILE *access_log);
 /* http_handler_fn for server_run; ctx is a struct contract. */
 void contract_handle(void *ctx, const struct http_request *req, struct http_response *resp);
+/* is_inline hook: everything but scoring is cheap enough for the event loop. */
+int contract_is_inline(void *ctx, const struct http_request *req);
 /* on_idle hook: flushes the buffered access log. */
 void contract_flush_log(void *ctx);
 

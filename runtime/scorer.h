@@ -31,6 +31,9 @@ struct scorer_response {
 
 struct scorer {
     const char *kind; /* "onnx", "python", ... for logs */
+    /* Cheap enough (microseconds) to run on the event loop: a hand-off to
+     * the scoring pool would cost more than the work itself. */
+    int run_inline;
     int (*score)(struct scorer *self, const struct scorer_request *req, struct scorer_response *resp);
     void (*destroy)(struct scorer *self);
     void *state;

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* Models this small (linear models, small trees) score in microseconds. */
+#define SMALL_MODEL_BYTES (256 * 1024)
+
 struct onnx_state {
     struct engine_model *model;
     char *path;
@@ -225,6 +228,8 @@ int scorer_onnx_new(struct scorer **out, const char *model_dir)
     state->path = path;
     path = NULL;
     s->kind = "onnx";
+    struct stat st;
+    s->run_inline = stat(state->path, &st) == 0 && st.st_size < SMALL_MODEL_BYTES;
     s->score = onnx_score;
     s->destroy = onnx_destroy;
     s->state = state;

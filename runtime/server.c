@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -49,6 +51,17 @@ struct server_session {
     const char *error_message;
     int in_message;
     int closing;
+    /* The request being answered; headers point into head. */
+    struct http_header req_headers[MAX_HEADERS];
+    struct http_request req;
+    struct http_response resp;
+    int req_keep_alive;
+    /* Set by the event loop: hands a request to the scoring pool. Returns -1
+     * when the queue is full. NULL answers every request inline. */
+    int (*defer)(void *defer_ctx, struct server_session *s);
+    void *defer_ctx;
+    int deferred;          /* a request is with the pool: parsing is paused */
+    struct buf pending_in; /* bytes that arrived after it, parsed once it is answered */
 };
 
 void server_config_defaults(struct server_config *cfg)
@@ -59,6 +72,7 @@ void server_config_defaults(struct server_config *cfg)
     cfg->max_body_bytes = 100u * 1024 * 1024;
     cfg->read_timeout_ms = 30000;
     cfg->max_connections = 4096;
+    cfg->max_queue = 1024;
     cfg->stop_fd = -1;
 }
 
@@ -223,42 +237,66 @@ static void split_url(struct server_session *s, struct http_request *req)
     }
 }
 
-static void dispatch(struct server_session *s, struct http_request *req, int keep_alive)
+static void response_reset(struct server_session *s)
 {
     buf_reset(&s->resp_headers);
     buf_reset(&s->resp_body);
-    struct http_response resp = {.status = 200, .headers = &s->resp_headers, .body = &s->resp_body};
-    req->arena = &s->arena;
-    s->handler(s->ctx, req, &resp);
-    write_response(s, &resp, keep_alive);
+    s->resp = (struct http_response){.status = 200, .headers = &s->resp_headers, .body = &s->resp_body};
+    s->req.arena = &s->arena;
+}
+
+/* Queues the answer to s->req and readies the session for the next request. */
+static void finish_request(struct server_session *s)
+{
+    write_response(s, &s->resp, s->req_keep_alive);
     arena_reset(&s->arena);
+    s->in_message = 0;
+    if (!s->req_keep_alive) {
+        s->closing = 1;
+        enum http_errno e = HTTP_PARSER_ERRNO(&s->parser);
+        if (e == HPE_OK || e == HPE_PAUSED)
+            http_parser_pause(&s->parser, 1); /* ignore anything pipelined after a closing request */
+    }
+}
+
+static void dispatch(struct server_session *s)
+{
+    response_reset(s);
+    s->handler(s->ctx, &s->req, &s->resp);
+    finish_request(s);
 }
 
 static int on_message_complete(http_parser *p)
 {
     struct server_session *s = session_of(p);
-    struct http_header headers[MAX_HEADERS];
     for (size_t i = 0; i < s->n_hdr; i++) {
-        headers[i].name = s->head.data + s->hdr[i].name_off;
-        headers[i].value = s->head.data + s->hdr[i].value_off;
+        s->req_headers[i].name = s->head.data + s->hdr[i].name_off;
+        s->req_headers[i].value = s->head.data + s->hdr[i].value_off;
         if (!s->hdr[i].value_len && !s->hdr[i].value_off)
-            headers[i].value = "";
+            s->req_headers[i].value = "";
     }
-    struct http_request req = {
+    s->req = (struct http_request){
         .method = http_method_str((enum http_method)p->method),
-        .headers = headers,
+        .headers = s->req_headers,
         .n_headers = s->n_hdr,
         .body = s->body.data ? s->body.data : "",
         .body_len = s->body.len,
+        .worker = -1,
     };
-    split_url(s, &req);
-    int keep_alive = http_should_keep_alive(p) && !s->closing;
-    dispatch(s, &req, keep_alive);
-    s->in_message = 0;
-    if (!keep_alive) {
-        s->closing = 1;
-        http_parser_pause(p, 1); /* ignore anything pipelined after a closing request */
+    split_url(s, &s->req);
+    s->req_keep_alive = http_should_keep_alive(p) && !s->closing;
+    const struct server_config *cfg = s->cfg;
+    if (s->defer && !(cfg->is_inline && cfg->is_inline(s->ctx, &s->req))) {
+        response_reset(s);
+        if (s->defer(s->defer_ctx, s) == 0) {
+            s->deferred = 1;
+            http_parser_pause(p, 1);
+            return 0;
+        }
+        s->req.error_status = 503;
+        s->req.error_message = "Server is busy: the scoring queue is full";
     }
+    dispatch(s);
     return 0;
 }
 
@@ -285,6 +323,7 @@ int server_session_new(struct server_session **out, const struct server_config *
     buf_init(&s->body, cfg->max_body_bytes);
     buf_init(&s->resp_headers, 0);
     buf_init(&s->resp_body, 0);
+    buf_init(&s->pending_in, 0);
     arena_init(&s->arena, 16 * 1024, 0);
     *out = s;
     return 0;
@@ -298,6 +337,7 @@ void server_session_free(struct server_session *s)
     buf_release(&s->body);
     buf_release(&s->resp_headers);
     buf_release(&s->resp_body);
+    buf_release(&s->pending_in);
     arena_release(&s->arena);
     free(s);
 }
@@ -306,8 +346,9 @@ void server_session_free(struct server_session *s)
  * the same headers as every other response, then marks the session closing. */
 static void session_fail(struct server_session *s, int status, const char *message)
 {
-    struct http_request req = {.error_status = status, .error_message = message, .path = "", .query = ""};
-    dispatch(s, &req, 0);
+    s->req = (struct http_request){.error_status = status, .error_message = message, .path = "", .query = "", .worker = -1};
+    s->req_keep_alive = 0;
+    dispatch(s);
     s->closing = 1;
     s->in_message = 0;
 }
@@ -317,12 +358,16 @@ int server_session_feed(struct server_session *s, const char *data, size_t len, 
     if (s->closing)
         return -1;
     s->out = out;
+    if (s->deferred) /* parsed once the pool has answered */
+        return buf_append(&s->pending_in, data, len) == 0 ? 0 : -1;
     size_t used = http_parser_execute(&s->parser, &s->settings, data, len);
     enum http_errno e = HTTP_PARSER_ERRNO(&s->parser);
     if (s->closing)
         return -1;
     if (e == HPE_OK && used == len)
         return 0;
+    if (e == HPE_PAUSED && s->deferred)
+        return buf_append(&s->pending_in, data + used, len - used) == 0 ? 0 : -1;
     if (s->error_status)
         session_fail(s, s->error_status, s->error_message);
     else if (e == HPE_HEADER_OVERFLOW)
@@ -330,6 +375,37 @@ int server_session_feed(struct server_session *s, const char *data, size_t len, 
     else
         session_fail(s, 400, http_errno_description(e));
     return -1;
+}
+
+/* Runs the deferred request's handler; called on a pool thread while the
+ * event loop leaves the session alone. */
+static void session_run_deferred(struct server_session *s, int worker, int waited_too_long)
+{
+    s->req.worker = worker;
+    if (waited_too_long) {
+        s->req.error_status = 503;
+        s->req.error_message = "Server is busy: the request waited too long in the scoring queue";
+    }
+    s->handler(s->ctx, &s->req, &s->resp);
+}
+
+/* Back on the event loop: queue the pool's answer, then parse whatever
+ * arrived meanwhile. Returns like server_session_feed. */
+static int session_complete_deferred(struct server_session *s, struct buf *out)
+{
+    s->out = out;
+    s->deferred = 0;
+    finish_request(s);
+    if (s->closing)
+        return -1;
+    http_parser_pause(&s->parser, 0);
+    if (!s->pending_in.len)
+        return 0;
+    struct buf pending = s->pending_in;
+    buf_init(&s->pending_in, 0);
+    int rc = server_session_feed(s, pending.data, pending.len, out);
+    buf_release(&pending);
+    return rc;
 }
 
 /* A connection went quiet in the middle of a request. */
@@ -345,13 +421,36 @@ static void session_timeout(struct server_session *s, struct buf *out)
 struct conn {
     int fd;
     struct server_session *session;
+    struct conn *job_next;   /* in the pool's queue or done list */
+    long long queued_ms;
+    struct loop *loop;
+    int parked; /* out of epoll while its request is with the pool */
     struct buf out;
     long long deadline_ms;
     int writing; /* EPOLLOUT armed */
     struct conn *prev, *next;
 };
 
+/* The scoring pool: connections whose request waits (queue) or has been
+ * answered by a thread (done, handed back through done_fd). */
+struct pool {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    struct conn *queue_head, *queue_tail, *done;
+    int queued, stopping;
+    int done_fd; /* eventfd */
+    int max_queue, max_wait_ms;
+    pthread_t *threads;
+    int n_threads;
+};
+
+struct pool_thread_arg {
+    struct pool *pool;
+    int index;
+};
+
 struct loop {
+    struct pool *pool; /* NULL: handlers run inline */
     const struct server_config *cfg;
     http_handler_fn handler;
     void *ctx;
@@ -363,7 +462,7 @@ struct loop {
 };
 
 /* epoll data for the listening socket and the control fds. */
-static char tag_listen, tag_signal, tag_stop;
+static char tag_listen, tag_signal, tag_stop, tag_done;
 
 static long long now_ms(void)
 {
@@ -372,9 +471,117 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static long long now_ms(void);
+
+static void *pool_thread(void *argp)
+{
+    struct pool_thread_arg *arg = argp;
+    struct pool *p = arg->pool;
+    int index = arg->index;
+    free(arg);
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->queue_head && !p->stopping)
+            pthread_cond_wait(&p->wake, &p->lock);
+        if (!p->queue_head)
+            break;
+        struct conn *c = p->queue_head;
+        p->queue_head = c->job_next;
+        if (!p->queue_head)
+            p->queue_tail = NULL;
+        p->queued--;
+        pthread_mutex_unlock(&p->lock);
+
+        int late = p->max_wait_ms > 0 && now_ms() - c->queued_ms > p->max_wait_ms;
+        session_run_deferred(c->session, index, late);
+
+        pthread_mutex_lock(&p->lock);
+        c->job_next = p->done;
+        p->done = c;
+        uint64_t one = 1;
+        if (write(p->done_fd, &one, sizeof one) < 0) {
+            /* the counter cannot overflow in practice; the loop also polls */
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+/* server_session defer hook (ctx is the conn): queue it for a pool thread. */
+static int pool_submit(void *ctx, struct server_session *s)
+{
+    (void)s;
+    struct conn *c = ctx;
+    struct pool *p = c->loop->pool;
+    pthread_mutex_lock(&p->lock);
+    int full = p->queued >= p->max_queue;
+    if (!full) {
+        c->job_next = NULL;
+        c->queued_ms = now_ms();
+        if (p->queue_tail)
+            p->queue_tail->job_next = c;
+        else
+            p->queue_head = c;
+        p->queue_tail = c;
+        p->queued++;
+        pthread_cond_signal(&p->wake);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return full ? -1 : 0;
+}
+
+static void pool_stop(struct pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stopping = 1;
+    pthread_cond_broadcast(&p->wake);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->n_threads; i++)
+        pthread_join(p->threads[i], NULL);
+    if (p->done_fd >= 0)
+        close(p->done_fd);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->wake);
+    free(p->threads);
+    free(p);
+}
+
+static int pool_start(struct pool **out, const struct server_config *cfg)
+{
+    struct pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return err_set(ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    p->max_queue = cfg->max_queue > 0 ? cfg->max_queue : 1024;
+    p->max_wait_ms = cfg->max_queue_wait_ms;
+    p->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    p->threads = calloc((size_t)cfg->scoring_threads, sizeof *p->threads);
+    if (p->done_fd < 0 || !p->threads) {
+        pool_stop(p);
+        return err_set_errno(ERR_IO, "cannot start the scoring pool");
+    }
+    for (int i = 0; i < cfg->scoring_threads; i++) {
+        struct pool_thread_arg *arg = malloc(sizeof *arg);
+        if (arg)
+            *arg = (struct pool_thread_arg){.pool = p, .index = i};
+        if (!arg || pthread_create(&p->threads[i], NULL, pool_thread, arg) != 0) {
+            free(arg);
+            pool_stop(p);
+            return err_set(ERR_IO, "cannot start scoring thread %d", i);
+        }
+        p->n_threads++;
+    }
+    *out = p;
+    return 0;
+}
+
 static void conn_close(struct loop *l, struct conn *c)
 {
-    epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    if (!c->parked)
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -424,6 +631,31 @@ static int conn_flush(struct loop *l, struct conn *c)
     return 0;
 }
 
+/* While a request is with the pool nothing is read from the connection:
+ * what the client sends meanwhile waits in the kernel. What is already queued
+ * for it is sent now as far as the socket takes it. */
+static void conn_park(struct loop *l, struct conn *c)
+{
+    epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    c->parked = 1;
+    size_t off = 0;
+    while (off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + off, c->out.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    buf_consume(&c->out, off);
+}
+
+static void conn_unpark(struct loop *l, struct conn *c)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+    epoll_ctl(l->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+    c->parked = 0;
+    c->writing = 0;
+}
+
 static void conn_read(struct loop *l, struct conn *c)
 {
     static char chunk[READ_CHUNK];
@@ -441,11 +673,42 @@ static void conn_read(struct loop *l, struct conn *c)
         c->deadline_ms = now_ms() + l->cfg->read_timeout_ms;
         if (server_session_feed(c->session, chunk, (size_t)n, &c->out) < 0)
             break;
-        if (c->out.len > OUT_HIGH_WATER)
+        if (c->session->deferred || c->out.len > OUT_HIGH_WATER)
             break;
+    }
+    if (c->session->deferred) {
+        conn_park(l, c);
+        return;
     }
     if (conn_flush(l, c) < 0)
         conn_close(l, c);
+}
+
+/* Answers handed back by the pool: queue them, resume parsing, and watch
+ * the connections again. */
+static void pool_collect(struct loop *l)
+{
+    uint64_t count;
+    if (read(l->pool->done_fd, &count, sizeof count) < 0) {
+        /* EAGAIN: nothing new */
+    }
+    pthread_mutex_lock(&l->pool->lock);
+    struct conn *done = l->pool->done;
+    l->pool->done = NULL;
+    pthread_mutex_unlock(&l->pool->lock);
+    while (done) {
+        struct conn *c = done;
+        done = c->job_next;
+        int rc = session_complete_deferred(c->session, &c->out);
+        if (c->session->deferred)
+            continue; /* a pipelined request went straight back to the pool */
+        conn_unpark(l, c);
+        if (rc < 0)
+            c->session->closing = 1;
+        c->deadline_ms = now_ms() + l->cfg->read_timeout_ms;
+        if (conn_flush(l, c) < 0)
+            conn_close(l, c);
+    }
 }
 
 static void accept_all(struct loop *l)
@@ -467,6 +730,11 @@ static void accept_all(struct loop *l)
             continue;
         }
         c->fd = fd;
+        c->loop = l;
+        if (l->pool) {
+            c->session->defer = pool_submit;
+            c->session->defer_ctx = c;
+        }
         buf_init(&c->out, 0);
         c->deadline_ms = now_ms() + l->cfg->read_timeout_ms;
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
@@ -505,6 +773,8 @@ static void sweep_timeouts(struct loop *l)
     long long now = now_ms();
     for (struct conn *c = l->conns, *next; c; c = next) {
         next = c->next;
+        if (c->session->deferred) /* the scorer's own timeout governs it */
+            continue;
         if (now < c->deadline_ms && !(l->draining && now > l->drain_deadline))
             continue;
         session_timeout(c->session, &c->out);
@@ -619,6 +889,13 @@ int server_run(const struct server_config *cfg, http_handler_fn handler, void *c
         rc = err_set_errno(ERR_IO, "epoll setup failed");
         goto done;
     }
+    if (cfg->scoring_threads > 0) {
+        rc = pool_start(&l.pool, cfg);
+        if (rc || add_fd(l.epfd, l.pool->done_fd, &tag_done) != 0) {
+            rc = rc ? rc : err_set_errno(ERR_IO, "epoll setup failed");
+            goto done;
+        }
+    }
     if (cfg->on_listening)
         cfg->on_listening(cfg->hook_ctx, port);
     struct epoll_event events[256];
@@ -635,6 +912,8 @@ int server_run(const struct server_config *cfg, http_handler_fn handler, void *c
                 accept_all(&l);
             } else if (tag == &tag_signal || tag == &tag_stop) {
                 start_draining(&l);
+            } else if (tag == &tag_done) {
+                pool_collect(&l);
             } else {
                 struct conn *c = tag;
                 if (events[i].events & EPOLLOUT) {
@@ -653,6 +932,7 @@ int server_run(const struct server_config *cfg, http_handler_fn handler, void *c
         }
     }
 done:
+    pool_stop(l.pool); /* finishes what is queued; nothing is collected after */
     while (l.conns)
         conn_close(&l, l.conns);
     if (l.listen_fd >= 0)

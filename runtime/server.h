@@ -5,7 +5,9 @@
  * 100-continue, chunked request bodies, header and body size limits (431/413),
  * read timeouts (408), a connection cap and graceful shutdown: on SIGTERM or
  * SIGINT (or a write to stop_fd) it stops accepting, finishes what is in
- * flight, and returns 0. What to answer is the handler's business; every
+ * flight, and returns 0. Slow routes can run on a fixed pool of scoring
+ * threads; the loop keeps serving other connections meanwhile, and a
+ * connection's pipelined requests are still answered in order. What to answer is the handler's business; every
  * request gets its own arena, cleared once the response is queued. The
  * request and everything it points to are borrowed for the handler call only. */
 #ifndef AMLSERVE_SERVER_H
@@ -34,6 +36,8 @@ struct http_request {
      * the handler answers with that status; method and path may be NULL. */
     int error_status;
     const char *error_message;
+    /* Index of the scoring thread running the handler, or -1 on the event loop. */
+    int worker;
 };
 
 struct http_response {
@@ -54,6 +58,14 @@ struct server_config {
     int max_connections;
     int stop_fd;        /* readable means "shut down"; -1 for none */
     int handle_signals; /* SIGTERM/SIGINT shut down (only from the main thread) */
+    /* Scoring pool: requests for which is_inline (if set) says no run on one of
+     * scoring_threads threads (0: everything runs on the event loop). At most
+     * max_queue wait (else 503 at once); one that waited over
+     * max_queue_wait_ms is answered 503 (0: no limit). */
+    int scoring_threads;
+    int max_queue;
+    int max_queue_wait_ms;
+    int (*is_inline)(void *ctx, const struct http_request *req);
     /* Called after each batch of events, e.g. to flush a buffered access log. */
     void (*on_idle)(void *hook_ctx);
     /* Called once the socket listens, with the bound port. */
