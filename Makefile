@@ -26,7 +26,7 @@ BUILDER_SRC := $(filter-out builder/main.c,$(wildcard builder/*.c))
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_OBJ  := $(call obj,$(COMMON_SRC))
 ENGINE_OBJ  := $(call obj,$(ENGINE_SRC)) $(BUILD)/obj/gen/onnx.pb-c.o
-SERVER_OBJ  := $(call obj,$(SERVER_SRC))
+SERVER_OBJ  := $(call obj,$(SERVER_SRC)) $(BUILD)/obj/gen/worker_shim.o
 CACHE_OBJ   := $(call obj,$(CACHE_SRC))
 BUILDER_OBJ := $(call obj,$(BUILDER_SRC))
 
@@ -60,6 +60,15 @@ $(GEN_PROTO): $(ONNX_PROTO)
 $(BUILD)/obj/gen/onnx.pb-c.o: $(GEN_PROTO)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 $(OPT) -g $(SANITIZE) -w -I$(BUILD)/gen -c $< -o $@
+
+# The Python worker shim travels inside amlserve as a string.
+$(BUILD)/gen/worker_shim.c: templates/amlserve_worker.py runtime/embed_text.sh
+	@mkdir -p $(dir $@)
+	bash runtime/embed_text.sh $< amlserve_worker_py > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/worker_shim.o: $(BUILD)/gen/worker_shim.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.c $(GEN_PROTO)
 	@mkdir -p $(dir $@)

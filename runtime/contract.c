@@ -63,13 +63,18 @@ static double elapsed_ms(const struct timespec *start)
 }
 
 /* Runs the scorer; returns the scoring time in ms. */
-static double score(struct contract *c, const struct http_request *req, struct http_response *resp, int *failed)
+static double score(struct contract *c, const struct http_request *req, struct http_response *resp, int *failed,
+                    const char *request_id)
 {
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
-    struct scorer_response sr = {.status = 200, .content_type = "application/json", .body = resp->body};
+    struct scorer_response sr = {
+        .status = 200, .content_type = "application/json", .headers = resp->headers, .body = resp->body,
+    };
     struct scorer_request sq = {
-        .method = req->method, .body = req->body, .body_len = req->body_len, .query = req->query, .arena = req->arena,
+        .method = req->method, .body = req->body, .body_len = req->body_len, .query = req->query,
+        .path = req->path, .headers = req->headers, .n_headers = req->n_headers, .request_id = request_id,
+        .worker = req->worker, .arena = req->arena,
     };
     err_clear();
     int rc = c->scorer->score(c->scorer, &sq, &sr);
@@ -88,7 +93,7 @@ static double score(struct contract *c, const struct http_request *req, struct h
 }
 
 static void route(struct contract *c, const struct http_request *req, struct http_response *resp, int *failed,
-                  double *exec_ms)
+                  double *exec_ms, const char *request_id)
 {
     const char *m = req->method;
     if (strcmp(req->path, "/") == 0) {
@@ -105,7 +110,7 @@ static void route(struct contract *c, const struct http_request *req, struct htt
         }
         if (strcmp(m, "POST") && strcmp(m, "GET"))
             return json_message(resp, 405, "Method not allowed; use POST (or GET) on /score");
-        *exec_ms = score(c, req, resp, failed);
+        *exec_ms = score(c, req, resp, failed, request_id);
         return;
     }
     json_message(resp, 404, "Not found: the scoring routes are GET /, GET|POST /score");
@@ -155,7 +160,7 @@ void contract_handle(void *ctx, const struct http_request *req, struct http_resp
     else if ((given && strlen(given) > REQUEST_ID_MAX) || (client_id && strlen(client_id) > REQUEST_ID_MAX))
         json_message(resp, 431, "x-request-id and x-ms-client-request-id must be at most 100 characters");
     else
-        route(c, req, resp, &failed, &exec_ms);
+        route(c, req, resp, &failed, &exec_ms, request_id);
 
     struct buf *h = resp->headers;
     buf_appendf(h, "x-ms-run-function-failed: %s\r\nx-ms-run-fn-exec-ms: %.3f\r\n", failed ? "True" : "False",

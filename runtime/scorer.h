@@ -11,6 +11,7 @@
 
 #include "common/arena.h"
 #include "common/buf.h"
+#include "runtime/server.h"
 
 #include <stddef.h>
 
@@ -19,12 +20,18 @@ struct scorer_request {
     const char *body;         /* not NUL-terminated necessarily; see body_len */
     size_t body_len;
     const char *query;        /* raw query string without '?', or "" */
+    const char *path;
+    const struct http_header *headers;
+    size_t n_headers;
+    const char *request_id;
+    int worker;               /* scoring thread index, or -1 on the event loop */
     struct arena *arena;
 };
 
 struct scorer_response {
     int status;               /* HTTP status, 200 unless set */
-    const char *content_type; /* static string, "application/json" unless set */
+    const char *content_type; /* static or arena string, "application/json" unless set */
+    struct buf *headers;      /* extra "Name: value\r\n" lines */
     struct buf *body;         /* append the response body here */
     int run_failed;           /* sets x-ms-run-function-failed: True */
 };
