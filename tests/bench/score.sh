@@ -34,26 +34,45 @@ done = function(summary, latency, requests)
 end
 LUA
 
-# Servers start in this shell (not in $(...)) so the EXIT trap can stop them.
-p1=$(free_port); t0=$(date +%s%N)
-AZUREML_MODEL_DIR="$EX" "$AMLSERVE" --port "$p1" --host 127.0.0.1 --quiet >/dev/null 2>&1 &
-pids+=($!)
-cold_ours=$(time_to_healthy "$t0" "http://127.0.0.1:$p1/") || exit 1
-p2=$(free_port); t0=$(date +%s%N)
-(cd "$ROOT/tests/bench/peer" && RIDGE_MODEL="$EX/model.onnx" exec /usr/bin/gunicorn -w 2 -k sync \
-   -b "127.0.0.1:$p2" --log-level warning flask_score:app) >/dev/null 2>&1 &
-pids+=($!)
-cold_peer=$(time_to_healthy "$t0" "http://127.0.0.1:$p2/") || exit 1
+# start_server VAR CMD...: starts a server in this shell (not in $(...), so the
+# EXIT trap can stop it) on $port and stores its exec-to-first-200 time in VAR.
+start_server() {
+  local var=$1; shift
+  local t0; t0=$(date +%s%N)
+  "$@" >/dev/null 2>&1 &
+  pids+=($!)
+  printf -v "$var" '%s' "$(time_to_healthy "$t0" "http://127.0.0.1:$port/")" || exit 1
+  [ -n "${!var}" ] || exit 1
+}
+gunicorn_cmd() {
+  (cd "$ROOT/tests/bench/peer" && ENTRY_SCRIPT="$ROOT/examples/python-ridge/score.py" \
+     AZUREML_MODEL_DIR="$ROOT/examples/python-ridge" exec /usr/bin/gunicorn -w 2 -k sync \
+     -b "127.0.0.1:$port" --log-level warning flask_score:app)
+}
 load() { wrk -t2 -c16 -d"${DURATION}s" -s "$WORK/post.lua" "http://127.0.0.1:$1/score" | grep '^RESULT'; }
+# compare TITLE OUR_PORT PEER_PORT: throughput and latency lines.
+compare() {
+  local rps_o p50_o p99_o err_o rps_p p50_p p99_p err_p
+  read -r _ rps_o p50_o p99_o err_o < <(load "$2")
+  read -r _ rps_p p50_p p99_p err_p < <(load "$3")
+  printf '%-44s amlserve %9.0f req/s   peer %9.0f req/s   ratio %6.1fx\n' "$1: throughput" "$rps_o" "$rps_p" "$(echo "scale=2; $rps_o / $rps_p" | bc)"
+  printf '%-44s amlserve %6.3f ms   peer %6.3f ms   ratio %6.1fx\n' "$1: latency p50" "$p50_o" "$p50_p" "$(echo "scale=2; $p50_p / $p50_o" | bc)"
+  printf '%-44s amlserve %6.3f ms   peer %6.3f ms   ratio %6.1fx\n' "$1: latency p99" "$p99_o" "$p99_p" "$(echo "scale=2; $p99_p / $p99_o" | bc)"
+  echo "errors: amlserve $err_o, peer $err_p"
+}
 
-# Both answer the same numbers before we time them.
-a=$(curl -s --data '{"data": [[1,2,3,4,5,6,7,8,9,10]]}' "http://127.0.0.1:$p1/score")
-b=$(curl -s --data '{"data": [[1,2,3,4,5,6,7,8,9,10]]}' "http://127.0.0.1:$p2/score")
-echo "check: amlserve $a   peer $b"
-read -r _ rps_o p50_o p99_o err_o < <(load "$p1")
-read -r _ rps_p p50_p p99_p err_p < <(load "$p2")
-report "cold start (exec to first 200 on /)" "$cold_ours" "$cold_peer"
-printf '%-44s amlserve %9.0f req/s   peer %9.0f req/s   ratio %6.1fx\n' "throughput (wrk -t2 -c16, ${DURATION}s)" "$rps_o" "$rps_p" "$(echo "scale=2; $rps_o / $rps_p" | bc)"
-printf '%-44s amlserve %6.3f ms   peer %6.3f ms   ratio %6.1fx\n' "latency p50" "$p50_o" "$p50_p" "$(echo "scale=2; $p50_p / $p50_o" | bc)"
-printf '%-44s amlserve %6.3f ms   peer %6.3f ms   ratio %6.1fx\n' "latency p99" "$p99_o" "$p99_p" "$(echo "scale=2; $p99_p / $p99_o" | bc)"
-echo "errors: amlserve $err_o, peer $err_p"
+port=$(free_port); p_onnx=$port
+start_server cold_onnx env AZUREML_MODEL_DIR="$EX" "$AMLSERVE" --port "$port" --host 127.0.0.1 --quiet
+port=$(free_port); p_py=$port
+start_server cold_py env AZUREML_MODEL_DIR="$ROOT/examples/python-ridge" "$AMLSERVE" --port "$port" --host 127.0.0.1 \
+  --quiet --threads 2 --python /usr/bin/python3 --entry-script "$ROOT/examples/python-ridge/score.py"
+port=$(free_port); p_peer=$port
+start_server cold_peer gunicorn_cmd
+# All three answer the same numbers before they are timed.
+for p in $p_onnx $p_py $p_peer; do
+  echo "check :$p $(curl -s --data '{"data": [[1,2,3,4,5,6,7,8,9,10]]}' "http://127.0.0.1:$p/score")"
+done
+report "cold start, no-code ONNX (exec to first 200)" "$cold_onnx" "$cold_peer"
+report "cold start, score.py in 2 workers" "$cold_py" "$cold_peer"
+compare "(a) no-code ONNX vs score.py under gunicorn" "$p_onnx" "$p_peer"
+compare "(b) score.py: amlserve workers vs gunicorn" "$p_py" "$p_peer"

@@ -1,23 +1,17 @@
-"""The peer for the scoring benchmark: the Azure ML pattern, a Flask app under
-gunicorn running a score.py-style run() with numpy, same ridge weights as
-examples/onnx-ridge/model.onnx (read from the model so both compute alike)."""
+"""The peer for the scoring benchmarks: the Azure ML pattern, a Flask app
+under gunicorn that imports an entry script (ENTRY_SCRIPT), calls init() once
+per worker and run() per request, and answers json.dumps of the result."""
+import importlib.util
 import json
 import os
 
-import numpy as np
-import onnx
-from onnx import numpy_helper
 from flask import Flask, request
 
 app = Flask(__name__)
-_model = onnx.load(os.environ["RIDGE_MODEL"])
-_inits = {i.name: numpy_helper.to_array(i) for i in _model.graph.initializer}
-_w, _b = _inits["w"], _inits["b"]
-
-
-def run(raw):
-    x = np.array(json.loads(raw)["data"], dtype=np.float32)
-    return (x @ _w + _b).tolist()
+_spec = importlib.util.spec_from_file_location("score", os.environ["ENTRY_SCRIPT"])
+_score = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_score)
+_score.init()
 
 
 @app.route("/", methods=["GET"])
@@ -27,4 +21,5 @@ def health():
 
 @app.route("/score", methods=["POST"])
 def score():
-    return app.response_class(json.dumps(run(request.get_data())), mimetype="application/json")
+    result = _score.run(request.get_data(as_text=True))
+    return app.response_class(json.dumps(result), mimetype="application/json")
