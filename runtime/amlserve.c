@@ -1,5 +1,6 @@
 /* amlserve: the scoring server inside every amlpkg image. */
 #include "common/err.h"
+#include "common/json.h"
 #include "runtime/contract.h"
 #include "runtime/scorer_onnx.h"
 #include "runtime/scorer_python.h"
@@ -33,6 +34,12 @@ static const char usage[] =
     "  --source-dir DIR  added to sys.path (default: $AZUREML_SOURCE_DIRECTORY, else the script's folder)\n"
     "  --python PATH     interpreter for workers (default: $AZUREML_PYTHON, else python3)\n"
     "  --scoring-timeout-ms N  time run() may take (default: $SCORING_TIMEOUT_MS, else 60000)\n"
+    "  --auth-key-file F keys for /score, one per line (default: $AMLSERVE_AUTH_KEY_FILE;\n"
+    "                    or $AMLSERVE_AUTH_KEYS=\"primary,secondary\"); SIGHUP re-reads it\n"
+    "  --cors-origins L  allowed CORS origins, comma-separated or * (default: $AML_CORS_ORIGINS)\n"
+    "  --input-sample F, --output-sample F  sample bodies (JSON) for /swagger.json\n"
+    "  --max-queue N     requests waiting for a scoring thread before 503 (default 1024)\n"
+    "  --max-queue-wait-ms N  longest wait for a scoring thread before 503 (default: none)\n"
     "  --threads N       scoring threads = Python workers (default: $WORKER_COUNT, else\n"
     "                    one per CPU for ONNX and 1 for Python, as Azure ML)\n"
     "  --quiet           no access log\n"
@@ -48,6 +55,8 @@ struct options {
     long threads;
     int threads_given;
     const char *entry_script, *source_dir, *python;
+    const char *key_file, *cors_origins, *input_sample, *output_sample;
+    long max_queue, max_queue_wait_ms;
     long scoring_timeout_ms;
 };
 
@@ -72,7 +81,10 @@ static int parse_options(struct options *o, int argc, char **argv)
         {"timeout-ms", required_argument, NULL, 't'},  {"quiet", no_argument, NULL, 'q'},
         {"threads", required_argument, NULL, 'T'},     {"entry-script", required_argument, NULL, 'e'},
         {"source-dir", required_argument, NULL, 's'},  {"python", required_argument, NULL, 'P'},
-        {"scoring-timeout-ms", required_argument, NULL, 'S'},     {"version", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
+        {"scoring-timeout-ms", required_argument, NULL, 'S'}, {"auth-key-file", required_argument, NULL, 'K'},
+        {"cors-origins", required_argument, NULL, 'C'}, {"input-sample", required_argument, NULL, 'I'},
+        {"output-sample", required_argument, NULL, 'O'}, {"max-queue", required_argument, NULL, 'Q'},
+        {"max-queue-wait-ms", required_argument, NULL, 'W'},     {"version", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     long port = 5001;
@@ -91,6 +103,9 @@ static int parse_options(struct options *o, int argc, char **argv)
         o->threads_given = 1;
     }
     o->entry_script = getenv("AZUREML_ENTRY_SCRIPT");
+    o->key_file = getenv("AMLSERVE_AUTH_KEY_FILE");
+    o->cors_origins = getenv("AML_CORS_ORIGINS");
+    o->max_queue = 1024;
     o->source_dir = getenv("AZUREML_SOURCE_DIRECTORY");
     o->scoring_timeout_ms = 60000;
     const char *env_timeout = getenv("SCORING_TIMEOUT_MS");
@@ -108,6 +123,12 @@ static int parse_options(struct options *o, int argc, char **argv)
         case 'q': o->quiet = 1; break;
         case 'T': if (parse_number(optarg, "--threads", 1, 256, &o->threads)) return 2; o->threads_given = 1; break;
         case 'e': o->entry_script = optarg; break;
+        case 'K': o->key_file = optarg; break;
+        case 'C': o->cors_origins = optarg; break;
+        case 'I': o->input_sample = optarg; break;
+        case 'O': o->output_sample = optarg; break;
+        case 'Q': if (parse_number(optarg, "--max-queue", 1, 1000000, &o->max_queue)) return 2; break;
+        case 'W': if (parse_number(optarg, "--max-queue-wait-ms", 1, 86400000, &o->max_queue_wait_ms)) return 2; break;
         case 's': o->source_dir = optarg; break;
         case 'P': o->python = optarg; break;
         case 'S': if (parse_number(optarg, "--scoring-timeout-ms", 1, 86400000, &o->scoring_timeout_ms)) return 2; break;
@@ -127,20 +148,114 @@ static int parse_options(struct options *o, int argc, char **argv)
 struct start_info {
     struct contract *contract;
     double load_ms;
-    const char *model;
+    const char *serving;
 };
 
 static void announce(void *ctx, int port)
 {
     struct start_info *info = ctx;
-    fprintf(stdout, "{\"event\":\"listening\",\"port\":%d,\"model\":\"%s\",\"model_load_ms\":%.3f,\"version\":\"%s\"}\n",
-            port, info->model, info->load_ms, AMLSERVE_VERSION);
+    struct buf line;
+    buf_init(&line, 0);
+    buf_appendf(&line, "{\"event\":\"listening\",\"port\":%d,\"serving\":", port);
+    json_write_string(&line, info->serving, strlen(info->serving));
+    buf_appendf(&line, ",\"model_load_ms\":%.3f,\"version\":\"%s\"}\n", info->load_ms, AMLSERVE_VERSION);
+    fwrite(line.data, 1, line.len, stdout);
     fflush(stdout);
+    buf_release(&line);
 }
 
 static void flush_log(void *ctx)
 {
     contract_flush_log(((struct start_info *)ctx)->contract);
+}
+
+static void reload_keys(void *ctx)
+{
+    struct contract *c = ((struct start_info *)ctx)->contract;
+    int rc = auth_reload(c->auth);
+    fprintf(stderr, rc ? "amlserve: SIGHUP: keeping the old keys: %s\n" : "amlserve: SIGHUP: keys reloaded%s\n",
+            rc ? err_message(rc) : "");
+    err_clear();
+}
+
+/* Loads the scorer: Python workers for an entry script, else the ONNX model.
+ * script_path receives the script's resolved path. */
+static int load_scorer(struct scorer **out, struct options *o, char *script_path, size_t size, const char **serving)
+{
+    if (o->entry_script && o->entry_script[0]) {
+        /* Azure ML gives AZUREML_ENTRY_SCRIPT relative to the app root. */
+        const char *app_root = getenv("AML_APP_ROOT");
+        if (o->entry_script[0] != '/' && app_root && app_root[0])
+            snprintf(script_path, size, "%s/%s", app_root, o->entry_script);
+        else
+            snprintf(script_path, size, "%s", o->entry_script);
+        if (!o->threads_given)
+            o->threads = 1; /* Azure ML's WORKER_COUNT default */
+        struct python_options py = {
+            .entry_script = script_path,
+            .source_directory = o->source_dir && o->source_dir[0] ? o->source_dir : NULL,
+            .interpreter = o->python,
+            .workers = (int)o->threads,
+            .timeout_ms = (int)o->scoring_timeout_ms,
+        };
+        *serving = script_path;
+        return scorer_python_new(out, &py);
+    }
+    if (!o->model_dir || !o->model_dir[0])
+        return err_set(ERR_NOTFOUND, "no models: set AZUREML_MODEL_DIR or pass --model-dir (or give an entry script)");
+    int rc = scorer_onnx_new(out, o->model_dir);
+    *serving = rc ? "" : scorer_onnx_model_path(*out);
+    return rc;
+}
+
+/* Reads an optional sample file for swagger into b; returns its text or NULL. */
+static const char *read_sample(struct buf *b, const char *path, int *rc)
+{
+    if (!path || *rc)
+        return NULL;
+    buf_init(b, 16u << 20);
+    if ((*rc = buf_read_file(b, path)) != 0 || (*rc = buf_append(b, "", 1)) != 0)
+        return NULL;
+    return b->data;
+}
+
+/* Swagger documents: samples, else the scorer's schemas; user files from the app folder. */
+static int build_swagger(struct swagger *sw, struct scorer *scorer, const struct options *o, const char *script_path)
+{
+    struct buf in_schema, out_schema, in_sample, out_sample;
+    buf_init(&in_schema, 0);
+    buf_init(&out_schema, 0);
+    buf_init(&in_sample, 0);
+    buf_init(&out_sample, 0);
+    int rc = 0;
+    if (scorer->describe)
+        rc = scorer->describe(scorer, &in_schema, &out_schema);
+    char user_dir[4096] = "";
+    if (o->source_dir && o->source_dir[0])
+        snprintf(user_dir, sizeof user_dir, "%s", o->source_dir);
+    else if (script_path[0]) { /* the script's folder */
+        snprintf(user_dir, sizeof user_dir, "%s", script_path);
+        char *slash = strrchr(user_dir, '/');
+        if (slash)
+            *slash = 0;
+        else
+            snprintf(user_dir, sizeof user_dir, ".");
+    }
+    struct swagger_source src = {
+        .title = "amlserve scoring service",
+        .input_schema = in_schema.len ? (buf_append(&in_schema, "", 1), in_schema.data) : NULL,
+        .output_schema = out_schema.len ? (buf_append(&out_schema, "", 1), out_schema.data) : NULL,
+        .input_sample = read_sample(&in_sample, o->input_sample, &rc),
+        .output_sample = read_sample(&out_sample, o->output_sample, &rc),
+        .user_dir = user_dir[0] ? user_dir : getenv("AML_APP_ROOT"),
+    };
+    if (!rc)
+        rc = swagger_init(sw, &src);
+    buf_release(&in_schema);
+    buf_release(&out_schema);
+    buf_release(&in_sample);
+    buf_release(&out_sample);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -152,50 +267,42 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct scorer *scorer = NULL;
-    char script_path[4096];
-    const char *what;
-    if (o.entry_script && o.entry_script[0]) {
-        /* Azure ML gives AZUREML_ENTRY_SCRIPT relative to the app root. */
-        const char *app_root = getenv("AML_APP_ROOT");
-        if (o.entry_script[0] != '/' && app_root && app_root[0])
-            snprintf(script_path, sizeof script_path, "%s/%s", app_root, o.entry_script);
-        else
-            snprintf(script_path, sizeof script_path, "%s", o.entry_script);
-        if (!o.threads_given)
-            o.threads = 1; /* Azure ML's WORKER_COUNT default */
-        struct python_options py = {
-            .entry_script = script_path,
-            .source_directory = o.source_dir && o.source_dir[0] ? o.source_dir : NULL,
-            .interpreter = o.python,
-            .workers = (int)o.threads,
-            .timeout_ms = (int)o.scoring_timeout_ms,
-        };
-        rc = scorer_python_new(&scorer, &py);
-        what = script_path;
-    } else {
-        if (!o.model_dir || !o.model_dir[0]) {
-            fprintf(stderr, "amlserve: no models: set AZUREML_MODEL_DIR or pass --model-dir (or give an entry script)\n");
-            return EXIT_INIT_FAILED;
-        }
-        rc = scorer_onnx_new(&scorer, o.model_dir);
-        what = rc ? NULL : scorer_onnx_model_path(scorer);
-    }
+    char script_path[4096] = "";
+    const char *serving = "";
+    struct auth auth;
+    struct cors cors;
+    struct metrics metrics;
+    struct swagger swagger = {0};
+    metrics_init(&metrics);
+    cors_init(&cors, o.cors_origins);
+    rc = auth_init(&auth, getenv("AMLSERVE_AUTH_KEYS"), o.key_file);
+    if (!rc)
+        rc = load_scorer(&scorer, &o, script_path, sizeof script_path, &serving);
+    if (!rc)
+        rc = build_swagger(&swagger, scorer, &o, script_path);
     if (rc) {
         fprintf(stderr, "amlserve: %s\n", err_message(rc));
+        scorer_free(scorer);
+        swagger_release(&swagger);
+        auth_release(&auth);
+        cors_release(&cors);
         return EXIT_INIT_FAILED;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    metrics.model_load_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 
     /* The access log is block-buffered and flushed once per event-loop batch. */
     static char log_buffer[1 << 16];
     setvbuf(stdout, log_buffer, _IOFBF, sizeof log_buffer);
     struct contract contract;
     contract_init(&contract, scorer, o.quiet ? NULL : stdout);
-    struct start_info info = {
-        .contract = &contract,
-        .load_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
-        .model = what,
-    };
+    contract.auth = &auth;
+    contract.cors = &cors;
+    contract.metrics = &metrics;
+    contract.swagger = &swagger;
+    if (strcmp(scorer->kind, "python") == 0)
+        contract.worker_restarts = scorer_python_restarts;
+    struct start_info info = {.contract = &contract, .load_ms = metrics.model_load_ms, .serving = serving};
     struct server_config cfg;
     server_config_defaults(&cfg);
     cfg.host = o.host;
@@ -203,9 +310,12 @@ int main(int argc, char **argv)
     cfg.max_body_bytes = (size_t)o.max_body_mb << 20;
     cfg.read_timeout_ms = (int)o.timeout_ms;
     cfg.handle_signals = 1;
-    cfg.scoring_threads = o.threads;
+    cfg.scoring_threads = (int)o.threads;
+    cfg.max_queue = (int)o.max_queue;
+    cfg.max_queue_wait_ms = (int)o.max_queue_wait_ms;
     cfg.is_inline = contract_is_inline;
     cfg.on_idle = flush_log;
+    cfg.on_reload = reload_keys;
     cfg.on_listening = announce;
     cfg.hook_ctx = &info;
     rc = server_run(&cfg, contract_handle, &contract);
@@ -213,5 +323,8 @@ int main(int argc, char **argv)
     if (rc)
         fprintf(stderr, "amlserve: %s\n", err_message(rc));
     scorer_free(scorer);
+    swagger_release(&swagger);
+    auth_release(&auth);
+    cors_release(&cors);
     return rc ? 1 : 0;
 }

@@ -92,28 +92,70 @@ static double score(struct contract *c, const struct http_request *req, struct h
     return ms;
 }
 
+static void swagger_route(struct contract *c, const struct http_request *req, struct http_response *resp)
+{
+    char version[16] = "";
+    for (const char *q = req->query; q && *q;) {
+        const char *end = strchr(q, '&');
+        size_t len = end ? (size_t)(end - q) : strlen(q);
+        if (len > 8 && strncmp(q, "version=", 8) == 0)
+            snprintf(version, sizeof version, "%.*s", (int)(len - 8 < 15 ? len - 8 : 15), q + 8);
+        q = end ? end + 1 : NULL;
+    }
+    const struct buf *doc = c->swagger ? swagger_document(c->swagger, version) : NULL;
+    if (!c->swagger)
+        return json_message(resp, 404, "Swagger is not available for this service");
+    if (!doc) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Swagger version [%s] is not valid. Supported versions: [2, 3, 3.1].", version);
+        return json_message(resp, 404, msg);
+    }
+    resp->content_type = "application/json";
+    buf_append(resp->body, doc->data, doc->len);
+}
+
 static void route(struct contract *c, const struct http_request *req, struct http_response *resp, int *failed,
                   double *exec_ms, const char *request_id)
 {
     const char *m = req->method;
-    if (strcmp(req->path, "/") == 0) {
-        if (strcmp(m, "GET") && strcmp(m, "HEAD"))
+    int is_get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+    if (strcmp(req->path, "/") == 0 || strcmp(req->path, "/ready") == 0) {
+        if (!is_get)
             return json_message(resp, 405, "Method not allowed");
         resp->content_type = "text/plain; charset=utf-8";
-        buf_append_str(resp->body, "Healthy");
+        buf_append_str(resp->body, req->path[1] ? "Ready" : "Healthy");
         return;
     }
     if (strcmp(req->path, "/score") == 0) {
+        int preflight = c->cors && cors_apply(c->cors, req, resp->headers);
         if (strcmp(m, "OPTIONS") == 0) {
-            buf_append_str(resp->headers, "Allow: GET, POST, OPTIONS\r\n");
+            if (!preflight)
+                buf_append_str(resp->headers, "Allow: GET, POST, OPTIONS\r\n");
             return;
         }
         if (strcmp(m, "POST") && strcmp(m, "GET"))
             return json_message(resp, 405, "Method not allowed; use POST (or GET) on /score");
+        if (c->auth && auth_enabled(c->auth) && !auth_check(c->auth, http_request_header(req, "authorization"))) {
+            buf_append_str(resp->headers, "WWW-Authenticate: Bearer\r\n");
+            return json_message(resp, 401, "Unauthorized: send 'Authorization: Bearer <key>' with a valid key");
+        }
         *exec_ms = score(c, req, resp, failed, request_id);
         return;
     }
-    json_message(resp, 404, "Not found: the scoring routes are GET /, GET|POST /score");
+    if (strcmp(req->path, "/swagger.json") == 0) {
+        if (!is_get)
+            return json_message(resp, 405, "Method not allowed");
+        return swagger_route(c, req, resp);
+    }
+    if (strcmp(req->path, "/metrics") == 0 && c->metrics) {
+        if (!is_get)
+            return json_message(resp, 405, "Method not allowed");
+        resp->content_type = "text/plain; version=0.0.4";
+        metrics_render(c->metrics, resp->body, c->worker_restarts ? c->worker_restarts(c->scorer) : 0);
+        return;
+    }
+    json_message(resp, 404, "Not found: the routes are GET /, GET /ready, GET|POST /score, GET /swagger.json, "
+                            "GET /metrics");
 }
 
 static void log_request(struct contract *c, const struct http_request *req, const struct http_response *resp,
@@ -145,6 +187,8 @@ void contract_handle(void *ctx, const struct http_request *req, struct http_resp
     struct contract *c = ctx;
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
+    if (c->metrics)
+        metrics_request_started(c->metrics);
     int failed = 0;
     double exec_ms = 0;
     char request_id[REQUEST_ID_MAX + 1];
@@ -169,7 +213,10 @@ void contract_handle(void *ctx, const struct http_request *req, struct http_resp
     if (client_id && strlen(client_id) <= REQUEST_ID_MAX && !strpbrk(client_id, "\r\n"))
         buf_appendf(h, "x-ms-client-request-id: %s\r\n", client_id);
     buf_append_str(h, "x-ms-server-version: amlserve/" AMLSERVE_VERSION "\r\n");
-    log_request(c, req, resp, request_id, elapsed_ms(&start));
+    double total_ms = elapsed_ms(&start);
+    if (c->metrics)
+        metrics_request_done(c->metrics, resp->status, total_ms, req->queue_ms);
+    log_request(c, req, resp, request_id, total_ms);
 }
 
 int contract_is_inline(void *ctx, const struct http_request *req)

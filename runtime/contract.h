@@ -1,15 +1,21 @@
 /* The Azure ML scoring contract on top of the HTTP server: routes, the
  * x-ms-* headers every response carries, JSON errors, the access log.
  *
- * GET / → 200 "Healthy"; GET|POST|OPTIONS /score → the scorer (OPTIONS: 200
- * empty); other methods on /score → 405; anything else → 404. Errors are
- * {"message": ...}. struct contract is caller-owned (contract_init); it
+ * GET / → 200 "Healthy"; GET /ready → 200 once listening (amlserve listens
+ * only after every model and init() loaded); GET|POST|OPTIONS /score → the
+ * scorer (OPTIONS: 200 empty, or the CORS preflight answer), behind key auth
+ * when keys are set; other methods on /score → 405; GET /swagger.json and
+ * GET /metrics; anything else → 404. Errors are {"message": ...}. struct contract is caller-owned (contract_init); it
  * borrows the scorer, which must outlive it. */
 #ifndef AMLSERVE_CONTRACT_H
 #define AMLSERVE_CONTRACT_H
 
+#include "runtime/auth.h"
+#include "runtime/cors.h"
+#include "runtime/metrics.h"
 #include "runtime/scorer.h"
 #include "runtime/server.h"
+#include "runtime/swagger.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +26,12 @@
 struct contract {
     struct scorer *scorer;
     FILE *access_log; /* JSON lines; NULL for none */
+    /* Optional parts, borrowed; NULL turns each off. */
+    struct auth *auth;       /* keys for /score */
+    struct cors *cors;
+    struct metrics *metrics; /* also serves /metrics */
+    struct swagger *swagger; /* serves /swagger.json */
+    long (*worker_restarts)(const struct scorer *s);
 };
 
 void contract_init(struct contract *c, struct scorer *scorer, FILE *access_log);

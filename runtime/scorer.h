@@ -43,6 +43,8 @@ struct scorer {
     int run_inline;
     int (*score)(struct scorer *self, const struct scorer_request *req, struct scorer_response *resp);
     void (*destroy)(struct scorer *self);
+    /* Optional: JSON Schemas of the request and response bodies, for swagger. */
+    int (*describe)(struct scorer *self, struct buf *input_schema, struct buf *output_schema);
     void *state;
 };
 

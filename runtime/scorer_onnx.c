@@ -114,6 +114,48 @@ static int write_values(struct buf *b, const struct tensor *t, int depth, size_t
     return rc ? rc : buf_append(b, "]", 1);
 }
 
+/* Schema of one tensor as nested JSON arrays, with its shape in the description. */
+static void tensor_schema(struct buf *b, const struct engine_io *io)
+{
+    const struct tensor *t = &io->shape;
+    int rank = t->rank < 0 ? 1 : t->rank;
+    const char *item = t->type == TENSOR_BOOL ? "{\"type\": \"boolean\"}"
+                       : (t->type == TENSOR_FLOAT || t->type == TENSOR_DOUBLE) ? "{\"type\": \"number\", \"format\": \"float\"}"
+                                                                              : "{\"type\": \"integer\"}";
+    for (int i = 0; i < rank; i++)
+        buf_append_str(b, "{\"type\": \"array\", \"items\": ");
+    buf_append_str(b, item);
+    for (int i = 0; i < rank; i++)
+        buf_append_str(b, "}");
+}
+
+static void io_object_schema(struct buf *b, const struct engine_model *m, int inputs)
+{
+    size_t n = inputs ? engine_input_count(m) : engine_output_count(m);
+    buf_append_str(b, "{\"type\": \"object\", \"properties\": {");
+    for (size_t i = 0; i < n; i++) {
+        const struct engine_io *io = inputs ? engine_input(m, i) : engine_output(m, i);
+        if (i)
+            buf_append_str(b, ", ");
+        const char *name = n == 1 && inputs ? "data" : io->name;
+        json_write_string(b, name, strlen(name));
+        buf_append_str(b, ": ");
+        tensor_schema(b, io);
+    }
+    buf_append_str(b, "}}");
+}
+
+static int onnx_describe(struct scorer *self, struct buf *input_schema, struct buf *output_schema)
+{
+    const struct onnx_state *st = self->state;
+    io_object_schema(input_schema, st->model, 1);
+    if (engine_output_count(st->model) == 1)
+        tensor_schema(output_schema, engine_output(st->model, 0));
+    else
+        io_object_schema(output_schema, st->model, 0);
+    return 0;
+}
+
 static int fail_request(struct scorer_response *resp, int code)
 {
     resp->status = code == ERR_LIMIT ? 413 : 400;
@@ -232,6 +274,7 @@ int scorer_onnx_new(struct scorer **out, const char *model_dir)
     s->run_inline = stat(state->path, &st) == 0 && st.st_size < SMALL_MODEL_BYTES;
     s->score = onnx_score;
     s->destroy = onnx_destroy;
+    s->describe = onnx_describe;
     s->state = state;
     *out = s;
     s = NULL;

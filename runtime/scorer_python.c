@@ -171,7 +171,12 @@ static int worker_spawn(struct python_state *st, struct worker *w)
         return err_set_errno(ERR_IO, "cannot start a Python worker");
     }
     if (pid == 0) {
-        /* Only async-signal-safe calls until exec: the server has threads. */
+        /* Only async-signal-safe calls until exec: the server has threads.
+         * The server blocks SIGTERM/SIGINT/SIGHUP for its signalfd; the
+         * worker must not inherit that. */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
         if (dup2(sv[1], WORKER_FD) < 0)
             _exit(127);
         execvpe(python, argv, st->envp);

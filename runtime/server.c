@@ -379,9 +379,10 @@ int server_session_feed(struct server_session *s, const char *data, size_t len, 
 
 /* Runs the deferred request's handler; called on a pool thread while the
  * event loop leaves the session alone. */
-static void session_run_deferred(struct server_session *s, int worker, int waited_too_long)
+static void session_run_deferred(struct server_session *s, int worker, double queue_ms, int waited_too_long)
 {
     s->req.worker = worker;
+    s->req.queue_ms = queue_ms;
     if (waited_too_long) {
         s->req.error_status = 503;
         s->req.error_message = "Server is busy: the request waited too long in the scoring queue";
@@ -492,8 +493,8 @@ static void *pool_thread(void *argp)
         p->queued--;
         pthread_mutex_unlock(&p->lock);
 
-        int late = p->max_wait_ms > 0 && now_ms() - c->queued_ms > p->max_wait_ms;
-        session_run_deferred(c->session, index, late);
+        long long waited = now_ms() - c->queued_ms;
+        session_run_deferred(c->session, index, (double)waited, p->max_wait_ms > 0 && waited > p->max_wait_ms);
 
         pthread_mutex_lock(&p->lock);
         c->job_next = p->done;
@@ -878,6 +879,7 @@ int server_run(const struct server_config *cfg, http_handler_fn handler, void *c
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
         sigprocmask(SIG_BLOCK, &set, NULL);
         l.signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
         if (l.signal_fd < 0 || add_fd(l.epfd, l.signal_fd, &tag_signal) != 0) {
@@ -910,7 +912,15 @@ int server_run(const struct server_config *cfg, http_handler_fn handler, void *c
             void *tag = events[i].data.ptr;
             if (tag == &tag_listen) {
                 accept_all(&l);
-            } else if (tag == &tag_signal || tag == &tag_stop) {
+            } else if (tag == &tag_signal) {
+                struct signalfd_siginfo si;
+                while (read(l.signal_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+                    if (si.ssi_signo == SIGHUP && cfg->on_reload)
+                        cfg->on_reload(cfg->hook_ctx);
+                    else if (si.ssi_signo != SIGHUP)
+                        start_draining(&l);
+                }
+            } else if (tag == &tag_stop) {
                 start_draining(&l);
             } else if (tag == &tag_done) {
                 pool_collect(&l);

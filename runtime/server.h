@@ -38,6 +38,7 @@ struct http_request {
     const char *error_message;
     /* Index of the scoring thread running the handler, or -1 on the event loop. */
     int worker;
+    double queue_ms; /* time it waited for that thread */
 };
 
 struct http_response {
@@ -68,6 +69,8 @@ struct server_config {
     int (*is_inline)(void *ctx, const struct http_request *req);
     /* Called after each batch of events, e.g. to flush a buffered access log. */
     void (*on_idle)(void *hook_ctx);
+    /* Called on SIGHUP (with handle_signals), e.g. to re-read key files. */
+    void (*on_reload)(void *hook_ctx);
     /* Called once the socket listens, with the bound port. */
     void (*on_listening)(void *hook_ctx, int port);
     void *hook_ctx;

@@ -1,0 +1,75 @@
+#include "metrics.h"
+
+#include <string.h>
+
+/* Upper bounds in seconds, Prometheus style; the last bucket is +Inf. */
+static const double bucket_le[METRICS_BUCKETS - 1] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+void metrics_init(struct metrics *m)
+{
+    memset(m, 0, sizeof *m);
+}
+
+void metrics_request_started(struct metrics *m)
+{
+    atomic_fetch_add(&m->in_flight, 1);
+}
+
+void metrics_request_done(struct metrics *m, int status, double total_ms, double queue_ms)
+{
+    atomic_fetch_sub(&m->in_flight, 1);
+    if (status >= 100 && status < 600)
+        atomic_fetch_add(&m->by_status[status], 1);
+    double seconds = total_ms / 1e3;
+    int b = 0;
+    while (b < METRICS_BUCKETS - 1 && seconds > bucket_le[b])
+        b++;
+    atomic_fetch_add(&m->latency_buckets[b], 1);
+    atomic_fetch_add(&m->latency_sum_us, (unsigned long)(total_ms * 1e3));
+    if (queue_ms > 0) {
+        atomic_fetch_add(&m->queue_wait_sum_us, (unsigned long)(queue_ms * 1e3));
+        atomic_fetch_add(&m->queued_requests, 1);
+    }
+}
+
+void metrics_render(struct metrics *m, struct buf *out, long worker_restarts)
+{
+    buf_append_str(out, "# HELP amlserve_requests_total Requests answered, by HTTP status.\n"
+                        "# TYPE amlserve_requests_total counter\n");
+    for (int s = 100; s < 600; s++) {
+        unsigned long n = atomic_load(&m->by_status[s]);
+        if (n)
+            buf_appendf(out, "amlserve_requests_total{code=\"%d\"} %lu\n", s, n);
+    }
+    buf_append_str(out, "# HELP amlserve_request_duration_seconds Time from a complete request to its answer.\n"
+                        "# TYPE amlserve_request_duration_seconds histogram\n");
+    unsigned long cumulative = 0;
+    for (int b = 0; b < METRICS_BUCKETS; b++) {
+        cumulative += atomic_load(&m->latency_buckets[b]);
+        if (b < METRICS_BUCKETS - 1)
+            buf_appendf(out, "amlserve_request_duration_seconds_bucket{le=\"%g\"} %lu\n", bucket_le[b], cumulative);
+        else
+            buf_appendf(out, "amlserve_request_duration_seconds_bucket{le=\"+Inf\"} %lu\n", cumulative);
+    }
+    buf_appendf(out, "amlserve_request_duration_seconds_sum %.6f\n", (double)atomic_load(&m->latency_sum_us) / 1e6);
+    buf_appendf(out, "amlserve_request_duration_seconds_count %lu\n", cumulative);
+    buf_appendf(out,
+                "# HELP amlserve_requests_in_flight Requests being answered now.\n"
+                "# TYPE amlserve_requests_in_flight gauge\namlserve_requests_in_flight %ld\n",
+                atomic_load(&m->in_flight));
+    buf_appendf(out,
+                "# HELP amlserve_queue_wait_seconds Time requests waited for a scoring thread.\n"
+                "# TYPE amlserve_queue_wait_seconds summary\n"
+                "amlserve_queue_wait_seconds_sum %.6f\namlserve_queue_wait_seconds_count %lu\n",
+                (double)atomic_load(&m->queue_wait_sum_us) / 1e6, atomic_load(&m->queued_requests));
+    buf_appendf(out,
+                "# HELP amlserve_model_load_seconds Time to load the models and run init().\n"
+                "# TYPE amlserve_model_load_seconds gauge\namlserve_model_load_seconds %.6f\n",
+                m->model_load_ms / 1e3);
+    buf_appendf(out,
+                "# HELP amlserve_worker_restarts_total Python workers replaced after a crash or a timeout.\n"
+                "# TYPE amlserve_worker_restarts_total counter\namlserve_worker_restarts_total %ld\n",
+                worker_restarts);
+}
