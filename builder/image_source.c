@@ -44,7 +44,7 @@ static int extract(const char *tarball, const char *dir)
     snprintf(path, sizeof path, "%s/blobs/sha256", dir);
     mkdir(path, 0755);
     if (archive_read_open_filename(a, tarball, 1 << 20) != ARCHIVE_OK) {
-        rc = err_set(ERR_IO, "%s: cannot read: %s", tarball, archive_error_string(a));
+        rc = err_set(ERR_PARSE, "%s: not an oci-archive tarball or OCI layout: %s", tarball, archive_error_string(a));
         goto done;
     }
     struct archive_entry *e;
