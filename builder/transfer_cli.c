@@ -1,0 +1,59 @@
+#include "transfer_cli.h"
+
+#include "commands.h"
+#include "common/buf.h"
+#include "common/json.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int transfer_cli_option(struct transfer_cli *t, int c, const char *arg, const char *verb)
+{
+    switch (c) {
+    case 0x100: t->reg.creds = arg; return 1;
+    case 0x101: t->reg.insecure = 1; return 1;
+    case 0x102: t->reg.ca_cert = arg; return 1;
+    case 0x103: t->json = 1; return 1;
+    case 'j': {
+        char *end;
+        errno = 0;
+        long v = strtol(arg, &end, 10);
+        if (*end || errno || v < 1 || v > 64) {
+            fprintf(stderr, "amlpkg %s: --jobs '%s': expected a number from 1 to 64\n", verb, arg);
+            return EXIT_USAGE;
+        }
+        t->jobs = (int)v;
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+void transfer_cli_report(const struct transfer_cli *t, const char *verb, const char *src, const char *dst,
+                         const struct image_transfer *x)
+{
+    double mb = (double)x->bytes_moved / 1e6;
+    double rate = x->seconds > 0 ? mb / x->seconds : 0;
+    if (!t->json) {
+        printf("%s %s -> %s: %d blobs (%d uploaded, %d skipped, %d mounted, %d downloaded), %.1f MB moved in "
+               "%.2fs (%.1f MB/s)\ndigest %s\n",
+               verb, src, dst, x->blobs, x->uploaded, x->existed, x->mounted, x->downloaded, mb, x->seconds, rate,
+               x->digest);
+        return;
+    }
+    struct buf b;
+    buf_init(&b, 0);
+    buf_appendf(&b, "{\"operation\":\"%s\",\"source\":", verb);
+    json_write_string(&b, src, strlen(src));
+    buf_append_str(&b, ",\"destination\":");
+    json_write_string(&b, dst, strlen(dst));
+    buf_appendf(&b,
+                ",\"digest\":\"%s\",\"blobs\":%d,\"uploaded\":%d,\"skipped\":%d,\"mounted\":%d,\"downloaded\":%d,"
+                "\"bytes\":%lld,\"bytes_moved\":%lld,\"seconds\":%.3f}\n",
+                x->digest, x->blobs, x->uploaded, x->existed, x->mounted, x->downloaded, x->bytes, x->bytes_moved,
+                x->seconds);
+    fputs(b.data, stdout);
+    buf_release(&b);
+}

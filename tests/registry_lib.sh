@@ -1,0 +1,26 @@
+# Starts CNCF registries (Debian docker-registry) on loopback for tests.
+# Source after lib.sh. start_registry NAME [htpasswd-file] sets REG_<NAME>=127.0.0.1:PORT;
+# the registry and its storage are removed when the test exits.
+start_registry() {
+  local name=$1 htpasswd=${2:-} port dir
+  port=$(free_port)
+  dir="$WORK/registry-$name"
+  mkdir -p "$dir/data"
+  {
+    echo "version: 0.1"
+    echo "log: {level: error}"
+    echo "storage: {filesystem: {rootdirectory: $dir/data}, delete: {enabled: true}}"
+    echo "http: {addr: 127.0.0.1:$port}"
+    [ -n "$htpasswd" ] && echo "auth: {htpasswd: {realm: amlpkg-test, path: $htpasswd}}"
+  } > "$dir/config.yml"
+  docker-registry serve "$dir/config.yml" > "$dir/log" 2>&1 &
+  local pid=$!
+  on_exit "kill $pid; wait $pid"
+  local deadline=$((SECONDS + 20))
+  until curl -s -o /dev/null "http://127.0.0.1:$port/v2/"; do
+    [ $SECONDS -lt $deadline ] || { echo "registry $name did not start"; cat "$dir/log"; return 1; }
+    sleep 0.1
+  done
+  printf -v "REG_$name" '127.0.0.1:%s' "$port"
+  printf -v "REGPID_$name" '%s' "$pid"
+}
