@@ -13,9 +13,16 @@
 /* Models this small (linear models, small trees) score in microseconds. */
 #define SMALL_MODEL_BYTES (256 * 1024)
 
-struct onnx_state {
+/* One served model. name/version come from Azure ML's layout
+ * <model dir>/<name>/<version>/<file>; elsewhere the file's stem, no version. */
+struct served_model {
     struct engine_model *model;
-    char *path;
+    char *path, *name, *version;
+};
+
+struct onnx_state {
+    struct served_model *models; /* sorted by name, then version */
+    size_t count;
 };
 
 /* Reads a rectangular nested JSON array of numbers into t (shape and data). */
@@ -148,11 +155,12 @@ static void io_object_schema(struct buf *b, const struct engine_model *m, int in
 static int onnx_describe(struct scorer *self, struct buf *input_schema, struct buf *output_schema)
 {
     const struct onnx_state *st = self->state;
-    io_object_schema(input_schema, st->model, 1);
-    if (engine_output_count(st->model) == 1)
-        tensor_schema(output_schema, engine_output(st->model, 0));
+    const struct engine_model *m = st->models[0].model; /* several models: the first describes the service */
+    io_object_schema(input_schema, m, 1);
+    if (engine_output_count(m) == 1)
+        tensor_schema(output_schema, engine_output(m, 0));
     else
-        io_object_schema(output_schema, st->model, 0);
+        io_object_schema(output_schema, m, 0);
     return 0;
 }
 
@@ -168,13 +176,65 @@ static int fail_request(struct scorer_response *resp, int code)
     return 0;
 }
 
+/* Versions compare as numbers (Azure ML versions are integers), then as text. */
+static int version_cmp(const char *a, const char *b)
+{
+    size_t la = strspn(a, "0123456789"), lb = strspn(b, "0123456789");
+    if (la && lb && !a[la] && !b[lb] && la != lb)
+        return la < lb ? -1 : 1;
+    return strcmp(a, b);
+}
+
+/* ?model=NAME[:VERSION] picks a model; without it there must be only one.
+ * Without a version, the highest one of that name. */
+static int pick_model(const struct served_model **out, const struct onnx_state *st, const char *query,
+                      struct arena *arena)
+{
+    *out = &st->models[0];
+    if (st->count == 1 && !strstr(query, "model="))
+        return 0;
+    const char *want = NULL;
+    for (const char *q = query; q && *q;) {
+        const char *end = strchr(q, '&');
+        if (strncmp(q, "model=", 6) == 0)
+            want = arena_strndup(arena, q + 6, end ? (size_t)(end - q - 6) : strlen(q + 6));
+        q = end ? end + 1 : NULL;
+    }
+    if (!want)
+        return err_set(ERR_INVALID, "this service has %zu models: choose one with ?model=NAME[:VERSION]", st->count);
+    const char *colon = strchr(want, ':');
+    size_t name_len = colon ? (size_t)(colon - want) : strlen(want);
+    const struct served_model *best = NULL;
+    for (size_t i = 0; i < st->count; i++) {
+        const struct served_model *m = &st->models[i];
+        if (strlen(m->name) != name_len || strncmp(m->name, want, name_len) != 0)
+            continue;
+        if (colon && strcmp(m->version, colon + 1) != 0)
+            continue;
+        if (!best || version_cmp(m->version, best->version) > 0)
+            best = m;
+    }
+    if (!best)
+        return err_set(ERR_NOTFOUND, "no model '%s' in this service", want);
+    *out = best;
+    return 0;
+}
+
 static int onnx_score(struct scorer *self, const struct scorer_request *req, struct scorer_response *resp)
 {
     struct onnx_state *st = self->state;
-    const struct engine_model *m = st->model;
+    const struct served_model *picked;
+    int rc = pick_model(&picked, st, req->query ? req->query : "", req->arena);
+    if (rc) {
+        fail_request(resp, rc);
+        if (rc == ERR_NOTFOUND)
+            resp->status = 404;
+        return 0;
+    }
+    const struct engine_model *m = picked->model;
     size_t n_in = engine_input_count(m), n_out = engine_output_count(m);
     struct json_value *doc;
-    int rc = json_parse(&doc, req->arena, req->body, req->body_len, "request body");
+    rc = json_parse(&doc, req->arena, req->body, req->body_len, "request body");
     if (rc)
         return fail_request(resp, rc);
     struct tensor *inputs = arena_alloc(req->arena, (n_in + 1) * sizeof *inputs);
@@ -218,18 +278,57 @@ static int onnx_score(struct scorer *self, const struct scorer_request *req, str
     return rc ? rc : buf_append(b, "}", 1);
 }
 
+static void served_models_free(struct served_model *models, size_t count)
+{
+    for (size_t i = 0; models && i < count; i++) {
+        engine_model_free(models[i].model);
+        free(models[i].path);
+        free(models[i].name);
+        free(models[i].version);
+    }
+    free(models);
+}
+
 static void onnx_destroy(struct scorer *self)
 {
     struct onnx_state *st = self->state;
-    engine_model_free(st->model);
-    free(st->path);
+    served_models_free(st->models, st->count);
     free(st);
     free(self);
 }
 
 const char *scorer_onnx_model_path(const struct scorer *s)
 {
-    return ((const struct onnx_state *)s->state)->path;
+    return ((const struct onnx_state *)s->state)->models[0].path;
+}
+
+/* Name and version of a model file from where it sits under root. */
+static int name_model(struct served_model *m, const char *root, const char *path)
+{
+    size_t root_len = strlen(root);
+    const char *rel = strncmp(path, root, root_len) == 0 ? path + root_len : path;
+    while (*rel == '/')
+        rel++;
+    const char *first = strchr(rel, '/');
+    const char *second = first ? strchr(first + 1, '/') : NULL;
+    if (second && strchr(second + 1, '/') == NULL) { /* <name>/<version>/<file> */
+        m->name = strndup(rel, (size_t)(first - rel));
+        m->version = strndup(first + 1, (size_t)(second - first - 1));
+    } else {
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        const char *dot = strrchr(base, '.');
+        m->name = strndup(base, dot ? (size_t)(dot - base) : strlen(base));
+        m->version = strdup("");
+    }
+    return m->name && m->version ? 0 : err_set(ERR_NOMEM, "out of memory");
+}
+
+static int served_model_cmp(const void *a, const void *b)
+{
+    const struct served_model *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : version_cmp(x->version, y->version);
 }
 
 int scorer_onnx_new(struct scorer **out, const char *model_dir)
@@ -237,41 +336,40 @@ int scorer_onnx_new(struct scorer **out, const char *model_dir)
     *out = NULL;
     char **found = NULL;
     size_t count = 0;
-    char *path = NULL;
+    struct onnx_state *state = NULL;
+    struct scorer *s = NULL;
     int rc = model_files_find_onnx(&found, &count, model_dir);
     if (!rc && count == 0)
         rc = err_set(ERR_NOTFOUND, "no .onnx model under '%s' and no entry script", model_dir);
-    if (!rc && count > 1)
-        rc = err_set(ERR_UNSUPPORTED,
-                     "%zu .onnx models under '%s': no-code scoring serves one model; add an entry script",
-                     count, model_dir);
-    if (!rc) {
-        path = found[0];
-        found[0] = NULL;
-    }
-    model_files_free(found, count);
-    struct onnx_state *state = NULL;
-    struct scorer *s = NULL;
     if (rc)
         goto done;
     state = calloc(1, sizeof *state);
     s = calloc(1, sizeof *s);
-    if (!state || !s) {
+    if (state)
+        state->models = calloc(count, sizeof *state->models);
+    if (!state || !s || !state->models) {
         rc = err_set(ERR_NOMEM, "out of memory");
         goto done;
     }
-    rc = engine_model_load_file(&state->model, path);
+    off_t total_bytes = 0;
+    for (size_t i = 0; i < count && !rc; i++) {
+        struct served_model *m = &state->models[i];
+        state->count++;
+        m->path = found[i];
+        found[i] = NULL;
+        rc = name_model(m, model_dir, m->path);
+        if (!rc)
+            rc = engine_model_load_file(&m->model, m->path);
+        if (!rc && engine_input_count(m->model) == 0)
+            rc = err_set(ERR_UNSUPPORTED, "%s: the model has no inputs to feed", m->path);
+        struct stat st;
+        total_bytes += stat(m->path, &st) == 0 ? st.st_size : SMALL_MODEL_BYTES;
+    }
     if (rc)
         goto done;
-    if (engine_input_count(state->model) == 0) {
-        rc = err_set(ERR_UNSUPPORTED, "%s: the model has no inputs to feed", path);
-        goto done;
-    }
-    state->path = path;
-    path = NULL;
+    qsort(state->models, state->count, sizeof *state->models, served_model_cmp);
     s->kind = "onnx";
-    struct stat st;
-    s->run_inline = stat(state->path, &st) == 0 && st.st_size < SMALL_MODEL_BYTES;
+    s->run_inline = total_bytes < SMALL_MODEL_BYTES;
     s->score = onnx_score;
     s->destroy = onnx_destroy;
     s->describe = onnx_describe;
@@ -280,10 +378,10 @@ int scorer_onnx_new(struct scorer **out, const char *model_dir)
     s = NULL;
     state = NULL;
 done:
+    model_files_free(found, count);
     if (state)
-        engine_model_free(state->model);
+        served_models_free(state->models, state->count);
     free(state);
     free(s);
-    free(path);
     return rc;
 }

@@ -44,3 +44,16 @@ elif command -v strace >/dev/null; then
 else
   skip "run-time dlopen check: strace is not installed (make deps installs it)"
 fi
+
+# Several models in Azure ML's layout: ?model=NAME[:VERSION] routes, the highest version by default.
+for m in ridge/1 ridge/2 other/3; do mkdir -p "$WORK/models/$m" && cp "$EX/model.onnx" "$WORK/models/$m/"; done
+port=$(free_port)
+AZUREML_MODEL_DIR="$WORK/models" "$AMLSERVE" --port "$port" --host 127.0.0.1 > "$WORK/multi.log" 2>&1 &
+mpid=$!
+on_exit "kill $mpid; wait $mpid"
+check "amlserve serves a folder of several models" wait_http "http://127.0.0.1:$port/"
+score_code() { curl -sS -o "$WORK/multi.json" -w '%{http_code}' --data @"$EX/sample-request.json" "http://127.0.0.1:$port/score$1"; }
+check "without ?model= it asks which model (400)" bash -c "[ $(score_code '') = 400 ] && grep -q 'model=NAME' '$WORK/multi.json'"
+check "?model=ridge:1 scores that version" test "$(score_code '?model=ridge:1')" = 200
+check "?model=other scores the only version of other" test "$(score_code '?model=other')" = 200
+check "an unknown model is a 404 naming it" bash -c "[ $(score_code '?model=nope') = 404 ] && grep -q \"no model 'nope'\" '$WORK/multi.json'"
