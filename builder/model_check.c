@@ -28,6 +28,11 @@ int model_check_spec(const struct spec *spec)
             }
             engine_model_free(model);
         }
+        /* amlserve routes ?model=NAME[:VERSION] to <name>/<version>/<file>.onnx: one file per model. */
+        if (!rc && n > 1 && spec->n_models > 1)
+            rc = err_set(ERR_UNSUPPORTED,
+                         "%s:%d: models[%zu].path: %zu ONNX files; with several models each must hold one",
+                         spec->file, m->line, i, n);
         total += n;
         model_files_free(paths, n);
     }
@@ -39,10 +44,10 @@ int model_check_spec(const struct spec *spec)
                        "%s: models: no ONNX model found; no-code scoring needs one .onnx file (entry scripts "
                        "are not supported by this version yet)",
                        spec->file);
-    if (total > 1)
+    if (total > 1 && spec->n_models == 1)
         return err_set(ERR_UNSUPPORTED,
-                       "%s: models: %zu ONNX files found; no-code scoring serves exactly one (entry scripts "
-                       "are not supported by this version yet)",
+                       "%s: models: %zu ONNX files found in one model; no-code scoring serves one file per model "
+                       "(entry scripts are not supported by this version yet)",
                        spec->file, total);
     return 0;
 }

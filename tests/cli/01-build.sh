@@ -48,3 +48,30 @@ check "the runtime layer is reused across model versions" test "$(jq -r '.layers
 check "--tag overrides the image name" bash -c "'$AMLPKG' build '$EX/spec.yaml' -o '$WORK/t.tar' --tag team/ridge:prod --json | jq -e '.image == \"team/ridge:prod\"'"
 check "no temporary files are left beside the output" bash -c "! ls -A '$WORK' | grep -E 'tmp-|amlpkg-build'"
 check "build --help documents the options" bash -c "'$AMLPKG' build --help | grep -q SOURCE_DATE_EPOCH"
+
+# Two models: one layer each, AZUREML_MODEL_DIR is the folder of all, and the
+# unpacked image serves both through ?model=.
+mkdir -p "$WORK/multi" && cp "$EX/model.onnx" "$WORK/multi/a.onnx" && cp "$EX/model.onnx" "$WORK/multi/b.onnx"
+cat > "$WORK/multi/spec.yaml" <<'YAML'
+models:
+  - {name: ridge, version: 1, path: a.onnx}
+  - {name: ridge-large, version: 3, path: b.onnx}
+output: {name: multi, tag: "1"}
+YAML
+check "a spec with two models builds" bash -c "'$AMLPKG' build '$WORK/multi/spec.yaml' -o '$WORK/multi.tar' --json > '$WORK/multi.json'"
+check "... into one layer per model" jq -e '(.layers | length) == 3' "$WORK/multi.json"
+mkdir -p "$WORK/multi/x" && tar xf "$WORK/multi.tar" -C "$WORK/multi/x"
+mcfg=$(jq -r '.manifests[0].digest' "$WORK/multi/x/index.json" | cut -d: -f2)
+mcfg=$(jq -r '.config.digest' "$WORK/multi/x/blobs/sha256/$mcfg" | cut -d: -f2)
+check "... with AZUREML_MODEL_DIR at the folder of all models" \
+  jq -e '.config.Env | index("AZUREML_MODEL_DIR=/var/azureml-app/azureml-models")' "$WORK/multi/x/blobs/sha256/$mcfg"
+mkdir -p "$WORK/multi/root"
+for l in $(jq -r '.layers[].digest' "$WORK/multi.json" | cut -d: -f2); do tar xzf "$WORK/multi/x/blobs/sha256/$l" -C "$WORK/multi/root"; done
+port=$(free_port)
+AZUREML_MODEL_DIR="$WORK/multi/root/var/azureml-app/azureml-models" "$WORK/multi/root/usr/local/bin/amlserve" \
+  --host 127.0.0.1 --port "$port" >/dev/null 2>&1 &
+mpid=$!
+on_exit "kill $mpid; wait $mpid"
+wait_http "http://127.0.0.1:$port/"
+check "the image's amlserve routes ?model=ridge-large to its model" \
+  bash -c "curl -sf --data @'$EX/sample-request.json' 'http://127.0.0.1:$port/score?model=ridge-large' | jq -e 'length == 2'"
