@@ -8,6 +8,7 @@
 #include "oci_archive.h"
 #include "oci_image.h"
 #include "plan.h"
+#include "runtime_locate.h"
 #include "spec.h"
 
 #include <errno.h>
@@ -41,33 +42,6 @@ struct build_options {
     const char *runtime;
     int json;
 };
-
-/* The amlserve binary: --runtime, $AMLPKG_AMLSERVE, else beside this executable. */
-static int find_runtime(char **out, const char *given)
-{
-    *out = NULL;
-    const char *env = getenv("AMLPKG_AMLSERVE");
-    const char *path = given ? given : env && env[0] ? env : NULL;
-    char self[PATH_MAX];
-    if (!path) {
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n < 0)
-            return err_set_errno(ERR_NOTFOUND, "cannot locate amlserve (use --runtime)");
-        self[n] = '\0';
-        char *dir = fs_dirname(self);
-        *out = dir ? fs_join(dir, "amlserve") : NULL;
-        free(dir);
-        if (!*out)
-            return err_set(ERR_NOMEM, "out of memory");
-    } else if (!(*out = strdup(path))) {
-        return err_set(ERR_NOMEM, "out of memory");
-    }
-    struct stat st;
-    if (stat(*out, &st) != 0 || !S_ISREG(st.st_mode))
-        return err_set(ERR_NOTFOUND, "amlserve runtime not found at '%s' (build it with make, or pass --runtime)",
-                       *out);
-    return 0;
-}
 
 static int source_date_epoch(long long *out)
 {
@@ -202,7 +176,7 @@ int cmd_build(int argc, char **argv)
         goto done;
     if (o.tag && (rc = apply_tag(spec, o.tag)))
         goto done;
-    if ((rc = model_check_spec(spec)) || (rc = find_runtime(&runtime, o.runtime)))
+    if ((rc = model_check_spec(spec)) || (rc = runtime_locate(&runtime, o.runtime)))
         goto done;
     if ((rc = plan_build(&plan, spec, runtime, epoch)))
         goto done;

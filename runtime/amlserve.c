@@ -169,9 +169,17 @@ static void flush_log(void *ctx)
     contract_flush_log(((struct start_info *)ctx)->contract);
 }
 
-static void reload_keys(void *ctx)
+/* SIGHUP: re-read the key file, and let the scorer reload (Python workers
+ * re-import the entry script before their next request). */
+static void reload(void *ctx)
 {
     struct contract *c = ((struct start_info *)ctx)->contract;
+    if (c->scorer->reload) {
+        c->scorer->reload(c->scorer);
+        fprintf(stderr, "amlserve: SIGHUP: workers will reload before their next request\n");
+    }
+    if (!c->auth->key_file)
+        return;
     int rc = auth_reload(c->auth);
     fprintf(stderr, rc ? "amlserve: SIGHUP: keeping the old keys: %s\n" : "amlserve: SIGHUP: keys reloaded%s\n",
             rc ? err_message(rc) : "");
@@ -315,7 +323,7 @@ int main(int argc, char **argv)
     cfg.max_queue_wait_ms = (int)o.max_queue_wait_ms;
     cfg.is_inline = contract_is_inline;
     cfg.on_idle = flush_log;
-    cfg.on_reload = reload_keys;
+    cfg.on_reload = reload;
     cfg.on_listening = announce;
     cfg.hook_ctx = &info;
     rc = server_run(&cfg, contract_handle, &contract);

@@ -43,6 +43,9 @@ struct scorer {
     int run_inline;
     int (*score)(struct scorer *self, const struct scorer_request *req, struct scorer_response *resp);
     void (*destroy)(struct scorer *self);
+    /* Optional: called on SIGHUP from the event loop; reloads what the scorer
+     * loaded from files (Python workers re-import the entry script). */
+    void (*reload)(struct scorer *self);
     /* Optional: JSON Schemas of the request and response bodies, for swagger. */
     int (*describe)(struct scorer *self, struct buf *input_schema, struct buf *output_schema);
     void *state;

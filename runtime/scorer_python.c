@@ -35,6 +35,7 @@ struct worker {
     pthread_mutex_t lock;
     pid_t pid; /* 0: not running */
     int fd;
+    atomic_int stale; /* replace before the next request (after a reload) */
 };
 
 struct python_state {
@@ -309,6 +310,12 @@ static int python_score(struct scorer *self, const struct scorer_request *req, s
     struct worker *w = &st->workers[index];
     pthread_mutex_lock(&w->lock);
     int rc = 0;
+    /* A reload replaces each worker just before its next request, so no
+     * request fails and none waits on a worker that is still busy. */
+    if (atomic_exchange(&w->stale, 0) && w->pid > 0) {
+        worker_stop(w);
+        atomic_fetch_sub(&st->restarts, 1); /* a reload is not a failure */
+    }
     if (w->pid <= 0 && worker_restart(st, w) != 0) {
         json_error(resp, 503, "The scoring worker is not available; see the server log");
         resp->run_failed = 1;
@@ -374,6 +381,13 @@ static void python_destroy(struct scorer *self)
     free(self);
 }
 
+static void python_reload(struct scorer *self)
+{
+    struct python_state *st = self->state;
+    for (int i = 0; i < st->opts.workers; i++)
+        atomic_store(&st->workers[i].stale, 1);
+}
+
 long scorer_python_restarts(const struct scorer *s)
 {
     const struct python_state *st = s->state;
@@ -427,6 +441,7 @@ int scorer_python_new(struct scorer **out, const struct python_options *opts)
     s->kind = "python";
     s->score = python_score;
     s->destroy = python_destroy;
+    s->reload = python_reload;
     s->state = st;
     st->opts = *opts;
     if (st->opts.workers < 1)
