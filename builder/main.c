@@ -26,6 +26,8 @@ static const struct command commands[] = {
     {"push", cmd_push, "upload an image archive or layout to a registry"},
     {"pull", cmd_pull, "download an image from a registry into an oci-archive"},
     {"copy", cmd_copy, "copy an image between registry repositories"},
+    {"serve", cmd_serve, "run a package's scoring service on this host, without an image"},
+    {"profile", cmd_profile, "load-test a package's service and recommend CPU, memory and replicas"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
 };

@@ -51,6 +51,60 @@ void plan_free(struct plan *p)
     free(p);
 }
 
+/* The spec's service section as the environment amlserve reads. Keys are
+ * never baked into an image: with auth on, amlserve refuses to start until
+ * keys are given at run time. Returns the number added, or -1 on no memory. */
+static int add_service_env(struct plan *p, const struct spec *spec)
+{
+    const struct spec_service *s = &spec->service;
+    size_t before = p->n_env;
+    if (s->workers)
+        p->env[p->n_env++] = format("WORKER_COUNT=%d", s->workers);
+    if (s->timeout_ms)
+        p->env[p->n_env++] = format("SCORING_TIMEOUT_MS=%ld", s->timeout_ms);
+    if (s->max_request_mb)
+        p->env[p->n_env++] = format("AMLSERVE_MAX_BODY_MB=%d", s->max_request_mb);
+    if (s->max_concurrent_requests)
+        p->env[p->n_env++] = format("AMLSERVE_MAX_QUEUE=%d", s->max_concurrent_requests);
+    if (s->max_queue_wait_ms)
+        p->env[p->n_env++] = format("AMLSERVE_MAX_QUEUE_WAIT_MS=%ld", s->max_queue_wait_ms);
+    if (s->cors_origins)
+        p->env[p->n_env++] = format("AML_CORS_ORIGINS=%s", s->cors_origins);
+    if (s->auth_enabled)
+        p->env[p->n_env++] = strdup("AMLSERVE_AUTH_REQUIRED=1");
+    if (s->input_sample)
+        p->env[p->n_env++] = strdup("AMLSERVE_INPUT_SAMPLE=" PLAN_APP_ROOT "/" PLAN_INPUT_SAMPLE);
+    if (s->output_sample)
+        p->env[p->n_env++] = strdup("AMLSERVE_OUTPUT_SAMPLE=" PLAN_APP_ROOT "/" PLAN_OUTPUT_SAMPLE);
+    for (size_t i = before; i < p->n_env; i++)
+        if (!p->env[i])
+            return -1;
+    return (int)(p->n_env - before);
+}
+
+/* The swagger samples, in one small app layer under the app root. */
+static int add_samples_layer(struct plan *p, const struct spec_service *s)
+{
+    struct plan_layer *l = &p->layers[p->n_layers++];
+    l->created_by = format("amlpkg: service samples");
+    l->gzip_level = 6;
+    l->entries = calloc(2, sizeof *l->entries);
+    if (!l->created_by || !l->entries)
+        return err_set(ERR_NOMEM, "out of memory");
+    const char *hosts[2] = {s->input_sample, s->output_sample};
+    const char *names[2] = {PLAN_INPUT_SAMPLE, PLAN_OUTPUT_SAMPLE};
+    for (int i = 0; i < 2; i++) {
+        if (!hosts[i])
+            continue;
+        struct plan_entry *e = &l->entries[l->n_entries++];
+        e->image_path = format(PLAN_APP_ROOT_REL "/%s", names[i]);
+        e->host_path = strdup(hosts[i]);
+        if (!e->image_path || !e->host_path)
+            return err_set(ERR_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
 /* A layer with a single entry: the shape of both the runtime and model layers. */
 static int add_layer(struct plan *p, char *created_by, char *image_path, const char *host_path, int level)
 {
@@ -106,6 +160,11 @@ static char *format_utc(long long t)
 int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_path, long long created)
 {
     *out = NULL;
+    /* The image is built FROM scratch: there is no interpreter in it to run an entry script. */
+    if (spec->inference.entry_script)
+        return err_set(ERR_UNSUPPORTED, "%s: inference.entry_script: images with a Python entry script need an "
+                       "environment with Python (a base image), which this version of amlpkg does not build yet; "
+                       "run it here with 'amlpkg serve %s'", spec->file, spec->file);
     struct plan *p = calloc(1, sizeof *p);
     int rc = 0;
     if (!p)
@@ -113,8 +172,8 @@ int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_
     p->created = created;
     p->created_text = format_utc(created);
     p->port = PLAN_PORT;
-    p->layers = calloc(spec->n_models + 1, sizeof *p->layers);
-    p->env = calloc(4, sizeof *p->env);
+    p->layers = calloc(spec->n_models + 2, sizeof *p->layers);
+    p->env = calloc(16, sizeof *p->env);
     p->labels = calloc(6, sizeof *p->labels);
     p->entrypoint = strdup(PLAN_AMLSERVE_PATH);
     p->workdir = strdup(PLAN_APP_ROOT);
@@ -128,6 +187,8 @@ int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_
     /* Runtime first, models last: a new model version touches only its own layer. */
     rc = add_layer(p, format("amlpkg: amlserve " VERSION_TEXT " runtime"), strdup(PLAN_AMLSERVE_REL),
                    amlserve_path, 6);
+    if (!rc && (spec->service.input_sample || spec->service.output_sample))
+        rc = add_samples_layer(p, &spec->service);
     for (size_t i = 0; i < spec->n_models && !rc; i++) {
         const struct spec_model *m = &spec->models[i];
         rc = add_layer(p, format("amlpkg: model %s:%lld", m->name, m->version),
@@ -145,6 +206,10 @@ int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_
     p->env[p->n_env++] = strdup("AML_APP_ROOT=" PLAN_APP_ROOT);
     p->env[p->n_env++] = model_dir;
     p->env[p->n_env++] = format("SERVER_PORT=%d", PLAN_PORT);
+    if (add_service_env(p, spec) < 0) {
+        rc = err_set(ERR_NOMEM, "out of memory");
+        goto done;
+    }
     for (size_t i = 0; i < p->n_env; i++)
         if (!p->env[i]) {
             rc = err_set(ERR_NOMEM, "out of memory");

@@ -19,6 +19,9 @@
 #define PLAN_MODELS_ROOT "/" PLAN_MODELS_ROOT_REL
 #define PLAN_AMLSERVE_PATH "/" PLAN_AMLSERVE_REL
 #define PLAN_PORT 5001
+/* Where the spec's swagger samples land, under the app root. */
+#define PLAN_INPUT_SAMPLE "input_sample.json"
+#define PLAN_OUTPUT_SAMPLE "output_sample.json"
 
 /* One host file or tree copied to image_path (relative to /, no leading '/'). */
 struct plan_entry {

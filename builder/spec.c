@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "fsutil.h"
+#include "spec_sections.h"
 #include "yaml_tree.h"
 
 #include <ctype.h>
@@ -76,6 +77,7 @@ void spec_free(struct spec *spec)
     free(spec->dir);
     free(spec->image_name);
     free(spec->image_tag);
+    spec_sections_release(spec);
     free(spec);
 }
 
@@ -225,7 +227,7 @@ int spec_load(struct spec **out, const char *path)
     if ((rc = yaml_tree_check_keys(&t, root, "", top_fields)))
         goto done;
     /* Known to the v1 schema, not yet built into this version: refuse rather than ignore. */
-    static const char *const pending[] = {"inference", "environment", "service", NULL};
+    static const char *const pending[] = {"environment", NULL};
     for (size_t i = 0; pending[i]; i++) {
         yaml_node_t *n = yaml_tree_key(&t, root, pending[i]);
         if (n) {
@@ -261,6 +263,12 @@ int spec_load(struct spec **out, const char *path)
         goto done;
     yaml_node_t *output = yaml_tree_get(&t, root, "output");
     if (output && (rc = read_output(spec, &t, output)))
+        goto done;
+    yaml_node_t *inference = yaml_tree_get(&t, root, "inference");
+    if (inference && (rc = spec_read_inference(spec, &t, inference)))
+        goto done;
+    yaml_node_t *service = yaml_tree_get(&t, root, "service");
+    if (service && (rc = spec_read_service(spec, &t, service)))
         goto done;
     rc = default_image_ref(spec);
 done:

@@ -18,6 +18,30 @@ struct spec_model {
     int line;        /* where the entry starts in the spec, for later errors */
 };
 
+/* inference: how requests are answered. Without an entry script the package
+ * is no-code: amlserve scores the ONNX model natively. */
+struct spec_inference {
+    char *entry_script;     /* resolved host path, or NULL */
+    char *source_directory; /* resolved host path, or NULL (the script's folder) */
+    int python;             /* runtime: python (entry script) or native */
+};
+
+/* service: amlserve's settings; 0 / NULL means amlserve's default. */
+struct spec_service {
+    int port;                    /* host port for `serve` (the image always listens on 5001) */
+    int workers;                 /* scoring threads / Python workers */
+    long timeout_ms;             /* time run() may take */
+    int max_request_mb;          /* largest request body */
+    int max_concurrent_requests; /* per container; more wait in the queue up to max_queue_wait_ms */
+    long max_queue_wait_ms;
+    int auth_enabled;            /* keys given, or generated when only `enabled: true` */
+    char *auth_keys[2];          /* primary, secondary; may be NULL */
+    char *auth_key_file;         /* resolved host path, or NULL */
+    char *cors_origins;          /* comma-separated, or "*", or NULL */
+    char *input_sample;          /* resolved host paths, or NULL */
+    char *output_sample;
+};
+
 struct spec {
     char *file; /* the spec file as given */
     char *dir;  /* its directory */
@@ -25,6 +49,8 @@ struct spec {
     size_t n_models;
     char *image_name; /* output.name, defaults to the first model's name */
     char *image_tag;  /* output.tag, defaults to the first model's version */
+    struct spec_inference inference;
+    struct spec_service service;
 };
 
 #define SPEC_MAX_MODELS 1000

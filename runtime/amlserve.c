@@ -43,6 +43,9 @@ static const char usage[] =
     "  --threads N       scoring threads = Python workers (default: $WORKER_COUNT, else\n"
     "                    one per CPU for ONNX and 1 for Python, as Azure ML)\n"
     "  --quiet           no access log\n"
+    "Environment also read: AMLSERVE_MAX_BODY_MB, AMLSERVE_MAX_QUEUE, AMLSERVE_MAX_QUEUE_WAIT_MS,\n"
+    "AMLSERVE_INPUT_SAMPLE, AMLSERVE_OUTPUT_SAMPLE (defaults for the options above), and\n"
+    "AMLSERVE_AUTH_REQUIRED=1 (refuse to start without keys).\n"
     "  --version, --help\n";
 
 struct options {
@@ -112,6 +115,18 @@ static int parse_options(struct options *o, int argc, char **argv)
     if (env_timeout && env_timeout[0] &&
         parse_number(env_timeout, "SCORING_TIMEOUT_MS", 1, 86400000, &o->scoring_timeout_ms))
         return 2;
+    /* Settings an image bakes in (amlpkg build writes them from the spec's service section). */
+    static const struct { const char *name; long min, max; } numeric_env[] = {
+        {"AMLSERVE_MAX_BODY_MB", 1, 4096}, {"AMLSERVE_MAX_QUEUE", 1, 1000000},
+        {"AMLSERVE_MAX_QUEUE_WAIT_MS", 1, 86400000}};
+    long *numeric_fields[] = {&o->max_body_mb, &o->max_queue, &o->max_queue_wait_ms};
+    for (size_t i = 0; i < sizeof numeric_env / sizeof numeric_env[0]; i++) {
+        const char *v = getenv(numeric_env[i].name);
+        if (v && v[0] && parse_number(v, numeric_env[i].name, numeric_env[i].min, numeric_env[i].max, numeric_fields[i]))
+            return 2;
+    }
+    o->input_sample = getenv("AMLSERVE_INPUT_SAMPLE");
+    o->output_sample = getenv("AMLSERVE_OUTPUT_SAMPLE");
     int c;
     while ((c = getopt_long(argc, argv, "p:h", long_opts, NULL)) != -1) {
         switch (c) {
@@ -142,6 +157,11 @@ static int parse_options(struct options *o, int argc, char **argv)
         return 2;
     }
     o->port = (int)port;
+    /* Entry scripts read the models' folder from the environment, as in Azure ML. */
+    if (o->model_dir && o->model_dir[0] && setenv("AZUREML_MODEL_DIR", o->model_dir, 1) != 0) {
+        fprintf(stderr, "amlserve: cannot set AZUREML_MODEL_DIR: %s\n", strerror(errno));
+        return 2;
+    }
     return 0;
 }
 
@@ -284,6 +304,11 @@ int main(int argc, char **argv)
     metrics_init(&metrics);
     cors_init(&cors, o.cors_origins);
     rc = auth_init(&auth, getenv("AMLSERVE_AUTH_KEYS"), o.key_file);
+    /* A package built with auth on must never answer without it: keys come at run time, not in the image. */
+    const char *required = getenv("AMLSERVE_AUTH_REQUIRED");
+    if (!rc && required && !strcmp(required, "1") && !auth_enabled(&auth))
+        rc = err_set(ERR_INVALID, "this package requires key authentication: set AMLSERVE_AUTH_KEYS=\"primary[,secondary]\" "
+                     "or AMLSERVE_AUTH_KEY_FILE (or --auth-key-file)");
     if (!rc)
         rc = load_scorer(&scorer, &o, script_path, sizeof script_path, &serving);
     if (!rc)

@@ -75,3 +75,48 @@ on_exit "kill $mpid; wait $mpid"
 wait_http "http://127.0.0.1:$port/"
 check "the image's amlserve routes ?model=ridge-large to its model" \
   bash -c "curl -sf --data @'$EX/sample-request.json' 'http://127.0.0.1:$port/score?model=ridge-large' | jq -e 'length == 2'"
+
+# The spec's service section becomes the image's settings; keys never enter the image.
+mkdir -p "$WORK/svc" && cp "$EX/model.onnx" "$EX/sample-request.json" "$WORK/svc/"
+cat > "$WORK/svc/spec.yaml" <<'YAML'
+models: [{name: ridge, version: 1, path: model.onnx}]
+service:
+  workers: 3
+  timeout_ms: 2500
+  max_request_mb: 5
+  max_concurrent_requests: 8
+  max_queue_wait_ms: 700
+  auth: {keys: [do-not-bake-me]}
+  cors: {origins: ["https://app.example.com"]}
+  input_sample: sample-request.json
+output: {name: svc, tag: "1"}
+YAML
+check "a spec with a service section builds" bash -c "'$AMLPKG' build '$WORK/svc/spec.yaml' -o '$WORK/svc.tar' --json > '$WORK/svc.json'"
+mkdir -p "$WORK/svc/x" "$WORK/svc/root" && tar xf "$WORK/svc.tar" -C "$WORK/svc/x"
+scfg=$(jq -r '.manifests[0].digest' "$WORK/svc/x/index.json" | cut -d: -f2)
+scfg="$WORK/svc/x/blobs/sha256/$(jq -r '.config.digest' "$WORK/svc/x/blobs/sha256/$scfg" | cut -d: -f2)"
+check "... its settings are the image's environment" jq -e '.config.Env as $e | ["WORKER_COUNT=3", "SCORING_TIMEOUT_MS=2500",
+  "AMLSERVE_MAX_BODY_MB=5", "AMLSERVE_MAX_QUEUE=8", "AMLSERVE_MAX_QUEUE_WAIT_MS=700", "AMLSERVE_AUTH_REQUIRED=1",
+  "AML_CORS_ORIGINS=https://app.example.com", "AMLSERVE_INPUT_SAMPLE=/var/azureml-app/input_sample.json"] | all(. as $v | $e | index($v))' "$scfg"
+for l in $(jq -r '.layers[].digest' "$WORK/svc.json" | cut -d: -f2); do tar xf "$WORK/svc/x/blobs/sha256/$l" -C "$WORK/svc/root"; done
+check "... the input sample is in the image" cmp "$WORK/svc/root/var/azureml-app/input_sample.json" "$EX/sample-request.json"
+check "... and the key is nowhere in it" bash -c "! grep -rq do-not-bake-me '$WORK/svc/x'"
+# run_image_amlserve [ENV=VALUE...]: the unpacked image's amlserve with the image's environment.
+run_image_amlserve() {
+  local envs=()
+  mapfile -t envs < <(jq -r '.config.Env[]' "$scfg" | sed "s#=/var/azureml-app#=$WORK/svc/root/var/azureml-app#")
+  env "${envs[@]}" "$@" "$WORK/svc/root/usr/local/bin/amlserve" --host 127.0.0.1 --port "$sport"
+}
+sport=$(free_port)
+check_exit "the image's amlserve refuses to start without keys when the spec turns auth on" 3 run_image_amlserve
+run_image_amlserve AMLSERVE_AUTH_KEYS=run-time-key > "$WORK/svc.log" 2>&1 &
+spid=$!
+on_exit "kill $spid; wait $spid"
+wait_http "http://127.0.0.1:$sport/"
+check "... and with keys given at run time it requires them" bash -c "
+  [ \$(curl -s -o /dev/null -w '%{http_code}' --data @'$EX/sample-request.json' http://127.0.0.1:$sport/score) = 401 ] &&
+  curl -sf -H 'Authorization: Bearer run-time-key' --data @'$EX/sample-request.json' http://127.0.0.1:$sport/score | jq -e 'length == 2'"
+check "... its swagger shows the spec's input sample" bash -c "curl -sf 'http://127.0.0.1:$sport/swagger.json' | grep -q '\"data\"'"
+check "... and the body limit is the spec's 5 MiB" bash -c "
+  head -c 6000000 /dev/zero | tr '\\\\0' ' ' > '$WORK/big.json'
+  [ \$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer run-time-key' --data-binary @'$WORK/big.json' http://127.0.0.1:$sport/score) = 413 ]"

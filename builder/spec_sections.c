@@ -1,0 +1,240 @@
+/* The spec's `inference` and `service` sections: entry script and amlserve's
+ * service settings. Paths resolve against the spec's folder and must exist. */
+#include "spec_sections.h"
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "fsutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const inference_fields[] = {"entry_script", "source_directory", "runtime", NULL};
+static const char *const service_fields[] = {"port", "workers", "timeout_ms", "max_request_mb",
+                                             "max_concurrent_requests", "max_queue_wait_ms", "auth", "cors",
+                                             "input_sample", "output_sample", NULL};
+static const char *const auth_fields[] = {"enabled", "keys", "key_file", "token", NULL};
+static const char *const cors_fields[] = {"origins", NULL};
+
+/* A path field: resolved against the spec's folder; must exist with the wanted type. */
+static int read_path(struct spec *spec, struct yaml_tree *t, yaml_node_t *node, const char *field, int want_dir,
+                     char **out)
+{
+    const char *s;
+    int rc = yaml_tree_string(t, node, field, &s);
+    if (rc)
+        return rc;
+    if (!s[0])
+        return err_set(ERR_INVALID, "%s:%d: %s: must not be empty", t->file, yaml_tree_line(node), field);
+    char *path = fs_resolve(spec->dir, s);
+    if (!path)
+        return err_set(ERR_NOMEM, "out of memory");
+    struct stat st;
+    if (stat(path, &st) != 0)
+        rc = err_set(ERR_NOTFOUND, "%s:%d: %s: no such %s '%s'", t->file, yaml_tree_line(node), field,
+                     want_dir ? "directory" : "file", path);
+    else if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+        rc = err_set(ERR_INVALID, "%s:%d: %s: '%s' is not a %s", t->file, yaml_tree_line(node), field, path,
+                     want_dir ? "directory" : "regular file");
+    if (rc) {
+        free(path);
+        return rc;
+    }
+    *out = path;
+    return 0;
+}
+
+static int read_int(struct yaml_tree *t, yaml_node_t *map, const char *key, const char *field, long long min,
+                    long long max, long long *out)
+{
+    yaml_node_t *n = yaml_tree_get(t, map, key);
+    return n ? yaml_tree_int(t, n, field, min, max, out) : 0;
+}
+
+int spec_read_inference(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
+{
+    int rc = yaml_tree_check_keys(t, node, "inference", inference_fields);
+    if (rc)
+        return rc;
+    struct spec_inference *inf = &spec->inference;
+    yaml_node_t *script = yaml_tree_get(t, node, "entry_script");
+    if (script && (rc = read_path(spec, t, script, "inference.entry_script", 0, &inf->entry_script)))
+        return rc;
+    yaml_node_t *src = yaml_tree_get(t, node, "source_directory");
+    if (src && src->type == YAML_MAPPING_NODE)
+        return err_set(ERR_UNSUPPORTED, "%s:%d: inference.source_directory: a git source is not supported by this "
+                       "version of amlpkg yet; give a local folder", t->file, yaml_tree_line(src));
+    if (src && (rc = read_path(spec, t, src, "inference.source_directory", 1, &inf->source_directory)))
+        return rc;
+    inf->python = inf->entry_script != NULL;
+    yaml_node_t *runtime = yaml_tree_get(t, node, "runtime");
+    if (runtime) {
+        const char *s;
+        if ((rc = yaml_tree_string(t, runtime, "inference.runtime", &s)))
+            return rc;
+        if (strcmp(s, "python") && strcmp(s, "native"))
+            return err_set(ERR_INVALID, "%s:%d: inference.runtime: expected python or native, found '%s'", t->file,
+                           yaml_tree_line(runtime), s);
+        inf->python = strcmp(s, "python") == 0;
+        if (inf->python != (inf->entry_script != NULL))
+            return err_set(ERR_INVALID, "%s:%d: inference.runtime: %s", t->file, yaml_tree_line(runtime),
+                           inf->python ? "python needs inference.entry_script"
+                                       : "native scores the ONNX model itself and takes no entry_script");
+    }
+    if (inf->source_directory && !inf->entry_script)
+        return err_set(ERR_INVALID, "%s:%d: inference.source_directory: only used with an entry_script", t->file,
+                       yaml_tree_line(src));
+    return 0;
+}
+
+/* A key: 1 to 256 printable characters without spaces or commas (amlserve's key format). */
+static int valid_key(const char *k)
+{
+    size_t n = strlen(k);
+    if (n == 0 || n > 256)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (k[i] <= ' ' || k[i] > '~' || k[i] == ',')
+            return 0;
+    return 1;
+}
+
+static int read_auth(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
+{
+    int rc = yaml_tree_check_keys(t, node, "service.auth", auth_fields);
+    if (rc)
+        return rc;
+    struct spec_service *svc = &spec->service;
+    yaml_node_t *token = yaml_tree_get(t, node, "token");
+    int on = 0;
+    if (token && (rc = yaml_tree_bool(t, token, "service.auth.token", &on)))
+        return rc;
+    if (on)
+        return err_set(ERR_UNSUPPORTED, "%s:%d: service.auth.token: token (JWT) authentication is not supported "
+                       "by this version of amlpkg yet; use keys", t->file, yaml_tree_line(token));
+    yaml_node_t *enabled = yaml_tree_get(t, node, "enabled");
+    svc->auth_enabled = 1;
+    if (enabled && (rc = yaml_tree_bool(t, enabled, "service.auth.enabled", &svc->auth_enabled)))
+        return rc;
+    yaml_node_t *keys = yaml_tree_get(t, node, "keys");
+    yaml_node_t *key_file = yaml_tree_get(t, node, "key_file");
+    if (keys && key_file)
+        return err_set(ERR_INVALID, "%s:%d: service.auth: give keys or key_file, not both", t->file,
+                       yaml_tree_line(key_file));
+    if (!svc->auth_enabled && (keys || key_file))
+        return err_set(ERR_INVALID, "%s:%d: service.auth: keys are set but enabled is false", t->file,
+                       yaml_tree_line(enabled));
+    if (key_file)
+        return read_path(spec, t, key_file, "service.auth.key_file", 0, &svc->auth_key_file);
+    if (!keys)
+        return 0;
+    if ((rc = yaml_tree_expect(t, keys, YAML_SEQUENCE_NODE, "service.auth.keys")))
+        return rc;
+    size_t n = (size_t)(keys->data.sequence.items.top - keys->data.sequence.items.start);
+    if (n < 1 || n > 2)
+        return err_set(ERR_INVALID, "%s:%d: service.auth.keys: expected a primary and optionally a secondary key, "
+                       "found %zu keys", t->file, yaml_tree_line(keys), n);
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *item = yaml_document_get_node(&t->doc, keys->data.sequence.items.start[i]);
+        char field[32];
+        snprintf(field, sizeof field, "service.auth.keys[%zu]", i);
+        const char *s;
+        if ((rc = yaml_tree_string(t, item, field, &s)))
+            return rc;
+        if (!valid_key(s))
+            return err_set(ERR_INVALID, "%s:%d: %s: a key is 1 to 256 printable characters without spaces or "
+                           "commas", t->file, yaml_tree_line(item), field);
+        if (!(svc->auth_keys[i] = strdup(s)))
+            return err_set(ERR_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* cors.origins: a list of origins (or ["*"]), kept as amlserve's comma-separated form. */
+static int read_cors(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
+{
+    int rc = yaml_tree_check_keys(t, node, "service.cors", cors_fields);
+    if (rc)
+        return rc;
+    yaml_node_t *origins = yaml_tree_get(t, node, "origins");
+    if (!origins)
+        return 0;
+    if ((rc = yaml_tree_expect(t, origins, YAML_SEQUENCE_NODE, "service.cors.origins")))
+        return rc;
+    struct buf joined;
+    buf_init(&joined, 1 << 16);
+    for (yaml_node_item_t *it = origins->data.sequence.items.start; it < origins->data.sequence.items.top && !rc;
+         it++) {
+        yaml_node_t *item = yaml_document_get_node(&t->doc, *it);
+        const char *s;
+        char field[48];
+        snprintf(field, sizeof field, "service.cors.origins[%td]", it - origins->data.sequence.items.start);
+        if ((rc = yaml_tree_string(t, item, field, &s)))
+            break;
+        if (!s[0] || strchr(s, ',') || strchr(s, ' '))
+            rc = err_set(ERR_INVALID, "%s:%d: %s: '%s' is not an origin (scheme://host[:port], or *)", t->file,
+                         yaml_tree_line(item), field, s);
+        else if ((joined.len && (rc = buf_append(&joined, ",", 1))) || (rc = buf_append(&joined, s, strlen(s))))
+            break;
+    }
+    if (!rc && joined.len) {
+        if ((rc = buf_append(&joined, "", 1)) == 0 && !(spec->service.cors_origins = strdup(joined.data)))
+            rc = err_set(ERR_NOMEM, "out of memory");
+    }
+    buf_release(&joined);
+    return rc;
+}
+
+int spec_read_service(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
+{
+    int rc = yaml_tree_check_keys(t, node, "service", service_fields);
+    if (rc)
+        return rc;
+    struct spec_service *svc = &spec->service;
+    long long v;
+    if ((v = 0, rc = read_int(t, node, "port", "service.port", 1, 65535, &v)))
+        return rc;
+    svc->port = (int)v;
+    if ((v = 0, rc = read_int(t, node, "workers", "service.workers", 1, 256, &v)))
+        return rc;
+    svc->workers = (int)v;
+    if ((v = 0, rc = read_int(t, node, "timeout_ms", "service.timeout_ms", 1, 86400000, &v)))
+        return rc;
+    svc->timeout_ms = (long)v;
+    if ((v = 0, rc = read_int(t, node, "max_request_mb", "service.max_request_mb", 1, 4096, &v)))
+        return rc;
+    svc->max_request_mb = (int)v;
+    if ((v = 0, rc = read_int(t, node, "max_concurrent_requests", "service.max_concurrent_requests", 1, 1000000, &v)))
+        return rc;
+    svc->max_concurrent_requests = (int)v;
+    if ((v = 0, rc = read_int(t, node, "max_queue_wait_ms", "service.max_queue_wait_ms", 1, 86400000, &v)))
+        return rc;
+    svc->max_queue_wait_ms = (long)v;
+    yaml_node_t *n;
+    if ((n = yaml_tree_get(t, node, "auth")) && (rc = read_auth(spec, t, n)))
+        return rc;
+    if ((n = yaml_tree_get(t, node, "cors")) && (rc = read_cors(spec, t, n)))
+        return rc;
+    if ((n = yaml_tree_get(t, node, "input_sample")) &&
+        (rc = read_path(spec, t, n, "service.input_sample", 0, &svc->input_sample)))
+        return rc;
+    if ((n = yaml_tree_get(t, node, "output_sample")) &&
+        (rc = read_path(spec, t, n, "service.output_sample", 0, &svc->output_sample)))
+        return rc;
+    return 0;
+}
+
+void spec_sections_release(struct spec *spec)
+{
+    free(spec->inference.entry_script);
+    free(spec->inference.source_directory);
+    struct spec_service *svc = &spec->service;
+    free(svc->auth_keys[0]);
+    free(svc->auth_keys[1]);
+    free(svc->auth_key_file);
+    free(svc->cors_origins);
+    free(svc->input_sample);
+    free(svc->output_sample);
+}
