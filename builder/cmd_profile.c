@@ -6,6 +6,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "image_service.h"
 #include "load_gen.h"
 #include "local_service.h"
 #include "proc_usage.h"
@@ -23,6 +24,7 @@
 
 static const char profile_usage[] =
     "usage: amlpkg profile SPEC --input FILE [options]\n"
+    "       amlpkg profile --image ARCHIVE --input FILE [--cpus N] [--memory SIZE] [options]\n"
     "\n"
     "Starts the package's service on this host, replays the requests in FILE (one JSON request\n"
     "body per line) at the given concurrency, and reports throughput, latency, CPU and memory of\n"
@@ -38,6 +40,8 @@ static const char profile_usage[] =
     "      --max-concurrent N    maxConcurrentRequestsPerContainer for sizing (default: the spec's\n"
     "                            service.max_concurrent_requests, else 1 as Azure ML)\n"
     "      --target-utilization F  autoscaler target, 0.1 to 1 (default 0.7 as Azure ML)\n"
+    "      --image ARCHIVE       profile a built image under podman instead ($AMLPKG_PODMAN overrides\n"
+    "                            the podman command); with --cpus N and --memory SIZE as its limits\n"
     "      --python PATH         interpreter for the entry script (default: $AZUREML_PYTHON, else python3)\n"
     "      --runtime PATH        amlserve binary (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
     "      --json                print the result as one JSON object\n"
@@ -52,7 +56,7 @@ static const char profile_usage[] =
 #define MAX_BODIES 100000
 
 struct profile_options {
-    const char *spec_path, *input, *python, *runtime;
+    const char *spec_path, *input, *python, *runtime, *image, *cpus, *memory;
     long concurrency, requests, max_concurrent;
     double duration, target_rps, utilization;
     int json;
@@ -92,6 +96,8 @@ static int parse_args(struct profile_options *o, int argc, char **argv)
         {"target-rps", required_argument, NULL, 'r'},   {"max-concurrent", required_argument, NULL, 'm'},
         {"target-utilization", required_argument, NULL, 'u'}, {"python", required_argument, NULL, 'P'},
         {"runtime", required_argument, NULL, 'R'},      {"json", no_argument, NULL, 'j'},
+        {"image", required_argument, NULL, 'I'},        {"cpus", required_argument, NULL, 'C'},
+        {"memory", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0},
     };
     o->concurrency = 1;
@@ -111,21 +117,28 @@ static int parse_args(struct profile_options *o, int argc, char **argv)
         case 'P': o->python = optarg; break;
         case 'R': o->runtime = optarg; break;
         case 'j': o->json = 1; break;
+        case 'I': o->image = optarg; break;
+        case 'C': o->cpus = optarg; break;
+        case 'M': o->memory = optarg; break;
         case 'h': fputs(profile_usage, stdout); return -1;
         default: fputs(profile_usage, stderr); return EXIT_USAGE;
         }
     }
     if (bad)
         return EXIT_USAGE;
-    if (optind != argc - 1 || !o->input) {
-        fprintf(stderr, "amlpkg profile: expected one SPEC and --input FILE\n%s", profile_usage);
+    if (optind != argc - (o->image ? 0 : 1) || !o->input) {
+        fprintf(stderr, "amlpkg profile: expected one SPEC (or --image ARCHIVE) and --input FILE\n%s", profile_usage);
+        return EXIT_USAGE;
+    }
+    if ((o->cpus || o->memory) && !o->image) {
+        fprintf(stderr, "amlpkg profile: --cpus and --memory limit a container: use them with --image\n");
         return EXIT_USAGE;
     }
     if (has_duration && o->requests) {
         fprintf(stderr, "amlpkg profile: give --duration or --requests, not both\n");
         return EXIT_USAGE;
     }
-    o->spec_path = argv[optind];
+    o->spec_path = o->image ? NULL : argv[optind];
     return 0;
 }
 
@@ -374,16 +387,17 @@ int cmd_profile(int argc, char **argv)
     struct local_service svc = {.out_fd = -1};
     struct report rep = {0};
     int started = 0;
-    int rc = spec_load(&spec, o.spec_path);
+    int rc = o.image ? 0 : spec_load(&spec, o.spec_path);
     if (!rc)
         rc = read_bodies(&text, &bodies, &lines, &n_bodies, o.input);
-    if (!rc)
+    if (!rc && !o.image)
         rc = runtime_locate(&amlserve, o.runtime);
     if (rc)
         goto done;
     struct local_service_options lo = {
         .amlserve = amlserve, .host = "127.0.0.1", .port = 0, .python = o.python, .quiet = 1, .capture_stderr = 1};
-    if ((rc = local_service_start(&svc, spec, &lo)))
+    struct image_service_options io = {.archive = o.image, .cpus = o.cpus, .memory = o.memory};
+    if ((rc = o.image ? image_service_start(&svc, &io) : local_service_start(&svc, spec, &lo)))
         goto done;
     started = 1;
     char url[128], authorization[128] = "";
@@ -417,11 +431,12 @@ int cmd_profile(int argc, char **argv)
         fputs("\r\033[K", stderr);
     if (rc)
         goto done;
-    rep.name = spec->image_name;
-    rep.serving = spec->inference.entry_script ? spec->inference.entry_script : "no-code ONNX";
+    rep.name = o.image ? o.image : spec->image_name;
+    rep.serving = o.image ? "image under podman" : spec->inference.entry_script ? spec->inference.entry_script : "no-code ONNX";
     rep.model_load_ms = svc.model_load_ms;
-    rep.max_concurrent = o.max_concurrent ? o.max_concurrent
-                         : spec->service.max_concurrent_requests ? spec->service.max_concurrent_requests : 1;
+    rep.max_concurrent = o.max_concurrent                                ? o.max_concurrent
+                         : spec && spec->service.max_concurrent_requests ? spec->service.max_concurrent_requests
+                                                                         : 1;
     summarize(&rep, &o);
     if (o.json)
         rc = print_json(&rep);

@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "fsutil.h"
+#include "image_service.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -373,6 +374,10 @@ int local_service_exited(struct local_service *svc, int *status)
 
 void local_service_stop(struct local_service *svc)
 {
+    if (svc->container || svc->podman) {
+        image_service_stop(svc);
+        return;
+    }
     if (svc->pid > 0) {
         kill(svc->pid, SIGTERM);
         /* amlserve finishes in-flight requests on SIGTERM; give it a while, then insist. */

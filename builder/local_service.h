@@ -31,6 +31,8 @@ struct local_service {
     char keys[2][80]; /* the keys in force when auth is on ("" for none) */
     int port;
     double model_load_ms;
+    char *container;     /* for an image under podman: the container id (see image_service.h) */
+    char **podman;       /* the podman command words, NULL-terminated */
 };
 
 int local_service_start(struct local_service *svc, const struct spec *spec, const struct local_service_options *opts);
@@ -38,6 +40,7 @@ int local_service_start(struct local_service *svc, const struct spec *spec, cons
 int local_service_reload(struct local_service *svc);
 /* 0 while running; else the exit status (or 128+signal) once it has exited. */
 int local_service_exited(struct local_service *svc, int *status);
+/* Stops either kind: a host process, or a container (image_service_start). */
 void local_service_stop(struct local_service *svc);
 
 #endif

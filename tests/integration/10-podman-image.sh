@@ -33,3 +33,14 @@ curl -sS -o "$WORK/response.json" -H 'Content-Type: application/json' --data @"$
 check "POST /score in the container matches numpy within 1e-5" \
   "$PY" "$ROOT/tests/expected_scores.py" "$EX/model.onnx" "$EX/sample-request.json" "$WORK/response.json"
 check "the container stops on SIGTERM with status 0" bash -c "${P[*]} stop -t 10 $cid >/dev/null && test \"\$(${P[*]} inspect -f '{{.State.ExitCode}}' $cid)\" = 0"
+
+# amlpkg profile --image: the built image under podman with CPU and memory limits.
+for i in 1 2; do tr -d '\n' < "$EX/sample-request.json"; echo; done > "$WORK/requests.jsonl"
+before=$("${P[@]}" ps -aq | wc -l)
+check "profile --image measures the image under podman with --cpus/--memory" bash -c "
+  AMLPKG_PODMAN='${P[*]}' '$AMLPKG' profile --image '$WORK/ridge.tar' --input '$WORK/requests.jsonl' \
+    --requests 400 --concurrency 2 --cpus 1 --memory 256m --json > '$WORK/profile.json'"
+check "... every request answered, with a sizing" jq -e '.totalQueries == 400 and .errorQueries == 0 and
+  .requestedCpu >= 0.1 and .requestedMemoryInGb >= 0.1 and .maxUtilizedMemoryInGb > 0' "$WORK/profile.json"
+check "... and the container is removed afterwards" test "$("${P[@]}" ps -aq | wc -l)" = "$before"
+check_exit "--cpus without --image is a usage error" 2 "$AMLPKG" profile "$EX/spec.yaml" --input "$WORK/requests.jsonl" --cpus 1
