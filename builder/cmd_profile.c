@@ -11,6 +11,7 @@
 #include "local_service.h"
 #include "proc_usage.h"
 #include "runtime_locate.h"
+#include "spec_cli.h"
 #include "spec.h"
 
 #include <curl/curl.h>
@@ -24,6 +25,7 @@
 
 static const char profile_usage[] =
     "usage: amlpkg profile SPEC --input FILE [options]\n"
+    "       amlpkg profile --inference-config F --model N:V=PATH... --input FILE [options]\n"
     "       amlpkg profile --image ARCHIVE --input FILE [--cpus N] [--memory SIZE] [options]\n"
     "\n"
     "Starts the package's service on this host, replays the requests in FILE (one JSON request\n"
@@ -39,12 +41,13 @@ static const char profile_usage[] =
     "      --target-rps R        requests/s the deployment must sustain (default: the measured rate)\n"
     "      --max-concurrent N    maxConcurrentRequestsPerContainer for sizing (default: the spec's\n"
     "                            service.max_concurrent_requests, else 1 as Azure ML)\n"
-    "      --target-utilization F  autoscaler target, 0.1 to 1 (default 0.7 as Azure ML)\n"
+    "      --target-utilization F  autoscaler target, 0.1 to 1 (default: the deployment config's\n"
+    "                            autoScaler.targetUtilization, else 0.7 as Azure ML)\n"
     "      --image ARCHIVE       profile a built image under podman instead ($AMLPKG_PODMAN overrides\n"
     "                            the podman command); with --cpus N and --memory SIZE as its limits\n"
     "      --python PATH         interpreter for the entry script (default: $AZUREML_PYTHON, else python3)\n"
     "      --runtime PATH        amlserve binary (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
-    "      --json                print the result as one JSON object\n"
+    "      --json                print the result as one JSON object\n" SPEC_CLI_HELP
     "  -h, --help                show this help\n"
     "\n"
     "Recommendation: cpu = peak cores (busiest second) x 1.25, memoryInGB = peak resident memory\n"
@@ -56,6 +59,7 @@ static const char profile_usage[] =
 #define MAX_BODIES 100000
 
 struct profile_options {
+    struct spec_cli package;
     const char *spec_path, *input, *python, *runtime, *image, *cpus, *memory;
     long concurrency, requests, max_concurrent;
     double duration, target_rps, utilization;
@@ -98,14 +102,19 @@ static int parse_args(struct profile_options *o, int argc, char **argv)
         {"runtime", required_argument, NULL, 'R'},      {"json", no_argument, NULL, 'j'},
         {"image", required_argument, NULL, 'I'},        {"cpus", required_argument, NULL, 'C'},
         {"memory", required_argument, NULL, 'M'},
-        {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},               SPEC_CLI_OPTIONS,
+        {NULL, 0, NULL, 0},
     };
     o->concurrency = 1;
     o->duration = 10;
-    o->utilization = 0.7;
     optind = 1;
     int c, bad = 0, has_duration = 0;
     while (!bad && (c = getopt_long(argc, argv, "i:c:d:n:h", long_opts, NULL)) != -1) {
+        int used = spec_cli_option(&o->package, c, optarg, "profile");
+        if (used < 0)
+            return EXIT_USAGE;
+        if (used)
+            continue;
         switch (c) {
         case 'i': o->input = optarg; break;
         case 'c': bad = parse_long(optarg, "--concurrency", 1, 1024, &o->concurrency); break;
@@ -126,10 +135,17 @@ static int parse_args(struct profile_options *o, int argc, char **argv)
     }
     if (bad)
         return EXIT_USAGE;
-    if (optind != argc - (o->image ? 0 : 1) || !o->input) {
+    if (optind < argc - 1 || !o->input) {
         fprintf(stderr, "amlpkg profile: expected one SPEC (or --image ARCHIVE) and --input FILE\n%s", profile_usage);
         return EXIT_USAGE;
     }
+    o->spec_path = optind < argc ? argv[optind] : NULL;
+    if (o->image && (o->spec_path || o->package.inference_config)) {
+        fprintf(stderr, "amlpkg profile: --image profiles a built image: give no SPEC or --inference-config\n");
+        return EXIT_USAGE;
+    }
+    if (!o->image && spec_cli_check(&o->package, o->spec_path, "profile"))
+        return EXIT_USAGE;
     if ((o->cpus || o->memory) && !o->image) {
         fprintf(stderr, "amlpkg profile: --cpus and --memory limit a container: use them with --image\n");
         return EXIT_USAGE;
@@ -138,7 +154,6 @@ static int parse_args(struct profile_options *o, int argc, char **argv)
         fprintf(stderr, "amlpkg profile: give --duration or --requests, not both\n");
         return EXIT_USAGE;
     }
-    o->spec_path = o->image ? NULL : argv[optind];
     return 0;
 }
 
@@ -387,7 +402,7 @@ int cmd_profile(int argc, char **argv)
     struct local_service svc = {.out_fd = -1};
     struct report rep = {0};
     int started = 0;
-    int rc = o.image ? 0 : spec_load(&spec, o.spec_path);
+    int rc = o.image ? 0 : spec_cli_load(&spec, &o.package, o.spec_path);
     if (!rc)
         rc = read_bodies(&text, &bodies, &lines, &n_bodies, o.input);
     if (!rc && !o.image)
@@ -437,6 +452,8 @@ int cmd_profile(int argc, char **argv)
     rep.max_concurrent = o.max_concurrent                                ? o.max_concurrent
                          : spec && spec->service.max_concurrent_requests ? spec->service.max_concurrent_requests
                                                                          : 1;
+    if (!o.utilization) /* the deployment config's autoScaler target, else Azure's default 70% */
+        o.utilization = spec && spec->service.target_utilization_pct ? spec->service.target_utilization_pct / 100.0 : 0.7;
     summarize(&rep, &o);
     if (o.json)
         rc = print_json(&rep);

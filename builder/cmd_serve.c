@@ -4,6 +4,7 @@
 #include "file_watch.h"
 #include "local_service.h"
 #include "runtime_locate.h"
+#include "spec_cli.h"
 #include "spec.h"
 
 #include <errno.h>
@@ -19,6 +20,7 @@
 
 static const char serve_usage[] =
     "usage: amlpkg serve SPEC [options]\n"
+    "       amlpkg serve --inference-config F --model N:V=PATH... [--deployment-config F] [options]\n"
     "\n"
     "Runs the package's scoring service on this host without building an image: the models are\n"
     "linked (not copied) into the layout the image would have, the spec's service settings apply\n"
@@ -32,12 +34,13 @@ static const char serve_usage[] =
     "                     Python workers re-import in place; a no-code model restarts amlserve\n"
     "      --python PATH  interpreter for the entry script (default: $AZUREML_PYTHON, else python3)\n"
     "      --runtime PATH amlserve binary (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
-    "  -q, --quiet        no access log\n"
+    "  -q, --quiet        no access log\n" SPEC_CLI_HELP
     "  -h, --help         show this help\n";
 
 struct serve_options {
     const char *spec_path, *host, *python, *runtime;
     int port, watch, quiet;
+    struct spec_cli package;
 };
 
 static int parse_args(struct serve_options *o, int argc, char **argv)
@@ -46,7 +49,8 @@ static int parse_args(struct serve_options *o, int argc, char **argv)
         {"port", required_argument, NULL, 'p'},   {"host", required_argument, NULL, 'H'},
         {"watch", no_argument, NULL, 'w'},        {"python", required_argument, NULL, 'P'},
         {"runtime", required_argument, NULL, 'R'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},         SPEC_CLI_OPTIONS,
+        {NULL, 0, NULL, 0},
     };
     o->host = "127.0.0.1";
     o->port = -1;
@@ -54,6 +58,11 @@ static int parse_args(struct serve_options *o, int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "p:wqh", long_opts, NULL)) != -1) {
         char *end;
+        int used = spec_cli_option(&o->package, c, optarg, "serve");
+        if (used < 0)
+            return EXIT_USAGE;
+        if (used)
+            continue;
         switch (c) {
         case 'p':
             errno = 0;
@@ -73,11 +82,13 @@ static int parse_args(struct serve_options *o, int argc, char **argv)
         default: fputs(serve_usage, stderr); return EXIT_USAGE;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "amlpkg serve: expected one SPEC\n%s", serve_usage);
+    if (optind < argc - 1) {
+        fprintf(stderr, "amlpkg serve: unexpected argument '%s'\n%s", argv[optind + 1], serve_usage);
         return EXIT_USAGE;
     }
-    o->spec_path = argv[optind];
+    o->spec_path = optind < argc ? argv[optind] : NULL;
+    if (spec_cli_check(&o->package, o->spec_path, "serve"))
+        return EXIT_USAGE;
     return 0;
 }
 
@@ -196,7 +207,7 @@ int cmd_serve(int argc, char **argv)
     struct local_service svc = {.out_fd = -1};
     struct file_watch watch = {.fd = -1};
     int started = 0, sig_fd = -1;
-    int rc = spec_load(&spec, o.spec_path);
+    int rc = spec_cli_load(&spec, &o.package, o.spec_path);
     if (!rc)
         rc = runtime_locate(&amlserve, o.runtime);
     if (rc)

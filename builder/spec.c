@@ -185,7 +185,7 @@ static int read_output(struct spec *spec, struct yaml_tree *t, yaml_node_t *node
 
 /* Image name and tag default to the first model: lower-cased, with characters
  * outside the image-name alphabet turned into '-'. */
-static int default_image_ref(struct spec *spec)
+int spec_finish(struct spec *spec)
 {
     const struct spec_model *first = &spec->models[0];
     if (!spec->image_name) {
@@ -270,7 +270,7 @@ int spec_load(struct spec **out, const char *path)
     yaml_node_t *service = yaml_tree_get(&t, root, "service");
     if (service && (rc = spec_read_service(spec, &t, service)))
         goto done;
-    rc = default_image_ref(spec);
+    rc = spec_finish(spec);
 done:
     yaml_tree_release(&t);
     if (rc)

@@ -40,6 +40,7 @@ struct spec_service {
     char *cors_origins;          /* comma-separated, or "*", or NULL */
     char *input_sample;          /* resolved host paths, or NULL */
     char *output_sample;
+    int target_utilization_pct; /* autoscaler target (Azure's autoScaler.targetUtilization), 0: unset */
 };
 
 struct spec {
@@ -56,6 +57,9 @@ struct spec {
 #define SPEC_MAX_MODELS 1000
 
 int spec_load(struct spec **out, const char *path);
+/* Fills defaults that depend on the whole spec (image name and tag); for
+ * loaders other than spec_load. */
+int spec_finish(struct spec *spec);
 void spec_free(struct spec *spec);
 
 /* Azure ML's model-name rule: ^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$ */

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Azure ML's own files instead of a spec: inferenceconfig.json (or YAML),
+# deploymentconfig.json and --model NAME:VERSION=PATH, for serve and profile.
+source "$(dirname "$0")/../lib.sh"
+EX="$ROOT/examples"
+mkdir -p "$WORK/proj/src" && cp "$EX/python-ridge/score.py" "$WORK/proj/src/" && cd "$WORK/proj"
+MODEL="ridge:1=$EX/onnx-ridge/model.onnx"
+
+cat > inferenceconfig.json <<'JSON'
+{
+  "entryScript": "score.py",
+  "runtime": "python",
+  "condaFile": null,
+  "extraDockerfileSteps": null,
+  "sourceDirectory": "src",
+  "enableGpu": false,
+  "baseImage": null,
+  "baseImageRegistry": null
+}
+JSON
+cat > deploymentconfig.json <<'JSON'
+{"computeType": "AKS", "authEnabled": true,
+ "keys": {"primaryKey": "primary-key-1", "secondaryKey": "secondary-key-2"},
+ "scoringTimeoutMs": 5000, "maxConcurrentRequestsPerContainer": 4, "maxQueueWaitMs": 500,
+ "autoScaler": {"autoscaleEnabled": true, "minReplicas": 1, "maxReplicas": 4, "targetUtilization": 50},
+ "containerResourceRequirements": {"cpu": 0.5, "memoryInGB": 1.0}, "sslEnabled": false}
+JSON
+
+"$AMLPKG" serve --inference-config inferenceconfig.json --deployment-config deploymentconfig.json --model "$MODEL" \
+  --port 0 --python /usr/bin/python3 > "$WORK/serve.out" 2> "$WORK/serve.err" &
+spid=$!
+on_exit "kill $spid; wait $spid"
+started() { local d=$((SECONDS + 30)); while [ $SECONDS -lt $d ]; do grep -q 'Press Ctrl-C' "$WORK/serve.out" && return 0; kill -0 $spid || return 1; sleep 0.1; done; return 1; }
+check "serve takes inferenceconfig.json + deploymentconfig.json + --model" started
+port=$(grep -o 'Scoring URI: http://127.0.0.1:[0-9]*' "$WORK/serve.out" | grep -o '[0-9]*$')
+check "the deployment config's keys are in force (AKS: auth on)" grep -q 'Primary key: primary-key-1' "$WORK/serve.out"
+code=$(curl -s -o "$WORK/out" -w '%{http_code}' -H 'Authorization: Bearer secondary-key-2' --data @"$EX/python-ridge/sample-request.json" "http://127.0.0.1:$port/score")
+check "the entry script, found in sourceDirectory, answers with the secondary key" bash -c "[ $code = 200 ] && '$PY' '$ROOT/tests/expected_scores.py' '$EX/onnx-ridge/model.onnx' '$EX/python-ridge/sample-request.json' '$WORK/out'"
+check "no key: 401" test "$(curl -s -o /dev/null -w '%{http_code}' --data @"$EX/python-ridge/sample-request.json" "http://127.0.0.1:$port/score")" = 401
+kill -INT $spid; wait $spid
+check "serve stops on Ctrl-C with exit 0" test $? = 0
+
+(tr -d '\n' < "$EX/python-ridge/sample-request.json"; echo) > req.jsonl
+check "profile takes the same files; the autoscaler target and max concurrency size the replicas" bash -c "
+  '$AMLPKG' profile --inference-config inferenceconfig.json --deployment-config deploymentconfig.json --model '$MODEL' \
+    --python /usr/bin/python3 --input req.jsonl --requests 200 --json |
+  jq -e '.totalQueries == 200 and .errorQueries == 0 and .targetUtilization == 0.5 and .maxConcurrentRequestsPerContainer == 4'"
+
+cat > inferenceconfig.yml <<'YAML'
+entryScript: src/score.py
+runtime: python
+YAML
+check "a YAML inference config works too (entryScript relative to the file without sourceDirectory)" bash -c "
+  '$AMLPKG' profile --inference-config inferenceconfig.yml --model '$MODEL' --python /usr/bin/python3 \
+    --input req.jsonl --requests 20 --json | jq -e '.errorQueries == 0'"
+
+# --- bad input: file, line and Azure's key
+bad() { printf '%s\n' "$@" > bad.json; }
+bad '{"entryScirpt": "score.py"}'
+check_fails "a misspelt key: line and did-you-mean" "bad.json:1: entryScirpt: unknown field \(did you mean 'entryScript'\?\)" \
+  "$AMLPKG" serve --inference-config bad.json --model "$MODEL"
+bad '{' '  "runtime": "python"' '}'
+check_fails "entryScript is required" "bad.json:1: entryScript: required field is missing" \
+  "$AMLPKG" serve --inference-config bad.json --model "$MODEL"
+bad '{"entryScript": "score.py",' ' "sourceDirectory": "nowhere"}'
+check_fails "a missing sourceDirectory is named with its line" "bad.json:2: sourceDirectory: no such directory" \
+  "$AMLPKG" serve --inference-config bad.json --model "$MODEL"
+bad '{"entryScript": "src/score.py", "runtime": "spark-py"}'
+check_fails "spark-py is refused" "runtime: 'spark-py' is not supported" "$AMLPKG" serve --inference-config bad.json --model "$MODEL"
+bad '{"entryScript": "src/score.py", "entryScript": "x.py"}'
+check_fails "a key given twice is refused" "duplicate field" "$AMLPKG" serve --inference-config bad.json --model "$MODEL"
+bad '{"entryScript": "src/score.py", "runtime": "python"'
+check_fails "malformed JSON gives line and column" "bad.json:[0-9]+:[0-9]+: " "$AMLPKG" serve --inference-config bad.json --model "$MODEL"
+check_fails "--model without a version" "--model 'ridge=.*': expected NAME:VERSION=PATH" \
+  "$AMLPKG" serve --inference-config inferenceconfig.json --model "ridge=$EX/onnx-ridge/model.onnx"
+check_fails "--model with a bad name" "'-ridge' is not a valid model name" \
+  "$AMLPKG" serve --inference-config inferenceconfig.json --model "-ridge:1=$EX/onnx-ridge/model.onnx"
+check_fails "--model with a missing file" "no such file or directory '/nonexistent.onnx'" \
+  "$AMLPKG" serve --inference-config inferenceconfig.json --model "ridge:1=/nonexistent.onnx"
+check_exit "--inference-config without --model is a usage error" 2 "$AMLPKG" serve --inference-config inferenceconfig.json
+check_exit "a SPEC and --inference-config together is a usage error" 2 \
+  "$AMLPKG" serve "$EX/onnx-ridge/spec.yaml" --inference-config inferenceconfig.json --model "$MODEL"
+printf '{"port": 8080}\n' > dc.json
+check_fails "deploymentconfig needs computeType" "dc.json:1: computeType: required field is missing" \
+  "$AMLPKG" serve --inference-config inferenceconfig.json --model "$MODEL" --deployment-config dc.json
+printf '{"computeType": "AKS", "tokenAuthEnabled": true}\n' > dc.json
+check_fails "token auth is refused, not ignored" "dc.json:1: tokenAuthEnabled: token \(JWT\) authentication is not supported" \
+  "$AMLPKG" serve --inference-config inferenceconfig.json --model "$MODEL" --deployment-config dc.json
+printf '{"computeType": "ACI",\n "keys": {"primaryKey": "k"}}\n' > dc.json
+check_fails "keys with auth off (ACI's default) are a contradiction" "dc.json:2: keys: keys are given but authEnabled is false" \
+  "$AMLPKG" serve --inference-config inferenceconfig.json --model "$MODEL" --deployment-config dc.json
+printf '{"computeType": "AKS", "scoringTimeoutMs": "soon"}\n' > dc.json
+check_fails "a non-number timeout names the key" "dc.json:1: scoringTimeoutMs: expected an integer" \
+  "$AMLPKG" serve --inference-config inferenceconfig.json --model "$MODEL" --deployment-config dc.json
