@@ -28,7 +28,7 @@ COMMON_OBJ  := $(call obj,$(COMMON_SRC))
 ENGINE_OBJ  := $(call obj,$(ENGINE_SRC)) $(BUILD)/obj/gen/onnx.pb-c.o
 SERVER_OBJ  := $(call obj,$(SERVER_SRC)) $(BUILD)/obj/gen/worker_shim.o
 CACHE_OBJ   := $(call obj,$(CACHE_SRC))
-BUILDER_OBJ := $(call obj,$(BUILDER_SRC))
+BUILDER_OBJ := $(call obj,$(BUILDER_SRC)) $(BUILD)/obj/gen/dockerfile_template.o
 
 RUNTIME_LIB := $(BUILD)/lib/libamlserve.a
 BUILDER_LIB := $(BUILD)/lib/libamlpkg.a
@@ -40,7 +40,7 @@ UNIT_SRC  := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps build test unit asan fuzz bench install demo clean example-model
+.PHONY: all deps build test unit asan fuzz bench install demo clean example-model golden
 .DEFAULT_GOAL := all
 
 all: deps
@@ -65,6 +65,15 @@ $(BUILD)/obj/gen/onnx.pb-c.o: $(GEN_PROTO)
 $(BUILD)/gen/worker_shim.c: templates/amlserve_worker.py runtime/embed_text.sh
 	@mkdir -p $(dir $@)
 	bash runtime/embed_text.sh $< amlserve_worker_py > $@.tmp && mv $@.tmp $@
+
+# The Dockerfile template travels inside amlpkg the same way.
+$(BUILD)/gen/dockerfile_template.c: templates/Dockerfile.in runtime/embed_text.sh
+	@mkdir -p $(dir $@)
+	bash runtime/embed_text.sh $< dockerfile_template > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/dockerfile_template.o: $(BUILD)/gen/dockerfile_template.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/obj/gen/worker_shim.o: $(BUILD)/gen/worker_shim.c
 	@mkdir -p $(dir $@)
@@ -127,3 +136,8 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Regenerates the golden files the emitter tests compare against (review the diff before committing).
+golden: all
+	rm -rf $(BUILD)/golden && SOURCE_DATE_EPOCH=0 $(BUILD)/bin/amlpkg package examples/onnx-ridge/spec.yaml \
+	  --generate-dockerfile $(BUILD)/golden >/dev/null && cp $(BUILD)/golden/Dockerfile tests/cli/golden/onnx-ridge.Dockerfile

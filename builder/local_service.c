@@ -1,6 +1,7 @@
 #include "local_service.h"
 
 #include "common/err.h"
+#include "fs_copy.h"
 #include "fsutil.h"
 #include "image_service.h"
 
@@ -56,22 +57,6 @@ static void arg_free(struct arg_list *a)
     a->n = 0;
 }
 
-static int make_dirs(char *path)
-{
-    for (char *p = path + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        int bad = mkdir(path, 0755) != 0 && errno != EEXIST;
-        *p = '/';
-        if (bad)
-            return err_set_errno(ERR_IO, "cannot create '%s'", path);
-    }
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        return err_set_errno(ERR_IO, "cannot create '%s'", path);
-    return 0;
-}
-
 /* <root>/azureml-models/<name>/<version>/<basename> -> the model's real path. */
 static int link_model(const char *root, const struct spec_model *m)
 {
@@ -80,7 +65,7 @@ static int link_model(const char *root, const struct spec_model *m)
         return err_set_errno(ERR_NOTFOUND, "model '%s': cannot resolve '%s'", m->name, m->path);
     if (snprintf(dir, sizeof dir, "%s/azureml-models/%s/%lld", root, m->name, m->version) >= (int)sizeof dir)
         return err_set(ERR_LIMIT, "model '%s': path too long", m->name);
-    int rc = make_dirs(dir);
+    int rc = fs_make_dirs(dir);
     if (rc)
         return rc;
     const char *base = strrchr(real, '/');

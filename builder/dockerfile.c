@@ -1,0 +1,197 @@
+#include "dockerfile.h"
+
+#include "common/err.h"
+#include "common/json.h"
+#include "fs_copy.h"
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern const char dockerfile_template[]; /* templates/Dockerfile.in, embedded at build time */
+
+#define AMLPKG_VERSION_TEXT "0.1.0"
+/* Files are staged under this folder of the context, at their image paths. */
+#define CONTEXT_ROOT "rootfs"
+
+/* A Dockerfile double-quoted value: backslash, quote and '$' (variable expansion) escaped. */
+static int append_quoted(struct buf *b, const char *s)
+{
+    int rc = buf_append(b, "\"", 1);
+    for (; *s && !rc; s++) {
+        if (*s == '"' || *s == '\\' || *s == '$')
+            rc = buf_append(b, "\\", 1);
+        if (!rc)
+            rc = *s == '\n' ? buf_append(b, "\\n", 2) : buf_append(b, s, 1);
+    }
+    return rc ? rc : buf_append(b, "\"", 1);
+}
+
+static int render_copies(struct buf *b, const struct plan *plan)
+{
+    int rc = 0;
+    for (size_t i = 0; i < plan->n_layers && !rc; i++) {
+        const struct plan_layer *l = &plan->layers[i];
+        rc = buf_appendf(b, "%s# %s\n", i ? "\n" : "", l->created_by);
+        /* JSON form: paths with spaces or quotes stay one argument. One COPY per layer. */
+        for (size_t j = 0; j < l->n_entries && !rc; j++) {
+            const char *path = l->entries[j].image_path;
+            struct stat st;
+            int dir = stat(l->entries[j].host_path, &st) == 0 && S_ISDIR(st.st_mode);
+            char src[4200], dst[4200];
+            snprintf(src, sizeof src, CONTEXT_ROOT "/%s%s", path, dir ? "/" : "");
+            snprintf(dst, sizeof dst, "/%s%s", path, dir ? "/" : "");
+            rc = buf_append_str(b, "COPY [");
+            rc = rc ? rc : json_write_string(b, src, strlen(src));
+            rc = rc ? rc : buf_append_str(b, ", ");
+            rc = rc ? rc : json_write_string(b, dst, strlen(dst));
+            rc = rc ? rc : buf_append_str(b, "]\n");
+        }
+    }
+    return rc;
+}
+
+static int render_env(struct buf *b, const struct plan *plan)
+{
+    int rc = 0;
+    for (size_t i = 0; i < plan->n_env && !rc; i++) {
+        const char *eq = strchr(plan->env[i], '=');
+        if (!eq)
+            continue;
+        rc = buf_appendf(b, "%sENV %.*s=", i ? "\n" : "", (int)(eq - plan->env[i]), plan->env[i]);
+        rc = rc ? rc : append_quoted(b, eq + 1);
+    }
+    return rc;
+}
+
+static int render_labels(struct buf *b, const struct plan *plan)
+{
+    int rc = 0;
+    for (size_t i = 0; i < plan->n_labels && !rc; i++) {
+        rc = buf_appendf(b, "%sLABEL ", i ? "\n" : "");
+        rc = rc ? rc : append_quoted(b, plan->labels[i].key);
+        rc = rc ? rc : buf_append(b, "=", 1);
+        rc = rc ? rc : append_quoted(b, plan->labels[i].value);
+    }
+    return rc;
+}
+
+int dockerfile_render(struct buf *out, const struct plan *plan, const char *spec_name)
+{
+    struct buf copies, env, labels, entry;
+    buf_init(&copies, 0);
+    buf_init(&env, 0);
+    buf_init(&labels, 0);
+    buf_init(&entry, 0);
+    char port[16];
+    snprintf(port, sizeof port, "%d", plan->port);
+    int rc = render_copies(&copies, plan);
+    rc = rc ? rc : render_env(&env, plan);
+    rc = rc ? rc : render_labels(&labels, plan);
+    rc = rc ? rc : buf_append(&entry, "[", 1);
+    rc = rc ? rc : json_write_string(&entry, plan->entrypoint, strlen(plan->entrypoint));
+    rc = rc ? rc : buf_append(&entry, "]", 1);
+    const char *names[] = {"VERSION", "SPEC", "BASE", "COPY", "ENV", "LABELS", "WORKDIR", "PORT", "ENTRYPOINT"};
+    const char *values[] = {AMLPKG_VERSION_TEXT, spec_name, "scratch", copies.data ? copies.data : "",
+                            env.data ? env.data : "", labels.data ? labels.data : "", plan->workdir, port,
+                            entry.data ? entry.data : ""};
+    /* {{NAME}} placeholders; the template is ours, so an unknown one is a bug worth failing on. */
+    for (const char *p = dockerfile_template; *p && !rc;) {
+        const char *open = strstr(p, "{{");
+        if (!open) {
+            rc = buf_append_str(out, p);
+            break;
+        }
+        const char *close = strstr(open, "}}");
+        if (!close)
+            return err_set(ERR_INVALID, "templates/Dockerfile.in: unclosed placeholder");
+        rc = buf_append(out, p, (size_t)(open - p));
+        size_t k = 0, n = (size_t)(close - open - 2);
+        while (k < sizeof names / sizeof names[0] && (strlen(names[k]) != n || strncmp(names[k], open + 2, n)))
+            k++;
+        if (k == sizeof names / sizeof names[0]) {
+            rc = err_set(ERR_INVALID, "templates/Dockerfile.in: unknown placeholder '%.*s'", (int)n, open + 2);
+            break;
+        }
+        rc = rc ? rc : buf_append_str(out, values[k]);
+        p = close + 2;
+    }
+    buf_release(&copies);
+    buf_release(&env);
+    buf_release(&labels);
+    buf_release(&entry);
+    return rc;
+}
+
+static int dir_is_empty_or_missing(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT;
+    struct dirent *de;
+    int empty = 1;
+    while (empty && (de = readdir(d)))
+        empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+    closedir(d);
+    return empty;
+}
+
+static int stage_files(const char *ctx, const struct plan *plan)
+{
+    int rc = 0;
+    for (size_t i = 0; i < plan->n_layers && !rc; i++)
+        for (size_t j = 0; j < plan->layers[i].n_entries && !rc; j++) {
+            const struct plan_entry *e = &plan->layers[i].entries[j];
+            char dst[8192];
+            snprintf(dst, sizeof dst, "%s/" CONTEXT_ROOT "/%s", ctx, e->image_path);
+            char *parent = fs_dirname(dst);
+            rc = parent ? fs_make_dirs(parent) : err_set(ERR_NOMEM, "out of memory");
+            free(parent);
+            rc = rc ? rc : fs_copy_tree(e->host_path, dst);
+        }
+    return rc;
+}
+
+int dockerfile_write(const char *dir, const struct plan *plan, const char *spec_name)
+{
+    if (!dir_is_empty_or_missing(dir))
+        return err_set(ERR_EXISTS, "--dockerfile: '%s' exists and is not empty; remove it or choose another folder",
+                       dir);
+    struct buf text;
+    buf_init(&text, 0);
+    char *parent = fs_dirname(dir), *ctx = NULL, *file = NULL;
+    int rc = parent ? fs_make_temp_dir(&ctx, parent, ".amlpkg-context-") : err_set(ERR_NOMEM, "out of memory");
+    rc = rc ? rc : dockerfile_render(&text, plan, spec_name);
+    rc = rc ? rc : stage_files(ctx, plan);
+    if (!rc && !(file = fs_join(ctx, "Dockerfile")))
+        rc = err_set(ERR_NOMEM, "out of memory");
+    FILE *f = NULL;
+    char *tmp = NULL;
+    if (!rc && !(rc = fs_temp_beside(&f, &tmp, file))) {
+        if (fwrite(text.data, 1, text.len, f) != text.len) {
+            fclose(f);
+            unlink(tmp);
+            rc = err_set_errno(ERR_IO, "cannot write '%s'", file);
+        } else {
+            rc = fs_commit(f, tmp, file);
+        }
+    }
+    /* An empty target folder is replaced; the context appears there complete or not at all. */
+    if (!rc && rmdir(dir) != 0 && errno != ENOENT)
+        rc = err_set_errno(ERR_IO, "cannot replace '%s'", dir);
+    if (!rc && rename(ctx, dir) != 0)
+        rc = err_set_errno(ERR_IO, "cannot move the context to '%s'", dir);
+    if (rc && ctx)
+        fs_remove_tree(ctx);
+    free(tmp);
+    free(file);
+    free(ctx);
+    free(parent);
+    buf_release(&text);
+    return rc;
+}
