@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #define MAX_TREE_DEPTH 64
+#define IO_BUFFER (1 << 20)
 
 struct oci_layer_writer {
     struct archive *tar;
@@ -26,6 +27,7 @@ struct oci_layer_writer {
     int level;         /* gzip level asked for */
     int current_level; /* level in effect: 0 while storing incompressible data */
     FILE *file;
+    char *iobuf; /* file's stdio buffer, freed after it is closed */
     char *path;
     struct digest diff;   /* uncompressed tar */
     struct digest blob;   /* compressed bytes on disk */
@@ -356,6 +358,10 @@ int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t
             close(fd);
         goto done;
     }
+    /* libarchive hands over 10 KiB tar blocks: batch them into large writes
+     * (glibc ignores a size given without a buffer). */
+    if ((w->iobuf = malloc(IO_BUFFER)))
+        setvbuf(w->file, w->iobuf, _IOFBF, IO_BUFFER);
     if (compression == OCI_COMPRESSION_GZIP) {
         if (deflateInit2(&w->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
             rc = err_set(ERR_NOMEM, "cannot start gzip compression");
@@ -398,6 +404,7 @@ void oci_layer_abort(struct oci_layer_writer *w)
         deflateEnd(&w->zs);
     if (w->file)
         fclose(w->file);
+    free(w->iobuf);
     if (w->path)
         unlink(w->path);
     digest_release(&w->diff);
