@@ -12,6 +12,7 @@
 #include "reference.h"
 #include "runtime_locate.h"
 #include "spec.h"
+#include "vcs.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -39,6 +40,9 @@ static const char build_usage[] =
     "                          compress, like model weights, stay plain tar), gzip, zstd, none\n"
     "  -t, --tag NAME:TAG      image name and tag (default: the spec's output, else the first model)\n"
     "      --check DIGEST      fail (exit 1, writing nothing) unless the manifest digest is DIGEST\n"
+    "      --git-labels        label the image with the git commit (org.opencontainers.image.revision,\n"
+    "                          \"-dirty\" when tracked files changed) and origin URL (.source) of the\n"
+    "                          repository holding the spec; off by default, as every commit changes the digest\n"
     "      --runtime PATH      amlserve binary to embed (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
     "      --json              print the result as JSON (digest, size, layers, output, format)\n"
     "  -h, --help              show this help\n"
@@ -58,6 +62,7 @@ struct build_options {
     enum build_format format;
     enum oci_compression compression;
     int json;
+    int git_labels;
 };
 
 static int source_date_epoch(long long *out)
@@ -102,6 +107,29 @@ static int apply_tag(struct spec *spec, const char *ref)
         spec->image_tag = tag;
     }
     return 0;
+}
+
+static int add_git_labels(struct plan *plan, const struct spec *spec)
+{
+    struct vcs_info vcs;
+    int rc = vcs_info_read(&vcs, spec->dir);
+    if (rc)
+        return rc;
+    if (!vcs.revision)
+        fprintf(stderr, "amlpkg build: --git-labels: '%s' is not in a git repository with a commit; no labels added\n",
+                spec->dir);
+    char *revision = NULL;
+    if (vcs.revision && asprintf(&revision, "%s%s", vcs.revision, vcs.dirty ? "-dirty" : "") < 0) {
+        revision = NULL;
+        rc = err_set(ERR_NOMEM, "out of memory");
+    }
+    if (!rc && revision)
+        rc = plan_set_label(plan, "org.opencontainers.image.revision", revision);
+    if (!rc && vcs.source)
+        rc = plan_set_label(plan, "org.opencontainers.image.source", vcs.source);
+    free(revision);
+    vcs_info_release(&vcs);
+    return rc;
 }
 
 static char *default_output(const struct spec *spec, enum build_format format)
@@ -172,6 +200,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"format", required_argument, NULL, 'f'}, {"runtime", required_argument, NULL, 'r'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
         {"compression", required_argument, NULL, 'c'}, {"check", required_argument, NULL, 'k'},
+        {"git-labels", no_argument, NULL, 'g'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -182,6 +211,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         case 't': o->tag = optarg; break;
         case 'r': o->runtime = optarg; break;
         case 'j': o->json = 1; break;
+        case 'g': o->git_labels = 1; break;
         case 'f':
             if (parse_format(o, optarg))
                 return EXIT_USAGE;
@@ -237,7 +267,7 @@ int cmd_build(int argc, char **argv)
         goto done;
     if ((rc = model_check_spec(spec)) || (rc = runtime_locate(&runtime, o.runtime)))
         goto done;
-    if ((rc = plan_build(&plan, spec, runtime, epoch)))
+    if ((rc = plan_build(&plan, spec, runtime, epoch)) || (o.git_labels && (rc = add_git_labels(plan, spec))))
         goto done;
     output = o.output ? strdup(o.output) : default_output(spec, o.format);
     for (size_t n = output ? strlen(output) : 0; n > 1 && output[n - 1] == '/'; n--)

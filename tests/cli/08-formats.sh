@@ -141,3 +141,29 @@ check "auto gzips a compressible 20 MiB model layer" bash -c \
   "'$AMLPKG' build '$WORK/zeros/spec.yaml' -o '$WORK/zeros.tar' --json | jq -e '.layers[1].mediaType | endswith(\"+gzip\")'"
 check "auto's choice reproduces" bash -c "'$AMLPKG' build '$WORK/big/spec.yaml' -o '$WORK/big2.tar' | tail -1 | grep -qx \$(jq -r .digest '$WORK/big.json')"
 rm -f "$WORK"/big*.tar "$WORK/zeros.tar"
+
+# --git-labels: HEAD and origin of the repository holding the spec, never its credentials.
+if command -v git >/dev/null; then
+  G="$WORK/repo"
+  mkdir -p "$G" && cp -r "$EX" "$G/"
+  git -C "$G" init -q && git -C "$G" add . &&
+    git -C "$G" -c user.name=t -c user.email=t@example.com commit -qm init &&
+    git -C "$G" remote add origin https://user:s3cret@example.com/team/models.git
+  head=$(git -C "$G" rev-parse HEAD)
+  labels() { "$AMLPKG" build "$G/onnx-ridge/spec.yaml" -o "$WORK/git.tar" "$@" >/dev/null &&
+    tar xOf "$WORK/git.tar" "blobs/sha256/$(tar xOf "$WORK/git.tar" "blobs/sha256/$(tar xOf "$WORK/git.tar" index.json |
+      jq -r '.manifests[0].digest' | cut -d: -f2)" | jq -r .config.digest | cut -d: -f2)" | jq -c .config.Labels; }
+  check "without --git-labels the image has no revision label" bash -c "$(declare -f labels); G='$G' AMLPKG='$AMLPKG' WORK='$WORK'
+    labels | jq -e 'has(\"org.opencontainers.image.revision\") | not'"
+  labels --git-labels > "$WORK/labels.json"
+  check "--git-labels sets the revision to HEAD" jq -e --arg h "$head" '.["org.opencontainers.image.revision"] == $h' "$WORK/labels.json"
+  check "--git-labels sets the source to origin without credentials" \
+    jq -e '.["org.opencontainers.image.source"] == "https://example.com/team/models.git"' "$WORK/labels.json"
+  echo "# changed" >> "$G/onnx-ridge/spec.yaml"
+  check "a changed tracked file marks the revision -dirty" bash -c "$(declare -f labels); G='$G' AMLPKG='$AMLPKG' WORK='$WORK'
+    labels --git-labels | jq -e --arg h '$head-dirty' '.[\"org.opencontainers.image.revision\"] == \$h'"
+  check "--git-labels outside a repository adds nothing and says so" bash -c \
+    "'$AMLPKG' build '$WORK/elsewhere/deeper/onnx-ridge/spec.yaml' -o '$WORK/ng.tar' --git-labels --check '$digest' 2>&1 | grep -q 'not in a git repository'"
+else
+  skip "git is not installed"
+fi
