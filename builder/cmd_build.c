@@ -7,9 +7,12 @@
 #include "model_check.h"
 #include "oci_archive.h"
 #include "oci_image.h"
+#include "oci_layout.h"
 #include "plan.h"
+#include "reference.h"
 #include "runtime_locate.h"
 #include "spec.h"
+#include "vcs.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -23,24 +26,43 @@
 static const char build_usage[] =
     "usage: amlpkg build SPEC [options]\n"
     "\n"
-    "Compiles a package spec (spec.yaml) into an OCI image archive, without a daemon.\n"
+    "Compiles a package spec (spec.yaml) into an OCI image, without a daemon, and prints\n"
+    "the image's manifest digest (sha256:...) as the last line.\n"
     "\n"
     "options:\n"
-    "  -o, --output FILE     where to write the image (default: NAME_TAG.tar)\n"
-    "      --format FORMAT   oci-archive (the only format of this version)\n"
-    "  -t, --tag NAME:TAG    image name and tag (default: the spec's output, else the first model)\n"
-    "      --runtime PATH    amlserve binary to embed (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
-    "      --json            print the result as JSON\n"
-    "  -h, --help            show this help\n"
+    "  -o, --output PATH       where to write the image (default: NAME_TAG.tar, or NAME_TAG/ for oci-layout)\n"
+    "      --format FORMAT     oci-archive (default): a tar of an OCI image layout\n"
+    "                          docker-archive: the `docker save` layout, for docker/podman load\n"
+    "                          oci-layout: add the image to the OCI layout directory PATH (new or\n"
+    "                          existing) under NAME:TAG, replacing an image of that name\n"
+    "                          (oci-layout:DIR is short for --format oci-layout -o DIR)\n"
+    "      --compression C     layer compression: auto (default: gzip, but layers that do not\n"
+    "                          compress, like model weights, stay plain tar), gzip, zstd, none\n"
+    "  -t, --tag NAME:TAG      image name and tag (default: the spec's output, else the first model)\n"
+    "      --check DIGEST      fail (exit 1, writing nothing) unless the manifest digest is DIGEST\n"
+    "      --git-labels        label the image with the git commit (org.opencontainers.image.revision,\n"
+    "                          \"-dirty\" when tracked files changed) and origin URL (.source) of the\n"
+    "                          repository holding the spec; off by default, as every commit changes the digest\n"
+    "      --runtime PATH      amlserve binary to embed (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
+    "      --json              print the result as JSON (digest, size, layers, output, format)\n"
+    "  -h, --help              show this help\n"
     "\n"
-    "SOURCE_DATE_EPOCH sets the timestamps in the image (default 0), so builds reproduce.\n";
+    "SOURCE_DATE_EPOCH sets the timestamps in the image (default 0), so builds reproduce:\n"
+    "the same spec and files give the same digest from any directory, at any time.\n";
+
+enum build_format { FORMAT_OCI_ARCHIVE, FORMAT_DOCKER_ARCHIVE, FORMAT_OCI_LAYOUT };
+static const char *const format_names[] = {"oci-archive", "docker-archive", "oci-layout"};
 
 struct build_options {
     const char *spec_path;
     const char *output;
     const char *tag;
     const char *runtime;
+    const char *check;
+    enum build_format format;
+    enum oci_compression compression;
     int json;
+    int git_labels;
 };
 
 static int source_date_epoch(long long *out)
@@ -87,10 +109,33 @@ static int apply_tag(struct spec *spec, const char *ref)
     return 0;
 }
 
-static char *default_output(const struct spec *spec)
+static int add_git_labels(struct plan *plan, const struct spec *spec)
+{
+    struct vcs_info vcs;
+    int rc = vcs_info_read(&vcs, spec->dir);
+    if (rc)
+        return rc;
+    if (!vcs.revision)
+        fprintf(stderr, "amlpkg build: --git-labels: '%s' is not in a git repository with a commit; no labels added\n",
+                spec->dir);
+    char *revision = NULL;
+    if (vcs.revision && asprintf(&revision, "%s%s", vcs.revision, vcs.dirty ? "-dirty" : "") < 0) {
+        revision = NULL;
+        rc = err_set(ERR_NOMEM, "out of memory");
+    }
+    if (!rc && revision)
+        rc = plan_set_label(plan, "org.opencontainers.image.revision", revision);
+    if (!rc && vcs.source)
+        rc = plan_set_label(plan, "org.opencontainers.image.source", vcs.source);
+    free(revision);
+    vcs_info_release(&vcs);
+    return rc;
+}
+
+static char *default_output(const struct spec *spec, enum build_format format)
 {
     char *s = NULL;
-    if (asprintf(&s, "%s_%s.tar", spec->image_name, spec->image_tag) < 0)
+    if (asprintf(&s, "%s_%s%s", spec->image_name, spec->image_tag, format == FORMAT_OCI_LAYOUT ? "" : ".tar") < 0)
         return NULL;
     for (char *p = s; *p; p++)
         if (*p == '/')
@@ -104,8 +149,13 @@ static void print_result(const struct build_options *o, const char *output, cons
     for (size_t i = 0; i < img->n_layers; i++)
         total += img->layers[i].size;
     if (!o->json) {
-        printf("built %s -> %s (%zu layers, %.1f MB)\nmanifest %s\n", img->ref_name, output, img->n_layers,
-               (double)total / 1e6, img->manifest.digest);
+        printf("built %s -> %s (%s, %zu layers:", img->ref_name, output, format_names[o->format], img->n_layers);
+        for (size_t i = 0; i < img->n_layers; i++) {
+            const char *mt = img->layers[i].media_type;
+            const char *plus = strrchr(mt, '+');
+            printf("%s %s", i ? "," : "", plus ? plus + 1 : "tar");
+        }
+        printf("; %.1f MB)\n%s\n", (double)total / 1e6, img->manifest.digest);
         return;
     }
     struct buf b;
@@ -114,14 +164,33 @@ static void print_result(const struct build_options *o, const char *output, cons
     json_write_string(&b, img->ref_name, strlen(img->ref_name));
     buf_append_str(&b, ",\"output\":");
     json_write_string(&b, output, strlen(output));
-    buf_appendf(&b, ",\"format\":\"oci-archive\",\"manifest_digest\":\"%s\",\"config_digest\":\"%s\",\"layers\":[",
-                img->manifest.digest, img->config.digest);
+    buf_appendf(&b,
+                ",\"format\":\"%s\",\"digest\":\"%s\",\"manifest_digest\":\"%s\",\"config_digest\":\"%s\","
+                "\"layers\":[",
+                format_names[o->format], img->manifest.digest, img->manifest.digest, img->config.digest);
     for (size_t i = 0; i < img->n_layers; i++)
-        buf_appendf(&b, "%s{\"digest\":\"%s\",\"diff_id\":\"%s\",\"size\":%lld}", i ? "," : "",
-                    img->layers[i].digest, img->layers[i].diff_id, (long long)img->layers[i].size);
+        buf_appendf(&b, "%s{\"digest\":\"%s\",\"diff_id\":\"%s\",\"mediaType\":\"%s\",\"size\":%lld}", i ? "," : "",
+                    img->layers[i].digest, img->layers[i].diff_id, img->layers[i].media_type,
+                    (long long)img->layers[i].size);
     buf_appendf(&b, "],\"size\":%lld}\n", (long long)total);
     fputs(b.data, stdout);
     buf_release(&b);
+}
+
+static int parse_format(struct build_options *o, const char *arg)
+{
+    if (!strncmp(arg, "oci-layout:", 11) && arg[11]) {
+        o->format = FORMAT_OCI_LAYOUT;
+        o->output = arg + 11;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof format_names / sizeof format_names[0]; i++)
+        if (!strcmp(arg, format_names[i])) {
+            o->format = (enum build_format)i;
+            return 0;
+        }
+    fprintf(stderr, "amlpkg build: --format '%s' is not one of oci-archive, docker-archive, oci-layout\n", arg);
+    return EXIT_USAGE;
 }
 
 static int parse_options(struct build_options *o, int argc, char **argv)
@@ -130,6 +199,8 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"output", required_argument, NULL, 'o'}, {"tag", required_argument, NULL, 't'},
         {"format", required_argument, NULL, 'f'}, {"runtime", required_argument, NULL, 'r'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+        {"compression", required_argument, NULL, 'c'}, {"check", required_argument, NULL, 'k'},
+        {"git-labels", no_argument, NULL, 'g'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -140,12 +211,26 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         case 't': o->tag = optarg; break;
         case 'r': o->runtime = optarg; break;
         case 'j': o->json = 1; break;
+        case 'g': o->git_labels = 1; break;
         case 'f':
-            if (strcmp(optarg, "oci-archive") != 0) {
-                fprintf(stderr, "amlpkg build: --format '%s' is not supported (this version writes oci-archive)\n",
-                        optarg);
+            if (parse_format(o, optarg))
+                return EXIT_USAGE;
+            break;
+        case 'c': {
+            int c = oci_compression_parse(optarg);
+            if (c < 0) {
+                fprintf(stderr, "amlpkg build: --compression '%s' is not one of auto, gzip, zstd, none\n", optarg);
                 return EXIT_USAGE;
             }
+            o->compression = (enum oci_compression)c;
+            break;
+        }
+        case 'k':
+            if (!reference_valid_digest(optarg)) {
+                fprintf(stderr, "amlpkg build: --check '%s' is not a digest (sha256:<64 hex>)\n", optarg);
+                return EXIT_USAGE;
+            }
+            o->check = optarg;
             break;
         case 'h': fputs(build_usage, stdout); return -1;
         default: fputs(build_usage, stderr); return EXIT_USAGE;
@@ -156,6 +241,10 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         return EXIT_USAGE;
     }
     o->spec_path = argv[optind];
+    if (o->format == FORMAT_DOCKER_ARCHIVE && o->compression == OCI_COMPRESSION_ZSTD) {
+        fputs("amlpkg build: docker-archive layers must be tar or tar+gzip (docker load knows no zstd)\n", stderr);
+        return EXIT_USAGE;
+    }
     return 0;
 }
 
@@ -178,9 +267,11 @@ int cmd_build(int argc, char **argv)
         goto done;
     if ((rc = model_check_spec(spec)) || (rc = runtime_locate(&runtime, o.runtime)))
         goto done;
-    if ((rc = plan_build(&plan, spec, runtime, epoch)))
+    if ((rc = plan_build(&plan, spec, runtime, epoch)) || (o.git_labels && (rc = add_git_labels(plan, spec))))
         goto done;
-    output = o.output ? strdup(o.output) : default_output(spec);
+    output = o.output ? strdup(o.output) : default_output(spec, o.format);
+    for (size_t n = output ? strlen(output) : 0; n > 1 && output[n - 1] == '/'; n--)
+        output[n - 1] = '\0'; /* "layout/" stages beside layout, not inside it */
     out_dir = output ? fs_dirname(output) : NULL;
     if (!output || !out_dir) {
         rc = err_set(ERR_NOMEM, "out of memory");
@@ -189,7 +280,19 @@ int cmd_build(int argc, char **argv)
     /* Blobs are staged beside the output so the final rename never crosses file systems. */
     if ((rc = fs_make_temp_dir(&work_dir, out_dir, ".amlpkg-build-")))
         goto done;
-    if ((rc = oci_image_build(&image, plan, work_dir)) || (rc = oci_archive_write(&image, output, epoch)))
+    if ((rc = oci_image_build(&image, plan, o.compression, work_dir)))
+        goto done;
+    if (o.check && strcmp(o.check, image.manifest.digest) != 0) {
+        rc = err_set(ERR_MISMATCH, "--check: the built manifest digest is %s, not %s; nothing written to '%s'",
+                     image.manifest.digest, o.check, output);
+        goto done;
+    }
+    switch (o.format) {
+    case FORMAT_OCI_ARCHIVE: rc = oci_archive_write(&image, output, epoch); break;
+    case FORMAT_DOCKER_ARCHIVE: rc = oci_docker_archive_write(&image, output, epoch); break;
+    case FORMAT_OCI_LAYOUT: rc = oci_layout_add(&image, output); break;
+    }
+    if (rc)
         goto done;
     print_result(&o, output, &image);
 done:

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,4 +137,18 @@ int fs_copy_into(FILE *dst, const char *src_path)
         rc = err_set_errno(ERR_IO, "%s: read failed", src_path);
     fclose(src);
     return rc;
+}
+
+int fs_dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return err_set_errno(ERR_IO, "%s: cannot list directory", path);
+    int empty = 1;
+    struct dirent *e;
+    while (empty && (e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            empty = 0;
+    closedir(d);
+    return empty;
 }

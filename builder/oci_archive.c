@@ -93,14 +93,26 @@ static int index_json(struct buf *b, const struct oci_image *image)
     return rc ? rc : buf_appendf(b, "\"mediaType\":\"%s\",\"schemaVersion\":2}", OCI_MEDIA_TYPE_INDEX);
 }
 
-int oci_archive_write(const struct oci_image *image, const char *target, long long mtime)
+/* docker save's manifest.json: the config and layers by path, named by RepoTags. */
+static int docker_manifest_json(struct buf *b, const struct oci_image *image)
+{
+    int rc = buf_appendf(b, "[{\"Config\":\"blobs/sha256/%s\",\"RepoTags\":[", image->config.digest + 7);
+    rc = rc ? rc : json_write_string(b, image->ref_name, strlen(image->ref_name));
+    rc = rc ? rc : buf_append_str(b, "],\"Layers\":[");
+    for (size_t i = 0; i < image->n_layers && !rc; i++)
+        rc = buf_appendf(b, "%s\"blobs/sha256/%s\"", i ? "," : "", image->layers[i].digest + 7);
+    return rc ? rc : buf_append_str(b, "]}]");
+}
+
+static int write_image_tar(const struct oci_image *image, const char *target, long long mtime, int docker)
 {
     struct archive_out o = {.target = target};
-    char *tmp_path = NULL;
+    char *tmp_path = NULL, *iobuf = NULL;
     struct archive *a = NULL;
     struct buf index;
     buf_init(&index, 0);
-    size_t n_blobs = image->n_layers + 2;
+    /* docker-archive has no use for the OCI manifest; oci-archive stores it as a blob. */
+    size_t n_blobs = image->n_layers + (docker ? 1 : 2);
     const struct oci_blob **blobs = calloc(n_blobs, sizeof *blobs);
     int rc = blobs ? 0 : err_set(ERR_NOMEM, "out of memory");
     if (rc)
@@ -108,12 +120,16 @@ int oci_archive_write(const struct oci_image *image, const char *target, long lo
     for (size_t i = 0; i < image->n_layers; i++)
         blobs[i] = &image->layers[i];
     blobs[image->n_layers] = &image->config;
-    blobs[image->n_layers + 1] = &image->manifest;
+    if (!docker)
+        blobs[image->n_layers + 1] = &image->manifest;
     qsort(blobs, n_blobs, sizeof *blobs, compare_blobs);
-    if ((rc = index_json(&index, image)))
+    if ((rc = docker ? docker_manifest_json(&index, image) : index_json(&index, image)))
         goto done;
     if ((rc = fs_temp_beside(&o.file, &tmp_path, target)))
         goto done;
+    /* Tar blocks come in 10 KiB: batch them (glibc ignores a size without a buffer). */
+    if ((iobuf = malloc(1 << 20)))
+        setvbuf(o.file, iobuf, _IOFBF, 1 << 20);
     a = archive_write_new();
     if (!a || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
         archive_write_add_filter_none(a) != ARCHIVE_OK ||
@@ -122,9 +138,11 @@ int oci_archive_write(const struct oci_image *image, const char *target, long lo
         goto done;
     }
     static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
-    if ((rc = put_bytes(a, "oci-layout", layout, sizeof layout - 1, mtime)) ||
-        (rc = put_bytes(a, "index.json", index.data, index.len, mtime)) ||
-        (rc = put_header(a, "blobs", AE_IFDIR, 0, mtime)) ||
+    if (docker)
+        rc = put_bytes(a, "manifest.json", index.data, index.len, mtime);
+    else if (!(rc = put_bytes(a, "oci-layout", layout, sizeof layout - 1, mtime)))
+        rc = put_bytes(a, "index.json", index.data, index.len, mtime);
+    if (rc || (rc = put_header(a, "blobs", AE_IFDIR, 0, mtime)) ||
         (rc = put_header(a, "blobs/sha256", AE_IFDIR, 0, mtime)))
         goto done;
     for (size_t i = 0; i < n_blobs && !rc; i++)
@@ -145,10 +163,22 @@ done:
         fclose(o.file);
         remove(tmp_path);
     }
-    if (rc == ERR_IO && o.failed)
-        rc = ERR_IO;
+    free(iobuf); /* the file is closed by now */
     free(tmp_path);
     free(blobs);
     buf_release(&index);
     return rc;
+}
+
+int oci_archive_write(const struct oci_image *image, const char *target, long long mtime)
+{
+    return write_image_tar(image, target, mtime, 0);
+}
+
+int oci_docker_archive_write(const struct oci_image *image, const char *target, long long mtime)
+{
+    for (size_t i = 0; i < image->n_layers; i++)
+        if (!strcmp(image->layers[i].media_type, OCI_MEDIA_TYPE_LAYER_ZSTD))
+            return err_set(ERR_UNSUPPORTED, "%s: docker-archive layers must be tar or tar+gzip, not zstd", target);
+    return write_image_tar(image, target, mtime, 1);
 }

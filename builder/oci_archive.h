@@ -1,6 +1,8 @@
-/* Writes an image as an oci-archive: a tar of an OCI image layout
+/* Writes an image as a tarball: an oci-archive, a tar of an OCI image layout
  * (oci-layout, index.json, blobs/sha256/...), the format `podman load`,
- * `skopeo ... oci-archive:` and umoci read.
+ * `skopeo ... oci-archive:` and umoci read; or a docker-archive, the
+ * `docker save` layout (manifest.json naming the config and layer files, and
+ * the image by RepoTags) that `docker load` and `podman load` read.
  *
  * The archive is written beside the target and renamed into place when
  * complete; on any error the target is left untouched. Entries are in a fixed
@@ -11,5 +13,7 @@
 #include "oci_image.h"
 
 int oci_archive_write(const struct oci_image *image, const char *target, long long mtime);
+/* Layers must be tar or tar+gzip: docker load knows no zstd (ERR_UNSUPPORTED). */
+int oci_docker_archive_write(const struct oci_image *image, const char *target, long long mtime);
 
 #endif

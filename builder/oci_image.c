@@ -58,11 +58,23 @@ static int write_json_blob(struct oci_blob *out, const struct buf *doc, const ch
     return 0;
 }
 
-static int build_layer(struct oci_blob *out, const struct plan_layer *layer, const char *work_dir, long long mtime)
+static int build_layer(struct oci_blob *out, const struct plan_layer *layer, enum oci_compression compression,
+                       const char *work_dir, long long mtime)
 {
     struct oci_layer_writer *w;
-    int rc = oci_layer_begin(&w, work_dir, mtime, layer->gzip_level);
-    if (rc)
+    int rc = 0;
+    if (compression == OCI_COMPRESSION_AUTO) {
+        const char **paths = calloc(layer->n_entries ? layer->n_entries : 1, sizeof *paths);
+        if (!paths)
+            return err_set(ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < layer->n_entries; i++)
+            paths[i] = layer->entries[i].host_path;
+        rc = oci_layer_choose_compression(&compression, paths, layer->n_entries);
+        free(paths);
+        if (rc)
+            return rc;
+    }
+    if ((rc = oci_layer_begin(&w, work_dir, mtime, compression, layer->gzip_level)))
         return rc;
     for (size_t i = 0; i < layer->n_entries && !rc; i++)
         rc = oci_layer_add_tree(w, layer->entries[i].image_path, layer->entries[i].host_path);
@@ -137,7 +149,8 @@ static int manifest_json(struct buf *b, const struct plan *plan, const struct oc
     return rc ? rc : buf_appendf(b, "],\"mediaType\":\"%s\",\"schemaVersion\":2}", OCI_MEDIA_TYPE_MANIFEST);
 }
 
-int oci_image_build(struct oci_image *out, const struct plan *plan, const char *work_dir)
+int oci_image_build(struct oci_image *out, const struct plan *plan, enum oci_compression compression,
+                    const char *work_dir)
 {
     memset(out, 0, sizeof *out);
     struct buf doc;
@@ -151,7 +164,7 @@ int oci_image_build(struct oci_image *out, const struct plan *plan, const char *
         goto done;
     }
     for (size_t i = 0; i < plan->n_layers && !rc; i++) {
-        rc = build_layer(&out->layers[i], &plan->layers[i], work_dir, plan->created);
+        rc = build_layer(&out->layers[i], &plan->layers[i], compression, work_dir, plan->created);
         if (!rc)
             out->n_layers++;
     }

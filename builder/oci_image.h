@@ -22,7 +22,10 @@ struct oci_image {
     char *ref_name; /* "name:tag" */
 };
 
-int oci_image_build(struct oci_image *out, const struct plan *plan, const char *work_dir);
+/* compression applies to every layer; AUTO decides per layer (see
+ * oci_layer_choose_compression). */
+int oci_image_build(struct oci_image *out, const struct plan *plan, enum oci_compression compression,
+                    const char *work_dir);
 void oci_image_release(struct oci_image *image);
 /* The Go-style platform architecture name of this host ("amd64", "arm64"). */
 const char *oci_host_architecture(void);

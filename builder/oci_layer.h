@@ -1,5 +1,6 @@
-/* Deterministic image layers: a tar stream written with libarchive, gzipped
- * with zlib, both digests computed while writing (one pass over the data).
+/* Deterministic image layers: a tar stream written with libarchive, then
+ * gzipped with zlib, zstd-compressed by libarchive's zstd filter, or stored as
+ * a plain tar; both digests are computed while writing (one pass over the data).
  *
  * Determinism rules: the caller adds entries in sorted order; parent
  * directories are emitted explicitly (mode 0755) before their contents; every
@@ -26,9 +27,32 @@ void oci_blob_release(struct oci_blob *blob);
 
 struct oci_layer_writer;
 
-/* Writes the layer into a new file inside work_dir. level is the gzip level
- * (1 = fastest .. 9 = smallest). */
-int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t mtime, int level);
+enum oci_compression {
+    OCI_COMPRESSION_AUTO, /* resolved per layer by oci_layer_choose_compression */
+    OCI_COMPRESSION_GZIP,
+    OCI_COMPRESSION_ZSTD,
+    OCI_COMPRESSION_NONE,
+};
+
+#define OCI_MEDIA_TYPE_LAYER "application/vnd.oci.image.layer.v1.tar"
+#define OCI_MEDIA_TYPE_LAYER_GZIP OCI_MEDIA_TYPE_LAYER "+gzip"
+#define OCI_MEDIA_TYPE_LAYER_ZSTD OCI_MEDIA_TYPE_LAYER "+zstd"
+
+/* "gzip", "zstd", "none" or "auto" to its enum; -1 for anything else. */
+int oci_compression_parse(const char *name);
+const char *oci_compression_name(enum oci_compression c);
+
+/* What auto means for a layer made of these host files or trees: a plain tar
+ * when it holds at least 1 MiB and the first MiB of its largest file does not
+ * compress (deflated size over 90%: model weights), gzip otherwise. The choice
+ * depends on the bytes only, so it reproduces like the rest of the layer. */
+int oci_layer_choose_compression(enum oci_compression *out, const char *const *host_paths, size_t n);
+
+/* Writes the layer into a new file inside work_dir. compression is GZIP, ZSTD
+ * or NONE; level is the gzip level (1 = fastest .. 9 = smallest; zstd uses 1
+ * for level 1 and its default 3 above). */
+int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t mtime,
+                    enum oci_compression compression, int level);
 /* image_path is relative to / ("var/azureml-app"). */
 int oci_layer_add_dir(struct oci_layer_writer *w, const char *image_path);
 /* Adds a host file (regular file or symlink), keeping its permission bits. */

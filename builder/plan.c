@@ -147,6 +147,34 @@ static int compare_labels(const void *a, const void *b)
     return strcmp(((const struct plan_label *)a)->key, ((const struct plan_label *)b)->key);
 }
 
+int plan_set_label(struct plan *p, const char *key, const char *value)
+{
+    char *v = strdup(value);
+    if (!v)
+        return err_set(ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < p->n_labels; i++)
+        if (!strcmp(p->labels[i].key, key)) {
+            free(p->labels[i].value);
+            p->labels[i].value = v;
+            return 0;
+        }
+    struct plan_label *labels = realloc(p->labels, (p->n_labels + 1) * sizeof *labels);
+    if (!labels) {
+        free(v);
+        return err_set(ERR_NOMEM, "out of memory");
+    }
+    p->labels = labels;
+    int rc = add_label(p, key, v);
+    if (rc) {
+        p->n_labels--; /* add_label counted it; free what it made */
+        free(p->labels[p->n_labels].key);
+        free(v);
+        return rc;
+    }
+    qsort(p->labels, p->n_labels, sizeof *p->labels, compare_labels);
+    return 0;
+}
+
 static char *format_utc(long long t)
 {
     time_t tt = (time_t)t;

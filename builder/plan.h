@@ -60,5 +60,7 @@ struct plan {
 /* amlserve_path: the runtime binary to embed. created: seconds since epoch. */
 int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_path, long long created);
 void plan_free(struct plan *plan);
+/* Adds or replaces a config label (copies key and value), keeping labels sorted. */
+int plan_set_label(struct plan *plan, const char *key, const char *value);
 
 #endif

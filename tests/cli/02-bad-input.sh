@@ -46,4 +46,4 @@ else
 fi
 check_exit "usage errors exit 2" 2 "$AMLPKG" build
 check_fails "unknown commands are refused" "unknown command 'frobnicate'" "$AMLPKG" frobnicate
-check_fails "unsupported formats are refused" "format 'tarball' is not supported" "$AMLPKG" build "$WORK/spec.yaml" --format tarball
+check_fails "unsupported formats are refused" "format 'tarball' is not one of oci-archive, docker-archive, oci-layout" "$AMLPKG" build "$WORK/spec.yaml" --format tarball
