@@ -12,6 +12,8 @@
 #include "reference.h"
 #include "runtime_locate.h"
 #include "spec.h"
+#include "spec_cli.h"
+#include "dockerfile.h"
 #include "vcs.h"
 
 #include <errno.h>
@@ -25,6 +27,7 @@
 
 static const char build_usage[] =
     "usage: amlpkg build SPEC [options]\n"
+    "       amlpkg build --inference-config F --model N:V=PATH... [--deployment-config F] [options]\n"
     "\n"
     "Compiles a package spec (spec.yaml) into an OCI image, without a daemon, and prints\n"
     "the image's manifest digest (sha256:...) as the last line.\n"
@@ -43,9 +46,11 @@ static const char build_usage[] =
     "      --git-labels        label the image with the git commit (org.opencontainers.image.revision,\n"
     "                          \"-dirty\" when tracked files changed) and origin URL (.source) of the\n"
     "                          repository holding the spec; off by default, as every commit changes the digest\n"
+    "      --dockerfile DIR    write a Dockerfile and its build context to DIR instead of an image\n"
+    "                          (DIR must not exist or be empty); `podman build DIR` serves the same\n"
     "      --runtime PATH      amlserve binary to embed (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
     "      --json              print the result as JSON (digest, size, layers, output, format)\n"
-    "  -h, --help              show this help\n"
+    "  -h, --help              show this help\n" SPEC_CLI_HELP
     "\n"
     "SOURCE_DATE_EPOCH sets the timestamps in the image (default 0), so builds reproduce:\n"
     "the same spec and files give the same digest from any directory, at any time.\n";
@@ -54,6 +59,8 @@ enum build_format { FORMAT_OCI_ARCHIVE, FORMAT_DOCKER_ARCHIVE, FORMAT_OCI_LAYOUT
 static const char *const format_names[] = {"oci-archive", "docker-archive", "oci-layout"};
 
 struct build_options {
+    struct spec_cli package;
+    const char *dockerfile;
     const char *spec_path;
     const char *output;
     const char *tag;
@@ -64,21 +71,6 @@ struct build_options {
     int json;
     int git_labels;
 };
-
-static int source_date_epoch(long long *out)
-{
-    *out = 0;
-    const char *s = getenv("SOURCE_DATE_EPOCH");
-    if (!s || !s[0])
-        return 0;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (*end || errno || v < 0 || v > 253402300799LL)
-        return err_set(ERR_INVALID, "SOURCE_DATE_EPOCH: '%s' is not a number of seconds since 1970", s);
-    *out = v;
-    return 0;
-}
 
 /* Applies --tag NAME:TAG over the spec's output name and tag. */
 static int apply_tag(struct spec *spec, const char *ref)
@@ -200,13 +192,19 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"format", required_argument, NULL, 'f'}, {"runtime", required_argument, NULL, 'r'},
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
         {"compression", required_argument, NULL, 'c'}, {"check", required_argument, NULL, 'k'},
-        {"git-labels", no_argument, NULL, 'g'},
-        {NULL, 0, NULL, 0},
+        {"git-labels", no_argument, NULL, 'g'},   {"dockerfile", required_argument, NULL, 'D'},
+        SPEC_CLI_OPTIONS,                         {NULL, 0, NULL, 0},
     };
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "o:t:h", long_opts, NULL)) != -1) {
+        int used = spec_cli_option(&o->package, c, optarg, "build");
+        if (used < 0)
+            return EXIT_USAGE;
+        if (used)
+            continue;
         switch (c) {
+        case 'D': o->dockerfile = optarg; break;
         case 'o': o->output = optarg; break;
         case 't': o->tag = optarg; break;
         case 'r': o->runtime = optarg; break;
@@ -236,11 +234,18 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         default: fputs(build_usage, stderr); return EXIT_USAGE;
         }
     }
-    if (optind != argc - 1) {
-        fprintf(stderr, "amlpkg build: expected one SPEC argument\n%s", build_usage);
+    if (optind < argc - 1) {
+        fprintf(stderr, "amlpkg build: unexpected argument '%s'\n%s", argv[optind + 1], build_usage);
         return EXIT_USAGE;
     }
-    o->spec_path = argv[optind];
+    o->spec_path = optind < argc ? argv[optind] : NULL;
+    if (spec_cli_check(&o->package, o->spec_path, "build"))
+        return EXIT_USAGE;
+    if (o->dockerfile && (o->output || o->check || o->format != FORMAT_OCI_ARCHIVE)) {
+        fputs("amlpkg build: --dockerfile writes a build context, not an image: no --output, --format or --check\n",
+              stderr);
+        return EXIT_USAGE;
+    }
     if (o->format == FORMAT_DOCKER_ARCHIVE && o->compression == OCI_COMPRESSION_ZSTD) {
         fputs("amlpkg build: docker-archive layers must be tar or tar+gzip (docker load knows no zstd)\n", stderr);
         return EXIT_USAGE;
@@ -260,8 +265,8 @@ int cmd_build(int argc, char **argv)
     struct oci_image image = {0};
     char *runtime = NULL, *output = NULL, *out_dir = NULL, *work_dir = NULL;
     long long epoch;
-    int rc = source_date_epoch(&epoch);
-    if (rc || (rc = spec_load(&spec, o.spec_path)))
+    int rc = plan_source_date_epoch(&epoch);
+    if (rc || (rc = spec_cli_load(&spec, &o.package, o.spec_path)))
         goto done;
     if (o.tag && (rc = apply_tag(spec, o.tag)))
         goto done;
@@ -269,6 +274,13 @@ int cmd_build(int argc, char **argv)
         goto done;
     if ((rc = plan_build(&plan, spec, runtime, epoch)) || (o.git_labels && (rc = add_git_labels(plan, spec))))
         goto done;
+    if (o.dockerfile) {
+        const char *slash = strrchr(spec->file, '/');
+        if (!(rc = dockerfile_write(o.dockerfile, plan, slash ? slash + 1 : spec->file)))
+            printf("wrote %s/Dockerfile and its build context; build it with: podman build -t %s:%s %s\n",
+                   o.dockerfile, plan->image_name, plan->image_tag, o.dockerfile);
+        goto done;
+    }
     output = o.output ? strdup(o.output) : default_output(spec, o.format);
     for (size_t n = output ? strlen(output) : 0; n > 1 && output[n - 1] == '/'; n--)
         output[n - 1] = '\0'; /* "layout/" stages beside layout, not inside it */

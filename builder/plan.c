@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,21 @@ int plan_set_label(struct plan *p, const char *key, const char *value)
         return rc;
     }
     qsort(p->labels, p->n_labels, sizeof *p->labels, compare_labels);
+    return 0;
+}
+
+int plan_source_date_epoch(long long *out)
+{
+    *out = 0;
+    const char *s = getenv("SOURCE_DATE_EPOCH");
+    if (!s || !s[0])
+        return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end || errno || v < 0 || v > 253402300799LL)
+        return err_set(ERR_INVALID, "SOURCE_DATE_EPOCH: '%s' is not a number of seconds since 1970", s);
+    *out = v;
     return 0;
 }
 

@@ -61,6 +61,8 @@ struct plan {
 int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_path, long long created);
 void plan_free(struct plan *plan);
 /* Adds or replaces a config label (copies key and value), keeping labels sorted. */
+/* SOURCE_DATE_EPOCH (seconds since 1970), 0 when unset: what builds stamp as their time. */
+int plan_source_date_epoch(long long *out);
 int plan_set_label(struct plan *plan, const char *key, const char *value);
 
 #endif

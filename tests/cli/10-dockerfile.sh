@@ -39,3 +39,11 @@ check "... with its settings as ENV" bash -c "grep -qx 'ENV WORKER_COUNT=\"2\"' 
   grep -qx 'ENV AML_CORS_ORIGINS=\"https://a.example.com,https://b.example.com\"' '$WORK/svcctx/Dockerfile'"
 check "... and the sample copied before the models" bash -c "
   awk '/^COPY/ {print NR, \$0}' '$WORK/svcctx/Dockerfile' | grep -n input_sample | grep -q '^2:'"
+check "build --dockerfile is the same as package --generate-dockerfile" bash -c "
+  '$AMLPKG' build '$EX/onnx-ridge/spec.yaml' --dockerfile '$WORK/viabuild' >/dev/null &&
+  '$AMLPKG' package '$EX/onnx-ridge/spec.yaml' --generate-dockerfile='$WORK/viapkg' >/dev/null &&
+  cmp '$WORK/viabuild/Dockerfile' '$WORK/viapkg/Dockerfile'"
+check_exit "--dockerfile with --format is a usage error" 2 \
+  "$AMLPKG" build "$EX/onnx-ridge/spec.yaml" --dockerfile "$WORK/x" --format docker-archive
+check "package without --generate-dockerfile builds an image like build" bash -c "
+  '$AMLPKG' package '$EX/onnx-ridge/spec.yaml' -o '$WORK/pkg.tar' | tail -1 | grep -q '^sha256:'"
