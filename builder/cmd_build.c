@@ -15,6 +15,10 @@
 #include "spec_cli.h"
 #include "dockerfile.h"
 #include "vcs.h"
+#include "image_source.h"
+#include "registry.h"
+#include "registry_image.h"
+#include "transfer_cli.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -46,6 +50,8 @@ static const char build_usage[] =
     "      --git-labels        label the image with the git commit (org.opencontainers.image.revision,\n"
     "                          \"-dirty\" when tracked files changed) and origin URL (.source) of the\n"
     "                          repository holding the spec; off by default, as every commit changes the digest\n"
+    "      --push REF          then push the image to a registry (registry/repo[:tag]); with\n"
+    "                          --creds USER:PASS, --insecure, --ca-cert FILE as for `amlpkg push`\n"
     "      --dockerfile DIR    write a Dockerfile and its build context to DIR instead of an image\n"
     "                          (DIR must not exist or be empty); `podman build DIR` serves the same\n"
     "      --runtime PATH      amlserve binary to embed (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
@@ -60,6 +66,8 @@ static const char *const format_names[] = {"oci-archive", "docker-archive", "oci
 
 struct build_options {
     struct spec_cli package;
+    const char *push;
+    struct transfer_cli transfer; /* --creds, --insecure, --ca-cert for --push */
     const char *dockerfile;
     const char *spec_path;
     const char *output;
@@ -193,6 +201,8 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
         {"compression", required_argument, NULL, 'c'}, {"check", required_argument, NULL, 'k'},
         {"git-labels", no_argument, NULL, 'g'},   {"dockerfile", required_argument, NULL, 'D'},
+        {"push", required_argument, NULL, 'P'},   {"creds", required_argument, NULL, 0x100},
+        {"insecure", no_argument, NULL, 0x101},   {"ca-cert", required_argument, NULL, 0x102},
         SPEC_CLI_OPTIONS,                         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -203,8 +213,13 @@ static int parse_options(struct build_options *o, int argc, char **argv)
             return EXIT_USAGE;
         if (used)
             continue;
+        if (c >= 0x100 && c <= 0x102) {
+            transfer_cli_option(&o->transfer, c, optarg, "build");
+            continue;
+        }
         switch (c) {
         case 'D': o->dockerfile = optarg; break;
+        case 'P': o->push = optarg; break;
         case 'o': o->output = optarg; break;
         case 't': o->tag = optarg; break;
         case 'r': o->runtime = optarg; break;
@@ -241,6 +256,14 @@ static int parse_options(struct build_options *o, int argc, char **argv)
     o->spec_path = optind < argc ? argv[optind] : NULL;
     if (spec_cli_check(&o->package, o->spec_path, "build"))
         return EXIT_USAGE;
+    if (o->push && (o->dockerfile || o->format == FORMAT_DOCKER_ARCHIVE)) {
+        fputs("amlpkg build: --push sends an oci-archive or oci-layout, not a Dockerfile or a docker-archive\n", stderr);
+        return EXIT_USAGE;
+    }
+    if ((o->transfer.reg.creds || o->transfer.reg.insecure || o->transfer.reg.ca_cert) && !o->push) {
+        fputs("amlpkg build: --creds, --insecure and --ca-cert go with --push\n", stderr);
+        return EXIT_USAGE;
+    }
     if (o->dockerfile && (o->output || o->check || o->format != FORMAT_OCI_ARCHIVE)) {
         fputs("amlpkg build: --dockerfile writes a build context, not an image: no --output, --format or --check\n",
               stderr);
@@ -251,6 +274,33 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         return EXIT_USAGE;
     }
     return 0;
+}
+
+/* --push: the image just written goes to the registry as `amlpkg push` would send it. */
+static int push_built(struct build_options *o, const char *output)
+{
+    struct reference ref;
+    int rc = reference_parse(&ref, o->push);
+    if (rc)
+        return rc;
+    struct image_source *src = NULL;
+    struct registry *reg = NULL;
+    struct image_transfer x = {.jobs = 4, .tty = isatty(2) && !o->json};
+    o->transfer.reg.op = "push";
+    if (!(rc = image_source_open(&src, output)) && !(rc = registry_open(&reg, ref.registry, &o->transfer.reg)))
+        rc = registry_image_push(reg, ref.repository, ref.tag[0] ? ref.tag : NULL, src, &x);
+    if (!rc && ref.digest[0] && strcmp(ref.digest, x.digest))
+        rc = err_set(ERR_MISMATCH, "--push %s: the image's digest is %s, not %s", o->push, x.digest, ref.digest);
+    if (!rc) {
+        char dst[700];
+        reference_format(dst, sizeof dst, &ref);
+        /* stdout's last line stays the digest (or the one JSON object); the push report goes to stderr. */
+        fprintf(stderr, "pushed %s -> %s: %d blobs (%d uploaded, %d skipped, %d mounted), %.1f MB in %.2fs\n", output,
+                dst, x.blobs, x.uploaded, x.existed, x.mounted, (double)x.bytes_moved / 1e6, x.seconds);
+    }
+    registry_free(reg);
+    image_source_free(src);
+    return rc;
 }
 
 int cmd_build(int argc, char **argv)
@@ -307,6 +357,8 @@ int cmd_build(int argc, char **argv)
     if (rc)
         goto done;
     print_result(&o, output, &image);
+    if (o.push)
+        rc = push_built(&o, output);
 done:
     if (work_dir)
         fs_remove_tree(work_dir);

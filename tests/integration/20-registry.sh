@@ -79,6 +79,14 @@ if command -v htpasswd >/dev/null; then
     "$AMLPKG" push "$WORK/ridge.tar" "$A/team/ridge:1" --creds alice:wrong
   check_exit "a 401 exits 1" 1 "$AMLPKG" push "$WORK/ridge.tar" "$A/team/ridge:1" --creds alice:wrong
   check "--creds pushes" "$AMLPKG" push "$WORK/ridge.tar" "$A/team/ridge:1" --creds alice:s3cret
+  check "build --push builds and pushes in one step, with --creds" bash -c "
+    '$AMLPKG' build '$EX/spec.yaml' -o '$WORK/bp.tar' --push '$A/built/ridge:2' --creds alice:s3cret > '$WORK/bp.out' 2> '$WORK/bp.err' &&
+    tail -1 '$WORK/bp.out' | grep -q '^sha256:' && grep -q 'pushed .* -> $A/built/ridge:2' '$WORK/bp.err'"
+  check "... and the registry holds the digest build printed" bash -c "
+    '$AMLPKG' pull '$A/built/ridge:2' -o '$WORK/bp-pulled.tar' --creds alice:s3cret --json | jq -e --arg d \"\$(tail -1 '$WORK/bp.out')\" '.digest == \$d'"
+  check_fails "build --push with bad credentials fails after the build, naming the registry" \
+    "push $A/built/ridge: .*HTTP 401" "$AMLPKG" build "$EX/spec.yaml" -o "$WORK/bp2.tar" --push "$A/built/ridge:3" --creds alice:nope
+  check_exit "--creds without --push is a usage error" 2 "$AMLPKG" build "$EX/spec.yaml" -o "$WORK/bp3.tar" --creds alice:s3cret
   check "AMLPKG_REGISTRY_AUTH pulls" env AMLPKG_REGISTRY_AUTH=alice:s3cret "$AMLPKG" pull "$A/team/ridge:1" -o "$WORK/auth.tar"
   mkdir -p "$XDG_RUNTIME_DIR/containers"
   printf '{"auths":{"%s":{"auth":"%s"}}}' "$A" "$(printf alice:s3cret | base64)" > "$XDG_RUNTIME_DIR/containers/auth.json"
