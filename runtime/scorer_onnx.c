@@ -241,14 +241,19 @@ static int onnx_score(struct scorer *self, const struct scorer_request *req, str
     struct tensor *outputs = arena_alloc(req->arena, (n_out + 1) * sizeof *outputs);
     if (!inputs || !outputs)
         return fail_request(resp, err_set(ERR_LIMIT, "request memory limit reached"));
+    /* {"inputs": {"name": [...]}} names the inputs explicitly; a tensor is never an object, so this
+     * cannot be mistaken for an input called "inputs". */
+    const struct json_value *named = doc->type == JSON_OBJECT ? json_member(doc, "inputs") : NULL;
+    const struct json_value *holder = named && named->type == JSON_OBJECT ? named : doc;
     for (size_t i = 0; i < n_in; i++) {
         const struct engine_io *io = engine_input(m, i);
-        const struct json_value *v = json_member(doc, io->name);
-        if (!v && n_in == 1)
+        const struct json_value *v = holder->type == JSON_OBJECT ? json_member(holder, io->name) : NULL;
+        if (!v && n_in == 1 && holder == doc)
             v = doc->type == JSON_ARRAY ? doc : json_member(doc, "data");
         if (!v)
             return fail_request(resp, err_set(ERR_INVALID, "missing input '%s'%s", io->name,
-                                              n_in == 1 ? " (send {\"data\": [...]})" : ""));
+                                              n_in == 1 ? " (send {\"data\": [...]})"
+                                                        : " (send {\"inputs\": {\"<name>\": [...], ...}})"));
         rc = tensor_from_json(&inputs[i], io, v, req->arena);
         if (rc)
             return fail_request(resp, rc);

@@ -19,8 +19,33 @@ check "a wrong feature count is a 400 naming the shape" bash -c "[ $code = 400 ]
 code=$(curl -sS -o "$WORK/bad.json" -w '%{http_code}' --data '{"data": [[1,2' "http://127.0.0.1:$port/score")
 check "malformed JSON is a 400 with a message" bash -c "[ $code = 400 ] && jq -e .message '$WORK/bad.json'"
 check "the server is still healthy after bad requests" test "$(curl -sS "http://127.0.0.1:$port/")" = "Healthy"
+code=$(curl -sS -o "$WORK/named.json" -w '%{http_code}' --data '{"inputs": {"x": [[1,2,3,4,5,6,7,8,9,10]]}}' "http://127.0.0.1:$port/score")
+check "{\"inputs\": {\"x\": ...}} names the input explicitly" bash -c "[ $code = 200 ] && jq -e 'length == 1' '$WORK/named.json'"
 kill -TERM $pid; wait $pid; rc=$?
 check "SIGTERM stops the server cleanly" test "$rc" -eq 0
+
+# A model with two named inputs: {"inputs": {...}} or the names at the top level.
+mkdir -p "$WORK/two"
+"$PY" - "$WORK/two/model.onnx" <<'PYEOF'
+import sys
+from onnx import TensorProto, helper, save
+g = helper.make_graph(
+    [helper.make_node("Mul", ["a", "b"], ["ab"]), helper.make_node("Add", ["ab", "a"], ["y"])], "two",
+    [helper.make_tensor_value_info("a", TensorProto.FLOAT, [None, 3]), helper.make_tensor_value_info("b", TensorProto.FLOAT, [None, 3])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])])
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), sys.argv[1])
+PYEOF
+port2=$(free_port)
+AZUREML_MODEL_DIR="$WORK/two" "$AMLSERVE" --port "$port2" --host 127.0.0.1 --quiet > "$WORK/two.log" 2>&1 &
+pid2=$!
+on_exit "kill $pid2; wait $pid2"
+wait_http "http://127.0.0.1:$port2/"
+check "two inputs by {\"inputs\": {\"a\": ..., \"b\": ...}}: a*b+a" bash -c "
+  curl -sf --data '{\"inputs\": {\"a\": [[1,2,3]], \"b\": [[2,2,2]]}}' http://127.0.0.1:$port2/score | jq -ce . | grep -qx '\[\[3,6,9\]\]'"
+check "... or by name at the top level" bash -c "
+  curl -sf --data '{\"a\": [[1,2,3]], \"b\": [[0,0,1]]}' http://127.0.0.1:$port2/score | jq -ce . | grep -qx '\[\[1,2,6\]\]'"
+code=$(curl -sS -o "$WORK/two.json" -w '%{http_code}' --data '{"inputs": {"a": [[1,2,3]]}}' "http://127.0.0.1:$port2/score")
+check "a missing input is a 400 naming it and the form to use" bash -c "[ $code = 400 ] && grep -q \"missing input 'b' (send {.*inputs\" '$WORK/two.json'"
 
 head -c 64 /dev/urandom > "$WORK/corrupt.onnx"
 AZUREML_MODEL_DIR="$WORK" "$AMLSERVE" --port "$(free_port)" > "$WORK/corrupt.log" 2>&1
