@@ -101,6 +101,9 @@ static void announce(const struct local_service *svc, const struct spec *spec, c
     printf("  Scoring URI: http://%s%s%s:%d/score\n", open, shown, close, svc->port);
     printf("  Swagger URI: http://%s%s%s:%d/swagger.json\n", open, shown, close, svc->port);
     printf("  AZUREML_MODEL_DIR: %s\n", svc->model_dir);
+    if (spec->service.token_secret_file)
+        printf("  Token auth: send 'Authorization: Bearer <JWT>' signed HS256 with the secret in %s (exp required)\n",
+               spec->service.token_secret_file);
     if (svc->keys[0][0]) {
         printf("  Primary key: %s\n", svc->keys[0]);
         if (svc->keys[1][0])

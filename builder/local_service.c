@@ -130,7 +130,7 @@ static void read_key_file(struct local_service *svc, const char *path)
 
 static int setup_auth(struct local_service *svc, const struct spec_service *s)
 {
-    if (!s->auth_enabled)
+    if (!s->auth_enabled || s->token_secret_file)
         return 0;
     if (s->auth_key_file) {
         read_key_file(svc, s->auth_key_file);
@@ -175,6 +175,8 @@ static int build_args(struct arg_list *a, const struct local_service *svc, const
         rc = arg_add_num(a, "--max-queue-wait-ms", s->max_queue_wait_ms);
     if (!rc && svc->key_file)
         rc = arg_add2(a, "--auth-key-file", svc->key_file);
+    if (!rc && s->token_secret_file)
+        rc = arg_add2(a, "--token-secret-file", s->token_secret_file);
     if (!rc && s->cors_origins)
         rc = arg_add2(a, "--cors-origins", s->cors_origins);
     if (!rc && s->input_sample)

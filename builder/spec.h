@@ -37,6 +37,7 @@ struct spec_service {
     int auth_enabled;            /* keys given, or generated when only `enabled: true` */
     char *auth_keys[2];          /* primary, secondary; may be NULL */
     char *auth_key_file;         /* resolved host path, or NULL */
+    char *token_secret_file;     /* token auth (HS256 JWTs) instead of keys: the shared secret, or NULL */
     char *cors_origins;          /* comma-separated, or "*", or NULL */
     char *input_sample;          /* resolved host paths, or NULL */
     char *output_sample;

@@ -231,8 +231,8 @@ static int read_deployment_config(struct spec *spec, const char *path)
     if (token && (rc = yaml_tree_bool(&t, token, "tokenAuthEnabled", &on)))
         goto done;
     if (on) {
-        rc = err_set(ERR_UNSUPPORTED, "%s:%d: tokenAuthEnabled: token (JWT) authentication is not supported by this "
-                     "version of amlpkg yet; use keys", path, yaml_tree_line(token));
+        rc = err_set(ERR_UNSUPPORTED, "%s:%d: tokenAuthEnabled: Azure's tokens come from Azure; for HS256 tokens checked "
+                     "by amlserve itself use a spec with service.auth.token", path, yaml_tree_line(token));
         goto done;
     }
     /* Azure's default: keys on for AKS, off for ACI and local. */

@@ -15,7 +15,7 @@ static const char *const inference_fields[] = {"entry_script", "source_directory
 static const char *const service_fields[] = {"port", "workers", "timeout_ms", "max_request_mb",
                                              "max_concurrent_requests", "max_queue_wait_ms", "auth", "cors",
                                              "input_sample", "output_sample", NULL};
-static const char *const auth_fields[] = {"enabled", "keys", "key_file", "token", NULL};
+static const char *const auth_fields[] = {"enabled", "keys", "key_file", "token", "token_secret_file", NULL};
 static const char *const cors_fields[] = {"origins", NULL};
 
 /* A path field: resolved against the spec's folder; must exist with the wanted type. */
@@ -111,10 +111,25 @@ static int read_auth(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
     int on = 0;
     if (token && (rc = yaml_tree_bool(t, token, "service.auth.token", &on)))
         return rc;
-    if (on)
-        return err_set(ERR_UNSUPPORTED, "%s:%d: service.auth.token: token (JWT) authentication is not supported "
-                       "by this version of amlpkg yet; use keys", t->file, yaml_tree_line(token));
+    yaml_node_t *secret = yaml_tree_get(t, node, "token_secret_file");
     yaml_node_t *enabled = yaml_tree_get(t, node, "enabled");
+    if (on || secret) {
+        /* Tokens replace keys, as in Azure ML, where the two never combine. */
+        yaml_node_t *keyish = yaml_tree_get(t, node, "keys") ? yaml_tree_get(t, node, "keys")
+                                                              : yaml_tree_get(t, node, "key_file");
+        if (keyish)
+            return err_set(ERR_INVALID, "%s:%d: service.auth: token auth and keys cannot be combined (as in Azure ML)",
+                           t->file, yaml_tree_line(keyish));
+        if (!on || !secret)
+            return err_set(ERR_INVALID, "%s:%d: service.auth: token: true needs token_secret_file (the HS256 "
+                           "secret), and token_secret_file needs token: true", t->file,
+                           yaml_tree_line(secret ? secret : token));
+        svc->auth_enabled = 1;
+        if (enabled && ((rc = yaml_tree_bool(t, enabled, "service.auth.enabled", &on)) || !on))
+            return rc ? rc : err_set(ERR_INVALID, "%s:%d: service.auth: token auth is set but enabled is false",
+                                     t->file, yaml_tree_line(enabled));
+        return read_path(spec, t, secret, "service.auth.token_secret_file", 0, &svc->token_secret_file);
+    }
     svc->auth_enabled = 1;
     if (enabled && (rc = yaml_tree_bool(t, enabled, "service.auth.enabled", &svc->auth_enabled)))
         return rc;
@@ -234,6 +249,7 @@ void spec_sections_release(struct spec *spec)
     free(svc->auth_keys[0]);
     free(svc->auth_keys[1]);
     free(svc->auth_key_file);
+    free(svc->token_secret_file);
     free(svc->cors_origins);
     free(svc->input_sample);
     free(svc->output_sample);

@@ -36,6 +36,9 @@ static const char usage[] =
     "  --scoring-timeout-ms N  time run() may take (default: $SCORING_TIMEOUT_MS, else 60000)\n"
     "  --auth-key-file F keys for /score, one per line (default: $AMLSERVE_AUTH_KEY_FILE;\n"
     "                    or $AMLSERVE_AUTH_KEYS=\"primary,secondary\"); SIGHUP re-reads it\n"
+    "  --token-secret-file F  token auth instead of keys: HS256 JWTs signed with this secret (one line;\n"
+    "                    default: $AMLSERVE_TOKEN_SECRET_FILE, or $AMLSERVE_TOKEN_SECRET); exp is enforced;\n"
+    "                    SIGHUP re-reads it\n"
     "  --cors-origins L  allowed CORS origins, comma-separated or * (default: $AML_CORS_ORIGINS)\n"
     "  --input-sample F, --output-sample F  sample bodies (JSON) for /swagger.json\n"
     "  --max-queue N     requests waiting for a scoring thread before 503 (default 1024)\n"
@@ -58,7 +61,7 @@ struct options {
     long threads;
     int threads_given;
     const char *entry_script, *source_dir, *python;
-    const char *key_file, *cors_origins, *input_sample, *output_sample;
+    const char *key_file, *cors_origins, *input_sample, *output_sample, *token_secret_file;
     long max_queue, max_queue_wait_ms;
     long scoring_timeout_ms;
 };
@@ -87,7 +90,7 @@ static int parse_options(struct options *o, int argc, char **argv)
         {"scoring-timeout-ms", required_argument, NULL, 'S'}, {"auth-key-file", required_argument, NULL, 'K'},
         {"cors-origins", required_argument, NULL, 'C'}, {"input-sample", required_argument, NULL, 'I'},
         {"output-sample", required_argument, NULL, 'O'}, {"max-queue", required_argument, NULL, 'Q'},
-        {"max-queue-wait-ms", required_argument, NULL, 'W'},     {"version", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
+        {"max-queue-wait-ms", required_argument, NULL, 'W'}, {"token-secret-file", required_argument, NULL, 'J'},     {"version", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     long port = 5001;
@@ -107,6 +110,7 @@ static int parse_options(struct options *o, int argc, char **argv)
     }
     o->entry_script = getenv("AZUREML_ENTRY_SCRIPT");
     o->key_file = getenv("AMLSERVE_AUTH_KEY_FILE");
+    o->token_secret_file = getenv("AMLSERVE_TOKEN_SECRET_FILE");
     o->cors_origins = getenv("AML_CORS_ORIGINS");
     o->max_queue = 1024;
     o->source_dir = getenv("AZUREML_SOURCE_DIRECTORY");
@@ -139,6 +143,7 @@ static int parse_options(struct options *o, int argc, char **argv)
         case 'T': if (parse_number(optarg, "--threads", 1, 256, &o->threads)) return 2; o->threads_given = 1; break;
         case 'e': o->entry_script = optarg; break;
         case 'K': o->key_file = optarg; break;
+        case 'J': o->token_secret_file = optarg; break;
         case 'C': o->cors_origins = optarg; break;
         case 'I': o->input_sample = optarg; break;
         case 'O': o->output_sample = optarg; break;
@@ -198,7 +203,7 @@ static void reload(void *ctx)
         c->scorer->reload(c->scorer);
         fprintf(stderr, "amlserve: SIGHUP: workers will reload before their next request\n");
     }
-    if (!c->auth->key_file)
+    if (!c->auth->key_file && !c->auth->secret_file)
         return;
     int rc = auth_reload(c->auth);
     fprintf(stderr, rc ? "amlserve: SIGHUP: keeping the old keys: %s\n" : "amlserve: SIGHUP: keys reloaded%s\n",
@@ -304,11 +309,13 @@ int main(int argc, char **argv)
     metrics_init(&metrics);
     cors_init(&cors, o.cors_origins);
     rc = auth_init(&auth, getenv("AMLSERVE_AUTH_KEYS"), o.key_file);
+    if (!rc)
+        rc = auth_init_token(&auth, getenv("AMLSERVE_TOKEN_SECRET"), o.token_secret_file);
     /* A package built with auth on must never answer without it: keys come at run time, not in the image. */
     const char *required = getenv("AMLSERVE_AUTH_REQUIRED");
     if (!rc && required && !strcmp(required, "1") && !auth_enabled(&auth))
-        rc = err_set(ERR_INVALID, "this package requires key authentication: set AMLSERVE_AUTH_KEYS=\"primary[,secondary]\" "
-                     "or AMLSERVE_AUTH_KEY_FILE (or --auth-key-file)");
+        rc = err_set(ERR_INVALID, "this package requires authentication: set AMLSERVE_AUTH_KEYS=\"primary[,secondary]\" "
+                     "or AMLSERVE_AUTH_KEY_FILE (or --auth-key-file), or a token secret");
     if (!rc)
         rc = load_scorer(&scorer, &o, script_path, sizeof script_path, &serving);
     if (!rc)

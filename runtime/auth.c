@@ -2,6 +2,9 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "jwt.h"
+
+#include <time.h>
 
 #include <string.h>
 #include <strings.h>
@@ -54,18 +57,72 @@ void auth_release(struct auth *a)
 {
     pthread_rwlock_destroy(&a->lock);
     memset(a->keys, 0, sizeof a->keys);
+    memset(a->secret, 0, sizeof a->secret);
+}
+
+/* The secret: one line, surrounding blanks and the newline dropped. */
+static int parse_secret(unsigned char out[AUTH_SECRET_MAX], size_t *len, const char *text, size_t n, const char *source)
+{
+    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
+        n--;
+    while (n && (*text == ' ' || *text == '\t'))
+        text++, n--;
+    if (n < 16)
+        return err_set(ERR_INVALID, "%s: a token secret needs at least 16 characters", source);
+    if (n > AUTH_SECRET_MAX || memchr(text, '\n', n))
+        return err_set(ERR_INVALID, "%s: a token secret is one line of at most %d characters", source, AUTH_SECRET_MAX);
+    memcpy(out, text, n);
+    *len = n;
+    return 0;
+}
+
+static int reload_secret(struct auth *a)
+{
+    struct buf text;
+    buf_init(&text, 64 * 1024);
+    unsigned char secret[AUTH_SECRET_MAX];
+    size_t len = 0;
+    int rc = buf_read_file(&text, a->secret_file);
+    if (!rc)
+        rc = parse_secret(secret, &len, text.data ? text.data : "", text.len, a->secret_file);
+    buf_release(&text);
+    if (rc)
+        return rc;
+    pthread_rwlock_wrlock(&a->lock);
+    memcpy(a->secret, secret, len);
+    a->secret_len = len;
+    pthread_rwlock_unlock(&a->lock);
+    memset(secret, 0, sizeof secret);
+    return 0;
+}
+
+int auth_init_token(struct auth *a, const char *secret_text, const char *secret_file)
+{
+    int given = (secret_file && secret_file[0]) || (secret_text && secret_text[0]);
+    if (given && a->n_keys)
+        return err_set(ERR_INVALID, "token auth and key auth cannot be combined (as in Azure ML): give keys or a "
+                       "token secret, not both");
+    if (secret_file && secret_file[0]) {
+        a->secret_file = secret_file;
+        return reload_secret(a);
+    }
+    if (secret_text && secret_text[0])
+        return parse_secret(a->secret, &a->secret_len, secret_text, strlen(secret_text), "AMLSERVE_TOKEN_SECRET");
+    return 0;
 }
 
 int auth_enabled(struct auth *a)
 {
     pthread_rwlock_rdlock(&a->lock);
-    int on = a->n_keys > 0;
+    int on = a->n_keys > 0 || a->secret_len > 0;
     pthread_rwlock_unlock(&a->lock);
     return on;
 }
 
 int auth_reload(struct auth *a)
 {
+    if (a->secret_file)
+        return reload_secret(a);
     if (!a->key_file)
         return 0;
     struct buf text;
@@ -99,8 +156,11 @@ static int same_secret(const char *given, size_t given_len, const char *key)
     return diff == 0;
 }
 
-int auth_check(struct auth *a, const char *authorization)
+int auth_check(struct auth *a, const char *authorization, struct arena *arena, const char **why)
 {
+    int tokens = a->secret_len > 0;
+    *why = tokens ? "send 'Authorization: Bearer <token>' with a valid token"
+                  : "send 'Authorization: Bearer <key>' with a valid key";
     if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
         return 0;
     const char *given = authorization + 7;
@@ -109,6 +169,18 @@ int auth_check(struct auth *a, const char *authorization)
     size_t len = strlen(given);
     while (len && given[len - 1] == ' ')
         len--;
+    if (tokens) {
+        unsigned char secret[AUTH_SECRET_MAX];
+        pthread_rwlock_rdlock(&a->lock);
+        size_t secret_len = a->secret_len;
+        memcpy(secret, a->secret, secret_len);
+        pthread_rwlock_unlock(&a->lock);
+        enum jwt_result r = jwt_verify_hs256(given, len, secret, secret_len, (long long)time(NULL), arena);
+        memset(secret, 0, sizeof secret);
+        if (r != JWT_OK)
+            *why = jwt_result_text(r);
+        return r == JWT_OK;
+    }
     if (len > AUTH_KEY_MAX)
         return 0;
     int ok = 0;

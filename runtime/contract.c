@@ -135,9 +135,13 @@ static void route(struct contract *c, const struct http_request *req, struct htt
         }
         if (strcmp(m, "POST") && strcmp(m, "GET"))
             return json_message(resp, 405, "Method not allowed; use POST (or GET) on /score");
-        if (c->auth && auth_enabled(c->auth) && !auth_check(c->auth, http_request_header(req, "authorization"))) {
+        const char *why;
+        if (c->auth && auth_enabled(c->auth) &&
+            !auth_check(c->auth, http_request_header(req, "authorization"), req->arena, &why)) {
             buf_append_str(resp->headers, "WWW-Authenticate: Bearer\r\n");
-            return json_message(resp, 401, "Unauthorized: send 'Authorization: Bearer <key>' with a valid key");
+            char message[160];
+            snprintf(message, sizeof message, "Unauthorized: %s", why);
+            return json_message(resp, 401, message);
         }
         *exec_ms = score(c, req, resp, failed, request_id);
         return;
