@@ -13,6 +13,7 @@ int cmd_pull(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_package(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 
 /* Prints "amlpkg: <message>" for a failed command and returns EXIT_FAIL. */

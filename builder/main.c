@@ -24,6 +24,7 @@ static int cmd_help(int argc, char **argv);
 static const struct command commands[] = {
     {"build", cmd_build, "compile a package spec into an OCI image archive"},
     {"package", cmd_package, "write a Dockerfile + build context (--generate-dockerfile), or build"},
+    {"inspect", cmd_inspect, "show an image's digest, config and layers"},
     {"push", cmd_push, "upload an image archive or layout to a registry"},
     {"pull", cmd_pull, "download an image from a registry into an oci-archive"},
     {"copy", cmd_copy, "copy an image between registry repositories"},
