@@ -31,7 +31,7 @@ static const char serve_usage[] =
     "  -p, --port N       port (default: the spec's service.port, else 5001; 0 picks a free one)\n"
     "      --host ADDR    address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every address)\n"
     "  -w, --watch        reload when the entry script, source directory or a model changes:\n"
-    "                     Python workers re-import in place; a no-code model restarts amlserve\n"
+    "                     Python workers re-import in place, ONNX models reload; the socket stays\n"
     "      --python PATH  interpreter for the entry script (default: $AZUREML_PYTHON, else python3)\n"
     "      --runtime PATH amlserve binary (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
     "  -q, --quiet        no access log\n" SPEC_CLI_HELP
@@ -143,16 +143,7 @@ static int relay_log(int fd)
     return n > 0 || (n < 0 && errno == EINTR);
 }
 
-/* A change to a no-code model: amlserve loads models once, so it restarts on the same port. */
-static int restart(struct local_service *svc, const struct spec *spec, struct local_service_options *lo)
-{
-    lo->port = svc->port;
-    local_service_stop(svc);
-    return local_service_start(svc, spec, lo);
-}
-
-static int run_loop(struct local_service *svc, const struct spec *spec, struct local_service_options *lo,
-                    struct file_watch *w, int sig_fd)
+static int run_loop(struct local_service *svc, const struct spec *spec, struct file_watch *w, int sig_fd)
 {
     long long reload_at = 0; /* changes settle for a moment: editors write in several steps */
     for (;;) {
@@ -189,12 +180,12 @@ static int run_loop(struct local_service *svc, const struct spec *spec, struct l
         }
         if (reload_at && now_ms() >= reload_at) {
             reload_at = 0;
-            int rc = spec->inference.entry_script ? local_service_reload(svc) : restart(svc, spec, lo);
+            int rc = local_service_reload(svc);
             if (rc)
                 return rc;
             fprintf(stderr, "amlpkg serve: %s\n", spec->inference.entry_script
                                                       ? "workers will re-import the entry script and rerun init()"
-                                                      : "restarted with the changed model");
+                                                      : "amlserve reloads the models (the old ones serve until the new load)");
         }
     }
 }
@@ -239,7 +230,7 @@ int cmd_serve(int argc, char **argv)
         goto done;
     started = 1;
     announce(&svc, spec, o.host);
-    rc = run_loop(&svc, spec, &lo, o.watch ? &watch : NULL, sig_fd);
+    rc = run_loop(&svc, spec, o.watch ? &watch : NULL, sig_fd);
 done:
     if (started)
         local_service_stop(&svc);

@@ -201,7 +201,8 @@ static void reload(void *ctx)
     struct contract *c = ((struct start_info *)ctx)->contract;
     if (c->scorer->reload) {
         c->scorer->reload(c->scorer);
-        fprintf(stderr, "amlserve: SIGHUP: workers will reload before their next request\n");
+        if (strcmp(c->scorer->kind, "python") == 0)
+            fprintf(stderr, "amlserve: SIGHUP: workers will reload before their next request\n");
     }
     if (!c->auth->key_file && !c->auth->secret_file)
         return;

@@ -5,6 +5,7 @@
 #include "runtime/engine/engine.h"
 #include "runtime/engine/model_files.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,11 @@ struct served_model {
     char *path, *name, *version;
 };
 
+/* The model set is swapped whole on SIGHUP: scoring holds the read lock for
+ * a request, a reload takes the write lock only to swap the pointers. */
 struct onnx_state {
+    pthread_rwlock_t lock;
+    char *model_dir;
     struct served_model *models; /* sorted by name, then version */
     size_t count;
 };
@@ -154,13 +159,15 @@ static void io_object_schema(struct buf *b, const struct engine_model *m, int in
 
 static int onnx_describe(struct scorer *self, struct buf *input_schema, struct buf *output_schema)
 {
-    const struct onnx_state *st = self->state;
+    struct onnx_state *st = self->state;
+    pthread_rwlock_rdlock(&st->lock);
     const struct engine_model *m = st->models[0].model; /* several models: the first describes the service */
     io_object_schema(input_schema, m, 1);
     if (engine_output_count(m) == 1)
         tensor_schema(output_schema, engine_output(m, 0));
     else
         io_object_schema(output_schema, m, 0);
+    pthread_rwlock_unlock(&st->lock);
     return 0;
 }
 
@@ -220,9 +227,8 @@ static int pick_model(const struct served_model **out, const struct onnx_state *
     return 0;
 }
 
-static int onnx_score(struct scorer *self, const struct scorer_request *req, struct scorer_response *resp)
+static int score_locked(struct onnx_state *st, const struct scorer_request *req, struct scorer_response *resp)
 {
-    struct onnx_state *st = self->state;
     const struct served_model *picked;
     int rc = pick_model(&picked, st, req->query ? req->query : "", req->arena);
     if (rc) {
@@ -283,6 +289,15 @@ static int onnx_score(struct scorer *self, const struct scorer_request *req, str
     return rc ? rc : buf_append(b, "}", 1);
 }
 
+static int onnx_score(struct scorer *self, const struct scorer_request *req, struct scorer_response *resp)
+{
+    struct onnx_state *st = self->state;
+    pthread_rwlock_rdlock(&st->lock);
+    int rc = score_locked(st, req, resp);
+    pthread_rwlock_unlock(&st->lock);
+    return rc;
+}
+
 static void served_models_free(struct served_model *models, size_t count)
 {
     for (size_t i = 0; models && i < count; i++) {
@@ -298,6 +313,8 @@ static void onnx_destroy(struct scorer *self)
 {
     struct onnx_state *st = self->state;
     served_models_free(st->models, st->count);
+    pthread_rwlock_destroy(&st->lock);
+    free(st->model_dir);
     free(st);
     free(self);
 }
@@ -336,30 +353,21 @@ static int served_model_cmp(const void *a, const void *b)
     return c ? c : version_cmp(x->version, y->version);
 }
 
-int scorer_onnx_new(struct scorer **out, const char *model_dir)
+/* Every .onnx under model_dir, loaded and sorted; *bytes is their total size. */
+static int load_models(struct served_model **out, size_t *out_count, off_t *bytes, const char *model_dir)
 {
-    *out = NULL;
     char **found = NULL;
-    size_t count = 0;
-    struct onnx_state *state = NULL;
-    struct scorer *s = NULL;
+    size_t count = 0, loaded = 0;
+    struct served_model *models = NULL;
+    *bytes = 0;
     int rc = model_files_find_onnx(&found, &count, model_dir);
     if (!rc && count == 0)
         rc = err_set(ERR_NOTFOUND, "no .onnx model under '%s' and no entry script", model_dir);
-    if (rc)
-        goto done;
-    state = calloc(1, sizeof *state);
-    s = calloc(1, sizeof *s);
-    if (state)
-        state->models = calloc(count, sizeof *state->models);
-    if (!state || !s || !state->models) {
+    if (!rc && !(models = calloc(count, sizeof *models)))
         rc = err_set(ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    off_t total_bytes = 0;
     for (size_t i = 0; i < count && !rc; i++) {
-        struct served_model *m = &state->models[i];
-        state->count++;
+        struct served_model *m = &models[i];
+        loaded++;
         m->path = found[i];
         found[i] = NULL;
         rc = name_model(m, model_dir, m->path);
@@ -368,24 +376,70 @@ int scorer_onnx_new(struct scorer **out, const char *model_dir)
         if (!rc && engine_input_count(m->model) == 0)
             rc = err_set(ERR_UNSUPPORTED, "%s: the model has no inputs to feed", m->path);
         struct stat st;
-        total_bytes += stat(m->path, &st) == 0 ? st.st_size : SMALL_MODEL_BYTES;
+        *bytes += stat(m->path, &st) == 0 ? st.st_size : SMALL_MODEL_BYTES;
     }
-    if (rc)
+    model_files_free(found, count);
+    if (rc) {
+        served_models_free(models, loaded);
+        return rc;
+    }
+    qsort(models, count, sizeof *models, served_model_cmp);
+    *out = models;
+    *out_count = count;
+    return 0;
+}
+
+/* SIGHUP: the models are read again; on any error the old ones keep serving. */
+static void onnx_reload(struct scorer *self)
+{
+    struct onnx_state *st = self->state;
+    struct served_model *models = NULL;
+    size_t count = 0;
+    off_t bytes;
+    int rc = load_models(&models, &count, &bytes, st->model_dir);
+    if (rc) {
+        fprintf(stderr, "amlserve: SIGHUP: keeping the old models: %s\n", err_message(rc));
+        err_clear();
+        return;
+    }
+    pthread_rwlock_wrlock(&st->lock);
+    struct served_model *old = st->models;
+    size_t old_count = st->count;
+    st->models = models;
+    st->count = count;
+    pthread_rwlock_unlock(&st->lock);
+    served_models_free(old, old_count);
+    fprintf(stderr, "amlserve: SIGHUP: %zu model%s reloaded from '%s'\n", count, count == 1 ? "" : "s",
+            st->model_dir);
+}
+
+int scorer_onnx_new(struct scorer **out, const char *model_dir)
+{
+    *out = NULL;
+    struct onnx_state *state = calloc(1, sizeof *state);
+    struct scorer *s = calloc(1, sizeof *s);
+    off_t total_bytes = 0;
+    int rc = 0;
+    if (!state || !s || !(state->model_dir = strdup(model_dir))) {
+        rc = err_set(ERR_NOMEM, "out of memory");
         goto done;
-    qsort(state->models, state->count, sizeof *state->models, served_model_cmp);
+    }
+    if ((rc = load_models(&state->models, &state->count, &total_bytes, model_dir)))
+        goto done;
+    pthread_rwlock_init(&state->lock, NULL);
     s->kind = "onnx";
     s->run_inline = total_bytes < SMALL_MODEL_BYTES;
     s->score = onnx_score;
     s->destroy = onnx_destroy;
     s->describe = onnx_describe;
+    s->reload = onnx_reload;
     s->state = state;
     *out = s;
     s = NULL;
     state = NULL;
 done:
-    model_files_free(found, count);
     if (state)
-        served_models_free(state->models, state->count);
+        free(state->model_dir);
     free(state);
     free(s);
     return rc;

@@ -82,3 +82,19 @@ check "without ?model= it asks which model (400)" bash -c "[ $(score_code '') = 
 check "?model=ridge:1 scores that version" test "$(score_code '?model=ridge:1')" = 200
 check "?model=other scores the only version of other" test "$(score_code '?model=other')" = 200
 check "an unknown model is a 404 naming it" bash -c "[ $(score_code '?model=nope') = 404 ] && grep -q \"no model 'nope'\" '$WORK/multi.json'"
+
+# SIGHUP reloads the models; a broken replacement leaves the old ones serving.
+mkdir -p "$WORK/hup" && cp "$EX/model.onnx" "$WORK/hup/"
+port3=$(free_port)
+AZUREML_MODEL_DIR="$WORK/hup" "$AMLSERVE" --port "$port3" --host 127.0.0.1 --quiet > "$WORK/hup.log" 2>&1 &
+pid3=$!
+on_exit "kill $pid3; wait $pid3"
+wait_http "http://127.0.0.1:$port3/"
+head -c 100 /dev/urandom > "$WORK/hup/model.onnx"
+kill -HUP $pid3
+hup_logged() { local d=$((SECONDS + 5)); while [ $SECONDS -lt $d ]; do grep -q "$1" "$WORK/hup.log" && return 0; sleep 0.1; done; return 1; }
+check "SIGHUP with a corrupt model keeps the old models and says why" hup_logged 'SIGHUP: keeping the old models: .*model.onnx'
+check "... and the old model still answers" bash -c "curl -sf --data @'$EX/sample-request.json' http://127.0.0.1:$port3/score | jq -e 'length == 2'"
+cp "$EX/model.onnx" "$WORK/hup/model.onnx"
+kill -HUP $pid3
+check "SIGHUP with a good model reloads it" hup_logged 'SIGHUP: 1 model reloaded'

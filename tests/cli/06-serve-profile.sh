@@ -84,16 +84,34 @@ stop_serve watch INT >/dev/null 2>&1
 
 cp -r "$EX/onnx-ridge" "$WORK/nocode"
 check "serve --watch starts the no-code example" start_serve nowatch "$WORK/nocode/spec.yaml" --watch
-touch "$WORK/nocode/model.onnx"
-restarted() {
+score "$WORK/nocode/sample-request.json"
+before=$(cat "$WORK/out")
+# New weights: every prediction changes (b + 100).
+"$PY" - "$WORK/nocode/model.onnx" <<'PYEOF'
+import sys, onnx
+from onnx import numpy_helper
+m = onnx.load(sys.argv[1])
+for i, t in enumerate(m.graph.initializer):
+    if t.name == "b":
+        m.graph.initializer[i].CopyFrom(numpy_helper.from_array(numpy_helper.to_array(t) + 100, "b"))
+onnx.save(m, sys.argv[1] + ".new")
+PYEOF
+mv "$WORK/nocode/model.onnx.new" "$WORK/nocode/model.onnx"
+reloaded() {
   local deadline=$((SECONDS + 15))
   while [ $SECONDS -lt $deadline ]; do
-    grep -q 'restarted with the changed model' "$WORK/nowatch.err" && { score "$WORK/nocode/sample-request.json"; [ "$code" = 200 ] && return 0; }
+    score "$WORK/nocode/sample-request.json"
+    [ "$code" = 200 ] && [ "$(cat "$WORK/out")" != "$before" ] && return 0
     sleep 0.2
   done
   return 1
 }
-check "a changed no-code model restarts amlserve on the same port" restarted
+check "a changed no-code model is reloaded in place: new predictions on the same port" reloaded
+check "... by the same amlserve process (no restart)" bash -c "[ \$(grep -c 'Press Ctrl-C' '$WORK/nowatch.out') = 1 ] && grep -q 'model reloaded' '$WORK/nowatch.err'"
+check "... and the new answer is b + 100" "$PY" -c "
+import json, sys
+a, b = json.loads(sys.argv[1]), json.load(open(sys.argv[2]))
+assert all(abs((y - x) - 100) < 1e-3 for x, y in zip(a, b)), (a, b)" "$before" "$WORK/out"
 stop_serve nowatch INT >/dev/null 2>&1
 
 # --- bad input
