@@ -14,15 +14,6 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$WORK"' EXIT
 
 free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# time_to_healthy URL: seconds until GET URL first answers 200 (polled every 2 ms).
-time_to_healthy() {
-  local t0=$1 url=$2 tries=0
-  until curl -fs -o /dev/null "$url"; do
-    sleep 0.002
-    ((++tries < 10000)) || { echo "bench: $url never became healthy" >&2; return 1; }
-  done
-  echo "scale=3; ($(date +%s%N) - $t0) / 1000000000" | bc
-}
 cat > "$WORK/post.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '{"data": [[1,2,3,4,5,6,7,8,9,10],[10,9,8,7,6,5,4,3,2,1]]}'
@@ -34,20 +25,14 @@ done = function(summary, latency, requests)
 end
 LUA
 
-# start_server VAR CMD...: starts a server in this shell (not in $(...), so the
-# EXIT trap can stop it) on $port and stores its exec-to-first-200 time in VAR.
+# start_server VAR CMD...: starts CMD on $port; VAR gets exec-to-first-200 seconds, measured by a
+# poller that is already running (tests/bench/cold_start.py), so no client start-up is counted.
 start_server() {
   local var=$1; shift
-  local t0; t0=$(date +%s%N)
-  "$@" >/dev/null 2>&1 &
-  pids+=($!)
-  printf -v "$var" '%s' "$(time_to_healthy "$t0" "http://127.0.0.1:$port/")" || exit 1
-  [ -n "${!var}" ] || exit 1
-}
-gunicorn_cmd() {
-  (cd "$ROOT/tests/bench/peer" && ENTRY_SCRIPT="$ROOT/examples/python-ridge/score.py" \
-     AZUREML_MODEL_DIR="$ROOT/examples/python-ridge" exec /usr/bin/gunicorn -w 2 -k sync \
-     -b "127.0.0.1:$port" --log-level warning flask_score:app)
+  local t
+  t=$("$PY" "$ROOT/tests/bench/cold_start.py" "$port" "$@" 2> "$WORK/pid.$var") || { cat "$WORK/pid.$var" >&2; exit 1; }
+  pids+=("$(awk '/^pid/ {print $2}' "$WORK/pid.$var")")
+  printf -v "$var" '%s' "$t"
 }
 load() { wrk -t2 -c16 -d"${DURATION}s" -s "$WORK/post.lua" "http://127.0.0.1:$1/score" | grep '^RESULT'; }
 # compare TITLE OUR_PORT PEER_PORT: throughput and latency lines.
@@ -67,7 +52,8 @@ port=$(free_port); p_py=$port
 start_server cold_py env AZUREML_MODEL_DIR="$ROOT/examples/python-ridge" "$AMLSERVE" --port "$port" --host 127.0.0.1 \
   --quiet --threads 2 --python /usr/bin/python3 --entry-script "$ROOT/examples/python-ridge/score.py"
 port=$(free_port); p_peer=$port
-start_server cold_peer gunicorn_cmd
+start_server cold_peer env ENTRY_SCRIPT="$ROOT/examples/python-ridge/score.py" AZUREML_MODEL_DIR="$ROOT/examples/python-ridge" \
+  /usr/bin/gunicorn --chdir "$ROOT/tests/bench/peer" -w 2 -k sync -b "127.0.0.1:$port" --log-level warning flask_score:app
 # All three answer the same numbers before they are timed.
 for p in $p_onnx $p_py $p_peer; do
   echo "check :$p $(curl -s --data '{"data": [[1,2,3,4,5,6,7,8,9,10]]}' "http://127.0.0.1:$p/score")"
