@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fclose(f);
     struct spec *spec = NULL;
     err_clear();
-    if (spec_load(&spec, path) == 0)
+    if (spec_read(&spec, path, SPEC_READ_ENVIRONMENT) == 0)
         spec_free(spec);
     return 0;
 }
