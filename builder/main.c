@@ -26,6 +26,7 @@ static const struct command commands[] = {
     {"push", cmd_push, "upload an image archive or layout to a registry"},
     {"pull", cmd_pull, "download an image from a registry into an oci-archive"},
     {"copy", cmd_copy, "copy an image between registry repositories"},
+    {"hash", cmd_hash, "print the environment key of a spec"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
 };
