@@ -1,0 +1,59 @@
+/* Content-addressed blob files: DIR/blobs/sha256/<64 hex>.
+ *
+ * A blob is first staged: streamed into DIR/blobs/tmp/ while it is hashed,
+ * then fsynced. blobstore_commit renames it to its digest's name and fsyncs
+ * the directory, so a blob file is either absent or complete; a crash leaves
+ * at most a temp file, which gc removes. Committing a blob that already
+ * exists keeps the existing file. This module knows files only; which blobs
+ * are wanted is the index's business (index.h), and cache.c decides when to
+ * stage, commit and remove under the index's write lock.
+ *
+ * struct blobstore is caller-owned (blobstore_init / blobstore_release);
+ * paths returned through **out are malloc'd and owned by the caller. */
+#ifndef AMLPKG_CACHE_BLOBSTORE_H
+#define AMLPKG_CACHE_BLOBSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define BLOB_DIGEST_SIZE 72 /* "sha256:" + 64 hex + NUL */
+
+struct blobstore {
+    char *root; /* DIR/blobs/sha256 */
+    char *tmp;  /* DIR/blobs/tmp */
+};
+
+/* Creates the directories under dir when missing. */
+int blobstore_init(struct blobstore *bs, const char *dir);
+void blobstore_release(struct blobstore *bs);
+
+/* "sha256:" followed by 64 lower-case hex digits. */
+int blobstore_valid_digest(const char *digest);
+/* The blob's file path, or NULL for an invalid digest (or no memory). */
+char *blobstore_path(const struct blobstore *bs, const char *digest);
+
+/* Stages the rest of fd (read to EOF), or len bytes at data. */
+int blobstore_stage_fd(const struct blobstore *bs, int fd, char **out_tmp, char digest[BLOB_DIGEST_SIZE],
+                       int64_t *size);
+int blobstore_stage_buffer(const struct blobstore *bs, const void *data, size_t len, char **out_tmp,
+                           char digest[BLOB_DIGEST_SIZE], int64_t *size);
+/* Moves a staged file into place as digest (or drops it when the blob exists). */
+int blobstore_commit(const struct blobstore *bs, const char *tmp, const char *digest);
+
+/* Hashes a file. */
+int blobstore_hash_file(const char *path, char digest[BLOB_DIGEST_SIZE], int64_t *size);
+/* 0 when the blob's content matches its name, ERR_MISMATCH when it does not,
+ * ERR_NOTFOUND when there is no such blob. */
+int blobstore_check(const struct blobstore *bs, const char *digest);
+/* Removes a blob file; a missing file is not an error. */
+int blobstore_remove(const struct blobstore *bs, const char *digest);
+
+/* Calls fn for every file in the blob directory named like a digest
+ * (others are skipped); a non-zero return from fn stops the walk. */
+typedef int (*blobstore_each_fn)(void *ctx, const char *digest, int64_t size, time_t mtime);
+int blobstore_each(const struct blobstore *bs, blobstore_each_fn fn, void *ctx);
+/* Removes staged files older than cutoff (left by crashed writers). */
+int blobstore_clean_temp(const struct blobstore *bs, time_t cutoff, size_t *removed);
+
+#endif
