@@ -300,7 +300,7 @@ int blobstore_clean_temp(const struct blobstore *bs, time_t cutoff, size_t *remo
         struct stat st;
         if (strncmp(e->d_name, "blob-", 5) != 0 || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
             continue;
-        if (st.st_mtime < cutoff && unlinkat(dirfd(d), e->d_name, 0) == 0 && removed)
+        if (st.st_mtime <= cutoff && unlinkat(dirfd(d), e->d_name, 0) == 0 && removed)
             (*removed)++;
     }
     closedir(d);

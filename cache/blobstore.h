@@ -53,7 +53,7 @@ int blobstore_remove(const struct blobstore *bs, const char *digest);
  * (others are skipped); a non-zero return from fn stops the walk. */
 typedef int (*blobstore_each_fn)(void *ctx, const char *digest, int64_t size, time_t mtime);
 int blobstore_each(const struct blobstore *bs, blobstore_each_fn fn, void *ctx);
-/* Removes staged files older than cutoff (left by crashed writers). */
+/* Removes staged files last written at or before cutoff (left by crashed writers). */
 int blobstore_clean_temp(const struct blobstore *bs, time_t cutoff, size_t *removed);
 
 #endif

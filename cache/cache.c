@@ -573,7 +573,7 @@ int cache_gc(struct cache *c, int64_t older_than, int64_t grace, struct cache_re
         int known = index_blob_get(c->ix, files.items[i].digest, NULL);
         if (known < 0)
             rc = known;
-        else if (!known && files.items[i].time < cutoff && !(rc = blobstore_remove(&c->bs, files.items[i].digest))) {
+        else if (!known && files.items[i].time <= cutoff && !(rc = blobstore_remove(&c->bs, files.items[i].digest))) {
             r->blobs_removed++;
             r->bytes_freed += files.items[i].size;
         }

@@ -386,7 +386,7 @@ int index_each_unreferenced(struct cache_index *ix, int64_t cutoff, index_blob_f
 {
     sqlite3_stmt *st;
     int rc = prepare(ix, &st,
-                     "SELECT digest, size, added FROM blobs WHERE added < ?1 "
+                     "SELECT digest, size, added FROM blobs WHERE added <= ?1 "
                      "AND NOT EXISTS (SELECT 1 FROM refs WHERE refs.digest = blobs.digest) ORDER BY digest");
     if (rc)
         return rc;

@@ -60,7 +60,7 @@ int index_entries_expire(struct cache_index *ix, int64_t cutoff, size_t *removed
 /* Callback over blobs; a non-zero return stops the walk and is returned. */
 typedef int (*index_blob_fn)(void *ctx, const char *digest, int64_t size, int64_t added);
 int index_each_blob(struct cache_index *ix, index_blob_fn fn, void *ctx);
-/* Blobs no entry needs, added before cutoff. */
+/* Blobs no entry needs, added at or before cutoff. */
 int index_each_unreferenced(struct cache_index *ix, int64_t cutoff, index_blob_fn fn, void *ctx);
 
 struct index_counts {
