@@ -12,6 +12,7 @@ int cmd_push(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
 int cmd_hash(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 /* Prints "amlpkg: <message>" for a failed command and returns EXIT_FAIL. */
 int cmd_report_error(int code);

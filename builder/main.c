@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"pull", cmd_pull, "download an image from a registry into an oci-archive"},
     {"copy", cmd_copy, "copy an image between registry repositories"},
     {"hash", cmd_hash, "print the environment key of a spec"},
+    {"cache", cmd_cache, "list, check and clean the local environment cache"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
 };
