@@ -278,7 +278,7 @@ int blobstore_each(const struct blobstore *bs, blobstore_each_fn fn, void *ctx)
     while (!rc && (e = readdir(d))) {
         if (strlen(e->d_name) != 64)
             continue;
-        snprintf(digest, sizeof digest, "sha256:%s", e->d_name);
+        snprintf(digest, sizeof digest, "sha256:%.64s", e->d_name);
         if (!blobstore_valid_digest(digest))
             continue;
         struct stat st;
