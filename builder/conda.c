@@ -51,8 +51,10 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Sorts the comma-separated parts of s in place ("<2,>=1.2" → ">=1.2,<2"):
- * a comma means "and" for both conda and pip, so order carries no meaning. */
+/* Sorts the comma-separated parts of s in place (">=1.2,<2" → "<2,>=1.2"):
+ * a comma means "and" for both conda and pip, so order carries no meaning.
+ * Only when every part is an operator and a version: anything else is left
+ * as written, so the result still reads back as the same thing. */
 static int sort_commas(char *s)
 {
     size_t n = 1;
@@ -60,6 +62,12 @@ static int sort_commas(char *s)
         n += *p == ',';
     if (n < 2)
         return 0;
+    for (const char *p = s; p; p = strchr(p, ',')) {
+        if (*p == ',')
+            p++;
+        if (!*p || !strchr("=<>!~", *p))
+            return 0;
+    }
     char *copy = strdup(s);
     char **parts = calloc(n, sizeof *parts);
     if (!copy || !parts) {

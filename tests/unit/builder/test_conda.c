@@ -77,6 +77,9 @@ TEST(conda_specs_are_canonical)
     CHECK_STR(canon_spec("numpy  1.20   py38_0"), "numpy 1.20 py38_0");
     CHECK_STR(canon_spec("Conda-Forge :: scikit-learn ==1.0"), "conda-forge::scikit-learn==1.0");
     CHECK_STR(canon_spec("pytorch[version='>=1.8', build=cuda*]"), "pytorch[version='>=1.8',build=cuda*]");
+    /* Parts that are not operator+version are not reordered (found by fuzzing:
+     * sorting moved "/x" next to the name). */
+    CHECK_STR(canon_spec("nump=1.y> 20,/pkg-1.0.whl"), "nump=1.y>20,/pkg-1.0.whl");
     CHECK_STR(canon_spec(">=1.2"), "(invalid)");
     CHECK_STR(canon_spec("num$py"), "(invalid)");
     CHECK_STR(canon_spec("::numpy"), "(invalid)");
@@ -91,6 +94,7 @@ TEST(pip_requirements_are_canonical)
     CHECK_STR(canon_pip("Pkg @ https://x.org/p.whl"), "pkg @ https://x.org/p.whl");
     CHECK_STR(canon_pip("git+https://github.com/o/r.git@v1#egg=r"), "git+https://github.com/o/r.git@v1#egg=r");
     CHECK_STR(canon_pip("a[B_c,b-c]"), "a[b-c]");
+    CHECK_STR(canon_pip("a>=1,2"), "a>=1,2");
     CHECK_STR(canon_pip("-bad"), "(invalid)");
     CHECK_STR(canon_pip("pkg 1.0"), "(invalid)");
     CHECK_STR(canon_pip("pkg[a"), "(invalid)");
