@@ -33,7 +33,8 @@ static const char cache_usage[] =
     "  --json             machine-readable output\n"
     "  --older-than DAYS  gc: also drop entries not used for DAYS days (a number, may be 0)\n"
     "  --grace SECONDS    gc: keep unreferenced blobs younger than this (default 3600), since\n"
-    "                     they may belong to a build that has not recorded its entry yet\n"
+    "                     they may belong to a build that has not recorded its entry yet; a\n"
+    "                     shorter grace applies only while no other amlpkg uses the cache\n"
     "  --name NAME        add: the image name (default azureml/azureml_<KEY>)\n"
     "  -h, --help         show this help\n";
 
@@ -137,6 +138,8 @@ static void print_report(const struct cache_report *r, const struct cache_cli *o
             printf("\"checked\":%zu,\"corrupt\":%zu,\"missing\":%zu,", r->checked, r->corrupt, r->missing);
         printf("\"entries_removed\":%zu,\"blobs_removed\":%zu,\"temp_removed\":%zu,\"bytes_freed\":%lld",
                r->entries_removed, r->blobs_removed, r->temp_removed, (long long)r->bytes_freed);
+        if (!verify)
+            printf(",\"grace_kept\":%s", r->grace_kept ? "true" : "false");
         if (verify) {
             printf(",\"problems\":[");
             for (size_t i = 0; i < r->n_problems; i++)
@@ -157,6 +160,9 @@ static void print_report(const struct cache_report *r, const struct cache_cli *o
     } else {
         printf("removed %zu entries, %zu blobs, %zu temporary files; freed %s\n", r->entries_removed,
                r->blobs_removed, r->temp_removed, size);
+        if (r->grace_kept)
+            printf("other amlpkg processes are using the cache: kept unreferenced blobs younger than %d s\n",
+                   CACHE_GC_GRACE_SECONDS);
     }
 }
 

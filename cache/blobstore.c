@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -159,10 +160,10 @@ static int copy_hash(int dst, int src, const void *data, size_t len, char digest
     return rc;
 }
 
-static int stage(const struct blobstore *bs, int src, const void *data, size_t len, char **out_tmp,
-                 char digest[BLOB_DIGEST_SIZE], int64_t *size)
+static int stage(const struct blobstore *bs, int src, const void *data, size_t len, struct blob_staged *out)
 {
-    *out_tmp = NULL;
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
     char *tmp = join(bs->tmp, "blob-XXXXXX");
     if (!tmp)
         return err_set(ERR_NOMEM, "out of memory");
@@ -172,48 +173,62 @@ static int stage(const struct blobstore *bs, int src, const void *data, size_t l
         free(tmp);
         return rc;
     }
+    /* Held until commit or abort: gc leaves locked temp files alone. */
+    int rc = flock(fd, LOCK_EX) == 0 ? 0 : err_set_errno(ERR_IO, "%s: cannot lock", tmp);
     fchmod(fd, 0644);
-    int rc = copy_hash(fd, src, data, len, digest, size);
+    if (!rc)
+        rc = copy_hash(fd, src, data, len, out->digest, &out->size);
     if (!rc && fsync(fd) != 0)
         rc = err_set_errno(ERR_IO, "%s: fsync failed", tmp);
-    if (close(fd) != 0 && !rc)
-        rc = err_set_errno(ERR_IO, "%s: write failed", tmp);
-    if (rc) {
-        unlink(tmp);
-        free(tmp);
-        return rc;
-    }
-    *out_tmp = tmp;
-    return 0;
+    out->tmp = tmp;
+    out->fd = fd;
+    if (rc)
+        blobstore_abort(out);
+    return rc;
 }
 
-int blobstore_stage_fd(const struct blobstore *bs, int fd, char **out_tmp, char digest[BLOB_DIGEST_SIZE],
-                       int64_t *size)
+int blobstore_stage_fd(const struct blobstore *bs, int fd, struct blob_staged *out)
 {
-    return stage(bs, fd, NULL, 0, out_tmp, digest, size);
+    return stage(bs, fd, NULL, 0, out);
 }
 
-int blobstore_stage_buffer(const struct blobstore *bs, const void *data, size_t len, char **out_tmp,
-                           char digest[BLOB_DIGEST_SIZE], int64_t *size)
+int blobstore_stage_buffer(const struct blobstore *bs, const void *data, size_t len, struct blob_staged *out)
 {
-    return stage(bs, -1, data, len, out_tmp, digest, size);
+    return stage(bs, -1, data, len, out);
 }
 
-int blobstore_commit(const struct blobstore *bs, const char *tmp, const char *digest)
+static void end_staging(struct blob_staged *st)
 {
-    char *path = blobstore_path(bs, digest);
-    if (!path) {
-        unlink(tmp);
-        return err_set(ERR_INVALID, "cache: '%s' is not a sha256 digest", digest);
+    if (st->fd >= 0)
+        close(st->fd);
+    st->fd = -1;
+    free(st->tmp);
+    st->tmp = NULL;
+}
+
+void blobstore_abort(struct blob_staged *st)
+{
+    if (st->tmp)
+        unlink(st->tmp);
+    end_staging(st);
+}
+
+int blobstore_commit(const struct blobstore *bs, struct blob_staged *st)
+{
+    char *path = blobstore_path(bs, st->digest);
+    if (!path || !st->tmp) {
+        blobstore_abort(st);
+        free(path);
+        return err_set(ERR_INVALID, "cache: nothing staged for '%s'", st->digest);
     }
     int rc = 0;
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
         /* Same name, same content: keep the file readers may already have open. */
-        unlink(tmp);
-    } else if (rename(tmp, path) != 0) {
+        unlink(st->tmp);
+    } else if (rename(st->tmp, path) != 0) {
         rc = err_set_errno(ERR_IO, "%s: cannot move the blob into place", path);
-        unlink(tmp);
+        unlink(st->tmp);
     } else {
         int dfd = open(bs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd >= 0) {
@@ -221,6 +236,7 @@ int blobstore_commit(const struct blobstore *bs, const char *tmp, const char *di
             close(dfd);
         }
     }
+    end_staging(st);
     free(path);
     return rc;
 }
@@ -298,10 +314,16 @@ int blobstore_clean_temp(const struct blobstore *bs, time_t cutoff, size_t *remo
     struct dirent *e;
     while ((e = readdir(d))) {
         struct stat st;
-        if (strncmp(e->d_name, "blob-", 5) != 0 || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        if (strncmp(e->d_name, "blob-", 5) != 0 || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(st.st_mode) || st.st_mtime >= cutoff)
             continue;
-        if (st.st_mtime <= cutoff && unlinkat(dirfd(d), e->d_name, 0) == 0 && removed)
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+            continue;
+        /* A lock we cannot take belongs to a writer that is still alive. */
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0 && unlinkat(dirfd(d), e->d_name, 0) == 0 && removed)
             (*removed)++;
+        close(fd);
     }
     closedir(d);
     return 0;

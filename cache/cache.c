@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@ struct cache {
     char *dir;
     struct blobstore bs;
     struct cache_index *ix;
+    int lock_fd; /* DIR/lock, shared-locked while open: see cache_gc */
 };
 
 static int64_t now_seconds(void)
@@ -58,14 +60,18 @@ int cache_open(struct cache **out, const char *dir)
     if (!c)
         return err_set(ERR_NOMEM, "out of memory");
     int rc = dir ? ((c->dir = strdup(dir)) ? 0 : err_set(ERR_NOMEM, "out of memory")) : cache_default_dir(&c->dir);
-    char *db = NULL;
+    char *db = NULL, *lock = NULL;
+    c->lock_fd = -1;
     if (!rc)
         rc = blobstore_init(&c->bs, c->dir);
-    if (!rc && !(db = path_join(c->dir, "index.db")))
+    if (!rc && (!(db = path_join(c->dir, "index.db")) || !(lock = path_join(c->dir, "lock"))))
         rc = err_set(ERR_NOMEM, "out of memory");
+    if (!rc && ((c->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0 || flock(c->lock_fd, LOCK_SH) != 0))
+        rc = err_set_errno(ERR_IO, "%s: cannot lock", lock);
     if (!rc)
         rc = index_open(&c->ix, db);
     free(db);
+    free(lock);
     if (rc)
         cache_close(c);
     else
@@ -79,6 +85,8 @@ void cache_close(struct cache *c)
         return;
     index_close(c->ix);
     blobstore_release(&c->bs);
+    if (c->lock_fd >= 0)
+        close(c->lock_fd);
     free(c->dir);
     free(c);
 }
@@ -112,18 +120,18 @@ static int blob_file_exists(struct cache *c, const char *digest)
 /* The staged file moves into place and the index learns of it under one
  * write lock, so gc (which takes the same lock) never removes a blob between
  * the two. */
-static int put_staged(struct cache *c, char *tmp, const char *digest, int64_t size)
+static int put_staged(struct cache *c, struct blob_staged *st, char out_digest[CACHE_DIGEST_SIZE])
 {
     int rc = index_begin(c->ix);
     if (rc) {
-        unlink(tmp);
-        free(tmp);
+        blobstore_abort(st);
         return rc;
     }
-    rc = blobstore_commit(&c->bs, tmp, digest);
-    free(tmp);
+    memcpy(out_digest, st->digest, CACHE_DIGEST_SIZE);
+    int64_t size = st->size;
+    rc = blobstore_commit(&c->bs, st);
     if (!rc)
-        rc = index_blob_put(c->ix, digest, size, now_seconds());
+        rc = index_blob_put(c->ix, out_digest, size, now_seconds());
     if (rc) {
         index_rollback(c->ix);
         return rc;
@@ -133,10 +141,9 @@ static int put_staged(struct cache *c, char *tmp, const char *digest, int64_t si
 
 int cache_put_blob_fd(struct cache *c, int fd, char out_digest[CACHE_DIGEST_SIZE])
 {
-    char *tmp = NULL;
-    int64_t size = 0;
-    int rc = blobstore_stage_fd(&c->bs, fd, &tmp, out_digest, &size);
-    return rc ? rc : put_staged(c, tmp, out_digest, size);
+    struct blob_staged st;
+    int rc = blobstore_stage_fd(&c->bs, fd, &st);
+    return rc ? rc : put_staged(c, &st, out_digest);
 }
 
 int cache_put_blob(struct cache *c, const char *path, char out_digest[CACHE_DIGEST_SIZE])
@@ -151,10 +158,9 @@ int cache_put_blob(struct cache *c, const char *path, char out_digest[CACHE_DIGE
 
 int cache_put_blob_buffer(struct cache *c, const void *data, size_t len, char out_digest[CACHE_DIGEST_SIZE])
 {
-    char *tmp = NULL;
-    int64_t size = 0;
-    int rc = blobstore_stage_buffer(&c->bs, data, len, &tmp, out_digest, &size);
-    return rc ? rc : put_staged(c, tmp, out_digest, size);
+    struct blob_staged st;
+    int rc = blobstore_stage_buffer(&c->bs, data, len, &st);
+    return rc ? rc : put_staged(c, &st, out_digest);
 }
 
 int cache_blob_path(struct cache *c, const char *digest, char **out)
@@ -549,6 +555,13 @@ int cache_gc(struct cache *c, int64_t older_than, int64_t grace, struct cache_re
 {
     memset(r, 0, sizeof *r);
     int64_t now = now_seconds();
+    /* Every open cache holds a shared lock on DIR/lock. Only when this one is
+     * alone may gc cut the grace period short: another process may have put
+     * blobs it has not recorded yet. */
+    if (grace < CACHE_GC_GRACE_SECONDS && flock(c->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        grace = CACHE_GC_GRACE_SECONDS;
+        r->grace_kept = 1;
+    }
     int64_t cutoff = now - (grace > 0 ? grace : 0);
     struct blob_list dead = {0}, files = {0};
     int rc = index_begin(c->ix);
@@ -582,9 +595,10 @@ int cache_gc(struct cache *c, int64_t older_than, int64_t grace, struct cache_re
         rc = blobstore_clean_temp(&c->bs, (time_t)cutoff, &r->temp_removed);
     free(dead.items);
     free(files.items);
-    if (rc) {
+    if (rc)
         index_rollback(c->ix);
-        return rc;
-    }
-    return index_commit(c->ix);
+    else
+        rc = index_commit(c->ix);
+    flock(c->lock_fd, LOCK_SH);
+    return rc;
 }

@@ -108,6 +108,7 @@ struct cache_report {
     size_t blobs_removed;   /* blob files removed */
     size_t temp_removed;    /* stale temporary files removed */
     int64_t bytes_freed;
+    int grace_kept; /* gc: other processes had the cache open, so the default grace applied */
     struct cache_problem *problems; /* verify's findings (malloc'd) */
     size_t n_problems;
 };
@@ -118,7 +119,10 @@ void cache_report_release(struct cache_report *r);
 int cache_verify(struct cache *c, struct cache_report *out);
 /* Drops entries not used for older_than seconds (none when negative), then
  * removes blobs no entry needs, stray files and stale temp files, all older
- * than grace seconds. */
+ * than grace seconds. A grace below CACHE_GC_GRACE_SECONDS applies only when
+ * no other process has the cache open (each open cache holds a shared flock
+ * on DIR/lock); otherwise gc uses the default and sets grace_kept. Temp
+ * files a live writer holds are never removed. */
 int cache_gc(struct cache *c, int64_t older_than, int64_t grace, struct cache_report *out);
 
 #endif

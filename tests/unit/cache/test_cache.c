@@ -150,6 +150,26 @@ TEST(gc_removes_unreferenced_and_expired)
     cache_close(c);
 }
 
+TEST(gc_keeps_the_grace_period_while_others_use_the_cache)
+{
+    char d[320];
+    snprintf(d, sizeof d, "%s/grace", dir);
+    struct cache *builder = NULL, *gc = NULL;
+    CHECK_EQ_INT(cache_open(&builder, d), 0);
+    CHECK_EQ_INT(cache_open(&gc, d), 0);
+    char digest[CACHE_DIGEST_SIZE];
+    CHECK_EQ_INT(cache_put_blob_buffer(builder, "not recorded yet", 16, digest), 0);
+    struct cache_report r;
+    CHECK_EQ_INT(cache_gc(gc, -1, 0, &r), 0);
+    CHECK_EQ_INT(r.grace_kept, 1);
+    CHECK_EQ_INT(r.blobs_removed, 0);
+    cache_close(builder);
+    CHECK_EQ_INT(cache_gc(gc, -1, 0, &r), 0);
+    CHECK_EQ_INT(r.grace_kept, 0);
+    CHECK_EQ_INT(r.blobs_removed, 1);
+    cache_close(gc);
+}
+
 TEST(concurrent_processes_share_a_cache)
 {
     char shared[320];
@@ -228,6 +248,7 @@ int main(void)
     RUN(record_refuses_missing_blobs_and_bad_input);
     RUN(verify_drops_corrupt_blobs_and_their_entries);
     RUN(gc_removes_unreferenced_and_expired);
+    RUN(gc_keeps_the_grace_period_while_others_use_the_cache);
     RUN(concurrent_processes_share_a_cache);
     RUN(default_dir_follows_the_environment);
     char cmd[300];
