@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+struct conda_env;
+
 struct spec_model {
     char *name;
     long long version;
@@ -44,6 +46,31 @@ struct spec_service {
     int target_utilization_pct; /* autoscaler target (Azure's autoScaler.targetUtilization), 0: unset */
 };
 
+struct spec_env_var {
+    char *name;
+    char *value;
+};
+
+/* environment: what the model's process runs in. Always filled in; without an
+ * environment section it holds the defaults (line 0). */
+struct spec_environment {
+    int line;                /* where the section starts, 0 when absent */
+    char *name;              /* informational, may be NULL; not part of the key */
+    char *conda_file;        /* resolved path, or NULL (inline conda: or none) */
+    struct conda_env *conda; /* from conda_file or the inline conda mapping, or NULL */
+    char *base_image;        /* "scratch" unless set */
+    char **docker_steps;     /* as written: list items, or the one block string */
+    size_t n_docker_steps;
+    struct spec_env_var *env; /* in file order; names are unique */
+    size_t n_env;
+    int gpu_enabled;
+    char *cuda_version;       /* NULL unless set (only with gpu.enabled) */
+    char *python_interpreter; /* "python" unless set */
+    int python_user_managed;  /* the image already has the packages: no conda step */
+};
+
+#define SPEC_DEFAULT_BASE_IMAGE "scratch"
+
 struct spec {
     char *file; /* the spec file as given */
     char *dir;  /* its directory */
@@ -53,10 +80,17 @@ struct spec {
     char *image_tag;  /* output.tag, defaults to the first model's version */
     struct spec_inference inference;
     struct spec_service service;
+    struct spec_environment environment;
 };
 
 #define SPEC_MAX_MODELS 1000
 
+/* spec_read parses every section this version understands. SPEC_READ_ENVIRONMENT
+ * accepts an environment section; without it the section is refused, because
+ * `amlpkg build` does not build environments into images yet and must not
+ * ignore one silently (`amlpkg hash` reads it). spec_load is spec_read(.., 0). */
+enum { SPEC_READ_ENVIRONMENT = 1 };
+int spec_read(struct spec **out, const char *path, unsigned flags);
 int spec_load(struct spec **out, const char *path);
 /* Fills defaults that depend on the whole spec (image name and tag); for
  * loaders other than spec_load. */

@@ -8,6 +8,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int parse_text(struct yaml_tree *t, const char *name, const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return err_set(ERR_NOMEM, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &t->doc)) {
+        const yaml_mark_t *m = parser.context ? &parser.context_mark : &parser.problem_mark;
+        if (parser.problem_mark.line || parser.problem_mark.column)
+            m = &parser.problem_mark;
+        int rc = err_set(ERR_PARSE, "%s:%zu:%zu: %s%s%s", name, m->line + 1, m->column + 1,
+                         parser.problem ? parser.problem : "invalid YAML", parser.context ? " " : "",
+                         parser.context ? parser.context : "");
+        yaml_parser_delete(&parser);
+        return rc;
+    }
+    yaml_parser_delete(&parser);
+    t->loaded = 1;
+    if (!yaml_document_get_root_node(&t->doc))
+        return err_set(ERR_PARSE, "%s: the file is empty", name);
+    return 0;
+}
+
 int yaml_tree_load(struct yaml_tree *t, const char *path)
 {
     memset(t, 0, sizeof *t);
@@ -17,30 +40,22 @@ int yaml_tree_load(struct yaml_tree *t, const char *path)
     struct buf text;
     buf_init(&text, YAML_TREE_MAX_BYTES);
     int rc = buf_read_file(&text, path);
-    if (rc)
-        goto done;
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        rc = err_set(ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text.data, text.len);
-    if (!yaml_parser_load(&parser, &t->doc)) {
-        const yaml_mark_t *m = parser.context ? &parser.context_mark : &parser.problem_mark;
-        if (parser.problem_mark.line || parser.problem_mark.column)
-            m = &parser.problem_mark;
-        rc = err_set(ERR_PARSE, "%s:%zu:%zu: %s%s%s", path, m->line + 1, m->column + 1,
-                     parser.problem ? parser.problem : "invalid YAML",
-                     parser.context ? " " : "", parser.context ? parser.context : "");
-        yaml_parser_delete(&parser);
-        goto done;
-    }
-    yaml_parser_delete(&parser);
-    t->loaded = 1;
-    if (!yaml_document_get_root_node(&t->doc))
-        rc = err_set(ERR_PARSE, "%s: the file is empty", path);
-done:
+    if (!rc)
+        rc = parse_text(t, path, text.data, text.len);
     buf_release(&text);
+    if (rc)
+        yaml_tree_release(t);
+    return rc;
+}
+
+int yaml_tree_load_buffer(struct yaml_tree *t, const char *name, const char *text, size_t len)
+{
+    memset(t, 0, sizeof *t);
+    t->file = strdup(name);
+    if (!t->file)
+        return err_set(ERR_NOMEM, "out of memory");
+    int rc = len > YAML_TREE_MAX_BYTES ? err_set(ERR_LIMIT, "%s: larger than %u bytes", name, YAML_TREE_MAX_BYTES)
+                                       : parse_text(t, name, text, len);
     if (rc)
         yaml_tree_release(t);
     return rc;

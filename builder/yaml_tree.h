@@ -19,6 +19,8 @@ struct yaml_tree {
 #define YAML_TREE_MAX_BYTES (4u << 20)
 
 int yaml_tree_load(struct yaml_tree *t, const char *path);
+/* Parses text[0..len) as if read from a file called name (for errors). */
+int yaml_tree_load_buffer(struct yaml_tree *t, const char *name, const char *text, size_t len);
 void yaml_tree_release(struct yaml_tree *t);
 yaml_node_t *yaml_tree_root(struct yaml_tree *t);
 int yaml_tree_line(const yaml_node_t *node);

@@ -1,6 +1,8 @@
-/* libFuzzer target: spec.yaml loading (libyaml document + our validation).
+/* libFuzzer target: spec.yaml loading (libyaml document + our validation),
+ * and the environment key of what loads.
  * The input is written to a file because spec_load reads a path, the way the
  * CLI uses it. */
+#include "builder/envkey.h"
 #include "builder/spec.h"
 #include "common/err.h"
 
@@ -20,7 +22,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fclose(f);
     struct spec *spec = NULL;
     err_clear();
-    if (spec_load(&spec, path) == 0)
+    if (spec_read(&spec, path, SPEC_READ_ENVIRONMENT) == 0) {
+        struct envkey key;
+        if (envkey_compute(&key, &spec->environment, "fuzz") == 0)
+            envkey_release(&key);
         spec_free(spec);
+    }
     return 0;
 }

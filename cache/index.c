@@ -1,0 +1,420 @@
+#include "index.h"
+
+#include "common/err.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cache_index {
+    sqlite3 *db;
+    char *path;
+};
+
+static const char schema_v1[] =
+    "CREATE TABLE IF NOT EXISTS blobs ("
+    "  digest TEXT PRIMARY KEY,"
+    "  size INTEGER NOT NULL,"
+    "  added INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS entries ("
+    "  key TEXT PRIMARY KEY,"
+    "  manifest_digest TEXT NOT NULL,"
+    "  image_name TEXT NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  last_used INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS refs ("
+    "  key TEXT NOT NULL REFERENCES entries(key) ON DELETE CASCADE,"
+    "  digest TEXT NOT NULL REFERENCES blobs(digest),"
+    "  PRIMARY KEY (key, digest));"
+    "CREATE INDEX IF NOT EXISTS refs_by_digest ON refs(digest);"
+    "PRAGMA user_version = 1;";
+
+static int db_error(struct cache_index *ix, const char *what)
+{
+    int code = sqlite3_errcode(ix->db);
+    return err_set(ERR_IO, "%s: %s: %s%s", ix->path, what, sqlite3_errmsg(ix->db),
+                   code == SQLITE_BUSY || code == SQLITE_LOCKED ? " (another amlpkg held the lock too long)" : "");
+}
+
+static int exec(struct cache_index *ix, const char *sql, const char *what)
+{
+    return sqlite3_exec(ix->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : db_error(ix, what);
+}
+
+static int prepare(struct cache_index *ix, sqlite3_stmt **st, const char *sql)
+{
+    return sqlite3_prepare_v2(ix->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : db_error(ix, "cannot prepare a query");
+}
+
+/* Runs a statement that returns no rows and finalizes it. */
+static int step_done(struct cache_index *ix, sqlite3_stmt *st, const char *what)
+{
+    int r = sqlite3_step(st);
+    int rc = r == SQLITE_DONE ? 0 : db_error(ix, what);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int user_version(struct cache_index *ix, int *out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st, "PRAGMA user_version");
+    if (rc)
+        return rc;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *out = sqlite3_column_int(st, 0);
+    else
+        rc = db_error(ix, "cannot read the schema version");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int index_open(struct cache_index **out, const char *path)
+{
+    *out = NULL;
+    struct cache_index *ix = calloc(1, sizeof *ix);
+    if (!ix || !(ix->path = strdup(path))) {
+        free(ix);
+        return err_set(ERR_NOMEM, "out of memory");
+    }
+    int rc = 0;
+    if (sqlite3_open_v2(path, &ix->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+        SQLITE_OK) {
+        rc = err_set(ERR_IO, "%s: cannot open the cache index: %s", path,
+                     ix->db ? sqlite3_errmsg(ix->db) : "out of memory");
+        goto done;
+    }
+    sqlite3_busy_timeout(ix->db, INDEX_BUSY_TIMEOUT_MS);
+    /* WAL lets readers (lookups, ls) run while another process writes. */
+    if ((rc = exec(ix, "PRAGMA journal_mode=WAL", "cannot enable WAL")) ||
+        (rc = exec(ix, "PRAGMA foreign_keys=ON", "cannot enable foreign keys")) ||
+        (rc = exec(ix, "PRAGMA synchronous=NORMAL", "cannot set synchronous")))
+        goto done;
+    int version = 0;
+    if ((rc = user_version(ix, &version)))
+        goto done;
+    if (version == INDEX_SCHEMA)
+        goto done;
+    if (version > INDEX_SCHEMA) {
+        rc = err_set(ERR_UNSUPPORTED, "%s: cache index schema %d is newer than this amlpkg understands (%d)", path,
+                     version, INDEX_SCHEMA);
+        goto done;
+    }
+    /* Two processes may create the schema at once: the write lock decides,
+     * and the loser finds it done. */
+    if ((rc = index_begin(ix)))
+        goto done;
+    if ((rc = user_version(ix, &version)) || (version == 0 && (rc = exec(ix, schema_v1, "cannot create the schema")))) {
+        index_rollback(ix);
+        goto done;
+    }
+    rc = index_commit(ix);
+done:
+    if (rc)
+        index_close(ix);
+    else
+        *out = ix;
+    return rc;
+}
+
+void index_close(struct cache_index *ix)
+{
+    if (!ix)
+        return;
+    sqlite3_close(ix->db);
+    free(ix->path);
+    free(ix);
+}
+
+int index_begin(struct cache_index *ix)
+{
+    return exec(ix, "BEGIN IMMEDIATE", "cannot lock the cache index");
+}
+
+int index_commit(struct cache_index *ix)
+{
+    int rc = exec(ix, "COMMIT", "cannot commit to the cache index");
+    if (rc)
+        index_rollback(ix);
+    return rc;
+}
+
+void index_rollback(struct cache_index *ix)
+{
+    if (!sqlite3_get_autocommit(ix->db))
+        sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int index_blob_put(struct cache_index *ix, const char *digest, int64_t size, int64_t now)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st,
+                     "INSERT INTO blobs(digest, size, added) VALUES(?1, ?2, ?3) "
+                     "ON CONFLICT(digest) DO UPDATE SET size = excluded.size, added = excluded.added");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, size);
+    sqlite3_bind_int64(st, 3, now);
+    return step_done(ix, st, "cannot record a blob");
+}
+
+int index_blob_get(struct cache_index *ix, const char *digest, int64_t *size)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st, "SELECT size FROM blobs WHERE digest = ?1");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW) {
+        if (size)
+            *size = sqlite3_column_int64(st, 0);
+        rc = 1;
+    } else if (r != SQLITE_DONE) {
+        rc = db_error(ix, "cannot read a blob");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int index_blob_delete(struct cache_index *ix, const char *digest, size_t *entries_removed)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st, "DELETE FROM entries WHERE key IN (SELECT key FROM refs WHERE digest = ?1)");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+    if ((rc = step_done(ix, st, "cannot remove entries")))
+        return rc;
+    if (entries_removed)
+        *entries_removed += (size_t)sqlite3_changes(ix->db);
+    if ((rc = prepare(ix, &st, "DELETE FROM blobs WHERE digest = ?1")))
+        return rc;
+    sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
+    return step_done(ix, st, "cannot remove a blob");
+}
+
+int index_entry_put(struct cache_index *ix, const struct index_entry *e, const char *const *refs, size_t n_refs)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st, "DELETE FROM entries WHERE key = ?1");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, e->key, -1, SQLITE_STATIC);
+    if ((rc = step_done(ix, st, "cannot replace an entry")))
+        return rc;
+    if ((rc = prepare(ix, &st,
+                      "INSERT INTO entries(key, manifest_digest, image_name, size, created, last_used) "
+                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)")))
+        return rc;
+    sqlite3_bind_text(st, 1, e->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, e->manifest_digest, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, e->image_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, e->size);
+    sqlite3_bind_int64(st, 5, e->created);
+    sqlite3_bind_int64(st, 6, e->last_used);
+    if ((rc = step_done(ix, st, "cannot record an entry")))
+        return rc;
+    if ((rc = prepare(ix, &st, "INSERT OR IGNORE INTO refs(key, digest) VALUES(?1, ?2)")))
+        return rc;
+    for (size_t i = 0; i < n_refs && !rc; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, e->key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, refs[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = db_error(ix, "cannot record the blobs of an entry");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static void copy_text(char *dst, size_t size, sqlite3_stmt *st, int col)
+{
+    const unsigned char *s = sqlite3_column_text(st, col);
+    snprintf(dst, size, "%s", s ? (const char *)s : "");
+}
+
+static void read_entry(sqlite3_stmt *st, struct index_entry *e)
+{
+    copy_text(e->key, sizeof e->key, st, 0);
+    copy_text(e->manifest_digest, sizeof e->manifest_digest, st, 1);
+    copy_text(e->image_name, sizeof e->image_name, st, 2);
+    e->size = sqlite3_column_int64(st, 3);
+    e->created = sqlite3_column_int64(st, 4);
+    e->last_used = sqlite3_column_int64(st, 5);
+}
+
+#define ENTRY_COLUMNS "key, manifest_digest, image_name, size, created, last_used"
+
+int index_entry_get(struct cache_index *ix, const char *key, struct index_entry *out)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st, "SELECT " ENTRY_COLUMNS " FROM entries WHERE key = ?1");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        read_entry(st, out);
+    else
+        rc = r == SQLITE_DONE ? ERR_NOTFOUND : db_error(ix, "cannot read an entry");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int index_entry_touch(struct cache_index *ix, const char *key, int64_t now)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st, "UPDATE entries SET last_used = ?2 WHERE key = ?1");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now);
+    return step_done(ix, st, "cannot update an entry");
+}
+
+void index_strings_free(char **list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+int index_entry_refs(struct cache_index *ix, const char *key, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st, "SELECT digest FROM refs WHERE key = ?1 ORDER BY digest");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    char **list = NULL;
+    size_t count = 0;
+    int r;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        char **p = realloc(list, (count + 1) * sizeof *p);
+        const unsigned char *s = sqlite3_column_text(st, 0);
+        if (!p || !s || !(p[count] = strdup((const char *)s))) {
+            list = p ? p : list;
+            rc = err_set(ERR_NOMEM, "out of memory");
+            break;
+        }
+        list = p;
+        count++;
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = db_error(ix, "cannot read the blobs of an entry");
+    sqlite3_finalize(st);
+    if (rc) {
+        index_strings_free(list, count);
+        return rc;
+    }
+    *out = list;
+    *n = count;
+    return 0;
+}
+
+int index_entries(struct cache_index *ix, struct index_entry **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st, "SELECT " ENTRY_COLUMNS " FROM entries ORDER BY last_used DESC, key");
+    if (rc)
+        return rc;
+    struct index_entry *list = NULL;
+    size_t count = 0;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        struct index_entry *p = realloc(list, (count + 1) * sizeof *p);
+        if (!p) {
+            rc = err_set(ERR_NOMEM, "out of memory");
+            break;
+        }
+        list = p;
+        read_entry(st, &list[count++]);
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = db_error(ix, "cannot list entries");
+    sqlite3_finalize(st);
+    if (rc) {
+        free(list);
+        return rc;
+    }
+    *out = list;
+    *n = count;
+    return 0;
+}
+
+int index_entries_expire(struct cache_index *ix, int64_t cutoff, size_t *removed)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st, "DELETE FROM entries WHERE last_used < ?1");
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, cutoff);
+    if (!(rc = step_done(ix, st, "cannot expire entries")) && removed)
+        *removed += (size_t)sqlite3_changes(ix->db);
+    return rc;
+}
+
+static int each_blob(struct cache_index *ix, sqlite3_stmt *st, index_blob_fn fn, void *ctx)
+{
+    int rc = 0, r;
+    while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *d = sqlite3_column_text(st, 0);
+        rc = fn(ctx, d ? (const char *)d : "", sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2));
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = db_error(ix, "cannot list blobs");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int index_each_blob(struct cache_index *ix, index_blob_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st, "SELECT digest, size, added FROM blobs ORDER BY digest");
+    return rc ? rc : each_blob(ix, st, fn, ctx);
+}
+
+int index_each_unreferenced(struct cache_index *ix, int64_t cutoff, index_blob_fn fn, void *ctx)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st,
+                     "SELECT digest, size, added FROM blobs WHERE added <= ?1 "
+                     "AND NOT EXISTS (SELECT 1 FROM refs WHERE refs.digest = blobs.digest) ORDER BY digest");
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, cutoff);
+    return each_blob(ix, st, fn, ctx);
+}
+
+static int64_t scalar_query(struct cache_index *ix, const char *sql, int *rc)
+{
+    sqlite3_stmt *st;
+    int64_t v = 0;
+    if (*rc || (*rc = prepare(ix, &st, sql)))
+        return 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    else
+        *rc = db_error(ix, "cannot count");
+    sqlite3_finalize(st);
+    return v;
+}
+
+int index_counts(struct cache_index *ix, struct index_counts *out)
+{
+    int rc = 0;
+    out->entries = scalar_query(ix, "SELECT count(*) FROM entries", &rc);
+    out->blobs = scalar_query(ix, "SELECT count(*) FROM blobs", &rc);
+    out->blob_bytes = scalar_query(ix, "SELECT coalesce(sum(size), 0) FROM blobs", &rc);
+    out->entry_bytes = scalar_query(ix, "SELECT coalesce(sum(size), 0) FROM entries", &rc);
+    out->schema = (int)scalar_query(ix, "PRAGMA user_version", &rc);
+    return rc;
+}
