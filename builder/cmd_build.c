@@ -276,6 +276,24 @@ static int parse_options(struct build_options *o, int argc, char **argv)
     return 0;
 }
 
+/* What the daemonless builder cannot lay down itself yet: say so, and what to do instead. */
+static int check_native(const struct plan *plan, const struct spec *spec)
+{
+    const struct plan_environment *e = &plan->environment;
+    if (e->needs_executor)
+        return err_set(ERR_UNSUPPORTED,
+                       "%s:%d: environment: %s must run in a container, and this version of amlpkg has no "
+                       "executor; write the Dockerfile and its context with --dockerfile DIR (environment steps "
+                       "first, so code and model edits never rebuild them) and build it with podman or docker",
+                       spec->file, spec->environment.line, e->needs_executor);
+    if (!plan_env_is_scratch(e))
+        return err_set(ERR_UNSUPPORTED,
+                       "%s:%d: environment.base_image '%s': the daemonless builder does not pull base images "
+                       "yet; build FROM scratch, or write a Dockerfile with --dockerfile DIR",
+                       spec->file, spec->environment.line, e->base_image);
+    return 0;
+}
+
 /* --push: the image just written goes to the registry as `amlpkg push` would send it. */
 static int push_built(struct build_options *o, const char *output)
 {
@@ -331,6 +349,8 @@ int cmd_build(int argc, char **argv)
                    o.dockerfile, plan->image_name, plan->image_tag, o.dockerfile);
         goto done;
     }
+    if ((rc = check_native(plan, spec)))
+        goto done;
     output = o.output ? strdup(o.output) : default_output(spec, o.format);
     for (size_t n = output ? strlen(output) : 0; n > 1 && output[n - 1] == '/'; n--)
         output[n - 1] = '\0'; /* "layout/" stages beside layout, not inside it */

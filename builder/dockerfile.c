@@ -56,15 +56,43 @@ static int render_copies(struct buf *b, const struct plan *plan)
     return rc;
 }
 
-static int render_env(struct buf *b, const struct plan *plan)
+#define CONDA_SETUP_DIR "azureml-environment-setup"
+#define CONDA_FILE CONDA_SETUP_DIR "/conda_dependencies.yml"
+
+/* The environment's steps: the Docker steps as written, then the conda environment created into its
+ * prefix (as Azure ML's environment images do). They come before every COPY of ours. */
+static int render_environment(struct buf *b, const struct plan_environment *e)
 {
     int rc = 0;
+    if (!e->n_docker_steps && !e->conda_prefix)
+        return 0;
+    rc = buf_appendf(b, "# environment %s\n", e->key);
+    for (size_t i = 0; i < e->n_docker_steps && !rc; i++) {
+        size_t n = strlen(e->docker_steps[i]);
+        rc = buf_append(b, e->docker_steps[i], n);
+        rc = rc ? rc : (n && e->docker_steps[i][n - 1] == '\n' ? 0 : buf_append(b, "\n", 1));
+    }
+    if (!rc && e->conda_prefix) {
+        rc = buf_appendf(b, "COPY [\"" CONDA_FILE "\", \"/" CONDA_FILE "\"]\n"
+                            "RUN conda env create -p %s -f /" CONDA_FILE " && conda clean -aqy\n",
+                         e->conda_prefix);
+        if (!rc && !plan_env_is_scratch(e)) /* the base's PATH stays behind the environment's */
+            rc = buf_appendf(b, "ENV PATH=\"%s/bin:$PATH\"\n", e->conda_prefix);
+    }
+    return rc ? rc : buf_append(b, "\n", 1);
+}
+
+static int render_env(struct buf *b, const struct plan *plan)
+{
+    int rc = 0, first = 1;
+    int keep_base_path = !plan_env_is_scratch(&plan->environment);
     for (size_t i = 0; i < plan->n_env && !rc; i++) {
         const char *eq = strchr(plan->env[i], '=');
-        if (!eq)
-            continue;
-        rc = buf_appendf(b, "%sENV %.*s=", i ? "\n" : "", (int)(eq - plan->env[i]), plan->env[i]);
+        if (!eq || (keep_base_path && !strncmp(plan->env[i], "PATH=", 5)))
+            continue; /* on a base image, PATH is the base's (plus the environment's, above) */
+        rc = buf_appendf(b, "%sENV %.*s=", first ? "" : "\n", (int)(eq - plan->env[i]), plan->env[i]);
         rc = rc ? rc : append_quoted(b, eq + 1);
+        first = 0;
     }
     return rc;
 }
@@ -83,21 +111,25 @@ static int render_labels(struct buf *b, const struct plan *plan)
 
 int dockerfile_render(struct buf *out, const struct plan *plan, const char *spec_name)
 {
-    struct buf copies, env, labels, entry;
+    struct buf copies, env, labels, entry, environment;
+    buf_init(&environment, 0);
     buf_init(&copies, 0);
     buf_init(&env, 0);
     buf_init(&labels, 0);
     buf_init(&entry, 0);
     char port[16];
     snprintf(port, sizeof port, "%d", plan->port);
-    int rc = render_copies(&copies, plan);
+    int rc = render_environment(&environment, &plan->environment);
+    rc = rc ? rc : render_copies(&copies, plan);
     rc = rc ? rc : render_env(&env, plan);
     rc = rc ? rc : render_labels(&labels, plan);
     rc = rc ? rc : buf_append(&entry, "[", 1);
     rc = rc ? rc : json_write_string(&entry, plan->entrypoint, strlen(plan->entrypoint));
     rc = rc ? rc : buf_append(&entry, "]", 1);
-    const char *names[] = {"VERSION", "SPEC", "BASE", "COPY", "ENV", "LABELS", "WORKDIR", "PORT", "ENTRYPOINT"};
-    const char *values[] = {AMLPKG_VERSION_TEXT, spec_name, "scratch", copies.data ? copies.data : "",
+    const char *names[] = {"VERSION", "SPEC", "BASE", "ENVIRONMENT", "COPY", "ENV", "LABELS", "WORKDIR", "PORT",
+                           "ENTRYPOINT"};
+    const char *values[] = {AMLPKG_VERSION_TEXT, spec_name, plan->environment.base_image,
+                            environment.data ? environment.data : "", copies.data ? copies.data : "",
                             env.data ? env.data : "", labels.data ? labels.data : "", plan->workdir, port,
                             entry.data ? entry.data : ""};
     /* {{NAME}} placeholders; the template is ours, so an unknown one is a bug worth failing on. */
@@ -121,6 +153,7 @@ int dockerfile_render(struct buf *out, const struct plan *plan, const char *spec
         rc = rc ? rc : buf_append_str(out, values[k]);
         p = close + 2;
     }
+    buf_release(&environment);
     buf_release(&copies);
     buf_release(&env);
     buf_release(&labels);
@@ -157,6 +190,22 @@ static int stage_files(const char *ctx, const struct plan *plan)
     return rc;
 }
 
+static int stage_conda_file(const char *ctx, const struct plan_environment *e)
+{
+    if (!e->conda_yaml)
+        return 0;
+    char dir[8192], path[8300];
+    snprintf(dir, sizeof dir, "%s/" CONDA_SETUP_DIR, ctx);
+    snprintf(path, sizeof path, "%s/conda_dependencies.yml", dir);
+    int rc = fs_make_dirs(dir);
+    FILE *f = rc ? NULL : fopen(path, "wx");
+    if (!rc && !f)
+        return err_set_errno(ERR_IO, "cannot create '%s'", path);
+    if (f && (fputs(e->conda_yaml, f) < 0) + (fclose(f) != 0))
+        rc = err_set_errno(ERR_IO, "cannot write '%s'", path);
+    return rc;
+}
+
 int dockerfile_write(const char *dir, const struct plan *plan, const char *spec_name)
 {
     if (!dir_is_empty_or_missing(dir))
@@ -168,6 +217,7 @@ int dockerfile_write(const char *dir, const struct plan *plan, const char *spec_
     int rc = parent ? fs_make_temp_dir(&ctx, parent, ".amlpkg-context-") : err_set(ERR_NOMEM, "out of memory");
     rc = rc ? rc : dockerfile_render(&text, plan, spec_name);
     rc = rc ? rc : stage_files(ctx, plan);
+    rc = rc ? rc : stage_conda_file(ctx, &plan->environment);
     if (!rc && !(file = fs_join(ctx, "Dockerfile")))
         rc = err_set(ERR_NOMEM, "out of memory");
     FILE *f = NULL;

@@ -49,6 +49,7 @@ void plan_free(struct plan *p)
     free(p->image_name);
     free(p->image_tag);
     free(p->created_text);
+    plan_env_release(&p->environment);
     free(p);
 }
 
@@ -201,24 +202,86 @@ static char *format_utc(long long t)
     return strdup(buf);
 }
 
+/* What cannot work whatever builds it: an entry script, Docker steps or conda
+ * installs on scratch, which has no interpreter and no shell. */
+static int check_environment(const struct plan *p, const struct spec *spec)
+{
+    if (!plan_env_is_scratch(&p->environment))
+        return 0;
+    if (spec->inference.entry_script)
+        return err_set(ERR_INVALID, "%s: inference.entry_script: a Python entry script needs an image with Python: "
+                       "set environment.base_image (then build with --dockerfile), or run it on this host with "
+                       "amlpkg serve", spec->file);
+    if (p->environment.needs_executor)
+        return err_set(ERR_INVALID, "%s:%d: environment: %s need a base image with a shell; set "
+                       "environment.base_image", spec->file, spec->environment.line, p->environment.needs_executor);
+    return 0;
+}
+
+/* The entry script and its source directory at the app root, as Azure ML's `COPY code /var/azureml-app`. */
+static int add_app_layer(struct plan *p, const struct spec_inference *inf)
+{
+    struct plan_layer *l = &p->layers[p->n_layers++];
+    l->created_by = format("amlpkg: app %s", base_name(inf->entry_script));
+    l->gzip_level = 6;
+    l->entries = calloc(2, sizeof *l->entries);
+    if (!l->created_by || !l->entries)
+        return err_set(ERR_NOMEM, "out of memory");
+    const char *src = inf->source_directory;
+    size_t src_len = src ? strlen(src) : 0;
+    int inside = src && strncmp(inf->entry_script, src, src_len) == 0 && inf->entry_script[src_len] == '/';
+    if (src) {
+        struct plan_entry *e = &l->entries[l->n_entries++];
+        e->image_path = strdup(PLAN_APP_ROOT_REL);
+        e->host_path = strdup(src);
+        if (!e->image_path || !e->host_path)
+            return err_set(ERR_NOMEM, "out of memory");
+    }
+    if (!inside) {
+        struct plan_entry *e = &l->entries[l->n_entries++];
+        e->image_path = format(PLAN_APP_ROOT_REL "/%s", base_name(inf->entry_script));
+        e->host_path = strdup(inf->entry_script);
+        if (!e->image_path || !e->host_path)
+            return err_set(ERR_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* AZUREML_ENTRY_SCRIPT is relative to the app root; AZUREML_SOURCE_DIRECTORY goes on sys.path. */
+static int add_entry_env(struct plan *p, const struct spec *spec)
+{
+    const struct spec_inference *inf = &spec->inference;
+    if (!inf->entry_script)
+        return 0;
+    const char *src = inf->source_directory;
+    size_t src_len = src ? strlen(src) : 0;
+    int inside = src && strncmp(inf->entry_script, src, src_len) == 0 && inf->entry_script[src_len] == '/';
+    char *script = format("AZUREML_ENTRY_SCRIPT=%s", inside ? inf->entry_script + src_len + 1 : base_name(inf->entry_script));
+    if (!script)
+        return -1;
+    p->env[p->n_env++] = script;
+    if (src && !(p->env[p->n_env++] = strdup("AZUREML_SOURCE_DIRECTORY=" PLAN_APP_ROOT)))
+        return -1;
+    return 0;
+}
+
 int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_path, long long created)
 {
     *out = NULL;
-    /* The image is built FROM scratch: there is no interpreter in it to run an entry script. */
-    if (spec->inference.entry_script)
-        return err_set(ERR_UNSUPPORTED, "%s: inference.entry_script: images with a Python entry script need an "
-                       "environment with Python (a base image), which this version of amlpkg does not build yet; "
-                       "run it here with 'amlpkg serve %s'", spec->file, spec->file);
     struct plan *p = calloc(1, sizeof *p);
     int rc = 0;
     if (!p)
         return err_set(ERR_NOMEM, "out of memory");
+    if ((rc = plan_env_init(&p->environment, spec, VERSION_TEXT)) || (rc = check_environment(p, spec))) {
+        plan_free(p);
+        return rc;
+    }
     p->created = created;
     p->created_text = format_utc(created);
     p->port = PLAN_PORT;
-    p->layers = calloc(spec->n_models + 2, sizeof *p->layers);
-    p->env = calloc(16, sizeof *p->env);
-    p->labels = calloc(6, sizeof *p->labels);
+    p->layers = calloc(spec->n_models + 3, sizeof *p->layers);
+    p->env = calloc(24 + spec->environment.n_env, sizeof *p->env);
+    p->labels = calloc(8, sizeof *p->labels);
     p->entrypoint = strdup(PLAN_AMLSERVE_PATH);
     p->workdir = strdup(PLAN_APP_ROOT);
     p->image_name = strdup(spec->image_name);
@@ -231,6 +294,8 @@ int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_
     /* Runtime first, models last: a new model version touches only its own layer. */
     rc = add_layer(p, format("amlpkg: amlserve " VERSION_TEXT " runtime"), strdup(PLAN_AMLSERVE_REL),
                    amlserve_path, 6);
+    if (!rc && spec->inference.entry_script)
+        rc = add_app_layer(p, &spec->inference);
     if (!rc && (spec->service.input_sample || spec->service.output_sample))
         rc = add_samples_layer(p, &spec->service);
     for (size_t i = 0; i < spec->n_models && !rc; i++) {
@@ -246,11 +311,18 @@ int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_
                           ? format("AZUREML_MODEL_DIR=" PLAN_MODELS_ROOT "/%s/%lld", spec->models[0].name,
                                    spec->models[0].version)
                           : format("AZUREML_MODEL_DIR=" PLAN_MODELS_ROOT);
-    p->env[p->n_env++] = strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    const struct plan_environment *e = &p->environment;
+    /* A conda environment comes first on PATH, as in Azure ML's environment images. */
+    p->env[p->n_env++] = format("PATH=%s%s/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                e->conda_prefix ? e->conda_prefix : "", e->conda_prefix ? "/bin:" : "");
+    if (e->conda_prefix)
+        p->env[p->n_env++] = format("AZUREML_CONDA_ENVIRONMENT_PATH=%s", e->conda_prefix);
+    for (size_t i = 0; i < e->n_env; i++)
+        p->env[p->n_env++] = strdup(e->env[i]);
     p->env[p->n_env++] = strdup("AML_APP_ROOT=" PLAN_APP_ROOT);
     p->env[p->n_env++] = model_dir;
     p->env[p->n_env++] = format("SERVER_PORT=%d", PLAN_PORT);
-    if (add_service_env(p, spec) < 0) {
+    if (add_entry_env(p, spec) < 0 || add_service_env(p, spec) < 0) {
         rc = err_set(ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -267,7 +339,9 @@ int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_
     if (!rc)
         rc = add_label(p, "com.amlpkg.version", strdup(VERSION_TEXT));
     if (!rc)
-        rc = add_label(p, "com.amlpkg.scoring", strdup("onnx"));
+        rc = add_label(p, "com.amlpkg.scoring", strdup(spec->inference.entry_script ? "python" : "onnx"));
+    if (!rc)
+        rc = add_label(p, "com.amlpkg.environment-key", strdup(e->key));
     if (rc)
         goto done;
     qsort(p->labels, p->n_labels, sizeof *p->labels, compare_labels);

@@ -7,6 +7,7 @@
 #ifndef AMLPKG_PLAN_H
 #define AMLPKG_PLAN_H
 
+#include "plan_env.h"
 #include "spec.h"
 
 #include <stddef.h>
@@ -55,6 +56,7 @@ struct plan {
     char *image_tag;
     long long created;  /* SOURCE_DATE_EPOCH */
     char *created_text; /* the same as RFC 3339 UTC, for configs and labels */
+    struct plan_environment environment; /* base image, steps, conda: below the layers above */
 };
 
 /* amlserve_path: the runtime binary to embed. created: seconds since epoch. */

@@ -40,7 +40,7 @@ int spec_cli_check(const struct spec_cli *a, const char *spec_path, const char *
 int spec_cli_load(struct spec **out, const struct spec_cli *a, const char *spec_path)
 {
     if (spec_path)
-        return spec_load(out, spec_path);
+        return spec_read(out, spec_path, SPEC_READ_ENVIRONMENT);
     struct spec_azure_input in = {
         .inference_config = a->inference_config,
         .deployment_config = a->deployment_config,

@@ -93,6 +93,6 @@ printf '{"computeType": "AKS", "scoringTimeoutMs": "soon"}\n' > dc.json
 check_fails "a non-number timeout names the key" "dc.json:1: scoringTimeoutMs: expected an integer" \
   "$AMLPKG" serve --inference-config inferenceconfig.json --model "$MODEL" --deployment-config dc.json
 check_fails "build takes the same files, and says why a Python entry script cannot go into a scratch image" \
-  "inference.entry_script: images with a Python entry script need an environment with Python" \
+  "inference.entry_script: a Python entry script needs an image with Python" \
   "$AMLPKG" build --inference-config inferenceconfig.json --model "$MODEL" -o "$WORK/never.tar"
 check "... writing nothing" test ! -e "$WORK/never.tar"

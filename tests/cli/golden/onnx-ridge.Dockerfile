@@ -2,8 +2,8 @@
 #   amlpkg build spec.yaml --dockerfile DIR   (or: amlpkg package ... --generate-dockerfile DIR)
 # Build it with `podman build DIR` or `docker build DIR`: the image serves the
 # same as the one `amlpkg build` writes without a daemon. Layers go from what
-# changes least to most (runtime, app, then one per model), so an edit to a
-# model rebuilds only that model's layer.
+# changes least to most (environment, runtime, app, then one per model), so an
+# edit to the code or a model never rebuilds the environment.
 FROM scratch
 # amlpkg: amlserve 0.1.0 runtime
 COPY ["rootfs/usr/local/bin/amlserve", "/usr/local/bin/amlserve"]
@@ -15,6 +15,7 @@ ENV PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ENV AML_APP_ROOT="/var/azureml-app"
 ENV AZUREML_MODEL_DIR="/var/azureml-app/azureml-models/ridge/1"
 ENV SERVER_PORT="5001"
+LABEL "com.amlpkg.environment-key"="3c4bf5ef0c68c29f88f097936f114f9ee2981bead64279a2ed094cdf27e30eaa"
 LABEL "com.amlpkg.scoring"="onnx"
 LABEL "com.amlpkg.version"="0.1.0"
 LABEL "org.opencontainers.image.created"="1970-01-01T00:00:00Z"

@@ -1,0 +1,162 @@
+#include "plan_env.h"
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "conda.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int plan_env_is_scratch(const struct plan_environment *e)
+{
+    return !e->base_image || strcmp(e->base_image, "scratch") == 0;
+}
+
+/* A YAML double-quoted scalar: safe for any text a conda file may hold. */
+static int yaml_quoted(struct buf *b, const char *s)
+{
+    int rc = buf_append(b, "\"", 1);
+    for (; *s && !rc; s++) {
+        if (*s == '"' || *s == '\\')
+            rc = buf_append(b, "\\", 1);
+        rc = rc ? rc : (*s == '\n' ? buf_append(b, "\\n", 2) : buf_append(b, s, 1));
+    }
+    return rc ? rc : buf_append(b, "\"", 1);
+}
+
+/* The conda file for an inline `conda:` mapping, as written (dependencies in their order). */
+static int render_conda(char **out, const struct conda_env *c)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    int rc = buf_append_str(&b, "# Written by amlpkg from the spec's inline environment.conda.\n");
+    if (!rc && c->n_channels) {
+        rc = buf_append_str(&b, "channels:\n");
+        for (size_t i = 0; i < c->n_channels && !rc; i++) {
+            rc = buf_append_str(&b, "  - ");
+            rc = rc ? rc : yaml_quoted(&b, c->channels[i]);
+            rc = rc ? rc : buf_append(&b, "\n", 1);
+        }
+    }
+    if (!rc && (c->n_deps || c->n_pip))
+        rc = buf_append_str(&b, "dependencies:\n");
+    for (size_t i = 0; i < c->n_deps && !rc; i++) {
+        rc = buf_append_str(&b, "  - ");
+        rc = rc ? rc : yaml_quoted(&b, c->deps[i].text);
+        rc = rc ? rc : buf_append(&b, "\n", 1);
+    }
+    if (!rc && (c->n_pip || c->n_pip_options))
+        rc = buf_append_str(&b, "  - pip:\n");
+    for (size_t i = 0; i < c->n_pip_options && !rc; i++) {
+        rc = buf_append_str(&b, "      - ");
+        rc = rc ? rc : yaml_quoted(&b, c->pip_options[i]);
+        rc = rc ? rc : buf_append(&b, "\n", 1);
+    }
+    for (size_t i = 0; i < c->n_pip && !rc; i++) {
+        rc = buf_append_str(&b, "      - ");
+        rc = rc ? rc : yaml_quoted(&b, c->pip[i].text);
+        rc = rc ? rc : buf_append(&b, "\n", 1);
+    }
+    if (!rc && c->n_vars)
+        rc = buf_append_str(&b, "variables:\n");
+    for (size_t i = 0; i < c->n_vars && !rc; i++) {
+        rc = buf_appendf(&b, "  %s: ", c->vars[i].name);
+        rc = rc ? rc : yaml_quoted(&b, c->vars[i].value);
+        rc = rc ? rc : buf_append(&b, "\n", 1);
+    }
+    if (!rc && !(*out = strdup(b.data)))
+        rc = err_set(ERR_NOMEM, "out of memory");
+    buf_release(&b);
+    return rc;
+}
+
+static int read_text_file(char **out, const char *path)
+{
+    struct buf b;
+    buf_init(&b, 4u << 20);
+    int rc = buf_read_file(&b, path);
+    if (!rc && !(*out = strdup(b.data ? b.data : "")))
+        rc = err_set(ERR_NOMEM, "out of memory");
+    buf_release(&b);
+    return rc;
+}
+
+static int describe_executor_needs(struct plan_environment *e, const struct spec_environment *s, int installs)
+{
+    struct buf b;
+    buf_init(&b, 0);
+    int rc = 0;
+    if (s->n_docker_steps)
+        rc = buf_appendf(&b, "environment.docker_steps (%zu step%s)", s->n_docker_steps,
+                         s->n_docker_steps == 1 ? "" : "s");
+    if (!rc && installs)
+        rc = buf_appendf(&b, "%sthe conda environment (%zu conda and %zu pip dependencies)", b.len ? ", " : "",
+                         s->conda->n_deps, s->conda->n_pip);
+    if (!rc && b.len && !(e->needs_executor = strdup(b.data)))
+        rc = err_set(ERR_NOMEM, "out of memory");
+    buf_release(&b);
+    return rc;
+}
+
+int plan_env_init(struct plan_environment *e, const struct spec *spec, const char *runtime_version)
+{
+    memset(e, 0, sizeof *e);
+    const struct spec_environment *s = &spec->environment;
+    struct envkey key = {0};
+    int rc = envkey_compute(&key, s, runtime_version);
+    if (rc)
+        return rc;
+    snprintf(e->key, sizeof e->key, "%s", key.hex);
+    envkey_release(&key);
+    if (!(e->base_image = strdup(s->base_image ? s->base_image : "scratch")))
+        return err_set(ERR_NOMEM, "out of memory");
+    if (s->n_docker_steps && !(e->docker_steps = calloc(s->n_docker_steps, sizeof *e->docker_steps)))
+        return err_set(ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < s->n_docker_steps; i++, e->n_docker_steps++)
+        if (!(e->docker_steps[i] = strdup(s->docker_steps[i])))
+            return err_set(ERR_NOMEM, "out of memory");
+    if (!(e->env = calloc(s->n_env + 3, sizeof *e->env)))
+        return err_set(ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < s->n_env; i++, e->n_env++)
+        if (asprintf(&e->env[i], "%s=%s", s->env[i].name, s->env[i].value) < 0) {
+            e->env[i] = NULL;
+            return err_set(ERR_NOMEM, "out of memory");
+        }
+    /* What the NVIDIA container runtime reads to expose GPUs to the container. */
+    if (s->gpu_enabled) {
+        int bad = !(e->env[e->n_env++] = strdup("NVIDIA_VISIBLE_DEVICES=all")) ||
+                  !(e->env[e->n_env++] = strdup("NVIDIA_DRIVER_CAPABILITIES=compute,utility"));
+        if (!bad && s->cuda_version && asprintf(&e->env[e->n_env++], "NVIDIA_REQUIRE_CUDA=cuda>=%s", s->cuda_version) < 0)
+            e->env[--e->n_env] = NULL, bad = 1;
+        if (bad)
+            return err_set(ERR_NOMEM, "out of memory");
+    }
+    /* A user-managed environment already has its packages: nothing to install. */
+    int installs = s->conda && !s->python_user_managed && (s->conda->n_deps || s->conda->n_pip);
+    if (installs) {
+        rc = s->conda_file ? read_text_file(&e->conda_yaml, s->conda_file) : render_conda(&e->conda_yaml, s->conda);
+        if (rc)
+            return rc;
+        if (asprintf(&e->conda_prefix, PLAN_ENVS_ROOT "/azureml_%s", e->key) < 0) {
+            e->conda_prefix = NULL;
+            return err_set(ERR_NOMEM, "out of memory");
+        }
+    }
+    return describe_executor_needs(e, s, installs);
+}
+
+void plan_env_release(struct plan_environment *e)
+{
+    free(e->base_image);
+    for (size_t i = 0; i < e->n_docker_steps; i++)
+        free(e->docker_steps[i]);
+    free(e->docker_steps);
+    for (size_t i = 0; i < e->n_env; i++)
+        free(e->env[i]);
+    free(e->env);
+    free(e->conda_yaml);
+    free(e->conda_prefix);
+    free(e->needs_executor);
+    memset(e, 0, sizeof *e);
+}
