@@ -72,6 +72,10 @@ if command -v umoci >/dev/null; then
 else
   skip "umoci is not installed"
 fi
+mkdir -p "$WORK/dot/layout"
+check "-o . builds a layout in the working directory" \
+  bash -c "cd '$WORK/dot/layout' && '$AMLPKG' build '$EX/spec.yaml' --format oci-layout -o . >/dev/null"
+check "... staging nothing inside it" test "$(ls -A "$WORK/dot/layout" | tr '\n' ' ')" = "blobs index.json oci-layout "
 mkdir -p "$WORK/notlayout" && echo x > "$WORK/notlayout/file"
 check_fails "a non-empty directory that is no layout is refused" "not an OCI image layout" \
   "$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o "$WORK/notlayout"
