@@ -354,7 +354,14 @@ int cmd_build(int argc, char **argv)
     output = o.output ? strdup(o.output) : default_output(spec, o.format);
     for (size_t n = output ? strlen(output) : 0; n > 1 && output[n - 1] == '/'; n--)
         output[n - 1] = '\0'; /* "layout/" stages beside layout, not inside it */
-    out_dir = output ? fs_dirname(output) : NULL;
+    if (output && o.format == FORMAT_OCI_LAYOUT) {
+        /* A layout given as "." or "dir/..": stage beside its real path, never inside it. */
+        char *real = realpath(output, NULL);
+        out_dir = real ? fs_dirname(real) : fs_dirname(output);
+        free(real);
+    } else if (output) {
+        out_dir = fs_dirname(output);
+    }
     if (!output || !out_dir) {
         rc = err_set(ERR_NOMEM, "out of memory");
         goto done;

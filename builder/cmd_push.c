@@ -12,7 +12,8 @@ static const char push_usage[] =
     "usage: amlpkg push SOURCE REF [options]\n"
     "\n"
     "Uploads an image to a registry. SOURCE is an oci-archive (what amlpkg build writes) or an OCI\n"
-    "layout directory; REF is registry/repository[:tag] (Docker Hub when there is no registry).\n"
+    "layout directory (DIR:NAME:TAG picks one image of several); REF is registry/repository[:tag]\n"
+    "(Docker Hub when there is no registry).\n"
     "Blobs the registry already has are skipped.\n"
     "\n"
     "options:\n" TRANSFER_CLI_HELP;

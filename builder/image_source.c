@@ -105,8 +105,25 @@ int image_source_open(struct image_source **out, const char *path)
     }
     struct stat st;
     int rc = 0;
+    char *dir = NULL;
     if (stat(path, &st) != 0) {
-        rc = err_set_errno(ERR_NOTFOUND, "%s: cannot open image source", path);
+        /* "DIR:NAME:TAG": one image of a layout directory that holds several. */
+        for (const char *c = strchr(path, ':'); c && !dir; c = strchr(c + 1, ':')) {
+            char *d = strndup(path, (size_t)(c - path));
+            if (d && c[1] && stat(d, &st) == 0 && S_ISDIR(st.st_mode)) {
+                dir = d;
+                if (!(s->select = strdup(c + 1)))
+                    rc = err_set(ERR_NOMEM, "out of memory");
+            } else {
+                free(d);
+            }
+        }
+        if (!dir && !rc)
+            rc = err_set_errno(ERR_NOTFOUND, "%s: cannot open image source", path);
+        path = dir;
+    }
+    if (rc) {
+        /* reported above */
     } else if (S_ISDIR(st.st_mode)) {
         char *idx = fs_join(path, "index.json");
         if (!idx || access(idx, R_OK) != 0)
@@ -120,6 +137,7 @@ int image_source_open(struct image_source **out, const char *path)
             !(rc = extract(path, s->temp_dir)) && !(s->root = strdup(s->temp_dir)))
             rc = err_set(ERR_NOMEM, "out of memory");
     }
+    free(dir);
     if (rc) {
         image_source_free(s);
         return rc;
@@ -136,6 +154,7 @@ void image_source_free(struct image_source *s)
         fs_remove_tree(s->temp_dir);
     free(s->temp_dir);
     free(s->root);
+    free(s->select);
     free(s->path);
     free(s);
 }
@@ -164,6 +183,13 @@ int image_source_read_blob(const struct image_source *s, struct buf *b, const ch
     return rc;
 }
 
+static int ref_name_is(const struct json_value *descriptor, const char *name)
+{
+    const struct json_value *an = json_member(descriptor, "annotations");
+    const struct json_value *rn = an ? json_member(an, "org.opencontainers.image.ref.name") : NULL;
+    return rn && rn->type == JSON_STRING && !strcmp(rn->as.string.ptr, name);
+}
+
 int image_source_top(const struct image_source *s, char digest[72], char media_type[256], int64_t *size,
                      char ref_name[256])
 {
@@ -181,11 +207,19 @@ int image_source_top(const struct image_source *s, char digest[72], char media_t
         rc = err_set(ERR_PARSE, "%s: index.json lists no manifests", s->path);
         goto done;
     }
-    if (m->count > 1) {
-        rc = err_set(ERR_UNSUPPORTED, "%s: index.json lists %zu images; push one at a time", s->path, m->count);
+    const struct json_value *d = m->child;
+    if (s->select) {
+        while (d && !ref_name_is(d, s->select))
+            d = d->next;
+        if (!d) {
+            rc = err_set(ERR_NOTFOUND, "%s: no image named '%s' in index.json", s->path, s->select);
+            goto done;
+        }
+    } else if (m->count > 1) {
+        rc = err_set(ERR_UNSUPPORTED, "%s: index.json lists %zu images; name one as %s:NAME:TAG", s->path, m->count,
+                     s->path);
         goto done;
     }
-    const struct json_value *d = m->child;
     const struct json_value *dg = json_member(d, "digest"), *mt = json_member(d, "mediaType"),
                             *sz = json_member(d, "size"), *an = json_member(d, "annotations");
     const struct json_value *rn = an ? json_member(an, "org.opencontainers.image.ref.name") : NULL;

@@ -1,5 +1,6 @@
 /* Local images to push: an OCI image layout directory, or an oci-archive
- * tarball (plain or compressed tar of such a layout).
+ * tarball (plain or compressed tar of such a layout). "DIR:NAME:TAG" names
+ * one image of a layout that holds several (by its ref.name annotation).
  *
  * A layout directory is read in place. A tarball is unpacked with libarchive
  * into a private temporary directory (only "oci-layout", "index.json" and
@@ -17,6 +18,7 @@ struct image_source {
     char *root;     /* the layout directory */
     char *temp_dir; /* owned temporary directory, or NULL */
     char *path;     /* as given, for messages */
+    char *select;   /* ref name to pick from index.json, or NULL */
 };
 
 int image_source_open(struct image_source **out, const char *path);
@@ -26,7 +28,7 @@ char *image_source_blob_path(const struct image_source *src, const char *digest)
 /* Reads a small blob (manifest, index) into b, verifying its digest. */
 int image_source_read_blob(const struct image_source *src, struct buf *b, const char *digest);
 /* The top descriptor of index.json: the one manifest, or the one whose
- * org.opencontainers.image.ref.name equals name (when name is given). */
+ * org.opencontainers.image.ref.name equals the selected name ("DIR:NAME:TAG"). */
 int image_source_top(const struct image_source *src, char digest[72], char media_type[256], int64_t *size,
                      char ref_name[256]);
 

@@ -72,11 +72,26 @@ if command -v umoci >/dev/null; then
 else
   skip "umoci is not installed"
 fi
+mkdir -p "$WORK/dot/layout"
+check "-o . builds a layout in the working directory" \
+  bash -c "cd '$WORK/dot/layout' && '$AMLPKG' build '$EX/spec.yaml' --format oci-layout -o . >/dev/null"
+check "... staging nothing inside it" test "$(ls -A "$WORK/dot/layout" | tr '\n' ' ')" = "blobs index.json oci-layout "
 mkdir -p "$WORK/notlayout" && echo x > "$WORK/notlayout/file"
 check_fails "a non-empty directory that is no layout is refused" "not an OCI image layout" \
   "$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o "$WORK/notlayout"
 check "... and left as it was" test "$(ls -A "$WORK/notlayout")" = file
 check "no temporary files are left in the layout" bash -c "! ls -A '$L' '$WORK' | grep -E 'tmp-|amlpkg-build'"
+
+# A build that fails while writing (here: past a file size limit) leaves the old output as it was.
+echo old > "$WORK/keep.tar"
+check_fails "a build failing mid-write reports it" "write failed|File too large" \
+  bash -c "trap '' XFSZ; ulimit -f 300; exec '$AMLPKG' build '$EX/spec.yaml' -o '$WORK/keep.tar'"
+check "... and leaves the old archive untouched" test "$(cat "$WORK/keep.tar")" = old
+cp "$L/index.json" "$WORK/index.before"
+check_fails "a layout build failing mid-write reports it" "write failed|File too large" \
+  bash -c "trap '' XFSZ; ulimit -f 300; exec '$AMLPKG' build '$EX/spec.yaml' --format oci-layout -o '$L' --tag ridge:3"
+check "... and leaves index.json untouched" cmp "$L/index.json" "$WORK/index.before"
+check "... and no temporary files" bash -c "! ls -A '$L' '$WORK' | grep -E 'tmp-|amlpkg-build'"
 
 # --check: equal digest passes and writes; a different one fails and writes nothing.
 check "--check with the right digest passes" "$AMLPKG" build "$EX/spec.yaml" -o "$WORK/c.tar" --check "$digest"
