@@ -141,3 +141,5 @@ clean:
 golden: all
 	rm -rf $(BUILD)/golden && SOURCE_DATE_EPOCH=0 $(BUILD)/bin/amlpkg package examples/onnx-ridge/spec.yaml \
 	  --generate-dockerfile $(BUILD)/golden >/dev/null && cp $(BUILD)/golden/Dockerfile tests/cli/golden/onnx-ridge.Dockerfile
+	rm -rf $(BUILD)/golden && SOURCE_DATE_EPOCH=0 $(BUILD)/bin/amlpkg build examples/azureml-conda/spec.yaml \
+	  --dockerfile $(BUILD)/golden >/dev/null && cp $(BUILD)/golden/Dockerfile tests/cli/golden/azureml-conda.Dockerfile

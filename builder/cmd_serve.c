@@ -1,6 +1,7 @@
 /* amlpkg serve SPEC: the package's scoring service on this host, no image. */
 #include "commands.h"
 #include "common/err.h"
+#include "conda.h"
 #include "file_watch.h"
 #include "local_service.h"
 #include "runtime_locate.h"
@@ -226,6 +227,10 @@ int cmd_serve(int argc, char **argv)
         rc = err_set_errno(ERR_IO, "signalfd");
         goto done;
     }
+    const struct conda_env *conda = spec->environment.conda;
+    if (conda && !spec->environment.python_user_managed && (conda->n_deps || conda->n_pip))
+        fprintf(stderr, "amlpkg serve: note: the environment's %zu conda and %zu pip dependencies are not installed "
+                        "by serve; it runs with this host's Python\n", conda->n_deps, conda->n_pip);
     if ((rc = local_service_start(&svc, spec, &lo)))
         goto done;
     started = 1;

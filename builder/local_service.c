@@ -161,8 +161,12 @@ static int build_args(struct arg_list *a, const struct local_service *svc, const
         rc = arg_add2(a, "--entry-script", spec->inference.entry_script);
     if (!rc && spec->inference.source_directory)
         rc = arg_add2(a, "--source-dir", spec->inference.source_directory);
-    if (!rc && o->python)
-        rc = arg_add2(a, "--python", o->python);
+    /* The environment's interpreter unless the caller names one; Azure's default "python" means python3 here. */
+    const char *python = o->python ? o->python : spec->environment.python_interpreter;
+    if (python && strcmp(python, "python") == 0)
+        python = NULL;
+    if (!rc && python)
+        rc = arg_add2(a, "--python", python);
     if (!rc && s->workers)
         rc = arg_add_num(a, "--threads", s->workers);
     if (!rc && s->timeout_ms)
@@ -262,7 +266,8 @@ static void show_log_tail(const char *path)
     fprintf(stderr, "%s%s", tail, n && tail[n - 1] != '\n' ? "\n" : "");
 }
 
-static int spawn(struct local_service *svc, struct arg_list *args, const char *log_path)
+static int spawn(struct local_service *svc, struct arg_list *args, const char *log_path,
+                 const struct spec_environment *env)
 {
     int log_fd = -1;
     if (log_path && (log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
@@ -285,6 +290,9 @@ static int spawn(struct local_service *svc, struct arg_list *args, const char *l
         dup2(pipe_fds[1], STDOUT_FILENO);
         if (log_fd >= 0)
             dup2(log_fd, STDERR_FILENO);
+        /* The environment's variables, as the image would set them. */
+        for (size_t i = 0; i < env->n_env; i++)
+            setenv(env->env[i].name, env->env[i].value, 1);
         sigset_t none; /* the caller may block signals it reads through signalfd */
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
@@ -329,7 +337,7 @@ int local_service_start(struct local_service *svc, const struct spec *spec, cons
     if (!rc && opts->capture_stderr && !(log_path = fs_join(svc->root, "amlserve.log")))
         rc = err_set(ERR_NOMEM, "out of memory");
     if (!rc)
-        rc = spawn(svc, &args, log_path);
+        rc = spawn(svc, &args, log_path, &spec->environment);
     if (!rc && (rc = await_listening(svc)) && log_path)
         show_log_tail(log_path);
     free(log_path);

@@ -183,3 +183,26 @@ check_fails "an empty input file is refused" "empty.jsonl: no request bodies" \
 check_exit "--duration and --requests together is a usage error" 2 \
   "$AMLPKG" profile "$EX/onnx-ridge/spec.yaml" --input "$WORK/requests.jsonl" --duration 1 --requests 5
 check_exit "profile without --input is a usage error" 2 "$AMLPKG" profile "$EX/onnx-ridge/spec.yaml"
+
+# The environment's variables reach the entry script; its conda dependencies are named as not installed.
+mkdir -p "$WORK/envspec" && cp "$EX/onnx-ridge/model.onnx" "$WORK/envspec/"
+cat > "$WORK/envspec/score.py" <<'PYEOF'
+import os
+def init():
+    pass
+def run(raw):
+    return {"greeting": os.environ.get("GREETING"), "threads": os.environ.get("OMP_NUM_THREADS")}
+PYEOF
+cat > "$WORK/envspec/spec.yaml" <<'YAML'
+models: [{name: ridge, version: 1, path: model.onnx}]
+inference: {entry_script: score.py}
+environment:
+  base_image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04
+  conda: {dependencies: ["numpy>=1.24", {pip: ["onnx"]}]}
+  env: {GREETING: "hello from the spec", OMP_NUM_THREADS: "1"}
+YAML
+check "serve runs a spec with an environment section" start_serve envs "$WORK/envspec/spec.yaml"
+check "... says the conda dependencies are not installed by serve" grep -q "1 conda and 1 pip dependencies are not installed by serve" "$WORK/envs.err"
+score "$WORK/envspec/spec.yaml"
+check "... and the environment's variables reach run()" bash -c "[ $code = 200 ] && jq -e '.greeting == \"hello from the spec\" and .threads == \"1\"' '$WORK/out'"
+stop_serve envs INT >/dev/null 2>&1

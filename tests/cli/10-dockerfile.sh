@@ -47,3 +47,45 @@ check_exit "--dockerfile with --format is a usage error" 2 \
   "$AMLPKG" build "$EX/onnx-ridge/spec.yaml" --dockerfile "$WORK/x" --format docker-archive
 check "package without --generate-dockerfile builds an image like build" bash -c "
   '$AMLPKG' package '$EX/onnx-ridge/spec.yaml' -o '$WORK/pkg.tar' | tail -1 | grep -q '^sha256:'"
+
+# An environment that needs an engine: base image, Docker step, conda file; the Python app.
+CONDA="$ROOT/examples/azureml-conda"
+check "a conda environment spec writes its Dockerfile" "$AMLPKG" build "$CONDA/spec.yaml" --dockerfile "$WORK/conda"
+check "... matching the golden file" diff -u "$GOLDEN/azureml-conda.Dockerfile" "$WORK/conda/Dockerfile"
+check "... FROM the base, the environment steps before any of our COPYs" bash -c "
+  [ \"\$(awk '/^(FROM|RUN|COPY)/ {print \$1}' '$WORK/conda/Dockerfile' | head -5 | tr '\n' ' ')\" = 'FROM RUN COPY RUN COPY ' ] &&
+  awk '/^COPY/ {print \$2}' '$WORK/conda/Dockerfile' | sed -n 2p | grep -q amlserve"
+check "... the conda file copied byte for byte into the context" cmp "$CONDA/conda.yml" "$WORK/conda/azureml-environment-setup/conda_dependencies.yml"
+check "... the entry script at the app root, named by AZUREML_ENTRY_SCRIPT" bash -c "
+  cmp '$ROOT/examples/python-ridge/score.py' '$WORK/conda/rootfs/var/azureml-app/score.py' && grep -qx 'ENV AZUREML_ENTRY_SCRIPT=\"score.py\"' '$WORK/conda/Dockerfile'"
+check "... the base's PATH kept behind the conda environment's" grep -qE '^ENV PATH="/azureml-envs/azureml_[0-9a-f]{64}/bin:\$PATH"$' "$WORK/conda/Dockerfile"
+check_fails "the daemonless build says what needs an engine and what to do" \
+  "environment: environment.docker_steps \(1 step\), the conda environment \(3 conda and 1 pip dependencies\) must run in a container.*--dockerfile DIR" \
+  "$AMLPKG" build "$CONDA/spec.yaml" -o "$WORK/never.tar"
+# An inline conda mapping is written out as a conda file a real YAML reader accepts, entries as written.
+mkdir -p "$WORK/inline" && cp "$ROOT/examples/onnx-ridge/model.onnx" "$ROOT/examples/python-ridge/score.py" "$WORK/inline/"
+cat > "$WORK/inline/spec.yaml" <<'YAML'
+models: [{name: ridge, version: 1, path: model.onnx}]
+inference: {entry_script: score.py}
+environment:
+  base_image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04
+  conda:
+    channels: [conda-forge]
+    dependencies: ["python=3.11", "numpy >=1.24", {pip: ["onnx==1.14.1", "--extra-index-url https://example.com/simple"]}]
+    variables: {OMP_NUM_THREADS: "1"}
+YAML
+check "an inline conda environment generates" "$AMLPKG" build "$WORK/inline/spec.yaml" --dockerfile "$WORK/inline-ctx"
+check "... its conda file reads back as the same environment" "$PY" -c '
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+assert d["channels"] == ["conda-forge"], d
+assert d["dependencies"][:2] == ["python=3.11", "numpy >=1.24"], d
+assert d["dependencies"][2]["pip"] == ["--extra-index-url https://example.com/simple", "onnx==1.14.1"], d
+assert d["variables"] == {"OMP_NUM_THREADS": "1"}, d' "$WORK/inline-ctx/azureml-environment-setup/conda_dependencies.yml"
+cat > "$WORK/inline/scratch.yaml" <<'YAML'
+models: [{name: ridge, version: 1, path: model.onnx}]
+environment:
+  docker_steps: ["RUN echo hi"]
+YAML
+check_fails "Docker steps on scratch (no shell) are refused up front" "scratch.yaml:[0-9]+: environment: .*need a base image with a shell" \
+  "$AMLPKG" build "$WORK/inline/scratch.yaml" --dockerfile "$WORK/never-ctx"
