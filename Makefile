@@ -91,6 +91,17 @@ $(BUILDER_LIB): $(BUILDER_OBJ) $(CACHE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# What amlserve links statically, with Debian's package versions, for the SBOM (amlpkg reads it back
+# from the binary). Regenerated when the packages change.
+BUILD_INFO_PKGS := libc6-dev libhttp-parser-dev libprotobuf-c-dev
+$(BUILD)/gen/build_info.h: $(wildcard /var/lib/dpkg/status) Makefile
+	@mkdir -p $(dir $@)
+	@{ printf '#define AMLSERVE_BUILD_INFO "{'; sep=; for p in $(BUILD_INFO_PKGS); do \
+	    v=$$(dpkg-query -W -f='$${Version}' $$p 2>/dev/null || echo unknown); \
+	    printf '%s\\"%s\\":\\"%s\\"' "$$sep" "$$p" "$$v"; sep=,; done; printf '}"\n'; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/runtime/amlserve.o: $(BUILD)/gen/build_info.h
+
 $(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(STATIC) $(LDFLAGS_ALL) -o $@ $^ $(RUNTIME_LIBS)

@@ -13,6 +13,7 @@
 #include "runtime_locate.h"
 #include "spec.h"
 #include "spec_cli.h"
+#include "sbom.h"
 #include "dockerfile.h"
 #include "vcs.h"
 #include "image_source.h"
@@ -52,6 +53,7 @@ static const char build_usage[] =
     "                          repository holding the spec; off by default, as every commit changes the digest\n"
     "      --push REF          then push the image to a registry (registry/repo[:tag]); with\n"
     "                          --creds USER:PASS, --insecure, --ca-cert FILE as for `amlpkg push`\n"
+    "      --no-sbom           do not write the SPDX 2.3 SBOM beside the output (OUTPUT.spdx.json)\n"
     "      --dockerfile DIR    write a Dockerfile and its build context to DIR instead of an image\n"
     "                          (DIR must not exist or be empty); `podman build DIR` serves the same\n"
     "      --runtime PATH      amlserve binary to embed (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
@@ -66,6 +68,7 @@ static const char *const format_names[] = {"oci-archive", "docker-archive", "oci
 
 struct build_options {
     struct spec_cli package;
+    int no_sbom;
     const char *push;
     struct transfer_cli transfer; /* --creds, --insecure, --ca-cert for --push */
     const char *dockerfile;
@@ -201,7 +204,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
         {"compression", required_argument, NULL, 'c'}, {"check", required_argument, NULL, 'k'},
         {"git-labels", no_argument, NULL, 'g'},   {"dockerfile", required_argument, NULL, 'D'},
-        {"push", required_argument, NULL, 'P'},   {"creds", required_argument, NULL, 0x100},
+        {"push", required_argument, NULL, 'P'},   {"no-sbom", no_argument, NULL, 'S'},   {"creds", required_argument, NULL, 0x100},
         {"insecure", no_argument, NULL, 0x101},   {"ca-cert", required_argument, NULL, 0x102},
         SPEC_CLI_OPTIONS,                         {NULL, 0, NULL, 0},
     };
@@ -220,6 +223,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         switch (c) {
         case 'D': o->dockerfile = optarg; break;
         case 'P': o->push = optarg; break;
+        case 'S': o->no_sbom = 1; break;
         case 'o': o->output = optarg; break;
         case 't': o->tag = optarg; break;
         case 'r': o->runtime = optarg; break;
@@ -383,6 +387,18 @@ int cmd_build(int argc, char **argv)
     }
     if (rc)
         goto done;
+    /* The SBOM names the image by the digest just written, so it comes after the image. */
+    if (!o.no_sbom) {
+        /* A layout folder ("." included) gets its SBOM beside it, not inside it. */
+        char real[PATH_MAX], *sbom_path = NULL;
+        const char *base = o.format == FORMAT_OCI_LAYOUT && realpath(output, real) ? real : output;
+        if (asprintf(&sbom_path, "%s.spdx.json", base) < 0)
+            sbom_path = NULL;
+        rc = sbom_path ? sbom_write(sbom_path, plan, spec, image.manifest.digest) : err_set(ERR_NOMEM, "out of memory");
+        free(sbom_path);
+        if (rc)
+            goto done;
+    }
     print_result(&o, output, &image);
     if (o.push)
         rc = push_built(&o, output);

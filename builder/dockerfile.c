@@ -245,3 +245,23 @@ int dockerfile_write(const char *dir, const struct plan *plan, const char *spec_
     buf_release(&text);
     return rc;
 }
+
+int dockerfile_write_environment(const char *dir, const struct plan_environment *env)
+{
+    struct buf text;
+    buf_init(&text, 0);
+    char *file = fs_join(dir, "Dockerfile");
+    int rc = file ? buf_appendf(&text, "# The environment %s, built by amlpkg's executor.\nFROM %s\n", env->key,
+                                env->base_image)
+                  : err_set(ERR_NOMEM, "out of memory");
+    rc = rc ? rc : render_environment(&text, env);
+    rc = rc ? rc : stage_conda_file(dir, env);
+    FILE *f = rc ? NULL : fopen(file, "wx");
+    if (!rc && !f)
+        rc = err_set_errno(ERR_IO, "cannot create '%s'", file);
+    if (f && (fwrite(text.data, 1, text.len, f) != text.len) + (fclose(f) != 0))
+        rc = err_set_errno(ERR_IO, "cannot write '%s'", file);
+    free(file);
+    buf_release(&text);
+    return rc;
+}

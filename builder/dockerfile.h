@@ -15,5 +15,8 @@
 /* The Dockerfile text for a plan. spec_name is the spec's file name (shown in the header). */
 int dockerfile_render(struct buf *out, const struct plan *plan, const char *spec_name);
 int dockerfile_write(const char *dir, const struct plan *plan, const char *spec_name);
+/* The environment stage alone (FROM base + its steps) with its conda file, into an
+ * existing empty folder: what an executor builds. */
+int dockerfile_write_environment(const char *dir, const struct plan_environment *env);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "engine_cmd.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -15,73 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_WORDS 64
 #define START_TIMEOUT_S 120
-
-static int split_podman(struct local_service *svc)
-{
-    const char *env = getenv("AMLPKG_PODMAN");
-    char *text = strdup(env && env[0] ? env : "podman");
-    svc->podman = calloc(MAX_WORDS + 1, sizeof *svc->podman);
-    if (!text || !svc->podman) {
-        free(text);
-        return err_set(ERR_NOMEM, "out of memory");
-    }
-    int n = 0;
-    char *save = NULL;
-    for (char *w = strtok_r(text, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-        if (n == MAX_WORDS - 16) {
-            free(text);
-            return err_set(ERR_LIMIT, "AMLPKG_PODMAN: too many words");
-        }
-        if (!(svc->podman[n++] = strdup(w))) {
-            free(text);
-            return err_set(ERR_NOMEM, "out of memory");
-        }
-    }
-    free(text);
-    return n ? 0 : err_set(ERR_INVALID, "AMLPKG_PODMAN is empty");
-}
 
 /* Runs podman with extra words; its stdout into out (may be NULL), stderr through. */
 static int run_podman(struct local_service *svc, const char *const *extra, struct buf *out)
 {
-    const char *argv[MAX_WORDS + 1];
-    int n = 0;
-    for (; svc->podman[n]; n++)
-        argv[n] = svc->podman[n];
-    for (int i = 0; extra[i] && n < MAX_WORDS; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return err_set_errno(ERR_IO, "pipe");
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(fds[0]);
-        close(fds[1]);
-        return err_set_errno(ERR_IO, "fork");
-    }
-    if (pid == 0) {
-        dup2(fds[1], STDOUT_FILENO);
-        execvp(argv[0], (char *const *)argv);
-        fprintf(stderr, "amlpkg: cannot run '%s': %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    close(fds[1]);
-    char chunk[4096];
-    ssize_t got;
-    int rc = 0;
-    while ((got = read(fds[0], chunk, sizeof chunk)) > 0 || (got < 0 && errno == EINTR))
-        if (got > 0 && out && !rc)
-            rc = buf_append(out, chunk, (size_t)got);
-    close(fds[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        return err_set(ERR_IO, "'%s %s' failed with status %d", argv[0], extra[0],
-                       WIFEXITED(status) ? WEXITSTATUS(status) : 128);
-    return rc;
+    return engine_cmd_run(svc->podman, extra, out, NULL);
 }
 
 static void trim(struct buf *b)
@@ -159,7 +99,8 @@ int image_service_start(struct local_service *svc, const struct image_service_op
     struct buf out;
     buf_init(&out, 1 << 20);
     char image[512], env_keys[128], ports[64];
-    int rc = split_podman(svc);
+    int rc = (svc->podman = calloc(1, sizeof *svc->podman)) ? engine_cmd_init(svc->podman, "AMLPKG_PODMAN", "podman")
+                                                           : err_set(ERR_NOMEM, "out of memory");
     if (!rc)
         rc = run_podman(svc, (const char *[]){"load", "-q", "-i", o->archive, NULL}, &out);
     if (!rc)
@@ -231,8 +172,8 @@ void image_service_stop(struct local_service *svc)
     free(svc->container);
     svc->container = NULL;
     svc->pid = 0;
-    for (int i = 0; svc->podman && svc->podman[i]; i++)
-        free(svc->podman[i]);
+    if (svc->podman)
+        engine_cmd_release(svc->podman);
     free(svc->podman);
     svc->podman = NULL;
 }

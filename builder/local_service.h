@@ -13,6 +13,8 @@
 
 #include <sys/types.h>
 
+struct engine_cmd;
+
 struct local_service_options {
     const char *amlserve; /* binary to run */
     const char *host;     /* listen address; NULL: every address */
@@ -32,7 +34,7 @@ struct local_service {
     int port;
     double model_load_ms;
     char *container;     /* for an image under podman: the container id (see image_service.h) */
-    char **podman;       /* the podman command words, NULL-terminated */
+    struct engine_cmd *podman; /* for an image: how podman is run */
 };
 
 int local_service_start(struct local_service *svc, const struct spec *spec, const struct local_service_options *opts);

@@ -1,6 +1,7 @@
 /* amlserve: the scoring server inside every amlpkg image. */
 #include "common/err.h"
 #include "common/json.h"
+#include "build_info.h" /* generated: $(BUILD)/gen */
 #include "runtime/contract.h"
 #include "runtime/scorer_onnx.h"
 #include "runtime/scorer_python.h"
@@ -17,6 +18,10 @@
 /* Azure ML's inference server exits with 3 when init() fails; so do we when
  * the model cannot be loaded, so orchestrators see the same signal. */
 #define EXIT_INIT_FAILED 3
+
+/* The libraries linked into this static binary, with their Debian versions: amlpkg finds this
+ * marker in the binary and lists them in the image's SBOM. */
+__attribute__((used)) static const char amlserve_build_info[] = "AMLSERVE-BUILD-INFO:" AMLSERVE_BUILD_INFO;
 
 static const char usage[] =
     "usage: amlserve [options]\n"
@@ -152,7 +157,7 @@ static int parse_options(struct options *o, int argc, char **argv)
         case 's': o->source_dir = optarg; break;
         case 'P': o->python = optarg; break;
         case 'S': if (parse_number(optarg, "--scoring-timeout-ms", 1, 86400000, &o->scoring_timeout_ms)) return 2; break;
-        case 'v': printf("amlserve %s\n", AMLSERVE_VERSION); return -1;
+        case 'v': printf("amlserve %s\n%s\n", AMLSERVE_VERSION, amlserve_build_info); return -1;
         case 'h': fputs(usage, stdout); return -1;
         default: fputs(usage, stderr); return 2;
         }

@@ -1,0 +1,297 @@
+#include "sbom.h"
+
+#include "common/err.h"
+#include "common/json.h"
+#include "conda.h"
+#include "digest.h"
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SBOM_VERSION "0.1.0"
+#define BUILD_INFO_MARKER "AMLSERVE-BUILD-INFO:"
+
+struct sbom {
+    struct buf *out;
+    struct buf files;         /* the "files" array body */
+    struct buf packages;      /* the "packages" array body */
+    struct buf relationships; /* the "relationships" array body */
+    int n_files, n_packages;
+    int rc;
+};
+
+static void add_string(struct buf *b, const char *key, const char *value, int *rc)
+{
+    if (*rc)
+        return;
+    *rc = buf_appendf(b, "\"%s\":", key);
+    *rc = *rc ? *rc : json_write_string(b, value, strlen(value));
+}
+
+static void relate(struct sbom *s, const char *from, const char *type, const char *to)
+{
+    if (s->rc)
+        return;
+    s->rc = buf_appendf(&s->relationships,
+                        "%s{\"spdxElementId\":\"%s\",\"relationshipType\":\"%s\",\"relatedSpdxElement\":\"%s\"}",
+                        s->relationships.len ? "," : "", from, type, to);
+}
+
+/* A package entry; purl may be NULL. Returns its SPDXID in id. */
+static void add_package(struct sbom *s, char id[64], const char *name, const char *version, const char *purpose,
+                        const char *purl, const char *sha256_hex, const char *comment)
+{
+    snprintf(id, 64, "SPDXRef-Package-%d", ++s->n_packages);
+    struct buf *b = &s->packages;
+    int rc = s->rc ? s->rc : buf_appendf(b, "%s{\"SPDXID\":\"%s\",", b->len ? "," : "", id);
+    add_string(b, "name", name, &rc);
+    if (version) {
+        rc = rc ? rc : buf_append(b, ",", 1);
+        add_string(b, "versionInfo", version, &rc);
+    }
+    rc = rc ? rc : buf_appendf(b, ",\"downloadLocation\":\"NOASSERTION\",\"filesAnalyzed\":false,"
+                                  "\"licenseConcluded\":\"NOASSERTION\",\"licenseDeclared\":\"NOASSERTION\","
+                                  "\"copyrightText\":\"NOASSERTION\",\"primaryPackagePurpose\":\"%s\"", purpose);
+    if (sha256_hex)
+        rc = rc ? rc : buf_appendf(b, ",\"checksums\":[{\"algorithm\":\"SHA256\",\"checksumValue\":\"%s\"}]", sha256_hex);
+    if (purl) {
+        rc = rc ? rc : buf_append_str(b, ",\"externalRefs\":[{\"referenceCategory\":\"PACKAGE-MANAGER\","
+                                         "\"referenceType\":\"purl\",");
+        add_string(b, "referenceLocator", purl, &rc);
+        rc = rc ? rc : buf_append_str(b, "}]");
+    }
+    if (comment) {
+        rc = rc ? rc : buf_append(b, ",", 1);
+        add_string(b, "comment", comment, &rc);
+    }
+    rc = rc ? rc : buf_append(b, "}", 1);
+    s->rc = rc;
+}
+
+static int file_sha256(char hex[65], const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return err_set_errno(ERR_IO, "cannot read '%s'", path);
+    struct digest d;
+    int rc = digest_init(&d);
+    static char chunk[1 << 20];
+    size_t n;
+    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        rc = digest_update(&d, chunk, n);
+    if (!rc && ferror(f))
+        rc = err_set_errno(ERR_IO, "cannot read '%s'", path);
+    fclose(f);
+    char full[DIGEST_STRING_SIZE];
+    if (!rc)
+        rc = digest_final(&d, full);
+    else
+        digest_release(&d);
+    if (!rc)
+        snprintf(hex, 65, "%s", full + 7);
+    return rc;
+}
+
+/* Every regular file of a host path (a file or a tree), named by its image path. */
+static void add_files(struct sbom *s, const char *host, const char *image_path, const char *owner)
+{
+    struct stat st;
+    if (s->rc || lstat(host, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        struct dirent **names = NULL;
+        int n = scandir(host, &names, NULL, alphasort); /* sorted: the document is deterministic */
+        for (int i = 0; i < n; i++) {
+            if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, "..")) {
+                char *h = fs_join(host, names[i]->d_name), *img = fs_join(image_path, names[i]->d_name);
+                if (h && img)
+                    add_files(s, h, img, owner);
+                else
+                    s->rc = err_set(ERR_NOMEM, "out of memory");
+                free(h);
+                free(img);
+            }
+            free(names[i]);
+        }
+        free(names);
+        return;
+    }
+    if (!S_ISREG(st.st_mode))
+        return;
+    char hex[65], id[48], name[4200];
+    if ((s->rc = file_sha256(hex, host)))
+        return;
+    snprintf(id, sizeof id, "SPDXRef-File-%d", ++s->n_files);
+    snprintf(name, sizeof name, "/%s", image_path);
+    struct buf *b = &s->files;
+    int rc = buf_appendf(b, "%s{\"SPDXID\":\"%s\",", b->len ? "," : "", id);
+    add_string(b, "fileName", name, &rc);
+    rc = rc ? rc : buf_appendf(b, ",\"checksums\":[{\"algorithm\":\"SHA256\",\"checksumValue\":\"%s\"}],"
+                                  "\"licenseConcluded\":\"NOASSERTION\",\"copyrightText\":\"NOASSERTION\"}", hex);
+    s->rc = rc;
+    relate(s, owner, "CONTAINS", id);
+}
+
+/* The static libraries amlserve declares in its marker: {"pkg":"version",...}. */
+static void add_static_libs(struct sbom *s, const char *amlserve_path, const char *amlserve_id)
+{
+    struct buf bin;
+    buf_init(&bin, 256u << 20);
+    if (buf_read_file(&bin, amlserve_path)) {
+        err_clear(); /* an SBOM without the list beats no SBOM; the binary itself is listed */
+        buf_release(&bin);
+        return;
+    }
+    const char *m = memmem(bin.data, bin.len, BUILD_INFO_MARKER, strlen(BUILD_INFO_MARKER));
+    struct arena arena;
+    arena_init(&arena, 4096, 1 << 20);
+    struct json_value *info = NULL;
+    if (m) {
+        const char *start = m + strlen(BUILD_INFO_MARKER);
+        size_t len = strnlen(start, (size_t)(bin.data + bin.len - start));
+        if (json_parse(&info, &arena, start, len, "amlserve build info") != 0)
+            info = NULL, err_clear();
+    }
+    for (const struct json_value *v = info && info->type == JSON_OBJECT ? info->child : NULL; v && !s->rc; v = v->next) {
+        if (v->type != JSON_STRING)
+            continue;
+        char name[128], purl[300], id[64];
+        snprintf(name, sizeof name, "%.*s", (int)v->key_len, v->key);
+        snprintf(purl, sizeof purl, "pkg:deb/debian/%s@%s?arch=amd64", name, v->as.string.ptr);
+        add_package(s, id, name, v->as.string.ptr, "LIBRARY", purl, NULL, "statically linked into amlserve");
+        relate(s, amlserve_id, "STATIC_LINK", id);
+    }
+    arena_release(&arena);
+    buf_release(&bin);
+}
+
+/* "numpy>=1.24" -> name "numpy", version "1.24" only for exact pins (== or =). */
+static void dep_name_version(const char *canon, char *name, size_t name_size, char *version, size_t version_size)
+{
+    const char *sep = strstr(canon, "::");
+    const char *p = sep ? sep + 2 : canon;
+    size_t n = strcspn(p, "<>=!~ ;[");
+    snprintf(name, name_size, "%.*s", (int)n, p);
+    version[0] = 0;
+    const char *eq = p + n;
+    if (eq[0] == '=' && eq[1] == '=')
+        eq += 2;
+    else if (eq[0] == '=' && eq[1] != '=')
+        eq += 1;
+    else
+        return;
+    snprintf(version, version_size, "%.*s", (int)strcspn(eq, ",; *"), eq);
+}
+
+static void add_dependencies(struct sbom *s, const struct conda_env *c, const char *image_id)
+{
+    for (int pass = 0; c && pass < 2 && !s->rc; pass++) {
+        size_t n = pass ? c->n_pip : c->n_deps;
+        for (size_t i = 0; i < n && !s->rc; i++) {
+            const struct conda_dep *d = pass ? &c->pip[i] : &c->deps[i];
+            char name[256], version[128], purl[512], id[64];
+            dep_name_version(d->canon ? d->canon : d->text, name, sizeof name, version, sizeof version);
+            if (!name[0] || name[0] == '-')
+                continue;
+            snprintf(purl, sizeof purl, "pkg:%s/%s%s%s", pass ? "pypi" : "conda", name, version[0] ? "@" : "", version);
+            add_package(s, id, name, version[0] ? version : NULL, "LIBRARY", purl, NULL,
+                        pass ? "declared pip requirement" : "declared conda dependency");
+            relate(s, image_id, "DEPENDS_ON", id);
+        }
+    }
+}
+
+int sbom_render(struct buf *out, const struct plan *plan, const struct spec *spec, const char *manifest_digest)
+{
+    struct sbom s = {.out = out};
+    buf_init(&s.files, 0);
+    buf_init(&s.packages, 0);
+    buf_init(&s.relationships, 0);
+    const char *hex = strncmp(manifest_digest, "sha256:", 7) ? manifest_digest : manifest_digest + 7;
+    char image_id[64], ref[600], purl[700];
+    snprintf(ref, sizeof ref, "%s:%s", plan->image_name, plan->image_tag);
+    snprintf(purl, sizeof purl, "pkg:oci/%s@sha256%%3A%s", strrchr(plan->image_name, '/') ? strrchr(plan->image_name, '/') + 1 : plan->image_name, hex);
+    add_package(&s, image_id, ref, plan->image_tag, "CONTAINER", purl, hex, "the image, by manifest digest");
+    relate(&s, "SPDXRef-DOCUMENT", "DESCRIBES", image_id);
+    const struct plan_environment *e = &plan->environment;
+    if (!plan_env_is_scratch(e)) {
+        char base_id[64];
+        add_package(&s, base_id, e->base_image, NULL, "CONTAINER", NULL, NULL, "base image");
+        relate(&s, image_id, "DESCENDANT_OF", base_id);
+    }
+    /* Layer 0 is the runtime (amlserve); models and the app follow, each in its own layer. */
+    for (size_t i = 0; i < plan->n_layers && !s.rc; i++) {
+        const struct plan_layer *l = &plan->layers[i];
+        char owner[64];
+        snprintf(owner, sizeof owner, "%s", image_id);
+        if (i == 0 && l->n_entries == 1) {
+            char bin_hex[65];
+            if ((s.rc = file_sha256(bin_hex, l->entries[0].host_path)))
+                break;
+            add_package(&s, owner, "amlserve", SBOM_VERSION, "APPLICATION", NULL, bin_hex,
+                        "the scoring runtime, statically linked");
+            relate(&s, image_id, "CONTAINS", owner);
+            add_static_libs(&s, l->entries[0].host_path, owner);
+            continue;
+        }
+        for (size_t m = 0; m < spec->n_models; m++) {
+            char by[600];
+            snprintf(by, sizeof by, "amlpkg: model %s:%lld", spec->models[m].name, spec->models[m].version);
+            if (strcmp(by, l->created_by) == 0) {
+                char version[32];
+                snprintf(version, sizeof version, "%lld", spec->models[m].version);
+                add_package(&s, owner, spec->models[m].name, version, "OTHER", NULL, NULL,
+                            spec->models[m].framework ? spec->models[m].framework : "model");
+                relate(&s, image_id, "CONTAINS", owner);
+            }
+        }
+        for (size_t j = 0; j < l->n_entries && !s.rc; j++)
+            add_files(&s, l->entries[j].host_path, l->entries[j].image_path, owner);
+    }
+    add_dependencies(&s, spec->environment.conda && !spec->environment.python_user_managed ? spec->environment.conda
+                                                                                              : NULL,
+                     image_id);
+    int rc = s.rc;
+    rc = rc ? rc : buf_appendf(out, "{\"spdxVersion\":\"SPDX-2.3\",\"dataLicense\":\"CC0-1.0\","
+                                    "\"SPDXID\":\"SPDXRef-DOCUMENT\",");
+    add_string(out, "name", ref, &rc);
+    rc = rc ? rc : buf_appendf(out, ",\"documentNamespace\":\"https://amlpkg.dev/spdx/%s\","
+                                    "\"creationInfo\":{\"created\":\"%s\",\"creators\":[\"Tool: amlpkg-%s\"]},"
+                                    "\"packages\":[",
+                               hex, plan->created_text, SBOM_VERSION);
+    rc = rc ? rc : buf_append(out, s.packages.data ? s.packages.data : "", s.packages.len);
+    rc = rc ? rc : buf_append_str(out, "],\"files\":[");
+    rc = rc ? rc : buf_append(out, s.files.data ? s.files.data : "", s.files.len);
+    rc = rc ? rc : buf_append_str(out, "],\"relationships\":[");
+    rc = rc ? rc : buf_append(out, s.relationships.data ? s.relationships.data : "", s.relationships.len);
+    rc = rc ? rc : buf_append_str(out, "]}\n");
+    buf_release(&s.files);
+    buf_release(&s.packages);
+    buf_release(&s.relationships);
+    return rc;
+}
+
+int sbom_write(const char *path, const struct plan *plan, const struct spec *spec, const char *manifest_digest)
+{
+    struct buf text;
+    buf_init(&text, 0);
+    FILE *f = NULL;
+    char *tmp = NULL;
+    int rc = sbom_render(&text, plan, spec, manifest_digest);
+    rc = rc ? rc : fs_temp_beside(&f, &tmp, path);
+    if (!rc && fwrite(text.data, 1, text.len, f) != text.len) {
+        fclose(f);
+        unlink(tmp);
+        rc = err_set_errno(ERR_IO, "cannot write '%s'", path);
+    } else if (!rc) {
+        rc = fs_commit(f, tmp, path);
+    }
+    free(tmp);
+    buf_release(&text);
+    return rc;
+}
