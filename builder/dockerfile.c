@@ -16,8 +16,8 @@
 extern const char dockerfile_template[]; /* templates/Dockerfile.in, embedded at build time */
 
 #define AMLPKG_VERSION_TEXT "0.1.0"
-/* Files are staged under this folder of the context, at their image paths. */
-#define CONTEXT_ROOT "rootfs"
+/* Each layer's files are staged under CONTEXT_ROOT-<n> of the context, at their image paths. */
+#define CONTEXT_ROOT "layer"
 
 /* A Dockerfile double-quoted value: backslash, quote and '$' (variable expansion) escaped. */
 static int append_quoted(struct buf *b, const char *s)
@@ -32,27 +32,14 @@ static int append_quoted(struct buf *b, const char *s)
     return rc ? rc : buf_append(b, "\"", 1);
 }
 
+/* One COPY per plan layer, so the image has the same layers as the daemonless one: each layer's
+ * files are staged under CONTEXT_ROOT-<n>/ at their image paths and copied onto / together. */
 static int render_copies(struct buf *b, const struct plan *plan)
 {
     int rc = 0;
-    for (size_t i = 0; i < plan->n_layers && !rc; i++) {
-        const struct plan_layer *l = &plan->layers[i];
-        rc = buf_appendf(b, "%s# %s\n", i ? "\n" : "", l->created_by);
-        /* JSON form: paths with spaces or quotes stay one argument. One COPY per layer. */
-        for (size_t j = 0; j < l->n_entries && !rc; j++) {
-            const char *path = l->entries[j].image_path;
-            struct stat st;
-            int dir = stat(l->entries[j].host_path, &st) == 0 && S_ISDIR(st.st_mode);
-            char src[4200], dst[4200];
-            snprintf(src, sizeof src, CONTEXT_ROOT "/%s%s", path, dir ? "/" : "");
-            snprintf(dst, sizeof dst, "/%s%s", path, dir ? "/" : "");
-            rc = buf_append_str(b, "COPY [");
-            rc = rc ? rc : json_write_string(b, src, strlen(src));
-            rc = rc ? rc : buf_append_str(b, ", ");
-            rc = rc ? rc : json_write_string(b, dst, strlen(dst));
-            rc = rc ? rc : buf_append_str(b, "]\n");
-        }
-    }
+    for (size_t i = 0; i < plan->n_layers && !rc; i++)
+        rc = buf_appendf(b, "%s# %s\nCOPY [\"" CONTEXT_ROOT "-%zu/\", \"/\"]\n", i ? "\n" : "",
+                         plan->layers[i].created_by, i + 1);
     return rc;
 }
 
@@ -181,7 +168,7 @@ static int stage_files(const char *ctx, const struct plan *plan)
         for (size_t j = 0; j < plan->layers[i].n_entries && !rc; j++) {
             const struct plan_entry *e = &plan->layers[i].entries[j];
             char dst[8192];
-            snprintf(dst, sizeof dst, "%s/" CONTEXT_ROOT "/%s", ctx, e->image_path);
+            snprintf(dst, sizeof dst, "%s/" CONTEXT_ROOT "-%zu/%s", ctx, i + 1, e->image_path);
             char *parent = fs_dirname(dst);
             rc = parent ? fs_make_dirs(parent) : err_set(ERR_NOMEM, "out of memory");
             free(parent);

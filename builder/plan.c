@@ -1,4 +1,5 @@
 #include "plan.h"
+#include "plan_app.h"
 
 #include "common/err.h"
 
@@ -218,33 +219,15 @@ static int check_environment(const struct plan *p, const struct spec *spec)
     return 0;
 }
 
-/* The entry script and its source directory at the app root, as Azure ML's `COPY code /var/azureml-app`. */
+/* The entry script and its source directory at the app root (see plan_app.h). */
 static int add_app_layer(struct plan *p, const struct spec_inference *inf)
 {
     struct plan_layer *l = &p->layers[p->n_layers++];
-    l->created_by = format("amlpkg: app %s", base_name(inf->entry_script));
+    l->created_by = format("amlpkg: app %s", plan_app_entry_script(inf));
     l->gzip_level = 6;
-    l->entries = calloc(2, sizeof *l->entries);
-    if (!l->created_by || !l->entries)
+    if (!l->created_by)
         return err_set(ERR_NOMEM, "out of memory");
-    const char *src = inf->source_directory;
-    size_t src_len = src ? strlen(src) : 0;
-    int inside = src && strncmp(inf->entry_script, src, src_len) == 0 && inf->entry_script[src_len] == '/';
-    if (src) {
-        struct plan_entry *e = &l->entries[l->n_entries++];
-        e->image_path = strdup(PLAN_APP_ROOT_REL);
-        e->host_path = strdup(src);
-        if (!e->image_path || !e->host_path)
-            return err_set(ERR_NOMEM, "out of memory");
-    }
-    if (!inside) {
-        struct plan_entry *e = &l->entries[l->n_entries++];
-        e->image_path = format(PLAN_APP_ROOT_REL "/%s", base_name(inf->entry_script));
-        e->host_path = strdup(inf->entry_script);
-        if (!e->image_path || !e->host_path)
-            return err_set(ERR_NOMEM, "out of memory");
-    }
-    return 0;
+    return plan_app_entries(&l->entries, &l->n_entries, inf);
 }
 
 /* AZUREML_ENTRY_SCRIPT is relative to the app root; AZUREML_SOURCE_DIRECTORY goes on sys.path. */
@@ -253,14 +236,11 @@ static int add_entry_env(struct plan *p, const struct spec *spec)
     const struct spec_inference *inf = &spec->inference;
     if (!inf->entry_script)
         return 0;
-    const char *src = inf->source_directory;
-    size_t src_len = src ? strlen(src) : 0;
-    int inside = src && strncmp(inf->entry_script, src, src_len) == 0 && inf->entry_script[src_len] == '/';
-    char *script = format("AZUREML_ENTRY_SCRIPT=%s", inside ? inf->entry_script + src_len + 1 : base_name(inf->entry_script));
+    char *script = format("AZUREML_ENTRY_SCRIPT=%s", plan_app_entry_script(inf));
     if (!script)
         return -1;
     p->env[p->n_env++] = script;
-    if (src && !(p->env[p->n_env++] = strdup("AZUREML_SOURCE_DIRECTORY=" PLAN_APP_ROOT)))
+    if (inf->source_directory && !(p->env[p->n_env++] = strdup("AZUREML_SOURCE_DIRECTORY=" PLAN_APP_ROOT)))
         return -1;
     return 0;
 }

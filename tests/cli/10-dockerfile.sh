@@ -9,9 +9,9 @@ check "package --generate-dockerfile writes a Dockerfile and a context" \
   "$AMLPKG" package "$EX/onnx-ridge/spec.yaml" --generate-dockerfile "$WORK/ctx"
 check "the Dockerfile matches the golden file (make golden regenerates it)" diff -u "$GOLDEN/onnx-ridge.Dockerfile" "$WORK/ctx/Dockerfile"
 check "the context holds amlserve and the model at their image paths" bash -c "
-  cmp '$AMLSERVE' '$WORK/ctx/rootfs/usr/local/bin/amlserve' &&
-  cmp '$EX/onnx-ridge/model.onnx' '$WORK/ctx/rootfs/var/azureml-app/azureml-models/ridge/1/model.onnx' &&
-  [ -x '$WORK/ctx/rootfs/usr/local/bin/amlserve' ]"
+  cmp '$AMLSERVE' '$WORK/ctx/layer-1/usr/local/bin/amlserve' &&
+  cmp '$EX/onnx-ridge/model.onnx' '$WORK/ctx/layer-2/var/azureml-app/azureml-models/ridge/1/model.onnx' &&
+  [ -x '$WORK/ctx/layer-1/usr/local/bin/amlserve' ]"
 cp -r "$EX/onnx-ridge" "$WORK/elsewhere"
 check "the same spec from another folder gives the same bytes" bash -c "
   cd '$WORK' && '$AMLPKG' package elsewhere/spec.yaml --generate-dockerfile ctx2 >/dev/null && cmp ctx/Dockerfile ctx2/Dockerfile"
@@ -38,7 +38,8 @@ check "a spec with service settings generates" "$AMLPKG" package "$WORK/svc/spec
 check "... with its settings as ENV" bash -c "grep -qx 'ENV WORKER_COUNT=\"2\"' '$WORK/svcctx/Dockerfile' &&
   grep -qx 'ENV AML_CORS_ORIGINS=\"https://a.example.com,https://b.example.com\"' '$WORK/svcctx/Dockerfile'"
 check "... and the sample copied before the models" bash -c "
-  awk '/^COPY/ {print NR, \$0}' '$WORK/svcctx/Dockerfile' | grep -n input_sample | grep -q '^2:'"
+  grep '^# amlpkg:' '$WORK/svcctx/Dockerfile' | sed -n 2p | grep -q 'service samples' &&
+  cmp '$WORK/svc/sample-request.json' '$WORK/svcctx/layer-2/var/azureml-app/input_sample.json'"
 check "build --dockerfile is the same as package --generate-dockerfile" bash -c "
   '$AMLPKG' build '$EX/onnx-ridge/spec.yaml' --dockerfile '$WORK/viabuild' >/dev/null &&
   '$AMLPKG' package '$EX/onnx-ridge/spec.yaml' --generate-dockerfile='$WORK/viapkg' >/dev/null &&
@@ -54,10 +55,10 @@ check "a conda environment spec writes its Dockerfile" "$AMLPKG" build "$CONDA/s
 check "... matching the golden file" diff -u "$GOLDEN/azureml-conda.Dockerfile" "$WORK/conda/Dockerfile"
 check "... FROM the base, the environment steps before any of our COPYs" bash -c "
   [ \"\$(awk '/^(FROM|RUN|COPY)/ {print \$1}' '$WORK/conda/Dockerfile' | head -5 | tr '\n' ' ')\" = 'FROM RUN COPY RUN COPY ' ] &&
-  awk '/^COPY/ {print \$2}' '$WORK/conda/Dockerfile' | sed -n 2p | grep -q amlserve"
+  awk '/^COPY/ {print \$2}' '$WORK/conda/Dockerfile' | sed -n 2p | grep -q 'layer-1/' && [ -x '$WORK/conda/layer-1/usr/local/bin/amlserve' ]"
 check "... the conda file copied byte for byte into the context" cmp "$CONDA/conda.yml" "$WORK/conda/azureml-environment-setup/conda_dependencies.yml"
 check "... the entry script at the app root, named by AZUREML_ENTRY_SCRIPT" bash -c "
-  cmp '$ROOT/examples/python-ridge/score.py' '$WORK/conda/rootfs/var/azureml-app/score.py' && grep -qx 'ENV AZUREML_ENTRY_SCRIPT=\"score.py\"' '$WORK/conda/Dockerfile'"
+  cmp '$ROOT/examples/python-ridge/score.py' '$WORK/conda/layer-2/var/azureml-app/score.py' && grep -qx 'ENV AZUREML_ENTRY_SCRIPT=\"score.py\"' '$WORK/conda/Dockerfile'"
 check "... the base's PATH kept behind the conda environment's" grep -qE '^ENV PATH="/azureml-envs/azureml_[0-9a-f]{64}/bin:\$PATH"$' "$WORK/conda/Dockerfile"
 check_fails "the daemonless build says what needs an engine and what to do" \
   "environment: environment.docker_steps \(1 step\), the conda environment \(3 conda and 1 pip dependencies\) must run in a container.*--dockerfile DIR" \
@@ -89,3 +90,26 @@ environment:
 YAML
 check_fails "Docker steps on scratch (no shell) are refused up front" "scratch.yaml:[0-9]+: environment: .*need a base image with a shell" \
   "$AMLPKG" build "$WORK/inline/scratch.yaml" --dockerfile "$WORK/never-ctx"
+
+# The source directory goes to the app root minus what .amlignore (else .gitignore) excludes.
+mkdir -p "$WORK/app/src/pkg" "$WORK/app/src/data" "$WORK/app/src/.git" "$WORK/app/src/logs"
+cp "$ROOT/examples/python-ridge/score.py" "$WORK/app/src/"
+cp "$ROOT/examples/onnx-ridge/model.onnx" "$WORK/app/"
+echo 'x = 1' > "$WORK/app/src/pkg/util.py"; echo big > "$WORK/app/src/data/train.csv"; echo ref > "$WORK/app/src/.git/HEAD"
+echo a > "$WORK/app/src/logs/run.log"; echo b > "$WORK/app/src/keep.log"; echo c > "$WORK/app/src/debug.log"
+printf '# what Azure ML would not upload\ndata/\n*.log\n!keep.log\n/pkg/*.pyc\n' > "$WORK/app/src/.amlignore"
+echo 'pkg/' > "$WORK/app/src/.gitignore"   # .amlignore wins: pkg/ stays
+cat > "$WORK/app/spec.yaml" <<'YAML'
+models: [{name: ridge, version: 1, path: model.onnx}]
+inference: {entry_script: src/score.py, source_directory: src}
+environment: {base_image: "localhost/python:3.11"}
+YAML
+check "a source directory with .amlignore generates" "$AMLPKG" build "$WORK/app/spec.yaml" --dockerfile "$WORK/appctx"
+check "... the app layer holds exactly the files .amlignore lets through" bash -c "
+  cd '$WORK/appctx/layer-2/var/azureml-app' && [ \"\$(find . -type f | sort | tr '\n' ' ')\" = './.amlignore ./.gitignore ./keep.log ./pkg/util.py ./score.py ' ]"
+check "... AZUREML_ENTRY_SCRIPT is relative to the app root, the source dir on sys.path" bash -c "
+  grep -qx 'ENV AZUREML_ENTRY_SCRIPT=\"score.py\"' '$WORK/appctx/Dockerfile' && grep -qx 'ENV AZUREML_SOURCE_DIRECTORY=\"/var/azureml-app\"' '$WORK/appctx/Dockerfile'"
+rm "$WORK/app/src/.amlignore"
+check "without .amlignore, .gitignore decides (and .git never goes in)" bash -c "
+  '$AMLPKG' build '$WORK/app/spec.yaml' --dockerfile '$WORK/appctx2' >/dev/null && cd '$WORK/appctx2/layer-2/var/azureml-app' &&
+  [ ! -e pkg ] && [ ! -e .git ] && [ -f data/train.csv ] && [ -f score.py ]"

@@ -12,13 +12,13 @@ RUN conda env create -p /azureml-envs/azureml_f36db72d3abb175ecf90882b5849e4575a
 ENV PATH="/azureml-envs/azureml_f36db72d3abb175ecf90882b5849e4575afe5df6146e23ba5e7b76a4cf901bfa/bin:$PATH"
 
 # amlpkg: amlserve 0.1.0 runtime
-COPY ["rootfs/usr/local/bin/amlserve", "/usr/local/bin/amlserve"]
+COPY ["layer-1/", "/"]
 
 # amlpkg: app score.py
-COPY ["rootfs/var/azureml-app/score.py", "/var/azureml-app/score.py"]
+COPY ["layer-2/", "/"]
 
 # amlpkg: model ridge:1
-COPY ["rootfs/var/azureml-app/azureml-models/ridge/1/model.onnx", "/var/azureml-app/azureml-models/ridge/1/model.onnx"]
+COPY ["layer-3/", "/"]
 
 ENV AZUREML_CONDA_ENVIRONMENT_PATH="/azureml-envs/azureml_f36db72d3abb175ecf90882b5849e4575afe5df6146e23ba5e7b76a4cf901bfa"
 ENV OMP_NUM_THREADS="1"

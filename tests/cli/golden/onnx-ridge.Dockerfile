@@ -6,10 +6,10 @@
 # edit to the code or a model never rebuilds the environment.
 FROM scratch
 # amlpkg: amlserve 0.1.0 runtime
-COPY ["rootfs/usr/local/bin/amlserve", "/usr/local/bin/amlserve"]
+COPY ["layer-1/", "/"]
 
 # amlpkg: model ridge:1
-COPY ["rootfs/var/azureml-app/azureml-models/ridge/1/model.onnx", "/var/azureml-app/azureml-models/ridge/1/model.onnx"]
+COPY ["layer-2/", "/"]
 
 ENV PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ENV AML_APP_ROOT="/var/azureml-app"

@@ -1,0 +1,33 @@
+/* libFuzzer target: .amlignore / .gitignore parsing and matching. The input
+ * is the ignore file; a few fixed paths are matched against its rules. */
+#include "builder/ignore.h"
+#include "common/err.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static char dir[64], file[96];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/amlpkg-fuzz-ignore-%d", (int)getpid());
+        mkdir(dir, 0700);
+        snprintf(file, sizeof file, "%s/.amlignore", dir);
+    }
+    FILE *f = fopen(file, "wb");
+    if (!f)
+        return 0;
+    fwrite(data, 1, size, f);
+    fclose(f);
+    struct ignore_rules rules;
+    err_clear();
+    if (ignore_load(&rules, dir) == 0) {
+        static const char *const paths[] = {"score.py", "data/train.csv", "a/b/c/d.log", ".git", "pkg/x.pyc", ""};
+        for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+            ignore_match(&rules, paths[i], (int)(i & 1));
+    }
+    ignore_release(&rules);
+    return 0;
+}
