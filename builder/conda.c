@@ -607,7 +607,7 @@ static int read_dependencies(struct conda_env *env, struct yaml_tree *t, yaml_no
     return rc;
 }
 
-static int valid_var_name(const char *s)
+int conda_valid_var_name(const char *s)
 {
     if (!isalpha((unsigned char)s[0]) && s[0] != '_')
         return 0;
@@ -630,7 +630,7 @@ static int read_variables(struct conda_env *env, struct yaml_tree *t, yaml_node_
             break;
         char sub[300];
         subfield(sub, sizeof sub, "%s.%s", field, name);
-        if (!valid_var_name(name))
+        if (!conda_valid_var_name(name))
             return fail_at(t, key, sub, "not a valid variable name (letters, digits and '_')");
         for (size_t i = 0; i < env->n_vars; i++)
             if (!strcmp(env->vars[i].name, name))

@@ -58,6 +58,8 @@ void conda_free(struct conda_env *env);
  * so callers can add the position. */
 int conda_canon_spec(char **out, const char *spec, const char **why);
 int conda_canon_pip(char **out, const char *req, const char **why);
+/* An environment variable name: [A-Za-z_][A-Za-z0-9_]*. */
+int conda_valid_var_name(const char *s);
 /* PEP 503 project name normalisation: lower case, runs of "-_." become "-". */
 char *conda_pep503_name(const char *name, size_t len);
 

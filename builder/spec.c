@@ -219,16 +219,6 @@ static int no_space_or_control(const char *s)
     return 1;
 }
 
-static int valid_env_name(const char *s)
-{
-    if (!isalpha((unsigned char)s[0]) && s[0] != '_')
-        return 0;
-    for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && *s != '_')
-            return 0;
-    return 1;
-}
-
 static int read_docker_steps(struct spec_environment *e, struct yaml_tree *t, yaml_node_t *node)
 {
     const char *s;
@@ -284,7 +274,7 @@ static int read_env_vars(struct spec_environment *e, struct yaml_tree *t, yaml_n
             return rc;
         char field[300];
         snprintf(field, sizeof field, "environment.env.%.200s", name);
-        if (!valid_env_name(name))
+        if (!conda_valid_var_name(name))
             return err_set(ERR_INVALID, "%s:%d: %s: not a valid variable name (letters, digits and '_', not "
                            "starting with a digit)", t->file, yaml_tree_line(key), field);
         for (size_t j = 0; j < e->n_env; j++)
