@@ -20,6 +20,7 @@ struct plan_node {
 };
 
 struct engine_model {
+    int opset; /* default-domain opset the model imports; 0 when it names none */
     Onnx__ModelProto *proto;
     char *source;
     int n_slots;
@@ -164,6 +165,11 @@ static int build_plan(struct engine_model *m)
                          np->op_type, pn->kernel->min_inputs, pn->kernel->max_inputs, np->n_input);
             goto done;
         }
+        if (np->n_output < 1 || (int)np->n_output > pn->kernel->max_outputs) {
+            rc = err_set(ERR_PARSE, "%s: node '%s': %s has 1 to %d outputs, has %zu", src, label,
+                         np->op_type, pn->kernel->max_outputs, np->n_output);
+            goto done;
+        }
         pn->n_inputs = (int)np->n_input;
         if (pn->n_inputs > m->max_node_inputs)
             m->max_node_inputs = pn->n_inputs;
@@ -192,6 +198,10 @@ static int build_plan(struct engine_model *m)
             }
         }
         for (size_t j = 0; j < np->n_output; j++) {
+            if (!np->output[j][0]) {
+                pn->outputs[j] = -1; /* an optional output nobody asked for */
+                continue;
+            }
             if (slot_map_get(&map, np->output[j], 0) >= 0) {
                 rc = err_set(ERR_PARSE, "%s: node '%s': output '%s' is assigned twice", src, label,
                              np->output[j]);
@@ -216,6 +226,11 @@ static int build_plan(struct engine_model *m)
     }
     m->n_outputs = g->n_output;
     m->n_slots = map.count;
+    for (size_t i = 0; i < m->proto->n_opset_import; i++) {
+        const Onnx__OperatorSetIdProto *os = m->proto->opset_import[i];
+        if (!os->domain || !os->domain[0] || strcmp(os->domain, "ai.onnx") == 0)
+            m->opset = os->version > 0 && os->version < 1000 ? (int)os->version : 0;
+    }
 done:
     if (!m->n_slots)
         m->n_slots = map.count;
@@ -308,13 +323,14 @@ int engine_run(const struct engine_model *m, struct arena *arena, const struct t
         memset(results, 0, (size_t)pn->n_outputs * sizeof *results);
         struct op_call call = {
             .node = pn->proto, .inputs = args, .n_inputs = pn->n_inputs,
-            .outputs = results, .n_outputs = pn->n_outputs, .arena = arena,
+            .outputs = results, .n_outputs = pn->n_outputs, .arena = arena, .opset = m->opset,
         };
         int rc = pn->kernel->run(&call);
         if (rc)
             return rc;
         for (int j = 0; j < pn->n_outputs; j++)
-            values[pn->outputs[j]] = results[j];
+            if (pn->outputs[j] >= 0)
+                values[pn->outputs[j]] = results[j];
     }
     for (size_t i = 0; i < m->n_outputs; i++)
         outputs[i] = values[m->output_slots[i]];

@@ -2,16 +2,37 @@
 
 #include "common/err.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+/* max_inputs of 64 stands for "variadic". */
 static const struct op_kernel op_table[] = {
-    {"", "Add", 2, 2, op_add},
-    {"", "Sub", 2, 2, op_sub},
-    {"", "Mul", 2, 2, op_mul},
-    {"", "Div", 2, 2, op_div},
-    {"", "MatMul", 2, 2, op_matmul},
+    /* elementwise.c */
+    {"", "Add", 2, 2, 1, op_add},
+    {"", "Sub", 2, 2, 1, op_sub},
+    {"", "Mul", 2, 2, 1, op_mul},
+    {"", "Div", 2, 2, 1, op_div},
+    {"", "Pow", 2, 2, 1, op_pow},
+    {"", "Mod", 2, 2, 1, op_mod},
+    {"", "PRelu", 2, 2, 1, op_prelu},
+    {"", "Equal", 2, 2, 1, op_equal},
+    {"", "Less", 2, 2, 1, op_less},
+    {"", "Greater", 2, 2, 1, op_greater},
+    {"", "LessOrEqual", 2, 2, 1, op_less_equal},
+    {"", "GreaterOrEqual", 2, 2, 1, op_greater_equal},
+    {"", "And", 2, 2, 1, op_and},
+    {"", "Or", 2, 2, 1, op_or},
+    {"", "Xor", 2, 2, 1, op_xor},
+    {"", "Not", 1, 1, 1, op_not},
+    {"", "Where", 3, 3, 1, op_where},
+    {"", "Max", 1, 64, 1, op_max},
+    {"", "Min", 1, 64, 1, op_min},
+    {"", "Sum", 1, 64, 1, op_sum},
+    {"", "Mean", 1, 64, 1, op_mean},
+    /* matmul.c */
+    {"", "MatMul", 2, 2, 1, op_matmul},
 };
 
 const struct op_kernel *ops_find(const char *domain, const char *op_type)
@@ -25,32 +46,276 @@ const struct op_kernel *ops_find(const char *domain, const char *op_type)
     return NULL;
 }
 
-int ops_fail(const struct op_call *call, const char *fmt, ...)
+static int node_failv(const struct op_call *call, int code, const char *fmt, va_list ap)
 {
     char detail[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
     const char *name = call->node->name && call->node->name[0] ? call->node->name : "(unnamed)";
-    return err_set(ERR_INVALID, "node '%s' (%s): %s", name, call->node->op_type, detail);
+    return err_set(code, "node '%s' (%s): %s", name, call->node->op_type, detail);
 }
 
-int ops_alloc_output(const struct op_call *call, int index, enum tensor_type type, int rank,
+int ops_fail(const struct op_call *call, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = node_failv(call, ERR_INVALID, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int ops_unsupported(const struct op_call *call, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = node_failv(call, ERR_UNSUPPORTED, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+const struct tensor *ops_input(const struct op_call *call, int i)
+{
+    return i < call->n_inputs ? call->inputs[i] : NULL;
+}
+
+int ops_alloc_tensor(const struct op_call *call, struct tensor *t, enum tensor_type type, int rank,
                      const int64_t *dims)
 {
-    struct tensor *t = &call->outputs[index];
+    if (rank < 0 || rank > TENSOR_MAX_RANK)
+        return ops_unsupported(call, "rank %d is above %d", rank, TENSOR_MAX_RANK);
     t->type = type;
     t->rank = rank;
     for (int i = 0; i < rank; i++)
         t->dims[i] = dims[i];
     int64_t count = tensor_element_count(t);
     size_t elem = tensor_type_size(type);
+    if (!elem)
+        return ops_unsupported(call, "data type %s is not supported", tensor_type_name(type));
     if (count < 0 || (uint64_t)count > SIZE_MAX / elem)
-        return ops_fail(call, "output %d is too large", index);
-    t->data = arena_alloc(call->arena, (size_t)count * elem);
+        return ops_fail(call, "a result is too large");
+    /* One spare byte so empty tensors still get a distinct, non-NULL pointer. */
+    t->data = arena_alloc(call->arena, (size_t)count * elem + 1);
     if (!t->data)
         return err_set(ERR_LIMIT, "node '%s' (%s): output does not fit in the request memory limit",
                        call->node->name ? call->node->name : "", call->node->op_type);
     return 0;
+}
+
+int ops_alloc_output(const struct op_call *call, int index, enum tensor_type type, int rank,
+                     const int64_t *dims)
+{
+    return ops_alloc_tensor(call, &call->outputs[index], type, rank, dims);
+}
+
+const Onnx__AttributeProto *ops_attr(const struct op_call *call, const char *name)
+{
+    const Onnx__NodeProto *n = call->node;
+    for (size_t i = 0; i < n->n_attribute; i++)
+        if (n->attribute[i]->name && strcmp(n->attribute[i]->name, name) == 0)
+            return n->attribute[i];
+    return NULL;
+}
+
+int64_t ops_attr_int(const struct op_call *call, const char *name, int64_t def)
+{
+    const Onnx__AttributeProto *a = ops_attr(call, name);
+    return a && a->has_i ? a->i : def;
+}
+
+float ops_attr_float(const struct op_call *call, const char *name, float def)
+{
+    const Onnx__AttributeProto *a = ops_attr(call, name);
+    return a && a->has_f ? a->f : def;
+}
+
+const int64_t *ops_attr_ints(const struct op_call *call, const char *name, size_t *n)
+{
+    const Onnx__AttributeProto *a = ops_attr(call, name);
+    *n = a ? a->n_ints : 0;
+    return *n ? a->ints : NULL;
+}
+
+int ops_read_ints(const struct op_call *call, const struct tensor *t, int64_t *out, int max, int *n)
+{
+    if (t->type != TENSOR_INT64 && t->type != TENSOR_INT32)
+        return ops_fail(call, "expected an int64 tensor, got %s", tensor_type_name(t->type));
+    if (t->rank > 1)
+        return ops_fail(call, "expected a 1-D tensor, got rank %d", t->rank);
+    int64_t count = tensor_element_count(t);
+    if (count < 0 || count > max)
+        return ops_fail(call, "expected at most %d values, got %lld", max, (long long)count);
+    for (int64_t i = 0; i < count; i++)
+        out[i] = t->type == TENSOR_INT64 ? ((const int64_t *)t->data)[i] : ((const int32_t *)t->data)[i];
+    *n = (int)count;
+    return 0;
+}
+
+int ops_axis(const struct op_call *call, int64_t axis, int rank, int *out)
+{
+    if (axis < -(int64_t)rank || axis >= rank)
+        return ops_fail(call, "axis %lld is out of range for rank %d", (long long)axis, rank);
+    *out = (int)(axis < 0 ? axis + rank : axis);
+    return 0;
+}
+
+int ops_tensor_from_proto(const struct op_call *call, struct tensor *out, const Onnx__TensorProto *p)
+{
+    enum tensor_type type = (enum tensor_type)p->data_type;
+    if (!tensor_type_size(type))
+        return ops_unsupported(call, "constant of data type %d is not supported", (int)p->data_type);
+    if (p->n_dims > TENSOR_MAX_RANK)
+        return ops_unsupported(call, "constant of rank %zu is not supported", p->n_dims);
+    int rc = ops_alloc_tensor(call, out, type, (int)p->n_dims, p->dims);
+    if (rc)
+        return rc;
+    int64_t count = tensor_element_count(out);
+    size_t bytes = (size_t)count * tensor_type_size(type);
+    if (p->has_raw_data) {
+        if (p->raw_data.len != bytes)
+            return ops_fail(call, "constant holds %zu bytes, its shape needs %zu", p->raw_data.len, bytes);
+        if (bytes)
+            memcpy(out->data, p->raw_data.data, bytes);
+        return 0;
+    }
+    size_t have;
+    switch (type) {
+    case TENSOR_FLOAT: have = p->n_float_data; break;
+    case TENSOR_DOUBLE: have = p->n_double_data; break;
+    case TENSOR_INT64: have = p->n_int64_data; break;
+    default: have = p->n_int32_data; break;
+    }
+    if (have != (size_t)count)
+        return ops_fail(call, "constant holds %zu values, its shape needs %lld", have, (long long)count);
+    for (int64_t i = 0; i < count; i++) {
+        switch (type) {
+        case TENSOR_FLOAT: ((float *)out->data)[i] = p->float_data[i]; break;
+        case TENSOR_DOUBLE: ((double *)out->data)[i] = p->double_data[i]; break;
+        case TENSOR_INT64: ((int64_t *)out->data)[i] = p->int64_data[i]; break;
+        case TENSOR_INT32: ((int32_t *)out->data)[i] = p->int32_data[i]; break;
+        default: ((uint8_t *)out->data)[i] = (uint8_t)p->int32_data[i]; break;
+        }
+    }
+    return 0;
+}
+
+int ops_broadcast(const struct op_call *call, struct ops_bcast *b, int n, const struct tensor *const *ts)
+{
+    int rank = 0;
+    for (int k = 0; k < n; k++)
+        if (ts[k]->rank > rank)
+            rank = ts[k]->rank;
+    b->rank = rank;
+    b->n = n;
+    for (int i = 0; i < rank; i++) {
+        int64_t d = 1;
+        for (int k = 0; k < n; k++) {
+            int ti = i - (rank - ts[k]->rank);
+            int64_t dk = ti >= 0 ? ts[k]->dims[ti] : 1;
+            if (dk == 1 || dk == d)
+                continue;
+            if (d != 1) {
+                char s0[96], s1[96];
+                tensor_format_shape(s0, sizeof s0, ts[0]->dims, ts[0]->rank);
+                tensor_format_shape(s1, sizeof s1, ts[k]->dims, ts[k]->rank);
+                return ops_fail(call, "shapes %s and %s cannot be broadcast", s0, s1);
+            }
+            d = dk;
+        }
+        b->dims[i] = d;
+    }
+    for (int k = 0; k < n; k++) {
+        int64_t stride = 1;
+        for (int i = rank - 1; i >= 0; i--) {
+            int ti = i - (rank - ts[k]->rank);
+            int64_t d = ti >= 0 ? ts[k]->dims[ti] : 1;
+            b->strides[k][i] = d == 1 ? 0 : stride;
+            stride *= d;
+        }
+    }
+    struct tensor shape = {.rank = rank};
+    memcpy(shape.dims, b->dims, sizeof shape.dims);
+    b->total = tensor_element_count(&shape);
+    if (b->total < 0)
+        return ops_fail(call, "broadcast result is too large");
+    return 0;
+}
+
+void ops_broadcast_walk(const struct ops_bcast *b, ops_row_fn row, void *ctx)
+{
+    if (b->total == 0)
+        return;
+    int rank = b->rank;
+    int64_t inner = rank ? b->dims[rank - 1] : 1;
+    int64_t steps[OPS_MAX_BCAST] = {0}, offs[OPS_MAX_BCAST];
+    for (int k = 0; k < b->n; k++)
+        steps[k] = rank ? b->strides[k][rank - 1] : 0;
+    int64_t idx[TENSOR_MAX_RANK] = {0};
+    for (int64_t done = 0; done < b->total; done += inner) {
+        for (int k = 0; k < b->n; k++) {
+            offs[k] = 0;
+            for (int d = 0; d < rank - 1; d++)
+                offs[k] += idx[d] * b->strides[k][d];
+        }
+        row(ctx, done, offs, steps, inner);
+        for (int d = rank - 2; d >= 0; d--) {
+            if (++idx[d] < b->dims[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+}
+
+int ops_is_numeric(enum tensor_type type)
+{
+    switch (type) {
+    case TENSOR_FLOAT:
+    case TENSOR_DOUBLE:
+    case TENSOR_INT32:
+    case TENSOR_INT64:
+    case TENSOR_INT8:
+    case TENSOR_UINT8:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+double ops_load(enum tensor_type type, const void *data, int64_t i)
+{
+    switch (type) {
+    case TENSOR_FLOAT: return ((const float *)data)[i];
+    case TENSOR_DOUBLE: return ((const double *)data)[i];
+    case TENSOR_INT32: return ((const int32_t *)data)[i];
+    case TENSOR_INT64: return (double)((const int64_t *)data)[i];
+    case TENSOR_INT8: return ((const int8_t *)data)[i];
+    case TENSOR_UINT8: return ((const uint8_t *)data)[i];
+    case TENSOR_BOOL: return ((const uint8_t *)data)[i] != 0;
+    case TENSOR_UNDEFINED: break;
+    }
+    return 0;
+}
+
+/* Float to integer with saturation: out-of-range conversions are undefined in C. */
+static int64_t to_int(double v, double lo, double hi)
+{
+    if (isnan(v))
+        return 0;
+    if (v <= lo)
+        return (int64_t)lo;
+    if (v >= hi)
+        return (int64_t)hi;
+    return (int64_t)v;
+}
+
+void ops_store(enum tensor_type type, void *data, int64_t i, double v)
+{
+    switch (type) {
+    case TENSOR_FLOAT: ((float *)data)[i] = (float)v; break;
+    case TENSOR_DOUBLE: ((double *)data)[i] = v; break;
+    case TENSOR_INT32: ((int32_t *)data)[i] = (int32_t)to_int(v, INT32_MIN, INT32_MAX); break;
+    case TENSOR_INT64: ((int64_t *)data)[i] = to_int(v, -9223372036854775808.0, 9223372036854774784.0); break;
+    case TENSOR_INT8: ((int8_t *)data)[i] = (int8_t)to_int(v, INT8_MIN, INT8_MAX); break;
+    case TENSOR_UINT8: ((uint8_t *)data)[i] = (uint8_t)to_int(v, 0, UINT8_MAX); break;
+    case TENSOR_BOOL: ((uint8_t *)data)[i] = v != 0; break;
+    case TENSOR_UNDEFINED: break;
+    }
 }

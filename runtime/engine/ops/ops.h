@@ -2,7 +2,10 @@
  *
  * A kernel receives its input tensors, computes output shapes, allocates the
  * outputs from the per-run arena and fills them. Kernels never keep state
- * between calls and report problems through err_set naming the node. */
+ * between calls and report problems through err_set naming the node: ERR_INVALID
+ * for inputs or attributes the operator's definition rejects, ERR_UNSUPPORTED
+ * for valid uses (a data type, an attribute value) the engine lacks. An output
+ * may alias an input's data (Reshape, Identity): tensors never own memory. */
 #ifndef AMLSERVE_OPS_H
 #define AMLSERVE_OPS_H
 
@@ -17,6 +20,7 @@ struct op_call {
     struct tensor *outputs;
     int n_outputs;
     struct arena *arena;
+    int opset; /* default-domain opset of the model, 0 when it imports none (= newest) */
 };
 
 typedef int (*op_run_fn)(const struct op_call *call);
@@ -25,6 +29,7 @@ struct op_kernel {
     const char *domain; /* "" for the default ONNX domain */
     const char *op_type;
     int min_inputs, max_inputs;
+    int max_outputs;
     op_run_fn run;
 };
 
@@ -34,13 +39,81 @@ const struct op_kernel *ops_find(const char *domain, const char *op_type);
 /* Helpers shared by kernels. */
 int ops_alloc_output(const struct op_call *call, int index, enum tensor_type type, int rank,
                      const int64_t *dims);
+/* Same for a scratch tensor that is not an output (lives in the arena). */
+int ops_alloc_tensor(const struct op_call *call, struct tensor *t, enum tensor_type type, int rank,
+                     const int64_t *dims);
 int ops_fail(const struct op_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ops_unsupported(const struct op_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Input i, or NULL when it is omitted or beyond the node's inputs. */
+const struct tensor *ops_input(const struct op_call *call, int i);
+
+/* Attributes by name; NULL / the default when absent. */
+const Onnx__AttributeProto *ops_attr(const struct op_call *call, const char *name);
+int64_t ops_attr_int(const struct op_call *call, const char *name, int64_t def);
+float ops_attr_float(const struct op_call *call, const char *name, float def);
+/* The ints of a list attribute (borrowed from the node), *n = 0 and NULL when absent. */
+const int64_t *ops_attr_ints(const struct op_call *call, const char *name, size_t *n);
+
+/* Reads a rank-0/1 int64 or int32 tensor (shapes, axes) into out (at most max values). */
+int ops_read_ints(const struct op_call *call, const struct tensor *t, int64_t *out, int max, int *n);
+/* Normalizes a possibly negative axis against rank; ERR_INVALID when out of range. */
+int ops_axis(const struct op_call *call, int64_t axis, int rank, int *out);
+/* Copies a TensorProto (Constant's value) into an arena tensor. */
+int ops_tensor_from_proto(const struct op_call *call, struct tensor *out, const Onnx__TensorProto *p);
+
+/* numpy broadcasting over up to OPS_MAX_BCAST inputs: output shape, and per input
+ * element strides in the output's rank (0 along broadcast dimensions). */
+#define OPS_MAX_BCAST 3
+struct ops_bcast {
+    int rank;
+    int64_t dims[TENSOR_MAX_RANK];
+    int n;
+    int64_t strides[OPS_MAX_BCAST][TENSOR_MAX_RANK];
+    int64_t total;
+};
+int ops_broadcast(const struct op_call *call, struct ops_bcast *out, int n, const struct tensor *const *ts);
+/* Calls row for each run of the innermost dimension: out_offset is the
+ * output's element offset, in_offsets[i] input i's, steps[i] its innermost stride. */
+typedef void (*ops_row_fn)(void *ctx, int64_t out_offset, const int64_t *in_offsets, const int64_t *steps,
+                           int64_t count);
+void ops_broadcast_walk(const struct ops_bcast *b, ops_row_fn row, void *ctx);
+
+/* Element access through double, for kernels where speed matters less than
+ * type coverage (reductions, Clip on integers, Pow with mixed types). */
+double ops_load(enum tensor_type type, const void *data, int64_t i);
+void ops_store(enum tensor_type type, void *data, int64_t i, double v);
+int ops_is_numeric(enum tensor_type type);
 
 /* Kernels, one file per family. */
-int op_add(const struct op_call *call);
-int op_sub(const struct op_call *call);
-int op_mul(const struct op_call *call);
-int op_div(const struct op_call *call);
-int op_matmul(const struct op_call *call);
+#define OP(name) int op_##name(const struct op_call *call);
+/* elementwise.c */
+OP(add) OP(sub) OP(mul) OP(div) OP(pow) OP(mod) OP(prelu)
+OP(equal) OP(less) OP(greater) OP(less_equal) OP(greater_equal)
+OP(and) OP(or) OP(xor) OP(not) OP(where)
+OP(max) OP(min) OP(sum) OP(mean)
+/* matmul.c */
+OP(matmul) OP(gemm)
+/* unary.c */
+OP(abs) OP(neg) OP(sign) OP(exp) OP(log) OP(sqrt) OP(reciprocal) OP(floor) OP(ceil) OP(round)
+OP(sin) OP(cos) OP(tan) OP(asin) OP(acos) OP(atan) OP(sinh) OP(cosh) OP(asinh) OP(acosh) OP(atanh)
+OP(erf) OP(isnan) OP(isinf) OP(clip)
+/* activation.c */
+OP(relu) OP(sigmoid) OP(tanh) OP(leaky_relu) OP(elu) OP(selu) OP(hard_sigmoid) OP(softplus)
+OP(softsign) OP(celu) OP(thresholded_relu) OP(hard_swish) OP(shrink)
+OP(softmax) OP(log_softmax) OP(hardmax)
+/* shape.c */
+OP(identity) OP(dropout) OP(reshape) OP(flatten) OP(transpose) OP(squeeze) OP(unsqueeze) OP(concat)
+OP(gather) OP(gather_elements) OP(shape) OP(size) OP(cast) OP(cast_like) OP(constant)
+OP(constant_of_shape) OP(slice) OP(expand) OP(tile) OP(range) OP(split)
+/* reduce.c */
+OP(reduce_sum) OP(reduce_mean) OP(reduce_max) OP(reduce_min) OP(reduce_prod) OP(reduce_l1)
+OP(reduce_l2) OP(reduce_log_sum) OP(reduce_log_sum_exp) OP(reduce_sum_square) OP(argmax) OP(argmin)
+/* conv.c */
+OP(conv)
+/* pool.c */
+OP(max_pool) OP(average_pool) OP(global_average_pool) OP(global_max_pool)
+/* norm.c */
+OP(batch_norm)
+#undef OP
 
 #endif
