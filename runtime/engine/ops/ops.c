@@ -96,6 +96,19 @@ static const struct op_kernel op_table[] = {
     {"", "Tile", 2, 2, 1, op_tile},
     {"", "Range", 3, 3, 1, op_range},
     {"", "Split", 1, 2, 64, op_split},
+    /* reduce.c */
+    {"", "ReduceSum", 1, 2, 1, op_reduce_sum},
+    {"", "ReduceMean", 1, 2, 1, op_reduce_mean},
+    {"", "ReduceMax", 1, 2, 1, op_reduce_max},
+    {"", "ReduceMin", 1, 2, 1, op_reduce_min},
+    {"", "ReduceProd", 1, 2, 1, op_reduce_prod},
+    {"", "ReduceL1", 1, 2, 1, op_reduce_l1},
+    {"", "ReduceL2", 1, 2, 1, op_reduce_l2},
+    {"", "ReduceLogSum", 1, 2, 1, op_reduce_log_sum},
+    {"", "ReduceLogSumExp", 1, 2, 1, op_reduce_log_sum_exp},
+    {"", "ReduceSumSquare", 1, 2, 1, op_reduce_sum_square},
+    {"", "ArgMax", 1, 1, 1, op_argmax},
+    {"", "ArgMin", 1, 1, 1, op_argmin},
     /* matmul.c */
     {"", "MatMul", 2, 2, 1, op_matmul},
 };
