@@ -1,11 +1,12 @@
 /* MatMul with numpy semantics: 1-D operands are promoted and the added axis
- * removed again; leading (batch) dimensions broadcast. */
+ * removed again; leading (batch) dimensions broadcast. Gemm: 2-D with
+ * optional transposes, alpha/beta scaling and a broadcast C. */
 #include "ops.h"
 
 #include <string.h>
 
 /* C[m,n] = A[m,k] · B[k,n], row-major; i-k-j order keeps B and C rows hot. */
-static void gemm_f32(float *c, const float *a, const float *b, int64_t m, int64_t k, int64_t n)
+void ops_gemm_f32(float *c, const float *a, const float *b, int64_t m, int64_t k, int64_t n)
 {
     memset(c, 0, (size_t)(m * n) * sizeof *c);
     for (int64_t i = 0; i < m; i++) {
@@ -85,7 +86,57 @@ int op_matmul(const struct op_call *call)
                 stride_b *= b->dims[bi];
             }
         }
-        gemm_f32(c + t * m * n, ad + off_a * m * k, bd + off_b * k * n, m, k, n);
+        ops_gemm_f32(c + t * m * n, ad + off_a * m * k, bd + off_b * k * n, m, k, n);
+    }
+    return 0;
+}
+
+/* A row-major [rows, cols] matrix transposed into the arena. */
+static const float *transposed(const struct op_call *call, const float *m, int64_t rows, int64_t cols)
+{
+    float *t = arena_alloc(call->arena, (size_t)(rows * cols) * sizeof *t + 1);
+    if (!t)
+        return NULL;
+    for (int64_t i = 0; i < rows; i++)
+        for (int64_t j = 0; j < cols; j++)
+            t[j * rows + i] = m[i * cols + j];
+    return t;
+}
+
+int op_gemm(const struct op_call *call)
+{
+    const struct tensor *a = call->inputs[0], *b = call->inputs[1], *c = ops_input(call, 2);
+    if (a->type != TENSOR_FLOAT || b->type != TENSOR_FLOAT || (c && c->type != TENSOR_FLOAT))
+        return ops_unsupported(call, "inputs of type %s are not supported (float32 only)", tensor_type_name(a->type));
+    if (a->rank != 2 || b->rank != 2)
+        return ops_fail(call, "A and B must be 2-D");
+    int trans_a = ops_attr_int(call, "transA", 0) != 0, trans_b = ops_attr_int(call, "transB", 0) != 0;
+    float alpha = ops_attr_float(call, "alpha", 1.0f), beta = ops_attr_float(call, "beta", 1.0f);
+    int64_t m = a->dims[trans_a], k = a->dims[!trans_a], kb = b->dims[trans_b], n = b->dims[!trans_b];
+    if (k != kb)
+        return ops_fail(call, "inner dimensions differ (%lld and %lld)", (long long)k, (long long)kb);
+    int64_t dims[2] = {m, n};
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 2, dims);
+    if (rc)
+        return rc;
+    const float *ad = trans_a ? transposed(call, a->data, k, m) : a->data;
+    const float *bd = trans_b ? transposed(call, b->data, n, k) : b->data;
+    if (!ad || !bd)
+        return ops_fail(call, "out of request memory");
+    float *y = call->outputs[0].data;
+    ops_gemm_f32(y, ad, bd, m, k, n);
+    if (alpha != 1)
+        for (int64_t i = 0; i < m * n; i++)
+            y[i] *= alpha;
+    if (c && beta != 0) {
+        /* C broadcasts one way, to [m, n]. */
+        int64_t cr = c->rank >= 2 ? c->dims[c->rank - 2] : 1, cc = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
+        if (c->rank > 2 || (cr != 1 && cr != m) || (cc != 1 && cc != n))
+            return ops_fail(call, "C cannot be broadcast to [%lld,%lld]", (long long)m, (long long)n);
+        const float *cd = c->data;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                y[i * n + j] += beta * cd[(cr == 1 ? 0 : i) * cc + (cc == 1 ? 0 : j)];
     }
     return 0;
 }

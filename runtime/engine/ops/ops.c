@@ -111,6 +111,17 @@ static const struct op_kernel op_table[] = {
     {"", "ArgMin", 1, 1, 1, op_argmin},
     /* matmul.c */
     {"", "MatMul", 2, 2, 1, op_matmul},
+    {"", "Gemm", 2, 3, 1, op_gemm},
+    /* conv.c, pool.c */
+    {"", "Conv", 2, 3, 1, op_conv},
+    {"", "MaxPool", 1, 1, 2, op_max_pool},
+    {"", "AveragePool", 1, 1, 1, op_average_pool},
+    {"", "GlobalAveragePool", 1, 1, 1, op_global_average_pool},
+    {"", "GlobalMaxPool", 1, 1, 1, op_global_max_pool},
+    /* norm.c */
+    {"", "BatchNormalization", 5, 5, 5, op_batch_norm},
+    {"", "InstanceNormalization", 3, 3, 1, op_instance_norm},
+    {"", "LayerNormalization", 2, 3, 3, op_layer_norm},
 };
 
 const struct op_kernel *ops_find(const char *domain, const char *op_type)
@@ -396,4 +407,72 @@ void ops_store(enum tensor_type type, void *data, int64_t i, double v)
     case TENSOR_BOOL: ((uint8_t *)data)[i] = v != 0; break;
     case TENSOR_UNDEFINED: break;
     }
+}
+
+int ops_window_init(const struct op_call *call, struct ops_window *w, const struct tensor *x, const int64_t *kernel)
+{
+    int ns = x->rank - 2;
+    if (ns < 1 || ns > OPS_MAX_SPATIAL)
+        return ops_unsupported(call, "inputs of rank %d are not supported (1 to %d spatial dimensions)", x->rank,
+                               OPS_MAX_SPATIAL);
+    size_t nk, nst, nd, np;
+    const int64_t *ks = kernel ? kernel : ops_attr_ints(call, "kernel_shape", &nk);
+    const int64_t *st = ops_attr_ints(call, "strides", &nst), *dl = ops_attr_ints(call, "dilations", &nd),
+                  *pd = ops_attr_ints(call, "pads", &np);
+    if (kernel)
+        nk = (size_t)ns;
+    if (nk != (size_t)ns || (st && nst != (size_t)ns) || (dl && nd != (size_t)ns) || (pd && np != 2 * (size_t)ns))
+        return ops_fail(call, "kernel_shape, strides, dilations or pads do not match %d spatial dimensions", ns);
+    const Onnx__AttributeProto *ap = ops_attr(call, "auto_pad");
+    const char *auto_pad = ap && ap->has_s ? (const char *)ap->s.data : NULL;
+    size_t auto_len = ap && ap->has_s ? ap->s.len : 0;
+    enum { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID } mode = PAD_NOTSET;
+    if (auto_len == 10 && memcmp(auto_pad, "SAME_UPPER", 10) == 0)
+        mode = PAD_SAME_UPPER;
+    else if (auto_len == 10 && memcmp(auto_pad, "SAME_LOWER", 10) == 0)
+        mode = PAD_SAME_LOWER;
+    else if (auto_len == 5 && memcmp(auto_pad, "VALID", 5) == 0)
+        mode = PAD_VALID;
+    else if (auto_len && !(auto_len == 6 && memcmp(auto_pad, "NOTSET", 6) == 0))
+        return ops_fail(call, "unknown auto_pad value");
+    int ceil_mode = ops_attr_int(call, "ceil_mode", 0) != 0;
+    int lead = OPS_MAX_SPATIAL - ns;
+    w->n_spatial = ns;
+    for (int i = 0; i < OPS_MAX_SPATIAL; i++) {
+        int j = i - lead;
+        int64_t in = j >= 0 ? x->dims[2 + j] : 1, k = j >= 0 ? ks[j] : 1;
+        int64_t s = j >= 0 && st ? st[j] : 1, d = j >= 0 && dl ? dl[j] : 1;
+        int64_t pb = j >= 0 && pd ? pd[j] : 0, pe = j >= 0 && pd ? pd[j + ns] : 0;
+        if (k < 1 || s < 1 || d < 1 || pb < 0 || pe < 0 || k > (1 << 20) || s > (1 << 20) || d > (1 << 20) ||
+            pb > (1 << 20) || pe > (1 << 20))
+            return ops_fail(call, "kernel, stride, dilation or pad out of range in dimension %d", j);
+        int64_t eff = d * (k - 1) + 1, out;
+        if (mode == PAD_SAME_UPPER || mode == PAD_SAME_LOWER) {
+            out = (in + s - 1) / s;
+            int64_t total = (out - 1) * s + eff - in;
+            if (total < 0)
+                total = 0;
+            pb = mode == PAD_SAME_UPPER ? total / 2 : total - total / 2;
+            pe = total - pb;
+        }
+        else {
+            if (mode == PAD_VALID)
+                pb = pe = 0;
+            int64_t span = in + pb + pe - eff;
+            if (span < 0)
+                return ops_fail(call, "the window is larger than the padded input in dimension %d", j);
+            out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+            /* A window that would start entirely in the end padding is dropped. */
+            if (ceil_mode && (out - 1) * s >= in + pb)
+                out--;
+        }
+        w->in[i] = in;
+        w->kernel[i] = k;
+        w->stride[i] = s;
+        w->dilation[i] = d;
+        w->pad_begin[i] = pb;
+        w->pad_end[i] = pe;
+        w->out[i] = out;
+    }
+    return 0;
 }

@@ -84,6 +84,22 @@ double ops_load(enum tensor_type type, const void *data, int64_t i);
 void ops_store(enum tensor_type type, void *data, int64_t i, double v);
 int ops_is_numeric(enum tensor_type type);
 
+/* Sliding-window geometry shared by Conv and the pools, for 1 to 3 spatial
+ * dimensions. Fewer than 3 are padded in front with size-1 dimensions
+ * (kernel 1, stride 1, no pads) so one 3-D loop serves all. */
+#define OPS_MAX_SPATIAL 3
+struct ops_window {
+    int n_spatial;
+    int64_t in[OPS_MAX_SPATIAL], kernel[OPS_MAX_SPATIAL], stride[OPS_MAX_SPATIAL], dilation[OPS_MAX_SPATIAL];
+    int64_t pad_begin[OPS_MAX_SPATIAL], pad_end[OPS_MAX_SPATIAL], out[OPS_MAX_SPATIAL];
+};
+/* x is [N, C, spatial...]; kernel gives the window (Conv: from the weights) or
+ * NULL to read kernel_shape. Reads strides, dilations, pads, auto_pad, ceil_mode. */
+int ops_window_init(const struct op_call *call, struct ops_window *w, const struct tensor *x, const int64_t *kernel);
+
+/* c[m,n] = a[m,k] · b[k,n], all row-major float32 (matmul.c). */
+void ops_gemm_f32(float *c, const float *a, const float *b, int64_t m, int64_t k, int64_t n);
+
 /* Kernels, one file per family. */
 #define OP(name) int op_##name(const struct op_call *call);
 /* elementwise.c */
@@ -113,7 +129,7 @@ OP(conv)
 /* pool.c */
 OP(max_pool) OP(average_pool) OP(global_average_pool) OP(global_max_pool)
 /* norm.c */
-OP(batch_norm)
+OP(batch_norm) OP(instance_norm) OP(layer_norm)
 #undef OP
 
 #endif

@@ -1,0 +1,166 @@
+/* Normalizations in inference form: BatchNormalization with stored
+ * statistics, InstanceNormalization and LayerNormalization (float32). */
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+static int is_channel_vector(const struct tensor *t, int64_t c)
+{
+    return t && t->type == TENSOR_FLOAT && t->rank == 1 && t->dims[0] == c;
+}
+
+int op_batch_norm(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    if (x->type != TENSOR_FLOAT)
+        return ops_unsupported(call, "input of type %s is not supported", tensor_type_name(x->type));
+    if (ops_attr_int(call, "training_mode", 0) || call->n_outputs > 1)
+        return ops_unsupported(call, "training mode is not supported");
+    if (!ops_attr_int(call, "spatial", 1))
+        return ops_unsupported(call, "spatial=0 is not supported");
+    if (x->rank < 2)
+        return ops_fail(call, "input must have rank 2 or more");
+    int64_t c = x->dims[1];
+    for (int i = 1; i <= 4; i++)
+        if (!is_channel_vector(call->inputs[i], c))
+            return ops_fail(call, "input %d must be a float32 vector of %lld channels", i, (long long)c);
+    float eps = ops_attr_float(call, "epsilon", 1e-5f);
+    int rc = ops_alloc_output(call, 0, x->type, x->rank, x->dims);
+    if (rc)
+        return rc;
+    const float *scale = call->inputs[1]->data, *b = call->inputs[2]->data, *mean = call->inputs[3]->data,
+                *var = call->inputs[4]->data, *in = x->data;
+    float *y = call->outputs[0].data;
+    int64_t inner = 1;
+    for (int i = 2; i < x->rank; i++)
+        inner *= x->dims[i];
+    for (int64_t n = 0; n < x->dims[0]; n++)
+        for (int64_t ch = 0; ch < c; ch++) {
+            /* Folded into one multiply-add per element. */
+            float k = scale[ch] / sqrtf(var[ch] + eps), off = b[ch] - mean[ch] * k;
+            int64_t base = (n * c + ch) * inner;
+            for (int64_t i = 0; i < inner; i++)
+                y[base + i] = in[base + i] * k + off;
+        }
+    return 0;
+}
+
+int op_instance_norm(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    if (x->type != TENSOR_FLOAT)
+        return ops_unsupported(call, "input of type %s is not supported", tensor_type_name(x->type));
+    if (x->rank < 3)
+        return ops_fail(call, "input must have rank 3 or more");
+    int64_t c = x->dims[1], inner = 1;
+    for (int i = 1; i <= 2; i++)
+        if (!is_channel_vector(call->inputs[i], c))
+            return ops_fail(call, "input %d must be a float32 vector of %lld channels", i, (long long)c);
+    for (int i = 2; i < x->rank; i++)
+        inner *= x->dims[i];
+    float eps = ops_attr_float(call, "epsilon", 1e-5f);
+    int rc = ops_alloc_output(call, 0, x->type, x->rank, x->dims);
+    if (rc)
+        return rc;
+    const float *scale = call->inputs[1]->data, *b = call->inputs[2]->data, *in = x->data;
+    float *y = call->outputs[0].data;
+    for (int64_t p = 0; p < x->dims[0] * c; p++) {
+        const float *a = in + p * inner;
+        double mean = 0, var = 0;
+        for (int64_t i = 0; i < inner; i++)
+            mean += a[i];
+        mean = inner ? mean / (double)inner : 0;
+        for (int64_t i = 0; i < inner; i++)
+            var += (a[i] - mean) * (a[i] - mean);
+        var = inner ? var / (double)inner : 0;
+        double k = scale[p % c] / sqrt(var + eps);
+        for (int64_t i = 0; i < inner; i++)
+            y[p * inner + i] = (float)((a[i] - mean) * k + b[p % c]);
+    }
+    return 0;
+}
+
+/* A Scale or B input broadcast to the normalized shape, as n floats. */
+static int expand_to(const struct op_call *call, float **out, const struct tensor *t, const struct tensor *norm)
+{
+    *out = NULL;
+    if (!t)
+        return 0;
+    if (t->type != TENSOR_FLOAT)
+        return ops_unsupported(call, "scale and bias of type %s are not supported", tensor_type_name(t->type));
+    const struct tensor *ts[2] = {norm, t};
+    struct ops_bcast bc;
+    int rc = ops_broadcast(call, &bc, 2, ts);
+    if (rc)
+        return rc;
+    if (bc.rank != norm->rank || bc.total != tensor_element_count(norm))
+        return ops_fail(call, "scale or bias does not broadcast to the normalized shape");
+    float *v = arena_alloc(call->arena, (size_t)bc.total * sizeof *v + 1);
+    if (!v)
+        return ops_fail(call, "out of request memory");
+    for (int64_t j = 0; j < bc.total; j++) {
+        int64_t rem = j, off = 0;
+        for (int d = bc.rank - 1; d >= 0; d--) {
+            off += (rem % bc.dims[d]) * bc.strides[1][d];
+            rem /= bc.dims[d];
+        }
+        v[j] = ((const float *)t->data)[off];
+    }
+    *out = v;
+    return 0;
+}
+
+int op_layer_norm(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    if (x->type != TENSOR_FLOAT)
+        return ops_unsupported(call, "input of type %s is not supported", tensor_type_name(x->type));
+    int axis, rc = ops_axis(call, ops_attr_int(call, "axis", -1), x->rank, &axis);
+    if (rc)
+        return rc;
+    float eps = ops_attr_float(call, "epsilon", 1e-5f);
+    struct tensor norm = {.type = TENSOR_FLOAT, .rank = x->rank - axis};
+    int64_t outer = 1, n = 1, stat_dims[TENSOR_MAX_RANK];
+    for (int i = 0; i < x->rank; i++) {
+        if (i < axis)
+            outer *= x->dims[i];
+        else {
+            n *= x->dims[i];
+            norm.dims[i - axis] = x->dims[i];
+        }
+        stat_dims[i] = i < axis ? x->dims[i] : 1;
+    }
+    float *scale, *bias;
+    rc = expand_to(call, &scale, call->inputs[1], &norm);
+    if (!rc)
+        rc = expand_to(call, &bias, ops_input(call, 2), &norm);
+    if (!rc)
+        rc = ops_alloc_output(call, 0, x->type, x->rank, x->dims);
+    for (int k = 1; !rc && k < call->n_outputs; k++)
+        rc = ops_alloc_output(call, k, TENSOR_FLOAT, x->rank, stat_dims);
+    if (rc)
+        return rc;
+    const float *in = x->data;
+    float *y = call->outputs[0].data;
+    float *mean_out = call->n_outputs > 1 ? call->outputs[1].data : NULL;
+    float *inv_out = call->n_outputs > 2 ? call->outputs[2].data : NULL;
+    for (int64_t o = 0; o < outer; o++) {
+        const float *a = in + o * n;
+        double mean = 0, var = 0;
+        for (int64_t i = 0; i < n; i++)
+            mean += a[i];
+        mean = n ? mean / (double)n : 0;
+        for (int64_t i = 0; i < n; i++)
+            var += (a[i] - mean) * (a[i] - mean);
+        var = n ? var / (double)n : 0;
+        double inv = 1 / sqrt(var + eps);
+        for (int64_t i = 0; i < n; i++)
+            y[o * n + i] = (float)((a[i] - mean) * inv * scale[i] + (bias ? bias[i] : 0));
+        if (mean_out)
+            mean_out[o] = (float)mean;
+        if (inv_out)
+            inv_out[o] = (float)inv;
+    }
+    return 0;
+}
