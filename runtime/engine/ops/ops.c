@@ -109,6 +109,18 @@ static const struct op_kernel op_table[] = {
     {"", "ReduceSumSquare", 1, 2, 1, op_reduce_sum_square},
     {"", "ArgMax", 1, 1, 1, op_argmax},
     {"", "ArgMin", 1, 1, 1, op_argmin},
+    /* index.c */
+    {"", "TopK", 1, 2, 2, op_topk},
+    {"", "CumSum", 2, 2, 1, op_cumsum},
+    {"", "Trilu", 1, 2, 1, op_trilu},
+    {"", "OneHot", 3, 3, 1, op_one_hot},
+    {"", "EyeLike", 1, 1, 1, op_eye_like},
+    {"", "GatherND", 2, 2, 1, op_gather_nd},
+    {"", "ScatterND", 3, 3, 1, op_scatter_nd},
+    {"", "ScatterElements", 3, 3, 1, op_scatter_elements},
+    {"", "Scatter", 3, 3, 1, op_scatter_elements},
+    {"", "NonZero", 1, 1, 1, op_non_zero},
+    {"", "Compress", 2, 2, 1, op_compress},
     /* matmul.c */
     {"", "MatMul", 2, 2, 1, op_matmul},
     {"", "Gemm", 2, 3, 1, op_gemm},
@@ -225,6 +237,8 @@ const int64_t *ops_attr_ints(const struct op_call *call, const char *name, size_
 
 int ops_read_ints(const struct op_call *call, const struct tensor *t, int64_t *out, int max, int *n)
 {
+    if (!t)
+        return ops_fail(call, "a required input is missing");
     if (t->type != TENSOR_INT64 && t->type != TENSOR_INT32)
         return ops_fail(call, "expected an int64 tensor, got %s", tensor_type_name(t->type));
     if (t->rank > 1)

@@ -124,6 +124,9 @@ OP(constant_of_shape) OP(slice) OP(expand) OP(tile) OP(range) OP(split)
 /* reduce.c */
 OP(reduce_sum) OP(reduce_mean) OP(reduce_max) OP(reduce_min) OP(reduce_prod) OP(reduce_l1)
 OP(reduce_l2) OP(reduce_log_sum) OP(reduce_log_sum_exp) OP(reduce_sum_square) OP(argmax) OP(argmin)
+/* index.c */
+OP(topk) OP(cumsum) OP(trilu) OP(one_hot) OP(eye_like) OP(gather_nd) OP(scatter_nd) OP(scatter_elements)
+OP(non_zero) OP(compress)
 /* conv.c */
 OP(conv)
 /* pool.c */
