@@ -109,6 +109,9 @@ static const struct op_kernel op_table[] = {
     {"", "ReduceSumSquare", 1, 2, 1, op_reduce_sum_square},
     {"", "ArgMax", 1, 1, 1, op_argmax},
     {"", "ArgMin", 1, 1, 1, op_argmin},
+    {"", "DepthToSpace", 1, 1, 1, op_depth_to_space},
+    {"", "SpaceToDepth", 1, 1, 1, op_space_to_depth},
+    {"", "Pad", 1, 4, 1, op_pad},
     /* index.c */
     {"", "TopK", 1, 2, 2, op_topk},
     {"", "CumSum", 2, 2, 1, op_cumsum},

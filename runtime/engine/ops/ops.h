@@ -120,7 +120,7 @@ OP(softmax) OP(log_softmax) OP(hardmax)
 /* shape.c */
 OP(identity) OP(dropout) OP(reshape) OP(flatten) OP(transpose) OP(squeeze) OP(unsqueeze) OP(concat)
 OP(gather) OP(gather_elements) OP(shape) OP(size) OP(cast) OP(cast_like) OP(constant)
-OP(constant_of_shape) OP(slice) OP(expand) OP(tile) OP(range) OP(split)
+OP(constant_of_shape) OP(slice) OP(expand) OP(tile) OP(range) OP(split) OP(depth_to_space) OP(space_to_depth) OP(pad)
 /* reduce.c */
 OP(reduce_sum) OP(reduce_mean) OP(reduce_max) OP(reduce_min) OP(reduce_prod) OP(reduce_l1)
 OP(reduce_l2) OP(reduce_log_sum) OP(reduce_log_sum_exp) OP(reduce_sum_square) OP(argmax) OP(argmin)

@@ -733,3 +733,158 @@ int op_split(const struct op_call *call)
     }
     return 0;
 }
+
+/* DCR: out[n, c, h, i, w, j] = in[n, (i·b + j)·C' + c, h, w]; CRD: in[n, c·b² + i·b + j, h, w]. */
+int op_depth_to_space(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    int64_t b = ops_attr_int(call, "blocksize", 0);
+    if (x->rank != 4 || b < 1 || b > (1 << 16) || x->dims[1] % (b * b))
+        return ops_fail(call, "needs a 4-D input whose channels divide by blocksize²");
+    const Onnx__AttributeProto *mode = ops_attr(call, "mode");
+    int crd = mode && mode->has_s && mode->s.len == 3 && memcmp(mode->s.data, "CRD", 3) == 0;
+    int64_t n = x->dims[0], c = x->dims[1] / (b * b), h = x->dims[2], w = x->dims[3];
+    int64_t dims[4] = {n, c, h * b, w * b};
+    int rc = ops_alloc_output(call, 0, x->type, 4, dims);
+    if (rc)
+        return rc;
+    int64_t vdims[6] = {n, c, h, b, w, b}, hw = h * w;
+    int64_t vstrides[6] = {x->dims[1] * hw, crd ? b * b * hw : hw, w, crd ? b * hw : b * c * hw, 1, crd ? hw : c * hw};
+    strided_copy(call->outputs[0].data, x->data, tensor_type_size(x->type), 6, vdims, vstrides, 0);
+    return 0;
+}
+
+/* out[n, (i·b + j)·C + c, h, w] = in[n, c, h·b + i, w·b + j] */
+int op_space_to_depth(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    int64_t b = ops_attr_int(call, "blocksize", 0);
+    if (x->rank != 4 || b < 1 || b > (1 << 16) || x->dims[2] % b || x->dims[3] % b)
+        return ops_fail(call, "needs a 4-D input whose height and width divide by blocksize");
+    int64_t n = x->dims[0], c = x->dims[1], h = x->dims[2] / b, w = x->dims[3] / b, W = x->dims[3];
+    int64_t dims[4] = {n, c * b * b, h, w};
+    int rc = ops_alloc_output(call, 0, x->type, 4, dims);
+    if (rc)
+        return rc;
+    int64_t vdims[6] = {n, b, b, c, h, w};
+    int64_t vstrides[6] = {c * x->dims[2] * W, W, 1, x->dims[2] * W, b * W, b};
+    strided_copy(call->outputs[0].data, x->data, tensor_type_size(x->type), 6, vdims, vstrides, 0);
+    return 0;
+}
+
+/* Pad: pads/value/mode as attributes before opset 11, inputs (pads,
+ * constant_value, axes) since. Negative pads crop. */
+int op_pad(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    int64_t pads[2 * TENSOR_MAX_RANK] = {0}, given[2 * TENSOR_MAX_RANK], axes[TENSOR_MAX_RANK];
+    int n_pads, n_axes = -1, rc;
+    double value = 0;
+    const void *value_ptr = NULL;
+    if (call->opset && call->opset < 11) {
+        size_t np;
+        const int64_t *p = ops_attr_ints(call, "pads", &np);
+        if (np > 2 * TENSOR_MAX_RANK)
+            return ops_fail(call, "too many pads");
+        for (size_t i = 0; i < np; i++)
+            given[i] = p[i];
+        n_pads = (int)np;
+        value = ops_attr_float(call, "value", 0);
+    }
+    else {
+        rc = ops_read_ints(call, ops_input(call, 1), given, 2 * TENSOR_MAX_RANK, &n_pads);
+        if (rc)
+            return rc;
+        const struct tensor *v = ops_input(call, 2);
+        if (v) {
+            if (v->type != x->type || tensor_element_count(v) != 1)
+                return ops_fail(call, "constant_value must be one element of the input's type");
+            value_ptr = v->data;
+        }
+        if (ops_input(call, 3)) {
+            rc = ops_read_ints(call, call->inputs[3], axes, TENSOR_MAX_RANK, &n_axes);
+            if (rc)
+                return rc;
+        }
+    }
+    int n = n_axes >= 0 ? n_axes : x->rank;
+    if (n_pads != 2 * n)
+        return ops_fail(call, "pads has %d values for %d axes", n_pads, n);
+    for (int k = 0; k < n; k++) {
+        int a = k;
+        if (n_axes >= 0 && (rc = ops_axis(call, axes[k], x->rank, &a)))
+            return rc;
+        pads[a] = given[k];
+        pads[a + x->rank] = given[k + n];
+    }
+    const Onnx__AttributeProto *mode_attr = ops_attr(call, "mode");
+    char mode = 'c';
+    if (mode_attr && mode_attr->has_s && mode_attr->s.len) {
+        const char *m = (const char *)mode_attr->s.data;
+        size_t len = mode_attr->s.len;
+        if (len == 7 && memcmp(m, "reflect", 7) == 0)
+            mode = 'r';
+        else if (len == 4 && memcmp(m, "edge", 4) == 0)
+            mode = 'e';
+        else if (len == 4 && memcmp(m, "wrap", 4) == 0)
+            mode = 'w';
+        else if (!(len == 8 && memcmp(m, "constant", 8) == 0))
+            return ops_fail(call, "unknown mode");
+    }
+    int64_t dims[TENSOR_MAX_RANK], in_strides[TENSOR_MAX_RANK];
+    for (int i = 0; i < x->rank; i++) {
+        if (pads[i] < -x->dims[i] || pads[i + x->rank] < -x->dims[i] || pads[i] > (1 << 24) ||
+            pads[i + x->rank] > (1 << 24))
+            return ops_fail(call, "pad out of range for dimension %d", i);
+        dims[i] = x->dims[i] + pads[i] + pads[i + x->rank];
+        if (dims[i] < 0)
+            return ops_fail(call, "pads crop dimension %d below zero", i);
+        if (mode != 'c' && x->dims[i] == 0 && dims[i] > 0)
+            return ops_fail(call, "cannot %s-pad an empty dimension", mode == 'r' ? "reflect" : "edge");
+    }
+    rc = ops_alloc_output(call, 0, x->type, x->rank, dims);
+    if (rc)
+        return rc;
+    contiguous_strides(in_strides, x);
+    size_t elem = tensor_type_size(x->type);
+    uint8_t fill[16] = {0};
+    if (value_ptr)
+        memcpy(fill, value_ptr, elem);
+    else if (ops_is_numeric(x->type))
+        ops_store(x->type, fill, 0, value);
+    int64_t total = tensor_element_count(&call->outputs[0]), pos[TENSOR_MAX_RANK] = {0};
+    uint8_t *y = call->outputs[0].data;
+    for (int64_t o = 0; o < total; o++) {
+        int64_t off = 0;
+        int outside = 0;
+        for (int d = 0; d < x->rank; d++) {
+            int64_t i = pos[d] - pads[d], dim = x->dims[d];
+            if (i < 0 || i >= dim) {
+                if (mode == 'c') {
+                    outside = 1;
+                    break;
+                }
+                if (mode == 'e')
+                    i = i < 0 ? 0 : dim - 1;
+                else if (mode == 'w')
+                    i = ((i % dim) + dim) % dim;
+                else if (dim == 1)
+                    i = 0;
+                else { /* reflect without repeating the edge: period 2·(dim-1) */
+                    int64_t period = 2 * (dim - 1);
+                    i = ((i % period) + period) % period;
+                    if (i >= dim)
+                        i = period - i;
+                }
+            }
+            off += i * in_strides[d];
+        }
+        memcpy(y + (size_t)o * elem, outside ? fill : (const uint8_t *)x->data + (size_t)off * elem, elem);
+        for (int d = x->rank - 1; d >= 0; d--) {
+            if (++pos[d] < dims[d])
+                break;
+            pos[d] = 0;
+        }
+    }
+    return 0;
+}
