@@ -81,3 +81,114 @@ int op_conv(const struct op_call *call)
         }
     return 0;
 }
+
+/* ConvTranspose: per image and group, col = Wᵀ · X (one column per input
+ * position), then col2im adds each column's kernel window into the output. */
+int op_conv_transpose(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0], *wt = call->inputs[1], *bias = ops_input(call, 2);
+    if (x->type != TENSOR_FLOAT || wt->type != TENSOR_FLOAT || (bias && bias->type != TENSOR_FLOAT))
+        return ops_unsupported(call, "inputs of type %s are not supported (float32 only)", tensor_type_name(x->type));
+    int ns = x->rank - 2;
+    if (ns < 1 || ns > OPS_MAX_SPATIAL || wt->rank != x->rank)
+        return ops_unsupported(call, "inputs of rank %d are not supported", x->rank);
+    int64_t group = ops_attr_int(call, "group", 1), c_in = x->dims[1];
+    if (group < 1 || c_in % group || wt->dims[0] != c_in)
+        return ops_fail(call, "weights do not match %lld input channels in %lld groups", (long long)c_in,
+                        (long long)group);
+    int64_t cg = c_in / group, mg = wt->dims[1], m_out = mg * group;
+    if (bias && (bias->rank != 1 || bias->dims[0] != m_out))
+        return ops_fail(call, "bias must have %lld elements", (long long)m_out);
+    size_t nst, nd, np, nop, nos;
+    const int64_t *st = ops_attr_ints(call, "strides", &nst), *dl = ops_attr_ints(call, "dilations", &nd),
+                  *pd = ops_attr_ints(call, "pads", &np), *opad = ops_attr_ints(call, "output_padding", &nop),
+                  *oshape = ops_attr_ints(call, "output_shape", &nos);
+    if ((st && nst != (size_t)ns) || (dl && nd != (size_t)ns) || (pd && np != 2 * (size_t)ns) ||
+        (opad && nop != (size_t)ns) || (oshape && nos != (size_t)ns && nos != (size_t)ns + 2))
+        return ops_fail(call, "strides, dilations, pads, output_padding or output_shape do not match the rank");
+    if (oshape && nos == (size_t)ns + 2)
+        oshape += 2;
+    const Onnx__AttributeProto *ap = ops_attr(call, "auto_pad");
+    int same = ap && ap->has_s && ap->s.len == 10 && memcmp(ap->s.data, "SAME_", 5) == 0;
+    int same_upper = same && memcmp(ap->s.data, "SAME_UPPER", 10) == 0;
+    int64_t in[3], k[3], s[3], d[3], pb[3], out[3];
+    int lead = OPS_MAX_SPATIAL - ns;
+    for (int i = 0; i < OPS_MAX_SPATIAL; i++) {
+        int j = i - lead;
+        in[i] = j >= 0 ? x->dims[2 + j] : 1;
+        k[i] = j >= 0 ? wt->dims[2 + j] : 1;
+        s[i] = j >= 0 && st ? st[j] : 1;
+        d[i] = j >= 0 && dl ? dl[j] : 1;
+        int64_t op = j >= 0 && opad ? opad[j] : 0, p0 = j >= 0 && pd ? pd[j] : 0, p1 = j >= 0 && pd ? pd[j + ns] : 0;
+        if (s[i] < 1 || d[i] < 1 || s[i] > (1 << 16) || d[i] > (1 << 16) || op < 0 || op > (1 << 16) || p0 < 0 ||
+            p1 < 0 || p0 > (1 << 20) || p1 > (1 << 20) || in[i] > (1 << 24) || k[i] > (1 << 16))
+            return ops_fail(call, "stride, dilation, pad or output_padding out of range");
+        int64_t full = s[i] * (in[i] - 1) + op + (k[i] - 1) * d[i] + 1;
+        if (oshape || same) {
+            out[i] = j < 0 ? 1 : oshape ? oshape[j] : in[i] * s[i];
+            int64_t total = full - out[i];
+            if (total < 0)
+                total = 0;
+            /* An odd total puts the extra pad last for SAME_UPPER, first otherwise. */
+            pb[i] = same_upper ? total / 2 : total - total / 2;
+        }
+        else {
+            pb[i] = p0;
+            out[i] = full - p0 - p1;
+        }
+        if (out[i] < 0 || out[i] > (1 << 24))
+            return ops_fail(call, "output size out of range");
+    }
+    int64_t dims[TENSOR_MAX_RANK] = {x->dims[0], m_out};
+    for (int i = 0; i < ns; i++)
+        dims[2 + i] = out[lead + i];
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, dims);
+    if (rc)
+        return rc;
+    int64_t ksize = k[0] * k[1] * k[2], in_size = in[0] * in[1] * in[2], out_size = out[0] * out[1] * out[2];
+    int64_t rows = mg * ksize;
+    float *y = call->outputs[0].data;
+    int64_t total = x->dims[0] * m_out * out_size;
+    for (int64_t i = 0; i < total; i++)
+        y[i] = bias ? ((const float *)bias->data)[i / out_size % m_out] : 0.0f;
+    if (rows == 0 || in_size == 0 || cg == 0 || total == 0)
+        return 0;
+    if (rows > ((int64_t)1 << 40) / in_size)
+        return ops_fail(call, "the convolution is too large");
+    float *col = arena_alloc(call->arena, (size_t)(rows * in_size) * sizeof *col);
+    float *wtr = arena_alloc(call->arena, (size_t)(rows * cg) * sizeof *wtr);
+    if (!col || !wtr)
+        return ops_fail(call, "the col2im buffer does not fit in the request memory limit");
+    const float *xd = x->data, *wd = wt->data;
+    for (int64_t n = 0; n < x->dims[0]; n++)
+        for (int64_t g = 0; g < group; g++) {
+            const float *wg = wd + g * cg * rows;
+            for (int64_t c = 0; c < cg; c++)
+                for (int64_t r = 0; r < rows; r++)
+                    wtr[r * cg + c] = wg[c * rows + r];
+            ops_gemm_f32(col, wtr, xd + (n * c_in + g * cg) * in_size, rows, cg, in_size);
+            for (int64_t m = 0; m < mg; m++) {
+                float *ym = y + (n * m_out + g * mg + m) * out_size;
+                const float *cm = col + m * ksize * in_size;
+                for (int64_t kd = 0; kd < k[0]; kd++)
+                    for (int64_t kh = 0; kh < k[1]; kh++)
+                        for (int64_t kw = 0; kw < k[2]; kw++, cm += in_size)
+                            for (int64_t id = 0; id < in[0]; id++) {
+                                int64_t od = id * s[0] - pb[0] + kd * d[0];
+                                if (od < 0 || od >= out[0])
+                                    continue;
+                                for (int64_t ih = 0; ih < in[1]; ih++) {
+                                    int64_t oh = ih * s[1] - pb[1] + kh * d[1];
+                                    if (oh < 0 || oh >= out[1])
+                                        continue;
+                                    for (int64_t iw = 0; iw < in[2]; iw++) {
+                                        int64_t ow = iw * s[2] - pb[2] + kw * d[2];
+                                        if (ow >= 0 && ow < out[2])
+                                            ym[(od * out[1] + oh) * out[2] + ow] += cm[(id * in[1] + ih) * in[2] + iw];
+                                    }
+                                }
+                            }
+            }
+        }
+    return 0;
+}

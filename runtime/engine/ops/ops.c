@@ -129,6 +129,7 @@ static const struct op_kernel op_table[] = {
     {"", "Gemm", 2, 3, 1, op_gemm},
     /* conv.c, pool.c */
     {"", "Conv", 2, 3, 1, op_conv},
+    {"", "ConvTranspose", 2, 3, 1, op_conv_transpose},
     {"", "MaxPool", 1, 1, 2, op_max_pool},
     {"", "AveragePool", 1, 1, 1, op_average_pool},
     {"", "GlobalAveragePool", 1, 1, 1, op_global_average_pool},

@@ -128,7 +128,7 @@ OP(reduce_l2) OP(reduce_log_sum) OP(reduce_log_sum_exp) OP(reduce_sum_square) OP
 OP(topk) OP(cumsum) OP(trilu) OP(one_hot) OP(eye_like) OP(gather_nd) OP(scatter_nd) OP(scatter_elements)
 OP(non_zero) OP(compress)
 /* conv.c */
-OP(conv)
+OP(conv) OP(conv_transpose)
 /* pool.c */
 OP(max_pool) OP(average_pool) OP(global_average_pool) OP(global_max_pool)
 /* norm.c */
