@@ -130,6 +130,8 @@ static const struct op_kernel op_table[] = {
     /* conv.c, pool.c */
     {"", "Conv", 2, 3, 1, op_conv},
     {"", "ConvTranspose", 2, 3, 1, op_conv_transpose},
+    {"", "Resize", 1, 4, 1, op_resize},
+    {"", "Upsample", 1, 2, 1, op_upsample},
     {"", "MaxPool", 1, 1, 2, op_max_pool},
     {"", "AveragePool", 1, 1, 1, op_average_pool},
     {"", "GlobalAveragePool", 1, 1, 1, op_global_average_pool},

@@ -127,6 +127,8 @@ OP(reduce_l2) OP(reduce_log_sum) OP(reduce_log_sum_exp) OP(reduce_sum_square) OP
 /* index.c */
 OP(topk) OP(cumsum) OP(trilu) OP(one_hot) OP(eye_like) OP(gather_nd) OP(scatter_nd) OP(scatter_elements)
 OP(non_zero) OP(compress)
+/* resize.c */
+OP(resize) OP(upsample)
 /* conv.c */
 OP(conv) OP(conv_transpose)
 /* pool.c */

@@ -1,0 +1,305 @@
+/* Resize (opset 10+) and Upsample: nearest, linear and cubic interpolation in
+ * any number of dimensions, each output coordinate mapped back through the
+ * coordinate_transformation_mode. Interpolation is separable, so each output
+ * coordinate of each axis gets up to four (index, weight) taps, computed once. */
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+#define MAX_TAPS 4
+
+enum coord_mode { C_HALF_PIXEL, C_PYTORCH_HALF_PIXEL, C_ALIGN_CORNERS, C_ASYMMETRIC, C_TF_CROP, C_TF_HALF_PIXEL_NN };
+enum interp { I_NEAREST, I_LINEAR, I_CUBIC };
+enum nearest { N_ROUND_PREFER_FLOOR, N_ROUND_PREFER_CEIL, N_FLOOR, N_CEIL };
+
+struct axis_taps {
+    int n;                 /* taps per output coordinate */
+    int64_t *index;        /* [out_len * MAX_TAPS] */
+    float *weight;         /* [out_len * MAX_TAPS] */
+    uint8_t *outside;      /* [out_len]: tf_crop_and_resize extrapolates there */
+};
+
+static int attr_is(const struct op_call *call, const char *name, const char *value)
+{
+    const Onnx__AttributeProto *a = ops_attr(call, name);
+    return a && a->has_s && a->s.len == strlen(value) && memcmp(a->s.data, value, a->s.len) == 0;
+}
+
+static void cubic_weights(float *w, double t, double a)
+{
+    /* Keys' cubic convolution kernel at distances 1+t, t, 1-t, 2-t. */
+    double x[4] = {1 + t, t, 1 - t, 2 - t};
+    for (int i = 0; i < 4; i++) {
+        double d = fabs(x[i]);
+        w[i] = (float)(d <= 1   ? ((a + 2) * d - (a + 3)) * d * d + 1
+                       : d < 2 ? ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+                               : 0);
+    }
+}
+
+static int64_t clamp_index(int64_t i, int64_t len) { return i < 0 ? 0 : i >= len ? len - 1 : i; }
+
+/* resized_len is in_len·scale unrounded when scales are given: the
+ * coordinate transforms use it, not the integer output length. */
+static int build_taps(const struct op_call *call, struct axis_taps *t, int64_t in_len, int64_t out_len,
+                      double resized_len, double scale,
+                      enum coord_mode cm, enum interp mode, enum nearest nm, double roi_start, double roi_end,
+                      double cubic_a, int exclude_outside)
+{
+    t->n = mode == I_NEAREST ? 1 : mode == I_LINEAR ? 2 : 4;
+    t->index = arena_alloc(call->arena, (size_t)(out_len * MAX_TAPS) * sizeof *t->index + 1);
+    t->weight = arena_alloc(call->arena, (size_t)(out_len * MAX_TAPS) * sizeof *t->weight + 1);
+    t->outside = arena_alloc(call->arena, (size_t)out_len + 1);
+    if (!t->index || !t->weight || !t->outside)
+        return ops_fail(call, "out of request memory");
+    for (int64_t o = 0; o < out_len; o++) {
+        double x;
+        switch (cm) {
+        case C_HALF_PIXEL: x = (o + 0.5) / scale - 0.5; break;
+        case C_PYTORCH_HALF_PIXEL: x = resized_len > 1 ? (o + 0.5) / scale - 0.5 : 0; break;
+        case C_ALIGN_CORNERS: x = resized_len > 1 ? (double)o * (double)(in_len - 1) / (resized_len - 1) : 0; break;
+        case C_TF_HALF_PIXEL_NN: x = (o + 0.5) / scale; break;
+        case C_TF_CROP:
+            x = resized_len > 1 ? roi_start * (double)(in_len - 1) +
+                                      (double)o * (roi_end - roi_start) * (double)(in_len - 1) / (resized_len - 1)
+                            : 0.5 * (roi_start + roi_end) * (double)(in_len - 1);
+            break;
+        default: x = o / scale; break;
+        }
+        t->outside[o] = cm == C_TF_CROP && (x < 0 || x > (double)(in_len - 1));
+        int64_t *idx = t->index + o * MAX_TAPS;
+        float *w = t->weight + o * MAX_TAPS;
+        if (!isfinite(x))
+            x = 0;
+        if (mode == I_NEAREST) {
+            double r;
+            switch (nm) {
+            case N_FLOOR: r = floor(x); break;
+            case N_CEIL: r = ceil(x); break;
+            case N_ROUND_PREFER_CEIL: r = floor(x + 0.5); break;
+            default: r = x == floor(x) + 0.5 ? floor(x) : floor(x + 0.5); break;
+            }
+            idx[0] = clamp_index(r < -1e18 ? -1 : r > 1e18 ? in_len : (int64_t)r, in_len);
+            w[0] = 1;
+            continue;
+        }
+        double fx = floor(x);
+        int64_t x0 = fx < -1e18 ? -1 : fx > 1e18 ? in_len : (int64_t)fx;
+        double frac = x - fx;
+        if (mode == I_LINEAR) {
+            idx[0] = clamp_index(x0, in_len);
+            idx[1] = clamp_index(x0 + 1, in_len);
+            w[0] = (float)(1 - frac);
+            w[1] = (float)frac;
+            continue;
+        }
+        cubic_weights(w, frac, cubic_a);
+        double sum = 0;
+        for (int k = 0; k < 4; k++) {
+            int64_t i = x0 - 1 + k;
+            if (exclude_outside && (i < 0 || i >= in_len))
+                w[k] = 0;
+            sum += w[k];
+            idx[k] = clamp_index(i, in_len);
+        }
+        if (exclude_outside && sum != 0)
+            for (int k = 0; k < 4; k++)
+                w[k] = (float)(w[k] / sum);
+    }
+    return 0;
+}
+
+static int resize_common(const struct op_call *call, const struct tensor *x, const struct tensor *roi,
+                         const double *scales, const int64_t *sizes, enum coord_mode cm, enum interp mode,
+                         enum nearest nm)
+{
+    if (x->type != TENSOR_FLOAT)
+        return ops_unsupported(call, "input of type %s is not supported", tensor_type_name(x->type));
+    int rank = x->rank;
+    int64_t dims[TENSOR_MAX_RANK];
+    double sc[TENSOR_MAX_RANK];
+    for (int i = 0; i < rank; i++) {
+        if (sizes) {
+            dims[i] = sizes[i];
+            sc[i] = x->dims[i] ? (double)sizes[i] / (double)x->dims[i] : 1;
+        }
+        else {
+            sc[i] = scales[i];
+            double d = floor((double)x->dims[i] * scales[i]);
+            if (!(scales[i] > 0) || d > (double)(1 << 30))
+                return ops_fail(call, "scale %g is out of range", scales[i]);
+            dims[i] = (int64_t)d;
+        }
+        if (dims[i] < 0 || dims[i] > (1 << 30))
+            return ops_fail(call, "output size out of range");
+        if (dims[i] && !x->dims[i])
+            return ops_fail(call, "cannot resize an empty dimension");
+    }
+    double roi_v[2 * TENSOR_MAX_RANK];
+    for (int i = 0; i < rank; i++) {
+        roi_v[i] = 0;
+        roi_v[i + rank] = 1;
+    }
+    if (cm == C_TF_CROP) {
+        if (!roi || tensor_element_count(roi) != 2 * rank || (roi->type != TENSOR_FLOAT && roi->type != TENSOR_DOUBLE))
+            return ops_fail(call, "tf_crop_and_resize needs roi with %d values", 2 * rank);
+        for (int i = 0; i < 2 * rank; i++)
+            roi_v[i] = ops_load(roi->type, roi->data, i);
+    }
+    int rc = ops_alloc_output(call, 0, x->type, rank, dims);
+    if (rc)
+        return rc;
+    double cubic_a = ops_attr_float(call, "cubic_coeff_a", -0.75f);
+    int exclude = ops_attr_int(call, "exclude_outside", 0) != 0;
+    float extrapolation = ops_attr_float(call, "extrapolation_value", 0.0f);
+    struct axis_taps taps[TENSOR_MAX_RANK];
+    for (int i = 0; i < rank; i++) {
+        double resized = sizes ? (double)sizes[i] : (double)x->dims[i] * sc[i];
+        rc = build_taps(call, &taps[i], x->dims[i], dims[i], resized, sc[i], cm, mode, nm, roi_v[i], roi_v[i + rank], cubic_a,
+                        exclude);
+        if (rc)
+            return rc;
+    }
+    int64_t in_strides[TENSOR_MAX_RANK], s = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        in_strides[i] = s;
+        s *= x->dims[i];
+    }
+    int64_t total = tensor_element_count(&call->outputs[0]), pos[TENSOR_MAX_RANK] = {0};
+    const float *in = x->data;
+    float *y = call->outputs[0].data;
+    for (int64_t o = 0; o < total; o++) {
+        int outside = 0;
+        for (int d = 0; d < rank; d++)
+            outside |= taps[d].outside[pos[d]];
+        double acc = 0;
+        if (!outside) {
+            /* Walk every combination of taps across axes, skipping zero weights. */
+            int k[TENSOR_MAX_RANK] = {0};
+            for (;;) {
+                double w = 1;
+                int64_t off = 0;
+                for (int d = 0; d < rank && w != 0; d++) {
+                    w *= taps[d].weight[pos[d] * MAX_TAPS + k[d]];
+                    off += taps[d].index[pos[d] * MAX_TAPS + k[d]] * in_strides[d];
+                }
+                if (w != 0)
+                    acc += w * in[off];
+                int d = rank - 1;
+                for (; d >= 0; d--) {
+                    if (++k[d] < taps[d].n)
+                        break;
+                    k[d] = 0;
+                }
+                if (d < 0)
+                    break;
+            }
+        }
+        y[o] = outside ? extrapolation : (float)acc;
+        for (int d = rank - 1; d >= 0; d--) {
+            if (++pos[d] < dims[d])
+                break;
+            pos[d] = 0;
+        }
+    }
+    return 0;
+}
+
+static int read_mode(const struct op_call *call, enum interp *mode)
+{
+    *mode = I_NEAREST;
+    if (!ops_attr(call, "mode") || attr_is(call, "mode", "nearest"))
+        return 0;
+    if (attr_is(call, "mode", "linear") || attr_is(call, "mode", "bilinear"))
+        *mode = I_LINEAR;
+    else if (attr_is(call, "mode", "cubic"))
+        *mode = I_CUBIC;
+    else
+        return ops_fail(call, "unknown mode");
+    return 0;
+}
+
+int op_resize(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    enum interp mode;
+    int rc = read_mode(call, &mode);
+    if (rc)
+        return rc;
+    if (ops_attr(call, "axes") || ops_attr(call, "keep_aspect_ratio_policy"))
+        return ops_unsupported(call, "axes and keep_aspect_ratio_policy are not supported");
+    enum coord_mode cm = C_HALF_PIXEL;
+    static const struct { const char *name; enum coord_mode mode; } coords[] = {
+        {"half_pixel", C_HALF_PIXEL}, {"pytorch_half_pixel", C_PYTORCH_HALF_PIXEL},
+        {"align_corners", C_ALIGN_CORNERS}, {"asymmetric", C_ASYMMETRIC},
+        {"tf_crop_and_resize", C_TF_CROP}, {"tf_half_pixel_for_nn", C_TF_HALF_PIXEL_NN},
+    };
+    const Onnx__AttributeProto *ca = ops_attr(call, "coordinate_transformation_mode");
+    if (call->opset == 10)
+        cm = C_ASYMMETRIC;
+    if (ca) {
+        size_t i = 0;
+        for (; i < sizeof coords / sizeof coords[0]; i++)
+            if (attr_is(call, "coordinate_transformation_mode", coords[i].name))
+                break;
+        if (i == sizeof coords / sizeof coords[0])
+            return ops_unsupported(call, "coordinate_transformation_mode is not supported");
+        cm = coords[i].mode;
+    }
+    enum nearest nm = call->opset == 10 ? N_FLOOR : N_ROUND_PREFER_FLOOR;
+    if (attr_is(call, "nearest_mode", "round_prefer_ceil"))
+        nm = N_ROUND_PREFER_CEIL;
+    else if (attr_is(call, "nearest_mode", "floor"))
+        nm = N_FLOOR;
+    else if (attr_is(call, "nearest_mode", "ceil"))
+        nm = N_CEIL;
+    /* Opset 10: (X, scales). Later: (X, roi, scales, sizes), with scales or sizes. */
+    const struct tensor *roi = call->opset == 10 ? NULL : ops_input(call, 1);
+    const struct tensor *scales_t = call->opset == 10 ? ops_input(call, 1) : ops_input(call, 2);
+    const struct tensor *sizes_t = call->opset == 10 ? NULL : ops_input(call, 3);
+    if (scales_t && tensor_element_count(scales_t) == 0)
+        scales_t = NULL;
+    double scales[TENSOR_MAX_RANK];
+    int64_t sizes[TENSOR_MAX_RANK];
+    if (sizes_t) {
+        int n;
+        rc = ops_read_ints(call, sizes_t, sizes, TENSOR_MAX_RANK, &n);
+        if (rc)
+            return rc;
+        if (n != x->rank)
+            return ops_fail(call, "sizes has %d values for rank %d", n, x->rank);
+        return resize_common(call, x, roi, NULL, sizes, cm, mode, nm);
+    }
+    if (!scales_t || tensor_element_count(scales_t) != x->rank || scales_t->type != TENSOR_FLOAT)
+        return ops_fail(call, "needs float scales with one value per dimension, or sizes");
+    for (int i = 0; i < x->rank; i++)
+        scales[i] = ((const float *)scales_t->data)[i];
+    return resize_common(call, x, roi, scales, NULL, cm, mode, nm);
+}
+
+int op_upsample(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0], *scales_t = ops_input(call, 1);
+    enum interp mode;
+    int rc = read_mode(call, &mode);
+    if (rc)
+        return rc;
+    if (mode == I_CUBIC)
+        return ops_fail(call, "cubic is not an Upsample mode");
+    double scales[TENSOR_MAX_RANK];
+    if (scales_t) {
+        if (tensor_element_count(scales_t) != x->rank || scales_t->type != TENSOR_FLOAT)
+            return ops_fail(call, "scales must hold one float per dimension");
+        for (int i = 0; i < x->rank; i++)
+            scales[i] = ((const float *)scales_t->data)[i];
+    }
+    else {
+        const Onnx__AttributeProto *a = ops_attr(call, "scales");
+        if (!a || a->n_floats != (size_t)x->rank)
+            return ops_fail(call, "scales must hold one float per dimension");
+        for (int i = 0; i < x->rank; i++)
+            scales[i] = a->floats[i];
+    }
+    return resize_common(call, x, NULL, scales, NULL, C_ASYMMETRIC, mode, N_FLOOR);
+}
