@@ -131,6 +131,9 @@ static const struct op_kernel op_table[] = {
     {"", "Conv", 2, 3, 1, op_conv},
     {"", "ConvTranspose", 2, 3, 1, op_conv_transpose},
     {"", "Resize", 1, 4, 1, op_resize},
+    /* loss.c */
+    {"", "NegativeLogLikelihoodLoss", 2, 3, 1, op_nll_loss},
+    {"", "SoftmaxCrossEntropyLoss", 2, 3, 2, op_softmax_cross_entropy_loss},
     {"", "Upsample", 1, 2, 1, op_upsample},
     {"", "MaxPool", 1, 1, 2, op_max_pool},
     {"", "AveragePool", 1, 1, 1, op_average_pool},

@@ -129,6 +129,8 @@ OP(topk) OP(cumsum) OP(trilu) OP(one_hot) OP(eye_like) OP(gather_nd) OP(scatter_
 OP(non_zero) OP(compress)
 /* resize.c */
 OP(resize) OP(upsample)
+/* loss.c */
+OP(nll_loss) OP(softmax_cross_entropy_loss)
 /* conv.c */
 OP(conv) OP(conv_transpose)
 /* pool.c */
