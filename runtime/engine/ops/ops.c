@@ -131,6 +131,12 @@ static const struct op_kernel op_table[] = {
     {"", "Conv", 2, 3, 1, op_conv},
     {"", "ConvTranspose", 2, 3, 1, op_conv_transpose},
     {"", "Resize", 1, 4, 1, op_resize},
+    /* quant.c */
+    {"", "QuantizeLinear", 2, 3, 1, op_quantize_linear},
+    {"", "DequantizeLinear", 2, 3, 1, op_dequantize_linear},
+    {"", "DynamicQuantizeLinear", 1, 1, 3, op_dynamic_quantize_linear},
+    {"", "MatMulInteger", 2, 4, 1, op_matmul_integer},
+    {"", "QLinearMatMul", 8, 8, 1, op_qlinear_matmul},
     /* loss.c */
     {"", "NegativeLogLikelihoodLoss", 2, 3, 1, op_nll_loss},
     {"", "SoftmaxCrossEntropyLoss", 2, 3, 2, op_softmax_cross_entropy_loss},

@@ -131,6 +131,8 @@ OP(non_zero) OP(compress)
 OP(resize) OP(upsample)
 /* loss.c */
 OP(nll_loss) OP(softmax_cross_entropy_loss)
+/* quant.c */
+OP(quantize_linear) OP(dequantize_linear) OP(dynamic_quantize_linear) OP(matmul_integer) OP(qlinear_matmul)
 /* conv.c */
 OP(conv) OP(conv_transpose)
 /* pool.c */
