@@ -131,6 +131,10 @@ static const struct op_kernel op_table[] = {
     {"", "Conv", 2, 3, 1, op_conv},
     {"", "ConvTranspose", 2, 3, 1, op_conv_transpose},
     {"", "Resize", 1, 4, 1, op_resize},
+    /* rnn.c */
+    {"", "RNN", 3, 6, 2, op_rnn},
+    {"", "GRU", 3, 6, 2, op_gru},
+    {"", "LSTM", 3, 8, 3, op_lstm},
     /* quant.c */
     {"", "QuantizeLinear", 2, 3, 1, op_quantize_linear},
     {"", "DequantizeLinear", 2, 3, 1, op_dequantize_linear},

@@ -133,6 +133,8 @@ OP(resize) OP(upsample)
 OP(nll_loss) OP(softmax_cross_entropy_loss)
 /* quant.c */
 OP(quantize_linear) OP(dequantize_linear) OP(dynamic_quantize_linear) OP(matmul_integer) OP(qlinear_matmul)
+/* rnn.c */
+OP(rnn) OP(gru) OP(lstm)
 /* conv.c */
 OP(conv) OP(conv_transpose)
 /* pool.c */
