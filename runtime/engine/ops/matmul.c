@@ -3,6 +3,7 @@
  * optional transposes, alpha/beta scaling and a broadcast C. */
 #include "ops.h"
 
+#include <math.h>
 #include <string.h>
 
 /* C[m,n] = A[m,k] · B[k,n], row-major; i-k-j order keeps B and C rows hot. */
@@ -137,6 +138,56 @@ int op_gemm(const struct op_call *call)
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++)
                 y[i * n + j] += beta * cd[(cr == 1 ? 0 : i) * cc + (cc == 1 ? 0 : j)];
+    }
+    return 0;
+}
+
+/* Det of [..., n, n] by LU decomposition with partial pivoting, in double. */
+int op_det(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    if (x->type != TENSOR_FLOAT && x->type != TENSOR_DOUBLE)
+        return ops_unsupported(call, "input of type %s is not supported", tensor_type_name(x->type));
+    if (x->rank < 2 || x->dims[x->rank - 1] != x->dims[x->rank - 2])
+        return ops_fail(call, "input must be square matrices");
+    int64_t n = x->dims[x->rank - 1], count = 1;
+    for (int i = 0; i < x->rank - 2; i++)
+        count *= x->dims[i];
+    int rc = ops_alloc_output(call, 0, x->type, x->rank - 2, x->dims);
+    if (rc)
+        return rc;
+    double *m = arena_alloc(call->arena, (size_t)(n * n) * sizeof *m + 1);
+    if (!m)
+        return ops_fail(call, "out of request memory");
+    for (int64_t t = 0; t < count; t++) {
+        for (int64_t i = 0; i < n * n; i++)
+            m[i] = ops_load(x->type, x->data, t * n * n + i);
+        double det = 1;
+        for (int64_t col = 0; col < n && det != 0; col++) {
+            int64_t piv = col;
+            for (int64_t r = col + 1; r < n; r++)
+                if (fabs(m[r * n + col]) > fabs(m[piv * n + col]))
+                    piv = r;
+            if (m[piv * n + col] == 0) {
+                det = 0;
+                break;
+            }
+            if (piv != col) {
+                for (int64_t k = 0; k < n; k++) {
+                    double tmp = m[col * n + k];
+                    m[col * n + k] = m[piv * n + k];
+                    m[piv * n + k] = tmp;
+                }
+                det = -det;
+            }
+            det *= m[col * n + col];
+            for (int64_t r = col + 1; r < n; r++) {
+                double f = m[r * n + col] / m[col * n + col];
+                for (int64_t k = col; k < n; k++)
+                    m[r * n + k] -= f * m[col * n + k];
+            }
+        }
+        ops_store(x->type, call->outputs[0].data, t, det);
     }
     return 0;
 }

@@ -164,3 +164,102 @@ int op_layer_norm(const struct op_call *call)
     }
     return 0;
 }
+
+/* LRN across channels: y = x / (bias + alpha/size · Σ x²)^beta. */
+int op_lrn(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    if (x->type != TENSOR_FLOAT || x->rank < 2)
+        return ops_unsupported(call, "only float32 inputs of rank 2 or more are supported");
+    int64_t size = ops_attr_int(call, "size", 0);
+    if (size < 1)
+        return ops_fail(call, "size must be positive");
+    float alpha = ops_attr_float(call, "alpha", 1e-4f), beta = ops_attr_float(call, "beta", 0.75f),
+          bias = ops_attr_float(call, "bias", 1.0f);
+    int rc = ops_alloc_output(call, 0, x->type, x->rank, x->dims);
+    if (rc)
+        return rc;
+    int64_t c = x->dims[1], inner = 1, lo = (size - 1) / 2, hi = size - 1 - lo;
+    for (int i = 2; i < x->rank; i++)
+        inner *= x->dims[i];
+    const float *in = x->data;
+    float *y = call->outputs[0].data;
+    for (int64_t n = 0; n < x->dims[0]; n++)
+        for (int64_t ch = 0; ch < c; ch++)
+            for (int64_t i = 0; i < inner; i++) {
+                double sq = 0;
+                for (int64_t k = ch - lo; k <= ch + hi; k++)
+                    if (k >= 0 && k < c) {
+                        double v = in[(n * c + k) * inner + i];
+                        sq += v * v;
+                    }
+                int64_t at = (n * c + ch) * inner + i;
+                y[at] = (float)(in[at] / pow(bias + alpha / (double)size * sq, beta));
+            }
+    return 0;
+}
+
+/* MeanVarianceNormalization over axes (default 0, 2, 3): (x - mean) / (std + 1e-9). */
+int op_mean_variance_norm(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    if (x->type != TENSOR_FLOAT)
+        return ops_unsupported(call, "input of type %s is not supported", tensor_type_name(x->type));
+    size_t n_axes;
+    const int64_t *axes = ops_attr_ints(call, "axes", &n_axes);
+    static const int64_t default_axes[3] = {0, 2, 3};
+    if (!axes) {
+        axes = default_axes;
+        n_axes = 3;
+    }
+    int reduced[TENSOR_MAX_RANK] = {0};
+    for (size_t i = 0; i < n_axes; i++) {
+        int a;
+        int rc = ops_axis(call, axes[i], x->rank, &a);
+        if (rc)
+            return rc;
+        reduced[a] = 1;
+    }
+    int rc = ops_alloc_output(call, 0, x->type, x->rank, x->dims);
+    if (rc)
+        return rc;
+    /* Group index of each element: its coordinates along the kept axes. */
+    int64_t n = tensor_element_count(x), groups = 1, gstride[TENSOR_MAX_RANK], s = 1;
+    for (int i = x->rank - 1; i >= 0; i--) {
+        gstride[i] = reduced[i] ? 0 : s;
+        if (!reduced[i])
+            s *= x->dims[i];
+    }
+    groups = s;
+    double *sum = arena_alloc(call->arena, (size_t)(2 * groups) * sizeof *sum + 1);
+    if (!sum)
+        return ops_fail(call, "out of request memory");
+    double *sq = sum + groups;
+    for (int64_t g = 0; g < 2 * groups; g++)
+        sum[g] = 0;
+    const float *in = x->data;
+    float *y = call->outputs[0].data;
+    int64_t count = groups ? n / groups : 0;
+    for (int pass = 0; pass < 2; pass++) {
+        int64_t pos[TENSOR_MAX_RANK] = {0};
+        for (int64_t i = 0; i < n; i++) {
+            int64_t g = 0;
+            for (int d = 0; d < x->rank; d++)
+                g += pos[d] * gstride[d];
+            if (pass == 0) {
+                sum[g] += in[i];
+                sq[g] += (double)in[i] * in[i];
+            }
+            else {
+                double mean = sum[g] / (double)count, var = sq[g] / (double)count - mean * mean;
+                y[i] = (float)((in[i] - mean) / (sqrt(var > 0 ? var : 0) + 1e-9));
+            }
+            for (int d = x->rank - 1; d >= 0; d--) {
+                if (++pos[d] < x->dims[d])
+                    break;
+                pos[d] = 0;
+            }
+        }
+    }
+    return 0;
+}

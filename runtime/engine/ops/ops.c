@@ -135,6 +135,15 @@ static const struct op_kernel op_table[] = {
     {"", "RNN", 3, 6, 2, op_rnn},
     {"", "GRU", 3, 6, 2, op_gru},
     {"", "LSTM", 3, 8, 3, op_lstm},
+    /* signal.c */
+    {"", "HannWindow", 1, 1, 1, op_hann_window},
+    {"", "HammingWindow", 1, 1, 1, op_hamming_window},
+    {"", "BlackmanWindow", 1, 1, 1, op_blackman_window},
+    /* norm.c, shape.c, matmul.c */
+    {"", "LRN", 1, 1, 1, op_lrn},
+    {"", "MeanVarianceNormalization", 1, 1, 1, op_mean_variance_norm},
+    {"", "ReverseSequence", 2, 2, 1, op_reverse_sequence},
+    {"", "Det", 1, 1, 1, op_det},
     /* quant.c */
     {"", "QuantizeLinear", 2, 3, 1, op_quantize_linear},
     {"", "DequantizeLinear", 2, 3, 1, op_dequantize_linear},

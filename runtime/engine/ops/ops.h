@@ -135,6 +135,10 @@ OP(nll_loss) OP(softmax_cross_entropy_loss)
 OP(quantize_linear) OP(dequantize_linear) OP(dynamic_quantize_linear) OP(matmul_integer) OP(qlinear_matmul)
 /* rnn.c */
 OP(rnn) OP(gru) OP(lstm)
+/* signal.c */
+OP(hann_window) OP(hamming_window) OP(blackman_window)
+/* misc */
+OP(lrn) OP(mean_variance_norm) OP(reverse_sequence) OP(det)
 /* conv.c */
 OP(conv) OP(conv_transpose)
 /* pool.c */

@@ -888,3 +888,36 @@ int op_pad(const struct op_call *call)
     }
     return 0;
 }
+
+int op_reverse_sequence(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0], *lens = call->inputs[1];
+    int64_t ta = ops_attr_int(call, "time_axis", 0), ba = ops_attr_int(call, "batch_axis", 1);
+    if (x->rank < 2 || !((ta == 0 && ba == 1) || (ta == 1 && ba == 0)))
+        return ops_fail(call, "time_axis and batch_axis must be 0 and 1");
+    if ((lens->type != TENSOR_INT64 && lens->type != TENSOR_INT32) || tensor_element_count(lens) != x->dims[ba])
+        return ops_fail(call, "sequence_lens must hold one integer per batch entry");
+    int rc = ops_alloc_output(call, 0, x->type, x->rank, x->dims);
+    if (rc)
+        return rc;
+    int64_t inner = 1, strides[2];
+    for (int i = 2; i < x->rank; i++)
+        inner *= x->dims[i];
+    strides[1] = inner;
+    strides[0] = x->dims[1] * inner;
+    size_t block = (size_t)inner * tensor_type_size(x->type);
+    for (int64_t b = 0; b < x->dims[ba]; b++) {
+        int64_t len = ops_load(lens->type, lens->data, b) < 0 ? 0 : (int64_t)ops_load(lens->type, lens->data, b);
+        if (len > x->dims[ta])
+            return ops_fail(call, "sequence length %lld is above %lld", (long long)len, (long long)x->dims[ta]);
+        for (int64_t t = 0; t < x->dims[ta]; t++) {
+            int64_t src_t = t < len ? len - 1 - t : t;
+            size_t elem = tensor_type_size(x->type);
+            size_t dst = (size_t)(t * strides[ta] + b * strides[ba]) * elem;
+            size_t src = (size_t)(src_t * strides[ta] + b * strides[ba]) * elem;
+            if (block)
+                memcpy((uint8_t *)call->outputs[0].data + dst, (const uint8_t *)x->data + src, block);
+        }
+    }
+    return 0;
+}
