@@ -144,6 +144,7 @@ static const struct op_kernel op_table[] = {
     {"", "MeanVarianceNormalization", 1, 1, 1, op_mean_variance_norm},
     {"", "ReverseSequence", 2, 2, 1, op_reverse_sequence},
     {"", "Det", 1, 1, 1, op_det},
+    {"", "Einsum", 1, 16, 1, op_einsum},
     /* quant.c */
     {"", "QuantizeLinear", 2, 3, 1, op_quantize_linear},
     {"", "DequantizeLinear", 2, 3, 1, op_dequantize_linear},

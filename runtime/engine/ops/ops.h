@@ -139,6 +139,8 @@ OP(rnn) OP(gru) OP(lstm)
 OP(hann_window) OP(hamming_window) OP(blackman_window)
 /* misc */
 OP(lrn) OP(mean_variance_norm) OP(reverse_sequence) OP(det)
+/* einsum.c */
+OP(einsum)
 /* conv.c */
 OP(conv) OP(conv_transpose)
 /* pool.c */
