@@ -2,6 +2,7 @@
  * followed by a float32 GEMM per image and group. */
 #include "ops.h"
 
+#include <math.h>
 #include <string.h>
 
 int op_conv(const struct op_call *call)
@@ -190,5 +191,118 @@ int op_conv_transpose(const struct op_call *call)
                             }
             }
         }
+    return 0;
+}
+
+/* Direct integer convolution shared by ConvInteger and QLinearConv:
+ * acc[n, m, o] = Σ (x - x_zp) · (w - w_zp[m]) in int64. */
+static int conv_integer_acc(const struct op_call *call, int64_t **out, int64_t *dims, const struct tensor *x,
+                            const struct tensor *wt, const struct tensor *xzp, const struct tensor *wzp)
+{
+    int q8x = x->type == TENSOR_UINT8 || x->type == TENSOR_INT8, q8w = wt->type == TENSOR_UINT8 || wt->type == TENSOR_INT8;
+    if (!q8x || !q8w || (xzp && (xzp->type != x->type || tensor_element_count(xzp) != 1)) ||
+        (wzp && wzp->type != wt->type))
+        return ops_unsupported(call, "only uint8/int8 operands with a scalar input zero point are supported");
+    if (wt->rank != x->rank)
+        return ops_fail(call, "weights of rank %d for an input of rank %d", wt->rank, x->rank);
+    struct ops_window w;
+    int rc = ops_window_init(call, &w, x, x->rank > 2 ? wt->dims + 2 : NULL);
+    if (rc)
+        return rc;
+    int64_t group = ops_attr_int(call, "group", 1), batch = x->dims[0], c_in = x->dims[1], m_out = wt->dims[0];
+    if (group < 1 || c_in % group || m_out % group || wt->dims[1] != c_in / group)
+        return ops_fail(call, "channels do not split into %lld groups", (long long)group);
+    if (wzp && tensor_element_count(wzp) != 1 && tensor_element_count(wzp) != m_out)
+        return ops_fail(call, "weight zero point must be a scalar or one per output channel");
+    dims[0] = batch;
+    dims[1] = m_out;
+    for (int i = 0; i < w.n_spatial; i++)
+        dims[2 + i] = w.out[OPS_MAX_SPATIAL - w.n_spatial + i];
+    int64_t out_size = w.out[0] * w.out[1] * w.out[2], in_size = w.in[0] * w.in[1] * w.in[2];
+    int64_t cg = c_in / group, mg = m_out / group;
+    int64_t *acc = arena_alloc(call->arena, (size_t)(batch * m_out * out_size) * sizeof *acc + 1);
+    if (!acc)
+        return ops_fail(call, "out of request memory");
+    double xz = xzp ? ops_load(xzp->type, xzp->data, 0) : 0;
+    int64_t o = 0;
+    for (int64_t n = 0; n < batch; n++)
+        for (int64_t m = 0; m < m_out; m++) {
+            int64_t g = m / mg;
+            double wz = wzp ? ops_load(wzp->type, wzp->data, tensor_element_count(wzp) == 1 ? 0 : m) : 0;
+            for (int64_t od = 0; od < w.out[0]; od++)
+                for (int64_t oh = 0; oh < w.out[1]; oh++)
+                    for (int64_t ow = 0; ow < w.out[2]; ow++, o++) {
+                        int64_t s = 0;
+                        for (int64_t c = 0; c < cg; c++)
+                            for (int64_t kd = 0; kd < w.kernel[0]; kd++)
+                                for (int64_t kh = 0; kh < w.kernel[1]; kh++)
+                                    for (int64_t kw = 0; kw < w.kernel[2]; kw++) {
+                                        int64_t id = od * w.stride[0] - w.pad_begin[0] + kd * w.dilation[0];
+                                        int64_t ih = oh * w.stride[1] - w.pad_begin[1] + kh * w.dilation[1];
+                                        int64_t iw = ow * w.stride[2] - w.pad_begin[2] + kw * w.dilation[2];
+                                        /* padding holds the zero point, so it contributes nothing */
+                                        if (id < 0 || id >= w.in[0] || ih < 0 || ih >= w.in[1] || iw < 0 || iw >= w.in[2])
+                                            continue;
+                                        double xv = ops_load(x->type, x->data,
+                                                             (n * c_in + g * cg + c) * in_size + (id * w.in[1] + ih) * w.in[2] + iw);
+                                        double wv = ops_load(wt->type, wt->data,
+                                                             ((m * cg + c) * w.kernel[0] + kd) * w.kernel[1] * w.kernel[2] +
+                                                                 kh * w.kernel[2] + kw);
+                                        s += (int64_t)(xv - xz) * (int64_t)(wv - wz);
+                                    }
+                        acc[o] = s;
+                    }
+        }
+    *out = acc;
+    return 0;
+}
+
+int op_conv_integer(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    int64_t *acc, dims[TENSOR_MAX_RANK];
+    int rc = conv_integer_acc(call, &acc, dims, x, call->inputs[1], ops_input(call, 2), ops_input(call, 3));
+    if (!rc)
+        rc = ops_alloc_output(call, 0, TENSOR_INT32, x->rank, dims);
+    if (rc)
+        return rc;
+    int64_t n = tensor_element_count(&call->outputs[0]);
+    for (int64_t i = 0; i < n; i++)
+        ((int32_t *)call->outputs[0].data)[i] = (int32_t)acc[i];
+    return 0;
+}
+
+/* QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B?) */
+int op_qlinear_conv(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0], *xs = call->inputs[1], *wt = call->inputs[3], *ws = call->inputs[4];
+    const struct tensor *ys = call->inputs[6], *yzp = call->inputs[7], *bias = ops_input(call, 8);
+    if (xs->type != TENSOR_FLOAT || ws->type != TENSOR_FLOAT || ys->type != TENSOR_FLOAT ||
+        tensor_element_count(xs) != 1 || tensor_element_count(ys) != 1 || tensor_element_count(yzp) != 1 ||
+        (yzp->type != TENSOR_UINT8 && yzp->type != TENSOR_INT8) || (bias && bias->type != TENSOR_INT32))
+        return ops_unsupported(call, "only float scales and uint8/int8 zero points are supported");
+    int64_t *acc, dims[TENSOR_MAX_RANK];
+    int rc = conv_integer_acc(call, &acc, dims, x, wt, call->inputs[2], call->inputs[5]);
+    if (rc)
+        return rc;
+    int64_t m_out = dims[1];
+    if ((tensor_element_count(ws) != 1 && tensor_element_count(ws) != m_out) ||
+        (bias && tensor_element_count(bias) != m_out))
+        return ops_fail(call, "w_scale and B must be scalars or one per output channel");
+    rc = ops_alloc_output(call, 0, yzp->type, x->rank, dims);
+    if (rc)
+        return rc;
+    int64_t n = tensor_element_count(&call->outputs[0]), plane = 1;
+    for (int i = 2; i < x->rank; i++)
+        plane *= dims[i];
+    double lo = yzp->type == TENSOR_INT8 ? -128 : 0, hi = yzp->type == TENSOR_INT8 ? 127 : 255;
+    double z = ops_load(yzp->type, yzp->data, 0);
+    for (int64_t i = 0; i < n; i++) {
+        int64_t m = plane ? i / plane % m_out : 0;
+        double wsc = ((const float *)ws->data)[tensor_element_count(ws) == 1 ? 0 : m];
+        double v = (double)(acc[i] + (bias ? ((const int32_t *)bias->data)[m] : 0));
+        double q = nearbyint(v * ((const float *)xs->data)[0] * wsc / ((const float *)ys->data)[0]) + z;
+        ops_store(yzp->type, call->outputs[0].data, i, q < lo ? lo : q > hi ? hi : q);
+    }
     return 0;
 }

@@ -130,6 +130,8 @@ static const struct op_kernel op_table[] = {
     /* conv.c, pool.c */
     {"", "Conv", 2, 3, 1, op_conv},
     {"", "ConvTranspose", 2, 3, 1, op_conv_transpose},
+    {"", "ConvInteger", 2, 4, 1, op_conv_integer},
+    {"", "QLinearConv", 8, 9, 1, op_qlinear_conv},
     {"", "Resize", 1, 4, 1, op_resize},
     /* rnn.c */
     {"", "RNN", 3, 6, 2, op_rnn},

@@ -142,7 +142,7 @@ OP(lrn) OP(mean_variance_norm) OP(reverse_sequence) OP(det)
 /* einsum.c */
 OP(einsum)
 /* conv.c */
-OP(conv) OP(conv_transpose)
+OP(conv) OP(conv_transpose) OP(conv_integer) OP(qlinear_conv)
 /* pool.c */
 OP(max_pool) OP(average_pool) OP(global_average_pool) OP(global_max_pool)
 /* norm.c */
