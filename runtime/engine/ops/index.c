@@ -3,6 +3,7 @@
  * tensor is range-checked before use. */
 #include "ops.h"
 
+#include <math.h>
 #include <string.h>
 
 static int64_t read_int(const struct tensor *t, int64_t i)
@@ -462,5 +463,193 @@ int op_compress(const struct op_call *call)
                 memcpy(y, (const uint8_t *)x->data + (size_t)(o * n + i) * block, block);
                 y += block;
             }
+    return 0;
+}
+
+static double box_iou(const float *a, const float *b, int center)
+{
+    float ay0, ax0, ay1, ax1, by0, bx0, by1, bx1;
+    if (center) { /* [x_center, y_center, width, height] */
+        ax0 = a[0] - a[2] / 2, ax1 = a[0] + a[2] / 2, ay0 = a[1] - a[3] / 2, ay1 = a[1] + a[3] / 2;
+        bx0 = b[0] - b[2] / 2, bx1 = b[0] + b[2] / 2, by0 = b[1] - b[3] / 2, by1 = b[1] + b[3] / 2;
+    }
+    else { /* [y1, x1, y2, x2], either corner order */
+        ay0 = fminf(a[0], a[2]), ay1 = fmaxf(a[0], a[2]), ax0 = fminf(a[1], a[3]), ax1 = fmaxf(a[1], a[3]);
+        by0 = fminf(b[0], b[2]), by1 = fmaxf(b[0], b[2]), bx0 = fminf(b[1], b[3]), bx1 = fmaxf(b[1], b[3]);
+    }
+    double iw = fmin(ax1, bx1) - fmax(ax0, bx0), ih = fmin(ay1, by1) - fmax(ay0, by0);
+    if (iw <= 0 || ih <= 0)
+        return 0;
+    double inter = iw * ih, uni = (double)(ax1 - ax0) * (ay1 - ay0) + (double)(bx1 - bx0) * (by1 - by0) - inter;
+    return uni > 0 ? inter / uni : 0;
+}
+
+int op_non_max_suppression(const struct op_call *call)
+{
+    const struct tensor *boxes = call->inputs[0], *scores = call->inputs[1];
+    const struct tensor *max_t = ops_input(call, 2), *iou_t = ops_input(call, 3), *score_t = ops_input(call, 4);
+    if (boxes->type != TENSOR_FLOAT || scores->type != TENSOR_FLOAT || boxes->rank != 3 || boxes->dims[2] != 4 ||
+        scores->rank != 3 || scores->dims[0] != boxes->dims[0] || scores->dims[2] != boxes->dims[1])
+        return ops_fail(call, "boxes must be [batch, n, 4] and scores [batch, classes, n], float32");
+    int64_t max_out = 0;
+    if (max_t && tensor_element_count(max_t) == 1 && is_index_type(max_t))
+        max_out = read_int(max_t, 0);
+    float iou_th = iou_t && iou_t->type == TENSOR_FLOAT && tensor_element_count(iou_t) == 1 ? *(const float *)iou_t->data : 0;
+    int has_score_th = score_t && score_t->type == TENSOR_FLOAT && tensor_element_count(score_t) == 1;
+    float score_th = has_score_th ? *(const float *)score_t->data : 0;
+    int center = ops_attr_int(call, "center_point_box", 0) != 0;
+    int64_t batch = boxes->dims[0], n = boxes->dims[1], classes = scores->dims[1];
+    if (max_out < 0)
+        max_out = 0;
+    if (max_out > n)
+        max_out = n;
+    int64_t cap = batch * classes * max_out;
+    int64_t *sel = arena_alloc(call->arena, (size_t)(cap * 3) * sizeof *sel + 1);
+    int64_t *order = arena_alloc(call->arena, (size_t)n * sizeof *order + 1);
+    int64_t *tmp = arena_alloc(call->arena, (size_t)n * sizeof *tmp + 1);
+    int64_t *kept = arena_alloc(call->arena, (size_t)n * sizeof *kept + 1);
+    double *val = arena_alloc(call->arena, (size_t)n * sizeof *val + 1);
+    if (!sel || !order || !tmp || !kept || !val)
+        return ops_fail(call, "out of request memory");
+    int64_t count = 0;
+    for (int64_t b = 0; b < batch; b++)
+        for (int64_t c = 0; c < classes; c++) {
+            const float *sc = (const float *)scores->data + (b * classes + c) * n;
+            const float *bx = (const float *)boxes->data + b * n * 4;
+            for (int64_t i = 0; i < n; i++) {
+                order[i] = i;
+                val[i] = sc[i];
+            }
+            sort_positions(order, tmp, n, val, 1);
+            int64_t n_kept = 0;
+            for (int64_t i = 0; i < n && n_kept < max_out; i++) {
+                int64_t k = order[i];
+                if (has_score_th && !(sc[k] > score_th))
+                    break;
+                int ok = 1;
+                for (int64_t j = 0; j < n_kept && ok; j++)
+                    ok = box_iou(bx + k * 4, bx + kept[j] * 4, center) <= iou_th;
+                if (!ok)
+                    continue;
+                kept[n_kept++] = k;
+                sel[count * 3] = b;
+                sel[count * 3 + 1] = c;
+                sel[count * 3 + 2] = k;
+                count++;
+            }
+        }
+    int64_t dims[2] = {count, 3};
+    int rc = ops_alloc_output(call, 0, TENSOR_INT64, 2, dims);
+    if (rc)
+        return rc;
+    if (count)
+        memcpy(call->outputs[0].data, sel, (size_t)(count * 3) * sizeof *sel);
+    return 0;
+}
+
+/* Slices along an axis compared as numbers, lexicographically. */
+struct unique_ctx {
+    const struct tensor *x;
+    int64_t n, inner, outer;
+};
+
+static int slice_cmp(const struct unique_ctx *u, int64_t a, int64_t b)
+{
+    for (int64_t o = 0; o < u->outer; o++)
+        for (int64_t i = 0; i < u->inner; i++) {
+            double va = ops_load(u->x->type, u->x->data, (o * u->n + a) * u->inner + i);
+            double vb = ops_load(u->x->type, u->x->data, (o * u->n + b) * u->inner + i);
+            if (va != vb)
+                return va < vb ? -1 : 1;
+        }
+    return 0;
+}
+
+int op_unique(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    if (!ops_is_numeric(x->type))
+        return ops_unsupported(call, "input of type %s is not supported", tensor_type_name(x->type));
+    const Onnx__AttributeProto *axis_attr = ops_attr(call, "axis");
+    int sorted = ops_attr_int(call, "sorted", 1) != 0, axis = 0, rc;
+    struct unique_ctx u = {.x = x, .n = tensor_element_count(x), .inner = 1, .outer = 1};
+    if (axis_attr) {
+        rc = ops_axis(call, axis_attr->i, x->rank, &axis);
+        if (rc)
+            return rc;
+        u.n = x->dims[axis];
+        for (int i = 0; i < x->rank; i++) {
+            if (i < axis)
+                u.outer *= x->dims[i];
+            if (i > axis)
+                u.inner *= x->dims[i];
+        }
+    }
+    int64_t *first = arena_alloc(call->arena, (size_t)u.n * sizeof *first + 1);
+    int64_t *inverse = arena_alloc(call->arena, (size_t)u.n * sizeof *inverse + 1);
+    int64_t *counts = arena_alloc(call->arena, (size_t)u.n * sizeof *counts + 1);
+    int64_t *rank_of = arena_alloc(call->arena, (size_t)u.n * sizeof *rank_of + 1);
+    if (!first || !inverse || !counts || !rank_of)
+        return ops_fail(call, "out of request memory");
+    int64_t n_unique = 0;
+    for (int64_t k = 0; k < u.n; k++) { /* quadratic, fine for the sizes Unique sees */
+        int64_t j = 0;
+        while (j < n_unique && slice_cmp(&u, first[j], k) != 0)
+            j++;
+        if (j == n_unique) {
+            first[n_unique] = k;
+            counts[n_unique++] = 0;
+        }
+        counts[j]++;
+        inverse[k] = j;
+    }
+    /* order[r] = which unique entry goes r-th: by value when sorted, else by first occurrence */
+    int64_t *order = arena_alloc(call->arena, (size_t)n_unique * sizeof *order + 1);
+    if (!order)
+        return ops_fail(call, "out of request memory");
+    for (int64_t j = 0; j < n_unique; j++)
+        order[j] = j;
+    if (sorted)
+        for (int64_t a = 1; a < n_unique; a++)
+            for (int64_t b = a; b > 0 && slice_cmp(&u, first[order[b - 1]], first[order[b]]) > 0; b--) {
+                int64_t t = order[b];
+                order[b] = order[b - 1];
+                order[b - 1] = t;
+            }
+    for (int64_t r = 0; r < n_unique; r++)
+        rank_of[order[r]] = r;
+    int64_t dims[TENSOR_MAX_RANK];
+    int rank = 1;
+    if (axis_attr) {
+        memcpy(dims, x->dims, sizeof dims);
+        dims[axis] = n_unique;
+        rank = x->rank;
+    }
+    else
+        dims[0] = n_unique;
+    rc = ops_alloc_output(call, 0, x->type, rank, dims);
+    if (!rc && call->n_outputs > 1)
+        rc = ops_alloc_output(call, 1, TENSOR_INT64, 1, &n_unique);
+    if (!rc && call->n_outputs > 2)
+        rc = ops_alloc_output(call, 2, TENSOR_INT64, 1, &u.n);
+    if (!rc && call->n_outputs > 3)
+        rc = ops_alloc_output(call, 3, TENSOR_INT64, 1, &n_unique);
+    if (rc)
+        return rc;
+    size_t elem = tensor_type_size(x->type), block = (size_t)u.inner * elem;
+    for (int64_t o = 0; o < u.outer; o++)
+        for (int64_t r = 0; r < n_unique; r++)
+            if (block)
+                memcpy((uint8_t *)call->outputs[0].data + (size_t)(o * n_unique + r) * block,
+                       (const uint8_t *)x->data + (size_t)(o * u.n + first[order[r]]) * block, block);
+    for (int64_t r = 0; r < n_unique; r++) {
+        if (call->n_outputs > 1)
+            ((int64_t *)call->outputs[1].data)[r] = first[order[r]];
+        if (call->n_outputs > 3)
+            ((int64_t *)call->outputs[3].data)[r] = counts[order[r]];
+    }
+    if (call->n_outputs > 2)
+        for (int64_t k = 0; k < u.n; k++)
+            ((int64_t *)call->outputs[2].data)[k] = rank_of[inverse[k]];
     return 0;
 }

@@ -124,6 +124,8 @@ static const struct op_kernel op_table[] = {
     {"", "Scatter", 3, 3, 1, op_scatter_elements},
     {"", "NonZero", 1, 1, 1, op_non_zero},
     {"", "Compress", 2, 2, 1, op_compress},
+    {"", "NonMaxSuppression", 2, 5, 1, op_non_max_suppression},
+    {"", "Unique", 1, 1, 4, op_unique},
     /* matmul.c */
     {"", "MatMul", 2, 2, 1, op_matmul},
     {"", "Gemm", 2, 3, 1, op_gemm},
@@ -161,6 +163,7 @@ static const struct op_kernel op_table[] = {
     {"", "AveragePool", 1, 1, 1, op_average_pool},
     {"", "GlobalAveragePool", 1, 1, 1, op_global_average_pool},
     {"", "GlobalMaxPool", 1, 1, 1, op_global_max_pool},
+    {"", "MaxUnpool", 2, 3, 1, op_max_unpool},
     /* norm.c */
     {"", "BatchNormalization", 5, 5, 5, op_batch_norm},
     {"", "InstanceNormalization", 3, 3, 1, op_instance_norm},

@@ -126,7 +126,7 @@ OP(reduce_sum) OP(reduce_mean) OP(reduce_max) OP(reduce_min) OP(reduce_prod) OP(
 OP(reduce_l2) OP(reduce_log_sum) OP(reduce_log_sum_exp) OP(reduce_sum_square) OP(argmax) OP(argmin)
 /* index.c */
 OP(topk) OP(cumsum) OP(trilu) OP(one_hot) OP(eye_like) OP(gather_nd) OP(scatter_nd) OP(scatter_elements)
-OP(non_zero) OP(compress)
+OP(non_zero) OP(compress) OP(non_max_suppression) OP(unique)
 /* resize.c */
 OP(resize) OP(upsample)
 /* loss.c */
@@ -144,7 +144,7 @@ OP(einsum)
 /* conv.c */
 OP(conv) OP(conv_transpose) OP(conv_integer) OP(qlinear_conv)
 /* pool.c */
-OP(max_pool) OP(average_pool) OP(global_average_pool) OP(global_max_pool)
+OP(max_pool) OP(average_pool) OP(global_average_pool) OP(global_max_pool) OP(max_unpool)
 /* norm.c */
 OP(batch_norm) OP(instance_norm) OP(layer_norm)
 #undef OP

@@ -3,6 +3,7 @@
 #include "ops.h"
 
 #include <math.h>
+#include <string.h>
 
 static int pool(const struct op_call *call, int is_max)
 {
@@ -118,3 +119,61 @@ static int global_pool(const struct op_call *call, int is_max)
 
 int op_global_average_pool(const struct op_call *call) { return global_pool(call, 0); }
 int op_global_max_pool(const struct op_call *call) { return global_pool(call, 1); }
+
+/* MaxUnpool: scatters X to the positions MaxPool's Indices recorded. Indices
+ * address the shape MaxPool saw (inferred from kernel, strides, pads); a larger
+ * output_shape keeps those coordinates and leaves the rest zero. */
+int op_max_unpool(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0], *idx = call->inputs[1], *shape = ops_input(call, 2);
+    if (idx->type != TENSOR_INT64 || tensor_element_count(idx) != tensor_element_count(x))
+        return ops_fail(call, "indices must be int64 with the input's shape");
+    if (!ops_attr(call, "kernel_shape"))
+        return ops_fail(call, "attribute 'kernel_shape' is missing");
+    size_t nk, ns, np;
+    const int64_t *k = ops_attr_ints(call, "kernel_shape", &nk), *st = ops_attr_ints(call, "strides", &ns),
+                  *pd = ops_attr_ints(call, "pads", &np);
+    int sp = x->rank - 2, rank = x->rank, rc;
+    if (sp < 1 || nk != (size_t)sp || (st && ns != nk) || (pd && np != 2 * nk))
+        return ops_fail(call, "kernel_shape, strides or pads do not match the rank");
+    struct tensor inferred = {.rank = x->rank};
+    inferred.dims[0] = x->dims[0];
+    inferred.dims[1] = x->dims[1];
+    for (int i = 0; i < sp; i++) {
+        inferred.dims[2 + i] = (x->dims[2 + i] - 1) * (st ? st[i] : 1) + k[i] - (pd ? pd[i] + pd[i + sp] : 0);
+        if (inferred.dims[2 + i] < 0 || (st && st[i] < 1) || k[i] < 1)
+            return ops_fail(call, "output dimension %d is negative", 2 + i);
+    }
+    int64_t dims[TENSOR_MAX_RANK];
+    memcpy(dims, inferred.dims, sizeof dims);
+    if (shape) {
+        rc = ops_read_ints(call, shape, dims, TENSOR_MAX_RANK, &rank);
+        if (rc)
+            return rc;
+        if (rank != x->rank)
+            return ops_fail(call, "output_shape must have the input's rank");
+        for (int i = 0; i < rank; i++)
+            if (dims[i] < inferred.dims[i])
+                return ops_fail(call, "output_shape is smaller than the pooled input's shape");
+    }
+    rc = ops_alloc_output(call, 0, x->type, rank, dims);
+    if (rc)
+        return rc;
+    int64_t total = tensor_element_count(&call->outputs[0]), limit = tensor_element_count(&inferred);
+    int64_t n = tensor_element_count(x);
+    size_t elem = tensor_type_size(x->type);
+    memset(call->outputs[0].data, 0, (size_t)total * elem);
+    const int64_t *ix = idx->data;
+    for (int64_t i = 0; i < n; i++) {
+        if (ix[i] < 0 || ix[i] >= limit)
+            return ops_fail(call, "index %lld is out of range", (long long)ix[i]);
+        int64_t rem = ix[i], off = 0, stride = 1;
+        for (int d = rank - 1; d >= 0; d--) {
+            off += rem % inferred.dims[d] * stride;
+            rem /= inferred.dims[d];
+            stride *= dims[d];
+        }
+        memcpy((uint8_t *)call->outputs[0].data + (size_t)off * elem, (const uint8_t *)x->data + (size_t)i * elem, elem);
+    }
+    return 0;
+}
