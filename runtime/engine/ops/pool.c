@@ -140,8 +140,12 @@ int op_max_unpool(const struct op_call *call)
     inferred.dims[0] = x->dims[0];
     inferred.dims[1] = x->dims[1];
     for (int i = 0; i < sp; i++) {
-        inferred.dims[2 + i] = (x->dims[2 + i] - 1) * (st ? st[i] : 1) + k[i] - (pd ? pd[i] + pd[i + sp] : 0);
-        if (inferred.dims[2 + i] < 0 || (st && st[i] < 1) || k[i] < 1)
+        int64_t s = st ? st[i] : 1, p0 = pd ? pd[i] : 0, p1 = pd ? pd[i + sp] : 0;
+        if (s < 1 || s > (1 << 20) || k[i] < 1 || k[i] > (1 << 20) || p0 < 0 || p1 < 0 || p0 > (1 << 20) ||
+            p1 > (1 << 20) || x->dims[2 + i] > (1 << 30))
+            return ops_fail(call, "kernel, stride or pad out of range in dimension %d", 2 + i);
+        inferred.dims[2 + i] = (x->dims[2 + i] - 1) * s + k[i] - p0 - p1;
+        if (inferred.dims[2 + i] < 0)
             return ops_fail(call, "output dimension %d is negative", 2 + i);
     }
     int64_t dims[TENSOR_MAX_RANK];
