@@ -188,11 +188,11 @@ int op_lrn(const struct op_call *call)
         for (int64_t ch = 0; ch < c; ch++)
             for (int64_t i = 0; i < inner; i++) {
                 double sq = 0;
-                for (int64_t k = ch - lo; k <= ch + hi; k++)
-                    if (k >= 0 && k < c) {
-                        double v = in[(n * c + k) * inner + i];
-                        sq += v * v;
-                    }
+                int64_t first = ch - lo < 0 ? 0 : ch - lo, last = hi >= c - ch ? c - 1 : ch + hi;
+                for (int64_t k = first; k <= last; k++) {
+                    double v = in[(n * c + k) * inner + i];
+                    sq += v * v;
+                }
                 int64_t at = (n * c + ch) * inner + i;
                 y[at] = (float)(in[at] / pow(bias + alpha / (double)size * sq, beta));
             }
