@@ -145,6 +145,11 @@ static int build_plan(struct engine_model *m)
         rc = onnx_reader_value_info(&io->shape, vi, src);
         if (rc)
             goto done;
+        if (!tensor_type_size(io->shape.type)) {
+            rc = err_set(ERR_UNSUPPORTED, "%s: graph input '%s' has data type %d, which the engine cannot hold", src,
+                         vi->name, (int)io->shape.type);
+            goto done;
+        }
         m->input_slots[m->n_inputs++] = slot;
     }
     /* Nodes are topologically sorted in a valid model: every input must exist by now. */

@@ -1,5 +1,6 @@
 #include "tensor.h"
 
+#include <math.h>
 #include <stdio.h>
 
 size_t tensor_type_size(enum tensor_type type)
@@ -7,10 +8,15 @@ size_t tensor_type_size(enum tensor_type type)
     switch (type) {
     case TENSOR_FLOAT:
     case TENSOR_INT32:
+    case TENSOR_UINT32:
         return 4;
     case TENSOR_INT64:
+    case TENSOR_UINT64:
     case TENSOR_DOUBLE:
         return 8;
+    case TENSOR_UINT16:
+    case TENSOR_INT16:
+        return 2;
     case TENSOR_UINT8:
     case TENSOR_INT8:
     case TENSOR_BOOL:
@@ -31,6 +37,10 @@ const char *tensor_type_name(enum tensor_type type)
     case TENSOR_INT64: return "int64";
     case TENSOR_BOOL: return "bool";
     case TENSOR_DOUBLE: return "float64";
+    case TENSOR_UINT16: return "uint16";
+    case TENSOR_INT16: return "int16";
+    case TENSOR_UINT32: return "uint32";
+    case TENSOR_UINT64: return "uint64";
     case TENSOR_UNDEFINED: break;
     }
     return "unsupported";
@@ -63,4 +73,47 @@ void tensor_format_shape(char *out, size_t out_size, const int64_t *dims, int ra
     }
     if (used < out_size)
         snprintf(out + used, out_size - used, "]");
+}
+
+double tensor_load(enum tensor_type type, const void *data, int64_t i)
+{
+    switch (type) {
+    case TENSOR_FLOAT: return ((const float *)data)[i];
+    case TENSOR_DOUBLE: return ((const double *)data)[i];
+    case TENSOR_INT32: return ((const int32_t *)data)[i];
+    case TENSOR_INT64: return (double)((const int64_t *)data)[i];
+    case TENSOR_INT8: return ((const int8_t *)data)[i];
+    case TENSOR_UINT8: return ((const uint8_t *)data)[i];
+    case TENSOR_INT16: return ((const int16_t *)data)[i];
+    case TENSOR_UINT16: return ((const uint16_t *)data)[i];
+    case TENSOR_UINT32: return ((const uint32_t *)data)[i];
+    case TENSOR_UINT64: return (double)((const uint64_t *)data)[i];
+    case TENSOR_BOOL: return ((const uint8_t *)data)[i] != 0;
+    case TENSOR_UNDEFINED: break;
+    }
+    return 0;
+}
+
+/* Clamps to [lo, hi] first; hi is the largest double not above the type's maximum. */
+static double saturate(double v, double lo, double hi)
+{
+    return isnan(v) ? 0 : v < lo ? lo : v > hi ? hi : v;
+}
+
+void tensor_store(enum tensor_type type, void *data, int64_t i, double v)
+{
+    switch (type) {
+    case TENSOR_FLOAT: ((float *)data)[i] = (float)v; break;
+    case TENSOR_DOUBLE: ((double *)data)[i] = v; break;
+    case TENSOR_INT32: ((int32_t *)data)[i] = (int32_t)saturate(v, INT32_MIN, INT32_MAX); break;
+    case TENSOR_INT64: ((int64_t *)data)[i] = (int64_t)saturate(v, -9223372036854775808.0, 9223372036854774784.0); break;
+    case TENSOR_INT8: ((int8_t *)data)[i] = (int8_t)saturate(v, INT8_MIN, INT8_MAX); break;
+    case TENSOR_UINT8: ((uint8_t *)data)[i] = (uint8_t)saturate(v, 0, UINT8_MAX); break;
+    case TENSOR_INT16: ((int16_t *)data)[i] = (int16_t)saturate(v, INT16_MIN, INT16_MAX); break;
+    case TENSOR_UINT16: ((uint16_t *)data)[i] = (uint16_t)saturate(v, 0, UINT16_MAX); break;
+    case TENSOR_UINT32: ((uint32_t *)data)[i] = (uint32_t)saturate(v, 0, UINT32_MAX); break;
+    case TENSOR_UINT64: ((uint64_t *)data)[i] = (uint64_t)saturate(v, 0, 18446744073709549568.0); break;
+    case TENSOR_BOOL: ((uint8_t *)data)[i] = v != 0; break;
+    case TENSOR_UNDEFINED: break;
+    }
 }

@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-enum bin_op { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN, BIN_MOD, BIN_FMOD, BIN_PRELU,
+enum bin_op { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN, BIN_MOD, BIN_FMOD, BIN_PRELU, BIN_SHL, BIN_SHR,
               BIN_EQ, BIN_LT, BIN_GT, BIN_LE, BIN_GE, BIN_AND, BIN_OR, BIN_XOR, BIN_POW };
 
 struct bin_ctx {
@@ -18,13 +18,14 @@ struct bin_ctx {
 
 /* Sign test that stays quiet for unsigned types. */
 static inline int is_negative(int64_t v) { return v < 0; }
-#define NEG(v) is_negative((int64_t)(v))
+#define NEG(v) (is_signed && is_negative((int64_t)(v)))
 
 /* Integer arithmetic wraps (through unsigned) and division by zero gives 0:
  * inputs come from requests, and neither may crash the server. */
-#define INT_ROW(T, U, MINV)                                                                              \
+#define INT_ROW(T, U, MINV, SIGNED)                                                                      \
     static void row_##T(enum bin_op op, T *z, const T *x, const T *y, int64_t sx, int64_t sy, int64_t n) \
     {                                                                                                    \
+        const int is_signed = SIGNED;                                                                    \
         for (int64_t i = 0; i < n; i++) {                                                                \
             T a = x[i * sx], b = y[i * sy];                                                              \
             switch (op) {                                                                                \
@@ -41,14 +42,20 @@ static inline int is_negative(int64_t v) { return v < 0; }
                 break;                                                                                   \
             }                                                                                            \
             case BIN_PRELU: z[i] = NEG(a) ? (T)((U)a * (U)b) : a; break;                                \
+            case BIN_SHL: z[i] = (uint64_t)b >= sizeof(T) * 8 ? 0 : (T)((U)a << b); break;           \
+            case BIN_SHR: z[i] = (uint64_t)b >= sizeof(T) * 8 ? 0 : (T)((U)a >> b); break;           \
             default: break;                                                                              \
             }                                                                                            \
         }                                                                                                \
     }
-INT_ROW(int64_t, uint64_t, INT64_MIN)
-INT_ROW(int32_t, uint32_t, INT32_MIN)
-INT_ROW(int8_t, uint8_t, INT8_MIN)
-INT_ROW(uint8_t, uint8_t, 0)
+INT_ROW(int64_t, uint64_t, INT64_MIN, 1)
+INT_ROW(int32_t, uint32_t, INT32_MIN, 1)
+INT_ROW(int16_t, uint16_t, INT16_MIN, 1)
+INT_ROW(int8_t, uint8_t, INT8_MIN, 1)
+INT_ROW(uint64_t, uint64_t, 0, 0)
+INT_ROW(uint32_t, uint32_t, 0, 0)
+INT_ROW(uint16_t, uint16_t, 0, 0)
+INT_ROW(uint8_t, uint8_t, 0, 0)
 
 #define FLOAT_ROW(T, FMOD)                                                                               \
     static void row_##T(enum bin_op op, T *z, const T *x, const T *y, int64_t sx, int64_t sy, int64_t n) \
@@ -103,7 +110,11 @@ CMP_ROW(f32)
 CMP_ROW(f64)
 CMP_ROW(int64_t)
 CMP_ROW(int32_t)
+CMP_ROW(int16_t)
 CMP_ROW(int8_t)
+CMP_ROW(uint64_t)
+CMP_ROW(uint32_t)
+CMP_ROW(uint16_t)
 CMP_ROW(uint8_t)
 
 static int is_compare(enum bin_op op) { return op >= BIN_EQ && op <= BIN_XOR; }
@@ -131,6 +142,10 @@ static void bin_row(void *vctx, int64_t oz, const int64_t *oi, const int64_t *st
         case TENSOR_INT64: cmp_int64_t(c->op, z, ARGS(int64_t)); break;
         case TENSOR_INT32: cmp_int32_t(c->op, z, ARGS(int32_t)); break;
         case TENSOR_INT8: cmp_int8_t(c->op, z, ARGS(int8_t)); break;
+        case TENSOR_INT16: cmp_int16_t(c->op, z, ARGS(int16_t)); break;
+        case TENSOR_UINT16: cmp_uint16_t(c->op, z, ARGS(uint16_t)); break;
+        case TENSOR_UINT32: cmp_uint32_t(c->op, z, ARGS(uint32_t)); break;
+        case TENSOR_UINT64: cmp_uint64_t(c->op, z, ARGS(uint64_t)); break;
         case TENSOR_UINT8:
         case TENSOR_BOOL: cmp_uint8_t(c->op, z, ARGS(uint8_t)); break;
         default: break;
@@ -144,6 +159,10 @@ static void bin_row(void *vctx, int64_t oz, const int64_t *oi, const int64_t *st
     case TENSOR_INT32: row_int32_t(c->op, (int32_t *)c->z + oz, ARGS(int32_t)); break;
     case TENSOR_INT8: row_int8_t(c->op, (int8_t *)c->z + oz, ARGS(int8_t)); break;
     case TENSOR_UINT8: row_uint8_t(c->op, (uint8_t *)c->z + oz, ARGS(uint8_t)); break;
+    case TENSOR_INT16: row_int16_t(c->op, (int16_t *)c->z + oz, ARGS(int16_t)); break;
+    case TENSOR_UINT16: row_uint16_t(c->op, (uint16_t *)c->z + oz, ARGS(uint16_t)); break;
+    case TENSOR_UINT32: row_uint32_t(c->op, (uint32_t *)c->z + oz, ARGS(uint32_t)); break;
+    case TENSOR_UINT64: row_uint64_t(c->op, (uint64_t *)c->z + oz, ARGS(uint64_t)); break;
     default: break;
     }
 #undef ARGS
@@ -204,6 +223,18 @@ int op_greater_equal(const struct op_call *call) { return binary(call, BIN_GE); 
 int op_and(const struct op_call *call) { return binary(call, BIN_AND); }
 int op_or(const struct op_call *call) { return binary(call, BIN_OR); }
 int op_xor(const struct op_call *call) { return binary(call, BIN_XOR); }
+
+int op_bit_shift(const struct op_call *call)
+{
+    enum tensor_type t = call->inputs[0]->type;
+    if (t != TENSOR_UINT8 && t != TENSOR_UINT16 && t != TENSOR_UINT32 && t != TENSOR_UINT64)
+        return ops_fail(call, "inputs must be unsigned integers, got %s", tensor_type_name(t));
+    const Onnx__AttributeProto *d = ops_attr(call, "direction");
+    if (!d || !d->has_s || !((d->s.len == 4 && memcmp(d->s.data, "LEFT", 4) == 0) ||
+                             (d->s.len == 5 && memcmp(d->s.data, "RIGHT", 5) == 0)))
+        return ops_fail(call, "direction must be LEFT or RIGHT");
+    return binary(call, d->s.len == 4 ? BIN_SHL : BIN_SHR);
+}
 
 int op_mod(const struct op_call *call)
 {

@@ -16,6 +16,7 @@ static const struct op_kernel op_table[] = {
     {"", "Div", 2, 2, 1, op_div},
     {"", "Pow", 2, 2, 1, op_pow},
     {"", "Mod", 2, 2, 1, op_mod},
+    {"", "BitShift", 2, 2, 1, op_bit_shift},
     {"", "PRelu", 2, 2, 1, op_prelu},
     {"", "Equal", 2, 2, 1, op_equal},
     {"", "Less", 2, 2, 1, op_less},
@@ -318,6 +319,8 @@ int ops_tensor_from_proto(const struct op_call *call, struct tensor *out, const 
     case TENSOR_FLOAT: have = p->n_float_data; break;
     case TENSOR_DOUBLE: have = p->n_double_data; break;
     case TENSOR_INT64: have = p->n_int64_data; break;
+    case TENSOR_UINT32:
+    case TENSOR_UINT64: have = p->n_uint64_data; break;
     default: have = p->n_int32_data; break;
     }
     if (have != (size_t)count)
@@ -328,6 +331,10 @@ int ops_tensor_from_proto(const struct op_call *call, struct tensor *out, const 
         case TENSOR_DOUBLE: ((double *)out->data)[i] = p->double_data[i]; break;
         case TENSOR_INT64: ((int64_t *)out->data)[i] = p->int64_data[i]; break;
         case TENSOR_INT32: ((int32_t *)out->data)[i] = p->int32_data[i]; break;
+        case TENSOR_INT16:
+        case TENSOR_UINT16: ((uint16_t *)out->data)[i] = (uint16_t)p->int32_data[i]; break;
+        case TENSOR_UINT32: ((uint32_t *)out->data)[i] = (uint32_t)p->uint64_data[i]; break;
+        case TENSOR_UINT64: ((uint64_t *)out->data)[i] = p->uint64_data[i]; break;
         default: ((uint8_t *)out->data)[i] = (uint8_t)p->int32_data[i]; break;
         }
     }
@@ -410,52 +417,19 @@ int ops_is_numeric(enum tensor_type type)
     case TENSOR_INT64:
     case TENSOR_INT8:
     case TENSOR_UINT8:
+    case TENSOR_INT16:
+    case TENSOR_UINT16:
+    case TENSOR_UINT32:
+    case TENSOR_UINT64:
         return 1;
     default:
         return 0;
     }
 }
 
-double ops_load(enum tensor_type type, const void *data, int64_t i)
-{
-    switch (type) {
-    case TENSOR_FLOAT: return ((const float *)data)[i];
-    case TENSOR_DOUBLE: return ((const double *)data)[i];
-    case TENSOR_INT32: return ((const int32_t *)data)[i];
-    case TENSOR_INT64: return (double)((const int64_t *)data)[i];
-    case TENSOR_INT8: return ((const int8_t *)data)[i];
-    case TENSOR_UINT8: return ((const uint8_t *)data)[i];
-    case TENSOR_BOOL: return ((const uint8_t *)data)[i] != 0;
-    case TENSOR_UNDEFINED: break;
-    }
-    return 0;
-}
+double ops_load(enum tensor_type type, const void *data, int64_t i) { return tensor_load(type, data, i); }
 
-/* Float to integer with saturation: out-of-range conversions are undefined in C. */
-static int64_t to_int(double v, double lo, double hi)
-{
-    if (isnan(v))
-        return 0;
-    if (v <= lo)
-        return (int64_t)lo;
-    if (v >= hi)
-        return (int64_t)hi;
-    return (int64_t)v;
-}
-
-void ops_store(enum tensor_type type, void *data, int64_t i, double v)
-{
-    switch (type) {
-    case TENSOR_FLOAT: ((float *)data)[i] = (float)v; break;
-    case TENSOR_DOUBLE: ((double *)data)[i] = v; break;
-    case TENSOR_INT32: ((int32_t *)data)[i] = (int32_t)to_int(v, INT32_MIN, INT32_MAX); break;
-    case TENSOR_INT64: ((int64_t *)data)[i] = to_int(v, -9223372036854775808.0, 9223372036854774784.0); break;
-    case TENSOR_INT8: ((int8_t *)data)[i] = (int8_t)to_int(v, INT8_MIN, INT8_MAX); break;
-    case TENSOR_UINT8: ((uint8_t *)data)[i] = (uint8_t)to_int(v, 0, UINT8_MAX); break;
-    case TENSOR_BOOL: ((uint8_t *)data)[i] = v != 0; break;
-    case TENSOR_UNDEFINED: break;
-    }
-}
+void ops_store(enum tensor_type type, void *data, int64_t i, double v) { tensor_store(type, data, i, v); }
 
 int ops_window_init(const struct op_call *call, struct ops_window *w, const struct tensor *x, const int64_t *kernel)
 {

@@ -103,7 +103,7 @@ void ops_gemm_f32(float *c, const float *a, const float *b, int64_t m, int64_t k
 /* Kernels, one file per family. */
 #define OP(name) int op_##name(const struct op_call *call);
 /* elementwise.c */
-OP(add) OP(sub) OP(mul) OP(div) OP(pow) OP(mod) OP(prelu)
+OP(add) OP(sub) OP(mul) OP(div) OP(pow) OP(mod) OP(prelu) OP(bit_shift)
 OP(equal) OP(less) OP(greater) OP(less_equal) OP(greater_equal)
 OP(and) OP(or) OP(xor) OP(not) OP(where)
 OP(max) OP(min) OP(sum) OP(mean)

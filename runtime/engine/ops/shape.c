@@ -438,7 +438,11 @@ static int cast_to(const struct op_call *call, int64_t to)
         for (int64_t i = 0; i < n; i++) {
             switch (type) {
             case TENSOR_INT32: ((int32_t *)y)[i] = (int32_t)a[i]; break;
+            case TENSOR_INT16: ((int16_t *)y)[i] = (int16_t)a[i]; break;
             case TENSOR_INT8: ((int8_t *)y)[i] = (int8_t)a[i]; break;
+            case TENSOR_UINT64: ((uint64_t *)y)[i] = (uint64_t)a[i]; break;
+            case TENSOR_UINT32: ((uint32_t *)y)[i] = (uint32_t)a[i]; break;
+            case TENSOR_UINT16: ((uint16_t *)y)[i] = (uint16_t)a[i]; break;
             default: ((uint8_t *)y)[i] = (uint8_t)a[i]; break;
             }
         }
