@@ -16,6 +16,7 @@ size_t tensor_type_size(enum tensor_type type)
         return 8;
     case TENSOR_UINT16:
     case TENSOR_INT16:
+    case TENSOR_FLOAT16:
         return 2;
     case TENSOR_UINT8:
     case TENSOR_INT8:
@@ -38,6 +39,7 @@ const char *tensor_type_name(enum tensor_type type)
     case TENSOR_BOOL: return "bool";
     case TENSOR_DOUBLE: return "float64";
     case TENSOR_UINT16: return "uint16";
+    case TENSOR_FLOAT16: return "float16";
     case TENSOR_INT16: return "int16";
     case TENSOR_UINT32: return "uint32";
     case TENSOR_UINT64: return "uint64";
@@ -75,6 +77,37 @@ void tensor_format_shape(char *out, size_t out_size, const int64_t *dims, int ra
         snprintf(out + used, out_size - used, "]");
 }
 
+static double half_to_double(uint16_t h)
+{
+    int exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+    double v = exp == 0    ? ldexp(mant, -24)                      /* subnormal */
+               : exp == 31 ? (mant ? NAN : INFINITY)
+                           : ldexp(1024 + mant, exp - 25);
+    return h & 0x8000 ? -v : v;
+}
+
+/* Round to nearest even, overflowing to infinity like a hardware conversion. */
+static uint16_t double_to_half(double v)
+{
+    if (isnan(v))
+        return 0x7e00;
+    uint16_t sign = signbit(v) ? 0x8000 : 0;
+    double a = fabs(v);
+    if (a < ldexp(1, -14)) /* subnormal range: multiples of 2^-24 (1024 of them is the first normal) */
+        return (uint16_t)(sign | (uint16_t)nearbyint(ldexp(a, 24)));
+    int e;
+    frexp(a, &e); /* a = f·2^e, f in [0.5, 1) */
+    e -= 1;
+    double mant = nearbyint((ldexp(a, -e) - 1) * 1024);
+    if (mant >= 1024) {
+        mant = 0;
+        e++;
+    }
+    if (e > 15)
+        return sign | 0x7c00;
+    return (uint16_t)(sign | (uint16_t)((e + 15) << 10) | (uint16_t)mant);
+}
+
 double tensor_load(enum tensor_type type, const void *data, int64_t i)
 {
     switch (type) {
@@ -88,6 +121,7 @@ double tensor_load(enum tensor_type type, const void *data, int64_t i)
     case TENSOR_UINT16: return ((const uint16_t *)data)[i];
     case TENSOR_UINT32: return ((const uint32_t *)data)[i];
     case TENSOR_UINT64: return (double)((const uint64_t *)data)[i];
+    case TENSOR_FLOAT16: return half_to_double(((const uint16_t *)data)[i]);
     case TENSOR_BOOL: return ((const uint8_t *)data)[i] != 0;
     case TENSOR_UNDEFINED: break;
     }
@@ -113,6 +147,7 @@ void tensor_store(enum tensor_type type, void *data, int64_t i, double v)
     case TENSOR_UINT16: ((uint16_t *)data)[i] = (uint16_t)saturate(v, 0, UINT16_MAX); break;
     case TENSOR_UINT32: ((uint32_t *)data)[i] = (uint32_t)saturate(v, 0, UINT32_MAX); break;
     case TENSOR_UINT64: ((uint64_t *)data)[i] = (uint64_t)saturate(v, 0, 18446744073709549568.0); break;
+    case TENSOR_FLOAT16: ((uint16_t *)data)[i] = double_to_half(v); break;
     case TENSOR_BOOL: ((uint8_t *)data)[i] = v != 0; break;
     case TENSOR_UNDEFINED: break;
     }

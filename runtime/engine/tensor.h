@@ -19,6 +19,7 @@ enum tensor_type {
     TENSOR_INT32 = 6,
     TENSOR_INT64 = 7,
     TENSOR_BOOL = 9,
+    TENSOR_FLOAT16 = 10, /* IEEE half, stored as its bits; kernels compute in float/double */
     TENSOR_DOUBLE = 11,
     TENSOR_UINT32 = 12,
     TENSOR_UINT64 = 13,

@@ -99,6 +99,7 @@ static int compare(char *why, size_t why_size, const struct tensor *got, const s
         double g, w;
         switch (want->type) {
         case TENSOR_FLOAT:
+        case TENSOR_FLOAT16:
         case TENSOR_DOUBLE:
             g = ops_load(want->type, got->data, i);
             w = ops_load(want->type, want->data, i);

@@ -119,6 +119,35 @@ CMP_ROW(uint8_t)
 
 static int is_compare(enum bin_op op) { return op >= BIN_EQ && op <= BIN_XOR; }
 
+/* Types without a typed row (float16): each element through double. */
+static void generic_row(const struct bin_ctx *c, int64_t oz, const int64_t *oi, const int64_t *st, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        double a = ops_load(c->type, c->x, oi[0] + i * st[0]), b = ops_load(c->type, c->y, oi[1] + i * st[1]), r = 0;
+        switch (c->op) {
+        case BIN_ADD: r = a + b; break;
+        case BIN_SUB: r = a - b; break;
+        case BIN_MUL: r = a * b; break;
+        case BIN_DIV: r = a / b; break;
+        case BIN_MAX: r = isnan(a) || a > b ? a : b; break;
+        case BIN_MIN: r = isnan(a) || a < b ? a : b; break;
+        case BIN_FMOD: r = fmod(a, b); break;
+        case BIN_MOD: r = fmod(a, b), r = r != 0 && ((r < 0) != (b < 0)) ? r + b : r; break;
+        case BIN_PRELU: r = a < 0 ? a * b : a; break;
+        case BIN_EQ: r = a == b; break;
+        case BIN_LT: r = a < b; break;
+        case BIN_GT: r = a > b; break;
+        case BIN_LE: r = a <= b; break;
+        case BIN_GE: r = a >= b; break;
+        default: break;
+        }
+        if (is_compare(c->op))
+            ((uint8_t *)c->z)[oz + i] = r != 0;
+        else
+            ops_store(c->type, c->z, oz + i, r);
+    }
+}
+
 static void bin_row(void *vctx, int64_t oz, const int64_t *oi, const int64_t *st, int64_t n)
 {
     const struct bin_ctx *c = vctx;
@@ -131,6 +160,10 @@ static void bin_row(void *vctx, int64_t oz, const int64_t *oi, const int64_t *st
             else
                 ops_store(c->type, c->z, oz + i, pow(a, b));
         }
+        return;
+    }
+    if (c->type == TENSOR_FLOAT16) {
+        generic_row(c, oz, oi, st, n);
         return;
     }
 #define ARGS(T) (const T *)c->x + oi[0], (const T *)c->y + oi[1], st[0], st[1], n
@@ -239,7 +272,8 @@ int op_bit_shift(const struct op_call *call)
 int op_mod(const struct op_call *call)
 {
     int is_fmod = (int)ops_attr_int(call, "fmod", 0);
-    if (!is_fmod && (call->inputs[0]->type == TENSOR_FLOAT || call->inputs[0]->type == TENSOR_DOUBLE))
+    enum tensor_type t = call->inputs[0]->type;
+    if (!is_fmod && (t == TENSOR_FLOAT || t == TENSOR_DOUBLE || t == TENSOR_FLOAT16))
         return ops_fail(call, "fmod must be 1 for floating-point inputs");
     return binary(call, is_fmod ? BIN_FMOD : BIN_MOD);
 }

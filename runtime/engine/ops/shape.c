@@ -432,7 +432,9 @@ static int cast_to(const struct op_call *call, int64_t to)
         return rc;
     int64_t n = tensor_element_count(x);
     void *y = call->outputs[0].data;
-    if (x->type == TENSOR_INT64 && type != TENSOR_FLOAT && type != TENSOR_DOUBLE && type != TENSOR_BOOL) {
+    int to_integer = type == TENSOR_INT32 || type == TENSOR_INT16 || type == TENSOR_INT8 || type == TENSOR_UINT64 ||
+                     type == TENSOR_UINT32 || type == TENSOR_UINT16 || type == TENSOR_UINT8;
+    if (x->type == TENSOR_INT64 && to_integer) {
         /* Integer narrowing keeps the low bits, exactly (no trip through double). */
         const int64_t *a = x->data;
         for (int64_t i = 0; i < n; i++) {

@@ -389,6 +389,16 @@ TEST(stores_saturate_instead_of_overflowing)
     tensor_store(TENSOR_INT32, &i32, 0, NAN);
     CHECK_EQ_INT(i32, 0);
     CHECK_NEAR(tensor_load(TENSOR_UINT8, &u8, 0), 255, 0);
+    /* float16 bit patterns: normal, largest finite, overflow, smallest subnormal, rounding to even */
+    uint16_t h;
+    double vals[] = {1.0, -2.0, 65504.0, 1e6, 5.960464477539063e-08, 1.0 + 1.0 / 2048};
+    uint16_t bits[] = {0x3c00, 0xc000, 0x7bff, 0x7c00, 0x0001, 0x3c00};
+    for (int i = 0; i < 6; i++) {
+        tensor_store(TENSOR_FLOAT16, &h, 0, vals[i]);
+        CHECK_EQ_INT(h, bits[i]);
+    }
+    h = 0x3555; /* 0.333251953125 */
+    CHECK_NEAR(tensor_load(TENSOR_FLOAT16, &h, 0), 0.333251953125, 0);
 }
 
 int main(void)
