@@ -216,7 +216,7 @@ static size_t pack_node_model(uint8_t **out, const char *op, int n_in, const int
     Onnx__TypeProto__Tensor tt[4];
     Onnx__TypeProto ty[4];
     Onnx__ValueInfoProto vi[4], vo[4], *pvi[4], *pvo[4];
-    char names[4][4], *node_in[4], *node_out[4];
+    char names[4][16], *node_in[4], *node_out[4];
     for (int i = 0; i < n_in; i++) {
         for (int d = 0; d < ranks[i]; d++) {
             onnx__tensor_shape_proto__dimension__init(&dim[i][d]);
