@@ -303,3 +303,107 @@ int op_upsample(const struct op_call *call)
     }
     return resize_common(call, x, NULL, scales, NULL, C_ASYMMETRIC, mode, N_FLOOR);
 }
+
+/* GridSample (4-D): samples X at the normalized (x, y) positions of grid. */
+static double reflect_coord(double v, double twice_lo, double twice_hi)
+{
+    if (twice_lo == twice_hi)
+        return 0;
+    double lo = twice_lo / 2, span = (twice_hi - twice_lo) / 2;
+    v = fabs(v - lo);
+    double extra = fmod(v, span), flips = floor(v / span);
+    return fmod(flips, 2) == 0 ? extra + lo : span - extra + lo;
+}
+
+enum grid_pad { G_ZEROS, G_BORDER, G_REFLECTION };
+
+/* Applies border or reflection padding to a source coordinate. */
+static double pad_coord(double v, int64_t size, enum grid_pad pad, int align)
+{
+    if (pad == G_BORDER)
+        return v < 0 ? 0 : v > (double)(size - 1) ? (double)(size - 1) : v;
+    if (pad == G_REFLECTION) {
+        v = align ? reflect_coord(v, 0, 2.0 * (double)(size - 1)) : reflect_coord(v, -1, 2.0 * (double)size - 1);
+        return v < 0 ? 0 : v > (double)(size - 1) ? (double)(size - 1) : v;
+    }
+    return v;
+}
+
+static double pixel(const float *plane, int64_t h, int64_t w, double y, double x, enum grid_pad pad, int align)
+{
+    /* bicubic taps are padded one by one; other modes pass in-range or out-of-range integers */
+    if (pad != G_ZEROS) {
+        x = pad_coord(x, w, pad, align);
+        y = pad_coord(y, h, pad, align);
+    }
+    if (!(x >= 0 && x < (double)w && y >= 0 && y < (double)h))
+        return 0;
+    return plane[(int64_t)y * w + (int64_t)x];
+}
+
+int op_grid_sample(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0], *grid = call->inputs[1];
+    if (x->type != TENSOR_FLOAT || grid->type != TENSOR_FLOAT)
+        return ops_unsupported(call, "only float32 is supported");
+    if (x->rank != 4 || grid->rank != 4 || grid->dims[0] != x->dims[0] || grid->dims[3] != 2)
+        return ops_unsupported(call, "only 4-D X with an [N, H, W, 2] grid is supported");
+    int align = ops_attr_int(call, "align_corners", 0) != 0;
+    enum interp mode = I_LINEAR;
+    if (attr_is(call, "mode", "nearest"))
+        mode = I_NEAREST;
+    else if (attr_is(call, "mode", "bicubic") || attr_is(call, "mode", "cubic"))
+        mode = I_CUBIC;
+    else if (ops_attr(call, "mode") && !attr_is(call, "mode", "bilinear") && !attr_is(call, "mode", "linear"))
+        return ops_fail(call, "unknown mode");
+    enum grid_pad pad = G_ZEROS;
+    if (attr_is(call, "padding_mode", "border"))
+        pad = G_BORDER;
+    else if (attr_is(call, "padding_mode", "reflection"))
+        pad = G_REFLECTION;
+    else if (ops_attr(call, "padding_mode") && !attr_is(call, "padding_mode", "zeros"))
+        return ops_fail(call, "unknown padding_mode");
+    int64_t n = x->dims[0], c = x->dims[1], h = x->dims[2], w = x->dims[3], oh = grid->dims[1], ow = grid->dims[2];
+    int64_t dims[4] = {n, c, oh, ow};
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 4, dims);
+    if (rc)
+        return rc;
+    const float *g = grid->data, *in = x->data;
+    float *y = call->outputs[0].data;
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t i = 0; i < oh * ow; i++) {
+            double gx = g[(b * oh * ow + i) * 2], gy = g[(b * oh * ow + i) * 2 + 1];
+            double sx = align ? (gx + 1) / 2 * (double)(w - 1) : ((gx + 1) * (double)w - 1) / 2;
+            double sy = align ? (gy + 1) / 2 * (double)(h - 1) : ((gy + 1) * (double)h - 1) / 2;
+            if (!isfinite(sx) || !isfinite(sy) || fabs(sx) > 1e9 || fabs(sy) > 1e9)
+                sx = sy = -2;
+            if (mode != I_CUBIC) {
+                sx = pad_coord(sx, w, pad, align);
+                sy = pad_coord(sy, h, pad, align);
+            }
+            for (int64_t ch = 0; ch < c; ch++) {
+                const float *plane = in + (b * c + ch) * h * w;
+                double v = 0;
+                if (mode == I_NEAREST)
+                    v = pixel(plane, h, w, nearbyint(sy), nearbyint(sx), G_ZEROS, align);
+                else if (mode == I_LINEAR) {
+                    double x0 = floor(sx), y0 = floor(sy), fx = sx - x0, fy = sy - y0;
+                    v = pixel(plane, h, w, y0, x0, G_ZEROS, align) * (1 - fx) * (1 - fy) +
+                        pixel(plane, h, w, y0, x0 + 1, G_ZEROS, align) * fx * (1 - fy) +
+                        pixel(plane, h, w, y0 + 1, x0, G_ZEROS, align) * (1 - fx) * fy +
+                        pixel(plane, h, w, y0 + 1, x0 + 1, G_ZEROS, align) * fx * fy;
+                }
+                else {
+                    double x0 = floor(sx), y0 = floor(sy);
+                    float wx[4], wy[4];
+                    cubic_weights(wx, sx - x0, -0.75);
+                    cubic_weights(wy, sy - y0, -0.75);
+                    for (int ky = 0; ky < 4; ky++)
+                        for (int kx = 0; kx < 4; kx++)
+                            v += wy[ky] * wx[kx] * pixel(plane, h, w, y0 - 1 + ky, x0 - 1 + kx, pad, align);
+                }
+                y[((b * c + ch) * oh * ow) + i] = (float)v;
+            }
+        }
+    return 0;
+}
