@@ -70,6 +70,7 @@ static void copy_typed(void *dst, enum tensor_type type, const Onnx__TensorProto
     case TENSOR_UINT16:
     case TENSOR_INT16:
     case TENSOR_FLOAT16:
+    case TENSOR_BFLOAT16:
         for (size_t i = 0; i < n; i++)
             ((uint16_t *)dst)[i] = (uint16_t)p->int32_data[i];
         break;

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 size_t tensor_type_size(enum tensor_type type)
 {
@@ -17,6 +18,7 @@ size_t tensor_type_size(enum tensor_type type)
     case TENSOR_UINT16:
     case TENSOR_INT16:
     case TENSOR_FLOAT16:
+    case TENSOR_BFLOAT16:
         return 2;
     case TENSOR_UINT8:
     case TENSOR_INT8:
@@ -40,6 +42,7 @@ const char *tensor_type_name(enum tensor_type type)
     case TENSOR_DOUBLE: return "float64";
     case TENSOR_UINT16: return "uint16";
     case TENSOR_FLOAT16: return "float16";
+    case TENSOR_BFLOAT16: return "bfloat16";
     case TENSOR_INT16: return "int16";
     case TENSOR_UINT32: return "uint32";
     case TENSOR_UINT64: return "uint64";
@@ -108,6 +111,25 @@ static uint16_t double_to_half(double v)
     return (uint16_t)(sign | (uint16_t)((e + 15) << 10) | (uint16_t)mant);
 }
 
+static float bf16_to_float(uint16_t b)
+{
+    uint32_t bits = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* float32 rounded to nearest even in its top 16 bits. */
+static uint16_t float_to_bf16(float f)
+{
+    if (isnan(f))
+        return 0x7fc0;
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    bits += 0x7fff + ((bits >> 16) & 1);
+    return (uint16_t)(bits >> 16);
+}
+
 double tensor_load(enum tensor_type type, const void *data, int64_t i)
 {
     switch (type) {
@@ -122,6 +144,7 @@ double tensor_load(enum tensor_type type, const void *data, int64_t i)
     case TENSOR_UINT32: return ((const uint32_t *)data)[i];
     case TENSOR_UINT64: return (double)((const uint64_t *)data)[i];
     case TENSOR_FLOAT16: return half_to_double(((const uint16_t *)data)[i]);
+    case TENSOR_BFLOAT16: return bf16_to_float(((const uint16_t *)data)[i]);
     case TENSOR_BOOL: return ((const uint8_t *)data)[i] != 0;
     case TENSOR_UNDEFINED: break;
     }
@@ -148,6 +171,7 @@ void tensor_store(enum tensor_type type, void *data, int64_t i, double v)
     case TENSOR_UINT32: ((uint32_t *)data)[i] = (uint32_t)saturate(v, 0, UINT32_MAX); break;
     case TENSOR_UINT64: ((uint64_t *)data)[i] = (uint64_t)saturate(v, 0, 18446744073709549568.0); break;
     case TENSOR_FLOAT16: ((uint16_t *)data)[i] = double_to_half(v); break;
+    case TENSOR_BFLOAT16: ((uint16_t *)data)[i] = float_to_bf16((float)v); break;
     case TENSOR_BOOL: ((uint8_t *)data)[i] = v != 0; break;
     case TENSOR_UNDEFINED: break;
     }

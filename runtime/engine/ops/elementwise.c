@@ -162,7 +162,7 @@ static void bin_row(void *vctx, int64_t oz, const int64_t *oi, const int64_t *st
         }
         return;
     }
-    if (c->type == TENSOR_FLOAT16) {
+    if (c->type == TENSOR_FLOAT16 || c->type == TENSOR_BFLOAT16) {
         generic_row(c, oz, oi, st, n);
         return;
     }
@@ -273,7 +273,7 @@ int op_mod(const struct op_call *call)
 {
     int is_fmod = (int)ops_attr_int(call, "fmod", 0);
     enum tensor_type t = call->inputs[0]->type;
-    if (!is_fmod && (t == TENSOR_FLOAT || t == TENSOR_DOUBLE || t == TENSOR_FLOAT16))
+    if (!is_fmod && (t == TENSOR_FLOAT || t == TENSOR_DOUBLE || t == TENSOR_FLOAT16 || t == TENSOR_BFLOAT16))
         return ops_fail(call, "fmod must be 1 for floating-point inputs");
     return binary(call, is_fmod ? BIN_FMOD : BIN_MOD);
 }

@@ -390,7 +390,7 @@ int op_scatter_elements(const struct op_call *call)
 static int is_nonzero(const struct tensor *t, int64_t i)
 {
     size_t elem = tensor_type_size(t->type);
-    if (t->type == TENSOR_FLOAT || t->type == TENSOR_DOUBLE || t->type == TENSOR_FLOAT16)
+    if (t->type == TENSOR_FLOAT || t->type == TENSOR_DOUBLE || t->type == TENSOR_FLOAT16 || t->type == TENSOR_BFLOAT16)
         return ops_load(t->type, t->data, i) != 0;
     const uint8_t *p = (const uint8_t *)t->data + (size_t)i * elem;
     for (size_t b = 0; b < elem; b++)

@@ -334,6 +334,7 @@ int ops_tensor_from_proto(const struct op_call *call, struct tensor *out, const 
         case TENSOR_INT32: ((int32_t *)out->data)[i] = p->int32_data[i]; break;
         case TENSOR_INT16:
         case TENSOR_FLOAT16:
+        case TENSOR_BFLOAT16:
         case TENSOR_UINT16: ((uint16_t *)out->data)[i] = (uint16_t)p->int32_data[i]; break;
         case TENSOR_UINT32: ((uint32_t *)out->data)[i] = (uint32_t)p->uint64_data[i]; break;
         case TENSOR_UINT64: ((uint64_t *)out->data)[i] = p->uint64_data[i]; break;
@@ -424,6 +425,7 @@ int ops_is_numeric(enum tensor_type type)
     case TENSOR_UINT32:
     case TENSOR_UINT64:
     case TENSOR_FLOAT16:
+    case TENSOR_BFLOAT16:
         return 1;
     default:
         return 0;

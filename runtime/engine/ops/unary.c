@@ -40,7 +40,8 @@ static int unary(const struct op_call *call, enum unary_op op)
 {
     const struct tensor *x = call->inputs[0];
     int int_ok = op == U_ABS || op == U_NEG || op == U_SIGN;
-    int is_float = x->type == TENSOR_FLOAT || x->type == TENSOR_DOUBLE || x->type == TENSOR_FLOAT16;
+    int is_float = x->type == TENSOR_FLOAT || x->type == TENSOR_DOUBLE || x->type == TENSOR_FLOAT16 ||
+                   x->type == TENSOR_BFLOAT16;
     if (!is_float && !(int_ok && ops_is_numeric(x->type)))
         return ops_unsupported(call, "input of type %s is not supported", tensor_type_name(x->type));
     int rc = ops_alloc_output(call, 0, x->type, x->rank, x->dims);
@@ -101,7 +102,7 @@ int op_erf(const struct op_call *call) { return unary(call, U_ERF); }
 static int float_to_bool(const struct op_call *call, int inf_test)
 {
     const struct tensor *x = call->inputs[0];
-    if (x->type != TENSOR_FLOAT && x->type != TENSOR_DOUBLE && x->type != TENSOR_FLOAT16)
+    if (x->type != TENSOR_FLOAT && x->type != TENSOR_DOUBLE && x->type != TENSOR_FLOAT16 && x->type != TENSOR_BFLOAT16)
         return ops_unsupported(call, "input of type %s is not supported", tensor_type_name(x->type));
     int rc = ops_alloc_output(call, 0, TENSOR_BOOL, x->rank, x->dims);
     if (rc)

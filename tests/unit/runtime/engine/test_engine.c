@@ -397,7 +397,12 @@ TEST(stores_saturate_instead_of_overflowing)
         tensor_store(TENSOR_FLOAT16, &h, 0, vals[i]);
         CHECK_EQ_INT(h, bits[i]);
     }
-    h = 0x3555; /* 0.333251953125 */
+    /* bfloat16: the top half of a float32, rounded to nearest even */
+    tensor_store(TENSOR_BFLOAT16, &h, 0, 1.0);
+    CHECK_EQ_INT(h, 0x3f80);
+    tensor_store(TENSOR_BFLOAT16, &h, 0, 1.0 + 3.0 / 256); /* 0x3f81_8000: a tie, rounds to the even 0x3f82 */
+    CHECK_EQ_INT(h, 0x3f82);
+    h = 0x3555; /* float16 0.333251953125 */
     CHECK_NEAR(tensor_load(TENSOR_FLOAT16, &h, 0), 0.333251953125, 0);
 }
 
