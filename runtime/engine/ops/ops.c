@@ -161,6 +161,7 @@ static const struct op_kernel op_table[] = {
     {"", "SoftmaxCrossEntropyLoss", 2, 3, 2, op_softmax_cross_entropy_loss},
     {"", "Upsample", 1, 2, 1, op_upsample},
     {"", "GridSample", 2, 2, 1, op_grid_sample},
+    {"", "RoiAlign", 3, 3, 1, op_roi_align},
     {"", "MaxPool", 1, 1, 2, op_max_pool},
     {"", "AveragePool", 1, 1, 1, op_average_pool},
     {"", "GlobalAveragePool", 1, 1, 1, op_global_average_pool},

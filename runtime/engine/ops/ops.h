@@ -128,7 +128,7 @@ OP(reduce_l2) OP(reduce_log_sum) OP(reduce_log_sum_exp) OP(reduce_sum_square) OP
 OP(topk) OP(cumsum) OP(trilu) OP(one_hot) OP(eye_like) OP(gather_nd) OP(scatter_nd) OP(scatter_elements)
 OP(non_zero) OP(compress) OP(non_max_suppression) OP(unique)
 /* resize.c */
-OP(resize) OP(upsample) OP(grid_sample)
+OP(resize) OP(upsample) OP(grid_sample) OP(roi_align)
 /* loss.c */
 OP(nll_loss) OP(softmax_cross_entropy_loss)
 /* quant.c */

@@ -407,3 +407,109 @@ int op_grid_sample(const struct op_call *call)
         }
     return 0;
 }
+
+/* Bilinear sample for RoiAlign: points up to one pixel outside the image clamp
+ * to the edge, farther ones contribute nothing. Returns the four weighted taps. */
+static int roi_taps(double y, double x, int64_t h, int64_t w, int64_t *pos, double *wt)
+{
+    if (y < -1.0 || y > (double)h || x < -1.0 || x > (double)w)
+        return 0;
+    y = y < 0 ? 0 : y;
+    x = x < 0 ? 0 : x;
+    int64_t y0 = (int64_t)y, x0 = (int64_t)x, y1, x1;
+    if (y0 >= h - 1) {
+        y0 = y1 = h - 1;
+        y = (double)y0;
+    }
+    else
+        y1 = y0 + 1;
+    if (x0 >= w - 1) {
+        x0 = x1 = w - 1;
+        x = (double)x0;
+    }
+    else
+        x1 = x0 + 1;
+    double ly = y - (double)y0, lx = x - (double)x0, hy = 1 - ly, hx = 1 - lx;
+    pos[0] = y0 * w + x0, pos[1] = y0 * w + x1, pos[2] = y1 * w + x0, pos[3] = y1 * w + x1;
+    wt[0] = hy * hx, wt[1] = hy * lx, wt[2] = ly * hx, wt[3] = ly * lx;
+    return 1;
+}
+
+int op_roi_align(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0], *rois = call->inputs[1], *bidx = call->inputs[2];
+    if (x->type != TENSOR_FLOAT || rois->type != TENSOR_FLOAT || x->rank != 4)
+        return ops_unsupported(call, "only 4-D float32 input is supported");
+    if (rois->rank != 2 || rois->dims[1] != 4 || (bidx->type != TENSOR_INT64 && bidx->type != TENSOR_INT32) ||
+        tensor_element_count(bidx) != rois->dims[0])
+        return ops_fail(call, "rois must be [n, 4] with one batch index each");
+    int half_pixel = !attr_is(call, "coordinate_transformation_mode", "output_half_pixel");
+    if (call->opset && call->opset < 16 && !ops_attr(call, "coordinate_transformation_mode"))
+        half_pixel = 0;
+    int is_max = attr_is(call, "mode", "max");
+    int64_t oh = ops_attr_int(call, "output_height", 1), ow = ops_attr_int(call, "output_width", 1);
+    int64_t ratio = ops_attr_int(call, "sampling_ratio", 0);
+    float scale = ops_attr_float(call, "spatial_scale", 1.0f);
+    if (oh < 1 || ow < 1 || oh > (1 << 16) || ow > (1 << 16) || ratio < 0 || ratio > (1 << 10))
+        return ops_fail(call, "output size or sampling_ratio out of range");
+    int64_t n_rois = rois->dims[0], c = x->dims[1], h = x->dims[2], w = x->dims[3];
+    int64_t dims[4] = {n_rois, c, oh, ow};
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 4, dims);
+    if (rc)
+        return rc;
+    const float *r = rois->data, *in = x->data;
+    float *y = call->outputs[0].data;
+    if (h == 0 || w == 0) { /* nothing to sample from */
+        memset(y, 0, (size_t)tensor_element_count(&call->outputs[0]) * sizeof *y);
+        return 0;
+    }
+    double offset = half_pixel ? 0.5 : 0;
+    for (int64_t n = 0; n < n_rois; n++) {
+        int64_t b = (int64_t)ops_load(bidx->type, bidx->data, n);
+        if (b < 0 || b >= x->dims[0])
+            return ops_fail(call, "batch index %lld is out of range", (long long)b);
+        double x0 = r[n * 4] * scale - offset, y0 = r[n * 4 + 1] * scale - offset;
+        double rw = r[n * 4 + 2] * scale - offset - x0, rh = r[n * 4 + 3] * scale - offset - y0;
+        if (!half_pixel) {
+            rw = rw > 1 ? rw : 1;
+            rh = rh > 1 ? rh : 1;
+        }
+        double bin_h = rh / (double)oh, bin_w = rw / (double)ow;
+        double gh_d = ratio ? (double)ratio : ceil(rh / (double)oh), gw_d = ratio ? (double)ratio : ceil(rw / (double)ow);
+        if (!(gh_d >= 0 && gh_d <= 1024 && gw_d >= 0 && gw_d <= 1024))
+            return ops_fail(call, "roi %lld is too large to sample", (long long)n);
+        int64_t gh = (int64_t)gh_d, gw = (int64_t)gw_d, count = gh * gw > 0 ? gh * gw : 1;
+        for (int64_t ch = 0; ch < c; ch++) {
+            const float *plane = in + (b * c + ch) * h * w;
+            for (int64_t ph = 0; ph < oh; ph++)
+                for (int64_t pw = 0; pw < ow; pw++) {
+                    double acc = 0;
+                    int first = 1;
+                    for (int64_t iy = 0; iy < gh; iy++)
+                        for (int64_t ix = 0; ix < gw; ix++) {
+                            double sy = y0 + (double)ph * bin_h + ((double)iy + 0.5) * bin_h / (double)gh;
+                            double sx = x0 + (double)pw * bin_w + ((double)ix + 0.5) * bin_w / (double)gw;
+                            int64_t pos[4];
+                            double wt[4];
+                            if (!roi_taps(sy, sx, h, w, pos, wt)) {
+                                if (is_max && first)
+                                    acc = 0, first = 0;
+                                continue;
+                            }
+                            if (is_max) {
+                                for (int k = 0; k < 4; k++) {
+                                    double v = wt[k] * plane[pos[k]];
+                                    acc = first || v > acc ? v : acc;
+                                    first = 0;
+                                }
+                            }
+                            else
+                                for (int k = 0; k < 4; k++)
+                                    acc += wt[k] * plane[pos[k]];
+                        }
+                    y[((n * c + ch) * oh + ph) * ow + pw] = (float)(is_max ? acc : acc / (double)count);
+                }
+        }
+    }
+    return 0;
+}
