@@ -5,6 +5,8 @@
  * contractions models use it for, not a replacement for MatMul. */
 #include "ops.h"
 
+#include "common/err.h"
+
 #include <string.h>
 
 #define MAX_LABELS 64 /* 52 letters + up to TENSOR_MAX_RANK ellipsis dimensions */
@@ -176,8 +178,10 @@ int op_einsum(const struct op_call *call)
                 distinct[k][n_distinct[k]++] = terms[k].labels[j];
         }
     int64_t total = tensor_element_count(&call->outputs[0]);
-    if (sum_total && total > ((int64_t)1 << 40) / sum_total)
-        return ops_fail(call, "contraction too large");
+    /* Direct summation: bound the work a request can ask for. */
+    if (sum_total && total > ((int64_t)1 << 32) / sum_total)
+        return err_set(ERR_LIMIT, "node '%s' (Einsum): the contraction is too large for direct summation",
+                       call->node->name ? call->node->name : "");
     int64_t val[MAX_LABELS] = {0};
     for (int64_t o = 0; o < total; o++) {
         int64_t rem = o;

@@ -144,6 +144,7 @@ static const struct op_kernel op_table[] = {
     {"", "HannWindow", 1, 1, 1, op_hann_window},
     {"", "HammingWindow", 1, 1, 1, op_hamming_window},
     {"", "BlackmanWindow", 1, 1, 1, op_blackman_window},
+    {"", "DFT", 1, 2, 1, op_dft},
     /* norm.c, shape.c, matmul.c */
     {"", "LRN", 1, 1, 1, op_lrn},
     {"", "MeanVarianceNormalization", 1, 1, 1, op_mean_variance_norm},

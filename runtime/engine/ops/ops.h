@@ -136,7 +136,7 @@ OP(quantize_linear) OP(dequantize_linear) OP(dynamic_quantize_linear) OP(matmul_
 /* rnn.c */
 OP(rnn) OP(gru) OP(lstm)
 /* signal.c */
-OP(hann_window) OP(hamming_window) OP(blackman_window)
+OP(hann_window) OP(hamming_window) OP(blackman_window) OP(dft)
 /* misc */
 OP(lrn) OP(mean_variance_norm) OP(reverse_sequence) OP(det)
 /* einsum.c */
