@@ -585,39 +585,53 @@ int op_unique(const struct op_call *call)
                 u.inner *= x->dims[i];
         }
     }
+    /* Sort slice positions (stable, so equal slices keep index order), then group runs. */
+    int64_t *pos = arena_alloc(call->arena, (size_t)u.n * sizeof *pos + 1);
+    int64_t *tmp = arena_alloc(call->arena, (size_t)u.n * sizeof *tmp + 1);
     int64_t *first = arena_alloc(call->arena, (size_t)u.n * sizeof *first + 1);
-    int64_t *inverse = arena_alloc(call->arena, (size_t)u.n * sizeof *inverse + 1);
     int64_t *counts = arena_alloc(call->arena, (size_t)u.n * sizeof *counts + 1);
+    int64_t *group_of = arena_alloc(call->arena, (size_t)u.n * sizeof *group_of + 1);
+    int64_t *order = arena_alloc(call->arena, (size_t)u.n * sizeof *order + 1);
     int64_t *rank_of = arena_alloc(call->arena, (size_t)u.n * sizeof *rank_of + 1);
-    if (!first || !inverse || !counts || !rank_of)
+    if (!pos || !tmp || !first || !counts || !group_of || !order || !rank_of)
         return ops_fail(call, "out of request memory");
+    for (int64_t k = 0; k < u.n; k++)
+        pos[k] = k;
+    for (int64_t width = 1; width < u.n; width *= 2) {
+        for (int64_t lo = 0; lo < u.n; lo += 2 * width) {
+            int64_t mid = lo + width < u.n ? lo + width : u.n, hi = lo + 2 * width < u.n ? lo + 2 * width : u.n;
+            int64_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                tmp[k++] = slice_cmp(&u, pos[j], pos[i]) < 0 ? pos[j++] : pos[i++];
+            while (i < mid)
+                tmp[k++] = pos[i++];
+            while (j < hi)
+                tmp[k++] = pos[j++];
+        }
+        memcpy(pos, tmp, (size_t)u.n * sizeof *pos);
+    }
+    /* Groups in value order; first[g] is the lowest index (the run's head, by stability). */
     int64_t n_unique = 0;
-    for (int64_t k = 0; k < u.n; k++) { /* quadratic, fine for the sizes Unique sees */
-        int64_t j = 0;
-        while (j < n_unique && slice_cmp(&u, first[j], k) != 0)
-            j++;
-        if (j == n_unique) {
-            first[n_unique] = k;
+    for (int64_t k = 0; k < u.n; k++) {
+        if (k == 0 || slice_cmp(&u, pos[k - 1], pos[k]) != 0) {
+            first[n_unique] = pos[k];
             counts[n_unique++] = 0;
         }
-        counts[j]++;
-        inverse[k] = j;
+        counts[n_unique - 1]++;
+        group_of[pos[k]] = n_unique - 1;
     }
-    /* order[r] = which unique entry goes r-th: by value when sorted, else by first occurrence */
-    int64_t *order = arena_alloc(call->arena, (size_t)n_unique * sizeof *order + 1);
-    if (!order)
-        return ops_fail(call, "out of request memory");
-    for (int64_t j = 0; j < n_unique; j++)
-        order[j] = j;
-    if (sorted)
-        for (int64_t a = 1; a < n_unique; a++)
-            for (int64_t b = a; b > 0 && slice_cmp(&u, first[order[b - 1]], first[order[b]]) > 0; b--) {
-                int64_t t = order[b];
-                order[b] = order[b - 1];
-                order[b - 1] = t;
-            }
+    /* order[r] = the group placed r-th: value order when sorted, else by first occurrence */
+    for (int64_t g = 0; g < n_unique; g++)
+        order[g] = g;
+    if (!sorted) {
+        int64_t r = 0;
+        for (int64_t k = 0; k < u.n; k++)
+            if (first[group_of[k]] == k)
+                order[r++] = group_of[k];
+    }
     for (int64_t r = 0; r < n_unique; r++)
         rank_of[order[r]] = r;
+    int64_t *inverse = group_of;
     int64_t dims[TENSOR_MAX_RANK];
     int rank = 1;
     if (axis_attr) {
