@@ -1,5 +1,6 @@
-/* Normalizations in inference form: BatchNormalization with stored
- * statistics, InstanceNormalization and LayerNormalization (float32). */
+/* Normalizations (float32): BatchNormalization (stored statistics, or the
+ * batch's in training mode), InstanceNormalization, LayerNormalization, LRN
+ * and MeanVarianceNormalization. */
 #include "ops.h"
 
 #include <math.h>
@@ -10,13 +11,16 @@ static int is_channel_vector(const struct tensor *t, int64_t c)
     return t && t->type == TENSOR_FLOAT && t->rank == 1 && t->dims[0] == c;
 }
 
+/* Inference uses the stored mean and variance; training mode (opset 14+) uses
+ * the batch's own and also returns the updated running statistics. */
 int op_batch_norm(const struct op_call *call)
 {
     const struct tensor *x = call->inputs[0];
     if (x->type != TENSOR_FLOAT)
         return ops_unsupported(call, "input of type %s is not supported", tensor_type_name(x->type));
-    if (ops_attr_int(call, "training_mode", 0) || call->n_outputs > 1)
-        return ops_unsupported(call, "training mode is not supported");
+    int training = ops_attr_int(call, "training_mode", 0) != 0;
+    if (!training && call->n_outputs > 1)
+        return ops_unsupported(call, "the training outputs of opsets before 14 are not supported");
     if (!ops_attr_int(call, "spatial", 1))
         return ops_unsupported(call, "spatial=0 is not supported");
     if (x->rank < 2)
@@ -25,24 +29,44 @@ int op_batch_norm(const struct op_call *call)
     for (int i = 1; i <= 4; i++)
         if (!is_channel_vector(call->inputs[i], c))
             return ops_fail(call, "input %d must be a float32 vector of %lld channels", i, (long long)c);
-    float eps = ops_attr_float(call, "epsilon", 1e-5f);
+    float eps = ops_attr_float(call, "epsilon", 1e-5f), momentum = ops_attr_float(call, "momentum", 0.9f);
     int rc = ops_alloc_output(call, 0, x->type, x->rank, x->dims);
+    for (int k = 1; !rc && k < call->n_outputs; k++)
+        rc = ops_alloc_output(call, k, TENSOR_FLOAT, 1, &c);
     if (rc)
         return rc;
     const float *scale = call->inputs[1]->data, *b = call->inputs[2]->data, *mean = call->inputs[3]->data,
                 *var = call->inputs[4]->data, *in = x->data;
     float *y = call->outputs[0].data;
-    int64_t inner = 1;
+    int64_t inner = 1, batch = x->dims[0];
     for (int i = 2; i < x->rank; i++)
         inner *= x->dims[i];
-    for (int64_t n = 0; n < x->dims[0]; n++)
-        for (int64_t ch = 0; ch < c; ch++) {
-            /* Folded into one multiply-add per element. */
-            float k = scale[ch] / sqrtf(var[ch] + eps), off = b[ch] - mean[ch] * k;
+    for (int64_t ch = 0; ch < c; ch++) {
+        float m = mean[ch], v = var[ch];
+        if (training) {
+            double s = 0, sq = 0, count = (double)(batch * inner);
+            for (int64_t n = 0; n < batch; n++)
+                for (int64_t i = 0; i < inner; i++) {
+                    double a = in[(n * c + ch) * inner + i];
+                    s += a;
+                    sq += a * a;
+                }
+            double bm = count ? s / count : 0, bv = count ? sq / count - bm * bm : 0;
+            m = (float)bm;
+            v = (float)(bv > 0 ? bv : 0);
+            if (call->n_outputs > 1)
+                ((float *)call->outputs[1].data)[ch] = mean[ch] * momentum + m * (1 - momentum);
+            if (call->n_outputs > 2)
+                ((float *)call->outputs[2].data)[ch] = var[ch] * momentum + v * (1 - momentum);
+        }
+        /* Folded into one multiply-add per element. */
+        float k = scale[ch] / sqrtf(v + eps), off = b[ch] - m * k;
+        for (int64_t n = 0; n < batch; n++) {
             int64_t base = (n * c + ch) * inner;
             for (int64_t i = 0; i < inner; i++)
                 y[base + i] = in[base + i] * k + off;
         }
+    }
     return 0;
 }
 

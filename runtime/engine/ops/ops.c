@@ -169,7 +169,7 @@ static const struct op_kernel op_table[] = {
     {"", "GlobalMaxPool", 1, 1, 1, op_global_max_pool},
     {"", "MaxUnpool", 2, 3, 1, op_max_unpool},
     /* norm.c */
-    {"", "BatchNormalization", 5, 5, 5, op_batch_norm},
+    {"", "BatchNormalization", 5, 5, 3, op_batch_norm},
     {"", "InstanceNormalization", 3, 3, 1, op_instance_norm},
     {"", "LayerNormalization", 2, 3, 3, op_layer_norm},
 };
