@@ -151,6 +151,10 @@ static const struct op_kernel op_table[] = {
     {"", "ReverseSequence", 2, 2, 1, op_reverse_sequence},
     {"", "Det", 1, 1, 1, op_det},
     {"", "Einsum", 1, 16, 1, op_einsum},
+    /* optim.c */
+    {"ai.onnx.preview.training", "Adagrad", 5, 64, 64, op_adagrad},
+    {"ai.onnx.preview.training", "Momentum", 5, 64, 64, op_momentum},
+    {"ai.onnx.preview.training", "Adam", 6, 64, 64, op_adam},
     /* quant.c */
     {"", "QuantizeLinear", 2, 3, 1, op_quantize_linear},
     {"", "DequantizeLinear", 2, 3, 1, op_dequantize_linear},

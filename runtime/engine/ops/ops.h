@@ -141,6 +141,8 @@ OP(hann_window) OP(hamming_window) OP(blackman_window) OP(dft)
 OP(lrn) OP(mean_variance_norm) OP(reverse_sequence) OP(det)
 /* einsum.c */
 OP(einsum)
+/* optim.c */
+OP(adagrad) OP(momentum) OP(adam)
 /* conv.c */
 OP(conv) OP(conv_transpose) OP(conv_integer) OP(qlinear_conv)
 /* pool.c */
