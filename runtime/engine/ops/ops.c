@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
-/* max_inputs of 64 stands for "variadic". */
+/* max_inputs of 64 stands for "variadic". Control flow (If, Loop) has no
+ * kernel: the engine runs its subgraphs itself. */
 static const struct op_kernel op_table[] = {
+    {"", "If", 1, 1, 64, NULL},
+    {"", "Loop", 2, 64, 64, NULL},
     /* elementwise.c */
     {"", "Add", 2, 2, 1, op_add},
     {"", "Sub", 2, 2, 1, op_sub},

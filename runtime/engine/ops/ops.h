@@ -30,7 +30,7 @@ struct op_kernel {
     const char *op_type;
     int min_inputs, max_inputs;
     int max_outputs;
-    op_run_fn run;
+    op_run_fn run; /* NULL for control flow, which engine.c runs */
 };
 
 /* The kernel for (domain, op_type), or NULL when the engine lacks it. */
