@@ -46,7 +46,9 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 all: deps
 	@$(MAKE) --no-print-directory build
 
-build: $(BUILD)/bin/amlpkg $(BUILD)/bin/amlserve $(UNIT_BIN)
+CONFORMANCE_BIN := $(BUILD)/tests/conformance/onnx_node_runner
+
+build: $(BUILD)/bin/amlpkg $(BUILD)/bin/amlserve $(UNIT_BIN) $(CONFORMANCE_BIN)
 
 deps:
 	@bash .ci/install-deps
@@ -113,6 +115,11 @@ $(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILDER_LIB) $(RUNTIME_LIB)
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILDER_LIB) $(RUNTIME_LIB) tests/unit/test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILDER_LIB) $(RUNTIME_LIB) $(LDFLAGS_ALL) $(BUILDER_LIBS) -l:libhttp_parser.a
+
+# ONNX backend node tests (Debian's libonnx-testdata) through the engine.
+$(CONFORMANCE_BIN): tests/conformance/onnx_node_runner.c $(RUNTIME_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(RUNTIME_LIB) $(LDFLAGS_ALL) $(RUNTIME_LIBS)
 
 test: all
 	@BUILD=$(BUILD) bash tests/run.sh

@@ -56,13 +56,8 @@ static int json_fill(const struct tensor *t, const struct json_value *v, int dep
         else
             return err_set(ERR_INVALID, "expected a number at line %d column %d, got %s", v->line,
                            v->column, json_type_name(v->type));
-        switch (t->type) {
-        case TENSOR_FLOAT: ((float *)t->data)[*pos] = (float)x; break;
-        case TENSOR_DOUBLE: ((double *)t->data)[*pos] = x; break;
-        case TENSOR_INT64: ((int64_t *)t->data)[*pos] = (int64_t)x; break;
-        case TENSOR_INT32: ((int32_t *)t->data)[*pos] = (int32_t)x; break;
-        default: ((uint8_t *)t->data)[*pos] = (uint8_t)x; break;
-        }
+        /* Saturating: a number out of an integer type's range must not be undefined behaviour. */
+        tensor_store(t->type, t->data, (int64_t)*pos, x);
         (*pos)++;
         return 0;
     }
@@ -113,6 +108,12 @@ static int write_values(struct buf *b, const struct tensor *t, int depth, size_t
         case TENSOR_INT32: return buf_appendf(b, "%d", ((const int32_t *)t->data)[i]);
         case TENSOR_BOOL: return buf_append_str(b, ((const uint8_t *)t->data)[i] ? "true" : "false");
         case TENSOR_INT8: return buf_appendf(b, "%d", ((const int8_t *)t->data)[i]);
+        case TENSOR_FLOAT16:
+        case TENSOR_BFLOAT16: return json_write_float(b, (float)tensor_load(t->type, t->data, (int64_t)i));
+        case TENSOR_INT16: return buf_appendf(b, "%d", ((const int16_t *)t->data)[i]);
+        case TENSOR_UINT16: return buf_appendf(b, "%u", ((const uint16_t *)t->data)[i]);
+        case TENSOR_UINT32: return buf_appendf(b, "%u", ((const uint32_t *)t->data)[i]);
+        case TENSOR_UINT64: return buf_appendf(b, "%llu", (unsigned long long)((const uint64_t *)t->data)[i]);
         default: return buf_appendf(b, "%u", ((const uint8_t *)t->data)[i]);
         }
     }
@@ -132,7 +133,8 @@ static void tensor_schema(struct buf *b, const struct engine_io *io)
     const struct tensor *t = &io->shape;
     int rank = t->rank < 0 ? 1 : t->rank;
     const char *item = t->type == TENSOR_BOOL ? "{\"type\": \"boolean\"}"
-                       : (t->type == TENSOR_FLOAT || t->type == TENSOR_DOUBLE) ? "{\"type\": \"number\", \"format\": \"float\"}"
+                       : (t->type == TENSOR_FLOAT || t->type == TENSOR_DOUBLE || t->type == TENSOR_FLOAT16 ||
+                          t->type == TENSOR_BFLOAT16) ? "{\"type\": \"number\", \"format\": \"float\"}"
                                                                               : "{\"type\": \"integer\"}";
     for (int i = 0; i < rank; i++)
         buf_append_str(b, "{\"type\": \"array\", \"items\": ");

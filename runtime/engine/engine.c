@@ -9,17 +9,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Every named value in the graph gets a slot; nodes refer to slots by index. */
+/* Every named value in the graph gets a slot; nodes refer to slots by index.
+ * Subgraphs (If branches, Loop bodies) share the one slot space: ONNX names are
+ * unique across a model's graphs, and a subgraph may read its ancestors' values. */
+struct plan_graph;
+
 struct plan_node {
     const struct op_kernel *kernel;
     const Onnx__NodeProto *proto;
     int *inputs; /* slot per input, -1 for an omitted optional input */
     int n_inputs;
-    int *outputs;
+    int *outputs; /* -1 for an optional output left unnamed */
     int n_outputs;
+    struct plan_graph *sub[2]; /* If: then and else branches; Loop: the body */
 };
 
+struct plan_graph {
+    struct plan_node *nodes;
+    size_t n_nodes;
+    int *inputs; /* formal inputs (a Loop body's iteration number, condition, carried values) */
+    size_t n_inputs;
+    int *outputs;
+    size_t n_outputs;
+};
+
+/* Subgraphs nest at most this deep: a model is data, and recursion must stay bounded. */
+#define PLAN_MAX_DEPTH 16
+/* A Loop with neither a trip count nor a condition that turns false stops here. */
+#define LOOP_MAX_ITERATIONS (1 << 20)
+
 struct engine_model {
+    int opset; /* default-domain opset the model imports; 0 when it names none */
     Onnx__ModelProto *proto;
     char *source;
     int n_slots;
@@ -41,6 +61,9 @@ struct slot_map {
     int *slots;
     size_t cap;
     int count;
+    int *owner;         /* per slot: the graph that defines it (0 = the main graph) */
+    int *parent;        /* per graph: its enclosing graph */
+    int n_graphs;
 };
 
 static uint64_t hash_name(const char *s)
@@ -67,6 +90,51 @@ static int slot_map_get(struct slot_map *map, const char *name, int add)
     return map->count++;
 }
 
+/* Whether graph g may read a value defined in graph owner (itself or an ancestor). */
+static int slot_visible(const struct slot_map *map, int owner, int g)
+{
+    for (; g > 0; g = map->parent[g])
+        if (g == owner)
+            return 1;
+    return owner == 0;
+}
+
+static void plan_nodes_free(struct plan_node *nodes, size_t n);
+
+static void plan_graph_free(struct plan_graph *pg)
+{
+    if (!pg)
+        return;
+    plan_nodes_free(pg->nodes, pg->n_nodes);
+    free(pg->nodes);
+    free(pg->inputs);
+    free(pg->outputs);
+    free(pg);
+}
+
+static void plan_nodes_free(struct plan_node *nodes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(nodes[i].inputs);
+        free(nodes[i].outputs);
+        plan_graph_free(nodes[i].sub[0]);
+        plan_graph_free(nodes[i].sub[1]);
+    }
+}
+
+/* Names a graph and its subgraphs define, and how many subgraphs there are. */
+static void count_names(const Onnx__GraphProto *g, size_t *names, size_t *graphs, int depth)
+{
+    *names += g->n_input + g->n_initializer;
+    *graphs += 1;
+    for (size_t i = 0; i < g->n_node; i++) {
+        *names += g->node[i]->n_output;
+        for (size_t a = 0; a < g->node[i]->n_attribute && depth < PLAN_MAX_DEPTH; a++)
+            if (g->node[i]->attribute[a]->g)
+                count_names(g->node[i]->attribute[a]->g, names, graphs, depth + 1);
+    }
+}
+
 void engine_model_free(struct engine_model *m)
 {
     if (!m)
@@ -75,10 +143,8 @@ void engine_model_free(struct engine_model *m)
         for (int i = 0; i < m->n_slots; i++)
             free(m->constants[i].data);
     free(m->constants);
-    for (size_t i = 0; i < m->n_nodes; i++) {
-        free(m->nodes[i].inputs);
-        free(m->nodes[i].outputs);
-    }
+    if (m->nodes)
+        plan_nodes_free(m->nodes, m->n_nodes);
     free(m->nodes);
     free(m->inputs);
     free(m->input_slots);
@@ -89,39 +155,180 @@ void engine_model_free(struct engine_model *m)
     free(m);
 }
 
+static int plan_subgraph(struct plan_graph **out, struct engine_model *m, struct slot_map *map,
+                         const Onnx__GraphProto *g, int parent, int depth, const char *label);
+
+/* Adds initializers of graph g (graph id gid) as constant slots. */
+static int plan_initializers(struct engine_model *m, struct slot_map *map, const Onnx__GraphProto *g, int gid)
+{
+    const char *src = m->source;
+    for (size_t i = 0; i < g->n_initializer; i++) {
+        const Onnx__TensorProto *init = g->initializer[i];
+        if (!init->name || !init->name[0])
+            return err_set(ERR_PARSE, "%s: initializer %zu has no name", src, i);
+        int slot = slot_map_get(map, init->name, 1);
+        map->owner[slot] = gid;
+        free(m->constants[slot].data);
+        int rc = onnx_reader_tensor(&m->constants[slot], init, src);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Plans g's nodes into nodes[] (room for g->n_node); g has graph id gid. */
+static int plan_nodes(struct engine_model *m, struct slot_map *map, const Onnx__GraphProto *g, int gid, int depth,
+                      struct plan_node *nodes, size_t *n_nodes)
+{
+    const char *src = m->source;
+    /* Nodes are topologically sorted in a valid model: every input must exist by now. */
+    for (size_t i = 0; i < g->n_node; i++) {
+        const Onnx__NodeProto *np = g->node[i];
+        struct plan_node *pn = &nodes[(*n_nodes)++];
+        const char *label = np->name && np->name[0] ? np->name : np->op_type ? np->op_type : "?";
+        pn->proto = np;
+        pn->kernel = np->op_type ? ops_find(np->domain, np->op_type) : NULL;
+        if (!pn->kernel)
+            return err_set(ERR_UNSUPPORTED, "%s: node '%s': operator %s%s%s is not supported", src, label,
+                           np->domain && np->domain[0] ? np->domain : "",
+                           np->domain && np->domain[0] ? "." : "", np->op_type ? np->op_type : "(none)");
+        if ((int)np->n_input < pn->kernel->min_inputs || (int)np->n_input > pn->kernel->max_inputs)
+            return err_set(ERR_PARSE, "%s: node '%s': %s takes %d to %d inputs, has %zu", src, label, np->op_type,
+                           pn->kernel->min_inputs, pn->kernel->max_inputs, np->n_input);
+        if (np->n_output < 1 || (int)np->n_output > pn->kernel->max_outputs)
+            return err_set(ERR_PARSE, "%s: node '%s': %s has 1 to %d outputs, has %zu", src, label, np->op_type,
+                           pn->kernel->max_outputs, np->n_output);
+        pn->n_inputs = (int)np->n_input;
+        if (pn->n_inputs > m->max_node_inputs)
+            m->max_node_inputs = pn->n_inputs;
+        pn->n_outputs = (int)np->n_output;
+        pn->inputs = calloc(np->n_input ? np->n_input : 1, sizeof *pn->inputs);
+        pn->outputs = calloc(np->n_output ? np->n_output : 1, sizeof *pn->outputs);
+        if (!pn->inputs || !pn->outputs)
+            return err_set(ERR_NOMEM, "%s: out of memory", src);
+        for (size_t j = 0; j < np->n_input; j++) {
+            if (!np->input[j][0]) {
+                if ((int)j < pn->kernel->min_inputs)
+                    return err_set(ERR_PARSE, "%s: node '%s': required input %zu of %s is empty", src, label, j,
+                                   np->op_type);
+                pn->inputs[j] = -1;
+                continue;
+            }
+            pn->inputs[j] = slot_map_get(map, np->input[j], 0);
+            if (pn->inputs[j] < 0 || !slot_visible(map, map->owner[pn->inputs[j]], gid))
+                return err_set(ERR_PARSE, "%s: node '%s': input '%s' is not produced before it is used", src,
+                               label, np->input[j]);
+        }
+        /* Control flow: plan the branches or body before the node's own outputs exist. */
+        if (!pn->kernel->run) {
+            int is_if = strcmp(np->op_type, "If") == 0;
+            for (int k = 0; k < (is_if ? 2 : 1); k++) {
+                const char *attr_name = is_if ? (k ? "else_branch" : "then_branch") : "body";
+                const Onnx__GraphProto *sg = NULL;
+                for (size_t a = 0; a < np->n_attribute; a++)
+                    if (np->attribute[a]->name && strcmp(np->attribute[a]->name, attr_name) == 0)
+                        sg = np->attribute[a]->g;
+                if (!sg)
+                    return err_set(ERR_PARSE, "%s: node '%s': %s has no '%s' graph", src, label, np->op_type,
+                                   attr_name);
+                int rc = plan_subgraph(&pn->sub[k], m, map, sg, gid, depth + 1, label);
+                if (rc)
+                    return rc;
+            }
+            size_t want_in = is_if ? 0 : (size_t)np->n_input; /* Loop body: iteration, condition, carried */
+            size_t carried = is_if ? 0 : (size_t)np->n_input - 2;
+            for (int k = 0; k < (is_if ? 2 : 1); k++) {
+                struct plan_graph *sg = pn->sub[k];
+                /* Loop: body outputs are the condition, the carried values and the scan outputs */
+                int outs_ok = is_if ? sg->n_outputs == np->n_output
+                                    : sg->n_outputs == 1 + np->n_output && np->n_output >= carried;
+                if (sg->n_inputs != want_in || !outs_ok)
+                    return err_set(ERR_PARSE, "%s: node '%s': the %s graph's inputs and outputs do not match the node",
+                                   src, label, np->op_type);
+            }
+        }
+        for (size_t j = 0; j < np->n_output; j++) {
+            if (!np->output[j][0]) {
+                pn->outputs[j] = -1; /* an optional output nobody asked for */
+                continue;
+            }
+            if (slot_map_get(map, np->output[j], 0) >= 0)
+                return err_set(ERR_PARSE, "%s: node '%s': output '%s' is assigned twice", src, label, np->output[j]);
+            pn->outputs[j] = slot_map_get(map, np->output[j], 1);
+            map->owner[pn->outputs[j]] = gid;
+        }
+    }
+    return 0;
+}
+
+static int plan_subgraph(struct plan_graph **out, struct engine_model *m, struct slot_map *map,
+                         const Onnx__GraphProto *g, int parent, int depth, const char *label)
+{
+    const char *src = m->source;
+    if (depth > PLAN_MAX_DEPTH)
+        return err_set(ERR_UNSUPPORTED, "%s: node '%s': subgraphs nest deeper than %d", src, label, PLAN_MAX_DEPTH);
+    struct plan_graph *pg = calloc(1, sizeof *pg);
+    if (!pg)
+        return err_set(ERR_NOMEM, "%s: out of memory", src);
+    *out = pg;
+    int gid = map->n_graphs++;
+    map->parent[gid] = parent;
+    pg->nodes = calloc(g->n_node ? g->n_node : 1, sizeof *pg->nodes);
+    pg->inputs = calloc(g->n_input ? g->n_input : 1, sizeof *pg->inputs);
+    pg->outputs = calloc(g->n_output ? g->n_output : 1, sizeof *pg->outputs);
+    if (!pg->nodes || !pg->inputs || !pg->outputs)
+        return err_set(ERR_NOMEM, "%s: out of memory", src);
+    int rc = plan_initializers(m, map, g, gid);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < g->n_input; i++) {
+        const char *name = g->input[i]->name;
+        if (!name || !name[0] || slot_map_get(map, name, 0) >= 0)
+            return err_set(ERR_UNSUPPORTED, "%s: node '%s': subgraph input '%s' is unnamed or shadows another value",
+                           src, label, name ? name : "");
+        pg->inputs[pg->n_inputs] = slot_map_get(map, name, 1);
+        map->owner[pg->inputs[pg->n_inputs++]] = gid;
+    }
+    rc = plan_nodes(m, map, g, gid, depth, pg->nodes, &pg->n_nodes);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < g->n_output; i++) {
+        const char *name = g->output[i]->name;
+        int slot = name ? slot_map_get(map, name, 0) : -1;
+        if (slot < 0 || !slot_visible(map, map->owner[slot], gid))
+            return err_set(ERR_PARSE, "%s: node '%s': subgraph output '%s' is never produced", src, label,
+                           name ? name : "");
+        pg->outputs[pg->n_outputs++] = slot;
+    }
+    return 0;
+}
+
 static int build_plan(struct engine_model *m)
 {
     const Onnx__GraphProto *g = m->proto->graph;
     const char *src = m->source;
-    size_t names = g->n_input + g->n_initializer;
-    for (size_t i = 0; i < g->n_node; i++)
-        names += g->node[i]->n_output;
+    size_t names = 0, graphs = 0;
+    count_names(g, &names, &graphs, 0);
     struct slot_map map = {0};
     map.cap = 16;
     while (map.cap < names * 2)
         map.cap *= 2;
     map.names = calloc(map.cap, sizeof *map.names);
     map.slots = calloc(map.cap, sizeof *map.slots);
+    map.owner = calloc(names ? names : 1, sizeof *map.owner);
+    map.parent = calloc(graphs ? graphs : 1, sizeof *map.parent);
+    map.n_graphs = 1; /* graph 0 is the main graph */
     m->constants = calloc(names ? names : 1, sizeof *m->constants);
     m->nodes = calloc(g->n_node ? g->n_node : 1, sizeof *m->nodes);
     int rc = 0;
-    if (!map.names || !map.slots || !m->constants || !m->nodes) {
+    if (!map.names || !map.slots || !map.owner || !map.parent || !m->constants || !m->nodes) {
         rc = err_set(ERR_NOMEM, "%s: out of memory", src);
         goto done;
     }
     /* Initializers first: a graph input with the same name is an overridable default. */
-    for (size_t i = 0; i < g->n_initializer; i++) {
-        const Onnx__TensorProto *init = g->initializer[i];
-        if (!init->name || !init->name[0]) {
-            rc = err_set(ERR_PARSE, "%s: initializer %zu has no name", src, i);
-            goto done;
-        }
-        int slot = slot_map_get(&map, init->name, 1);
-        free(m->constants[slot].data);
-        rc = onnx_reader_tensor(&m->constants[slot], init, src);
-        if (rc)
-            goto done;
-    }
+    rc = plan_initializers(m, &map, g, 0);
+    if (rc)
+        goto done;
     m->inputs = calloc(g->n_input ? g->n_input : 1, sizeof *m->inputs);
     m->input_slots = calloc(g->n_input ? g->n_input : 1, sizeof *m->input_slots);
     m->outputs = calloc(g->n_output, sizeof *m->outputs);
@@ -144,66 +351,20 @@ static int build_plan(struct engine_model *m)
         rc = onnx_reader_value_info(&io->shape, vi, src);
         if (rc)
             goto done;
+        if (!tensor_type_size(io->shape.type)) {
+            rc = err_set(ERR_UNSUPPORTED, "%s: graph input '%s' has data type %d, which the engine cannot hold", src,
+                         vi->name, (int)io->shape.type);
+            goto done;
+        }
         m->input_slots[m->n_inputs++] = slot;
     }
-    /* Nodes are topologically sorted in a valid model: every input must exist by now. */
-    for (size_t i = 0; i < g->n_node; i++) {
-        const Onnx__NodeProto *np = g->node[i];
-        struct plan_node *pn = &m->nodes[m->n_nodes++];
-        const char *label = np->name && np->name[0] ? np->name : np->op_type ? np->op_type : "?";
-        pn->proto = np;
-        pn->kernel = np->op_type ? ops_find(np->domain, np->op_type) : NULL;
-        if (!pn->kernel) {
-            rc = err_set(ERR_UNSUPPORTED, "%s: node '%s': operator %s%s%s is not supported", src, label,
-                         np->domain && np->domain[0] ? np->domain : "",
-                         np->domain && np->domain[0] ? "." : "", np->op_type ? np->op_type : "(none)");
-            goto done;
-        }
-        if ((int)np->n_input < pn->kernel->min_inputs || (int)np->n_input > pn->kernel->max_inputs) {
-            rc = err_set(ERR_PARSE, "%s: node '%s': %s takes %d to %d inputs, has %zu", src, label,
-                         np->op_type, pn->kernel->min_inputs, pn->kernel->max_inputs, np->n_input);
-            goto done;
-        }
-        pn->n_inputs = (int)np->n_input;
-        if (pn->n_inputs > m->max_node_inputs)
-            m->max_node_inputs = pn->n_inputs;
-        pn->n_outputs = (int)np->n_output;
-        pn->inputs = calloc(np->n_input ? np->n_input : 1, sizeof *pn->inputs);
-        pn->outputs = calloc(np->n_output ? np->n_output : 1, sizeof *pn->outputs);
-        if (!pn->inputs || !pn->outputs) {
-            rc = err_set(ERR_NOMEM, "%s: out of memory", src);
-            goto done;
-        }
-        for (size_t j = 0; j < np->n_input; j++) {
-            if (!np->input[j][0]) {
-                if ((int)j < pn->kernel->min_inputs) {
-                    rc = err_set(ERR_PARSE, "%s: node '%s': required input %zu of %s is empty", src, label, j,
-                                 np->op_type);
-                    goto done;
-                }
-                pn->inputs[j] = -1;
-                continue;
-            }
-            pn->inputs[j] = slot_map_get(&map, np->input[j], 0);
-            if (pn->inputs[j] < 0) {
-                rc = err_set(ERR_PARSE, "%s: node '%s': input '%s' is not produced before it is used",
-                             src, label, np->input[j]);
-                goto done;
-            }
-        }
-        for (size_t j = 0; j < np->n_output; j++) {
-            if (slot_map_get(&map, np->output[j], 0) >= 0) {
-                rc = err_set(ERR_PARSE, "%s: node '%s': output '%s' is assigned twice", src, label,
-                             np->output[j]);
-                goto done;
-            }
-            pn->outputs[j] = slot_map_get(&map, np->output[j], 1);
-        }
-    }
+    rc = plan_nodes(m, &map, g, 0, 0, m->nodes, &m->n_nodes);
+    if (rc)
+        goto done;
     for (size_t i = 0; i < g->n_output; i++) {
         const Onnx__ValueInfoProto *vi = g->output[i];
         int slot = vi->name ? slot_map_get(&map, vi->name, 0) : -1;
-        if (slot < 0) {
+        if (slot < 0 || map.owner[slot] != 0) {
             rc = err_set(ERR_PARSE, "%s: graph output '%s' is never produced", src,
                          vi->name ? vi->name : "");
             goto done;
@@ -216,11 +377,18 @@ static int build_plan(struct engine_model *m)
     }
     m->n_outputs = g->n_output;
     m->n_slots = map.count;
+    for (size_t i = 0; i < m->proto->n_opset_import; i++) {
+        const Onnx__OperatorSetIdProto *os = m->proto->opset_import[i];
+        if (!os->domain || !os->domain[0] || strcmp(os->domain, "ai.onnx") == 0)
+            m->opset = os->version > 0 && os->version < 1000 ? (int)os->version : 0;
+    }
 done:
     if (!m->n_slots)
         m->n_slots = map.count;
     free(map.names);
     free(map.slots);
+    free(map.owner);
+    free(map.parent);
     return rc;
 }
 
@@ -284,6 +452,157 @@ static int check_input(const struct engine_io *io, const struct tensor *t)
     return err_set(ERR_INVALID, "input '%s': expected shape %s, got %s", io->name, want, got);
 }
 
+static int run_nodes(const struct engine_model *m, struct arena *arena, struct tensor *values,
+                     const struct tensor **args, const struct plan_node *nodes, size_t n_nodes, int depth);
+
+static int scalar_flag(const struct tensor *t, int *out)
+{
+    if (!t || (t->type != TENSOR_BOOL && t->type != TENSOR_UINT8) || tensor_element_count(t) != 1)
+        return -1;
+    *out = *(const uint8_t *)t->data != 0;
+    return 0;
+}
+
+static int run_if(const struct engine_model *m, struct arena *arena, struct tensor *values, const struct tensor **args,
+                  const struct plan_node *pn, struct tensor *results, int depth)
+{
+    int cond;
+    if (scalar_flag(&values[pn->inputs[0]], &cond))
+        return err_set(ERR_INVALID, "node '%s' (If): the condition must be one bool", pn->proto->name ? pn->proto->name : "");
+    const struct plan_graph *g = pn->sub[cond ? 0 : 1];
+    int rc = run_nodes(m, arena, values, args, g->nodes, g->n_nodes, depth + 1);
+    for (size_t j = 0; !rc && j < g->n_outputs; j++)
+        results[j] = values[g->outputs[j]];
+    return rc;
+}
+
+/* Loop(M?, cond?, carried...) with body(iteration, cond, carried...) -> (cond, carried..., scans...);
+ * scan outputs are stacked along a new first axis. */
+static int run_loop(const struct engine_model *m, struct arena *arena, struct tensor *values,
+                    const struct tensor **args, const struct plan_node *pn, struct tensor *results, int depth)
+{
+    const char *name = pn->proto->name ? pn->proto->name : "";
+    const struct plan_graph *body = pn->sub[0];
+    int n_carried = pn->n_inputs - 2, n_scan = pn->n_outputs - n_carried;
+    int64_t trips = LOOP_MAX_ITERATIONS;
+    int cond = 1, rc = 0;
+    if (pn->inputs[0] >= 0) {
+        const struct tensor *t = &values[pn->inputs[0]];
+        if (t->type != TENSOR_INT64 || tensor_element_count(t) != 1)
+            return err_set(ERR_INVALID, "node '%s' (Loop): M must be one int64", name);
+        trips = *(const int64_t *)t->data;
+    }
+    if (pn->inputs[1] >= 0 && scalar_flag(&values[pn->inputs[1]], &cond))
+        return err_set(ERR_INVALID, "node '%s' (Loop): cond must be one bool", name);
+    struct tensor *carried = arena_alloc(arena, (size_t)(n_carried + 1) * sizeof *carried);
+    struct tensor **scans = arena_alloc(arena, (size_t)(n_scan + 1) * sizeof *scans);
+    if (!carried || !scans)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    for (int j = 0; j < n_carried; j++) {
+        if (pn->inputs[2 + j] < 0)
+            return err_set(ERR_INVALID, "node '%s' (Loop): loop-carried input %d is missing", name, j);
+        carried[j] = values[pn->inputs[2 + j]];
+    }
+    int64_t iter = 0, cap = 0;
+    for (; iter < trips && cond; iter++) {
+        if (iter >= LOOP_MAX_ITERATIONS)
+            return err_set(ERR_LIMIT, "node '%s' (Loop): more than %d iterations", name, LOOP_MAX_ITERATIONS);
+        int64_t *it = arena_alloc(arena, sizeof *it);
+        uint8_t *c = arena_alloc(arena, 1);
+        if (!it || !c)
+            return err_set(ERR_LIMIT, "request memory limit reached");
+        *it = iter;
+        *c = 1;
+        values[body->inputs[0]] = (struct tensor){.type = TENSOR_INT64, .rank = 0, .data = it};
+        values[body->inputs[1]] = (struct tensor){.type = TENSOR_BOOL, .rank = 0, .data = c};
+        for (int j = 0; j < n_carried; j++)
+            values[body->inputs[2 + j]] = carried[j];
+        rc = run_nodes(m, arena, values, args, body->nodes, body->n_nodes, depth + 1);
+        if (rc)
+            return rc;
+        if (scalar_flag(&values[body->outputs[0]], &cond))
+            return err_set(ERR_INVALID, "node '%s' (Loop): the body's condition must be one bool", name);
+        for (int j = 0; j < n_carried; j++)
+            carried[j] = values[body->outputs[1 + j]];
+        if (n_scan && iter >= cap) { /* grow every scan output's list of per-iteration values */
+            int64_t ncap = cap ? cap * 2 : 16;
+            for (int k = 0; k < n_scan; k++) {
+                struct tensor *grown = arena_alloc(arena, (size_t)ncap * sizeof *grown);
+                if (!grown)
+                    return err_set(ERR_LIMIT, "request memory limit reached");
+                if (cap)
+                    memcpy(grown, scans[k], (size_t)cap * sizeof *grown);
+                scans[k] = grown;
+            }
+            cap = ncap;
+        }
+        for (int k = 0; k < n_scan; k++)
+            scans[k][iter] = values[body->outputs[1 + n_carried + k]];
+    }
+    for (int j = 0; j < n_carried; j++)
+        results[j] = carried[j];
+    for (int k = 0; k < n_scan; k++) {
+        struct tensor *out = &results[n_carried + k];
+        const struct tensor *first = iter ? &scans[k][0] : NULL;
+        size_t elem = first ? tensor_type_size(first->type) : sizeof(float);
+        int64_t each = first ? tensor_element_count(first) : 0;
+        out->type = first ? first->type : TENSOR_FLOAT;
+        out->rank = first ? first->rank + 1 : 1;
+        if (out->rank > TENSOR_MAX_RANK)
+            return err_set(ERR_UNSUPPORTED, "node '%s' (Loop): scan output rank above %d", name, TENSOR_MAX_RANK);
+        out->dims[0] = iter;
+        for (int d = 0; first && d < first->rank; d++)
+            out->dims[d + 1] = first->dims[d];
+        for (int64_t i = 1; i < iter; i++) {
+            int same = scans[k][i].type == first->type && scans[k][i].rank == first->rank;
+            for (int d = 0; same && d < first->rank; d++)
+                same = scans[k][i].dims[d] == first->dims[d];
+            if (!same)
+                return err_set(ERR_INVALID, "node '%s' (Loop): scan output %d changes shape between iterations", name, k);
+        }
+        if (each < 0 || (iter && (uint64_t)each > SIZE_MAX / elem / (uint64_t)iter))
+            return err_set(ERR_LIMIT, "node '%s' (Loop): scan output %d is too large", name, k);
+        out->data = arena_alloc(arena, (size_t)(iter * each) * elem + 1);
+        if (!out->data)
+            return err_set(ERR_LIMIT, "request memory limit reached");
+        for (int64_t i = 0; i < iter && each; i++)
+            memcpy((uint8_t *)out->data + (size_t)(i * each) * elem, scans[k][i].data, (size_t)each * elem);
+    }
+    return 0;
+}
+
+static int run_nodes(const struct engine_model *m, struct arena *arena, struct tensor *values,
+                     const struct tensor **args, const struct plan_node *nodes, size_t n_nodes, int depth)
+{
+    for (size_t i = 0; i < n_nodes; i++) {
+        const struct plan_node *pn = &nodes[i];
+        struct tensor *results = arena_alloc(arena, (size_t)(pn->n_outputs ? pn->n_outputs : 1) * sizeof *results);
+        if (!results)
+            return err_set(ERR_LIMIT, "request memory limit reached");
+        memset(results, 0, (size_t)pn->n_outputs * sizeof *results);
+        int rc;
+        if (!pn->kernel->run) {
+            rc = pn->sub[1] ? run_if(m, arena, values, args, pn, results, depth)
+                            : run_loop(m, arena, values, args, pn, results, depth);
+        }
+        else {
+            for (int j = 0; j < pn->n_inputs; j++)
+                args[j] = pn->inputs[j] < 0 ? NULL : &values[pn->inputs[j]];
+            struct op_call call = {
+                .node = pn->proto, .inputs = args, .n_inputs = pn->n_inputs,
+                .outputs = results, .n_outputs = pn->n_outputs, .arena = arena, .opset = m->opset,
+            };
+            rc = pn->kernel->run(&call);
+        }
+        if (rc)
+            return rc;
+        for (int j = 0; j < pn->n_outputs; j++)
+            if (pn->outputs[j] >= 0)
+                values[pn->outputs[j]] = results[j];
+    }
+    return 0;
+}
+
 int engine_run(const struct engine_model *m, struct arena *arena, const struct tensor *inputs,
                struct tensor *outputs)
 {
@@ -298,24 +617,9 @@ int engine_run(const struct engine_model *m, struct arena *arena, const struct t
             return rc;
         values[m->input_slots[i]] = inputs[i];
     }
-    for (size_t i = 0; i < m->n_nodes; i++) {
-        const struct plan_node *pn = &m->nodes[i];
-        for (int j = 0; j < pn->n_inputs; j++)
-            args[j] = pn->inputs[j] < 0 ? NULL : &values[pn->inputs[j]];
-        struct tensor *results = arena_alloc(arena, (size_t)(pn->n_outputs ? pn->n_outputs : 1) * sizeof *results);
-        if (!results)
-            return err_set(ERR_LIMIT, "request memory limit reached");
-        memset(results, 0, (size_t)pn->n_outputs * sizeof *results);
-        struct op_call call = {
-            .node = pn->proto, .inputs = args, .n_inputs = pn->n_inputs,
-            .outputs = results, .n_outputs = pn->n_outputs, .arena = arena,
-        };
-        int rc = pn->kernel->run(&call);
-        if (rc)
-            return rc;
-        for (int j = 0; j < pn->n_outputs; j++)
-            values[pn->outputs[j]] = results[j];
-    }
+    int rc = run_nodes(m, arena, values, args, m->nodes, m->n_nodes, 0);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < m->n_outputs; i++)
         outputs[i] = values[m->output_slots[i]];
     return 0;

@@ -42,7 +42,8 @@ void onnx_reader_free(Onnx__ModelProto *model)
 }
 
 /* Copies n typed values, converting element width where the proto stores a
- * narrower type in a wider field (int8/uint8/bool live in int32_data). */
+ * narrower type in a wider field (8- and 16-bit types and bool live in
+ * int32_data, uint32 in uint64_data). */
 static void copy_typed(void *dst, enum tensor_type type, const Onnx__TensorProto *p, size_t n)
 {
     if (n == 0)
@@ -66,6 +67,20 @@ static void copy_typed(void *dst, enum tensor_type type, const Onnx__TensorProto
         for (size_t i = 0; i < n; i++)
             ((uint8_t *)dst)[i] = (uint8_t)p->int32_data[i];
         break;
+    case TENSOR_UINT16:
+    case TENSOR_INT16:
+    case TENSOR_FLOAT16:
+    case TENSOR_BFLOAT16:
+        for (size_t i = 0; i < n; i++)
+            ((uint16_t *)dst)[i] = (uint16_t)p->int32_data[i];
+        break;
+    case TENSOR_UINT32:
+        for (size_t i = 0; i < n; i++)
+            ((uint32_t *)dst)[i] = (uint32_t)p->uint64_data[i];
+        break;
+    case TENSOR_UINT64:
+        memcpy(dst, p->uint64_data, n * sizeof(uint64_t));
+        break;
     case TENSOR_UNDEFINED:
         break;
     }
@@ -77,6 +92,8 @@ static size_t typed_count(enum tensor_type type, const Onnx__TensorProto *p)
     case TENSOR_FLOAT: return p->n_float_data;
     case TENSOR_DOUBLE: return p->n_double_data;
     case TENSOR_INT64: return p->n_int64_data;
+    case TENSOR_UINT32:
+    case TENSOR_UINT64: return p->n_uint64_data;
     default: return p->n_int32_data;
     }
 }

@@ -14,10 +14,16 @@ enum tensor_type {
     TENSOR_FLOAT = 1,
     TENSOR_UINT8 = 2,
     TENSOR_INT8 = 3,
+    TENSOR_UINT16 = 4,
+    TENSOR_INT16 = 5,
     TENSOR_INT32 = 6,
     TENSOR_INT64 = 7,
     TENSOR_BOOL = 9,
+    TENSOR_FLOAT16 = 10, /* IEEE half, stored as its bits; kernels compute in float/double */
     TENSOR_DOUBLE = 11,
+    TENSOR_UINT32 = 12,
+    TENSOR_UINT64 = 13,
+    TENSOR_BFLOAT16 = 16, /* the top half of a float32, stored as its bits */
 };
 
 #define TENSOR_MAX_RANK 8
@@ -34,6 +40,11 @@ size_t tensor_type_size(enum tensor_type type);
 const char *tensor_type_name(enum tensor_type type);
 /* Product of dims (1 for a scalar); -1 when it would overflow. */
 int64_t tensor_element_count(const struct tensor *t);
+/* Element i as a double, and v stored into element i (integers saturate, NaN
+ * becomes 0: out-of-range float-to-integer conversion is undefined in C). Exact
+ * for every integer up to 2^53. */
+double tensor_load(enum tensor_type type, const void *data, int64_t i);
+void tensor_store(enum tensor_type type, void *data, int64_t i, double v);
 /* "[2,10]" into out (always NUL-terminated). */
 void tensor_format_shape(char *out, size_t out_size, const int64_t *dims, int rank);
 

@@ -21,6 +21,13 @@ for src in tests/fuzz/fuzz_*.c; do
   # shellcheck disable=SC2086
   clang -std=c17 -D_GNU_SOURCE -O1 -g $SAN -fsanitize=fuzzer -I. -I"$BUILD/gen" "$src" $libs -o "$out/$name"
   [ -d "tests/fuzz/corpus/$target" ] && cp -n tests/fuzz/corpus/"$target"/* "$out/corpus/" 2>/dev/null || true
+  # The ONNX node tests (libonnx-testdata) seed the model fuzzer with every operator's models.
+  if [ "$target" = onnx ] && [ -d "${ONNX_TESTDATA:-/usr/share/libonnx-testdata/data/node}" ]; then
+    for m in "${ONNX_TESTDATA:-/usr/share/libonnx-testdata/data/node}"/test_*/model.onnx; do
+      t=${m%/model.onnx}
+      cp -n "$m" "$out/corpus/node-${t##*/}.onnx" 2>/dev/null || true
+    done
+  fi
   echo "== $name: ${SECONDS_EACH}s"
   if (cd "$out" && "./$name" -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 \
         -print_final_stats=1 corpus > run.log 2>&1); then

@@ -2,16 +2,183 @@
 
 #include "common/err.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+/* max_inputs of 64 stands for "variadic". Control flow (If, Loop) has no
+ * kernel: the engine runs its subgraphs itself. */
 static const struct op_kernel op_table[] = {
-    {"", "Add", 2, 2, op_add},
-    {"", "Sub", 2, 2, op_sub},
-    {"", "Mul", 2, 2, op_mul},
-    {"", "Div", 2, 2, op_div},
-    {"", "MatMul", 2, 2, op_matmul},
+    {"", "If", 1, 1, 64, NULL},
+    {"", "Loop", 2, 64, 64, NULL},
+    /* elementwise.c */
+    {"", "Add", 2, 2, 1, op_add},
+    {"", "Sub", 2, 2, 1, op_sub},
+    {"", "Mul", 2, 2, 1, op_mul},
+    {"", "Div", 2, 2, 1, op_div},
+    {"", "Pow", 2, 2, 1, op_pow},
+    {"", "Mod", 2, 2, 1, op_mod},
+    {"", "BitShift", 2, 2, 1, op_bit_shift},
+    {"", "PRelu", 2, 2, 1, op_prelu},
+    {"", "Equal", 2, 2, 1, op_equal},
+    {"", "Less", 2, 2, 1, op_less},
+    {"", "Greater", 2, 2, 1, op_greater},
+    {"", "LessOrEqual", 2, 2, 1, op_less_equal},
+    {"", "GreaterOrEqual", 2, 2, 1, op_greater_equal},
+    {"", "And", 2, 2, 1, op_and},
+    {"", "Or", 2, 2, 1, op_or},
+    {"", "Xor", 2, 2, 1, op_xor},
+    {"", "Not", 1, 1, 1, op_not},
+    {"", "Where", 3, 3, 1, op_where},
+    {"", "Max", 1, 64, 1, op_max},
+    {"", "Min", 1, 64, 1, op_min},
+    {"", "Sum", 1, 64, 1, op_sum},
+    {"", "Mean", 1, 64, 1, op_mean},
+    /* unary.c */
+    {"", "Abs", 1, 1, 1, op_abs},
+    {"", "Neg", 1, 1, 1, op_neg},
+    {"", "Sign", 1, 1, 1, op_sign},
+    {"", "Exp", 1, 1, 1, op_exp},
+    {"", "Log", 1, 1, 1, op_log},
+    {"", "Sqrt", 1, 1, 1, op_sqrt},
+    {"", "Reciprocal", 1, 1, 1, op_reciprocal},
+    {"", "Floor", 1, 1, 1, op_floor},
+    {"", "Ceil", 1, 1, 1, op_ceil},
+    {"", "Round", 1, 1, 1, op_round},
+    {"", "Sin", 1, 1, 1, op_sin},
+    {"", "Cos", 1, 1, 1, op_cos},
+    {"", "Tan", 1, 1, 1, op_tan},
+    {"", "Asin", 1, 1, 1, op_asin},
+    {"", "Acos", 1, 1, 1, op_acos},
+    {"", "Atan", 1, 1, 1, op_atan},
+    {"", "Sinh", 1, 1, 1, op_sinh},
+    {"", "Cosh", 1, 1, 1, op_cosh},
+    {"", "Asinh", 1, 1, 1, op_asinh},
+    {"", "Acosh", 1, 1, 1, op_acosh},
+    {"", "Atanh", 1, 1, 1, op_atanh},
+    {"", "Erf", 1, 1, 1, op_erf},
+    {"", "IsNaN", 1, 1, 1, op_isnan},
+    {"", "IsInf", 1, 1, 1, op_isinf},
+    {"", "Clip", 1, 3, 1, op_clip},
+    /* activation.c */
+    {"", "Relu", 1, 1, 1, op_relu},
+    {"", "Sigmoid", 1, 1, 1, op_sigmoid},
+    {"", "Tanh", 1, 1, 1, op_tanh},
+    {"", "LeakyRelu", 1, 1, 1, op_leaky_relu},
+    {"", "Elu", 1, 1, 1, op_elu},
+    {"", "Selu", 1, 1, 1, op_selu},
+    {"", "HardSigmoid", 1, 1, 1, op_hard_sigmoid},
+    {"", "Softplus", 1, 1, 1, op_softplus},
+    {"", "Softsign", 1, 1, 1, op_softsign},
+    {"", "Celu", 1, 1, 1, op_celu},
+    {"", "ThresholdedRelu", 1, 1, 1, op_thresholded_relu},
+    {"", "HardSwish", 1, 1, 1, op_hard_swish},
+    {"", "Shrink", 1, 1, 1, op_shrink},
+    {"", "Softmax", 1, 1, 1, op_softmax},
+    {"", "LogSoftmax", 1, 1, 1, op_log_softmax},
+    {"", "Hardmax", 1, 1, 1, op_hardmax},
+    /* shape.c */
+    {"", "Identity", 1, 1, 1, op_identity},
+    {"", "Dropout", 1, 3, 2, op_dropout},
+    {"", "Reshape", 1, 2, 1, op_reshape},
+    {"", "Flatten", 1, 1, 1, op_flatten},
+    {"", "Transpose", 1, 1, 1, op_transpose},
+    {"", "Squeeze", 1, 2, 1, op_squeeze},
+    {"", "Unsqueeze", 1, 2, 1, op_unsqueeze},
+    {"", "Concat", 1, 64, 1, op_concat},
+    {"", "Gather", 2, 2, 1, op_gather},
+    {"", "GatherElements", 2, 2, 1, op_gather_elements},
+    {"", "Shape", 1, 1, 1, op_shape},
+    {"", "Size", 1, 1, 1, op_size},
+    {"", "Cast", 1, 1, 1, op_cast},
+    {"", "CastLike", 2, 2, 1, op_cast_like},
+    {"", "Constant", 0, 0, 1, op_constant},
+    {"", "ConstantOfShape", 1, 1, 1, op_constant_of_shape},
+    {"", "Slice", 1, 5, 1, op_slice},
+    {"", "Expand", 2, 2, 1, op_expand},
+    {"", "Tile", 2, 2, 1, op_tile},
+    {"", "Range", 3, 3, 1, op_range},
+    {"", "Split", 1, 2, 64, op_split},
+    /* reduce.c */
+    {"", "ReduceSum", 1, 2, 1, op_reduce_sum},
+    {"", "ReduceMean", 1, 2, 1, op_reduce_mean},
+    {"", "ReduceMax", 1, 2, 1, op_reduce_max},
+    {"", "ReduceMin", 1, 2, 1, op_reduce_min},
+    {"", "ReduceProd", 1, 2, 1, op_reduce_prod},
+    {"", "ReduceL1", 1, 2, 1, op_reduce_l1},
+    {"", "ReduceL2", 1, 2, 1, op_reduce_l2},
+    {"", "ReduceLogSum", 1, 2, 1, op_reduce_log_sum},
+    {"", "ReduceLogSumExp", 1, 2, 1, op_reduce_log_sum_exp},
+    {"", "ReduceSumSquare", 1, 2, 1, op_reduce_sum_square},
+    {"", "ArgMax", 1, 1, 1, op_argmax},
+    {"", "ArgMin", 1, 1, 1, op_argmin},
+    {"", "DepthToSpace", 1, 1, 1, op_depth_to_space},
+    {"", "SpaceToDepth", 1, 1, 1, op_space_to_depth},
+    {"", "Pad", 1, 4, 1, op_pad},
+    /* index.c */
+    {"", "TopK", 1, 2, 2, op_topk},
+    {"", "CumSum", 2, 2, 1, op_cumsum},
+    {"", "Trilu", 1, 2, 1, op_trilu},
+    {"", "OneHot", 3, 3, 1, op_one_hot},
+    {"", "EyeLike", 1, 1, 1, op_eye_like},
+    {"", "GatherND", 2, 2, 1, op_gather_nd},
+    {"", "ScatterND", 3, 3, 1, op_scatter_nd},
+    {"", "ScatterElements", 3, 3, 1, op_scatter_elements},
+    {"", "Scatter", 3, 3, 1, op_scatter_elements},
+    {"", "NonZero", 1, 1, 1, op_non_zero},
+    {"", "Compress", 2, 2, 1, op_compress},
+    {"", "NonMaxSuppression", 2, 5, 1, op_non_max_suppression},
+    {"", "Unique", 1, 1, 4, op_unique},
+    /* matmul.c */
+    {"", "MatMul", 2, 2, 1, op_matmul},
+    {"", "Gemm", 2, 3, 1, op_gemm},
+    /* conv.c, pool.c */
+    {"", "Conv", 2, 3, 1, op_conv},
+    {"", "ConvTranspose", 2, 3, 1, op_conv_transpose},
+    {"", "ConvInteger", 2, 4, 1, op_conv_integer},
+    {"", "QLinearConv", 8, 9, 1, op_qlinear_conv},
+    {"", "Resize", 1, 4, 1, op_resize},
+    /* rnn.c */
+    {"", "RNN", 3, 6, 2, op_rnn},
+    {"", "GRU", 3, 6, 2, op_gru},
+    {"", "LSTM", 3, 8, 3, op_lstm},
+    /* signal.c */
+    {"", "HannWindow", 1, 1, 1, op_hann_window},
+    {"", "HammingWindow", 1, 1, 1, op_hamming_window},
+    {"", "BlackmanWindow", 1, 1, 1, op_blackman_window},
+    {"", "DFT", 1, 2, 1, op_dft},
+    /* norm.c, shape.c, matmul.c */
+    {"", "LRN", 1, 1, 1, op_lrn},
+    {"", "MeanVarianceNormalization", 1, 1, 1, op_mean_variance_norm},
+    {"", "ReverseSequence", 2, 2, 1, op_reverse_sequence},
+    {"", "Det", 1, 1, 1, op_det},
+    {"", "Einsum", 1, 16, 1, op_einsum},
+    /* optim.c */
+    {"ai.onnx.preview.training", "Adagrad", 5, 64, 64, op_adagrad},
+    {"ai.onnx.preview.training", "Momentum", 5, 64, 64, op_momentum},
+    {"ai.onnx.preview.training", "Adam", 6, 64, 64, op_adam},
+    /* quant.c */
+    {"", "QuantizeLinear", 2, 3, 1, op_quantize_linear},
+    {"", "DequantizeLinear", 2, 3, 1, op_dequantize_linear},
+    {"", "DynamicQuantizeLinear", 1, 1, 3, op_dynamic_quantize_linear},
+    {"", "MatMulInteger", 2, 4, 1, op_matmul_integer},
+    {"", "QLinearMatMul", 8, 8, 1, op_qlinear_matmul},
+    /* loss.c */
+    {"", "NegativeLogLikelihoodLoss", 2, 3, 1, op_nll_loss},
+    {"", "SoftmaxCrossEntropyLoss", 2, 3, 2, op_softmax_cross_entropy_loss},
+    {"", "Upsample", 1, 2, 1, op_upsample},
+    {"", "GridSample", 2, 2, 1, op_grid_sample},
+    {"", "RoiAlign", 3, 3, 1, op_roi_align},
+    {"", "MaxPool", 1, 1, 2, op_max_pool},
+    {"", "AveragePool", 1, 1, 1, op_average_pool},
+    {"", "GlobalAveragePool", 1, 1, 1, op_global_average_pool},
+    {"", "GlobalMaxPool", 1, 1, 1, op_global_max_pool},
+    {"", "MaxUnpool", 2, 3, 1, op_max_unpool},
+    /* norm.c */
+    {"", "BatchNormalization", 5, 5, 3, op_batch_norm},
+    {"", "InstanceNormalization", 3, 3, 1, op_instance_norm},
+    {"", "LayerNormalization", 2, 3, 3, op_layer_norm},
 };
 
 const struct op_kernel *ops_find(const char *domain, const char *op_type)
@@ -25,32 +192,323 @@ const struct op_kernel *ops_find(const char *domain, const char *op_type)
     return NULL;
 }
 
-int ops_fail(const struct op_call *call, const char *fmt, ...)
+static int node_failv(const struct op_call *call, int code, const char *fmt, va_list ap)
 {
     char detail[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
-    va_end(ap);
     const char *name = call->node->name && call->node->name[0] ? call->node->name : "(unnamed)";
-    return err_set(ERR_INVALID, "node '%s' (%s): %s", name, call->node->op_type, detail);
+    return err_set(code, "node '%s' (%s): %s", name, call->node->op_type, detail);
 }
 
-int ops_alloc_output(const struct op_call *call, int index, enum tensor_type type, int rank,
+int ops_fail(const struct op_call *call, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = node_failv(call, ERR_INVALID, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int ops_unsupported(const struct op_call *call, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = node_failv(call, ERR_UNSUPPORTED, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+const struct tensor *ops_input(const struct op_call *call, int i)
+{
+    return i < call->n_inputs ? call->inputs[i] : NULL;
+}
+
+int ops_alloc_tensor(const struct op_call *call, struct tensor *t, enum tensor_type type, int rank,
                      const int64_t *dims)
 {
-    struct tensor *t = &call->outputs[index];
+    if (rank < 0 || rank > TENSOR_MAX_RANK)
+        return ops_unsupported(call, "rank %d is above %d", rank, TENSOR_MAX_RANK);
     t->type = type;
     t->rank = rank;
     for (int i = 0; i < rank; i++)
         t->dims[i] = dims[i];
     int64_t count = tensor_element_count(t);
     size_t elem = tensor_type_size(type);
+    if (!elem)
+        return ops_unsupported(call, "data type %s is not supported", tensor_type_name(type));
     if (count < 0 || (uint64_t)count > SIZE_MAX / elem)
-        return ops_fail(call, "output %d is too large", index);
-    t->data = arena_alloc(call->arena, (size_t)count * elem);
+        return ops_fail(call, "a result is too large");
+    /* One spare byte so empty tensors still get a distinct, non-NULL pointer. */
+    t->data = arena_alloc(call->arena, (size_t)count * elem + 1);
     if (!t->data)
         return err_set(ERR_LIMIT, "node '%s' (%s): output does not fit in the request memory limit",
                        call->node->name ? call->node->name : "", call->node->op_type);
+    return 0;
+}
+
+int ops_alloc_output(const struct op_call *call, int index, enum tensor_type type, int rank,
+                     const int64_t *dims)
+{
+    return ops_alloc_tensor(call, &call->outputs[index], type, rank, dims);
+}
+
+const Onnx__AttributeProto *ops_attr(const struct op_call *call, const char *name)
+{
+    const Onnx__NodeProto *n = call->node;
+    for (size_t i = 0; i < n->n_attribute; i++)
+        if (n->attribute[i]->name && strcmp(n->attribute[i]->name, name) == 0)
+            return n->attribute[i];
+    return NULL;
+}
+
+int64_t ops_attr_int(const struct op_call *call, const char *name, int64_t def)
+{
+    const Onnx__AttributeProto *a = ops_attr(call, name);
+    return a && a->has_i ? a->i : def;
+}
+
+float ops_attr_float(const struct op_call *call, const char *name, float def)
+{
+    const Onnx__AttributeProto *a = ops_attr(call, name);
+    return a && a->has_f ? a->f : def;
+}
+
+const int64_t *ops_attr_ints(const struct op_call *call, const char *name, size_t *n)
+{
+    const Onnx__AttributeProto *a = ops_attr(call, name);
+    *n = a ? a->n_ints : 0;
+    return *n ? a->ints : NULL;
+}
+
+int ops_read_ints(const struct op_call *call, const struct tensor *t, int64_t *out, int max, int *n)
+{
+    if (!t)
+        return ops_fail(call, "a required input is missing");
+    if (t->type != TENSOR_INT64 && t->type != TENSOR_INT32)
+        return ops_fail(call, "expected an int64 tensor, got %s", tensor_type_name(t->type));
+    if (t->rank > 1)
+        return ops_fail(call, "expected a 1-D tensor, got rank %d", t->rank);
+    int64_t count = tensor_element_count(t);
+    if (count < 0 || count > max)
+        return ops_fail(call, "expected at most %d values, got %lld", max, (long long)count);
+    for (int64_t i = 0; i < count; i++)
+        out[i] = t->type == TENSOR_INT64 ? ((const int64_t *)t->data)[i] : ((const int32_t *)t->data)[i];
+    *n = (int)count;
+    return 0;
+}
+
+int ops_axis(const struct op_call *call, int64_t axis, int rank, int *out)
+{
+    if (axis < -(int64_t)rank || axis >= rank)
+        return ops_fail(call, "axis %lld is out of range for rank %d", (long long)axis, rank);
+    *out = (int)(axis < 0 ? axis + rank : axis);
+    return 0;
+}
+
+int ops_tensor_from_proto(const struct op_call *call, struct tensor *out, const Onnx__TensorProto *p)
+{
+    enum tensor_type type = (enum tensor_type)p->data_type;
+    if (!tensor_type_size(type))
+        return ops_unsupported(call, "constant of data type %d is not supported", (int)p->data_type);
+    if (p->n_dims > TENSOR_MAX_RANK)
+        return ops_unsupported(call, "constant of rank %zu is not supported", p->n_dims);
+    int rc = ops_alloc_tensor(call, out, type, (int)p->n_dims, p->dims);
+    if (rc)
+        return rc;
+    int64_t count = tensor_element_count(out);
+    size_t bytes = (size_t)count * tensor_type_size(type);
+    if (p->has_raw_data) {
+        if (p->raw_data.len != bytes)
+            return ops_fail(call, "constant holds %zu bytes, its shape needs %zu", p->raw_data.len, bytes);
+        if (bytes)
+            memcpy(out->data, p->raw_data.data, bytes);
+        return 0;
+    }
+    size_t have;
+    switch (type) {
+    case TENSOR_FLOAT: have = p->n_float_data; break;
+    case TENSOR_DOUBLE: have = p->n_double_data; break;
+    case TENSOR_INT64: have = p->n_int64_data; break;
+    case TENSOR_UINT32:
+    case TENSOR_UINT64: have = p->n_uint64_data; break;
+    default: have = p->n_int32_data; break;
+    }
+    if (have != (size_t)count)
+        return ops_fail(call, "constant holds %zu values, its shape needs %lld", have, (long long)count);
+    for (int64_t i = 0; i < count; i++) {
+        switch (type) {
+        case TENSOR_FLOAT: ((float *)out->data)[i] = p->float_data[i]; break;
+        case TENSOR_DOUBLE: ((double *)out->data)[i] = p->double_data[i]; break;
+        case TENSOR_INT64: ((int64_t *)out->data)[i] = p->int64_data[i]; break;
+        case TENSOR_INT32: ((int32_t *)out->data)[i] = p->int32_data[i]; break;
+        case TENSOR_INT16:
+        case TENSOR_FLOAT16:
+        case TENSOR_BFLOAT16:
+        case TENSOR_UINT16: ((uint16_t *)out->data)[i] = (uint16_t)p->int32_data[i]; break;
+        case TENSOR_UINT32: ((uint32_t *)out->data)[i] = (uint32_t)p->uint64_data[i]; break;
+        case TENSOR_UINT64: ((uint64_t *)out->data)[i] = p->uint64_data[i]; break;
+        default: ((uint8_t *)out->data)[i] = (uint8_t)p->int32_data[i]; break;
+        }
+    }
+    return 0;
+}
+
+int ops_broadcast(const struct op_call *call, struct ops_bcast *b, int n, const struct tensor *const *ts)
+{
+    int rank = 0;
+    for (int k = 0; k < n; k++)
+        if (ts[k]->rank > rank)
+            rank = ts[k]->rank;
+    b->rank = rank;
+    b->n = n;
+    for (int i = 0; i < rank; i++) {
+        int64_t d = 1;
+        for (int k = 0; k < n; k++) {
+            int ti = i - (rank - ts[k]->rank);
+            int64_t dk = ti >= 0 ? ts[k]->dims[ti] : 1;
+            if (dk == 1 || dk == d)
+                continue;
+            if (d != 1) {
+                char s0[96], s1[96];
+                tensor_format_shape(s0, sizeof s0, ts[0]->dims, ts[0]->rank);
+                tensor_format_shape(s1, sizeof s1, ts[k]->dims, ts[k]->rank);
+                return ops_fail(call, "shapes %s and %s cannot be broadcast", s0, s1);
+            }
+            d = dk;
+        }
+        b->dims[i] = d;
+    }
+    for (int k = 0; k < n; k++) {
+        int64_t stride = 1;
+        for (int i = rank - 1; i >= 0; i--) {
+            int ti = i - (rank - ts[k]->rank);
+            int64_t d = ti >= 0 ? ts[k]->dims[ti] : 1;
+            b->strides[k][i] = d == 1 ? 0 : stride;
+            stride *= d;
+        }
+    }
+    struct tensor shape = {.rank = rank};
+    memcpy(shape.dims, b->dims, sizeof shape.dims);
+    b->total = tensor_element_count(&shape);
+    if (b->total < 0)
+        return ops_fail(call, "broadcast result is too large");
+    return 0;
+}
+
+void ops_broadcast_walk(const struct ops_bcast *b, ops_row_fn row, void *ctx)
+{
+    if (b->total == 0)
+        return;
+    int rank = b->rank;
+    int64_t inner = rank ? b->dims[rank - 1] : 1;
+    int64_t steps[OPS_MAX_BCAST] = {0}, offs[OPS_MAX_BCAST];
+    for (int k = 0; k < b->n; k++)
+        steps[k] = rank ? b->strides[k][rank - 1] : 0;
+    int64_t idx[TENSOR_MAX_RANK] = {0};
+    for (int64_t done = 0; done < b->total; done += inner) {
+        for (int k = 0; k < b->n; k++) {
+            offs[k] = 0;
+            for (int d = 0; d < rank - 1; d++)
+                offs[k] += idx[d] * b->strides[k][d];
+        }
+        row(ctx, done, offs, steps, inner);
+        for (int d = rank - 2; d >= 0; d--) {
+            if (++idx[d] < b->dims[d])
+                break;
+            idx[d] = 0;
+        }
+    }
+}
+
+int ops_is_numeric(enum tensor_type type)
+{
+    switch (type) {
+    case TENSOR_FLOAT:
+    case TENSOR_DOUBLE:
+    case TENSOR_INT32:
+    case TENSOR_INT64:
+    case TENSOR_INT8:
+    case TENSOR_UINT8:
+    case TENSOR_INT16:
+    case TENSOR_UINT16:
+    case TENSOR_UINT32:
+    case TENSOR_UINT64:
+    case TENSOR_FLOAT16:
+    case TENSOR_BFLOAT16:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+double ops_load(enum tensor_type type, const void *data, int64_t i) { return tensor_load(type, data, i); }
+
+void ops_store(enum tensor_type type, void *data, int64_t i, double v) { tensor_store(type, data, i, v); }
+
+int ops_window_init(const struct op_call *call, struct ops_window *w, const struct tensor *x, const int64_t *kernel)
+{
+    int ns = x->rank - 2;
+    if (ns < 1 || ns > OPS_MAX_SPATIAL)
+        return ops_unsupported(call, "inputs of rank %d are not supported (1 to %d spatial dimensions)", x->rank,
+                               OPS_MAX_SPATIAL);
+    size_t nk, nst, nd, np;
+    const int64_t *ks = kernel ? kernel : ops_attr_ints(call, "kernel_shape", &nk);
+    const int64_t *st = ops_attr_ints(call, "strides", &nst), *dl = ops_attr_ints(call, "dilations", &nd),
+                  *pd = ops_attr_ints(call, "pads", &np);
+    if (kernel)
+        nk = (size_t)ns;
+    if (nk != (size_t)ns || (st && nst != (size_t)ns) || (dl && nd != (size_t)ns) || (pd && np != 2 * (size_t)ns))
+        return ops_fail(call, "kernel_shape, strides, dilations or pads do not match %d spatial dimensions", ns);
+    const Onnx__AttributeProto *ap = ops_attr(call, "auto_pad");
+    const char *auto_pad = ap && ap->has_s ? (const char *)ap->s.data : NULL;
+    size_t auto_len = ap && ap->has_s ? ap->s.len : 0;
+    enum { PAD_NOTSET, PAD_SAME_UPPER, PAD_SAME_LOWER, PAD_VALID } mode = PAD_NOTSET;
+    if (auto_len == 10 && memcmp(auto_pad, "SAME_UPPER", 10) == 0)
+        mode = PAD_SAME_UPPER;
+    else if (auto_len == 10 && memcmp(auto_pad, "SAME_LOWER", 10) == 0)
+        mode = PAD_SAME_LOWER;
+    else if (auto_len == 5 && memcmp(auto_pad, "VALID", 5) == 0)
+        mode = PAD_VALID;
+    else if (auto_len && !(auto_len == 6 && memcmp(auto_pad, "NOTSET", 6) == 0))
+        return ops_fail(call, "unknown auto_pad value");
+    int ceil_mode = ops_attr_int(call, "ceil_mode", 0) != 0;
+    int lead = OPS_MAX_SPATIAL - ns;
+    w->n_spatial = ns;
+    for (int i = 0; i < OPS_MAX_SPATIAL; i++) {
+        int j = i - lead;
+        int64_t in = j >= 0 ? x->dims[2 + j] : 1, k = j >= 0 ? ks[j] : 1;
+        int64_t s = j >= 0 && st ? st[j] : 1, d = j >= 0 && dl ? dl[j] : 1;
+        int64_t pb = j >= 0 && pd ? pd[j] : 0, pe = j >= 0 && pd ? pd[j + ns] : 0;
+        if (k < 1 || s < 1 || d < 1 || pb < 0 || pe < 0 || k > (1 << 20) || s > (1 << 20) || d > (1 << 20) ||
+            pb > (1 << 20) || pe > (1 << 20))
+            return ops_fail(call, "kernel, stride, dilation or pad out of range in dimension %d", j);
+        int64_t eff = d * (k - 1) + 1, out;
+        if (mode == PAD_SAME_UPPER || mode == PAD_SAME_LOWER) {
+            out = (in + s - 1) / s;
+            int64_t total = (out - 1) * s + eff - in;
+            if (total < 0)
+                total = 0;
+            pb = mode == PAD_SAME_UPPER ? total / 2 : total - total / 2;
+            pe = total - pb;
+        }
+        else {
+            if (mode == PAD_VALID)
+                pb = pe = 0;
+            int64_t span = in + pb + pe - eff;
+            if (span < 0)
+                return ops_fail(call, "the window is larger than the padded input in dimension %d", j);
+            out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+            /* A window that would start entirely in the end padding is dropped. */
+            if (ceil_mode && (out - 1) * s >= in + pb)
+                out--;
+        }
+        w->in[i] = in;
+        w->kernel[i] = k;
+        w->stride[i] = s;
+        w->dilation[i] = d;
+        w->pad_begin[i] = pb;
+        w->pad_end[i] = pe;
+        w->out[i] = out;
+    }
     return 0;
 }

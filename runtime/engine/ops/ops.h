@@ -2,7 +2,10 @@
  *
  * A kernel receives its input tensors, computes output shapes, allocates the
  * outputs from the per-run arena and fills them. Kernels never keep state
- * between calls and report problems through err_set naming the node. */
+ * between calls and report problems through err_set naming the node: ERR_INVALID
+ * for inputs or attributes the operator's definition rejects, ERR_UNSUPPORTED
+ * for valid uses (a data type, an attribute value) the engine lacks. An output
+ * may alias an input's data (Reshape, Identity): tensors never own memory. */
 #ifndef AMLSERVE_OPS_H
 #define AMLSERVE_OPS_H
 
@@ -17,6 +20,7 @@ struct op_call {
     struct tensor *outputs;
     int n_outputs;
     struct arena *arena;
+    int opset; /* default-domain opset of the model, 0 when it imports none (= newest) */
 };
 
 typedef int (*op_run_fn)(const struct op_call *call);
@@ -25,7 +29,8 @@ struct op_kernel {
     const char *domain; /* "" for the default ONNX domain */
     const char *op_type;
     int min_inputs, max_inputs;
-    op_run_fn run;
+    int max_outputs;
+    op_run_fn run; /* NULL for control flow, which engine.c runs */
 };
 
 /* The kernel for (domain, op_type), or NULL when the engine lacks it. */
@@ -34,13 +39,116 @@ const struct op_kernel *ops_find(const char *domain, const char *op_type);
 /* Helpers shared by kernels. */
 int ops_alloc_output(const struct op_call *call, int index, enum tensor_type type, int rank,
                      const int64_t *dims);
+/* Same for a scratch tensor that is not an output (lives in the arena). */
+int ops_alloc_tensor(const struct op_call *call, struct tensor *t, enum tensor_type type, int rank,
+                     const int64_t *dims);
 int ops_fail(const struct op_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ops_unsupported(const struct op_call *call, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Input i, or NULL when it is omitted or beyond the node's inputs. */
+const struct tensor *ops_input(const struct op_call *call, int i);
+
+/* Attributes by name; NULL / the default when absent. */
+const Onnx__AttributeProto *ops_attr(const struct op_call *call, const char *name);
+int64_t ops_attr_int(const struct op_call *call, const char *name, int64_t def);
+float ops_attr_float(const struct op_call *call, const char *name, float def);
+/* The ints of a list attribute (borrowed from the node), *n = 0 and NULL when absent. */
+const int64_t *ops_attr_ints(const struct op_call *call, const char *name, size_t *n);
+
+/* Reads a rank-0/1 int64 or int32 tensor (shapes, axes) into out (at most max values). */
+int ops_read_ints(const struct op_call *call, const struct tensor *t, int64_t *out, int max, int *n);
+/* Normalizes a possibly negative axis against rank; ERR_INVALID when out of range. */
+int ops_axis(const struct op_call *call, int64_t axis, int rank, int *out);
+/* Copies a TensorProto (Constant's value) into an arena tensor. */
+int ops_tensor_from_proto(const struct op_call *call, struct tensor *out, const Onnx__TensorProto *p);
+
+/* numpy broadcasting over up to OPS_MAX_BCAST inputs: output shape, and per input
+ * element strides in the output's rank (0 along broadcast dimensions). */
+#define OPS_MAX_BCAST 3
+struct ops_bcast {
+    int rank;
+    int64_t dims[TENSOR_MAX_RANK];
+    int n;
+    int64_t strides[OPS_MAX_BCAST][TENSOR_MAX_RANK];
+    int64_t total;
+};
+int ops_broadcast(const struct op_call *call, struct ops_bcast *out, int n, const struct tensor *const *ts);
+/* Calls row for each run of the innermost dimension: out_offset is the
+ * output's element offset, in_offsets[i] input i's, steps[i] its innermost stride. */
+typedef void (*ops_row_fn)(void *ctx, int64_t out_offset, const int64_t *in_offsets, const int64_t *steps,
+                           int64_t count);
+void ops_broadcast_walk(const struct ops_bcast *b, ops_row_fn row, void *ctx);
+
+/* Element access through double, for kernels where speed matters less than
+ * type coverage (reductions, Clip on integers, Pow with mixed types). */
+double ops_load(enum tensor_type type, const void *data, int64_t i);
+void ops_store(enum tensor_type type, void *data, int64_t i, double v);
+int ops_is_numeric(enum tensor_type type);
+
+/* Sliding-window geometry shared by Conv and the pools, for 1 to 3 spatial
+ * dimensions. Fewer than 3 are padded in front with size-1 dimensions
+ * (kernel 1, stride 1, no pads) so one 3-D loop serves all. */
+#define OPS_MAX_SPATIAL 3
+struct ops_window {
+    int n_spatial;
+    int64_t in[OPS_MAX_SPATIAL], kernel[OPS_MAX_SPATIAL], stride[OPS_MAX_SPATIAL], dilation[OPS_MAX_SPATIAL];
+    int64_t pad_begin[OPS_MAX_SPATIAL], pad_end[OPS_MAX_SPATIAL], out[OPS_MAX_SPATIAL];
+};
+/* x is [N, C, spatial...]; kernel gives the window (Conv: from the weights) or
+ * NULL to read kernel_shape. Reads strides, dilations, pads, auto_pad, ceil_mode. */
+int ops_window_init(const struct op_call *call, struct ops_window *w, const struct tensor *x, const int64_t *kernel);
+
+/* c[m,n] = a[m,k] · b[k,n], all row-major float32 (matmul.c). */
+void ops_gemm_f32(float *c, const float *a, const float *b, int64_t m, int64_t k, int64_t n);
 
 /* Kernels, one file per family. */
-int op_add(const struct op_call *call);
-int op_sub(const struct op_call *call);
-int op_mul(const struct op_call *call);
-int op_div(const struct op_call *call);
-int op_matmul(const struct op_call *call);
+#define OP(name) int op_##name(const struct op_call *call);
+/* elementwise.c */
+OP(add) OP(sub) OP(mul) OP(div) OP(pow) OP(mod) OP(prelu) OP(bit_shift)
+OP(equal) OP(less) OP(greater) OP(less_equal) OP(greater_equal)
+OP(and) OP(or) OP(xor) OP(not) OP(where)
+OP(max) OP(min) OP(sum) OP(mean)
+/* matmul.c */
+OP(matmul) OP(gemm)
+/* unary.c */
+OP(abs) OP(neg) OP(sign) OP(exp) OP(log) OP(sqrt) OP(reciprocal) OP(floor) OP(ceil) OP(round)
+OP(sin) OP(cos) OP(tan) OP(asin) OP(acos) OP(atan) OP(sinh) OP(cosh) OP(asinh) OP(acosh) OP(atanh)
+OP(erf) OP(isnan) OP(isinf) OP(clip)
+/* activation.c */
+OP(relu) OP(sigmoid) OP(tanh) OP(leaky_relu) OP(elu) OP(selu) OP(hard_sigmoid) OP(softplus)
+OP(softsign) OP(celu) OP(thresholded_relu) OP(hard_swish) OP(shrink)
+OP(softmax) OP(log_softmax) OP(hardmax)
+/* shape.c */
+OP(identity) OP(dropout) OP(reshape) OP(flatten) OP(transpose) OP(squeeze) OP(unsqueeze) OP(concat)
+OP(gather) OP(gather_elements) OP(shape) OP(size) OP(cast) OP(cast_like) OP(constant)
+OP(constant_of_shape) OP(slice) OP(expand) OP(tile) OP(range) OP(split) OP(depth_to_space) OP(space_to_depth) OP(pad)
+/* reduce.c */
+OP(reduce_sum) OP(reduce_mean) OP(reduce_max) OP(reduce_min) OP(reduce_prod) OP(reduce_l1)
+OP(reduce_l2) OP(reduce_log_sum) OP(reduce_log_sum_exp) OP(reduce_sum_square) OP(argmax) OP(argmin)
+/* index.c */
+OP(topk) OP(cumsum) OP(trilu) OP(one_hot) OP(eye_like) OP(gather_nd) OP(scatter_nd) OP(scatter_elements)
+OP(non_zero) OP(compress) OP(non_max_suppression) OP(unique)
+/* resize.c */
+OP(resize) OP(upsample) OP(grid_sample) OP(roi_align)
+/* loss.c */
+OP(nll_loss) OP(softmax_cross_entropy_loss)
+/* quant.c */
+OP(quantize_linear) OP(dequantize_linear) OP(dynamic_quantize_linear) OP(matmul_integer) OP(qlinear_matmul)
+/* rnn.c */
+OP(rnn) OP(gru) OP(lstm)
+/* signal.c */
+OP(hann_window) OP(hamming_window) OP(blackman_window) OP(dft)
+/* misc */
+OP(lrn) OP(mean_variance_norm) OP(reverse_sequence) OP(det)
+/* einsum.c */
+OP(einsum)
+/* optim.c */
+OP(adagrad) OP(momentum) OP(adam)
+/* conv.c */
+OP(conv) OP(conv_transpose) OP(conv_integer) OP(qlinear_conv)
+/* pool.c */
+OP(max_pool) OP(average_pool) OP(global_average_pool) OP(global_max_pool) OP(max_unpool)
+/* norm.c */
+OP(batch_norm) OP(instance_norm) OP(layer_norm)
+#undef OP
 
 #endif

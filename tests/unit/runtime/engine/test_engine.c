@@ -203,6 +203,209 @@ TEST(corrupt_and_unsupported_models_are_refused)
     err_clear();
 }
 
+
+/* A one-node model: inputs "x0".."xN" of the given types and ranks (dims unknown,
+ * -1), outputs named by out_names ("" leaves an optional output unnamed; only
+ * named ones become graph outputs, typed like input 0), one optional int attribute, and an opset
+ * import when opset > 0. */
+static size_t pack_node_model(uint8_t **out, const char *op, int n_in, const int *types, const int *ranks, int n_out,
+                              const char *const *out_names, const char *attr_name, int64_t attr_value, int64_t opset)
+{
+    Onnx__TensorShapeProto__Dimension dim[4][8], *pdim[4][8];
+    Onnx__TensorShapeProto shape[4];
+    Onnx__TypeProto__Tensor tt[4];
+    Onnx__TypeProto ty[4];
+    Onnx__ValueInfoProto vi[4], vo[4], *pvi[4], *pvo[4];
+    char names[4][16], *node_in[4], *node_out[4];
+    for (int i = 0; i < n_in; i++) {
+        for (int d = 0; d < ranks[i]; d++) {
+            onnx__tensor_shape_proto__dimension__init(&dim[i][d]);
+            dim[i][d].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+            dim[i][d].dim_param = "n";
+            pdim[i][d] = &dim[i][d];
+        }
+        onnx__tensor_shape_proto__init(&shape[i]);
+        shape[i].n_dim = (size_t)ranks[i];
+        shape[i].dim = pdim[i];
+        onnx__type_proto__tensor__init(&tt[i]);
+        tt[i].has_elem_type = 1;
+        tt[i].elem_type = types[i];
+        tt[i].shape = &shape[i];
+        onnx__type_proto__init(&ty[i]);
+        ty[i].value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+        ty[i].tensor_type = &tt[i];
+        onnx__value_info_proto__init(&vi[i]);
+        snprintf(names[i], sizeof names[i], "x%d", i);
+        vi[i].name = names[i];
+        vi[i].type = &ty[i];
+        pvi[i] = &vi[i];
+        node_in[i] = names[i];
+    }
+    /* Outputs: typed like input 0, no shape (the engine must not depend on it). */
+    Onnx__TypeProto__Tensor to = ONNX__TYPE_PROTO__TENSOR__INIT;
+    to.has_elem_type = 1;
+    to.elem_type = types[0];
+    Onnx__TypeProto yo = ONNX__TYPE_PROTO__INIT;
+    yo.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    yo.tensor_type = &to;
+    int n_graph_out = 0;
+    for (int i = 0; i < n_out; i++) {
+        node_out[i] = (char *)out_names[i];
+        if (!out_names[i][0])
+            continue;
+        onnx__value_info_proto__init(&vo[n_graph_out]);
+        vo[n_graph_out].name = (char *)out_names[i];
+        vo[n_graph_out].type = &yo;
+        pvo[n_graph_out] = &vo[n_graph_out];
+        n_graph_out++;
+    }
+    Onnx__AttributeProto attr = ONNX__ATTRIBUTE_PROTO__INIT, *pattr[1] = {&attr};
+    attr.name = (char *)attr_name;
+    attr.has_type = 1;
+    attr.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+    attr.has_i = 1;
+    attr.i = attr_value;
+    Onnx__NodeProto node = ONNX__NODE_PROTO__INIT, *nodes[1] = {&node};
+    node.op_type = (char *)op;
+    node.name = "n0";
+    node.n_input = (size_t)n_in;
+    node.input = node_in;
+    node.n_output = (size_t)n_out;
+    node.output = node_out;
+    node.n_attribute = attr_name ? 1 : 0;
+    node.attribute = pattr;
+    Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
+    graph.name = "g";
+    graph.n_node = 1;
+    graph.node = nodes;
+    graph.n_input = (size_t)n_in;
+    graph.input = pvi;
+    graph.n_output = (size_t)n_graph_out;
+    graph.output = pvo;
+    Onnx__OperatorSetIdProto os = ONNX__OPERATOR_SET_ID_PROTO__INIT, *pos[1] = {&os};
+    os.domain = "";
+    os.has_version = 1;
+    os.version = opset;
+    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
+    model.has_ir_version = 1;
+    model.ir_version = 8;
+    model.graph = &graph;
+    model.n_opset_import = opset > 0 ? 1 : 0;
+    model.opset_import = pos;
+    size_t len = onnx__model_proto__get_packed_size(&model);
+    *out = malloc(len);
+    onnx__model_proto__pack(&model, *out);
+    return len;
+}
+
+TEST(softmax_follows_the_model_opset)
+{
+    /* [1,2,2]: before opset 13 the default axis 1 flattens to one row of 4;
+     * from 13 the default axis -1 normalizes each pair. */
+    float x[4] = {1, 2, 3, 4};
+    int64_t dims[] = {1, 2, 2};
+    int types[] = {TENSOR_FLOAT}, ranks[] = {3};
+    const char *outs[] = {"y"};
+    int64_t opsets[] = {11, 13};
+    float want_sum[] = {1, 2};
+    for (int k = 0; k < 2; k++) {
+        uint8_t *bytes;
+        size_t len = pack_node_model(&bytes, "Softmax", 1, types, ranks, 1, outs, NULL, 0, opsets[k]);
+        struct engine_model *m = NULL;
+        CHECK_EQ_INT(engine_model_load_buffer(&m, bytes, len, "softmax.onnx"), 0);
+        free(bytes);
+        struct tensor in = make_tensor(x, 3, dims), out;
+        struct arena arena;
+        arena_init(&arena, 0, 0);
+        CHECK_EQ_INT(engine_run(m, &arena, &in, &out), 0);
+        float sum = 0;
+        for (int i = 0; i < 4; i++)
+            sum += ((float *)out.data)[i];
+        CHECK_NEAR(sum, want_sum[k], 1e-5);
+        CHECK_NEAR(((float *)out.data)[1] / ((float *)out.data)[0], expf(1.0f), 1e-4);
+        arena_release(&arena);
+        engine_model_free(m);
+    }
+}
+
+TEST(optional_outputs_may_be_left_unnamed)
+{
+    float x[3] = {1, -2, 3};
+    int64_t dims[] = {3};
+    int types[] = {TENSOR_FLOAT}, ranks[] = {1};
+    const char *outs[] = {"y", ""};
+    uint8_t *bytes;
+    size_t len = pack_node_model(&bytes, "Dropout", 1, types, ranks, 2, outs, NULL, 0, 13);
+    struct engine_model *m = NULL;
+    CHECK_EQ_INT(engine_model_load_buffer(&m, bytes, len, "dropout.onnx"), 0);
+    free(bytes);
+    CHECK_EQ_INT(engine_output_count(m), 1);
+    struct tensor in = make_tensor(x, 1, dims), out;
+    struct arena arena;
+    arena_init(&arena, 0, 0);
+    CHECK_EQ_INT(engine_run(m, &arena, &in, &out), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_NEAR(((float *)out.data)[i], x[i], 0);
+    arena_release(&arena);
+    engine_model_free(m);
+}
+
+TEST(integer_division_by_zero_does_not_trap)
+{
+    /* Request data reaches kernels: INT64_MIN / -1 and x / 0 must give a value, not SIGFPE. */
+    int64_t a[3] = {7, INT64_MIN, -9}, b[3] = {0, -1, 2};
+    int types[] = {TENSOR_INT64, TENSOR_INT64}, ranks[] = {1, 1};
+    const char *outs[] = {"y"};
+    uint8_t *bytes;
+    size_t len = pack_node_model(&bytes, "Div", 2, types, ranks, 1, outs, NULL, 0, 13);
+    struct engine_model *m = NULL;
+    CHECK_EQ_INT(engine_model_load_buffer(&m, bytes, len, "div.onnx"), 0);
+    free(bytes);
+    struct tensor in[2] = {{.type = TENSOR_INT64, .rank = 1, .dims = {3}, .data = a},
+                           {.type = TENSOR_INT64, .rank = 1, .dims = {3}, .data = b}};
+    struct tensor out;
+    struct arena arena;
+    arena_init(&arena, 0, 0);
+    CHECK_EQ_INT(engine_run(m, &arena, in, &out), 0);
+    CHECK_EQ_INT(out.type, TENSOR_INT64);
+    CHECK_EQ_INT(((int64_t *)out.data)[0], 0);
+    CHECK_EQ_INT(((int64_t *)out.data)[1], 0);
+    CHECK_EQ_INT(((int64_t *)out.data)[2], -4); /* truncation toward zero, like C and ONNX */
+    arena_release(&arena);
+    engine_model_free(m);
+}
+
+TEST(stores_saturate_instead_of_overflowing)
+{
+    int64_t i64;
+    uint8_t u8;
+    int32_t i32;
+    tensor_store(TENSOR_INT64, &i64, 0, 1e300);
+    CHECK(i64 > INT64_MAX / 2);
+    tensor_store(TENSOR_UINT8, &u8, 0, -5);
+    CHECK_EQ_INT(u8, 0);
+    tensor_store(TENSOR_UINT8, &u8, 0, 300);
+    CHECK_EQ_INT(u8, 255);
+    tensor_store(TENSOR_INT32, &i32, 0, NAN);
+    CHECK_EQ_INT(i32, 0);
+    CHECK_NEAR(tensor_load(TENSOR_UINT8, &u8, 0), 255, 0);
+    /* float16 bit patterns: normal, largest finite, overflow, smallest subnormal, rounding to even */
+    uint16_t h;
+    double vals[] = {1.0, -2.0, 65504.0, 1e6, 5.960464477539063e-08, 1.0 + 1.0 / 2048};
+    uint16_t bits[] = {0x3c00, 0xc000, 0x7bff, 0x7c00, 0x0001, 0x3c00};
+    for (int i = 0; i < 6; i++) {
+        tensor_store(TENSOR_FLOAT16, &h, 0, vals[i]);
+        CHECK_EQ_INT(h, bits[i]);
+    }
+    /* bfloat16: the top half of a float32, rounded to nearest even */
+    tensor_store(TENSOR_BFLOAT16, &h, 0, 1.0);
+    CHECK_EQ_INT(h, 0x3f80);
+    tensor_store(TENSOR_BFLOAT16, &h, 0, 1.0 + 3.0 / 256); /* 0x3f81_8000: a tie, rounds to the even 0x3f82 */
+    CHECK_EQ_INT(h, 0x3f82);
+    h = 0x3555; /* float16 0.333251953125 */
+    CHECK_NEAR(tensor_load(TENSOR_FLOAT16, &h, 0), 0.333251953125, 0);
+}
+
 int main(void)
 {
     RUN(ridge_example_matches_numpy);
@@ -210,5 +413,9 @@ int main(void)
     RUN(add_broadcasts_like_numpy);
     RUN(matmul_batches_and_vectors);
     RUN(corrupt_and_unsupported_models_are_refused);
+    RUN(softmax_follows_the_model_opset);
+    RUN(optional_outputs_may_be_left_unnamed);
+    RUN(integer_division_by_zero_does_not_trap);
+    RUN(stores_saturate_instead_of_overflowing);
     TEST_EXIT();
 }
