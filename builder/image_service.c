@@ -63,20 +63,6 @@ static int answers(int port)
     return status == 200;
 }
 
-static int generate_key(char key[80])
-{
-    unsigned char raw[32];
-    FILE *f = fopen("/dev/urandom", "rb");
-    size_t got = f ? fread(raw, 1, sizeof raw, f) : 0;
-    if (f)
-        fclose(f);
-    if (got != sizeof raw)
-        return err_set(ERR_IO, "cannot read /dev/urandom to generate a key");
-    for (int i = 0; i < 32; i++)
-        snprintf(&key[i * 2], 3, "%02x", raw[i]);
-    return 0;
-}
-
 /* "Loaded image: NAME" (podman prints one line per name; the first is enough). */
 static int loaded_name(struct buf *out, char *name, size_t size, const char *archive)
 {
@@ -106,7 +92,7 @@ int image_service_start(struct local_service *svc, const struct image_service_op
     if (!rc)
         rc = loaded_name(&out, image, sizeof image, o->archive);
     if (!rc)
-        rc = generate_key(svc->keys[0]);
+        rc = local_service_random_key(svc->keys[0]);
     if (!rc)
         rc = free_port(&svc->port);
     if (rc)

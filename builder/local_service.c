@@ -75,19 +75,17 @@ static int link_model(const char *root, const struct spec_model *m)
     return 0;
 }
 
-/* Two random keys as hex, like the primary and secondary keys Azure ML issues. */
-static int generate_keys(char keys[2][80])
+int local_service_random_key(char out[80])
 {
-    unsigned char raw[64];
+    unsigned char raw[32];
     FILE *f = fopen("/dev/urandom", "rb");
     size_t got = f ? fread(raw, 1, sizeof raw, f) : 0;
     if (f)
         fclose(f);
     if (got != sizeof raw)
-        return err_set(ERR_IO, "cannot read /dev/urandom to generate keys");
-    for (int k = 0; k < 2; k++)
-        for (int i = 0; i < 32; i++)
-            snprintf(&keys[k][i * 2], 3, "%02x", raw[k * 32 + i]);
+        return err_set(ERR_IO, "cannot read /dev/urandom to generate a key");
+    for (int i = 0; i < 32; i++)
+        snprintf(&out[i * 2], 3, "%02x", raw[i]);
     return 0;
 }
 
@@ -140,7 +138,7 @@ static int setup_auth(struct local_service *svc, const struct spec_service *s)
     if (s->auth_keys[0]) {
         for (int k = 0; k < 2; k++)
             snprintf(svc->keys[k], sizeof svc->keys[0], "%s", s->auth_keys[k] ? s->auth_keys[k] : "");
-    } else if ((rc = generate_keys(svc->keys))) {
+    } else if ((rc = local_service_random_key(svc->keys[0])) || (rc = local_service_random_key(svc->keys[1]))) {
         return rc;
     }
     return write_key_file(svc);

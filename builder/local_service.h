@@ -37,6 +37,9 @@ struct local_service {
     struct engine_cmd *podman; /* for an image: how podman is run */
 };
 
+/* A random key as 64 hex digits, like the keys Azure ML issues. */
+int local_service_random_key(char out[80]);
+
 int local_service_start(struct local_service *svc, const struct spec *spec, const struct local_service_options *opts);
 /* Sends SIGHUP: Python workers re-import the entry script, keys are re-read. */
 int local_service_reload(struct local_service *svc);

@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "fsutil.h"
+#include "spec_sections.h"
 #include "yaml_tree.h"
 
 #include <ctype.h>
@@ -42,31 +43,6 @@ static yaml_node_t *get(struct yaml_tree *t, yaml_node_t *map, const char *key)
 {
     yaml_node_t *n = yaml_tree_get(t, map, key);
     return is_null(n) ? NULL : n;
-}
-
-/* A path that must exist, relative to base; want_dir picks the kind. */
-static int resolve_existing(struct yaml_tree *t, yaml_node_t *node, const char *key, const char *base, int want_dir,
-                            char **out)
-{
-    const char *s;
-    int rc = yaml_tree_string(t, node, key, &s);
-    if (rc)
-        return rc;
-    char *path = fs_resolve(base, s);
-    if (!path)
-        return err_set(ERR_NOMEM, "out of memory");
-    struct stat st;
-    if (stat(path, &st) != 0)
-        rc = err_set(ERR_NOTFOUND, "%s:%d: %s: no such %s '%s'", t->file, yaml_tree_line(node), key,
-                     want_dir ? "directory" : "file", path);
-    else if (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
-        rc = err_set(ERR_INVALID, "%s:%d: %s: '%s' is not a %s", t->file, yaml_tree_line(node), key, path,
-                     want_dir ? "directory" : "regular file");
-    if (rc)
-        free(path);
-    else
-        *out = path;
-    return rc;
 }
 
 /* Azure: the script is a .py file whose name is a Python identifier. */
@@ -131,14 +107,14 @@ static int read_inference_config(struct spec *spec, const char *path)
     }
     /* Azure resolves the entry script inside sourceDirectory when one is given. */
     yaml_node_t *src = get(&t, root, "sourceDirectory");
-    if (src && (rc = resolve_existing(&t, src, "sourceDirectory", dir, 1, &source)))
+    if (src && (rc = spec_existing_path(&t, src, "sourceDirectory", dir, 1, &source)))
         goto done;
     yaml_node_t *script = get(&t, root, "entryScript");
     if (!script) {
         rc = err_set(ERR_INVALID, "%s:%d: entryScript: required field is missing", path, yaml_tree_line(root));
         goto done;
     }
-    if ((rc = resolve_existing(&t, script, "entryScript", source ? source : dir, 0, &spec->inference.entry_script)))
+    if ((rc = spec_existing_path(&t, script, "entryScript", source ? source : dir, 0, &spec->inference.entry_script)))
         goto done;
     if (!valid_entry_script_name(spec->inference.entry_script)) {
         rc = err_set(ERR_INVALID, "%s:%d: entryScript: '%s' must be a .py file named like a Python module", path,

@@ -18,9 +18,8 @@ static const char *const service_fields[] = {"port", "workers", "timeout_ms", "m
 static const char *const auth_fields[] = {"enabled", "keys", "key_file", "token", "token_secret_file", NULL};
 static const char *const cors_fields[] = {"origins", NULL};
 
-/* A path field: resolved against the spec's folder; must exist with the wanted type. */
-static int read_path(struct spec *spec, struct yaml_tree *t, yaml_node_t *node, const char *field, int want_dir,
-                     char **out)
+int spec_existing_path(struct yaml_tree *t, yaml_node_t *node, const char *field, const char *base_dir, int want_dir,
+                       char **out)
 {
     const char *s;
     int rc = yaml_tree_string(t, node, field, &s);
@@ -28,7 +27,7 @@ static int read_path(struct spec *spec, struct yaml_tree *t, yaml_node_t *node, 
         return rc;
     if (!s[0])
         return err_set(ERR_INVALID, "%s:%d: %s: must not be empty", t->file, yaml_tree_line(node), field);
-    char *path = fs_resolve(spec->dir, s);
+    char *path = fs_resolve(base_dir, s);
     if (!path)
         return err_set(ERR_NOMEM, "out of memory");
     struct stat st;
@@ -44,6 +43,12 @@ static int read_path(struct spec *spec, struct yaml_tree *t, yaml_node_t *node, 
     }
     *out = path;
     return 0;
+}
+
+static int read_path(struct spec *spec, struct yaml_tree *t, yaml_node_t *node, const char *field, int want_dir,
+                     char **out)
+{
+    return spec_existing_path(t, node, field, spec->dir, want_dir, out);
 }
 
 static int read_int(struct yaml_tree *t, yaml_node_t *map, const char *key, const char *field, long long min,
