@@ -34,12 +34,23 @@ static int append_quoted(struct buf *b, const char *s)
 
 /* One COPY per plan layer, so the image has the same layers as the daemonless one: each layer's
  * files are staged under CONTEXT_ROOT-<n>/ at their image paths and copied onto / together. */
+/* A comment line's text: a file name with a newline must not start an instruction of its own. */
+static int append_comment(struct buf *b, const char *text)
+{
+    int rc = buf_append(b, "# ", 2);
+    for (; *text && !rc; text++)
+        rc = buf_append(b, (unsigned char)*text < ' ' || *text == 0x7f ? "?" : text, 1);
+    return rc ? rc : buf_append(b, "\n", 1);
+}
+
 static int render_copies(struct buf *b, const struct plan *plan)
 {
     int rc = 0;
-    for (size_t i = 0; i < plan->n_layers && !rc; i++)
-        rc = buf_appendf(b, "%s# %s\nCOPY [\"" CONTEXT_ROOT "-%zu/\", \"/\"]\n", i ? "\n" : "",
-                         plan->layers[i].created_by, i + 1);
+    for (size_t i = 0; i < plan->n_layers && !rc; i++) {
+        rc = i ? buf_append(b, "\n", 1) : 0;
+        rc = rc ? rc : append_comment(b, plan->layers[i].created_by);
+        rc = rc ? rc : buf_appendf(b, "COPY [\"" CONTEXT_ROOT "-%zu/\", \"/\"]\n", i + 1);
+    }
     return rc;
 }
 

@@ -113,3 +113,27 @@ rm "$WORK/app/src/.amlignore"
 check "without .amlignore, .gitignore decides (and .git never goes in)" bash -c "
   '$AMLPKG' build '$WORK/app/spec.yaml' --dockerfile '$WORK/appctx2' >/dev/null && cd '$WORK/appctx2/layer-2/var/azureml-app' &&
   [ ! -e pkg ] && [ ! -e .git ] && [ -f data/train.csv ] && [ -f score.py ]"
+
+# Nothing from a spec can add an instruction: values are escaped, comments cleaned, names validated.
+mkdir -p "$WORK/inj" && cp "$ROOT/examples/onnx-ridge/model.onnx" "$WORK/inj/"
+printf 'def init():\n    pass\ndef run(raw):\n    return raw\n' > "$WORK/inj/$(printf 'evil\nRUN touch pwned.py')"
+cat > "$WORK/inj/spec.yaml" <<'YAML'
+models: [{name: ridge, version: 1, path: model.onnx}]
+inference: {entry_script: "evil\nRUN touch pwned.py"}
+environment:
+  base_image: localhost/python:3.11
+  env:
+    TRICKY: "a\"b\\c $(touch /x) ${HOME} `id`\nRUN touch /pwned"
+service:
+  cors: {origins: ["https://a.example.com"]}
+YAML
+check "a spec full of quotes, newlines, \$() and backslashes generates" "$AMLPKG" build "$WORK/inj/spec.yaml" --dockerfile "$WORK/injctx"
+check "... with no instruction but ours: RUN appears nowhere" bash -c "! grep -q '^RUN' '$WORK/injctx/Dockerfile'"
+check "... the value escaped inside one ENV line" grep -qxF 'ENV TRICKY="a\"b\\c \$(touch /x) \${HOME} `id`\nRUN touch /pwned"' "$WORK/injctx/Dockerfile"
+check "... the file name's newline neutralised in the layer comment" grep -qx '# amlpkg: app evil?RUN touch pwned.py' "$WORK/injctx/Dockerfile"
+printf 'models: [{name: ridge, version: 1, path: model.onnx}]\nenvironment:\n  base_image: "debian\\nRUN touch /pwned"\n' > "$WORK/inj/base.yaml"
+check_fails "a base image with a newline is refused" "base.yaml:3: environment.base_image: 'debian" \
+  "$AMLPKG" build "$WORK/inj/base.yaml" --dockerfile "$WORK/never-inj"
+printf 'models: [{name: ridge, version: 1, path: model.onnx}]\nenvironment:\n  env: {"BAD NAME": x}\n' > "$WORK/inj/name.yaml"
+check_fails "an environment variable name that is not a name is refused" "environment.env" \
+  "$AMLPKG" build "$WORK/inj/name.yaml" --dockerfile "$WORK/never-inj"
