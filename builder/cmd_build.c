@@ -114,6 +114,8 @@ static int apply_tag(struct spec *spec, const char *ref)
 
 static int add_git_labels(struct plan *plan, const struct spec *spec)
 {
+    if (spec->inference.git_commit)
+        return 0; /* the git source already named its commit and URL */
     struct vcs_info vcs;
     int rc = vcs_info_read(&vcs, spec->dir);
     if (rc)

@@ -261,7 +261,7 @@ int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_
     p->port = PLAN_PORT;
     p->layers = calloc(spec->n_models + 3, sizeof *p->layers);
     p->env = calloc(24 + spec->environment.n_env, sizeof *p->env);
-    p->labels = calloc(8, sizeof *p->labels);
+    p->labels = calloc(10, sizeof *p->labels);
     p->entrypoint = strdup(PLAN_AMLSERVE_PATH);
     p->workdir = strdup(PLAN_APP_ROOT);
     p->image_name = strdup(spec->image_name);
@@ -322,6 +322,11 @@ int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_
         rc = add_label(p, "com.amlpkg.scoring", strdup(spec->inference.entry_script ? "python" : "onnx"));
     if (!rc)
         rc = add_label(p, "com.amlpkg.environment-key", strdup(e->key));
+    /* A git source decides the app layer: name the commit it came from. */
+    if (!rc && spec->inference.git_commit)
+        rc = add_label(p, "org.opencontainers.image.revision", strdup(spec->inference.git_commit));
+    if (!rc && spec->inference.git_url)
+        rc = add_label(p, "org.opencontainers.image.source", strdup(spec->inference.git_url));
     if (rc)
         goto done;
     qsort(p->labels, p->n_labels, sizeof *p->labels, compare_labels);

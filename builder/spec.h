@@ -26,6 +26,8 @@ struct spec_inference {
     char *entry_script;     /* resolved host path, or NULL */
     char *source_directory; /* resolved host path, or NULL (the script's folder) */
     int python;             /* runtime: python (entry script) or native */
+    /* source_directory given as {git: {url, ref}}: the checkout (removed by spec_free), its commit and URL */
+    char *git_checkout_dir, *git_commit, *git_url;
 };
 
 /* service: amlserve's settings; 0 / NULL means amlserve's default. */

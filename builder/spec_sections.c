@@ -5,6 +5,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "fsutil.h"
+#include "git_source.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,20 +59,66 @@ static int read_int(struct yaml_tree *t, yaml_node_t *map, const char *key, cons
     return n ? yaml_tree_int(t, n, field, min, max, out) : 0;
 }
 
+static const char *const git_fields[] = {"git", NULL};
+static const char *const git_source_fields[] = {"url", "ref", NULL};
+
+/* source_directory: {git: {url, ref}}: cloned and checked out now, so every later stage sees a folder. */
+static int read_git_source(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
+{
+    int rc = yaml_tree_check_keys(t, node, "inference.source_directory", git_fields);
+    yaml_node_t *git = rc ? NULL : yaml_tree_get(t, node, "git");
+    if (!rc && !git)
+        return err_set(ERR_INVALID, "%s:%d: inference.source_directory: expected a path or {git: {url, ref}}", t->file,
+                       yaml_tree_line(node));
+    if (rc || (rc = yaml_tree_check_keys(t, git, "inference.source_directory.git", git_source_fields)))
+        return rc;
+    yaml_node_t *url = yaml_tree_get(t, git, "url"), *ref = yaml_tree_get(t, git, "ref");
+    const char *u, *r = "HEAD";
+    if (!url)
+        return err_set(ERR_INVALID, "%s:%d: inference.source_directory.git.url: required field is missing", t->file,
+                       yaml_tree_line(git));
+    if ((rc = yaml_tree_string(t, url, "inference.source_directory.git.url", &u)) ||
+        (ref && (rc = yaml_tree_string(t, ref, "inference.source_directory.git.ref", &r))))
+        return rc;
+    /* A plain path is a local repository, relative to this file. */
+    char *where = strstr(u, "://") || strchr(u, '@') ? strdup(u) : fs_resolve(spec->dir, u);
+    if (!where)
+        return err_set(ERR_NOMEM, "out of memory");
+    struct git_checkout co;
+    rc = git_source_checkout(&co, where, r);
+    free(where);
+    if (rc) {
+        const char *msg = err_message(rc);
+        char detail[600];
+        snprintf(detail, sizeof detail, "%s", msg);
+        err_clear();
+        return err_set(rc, "%s:%d: inference.source_directory.git: %s", t->file, yaml_tree_line(git), detail);
+    }
+    struct spec_inference *inf = &spec->inference;
+    inf->git_checkout_dir = co.dir;
+    inf->git_commit = co.commit;
+    inf->git_url = co.url;
+    return (inf->source_directory = strdup(co.dir)) ? 0 : err_set(ERR_NOMEM, "out of memory");
+}
+
 int spec_read_inference(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
 {
     int rc = yaml_tree_check_keys(t, node, "inference", inference_fields);
     if (rc)
         return rc;
     struct spec_inference *inf = &spec->inference;
-    yaml_node_t *script = yaml_tree_get(t, node, "entry_script");
-    if (script && (rc = read_path(spec, t, script, "inference.entry_script", 0, &inf->entry_script)))
-        return rc;
     yaml_node_t *src = yaml_tree_get(t, node, "source_directory");
-    if (src && src->type == YAML_MAPPING_NODE)
-        return err_set(ERR_UNSUPPORTED, "%s:%d: inference.source_directory: a git source is not supported by this "
-                       "version of amlpkg yet; give a local folder", t->file, yaml_tree_line(src));
-    if (src && (rc = read_path(spec, t, src, "inference.source_directory", 1, &inf->source_directory)))
+    if (src && src->type == YAML_MAPPING_NODE) {
+        if ((rc = read_git_source(spec, t, src)))
+            return rc;
+    } else if (src && (rc = read_path(spec, t, src, "inference.source_directory", 1, &inf->source_directory))) {
+        return rc;
+    }
+    /* With a git source the script is a path inside the repository; else relative to this file. */
+    yaml_node_t *script = yaml_tree_get(t, node, "entry_script");
+    if (script && (rc = spec_existing_path(t, script, "inference.entry_script",
+                                           inf->git_checkout_dir ? inf->git_checkout_dir : spec->dir, 0,
+                                           &inf->entry_script)))
         return rc;
     inf->python = inf->entry_script != NULL;
     yaml_node_t *runtime = yaml_tree_get(t, node, "runtime");
@@ -250,6 +297,11 @@ void spec_sections_release(struct spec *spec)
 {
     free(spec->inference.entry_script);
     free(spec->inference.source_directory);
+    if (spec->inference.git_checkout_dir)
+        fs_remove_tree(spec->inference.git_checkout_dir);
+    free(spec->inference.git_checkout_dir);
+    free(spec->inference.git_commit);
+    free(spec->inference.git_url);
     struct spec_service *svc = &spec->service;
     free(svc->auth_keys[0]);
     free(svc->auth_keys[1]);
