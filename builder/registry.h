@@ -11,8 +11,9 @@
  * caller to judge; registry_status_error() turns it into a message naming the
  * operation, the registry and the repository.
  *
- * Plain HTTP is used only with --insecure or for a loopback registry, and only
- * after HTTPS failed. Ownership: registry_open/registry_free, conn_new/free;
+ * Plain HTTP is used only with --insecure or for a loopback registry without
+ * --ca-cert, and only after HTTPS failed to connect: a certificate that does
+ * not verify is an error, never a reason to drop TLS. Ownership: registry_open/registry_free, conn_new/free;
  * a conn borrows its registry, which must outlive it. */
 #ifndef AMLPKG_REGISTRY_H
 #define AMLPKG_REGISTRY_H
@@ -55,7 +56,8 @@ struct registry {
 
 struct registry_conn {
     struct registry *reg;
-    void *curl; /* CURL * */
+    void *curl;       /* CURL * */
+    char errbuf[256]; /* CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE) of the last request */
 };
 
 /* Connects to registry_name (host[:port] as in a reference), pings /v2/ and
