@@ -18,6 +18,7 @@
 #define TOKEN_REPLY_LIMIT (1 << 20)
 
 _Static_assert(sizeof ((struct registry_conn *)0)->errbuf >= CURL_ERROR_SIZE, "errbuf must hold CURL_ERROR_SIZE");
+_Static_assert(CURL_LOCK_DATA_LAST <= 8, "share_locks must have one mutex per curl_lock_data");
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_global(void)
@@ -270,6 +271,8 @@ static void set_tls(struct registry_conn *c, CURL *h)
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+    if (reg->share)
+        curl_easy_setopt(h, CURLOPT_SHARE, (CURLSH *)reg->share);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -748,10 +751,47 @@ void registry_conn_free(struct registry_conn *c)
     free(c);
 }
 
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)
+{
+    (void)h;
+    (void)access;
+    struct registry *reg = ctx;
+    pthread_mutex_lock(&reg->share_locks[(unsigned)data % 8]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ctx)
+{
+    (void)h;
+    struct registry *reg = ctx;
+    pthread_mutex_unlock(&reg->share_locks[(unsigned)data % 8]);
+}
+
+static int share_new(struct registry *reg)
+{
+    CURLSH *sh = curl_share_init();
+    if (!sh)
+        return err_set(ERR_NOMEM, "cannot start libcurl");
+    for (size_t i = 0; i < 8; i++)
+        pthread_mutex_init(&reg->share_locks[i], NULL);
+    curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(sh, CURLSHOPT_USERDATA, reg);
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    reg->share = sh;
+    return 0;
+}
+
 void registry_free(struct registry *reg)
 {
     if (!reg)
         return;
+    if (reg->share) {
+        curl_share_cleanup((CURLSH *)reg->share);
+        for (size_t i = 0; i < 8; i++)
+            pthread_mutex_destroy(&reg->share_locks[i]);
+    }
     for (size_t i = 0; i < reg->n_tokens; i++)
         free(reg->tokens[i].token);
     registry_auth_creds_release(&reg->creds);
@@ -790,25 +830,41 @@ int registry_open(struct registry **out, const char *registry_name, const struct
     snprintf(reg->host, sizeof reg->host, "%s",
              strcmp(registry_name, REFERENCE_DEFAULT_REGISTRY) ? registry_name : "registry-1.docker.io");
     int rc = registry_auth_find_creds(&reg->creds, reg->name, opt->creds);
-    if (rc || (rc = registry_conn_new(&c, reg)))
+    if (rc || (rc = share_new(reg)) || (rc = registry_conn_new(&c, reg)))
         goto done;
     /* --ca-cert says the registry speaks TLS: no plain HTTP then, even on loopback. */
-    int plain_ok = opt->insecure || (!opt->ca_cert && reference_host_is_loopback(reg->host));
-    const char *schemes[] = {"https", "http"};
+    int loopback = !opt->ca_cert && reference_host_is_loopback(reg->host);
+    int plain_ok = opt->insecure || loopback;
+    /* Loopback registries mostly speak plain HTTP, and a TLS attempt against
+     * one costs a handshake plus loading the system CA store; so there the
+     * unauthenticated ping tries HTTP first and moves to HTTPS when the port
+     * turns out to speak TLS. Elsewhere HTTPS comes first, HTTP only with
+     * --insecure. Once HTTPS is chosen, a TLS failure is final. */
+    const char *schemes[2] = {"https", "http"};
+    if (loopback) {
+        schemes[0] = "http";
+        schemes[1] = "https";
+    }
     CURLcode cc = CURLE_OK, tls_cc = CURLE_OK;
     char tls_err[CURL_ERROR_SIZE] = "";
     long retries = env_long("AMLPKG_RETRIES", 5, 0, 100), base_ms = env_long("AMLPKG_RETRY_BASE_MS", 500, 1, 60000);
     for (long attempt = 0;; attempt++) {
         for (int s = 0; s < (plain_ok ? 2 : 1); s++) {
+            int https = schemes[s][4] == 's';
             snprintf(reg->base, sizeof reg->base, "%s://%s/v2/", schemes[s], reg->host);
             ping(c, &resp, &cc);
-            /* A certificate that does not verify means the server does speak TLS. */
-            if (cc == CURLE_OK || tls_verify_error(cc))
-                break;
-            if (s == 0) {
+            if (https) {
+                /* A certificate that does not verify means the server does speak TLS. */
+                if (cc == CURLE_OK || tls_verify_error(cc))
+                    break;
                 tls_cc = cc;
                 snprintf(tls_err, sizeof tls_err, "%s", curl_detail(c, cc));
+            } else if (cc == CURLE_OK && resp.status != 400) {
+                break;
+            } else if (cc == CURLE_COULDNT_CONNECT && s == 0) {
+                break; /* nobody listens: HTTPS would be refused too */
             }
+            /* Plain HTTP to a TLS port answers 400 or hangs up: try the other scheme. */
         }
         if (cc == CURLE_OK && !transient_status(resp.status))
             break;

@@ -52,6 +52,12 @@ struct registry {
     struct registry_token tokens[16];
     size_t n_tokens, next_token;
     atomic_llong bytes_moved; /* payload bytes sent or received, for progress */
+    /* A libcurl share (CURLSH *): every conn of this registry draws on one
+     * pool of kept-alive connections, TLS sessions and DNS answers, so the
+     * ping's connection serves the first worker and no thread repeats a
+     * handshake another one already made. */
+    void *share;
+    pthread_mutex_t share_locks[8]; /* one per curl_lock_data */
 };
 
 struct registry_conn {

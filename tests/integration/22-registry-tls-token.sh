@@ -43,13 +43,26 @@ check "... and the pulled archive names it" bash -c \
   "jq -e --arg d '$want' '.digest == \$d and .downloaded == 3' '$WORK/last.out' &&
    test \"\$(tar xOf '$WORK/tls.tar' index.json | jq -r '.manifests[0].digest')\" = '$want'"
 
-handshakes() { grep -c 'does not look like a TLS handshake\|client sent an HTTP request to an HTTPS server' \
-  "$WORK/registry-tls/log"; }
-before=$(handshakes)
+# plain_after_tls COMMAND...: fails when the command sends a plain-HTTP request
+# after its first TLS ClientHello (what a silent fall-back to HTTP would do).
+plain_after_tls() {
+  strace -f -qq -e trace=sendto -s 8 -o "$WORK/sendto.log" "$@" >/dev/null 2>&1
+  grep -q 'sendto(' "$WORK/sendto.log" || return 1
+  awk '/sendto\(/ { if ($0 ~ /"\\26\\3/) tls = 1; else if (tls && $0 ~ /"(GET|HEAD|PUT|POST|PATCH) /) bad = 1 }
+       END { exit bad }' "$WORK/sendto.log"
+}
 check_fails "without --ca-cert push fails with a certificate error naming the registry" \
   "push $T: the registry's TLS certificate cannot be verified: .*certificate.*--ca-cert" \
   "$AMLPKG" push "$WORK/ridge.tar" "$T/team/ridge:2"
-check "... and never retries over plain HTTP" test "$(handshakes)" = "$before"
+if command -v strace >/dev/null; then
+  check "... and never retries over plain HTTP after the TLS failure" \
+    plain_after_tls "$AMLPKG" push "$WORK/ridge.tar" "$T/team/ridge:2"
+  check "with --ca-cert not even the loopback probe goes over plain HTTP" bash -c \
+    "strace -f -qq -e trace=sendto -s 8 -o '$WORK/sendto2.log' '$AMLPKG' pull '$T/team/ridge:1' -o '$WORK/st.tar' \
+       --ca-cert '$PKI/other-ca.pem' >/dev/null 2>&1; grep -q 'sendto(' '$WORK/sendto2.log' && ! grep -Eq '\"(GET|HEAD|PUT|POST) ' '$WORK/sendto2.log'"
+else
+  skip "strace is not installed: the no-plain-HTTP checks need it"
+fi
 check_exit "a certificate error exits 1" 1 "$AMLPKG" push "$WORK/ridge.tar" "$T/team/ridge:2"
 check_fails "a CA that did not sign the certificate is refused too" \
   "pull $T: the registry's TLS certificate cannot be verified: .*not signed by the --ca-cert bundle" \
