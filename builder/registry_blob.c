@@ -356,6 +356,34 @@ done:
     return rc;
 }
 
+int registry_manifest_has(struct registry_conn *c, int *out, const char *repo, const char *id, const char *want)
+{
+    *out = 0;
+    char url[600], scope[600], what[160];
+    snprintf(url, sizeof url, "/v2/%s/manifests/%s", repo, id);
+    snprintf(scope, sizeof scope, "repository:%s:pull,push", repo);
+    snprintf(what, sizeof what, "check manifest %.80s", id);
+    struct registry_call call;
+    registry_call_init(&call);
+    call.method = "HEAD";
+    call.url = url;
+    call.scope = scope;
+    call.repo = repo;
+    call.what = what;
+    /* Every type we push, so the registry never converts (which changes the digest). */
+    call.accept = MEDIA_OCI_MANIFEST ", " MEDIA_OCI_INDEX ", " MEDIA_DOCKER_MANIFEST ", " MEDIA_DOCKER_LIST;
+    struct registry_response resp;
+    int rc = registry_call(c, &call, &resp);
+    if (!rc) {
+        if (resp.status == 200)
+            *out = !strcmp(resp.docker_digest, want);
+        else if (resp.status != 404)
+            rc = registry_status_error(c, &call, &resp);
+    }
+    registry_response_release(&resp);
+    return rc;
+}
+
 int registry_manifest_put(struct registry_conn *c, const char *repo, const char *id, const char *data, size_t len,
                           const char *media_type)
 {

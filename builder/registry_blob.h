@@ -33,6 +33,9 @@ int registry_manifest_get(struct registry_conn *c, struct buf *out, char media_t
                           const char *repo, const char *id);
 int registry_manifest_put(struct registry_conn *c, const char *repo, const char *id, const char *data, size_t len,
                           const char *media_type);
+/* HEADs a manifest by tag or digest: *out is 1 when the registry has it and
+ * says its digest is want (so a PUT would change nothing), 0 otherwise. */
+int registry_manifest_has(struct registry_conn *c, int *out, const char *repo, const char *id, const char *want);
 /* 1 for an index / manifest list media type. */
 int registry_media_is_index(const char *media_type);
 

@@ -310,8 +310,14 @@ static int put_manifests(struct registry *reg, const char *repo, const char *id,
     for (size_t i = 0; !rc && i < g->n_nodes; i++) {
         const struct node *n = &g->nodes[i];
         int top = i + 1 == g->n_nodes;
-        rc = registry_manifest_put(c, repo, top && id ? id : n->digest, n->bytes.data, n->bytes.len,
-                                   n->media_type);
+        const char *ref = top && id ? id : n->digest;
+        /* A HEAD is cheap; a PUT makes the registry rewrite the manifest and its tag. */
+        int has = 0;
+        rc = registry_manifest_has(c, &has, repo, ref, n->digest);
+        if (!rc && !has) {
+            rc = registry_manifest_put(c, repo, ref, n->bytes.data, n->bytes.len, n->media_type);
+            x->manifests_put += !rc;
+        }
     }
     if (!rc && g->n_nodes)
         snprintf(x->digest, sizeof x->digest, "%s", g->nodes[g->n_nodes - 1].digest);

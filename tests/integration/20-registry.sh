@@ -28,6 +28,15 @@ check "the registry serves the same manifest bytes" bash -c \
 
 "$AMLPKG" push "$WORK/ridge.tar" "$R/team/ridge:1" --json > "$WORK/push2.json"
 check "a second push skips every blob" jq -e '.skipped == 3 and .uploaded == 0 and .bytes_moved == 0' "$WORK/push2.json"
+check "the first push puts the manifest, the second finds it already tagged" bash -c \
+  "jq -e '.manifests_put == 1' '$WORK/push1.json' && jq -e '.manifests_put == 0' '$WORK/push2.json'"
+# The HEAD before the manifest PUT must not keep a tag that names another image.
+SOURCE_DATE_EPOCH=86400 "$AMLPKG" build "$EX/spec.yaml" -o "$WORK/other.tar" >/dev/null
+check "pushing another image moves the tag" bash -c \
+  "'$AMLPKG' push '$WORK/other.tar' '$R/team/moved:1' --json | jq -e '.manifests_put == 1' >/dev/null &&
+   '$AMLPKG' push '$WORK/ridge.tar' '$R/team/moved:1' --json | jq -e --arg d '$want' '.manifests_put == 1 and .digest == \$d'"
+check "... and the tag names the image pushed last" bash -c \
+  "skopeo inspect --tls-verify=false docker://$R/team/moved:1 | jq -e --arg d '$want' '.Digest == \$d'"
 check "without --json push prints one summary line" bash -c \
   "'$AMLPKG' push '$WORK/ridge.tar' '$R/team/ridge:1' 2>&1 | grep -Eq '^pushed .*3 skipped'"
 
