@@ -87,7 +87,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
     struct registry_response *r = t->resp;
     if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
         /* A new response (redirect or 100-continue): forget the previous headers. */
-        r->location[0] = r->content_type[0] = r->docker_digest[0] = r->range[0] = '\0';
+        r->location[0] = r->content_type[0] = r->docker_digest[0] = r->range[0] = r->link[0] = '\0';
         r->www_authenticate[0] = '\0';
         r->retry_after = 0;
         r->content_length = -1;
@@ -108,6 +108,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
         copy_header_value(r->docker_digest, sizeof r->docker_digest, v, vlen);
     else if (IS("range"))
         copy_header_value(r->range, sizeof r->range, v, vlen);
+    else if (IS("link"))
+        copy_header_value(r->link, sizeof r->link, v, vlen);
     else if (IS("www-authenticate") && !r->www_authenticate[0])
         copy_header_value(r->www_authenticate, sizeof r->www_authenticate, v, vlen);
     else if (IS("content-length")) {

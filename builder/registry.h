@@ -101,6 +101,7 @@ struct registry_response {
     char content_type[256];
     char docker_digest[80];
     char range[64];
+    char link[2048]; /* pagination: `<url>; rel="next"` */
     char www_authenticate[2048];
     long retry_after;
     int64_t content_length;

@@ -54,6 +54,16 @@ check "copy within one registry mounts every blob" bash -c \
 check "the copied tag resolves to the same digest" bash -c \
   "skopeo inspect --tls-verify=false docker://$R/other/ridge:2 | jq -e --arg d '$want' '.Digest == \$d'"
 
+# amlpkg tags: the tag list, across pages.
+for t in v1 v2 v3 v4 v5; do "$AMLPKG" push "$WORK/ridge.tar" "$R/tagged/ridge:$t" >/dev/null; done
+check "tags lists every tag, one per line" bash -c \
+  "test \"\$('$AMLPKG' tags $R/tagged/ridge | sort | tr '\n' ' ')\" = 'v1 v2 v3 v4 v5 '"
+check "tags --json" bash -c \
+  "'$AMLPKG' tags $R/tagged/ridge --json | jq -e --arg r '$R/tagged/ridge' '.repository == \$r and (.tags | sort) == [\"v1\",\"v2\",\"v3\",\"v4\",\"v5\"]'"
+check_fails "tags of a missing repository says NAME_UNKNOWN" "tags $R/nope/ridge: list tags: HTTP 404.*NAME_UNKNOWN" \
+  "$AMLPKG" tags "$R/nope/ridge"
+check_exit "tags with a tagged reference is a usage error" 2 "$AMLPKG" tags "$R/tagged/ridge:v1"
+
 # Chunked upload: a chunk size far below the layer size forces PATCH chunks.
 check "chunked upload of the image" env AMLPKG_CHUNK_SIZE=65536 "$AMLPKG" push "$WORK/x" "$R/chunked/ridge:1" --json
 check "the chunked push has the same digest" jq -e --arg d "$want" '.digest == $d and .uploaded == 3' "$WORK/last.out"

@@ -71,6 +71,8 @@ check_fails "a missing --ca-cert file is named" "push $T: .*$PKI/missing.pem.*ch
   "$AMLPKG" push "$WORK/ridge.tar" "$T/team/ridge:2" --ca-cert "$PKI/missing.pem"
 check "--insecure pushes without the CA" "$AMLPKG" push "$WORK/ridge.tar" "$T/insecure/ridge:1" --insecure --json
 check "... with the same digest" jq -e --arg d "$want" '.digest == $d' "$WORK/last.out"
+check "tags over TLS with --ca-cert" bash -c \
+  "test \"\$('$AMLPKG' tags $T/team/ridge --ca-cert '$PKI/ca.pem')\" = 1"
 check "copy within the TLS registry mounts" bash -c \
   "'$AMLPKG' copy $T/team/ridge:1 $T/copied/ridge:1 --ca-cert '$PKI/ca.pem' --json | jq -e '.mounted == 3'"
 
@@ -106,6 +108,11 @@ check "pull through token auth round-trips the digest" bash -c \
   "'$AMLPKG' pull $K/team/ridge:1 -o '$WORK/tok.tar' --creds alice:s3cret --json | jq -e --arg d '$want' '.digest == \$d'"
 check "copy across repositories mounts every blob through token auth" bash -c \
   "'$AMLPKG' copy $K/team/ridge:1 $K/mirror/ridge:1 --creds alice:s3cret --json | jq -e --arg d '$want' '.mounted == 3 and .digest == \$d'"
+check "tags through token auth" bash -c \
+  "'$AMLPKG' tags $K/team/ridge --creds alice:s3cret --json | jq -e '.tags == [\"1\"]'"
+check_fails "tags of a denied repository names the refused scope" \
+  "tags $K: the token service '$REALM' denied 'repository:denied/ridge:pull'" \
+  "$AMLPKG" tags "$K/denied/ridge" --creds alice:s3cret
 check "skopeo reads the mounted copy with the same token service" bash -c \
   "skopeo inspect --tls-verify=false --creds alice:s3cret docker://$K/mirror/ridge:1 | jq -e --arg d '$want' '.Digest == \$d'"
 : > "$TOKEN_LOG"
