@@ -736,7 +736,13 @@ int registry_conn_new(struct registry_conn **out, struct registry *reg)
 {
     *out = NULL;
     struct registry_conn *c = calloc(1, sizeof *c);
-    if (!c || !(c->curl = curl_easy_init())) {
+    if (!c)
+        return err_set(ERR_NOMEM, "out of memory");
+    pthread_mutex_lock(&reg->lock);
+    if (reg->n_idle)
+        c->curl = reg->idle[--reg->n_idle];
+    pthread_mutex_unlock(&reg->lock);
+    if (!c->curl && !(c->curl = curl_easy_init())) {
         free(c);
         return err_set(ERR_NOMEM, "cannot start libcurl");
     }
@@ -749,7 +755,16 @@ void registry_conn_free(struct registry_conn *c)
 {
     if (!c)
         return;
-    curl_easy_cleanup(c->curl);
+    struct registry *reg = c->reg;
+    int kept = 0;
+    pthread_mutex_lock(&reg->lock);
+    if (reg->n_idle < sizeof reg->idle / sizeof reg->idle[0]) {
+        reg->idle[reg->n_idle++] = c->curl; /* its open connections stay open for the next conn */
+        kept = 1;
+    }
+    pthread_mutex_unlock(&reg->lock);
+    if (!kept)
+        curl_easy_cleanup(c->curl);
     free(c);
 }
 
@@ -778,7 +793,6 @@ static int share_new(struct registry *reg)
     curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock);
     curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
     curl_share_setopt(sh, CURLSHOPT_USERDATA, reg);
-    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     reg->share = sh;
@@ -789,6 +803,9 @@ void registry_free(struct registry *reg)
 {
     if (!reg)
         return;
+    /* Handles first: a share cannot go while handles still use it. */
+    for (size_t i = 0; i < reg->n_idle; i++)
+        curl_easy_cleanup(reg->idle[i]);
     if (reg->share) {
         curl_share_cleanup((CURLSH *)reg->share);
         for (size_t i = 0; i < 8; i++)

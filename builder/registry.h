@@ -52,12 +52,17 @@ struct registry {
     struct registry_token tokens[16];
     size_t n_tokens, next_token;
     atomic_llong bytes_moved; /* payload bytes sent or received, for progress */
-    /* A libcurl share (CURLSH *): every conn of this registry draws on one
-     * pool of kept-alive connections, TLS sessions and DNS answers, so the
-     * ping's connection serves the first worker and no thread repeats a
-     * handshake another one already made. */
+    /* A libcurl share (CURLSH *) of TLS sessions and DNS answers, so no
+     * thread repeats a full handshake another one already made. Connections
+     * themselves are not shared this way (libcurl's shared connection cache
+     * is not safe across concurrent threads); instead a freed conn leaves its
+     * easy handle, with its kept-alive connections, in idle[] for the next
+     * conn_new, so the ping's connection serves the first worker and the
+     * workers' serve the manifests. */
     void *share;
     pthread_mutex_t share_locks[8]; /* one per curl_lock_data */
+    void *idle[8];                  /* CURL * handles, guarded by lock */
+    size_t n_idle;
 };
 
 struct registry_conn {
