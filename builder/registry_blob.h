@@ -1,4 +1,4 @@
-/* Blob and manifest operations of the OCI distribution API, on top of
+/* Blob, manifest and tag-list operations of the OCI distribution API, on top of
  * registry_call(). Every function works on one connection (one thread).
  *
  * Uploads: HEAD first (an existing blob is never sent again), cross-repo

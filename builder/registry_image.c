@@ -533,6 +533,8 @@ int registry_image_pull(struct registry *reg, const char *repo, const char *id, 
     struct remote_ctx r = {c, repo};
     if ((rc = walk(&g, fetch_remote, &r, top, platform, 0)))
         goto done;
+    registry_conn_free(c); /* its handle, connection still open, goes to the first worker */
+    c = NULL;
     /* Staged beside the output so the final renames stay on one file system. */
     if ((rc = fs_make_temp_dir(&dir, out_dir, ".amlpkg-pull-")))
         goto done;
@@ -592,6 +594,8 @@ int registry_image_copy(struct registry *src_reg, const char *src_repo, const ch
     struct remote_ctx r = {c, src_repo};
     if ((rc = walk(&g, fetch_remote, &r, top, NULL, 0)))
         goto done;
+    registry_conn_free(c); /* back to src_reg's idle handles for the workers */
+    c = NULL;
     const char *tmp = getenv("TMPDIR");
     if ((rc = fs_make_temp_dir(&dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-copy-")))
         goto done;
