@@ -11,6 +11,7 @@ int cmd_build(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
+int cmd_tags(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_package(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

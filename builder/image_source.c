@@ -39,6 +39,10 @@ static int extract(const char *tarball, const char *dir)
     archive_read_support_filter_all(a);
     int rc = 0, saw_index = 0, saw_docker = 0;
     char path[4096];
+    /* On the heap, not _Thread_local: a TLS array is zeroed for every thread
+     * the process starts, whether or not it ever extracts anything. */
+    enum { CHUNK = 1 << 20 };
+    char *chunk = malloc(CHUNK);
     snprintf(path, sizeof path, "%s/blobs", dir);
     mkdir(path, 0755);
     snprintf(path, sizeof path, "%s/blobs/sha256", dir);
@@ -48,7 +52,10 @@ static int extract(const char *tarball, const char *dir)
         goto done;
     }
     struct archive_entry *e;
-    static _Thread_local char chunk[1 << 20];
+    if (!chunk) {
+        rc = err_set(ERR_NOMEM, "out of memory");
+        goto done;
+    }
     for (;;) {
         int r = archive_read_next_header(a, &e);
         if (r == ARCHIVE_EOF)
@@ -74,7 +81,7 @@ static int extract(const char *tarball, const char *dir)
             goto done;
         }
         la_ssize_t n;
-        while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0) {
+        while ((n = archive_read_data(a, chunk, CHUNK)) > 0) {
             if (write(fd, chunk, (size_t)n) != n) {
                 rc = err_set_errno(ERR_IO, "%s: cannot write", path);
                 break;
@@ -91,6 +98,7 @@ static int extract(const char *tarball, const char *dir)
                                                    "oci-archive or an OCI layout directory)", tarball)
                         : err_set(ERR_PARSE, "%s: no index.json: not an oci-archive", tarball);
 done:
+    free(chunk);
     archive_read_free(a);
     return rc;
 }

@@ -64,16 +64,22 @@ static int put_blob(struct archive *a, const struct oci_blob *blob, long long mt
     FILE *f = fopen(blob->path, "rb");
     if (!f)
         return err_set_errno(ERR_IO, "%s: cannot open", blob->path);
-    static _Thread_local char chunk[1 << 20];
+    enum { CHUNK = 1 << 20 };
+    char *chunk = malloc(CHUNK); /* not _Thread_local: that would be zeroed for every thread */
+    if (!chunk) {
+        fclose(f);
+        return err_set(ERR_NOMEM, "out of memory");
+    }
     size_t n;
     int64_t total = 0;
-    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+    while (!rc && (n = fread(chunk, 1, CHUNK, f)) > 0) {
         if (archive_write_data(a, chunk, n) != (la_ssize_t)n)
             rc = err_set(ERR_IO, "%s: %s", path, archive_error_string(a));
         total += (int64_t)n;
     }
     if (!rc && total != blob->size)
         rc = err_set(ERR_IO, "%s: blob changed size while archiving", blob->path);
+    free(chunk);
     fclose(f);
     return rc;
 }

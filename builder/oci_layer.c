@@ -128,21 +128,26 @@ static int is_incompressible(int fd, int64_t size)
 {
     if (size < PROBE_MIN_SIZE)
         return 0;
-    static _Thread_local unsigned char in[PROBE_BYTES], out[PROBE_BYTES + 1024];
-    ssize_t n = pread(fd, in, sizeof in, 0);
-    if (n < (ssize_t)(PROBE_BYTES / 2))
+    /* Heap, not _Thread_local: TLS arrays are zeroed for every thread started. */
+    enum { OUT_BYTES = PROBE_BYTES + 1024 };
+    unsigned char *in = malloc(PROBE_BYTES + OUT_BYTES), *out = in ? in + PROBE_BYTES : NULL;
+    if (!in)
         return 0;
+    int incompressible = 0;
+    ssize_t n = pread(fd, in, PROBE_BYTES, 0);
     z_stream zs = {0};
-    if (deflateInit2(&zs, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return 0;
-    zs.next_in = in;
-    zs.avail_in = (uInt)n;
-    zs.next_out = out;
-    zs.avail_out = sizeof out;
-    deflate(&zs, Z_FINISH);
-    size_t produced = sizeof out - zs.avail_out;
-    deflateEnd(&zs);
-    return produced * 100 > (size_t)n * 97;
+    if (n >= (ssize_t)(PROBE_BYTES / 2) && deflateInit2(&zs, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK) {
+        zs.next_in = in;
+        zs.avail_in = (uInt)n;
+        zs.next_out = out;
+        zs.avail_out = OUT_BYTES;
+        deflate(&zs, Z_FINISH);
+        size_t produced = OUT_BYTES - zs.avail_out;
+        deflateEnd(&zs);
+        incompressible = produced * 100 > (size_t)n * 97;
+    }
+    free(in);
+    return incompressible;
 }
 
 /* The walk behind oci_layer_choose_compression: total bytes and the largest
@@ -518,7 +523,12 @@ int oci_layer_add_file(struct oci_layer_writer *w, const char *image_path, const
     if (fd < 0)
         return err_set_errno(ERR_IO, "%s: cannot open", host_path);
     struct archive_entry *e = new_entry(w, image_path, AE_IFREG, st.st_mode & 07777, st.st_size);
-    if (!e) {
+    /* Heap, not _Thread_local: a TLS array is zeroed for every thread started. */
+    size_t cap = st.st_size < (1 << 20) ? (size_t)st.st_size + 1 : (size_t)1 << 20;
+    char *chunk = malloc(cap);
+    if (!e || !chunk) {
+        archive_entry_free(e);
+        free(chunk);
         close(fd);
         return err_set(ERR_NOMEM, "out of memory");
     }
@@ -528,10 +538,9 @@ int oci_layer_add_file(struct oci_layer_writer *w, const char *image_path, const
     }
     if ((rc = set_level(w, is_incompressible(fd, st.st_size) ? 0 : w->level)))
         goto done;
-    static _Thread_local char chunk[1 << 20];
     int64_t left = st.st_size;
     while (left > 0) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
+        ssize_t n = read(fd, chunk, cap);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -548,6 +557,7 @@ int oci_layer_add_file(struct oci_layer_writer *w, const char *image_path, const
         left -= n;
     }
 done:
+    free(chunk);
     archive_entry_free(e);
     close(fd);
     return rc;

@@ -17,6 +17,9 @@
 #define ERROR_BODY_LIMIT (64 << 10)
 #define TOKEN_REPLY_LIMIT (1 << 20)
 
+_Static_assert(sizeof ((struct registry_conn *)0)->errbuf >= CURL_ERROR_SIZE, "errbuf must hold CURL_ERROR_SIZE");
+_Static_assert(CURL_LOCK_DATA_LAST <= 8, "share_locks must have one mutex per curl_lock_data");
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_global(void)
 {
@@ -84,7 +87,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
     struct registry_response *r = t->resp;
     if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
         /* A new response (redirect or 100-continue): forget the previous headers. */
-        r->location[0] = r->content_type[0] = r->docker_digest[0] = r->range[0] = '\0';
+        r->location[0] = r->content_type[0] = r->docker_digest[0] = r->range[0] = r->link[0] = '\0';
         r->www_authenticate[0] = '\0';
         r->retry_after = 0;
         r->content_length = -1;
@@ -105,6 +108,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
         copy_header_value(r->docker_digest, sizeof r->docker_digest, v, vlen);
     else if (IS("range"))
         copy_header_value(r->range, sizeof r->range, v, vlen);
+    else if (IS("link"))
+        copy_header_value(r->link, sizeof r->link, v, vlen);
     else if (IS("www-authenticate") && !r->www_authenticate[0])
         copy_header_value(r->www_authenticate, sizeof r->www_authenticate, v, vlen);
     else if (IS("content-length")) {
@@ -223,14 +228,53 @@ static void url_escape_into(struct buf *b, const char *s)
     }
 }
 
-static void set_tls(struct registry *reg, CURL *h)
+/* A TLS failure that plain HTTP must not paper over: the server speaks TLS
+ * but its certificate (or our CA bundle) is the problem. */
+static int tls_verify_error(CURLcode cc)
 {
+    switch (cc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* libcurl's own detail ("SSL certificate problem: ...") when it has one. */
+static const char *curl_detail(const struct registry_conn *c, CURLcode cc)
+{
+    return c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc);
+}
+
+static const char *tls_hint(const struct registry *reg, CURLcode cc)
+{
+    if (!tls_verify_error(cc))
+        return "";
+    if (cc == CURLE_SSL_CACERT_BADFILE)
+        return reg->opt.ca_cert ? "; check the --ca-cert file" : "";
+    return reg->opt.ca_cert ? "; the certificate is not signed by the --ca-cert bundle or does not name this host"
+                            : "; pass --ca-cert FILE with the CA that signed the registry's certificate, or "
+                              "--insecure to skip verification";
+}
+
+static void set_tls(struct registry_conn *c, CURL *h)
+{
+    struct registry *reg = c->reg;
+    c->errbuf[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
     if (reg->opt.ca_cert)
         curl_easy_setopt(h, CURLOPT_CAINFO, reg->opt.ca_cert);
     if (reg->opt.insecure) {
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+    if (reg->share)
+        curl_easy_setopt(h, CURLOPT_SHARE, (CURLSH *)reg->share);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -248,6 +292,31 @@ static size_t on_token_body(char *data, size_t size, size_t nmemb, void *ctx)
     return buf_append(b, data, size * nmemb) ? 0 : size * nmemb;
 }
 
+/* ": <message>" from a token service's error reply ({"details": ...}, OAuth2
+ * {"error_description": ...} or registry-style {"errors": [{"message": ...}]}). */
+static void token_error_detail(char *out, size_t size, const struct buf *reply)
+{
+    out[0] = '\0';
+    struct arena arena;
+    arena_init(&arena, 4096, 1u << 20);
+    struct json_value *root = NULL;
+    if (reply->len && !json_parse(&root, &arena, reply->data, reply->len, "token reply") &&
+        root->type == JSON_OBJECT) {
+        const struct json_value *m = json_member(root, "details");
+        if (!m || m->type != JSON_STRING)
+            m = json_member(root, "error_description");
+        if (!m || m->type != JSON_STRING) {
+            const struct json_value *errs = json_member(root, "errors");
+            const struct json_value *e = errs && errs->type == JSON_ARRAY ? errs->child : NULL;
+            m = e ? json_member(e, "message") : NULL;
+        }
+        if (m && m->type == JSON_STRING && m->as.string.len)
+            snprintf(out, size, ": %.200s", m->as.string.ptr);
+    }
+    err_clear(); /* an unparsable reply must not hide the status */
+    arena_release(&arena);
+}
+
 /* GETs a Bearer token for scope from the realm. Caller holds reg->lock. */
 static int fetch_token(struct registry_conn *c, const char *scope, char **out)
 {
@@ -258,22 +327,33 @@ static int fetch_token(struct registry_conn *c, const char *scope, char **out)
     buf_init(&reply, TOKEN_REPLY_LIMIT);
     CURL *h = c->curl;
     int rc = 0;
+    char detail[256];
     buf_append_str(&url, reg->realm);
     buf_append_str(&url, strchr(reg->realm, '?') ? "&" : "?");
     if (reg->service[0]) {
         buf_append_str(&url, "service=");
         url_escape_into(&url, reg->service);
     }
-    if (scope && scope[0]) {
-        buf_append_str(&url, reg->service[0] ? "&scope=" : "scope=");
-        url_escape_into(&url, scope);
+    /* One scope parameter per scope: token services (the CNCF one among them)
+     * read repeated parameters, not one space-separated list. */
+    int first = !reg->service[0];
+    for (const char *p = scope ? scope : ""; *p;) {
+        size_t n = strcspn(p, " ");
+        if (n) {
+            char one[600];
+            snprintf(one, sizeof one, "%.*s", (int)(n < sizeof one ? n : sizeof one - 1), p);
+            buf_append_str(&url, first ? "scope=" : "&scope=");
+            url_escape_into(&url, one);
+            first = 0;
+        }
+        p += n + (p[n] == ' ');
     }
     if (strncmp(reg->realm, "https://", 8) && strncmp(reg->realm, "http://", 7)) {
         rc = err_set(ERR_INVALID, "%s %s: token realm '%s' is not an http(s) URL", reg->op, reg->name, reg->realm);
         goto done;
     }
     curl_easy_reset(h);
-    set_tls(reg, h);
+    set_tls(c, h);
     curl_easy_setopt(h, CURLOPT_URL, url.data);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_token_body);
@@ -287,12 +367,19 @@ static int fetch_token(struct registry_conn *c, const char *scope, char **out)
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (cc != CURLE_OK) {
-        rc = err_set(ERR_IO, "%s %s: token request to '%s' failed: %s", reg->op, reg->name, reg->realm,
-                     curl_easy_strerror(cc));
-    } else if (status == 401 || status == 403) {
-        rc = err_set(ERR_INVALID, "%s %s: the token service '%s' refused %s (HTTP %ld)%s", reg->op, reg->name,
-                     reg->realm, reg->creds.user ? "the credentials" : "anonymous access", status,
+        rc = err_set(tls_verify_error(cc) ? ERR_INVALID : ERR_IO, "%s %s: token request to '%s' failed: %s%s",
+                     reg->op, reg->name, reg->realm, curl_detail(c, cc), tls_hint(reg, cc));
+    } else if (status == 401) {
+        token_error_detail(detail, sizeof detail, &reply);
+        rc = err_set(ERR_INVALID, "%s %s: the token service '%s' refused %s (HTTP 401%s)%s", reg->op, reg->name,
+                     reg->realm, reg->creds.user ? "the credentials" : "anonymous access", detail,
                      reg->creds.user ? "; check the user name and password" : "; pass --creds or log in");
+    } else if (status == 403) {
+        /* The credentials are fine; this scope is not theirs to have. */
+        token_error_detail(detail, sizeof detail, &reply);
+        rc = err_set(ERR_INVALID, "%s %s: the token service '%s' denied '%s' (HTTP 403%s)%s", reg->op, reg->name,
+                     reg->realm, scope ? scope : "", detail,
+                     reg->creds.user ? "; the account lacks access to this repository" : "; pass --creds or log in");
     } else if (status != 200) {
         rc = err_set(ERR_IO, "%s %s: token request to '%s' answered HTTP %ld", reg->op, reg->name, reg->realm,
                      status);
@@ -434,7 +521,7 @@ static CURLcode perform(struct registry_conn *c, const struct registry_call *cal
     CURL *h = c->curl;
     struct curl_slist *headers = NULL;
     curl_easy_reset(h);
-    set_tls(c->reg, h);
+    set_tls(c, h);
     curl_easy_setopt(h, CURLOPT_URL, url);
     char line[1024];
     headers = curl_slist_append(headers, "Expect:"); /* no 100-continue round trip per upload */
@@ -544,14 +631,15 @@ int registry_call(struct registry_conn *c, const struct registry_call *call, str
         }
         if (!transient)
             return cc == CURLE_OK ? 0
-                                  : err_set(ERR_IO, "%s %s/%s: %s: %s", reg->op, reg->name,
-                                            call->repo ? call->repo : "", call->what, curl_easy_strerror(cc));
+                                  : err_set(tls_verify_error(cc) ? ERR_INVALID : ERR_IO, "%s %s/%s: %s: %s%s",
+                                            reg->op, reg->name, call->repo ? call->repo : "", call->what,
+                                            curl_detail(c, cc), tls_hint(reg, cc));
         /* Progress counted what this failed attempt moved; take it back. */
         atomic_fetch_sub(&reg->bytes_moved, atomic_load(&reg->bytes_moved) - before);
         if (attempt >= max_retries) {
             if (cc != CURLE_OK)
                 return err_set(ERR_IO, "%s %s/%s: %s: %s (after %ld attempts)", reg->op, reg->name,
-                               call->repo ? call->repo : "", call->what, curl_easy_strerror(cc), attempt + 1);
+                               call->repo ? call->repo : "", call->what, curl_detail(c, cc), attempt + 1);
             return 0; /* the caller reports the status */
         }
         long delay = base_ms << (attempt < 16 ? attempt : 16);
@@ -611,6 +699,20 @@ int registry_status_error(struct registry_conn *c, const struct registry_call *c
     arena_release(&arena);
     const char *hint = "";
     int rc = ERR_IO;
+    struct auth_challenge ch = {0};
+    char scope_hint[800];
+    if (resp->status == 401 && resp->www_authenticate[0] &&
+        !registry_auth_parse_challenge(&ch, resp->www_authenticate, strlen(resp->www_authenticate)) &&
+        ch.scheme == AUTH_BEARER && !strcmp(ch.error, "insufficient_scope")) {
+        /* Authenticated, but the token's access claims fall short of the scope. */
+        snprintf(scope_hint, sizeof scope_hint,
+                 "; the token for '%s' does not grant it: the account lacks this access to the repository",
+                 call->scope ? call->scope : ch.scope);
+        err_clear();
+        return err_set(ERR_INVALID, "%s %s/%s: %s: HTTP 401 %s%s%s", reg->op, reg->name, call->repo ? call->repo : "",
+                       call->what, status_text(401), detail, scope_hint);
+    }
+    err_clear();
     if (resp->status == 401) {
         hint = reg->creds.user ? "; the registry refused the credentials from " : "; no credentials found: pass --creds USER:PASS, set AMLPKG_REGISTRY_AUTH or log in";
         rc = ERR_INVALID;
@@ -634,7 +736,13 @@ int registry_conn_new(struct registry_conn **out, struct registry *reg)
 {
     *out = NULL;
     struct registry_conn *c = calloc(1, sizeof *c);
-    if (!c || !(c->curl = curl_easy_init())) {
+    if (!c)
+        return err_set(ERR_NOMEM, "out of memory");
+    pthread_mutex_lock(&reg->lock);
+    if (reg->n_idle)
+        c->curl = reg->idle[--reg->n_idle];
+    pthread_mutex_unlock(&reg->lock);
+    if (!c->curl && !(c->curl = curl_easy_init())) {
         free(c);
         return err_set(ERR_NOMEM, "cannot start libcurl");
     }
@@ -647,14 +755,62 @@ void registry_conn_free(struct registry_conn *c)
 {
     if (!c)
         return;
-    curl_easy_cleanup(c->curl);
+    struct registry *reg = c->reg;
+    int kept = 0;
+    pthread_mutex_lock(&reg->lock);
+    if (reg->n_idle < sizeof reg->idle / sizeof reg->idle[0]) {
+        reg->idle[reg->n_idle++] = c->curl; /* its open connections stay open for the next conn */
+        kept = 1;
+    }
+    pthread_mutex_unlock(&reg->lock);
+    if (!kept)
+        curl_easy_cleanup(c->curl);
     free(c);
+}
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ctx)
+{
+    (void)h;
+    (void)access;
+    struct registry *reg = ctx;
+    pthread_mutex_lock(&reg->share_locks[(unsigned)data % 8]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *ctx)
+{
+    (void)h;
+    struct registry *reg = ctx;
+    pthread_mutex_unlock(&reg->share_locks[(unsigned)data % 8]);
+}
+
+static int share_new(struct registry *reg)
+{
+    CURLSH *sh = curl_share_init();
+    if (!sh)
+        return err_set(ERR_NOMEM, "cannot start libcurl");
+    for (size_t i = 0; i < 8; i++)
+        pthread_mutex_init(&reg->share_locks[i], NULL);
+    curl_share_setopt(sh, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(sh, CURLSHOPT_USERDATA, reg);
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    reg->share = sh;
+    return 0;
 }
 
 void registry_free(struct registry *reg)
 {
     if (!reg)
         return;
+    /* Handles first: a share cannot go while handles still use it. */
+    for (size_t i = 0; i < reg->n_idle; i++)
+        curl_easy_cleanup(reg->idle[i]);
+    if (reg->share) {
+        curl_share_cleanup((CURLSH *)reg->share);
+        for (size_t i = 0; i < 8; i++)
+            pthread_mutex_destroy(&reg->share_locks[i]);
+    }
     for (size_t i = 0; i < reg->n_tokens; i++)
         free(reg->tokens[i].token);
     registry_auth_creds_release(&reg->creds);
@@ -693,18 +849,41 @@ int registry_open(struct registry **out, const char *registry_name, const struct
     snprintf(reg->host, sizeof reg->host, "%s",
              strcmp(registry_name, REFERENCE_DEFAULT_REGISTRY) ? registry_name : "registry-1.docker.io");
     int rc = registry_auth_find_creds(&reg->creds, reg->name, opt->creds);
-    if (rc || (rc = registry_conn_new(&c, reg)))
+    if (rc || (rc = share_new(reg)) || (rc = registry_conn_new(&c, reg)))
         goto done;
-    int plain_ok = opt->insecure || reference_host_is_loopback(reg->host);
-    const char *schemes[] = {"https", "http"};
-    CURLcode cc = CURLE_OK;
+    /* --ca-cert says the registry speaks TLS: no plain HTTP then, even on loopback. */
+    int loopback = !opt->ca_cert && reference_host_is_loopback(reg->host);
+    int plain_ok = opt->insecure || loopback;
+    /* Loopback registries mostly speak plain HTTP, and a TLS attempt against
+     * one costs a handshake plus loading the system CA store; so there the
+     * unauthenticated ping tries HTTP first and moves to HTTPS when the port
+     * turns out to speak TLS. Elsewhere HTTPS comes first, HTTP only with
+     * --insecure. Once HTTPS is chosen, a TLS failure is final. */
+    const char *schemes[2] = {"https", "http"};
+    if (loopback) {
+        schemes[0] = "http";
+        schemes[1] = "https";
+    }
+    CURLcode cc = CURLE_OK, tls_cc = CURLE_OK;
+    char tls_err[CURL_ERROR_SIZE] = "";
     long retries = env_long("AMLPKG_RETRIES", 5, 0, 100), base_ms = env_long("AMLPKG_RETRY_BASE_MS", 500, 1, 60000);
     for (long attempt = 0;; attempt++) {
         for (int s = 0; s < (plain_ok ? 2 : 1); s++) {
+            int https = schemes[s][4] == 's';
             snprintf(reg->base, sizeof reg->base, "%s://%s/v2/", schemes[s], reg->host);
             ping(c, &resp, &cc);
-            if (cc == CURLE_OK)
+            if (https) {
+                /* A certificate that does not verify means the server does speak TLS. */
+                if (cc == CURLE_OK || tls_verify_error(cc))
+                    break;
+                tls_cc = cc;
+                snprintf(tls_err, sizeof tls_err, "%s", curl_detail(c, cc));
+            } else if (cc == CURLE_OK && resp.status != 400) {
                 break;
+            } else if (cc == CURLE_COULDNT_CONNECT && s == 0) {
+                break; /* nobody listens: HTTPS would be refused too */
+            }
+            /* Plain HTTP to a TLS port answers 400 or hangs up: try the other scheme. */
         }
         if (cc == CURLE_OK && !transient_status(resp.status))
             break;
@@ -713,9 +892,20 @@ int registry_open(struct registry **out, const char *registry_name, const struct
         long delay = base_ms << (attempt < 16 ? attempt : 16);
         sleep_ms(delay > 30000 ? 30000 : delay);
     }
+    if (tls_verify_error(cc)) {
+        rc = err_set(ERR_INVALID, "%s %s: the registry's TLS certificate cannot be verified: %s%s", reg->op,
+                     reg->name, curl_detail(c, cc), tls_hint(reg, cc));
+        goto done;
+    }
     if (cc != CURLE_OK) {
-        rc = err_set(ERR_IO, "%s %s: cannot reach the registry: %s%s", reg->op, reg->name, curl_easy_strerror(cc),
-                     plain_ok ? "" : " (plain HTTP is used only with --insecure or for localhost)");
+        rc = err_set(ERR_IO, "%s %s: cannot reach the registry: %s%s", reg->op, reg->name, curl_detail(c, cc),
+                     plain_ok ? "" : " (plain HTTP is used only with --insecure or for localhost without --ca-cert)");
+        goto done;
+    }
+    if (resp.status == 400 && tls_cc != CURLE_OK && !strncmp(reg->base, "http:", 5)) {
+        /* Plain HTTP to a TLS port: what failed is the TLS handshake. */
+        rc = err_set(ERR_IO, "%s %s: the registry speaks HTTPS but the TLS connection failed: %s", reg->op,
+                     reg->name, tls_err);
         goto done;
     }
     /* base is the scheme and host only; paths carry /v2/. */

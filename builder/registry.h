@@ -11,8 +11,9 @@
  * caller to judge; registry_status_error() turns it into a message naming the
  * operation, the registry and the repository.
  *
- * Plain HTTP is used only with --insecure or for a loopback registry, and only
- * after HTTPS failed. Ownership: registry_open/registry_free, conn_new/free;
+ * Plain HTTP is used only with --insecure or for a loopback registry without
+ * --ca-cert, and only after HTTPS failed to connect: a certificate that does
+ * not verify is an error, never a reason to drop TLS. Ownership: registry_open/registry_free, conn_new/free;
  * a conn borrows its registry, which must outlive it. */
 #ifndef AMLPKG_REGISTRY_H
 #define AMLPKG_REGISTRY_H
@@ -51,11 +52,23 @@ struct registry {
     struct registry_token tokens[16];
     size_t n_tokens, next_token;
     atomic_llong bytes_moved; /* payload bytes sent or received, for progress */
+    /* A libcurl share (CURLSH *) of TLS sessions and DNS answers, so no
+     * thread repeats a full handshake another one already made. Connections
+     * themselves are not shared this way (libcurl's shared connection cache
+     * is not safe across concurrent threads); instead a freed conn leaves its
+     * easy handle, with its kept-alive connections, in idle[] for the next
+     * conn_new, so the ping's connection serves the first worker and the
+     * workers' serve the manifests. */
+    void *share;
+    pthread_mutex_t share_locks[8]; /* one per curl_lock_data */
+    void *idle[8];                  /* CURL * handles, guarded by lock */
+    size_t n_idle;
 };
 
 struct registry_conn {
     struct registry *reg;
-    void *curl; /* CURL * */
+    void *curl;       /* CURL * */
+    char errbuf[256]; /* CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE) of the last request */
 };
 
 /* Connects to registry_name (host[:port] as in a reference), pings /v2/ and
@@ -93,6 +106,7 @@ struct registry_response {
     char content_type[256];
     char docker_digest[80];
     char range[64];
+    char link[2048]; /* pagination: `<url>; rel="next"` */
     char www_authenticate[2048];
     long retry_after;
     int64_t content_length;

@@ -356,6 +356,34 @@ done:
     return rc;
 }
 
+int registry_manifest_has(struct registry_conn *c, int *out, const char *repo, const char *id, const char *want)
+{
+    *out = 0;
+    char url[600], scope[600], what[160];
+    snprintf(url, sizeof url, "/v2/%s/manifests/%s", repo, id);
+    snprintf(scope, sizeof scope, "repository:%s:pull,push", repo);
+    snprintf(what, sizeof what, "check manifest %.80s", id);
+    struct registry_call call;
+    registry_call_init(&call);
+    call.method = "HEAD";
+    call.url = url;
+    call.scope = scope;
+    call.repo = repo;
+    call.what = what;
+    /* Every type we push, so the registry never converts (which changes the digest). */
+    call.accept = MEDIA_OCI_MANIFEST ", " MEDIA_OCI_INDEX ", " MEDIA_DOCKER_MANIFEST ", " MEDIA_DOCKER_LIST;
+    struct registry_response resp;
+    int rc = registry_call(c, &call, &resp);
+    if (!rc) {
+        if (resp.status == 200)
+            *out = !strcmp(resp.docker_digest, want);
+        else if (resp.status != 404)
+            rc = registry_status_error(c, &call, &resp);
+    }
+    registry_response_release(&resp);
+    return rc;
+}
+
 int registry_manifest_put(struct registry_conn *c, const char *repo, const char *id, const char *data, size_t len,
                           const char *media_type)
 {
@@ -385,4 +413,139 @@ int registry_manifest_put(struct registry_conn *c, const char *repo, const char 
     }
     registry_response_release(&resp);
     return rc;
+}
+
+int registry_link_next(char *out, size_t size, const char *link)
+{
+    out[0] = '\0';
+    /* Link: <url>; rel="next"[, <url2>; rel="prev"] */
+    for (const char *p = link; (p = strchr(p, '<'));) {
+        const char *end = strchr(p, '>');
+        if (!end)
+            return err_set(ERR_PARSE, "Link header '%.200s': no closing '>'", link);
+        const char *params = end + 1, *stop = strchr(params, ',');
+        size_t plen = stop ? (size_t)(stop - params) : strlen(params);
+        char rel[256];
+        snprintf(rel, sizeof rel, "%.*s", (int)(plen < sizeof rel ? plen : sizeof rel - 1), params);
+        if (strstr(rel, "rel=\"next\"") || strstr(rel, "rel=next")) {
+            size_t n = (size_t)(end - p - 1);
+            if (n >= size)
+                return err_set(ERR_LIMIT, "Link header: URL too long");
+            memcpy(out, p + 1, n);
+            out[n] = '\0';
+            return 0;
+        }
+        p = end + 1;
+    }
+    return 0;
+}
+
+void registry_tags_free(char **tags, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(tags[i]);
+    free(tags);
+}
+
+/* Appends the "tags" of one tags/list page to *tags. */
+static int add_tag_page(char ***tags, size_t *n, size_t *cap, const struct buf *page, const char *what)
+{
+    struct arena arena;
+    arena_init(&arena, 8192, 64u << 20);
+    struct json_value *root = NULL;
+    int rc = json_parse(&root, &arena, page->data, page->len, what);
+    if (rc)
+        goto done;
+    const struct json_value *t = root->type == JSON_OBJECT ? json_member(root, "tags") : NULL;
+    if (!t || t->type == JSON_NULL)
+        goto done; /* a repository with no tags may say "tags": null */
+    if (t->type != JSON_ARRAY) {
+        rc = err_set(ERR_PARSE, "%s: 'tags' is not a list", what);
+        goto done;
+    }
+    for (const struct json_value *e = t->child; e; e = e->next) {
+        if (e->type != JSON_STRING) {
+            rc = err_set(ERR_PARSE, "%s: a tag is not a string", what);
+            goto done;
+        }
+        if (*n == *cap) {
+            size_t nc = *cap ? 2 * *cap : 64;
+            char **nt = realloc(*tags, nc * sizeof *nt);
+            if (!nt) {
+                rc = err_set(ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            *tags = nt;
+            *cap = nc;
+        }
+        if (!((*tags)[*n] = strdup(e->as.string.ptr))) {
+            rc = err_set(ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        (*n)++;
+    }
+done:
+    arena_release(&arena);
+    return rc;
+}
+
+int registry_tags_list(struct registry_conn *c, char ***out, size_t *out_n, const char *repo, long page_size)
+{
+    *out = NULL;
+    *out_n = 0;
+    char **tags = NULL;
+    size_t n = 0, cap = 0;
+    char url[4096], scope[600], what[320];
+    struct buf page;
+    buf_init(&page, 16u << 20);
+    if (page_size > 0)
+        snprintf(url, sizeof url, "/v2/%s/tags/list?n=%ld", repo, page_size);
+    else
+        snprintf(url, sizeof url, "/v2/%s/tags/list", repo);
+    snprintf(scope, sizeof scope, "repository:%s:pull", repo);
+    int rc = 0;
+    for (int pages = 0;; pages++) {
+        if (pages >= 100000) {
+            rc = err_set(ERR_LIMIT, "%s %s/%s: list tags: more than %d pages", c->reg->op, c->reg->name, repo,
+                         pages);
+            break;
+        }
+        snprintf(what, sizeof what, "list tags%s", pages ? " (next page)" : "");
+        struct registry_call call;
+        registry_call_init(&call);
+        call.method = "GET";
+        call.url = url;
+        call.scope = scope;
+        call.repo = repo;
+        call.what = what;
+        call.accept = "application/json";
+        call.body_buf = &page;
+        buf_reset(&page);
+        struct registry_response resp;
+        rc = registry_call(c, &call, &resp);
+        if (!rc && resp.status != 200)
+            rc = registry_status_error(c, &call, &resp);
+        char next[4096] = "";
+        if (!rc)
+            rc = add_tag_page(&tags, &n, &cap, &page, what);
+        if (!rc)
+            rc = registry_link_next(next, sizeof next, resp.link);
+        registry_response_release(&resp);
+        if (rc || !next[0])
+            break;
+        if (!strcmp(next, url)) {
+            rc = err_set(ERR_PARSE, "%s %s/%s: list tags: the registry's next page is the same page", c->reg->op,
+                         c->reg->name, repo);
+            break;
+        }
+        snprintf(url, sizeof url, "%s", next);
+    }
+    buf_release(&page);
+    if (rc) {
+        registry_tags_free(tags, n);
+        return rc;
+    }
+    *out = tags;
+    *out_n = n;
+    return 0;
 }

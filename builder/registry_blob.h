@@ -1,4 +1,4 @@
-/* Blob and manifest operations of the OCI distribution API, on top of
+/* Blob, manifest and tag-list operations of the OCI distribution API, on top of
  * registry_call(). Every function works on one connection (one thread).
  *
  * Uploads: HEAD first (an existing blob is never sent again), cross-repo
@@ -33,6 +33,17 @@ int registry_manifest_get(struct registry_conn *c, struct buf *out, char media_t
                           const char *repo, const char *id);
 int registry_manifest_put(struct registry_conn *c, const char *repo, const char *id, const char *data, size_t len,
                           const char *media_type);
+/* HEADs a manifest by tag or digest: *out is 1 when the registry has it and
+ * says its digest is want (so a PUT would change nothing), 0 otherwise. */
+int registry_manifest_has(struct registry_conn *c, int *out, const char *repo, const char *id, const char *want);
+/* All tags of repo, following the registry's Link pagination (page_size per
+ * request, 0 for the registry's default). *out is a malloc'd array of
+ * malloc'd strings in the registry's order; free it with registry_tags_free. */
+int registry_tags_list(struct registry_conn *c, char ***out, size_t *out_n, const char *repo, long page_size);
+void registry_tags_free(char **tags, size_t n);
+/* The URL of a Link header's rel="next" entry into out ("" when there is none). */
+int registry_link_next(char *out, size_t size, const char *link);
+
 /* 1 for an index / manifest list media type. */
 int registry_media_is_index(const char *media_type);
 

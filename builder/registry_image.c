@@ -199,7 +199,10 @@ static void *worker(void *arg)
     return NULL;
 }
 
-static int run_pool(struct pool *p, int jobs)
+/* Runs p over the graph's blobs on jobs threads. meanwhile, when given, runs
+ * on the calling thread while the workers go (its result is returned if the
+ * pool itself succeeded). */
+static int run_pool_with(struct pool *p, int jobs, int (*meanwhile)(void *ctx), void *ctx)
 {
     if (jobs < 1)
         jobs = 1;
@@ -213,12 +216,23 @@ static int run_pool(struct pool *p, int jobs)
     for (int i = 0; i < jobs; i++)
         if (pthread_create(&threads[started], NULL, worker, p) == 0)
             started++;
+    int side = 0;
+    char side_err[1024] = "";
+    if (meanwhile && (side = meanwhile(ctx)))
+        snprintf(side_err, sizeof side_err, "%s", err_message(side));
     if (!started)
         worker(p);
     for (int i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
     pthread_mutex_destroy(&p->lock);
-    return p->rc ? err_set(p->rc, "%s", p->err) : 0;
+    if (p->rc)
+        return err_set(p->rc, "%s", p->err);
+    return side ? err_set(side, "%s", side_err) : 0;
+}
+
+static int run_pool(struct pool *p, int jobs)
+{
+    return run_pool_with(p, jobs, NULL, NULL);
 }
 
 static void count_result(struct pool *p, enum blob_result r)
@@ -302,16 +316,45 @@ static void finish(struct image_transfer *x, struct pool *p, const struct graph 
     x->seconds = progress_now() - t0;
 }
 
-static int put_manifests(struct registry *reg, const char *repo, const char *id, const struct graph *g,
-                         struct image_transfer *x)
+/* Which manifests the registry already holds under the name they will be put
+ * as (the tag for the top one): asked on the calling thread while the blob
+ * workers run, so a re-push costs no extra round trip for it. */
+struct manifest_check {
+    struct registry *reg;
+    const char *repo, *id;
+    const struct graph *g;
+    int has[MAX_NODES];
+};
+
+static const char *manifest_ref(const struct graph *g, size_t i, const char *id)
+{
+    return i + 1 == g->n_nodes && id ? id : g->nodes[i].digest;
+}
+
+static int check_manifests(void *ctx)
+{
+    struct manifest_check *m = ctx;
+    struct registry_conn *c = NULL;
+    int rc = registry_conn_new(&c, m->reg);
+    for (size_t i = 0; !rc && i < m->g->n_nodes; i++)
+        rc = registry_manifest_has(c, &m->has[i], m->repo, manifest_ref(m->g, i, m->id), m->g->nodes[i].digest);
+    registry_conn_free(c);
+    return rc;
+}
+
+/* Puts the manifests the check found missing, children before the index. */
+static int put_manifests(const struct manifest_check *m, struct image_transfer *x)
 {
     struct registry_conn *c = NULL;
-    int rc = registry_conn_new(&c, reg);
+    const struct graph *g = m->g;
+    int rc = registry_conn_new(&c, m->reg);
     for (size_t i = 0; !rc && i < g->n_nodes; i++) {
+        if (m->has[i])
+            continue; /* a PUT would only make the registry rewrite what it has */
         const struct node *n = &g->nodes[i];
-        int top = i + 1 == g->n_nodes;
-        rc = registry_manifest_put(c, repo, top && id ? id : n->digest, n->bytes.data, n->bytes.len,
+        rc = registry_manifest_put(c, m->repo, manifest_ref(g, i, m->id), n->bytes.data, n->bytes.len,
                                    n->media_type);
+        x->manifests_put += !rc;
     }
     if (!rc && g->n_nodes)
         snprintf(x->digest, sizeof x->digest, "%s", g->nodes[g->n_nodes - 1].digest);
@@ -369,10 +412,11 @@ int registry_image_push(struct registry *reg, const char *repo, const char *id, 
     progress_start(&p.progress, "pushing", &reg->bytes_moved, x->tty);
     atomic_store(&p.progress.bytes_total, graph_bytes(&g));
     atomic_store(&p.progress.blobs_total, (int)g.n_blobs);
-    rc = run_pool(&p, x->jobs);
+    struct manifest_check m = {.reg = reg, .repo = repo, .id = id, .g = &g};
+    rc = run_pool_with(&p, x->jobs, check_manifests, &m);
     progress_stop(&p.progress);
     if (!rc)
-        rc = put_manifests(reg, repo, id, &g, x);
+        rc = put_manifests(&m, x);
     finish(x, &p, &g, t0);
 done:
     graph_release(&g);
@@ -489,6 +533,8 @@ int registry_image_pull(struct registry *reg, const char *repo, const char *id, 
     struct remote_ctx r = {c, repo};
     if ((rc = walk(&g, fetch_remote, &r, top, platform, 0)))
         goto done;
+    registry_conn_free(c); /* its handle, connection still open, goes to the first worker */
+    c = NULL;
     /* Staged beside the output so the final renames stay on one file system. */
     if ((rc = fs_make_temp_dir(&dir, out_dir, ".amlpkg-pull-")))
         goto done;
@@ -548,6 +594,8 @@ int registry_image_copy(struct registry *src_reg, const char *src_repo, const ch
     struct remote_ctx r = {c, src_repo};
     if ((rc = walk(&g, fetch_remote, &r, top, NULL, 0)))
         goto done;
+    registry_conn_free(c); /* back to src_reg's idle handles for the workers */
+    c = NULL;
     const char *tmp = getenv("TMPDIR");
     if ((rc = fs_make_temp_dir(&dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-copy-")))
         goto done;
@@ -561,10 +609,11 @@ int registry_image_copy(struct registry *src_reg, const char *src_repo, const ch
     progress_start(&p.progress, "copying", &dst_reg->bytes_moved, x->tty);
     atomic_store(&p.progress.bytes_total, graph_bytes(&g));
     atomic_store(&p.progress.blobs_total, (int)g.n_blobs);
-    rc = run_pool(&p, x->jobs);
+    struct manifest_check m = {.reg = dst_reg, .repo = dst_repo, .id = dst_id, .g = &g};
+    rc = run_pool_with(&p, x->jobs, check_manifests, &m);
     progress_stop(&p.progress);
     if (!rc)
-        rc = put_manifests(dst_reg, dst_repo, dst_id, &g, x);
+        rc = put_manifests(&m, x);
     finish(x, &p, &g, t0);
 done:
     if (dir)

@@ -17,6 +17,7 @@ struct image_transfer {
     /* results */
     char digest[72]; /* of the top manifest pushed or pulled */
     int blobs, existed, mounted, uploaded, downloaded;
+    int manifests_put; /* manifests (and tags) the registry did not have already */
     long long bytes;        /* payload bytes of all blobs */
     long long bytes_moved;  /* bytes actually sent or received */
     double seconds;

@@ -51,9 +51,9 @@ void transfer_cli_report(const struct transfer_cli *t, const char *verb, const c
     json_write_string(&b, dst, strlen(dst));
     buf_appendf(&b,
                 ",\"digest\":\"%s\",\"blobs\":%d,\"uploaded\":%d,\"skipped\":%d,\"mounted\":%d,\"downloaded\":%d,"
-                "\"bytes\":%lld,\"bytes_moved\":%lld,\"seconds\":%.3f}\n",
-                x->digest, x->blobs, x->uploaded, x->existed, x->mounted, x->downloaded, x->bytes, x->bytes_moved,
-                x->seconds);
+                "\"manifests_put\":%d,\"bytes\":%lld,\"bytes_moved\":%lld,\"seconds\":%.3f}\n",
+                x->digest, x->blobs, x->uploaded, x->existed, x->mounted, x->downloaded, x->manifests_put, x->bytes,
+                x->bytes_moved, x->seconds);
     fputs(b.data, stdout);
     buf_release(&b);
 }

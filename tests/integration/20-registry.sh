@@ -28,6 +28,15 @@ check "the registry serves the same manifest bytes" bash -c \
 
 "$AMLPKG" push "$WORK/ridge.tar" "$R/team/ridge:1" --json > "$WORK/push2.json"
 check "a second push skips every blob" jq -e '.skipped == 3 and .uploaded == 0 and .bytes_moved == 0' "$WORK/push2.json"
+check "the first push puts the manifest, the second finds it already tagged" bash -c \
+  "jq -e '.manifests_put == 1' '$WORK/push1.json' && jq -e '.manifests_put == 0' '$WORK/push2.json'"
+# The HEAD before the manifest PUT must not keep a tag that names another image.
+SOURCE_DATE_EPOCH=86400 "$AMLPKG" build "$EX/spec.yaml" -o "$WORK/other.tar" >/dev/null
+check "pushing another image moves the tag" bash -c \
+  "'$AMLPKG' push '$WORK/other.tar' '$R/team/moved:1' --json | jq -e '.manifests_put == 1' >/dev/null &&
+   '$AMLPKG' push '$WORK/ridge.tar' '$R/team/moved:1' --json | jq -e --arg d '$want' '.manifests_put == 1 and .digest == \$d'"
+check "... and the tag names the image pushed last" bash -c \
+  "skopeo inspect --tls-verify=false docker://$R/team/moved:1 | jq -e --arg d '$want' '.Digest == \$d'"
 check "without --json push prints one summary line" bash -c \
   "'$AMLPKG' push '$WORK/ridge.tar' '$R/team/ridge:1' 2>&1 | grep -Eq '^pushed .*3 skipped'"
 
@@ -44,6 +53,16 @@ check "copy within one registry mounts every blob" bash -c \
   "'$AMLPKG' copy $R/team/ridge:1 $R/other/ridge:2 --json | jq -e --arg d '$want' '.mounted == 3 and .bytes_moved == 0 and .digest == \$d'"
 check "the copied tag resolves to the same digest" bash -c \
   "skopeo inspect --tls-verify=false docker://$R/other/ridge:2 | jq -e --arg d '$want' '.Digest == \$d'"
+
+# amlpkg tags: the tag list, across pages.
+for t in v1 v2 v3 v4 v5; do "$AMLPKG" push "$WORK/ridge.tar" "$R/tagged/ridge:$t" >/dev/null; done
+check "tags lists every tag, one per line" bash -c \
+  "test \"\$('$AMLPKG' tags $R/tagged/ridge | sort | tr '\n' ' ')\" = 'v1 v2 v3 v4 v5 '"
+check "tags --json" bash -c \
+  "'$AMLPKG' tags $R/tagged/ridge --json | jq -e --arg r '$R/tagged/ridge' '.repository == \$r and (.tags | sort) == [\"v1\",\"v2\",\"v3\",\"v4\",\"v5\"]'"
+check_fails "tags of a missing repository says NAME_UNKNOWN" "tags $R/nope/ridge: list tags: HTTP 404.*NAME_UNKNOWN" \
+  "$AMLPKG" tags "$R/nope/ridge"
+check_exit "tags with a tagged reference is a usage error" 2 "$AMLPKG" tags "$R/tagged/ridge:v1"
 
 # Chunked upload: a chunk size far below the layer size forces PATCH chunks.
 check "chunked upload of the image" env AMLPKG_CHUNK_SIZE=65536 "$AMLPKG" push "$WORK/x" "$R/chunked/ridge:1" --json

@@ -27,6 +27,14 @@ check "pull through the Bearer token flow" "$AMLPKG" pull "$PX/tok/ridge:1" -o "
 check_fails "a refused token names the token service" "push $PX: the token service .* refused the credentials" \
   "$AMLPKG" push "$WORK/ridge.tar" "$PX/tok/ridge:1" --creds alice:nope
 
+# Tag list pagination (registry 2.8 sends one page; the proxy pages like the spec says).
+for t in a b c d e; do "$AMLPKG" push "$WORK/ridge.tar" "$REG_up/paged/ridge:$t" >/dev/null; done
+proxy TAG_PAGE=2
+check "tags follows Link rel=next across pages" bash -c \
+  "test \"\$('$AMLPKG' tags $PX/paged/ridge | tr '\n' ' ')\" = 'a b c d e '"
+check "tags --page-size asks for smaller pages and still gets every tag" bash -c \
+  "'$AMLPKG' tags $PX/paged/ridge --page-size 1 --json | jq -e '.tags == [\"a\",\"b\",\"c\",\"d\",\"e\"]'"
+
 proxy FAIL_503=3
 start=$SECONDS
 check "503 with Retry-After is retried until the push completes" "$AMLPKG" push "$WORK/ridge.tar" "$PX/busy/ridge:1" --jobs 1

@@ -4,8 +4,11 @@ built in), transient 503s with Retry-After, dropped connections, and a blob
 whose bytes are corrupted. Usage: registry_proxy.py PORT UPSTREAM_HOSTPORT
 with env FAIL_503=N (first N blob requests answer 503 + Retry-After: 1),
 DROP=N (first N uploads have their connection closed), CORRUPT=sha256:...,
-BEARER=1 (demand a token from /token, Basic alice:s3cret)."""
-import base64, http.client, os, sys, threading
+BEARER=1 (demand a token from /token, Basic alice:s3cret), TAG_PAGE=N (serve
+tags/list in sorted pages of at most N with Link: <...>; rel="next", as the
+distribution spec describes and registry 2.8 does not do)."""
+import base64, http.client, json, os, sys, threading
+from urllib.parse import parse_qs, quote, urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port, upstream = int(sys.argv[1]), sys.argv[2]
@@ -13,6 +16,7 @@ state = {"503": int(os.environ.get("FAIL_503", "0")), "drop": int(os.environ.get
 lock = threading.Lock()
 corrupt = os.environ.get("CORRUPT", "")
 bearer = os.environ.get("BEARER") == "1"
+tag_page = int(os.environ.get("TAG_PAGE", "0"))
 GOOD = "Basic " + base64.b64encode(b"alice:s3cret").decode()
 
 def take(key):
@@ -58,6 +62,16 @@ class H(BaseHTTPRequestHandler):
         if corrupt and self.command == "GET" and self.path.endswith("/blobs/" + corrupt) and data:
             data = bytes([data[0] ^ 1]) + data[1:]
         out = []
+        u = urlsplit(self.path)
+        if tag_page and self.command == "GET" and u.path.endswith("/tags/list") and r.status == 200:
+            doc = json.loads(data)
+            q = parse_qs(u.query)
+            n = min(int(q.get("n", [tag_page])[0]), tag_page)
+            tags = sorted(t for t in (doc.get("tags") or []) if t > q.get("last", [""])[0])
+            doc["tags"], rest = tags[:n], tags[n:]
+            data = json.dumps(doc).encode()
+            if rest:
+                out.append(("Link", f'<{u.path}?n={n}&last={quote(doc["tags"][-1])}>; rel="next"'))
         for k, v in r.getheaders():
             if k.lower() in ("content-length", "connection", "transfer-encoding"): continue
             if k.lower() == "location": v = v.replace(upstream, f"127.0.0.1:{port}")
