@@ -27,11 +27,14 @@ static const char cache_usage[] =
     "                     need them (exit 1 when any were found)\n"
     "  gc                 remove blobs no entry needs (and entries with --older-than)\n"
     "  add KEY IMAGE      record an oci-archive or OCI layout as the image for KEY\n"
+    "  rm KEY             forget the entry for KEY (gc frees the blobs only it needed)\n"
     "\n"
     "options:\n"
     "  --dir DIR          the cache directory\n"
     "  --json             machine-readable output\n"
     "  --older-than DAYS  gc: also drop entries not used for DAYS days (a number, may be 0)\n"
+    "  --max-size SIZE    gc: then drop least recently used entries until the rest need at most\n"
+    "                     SIZE bytes (suffixes K, M, G)\n"
     "  --grace SECONDS    gc: keep unreferenced blobs younger than this (default 3600), since\n"
     "                     they may belong to a build that has not recorded its entry yet; a\n"
     "                     shorter grace applies only while no other amlpkg uses the cache\n"
@@ -42,6 +45,7 @@ struct cache_cli {
     const char *dir;
     int json;
     double older_than_days; /* < 0: none */
+    long long max_size;     /* < 0: none */
     long long grace;
     const char *name;
 };
@@ -234,13 +238,14 @@ done:
 
 int cmd_cache(int argc, char **argv)
 {
-    enum { OPT_DIR = 256, OPT_JSON, OPT_OLDER, OPT_GRACE, OPT_NAME };
+    enum { OPT_DIR = 256, OPT_JSON, OPT_OLDER, OPT_GRACE, OPT_NAME, OPT_MAX_SIZE };
     static const struct option long_opts[] = {
         {"dir", required_argument, NULL, OPT_DIR},     {"json", no_argument, NULL, OPT_JSON},
         {"older-than", required_argument, NULL, OPT_OLDER}, {"grace", required_argument, NULL, OPT_GRACE},
         {"name", required_argument, NULL, OPT_NAME},   {"help", no_argument, NULL, 'h'},
+        {"max-size", required_argument, NULL, OPT_MAX_SIZE},
         {NULL, 0, NULL, 0}};
-    struct cache_cli o = {.older_than_days = -1, .grace = CACHE_GC_GRACE_SECONDS};
+    struct cache_cli o = {.older_than_days = -1, .grace = CACHE_GC_GRACE_SECONDS, .max_size = -1};
     optind = 1;
     int c;
     char *end;
@@ -265,6 +270,18 @@ int cmd_cache(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
+        case OPT_MAX_SIZE: {
+            errno = 0;
+            double v = strtod(optarg, &end);
+            double unit = !*end ? 1 : !strcmp(end, "K") ? 1024.0 : !strcmp(end, "M") ? 1048576.0
+                        : !strcmp(end, "G") ? 1073741824.0 : -1;
+            if (errno || end == optarg || unit < 0 || v < 0 || v * unit > 9e18) {
+                fprintf(stderr, "amlpkg cache: --max-size: '%s' is not a size (bytes, or with K, M or G)\n", optarg);
+                return EXIT_USAGE;
+            }
+            o.max_size = (long long)(v * unit);
+            break;
+        }
         case 'h': fputs(cache_usage, stdout); return EXIT_OK;
         default: fputs(cache_usage, stderr); return EXIT_USAGE;
         }
@@ -275,7 +292,7 @@ int cmd_cache(int argc, char **argv)
     }
     const char *verb = argv[optind];
     int nargs = argc - optind - 1;
-    static const char *const verbs[] = {"ls", "stats", "verify", "gc", "add", NULL};
+    static const char *const verbs[] = {"ls", "stats", "verify", "gc", "add", "rm", NULL};
     int known = 0;
     for (size_t i = 0; verbs[i]; i++)
         known |= !strcmp(verbs[i], verb);
@@ -283,12 +300,13 @@ int cmd_cache(int argc, char **argv)
         fprintf(stderr, "amlpkg cache: unknown command '%s'\n%s", verb, cache_usage);
         return EXIT_USAGE;
     }
-    if ((strcmp(verb, "add") && nargs != 0) || (!strcmp(verb, "add") && nargs != 2)) {
+    int want = !strcmp(verb, "add") ? 2 : !strcmp(verb, "rm") ? 1 : 0;
+    if (nargs != want) {
         fprintf(stderr, "amlpkg cache %s: wrong number of arguments\n%s", verb, cache_usage);
         return EXIT_USAGE;
     }
-    if ((o.older_than_days >= 0 || o.grace != CACHE_GC_GRACE_SECONDS) && strcmp(verb, "gc")) {
-        fprintf(stderr, "amlpkg cache %s: --older-than and --grace are gc options\n", verb);
+    if ((o.older_than_days >= 0 || o.grace != CACHE_GC_GRACE_SECONDS || o.max_size >= 0) && strcmp(verb, "gc")) {
+        fprintf(stderr, "amlpkg cache %s: --older-than, --max-size and --grace are gc options\n", verb);
         return EXIT_USAGE;
     }
     struct cache *cache = NULL;
@@ -309,8 +327,23 @@ int cmd_cache(int argc, char **argv)
         }
     } else if (!strcmp(verb, "gc")) {
         int64_t older = o.older_than_days < 0 ? -1 : (int64_t)(o.older_than_days * 86400.0);
-        if (!(rc = cache_gc(cache, older, o.grace, &report)))
+        rc = cache_gc(cache, older, o.grace, &report);
+        if (!rc && o.max_size >= 0) {
+            struct cache_report trimmed = {0};
+            rc = cache_trim(cache, o.max_size, o.grace, &trimmed);
+            report.entries_removed += trimmed.entries_removed;
+            report.blobs_removed += trimmed.blobs_removed;
+            report.bytes_freed += trimmed.bytes_freed;
+            report.temp_removed += trimmed.temp_removed;
+            cache_report_release(&trimmed);
+        }
+        if (!rc)
             print_report(&report, &o, 0);
+    } else if (!strcmp(verb, "rm")) {
+        if (!(rc = cache_remove(cache, argv[optind + 1])) && !o.json)
+            printf("removed %s (amlpkg cache gc frees its blobs)\n", argv[optind + 1]);
+        else if (!rc)
+            printf("{\"removed\":\"%s\"}\n", argv[optind + 1]);
     } else {
         rc = do_add(cache, &o, argv[optind + 1], argv[optind + 2]);
     }

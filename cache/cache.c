@@ -346,6 +346,45 @@ done:
     return index_commit(c->ix);
 }
 
+int cache_remove(struct cache *c, const char *key)
+{
+    if (!valid_key(key))
+        return err_set(ERR_INVALID, "cache: '%s' is not an environment key (64 hex digits)", key);
+    int rc = index_begin(c->ix);
+    if (rc)
+        return rc;
+    if ((rc = index_entry_delete(c->ix, key))) {
+        index_rollback(c->ix);
+        return rc == ERR_NOTFOUND ? err_set(ERR_NOTFOUND, "cache: no entry for %s", key) : rc;
+    }
+    return index_commit(c->ix);
+}
+
+int cache_trim(struct cache *c, int64_t max_bytes, int64_t grace, struct cache_report *out)
+{
+    struct cache_entry *entries = NULL;
+    size_t n = 0;
+    int rc = cache_list(c, &entries, &n);
+    int64_t total = 0;
+    for (size_t i = 0; !rc && i < n; i++)
+        total += entries[i].size;
+    size_t dropped = 0;
+    /* cache_list is most recently used first: drop from the end. Shared blobs make entry sizes
+     * overlap, so this errs on the side of keeping less. */
+    for (size_t i = n; !rc && i-- > 0 && total > max_bytes;) {
+        if (!(rc = cache_remove(c, entries[i].key))) {
+            total -= entries[i].size;
+            dropped++;
+        }
+    }
+    free(entries);
+    if (!rc)
+        rc = cache_gc(c, -1, grace, out);
+    if (!rc)
+        out->entries_removed += dropped;
+    return rc;
+}
+
 int cache_lookup(struct cache *c, const char *key, struct cache_entry *out)
 {
     if (!valid_key(key))

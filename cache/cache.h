@@ -86,6 +86,9 @@ int cache_blob_open(struct cache *c, const char *digest, unsigned flags, int *ou
  * changes. Replaces an existing entry for key. */
 int cache_record(struct cache *c, const char *key, const char *manifest_digest, const char *image_name);
 
+/* Forgets the entry for key (gc frees the blobs only it needed); ERR_NOTFOUND when absent. */
+int cache_remove(struct cache *c, const char *key);
+
 /* All entries, most recently used first (*out malloc'd). */
 int cache_list(struct cache *c, struct cache_entry **out, size_t *n);
 
@@ -124,5 +127,8 @@ int cache_verify(struct cache *c, struct cache_report *out);
  * on DIR/lock); otherwise gc uses the default and sets grace_kept. Temp
  * files a live writer holds are never removed. */
 int cache_gc(struct cache *c, int64_t older_than, int64_t grace, struct cache_report *out);
+/* Forgets the least recently used entries until those left need at most max_bytes, then
+ * collects the freed blobs (as cache_gc with grace). */
+int cache_trim(struct cache *c, int64_t max_bytes, int64_t grace, struct cache_report *out);
 
 #endif

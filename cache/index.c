@@ -350,6 +350,18 @@ int index_entries(struct cache_index *ix, struct index_entry **out, size_t *n)
     return 0;
 }
 
+int index_entry_delete(struct cache_index *ix, const char *key)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st, "DELETE FROM entries WHERE key = ?1");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if ((rc = step_done(ix, st, "cannot remove the entry")))
+        return rc;
+    return sqlite3_changes(ix->db) ? 0 : ERR_NOTFOUND;
+}
+
 int index_entries_expire(struct cache_index *ix, int64_t cutoff, size_t *removed)
 {
     sqlite3_stmt *st;

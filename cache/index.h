@@ -54,6 +54,8 @@ void index_strings_free(char **list, size_t n);
 
 /* All entries, most recently used first (malloc'd array). */
 int index_entries(struct cache_index *ix, struct index_entry **out, size_t *n);
+/* Removes one entry (its refs go with it); ERR_NOTFOUND when there is none. */
+int index_entry_delete(struct cache_index *ix, const char *key);
 /* Removes entries last used before cutoff. */
 int index_entries_expire(struct cache_index *ix, int64_t cutoff, size_t *removed);
 

@@ -161,3 +161,16 @@ check "gc --older-than 0 drops entries not used since" bash -c "sleep 1; '$AMLPK
 check_exit "an unknown cache command is a usage error" 2 "$AMLPKG" cache frob
 check_exit "gc options elsewhere are a usage error" 2 "$AMLPKG" cache ls --older-than 3
 check_fails "a bad key is refused" "not an environment key" "$AMLPKG" cache add nothex img.tar
+
+# rm and size-bounded gc (least recently used first).
+"$AMLPKG" cache add "$key" img.tar >/dev/null && sleep 1 && "$AMLPKG" cache add "$key2" img2.tar --name ridge2 >/dev/null
+check "cache rm forgets one entry" bash -c "'$AMLPKG' cache rm '$key2' | grep -q 'removed $key2' && ! '$AMLPKG' cache ls | grep -q '^$key2 '"
+check_fails "cache rm of an unknown key says so" "no entry for $key2" "$AMLPKG" cache rm "$key2"
+"$AMLPKG" cache add "$key2" img2.tar --name ridge2 >/dev/null
+size2=$("$AMLPKG" cache ls --json | $PY -c 'import json,sys; print(max(e["size"] for e in json.load(sys.stdin)))')
+check "gc --max-size keeps the most recently used entry and drops the older one" bash -c "
+  '$AMLPKG' cache gc --max-size $size2 --grace 0 --json | grep -q '\"entries_removed\":1' &&
+  '$AMLPKG' cache ls | grep -q '^$key2 ' && ! '$AMLPKG' cache ls | grep -q '^$key '"
+check "... and the cache still verifies" "$AMLPKG" cache verify
+check "gc --max-size 0 empties it" bash -c "'$AMLPKG' cache gc --max-size 0 --grace 0 >/dev/null && [ -z \"\$('$AMLPKG' cache ls)\" ]"
+check_exit "a bad --max-size is a usage error" 2 "$AMLPKG" cache gc --max-size lots
