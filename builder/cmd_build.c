@@ -369,7 +369,7 @@ int cmd_build(int argc, char **argv)
     /* Blobs are staged beside the output so the final rename never crosses file systems. */
     if ((rc = fs_make_temp_dir(&work_dir, out_dir, ".amlpkg-build-")))
         goto done;
-    if ((rc = oci_image_build(&image, plan, o.compression, work_dir)))
+    if ((rc = oci_image_build(&image, plan, NULL, o.compression, work_dir)))
         goto done;
     if (o.check && strcmp(o.check, image.manifest.digest) != 0) {
         rc = err_set(ERR_MISMATCH, "--check: the built manifest digest is %s, not %s; nothing written to '%s'",
