@@ -579,8 +579,81 @@ static int safe_member_name(const char *name)
     return name[0] && name[0] != '/' && !has_dotdot(name);
 }
 
+/* Links in a docker-archive (`docker save` links <id>/layer.tar to the layer
+ * file): remembered by name, resolved lexically, never created on disk. */
+struct links {
+    char **names, **targets; /* target: the member path it names */
+    size_t n;
+};
+
+static int add_link(struct links *l, const char *name, const char *target)
+{
+    const char *slash = strrchr(name, '/');
+    char *joined = NULL;
+    if (asprintf(&joined, "%.*s%s%s", slash ? (int)(slash - name) : 0, name, slash ? "/" : "", target) < 0)
+        return nomem();
+    /* Lexical normalisation: drop "." and fold "..". */
+    char *out = calloc(strlen(joined) + 1, 1);
+    char **names = realloc(l->names, (l->n + 1) * sizeof *names);
+    if (names)
+        l->names = names;
+    char **targets = realloc(l->targets, (l->n + 1) * sizeof *targets);
+    if (targets)
+        l->targets = targets;
+    if (!out || !names || !targets) {
+        free(joined);
+        free(out);
+        return nomem();
+    }
+    size_t len = 0;
+    for (char *c = joined; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 2 && c[0] == '.' && c[1] == '.') {
+            while (len && out[len - 1] != '/')
+                len--;
+            if (len)
+                len--;
+        } else if (n && !(n == 1 && c[0] == '.')) {
+            if (len)
+                out[len++] = '/';
+            memcpy(out + len, c, n);
+            len += n;
+        }
+        out[len] = '\0';
+        c += n;
+        while (*c == '/')
+            c++;
+    }
+    free(joined);
+    if (!(l->names[l->n] = strdup(name))) {
+        free(out);
+        return nomem();
+    }
+    l->targets[l->n++] = out;
+    return 0;
+}
+
+static void links_release(struct links *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->names[i]);
+        free(l->targets[i]);
+    }
+    free(l->names);
+    free(l->targets);
+}
+
+/* A member path, through one link when it is one. */
+static const char *follow_link(const struct links *l, const char *name)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->names[i], name))
+            return l->targets[i];
+    return name;
+}
+
 /* Unpacks the regular files of a docker-archive into b->temp_dir. */
-static int extract_docker_archive(struct base_image *b, const char *path)
+static int extract_docker_archive(struct base_image *b, const char *path, struct links *links)
 {
     struct archive *a = archive_read_new();
     if (!a)
@@ -607,7 +680,18 @@ static int extract_docker_archive(struct base_image *b, const char *path)
         const char *name = archive_entry_pathname(e);
         while (name && !strncmp(name, "./", 2))
             name += 2;
-        if (!name || archive_entry_filetype(e) != AE_IFREG || !safe_member_name(name))
+        if (!name || !safe_member_name(name))
+            continue;
+        mode_t type = archive_entry_filetype(e);
+        const char *target = type == AE_IFLNK ? archive_entry_symlink(e) : NULL;
+        int escaped = 0;
+        if (target) {
+            /* `docker save` links <id>/layer.tar to the layer file: keep links that stay inside. */
+            const char *slash = strrchr(name, '/');
+            walk_depth(target, strlen(target), walk_depth(name, slash ? (size_t)(slash - name) : 0, 0, &escaped),
+                       &escaped);
+        }
+        if (type != AE_IFREG && (!target || target[0] == '/' || escaped))
             continue;
         free(dst);
         if (!(dst = fs_join(b->temp_dir, name))) {
@@ -619,7 +703,12 @@ static int extract_docker_archive(struct base_image *b, const char *path)
             mkdir(dst, 0755);
             *s = '/';
         }
-        int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (target) {
+            if ((rc = add_link(links, name, target)))
+                goto done;
+            continue;
+        }
+        int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0) {
             rc = err_set_errno(ERR_IO, "'%s': cannot write", dst);
             goto done;
@@ -650,8 +739,9 @@ static int load_docker_archive(struct base_image *b, const char *path)
     struct buf m;
     buf_init(&m, JSON_LIMIT);
     char *mpath = NULL;
+    struct links links = {0};
     int rc = make_temp(b);
-    if (rc || (rc = extract_docker_archive(b, path)))
+    if (rc || (rc = extract_docker_archive(b, path, &links)))
         goto done;
     if (!(mpath = fs_join(b->temp_dir, "manifest.json"))) {
         rc = nomem();
@@ -673,7 +763,7 @@ static int load_docker_archive(struct base_image *b, const char *path)
         rc = err_set(ERR_PARSE, "%s: '%s': manifest.json: the image needs Config and Layers", b->context, path);
         goto done;
     }
-    char *cpath = fs_join(b->temp_dir, config);
+    char *cpath = fs_join(b->temp_dir, follow_link(&links, config));
     rc = cpath ? buf_read_file(&b->config, cpath) : nomem();
     free(cpath);
     if (rc) {
@@ -694,7 +784,7 @@ static int load_docker_archive(struct base_image *b, const char *path)
                          b->context, path, b->n_layers - 1);
             goto done;
         }
-        if (!(blob->path = fs_join(b->temp_dir, l->as.string.ptr))) {
+        if (!(blob->path = fs_join(b->temp_dir, follow_link(&links, l->as.string.ptr)))) {
             rc = nomem();
             goto done;
         }
@@ -712,6 +802,7 @@ static int load_docker_archive(struct base_image *b, const char *path)
         }
     }
 done:
+    links_release(&links);
     free(mpath);
     buf_release(&m);
     arena_release(&arena);
@@ -769,11 +860,13 @@ static int load_source(struct base_image *b, const char *text, const char *spec_
         return nomem();
     struct stat st;
     if (form == 2 && stat(b->file, &st) != 0) {
-        /* oci:DIR:TAG */
-        char *colon = strrchr(b->file, ':');
-        if (colon && colon[1] && !strchr(colon, '/')) {
-            tag = colon + 1;
+        /* oci:DIR:TAG, where TAG (the ref.name) may hold ':' itself: DIR is the first prefix that is a directory. */
+        for (char *colon = strchr(b->file, ':'); colon && !tag; colon = strchr(colon + 1, ':')) {
             *colon = '\0';
+            if (colon[1] && stat(b->file, &st) == 0 && S_ISDIR(st.st_mode))
+                tag = colon + 1;
+            else
+                *colon = ':';
         }
     }
     if (stat(b->file, &st) != 0)
