@@ -1052,6 +1052,20 @@ int base_image_open(struct base_image **out, const char *text, const char *spec_
     b->context = opt->context ? opt->context : "environment.base_image";
     const char *platform = opt->platform ? opt->platform : DEFAULT_PLATFORM;
     int rc = 0, hit = 0;
+    /* Another platform is another image: its cache entry is keyed by sha256("<key> <platform>"). */
+    char cache_key[DIGEST_STRING_SIZE];
+    snprintf(cache_key, sizeof cache_key, "%s", key);
+    if (strcmp(platform, DEFAULT_PLATFORM)) {
+        char *text = NULL, d[DIGEST_STRING_SIZE];
+        if (asprintf(&text, "%s %s", key, platform) < 0 || digest_buffer(d, text, strlen(text))) {
+            free(text);
+            free(b);
+            return nomem();
+        }
+        free(text);
+        snprintf(cache_key, sizeof cache_key, "%s", d + 7);
+    }
+    key = cache_key;
     if (!opt->no_cache && (rc = cache_open(&b->cache, opt->cache_dir))) {
         fprintf(stderr, "environment %.12s: cache unavailable (%s): reading the base from its source\n", key,
                 err_message(rc));

@@ -5,6 +5,7 @@
                                    symlink-escape | hardlink-escape | device | fine
   mkbase.py layout DIR LAYER...    an OCI image layout (index.json names "base:1")
       [--media-type MT] [--env K=V] [--user U] [--gzip] [--bad-diff-id]
+      [--index]  index.json names an image index: linux/arm64 (Env ARCH=arm64), then linux/amd64
 """
 import gzip
 import hashlib
@@ -55,7 +56,7 @@ def blob(d, data):
     return digest
 
 
-def layout(d, layers, media_type=None, env=(), user="", gz=False, bad_diff_id=False):
+def layout(d, layers, media_type=None, env=(), user="", gz=False, bad_diff_id=False, index=False):
     os.makedirs(os.path.join(d, "blobs", "sha256"), exist_ok=True)
     descs, diff_ids = [], []
     for path in layers:
@@ -64,19 +65,27 @@ def layout(d, layers, media_type=None, env=(), user="", gz=False, bad_diff_id=Fa
         mt = media_type or ("application/vnd.oci.image.layer.v1.tar" + ("+gzip" if gz else ""))
         descs.append({"mediaType": mt, "digest": blob(d, data), "size": len(data)})
         diff_ids.append(sha(raw + (b"x" if bad_diff_id else b"")))
-    cfg = {"architecture": "amd64", "os": "linux",
-           "config": {"Env": list(env), "User": user},
-           "rootfs": {"type": "layers", "diff_ids": diff_ids},
-           "history": [{"created_by": "mkbase.py"}]}
-    cb = json.dumps(cfg).encode()
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": blob(d, cb),
-                           "size": len(cb)}, "layers": descs}
-    mb = json.dumps(manifest).encode()
-    index = {"schemaVersion": 2, "manifests": [
-        {"mediaType": manifest["mediaType"], "digest": blob(d, mb), "size": len(mb),
-         "annotations": {"org.opencontainers.image.ref.name": "base:1"}}]}
-    json.dump(index, open(os.path.join(d, "index.json"), "w"))
+    def image(arch, extra_env):
+        cfg = {"architecture": arch, "os": "linux",
+               "config": {"Env": list(env) + extra_env, "User": user},
+               "rootfs": {"type": "layers", "diff_ids": diff_ids},
+               "history": [{"created_by": "mkbase.py"}]}
+        cb = json.dumps(cfg).encode()
+        manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": blob(d, cb),
+                               "size": len(cb)}, "layers": descs}
+        mb = json.dumps(manifest).encode()
+        return {"mediaType": manifest["mediaType"], "digest": blob(d, mb), "size": len(mb),
+                "platform": {"os": "linux", "architecture": arch}}
+    top = image("amd64", [])
+    del top["platform"]
+    if index:
+        idx = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+               "manifests": [image("arm64", ["ARCH=arm64"]), image("amd64", ["ARCH=amd64"])]}
+        ib = json.dumps(idx).encode()
+        top = {"mediaType": idx["mediaType"], "digest": blob(d, ib), "size": len(ib)}
+    top["annotations"] = {"org.opencontainers.image.ref.name": "base:1"}
+    json.dump({"schemaVersion": 2, "manifests": [top]}, open(os.path.join(d, "index.json"), "w"))
     json.dump({"imageLayoutVersion": "1.0.0"}, open(os.path.join(d, "oci-layout"), "w"))
 
 
@@ -99,6 +108,8 @@ def main(argv):
             opts["gz"] = True
         elif a == "--bad-diff-id":
             opts["bad_diff_id"] = True
+        elif a == "--index":
+            opts["index"] = True
         else:
             layers.append(a)
         i += 1

@@ -86,6 +86,17 @@ check "... with the base's layer" bash -c "config out3.tar | jq -e --arg b '$bas
 spec s4.yaml oci:base-layout:nope:9
 check_fails "an unknown TAG in the layout is refused" "no image named 'nope:9'" "$AMLPKG" build s4.yaml -o out4.tar --no-cache
 
+# An image index: linux/amd64 by default, --platform picks another.
+"$PY" "$MK" layout multi bb.tar --gzip --index
+spec s7.yaml oci:multi
+check "an image index gives linux/amd64 by default" bash -c "'$AMLPKG' build s7.yaml -o out7.tar --no-cache >/dev/null && config out7.tar | jq -e '.architecture == \"amd64\" and (.config.Env | index(\"ARCH=amd64\"))'"
+check "--platform linux/arm64 picks the arm64 image" bash -c "'$AMLPKG' build s7.yaml --platform linux/arm64 -o out8.tar --no-cache >/dev/null && config out8.tar | jq -e '.architecture == \"arm64\" and (.config.Env | index(\"ARCH=arm64\"))'"
+check "with the cache, the default and --platform linux/arm64 stay apart" bash -c "
+  '$AMLPKG' build s7.yaml -o out7c.tar 2>/dev/null >/dev/null && '$AMLPKG' build s7.yaml --platform linux/arm64 -o out8c.tar 2>/dev/null >/dev/null &&
+  config out8c.tar | jq -e '.architecture == \"arm64\"' && config out7c.tar | jq -e '.architecture == \"amd64\"' && cmp out8.tar out8c.tar"
+check_fails "a platform the index lacks is refused" "has no image for platform 'linux/s390x'" \
+  "$AMLPKG" build s7.yaml --platform linux/s390x -o out9.tar --no-cache
+
 # docker-archive: manifest.json + config + layer tars (here from `buildah commit`, else hand-made).
 if command -v buildah >/dev/null; then
   export CONTAINERS_CONF="$ROOT/templates/podman-containers.conf"
