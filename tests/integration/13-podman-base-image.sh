@@ -82,6 +82,15 @@ spec s-reg.yaml "$REG_plain/base:1"
 check "amlpkg builds FROM $REG_plain/base:1" bash -c "'$AMLPKG' build s-reg.yaml -o out-reg.tar > build-reg.out 2> build-reg.err"
 check "... with the base's layers unchanged" bash -c "skopeo inspect oci-archive:out-reg.tar | jq -e --argjson b '$reg_layers' '.Layers[0:(\$b | length)] == \$b'"
 d2=$(tail -1 build-reg.out)
+# Docker media types (schema 2): the same bytes under their OCI names.
+check "skopeo pushes the base as a Docker schema 2 image" skopeo copy -q --format v2s2 --dest-tls-verify=false oci-archive:"$WORK/base.tar" "docker://$REG_plain/base:v2s2"
+v2_layers=$(skopeo inspect --tls-verify=false "docker://$REG_plain/base:v2s2" | jq -c .Layers)
+spec s-v2.yaml "$REG_plain/base:v2s2"
+check "amlpkg builds FROM the Docker-typed image" bash -c "'$AMLPKG' build s-v2.yaml -o out-v2.tar >/dev/null 2>&1"
+check "... its layers keep their digests under OCI media types" bash -c "
+  skopeo inspect oci-archive:out-v2.tar | jq -e --argjson b '$v2_layers' '.Layers[0:(\$b | length)] == \$b' >/dev/null &&
+  tar xOf out-v2.tar index.json | jq -r '.manifests[0].digest' | cut -c8- | xargs -I{} tar xOf out-v2.tar blobs/sha256/{} |
+  jq -e '[.layers[].mediaType] | all(startswith(\"application/vnd.oci.image.layer.v1.tar\"))'"
 kill "$REGPID_plain" 2>/dev/null; wait "$REGPID_plain" 2>/dev/null
 check "with the registry gone, the cache builds the same digest" bash -c "'$AMLPKG' build s-reg.yaml -o out-reg2.tar 2>&1 | tail -1 | grep -qx '$d2'"
 check_fails "with the registry gone and no cache, the build fails naming the registry" "$REG_plain" \
