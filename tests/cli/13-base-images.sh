@@ -28,8 +28,7 @@ spec() { # NAME BASE [extra lines...]: a no-code spec FROM BASE
     printf '%s\n' "$@"; } > "$name"
 }
 # config ARCHIVE: the image config of an oci-archive, as JSON.
-config() {
-  "$PY" - "$1" <<'PY'
+cat > config.py <<'PY'
 import json, sys, tarfile
 t = tarfile.open(sys.argv[1])
 blob = lambda d: t.extractfile("blobs/sha256/" + d[7:]).read()
@@ -39,13 +38,22 @@ c["_layers"] = [l["digest"] for l in m["layers"]]
 c["_types"] = [l["mediaType"] for l in m["layers"]]
 print(json.dumps(c))
 PY
+export PY WORK
+config() { "$PY" "$WORK/config.py" "$1"; }
+export -f config
+# jq -e passes on empty input: a failed `config` must fail the check.
+cjq() { # ARCHIVE JQ-ARGS...: jq -e over the archive's config
+  local a=$1; shift
+  config "$a" > "$a.config.json" && test -s "$a.config.json" && jq -e "$@" "$a.config.json"
 }
+export -f cjq
 base_layer=$(jq -r '.manifests[0].digest' base-layout/index.json | cut -c8- | xargs -I{} jq -r '.layers[0].digest' base-layout/blobs/sha256/{})
 
 spec s1.yaml oci-archive:base.tar
 check "builds FROM an oci-archive" bash -c "'$AMLPKG' build s1.yaml -o out1.tar > b1.out 2> b1.err"
 check "... saying the environment was a cache miss, now stored" grep -Eq '^environment [0-9a-f]{12}: cache miss: stored$' b1.err
 config out1.tar > c1.json
+check "the built image's config reads" test -s c1.json
 check "layers = the base's (digest unchanged) + runtime + model" jq -e --arg b "$base_layer" \
   '(._layers | length) == 3 and ._layers[0] == $b and (.rootfs.diff_ids | length) == 3' c1.json
 check "the base's Env comes first, ours after; PATH is the base's" jq -e \
@@ -82,18 +90,18 @@ spec s2.yaml oci:base-layout
 check "builds FROM an OCI layout directory" "$AMLPKG" build s2.yaml -o out2.tar --no-cache
 spec s3.yaml oci:base-layout:base:1
 check "builds FROM oci:DIR:TAG" "$AMLPKG" build s3.yaml -o out3.tar --no-cache
-check "... with the base's layer" bash -c "config out3.tar | jq -e --arg b '$base_layer' '._layers[0] == \$b'"
+check "... with the base's layer" cjq out3.tar --arg b "$base_layer" '._layers[0] == $b'
 spec s4.yaml oci:base-layout:nope:9
 check_fails "an unknown TAG in the layout is refused" "no image named 'nope:9'" "$AMLPKG" build s4.yaml -o out4.tar --no-cache
 
 # An image index: linux/amd64 by default, --platform picks another.
 "$PY" "$MK" layout multi bb.tar --gzip --index
 spec s7.yaml oci:multi
-check "an image index gives linux/amd64 by default" bash -c "'$AMLPKG' build s7.yaml -o out7.tar --no-cache >/dev/null && config out7.tar | jq -e '.architecture == \"amd64\" and (.config.Env | index(\"ARCH=amd64\"))'"
-check "--platform linux/arm64 picks the arm64 image" bash -c "'$AMLPKG' build s7.yaml --platform linux/arm64 -o out8.tar --no-cache >/dev/null && config out8.tar | jq -e '.architecture == \"arm64\" and (.config.Env | index(\"ARCH=arm64\"))'"
+check "an image index gives linux/amd64 by default" bash -c "'$AMLPKG' build s7.yaml -o out7.tar --no-cache >/dev/null && cjq out7.tar '.architecture == \"amd64\" and (.config.Env | index(\"ARCH=amd64\"))'"
+check "--platform linux/arm64 picks the arm64 image" bash -c "'$AMLPKG' build s7.yaml --platform linux/arm64 -o out8.tar --no-cache >/dev/null && cjq out8.tar '.architecture == \"arm64\" and (.config.Env | index(\"ARCH=arm64\"))'"
 check "with the cache, the default and --platform linux/arm64 stay apart" bash -c "
   '$AMLPKG' build s7.yaml -o out7c.tar 2>/dev/null >/dev/null && '$AMLPKG' build s7.yaml --platform linux/arm64 -o out8c.tar 2>/dev/null >/dev/null &&
-  config out8c.tar | jq -e '.architecture == \"arm64\"' && config out7c.tar | jq -e '.architecture == \"amd64\"' && cmp out8.tar out8c.tar"
+  cjq out8c.tar '.architecture == \"arm64\"' && cjq out7c.tar '.architecture == \"amd64\"' && cmp out8.tar out8c.tar"
 check_fails "a platform the index lacks is refused" "has no image for platform 'linux/s390x'" \
   "$AMLPKG" build s7.yaml --platform linux/s390x -o out9.tar --no-cache
 
@@ -109,12 +117,12 @@ if command -v buildah >/dev/null; then
   "${B[@]}" commit -q "$c" oci-archive:"$WORK/base-buildah.tar":base:1 >/dev/null
   spec s5.yaml docker-archive:base-docker.tar
   check "builds FROM a docker-archive" bash -c "'$AMLPKG' build s5.yaml -o out5.tar --no-cache >/dev/null"
-  config out5.tar > c5.json
+  config out5.tar > c5.json && test -s c5.json || fail "the docker-archive build's config reads"
   check "... base Env, User, Labels kept and merged; OCI media types" jq -e \
     '.config.Env[0] == "FOO=bar" and .config.User == "1000" and .config.Labels["base.label"] == "yes" and .config.Labels["com.amlpkg.scoring"] == "onnx" and (._types | all(startswith("application/vnd.oci.image.layer.v1.tar")))' c5.json
   spec s6.yaml oci-archive:base-buildah.tar
   check "builds FROM buildah's oci-archive" "$AMLPKG" build s6.yaml -o out6.tar --no-cache
-  check "... PATH from our default when the base has none" bash -c "config out6.tar | jq -e '[.config.Env[] | select(startswith(\"PATH=\"))] | length == 1'"
+  check "... PATH from our default when the base has none" cjq out6.tar '[.config.Env[] | select(startswith("PATH="))] | length == 1'
 else
   skip "buildah is not installed: docker-archive from buildah not tested"
 fi
@@ -161,7 +169,7 @@ printf 'def init():\n    pass\n\ndef run(data):\n    return data\n' > score.py
 { printf 'models:\n  - name: ridge\n    version: 1\n    path: model.onnx\ninference:\n  entry_script: score.py\n'
   printf 'environment:\n  base_image: oci-archive:base.tar\n'; } > py.yaml
 check "an entry script on a base image builds without an engine" "$AMLPKG" build py.yaml -o py.tar
-check "... with the app layer and AZUREML_ENTRY_SCRIPT" bash -c "config py.tar | jq -e '(._layers | length) == 4 and (.config.Env | index(\"AZUREML_ENTRY_SCRIPT=score.py\"))'"
+check "... with the app layer and AZUREML_ENTRY_SCRIPT" cjq py.tar '(._layers | length) == 4 and (.config.Env | index("AZUREML_ENTRY_SCRIPT=score.py"))'
 spec steps.yaml oci-archive:base.tar "  docker_steps:" "    - RUN echo hi"
 check_fails "Docker steps still need an engine (the message says --dockerfile)" "must run in a container.*--dockerfile DIR" \
   "$AMLPKG" build steps.yaml -o steps.tar

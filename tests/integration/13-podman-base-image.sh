@@ -34,6 +34,8 @@ check "skopeo copies it into an OCI layout" skopeo copy -q oci-archive:"$WORK/ba
 base_layers=$(skopeo inspect oci-archive:"$WORK/base.tar" | jq -c .Layers)
 layout_layers=$(skopeo inspect oci:"$WORK/layout":base | jq -c .Layers)
 
+# jq -e passes on empty input: the file must have something in it.
+jqf() { test -s "${@: -1}" && jq -e "$@"; }
 spec() { # NAME BASE
   printf 'models:\n  - name: ridge\n    version: 1\n    path: model.onnx\nenvironment:\n  base_image: %s\n  env:\n    MODE: fast\n' "$2" > "$1"
 }
@@ -45,9 +47,9 @@ for form in oci docker layout; do
   check "amlpkg builds FROM the $form base" bash -c "'$AMLPKG' build s-$form.yaml -o out-$form.tar --tag amlpkg-test/base-$form:1 > build-$form.out"
   skopeo inspect oci-archive:"out-$form.tar" > inspect-$form.json
   skopeo inspect --config oci-archive:"out-$form.tar" > config-$form.json
-  check "$form: the base's layers come first, unchanged, then ours" jq -e --argjson b "$want" \
+  check "$form: the base's layers come first, unchanged, then ours" jqf --argjson b "$want" \
     '(.Layers | length) == ($b | length) + 2 and .Layers[0:($b | length)] == $b' inspect-$form.json
-  check "$form: the base's Env and User are kept; our Env and Entrypoint are set" jq -e \
+  check "$form: the base's Env and User are kept; our Env and Entrypoint are set" jqf \
     '.config.User == "1000" and (.config.Env | index("FOO=bar")) == 0 and (.config.Env | index("MODE=fast")) and (.config.Env | index("PATH=/bin")) and .config.Entrypoint == ["/usr/local/bin/amlserve"] and .config.Labels["base.label"] == "yes"' config-$form.json
 done
 d1=$(tail -1 build-oci.out)
@@ -62,7 +64,7 @@ check "umoci unpacks it: the base's busybox and links with our amlserve and mode
 
 check "podman loads the image" "${P[@]}" load -q -i out-oci.tar
 check "the base's shell runs in it, as user 1000 with FOO=bar" bash -c \
-  "${P[*]} run --rm --entrypoint /bin/sh localhost/amlpkg-test/base-oci:1 -c 'echo \$FOO \$(id -u)' | grep -qx 'bar 1000'"
+  "set -o pipefail; ${P[*]} run --rm --entrypoint /bin/sh localhost/amlpkg-test/base-oci:1 -c 'echo \$FOO \$(id -u)' | grep -qx 'bar 1000'"
 port=$(free_port)
 cid=$("${P[@]}" run -d -p "127.0.0.1:$port:5001" localhost/amlpkg-test/base-oci:1 2>run.err)
 check "podman runs the image" test -n "$cid"
@@ -80,14 +82,14 @@ check "skopeo pushes the base to the registry" skopeo copy -q --dest-tls-verify=
 reg_layers=$(skopeo inspect --tls-verify=false "docker://$REG_plain/base:1" | jq -c .Layers)
 spec s-reg.yaml "$REG_plain/base:1"
 check "amlpkg builds FROM $REG_plain/base:1" bash -c "'$AMLPKG' build s-reg.yaml -o out-reg.tar > build-reg.out 2> build-reg.err"
-check "... with the base's layers unchanged" bash -c "skopeo inspect oci-archive:out-reg.tar | jq -e --argjson b '$reg_layers' '.Layers[0:(\$b | length)] == \$b'"
+check "... with the base's layers unchanged" bash -c "set -o pipefail; skopeo inspect oci-archive:out-reg.tar | jq -e --argjson b '$reg_layers' '.Layers[0:(\$b | length)] == \$b'"
 d2=$(tail -1 build-reg.out)
 # Docker media types (schema 2): the same bytes under their OCI names.
 check "skopeo pushes the base as a Docker schema 2 image" skopeo copy -q --format v2s2 --dest-tls-verify=false oci-archive:"$WORK/base.tar" "docker://$REG_plain/base:v2s2"
 v2_layers=$(skopeo inspect --tls-verify=false "docker://$REG_plain/base:v2s2" | jq -c .Layers)
 spec s-v2.yaml "$REG_plain/base:v2s2"
 check "amlpkg builds FROM the Docker-typed image" bash -c "'$AMLPKG' build s-v2.yaml -o out-v2.tar >/dev/null 2>&1"
-check "... its layers keep their digests under OCI media types" bash -c "
+check "... its layers keep their digests under OCI media types" bash -c "set -o pipefail;
   skopeo inspect oci-archive:out-v2.tar | jq -e --argjson b '$v2_layers' '.Layers[0:(\$b | length)] == \$b' >/dev/null &&
   tar xOf out-v2.tar index.json | jq -r '.manifests[0].digest' | cut -c8- | xargs -I{} tar xOf out-v2.tar blobs/sha256/{} |
   jq -e '[.layers[].mediaType] | all(startswith(\"application/vnd.oci.image.layer.v1.tar\"))'"
