@@ -97,3 +97,17 @@ kill "$REGPID_plain" 2>/dev/null; wait "$REGPID_plain" 2>/dev/null
 check "with the registry gone, the cache builds the same digest" bash -c "'$AMLPKG' build s-reg.yaml -o out-reg2.tar 2>&1 | tail -1 | grep -qx '$d2'"
 check_fails "with the registry gone and no cache, the build fails naming the registry" "$REG_plain" \
   "$AMLPKG" build s-reg.yaml -o out-reg3.tar --no-cache
+
+# A registry that wants credentials: AMLPKG_REGISTRY_AUTH is honoured as by push and pull.
+if command -v htpasswd >/dev/null; then
+  htpasswd -Bbc "$WORK/htpasswd" alice s3cret >/dev/null 2>&1
+  start_registry auth "$WORK/htpasswd" || exit 1
+  skopeo copy -q --dest-tls-verify=false --dest-creds alice:s3cret oci-archive:"$WORK/base.tar" "docker://$REG_auth/base:1"
+  spec s-auth.yaml "$REG_auth/base:1"
+  check_fails "without credentials the base pull is refused, saying how to give them" "AMLPKG_REGISTRY_AUTH" \
+    env HOME="$WORK/nohome" XDG_RUNTIME_DIR="$WORK/nohome" "$AMLPKG" build s-auth.yaml -o out-auth.tar --no-cache
+  check "with AMLPKG_REGISTRY_AUTH the build pulls the base" \
+    env HOME="$WORK/nohome" XDG_RUNTIME_DIR="$WORK/nohome" AMLPKG_REGISTRY_AUTH=alice:s3cret "$AMLPKG" build s-auth.yaml -o out-auth.tar --no-cache
+else
+  skip "htpasswd is not installed (apache2-utils)"
+fi
