@@ -16,6 +16,7 @@
 #include "sbom.h"
 #include "dockerfile.h"
 #include "vcs.h"
+#include "base_image.h"
 #include "image_source.h"
 #include "registry.h"
 #include "registry_image.h"
@@ -56,9 +57,16 @@ static const char build_usage[] =
     "      --no-sbom           do not write the SPDX 2.3 SBOM beside the output (OUTPUT.spdx.json)\n"
     "      --dockerfile DIR    write a Dockerfile and its build context to DIR instead of an image\n"
     "                          (DIR must not exist or be empty); `podman build DIR` serves the same\n"
+    "      --platform OS/ARCH  image to take from a multi-platform base image (default linux/amd64)\n"
+    "      --no-cache          neither read nor write the environment cache (the base is read from its source)\n"
+    "      --cache-dir DIR     the environment cache (default $AMLPKG_CACHE_DIR, else ~/.cache/amlpkg)\n"
     "      --runtime PATH      amlserve binary to embed (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
     "      --json              print the result as JSON (digest, size, layers, output, format)\n"
     "  -h, --help              show this help\n" SPEC_CLI_HELP
+    "\n"
+    "environment.base_image: scratch, oci-archive:PATH, docker-archive:PATH, oci:DIR[:TAG] (paths\n"
+    "relative to the spec) or a registry reference; its layers are reused as they are and the\n"
+    "environment key caches it (one line on stderr says cache hit or miss).\n"
     "\n"
     "SOURCE_DATE_EPOCH sets the timestamps in the image (default 0), so builds reproduce:\n"
     "the same spec and files give the same digest from any directory, at any time.\n";
@@ -77,6 +85,9 @@ struct build_options {
     const char *tag;
     const char *runtime;
     const char *check;
+    const char *platform;
+    const char *cache_dir;
+    int no_cache;
     enum build_format format;
     enum oci_compression compression;
     int json;
@@ -208,6 +219,8 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"git-labels", no_argument, NULL, 'g'},   {"dockerfile", required_argument, NULL, 'D'},
         {"push", required_argument, NULL, 'P'},   {"no-sbom", no_argument, NULL, 'S'},   {"creds", required_argument, NULL, 0x100},
         {"insecure", no_argument, NULL, 0x101},   {"ca-cert", required_argument, NULL, 0x102},
+        {"platform", required_argument, NULL, 0x110}, {"no-cache", no_argument, NULL, 0x111},
+        {"cache-dir", required_argument, NULL, 0x112},
         SPEC_CLI_OPTIONS,                         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -224,6 +237,15 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         }
         switch (c) {
         case 'D': o->dockerfile = optarg; break;
+        case 0x110:
+            if (!strchr(optarg, '/')) {
+                fprintf(stderr, "amlpkg build: --platform '%s': expected os/arch[/variant]\n", optarg);
+                return EXIT_USAGE;
+            }
+            o->platform = optarg;
+            break;
+        case 0x111: o->no_cache = 1; break;
+        case 0x112: o->cache_dir = optarg; break;
         case 'P': o->push = optarg; break;
         case 'S': o->no_sbom = 1; break;
         case 'o': o->output = optarg; break;
@@ -292,12 +314,22 @@ static int check_native(const struct plan *plan, const struct spec *spec)
                        "executor; write the Dockerfile and its context with --dockerfile DIR (environment steps "
                        "first, so code and model edits never rebuild them) and build it with podman or docker",
                        spec->file, spec->environment.line, e->needs_executor);
-    if (!plan_env_is_scratch(e))
-        return err_set(ERR_UNSUPPORTED,
-                       "%s:%d: environment.base_image '%s': the daemonless builder does not pull base images "
-                       "yet; build FROM scratch, or write a Dockerfile with --dockerfile DIR",
-                       spec->file, spec->environment.line, e->base_image);
     return 0;
+}
+
+/* The base image (not scratch): from the environment cache, or its source (then cached). */
+static int open_base(struct base_image **out, const struct build_options *o, const struct plan *plan,
+                     const struct spec *spec)
+{
+    *out = NULL;
+    if (plan_env_is_scratch(&plan->environment))
+        return 0;
+    char context[1200];
+    snprintf(context, sizeof context, "%s:%d: environment.base_image", spec->file, spec->environment.line);
+    struct base_image_options opt = {
+        .platform = o->platform, .no_cache = o->no_cache, .cache_dir = o->cache_dir, .context = context,
+    };
+    return base_image_open(out, plan->environment.base_image, spec->dir, plan->environment.key, &opt);
 }
 
 /* --push: the image just written goes to the registry as `amlpkg push` would send it. */
@@ -337,6 +369,7 @@ int cmd_build(int argc, char **argv)
     struct spec *spec = NULL;
     struct plan *plan = NULL;
     struct oci_image image = {0};
+    struct base_image *base = NULL;
     char *runtime = NULL, *output = NULL, *out_dir = NULL, *work_dir = NULL;
     long long epoch;
     int rc = plan_source_date_epoch(&epoch);
@@ -355,7 +388,7 @@ int cmd_build(int argc, char **argv)
                    o.dockerfile, plan->image_name, plan->image_tag, o.dockerfile);
         goto done;
     }
-    if ((rc = check_native(plan, spec)))
+    if ((rc = check_native(plan, spec)) || (rc = open_base(&base, &o, plan, spec)))
         goto done;
     output = o.output ? strdup(o.output) : default_output(spec, o.format);
     for (size_t n = output ? strlen(output) : 0; n > 1 && output[n - 1] == '/'; n--)
@@ -375,7 +408,7 @@ int cmd_build(int argc, char **argv)
     /* Blobs are staged beside the output so the final rename never crosses file systems. */
     if ((rc = fs_make_temp_dir(&work_dir, out_dir, ".amlpkg-build-")))
         goto done;
-    if ((rc = oci_image_build(&image, plan, o.compression, work_dir)))
+    if ((rc = oci_image_build(&image, plan, base ? base_image_oci(base) : NULL, o.compression, work_dir)))
         goto done;
     if (o.check && strcmp(o.check, image.manifest.digest) != 0) {
         rc = err_set(ERR_MISMATCH, "--check: the built manifest digest is %s, not %s; nothing written to '%s'",
@@ -408,6 +441,7 @@ done:
     if (work_dir)
         fs_remove_tree(work_dir);
     oci_image_release(&image);
+    base_image_free(base);
     plan_free(plan);
     spec_free(spec);
     free(runtime);

@@ -97,34 +97,166 @@ static int write_string_array(struct buf *b, char *const *items, size_t n)
     return rc ? rc : buf_append(b, "]", 1);
 }
 
-/* Keys in byte order at every level, no whitespace: one canonical text. */
-static int config_json(struct buf *b, const struct plan *plan, const struct oci_image *image, const char *created)
+static size_t env_name_len(const char *entry)
 {
-    int rc = buf_appendf(b, "{\"architecture\":\"%s\",\"config\":{\"Entrypoint\":", oci_host_architecture());
+    const char *eq = strchr(entry, '=');
+    return eq ? (size_t)(eq - entry) : strlen(entry);
+}
+
+static int env_has_name(char *const *env, size_t n, const char *entry)
+{
+    size_t len = env_name_len(entry);
+    for (size_t i = 0; i < n; i++)
+        if (env_name_len(env[i]) == len && !strncmp(env[i], entry, len))
+            return 1;
+    return 0;
+}
+
+static int append_item(struct buf *b, int *first, const char *s, size_t len)
+{
+    int rc = *first ? 0 : buf_append(b, ",", 1);
+    *first = 0;
+    return rc ? rc : json_write_string(b, s, len);
+}
+
+/* Env by the merge rules of struct oci_base. */
+static int write_env(struct buf *b, const struct plan *plan, const struct oci_base *base)
+{
+    int rc = buf_append(b, "[", 1), first = 1;
+    const char *base_path = NULL;
+    for (size_t i = 0; base && i < base->n_env && !rc; i++) {
+        const char *e = base->env[i];
+        if (env_name_len(e) == 4 && !strncmp(e, "PATH", 4))
+            base_path = e + 5 - (e[4] != '=');
+        else if (!env_has_name(plan->env, plan->n_env, e))
+            rc = append_item(b, &first, e, strlen(e));
+    }
+    const char *prefix = plan->environment.conda_prefix;
+    for (size_t i = 0; i < plan->n_env && !rc; i++) {
+        const char *e = plan->env[i];
+        if (!(base_path && env_name_len(e) == 4 && !strncmp(e, "PATH", 4))) {
+            rc = append_item(b, &first, e, strlen(e));
+            continue;
+        }
+        char *path = NULL;
+        if (asprintf(&path, "PATH=%s%s%s", prefix ? prefix : "", prefix ? "/bin:" : "", base_path) < 0)
+            return ERR_NOMEM;
+        rc = append_item(b, &first, path, strlen(path));
+        free(path);
+    }
+    return rc ? rc : buf_append(b, "]", 1);
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int compare_label_ptrs(const void *a, const void *b)
+{
+    return strcmp((*(const struct plan_label *const *)a)->key, (*(const struct plan_label *const *)b)->key);
+}
+
+/* Labels: the base's and ours, ours winning, sorted by key. */
+static int write_labels(struct buf *b, const struct plan *plan, const struct oci_base *base)
+{
+    size_t n_base = base ? base->n_labels : 0, n = 0;
+    const struct plan_label **all = calloc(plan->n_labels + n_base + 1, sizeof *all);
+    if (!all)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < plan->n_labels; i++)
+        all[n++] = &plan->labels[i];
+    for (size_t i = 0; i < n_base; i++) {
+        int ours = 0;
+        for (size_t j = 0; j < plan->n_labels && !ours; j++)
+            ours = !strcmp(plan->labels[j].key, base->labels[i].key);
+        for (size_t j = plan->n_labels; j < n && !ours; j++)
+            ours = !strcmp(all[j]->key, base->labels[i].key); /* a duplicate in the base: first wins */
+        if (!ours)
+            all[n++] = &base->labels[i];
+    }
+    qsort(all, n, sizeof *all, compare_label_ptrs);
+    int rc = buf_append(b, "{", 1);
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = i ? buf_append(b, ",", 1) : 0;
+        rc = rc ? rc : json_write_string(b, all[i]->key, strlen(all[i]->key));
+        rc = rc ? rc : buf_append(b, ":", 1);
+        rc = rc ? rc : json_write_string(b, all[i]->value, strlen(all[i]->value));
+    }
+    free(all);
+    return rc ? rc : buf_append(b, "}", 1);
+}
+
+/* ExposedPorts: ours and the base's, sorted, each once. */
+static int write_ports(struct buf *b, const struct plan *plan, const struct oci_base *base)
+{
+    size_t n_base = base ? base->n_ports : 0, n = 0;
+    char ours[32];
+    snprintf(ours, sizeof ours, "%d/tcp", plan->port);
+    const char **all = calloc(n_base + 1, sizeof *all);
+    if (!all)
+        return ERR_NOMEM;
+    all[n++] = ours;
+    for (size_t i = 0; i < n_base; i++)
+        all[n++] = base->ports[i];
+    qsort(all, n, sizeof *all, compare_strings);
+    int rc = buf_append(b, "{", 1);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (i && !strcmp(all[i], all[i - 1]))
+            continue;
+        rc = i ? buf_append(b, ",", 1) : 0;
+        rc = rc ? rc : json_write_string(b, all[i], strlen(all[i]));
+        rc = rc ? rc : buf_append_str(b, ":{}");
+    }
+    free(all);
+    return rc ? rc : buf_append(b, "}", 1);
+}
+
+/* Keys in byte order at every level, no whitespace: one canonical text. */
+static int config_json(struct buf *b, const struct plan *plan, const struct oci_base *base,
+                       const struct oci_image *image, const char *created)
+{
+    int rc = buf_append_str(b, "{\"architecture\":");
+    const char *arch = base && base->architecture ? base->architecture : oci_host_architecture();
+    rc = rc ? rc : json_write_string(b, arch, strlen(arch));
+    rc = rc ? rc : buf_append_str(b, ",\"config\":{\"Entrypoint\":");
     char *entry[] = {plan->entrypoint};
     rc = rc ? rc : write_string_array(b, entry, 1);
     rc = rc ? rc : buf_append_str(b, ",\"Env\":");
-    rc = rc ? rc : write_string_array(b, plan->env, plan->n_env);
-    rc = rc ? rc : buf_appendf(b, ",\"ExposedPorts\":{\"%d/tcp\":{}},\"Labels\":{", plan->port);
-    for (size_t i = 0; i < plan->n_labels && !rc; i++) {
-        rc = i ? buf_append(b, ",", 1) : 0;
-        rc = rc ? rc : json_write_string(b, plan->labels[i].key, strlen(plan->labels[i].key));
-        rc = rc ? rc : buf_append(b, ":", 1);
-        rc = rc ? rc : json_write_string(b, plan->labels[i].value, strlen(plan->labels[i].value));
+    rc = rc ? rc : write_env(b, plan, base);
+    rc = rc ? rc : buf_append_str(b, ",\"ExposedPorts\":");
+    rc = rc ? rc : write_ports(b, plan, base);
+    rc = rc ? rc : buf_append_str(b, ",\"Labels\":");
+    rc = rc ? rc : write_labels(b, plan, base);
+    rc = rc ? rc : buf_append_str(b, ",\"StopSignal\":\"SIGTERM\"");
+    if (!rc && base && base->user && base->user[0]) {
+        rc = buf_append_str(b, ",\"User\":");
+        rc = rc ? rc : json_write_string(b, base->user, strlen(base->user));
     }
-    rc = rc ? rc : buf_append_str(b, "},\"StopSignal\":\"SIGTERM\",\"WorkingDir\":");
+    rc = rc ? rc : buf_append_str(b, ",\"WorkingDir\":");
     rc = rc ? rc : json_write_string(b, plan->workdir, strlen(plan->workdir));
     rc = rc ? rc : buf_appendf(b, "},\"created\":\"%s\",\"history\":[", created);
+    size_t n_base_history = base ? base->n_history : 0;
+    for (size_t i = 0; i < n_base_history && !rc; i++)
+        rc = buf_appendf(b, "%s%s", i ? "," : "", base->history[i]);
     for (size_t i = 0; i < plan->n_layers && !rc; i++) {
-        rc = buf_appendf(b, "%s{\"created\":\"%s\",\"created_by\":", i ? "," : "", created);
+        rc = buf_appendf(b, "%s{\"created\":\"%s\",\"created_by\":", i || n_base_history ? "," : "", created);
         const char *by = plan->layers[i].created_by;
         rc = rc ? rc : json_write_string(b, by, strlen(by));
         rc = rc ? rc : buf_append(b, "}", 1);
     }
-    rc = rc ? rc : buf_append_str(b, "],\"os\":\"linux\",\"rootfs\":{\"diff_ids\":[");
+    const char *os = base && base->os ? base->os : "linux";
+    rc = rc ? rc : buf_append_str(b, "],\"os\":");
+    rc = rc ? rc : json_write_string(b, os, strlen(os));
+    rc = rc ? rc : buf_append_str(b, ",\"rootfs\":{\"diff_ids\":[");
     for (size_t i = 0; i < image->n_layers && !rc; i++)
         rc = buf_appendf(b, "%s\"%s\"", i ? "," : "", image->layers[i].diff_id);
-    return rc ? rc : buf_append_str(b, "],\"type\":\"layers\"}}");
+    rc = rc ? rc : buf_append_str(b, "],\"type\":\"layers\"}");
+    if (!rc && base && base->variant && base->variant[0]) {
+        rc = buf_append_str(b, ",\"variant\":");
+        rc = rc ? rc : json_write_string(b, base->variant, strlen(base->variant));
+    }
+    return rc ? rc : buf_append(b, "}", 1);
 }
 
 static int descriptor_json(struct buf *b, const struct oci_blob *blob)
@@ -149,28 +281,37 @@ static int manifest_json(struct buf *b, const struct plan *plan, const struct oc
     return rc ? rc : buf_appendf(b, "],\"mediaType\":\"%s\",\"schemaVersion\":2}", OCI_MEDIA_TYPE_MANIFEST);
 }
 
-int oci_image_build(struct oci_image *out, const struct plan *plan, enum oci_compression compression,
-                    const char *work_dir)
+int oci_image_build(struct oci_image *out, const struct plan *plan, const struct oci_base *base,
+                    enum oci_compression compression, const char *work_dir)
 {
     memset(out, 0, sizeof *out);
     struct buf doc;
     buf_init(&doc, 0);
     const char *created = plan->created_text;
     int rc = 0;
-    out->layers = calloc(plan->n_layers ? plan->n_layers : 1, sizeof *out->layers);
+    size_t n_base = base ? base->n_layers : 0;
+    out->layers = calloc(n_base + plan->n_layers + 1, sizeof *out->layers);
     if (!out->layers || asprintf(&out->ref_name, "%s:%s", plan->image_name, plan->image_tag) < 0) {
         out->ref_name = NULL;
         rc = err_set(ERR_NOMEM, "out of memory");
         goto done;
     }
+    for (size_t i = 0; i < n_base && !rc; i++) {
+        struct oci_blob *l = &out->layers[out->n_layers];
+        *l = base->layers[i];
+        if (!(l->path = strdup(base->layers[i].path)))
+            rc = err_set(ERR_NOMEM, "out of memory");
+        else
+            out->n_layers++;
+    }
     for (size_t i = 0; i < plan->n_layers && !rc; i++) {
-        rc = build_layer(&out->layers[i], &plan->layers[i], compression, work_dir, plan->created);
+        rc = build_layer(&out->layers[out->n_layers], &plan->layers[i], compression, work_dir, plan->created);
         if (!rc)
             out->n_layers++;
     }
     if (rc)
         goto done;
-    if ((rc = config_json(&doc, plan, out, created)) ||
+    if ((rc = config_json(&doc, plan, base, out, created)) ||
         (rc = write_json_blob(&out->config, &doc, OCI_MEDIA_TYPE_CONFIG, work_dir)))
         goto done;
     buf_reset(&doc);

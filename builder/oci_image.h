@@ -14,6 +14,36 @@
 #define OCI_MEDIA_TYPE_CONFIG "application/vnd.oci.image.config.v1+json"
 #define OCI_MEDIA_TYPE_INDEX "application/vnd.oci.image.index.v1+json"
 
+/* What a build takes from its base image (environment.base_image), borrowed
+ * for the duration of oci_image_build: layers reused byte for byte (verified
+ * blob files with OCI media types and their diff_ids) and the parts of the
+ * base's config that carry over. How they merge with the plan's:
+ *   Env          base's, then ours; ours win per name. PATH: the conda prefix
+ *                (when there is one) goes in front of the base's PATH; without
+ *                a base PATH, the plan's default PATH is used
+ *   User         the base's
+ *   WorkingDir, Entrypoint, StopSignal   ours; Cmd cleared
+ *   Labels       merged, ours win
+ *   ExposedPorts union of the base's and ours
+ *   history      the base's entries, then ours; rootfs.diff_ids likewise
+ *   architecture, os, variant   the base's
+ * Everything else in the base's config (Volumes, Healthcheck, Shell, OnBuild)
+ * is not carried over. */
+struct oci_base {
+    const struct oci_blob *layers;
+    size_t n_layers;
+    const char *architecture, *os, *variant; /* variant may be NULL */
+    char *const *env;                        /* "NAME=value" */
+    size_t n_env;
+    const char *user;                        /* NULL or "" for none */
+    const struct plan_label *labels;         /* any order */
+    size_t n_labels;
+    char *const *ports;                      /* "80/tcp" */
+    size_t n_ports;
+    char *const *history;                    /* each one JSON object, written as is */
+    size_t n_history;
+};
+
 struct oci_image {
     struct oci_blob *layers;
     size_t n_layers;
@@ -23,9 +53,10 @@ struct oci_image {
 };
 
 /* compression applies to every layer; AUTO decides per layer (see
- * oci_layer_choose_compression). */
-int oci_image_build(struct oci_image *out, const struct plan *plan, enum oci_compression compression,
-                    const char *work_dir);
+ * oci_layer_choose_compression). base is NULL for scratch; its layers come
+ * first, their paths copied (the files stay where they are). */
+int oci_image_build(struct oci_image *out, const struct plan *plan, const struct oci_base *base,
+                    enum oci_compression compression, const char *work_dir);
 void oci_image_release(struct oci_image *image);
 /* The Go-style platform architecture name of this host ("amd64", "arm64"). */
 const char *oci_host_architecture(void);

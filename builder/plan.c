@@ -211,8 +211,8 @@ static int check_environment(const struct plan *p, const struct spec *spec)
         return 0;
     if (spec->inference.entry_script)
         return err_set(ERR_INVALID, "%s: inference.entry_script: a Python entry script needs an image with Python: "
-                       "set environment.base_image (then build with --dockerfile), or run it on this host with "
-                       "amlpkg serve", spec->file);
+                       "set environment.base_image to one (oci-archive:, docker-archive:, oci: or a registry "
+                       "image), or run it on this host with amlpkg serve", spec->file);
     if (p->environment.needs_executor)
         return err_set(ERR_INVALID, "%s:%d: environment: %s need a base image with a shell; set "
                        "environment.base_image", spec->file, spec->environment.line, p->environment.needs_executor);

@@ -8,6 +8,8 @@ AMLPKG="$BUILD/bin/amlpkg"
 AMLSERVE="$BUILD/bin/amlserve"
 PY=/usr/bin/python3
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/amlpkg-test.XXXXXX")
+# Builds with a base image use the environment cache: never the one in $HOME.
+export AMLPKG_CACHE_DIR="$WORK/cache"
 TEST_NAME=$(basename "$0" .sh)
 _cleanups=()
 on_exit() { _cleanups+=("$1"); }

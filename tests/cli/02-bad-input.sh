@@ -24,8 +24,8 @@ check_fails "an unknown field names line and suggests" "spec.yaml:5: models\[0\]
 spec "models:" "  - name: ridge" "    version: [1" "    path: model.onnx"
 check_fails "malformed YAML gives line and column" "spec.yaml:[0-9]+:[0-9]+: " "$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/out.tar"
 
-spec "models:" "  - name: ridge" "    version: 1" "    path: model.onnx" "environment:" "  base_image: debian"
-check_fails "sections this version does not build are refused, not ignored" "spec.yaml:[0-9]+: environment.base_image .debian.: the daemonless builder does not pull base images yet" \
+spec "models:" "  - name: ridge" "    version: 1" "    path: model.onnx" "environment:" "  base_image: oci-archive:missing.tar"
+check_fails "a base image that is not there is refused, naming the file" "spec.yaml:[0-9]+: environment.base_image: .*missing.tar.: No such file" \
   "$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/out.tar"
 
 check "no output and no temporary files after failures" bash -c "! ls -A '$WORK' | grep -E 'out.tar|tmp-|amlpkg-build'"

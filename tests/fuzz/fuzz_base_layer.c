@@ -1,0 +1,26 @@
+/* libFuzzer target: scanning a base image's layer tar (plain or compressed)
+ * for entries that leave the image root, with its diff_id check. */
+#include "builder/base_image.h"
+#include "common/err.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static char path[64];
+    if (!path[0])
+        snprintf(path, sizeof path, "/tmp/amlpkg-fuzz-layer-%d", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return 0;
+    fwrite(data, 1, size, f);
+    fclose(f);
+    err_clear();
+    (void)base_image_scan_layer(path, "layer", size & 1 ? NULL : "sha256:0000000000000000000000000000000000000000000000000000000000000000");
+    err_clear();
+    unlink(path);
+    return 0;
+}
