@@ -13,6 +13,8 @@
 #include "runtime_locate.h"
 #include "spec.h"
 #include "spec_cli.h"
+#include "executor.h"
+#include "cache/cache.h"
 #include "sbom.h"
 #include "dockerfile.h"
 #include "vcs.h"
@@ -60,6 +62,9 @@ static const char build_usage[] =
     "      --platform OS/ARCH  image to take from a multi-platform base image (default linux/amd64)\n"
     "      --no-cache          neither read nor write the environment cache (the base is read from its source)\n"
     "      --cache-dir DIR     the environment cache (default $AMLPKG_CACHE_DIR, else ~/.cache/amlpkg)\n"
+    "      --executor ENGINE   builds environments with Docker steps or conda installs when their key is\n"
+    "                          not cached: auto (default: podman, buildah or docker, the first found),\n"
+    "                          podman, buildah, docker, or none to forbid\n"
     "      --runtime PATH      amlserve binary to embed (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
     "      --json              print the result as JSON (digest, size, layers, output, format)\n"
     "  -h, --help              show this help\n" SPEC_CLI_HELP
@@ -88,6 +93,8 @@ struct build_options {
     const char *platform;
     const char *cache_dir;
     int no_cache;
+    enum executor_kind executor; /* for environments with Docker steps or conda installs */
+    int executor_given;
     enum build_format format;
     enum oci_compression compression;
     int json;
@@ -220,7 +227,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"push", required_argument, NULL, 'P'},   {"no-sbom", no_argument, NULL, 'S'},   {"creds", required_argument, NULL, 0x100},
         {"insecure", no_argument, NULL, 0x101},   {"ca-cert", required_argument, NULL, 0x102},
         {"platform", required_argument, NULL, 0x110}, {"no-cache", no_argument, NULL, 0x111},
-        {"cache-dir", required_argument, NULL, 0x112},
+        {"cache-dir", required_argument, NULL, 0x112}, {"executor", required_argument, NULL, 0x113},
         SPEC_CLI_OPTIONS,                         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -246,6 +253,13 @@ static int parse_options(struct build_options *o, int argc, char **argv)
             break;
         case 0x111: o->no_cache = 1; break;
         case 0x112: o->cache_dir = optarg; break;
+        case 0x113:
+            if (executor_resolve(&o->executor, optarg)) {
+                fprintf(stderr, "amlpkg build: %s\n", err_message(ERR_USAGE));
+                return EXIT_USAGE;
+            }
+            o->executor_given = 1;
+            break;
         case 'P': o->push = optarg; break;
         case 'S': o->no_sbom = 1; break;
         case 'o': o->output = optarg; break;
@@ -304,17 +318,74 @@ static int parse_options(struct build_options *o, int argc, char **argv)
     return 0;
 }
 
-/* What the daemonless builder cannot lay down itself yet: say so, and what to do instead. */
-static int check_native(const struct plan *plan, const struct spec *spec)
+/* An environment with Docker steps or conda installs and no engine to run them. */
+static int refuse_without_executor(const struct plan *plan, const struct spec *spec)
 {
-    const struct plan_environment *e = &plan->environment;
-    if (e->needs_executor)
-        return err_set(ERR_UNSUPPORTED,
-                       "%s:%d: environment: %s must run in a container, and this version of amlpkg has no "
-                       "executor; write the Dockerfile and its context with --dockerfile DIR (environment steps "
-                       "first, so code and model edits never rebuild them) and build it with podman or docker",
-                       spec->file, spec->environment.line, e->needs_executor);
-    return 0;
+    return err_set(ERR_UNSUPPORTED,
+                   "%s:%d: environment: %s must run in a container and no executor is available (--executor "
+                   "podman|buildah|docker, or none found on PATH); or write the Dockerfile and its context with "
+                   "--dockerfile DIR (environment steps first, so code and model edits never rebuild them) and "
+                   "build it with podman or docker",
+                   spec->file, spec->environment.line, plan->environment.needs_executor);
+}
+
+static int cached(const struct build_options *o, const char *key)
+{
+    struct cache *c = NULL;
+    struct cache_entry entry;
+    int hit = !o->no_cache && cache_open(&c, o->cache_dir) == 0 && cache_lookup(c, key, &entry) == 0;
+    cache_close(c);
+    err_clear(); /* a miss, or no cache: both mean "build it" */
+    return hit;
+}
+
+/* The engine reads file bases itself: give it absolute paths for the archive and layout forms. */
+static char *engine_base(const char *base, const char *spec_dir)
+{
+    static const char *const forms[] = {"oci-archive:", "docker-archive:", "oci:"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(forms[i]);
+        if (strncmp(base, forms[i], n) == 0 && base[n] != '/') {
+            char *abs = fs_resolve(spec_dir, base + n), *out = NULL;
+            char real[PATH_MAX];
+            if (abs && asprintf(&out, "%s%s", forms[i], realpath(abs, real) ? real : abs) < 0)
+                out = NULL;
+            free(abs);
+            return out;
+        }
+    }
+    return strdup(base);
+}
+
+/* The environment stage from the executor, saved to an archive and opened as the base (and cached). */
+static int build_environment(struct base_image **out, const struct build_options *o, const struct plan *plan,
+                             const struct spec *spec, const struct base_image_options *opt)
+{
+    enum executor_kind kind = o->executor;
+    if (!o->executor_given && executor_resolve(&kind, "auto"))
+        return ERR_USAGE;
+    if (kind == EXECUTOR_NONE)
+        return refuse_without_executor(plan, spec);
+    struct plan_environment env = plan->environment; /* shallow: only base_image is replaced */
+    char *work = NULL, *archive = NULL, *text = NULL, *base = engine_base(env.base_image, spec->dir);
+    const char *tmp = getenv("TMPDIR"), *format = NULL;
+    int rc = base ? fs_make_temp_dir(&work, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-env-")
+                  : err_set(ERR_NOMEM, "out of memory");
+    if (!rc && !(archive = fs_join(work, "environment.tar")))
+        rc = err_set(ERR_NOMEM, "out of memory");
+    env.base_image = base;
+    rc = rc ? rc : executor_build_environment(kind, &env, work, archive, &format);
+    if (!rc && asprintf(&text, "%s:%s", format, archive) < 0)
+        text = NULL, rc = err_set(ERR_NOMEM, "out of memory");
+    /* Opened like any base: verified, scanned, and stored under the environment key. */
+    rc = rc ? rc : base_image_open(out, text, spec->dir, plan->environment.key, opt);
+    if (work)
+        fs_remove_tree(work);
+    free(work);
+    free(archive);
+    free(text);
+    free(base);
+    return rc;
 }
 
 /* The base image (not scratch): from the environment cache, or its source (then cached). */
@@ -322,13 +393,16 @@ static int open_base(struct base_image **out, const struct build_options *o, con
                      const struct spec *spec)
 {
     *out = NULL;
-    if (plan_env_is_scratch(&plan->environment))
-        return 0;
     char context[1200];
     snprintf(context, sizeof context, "%s:%d: environment.base_image", spec->file, spec->environment.line);
     struct base_image_options opt = {
         .platform = o->platform, .no_cache = o->no_cache, .cache_dir = o->cache_dir, .context = context,
     };
+    /* Steps to run: the cache may have their result already; else an engine builds them. */
+    if (plan->environment.needs_executor && !cached(o, plan->environment.key))
+        return build_environment(out, o, plan, spec, &opt);
+    if (plan_env_is_scratch(&plan->environment) && !plan->environment.needs_executor)
+        return 0;
     return base_image_open(out, plan->environment.base_image, spec->dir, plan->environment.key, &opt);
 }
 
@@ -388,7 +462,7 @@ int cmd_build(int argc, char **argv)
                    o.dockerfile, plan->image_name, plan->image_tag, o.dockerfile);
         goto done;
     }
-    if ((rc = check_native(plan, spec)) || (rc = open_base(&base, &o, plan, spec)))
+    if ((rc = open_base(&base, &o, plan, spec)))
         goto done;
     output = o.output ? strdup(o.output) : default_output(spec, o.format);
     for (size_t n = output ? strlen(output) : 0; n > 1 && output[n - 1] == '/'; n--)

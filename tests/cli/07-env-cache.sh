@@ -121,8 +121,8 @@ sed 's/  conda_file: env.yml/  conda_file: nope.yml/' spec.orig > spec.yaml
 check_fails "a missing conda file names spec line" "spec.yaml:8: environment.conda_file: no such file" \
   "$AMLPKG" hash spec.yaml
 cp spec.orig spec.yaml
-check_fails "build refuses an environment it cannot build yet, rather than ignoring it" \
-  "spec.yaml:[0-9]+: environment: .*must run in a container.*--dockerfile DIR" "$AMLPKG" build spec.yaml -o out.tar
+check_fails "with --executor none, build refuses an environment that needs an engine, rather than ignoring it" \
+  "spec.yaml:[0-9]+: environment: .*must run in a container.*--dockerfile DIR" "$AMLPKG" build spec.yaml -o out.tar --executor none
 check_exit "hash without a spec is a usage error" 2 "$AMLPKG" hash
 
 # The cache, populated from a built image under the spec's key.

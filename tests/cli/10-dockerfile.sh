@@ -60,9 +60,9 @@ check "... the conda file copied byte for byte into the context" cmp "$CONDA/con
 check "... the entry script at the app root, named by AZUREML_ENTRY_SCRIPT" bash -c "
   cmp '$ROOT/examples/python-ridge/score.py' '$WORK/conda/layer-2/var/azureml-app/score.py' && grep -qx 'ENV AZUREML_ENTRY_SCRIPT=\"score.py\"' '$WORK/conda/Dockerfile'"
 check "... the base's PATH kept behind the conda environment's" grep -qE '^ENV PATH="/azureml-envs/azureml_[0-9a-f]{64}/bin:\$PATH"$' "$WORK/conda/Dockerfile"
-check_fails "the daemonless build says what needs an engine and what to do" \
+check_fails "without an executor the build says what needs an engine and what to do" \
   "environment: environment.docker_steps \(1 step\), the conda environment \(3 conda and 1 pip dependencies\) must run in a container.*--dockerfile DIR" \
-  "$AMLPKG" build "$CONDA/spec.yaml" -o "$WORK/never.tar"
+  "$AMLPKG" build "$CONDA/spec.yaml" -o "$WORK/never.tar" --executor none
 # An inline conda mapping is written out as a conda file a real YAML reader accepts, entries as written.
 mkdir -p "$WORK/inline" && cp "$ROOT/examples/onnx-ridge/model.onnx" "$ROOT/examples/python-ridge/score.py" "$WORK/inline/"
 cat > "$WORK/inline/spec.yaml" <<'YAML'

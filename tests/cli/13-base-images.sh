@@ -171,6 +171,6 @@ printf 'def init():\n    pass\n\ndef run(data):\n    return data\n' > score.py
 check "an entry script on a base image builds without an engine" "$AMLPKG" build py.yaml -o py.tar
 check "... with the app layer and AZUREML_ENTRY_SCRIPT" cjq py.tar '(._layers | length) == 4 and (.config.Env | index("AZUREML_ENTRY_SCRIPT=score.py"))'
 spec steps.yaml oci-archive:base.tar "  docker_steps:" "    - RUN echo hi"
-check_fails "Docker steps still need an engine (the message says --dockerfile)" "must run in a container.*--dockerfile DIR" \
-  "$AMLPKG" build steps.yaml -o steps.tar
+check_fails "Docker steps need an engine: --executor none refuses and names --dockerfile" "must run in a container.*--dockerfile DIR" \
+  "$AMLPKG" build steps.yaml -o steps.tar --executor none
 check_exit "--platform without a slash is a usage error" 2 "$AMLPKG" build s1.yaml --platform amd64
