@@ -67,16 +67,20 @@ check "serve --watch starts" start_serve watch "$WORK/py/spec.yaml" --watch
 score "$WORK/py/sample-request.json" -H "Authorization: Bearer $key"
 first=$(cat "$WORK/out")
 sed -i 's/return (x @ w + b).tolist()/return {"edited": True}/' "$WORK/py/score.py"
+# Requests keep coming during the reload; every one must succeed (old code or new).
+reload_failures=0
 edited() {
   local deadline=$((SECONDS + 15))
   while [ $SECONDS -lt $deadline ]; do
     score "$WORK/py/sample-request.json" -H "Authorization: Bearer $key"
+    [ "$code" = 200 ] || reload_failures=$((reload_failures + 1))
     [ "$code" = 200 ] && grep -q '"edited": true' "$WORK/out" && return 0
-    sleep 0.2
+    sleep 0.05
   done
   return 1
 }
 check "an edit to the entry script is served on the same port" edited
+check "... and no request failed during the reload" test "$reload_failures" = 0
 check "... after the old answer was served first" test -n "$first"
 check "... and serve says what changed" grep -q "changed: .*score.py" "$WORK/watch.err"
 check "... and init() ran again in the reloaded workers" bash -c "[ \$(grep -c 'ridge weights loaded' '$WORK/watch.err') -ge 3 ]"
