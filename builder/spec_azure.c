@@ -1,6 +1,7 @@
 #include "spec_azure.h"
 
 #include "common/err.h"
+#include "conda.h"
 #include "fsutil.h"
 #include "spec_sections.h"
 #include "yaml_tree.h"
@@ -59,24 +60,63 @@ static int valid_entry_script_name(const char *path)
     return 1;
 }
 
-/* Keys that describe the environment image: not built by this version. */
-static int refuse_environment_keys(struct yaml_tree *t, yaml_node_t *root)
+/* The environment keys of inferenceconfig.json, as the spec's environment section. `environment`
+ * (a registered environment's name and version, or its definition) and `baseImageRegistry` (credentials
+ * belong in AMLPKG_REGISTRY_AUTH or an auth file, not in a project file) stay refused. */
+static int read_environment_keys(struct spec *spec, struct yaml_tree *t, yaml_node_t *root, const char *dir)
 {
-    static const char *const keys[] = {"condaFile", "extraDockerfileSteps", "extraDockerFileSteps", "baseImage",
-                                       "baseImageRegistry", "cudaVersion", "environment", NULL};
-    for (size_t i = 0; keys[i]; i++) {
-        yaml_node_t *n = get(t, root, keys[i]);
+    struct spec_environment *e = &spec->environment;
+    static const char *const refused[] = {"environment", "baseImageRegistry", NULL};
+    for (size_t i = 0; refused[i]; i++) {
+        yaml_node_t *n = get(t, root, refused[i]);
         if (n)
-            return err_set(ERR_UNSUPPORTED, "%s:%d: %s: environments are not supported by this version of amlpkg "
-                           "yet (set it to null, or remove it)", t->file, yaml_tree_line(n), keys[i]);
+            return err_set(ERR_UNSUPPORTED, "%s:%d: %s: not supported by this version of amlpkg; %s", t->file,
+                           yaml_tree_line(n), refused[i],
+                           i == 0 ? "give condaFile, baseImage and extraDockerfileSteps instead"
+                                  : "put the credentials in AMLPKG_REGISTRY_AUTH or a registry auth file");
     }
-    yaml_node_t *gpu = get(t, root, "enableGpu");
-    int on = 0;
-    int rc = gpu ? yaml_tree_bool(t, gpu, "enableGpu", &on) : 0;
-    if (!rc && on)
-        rc = err_set(ERR_UNSUPPORTED, "%s:%d: enableGpu: GPU environments are not supported by this version of "
-                     "amlpkg yet", t->file, yaml_tree_line(gpu));
-    return rc;
+    int rc = 0;
+    const char *s;
+    yaml_node_t *n;
+    e->line = yaml_tree_line(root);
+    if ((n = get(t, root, "baseImage"))) {
+        if ((rc = yaml_tree_string(t, n, "baseImage", &s)))
+            return rc;
+        if (!s[0] || strpbrk(s, " \t\r\n"))
+            return err_set(ERR_INVALID, "%s:%d: baseImage: '%s' is not an image reference", t->file,
+                           yaml_tree_line(n), s);
+        if (!(e->base_image = strdup(s)))
+            return err_set(ERR_NOMEM, "out of memory");
+    }
+    if ((n = get(t, root, "condaFile"))) {
+        if ((rc = spec_existing_path(t, n, "condaFile", dir, 0, &e->conda_file)) ||
+            (rc = conda_load(&e->conda, e->conda_file)))
+            return rc;
+    }
+    /* Azure writes both spellings; either holds Dockerfile lines in one string. */
+    yaml_node_t *steps = get(t, root, "extraDockerfileSteps");
+    if (!steps)
+        steps = get(t, root, "extraDockerFileSteps");
+    if (steps) {
+        if ((rc = yaml_tree_string(t, steps, "extraDockerfileSteps", &s)))
+            return rc;
+        if (s[0]) {
+            if (!(e->docker_steps = calloc(1, sizeof *e->docker_steps)) || !(e->docker_steps[0] = strdup(s)))
+                return err_set(ERR_NOMEM, "out of memory");
+            e->n_docker_steps = 1;
+        }
+    }
+    if ((n = get(t, root, "enableGpu")) && (rc = yaml_tree_bool(t, n, "enableGpu", &e->gpu_enabled)))
+        return rc;
+    if ((n = get(t, root, "cudaVersion"))) {
+        if ((rc = yaml_tree_string(t, n, "cudaVersion", &s)))
+            return rc;
+        if (!e->gpu_enabled)
+            return err_set(ERR_INVALID, "%s:%d: cudaVersion: set only with enableGpu: true", t->file, yaml_tree_line(n));
+        if (!(e->cuda_version = strdup(s)))
+            return err_set(ERR_NOMEM, "out of memory");
+    }
+    return 0;
 }
 
 static int read_inference_config(struct spec *spec, const char *path)
@@ -92,7 +132,7 @@ static int read_inference_config(struct spec *spec, const char *path)
         rc = err_set(ERR_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = yaml_tree_check_keys(&t, root, "", inference_keys)) || (rc = refuse_environment_keys(&t, root)))
+    if ((rc = yaml_tree_check_keys(&t, root, "", inference_keys)) || (rc = read_environment_keys(spec, &t, root, dir)))
         goto done;
     yaml_node_t *runtime = get(&t, root, "runtime");
     const char *s;

@@ -96,3 +96,32 @@ check_fails "build takes the same files, and says why a Python entry script cann
   "inference.entry_script: a Python entry script needs an image with Python" \
   "$AMLPKG" build --inference-config inferenceconfig.json --model "$MODEL" -o "$WORK/never.tar"
 check "... writing nothing" test ! -e "$WORK/never.tar"
+
+# The environment keys of inferenceconfig.json become the environment.
+printf 'channels: [conda-forge]\ndependencies:\n  - numpy>=1.24\n  - pip:\n      - onnx==1.14.1\n' > myenv.yml
+cat > envconfig.json <<'JSON'
+{"entryScript": "score.py", "runtime": "python", "sourceDirectory": "src", "condaFile": "myenv.yml",
+ "extraDockerfileSteps": "RUN apt-get update && apt-get install -y libgomp1\nENV OMP_NUM_THREADS=1",
+ "baseImage": "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.3-cudnn8-ubuntu20.04", "enableGpu": true,
+ "cudaVersion": "11.3", "baseImageRegistry": null, "environment": null}
+JSON
+check "condaFile, baseImage, extraDockerfileSteps, enableGpu and cudaVersion become the environment" bash -c "
+  '$AMLPKG' build --inference-config envconfig.json --model '$MODEL' --dockerfile '$WORK/envctx' >/dev/null &&
+  grep -qx 'FROM mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.3-cudnn8-ubuntu20.04' '$WORK/envctx/Dockerfile' &&
+  grep -qx 'RUN apt-get update && apt-get install -y libgomp1' '$WORK/envctx/Dockerfile' &&
+  grep -q '^RUN conda env create -p /azureml-envs/azureml_' '$WORK/envctx/Dockerfile' &&
+  grep -qx 'ENV NVIDIA_REQUIRE_CUDA=\"cuda>=11.3\"' '$WORK/envctx/Dockerfile' &&
+  cmp myenv.yml '$WORK/envctx/azureml-environment-setup/conda_dependencies.yml'"
+check_fails "without an executor the build names the steps the environment needs" \
+  "envconfig.json:1: environment: environment.docker_steps \(1 step\), the conda environment \(1 conda and 1 pip dependencies\) must run in a container" \
+  "$AMLPKG" build --inference-config envconfig.json --model "$MODEL" -o "$WORK/never.tar" --executor none
+printf '{"entryScript": "src/score.py",\n "environment": {"name": "my-env", "version": "3"}}\n' > registered.json
+check_fails "a registered environment reference is refused with what to give instead" \
+  "registered.json:2: environment: not supported by this version of amlpkg; give condaFile, baseImage and extraDockerfileSteps instead" \
+  "$AMLPKG" serve --inference-config registered.json --model "$MODEL"
+printf '{"entryScript": "src/score.py", "baseImageRegistry": {"address": "x.azurecr.io", "username": "u", "password": "p"}}\n' > reg.json
+check_fails "registry credentials in the config are refused, pointing to AMLPKG_REGISTRY_AUTH" "baseImageRegistry: .*AMLPKG_REGISTRY_AUTH" \
+  "$AMLPKG" serve --inference-config reg.json --model "$MODEL"
+printf '{"entryScript": "src/score.py", "condaFile": "missing.yml"}\n' > noconda.json
+check_fails "a missing condaFile is named with its line" "noconda.json:1: condaFile: no such file" \
+  "$AMLPKG" serve --inference-config noconda.json --model "$MODEL"
