@@ -1,6 +1,7 @@
 #include "spec_azure.h"
 
 #include "common/err.h"
+#include "azure_environment.h"
 #include "conda.h"
 #include "fsutil.h"
 #include "spec_sections.h"
@@ -66,16 +67,24 @@ static int valid_entry_script_name(const char *path)
 static int read_environment_keys(struct spec *spec, struct yaml_tree *t, yaml_node_t *root, const char *dir)
 {
     struct spec_environment *e = &spec->environment;
-    static const char *const refused[] = {"environment", "baseImageRegistry", NULL};
-    for (size_t i = 0; refused[i]; i++) {
-        yaml_node_t *n = get(t, root, refused[i]);
-        if (n)
-            return err_set(ERR_UNSUPPORTED, "%s:%d: %s: not supported by this version of amlpkg; %s", t->file,
-                           yaml_tree_line(n), refused[i],
-                           i == 0 ? "give condaFile, baseImage and extraDockerfileSteps instead"
-                                  : "put the credentials in AMLPKG_REGISTRY_AUTH or a registry auth file");
-    }
+    yaml_node_t *registry = get(t, root, "baseImageRegistry");
+    if (registry)
+        return err_set(ERR_UNSUPPORTED, "%s:%d: baseImageRegistry: not supported by this version of amlpkg; put the "
+                       "credentials in AMLPKG_REGISTRY_AUTH or a registry auth file", t->file, yaml_tree_line(registry));
     int rc = 0;
+    /* An inline definition; Azure allows it only without the separate keys below. */
+    yaml_node_t *definition = get(t, root, "environment");
+    if (definition) {
+        static const char *const exclusive[] = {"condaFile", "extraDockerfileSteps", "extraDockerFileSteps",
+                                                "baseImage", "enableGpu", "cudaVersion", NULL};
+        for (size_t i = 0; exclusive[i]; i++) {
+            yaml_node_t *n = get(t, root, exclusive[i]);
+            if (n && !(n->type == YAML_SCALAR_NODE && !strcmp((const char *)n->data.scalar.value, "false")))
+                return err_set(ERR_INVALID, "%s:%d: %s: must be empty when environment is set (as in Azure ML)",
+                               t->file, yaml_tree_line(n), exclusive[i]);
+        }
+        return azure_environment_read(e, t, definition, NULL);
+    }
     const char *s;
     yaml_node_t *n;
     e->line = yaml_tree_line(root);
@@ -330,6 +339,14 @@ int spec_load_azure(struct spec **out, const struct spec_azure_input *in)
     }
     if (!rc)
         rc = read_inference_config(spec, in->inference_config);
+    if (!rc && in->environment_dir) {
+        const struct spec_environment *e = &spec->environment;
+        if (e->base_image || e->conda || e->n_docker_steps || e->n_env)
+            rc = err_set(ERR_INVALID, "%s: --environment-dir: the inference config already describes the "
+                         "environment; give one or the other", in->inference_config);
+        else
+            rc = azure_environment_load_dir(&spec->environment, in->environment_dir);
+    }
     if (!rc && in->deployment_config)
         rc = read_deployment_config(spec, in->deployment_config);
     if (!rc)

@@ -16,6 +16,7 @@
 struct spec_azure_input {
     const char *inference_config;  /* required */
     const char *deployment_config; /* or NULL */
+    const char *environment_dir;   /* an Environment.save_to_directory folder, or NULL */
     const char *const *models;     /* "NAME:VERSION=PATH", paths relative to the working directory */
     size_t n_models;
 };

@@ -117,7 +117,7 @@ check_fails "without an executor the build names the steps the environment needs
   "$AMLPKG" build --inference-config envconfig.json --model "$MODEL" -o "$WORK/never.tar" --executor none
 printf '{"entryScript": "src/score.py",\n "environment": {"name": "my-env", "version": "3"}}\n' > registered.json
 check_fails "a registered environment reference is refused with what to give instead" \
-  "registered.json:2: environment: not supported by this version of amlpkg; give condaFile, baseImage and extraDockerfileSteps instead" \
+  "registered.json:2: environment: a registered environment \(name and version\) lives in Azure; give its definition" \
   "$AMLPKG" serve --inference-config registered.json --model "$MODEL"
 printf '{"entryScript": "src/score.py", "baseImageRegistry": {"address": "x.azurecr.io", "username": "u", "password": "p"}}\n' > reg.json
 check_fails "registry credentials in the config are refused, pointing to AMLPKG_REGISTRY_AUTH" "baseImageRegistry: .*AMLPKG_REGISTRY_AUTH" \
@@ -125,3 +125,40 @@ check_fails "registry credentials in the config are refused, pointing to AMLPKG_
 printf '{"entryScript": "src/score.py", "condaFile": "missing.yml"}\n' > noconda.json
 check_fails "a missing condaFile is named with its line" "noconda.json:1: condaFile: no such file" \
   "$AMLPKG" serve --inference-config noconda.json --model "$MODEL"
+
+# Environment definitions: Environment.save_to_directory's folder, or inline under "environment".
+mkdir -p savedenv
+cat > savedenv/azureml_environment.json <<'JSON'
+{"name": "ridge-env", "version": null, "environmentVariables": {"EXAMPLE_ENV_VAR": "EXAMPLE_VALUE"},
+ "python": {"userManagedDependencies": false, "interpreterPath": "python", "condaDependenciesFile": null,
+            "baseCondaEnvironment": null},
+ "docker": {"enabled": false, "baseImage": null, "baseDockerfile": null, "sharedVolumes": true, "shmSize": "2g",
+            "arguments": [], "baseImageRegistry": {"address": null, "username": null, "password": null}},
+ "spark": {"repositories": [], "packages": [], "precachePackages": true}, "inferencingStackVersion": null}
+JSON
+printf 'dependencies:\n  - python=3.11\n  - numpy\n' > savedenv/conda_dependencies.yml
+printf 'FROM mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:20230509.v1\nRUN echo from-the-base-dockerfile\n' > savedenv/BaseDockerfile
+printf '{"entryScript": "src/score.py"}\n' > plain.json
+check "--environment-dir reads what Environment.save_to_directory wrote" bash -c "
+  '$AMLPKG' build --inference-config plain.json --environment-dir savedenv --model '$MODEL' --dockerfile '$WORK/savedctx' >/dev/null &&
+  grep -qx 'FROM mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:20230509.v1' '$WORK/savedctx/Dockerfile' &&
+  grep -qx 'RUN echo from-the-base-dockerfile' '$WORK/savedctx/Dockerfile' &&
+  grep -qx 'ENV EXAMPLE_ENV_VAR=\"EXAMPLE_VALUE\"' '$WORK/savedctx/Dockerfile' &&
+  cmp savedenv/conda_dependencies.yml '$WORK/savedctx/azureml-environment-setup/conda_dependencies.yml'"
+cat > inline.json <<'JSON'
+{"entryScript": "src/score.py",
+ "environment": {"name": "inline-env", "environmentVariables": {"MODE": "fast"},
+   "python": {"userManagedDependencies": false, "condaDependencies": {"dependencies": ["numpy>=1.24", {"pip": ["onnx"]}]}},
+   "docker": {"baseImage": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"}}}
+JSON
+check "an inline environment definition works the same" bash -c "
+  '$AMLPKG' build --inference-config inline.json --model '$MODEL' --dockerfile '$WORK/inlinectx' >/dev/null &&
+  grep -qx 'FROM mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04' '$WORK/inlinectx/Dockerfile' &&
+  grep -qx 'ENV MODE=\"fast\"' '$WORK/inlinectx/Dockerfile' && grep -q '^RUN conda env create' '$WORK/inlinectx/Dockerfile'"
+printf '{"entryScript": "src/score.py", "baseImage": "x", "environment": {"docker": {"baseImage": "y"}}}\n' > both.json
+check_fails "environment with baseImage beside it is refused, as Azure does" "both.json:1: baseImage: must be empty when environment is set" \
+  "$AMLPKG" serve --inference-config both.json --model "$MODEL"
+printf 'FROM a AS build\nRUN x\nFROM b\n' > savedenv/BaseDockerfile
+check_fails "a multi-stage base Dockerfile is refused with its line" "BaseDockerfile:[13]: " \
+  "$AMLPKG" serve --inference-config plain.json --environment-dir savedenv --model "$MODEL"
+check_exit "--environment-dir with a SPEC is a usage error" 2 "$AMLPKG" serve "$EX/onnx-ridge/spec.yaml" --environment-dir savedenv
