@@ -128,7 +128,7 @@ test: all
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
 	  SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" build
-	@BUILD=build-asan AMLPKG_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	@BUILD=build-asan AMLPKG_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp UBSAN_OPTIONS=print_stacktrace=1 \
 	  TEST_SUITES="unit cli" bash tests/run.sh
 
 # libFuzzer targets, each run for FUZZ_SECONDS against its seed corpus.
