@@ -14,6 +14,7 @@
 #include "spec.h"
 #include "spec_cli.h"
 #include "executor.h"
+#include "cache_registry.h"
 #include "cache/cache.h"
 #include "sbom.h"
 #include "dockerfile.h"
@@ -62,6 +63,8 @@ static const char build_usage[] =
     "      --platform OS/ARCH  image to take from a multi-platform base image (default linux/amd64)\n"
     "      --no-cache          neither read nor write the environment cache (the base is read from its source)\n"
     "      --cache-dir DIR     the environment cache (default $AMLPKG_CACHE_DIR, else ~/.cache/amlpkg)\n"
+    "      --cache-registry R/P  the remote environment cache: after the local cache, look for\n"
+    "                          R/P/azureml/azureml_<key> and pull it; push what had to be built there\n"
     "      --executor ENGINE   builds environments with Docker steps or conda installs when their key is\n"
     "                          not cached: auto (default: podman, buildah or docker, the first found),\n"
     "                          podman, buildah, docker, or none to forbid\n"
@@ -94,6 +97,7 @@ struct build_options {
     const char *cache_dir;
     int no_cache;
     enum executor_kind executor; /* for environments with Docker steps or conda installs */
+    const char *cache_registry;  /* REGISTRY/PREFIX: the remote tier of the environment cache */
     int executor_given;
     enum build_format format;
     enum oci_compression compression;
@@ -228,6 +232,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"insecure", no_argument, NULL, 0x101},   {"ca-cert", required_argument, NULL, 0x102},
         {"platform", required_argument, NULL, 0x110}, {"no-cache", no_argument, NULL, 0x111},
         {"cache-dir", required_argument, NULL, 0x112}, {"executor", required_argument, NULL, 0x113},
+        {"cache-registry", required_argument, NULL, 0x114},
         SPEC_CLI_OPTIONS,                         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -253,6 +258,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
             break;
         case 0x111: o->no_cache = 1; break;
         case 0x112: o->cache_dir = optarg; break;
+        case 0x114: o->cache_registry = optarg; break;
         case 0x113:
             if (executor_resolve(&o->executor, optarg)) {
                 fprintf(stderr, "amlpkg build: %s\n", err_message(ERR_USAGE));
@@ -302,8 +308,9 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         fputs("amlpkg build: --push sends an oci-archive or oci-layout, not a Dockerfile or a docker-archive\n", stderr);
         return EXIT_USAGE;
     }
-    if ((o->transfer.reg.creds || o->transfer.reg.insecure || o->transfer.reg.ca_cert) && !o->push) {
-        fputs("amlpkg build: --creds, --insecure and --ca-cert go with --push\n", stderr);
+    if ((o->transfer.reg.creds || o->transfer.reg.insecure || o->transfer.reg.ca_cert) && !o->push &&
+        !o->cache_registry) {
+        fputs("amlpkg build: --creds, --insecure and --ca-cert go with --push or --cache-registry\n", stderr);
         return EXIT_USAGE;
     }
     if (o->dockerfile && (o->output || o->check || o->format != FORMAT_OCI_ARCHIVE)) {
@@ -388,6 +395,59 @@ static int build_environment(struct base_image **out, const struct build_options
     return rc;
 }
 
+/* The registry tier: 0 and *out on a hit, 1 on a miss (or an unreachable registry: the build goes on). */
+static int open_from_registry(struct base_image **out, const struct build_options *o, const struct plan *plan,
+                              const struct spec *spec, const struct base_image_options *opt)
+{
+    const char *key = plan->environment.key;
+    char *work = NULL, *archive = NULL, *text = NULL;
+    const char *tmp = getenv("TMPDIR");
+    struct registry_options ro = o->transfer.reg;
+    ro.op = "pull";
+    int rc = fs_make_temp_dir(&work, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-envpull-");
+    if (!rc && !(archive = fs_join(work, "environment.tar")))
+        rc = err_set(ERR_NOMEM, "out of memory");
+    rc = rc ? rc : cache_registry_pull(o->cache_registry, key, &ro, archive);
+    if (rc) {
+        if (rc != ERR_NOTFOUND)
+            fprintf(stderr, "environment %.12s: registry cache unavailable (%s): going on without it\n", key,
+                    err_message(rc));
+        err_clear();
+        rc = 1;
+    } else if (asprintf(&text, "oci-archive:%s", archive) < 0) {
+        text = NULL;
+        rc = err_set(ERR_NOMEM, "out of memory");
+    } else if (!(rc = base_image_open(out, text, spec->dir, key, opt))) {
+        fprintf(stderr, "environment %.12s: cache hit (registry %s)\n", key, o->cache_registry);
+    }
+    if (work)
+        fs_remove_tree(work);
+    free(work);
+    free(archive);
+    free(text);
+    return rc;
+}
+
+/* What had to be built (or pulled from its source) goes to the registry tier for the next machine. */
+static void push_to_registry(const struct build_options *o, const struct plan *plan, const struct base_image *b)
+{
+    char *dir = NULL;
+    struct registry_options ro = o->transfer.reg;
+    ro.op = "push";
+    int rc = o->cache_dir ? ((dir = strdup(o->cache_dir)) ? 0 : err_set(ERR_NOMEM, "out of memory"))
+                          : cache_default_dir(&dir);
+    rc = rc ? rc
+            : cache_registry_push(o->cache_registry, plan->environment.key, dir, base_image_manifest_digest(b), &ro);
+    if (rc)
+        fprintf(stderr, "environment %.12s: not stored in the registry cache (%s)\n", plan->environment.key,
+                err_message(rc));
+    else
+        fprintf(stderr, "environment %.12s: stored in the registry cache %s\n", plan->environment.key,
+                o->cache_registry);
+    err_clear();
+    free(dir);
+}
+
 /* The base image (not scratch): from the environment cache, or its source (then cached). */
 static int open_base(struct base_image **out, const struct build_options *o, const struct plan *plan,
                      const struct spec *spec)
@@ -398,12 +458,21 @@ static int open_base(struct base_image **out, const struct build_options *o, con
     struct base_image_options opt = {
         .platform = o->platform, .no_cache = o->no_cache, .cache_dir = o->cache_dir, .context = context,
     };
-    /* Steps to run: the cache may have their result already; else an engine builds them. */
-    if (plan->environment.needs_executor && !cached(o, plan->environment.key))
-        return build_environment(out, o, plan, spec, &opt);
     if (plan_env_is_scratch(&plan->environment) && !plan->environment.needs_executor)
         return 0;
-    return base_image_open(out, plan->environment.base_image, spec->dir, plan->environment.key, &opt);
+    int local = !o->no_cache && cached(o, plan->environment.key);
+    int rc = 1; /* not from the registry tier */
+    if (!local && o->cache_registry && !o->no_cache)
+        rc = open_from_registry(out, o, plan, spec, &opt);
+    if (rc <= 0)
+        return rc;
+    /* Steps to run: the local cache may have their result already; else an engine builds them. */
+    rc = plan->environment.needs_executor && !local
+             ? build_environment(out, o, plan, spec, &opt)
+             : base_image_open(out, plan->environment.base_image, spec->dir, plan->environment.key, &opt);
+    if (!rc && !local && o->cache_registry && !o->no_cache)
+        push_to_registry(o, plan, *out);
+    return rc;
 }
 
 /* --push: the image just written goes to the registry as `amlpkg push` would send it. */
