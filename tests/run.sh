@@ -13,7 +13,7 @@ passed=0 failed=0 skipped=0
 run_one() {
   local label=$1; shift
   local out rc
-  out=$(timeout "${TEST_TIMEOUT:-600}" "$@" 2>&1); rc=$?
+  out=$(timeout "${TEST_TIMEOUT:-1500}" "$@" 2>&1); rc=$?
   local p f s
   p=$(grep -c '^PASS ' <<<"$out"); f=$(grep -c '^FAIL ' <<<"$out"); s=$(grep -c '^SKIP ' <<<"$out")
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# A Python entry script in a real image: a Debian bookworm base with python3,
+# numpy and onnx made by mmdebstrap from Debian's archive (kept between runs on
+# this machine, keyed by what goes into it), then score.py packaged FROM it by
+# the daemonless builder, by the Dockerfile route, and with a RUN step through
+# the executor — each run by podman and scored.
+source "$(dirname "$0")/../lib.sh"
+EX="$ROOT/examples/python-ridge"
+export CONTAINERS_CONF="$ROOT/templates/podman-containers.conf"
+for tool in podman mmdebstrap; do
+  command -v $tool >/dev/null || { skip "$tool is not installed (make deps installs it)"; exit 0; }
+done
+PKGS=python3-minimal,python3-numpy,python3-onnx
+STORE=${AMLPKG_TEST_CACHE:-/var/cache/amlpkg-tests}
+BASE="$STORE/pybase-$(printf 'bookworm %s mk_oci_base-1' "$PKGS" | sha256sum | cut -c1-16).tar"
+mkdir -p "$STORE"
+if [ ! -s "$BASE" ]; then
+  echo "making the Python base with mmdebstrap (about 2 minutes, once per machine)..."
+  if ! timeout 1200 mmdebstrap --variant=apt --mode=root --include="$PKGS" --skip=output/dev \
+      --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+      --dpkgopt='path-exclude=/usr/share/locale/*' bookworm "$WORK/root.tar" > "$WORK/mmdebstrap.log" 2>&1; then
+    skip "mmdebstrap could not make a Debian base (no access to Debian's archive?): $(tail -1 "$WORK/mmdebstrap.log")"
+    exit 0
+  fi
+  "$PY" "$ROOT/tests/integration/mk_oci_base.py" "$WORK/root.tar" "$BASE.tmp" pybase:bookworm && mv "$BASE.tmp" "$BASE"
+  rm -f "$WORK/root.tar"
+fi
+check "the Debian Python base is an oci-archive" test -s "$BASE"
+cd "$WORK" || exit 1
+cp "$EX/score.py" "$EX/model.onnx" "$EX/sample-request.json" .
+P=(podman --root "$WORK/storage" --runroot "$WORK/run" --storage-driver vfs)
+export AMLPKG_PODMAN="${P[*]}"
+on_exit "${P[*]} rm -af -t 0; ${P[*]} rmi -af"
+spec() { # NAME [DOCKER_STEP]
+  { echo "models: [{name: ridge, version: 1, path: model.onnx}]"
+    echo "inference: {entry_script: score.py}"
+    echo "service: {workers: 2}"
+    echo "environment:"
+    echo "  base_image: oci-archive:$BASE"
+    [ -n "${2:-}" ] && printf '  docker_steps: [%s]\n' "$2"
+    echo "output: {name: $1, tag: '1'}"; } > "$1.yaml"
+}
+# run_and_score IMAGE NAME: runs it on a free port; sets NAME_port; checks /score against numpy.
+run_and_score() {
+  local port; port=$(free_port)
+  local cid; cid=$("${P[@]}" run -d -p "127.0.0.1:$port:5001" "$1") || return 1
+  on_exit "${P[*]} rm -f -t 0 $cid"
+  eval "${2}_port=$port ${2}_cid=$cid"
+  wait_http "http://127.0.0.1:$port/" 60 || { "${P[@]}" logs "$cid" | tail -5; return 1; }
+  curl -sf -H 'Content-Type: application/json' --data @sample-request.json "http://127.0.0.1:$port/score" > "$2.json" &&
+    "$PY" "$ROOT/tests/expected_scores.py" model.onnx sample-request.json "$2.json"
+}
+
+spec native
+check "score.py is packaged FROM the Python base, without a daemon" bash -c "'$AMLPKG' build native.yaml -o native.tar > native.out 2>&1"
+check "podman loads it" bash -c "${P[*]} load -q -i native.tar >/dev/null"
+check "in the container, score.py's run() in 2 workers answers like numpy" run_and_score localhost/native:1 native
+check "... and init() ran in both workers (its print is in the log)" bash -c "
+  [ \$(${P[*]} logs $native_cid 2>&1 | grep -c 'ridge weights loaded') -eq 2 ]"
+
+check "the Dockerfile route writes its context" "$AMLPKG" build native.yaml --dockerfile ctx
+check "podman build makes the same service from it" bash -c "${P[*]} build -q -t localhost/viadockerfile:1 ctx > build.log 2>&1"
+check "... which answers /score like numpy" run_and_score localhost/viadockerfile:1 viadockerfile
+for path in / /swagger.json; do
+  check "GET $path answers the same from both" bash -c "
+    cmp <(curl -s http://127.0.0.1:$native_port$path) <(curl -s http://127.0.0.1:$viadockerfile_port$path)"
+done
+
+spec stepped '"RUN python3 -c \"open(\x27/etc/made-by-python\x27, \x27w\x27).write(\x27yes\x27)\""'
+check "a RUN step on the Python base goes through the executor" bash -c "'$AMLPKG' build stepped.yaml -o stepped.tar > stepped.out 2> stepped.err"
+check "... its output streamed, prefixed" grep -q '^\[podman\] ' stepped.err
+check "... the step's file is in the image and score.py still answers" bash -c "
+  ${P[*]} load -q -i stepped.tar >/dev/null &&
+  [ \"\$(${P[*]} run --rm --entrypoint /bin/cat localhost/stepped:1 /etc/made-by-python)\" = yes ]"
+check "... and it serves /score" run_and_score localhost/stepped:1 stepped
