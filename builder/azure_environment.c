@@ -31,10 +31,22 @@ static int is_null(const yaml_node_t *n)
     return !v[0] || !strcmp(v, "null") || !strcmp(v, "~");
 }
 
-static yaml_node_t *get(struct yaml_tree *t, yaml_node_t *map, const char *key)
+yaml_node_t *azure_get(struct yaml_tree *t, yaml_node_t *map, const char *key)
 {
     yaml_node_t *n = map ? yaml_tree_get(t, map, key) : NULL;
     return is_null(n) ? NULL : n;
+}
+
+int azure_image_ref(struct yaml_tree *t, yaml_node_t *node, const char *field, char **out)
+{
+    const char *s;
+    int rc = yaml_tree_string(t, node, field, &s);
+    if (rc)
+        return rc;
+    if (!s[0] || strpbrk(s, " \t\r\n"))
+        return err_set(ERR_INVALID, "%s:%d: %s: '%s' is not an image reference", t->file, yaml_tree_line(node), field, s);
+    free(*out);
+    return (*out = strdup(s)) ? 0 : err_set(ERR_NOMEM, "out of memory");
 }
 
 /* A base Dockerfile: its single FROM is the base image, every other line a Docker step. */
@@ -115,29 +127,29 @@ int azure_environment_read(struct spec_environment *e, struct yaml_tree *t, yaml
     int rc = yaml_tree_check_keys(t, def, "environment", top_keys);
     if (rc)
         return rc;
-    yaml_node_t *python = get(t, def, "python"), *docker = get(t, def, "docker"), *n;
-    if (!python && !docker && !get(t, def, "environmentVariables"))
+    yaml_node_t *python = azure_get(t, def, "python"), *docker = azure_get(t, def, "docker"), *n;
+    if (!python && !docker && !azure_get(t, def, "environmentVariables"))
         return err_set(ERR_UNSUPPORTED, "%s:%d: environment: a registered environment (name and version) lives in "
                        "Azure; give its definition (python, docker), or condaFile, baseImage and "
                        "extraDockerfileSteps", t->file, yaml_tree_line(def));
     e->line = yaml_tree_line(def);
     const char *s;
-    if ((n = get(t, def, "environmentVariables")) && (rc = read_env_vars(e, t, n)))
+    if ((n = azure_get(t, def, "environmentVariables")) && (rc = read_env_vars(e, t, n)))
         return rc;
     if (python && (rc = yaml_tree_check_keys(t, python, "environment.python", python_keys)))
         return rc;
     if (docker && (rc = yaml_tree_check_keys(t, docker, "environment.docker", docker_keys)))
         return rc;
-    if ((n = get(t, python, "userManagedDependencies")) &&
+    if ((n = azure_get(t, python, "userManagedDependencies")) &&
         (rc = yaml_tree_bool(t, n, "python.userManagedDependencies", &e->python_user_managed)))
         return rc;
-    if ((n = get(t, python, "interpreterPath"))) {
+    if ((n = azure_get(t, python, "interpreterPath"))) {
         if ((rc = yaml_tree_string(t, n, "python.interpreterPath", &s)))
             return rc;
         if (!(e->python_interpreter = strdup(s)))
             return err_set(ERR_NOMEM, "out of memory");
     }
-    if ((n = get(t, python, "condaDependencies"))) {
+    if ((n = azure_get(t, python, "condaDependencies"))) {
         if ((rc = conda_from_node(&e->conda, t, n, "python.condaDependencies")))
             return rc;
     } else if (dir && !e->python_user_managed) {
@@ -150,19 +162,12 @@ int azure_environment_read(struct spec_environment *e, struct yaml_tree *t, yaml
         if (rc)
             return rc;
     }
-    if ((n = get(t, docker, "baseImageRegistry")) && n->type == YAML_MAPPING_NODE && get(t, n, "address"))
+    if ((n = azure_get(t, docker, "baseImageRegistry")) && n->type == YAML_MAPPING_NODE && azure_get(t, n, "address"))
         return err_set(ERR_UNSUPPORTED, "%s:%d: docker.baseImageRegistry: put the credentials in "
                        "AMLPKG_REGISTRY_AUTH or a registry auth file", t->file, yaml_tree_line(n));
-    if ((n = get(t, docker, "baseImage"))) {
-        if ((rc = yaml_tree_string(t, n, "docker.baseImage", &s)))
-            return rc;
-        if (!s[0] || strpbrk(s, " \t\r\n"))
-            return err_set(ERR_INVALID, "%s:%d: docker.baseImage: '%s' is not an image reference", t->file,
-                           yaml_tree_line(n), s);
-        if (!(e->base_image = strdup(s)))
-            return err_set(ERR_NOMEM, "out of memory");
-    }
-    if ((n = get(t, docker, "baseDockerfile"))) {
+    if ((n = azure_get(t, docker, "baseImage")) && (rc = azure_image_ref(t, n, "docker.baseImage", &e->base_image)))
+        return rc;
+    if ((n = azure_get(t, docker, "baseDockerfile"))) {
         if ((rc = yaml_tree_string(t, n, "docker.baseDockerfile", &s)))
             return rc;
         char source[600];

@@ -30,23 +30,6 @@ static const char *const deployment_keys[] = {
     "computeTargetName", "versionName", "trafficPercentile", "type", "isDefault", "isControlVersion",
     "collectModelData", "enableAppInsights", "cpuCores", "memoryGb", NULL};
 
-/* JSON null, YAML ~ or nothing: Azure writes every unset key as null. */
-static int is_null(const yaml_node_t *n)
-{
-    if (!n)
-        return 1;
-    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-        return 0;
-    const char *v = (const char *)n->data.scalar.value;
-    return !v[0] || !strcmp(v, "null") || !strcmp(v, "Null") || !strcmp(v, "NULL") || !strcmp(v, "~");
-}
-
-static yaml_node_t *get(struct yaml_tree *t, yaml_node_t *map, const char *key)
-{
-    yaml_node_t *n = yaml_tree_get(t, map, key);
-    return is_null(n) ? NULL : n;
-}
-
 /* Azure: the script is a .py file whose name is a Python identifier. */
 static int valid_entry_script_name(const char *path)
 {
@@ -67,18 +50,18 @@ static int valid_entry_script_name(const char *path)
 static int read_environment_keys(struct spec *spec, struct yaml_tree *t, yaml_node_t *root, const char *dir)
 {
     struct spec_environment *e = &spec->environment;
-    yaml_node_t *registry = get(t, root, "baseImageRegistry");
+    yaml_node_t *registry = azure_get(t, root, "baseImageRegistry");
     if (registry)
         return err_set(ERR_UNSUPPORTED, "%s:%d: baseImageRegistry: not supported by this version of amlpkg; put the "
                        "credentials in AMLPKG_REGISTRY_AUTH or a registry auth file", t->file, yaml_tree_line(registry));
     int rc = 0;
     /* An inline definition; Azure allows it only without the separate keys below. */
-    yaml_node_t *definition = get(t, root, "environment");
+    yaml_node_t *definition = azure_get(t, root, "environment");
     if (definition) {
         static const char *const exclusive[] = {"condaFile", "extraDockerfileSteps", "extraDockerFileSteps",
                                                 "baseImage", "enableGpu", "cudaVersion", NULL};
         for (size_t i = 0; exclusive[i]; i++) {
-            yaml_node_t *n = get(t, root, exclusive[i]);
+            yaml_node_t *n = azure_get(t, root, exclusive[i]);
             if (n && !(n->type == YAML_SCALAR_NODE && !strcmp((const char *)n->data.scalar.value, "false")))
                 return err_set(ERR_INVALID, "%s:%d: %s: must be empty when environment is set (as in Azure ML)",
                                t->file, yaml_tree_line(n), exclusive[i]);
@@ -88,24 +71,17 @@ static int read_environment_keys(struct spec *spec, struct yaml_tree *t, yaml_no
     const char *s;
     yaml_node_t *n;
     e->line = yaml_tree_line(root);
-    if ((n = get(t, root, "baseImage"))) {
-        if ((rc = yaml_tree_string(t, n, "baseImage", &s)))
-            return rc;
-        if (!s[0] || strpbrk(s, " \t\r\n"))
-            return err_set(ERR_INVALID, "%s:%d: baseImage: '%s' is not an image reference", t->file,
-                           yaml_tree_line(n), s);
-        if (!(e->base_image = strdup(s)))
-            return err_set(ERR_NOMEM, "out of memory");
-    }
-    if ((n = get(t, root, "condaFile"))) {
+    if ((n = azure_get(t, root, "baseImage")) && (rc = azure_image_ref(t, n, "baseImage", &e->base_image)))
+        return rc;
+    if ((n = azure_get(t, root, "condaFile"))) {
         if ((rc = spec_existing_path(t, n, "condaFile", dir, 0, &e->conda_file)) ||
             (rc = conda_load(&e->conda, e->conda_file)))
             return rc;
     }
     /* Azure writes both spellings; either holds Dockerfile lines in one string. */
-    yaml_node_t *steps = get(t, root, "extraDockerfileSteps");
+    yaml_node_t *steps = azure_get(t, root, "extraDockerfileSteps");
     if (!steps)
-        steps = get(t, root, "extraDockerFileSteps");
+        steps = azure_get(t, root, "extraDockerFileSteps");
     if (steps) {
         if ((rc = yaml_tree_string(t, steps, "extraDockerfileSteps", &s)))
             return rc;
@@ -115,9 +91,9 @@ static int read_environment_keys(struct spec *spec, struct yaml_tree *t, yaml_no
             e->n_docker_steps = 1;
         }
     }
-    if ((n = get(t, root, "enableGpu")) && (rc = yaml_tree_bool(t, n, "enableGpu", &e->gpu_enabled)))
+    if ((n = azure_get(t, root, "enableGpu")) && (rc = yaml_tree_bool(t, n, "enableGpu", &e->gpu_enabled)))
         return rc;
-    if ((n = get(t, root, "cudaVersion"))) {
+    if ((n = azure_get(t, root, "cudaVersion"))) {
         if ((rc = yaml_tree_string(t, n, "cudaVersion", &s)))
             return rc;
         if (!e->gpu_enabled)
@@ -143,7 +119,7 @@ static int read_inference_config(struct spec *spec, const char *path)
     }
     if ((rc = yaml_tree_check_keys(&t, root, "", inference_keys)) || (rc = read_environment_keys(spec, &t, root, dir)))
         goto done;
-    yaml_node_t *runtime = get(&t, root, "runtime");
+    yaml_node_t *runtime = azure_get(&t, root, "runtime");
     const char *s;
     if (runtime) {
         if ((rc = yaml_tree_string(&t, runtime, "runtime", &s)))
@@ -155,10 +131,10 @@ static int read_inference_config(struct spec *spec, const char *path)
         }
     }
     /* Azure resolves the entry script inside sourceDirectory when one is given. */
-    yaml_node_t *src = get(&t, root, "sourceDirectory");
+    yaml_node_t *src = azure_get(&t, root, "sourceDirectory");
     if (src && (rc = spec_existing_path(&t, src, "sourceDirectory", dir, 1, &source)))
         goto done;
-    yaml_node_t *script = get(&t, root, "entryScript");
+    yaml_node_t *script = azure_get(&t, root, "entryScript");
     if (!script) {
         rc = err_set(ERR_INVALID, "%s:%d: entryScript: required field is missing", path, yaml_tree_line(root));
         goto done;
@@ -183,7 +159,7 @@ done:
 static int read_int_key(struct yaml_tree *t, yaml_node_t *map, const char *key, long long min, long long max,
                         long long *out)
 {
-    yaml_node_t *n = get(t, map, key);
+    yaml_node_t *n = azure_get(t, map, key);
     return n ? yaml_tree_int(t, n, key, min, max, out) : 0;
 }
 
@@ -192,7 +168,7 @@ static int read_keys(struct spec *spec, struct yaml_tree *t, yaml_node_t *keys)
     static const char *const names[] = {"primaryKey", "secondaryKey", NULL};
     int rc = yaml_tree_check_keys(t, keys, "keys", names);
     for (int i = 0; !rc && i < 2; i++) {
-        yaml_node_t *k = get(t, keys, names[i]);
+        yaml_node_t *k = azure_get(t, keys, names[i]);
         const char *s;
         if (!k)
             continue;
@@ -224,7 +200,7 @@ static int read_deployment_config(struct spec *spec, const char *path)
     const char *s;
     if ((rc = yaml_tree_check_keys(&t, root, "", deployment_keys)))
         goto done;
-    yaml_node_t *compute = get(&t, root, "computeType");
+    yaml_node_t *compute = azure_get(&t, root, "computeType");
     if (!compute) {
         rc = err_set(ERR_INVALID, "%s:%d: computeType: required field is missing (local, ACI, AKS or AKSENDPOINT)",
                      path, yaml_tree_line(root));
@@ -251,7 +227,7 @@ static int read_deployment_config(struct spec *spec, const char *path)
     if ((v = 0, rc = read_int_key(&t, root, "maxQueueWaitMs", 1, 86400000, &v)))
         goto done;
     svc->max_queue_wait_ms = (long)v;
-    yaml_node_t *token = get(&t, root, "tokenAuthEnabled");
+    yaml_node_t *token = azure_get(&t, root, "tokenAuthEnabled");
     int on = 0;
     if (token && (rc = yaml_tree_bool(&t, token, "tokenAuthEnabled", &on)))
         goto done;
@@ -262,17 +238,17 @@ static int read_deployment_config(struct spec *spec, const char *path)
     }
     /* Azure's default: keys on for AKS, off for ACI and local. */
     svc->auth_enabled = aks;
-    yaml_node_t *auth = get(&t, root, "authEnabled");
+    yaml_node_t *auth = azure_get(&t, root, "authEnabled");
     if (auth && (rc = yaml_tree_bool(&t, auth, "authEnabled", &svc->auth_enabled)))
         goto done;
-    yaml_node_t *keys = get(&t, root, "keys");
+    yaml_node_t *keys = azure_get(&t, root, "keys");
     if (keys && (rc = read_keys(spec, &t, keys)))
         goto done;
     if (svc->auth_keys[0] && !svc->auth_enabled) {
         rc = err_set(ERR_INVALID, "%s:%d: keys: keys are given but authEnabled is false", path, yaml_tree_line(keys));
         goto done;
     }
-    yaml_node_t *scaler = get(&t, root, "autoScaler");
+    yaml_node_t *scaler = azure_get(&t, root, "autoScaler");
     if (scaler && scaler->type == YAML_MAPPING_NODE) {
         if ((v = 0, rc = read_int_key(&t, scaler, "targetUtilization", 1, 100, &v)))
             goto done;
