@@ -476,7 +476,7 @@ static int open_base(struct base_image **out, const struct build_options *o, con
 }
 
 /* --push: the image just written goes to the registry as `amlpkg push` would send it. */
-static int push_built(struct build_options *o, const char *output)
+static int push_built(struct build_options *o, const char *output, const char *sbom_layout)
 {
     struct reference ref;
     int rc = reference_parse(&ref, o->push);
@@ -497,6 +497,17 @@ static int push_built(struct build_options *o, const char *output)
         fprintf(stderr, "pushed %s -> %s: %d blobs (%d uploaded, %d skipped, %d mounted), %.1f MB in %.2fs\n", output,
                 dst, x.blobs, x.uploaded, x.existed, x.mounted, (double)x.bytes_moved / 1e6, x.seconds);
     }
+    /* The SBOM follows by digest, its subject the image: registries with the referrers API list it. */
+    if (!rc && sbom_layout) {
+        struct image_source *sbom = NULL;
+        struct image_transfer y = {.jobs = 2};
+        char image_digest[72];
+        snprintf(image_digest, sizeof image_digest, "%s", x.digest);
+        if (!(rc = image_source_open(&sbom, sbom_layout)) &&
+            !(rc = registry_image_push(reg, ref.repository, NULL, sbom, &y)))
+            fprintf(stderr, "pushed the SBOM as %s (subject %s)\n", y.digest, image_digest);
+        image_source_free(sbom);
+    }
     registry_free(reg);
     image_source_free(src);
     return rc;
@@ -513,7 +524,7 @@ int cmd_build(int argc, char **argv)
     struct plan *plan = NULL;
     struct oci_image image = {0};
     struct base_image *base = NULL;
-    char *runtime = NULL, *output = NULL, *out_dir = NULL, *work_dir = NULL;
+    char *runtime = NULL, *output = NULL, *out_dir = NULL, *work_dir = NULL, *sbom_layout = NULL;
     long long epoch;
     int rc = plan_source_date_epoch(&epoch);
     if (rc || (rc = spec_cli_load(&spec, &o.package, o.spec_path)))
@@ -573,13 +584,27 @@ int cmd_build(int argc, char **argv)
         if (asprintf(&sbom_path, "%s.spdx.json", base) < 0)
             sbom_path = NULL;
         rc = sbom_path ? sbom_write(sbom_path, plan, spec, image.manifest.digest) : err_set(ERR_NOMEM, "out of memory");
+        /* In a layout the SBOM also goes in as an artifact whose subject is the image. */
+        if (!rc && (o.format == FORMAT_OCI_LAYOUT || o.push)) {
+            struct oci_blob blobs[2] = {0}, manifest = {0};
+            rc = sbom_artifact(blobs, &manifest, work_dir, sbom_path, &image);
+            if (!rc && o.format == FORMAT_OCI_LAYOUT)
+                rc = oci_layout_add_artifact(output, &manifest, SBOM_ARTIFACT_TYPE, image.ref_name, blobs, 2);
+            if (!rc && o.push && !(sbom_layout = fs_join(work_dir, "sbom-layout")))
+                rc = err_set(ERR_NOMEM, "out of memory");
+            if (!rc && o.push)
+                rc = sbom_artifact_layout(sbom_layout, blobs, &manifest);
+            oci_blob_release(&blobs[0]);
+            oci_blob_release(&blobs[1]);
+            oci_blob_release(&manifest);
+        }
         free(sbom_path);
         if (rc)
             goto done;
     }
     print_result(&o, output, &image);
     if (o.push)
-        rc = push_built(&o, output);
+        rc = push_built(&o, output, sbom_layout);
 done:
     if (work_dir)
         fs_remove_tree(work_dir);
@@ -591,5 +616,6 @@ done:
     free(output);
     free(out_dir);
     free(work_dir);
+    free(sbom_layout);
     return rc ? cmd_report_error(rc) : EXIT_OK;
 }

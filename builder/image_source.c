@@ -215,17 +215,27 @@ int image_source_top(const struct image_source *s, char digest[72], char media_t
         rc = err_set(ERR_PARSE, "%s: index.json lists no manifests", s->path);
         goto done;
     }
-    const struct json_value *d = m->child;
-    if (s->select) {
-        while (d && !ref_name_is(d, s->select))
-            d = d->next;
-        if (!d) {
-            rc = err_set(ERR_NOTFOUND, "%s: no image named '%s' in index.json", s->path, s->select);
-            goto done;
-        }
-    } else if (m->count > 1) {
-        rc = err_set(ERR_UNSUPPORTED, "%s: index.json lists %zu images; name one as %s:NAME:TAG", s->path, m->count,
+    /* Artifacts that refer to an image (its SBOM) are not images to choose from. */
+    const struct json_value *d = NULL;
+    size_t images = 0;
+    for (const struct json_value *c = m->child; c; c = c->next) {
+        if (json_member(c, "artifactType"))
+            continue;
+        if (s->select ? ref_name_is(c, s->select) && !d : !d)
+            d = c;
+        images++;
+    }
+    if (s->select && !d) {
+        rc = err_set(ERR_NOTFOUND, "%s: no image named '%s' in index.json", s->path, s->select);
+        goto done;
+    }
+    if (!s->select && images > 1) {
+        rc = err_set(ERR_UNSUPPORTED, "%s: index.json lists %zu images; name one as %s:NAME:TAG", s->path, images,
                      s->path);
+        goto done;
+    }
+    if (!d) {
+        rc = err_set(ERR_PARSE, "%s: index.json lists no image", s->path);
         goto done;
     }
     const struct json_value *dg = json_member(d, "digest"), *mt = json_member(d, "mediaType"),

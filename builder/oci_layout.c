@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #define INDEX_LIMIT (16u << 20)
+#define ARTIFACT_FOR_KEY "com.amlpkg.artifact.for"
 #define REF_NAME_KEY "org.opencontainers.image.ref.name"
 
 /* Re-serializes a parsed value; other tools' index entries go back unchanged in meaning. */
@@ -231,6 +232,69 @@ done:
     free(layout_path);
     free(index_path);
     free(blobs);
+    free(blob_dir);
+    return rc;
+}
+
+int oci_layout_add_artifact(const char *dir, const struct oci_blob *manifest, const char *artifact_type,
+                            const char *for_ref, const struct oci_blob *blobs, size_t n_blobs)
+{
+    struct buf old, doc;
+    buf_init(&old, INDEX_LIMIT);
+    buf_init(&doc, 0);
+    struct arena arena;
+    arena_init(&arena, 8192, 64u << 20);
+    struct json_value *root = NULL;
+    char *index_path = fs_join(dir, "index.json"), *blob_dir = fs_join(dir, "blobs/sha256");
+    int rc = 0, dir_fd = -1, n = 0;
+    if (!index_path || !blob_dir) {
+        rc = err_set(ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || flock(dir_fd, LOCK_EX) != 0) {
+        rc = err_set_errno(ERR_IO, "%s: cannot lock the layout directory", dir);
+        goto done;
+    }
+    if ((rc = buf_read_file(&old, index_path)) || (rc = json_parse(&root, &arena, old.data, old.len, index_path)))
+        goto done;
+    const struct json_value *manifests = json_member(root, "manifests");
+    rc = buf_append_str(&doc, "{\"manifests\":[");
+    for (const struct json_value *d = manifests ? manifests->child : NULL; d && !rc; d = d->next) {
+        const struct json_value *an = json_member(d, "annotations"), *type = json_member(d, "artifactType");
+        const struct json_value *target = an ? json_member(an, ARTIFACT_FOR_KEY) : NULL;
+        if (type && type->type == JSON_STRING && !strcmp(type->as.string.ptr, artifact_type) && target &&
+            target->type == JSON_STRING && !strcmp(target->as.string.ptr, for_ref))
+            continue; /* the artifact of an earlier build of this name */
+        rc = n++ ? buf_append(&doc, ",", 1) : 0;
+        rc = rc ? rc : write_value(&doc, d);
+    }
+    rc = rc ? rc : buf_appendf(&doc, "%s{\"annotations\":{\"" ARTIFACT_FOR_KEY "\":", n ? "," : "");
+    rc = rc ? rc : json_write_string(&doc, for_ref, strlen(for_ref));
+    rc = rc ? rc : buf_appendf(&doc, "},\"artifactType\":\"%s\",\"digest\":\"%s\",\"mediaType\":\"%s\",\"size\":%lld}",
+                               artifact_type, manifest->digest, OCI_MEDIA_TYPE_MANIFEST, (long long)manifest->size);
+    rc = rc ? rc : buf_appendf(&doc, "],\"mediaType\":\"%s\",\"schemaVersion\":2", OCI_MEDIA_TYPE_INDEX);
+    for (const struct json_value *m = root->child; m && !rc; m = m->next) { /* other members stay */
+        if (!strcmp(m->key, "manifests") || !strcmp(m->key, "mediaType") || !strcmp(m->key, "schemaVersion"))
+            continue;
+        rc = buf_append(&doc, ",", 1);
+        rc = rc ? rc : json_write_string(&doc, m->key, m->key_len);
+        rc = rc ? rc : buf_append(&doc, ":", 1);
+        rc = rc ? rc : write_value(&doc, m);
+    }
+    rc = rc ? rc : buf_append(&doc, "}", 1);
+    for (size_t i = 0; i < n_blobs && !rc; i++)
+        rc = place_blob(&blobs[i], blob_dir);
+    rc = rc ? rc : place_blob(manifest, blob_dir);
+    rc = rc ? rc : write_small_file(index_path, doc.data, doc.len);
+    if (!rc)
+        fsync(dir_fd);
+done:
+    if (dir_fd >= 0)
+        close(dir_fd);
+    arena_release(&arena);
+    buf_release(&old);
+    buf_release(&doc);
+    free(index_path);
     free(blob_dir);
     return rc;
 }

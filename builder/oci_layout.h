@@ -14,5 +14,10 @@
 #include "oci_image.h"
 
 int oci_layout_add(const struct oci_image *image, const char *dir);
+/* Adds an artifact manifest (with its blobs) that refers to the image named for_ref: its index
+ * entry carries artifactType and the annotation com.amlpkg.artifact.for = for_ref, and replaces an
+ * earlier artifact of that type for that name. */
+int oci_layout_add_artifact(const char *dir, const struct oci_blob *manifest, const char *artifact_type,
+                            const char *for_ref, const struct oci_blob *blobs, size_t n_blobs);
 
 #endif

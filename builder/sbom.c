@@ -4,7 +4,9 @@
 #include "common/json.h"
 #include "conda.h"
 #include "digest.h"
+#include "fs_copy.h"
 #include "fsutil.h"
+#include "oci_layer.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -293,5 +295,75 @@ int sbom_write(const char *path, const struct plan *plan, const struct spec *spe
     }
     free(tmp);
     buf_release(&text);
+    return rc;
+}
+
+/* A small file in dir named by its own digest, described as blob. */
+static int write_blob(struct oci_blob *blob, const char *dir, const void *data, size_t len, const char *media_type)
+{
+    memset(blob, 0, sizeof *blob);
+    int rc = digest_buffer(blob->digest, data, len);
+    if (!rc && !(blob->path = fs_join(dir, blob->digest + 7)))
+        rc = err_set(ERR_NOMEM, "out of memory");
+    FILE *f = rc ? NULL : fopen(blob->path, "wb");
+    if (!rc && !f)
+        rc = err_set_errno(ERR_IO, "cannot create '%s'", blob->path);
+    if (f && (fwrite(data, 1, len, f) != len) + (fclose(f) != 0))
+        rc = err_set_errno(ERR_IO, "cannot write '%s'", blob->path);
+    blob->size = (int64_t)len;
+    blob->media_type = media_type;
+    return rc;
+}
+
+int sbom_artifact(struct oci_blob blobs[2], struct oci_blob *manifest, const char *work_dir, const char *sbom_path,
+                  const struct oci_image *image)
+{
+    struct buf text, doc;
+    buf_init(&text, 256u << 20);
+    buf_init(&doc, 0);
+    int rc = buf_read_file(&text, sbom_path);
+    rc = rc ? rc : write_blob(&blobs[0], work_dir, "{}", 2, "application/vnd.oci.empty.v1+json");
+    rc = rc ? rc : write_blob(&blobs[1], work_dir, text.data, text.len, SBOM_ARTIFACT_TYPE);
+    rc = rc ? rc : buf_appendf(&doc,
+                               "{\"artifactType\":\"" SBOM_ARTIFACT_TYPE "\",\"config\":{\"digest\":\"%s\","
+                               "\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"size\":2},"
+                               "\"layers\":[{\"digest\":\"%s\",\"mediaType\":\"" SBOM_ARTIFACT_TYPE "\",\"size\":%lld}],"
+                               "\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"schemaVersion\":2,"
+                               "\"subject\":{\"digest\":\"%s\",\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                               "\"size\":%lld}}",
+                               blobs[0].digest, blobs[1].digest, (long long)blobs[1].size, image->manifest.digest,
+                               (long long)image->manifest.size);
+    rc = rc ? rc : write_blob(manifest, work_dir, doc.data, doc.len, "application/vnd.oci.image.manifest.v1+json");
+    buf_release(&text);
+    buf_release(&doc);
+    return rc;
+}
+
+int sbom_artifact_layout(const char *dir, const struct oci_blob blobs[2], const struct oci_blob *manifest)
+{
+    char path[4200];
+    const struct oci_blob *all[3] = {&blobs[0], &blobs[1], manifest};
+    snprintf(path, sizeof path, "%s/blobs/sha256", dir);
+    int rc = fs_make_dirs(path);
+    for (int i = 0; i < 3 && !rc; i++) {
+        snprintf(path, sizeof path, "%s/blobs/sha256/%s", dir, all[i]->digest + 7);
+        if (symlink(all[i]->path, path) != 0)
+            rc = err_set_errno(ERR_IO, "cannot link '%s'", path);
+    }
+    struct buf index;
+    buf_init(&index, 0);
+    rc = rc ? rc : buf_appendf(&index, "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"%s\",\"digest\":\"%s\","
+                                       "\"size\":%lld}]}", manifest->media_type, manifest->digest,
+                               (long long)manifest->size);
+    static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+    const char *names[2] = {"index.json", "oci-layout"};
+    const char *texts[2] = {index.data, layout};
+    for (int i = 0; i < 2 && !rc; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        FILE *f = fopen(path, "w");
+        if (!f || (fputs(texts[i], f) < 0) + (fclose(f) != 0))
+            rc = err_set_errno(ERR_IO, "cannot write '%s'", path);
+    }
+    buf_release(&index);
     return rc;
 }

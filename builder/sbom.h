@@ -9,10 +9,22 @@
 #define AMLPKG_SBOM_H
 
 #include "common/buf.h"
+#include "oci_image.h"
 #include "plan.h"
 #include "spec.h"
 
 int sbom_render(struct buf *out, const struct plan *plan, const struct spec *spec, const char *manifest_digest);
+/* The SBOM as an OCI artifact that refers to the image (its `subject`), so layouts and
+ * registries can serve it beside the image: blobs[0] is the empty config, blobs[1] the SBOM
+ * (a copy of sbom_path in work_dir), manifest the artifact manifest. Files live in work_dir;
+ * release them with oci_blob_release. */
+#define SBOM_ARTIFACT_TYPE "application/spdx+json"
+int sbom_artifact(struct oci_blob blobs[2], struct oci_blob *manifest, const char *work_dir, const char *sbom_path,
+                  const struct oci_image *image);
+
+/* A one-manifest OCI layout in dir (created) holding the artifact, for pushing it by digest. */
+int sbom_artifact_layout(const char *dir, const struct oci_blob blobs[2], const struct oci_blob *manifest);
+
 /* Renders and writes path atomically. */
 int sbom_write(const char *path, const struct plan *plan, const struct spec *spec, const char *manifest_digest);
 

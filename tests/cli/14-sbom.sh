@@ -42,3 +42,18 @@ check "--no-sbom writes none" bash -c "'$AMLPKG' build '$EX/spec.yaml' -o '$WORK
 check_fails "--check that fails writes neither image nor SBOM" "not sha256:0000" \
   "$AMLPKG" build "$EX/spec.yaml" -o "$WORK/c.tar" --check "sha256:$(printf '0%.0s' $(seq 64))"
 check "... nothing at all" bash -c "[ ! -e '$WORK/c.tar' ] && [ ! -e '$WORK/c.tar.spdx.json' ]"
+
+# In an OCI layout the SBOM is also an artifact whose subject is the image; rebuilding replaces it.
+"$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o "$WORK/lay" >/dev/null
+"$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o "$WORK/lay" >/dev/null
+check "an oci-layout holds the image and one SBOM artifact for it" bash -c "
+  jq -e '[.manifests[] | select(.artifactType == \"application/spdx+json\")] | length == 1' '$WORK/lay/index.json' &&
+  jq -e '[.manifests[] | select(.artifactType == null)] | length == 1' '$WORK/lay/index.json'"
+art=$(jq -r '.manifests[] | select(.artifactType != null) | .digest' "$WORK/lay/index.json" | cut -d: -f2)
+img=$(jq -r '.manifests[] | select(.artifactType == null) | .digest' "$WORK/lay/index.json")
+check "... whose subject is the image and whose layer is the SBOM beside the layout" bash -c "
+  jq -e --arg d '$img' '.subject.digest == \$d' '$WORK/lay/blobs/sha256/$art' &&
+  sbom=\$(jq -r '.layers[0].digest' '$WORK/lay/blobs/sha256/$art' | cut -d: -f2) &&
+  cmp '$WORK/lay/blobs/sha256/'\$sbom '$WORK/lay.spdx.json'"
+check "... and tools still see one image: inspect, skopeo" bash -c "
+  '$AMLPKG' inspect '$WORK/lay' >/dev/null && skopeo inspect oci:'$WORK/lay':ridge:1 >/dev/null"

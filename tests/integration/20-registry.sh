@@ -101,6 +101,11 @@ if command -v htpasswd >/dev/null; then
   check "build --push builds and pushes in one step, with --creds" bash -c "
     '$AMLPKG' build '$EX/spec.yaml' -o '$WORK/bp.tar' --push '$A/built/ridge:2' --creds alice:s3cret > '$WORK/bp.out' 2> '$WORK/bp.err' &&
     tail -1 '$WORK/bp.out' | grep -q '^sha256:' && grep -q 'pushed .* -> $A/built/ridge:2' '$WORK/bp.err'"
+  sbom_digest=$(grep -o 'pushed the SBOM as sha256:[0-9a-f]*' "$WORK/bp.err" | grep -o 'sha256:.*')
+  check "... the SBOM follows as an artifact whose subject is the image" bash -c "
+    [ -n '$sbom_digest' ] && curl -sf -u alice:s3cret -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+      http://$A/v2/built/ridge/manifests/$sbom_digest |
+    jq -e --arg d \"\$(tail -1 '$WORK/bp.out')\" '.artifactType == \"application/spdx+json\" and .subject.digest == \$d'"
   check "... and the registry holds the digest build printed" bash -c "
     '$AMLPKG' pull '$A/built/ridge:2' -o '$WORK/bp-pulled.tar' --creds alice:s3cret --json | jq -e --arg d \"\$(tail -1 '$WORK/bp.out')\" '.digest == \$d'"
   check_fails "build --push with bad credentials fails after the build, naming the registry" \
