@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct cache_index {
     sqlite3 *db;
@@ -87,8 +88,21 @@ int index_open(struct cache_index **out, const char *path)
         goto done;
     }
     sqlite3_busy_timeout(ix->db, INDEX_BUSY_TIMEOUT_MS);
-    /* WAL lets readers (lookups, ls) run while another process writes. */
-    if ((rc = exec(ix, "PRAGMA journal_mode=WAL", "cannot enable WAL")) ||
+    /* WAL lets readers (lookups, ls) run while another process writes. Switching to it can
+     * report "locked" without waiting while another process creates the same file, so it is
+     * retried for as long as the busy timeout allows (the mode then persists in the file). */
+    for (int waited = 0;; waited += 10) {
+        int code = sqlite3_exec(ix->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if (code == SQLITE_OK)
+            break;
+        if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || waited >= INDEX_BUSY_TIMEOUT_MS) {
+            rc = db_error(ix, "cannot enable WAL");
+            goto done;
+        }
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    if (
         (rc = exec(ix, "PRAGMA foreign_keys=ON", "cannot enable foreign keys")) ||
         (rc = exec(ix, "PRAGMA synchronous=NORMAL", "cannot set synchronous")))
         goto done;
