@@ -57,3 +57,15 @@ check "... writes no image" test ! -e bad.tar
 check "... and caches nothing for that key" bash -c "! '$AMLPKG' cache ls | grep -q \"^\$('$AMLPKG' hash spec.yaml) \""
 check_fails "--executor none refuses, naming the steps and --dockerfile" "environment.docker_steps \(1 step\) must run in a container.*--dockerfile DIR" \
   "$AMLPKG" build spec.yaml -o none.tar --executor none
+
+# The same with buildah as the executor (it shares podman's storage here).
+if command -v buildah >/dev/null; then
+  export AMLPKG_BUILDAH="buildah --root $WORK/storage --runroot $WORK/run --storage-driver vfs"
+  spec "echo via-buildah > /etc/env.txt"
+  check "--executor buildah builds the environment stage too" bash -c "'$AMLPKG' build spec.yaml -o bud.tar --executor buildah > bud.out 2> bud.err && grep -q '^\[buildah\] ' bud.err"
+  check "... and its step is in the image" bash -c "
+    ${P[*]} load -q -i bud.tar >/dev/null &&
+    [ \"\$(${P[*]} run --rm --entrypoint /bin/cat localhost/ridge:1 /etc/env.txt)\" = via-buildah ]"
+else
+  skip "buildah is not installed (make deps installs it)"
+fi
