@@ -280,32 +280,6 @@ done:
 
 /* ---- JSON -------------------------------------------------------------- */
 
-/* A JSON value written back compactly, members in their order. */
-static int json_emit(struct buf *b, const struct json_value *v)
-{
-    switch (v->type) {
-    case JSON_NULL: return buf_append_str(b, "null");
-    case JSON_BOOL: return buf_append_str(b, v->as.boolean ? "true" : "false");
-    case JSON_NUMBER: return json_write_double(b, v->as.number);
-    case JSON_STRING: return json_write_string(b, v->as.string.ptr, v->as.string.len);
-    case JSON_ARRAY:
-    case JSON_OBJECT: {
-        int rc = buf_append(b, v->type == JSON_ARRAY ? "[" : "{", 1);
-        for (const struct json_value *c = v->child; c && !rc; c = c->next) {
-            if (c != v->child)
-                rc = buf_append(b, ",", 1);
-            if (!rc && v->type == JSON_OBJECT) {
-                rc = json_write_string(b, c->key, c->key_len);
-                rc = rc ? rc : buf_append(b, ":", 1);
-            }
-            rc = rc ? rc : json_emit(b, c);
-        }
-        return rc ? rc : buf_append(b, v->type == JSON_ARRAY ? "]" : "}", 1);
-    }
-    }
-    return ERR_INVALID;
-}
-
 static const char *json_str(const struct json_value *obj, const char *key)
 {
     const struct json_value *v = obj ? json_member(obj, key) : NULL;
@@ -379,7 +353,7 @@ static int parse_config(struct base_image *b)
             if (v->type != JSON_OBJECT)
                 continue;
             buf_reset(&text);
-            if ((rc = json_emit(&text, v)))
+            if ((rc = json_write_value(&text, v)))
                 break;
             if (!(b->history[b->n_history++] = strdup(text.data)))
                 rc = nomem();

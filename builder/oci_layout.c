@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,35 +18,6 @@
 #define INDEX_LIMIT (16u << 20)
 #define ARTIFACT_FOR_KEY "com.amlpkg.artifact.for"
 #define REF_NAME_KEY "org.opencontainers.image.ref.name"
-
-/* Re-serializes a parsed value; other tools' index entries go back unchanged in meaning. */
-static int write_value(struct buf *b, const struct json_value *v)
-{
-    int rc = 0;
-    switch (v->type) {
-    case JSON_NULL: return buf_append_str(b, "null");
-    case JSON_BOOL: return buf_append_str(b, v->as.boolean ? "true" : "false");
-    case JSON_NUMBER:
-        if (v->as.number == floor(v->as.number) && fabs(v->as.number) < 9e15)
-            return buf_appendf(b, "%lld", (long long)v->as.number);
-        return json_write_double(b, v->as.number);
-    case JSON_STRING: return json_write_string(b, v->as.string.ptr, v->as.string.len);
-    case JSON_ARRAY:
-    case JSON_OBJECT:
-        rc = buf_append(b, v->type == JSON_ARRAY ? "[" : "{", 1);
-        for (const struct json_value *c = v->child; c && !rc; c = c->next) {
-            if (c != v->child)
-                rc = buf_append(b, ",", 1);
-            if (!rc && v->type == JSON_OBJECT) {
-                rc = json_write_string(b, c->key, c->key_len);
-                rc = rc ? rc : buf_append(b, ":", 1);
-            }
-            rc = rc ? rc : write_value(b, c);
-        }
-        return rc ? rc : buf_append(b, v->type == JSON_ARRAY ? "]" : "}", 1);
-    }
-    return err_set(ERR_INVALID, "unknown JSON value type");
-}
 
 static int same_ref_name(const struct json_value *descriptor, const char *ref_name)
 {
@@ -79,7 +49,7 @@ static int index_json(struct buf *b, const struct json_value *old, const struct 
         if (replace && placed)
             continue;
         rc = n++ ? buf_append(b, ",", 1) : 0;
-        rc = rc ? rc : replace ? new_descriptor(b, image) : write_value(b, d);
+        rc = rc ? rc : replace ? new_descriptor(b, image) : json_write_value(b, d);
         placed |= replace;
     }
     if (!rc && !placed) {
@@ -93,7 +63,7 @@ static int index_json(struct buf *b, const struct json_value *old, const struct 
         rc = buf_append(b, ",", 1);
         rc = rc ? rc : json_write_string(b, m->key, m->key_len);
         rc = rc ? rc : buf_append(b, ":", 1);
-        rc = rc ? rc : write_value(b, m);
+        rc = rc ? rc : json_write_value(b, m);
     }
     return rc ? rc : buf_append(b, "}", 1);
 }
@@ -266,7 +236,7 @@ int oci_layout_add_artifact(const char *dir, const struct oci_blob *manifest, co
             target->type == JSON_STRING && !strcmp(target->as.string.ptr, for_ref))
             continue; /* the artifact of an earlier build of this name */
         rc = n++ ? buf_append(&doc, ",", 1) : 0;
-        rc = rc ? rc : write_value(&doc, d);
+        rc = rc ? rc : json_write_value(&doc, d);
     }
     rc = rc ? rc : buf_appendf(&doc, "%s{\"annotations\":{\"" ARTIFACT_FOR_KEY "\":", n ? "," : "");
     rc = rc ? rc : json_write_string(&doc, for_ref, strlen(for_ref));
@@ -279,7 +249,7 @@ int oci_layout_add_artifact(const char *dir, const struct oci_blob *manifest, co
         rc = buf_append(&doc, ",", 1);
         rc = rc ? rc : json_write_string(&doc, m->key, m->key_len);
         rc = rc ? rc : buf_append(&doc, ":", 1);
-        rc = rc ? rc : write_value(&doc, m);
+        rc = rc ? rc : json_write_value(&doc, m);
     }
     rc = rc ? rc : buf_append(&doc, "}", 1);
     for (size_t i = 0; i < n_blobs && !rc; i++)

@@ -412,3 +412,31 @@ int json_write_double(struct buf *out, double value)
     }
     return buf_append_str(out, tmp);
 }
+
+int json_write_value(struct buf *out, const struct json_value *v)
+{
+    int rc = 0;
+    switch (v->type) {
+    case JSON_NULL: return buf_append_str(out, "null");
+    case JSON_BOOL: return buf_append_str(out, v->as.boolean ? "true" : "false");
+    case JSON_NUMBER:
+        if (v->as.number == floor(v->as.number) && fabs(v->as.number) < 9e15)
+            return buf_appendf(out, "%lld", (long long)v->as.number);
+        return json_write_double(out, v->as.number);
+    case JSON_STRING: return json_write_string(out, v->as.string.ptr, v->as.string.len);
+    case JSON_ARRAY:
+    case JSON_OBJECT:
+        rc = buf_append(out, v->type == JSON_ARRAY ? "[" : "{", 1);
+        for (const struct json_value *c = v->child; c && !rc; c = c->next) {
+            if (c != v->child)
+                rc = buf_append(out, ",", 1);
+            if (!rc && v->type == JSON_OBJECT) {
+                rc = json_write_string(out, c->key, c->key_len);
+                rc = rc ? rc : buf_append(out, ":", 1);
+            }
+            rc = rc ? rc : json_write_value(out, c);
+        }
+        return rc ? rc : buf_append(out, v->type == JSON_ARRAY ? "]" : "}", 1);
+    }
+    return err_set(ERR_INVALID, "unknown JSON value type");
+}

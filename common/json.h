@@ -48,5 +48,8 @@ int json_write_string(struct buf *out, const char *s, size_t len);
 /* Shortest text that reads back as the same float32 value. */
 int json_write_float(struct buf *out, float value);
 int json_write_double(struct buf *out, double value);
+/* A parsed value written back compactly, members in their order; integers stay
+ * integers (sizes and versions in other tools' documents keep their form). */
+int json_write_value(struct buf *out, const struct json_value *v);
 
 #endif
