@@ -98,35 +98,6 @@ static const char *sniff_layer_type(const char *path)
 
 /* ---- hashing and scanning ---------------------------------------------- */
 
-static int digest_file(const char *path, char out[DIGEST_STRING_SIZE], int64_t *size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_set_errno(errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "'%s': cannot open", path);
-    static _Thread_local char chunk[1 << 16];
-    struct digest d;
-    int rc = digest_init(&d);
-    int64_t total = 0;
-    ssize_t n;
-    while (!rc && (n = read(fd, chunk, sizeof chunk)) != 0) {
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = err_set_errno(ERR_IO, "'%s': read failed", path);
-            break;
-        }
-        total += n;
-        rc = digest_update(&d, chunk, (size_t)n);
-    }
-    close(fd);
-    if (rc) {
-        digest_release(&d);
-        return rc;
-    }
-    *size = total;
-    return digest_final(&d, out);
-}
-
 /* The uncompressed stream of a layer blob, hashed. */
 static int uncompressed_digest(const char *path, const char *what, char out[DIGEST_STRING_SIZE])
 {

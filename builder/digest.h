@@ -6,6 +6,7 @@
 #define AMLPKG_DIGEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define DIGEST_STRING_SIZE 72 /* "sha256:" + 64 hex + NUL */
 
@@ -18,6 +19,8 @@ int digest_update(struct digest *d, const void *data, size_t len);
 /* Writes "sha256:<hex>" into out and releases the context. */
 int digest_final(struct digest *d, char out[DIGEST_STRING_SIZE]);
 void digest_release(struct digest *d);
+/* Digest and size of a whole file, read in one pass. */
+int digest_file(const char *path, char out[DIGEST_STRING_SIZE], int64_t *size);
 /* One-shot digest of a buffer. */
 int digest_buffer(char out[DIGEST_STRING_SIZE], const void *data, size_t len);
 

@@ -75,25 +75,12 @@ static void add_package(struct sbom *s, char id[64], const char *name, const cha
     s->rc = rc;
 }
 
+/* The file's SHA-256 as bare hex, as SPDX writes checksums. */
 static int file_sha256(char hex[65], const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return err_set_errno(ERR_IO, "cannot read '%s'", path);
-    struct digest d;
-    int rc = digest_init(&d);
-    static char chunk[1 << 20];
-    size_t n;
-    while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        rc = digest_update(&d, chunk, n);
-    if (!rc && ferror(f))
-        rc = err_set_errno(ERR_IO, "cannot read '%s'", path);
-    fclose(f);
     char full[DIGEST_STRING_SIZE];
-    if (!rc)
-        rc = digest_final(&d, full);
-    else
-        digest_release(&d);
+    int64_t size;
+    int rc = digest_file(path, full, &size);
     if (!rc)
         snprintf(hex, 65, "%s", full + 7);
     return rc;
