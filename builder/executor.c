@@ -14,11 +14,6 @@
 static const char *const names[] = {"none", "podman", "buildah", "docker"};
 static const char *const env_vars[] = {NULL, "AMLPKG_PODMAN", "AMLPKG_BUILDAH", "AMLPKG_DOCKER"};
 
-const char *executor_name(enum executor_kind kind)
-{
-    return names[kind];
-}
-
 static int on_path(const char *program)
 {
     const char *path = getenv("PATH");

@@ -17,7 +17,6 @@ enum executor_kind { EXECUTOR_NONE, EXECUTOR_PODMAN, EXECUTOR_BUILDAH, EXECUTOR_
 
 /* requested: "auto" (the first of podman, buildah, docker on PATH), "none", or an engine's name. */
 int executor_resolve(enum executor_kind *out, const char *requested);
-const char *executor_name(enum executor_kind kind);
 /* Builds the environment stage in work_dir (an existing private folder) and saves it to
  * archive_out; *format receives "oci-archive" or "docker-archive" (docker saves only that). */
 int executor_build_environment(enum executor_kind kind, const struct plan_environment *env, const char *work_dir,
