@@ -949,6 +949,21 @@ static int store(struct base_image *b, const char *key)
     return rc;
 }
 
+/* A hit in the read-only global tier, copied into the workspace cache. */
+static int from_global(struct cache *workspace, const char *dir, const char *key, struct cache_entry *out)
+{
+    struct cache *global = NULL;
+    int rc = cache_open_readonly(&global, dir);
+    if (!rc)
+        rc = cache_import(workspace, global, key, out);
+    if (rc && !(rc == ERR_NOTFOUND && global)) /* a plain miss says nothing */
+        fprintf(stderr, "environment %.12s: global cache %s unusable (%s): going on without it\n", key, dir,
+                err_message(rc));
+    cache_close(global);
+    err_clear();
+    return rc == 0;
+}
+
 /* ---- the public part --------------------------------------------------- */
 
 void base_image_free(struct base_image *b)
@@ -1019,12 +1034,22 @@ int base_image_open(struct base_image **out, const char *text, const char *spec_
         rc = 0;
     }
     struct cache_entry entry;
-    if (b->cache && cache_lookup(b->cache, key, &entry) == 0) {
+    const char *tier = "workspace";
+    int found = b->cache && cache_lookup(b->cache, key, &entry) == 0;
+    if (!found && b->cache && opt->global_cache_dir) {
+        err_clear();
+        found = from_global(b->cache, opt->global_cache_dir, key, &entry);
+        tier = "global";
+    }
+    if (found) {
         if (!(b->file = strdup(cache_dir(b->cache))))
             rc = nomem();
         if (!rc && !(rc = load_cached(b, &entry)) && !(rc = parse_config(b))) {
             hit = 1;
-            fprintf(stderr, "environment %.12s: cache hit\n", key);
+            if (strcmp(tier, "global"))
+                fprintf(stderr, "environment %.12s: cache hit (workspace)\n", key);
+            else
+                fprintf(stderr, "environment %.12s: cache hit (global %s)\n", key, opt->global_cache_dir);
         } else if (rc != ERR_NOMEM) {
             /* A damaged entry never makes an image: drop what is bad and read the source. */
             fprintf(stderr, "environment %.12s: cache entry damaged (%s): dropping it, reading the base from its "

@@ -62,7 +62,10 @@ static const char build_usage[] =
     "                          (DIR must not exist or be empty); `podman build DIR` serves the same\n"
     "      --platform OS/ARCH  image to take from a multi-platform base image (default linux/amd64)\n"
     "      --no-cache          neither read nor write the environment cache (the base is read from its source)\n"
-    "      --cache-dir DIR     the environment cache (default $AMLPKG_CACHE_DIR, else ~/.cache/amlpkg)\n"
+    "      --cache-dir DIR     the workspace cache of environments and compressed layers (default\n"
+    "                          $AMLPKG_CACHE_DIR, else $XDG_CACHE_HOME/amlpkg, else ~/.cache/amlpkg)\n"
+    "      --global-cache DIR  a shared cache directory read after the workspace (default\n"
+    "                          $AMLPKG_GLOBAL_CACHE); never written: a hit there is copied in\n"
     "      --cache-registry R/P  the remote environment cache: after the local cache, look for\n"
     "                          R/P/azureml/azureml_<key> and pull it; push what had to be built there\n"
     "      --executor ENGINE   builds environments with Docker steps or conda installs when their key is\n"
@@ -74,7 +77,9 @@ static const char build_usage[] =
     "\n"
     "environment.base_image: scratch, oci-archive:PATH, docker-archive:PATH, oci:DIR[:TAG] (paths\n"
     "relative to the spec) or a registry reference; its layers are reused as they are and the\n"
-    "environment key caches it (one line on stderr says cache hit or miss).\n"
+    "environment key caches it: one line on stderr says cache hit (workspace|global|registry) or\n"
+    "cache miss. Compressed layers are kept by content too, so an unchanged layer is not compressed\n"
+    "again.\n"
     "\n"
     "SOURCE_DATE_EPOCH sets the timestamps in the image (default 0), so builds reproduce:\n"
     "the same spec and files give the same digest from any directory, at any time.\n";
@@ -95,6 +100,7 @@ struct build_options {
     const char *check;
     const char *platform;
     const char *cache_dir;
+    const char *global_cache; /* read-only shared tier, after cache_dir */
     int no_cache;
     enum executor_kind executor; /* for environments with Docker steps or conda installs */
     const char *cache_registry;  /* REGISTRY/PREFIX: the remote tier of the environment cache */
@@ -232,7 +238,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"insecure", no_argument, NULL, 0x101},   {"ca-cert", required_argument, NULL, 0x102},
         {"platform", required_argument, NULL, 0x110}, {"no-cache", no_argument, NULL, 0x111},
         {"cache-dir", required_argument, NULL, 0x112}, {"executor", required_argument, NULL, 0x113},
-        {"cache-registry", required_argument, NULL, 0x114},
+        {"cache-registry", required_argument, NULL, 0x114}, {"global-cache", required_argument, NULL, 0x115},
         SPEC_CLI_OPTIONS,                         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -259,6 +265,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         case 0x111: o->no_cache = 1; break;
         case 0x112: o->cache_dir = optarg; break;
         case 0x114: o->cache_registry = optarg; break;
+        case 0x115: o->global_cache = optarg; break;
         case 0x113:
             if (executor_resolve(&o->executor, optarg)) {
                 fprintf(stderr, "amlpkg build: %s\n", err_message(ERR_USAGE));
@@ -302,6 +309,9 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         return EXIT_USAGE;
     }
     o->spec_path = optind < argc ? argv[optind] : NULL;
+    const char *global = getenv("AMLPKG_GLOBAL_CACHE");
+    if (!o->global_cache && global && global[0])
+        o->global_cache = global;
     if (spec_cli_check(&o->package, o->spec_path, "build"))
         return EXIT_USAGE;
     if (o->push && (o->dockerfile || o->format == FORMAT_DOCKER_ARCHIVE)) {
@@ -336,12 +346,16 @@ static int refuse_without_executor(const struct plan *plan, const struct spec *s
                    spec->file, spec->environment.line, plan->environment.needs_executor);
 }
 
+/* Whether a local tier (workspace, then global) has the environment; base_image_open reads it. */
 static int cached(const struct build_options *o, const char *key)
 {
-    struct cache *c = NULL;
+    struct cache *c = NULL, *g = NULL;
     struct cache_entry entry;
     int hit = !o->no_cache && cache_open(&c, o->cache_dir) == 0 && cache_lookup(c, key, &entry) == 0;
+    if (!hit && !o->no_cache && o->global_cache)
+        hit = cache_open_readonly(&g, o->global_cache) == 0 && cache_lookup(g, key, &entry) == 0;
     cache_close(c);
+    cache_close(g);
     err_clear(); /* a miss, or no cache: both mean "build it" */
     return hit;
 }
@@ -456,7 +470,8 @@ static int open_base(struct base_image **out, const struct build_options *o, con
     char context[1200];
     snprintf(context, sizeof context, "%s:%d: environment.base_image", spec->file, spec->environment.line);
     struct base_image_options opt = {
-        .platform = o->platform, .no_cache = o->no_cache, .cache_dir = o->cache_dir, .context = context,
+        .platform = o->platform, .no_cache = o->no_cache, .cache_dir = o->cache_dir,
+        .global_cache_dir = o->global_cache, .context = context,
     };
     if (plan_env_is_scratch(&plan->environment) && !plan->environment.needs_executor)
         return 0;
@@ -524,6 +539,7 @@ int cmd_build(int argc, char **argv)
     struct plan *plan = NULL;
     struct oci_image image = {0};
     struct base_image *base = NULL;
+    struct cache *layer_cache = NULL;
     char *runtime = NULL, *output = NULL, *out_dir = NULL, *work_dir = NULL, *sbom_layout = NULL;
     long long epoch;
     int rc = plan_source_date_epoch(&epoch);
@@ -562,7 +578,13 @@ int cmd_build(int argc, char **argv)
     /* Blobs are staged beside the output so the final rename never crosses file systems. */
     if ((rc = fs_make_temp_dir(&work_dir, out_dir, ".amlpkg-build-")))
         goto done;
-    if ((rc = oci_image_build(&image, plan, base ? base_image_oci(base) : NULL, o.compression, work_dir)))
+    if (!o.no_cache && (rc = cache_open(&layer_cache, o.cache_dir))) {
+        fprintf(stderr, "layers: cache unavailable (%s): compressing every layer\n", err_message(rc));
+        err_clear();
+        layer_cache = NULL;
+    }
+    rc = oci_image_build(&image, plan, base ? base_image_oci(base) : NULL, o.compression, work_dir, layer_cache);
+    if (rc)
         goto done;
     if (o.check && strcmp(o.check, image.manifest.digest) != 0) {
         rc = err_set(ERR_MISMATCH, "--check: the built manifest digest is %s, not %s; nothing written to '%s'",
@@ -583,7 +605,7 @@ int cmd_build(int argc, char **argv)
         const char *base = o.format == FORMAT_OCI_LAYOUT && realpath(output, real) ? real : output;
         if (asprintf(&sbom_path, "%s.spdx.json", base) < 0)
             sbom_path = NULL;
-        rc = sbom_path ? sbom_write(sbom_path, plan, spec, image.manifest.digest) : err_set(ERR_NOMEM, "out of memory");
+        rc = sbom_path ? sbom_write(sbom_path, plan, spec, image.manifest.digest, layer_cache) : err_set(ERR_NOMEM, "out of memory");
         /* In a layout the SBOM also goes in as an artifact whose subject is the image. */
         if (!rc && (o.format == FORMAT_OCI_LAYOUT || o.push)) {
             struct oci_blob blobs[2] = {0}, manifest = {0};
@@ -609,6 +631,7 @@ done:
     if (work_dir)
         fs_remove_tree(work_dir);
     oci_image_release(&image);
+    cache_close(layer_cache);
     base_image_free(base);
     plan_free(plan);
     spec_free(spec);
