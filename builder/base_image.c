@@ -50,7 +50,7 @@ struct base_image {
     /* what keeps the layer files alive */
     struct image_source *src;
     char *temp_dir;
-    struct cache *cache;
+    struct cache *cache; /* borrowed from the options */
     /* for messages */
     const char *context;
     char *file; /* resolved path or reference */
@@ -972,7 +972,6 @@ void base_image_free(struct base_image *b)
         return;
     reset_image(b);
     buf_release(&b->config);
-    cache_close(b->cache);
     free(b);
 }
 
@@ -1026,13 +1025,7 @@ int base_image_open(struct base_image **out, const char *text, const char *spec_
         snprintf(cache_key, sizeof cache_key, "%s", d + 7);
     }
     key = cache_key;
-    if (!opt->no_cache && (rc = cache_open(&b->cache, opt->cache_dir))) {
-        fprintf(stderr, "environment %.12s: cache unavailable (%s): reading the base from its source\n", key,
-                err_message(rc));
-        err_clear();
-        b->cache = NULL;
-        rc = 0;
-    }
+    b->cache = opt->cache;
     struct cache_entry entry;
     const char *tier = "workspace";
     int found = b->cache && cache_lookup(b->cache, key, &entry) == 0;

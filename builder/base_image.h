@@ -14,7 +14,7 @@
  * "..", links leaving the root, device files, truncated or unknown data are
  * refused with a message naming the file.
  *
- * The local cache tier: with a cache (options.no_cache unset), the environment
+ * The local cache tiers: with a cache (options.cache), the environment
  * key names the resolved base in the amlpkg cache. A hit is read from the
  * cache alone (each blob re-hashed; a damaged entry is dropped with
  * cache_verify and the source read instead); a workspace miss looks in the
@@ -30,14 +30,14 @@
 #ifndef AMLPKG_BASE_IMAGE_H
 #define AMLPKG_BASE_IMAGE_H
 
+#include "cache/cache.h"
 #include "oci_image.h"
 #include "registry.h"
 
 struct base_image_options {
     const char *platform;  /* "os/arch[/variant]" for indexes; NULL: linux/amd64 */
-    int no_cache;          /* neither read nor write the cache */
-    const char *cache_dir; /* NULL: the default ($AMLPKG_CACHE_DIR, ...) */
-    const char *global_cache_dir; /* read-only shared tier after cache_dir, or NULL */
+    struct cache *cache;          /* the workspace cache (borrowed), or NULL for none */
+    const char *global_cache_dir; /* read-only shared tier after the workspace, or NULL */
     struct registry_options reg;
     const char *context;   /* message prefix, e.g. "spec.yaml:7: environment.base_image" */
 };

@@ -325,6 +325,12 @@ int cmd_cache(int argc, char **argv)
     struct cache_report report = {0};
     int exit_code = EXIT_OK;
     int rc = cache_open(&cache, o.dir);
+    int reading = !strcmp(verb, "ls") || !strcmp(verb, "stats");
+    if (rc && reading && o.dir) {
+        /* A shared global cache on a read-only mount can still be listed. */
+        err_clear();
+        rc = cache_open_readonly(&cache, o.dir);
+    }
     if (rc)
         goto done;
     if (!strcmp(verb, "ls")) {

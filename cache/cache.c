@@ -530,7 +530,22 @@ static void entry_from_index(struct cache_entry *out, const struct index_entry *
     out->hits = e->hits;
 }
 
+static int lookup(struct cache *c, const char *key, struct cache_entry *out, int count_use);
+
 int cache_lookup(struct cache *c, const char *key, struct cache_entry *out)
+{
+    return lookup(c, key, out, !c->readonly);
+}
+
+int cache_contains(struct cache *c, const char *key)
+{
+    struct cache_entry e;
+    int found = lookup(c, key, &e, 0) == 0;
+    err_clear();
+    return found;
+}
+
+static int lookup(struct cache *c, const char *key, struct cache_entry *out, int count_use)
 {
     if (!valid_key(key))
         return err_set(ERR_INVALID, "cache: '%s' is not an environment key (64 hex digits)", key);
@@ -548,7 +563,7 @@ int cache_lookup(struct cache *c, const char *key, struct cache_entry *out)
     index_strings_free(refs, n);
     if (!complete)
         return ERR_NOTFOUND; /* a blob went missing: rebuild (verify will drop the entry) */
-    if (!c->readonly) {
+    if (count_use) {
         e.last_used = now_seconds();
         e.hits++;
         if ((rc = index_entry_touch(c->ix, key, e.last_used)))

@@ -73,6 +73,8 @@ const char *cache_dir(const struct cache *c);
 /* 0 and *out for a usable entry (every blob it needs is present), and its
  * last_used becomes now; ERR_NOTFOUND, with no message set, for a miss. */
 int cache_lookup(struct cache *c, const char *key, struct cache_entry *out);
+/* 1 when cache_lookup would hit, without counting it as a use. */
+int cache_contains(struct cache *c, const char *key);
 
 /* Adds a blob: a file by path, the rest of an open fd, or a buffer. The
  * digest is computed while copying. Adding an existing blob is cheap and
