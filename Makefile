@@ -33,7 +33,14 @@ BUILDER_OBJ := $(call obj,$(BUILDER_SRC)) $(BUILD)/obj/gen/dockerfile_template.o
 RUNTIME_LIB := $(BUILD)/lib/libamlserve.a
 BUILDER_LIB := $(BUILD)/lib/libamlpkg.a
 
-BUILDER_LIBS = $(shell pkg-config --libs $(PKGS)) -lprotobuf-c -lm -lpthread
+# libcurl and libgit2 (and the ~40 libraries they pull in) are loaded on first use, not at start-up:
+# builder/lazy_lib.h. amlpkg is not linked against them; it dlopens the soname this build saw.
+LAZY_PKGS    := libcurl libgit2
+BUILDER_LIBS = $(shell pkg-config --libs $(filter-out $(LAZY_PKGS),$(PKGS))) -lprotobuf-c -lm -lpthread
+soname_of    = $(shell objdump -p $$($(CC) -print-file-name=$(1)) 2>/dev/null | awk '/SONAME/ {print $$2}')
+$(BUILD)/obj/builder/curl_lazy.o: CFLAGS += -DAMLPKG_CURL_SONAME='"$(call soname_of,libcurl.so)"'
+$(BUILD)/obj/builder/git2_lazy.o: CFLAGS += -DAMLPKG_GIT2_SONAME='"$(call soname_of,libgit2.so)"'
+
 RUNTIME_LIBS = -l:libhttp_parser.a -l:libprotobuf-c.a -lm -lpthread
 
 UNIT_SRC  := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
