@@ -34,7 +34,10 @@ RUNTIME_LIB := $(BUILD)/lib/libamlserve.a
 BUILDER_LIB := $(BUILD)/lib/libamlpkg.a
 
 BUILDER_LIBS = $(shell pkg-config --libs $(PKGS)) -lprotobuf-c -lm -lpthread
-RUNTIME_LIBS = -l:libhttp_parser.a -l:libprotobuf-c.a -lm -lpthread
+# OpenSSL for TLS termination, its static archives even in dynamic (sanitizer) builds. Linking it
+# statically warns that libcrypto references dlopen and getaddrinfo; amlserve never calls them
+# (tests/cli/03-amlserve.sh and 16-tls.sh check that no shared library is opened at run time).
+RUNTIME_LIBS = -l:libhttp_parser.a -l:libprotobuf-c.a -l:libssl.a -l:libcrypto.a -lm -lpthread
 
 UNIT_SRC  := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
@@ -95,7 +98,7 @@ $(BUILDER_LIB): $(BUILDER_OBJ) $(CACHE_OBJ)
 
 # What amlserve links statically, with Debian's package versions, for the SBOM (amlpkg reads it back
 # from the binary). Regenerated when the packages change.
-BUILD_INFO_PKGS := libc6-dev libhttp-parser-dev libprotobuf-c-dev
+BUILD_INFO_PKGS := libc6-dev libhttp-parser-dev libprotobuf-c-dev libssl-dev
 $(BUILD)/gen/build_info.h: $(wildcard /var/lib/dpkg/status) Makefile
 	@mkdir -p $(dir $@)
 	@{ printf '#define AMLSERVE_BUILD_INFO "{'; sep=; for p in $(BUILD_INFO_PKGS); do \
