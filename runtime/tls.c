@@ -169,6 +169,8 @@ static int context_new(SSL_CTX **out, const char *cert_file, const char *key_fil
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_alpn_select_cb(ctx, select_http11, NULL);
+    /* Resumption through stateless tickets only: no per-session server memory to grow. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     if ((rc = load_chain(ctx, cert_file)) == 0)
         rc = load_key(ctx, key_file, cert_file);
 done:
