@@ -72,6 +72,7 @@ struct options {
     const char *entry_script, *source_dir, *python;
     const char *key_file, *cors_origins, *input_sample, *output_sample, *token_secret_file;
     const char *tls_cert, *tls_key;
+    int tls_given; /* on the command line, not from the image's environment */
     long max_queue, max_queue_wait_ms;
     long scoring_timeout_ms;
 };
@@ -159,8 +160,8 @@ static int parse_options(struct options *o, int argc, char **argv)
         case 'K': o->key_file = optarg; break;
         case 'J': o->token_secret_file = optarg; break;
         case 'C': o->cors_origins = optarg; break;
-        case 'c': o->tls_cert = optarg; break;
-        case 'k': o->tls_key = optarg; break;
+        case 'c': o->tls_cert = optarg; o->tls_given = 1; break;
+        case 'k': o->tls_key = optarg; o->tls_given = 1; break;
         case 'I': o->input_sample = optarg; break;
         case 'O': o->output_sample = optarg; break;
         case 'Q': if (parse_number(optarg, "--max-queue", 1, 1000000, &o->max_queue)) return 2; break;
@@ -359,8 +360,14 @@ int main(int argc, char **argv)
     if (!rc)
         rc = auth_init_token(&auth, getenv("AMLSERVE_TOKEN_SECRET"), o.token_secret_file);
     /* Certificate problems surface before the model loads, which can take long. */
-    if (!rc && o.tls_cert)
-        rc = tls_server_new(&tls, o.tls_cert, o.tls_key);
+    if (!rc && o.tls_cert && (rc = tls_server_new(&tls, o.tls_cert, o.tls_key)) == ERR_NOTFOUND && !o.tls_given) {
+        /* An image built with service.tls expects the pair mounted at run time. */
+        char detail[1024];
+        snprintf(detail, sizeof detail, "%s", err_message(rc));
+        err_clear();
+        rc = err_set(rc, "%s (AMLSERVE_TLS_CERT and AMLSERVE_TLS_KEY name it: mount the certificate and key there)",
+                     detail);
+    }
     /* A package built with auth on must never answer without it: keys come at run time, not in the image. */
     const char *required = getenv("AMLSERVE_AUTH_REQUIRED");
     if (!rc && required && !strcmp(required, "1") && !auth_enabled(&auth))

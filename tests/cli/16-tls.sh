@@ -140,3 +140,56 @@ elif command -v strace >/dev/null; then
 else
   skip "run-time dlopen check: strace is not installed (make deps installs it)"
 fi
+
+# service.tls in a spec: `serve` speaks HTTPS with the pair; an image expects it
+# mounted at /var/azureml-app/tls (never baked in) and refuses to start without it.
+P="$WORK/pkg"
+mkdir -p "$P" && cp "$EX/model.onnx" "$P/" && cp "$T/first.pem" "$P/cert.pem" && cp "$T/first.key" "$P/key.pem"
+cat > "$P/spec.yaml" <<'YAML'
+models: [{name: ridge, version: 1, path: model.onnx}]
+service:
+  tls: {cert_file: cert.pem, key_file: key.pem}
+output: {name: ridge-tls, tag: "1"}
+YAML
+"$AMLPKG" serve "$P/spec.yaml" --port 0 > "$WORK/serve.out" 2> "$WORK/serve.err" &
+serve_pid=$!
+on_exit "kill $serve_pid; wait $serve_pid"
+for _ in $(seq 300); do grep -q 'Press Ctrl-C' "$WORK/serve.out" && break; sleep 0.1; done
+sport=$(grep -o 'Scoring URI: https://127.0.0.1:[0-9]*' "$WORK/serve.out" | grep -o '[0-9]*$')
+check "amlpkg serve prints an https scoring URI for a spec with service.tls" test -n "$sport"
+check "... and answers /score over TLS" bash -c "curl -sf --cacert '$T/ca.pem' --resolve localhost:$sport:127.0.0.1 \
+  --data @'$EX/sample-request.json' https://localhost:$sport/score | jq -e 'length == 2'"
+kill $serve_pid; wait $serve_pid 2>/dev/null
+
+check "a spec with service.tls builds" "$AMLPKG" build "$P/spec.yaml" -o "$P/image.tar" --json
+mkdir -p "$P/x" "$P/root" && tar xf "$P/image.tar" -C "$P/x"
+manifest="$P/x/blobs/sha256/$(jq -r '.manifests[0].digest' "$P/x/index.json" | cut -d: -f2)"
+cfg="$P/x/blobs/sha256/$(jq -r '.config.digest' "$manifest" | cut -d: -f2)"
+for l in $(jq -r '.layers[].digest' "$manifest" | cut -d: -f2); do tar xzf "$P/x/blobs/sha256/$l" -C "$P/root"; done
+check "... the image's environment points amlserve at the mount point" jq -e '.config.Env as $e |
+  ["AMLSERVE_TLS_CERT=/var/azureml-app/tls/tls.crt", "AMLSERVE_TLS_KEY=/var/azureml-app/tls/tls.key"] | all(. as $v | $e | index($v))' "$cfg"
+key_line=$(sed -n 2p "$P/key.pem")
+check "... and the private key is nowhere in the image" bash -c "[ ! -e '$P/root/var/azureml-app/tls' ] && ! grep -rqF -- '$key_line' '$P/root' '$P/x'"
+run_image() { # the unpacked image's amlserve with the image's environment, /var/azureml-app under $P/root
+  local envs=()
+  mapfile -t envs < <(jq -r '.config.Env[]' "$cfg" | sed "s#=/var/azureml-app#=$P/root/var/azureml-app#")
+  env "${envs[@]}" "$P/root/usr/local/bin/amlserve" --host 127.0.0.1 --port "$iport"
+}
+iport=$(free_port)
+check_fails "without the mount the image's amlserve exits naming the file and the fix" \
+  "tls certificate '$P/root/var/azureml-app/tls/tls.crt': cannot open.*mount the certificate and key there" run_image
+mkdir -p "$P/root/var/azureml-app/tls" && cp "$T/first.pem" "$P/root/var/azureml-app/tls/tls.crt" &&
+  cp "$T/first.key" "$P/root/var/azureml-app/tls/tls.key"
+run_image > "$WORK/image.log" 2>&1 &
+ipid=$!
+on_exit "kill $ipid; wait $ipid"
+port=$iport URL="https://localhost:$iport"
+check "with the pair mounted it serves HTTPS" wait_https
+kill $ipid; wait $ipid 2>/dev/null
+
+cp "$T/second.key" "$P/key.pem"
+check_fails "a spec whose key does not match its certificate fails at the tls line" \
+  "spec.yaml:3: service.tls: tls key '.*key.pem' does not match the certificate" "$AMLPKG" build "$P/spec.yaml" -o "$P/bad.tar"
+printf 'models: [{name: ridge, version: 1, path: model.onnx}]\nservice:\n  tls: {cert_file: cert.pem}\n' > "$P/half.yaml"
+check_fails "service.tls needs both files" "half.yaml:3: service.tls: needs both cert_file .* and key_file" \
+  "$AMLPKG" build "$P/half.yaml" -o "$P/bad.tar"
