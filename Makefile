@@ -19,7 +19,7 @@ ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 
 COMMON_SRC  := $(wildcard common/*.c)
 ENGINE_SRC  := $(wildcard runtime/engine/*.c runtime/engine/ops/*.c)
-SERVER_SRC  := $(filter-out runtime/amlserve.c,$(wildcard runtime/*.c))
+SERVER_SRC  := $(filter-out runtime/amlserve.c runtime/no_resolver.c,$(wildcard runtime/*.c))
 CACHE_SRC   := $(wildcard cache/*.c)
 BUILDER_SRC := $(filter-out builder/main.c,$(wildcard builder/*.c))
 
@@ -34,9 +34,10 @@ RUNTIME_LIB := $(BUILD)/lib/libamlserve.a
 BUILDER_LIB := $(BUILD)/lib/libamlpkg.a
 
 BUILDER_LIBS = $(shell pkg-config --libs $(PKGS)) -lprotobuf-c -lm -lpthread
-# OpenSSL for TLS termination, its static archives even in dynamic (sanitizer) builds. Linking it
-# statically warns that libcrypto references dlopen and getaddrinfo; amlserve never calls them
-# (tests/cli/03-amlserve.sh and 16-tls.sh check that no shared library is opened at run time).
+# OpenSSL for TLS termination, its static archives even in dynamic (sanitizer) builds. OpenSSL
+# references the name resolver and dlopen from code amlserve never runs: amlserve's link points
+# those references at runtime/no_resolver.c, so neither is linked.
+NO_RESOLVER := -Wl,--wrap=getaddrinfo,--wrap=freeaddrinfo,--wrap=gethostbyname,--wrap=dlopen
 RUNTIME_LIBS = -l:libhttp_parser.a -l:libprotobuf-c.a -l:libssl.a -l:libcrypto.a -lm -lpthread
 
 UNIT_SRC  := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
@@ -107,9 +108,9 @@ $(BUILD)/gen/build_info.h: $(wildcard /var/lib/dpkg/status) Makefile
 
 $(BUILD)/obj/runtime/amlserve.o: $(BUILD)/gen/build_info.h
 
-$(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(RUNTIME_LIB)
+$(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(BUILD)/obj/runtime/no_resolver.o $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(STATIC) $(LDFLAGS_ALL) -o $@ $^ $(RUNTIME_LIBS)
+	$(CC) $(STATIC) $(LDFLAGS_ALL) $(NO_RESOLVER) -o $@ $^ $(RUNTIME_LIBS)
 
 $(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILDER_LIB) $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
