@@ -149,6 +149,10 @@ OP(conv) OP(conv_transpose) OP(conv_integer) OP(qlinear_conv)
 OP(max_pool) OP(average_pool) OP(global_average_pool) OP(global_max_pool) OP(max_unpool)
 /* norm.c */
 OP(batch_norm) OP(instance_norm) OP(layer_norm)
+/* ONNX-ML (domain ai.onnx.ml): ml_linear.c, ml_tree.c, ml_svm.c, ml_preprocess.c */
+OP(linear_regressor) OP(linear_classifier) OP(tree_ensemble_regressor) OP(tree_ensemble_classifier)
+OP(svm_regressor) OP(svm_classifier) OP(scaler) OP(normalizer) OP(binarizer) OP(one_hot_encoder)
+OP(array_feature_extractor) OP(zip_map)
 #undef OP
 
 #endif
