@@ -247,12 +247,7 @@ int op_svm_classifier(const struct op_call *call)
                         pr[i * k + j] = v;
                         pr[j * k + i] = 1 - v;
                     }
-                if (k == 2) { /* the coupling's exact optimum for two classes */
-                    p[0] = pr[1];
-                    p[1] = pr[2];
-                }
-                else
-                    pairwise_coupling(k, pr, p, q, qp);
+                pairwise_coupling(k, pr, p, q, qp); /* for two classes too, as libsvm (and scikit-learn) do */
                 memcpy(dec, p, (size_t)k * sizeof *p);
                 ml_apply_post(post, dec, k);
             }

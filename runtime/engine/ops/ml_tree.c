@@ -303,9 +303,10 @@ int op_tree_ensemble_regressor(const struct op_call *call)
 
 /* Scores per class: base_values plus the leaves' class weights. When every
  * weight names one class id (a binary model with one score s, as gradient
- * boosting exports), the two classes score [1 - s, s] if the weights are all
- * non-negative (probabilities) or PROBIT follows, else [-s, s]; post_transform
- * then applies, and the label is the class with the highest score. */
+ * boosting exports), the two classes score [1 - s, s] for PROBIT, and for NONE
+ * when the weights are all non-negative (probabilities), else [-s, s] (so
+ * LOGISTIC gives [1 - σ(s), σ(s)]); post_transform then applies, and the label
+ * is the class with the highest score. */
 int op_tree_ensemble_classifier(const struct op_call *call)
 {
     const struct tensor *x = call->inputs[0];
@@ -359,7 +360,7 @@ int op_tree_ensemble_classifier(const struct op_call *call)
         if (binary) {
             double score = s[te.weight_target[0]];
             s[1] = score;
-            s[0] = all_positive || post == ML_POST_PROBIT ? 1 - score : -score;
+            s[0] = (all_positive && post == ML_POST_NONE) || post == ML_POST_PROBIT ? 1 - score : -score;
         }
         ml_apply_post(post, s, k);
         int64_t best = ml_argmax(s, k);
