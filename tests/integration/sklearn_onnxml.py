@@ -8,6 +8,8 @@
                                   compares an amlserve /score response with
                                   scikit-learn's outputs (floats: rtol 1e-4, atol 1e-5;
                                   labels exactly)
+  sklearn_onnxml.py bad DIR       writes models with wrong attributes under DIR/models and
+                                  lists NAME<TAB>the error message scoring must give
   sklearn_onnxml.py string-labels PATH
                                   writes a classifier whose labels are strings
 
@@ -328,6 +330,52 @@ def compare(expected_path, response_path):
     print(f"matches scikit-learn ({', '.join(order)}, {len(np.asarray(exp['outputs'][order[0]]))} rows)")
 
 
+def bad(d):
+    """Models whose ONNX-ML attributes are wrong: scoring must answer 400 naming the problem."""
+    def tree(**change):
+        a = dict(nodes_treeids=[0, 0, 0], nodes_nodeids=[0, 1, 2], nodes_featureids=[0, 0, 0],
+                 nodes_values=[0.5, 0, 0], nodes_modes=["BRANCH_LEQ", "LEAF", "LEAF"], nodes_truenodeids=[1, 0, 0],
+                 nodes_falsenodeids=[2, 0, 0], target_treeids=[0, 0], target_nodeids=[1, 2], target_ids=[0, 0],
+                 target_weights=[1.0, 2.0], n_targets=1)
+        a.update(change)
+        return model([helper.make_node("TreeEnsembleRegressor", ["X"], ["y"], domain=ML, **a)], 2,
+                     [("y", TensorProto.FLOAT, [None, 1])])
+    cases = {
+        "tree_cycle": (tree(nodes_modes=["BRANCH_LEQ", "BRANCH_LEQ", "LEAF"], nodes_truenodeids=[1, 0, 0],
+                            nodes_falsenodeids=[2, 0, 0]), "form a cycle"),
+        "tree_missing_child": (tree(nodes_falsenodeids=[7, 0, 0]), "branches to a node the tree does not have"),
+        "tree_bad_feature": (tree(nodes_featureids=[5, 0, 0]), "reads feature 5, the input has 2"),
+        "tree_bad_mode": (tree(nodes_modes=["BRANCH_SOMETIMES", "LEAF", "LEAF"]), "not a known mode"),
+        "tree_bad_aggregate": (tree(aggregate_function="MEDIAN"), "aggregate_function 'MEDIAN' is not one of"),
+        "linear_bad_coefficients": (model([helper.make_node("LinearClassifier", ["X"], ["label", "p"], domain=ML,
+                                                            coefficients=[1.0, 2.0, 3.0], classlabels_ints=[0, 1])],
+                                          2, classifier_outputs(2)[:1] + [("p", TensorProto.FLOAT, [None, 2])]),
+                                    "3 coefficients do not divide into rows of 2 features"),
+        "linear_bad_post_transform": (model([helper.make_node("LinearRegressor", ["X"], ["y"], domain=ML,
+                                                              coefficients=[1.0, 2.0], post_transform="BOGUS")],
+                                            2, [("y", TensorProto.FLOAT, [None, 1])]),
+                                      "post_transform 'BOGUS' is not one of NONE, SOFTMAX, LOGISTIC"),
+        "svm_bad_vectors": (model([helper.make_node("SVMClassifier", ["X"], ["label", "p"], domain=ML,
+                                                    classlabels_ints=[0, 1], vectors_per_class=[1, 1],
+                                                    support_vectors=[0.0, 1.0], coefficients=[1.0, -1.0],
+                                                    rho=[0.0], kernel_type="RBF")],
+                                  2, classifier_outputs(2)[:1] + [("p", TensorProto.FLOAT, [None, 2])]),
+                            "need vectors_per_class for each class, 4 support vector values"),
+        "one_hot_unknown": (model([helper.make_node("OneHotEncoder", ["X"], ["y"], domain=ML, cats_int64s=[1, 2],
+                                                    zeros=0)], 2, [("y", TensorProto.FLOAT, [None, 2, 2])]),
+                            "value 0 is in no category"),
+        "feature_index_out_of_range": (model([helper.make_node("ArrayFeatureExtractor", ["X", "i"], ["y"], domain=ML)],
+                                             2, [("y", TensorProto.FLOAT, [None, 1])],
+                                             initializers=[numpy_helper.from_array(np.array([2], np.int64), "i")]),
+                                       "index 2 is out of range for 2 features"),
+    }
+    for name, (m, message) in cases.items():
+        os.makedirs(f"{d}/models/{name}/1", exist_ok=True)
+        with open(f"{d}/models/{name}/1/model.onnx", "wb") as f:
+            f.write(m.SerializeToString())
+        print(f"{name}\t{message}")
+
+
 def string_labels(path):
     from sklearn.linear_model import LogisticRegression
     est = LogisticRegression().fit(np.array([[0.0], [1.0], [2.0], [3.0]]), ["no", "no", "yes", "yes"])
@@ -346,6 +394,8 @@ if __name__ == "__main__":
         build(sys.argv[2])
     elif cmd == "compare" and len(sys.argv) == 4:
         compare(sys.argv[2], sys.argv[3])
+    elif cmd == "bad" and len(sys.argv) == 3:
+        bad(sys.argv[2])
     elif cmd == "string-labels" and len(sys.argv) == 3:
         string_labels(sys.argv[2])
     else:
