@@ -12,8 +12,7 @@ enum svm_kernel { K_LINEAR, K_POLY, K_RBF, K_SIGMOID };
 
 struct svm_params {
     enum svm_kernel kernel;
-    double gamma, coef0;
-    int64_t degree;
+    double gamma, coef0, degree; /* degree: an integer, kept as a double (a float attribute may be anything) */
 };
 
 static int svm_kernel_params(const struct op_call *call, struct svm_params *p)
@@ -33,7 +32,7 @@ static int svm_kernel_params(const struct op_call *call, struct svm_params *p)
     size_t n = kp ? kp->n_floats : 0;
     p->gamma = n > 0 ? kp->floats[0] : 0;
     p->coef0 = n > 1 ? kp->floats[1] : 0;
-    p->degree = n > 2 ? (int64_t)kp->floats[2] : 0;
+    p->degree = n > 2 ? trunc(kp->floats[2]) : 0;
     return 0;
 }
 
@@ -51,7 +50,7 @@ static double svm_kernel(const struct svm_params *p, const struct tensor *x, int
     for (int64_t k = 0; k < c; k++)
         s += tensor_load(x->type, x->data, off + k) * v[k];
     switch (p->kernel) {
-    case K_POLY: return pow(p->gamma * s + p->coef0, (double)p->degree);
+    case K_POLY: return pow(p->gamma * s + p->coef0, p->degree);
     case K_SIGMOID: return tanh(p->gamma * s + p->coef0);
     default: return s;
     }
@@ -79,7 +78,7 @@ int op_svm_regressor(const struct op_call *call)
         return rc;
     int64_t n_sv = ops_attr_int(call, "n_supports", 0);
     int one_class = ops_attr_int(call, "one_class", 0) != 0;
-    if (n_sv > 0 && (n_sv_values != n_sv * c || n_coef != n_sv))
+    if (n_sv > 0 && (n_sv > (1 << 30) || n_sv_values != n_sv * c || n_coef != n_sv))
         return ops_fail(call, "%lld support vectors of %lld features need %lld values and %lld coefficients",
                         (long long)n_sv, (long long)c, (long long)(n_sv * c), (long long)n_sv);
     if (n_sv <= 0 && n_coef != c)
@@ -175,6 +174,8 @@ int op_svm_classifier(const struct op_call *call)
         return rc;
     if (k < 2)
         return ops_fail(call, "classlabels_ints must name at least two classes");
+    if (k > 65536) /* pairwise coupling needs k·k scratch */
+        return ops_unsupported(call, "%lld classes is above 65536", (long long)k);
     size_t n_vpc;
     const int64_t *per_class = ops_attr_ints(call, "vectors_per_class", &n_vpc);
     int64_t n_sv = 0, pairs = k * (k - 1) / 2;
@@ -182,6 +183,8 @@ int op_svm_classifier(const struct op_call *call)
         if (per_class[i] < 0 || per_class[i] > (1 << 30))
             return ops_fail(call, "vectors_per_class[%zu] is out of range", i);
         n_sv += per_class[i];
+        if (n_sv > (1 << 30))
+            return ops_fail(call, "vectors_per_class adds up to more than 2^30 support vectors");
     }
     int libsvm = n_sv > 0;
     if (libsvm && ((int64_t)n_vpc != k || n_sv_values != n_sv * c || n_coef != (k - 1) * n_sv || n_rho != pairs))
