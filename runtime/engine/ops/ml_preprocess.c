@@ -165,7 +165,8 @@ int op_array_feature_extractor(const struct op_call *call)
 int op_zip_map(const struct op_call *call)
 {
     const struct tensor *x = call->inputs[0];
-    const Onnx__AttributeProto *ints = ops_attr(call, "classlabels_int64s"), *strs = ops_attr(call, "classlabels_strings");
+    const Onnx__AttributeProto *ints = ops_attr(call, "classlabels_int64s");
+    const Onnx__AttributeProto *strs = ops_attr(call, "classlabels_strings");
     int64_t k = ints && ints->n_ints ? (int64_t)ints->n_ints : strs ? (int64_t)strs->n_strings : 0;
     if (x->type != TENSOR_FLOAT)
         return ops_fail(call, "the input must be float, got %s", tensor_type_name(x->type));

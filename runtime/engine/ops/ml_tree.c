@@ -128,7 +128,8 @@ static int tree_load(const struct op_call *call, struct tree_ensemble *te, const
     te->weight_value = alloc_array(call, n_w, sizeof(double));
     int64_t *fill = alloc_array(call, n, sizeof(int64_t));
     if (!map.keys_tree || !map.keys_node || !map.index || !trees.keys_tree || !trees.keys_node || !trees.index ||
-        !te->nodes || !te->roots || !te->leaf_first || !te->leaf_count || !te->weight_target || !te->weight_value || !fill)
+        !te->nodes || !te->roots || !te->leaf_first || !te->leaf_count || !te->weight_target || !te->weight_value ||
+        !fill)
         return err_set(ERR_LIMIT, "request memory limit reached");
     memset(map.index, 0xff, (size_t)map.cap * sizeof(int64_t));
     memset(trees.index, 0xff, (size_t)map.cap * sizeof(int64_t));
@@ -160,8 +161,9 @@ static int tree_load(const struct op_call *call, struct tree_ensemble *te, const
         nd->value = n_values ? values[i] : 0;
         nd->missing_true = n_miss && missing[i];
         if (nd->mode != MODE_LEAF && (nd->feature < 0 || nd->feature >= n_features))
-            return ops_fail(call, "node %lld of tree %lld reads feature %lld, the input has %lld", (long long)nodeids[i],
-                            (long long)treeids[i], (long long)nd->feature, (long long)n_features);
+            return ops_fail(call, "node %lld of tree %lld reads feature %lld, the input has %lld",
+                            (long long)nodeids[i], (long long)treeids[i], (long long)nd->feature,
+                            (long long)n_features);
     }
     for (int64_t i = 0; i < n; i++) {
         struct tree_node *nd = &te->nodes[i];
@@ -180,9 +182,11 @@ static int tree_load(const struct op_call *call, struct tree_ensemble *te, const
     memset(te->leaf_count, 0, (size_t)n * sizeof(int64_t));
     for (int64_t k = 0; k < n_w; k++) {
         leaf_of[k] = pair_find(&map, w_tree[k], w_node[k]);
-        if (leaf_of[k] < 0 || w_id[k] < 0)
+        if (leaf_of[k] < 0)
             return ops_fail(call, "weight %lld names node %lld of tree %lld, which does not exist", (long long)k,
                             (long long)w_node[k], (long long)w_tree[k]);
+        if (w_id[k] < 0)
+            return ops_fail(call, "weight %lld has the negative %s id %lld", (long long)k, prefix, (long long)w_id[k]);
         te->leaf_count[leaf_of[k]]++;
     }
     for (int64_t i = 0, sum = 0; i < n; i++) {
