@@ -198,6 +198,10 @@ static int plan_nodes(struct engine_model *m, struct slot_map *map, const Onnx__
             return err_set(ERR_UNSUPPORTED, "%s: node '%s': operator %s%s%s is not supported", src, label,
                            np->domain && np->domain[0] ? np->domain : "",
                            np->domain && np->domain[0] ? "." : "", np->op_type ? np->op_type : "(none)");
+        const char *strings = ops_ml_string_attribute(np);
+        if (strings)
+            return err_set(ERR_UNSUPPORTED, "%s: node '%s': %s with %s is not supported: the engine has no string "
+                           "tensors (export the model with integer class labels)", src, label, np->op_type, strings);
         if ((int)np->n_input < pn->kernel->min_inputs || (int)np->n_input > pn->kernel->max_inputs)
             return err_set(ERR_PARSE, "%s: node '%s': %s takes %d to %d inputs, has %zu", src, label, np->op_type,
                            pn->kernel->min_inputs, pn->kernel->max_inputs, np->n_input);

@@ -191,3 +191,18 @@ int64_t ml_argmax(const double *v, int64_t n)
             best = i;
     return best;
 }
+
+const char *ops_ml_string_attribute(const Onnx__NodeProto *node)
+{
+    /* ZipMap's string labels only name JSON members: it needs no string tensor. */
+    if (!node->domain || strcmp(node->domain, "ai.onnx.ml") != 0 || !node->op_type ||
+        strcmp(node->op_type, "ZipMap") == 0)
+        return NULL;
+    for (size_t i = 0; i < node->n_attribute; i++) {
+        const Onnx__AttributeProto *a = node->attribute[i];
+        if (a->name && a->n_strings &&
+            (strcmp(a->name, "classlabels_strings") == 0 || strcmp(a->name, "cats_strings") == 0))
+            return a->name;
+    }
+    return NULL;
+}

@@ -100,6 +100,11 @@ int ops_window_init(const struct op_call *call, struct ops_window *w, const stru
 /* c[m,n] = a[m,k] · b[k,n], all row-major float32 (matmul.c). */
 void ops_gemm_f32(float *c, const float *a, const float *b, int64_t m, int64_t k, int64_t n);
 
+/* The string attribute (class labels, categories) an ai.onnx.ml node needs
+ * string tensors for, or NULL: the engine refuses such nodes when it loads the
+ * model (ml_common.c). */
+const char *ops_ml_string_attribute(const Onnx__NodeProto *node);
+
 /* Kernels, one file per family. */
 #define OP(name) int op_##name(const struct op_call *call);
 /* elementwise.c */
