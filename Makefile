@@ -115,9 +115,14 @@ $(BUILD)/gen/build_info.h: $(wildcard /var/lib/dpkg/status) Makefile
 
 $(BUILD)/obj/runtime/amlserve.o: $(BUILD)/gen/build_info.h
 
+# Every image embeds amlserve: it is stripped, its debug information kept beside it in
+# amlserve.debug (found by gdb and addr2line through the debug link). Sanitizer builds stay whole.
 $(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(BUILD)/obj/runtime/no_resolver.o $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(STATIC) $(LDFLAGS_ALL) $(NO_RESOLVER) -o $@ $^ $(RUNTIME_LIBS)
+	$(CC) $(STATIC) $(LDFLAGS_ALL) $(NO_RESOLVER) -o $@.tmp $^ $(RUNTIME_LIBS)
+	$(if $(SANITIZE),,objcopy --only-keep-debug $@.tmp $@.debug && \
+	  objcopy --strip-all --add-gnu-debuglink=$@.debug $@.tmp)
+	mv $@.tmp $@
 
 $(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILDER_LIB) $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
