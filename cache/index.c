@@ -480,6 +480,17 @@ int index_entries_expire(struct cache_index *ix, int64_t cutoff, size_t *removed
     return rc;
 }
 
+/* Parameters 1-6 of the files queries below. */
+static void bind_stamp(sqlite3_stmt *st, const char *path, const struct index_file_stamp *stamp)
+{
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, stamp->dev);
+    sqlite3_bind_int64(st, 3, stamp->ino);
+    sqlite3_bind_int64(st, 4, stamp->size);
+    sqlite3_bind_int64(st, 5, stamp->mtime_ns);
+    sqlite3_bind_int64(st, 6, stamp->ctime_ns);
+}
+
 int index_file_get(struct cache_index *ix, const char *path, const struct index_file_stamp *stamp,
                    char digest[72])
 {
@@ -491,12 +502,7 @@ int index_file_get(struct cache_index *ix, const char *path, const struct index_
                      "AND mtime_ns = ?5 AND ctime_ns = ?6");
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, stamp->dev);
-    sqlite3_bind_int64(st, 3, stamp->ino);
-    sqlite3_bind_int64(st, 4, stamp->size);
-    sqlite3_bind_int64(st, 5, stamp->mtime_ns);
-    sqlite3_bind_int64(st, 6, stamp->ctime_ns);
+    bind_stamp(st, path, stamp);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW)
         copy_text(digest, 72, st, 0);
@@ -517,12 +523,7 @@ int index_file_put(struct cache_index *ix, const char *path, const struct index_
                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, stamp->dev);
-    sqlite3_bind_int64(st, 3, stamp->ino);
-    sqlite3_bind_int64(st, 4, stamp->size);
-    sqlite3_bind_int64(st, 5, stamp->mtime_ns);
-    sqlite3_bind_int64(st, 6, stamp->ctime_ns);
+    bind_stamp(st, path, stamp);
     sqlite3_bind_text(st, 7, digest, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 8, now);
     return step_done(ix, st, "cannot record a file digest");
