@@ -18,7 +18,7 @@ GEN_PROTO := $(BUILD)/gen/onnx.pb-c.c
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 
 COMMON_SRC  := $(wildcard common/*.c)
-ENGINE_SRC  := $(wildcard runtime/engine/*.c runtime/engine/ops/*.c)
+ENGINE_SRC  := $(wildcard runtime/engine/*.c runtime/engine/ops/*.c runtime/engine/backends/*.c)
 SERVER_SRC  := $(filter-out runtime/amlserve.c,$(wildcard runtime/*.c))
 CACHE_SRC   := $(wildcard cache/*.c)
 BUILDER_SRC := $(filter-out builder/main.c,$(wildcard builder/*.c))

@@ -1,0 +1,336 @@
+/* Blocking follows the usual GotoBLAS scheme: a KC×NC panel of B and an
+ * MC×KC block of A are packed so the micro-kernel reads both sequentially;
+ * an MR×NR tile of C stays in registers across the whole KC loop. */
+#include "sgemm.h"
+
+#include "cpu_isa.h"
+#include "threadpool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#else
+#define HAVE_X86 0
+#endif
+
+#define MR 6
+#define NR_MAX 32
+#define KC 256
+#define MC 144
+#define NC 2048
+/* Below this many multiply-adds a product is not worth waking the pool. */
+#define PARALLEL_MIN_FLOPS (1 << 20)
+
+/* c[MR×nr] (row stride ldc) = (acc ? c : 0) + Σ_p a[p·MR + i] · b[p·nr + j] */
+typedef void (*micro_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int acc);
+
+static void micro_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int acc)
+{
+    float t[MR][16] = {{0}};
+    for (int64_t p = 0; p < kc; p++, a += MR, b += 16)
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < 16; j++)
+                t[i][j] += a[i] * b[j];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < 16; j++)
+            c[i * ldc + j] = (acc ? c[i * ldc + j] : 0) + t[i][j];
+}
+
+#if HAVE_X86
+__attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const float *a, const float *b, float *c,
+                                                           int64_t ldc, int acc)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int64_t p = 0; p < kc; p++, a += MR, b += 16) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
+        x = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+    }
+    __m256 rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    for (int i = 0; i < MR; i++) {
+        float *ci = c + i * ldc;
+        if (acc) {
+            rows[i][0] = _mm256_add_ps(rows[i][0], _mm256_loadu_ps(ci));
+            rows[i][1] = _mm256_add_ps(rows[i][1], _mm256_loadu_ps(ci + 8));
+        }
+        _mm256_storeu_ps(ci, rows[i][0]);
+        _mm256_storeu_ps(ci + 8, rows[i][1]);
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(int64_t kc, const float *a, const float *b,
+                                                                     float *c, int64_t ldc, int acc)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int64_t p = 0; p < kc; p++, a += MR, b += 32) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
+        x = _mm512_set1_ps(a[0]); c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
+        x = _mm512_set1_ps(a[1]); c10 = _mm512_fmadd_ps(x, b0, c10); c11 = _mm512_fmadd_ps(x, b1, c11);
+        x = _mm512_set1_ps(a[2]); c20 = _mm512_fmadd_ps(x, b0, c20); c21 = _mm512_fmadd_ps(x, b1, c21);
+        x = _mm512_set1_ps(a[3]); c30 = _mm512_fmadd_ps(x, b0, c30); c31 = _mm512_fmadd_ps(x, b1, c31);
+        x = _mm512_set1_ps(a[4]); c40 = _mm512_fmadd_ps(x, b0, c40); c41 = _mm512_fmadd_ps(x, b1, c41);
+        x = _mm512_set1_ps(a[5]); c50 = _mm512_fmadd_ps(x, b0, c50); c51 = _mm512_fmadd_ps(x, b1, c51);
+    }
+    __m512 rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    for (int i = 0; i < MR; i++) {
+        float *ci = c + i * ldc;
+        if (acc) {
+            rows[i][0] = _mm512_add_ps(rows[i][0], _mm512_loadu_ps(ci));
+            rows[i][1] = _mm512_add_ps(rows[i][1], _mm512_loadu_ps(ci + 16));
+        }
+        _mm512_storeu_ps(ci, rows[i][0]);
+        _mm512_storeu_ps(ci + 16, rows[i][1]);
+    }
+}
+#endif
+
+struct gemm_args {
+    int trans_a, trans_b;
+    int64_t m, n, k;
+    float alpha;
+    const float *a, *b;
+    int64_t lda, ldb, ldc;
+    float *c;
+    int acc;        /* add to C (beta = 1) instead of overwriting it */
+    int64_t m_step, n_step; /* the C block each task owns */
+    int64_t n_tasks_n;
+    enum cpu_isa isa;
+};
+
+/* Ap[(i / MR)·kc·MR + p·MR + i % MR] = alpha · op(A)[i0 + i, p0 + p], rows past mc zero. */
+static void pack_a(float *ap, const struct gemm_args *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc)
+{
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+        for (int64_t p = 0; p < kc; p++) {
+            for (int i = 0; i < MR; i++) {
+                int64_t row = i0 + ir + i, col = p0 + p;
+                float v = 0;
+                if (ir + i < mc)
+                    v = g->alpha * (g->trans_a ? g->a[col * g->lda + row] : g->a[row * g->lda + col]);
+                *ap++ = v;
+            }
+        }
+    }
+}
+
+/* Bp[(j / nr)·kc·nr + p·nr + j % nr] = op(B)[p0 + p, j0 + j], columns past nc zero. */
+static void pack_b(float *bp, const struct gemm_args *g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr)
+{
+    for (int64_t jr = 0; jr < nc; jr += nr) {
+        int64_t w = nc - jr < nr ? nc - jr : nr;
+        for (int64_t p = 0; p < kc; p++) {
+            if (!g->trans_b) {
+                const float *src = g->b + (p0 + p) * g->ldb + j0 + jr;
+                memcpy(bp, src, (size_t)w * sizeof *bp);
+            }
+            else {
+                for (int64_t j = 0; j < w; j++)
+                    bp[j] = g->b[(j0 + jr + j) * g->ldb + p0 + p];
+            }
+            for (int64_t j = w; j < nr; j++)
+                bp[j] = 0;
+            bp += nr;
+        }
+    }
+}
+
+static void packed_task(void *ctx, int index)
+{
+    const struct gemm_args *g = ctx;
+    int64_t tn = index % g->n_tasks_n, tm = index / g->n_tasks_n;
+    int64_t m0 = tm * g->m_step, m1 = m0 + g->m_step < g->m ? m0 + g->m_step : g->m;
+    int64_t n0 = tn * g->n_step, n1 = n0 + g->n_step < g->n ? n0 + g->n_step : g->n;
+    if (m0 >= m1 || n0 >= n1)
+        return;
+    micro_fn micro = micro_generic;
+    int nr = 16;
+#if HAVE_X86
+    if (g->isa == CPU_ISA_AVX512) {
+        micro = micro_avx512;
+        nr = 32;
+    }
+    else if (g->isa == CPU_ISA_AVX2) {
+        micro = micro_avx2;
+    }
+#endif
+    int64_t nc_max = n1 - n0 < NC ? n1 - n0 : NC;
+    int64_t kc_max = g->k < KC ? g->k : KC;
+    int64_t mc_max = m1 - m0 < MC ? m1 - m0 : MC;
+    size_t b_size = (size_t)((nc_max + nr - 1) / nr * nr * kc_max), a_size = (size_t)((mc_max + MR - 1) / MR * MR * kc_max);
+    float *bp = aligned_alloc(64, (b_size * sizeof(float) + 63) / 64 * 64);
+    float *ap = aligned_alloc(64, (a_size * sizeof(float) + 63) / 64 * 64);
+    float tile[MR * NR_MAX];
+    if (!ap || !bp) { /* no room to pack: the plain loop is slow but correct */
+        free(ap);
+        free(bp);
+        for (int64_t i = m0; i < m1; i++)
+            for (int64_t j = n0; j < n1; j++) {
+                float s = 0;
+                for (int64_t p = 0; p < g->k; p++)
+                    s += (g->trans_a ? g->a[p * g->lda + i] : g->a[i * g->lda + p]) *
+                         (g->trans_b ? g->b[j * g->ldb + p] : g->b[p * g->ldb + j]);
+                g->c[i * g->ldc + j] = g->alpha * s + (g->acc ? g->c[i * g->ldc + j] : 0);
+            }
+        return;
+    }
+    for (int64_t jc = n0; jc < n1; jc += NC) {
+        int64_t nc = n1 - jc < NC ? n1 - jc : NC;
+        for (int64_t pc = 0; pc < g->k; pc += KC) {
+            int64_t kc = g->k - pc < KC ? g->k - pc : KC;
+            int acc = g->acc || pc > 0;
+            pack_b(bp, g, pc, kc, jc, nc, nr);
+            for (int64_t ic = m0; ic < m1; ic += MC) {
+                int64_t mc = m1 - ic < MC ? m1 - ic : MC;
+                pack_a(ap, g, ic, mc, pc, kc);
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    int64_t w = nc - jr < nr ? nc - jr : nr;
+                    const float *bpan = bp + jr * kc;
+                    for (int64_t ir = 0; ir < mc; ir += MR) {
+                        int64_t h = mc - ir < MR ? mc - ir : MR;
+                        float *cij = g->c + (ic + ir) * g->ldc + jc + jr;
+                        const float *apan = ap + ir * kc;
+                        if (h == MR && w == nr) {
+                            micro(kc, apan, bpan, cij, g->ldc, acc);
+                            continue;
+                        }
+                        micro(kc, apan, bpan, tile, nr, 0);
+                        for (int64_t i = 0; i < h; i++)
+                            for (int64_t j = 0; j < w; j++)
+                                cij[i * g->ldc + j] = (acc ? cij[i * g->ldc + j] : 0) + tile[i * nr + j];
+                    }
+                }
+            }
+        }
+    }
+    free(ap);
+    free(bp);
+}
+
+/* Few rows: c[i, j0:j1] from A and B as they lie, B streamed once per task. */
+struct small_args {
+    const struct gemm_args *g;
+    int64_t n_step;
+};
+
+static void small_rows_generic(const struct gemm_args *g, int64_t j0, int64_t j1)
+{
+    for (int64_t i = 0; i < g->m; i++) {
+        float *ci = g->c + i * g->ldc;
+        for (int64_t j = j0; j < j1; j++)
+            ci[j] = g->acc ? ci[j] : 0;
+        for (int64_t p = 0; p < g->k; p++) {
+            float av = g->alpha * g->a[i * g->lda + p];
+            const float *bp = g->b + p * g->ldb;
+            for (int64_t j = j0; j < j1; j++)
+                ci[j] += av * bp[j];
+        }
+    }
+}
+
+#if HAVE_X86
+/* One row of C, 32 columns at a time, B read straight from its rows. */
+__attribute__((target("avx2,fma"))) static void small_rows_avx2(const struct gemm_args *g, int64_t j0, int64_t j1)
+{
+    for (int64_t i = 0; i < g->m; i++) {
+        const float *ai = g->a + i * g->lda;
+        float *ci = g->c + i * g->ldc;
+        int64_t j = j0;
+        for (; j + 32 <= j1; j += 32) {
+            __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+            const float *bp = g->b + j;
+            for (int64_t p = 0; p < g->k; p++, bp += g->ldb) {
+                __m256 x = _mm256_set1_ps(ai[p]);
+                s0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp), s0);
+                s1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 8), s1);
+                s2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 16), s2);
+                s3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 24), s3);
+            }
+            __m256 al = _mm256_set1_ps(g->alpha);
+            __m256 r[4] = {s0, s1, s2, s3};
+            for (int q = 0; q < 4; q++) {
+                __m256 v = _mm256_mul_ps(al, r[q]);
+                if (g->acc)
+                    v = _mm256_add_ps(v, _mm256_loadu_ps(ci + j + 8 * q));
+                _mm256_storeu_ps(ci + j + 8 * q, v);
+            }
+        }
+        for (; j < j1; j++) {
+            float s = 0;
+            for (int64_t p = 0; p < g->k; p++)
+                s += ai[p] * g->b[p * g->ldb + j];
+            ci[j] = g->alpha * s + (g->acc ? ci[j] : 0);
+        }
+    }
+}
+#endif
+
+static void small_task(void *ctx, int index)
+{
+    const struct small_args *s = ctx;
+    const struct gemm_args *g = s->g;
+    int64_t j0 = index * s->n_step, j1 = j0 + s->n_step < g->n ? j0 + s->n_step : g->n;
+    if (j0 >= j1)
+        return;
+#if HAVE_X86
+    if (g->isa >= CPU_ISA_AVX2) {
+        small_rows_avx2(g, j0, j1);
+        return;
+    }
+#endif
+    small_rows_generic(g, j0, j1);
+}
+
+void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+           const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (beta != 0 && beta != 1)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                c[i * ldc + j] *= beta;
+    if (k <= 0) {
+        if (beta == 0)
+            for (int64_t i = 0; i < m; i++)
+                memset(c + i * ldc, 0, (size_t)n * sizeof *c);
+        return;
+    }
+    struct gemm_args g = {
+        .trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k, .alpha = alpha, .a = a, .b = b,
+        .lda = lda, .ldb = ldb, .ldc = ldc, .c = c, .acc = beta != 0, .isa = cpu_isa(),
+    };
+    double flops = (double)m * (double)n * (double)k;
+    int threads = flops < PARALLEL_MIN_FLOPS ? 1 : pool_threads();
+    if (m <= 4 && !trans_a && !trans_b) {
+        /* Serving batches: packing would cost as much as the product. */
+        int64_t chunks = (n + 31) / 32;
+        int tasks = chunks < threads ? (int)chunks : threads;
+        struct small_args s = {.g = &g, .n_step = (chunks + tasks - 1) / tasks * 32};
+        pool_run(small_task, &s, tasks);
+        return;
+    }
+    /* One C block per thread: split the wider side, in whole micro-tiles. */
+    int64_t n_tiles = (n + NR_MAX - 1) / NR_MAX, m_tiles = (m + MR - 1) / MR;
+    int64_t tn = 1, tm = 1;
+    if (threads > 1) {
+        if (n_tiles >= threads)
+            tn = threads;
+        else if (m_tiles >= threads)
+            tm = threads;
+        else
+            tn = n_tiles;
+    }
+    g.n_tasks_n = tn;
+    g.n_step = (n_tiles + tn - 1) / tn * NR_MAX;
+    g.m_step = (m_tiles + tm - 1) / tm * MR;
+    pool_run(packed_task, &g, (int)(tn * tm));
+}
