@@ -19,6 +19,7 @@ struct plan_node {
     const struct op_kernel *kernel;
     op_run_fn fast; /* the claiming backend's kernel, NULL for the reference */
     int backend;    /* its index for the counters, -1 for the reference */
+    int counted;    /* in the backend's planned-node gauge */
     const Onnx__NodeProto *proto;
     int *inputs; /* slot per input, -1 for an omitted optional input */
     int n_inputs;
@@ -118,6 +119,8 @@ static void plan_graph_free(struct plan_graph *pg)
 static void plan_nodes_free(struct plan_node *nodes, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        if (nodes[i].counted)
+            backend_count_planned(nodes[i].backend, -1);
         free(nodes[i].inputs);
         free(nodes[i].outputs);
         plan_graph_free(nodes[i].sub[0]);
@@ -179,7 +182,8 @@ static void plan_backend(const struct engine_model *m, struct plan_node *pn)
     pn->backend = -1;
     if (pn->kernel->run && pn->n_inputs <= 64)
         backend_assign(&info, &pn->fast, &pn->backend);
-    backend_count_planned(pn->backend);
+    backend_count_planned(pn->backend, 1);
+    pn->counted = 1;
 }
 
 /* Adds initializers of graph g (graph id gid) as constant slots. */

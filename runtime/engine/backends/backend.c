@@ -58,7 +58,7 @@ const struct engine_backend *backend_assign(const struct backend_node *info, op_
 
 int backend_count(void) { return N_BACKENDS; }
 const char *backend_name(int index) { return index < 0 ? "cpu-ref" : all[index]->name; }
-void backend_count_planned(int index) { atomic_fetch_add(&planned[index + 1], 1); }
+void backend_count_planned(int index, int delta) { atomic_fetch_add(&planned[index + 1], (unsigned long)(long)delta); }
 void backend_count_run(int index) { atomic_fetch_add_explicit(&runs[index + 1], 1, memory_order_relaxed); }
 unsigned long backend_planned(int index) { return atomic_load(&planned[index + 1]); }
 unsigned long backend_runs(int index) { return atomic_load(&runs[index + 1]); }

@@ -52,7 +52,8 @@ const struct engine_backend *backend_assign(const struct backend_node *info, op_
 #define BACKEND_MAX 4
 int backend_count(void);
 const char *backend_name(int index);
-void backend_count_planned(int index);
+/* delta: +1 when a model with the node is loaded, -1 when it is freed. */
+void backend_count_planned(int index, int delta);
 void backend_count_run(int index);
 unsigned long backend_planned(int index);
 unsigned long backend_runs(int index);
