@@ -121,6 +121,13 @@ $(CONFORMANCE_BIN): tests/conformance/onnx_node_runner.c $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(RUNTIME_LIB) $(LDFLAGS_ALL) $(RUNTIME_LIBS)
 
+# Engine benchmark (tests/bench/gemm.sh): the only program linked to OpenBLAS, as the yardstick.
+ENGINE_BENCH := $(BUILD)/tests/bench/engine_bench
+$(ENGINE_BENCH): tests/bench/engine_bench.c $(RUNTIME_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $$(pkg-config --cflags openblas) -o $@ $< $(RUNTIME_LIB) $(LDFLAGS_ALL) \
+	  $$(pkg-config --libs openblas) $(RUNTIME_LIBS)
+
 test: all
 	@BUILD=$(BUILD) bash tests/run.sh
 
@@ -137,6 +144,7 @@ fuzz: deps
 	@BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
 bench: all
+	@$(MAKE) --no-print-directory $(ENGINE_BENCH)
 	@BUILD=$(BUILD) bash tests/bench/run.sh
 
 install: all

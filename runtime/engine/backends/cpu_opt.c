@@ -7,6 +7,7 @@
 
 #include "common/err.h"
 #include "cpu_isa.h"
+#include "scratch.h"
 #include "sgemm.h"
 #include "threadpool.h"
 #include "vecmath.h"
@@ -182,7 +183,7 @@ static int fast_conv(const struct op_call *call)
         return 0;
     float *col = NULL;
     if (!direct) {
-        col = arena_alloc(call->arena, (size_t)(rows * out_size) * sizeof *col);
+        col = scratch_floats(SCRATCH_IM2COL, (size_t)(rows * out_size));
         if (!col)
             return ops_fail(call, "the im2col buffer does not fit in the request memory limit");
     }

@@ -4,6 +4,7 @@
 #include "sgemm.h"
 
 #include "cpu_isa.h"
+#include "scratch.h"
 #include "threadpool.h"
 
 #include <stdlib.h>
@@ -166,12 +167,10 @@ static void packed_task(void *ctx, int index)
     int64_t kc_max = g->k < KC ? g->k : KC;
     int64_t mc_max = m1 - m0 < MC ? m1 - m0 : MC;
     size_t b_size = (size_t)((nc_max + nr - 1) / nr * nr * kc_max), a_size = (size_t)((mc_max + MR - 1) / MR * MR * kc_max);
-    float *bp = aligned_alloc(64, (b_size * sizeof(float) + 63) / 64 * 64);
-    float *ap = aligned_alloc(64, (a_size * sizeof(float) + 63) / 64 * 64);
+    float *bp = scratch_floats(SCRATCH_PACK_B, b_size);
+    float *ap = scratch_floats(SCRATCH_PACK_A, a_size);
     float tile[MR * NR_MAX];
     if (!ap || !bp) { /* no room to pack: the plain loop is slow but correct */
-        free(ap);
-        free(bp);
         for (int64_t i = m0; i < m1; i++)
             for (int64_t j = n0; j < n1; j++) {
                 float s = 0;
@@ -211,8 +210,6 @@ static void packed_task(void *ctx, int index)
             }
         }
     }
-    free(ap);
-    free(bp);
 }
 
 /* Few rows: c[i, j0:j1] from A and B as they lie, B streamed once per task. */
