@@ -36,6 +36,16 @@ BUILDER_LIB := $(BUILD)/lib/libamlpkg.a
 BUILDER_LIBS = $(shell pkg-config --libs $(PKGS)) -lprotobuf-c -lm -lpthread
 RUNTIME_LIBS = -l:libhttp_parser.a -l:libprotobuf-c.a -lm -lpthread
 
+# The CUDA backend's kernels: built only where nvcc exists, linked (with static cudart) only into
+# amlserve and the backend test; everything else sees the backend as not built (weak symbols).
+CUDA_HOME ?= /usr/local/cuda
+NVCC      ?= $(CUDA_HOME)/bin/nvcc
+CUDA_ARCH ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
+             -gencode arch=compute_90,code=[sm_90,compute_90]
+HAVE_CUDA := $(if $(wildcard $(NVCC)),1,)
+CUDA_OBJ  := $(if $(HAVE_CUDA),$(BUILD)/obj/runtime/engine/backends/cuda_kernels.o,)
+CUDA_LIBS := $(if $(HAVE_CUDA),-L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -l:libstdc++.a,)
+
 UNIT_SRC  := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
@@ -104,9 +114,13 @@ $(BUILD)/gen/build_info.h: $(wildcard /var/lib/dpkg/status) Makefile
 
 $(BUILD)/obj/runtime/amlserve.o: $(BUILD)/gen/build_info.h
 
-$(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(RUNTIME_LIB)
+$(BUILD)/obj/runtime/engine/backends/cuda_kernels.o: runtime/engine/backends/cuda_kernels.cu runtime/engine/backends/cuda_kernels.h
 	@mkdir -p $(dir $@)
-	$(CC) $(STATIC) $(LDFLAGS_ALL) -o $@ $^ $(RUNTIME_LIBS)
+	$(NVCC) -O2 $(CUDA_ARCH) -I. -Xcompiler -Wall -c $< -o $@
+
+$(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(CUDA_OBJ) $(RUNTIME_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(STATIC) $(LDFLAGS_ALL) -o $@ $^ $(RUNTIME_LIBS) $(CUDA_LIBS)
 
 $(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILDER_LIB) $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
@@ -114,7 +128,12 @@ $(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILDER_LIB) $(RUNTIME_LIB)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILDER_LIB) $(RUNTIME_LIB) tests/unit/test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILDER_LIB) $(RUNTIME_LIB) $(LDFLAGS_ALL) $(BUILDER_LIBS) -l:libhttp_parser.a
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(TEST_CUDA) $(BUILDER_LIB) $(RUNTIME_LIB) $(LDFLAGS_ALL) $(BUILDER_LIBS) -l:libhttp_parser.a $(TEST_CUDA_LIBS)
+
+# The backend test runs the CUDA kernels too where they are built (and skips them without a GPU).
+$(BUILD)/tests/unit/runtime/engine/test_backends: $(CUDA_OBJ)
+$(BUILD)/tests/unit/runtime/engine/test_backends: TEST_CUDA = $(CUDA_OBJ)
+$(BUILD)/tests/unit/runtime/engine/test_backends: TEST_CUDA_LIBS = $(CUDA_LIBS)
 
 # ONNX backend node tests (Debian's libonnx-testdata) through the engine.
 $(CONFORMANCE_BIN): tests/conformance/onnx_node_runner.c $(RUNTIME_LIB)

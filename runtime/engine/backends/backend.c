@@ -30,8 +30,9 @@ int backend_configure(const char *name, int threads)
             return err_set(ERR_INVALID, "backend '%s': expected auto, cpu, cpu-ref or cuda", name);
         if (!all[want]->usable())
             return err_set(ERR_UNSUPPORTED, "backend '%s': %s", name,
-                           all[want] == &backend_cuda ? "not built (this amlserve has no CUDA support)"
-                                                      : "not usable on this machine");
+                           all[want] != &backend_cuda ? "not usable on this machine"
+                           : backend_cuda_built()     ? "no GPU (no CUDA device found)"
+                                                      : "not built (this amlserve has no CUDA support)");
     }
     for (int i = 0; i < N_BACKENDS; i++)
         enabled[i] = want == -2 || want == i;

@@ -64,5 +64,7 @@ int backend_threads(void);
 /* The backends themselves. */
 extern const struct engine_backend backend_cpu_opt;
 extern const struct engine_backend backend_cuda;
+/* Whether this program was linked with the CUDA kernels (amlserve built where nvcc exists). */
+int backend_cuda_built(void);
 
 #endif

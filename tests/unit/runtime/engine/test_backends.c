@@ -82,6 +82,7 @@ static struct tensor random_tensor(struct arena *ar, int rank, const int64_t *di
 }
 
 static int checks, fast_runs;
+static const struct engine_backend *under_test = &backend_cpu_opt;
 
 /* Runs node on the reference and on the backend at every ISA level; returns
  * a description of the first mismatch or NULL. expect_fast: the backend must
@@ -101,11 +102,11 @@ static const char *compare(struct node_spec *s, struct tensor *in, int n_in, int
     for (int i = 0; i < n_in; i++)
         args[i] = in[i].data ? &in[i] : NULL;
     struct backend_node info = {.node = &node, .inputs = args, .n_inputs = n_in};
-    if (!backend_cpu_opt.claims(&info)) {
+    if (!under_test->claims(&info)) {
         snprintf(why, sizeof why, "%s: not claimed", s->op);
         return why;
     }
-    op_run_fn fast = backend_cpu_opt.kernel(&node);
+    op_run_fn fast = under_test->kernel(&node);
     const struct op_kernel *ref = ops_find("", s->op);
     struct arena ar;
     arena_init(&ar, 1 << 20, 0);
@@ -315,11 +316,57 @@ TEST(backend_choice_is_checked)
     CHECK(backend_configure("tpu", 0) == ERR_INVALID);
     err_clear();
     CHECK(backend_configure("cuda", 0) == ERR_UNSUPPORTED);
-    CHECK(strstr(err_message(ERR_UNSUPPORTED), "not built") != NULL);
+    const char *why = err_message(ERR_UNSUPPORTED);
+    CHECK(strstr(why, backend_cuda_built() ? "no GPU" : "not built") != NULL);
     err_clear();
     CHECK(backend_configure("cpu", 2) == 0);
     CHECK_STR(backend_choice(), "cpu");
     CHECK(backend_configure("auto", 2) == 0);
+}
+
+/* Only where amlserve's CUDA kernels are built (nvcc) and a device answers. */
+static void cuda_matches_reference(void)
+{
+    test_current = "cuda_matches_reference";
+    if (!backend_cuda_built()) {
+        printf("SKIP %s: the CUDA backend is not built (no nvcc at build time)\n", test_current);
+        return;
+    }
+    if (!backend_cuda.usable()) {
+        printf("SKIP %s: no GPU\n", test_current);
+        return;
+    }
+    test_current_failed = 0;
+    under_test = &backend_cuda;
+    do {
+        struct node_spec mm = {.op = "MatMul"};
+        struct tensor ab[2] = {T(37, 65), T(65, 129)};
+        CHECK_SAME(&mm, ab, 2);
+        for (int t = 0; t < 4; t++) {
+            struct node_spec s = {.op = "Gemm"};
+            attr_int(&s, "transA", t & 1);
+            attr_int(&s, "transB", t >> 1);
+            attr_float(&s, "alpha", 0.5f);
+            struct tensor in[3] = {t & 1 ? T(300, 3) : T(3, 300), t >> 1 ? T(17, 300) : T(300, 17), T(17)};
+            CHECK_SAME(&s, in, 3);
+        }
+        static const char *bin[] = {"Add", "Sub", "Mul", "Div"};
+        for (int o = 0; o < 4; o++) {
+            struct node_spec s = {.op = bin[o]};
+            struct tensor same[2] = {T(3, 1001), T(3, 1001)}, scalar[2] = {T(5, 7), T(1)};
+            CHECK_SAME(&s, same, 2);
+            CHECK_SAME(&s, scalar, 2);
+        }
+        static const char *acts[] = {"Relu", "Sigmoid", "Softmax"};
+        for (int o = 0; o < 3; o++) {
+            struct node_spec s = {.op = acts[o]};
+            struct tensor x[1] = {T(7, 1000)};
+            CHECK_SAME(&s, x, 1);
+        }
+    } while (0);
+    under_test = &backend_cpu_opt;
+    if (!test_current_failed)
+        printf("PASS %s\n", test_current);
 }
 
 int main(void)
@@ -332,6 +379,7 @@ int main(void)
     RUN(gemm_matches_reference_with_transposes_and_bias);
     RUN(conv_matches_reference);
     RUN(elementwise_matches_reference);
+    cuda_matches_reference();
     printf("# %d values compared over %d backend runs, vector paths up to %s, %d threads\n", checks, fast_runs,
            cpu_isa_name(cpu_isa_detected()), pool_threads());
     arena_release(&inputs_arena);
