@@ -107,40 +107,72 @@ struct gemm_args {
     enum cpu_isa isa;
 };
 
-/* Ap[(i / MR)·kc·MR + p·MR + i % MR] = alpha · op(A)[i0 + i, p0 + p], rows past mc zero. */
+/* Ap[(i / MR)·kc·MR + p·MR + i % MR] = alpha · op(A)[i0 + i, p0 + p], rows past mc zero.
+ * Reads follow A's rows (or, transposed, its columns' rows) so they stay sequential. */
 static void pack_a(float *ap, const struct gemm_args *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc)
 {
-    for (int64_t ir = 0; ir < mc; ir += MR) {
-        for (int64_t p = 0; p < kc; p++) {
-            for (int i = 0; i < MR; i++) {
-                int64_t row = i0 + ir + i, col = p0 + p;
-                float v = 0;
-                if (ir + i < mc)
-                    v = g->alpha * (g->trans_a ? g->a[col * g->lda + row] : g->a[row * g->lda + col]);
-                *ap++ = v;
+    for (int64_t ir = 0; ir < mc; ir += MR, ap += MR * kc) {
+        int64_t h = mc - ir < MR ? mc - ir : MR;
+        if (!g->trans_a) {
+            for (int64_t i = 0; i < h; i++) {
+                const float *row = g->a + (i0 + ir + i) * g->lda + p0;
+                if (g->alpha == 1.0f)
+                    for (int64_t p = 0; p < kc; p++)
+                        ap[p * MR + i] = row[p];
+                else
+                    for (int64_t p = 0; p < kc; p++)
+                        ap[p * MR + i] = g->alpha * row[p];
             }
         }
+        else {
+            for (int64_t p = 0; p < kc; p++) {
+                const float *col = g->a + (p0 + p) * g->lda + i0 + ir;
+                for (int64_t i = 0; i < h; i++)
+                    ap[p * MR + i] = g->alpha * col[i];
+            }
+        }
+        for (int64_t i = h; i < MR; i++)
+            for (int64_t p = 0; p < kc; p++)
+                ap[p * MR + i] = 0;
     }
 }
 
 /* Bp[(j / nr)·kc·nr + p·nr + j % nr] = op(B)[p0 + p, j0 + j], columns past nc zero. */
 static void pack_b(float *bp, const struct gemm_args *g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr)
 {
-    for (int64_t jr = 0; jr < nc; jr += nr) {
-        int64_t w = nc - jr < nr ? nc - jr : nr;
+    int64_t full = nc / nr * nr;
+    if (!g->trans_b) {
+        /* Row by row, so B is read sequentially; fixed-size copies become vector moves. */
         for (int64_t p = 0; p < kc; p++) {
-            if (!g->trans_b) {
-                const float *src = g->b + (p0 + p) * g->ldb + j0 + jr;
-                memcpy(bp, src, (size_t)w * sizeof *bp);
-            }
-            else {
-                for (int64_t j = 0; j < w; j++)
-                    bp[j] = g->b[(j0 + jr + j) * g->ldb + p0 + p];
-            }
-            for (int64_t j = w; j < nr; j++)
-                bp[j] = 0;
-            bp += nr;
+            const float *src = g->b + (p0 + p) * g->ldb + j0;
+            float *dst = bp + p * nr;
+            if (nr == 32)
+                for (int64_t jr = 0; jr < full; jr += 32, dst += kc * 32)
+                    memcpy(dst, src + jr, 32 * sizeof *dst);
+            else
+                for (int64_t jr = 0; jr < full; jr += 16, dst += kc * 16)
+                    memcpy(dst, src + jr, 16 * sizeof *dst);
         }
+    }
+    else {
+        for (int64_t jr = 0; jr < full; jr += nr) {
+            float *panel = bp + jr * kc;
+            for (int64_t j = 0; j < nr; j++) {
+                const float *col = g->b + (j0 + jr + j) * g->ldb + p0;
+                for (int64_t p = 0; p < kc; p++)
+                    panel[p * nr + j] = col[p];
+            }
+        }
+    }
+    if (full < nc) { /* the last, partial panel, zero-padded */
+        float *panel = bp + full * kc;
+        for (int64_t p = 0; p < kc; p++)
+            for (int64_t j = 0; j < nr; j++) {
+                int64_t col = j0 + full + j;
+                panel[p * nr + j] = full + j >= nc ? 0
+                                    : g->trans_b ? g->b[col * g->ldb + p0 + p]
+                                                 : g->b[(p0 + p) * g->ldb + col];
+            }
     }
 }
 
