@@ -170,6 +170,11 @@ static int fast_conv(const struct op_call *call)
     int64_t rows = cg * ksize;
     if (out_size && rows > ((int64_t)1 << 40) / out_size)
         return BACKEND_DECLINE;
+    /* im2col lives outside the request arena: hold it to the request's memory limit all the same
+     * (past it, the reference reports the limit). */
+    size_t col_bytes = (size_t)(rows * out_size) * sizeof(float);
+    if (call->arena->limit && col_bytes > call->arena->limit - call->arena->used)
+        return BACKEND_DECLINE;
     int direct = ksize == 1 && out_size == in_size;
     for (int i = 0; i < OPS_MAX_SPATIAL; i++)
         direct = direct && w.stride[i] == 1 && w.pad_begin[i] == 0;

@@ -22,8 +22,8 @@
 #define KC 256
 #define MC 144
 #define NC 2048
-/* Below this many multiply-adds a product is not worth waking the pool. */
-#define PARALLEL_MIN_FLOPS (1 << 20)
+/* Below this many multiply-adds (~50 us of one core) a product is not worth waking the pool. */
+#define PARALLEL_MIN_FLOPS (1 << 22)
 
 /* c[MR×nr] (row stride ldc) = (acc ? c : 0) + Σ_p a[p·MR + i] · b[p·nr + j] */
 typedef void (*micro_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int acc);

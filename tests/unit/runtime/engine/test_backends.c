@@ -179,7 +179,8 @@ static struct arena inputs_arena;
 TEST(matmul_matches_reference)
 {
     static const int64_t shapes[][3] = {{1, 7, 5}, {3, 100, 77}, {4, 33, 1}, {67, 130, 45}, {13, 300, 70},
-                                        {64, 128, 200}, {6, 16, 32}, {1, 512, 512}, {97, 65, 129}};
+                                        {64, 128, 200}, {6, 16, 32}, {1, 512, 512}, {97, 65, 129},
+                                        {130, 260, 150}, {2, 1024, 2100}}; /* the last two: threaded */
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         struct node_spec s = {.op = "MatMul"};
         struct tensor in[2] = {T(shapes[i][0], shapes[i][1]), T(shapes[i][1], shapes[i][2])};
