@@ -105,7 +105,10 @@ $(BUILDER_LIB): $(BUILDER_OBJ) $(CACHE_OBJ)
 
 # What amlserve links statically, with Debian's package versions, for the SBOM (amlpkg reads it back
 # from the binary). Regenerated when the packages change.
-BUILD_INFO_PKGS := libc6-dev libhttp-parser-dev libprotobuf-c-dev
+# With the CUDA backend, libstdc++ (which static cudart needs) is linked in too; cudart itself is
+# NVIDIA's, not a Debian package, so it is not listed here.
+BUILD_INFO_PKGS := libc6-dev libhttp-parser-dev libprotobuf-c-dev \
+  $(if $(HAVE_CUDA),$(shell dpkg -S $$($(CC) -print-file-name=libstdc++.a) 2>/dev/null | cut -d: -f1))
 $(BUILD)/gen/build_info.h: $(wildcard /var/lib/dpkg/status) Makefile
 	@mkdir -p $(dir $@)
 	@{ printf '#define AMLSERVE_BUILD_INFO "{'; sep=; for p in $(BUILD_INFO_PKGS); do \
