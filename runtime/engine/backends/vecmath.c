@@ -97,10 +97,21 @@ __attribute__((target("avx2,fma"))) static int64_t act_avx2(enum vec_act act, fl
         case VEC_LEAKY_RELU:
             r = _mm256_blendv_ps(x, _mm256_mul_ps(x, al), _mm256_cmp_ps(x, zero, _CMP_LT_OQ));
             break;
-        case VEC_SIGMOID: r = _mm256_div_ps(one, _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(zero, x)))); break;
+        case VEC_SIGMOID:
+            r = _mm256_div_ps(one, _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(zero, x))));
+            r = _mm256_blendv_ps(r, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q)); /* NaN stays NaN */
+            break;
         default: r = exp_avx2(x); break;
         }
         _mm256_storeu_ps(out + i, r);
+        /* exp past the polynomial's range (overflow to inf, results below FLT_MIN, NaN): libm's answer */
+        if (act == VEC_EXP && _mm256_movemask_ps(_mm256_cmp_ps(
+                                  _mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_GE_OQ),
+                                                _mm256_cmp_ps(x, _mm256_set1_ps(88.3f), _CMP_LE_OQ)),
+                                  zero, _CMP_EQ_OQ)))
+            for (int j = 0; j < 8; j++)
+                if (!(in[i + j] >= -87.3f && in[i + j] <= 88.3f))
+                    out[i + j] = expf(in[i + j]);
     }
     return i;
 }
