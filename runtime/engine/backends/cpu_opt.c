@@ -1,4 +1,5 @@
-/* The optimized CPU backend: float32 MatMul, Gemm, Conv and the hot
+/* The optimized CPU backend: float32 MatMul, Gemm, Conv, BatchNormalization,
+ * Softmax and the hot
  * elementwise operators on SIMD kernels (sgemm.c, vecmath.c) and the
  * engine's thread pool. Anything outside the fast paths (other types,
  * unusual broadcasts, invalid inputs) is declined at run time so the
@@ -12,6 +13,7 @@
 #include "threadpool.h"
 #include "vecmath.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Elementwise work smaller than this stays on the calling thread. */
@@ -331,6 +333,72 @@ static int fast_leaky_relu(const struct op_call *call)
     return fast_activation(call, VEC_LEAKY_RELU, ops_attr_float(call, "alpha", 0.01f));
 }
 
+/* ---- BatchNormalization (inference) and Softmax ---- */
+
+static int is_channel_vector(const struct tensor *t, int64_t c)
+{
+    return is_float(t) && t->rank == 1 && t->dims[0] == c;
+}
+
+static int fast_batch_norm(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    if (!is_float(x) || x->rank < 2 || call->n_outputs != 1 || call->n_inputs != 5 ||
+        ops_attr_int(call, "training_mode", 0) || !ops_attr_int(call, "spatial", 1))
+        return BACKEND_DECLINE;
+    int64_t c = x->dims[1], batch = x->dims[0], inner = 1;
+    for (int i = 1; i <= 4; i++)
+        if (!is_channel_vector(call->inputs[i], c))
+            return BACKEND_DECLINE;
+    for (int i = 2; i < x->rank; i++)
+        inner *= x->dims[i];
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, x->dims);
+    if (rc)
+        return rc;
+    float eps = ops_attr_float(call, "epsilon", 1e-5f);
+    const float *scale = call->inputs[1]->data, *b = call->inputs[2]->data, *mean = call->inputs[3]->data,
+                *var = call->inputs[4]->data, *in = x->data;
+    float *y = call->outputs[0].data;
+    for (int64_t ch = 0; ch < c; ch++) {
+        float k = scale[ch] / sqrtf(var[ch] + eps), off = b[ch] - mean[ch] * k;
+        for (int64_t n = 0; n < batch; n++)
+            vec_scale_shift(y + (n * c + ch) * inner, in + (n * c + ch) * inner, inner, k, off);
+    }
+    return 0;
+}
+
+/* Rows that are contiguous: the last axis, or (before opset 13) the 2-D view at any axis. */
+static int fast_softmax(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    if (!is_float(x) || x->rank < 1)
+        return BACKEND_DECLINE;
+    int legacy = call->opset && call->opset < 13;
+    int64_t axis = ops_attr_int(call, "axis", legacy ? 1 : -1);
+    if (axis < 0)
+        axis += x->rank;
+    if (axis < 0 || axis >= x->rank || (!legacy && axis != x->rank - 1))
+        return BACKEND_DECLINE;
+    int64_t rows = 1, cols = 1;
+    for (int i = 0; i < x->rank; i++)
+        *(i < axis ? &rows : &cols) *= x->dims[i];
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, x->dims);
+    if (rc || !cols)
+        return rc;
+    const float *in = x->data;
+    float *out = call->outputs[0].data;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *a = in + r * cols;
+        float *z = out + r * cols;
+        float mx = vec_max(a, cols);
+        vec_binary(VEC_SUB, z, a, 1, &mx, 0, cols);
+        vec_activation(VEC_EXP, z, z, cols, 0);
+        float inv = (float)(1.0 / vec_sum(z, cols));
+        vec_binary(VEC_MUL, z, z, 1, &inv, 0, cols);
+    }
+    return 0;
+}
+
 /* ---- the backend ---- */
 
 static const struct {
@@ -340,6 +408,7 @@ static const struct {
     {"MatMul", fast_matmul}, {"Gemm", fast_gemm}, {"Conv", fast_conv},
     {"Add", fast_add}, {"Sub", fast_sub}, {"Mul", fast_mul}, {"Div", fast_div},
     {"Relu", fast_relu}, {"LeakyRelu", fast_leaky_relu}, {"Sigmoid", fast_sigmoid}, {"Exp", fast_exp},
+    {"BatchNormalization", fast_batch_norm}, {"Softmax", fast_softmax},
 };
 
 static op_run_fn find(const Onnx__NodeProto *node)

@@ -140,3 +140,43 @@ void vec_activation(enum vec_act act, float *out, const float *in, int64_t n, fl
     for (; i < n; i++)
         out[i] = scalar_act(act, in[i], alpha);
 }
+
+#if HAVE_X86
+__attribute__((target("avx2,fma"))) static int64_t scale_shift_avx2(float *out, const float *in, int64_t n, float k,
+                                                                    float off)
+{
+    int64_t i = 0;
+    __m256 vk = _mm256_set1_ps(k), vo = _mm256_set1_ps(off);
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(_mm256_loadu_ps(in + i), vk, vo));
+    return i;
+}
+#endif
+
+void vec_scale_shift(float *out, const float *in, int64_t n, float k, float off)
+{
+    int64_t i = 0;
+#if HAVE_X86
+    if (cpu_isa() >= CPU_ISA_AVX2)
+        i = scale_shift_avx2(out, in, n, k, off);
+#endif
+    for (; i < n; i++)
+        out[i] = in[i] * k + off;
+}
+
+double vec_sum(const float *in, int64_t n)
+{
+    double s = 0;
+    for (int64_t i = 0; i < n; i++)
+        s += in[i];
+    return s;
+}
+
+float vec_max(const float *in, int64_t n)
+{
+    float m = in[0];
+    for (int64_t i = 1; i < n; i++)
+        if (in[i] > m)
+            m = in[i];
+    return m;
+}

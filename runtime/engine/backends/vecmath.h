@@ -13,4 +13,10 @@ void vec_binary(enum vec_op op, float *out, const float *a, int a_step, const fl
 /* alpha: LeakyRelu's slope, unused otherwise. */
 void vec_activation(enum vec_act act, float *out, const float *in, int64_t n, float alpha);
 
+/* out[i] = in[i] · k + off (BatchNormalization folded per channel). */
+void vec_scale_shift(float *out, const float *in, int64_t n, float k, float off);
+/* Σ in[i] in double, as the reference's softmax sums. */
+double vec_sum(const float *in, int64_t n);
+float vec_max(const float *in, int64_t n);
+
 #endif

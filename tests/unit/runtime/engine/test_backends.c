@@ -98,7 +98,7 @@ static const char *compare(struct node_spec *s, struct tensor *in, int n_in, int
     node.name = (char *)s->op;
     node.n_attribute = (size_t)s->n_attrs;
     node.attribute = pattrs;
-    const struct tensor *args[4];
+    const struct tensor *args[8];
     for (int i = 0; i < n_in; i++)
         args[i] = in[i].data ? &in[i] : NULL;
     struct backend_node info = {.node = &node, .inputs = args, .n_inputs = n_in};
@@ -297,6 +297,33 @@ TEST(elementwise_matches_reference)
     }
 }
 
+TEST(batch_norm_and_softmax_match_reference)
+{
+    struct node_spec bn = {.op = "BatchNormalization"};
+    attr_float(&bn, "epsilon", 1e-3f);
+    int64_t c = 5;
+    struct tensor in[5] = {T(2, 5, 7, 9), T(5), T(5), T(5), T(5)};
+    float *var = in[4].data;
+    for (int i = 0; i < c; i++)
+        var[i] = fabsf(var[i]) + 0.1f;
+    CHECK_SAME(&bn, in, 5);
+    struct tensor flat[5] = {T(3, 5), T(5), T(5), T(5), T(5)};
+    for (int i = 0; i < c; i++)
+        ((float *)flat[4].data)[i] = fabsf(((float *)flat[4].data)[i]) + 0.1f;
+    CHECK_SAME(&bn, flat, 5);
+    struct node_spec sm = {.op = "Softmax"};
+    int64_t dims[2] = {7, 1003};
+    struct tensor x[1] = {random_tensor(&inputs_arena, 2, dims, 20.0f)};
+    ((float *)x[0].data)[3] = -INFINITY;
+    CHECK_SAME(&sm, x, 1);
+    struct tensor one[1] = {T(10)}, three[1] = {T(2, 3, 33)};
+    CHECK_SAME(&sm, one, 1);
+    CHECK_SAME(&sm, three, 1);
+    struct node_spec mid = {.op = "Softmax"};
+    attr_int(&mid, "axis", 1); /* opset 13: a middle axis is left to the reference */
+    CHECK(compare(&mid, three, 1, 0) == NULL);
+}
+
 TEST(non_float_inputs_are_not_claimed)
 {
     Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
@@ -380,6 +407,7 @@ int main(void)
     RUN(gemm_matches_reference_with_transposes_and_bias);
     RUN(conv_matches_reference);
     RUN(elementwise_matches_reference);
+    RUN(batch_norm_and_softmax_match_reference);
     cuda_matches_reference();
     printf("# %d values compared over %d backend runs, vector paths up to %s, %d threads\n", checks, fast_runs,
            cpu_isa_name(cpu_isa_detected()), pool_threads());
