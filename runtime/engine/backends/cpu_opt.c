@@ -1,7 +1,6 @@
 /* The optimized CPU backend: float32 MatMul, Gemm, Conv, BatchNormalization,
- * Softmax and the hot
- * elementwise operators on SIMD kernels (sgemm.c, vecmath.c) and the
- * engine's thread pool. Anything outside the fast paths (other types,
+ * Softmax and the hot elementwise operators on SIMD kernels (sgemm.c,
+ * vecmath.c) and the engine's thread pool. Anything outside the fast paths (other types,
  * unusual broadcasts, invalid inputs) is declined at run time so the
  * reference kernel answers it, with the reference's error messages. */
 #include "backend.h"
@@ -399,6 +398,63 @@ static int fast_softmax(const struct op_call *call)
     return 0;
 }
 
+/* ---- MaxPool ---- */
+
+/* Same visiting order and tie rule as the reference (the first element in the
+ * window, then anything greater), on floats, positions outside the input skipped. */
+static int fast_max_pool(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    if (!is_float(x) || x->rank < 3 || call->n_outputs != 1 || !ops_attr(call, "kernel_shape"))
+        return BACKEND_DECLINE;
+    struct ops_window w;
+    if (ops_window_init(call, &w, x, NULL)) {
+        err_clear();
+        return BACKEND_DECLINE;
+    }
+    int64_t dims[TENSOR_MAX_RANK] = {x->dims[0], x->dims[1]};
+    for (int i = 0; i < w.n_spatial; i++)
+        dims[2 + i] = w.out[OPS_MAX_SPATIAL - w.n_spatial + i];
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, dims);
+    if (rc)
+        return rc;
+    const float *in = x->data;
+    float *out = call->outputs[0].data;
+    int64_t planes = x->dims[0] * x->dims[1], in_size = w.in[0] * w.in[1] * w.in[2];
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = in + p * in_size;
+        for (int64_t od = 0; od < w.out[0]; od++)
+            for (int64_t oh = 0; oh < w.out[1]; oh++)
+                for (int64_t ow = 0; ow < w.out[2]; ow++) {
+                    int64_t s0 = od * w.stride[0] - w.pad_begin[0], s1 = oh * w.stride[1] - w.pad_begin[1],
+                            s2 = ow * w.stride[2] - w.pad_begin[2];
+                    float best = -INFINITY;
+                    int seen = 0;
+                    for (int64_t kd = 0; kd < w.kernel[0]; kd++) {
+                        int64_t d = s0 + kd * w.dilation[0];
+                        if (d < 0 || d >= w.in[0])
+                            continue;
+                        for (int64_t kh = 0; kh < w.kernel[1]; kh++) {
+                            int64_t h = s1 + kh * w.dilation[1];
+                            if (h < 0 || h >= w.in[1])
+                                continue;
+                            const float *row = xp + (d * w.in[1] + h) * w.in[2];
+                            for (int64_t kw = 0; kw < w.kernel[2]; kw++) {
+                                int64_t c = s2 + kw * w.dilation[2];
+                                if (c < 0 || c >= w.in[2])
+                                    continue;
+                                if (!seen || row[c] > best)
+                                    best = row[c];
+                                seen = 1;
+                            }
+                        }
+                    }
+                    *out++ = best;
+                }
+    }
+    return 0;
+}
+
 /* ---- the backend ---- */
 
 static const struct {
@@ -408,7 +464,7 @@ static const struct {
     {"MatMul", fast_matmul}, {"Gemm", fast_gemm}, {"Conv", fast_conv},
     {"Add", fast_add}, {"Sub", fast_sub}, {"Mul", fast_mul}, {"Div", fast_div},
     {"Relu", fast_relu}, {"LeakyRelu", fast_leaky_relu}, {"Sigmoid", fast_sigmoid}, {"Exp", fast_exp},
-    {"BatchNormalization", fast_batch_norm}, {"Softmax", fast_softmax},
+    {"BatchNormalization", fast_batch_norm}, {"Softmax", fast_softmax}, {"MaxPool", fast_max_pool},
 };
 
 static op_run_fn find(const Onnx__NodeProto *node)

@@ -302,6 +302,62 @@ __attribute__((target("avx2,fma"))) static void small_rows_avx2(const struct gem
 }
 #endif
 
+/* Few rows times a transposed B (a Gemm layer with transB=1): row i of A and
+ * row j of B are both contiguous, so each c[i, j] is one dot product. */
+static void small_dots_generic(const struct gemm_args *g, int64_t j0, int64_t j1)
+{
+    for (int64_t i = 0; i < g->m; i++)
+        for (int64_t j = j0; j < j1; j++) {
+            const float *ai = g->a + i * g->lda, *bj = g->b + j * g->ldb;
+            float s = 0;
+            for (int64_t p = 0; p < g->k; p++)
+                s += ai[p] * bj[p];
+            float *cij = g->c + i * g->ldc + j;
+            *cij = g->alpha * s + (g->acc ? *cij : 0);
+        }
+}
+
+#if HAVE_X86
+__attribute__((target("avx2,fma"))) static float hsum_avx2(__m256 v)
+{
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+/* Four columns at a time so each load of A serves four dot products. */
+__attribute__((target("avx2,fma"))) static void small_dots_avx2(const struct gemm_args *g, int64_t j0, int64_t j1)
+{
+    int64_t k = g->k, k8 = k / 8 * 8;
+    for (int64_t i = 0; i < g->m; i++) {
+        const float *ai = g->a + i * g->lda;
+        float *ci = g->c + i * g->ldc;
+        int64_t j = j0;
+        for (; j < j1; j += 4) {
+            int w = j1 - j < 4 ? (int)(j1 - j) : 4;
+            const float *b[4];
+            for (int q = 0; q < 4; q++)
+                b[q] = g->b + (j + (q < w ? q : 0)) * g->ldb;
+            __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+            for (int64_t p = 0; p < k8; p += 8) {
+                __m256 x = _mm256_loadu_ps(ai + p);
+                s0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b[0] + p), s0);
+                s1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b[1] + p), s1);
+                s2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b[2] + p), s2);
+                s3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b[3] + p), s3);
+            }
+            float sums[4] = {hsum_avx2(s0), hsum_avx2(s1), hsum_avx2(s2), hsum_avx2(s3)};
+            for (int q = 0; q < w; q++) {
+                for (int64_t p = k8; p < k; p++)
+                    sums[q] += ai[p] * b[q][p];
+                ci[j + q] = g->alpha * sums[q] + (g->acc ? ci[j + q] : 0);
+            }
+        }
+    }
+}
+#endif
+
 static void small_task(void *ctx, int index)
 {
     const struct small_args *s = ctx;
@@ -311,11 +367,11 @@ static void small_task(void *ctx, int index)
         return;
 #if HAVE_X86
     if (g->isa >= CPU_ISA_AVX2) {
-        small_rows_avx2(g, j0, j1);
+        (g->trans_b ? small_dots_avx2 : small_rows_avx2)(g, j0, j1);
         return;
     }
 #endif
-    small_rows_generic(g, j0, j1);
+    (g->trans_b ? small_dots_generic : small_rows_generic)(g, j0, j1);
 }
 
 void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
@@ -339,7 +395,7 @@ void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alph
     };
     double flops = (double)m * (double)n * (double)k;
     int threads = flops < PARALLEL_MIN_FLOPS ? 1 : pool_threads();
-    if (m <= 4 && !trans_a && !trans_b) {
+    if (m <= 4 && !trans_a) {
         /* Serving batches: packing would cost as much as the product. */
         int64_t chunks = (n + 31) / 32;
         int tasks = chunks < threads ? (int)chunks : threads;
