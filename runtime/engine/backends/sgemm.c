@@ -24,14 +24,17 @@
 #define NC 2048
 /* Below this many multiply-adds (~50 us of one core) a product is not worth waking the pool. */
 #define PARALLEL_MIN_FLOPS (1 << 22)
+/* Up to this many rows of A, B is read in place rather than packed (each panel serves few tiles). */
+#define DIRECT_B_MAX_ROWS 48
 
-/* c[MR×nr] (row stride ldc) = (acc ? c : 0) + Σ_p a[p·MR + i] · b[p·nr + j] */
-typedef void (*micro_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int acc);
+/* c[MR×nr] (row stride ldc) = (acc ? c : 0) + Σ_p a[p·MR + i] · b[p·ldb + j]; ldb = nr for a packed
+ * panel, B's own row stride when B is read in place. */
+typedef void (*micro_fn)(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int acc);
 
-static void micro_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int acc)
+static void micro_generic(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int acc)
 {
     float t[MR][16] = {{0}};
-    for (int64_t p = 0; p < kc; p++, a += MR, b += 16)
+    for (int64_t p = 0; p < kc; p++, a += MR, b += ldb)
         for (int i = 0; i < MR; i++)
             for (int j = 0; j < 16; j++)
                 t[i][j] += a[i] * b[j];
@@ -41,12 +44,12 @@ static void micro_generic(int64_t kc, const float *a, const float *b, float *c, 
 }
 
 #if HAVE_X86
-__attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const float *a, const float *b, float *c,
-                                                           int64_t ldc, int acc)
+__attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const float *a, const float *b, int64_t ldb,
+                                                           float *c, int64_t ldc, int acc)
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int64_t p = 0; p < kc; p++, a += MR, b += 16) {
+    for (int64_t p = 0; p < kc; p++, a += MR, b += ldb) {
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
         x = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
         x = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
@@ -68,11 +71,11 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const flo
 }
 
 __attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(int64_t kc, const float *a, const float *b,
-                                                                     float *c, int64_t ldc, int acc)
+                                                                     int64_t ldb, float *c, int64_t ldc, int acc)
 {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int64_t p = 0; p < kc; p++, a += MR, b += 32) {
+    for (int64_t p = 0; p < kc; p++, a += MR, b += ldb) {
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
         x = _mm512_set1_ps(a[0]); c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
         x = _mm512_set1_ps(a[1]); c10 = _mm512_fmadd_ps(x, b0, c10); c11 = _mm512_fmadd_ps(x, b1, c11);
@@ -102,6 +105,7 @@ struct gemm_args {
     int64_t lda, ldb, ldc;
     float *c;
     int acc;        /* add to C (beta = 1) instead of overwriting it */
+    int direct_b;   /* read B's full panels in place instead of packing them */
     int64_t m_step, n_step; /* the C block each task owns */
     int64_t n_tasks_n;
     enum cpu_isa isa;
@@ -176,6 +180,14 @@ static void pack_b(float *bp, const struct gemm_args *g, int64_t p0, int64_t kc,
     }
 }
 
+/* The last, partial column panel (w < nr columns from j0) of a non-transposed B, zero-padded. */
+static void pack_b_edge(float *bp, const struct gemm_args *g, int64_t p0, int64_t kc, int64_t j0, int64_t w, int nr)
+{
+    for (int64_t p = 0; w > 0 && p < kc; p++)
+        for (int64_t j = 0; j < nr; j++)
+            bp[p * nr + j] = j < w ? g->b[(p0 + p) * g->ldb + j0 + j] : 0;
+}
+
 static void packed_task(void *ctx, int index)
 {
     const struct gemm_args *g = ctx;
@@ -218,22 +230,30 @@ static void packed_task(void *ctx, int index)
         for (int64_t pc = 0; pc < g->k; pc += KC) {
             int64_t kc = g->k - pc < KC ? g->k - pc : KC;
             int acc = g->acc || pc > 0;
-            pack_b(bp, g, pc, kc, jc, nc, nr);
+            /* Few rows reuse each B panel too little to repay packing it: read whole panels of B in
+             * place and pack only the partial last one. */
+            int64_t full = nc / nr * nr;
+            if (g->direct_b)
+                pack_b_edge(bp, g, pc, kc, jc + full, nc - full, nr);
+            else
+                pack_b(bp, g, pc, kc, jc, nc, nr);
             for (int64_t ic = m0; ic < m1; ic += MC) {
                 int64_t mc = m1 - ic < MC ? m1 - ic : MC;
                 pack_a(ap, g, ic, mc, pc, kc);
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int64_t w = nc - jr < nr ? nc - jr : nr;
-                    const float *bpan = bp + jr * kc;
+                    int direct = g->direct_b && jr < full;
+                    const float *bpan = direct ? g->b + pc * g->ldb + jc + jr : g->direct_b ? bp : bp + jr * kc;
+                    int64_t ldb_k = direct ? g->ldb : nr;
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         int64_t h = mc - ir < MR ? mc - ir : MR;
                         float *cij = g->c + (ic + ir) * g->ldc + jc + jr;
                         const float *apan = ap + ir * kc;
                         if (h == MR && w == nr) {
-                            micro(kc, apan, bpan, cij, g->ldc, acc);
+                            micro(kc, apan, bpan, ldb_k, cij, g->ldc, acc);
                             continue;
                         }
-                        micro(kc, apan, bpan, tile, nr, 0);
+                        micro(kc, apan, bpan, ldb_k, tile, nr, 0);
                         for (int64_t i = 0; i < h; i++)
                             for (int64_t j = 0; j < w; j++)
                                 cij[i * g->ldc + j] = (acc ? cij[i * g->ldc + j] : 0) + tile[i * nr + j];
@@ -414,6 +434,7 @@ void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alph
         else
             tn = n_tiles;
     }
+    g.direct_b = !trans_b && m <= DIRECT_B_MAX_ROWS;
     g.n_tasks_n = tn;
     g.n_step = (n_tiles + tn - 1) / tn * NR_MAX;
     g.m_step = (m_tiles + tm - 1) / tm * MR;
