@@ -19,7 +19,7 @@ ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 
 COMMON_SRC  := $(wildcard common/*.c)
 ENGINE_SRC  := $(wildcard runtime/engine/*.c runtime/engine/ops/*.c runtime/engine/backends/*.c)
-SERVER_SRC  := $(filter-out runtime/amlserve.c,$(wildcard runtime/*.c))
+SERVER_SRC  := $(filter-out runtime/amlserve.c runtime/no_resolver.c,$(wildcard runtime/*.c))
 CACHE_SRC   := $(wildcard cache/*.c)
 BUILDER_SRC := $(filter-out builder/main.c,$(wildcard builder/*.c))
 
@@ -33,11 +33,24 @@ BUILDER_OBJ := $(call obj,$(BUILDER_SRC)) $(BUILD)/obj/gen/dockerfile_template.o
 RUNTIME_LIB := $(BUILD)/lib/libamlserve.a
 BUILDER_LIB := $(BUILD)/lib/libamlpkg.a
 
-BUILDER_LIBS = $(shell pkg-config --libs $(PKGS)) -lprotobuf-c -lm -lpthread
-RUNTIME_LIBS = -l:libhttp_parser.a -l:libprotobuf-c.a -lm -lpthread
+# libcurl and libgit2 (and the ~40 libraries they pull in) are loaded on first use, not at start-up:
+# builder/lazy_lib.h. amlpkg is not linked against them; it dlopens the soname this build saw.
+LAZY_PKGS    := libcurl libgit2
+BUILDER_LIBS = $(shell pkg-config --libs $(filter-out $(LAZY_PKGS),$(PKGS))) -lprotobuf-c -lm -lpthread
+soname_of    = $(shell objdump -p $$($(CC) -print-file-name=$(1)) 2>/dev/null | awk '/SONAME/ {print $$2}')
+$(BUILD)/obj/builder/curl_lazy.o: CFLAGS += -DAMLPKG_CURL_SONAME='"$(call soname_of,libcurl.so)"'
+$(BUILD)/obj/builder/git2_lazy.o: CFLAGS += -DAMLPKG_GIT2_SONAME='"$(call soname_of,libgit2.so)"'
 
-# The CUDA backend's kernels: built only where nvcc exists, linked (with static cudart) only into
-# amlserve and the backend test; everything else sees the backend as not built (weak symbols).
+# OpenSSL for TLS termination, its static archives even in dynamic (sanitizer) builds. OpenSSL
+# references the name resolver and dlopen from code amlserve never runs: amlserve's link points
+# those references at runtime/no_resolver.c, so neither is linked.
+NO_RESOLVER := -Wl,--wrap=getaddrinfo,--wrap=freeaddrinfo,--wrap=gethostbyname,--wrap=dlopen
+RUNTIME_LIBS = -l:libhttp_parser.a -l:libprotobuf-c.a -l:libssl.a -l:libcrypto.a -lm -lpthread
+
+# The CUDA backend's kernels: built where nvcc exists and linked (with static cudart) into the backend
+# test; everything else sees the backend as not built (weak symbols). amlserve links them only with
+# `make AMLSERVE_CUDA=1`: the driver is a shared library that cudart loads with dlopen, so that
+# amlserve keeps dlopen (NO_RESOLVER without its dlopen stand-in) and the default one stays free of it.
 CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(CUDA_HOME)/bin/nvcc
 CUDA_ARCH ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
@@ -45,6 +58,9 @@ CUDA_ARCH ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=s
 HAVE_CUDA := $(if $(wildcard $(NVCC)),1,)
 CUDA_OBJ  := $(if $(HAVE_CUDA),$(BUILD)/obj/runtime/engine/backends/cuda_kernels.o,)
 CUDA_LIBS := $(if $(HAVE_CUDA),-L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -l:libstdc++.a,)
+AMLSERVE_CUDA ?=
+SERVE_CUDA := $(if $(and $(HAVE_CUDA),$(AMLSERVE_CUDA)),1,)
+NO_RESOLVER_CUDA := -Wl,--wrap=getaddrinfo,--wrap=freeaddrinfo,--wrap=gethostbyname
 
 UNIT_SRC  := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
@@ -107,8 +123,8 @@ $(BUILDER_LIB): $(BUILDER_OBJ) $(CACHE_OBJ)
 # from the binary). Regenerated when the packages change.
 # With the CUDA backend, libstdc++ (which static cudart needs) is linked in too; cudart itself is
 # NVIDIA's, not a Debian package, so it is not listed here.
-BUILD_INFO_PKGS := libc6-dev libhttp-parser-dev libprotobuf-c-dev \
-  $(if $(HAVE_CUDA),$(shell dpkg -S $$($(CC) -print-file-name=libstdc++.a) 2>/dev/null | cut -d: -f1))
+BUILD_INFO_PKGS := libc6-dev libhttp-parser-dev libprotobuf-c-dev libssl-dev \
+  $(if $(SERVE_CUDA),$(shell dpkg -S $$($(CC) -print-file-name=libstdc++.a) 2>/dev/null | cut -d: -f1))
 $(BUILD)/gen/build_info.h: $(wildcard /var/lib/dpkg/status) Makefile
 	@mkdir -p $(dir $@)
 	@{ printf '#define AMLSERVE_BUILD_INFO "{'; sep=; for p in $(BUILD_INFO_PKGS); do \
@@ -121,9 +137,11 @@ $(BUILD)/obj/runtime/engine/backends/cuda_kernels.o: runtime/engine/backends/cud
 	@mkdir -p $(dir $@)
 	$(NVCC) -O2 $(CUDA_ARCH) -I. -Xcompiler -Wall -c $< -o $@
 
-$(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(CUDA_OBJ) $(RUNTIME_LIB)
+$(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(BUILD)/obj/runtime/no_resolver.o \
+                       $(if $(SERVE_CUDA),$(CUDA_OBJ)) $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(STATIC) $(LDFLAGS_ALL) -o $@ $^ $(RUNTIME_LIBS) $(CUDA_LIBS)
+	$(CC) $(STATIC) $(LDFLAGS_ALL) $(if $(SERVE_CUDA),$(NO_RESOLVER_CUDA),$(NO_RESOLVER)) -o $@ $^ $(RUNTIME_LIBS) \
+	  $(if $(SERVE_CUDA),$(CUDA_LIBS))
 
 $(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILDER_LIB) $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)

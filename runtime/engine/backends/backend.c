@@ -32,7 +32,8 @@ int backend_configure(const char *name, int threads)
             return err_set(ERR_UNSUPPORTED, "backend '%s': %s", name,
                            all[want] != &backend_cuda ? "not usable on this machine"
                            : backend_cuda_built()     ? "no GPU (no CUDA device found)"
-                                                      : "not built (this amlserve has no CUDA support)");
+                                                      : "not built (this amlserve has no CUDA support: "
+                                                        "make AMLSERVE_CUDA=1 where nvcc exists)");
     }
     for (int i = 0; i < N_BACKENDS; i++)
         enabled[i] = want == -2 || want == i;

@@ -100,6 +100,11 @@ int ops_window_init(const struct op_call *call, struct ops_window *w, const stru
 /* c[m,n] = a[m,k] · b[k,n], all row-major float32 (matmul.c). */
 void ops_gemm_f32(float *c, const float *a, const float *b, int64_t m, int64_t k, int64_t n);
 
+/* The string attribute (class labels, categories) an ai.onnx.ml node needs
+ * string tensors for, or NULL: the engine refuses such nodes when it loads the
+ * model (ml_common.c). */
+const char *ops_ml_string_attribute(const Onnx__NodeProto *node);
+
 /* Kernels, one file per family. */
 #define OP(name) int op_##name(const struct op_call *call);
 /* elementwise.c */
@@ -149,6 +154,10 @@ OP(conv) OP(conv_transpose) OP(conv_integer) OP(qlinear_conv)
 OP(max_pool) OP(average_pool) OP(global_average_pool) OP(global_max_pool) OP(max_unpool)
 /* norm.c */
 OP(batch_norm) OP(instance_norm) OP(layer_norm)
+/* ONNX-ML (domain ai.onnx.ml): ml_linear.c, ml_tree.c, ml_svm.c, ml_preprocess.c */
+OP(linear_regressor) OP(linear_classifier) OP(tree_ensemble_regressor) OP(tree_ensemble_classifier)
+OP(svm_regressor) OP(svm_classifier) OP(scaler) OP(normalizer) OP(binarizer) OP(one_hot_encoder)
+OP(array_feature_extractor) OP(zip_map)
 #undef OP
 
 #endif
