@@ -18,7 +18,7 @@ GEN_PROTO := $(BUILD)/gen/onnx.pb-c.c
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 
 COMMON_SRC  := $(wildcard common/*.c)
-ENGINE_SRC  := $(wildcard runtime/engine/*.c runtime/engine/ops/*.c)
+ENGINE_SRC  := $(wildcard runtime/engine/*.c runtime/engine/ops/*.c runtime/engine/backends/*.c)
 SERVER_SRC  := $(filter-out runtime/amlserve.c runtime/no_resolver.c,$(wildcard runtime/*.c))
 CACHE_SRC   := $(wildcard cache/*.c)
 BUILDER_SRC := $(filter-out builder/main.c,$(wildcard builder/*.c))
@@ -46,6 +46,21 @@ $(BUILD)/obj/builder/git2_lazy.o: CFLAGS += -DAMLPKG_GIT2_SONAME='"$(call soname
 # those references at runtime/no_resolver.c, so neither is linked.
 NO_RESOLVER := -Wl,--wrap=getaddrinfo,--wrap=freeaddrinfo,--wrap=gethostbyname,--wrap=dlopen
 RUNTIME_LIBS = -l:libhttp_parser.a -l:libprotobuf-c.a -l:libssl.a -l:libcrypto.a -lm -lpthread
+
+# The CUDA backend's kernels: built where nvcc exists and linked (with static cudart) into the backend
+# test; everything else sees the backend as not built (weak symbols). amlserve links them only with
+# `make AMLSERVE_CUDA=1`: the driver is a shared library that cudart loads with dlopen, so that
+# amlserve keeps dlopen (NO_RESOLVER without its dlopen stand-in) and the default one stays free of it.
+CUDA_HOME ?= /usr/local/cuda
+NVCC      ?= $(CUDA_HOME)/bin/nvcc
+CUDA_ARCH ?= -gencode arch=compute_75,code=sm_75 -gencode arch=compute_80,code=sm_80 \
+             -gencode arch=compute_90,code=[sm_90,compute_90]
+HAVE_CUDA := $(if $(wildcard $(NVCC)),1,)
+CUDA_OBJ  := $(if $(HAVE_CUDA),$(BUILD)/obj/runtime/engine/backends/cuda_kernels.o,)
+CUDA_LIBS := $(if $(HAVE_CUDA),-L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -l:libstdc++.a,)
+AMLSERVE_CUDA ?=
+SERVE_CUDA := $(if $(and $(HAVE_CUDA),$(AMLSERVE_CUDA)),1,)
+NO_RESOLVER_CUDA := -Wl,--wrap=getaddrinfo,--wrap=freeaddrinfo,--wrap=gethostbyname
 
 UNIT_SRC  := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
@@ -106,7 +121,10 @@ $(BUILDER_LIB): $(BUILDER_OBJ) $(CACHE_OBJ)
 
 # What amlserve links statically, with Debian's package versions, for the SBOM (amlpkg reads it back
 # from the binary). Regenerated when the packages change.
-BUILD_INFO_PKGS := libc6-dev libhttp-parser-dev libprotobuf-c-dev libssl-dev
+# With the CUDA backend, libstdc++ (which static cudart needs) is linked in too; cudart itself is
+# NVIDIA's, not a Debian package, so it is not listed here.
+BUILD_INFO_PKGS := libc6-dev libhttp-parser-dev libprotobuf-c-dev libssl-dev \
+  $(if $(SERVE_CUDA),$(shell dpkg -S $$($(CC) -print-file-name=libstdc++.a) 2>/dev/null | cut -d: -f1))
 $(BUILD)/gen/build_info.h: $(wildcard /var/lib/dpkg/status) Makefile
 	@mkdir -p $(dir $@)
 	@{ printf '#define AMLSERVE_BUILD_INFO "{'; sep=; for p in $(BUILD_INFO_PKGS); do \
@@ -115,11 +133,17 @@ $(BUILD)/gen/build_info.h: $(wildcard /var/lib/dpkg/status) Makefile
 
 $(BUILD)/obj/runtime/amlserve.o: $(BUILD)/gen/build_info.h
 
+$(BUILD)/obj/runtime/engine/backends/cuda_kernels.o: runtime/engine/backends/cuda_kernels.cu runtime/engine/backends/cuda_kernels.h
+	@mkdir -p $(dir $@)
+	$(NVCC) -O2 $(CUDA_ARCH) -I. -Xcompiler -Wall -c $< -o $@
+
 # Every image embeds amlserve: it is stripped, its debug information kept beside it in
 # amlserve.debug (found by gdb and addr2line through the debug link). Sanitizer builds stay whole.
-$(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(BUILD)/obj/runtime/no_resolver.o $(RUNTIME_LIB)
+$(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(BUILD)/obj/runtime/no_resolver.o \
+                       $(if $(SERVE_CUDA),$(CUDA_OBJ)) $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(STATIC) $(LDFLAGS_ALL) $(NO_RESOLVER) -o $@.tmp $^ $(RUNTIME_LIBS)
+	$(CC) $(STATIC) $(LDFLAGS_ALL) $(if $(SERVE_CUDA),$(NO_RESOLVER_CUDA),$(NO_RESOLVER)) -o $@.tmp $^ $(RUNTIME_LIBS) \
+	  $(if $(SERVE_CUDA),$(CUDA_LIBS))
 	$(if $(SANITIZE),,objcopy --only-keep-debug $@.tmp $@.debug && \
 	  objcopy --strip-all --add-gnu-debuglink=$@.debug $@.tmp)
 	mv $@.tmp $@
@@ -130,12 +154,24 @@ $(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILDER_LIB) $(RUNTIME_LIB)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILDER_LIB) $(RUNTIME_LIB) tests/unit/test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILDER_LIB) $(RUNTIME_LIB) $(LDFLAGS_ALL) $(BUILDER_LIBS) -l:libhttp_parser.a
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(TEST_CUDA) $(BUILDER_LIB) $(RUNTIME_LIB) $(LDFLAGS_ALL) $(BUILDER_LIBS) -l:libhttp_parser.a $(TEST_CUDA_LIBS)
+
+# The backend test runs the CUDA kernels too where they are built (and skips them without a GPU).
+$(BUILD)/tests/unit/runtime/engine/test_backends: $(CUDA_OBJ)
+$(BUILD)/tests/unit/runtime/engine/test_backends: TEST_CUDA = $(CUDA_OBJ)
+$(BUILD)/tests/unit/runtime/engine/test_backends: TEST_CUDA_LIBS = $(CUDA_LIBS)
 
 # ONNX backend node tests (Debian's libonnx-testdata) through the engine.
 $(CONFORMANCE_BIN): tests/conformance/onnx_node_runner.c $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(RUNTIME_LIB) $(LDFLAGS_ALL) $(RUNTIME_LIBS)
+
+# Engine benchmark (tests/bench/gemm.sh): the only program linked to OpenBLAS, as the yardstick.
+ENGINE_BENCH := $(BUILD)/tests/bench/engine_bench
+$(ENGINE_BENCH): tests/bench/engine_bench.c $(RUNTIME_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $$(pkg-config --cflags openblas) -o $@ $< $(RUNTIME_LIB) $(LDFLAGS_ALL) \
+	  $$(pkg-config --libs openblas) $(RUNTIME_LIBS)
 
 test: all
 	@BUILD=$(BUILD) bash tests/run.sh
@@ -153,6 +189,7 @@ fuzz: deps
 	@BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
 bench: all
+	@$(MAKE) --no-print-directory $(ENGINE_BENCH)
 	@BUILD=$(BUILD) bash tests/bench/run.sh
 
 install: all

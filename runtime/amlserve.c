@@ -3,6 +3,7 @@
 #include "common/json.h"
 #include "build_info.h" /* generated: $(BUILD)/gen */
 #include "runtime/contract.h"
+#include "runtime/engine/backends/backend.h"
 #include "runtime/scorer_onnx.h"
 #include "runtime/scorer_python.h"
 #include "runtime/server.h"
@@ -54,6 +55,11 @@ static const char usage[] =
     "  --max-queue-wait-ms N  longest wait for a scoring thread before 503 (default: none)\n"
     "  --threads N       scoring threads = Python workers (default: $WORKER_COUNT, else\n"
     "                    one per CPU for ONNX and 1 for Python, as Azure ML)\n"
+    "  --backend B       ONNX engine backend: auto (default: $AMLSERVE_BACKEND, else auto = the optimized\n"
+    "                    backends where usable), cpu (SIMD kernels, multithreaded), cpu-ref (reference\n"
+    "                    kernels only) or cuda (only in CUDA builds)\n"
+    "  --engine-threads N  threads one ONNX operator may use (default: $AMLSERVE_ENGINE_THREADS, else\n"
+    "                    CPUs / scoring threads, at least 1)\n"
     "  --quiet           no access log\n"
     "Environment also read: AMLSERVE_MAX_BODY_MB, AMLSERVE_MAX_QUEUE, AMLSERVE_MAX_QUEUE_WAIT_MS,\n"
     "AMLSERVE_INPUT_SAMPLE, AMLSERVE_OUTPUT_SAMPLE (defaults for the options above), and\n"
@@ -75,6 +81,8 @@ struct options {
     int tls_given; /* on the command line, not from the image's environment */
     long max_queue, max_queue_wait_ms;
     long scoring_timeout_ms;
+    const char *backend;
+    long engine_threads; /* 0 = CPUs / scoring threads */
 };
 
 static int parse_number(const char *text, const char *what, long min, long max, long *out)
@@ -103,6 +111,7 @@ static int parse_options(struct options *o, int argc, char **argv)
         {"output-sample", required_argument, NULL, 'O'}, {"max-queue", required_argument, NULL, 'Q'},
         {"max-queue-wait-ms", required_argument, NULL, 'W'}, {"token-secret-file", required_argument, NULL, 'J'},
         {"tls-cert", required_argument, NULL, 'c'},    {"tls-key", required_argument, NULL, 'k'},
+        {"backend", required_argument, NULL, 'B'},     {"engine-threads", required_argument, NULL, 'E'},
         {"version", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -144,6 +153,11 @@ static int parse_options(struct options *o, int argc, char **argv)
         if (v && v[0] && parse_number(v, numeric_env[i].name, numeric_env[i].min, numeric_env[i].max, numeric_fields[i]))
             return 2;
     }
+    o->backend = getenv("AMLSERVE_BACKEND");
+    const char *env_engine_threads = getenv("AMLSERVE_ENGINE_THREADS");
+    if (env_engine_threads && env_engine_threads[0] &&
+        parse_number(env_engine_threads, "AMLSERVE_ENGINE_THREADS", 1, 256, &o->engine_threads))
+        return 2;
     o->input_sample = getenv("AMLSERVE_INPUT_SAMPLE");
     o->output_sample = getenv("AMLSERVE_OUTPUT_SAMPLE");
     int c;
@@ -167,6 +181,8 @@ static int parse_options(struct options *o, int argc, char **argv)
         case 'Q': if (parse_number(optarg, "--max-queue", 1, 1000000, &o->max_queue)) return 2; break;
         case 'W': if (parse_number(optarg, "--max-queue-wait-ms", 1, 86400000, &o->max_queue_wait_ms)) return 2; break;
         case 's': o->source_dir = optarg; break;
+        case 'B': o->backend = optarg; break;
+        case 'E': if (parse_number(optarg, "--engine-threads", 1, 256, &o->engine_threads)) return 2; break;
         case 'P': o->python = optarg; break;
         case 'S': if (parse_number(optarg, "--scoring-timeout-ms", 1, 86400000, &o->scoring_timeout_ms)) return 2; break;
         case 'v': printf("amlserve %s\n%s\n", AMLSERVE_VERSION, amlserve_build_info); return -1;
@@ -187,6 +203,18 @@ static int parse_options(struct options *o, int argc, char **argv)
         fprintf(stderr, "amlserve: TLS needs both a certificate and a key: %s is set, %s is not\n",
                 o->tls_cert ? "--tls-cert (or AMLSERVE_TLS_CERT)" : "--tls-key (or AMLSERVE_TLS_KEY)",
                 o->tls_cert ? "--tls-key (or AMLSERVE_TLS_KEY)" : "--tls-cert (or AMLSERVE_TLS_CERT)");
+        return 2;
+    }
+    /* One operator's threads times the scoring threads should not oversubscribe the CPUs. */
+    long engine_threads = o->engine_threads;
+    if (!engine_threads) {
+        engine_threads = cpus > 0 ? cpus / (o->threads > 0 ? o->threads : 1) : 1;
+        if (engine_threads < 1)
+            engine_threads = 1;
+    }
+    int brc = backend_configure(o->backend && o->backend[0] ? o->backend : "auto", (int)engine_threads);
+    if (brc) {
+        fprintf(stderr, "amlserve: %s\n", err_message(brc));
         return 2;
     }
     /* Entry scripts read the models' folder from the environment, as in Azure ML. */

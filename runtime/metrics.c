@@ -1,5 +1,7 @@
 #include "metrics.h"
 
+#include "engine/backends/backend.h"
+
 #include <string.h>
 
 /* Upper bounds in seconds, Prometheus style; the last bucket is +Inf. */
@@ -32,6 +34,24 @@ void metrics_request_done(struct metrics *m, int status, double total_ms, double
         atomic_fetch_add(&m->queue_wait_sum_us, (unsigned long)(queue_ms * 1e3));
         atomic_fetch_add(&m->queued_requests, 1);
     }
+}
+
+/* Which backend runs the ONNX models' nodes (cpu-ref: the reference kernels,
+ * including calls a backend declined). */
+static void render_backends(struct buf *out)
+{
+    buf_appendf(out, "# HELP amlserve_engine_backend_info The engine's backend choice and thread pool size.\n"
+                     "# TYPE amlserve_engine_backend_info gauge\n"
+                     "amlserve_engine_backend_info{backend=\"%s\",threads=\"%d\"} 1\n",
+                backend_choice(), backend_threads());
+    buf_append_str(out, "# HELP amlserve_engine_nodes Nodes of the loaded ONNX models, by the backend planned to run them.\n"
+                        "# TYPE amlserve_engine_nodes gauge\n");
+    for (int i = -1; i < backend_count(); i++)
+        buf_appendf(out, "amlserve_engine_nodes{backend=\"%s\"} %lu\n", backend_name(i), backend_planned(i));
+    buf_append_str(out, "# HELP amlserve_engine_node_runs_total Node executions, by the backend that ran them.\n"
+                        "# TYPE amlserve_engine_node_runs_total counter\n");
+    for (int i = -1; i < backend_count(); i++)
+        buf_appendf(out, "amlserve_engine_node_runs_total{backend=\"%s\"} %lu\n", backend_name(i), backend_runs(i));
 }
 
 void metrics_render(struct metrics *m, struct buf *out, long worker_restarts)
@@ -72,4 +92,5 @@ void metrics_render(struct metrics *m, struct buf *out, long worker_restarts)
                 "# HELP amlserve_worker_restarts_total Python workers replaced after a crash or a timeout.\n"
                 "# TYPE amlserve_worker_restarts_total counter\namlserve_worker_restarts_total %ld\n",
                 worker_restarts);
+    render_backends(out);
 }

@@ -1,6 +1,7 @@
 /* Model loading (proto → execution plan) and plan execution. */
 #include "engine.h"
 
+#include "backends/backend.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "onnx_reader.h"
@@ -17,6 +18,9 @@ struct plan_graph;
 
 struct plan_node {
     const struct op_kernel *kernel;
+    op_run_fn fast; /* the claiming backend's kernel, NULL for the reference */
+    int backend;    /* its index for the counters, -1 for the reference */
+    int counted;    /* in the backend's planned-node gauge */
     const Onnx__NodeProto *proto;
     int *inputs; /* slot per input, -1 for an omitted optional input */
     int n_inputs;
@@ -116,6 +120,8 @@ static void plan_graph_free(struct plan_graph *pg)
 static void plan_nodes_free(struct plan_node *nodes, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
+        if (nodes[i].counted)
+            backend_count_planned(nodes[i].backend, -1);
         free(nodes[i].inputs);
         free(nodes[i].outputs);
         plan_graph_free(nodes[i].sub[0]);
@@ -163,6 +169,28 @@ void engine_model_free(struct engine_model *m)
 
 static int plan_subgraph(struct plan_graph **out, struct engine_model *m, struct slot_map *map,
                          const Onnx__GraphProto *g, int parent, int depth, const char *label);
+
+/* Offers the node to the backends with what is known now: constants and graph inputs. */
+static void plan_backend(const struct engine_model *m, struct plan_node *pn)
+{
+    static const struct tensor unknown = {.type = TENSOR_UNDEFINED, .rank = -1};
+    const struct tensor *known[64];
+    int n = pn->n_inputs < 64 ? pn->n_inputs : 64;
+    for (int j = 0; j < n; j++) {
+        int slot = pn->inputs[j];
+        known[j] = slot < 0 ? NULL : m->constants[slot].data ? &m->constants[slot] : &unknown;
+        for (size_t i = 0; slot >= 0 && i < m->n_inputs; i++)
+            if (m->input_slots[i] == slot)
+                known[j] = &m->inputs[i].shape;
+    }
+    struct backend_node info = {.node = pn->proto, .inputs = known, .n_inputs = n, .opset = m->opset};
+    pn->fast = NULL;
+    pn->backend = -1;
+    if (pn->kernel->run && pn->n_inputs <= 64)
+        backend_assign(&info, &pn->fast, &pn->backend);
+    backend_count_planned(pn->backend, 1);
+    pn->counted = 1;
+}
 
 /* Adds initializers of graph g (graph id gid) as constant slots. */
 static int plan_initializers(struct engine_model *m, struct slot_map *map, const Onnx__GraphProto *g, int gid)
@@ -229,6 +257,7 @@ static int plan_nodes(struct engine_model *m, struct slot_map *map, const Onnx__
                 return err_set(ERR_PARSE, "%s: node '%s': input '%s' is not produced before it is used", src,
                                label, np->input[j]);
         }
+        plan_backend(m, pn);
         /* Control flow: plan the branches or body before the node's own outputs exist. */
         if (!pn->kernel->run) {
             int is_if = strcmp(np->op_type, "If") == 0;
@@ -653,7 +682,13 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
                 .node = pn->proto, .inputs = args, .n_inputs = pn->n_inputs,
                 .outputs = results, .n_outputs = pn->n_outputs, .arena = arena, .opset = m->opset,
             };
-            rc = pn->kernel->run(&call);
+            rc = pn->fast ? pn->fast(&call) : BACKEND_DECLINE;
+            int by = pn->backend;
+            if (rc == BACKEND_DECLINE) {
+                by = -1;
+                rc = pn->kernel->run(&call);
+            }
+            backend_count_run(by);
         }
         if (rc)
             return rc;

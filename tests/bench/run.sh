@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make bench: every tests/bench/*.sh except helpers, each printing
 # "what  amlpkg X s  peer Y s  ratio Rx" lines measured side by side in one run
-# (package.sh: podman build+save; registry.sh: skopeo push/re-push/pull; score.sh).
+# (package.sh: podman build+save; registry.sh: skopeo push/re-push/pull; score.sh;
+# gemm.sh: the engine's sgemm vs OpenBLAS in GFLOP/s and CNN ms/image vs the reference kernels).
 set -u
 cd "$(dirname "$0")"
 echo "amlpkg benchmarks on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ); ratio = peer time / amlpkg time"

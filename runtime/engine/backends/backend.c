@@ -1,0 +1,68 @@
+/* Backend selection and the per-backend node counters. */
+#include "backend.h"
+
+#include "common/err.h"
+#include "threadpool.h"
+
+#include <stdatomic.h>
+#include <string.h>
+
+/* Best first: a node goes to the first enabled backend that claims it. */
+static const struct engine_backend *const all[] = {&backend_cuda, &backend_cpu_opt};
+#define N_BACKENDS (int)(sizeof all / sizeof all[0])
+
+static int enabled[N_BACKENDS] = {1, 1};
+static const char *choice = "auto";
+static atomic_ulong planned[BACKEND_MAX + 1], runs[BACKEND_MAX + 1]; /* [0] = the reference */
+
+int backend_configure(const char *name, int threads)
+{
+    int want = -2; /* -1: reference only, -2: auto, else one backend */
+    if (!name || !strcmp(name, "auto"))
+        want = -2;
+    else if (!strcmp(name, "cpu-ref"))
+        want = -1;
+    else {
+        for (int i = 0; i < N_BACKENDS; i++)
+            if (!strcmp(all[i]->name, name))
+                want = i;
+        if (want == -2)
+            return err_set(ERR_INVALID, "backend '%s': expected auto, cpu, cpu-ref or cuda", name);
+        if (!all[want]->usable())
+            return err_set(ERR_UNSUPPORTED, "backend '%s': %s", name,
+                           all[want] != &backend_cuda ? "not usable on this machine"
+                           : backend_cuda_built()     ? "no GPU (no CUDA device found)"
+                                                      : "not built (this amlserve has no CUDA support: "
+                                                        "make AMLSERVE_CUDA=1 where nvcc exists)");
+    }
+    for (int i = 0; i < N_BACKENDS; i++)
+        enabled[i] = want == -2 || want == i;
+    choice = want == -2 ? "auto" : want == -1 ? "cpu-ref" : all[want]->name;
+    pool_set_threads(threads);
+    return 0;
+}
+
+const struct engine_backend *backend_assign(const struct backend_node *info, op_run_fn *run, int *index)
+{
+    *run = NULL;
+    *index = -1;
+    for (int i = 0; i < N_BACKENDS; i++) {
+        if (!enabled[i] || !all[i]->usable() || !all[i]->claims(info))
+            continue;
+        *run = all[i]->kernel(info->node);
+        if (!*run)
+            continue;
+        *index = i;
+        return all[i];
+    }
+    return NULL;
+}
+
+int backend_count(void) { return N_BACKENDS; }
+const char *backend_name(int index) { return index < 0 ? "cpu-ref" : all[index]->name; }
+void backend_count_planned(int index, int delta) { atomic_fetch_add(&planned[index + 1], (unsigned long)(long)delta); }
+void backend_count_run(int index) { atomic_fetch_add_explicit(&runs[index + 1], 1, memory_order_relaxed); }
+unsigned long backend_planned(int index) { return atomic_load(&planned[index + 1]); }
+unsigned long backend_runs(int index) { return atomic_load(&runs[index + 1]); }
+const char *backend_choice(void) { return choice; }
+int backend_threads(void) { return pool_threads(); }

@@ -1,0 +1,503 @@
+/* The optimized CPU backend: float32 MatMul, Gemm, Conv, BatchNormalization,
+ * Softmax and the hot elementwise operators on SIMD kernels (sgemm.c,
+ * vecmath.c) and the engine's thread pool. Anything outside the fast paths (other types,
+ * unusual broadcasts, invalid inputs) is declined at run time so the
+ * reference kernel answers it, with the reference's error messages. */
+#include "backend.h"
+
+#include "common/err.h"
+#include "cpu_isa.h"
+#include "scratch.h"
+#include "sgemm.h"
+#include "threadpool.h"
+#include "vecmath.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Elementwise work smaller than this stays on the calling thread. */
+#define PARALLEL_MIN_ELEMENTS (1 << 16)
+
+static int is_float(const struct tensor *t)
+{
+    return t && t->type == TENSOR_FLOAT;
+}
+
+/* ---- MatMul and Gemm ---- */
+
+static int fast_matmul(const struct op_call *call)
+{
+    const struct tensor *a = call->inputs[0], *b = call->inputs[1];
+    if (!is_float(a) || !is_float(b) || a->rank < 1 || b->rank < 2)
+        return BACKEND_DECLINE;
+    int64_t k = a->dims[a->rank - 1], n = b->dims[b->rank - 1];
+    if (b->dims[b->rank - 2] != k)
+        return BACKEND_DECLINE;
+    int64_t dims[TENSOR_MAX_RANK];
+    int rank = a->rank == 1 ? 1 : a->rank;
+    int64_t batch = 1, m = a->rank == 1 ? 1 : a->dims[a->rank - 2];
+    if (b->rank == 2) {
+        /* Weights: every leading dimension of A folds into the rows. */
+        for (int i = 0; i < a->rank - 1; i++)
+            dims[i] = a->dims[i];
+        for (int i = 0; i < a->rank - 2; i++)
+            m *= a->dims[i];
+    }
+    else {
+        if (a->rank != b->rank)
+            return BACKEND_DECLINE;
+        for (int i = 0; i < a->rank - 2; i++) {
+            if (a->dims[i] != b->dims[i])
+                return BACKEND_DECLINE;
+            dims[i] = a->dims[i];
+            batch *= a->dims[i];
+        }
+        dims[a->rank - 2] = m;
+    }
+    dims[rank - 1] = n;
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, rank, dims);
+    if (rc)
+        return rc;
+    const float *ad = a->data, *bd = b->data;
+    float *c = call->outputs[0].data;
+    for (int64_t t = 0; t < batch; t++)
+        sgemm(0, 0, m, n, k, 1.0f, ad + t * m * k, k, bd + t * k * n, n, 0.0f, c + t * m * n, n);
+    return 0;
+}
+
+static int fast_gemm(const struct op_call *call)
+{
+    const struct tensor *a = call->inputs[0], *b = call->inputs[1], *c = ops_input(call, 2);
+    if (!is_float(a) || !is_float(b) || a->rank != 2 || b->rank != 2 || (c && !is_float(c)))
+        return BACKEND_DECLINE;
+    int ta = ops_attr_int(call, "transA", 0) != 0, tb = ops_attr_int(call, "transB", 0) != 0;
+    float alpha = ops_attr_float(call, "alpha", 1.0f), beta = ops_attr_float(call, "beta", 1.0f);
+    int64_t m = a->dims[ta ? 1 : 0], k = a->dims[ta ? 0 : 1];
+    int64_t kb = b->dims[tb ? 1 : 0], n = b->dims[tb ? 0 : 1];
+    if (k != kb)
+        return BACKEND_DECLINE;
+    /* C broadcasts one way to [M, N]: element (i, j) is at i·rs + j·cs. */
+    int64_t rs = 0, cs = 0;
+    if (c) {
+        int64_t cm = c->rank == 2 ? c->dims[0] : 1, cn = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
+        if (c->rank > 2 || (cm != 1 && cm != m) || (cn != 1 && cn != n))
+            return BACKEND_DECLINE;
+        rs = cm == 1 ? 0 : cn;
+        cs = cn == 1 ? 0 : 1;
+    }
+    int64_t dims[2] = {m, n};
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 2, dims);
+    if (rc)
+        return rc;
+    float *y = call->outputs[0].data;
+    int add_c = c && beta != 0;
+    if (add_c) {
+        const float *cd = c->data;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                y[i * n + j] = beta * cd[i * rs + j * cs];
+    }
+    sgemm(ta, tb, m, n, k, alpha, a->data, a->dims[1], b->data, b->dims[1], add_c ? 1.0f : 0.0f, y, n);
+    return 0;
+}
+
+/* ---- Conv ---- */
+
+/* col[(c, kd, kh, kw), (od, oh, ow)] for channels [c0, c0 + cg) of one image. */
+static void im2col(float *col, const float *x, const struct ops_window *w, int64_t cg)
+{
+    int64_t in_size = w->in[0] * w->in[1] * w->in[2];
+    for (int64_t c = 0; c < cg; c++) {
+        const float *xc = x + c * in_size;
+        for (int64_t kd = 0; kd < w->kernel[0]; kd++)
+            for (int64_t kh = 0; kh < w->kernel[1]; kh++)
+                for (int64_t kw = 0; kw < w->kernel[2]; kw++)
+                    for (int64_t od = 0; od < w->out[0]; od++) {
+                        int64_t id = od * w->stride[0] - w->pad_begin[0] + kd * w->dilation[0];
+                        for (int64_t oh = 0; oh < w->out[1]; oh++) {
+                            int64_t ih = oh * w->stride[1] - w->pad_begin[1] + kh * w->dilation[1];
+                            if (id < 0 || id >= w->in[0] || ih < 0 || ih >= w->in[1]) {
+                                memset(col, 0, (size_t)w->out[2] * sizeof *col);
+                                col += w->out[2];
+                                continue;
+                            }
+                            const float *xr = xc + (id * w->in[1] + ih) * w->in[2];
+                            int64_t off = kw * w->dilation[2] - w->pad_begin[2], s = w->stride[2];
+                            /* ow in [lo, hi) reads inside the row */
+                            int64_t lo = off >= 0 ? 0 : (-off + s - 1) / s;
+                            int64_t hi = w->in[2] - off <= 0 ? 0 : (w->in[2] - off + s - 1) / s;
+                            if (hi > w->out[2])
+                                hi = w->out[2];
+                            if (lo > hi)
+                                lo = hi;
+                            for (int64_t ow = 0; ow < lo; ow++)
+                                col[ow] = 0;
+                            if (s == 1)
+                                memcpy(col + lo, xr + lo + off, (size_t)(hi - lo) * sizeof *col);
+                            else
+                                for (int64_t ow = lo; ow < hi; ow++)
+                                    col[ow] = xr[ow * s + off];
+                            for (int64_t ow = hi; ow < w->out[2]; ow++)
+                                col[ow] = 0;
+                            col += w->out[2];
+                        }
+                    }
+    }
+}
+
+static int fast_conv(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0], *wt = call->inputs[1], *bias = ops_input(call, 2);
+    if (!is_float(x) || !is_float(wt) || (bias && !is_float(bias)) || x->rank < 3 || wt->rank != x->rank)
+        return BACKEND_DECLINE;
+    struct ops_window w;
+    if (ops_window_init(call, &w, x, wt->dims + 2)) {
+        err_clear(); /* the reference reports it */
+        return BACKEND_DECLINE;
+    }
+    size_t nks;
+    const int64_t *ks = ops_attr_ints(call, "kernel_shape", &nks);
+    for (size_t i = 0; ks && i < nks && (int)i < w.n_spatial; i++)
+        if (ks[i] != wt->dims[2 + i])
+            return BACKEND_DECLINE;
+    int64_t group = ops_attr_int(call, "group", 1);
+    int64_t batch = x->dims[0], c_in = x->dims[1], m_out = wt->dims[0];
+    if (group < 1 || c_in % group || m_out % group || wt->dims[1] != c_in / group ||
+        (bias && (bias->rank != 1 || bias->dims[0] != m_out)))
+        return BACKEND_DECLINE;
+    int64_t cg = c_in / group, mg = m_out / group;
+    int64_t ksize = w.kernel[0] * w.kernel[1] * w.kernel[2];
+    int64_t in_size = w.in[0] * w.in[1] * w.in[2], out_size = w.out[0] * w.out[1] * w.out[2];
+    int64_t rows = cg * ksize;
+    if (out_size && rows > ((int64_t)1 << 40) / out_size)
+        return BACKEND_DECLINE;
+    /* im2col lives outside the request arena: hold it to the request's memory limit all the same
+     * (past it, the reference reports the limit). */
+    size_t col_bytes = (size_t)(rows * out_size) * sizeof(float);
+    if (call->arena->limit && col_bytes > call->arena->limit - call->arena->used)
+        return BACKEND_DECLINE;
+    int direct = ksize == 1 && out_size == in_size;
+    for (int i = 0; i < OPS_MAX_SPATIAL; i++)
+        direct = direct && w.stride[i] == 1 && w.pad_begin[i] == 0;
+    int64_t dims[TENSOR_MAX_RANK] = {batch, m_out};
+    for (int i = 0; i < w.n_spatial; i++)
+        dims[2 + i] = w.out[OPS_MAX_SPATIAL - w.n_spatial + i];
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, dims);
+    if (rc)
+        return rc;
+    if (!out_size || !batch || !m_out)
+        return 0;
+    float *col = NULL;
+    if (!direct) {
+        col = scratch_floats(SCRATCH_IM2COL, (size_t)(rows * out_size));
+        if (!col)
+            return ops_fail(call, "the im2col buffer does not fit in the request memory limit");
+    }
+    const float *xd = x->data, *wd = wt->data, *bd = bias ? bias->data : NULL;
+    float *y = call->outputs[0].data;
+    for (int64_t n = 0; n < batch; n++)
+        for (int64_t g = 0; g < group; g++) {
+            const float *xg = xd + (n * c_in + g * cg) * in_size;
+            if (!direct)
+                im2col(col, xg, &w, cg);
+            float *yg = y + (n * m_out + g * mg) * out_size;
+            sgemm(0, 0, mg, out_size, rows, 1.0f, wd + g * mg * rows, rows, direct ? xg : col, out_size, 0.0f, yg,
+                  out_size);
+            for (int64_t m = 0; bd && m < mg; m++)
+                vec_binary(VEC_ADD, yg + m * out_size, yg + m * out_size, 1, bd + g * mg + m, 0, out_size);
+        }
+    return 0;
+}
+
+/* ---- elementwise ---- */
+
+struct chunked {
+    enum vec_op op;
+    enum vec_act act;
+    int binary;
+    float *out;
+    const float *a, *b;
+    int a_step, b_step;
+    float alpha;
+    int64_t n, chunk;
+};
+
+static void chunk_task(void *ctx, int index)
+{
+    const struct chunked *c = ctx;
+    int64_t i0 = index * c->chunk, i1 = i0 + c->chunk < c->n ? i0 + c->chunk : c->n;
+    if (i0 >= i1)
+        return;
+    if (c->binary)
+        vec_binary(c->op, c->out + i0, c->a + i0 * c->a_step, c->a_step, c->b + i0 * c->b_step, c->b_step, i1 - i0);
+    else
+        vec_activation(c->act, c->out + i0, c->a + i0, i1 - i0, c->alpha);
+}
+
+/* Splits n elements over the pool when it pays. */
+static void run_chunked(struct chunked *c)
+{
+    int tasks = c->n < PARALLEL_MIN_ELEMENTS ? 1 : pool_threads();
+    c->chunk = ((c->n + tasks - 1) / tasks + 15) / 16 * 16;
+    pool_run(chunk_task, c, tasks);
+}
+
+struct bcast_ctx {
+    enum vec_op op;
+    float *out;
+    const float *a, *b;
+};
+
+static void bcast_row(void *ctx, int64_t out_offset, const int64_t *in_offsets, const int64_t *steps, int64_t count)
+{
+    const struct bcast_ctx *c = ctx;
+    vec_binary(c->op, c->out + out_offset, c->a + in_offsets[0], (int)steps[0], c->b + in_offsets[1], (int)steps[1],
+               count);
+}
+
+static int same_shape(const struct tensor *a, const struct tensor *b)
+{
+    if (a->rank != b->rank)
+        return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i])
+            return 0;
+    return 1;
+}
+
+static int fast_binary(const struct op_call *call, enum vec_op op)
+{
+    const struct tensor *a = call->inputs[0], *b = call->inputs[1];
+    if (!is_float(a) || !is_float(b))
+        return BACKEND_DECLINE;
+    /* Same shapes or a scalar on one side: one flat loop. */
+    const struct tensor *shape = NULL;
+    int a_step = 1, b_step = 1;
+    if (same_shape(a, b))
+        shape = a;
+    else if (tensor_element_count(b) == 1 && b->rank <= a->rank)
+        shape = a, b_step = 0;
+    else if (tensor_element_count(a) == 1 && a->rank <= b->rank)
+        shape = b, a_step = 0;
+    if (shape) {
+        int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, shape->rank, shape->dims);
+        if (rc)
+            return rc;
+        struct chunked c = {.binary = 1, .op = op, .out = call->outputs[0].data, .a = a->data, .b = b->data,
+                            .a_step = a_step, .b_step = b_step, .n = tensor_element_count(shape)};
+        run_chunked(&c);
+        return 0;
+    }
+    struct ops_bcast bc;
+    const struct tensor *ts[2] = {a, b};
+    if (ops_broadcast(call, &bc, 2, ts)) {
+        err_clear();
+        return BACKEND_DECLINE;
+    }
+    for (int i = 0; i < 2; i++)
+        if (bc.rank && bc.strides[i][bc.rank - 1] > 1)
+            return BACKEND_DECLINE;
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, bc.rank, bc.dims);
+    if (rc)
+        return rc;
+    struct bcast_ctx ctx = {.op = op, .out = call->outputs[0].data, .a = a->data, .b = b->data};
+    ops_broadcast_walk(&bc, bcast_row, &ctx);
+    return 0;
+}
+
+static int fast_add(const struct op_call *call) { return fast_binary(call, VEC_ADD); }
+static int fast_sub(const struct op_call *call) { return fast_binary(call, VEC_SUB); }
+static int fast_mul(const struct op_call *call) { return fast_binary(call, VEC_MUL); }
+static int fast_div(const struct op_call *call) { return fast_binary(call, VEC_DIV); }
+
+static int fast_activation(const struct op_call *call, enum vec_act act, float alpha)
+{
+    const struct tensor *x = call->inputs[0];
+    if (!is_float(x))
+        return BACKEND_DECLINE;
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, x->dims);
+    if (rc)
+        return rc;
+    struct chunked c = {.act = act, .out = call->outputs[0].data, .a = x->data, .alpha = alpha,
+                        .n = tensor_element_count(x)};
+    run_chunked(&c);
+    return 0;
+}
+
+static int fast_relu(const struct op_call *call) { return fast_activation(call, VEC_RELU, 0); }
+static int fast_sigmoid(const struct op_call *call) { return fast_activation(call, VEC_SIGMOID, 0); }
+static int fast_exp(const struct op_call *call) { return fast_activation(call, VEC_EXP, 0); }
+static int fast_leaky_relu(const struct op_call *call)
+{
+    return fast_activation(call, VEC_LEAKY_RELU, ops_attr_float(call, "alpha", 0.01f));
+}
+
+/* ---- BatchNormalization (inference) and Softmax ---- */
+
+static int is_channel_vector(const struct tensor *t, int64_t c)
+{
+    return is_float(t) && t->rank == 1 && t->dims[0] == c;
+}
+
+static int fast_batch_norm(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    if (!is_float(x) || x->rank < 2 || call->n_outputs != 1 || call->n_inputs != 5 ||
+        ops_attr_int(call, "training_mode", 0) || !ops_attr_int(call, "spatial", 1))
+        return BACKEND_DECLINE;
+    int64_t c = x->dims[1], batch = x->dims[0], inner = 1;
+    for (int i = 1; i <= 4; i++)
+        if (!is_channel_vector(call->inputs[i], c))
+            return BACKEND_DECLINE;
+    for (int i = 2; i < x->rank; i++)
+        inner *= x->dims[i];
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, x->dims);
+    if (rc)
+        return rc;
+    float eps = ops_attr_float(call, "epsilon", 1e-5f);
+    const float *scale = call->inputs[1]->data, *b = call->inputs[2]->data, *mean = call->inputs[3]->data,
+                *var = call->inputs[4]->data, *in = x->data;
+    float *y = call->outputs[0].data;
+    for (int64_t ch = 0; ch < c; ch++) {
+        float k = scale[ch] / sqrtf(var[ch] + eps), off = b[ch] - mean[ch] * k;
+        for (int64_t n = 0; n < batch; n++)
+            vec_scale_shift(y + (n * c + ch) * inner, in + (n * c + ch) * inner, inner, k, off);
+    }
+    return 0;
+}
+
+/* Rows that are contiguous: the last axis, or (before opset 13) the 2-D view at any axis. */
+static int fast_softmax(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    if (!is_float(x) || x->rank < 1)
+        return BACKEND_DECLINE;
+    int legacy = call->opset && call->opset < 13;
+    int64_t axis = ops_attr_int(call, "axis", legacy ? 1 : -1);
+    if (axis < 0)
+        axis += x->rank;
+    if (axis < 0 || axis >= x->rank || (!legacy && axis != x->rank - 1))
+        return BACKEND_DECLINE;
+    int64_t rows = 1, cols = 1;
+    for (int i = 0; i < x->rank; i++)
+        *(i < axis ? &rows : &cols) *= x->dims[i];
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, x->dims);
+    if (rc || !cols)
+        return rc;
+    const float *in = x->data;
+    float *out = call->outputs[0].data;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *a = in + r * cols;
+        float *z = out + r * cols;
+        float mx = vec_max(a, cols);
+        vec_binary(VEC_SUB, z, a, 1, &mx, 0, cols);
+        vec_activation(VEC_EXP, z, z, cols, 0);
+        float inv = (float)(1.0 / vec_sum(z, cols));
+        vec_binary(VEC_MUL, z, z, 1, &inv, 0, cols);
+    }
+    return 0;
+}
+
+/* ---- MaxPool ---- */
+
+/* Same visiting order and tie rule as the reference (the first element in the
+ * window, then anything greater), on floats, positions outside the input skipped. */
+static int fast_max_pool(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    if (!is_float(x) || x->rank < 3 || call->n_outputs != 1 || !ops_attr(call, "kernel_shape"))
+        return BACKEND_DECLINE;
+    struct ops_window w;
+    if (ops_window_init(call, &w, x, NULL)) {
+        err_clear();
+        return BACKEND_DECLINE;
+    }
+    int64_t dims[TENSOR_MAX_RANK] = {x->dims[0], x->dims[1]};
+    for (int i = 0; i < w.n_spatial; i++)
+        dims[2 + i] = w.out[OPS_MAX_SPATIAL - w.n_spatial + i];
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, dims);
+    if (rc)
+        return rc;
+    const float *in = x->data;
+    float *out = call->outputs[0].data;
+    int64_t planes = x->dims[0] * x->dims[1], in_size = w.in[0] * w.in[1] * w.in[2];
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = in + p * in_size;
+        for (int64_t od = 0; od < w.out[0]; od++)
+            for (int64_t oh = 0; oh < w.out[1]; oh++)
+                for (int64_t ow = 0; ow < w.out[2]; ow++) {
+                    int64_t s0 = od * w.stride[0] - w.pad_begin[0], s1 = oh * w.stride[1] - w.pad_begin[1],
+                            s2 = ow * w.stride[2] - w.pad_begin[2];
+                    float best = -INFINITY;
+                    int seen = 0;
+                    for (int64_t kd = 0; kd < w.kernel[0]; kd++) {
+                        int64_t d = s0 + kd * w.dilation[0];
+                        if (d < 0 || d >= w.in[0])
+                            continue;
+                        for (int64_t kh = 0; kh < w.kernel[1]; kh++) {
+                            int64_t h = s1 + kh * w.dilation[1];
+                            if (h < 0 || h >= w.in[1])
+                                continue;
+                            const float *row = xp + (d * w.in[1] + h) * w.in[2];
+                            for (int64_t kw = 0; kw < w.kernel[2]; kw++) {
+                                int64_t c = s2 + kw * w.dilation[2];
+                                if (c < 0 || c >= w.in[2])
+                                    continue;
+                                if (!seen || row[c] > best)
+                                    best = row[c];
+                                seen = 1;
+                            }
+                        }
+                    }
+                    *out++ = best;
+                }
+    }
+    return 0;
+}
+
+/* ---- the backend ---- */
+
+static const struct {
+    const char *op_type;
+    op_run_fn run;
+} kernels[] = {
+    {"MatMul", fast_matmul}, {"Gemm", fast_gemm}, {"Conv", fast_conv},
+    {"Add", fast_add}, {"Sub", fast_sub}, {"Mul", fast_mul}, {"Div", fast_div},
+    {"Relu", fast_relu}, {"LeakyRelu", fast_leaky_relu}, {"Sigmoid", fast_sigmoid}, {"Exp", fast_exp},
+    {"BatchNormalization", fast_batch_norm}, {"Softmax", fast_softmax}, {"MaxPool", fast_max_pool},
+};
+
+static op_run_fn find(const Onnx__NodeProto *node)
+{
+    if (!node->op_type || (node->domain && node->domain[0] && strcmp(node->domain, "ai.onnx") != 0))
+        return NULL;
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
+        if (strcmp(kernels[i].op_type, node->op_type) == 0)
+            return kernels[i].run;
+    return NULL;
+}
+
+static int claims(const struct backend_node *info)
+{
+    if (!find(info->node))
+        return 0;
+    /* Known types must be float32; unknown ones are checked per call. */
+    for (int i = 0; i < info->n_inputs; i++) {
+        const struct tensor *t = info->inputs[i];
+        if (t && t->type != TENSOR_UNDEFINED && t->type != TENSOR_FLOAT)
+            return 0;
+    }
+    return 1;
+}
+
+static int usable(void)
+{
+    return 1; /* the portable paths run anywhere; cpu_isa picks the widest */
+}
+
+const struct engine_backend backend_cpu_opt = {
+    .name = "cpu",
+    .usable = usable,
+    .claims = claims,
+    .kernel = find,
+};

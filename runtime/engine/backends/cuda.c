@@ -1,0 +1,162 @@
+/* The CUDA backend's host side: float32 Gemm/MatMul, Add/Sub/Mul/Div (same
+ * shapes or a scalar side), Relu, Sigmoid and last-axis Softmax on the device
+ * kernels of cuda_kernels.cu. Those are linked only into an amlserve built
+ * where nvcc exists; here they are weak references, NULL otherwise, and the
+ * backend then reports itself as not built. A call the kernels cannot take
+ * (another type or broadcast) or a CUDA error at run time declines to the
+ * reference kernels, so a flaky device slows a request down but never fails it. */
+#include "backend.h"
+
+#include "common/err.h"
+#include "cuda_kernels.h"
+
+#include <string.h>
+
+#pragma weak cudak_usable
+#pragma weak cudak_gemm
+#pragma weak cudak_binary
+#pragma weak cudak_activation
+#pragma weak cudak_softmax
+
+static int is_float(const struct tensor *t)
+{
+    return t && t->type == TENSOR_FLOAT;
+}
+
+static int built(void)
+{
+    return cudak_usable != NULL;
+}
+
+static int usable(void)
+{
+    return built() && cudak_usable();
+}
+
+static int cuda_gemm_op(const struct op_call *call, int matmul)
+{
+    const struct tensor *a = call->inputs[0], *b = call->inputs[1], *c = matmul ? NULL : ops_input(call, 2);
+    if (!is_float(a) || !is_float(b) || a->rank != 2 || b->rank != 2 || (c && !is_float(c)))
+        return BACKEND_DECLINE;
+    int ta = matmul ? 0 : ops_attr_int(call, "transA", 0) != 0, tb = matmul ? 0 : ops_attr_int(call, "transB", 0) != 0;
+    float alpha = matmul ? 1.0f : ops_attr_float(call, "alpha", 1.0f), beta = matmul ? 0 : ops_attr_float(call, "beta", 1.0f);
+    int64_t m = a->dims[ta], k = a->dims[!ta], kb = b->dims[tb], n = b->dims[!tb];
+    int64_t rs = 0, cs = 0;
+    if (k != kb)
+        return BACKEND_DECLINE;
+    if (c) {
+        int64_t cm = c->rank == 2 ? c->dims[0] : 1, cn = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
+        if (c->rank > 2 || (cm != 1 && cm != m) || (cn != 1 && cn != n))
+            return BACKEND_DECLINE;
+        rs = cm == 1 ? 0 : cn;
+        cs = cn == 1 ? 0 : 1;
+    }
+    int64_t dims[2] = {m, n};
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 2, dims);
+    if (rc)
+        return rc;
+    float *y = call->outputs[0].data;
+    int acc = c && beta != 0;
+    for (int64_t i = 0; acc && i < m; i++)
+        for (int64_t j = 0; j < n; j++)
+            y[i * n + j] = beta * ((const float *)c->data)[i * rs + j * cs];
+    return cudak_gemm(ta, tb, m, n, k, alpha, a->data, b->data, y, acc) ? BACKEND_DECLINE : 0;
+}
+
+static int cuda_gemm(const struct op_call *call) { return cuda_gemm_op(call, 0); }
+static int cuda_matmul(const struct op_call *call) { return cuda_gemm_op(call, 1); }
+
+static int cuda_binary(const struct op_call *call, int op)
+{
+    const struct tensor *a = call->inputs[0], *b = call->inputs[1];
+    if (!is_float(a) || !is_float(b))
+        return BACKEND_DECLINE;
+    int64_t na = tensor_element_count(a), nb = tensor_element_count(b);
+    int same = a->rank == b->rank && na == nb;
+    for (int i = 0; same && i < a->rank; i++)
+        same = a->dims[i] == b->dims[i];
+    const struct tensor *shape = same ? a : nb == 1 && b->rank <= a->rank ? a : na == 1 && a->rank <= b->rank ? b : NULL;
+    if (!shape)
+        return BACKEND_DECLINE;
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, shape->rank, shape->dims);
+    if (rc)
+        return rc;
+    int64_t n = tensor_element_count(shape);
+    return cudak_binary(op, call->outputs[0].data, a->data, same || shape == a, b->data, same || shape == b, n)
+               ? BACKEND_DECLINE : 0;
+}
+
+static int cuda_add(const struct op_call *call) { return cuda_binary(call, 0); }
+static int cuda_sub(const struct op_call *call) { return cuda_binary(call, 1); }
+static int cuda_mul(const struct op_call *call) { return cuda_binary(call, 2); }
+static int cuda_div(const struct op_call *call) { return cuda_binary(call, 3); }
+
+static int cuda_activation(const struct op_call *call, int act)
+{
+    const struct tensor *x = call->inputs[0];
+    if (!is_float(x))
+        return BACKEND_DECLINE;
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, x->dims);
+    if (rc)
+        return rc;
+    return cudak_activation(act, call->outputs[0].data, x->data, tensor_element_count(x)) ? BACKEND_DECLINE : 0;
+}
+
+static int cuda_relu(const struct op_call *call) { return cuda_activation(call, 0); }
+static int cuda_sigmoid(const struct op_call *call) { return cuda_activation(call, 1); }
+
+static int cuda_softmax(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    if (!is_float(x) || x->rank < 1)
+        return BACKEND_DECLINE;
+    int64_t axis = ops_attr_int(call, "axis", call->opset && call->opset < 13 ? 1 : -1);
+    if (axis < 0)
+        axis += x->rank;
+    if (axis != x->rank - 1) /* before opset 13 the coerced 2-D form equals this only at the last axis */
+        return BACKEND_DECLINE;
+    int64_t cols = x->dims[x->rank - 1], total = tensor_element_count(x);
+    if (cols <= 0)
+        return BACKEND_DECLINE;
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, x->dims);
+    if (rc)
+        return rc;
+    return cudak_softmax(call->outputs[0].data, x->data, total / cols, cols) ? BACKEND_DECLINE : 0;
+}
+
+static const struct {
+    const char *op_type;
+    op_run_fn run;
+} kernels[] = {
+    {"Gemm", cuda_gemm}, {"MatMul", cuda_matmul}, {"Add", cuda_add}, {"Sub", cuda_sub}, {"Mul", cuda_mul},
+    {"Div", cuda_div}, {"Relu", cuda_relu}, {"Sigmoid", cuda_sigmoid}, {"Softmax", cuda_softmax},
+};
+
+static op_run_fn find(const Onnx__NodeProto *node)
+{
+    if (!node->op_type || (node->domain && node->domain[0] && strcmp(node->domain, "ai.onnx") != 0))
+        return NULL;
+    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
+        if (strcmp(kernels[i].op_type, node->op_type) == 0)
+            return kernels[i].run;
+    return NULL;
+}
+
+static int claims(const struct backend_node *info)
+{
+    if (!find(info->node))
+        return 0;
+    for (int i = 0; i < info->n_inputs; i++) {
+        const struct tensor *t = info->inputs[i];
+        if (t && t->type != TENSOR_UNDEFINED && t->type != TENSOR_FLOAT)
+            return 0;
+    }
+    return 1;
+}
+
+int backend_cuda_built(void)
+{
+    return built();
+}
+
+const struct engine_backend backend_cuda = {.name = "cuda", .usable = usable, .claims = claims, .kernel = find};

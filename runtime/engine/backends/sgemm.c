@@ -1,0 +1,442 @@
+/* Blocking follows the usual GotoBLAS scheme: a KC×NC panel of B and an
+ * MC×KC block of A are packed so the micro-kernel reads both sequentially;
+ * an MR×NR tile of C stays in registers across the whole KC loop. */
+#include "sgemm.h"
+
+#include "cpu_isa.h"
+#include "scratch.h"
+#include "threadpool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_X86 1
+#else
+#define HAVE_X86 0
+#endif
+
+#define MR 6
+#define NR_MAX 32
+#define KC 256
+#define MC 144
+#define NC 2048
+/* Below this many multiply-adds (~50 us of one core) a product is not worth waking the pool. */
+#define PARALLEL_MIN_FLOPS (1 << 22)
+/* Up to this many rows of A, B is read in place rather than packed (each panel serves few tiles). */
+#define DIRECT_B_MAX_ROWS 48
+
+/* c[MR×nr] (row stride ldc) = (acc ? c : 0) + Σ_p a[p·MR + i] · b[p·ldb + j]; ldb = nr for a packed
+ * panel, B's own row stride when B is read in place. */
+typedef void (*micro_fn)(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int acc);
+
+static void micro_generic(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int acc)
+{
+    float t[MR][16] = {{0}};
+    for (int64_t p = 0; p < kc; p++, a += MR, b += ldb)
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < 16; j++)
+                t[i][j] += a[i] * b[j];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < 16; j++)
+            c[i * ldc + j] = (acc ? c[i * ldc + j] : 0) + t[i][j];
+}
+
+#if HAVE_X86
+__attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const float *a, const float *b, int64_t ldb,
+                                                           float *c, int64_t ldc, int acc)
+{
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int64_t p = 0; p < kc; p++, a += MR, b += ldb) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
+        x = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+    }
+    __m256 rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    for (int i = 0; i < MR; i++) {
+        float *ci = c + i * ldc;
+        if (acc) {
+            rows[i][0] = _mm256_add_ps(rows[i][0], _mm256_loadu_ps(ci));
+            rows[i][1] = _mm256_add_ps(rows[i][1], _mm256_loadu_ps(ci + 8));
+        }
+        _mm256_storeu_ps(ci, rows[i][0]);
+        _mm256_storeu_ps(ci + 8, rows[i][1]);
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(int64_t kc, const float *a, const float *b,
+                                                                     int64_t ldb, float *c, int64_t ldc, int acc)
+{
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    for (int64_t p = 0; p < kc; p++, a += MR, b += ldb) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
+        x = _mm512_set1_ps(a[0]); c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
+        x = _mm512_set1_ps(a[1]); c10 = _mm512_fmadd_ps(x, b0, c10); c11 = _mm512_fmadd_ps(x, b1, c11);
+        x = _mm512_set1_ps(a[2]); c20 = _mm512_fmadd_ps(x, b0, c20); c21 = _mm512_fmadd_ps(x, b1, c21);
+        x = _mm512_set1_ps(a[3]); c30 = _mm512_fmadd_ps(x, b0, c30); c31 = _mm512_fmadd_ps(x, b1, c31);
+        x = _mm512_set1_ps(a[4]); c40 = _mm512_fmadd_ps(x, b0, c40); c41 = _mm512_fmadd_ps(x, b1, c41);
+        x = _mm512_set1_ps(a[5]); c50 = _mm512_fmadd_ps(x, b0, c50); c51 = _mm512_fmadd_ps(x, b1, c51);
+    }
+    __m512 rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    for (int i = 0; i < MR; i++) {
+        float *ci = c + i * ldc;
+        if (acc) {
+            rows[i][0] = _mm512_add_ps(rows[i][0], _mm512_loadu_ps(ci));
+            rows[i][1] = _mm512_add_ps(rows[i][1], _mm512_loadu_ps(ci + 16));
+        }
+        _mm512_storeu_ps(ci, rows[i][0]);
+        _mm512_storeu_ps(ci + 16, rows[i][1]);
+    }
+}
+#endif
+
+struct gemm_args {
+    int trans_a, trans_b;
+    int64_t m, n, k;
+    float alpha;
+    const float *a, *b;
+    int64_t lda, ldb, ldc;
+    float *c;
+    int acc;        /* add to C (beta = 1) instead of overwriting it */
+    int direct_b;   /* read B's full panels in place instead of packing them */
+    int64_t m_step, n_step; /* the C block each task owns */
+    int64_t n_tasks_n;
+    enum cpu_isa isa;
+};
+
+/* Ap[(i / MR)·kc·MR + p·MR + i % MR] = alpha · op(A)[i0 + i, p0 + p], rows past mc zero.
+ * Reads follow A's rows (or, transposed, its columns' rows) so they stay sequential. */
+static void pack_a(float *ap, const struct gemm_args *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc)
+{
+    for (int64_t ir = 0; ir < mc; ir += MR, ap += MR * kc) {
+        int64_t h = mc - ir < MR ? mc - ir : MR;
+        if (!g->trans_a) {
+            for (int64_t i = 0; i < h; i++) {
+                const float *row = g->a + (i0 + ir + i) * g->lda + p0;
+                if (g->alpha == 1.0f)
+                    for (int64_t p = 0; p < kc; p++)
+                        ap[p * MR + i] = row[p];
+                else
+                    for (int64_t p = 0; p < kc; p++)
+                        ap[p * MR + i] = g->alpha * row[p];
+            }
+        }
+        else {
+            for (int64_t p = 0; p < kc; p++) {
+                const float *col = g->a + (p0 + p) * g->lda + i0 + ir;
+                for (int64_t i = 0; i < h; i++)
+                    ap[p * MR + i] = g->alpha * col[i];
+            }
+        }
+        for (int64_t i = h; i < MR; i++)
+            for (int64_t p = 0; p < kc; p++)
+                ap[p * MR + i] = 0;
+    }
+}
+
+/* Bp[(j / nr)·kc·nr + p·nr + j % nr] = op(B)[p0 + p, j0 + j], columns past nc zero. */
+static void pack_b(float *bp, const struct gemm_args *g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr)
+{
+    int64_t full = nc / nr * nr;
+    if (!g->trans_b) {
+        /* Row by row, so B is read sequentially; fixed-size copies become vector moves. */
+        for (int64_t p = 0; p < kc; p++) {
+            const float *src = g->b + (p0 + p) * g->ldb + j0;
+            float *dst = bp + p * nr;
+            if (nr == 32)
+                for (int64_t jr = 0; jr < full; jr += 32, dst += kc * 32)
+                    memcpy(dst, src + jr, 32 * sizeof *dst);
+            else
+                for (int64_t jr = 0; jr < full; jr += 16, dst += kc * 16)
+                    memcpy(dst, src + jr, 16 * sizeof *dst);
+        }
+    }
+    else {
+        for (int64_t jr = 0; jr < full; jr += nr) {
+            float *panel = bp + jr * kc;
+            for (int64_t j = 0; j < nr; j++) {
+                const float *col = g->b + (j0 + jr + j) * g->ldb + p0;
+                for (int64_t p = 0; p < kc; p++)
+                    panel[p * nr + j] = col[p];
+            }
+        }
+    }
+    if (full < nc) { /* the last, partial panel, zero-padded */
+        float *panel = bp + full * kc;
+        for (int64_t p = 0; p < kc; p++)
+            for (int64_t j = 0; j < nr; j++) {
+                int64_t col = j0 + full + j;
+                panel[p * nr + j] = full + j >= nc ? 0
+                                    : g->trans_b ? g->b[col * g->ldb + p0 + p]
+                                                 : g->b[(p0 + p) * g->ldb + col];
+            }
+    }
+}
+
+/* The last, partial column panel (w < nr columns from j0) of a non-transposed B, zero-padded. */
+static void pack_b_edge(float *bp, const struct gemm_args *g, int64_t p0, int64_t kc, int64_t j0, int64_t w, int nr)
+{
+    for (int64_t p = 0; w > 0 && p < kc; p++)
+        for (int64_t j = 0; j < nr; j++)
+            bp[p * nr + j] = j < w ? g->b[(p0 + p) * g->ldb + j0 + j] : 0;
+}
+
+static void packed_task(void *ctx, int index)
+{
+    const struct gemm_args *g = ctx;
+    int64_t tn = index % g->n_tasks_n, tm = index / g->n_tasks_n;
+    int64_t m0 = tm * g->m_step, m1 = m0 + g->m_step < g->m ? m0 + g->m_step : g->m;
+    int64_t n0 = tn * g->n_step, n1 = n0 + g->n_step < g->n ? n0 + g->n_step : g->n;
+    if (m0 >= m1 || n0 >= n1)
+        return;
+    micro_fn micro = micro_generic;
+    int nr = 16;
+#if HAVE_X86
+    if (g->isa == CPU_ISA_AVX512) {
+        micro = micro_avx512;
+        nr = 32;
+    }
+    else if (g->isa == CPU_ISA_AVX2) {
+        micro = micro_avx2;
+    }
+#endif
+    int64_t nc_max = n1 - n0 < NC ? n1 - n0 : NC;
+    int64_t kc_max = g->k < KC ? g->k : KC;
+    int64_t mc_max = m1 - m0 < MC ? m1 - m0 : MC;
+    size_t b_size = (size_t)((nc_max + nr - 1) / nr * nr * kc_max), a_size = (size_t)((mc_max + MR - 1) / MR * MR * kc_max);
+    float *bp = scratch_floats(SCRATCH_PACK_B, b_size);
+    float *ap = scratch_floats(SCRATCH_PACK_A, a_size);
+    float tile[MR * NR_MAX];
+    if (!ap || !bp) { /* no room to pack: the plain loop is slow but correct */
+        for (int64_t i = m0; i < m1; i++)
+            for (int64_t j = n0; j < n1; j++) {
+                float s = 0;
+                for (int64_t p = 0; p < g->k; p++)
+                    s += (g->trans_a ? g->a[p * g->lda + i] : g->a[i * g->lda + p]) *
+                         (g->trans_b ? g->b[j * g->ldb + p] : g->b[p * g->ldb + j]);
+                g->c[i * g->ldc + j] = g->alpha * s + (g->acc ? g->c[i * g->ldc + j] : 0);
+            }
+        return;
+    }
+    for (int64_t jc = n0; jc < n1; jc += NC) {
+        int64_t nc = n1 - jc < NC ? n1 - jc : NC;
+        for (int64_t pc = 0; pc < g->k; pc += KC) {
+            int64_t kc = g->k - pc < KC ? g->k - pc : KC;
+            int acc = g->acc || pc > 0;
+            /* Few rows reuse each B panel too little to repay packing it: read whole panels of B in
+             * place and pack only the partial last one. */
+            int64_t full = nc / nr * nr;
+            if (g->direct_b)
+                pack_b_edge(bp, g, pc, kc, jc + full, nc - full, nr);
+            else
+                pack_b(bp, g, pc, kc, jc, nc, nr);
+            for (int64_t ic = m0; ic < m1; ic += MC) {
+                int64_t mc = m1 - ic < MC ? m1 - ic : MC;
+                pack_a(ap, g, ic, mc, pc, kc);
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    int64_t w = nc - jr < nr ? nc - jr : nr;
+                    int direct = g->direct_b && jr < full;
+                    const float *bpan = direct ? g->b + pc * g->ldb + jc + jr : g->direct_b ? bp : bp + jr * kc;
+                    int64_t ldb_k = direct ? g->ldb : nr;
+                    for (int64_t ir = 0; ir < mc; ir += MR) {
+                        int64_t h = mc - ir < MR ? mc - ir : MR;
+                        float *cij = g->c + (ic + ir) * g->ldc + jc + jr;
+                        const float *apan = ap + ir * kc;
+                        if (h == MR && w == nr) {
+                            micro(kc, apan, bpan, ldb_k, cij, g->ldc, acc);
+                            continue;
+                        }
+                        micro(kc, apan, bpan, ldb_k, tile, nr, 0);
+                        for (int64_t i = 0; i < h; i++)
+                            for (int64_t j = 0; j < w; j++)
+                                cij[i * g->ldc + j] = (acc ? cij[i * g->ldc + j] : 0) + tile[i * nr + j];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Few rows: c[i, j0:j1] from A and B as they lie, B streamed once per task. */
+struct small_args {
+    const struct gemm_args *g;
+    int64_t n_step;
+};
+
+static void small_rows_generic(const struct gemm_args *g, int64_t j0, int64_t j1)
+{
+    for (int64_t i = 0; i < g->m; i++) {
+        float *ci = g->c + i * g->ldc;
+        for (int64_t j = j0; j < j1; j++)
+            ci[j] = g->acc ? ci[j] : 0;
+        for (int64_t p = 0; p < g->k; p++) {
+            float av = g->alpha * g->a[i * g->lda + p];
+            const float *bp = g->b + p * g->ldb;
+            for (int64_t j = j0; j < j1; j++)
+                ci[j] += av * bp[j];
+        }
+    }
+}
+
+#if HAVE_X86
+/* One row of C, 32 columns at a time, B read straight from its rows. */
+__attribute__((target("avx2,fma"))) static void small_rows_avx2(const struct gemm_args *g, int64_t j0, int64_t j1)
+{
+    for (int64_t i = 0; i < g->m; i++) {
+        const float *ai = g->a + i * g->lda;
+        float *ci = g->c + i * g->ldc;
+        int64_t j = j0;
+        for (; j + 32 <= j1; j += 32) {
+            __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+            const float *bp = g->b + j;
+            for (int64_t p = 0; p < g->k; p++, bp += g->ldb) {
+                __m256 x = _mm256_set1_ps(ai[p]);
+                s0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp), s0);
+                s1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 8), s1);
+                s2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 16), s2);
+                s3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(bp + 24), s3);
+            }
+            __m256 al = _mm256_set1_ps(g->alpha);
+            __m256 r[4] = {s0, s1, s2, s3};
+            for (int q = 0; q < 4; q++) {
+                __m256 v = _mm256_mul_ps(al, r[q]);
+                if (g->acc)
+                    v = _mm256_add_ps(v, _mm256_loadu_ps(ci + j + 8 * q));
+                _mm256_storeu_ps(ci + j + 8 * q, v);
+            }
+        }
+        for (; j < j1; j++) {
+            float s = 0;
+            for (int64_t p = 0; p < g->k; p++)
+                s += ai[p] * g->b[p * g->ldb + j];
+            ci[j] = g->alpha * s + (g->acc ? ci[j] : 0);
+        }
+    }
+}
+#endif
+
+/* Few rows times a transposed B (a Gemm layer with transB=1): row i of A and
+ * row j of B are both contiguous, so each c[i, j] is one dot product. */
+static void small_dots_generic(const struct gemm_args *g, int64_t j0, int64_t j1)
+{
+    for (int64_t i = 0; i < g->m; i++)
+        for (int64_t j = j0; j < j1; j++) {
+            const float *ai = g->a + i * g->lda, *bj = g->b + j * g->ldb;
+            float s = 0;
+            for (int64_t p = 0; p < g->k; p++)
+                s += ai[p] * bj[p];
+            float *cij = g->c + i * g->ldc + j;
+            *cij = g->alpha * s + (g->acc ? *cij : 0);
+        }
+}
+
+#if HAVE_X86
+__attribute__((target("avx2,fma"))) static float hsum_avx2(__m256 v)
+{
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+/* Four columns at a time so each load of A serves four dot products. */
+__attribute__((target("avx2,fma"))) static void small_dots_avx2(const struct gemm_args *g, int64_t j0, int64_t j1)
+{
+    int64_t k = g->k, k8 = k / 8 * 8;
+    for (int64_t i = 0; i < g->m; i++) {
+        const float *ai = g->a + i * g->lda;
+        float *ci = g->c + i * g->ldc;
+        int64_t j = j0;
+        for (; j < j1; j += 4) {
+            int w = j1 - j < 4 ? (int)(j1 - j) : 4;
+            const float *b[4];
+            for (int q = 0; q < 4; q++)
+                b[q] = g->b + (j + (q < w ? q : 0)) * g->ldb;
+            __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+            for (int64_t p = 0; p < k8; p += 8) {
+                __m256 x = _mm256_loadu_ps(ai + p);
+                s0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b[0] + p), s0);
+                s1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b[1] + p), s1);
+                s2 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b[2] + p), s2);
+                s3 = _mm256_fmadd_ps(x, _mm256_loadu_ps(b[3] + p), s3);
+            }
+            float sums[4] = {hsum_avx2(s0), hsum_avx2(s1), hsum_avx2(s2), hsum_avx2(s3)};
+            for (int q = 0; q < w; q++) {
+                for (int64_t p = k8; p < k; p++)
+                    sums[q] += ai[p] * b[q][p];
+                ci[j + q] = g->alpha * sums[q] + (g->acc ? ci[j + q] : 0);
+            }
+        }
+    }
+}
+#endif
+
+static void small_task(void *ctx, int index)
+{
+    const struct small_args *s = ctx;
+    const struct gemm_args *g = s->g;
+    int64_t j0 = index * s->n_step, j1 = j0 + s->n_step < g->n ? j0 + s->n_step : g->n;
+    if (j0 >= j1)
+        return;
+#if HAVE_X86
+    if (g->isa >= CPU_ISA_AVX2) {
+        (g->trans_b ? small_dots_avx2 : small_rows_avx2)(g, j0, j1);
+        return;
+    }
+#endif
+    (g->trans_b ? small_dots_generic : small_rows_generic)(g, j0, j1);
+}
+
+void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
+           const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (beta != 0 && beta != 1)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                c[i * ldc + j] *= beta;
+    if (k <= 0) {
+        if (beta == 0)
+            for (int64_t i = 0; i < m; i++)
+                memset(c + i * ldc, 0, (size_t)n * sizeof *c);
+        return;
+    }
+    struct gemm_args g = {
+        .trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k, .alpha = alpha, .a = a, .b = b,
+        .lda = lda, .ldb = ldb, .ldc = ldc, .c = c, .acc = beta != 0, .isa = cpu_isa(),
+    };
+    double flops = (double)m * (double)n * (double)k;
+    int threads = flops < PARALLEL_MIN_FLOPS ? 1 : pool_threads();
+    if (m <= 4 && !trans_a) {
+        /* Serving batches: packing would cost as much as the product. */
+        int64_t chunks = (n + 31) / 32;
+        int tasks = chunks < threads ? (int)chunks : threads;
+        struct small_args s = {.g = &g, .n_step = (chunks + tasks - 1) / tasks * 32};
+        pool_run(small_task, &s, tasks);
+        return;
+    }
+    /* One C block per thread: split the wider side, in whole micro-tiles. */
+    int64_t n_tiles = (n + NR_MAX - 1) / NR_MAX, m_tiles = (m + MR - 1) / MR;
+    int64_t tn = 1, tm = 1;
+    if (threads > 1) {
+        if (n_tiles >= threads)
+            tn = threads;
+        else if (m_tiles >= threads)
+            tm = threads;
+        else
+            tn = n_tiles;
+    }
+    g.direct_b = !trans_b && m <= DIRECT_B_MAX_ROWS;
+    g.n_tasks_n = tn;
+    g.n_step = (n_tiles + tn - 1) / tn * NR_MAX;
+    g.m_step = (m_tiles + tm - 1) / tm * MR;
+    pool_run(packed_task, &g, (int)(tn * tm));
+}

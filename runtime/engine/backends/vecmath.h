@@ -1,0 +1,22 @@
+/* Vectorized float32 loops for the optimized CPU backend's elementwise
+ * kernels, dispatched on cpu_isa. A step of 0 repeats element 0 (a broadcast
+ * scalar), 1 walks the array; out may alias an input. */
+#ifndef AMLSERVE_VECMATH_H
+#define AMLSERVE_VECMATH_H
+
+#include <stdint.h>
+
+enum vec_op { VEC_ADD, VEC_SUB, VEC_MUL, VEC_DIV };
+enum vec_act { VEC_RELU, VEC_LEAKY_RELU, VEC_SIGMOID, VEC_EXP };
+
+void vec_binary(enum vec_op op, float *out, const float *a, int a_step, const float *b, int b_step, int64_t n);
+/* alpha: LeakyRelu's slope, unused otherwise. */
+void vec_activation(enum vec_act act, float *out, const float *in, int64_t n, float alpha);
+
+/* out[i] = in[i] · k + off (BatchNormalization folded per channel). */
+void vec_scale_shift(float *out, const float *in, int64_t n, float k, float off);
+/* Σ in[i] in double, as the reference's softmax sums. */
+double vec_sum(const float *in, int64_t n);
+float vec_max(const float *in, int64_t n);
+
+#endif

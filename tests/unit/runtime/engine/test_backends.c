@@ -1,0 +1,453 @@
+/* The optimized CPU backend against the reference kernels (the oracle): every
+ * operator it claims, over odd sizes, broadcasts, batches, Gemm transposes
+ * and Conv groups/strides/pads/dilations, on each vector path this CPU has
+ * (portable C, AVX2, AVX-512) and with the thread pool on. Values must agree
+ * within rtol 1e-4, plus 1e-5 of the output's largest magnitude for sums that
+ * cancel to ~0. */
+#include "test.h"
+
+#include "common/arena.h"
+#include "common/err.h"
+#include "runtime/engine/backends/backend.h"
+#include "runtime/engine/backends/cpu_isa.h"
+#include "runtime/engine/backends/threadpool.h"
+#include "runtime/engine/engine.h"
+
+#include <stdint.h>
+
+#define MAX_ATTRS 8
+
+struct node_spec {
+    const char *op;
+    Onnx__AttributeProto attrs[MAX_ATTRS];
+    int n_attrs;
+};
+
+static void attr_int(struct node_spec *s, const char *name, int64_t v)
+{
+    Onnx__AttributeProto *a = &s->attrs[s->n_attrs++];
+    onnx__attribute_proto__init(a);
+    a->name = (char *)name;
+    a->has_i = 1;
+    a->i = v;
+}
+
+static void attr_float(struct node_spec *s, const char *name, float v)
+{
+    Onnx__AttributeProto *a = &s->attrs[s->n_attrs++];
+    onnx__attribute_proto__init(a);
+    a->name = (char *)name;
+    a->has_f = 1;
+    a->f = v;
+}
+
+static void attr_ints(struct node_spec *s, const char *name, int64_t *v, size_t n)
+{
+    Onnx__AttributeProto *a = &s->attrs[s->n_attrs++];
+    onnx__attribute_proto__init(a);
+    a->name = (char *)name;
+    a->n_ints = n;
+    a->ints = v;
+}
+
+static void attr_str(struct node_spec *s, const char *name, const char *v)
+{
+    Onnx__AttributeProto *a = &s->attrs[s->n_attrs++];
+    onnx__attribute_proto__init(a);
+    a->name = (char *)name;
+    a->has_s = 1;
+    a->s.data = (uint8_t *)v;
+    a->s.len = strlen(v);
+}
+
+static uint64_t rng = 88172645463325252ull;
+static float rand_unit(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (float)((rng >> 40) & 0xffffff) / (float)0x800000 - 1.0f; /* [-1, 1) */
+}
+
+static struct tensor random_tensor(struct arena *ar, int rank, const int64_t *dims, float scale)
+{
+    struct tensor t = {.type = TENSOR_FLOAT, .rank = rank};
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++)
+        n *= t.dims[i] = dims[i];
+    float *d = arena_alloc(ar, (size_t)(n ? n : 1) * sizeof *d);
+    for (int64_t i = 0; i < n; i++)
+        d[i] = rand_unit() * scale;
+    t.data = d;
+    return t;
+}
+
+static int checks, fast_runs;
+static const struct engine_backend *under_test = &backend_cpu_opt;
+
+/* Runs node on the reference and on the backend at every ISA level; returns
+ * a description of the first mismatch or NULL. expect_fast: the backend must
+ * not decline. */
+static const char *compare(struct node_spec *s, struct tensor *in, int n_in, int expect_fast)
+{
+    static char why[256];
+    Onnx__AttributeProto *pattrs[MAX_ATTRS];
+    for (int i = 0; i < s->n_attrs; i++)
+        pattrs[i] = &s->attrs[i];
+    Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
+    node.op_type = (char *)s->op;
+    node.name = (char *)s->op;
+    node.n_attribute = (size_t)s->n_attrs;
+    node.attribute = pattrs;
+    const struct tensor *args[8];
+    for (int i = 0; i < n_in; i++)
+        args[i] = in[i].data ? &in[i] : NULL;
+    struct backend_node info = {.node = &node, .inputs = args, .n_inputs = n_in};
+    if (!under_test->claims(&info)) {
+        snprintf(why, sizeof why, "%s: not claimed", s->op);
+        return why;
+    }
+    op_run_fn fast = under_test->kernel(&node);
+    const struct op_kernel *ref = ops_find("", s->op);
+    struct arena ar;
+    arena_init(&ar, 1 << 20, 0);
+    struct tensor want = {0};
+    struct op_call call = {.node = &node, .inputs = args, .n_inputs = n_in, .outputs = &want, .n_outputs = 1,
+                           .arena = &ar};
+    int rc = ref->run(&call);
+    if (rc) {
+        snprintf(why, sizeof why, "%s: reference failed: %s", s->op, err_message(rc));
+        arena_release(&ar);
+        return why;
+    }
+    why[0] = 0;
+    for (int isa = CPU_ISA_GENERIC; isa <= (int)cpu_isa_detected() && !why[0]; isa++) {
+        cpu_isa_limit((enum cpu_isa)isa);
+        struct tensor got = {0};
+        call.outputs = &got;
+        rc = fast(&call);
+        if (rc == BACKEND_DECLINE) {
+            if (expect_fast)
+                snprintf(why, sizeof why, "%s: declined", s->op);
+            continue;
+        }
+        fast_runs++;
+        if (rc) {
+            snprintf(why, sizeof why, "%s [%s]: failed: %s", s->op, cpu_isa_name(isa), err_message(rc));
+            break;
+        }
+        int same = got.rank == want.rank && got.type == want.type;
+        for (int i = 0; same && i < got.rank; i++)
+            same = got.dims[i] == want.dims[i];
+        if (!same) {
+            char a[96], b[96];
+            tensor_format_shape(a, sizeof a, got.dims, got.rank);
+            tensor_format_shape(b, sizeof b, want.dims, want.rank);
+            snprintf(why, sizeof why, "%s [%s]: shape %s, reference %s", s->op, cpu_isa_name(isa), a, b);
+            break;
+        }
+        int64_t n = tensor_element_count(&want);
+        const float *g = got.data, *w = want.data;
+        /* Sums that cancel to near 0 differ by rounding relative to their terms, not to the result:
+         * the absolute slack scales with the output's largest magnitude. */
+        float scale = 1;
+        for (int64_t i = 0; i < n; i++)
+            if (isfinite(w[i]) && fabsf(w[i]) > scale)
+                scale = fabsf(w[i]);
+        for (int64_t i = 0; i < n; i++) {
+            checks++;
+            if ((isnan(w[i]) && isnan(g[i])) || (isinf(w[i]) && g[i] == w[i]))
+                continue;
+            if (!(fabsf(g[i] - w[i]) <= 1e-4f * fabsf(w[i]) + 1e-5f * scale)) {
+                snprintf(why, sizeof why, "%s [%s]: element %lld is %.9g, reference %.9g", s->op, cpu_isa_name(isa),
+                         (long long)i, g[i], w[i]);
+                break;
+            }
+        }
+    }
+    cpu_isa_limit(CPU_ISA_AVX512);
+    arena_release(&ar);
+    return why[0] ? why : NULL;
+}
+
+#define CHECK_SAME(spec, inputs, n)                                      \
+    do {                                                                 \
+        const char *why_ = compare(spec, inputs, n, 1);                  \
+        if (why_) {                                                      \
+            printf("FAIL %s: %s:%d: %s\n", test_current, __FILE__, __LINE__, why_); \
+            test_failures++;                                             \
+            test_current_failed = 1;                                     \
+            return;                                                      \
+        }                                                                \
+    } while (0)
+
+static struct arena inputs_arena;
+#define T(...) random_tensor(&inputs_arena, (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}, 1.0f)
+#define NONE ((struct tensor){0})
+
+TEST(matmul_matches_reference)
+{
+    static const int64_t shapes[][3] = {{1, 7, 5}, {3, 100, 77}, {4, 33, 1}, {67, 130, 45}, {13, 300, 70},
+                                        {64, 128, 200}, {6, 16, 32}, {1, 512, 512}, {97, 65, 129},
+                                        {130, 260, 150}, {2, 1024, 2100}}; /* the last two: threaded */
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        struct node_spec s = {.op = "MatMul"};
+        struct tensor in[2] = {T(shapes[i][0], shapes[i][1]), T(shapes[i][1], shapes[i][2])};
+        CHECK_SAME(&s, in, 2);
+    }
+    struct node_spec s = {.op = "MatMul"};
+    struct tensor folded[2] = {T(2, 3, 17), T(17, 33)}; /* leading dims fold into rows */
+    CHECK_SAME(&s, folded, 2);
+    struct tensor batched[2] = {T(2, 5, 9), T(2, 9, 11)};
+    CHECK_SAME(&s, batched, 2);
+    struct tensor vector[2] = {T(9), T(9, 4)};
+    CHECK_SAME(&s, vector, 2);
+    struct tensor bcast[2] = {T(1, 5, 9), T(3, 9, 4)}; /* declined: the reference broadcasts */
+    const char *why = compare(&s, bcast, 2, 0);
+    CHECK(why == NULL);
+}
+
+TEST(gemm_matches_reference_with_transposes_and_bias)
+{
+    static const int64_t sizes[][3] = {{5, 7, 3}, {1, 300, 512}, {37, 65, 129}, {32, 256, 256}, {2, 3, 1},
+                                       {3, 700, 2100}}; /* the last: threaded */
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        int64_t m = sizes[i][0], n = sizes[i][1], k = sizes[i][2];
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int bias = 0; bias < 6; bias++) {
+                    struct node_spec s = {.op = "Gemm"};
+                    attr_int(&s, "transA", ta);
+                    attr_int(&s, "transB", tb);
+                    if (bias & 1) {
+                        attr_float(&s, "alpha", 0.5f);
+                        attr_float(&s, "beta", bias == 3 ? 0.0f : 2.0f);
+                    }
+                    struct tensor in[3] = {ta ? T(k, m) : T(m, k), tb ? T(n, k) : T(k, n), NONE};
+                    switch (bias) {
+                    case 1: in[2] = T(n); break;
+                    case 2: in[2] = T(m, n); break;
+                    case 3: in[2] = T(m, 1); break;
+                    case 4: in[2] = T(1); break;
+                    case 5: in[2] = T(1, n); break;
+                    }
+                    CHECK_SAME(&s, in, bias ? 3 : 2);
+                }
+    }
+}
+
+TEST(conv_matches_reference)
+{
+    struct {
+        int64_t x[5], w[5];
+        int rank;
+        int64_t group, strides[3], pads[6], dilations[3];
+        const char *auto_pad;
+        int bias;
+    } cases[] = {
+        {{1, 3, 9, 11}, {4, 3, 3, 3}, 4, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}, NULL, 1},
+        {{2, 3, 9, 11}, {5, 3, 3, 2}, 4, 1, {2, 2}, {0, 1, 2, 1}, {1, 1}, NULL, 0},
+        {{1, 2, 12, 10}, {3, 2, 3, 3}, 4, 1, {1, 2}, {2, 2, 2, 2}, {2, 2}, NULL, 1},
+        {{2, 4, 8, 8}, {6, 2, 3, 3}, 4, 2, {1, 1}, {1, 1, 1, 1}, {1, 1}, NULL, 1},
+        {{1, 6, 7, 7}, {6, 1, 3, 3}, 4, 6, {2, 2}, {1, 1, 1, 1}, {1, 1}, NULL, 1},   /* depthwise */
+        {{2, 8, 5, 7}, {16, 8, 1, 1}, 4, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, NULL, 1},  /* 1x1: no im2col */
+        {{1, 8, 6, 6}, {4, 8, 1, 1}, 4, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, NULL, 0},   /* 1x1 strided */
+        {{1, 3, 10, 9}, {4, 3, 4, 3}, 4, 1, {3, 2}, {0}, {1, 1}, "SAME_UPPER", 1},
+        {{1, 3, 10, 9}, {4, 3, 4, 3}, 4, 1, {1, 1}, {0}, {1, 1}, "SAME_LOWER", 0},
+        {{1, 2, 10}, {3, 2, 3}, 3, 1, {2}, {1, 1}, {1}, NULL, 1},                    /* 1-D */
+        {{1, 2, 4, 5, 6}, {2, 2, 2, 2, 2}, 5, 1, {1, 1, 2}, {0, 1, 0, 1, 0, 1}, {1, 1, 1}, NULL, 1}, /* 3-D */
+        {{3, 16, 14, 14}, {32, 16, 3, 3}, 4, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}, NULL, 1}, /* threads */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int ns = cases[i].rank - 2;
+        struct node_spec s = {.op = "Conv"};
+        attr_int(&s, "group", cases[i].group);
+        attr_ints(&s, "strides", cases[i].strides, (size_t)ns);
+        attr_ints(&s, "dilations", cases[i].dilations, (size_t)ns);
+        if (cases[i].auto_pad)
+            attr_str(&s, "auto_pad", cases[i].auto_pad);
+        else
+            attr_ints(&s, "pads", cases[i].pads, (size_t)(2 * ns));
+        struct tensor in[3] = {
+            random_tensor(&inputs_arena, cases[i].rank, cases[i].x, 1.0f),
+            random_tensor(&inputs_arena, cases[i].rank, cases[i].w, 1.0f),
+            cases[i].bias ? T(cases[i].w[0]) : NONE,
+        };
+        CHECK_SAME(&s, in, cases[i].bias ? 3 : 2);
+    }
+}
+
+TEST(elementwise_matches_reference)
+{
+    static const char *ops[] = {"Add", "Sub", "Mul", "Div"};
+    for (size_t o = 0; o < 4; o++) {
+        struct node_spec s = {.op = ops[o]};
+        struct tensor pairs[][2] = {
+            {T(3, 17), T(3, 17)}, {T(5, 7), T(1)}, {T(1), T(4, 9)}, {T(2, 3, 4, 5), T(3, 1, 1)},
+            {T(4, 1), T(1, 5)}, {T(70000), T(70000)}, {T(2, 3, 1), T(1, 3, 19)}, {T(1), T(1, 1, 1)},
+        };
+        for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
+            CHECK_SAME(&s, pairs[i], 2);
+    }
+    static const char *acts[] = {"Relu", "LeakyRelu", "Sigmoid", "Exp"};
+    for (size_t o = 0; o < 4; o++) {
+        struct node_spec s = {.op = acts[o]};
+        if (o == 1)
+            attr_float(&s, "alpha", 0.2f);
+        int64_t dims[2] = {3, 1001};
+        struct tensor x = random_tensor(&inputs_arena, 2, dims, 30.0f);
+        float *d = x.data;
+        d[0] = 87.0f, d[1] = -87.0f, d[2] = 0.0f, d[3] = -1e-6f, d[4] = 150.0f, d[5] = -150.0f;
+        d[6] = NAN, d[7] = INFINITY, d[8] = -INFINITY, d[9] = 88.6f, d[10] = 89.0f, d[11] = -100.0f;
+        CHECK_SAME(&s, &x, 1);
+        struct tensor big[1] = {T(100000)};
+        CHECK_SAME(&s, big, 1);
+    }
+}
+
+TEST(batch_norm_and_softmax_match_reference)
+{
+    struct node_spec bn = {.op = "BatchNormalization"};
+    attr_float(&bn, "epsilon", 1e-3f);
+    int64_t c = 5;
+    struct tensor in[5] = {T(2, 5, 7, 9), T(5), T(5), T(5), T(5)};
+    float *var = in[4].data;
+    for (int i = 0; i < c; i++)
+        var[i] = fabsf(var[i]) + 0.1f;
+    CHECK_SAME(&bn, in, 5);
+    struct tensor flat[5] = {T(3, 5), T(5), T(5), T(5), T(5)};
+    for (int i = 0; i < c; i++)
+        ((float *)flat[4].data)[i] = fabsf(((float *)flat[4].data)[i]) + 0.1f;
+    CHECK_SAME(&bn, flat, 5);
+    struct node_spec sm = {.op = "Softmax"};
+    int64_t dims[2] = {7, 1003};
+    struct tensor x[1] = {random_tensor(&inputs_arena, 2, dims, 20.0f)};
+    ((float *)x[0].data)[3] = -INFINITY;
+    CHECK_SAME(&sm, x, 1);
+    struct tensor one[1] = {T(10)}, three[1] = {T(2, 3, 33)};
+    CHECK_SAME(&sm, one, 1);
+    CHECK_SAME(&sm, three, 1);
+    struct node_spec mid = {.op = "Softmax"};
+    attr_int(&mid, "axis", 1); /* opset 13: a middle axis is left to the reference */
+    CHECK(compare(&mid, three, 1, 0) == NULL);
+}
+
+TEST(max_pool_matches_reference)
+{
+    struct {
+        int64_t x[5];
+        int rank;
+        int64_t kernel[3], strides[3], pads[6], dilations[3];
+        int ceil;
+    } cases[] = {
+        {{2, 3, 28, 28}, 4, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 0},
+        {{1, 4, 13, 11}, 4, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0},
+        {{1, 2, 13, 11}, 4, {3, 2}, {2, 3}, {0, 1, 1, 0}, {1, 1}, 1},
+        {{1, 2, 12, 12}, 4, {2, 2}, {1, 1}, {0, 0, 0, 0}, {2, 2}, 0},
+        {{3, 2, 17}, 3, {4}, {3}, {1, 2}, {1}, 1},
+        {{1, 2, 5, 6, 7}, 5, {2, 2, 3}, {2, 1, 2}, {0, 1, 0, 0, 1, 1}, {1, 1, 1}, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int ns = cases[i].rank - 2;
+        struct node_spec s = {.op = "MaxPool"};
+        attr_ints(&s, "kernel_shape", cases[i].kernel, (size_t)ns);
+        attr_ints(&s, "strides", cases[i].strides, (size_t)ns);
+        attr_ints(&s, "pads", cases[i].pads, (size_t)(2 * ns));
+        attr_ints(&s, "dilations", cases[i].dilations, (size_t)ns);
+        attr_int(&s, "ceil_mode", cases[i].ceil);
+        struct tensor x[1] = {random_tensor(&inputs_arena, cases[i].rank, cases[i].x, 1.0f)};
+        CHECK_SAME(&s, x, 1);
+    }
+}
+
+TEST(non_float_inputs_are_not_claimed)
+{
+    Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
+    node.op_type = "Add";
+    struct tensor ints = {.type = TENSOR_INT64, .rank = 1, .dims = {3}};
+    struct tensor unknown = {.type = TENSOR_UNDEFINED, .rank = -1};
+    const struct tensor *args[2] = {&ints, &unknown};
+    struct backend_node info = {.node = &node, .inputs = args, .n_inputs = 2};
+    CHECK(!backend_cpu_opt.claims(&info));
+    args[0] = &unknown;
+    CHECK(backend_cpu_opt.claims(&info));
+    node.op_type = "Softsign";
+    CHECK(!backend_cpu_opt.claims(&info));
+}
+
+TEST(backend_choice_is_checked)
+{
+    CHECK(backend_configure("tpu", 0) == ERR_INVALID);
+    err_clear();
+    CHECK(backend_configure("cuda", 0) == ERR_UNSUPPORTED);
+    const char *why = err_message(ERR_UNSUPPORTED);
+    CHECK(strstr(why, backend_cuda_built() ? "no GPU" : "not built") != NULL);
+    err_clear();
+    CHECK(backend_configure("cpu", 2) == 0);
+    CHECK_STR(backend_choice(), "cpu");
+    CHECK(backend_configure("auto", 2) == 0);
+}
+
+/* Only where amlserve's CUDA kernels are built (nvcc) and a device answers. */
+static void cuda_matches_reference(void)
+{
+    test_current = "cuda_matches_reference";
+    if (!backend_cuda_built()) {
+        printf("SKIP %s: the CUDA backend is not built (no nvcc at build time)\n", test_current);
+        return;
+    }
+    if (!backend_cuda.usable()) {
+        printf("SKIP %s: no GPU\n", test_current);
+        return;
+    }
+    test_current_failed = 0;
+    under_test = &backend_cuda;
+    do {
+        struct node_spec mm = {.op = "MatMul"};
+        struct tensor ab[2] = {T(37, 65), T(65, 129)};
+        CHECK_SAME(&mm, ab, 2);
+        for (int t = 0; t < 4; t++) {
+            struct node_spec s = {.op = "Gemm"};
+            attr_int(&s, "transA", t & 1);
+            attr_int(&s, "transB", t >> 1);
+            attr_float(&s, "alpha", 0.5f);
+            struct tensor in[3] = {t & 1 ? T(300, 3) : T(3, 300), t >> 1 ? T(17, 300) : T(300, 17), T(17)};
+            CHECK_SAME(&s, in, 3);
+        }
+        static const char *bin[] = {"Add", "Sub", "Mul", "Div"};
+        for (int o = 0; o < 4; o++) {
+            struct node_spec s = {.op = bin[o]};
+            struct tensor same[2] = {T(3, 1001), T(3, 1001)}, scalar[2] = {T(5, 7), T(1)};
+            CHECK_SAME(&s, same, 2);
+            CHECK_SAME(&s, scalar, 2);
+        }
+        static const char *acts[] = {"Relu", "Sigmoid", "Softmax"};
+        for (int o = 0; o < 3; o++) {
+            struct node_spec s = {.op = acts[o]};
+            struct tensor x[1] = {T(7, 1000)};
+            CHECK_SAME(&s, x, 1);
+        }
+    } while (0);
+    under_test = &backend_cpu_opt;
+    if (!test_current_failed)
+        printf("PASS %s\n", test_current);
+}
+
+int main(void)
+{
+    arena_init(&inputs_arena, 1 << 20, 0);
+    pool_set_threads(2); /* exercise the pool even on one CPU */
+    RUN(backend_choice_is_checked);
+    RUN(non_float_inputs_are_not_claimed);
+    RUN(matmul_matches_reference);
+    RUN(gemm_matches_reference_with_transposes_and_bias);
+    RUN(conv_matches_reference);
+    RUN(elementwise_matches_reference);
+    RUN(batch_norm_and_softmax_match_reference);
+    RUN(max_pool_matches_reference);
+    cuda_matches_reference();
+    printf("# %d values compared over %d backend runs, vector paths up to %s, %d threads\n", checks, fast_runs,
+           cpu_isa_name(cpu_isa_detected()), pool_threads());
+    arena_release(&inputs_arena);
+    return test_failures ? 1 : 0;
+}
