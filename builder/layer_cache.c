@@ -79,10 +79,12 @@ int layer_cache_key(struct layer_cache_key *key, struct cache *c, const struct p
     int rc = digest_init(&d);
     if (rc)
         return rc;
-    snprintf(text, sizeof text, "amlpkg layer %d %s %d %lld zlib/%s", LAYER_FORMAT, oci_compression_name(compression),
-             layer->gzip_level, (long long)mtime, zlibVersion());
+    /* archive_version_details() allocates on every call: name the parts that shape the bytes instead. */
+    const char *zstd = archive_libzstd_version();
+    snprintf(text, sizeof text, "amlpkg layer %d %s %d %lld zlib/%s %s zstd/%s", LAYER_FORMAT,
+             oci_compression_name(compression), layer->gzip_level, (long long)mtime, zlibVersion(),
+             archive_version_string(), zstd ? zstd : "none");
     rc = field(&d, text);
-    rc = rc ? rc : field(&d, archive_version_details());
     for (size_t i = 0; i < layer->n_entries && !rc; i++)
         rc = list_tree(&d, c, layer->entries[i].image_path, layer->entries[i].host_path, 0);
     if (!rc && !(rc = digest_final(&d, digest)))
