@@ -37,11 +37,22 @@ static long env_long(const char *name, long fallback, long lo, long hi)
     return (*end || errno || v < lo || v > hi) ? fallback : v;
 }
 
-void registry_call_init(struct registry_call *call)
+void registry_call_init(struct registry_call *call, const char *method, const char *url, const char *scope,
+                        const char *repo, const char *what)
 {
     memset(call, 0, sizeof *call);
     call->fd = -1;
     call->out_fd = -1;
+    call->method = method;
+    call->url = url;
+    call->scope = scope;
+    call->repo = repo;
+    call->what = what;
+}
+
+void registry_repo_scope(char *out, size_t size, const char *repo, int push)
+{
+    snprintf(out, size, "repository:%s:%s", repo, push ? "pull,push" : "pull");
 }
 
 void registry_response_release(struct registry_response *resp)
@@ -822,10 +833,7 @@ void registry_free(struct registry *reg)
 static int ping(struct registry_conn *c, struct registry_response *resp, CURLcode *cc)
 {
     struct registry_call call;
-    registry_call_init(&call);
-    call.method = "GET";
-    call.url = "/v2/";
-    call.what = "ping /v2/";
+    registry_call_init(&call, "GET", "/v2/", NULL, NULL, "ping /v2/");
     struct transfer t = {.conn = c, .call = &call, .resp = resp};
     response_reset(resp);
     *cc = perform(c, &call, c->reg->base, NULL, resp, &t);

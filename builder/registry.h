@@ -113,8 +113,12 @@ struct registry_response {
     struct buf error_body; /* non-2xx body (capped), released by registry_response_release */
 };
 
-/* Initialises a call with no body and no sink. */
-void registry_call_init(struct registry_call *call);
+/* Initialises a call with what every request names and no body or sink;
+ * callers then set the few fields their request needs beyond that. */
+void registry_call_init(struct registry_call *call, const char *method, const char *url, const char *scope,
+                        const char *repo, const char *what);
+/* The token scope for repo: "repository:<repo>:pull" or ":pull,push". */
+void registry_repo_scope(char *out, size_t size, const char *repo, int push);
 void registry_response_release(struct registry_response *resp);
 /* 0 when an HTTP response arrived (any status); negative for a transport
  * failure that retries did not cure (message set). resp is always initialised. */
