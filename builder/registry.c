@@ -99,7 +99,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
     if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
         /* A new response (redirect or 100-continue): forget the previous headers. */
         r->location[0] = r->content_type[0] = r->docker_digest[0] = r->range[0] = r->link[0] = '\0';
-        r->www_authenticate[0] = '\0';
+        r->www_authenticate[0] = r->oci_subject[0] = '\0';
         r->retry_after = 0;
         r->content_length = -1;
         return n;
@@ -119,6 +119,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
         copy_header_value(r->docker_digest, sizeof r->docker_digest, v, vlen);
     else if (IS("range"))
         copy_header_value(r->range, sizeof r->range, v, vlen);
+    else if (IS("oci-subject"))
+        copy_header_value(r->oci_subject, sizeof r->oci_subject, v, vlen);
     else if (IS("link"))
         copy_header_value(r->link, sizeof r->link, v, vlen);
     else if (IS("www-authenticate") && !r->www_authenticate[0])

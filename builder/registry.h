@@ -108,6 +108,7 @@ struct registry_response {
     char range[64];
     char link[2048]; /* pagination: `<url>; rel="next"` */
     char www_authenticate[2048];
+    char oci_subject[80]; /* OCI-Subject: a manifest PUT whose subject the referrers API recorded */
     long retry_after;
     int64_t content_length;
     struct buf error_body; /* non-2xx body (capped), released by registry_response_release */

@@ -341,8 +341,10 @@ int registry_manifest_has(struct registry_conn *c, int *out, const char *repo, c
 }
 
 int registry_manifest_put(struct registry_conn *c, const char *repo, const char *id, const char *data, size_t len,
-                          const char *media_type)
+                          const char *media_type, int *subject_ack)
 {
+    if (subject_ack)
+        *subject_ack = 0;
     char url[600], scope[600], what[160];
     snprintf(url, sizeof url, "/v2/%s/manifests/%s", repo, id);
     registry_repo_scope(scope, sizeof scope, repo, 1);
@@ -362,6 +364,8 @@ int registry_manifest_put(struct registry_conn *c, const char *repo, const char 
             rc = err_set(ERR_MISMATCH, "%s %s/%s: %s: the registry stored digest %s, expected %s", c->reg->op,
                          c->reg->name, repo, what, resp.docker_digest, mine);
     }
+    if (!rc && subject_ack)
+        *subject_ack = resp.oci_subject[0] != '\0';
     registry_response_release(&resp);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include "oci_image.h"
 #include "reference.h"
 #include "registry_blob.h"
+#include "registry_referrers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,12 +350,17 @@ static int put_manifests(const struct manifest_check *m, struct image_transfer *
     const struct graph *g = m->g;
     int rc = registry_conn_new(&c, m->reg);
     for (size_t i = 0; !rc && i < g->n_nodes; i++) {
-        if (m->has[i])
-            continue; /* a PUT would only make the registry rewrite what it has */
         const struct node *n = &g->nodes[i];
-        rc = registry_manifest_put(c, m->repo, manifest_ref(g, i, m->id), n->bytes.data, n->bytes.len,
-                                   n->media_type);
-        x->manifests_put += !rc;
+        int ack = 0;
+        char subject[72];
+        /* With has[i] a PUT would only make the registry rewrite what it has. */
+        if (!m->has[i] && !(rc = registry_manifest_put(c, m->repo, manifest_ref(g, i, m->id), n->bytes.data,
+                                                       n->bytes.len, n->media_type, &ack)))
+            x->manifests_put++;
+        /* A referrer (the SBOM) must be findable from its subject on registries without the referrers API too. */
+        if (!rc && !(rc = registry_manifest_subject(subject, n->bytes.data, n->bytes.len, n->digest)) && subject[0])
+            rc = registry_referrers_record(c, m->repo, subject, n->digest, n->media_type, n->bytes.data,
+                                           n->bytes.len, ack, &x->referrers_fallback);
     }
     if (!rc && g->n_nodes)
         snprintf(x->digest, sizeof x->digest, "%s", g->nodes[g->n_nodes - 1].digest);
