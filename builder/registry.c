@@ -76,6 +76,7 @@ struct transfer {
     struct registry_response *resp;
     size_t sent; /* request body bytes handed to curl */
     int64_t received;
+    long long counted; /* of those, what count_moved added to the progress counters */
     int sink_failed; /* local write error or size cap: message set */
 };
 
@@ -147,6 +148,15 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
+/* Payload bytes for progress: the registry's total and the conn's blob. */
+static void count_moved(struct transfer *t, long long n)
+{
+    t->counted += n;
+    atomic_fetch_add(&t->conn->reg->bytes_moved, n);
+    if (t->conn->blob_bytes)
+        atomic_fetch_add(t->conn->blob_bytes, n);
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 {
     struct transfer *t = ctx;
@@ -181,7 +191,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
             }
             done += (size_t)w;
         }
-        atomic_fetch_add(&t->conn->reg->bytes_moved, (long long)n);
+        count_moved(t, (long long)n);
     } else if (call->body_buf) {
         if (buf_append(call->body_buf, data, n)) {
             err_set(ERR_LIMIT, "%s: the registry's reply is too large", call->what);
@@ -216,7 +226,7 @@ static size_t on_read(char *out, size_t size, size_t nmemb, void *ctx)
             return CURL_READFUNC_ABORT;
         }
         t->sent += (size_t)r;
-        atomic_fetch_add(&t->conn->reg->bytes_moved, (long long)r);
+        count_moved(t, (long long)r);
         return (size_t)r;
     }
     size_t left = call->len - t->sent;
@@ -603,6 +613,15 @@ static int reset_sink(const struct registry_call *call)
     return 0;
 }
 
+/* What a failed or replayed attempt counted as moved (its own bytes only:
+ * other threads' transfers go on meanwhile). */
+static void take_back(struct registry_conn *c, long long n)
+{
+    atomic_fetch_sub(&c->reg->bytes_moved, n);
+    if (c->blob_bytes)
+        atomic_fetch_sub(c->blob_bytes, n);
+}
+
 int registry_call(struct registry_conn *c, const struct registry_call *call, struct registry_response *resp)
 {
     struct registry *reg = c->reg;
@@ -626,7 +645,6 @@ int registry_call(struct registry_conn *c, const struct registry_call *call, str
             return rc;
         }
         struct transfer t = {.conn = c, .call = call, .resp = resp};
-        long long before = atomic_load(&reg->bytes_moved);
         CURLcode cc = perform(c, call, url, auth, resp, &t);
         int had_auth = auth != NULL;
         free(auth);
@@ -639,7 +657,7 @@ int registry_call(struct registry_conn *c, const struct registry_call *call, str
             auth_replays++;
             refresh = had_auth;
             attempt--; /* an auth round trip is not a failure */
-            atomic_fetch_sub(&reg->bytes_moved, atomic_load(&reg->bytes_moved) - before);
+            take_back(c, t.counted);
             continue;
         }
         if (!transient)
@@ -648,7 +666,7 @@ int registry_call(struct registry_conn *c, const struct registry_call *call, str
                                             reg->op, reg->name, call->repo ? call->repo : "", call->what,
                                             curl_detail(c, cc), tls_hint(reg, cc));
         /* Progress counted what this failed attempt moved; take it back. */
-        atomic_fetch_sub(&reg->bytes_moved, atomic_load(&reg->bytes_moved) - before);
+        take_back(c, t.counted);
         if (attempt >= max_retries) {
             if (cc != CURLE_OK)
                 return err_set(ERR_IO, "%s %s/%s: %s: %s (after %ld attempts)", reg->op, reg->name,

@@ -69,6 +69,7 @@ struct registry_conn {
     struct registry *reg;
     void *curl;       /* CURL * */
     char errbuf[256]; /* CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE) of the last request */
+    atomic_llong *blob_bytes; /* or NULL: also counts the blob bytes moved, for its progress bar */
 };
 
 /* Connects to registry_name (host[:port] as in a reference), pings /v2/ and

@@ -28,6 +28,7 @@ struct gblob {
     int64_t size;
     char *path; /* local file (push source or download target) */
     const char *media_type;
+    enum blob_result result; /* push and copy: what happened to it */
 };
 
 struct graph {
@@ -184,7 +185,15 @@ static void *worker(void *arg)
         size_t i = atomic_fetch_add(&p->next, 1);
         if (i >= p->g->n_blobs)
             break;
-        rc = p->fn(p, c, &p->g->blobs[i]);
+        struct gblob *b = &p->g->blobs[i];
+        struct progress_blob *pb = progress_blob_begin(&p->progress, i);
+        c->blob_bytes = pb ? &pb->done : NULL;
+        b->result = BLOB_UPLOADED;
+        rc = p->fn(p, c, b);
+        c->blob_bytes = NULL;
+        progress_blob_end(pb, b->result == BLOB_EXISTED   ? PROGRESS_EXISTED
+                              : b->result == BLOB_MOUNTED ? PROGRESS_MOUNTED
+                                                          : PROGRESS_DONE);
         atomic_fetch_add(&p->progress.blobs_done, 1);
     }
     if (rc) {
@@ -236,8 +245,9 @@ static int run_pool(struct pool *p, int jobs)
     return run_pool_with(p, jobs, NULL, NULL);
 }
 
-static void count_result(struct pool *p, enum blob_result r)
+static void count_result(struct pool *p, struct gblob *b, enum blob_result r)
 {
+    b->result = r;
     if (r == BLOB_EXISTED)
         atomic_fetch_add(&p->existed, 1);
     else if (r == BLOB_MOUNTED)
@@ -251,7 +261,7 @@ static int push_one(struct pool *p, struct registry_conn *c, struct gblob *b)
     enum blob_result r;
     int rc = registry_blob_push(c, &r, p->repo, b->digest, b->size, b->path, p->src_repo);
     if (!rc)
-        count_result(p, r);
+        count_result(p, b, r);
     return rc;
 }
 
@@ -271,13 +281,13 @@ static int copy_one(struct pool *p, struct registry_conn *c, struct gblob *b)
     int rc = registry_blob_exists(c, &exists, p->repo, b->digest);
     if (rc || exists) {
         if (exists)
-            count_result(p, BLOB_EXISTED);
+            count_result(p, b, BLOB_EXISTED);
         return rc;
     }
     if (!p->src_reg) {
         rc = registry_blob_push(c, &r, p->repo, b->digest, b->size, NULL, p->src_repo);
         if (!rc) {
-            count_result(p, r);
+            count_result(p, b, r);
             return 0;
         }
         if (rc != ERR_NOTFOUND)
@@ -292,8 +302,26 @@ static int copy_one(struct pool *p, struct registry_conn *c, struct gblob *b)
     if (!rc)
         atomic_fetch_add(&p->downloaded, 1);
     if (!rc && !(rc = registry_blob_push(c, &r, p->repo, b->digest, b->size, b->path, NULL)))
-        count_result(p, r);
+        count_result(p, b, r);
     remove(b->path);
+    return rc;
+}
+
+/* Progress for the pool's blobs (bars only when tty). */
+static int start_progress(struct pool *p, const char *label, atomic_llong *bytes, int tty)
+{
+    size_t n = p->g->n_blobs;
+    const char **digests = calloc(n ? n : 1, sizeof *digests);
+    int64_t *sizes = calloc(n ? n : 1, sizeof *sizes);
+    int rc = digests && sizes ? 0 : err_set(ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        digests[i] = p->g->blobs[i].digest;
+        sizes[i] = p->g->blobs[i].size;
+    }
+    if (!rc && !(rc = progress_init(&p->progress, n, digests, sizes)))
+        progress_start(&p->progress, label, bytes, tty);
+    free(digests);
+    free(sizes);
     return rc;
 }
 
@@ -415,9 +443,8 @@ int registry_image_push(struct registry *reg, const char *repo, const char *id, 
             rc = err_set(ERR_NOMEM, "out of memory");
     if (rc)
         goto done;
-    progress_start(&p.progress, "pushing", &reg->bytes_moved, x->tty);
-    atomic_store(&p.progress.bytes_total, graph_bytes(&g));
-    atomic_store(&p.progress.blobs_total, (int)g.n_blobs);
+    if ((rc = start_progress(&p, "pushing", &reg->bytes_moved, x->tty)))
+        goto done;
     struct manifest_check m = {.reg = reg, .repo = repo, .id = id, .g = &g};
     rc = run_pool_with(&p, x->jobs, check_manifests, &m);
     progress_stop(&p.progress);
@@ -560,9 +587,8 @@ int registry_image_pull(struct registry *reg, const char *repo, const char *id, 
         }
     if (rc)
         goto done;
-    progress_start(&p.progress, "pulling", &reg->bytes_moved, x->tty);
-    atomic_store(&p.progress.bytes_total, graph_bytes(&g));
-    atomic_store(&p.progress.blobs_total, (int)g.n_blobs);
+    if ((rc = start_progress(&p, "pulling", &reg->bytes_moved, x->tty)))
+        goto done;
     rc = run_pool(&p, x->jobs);
     progress_stop(&p.progress);
     if (!rc)
@@ -612,9 +638,8 @@ int registry_image_copy(struct registry *src_reg, const char *src_repo, const ch
         }
     if (rc)
         goto done;
-    progress_start(&p.progress, "copying", &dst_reg->bytes_moved, x->tty);
-    atomic_store(&p.progress.bytes_total, graph_bytes(&g));
-    atomic_store(&p.progress.blobs_total, (int)g.n_blobs);
+    if ((rc = start_progress(&p, "copying", &dst_reg->bytes_moved, x->tty)))
+        goto done;
     struct manifest_check m = {.reg = dst_reg, .repo = dst_repo, .id = dst_id, .g = &g};
     rc = run_pool_with(&p, x->jobs, check_manifests, &m);
     progress_stop(&p.progress);
