@@ -497,7 +497,7 @@ static int push_built(struct build_options *o, const char *output, const char *s
     struct registry *reg = NULL;
     struct image_transfer x = {.jobs = 4, .tty = isatty(2) && !o->json};
     o->transfer.reg.op = "push";
-    if (!(rc = image_source_open(&src, output)) && !(rc = registry_open(&reg, ref.registry, &o->transfer.reg)))
+    if (!(rc = transfer_cli_open_push(&src, output, &reg, ref.registry, &o->transfer.reg)))
         rc = registry_image_push(reg, ref.repository, ref.tag[0] ? ref.tag : NULL, src, &x);
     if (!rc && ref.digest[0] && strcmp(ref.digest, x.digest))
         rc = err_set(ERR_MISMATCH, "--push %s: the image's digest is %s, not %s", o->push, x.digest, ref.digest);

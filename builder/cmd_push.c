@@ -52,7 +52,7 @@ int cmd_push(int argc, char **argv)
         fprintf(stderr, "amlpkg push: %s\n", err_message(rc));
         return EXIT_USAGE;
     }
-    if ((rc = image_source_open(&src, source)) || (rc = registry_open(&reg, ref.registry, &t.reg)))
+    if ((rc = transfer_cli_open_push(&src, source, &reg, ref.registry, &t.reg)))
         goto done;
     if ((rc = registry_image_push(reg, ref.repository, ref.tag[0] ? ref.tag : NULL, src, &x)))
         goto done;

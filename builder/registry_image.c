@@ -365,10 +365,36 @@ static int check_manifests(void *ctx)
     struct manifest_check *m = ctx;
     struct registry_conn *c = NULL;
     int rc = registry_conn_new(&c, m->reg);
-    for (size_t i = 0; !rc && i < m->g->n_nodes; i++)
+    for (size_t i = 0; !rc && i + 1 < m->g->n_nodes; i++) /* the top one move_blobs asked already */
         rc = registry_manifest_has(c, &m->has[i], m->repo, manifest_ref(m->g, i, m->id), m->g->nodes[i].digest);
     registry_conn_free(c);
     return rc;
+}
+
+/* The blobs, in parallel, while the child manifests are checked. First the
+ * top manifest: when the registry already has it under its name (the tag
+ * names this very digest) it holds the whole image, since registries accept
+ * a manifest only once its blobs and children are in place; a re-push then
+ * costs that one HEAD and every blob counts as skipped. */
+static int move_blobs(struct pool *p, struct manifest_check *m, int jobs)
+{
+    const struct graph *g = m->g;
+    size_t top = g->n_nodes - 1;
+    struct registry_conn *c = NULL;
+    int rc = registry_conn_new(&c, m->reg);
+    if (!rc)
+        rc = registry_manifest_has(c, &m->has[top], m->repo, manifest_ref(g, top, m->id), g->nodes[top].digest);
+    registry_conn_free(c); /* its kept-alive connection goes to the first worker */
+    if (rc || !m->has[top])
+        return rc ? rc : run_pool_with(p, jobs, g->n_nodes > 1 ? check_manifests : NULL, m);
+    for (size_t i = 0; i < g->n_nodes; i++)
+        m->has[i] = 1;
+    for (size_t i = 0; i < g->n_blobs; i++) {
+        count_result(p, &p->g->blobs[i], BLOB_EXISTED);
+        progress_blob_end(progress_blob_begin(&p->progress, i), PROGRESS_EXISTED);
+        atomic_fetch_add(&p->progress.blobs_done, 1);
+    }
+    return 0;
 }
 
 /* Puts the manifests the check found missing, children before the index. */
@@ -446,7 +472,7 @@ int registry_image_push(struct registry *reg, const char *repo, const char *id, 
     if ((rc = start_progress(&p, "pushing", &reg->bytes_moved, x->tty)))
         goto done;
     struct manifest_check m = {.reg = reg, .repo = repo, .id = id, .g = &g};
-    rc = run_pool_with(&p, x->jobs, check_manifests, &m);
+    rc = move_blobs(&p, &m, x->jobs);
     progress_stop(&p.progress);
     if (!rc)
         rc = put_manifests(&m, x);
@@ -641,7 +667,7 @@ int registry_image_copy(struct registry *src_reg, const char *src_repo, const ch
     if ((rc = start_progress(&p, "copying", &dst_reg->bytes_moved, x->tty)))
         goto done;
     struct manifest_check m = {.reg = dst_reg, .repo = dst_repo, .id = dst_id, .g = &g};
-    rc = run_pool_with(&p, x->jobs, check_manifests, &m);
+    rc = move_blobs(&p, &m, x->jobs);
     progress_stop(&p.progress);
     if (!rc)
         rc = put_manifests(&m, x);
