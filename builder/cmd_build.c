@@ -497,7 +497,7 @@ static int push_built(struct build_options *o, const char *output, const char *s
     struct registry *reg = NULL;
     struct image_transfer x = {.jobs = 4, .tty = isatty(2) && !o->json};
     o->transfer.reg.op = "push";
-    if (!(rc = image_source_open(&src, output)) && !(rc = registry_open(&reg, ref.registry, &o->transfer.reg)))
+    if (!(rc = transfer_cli_open_push(&src, output, &reg, ref.registry, &o->transfer.reg)))
         rc = registry_image_push(reg, ref.repository, ref.tag[0] ? ref.tag : NULL, src, &x);
     if (!rc && ref.digest[0] && strcmp(ref.digest, x.digest))
         rc = err_set(ERR_MISMATCH, "--push %s: the image's digest is %s, not %s", o->push, x.digest, ref.digest);
@@ -508,7 +508,8 @@ static int push_built(struct build_options *o, const char *output, const char *s
         fprintf(stderr, "pushed %s -> %s: %d blobs (%d uploaded, %d skipped, %d mounted), %.1f MB in %.2fs\n", output,
                 dst, x.blobs, x.uploaded, x.existed, x.mounted, (double)x.bytes_moved / 1e6, x.seconds);
     }
-    /* The SBOM follows by digest, its subject the image: registries with the referrers API list it. */
+    /* The SBOM follows by digest, its subject the image: found through the referrers API or, where the
+     * registry has none, the sha256-<hex> referrers tag. */
     if (!rc && sbom_layout) {
         struct image_source *sbom = NULL;
         struct image_transfer y = {.jobs = 2};
@@ -516,7 +517,9 @@ static int push_built(struct build_options *o, const char *output, const char *s
         snprintf(image_digest, sizeof image_digest, "%s", x.digest);
         if (!(rc = image_source_open(&sbom, sbom_layout)) &&
             !(rc = registry_image_push(reg, ref.repository, NULL, sbom, &y)))
-            fprintf(stderr, "pushed the SBOM as %s (subject %s)\n", y.digest, image_digest);
+            fprintf(stderr, "pushed the SBOM as %s (subject %s%s%s)\n", y.digest, image_digest,
+                    y.referrers_fallback ? "; listed in the referrers tag sha256-" : "",
+                    y.referrers_fallback ? image_digest + 7 : "");
         image_source_free(sbom);
     }
     registry_free(reg);

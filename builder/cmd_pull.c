@@ -1,6 +1,8 @@
 /* amlpkg pull REF -o OUT.tar: a registry image to an oci-archive. */
 #include "commands.h"
 #include "common/err.h"
+#include "registry_referrers.h"
+#include "sbom.h"
 #include "transfer_cli.h"
 
 #include <stdio.h>
@@ -16,15 +18,18 @@ static const char pull_usage[] =
     "options:\n"
     "  -o, --output FILE      the oci-archive to write (required)\n"
     "      --format FORMAT    oci-archive (the only format of this version)\n"
-    "      --platform OS/ARCH image to take from a multi-platform index (default linux/<this host>)\n" TRANSFER_CLI_HELP;
+    "      --platform OS/ARCH image to take from a multi-platform index (default linux/<this host>)\n"
+    "      --sbom FILE        also fetch the image's SPDX SBOM (the artifact whose subject is the image,\n"
+    "                         found through the referrers API or the sha256-<hex> referrers tag)\n" TRANSFER_CLI_HELP;
 
 int cmd_pull(int argc, char **argv)
 {
     static const struct option long_opts[] = {
         TRANSFER_CLI_OPTIONS, {"output", required_argument, NULL, 'o'}, {"platform", required_argument, NULL, 0x200},
-        {"format", required_argument, NULL, 0x201}, {NULL, 0, NULL, 0},
+        {"format", required_argument, NULL, 0x201}, {"sbom", required_argument, NULL, 0x202}, {NULL, 0, NULL, 0},
     };
     struct transfer_cli t = {.jobs = 4, .reg.op = "pull"};
+    const char *sbom_path = NULL;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "o:j:h", long_opts, NULL)) != -1) {
@@ -37,6 +42,8 @@ int cmd_pull(int argc, char **argv)
             t.output = optarg;
         } else if (c == 0x200) {
             t.platform = optarg;
+        } else if (c == 0x202) {
+            sbom_path = optarg;
         } else if (c == 0x201) {
             if (strcmp(optarg, "oci-archive")) {
                 fprintf(stderr, "amlpkg pull: --format '%s' is not supported (this version writes oci-archive)\n",
@@ -73,9 +80,17 @@ int cmd_pull(int argc, char **argv)
     if ((rc = registry_open(&reg, ref.registry, &t.reg)) ||
         (rc = registry_image_pull(reg, ref.repository, reference_manifest_id(&ref), t.output, name, &x)))
         goto done;
-    char src[700];
+    char src[700], sbom_digest[72] = "";
+    struct registry_conn *conn = NULL;
+    if (sbom_path && !(rc = registry_conn_new(&conn, reg)))
+        rc = registry_referrer_pull_file(conn, sbom_digest, ref.repository, x.digest, SBOM_ARTIFACT_TYPE, sbom_path);
+    registry_conn_free(conn);
+    if (rc)
+        goto done;
     reference_format(src, sizeof src, &ref);
     transfer_cli_report(&t, "pulled", src, t.output, &x);
+    if (sbom_digest[0] && !t.json)
+        printf("sbom %s -> %s\n", sbom_digest, sbom_path);
 done:
     registry_free(reg);
     return rc ? cmd_report_error(rc) : EXIT_OK;

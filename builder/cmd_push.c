@@ -1,4 +1,4 @@
-/* amlpkg push SOURCE REF: an oci-archive or OCI layout to a registry. */
+/* amlpkg push SOURCE REF: an oci-archive, OCI layout or docker-archive to a registry. */
 #include "commands.h"
 #include "common/err.h"
 #include "image_source.h"
@@ -11,9 +11,10 @@
 static const char push_usage[] =
     "usage: amlpkg push SOURCE REF [options]\n"
     "\n"
-    "Uploads an image to a registry. SOURCE is an oci-archive (what amlpkg build writes) or an OCI\n"
-    "layout directory (DIR:NAME:TAG picks one image of several); REF is registry/repository[:tag]\n"
-    "(Docker Hub when there is no registry).\n"
+    "Uploads an image to a registry. SOURCE is an oci-archive (what amlpkg build writes), an OCI\n"
+    "layout directory (DIR:NAME:TAG picks one image of several) or a docker-archive (docker save,\n"
+    "podman save --format docker-archive: its layers go as the archive holds them, under an OCI\n"
+    "manifest); REF is registry/repository[:tag] (Docker Hub when there is no registry).\n"
     "Blobs the registry already has are skipped.\n"
     "\n"
     "options:\n" TRANSFER_CLI_HELP;
@@ -51,7 +52,7 @@ int cmd_push(int argc, char **argv)
         fprintf(stderr, "amlpkg push: %s\n", err_message(rc));
         return EXIT_USAGE;
     }
-    if ((rc = image_source_open(&src, source)) || (rc = registry_open(&reg, ref.registry, &t.reg)))
+    if ((rc = transfer_cli_open_push(&src, source, &reg, ref.registry, &t.reg)))
         goto done;
     if ((rc = registry_image_push(reg, ref.repository, ref.tag[0] ? ref.tag : NULL, src, &x)))
         goto done;

@@ -152,3 +152,38 @@ int fs_dir_is_empty(const char *path)
     closedir(d);
     return empty;
 }
+
+int fs_path_depth(const char *p, size_t len, int depth, int *escaped)
+{
+    while (len) {
+        size_t n = 0;
+        while (n < len && p[n] != '/')
+            n++;
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            if (--depth < 0)
+                *escaped = 1;
+        } else if (n && !(n == 1 && p[0] == '.')) {
+            depth++;
+        }
+        p += n;
+        len -= n;
+        if (len) {
+            p++;
+            len--;
+        }
+    }
+    return depth;
+}
+
+int fs_path_has_dotdot(const char *p)
+{
+    for (const char *c = p; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 2 && c[0] == '.' && c[1] == '.')
+            return 1;
+        c += n;
+        while (*c == '/')
+            c++;
+    }
+    return 0;
+}

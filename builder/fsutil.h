@@ -27,5 +27,11 @@ int fs_commit(FILE *f, const char *tmp_path, const char *target);
 int fs_dir_is_empty(const char *path);
 /* Copies a whole file into an open stream. */
 int fs_copy_into(FILE *dst, const char *src_path);
+/* Archive member paths, judged lexically. fs_path_depth: depth after walking
+ * p[0..len) from depth ("a/b" adds 2, ".." takes one, "." and empty parts
+ * none); sets *escaped when it goes above the start. */
+int fs_path_depth(const char *p, size_t len, int depth, int *escaped);
+/* 1 when a component of p is "..". */
+int fs_path_has_dotdot(const char *p);
 
 #endif

@@ -4,6 +4,8 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "digest.h"
+#include "docker_archive.h"
+#include "oci_image.h"
 #include "fsutil.h"
 #include "reference.h"
 
@@ -28,6 +30,71 @@ static int wanted_entry(const char *name)
     char d[80];
     snprintf(d, sizeof d, "sha256:%.70s", name + 13);
     return reference_valid_digest(d);
+}
+
+/* extract()'s answer for a tarball with manifest.json and no index.json. */
+#define DOCKER_ARCHIVE 1
+
+/* Writes a file into the layout, creating it. */
+static int write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    int bad = !f || fwrite(data, 1, len, f) != len;
+    if (f && fclose(f) != 0)
+        bad = 1;
+    return bad ? err_set_errno(ERR_IO, "%s: cannot write", path) : 0;
+}
+
+/* A docker-archive becomes an OCI layout in root: the config as it is, the
+ * layers as the archive holds them (digests of those bytes, media types by
+ * their magic), under one OCI image manifest. The files are hard-linked into
+ * blobs/sha256, not copied. */
+static int docker_to_layout(const char *tarball, const char *root)
+{
+    char *dir = fs_join(root, "docker"), path[4200];
+    struct docker_archive d = {.context = "amlpkg push"};
+    struct buf m;
+    buf_init(&m, 0);
+    int rc = dir ? 0 : err_set(ERR_NOMEM, "out of memory");
+    if (!rc && mkdir(dir, 0700) != 0)
+        rc = err_set_errno(ERR_IO, "%s: cannot create", dir);
+    d.dir = dir;
+    if (rc || (rc = docker_archive_load(&d, tarball)))
+        goto done;
+    snprintf(path, sizeof path, "%s/blobs/sha256/%s", root, d.config_digest + 7);
+    if ((rc = write_file(path, d.config.data, d.config.len)))
+        goto done;
+    buf_appendf(&m, "{\"config\":{\"digest\":\"%s\",\"mediaType\":\"" OCI_MEDIA_TYPE_CONFIG "\",\"size\":%zu},"
+                    "\"layers\":[", d.config_digest, d.config.len);
+    for (size_t i = 0; i < d.n_layers && !rc; i++) {
+        const struct oci_blob *l = &d.layers[i];
+        snprintf(path, sizeof path, "%s/blobs/sha256/%s", root, l->digest + 7);
+        if (link(l->path, path) != 0 && errno != EEXIST)
+            rc = err_set_errno(ERR_IO, "%s: cannot link", path);
+        buf_appendf(&m, "%s{\"digest\":\"%s\",\"mediaType\":\"%s\",\"size\":%lld}", i ? "," : "", l->digest,
+                    l->media_type, (long long)l->size);
+    }
+    rc = rc ? rc : buf_append_str(&m, "],\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"schemaVersion\":2}");
+    char manifest[DIGEST_STRING_SIZE];
+    if (rc || (rc = digest_buffer(manifest, m.data, m.len)))
+        goto done;
+    snprintf(path, sizeof path, "%s/blobs/sha256/%s", root, manifest + 7);
+    if ((rc = write_file(path, m.data, m.len)))
+        goto done;
+    size_t manifest_size = m.len;
+    buf_reset(&m);
+    buf_appendf(&m, "{\"manifests\":[{\"digest\":\"%s\",\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"size\":%zu}],"
+                    "\"schemaVersion\":2}", manifest, manifest_size);
+    snprintf(path, sizeof path, "%s/index.json", root);
+    if ((rc = write_file(path, m.data, m.len)))
+        goto done;
+    snprintf(path, sizeof path, "%s/oci-layout", root);
+    rc = write_file(path, "{\"imageLayoutVersion\":\"1.0.0\"}", 30);
+done:
+    docker_archive_release(&d);
+    buf_release(&m);
+    free(dir);
+    return rc;
 }
 
 static int extract(const char *tarball, const char *dir)
@@ -94,9 +161,8 @@ static int extract(const char *tarball, const char *dir)
             goto done;
     }
     if (!saw_index)
-        rc = saw_docker ? err_set(ERR_UNSUPPORTED, "%s: docker-archive sources are not supported yet (use an "
-                                                   "oci-archive or an OCI layout directory)", tarball)
-                        : err_set(ERR_PARSE, "%s: no index.json: not an oci-archive", tarball);
+        rc = saw_docker ? DOCKER_ARCHIVE : err_set(ERR_PARSE, "%s: no index.json: neither an oci-archive nor a "
+                                                               "docker-archive", tarball);
 done:
     free(chunk);
     archive_read_free(a);
@@ -142,7 +208,9 @@ int image_source_open(struct image_source **out, const char *path)
     } else {
         const char *tmp = getenv("TMPDIR");
         if (!(rc = fs_make_temp_dir(&s->temp_dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-src-")) &&
-            !(rc = extract(path, s->temp_dir)) && !(s->root = strdup(s->temp_dir)))
+            (rc = extract(path, s->temp_dir)) >= 0 &&
+            !(rc = rc == DOCKER_ARCHIVE ? docker_to_layout(path, s->temp_dir) : 0) &&
+            !(s->root = strdup(s->temp_dir)))
             rc = err_set(ERR_NOMEM, "out of memory");
     }
     free(dir);

@@ -1,5 +1,7 @@
-/* Local images to push: an OCI image layout directory, or an oci-archive
- * tarball (plain or compressed tar of such a layout). "DIR:NAME:TAG" names
+/* Local images to push: an OCI image layout directory, an oci-archive
+ * tarball (plain or compressed tar of such a layout), or a docker-archive
+ * (`docker save`, `podman save --format docker-archive`), which is turned into
+ * an OCI layout: config as it is, layers as the archive holds them. "DIR:NAME:TAG" names
  * one image of a layout that holds several (by its ref.name annotation).
  *
  * A layout directory is read in place. A tarball is unpacked with libarchive

@@ -37,11 +37,22 @@ static long env_long(const char *name, long fallback, long lo, long hi)
     return (*end || errno || v < lo || v > hi) ? fallback : v;
 }
 
-void registry_call_init(struct registry_call *call)
+void registry_call_init(struct registry_call *call, const char *method, const char *url, const char *scope,
+                        const char *repo, const char *what)
 {
     memset(call, 0, sizeof *call);
     call->fd = -1;
     call->out_fd = -1;
+    call->method = method;
+    call->url = url;
+    call->scope = scope;
+    call->repo = repo;
+    call->what = what;
+}
+
+void registry_repo_scope(char *out, size_t size, const char *repo, int push)
+{
+    snprintf(out, size, "repository:%s:%s", repo, push ? "pull,push" : "pull");
 }
 
 void registry_response_release(struct registry_response *resp)
@@ -65,6 +76,7 @@ struct transfer {
     struct registry_response *resp;
     size_t sent; /* request body bytes handed to curl */
     int64_t received;
+    long long counted; /* of those, what count_moved added to the progress counters */
     int sink_failed; /* local write error or size cap: message set */
 };
 
@@ -88,7 +100,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
     if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
         /* A new response (redirect or 100-continue): forget the previous headers. */
         r->location[0] = r->content_type[0] = r->docker_digest[0] = r->range[0] = r->link[0] = '\0';
-        r->www_authenticate[0] = '\0';
+        r->www_authenticate[0] = r->oci_subject[0] = '\0';
         r->retry_after = 0;
         r->content_length = -1;
         return n;
@@ -108,6 +120,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
         copy_header_value(r->docker_digest, sizeof r->docker_digest, v, vlen);
     else if (IS("range"))
         copy_header_value(r->range, sizeof r->range, v, vlen);
+    else if (IS("oci-subject"))
+        copy_header_value(r->oci_subject, sizeof r->oci_subject, v, vlen);
     else if (IS("link"))
         copy_header_value(r->link, sizeof r->link, v, vlen);
     else if (IS("www-authenticate") && !r->www_authenticate[0])
@@ -132,6 +146,15 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
     }
 #undef IS
     return n;
+}
+
+/* Payload bytes for progress: the registry's total and the conn's blob. */
+static void count_moved(struct transfer *t, long long n)
+{
+    t->counted += n;
+    atomic_fetch_add(&t->conn->reg->bytes_moved, n);
+    if (t->conn->blob_bytes)
+        atomic_fetch_add(t->conn->blob_bytes, n);
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
@@ -168,7 +191,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
             }
             done += (size_t)w;
         }
-        atomic_fetch_add(&t->conn->reg->bytes_moved, (long long)n);
+        count_moved(t, (long long)n);
     } else if (call->body_buf) {
         if (buf_append(call->body_buf, data, n)) {
             err_set(ERR_LIMIT, "%s: the registry's reply is too large", call->what);
@@ -203,7 +226,7 @@ static size_t on_read(char *out, size_t size, size_t nmemb, void *ctx)
             return CURL_READFUNC_ABORT;
         }
         t->sent += (size_t)r;
-        atomic_fetch_add(&t->conn->reg->bytes_moved, (long long)r);
+        count_moved(t, (long long)r);
         return (size_t)r;
     }
     size_t left = call->len - t->sent;
@@ -590,6 +613,15 @@ static int reset_sink(const struct registry_call *call)
     return 0;
 }
 
+/* What a failed or replayed attempt counted as moved (its own bytes only:
+ * other threads' transfers go on meanwhile). */
+static void take_back(struct registry_conn *c, long long n)
+{
+    atomic_fetch_sub(&c->reg->bytes_moved, n);
+    if (c->blob_bytes)
+        atomic_fetch_sub(c->blob_bytes, n);
+}
+
 int registry_call(struct registry_conn *c, const struct registry_call *call, struct registry_response *resp)
 {
     struct registry *reg = c->reg;
@@ -613,7 +645,6 @@ int registry_call(struct registry_conn *c, const struct registry_call *call, str
             return rc;
         }
         struct transfer t = {.conn = c, .call = call, .resp = resp};
-        long long before = atomic_load(&reg->bytes_moved);
         CURLcode cc = perform(c, call, url, auth, resp, &t);
         int had_auth = auth != NULL;
         free(auth);
@@ -626,7 +657,7 @@ int registry_call(struct registry_conn *c, const struct registry_call *call, str
             auth_replays++;
             refresh = had_auth;
             attempt--; /* an auth round trip is not a failure */
-            atomic_fetch_sub(&reg->bytes_moved, atomic_load(&reg->bytes_moved) - before);
+            take_back(c, t.counted);
             continue;
         }
         if (!transient)
@@ -635,7 +666,7 @@ int registry_call(struct registry_conn *c, const struct registry_call *call, str
                                             reg->op, reg->name, call->repo ? call->repo : "", call->what,
                                             curl_detail(c, cc), tls_hint(reg, cc));
         /* Progress counted what this failed attempt moved; take it back. */
-        atomic_fetch_sub(&reg->bytes_moved, atomic_load(&reg->bytes_moved) - before);
+        take_back(c, t.counted);
         if (attempt >= max_retries) {
             if (cc != CURLE_OK)
                 return err_set(ERR_IO, "%s %s/%s: %s: %s (after %ld attempts)", reg->op, reg->name,
@@ -822,10 +853,7 @@ void registry_free(struct registry *reg)
 static int ping(struct registry_conn *c, struct registry_response *resp, CURLcode *cc)
 {
     struct registry_call call;
-    registry_call_init(&call);
-    call.method = "GET";
-    call.url = "/v2/";
-    call.what = "ping /v2/";
+    registry_call_init(&call, "GET", "/v2/", NULL, NULL, "ping /v2/");
     struct transfer t = {.conn = c, .call = &call, .resp = resp};
     response_reset(resp);
     *cc = perform(c, &call, c->reg->base, NULL, resp, &t);

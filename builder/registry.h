@@ -69,6 +69,7 @@ struct registry_conn {
     struct registry *reg;
     void *curl;       /* CURL * */
     char errbuf[256]; /* CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE) of the last request */
+    atomic_llong *blob_bytes; /* or NULL: also counts the blob bytes moved, for its progress bar */
 };
 
 /* Connects to registry_name (host[:port] as in a reference), pings /v2/ and
@@ -108,13 +109,18 @@ struct registry_response {
     char range[64];
     char link[2048]; /* pagination: `<url>; rel="next"` */
     char www_authenticate[2048];
+    char oci_subject[80]; /* OCI-Subject: a manifest PUT whose subject the referrers API recorded */
     long retry_after;
     int64_t content_length;
     struct buf error_body; /* non-2xx body (capped), released by registry_response_release */
 };
 
-/* Initialises a call with no body and no sink. */
-void registry_call_init(struct registry_call *call);
+/* Initialises a call with what every request names and no body or sink;
+ * callers then set the few fields their request needs beyond that. */
+void registry_call_init(struct registry_call *call, const char *method, const char *url, const char *scope,
+                        const char *repo, const char *what);
+/* The token scope for repo: "repository:<repo>:pull" or ":pull,push". */
+void registry_repo_scope(char *out, size_t size, const char *repo, int push);
 void registry_response_release(struct registry_response *resp);
 /* 0 when an HTTP response arrived (any status); negative for a transport
  * failure that retries did not cure (message set). resp is always initialised. */

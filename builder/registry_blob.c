@@ -31,15 +31,10 @@ int registry_blob_exists(struct registry_conn *c, int *out, const char *repo, co
     *out = 0;
     char url[600], scope[600], what[128];
     snprintf(url, sizeof url, "/v2/%s/blobs/%s", repo, digest);
-    snprintf(scope, sizeof scope, "repository:%s:pull,push", repo);
+    registry_repo_scope(scope, sizeof scope, repo, 1);
     snprintf(what, sizeof what, "check blob %.19s", digest);
     struct registry_call call;
-    registry_call_init(&call);
-    call.method = "HEAD";
-    call.url = url;
-    call.scope = scope;
-    call.repo = repo;
-    call.what = what;
+    registry_call_init(&call, "HEAD", url, scope, repo, what);
     struct registry_response resp;
     int rc = registry_call(c, &call, &resp);
     if (!rc) {
@@ -68,12 +63,7 @@ static int upload_offset(struct registry_conn *c, const char *location, const ch
                          const char *what, int64_t *out)
 {
     struct registry_call call;
-    registry_call_init(&call);
-    call.method = "GET";
-    call.url = location;
-    call.scope = scope;
-    call.repo = repo;
-    call.what = what;
+    registry_call_init(&call, "GET", location, scope, repo, what);
     struct registry_response resp;
     int rc = registry_call(c, &call, &resp);
     if (!rc && resp.status != 204 && resp.status != 200)
@@ -98,16 +88,11 @@ static int upload_once(struct registry_conn *c, enum blob_result *out, const cha
         snprintf(scope, sizeof scope, "repository:%s:pull,push repository:%s:pull", repo, mount_from);
     } else {
         snprintf(url, sizeof url, "/v2/%s/blobs/uploads/", repo);
-        snprintf(scope, sizeof scope, "repository:%s:pull,push", repo);
+        registry_repo_scope(scope, sizeof scope, repo, 1);
     }
     snprintf(what, sizeof what, "upload blob %.19s", digest);
     struct registry_call call;
-    registry_call_init(&call);
-    call.method = "POST";
-    call.url = url;
-    call.scope = scope;
-    call.repo = repo;
-    call.what = what;
+    registry_call_init(&call, "POST", url, scope, repo, what);
     int rc = registry_call(c, &call, &resp);
     if (rc)
         goto done;
@@ -128,12 +113,7 @@ static int upload_once(struct registry_conn *c, enum blob_result *out, const cha
             int64_t n = size - offset < chunk ? size - offset : chunk;
             char range[64];
             snprintf(range, sizeof range, "%lld-%lld", (long long)offset, (long long)(offset + n - 1));
-            registry_call_init(&call);
-            call.method = "PATCH";
-            call.url = location;
-            call.scope = scope;
-            call.repo = repo;
-            call.what = what;
+            registry_call_init(&call, "PATCH", location, scope, repo, what);
             call.content_type = "application/octet-stream";
             call.content_range = range;
             call.fd = fd;
@@ -162,26 +142,17 @@ static int upload_once(struct registry_conn *c, enum blob_result *out, const cha
                 fprintf(stderr, "amlpkg: %s: resuming at byte %lld\n", what, (long long)have);
             offset = have;
         }
-        if ((rc = with_digest(c->reg, final_url, sizeof final_url, location, digest)))
-            goto done;
-        registry_call_init(&call);
-        call.method = "PUT";
-        call.url = final_url;
+    }
+    /* The closing PUT: empty after PATCH chunks, else the whole blob. */
+    if ((rc = with_digest(c->reg, final_url, sizeof final_url, location, digest)))
+        goto done;
+    registry_call_init(&call, "PUT", final_url, scope, repo, what);
+    if (size > chunk) {
         call.data = "";
-        call.len = 0;
     } else {
-        if ((rc = with_digest(c->reg, final_url, sizeof final_url, location, digest)))
-            goto done;
-        registry_call_init(&call);
-        call.method = "PUT";
-        call.url = final_url;
         call.fd = fd;
-        call.offset = 0;
         call.length = size;
     }
-    call.scope = scope;
-    call.repo = repo;
-    call.what = what;
     call.content_type = "application/octet-stream";
     call.no_retry = 1;
     registry_response_release(&resp);
@@ -256,7 +227,7 @@ int registry_blob_pull(struct registry_conn *c, const char *repo, const char *di
 {
     char url[600], scope[600], what[128];
     snprintf(url, sizeof url, "/v2/%s/blobs/%s", repo, digest);
-    snprintf(scope, sizeof scope, "repository:%s:pull", repo);
+    registry_repo_scope(scope, sizeof scope, repo, 0);
     snprintf(what, sizeof what, "download blob %.19s", digest);
     FILE *f = NULL;
     char *tmp = NULL;
@@ -267,12 +238,7 @@ int registry_blob_pull(struct registry_conn *c, const char *repo, const char *di
     if (rc || (rc = digest_init(&d)))
         goto done;
     struct registry_call call;
-    registry_call_init(&call);
-    call.method = "GET";
-    call.url = url;
-    call.scope = scope;
-    call.repo = repo;
-    call.what = what;
+    registry_call_init(&call, "GET", url, scope, repo, what);
     call.out_fd = fileno(f);
     call.out_digest = &d;
     call.out_max = size;
@@ -311,15 +277,10 @@ int registry_manifest_get(struct registry_conn *c, struct buf *out, char media_t
 {
     char url[600], scope[600], what[160];
     snprintf(url, sizeof url, "/v2/%s/manifests/%s", repo, id);
-    snprintf(scope, sizeof scope, "repository:%s:pull", repo);
+    registry_repo_scope(scope, sizeof scope, repo, 0);
     snprintf(what, sizeof what, "get manifest %.80s", id);
     struct registry_call call;
-    registry_call_init(&call);
-    call.method = "GET";
-    call.url = url;
-    call.scope = scope;
-    call.repo = repo;
-    call.what = what;
+    registry_call_init(&call, "GET", url, scope, repo, what);
     call.accept = MEDIA_OCI_MANIFEST ", " MEDIA_OCI_INDEX ", " MEDIA_DOCKER_MANIFEST ", " MEDIA_DOCKER_LIST;
     call.body_buf = out;
     call.out_max = MANIFEST_LIMIT;
@@ -361,15 +322,10 @@ int registry_manifest_has(struct registry_conn *c, int *out, const char *repo, c
     *out = 0;
     char url[600], scope[600], what[160];
     snprintf(url, sizeof url, "/v2/%s/manifests/%s", repo, id);
-    snprintf(scope, sizeof scope, "repository:%s:pull,push", repo);
+    registry_repo_scope(scope, sizeof scope, repo, 1);
     snprintf(what, sizeof what, "check manifest %.80s", id);
     struct registry_call call;
-    registry_call_init(&call);
-    call.method = "HEAD";
-    call.url = url;
-    call.scope = scope;
-    call.repo = repo;
-    call.what = what;
+    registry_call_init(&call, "HEAD", url, scope, repo, what);
     /* Every type we push, so the registry never converts (which changes the digest). */
     call.accept = MEDIA_OCI_MANIFEST ", " MEDIA_OCI_INDEX ", " MEDIA_DOCKER_MANIFEST ", " MEDIA_DOCKER_LIST;
     struct registry_response resp;
@@ -385,19 +341,16 @@ int registry_manifest_has(struct registry_conn *c, int *out, const char *repo, c
 }
 
 int registry_manifest_put(struct registry_conn *c, const char *repo, const char *id, const char *data, size_t len,
-                          const char *media_type)
+                          const char *media_type, int *subject_ack)
 {
+    if (subject_ack)
+        *subject_ack = 0;
     char url[600], scope[600], what[160];
     snprintf(url, sizeof url, "/v2/%s/manifests/%s", repo, id);
-    snprintf(scope, sizeof scope, "repository:%s:pull,push", repo);
+    registry_repo_scope(scope, sizeof scope, repo, 1);
     snprintf(what, sizeof what, "put manifest %.80s", id);
     struct registry_call call;
-    registry_call_init(&call);
-    call.method = "PUT";
-    call.url = url;
-    call.scope = scope;
-    call.repo = repo;
-    call.what = what;
+    registry_call_init(&call, "PUT", url, scope, repo, what);
     call.content_type = media_type;
     call.data = data;
     call.len = len;
@@ -411,6 +364,8 @@ int registry_manifest_put(struct registry_conn *c, const char *repo, const char 
             rc = err_set(ERR_MISMATCH, "%s %s/%s: %s: the registry stored digest %s, expected %s", c->reg->op,
                          c->reg->name, repo, what, resp.docker_digest, mine);
     }
+    if (!rc && subject_ack)
+        *subject_ack = resp.oci_subject[0] != '\0';
     registry_response_release(&resp);
     return rc;
 }
@@ -502,7 +457,7 @@ int registry_tags_list(struct registry_conn *c, char ***out, size_t *out_n, cons
         snprintf(url, sizeof url, "/v2/%s/tags/list?n=%ld", repo, page_size);
     else
         snprintf(url, sizeof url, "/v2/%s/tags/list", repo);
-    snprintf(scope, sizeof scope, "repository:%s:pull", repo);
+    registry_repo_scope(scope, sizeof scope, repo, 0);
     int rc = 0;
     for (int pages = 0;; pages++) {
         if (pages >= 100000) {
@@ -512,12 +467,7 @@ int registry_tags_list(struct registry_conn *c, char ***out, size_t *out_n, cons
         }
         snprintf(what, sizeof what, "list tags%s", pages ? " (next page)" : "");
         struct registry_call call;
-        registry_call_init(&call);
-        call.method = "GET";
-        call.url = url;
-        call.scope = scope;
-        call.repo = repo;
-        call.what = what;
+        registry_call_init(&call, "GET", url, scope, repo, what);
         call.accept = "application/json";
         call.body_buf = &page;
         buf_reset(&page);

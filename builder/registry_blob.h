@@ -31,8 +31,10 @@ int registry_blob_pull(struct registry_conn *c, const char *repo, const char *di
  * (or the document's mediaType), digest the verified sha256 of the bytes. */
 int registry_manifest_get(struct registry_conn *c, struct buf *out, char media_type[256], char digest[72],
                           const char *repo, const char *id);
+/* subject_ack (may be NULL) is set to 1 when the registry answered with
+ * OCI-Subject: it recorded the manifest's subject for the referrers API. */
 int registry_manifest_put(struct registry_conn *c, const char *repo, const char *id, const char *data, size_t len,
-                          const char *media_type);
+                          const char *media_type, int *subject_ack);
 /* HEADs a manifest by tag or digest: *out is 1 when the registry has it and
  * says its digest is want (so a PUT would change nothing), 0 otherwise. */
 int registry_manifest_has(struct registry_conn *c, int *out, const char *repo, const char *id, const char *want);

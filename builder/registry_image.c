@@ -8,6 +8,7 @@
 #include "oci_image.h"
 #include "reference.h"
 #include "registry_blob.h"
+#include "registry_referrers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ struct gblob {
     int64_t size;
     char *path; /* local file (push source or download target) */
     const char *media_type;
+    enum blob_result result; /* push and copy: what happened to it */
 };
 
 struct graph {
@@ -183,7 +185,15 @@ static void *worker(void *arg)
         size_t i = atomic_fetch_add(&p->next, 1);
         if (i >= p->g->n_blobs)
             break;
-        rc = p->fn(p, c, &p->g->blobs[i]);
+        struct gblob *b = &p->g->blobs[i];
+        struct progress_blob *pb = progress_blob_begin(&p->progress, i);
+        c->blob_bytes = pb ? &pb->done : NULL;
+        b->result = BLOB_UPLOADED;
+        rc = p->fn(p, c, b);
+        c->blob_bytes = NULL;
+        progress_blob_end(pb, b->result == BLOB_EXISTED   ? PROGRESS_EXISTED
+                              : b->result == BLOB_MOUNTED ? PROGRESS_MOUNTED
+                                                          : PROGRESS_DONE);
         atomic_fetch_add(&p->progress.blobs_done, 1);
     }
     if (rc) {
@@ -235,8 +245,9 @@ static int run_pool(struct pool *p, int jobs)
     return run_pool_with(p, jobs, NULL, NULL);
 }
 
-static void count_result(struct pool *p, enum blob_result r)
+static void count_result(struct pool *p, struct gblob *b, enum blob_result r)
 {
+    b->result = r;
     if (r == BLOB_EXISTED)
         atomic_fetch_add(&p->existed, 1);
     else if (r == BLOB_MOUNTED)
@@ -250,7 +261,7 @@ static int push_one(struct pool *p, struct registry_conn *c, struct gblob *b)
     enum blob_result r;
     int rc = registry_blob_push(c, &r, p->repo, b->digest, b->size, b->path, p->src_repo);
     if (!rc)
-        count_result(p, r);
+        count_result(p, b, r);
     return rc;
 }
 
@@ -270,13 +281,13 @@ static int copy_one(struct pool *p, struct registry_conn *c, struct gblob *b)
     int rc = registry_blob_exists(c, &exists, p->repo, b->digest);
     if (rc || exists) {
         if (exists)
-            count_result(p, BLOB_EXISTED);
+            count_result(p, b, BLOB_EXISTED);
         return rc;
     }
     if (!p->src_reg) {
         rc = registry_blob_push(c, &r, p->repo, b->digest, b->size, NULL, p->src_repo);
         if (!rc) {
-            count_result(p, r);
+            count_result(p, b, r);
             return 0;
         }
         if (rc != ERR_NOTFOUND)
@@ -291,8 +302,26 @@ static int copy_one(struct pool *p, struct registry_conn *c, struct gblob *b)
     if (!rc)
         atomic_fetch_add(&p->downloaded, 1);
     if (!rc && !(rc = registry_blob_push(c, &r, p->repo, b->digest, b->size, b->path, NULL)))
-        count_result(p, r);
+        count_result(p, b, r);
     remove(b->path);
+    return rc;
+}
+
+/* Progress for the pool's blobs (bars only when tty). */
+static int start_progress(struct pool *p, const char *label, atomic_llong *bytes, int tty)
+{
+    size_t n = p->g->n_blobs;
+    const char **digests = calloc(n ? n : 1, sizeof *digests);
+    int64_t *sizes = calloc(n ? n : 1, sizeof *sizes);
+    int rc = digests && sizes ? 0 : err_set(ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        digests[i] = p->g->blobs[i].digest;
+        sizes[i] = p->g->blobs[i].size;
+    }
+    if (!rc && !(rc = progress_init(&p->progress, n, digests, sizes)))
+        progress_start(&p->progress, label, bytes, tty);
+    free(digests);
+    free(sizes);
     return rc;
 }
 
@@ -336,10 +365,36 @@ static int check_manifests(void *ctx)
     struct manifest_check *m = ctx;
     struct registry_conn *c = NULL;
     int rc = registry_conn_new(&c, m->reg);
-    for (size_t i = 0; !rc && i < m->g->n_nodes; i++)
+    for (size_t i = 0; !rc && i + 1 < m->g->n_nodes; i++) /* the top one move_blobs asked already */
         rc = registry_manifest_has(c, &m->has[i], m->repo, manifest_ref(m->g, i, m->id), m->g->nodes[i].digest);
     registry_conn_free(c);
     return rc;
+}
+
+/* The blobs, in parallel, while the child manifests are checked. First the
+ * top manifest: when the registry already has it under its name (the tag
+ * names this very digest) it holds the whole image, since registries accept
+ * a manifest only once its blobs and children are in place; a re-push then
+ * costs that one HEAD and every blob counts as skipped. */
+static int move_blobs(struct pool *p, struct manifest_check *m, int jobs)
+{
+    const struct graph *g = m->g;
+    size_t top = g->n_nodes - 1;
+    struct registry_conn *c = NULL;
+    int rc = registry_conn_new(&c, m->reg);
+    if (!rc)
+        rc = registry_manifest_has(c, &m->has[top], m->repo, manifest_ref(g, top, m->id), g->nodes[top].digest);
+    registry_conn_free(c); /* its kept-alive connection goes to the first worker */
+    if (rc || !m->has[top])
+        return rc ? rc : run_pool_with(p, jobs, g->n_nodes > 1 ? check_manifests : NULL, m);
+    for (size_t i = 0; i < g->n_nodes; i++)
+        m->has[i] = 1;
+    for (size_t i = 0; i < g->n_blobs; i++) {
+        count_result(p, &p->g->blobs[i], BLOB_EXISTED);
+        progress_blob_end(progress_blob_begin(&p->progress, i), PROGRESS_EXISTED);
+        atomic_fetch_add(&p->progress.blobs_done, 1);
+    }
+    return 0;
 }
 
 /* Puts the manifests the check found missing, children before the index. */
@@ -349,12 +404,17 @@ static int put_manifests(const struct manifest_check *m, struct image_transfer *
     const struct graph *g = m->g;
     int rc = registry_conn_new(&c, m->reg);
     for (size_t i = 0; !rc && i < g->n_nodes; i++) {
-        if (m->has[i])
-            continue; /* a PUT would only make the registry rewrite what it has */
         const struct node *n = &g->nodes[i];
-        rc = registry_manifest_put(c, m->repo, manifest_ref(g, i, m->id), n->bytes.data, n->bytes.len,
-                                   n->media_type);
-        x->manifests_put += !rc;
+        int ack = 0;
+        char subject[72];
+        /* With has[i] a PUT would only make the registry rewrite what it has. */
+        if (!m->has[i] && !(rc = registry_manifest_put(c, m->repo, manifest_ref(g, i, m->id), n->bytes.data,
+                                                       n->bytes.len, n->media_type, &ack)))
+            x->manifests_put++;
+        /* A referrer (the SBOM) must be findable from its subject on registries without the referrers API too. */
+        if (!rc && !(rc = registry_manifest_subject(subject, n->bytes.data, n->bytes.len, n->digest)) && subject[0])
+            rc = registry_referrers_record(c, m->repo, subject, n->digest, n->media_type, n->bytes.data,
+                                           n->bytes.len, ack, &x->referrers_fallback);
     }
     if (!rc && g->n_nodes)
         snprintf(x->digest, sizeof x->digest, "%s", g->nodes[g->n_nodes - 1].digest);
@@ -409,11 +469,10 @@ int registry_image_push(struct registry *reg, const char *repo, const char *id, 
             rc = err_set(ERR_NOMEM, "out of memory");
     if (rc)
         goto done;
-    progress_start(&p.progress, "pushing", &reg->bytes_moved, x->tty);
-    atomic_store(&p.progress.bytes_total, graph_bytes(&g));
-    atomic_store(&p.progress.blobs_total, (int)g.n_blobs);
+    if ((rc = start_progress(&p, "pushing", &reg->bytes_moved, x->tty)))
+        goto done;
     struct manifest_check m = {.reg = reg, .repo = repo, .id = id, .g = &g};
-    rc = run_pool_with(&p, x->jobs, check_manifests, &m);
+    rc = move_blobs(&p, &m, x->jobs);
     progress_stop(&p.progress);
     if (!rc)
         rc = put_manifests(&m, x);
@@ -554,9 +613,8 @@ int registry_image_pull(struct registry *reg, const char *repo, const char *id, 
         }
     if (rc)
         goto done;
-    progress_start(&p.progress, "pulling", &reg->bytes_moved, x->tty);
-    atomic_store(&p.progress.bytes_total, graph_bytes(&g));
-    atomic_store(&p.progress.blobs_total, (int)g.n_blobs);
+    if ((rc = start_progress(&p, "pulling", &reg->bytes_moved, x->tty)))
+        goto done;
     rc = run_pool(&p, x->jobs);
     progress_stop(&p.progress);
     if (!rc)
@@ -606,11 +664,10 @@ int registry_image_copy(struct registry *src_reg, const char *src_repo, const ch
         }
     if (rc)
         goto done;
-    progress_start(&p.progress, "copying", &dst_reg->bytes_moved, x->tty);
-    atomic_store(&p.progress.bytes_total, graph_bytes(&g));
-    atomic_store(&p.progress.blobs_total, (int)g.n_blobs);
+    if ((rc = start_progress(&p, "copying", &dst_reg->bytes_moved, x->tty)))
+        goto done;
     struct manifest_check m = {.reg = dst_reg, .repo = dst_repo, .id = dst_id, .g = &g};
-    rc = run_pool_with(&p, x->jobs, check_manifests, &m);
+    rc = move_blobs(&p, &m, x->jobs);
     progress_stop(&p.progress);
     if (!rc)
         rc = put_manifests(&m, x);

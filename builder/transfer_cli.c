@@ -2,9 +2,11 @@
 
 #include "commands.h"
 #include "common/buf.h"
+#include "common/err.h"
 #include "common/json.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,4 +58,45 @@ void transfer_cli_report(const struct transfer_cli *t, const char *verb, const c
                 x->bytes_moved, x->seconds);
     fputs(b.data, stdout);
     buf_release(&b);
+}
+
+struct open_job {
+    const char *name;
+    const struct registry_options *opt;
+    struct registry *reg;
+    int rc;
+    char err[1024]; /* the message lives in the opening thread's error state: copied out */
+};
+
+static void *open_registry(void *arg)
+{
+    struct open_job *j = arg;
+    if ((j->rc = registry_open(&j->reg, j->name, j->opt)))
+        snprintf(j->err, sizeof j->err, "%s", err_message(j->rc));
+    return NULL;
+}
+
+int transfer_cli_open_push(struct image_source **src, const char *source, struct registry **reg,
+                           const char *registry_name, const struct registry_options *opt)
+{
+    *src = NULL;
+    *reg = NULL;
+    struct open_job j = {.name = registry_name, .opt = opt};
+    pthread_t t;
+    int threaded = pthread_create(&t, NULL, open_registry, &j) == 0;
+    int rc = image_source_open(src, source);
+    if (threaded)
+        pthread_join(t, NULL);
+    else
+        open_registry(&j);
+    if (!rc && j.rc)
+        rc = err_set(j.rc, "%s", j.err);
+    if (rc) {
+        registry_free(j.reg);
+        image_source_free(*src);
+        *src = NULL;
+        return rc;
+    }
+    *reg = j.reg;
+    return 0;
 }

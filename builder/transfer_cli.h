@@ -4,6 +4,7 @@
 #ifndef AMLPKG_TRANSFER_CLI_H
 #define AMLPKG_TRANSFER_CLI_H
 
+#include "image_source.h"
 #include "reference.h"
 #include "registry.h"
 #include "registry_image.h"
@@ -36,6 +37,10 @@ struct transfer_cli {
 
 /* Handles a shared option; returns 1 if c was one, 0 if not, EXIT_USAGE on a bad value. */
 int transfer_cli_option(struct transfer_cli *t, int c, const char *arg, const char *verb);
+/* Opens the push source and the registry at once, so the registry's ping
+ * (and auth) overlaps unpacking an archive. On failure nothing stays open. */
+int transfer_cli_open_push(struct image_source **src, const char *source, struct registry **reg,
+                           const char *registry_name, const struct registry_options *opt);
 /* Prints the summary line or the JSON object for a finished transfer. */
 void transfer_cli_report(const struct transfer_cli *t, const char *verb, const char *src, const char *dst,
                          const struct image_transfer *x);

@@ -8,7 +8,9 @@
 #   push      every blob is uploaded
 #   re-push   the registry already has every blob and the tag
 #   pull      to an oci-archive
-# Sizes: BENCH_SIZES (MiB, default "100 1024").
+# Sizes: BENCH_SIZES (MiB, default "100 1024"). BENCH_BASELINE=/path/to/an/older/amlpkg
+# also times that binary in the same runs and prints its lines ("before"), so a
+# change is measured side by side against the peer and against itself.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 for tool in docker-registry skopeo; do
@@ -40,7 +42,10 @@ start_registry() {
   return 1
 }
 
+BASELINE=${BENCH_BASELINE:-}
 ours_push() { "$AMLPKG" push "$IMG" "$REG/bench/model:1"; }
+before_push() { "$BASELINE" push "$IMG" "$REG/bench/model:1"; }
+before_pull() { rm -f "$WORK/pulled.tar"; "$BASELINE" pull "$REG/bench/model:1" -o "$WORK/pulled.tar"; }
 peer_push() { skopeo copy -q --dest-tls-verify=false "oci:$IMG" "docker://$REG/bench/model:1"; }
 ours_pull() { rm -f "$WORK/pulled.tar"; "$AMLPKG" pull "$REG/bench/model:1" -o "$WORK/pulled.tar"; }
 peer_pull() { rm -f "$WORK/pulled.tar"; skopeo copy -q --src-tls-verify=false "docker://$REG/bench/model:1" "oci-archive:$WORK/pulled.tar"; }
@@ -60,7 +65,7 @@ for mib in "${sizes[@]}"; do
   sync
   : > "$d/times"
   for ((run = 0; run < RUNS; run++)); do
-    for who in ours peer; do
+    for who in ours peer ${BASELINE:+before}; do
       start_registry
       echo "$who push $(seconds ${who}_push)" >> "$d/times"
       echo "$who repush $(seconds ${who}_push)" >> "$d/times"
@@ -78,6 +83,10 @@ for mib in "${sizes[@]}"; do
       pull) what="pull to oci-archive, ${mib} MiB (skopeo)" ;;
     esac
     report "$what" "$ours" "$peer"
+    if [ -n "$BASELINE" ]; then
+      before=$(awk -v o="$op" '$1 == "before" && $2 == o {print $3}' "$d/times" | median)
+      report "$what, before" "$before" "$peer"
+    fi
   done
   rm -rf "$d"
 done

@@ -6,7 +6,9 @@ with env FAIL_503=N (first N blob requests answer 503 + Retry-After: 1),
 DROP=N (first N uploads have their connection closed), CORRUPT=sha256:...,
 BEARER=1 (demand a token from /token, Basic alice:s3cret), TAG_PAGE=N (serve
 tags/list in sorted pages of at most N with Link: <...>; rel="next", as the
-distribution spec describes and registry 2.8 does not do)."""
+distribution spec describes and registry 2.8 does not do), REFERRERS=1 (serve
+the referrers API registry 2.8 lacks: a manifest PUT with a subject is
+answered with OCI-Subject and listed at GET /v2/NAME/referrers/DIGEST)."""
 import base64, http.client, json, os, sys, threading
 from urllib.parse import parse_qs, quote, urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +19,8 @@ lock = threading.Lock()
 corrupt = os.environ.get("CORRUPT", "")
 bearer = os.environ.get("BEARER") == "1"
 tag_page = int(os.environ.get("TAG_PAGE", "0"))
+referrers_api = os.environ.get("REFERRERS") == "1"
+referrers = {}  # (name, subject digest) -> {digest: descriptor}
 GOOD = "Basic " + base64.b64encode(b"alice:s3cret").decode()
 
 def take(key):
@@ -47,6 +51,12 @@ class H(BaseHTTPRequestHandler):
         if bearer and self.headers.get("Authorization") != "Bearer good-token":
             return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
                               [("WWW-Authenticate", f'Bearer realm="http://127.0.0.1:{port}/token",service="test"')])
+        if referrers_api and self.command == "GET" and "/referrers/" in self.path:
+            name, subject = self.path[4:].split("?")[0].split("/referrers/")
+            with lock:
+                found = list(referrers.get((name, subject), {}).values())
+            doc = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": found}
+            return self.reply(200, json.dumps(doc).encode(), [("Content-Type", "application/vnd.oci.image.index.v1+json")])
         if "/blobs/" in self.path and take("503"):
             return self.reply(503, b"busy", [("Retry-After", "1")])
         if self.command in ("PUT", "PATCH") and "/blobs/uploads/" in self.path and n > 0 and take("drop"):
@@ -72,6 +82,15 @@ class H(BaseHTTPRequestHandler):
             data = json.dumps(doc).encode()
             if rest:
                 out.append(("Link", f'<{u.path}?n={n}&last={quote(doc["tags"][-1])}>; rel="next"'))
+        if referrers_api and self.command == "PUT" and "/manifests/" in self.path and r.status == 201:
+            doc = json.loads(body)
+            if "subject" in doc:
+                name = self.path[4:].split("/manifests/")[0]
+                d = {"mediaType": doc["mediaType"], "digest": r.getheader("Docker-Content-Digest"), "size": len(body),
+                     "artifactType": doc.get("artifactType") or doc["config"]["mediaType"]}
+                with lock:
+                    referrers.setdefault((name, doc["subject"]["digest"]), {})[d["digest"]] = d
+                out.append(("OCI-Subject", doc["subject"]["digest"]))
         for k, v in r.getheaders():
             if k.lower() in ("content-length", "connection", "transfer-encoding"): continue
             if k.lower() == "location": v = v.replace(upstream, f"127.0.0.1:{port}")
