@@ -1,4 +1,5 @@
-# amlpkg — see README.md. Targets: all, deps, test, asan, fuzz, bench, install, demo, clean.
+# amlpkg — see README.md. Targets: all, deps, test, asan, fuzz, bench, install, demo, clean,
+# conformance, conformance-baseline.
 # Outputs go under $(BUILD) (build/ by default; build-asan/ for `make asan`).
 
 BUILD    ?= build
@@ -40,7 +41,7 @@ UNIT_SRC  := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps build test unit asan fuzz bench install demo clean example-model golden
+.PHONY: all deps build test unit asan fuzz bench install demo clean example-model golden conformance conformance-baseline
 .DEFAULT_GOAL := all
 
 all: deps
@@ -116,10 +117,18 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILDER_LIB) $(RUNTIME_LIB) tests/unit/t
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILDER_LIB) $(RUNTIME_LIB) $(LDFLAGS_ALL) $(BUILDER_LIBS) -l:libhttp_parser.a
 
-# ONNX backend node tests (Debian's libonnx-testdata) through the engine.
+# Runs ONNX backend test cases (Debian's libonnx-testdata) through the engine.
 $(CONFORMANCE_BIN): tests/conformance/onnx_node_runner.c $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(RUNTIME_LIB) $(LDFLAGS_ALL) $(RUNTIME_LIBS)
+
+# Every ONNX backend test case of libonnx-testdata, checked against tests/conformance/baseline.txt.
+conformance: build
+	@BUILD=$(BUILD) bash tests/conformance/run.sh
+
+# Records improved conformance counts in the baseline (review the diff, then commit it).
+conformance-baseline: build
+	@BUILD=$(BUILD) bash tests/conformance/run.sh --update
 
 test: all
 	@BUILD=$(BUILD) bash tests/run.sh

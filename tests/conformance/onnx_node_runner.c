@@ -1,12 +1,11 @@
-/* Runs ONNX backend node tests (model.onnx + test_data_set_N/{input,output}_K.pb)
- * through the engine and compares results with the expected outputs.
+/* Runs ONNX backend test cases (model.onnx + test_data_set_N/{input,output}_K.pb,
+ * every data set) through the engine and compares results with the expected outputs.
  *
- * One line per test directory, for tests/integration/40-onnx-conformance.sh to count:
+ * One line per test directory, for tests/conformance/run.sh to count:
  *   PASS name
  *   FAIL name: detail            (the engine has every operator, the result is wrong)
  *   UNSUPPORTED name: Op1,Op2    (operators the engine lacks)
  *   NOTIMPL name: detail         (operators present, a type or attribute value is not)
- *   KNOWN name: reason           (listed below: the suite's data and the engine knowingly differ)
  * Floats compare with |got - want| <= atol + rtol * |want| (rtol 1e-3, atol 1e-5);
  * integers and bools exactly. Exit status 0 unless the runner itself fails. */
 #include "common/arena.h"
@@ -26,19 +25,6 @@
 #define MAX_IO 32
 #define RTOL 1e-3
 #define ATOL 1e-5
-
-/* Tests whose data the engine cannot or should not match. Keep this short and
- * give the reason: everything else must pass. */
-static const struct {
-    const char *test, *reason;
-} known[] = {
-    {"test_cast_FLOAT_to_BFLOAT16", "the suite truncates float32 to bfloat16, the engine rounds to nearest even"},
-    {"test_castlike_FLOAT_to_BFLOAT16", "input 'like' holds shape [1], the model declares [3,4]"},
-    {"test_castlike_FLOAT_to_BFLOAT16_expanded", "input 'like' holds shape [1], the model declares [3,4]"},
-    {"test_adam_multiple", "the expected values use epsilon 1e-2, the node leaves it at its default of 0"},
-    {"test_castlike_BFLOAT16_to_FLOAT", "input 'like' holds shape [1], the model declares [3,4]"},
-    {"test_castlike_BFLOAT16_to_FLOAT_expanded", "input 'like' holds shape [1], the model declares [3,4]"},
-};
 
 static int read_tensor_file(struct tensor *out, const char *path)
 {
@@ -146,8 +132,15 @@ static void free_tensors(struct tensor *ts, int n)
 /* Runs one test directory; prints its line. */
 static void run_test(const char *dir)
 {
-    const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
-    char path[4096], why[512] = "";
+    char path[4096], why[512] = "", name[256];
+    /* The test's name is the directory's last component ("dir/" as a shell glob gives it too). */
+    size_t dir_len = strlen(dir);
+    while (dir_len > 1 && dir[dir_len - 1] == '/')
+        dir_len--;
+    size_t base = dir_len;
+    while (base > 0 && dir[base - 1] != '/')
+        base--;
+    snprintf(name, sizeof name, "%.*s", (int)(dir_len - base), dir + base);
     struct buf file;
     buf_init(&file, ONNX_READER_MAX_BYTES);
     Onnx__ModelProto *proto = NULL;
@@ -157,11 +150,6 @@ static void run_test(const char *dir)
     struct arena arena;
     arena_init(&arena, 1 << 16, (size_t)1 << 30);
     err_clear();
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(name, known[i].test) == 0) {
-            printf("KNOWN %s: %s\n", name, known[i].reason);
-            goto done;
-        }
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     int rc = buf_read_file(&file, path);
     if (!rc)
