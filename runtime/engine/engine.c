@@ -351,7 +351,8 @@ static int build_plan(struct engine_model *m)
         rc = onnx_reader_value_info(&io->shape, vi, src);
         if (rc)
             goto done;
-        if (!tensor_type_size(io->shape.type)) {
+        io->optional = vi->type && vi->type->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE;
+        if (!tensor_type_size(io->shape.type) && io->shape.type != TENSOR_SEQUENCE) {
             rc = err_set(ERR_UNSUPPORTED, "%s: graph input '%s' has data type %d, which the engine cannot hold", src,
                          vi->name, (int)io->shape.type);
             goto done;
@@ -373,6 +374,7 @@ static int build_plan(struct engine_model *m)
         rc = onnx_reader_value_info(&m->outputs[i].shape, vi, src);
         if (rc)
             goto done;
+        m->outputs[i].optional = vi->type && vi->type->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE;
         m->output_slots[i] = slot;
     }
     m->n_outputs = g->n_output;
@@ -439,6 +441,10 @@ const struct engine_io *engine_output(const struct engine_model *m, size_t i)
 static int check_input(const struct engine_io *io, const struct tensor *t)
 {
     char want[128], got[128];
+    if (t->type == TENSOR_NONE && io->optional)
+        return 0;
+    if (t->type == TENSOR_SEQUENCE && io->shape.type == TENSOR_SEQUENCE)
+        return t->data ? 0 : err_set(ERR_INVALID, "input '%s': the sequence has no items array", io->name);
     if (t->type != io->shape.type)
         return err_set(ERR_INVALID, "input '%s': expected %s, got %s", io->name,
                        tensor_type_name(io->shape.type), tensor_type_name(t->type));

@@ -20,7 +20,8 @@ struct engine_model;
  * rank -1 = unknown rank). */
 struct engine_io {
     const char *name;
-    struct tensor shape; /* data is NULL */
+    struct tensor shape; /* data is NULL; type TENSOR_SEQUENCE for a sequence */
+    int optional;        /* an ONNX optional: may be fed, or come back, as TENSOR_NONE */
 };
 
 int engine_model_load_file(struct engine_model **out, const char *path);

@@ -82,6 +82,8 @@ static void copy_typed(void *dst, enum tensor_type type, const Onnx__TensorProto
         memcpy(dst, p->uint64_data, n * sizeof(uint64_t));
         break;
     case TENSOR_UNDEFINED:
+    case TENSOR_SEQUENCE:
+    case TENSOR_NONE:
         break;
     }
 }
@@ -143,8 +145,16 @@ int onnx_reader_value_info(struct tensor *out, const Onnx__ValueInfoProto *info,
     memset(out, 0, sizeof *out);
     const char *name = info->name ? info->name : "";
     const Onnx__TypeProto *type = info->type;
+    /* An optional is described by what it holds when it holds something. */
+    if (type && type->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE && type->optional_type)
+        type = type->optional_type->elem_type;
+    if (type && type->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE) {
+        out->type = TENSOR_SEQUENCE;
+        out->rank = -1;
+        return 0;
+    }
     if (!type || type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !type->tensor_type)
-        return err_set(ERR_UNSUPPORTED, "%s: graph value '%s' is not a tensor", source, name);
+        return err_set(ERR_UNSUPPORTED, "%s: graph value '%s' is not a tensor, a sequence or an optional", source, name);
     out->type = (enum tensor_type)type->tensor_type->elem_type;
     const Onnx__TensorShapeProto *shape = type->tensor_type->shape;
     if (!shape) {

@@ -26,23 +26,132 @@
 #define RTOL 1e-3
 #define ATOL 1e-5
 
-static int read_tensor_file(struct tensor *out, const char *path)
+/* Frees a value read from a .pb file (a sequence's items too). */
+static void free_value(struct tensor *t)
+{
+    if (t->type == TENSOR_SEQUENCE && t->data) {
+        struct tensor_sequence *s = t->data;
+        for (int64_t i = 0; i < s->count; i++)
+            free_value((struct tensor *)&s->items[i]);
+        free((void *)s->items);
+    }
+    free(t->data);
+    t->data = NULL;
+}
+
+static int read_tensor(struct tensor *out, const uint8_t *data, size_t len, const char *path)
+{
+    Onnx__TensorProto *p = onnx__tensor_proto__unpack(NULL, len, data);
+    if (!p)
+        return err_set(ERR_PARSE, "%s: not a TensorProto", path);
+    int rc = onnx_reader_tensor(out, p, path);
+    onnx__tensor_proto__free_unpacked(p, NULL);
+    return rc;
+}
+
+/* One protobuf wire field: its number and, for length-delimited fields, the bytes. */
+static int next_field(const uint8_t **pos, const uint8_t *end, uint32_t *field, const uint8_t **sub, size_t *sub_len)
+{
+    uint64_t key = 0, v = 0;
+    for (int shift = 0;; shift += 7) {
+        if (*pos >= end || shift > 63)
+            return -1;
+        uint8_t b = *(*pos)++;
+        key |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            break;
+    }
+    *field = (uint32_t)(key >> 3);
+    *sub = NULL;
+    switch (key & 7) {
+    case 0:
+    case 2:
+        for (int shift = 0;; shift += 7) {
+            if (*pos >= end || shift > 63)
+                return -1;
+            uint8_t b = *(*pos)++;
+            v |= (uint64_t)(b & 0x7f) << shift;
+            if (!(b & 0x80))
+                break;
+        }
+        if ((key & 7) == 2) {
+            if (v > (uint64_t)(end - *pos))
+                return -1;
+            *sub = *pos;
+            *sub_len = (size_t)v;
+            *pos += v;
+        }
+        return 0;
+    case 1: return end - *pos < 8 ? -1 : (*pos += 8, 0);
+    case 5: return end - *pos < 4 ? -1 : (*pos += 4, 0);
+    default: return -1;
+    }
+}
+
+/* Reads a value whose protobuf message depends on the model's declaration:
+ * TensorProto, SequenceProto (tensors in field 3, sequences in field 5) or
+ * OptionalProto (a tensor in field 3 or a sequence in field 5; neither: no value). */
+static int read_value(struct tensor *out, const uint8_t *data, size_t len, enum tensor_type type, int optional,
+                      const char *path, int depth)
+{
+    memset(out, 0, sizeof *out);
+    if (!optional && type != TENSOR_SEQUENCE)
+        return read_tensor(out, data, len, path);
+    if (depth > 8)
+        return err_set(ERR_UNSUPPORTED, "%s: values nest too deeply", path);
+    const uint8_t *pos = data, *end = data + len, *sub;
+    size_t sub_len = 0;
+    uint32_t field;
+    if (optional) {
+        out->type = TENSOR_NONE;
+        while (pos < end) {
+            if (next_field(&pos, end, &field, &sub, &sub_len))
+                return err_set(ERR_PARSE, "%s: not an OptionalProto", path);
+            if (sub && (field == 3 || field == 5)) {
+                free_value(out);
+                int rc = read_value(out, sub, sub_len, field == 3 ? TENSOR_FLOAT : TENSOR_SEQUENCE, 0, path, depth + 1);
+                if (rc)
+                    return rc;
+            }
+        }
+        return 0;
+    }
+    struct tensor_sequence *s = calloc(1, sizeof *s);
+    if (!s)
+        return err_set(ERR_NOMEM, "out of memory");
+    out->type = TENSOR_SEQUENCE;
+    out->data = s;
+    int64_t cap = 0;
+    while (pos < end) {
+        if (next_field(&pos, end, &field, &sub, &sub_len))
+            return err_set(ERR_PARSE, "%s: not a SequenceProto", path);
+        if (!sub || (field != 3 && field != 5))
+            continue;
+        if (s->count == cap) {
+            cap = cap ? cap * 2 : 8;
+            struct tensor *grown = realloc((void *)s->items, (size_t)cap * sizeof *grown);
+            if (!grown)
+                return err_set(ERR_NOMEM, "out of memory");
+            s->items = grown;
+        }
+        struct tensor *item = (struct tensor *)&s->items[s->count];
+        int rc = read_value(item, sub, sub_len, field == 3 ? TENSOR_FLOAT : TENSOR_SEQUENCE, 0, path, depth + 1);
+        s->count += item->data != NULL; /* a failed item holds nothing to free */
+        if (rc)
+            return rc;
+        s->elem_type = item->type;
+    }
+    return 0;
+}
+
+static int read_value_file(struct tensor *out, const char *path, const struct engine_io *io)
 {
     struct buf file;
     buf_init(&file, (size_t)1 << 30);
     int rc = buf_read_file(&file, path);
-    Onnx__TensorProto *p = NULL;
-    if (rc)
-        goto done;
-    p = onnx__tensor_proto__unpack(NULL, file.len, (const uint8_t *)file.data);
-    if (!p) {
-        rc = err_set(ERR_PARSE, "%s: not a TensorProto", path);
-        goto done;
-    }
-    rc = onnx_reader_tensor(out, p, path);
-done:
-    if (p)
-        onnx__tensor_proto__free_unpacked(p, NULL);
+    if (!rc)
+        rc = read_value(out, (const uint8_t *)file.data, file.len, io ? io->shape.type : TENSOR_FLOAT,
+                        io ? io->optional : 0, path, 0);
     buf_release(&file);
     return rc;
 }
@@ -75,6 +184,28 @@ static void missing_ops(char *out, size_t out_size, const Onnx__GraphProto *g)
 
 static int compare(char *why, size_t why_size, const struct tensor *got, const struct tensor *want)
 {
+    if (want->type == TENSOR_SEQUENCE && got->type == TENSOR_SEQUENCE) {
+        const struct tensor_sequence *g = got->data, *w = want->data;
+        if (g->count != w->count) {
+            snprintf(why, why_size, "sequence of %lld, expected %lld", (long long)g->count, (long long)w->count);
+            return 0;
+        }
+        for (int64_t i = 0; i < w->count; i++) {
+            char item_why[256];
+            if (!compare(item_why, sizeof item_why, &g->items[i], &w->items[i])) {
+                snprintf(why, why_size, "item %lld: %s", (long long)i, item_why);
+                return 0;
+            }
+        }
+        return 1;
+    }
+    if (want->type == TENSOR_NONE || got->type == TENSOR_NONE || want->type == TENSOR_SEQUENCE ||
+        got->type == TENSOR_SEQUENCE) {
+        if (got->type == want->type)
+            return 1;
+        snprintf(why, why_size, "%s, expected %s", tensor_type_name(got->type), tensor_type_name(want->type));
+        return 0;
+    }
     if (got->type != want->type) {
         snprintf(why, why_size, "type %s, expected %s", tensor_type_name(got->type), tensor_type_name(want->type));
         return 0;
@@ -123,10 +254,8 @@ static int compare(char *why, size_t why_size, const struct tensor *got, const s
 
 static void free_tensors(struct tensor *ts, int n)
 {
-    for (int i = 0; i < n; i++) {
-        free(ts[i].data);
-        ts[i].data = NULL;
-    }
+    for (int i = 0; i < n; i++)
+        free_value(&ts[i]);
 }
 
 /* Runs one test directory; prints its line. */
@@ -178,8 +307,9 @@ static void run_test(const char *dir)
             if (access(path, F_OK) != 0)
                 break;
             err_clear();
-            rc = read_tensor_file(&inputs[n_in], path);
+            rc = read_value_file(&inputs[n_in], path, engine_input(model, (size_t)n_in));
             if (rc) {
+                free_value(&inputs[n_in]);
                 printf("%s %s: %s\n", rc == ERR_UNSUPPORTED ? "NOTIMPL" : "FAIL", name, err_message(rc));
                 goto done;
             }
@@ -189,8 +319,9 @@ static void run_test(const char *dir)
             if (access(path, F_OK) != 0)
                 break;
             err_clear();
-            rc = read_tensor_file(&want[n_want], path);
+            rc = read_value_file(&want[n_want], path, engine_output(model, (size_t)n_want));
             if (rc) {
+                free_value(&want[n_want]);
                 printf("%s %s: %s\n", rc == ERR_UNSUPPORTED ? "NOTIMPL" : "FAIL", name, err_message(rc));
                 goto done;
             }

@@ -179,6 +179,18 @@ static const struct op_kernel op_table[] = {
     {"", "BatchNormalization", 5, 5, 3, op_batch_norm},
     {"", "InstanceNormalization", 3, 3, 1, op_instance_norm},
     {"", "LayerNormalization", 2, 3, 3, op_layer_norm},
+    /* sequence.c */
+    {"", "SequenceEmpty", 0, 0, 1, op_sequence_empty},
+    {"", "SequenceConstruct", 1, 64, 1, op_sequence_construct},
+    {"", "SequenceInsert", 2, 3, 1, op_sequence_insert},
+    {"", "SequenceAt", 2, 2, 1, op_sequence_at},
+    {"", "SequenceErase", 1, 2, 1, op_sequence_erase},
+    {"", "SequenceLength", 1, 1, 1, op_sequence_length},
+    {"", "ConcatFromSequence", 1, 1, 1, op_concat_from_sequence},
+    {"", "SplitToSequence", 1, 2, 1, op_split_to_sequence},
+    {"", "Optional", 0, 1, 1, op_optional},
+    {"", "OptionalHasElement", 0, 1, 1, op_optional_has_element},
+    {"", "OptionalGetElement", 1, 1, 1, op_optional_get_element},
 };
 
 const struct op_kernel *ops_find(const char *domain, const char *op_type)

@@ -149,6 +149,10 @@ OP(conv) OP(conv_transpose) OP(conv_integer) OP(qlinear_conv)
 OP(max_pool) OP(average_pool) OP(global_average_pool) OP(global_max_pool) OP(max_unpool)
 /* norm.c */
 OP(batch_norm) OP(instance_norm) OP(layer_norm)
+/* sequence.c */
+OP(sequence_empty) OP(sequence_construct) OP(sequence_insert) OP(sequence_at) OP(sequence_erase)
+OP(sequence_length) OP(concat_from_sequence) OP(split_to_sequence)
+OP(optional) OP(optional_has_element) OP(optional_get_element)
 #undef OP
 
 #endif
