@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
-/* max_inputs of 64 stands for "variadic". Control flow (If, Loop) has no
- * kernel: the engine runs its subgraphs itself. */
+/* max_inputs of 64 stands for "variadic". Control flow (If, Loop, Scan,
+ * SequenceMap) has no kernel: the engine runs its subgraphs itself. */
 static const struct op_kernel op_table[] = {
     {"", "If", 1, 1, 64, NULL},
     {"", "Loop", 2, 64, 64, NULL},
+    {"", "Scan", 0, 64, 64, NULL},
+    {"", "SequenceMap", 1, 64, 64, NULL},
     /* elementwise.c */
     {"", "Add", 2, 2, 1, op_add},
     {"", "Sub", 2, 2, 1, op_sub},
