@@ -193,6 +193,10 @@ static const struct op_kernel op_table[] = {
     {"", "Optional", 0, 1, 1, op_optional},
     {"", "OptionalHasElement", 0, 1, 1, op_optional_has_element},
     {"", "OptionalGetElement", 1, 1, 1, op_optional_get_element},
+    /* signal.c, text.c */
+    {"", "STFT", 2, 4, 1, op_stft},
+    {"", "MelWeightMatrix", 5, 5, 1, op_mel_weight_matrix},
+    {"", "TfIdfVectorizer", 1, 1, 1, op_tfidf_vectorizer},
 };
 
 const struct op_kernel *ops_find(const char *domain, const char *op_type)

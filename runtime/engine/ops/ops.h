@@ -153,6 +153,8 @@ OP(batch_norm) OP(instance_norm) OP(layer_norm)
 OP(sequence_empty) OP(sequence_construct) OP(sequence_insert) OP(sequence_at) OP(sequence_erase)
 OP(sequence_length) OP(concat_from_sequence) OP(split_to_sequence)
 OP(optional) OP(optional_has_element) OP(optional_get_element)
+/* signal.c, text.c */
+OP(stft) OP(mel_weight_matrix) OP(tfidf_vectorizer)
 #undef OP
 
 #endif
