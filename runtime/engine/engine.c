@@ -858,6 +858,19 @@ static int run_sequence_map(const struct engine_model *m, struct arena *arena, s
     return 0;
 }
 
+/* Kernels written for sequences or optionals; every other kernel gets tensors only. */
+static int takes_non_tensors(const struct op_kernel *k)
+{
+    static const op_run_fn any_value[] = {
+        op_identity,       op_sequence_construct, op_sequence_insert,   op_sequence_at,         op_sequence_erase,
+        op_sequence_length, op_concat_from_sequence, op_optional,       op_optional_has_element, op_optional_get_element,
+    };
+    for (size_t i = 0; i < sizeof any_value / sizeof any_value[0]; i++)
+        if (k->run == any_value[i])
+            return 1;
+    return 0;
+}
+
 static int run_nodes(const struct engine_model *m, struct arena *arena, struct tensor *values,
                      const struct tensor **args, const struct plan_node *nodes, size_t n_nodes, int depth)
 {
@@ -875,8 +888,14 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
                                                : run_sequence_map(m, arena, values, args, pn, results, depth);
         }
         else {
-            for (int j = 0; j < pn->n_inputs; j++)
+            for (int j = 0; j < pn->n_inputs; j++) {
                 args[j] = pn->inputs[j] < 0 ? NULL : &values[pn->inputs[j]];
+                if (args[j] && (args[j]->type == TENSOR_SEQUENCE || args[j]->type == TENSOR_NONE) &&
+                    !takes_non_tensors(pn->kernel))
+                    return err_set(ERR_INVALID, "node '%s' (%s): input %d is a %s, the operator takes tensors",
+                                   pn->proto->name ? pn->proto->name : "", pn->proto->op_type, j,
+                                   tensor_type_name(args[j]->type));
+            }
             struct op_call call = {
                 .node = pn->proto, .inputs = args, .n_inputs = pn->n_inputs,
                 .outputs = results, .n_outputs = pn->n_outputs, .arena = arena, .opset = m->opset,
