@@ -758,6 +758,7 @@ static int run_scan(const struct engine_model *m, struct arena *arena, struct te
             return err_set(ERR_INVALID, "node '%s' (Scan): input %d is missing", label, first + j);
         in[j] = values[pn->inputs[first + j]];
     }
+    memset(ints, 0, (size_t)(2 * n_scan + 2 * n_out_scan + 1) * sizeof *ints); /* absent attributes mean 0 */
     int64_t *axes = ints, *dirs = ints + n_scan, *out_axes = dirs + n_scan, *out_dirs = out_axes + n_out_scan;
     int rc = legacy ? scan_attr_ints(pn->proto, label, "directions", dirs, n_scan)
                     : scan_attr_ints(pn->proto, label, "scan_input_directions", dirs, n_scan);
@@ -769,8 +770,6 @@ static int run_scan(const struct engine_model *m, struct arena *arena, struct te
         rc = scan_attr_ints(pn->proto, label, "scan_output_directions", out_dirs, n_out_scan);
     if (rc)
         return rc;
-    for (int j = 0; legacy && j < n_scan; j++)
-        axes[j] = 0;
     if (!legacy)
         return scan_core(m, arena, values, args, pn, in, n_state, n_scan, axes, dirs, out_axes, out_dirs, results,
                          depth, label);

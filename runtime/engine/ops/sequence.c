@@ -56,6 +56,13 @@ static int seq_position(const struct op_call *call, int i, int64_t n, int insert
     return 0;
 }
 
+/* An empty sequence may have no items array at all. */
+static void copy_items(struct tensor *to, const struct tensor *from, int64_t n)
+{
+    if (n > 0)
+        memcpy(to, from, (size_t)n * sizeof *to);
+}
+
 static int check_item(const struct op_call *call, enum tensor_type elem_type, const struct tensor *t)
 {
     if (!tensor_type_size(t->type))
@@ -107,9 +114,9 @@ int op_sequence_insert(const struct op_call *call)
     struct tensor *items = seq_output(call, 0, t->type, s->count + 1);
     if (!items)
         return ERR_LIMIT;
-    memcpy(items, s->items, (size_t)pos * sizeof *items);
+    copy_items(items, s->items, pos);
     items[pos] = *t;
-    memcpy(items + pos + 1, s->items + pos, (size_t)(s->count - pos) * sizeof *items);
+    copy_items(items + pos + 1, s->items + pos, s->count - pos);
     return 0;
 }
 
@@ -140,8 +147,8 @@ int op_sequence_erase(const struct op_call *call)
     struct tensor *items = seq_output(call, 0, s->elem_type, s->count - 1);
     if (!items)
         return ERR_LIMIT;
-    memcpy(items, s->items, (size_t)pos * sizeof *items);
-    memcpy(items + pos, s->items + pos + 1, (size_t)(s->count - pos - 1) * sizeof *items);
+    copy_items(items, s->items, pos);
+    copy_items(items + pos, s->items + pos + 1, s->count - pos - 1);
     return 0;
 }
 
