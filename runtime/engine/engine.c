@@ -870,6 +870,23 @@ static int takes_non_tensors(const struct op_kernel *k)
     return 0;
 }
 
+/* Kernels that handle string tensors: those that only move elements (copying
+ * struct tensor_string as bytes) and the text operators. Others never see strings. */
+static int takes_strings(const struct op_kernel *k)
+{
+    static const op_run_fn string_ok[] = {
+        op_reshape, op_flatten, op_transpose, op_squeeze, op_unsqueeze, op_concat, op_gather, op_gather_elements,
+        op_shape,   op_size,    op_cast,      op_cast_like, op_slice,   op_expand, op_tile,   op_split,
+        op_where,   op_compress, op_split_to_sequence, op_string_normalizer,
+    };
+    if (takes_non_tensors(k))
+        return 1;
+    for (size_t i = 0; i < sizeof string_ok / sizeof string_ok[0]; i++)
+        if (k->run == string_ok[i])
+            return 1;
+    return 0;
+}
+
 static int run_nodes(const struct engine_model *m, struct arena *arena, struct tensor *values,
                      const struct tensor **args, const struct plan_node *nodes, size_t n_nodes, int depth)
 {
@@ -894,6 +911,9 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
                     return err_set(ERR_INVALID, "node '%s' (%s): input %d is a %s, the operator takes tensors",
                                    pn->proto->name ? pn->proto->name : "", pn->proto->op_type, j,
                                    tensor_type_name(args[j]->type));
+                if (args[j] && args[j]->type == TENSOR_STRING && !takes_strings(pn->kernel))
+                    return err_set(ERR_UNSUPPORTED, "node '%s' (%s): input %d holds strings, which the operator "
+                                   "does not support", pn->proto->name ? pn->proto->name : "", pn->proto->op_type, j);
             }
             struct op_call call = {
                 .node = pn->proto, .inputs = args, .n_inputs = pn->n_inputs,

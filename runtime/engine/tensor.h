@@ -18,6 +18,7 @@ enum tensor_type {
     TENSOR_INT16 = 5,
     TENSOR_INT32 = 6,
     TENSOR_INT64 = 7,
+    TENSOR_STRING = 8, /* elements are struct tensor_string (bytes borrowed like tensor data) */
     TENSOR_BOOL = 9,
     TENSOR_FLOAT16 = 10, /* IEEE half, stored as its bits; kernels compute in float/double */
     TENSOR_DOUBLE = 11,
@@ -37,6 +38,14 @@ struct tensor {
     int rank;
     int64_t dims[TENSOR_MAX_RANK];
     void *data;
+};
+
+/* One element of a string tensor: len bytes, not NUL-terminated; data may be
+ * NULL when len is 0. Kernels that move elements (Reshape, Gather, Concat, ...)
+ * copy these structs; the bytes live as long as the tensor's data. */
+struct tensor_string {
+    const char *data;
+    size_t len;
 };
 
 /* An ONNX sequence: count values of elem_type (tensors of one type). Items

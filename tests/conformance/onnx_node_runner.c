@@ -233,6 +233,15 @@ static int compare(char *why, size_t why_size, const struct tensor *got, const s
             w = ops_load(want->type, want->data, i);
             ok = (isnan(g) && isnan(w)) || g == w || fabs(g - w) <= ATOL + RTOL * fabs(w);
             break;
+        case TENSOR_STRING: {
+            const struct tensor_string *gs = &((const struct tensor_string *)got->data)[i],
+                                       *ws = &((const struct tensor_string *)want->data)[i];
+            if (gs->len == ws->len && (!ws->len || memcmp(gs->data, ws->data, ws->len) == 0))
+                continue;
+            snprintf(why, why_size, "element %lld is '%.*s', expected '%.*s'", (long long)i, (int)(gs->len > 64 ? 64 : gs->len),
+                     gs->data ? gs->data : "", (int)(ws->len > 64 ? 64 : ws->len), ws->data ? ws->data : "");
+            return 0;
+        }
         case TENSOR_INT64:
             ok = ((const int64_t *)got->data)[i] == ((const int64_t *)want->data)[i];
             g = (double)((const int64_t *)got->data)[i];

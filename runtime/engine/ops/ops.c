@@ -197,6 +197,7 @@ static const struct op_kernel op_table[] = {
     {"", "STFT", 2, 4, 1, op_stft},
     {"", "MelWeightMatrix", 5, 5, 1, op_mel_weight_matrix},
     {"", "TfIdfVectorizer", 1, 1, 1, op_tfidf_vectorizer},
+    {"", "StringNormalizer", 1, 1, 1, op_string_normalizer},
 };
 
 const struct op_kernel *ops_find(const char *domain, const char *op_type)
@@ -261,6 +262,9 @@ int ops_alloc_tensor(const struct op_call *call, struct tensor *t, enum tensor_t
     if (!t->data)
         return err_set(ERR_LIMIT, "node '%s' (%s): output does not fit in the request memory limit",
                        call->node->name ? call->node->name : "", call->node->op_type);
+    /* Strings start empty: a kernel that leaves some unset must not leave stray pointers. */
+    if (type == TENSOR_STRING)
+        memset(t->data, 0, (size_t)count * elem);
     return 0;
 }
 
@@ -335,6 +339,14 @@ int ops_tensor_from_proto(const struct op_call *call, struct tensor *out, const 
         return rc;
     int64_t count = tensor_element_count(out);
     size_t bytes = (size_t)count * tensor_type_size(type);
+    if (type == TENSOR_STRING) { /* the elements point into the node's own bytes, which outlive the run */
+        if (p->n_string_data != (size_t)count)
+            return ops_fail(call, "constant holds %zu strings, its shape needs %lld", p->n_string_data, (long long)count);
+        for (int64_t i = 0; i < count; i++)
+            ((struct tensor_string *)out->data)[i] =
+                (struct tensor_string){.data = (const char *)p->string_data[i].data, .len = p->string_data[i].len};
+        return 0;
+    }
     if (p->has_raw_data) {
         if (p->raw_data.len != bytes)
             return ops_fail(call, "constant holds %zu bytes, its shape needs %zu", p->raw_data.len, bytes);

@@ -1,5 +1,5 @@
-/* TfIdfVectorizer over integer token ids (string tokens are not supported:
- * the engine holds no string tensors).
+/* Text: Cast to and from strings, StringNormalizer, and TfIdfVectorizer over
+ * integer token ids (string tokens are not supported yet).
  *
  * pool_int64s lists the n-grams to count, grouped by length: ngram_counts[i]
  * is where the (i+1)-grams start in the pool. ngram_indexes maps the k-th
@@ -10,7 +10,184 @@
 
 #include "common/err.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Copies len bytes into the arena; NULL (with an error set) when it is full. */
+static char *arena_text(const struct op_call *call, const char *data, size_t len)
+{
+    char *t = arena_alloc(call->arena, len + 1);
+    if (!t) {
+        err_set(ERR_LIMIT, "node '%s' (%s): output does not fit in the request memory limit",
+                call->node->name ? call->node->name : "", call->node->op_type);
+        return NULL;
+    }
+    if (len)
+        memcpy(t, data, len);
+    t[len] = 0;
+    return t;
+}
+
+static int is_float_type(enum tensor_type t)
+{
+    return t == TENSOR_FLOAT || t == TENSOR_DOUBLE || t == TENSOR_FLOAT16 || t == TENSOR_BFLOAT16;
+}
+
+/* Floats print as the shortest %g text that reads back to the same value in
+ * their own type (numpy's way), integral values with ".0"; integers in full;
+ * bools as True/False. */
+static int format_number(char *out, size_t size, enum tensor_type type, const void *data, int64_t i)
+{
+    if (type == TENSOR_BOOL)
+        return snprintf(out, size, "%s", ((const uint8_t *)data)[i] ? "True" : "False");
+    if (type == TENSOR_INT64)
+        return snprintf(out, size, "%lld", (long long)((const int64_t *)data)[i]);
+    if (type == TENSOR_UINT64)
+        return snprintf(out, size, "%llu", (unsigned long long)((const uint64_t *)data)[i]);
+    double v = ops_load(type, data, i);
+    if (!is_float_type(type))
+        return snprintf(out, size, "%.0f", v);
+    if (isnan(v))
+        return snprintf(out, size, "nan");
+    if (isinf(v))
+        return snprintf(out, size, "%sinf", v < 0 ? "-" : "");
+    int n = 0;
+    for (int p = 1; p <= 17; p++) {
+        n = snprintf(out, size, "%.*g", p, v);
+        uint64_t back = 0; /* room for any float type's element */
+        ops_store(type, &back, 0, strtod(out, NULL));
+        if (ops_load(type, &back, 0) == v)
+            break;
+    }
+    if (!strpbrk(out, ".en"))
+        n = snprintf(out + n, size - (size_t)n, ".0") + n;
+    return n;
+}
+
+int ops_cast_string(const struct op_call *call, enum tensor_type to)
+{
+    const struct tensor *x = call->inputs[0];
+    int64_t n = tensor_element_count(x);
+    if (to == TENSOR_STRING) {
+        if (!ops_is_numeric(x->type) && x->type != TENSOR_BOOL)
+            return ops_unsupported(call, "cast from %s to string is not supported", tensor_type_name(x->type));
+        int rc = ops_alloc_output(call, 0, TENSOR_STRING, x->rank, x->dims);
+        if (rc)
+            return rc;
+        struct tensor_string *y = call->outputs[0].data;
+        for (int64_t i = 0; i < n; i++) {
+            char text[64];
+            int len = format_number(text, sizeof text, x->type, x->data, i);
+            const char *copy = arena_text(call, text, (size_t)len);
+            if (!copy)
+                return ERR_LIMIT;
+            y[i] = (struct tensor_string){.data = copy, .len = (size_t)len};
+        }
+        return 0;
+    }
+    if (!ops_is_numeric(to) && to != TENSOR_BOOL)
+        return ops_unsupported(call, "cast from string to %s is not supported", tensor_type_name(to));
+    int rc = ops_alloc_output(call, 0, to, x->rank, x->dims);
+    if (rc)
+        return rc;
+    const struct tensor_string *s = x->data;
+    for (int64_t i = 0; i < n; i++) {
+        char text[128], *end;
+        if (s[i].len >= sizeof text)
+            return ops_fail(call, "string %lld is too long to be a number", (long long)i);
+        if (s[i].len)
+            memcpy(text, s[i].data, s[i].len);
+        text[s[i].len] = 0;
+        errno = 0;
+        if (to == TENSOR_INT64 || to == TENSOR_UINT64) {
+            long long iv = to == TENSOR_INT64 ? strtoll(text, &end, 10) : (long long)strtoull(text, &end, 10);
+            if (end == text || *end || errno)
+                return ops_fail(call, "string %lld ('%s') is not a %s", (long long)i, text, tensor_type_name(to));
+            if (to == TENSOR_INT64)
+                ((int64_t *)call->outputs[0].data)[i] = iv;
+            else
+                ((uint64_t *)call->outputs[0].data)[i] = (uint64_t)iv;
+            continue;
+        }
+        double v = strtod(text, &end);
+        if (end == text || *end)
+            return ops_fail(call, "string %lld ('%s') is not a number", (long long)i, text);
+        ops_store(to, call->outputs[0].data, i, v);
+    }
+    return 0;
+}
+
+static int ascii_equal(const struct tensor_string *a, const struct tensor_string *b, int case_sensitive)
+{
+    if (a->len != b->len)
+        return 0;
+    for (size_t i = 0; i < a->len; i++) {
+        unsigned char x = (unsigned char)a->data[i], y = (unsigned char)b->data[i];
+        if (x != y && (case_sensitive || tolower(x) != tolower(y)))
+            return 0;
+    }
+    return 1;
+}
+
+/* StringNormalizer: drops stopwords (compared with or without case), then
+ * changes case (LOWER, UPPER or NONE). Input [C] or [1, C]; when every string
+ * is dropped the output holds one empty string. Case changes are ASCII only:
+ * the locale attribute is not honoured for other letters. */
+int op_string_normalizer(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    if (x->type != TENSOR_STRING)
+        return ops_fail(call, "input must be strings, got %s", tensor_type_name(x->type));
+    if (!(x->rank == 1 || (x->rank == 2 && x->dims[0] == 1)))
+        return ops_fail(call, "input must be [C] or [1, C]");
+    const Onnx__AttributeProto *act = ops_attr(call, "case_change_action"), *stop = ops_attr(call, "stopwords");
+    int change = 0; /* -1 lower, 1 upper */
+    if (act && act->has_s) {
+        if (act->s.len == 5 && memcmp(act->s.data, "LOWER", 5) == 0)
+            change = -1;
+        else if (act->s.len == 5 && memcmp(act->s.data, "UPPER", 5) == 0)
+            change = 1;
+        else if (!(act->s.len == 4 && memcmp(act->s.data, "NONE", 4) == 0))
+            return ops_fail(call, "case_change_action must be LOWER, UPPER or NONE");
+    }
+    int case_sensitive = ops_attr_int(call, "is_case_sensitive", 0) != 0;
+    int64_t n = tensor_element_count(x), kept = 0;
+    const struct tensor_string *in = x->data;
+    struct tensor_string *tmp = arena_alloc(call->arena, (size_t)(n + 1) * sizeof *tmp);
+    if (!tmp)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    for (int64_t i = 0; i < n; i++) {
+        int drop = 0;
+        for (size_t w = 0; stop && w < stop->n_strings && !drop; w++) {
+            struct tensor_string word = {.data = (const char *)stop->strings[w].data, .len = stop->strings[w].len};
+            drop = ascii_equal(&in[i], &word, case_sensitive);
+        }
+        if (drop)
+            continue;
+        tmp[kept] = in[i];
+        if (change) {
+            char *t = arena_text(call, in[i].data, in[i].len);
+            if (!t)
+                return ERR_LIMIT;
+            for (size_t c = 0; c < in[i].len; c++)
+                t[c] = (char)(change > 0 ? toupper((unsigned char)t[c]) : tolower((unsigned char)t[c]));
+            tmp[kept].data = t;
+        }
+        kept++;
+    }
+    int64_t count = kept ? kept : 1, dims[2] = {1, count};
+    int rc = x->rank == 2 ? ops_alloc_output(call, 0, TENSOR_STRING, 2, dims)
+                          : ops_alloc_output(call, 0, TENSOR_STRING, 1, &count);
+    if (rc)
+        return rc;
+    if (kept)
+        memcpy(call->outputs[0].data, tmp, (size_t)kept * sizeof *tmp);
+    return 0;
+}
 
 struct tfidf_pool {
     const int64_t *pool, *counts, *indexes;
