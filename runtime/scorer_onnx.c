@@ -378,14 +378,8 @@ static int load_models(struct served_model **out, size_t *out_count, off_t *byte
         if (!rc && engine_input_count(m->model) == 0)
             rc = err_set(ERR_UNSUPPORTED, "%s: the model has no inputs to feed", m->path);
         /* The engine also runs sequences, optionals and strings; requests carry numeric tensors only. */
-        for (size_t k = 0; !rc && k < engine_input_count(m->model) + engine_output_count(m->model); k++) {
-            size_t n_in = engine_input_count(m->model);
-            const struct engine_io *io = k < n_in ? engine_input(m->model, k) : engine_output(m->model, k - n_in);
-            if (io->optional || !tensor_type_size(io->shape.type) || io->shape.type == TENSOR_STRING)
-                rc = err_set(ERR_UNSUPPORTED, "%s: %s '%s' is %s%s, which amlserve cannot send as JSON yet", m->path,
-                             k < n_in ? "input" : "output", io->name, io->optional ? "an optional " : "a ",
-                             tensor_type_name(io->shape.type));
-        }
+        if (!rc)
+            rc = engine_check_tensor_io(m->model);
         struct stat st;
         *bytes += stat(m->path, &st) == 0 ? st.st_size : SMALL_MODEL_BYTES;
     }

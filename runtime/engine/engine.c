@@ -448,6 +448,18 @@ const struct engine_io *engine_output(const struct engine_model *m, size_t i)
     return i < m->n_outputs ? &m->outputs[i] : NULL;
 }
 
+int engine_check_tensor_io(const struct engine_model *m)
+{
+    for (size_t k = 0; k < m->n_inputs + m->n_outputs; k++) {
+        const struct engine_io *io = k < m->n_inputs ? &m->inputs[k] : &m->outputs[k - m->n_inputs];
+        if (io->optional || !tensor_type_size(io->shape.type) || io->shape.type == TENSOR_STRING)
+            return err_set(ERR_UNSUPPORTED, "%s: %s '%s' is %s%s; only numeric and bool tensors can be served", m->source,
+                           k < m->n_inputs ? "input" : "output", io->name, io->optional ? "an optional " : "a ",
+                           tensor_type_name(io->shape.type));
+    }
+    return 0;
+}
+
 static int check_input(const struct engine_io *io, const struct tensor *t)
 {
     char want[128], got[128];

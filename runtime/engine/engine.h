@@ -34,6 +34,10 @@ size_t engine_output_count(const struct engine_model *model);
 const struct engine_io *engine_output(const struct engine_model *model, size_t index);
 size_t engine_node_count(const struct engine_model *model);
 
+/* ERR_UNSUPPORTED naming the first input or output that is not a plain numeric
+ * or bool tensor (a sequence, an optional, strings): what amlserve can serve. */
+int engine_check_tensor_io(const struct engine_model *model);
+
 /* inputs[i] binds engine_input(model, i); outputs must hold engine_output_count
  * tensors. Errors: ERR_INVALID for inputs that do not match the model. */
 int engine_run(const struct engine_model *model, struct arena *arena, const struct tensor *inputs,
