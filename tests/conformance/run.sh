@@ -11,13 +11,13 @@
 #   tests/conformance/run.sh            run and check (what `make conformance` does)
 #   tests/conformance/run.sh --update   run and rewrite the baseline's counts and
 #                                       not-passing list (out-of-scope lines are kept)
-# Environment: BUILD (build), ONNX_TESTDATA (/usr/share/libonnx-testdata/data),
+# Environment: BUILD (build), ONNX_TESTDATA_ROOT (/usr/share/libonnx-testdata/data),
 # CONFORMANCE_BASELINE (tests/conformance/baseline.txt).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
 case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
-DATA=${ONNX_TESTDATA:-/usr/share/libonnx-testdata/data}
+DATA=${ONNX_TESTDATA_ROOT:-/usr/share/libonnx-testdata/data}
 BASELINE=${CONFORMANCE_BASELINE:-$ROOT/tests/conformance/baseline.txt}
 RUNNER="$BUILD/tests/conformance/onnx_node_runner"
 GROUPS_RUN="node pytorch-converted pytorch-operator simple"
