@@ -115,7 +115,7 @@ awk -F'\t' -v name="$NAME" -v baseline="$BASELINE" -v update="$update" -v out="$
       for (i = 1; i <= n; i++) printf "out-of-scope %s %s\n", sk[i], scope[sk[i]] > out
       n = 0; for (k in now) nk[++n] = k
       for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (nk[j] < nk[i]) { t = nk[i]; nk[i] = nk[j]; nk[j] = t }
-      for (i = 1; i <= n; i++) { split(nk[i], kk, " "); if (!(kk[1] in total)) continue; printf "not-passing %s %s\n", nk[i], now[nk[i]] > out }
+      for (i = 1; i <= n; i++) { split(nk[i], kk, " "); if (!(kk[1] in total) || now[nk[i]] == "out-of-scope") continue; printf "not-passing %s %s\n", nk[i], now[nk[i]] > out }
       for (k in notpass) { split(k, kk, " "); if (!(kk[1] in total)) printf "not-passing %s %s\n", k, notpass[k] > out }
       close(out)
       print "baseline rewritten: " baseline
