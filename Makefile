@@ -20,7 +20,7 @@ ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 
 COMMON_SRC  := $(wildcard common/*.c)
 ENGINE_SRC  := $(wildcard runtime/engine/*.c runtime/engine/ops/*.c)
-SERVER_SRC  := $(filter-out runtime/amlserve.c,$(wildcard runtime/*.c))
+SERVER_SRC  := $(filter-out runtime/amlserve.c runtime/no_resolver.c,$(wildcard runtime/*.c))
 CACHE_SRC   := $(wildcard cache/*.c)
 BUILDER_SRC := $(filter-out builder/main.c,$(wildcard builder/*.c))
 
@@ -34,8 +34,19 @@ BUILDER_OBJ := $(call obj,$(BUILDER_SRC)) $(BUILD)/obj/gen/dockerfile_template.o
 RUNTIME_LIB := $(BUILD)/lib/libamlserve.a
 BUILDER_LIB := $(BUILD)/lib/libamlpkg.a
 
-BUILDER_LIBS = $(shell pkg-config --libs $(PKGS)) -lprotobuf-c -lm -lpthread
-RUNTIME_LIBS = -l:libhttp_parser.a -l:libprotobuf-c.a -lm -lpthread
+# libcurl and libgit2 (and the ~40 libraries they pull in) are loaded on first use, not at start-up:
+# builder/lazy_lib.h. amlpkg is not linked against them; it dlopens the soname this build saw.
+LAZY_PKGS    := libcurl libgit2
+BUILDER_LIBS = $(shell pkg-config --libs $(filter-out $(LAZY_PKGS),$(PKGS))) -lprotobuf-c -lm -lpthread
+soname_of    = $(shell objdump -p $$($(CC) -print-file-name=$(1)) 2>/dev/null | awk '/SONAME/ {print $$2}')
+$(BUILD)/obj/builder/curl_lazy.o: CFLAGS += -DAMLPKG_CURL_SONAME='"$(call soname_of,libcurl.so)"'
+$(BUILD)/obj/builder/git2_lazy.o: CFLAGS += -DAMLPKG_GIT2_SONAME='"$(call soname_of,libgit2.so)"'
+
+# OpenSSL for TLS termination, its static archives even in dynamic (sanitizer) builds. OpenSSL
+# references the name resolver and dlopen from code amlserve never runs: amlserve's link points
+# those references at runtime/no_resolver.c, so neither is linked.
+NO_RESOLVER := -Wl,--wrap=getaddrinfo,--wrap=freeaddrinfo,--wrap=gethostbyname,--wrap=dlopen
+RUNTIME_LIBS = -l:libhttp_parser.a -l:libprotobuf-c.a -l:libssl.a -l:libcrypto.a -lm -lpthread
 
 UNIT_SRC  := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
@@ -96,7 +107,7 @@ $(BUILDER_LIB): $(BUILDER_OBJ) $(CACHE_OBJ)
 
 # What amlserve links statically, with Debian's package versions, for the SBOM (amlpkg reads it back
 # from the binary). Regenerated when the packages change.
-BUILD_INFO_PKGS := libc6-dev libhttp-parser-dev libprotobuf-c-dev
+BUILD_INFO_PKGS := libc6-dev libhttp-parser-dev libprotobuf-c-dev libssl-dev
 $(BUILD)/gen/build_info.h: $(wildcard /var/lib/dpkg/status) Makefile
 	@mkdir -p $(dir $@)
 	@{ printf '#define AMLSERVE_BUILD_INFO "{'; sep=; for p in $(BUILD_INFO_PKGS); do \
@@ -105,9 +116,9 @@ $(BUILD)/gen/build_info.h: $(wildcard /var/lib/dpkg/status) Makefile
 
 $(BUILD)/obj/runtime/amlserve.o: $(BUILD)/gen/build_info.h
 
-$(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(RUNTIME_LIB)
+$(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(BUILD)/obj/runtime/no_resolver.o $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(STATIC) $(LDFLAGS_ALL) -o $@ $^ $(RUNTIME_LIBS)
+	$(CC) $(STATIC) $(LDFLAGS_ALL) $(NO_RESOLVER) -o $@ $^ $(RUNTIME_LIBS)
 
 $(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILDER_LIB) $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)

@@ -50,7 +50,7 @@ struct base_image {
     /* what keeps the layer files alive */
     struct image_source *src;
     char *temp_dir;
-    struct cache *cache;
+    struct cache *cache; /* borrowed from the options */
     /* for messages */
     const char *context;
     char *file; /* resolved path or reference */
@@ -949,6 +949,21 @@ static int store(struct base_image *b, const char *key)
     return rc;
 }
 
+/* A hit in the read-only global tier, copied into the workspace cache. */
+static int from_global(struct cache *workspace, const char *dir, const char *key, struct cache_entry *out)
+{
+    struct cache *global = NULL;
+    int rc = cache_open_readonly(&global, dir);
+    if (!rc)
+        rc = cache_import(workspace, global, key, out);
+    if (rc && !(rc == ERR_NOTFOUND && global)) /* a plain miss says nothing */
+        fprintf(stderr, "environment %.12s: global cache %s unusable (%s): going on without it\n", key, dir,
+                err_message(rc));
+    cache_close(global);
+    err_clear();
+    return rc == 0;
+}
+
 /* ---- the public part --------------------------------------------------- */
 
 void base_image_free(struct base_image *b)
@@ -957,7 +972,6 @@ void base_image_free(struct base_image *b)
         return;
     reset_image(b);
     buf_release(&b->config);
-    cache_close(b->cache);
     free(b);
 }
 
@@ -1011,20 +1025,24 @@ int base_image_open(struct base_image **out, const char *text, const char *spec_
         snprintf(cache_key, sizeof cache_key, "%s", d + 7);
     }
     key = cache_key;
-    if (!opt->no_cache && (rc = cache_open(&b->cache, opt->cache_dir))) {
-        fprintf(stderr, "environment %.12s: cache unavailable (%s): reading the base from its source\n", key,
-                err_message(rc));
-        err_clear();
-        b->cache = NULL;
-        rc = 0;
-    }
+    b->cache = opt->cache;
     struct cache_entry entry;
-    if (b->cache && cache_lookup(b->cache, key, &entry) == 0) {
+    const char *tier = "workspace";
+    int found = b->cache && cache_lookup(b->cache, key, &entry) == 0;
+    if (!found && b->cache && opt->global_cache_dir) {
+        err_clear();
+        found = from_global(b->cache, opt->global_cache_dir, key, &entry);
+        tier = "global";
+    }
+    if (found) {
         if (!(b->file = strdup(cache_dir(b->cache))))
             rc = nomem();
         if (!rc && !(rc = load_cached(b, &entry)) && !(rc = parse_config(b))) {
             hit = 1;
-            fprintf(stderr, "environment %.12s: cache hit\n", key);
+            if (strcmp(tier, "global"))
+                fprintf(stderr, "environment %.12s: cache hit (workspace)\n", key);
+            else
+                fprintf(stderr, "environment %.12s: cache hit (global %s)\n", key, opt->global_cache_dir);
         } else if (rc != ERR_NOMEM) {
             /* A damaged entry never makes an image: drop what is bad and read the source. */
             fprintf(stderr, "environment %.12s: cache entry damaged (%s): dropping it, reading the base from its "

@@ -14,11 +14,14 @@
  * "..", links leaving the root, device files, truncated or unknown data are
  * refused with a message naming the file.
  *
- * The local cache tier: with a cache (options.no_cache unset), the environment
+ * The local cache tiers: with a cache (options.cache), the environment
  * key names the resolved base in the amlpkg cache. A hit is read from the
  * cache alone (each blob re-hashed; a damaged entry is dropped with
- * cache_verify and the source read instead); a miss reads the source, stores
- * every blob and records the key. One line on stderr says which.
+ * cache_verify and the source read instead); a workspace miss looks in the
+ * global tier (options.global_cache_dir, read-only) and copies a hit into the
+ * workspace; a miss in both reads the source, stores every blob and records
+ * the key. One line on stderr says which: "cache hit (workspace)", "cache hit
+ * (global DIR)" or "cache miss".
  *
  * struct base_image comes from base_image_open and is freed with
  * base_image_free, which removes its temporary files. Its oci member borrows
@@ -27,13 +30,14 @@
 #ifndef AMLPKG_BASE_IMAGE_H
 #define AMLPKG_BASE_IMAGE_H
 
+#include "cache/cache.h"
 #include "oci_image.h"
 #include "registry.h"
 
 struct base_image_options {
     const char *platform;  /* "os/arch[/variant]" for indexes; NULL: linux/amd64 */
-    int no_cache;          /* neither read nor write the cache */
-    const char *cache_dir; /* NULL: the default ($AMLPKG_CACHE_DIR, ...) */
+    struct cache *cache;          /* the workspace cache (borrowed), or NULL for none */
+    const char *global_cache_dir; /* read-only shared tier after the workspace, or NULL */
     struct registry_options reg;
     const char *context;   /* message prefix, e.g. "spec.yaml:7: environment.base_image" */
 };

@@ -62,7 +62,10 @@ static const char build_usage[] =
     "                          (DIR must not exist or be empty); `podman build DIR` serves the same\n"
     "      --platform OS/ARCH  image to take from a multi-platform base image (default linux/amd64)\n"
     "      --no-cache          neither read nor write the environment cache (the base is read from its source)\n"
-    "      --cache-dir DIR     the environment cache (default $AMLPKG_CACHE_DIR, else ~/.cache/amlpkg)\n"
+    "      --cache-dir DIR     the workspace cache of environments and compressed layers (default\n"
+    "                          $AMLPKG_CACHE_DIR, else $XDG_CACHE_HOME/amlpkg, else ~/.cache/amlpkg)\n"
+    "      --global-cache DIR  a shared cache directory read after the workspace (default\n"
+    "                          $AMLPKG_GLOBAL_CACHE); never written: a hit there is copied in\n"
     "      --cache-registry R/P  the remote environment cache: after the local cache, look for\n"
     "                          R/P/azureml/azureml_<key> and pull it; push what had to be built there\n"
     "      --executor ENGINE   builds environments with Docker steps or conda installs when their key is\n"
@@ -74,7 +77,9 @@ static const char build_usage[] =
     "\n"
     "environment.base_image: scratch, oci-archive:PATH, docker-archive:PATH, oci:DIR[:TAG] (paths\n"
     "relative to the spec) or a registry reference; its layers are reused as they are and the\n"
-    "environment key caches it (one line on stderr says cache hit or miss).\n"
+    "environment key caches it: one line on stderr says cache hit (workspace|global|registry) or\n"
+    "cache miss. Compressed layers are kept by content too, so an unchanged layer is not compressed\n"
+    "again.\n"
     "\n"
     "SOURCE_DATE_EPOCH sets the timestamps in the image (default 0), so builds reproduce:\n"
     "the same spec and files give the same digest from any directory, at any time.\n";
@@ -95,6 +100,7 @@ struct build_options {
     const char *check;
     const char *platform;
     const char *cache_dir;
+    const char *global_cache; /* read-only shared tier, after cache_dir */
     int no_cache;
     enum executor_kind executor; /* for environments with Docker steps or conda installs */
     const char *cache_registry;  /* REGISTRY/PREFIX: the remote tier of the environment cache */
@@ -232,7 +238,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"insecure", no_argument, NULL, 0x101},   {"ca-cert", required_argument, NULL, 0x102},
         {"platform", required_argument, NULL, 0x110}, {"no-cache", no_argument, NULL, 0x111},
         {"cache-dir", required_argument, NULL, 0x112}, {"executor", required_argument, NULL, 0x113},
-        {"cache-registry", required_argument, NULL, 0x114},
+        {"cache-registry", required_argument, NULL, 0x114}, {"global-cache", required_argument, NULL, 0x115},
         SPEC_CLI_OPTIONS,                         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -259,6 +265,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         case 0x111: o->no_cache = 1; break;
         case 0x112: o->cache_dir = optarg; break;
         case 0x114: o->cache_registry = optarg; break;
+        case 0x115: o->global_cache = optarg; break;
         case 0x113:
             if (executor_resolve(&o->executor, optarg)) {
                 fprintf(stderr, "amlpkg build: %s\n", err_message(ERR_USAGE));
@@ -302,6 +309,9 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         return EXIT_USAGE;
     }
     o->spec_path = optind < argc ? argv[optind] : NULL;
+    const char *global = getenv("AMLPKG_GLOBAL_CACHE");
+    if (!o->global_cache && global && global[0])
+        o->global_cache = global;
     if (spec_cli_check(&o->package, o->spec_path, "build"))
         return EXIT_USAGE;
     if (o->push && (o->dockerfile || o->format == FORMAT_DOCKER_ARCHIVE)) {
@@ -336,13 +346,16 @@ static int refuse_without_executor(const struct plan *plan, const struct spec *s
                    spec->file, spec->environment.line, plan->environment.needs_executor);
 }
 
-static int cached(const struct build_options *o, const char *key)
+/* Whether a local tier (workspace, then global) has the environment; base_image_open reads it. */
+static int cached(struct cache *workspace, const struct build_options *o, const char *key)
 {
-    struct cache *c = NULL;
-    struct cache_entry entry;
-    int hit = !o->no_cache && cache_open(&c, o->cache_dir) == 0 && cache_lookup(c, key, &entry) == 0;
-    cache_close(c);
-    err_clear(); /* a miss, or no cache: both mean "build it" */
+    if (!workspace)
+        return 0;
+    struct cache *global = NULL;
+    int hit = cache_contains(workspace, key) ||
+              (o->global_cache && cache_open_readonly(&global, o->global_cache) == 0 && cache_contains(global, key));
+    cache_close(global);
+    err_clear(); /* a miss, or an unusable global tier: both mean "build it" */
     return hit;
 }
 
@@ -429,15 +442,13 @@ static int open_from_registry(struct base_image **out, const struct build_option
 }
 
 /* What had to be built (or pulled from its source) goes to the registry tier for the next machine. */
-static void push_to_registry(const struct build_options *o, const struct plan *plan, const struct base_image *b)
+static void push_to_registry(const struct build_options *o, const struct plan *plan, const struct base_image *b,
+                             struct cache *workspace)
 {
-    char *dir = NULL;
     struct registry_options ro = o->transfer.reg;
     ro.op = "push";
-    int rc = o->cache_dir ? ((dir = strdup(o->cache_dir)) ? 0 : err_set(ERR_NOMEM, "out of memory"))
-                          : cache_default_dir(&dir);
-    rc = rc ? rc
-            : cache_registry_push(o->cache_registry, plan->environment.key, dir, base_image_manifest_digest(b), &ro);
+    int rc = cache_registry_push(o->cache_registry, plan->environment.key, cache_dir(workspace),
+                                 base_image_manifest_digest(b), &ro);
     if (rc)
         fprintf(stderr, "environment %.12s: not stored in the registry cache (%s)\n", plan->environment.key,
                 err_message(rc));
@@ -445,24 +456,24 @@ static void push_to_registry(const struct build_options *o, const struct plan *p
         fprintf(stderr, "environment %.12s: stored in the registry cache %s\n", plan->environment.key,
                 o->cache_registry);
     err_clear();
-    free(dir);
 }
 
-/* The base image (not scratch): from the environment cache, or its source (then cached). */
+/* The base image (not scratch): from the environment cache tiers, or its source (then cached). */
 static int open_base(struct base_image **out, const struct build_options *o, const struct plan *plan,
-                     const struct spec *spec)
+                     const struct spec *spec, struct cache *workspace)
 {
     *out = NULL;
     char context[1200];
     snprintf(context, sizeof context, "%s:%d: environment.base_image", spec->file, spec->environment.line);
     struct base_image_options opt = {
-        .platform = o->platform, .no_cache = o->no_cache, .cache_dir = o->cache_dir, .context = context,
+        .platform = o->platform, .cache = workspace, .global_cache_dir = o->global_cache, .context = context,
     };
     if (plan_env_is_scratch(&plan->environment) && !plan->environment.needs_executor)
         return 0;
-    int local = !o->no_cache && cached(o, plan->environment.key);
+    int local = cached(workspace, o, plan->environment.key);
+    int remote = workspace && o->cache_registry && !local;
     int rc = 1; /* not from the registry tier */
-    if (!local && o->cache_registry && !o->no_cache)
+    if (remote)
         rc = open_from_registry(out, o, plan, spec, &opt);
     if (rc <= 0)
         return rc;
@@ -470,8 +481,8 @@ static int open_base(struct base_image **out, const struct build_options *o, con
     rc = plan->environment.needs_executor && !local
              ? build_environment(out, o, plan, spec, &opt)
              : base_image_open(out, plan->environment.base_image, spec->dir, plan->environment.key, &opt);
-    if (!rc && !local && o->cache_registry && !o->no_cache)
-        push_to_registry(o, plan, *out);
+    if (!rc && remote)
+        push_to_registry(o, plan, *out, workspace);
     return rc;
 }
 
@@ -524,6 +535,7 @@ int cmd_build(int argc, char **argv)
     struct plan *plan = NULL;
     struct oci_image image = {0};
     struct base_image *base = NULL;
+    struct cache *cache = NULL; /* the workspace tier, NULL with --no-cache */
     char *runtime = NULL, *output = NULL, *out_dir = NULL, *work_dir = NULL, *sbom_layout = NULL;
     long long epoch;
     int rc = plan_source_date_epoch(&epoch);
@@ -542,7 +554,12 @@ int cmd_build(int argc, char **argv)
                    o.dockerfile, plan->image_name, plan->image_tag, o.dockerfile);
         goto done;
     }
-    if ((rc = open_base(&base, &o, plan, spec)))
+    if (!o.no_cache && (rc = cache_open(&cache, o.cache_dir))) {
+        fprintf(stderr, "cache unavailable (%s): building without it\n", err_message(rc));
+        err_clear();
+        cache = NULL;
+    }
+    if ((rc = open_base(&base, &o, plan, spec, cache)))
         goto done;
     output = o.output ? strdup(o.output) : default_output(spec, o.format);
     for (size_t n = output ? strlen(output) : 0; n > 1 && output[n - 1] == '/'; n--)
@@ -562,7 +579,8 @@ int cmd_build(int argc, char **argv)
     /* Blobs are staged beside the output so the final rename never crosses file systems. */
     if ((rc = fs_make_temp_dir(&work_dir, out_dir, ".amlpkg-build-")))
         goto done;
-    if ((rc = oci_image_build(&image, plan, base ? base_image_oci(base) : NULL, o.compression, work_dir)))
+    rc = oci_image_build(&image, plan, base ? base_image_oci(base) : NULL, o.compression, work_dir, cache);
+    if (rc)
         goto done;
     if (o.check && strcmp(o.check, image.manifest.digest) != 0) {
         rc = err_set(ERR_MISMATCH, "--check: the built manifest digest is %s, not %s; nothing written to '%s'",
@@ -583,7 +601,7 @@ int cmd_build(int argc, char **argv)
         const char *base = o.format == FORMAT_OCI_LAYOUT && realpath(output, real) ? real : output;
         if (asprintf(&sbom_path, "%s.spdx.json", base) < 0)
             sbom_path = NULL;
-        rc = sbom_path ? sbom_write(sbom_path, plan, spec, image.manifest.digest) : err_set(ERR_NOMEM, "out of memory");
+        rc = sbom_path ? sbom_write(sbom_path, plan, spec, image.manifest.digest, cache) : err_set(ERR_NOMEM, "out of memory");
         /* In a layout the SBOM also goes in as an artifact whose subject is the image. */
         if (!rc && (o.format == FORMAT_OCI_LAYOUT || o.push)) {
             struct oci_blob blobs[2] = {0}, manifest = {0};
@@ -609,7 +627,8 @@ done:
     if (work_dir)
         fs_remove_tree(work_dir);
     oci_image_release(&image);
-    base_image_free(base);
+    base_image_free(base); /* its layer paths and oci_image's may point into the cache: close it after */
+    cache_close(cache);
     plan_free(plan);
     spec_free(spec);
     free(runtime);

@@ -21,7 +21,8 @@ static const char cache_usage[] =
     "DIR defaults to $AMLPKG_CACHE_DIR, else $XDG_CACHE_HOME/amlpkg, else ~/.cache/amlpkg.\n"
     "\n"
     "commands:\n"
-    "  ls                 list entries, most recently used first\n"
+    "  ls                 list environment entries, most recently used first (--all: and the\n"
+    "                     compressed layers kept by content)\n"
     "  stats              count entries and blobs, and their bytes\n"
     "  verify             re-hash every blob; drop corrupt or missing ones and the entries that\n"
     "                     need them (exit 1 when any were found)\n"
@@ -32,6 +33,7 @@ static const char cache_usage[] =
     "options:\n"
     "  --dir DIR          the cache directory\n"
     "  --json             machine-readable output\n"
+    "  --all              ls: list layer entries too\n"
     "  --older-than DAYS  gc: also drop entries not used for DAYS days (a number, may be 0)\n"
     "  --max-size SIZE    gc: then drop least recently used entries until the rest need at most\n"
     "                     SIZE bytes (suffixes K, M, G)\n"
@@ -48,6 +50,7 @@ struct cache_cli {
     long long max_size;     /* < 0: none */
     long long grace;
     const char *name;
+    int all;
 };
 
 static void print_json_string(const char *s)
@@ -89,26 +92,32 @@ static int do_ls(struct cache *c, const struct cache_cli *o)
     int rc = cache_list(c, &list, &n);
     if (rc)
         return rc;
-    if (o->json) {
+    size_t shown = 0;
+    if (o->json)
         printf("[");
-        for (size_t i = 0; i < n; i++) {
-            printf("%s{\"key\":\"%s\",\"manifest\":\"%s\",\"image\":", i ? "," : "", list[i].key,
-                   list[i].manifest_digest);
-            print_json_string(list[i].image_name);
-            printf(",\"size\":%lld,\"created\":%lld,\"last_used\":%lld}", (long long)list[i].size,
-                   (long long)list[i].created, (long long)list[i].last_used);
-        }
-        printf("]\n");
-    } else {
-        if (n)
-            printf("%-64s  %10s  %-20s  %s\n", "KEY", "SIZE", "LAST USED", "IMAGE");
-        for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
+        const struct cache_entry *e = &list[i];
+        if (!o->all && strcmp(e->kind, "environment"))
+            continue;
+        if (o->json) {
+            printf("%s{\"key\":\"%s\",\"kind\":\"%s\",\"manifest\":\"%s\",\"image\":", shown ? "," : "", e->key,
+                   e->kind, e->manifest_digest);
+            print_json_string(e->image_name);
+            printf(",\"size\":%lld,\"created\":%lld,\"last_used\":%lld,\"hits\":%lld}", (long long)e->size,
+                   (long long)e->created, (long long)e->last_used, (long long)e->hits);
+        } else {
+            if (!shown)
+                printf("%-64s  %-11s  %10s  %5s  %-20s  %s\n", "KEY", "KIND", "SIZE", "HITS", "LAST USED", "IMAGE");
             char size[32], when[32];
-            human_size(size, sizeof size, list[i].size);
-            utc(when, sizeof when, list[i].last_used);
-            printf("%-64s  %10s  %-20s  %s\n", list[i].key, size, when, list[i].image_name);
+            human_size(size, sizeof size, e->size);
+            utc(when, sizeof when, e->last_used);
+            printf("%-64s  %-11s  %10s  %5lld  %-20s  %s\n", e->key, e->kind, size, (long long)e->hits, when,
+                   e->image_name);
         }
+        shown++;
     }
+    if (o->json)
+        printf("]\n");
     free(list);
     return 0;
 }
@@ -122,15 +131,17 @@ static int do_stats(struct cache *c, const struct cache_cli *o)
     if (o->json) {
         printf("{\"dir\":");
         print_json_string(cache_dir(c));
-        printf(",\"schema\":%d,\"entries\":%lld,\"blobs\":%lld,\"blob_bytes\":%lld,\"entry_bytes\":%lld}\n",
-               s.schema, (long long)s.entries, (long long)s.blobs, (long long)s.blob_bytes,
-               (long long)s.entry_bytes);
+        printf(",\"schema\":%d,\"entries\":%lld,\"layers\":%lld,\"blobs\":%lld,\"blob_bytes\":%lld,"
+               "\"entry_bytes\":%lld,\"hits\":%lld}\n",
+               s.schema, (long long)s.entries, (long long)s.layers, (long long)s.blobs, (long long)s.blob_bytes,
+               (long long)s.entry_bytes, (long long)s.hits);
         return 0;
     }
     char size[32];
     human_size(size, sizeof size, s.blob_bytes);
-    printf("cache:   %s (index schema %d)\nentries: %lld\nblobs:   %lld (%s)\n", cache_dir(c), s.schema,
-           (long long)s.entries, (long long)s.blobs, size);
+    printf("cache:   %s (index schema %d)\nentries: %lld environments (%lld hits), %lld layers\nblobs:   %lld (%s)\n",
+           cache_dir(c), s.schema, (long long)s.entries, (long long)s.hits, (long long)s.layers, (long long)s.blobs,
+           size);
     return 0;
 }
 
@@ -238,12 +249,12 @@ done:
 
 int cmd_cache(int argc, char **argv)
 {
-    enum { OPT_DIR = 256, OPT_JSON, OPT_OLDER, OPT_GRACE, OPT_NAME, OPT_MAX_SIZE };
+    enum { OPT_DIR = 256, OPT_JSON, OPT_OLDER, OPT_GRACE, OPT_NAME, OPT_MAX_SIZE, OPT_ALL };
     static const struct option long_opts[] = {
         {"dir", required_argument, NULL, OPT_DIR},     {"json", no_argument, NULL, OPT_JSON},
         {"older-than", required_argument, NULL, OPT_OLDER}, {"grace", required_argument, NULL, OPT_GRACE},
         {"name", required_argument, NULL, OPT_NAME},   {"help", no_argument, NULL, 'h'},
-        {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+        {"max-size", required_argument, NULL, OPT_MAX_SIZE}, {"all", no_argument, NULL, OPT_ALL},
         {NULL, 0, NULL, 0}};
     struct cache_cli o = {.older_than_days = -1, .grace = CACHE_GC_GRACE_SECONDS, .max_size = -1};
     optind = 1;
@@ -253,6 +264,7 @@ int cmd_cache(int argc, char **argv)
         switch (c) {
         case OPT_DIR: o.dir = optarg; break;
         case OPT_JSON: o.json = 1; break;
+        case OPT_ALL: o.all = 1; break;
         case OPT_NAME: o.name = optarg; break;
         case OPT_OLDER:
             errno = 0;
@@ -313,6 +325,12 @@ int cmd_cache(int argc, char **argv)
     struct cache_report report = {0};
     int exit_code = EXIT_OK;
     int rc = cache_open(&cache, o.dir);
+    int reading = !strcmp(verb, "ls") || !strcmp(verb, "stats");
+    if (rc && reading && o.dir) {
+        /* A shared global cache on a read-only mount can still be listed. */
+        err_clear();
+        rc = cache_open_readonly(&cache, o.dir);
+    }
     if (rc)
         goto done;
     if (!strcmp(verb, "ls")) {

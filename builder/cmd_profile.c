@@ -410,7 +410,8 @@ int cmd_profile(int argc, char **argv)
     if (rc)
         goto done;
     struct local_service_options lo = {
-        .amlserve = amlserve, .host = "127.0.0.1", .port = 0, .python = o.python, .quiet = 1, .capture_stderr = 1};
+        .amlserve = amlserve, .host = "127.0.0.1", .port = 0, .python = o.python, .quiet = 1, .capture_stderr = 1,
+        .plain_http = 1};
     struct image_service_options io = {.archive = o.image, .cpus = o.cpus, .memory = o.memory};
     if ((rc = o.image ? image_service_start(&svc, &io) : local_service_start(&svc, spec, &lo)))
         goto done;

@@ -99,8 +99,11 @@ static void announce(const struct local_service *svc, const struct spec *spec, c
     const char *open = strchr(shown, ':') ? "[" : "", *close = strchr(shown, ':') ? "]" : "";
     printf("Serving %s (%s) from %s\n", spec->image_name,
            spec->inference.entry_script ? spec->inference.entry_script : "no-code ONNX", spec->file);
-    printf("  Scoring URI: http://%s%s%s:%d/score\n", open, shown, close, svc->port);
-    printf("  Swagger URI: http://%s%s%s:%d/swagger.json\n", open, shown, close, svc->port);
+    const char *scheme = spec->service.tls_cert_file ? "https" : "http";
+    printf("  Scoring URI: %s://%s%s%s:%d/score\n", scheme, open, shown, close, svc->port);
+    printf("  Swagger URI: %s://%s%s%s:%d/swagger.json\n", scheme, open, shown, close, svc->port);
+    if (spec->service.tls_cert_file)
+        printf("  TLS: certificate %s, key %s\n", spec->service.tls_cert_file, spec->service.tls_key_file);
     printf("  AZUREML_MODEL_DIR: %s\n", svc->model_dir);
     if (spec->service.token_secret_file)
         printf("  Token auth: send 'Authorization: Bearer <JWT>' signed HS256 with the secret in %s (exp required)\n",

@@ -99,8 +99,9 @@ int image_service_start(struct local_service *svc, const struct image_service_op
         goto done;
     snprintf(env_keys, sizeof env_keys, "AMLSERVE_AUTH_KEYS=%s", svc->keys[0]);
     snprintf(ports, sizeof ports, "127.0.0.1:%d:5001", svc->port);
-    const char *run[24] = {"run", "-d", "-p", ports, "-e", env_keys};
-    int n = 6;
+    /* Plain HTTP even for an image that expects a TLS mount: profile measures the model. */
+    const char *run[24] = {"run", "-d", "-p", ports, "-e", env_keys, "-e", "AMLSERVE_TLS_CERT=", "-e", "AMLSERVE_TLS_KEY="};
+    int n = 10;
     if (o->cpus)
         run[n++] = "--cpus", run[n++] = o->cpus;
     if (o->memory)

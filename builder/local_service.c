@@ -185,6 +185,10 @@ static int build_args(struct arg_list *a, const struct local_service *svc, const
         rc = arg_add2(a, "--input-sample", s->input_sample);
     if (!rc && s->output_sample)
         rc = arg_add2(a, "--output-sample", s->output_sample);
+    if (!rc && s->tls_cert_file && !o->plain_http)
+        rc = arg_add2(a, "--tls-cert", s->tls_cert_file);
+    if (!rc && s->tls_key_file && !o->plain_http)
+        rc = arg_add2(a, "--tls-key", s->tls_key_file);
     if (!rc && o->quiet)
         rc = arg_add(a, "--quiet");
     return rc;

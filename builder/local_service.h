@@ -22,6 +22,7 @@ struct local_service_options {
     const char *python;   /* interpreter for entry scripts, or NULL (python3) */
     int quiet;            /* no access log */
     int capture_stderr;   /* amlserve's messages go to <root>/amlserve.log, shown only if it fails to start */
+    int plain_http;       /* ignore the spec's tls: profile measures the model, not TLS */
 };
 
 struct local_service {

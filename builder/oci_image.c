@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "fsutil.h"
+#include "layer_cache.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -58,23 +59,26 @@ static int write_json_blob(struct oci_blob *out, const struct buf *doc, const ch
     return 0;
 }
 
-static int build_layer(struct oci_blob *out, const struct plan_layer *layer, enum oci_compression compression,
+static int resolve_auto(enum oci_compression *c, const struct plan_layer *layer)
+{
+    if (*c != OCI_COMPRESSION_AUTO)
+        return 0;
+    const char **paths = calloc(layer->n_entries ? layer->n_entries : 1, sizeof *paths);
+    if (!paths)
+        return err_set(ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < layer->n_entries; i++)
+        paths[i] = layer->entries[i].host_path;
+    int rc = oci_layer_choose_compression(c, paths, layer->n_entries);
+    free(paths);
+    return rc;
+}
+
+static int write_layer(struct oci_blob *out, const struct plan_layer *layer, enum oci_compression compression,
                        const char *work_dir, long long mtime)
 {
     struct oci_layer_writer *w;
-    int rc = 0;
-    if (compression == OCI_COMPRESSION_AUTO) {
-        const char **paths = calloc(layer->n_entries ? layer->n_entries : 1, sizeof *paths);
-        if (!paths)
-            return err_set(ERR_NOMEM, "out of memory");
-        for (size_t i = 0; i < layer->n_entries; i++)
-            paths[i] = layer->entries[i].host_path;
-        rc = oci_layer_choose_compression(&compression, paths, layer->n_entries);
-        free(paths);
-        if (rc)
-            return rc;
-    }
-    if ((rc = oci_layer_begin(&w, work_dir, mtime, compression, layer->gzip_level)))
+    int rc = resolve_auto(&compression, layer);
+    if (rc || (rc = oci_layer_begin(&w, work_dir, mtime, compression, layer->gzip_level)))
         return rc;
     for (size_t i = 0; i < layer->n_entries && !rc; i++)
         rc = oci_layer_add_tree(w, layer->entries[i].image_path, layer->entries[i].host_path);
@@ -83,6 +87,36 @@ static int build_layer(struct oci_blob *out, const struct plan_layer *layer, enu
         return rc;
     }
     return oci_layer_finish(w, out);
+}
+
+/* Above this, auto is resolved before hashing: weights that end up as a plain
+ * tar would otherwise be read twice for nothing. */
+#define LAYER_CACHE_HASH_FIRST (64 << 20)
+
+/* A layer from the cache when the same tar was compressed the same way before, else written (and kept). */
+static int build_layer(struct oci_blob *out, const struct plan_layer *layer, enum oci_compression compression,
+                       const char *work_dir, long long mtime, struct cache *cache)
+{
+    int rc = 0;
+    if (cache && compression == OCI_COMPRESSION_AUTO) {
+        int64_t total = 0;
+        for (size_t i = 0; i < layer->n_entries && !rc; i++)
+            rc = oci_layer_input_bytes(layer->entries[i].host_path, &total);
+        if (!rc && total > LAYER_CACHE_HASH_FIRST)
+            rc = resolve_auto(&compression, layer);
+        if (rc)
+            return rc;
+    }
+    if (!cache || compression == OCI_COMPRESSION_NONE)
+        return write_layer(out, layer, compression, work_dir, mtime);
+    struct layer_cache_key key;
+    if ((rc = layer_cache_key(&key, cache, layer, compression, mtime)))
+        return rc;
+    if ((rc = layer_cache_find(cache, &key, out)) != ERR_NOTFOUND)
+        return rc;
+    if (!(rc = write_layer(out, layer, compression, work_dir, mtime)) && strcmp(out->media_type, OCI_MEDIA_TYPE_LAYER))
+        layer_cache_keep(cache, &key, out);
+    return rc;
 }
 
 static int write_string_array(struct buf *b, char *const *items, size_t n)
@@ -282,7 +316,7 @@ static int manifest_json(struct buf *b, const struct plan *plan, const struct oc
 }
 
 int oci_image_build(struct oci_image *out, const struct plan *plan, const struct oci_base *base,
-                    enum oci_compression compression, const char *work_dir)
+                    enum oci_compression compression, const char *work_dir, struct cache *layer_cache)
 {
     memset(out, 0, sizeof *out);
     struct buf doc;
@@ -305,7 +339,8 @@ int oci_image_build(struct oci_image *out, const struct plan *plan, const struct
             out->n_layers++;
     }
     for (size_t i = 0; i < plan->n_layers && !rc; i++) {
-        rc = build_layer(&out->layers[out->n_layers], &plan->layers[i], compression, work_dir, plan->created);
+        rc = build_layer(&out->layers[out->n_layers], &plan->layers[i], compression, work_dir, plan->created,
+                         layer_cache);
         if (!rc)
             out->n_layers++;
     }

@@ -7,6 +7,7 @@
 #ifndef AMLPKG_OCI_IMAGE_H
 #define AMLPKG_OCI_IMAGE_H
 
+#include "cache/cache.h"
 #include "oci_layer.h"
 #include "plan.h"
 
@@ -54,9 +55,11 @@ struct oci_image {
 
 /* compression applies to every layer; AUTO decides per layer (see
  * oci_layer_choose_compression). base is NULL for scratch; its layers come
- * first, their paths copied (the files stay where they are). */
+ * first, their paths copied (the files stay where they are). With a
+ * layer_cache, compressed layers whose tar was compressed the same way before
+ * come from it (layer_cache.h), their paths pointing into the cache. */
 int oci_image_build(struct oci_image *out, const struct plan *plan, const struct oci_base *base,
-                    enum oci_compression compression, const char *work_dir);
+                    enum oci_compression compression, const char *work_dir, struct cache *layer_cache);
 void oci_image_release(struct oci_image *image);
 /* The Go-style platform architecture name of this host ("amd64", "arm64"). */
 const char *oci_host_architecture(void);

@@ -68,7 +68,7 @@ const char *oci_compression_name(enum oci_compression c)
 /* Appends the compressed or plain layer bytes to the blob file and its digest. */
 static int emit_blob(struct oci_layer_writer *w, const void *data, size_t len, int hash)
 {
-    if (fwrite(data, 1, len, w->file) != len)
+    if (w->file && fwrite(data, 1, len, w->file) != len)
         return err_set_errno(ERR_IO, "%s: write failed", w->path);
     w->size += (int64_t)len;
     return hash ? digest_update(&w->blob, data, len) : 0;
@@ -194,6 +194,15 @@ static int survey(struct layer_survey *s, const char *host_path, int depth)
         free(entries[i]);
     }
     free(entries);
+    return rc;
+}
+
+int oci_layer_input_bytes(const char *host_path, int64_t *total)
+{
+    struct layer_survey s = {0};
+    int rc = survey(&s, host_path, 0);
+    free(s.largest);
+    *total += s.total;
     return rc;
 }
 
@@ -351,6 +360,13 @@ int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t
                      oci_compression_name(compression));
         goto done;
     }
+    if (!work_dir) { /* digest only: no file, no compression */
+        if (compression != OCI_COMPRESSION_NONE) {
+            rc = err_set(ERR_INVALID, "a layer measured without a file must be uncompressed");
+            goto done;
+        }
+        goto start_tar;
+    }
     w->path = fs_join(work_dir, "layer-XXXXXX");
     if (!w->path) {
         rc = err_set(ERR_NOMEM, "out of memory");
@@ -376,6 +392,7 @@ int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t
     } else if (compression == OCI_COMPRESSION_ZSTD && (rc = start_zstd(w, level))) {
         goto done;
     }
+start_tar:
     if ((rc = digest_init(&w->diff)) || (rc = digest_init(&w->blob)))
         goto done;
     w->tar = archive_write_new();
@@ -536,7 +553,8 @@ int oci_layer_add_file(struct oci_layer_writer *w, const char *image_path, const
         rc = tar_error(w, image_path);
         goto done;
     }
-    if ((rc = set_level(w, is_incompressible(fd, st.st_size) ? 0 : w->level)))
+    if (w->compression == OCI_COMPRESSION_GZIP &&
+        (rc = set_level(w, is_incompressible(fd, st.st_size) ? 0 : w->level)))
         goto done;
     int64_t left = st.st_size;
     while (left > 0) {
@@ -616,7 +634,7 @@ int oci_layer_finish(struct oci_layer_writer *w, struct oci_blob *out)
         rc = w->failed ? ERR_IO : err_set(ERR_IO, "zstd compression failed: %s", archive_error_string(w->zstd));
         goto done;
     }
-    if (fflush(w->file) != 0) {
+    if (w->file && fflush(w->file) != 0) {
         rc = err_set_errno(ERR_IO, "%s: write failed", w->path);
         goto done;
     }

@@ -56,7 +56,9 @@ void plan_free(struct plan *p)
 
 /* The spec's service section as the environment amlserve reads. Keys are
  * never baked into an image: with auth on, amlserve refuses to start until
- * keys are given at run time. Returns the number added, or -1 on no memory. */
+ * keys are given at run time. The TLS private key neither: the image points
+ * amlserve at a mount point and refuses to start without the pair there.
+ * Returns the number added, or -1 on no memory. */
 static int add_service_env(struct plan *p, const struct spec *spec)
 {
     const struct spec_service *s = &spec->service;
@@ -79,6 +81,10 @@ static int add_service_env(struct plan *p, const struct spec *spec)
         p->env[p->n_env++] = strdup("AMLSERVE_INPUT_SAMPLE=" PLAN_APP_ROOT "/" PLAN_INPUT_SAMPLE);
     if (s->output_sample)
         p->env[p->n_env++] = strdup("AMLSERVE_OUTPUT_SAMPLE=" PLAN_APP_ROOT "/" PLAN_OUTPUT_SAMPLE);
+    if (s->tls_cert_file) {
+        p->env[p->n_env++] = strdup("AMLSERVE_TLS_CERT=" PLAN_TLS_DIR "/tls.crt");
+        p->env[p->n_env++] = strdup("AMLSERVE_TLS_KEY=" PLAN_TLS_DIR "/tls.key");
+    }
     for (size_t i = before; i < p->n_env; i++)
         if (!p->env[i])
             return -1;

@@ -23,6 +23,9 @@
 /* Where the spec's swagger samples land, under the app root. */
 #define PLAN_INPUT_SAMPLE "input_sample.json"
 #define PLAN_OUTPUT_SAMPLE "output_sample.json"
+/* Where an image with service.tls expects its certificate and key, mounted at
+ * run time (the file names of a Kubernetes TLS secret). */
+#define PLAN_TLS_DIR PLAN_APP_ROOT "/tls"
 
 /* One host file or tree copied to image_path (relative to /, no leading '/'). */
 struct plan_entry {

@@ -1,5 +1,7 @@
 #include "sbom.h"
 
+#include "cache/cache.h"
+
 #include "common/err.h"
 #include "common/json.h"
 #include "conda.h"
@@ -25,6 +27,7 @@ struct sbom {
     struct buf relationships; /* the "relationships" array body */
     int n_files, n_packages;
     int rc;
+    struct cache *memo; /* remembers file digests across builds (may be NULL) */
 };
 
 static void add_string(struct buf *b, const char *key, const char *value, int *rc)
@@ -76,11 +79,10 @@ static void add_package(struct sbom *s, char id[64], const char *name, const cha
 }
 
 /* The file's SHA-256 as bare hex, as SPDX writes checksums. */
-static int file_sha256(char hex[65], const char *path)
+static int file_sha256(struct sbom *s, char hex[65], const char *path)
 {
     char full[DIGEST_STRING_SIZE];
-    int64_t size;
-    int rc = digest_file(path, full, &size);
+    int rc = cache_file_digest(s->memo, path, full);
     if (!rc)
         snprintf(hex, 65, "%s", full + 7);
     return rc;
@@ -113,7 +115,7 @@ static void add_files(struct sbom *s, const char *host, const char *image_path, 
     if (!S_ISREG(st.st_mode))
         return;
     char hex[65], id[48], name[4200];
-    if ((s->rc = file_sha256(hex, host)))
+    if ((s->rc = file_sha256(s, hex, host)))
         return;
     snprintf(id, sizeof id, "SPDXRef-File-%d", ++s->n_files);
     snprintf(name, sizeof name, "/%s", image_path);
@@ -195,9 +197,10 @@ static void add_dependencies(struct sbom *s, const struct conda_env *c, const ch
     }
 }
 
-int sbom_render(struct buf *out, const struct plan *plan, const struct spec *spec, const char *manifest_digest)
+int sbom_render(struct buf *out, const struct plan *plan, const struct spec *spec, const char *manifest_digest,
+                struct cache *memo)
 {
-    struct sbom s = {.out = out};
+    struct sbom s = {.out = out, .memo = memo};
     buf_init(&s.files, 0);
     buf_init(&s.packages, 0);
     buf_init(&s.relationships, 0);
@@ -220,7 +223,7 @@ int sbom_render(struct buf *out, const struct plan *plan, const struct spec *spe
         snprintf(owner, sizeof owner, "%s", image_id);
         if (i == 0 && l->n_entries == 1) {
             char bin_hex[65];
-            if ((s.rc = file_sha256(bin_hex, l->entries[0].host_path)))
+            if ((s.rc = file_sha256(&s, bin_hex, l->entries[0].host_path)))
                 break;
             add_package(&s, owner, "amlserve", SBOM_VERSION, "APPLICATION", NULL, bin_hex,
                         "the scoring runtime, statically linked");
@@ -265,13 +268,14 @@ int sbom_render(struct buf *out, const struct plan *plan, const struct spec *spe
     return rc;
 }
 
-int sbom_write(const char *path, const struct plan *plan, const struct spec *spec, const char *manifest_digest)
+int sbom_write(const char *path, const struct plan *plan, const struct spec *spec, const char *manifest_digest,
+               struct cache *memo)
 {
     struct buf text;
     buf_init(&text, 0);
     FILE *f = NULL;
     char *tmp = NULL;
-    int rc = sbom_render(&text, plan, spec, manifest_digest);
+    int rc = sbom_render(&text, plan, spec, manifest_digest, memo);
     rc = rc ? rc : fs_temp_beside(&f, &tmp, path);
     if (!rc && fwrite(text.data, 1, text.len, f) != text.len) {
         fclose(f);

@@ -8,12 +8,15 @@
 #ifndef AMLPKG_SBOM_H
 #define AMLPKG_SBOM_H
 
+#include "cache/cache.h"
 #include "common/buf.h"
 #include "oci_image.h"
 #include "plan.h"
 #include "spec.h"
 
-int sbom_render(struct buf *out, const struct plan *plan, const struct spec *spec, const char *manifest_digest);
+/* memo (may be NULL) remembers file digests across builds (cache_file_digest). */
+int sbom_render(struct buf *out, const struct plan *plan, const struct spec *spec, const char *manifest_digest,
+                struct cache *memo);
 /* The SBOM as an OCI artifact that refers to the image (its `subject`), so layouts and
  * registries can serve it beside the image: blobs[0] is the empty config, blobs[1] the SBOM
  * (a copy of sbom_path in work_dir), manifest the artifact manifest. Files live in work_dir;
@@ -26,6 +29,7 @@ int sbom_artifact(struct oci_blob blobs[2], struct oci_blob *manifest, const cha
 int sbom_artifact_layout(const char *dir, const struct oci_blob blobs[2], const struct oci_blob *manifest);
 
 /* Renders and writes path atomically. */
-int sbom_write(const char *path, const struct plan *plan, const struct spec *spec, const char *manifest_digest);
+int sbom_write(const char *path, const struct plan *plan, const struct spec *spec, const char *manifest_digest,
+               struct cache *memo);
 
 #endif

@@ -45,6 +45,8 @@ struct spec_service {
     char *cors_origins;          /* comma-separated, or "*", or NULL */
     char *input_sample;          /* resolved host paths, or NULL */
     char *output_sample;
+    char *tls_cert_file;         /* HTTPS for serve (resolved host paths, a matching pair), or NULL; */
+    char *tls_key_file;          /* images only expect the pair mounted at run time (PLAN_TLS_DIR) */
     int target_utilization_pct; /* autoscaler target (Azure's autoScaler.targetUtilization), 0: unset */
 };
 

@@ -6,6 +6,7 @@
 #include "common/err.h"
 #include "fsutil.h"
 #include "git_source.h"
+#include "runtime/tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +16,10 @@
 static const char *const inference_fields[] = {"entry_script", "source_directory", "runtime", NULL};
 static const char *const service_fields[] = {"port", "workers", "timeout_ms", "max_request_mb",
                                              "max_concurrent_requests", "max_queue_wait_ms", "auth", "cors",
-                                             "input_sample", "output_sample", NULL};
+                                             "input_sample", "output_sample", "tls", NULL};
 static const char *const auth_fields[] = {"enabled", "keys", "key_file", "token", "token_secret_file", NULL};
 static const char *const cors_fields[] = {"origins", NULL};
+static const char *const tls_fields[] = {"cert_file", "key_file", NULL};
 
 int spec_existing_path(struct yaml_tree *t, yaml_node_t *node, const char *field, const char *base_dir, int want_dir,
                        char **out)
@@ -254,6 +256,33 @@ static int read_cors(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
     return rc;
 }
 
+/* tls: both files, checked now as amlserve will load them, so a wrong pair fails
+ * here and not when the service starts. */
+static int read_tls(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
+{
+    int rc = yaml_tree_check_keys(t, node, "service.tls", tls_fields);
+    if (rc)
+        return rc;
+    yaml_node_t *cert = yaml_tree_get(t, node, "cert_file"), *key = yaml_tree_get(t, node, "key_file");
+    if (!cert || !key)
+        return err_set(ERR_INVALID, "%s:%d: service.tls: needs both cert_file (PEM certificate chain) and key_file "
+                       "(its unencrypted PEM key)", t->file, yaml_tree_line(node));
+    struct spec_service *svc = &spec->service;
+    if ((rc = read_path(spec, t, cert, "service.tls.cert_file", 0, &svc->tls_cert_file)) ||
+        (rc = read_path(spec, t, key, "service.tls.key_file", 0, &svc->tls_key_file)))
+        return rc;
+    struct tls_server *check = NULL;
+    rc = tls_server_new(&check, svc->tls_cert_file, svc->tls_key_file);
+    tls_server_free(check);
+    if (rc) {
+        char detail[1024];
+        snprintf(detail, sizeof detail, "%s", err_message(rc));
+        err_clear();
+        rc = err_set(rc, "%s:%d: service.tls: %s", t->file, yaml_tree_line(node), detail);
+    }
+    return rc;
+}
+
 int spec_read_service(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
 {
     int rc = yaml_tree_check_keys(t, node, "service", service_fields);
@@ -290,6 +319,8 @@ int spec_read_service(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
     if ((n = yaml_tree_get(t, node, "output_sample")) &&
         (rc = read_path(spec, t, n, "service.output_sample", 0, &svc->output_sample)))
         return rc;
+    if ((n = yaml_tree_get(t, node, "tls")) && (rc = read_tls(spec, t, n)))
+        return rc;
     return 0;
 }
 
@@ -310,4 +341,6 @@ void spec_sections_release(struct spec *spec)
     free(svc->cors_origins);
     free(svc->input_sample);
     free(svc->output_sample);
+    free(svc->tls_cert_file);
+    free(svc->tls_key_file);
 }

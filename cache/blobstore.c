@@ -54,14 +54,19 @@ static int make_dirs(const char *path)
 
 int blobstore_init(struct blobstore *bs, const char *dir)
 {
+    return blobstore_init_mode(bs, dir, 1);
+}
+
+int blobstore_init_mode(struct blobstore *bs, const char *dir, int create)
+{
     memset(bs, 0, sizeof *bs);
     char *blobs = join(dir, "blobs");
     int rc = 0;
     if (!blobs || !(bs->root = join(blobs, "sha256")) || !(bs->tmp = join(blobs, "tmp")))
         rc = err_set(ERR_NOMEM, "out of memory");
-    if (!rc)
+    if (!rc && create)
         rc = make_dirs(bs->root);
-    if (!rc)
+    if (!rc && create)
         rc = make_dir(bs->tmp);
     free(blobs);
     if (rc)

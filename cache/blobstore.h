@@ -29,6 +29,8 @@ struct blobstore {
 
 /* Creates the directories under dir when missing. */
 int blobstore_init(struct blobstore *bs, const char *dir);
+/* create 0: only the paths, for a store that is read and never written. */
+int blobstore_init_mode(struct blobstore *bs, const char *dir, int create);
 void blobstore_release(struct blobstore *bs);
 
 /* "sha256:" followed by 64 lower-case hex digits. */

@@ -8,6 +8,7 @@
 #include "index.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@ struct cache {
     struct blobstore bs;
     struct cache_index *ix;
     int lock_fd; /* DIR/lock, shared-locked while open: see cache_gc */
+    int readonly; /* a shared tier: read, never written (cache_open_readonly) */
 };
 
 static int64_t now_seconds(void)
@@ -72,6 +74,31 @@ int cache_open(struct cache **out, const char *dir)
         rc = index_open(&c->ix, db);
     free(db);
     free(lock);
+    if (rc)
+        cache_close(c);
+    else
+        *out = c;
+    return rc;
+}
+
+int cache_open_readonly(struct cache **out, const char *dir)
+{
+    *out = NULL;
+    struct cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return err_set(ERR_NOMEM, "out of memory");
+    c->lock_fd = -1;
+    c->readonly = 1;
+    char *db = NULL;
+    struct stat st;
+    int rc = (c->dir = strdup(dir)) && (db = path_join(dir, "index.db")) ? 0 : err_set(ERR_NOMEM, "out of memory");
+    if (!rc && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+        rc = err_set_errno(ERR_NOTFOUND, "%s: no such cache directory", dir);
+    if (!rc)
+        rc = blobstore_init_mode(&c->bs, c->dir, 0);
+    if (!rc)
+        rc = index_open_readonly(&c->ix, db);
+    free(db);
     if (rc)
         cache_close(c);
     else
@@ -346,6 +373,109 @@ done:
     return index_commit(c->ix);
 }
 
+int cache_record_layer(struct cache *c, const char *key, const char *blob_digest, const char *diff_id,
+                       const char *media_type)
+{
+    if (!valid_key(key))
+        return err_set(ERR_INVALID, "cache: '%s' is not a layer key (64 hex digits)", key);
+    if (!blobstore_valid_digest(blob_digest) || !blobstore_valid_digest(diff_id))
+        return err_set(ERR_INVALID, "cache: a layer needs sha256 digests for its blob and its diff_id");
+    struct index_entry e = {0};
+    if (strlen(media_type) >= sizeof e.media_type)
+        return err_set(ERR_INVALID, "cache: media type '%s' is too long", media_type);
+    int rc = index_begin(c->ix);
+    if (rc)
+        return rc;
+    if (!blob_file_exists(c, blob_digest) || index_blob_get(c->ix, blob_digest, &e.size) != 1) {
+        index_rollback(c->ix);
+        return err_set(ERR_NOTFOUND, "cache: blob %s is not in the cache; add it before recording", blob_digest);
+    }
+    snprintf(e.key, sizeof e.key, "%s", key);
+    snprintf(e.manifest_digest, sizeof e.manifest_digest, "%s", blob_digest);
+    snprintf(e.image_name, sizeof e.image_name, "layer %.19s", diff_id);
+    snprintf(e.kind, sizeof e.kind, "layer");
+    snprintf(e.media_type, sizeof e.media_type, "%s", media_type);
+    snprintf(e.diff_id, sizeof e.diff_id, "%s", diff_id);
+    e.created = e.last_used = now_seconds();
+    const char *refs[] = {blob_digest};
+    if ((rc = index_entry_put(c->ix, &e, refs, 1))) {
+        index_rollback(c->ix);
+        return rc;
+    }
+    return index_commit(c->ix);
+}
+
+/* Copies one blob of a read-only tier into dst, checking it is what its name says. */
+static int import_blob(struct cache *dst, struct cache *src, const char *digest)
+{
+    if (blob_file_exists(dst, digest) && index_blob_get(dst->ix, digest, NULL) == 1)
+        return 0;
+    int fd = -1;
+    char got[CACHE_DIGEST_SIZE];
+    int rc = cache_blob_open(src, digest, 0, &fd);
+    rc = rc ? rc : cache_put_blob_fd(dst, fd, got);
+    if (fd >= 0)
+        close(fd);
+    if (!rc && strcmp(got, digest))
+        rc = err_set(ERR_MISMATCH, "%s: blob %s is corrupt (its content hashes to %s): not copied", src->dir, digest,
+                     got);
+    return rc;
+}
+
+int cache_import(struct cache *dst, struct cache *src, const char *key, struct cache_entry *out)
+{
+    struct cache_entry found;
+    int rc = cache_lookup(src, key, &found);
+    if (rc)
+        return rc; /* ERR_NOTFOUND: a miss in src too, no message */
+    char **refs = NULL;
+    size_t n = 0;
+    rc = index_entry_refs(src->ix, key, &refs, &n);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = import_blob(dst, src, refs[i]);
+    index_strings_free(refs, n);
+    if (!rc)
+        rc = strcmp(found.kind, "layer")
+                 ? cache_record(dst, key, found.manifest_digest, found.image_name)
+                 : cache_record_layer(dst, key, found.manifest_digest, found.diff_id, found.media_type);
+    return rc ? rc : cache_lookup(dst, key, out);
+}
+
+static struct index_file_stamp file_stamp(const struct stat *st)
+{
+    return (struct index_file_stamp){
+        .dev = (int64_t)st->st_dev, .ino = (int64_t)st->st_ino, .size = (int64_t)st->st_size,
+        .mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
+        .ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec,
+    };
+}
+
+/* A file changed within this many seconds may change again within the same
+ * timestamp tick (coarse file systems): its digest is not remembered. */
+#define FILE_SETTLED_SECONDS 2
+
+int cache_file_digest(struct cache *c, const char *path, char out[CACHE_DIGEST_SIZE])
+{
+    struct stat before, after;
+    char real[PATH_MAX];
+    if (stat(path, &before) != 0)
+        return err_set_errno(errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "%s", path);
+    struct index_file_stamp stamp = file_stamp(&before);
+    int remember = c && S_ISREG(before.st_mode) && realpath(path, real);
+    if (remember && index_file_get(c->ix, real, &stamp, out) == 0)
+        return 0;
+    err_clear();
+    int rc = blobstore_hash_file(path, out, NULL);
+    if (rc || !remember || stat(path, &after) != 0)
+        return rc;
+    struct index_file_stamp again = file_stamp(&after);
+    int64_t settled = ((int64_t)now_seconds() - FILE_SETTLED_SECONDS) * 1000000000;
+    if (!memcmp(&stamp, &again, sizeof stamp) && stamp.mtime_ns < settled && stamp.ctime_ns < settled &&
+        index_file_put(c->ix, real, &stamp, out, now_seconds()))
+        err_clear(); /* a memo that cannot be written only costs a re-hash next time */
+    return 0;
+}
+
 int cache_remove(struct cache *c, const char *key)
 {
     if (!valid_key(key))
@@ -385,7 +515,37 @@ int cache_trim(struct cache *c, int64_t max_bytes, int64_t grace, struct cache_r
     return rc;
 }
 
+static void entry_from_index(struct cache_entry *out, const struct index_entry *e)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->key, sizeof out->key, "%s", e->key);
+    snprintf(out->manifest_digest, sizeof out->manifest_digest, "%s", e->manifest_digest);
+    snprintf(out->image_name, sizeof out->image_name, "%s", e->image_name);
+    snprintf(out->kind, sizeof out->kind, "%s", e->kind);
+    snprintf(out->media_type, sizeof out->media_type, "%s", e->media_type);
+    snprintf(out->diff_id, sizeof out->diff_id, "%s", e->diff_id);
+    out->size = e->size;
+    out->created = e->created;
+    out->last_used = e->last_used;
+    out->hits = e->hits;
+}
+
+static int lookup(struct cache *c, const char *key, struct cache_entry *out, int count_use);
+
 int cache_lookup(struct cache *c, const char *key, struct cache_entry *out)
+{
+    return lookup(c, key, out, !c->readonly);
+}
+
+int cache_contains(struct cache *c, const char *key)
+{
+    struct cache_entry e;
+    int found = lookup(c, key, &e, 0) == 0;
+    err_clear();
+    return found;
+}
+
+static int lookup(struct cache *c, const char *key, struct cache_entry *out, int count_use)
 {
     if (!valid_key(key))
         return err_set(ERR_INVALID, "cache: '%s' is not an environment key (64 hex digits)", key);
@@ -403,16 +563,13 @@ int cache_lookup(struct cache *c, const char *key, struct cache_entry *out)
     index_strings_free(refs, n);
     if (!complete)
         return ERR_NOTFOUND; /* a blob went missing: rebuild (verify will drop the entry) */
-    e.last_used = now_seconds();
-    if ((rc = index_entry_touch(c->ix, key, e.last_used)))
-        return rc;
-    memset(out, 0, sizeof *out);
-    snprintf(out->key, sizeof out->key, "%s", e.key);
-    snprintf(out->manifest_digest, sizeof out->manifest_digest, "%s", e.manifest_digest);
-    snprintf(out->image_name, sizeof out->image_name, "%s", e.image_name);
-    out->size = e.size;
-    out->created = e.created;
-    out->last_used = e.last_used;
+    if (count_use) {
+        e.last_used = now_seconds();
+        e.hits++;
+        if ((rc = index_entry_touch(c->ix, key, e.last_used)))
+            return rc;
+    }
+    entry_from_index(out, &e);
     return 0;
 }
 
@@ -430,14 +587,8 @@ int cache_list(struct cache *c, struct cache_entry **out, size_t *n)
         free(list);
         return err_set(ERR_NOMEM, "out of memory");
     }
-    for (size_t i = 0; i < count; i++) {
-        snprintf(entries[i].key, sizeof entries[i].key, "%s", list[i].key);
-        snprintf(entries[i].manifest_digest, sizeof entries[i].manifest_digest, "%s", list[i].manifest_digest);
-        snprintf(entries[i].image_name, sizeof entries[i].image_name, "%s", list[i].image_name);
-        entries[i].size = list[i].size;
-        entries[i].created = list[i].created;
-        entries[i].last_used = list[i].last_used;
-    }
+    for (size_t i = 0; i < count; i++)
+        entry_from_index(&entries[i], &list[i]);
     free(list);
     *out = entries;
     *n = count;
@@ -451,6 +602,8 @@ int cache_stats(struct cache *c, struct cache_stats *out)
     if (rc)
         return rc;
     out->entries = k.entries;
+    out->layers = k.layers;
+    out->hits = k.hits;
     out->blobs = k.blobs;
     out->blob_bytes = k.blob_bytes;
     out->entry_bytes = k.entry_bytes;
@@ -608,6 +761,8 @@ int cache_gc(struct cache *c, int64_t older_than, int64_t grace, struct cache_re
         return rc;
     if (older_than >= 0)
         rc = index_entries_expire(c->ix, now - older_than, &r->entries_removed);
+    if (!rc)
+        rc = index_files_expire(c->ix, now - CACHE_FILE_DIGEST_DAYS * 86400);
     if (!rc)
         rc = index_each_unreferenced(c->ix, cutoff, list_add, &dead);
     for (size_t i = 0; i < dead.n && !rc; i++) {

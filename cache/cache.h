@@ -53,18 +53,28 @@ struct cache_entry {
     char image_name[256];                    /* e.g. azureml/azureml_<key> */
     int64_t size;                            /* bytes of all blobs the entry needs */
     int64_t created, last_used;              /* unix seconds */
+    int64_t hits;                            /* lookups that found it */
+    char kind[16];                           /* "environment", or "layer" (see cache_record_layer) */
+    char media_type[128];                    /* layers: the blob's media type */
+    char diff_id[CACHE_DIGEST_SIZE];         /* layers: the uncompressed tar's digest */
 };
 
 /* The default cache directory (malloc'd). */
 int cache_default_dir(char **out);
 /* Opens (creating when missing) the cache in dir, or the default when NULL. */
 int cache_open(struct cache **out, const char *dir);
+/* Opens a shared cache directory (the global tier, e.g. a read-only mount
+ * that a CI job publishes) only to read it: nothing there is created, locked
+ * or written, lookups do not count as uses. Writing calls fail. */
+int cache_open_readonly(struct cache **out, const char *dir);
 void cache_close(struct cache *c);
 const char *cache_dir(const struct cache *c);
 
 /* 0 and *out for a usable entry (every blob it needs is present), and its
  * last_used becomes now; ERR_NOTFOUND, with no message set, for a miss. */
 int cache_lookup(struct cache *c, const char *key, struct cache_entry *out);
+/* 1 when cache_lookup would hit, without counting it as a use. */
+int cache_contains(struct cache *c, const char *key);
 
 /* Adds a blob: a file by path, the rest of an open fd, or a buffer. The
  * digest is computed while copying. Adding an existing blob is cheap and
@@ -86,6 +96,23 @@ int cache_blob_open(struct cache *c, const char *digest, unsigned flags, int *ou
  * changes. Replaces an existing entry for key. */
 int cache_record(struct cache *c, const char *key, const char *manifest_digest, const char *image_name);
 
+/* Records key → one layer blob already in the cache (kind "layer"): a
+ * compressed layer reused when the same tar is compressed the same way again. */
+int cache_record_layer(struct cache *c, const char *key, const char *blob_digest, const char *diff_id,
+                       const char *media_type);
+
+/* A hit in src (a read-only tier) copied into dst: every blob it needs
+ * (each checked against its digest), then the entry; *out is dst's entry.
+ * ERR_NOTFOUND with no message when src has no usable entry for key. */
+int cache_import(struct cache *dst, struct cache *src, const char *key, struct cache_entry *out);
+
+/* The SHA-256 of a file ("sha256:<hex>"), remembered by the cache across
+ * runs while the file's device, inode, size, mtime and ctime stay the same
+ * (as git's index does), so an unchanged model or binary is not read again.
+ * c may be NULL (always hashes). Unused memos go after CACHE_FILE_DIGEST_DAYS (gc). */
+#define CACHE_FILE_DIGEST_DAYS 30
+int cache_file_digest(struct cache *c, const char *path, char out[CACHE_DIGEST_SIZE]);
+
 /* Forgets the entry for key (gc frees the blobs only it needed); ERR_NOTFOUND when absent. */
 int cache_remove(struct cache *c, const char *key);
 
@@ -93,7 +120,7 @@ int cache_remove(struct cache *c, const char *key);
 int cache_list(struct cache *c, struct cache_entry **out, size_t *n);
 
 struct cache_stats {
-    int64_t entries, blobs, blob_bytes, entry_bytes;
+    int64_t entries, layers, blobs, blob_bytes, entry_bytes, hits; /* entries, entry_bytes, hits: environments */
     int schema;
 };
 int cache_stats(struct cache *c, struct cache_stats *out);

@@ -7,10 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct cache_index {
     sqlite3 *db;
     char *path;
+    int schema; /* user_version: a read-only index may be older than INDEX_SCHEMA */
+    int readonly;
 };
 
 static const char schema_v1[] =
@@ -31,6 +34,21 @@ static const char schema_v1[] =
     "  PRIMARY KEY (key, digest));"
     "CREATE INDEX IF NOT EXISTS refs_by_digest ON refs(digest);"
     "PRAGMA user_version = 1;";
+
+/* v2: hit counts, and entries for single compressed layers (kind 'layer': manifest_digest is
+ * the layer blob, with its media type and uncompressed digest) beside environment images. */
+static const char schema_v2[] =
+    "ALTER TABLE entries ADD COLUMN hits INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE entries ADD COLUMN kind TEXT NOT NULL DEFAULT 'environment';"
+    "ALTER TABLE entries ADD COLUMN media_type TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE entries ADD COLUMN diff_id TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE IF NOT EXISTS files ("
+    "  path TEXT PRIMARY KEY,"
+    "  dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,"
+    "  mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
+    "  digest TEXT NOT NULL,"
+    "  checked INTEGER NOT NULL);"
+    "PRAGMA user_version = 2;";
 
 static int db_error(struct cache_index *ix, const char *what)
 {
@@ -109,6 +127,7 @@ int index_open(struct cache_index **out, const char *path)
     int version = 0;
     if ((rc = user_version(ix, &version)))
         goto done;
+    ix->schema = version;
     if (version == INDEX_SCHEMA)
         goto done;
     if (version > INDEX_SCHEMA) {
@@ -120,12 +139,62 @@ int index_open(struct cache_index **out, const char *path)
      * and the loser finds it done. */
     if ((rc = index_begin(ix)))
         goto done;
-    if ((rc = user_version(ix, &version)) || (version == 0 && (rc = exec(ix, schema_v1, "cannot create the schema")))) {
+    if ((rc = user_version(ix, &version)) || (version == 0 && (rc = exec(ix, schema_v1, "cannot create the schema"))) ||
+        (version < 2 && (rc = exec(ix, schema_v2, "cannot upgrade the schema to version 2")))) {
         index_rollback(ix);
         goto done;
     }
     rc = index_commit(ix);
+    ix->schema = INDEX_SCHEMA;
 done:
+    if (rc)
+        index_close(ix);
+    else
+        *out = ix;
+    return rc;
+}
+
+/* sqlite's file: URI for path: everything but unreserved characters and '/' percent-encoded. */
+static char *file_uri(const char *path, const char *query)
+{
+    size_t n = strlen(path);
+    char *uri = malloc(3 * n + strlen(query) + 16), *p = uri;
+    if (!uri)
+        return NULL;
+    p += sprintf(p, "file:");
+    for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("/-._~", *c))
+            *p++ = (char)*c;
+        else
+            p += sprintf(p, "%%%02X", *c);
+    }
+    sprintf(p, "?%s", query);
+    return uri;
+}
+
+int index_open_readonly(struct cache_index **out, const char *path)
+{
+    *out = NULL;
+    struct cache_index *ix = calloc(1, sizeof *ix);
+    char *uri = file_uri(path, "mode=ro&immutable=1");
+    if (!ix || !uri || !(ix->path = strdup(path))) {
+        free(ix);
+        free(uri);
+        return err_set(ERR_NOMEM, "out of memory");
+    }
+    int rc = 0, version = 0;
+    if (access(path, R_OK) != 0)
+        rc = err_set_errno(ERR_NOTFOUND, "%s: cannot read the cache index", path);
+    else if (sqlite3_open_v2(uri, &ix->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_FULLMUTEX, NULL) !=
+             SQLITE_OK)
+        rc = err_set(ERR_IO, "%s: cannot open the cache index: %s", path,
+                     ix->db ? sqlite3_errmsg(ix->db) : "out of memory");
+    else if (!(rc = user_version(ix, &version)) && (version < 1 || version > INDEX_SCHEMA))
+        rc = err_set(ERR_UNSUPPORTED, "%s: cache index schema %d: this amlpkg reads schemas 1 to %d", path, version,
+                     INDEX_SCHEMA);
+    ix->schema = version;
+    ix->readonly = 1;
+    free(uri);
     if (rc)
         index_close(ix);
     else
@@ -144,6 +213,9 @@ void index_close(struct cache_index *ix)
 
 int index_begin(struct cache_index *ix)
 {
+    if (ix->readonly)
+        return err_set(ERR_UNSUPPORTED, "%s: this cache is read-only (a shared tier): amlpkg never writes to it",
+                       ix->path);
     return exec(ix, "BEGIN IMMEDIATE", "cannot lock the cache index");
 }
 
@@ -221,8 +293,8 @@ int index_entry_put(struct cache_index *ix, const struct index_entry *e, const c
     if ((rc = step_done(ix, st, "cannot replace an entry")))
         return rc;
     if ((rc = prepare(ix, &st,
-                      "INSERT INTO entries(key, manifest_digest, image_name, size, created, last_used) "
-                      "VALUES(?1, ?2, ?3, ?4, ?5, ?6)")))
+                      "INSERT INTO entries(key, manifest_digest, image_name, size, created, last_used, hits, kind, "
+                      "media_type, diff_id) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")))
         return rc;
     sqlite3_bind_text(st, 1, e->key, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, e->manifest_digest, -1, SQLITE_STATIC);
@@ -230,6 +302,10 @@ int index_entry_put(struct cache_index *ix, const struct index_entry *e, const c
     sqlite3_bind_int64(st, 4, e->size);
     sqlite3_bind_int64(st, 5, e->created);
     sqlite3_bind_int64(st, 6, e->last_used);
+    sqlite3_bind_int64(st, 7, e->hits);
+    sqlite3_bind_text(st, 8, e->kind[0] ? e->kind : "environment", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 9, e->media_type, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 10, e->diff_id, -1, SQLITE_STATIC);
     if ((rc = step_done(ix, st, "cannot record an entry")))
         return rc;
     if ((rc = prepare(ix, &st, "INSERT OR IGNORE INTO refs(key, digest) VALUES(?1, ?2)")))
@@ -259,14 +335,30 @@ static void read_entry(sqlite3_stmt *st, struct index_entry *e)
     e->size = sqlite3_column_int64(st, 3);
     e->created = sqlite3_column_int64(st, 4);
     e->last_used = sqlite3_column_int64(st, 5);
+    e->hits = sqlite3_column_int64(st, 6);
+    copy_text(e->kind, sizeof e->kind, st, 7);
+    copy_text(e->media_type, sizeof e->media_type, st, 8);
+    copy_text(e->diff_id, sizeof e->diff_id, st, 9);
 }
 
-#define ENTRY_COLUMNS "key, manifest_digest, image_name, size, created, last_used"
+/* The entry columns read_entry expects; a schema-1 index (read-only) lacks the last four. */
+static const char *entry_columns(const struct cache_index *ix)
+{
+    return ix->schema >= 2 ? "key, manifest_digest, image_name, size, created, last_used, hits, kind, media_type, diff_id"
+                           : "key, manifest_digest, image_name, size, created, last_used, 0, 'environment', '', ''";
+}
+
+static int prepare_entries(struct cache_index *ix, sqlite3_stmt **st, const char *rest)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT %s FROM entries %s", entry_columns(ix), rest);
+    return prepare(ix, st, sql);
+}
 
 int index_entry_get(struct cache_index *ix, const char *key, struct index_entry *out)
 {
     sqlite3_stmt *st;
-    int rc = prepare(ix, &st, "SELECT " ENTRY_COLUMNS " FROM entries WHERE key = ?1");
+    int rc = prepare_entries(ix, &st, "WHERE key = ?1");
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -282,7 +374,7 @@ int index_entry_get(struct cache_index *ix, const char *key, struct index_entry 
 int index_entry_touch(struct cache_index *ix, const char *key, int64_t now)
 {
     sqlite3_stmt *st;
-    int rc = prepare(ix, &st, "UPDATE entries SET last_used = ?2 WHERE key = ?1");
+    int rc = prepare(ix, &st, "UPDATE entries SET last_used = ?2, hits = hits + 1 WHERE key = ?1");
     if (rc)
         return rc;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -337,7 +429,7 @@ int index_entries(struct cache_index *ix, struct index_entry **out, size_t *n)
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    int rc = prepare(ix, &st, "SELECT " ENTRY_COLUMNS " FROM entries ORDER BY last_used DESC, key");
+    int rc = prepare_entries(ix, &st, "ORDER BY last_used DESC, key");
     if (rc)
         return rc;
     struct index_entry *list = NULL;
@@ -386,6 +478,64 @@ int index_entries_expire(struct cache_index *ix, int64_t cutoff, size_t *removed
     if (!(rc = step_done(ix, st, "cannot expire entries")) && removed)
         *removed += (size_t)sqlite3_changes(ix->db);
     return rc;
+}
+
+int index_file_get(struct cache_index *ix, const char *path, const struct index_file_stamp *stamp,
+                   char digest[72])
+{
+    if (ix->schema < 2)
+        return ERR_NOTFOUND;
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st,
+                     "SELECT digest FROM files WHERE path = ?1 AND dev = ?2 AND ino = ?3 AND size = ?4 "
+                     "AND mtime_ns = ?5 AND ctime_ns = ?6");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, stamp->dev);
+    sqlite3_bind_int64(st, 3, stamp->ino);
+    sqlite3_bind_int64(st, 4, stamp->size);
+    sqlite3_bind_int64(st, 5, stamp->mtime_ns);
+    sqlite3_bind_int64(st, 6, stamp->ctime_ns);
+    int r = sqlite3_step(st);
+    if (r == SQLITE_ROW)
+        copy_text(digest, 72, st, 0);
+    else
+        rc = r == SQLITE_DONE ? ERR_NOTFOUND : db_error(ix, "cannot read a file digest");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int index_file_put(struct cache_index *ix, const char *path, const struct index_file_stamp *stamp,
+                   const char *digest, int64_t now)
+{
+    if (ix->readonly)
+        return 0;
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st,
+                     "INSERT OR REPLACE INTO files(path, dev, ino, size, mtime_ns, ctime_ns, digest, checked) "
+                     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    if (rc)
+        return rc;
+    sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, stamp->dev);
+    sqlite3_bind_int64(st, 3, stamp->ino);
+    sqlite3_bind_int64(st, 4, stamp->size);
+    sqlite3_bind_int64(st, 5, stamp->mtime_ns);
+    sqlite3_bind_int64(st, 6, stamp->ctime_ns);
+    sqlite3_bind_text(st, 7, digest, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, now);
+    return step_done(ix, st, "cannot record a file digest");
+}
+
+int index_files_expire(struct cache_index *ix, int64_t cutoff)
+{
+    sqlite3_stmt *st;
+    int rc = prepare(ix, &st, "DELETE FROM files WHERE checked < ?1");
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, cutoff);
+    return step_done(ix, st, "cannot expire file digests");
 }
 
 static int each_blob(struct cache_index *ix, sqlite3_stmt *st, index_blob_fn fn, void *ctx)
@@ -437,10 +587,15 @@ static int64_t scalar_query(struct cache_index *ix, const char *sql, int *rc)
 int index_counts(struct cache_index *ix, struct index_counts *out)
 {
     int rc = 0;
-    out->entries = scalar_query(ix, "SELECT count(*) FROM entries", &rc);
+    int v2 = ix->schema >= 2;
+    out->entries = scalar_query(ix, v2 ? "SELECT count(*) FROM entries WHERE kind = 'environment'"
+                                       : "SELECT count(*) FROM entries", &rc);
+    out->layers = v2 ? scalar_query(ix, "SELECT count(*) FROM entries WHERE kind = 'layer'", &rc) : 0;
+    out->hits = v2 ? scalar_query(ix, "SELECT coalesce(sum(hits), 0) FROM entries WHERE kind = 'environment'", &rc) : 0;
     out->blobs = scalar_query(ix, "SELECT count(*) FROM blobs", &rc);
     out->blob_bytes = scalar_query(ix, "SELECT coalesce(sum(size), 0) FROM blobs", &rc);
-    out->entry_bytes = scalar_query(ix, "SELECT coalesce(sum(size), 0) FROM entries", &rc);
+    out->entry_bytes = scalar_query(ix, v2 ? "SELECT coalesce(sum(size), 0) FROM entries WHERE kind = 'environment'"
+                                           : "SELECT coalesce(sum(size), 0) FROM entries", &rc);
     out->schema = (int)scalar_query(ix, "PRAGMA user_version", &rc);
     return rc;
 }

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define INDEX_SCHEMA 1
+#define INDEX_SCHEMA 2
 #define INDEX_BUSY_TIMEOUT_MS 30000
 
 struct cache_index;
@@ -27,9 +27,17 @@ struct index_entry {
     char image_name[256];
     int64_t size; /* bytes of all blobs the entry needs */
     int64_t created, last_used; /* unix seconds */
+    int64_t hits;               /* lookups that found it */
+    char kind[16];              /* "environment" (an image manifest) or "layer" (one layer blob) */
+    char media_type[128];       /* layers: the blob's media type */
+    char diff_id[72];           /* layers: the digest of the uncompressed tar */
 };
 
 int index_open(struct cache_index **out, const char *path);
+/* Opens an index only to read it (a shared, read-only cache tier): nothing is
+ * created, upgraded or written, not even sqlite's -wal/-shm files (the file
+ * is opened immutable: it must not change while amlpkg reads it). */
+int index_open_readonly(struct cache_index **out, const char *path);
 void index_close(struct cache_index *ix);
 
 int index_begin(struct cache_index *ix);
@@ -47,6 +55,7 @@ int index_blob_delete(struct cache_index *ix, const char *digest, size_t *entrie
 int index_entry_put(struct cache_index *ix, const struct index_entry *e, const char *const *refs, size_t n_refs);
 /* 0 and *out, or ERR_NOTFOUND. */
 int index_entry_get(struct cache_index *ix, const char *key, struct index_entry *out);
+/* A hit: last_used becomes now and hits grows by one. */
 int index_entry_touch(struct cache_index *ix, const char *key, int64_t now);
 /* The blobs an entry needs (malloc'd array of malloc'd strings). */
 int index_entry_refs(struct cache_index *ix, const char *key, char ***out, size_t *n);
@@ -65,8 +74,22 @@ int index_each_blob(struct cache_index *ix, index_blob_fn fn, void *ctx);
 /* Blobs no entry needs, added at or before cutoff. */
 int index_each_unreferenced(struct cache_index *ix, int64_t cutoff, index_blob_fn fn, void *ctx);
 
+/* What identifies one version of a file without reading it (as git's index
+ * does): any write changes ctime, which no one can set back. */
+struct index_file_stamp {
+    int64_t dev, ino, size, mtime_ns, ctime_ns;
+};
+/* The SHA-256 ("sha256:<hex>") recorded for path when its stamp is unchanged, else ERR_NOTFOUND (no message). */
+int index_file_get(struct cache_index *ix, const char *path, const struct index_file_stamp *stamp,
+                   char digest[72]);
+/* Records path's digest at stamp (nothing on a read-only index). */
+int index_file_put(struct cache_index *ix, const char *path, const struct index_file_stamp *stamp,
+                   const char *digest, int64_t now);
+/* Forgets file digests recorded before cutoff. */
+int index_files_expire(struct cache_index *ix, int64_t cutoff);
+
 struct index_counts {
-    int64_t entries, blobs, blob_bytes, entry_bytes;
+    int64_t entries, layers, blobs, blob_bytes, entry_bytes, hits; /* entries, entry_bytes, hits: environments */
     int schema;
 };
 int index_counts(struct cache_index *ix, struct index_counts *out);

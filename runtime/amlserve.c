@@ -6,6 +6,7 @@
 #include "runtime/scorer_onnx.h"
 #include "runtime/scorer_python.h"
 #include "runtime/server.h"
+#include "runtime/tls.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -45,6 +46,9 @@ static const char usage[] =
     "                    default: $AMLSERVE_TOKEN_SECRET_FILE, or $AMLSERVE_TOKEN_SECRET); exp is enforced;\n"
     "                    SIGHUP re-reads it\n"
     "  --cors-origins L  allowed CORS origins, comma-separated or * (default: $AML_CORS_ORIGINS)\n"
+    "  --tls-cert F, --tls-key F  serve HTTPS (TLS 1.2+) with this PEM certificate chain and\n"
+    "                    unencrypted PEM key (default: $AMLSERVE_TLS_CERT, $AMLSERVE_TLS_KEY);\n"
+    "                    SIGHUP re-reads both\n"
     "  --input-sample F, --output-sample F  sample bodies (JSON) for /swagger.json\n"
     "  --max-queue N     requests waiting for a scoring thread before 503 (default 1024)\n"
     "  --max-queue-wait-ms N  longest wait for a scoring thread before 503 (default: none)\n"
@@ -67,6 +71,8 @@ struct options {
     int threads_given;
     const char *entry_script, *source_dir, *python;
     const char *key_file, *cors_origins, *input_sample, *output_sample, *token_secret_file;
+    const char *tls_cert, *tls_key;
+    int tls_given; /* on the command line, not from the image's environment */
     long max_queue, max_queue_wait_ms;
     long scoring_timeout_ms;
 };
@@ -95,7 +101,9 @@ static int parse_options(struct options *o, int argc, char **argv)
         {"scoring-timeout-ms", required_argument, NULL, 'S'}, {"auth-key-file", required_argument, NULL, 'K'},
         {"cors-origins", required_argument, NULL, 'C'}, {"input-sample", required_argument, NULL, 'I'},
         {"output-sample", required_argument, NULL, 'O'}, {"max-queue", required_argument, NULL, 'Q'},
-        {"max-queue-wait-ms", required_argument, NULL, 'W'}, {"token-secret-file", required_argument, NULL, 'J'},     {"version", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
+        {"max-queue-wait-ms", required_argument, NULL, 'W'}, {"token-secret-file", required_argument, NULL, 'J'},
+        {"tls-cert", required_argument, NULL, 'c'},    {"tls-key", required_argument, NULL, 'k'},
+        {"version", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     long port = 5001;
@@ -117,6 +125,8 @@ static int parse_options(struct options *o, int argc, char **argv)
     o->key_file = getenv("AMLSERVE_AUTH_KEY_FILE");
     o->token_secret_file = getenv("AMLSERVE_TOKEN_SECRET_FILE");
     o->cors_origins = getenv("AML_CORS_ORIGINS");
+    o->tls_cert = getenv("AMLSERVE_TLS_CERT");
+    o->tls_key = getenv("AMLSERVE_TLS_KEY");
     o->max_queue = 1024;
     o->source_dir = getenv("AZUREML_SOURCE_DIRECTORY");
     o->scoring_timeout_ms = 60000;
@@ -150,6 +160,8 @@ static int parse_options(struct options *o, int argc, char **argv)
         case 'K': o->key_file = optarg; break;
         case 'J': o->token_secret_file = optarg; break;
         case 'C': o->cors_origins = optarg; break;
+        case 'c': o->tls_cert = optarg; o->tls_given = 1; break;
+        case 'k': o->tls_key = optarg; o->tls_given = 1; break;
         case 'I': o->input_sample = optarg; break;
         case 'O': o->output_sample = optarg; break;
         case 'Q': if (parse_number(optarg, "--max-queue", 1, 1000000, &o->max_queue)) return 2; break;
@@ -167,6 +179,16 @@ static int parse_options(struct options *o, int argc, char **argv)
         return 2;
     }
     o->port = (int)port;
+    if (o->tls_cert && !o->tls_cert[0])
+        o->tls_cert = NULL;
+    if (o->tls_key && !o->tls_key[0])
+        o->tls_key = NULL;
+    if (!o->tls_cert != !o->tls_key) {
+        fprintf(stderr, "amlserve: TLS needs both a certificate and a key: %s is set, %s is not\n",
+                o->tls_cert ? "--tls-cert (or AMLSERVE_TLS_CERT)" : "--tls-key (or AMLSERVE_TLS_KEY)",
+                o->tls_cert ? "--tls-key (or AMLSERVE_TLS_KEY)" : "--tls-cert (or AMLSERVE_TLS_CERT)");
+        return 2;
+    }
     /* Entry scripts read the models' folder from the environment, as in Azure ML. */
     if (o->model_dir && o->model_dir[0] && setenv("AZUREML_MODEL_DIR", o->model_dir, 1) != 0) {
         fprintf(stderr, "amlserve: cannot set AZUREML_MODEL_DIR: %s\n", strerror(errno));
@@ -177,6 +199,7 @@ static int parse_options(struct options *o, int argc, char **argv)
 
 struct start_info {
     struct contract *contract;
+    struct tls_server *tls; /* NULL: plain HTTP */
     double load_ms;
     const char *serving;
 };
@@ -186,7 +209,8 @@ static void announce(void *ctx, int port)
     struct start_info *info = ctx;
     struct buf line;
     buf_init(&line, 0);
-    buf_appendf(&line, "{\"event\":\"listening\",\"port\":%d,\"serving\":", port);
+    buf_appendf(&line, "{\"event\":\"listening\",\"port\":%d,\"tls\":%s,\"serving\":", port,
+                info->tls ? "true" : "false");
     json_write_string(&line, info->serving, strlen(info->serving));
     buf_appendf(&line, ",\"model_load_ms\":%.3f,\"version\":\"%s\"}\n", info->load_ms, AMLSERVE_VERSION);
     fwrite(line.data, 1, line.len, stdout);
@@ -199,11 +223,28 @@ static void flush_log(void *ctx)
     contract_flush_log(((struct start_info *)ctx)->contract);
 }
 
-/* SIGHUP: re-read the key file, and let the scorer reload (Python workers
- * re-import the entry script before their next request). */
+/* SIGHUP: new connections get the certificate now in the files; a bad one is
+ * reported and the old one keeps serving. */
+static void reload_tls(struct tls_server *tls)
+{
+    int rc = tls_server_reload(tls);
+    char serial[128];
+    tls_server_serial(tls, serial, sizeof serial);
+    if (rc)
+        fprintf(stderr, "amlserve: SIGHUP: keeping the old TLS certificate (serial %s): %s\n", serial, err_message(rc));
+    else
+        fprintf(stderr, "amlserve: SIGHUP: TLS certificate reloaded (serial %s)\n", serial);
+    err_clear();
+}
+
+/* SIGHUP: re-read the key file and the TLS certificate, and let the scorer
+ * reload (Python workers re-import the entry script before their next request). */
 static void reload(void *ctx)
 {
-    struct contract *c = ((struct start_info *)ctx)->contract;
+    struct start_info *info = ctx;
+    if (info->tls)
+        reload_tls(info->tls);
+    struct contract *c = info->contract;
     if (c->scorer->reload) {
         c->scorer->reload(c->scorer);
         if (strcmp(c->scorer->kind, "python") == 0)
@@ -312,11 +353,21 @@ int main(int argc, char **argv)
     struct cors cors;
     struct metrics metrics;
     struct swagger swagger = {0};
+    struct tls_server *tls = NULL;
     metrics_init(&metrics);
     cors_init(&cors, o.cors_origins);
     rc = auth_init(&auth, getenv("AMLSERVE_AUTH_KEYS"), o.key_file);
     if (!rc)
         rc = auth_init_token(&auth, getenv("AMLSERVE_TOKEN_SECRET"), o.token_secret_file);
+    /* Certificate problems surface before the model loads, which can take long. */
+    if (!rc && o.tls_cert && (rc = tls_server_new(&tls, o.tls_cert, o.tls_key)) == ERR_NOTFOUND && !o.tls_given) {
+        /* An image built with service.tls expects the pair mounted at run time. */
+        char detail[1024];
+        snprintf(detail, sizeof detail, "%s", err_message(rc));
+        err_clear();
+        rc = err_set(rc, "%s (AMLSERVE_TLS_CERT and AMLSERVE_TLS_KEY name it: mount the certificate and key there)",
+                     detail);
+    }
     /* A package built with auth on must never answer without it: keys come at run time, not in the image. */
     const char *required = getenv("AMLSERVE_AUTH_REQUIRED");
     if (!rc && required && !strcmp(required, "1") && !auth_enabled(&auth))
@@ -332,6 +383,7 @@ int main(int argc, char **argv)
         swagger_release(&swagger);
         auth_release(&auth);
         cors_release(&cors);
+        tls_server_free(tls);
         return EXIT_INIT_FAILED;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -348,7 +400,7 @@ int main(int argc, char **argv)
     contract.swagger = &swagger;
     if (strcmp(scorer->kind, "python") == 0)
         contract.worker_restarts = scorer_python_restarts;
-    struct start_info info = {.contract = &contract, .load_ms = metrics.model_load_ms, .serving = serving};
+    struct start_info info = {.contract = &contract, .tls = tls, .load_ms = metrics.model_load_ms, .serving = serving};
     struct server_config cfg;
     server_config_defaults(&cfg);
     cfg.host = o.host;
@@ -356,6 +408,7 @@ int main(int argc, char **argv)
     cfg.max_body_bytes = (size_t)o.max_body_mb << 20;
     cfg.read_timeout_ms = (int)o.timeout_ms;
     cfg.handle_signals = 1;
+    cfg.tls = tls;
     cfg.scoring_threads = (int)o.threads;
     cfg.max_queue = (int)o.max_queue;
     cfg.max_queue_wait_ms = (int)o.max_queue_wait_ms;
@@ -372,5 +425,6 @@ int main(int argc, char **argv)
     swagger_release(&swagger);
     auth_release(&auth);
     cors_release(&cors);
+    tls_server_free(tls);
     return rc ? 1 : 0;
 }

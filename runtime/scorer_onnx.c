@@ -127,9 +127,45 @@ static int write_values(struct buf *b, const struct tensor *t, int depth, size_t
     return rc ? rc : buf_append(b, "]", 1);
 }
 
+/* A ZipMap output: one {label: score} object per row of its [N, C] scores. */
+static int write_map_rows(struct buf *b, const struct engine_io *io, const struct tensor *t)
+{
+    int64_t rows = t->rank == 2 ? t->dims[0] : 0, cols = t->rank == 2 ? t->dims[1] : 0;
+    if (t->type != TENSOR_FLOAT || cols != (int64_t)io->n_map_keys)
+        return err_set(ERR_INVALID, "output '%s': scores do not match its %zu labels", io->name, io->n_map_keys);
+    int rc = buf_append(b, "[", 1);
+    for (int64_t r = 0; r < rows && !rc; r++) {
+        rc = buf_append_str(b, r ? ",{" : "{");
+        for (int64_t k = 0; k < cols && !rc; k++) {
+            if (k)
+                rc = buf_append(b, ",", 1);
+            if (!rc)
+                rc = json_write_string(b, io->map_keys[k], strlen(io->map_keys[k]));
+            if (!rc)
+                rc = buf_append(b, ":", 1);
+            if (!rc)
+                rc = json_write_float(b, ((const float *)t->data)[r * cols + k]);
+        }
+        if (!rc)
+            rc = buf_append(b, "}", 1);
+    }
+    return rc ? rc : buf_append(b, "]", 1);
+}
+
+static int write_output(struct buf *b, const struct engine_io *io, const struct tensor *t)
+{
+    size_t pos = 0;
+    return io->map_keys ? write_map_rows(b, io, t) : write_values(b, t, 0, &pos);
+}
+
 /* Schema of one tensor as nested JSON arrays, with its shape in the description. */
 static void tensor_schema(struct buf *b, const struct engine_io *io)
 {
+    if (io->map_keys) {
+        buf_append_str(b, "{\"type\": \"array\", \"items\": {\"type\": \"object\", \"additionalProperties\": "
+                          "{\"type\": \"number\", \"format\": \"float\"}}}");
+        return;
+    }
     const struct tensor *t = &io->shape;
     int rank = t->rank < 0 ? 1 : t->rank;
     const char *item = t->type == TENSOR_BOOL ? "{\"type\": \"boolean\"}"
@@ -272,13 +308,11 @@ static int score_locked(struct onnx_state *st, const struct scorer_request *req,
     if (rc)
         return rc;
     struct buf *b = resp->body;
-    size_t pos = 0;
     if (n_out == 1)
-        return write_values(b, &outputs[0], 0, &pos);
+        return write_output(b, engine_output(m, 0), &outputs[0]);
     rc = buf_append(b, "{", 1);
     for (size_t i = 0; i < n_out && !rc; i++) {
         const char *name = engine_output(m, i)->name;
-        pos = 0;
         if (i)
             rc = buf_append(b, ", ", 2);
         if (!rc)
@@ -286,7 +320,7 @@ static int score_locked(struct onnx_state *st, const struct scorer_request *req,
         if (!rc)
             rc = buf_append(b, ": ", 2);
         if (!rc)
-            rc = write_values(b, &outputs[i], 0, &pos);
+            rc = write_output(b, engine_output(m, i), &outputs[i]);
     }
     return rc ? rc : buf_append(b, "}", 1);
 }

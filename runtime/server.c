@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "common/json.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -421,6 +422,10 @@ static void session_timeout(struct server_session *s, struct buf *out)
 
 struct conn {
     int fd;
+    struct tls_conn *tls; /* NULL: plain HTTP */
+    /* TLS can need the other direction: a read that must send (handshake),
+     * a write that must receive first. */
+    int read_needs_out, write_needs_in;
     struct server_session *session;
     struct conn *job_next;   /* in the pool's queue or done list */
     long long queued_ms;
@@ -428,7 +433,7 @@ struct conn {
     int parked; /* out of epoll while its request is with the pool */
     struct buf out;
     long long deadline_ms;
-    int writing; /* EPOLLOUT armed */
+    uint32_t events; /* what epoll watches for it */
     struct conn *prev, *next;
 };
 
@@ -583,6 +588,7 @@ static void conn_close(struct loop *l, struct conn *c)
 {
     if (!c->parked)
         epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    tls_conn_free(c->tls);
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -596,13 +602,55 @@ static void conn_close(struct loop *l, struct conn *c)
     l->n_conns--;
 }
 
+/* Watches for output room while output is pending (no reading meanwhile:
+ * that is the backpressure), else for input; TLS may ask for the other one. */
 static void conn_watch(struct loop *l, struct conn *c, int writing)
 {
-    if (c->writing == writing)
+    int out = writing ? !c->write_needs_in : c->read_needs_out;
+    uint32_t events = out ? EPOLLOUT : EPOLLIN | EPOLLRDHUP;
+    if (c->events == events)
         return;
-    struct epoll_event ev = {.events = writing ? EPOLLOUT : EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+    struct epoll_event ev = {.events = events, .data.ptr = c};
     epoll_ctl(l->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-    c->writing = writing;
+    c->events = events;
+}
+
+#define IO_AGAIN (-2) /* the socket is not ready: wait for the event conn_watch picks */
+
+/* One recv or send, through TLS when the connection has it. recv returns 0
+ * at the end of the stream; both return -1 when the connection is dead. */
+static ssize_t conn_recv(struct conn *c, char *data, size_t len)
+{
+    if (c->tls) {
+        ssize_t n = tls_conn_read(c->tls, data, len);
+        c->read_needs_out = n == TLS_WANT_WRITE;
+        if (n == TLS_WANT_READ || n == TLS_WANT_WRITE)
+            return IO_AGAIN;
+        return n == TLS_NOT_TLS ? TLS_NOT_TLS : n < 0 ? -1 : n;
+    }
+    for (;;) {
+        ssize_t n = recv(c->fd, data, len, 0);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? IO_AGAIN : -1;
+    }
+}
+
+static ssize_t conn_send(struct conn *c, const char *data, size_t len)
+{
+    if (c->tls) {
+        ssize_t n = tls_conn_write(c->tls, data, len);
+        c->write_needs_in = n == TLS_WANT_READ;
+        return n == TLS_WANT_READ || n == TLS_WANT_WRITE ? IO_AGAIN : n < 0 ? -1 : n;
+    }
+    for (;;) {
+        ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? IO_AGAIN : -1;
+    }
 }
 
 /* Writes pending output; returns -1 when the connection should be closed now. */
@@ -610,10 +658,8 @@ static int conn_flush(struct loop *l, struct conn *c)
 {
     size_t off = 0;
     while (off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + off, c->out.len - off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        ssize_t n = conn_send(c, c->out.data + off, c->out.len - off);
+        if (n == IO_AGAIN)
             break;
         if (n <= 0)
             return -1;
@@ -641,7 +687,7 @@ static void conn_park(struct loop *l, struct conn *c)
     c->parked = 1;
     size_t off = 0;
     while (off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + off, c->out.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = conn_send(c, c->out.data + off, c->out.len - off);
         if (n <= 0)
             break;
         off += (size_t)n;
@@ -654,35 +700,70 @@ static void conn_unpark(struct loop *l, struct conn *c)
     struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
     epoll_ctl(l->epfd, EPOLL_CTL_ADD, c->fd, &ev);
     c->parked = 0;
-    c->writing = 0;
+    c->events = ev.events;
+}
+
+/* Plain HTTP sent to the TLS port: a readable 400 in plain text, then close. */
+static void reply_not_tls(struct conn *c)
+{
+    static const char body[] = "{\"message\": \"this port speaks HTTPS: use https://\"}";
+    char head[256];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                     "Connection: close\r\n\r\n%s",
+                     sizeof body - 1, body);
+    /* Drain the request first: closing with unread input would reset the
+     * connection and the client might never see the answer. */
+    char sink[4096];
+    while (recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0)
+        ;
+    if (n > 0 && send(c->fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+        shutdown(c->fd, SHUT_WR);
 }
 
 static void conn_read(struct loop *l, struct conn *c)
 {
     static char chunk[READ_CHUNK];
     for (;;) {
-        ssize_t n = recv(c->fd, chunk, sizeof chunk, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        if (n <= 0) {
-            /* Peer closed: still send what is queued, then close. */
-            c->session->closing = 1;
-            break;
+        for (;;) {
+            ssize_t n = conn_recv(c, chunk, sizeof chunk);
+            if (n == IO_AGAIN)
+                break;
+            if (n == TLS_NOT_TLS)
+                reply_not_tls(c);
+            if (n <= 0) {
+                /* Peer closed: still send what is queued, then close. */
+                c->session->closing = 1;
+                break;
+            }
+            c->deadline_ms = now_ms() + l->cfg->read_timeout_ms;
+            if (server_session_feed(c->session, chunk, (size_t)n, &c->out) < 0)
+                break;
+            if (c->session->deferred || c->out.len > OUT_HIGH_WATER)
+                break;
         }
-        c->deadline_ms = now_ms() + l->cfg->read_timeout_ms;
-        if (server_session_feed(c->session, chunk, (size_t)n, &c->out) < 0)
-            break;
-        if (c->session->deferred || c->out.len > OUT_HIGH_WATER)
-            break;
+        if (c->session->deferred) {
+            conn_park(l, c);
+            return;
+        }
+        if (conn_flush(l, c) < 0) {
+            conn_close(l, c);
+            return;
+        }
+        /* TLS may hold input already taken off the socket, which epoll will
+         * not report again: read it now that the output has gone. */
+        if (c->out.len || !c->tls || !tls_conn_has_pending(c->tls))
+            return;
     }
-    if (c->session->deferred) {
-        conn_park(l, c);
-        return;
-    }
+}
+
+/* After output drained on an event (or after the pool answered): as conn_read's tail. */
+static void conn_resume(struct loop *l, struct conn *c)
+{
     if (conn_flush(l, c) < 0)
         conn_close(l, c);
+    else if (!c->out.len && c->tls && tls_conn_has_pending(c->tls))
+        conn_read(l, c);
 }
 
 /* Answers handed back by the pool: queue them, resume parsing, and watch
@@ -707,8 +788,7 @@ static void pool_collect(struct loop *l)
         if (rc < 0)
             c->session->closing = 1;
         c->deadline_ms = now_ms() + l->cfg->read_timeout_ms;
-        if (conn_flush(l, c) < 0)
-            conn_close(l, c);
+        conn_resume(l, c);
     }
 }
 
@@ -732,6 +812,13 @@ static void accept_all(struct loop *l)
         }
         c->fd = fd;
         c->loop = l;
+        if (l->cfg->tls && tls_conn_new(&c->tls, l->cfg->tls, fd) != 0) {
+            err_clear();
+            server_session_free(c->session);
+            free(c);
+            close(fd);
+            continue;
+        }
         if (l->pool) {
             c->session->defer = pool_submit;
             c->session->defer_ctx = c;
@@ -739,7 +826,9 @@ static void accept_all(struct loop *l)
         buf_init(&c->out, 0);
         c->deadline_ms = now_ms() + l->cfg->read_timeout_ms;
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+        c->events = ev.events;
         if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            tls_conn_free(c->tls);
             server_session_free(c->session);
             free(c);
             close(fd);
@@ -925,13 +1014,13 @@ int server_run(const struct server_config *cfg, http_handler_fn handler, void *c
             } else if (tag == &tag_done) {
                 pool_collect(&l);
             } else {
+                /* Pending output decides, not the event: with TLS a write
+                 * may wait for input and a read for output room. */
                 struct conn *c = tag;
-                if (events[i].events & EPOLLOUT) {
-                    if (conn_flush(&l, c) < 0)
-                        conn_close(&l, c);
-                } else {
+                if (c->out.len)
+                    conn_resume(&l, c);
+                else
                     conn_read(&l, c);
-                }
             }
         }
         if (cfg->on_idle)

@@ -7,7 +7,9 @@
  * SIGINT (or a write to stop_fd) it stops accepting, finishes what is in
  * flight, and returns 0. Slow routes can run on a fixed pool of scoring
  * threads; the loop keeps serving other connections meanwhile, and a
- * connection's pipelined requests are still answered in order. What to answer is the handler's business; every
+ * connection's pipelined requests are still answered in order. With a TLS
+ * server configured every connection is HTTPS: handshakes, reads and writes
+ * run non-blocking in the same loop. What to answer is the handler's business; every
  * request gets its own arena, cleared once the response is queued. The
  * request and everything it points to are borrowed for the handler call only. */
 #ifndef AMLSERVE_SERVER_H
@@ -48,6 +50,8 @@ struct http_response {
     struct buf *body;
 };
 
+struct tls_server; /* runtime/tls.h */
+
 typedef void (*http_handler_fn)(void *ctx, const struct http_request *req, struct http_response *resp);
 
 struct server_config {
@@ -58,6 +62,9 @@ struct server_config {
     int read_timeout_ms;
     int max_connections;
     int stop_fd;        /* readable means "shut down"; -1 for none */
+    /* HTTPS instead of HTTP: every accepted connection is TLS (borrowed; the
+     * owner may reload it between events, e.g. from on_reload). NULL: plain. */
+    struct tls_server *tls;
     int handle_signals; /* SIGTERM/SIGINT shut down (only from the main thread) */
     /* Scoring pool: requests for which is_inline (if set) says no run on one of
      * scoring_threads threads (0: everything runs on the event loop). At most

@@ -6,6 +6,7 @@
 #include "onnx_reader.h"
 #include "ops/ops.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,11 @@ void engine_model_free(struct engine_model *m)
     free(m->nodes);
     free(m->inputs);
     free(m->input_slots);
+    for (size_t i = 0; m->outputs && i < m->n_outputs; i++) {
+        for (size_t k = 0; k < m->outputs[i].n_map_keys; k++)
+            free(m->outputs[i].map_keys[k]);
+        free(m->outputs[i].map_keys);
+    }
     free(m->outputs);
     free(m->output_slots);
     onnx_reader_free(m->proto);
@@ -193,6 +199,10 @@ static int plan_nodes(struct engine_model *m, struct slot_map *map, const Onnx__
             return err_set(ERR_UNSUPPORTED, "%s: node '%s': operator %s%s%s is not supported", src, label,
                            np->domain && np->domain[0] ? np->domain : "",
                            np->domain && np->domain[0] ? "." : "", np->op_type ? np->op_type : "(none)");
+        const char *strings = ops_ml_string_attribute(np);
+        if (strings)
+            return err_set(ERR_UNSUPPORTED, "%s: node '%s': %s with %s is not supported: the engine has no string "
+                           "tensors (export the model with integer class labels)", src, label, np->op_type, strings);
         if ((int)np->n_input < pn->kernel->min_inputs || (int)np->n_input > pn->kernel->max_inputs)
             return err_set(ERR_PARSE, "%s: node '%s': %s takes %d to %d inputs, has %zu", src, label, np->op_type,
                            pn->kernel->min_inputs, pn->kernel->max_inputs, np->n_input);
@@ -312,6 +322,46 @@ static int plan_subgraph(struct plan_graph **out, struct engine_model *m, struct
     return 0;
 }
 
+/* A graph output typed as a sequence of maps must come from a ZipMap: it is
+ * held as the ZipMap's [N, C] scores, its labels naming the columns. */
+static int plan_map_output(struct engine_model *m, struct engine_io *io, int slot, const Onnx__ValueInfoProto *vi)
+{
+    const Onnx__NodeProto *zip = NULL;
+    for (size_t i = 0; i < m->n_nodes && !zip; i++)
+        for (int j = 0; j < m->nodes[i].n_outputs; j++)
+            if (m->nodes[i].outputs[j] == slot && strcmp(m->nodes[i].proto->op_type, "ZipMap") == 0)
+                zip = m->nodes[i].proto;
+    if (!zip)
+        return err_set(ERR_UNSUPPORTED, "%s: graph output '%s' is a sequence or map, which the engine holds only "
+                       "when a ZipMap produces it", m->source, vi->name);
+    const Onnx__AttributeProto *ints = NULL, *strs = NULL;
+    for (size_t a = 0; a < zip->n_attribute; a++) {
+        const char *name = zip->attribute[a]->name ? zip->attribute[a]->name : "";
+        if (strcmp(name, "classlabels_int64s") == 0)
+            ints = zip->attribute[a];
+        else if (strcmp(name, "classlabels_strings") == 0)
+            strs = zip->attribute[a];
+    }
+    size_t n = ints && ints->n_ints ? ints->n_ints : strs ? strs->n_strings : 0;
+    if (!n)
+        return err_set(ERR_PARSE, "%s: ZipMap producing '%s' has no classlabels_int64s or classlabels_strings",
+                       m->source, vi->name);
+    io->shape = (struct tensor){.type = TENSOR_FLOAT, .rank = 2, .dims = {-1, (int64_t)n}};
+    if (!(io->map_keys = calloc(n, sizeof *io->map_keys)))
+        return err_set(ERR_NOMEM, "%s: out of memory", m->source);
+    io->n_map_keys = n;
+    for (size_t k = 0; k < n; k++) {
+        char num[24];
+        if (ints && ints->n_ints)
+            snprintf(num, sizeof num, "%lld", (long long)ints->ints[k]);
+        io->map_keys[k] = ints && ints->n_ints ? strdup(num) : strndup((const char *)strs->strings[k].data,
+                                                                      strs->strings[k].len);
+        if (!io->map_keys[k])
+            return err_set(ERR_NOMEM, "%s: out of memory", m->source);
+    }
+    return 0;
+}
+
 static int build_plan(struct engine_model *m)
 {
     const Onnx__GraphProto *g = m->proto->graph;
@@ -386,10 +436,23 @@ static int build_plan(struct engine_model *m)
             goto done;
         }
         m->outputs[i].name = vi->name;
-        rc = onnx_reader_value_info(&m->outputs[i].shape, vi, src);
+        m->n_outputs = i + 1; /* so engine_model_free sees the map keys so far */
+        /* Maps, or sequences of maps, come from ZipMap; other sequences are engine values. */
+        const Onnx__TypeProto *vt = vi->type;
+        int map = vt && (vt->value_case == ONNX__TYPE_PROTO__VALUE_MAP_TYPE ||
+                         (vt->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE && vt->sequence_type &&
+                          vt->sequence_type->elem_type &&
+                          vt->sequence_type->elem_type->value_case == ONNX__TYPE_PROTO__VALUE_MAP_TYPE));
+        rc = map ? plan_map_output(m, &m->outputs[i], slot, vi) : onnx_reader_value_info(&m->outputs[i].shape, vi, src);
         if (rc)
             goto done;
         m->outputs[i].optional = vi->type && vi->type->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE;
+        enum tensor_type out_type = m->outputs[i].shape.type;
+        if (!tensor_type_size(out_type) && out_type != TENSOR_UNDEFINED && out_type != TENSOR_SEQUENCE) {
+            rc = err_set(ERR_UNSUPPORTED, "%s: graph output '%s' has data type %d, which the engine cannot hold", src,
+                         vi->name, (int)out_type);
+            goto done;
+        }
         m->output_slots[i] = slot;
     }
     m->n_outputs = g->n_output;

@@ -22,6 +22,11 @@ struct engine_io {
     const char *name;
     struct tensor shape; /* data is NULL; type TENSOR_SEQUENCE for a sequence */
     int optional;        /* an ONNX optional: may be fed, or come back, as TENSOR_NONE */
+    /* An ai.onnx.ml ZipMap's result (ONNX: a sequence of maps), which the
+     * engine gives as its [N, C] float scores: map_keys names the C columns
+     * (its class labels as text). NULL for a plain tensor. */
+    char **map_keys;
+    size_t n_map_keys;
 };
 
 int engine_model_load_file(struct engine_model **out, const char *path);

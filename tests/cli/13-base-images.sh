@@ -63,7 +63,7 @@ check "User is kept from the base; Entrypoint, WorkingDir ours; no Cmd" jq -e \
 check "history is the base's then ours" jq -e '(.history | length) == 3 and .history[0].created_by == "mkbase.py"' c1.json
 d1=$(tail -1 b1.out)
 check "a second build from the cache gives the same digest" bash -c "'$AMLPKG' build s1.yaml -o out1b.tar > b2.out 2> b2.err && test \"\$(tail -1 b2.out)\" = '$d1'"
-check "... and says cache hit" grep -Eq '^environment [0-9a-f]{12}: cache hit$' b2.err
+check "... and says cache hit" grep -Eq '^environment [0-9a-f]{12}: cache hit \(workspace\)$' b2.err
 check "--no-cache reads the source and gives the same digest" bash -c "'$AMLPKG' build s1.yaml --no-cache -o out1c.tar 2> b3.err | tail -1 | grep -qx '$d1' && ! grep -q cache b3.err"
 check "a fresh --cache-dir gives the same digest" bash -c "'$AMLPKG' build s1.yaml --cache-dir '$WORK/cache2' -o out1d.tar 2>/dev/null | tail -1 | grep -qx '$d1' && test -f '$WORK/cache2/index.db'"
 check "the base's layer bytes are in the image unchanged" cmp <(tar xOf out1.tar "blobs/sha256/${base_layer#sha256:}") "base-layout/blobs/sha256/${base_layer#sha256:}"

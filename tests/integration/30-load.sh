@@ -49,3 +49,40 @@ code=$(curl -sS -o "$WORK/out" -w '%{http_code}' --max-time 5 --data @"$EX/sampl
 check "a new client is still scored while they are open" test "$code" = 200
 kill $idle 2>/dev/null; wait $idle 2>/dev/null
 check "the server is healthy afterwards" test "$(curl -s "http://127.0.0.1:$port/")" = Healthy
+
+# The same load over TLS: every connection does a handshake in the event loop,
+# then keep-alive requests; no errors and flat memory there too.
+if ! command -v openssl >/dev/null; then
+  skip "TLS load: the openssl CLI is not installed"
+  exit 0
+fi
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/tls.key" -out "$WORK/tls.pem" \
+  -days 2 -subj /CN=localhost 2>/dev/null
+tport=$(free_port)
+AZUREML_MODEL_DIR="$EX" "$AMLSERVE" --host 127.0.0.1 --port "$tport" --quiet --tls-cert "$WORK/tls.pem" \
+  --tls-key "$WORK/tls.key" > "$WORK/tls-server.log" 2>&1 &
+tpid=$!
+on_exit "kill $tpid; wait $tpid"
+for _ in $(seq 100); do curl -sfk -o /dev/null "https://127.0.0.1:$tport/" && break; sleep 0.1; done
+pid=$tpid # rss() reads the TLS server now
+wrk -t2 -c256 -d3s -s "$WORK/post.lua" "https://127.0.0.1:$tport/score" >/dev/null 2>&1
+rss_start=$(rss)
+read -r _ requests sock_errors status_errors < <(wrk -t2 -c256 -d"${TLS_LOAD_SECONDS:-10}s" -s "$WORK/post.lua" "https://127.0.0.1:$tport/score" | grep '^RESULT')
+rss_end=$(rss)
+echo "    TLS: $requests requests, RSS ${rss_start} kB -> ${rss_end} kB"
+check "TLS: 256 connections for ${TLS_LOAD_SECONDS:-10} s: requests were answered" test "${requests:-0}" -gt 1000
+check "TLS: ... with no socket errors and no non-2xx answers" test "${sock_errors:-1}" -eq 0 -a "${status_errors:-1}" -eq 0
+check "TLS: ... and memory stays flat (RSS grew by under 2 MiB)" test $((rss_end - rss_start)) -lt 2048
+# A new connection per request: a full handshake each time.
+cat > "$WORK/close.lua" <<'LUA'
+wrk.headers["Connection"] = "close"
+done = function(s, latency, requests)
+  io.write(string.format("RESULT %d %d %d\n", s.requests,
+    s.errors.connect + s.errors.read + s.errors.write + s.errors.timeout, s.errors.status))
+end
+LUA
+read -r _ requests sock_errors status_errors < <(wrk -t2 -c32 -d5s -s "$WORK/close.lua" "https://127.0.0.1:$tport/" | grep '^RESULT')
+echo "    TLS: $requests handshakes in 5 s"
+check "TLS: a handshake per request (32 clients, 5 s): answered with no non-2xx answers" \
+  test "${requests:-0}" -gt 100 -a "${status_errors:-1}" -eq 0
+check "TLS: the server is healthy afterwards" test "$(curl -sk "https://127.0.0.1:$tport/")" = Healthy

@@ -198,6 +198,19 @@ static const struct op_kernel op_table[] = {
     {"", "MelWeightMatrix", 5, 5, 1, op_mel_weight_matrix},
     {"", "TfIdfVectorizer", 1, 1, 1, op_tfidf_vectorizer},
     {"", "StringNormalizer", 1, 1, 1, op_string_normalizer},
+    /* ONNX-ML: ml_linear.c, ml_tree.c, ml_svm.c, ml_preprocess.c */
+    {"ai.onnx.ml", "LinearRegressor", 1, 1, 1, op_linear_regressor},
+    {"ai.onnx.ml", "LinearClassifier", 1, 1, 2, op_linear_classifier},
+    {"ai.onnx.ml", "TreeEnsembleRegressor", 1, 1, 1, op_tree_ensemble_regressor},
+    {"ai.onnx.ml", "TreeEnsembleClassifier", 1, 1, 2, op_tree_ensemble_classifier},
+    {"ai.onnx.ml", "SVMRegressor", 1, 1, 1, op_svm_regressor},
+    {"ai.onnx.ml", "SVMClassifier", 1, 1, 2, op_svm_classifier},
+    {"ai.onnx.ml", "Scaler", 1, 1, 1, op_scaler},
+    {"ai.onnx.ml", "Normalizer", 1, 1, 1, op_normalizer},
+    {"ai.onnx.ml", "Binarizer", 1, 1, 1, op_binarizer},
+    {"ai.onnx.ml", "OneHotEncoder", 1, 1, 1, op_one_hot_encoder},
+    {"ai.onnx.ml", "ArrayFeatureExtractor", 2, 2, 1, op_array_feature_extractor},
+    {"ai.onnx.ml", "ZipMap", 1, 1, 1, op_zip_map},
 };
 
 const struct op_kernel *ops_find(const char *domain, const char *op_type)

@@ -104,6 +104,11 @@ int ops_cast_string(const struct op_call *call, enum tensor_type to);
 /* c[m,n] = a[m,k] · b[k,n], all row-major float32 (matmul.c). */
 void ops_gemm_f32(float *c, const float *a, const float *b, int64_t m, int64_t k, int64_t n);
 
+/* The string attribute (class labels, categories) an ai.onnx.ml node needs
+ * string tensors for, or NULL: the engine refuses such nodes when it loads the
+ * model (ml_common.c). */
+const char *ops_ml_string_attribute(const Onnx__NodeProto *node);
+
 /* Kernels, one file per family. */
 #define OP(name) int op_##name(const struct op_call *call);
 /* elementwise.c */
@@ -159,6 +164,10 @@ OP(sequence_length) OP(concat_from_sequence) OP(split_to_sequence)
 OP(optional) OP(optional_has_element) OP(optional_get_element)
 /* signal.c, text.c */
 OP(stft) OP(mel_weight_matrix) OP(tfidf_vectorizer) OP(string_normalizer)
+/* ONNX-ML (domain ai.onnx.ml): ml_linear.c, ml_tree.c, ml_svm.c, ml_preprocess.c */
+OP(linear_regressor) OP(linear_classifier) OP(tree_ensemble_regressor) OP(tree_ensemble_classifier)
+OP(svm_regressor) OP(svm_classifier) OP(scaler) OP(normalizer) OP(binarizer) OP(one_hot_encoder)
+OP(array_feature_extractor) OP(zip_map)
 #undef OP
 
 #endif

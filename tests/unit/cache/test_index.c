@@ -110,6 +110,46 @@ TEST(a_newer_schema_is_refused)
     err_clear();
 }
 
+/* A schema-1 index (amlpkg before hit counts and layers): upgraded in place, its entries kept. */
+TEST(a_version_1_index_is_upgraded)
+{
+    char path[320];
+    snprintf(path, sizeof path, "%s/v1.db", dir);
+    sqlite3 *raw = NULL;
+    CHECK_EQ_INT(sqlite3_open(path, &raw), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(raw,
+                              "CREATE TABLE blobs (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, added INTEGER NOT NULL);"
+                              "CREATE TABLE entries (key TEXT PRIMARY KEY, manifest_digest TEXT NOT NULL, image_name "
+                              "TEXT NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL, last_used INTEGER NOT NULL);"
+                              "CREATE TABLE refs (key TEXT NOT NULL REFERENCES entries(key) ON DELETE CASCADE, digest "
+                              "TEXT NOT NULL REFERENCES blobs(digest), PRIMARY KEY (key, digest));"
+                              "INSERT INTO entries VALUES('" K1 "', '" D1 "', 'old', 5, 1, 2);"
+                              "PRAGMA user_version = 1;",
+                              NULL, NULL, NULL),
+                 SQLITE_OK);
+    sqlite3_close(raw);
+    /* Read-only, a v1 index is read as it is. */
+    struct cache_index *ix = NULL;
+    struct index_entry e;
+    CHECK_EQ_INT(index_open_readonly(&ix, path), 0);
+    CHECK_EQ_INT(index_entry_get(ix, K1, &e), 0);
+    CHECK_STR(e.kind, "environment");
+    CHECK_EQ_INT(index_begin(ix), ERR_UNSUPPORTED);
+    err_clear();
+    index_close(ix);
+    /* Opened to write, it is upgraded. */
+    CHECK_EQ_INT(index_open(&ix, path), 0);
+    struct index_counts k;
+    CHECK_EQ_INT(index_counts(ix, &k), 0);
+    CHECK_EQ_INT(k.schema, INDEX_SCHEMA);
+    CHECK_EQ_INT(k.entries, 1);
+    CHECK_EQ_INT(index_entry_touch(ix, K1, 10), 0);
+    CHECK_EQ_INT(index_entry_get(ix, K1, &e), 0);
+    CHECK_EQ_INT((int)e.hits, 1);
+    CHECK_STR(e.image_name, "old");
+    index_close(ix);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -118,6 +158,7 @@ int main(void)
     RUN(entries_and_refs_round_trip);
     RUN(expiry_and_touch);
     RUN(a_newer_schema_is_refused);
+    RUN(a_version_1_index_is_upgraded);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)

@@ -1,0 +1,376 @@
+/* TreeEnsembleRegressor and TreeEnsembleClassifier (ai.onnx.ml opsets 1 and 3).
+ *
+ * Nodes are named by (tree id, node id); each call resolves the children and
+ * the leaves' weights to node indices once (a hash of the pairs), then walks
+ * every tree for every row. Thresholds and weights are compared and summed in
+ * double, so the opset-3 *_as_tensor double attributes keep their precision. */
+#include "ml.h"
+
+#include "common/err.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+enum tree_mode { MODE_LEQ, MODE_LT, MODE_GTE, MODE_GT, MODE_EQ, MODE_NEQ, MODE_LEAF };
+
+struct tree_node {
+    int64_t feature;
+    double value;
+    int64_t next_true, next_false; /* node indices */
+    uint8_t mode, missing_true;
+};
+
+/* A leaf's weights: entries [first, first + count) of the weights arrays. */
+struct tree_ensemble {
+    struct tree_node *nodes;
+    int64_t n_nodes;
+    int64_t *roots; /* node index of each tree's first node */
+    int64_t n_trees;
+    int64_t *leaf_first, *leaf_count; /* per node */
+    int64_t *weight_target;           /* target (regressor) or class id (classifier) per weight, grouped by leaf */
+    double *weight_value;
+    int64_t n_weights;
+    double *base;
+    int64_t n_base;
+};
+
+/* (tree, node) → node index. */
+struct pair_map {
+    int64_t *keys_tree, *keys_node, *index;
+    int64_t cap;
+};
+
+static uint64_t pair_hash(int64_t t, int64_t n)
+{
+    uint64_t h = (uint64_t)t * 0x9e3779b97f4a7c15ull ^ ((uint64_t)n + 0x632be59bd9b4e019ull);
+    return h ^ (h >> 29);
+}
+
+static int64_t pair_find(const struct pair_map *m, int64_t t, int64_t n)
+{
+    for (uint64_t i = pair_hash(t, n) & (uint64_t)(m->cap - 1);; i = (i + 1) & (uint64_t)(m->cap - 1)) {
+        if (m->index[i] < 0)
+            return -1;
+        if (m->keys_tree[i] == t && m->keys_node[i] == n)
+            return m->index[i];
+    }
+}
+
+static void *alloc_array(const struct op_call *call, int64_t n, size_t size)
+{
+    return arena_alloc(call->arena, (size_t)(n > 0 ? n : 1) * size);
+}
+
+static int parse_mode(const ProtobufCBinaryData *s, uint8_t *out)
+{
+    static const char *const names[] = {"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT",
+                                        "BRANCH_EQ", "BRANCH_NEQ", "LEAF"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (s->len == strlen(names[i]) && memcmp(s->data, names[i], s->len) == 0) {
+            *out = (uint8_t)i;
+            return 0;
+        }
+    return -1;
+}
+
+/* Reads the nodes_* attributes and the weights named prefix_ids/nodeids/treeids/weights. */
+static int tree_load(const struct op_call *call, struct tree_ensemble *te, const char *prefix, int64_t n_features)
+{
+    size_t n_tree, n_node, n_feat, n_true, n_false, n_miss, w_ids, w_nodes, w_trees;
+    const int64_t *treeids = ops_attr_ints(call, "nodes_treeids", &n_tree);
+    const int64_t *nodeids = ops_attr_ints(call, "nodes_nodeids", &n_node);
+    const int64_t *featids = ops_attr_ints(call, "nodes_featureids", &n_feat);
+    const int64_t *trueids = ops_attr_ints(call, "nodes_truenodeids", &n_true);
+    const int64_t *falseids = ops_attr_ints(call, "nodes_falsenodeids", &n_false);
+    const int64_t *missing = ops_attr_ints(call, "nodes_missing_value_tracks_true", &n_miss);
+    const Onnx__AttributeProto *modes = ops_attr(call, "nodes_modes");
+    char name[64];
+    snprintf(name, sizeof name, "%s_ids", prefix);
+    const int64_t *w_id = ops_attr_ints(call, name, &w_ids);
+    snprintf(name, sizeof name, "%s_nodeids", prefix);
+    const int64_t *w_node = ops_attr_ints(call, name, &w_nodes);
+    snprintf(name, sizeof name, "%s_treeids", prefix);
+    const int64_t *w_tree = ops_attr_ints(call, name, &w_trees);
+    double *values, *weights;
+    int64_t n_values, n_w;
+    snprintf(name, sizeof name, "%s_weights", prefix);
+    int rc = ml_attr_doubles(call, "nodes_values", &values, &n_values);
+    if (!rc)
+        rc = ml_attr_doubles(call, name, &weights, &n_w);
+    if (!rc)
+        rc = ml_attr_doubles(call, "base_values", &te->base, &te->n_base);
+    if (rc)
+        return rc;
+    int64_t n = (int64_t)n_tree;
+    if (n == 0 || n_node != n_tree || n_feat != n_tree || n_true != n_tree || n_false != n_tree ||
+        (n_miss && n_miss != n_tree) || !modes || modes->n_strings != n_tree || (n_values && n_values != n))
+        return ops_fail(call, "the nodes_* attributes must all list the same number of nodes (nodes_treeids has %lld)",
+                        (long long)n);
+    if (w_nodes != w_ids || w_trees != w_ids || (size_t)n_w != w_ids)
+        return ops_fail(call, "%s_ids, %s_nodeids, %s_treeids and %s_weights differ in length", prefix, prefix,
+                        prefix, prefix);
+    struct pair_map map = {.cap = 16};
+    while (map.cap < 2 * n)
+        map.cap *= 2;
+    map.keys_tree = alloc_array(call, map.cap, sizeof(int64_t));
+    map.keys_node = alloc_array(call, map.cap, sizeof(int64_t));
+    map.index = alloc_array(call, map.cap, sizeof(int64_t));
+    struct pair_map trees = {.cap = map.cap}; /* tree id → its root */
+    trees.keys_tree = alloc_array(call, map.cap, sizeof(int64_t));
+    trees.keys_node = alloc_array(call, map.cap, sizeof(int64_t));
+    trees.index = alloc_array(call, map.cap, sizeof(int64_t));
+    te->nodes = alloc_array(call, n, sizeof *te->nodes);
+    te->roots = alloc_array(call, n, sizeof(int64_t));
+    te->leaf_first = alloc_array(call, n, sizeof(int64_t));
+    te->leaf_count = alloc_array(call, n, sizeof(int64_t));
+    te->weight_target = alloc_array(call, n_w, sizeof(int64_t));
+    te->weight_value = alloc_array(call, n_w, sizeof(double));
+    int64_t *fill = alloc_array(call, n, sizeof(int64_t));
+    if (!map.keys_tree || !map.keys_node || !map.index || !trees.keys_tree || !trees.keys_node || !trees.index ||
+        !te->nodes || !te->roots || !te->leaf_first || !te->leaf_count || !te->weight_target || !te->weight_value ||
+        !fill)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    memset(map.index, 0xff, (size_t)map.cap * sizeof(int64_t));
+    memset(trees.index, 0xff, (size_t)map.cap * sizeof(int64_t));
+    te->n_nodes = n;
+    te->n_trees = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t h = pair_hash(treeids[i], nodeids[i]) & (uint64_t)(map.cap - 1);
+        while (map.index[h] >= 0) {
+            if (map.keys_tree[h] == treeids[i] && map.keys_node[h] == nodeids[i])
+                return ops_fail(call, "tree %lld has node %lld twice", (long long)treeids[i], (long long)nodeids[i]);
+            h = (h + 1) & (uint64_t)(map.cap - 1);
+        }
+        map.keys_tree[h] = treeids[i];
+        map.keys_node[h] = nodeids[i];
+        map.index[h] = i;
+        if (pair_find(&trees, treeids[i], 0) < 0) { /* a tree id not seen yet: its first node is the root */
+            uint64_t t = pair_hash(treeids[i], 0) & (uint64_t)(trees.cap - 1);
+            while (trees.index[t] >= 0)
+                t = (t + 1) & (uint64_t)(trees.cap - 1);
+            trees.keys_tree[t] = treeids[i];
+            trees.keys_node[t] = 0;
+            trees.index[t] = i;
+            te->roots[te->n_trees++] = i;
+        }
+        struct tree_node *nd = &te->nodes[i];
+        if (parse_mode(&modes->strings[i], &nd->mode))
+            return ops_fail(call, "nodes_modes[%lld] is not a known mode", (long long)i);
+        nd->feature = featids[i];
+        nd->value = n_values ? values[i] : 0;
+        nd->missing_true = n_miss && missing[i];
+        if (nd->mode != MODE_LEAF && (nd->feature < 0 || nd->feature >= n_features))
+            return ops_fail(call, "node %lld of tree %lld reads feature %lld, the input has %lld",
+                            (long long)nodeids[i], (long long)treeids[i], (long long)nd->feature,
+                            (long long)n_features);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        struct tree_node *nd = &te->nodes[i];
+        if (nd->mode == MODE_LEAF)
+            continue;
+        nd->next_true = pair_find(&map, treeids[i], trueids[i]);
+        nd->next_false = pair_find(&map, treeids[i], falseids[i]);
+        if (nd->next_true < 0 || nd->next_false < 0)
+            return ops_fail(call, "node %lld of tree %lld branches to a node the tree does not have",
+                            (long long)nodeids[i], (long long)treeids[i]);
+    }
+    /* Weights grouped by leaf: count, prefix sums, fill. */
+    int64_t *leaf_of = alloc_array(call, n_w, sizeof(int64_t));
+    if (!leaf_of)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    memset(te->leaf_count, 0, (size_t)n * sizeof(int64_t));
+    for (int64_t k = 0; k < n_w; k++) {
+        leaf_of[k] = pair_find(&map, w_tree[k], w_node[k]);
+        if (leaf_of[k] < 0)
+            return ops_fail(call, "weight %lld names node %lld of tree %lld, which does not exist", (long long)k,
+                            (long long)w_node[k], (long long)w_tree[k]);
+        if (w_id[k] < 0)
+            return ops_fail(call, "weight %lld has the negative %s id %lld", (long long)k, prefix, (long long)w_id[k]);
+        te->leaf_count[leaf_of[k]]++;
+    }
+    for (int64_t i = 0, sum = 0; i < n; i++) {
+        te->leaf_first[i] = fill[i] = sum;
+        sum += te->leaf_count[i];
+    }
+    for (int64_t k = 0; k < n_w; k++) {
+        int64_t at = fill[leaf_of[k]]++;
+        te->weight_target[at] = w_id[k];
+        te->weight_value[at] = weights[k];
+    }
+    te->n_weights = n_w;
+    return 0;
+}
+
+/* The leaf row x reaches in the tree rooted at node index root; -1 on a cycle. */
+static int64_t tree_leaf(const struct tree_ensemble *te, const struct tensor *x, int64_t row_offset, int64_t root)
+{
+    int64_t i = root;
+    for (int64_t steps = 0; steps <= te->n_nodes; steps++) {
+        const struct tree_node *nd = &te->nodes[i];
+        if (nd->mode == MODE_LEAF)
+            return i;
+        double v = tensor_load(x->type, x->data, row_offset + nd->feature);
+        int go_true;
+        if (isnan(v))
+            go_true = nd->missing_true;
+        else
+            switch (nd->mode) {
+            case MODE_LEQ: go_true = v <= nd->value; break;
+            case MODE_LT: go_true = v < nd->value; break;
+            case MODE_GTE: go_true = v >= nd->value; break;
+            case MODE_GT: go_true = v > nd->value; break;
+            case MODE_EQ: go_true = v == nd->value; break;
+            default: go_true = v != nd->value; break;
+            }
+        i = go_true ? nd->next_true : nd->next_false;
+    }
+    return -1;
+}
+
+static int cycle_error(const struct op_call *call)
+{
+    return ops_fail(call, "a tree's branches form a cycle");
+}
+
+int op_tree_ensemble_regressor(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    struct tree_ensemble te;
+    int64_t n, c;
+    enum ml_post post;
+    int rc = ml_rows(call, x, &n, &c);
+    if (!rc)
+        rc = ml_post_transform(call, &post);
+    if (!rc)
+        rc = tree_load(call, &te, "target", c);
+    if (rc)
+        return rc;
+    int64_t targets = ops_attr_int(call, "n_targets", 1);
+    enum { AGG_SUM, AGG_AVERAGE, AGG_MIN, AGG_MAX } agg;
+    if (ml_attr_is(call, "aggregate_function", NULL) || ml_attr_is(call, "aggregate_function", "SUM"))
+        agg = AGG_SUM;
+    else if (ml_attr_is(call, "aggregate_function", "AVERAGE"))
+        agg = AGG_AVERAGE;
+    else if (ml_attr_is(call, "aggregate_function", "MIN"))
+        agg = AGG_MIN;
+    else if (ml_attr_is(call, "aggregate_function", "MAX"))
+        agg = AGG_MAX;
+    else
+        return ops_fail(call, "aggregate_function '%s' is not one of SUM, AVERAGE, MIN, MAX",
+                        ml_attr_string(call, "aggregate_function", "?"));
+    if (targets < 1 || targets > (1 << 20))
+        return ops_fail(call, "n_targets %lld is out of range", (long long)targets);
+    if (te.n_base && te.n_base != targets)
+        return ops_fail(call, "%lld base_values for %lld targets", (long long)te.n_base, (long long)targets);
+    for (int64_t k = 0; k < te.n_weights; k++)
+        if (te.weight_target[k] >= targets)
+            return ops_fail(call, "target id %lld is not below n_targets %lld", (long long)te.weight_target[k],
+                            (long long)targets);
+    int64_t dims[2] = {n, targets};
+    double *s = alloc_array(call, targets, sizeof *s);
+    uint8_t *seen = alloc_array(call, targets, 1);
+    if (!s || !seen)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    if ((rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 2, dims)))
+        return rc;
+    for (int64_t r = 0; r < n; r++) {
+        memset(s, 0, (size_t)targets * sizeof *s);
+        memset(seen, 0, (size_t)targets);
+        for (int64_t t = 0; t < te.n_trees; t++) {
+            int64_t leaf = tree_leaf(&te, x, r * c, te.roots[t]);
+            if (leaf < 0)
+                return cycle_error(call);
+            for (int64_t k = te.leaf_first[leaf]; k < te.leaf_first[leaf] + te.leaf_count[leaf]; k++) {
+                int64_t tg = te.weight_target[k];
+                double w = te.weight_value[k];
+                if (agg == AGG_MIN)
+                    s[tg] = !seen[tg] || w < s[tg] ? w : s[tg];
+                else if (agg == AGG_MAX)
+                    s[tg] = !seen[tg] || w > s[tg] ? w : s[tg];
+                else
+                    s[tg] += w;
+                seen[tg] = 1;
+            }
+        }
+        for (int64_t tg = 0; tg < targets; tg++) {
+            if (agg == AGG_AVERAGE)
+                s[tg] /= (double)te.n_trees;
+            s[tg] += te.n_base ? te.base[tg] : 0; /* base values come after the aggregation */
+        }
+        ml_apply_post(post, s, targets);
+        for (int64_t tg = 0; tg < targets; tg++)
+            ((float *)call->outputs[0].data)[r * targets + tg] = (float)s[tg];
+    }
+    return 0;
+}
+
+/* Scores per class: base_values plus the leaves' class weights. When every
+ * weight names one class id (a binary model with one score s, as gradient
+ * boosting exports), the two classes score [1 - s, s] for PROBIT, and for NONE
+ * when the weights are all non-negative (probabilities), else [-s, s] (so
+ * LOGISTIC gives [1 - σ(s), σ(s)]); post_transform then applies, and the label
+ * is the class with the highest score. */
+int op_tree_ensemble_classifier(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0];
+    struct tree_ensemble te;
+    int64_t n, c, k_labels;
+    const int64_t *labels;
+    enum ml_post post;
+    int rc = ml_rows(call, x, &n, &c);
+    if (!rc)
+        rc = ml_post_transform(call, &post);
+    if (!rc)
+        rc = ml_int64_labels(call, "classlabels_int64s", "classlabels_strings", &labels, &k_labels);
+    if (!rc)
+        rc = tree_load(call, &te, "class", c);
+    if (rc)
+        return rc;
+    if (k_labels < 1)
+        return ops_fail(call, "classlabels_int64s is missing");
+    int64_t k = k_labels < 2 ? 2 : k_labels;
+    int one_id = te.n_weights > 0, all_positive = 1;
+    for (int64_t w = 0; w < te.n_weights; w++) {
+        if (te.weight_target[w] >= k)
+            return ops_fail(call, "class id %lld is not below the %lld classes", (long long)te.weight_target[w],
+                            (long long)k_labels);
+        one_id = one_id && te.weight_target[w] == te.weight_target[0];
+        all_positive = all_positive && te.weight_value[w] >= 0;
+    }
+    int binary = one_id && k == 2;
+    if (te.n_base && te.n_base != k_labels && !(binary && te.n_base <= 2))
+        return ops_fail(call, "%lld base_values for %lld classes", (long long)te.n_base, (long long)k_labels);
+    int64_t dims[2] = {n, k};
+    double *s = alloc_array(call, k, sizeof *s);
+    if (!s)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    if ((rc = ops_alloc_output(call, 0, TENSOR_INT64, 1, dims)))
+        return rc;
+    if (call->n_outputs > 1 && (rc = ops_alloc_output(call, 1, TENSOR_FLOAT, 2, dims)))
+        return rc;
+    for (int64_t r = 0; r < n; r++) {
+        for (int64_t j = 0; j < k; j++)
+            s[j] = te.n_base == k ? te.base[j] : 0;
+        if (binary && te.n_base && te.n_base != k)
+            s[te.weight_target[0]] = te.base[0];
+        for (int64_t t = 0; t < te.n_trees; t++) {
+            int64_t leaf = tree_leaf(&te, x, r * c, te.roots[t]);
+            if (leaf < 0)
+                return cycle_error(call);
+            for (int64_t w = te.leaf_first[leaf]; w < te.leaf_first[leaf] + te.leaf_count[leaf]; w++)
+                s[te.weight_target[w]] += te.weight_value[w];
+        }
+        if (binary) {
+            double score = s[te.weight_target[0]];
+            s[1] = score;
+            s[0] = (all_positive && post == ML_POST_NONE) || post == ML_POST_PROBIT ? 1 - score : -score;
+        }
+        ml_apply_post(post, s, k);
+        int64_t best = ml_argmax(s, k);
+        ((int64_t *)call->outputs[0].data)[r] = best < k_labels ? labels[best] : best;
+        for (int64_t j = 0; call->n_outputs > 1 && j < k; j++)
+            ((float *)call->outputs[1].data)[r * k + j] = (float)s[j];
+    }
+    return 0;
+}
