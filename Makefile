@@ -1,4 +1,5 @@
-# amlpkg — see README.md. Targets: all, deps, test, asan, fuzz, bench, install, demo, clean.
+# amlpkg — see README.md. Targets: all, deps, test, asan, fuzz, bench, install, demo, clean,
+# conformance, conformance-baseline.
 # Outputs go under $(BUILD) (build/ by default; build-asan/ for `make asan`).
 
 BUILD    ?= build
@@ -66,7 +67,7 @@ UNIT_SRC  := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps build test unit asan fuzz bench install demo clean example-model golden
+.PHONY: all deps build test unit asan fuzz bench install demo clean example-model golden conformance conformance-baseline
 .DEFAULT_GOAL := all
 
 all: deps
@@ -161,7 +162,7 @@ $(BUILD)/tests/unit/runtime/engine/test_backends: $(CUDA_OBJ)
 $(BUILD)/tests/unit/runtime/engine/test_backends: TEST_CUDA = $(CUDA_OBJ)
 $(BUILD)/tests/unit/runtime/engine/test_backends: TEST_CUDA_LIBS = $(CUDA_LIBS)
 
-# ONNX backend node tests (Debian's libonnx-testdata) through the engine.
+# Runs ONNX backend test cases (Debian's libonnx-testdata) through the engine.
 $(CONFORMANCE_BIN): tests/conformance/onnx_node_runner.c $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(RUNTIME_LIB) $(LDFLAGS_ALL) $(RUNTIME_LIBS)
@@ -172,6 +173,14 @@ $(ENGINE_BENCH): tests/bench/engine_bench.c $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $$(pkg-config --cflags openblas) -o $@ $< $(RUNTIME_LIB) $(LDFLAGS_ALL) \
 	  $$(pkg-config --libs openblas) $(RUNTIME_LIBS)
+
+# Every ONNX backend test case of libonnx-testdata, checked against tests/conformance/baseline.txt.
+conformance: build
+	@BUILD=$(BUILD) bash tests/conformance/run.sh
+
+# Records improved conformance counts in the baseline (review the diff, then commit it).
+conformance-baseline: build
+	@BUILD=$(BUILD) bash tests/conformance/run.sh --update
 
 test: all
 	@BUILD=$(BUILD) bash tests/run.sh

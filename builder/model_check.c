@@ -19,6 +19,8 @@ int model_check_spec(const struct spec *spec)
         for (size_t j = 0; j < n && !rc; j++) {
             struct engine_model *model = NULL;
             rc = engine_model_load_file(&model, paths[j]);
+            if (!rc)
+                rc = engine_check_tensor_io(model); /* what amlserve will refuse at start */
             if (rc) {
                 /* Re-prefix the engine's message with where the spec named the model. */
                 char detail[900];

@@ -26,7 +26,8 @@ struct plan_node {
     int n_inputs;
     int *outputs; /* -1 for an optional output left unnamed */
     int n_outputs;
-    struct plan_graph *sub[2]; /* If: then and else branches; Loop: the body */
+    enum { CONTROL_NONE, CONTROL_IF, CONTROL_LOOP, CONTROL_SCAN, CONTROL_SEQUENCE_MAP } control;
+    struct plan_graph *sub[2]; /* If: then and else branches; Loop, Scan, SequenceMap: the body */
 };
 
 struct plan_graph {
@@ -261,6 +262,10 @@ static int plan_nodes(struct engine_model *m, struct slot_map *map, const Onnx__
         /* Control flow: plan the branches or body before the node's own outputs exist. */
         if (!pn->kernel->run) {
             int is_if = strcmp(np->op_type, "If") == 0;
+            pn->control = is_if                                  ? CONTROL_IF
+                          : strcmp(np->op_type, "Loop") == 0     ? CONTROL_LOOP
+                          : strcmp(np->op_type, "Scan") == 0     ? CONTROL_SCAN
+                                                                 : CONTROL_SEQUENCE_MAP;
             for (int k = 0; k < (is_if ? 2 : 1); k++) {
                 const char *attr_name = is_if ? (k ? "else_branch" : "then_branch") : "body";
                 const Onnx__GraphProto *sg = NULL;
@@ -274,13 +279,17 @@ static int plan_nodes(struct engine_model *m, struct slot_map *map, const Onnx__
                 if (rc)
                     return rc;
             }
-            size_t want_in = is_if ? 0 : (size_t)np->n_input; /* Loop body: iteration, condition, carried */
-            size_t carried = is_if ? 0 : (size_t)np->n_input - 2;
+            /* Loop body: iteration, condition, carried; Scan (opset 8: after sequence_lens): states, scan
+             * slices; SequenceMap: one value per input. */
+            size_t want_in = is_if ? 0 : (size_t)np->n_input;
+            if (pn->control == CONTROL_SCAN && m->opset > 0 && m->opset < 9)
+                want_in = np->n_input ? np->n_input - 1 : 0;
+            size_t carried = pn->control == CONTROL_LOOP ? (size_t)np->n_input - 2 : 0;
             for (int k = 0; k < (is_if ? 2 : 1); k++) {
                 struct plan_graph *sg = pn->sub[k];
                 /* Loop: body outputs are the condition, the carried values and the scan outputs */
-                int outs_ok = is_if ? sg->n_outputs == np->n_output
-                                    : sg->n_outputs == 1 + np->n_output && np->n_output >= carried;
+                int outs_ok = pn->control == CONTROL_LOOP ? sg->n_outputs == 1 + np->n_output && np->n_output >= carried
+                                                          : sg->n_outputs == np->n_output;
                 if (sg->n_inputs != want_in || !outs_ok)
                     return err_set(ERR_PARSE, "%s: node '%s': the %s graph's inputs and outputs do not match the node",
                                    src, label, np->op_type);
@@ -404,6 +413,12 @@ static int build_plan(struct engine_model *m)
         rc = err_set(ERR_NOMEM, "%s: out of memory", src);
         goto done;
     }
+    /* The opset first: how some nodes are planned depends on it (Scan before 9). */
+    for (size_t i = 0; i < m->proto->n_opset_import; i++) {
+        const Onnx__OperatorSetIdProto *os = m->proto->opset_import[i];
+        if (!os->domain || !os->domain[0] || strcmp(os->domain, "ai.onnx") == 0)
+            m->opset = os->version > 0 && os->version < 1000 ? (int)os->version : 0;
+    }
     /* Initializers first: a graph input with the same name is an overridable default. */
     rc = plan_initializers(m, &map, g, 0);
     if (rc)
@@ -430,7 +445,8 @@ static int build_plan(struct engine_model *m)
         rc = onnx_reader_value_info(&io->shape, vi, src);
         if (rc)
             goto done;
-        if (!tensor_type_size(io->shape.type)) {
+        io->optional = vi->type && vi->type->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE;
+        if (!tensor_type_size(io->shape.type) && io->shape.type != TENSOR_SEQUENCE) {
             rc = err_set(ERR_UNSUPPORTED, "%s: graph input '%s' has data type %d, which the engine cannot hold", src,
                          vi->name, (int)io->shape.type);
             goto done;
@@ -450,28 +466,26 @@ static int build_plan(struct engine_model *m)
         }
         m->outputs[i].name = vi->name;
         m->n_outputs = i + 1; /* so engine_model_free sees the map keys so far */
-        int seq = vi->type && (vi->type->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE ||
-                               vi->type->value_case == ONNX__TYPE_PROTO__VALUE_MAP_TYPE);
-        rc = seq ? plan_map_output(m, &m->outputs[i], slot, vi) : onnx_reader_value_info(&m->outputs[i].shape, vi, src);
+        /* Maps, or sequences of maps, come from ZipMap; other sequences are engine values. */
+        const Onnx__TypeProto *vt = vi->type;
+        int map = vt && (vt->value_case == ONNX__TYPE_PROTO__VALUE_MAP_TYPE ||
+                         (vt->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE && vt->sequence_type &&
+                          vt->sequence_type->elem_type &&
+                          vt->sequence_type->elem_type->value_case == ONNX__TYPE_PROTO__VALUE_MAP_TYPE));
+        rc = map ? plan_map_output(m, &m->outputs[i], slot, vi) : onnx_reader_value_info(&m->outputs[i].shape, vi, src);
         if (rc)
             goto done;
-        if (!tensor_type_size(m->outputs[i].shape.type) && m->outputs[i].shape.type != TENSOR_UNDEFINED) {
-            int code = (int)m->outputs[i].shape.type;
-            rc = code == 8 ? err_set(ERR_UNSUPPORTED, "%s: graph output '%s' is a string tensor, which the engine "
-                                     "cannot hold (export classifiers with integer class labels)", src, vi->name)
-                           : err_set(ERR_UNSUPPORTED, "%s: graph output '%s' has data type %d, which the engine "
-                                     "cannot hold", src, vi->name, code);
+        m->outputs[i].optional = vi->type && vi->type->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE;
+        enum tensor_type out_type = m->outputs[i].shape.type;
+        if (!tensor_type_size(out_type) && out_type != TENSOR_UNDEFINED && out_type != TENSOR_SEQUENCE) {
+            rc = err_set(ERR_UNSUPPORTED, "%s: graph output '%s' has data type %d, which the engine cannot hold", src,
+                         vi->name, (int)out_type);
             goto done;
         }
         m->output_slots[i] = slot;
     }
     m->n_outputs = g->n_output;
     m->n_slots = map.count;
-    for (size_t i = 0; i < m->proto->n_opset_import; i++) {
-        const Onnx__OperatorSetIdProto *os = m->proto->opset_import[i];
-        if (!os->domain || !os->domain[0] || strcmp(os->domain, "ai.onnx") == 0)
-            m->opset = os->version > 0 && os->version < 1000 ? (int)os->version : 0;
-    }
 done:
     if (!m->n_slots)
         m->n_slots = map.count;
@@ -526,9 +540,25 @@ const struct engine_io *engine_output(const struct engine_model *m, size_t i)
     return i < m->n_outputs ? &m->outputs[i] : NULL;
 }
 
+int engine_check_tensor_io(const struct engine_model *m)
+{
+    for (size_t k = 0; k < m->n_inputs + m->n_outputs; k++) {
+        const struct engine_io *io = k < m->n_inputs ? &m->inputs[k] : &m->outputs[k - m->n_inputs];
+        if (io->optional || !tensor_type_size(io->shape.type) || io->shape.type == TENSOR_STRING)
+            return err_set(ERR_UNSUPPORTED, "%s: %s '%s' is %s%s; only numeric and bool tensors can be served", m->source,
+                           k < m->n_inputs ? "input" : "output", io->name, io->optional ? "an optional " : "a ",
+                           tensor_type_name(io->shape.type));
+    }
+    return 0;
+}
+
 static int check_input(const struct engine_io *io, const struct tensor *t)
 {
     char want[128], got[128];
+    if (t->type == TENSOR_NONE && io->optional)
+        return 0;
+    if (t->type == TENSOR_SEQUENCE && io->shape.type == TENSOR_SEQUENCE)
+        return t->data ? 0 : err_set(ERR_INVALID, "input '%s': the sequence has no items array", io->name);
     if (t->type != io->shape.type)
         return err_set(ERR_INVALID, "input '%s': expected %s, got %s", io->name,
                        tensor_type_name(io->shape.type), tensor_type_name(t->type));
@@ -661,6 +691,306 @@ static int run_loop(const struct engine_model *m, struct arena *arena, struct te
     return 0;
 }
 
+static const Onnx__AttributeProto *node_attr(const Onnx__NodeProto *np, const char *name)
+{
+    for (size_t i = 0; i < np->n_attribute; i++)
+        if (np->attribute[i]->name && strcmp(np->attribute[i]->name, name) == 0)
+            return np->attribute[i];
+    return NULL;
+}
+
+static int copy_tensor_data(struct arena *arena, struct tensor *out, int64_t count, size_t elem)
+{
+    out->data = arena_alloc(arena, (size_t)count * elem + 1);
+    return out->data ? 0 : err_set(ERR_LIMIT, "request memory limit reached");
+}
+
+/* out = x[..., index, ...] along axis (the axis dropped), copied into the arena. */
+static int slice_axis(struct arena *arena, const struct tensor *x, int axis, int64_t index, struct tensor *out)
+{
+    size_t elem = tensor_type_size(x->type);
+    *out = (struct tensor){.type = x->type, .rank = x->rank - 1};
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < x->rank; d++) {
+        if (d < axis)
+            outer *= x->dims[d];
+        else if (d > axis)
+            inner *= x->dims[d];
+        if (d != axis)
+            out->dims[d < axis ? d : d - 1] = x->dims[d];
+    }
+    int rc = copy_tensor_data(arena, out, outer * inner, elem);
+    for (int64_t o = 0; !rc && o < outer && inner; o++)
+        memcpy((uint8_t *)out->data + (size_t)(o * inner) * elem,
+               (const uint8_t *)x->data + (size_t)((o * x->dims[axis] + index) * inner) * elem, (size_t)inner * elem);
+    return rc;
+}
+
+/* out = the count items (same type and shape) stacked along a new axis, in
+ * reverse order when asked. */
+static int stack_axis(struct arena *arena, const char *label, const struct tensor *items, int64_t count, int axis,
+                      int reverse, struct tensor *out)
+{
+    const struct tensor *first = &items[0];
+    size_t elem = tensor_type_size(first->type);
+    if (!elem || first->rank + 1 > TENSOR_MAX_RANK || axis < 0 || axis > first->rank)
+        return err_set(ERR_UNSUPPORTED, "node '%s': cannot stack values of type %s and rank %d along axis %d", label,
+                       tensor_type_name(first->type), first->rank, axis);
+    for (int64_t t = 1; t < count; t++) {
+        int same = items[t].type == first->type && items[t].rank == first->rank;
+        for (int d = 0; same && d < first->rank; d++)
+            same = items[t].dims[d] == first->dims[d];
+        if (!same)
+            return err_set(ERR_INVALID, "node '%s': a scanned output changes type or shape between iterations", label);
+    }
+    *out = (struct tensor){.type = first->type, .rank = first->rank + 1};
+    int64_t outer = 1, inner = 1;
+    for (int d = 0; d < out->rank; d++) {
+        out->dims[d] = d < axis ? first->dims[d] : d == axis ? count : first->dims[d - 1];
+        if (d < axis)
+            outer *= out->dims[d];
+        else if (d > axis)
+            inner *= out->dims[d];
+    }
+    if (tensor_element_count(out) < 0)
+        return err_set(ERR_LIMIT, "node '%s': a stacked output is too large", label);
+    int rc = copy_tensor_data(arena, out, outer * count * inner, elem);
+    for (int64_t o = 0; !rc && o < outer && inner; o++)
+        for (int64_t t = 0; t < count; t++)
+            memcpy((uint8_t *)out->data + (size_t)((o * count + t) * inner) * elem,
+                   (const uint8_t *)items[reverse ? count - 1 - t : t].data + (size_t)(o * inner) * elem,
+                   (size_t)inner * elem);
+    return rc;
+}
+
+/* Reads a per-input ints attribute (axes, directions) of n entries, 0 when absent. */
+static int scan_attr_ints(const Onnx__NodeProto *np, const char *label, const char *name, int64_t *out, int n)
+{
+    const Onnx__AttributeProto *a = node_attr(np, name);
+    for (int i = 0; i < n; i++)
+        out[i] = 0;
+    if (!a || !a->n_ints)
+        return 0;
+    if ((int)a->n_ints != n)
+        return err_set(ERR_INVALID, "node '%s' (Scan): %s has %zu entries, expected %d", label, name, a->n_ints, n);
+    for (int i = 0; i < n; i++)
+        out[i] = a->ints[i];
+    return 0;
+}
+
+/* One Scan (opset 9 form) over in[0..n_state) states and in[n_state..) scan inputs. */
+static int scan_core(const struct engine_model *m, struct arena *arena, struct tensor *values,
+                     const struct tensor **args, const struct plan_node *pn, const struct tensor *in, int n_state,
+                     int n_scan, const int64_t *axes, const int64_t *dirs, const int64_t *out_axes,
+                     const int64_t *out_dirs, struct tensor *results, int depth, const char *label)
+{
+    const struct plan_graph *body = pn->sub[0];
+    int n_out_scan = pn->n_outputs - n_state;
+    int64_t steps = -1;
+    int *axis = arena_alloc(arena, (size_t)(n_scan + 1) * sizeof *axis);
+    struct tensor *state = arena_alloc(arena, (size_t)(n_state + 1) * sizeof *state);
+    if (!axis || !state)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    for (int j = 0; j < n_scan; j++) {
+        const struct tensor *x = &in[n_state + j];
+        if (!tensor_type_size(x->type) || axes[j] < -x->rank || axes[j] >= x->rank)
+            return err_set(ERR_INVALID, "node '%s' (Scan): scan input %d must be a tensor with axis %lld", label, j,
+                           (long long)axes[j]);
+        axis[j] = (int)(axes[j] < 0 ? axes[j] + x->rank : axes[j]);
+        if (steps >= 0 && x->dims[axis[j]] != steps)
+            return err_set(ERR_INVALID, "node '%s' (Scan): scan inputs have different lengths", label);
+        steps = x->dims[axis[j]];
+    }
+    if (steps < 1 && n_out_scan > 0)
+        return err_set(ERR_UNSUPPORTED, "node '%s' (Scan): scanning zero steps is not supported", label);
+    struct tensor *scans = arena_alloc(arena, (size_t)(n_out_scan * steps + 1) * sizeof *scans);
+    if (!scans)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    for (int i = 0; i < n_state; i++)
+        state[i] = in[i];
+    for (int64_t t = 0; t < steps; t++) {
+        for (int i = 0; i < n_state; i++)
+            values[body->inputs[i]] = state[i];
+        for (int j = 0; j < n_scan; j++) {
+            int rc = slice_axis(arena, &in[n_state + j], axis[j], dirs[j] ? steps - 1 - t : t,
+                                &values[body->inputs[n_state + j]]);
+            if (rc)
+                return rc;
+        }
+        int rc = run_nodes(m, arena, values, args, body->nodes, body->n_nodes, depth + 1);
+        if (rc)
+            return rc;
+        for (int i = 0; i < n_state; i++)
+            state[i] = values[body->outputs[i]];
+        for (int k = 0; k < n_out_scan; k++)
+            scans[k * steps + t] = values[body->outputs[n_state + k]];
+    }
+    for (int i = 0; i < n_state; i++)
+        results[i] = state[i];
+    for (int k = 0; k < n_out_scan; k++) {
+        int rank = scans[k * steps].rank + 1;
+        int64_t a = out_axes[k] < 0 ? out_axes[k] + rank : out_axes[k];
+        int rc = stack_axis(arena, label, &scans[k * steps], steps, (int)a, out_dirs[k] != 0, &results[n_state + k]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Scan: states are carried through the body, scan inputs sliced along their
+ * axes, per-step outputs stacked. Before opset 9 the first input is
+ * sequence_lens and every input has a leading batch axis. */
+static int run_scan(const struct engine_model *m, struct arena *arena, struct tensor *values,
+                    const struct tensor **args, const struct plan_node *pn, struct tensor *results, int depth)
+{
+    const char *label = pn->proto->name && pn->proto->name[0] ? pn->proto->name : "Scan";
+    const Onnx__AttributeProto *ns = node_attr(pn->proto, "num_scan_inputs");
+    int legacy = m->opset > 0 && m->opset < 9, first = legacy ? 1 : 0;
+    int n_in = pn->n_inputs - first;
+    int n_scan = ns && ns->has_i ? (int)ns->i : -1, n_state = n_in - n_scan;
+    int n_out_scan = pn->n_outputs - n_state;
+    if (n_scan < 1 || n_state < 0 || n_out_scan < 0)
+        return err_set(ERR_INVALID, "node '%s' (Scan): num_scan_inputs does not match the inputs and outputs", label);
+    if (legacy && pn->inputs[0] >= 0)
+        return err_set(ERR_UNSUPPORTED, "node '%s' (Scan): sequence_lens is not supported", label);
+    struct tensor *in = arena_alloc(arena, (size_t)(n_in + 1) * sizeof *in);
+    int64_t *ints = arena_alloc(arena, (size_t)(2 * n_scan + 2 * n_out_scan + 1) * sizeof *ints);
+    if (!in || !ints)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    for (int j = 0; j < n_in; j++) {
+        if (pn->inputs[first + j] < 0)
+            return err_set(ERR_INVALID, "node '%s' (Scan): input %d is missing", label, first + j);
+        in[j] = values[pn->inputs[first + j]];
+    }
+    memset(ints, 0, (size_t)(2 * n_scan + 2 * n_out_scan + 1) * sizeof *ints); /* absent attributes mean 0 */
+    int64_t *axes = ints, *dirs = ints + n_scan, *out_axes = dirs + n_scan, *out_dirs = out_axes + n_out_scan;
+    int rc = legacy ? scan_attr_ints(pn->proto, label, "directions", dirs, n_scan)
+                    : scan_attr_ints(pn->proto, label, "scan_input_directions", dirs, n_scan);
+    if (!rc && !legacy)
+        rc = scan_attr_ints(pn->proto, label, "scan_input_axes", axes, n_scan);
+    if (!rc && !legacy)
+        rc = scan_attr_ints(pn->proto, label, "scan_output_axes", out_axes, n_out_scan);
+    if (!rc && !legacy)
+        rc = scan_attr_ints(pn->proto, label, "scan_output_directions", out_dirs, n_out_scan);
+    if (rc)
+        return rc;
+    if (!legacy)
+        return scan_core(m, arena, values, args, pn, in, n_state, n_scan, axes, dirs, out_axes, out_dirs, results,
+                         depth, label);
+    /* Before opset 9: one scan per batch entry, results stacked along the batch axis. */
+    int64_t batch = -1;
+    for (int j = 0; j < n_in; j++) {
+        if (in[j].rank < 1 || !tensor_type_size(in[j].type) || (batch >= 0 && in[j].dims[0] != batch))
+            return err_set(ERR_INVALID, "node '%s' (Scan): every input needs the same leading batch axis", label);
+        batch = in[j].dims[0];
+    }
+    if (batch < 1)
+        return err_set(ERR_UNSUPPORTED, "node '%s' (Scan): an empty batch is not supported", label);
+    struct tensor *per = arena_alloc(arena, (size_t)(n_in + 1) * sizeof *per);
+    struct tensor *outs = arena_alloc(arena, (size_t)(batch * pn->n_outputs + 1) * sizeof *outs);
+    struct tensor *column = arena_alloc(arena, (size_t)(batch + 1) * sizeof *column);
+    if (!per || !outs || !column)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    for (int64_t b = 0; b < batch; b++) {
+        for (int j = 0; j < n_in; j++) {
+            rc = slice_axis(arena, &in[j], 0, b, &per[j]);
+            if (rc)
+                return rc;
+        }
+        rc = scan_core(m, arena, values, args, pn, per, n_state, n_scan, axes, dirs, out_axes, out_dirs,
+                       &outs[b * pn->n_outputs], depth, label);
+        if (rc)
+            return rc;
+    }
+    for (int o = 0; o < pn->n_outputs; o++) {
+        for (int64_t b = 0; b < batch; b++)
+            column[b] = outs[b * pn->n_outputs + o];
+        rc = stack_axis(arena, label, column, batch, 0, 0, &results[o]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* SequenceMap: the body runs once per item of the first input; further inputs
+ * are sequences of the same length (item by item) or tensors (whole); each body
+ * output becomes a sequence. */
+static int run_sequence_map(const struct engine_model *m, struct arena *arena, struct tensor *values,
+                            const struct tensor **args, const struct plan_node *pn, struct tensor *results, int depth)
+{
+    const char *label = pn->proto->name && pn->proto->name[0] ? pn->proto->name : "SequenceMap";
+    const struct plan_graph *body = pn->sub[0];
+    const struct tensor *first = pn->inputs[0] >= 0 ? &values[pn->inputs[0]] : NULL;
+    if (!first || first->type != TENSOR_SEQUENCE)
+        return err_set(ERR_INVALID, "node '%s' (SequenceMap): the first input must be a sequence", label);
+    int64_t count = ((const struct tensor_sequence *)first->data)->count;
+    for (int j = 1; j < pn->n_inputs; j++) {
+        const struct tensor *t = pn->inputs[j] >= 0 ? &values[pn->inputs[j]] : NULL;
+        if (!t)
+            return err_set(ERR_INVALID, "node '%s' (SequenceMap): input %d is missing", label, j);
+        if (t->type == TENSOR_SEQUENCE && ((const struct tensor_sequence *)t->data)->count != count)
+            return err_set(ERR_INVALID, "node '%s' (SequenceMap): input %d's sequence has another length", label, j);
+    }
+    struct tensor_sequence *seqs = arena_alloc(arena, (size_t)(pn->n_outputs + 1) * sizeof *seqs);
+    const struct tensor **inputs = arena_alloc(arena, (size_t)(pn->n_inputs + 1) * sizeof *inputs);
+    if (!seqs || !inputs)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    for (int j = 0; j < pn->n_inputs; j++)
+        inputs[j] = &values[pn->inputs[j]];
+    for (int k = 0; k < pn->n_outputs; k++) {
+        struct tensor *items = arena_alloc(arena, (size_t)(count + 1) * sizeof *items);
+        if (!items)
+            return err_set(ERR_LIMIT, "request memory limit reached");
+        seqs[k] = (struct tensor_sequence){.elem_type = TENSOR_UNDEFINED, .count = count, .items = items};
+    }
+    for (int64_t i = 0; i < count; i++) {
+        for (int j = 0; j < pn->n_inputs; j++)
+            values[body->inputs[j]] = inputs[j]->type == TENSOR_SEQUENCE
+                                          ? ((const struct tensor_sequence *)inputs[j]->data)->items[i]
+                                          : *inputs[j];
+        int rc = run_nodes(m, arena, values, args, body->nodes, body->n_nodes, depth + 1);
+        if (rc)
+            return rc;
+        for (int k = 0; k < pn->n_outputs; k++) {
+            ((struct tensor *)seqs[k].items)[i] = values[body->outputs[k]];
+            seqs[k].elem_type = values[body->outputs[k]].type;
+        }
+    }
+    for (int k = 0; k < pn->n_outputs; k++)
+        results[k] = (struct tensor){.type = TENSOR_SEQUENCE, .rank = 0, .data = &seqs[k]};
+    return 0;
+}
+
+/* Kernels written for sequences or optionals; every other kernel gets tensors only. */
+static int takes_non_tensors(const struct op_kernel *k)
+{
+    static const op_run_fn any_value[] = {
+        op_identity,       op_sequence_construct, op_sequence_insert,   op_sequence_at,         op_sequence_erase,
+        op_sequence_length, op_concat_from_sequence, op_optional,       op_optional_has_element, op_optional_get_element,
+    };
+    for (size_t i = 0; i < sizeof any_value / sizeof any_value[0]; i++)
+        if (k->run == any_value[i])
+            return 1;
+    return 0;
+}
+
+/* Kernels that handle string tensors: those that only move elements (copying
+ * struct tensor_string as bytes) and the text operators. Others never see strings. */
+static int takes_strings(const struct op_kernel *k)
+{
+    static const op_run_fn string_ok[] = {
+        op_reshape, op_flatten, op_transpose, op_squeeze, op_unsqueeze, op_concat, op_gather, op_gather_elements,
+        op_shape,   op_size,    op_cast,      op_cast_like, op_slice,   op_expand, op_tile,   op_split,
+        op_where,   op_compress, op_split_to_sequence, op_string_normalizer,
+    };
+    if (takes_non_tensors(k))
+        return 1;
+    for (size_t i = 0; i < sizeof string_ok / sizeof string_ok[0]; i++)
+        if (k->run == string_ok[i])
+            return 1;
+    return 0;
+}
+
 static int run_nodes(const struct engine_model *m, struct arena *arena, struct tensor *values,
                      const struct tensor **args, const struct plan_node *nodes, size_t n_nodes, int depth)
 {
@@ -672,12 +1002,23 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
         memset(results, 0, (size_t)pn->n_outputs * sizeof *results);
         int rc;
         if (!pn->kernel->run) {
-            rc = pn->sub[1] ? run_if(m, arena, values, args, pn, results, depth)
-                            : run_loop(m, arena, values, args, pn, results, depth);
+            rc = pn->control == CONTROL_IF     ? run_if(m, arena, values, args, pn, results, depth)
+                 : pn->control == CONTROL_LOOP ? run_loop(m, arena, values, args, pn, results, depth)
+                 : pn->control == CONTROL_SCAN ? run_scan(m, arena, values, args, pn, results, depth)
+                                               : run_sequence_map(m, arena, values, args, pn, results, depth);
         }
         else {
-            for (int j = 0; j < pn->n_inputs; j++)
+            for (int j = 0; j < pn->n_inputs; j++) {
                 args[j] = pn->inputs[j] < 0 ? NULL : &values[pn->inputs[j]];
+                if (args[j] && (args[j]->type == TENSOR_SEQUENCE || args[j]->type == TENSOR_NONE) &&
+                    !takes_non_tensors(pn->kernel))
+                    return err_set(ERR_INVALID, "node '%s' (%s): input %d is a %s, the operator takes tensors",
+                                   pn->proto->name ? pn->proto->name : "", pn->proto->op_type, j,
+                                   tensor_type_name(args[j]->type));
+                if (args[j] && args[j]->type == TENSOR_STRING && !takes_strings(pn->kernel))
+                    return err_set(ERR_UNSUPPORTED, "node '%s' (%s): input %d holds strings, which the operator "
+                                   "does not support", pn->proto->name ? pn->proto->name : "", pn->proto->op_type, j);
+            }
             struct op_call call = {
                 .node = pn->proto, .inputs = args, .n_inputs = pn->n_inputs,
                 .outputs = results, .n_outputs = pn->n_outputs, .arena = arena, .opset = m->opset,

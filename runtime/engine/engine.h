@@ -20,7 +20,8 @@ struct engine_model;
  * rank -1 = unknown rank). */
 struct engine_io {
     const char *name;
-    struct tensor shape; /* data is NULL */
+    struct tensor shape; /* data is NULL; type TENSOR_SEQUENCE for a sequence */
+    int optional;        /* an ONNX optional: may be fed, or come back, as TENSOR_NONE */
     /* An ai.onnx.ml ZipMap's result (ONNX: a sequence of maps), which the
      * engine gives as its [N, C] float scores: map_keys names the C columns
      * (its class labels as text). NULL for a plain tensor. */
@@ -37,6 +38,10 @@ const struct engine_io *engine_input(const struct engine_model *model, size_t in
 size_t engine_output_count(const struct engine_model *model);
 const struct engine_io *engine_output(const struct engine_model *model, size_t index);
 size_t engine_node_count(const struct engine_model *model);
+
+/* ERR_UNSUPPORTED naming the first input or output that is not a plain numeric
+ * or bool tensor (a sequence, an optional, strings): what amlserve can serve. */
+int engine_check_tensor_io(const struct engine_model *model);
 
 /* inputs[i] binds engine_input(model, i); outputs must hold engine_output_count
  * tensors. Errors: ERR_INVALID for inputs that do not match the model. */

@@ -82,6 +82,9 @@ static void copy_typed(void *dst, enum tensor_type type, const Onnx__TensorProto
         memcpy(dst, p->uint64_data, n * sizeof(uint64_t));
         break;
     case TENSOR_UNDEFINED:
+    case TENSOR_STRING: /* onnx_reader_tensor reads strings itself */
+    case TENSOR_SEQUENCE:
+    case TENSOR_NONE:
         break;
     }
 }
@@ -96,6 +99,35 @@ static size_t typed_count(enum tensor_type type, const Onnx__TensorProto *p)
     case TENSOR_UINT64: return p->n_uint64_data;
     default: return p->n_int32_data;
     }
+}
+
+/* String elements and their bytes in one malloc'd block, so freeing data frees both. */
+static int read_strings(struct tensor *out, const Onnx__TensorProto *p, const char *source, const char *name)
+{
+    int64_t count = tensor_element_count(out);
+    if (count < 0 || (size_t)count != p->n_string_data)
+        return err_set(ERR_PARSE, "%s: initializer '%s': holds %zu strings, its shape needs %lld", source, name,
+                       p->n_string_data, (long long)count);
+    size_t bytes = 0;
+    for (size_t i = 0; i < p->n_string_data; i++) {
+        if (p->string_data[i].len > ONNX_READER_MAX_BYTES)
+            return err_set(ERR_PARSE, "%s: initializer '%s': a string is too long", source, name);
+        bytes += p->string_data[i].len;
+    }
+    size_t head = (size_t)count * sizeof(struct tensor_string);
+    out->data = malloc(head + bytes + 1);
+    if (!out->data)
+        return err_set(ERR_NOMEM, "%s: initializer '%s': out of memory", source, name);
+    struct tensor_string *s = out->data;
+    char *text = (char *)out->data + head;
+    for (size_t i = 0; i < p->n_string_data; i++) {
+        size_t len = p->string_data[i].len;
+        if (len)
+            memcpy(text, p->string_data[i].data, len);
+        s[i] = (struct tensor_string){.data = text, .len = len};
+        text += len;
+    }
+    return 0;
 }
 
 int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *p, const char *source)
@@ -117,6 +149,8 @@ int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *p, const cha
     out->rank = (int)p->n_dims;
     for (size_t i = 0; i < p->n_dims; i++)
         out->dims[i] = p->dims[i];
+    if (type == TENSOR_STRING)
+        return read_strings(out, p, source, name);
     int64_t count = tensor_element_count(out);
     if (count < 0 || (uint64_t)count > SIZE_MAX / elem)
         return err_set(ERR_PARSE, "%s: initializer '%s': invalid dimensions", source, name);
@@ -143,8 +177,16 @@ int onnx_reader_value_info(struct tensor *out, const Onnx__ValueInfoProto *info,
     memset(out, 0, sizeof *out);
     const char *name = info->name ? info->name : "";
     const Onnx__TypeProto *type = info->type;
+    /* An optional is described by what it holds when it holds something. */
+    if (type && type->value_case == ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE && type->optional_type)
+        type = type->optional_type->elem_type;
+    if (type && type->value_case == ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE) {
+        out->type = TENSOR_SEQUENCE;
+        out->rank = -1;
+        return 0;
+    }
     if (!type || type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !type->tensor_type)
-        return err_set(ERR_UNSUPPORTED, "%s: graph value '%s' is not a tensor", source, name);
+        return err_set(ERR_UNSUPPORTED, "%s: graph value '%s' is not a tensor, a sequence or an optional", source, name);
     out->type = (enum tensor_type)type->tensor_type->elem_type;
     const Onnx__TensorShapeProto *shape = type->tensor_type->shape;
     if (!shape) {

@@ -18,7 +18,8 @@ void onnx_reader_free(Onnx__ModelProto *model);
 /* Copies an initializer's values into a malloc'd buffer at out->data
  * (raw_data or the typed repeated field). The caller frees out->data. */
 int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *proto, const char *source);
-/* Fills type/rank/dims (-1 for symbolic dims) from a graph input/output. */
+/* Fills type/rank/dims (-1 for symbolic dims) from a graph input/output. A
+ * sequence gets type TENSOR_SEQUENCE and rank -1; an optional, what it holds. */
 int onnx_reader_value_info(struct tensor *out, const Onnx__ValueInfoProto *info, const char *source);
 /* Largest model file we accept into memory (protobuf's own limit is 2 GiB). */
 #define ONNX_READER_MAX_BYTES ((size_t)2 << 30)

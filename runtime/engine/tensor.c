@@ -24,7 +24,11 @@ size_t tensor_type_size(enum tensor_type type)
     case TENSOR_INT8:
     case TENSOR_BOOL:
         return 1;
+    case TENSOR_STRING:
+        return sizeof(struct tensor_string);
     case TENSOR_UNDEFINED:
+    case TENSOR_SEQUENCE:
+    case TENSOR_NONE:
         break;
     }
     return 0;
@@ -46,6 +50,9 @@ const char *tensor_type_name(enum tensor_type type)
     case TENSOR_INT16: return "int16";
     case TENSOR_UINT32: return "uint32";
     case TENSOR_UINT64: return "uint64";
+    case TENSOR_STRING: return "string";
+    case TENSOR_SEQUENCE: return "sequence";
+    case TENSOR_NONE: return "optional without value";
     case TENSOR_UNDEFINED: break;
     }
     return "unsupported";
@@ -146,7 +153,10 @@ double tensor_load(enum tensor_type type, const void *data, int64_t i)
     case TENSOR_FLOAT16: return half_to_double(((const uint16_t *)data)[i]);
     case TENSOR_BFLOAT16: return bf16_to_float(((const uint16_t *)data)[i]);
     case TENSOR_BOOL: return ((const uint8_t *)data)[i] != 0;
-    case TENSOR_UNDEFINED: break;
+    case TENSOR_UNDEFINED:
+    case TENSOR_STRING:
+    case TENSOR_SEQUENCE:
+    case TENSOR_NONE: break;
     }
     return 0;
 }
@@ -173,6 +183,9 @@ void tensor_store(enum tensor_type type, void *data, int64_t i, double v)
     case TENSOR_FLOAT16: ((uint16_t *)data)[i] = double_to_half(v); break;
     case TENSOR_BFLOAT16: ((uint16_t *)data)[i] = float_to_bf16((float)v); break;
     case TENSOR_BOOL: ((uint8_t *)data)[i] = v != 0; break;
-    case TENSOR_UNDEFINED: break;
+    case TENSOR_UNDEFINED:
+    case TENSOR_STRING:
+    case TENSOR_SEQUENCE:
+    case TENSOR_NONE: break;
     }
 }

@@ -18,12 +18,17 @@ enum tensor_type {
     TENSOR_INT16 = 5,
     TENSOR_INT32 = 6,
     TENSOR_INT64 = 7,
+    TENSOR_STRING = 8, /* elements are struct tensor_string (bytes borrowed like tensor data) */
     TENSOR_BOOL = 9,
     TENSOR_FLOAT16 = 10, /* IEEE half, stored as its bits; kernels compute in float/double */
     TENSOR_DOUBLE = 11,
     TENSOR_UINT32 = 12,
     TENSOR_UINT64 = 13,
     TENSOR_BFLOAT16 = 16, /* the top half of a float32, stored as its bits */
+    /* Values that are not tensors, with codes ONNX's DataType does not use.
+     * tensor_type_size is 0 for them, so kernels that allocate refuse them. */
+    TENSOR_SEQUENCE = 1000, /* data points to a struct tensor_sequence */
+    TENSOR_NONE = 1001,     /* an optional without a value; data is NULL */
 };
 
 #define TENSOR_MAX_RANK 8
@@ -33,6 +38,22 @@ struct tensor {
     int rank;
     int64_t dims[TENSOR_MAX_RANK];
     void *data;
+};
+
+/* One element of a string tensor: len bytes, not NUL-terminated; data may be
+ * NULL when len is 0. Kernels that move elements (Reshape, Gather, Concat, ...)
+ * copy these structs; the bytes live as long as the tensor's data. */
+struct tensor_string {
+    const char *data;
+    size_t len;
+};
+
+/* An ONNX sequence: count values of elem_type (tensors of one type). Items
+ * are borrowed like tensor data; a sequence op builds a new item array. */
+struct tensor_sequence {
+    enum tensor_type elem_type;
+    int64_t count;
+    const struct tensor *items;
 };
 
 /* Bytes per element, 0 for types the engine cannot hold. */

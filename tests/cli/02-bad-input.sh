@@ -17,6 +17,19 @@ spec "models:" "  - name: ridge" "    version: 1" "    path: corrupt.onnx"
 check_fails "a corrupt ONNX file is refused" "spec.yaml:2: models\[0\]\.path: .*corrupt.onnx: not a valid ONNX model" \
   "$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/out.tar"
 
+"$PY" - "$WORK/strings.onnx" <<'PYEOF'
+import sys
+from onnx import TensorProto, helper, save
+g = helper.make_graph([helper.make_node("StringNormalizer", ["x"], ["y"], case_change_action="LOWER")], "s",
+                      [helper.make_tensor_value_info("x", TensorProto.STRING, [None])],
+                      [helper.make_tensor_value_info("y", TensorProto.STRING, [None])])
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), sys.argv[1])
+PYEOF
+spec "models:" "  - name: text" "    version: 1" "    path: strings.onnx"
+check_fails "a model with string inputs is refused at build time, not when amlserve starts" \
+  "spec.yaml:2: models\[0\]\.path: .*strings.onnx: input 'x' is a string; only numeric and bool tensors can be served" \
+  "$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/out.tar"
+
 spec "models:" "  - name: ridge" "    version: 1" "    path: model.onnx" "    frameworkk: onnx"
 check_fails "an unknown field names line and suggests" "spec.yaml:5: models\[0\]\.frameworkk: unknown field \(did you mean 'framework'\?\)" \
   "$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/out.tar"

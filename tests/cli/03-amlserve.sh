@@ -52,6 +52,31 @@ AZUREML_MODEL_DIR="$WORK" "$AMLSERVE" --port "$(free_port)" > "$WORK/corrupt.log
 rc=$?
 check "a corrupt model makes amlserve exit 3 with the reason" bash -c "[ $rc = 3 ] && grep -q 'corrupt.onnx: not a valid ONNX model' '$WORK/corrupt.log'"
 
+# Sequences inside a graph are fine; as a graph output they cannot travel as JSON.
+mkdir -p "$WORK/seq" "$WORK/seqout"
+"$PY" - "$WORK/seq/model.onnx" "$WORK/seqout/model.onnx" <<'PYEOF'
+import sys
+from onnx import TensorProto, helper, save
+x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])
+split = helper.make_node("SplitToSequence", ["x"], ["parts"], axis=1, keepdims=0)
+g = helper.make_graph([split, helper.make_node("ConcatFromSequence", ["parts"], ["y"], axis=0, new_axis=1)], "seq", [x],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), sys.argv[1])
+g = helper.make_graph([split], "seqout", [x],
+                      [helper.make_tensor_sequence_value_info("parts", TensorProto.FLOAT, None)])
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), sys.argv[2])
+PYEOF
+port4=$(free_port)
+AZUREML_MODEL_DIR="$WORK/seq" "$AMLSERVE" --port "$port4" --host 127.0.0.1 --quiet > "$WORK/seq.log" 2>&1 &
+pid4=$!
+on_exit "kill $pid4; wait $pid4"
+wait_http "http://127.0.0.1:$port4/"
+check "a model with sequences inside scores (SplitToSequence, ConcatFromSequence transpose)" bash -c "
+  curl -sf --data '{\"data\": [[1,2,3,4],[5,6,7,8]]}' http://127.0.0.1:$port4/score | jq -ce . | grep -qx '\[\[1,5\],\[2,6\],\[3,7\],\[4,8\]\]'"
+AZUREML_MODEL_DIR="$WORK/seqout" "$AMLSERVE" --port "$(free_port)" > "$WORK/seqout.log" 2>&1
+rc=$?
+check "a model whose output is a sequence makes amlserve exit 3 naming it" bash -c "[ $rc = 3 ] && grep -q \"output 'parts' is a sequence; only numeric and bool tensors can be served\" '$WORK/seqout.log'"
+
 # Static glibc still links dlopen for iconv and NSS; make sure nothing ever calls it:
 # a dlopen or a name lookup would show up as an open of a .so, gconv or nsswitch file.
 if [ -n "${AMLPKG_SANITIZED:-}" ]; then

@@ -1,12 +1,11 @@
-/* Runs ONNX backend node tests (model.onnx + test_data_set_N/{input,output}_K.pb)
- * through the engine and compares results with the expected outputs.
+/* Runs ONNX backend test cases (model.onnx + test_data_set_N/{input,output}_K.pb,
+ * every data set) through the engine and compares results with the expected outputs.
  *
- * One line per test directory, for tests/integration/40-onnx-conformance.sh to count:
+ * One line per test directory, for tests/conformance/run.sh to count:
  *   PASS name
  *   FAIL name: detail            (the engine has every operator, the result is wrong)
  *   UNSUPPORTED name: Op1,Op2    (operators the engine lacks)
  *   NOTIMPL name: detail         (operators present, a type or attribute value is not)
- *   KNOWN name: reason           (listed below: the suite's data and the engine knowingly differ)
  * Floats compare with |got - want| <= atol + rtol * |want| (rtol 1e-3, atol 1e-5);
  * integers and bools exactly. Exit status 0 unless the runner itself fails. */
 #include "common/arena.h"
@@ -27,36 +26,132 @@
 #define RTOL 1e-3
 #define ATOL 1e-5
 
-/* Tests whose data the engine cannot or should not match. Keep this short and
- * give the reason: everything else must pass. */
-static const struct {
-    const char *test, *reason;
-} known[] = {
-    {"test_cast_FLOAT_to_BFLOAT16", "the suite truncates float32 to bfloat16, the engine rounds to nearest even"},
-    {"test_castlike_FLOAT_to_BFLOAT16", "input 'like' holds shape [1], the model declares [3,4]"},
-    {"test_castlike_FLOAT_to_BFLOAT16_expanded", "input 'like' holds shape [1], the model declares [3,4]"},
-    {"test_adam_multiple", "the expected values use epsilon 1e-2, the node leaves it at its default of 0"},
-    {"test_castlike_BFLOAT16_to_FLOAT", "input 'like' holds shape [1], the model declares [3,4]"},
-    {"test_castlike_BFLOAT16_to_FLOAT_expanded", "input 'like' holds shape [1], the model declares [3,4]"},
-};
+/* Frees a value read from a .pb file (a sequence's items too). */
+static void free_value(struct tensor *t)
+{
+    if (t->type == TENSOR_SEQUENCE && t->data) {
+        struct tensor_sequence *s = t->data;
+        for (int64_t i = 0; i < s->count; i++)
+            free_value((struct tensor *)&s->items[i]);
+        free((void *)s->items);
+    }
+    free(t->data);
+    t->data = NULL;
+}
 
-static int read_tensor_file(struct tensor *out, const char *path)
+static int read_tensor(struct tensor *out, const uint8_t *data, size_t len, const char *path)
+{
+    Onnx__TensorProto *p = onnx__tensor_proto__unpack(NULL, len, data);
+    if (!p)
+        return err_set(ERR_PARSE, "%s: not a TensorProto", path);
+    int rc = onnx_reader_tensor(out, p, path);
+    onnx__tensor_proto__free_unpacked(p, NULL);
+    return rc;
+}
+
+/* One protobuf wire field: its number and, for length-delimited fields, the bytes. */
+static int next_field(const uint8_t **pos, const uint8_t *end, uint32_t *field, const uint8_t **sub, size_t *sub_len)
+{
+    uint64_t key = 0, v = 0;
+    for (int shift = 0;; shift += 7) {
+        if (*pos >= end || shift > 63)
+            return -1;
+        uint8_t b = *(*pos)++;
+        key |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            break;
+    }
+    *field = (uint32_t)(key >> 3);
+    *sub = NULL;
+    switch (key & 7) {
+    case 0:
+    case 2:
+        for (int shift = 0;; shift += 7) {
+            if (*pos >= end || shift > 63)
+                return -1;
+            uint8_t b = *(*pos)++;
+            v |= (uint64_t)(b & 0x7f) << shift;
+            if (!(b & 0x80))
+                break;
+        }
+        if ((key & 7) == 2) {
+            if (v > (uint64_t)(end - *pos))
+                return -1;
+            *sub = *pos;
+            *sub_len = (size_t)v;
+            *pos += v;
+        }
+        return 0;
+    case 1: return end - *pos < 8 ? -1 : (*pos += 8, 0);
+    case 5: return end - *pos < 4 ? -1 : (*pos += 4, 0);
+    default: return -1;
+    }
+}
+
+/* Reads a value whose protobuf message depends on the model's declaration:
+ * TensorProto, SequenceProto (tensors in field 3, sequences in field 5) or
+ * OptionalProto (a tensor in field 3 or a sequence in field 5; neither: no value). */
+static int read_value(struct tensor *out, const uint8_t *data, size_t len, enum tensor_type type, int optional,
+                      const char *path, int depth)
+{
+    memset(out, 0, sizeof *out);
+    if (!optional && type != TENSOR_SEQUENCE)
+        return read_tensor(out, data, len, path);
+    if (depth > 8)
+        return err_set(ERR_UNSUPPORTED, "%s: values nest too deeply", path);
+    const uint8_t *pos = data, *end = data + len, *sub;
+    size_t sub_len = 0;
+    uint32_t field;
+    if (optional) {
+        out->type = TENSOR_NONE;
+        while (pos < end) {
+            if (next_field(&pos, end, &field, &sub, &sub_len))
+                return err_set(ERR_PARSE, "%s: not an OptionalProto", path);
+            if (sub && (field == 3 || field == 5)) {
+                free_value(out);
+                int rc = read_value(out, sub, sub_len, field == 3 ? TENSOR_FLOAT : TENSOR_SEQUENCE, 0, path, depth + 1);
+                if (rc)
+                    return rc;
+            }
+        }
+        return 0;
+    }
+    struct tensor_sequence *s = calloc(1, sizeof *s);
+    if (!s)
+        return err_set(ERR_NOMEM, "out of memory");
+    out->type = TENSOR_SEQUENCE;
+    out->data = s;
+    int64_t cap = 0;
+    while (pos < end) {
+        if (next_field(&pos, end, &field, &sub, &sub_len))
+            return err_set(ERR_PARSE, "%s: not a SequenceProto", path);
+        if (!sub || (field != 3 && field != 5))
+            continue;
+        if (s->count == cap) {
+            cap = cap ? cap * 2 : 8;
+            struct tensor *grown = realloc((void *)s->items, (size_t)cap * sizeof *grown);
+            if (!grown)
+                return err_set(ERR_NOMEM, "out of memory");
+            s->items = grown;
+        }
+        struct tensor *item = (struct tensor *)&s->items[s->count];
+        int rc = read_value(item, sub, sub_len, field == 3 ? TENSOR_FLOAT : TENSOR_SEQUENCE, 0, path, depth + 1);
+        s->count += item->data != NULL; /* a failed item holds nothing to free */
+        if (rc)
+            return rc;
+        s->elem_type = item->type;
+    }
+    return 0;
+}
+
+static int read_value_file(struct tensor *out, const char *path, const struct engine_io *io)
 {
     struct buf file;
     buf_init(&file, (size_t)1 << 30);
     int rc = buf_read_file(&file, path);
-    Onnx__TensorProto *p = NULL;
-    if (rc)
-        goto done;
-    p = onnx__tensor_proto__unpack(NULL, file.len, (const uint8_t *)file.data);
-    if (!p) {
-        rc = err_set(ERR_PARSE, "%s: not a TensorProto", path);
-        goto done;
-    }
-    rc = onnx_reader_tensor(out, p, path);
-done:
-    if (p)
-        onnx__tensor_proto__free_unpacked(p, NULL);
+    if (!rc)
+        rc = read_value(out, (const uint8_t *)file.data, file.len, io ? io->shape.type : TENSOR_FLOAT,
+                        io ? io->optional : 0, path, 0);
     buf_release(&file);
     return rc;
 }
@@ -89,6 +184,28 @@ static void missing_ops(char *out, size_t out_size, const Onnx__GraphProto *g)
 
 static int compare(char *why, size_t why_size, const struct tensor *got, const struct tensor *want)
 {
+    if (want->type == TENSOR_SEQUENCE && got->type == TENSOR_SEQUENCE) {
+        const struct tensor_sequence *g = got->data, *w = want->data;
+        if (g->count != w->count) {
+            snprintf(why, why_size, "sequence of %lld, expected %lld", (long long)g->count, (long long)w->count);
+            return 0;
+        }
+        for (int64_t i = 0; i < w->count; i++) {
+            char item_why[256];
+            if (!compare(item_why, sizeof item_why, &g->items[i], &w->items[i])) {
+                snprintf(why, why_size, "item %lld: %s", (long long)i, item_why);
+                return 0;
+            }
+        }
+        return 1;
+    }
+    if (want->type == TENSOR_NONE || got->type == TENSOR_NONE || want->type == TENSOR_SEQUENCE ||
+        got->type == TENSOR_SEQUENCE) {
+        if (got->type == want->type)
+            return 1;
+        snprintf(why, why_size, "%s, expected %s", tensor_type_name(got->type), tensor_type_name(want->type));
+        return 0;
+    }
     if (got->type != want->type) {
         snprintf(why, why_size, "type %s, expected %s", tensor_type_name(got->type), tensor_type_name(want->type));
         return 0;
@@ -116,6 +233,15 @@ static int compare(char *why, size_t why_size, const struct tensor *got, const s
             w = ops_load(want->type, want->data, i);
             ok = (isnan(g) && isnan(w)) || g == w || fabs(g - w) <= ATOL + RTOL * fabs(w);
             break;
+        case TENSOR_STRING: {
+            const struct tensor_string *gs = &((const struct tensor_string *)got->data)[i],
+                                       *ws = &((const struct tensor_string *)want->data)[i];
+            if (gs->len == ws->len && (!ws->len || memcmp(gs->data, ws->data, ws->len) == 0))
+                continue;
+            snprintf(why, why_size, "element %lld is '%.*s', expected '%.*s'", (long long)i, (int)(gs->len > 64 ? 64 : gs->len),
+                     gs->data ? gs->data : "", (int)(ws->len > 64 ? 64 : ws->len), ws->data ? ws->data : "");
+            return 0;
+        }
         case TENSOR_INT64:
             ok = ((const int64_t *)got->data)[i] == ((const int64_t *)want->data)[i];
             g = (double)((const int64_t *)got->data)[i];
@@ -137,17 +263,22 @@ static int compare(char *why, size_t why_size, const struct tensor *got, const s
 
 static void free_tensors(struct tensor *ts, int n)
 {
-    for (int i = 0; i < n; i++) {
-        free(ts[i].data);
-        ts[i].data = NULL;
-    }
+    for (int i = 0; i < n; i++)
+        free_value(&ts[i]);
 }
 
 /* Runs one test directory; prints its line. */
 static void run_test(const char *dir)
 {
-    const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
-    char path[4096], why[512] = "";
+    char path[4096], why[512] = "", name[256];
+    /* The test's name is the directory's last component ("dir/" as a shell glob gives it too). */
+    size_t dir_len = strlen(dir);
+    while (dir_len > 1 && dir[dir_len - 1] == '/')
+        dir_len--;
+    size_t base = dir_len;
+    while (base > 0 && dir[base - 1] != '/')
+        base--;
+    snprintf(name, sizeof name, "%.*s", (int)(dir_len - base), dir + base);
     struct buf file;
     buf_init(&file, ONNX_READER_MAX_BYTES);
     Onnx__ModelProto *proto = NULL;
@@ -157,11 +288,6 @@ static void run_test(const char *dir)
     struct arena arena;
     arena_init(&arena, 1 << 16, (size_t)1 << 30);
     err_clear();
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (strcmp(name, known[i].test) == 0) {
-            printf("KNOWN %s: %s\n", name, known[i].reason);
-            goto done;
-        }
     snprintf(path, sizeof path, "%s/model.onnx", dir);
     int rc = buf_read_file(&file, path);
     if (!rc)
@@ -190,8 +316,9 @@ static void run_test(const char *dir)
             if (access(path, F_OK) != 0)
                 break;
             err_clear();
-            rc = read_tensor_file(&inputs[n_in], path);
+            rc = read_value_file(&inputs[n_in], path, engine_input(model, (size_t)n_in));
             if (rc) {
+                free_value(&inputs[n_in]);
                 printf("%s %s: %s\n", rc == ERR_UNSUPPORTED ? "NOTIMPL" : "FAIL", name, err_message(rc));
                 goto done;
             }
@@ -201,8 +328,9 @@ static void run_test(const char *dir)
             if (access(path, F_OK) != 0)
                 break;
             err_clear();
-            rc = read_tensor_file(&want[n_want], path);
+            rc = read_value_file(&want[n_want], path, engine_output(model, (size_t)n_want));
             if (rc) {
+                free_value(&want[n_want]);
                 printf("%s %s: %s\n", rc == ERR_UNSUPPORTED ? "NOTIMPL" : "FAIL", name, err_message(rc));
                 goto done;
             }

@@ -247,7 +247,20 @@ int op_sub(const struct op_call *call) { return binary(call, BIN_SUB); }
 int op_mul(const struct op_call *call) { return binary(call, BIN_MUL); }
 int op_div(const struct op_call *call) { return binary(call, BIN_DIV); }
 int op_pow(const struct op_call *call) { return binary(call, BIN_POW); }
-int op_prelu(const struct op_call *call) { return binary(call, BIN_PRELU); }
+/* Before opset 7, PRelu's slope was per channel: a [C] slope applies along axis 1,
+ * which numpy broadcasting would align with the last axis instead. */
+int op_prelu(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0], *slope = call->inputs[1];
+    if (call->opset > 0 && call->opset < 7 && slope->rank == 1 && x->rank > 2 && slope->dims[0] == x->dims[1]) {
+        struct tensor channel = *slope;
+        channel.rank = x->rank - 1;
+        for (int i = 1; i < channel.rank; i++)
+            channel.dims[i] = 1;
+        return binary_into(call, &call->outputs[0], BIN_PRELU, x, &channel);
+    }
+    return binary(call, BIN_PRELU);
+}
 int op_equal(const struct op_call *call) { return binary(call, BIN_EQ); }
 int op_less(const struct op_call *call) { return binary(call, BIN_LT); }
 int op_greater(const struct op_call *call) { return binary(call, BIN_GT); }

@@ -7,11 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
-/* max_inputs of 64 stands for "variadic". Control flow (If, Loop) has no
- * kernel: the engine runs its subgraphs itself. */
+/* max_inputs of 64 stands for "variadic". Control flow (If, Loop, Scan,
+ * SequenceMap) has no kernel: the engine runs its subgraphs itself. */
 static const struct op_kernel op_table[] = {
     {"", "If", 1, 1, 64, NULL},
     {"", "Loop", 2, 64, 64, NULL},
+    {"", "Scan", 0, 64, 64, NULL},
+    {"", "SequenceMap", 1, 64, 64, NULL},
     /* elementwise.c */
     {"", "Add", 2, 2, 1, op_add},
     {"", "Sub", 2, 2, 1, op_sub},
@@ -179,6 +181,23 @@ static const struct op_kernel op_table[] = {
     {"", "BatchNormalization", 5, 5, 3, op_batch_norm},
     {"", "InstanceNormalization", 3, 3, 1, op_instance_norm},
     {"", "LayerNormalization", 2, 3, 3, op_layer_norm},
+    /* sequence.c */
+    {"", "SequenceEmpty", 0, 0, 1, op_sequence_empty},
+    {"", "SequenceConstruct", 1, 64, 1, op_sequence_construct},
+    {"", "SequenceInsert", 2, 3, 1, op_sequence_insert},
+    {"", "SequenceAt", 2, 2, 1, op_sequence_at},
+    {"", "SequenceErase", 1, 2, 1, op_sequence_erase},
+    {"", "SequenceLength", 1, 1, 1, op_sequence_length},
+    {"", "ConcatFromSequence", 1, 1, 1, op_concat_from_sequence},
+    {"", "SplitToSequence", 1, 2, 1, op_split_to_sequence},
+    {"", "Optional", 0, 1, 1, op_optional},
+    {"", "OptionalHasElement", 0, 1, 1, op_optional_has_element},
+    {"", "OptionalGetElement", 1, 1, 1, op_optional_get_element},
+    /* signal.c, text.c */
+    {"", "STFT", 2, 4, 1, op_stft},
+    {"", "MelWeightMatrix", 5, 5, 1, op_mel_weight_matrix},
+    {"", "TfIdfVectorizer", 1, 1, 1, op_tfidf_vectorizer},
+    {"", "StringNormalizer", 1, 1, 1, op_string_normalizer},
     /* ONNX-ML: ml_linear.c, ml_tree.c, ml_svm.c, ml_preprocess.c */
     {"ai.onnx.ml", "LinearRegressor", 1, 1, 1, op_linear_regressor},
     {"ai.onnx.ml", "LinearClassifier", 1, 1, 2, op_linear_classifier},
@@ -256,6 +275,9 @@ int ops_alloc_tensor(const struct op_call *call, struct tensor *t, enum tensor_t
     if (!t->data)
         return err_set(ERR_LIMIT, "node '%s' (%s): output does not fit in the request memory limit",
                        call->node->name ? call->node->name : "", call->node->op_type);
+    /* Strings start empty: a kernel that leaves some unset must not leave stray pointers. */
+    if (type == TENSOR_STRING)
+        memset(t->data, 0, (size_t)count * elem);
     return 0;
 }
 
@@ -330,6 +352,14 @@ int ops_tensor_from_proto(const struct op_call *call, struct tensor *out, const 
         return rc;
     int64_t count = tensor_element_count(out);
     size_t bytes = (size_t)count * tensor_type_size(type);
+    if (type == TENSOR_STRING) { /* the elements point into the node's own bytes, which outlive the run */
+        if (p->n_string_data != (size_t)count)
+            return ops_fail(call, "constant holds %zu strings, its shape needs %lld", p->n_string_data, (long long)count);
+        for (int64_t i = 0; i < count; i++)
+            ((struct tensor_string *)out->data)[i] =
+                (struct tensor_string){.data = (const char *)p->string_data[i].data, .len = p->string_data[i].len};
+        return 0;
+    }
     if (p->has_raw_data) {
         if (p->raw_data.len != bytes)
             return ops_fail(call, "constant holds %zu bytes, its shape needs %zu", p->raw_data.len, bytes);

@@ -97,6 +97,10 @@ struct ops_window {
  * NULL to read kernel_shape. Reads strides, dilations, pads, auto_pad, ceil_mode. */
 int ops_window_init(const struct op_call *call, struct ops_window *w, const struct tensor *x, const int64_t *kernel);
 
+/* Cast to or from strings (text.c): numbers print as the shortest text that
+ * reads back to the same value; strings parse with strtod/strtoll. */
+int ops_cast_string(const struct op_call *call, enum tensor_type to);
+
 /* c[m,n] = a[m,k] · b[k,n], all row-major float32 (matmul.c). */
 void ops_gemm_f32(float *c, const float *a, const float *b, int64_t m, int64_t k, int64_t n);
 
@@ -154,6 +158,12 @@ OP(conv) OP(conv_transpose) OP(conv_integer) OP(qlinear_conv)
 OP(max_pool) OP(average_pool) OP(global_average_pool) OP(global_max_pool) OP(max_unpool)
 /* norm.c */
 OP(batch_norm) OP(instance_norm) OP(layer_norm)
+/* sequence.c */
+OP(sequence_empty) OP(sequence_construct) OP(sequence_insert) OP(sequence_at) OP(sequence_erase)
+OP(sequence_length) OP(concat_from_sequence) OP(split_to_sequence)
+OP(optional) OP(optional_has_element) OP(optional_get_element)
+/* signal.c, text.c */
+OP(stft) OP(mel_weight_matrix) OP(tfidf_vectorizer) OP(string_normalizer)
 /* ONNX-ML (domain ai.onnx.ml): ml_linear.c, ml_tree.c, ml_svm.c, ml_preprocess.c */
 OP(linear_regressor) OP(linear_classifier) OP(tree_ensemble_regressor) OP(tree_ensemble_classifier)
 OP(svm_regressor) OP(svm_classifier) OP(scaler) OP(normalizer) OP(binarizer) OP(one_hot_encoder)

@@ -419,6 +419,8 @@ static int cast_to(const struct op_call *call, int64_t to)
 {
     const struct tensor *x = call->inputs[0];
     enum tensor_type type = (enum tensor_type)to;
+    if ((type == TENSOR_STRING || x->type == TENSOR_STRING) && type != x->type)
+        return ops_cast_string(call, type);
     if (to < 0 || to > 64 || !tensor_type_size(type) || (!ops_is_numeric(type) && type != TENSOR_BOOL))
         return ops_unsupported(call, "cast to data type %lld is not supported", (long long)to);
     if (!ops_is_numeric(x->type) && x->type != TENSOR_BOOL)

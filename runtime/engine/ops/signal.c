@@ -102,3 +102,129 @@ int op_dft(const struct op_call *call)
             }
     return 0;
 }
+
+/* STFT (opset 17): signal [batch, length, 1 or 2], frames of frame_length
+ * taken every frame_step samples, each multiplied by the window (ones when
+ * absent) and transformed; output [batch, frames, bins, 2], bins =
+ * frame_length / 2 + 1 when onesided (the default). */
+int op_stft(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0], *step_t = call->inputs[1], *win = ops_input(call, 2),
+                        *len_t = ops_input(call, 3);
+    if (x->type != TENSOR_FLOAT && x->type != TENSOR_DOUBLE && x->type != TENSOR_FLOAT16 && x->type != TENSOR_BFLOAT16)
+        return ops_unsupported(call, "signal of type %s is not supported", tensor_type_name(x->type));
+    if (x->rank != 3 || (x->dims[2] != 1 && x->dims[2] != 2))
+        return ops_fail(call, "signal must be [batch, length, 1 or 2]");
+    if ((step_t->type != TENSOR_INT64 && step_t->type != TENSOR_INT32) || tensor_element_count(step_t) != 1)
+        return ops_fail(call, "frame_step must be an integer scalar");
+    int64_t step = (int64_t)ops_load(step_t->type, step_t->data, 0), frame = -1;
+    if (len_t) {
+        if ((len_t->type != TENSOR_INT64 && len_t->type != TENSOR_INT32) || tensor_element_count(len_t) != 1)
+            return ops_fail(call, "frame_length must be an integer scalar");
+        frame = (int64_t)ops_load(len_t->type, len_t->data, 0);
+    }
+    if (win) {
+        if (win->rank != 1 || !ops_is_numeric(win->type) || (frame >= 0 && win->dims[0] != frame))
+            return ops_fail(call, "window must be 1-D and as long as frame_length");
+        frame = win->dims[0];
+    }
+    int64_t length = x->dims[1], comp = x->dims[2];
+    if (frame < 1 || frame > length || step < 1)
+        return ops_fail(call, "frame_length %lld and frame_step %lld do not fit a signal of %lld", (long long)frame,
+                        (long long)step, (long long)length);
+    int onesided = ops_attr_int(call, "onesided", 1) != 0;
+    if (onesided && comp == 2)
+        return ops_fail(call, "onesided needs a real signal");
+    int64_t frames = (length - frame) / step + 1, bins = onesided ? frame / 2 + 1 : frame;
+    int64_t dims[4] = {x->dims[0], frames, bins, 2};
+    int rc = ops_alloc_output(call, 0, x->type, 4, dims);
+    if (rc)
+        return rc;
+    if ((double)x->dims[0] * (double)frames * (double)bins * (double)frame > (double)((int64_t)1 << 32))
+        return err_set(ERR_LIMIT, "node '%s' (STFT): the transform is too large for the direct method",
+                       call->node->name ? call->node->name : "");
+    for (int64_t b = 0; b < x->dims[0]; b++)
+        for (int64_t f = 0; f < frames; f++)
+            for (int64_t k = 0; k < bins; k++) {
+                double re = 0, im = 0;
+                for (int64_t t = 0; t < frame; t++) {
+                    int64_t at = (b * length + f * step + t) * comp;
+                    double w = win ? ops_load(win->type, win->data, t) : 1;
+                    double xr = w * ops_load(x->type, x->data, at), xi = comp == 2 ? w * ops_load(x->type, x->data, at + 1) : 0;
+                    double a = -2 * M_PI * (double)((k * t) % frame) / (double)frame, c = cos(a), s = sin(a);
+                    re += xr * c - xi * s;
+                    im += xr * s + xi * c;
+                }
+                int64_t at = ((b * frames + f) * bins + k) * 2;
+                ops_store(x->type, call->outputs[0].data, at, re);
+                ops_store(x->type, call->outputs[0].data, at + 1, im);
+            }
+    return 0;
+}
+
+static int scalar_number(const struct op_call *call, int i, const char *what, double *out)
+{
+    const struct tensor *t = call->inputs[i];
+    if (!ops_is_numeric(t->type) || tensor_element_count(t) != 1)
+        return ops_fail(call, "%s must be a numeric scalar", what);
+    *out = ops_load(t->type, t->data, 0);
+    return 0;
+}
+
+/* MelWeightMatrix (opset 17): [dft_length / 2 + 1, num_mel_bins] triangular
+ * filters. num_mel_bins + 2 edges are spaced evenly on the mel scale
+ * mel(f) = 2595 log10(1 + f / 700) (the spacing divides the range by
+ * num_mel_bins + 2, as the reference does) and mapped to spectrogram bins as
+ * floor((dft_length + 1) f / sample_rate); each filter rises from its left edge
+ * to 1 at its centre and falls to its right edge. */
+int op_mel_weight_matrix(const struct op_call *call)
+{
+    double mel_bins_d, dft_d, rate, lo_hz, hi_hz;
+    int rc = scalar_number(call, 0, "num_mel_bins", &mel_bins_d);
+    if (!rc)
+        rc = scalar_number(call, 1, "dft_length", &dft_d);
+    if (!rc)
+        rc = scalar_number(call, 2, "sample_rate", &rate);
+    if (!rc)
+        rc = scalar_number(call, 3, "lower_edge_hertz", &lo_hz);
+    if (!rc)
+        rc = scalar_number(call, 4, "upper_edge_hertz", &hi_hz);
+    if (rc)
+        return rc;
+    if (mel_bins_d < 1 || mel_bins_d > (1 << 16) || dft_d < 1 || dft_d > (1 << 24) || rate <= 0 || lo_hz < 0 ||
+        hi_hz <= lo_hz)
+        return ops_fail(call, "num_mel_bins, dft_length, sample_rate or the edges are out of range");
+    int64_t mel_bins = (int64_t)mel_bins_d, dft = (int64_t)dft_d, spec_bins = dft / 2 + 1;
+    int64_t dtype = ops_attr_int(call, "output_datatype", TENSOR_FLOAT);
+    enum tensor_type type = dtype > 0 && dtype < 64 ? (enum tensor_type)dtype : TENSOR_UNDEFINED;
+    if (!ops_is_numeric(type))
+        return ops_unsupported(call, "output_datatype %lld is not supported", (long long)dtype);
+    int64_t dims[2] = {spec_bins, mel_bins};
+    rc = ops_alloc_output(call, 0, type, 2, dims);
+    if (rc)
+        return rc;
+    int64_t *edge = arena_alloc(call->arena, (size_t)(mel_bins + 2) * sizeof *edge);
+    if (!edge)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    double lo_mel = 2595 * log10(1 + lo_hz / 700), hi_mel = 2595 * log10(1 + hi_hz / 700);
+    double mel_step = (hi_mel - lo_mel) / (double)(mel_bins + 2);
+    for (int64_t i = 0; i < mel_bins + 2; i++) {
+        double hz = 700 * (pow(10, ((double)i * mel_step + lo_mel) / 2595) - 1);
+        edge[i] = (int64_t)floor((double)(dft + 1) * hz / rate);
+        /* The last edge only bounds the last filter from outside. */
+        if (edge[i] < 0 || edge[i] > spec_bins || (i <= mel_bins && edge[i] == spec_bins))
+            return ops_fail(call, "upper_edge_hertz lies beyond the spectrogram's bins");
+    }
+    for (int64_t i = 0; i < spec_bins * mel_bins; i++)
+        ops_store(type, call->outputs[0].data, i, 0);
+    for (int64_t m = 0; m < mel_bins; m++) {
+        int64_t left = edge[m], centre = edge[m + 1], right = edge[m + 2];
+        if (centre == left)
+            ops_store(type, call->outputs[0].data, centre * mel_bins + m, 1);
+        for (int64_t j = left; centre > left && j <= centre; j++)
+            ops_store(type, call->outputs[0].data, j * mel_bins + m, (double)(j - left) / (double)(centre - left));
+        for (int64_t j = centre; right > centre && j < right; j++)
+            ops_store(type, call->outputs[0].data, j * mel_bins + m, (double)(right - j) / (double)(right - centre));
+    }
+    return 0;
+}
