@@ -48,6 +48,7 @@ struct engine_model {
     int opset; /* default-domain opset the model imports; 0 when it names none */
     Onnx__ModelProto *proto;
     char *source;
+    char *dir; /* the model file's directory, for external data; NULL when loaded from memory */
     int n_slots;
     struct tensor *constants; /* per slot; data != NULL for initializers */
     struct plan_node *nodes;
@@ -165,6 +166,7 @@ void engine_model_free(struct engine_model *m)
     free(m->output_slots);
     onnx_reader_free(m->proto);
     free(m->source);
+    free(m->dir);
     free(m);
 }
 
@@ -204,7 +206,7 @@ static int plan_initializers(struct engine_model *m, struct slot_map *map, const
         int slot = slot_map_get(map, init->name, 1);
         map->owner[slot] = gid;
         free(m->constants[slot].data);
-        int rc = onnx_reader_tensor(&m->constants[slot], init, src);
+        int rc = onnx_reader_tensor(&m->constants[slot], init, src, m->dir);
         if (rc)
             return rc;
     }
@@ -496,15 +498,17 @@ done:
     return rc;
 }
 
-int engine_model_load_buffer(struct engine_model **out, const void *data, size_t len, const char *source)
+/* dir: where external data files live, or NULL to refuse them. */
+static int load(struct engine_model **out, const void *data, size_t len, const char *source, const char *dir)
 {
     *out = NULL;
     struct engine_model *m = calloc(1, sizeof *m);
     if (!m)
         return err_set(ERR_NOMEM, "%s: out of memory", source);
     m->source = strdup(source);
-    int rc = m->source ? onnx_reader_parse(&m->proto, data, len, source)
-                       : err_set(ERR_NOMEM, "%s: out of memory", source);
+    m->dir = dir ? strdup(dir) : NULL;
+    int rc = m->source && (!dir || m->dir) ? onnx_reader_parse(&m->proto, data, len, source)
+                                           : err_set(ERR_NOMEM, "%s: out of memory", source);
     if (!rc)
         rc = build_plan(m);
     if (rc) {
@@ -515,13 +519,21 @@ int engine_model_load_buffer(struct engine_model **out, const void *data, size_t
     return 0;
 }
 
+int engine_model_load_buffer(struct engine_model **out, const void *data, size_t len, const char *source)
+{
+    return load(out, data, len, source, NULL);
+}
+
 int engine_model_load_file(struct engine_model **out, const char *path)
 {
     struct buf file;
     buf_init(&file, ONNX_READER_MAX_BYTES);
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1, slash ? path : ".");
     int rc = buf_read_file(&file, path);
     if (!rc)
-        rc = engine_model_load_buffer(out, file.data, file.len, path);
+        rc = load(out, file.data, file.len, path, dir);
     buf_release(&file);
     return rc;
 }

@@ -29,7 +29,9 @@ struct engine_io {
     size_t n_map_keys;
 };
 
+/* A model file; initializers kept as external data are read from files beside it. */
 int engine_model_load_file(struct engine_model **out, const char *path);
+/* A model in memory (source names it in errors); external data is refused. */
 int engine_model_load_buffer(struct engine_model **out, const void *data, size_t len, const char *source);
 void engine_model_free(struct engine_model *model);
 

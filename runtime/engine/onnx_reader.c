@@ -1,4 +1,9 @@
 #include "onnx_reader.h"
+#include <unistd.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <errno.h>
 
 #include "common/err.h"
 
@@ -130,7 +135,95 @@ static int read_strings(struct tensor *out, const Onnx__TensorProto *p, const ch
     return 0;
 }
 
-int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *p, const char *source)
+/* A path inside the model's directory: relative, no ".." component (ONNX external data rules). */
+static int inside_model_dir(const char *location)
+{
+    if (!location[0] || location[0] == '/')
+        return 0;
+    for (const char *p = location; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return 0;
+        p += n;
+        p += *p == '/';
+    }
+    return 1;
+}
+
+/* Reads bytes of an initializer kept in a file beside the model (data_location EXTERNAL):
+ * external_data names location (required), offset and length (optional). */
+static int read_external(struct tensor *out, const Onnx__TensorProto *p, size_t bytes, const char *source,
+                         const char *name, const char *data_dir)
+{
+    const char *location = NULL;
+    long long offset = 0, length = -1;
+    for (size_t i = 0; i < p->n_external_data; i++) {
+        const char *k = p->external_data[i]->key, *v = p->external_data[i]->value;
+        char *end = NULL;
+        if (!k || !v)
+            continue;
+        if (!strcmp(k, "location"))
+            location = v;
+        else if (!strcmp(k, "offset") || !strcmp(k, "length")) {
+            errno = 0;
+            long long n = strtoll(v, &end, 10);
+            if (errno || end == v || *end || n < 0)
+                return err_set(ERR_PARSE, "%s: initializer '%s': external data %s '%s' is not a byte count", source,
+                               name, k, v);
+            *(!strcmp(k, "offset") ? &offset : &length) = n;
+        }
+    }
+    if (!location)
+        return err_set(ERR_PARSE, "%s: initializer '%s': external data without a location", source, name);
+    if (!inside_model_dir(location))
+        return err_set(ERR_INVALID, "%s: initializer '%s': external data location '%s' must be a relative path "
+                       "inside the model's directory", source, name, location);
+    if (!data_dir)
+        return err_set(ERR_UNSUPPORTED, "%s: initializer '%s': external data needs the model read from its file",
+                       source, name);
+    if (length >= 0 && (unsigned long long)length != bytes)
+        return err_set(ERR_PARSE, "%s: initializer '%s': external data length %lld, its shape needs %zu", source,
+                       name, length, bytes);
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s", data_dir, location) >= (int)sizeof path)
+        return err_set(ERR_LIMIT, "%s: initializer '%s': external data path too long", source, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        int rc = err_set_errno(ERR_NOTFOUND, "%s: initializer '%s': external data '%s'", source, name, path);
+        if (fd >= 0)
+            close(fd);
+        return rc;
+    }
+    if (!S_ISREG(st.st_mode) || offset > st.st_size || (unsigned long long)(st.st_size - offset) < bytes) {
+        close(fd);
+        return err_set(ERR_PARSE, "%s: initializer '%s': external data '%s' holds %lld bytes, offset %lld + %zu "
+                       "needed", source, name, path, (long long)st.st_size, offset, bytes);
+    }
+    out->data = malloc(bytes ? bytes : 1);
+    if (!out->data) {
+        close(fd);
+        return err_set(ERR_NOMEM, "%s: initializer '%s': out of memory", source, name);
+    }
+    size_t got = 0;
+    while (got < bytes) {
+        ssize_t r = pread(fd, (char *)out->data + got, bytes - got, (off_t)(offset + (long long)got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int rc = err_set_errno(ERR_IO, "%s: initializer '%s': cannot read '%s'", source, name, path);
+            close(fd);
+            free(out->data);
+            out->data = NULL;
+            return rc;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    return 0;
+}
+
+int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *p, const char *source, const char *data_dir)
 {
     memset(out, 0, sizeof *out);
     const char *name = p->name ? p->name : "";
@@ -142,9 +235,9 @@ int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *p, const cha
     if (p->n_dims > TENSOR_MAX_RANK)
         return err_set(ERR_UNSUPPORTED, "%s: initializer '%s': rank %zu is above %d", source, name,
                        p->n_dims, TENSOR_MAX_RANK);
-    if (p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-        return err_set(ERR_UNSUPPORTED, "%s: initializer '%s': external data is not supported yet",
-                       source, name);
+    int external = p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    if (external && type == TENSOR_STRING)
+        return err_set(ERR_UNSUPPORTED, "%s: initializer '%s': string data cannot be external", source, name);
     out->type = type;
     out->rank = (int)p->n_dims;
     for (size_t i = 0; i < p->n_dims; i++)
@@ -155,6 +248,8 @@ int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *p, const cha
     if (count < 0 || (uint64_t)count > SIZE_MAX / elem)
         return err_set(ERR_PARSE, "%s: initializer '%s': invalid dimensions", source, name);
     size_t bytes = (size_t)count * elem;
+    if (external)
+        return read_external(out, p, bytes, source, name, data_dir);
     size_t have = p->has_raw_data ? p->raw_data.len : typed_count(type, p) * elem;
     if (have != bytes)
         return err_set(ERR_PARSE, "%s: initializer '%s': holds %zu bytes, its shape needs %zu", source,

@@ -44,7 +44,7 @@ static int read_tensor(struct tensor *out, const uint8_t *data, size_t len, cons
     Onnx__TensorProto *p = onnx__tensor_proto__unpack(NULL, len, data);
     if (!p)
         return err_set(ERR_PARSE, "%s: not a TensorProto", path);
-    int rc = onnx_reader_tensor(out, p, path);
+    int rc = onnx_reader_tensor(out, p, path, NULL);
     onnx__tensor_proto__free_unpacked(p, NULL);
     return rc;
 }
