@@ -9,6 +9,9 @@
 
 int model_check_spec(const struct spec *spec)
 {
+    /* An entry script loads its models itself (pickles, ONNX with any runtime): nothing to check here. */
+    if (spec->inference.entry_script)
+        return 0;
     size_t total = 0;
     int rc = 0;
     for (size_t i = 0; i < spec->n_models && !rc; i++) {
@@ -43,13 +46,13 @@ int model_check_spec(const struct spec *spec)
     /* Without an entry script amlserve serves the one ONNX model natively. */
     if (total == 0)
         return err_set(ERR_INVALID,
-                       "%s: models: no ONNX model found; no-code scoring needs one .onnx file (entry scripts "
-                       "are not supported by this version yet)",
+                       "%s: models: no ONNX model found; no-code scoring needs one .onnx file (or give an "
+                       "inference.entry_script to score other models in Python)",
                        spec->file);
     if (total > 1 && spec->n_models == 1)
         return err_set(ERR_UNSUPPORTED,
                        "%s: models: %zu ONNX files found in one model; no-code scoring serves one file per model "
-                       "(entry scripts are not supported by this version yet)",
+                       "(or give an inference.entry_script)",
                        spec->file, total);
     return 0;
 }

@@ -170,6 +170,11 @@ printf 'def init():\n    pass\n\ndef run(data):\n    return data\n' > score.py
   printf 'environment:\n  base_image: oci-archive:base.tar\n'; } > py.yaml
 check "an entry script on a base image builds without an engine" "$AMLPKG" build py.yaml -o py.tar
 check "... with the app layer and AZUREML_ENTRY_SCRIPT" cjq py.tar '(._layers | length) == 4 and (.config.Env | index("AZUREML_ENTRY_SCRIPT=score.py"))'
+# The script loads its own models, in any format: a pickle is packaged, not refused as "no ONNX model".
+printf 'pickled estimator' > model.pkl
+{ printf 'models:\n  - {name: clf, version: 2, path: model.pkl}\ninference:\n  entry_script: score.py\n'
+  printf 'environment:\n  base_image: oci-archive:base.tar\n'; } > pkl.yaml
+check "an entry script with a non-ONNX model builds" "$AMLPKG" build pkl.yaml -o pkl.tar
 spec steps.yaml oci-archive:base.tar "  docker_steps:" "    - RUN echo hi"
 check_fails "Docker steps need an engine: --executor none refuses and names --dockerfile" "must run in a container.*--dockerfile DIR" \
   "$AMLPKG" build steps.yaml -o steps.tar --executor none
