@@ -193,7 +193,7 @@ asan: deps
 	  TEST_SUITES="unit cli" bash tests/run.sh
 
 # libFuzzer targets, each run for FUZZ_SECONDS against its seed corpus.
-FUZZ_SECONDS ?= 30
+FUZZ_SECONDS ?= 60
 fuzz: deps
 	@BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 

@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 BUILD=${BUILD:-build-fuzz}
-SECONDS_EACH=${FUZZ_SECONDS:-30}
+SECONDS_EACH=${FUZZ_SECONDS:-60}
 export FUZZ_ROOT="$ROOT"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 make --no-print-directory BUILD="$BUILD" CC=clang OPT="-O1 -g" SANITIZE="$SAN -fsanitize=fuzzer-no-link" \
