@@ -174,3 +174,27 @@ check_fails "a CUDA version with a newline is refused (it would reach ENV, LABEL
 printf '{"entryScript": "score.py", "enableGpu": true, "baseImage": "localhost/cuda:1", "cudaVersion": "11.3\\"\\nRUN touch /pwned"}\n' > "$WORK/inj/cuda.json"
 check_fails "... and so is one in inferenceconfig.json" "cuda.json:1: cudaVersion: '11.3" \
   "$AMLPKG" build --inference-config "$WORK/inj/cuda.json" --model "ridge:1=$WORK/inj/model.onnx" --dockerfile "$WORK/never-inj"
+# Azure's interpreterPath reaches ENV AZUREML_PYTHON: escaped like every value.
+cp "$ROOT/examples/python-ridge/score.py" "$WORK/inj/score.py"
+printf '{"entryScript": "score.py", "environment": {"python": {"userManagedDependencies": true, "interpreterPath": "/usr/bin/py\\"\\nRUN touch /pwned $(id) \\\\"}, "docker": {"baseImage": "localhost/python:3.11"}}}\n' > "$WORK/inj/interp.json"
+cat > "$WORK/inj/interp.want" <<'LINE'
+ENV AZUREML_PYTHON="/usr/bin/py\"\nRUN touch /pwned \$(id) \\"
+LINE
+check "an interpreterPath with a quote, newline, \$() and backslash stays inside one ENV line" bash -c "
+  '$AMLPKG' build --inference-config '$WORK/inj/interp.json' --model 'ridge:1=$WORK/inj/model.onnx' --dockerfile '$WORK/injinterp' >/dev/null &&
+  ! grep -q '^RUN' '$WORK/injinterp/Dockerfile' && grep -qxFf '$WORK/inj/interp.want' '$WORK/injinterp/Dockerfile'"
+# A label value from outside the spec: --git-labels takes the origin URL, which may hold anything.
+mkdir -p "$WORK/gitinj" && cp "$ROOT/examples/onnx-ridge/model.onnx" "$WORK/gitinj/"
+printf 'models: [{name: ridge, version: 1, path: model.onnx}]\n' > "$WORK/gitinj/cpu.yaml"
+printf 'models: [{name: ridge, version: 1, path: model.onnx}]\nenvironment: {gpu: {enabled: true}}\n' > "$WORK/gitinj/gpu.yaml"
+git -C "$WORK/gitinj" init -q && git -C "$WORK/gitinj" add . &&
+  git -C "$WORK/gitinj" -c user.email=t@example.com -c user.name=t commit -qm spec &&
+  git -C "$WORK/gitinj" config remote.origin.url "$(printf 'https://example.com/r"$(id)\\\nRUN touch /pwned')"
+cat > "$WORK/gitinj/want" <<'LINE'
+LABEL "org.opencontainers.image.source"="https://example.com/r\"\$(id)\\\nRUN touch /pwned"
+LINE
+for t in cpu gpu; do
+  check "a label from a hostile origin URL stays inside one LABEL line ($t template)" bash -c "
+    '$AMLPKG' build '$WORK/gitinj/$t.yaml' --git-labels --dockerfile '$WORK/gitinj/$t-ctx' >/dev/null &&
+    ! grep -q '^RUN' '$WORK/gitinj/$t-ctx/Dockerfile' && grep -qxFf '$WORK/gitinj/want' '$WORK/gitinj/$t-ctx/Dockerfile'"
+done
