@@ -29,7 +29,7 @@ COMMON_OBJ  := $(call obj,$(COMMON_SRC))
 ENGINE_OBJ  := $(call obj,$(ENGINE_SRC)) $(BUILD)/obj/gen/onnx.pb-c.o
 SERVER_OBJ  := $(call obj,$(SERVER_SRC)) $(BUILD)/obj/gen/worker_shim.o
 CACHE_OBJ   := $(call obj,$(CACHE_SRC))
-BUILDER_OBJ := $(call obj,$(BUILDER_SRC)) $(BUILD)/obj/gen/dockerfile_template.o
+BUILDER_OBJ := $(call obj,$(BUILDER_SRC)) $(BUILD)/obj/gen/dockerfile_template.o $(BUILD)/obj/gen/dockerfile_gpu_template.o
 
 RUNTIME_LIB := $(BUILD)/lib/libamlserve.a
 BUILDER_LIB := $(BUILD)/lib/libamlpkg.a
@@ -95,12 +95,20 @@ $(BUILD)/gen/worker_shim.c: templates/amlserve_worker.py runtime/embed_text.sh
 	@mkdir -p $(dir $@)
 	bash runtime/embed_text.sh $< amlserve_worker_py > $@.tmp && mv $@.tmp $@
 
-# The Dockerfile template travels inside amlpkg the same way.
+# The Dockerfile templates (CPU, GPU) travel inside amlpkg the same way.
 $(BUILD)/gen/dockerfile_template.c: templates/Dockerfile.in runtime/embed_text.sh
 	@mkdir -p $(dir $@)
 	bash runtime/embed_text.sh $< dockerfile_template > $@.tmp && mv $@.tmp $@
 
+$(BUILD)/gen/dockerfile_gpu_template.c: templates/Dockerfile.gpu.in runtime/embed_text.sh
+	@mkdir -p $(dir $@)
+	bash runtime/embed_text.sh $< dockerfile_gpu_template > $@.tmp && mv $@.tmp $@
+
 $(BUILD)/obj/gen/dockerfile_template.o: $(BUILD)/gen/dockerfile_template.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/obj/gen/dockerfile_gpu_template.o: $(BUILD)/gen/dockerfile_gpu_template.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -223,3 +231,5 @@ golden: all
 	  --generate-dockerfile $(BUILD)/golden >/dev/null && cp $(BUILD)/golden/Dockerfile tests/cli/golden/onnx-ridge.Dockerfile
 	rm -rf $(BUILD)/golden && SOURCE_DATE_EPOCH=0 $(BUILD)/bin/amlpkg build examples/azureml-conda/spec.yaml \
 	  --dockerfile $(BUILD)/golden >/dev/null && cp $(BUILD)/golden/Dockerfile tests/cli/golden/azureml-conda.Dockerfile
+	rm -rf $(BUILD)/golden && SOURCE_DATE_EPOCH=0 $(BUILD)/bin/amlpkg build examples/gpu-ridge/spec.yaml \
+	  --dockerfile $(BUILD)/golden >/dev/null && cp $(BUILD)/golden/Dockerfile tests/cli/golden/gpu-ridge.Dockerfile

@@ -13,35 +13,53 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-extern const char dockerfile_template[]; /* templates/Dockerfile.in, embedded at build time */
+/* templates/Dockerfile.in and Dockerfile.gpu.in (environment.gpu.enabled), embedded at build time. */
+extern const char dockerfile_template[];
+extern const char dockerfile_gpu_template[];
 
 #define AMLPKG_VERSION_TEXT "0.1.0"
 /* Each layer's files are staged under CONTEXT_ROOT-<n> of the context, at their image paths. */
 #define CONTEXT_ROOT "layer"
 
-/* A Dockerfile double-quoted value: backslash, quote and '$' (variable expansion) escaped. */
-static int append_quoted(struct buf *b, const char *s)
+/* The inside of a Dockerfile double-quoted value: backslash, quote and '$' (variable expansion)
+ * escaped, a newline written as \n, so nothing in it can end the line or expand. */
+static int append_escaped(struct buf *b, const char *s)
 {
-    int rc = buf_append(b, "\"", 1);
+    int rc = 0;
     for (; *s && !rc; s++) {
         if (*s == '"' || *s == '\\' || *s == '$')
             rc = buf_append(b, "\\", 1);
         if (!rc)
             rc = *s == '\n' ? buf_append(b, "\\n", 2) : buf_append(b, s, 1);
     }
+    return rc;
+}
+
+static int append_quoted(struct buf *b, const char *s)
+{
+    int rc = buf_append(b, "\"", 1);
+    rc = rc ? rc : append_escaped(b, s);
     return rc ? rc : buf_append(b, "\"", 1);
+}
+
+/* Text for a comment line: a file name with a newline must not start an instruction of its own. */
+static int append_comment_text(struct buf *b, const char *text)
+{
+    int rc = 0;
+    for (; *text && !rc; text++)
+        rc = buf_append(b, (unsigned char)*text < ' ' || *text == 0x7f ? "?" : text, 1);
+    return rc;
+}
+
+static int append_comment(struct buf *b, const char *text)
+{
+    int rc = buf_append(b, "# ", 2);
+    rc = rc ? rc : append_comment_text(b, text);
+    return rc ? rc : buf_append(b, "\n", 1);
 }
 
 /* One COPY per plan layer, so the image has the same layers as the daemonless one: each layer's
  * files are staged under CONTEXT_ROOT-<n>/ at their image paths and copied onto / together. */
-/* A comment line's text: a file name with a newline must not start an instruction of its own. */
-static int append_comment(struct buf *b, const char *text)
-{
-    int rc = buf_append(b, "# ", 2);
-    for (; *text && !rc; text++)
-        rc = buf_append(b, (unsigned char)*text < ' ' || *text == 0x7f ? "?" : text, 1);
-    return rc ? rc : buf_append(b, "\n", 1);
-}
 
 static int render_copies(struct buf *b, const struct plan *plan)
 {
@@ -80,6 +98,25 @@ static int render_environment(struct buf *b, const struct plan_environment *e)
     return rc ? rc : buf_append(b, "\n", 1);
 }
 
+/* The GPU variables (GPU template only): LD_LIBRARY_PATH keeps the base's after CUDA's, as the
+ * daemonless build merges it (see oci_image.h). */
+static int render_gpu_env(struct buf *b, const struct plan *plan)
+{
+    int rc = 0, first = 1;
+    for (size_t i = 0; i < plan->n_env && !rc; i++) {
+        const char *eq = strchr(plan->env[i], '=');
+        if (!eq || !plan_env_is_gpu_variable(&plan->environment, plan->env[i]))
+            continue;
+        rc = buf_appendf(b, "%sENV %.*s=\"", first ? "" : "\n", (int)(eq - plan->env[i]), plan->env[i]);
+        rc = rc ? rc : append_escaped(b, eq + 1);
+        if (!rc && !plan_env_is_scratch(&plan->environment) && !strncmp(plan->env[i], "LD_LIBRARY_PATH=", 16))
+            rc = buf_append_str(b, "${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}");
+        rc = rc ? rc : buf_append(b, "\"", 1);
+        first = 0;
+    }
+    return rc;
+}
+
 static int render_env(struct buf *b, const struct plan *plan)
 {
     int rc = 0, first = 1;
@@ -88,6 +125,8 @@ static int render_env(struct buf *b, const struct plan *plan)
         const char *eq = strchr(plan->env[i], '=');
         if (!eq || (keep_base_path && !strncmp(plan->env[i], "PATH=", 5)))
             continue; /* on a base image, PATH is the base's (plus the environment's, above) */
+        if (plan_env_is_gpu_variable(&plan->environment, plan->env[i]))
+            continue; /* in the GPU template's own block */
         rc = buf_appendf(b, "%sENV %.*s=", first ? "" : "\n", (int)(eq - plan->env[i]), plan->env[i]);
         rc = rc ? rc : append_quoted(b, eq + 1);
         first = 0;
@@ -109,7 +148,9 @@ static int render_labels(struct buf *b, const struct plan *plan)
 
 int dockerfile_render(struct buf *out, const struct plan *plan, const char *spec_name)
 {
-    struct buf copies, env, labels, entry, environment;
+    struct buf copies, env, labels, entry, environment, gpu_env, cuda;
+    buf_init(&gpu_env, 0);
+    buf_init(&cuda, 0);
     buf_init(&environment, 0);
     buf_init(&copies, 0);
     buf_init(&env, 0);
@@ -124,33 +165,41 @@ int dockerfile_render(struct buf *out, const struct plan *plan, const char *spec
     rc = rc ? rc : buf_append(&entry, "[", 1);
     rc = rc ? rc : json_write_string(&entry, plan->entrypoint, strlen(plan->entrypoint));
     rc = rc ? rc : buf_append(&entry, "]", 1);
+    rc = rc ? rc : render_gpu_env(&gpu_env, plan);
+    rc = rc ? rc : append_comment_text(&cuda, plan->environment.cuda_version ? plan->environment.cuda_version
+                                                                             : "as the base image has it");
     const char *names[] = {"VERSION", "SPEC", "BASE", "ENVIRONMENT", "COPY", "ENV", "LABELS", "WORKDIR", "PORT",
-                           "ENTRYPOINT"};
+                           "ENTRYPOINT", "GPU_ENV", "CUDA"};
     const char *values[] = {AMLPKG_VERSION_TEXT, spec_name, plan->environment.base_image,
                             environment.data ? environment.data : "", copies.data ? copies.data : "",
                             env.data ? env.data : "", labels.data ? labels.data : "", plan->workdir, port,
-                            entry.data ? entry.data : ""};
+                            entry.data ? entry.data : "", gpu_env.data ? gpu_env.data : "", cuda.data ? cuda.data : ""};
     /* {{NAME}} placeholders; the template is ours, so an unknown one is a bug worth failing on. */
-    for (const char *p = dockerfile_template; *p && !rc;) {
+    const char *template = plan->environment.gpu ? dockerfile_gpu_template : dockerfile_template;
+    for (const char *p = template; *p && !rc;) {
         const char *open = strstr(p, "{{");
         if (!open) {
             rc = buf_append_str(out, p);
             break;
         }
         const char *close = strstr(open, "}}");
-        if (!close)
-            return err_set(ERR_INVALID, "templates/Dockerfile.in: unclosed placeholder");
+        if (!close) {
+            rc = err_set(ERR_INVALID, "templates/Dockerfile*.in: unclosed placeholder");
+            break;
+        }
         rc = buf_append(out, p, (size_t)(open - p));
         size_t k = 0, n = (size_t)(close - open - 2);
         while (k < sizeof names / sizeof names[0] && (strlen(names[k]) != n || strncmp(names[k], open + 2, n)))
             k++;
         if (k == sizeof names / sizeof names[0]) {
-            rc = err_set(ERR_INVALID, "templates/Dockerfile.in: unknown placeholder '%.*s'", (int)n, open + 2);
+            rc = err_set(ERR_INVALID, "templates/Dockerfile*.in: unknown placeholder '%.*s'", (int)n, open + 2);
             break;
         }
         rc = rc ? rc : buf_append_str(out, values[k]);
         p = close + 2;
     }
+    buf_release(&gpu_env);
+    buf_release(&cuda);
     buf_release(&environment);
     buf_release(&copies);
     buf_release(&env);

@@ -153,30 +153,38 @@ static int append_item(struct buf *b, int *first, const char *s, size_t len)
     return rc ? rc : json_write_string(b, s, len);
 }
 
+static int env_is(const char *entry, const char *name)
+{
+    return env_name_len(entry) == strlen(name) && !strncmp(entry, name, strlen(name));
+}
+
 /* Env by the merge rules of struct oci_base. */
 static int write_env(struct buf *b, const struct plan *plan, const struct oci_base *base)
 {
     int rc = buf_append(b, "[", 1), first = 1;
-    const char *base_path = NULL;
+    const char *base_path = NULL, *base_libs = NULL;
     for (size_t i = 0; base && i < base->n_env && !rc; i++) {
-        const char *e = base->env[i];
-        if (env_name_len(e) == 4 && !strncmp(e, "PATH", 4))
-            base_path = e + 5 - (e[4] != '=');
+        const char *e = base->env[i], *value = e + env_name_len(e) + (e[env_name_len(e)] == '=');
+        if (env_is(e, "PATH"))
+            base_path = value;
+        else if (env_is(e, "LD_LIBRARY_PATH") && plan->environment.cuda_library_path)
+            base_libs = value[0] ? value : NULL;
         else if (!env_has_name(plan->env, plan->n_env, e))
             rc = append_item(b, &first, e, strlen(e));
     }
     const char *prefix = plan->environment.conda_prefix;
     for (size_t i = 0; i < plan->n_env && !rc; i++) {
         const char *e = plan->env[i];
-        if (!(base_path && env_name_len(e) == 4 && !strncmp(e, "PATH", 4))) {
-            rc = append_item(b, &first, e, strlen(e));
-            continue;
+        char *merged = NULL;
+        if (base_path && env_is(e, "PATH")) {
+            if (asprintf(&merged, "PATH=%s%s%s", prefix ? prefix : "", prefix ? "/bin:" : "", base_path) < 0)
+                return ERR_NOMEM;
+        } else if (base_libs && env_is(e, "LD_LIBRARY_PATH") && plan_env_is_gpu_variable(&plan->environment, e)) {
+            if (asprintf(&merged, "%s:%s", e, base_libs) < 0)
+                return ERR_NOMEM;
         }
-        char *path = NULL;
-        if (asprintf(&path, "PATH=%s%s%s", prefix ? prefix : "", prefix ? "/bin:" : "", base_path) < 0)
-            return ERR_NOMEM;
-        rc = append_item(b, &first, path, strlen(path));
-        free(path);
+        rc = append_item(b, &first, merged ? merged : e, strlen(merged ? merged : e));
+        free(merged);
     }
     return rc ? rc : buf_append(b, "]", 1);
 }

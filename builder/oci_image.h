@@ -21,7 +21,8 @@
  * base's config that carry over. How they merge with the plan's:
  *   Env          base's, then ours; ours win per name. PATH: the conda prefix
  *                (when there is one) goes in front of the base's PATH; without
- *                a base PATH, the plan's default PATH is used
+ *                a base PATH, the plan's default PATH is used. LD_LIBRARY_PATH of a
+ *                GPU plan: PLAN_CUDA_LIBRARY_PATH, then the base's (when not empty)
  *   User         the base's
  *   WorkingDir, Entrypoint, StopSignal   ours; Cmd cleared
  *   Labels       merged, ours win

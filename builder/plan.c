@@ -267,7 +267,7 @@ int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_
     p->port = PLAN_PORT;
     p->layers = calloc(spec->n_models + 3, sizeof *p->layers);
     p->env = calloc(24 + spec->environment.n_env, sizeof *p->env);
-    p->labels = calloc(10, sizeof *p->labels);
+    p->labels = calloc(12, sizeof *p->labels);
     p->entrypoint = strdup(PLAN_AMLSERVE_PATH);
     p->workdir = strdup(PLAN_APP_ROOT);
     p->image_name = strdup(spec->image_name);
@@ -328,6 +328,11 @@ int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_
         rc = add_label(p, "com.amlpkg.scoring", strdup(spec->inference.entry_script ? "python" : "onnx"));
     if (!rc)
         rc = add_label(p, "com.amlpkg.environment-key", strdup(e->key));
+    /* A GPU image says so, for schedulers that place it on a GPU node. */
+    if (!rc && e->gpu)
+        rc = add_label(p, "com.amlpkg.gpu", strdup("cuda"));
+    if (!rc && e->gpu && e->cuda_version)
+        rc = add_label(p, "com.amlpkg.cuda-version", strdup(e->cuda_version));
     /* A git source decides the app layer: name the commit it came from. */
     if (!rc && spec->inference.git_commit)
         rc = add_label(p, "org.opencontainers.image.revision", strdup(spec->inference.git_commit));

@@ -99,6 +99,62 @@ static int describe_executor_needs(struct plan_environment *e, const struct spec
     return rc;
 }
 
+/* Adds NAME=value unless value is NULL or the spec's own variables already set NAME (the spec wins). */
+static int add_variable(struct plan_environment *e, const struct spec_environment *s, const char *name,
+                        const char *value)
+{
+    if (!value)
+        return 0;
+    for (size_t i = 0; i < s->n_env; i++)
+        if (!strcmp(s->env[i].name, name))
+            return 0;
+    if (asprintf(&e->env[e->n_env], "%s=%s", name, value) < 0) {
+        e->env[e->n_env] = NULL;
+        return err_set(ERR_NOMEM, "out of memory");
+    }
+    e->n_env++;
+    return 0;
+}
+
+/* What the NVIDIA container runtime reads to expose GPUs to the container, and where CUDA's
+ * libraries are (in front of the base's LD_LIBRARY_PATH; see PLAN_CUDA_LIBRARY_PATH). */
+static int add_gpu_variables(struct plan_environment *e, const struct spec_environment *s)
+{
+    if (!s->gpu_enabled)
+        return 0;
+    char require[64] = "";
+    if (e->cuda_version)
+        snprintf(require, sizeof require, "cuda>=%s", e->cuda_version);
+    int rc = add_variable(e, s, "NVIDIA_VISIBLE_DEVICES", "all");
+    rc = rc ? rc : add_variable(e, s, "NVIDIA_DRIVER_CAPABILITIES", "compute,utility");
+    rc = rc ? rc : add_variable(e, s, "NVIDIA_REQUIRE_CUDA", require[0] ? require : NULL);
+    size_t before = e->n_env;
+    rc = rc ? rc : add_variable(e, s, "LD_LIBRARY_PATH", PLAN_CUDA_LIBRARY_PATH);
+    e->cuda_library_path = !rc && e->n_env > before;
+    return rc;
+}
+
+/* The interpreter the workers run, when the spec names one: Azure's default "python" means
+ * whatever python3 PATH finds (amlserve's own default), so it sets nothing. */
+static const char *interpreter_in_image(const struct spec_environment *s)
+{
+    return s->python_interpreter && strcmp(s->python_interpreter, "python") ? s->python_interpreter : NULL;
+}
+
+int plan_env_is_gpu_variable(const struct plan_environment *e, const char *entry)
+{
+    static const char *const names[] = {"NVIDIA_VISIBLE_DEVICES=", "NVIDIA_DRIVER_CAPABILITIES=",
+                                        "NVIDIA_REQUIRE_CUDA=", "LD_LIBRARY_PATH="};
+    if (!e->gpu)
+        return 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strncmp(entry, names[i], strlen(names[i])))
+            for (size_t j = e->n_spec_env; j < e->n_env; j++)
+                if (!strcmp(e->env[j], entry))
+                    return 1;
+    return 0;
+}
+
 int plan_env_init(struct plan_environment *e, const struct spec *spec, const char *runtime_version)
 {
     memset(e, 0, sizeof *e);
@@ -116,22 +172,22 @@ int plan_env_init(struct plan_environment *e, const struct spec *spec, const cha
     for (size_t i = 0; i < s->n_docker_steps; i++, e->n_docker_steps++)
         if (!(e->docker_steps[i] = strdup(s->docker_steps[i])))
             return err_set(ERR_NOMEM, "out of memory");
-    if (!(e->env = calloc(s->n_env + 3, sizeof *e->env)))
+    if (!(e->env = calloc(s->n_env + 5, sizeof *e->env)))
         return err_set(ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < s->n_env; i++, e->n_env++)
         if (asprintf(&e->env[i], "%s=%s", s->env[i].name, s->env[i].value) < 0) {
             e->env[i] = NULL;
             return err_set(ERR_NOMEM, "out of memory");
         }
-    /* What the NVIDIA container runtime reads to expose GPUs to the container. */
-    if (s->gpu_enabled) {
-        int bad = !(e->env[e->n_env++] = strdup("NVIDIA_VISIBLE_DEVICES=all")) ||
-                  !(e->env[e->n_env++] = strdup("NVIDIA_DRIVER_CAPABILITIES=compute,utility"));
-        if (!bad && s->cuda_version && asprintf(&e->env[e->n_env++], "NVIDIA_REQUIRE_CUDA=cuda>=%s", s->cuda_version) < 0)
-            e->env[--e->n_env] = NULL, bad = 1;
-        if (bad)
-            return err_set(ERR_NOMEM, "out of memory");
-    }
+    e->n_spec_env = e->n_env;
+    e->gpu = s->gpu_enabled;
+    const char *cuda = s->cuda_version;
+    if (!cuda && s->gpu_enabled && !strcmp(e->base_image, SPEC_DEFAULT_GPU_BASE_IMAGE))
+        cuda = SPEC_DEFAULT_GPU_CUDA_VERSION;
+    if (cuda && !(e->cuda_version = strdup(cuda)))
+        return err_set(ERR_NOMEM, "out of memory");
+    if ((rc = add_gpu_variables(e, s)) || (rc = add_variable(e, s, "AZUREML_PYTHON", interpreter_in_image(s))))
+        return rc;
     /* A user-managed environment already has its packages: nothing to install. */
     int installs = s->conda && !s->python_user_managed && (s->conda->n_deps || s->conda->n_pip);
     if (installs) {
@@ -158,5 +214,6 @@ void plan_env_release(struct plan_environment *e)
     free(e->conda_yaml);
     free(e->conda_prefix);
     free(e->needs_executor);
+    free(e->cuda_version);
     memset(e, 0, sizeof *e);
 }

@@ -289,6 +289,14 @@ static int read_env_vars(struct spec_environment *e, struct yaml_tree *t, yaml_n
     return 0;
 }
 
+int spec_valid_cuda_version(const char *s)
+{
+    int ok = isdigit((unsigned char)s[0]) && strlen(s) <= 16;
+    for (const char *p = s; ok && *p; p++)
+        ok = isdigit((unsigned char)*p) || (*p == '.' && p[1] && p[1] != '.');
+    return ok;
+}
+
 static int read_gpu(struct spec_environment *e, struct yaml_tree *t, yaml_node_t *node)
 {
     int rc = yaml_tree_check_keys(t, node, "environment.gpu", gpu_fields);
@@ -303,10 +311,7 @@ static int read_gpu(struct spec_environment *e, struct yaml_tree *t, yaml_node_t
     const char *s;
     if ((rc = yaml_tree_string(t, cuda, "environment.gpu.cuda_version", &s)))
         return rc;
-    int ok = isdigit((unsigned char)s[0]) && strlen(s) <= 16;
-    for (const char *p = s; ok && *p; p++)
-        ok = isdigit((unsigned char)*p) || (*p == '.' && p[1] && p[1] != '.');
-    if (!ok)
+    if (!spec_valid_cuda_version(s))
         return err_set(ERR_INVALID, "%s:%d: environment.gpu.cuda_version: '%s' is not a version such as '11.8'",
                        t->file, yaml_tree_line(cuda), s);
     if (!e->gpu_enabled)
@@ -399,21 +404,26 @@ static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t 
     return 0;
 }
 
-static int environment_defaults(struct spec_environment *e)
+/* A GPU environment without a base image gets Azure ML's default GPU image, as Azure does; that image
+ * has one CUDA version, so asking for another needs a base image that has it. */
+static int environment_defaults(struct spec_environment *e, const char *file)
 {
-    if (!e->base_image && dup_into(&e->base_image, SPEC_DEFAULT_BASE_IMAGE))
-        return ERR_NOMEM;
-    if (!e->python_interpreter && dup_into(&e->python_interpreter, "python"))
-        return ERR_NOMEM;
-    return 0;
+    if (!e->base_image && e->gpu_enabled && e->cuda_version && strcmp(e->cuda_version, SPEC_DEFAULT_GPU_CUDA_VERSION))
+        return err_set(ERR_INVALID, "%s:%d: environment.gpu.cuda_version: '%s': the default GPU base image (%s) "
+                       "has CUDA " SPEC_DEFAULT_GPU_CUDA_VERSION "; set environment.base_image to an image with CUDA %s",
+                       file, e->line, e->cuda_version, SPEC_DEFAULT_GPU_BASE_IMAGE, e->cuda_version);
+    const char *base = e->gpu_enabled ? SPEC_DEFAULT_GPU_BASE_IMAGE : SPEC_DEFAULT_BASE_IMAGE;
+    int rc = e->base_image ? 0 : dup_into(&e->base_image, base);
+    return rc || e->python_interpreter ? rc : dup_into(&e->python_interpreter, "python");
 }
 
 /* Image name and tag default to the first model: lower-cased, with characters
  * outside the image-name alphabet turned into '-'. */
 int spec_finish(struct spec *spec)
 {
-    if (environment_defaults(&spec->environment))
-        return err_set(ERR_NOMEM, "out of memory");
+    int rc = environment_defaults(&spec->environment, spec->file);
+    if (rc)
+        return rc;
     const struct spec_model *first = &spec->models[0];
     if (!spec->image_name) {
         char *n = strdup(first->name);

@@ -62,7 +62,7 @@ struct spec_environment {
     char *name;              /* informational, may be NULL; not part of the key */
     char *conda_file;        /* resolved path, or NULL (inline conda: or none) */
     struct conda_env *conda; /* from conda_file or the inline conda mapping, or NULL */
-    char *base_image;        /* "scratch" unless set */
+    char *base_image;        /* "scratch" unless set (SPEC_DEFAULT_GPU_BASE_IMAGE with gpu.enabled) */
     char **docker_steps;     /* as written: list items, or the one block string */
     size_t n_docker_steps;
     struct spec_env_var *env; /* in file order; names are unique */
@@ -74,6 +74,9 @@ struct spec_environment {
 };
 
 #define SPEC_DEFAULT_BASE_IMAGE "scratch"
+/* With gpu.enabled and no base image: Azure ML's default GPU image, and the CUDA version it carries. */
+#define SPEC_DEFAULT_GPU_BASE_IMAGE "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.3-cudnn8-ubuntu20.04"
+#define SPEC_DEFAULT_GPU_CUDA_VERSION "11.3"
 
 struct spec {
     char *file; /* the spec file as given */
@@ -106,5 +109,7 @@ int spec_valid_model_name(const char *name);
 /* OCI repository path components and tags. */
 int spec_valid_image_name(const char *name);
 int spec_valid_tag(const char *tag);
+/* A CUDA version: digits and single dots, such as "11.3" (it reaches ENV, LABEL and a comment). */
+int spec_valid_cuda_version(const char *s);
 
 #endif

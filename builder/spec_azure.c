@@ -98,6 +98,9 @@ static int read_environment_keys(struct spec *spec, struct yaml_tree *t, yaml_no
             return rc;
         if (!e->gpu_enabled)
             return err_set(ERR_INVALID, "%s:%d: cudaVersion: set only with enableGpu: true", t->file, yaml_tree_line(n));
+        if (!spec_valid_cuda_version(s))
+            return err_set(ERR_INVALID, "%s:%d: cudaVersion: '%s' is not a version such as '11.3'", t->file,
+                           yaml_tree_line(n), s);
         if (!(e->cuda_version = strdup(s)))
             return err_set(ERR_NOMEM, "out of memory");
     }

@@ -137,3 +137,64 @@ check_fails "a base image with a newline is refused" "base.yaml:3: environment.b
 printf 'models: [{name: ridge, version: 1, path: model.onnx}]\nenvironment:\n  env: {"BAD NAME": x}\n' > "$WORK/inj/name.yaml"
 check_fails "an environment variable name that is not a name is refused" "environment.env" \
   "$AMLPKG" build "$WORK/inj/name.yaml" --dockerfile "$WORK/never-inj"
+
+# The GPU/CUDA variant (templates/Dockerfile.gpu.in), pinned by its golden file.
+GPU="$ROOT/examples/gpu-ridge"
+check "a GPU spec writes its Dockerfile" "$AMLPKG" build "$GPU/spec.yaml" --dockerfile "$WORK/gpu"
+check "... matching the golden file" diff -u "$GOLDEN/gpu-ridge.Dockerfile" "$WORK/gpu/Dockerfile"
+check "... FROM Azure ML's default GPU image, with the NVIDIA runtime's variables and CUDA's libraries first" bash -c "
+  grep -qx 'FROM mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.3-cudnn8-ubuntu20.04' '$WORK/gpu/Dockerfile' &&
+  grep -qx 'ENV NVIDIA_VISIBLE_DEVICES=\"all\"' '$WORK/gpu/Dockerfile' &&
+  grep -qx 'ENV NVIDIA_DRIVER_CAPABILITIES=\"compute,utility\"' '$WORK/gpu/Dockerfile' &&
+  grep -qx 'ENV NVIDIA_REQUIRE_CUDA=\"cuda>=11.3\"' '$WORK/gpu/Dockerfile' &&
+  grep -qxF 'ENV LD_LIBRARY_PATH=\"/usr/local/cuda/lib64:/usr/local/nvidia/lib:/usr/local/nvidia/lib64\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}\"' '$WORK/gpu/Dockerfile' &&
+  grep -qx 'LABEL \"com.amlpkg.gpu\"=\"cuda\"' '$WORK/gpu/Dockerfile'"
+check "... and a CPU spec keeps the CPU template" bash -c "! grep -q 'NVIDIA\|GPU' '$WORK/ctx/Dockerfile'"
+mkdir -p "$WORK/gpu2" && cp "$EX/onnx-ridge/model.onnx" "$WORK/gpu2/"
+printf 'models: [{name: ridge, version: 1, path: model.onnx}]\nenvironment:\n  gpu: {enabled: true, cuda_version: "12.1"}\n' > "$WORK/gpu2/spec.yaml"
+check_fails "another CUDA version without a base image is refused, naming the field" \
+  "spec.yaml:3: environment.gpu.cuda_version: '12.1': the default GPU base image .* has CUDA 11.3; set environment.base_image" \
+  "$AMLPKG" build "$WORK/gpu2/spec.yaml" --dockerfile "$WORK/never-gpu"
+printf 'models: [{name: ridge, version: 1, path: model.onnx}]\nenvironment:\n  base_image: localhost/cuda:12.1\n  gpu: {enabled: true, cuda_version: "12.1"}\n  env: {LD_LIBRARY_PATH: /opt/mine}\n' > "$WORK/gpu2/spec.yaml"
+check "... with one it is the base; a spec's own LD_LIBRARY_PATH is kept as written" bash -c "
+  '$AMLPKG' build '$WORK/gpu2/spec.yaml' --dockerfile '$WORK/gpu2ctx' >/dev/null &&
+  grep -qx 'FROM localhost/cuda:12.1' '$WORK/gpu2ctx/Dockerfile' && grep -qx 'ENV NVIDIA_REQUIRE_CUDA=\"cuda>=12.1\"' '$WORK/gpu2ctx/Dockerfile' &&
+  [ \"\$(grep -c '^ENV LD_LIBRARY_PATH=' '$WORK/gpu2ctx/Dockerfile')\" = 1 ] && grep -qx 'ENV LD_LIBRARY_PATH=\"/opt/mine\"' '$WORK/gpu2ctx/Dockerfile'"
+
+# The same injection attempts through the GPU template.
+sed 's/^  base_image: localhost\/python:3.11$/  base_image: localhost\/python:3.11\n  gpu: {enabled: true, cuda_version: "11.3"}/' "$WORK/inj/spec.yaml" > "$WORK/inj/gpu.yaml"
+check "a GPU spec full of quotes, newlines, \$() and backslashes generates from the GPU template" bash -c "
+  '$AMLPKG' build '$WORK/inj/gpu.yaml' --dockerfile '$WORK/injgpu' >/dev/null && grep -q '^ENV NVIDIA_VISIBLE_DEVICES=' '$WORK/injgpu/Dockerfile'"
+check "... with no instruction but ours: RUN appears nowhere" bash -c "! grep -q '^RUN' '$WORK/injgpu/Dockerfile'"
+check "... the value escaped inside one ENV line" grep -qxF 'ENV TRICKY="a\"b\\c \$(touch /x) \${HOME} `id`\nRUN touch /pwned"' "$WORK/injgpu/Dockerfile"
+check "... the file name's newline neutralised in the layer comment" grep -qx '# amlpkg: app evil?RUN touch pwned.py' "$WORK/injgpu/Dockerfile"
+printf 'models: [{name: ridge, version: 1, path: model.onnx}]\nenvironment:\n  base_image: localhost/cuda:1\n  gpu: {enabled: true, cuda_version: "11.3\\nRUN touch /pwned"}\n' > "$WORK/inj/cuda.yaml"
+check_fails "a CUDA version with a newline is refused (it would reach ENV, LABEL and a comment)" \
+  "cuda.yaml:4: environment.gpu.cuda_version: '11.3" "$AMLPKG" build "$WORK/inj/cuda.yaml" --dockerfile "$WORK/never-inj"
+printf '{"entryScript": "score.py", "enableGpu": true, "baseImage": "localhost/cuda:1", "cudaVersion": "11.3\\"\\nRUN touch /pwned"}\n' > "$WORK/inj/cuda.json"
+check_fails "... and so is one in inferenceconfig.json" "cuda.json:1: cudaVersion: '11.3" \
+  "$AMLPKG" build --inference-config "$WORK/inj/cuda.json" --model "ridge:1=$WORK/inj/model.onnx" --dockerfile "$WORK/never-inj"
+# Azure's interpreterPath reaches ENV AZUREML_PYTHON: escaped like every value.
+cp "$ROOT/examples/python-ridge/score.py" "$WORK/inj/score.py"
+printf '{"entryScript": "score.py", "environment": {"python": {"userManagedDependencies": true, "interpreterPath": "/usr/bin/py\\"\\nRUN touch /pwned $(id) \\\\"}, "docker": {"baseImage": "localhost/python:3.11"}}}\n' > "$WORK/inj/interp.json"
+cat > "$WORK/inj/interp.want" <<'LINE'
+ENV AZUREML_PYTHON="/usr/bin/py\"\nRUN touch /pwned \$(id) \\"
+LINE
+check "an interpreterPath with a quote, newline, \$() and backslash stays inside one ENV line" bash -c "
+  '$AMLPKG' build --inference-config '$WORK/inj/interp.json' --model 'ridge:1=$WORK/inj/model.onnx' --dockerfile '$WORK/injinterp' >/dev/null &&
+  ! grep -q '^RUN' '$WORK/injinterp/Dockerfile' && grep -qxFf '$WORK/inj/interp.want' '$WORK/injinterp/Dockerfile'"
+# A label value from outside the spec: --git-labels takes the origin URL, which may hold anything.
+mkdir -p "$WORK/gitinj" && cp "$ROOT/examples/onnx-ridge/model.onnx" "$WORK/gitinj/"
+printf 'models: [{name: ridge, version: 1, path: model.onnx}]\n' > "$WORK/gitinj/cpu.yaml"
+printf 'models: [{name: ridge, version: 1, path: model.onnx}]\nenvironment: {gpu: {enabled: true}}\n' > "$WORK/gitinj/gpu.yaml"
+git -C "$WORK/gitinj" init -q && git -C "$WORK/gitinj" add . &&
+  git -C "$WORK/gitinj" -c user.email=t@example.com -c user.name=t commit -qm spec &&
+  git -C "$WORK/gitinj" config remote.origin.url "$(printf 'https://example.com/r"$(id)\\\nRUN touch /pwned')"
+cat > "$WORK/gitinj/want" <<'LINE'
+LABEL "org.opencontainers.image.source"="https://example.com/r\"\$(id)\\\nRUN touch /pwned"
+LINE
+for t in cpu gpu; do
+  check "a label from a hostile origin URL stays inside one LABEL line ($t template)" bash -c "
+    '$AMLPKG' build '$WORK/gitinj/$t.yaml' --git-labels --dockerfile '$WORK/gitinj/$t-ctx' >/dev/null &&
+    ! grep -q '^RUN' '$WORK/gitinj/$t-ctx/Dockerfile' && grep -qxFf '$WORK/gitinj/want' '$WORK/gitinj/$t-ctx/Dockerfile'"
+done

@@ -2,8 +2,9 @@
 # A Python entry script in a real image: a Debian bookworm base with python3,
 # numpy and onnx made by mmdebstrap from Debian's archive (kept between runs on
 # this machine, keyed by what goes into it), then score.py packaged FROM it by
-# the daemonless builder, by the Dockerfile route, and with a RUN step through
-# the executor — each run by podman and scored.
+# the daemonless builder, by the Dockerfile route, with a RUN step through the
+# executor, and as an Azure ML user-managed conda environment (the conda path;
+# see below) — each run by podman and scored.
 source "$(dirname "$0")/../lib.sh"
 EX="$ROOT/examples/python-ridge"
 export CONTAINERS_CONF="$ROOT/templates/podman-containers.conf"
@@ -73,3 +74,41 @@ check "... the step's file is in the image and score.py still answers" bash -c "
   ${P[*]} load -q -i stepped.tar >/dev/null &&
   [ \"\$(${P[*]} run --rm --entrypoint /bin/cat localhost/stepped:1 /etc/made-by-python)\" = yes ]"
 check "... and it serves /score" run_and_score localhost/stepped:1 stepped
+
+# The conda path. Conda itself cannot be installed here (Debian does not package it and there is no
+# network), so it is tested two ways: by rendering (tests/cli/10-dockerfile.sh pins `conda env
+# create` in the golden Dockerfile and reads the written conda file back), and here by an Azure ML
+# environment whose conda dependencies (python, numpy, onnx) are what this Debian base already has.
+# With userManagedDependencies: true, as Azure ML does for such an image, nothing is installed: no
+# executor is needed, and the workers run the environment's interpreterPath.
+azure_env() { # USER_MANAGED INTERPRETER
+  cat > "ic-$1.json" <<JSON
+{"entryScript": "score.py",
+ "environment": {"name": "debian-python",
+   "python": {"userManagedDependencies": $1, "interpreterPath": "$2",
+              "condaDependencies": {"channels": ["conda-forge"],
+                                    "dependencies": ["python=3.11", "numpy", {"pip": ["onnx"]}]}},
+   "docker": {"baseImage": "oci-archive:$BASE"}}}
+JSON
+}
+azure_env false python
+check_fails "conda dependencies to install need an executor, and say which" \
+  "the conda environment \(2 conda and 1 pip dependencies\) must run in a container" \
+  "$AMLPKG" build --inference-config ic-false.json --model ridge:1=model.onnx -o never.tar --executor none
+check "... and render as conda env create into /azureml-envs/azureml_<key>" bash -c "
+  '$AMLPKG' build --inference-config ic-false.json --model ridge:1=model.onnx --dockerfile condactx >/dev/null &&
+  grep -qE '^RUN conda env create -p /azureml-envs/azureml_[0-9a-f]{64} -f /azureml-environment-setup/conda_dependencies.yml' condactx/Dockerfile"
+azure_env true /usr/bin/python3.11
+check "user-managed dependencies the base already has build without an executor" bash -c "
+  '$AMLPKG' build --inference-config ic-true.json --model ridge:1=model.onnx -o managed.tar --executor none --tag managed:1 > managed.out 2>&1"
+check "... the image names the interpreter for amlserve's workers" bash -c "
+  ${P[*]} load -q -i managed.tar >/dev/null &&
+  ${P[*]} image inspect -f '{{range .Config.Env}}{{println .}}{{end}}' localhost/managed:1 | grep -qx AZUREML_PYTHON=/usr/bin/python3.11"
+check "... and its workers score with the base's numpy" run_and_score localhost/managed:1 managed
+check "the Dockerfile route installs nothing either, and names the interpreter" bash -c "
+  '$AMLPKG' build --inference-config ic-true.json --model ridge:1=model.onnx --dockerfile managedctx >/dev/null &&
+  ! grep -q '^RUN' managedctx/Dockerfile && grep -qx 'ENV AZUREML_PYTHON=\"/usr/bin/python3.11\"' managedctx/Dockerfile"
+azure_env true /usr/bin/python9
+check "an interpreterPath the base lacks stops the container (exit 3), so the path really is used" bash -c "
+  '$AMLPKG' build --inference-config ic-true.json --model ridge:1=model.onnx -o nopy.tar --tag nopy:1 >/dev/null 2>&1 &&
+  ${P[*]} load -q -i nopy.tar >/dev/null; timeout 60 ${P[*]} run --rm localhost/nopy:1 > nopy.log 2>&1; [ \$? -eq 3 ]"

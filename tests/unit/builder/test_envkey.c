@@ -153,8 +153,11 @@ TEST(key_changes_with_meaning)
             printf("# edit %zu did not change the key\n", i);
         CHECK(strcmp(k, want) != 0);
     }
-    CHECK(strcmp(key_of("environment: {gpu: {enabled: true, cuda_version: '11.8'}}\n"),
-                 key_of("environment: {gpu: {enabled: true, cuda_version: '12.1'}}\n")) != 0);
+    CHECK(strcmp(key_of("environment: {base_image: cuda, gpu: {enabled: true, cuda_version: '11.8'}}\n"),
+                 key_of("environment: {base_image: cuda, gpu: {enabled: true, cuda_version: '12.1'}}\n")) != 0);
+    /* GPU without a base image: Azure ML's default GPU image, the same as naming it. */
+    CHECK_STR(key_of("environment: {gpu: {enabled: true}}\n"),
+              key_of("environment: {base_image: '" SPEC_DEFAULT_GPU_BASE_IMAGE "', gpu: {enabled: true}}\n"));
     /* A different runtime version is a different image. */
     struct spec_environment e = {.base_image = "scratch", .python_interpreter = "python"};
     struct envkey a = {0}, b = {0};

@@ -77,6 +77,41 @@ TEST(puts_the_conda_prefix_before_the_base_path)
     buf_release(&b);
 }
 
+/* A GPU plan's CUDA library path goes in front of the base's, as the GPU Dockerfile's
+ * ${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} does; the spec's own value replaces the base's. */
+TEST(puts_cuda_libraries_before_the_base_ones)
+{
+    static char *base_env[] = {"LD_LIBRARY_PATH=/opt/base/lib", "PATH=/bin"};
+    static char *gpu_env[] = {"LD_LIBRARY_PATH=" PLAN_CUDA_LIBRARY_PATH};
+    static char *plan_env[] = {"PATH=/bin", "LD_LIBRARY_PATH=" PLAN_CUDA_LIBRARY_PATH};
+    struct oci_base b2 = base;
+    b2.env = base_env;
+    b2.n_env = 2;
+    struct plan p;
+    init_plan(&p);
+    p.env = plan_env;
+    p.n_env = 2;
+    p.environment.gpu = 1;
+    p.environment.cuda_library_path = 1;
+    p.environment.env = gpu_env;
+    p.environment.n_env = 1;
+    struct buf b;
+    buf_init(&b, 0);
+    CHECK(build_config(&b, &p, &b2) == 0);
+    CHECK(strstr(b.data, "\"Env\":[\"PATH=/bin\",\"LD_LIBRARY_PATH=" PLAN_CUDA_LIBRARY_PATH ":/opt/base/lib\"]"));
+    buf_release(&b);
+    /* Set by the spec (not ours): it wins over the base's as every variable does. */
+    static char *spec_env[] = {"PATH=/bin", "LD_LIBRARY_PATH=/mine"};
+    p.env = spec_env;
+    p.environment.env = spec_env + 1;
+    p.environment.n_spec_env = 1;
+    p.environment.cuda_library_path = 0;
+    buf_init(&b, 0);
+    CHECK(build_config(&b, &p, &b2) == 0);
+    CHECK(strstr(b.data, "\"Env\":[\"PATH=/bin\",\"LD_LIBRARY_PATH=/mine\"]"));
+    buf_release(&b);
+}
+
 TEST(keeps_user_platform_labels_ports_history)
 {
     struct plan p;
@@ -114,6 +149,7 @@ int main(void)
         return 1;
     RUN(merges_env_base_first_ours_winning);
     RUN(puts_the_conda_prefix_before_the_base_path);
+    RUN(puts_cuda_libraries_before_the_base_ones);
     RUN(keeps_user_platform_labels_ports_history);
     RUN(scratch_keeps_its_config);
     rmdir(dir);

@@ -140,6 +140,10 @@ TEST(environment_defaults_and_fields)
     CHECK_EQ_INT(e->conda->n_deps, 1);
     CHECK_EQ_INT(e->conda->n_pip, 1);
     spec_free(s);
+    /* GPU without a base image: Azure ML's default GPU image, as Azure does. */
+    CHECK_EQ_INT(load_env(&s, "  gpu: {enabled: true, cuda_version: '11.3'}\n"), 0);
+    CHECK_STR(s->environment.base_image, SPEC_DEFAULT_GPU_BASE_IMAGE);
+    spec_free(s);
     CHECK_EQ_INT(load_env(&s, "  docker_steps: |\n    RUN a\n    RUN b\n"), 0);
     CHECK_EQ_INT(s->environment.n_docker_steps, 1);
     CHECK_STR(s->environment.docker_steps[0], "RUN a\nRUN b\n");
@@ -159,6 +163,11 @@ TEST(environment_errors_name_line_and_field)
     CHECK_EQ_INT(load_env(&s, "  gpu: {cuda_version: '11.8'}\n"), ERR_INVALID);
     CHECK(strstr(err_message(ERR_INVALID), "set without gpu.enabled: true"));
     CHECK_EQ_INT(load_env(&s, "  gpu: {enabled: true, cuda_version: eleven}\n"), ERR_INVALID);
+    /* The default GPU base has CUDA 11.3: another version needs a base image that has it. */
+    CHECK_EQ_INT(load_env(&s, "  gpu: {enabled: true, cuda_version: '12.1'}\n"), ERR_INVALID);
+    CHECK(strstr(err_message(ERR_INVALID), "spec.yaml:4: environment.gpu.cuda_version: '12.1': the default GPU base "
+                                           "image (" SPEC_DEFAULT_GPU_BASE_IMAGE ") has CUDA 11.3; set "
+                                           "environment.base_image"));
     CHECK_EQ_INT(load_env(&s, "  conda_file: nope.yml\n"), ERR_NOTFOUND);
     CHECK(strstr(err_message(ERR_NOTFOUND), "spec.yaml:4: environment.conda_file: no such file"));
     CHECK_EQ_INT(load_env(&s, "  conda: {dependencies: [numpy]}\n  conda_file: x.yml\n"), ERR_INVALID);
