@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Scoring throughput, latency and cold start: amlserve on the ridge example vs
 # the Azure ML-style peer (Flask under gunicorn, 2 sync workers, numpy), both
-# driven by wrk -t2 -c16 on loopback in the same run. Ratios: higher is better.
+# driven by wrk -t1 -c16 on loopback in the same run. Ratios: higher is better.
+# One wrk thread: on a 2-core machine a second one takes the core the server
+# runs on, and p99 then measures the scheduler (about 4 ms either way), not the
+# server. Set WRK_THREADS to change it.
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 EX="$ROOT/examples/onnx-ridge"
@@ -34,7 +37,7 @@ start_server() {
   pids+=("$(awk '/^pid/ {print $2}' "$WORK/pid.$var")")
   printf -v "$var" '%s' "$t"
 }
-load() { wrk -t2 -c16 -d"${DURATION}s" -s "$WORK/post.lua" "http://127.0.0.1:$1/score" | grep '^RESULT'; }
+load() { wrk -t"${WRK_THREADS:-1}" -c16 -d"${DURATION}s" -s "$WORK/post.lua" "http://127.0.0.1:$1/score" | grep '^RESULT'; }
 # compare TITLE OUR_PORT PEER_PORT: throughput and latency lines.
 compare() {
   local rps_o p50_o p99_o err_o rps_p p50_p p99_p err_p
