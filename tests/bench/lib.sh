@@ -7,13 +7,14 @@ AMLSERVE="$BUILD/bin/amlserve"
 RUNS=${BENCH_RUNS:-3}
 export CONTAINERS_CONF="$ROOT/templates/podman-containers.conf"
 
-# seconds COMMAND...: wall time of one run, in seconds with millisecond precision.
+# seconds COMMAND...: wall time of one run, in seconds with microsecond precision. The clock is
+# bash's own $EPOCHREALTIME, read without forking, so short runs are not padded by the timer.
 seconds() {
   local t0 t1
-  t0=$(date +%s%N)
+  t0=$EPOCHREALTIME
   "$@" >/dev/null 2>&1 || { echo "bench: command failed: $*" >&2; return 1; }
-  t1=$(date +%s%N)
-  echo "scale=3; ($t1 - $t0) / 1000000000" | bc
+  t1=$EPOCHREALTIME
+  echo "scale=6; ${t1/[.,]/} / 1000000 - ${t0/[.,]/} / 1000000" | bc
 }
 # median_of N COMMAND...: median wall time over N runs.
 median_of() {
