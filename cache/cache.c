@@ -212,8 +212,9 @@ int cache_blob_open(struct cache *c, const char *digest, unsigned flags, int *ou
         goto done;
     }
     if (flags & CACHE_VERIFY) {
+        /* Hashed, or remembered from an earlier hash while its stat stamp is unchanged. */
         char actual[CACHE_DIGEST_SIZE];
-        if ((rc = blobstore_hash_file(path, actual, NULL)))
+        if ((rc = cache_file_digest(c, path, actual)))
             goto done;
         if (strcmp(actual, digest)) {
             rc = err_set(ERR_MISMATCH, "%s: cached blob is corrupt (its content hashes to %s); run 'amlpkg cache "

@@ -85,8 +85,10 @@ int cache_put_blob_buffer(struct cache *c, const void *data, size_t len, char ou
 
 /* Path of a blob file (malloc'd), whether or not it exists. */
 int cache_blob_path(struct cache *c, const char *digest, char **out);
-/* Opens a blob for reading. With CACHE_VERIFY the content is hashed first and
- * a mismatch is ERR_MISMATCH (run `amlpkg cache verify` to drop it). */
+/* Opens a blob for reading. With CACHE_VERIFY the content is checked against
+ * its name first (hashed, or a remembered hash while the file's stat stamp is
+ * unchanged: see cache_file_digest) and a mismatch is ERR_MISMATCH (run
+ * `amlpkg cache verify`, which re-hashes every byte, to drop it). */
 enum { CACHE_VERIFY = 1 };
 int cache_blob_open(struct cache *c, const char *digest, unsigned flags, int *out_fd);
 
