@@ -31,3 +31,17 @@ start_registry() {
   printf -v "REG_$name" '127.0.0.1:%s' "$port"
   printf -v "REGPID_$name" '%s' "$pid"
 }
+
+# plain_registry_test: what every test against the anonymous registry starts with: skip without
+# docker-registry or skopeo, keep the host's credentials out, start the registry as $R.
+plain_registry_test() {
+  local tool
+  for tool in docker-registry skopeo; do
+    command -v $tool >/dev/null || { skip "$tool is not installed (make deps installs it)"; exit 0; }
+  done
+  unset AMLPKG_REGISTRY_AUTH REGISTRY_AUTH_FILE
+  export HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/xdg" AMLPKG_RETRY_BASE_MS=50
+  mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
+  start_registry plain || { fail "the registry starts"; exit 1; }
+  R=$REG_plain
+}

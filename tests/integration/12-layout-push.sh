@@ -4,14 +4,7 @@
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/registry_lib.sh"
 EX="$ROOT/examples/onnx-ridge"
-for tool in docker-registry skopeo; do
-  command -v $tool >/dev/null || { skip "$tool is not installed (make deps installs it)"; exit 0; }
-done
-unset AMLPKG_REGISTRY_AUTH REGISTRY_AUTH_FILE
-export HOME="$WORK/home" XDG_RUNTIME_DIR="$WORK/xdg" AMLPKG_RETRY_BASE_MS=50
-mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
-start_registry plain || { fail "the registry starts"; exit 1; }
-R=$REG_plain
+plain_registry_test
 L="$WORK/layout"
 
 d1=$("$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o "$L" --tag ridge:1 | tail -1)

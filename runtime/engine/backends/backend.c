@@ -66,3 +66,23 @@ unsigned long backend_planned(int index) { return atomic_load(&planned[index + 1
 unsigned long backend_runs(int index) { return atomic_load(&runs[index + 1]); }
 const char *backend_choice(void) { return choice; }
 int backend_threads(void) { return pool_threads(); }
+
+op_run_fn backend_kernel_find(const struct backend_kernel *table, size_t n, const Onnx__NodeProto *node)
+{
+    if (!node->op_type || (node->domain && node->domain[0] && strcmp(node->domain, "ai.onnx") != 0))
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(table[i].op_type, node->op_type) == 0)
+            return table[i].run;
+    return NULL;
+}
+
+int backend_inputs_float(const struct backend_node *info)
+{
+    for (int i = 0; i < info->n_inputs; i++) {
+        const struct tensor *t = info->inputs[i];
+        if (t && t->type != TENSOR_UNDEFINED && t->type != TENSOR_FLOAT)
+            return 0;
+    }
+    return 1;
+}

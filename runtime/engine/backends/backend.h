@@ -43,6 +43,15 @@ struct engine_backend {
  * CPU backend), "cpu-ref" (reference kernels only) or "cuda". threads: the
  * engine's pool for one operator's work, 0 = one per CPU. ERR_INVALID for an
  * unknown name, ERR_UNSUPPORTED for a backend this build or machine lacks. */
+/* A backend's kernel table: op_type → kernel, default ONNX domain only. */
+struct backend_kernel {
+    const char *op_type;
+    op_run_fn run;
+};
+op_run_fn backend_kernel_find(const struct backend_kernel *table, size_t n, const Onnx__NodeProto *node);
+/* 1 when every input whose type is known at load is float32 (the rest are checked per call). */
+int backend_inputs_float(const struct backend_node *info);
+
 int backend_configure(const char *choice, int threads);
 /* The backend for a node, or NULL for the reference. Returns its index for
  * the counters in *index (-1 for the reference). */

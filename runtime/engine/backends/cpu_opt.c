@@ -457,10 +457,7 @@ static int fast_max_pool(const struct op_call *call)
 
 /* ---- the backend ---- */
 
-static const struct {
-    const char *op_type;
-    op_run_fn run;
-} kernels[] = {
+static const struct backend_kernel kernels[] = {
     {"MatMul", fast_matmul}, {"Gemm", fast_gemm}, {"Conv", fast_conv},
     {"Add", fast_add}, {"Sub", fast_sub}, {"Mul", fast_mul}, {"Div", fast_div},
     {"Relu", fast_relu}, {"LeakyRelu", fast_leaky_relu}, {"Sigmoid", fast_sigmoid}, {"Exp", fast_exp},
@@ -469,25 +466,12 @@ static const struct {
 
 static op_run_fn find(const Onnx__NodeProto *node)
 {
-    if (!node->op_type || (node->domain && node->domain[0] && strcmp(node->domain, "ai.onnx") != 0))
-        return NULL;
-    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
-        if (strcmp(kernels[i].op_type, node->op_type) == 0)
-            return kernels[i].run;
-    return NULL;
+    return backend_kernel_find(kernels, sizeof kernels / sizeof kernels[0], node);
 }
 
 static int claims(const struct backend_node *info)
 {
-    if (!find(info->node))
-        return 0;
-    /* Known types must be float32; unknown ones are checked per call. */
-    for (int i = 0; i < info->n_inputs; i++) {
-        const struct tensor *t = info->inputs[i];
-        if (t && t->type != TENSOR_UNDEFINED && t->type != TENSOR_FLOAT)
-            return 0;
-    }
-    return 1;
+    return find(info->node) && backend_inputs_float(info);
 }
 
 static int usable(void)

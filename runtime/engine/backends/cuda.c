@@ -124,34 +124,19 @@ static int cuda_softmax(const struct op_call *call)
     return cudak_softmax(call->outputs[0].data, x->data, total / cols, cols) ? BACKEND_DECLINE : 0;
 }
 
-static const struct {
-    const char *op_type;
-    op_run_fn run;
-} kernels[] = {
+static const struct backend_kernel kernels[] = {
     {"Gemm", cuda_gemm}, {"MatMul", cuda_matmul}, {"Add", cuda_add}, {"Sub", cuda_sub}, {"Mul", cuda_mul},
     {"Div", cuda_div}, {"Relu", cuda_relu}, {"Sigmoid", cuda_sigmoid}, {"Softmax", cuda_softmax},
 };
 
 static op_run_fn find(const Onnx__NodeProto *node)
 {
-    if (!node->op_type || (node->domain && node->domain[0] && strcmp(node->domain, "ai.onnx") != 0))
-        return NULL;
-    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
-        if (strcmp(kernels[i].op_type, node->op_type) == 0)
-            return kernels[i].run;
-    return NULL;
+    return backend_kernel_find(kernels, sizeof kernels / sizeof kernels[0], node);
 }
 
 static int claims(const struct backend_node *info)
 {
-    if (!find(info->node))
-        return 0;
-    for (int i = 0; i < info->n_inputs; i++) {
-        const struct tensor *t = info->inputs[i];
-        if (t && t->type != TENSOR_UNDEFINED && t->type != TENSOR_FLOAT)
-            return 0;
-    }
-    return 1;
+    return find(info->node) && backend_inputs_float(info);
 }
 
 int backend_cuda_built(void)
