@@ -15,7 +15,7 @@ static int optimizer(const struct op_call *call, enum optim kind)
     if (n < 1 || call->n_inputs != 2 + groups * n || call->n_outputs != (groups - 1) * n)
         return ops_fail(call, "needs R, T and %d tensors per parameter, with %d outputs each", groups, groups - 1);
     const struct tensor *r_t = call->inputs[0], *t_t = call->inputs[1];
-    if (r_t->type != TENSOR_FLOAT || tensor_element_count(r_t) != 1 || t_t->type != TENSOR_INT64 ||
+    if (!r_t || !t_t || r_t->type != TENSOR_FLOAT || tensor_element_count(r_t) != 1 || t_t->type != TENSOR_INT64 ||
         tensor_element_count(t_t) != 1)
         return ops_fail(call, "R must be a float scalar and T an int64 scalar");
     double lr = *(const float *)r_t->data, t = (double)*(const int64_t *)t_t->data;
@@ -28,6 +28,8 @@ static int optimizer(const struct op_call *call, enum optim kind)
     for (int p = 0; p < n; p++) {
         const struct tensor *x = call->inputs[2 + p], *g = call->inputs[2 + n + p], *s1 = call->inputs[2 + 2 * n + p];
         const struct tensor *s2 = kind == O_ADAM ? call->inputs[2 + 3 * n + p] : NULL;
+        if (!x || !g || !s1 || (kind == O_ADAM && !s2))
+            return ops_fail(call, "parameter %d: X, G and the state are required inputs", p);
         int64_t count = tensor_element_count(x);
         if (x->type != TENSOR_FLOAT || g->type != TENSOR_FLOAT || s1->type != TENSOR_FLOAT ||
             tensor_element_count(g) != count || tensor_element_count(s1) != count ||
