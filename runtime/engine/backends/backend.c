@@ -86,3 +86,35 @@ int backend_inputs_float(const struct backend_node *info)
     }
     return 1;
 }
+
+int backend_is_float(const struct tensor *t)
+{
+    return t && t->type == TENSOR_FLOAT;
+}
+
+int backend_gemm_output(const struct op_call *call, const struct tensor *c, float beta, int64_t m, int64_t n,
+                        float **y, int *accumulate)
+{
+    /* C broadcasts one way to [M, N]: element (i, j) is at i·rs + j·cs. */
+    int64_t rs = 0, cs = 0;
+    if (c) {
+        int64_t cm = c->rank == 2 ? c->dims[0] : 1, cn = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
+        if (c->rank > 2 || (cm != 1 && cm != m) || (cn != 1 && cn != n))
+            return BACKEND_DECLINE;
+        rs = cm == 1 ? 0 : cn;
+        cs = cn == 1 ? 0 : 1;
+    }
+    int64_t dims[2] = {m, n};
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 2, dims);
+    if (rc)
+        return rc;
+    *y = call->outputs[0].data;
+    *accumulate = c && beta != 0;
+    if (*accumulate) {
+        const float *cd = c->data;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                (*y)[i * n + j] = beta * cd[i * rs + j * cs];
+    }
+    return 0;
+}

@@ -18,17 +18,12 @@
 /* Elementwise work smaller than this stays on the calling thread. */
 #define PARALLEL_MIN_ELEMENTS (1 << 16)
 
-static int is_float(const struct tensor *t)
-{
-    return t && t->type == TENSOR_FLOAT;
-}
-
 /* ---- MatMul and Gemm ---- */
 
 static int fast_matmul(const struct op_call *call)
 {
     const struct tensor *a = call->inputs[0], *b = call->inputs[1];
-    if (!is_float(a) || !is_float(b) || a->rank < 1 || b->rank < 2)
+    if (!backend_is_float(a) || !backend_is_float(b) || a->rank < 1 || b->rank < 2)
         return BACKEND_DECLINE;
     int64_t k = a->dims[a->rank - 1], n = b->dims[b->rank - 1];
     if (b->dims[b->rank - 2] != k)
@@ -68,7 +63,7 @@ static int fast_matmul(const struct op_call *call)
 static int fast_gemm(const struct op_call *call)
 {
     const struct tensor *a = call->inputs[0], *b = call->inputs[1], *c = ops_input(call, 2);
-    if (!is_float(a) || !is_float(b) || a->rank != 2 || b->rank != 2 || (c && !is_float(c)))
+    if (!backend_is_float(a) || !backend_is_float(b) || a->rank != 2 || b->rank != 2 || (c && !backend_is_float(c)))
         return BACKEND_DECLINE;
     int ta = ops_attr_int(call, "transA", 0) != 0, tb = ops_attr_int(call, "transB", 0) != 0;
     float alpha = ops_attr_float(call, "alpha", 1.0f), beta = ops_attr_float(call, "beta", 1.0f);
@@ -76,27 +71,11 @@ static int fast_gemm(const struct op_call *call)
     int64_t kb = b->dims[tb ? 1 : 0], n = b->dims[tb ? 0 : 1];
     if (k != kb)
         return BACKEND_DECLINE;
-    /* C broadcasts one way to [M, N]: element (i, j) is at i·rs + j·cs. */
-    int64_t rs = 0, cs = 0;
-    if (c) {
-        int64_t cm = c->rank == 2 ? c->dims[0] : 1, cn = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
-        if (c->rank > 2 || (cm != 1 && cm != m) || (cn != 1 && cn != n))
-            return BACKEND_DECLINE;
-        rs = cm == 1 ? 0 : cn;
-        cs = cn == 1 ? 0 : 1;
-    }
-    int64_t dims[2] = {m, n};
-    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 2, dims);
+    float *y;
+    int add_c;
+    int rc = backend_gemm_output(call, c, beta, m, n, &y, &add_c);
     if (rc)
         return rc;
-    float *y = call->outputs[0].data;
-    int add_c = c && beta != 0;
-    if (add_c) {
-        const float *cd = c->data;
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++)
-                y[i * n + j] = beta * cd[i * rs + j * cs];
-    }
     sgemm(ta, tb, m, n, k, alpha, a->data, a->dims[1], b->data, b->dims[1], add_c ? 1.0f : 0.0f, y, n);
     return 0;
 }
@@ -148,7 +127,7 @@ static void im2col(float *col, const float *x, const struct ops_window *w, int64
 static int fast_conv(const struct op_call *call)
 {
     const struct tensor *x = call->inputs[0], *wt = call->inputs[1], *bias = ops_input(call, 2);
-    if (!is_float(x) || !is_float(wt) || (bias && !is_float(bias)) || x->rank < 3 || wt->rank != x->rank)
+    if (!backend_is_float(x) || !backend_is_float(wt) || (bias && !backend_is_float(bias)) || x->rank < 3 || wt->rank != x->rank)
         return BACKEND_DECLINE;
     struct ops_window w;
     if (ops_window_init(call, &w, x, wt->dims + 2)) {
@@ -268,7 +247,7 @@ static int same_shape(const struct tensor *a, const struct tensor *b)
 static int fast_binary(const struct op_call *call, enum vec_op op)
 {
     const struct tensor *a = call->inputs[0], *b = call->inputs[1];
-    if (!is_float(a) || !is_float(b))
+    if (!backend_is_float(a) || !backend_is_float(b))
         return BACKEND_DECLINE;
     /* Same shapes or a scalar on one side: one flat loop. */
     const struct tensor *shape = NULL;
@@ -313,7 +292,7 @@ static int fast_div(const struct op_call *call) { return fast_binary(call, VEC_D
 static int fast_activation(const struct op_call *call, enum vec_act act, float alpha)
 {
     const struct tensor *x = call->inputs[0];
-    if (!is_float(x))
+    if (!backend_is_float(x))
         return BACKEND_DECLINE;
     int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, x->dims);
     if (rc)
@@ -336,13 +315,13 @@ static int fast_leaky_relu(const struct op_call *call)
 
 static int is_channel_vector(const struct tensor *t, int64_t c)
 {
-    return is_float(t) && t->rank == 1 && t->dims[0] == c;
+    return backend_is_float(t) && t->rank == 1 && t->dims[0] == c;
 }
 
 static int fast_batch_norm(const struct op_call *call)
 {
     const struct tensor *x = call->inputs[0];
-    if (!is_float(x) || x->rank < 2 || call->n_outputs != 1 || call->n_inputs != 5 ||
+    if (!backend_is_float(x) || x->rank < 2 || call->n_outputs != 1 || call->n_inputs != 5 ||
         ops_attr_int(call, "training_mode", 0) || !ops_attr_int(call, "spatial", 1))
         return BACKEND_DECLINE;
     int64_t c = x->dims[1], batch = x->dims[0], inner = 1;
@@ -370,7 +349,7 @@ static int fast_batch_norm(const struct op_call *call)
 static int fast_softmax(const struct op_call *call)
 {
     const struct tensor *x = call->inputs[0];
-    if (!is_float(x) || x->rank < 1)
+    if (!backend_is_float(x) || x->rank < 1)
         return BACKEND_DECLINE;
     int legacy = call->opset && call->opset < 13;
     int64_t axis = ops_attr_int(call, "axis", legacy ? 1 : -1);
@@ -405,7 +384,7 @@ static int fast_softmax(const struct op_call *call)
 static int fast_max_pool(const struct op_call *call)
 {
     const struct tensor *x = call->inputs[0];
-    if (!is_float(x) || x->rank < 3 || call->n_outputs != 1 || !ops_attr(call, "kernel_shape"))
+    if (!backend_is_float(x) || x->rank < 3 || call->n_outputs != 1 || !ops_attr(call, "kernel_shape"))
         return BACKEND_DECLINE;
     struct ops_window w;
     if (ops_window_init(call, &w, x, NULL)) {

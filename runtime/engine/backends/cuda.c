@@ -18,11 +18,6 @@
 #pragma weak cudak_activation
 #pragma weak cudak_softmax
 
-static int is_float(const struct tensor *t)
-{
-    return t && t->type == TENSOR_FLOAT;
-}
-
 static int built(void)
 {
     return cudak_usable != NULL;
@@ -36,30 +31,18 @@ static int usable(void)
 static int cuda_gemm_op(const struct op_call *call, int matmul)
 {
     const struct tensor *a = call->inputs[0], *b = call->inputs[1], *c = matmul ? NULL : ops_input(call, 2);
-    if (!is_float(a) || !is_float(b) || a->rank != 2 || b->rank != 2 || (c && !is_float(c)))
+    if (!backend_is_float(a) || !backend_is_float(b) || a->rank != 2 || b->rank != 2 || (c && !backend_is_float(c)))
         return BACKEND_DECLINE;
     int ta = matmul ? 0 : ops_attr_int(call, "transA", 0) != 0, tb = matmul ? 0 : ops_attr_int(call, "transB", 0) != 0;
     float alpha = matmul ? 1.0f : ops_attr_float(call, "alpha", 1.0f), beta = matmul ? 0 : ops_attr_float(call, "beta", 1.0f);
     int64_t m = a->dims[ta], k = a->dims[!ta], kb = b->dims[tb], n = b->dims[!tb];
-    int64_t rs = 0, cs = 0;
     if (k != kb)
         return BACKEND_DECLINE;
-    if (c) {
-        int64_t cm = c->rank == 2 ? c->dims[0] : 1, cn = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
-        if (c->rank > 2 || (cm != 1 && cm != m) || (cn != 1 && cn != n))
-            return BACKEND_DECLINE;
-        rs = cm == 1 ? 0 : cn;
-        cs = cn == 1 ? 0 : 1;
-    }
-    int64_t dims[2] = {m, n};
-    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 2, dims);
+    float *y;
+    int acc;
+    int rc = backend_gemm_output(call, c, beta, m, n, &y, &acc);
     if (rc)
         return rc;
-    float *y = call->outputs[0].data;
-    int acc = c && beta != 0;
-    for (int64_t i = 0; acc && i < m; i++)
-        for (int64_t j = 0; j < n; j++)
-            y[i * n + j] = beta * ((const float *)c->data)[i * rs + j * cs];
     return cudak_gemm(ta, tb, m, n, k, alpha, a->data, b->data, y, acc) ? BACKEND_DECLINE : 0;
 }
 
@@ -69,7 +52,7 @@ static int cuda_matmul(const struct op_call *call) { return cuda_gemm_op(call, 1
 static int cuda_binary(const struct op_call *call, int op)
 {
     const struct tensor *a = call->inputs[0], *b = call->inputs[1];
-    if (!is_float(a) || !is_float(b))
+    if (!backend_is_float(a) || !backend_is_float(b))
         return BACKEND_DECLINE;
     int64_t na = tensor_element_count(a), nb = tensor_element_count(b);
     int same = a->rank == b->rank && na == nb;
@@ -94,7 +77,7 @@ static int cuda_div(const struct op_call *call) { return cuda_binary(call, 3); }
 static int cuda_activation(const struct op_call *call, int act)
 {
     const struct tensor *x = call->inputs[0];
-    if (!is_float(x))
+    if (!backend_is_float(x))
         return BACKEND_DECLINE;
     int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, x->dims);
     if (rc)
@@ -108,7 +91,7 @@ static int cuda_sigmoid(const struct op_call *call) { return cuda_activation(cal
 static int cuda_softmax(const struct op_call *call)
 {
     const struct tensor *x = call->inputs[0];
-    if (!is_float(x) || x->rank < 1)
+    if (!backend_is_float(x) || x->rank < 1)
         return BACKEND_DECLINE;
     int64_t axis = ops_attr_int(call, "axis", call->opset && call->opset < 13 ? 1 : -1);
     if (axis < 0)
