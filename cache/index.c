@@ -67,6 +67,15 @@ static int prepare(struct cache_index *ix, sqlite3_stmt **st, const char *sql)
     return sqlite3_prepare_v2(ix->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : db_error(ix, "cannot prepare a query");
 }
 
+/* prepare, with text bound to ?1 (a digest, a key or a path; it must outlive the statement). */
+static int prepare_text(struct cache_index *ix, sqlite3_stmt **st, const char *sql, const char *text)
+{
+    int rc = prepare(ix, st, sql);
+    if (!rc)
+        sqlite3_bind_text(*st, 1, text, -1, SQLITE_STATIC);
+    return rc;
+}
+
 /* Runs a statement that returns no rows and finalizes it. */
 static int step_done(struct cache_index *ix, sqlite3_stmt *st, const char *what)
 {
@@ -236,12 +245,12 @@ void index_rollback(struct cache_index *ix)
 int index_blob_put(struct cache_index *ix, const char *digest, int64_t size, int64_t now)
 {
     sqlite3_stmt *st;
-    int rc = prepare(ix, &st,
-                     "INSERT INTO blobs(digest, size, added) VALUES(?1, ?2, ?3) "
-                     "ON CONFLICT(digest) DO UPDATE SET size = excluded.size, added = excluded.added");
+    int rc = prepare_text(ix, &st,
+                          "INSERT INTO blobs(digest, size, added) VALUES(?1, ?2, ?3) "
+                          "ON CONFLICT(digest) DO UPDATE SET size = excluded.size, added = excluded.added",
+                          digest);
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, size);
     sqlite3_bind_int64(st, 3, now);
     return step_done(ix, st, "cannot record a blob");
@@ -250,10 +259,9 @@ int index_blob_put(struct cache_index *ix, const char *digest, int64_t size, int
 int index_blob_get(struct cache_index *ix, const char *digest, int64_t *size)
 {
     sqlite3_stmt *st;
-    int rc = prepare(ix, &st, "SELECT size FROM blobs WHERE digest = ?1");
+    int rc = prepare_text(ix, &st, "SELECT size FROM blobs WHERE digest = ?1", digest);
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
         if (size)
@@ -269,10 +277,10 @@ int index_blob_get(struct cache_index *ix, const char *digest, int64_t *size)
 int index_blob_delete(struct cache_index *ix, const char *digest, size_t *entries_removed)
 {
     sqlite3_stmt *st;
-    int rc = prepare(ix, &st, "DELETE FROM entries WHERE key IN (SELECT key FROM refs WHERE digest = ?1)");
+    int rc = prepare_text(ix, &st, "DELETE FROM entries WHERE key IN (SELECT key FROM refs WHERE digest = ?1)",
+                          digest);
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC);
     if ((rc = step_done(ix, st, "cannot remove entries")))
         return rc;
     if (entries_removed)
@@ -286,10 +294,9 @@ int index_blob_delete(struct cache_index *ix, const char *digest, size_t *entrie
 int index_entry_put(struct cache_index *ix, const struct index_entry *e, const char *const *refs, size_t n_refs)
 {
     sqlite3_stmt *st;
-    int rc = prepare(ix, &st, "DELETE FROM entries WHERE key = ?1");
+    int rc = prepare_text(ix, &st, "DELETE FROM entries WHERE key = ?1", e->key);
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, e->key, -1, SQLITE_STATIC);
     if ((rc = step_done(ix, st, "cannot replace an entry")))
         return rc;
     if ((rc = prepare(ix, &st,
@@ -348,20 +355,20 @@ static const char *entry_columns(const struct cache_index *ix)
                            : "key, manifest_digest, image_name, size, created, last_used, 0, 'environment', '', ''";
 }
 
-static int prepare_entries(struct cache_index *ix, sqlite3_stmt **st, const char *rest)
+/* SELECT of the entry columns, rest its WHERE/ORDER clause; text (when not NULL) bound to ?1. */
+static int prepare_entries_text(struct cache_index *ix, sqlite3_stmt **st, const char *rest, const char *text)
 {
     char sql[512];
     snprintf(sql, sizeof sql, "SELECT %s FROM entries %s", entry_columns(ix), rest);
-    return prepare(ix, st, sql);
+    return text ? prepare_text(ix, st, sql, text) : prepare(ix, st, sql);
 }
 
 int index_entry_get(struct cache_index *ix, const char *key, struct index_entry *out)
 {
     sqlite3_stmt *st;
-    int rc = prepare_entries(ix, &st, "WHERE key = ?1");
+    int rc = prepare_entries_text(ix, &st, "WHERE key = ?1", key);
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW)
         read_entry(st, out);
@@ -374,10 +381,9 @@ int index_entry_get(struct cache_index *ix, const char *key, struct index_entry 
 int index_entry_touch(struct cache_index *ix, const char *key, int64_t now)
 {
     sqlite3_stmt *st;
-    int rc = prepare(ix, &st, "UPDATE entries SET last_used = ?2, hits = hits + 1 WHERE key = ?1");
+    int rc = prepare_text(ix, &st, "UPDATE entries SET last_used = ?2, hits = hits + 1 WHERE key = ?1", key);
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, now);
     return step_done(ix, st, "cannot update an entry");
 }
@@ -394,10 +400,9 @@ int index_entry_refs(struct cache_index *ix, const char *key, char ***out, size_
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    int rc = prepare(ix, &st, "SELECT digest FROM refs WHERE key = ?1 ORDER BY digest");
+    int rc = prepare_text(ix, &st, "SELECT digest FROM refs WHERE key = ?1 ORDER BY digest", key);
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     char **list = NULL;
     size_t count = 0;
     int r;
@@ -429,7 +434,7 @@ int index_entries(struct cache_index *ix, struct index_entry **out, size_t *n)
     *out = NULL;
     *n = 0;
     sqlite3_stmt *st;
-    int rc = prepare_entries(ix, &st, "ORDER BY last_used DESC, key");
+    int rc = prepare_entries_text(ix, &st, "ORDER BY last_used DESC, key", NULL);
     if (rc)
         return rc;
     struct index_entry *list = NULL;
@@ -459,10 +464,9 @@ int index_entries(struct cache_index *ix, struct index_entry **out, size_t *n)
 int index_entry_delete(struct cache_index *ix, const char *key)
 {
     sqlite3_stmt *st;
-    int rc = prepare(ix, &st, "DELETE FROM entries WHERE key = ?1");
+    int rc = prepare_text(ix, &st, "DELETE FROM entries WHERE key = ?1", key);
     if (rc)
         return rc;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     if ((rc = step_done(ix, st, "cannot remove the entry")))
         return rc;
     return sqlite3_changes(ix->db) ? 0 : ERR_NOTFOUND;
