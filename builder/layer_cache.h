@@ -1,5 +1,5 @@
 /* Compressed layers reused by content, so an unchanged layer (the amlserve
- * runtime, an unchanged app or model) costs one hashing pass, not a gzip.
+ * runtime, an unchanged app or model) costs a lookup (at most a hash), not a gzip.
  *
  * A layer's bytes depend only on what the writer puts in its tar (paths,
  * types, modes, sizes, link targets, file contents, the epoch), the

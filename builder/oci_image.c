@@ -89,8 +89,9 @@ static int write_layer(struct oci_blob *out, const struct plan_layer *layer, enu
     return oci_layer_finish(w, out);
 }
 
-/* Above this, auto is resolved before hashing: weights that end up as a plain
- * tar would otherwise be read twice for nothing. */
+/* Above this, auto is resolved before the key is computed: weights that end
+ * up as a plain tar are never kept, so hashing them for a key would be a
+ * second read for nothing. */
 #define LAYER_CACHE_HASH_FIRST (64 << 20)
 
 /* A layer from the cache when the same tar was compressed the same way before, else written (and kept). */

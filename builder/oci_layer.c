@@ -68,7 +68,7 @@ const char *oci_compression_name(enum oci_compression c)
 /* Appends the compressed or plain layer bytes to the blob file and its digest. */
 static int emit_blob(struct oci_layer_writer *w, const void *data, size_t len, int hash)
 {
-    if (w->file && fwrite(data, 1, len, w->file) != len)
+    if (fwrite(data, 1, len, w->file) != len)
         return err_set_errno(ERR_IO, "%s: write failed", w->path);
     w->size += (int64_t)len;
     return hash ? digest_update(&w->blob, data, len) : 0;
@@ -360,13 +360,6 @@ int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t
                      oci_compression_name(compression));
         goto done;
     }
-    if (!work_dir) { /* digest only: no file, no compression */
-        if (compression != OCI_COMPRESSION_NONE) {
-            rc = err_set(ERR_INVALID, "a layer measured without a file must be uncompressed");
-            goto done;
-        }
-        goto start_tar;
-    }
     w->path = fs_join(work_dir, "layer-XXXXXX");
     if (!w->path) {
         rc = err_set(ERR_NOMEM, "out of memory");
@@ -392,7 +385,6 @@ int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t
     } else if (compression == OCI_COMPRESSION_ZSTD && (rc = start_zstd(w, level))) {
         goto done;
     }
-start_tar:
     if ((rc = digest_init(&w->diff)) || (rc = digest_init(&w->blob)))
         goto done;
     w->tar = archive_write_new();
@@ -634,7 +626,7 @@ int oci_layer_finish(struct oci_layer_writer *w, struct oci_blob *out)
         rc = w->failed ? ERR_IO : err_set(ERR_IO, "zstd compression failed: %s", archive_error_string(w->zstd));
         goto done;
     }
-    if (w->file && fflush(w->file) != 0) {
+    if (fflush(w->file) != 0) {
         rc = err_set_errno(ERR_IO, "%s: write failed", w->path);
         goto done;
     }

@@ -51,9 +51,7 @@ int oci_layer_choose_compression(enum oci_compression *out, const char *const *h
 /* Adds the bytes of the regular files under host_path (a file or a tree) to *total. */
 int oci_layer_input_bytes(const char *host_path, int64_t *total);
 
-/* Writes the layer into a new file inside work_dir. With work_dir NULL (and
- * compression NONE) nothing is written: finish gives the digests and size of
- * the tar only (out->path NULL), at hashing speed. compression is GZIP, ZSTD
+/* Writes the layer into a new file inside work_dir. compression is GZIP, ZSTD
  * or NONE; level is the gzip level (1 = fastest .. 9 = smallest; zstd uses 1
  * for level 1 and its default 3 above). */
 int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t mtime,
