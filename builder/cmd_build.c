@@ -58,6 +58,8 @@ static const char build_usage[] =
     "      --push REF          then push the image to a registry (registry/repo[:tag]); with\n"
     "                          --creds USER:PASS, --insecure, --ca-cert FILE as for `amlpkg push`\n"
     "      --no-sbom           do not write the SPDX 2.3 SBOM beside the output (OUTPUT.spdx.json)\n"
+    "      --fsync             flush an archive to disk before renaming it into place (it is always\n"
+    "                          renamed only when complete; like docker save, not flushed by default)\n"
     "      --dockerfile DIR    write a Dockerfile and its build context to DIR instead of an image\n"
     "                          (DIR must not exist or be empty); `podman build DIR` serves the same\n"
     "      --platform OS/ARCH  image to take from a multi-platform base image (default linux/amd64)\n"
@@ -90,6 +92,7 @@ static const char *const format_names[] = {"oci-archive", "docker-archive", "oci
 struct build_options {
     struct spec_cli package;
     int no_sbom;
+    int fsync; /* flush the output archive to disk before renaming it into place */
     const char *push;
     struct transfer_cli transfer; /* --creds, --insecure, --ca-cert for --push */
     const char *dockerfile;
@@ -239,6 +242,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"platform", required_argument, NULL, 0x110}, {"no-cache", no_argument, NULL, 0x111},
         {"cache-dir", required_argument, NULL, 0x112}, {"executor", required_argument, NULL, 0x113},
         {"cache-registry", required_argument, NULL, 0x114}, {"global-cache", required_argument, NULL, 0x115},
+        {"fsync", no_argument, NULL, 0x116},
         SPEC_CLI_OPTIONS,                         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -266,6 +270,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         case 0x112: o->cache_dir = optarg; break;
         case 0x114: o->cache_registry = optarg; break;
         case 0x115: o->global_cache = optarg; break;
+        case 0x116: o->fsync = 1; break;
         case 0x113:
             if (executor_resolve(&o->executor, optarg)) {
                 fprintf(stderr, "amlpkg build: %s\n", err_message(ERR_USAGE));
@@ -582,7 +587,8 @@ int cmd_build(int argc, char **argv)
     /* Blobs are staged beside the output so the final rename never crosses file systems. */
     if ((rc = fs_make_temp_dir(&work_dir, out_dir, ".amlpkg-build-")))
         goto done;
-    rc = oci_image_build(&image, plan, base ? base_image_oci(base) : NULL, o.compression, work_dir, cache);
+    rc = oci_image_build(&image, plan, base ? base_image_oci(base) : NULL, o.compression, work_dir, cache,
+                         o.format == FORMAT_OCI_LAYOUT ? 0 : OCI_IMAGE_FOR_ARCHIVE);
     if (rc)
         goto done;
     if (o.check && strcmp(o.check, image.manifest.digest) != 0) {
@@ -591,8 +597,8 @@ int cmd_build(int argc, char **argv)
         goto done;
     }
     switch (o.format) {
-    case FORMAT_OCI_ARCHIVE: rc = oci_archive_write(&image, output, epoch); break;
-    case FORMAT_DOCKER_ARCHIVE: rc = oci_docker_archive_write(&image, output, epoch); break;
+    case FORMAT_OCI_ARCHIVE: rc = oci_archive_write(&image, output, epoch, o.fsync ? OCI_ARCHIVE_SYNC : 0); break;
+    case FORMAT_DOCKER_ARCHIVE: rc = oci_docker_archive_write(&image, output, epoch, o.fsync ? OCI_ARCHIVE_SYNC : 0); break;
     case FORMAT_OCI_LAYOUT: rc = oci_layout_add(&image, output); break;
     }
     if (rc)

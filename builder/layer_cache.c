@@ -79,11 +79,15 @@ int layer_cache_key(struct layer_cache_key *key, struct cache *c, const struct p
     int rc = digest_init(&d);
     if (rc)
         return rc;
-    /* archive_version_details() allocates on every call: name the parts that shape the bytes instead. */
-    const char *zstd = archive_libzstd_version();
-    snprintf(text, sizeof text, "amlpkg layer %d %s %d %lld zlib/%s %s zstd/%s", LAYER_FORMAT,
+    /* The libraries that shape the bytes. libarchive (the tar) by the version
+     * built against: asking the loaded one would load it, the start-up cost a
+     * rebuild from the cache avoids. A layer kept under an older libarchive is
+     * still a valid layer of the same files. zstd is asked only for zstd layers,
+     * which load libarchive anyway. */
+    const char *zstd = compression == OCI_COMPRESSION_ZSTD ? archive_libzstd_version() : NULL;
+    snprintf(text, sizeof text, "amlpkg layer %d %s %d %lld zlib/%s libarchive/%s zstd/%s", LAYER_FORMAT,
              oci_compression_name(compression), layer->gzip_level, (long long)mtime, zlibVersion(),
-             archive_version_string(), zstd ? zstd : "none");
+             ARCHIVE_VERSION_ONLY_STRING, zstd ? zstd : "none");
     rc = field(&d, text);
     for (size_t i = 0; i < layer->n_entries && !rc; i++)
         rc = list_tree(&d, c, layer->entries[i].image_path, layer->entries[i].host_path, 0);

@@ -5,82 +5,35 @@
 #include "common/json.h"
 #include "fsutil.h"
 
-#include <archive.h>
-#include <archive_entry.h>
+#include "tar_writer.h"
+
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-struct archive_out {
-    FILE *file;
-    const char *target;
-    int failed;
-};
-
-static la_ssize_t on_bytes(struct archive *a, void *ctx, const void *data, size_t len)
+/* Entry name of a blob in both archive formats. */
+static void blob_name(char name[96], const struct oci_blob *blob)
 {
-    (void)a;
-    struct archive_out *o = ctx;
-    if (fwrite(data, 1, len, o->file) != len) {
-        if (!o->failed)
-            err_set_errno(ERR_IO, "%s: write failed", o->target);
-        o->failed = 1;
-        return -1;
-    }
-    return (la_ssize_t)len;
+    snprintf(name, 96, "blobs/sha256/%s", blob->digest + 7);
 }
 
-static int put_header(struct archive *a, const char *path, mode_t type, int64_t size, long long mtime)
+static int put_blob(struct tar_writer *t, const struct oci_blob *blob)
 {
-    struct archive_entry *e = archive_entry_new2(a);
-    if (!e)
-        return err_set(ERR_NOMEM, "out of memory");
-    archive_entry_set_pathname(e, path);
-    archive_entry_set_filetype(e, type);
-    archive_entry_set_perm(e, type == AE_IFDIR ? 0755 : 0644);
-    archive_entry_set_size(e, size);
-    archive_entry_set_mtime(e, (time_t)mtime, 0);
-    int ok = archive_write_header(a, e) == ARCHIVE_OK;
-    archive_entry_free(e);
-    return ok ? 0 : err_set(ERR_IO, "%s: %s", path, archive_error_string(a));
-}
-
-static int put_bytes(struct archive *a, const char *path, const void *data, size_t len, long long mtime)
-{
-    int rc = put_header(a, path, AE_IFREG, (int64_t)len, mtime);
-    if (!rc && archive_write_data(a, data, len) != (la_ssize_t)len)
-        rc = err_set(ERR_IO, "%s: %s", path, archive_error_string(a));
-    return rc;
-}
-
-static int put_blob(struct archive *a, const struct oci_blob *blob, long long mtime)
-{
-    char path[96];
-    snprintf(path, sizeof path, "blobs/sha256/%s", blob->digest + 7);
-    int rc = put_header(a, path, AE_IFREG, blob->size, mtime);
-    if (rc)
-        return rc;
-    FILE *f = fopen(blob->path, "rb");
-    if (!f)
+    char name[96];
+    blob_name(name, blob);
+    int fd = open(blob->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
         return err_set_errno(ERR_IO, "%s: cannot open", blob->path);
-    enum { CHUNK = 1 << 20 };
-    char *chunk = malloc(CHUNK); /* not _Thread_local: that would be zeroed for every thread */
-    if (!chunk) {
-        fclose(f);
-        return err_set(ERR_NOMEM, "out of memory");
-    }
-    size_t n;
-    int64_t total = 0;
-    while (!rc && (n = fread(chunk, 1, CHUNK, f)) > 0) {
-        if (archive_write_data(a, chunk, n) != (la_ssize_t)n)
-            rc = err_set(ERR_IO, "%s: %s", path, archive_error_string(a));
-        total += (int64_t)n;
-    }
-    if (!rc && total != blob->size)
-        rc = err_set(ERR_IO, "%s: blob changed size while archiving", blob->path);
-    free(chunk);
-    fclose(f);
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0 || st.st_size != blob->offset + blob->size)
+        rc = err_set(ERR_IO, "%s: blob changed size before it was archived", blob->path);
+    else
+        rc = tar_put_file_range(t, name, fd, (off_t)blob->offset, blob->size);
+    close(fd);
     return rc;
 }
 
@@ -110,16 +63,60 @@ static int docker_manifest_json(struct buf *b, const struct oci_image *image)
     return rc ? rc : buf_append_str(b, "]}]");
 }
 
-static int write_image_tar(const struct oci_image *image, const char *target, long long mtime, int docker)
+/* The largest layer written with room for its tar header in front
+ * (oci_image_build with OCI_IMAGE_FOR_ARCHIVE): the archive is built around
+ * that file instead of copying it. NULL when there is none. */
+static const struct oci_blob *adoptable_layer(const struct oci_image *image)
 {
-    struct archive_out o = {.target = target};
-    char *tmp_path = NULL, *iobuf = NULL;
-    struct archive *a = NULL;
+    const struct oci_blob *best = NULL;
+    for (size_t i = 0; i < image->n_layers; i++) {
+        const struct oci_blob *l = &image->layers[i];
+        if (l->offset == TAR_BLOCK && (!best || l->size > best->size ||
+                                       (l->size == best->size && strcmp(l->digest, best->digest) < 0)))
+            best = l;
+    }
+    return best;
+}
+
+/* Opens the archive file: the adopted layer's own file, or a new one beside target. */
+static int open_archive(struct tar_writer *t, char **tmp_path, const struct oci_blob *adopted, const char *target)
+{
+    if (!adopted) {
+        FILE *f;
+        int rc = fs_temp_beside(&f, tmp_path, target);
+        if (rc)
+            return rc;
+        t->fd = dup(fileno(f));
+        fclose(f);
+        if (t->fd < 0) {
+            unlink(*tmp_path);
+            return err_set_errno(ERR_IO, "%s: cannot open the temporary file", target);
+        }
+        return 0;
+    }
+    if (!(*tmp_path = strdup(adopted->path)))
+        return err_set(ERR_NOMEM, "out of memory");
+    /* Staged layers are private (0600); outputs should look like any other file. */
+    mode_t mask = umask(0);
+    umask(mask);
+    if ((t->fd = open(adopted->path, O_WRONLY | O_CLOEXEC)) < 0 || fchmod(t->fd, 0666 & ~mask) != 0)
+        return err_set_errno(ERR_IO, "%s: cannot open", adopted->path);
+    char name[96];
+    blob_name(name, adopted);
+    return tar_put_in_place(t, name, adopted->size);
+}
+
+static int write_image_tar(const struct oci_image *image, const char *target, long long mtime, unsigned flags)
+{
+    int docker = (flags & OCI_ARCHIVE_DOCKER) != 0;
+    struct tar_writer t = {.fd = -1, .mtime = mtime, .target = target};
+    char *tmp_path = NULL;
     struct buf index;
     buf_init(&index, 0);
     /* docker-archive has no use for the OCI manifest; oci-archive stores it as a blob. */
     size_t n_blobs = image->n_layers + (docker ? 1 : 2);
     const struct oci_blob **blobs = calloc(n_blobs, sizeof *blobs);
+    const struct oci_blob *adopted = adoptable_layer(image);
     int rc = blobs ? 0 : err_set(ERR_NOMEM, "out of memory");
     if (rc)
         goto done;
@@ -129,62 +126,54 @@ static int write_image_tar(const struct oci_image *image, const char *target, lo
     if (!docker)
         blobs[image->n_layers + 1] = &image->manifest;
     qsort(blobs, n_blobs, sizeof *blobs, compare_blobs);
-    if ((rc = docker ? docker_manifest_json(&index, image) : index_json(&index, image)))
+    if ((rc = docker ? docker_manifest_json(&index, image) : index_json(&index, image)) ||
+        (rc = open_archive(&t, &tmp_path, adopted, target)))
         goto done;
-    if ((rc = fs_temp_beside(&o.file, &tmp_path, target)))
-        goto done;
-    /* Tar blocks come in 10 KiB: batch them (glibc ignores a size without a buffer). */
-    if ((iobuf = malloc(1 << 20)))
-        setvbuf(o.file, iobuf, _IOFBF, 1 << 20);
-    a = archive_write_new();
-    if (!a || archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-        archive_write_add_filter_none(a) != ARCHIVE_OK ||
-        archive_write_open2(a, &o, NULL, on_bytes, NULL, NULL) != ARCHIVE_OK) {
-        rc = err_set(ERR_IO, "%s: cannot start archive: %s", target, a ? archive_error_string(a) : "out of memory");
-        goto done;
-    }
     static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
     if (docker)
-        rc = put_bytes(a, "manifest.json", index.data, index.len, mtime);
-    else if (!(rc = put_bytes(a, "oci-layout", layout, sizeof layout - 1, mtime)))
-        rc = put_bytes(a, "index.json", index.data, index.len, mtime);
-    if (rc || (rc = put_header(a, "blobs", AE_IFDIR, 0, mtime)) ||
-        (rc = put_header(a, "blobs/sha256", AE_IFDIR, 0, mtime)))
+        rc = tar_put_bytes(&t, "manifest.json", index.data, index.len);
+    else if (!(rc = tar_put_bytes(&t, "oci-layout", layout, sizeof layout - 1)))
+        rc = tar_put_bytes(&t, "index.json", index.data, index.len);
+    if (rc || (rc = tar_put_dir(&t, "blobs")) || (rc = tar_put_dir(&t, "blobs/sha256")))
         goto done;
     for (size_t i = 0; i < n_blobs && !rc; i++)
-        if (i == 0 || strcmp(blobs[i]->digest, blobs[i - 1]->digest) != 0) /* identical layers: store once */
-            rc = put_blob(a, blobs[i], mtime);
-    if (rc)
+        if ((i == 0 || strcmp(blobs[i]->digest, blobs[i - 1]->digest) != 0) && /* identical layers: store once */
+            (!adopted || strcmp(blobs[i]->digest, adopted->digest) != 0))
+            rc = put_blob(&t, blobs[i]);
+    if (rc || (rc = tar_finish(&t)))
         goto done;
-    if (archive_write_close(a) != ARCHIVE_OK) {
-        rc = o.failed ? ERR_IO : err_set(ERR_IO, "%s: %s", target, archive_error_string(a));
+    /* Complete or absent: renamed into place only when whole. Flushing to the
+     * disk is asked for with --fsync (as with docker/podman save, not by default). */
+    if (ftruncate(t.fd, t.offset) != 0 || ((flags & OCI_ARCHIVE_SYNC) && fsync(t.fd) != 0)) {
+        rc = err_set_errno(ERR_IO, "%s: write failed", target);
         goto done;
     }
-    rc = fs_commit(o.file, tmp_path, target);
-    o.file = NULL;
+    int fd = t.fd;
+    t.fd = -1;
+    if (close(fd) != 0)
+        rc = err_set_errno(ERR_IO, "%s: write failed", target);
+    else if (rename(tmp_path, target) != 0)
+        rc = err_set_errno(ERR_IO, "%s: cannot rename the finished file into place", target);
 done:
-    if (a)
-        archive_write_free(a);
-    if (o.file) {
-        fclose(o.file);
-        remove(tmp_path);
-    }
-    free(iobuf); /* the file is closed by now */
+    if (t.fd >= 0)
+        close(t.fd);
+    if (rc && tmp_path)
+        unlink(tmp_path);
     free(tmp_path);
     free(blobs);
     buf_release(&index);
     return rc;
 }
 
-int oci_archive_write(const struct oci_image *image, const char *target, long long mtime)
+int oci_archive_write(const struct oci_image *image, const char *target, long long mtime, unsigned flags)
 {
-    return write_image_tar(image, target, mtime, 0);
+    return write_image_tar(image, target, mtime, flags & ~OCI_ARCHIVE_DOCKER);
 }
 
-int oci_docker_archive_write(const struct oci_image *image, const char *target, long long mtime)
+int oci_docker_archive_write(const struct oci_image *image, const char *target, long long mtime, unsigned flags)
 {
     for (size_t i = 0; i < image->n_layers; i++)
         if (!strcmp(image->layers[i].media_type, OCI_MEDIA_TYPE_LAYER_ZSTD))
             return err_set(ERR_UNSUPPORTED, "%s: docker-archive layers must be tar or tar+gzip, not zstd", target);
-    return write_image_tar(image, target, mtime, 1);
+    return write_image_tar(image, target, mtime, flags | OCI_ARCHIVE_DOCKER);
 }

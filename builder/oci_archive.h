@@ -6,14 +6,22 @@
  *
  * The archive is written beside the target and renamed into place when
  * complete; on any error the target is left untouched. Entries are in a fixed
- * order with fixed metadata, so the same image gives the same bytes. */
+ * order with fixed metadata, so the same image gives the same bytes. A layer
+ * staged with room for its header (oci_blob.offset, see oci_image_build)
+ * becomes the archive's first entry where it lies: the largest such layer is
+ * never copied. */
 #ifndef AMLPKG_OCI_ARCHIVE_H
 #define AMLPKG_OCI_ARCHIVE_H
 
 #include "oci_image.h"
 
-int oci_archive_write(const struct oci_image *image, const char *target, long long mtime);
+enum {
+    OCI_ARCHIVE_SYNC = 1,   /* fsync the archive before renaming it into place */
+    OCI_ARCHIVE_DOCKER = 2, /* internal: the docker-archive layout */
+};
+
+int oci_archive_write(const struct oci_image *image, const char *target, long long mtime, unsigned flags);
 /* Layers must be tar or tar+gzip: docker load knows no zstd (ERR_UNSUPPORTED). */
-int oci_docker_archive_write(const struct oci_image *image, const char *target, long long mtime);
+int oci_docker_archive_write(const struct oci_image *image, const char *target, long long mtime, unsigned flags);
 
 #endif

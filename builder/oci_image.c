@@ -5,6 +5,7 @@
 #include "common/json.h"
 #include "fsutil.h"
 #include "layer_cache.h"
+#include "tar_writer.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -73,13 +74,20 @@ static int resolve_auto(enum oci_compression *c, const struct plan_layer *layer)
     return rc;
 }
 
+/* A plain tar layer staged for an archive keeps room for its tar header in
+ * front, so the archive can be built around it instead of copying it. */
 static int write_layer(struct oci_blob *out, const struct plan_layer *layer, enum oci_compression compression,
-                       const char *work_dir, long long mtime)
+                       const char *work_dir, long long mtime, unsigned flags)
 {
     struct oci_layer_writer *w;
     int rc = resolve_auto(&compression, layer);
     if (rc || (rc = oci_layer_begin(&w, work_dir, mtime, compression, layer->gzip_level)))
         return rc;
+    if ((flags & OCI_IMAGE_FOR_ARCHIVE) && compression == OCI_COMPRESSION_NONE &&
+        (rc = oci_layer_leave_room(w, TAR_BLOCK))) {
+        oci_layer_abort(w);
+        return rc;
+    }
     for (size_t i = 0; i < layer->n_entries && !rc; i++)
         rc = oci_layer_add_tree(w, layer->entries[i].image_path, layer->entries[i].host_path);
     if (rc) {
@@ -96,7 +104,7 @@ static int write_layer(struct oci_blob *out, const struct plan_layer *layer, enu
 
 /* A layer from the cache when the same tar was compressed the same way before, else written (and kept). */
 static int build_layer(struct oci_blob *out, const struct plan_layer *layer, enum oci_compression compression,
-                       const char *work_dir, long long mtime, struct cache *cache)
+                       const char *work_dir, long long mtime, struct cache *cache, unsigned flags)
 {
     int rc = 0;
     if (cache && compression == OCI_COMPRESSION_AUTO) {
@@ -109,13 +117,14 @@ static int build_layer(struct oci_blob *out, const struct plan_layer *layer, enu
             return rc;
     }
     if (!cache || compression == OCI_COMPRESSION_NONE)
-        return write_layer(out, layer, compression, work_dir, mtime);
+        return write_layer(out, layer, compression, work_dir, mtime, flags);
     struct layer_cache_key key;
     if ((rc = layer_cache_key(&key, cache, layer, compression, mtime)))
         return rc;
     if ((rc = layer_cache_find(cache, &key, out)) != ERR_NOTFOUND)
         return rc;
-    if (!(rc = write_layer(out, layer, compression, work_dir, mtime)) && strcmp(out->media_type, OCI_MEDIA_TYPE_LAYER))
+    /* Only compressed layers are kept, so a plain one may be staged for an archive. */
+    if (!(rc = write_layer(out, layer, compression, work_dir, mtime, flags)) && strcmp(out->media_type, OCI_MEDIA_TYPE_LAYER))
         layer_cache_keep(cache, &key, out);
     return rc;
 }
@@ -325,7 +334,7 @@ static int manifest_json(struct buf *b, const struct plan *plan, const struct oc
 }
 
 int oci_image_build(struct oci_image *out, const struct plan *plan, const struct oci_base *base,
-                    enum oci_compression compression, const char *work_dir, struct cache *layer_cache)
+                    enum oci_compression compression, const char *work_dir, struct cache *layer_cache, unsigned flags)
 {
     memset(out, 0, sizeof *out);
     struct buf doc;
@@ -349,7 +358,7 @@ int oci_image_build(struct oci_image *out, const struct plan *plan, const struct
     }
     for (size_t i = 0; i < plan->n_layers && !rc; i++) {
         rc = build_layer(&out->layers[out->n_layers], &plan->layers[i], compression, work_dir, plan->created,
-                         layer_cache);
+                         layer_cache, flags);
         if (!rc)
             out->n_layers++;
     }

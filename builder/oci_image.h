@@ -59,8 +59,14 @@ struct oci_image {
  * first, their paths copied (the files stay where they are). With a
  * layer_cache, compressed layers whose tar was compressed the same way before
  * come from it (layer_cache.h), their paths pointing into the cache. */
+enum {
+    /* Going into an archive (oci_archive.h): plain tar layers are staged with
+     * room for their tar header in front (oci_blob.offset). */
+    OCI_IMAGE_FOR_ARCHIVE = 1,
+};
 int oci_image_build(struct oci_image *out, const struct plan *plan, const struct oci_base *base,
-                    enum oci_compression compression, const char *work_dir, struct cache *layer_cache);
+                    enum oci_compression compression, const char *work_dir, struct cache *layer_cache,
+                    unsigned flags);
 void oci_image_release(struct oci_image *image);
 /* The Go-style platform architecture name of this host ("amd64", "arm64"). */
 const char *oci_host_architecture(void);

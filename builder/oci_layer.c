@@ -32,6 +32,7 @@ struct oci_layer_writer {
     struct digest diff;   /* uncompressed tar */
     struct digest blob;   /* compressed bytes on disk */
     int64_t size;
+    int64_t offset;       /* room left before the blob bytes */
     int64_t mtime;
     int failed;           /* a write callback failed; its message is set */
     char **dirs;          /* directories already emitted, to add parents once */
@@ -609,6 +610,14 @@ int oci_layer_add_tree(struct oci_layer_writer *w, const char *image_path, const
     return add_tree(w, image_path, host_path, 0);
 }
 
+int oci_layer_leave_room(struct oci_layer_writer *w, int64_t bytes)
+{
+    if (ftello(w->file) != 0 || fseeko(w->file, (off_t)bytes, SEEK_SET) != 0)
+        return err_set_errno(ERR_IO, "%s: cannot leave room at the start of the layer", w->path);
+    w->offset = bytes;
+    return 0;
+}
+
 int oci_layer_finish(struct oci_layer_writer *w, struct oci_blob *out)
 {
     memset(out, 0, sizeof *out);
@@ -637,6 +646,7 @@ int oci_layer_finish(struct oci_layer_writer *w, struct oci_blob *out)
     else if ((rc = digest_final(&w->blob, out->digest)))
         goto done;
     out->size = w->size;
+    out->offset = w->offset;
     out->media_type = w->compression == OCI_COMPRESSION_NONE   ? OCI_MEDIA_TYPE_LAYER
                       : w->compression == OCI_COMPRESSION_ZSTD ? OCI_MEDIA_TYPE_LAYER_ZSTD
                                                                : OCI_MEDIA_TYPE_LAYER_GZIP;

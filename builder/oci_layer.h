@@ -20,6 +20,7 @@ struct oci_blob {
     char diff_id[DIGEST_STRING_SIZE]; /* of the uncompressed tar (layers only) */
     int64_t size;
     char *path;
+    int64_t offset; /* where the bytes start in path: 0, or room left for a tar header (oci_layer_leave_room) */
     const char *media_type;
 };
 
@@ -62,6 +63,9 @@ int oci_layer_add_dir(struct oci_layer_writer *w, const char *image_path);
 int oci_layer_add_file(struct oci_layer_writer *w, const char *image_path, const char *host_path);
 /* Adds a host file or directory tree (sorted, recursively) at image_path. */
 int oci_layer_add_tree(struct oci_layer_writer *w, const char *image_path, const char *host_path);
+/* Starts the blob bytes this far into the file, before anything is added:
+ * room for the header that makes the file an archive of the layer in place. */
+int oci_layer_leave_room(struct oci_layer_writer *w, int64_t bytes);
 int oci_layer_finish(struct oci_layer_writer *w, struct oci_blob *out);
 void oci_layer_abort(struct oci_layer_writer *w);
 

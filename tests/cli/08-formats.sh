@@ -156,6 +156,25 @@ check "... and still gzips the runtime layer" jq -e '.layers[0].mediaType | ends
 check "auto gzips a compressible 20 MiB model layer" bash -c \
   "'$AMLPKG' build '$WORK/zeros/spec.yaml' -o '$WORK/zeros.tar' --json | jq -e '.layers[1].mediaType | endswith(\"+gzip\")'"
 check "auto's choice reproduces" bash -c "'$AMLPKG' build '$WORK/big/spec.yaml' -o '$WORK/big2.tar' | tail -1 | grep -qx \$(jq -r .digest '$WORK/big.json')"
+# The plain model layer is staged with room for its tar header: the archive is
+# built around it (its first entry), never copied; the other blobs follow.
+big_layer=$(jq -r '.layers[1].digest' "$WORK/big.json" | cut -d: -f2)
+check "the archive's first entry is the plain model layer, written in place" \
+  test "$(tar tf "$WORK/big.tar" | head -1)" = "blobs/sha256/$big_layer"
+check "... and the archive holds every blob once" bash -c \
+  "test \$(tar tf '$WORK/big.tar' | grep -c '^blobs/sha256/.') -eq 4 && test \$(tar tf '$WORK/big.tar' | sort | uniq -d | wc -l) -eq 0"
+check "... whose bytes hash to its name" bash -c "tar xOf '$WORK/big.tar' blobs/sha256/$big_layer | sha256sum | grep -q '^$big_layer '"
+check "... and whose model file is byte-equal to the input" bash -c \
+  "tar xOf '$WORK/big.tar' blobs/sha256/$big_layer | tar xOf - var/azureml-app/azureml-models/big/1/model/weights.bin | cmp - '$WORK/big/model/weights.bin'"
+"$AMLPKG" build "$WORK/big/spec.yaml" --format docker-archive -o "$WORK/big-docker.tar" >/dev/null
+check "a docker-archive is built around the plain layer too" bash -c \
+  "tar tf '$WORK/big-docker.tar' | head -1 | grep -qx blobs/sha256/$big_layer && tar xOf '$WORK/big-docker.tar' manifest.json | jq -e '.[0].Layers | length == 2'"
+"$AMLPKG" build "$WORK/big/spec.yaml" --compression none -o "$WORK/big-none.tar" --fsync --json > "$WORK/big-none.json"
+check "with every layer plain, only the largest is written in place; the others are copied whole" bash -c "
+  tar tf '$WORK/big-none.tar' | head -1 | grep -qx blobs/sha256/$big_layer &&
+  for d in \$(jq -r '.layers[].digest | sub(\"sha256:\"; \"\")' '$WORK/big-none.json'); do
+    tar xOf '$WORK/big-none.tar' blobs/sha256/\$d | sha256sum | grep -q \"^\$d \" || exit 1; done"
+check "no staging file is left beside the outputs" bash -c "! ls -a '$WORK' | grep -q -e '\\.tmp-' -e '\\.amlpkg-build-'"
 rm -f "$WORK"/big*.tar "$WORK/zeros.tar"
 
 # --git-labels: HEAD and origin of the repository holding the spec, never its credentials.
