@@ -34,13 +34,16 @@ BUILDER_OBJ := $(call obj,$(BUILDER_SRC)) $(BUILD)/obj/gen/dockerfile_template.o
 RUNTIME_LIB := $(BUILD)/lib/libamlserve.a
 BUILDER_LIB := $(BUILD)/lib/libamlpkg.a
 
-# libcurl and libgit2 (and the ~40 libraries they pull in) are loaded on first use, not at start-up:
-# builder/lazy_lib.h. amlpkg is not linked against them; it dlopens the soname this build saw.
-LAZY_PKGS    := libcurl libgit2
+# libcurl, libgit2 and libarchive (and the ~50 libraries they pull in) are loaded on first use, not
+# at start-up: builder/lazy_lib.h. amlpkg is not linked against them; it dlopens the soname this
+# build saw. Tests that call libarchive themselves link it (TEST_LIBS).
+LAZY_PKGS    := libcurl libgit2 libarchive
 BUILDER_LIBS = $(shell pkg-config --libs $(filter-out $(LAZY_PKGS),$(PKGS))) -lprotobuf-c -lm -lpthread
 soname_of    = $(shell objdump -p $$($(CC) -print-file-name=$(1)) 2>/dev/null | awk '/SONAME/ {print $$2}')
 $(BUILD)/obj/builder/curl_lazy.o: CFLAGS += -DAMLPKG_CURL_SONAME='"$(call soname_of,libcurl.so)"'
 $(BUILD)/obj/builder/git2_lazy.o: CFLAGS += -DAMLPKG_GIT2_SONAME='"$(call soname_of,libgit2.so)"'
+$(BUILD)/obj/builder/archive_lazy.o: CFLAGS += -DAMLPKG_ARCHIVE_SONAME='"$(call soname_of,libarchive.so)"'
+TEST_LIBS    = $(BUILDER_LIBS) $(shell pkg-config --libs libarchive)
 
 # OpenSSL for TLS termination, its static archives even in dynamic (sanitizer) builds. OpenSSL
 # references the name resolver and dlopen from code amlserve never runs: amlserve's link points
@@ -163,7 +166,7 @@ $(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILDER_LIB) $(RUNTIME_LIB)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILDER_LIB) $(RUNTIME_LIB) tests/unit/test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(TEST_CUDA) $(BUILDER_LIB) $(RUNTIME_LIB) $(LDFLAGS_ALL) $(BUILDER_LIBS) -l:libhttp_parser.a $(TEST_CUDA_LIBS)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(TEST_CUDA) $(BUILDER_LIB) $(RUNTIME_LIB) $(LDFLAGS_ALL) $(TEST_LIBS) -l:libhttp_parser.a $(TEST_CUDA_LIBS)
 
 # The backend test runs the CUDA kernels too where they are built (and skips them without a GPU).
 $(BUILD)/tests/unit/runtime/engine/test_backends: $(CUDA_OBJ)
