@@ -6,6 +6,7 @@
 #include "common/json.h"
 #include "conda.h"
 #include "digest.h"
+#include "elf_section.h"
 #include "fs_copy.h"
 #include "fsutil.h"
 #include "oci_layer.h"
@@ -21,6 +22,7 @@
 
 #define SBOM_VERSION "0.1.0"
 #define BUILD_INFO_MARKER "AMLSERVE-BUILD-INFO:"
+#define BUILD_INFO_SECTION ".amlserve_build_info" /* runtime/amlserve.c */
 
 struct sbom {
     struct buf *out;
@@ -133,18 +135,26 @@ static void add_files(struct sbom *s, const char *host, const char *image_path, 
 /* The static libraries amlserve declares in its marker: {"pkg":"version",...}. */
 static void add_static_libs(struct sbom *s, const char *amlserve_path, const char *amlserve_id)
 {
-    /* Mapped, not read: the marker is found in place, without copying megabytes of binary. */
+    /* Its own section holds the marker: read just that, found from the section
+     * headers. A runtime built otherwise is searched whole, mapped rather than read. */
     int fd = open(amlserve_path, O_RDONLY | O_CLOEXEC);
     struct stat st;
+    uint64_t at = 0, section_len = 0;
+    char *text = NULL;
     void *map = MAP_FAILED;
-    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0)
+    if (fd >= 0 && elf_section_find(fd, BUILD_INFO_SECTION, &at, &section_len) == 0 && section_len < (1 << 20) &&
+        (text = calloc(1, section_len + 1)) && pread(fd, text, section_len, (off_t)at) != (ssize_t)section_len) {
+        free(text);
+        text = NULL;
+    }
+    if (fd >= 0 && !text && fstat(fd, &st) == 0 && st.st_size > 0)
         map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (fd >= 0)
         close(fd);
-    if (map == MAP_FAILED)
+    const char *bin = text ? text : map != MAP_FAILED ? map : NULL;
+    size_t len = text ? (size_t)section_len : bin ? (size_t)st.st_size : 0;
+    if (!bin)
         return; /* an SBOM without the list beats no SBOM; the binary itself is listed */
-    const char *bin = map;
-    size_t len = (size_t)st.st_size;
     const char *m = memmem(bin, len, BUILD_INFO_MARKER, strlen(BUILD_INFO_MARKER));
     struct arena arena;
     arena_init(&arena, 4096, 1 << 20);
@@ -165,7 +175,9 @@ static void add_static_libs(struct sbom *s, const char *amlserve_path, const cha
         relate(s, amlserve_id, "STATIC_LINK", id);
     }
     arena_release(&arena);
-    munmap(map, len);
+    if (map != MAP_FAILED)
+        munmap(map, len);
+    free(text);
 }
 
 /* "numpy>=1.24" -> name "numpy", version "1.24" only for exact pins (== or =). */

@@ -35,6 +35,19 @@ f = files["/var/azureml-app/azureml-models/ridge/1/model.onnx"]
 assert f["checksums"][0]["checksumValue"] == sha(model)
 assert {"spdxElementId": m["SPDXID"], "relationshipType": "CONTAINS", "relatedSpdxElement": f["SPDXID"]} in doc["relationships"]
 PYEOF
+# The static libraries come from amlserve's build-info section; a runtime whose
+# section was renamed is searched whole and gives the same list.
+if command -v objcopy >/dev/null; then
+  objcopy --rename-section .amlserve_build_info=.rodata.renamed "$AMLSERVE" "$WORK/amlserve-renamed"
+  "$AMLPKG" build "$EX/spec.yaml" -o "$WORK/ren.tar" --runtime "$WORK/amlserve-renamed" >/dev/null
+  static_libs() { jq -c '[.packages[] | select(.comment == "statically linked into amlserve") | .name]' "$1"; }
+  check "amlserve's build info is found in its own section, or by searching a runtime without it" bash -c "
+    $(declare -f static_libs); ! readelf -SW '$WORK/amlserve-renamed' | grep -q amlserve_build_info &&
+    test \"\$(static_libs '$WORK/ren.tar.spdx.json')\" = \"\$(static_libs '$WORK/r.tar.spdx.json')\" &&
+    static_libs '$WORK/r.tar.spdx.json' | jq -e 'length >= 3'"
+else
+  skip "objcopy is not installed (binutils)"
+fi
 mkdir -p "$WORK/other"
 check "the same image gives the same SBOM bytes, from another folder" bash -c "
   cd '$WORK/other' && '$AMLPKG' build '$EX/spec.yaml' -o r.tar >/dev/null && cmp r.tar.spdx.json '$WORK/r.tar.spdx.json'"
