@@ -610,7 +610,7 @@ int cmd_build(int argc, char **argv)
         const char *base = o.format == FORMAT_OCI_LAYOUT && realpath(output, real) ? real : output;
         if (asprintf(&sbom_path, "%s.spdx.json", base) < 0)
             sbom_path = NULL;
-        rc = sbom_path ? sbom_write(sbom_path, plan, spec, image.manifest.digest, cache) : err_set(ERR_NOMEM, "out of memory");
+        rc = sbom_path ? sbom_write(sbom_path, plan, spec, image.manifest.digest, cache, o.fsync) : err_set(ERR_NOMEM, "out of memory");
         /* In a layout the SBOM also goes in as an artifact whose subject is the image. */
         if (!rc && (o.format == FORMAT_OCI_LAYOUT || o.push)) {
             struct oci_blob blobs[2] = {0}, manifest = {0};

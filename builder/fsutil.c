@@ -107,8 +107,13 @@ int fs_temp_beside(FILE **out_file, char **out_path, const char *target)
 
 int fs_commit(FILE *f, const char *tmp_path, const char *target)
 {
+    return fs_publish(f, tmp_path, target, 1);
+}
+
+int fs_publish(FILE *f, const char *tmp_path, const char *target, int sync)
+{
     int rc = 0;
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+    if (fflush(f) != 0 || (sync && fsync(fileno(f)) != 0))
         rc = err_set_errno(ERR_IO, "%s: write failed", target);
     if (fclose(f) != 0 && !rc)
         rc = err_set_errno(ERR_IO, "%s: write failed", target);

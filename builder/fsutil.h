@@ -23,6 +23,9 @@ void fs_remove_tree(const char *path);
 int fs_temp_beside(FILE **out_file, char **out_path, const char *target);
 /* fsyncs and closes f, then renames tmp_path to target. On failure removes tmp_path. */
 int fs_commit(FILE *f, const char *tmp_path, const char *target);
+/* The same with the fsync only when sync is set: for outputs, which must be
+ * complete or absent but need not survive a power cut unless asked (--fsync). */
+int fs_publish(FILE *f, const char *tmp_path, const char *target, int sync);
 /* 1 when the directory has no entries, 0 when it has some, <0 on error. */
 int fs_dir_is_empty(const char *path);
 /* Copies a whole file into an open stream. */

@@ -288,7 +288,7 @@ int sbom_render(struct buf *out, const struct plan *plan, const struct spec *spe
 }
 
 int sbom_write(const char *path, const struct plan *plan, const struct spec *spec, const char *manifest_digest,
-               struct cache *memo)
+               struct cache *memo, int sync)
 {
     struct buf text;
     buf_init(&text, 0);
@@ -301,7 +301,7 @@ int sbom_write(const char *path, const struct plan *plan, const struct spec *spe
         unlink(tmp);
         rc = err_set_errno(ERR_IO, "cannot write '%s'", path);
     } else if (!rc) {
-        rc = fs_commit(f, tmp, path);
+        rc = fs_publish(f, tmp, path, sync);
     }
     free(tmp);
     buf_release(&text);

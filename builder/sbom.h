@@ -28,8 +28,8 @@ int sbom_artifact(struct oci_blob blobs[2], struct oci_blob *manifest, const cha
 /* A one-manifest OCI layout in dir (created) holding the artifact, for pushing it by digest. */
 int sbom_artifact_layout(const char *dir, const struct oci_blob blobs[2], const struct oci_blob *manifest);
 
-/* Renders and writes path atomically. */
+/* Renders and writes path atomically; fsynced when sync is set (as the image is). */
 int sbom_write(const char *path, const struct plan *plan, const struct spec *spec, const char *manifest_digest,
-               struct cache *memo);
+               struct cache *memo, int sync);
 
 #endif

@@ -115,6 +115,10 @@ int index_open(struct cache_index **out, const char *path)
         goto done;
     }
     sqlite3_busy_timeout(ix->db, INDEX_BUSY_TIMEOUT_MS);
+    /* Keep the WAL file when the last connection closes (it is still checkpointed
+     * into index.db then): creating it again costs every build a directory fsync. */
+    int persist_wal = 1;
+    sqlite3_file_control(ix->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
     /* WAL lets readers (lookups, ls) run while another process writes. Switching to it can
      * report "locked" without waiting while another process creates the same file, so it is
      * retried for as long as the busy timeout allows (the mode then persists in the file). */
