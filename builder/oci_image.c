@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "fsutil.h"
+#include "digest_prefetch.h"
 #include "layer_cache.h"
 #include "tar_writer.h"
 
@@ -60,41 +61,55 @@ static int write_json_blob(struct oci_blob *out, const struct buf *doc, const ch
     return 0;
 }
 
+/* The host paths of a layer's entries, as one array (malloc'd). */
+static const char **host_paths(const struct plan_layer *layer)
+{
+    const char **paths = calloc(layer->n_entries ? layer->n_entries : 1, sizeof *paths);
+    for (size_t i = 0; paths && i < layer->n_entries; i++)
+        paths[i] = layer->entries[i].host_path;
+    return paths;
+}
+
 static int resolve_auto(enum oci_compression *c, const struct plan_layer *layer)
 {
     if (*c != OCI_COMPRESSION_AUTO)
         return 0;
-    const char **paths = calloc(layer->n_entries ? layer->n_entries : 1, sizeof *paths);
-    if (!paths)
-        return err_set(ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < layer->n_entries; i++)
-        paths[i] = layer->entries[i].host_path;
-    int rc = oci_layer_choose_compression(c, paths, layer->n_entries);
+    const char **paths = host_paths(layer);
+    int rc = paths ? oci_layer_choose_compression(c, paths, layer->n_entries) : err_set(ERR_NOMEM, "out of memory");
     free(paths);
     return rc;
 }
 
+/* Files this large in a plain layer (model weights) are hashed for the SBOM
+ * on another core while the layer is written: see digest_prefetch.h. */
+#define PREFETCH_MIN_FILE (8 << 20)
+
 /* A plain tar layer staged for an archive keeps room for its tar header in
  * front, so the archive can be built around it instead of copying it. */
 static int write_layer(struct oci_blob *out, const struct plan_layer *layer, enum oci_compression compression,
-                       const char *work_dir, long long mtime, unsigned flags)
+                       const char *work_dir, long long mtime, unsigned flags, struct cache *memo)
 {
     struct oci_layer_writer *w;
+    struct digest_prefetch *prefetch = NULL;
     int rc = resolve_auto(&compression, layer);
     if (rc || (rc = oci_layer_begin(&w, work_dir, mtime, compression, layer->gzip_level)))
         return rc;
-    if ((flags & OCI_IMAGE_FOR_ARCHIVE) && compression == OCI_COMPRESSION_NONE &&
-        (rc = oci_layer_leave_room(w, TAR_BLOCK))) {
-        oci_layer_abort(w);
-        return rc;
+    if ((flags & OCI_IMAGE_FOR_ARCHIVE) && compression == OCI_COMPRESSION_NONE)
+        rc = oci_layer_leave_room(w, TAR_BLOCK);
+    if (!rc && compression == OCI_COMPRESSION_NONE && memo) {
+        const char **paths = host_paths(layer);
+        rc = paths ? digest_prefetch_start(&prefetch, memo, paths, layer->n_entries, PREFETCH_MIN_FILE)
+                   : err_set(ERR_NOMEM, "out of memory");
+        free(paths);
     }
     for (size_t i = 0; i < layer->n_entries && !rc; i++)
         rc = oci_layer_add_tree(w, layer->entries[i].image_path, layer->entries[i].host_path);
-    if (rc) {
+    if (rc)
         oci_layer_abort(w);
-        return rc;
-    }
-    return oci_layer_finish(w, out);
+    else
+        rc = oci_layer_finish(w, out);
+    digest_prefetch_finish(prefetch);
+    return rc;
 }
 
 /* Above this, auto is resolved before the key is computed: weights that end
@@ -117,14 +132,15 @@ static int build_layer(struct oci_blob *out, const struct plan_layer *layer, enu
             return rc;
     }
     if (!cache || compression == OCI_COMPRESSION_NONE)
-        return write_layer(out, layer, compression, work_dir, mtime, flags);
+        return write_layer(out, layer, compression, work_dir, mtime, flags, cache);
     struct layer_cache_key key;
     if ((rc = layer_cache_key(&key, cache, layer, compression, mtime)))
         return rc;
     if ((rc = layer_cache_find(cache, &key, out)) != ERR_NOTFOUND)
         return rc;
     /* Only compressed layers are kept, so a plain one may be staged for an archive. */
-    if (!(rc = write_layer(out, layer, compression, work_dir, mtime, flags)) && strcmp(out->media_type, OCI_MEDIA_TYPE_LAYER))
+    if (!(rc = write_layer(out, layer, compression, work_dir, mtime, flags, cache)) &&
+        strcmp(out->media_type, OCI_MEDIA_TYPE_LAYER))
         layer_cache_keep(cache, &key, out);
     return rc;
 }

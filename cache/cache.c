@@ -24,6 +24,13 @@ struct cache {
     struct cache_index *ix;
     int lock_fd; /* DIR/lock, shared-locked while open: see cache_gc */
     int readonly; /* a shared tier: read, never written (cache_open_readonly) */
+    /* Digests learned in this run, used for this run even when too recent to keep. */
+    struct learned_digest {
+        char *path; /* real path */
+        struct index_file_stamp stamp;
+        char digest[CACHE_DIGEST_SIZE];
+    } *learned;
+    size_t n_learned, cap_learned;
 };
 
 static int64_t now_seconds(void)
@@ -112,6 +119,9 @@ void cache_close(struct cache *c)
         return;
     index_close(c->ix);
     blobstore_release(&c->bs);
+    for (size_t i = 0; i < c->n_learned; i++)
+        free(c->learned[i].path);
+    free(c->learned);
     if (c->lock_fd >= 0)
         close(c->lock_fd);
     free(c->dir);
@@ -455,26 +465,69 @@ static struct index_file_stamp file_stamp(const struct stat *st)
  * timestamp tick (coarse file systems): its digest is not remembered. */
 #define FILE_SETTLED_SECONDS 2
 
-int cache_file_digest(struct cache *c, const char *path, char out[CACHE_DIGEST_SIZE])
+int cache_file_digest_remembered(struct cache *c, const char *path, const struct stat *st,
+                                 char out[CACHE_DIGEST_SIZE])
 {
-    struct stat before, after;
     char real[PATH_MAX];
-    if (stat(path, &before) != 0)
-        return err_set_errno(errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "%s", path);
-    struct index_file_stamp stamp = file_stamp(&before);
-    int remember = c && S_ISREG(before.st_mode) && realpath(path, real);
-    if (remember && index_file_get(c->ix, real, &stamp, out) == 0)
+    struct index_file_stamp stamp = file_stamp(st);
+    if (!c || !S_ISREG(st->st_mode) || !realpath(path, real))
+        return ERR_NOTFOUND;
+    for (size_t i = 0; i < c->n_learned; i++) {
+        if (!memcmp(&c->learned[i].stamp, &stamp, sizeof stamp) && !strcmp(c->learned[i].path, real)) {
+            memcpy(out, c->learned[i].digest, CACHE_DIGEST_SIZE);
+            return 0;
+        }
+    }
+    if (index_file_get(c->ix, real, &stamp, out) == 0)
         return 0;
     err_clear();
-    int rc = blobstore_hash_file(path, out, NULL);
-    if (rc || !remember || stat(path, &after) != 0)
-        return rc;
-    struct index_file_stamp again = file_stamp(&after);
+    return ERR_NOTFOUND;
+}
+
+void cache_file_digest_learn(struct cache *c, const char *path, const struct stat *before,
+                             const char digest[CACHE_DIGEST_SIZE])
+{
+    struct stat after;
+    char real[PATH_MAX];
+    if (!c || !S_ISREG(before->st_mode) || stat(path, &after) != 0 || !realpath(path, real))
+        return;
+    struct index_file_stamp stamp = file_stamp(before), again = file_stamp(&after);
+    if (memcmp(&stamp, &again, sizeof stamp) != 0)
+        return; /* changed while it was hashed */
     int64_t settled = ((int64_t)now_seconds() - FILE_SETTLED_SECONDS) * 1000000000;
-    if (!memcmp(&stamp, &again, sizeof stamp) && stamp.mtime_ns < settled && stamp.ctime_ns < settled &&
-        index_file_put(c->ix, real, &stamp, out, now_seconds()))
-        err_clear(); /* a memo that cannot be written only costs a re-hash next time */
-    return 0;
+    if (stamp.mtime_ns < settled && stamp.ctime_ns < settled) {
+        if (index_file_put(c->ix, real, &stamp, digest, now_seconds()))
+            err_clear(); /* a memo that cannot be written only costs a re-hash next time */
+        return;
+    }
+    /* Too recent to trust its stamp next run; good for this one. */
+    if (c->n_learned == c->cap_learned) {
+        size_t cap = c->cap_learned ? 2 * c->cap_learned : 8;
+        struct learned_digest *grown = realloc(c->learned, cap * sizeof *grown);
+        if (!grown)
+            return;
+        c->learned = grown;
+        c->cap_learned = cap;
+    }
+    struct learned_digest *l = &c->learned[c->n_learned];
+    if ((l->path = strdup(real))) {
+        l->stamp = stamp;
+        memcpy(l->digest, digest, CACHE_DIGEST_SIZE);
+        c->n_learned++;
+    }
+}
+
+int cache_file_digest(struct cache *c, const char *path, char out[CACHE_DIGEST_SIZE])
+{
+    struct stat before;
+    if (stat(path, &before) != 0)
+        return err_set_errno(errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "%s", path);
+    if (cache_file_digest_remembered(c, path, &before, out) == 0)
+        return 0;
+    int rc = blobstore_hash_file(path, out, NULL);
+    if (!rc)
+        cache_file_digest_learn(c, path, &before, out);
+    return rc;
 }
 
 int cache_remove(struct cache *c, const char *key)

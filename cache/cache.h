@@ -114,6 +114,16 @@ int cache_import(struct cache *dst, struct cache *src, const char *key, struct c
  * c may be NULL (always hashes). Unused memos go after CACHE_FILE_DIGEST_DAYS (gc). */
 #define CACHE_FILE_DIGEST_DAYS 30
 int cache_file_digest(struct cache *c, const char *path, char out[CACHE_DIGEST_SIZE]);
+/* Its two halves, for digests computed elsewhere (builder/digest_prefetch.h):
+ * the remembered digest of path while st (its stat) matches the memo, else
+ * ERR_NOTFOUND without a message; and remembering a digest computed from the
+ * bytes path had when before was taken, if it has not changed since (and is
+ * not too recent to trust a stamp: files changed in the last 2 s are not kept). */
+struct stat;
+int cache_file_digest_remembered(struct cache *c, const char *path, const struct stat *st,
+                                 char out[CACHE_DIGEST_SIZE]);
+void cache_file_digest_learn(struct cache *c, const char *path, const struct stat *before,
+                             const char digest[CACHE_DIGEST_SIZE]);
 
 /* Forgets the entry for key (gc frees the blobs only it needed); ERR_NOTFOUND when absent. */
 int cache_remove(struct cache *c, const char *key);

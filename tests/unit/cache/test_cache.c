@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -220,6 +221,45 @@ TEST(concurrent_processes_share_a_cache)
     cache_close(c);
 }
 
+/* A digest computed elsewhere (builder/digest_prefetch.c) is used for the rest
+ * of the run when the file has not changed since; one that is too recent to
+ * trust a stamp across runs is not kept for the next one. */
+TEST(learned_file_digests)
+{
+    struct cache *c = NULL;
+    CHECK_EQ_INT(cache_open(&c, cdir), 0);
+    char path[400], digest[CACHE_DIGEST_SIZE], got[CACHE_DIGEST_SIZE];
+    snprintf(path, sizeof path, "%s/learned.bin", dir);
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fputs("weights", f) >= 0 && fclose(f) == 0);
+    struct stat before;
+    CHECK_EQ_INT(stat(path, &before), 0);
+    CHECK_EQ_INT(cache_file_digest_remembered(c, path, &before, got), ERR_NOTFOUND);
+    /* Deliberately not its real digest: proves the learned one is what is answered. */
+    memcpy(digest, "sha256:", 7);
+    memset(digest + 7, 'a', 64);
+    digest[71] = '\0';
+    cache_file_digest_learn(c, path, &before, digest);
+    CHECK_EQ_INT(cache_file_digest_remembered(c, path, &before, got), 0);
+    CHECK(!strcmp(got, digest));
+    CHECK_EQ_INT(cache_file_digest(c, path, got), 0);
+    CHECK(!strcmp(got, digest));
+    cache_close(c);
+    /* Written just now: not trusted by a later run, which hashes it. */
+    CHECK_EQ_INT(cache_open(&c, cdir), 0);
+    CHECK_EQ_INT(cache_file_digest_remembered(c, path, &before, got), ERR_NOTFOUND);
+    CHECK_EQ_INT(cache_file_digest(c, path, got), 0);
+    CHECK(strcmp(got, digest) != 0);
+    /* Changed after `before` was taken: nothing is learned. */
+    f = fopen(path, "ab");
+    CHECK(f && fputs(" changed", f) >= 0 && fclose(f) == 0);
+    cache_file_digest_learn(c, path, &before, digest);
+    struct stat now;
+    CHECK_EQ_INT(stat(path, &now), 0);
+    CHECK_EQ_INT(cache_file_digest_remembered(c, path, &now, got), ERR_NOTFOUND);
+    cache_close(c);
+}
+
 TEST(default_dir_follows_the_environment)
 {
     char *d = NULL;
@@ -250,6 +290,7 @@ int main(void)
     RUN(gc_removes_unreferenced_and_expired);
     RUN(gc_keeps_the_grace_period_while_others_use_the_cache);
     RUN(concurrent_processes_share_a_cache);
+    RUN(learned_file_digests);
     RUN(default_dir_follows_the_environment);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -1,0 +1,25 @@
+/* Hashes the large files of a layer on another core while the layer itself
+ * is written (and hashed) on this one, so the SBOM's per-file SHA-256 of a
+ * model costs no extra time: the digests are remembered in the cache's file
+ * memo (cache_file_digest), where the SBOM finds them.
+ *
+ * Files already remembered are skipped. The worker only reads and hashes;
+ * the memo is written by the caller's thread in digest_prefetch_finish. */
+#ifndef AMLPKG_DIGEST_PREFETCH_H
+#define AMLPKG_DIGEST_PREFETCH_H
+
+#include "cache/cache.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct digest_prefetch;
+
+/* Starts hashing the regular files of at least min_size under host_paths
+ * (files or trees). *out is NULL when there is nothing to do (or no memo). */
+int digest_prefetch_start(struct digest_prefetch **out, struct cache *memo, const char *const *host_paths,
+                          size_t n, int64_t min_size);
+/* Waits for the worker and remembers what it hashed. NULL is fine. */
+void digest_prefetch_finish(struct digest_prefetch *p);
+
+#endif
