@@ -166,6 +166,9 @@ check "... and the archive holds every blob once" bash -c \
 check "... whose bytes hash to its name" bash -c "tar xOf '$WORK/big.tar' blobs/sha256/$big_layer | sha256sum | grep -q '^$big_layer '"
 check "... and whose model file is byte-equal to the input" bash -c \
   "tar xOf '$WORK/big.tar' blobs/sha256/$big_layer | tar xOf - var/azureml-app/azureml-models/big/1/model/weights.bin | cmp - '$WORK/big/model/weights.bin'"
+check "the SBOM gives the weights' SHA-256 (hashed on another core while the layer was written)" bash -c "
+  jq -r '.files[] | select(.fileName | endswith(\"/big/1/model/weights.bin\")) | .checksums[0].checksumValue' '$WORK/big.tar.spdx.json' |
+  grep -qx \$(sha256sum '$WORK/big/model/weights.bin' | cut -d' ' -f1)"
 "$AMLPKG" build "$WORK/big/spec.yaml" --format docker-archive -o "$WORK/big-docker.tar" >/dev/null
 check "a docker-archive is built around the plain layer too" bash -c \
   "tar tf '$WORK/big-docker.tar' | head -1 | grep -qx blobs/sha256/$big_layer && tar xOf '$WORK/big-docker.tar' manifest.json | jq -e '.[0].Layers | length == 2'"
