@@ -38,6 +38,8 @@ BUILDER_LIB := $(BUILD)/lib/libamlpkg.a
 # builder/lazy_lib.h. amlpkg is not linked against them; it dlopens the soname this build saw.
 LAZY_PKGS    := libcurl libgit2
 BUILDER_LIBS = $(shell pkg-config --libs $(filter-out $(LAZY_PKGS),$(PKGS))) -lprotobuf-c -lm -lpthread
+# Unit tests link OpenSSL: the TLS tests, and as the oracle the SHA-256 and base64 tests compare with.
+OPENSSL_LIBS = $(shell pkg-config --libs openssl)
 soname_of    = $(shell objdump -p $$($(CC) -print-file-name=$(1)) 2>/dev/null | awk '/SONAME/ {print $$2}')
 $(BUILD)/obj/builder/curl_lazy.o: CFLAGS += -DAMLPKG_CURL_SONAME='"$(call soname_of,libcurl.so)"'
 $(BUILD)/obj/builder/git2_lazy.o: CFLAGS += -DAMLPKG_GIT2_SONAME='"$(call soname_of,libgit2.so)"'
@@ -163,7 +165,8 @@ $(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILDER_LIB) $(RUNTIME_LIB)
 
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILDER_LIB) $(RUNTIME_LIB) tests/unit/test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(TEST_CUDA) $(BUILDER_LIB) $(RUNTIME_LIB) $(LDFLAGS_ALL) $(BUILDER_LIBS) -l:libhttp_parser.a $(TEST_CUDA_LIBS)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(TEST_CUDA) $(BUILDER_LIB) $(RUNTIME_LIB) $(LDFLAGS_ALL) $(BUILDER_LIBS) \
+	  $(OPENSSL_LIBS) -l:libhttp_parser.a $(TEST_CUDA_LIBS)
 
 # The backend test runs the CUDA kernels too where they are built (and skips them without a GPU).
 $(BUILD)/tests/unit/runtime/engine/test_backends: $(CUDA_OBJ)
@@ -174,6 +177,12 @@ $(BUILD)/tests/unit/runtime/engine/test_backends: TEST_CUDA_LIBS = $(CUDA_LIBS)
 $(CONFORMANCE_BIN): tests/conformance/onnx_node_runner.c $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(RUNTIME_LIB) $(LDFLAGS_ALL) $(RUNTIME_LIBS)
+
+# SHA-256 benchmark (tests/bench/sha256.sh): ours against OpenSSL's, the yardstick.
+SHA256_BENCH := $(BUILD)/tests/bench/sha256_bench
+$(SHA256_BENCH): tests/bench/sha256_bench.c $(RUNTIME_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(RUNTIME_LIB) $(LDFLAGS_ALL) $(OPENSSL_LIBS)
 
 # Engine benchmark (tests/bench/gemm.sh): the only program linked to OpenBLAS, as the yardstick.
 ENGINE_BENCH := $(BUILD)/tests/bench/engine_bench
@@ -206,7 +215,7 @@ fuzz: deps
 	@BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
 bench: all
-	@$(MAKE) --no-print-directory $(ENGINE_BENCH)
+	@$(MAKE) --no-print-directory $(ENGINE_BENCH) $(SHA256_BENCH)
 	@BUILD=$(BUILD) bash tests/bench/run.sh
 
 install: all
