@@ -22,7 +22,8 @@ COMMON_SRC  := $(wildcard common/*.c)
 ENGINE_SRC  := $(wildcard runtime/engine/*.c runtime/engine/ops/*.c runtime/engine/backends/*.c)
 SERVER_SRC  := $(filter-out runtime/amlserve.c runtime/no_resolver.c,$(wildcard runtime/*.c))
 CACHE_SRC   := $(wildcard cache/*.c)
-BUILDER_SRC := $(filter-out builder/main.c,$(wildcard builder/*.c))
+# openssl_lazy.c goes into amlpkg only: everything else linking libamlpkg.a links OpenSSL itself.
+BUILDER_SRC := $(filter-out builder/main.c builder/openssl_lazy.c,$(wildcard builder/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_OBJ  := $(call obj,$(COMMON_SRC))
@@ -37,12 +38,16 @@ BUILDER_LIB := $(BUILD)/lib/libamlpkg.a
 # libcurl and libgit2 (and the ~40 libraries they pull in) are loaded on first use, not at start-up:
 # builder/lazy_lib.h. amlpkg is not linked against them; it dlopens the soname this build saw.
 LAZY_PKGS    := libcurl libgit2
-BUILDER_LIBS = $(shell pkg-config --libs $(filter-out $(LAZY_PKGS),$(PKGS))) -lprotobuf-c -lm -lpthread
+# Nor against OpenSSL: SHA-256 and base64 are its own (runtime/sha256.c, common/base64.c), and
+# libssl is loaded only to check a spec's TLS pair (builder/openssl_lazy.c), which saves loading and
+# relocating libssl/libcrypto on every start. libcurl brings them along when it is loaded.
+BUILDER_LIBS = $(shell pkg-config --libs $(filter-out $(LAZY_PKGS) openssl,$(PKGS))) -lprotobuf-c -lm -lpthread
 # Unit tests link OpenSSL: the TLS tests, and as the oracle the SHA-256 and base64 tests compare with.
 OPENSSL_LIBS = $(shell pkg-config --libs openssl)
 soname_of    = $(shell objdump -p $$($(CC) -print-file-name=$(1)) 2>/dev/null | awk '/SONAME/ {print $$2}')
 $(BUILD)/obj/builder/curl_lazy.o: CFLAGS += -DAMLPKG_CURL_SONAME='"$(call soname_of,libcurl.so)"'
 $(BUILD)/obj/builder/git2_lazy.o: CFLAGS += -DAMLPKG_GIT2_SONAME='"$(call soname_of,libgit2.so)"'
+$(BUILD)/obj/builder/openssl_lazy.o: CFLAGS += -DAMLPKG_SSL_SONAME='"$(call soname_of,libssl.so)"'
 
 # OpenSSL for TLS termination, its static archives even in dynamic (sanitizer) builds. OpenSSL
 # references the name resolver and dlopen from code amlserve never runs: amlserve's link points
@@ -159,7 +164,7 @@ $(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(BUILD)/obj/runtime/no_r
 	  objcopy --strip-all --add-gnu-debuglink=$@.debug $@.tmp)
 	mv $@.tmp $@
 
-$(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILDER_LIB) $(RUNTIME_LIB)
+$(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILD)/obj/builder/openssl_lazy.o $(BUILDER_LIB) $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(BUILDER_LIBS)
 
