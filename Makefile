@@ -22,7 +22,8 @@ COMMON_SRC  := $(wildcard common/*.c)
 ENGINE_SRC  := $(wildcard runtime/engine/*.c runtime/engine/ops/*.c runtime/engine/backends/*.c)
 SERVER_SRC  := $(filter-out runtime/amlserve.c runtime/no_resolver.c,$(wildcard runtime/*.c))
 CACHE_SRC   := $(wildcard cache/*.c)
-BUILDER_SRC := $(filter-out builder/main.c,$(wildcard builder/*.c))
+# openssl_lazy.c goes into amlpkg only: everything else linking libamlpkg.a links OpenSSL itself.
+BUILDER_SRC := $(filter-out builder/main.c builder/openssl_lazy.c,$(wildcard builder/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_OBJ  := $(call obj,$(COMMON_SRC))
@@ -38,12 +39,19 @@ BUILDER_LIB := $(BUILD)/lib/libamlpkg.a
 # at start-up: builder/lazy_lib.h. amlpkg is not linked against them; it dlopens the soname this
 # build saw. Tests that call libarchive themselves link it (TEST_LIBS).
 LAZY_PKGS    := libcurl libgit2 libarchive
-BUILDER_LIBS = $(shell pkg-config --libs $(filter-out $(LAZY_PKGS),$(PKGS))) -lprotobuf-c -lm -lpthread
+# Nor against OpenSSL: SHA-256 and base64 are its own (runtime/sha256.c, common/base64.c), and
+# libssl is loaded only to check a spec's TLS pair (builder/openssl_lazy.c), which saves loading and
+# relocating libssl/libcrypto on every start. libcurl brings them along when it is loaded.
+BUILDER_LIBS = $(shell pkg-config --libs $(filter-out $(LAZY_PKGS) openssl,$(PKGS))) -lprotobuf-c -lm -lpthread
 soname_of    = $(shell objdump -p $$($(CC) -print-file-name=$(1)) 2>/dev/null | awk '/SONAME/ {print $$2}')
 $(BUILD)/obj/builder/curl_lazy.o: CFLAGS += -DAMLPKG_CURL_SONAME='"$(call soname_of,libcurl.so)"'
 $(BUILD)/obj/builder/git2_lazy.o: CFLAGS += -DAMLPKG_GIT2_SONAME='"$(call soname_of,libgit2.so)"'
 $(BUILD)/obj/builder/archive_lazy.o: CFLAGS += -DAMLPKG_ARCHIVE_SONAME='"$(call soname_of,libarchive.so)"'
-TEST_LIBS    = $(BUILDER_LIBS) $(shell pkg-config --libs libarchive)
+$(BUILD)/obj/builder/openssl_lazy.o: CFLAGS += -DAMLPKG_SSL_SONAME='"$(call soname_of,libssl.so)"'
+# Unit tests link libarchive (tests that read archives) and OpenSSL: the TLS tests, and the oracle
+# the SHA-256 and base64 tests compare with.
+OPENSSL_LIBS = $(shell pkg-config --libs openssl)
+TEST_LIBS    = $(BUILDER_LIBS) $(shell pkg-config --libs libarchive) $(OPENSSL_LIBS)
 
 # OpenSSL for TLS termination, its static archives even in dynamic (sanitizer) builds. OpenSSL
 # references the name resolver and dlopen from code amlserve never runs: amlserve's link points
@@ -160,7 +168,7 @@ $(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(BUILD)/obj/runtime/no_r
 	  objcopy --strip-all --add-gnu-debuglink=$@.debug $@.tmp)
 	mv $@.tmp $@
 
-$(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILDER_LIB) $(RUNTIME_LIB)
+$(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILD)/obj/builder/openssl_lazy.o $(BUILDER_LIB) $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(BUILDER_LIBS)
 
@@ -177,6 +185,12 @@ $(BUILD)/tests/unit/runtime/engine/test_backends: TEST_CUDA_LIBS = $(CUDA_LIBS)
 $(CONFORMANCE_BIN): tests/conformance/onnx_node_runner.c $(RUNTIME_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(RUNTIME_LIB) $(LDFLAGS_ALL) $(RUNTIME_LIBS)
+
+# SHA-256 benchmark (tests/bench/sha256.sh): ours against OpenSSL's, the yardstick.
+SHA256_BENCH := $(BUILD)/tests/bench/sha256_bench
+$(SHA256_BENCH): tests/bench/sha256_bench.c $(RUNTIME_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(RUNTIME_LIB) $(LDFLAGS_ALL) $(OPENSSL_LIBS)
 
 # Engine benchmark (tests/bench/gemm.sh): the only program linked to OpenBLAS, as the yardstick.
 ENGINE_BENCH := $(BUILD)/tests/bench/engine_bench
@@ -209,7 +223,7 @@ fuzz: deps
 	@BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
 bench: all
-	@$(MAKE) --no-print-directory $(ENGINE_BENCH)
+	@$(MAKE) --no-print-directory $(ENGINE_BENCH) $(SHA256_BENCH)
 	@BUILD=$(BUILD) bash tests/bench/run.sh
 
 install: all

@@ -2,7 +2,6 @@
 #include "commands.h"
 #include "common/err.h"
 
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,9 +61,6 @@ int cmd_report_error(int code)
 
 int main(int argc, char **argv)
 {
-    /* amlpkg's own hashing needs no system OpenSSL configuration: skipping it saves milliseconds on
-     * every command (libcurl still initialises TLS with it, as usual, when a command loads it). */
-    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

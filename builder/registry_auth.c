@@ -1,11 +1,11 @@
 #include "registry_auth.h"
 
 #include "common/arena.h"
+#include "common/base64.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,26 +150,21 @@ static int decode_auth(struct auth_creds *out, const char *b64, size_t len, cons
 {
     if (len == 0 || len > 4096)
         return err_set(ERR_INVALID, "%s: 'auth' entry has a bad length", path);
-    unsigned char *raw = malloc(len + 1);
+    unsigned char *raw = malloc(BASE64_DECODED_MAX(len) + 1);
     if (!raw)
         return err_set(ERR_NOMEM, "out of memory");
-    int n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)len);
+    long n = base64_decode(raw, b64, len);
     int rc = 0;
     if (n < 0) {
         rc = err_set(ERR_INVALID, "%s: 'auth' entry is not base64", path);
     } else {
-        /* EVP_DecodeBlock counts '=' padding as zero bytes. */
-        while (n > 0 && len > 0 && b64[len - 1] == '=') {
-            n--;
-            len--;
-        }
         raw[n] = '\0';
         if (strlen((char *)raw) != (size_t)n)
             rc = err_set(ERR_INVALID, "%s: 'auth' entry holds a NUL byte", path);
         else
             rc = registry_auth_split_creds(out, (char *)raw, path);
     }
-    OPENSSL_cleanse(raw, len + 1);
+    explicit_bzero(raw, BASE64_DECODED_MAX(len) + 1); /* the password */
     free(raw);
     return rc;
 }
@@ -273,8 +268,8 @@ char *registry_auth_base64(const char *data, size_t len)
 {
     if (len > (1u << 20))
         return NULL;
-    char *out = malloc(4 * ((len + 2) / 3) + 1);
+    char *out = malloc(BASE64_ENCODED_SIZE(len));
     if (out)
-        EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)data, (int)len);
+        base64_encode(out, data, len);
     return out;
 }

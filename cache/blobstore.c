@@ -1,11 +1,11 @@
 #include "blobstore.h"
 
 #include "common/err.h"
+#include "runtime/sha256.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,11 +96,11 @@ char *blobstore_path(const struct blobstore *bs, const char *digest)
     return blobstore_valid_digest(digest) ? join(bs->root, digest + 7) : NULL;
 }
 
-static void hex_digest(char out[BLOB_DIGEST_SIZE], const unsigned char raw[32])
+static void hex_digest(char out[BLOB_DIGEST_SIZE], const unsigned char raw[SHA256_BYTES])
 {
     static const char hex[] = "0123456789abcdef";
     memcpy(out, "sha256:", 7);
-    for (int i = 0; i < 32; i++) {
+    for (int i = 0; i < SHA256_BYTES; i++) {
         out[7 + 2 * i] = hex[raw[i] >> 4];
         out[8 + 2 * i] = hex[raw[i] & 15];
     }
@@ -111,11 +111,8 @@ static void hex_digest(char out[BLOB_DIGEST_SIZE], const unsigned char raw[32])
 static int copy_hash(int dst, int src, const void *data, size_t len, char digest[BLOB_DIGEST_SIZE],
                      int64_t *size)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(ctx);
-        return err_set(ERR_NOMEM, "cannot start a sha256 digest");
-    }
+    struct sha256 sha;
+    sha256_init(&sha);
     int rc = 0;
     int64_t total = 0;
     char chunk[1 << 16];
@@ -137,7 +134,7 @@ static int copy_hash(int dst, int src, const void *data, size_t len, char digest
         }
         if (n == 0)
             break;
-        EVP_DigestUpdate(ctx, from, (size_t)n);
+        sha256_update(&sha, from, (size_t)n);
         for (ssize_t off = 0; dst >= 0 && off < n;) {
             ssize_t w = write(dst, from + off, (size_t)(n - off));
             if (w < 0 && errno == EINTR)
@@ -152,12 +149,9 @@ static int copy_hash(int dst, int src, const void *data, size_t len, char digest
             break;
         total += n;
     }
-    unsigned char raw[EVP_MAX_MD_SIZE];
-    unsigned int rawlen = 0;
-    if (EVP_DigestFinal_ex(ctx, raw, &rawlen) != 1 || rawlen != 32)
-        rc = rc ? rc : err_set(ERR_IO, "sha256 final failed");
-    EVP_MD_CTX_free(ctx);
     if (!rc) {
+        unsigned char raw[SHA256_BYTES];
+        sha256_final(&sha, raw);
         hex_digest(digest, raw);
         if (size)
             *size = total;

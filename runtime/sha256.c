@@ -1,8 +1,11 @@
 #include "sha256.h"
 
+#include "sha256_x86.h"
+
+#include <stdatomic.h>
 #include <string.h>
 
-static const uint32_t round_constants[64] = {
+_Alignas(16) const uint32_t sha256_round_constants[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
     0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -17,7 +20,7 @@ static uint32_t rotr(uint32_t x, int n)
     return (x >> n) | (x << (32 - n));
 }
 
-static void compress(uint32_t state[8], const unsigned char block[64])
+static void compress_block(uint32_t state[8], const unsigned char block[64])
 {
     uint32_t w[64];
     for (int i = 0; i < 16; i++)
@@ -31,12 +34,49 @@ static void compress(uint32_t state[8], const unsigned char block[64])
     uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
     uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
     for (int i = 0; i < 64; i++) {
-        uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + round_constants[i] + w[i];
+        uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + sha256_round_constants[i] + w[i];
         uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
         h = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
     }
     state[0] += a, state[1] += b, state[2] += c, state[3] += d;
     state[4] += e, state[5] += f, state[6] += g, state[7] += h;
+}
+
+static void compress_portable(uint32_t state[8], const unsigned char *blocks, size_t n)
+{
+    for (; n; n--, blocks += 64)
+        compress_block(state, blocks);
+}
+
+typedef void compress_fn(uint32_t state[8], const unsigned char *blocks, size_t n);
+
+/* Picked on first use, from CPUID; a relaxed atomic because racing threads
+ * all store the same answer. */
+static _Atomic(compress_fn *) chosen;
+
+static compress_fn *pick(void)
+{
+    return sha256_x86_available() ? sha256_x86_compress : compress_portable;
+}
+
+static compress_fn *compressor(void)
+{
+    compress_fn *f = atomic_load_explicit(&chosen, memory_order_relaxed);
+    if (!f) {
+        f = pick();
+        atomic_store_explicit(&chosen, f, memory_order_relaxed);
+    }
+    return f;
+}
+
+int sha256_accelerated(void)
+{
+    return compressor() == sha256_x86_compress;
+}
+
+void sha256_force_portable(int on)
+{
+    atomic_store_explicit(&chosen, on ? compress_portable : pick(), memory_order_relaxed);
 }
 
 void sha256_init(struct sha256 *s)
@@ -51,30 +91,43 @@ void sha256_init(struct sha256 *s)
 void sha256_update(struct sha256 *s, const void *data, size_t len)
 {
     const unsigned char *p = data;
+    if (!len) /* data may then be NULL, which memcpy must not see */
+        return;
     s->length += len;
-    while (len) {
+    if (s->used) {
         size_t take = 64 - s->used < len ? 64 - s->used : len;
         memcpy(s->block + s->used, p, take);
         s->used += take, p += take, len -= take;
-        if (s->used == 64) {
-            compress(s->state, s->block);
-            s->used = 0;
-        }
+        if (s->used < 64)
+            return;
+        compressor()(s->state, s->block, 1);
+        s->used = 0;
     }
+    /* Whole blocks are hashed where they lie, in one call: no copy, and the
+     * SHA-NI path keeps the state in registers from block to block. */
+    if (len >= 64) {
+        compressor()(s->state, p, len / 64);
+        p += len & ~(size_t)63;
+        len &= 63;
+    }
+    if (len)
+        memcpy(s->block, p, len);
+    s->used = len;
 }
 
 void sha256_final(struct sha256 *s, unsigned char out[SHA256_BYTES])
 {
     uint64_t bits = s->length * 8;
-    unsigned char pad = 0x80;
-    sha256_update(s, &pad, 1);
-    pad = 0;
-    while (s->used != 56)
-        sha256_update(s, &pad, 1);
-    unsigned char len_be[8];
+    s->block[s->used++] = 0x80;
+    if (s->used > 56) { /* no room for the length: it goes in one more block */
+        memset(s->block + s->used, 0, 64 - s->used);
+        compressor()(s->state, s->block, 1);
+        s->used = 0;
+    }
+    memset(s->block + s->used, 0, 56 - s->used);
     for (int i = 0; i < 8; i++)
-        len_be[i] = (unsigned char)(bits >> (56 - 8 * i));
-    sha256_update(s, len_be, 8);
+        s->block[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
+    compressor()(s->state, s->block, 1);
     for (int i = 0; i < 8; i++)
         for (int j = 0; j < 4; j++)
             out[i * 4 + j] = (unsigned char)(s->state[i] >> (24 - 8 * j));

@@ -85,6 +85,61 @@ TEST(creds_precedence)
     rmdir(dir);
 }
 
+/* The config.json "auth" entry: padding is not part of the password, a NUL
+ * byte or text that is not base64 is refused. */
+static int creds_from_auth(struct auth_creds *c, const char *dir, const char *auth)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/auth.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "{\"auths\":{\"reg.example.com\":{\"auth\":\"%s\"}}}", auth);
+    fclose(f);
+    setenv("REGISTRY_AUTH_FILE", path, 1);
+    err_clear();
+    int rc = registry_auth_find_creds(c, "reg.example.com", NULL);
+    unsetenv("REGISTRY_AUTH_FILE");
+    remove(path);
+    return rc;
+}
+
+TEST(auth_entry_decoding)
+{
+    struct auth_creds c;
+    char dir[] = "/tmp/amlpkg-auth-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    unsetenv("AMLPKG_REGISTRY_AUTH");
+    unsetenv("DOCKER_CONFIG");
+    unsetenv("XDG_RUNTIME_DIR");
+    setenv("HOME", dir, 1);
+    int rc = creds_from_auth(&c, dir, "Ym9iOnB3"); /* bob:pw */
+    CHECK_EQ_INT(rc, 0);
+    CHECK_STR(c.pass, "pw");
+    registry_auth_creds_release(&c);
+    CHECK_EQ_INT(creds_from_auth(&c, dir, "Ym9iOnB3MQ=="), 0); /* bob:pw1 */
+    CHECK_STR(c.pass, "pw1");
+    registry_auth_creds_release(&c);
+    CHECK_EQ_INT(creds_from_auth(&c, dir, "Ym9iOnB3MTI="), 0); /* bob:pw12 */
+    CHECK_STR(c.user, "bob");
+    CHECK_STR(c.pass, "pw12");
+    registry_auth_creds_release(&c);
+    CHECK_EQ_INT(creds_from_auth(&c, dir, "Ym9iOgB4"), ERR_INVALID); /* bob:\0x */
+    CHECK(strstr(err_message(ERR_INVALID), "NUL byte") != NULL);
+    CHECK_EQ_INT(creds_from_auth(&c, dir, "Ym9iOnB3MQ"), ERR_INVALID); /* padding left out */
+    CHECK(strstr(err_message(ERR_INVALID), "not base64") != NULL);
+    CHECK_EQ_INT(creds_from_auth(&c, dir, "Ym9i!nB3"), ERR_INVALID);
+    CHECK(strstr(err_message(ERR_INVALID), "not base64") != NULL);
+    rmdir(dir);
+}
+
+TEST(basic_header_encoding)
+{
+    char *b = registry_auth_base64("bob:pw1", 7);
+    CHECK_STR(b, "Ym9iOnB3MQ==");
+    free(b);
+}
+
 TEST(token_reply)
 {
     char *t = NULL;
@@ -109,6 +164,8 @@ int main(void)
     RUN(basic_challenge);
     RUN(bad_challenges);
     RUN(creds_precedence);
+    RUN(auth_entry_decoding);
+    RUN(basic_header_encoding);
     RUN(token_reply);
     return test_failures ? 1 : 0;
 }
