@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "fsutil.h"
+#include "hash_sink.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -16,7 +17,6 @@
 #include <zlib.h>
 
 #define MAX_TREE_DEPTH 64
-#define IO_BUFFER (1 << 20)
 
 struct oci_layer_writer {
     struct archive *tar;
@@ -26,12 +26,10 @@ struct oci_layer_writer {
     int zs_ready;
     int level;         /* gzip level asked for */
     int current_level; /* level in effect: 0 while storing incompressible data */
-    FILE *file;
-    char *iobuf; /* file's stdio buffer, freed after it is closed */
+    int fd;
+    struct hash_sink *sink; /* writes and hashes the blob bytes on another thread */
     char *path;
-    struct digest diff;   /* uncompressed tar */
-    struct digest blob;   /* compressed bytes on disk */
-    int64_t size;
+    struct digest diff;   /* uncompressed tar (compressed layers only: a plain one's is the sink's) */
     int64_t offset;       /* room left before the blob bytes */
     int64_t mtime;
     int failed;           /* a write callback failed; its message is set */
@@ -67,19 +65,16 @@ const char *oci_compression_name(enum oci_compression c)
 }
 
 /* Appends the compressed or plain layer bytes to the blob file and its digest. */
-static int emit_blob(struct oci_layer_writer *w, const void *data, size_t len, int hash)
+static int emit_blob(struct oci_layer_writer *w, const void *data, size_t len)
 {
-    if (fwrite(data, 1, len, w->file) != len)
-        return err_set_errno(ERR_IO, "%s: write failed", w->path);
-    w->size += (int64_t)len;
-    return hash ? digest_update(&w->blob, data, len) : 0;
+    return hash_sink_write(w->sink, data, len);
 }
 
 /* Writes what deflate left in zbuf to the blob file and its digest. */
 static int emit_compressed(struct oci_layer_writer *w)
 {
     size_t have = sizeof w->zbuf - w->zs.avail_out;
-    return have ? emit_blob(w, w->zbuf, have, 1) : 0;
+    return have ? emit_blob(w, w->zbuf, have) : 0;
 }
 
 static int flush_deflate(struct oci_layer_writer *w, int flush)
@@ -275,7 +270,7 @@ static la_ssize_t on_zstd_bytes(struct archive *a, void *ctx, const void *data, 
 {
     (void)a;
     struct oci_layer_writer *w = ctx;
-    if (w->failed || emit_blob(w, data, len, 1)) {
+    if (w->failed || emit_blob(w, data, len)) {
         w->failed = 1;
         return -1;
     }
@@ -287,14 +282,14 @@ static la_ssize_t on_tar_bytes(struct archive *a, void *ctx, const void *data, s
 {
     (void)a;
     struct oci_layer_writer *w = ctx;
-    if (w->failed || digest_update(&w->diff, data, len)) {
+    if (w->failed || (w->compression != OCI_COMPRESSION_NONE && digest_update(&w->diff, data, len))) {
         w->failed = 1;
         return -1;
     }
     int rc = 0;
     switch (w->compression) {
     case OCI_COMPRESSION_NONE:
-        rc = emit_blob(w, data, len, 0); /* the blob is the tar: one digest serves both */
+        rc = emit_blob(w, data, len); /* the blob is the tar: the sink's digest serves both */
         break;
     case OCI_COMPRESSION_ZSTD:
         if (archive_write_data(w->zstd, data, len) != (la_ssize_t)len)
@@ -351,6 +346,7 @@ int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t
     struct oci_layer_writer *w = calloc(1, sizeof *w);
     if (!w)
         return err_set(ERR_NOMEM, "out of memory");
+    w->fd = -1;
     w->mtime = mtime;
     w->level = w->current_level = level;
     w->compression = compression;
@@ -366,17 +362,10 @@ int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t
         rc = err_set(ERR_NOMEM, "out of memory");
         goto done;
     }
-    int fd = mkostemp(w->path, O_CLOEXEC);
-    if (fd < 0 || !(w->file = fdopen(fd, "wb"))) {
+    if ((w->fd = mkostemp(w->path, O_CLOEXEC)) < 0) {
         rc = err_set_errno(ERR_IO, "%s: cannot create layer file", work_dir);
-        if (fd >= 0)
-            close(fd);
         goto done;
     }
-    /* libarchive hands over 10 KiB tar blocks: batch them into large writes
-     * (glibc ignores a size given without a buffer). */
-    if ((w->iobuf = malloc(IO_BUFFER)))
-        setvbuf(w->file, w->iobuf, _IOFBF, IO_BUFFER);
     if (compression == OCI_COMPRESSION_GZIP) {
         if (deflateInit2(&w->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
             rc = err_set(ERR_NOMEM, "cannot start gzip compression");
@@ -386,7 +375,7 @@ int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t
     } else if (compression == OCI_COMPRESSION_ZSTD && (rc = start_zstd(w, level))) {
         goto done;
     }
-    if ((rc = digest_init(&w->diff)) || (rc = digest_init(&w->blob)))
+    if ((rc = digest_init(&w->diff)) || (rc = hash_sink_start(&w->sink, w->fd, w->path)))
         goto done;
     w->tar = archive_write_new();
     if (!w->tar) {
@@ -417,13 +406,12 @@ void oci_layer_abort(struct oci_layer_writer *w)
         archive_write_free(w->zstd);
     if (w->zs_ready)
         deflateEnd(&w->zs);
-    if (w->file)
-        fclose(w->file);
-    free(w->iobuf);
+    hash_sink_abort(w->sink);
+    if (w->fd >= 0)
+        close(w->fd);
     if (w->path)
         unlink(w->path);
     digest_release(&w->diff);
-    digest_release(&w->blob);
     for (size_t i = 0; i < w->n_dirs; i++)
         free(w->dirs[i]);
     free(w->dirs);
@@ -612,7 +600,7 @@ int oci_layer_add_tree(struct oci_layer_writer *w, const char *image_path, const
 
 int oci_layer_leave_room(struct oci_layer_writer *w, int64_t bytes)
 {
-    if (ftello(w->file) != 0 || fseeko(w->file, (off_t)bytes, SEEK_SET) != 0)
+    if (lseek(w->fd, 0, SEEK_CUR) != 0 || lseek(w->fd, (off_t)bytes, SEEK_SET) != (off_t)bytes)
         return err_set_errno(ERR_IO, "%s: cannot leave room at the start of the layer", w->path);
     w->offset = bytes;
     return 0;
@@ -635,17 +623,14 @@ int oci_layer_finish(struct oci_layer_writer *w, struct oci_blob *out)
         rc = w->failed ? ERR_IO : err_set(ERR_IO, "zstd compression failed: %s", archive_error_string(w->zstd));
         goto done;
     }
-    if (fflush(w->file) != 0) {
-        rc = err_set_errno(ERR_IO, "%s: write failed", w->path);
-        goto done;
-    }
-    if ((rc = digest_final(&w->diff, out->diff_id)))
+    struct hash_sink *sink = w->sink;
+    w->sink = NULL;
+    if ((rc = hash_sink_finish(sink, out->digest, &out->size)))
         goto done;
     if (w->compression == OCI_COMPRESSION_NONE)
-        memcpy(out->digest, out->diff_id, sizeof out->digest);
-    else if ((rc = digest_final(&w->blob, out->digest)))
+        memcpy(out->diff_id, out->digest, sizeof out->diff_id);
+    else if ((rc = digest_final(&w->diff, out->diff_id)))
         goto done;
-    out->size = w->size;
     out->offset = w->offset;
     out->media_type = w->compression == OCI_COMPRESSION_NONE   ? OCI_MEDIA_TYPE_LAYER
                       : w->compression == OCI_COMPRESSION_ZSTD ? OCI_MEDIA_TYPE_LAYER_ZSTD
