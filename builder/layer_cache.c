@@ -14,7 +14,7 @@
 #include <zlib.h>
 
 /* Bump when the layer writer changes the bytes it produces for the same files. */
-#define LAYER_FORMAT 1
+#define LAYER_FORMAT 2 /* 2: tar streams no longer padded to 10 KiB blocks */
 #define MAX_TREE_DEPTH 64
 
 /* Appends one field (NUL-terminated, so no path can imitate another listing). */

@@ -382,8 +382,10 @@ int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t
         rc = err_set(ERR_NOMEM, "out of memory");
         goto done;
     }
+    /* No 10 KiB blocking: file data reaches on_tar_bytes as it is read, not
+     * copied into blocks first, and the tar ends after its two zero blocks. */
     if (archive_write_set_format_pax_restricted(w->tar) != ARCHIVE_OK ||
-        archive_write_add_filter_none(w->tar) != ARCHIVE_OK ||
+        archive_write_add_filter_none(w->tar) != ARCHIVE_OK || archive_write_set_bytes_per_block(w->tar, 0) != ARCHIVE_OK ||
         archive_write_open2(w->tar, w, NULL, on_tar_bytes, NULL, NULL) != ARCHIVE_OK) {
         rc = tar_error(w, "cannot start layer tar stream");
         goto done;
