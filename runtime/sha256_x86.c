@@ -26,7 +26,7 @@ int sha256_x86_available(void)
 #define RNDS2_FIRST(x, t)                                                      \
     __m128i wk = _mm_add_epi32(x, _mm_load_si128((const __m128i *)(k + (t)))); \
     cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk)
-#define RNDS2_SECOND(t) abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0e))
+#define RNDS2_SECOND() abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0e))
 
 /* The message schedule, four words X = W[4j..4j+3] at a time:
  *   X[j] = MSG2(MSG1(X[j-4], X[j-3]) + W[4j-7..4j-4], X[j-1])
@@ -40,12 +40,12 @@ int sha256_x86_available(void)
 
 /* Rounds 4g..4g+3 with X[g] in cur: completes X[g+1] in next and starts
  * X[g+3] in prev (which then no longer holds X[g-1]). */
-#define GROUP(g, prev, cur, next)   \
-    do {                            \
-        RNDS2_FIRST(cur, 4 * (g));  \
+#define GROUP(g, prev, cur, next)    \
+    do {                             \
+        RNDS2_FIRST(cur, 4 * (g));   \
         SCHED_MSG2(next, cur, prev); \
-        RNDS2_SECOND(4 * (g));      \
-        SCHED_MSG1(prev, cur);      \
+        RNDS2_SECOND();              \
+        SCHED_MSG1(prev, cur);       \
     } while (0)
 
 __attribute__((target("sha,ssse3,sse4.1"))) void sha256_x86_compress(uint32_t state[8], const unsigned char *blocks,
@@ -70,16 +70,16 @@ __attribute__((target("sha,ssse3,sse4.1"))) void sha256_x86_compress(uint32_t st
         __m128i x3 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(blocks + 48)), bswap);
         {
             RNDS2_FIRST(x0, 0);
-            RNDS2_SECOND(0);
+            RNDS2_SECOND();
         }
         {
             RNDS2_FIRST(x1, 4);
-            RNDS2_SECOND(4);
+            RNDS2_SECOND();
             SCHED_MSG1(x0, x1);
         }
         {
             RNDS2_FIRST(x2, 8);
-            RNDS2_SECOND(8);
+            RNDS2_SECOND();
             SCHED_MSG1(x1, x2);
         }
         GROUP(3, x2, x3, x0);
@@ -95,16 +95,16 @@ __attribute__((target("sha,ssse3,sse4.1"))) void sha256_x86_compress(uint32_t st
         {
             RNDS2_FIRST(x1, 52);
             SCHED_MSG2(x2, x1, x0);
-            RNDS2_SECOND(52);
+            RNDS2_SECOND();
         }
         {
             RNDS2_FIRST(x2, 56);
             SCHED_MSG2(x3, x2, x1);
-            RNDS2_SECOND(56);
+            RNDS2_SECOND();
         }
         {
             RNDS2_FIRST(x3, 60);
-            RNDS2_SECOND(60);
+            RNDS2_SECOND();
         }
         abef = _mm_add_epi32(abef, abef0);
         cdgh = _mm_add_epi32(cdgh, cdgh0);

@@ -2,7 +2,8 @@
 # make bench: every tests/bench/*.sh except helpers, each printing
 # "what  amlpkg X s  peer Y s  ratio Rx" lines measured side by side in one run
 # (package.sh: podman build+save; registry.sh: skopeo push/re-push/pull; score.sh;
-# gemm.sh: the engine's sgemm vs OpenBLAS in GFLOP/s and CNN ms/image vs the reference kernels).
+# gemm.sh: the engine's sgemm vs OpenBLAS in GFLOP/s and CNN ms/image vs the reference kernels;
+# sha256.sh: our SHA-256 vs OpenSSL's in GB/s).
 set -u
 cd "$(dirname "$0")"
 echo "amlpkg benchmarks on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ); ratio = peer time / amlpkg time"
