@@ -113,6 +113,19 @@ int digest_prefetch_start(struct digest_prefetch **out, struct cache *memo, cons
     return 0;
 }
 
+int digest_prefetch_covers(const struct digest_prefetch *p, const char *const *host_paths, size_t n)
+{
+    for (size_t i = 0; p && i < p->n; i++) {
+        for (size_t j = 0; j < n; j++) {
+            size_t len = strlen(host_paths[j]);
+            const char *f = p->files[i].path;
+            if (!strncmp(f, host_paths[j], len) && (f[len] == '\0' || f[len] == '/'))
+                return 1;
+        }
+    }
+    return 0;
+}
+
 void digest_prefetch_finish(struct digest_prefetch *p)
 {
     if (!p)

@@ -1,7 +1,8 @@
-/* Hashes the large files of a layer on another core while the layer itself
- * is written (and hashed) on this one, so the SBOM's per-file SHA-256 of a
- * model costs no extra time: the digests are remembered in the cache's file
- * memo (cache_file_digest), where the SBOM finds them.
+/* Hashes the large files of an image's layers on another core while the
+ * layers themselves are written (and hashed) on this one, so the SBOM's
+ * per-file SHA-256 of a model costs no extra time: the digests are
+ * remembered in the cache's file memo (cache_file_digest), where the SBOM and
+ * the layer cache's keys find them.
  *
  * Files already remembered are skipped. The worker only reads and hashes;
  * the memo is written by the caller's thread in digest_prefetch_finish. */
@@ -19,6 +20,8 @@ struct digest_prefetch;
  * (files or trees). *out is NULL when there is nothing to do (or no memo). */
 int digest_prefetch_start(struct digest_prefetch **out, struct cache *memo, const char *const *host_paths,
                           size_t n, int64_t min_size);
+/* Whether any file being hashed lies under one of host_paths. NULL: no. */
+int digest_prefetch_covers(const struct digest_prefetch *p, const char *const *host_paths, size_t n);
 /* Waits for the worker and remembers what it hashed. NULL is fine. */
 void digest_prefetch_finish(struct digest_prefetch *p);
 

@@ -80,36 +80,46 @@ static int resolve_auto(enum oci_compression *c, const struct plan_layer *layer)
     return rc;
 }
 
-/* Files this large in a plain layer (model weights) are hashed for the SBOM
- * on another core while the layer is written: see digest_prefetch.h. */
+/* Files this large (model weights) are hashed for the SBOM on another core
+ * from the start of the build, alongside the layers: see digest_prefetch.h. */
 #define PREFETCH_MIN_FILE (8 << 20)
+
+/* Starts hashing the large files of every plan layer. */
+static int start_prefetch(struct digest_prefetch **out, const struct plan *plan, struct cache *memo)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < plan->n_layers; i++)
+        n += plan->layers[i].n_entries;
+    const char **paths = calloc(n ? n : 1, sizeof *paths);
+    if (!paths)
+        return err_set(ERR_NOMEM, "out of memory");
+    n = 0;
+    for (size_t i = 0; i < plan->n_layers; i++)
+        for (size_t j = 0; j < plan->layers[i].n_entries; j++)
+            paths[n++] = plan->layers[i].entries[j].host_path;
+    int rc = digest_prefetch_start(out, memo, paths, n, PREFETCH_MIN_FILE);
+    free(paths);
+    return rc;
+}
 
 /* A plain tar layer staged for an archive keeps room for its tar header in
  * front, so the archive can be built around it instead of copying it. */
 static int write_layer(struct oci_blob *out, const struct plan_layer *layer, enum oci_compression compression,
-                       const char *work_dir, long long mtime, unsigned flags, struct cache *memo)
+                       const char *work_dir, long long mtime, unsigned flags)
 {
     struct oci_layer_writer *w;
-    struct digest_prefetch *prefetch = NULL;
     int rc = resolve_auto(&compression, layer);
     if (rc || (rc = oci_layer_begin(&w, work_dir, mtime, compression, layer->gzip_level)))
         return rc;
     if ((flags & OCI_IMAGE_FOR_ARCHIVE) && compression == OCI_COMPRESSION_NONE)
         rc = oci_layer_leave_room(w, TAR_BLOCK);
-    if (!rc && compression == OCI_COMPRESSION_NONE && memo) {
-        const char **paths = host_paths(layer);
-        rc = paths ? digest_prefetch_start(&prefetch, memo, paths, layer->n_entries, PREFETCH_MIN_FILE)
-                   : err_set(ERR_NOMEM, "out of memory");
-        free(paths);
-    }
     for (size_t i = 0; i < layer->n_entries && !rc; i++)
         rc = oci_layer_add_tree(w, layer->entries[i].image_path, layer->entries[i].host_path);
-    if (rc)
+    if (rc) {
         oci_layer_abort(w);
-    else
-        rc = oci_layer_finish(w, out);
-    digest_prefetch_finish(prefetch);
-    return rc;
+        return rc;
+    }
+    return oci_layer_finish(w, out);
 }
 
 /* Above this, auto is resolved before the key is computed: weights that end
@@ -119,7 +129,8 @@ static int write_layer(struct oci_blob *out, const struct plan_layer *layer, enu
 
 /* A layer from the cache when the same tar was compressed the same way before, else written (and kept). */
 static int build_layer(struct oci_blob *out, const struct plan_layer *layer, enum oci_compression compression,
-                       const char *work_dir, long long mtime, struct cache *cache, unsigned flags)
+                       const char *work_dir, long long mtime, struct cache *cache, unsigned flags,
+                       struct digest_prefetch **prefetch)
 {
     int rc = 0;
     if (cache && compression == OCI_COMPRESSION_AUTO) {
@@ -132,14 +143,23 @@ static int build_layer(struct oci_blob *out, const struct plan_layer *layer, enu
             return rc;
     }
     if (!cache || compression == OCI_COMPRESSION_NONE)
-        return write_layer(out, layer, compression, work_dir, mtime, flags, cache);
+        return write_layer(out, layer, compression, work_dir, mtime, flags);
+    /* The key needs the digests of this layer's files: wait for those being hashed. */
+    const char **paths = host_paths(layer);
+    if (!paths)
+        return err_set(ERR_NOMEM, "out of memory");
+    if (digest_prefetch_covers(*prefetch, paths, layer->n_entries)) {
+        digest_prefetch_finish(*prefetch);
+        *prefetch = NULL;
+    }
+    free(paths);
     struct layer_cache_key key;
     if ((rc = layer_cache_key(&key, cache, layer, compression, mtime)))
         return rc;
     if ((rc = layer_cache_find(cache, &key, out)) != ERR_NOTFOUND)
         return rc;
     /* Only compressed layers are kept, so a plain one may be staged for an archive. */
-    if (!(rc = write_layer(out, layer, compression, work_dir, mtime, flags, cache)) &&
+    if (!(rc = write_layer(out, layer, compression, work_dir, mtime, flags)) &&
         strcmp(out->media_type, OCI_MEDIA_TYPE_LAYER))
         layer_cache_keep(cache, &key, out);
     return rc;
@@ -372,12 +392,16 @@ int oci_image_build(struct oci_image *out, const struct plan *plan, const struct
         else
             out->n_layers++;
     }
+    struct digest_prefetch *prefetch = NULL;
+    if (!rc && layer_cache)
+        rc = start_prefetch(&prefetch, plan, layer_cache);
     for (size_t i = 0; i < plan->n_layers && !rc; i++) {
         rc = build_layer(&out->layers[out->n_layers], &plan->layers[i], compression, work_dir, plan->created,
-                         layer_cache, flags);
+                         layer_cache, flags, &prefetch);
         if (!rc)
             out->n_layers++;
     }
+    digest_prefetch_finish(prefetch);
     if (rc)
         goto done;
     if ((rc = config_json(&doc, plan, base, out, created)) ||
