@@ -121,7 +121,14 @@ check "... and the body limit is the spec's 5 MiB" bash -c "
   head -c 6000000 /dev/zero | tr '\\\\0' ' ' > '$WORK/big.json'
   [ \$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer run-time-key' --data-binary @'$WORK/big.json' http://127.0.0.1:$sport/score) = 413 ]"
 
-# libcurl, libgit2 and libssl load on first use (builder/lazy_lib.h): commands that need none start without them.
-check "amlpkg starts without loading libcurl, libgit2 or OpenSSL" bash -c "
+# libcurl, libgit2, libarchive and libssl load on first use (builder/lazy_lib.h): commands that need none start without them.
+check "amlpkg starts without loading libcurl, libgit2, libarchive or OpenSSL" bash -c "
   LD_DEBUG=libs '$AMLPKG' version 2>&1 >/dev/null | grep -q 'calling init' &&
-  ! LD_DEBUG=libs '$AMLPKG' version 2>&1 >/dev/null | grep -Eq 'libcurl|libgit2|libssl|libcrypto'"
+  ! LD_DEBUG=libs '$AMLPKG' version 2>&1 >/dev/null | grep -Eq 'libcurl|libgit2|libarchive|libssl|libcrypto'"
+# A rebuild whose layers all come from the cache writes its archive without libarchive.
+AMLPKG_CACHE_DIR="$WORK/lazy-cache" "$AMLPKG" build "$EX/spec.yaml" -o "$WORK/lazy.tar" >/dev/null
+check "a rebuild from the cache never loads libarchive, and gives the same image" bash -c "
+  d=\$(AMLPKG_CACHE_DIR='$WORK/lazy-cache' LD_DEBUG=libs '$AMLPKG' build '$EX/spec.yaml' -o '$WORK/lazy2.tar' 2>'$WORK/lazy.libs' | tail -1) &&
+  grep -q 'calling init' '$WORK/lazy.libs' && ! grep -q libarchive '$WORK/lazy.libs' &&
+  test \"\$d\" = \"\$(AMLPKG_CACHE_DIR='$WORK/lazy-cache' '$AMLPKG' build '$EX/spec.yaml' -o '$WORK/lazy3.tar' --no-cache | tail -1)\" &&
+  cmp '$WORK/lazy2.tar' '$WORK/lazy3.tar'"
