@@ -110,6 +110,17 @@ int fs_commit(FILE *f, const char *tmp_path, const char *target)
     return fs_publish(f, tmp_path, target, 1);
 }
 
+int fs_replace(const char *tmp_path, const char *target)
+{
+    struct stat st;
+    if (lstat(target, &st) == 0 && S_ISREG(st.st_mode) &&
+        renameat2(AT_FDCWD, tmp_path, AT_FDCWD, target, RENAME_EXCHANGE) == 0) {
+        unlink(tmp_path); /* the old target, now under the temporary name */
+        return 0;
+    }
+    return rename(tmp_path, target);
+}
+
 int fs_publish(FILE *f, const char *tmp_path, const char *target, int sync)
 {
     int rc = 0;
@@ -117,7 +128,7 @@ int fs_publish(FILE *f, const char *tmp_path, const char *target, int sync)
         rc = err_set_errno(ERR_IO, "%s: write failed", target);
     if (fclose(f) != 0 && !rc)
         rc = err_set_errno(ERR_IO, "%s: write failed", target);
-    if (!rc && rename(tmp_path, target) != 0)
+    if (!rc && fs_replace(tmp_path, target) != 0)
         rc = err_set_errno(ERR_IO, "%s: cannot rename the finished file into place", target);
     if (rc)
         unlink(tmp_path);

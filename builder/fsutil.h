@@ -23,6 +23,12 @@ void fs_remove_tree(const char *path);
 int fs_temp_beside(FILE **out_file, char **out_path, const char *target);
 /* fsyncs and closes f, then renames tmp_path to target. On failure removes tmp_path. */
 int fs_commit(FILE *f, const char *tmp_path, const char *target);
+/* Renames tmp_path to target. A regular file already at target is swapped
+ * out (RENAME_EXCHANGE) and then removed, rather than renamed over: ext4
+ * writes out a file renamed over another at once (auto_da_alloc), which for
+ * a gigabyte image costs a second. target is never missing or partial either
+ * way; callers that need the bytes on disk fsync first. */
+int fs_replace(const char *tmp_path, const char *target);
 /* The same with the fsync only when sync is set: for outputs, which must be
  * complete or absent but need not survive a power cut unless asked (--fsync). */
 int fs_publish(FILE *f, const char *tmp_path, const char *target, int sync);

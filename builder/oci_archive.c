@@ -152,7 +152,7 @@ static int write_image_tar(const struct oci_image *image, const char *target, lo
     t.fd = -1;
     if (close(fd) != 0)
         rc = err_set_errno(ERR_IO, "%s: write failed", target);
-    else if (rename(tmp_path, target) != 0)
+    else if (fs_replace(tmp_path, target) != 0)
         rc = err_set_errno(ERR_IO, "%s: cannot rename the finished file into place", target);
 done:
     if (t.fd >= 0)

@@ -9,8 +9,13 @@ export CONTAINERS_CONF="$ROOT/templates/podman-containers.conf"
 
 # seconds COMMAND...: wall time of one run, in seconds with microsecond precision. The clock is
 # bash's own $EPOCHREALTIME, read without forking, so short runs are not padded by the timer.
+# With BENCH_SYNC_EACH=1 the page cache is flushed (untimed) before each run, so a run does not pay
+# for writing back what the run before it wrote: gigabytes of dirty pages throttle the next writer.
+# BENCH_PREP, when set, is run (untimed, with eval) before each run: clearing what the run before left.
 seconds() {
   local t0 t1
+  if [ -n "${BENCH_PREP:-}" ]; then eval "$BENCH_PREP" >/dev/null 2>&1 || true; fi
+  [ "${BENCH_SYNC_EACH:-0}" = 1 ] && sync
   t0=$EPOCHREALTIME
   "$@" >/dev/null 2>&1 || { echo "bench: command failed: $*" >&2; return 1; }
   t1=$EPOCHREALTIME
