@@ -60,3 +60,10 @@ fi
 check_exit "usage errors exit 2" 2 "$AMLPKG" build
 check_fails "unknown commands are refused" "unknown command 'frobnicate'" "$AMLPKG" frobnicate
 check_fails "unsupported formats are refused" "format 'tarball' is not one of oci-archive, docker-archive, oci-layout" "$AMLPKG" build "$WORK/spec.yaml" --format tarball
+# An output path that is a directory is refused and left as it was (a regular file is exchanged
+# into place; nothing else ever is).
+mkdir -p "$WORK/outdir/inside" && echo keep > "$WORK/outdir/inside/file"
+check_fails "an output that is a directory is refused" "outdir: cannot rename the finished file into place" \
+  "$AMLPKG" build "$ROOT/examples/onnx-ridge/spec.yaml" -o "$WORK/outdir"
+check "... and the directory is untouched, no temporary file left beside it" bash -c "
+  test -d '$WORK/outdir' && grep -qx keep '$WORK/outdir/inside/file' && ! ls -a '$WORK' | grep -q 'outdir.tmp-'"
