@@ -417,6 +417,15 @@ done:
 }
 
 /* Builds the Authorization header for scope into hdr (empty for none). */
+/* Frees a string that held credentials (base64 is no disguise), wiping it first. */
+static void free_secret(char *s)
+{
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
 static int auth_header(struct registry_conn *c, const char *scope, int refresh, char **hdr)
 {
     struct registry *reg = c->reg;
@@ -431,13 +440,13 @@ static int auth_header(struct registry_conn *c, const char *scope, int refresh, 
         if (plain) {
             snprintf(plain, n, "%s:%s", reg->creds.user, reg->creds.pass);
             b64 = registry_auth_base64(plain, n - 1);
-            free(plain);
+            free_secret(plain);
         }
         if (!b64 || asprintf(hdr, "Authorization: Basic %s", b64) < 0) {
             *hdr = NULL;
             rc = err_set(ERR_NOMEM, "out of memory");
         }
-        free(b64);
+        free_secret(b64);
     } else if (reg->scheme == AUTH_BEARER) {
         struct registry_token *t = NULL;
         for (size_t i = 0; i < reg->n_tokens; i++)
@@ -641,13 +650,13 @@ int registry_call(struct registry_conn *c, const struct registry_call *call, str
         refresh = 0;
         response_reset(resp);
         if ((rc = reset_sink(call))) {
-            free(auth);
+            free_secret(auth);
             return rc;
         }
         struct transfer t = {.conn = c, .call = call, .resp = resp};
         CURLcode cc = perform(c, call, url, auth, resp, &t);
         int had_auth = auth != NULL;
-        free(auth);
+        free_secret(auth);
         if (t.sink_failed)
             return err_set(ERR_IO, "%s: download failed", call->what);
         if (cc == CURLE_ABORTED_BY_CALLBACK || (cc == CURLE_READ_ERROR))
