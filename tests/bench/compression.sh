@@ -16,11 +16,13 @@ for mib in "${sizes[@]}"; do
   head -c $((mib * 1024 * 1024)) /dev/urandom > "$d/model/weights.bin"
   cp "$ROOT/examples/onnx-ridge/model.onnx" "$d/model/"
   printf 'models:\n  - name: bench\n    version: 1\n    path: model\n' > "$d/spec.yaml"
-  # --no-cache: a kept gzip layer would otherwise skip the very compression measured here.
-  build() { "$AMLPKG" build "$d/spec.yaml" -o "$d/out.tar" --compression "$1" --no-cache; rm -f "$d/out.tar"; }
+  # An empty cache each run (cleared untimed, with the last output): a kept gzip layer would
+  # otherwise skip the very compression measured here.
+  build() { AMLPKG_CACHE_DIR="$d/cache" "$AMLPKG" build "$d/spec.yaml" -o "$d/out.tar" --compression "$1"; }
+  export BENCH_SYNC_EACH=1
   sync
-  auto=$(median_of "$RUNS" build auto)
-  gzip=$(median_of "$RUNS" build gzip)
+  auto=$(BENCH_PREP='rm -rf "$d/cache" "$d/out.tar"' median_of "$RUNS" build auto)
+  gzip=$(BENCH_PREP='rm -rf "$d/cache" "$d/out.tar"' median_of "$RUNS" build gzip)
   sha=$(median_of "$RUNS" openssl dgst -sha256 "$d/model/weights.bin")
   report "package ${mib} MiB random model: auto vs gzip" "$auto" "$gzip"
   report "... auto vs SHA-256 of the weights alone" "$auto" "$sha"
