@@ -26,25 +26,35 @@ int registry_media_is_index(const char *mt)
     return !strcmp(mt, MEDIA_OCI_INDEX) || !strcmp(mt, MEDIA_DOCKER_LIST);
 }
 
-int registry_blob_exists(struct registry_conn *c, int *out, const char *repo, const char *digest)
+/* HEAD /v2/<repo>/<kind>/<id>: *out is 1 on 200 (when want is given, only if the
+ * registry names that digest), 0 on 404; any other status is an error. */
+static int head_check(struct registry_conn *c, int *out, const char *repo, const char *kind, const char *id,
+                      const char *accept, const char *want, const char *what)
 {
     *out = 0;
-    char url[600], scope[600], what[128];
-    snprintf(url, sizeof url, "/v2/%s/blobs/%s", repo, digest);
+    char url[600], scope[600];
+    snprintf(url, sizeof url, "/v2/%s/%s/%s", repo, kind, id);
     registry_repo_scope(scope, sizeof scope, repo, 1);
-    snprintf(what, sizeof what, "check blob %.19s", digest);
     struct registry_call call;
     registry_call_init(&call, "HEAD", url, scope, repo, what);
+    call.accept = accept;
     struct registry_response resp;
     int rc = registry_call(c, &call, &resp);
     if (!rc) {
         if (resp.status == 200)
-            *out = 1;
+            *out = !want || !strcmp(resp.docker_digest, want);
         else if (resp.status != 404)
             rc = registry_status_error(c, &call, &resp);
     }
     registry_response_release(&resp);
     return rc;
+}
+
+int registry_blob_exists(struct registry_conn *c, int *out, const char *repo, const char *digest)
+{
+    char what[128];
+    snprintf(what, sizeof what, "check blob %.19s", digest);
+    return head_check(c, out, repo, "blobs", digest, NULL, NULL, what);
 }
 
 /* Appends digest=... to an upload Location (which may already have a query). */
@@ -319,25 +329,11 @@ done:
 
 int registry_manifest_has(struct registry_conn *c, int *out, const char *repo, const char *id, const char *want)
 {
-    *out = 0;
-    char url[600], scope[600], what[160];
-    snprintf(url, sizeof url, "/v2/%s/manifests/%s", repo, id);
-    registry_repo_scope(scope, sizeof scope, repo, 1);
+    char what[160];
     snprintf(what, sizeof what, "check manifest %.80s", id);
-    struct registry_call call;
-    registry_call_init(&call, "HEAD", url, scope, repo, what);
     /* Every type we push, so the registry never converts (which changes the digest). */
-    call.accept = MEDIA_OCI_MANIFEST ", " MEDIA_OCI_INDEX ", " MEDIA_DOCKER_MANIFEST ", " MEDIA_DOCKER_LIST;
-    struct registry_response resp;
-    int rc = registry_call(c, &call, &resp);
-    if (!rc) {
-        if (resp.status == 200)
-            *out = !strcmp(resp.docker_digest, want);
-        else if (resp.status != 404)
-            rc = registry_status_error(c, &call, &resp);
-    }
-    registry_response_release(&resp);
-    return rc;
+    return head_check(c, out, repo, "manifests", id,
+                      MEDIA_OCI_MANIFEST ", " MEDIA_OCI_INDEX ", " MEDIA_DOCKER_MANIFEST ", " MEDIA_DOCKER_LIST, want, what);
 }
 
 int registry_manifest_put(struct registry_conn *c, const char *repo, const char *id, const char *data, size_t len,
