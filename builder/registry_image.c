@@ -422,6 +422,22 @@ static int put_manifests(const struct manifest_check *m, struct image_transfer *
     return rc;
 }
 
+/* The second half of a push or copy: every blob to m's registry, with progress
+ * labelled label, then the manifests m found missing, then the report in x. */
+static int send_image(struct pool *p, struct manifest_check *m, struct image_transfer *x, const char *label,
+                      atomic_llong *bytes, double t0)
+{
+    int rc = start_progress(p, label, bytes, x->tty);
+    if (rc)
+        return rc;
+    rc = move_blobs(p, m, x->jobs);
+    progress_stop(&p->progress);
+    if (!rc)
+        rc = put_manifests(m, x);
+    finish(x, p, m->g, t0);
+    return rc;
+}
+
 /* ---- push --------------------------------------------------------------- */
 
 struct local_ctx {
@@ -469,14 +485,8 @@ int registry_image_push(struct registry *reg, const char *repo, const char *id, 
             rc = err_set(ERR_NOMEM, "out of memory");
     if (rc)
         goto done;
-    if ((rc = start_progress(&p, "pushing", &reg->bytes_moved, x->tty)))
-        goto done;
     struct manifest_check m = {.reg = reg, .repo = repo, .id = id, .g = &g};
-    rc = move_blobs(&p, &m, x->jobs);
-    progress_stop(&p.progress);
-    if (!rc)
-        rc = put_manifests(&m, x);
-    finish(x, &p, &g, t0);
+    rc = send_image(&p, &m, x, "pushing", &reg->bytes_moved, t0);
 done:
     graph_release(&g);
     return rc;
@@ -664,14 +674,8 @@ int registry_image_copy(struct registry *src_reg, const char *src_repo, const ch
         }
     if (rc)
         goto done;
-    if ((rc = start_progress(&p, "copying", &dst_reg->bytes_moved, x->tty)))
-        goto done;
     struct manifest_check m = {.reg = dst_reg, .repo = dst_repo, .id = dst_id, .g = &g};
-    rc = move_blobs(&p, &m, x->jobs);
-    progress_stop(&p.progress);
-    if (!rc)
-        rc = put_manifests(&m, x);
-    finish(x, &p, &g, t0);
+    rc = send_image(&p, &m, x, "copying", &dst_reg->bytes_moved, t0);
 done:
     if (dir)
         fs_remove_tree(dir);
