@@ -67,3 +67,24 @@ check_fails "an output that is a directory is refused" "outdir: cannot rename th
   "$AMLPKG" build "$ROOT/examples/onnx-ridge/spec.yaml" -o "$WORK/outdir"
 check "... and the directory is untouched, no temporary file left beside it" bash -c "
   test -d '$WORK/outdir' && grep -qx keep '$WORK/outdir/inside/file' && ! ls -a '$WORK' | grep -q 'outdir.tmp-'"
+
+# A full file system: the output is refused with the reason, the old output stays, nothing is left
+# behind; a cache on a full file system degrades to building without keeping, and stays consistent.
+mkdir -p "$WORK/full" "$WORK/enospc/model"
+if mount -t tmpfs -o size=4m tmpfs "$WORK/full" 2>/dev/null; then
+  on_exit "umount '$WORK/full'"
+  head -c $((8 * 1024 * 1024)) /dev/urandom > "$WORK/enospc/model/weights.bin"
+  cp "$ROOT/examples/onnx-ridge/model.onnx" "$WORK/enospc/model/"
+  printf 'models:\n  - name: big\n    version: 1\n    path: model\n' > "$WORK/enospc/spec.yaml"
+  echo previous > "$WORK/full/out.tar"
+  check_fails "an output on a full file system fails with the reason" "No space left on device" \
+    env AMLPKG_CACHE_DIR="$WORK/enospc/cache" "$AMLPKG" build "$WORK/enospc/spec.yaml" -o "$WORK/full/out.tar"
+  check "... the previous output is untouched and no staging file is left" bash -c "
+    grep -qx previous '$WORK/full/out.tar' && test \$(ls -A '$WORK/full' | wc -l) -eq 1"
+  rm -f "$WORK/full/out.tar"
+  check "a cache on a full file system: the build still succeeds" \
+    env AMLPKG_CACHE_DIR="$WORK/full/cache" "$AMLPKG" build "$WORK/enospc/spec.yaml" -o "$WORK/enospc/out.tar"
+  check "... and the cache verifies clean" bash -c "AMLPKG_CACHE_DIR='$WORK/full/cache' '$AMLPKG' cache verify | grep -q ' 0 corrupt'"
+else
+  skip "full file system: cannot mount a tmpfs here (needs root in a mount namespace that allows it)"
+fi
