@@ -6,6 +6,7 @@
 #include "fsutil.h"
 #include "model_check.h"
 #include "oci_archive.h"
+#include "digest_prefetch.h"
 #include "oci_image.h"
 #include "oci_layout.h"
 #include "plan.h"
@@ -544,6 +545,7 @@ int cmd_build(int argc, char **argv)
     struct oci_image image = {0};
     struct base_image *base = NULL;
     struct cache *cache = NULL; /* the workspace tier, NULL with --no-cache */
+    struct digest_prefetch *prefetch = NULL;
     char *runtime = NULL, *output = NULL, *out_dir = NULL, *work_dir = NULL, *sbom_layout = NULL;
     long long epoch;
     int rc = plan_source_date_epoch(&epoch);
@@ -587,8 +589,11 @@ int cmd_build(int argc, char **argv)
     /* Blobs are staged beside the output so the final rename never crosses file systems. */
     if ((rc = fs_make_temp_dir(&work_dir, out_dir, ".amlpkg-build-")))
         goto done;
+    /* The SBOM's digests of large files, hashed on another core while the layers are written. */
+    if ((!o.no_sbom || cache) && (rc = oci_image_prefetch_digests(&prefetch, plan, cache)))
+        goto done;
     rc = oci_image_build(&image, plan, base ? base_image_oci(base) : NULL, o.compression, work_dir, cache,
-                         o.format == FORMAT_OCI_LAYOUT ? 0 : OCI_IMAGE_FOR_ARCHIVE);
+                         o.format == FORMAT_OCI_LAYOUT ? 0 : OCI_IMAGE_FOR_ARCHIVE, prefetch);
     if (rc)
         goto done;
     if (o.check && strcmp(o.check, image.manifest.digest) != 0) {
@@ -610,7 +615,7 @@ int cmd_build(int argc, char **argv)
         const char *base = o.format == FORMAT_OCI_LAYOUT && realpath(output, real) ? real : output;
         if (asprintf(&sbom_path, "%s.spdx.json", base) < 0)
             sbom_path = NULL;
-        rc = sbom_path ? sbom_write(sbom_path, plan, spec, image.manifest.digest, cache, o.fsync) : err_set(ERR_NOMEM, "out of memory");
+        rc = sbom_path ? sbom_write(sbom_path, plan, spec, image.manifest.digest, cache, prefetch, o.fsync) : err_set(ERR_NOMEM, "out of memory");
         /* In a layout the SBOM also goes in as an artifact whose subject is the image. */
         if (!rc && (o.format == FORMAT_OCI_LAYOUT || o.push)) {
             struct oci_blob blobs[2] = {0}, manifest = {0};
@@ -633,6 +638,7 @@ int cmd_build(int argc, char **argv)
     if (o.push)
         rc = push_built(&o, output, sbom_layout);
 done:
+    digest_prefetch_free(prefetch); /* before the cache it remembers into */
     if (work_dir)
         fs_remove_tree(work_dir);
     oci_image_release(&image);

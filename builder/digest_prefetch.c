@@ -24,12 +24,13 @@ struct digest_prefetch {
     struct prefetched *files;
     size_t n, cap;
     pthread_t thread;
+    int joined;
 };
 
 static int add_file(struct digest_prefetch *p, const char *path, const struct stat *st)
 {
     char unused[CACHE_DIGEST_SIZE];
-    if (cache_file_digest_remembered(p->memo, path, st, unused) == 0)
+    if (p->memo && cache_file_digest_remembered(p->memo, path, st, unused) == 0)
         return 0;
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 4;
@@ -96,8 +97,6 @@ int digest_prefetch_start(struct digest_prefetch **out, struct cache *memo, cons
                           size_t n, int64_t min_size)
 {
     *out = NULL;
-    if (!memo)
-        return 0;
     struct digest_prefetch *p = calloc(1, sizeof *p);
     if (!p)
         return err_set(ERR_NOMEM, "out of memory");
@@ -126,13 +125,40 @@ int digest_prefetch_covers(const struct digest_prefetch *p, const char *const *h
     return 0;
 }
 
-void digest_prefetch_finish(struct digest_prefetch *p)
+void digest_prefetch_wait(struct digest_prefetch *p)
+{
+    if (!p || p->joined)
+        return;
+    pthread_join(p->thread, NULL);
+    p->joined = 1;
+    for (size_t i = 0; p->memo && i < p->n; i++)
+        if (p->files[i].ok)
+            cache_file_digest_learn(p->memo, p->files[i].path, &p->files[i].before, p->files[i].digest);
+}
+
+int digest_prefetch_lookup(struct digest_prefetch *p, const char *path, char out[CACHE_DIGEST_SIZE])
+{
+    if (!p)
+        return ERR_NOTFOUND;
+    digest_prefetch_wait(p);
+    struct stat now;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct prefetched *f = &p->files[i];
+        if (f->ok && !strcmp(f->path, path) && stat(path, &now) == 0 && now.st_dev == f->before.st_dev &&
+            now.st_ino == f->before.st_ino && now.st_size == f->before.st_size &&
+            now.st_mtim.tv_sec == f->before.st_mtim.tv_sec && now.st_mtim.tv_nsec == f->before.st_mtim.tv_nsec &&
+            now.st_ctim.tv_sec == f->before.st_ctim.tv_sec && now.st_ctim.tv_nsec == f->before.st_ctim.tv_nsec) {
+            memcpy(out, f->digest, CACHE_DIGEST_SIZE);
+            return 0;
+        }
+    }
+    return ERR_NOTFOUND;
+}
+
+void digest_prefetch_free(struct digest_prefetch *p)
 {
     if (!p)
         return;
-    pthread_join(p->thread, NULL);
-    for (size_t i = 0; i < p->n; i++)
-        if (p->files[i].ok)
-            cache_file_digest_learn(p->memo, p->files[i].path, &p->files[i].before, p->files[i].digest);
+    digest_prefetch_wait(p);
     release(p);
 }

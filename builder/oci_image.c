@@ -80,12 +80,7 @@ static int resolve_auto(enum oci_compression *c, const struct plan_layer *layer)
     return rc;
 }
 
-/* Files this large (model weights) are hashed for the SBOM on another core
- * from the start of the build, alongside the layers: see digest_prefetch.h. */
-#define PREFETCH_MIN_FILE (8 << 20)
-
-/* Starts hashing the large files of every plan layer. */
-static int start_prefetch(struct digest_prefetch **out, const struct plan *plan, struct cache *memo)
+int oci_image_prefetch_digests(struct digest_prefetch **out, const struct plan *plan, struct cache *memo)
 {
     size_t n = 0;
     for (size_t i = 0; i < plan->n_layers; i++)
@@ -97,7 +92,7 @@ static int start_prefetch(struct digest_prefetch **out, const struct plan *plan,
     for (size_t i = 0; i < plan->n_layers; i++)
         for (size_t j = 0; j < plan->layers[i].n_entries; j++)
             paths[n++] = plan->layers[i].entries[j].host_path;
-    int rc = digest_prefetch_start(out, memo, paths, n, PREFETCH_MIN_FILE);
+    int rc = digest_prefetch_start(out, memo, paths, n, OCI_IMAGE_PREFETCH_MIN_FILE);
     free(paths);
     return rc;
 }
@@ -130,7 +125,7 @@ static int write_layer(struct oci_blob *out, const struct plan_layer *layer, enu
 /* A layer from the cache when the same tar was compressed the same way before, else written (and kept). */
 static int build_layer(struct oci_blob *out, const struct plan_layer *layer, enum oci_compression compression,
                        const char *work_dir, long long mtime, struct cache *cache, unsigned flags,
-                       struct digest_prefetch **prefetch)
+                       struct digest_prefetch *prefetch)
 {
     int rc = 0;
     if (cache && compression == OCI_COMPRESSION_AUTO) {
@@ -148,10 +143,8 @@ static int build_layer(struct oci_blob *out, const struct plan_layer *layer, enu
     const char **paths = host_paths(layer);
     if (!paths)
         return err_set(ERR_NOMEM, "out of memory");
-    if (digest_prefetch_covers(*prefetch, paths, layer->n_entries)) {
-        digest_prefetch_finish(*prefetch);
-        *prefetch = NULL;
-    }
+    if (digest_prefetch_covers(prefetch, paths, layer->n_entries))
+        digest_prefetch_wait(prefetch);
     free(paths);
     struct layer_cache_key key;
     if ((rc = layer_cache_key(&key, cache, layer, compression, mtime)))
@@ -370,7 +363,8 @@ static int manifest_json(struct buf *b, const struct plan *plan, const struct oc
 }
 
 int oci_image_build(struct oci_image *out, const struct plan *plan, const struct oci_base *base,
-                    enum oci_compression compression, const char *work_dir, struct cache *layer_cache, unsigned flags)
+                    enum oci_compression compression, const char *work_dir, struct cache *layer_cache, unsigned flags,
+                    struct digest_prefetch *prefetch)
 {
     memset(out, 0, sizeof *out);
     struct buf doc;
@@ -392,16 +386,12 @@ int oci_image_build(struct oci_image *out, const struct plan *plan, const struct
         else
             out->n_layers++;
     }
-    struct digest_prefetch *prefetch = NULL;
-    if (!rc && layer_cache)
-        rc = start_prefetch(&prefetch, plan, layer_cache);
     for (size_t i = 0; i < plan->n_layers && !rc; i++) {
         rc = build_layer(&out->layers[out->n_layers], &plan->layers[i], compression, work_dir, plan->created,
-                         layer_cache, flags, &prefetch);
+                         layer_cache, flags, prefetch);
         if (!rc)
             out->n_layers++;
     }
-    digest_prefetch_finish(prefetch);
     if (rc)
         goto done;
     if ((rc = config_json(&doc, plan, base, out, created)) ||

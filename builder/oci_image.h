@@ -64,9 +64,17 @@ enum {
      * room for their tar header in front (oci_blob.offset). */
     OCI_IMAGE_FOR_ARCHIVE = 1,
 };
+/* Files this large (model weights) are hashed for the SBOM on another core
+ * from the start of the build, alongside the layers (digest_prefetch.h). */
+#define OCI_IMAGE_PREFETCH_MIN_FILE (8 << 20)
+struct digest_prefetch;
+int oci_image_prefetch_digests(struct digest_prefetch **out, const struct plan *plan, struct cache *memo);
+
+/* prefetch (may be NULL) is waited for before a layer whose cache key needs
+ * the digests of files it is hashing. */
 int oci_image_build(struct oci_image *out, const struct plan *plan, const struct oci_base *base,
                     enum oci_compression compression, const char *work_dir, struct cache *layer_cache,
-                    unsigned flags);
+                    unsigned flags, struct digest_prefetch *prefetch);
 void oci_image_release(struct oci_image *image);
 /* The Go-style platform architecture name of this host ("amd64", "arm64"). */
 const char *oci_host_architecture(void);

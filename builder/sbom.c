@@ -6,6 +6,7 @@
 #include "common/json.h"
 #include "conda.h"
 #include "digest.h"
+#include "digest_prefetch.h"
 #include "elf_section.h"
 #include "fs_copy.h"
 #include "fsutil.h"
@@ -32,6 +33,7 @@ struct sbom {
     int n_files, n_packages;
     int rc;
     struct cache *memo; /* remembers file digests across builds (may be NULL) */
+    struct digest_prefetch *prefetch; /* large files hashed during the build (may be NULL) */
 };
 
 static void add_string(struct buf *b, const char *key, const char *value, int *rc)
@@ -86,7 +88,7 @@ static void add_package(struct sbom *s, char id[64], const char *name, const cha
 static int file_sha256(struct sbom *s, char hex[65], const char *path)
 {
     char full[DIGEST_STRING_SIZE];
-    int rc = cache_file_digest(s->memo, path, full);
+    int rc = digest_prefetch_lookup(s->prefetch, path, full) == 0 ? 0 : cache_file_digest(s->memo, path, full);
     if (!rc)
         snprintf(hex, 65, "%s", full + 7);
     return rc;
@@ -217,9 +219,9 @@ static void add_dependencies(struct sbom *s, const struct conda_env *c, const ch
 }
 
 int sbom_render(struct buf *out, const struct plan *plan, const struct spec *spec, const char *manifest_digest,
-                struct cache *memo)
+                struct cache *memo, struct digest_prefetch *prefetch)
 {
-    struct sbom s = {.out = out, .memo = memo};
+    struct sbom s = {.out = out, .memo = memo, .prefetch = prefetch};
     buf_init(&s.files, 0);
     buf_init(&s.packages, 0);
     buf_init(&s.relationships, 0);
@@ -288,13 +290,13 @@ int sbom_render(struct buf *out, const struct plan *plan, const struct spec *spe
 }
 
 int sbom_write(const char *path, const struct plan *plan, const struct spec *spec, const char *manifest_digest,
-               struct cache *memo, int sync)
+               struct cache *memo, struct digest_prefetch *prefetch, int sync)
 {
     struct buf text;
     buf_init(&text, 0);
     FILE *f = NULL;
     char *tmp = NULL;
-    int rc = sbom_render(&text, plan, spec, manifest_digest, memo);
+    int rc = sbom_render(&text, plan, spec, manifest_digest, memo, prefetch);
     rc = rc ? rc : fs_temp_beside(&f, &tmp, path);
     if (!rc && fwrite(text.data, 1, text.len, f) != text.len) {
         fclose(f);

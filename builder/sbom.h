@@ -14,9 +14,11 @@
 #include "plan.h"
 #include "spec.h"
 
-/* memo (may be NULL) remembers file digests across builds (cache_file_digest). */
+/* memo (may be NULL) remembers file digests across builds (cache_file_digest);
+ * prefetch (may be NULL) has the large files hashed during the build. */
+struct digest_prefetch;
 int sbom_render(struct buf *out, const struct plan *plan, const struct spec *spec, const char *manifest_digest,
-                struct cache *memo);
+                struct cache *memo, struct digest_prefetch *prefetch);
 /* The SBOM as an OCI artifact that refers to the image (its `subject`), so layouts and
  * registries can serve it beside the image: blobs[0] is the empty config, blobs[1] the SBOM
  * (a copy of sbom_path in work_dir), manifest the artifact manifest. Files live in work_dir;
@@ -30,6 +32,6 @@ int sbom_artifact_layout(const char *dir, const struct oci_blob blobs[2], const 
 
 /* Renders and writes path atomically; fsynced when sync is set (as the image is). */
 int sbom_write(const char *path, const struct plan *plan, const struct spec *spec, const char *manifest_digest,
-               struct cache *memo, int sync);
+               struct cache *memo, struct digest_prefetch *prefetch, int sync);
 
 #endif

@@ -169,6 +169,9 @@ check "... and whose model file is byte-equal to the input" bash -c \
 check "the SBOM gives the weights' SHA-256 (hashed on another core while the layer was written)" bash -c "
   jq -r '.files[] | select(.fileName | endswith(\"/big/1/model/weights.bin\")) | .checksums[0].checksumValue' '$WORK/big.tar.spdx.json' |
   grep -qx \$(sha256sum '$WORK/big/model/weights.bin' | cut -d' ' -f1)"
+check "... with --no-cache too (the digests then serve the one run)" bash -c "
+  '$AMLPKG' build '$WORK/big/spec.yaml' -o '$WORK/big-nc.tar' --no-cache >/dev/null &&
+  cmp '$WORK/big-nc.tar.spdx.json' '$WORK/big.tar.spdx.json' && cmp '$WORK/big-nc.tar' '$WORK/big.tar'"
 "$AMLPKG" build "$WORK/big/spec.yaml" --format docker-archive -o "$WORK/big-docker.tar" >/dev/null
 check "a docker-archive is built around the plain layer too" bash -c \
   "tar tf '$WORK/big-docker.tar' | head -1 | grep -qx blobs/sha256/$big_layer && tar xOf '$WORK/big-docker.tar' manifest.json | jq -e '.[0].Layers | length == 2'"

@@ -14,7 +14,7 @@ static char dir[] = "/tmp/amlpkg-test-image-XXXXXX";
 static int build_config(struct buf *out, struct plan *plan, const struct oci_base *base)
 {
     struct oci_image img;
-    int rc = oci_image_build(&img, plan, base, OCI_COMPRESSION_GZIP, dir, NULL, 0);
+    int rc = oci_image_build(&img, plan, base, OCI_COMPRESSION_GZIP, dir, NULL, 0, NULL);
     if (rc)
         return rc;
     rc = buf_read_file(out, img.config.path);
