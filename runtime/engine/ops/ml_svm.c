@@ -56,47 +56,60 @@ static double svm_kernel(const struct svm_params *p, const struct tensor *x, int
     }
 }
 
+/* What both SVM operators read beside their own attributes: post_transform,
+ * the kernel, and the coefficients, support vectors and rho of the model. */
+struct svm_model {
+    enum ml_post post;
+    struct svm_params kp;
+    double *coef, *sv, *rho;
+    int64_t n_coef, n_sv_values, n_rho;
+};
+
+static int svm_read_model(const struct op_call *call, struct svm_model *m)
+{
+    int rc = ml_post_transform(call, &m->post);
+    if (!rc)
+        rc = svm_kernel_params(call, &m->kp);
+    if (!rc)
+        rc = ml_attr_doubles(call, "coefficients", &m->coef, &m->n_coef);
+    if (!rc)
+        rc = ml_attr_doubles(call, "support_vectors", &m->sv, &m->n_sv_values);
+    if (!rc)
+        rc = ml_attr_doubles(call, "rho", &m->rho, &m->n_rho);
+    return rc;
+}
+
 int op_svm_regressor(const struct op_call *call)
 {
     const struct tensor *x = call->inputs[0];
-    struct svm_params kp;
-    enum ml_post post;
-    int64_t n, c, n_coef, n_sv_values, n_rho;
-    double *coef, *sv, *rho;
+    struct svm_model m;
+    int64_t n, c;
     int rc = ml_rows(call, x, &n, &c);
     if (!rc)
-        rc = ml_post_transform(call, &post);
-    if (!rc)
-        rc = svm_kernel_params(call, &kp);
-    if (!rc)
-        rc = ml_attr_doubles(call, "coefficients", &coef, &n_coef);
-    if (!rc)
-        rc = ml_attr_doubles(call, "support_vectors", &sv, &n_sv_values);
-    if (!rc)
-        rc = ml_attr_doubles(call, "rho", &rho, &n_rho);
+        rc = svm_read_model(call, &m);
     if (rc)
         return rc;
     int64_t n_sv = ops_attr_int(call, "n_supports", 0);
     int one_class = ops_attr_int(call, "one_class", 0) != 0;
-    if (n_sv > 0 && (n_sv > (1 << 30) || n_sv_values != n_sv * c || n_coef != n_sv))
+    if (n_sv > 0 && (n_sv > (1 << 30) || m.n_sv_values != n_sv * c || m.n_coef != n_sv))
         return ops_fail(call, "%lld support vectors of %lld features need %lld values and %lld coefficients",
                         (long long)n_sv, (long long)c, (long long)(n_sv * c), (long long)n_sv);
-    if (n_sv <= 0 && n_coef != c)
-        return ops_fail(call, "a linear model needs %lld coefficients, has %lld", (long long)c, (long long)n_coef);
+    if (n_sv <= 0 && m.n_coef != c)
+        return ops_fail(call, "a linear model needs %lld coefficients, has %lld", (long long)c, (long long)m.n_coef);
     int64_t dims[2] = {n, 1};
     if ((rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 2, dims)))
         return rc;
     struct svm_params linear = {.kernel = K_LINEAR};
     for (int64_t r = 0; r < n; r++) {
-        double s = n_rho ? rho[0] : 0;
+        double s = m.n_rho ? m.rho[0] : 0;
         if (n_sv > 0)
             for (int64_t j = 0; j < n_sv; j++)
-                s += coef[j] * svm_kernel(&kp, x, r * c, sv + j * c, c);
+                s += m.coef[j] * svm_kernel(&m.kp, x, r * c, m.sv + j * c, c);
         else
-            s += svm_kernel(&linear, x, r * c, coef, c);
+            s += svm_kernel(&linear, x, r * c, m.coef, c);
         if (one_class)
             s = s > 0 ? 1 : -1;
-        ml_apply_post(post, &s, 1);
+        ml_apply_post(m.post, &s, 1);
         ((float *)call->outputs[0].data)[r] = (float)s;
     }
     return 0;
@@ -148,24 +161,15 @@ static void pairwise_coupling(int64_t k, const double *r, double *p, double *q, 
 int op_svm_classifier(const struct op_call *call)
 {
     const struct tensor *x = call->inputs[0];
-    struct svm_params kp;
-    enum ml_post post;
-    int64_t n, c, k, n_coef, n_sv_values, n_rho, n_pa, n_pb;
+    struct svm_model m;
+    int64_t n, c, k, n_pa, n_pb;
     const int64_t *labels;
-    double *coef, *sv, *rho, *prob_a, *prob_b;
+    double *prob_a, *prob_b;
     int rc = ml_rows(call, x, &n, &c);
     if (!rc)
-        rc = ml_post_transform(call, &post);
-    if (!rc)
-        rc = svm_kernel_params(call, &kp);
+        rc = svm_read_model(call, &m);
     if (!rc)
         rc = ml_int64_labels(call, "classlabels_ints", "classlabels_strings", &labels, &k);
-    if (!rc)
-        rc = ml_attr_doubles(call, "coefficients", &coef, &n_coef);
-    if (!rc)
-        rc = ml_attr_doubles(call, "support_vectors", &sv, &n_sv_values);
-    if (!rc)
-        rc = ml_attr_doubles(call, "rho", &rho, &n_rho);
     if (!rc)
         rc = ml_attr_doubles(call, "prob_a", &prob_a, &n_pa);
     if (!rc)
@@ -187,12 +191,12 @@ int op_svm_classifier(const struct op_call *call)
             return ops_fail(call, "vectors_per_class adds up to more than 2^30 support vectors");
     }
     int libsvm = n_sv > 0;
-    if (libsvm && ((int64_t)n_vpc != k || n_sv_values != n_sv * c || n_coef != (k - 1) * n_sv || n_rho != pairs))
+    if (libsvm && ((int64_t)n_vpc != k || m.n_sv_values != n_sv * c || m.n_coef != (k - 1) * n_sv || m.n_rho != pairs))
         return ops_fail(call, "%lld classes with %lld support vectors of %lld features need vectors_per_class for "
                         "each class, %lld support vector values, %lld coefficients and %lld rho", (long long)k,
                         (long long)n_sv, (long long)c, (long long)(n_sv * c), (long long)((k - 1) * n_sv),
                         (long long)pairs);
-    if (!libsvm && (n_coef != k * c || (n_rho != 1 && n_rho != k)))
+    if (!libsvm && (m.n_coef != k * c || (m.n_rho != 1 && m.n_rho != k)))
         return ops_fail(call, "a linear model of %lld classes and %lld features needs %lld coefficients and 1 or "
                         "%lld rho", (long long)k, (long long)c, (long long)(k * c), (long long)k);
     int proba = libsvm && n_pa > 0;
@@ -221,22 +225,22 @@ int op_svm_classifier(const struct op_call *call)
         int64_t best;
         if (!libsvm) {
             for (int64_t j = 0; j < k; j++)
-                out[j] = svm_kernel(&linear, x, row * c, coef + j * c, c) + rho[n_rho == k ? j : 0];
-            ml_apply_post(post, out, k);
+                out[j] = svm_kernel(&linear, x, row * c, m.coef + j * c, c) + m.rho[m.n_rho == k ? j : 0];
+            ml_apply_post(m.post, out, k);
             best = ml_argmax(out, k);
         }
         else {
             for (int64_t j = 0; j < n_sv; j++)
-                kern[j] = svm_kernel(&kp, x, row * c, sv + j * c, c);
+                kern[j] = svm_kernel(&m.kp, x, row * c, m.sv + j * c, c);
             memset(votes, 0, (size_t)k * sizeof *votes);
             /* Pair (i, j): class i's vectors carry coefficient row j-1, class j's row i. */
             for (int64_t i = 0, e = 0; i < k; i++)
                 for (int64_t j = i + 1; j < k; j++, e++) {
-                    double s = rho[e];
+                    double s = m.rho[e];
                     for (int64_t v = start[i]; v < start[i] + per_class[i]; v++)
-                        s += coef[(j - 1) * n_sv + v] * kern[v];
+                        s += m.coef[(j - 1) * n_sv + v] * kern[v];
                     for (int64_t v = start[j]; v < start[j] + per_class[j]; v++)
-                        s += coef[i * n_sv + v] * kern[v];
+                        s += m.coef[i * n_sv + v] * kern[v];
                     dec[e] = s;
                     votes[s > 0 ? i : j] += 1;
                 }
@@ -252,15 +256,15 @@ int op_svm_classifier(const struct op_call *call)
                     }
                 pairwise_coupling(k, pr, p, q, qp); /* for two classes too, as libsvm (and scikit-learn) do */
                 memcpy(dec, p, (size_t)k * sizeof *p);
-                ml_apply_post(post, dec, k);
+                ml_apply_post(m.post, dec, k);
             }
             else if (pairs == 1) {
                 dec[1] = dec[0];
                 dec[0] = -dec[1];
-                ml_apply_post(post, dec, 2);
+                ml_apply_post(m.post, dec, 2);
             }
             else
-                ml_apply_post(post, dec, pairs);
+                ml_apply_post(m.post, dec, pairs);
         }
         ((int64_t *)call->outputs[0].data)[row] = labels[best];
         for (int64_t j = 0; call->n_outputs > 1 && j < cols; j++)
