@@ -92,6 +92,24 @@ int backend_is_float(const struct tensor *t)
     return t && t->type == TENSOR_FLOAT;
 }
 
+int backend_gemm_args(const struct op_call *call, int matmul, struct backend_gemm *g)
+{
+    g->a = call->inputs[0];
+    g->b = call->inputs[1];
+    g->c = matmul ? NULL : ops_input(call, 2);
+    if (!backend_is_float(g->a) || !backend_is_float(g->b) || g->a->rank != 2 || g->b->rank != 2 ||
+        (g->c && !backend_is_float(g->c)))
+        return BACKEND_DECLINE;
+    g->ta = matmul ? 0 : ops_attr_int(call, "transA", 0) != 0;
+    g->tb = matmul ? 0 : ops_attr_int(call, "transB", 0) != 0;
+    g->alpha = matmul ? 1.0f : ops_attr_float(call, "alpha", 1.0f);
+    g->beta = matmul ? 0.0f : ops_attr_float(call, "beta", 1.0f);
+    g->m = g->a->dims[g->ta];
+    g->k = g->a->dims[!g->ta];
+    g->n = g->b->dims[!g->tb];
+    return g->b->dims[g->tb] == g->k ? 0 : BACKEND_DECLINE;
+}
+
 int backend_gemm_output(const struct op_call *call, const struct tensor *c, float beta, int64_t m, int64_t n,
                         float **y, int *accumulate)
 {

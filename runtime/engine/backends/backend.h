@@ -51,6 +51,17 @@ struct backend_kernel {
 op_run_fn backend_kernel_find(const struct backend_kernel *table, size_t n, const Onnx__NodeProto *node);
 /* t is present and float32. */
 int backend_is_float(const struct tensor *t);
+/* A float32 Gemm's operands and attributes, read and checked once for every
+ * backend: A and B of rank 2, C (optional) float, the inner sizes equal. For
+ * a MatMul (matmul set) there is no C and no transposing or scaling. */
+struct backend_gemm {
+    const struct tensor *a, *b, *c;
+    int ta, tb;
+    float alpha, beta;
+    int64_t m, n, k;
+};
+/* 0, or BACKEND_DECLINE when the call is not such a Gemm. */
+int backend_gemm_args(const struct op_call *call, int matmul, struct backend_gemm *g);
 /* Gemm's output Y [m, n] allocated and, when C is given and beta is not 0,
  * filled with beta·C (C broadcasts one way to [m, n]); *accumulate then says
  * the product must be added to Y. BACKEND_DECLINE when C does not broadcast. */

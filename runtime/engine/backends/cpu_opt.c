@@ -62,21 +62,14 @@ static int fast_matmul(const struct op_call *call)
 
 static int fast_gemm(const struct op_call *call)
 {
-    const struct tensor *a = call->inputs[0], *b = call->inputs[1], *c = ops_input(call, 2);
-    if (!backend_is_float(a) || !backend_is_float(b) || a->rank != 2 || b->rank != 2 || (c && !backend_is_float(c)))
-        return BACKEND_DECLINE;
-    int ta = ops_attr_int(call, "transA", 0) != 0, tb = ops_attr_int(call, "transB", 0) != 0;
-    float alpha = ops_attr_float(call, "alpha", 1.0f), beta = ops_attr_float(call, "beta", 1.0f);
-    int64_t m = a->dims[ta ? 1 : 0], k = a->dims[ta ? 0 : 1];
-    int64_t kb = b->dims[tb ? 1 : 0], n = b->dims[tb ? 0 : 1];
-    if (k != kb)
-        return BACKEND_DECLINE;
+    struct backend_gemm g;
     float *y;
     int add_c;
-    int rc = backend_gemm_output(call, c, beta, m, n, &y, &add_c);
-    if (rc)
+    int rc = backend_gemm_args(call, 0, &g);
+    if (rc || (rc = backend_gemm_output(call, g.c, g.beta, g.m, g.n, &y, &add_c)))
         return rc;
-    sgemm(ta, tb, m, n, k, alpha, a->data, a->dims[1], b->data, b->dims[1], add_c ? 1.0f : 0.0f, y, n);
+    sgemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, g.a->data, g.a->dims[1], g.b->data, g.b->dims[1], add_c ? 1.0f : 0.0f,
+          y, g.n);
     return 0;
 }
 

@@ -30,20 +30,13 @@ static int usable(void)
 
 static int cuda_gemm_op(const struct op_call *call, int matmul)
 {
-    const struct tensor *a = call->inputs[0], *b = call->inputs[1], *c = matmul ? NULL : ops_input(call, 2);
-    if (!backend_is_float(a) || !backend_is_float(b) || a->rank != 2 || b->rank != 2 || (c && !backend_is_float(c)))
-        return BACKEND_DECLINE;
-    int ta = matmul ? 0 : ops_attr_int(call, "transA", 0) != 0, tb = matmul ? 0 : ops_attr_int(call, "transB", 0) != 0;
-    float alpha = matmul ? 1.0f : ops_attr_float(call, "alpha", 1.0f), beta = matmul ? 0 : ops_attr_float(call, "beta", 1.0f);
-    int64_t m = a->dims[ta], k = a->dims[!ta], kb = b->dims[tb], n = b->dims[!tb];
-    if (k != kb)
-        return BACKEND_DECLINE;
+    struct backend_gemm g;
     float *y;
     int acc;
-    int rc = backend_gemm_output(call, c, beta, m, n, &y, &acc);
-    if (rc)
+    int rc = backend_gemm_args(call, matmul, &g);
+    if (rc || (rc = backend_gemm_output(call, g.c, g.beta, g.m, g.n, &y, &acc)))
         return rc;
-    return cudak_gemm(ta, tb, m, n, k, alpha, a->data, b->data, y, acc) ? BACKEND_DECLINE : 0;
+    return cudak_gemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, g.a->data, g.b->data, y, acc) ? BACKEND_DECLINE : 0;
 }
 
 static int cuda_gemm(const struct op_call *call) { return cuda_gemm_op(call, 0); }
