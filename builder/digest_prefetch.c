@@ -144,10 +144,7 @@ int digest_prefetch_lookup(struct digest_prefetch *p, const char *path, char out
     struct stat now;
     for (size_t i = 0; i < p->n; i++) {
         const struct prefetched *f = &p->files[i];
-        if (f->ok && !strcmp(f->path, path) && stat(path, &now) == 0 && now.st_dev == f->before.st_dev &&
-            now.st_ino == f->before.st_ino && now.st_size == f->before.st_size &&
-            now.st_mtim.tv_sec == f->before.st_mtim.tv_sec && now.st_mtim.tv_nsec == f->before.st_mtim.tv_nsec &&
-            now.st_ctim.tv_sec == f->before.st_ctim.tv_sec && now.st_ctim.tv_nsec == f->before.st_ctim.tv_nsec) {
+        if (f->ok && !strcmp(f->path, path) && stat(path, &now) == 0 && cache_file_unchanged(&f->before, &now)) {
             memcpy(out, f->digest, CACHE_DIGEST_SIZE);
             return 0;
         }

@@ -140,12 +140,14 @@ static int build_layer(struct oci_blob *out, const struct plan_layer *layer, enu
     if (!cache || compression == OCI_COMPRESSION_NONE)
         return write_layer(out, layer, compression, work_dir, mtime, flags);
     /* The key needs the digests of this layer's files: wait for those being hashed. */
-    const char **paths = host_paths(layer);
-    if (!paths)
-        return err_set(ERR_NOMEM, "out of memory");
-    if (digest_prefetch_covers(prefetch, paths, layer->n_entries))
-        digest_prefetch_wait(prefetch);
-    free(paths);
+    if (prefetch) {
+        const char **paths = host_paths(layer);
+        if (!paths)
+            return err_set(ERR_NOMEM, "out of memory");
+        if (digest_prefetch_covers(prefetch, paths, layer->n_entries))
+            digest_prefetch_wait(prefetch);
+        free(paths);
+    }
     struct layer_cache_key key;
     if ((rc = layer_cache_key(&key, cache, layer, compression, mtime)))
         return rc;

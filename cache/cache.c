@@ -461,6 +461,12 @@ static struct index_file_stamp file_stamp(const struct stat *st)
     };
 }
 
+int cache_file_unchanged(const struct stat *before, const struct stat *now)
+{
+    struct index_file_stamp a = file_stamp(before), b = file_stamp(now);
+    return !memcmp(&a, &b, sizeof a);
+}
+
 /* A file changed within this many seconds may change again within the same
  * timestamp tick (coarse file systems): its digest is not remembered. */
 #define FILE_SETTLED_SECONDS 2

@@ -120,6 +120,8 @@ int cache_file_digest(struct cache *c, const char *path, char out[CACHE_DIGEST_S
  * bytes path had when before was taken, if it has not changed since (and is
  * not too recent to trust a stamp: files changed in the last 2 s are not kept). */
 struct stat;
+/* Whether two stats of a file show the same stamp (device, inode, size, mtime, ctime). */
+int cache_file_unchanged(const struct stat *before, const struct stat *now);
 int cache_file_digest_remembered(struct cache *c, const char *path, const struct stat *st,
                                  char out[CACHE_DIGEST_SIZE]);
 void cache_file_digest_learn(struct cache *c, const char *path, const struct stat *before,
