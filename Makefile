@@ -1,5 +1,5 @@
-# amlpkg — see README.md. Targets: all, deps, test, asan, fuzz, bench, install, demo, clean,
-# conformance, conformance-baseline.
+# amlpkg — see README.md and docs/architecture.md. Targets: all (build only), deps, test, check-layers,
+# asan, fuzz, bench, install, demo, clean, golden, example-model, conformance, conformance-baseline.
 # Outputs go under $(BUILD) (build/ by default; build-asan/ for `make asan`).
 
 BUILD    ?= build
@@ -18,12 +18,14 @@ LDFLAGS_ALL = $(SANITIZE) $(LDFLAGS)
 GEN_PROTO := $(BUILD)/gen/onnx.pb-c.c
 ONNX_PROTO ?= /usr/include/onnx/onnx.proto
 
+# The layers, each a library; the link enforces who may use whom (docs/architecture.md,
+# `make check-layers`): amlpkg links common + cache + engine, amlserve common + engine + server.
 COMMON_SRC  := $(wildcard common/*.c)
 ENGINE_SRC  := $(wildcard runtime/engine/*.c runtime/engine/ops/*.c runtime/engine/backends/*.c)
 SERVER_SRC  := $(filter-out runtime/amlserve.c runtime/no_resolver.c,$(wildcard runtime/*.c))
 CACHE_SRC   := $(wildcard cache/*.c)
 # openssl_lazy.c goes into amlpkg only: everything else linking libamlpkg.a links OpenSSL itself.
-BUILDER_SRC := $(filter-out builder/main.c builder/openssl_lazy.c,$(wildcard builder/*.c))
+BUILDER_SRC := $(filter-out builder/cli/main.c builder/sys/openssl_lazy.c,$(wildcard builder/*/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 COMMON_OBJ  := $(call obj,$(COMMON_SRC))
@@ -32,22 +34,33 @@ SERVER_OBJ  := $(call obj,$(SERVER_SRC)) $(BUILD)/obj/gen/worker_shim.o
 CACHE_OBJ   := $(call obj,$(CACHE_SRC))
 BUILDER_OBJ := $(call obj,$(BUILDER_SRC)) $(BUILD)/obj/gen/dockerfile_template.o $(BUILD)/obj/gen/dockerfile_gpu_template.o
 
-RUNTIME_LIB := $(BUILD)/lib/libamlserve.a
+COMMON_LIB  := $(BUILD)/lib/libamlcommon.a
+ENGINE_LIB  := $(BUILD)/lib/libamlengine.a
+SERVER_LIB  := $(BUILD)/lib/libamlserve.a
+CACHE_LIB   := $(BUILD)/lib/libamlcache.a
 BUILDER_LIB := $(BUILD)/lib/libamlpkg.a
+# In link order: a library before the ones it uses.
+AMLPKG_LIBS   := $(BUILDER_LIB) $(CACHE_LIB) $(ENGINE_LIB) $(COMMON_LIB)
+AMLSERVE_LIBS := $(SERVER_LIB) $(ENGINE_LIB) $(COMMON_LIB)
+ALL_LIBS      := $(BUILDER_LIB) $(CACHE_LIB) $(SERVER_LIB) $(ENGINE_LIB) $(COMMON_LIB)
+
+# The one version of amlpkg and amlserve; $(BUILD)/gen/version.h carries it into the code.
+VERSION := 0.1.0
 
 # libcurl, libgit2 and libarchive (and the ~50 libraries they pull in) are loaded on first use, not
 # at start-up: builder/lazy_lib.h. amlpkg is not linked against them; it dlopens the soname this
 # build saw. Tests that call libarchive themselves link it (TEST_LIBS).
 LAZY_PKGS    := libcurl libgit2 libarchive
-# Nor against OpenSSL: SHA-256 and base64 are its own (runtime/sha256.c, common/base64.c), and
-# libssl is loaded only to check a spec's TLS pair (builder/openssl_lazy.c), which saves loading and
-# relocating libssl/libcrypto on every start. libcurl brings them along when it is loaded.
+# Nor against OpenSSL: SHA-256 and base64 are its own (common/sha256.c, common/base64.c), and
+# libcrypto is loaded only to check a spec's TLS pair (common/tls_pem.c through
+# builder/sys/openssl_lazy.c), which saves loading and relocating it on every start. libcurl brings
+# OpenSSL along when it is loaded.
 BUILDER_LIBS = $(shell pkg-config --libs $(filter-out $(LAZY_PKGS) openssl,$(PKGS))) -lprotobuf-c -lm -lpthread
 soname_of    = $(shell objdump -p $$($(CC) -print-file-name=$(1)) 2>/dev/null | awk '/SONAME/ {print $$2}')
-$(BUILD)/obj/builder/curl_lazy.o: CFLAGS += -DAMLPKG_CURL_SONAME='"$(call soname_of,libcurl.so)"'
-$(BUILD)/obj/builder/git2_lazy.o: CFLAGS += -DAMLPKG_GIT2_SONAME='"$(call soname_of,libgit2.so)"'
-$(BUILD)/obj/builder/archive_lazy.o: CFLAGS += -DAMLPKG_ARCHIVE_SONAME='"$(call soname_of,libarchive.so)"'
-$(BUILD)/obj/builder/openssl_lazy.o: CFLAGS += -DAMLPKG_SSL_SONAME='"$(call soname_of,libssl.so)"'
+$(BUILD)/obj/builder/sys/curl_lazy.o: CFLAGS += -DAMLPKG_CURL_SONAME='"$(call soname_of,libcurl.so)"'
+$(BUILD)/obj/builder/sys/git2_lazy.o: CFLAGS += -DAMLPKG_GIT2_SONAME='"$(call soname_of,libgit2.so)"'
+$(BUILD)/obj/builder/sys/archive_lazy.o: CFLAGS += -DAMLPKG_ARCHIVE_SONAME='"$(call soname_of,libarchive.so)"'
+$(BUILD)/obj/builder/sys/openssl_lazy.o: CFLAGS += -DAMLPKG_CRYPTO_SONAME='"$(call soname_of,libcrypto.so)"'
 # Unit tests link libarchive (tests that read archives) and OpenSSL: the TLS tests, and the oracle
 # the SHA-256 and base64 tests compare with.
 OPENSSL_LIBS = $(shell pkg-config --libs openssl)
@@ -78,11 +91,11 @@ UNIT_SRC  := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps build test unit asan fuzz bench install demo clean example-model golden conformance conformance-baseline
+.PHONY: all deps build check-layers test asan fuzz bench install demo clean example-model golden conformance conformance-baseline
 .DEFAULT_GOAL := all
 
-all: deps
-	@$(MAKE) --no-print-directory build
+# Plain `make` builds only: installing packages is `make deps`, which test, demo and bench run first.
+all: build
 
 CONFORMANCE_BIN := $(BUILD)/tests/conformance/onnx_node_runner
 
@@ -100,6 +113,12 @@ $(GEN_PROTO): $(ONNX_PROTO)
 $(BUILD)/obj/gen/onnx.pb-c.o: $(GEN_PROTO)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 $(OPT) -g $(SANITIZE) -w -I$(BUILD)/gen -c $< -o $@
+
+# The version, from one place (VERSION above).
+$(BUILD)/gen/version.h: Makefile
+	@mkdir -p $(dir $@)
+	@printf '#define AMLPKG_VERSION "%s"\n' '$(VERSION)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
 # The Python worker shim travels inside amlserve as a string.
 $(BUILD)/gen/worker_shim.c: templates/amlserve_worker.py runtime/embed_text.sh
@@ -127,15 +146,16 @@ $(BUILD)/obj/gen/worker_shim.o: $(BUILD)/gen/worker_shim.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.c $(GEN_PROTO)
+$(BUILD)/obj/%.o: %.c $(GEN_PROTO) | $(BUILD)/gen/version.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
-$(RUNTIME_LIB): $(SERVER_OBJ) $(ENGINE_OBJ) $(COMMON_OBJ)
-	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
-
-$(BUILDER_LIB): $(BUILDER_OBJ) $(CACHE_OBJ)
+$(COMMON_LIB): $(COMMON_OBJ)
+$(ENGINE_LIB): $(ENGINE_OBJ)
+$(SERVER_LIB): $(SERVER_OBJ)
+$(CACHE_LIB): $(CACHE_OBJ)
+$(BUILDER_LIB): $(BUILDER_OBJ)
+$(ALL_LIBS):
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -160,7 +180,7 @@ $(BUILD)/obj/runtime/engine/backends/cuda_kernels.o: runtime/engine/backends/cud
 # Every image embeds amlserve: it is stripped, its debug information kept beside it in
 # amlserve.debug (found by gdb and addr2line through the debug link). Sanitizer builds stay whole.
 $(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(BUILD)/obj/runtime/no_resolver.o \
-                       $(if $(SERVE_CUDA),$(CUDA_OBJ)) $(RUNTIME_LIB)
+                       $(if $(SERVE_CUDA),$(CUDA_OBJ)) $(AMLSERVE_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(STATIC) $(LDFLAGS_ALL) $(if $(SERVE_CUDA),$(NO_RESOLVER_CUDA),$(NO_RESOLVER)) -o $@.tmp $^ $(RUNTIME_LIBS) \
 	  $(if $(SERVE_CUDA),$(CUDA_LIBS))
@@ -168,13 +188,13 @@ $(BUILD)/bin/amlserve: $(BUILD)/obj/runtime/amlserve.o $(BUILD)/obj/runtime/no_r
 	  objcopy --strip-all --add-gnu-debuglink=$@.debug $@.tmp)
 	mv $@.tmp $@
 
-$(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/main.o $(BUILD)/obj/builder/openssl_lazy.o $(BUILDER_LIB) $(RUNTIME_LIB)
+$(BUILD)/bin/amlpkg: $(BUILD)/obj/builder/cli/main.o $(BUILD)/obj/builder/sys/openssl_lazy.o $(AMLPKG_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(BUILDER_LIBS)
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILDER_LIB) $(RUNTIME_LIB) tests/unit/test.h
+$(BUILD)/tests/unit/%: tests/unit/%.c $(ALL_LIBS) tests/unit/test.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(TEST_CUDA) $(BUILDER_LIB) $(RUNTIME_LIB) $(LDFLAGS_ALL) $(TEST_LIBS) -l:libhttp_parser.a $(TEST_CUDA_LIBS)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(TEST_CUDA) $(ALL_LIBS) $(LDFLAGS_ALL) $(TEST_LIBS) -l:libhttp_parser.a $(TEST_CUDA_LIBS)
 
 # The backend test runs the CUDA kernels too where they are built (and skips them without a GPU).
 $(BUILD)/tests/unit/runtime/engine/test_backends: $(CUDA_OBJ)
@@ -182,21 +202,21 @@ $(BUILD)/tests/unit/runtime/engine/test_backends: TEST_CUDA = $(CUDA_OBJ)
 $(BUILD)/tests/unit/runtime/engine/test_backends: TEST_CUDA_LIBS = $(CUDA_LIBS)
 
 # Runs ONNX backend test cases (Debian's libonnx-testdata) through the engine.
-$(CONFORMANCE_BIN): tests/conformance/onnx_node_runner.c $(RUNTIME_LIB)
+$(CONFORMANCE_BIN): tests/conformance/onnx_node_runner.c $(ENGINE_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(RUNTIME_LIB) $(LDFLAGS_ALL) $(RUNTIME_LIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(ENGINE_LIB) $(COMMON_LIB) $(LDFLAGS_ALL) $(RUNTIME_LIBS)
 
 # SHA-256 benchmark (tests/bench/sha256.sh): ours against OpenSSL's, the yardstick.
 SHA256_BENCH := $(BUILD)/tests/bench/sha256_bench
-$(SHA256_BENCH): tests/bench/sha256_bench.c $(RUNTIME_LIB)
+$(SHA256_BENCH): tests/bench/sha256_bench.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -o $@ $< $(RUNTIME_LIB) $(LDFLAGS_ALL) $(OPENSSL_LIBS)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(COMMON_LIB) $(LDFLAGS_ALL) $(OPENSSL_LIBS)
 
 # Engine benchmark (tests/bench/gemm.sh): the only program linked to OpenBLAS, as the yardstick.
 ENGINE_BENCH := $(BUILD)/tests/bench/engine_bench
-$(ENGINE_BENCH): tests/bench/engine_bench.c $(RUNTIME_LIB)
+$(ENGINE_BENCH): tests/bench/engine_bench.c $(ENGINE_LIB) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $$(pkg-config --cflags openblas) -o $@ $< $(RUNTIME_LIB) $(LDFLAGS_ALL) \
+	$(CC) $(CFLAGS_ALL) $$(pkg-config --cflags openblas) -o $@ $< $(ENGINE_LIB) $(COMMON_LIB) $(LDFLAGS_ALL) \
 	  $$(pkg-config --libs openblas) $(RUNTIME_LIBS)
 
 # Every ONNX backend test case of libonnx-testdata, checked against tests/conformance/baseline.txt.
@@ -207,8 +227,13 @@ conformance: build
 conformance-baseline: build
 	@BUILD=$(BUILD) bash tests/conformance/run.sh --update
 
-test: all
+test: deps
+	@$(MAKE) --no-print-directory build
 	@BUILD=$(BUILD) bash tests/run.sh
+
+# The dependency rules of docs/architecture.md, on the includes and on the built libraries.
+check-layers: build
+	@BUILD=$(BUILD) bash tests/layers/01-check-layers.sh
 
 # Unit and CLI tests with AddressSanitizer + UBSan (amlserve linked dynamically for it).
 asan: deps
@@ -222,15 +247,17 @@ FUZZ_SECONDS ?= 60
 fuzz: deps
 	@BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
 
-bench: all
+bench: deps
+	@$(MAKE) --no-print-directory build
 	@$(MAKE) --no-print-directory $(ENGINE_BENCH) $(SHA256_BENCH)
 	@BUILD=$(BUILD) bash tests/bench/run.sh
 
-install: all
+install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/bin/amlpkg $(BUILD)/bin/amlserve $(DESTDIR)$(PREFIX)/bin/
 
-demo: all
+demo: deps
+	@$(MAKE) --no-print-directory build
 	@BUILD=$(BUILD) bash examples/demo.sh
 
 # Regenerates the committed example model (needs python3-onnx and python3-numpy).

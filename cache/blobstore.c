@@ -1,7 +1,7 @@
 #include "blobstore.h"
 
 #include "common/err.h"
-#include "runtime/sha256.h"
+#include "common/sha256.h"
 
 #include <dirent.h>
 #include <errno.h>

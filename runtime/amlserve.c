@@ -186,7 +186,7 @@ static int parse_options(struct options *o, int argc, char **argv)
         case 'E': if (parse_number(optarg, "--engine-threads", 1, 256, &o->engine_threads)) return 2; break;
         case 'P': o->python = optarg; break;
         case 'S': if (parse_number(optarg, "--scoring-timeout-ms", 1, 86400000, &o->scoring_timeout_ms)) return 2; break;
-        case 'v': printf("amlserve %s\n%s\n", AMLSERVE_VERSION, amlserve_build_info); return -1;
+        case 'v': printf("amlserve %s\n%s\n", AMLPKG_VERSION, amlserve_build_info); return -1;
         case 'h': fputs(usage, stdout); return -1;
         default: fputs(usage, stderr); return 2;
         }
@@ -241,7 +241,7 @@ static void announce(void *ctx, int port)
     buf_appendf(&line, "{\"event\":\"listening\",\"port\":%d,\"tls\":%s,\"serving\":", port,
                 info->tls ? "true" : "false");
     json_write_string(&line, info->serving, strlen(info->serving));
-    buf_appendf(&line, ",\"model_load_ms\":%.3f,\"version\":\"%s\"}\n", info->load_ms, AMLSERVE_VERSION);
+    buf_appendf(&line, ",\"model_load_ms\":%.3f,\"version\":\"%s\"}\n", info->load_ms, AMLPKG_VERSION);
     fwrite(line.data, 1, line.len, stdout);
     fflush(stdout);
     buf_release(&line);

@@ -216,7 +216,7 @@ void contract_handle(void *ctx, const struct http_request *req, struct http_resp
     buf_appendf(h, "x-request-id: %s\r\nx-ms-request-id: %s\r\n", request_id, request_id);
     if (client_id && strlen(client_id) <= REQUEST_ID_MAX && !strpbrk(client_id, "\r\n"))
         buf_appendf(h, "x-ms-client-request-id: %s\r\n", client_id);
-    buf_append_str(h, "x-ms-server-version: amlserve/" AMLSERVE_VERSION "\r\n");
+    buf_append_str(h, "x-ms-server-version: amlserve/" AMLPKG_VERSION "\r\n");
     double total_ms = elapsed_ms(&start);
     if (c->metrics)
         metrics_request_done(c->metrics, resp->status, total_ms, req->queue_ms);

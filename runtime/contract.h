@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define AMLSERVE_VERSION "0.1.0"
+#include "version.h"
 #define REQUEST_ID_MAX 100
 
 struct contract {

@@ -1,7 +1,7 @@
 #include "jwt.h"
 
 #include "common/json.h"
-#include "sha256.h"
+#include "common/sha256.h"
 
 #include <math.h>
 #include <string.h>

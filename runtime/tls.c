@@ -1,18 +1,14 @@
-#include "tls.h"
+#include "runtime/tls.h"
 
-#include "common/buf.h"
 #include "common/err.h"
+#include "common/tls_pem.h"
 
 #include <errno.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-
-#define PEM_FILE_LIMIT (1u << 20)
 
 /* TLS 1.2 suites: ECDHE key exchange (forward secrecy) and AEAD ciphers only,
  * as in Mozilla's "intermediate" profile. TLS 1.3 keeps OpenSSL's defaults,
@@ -41,97 +37,29 @@ static const char *openssl_reason(const char *fallback)
     return r ? r : fallback;
 }
 
-/* Never prompt for a passphrase: a server has no terminal to ask on. */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
+/* The chain and key as tls_pem_load read and checked them; the context takes them over. */
+static int use_pair(SSL_CTX *ctx, const char *cert_file, const char *key_file)
 {
-    (void)buf, (void)size, (void)rwflag, (void)u;
-    return -1;
-}
-
-/* Reads a PEM file into a memory BIO; the message names what the file is for. */
-static int read_pem(BIO **out, struct buf *b, const char *what, const char *path)
-{
-    buf_init(b, PEM_FILE_LIMIT);
-    int rc = buf_read_file(b, path);
-    if (rc) {
-        /* buf_read_file says "PATH: what went wrong"; say which file it was for. */
-        char detail[512];
-        const char *m = err_message(rc);
-        size_t n = strlen(path);
-        snprintf(detail, sizeof detail, "%s", strncmp(m, path, n) == 0 && m[n] == ':' ? m + n + 2 : m);
-        err_clear();
-        return err_set(rc, "tls %s '%s': %s", what, path, detail);
-    }
-    *out = BIO_new_mem_buf(b->data, (int)b->len);
-    return *out ? 0 : err_set(ERR_NOMEM, "out of memory");
-}
-
-/* The certificate, then every further certificate in the file as its chain. */
-static int load_chain(SSL_CTX *ctx, const char *path)
-{
-    struct buf b;
-    BIO *bio = NULL;
-    X509 *cert = NULL;
-    int rc = read_pem(&bio, &b, "certificate", path);
+    struct tls_pem_pair p;
+    int rc = tls_pem_load(&p, cert_file, key_file);
     if (rc)
-        goto done;
-    cert = PEM_read_bio_X509_AUX(bio, NULL, no_passphrase, NULL);
-    if (!cert) {
-        rc = err_set(ERR_INVALID, "tls certificate '%s': no PEM certificate in it (expected -----BEGIN "
-                     "CERTIFICATE-----)", path);
+        return rc;
+    if (SSL_CTX_use_certificate(ctx, p.cert) != 1) {
+        rc = err_set(ERR_INVALID, "tls certificate '%s': %s", cert_file, openssl_reason("refused"));
         goto done;
     }
-    if (SSL_CTX_use_certificate(ctx, cert) != 1) {
-        rc = err_set(ERR_INVALID, "tls certificate '%s': %s", path, openssl_reason("refused"));
-        goto done;
-    }
-    X509 *extra;
-    while ((extra = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)) != NULL) {
-        if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
-            X509_free(extra);
-            rc = err_set(ERR_INVALID, "tls certificate '%s': intermediate certificate: %s", path,
+    for (size_t i = 0; i < p.n_chain; i++) {
+        if (SSL_CTX_add0_chain_cert(ctx, p.chain[i]) != 1) {
+            rc = err_set(ERR_INVALID, "tls certificate '%s': intermediate certificate: %s", cert_file,
                          openssl_reason("refused"));
             goto done;
         }
+        p.chain[i] = NULL; /* the context owns it now */
     }
-    /* The loop ends at the end of the file, which OpenSSL reports as an error. */
-    unsigned long e = ERR_peek_last_error();
-    if (ERR_GET_LIB(e) != ERR_LIB_PEM || ERR_GET_REASON(e) != PEM_R_NO_START_LINE)
-        rc = err_set(ERR_INVALID, "tls certificate '%s': a certificate after the first is malformed (%s)", path,
-                     openssl_reason("unreadable"));
+    if (SSL_CTX_use_PrivateKey(ctx, p.key) != 1)
+        rc = err_set(ERR_INVALID, "tls key '%s': %s", key_file, openssl_reason("refused"));
 done:
-    X509_free(cert);
-    BIO_free(bio);
-    buf_release(&b);
-    return rc;
-}
-
-/* The key, which must belong to the certificate already loaded from cert_file. */
-static int load_key(SSL_CTX *ctx, const char *path, const char *cert_file)
-{
-    struct buf b;
-    BIO *bio = NULL;
-    EVP_PKEY *key = NULL;
-    int rc = read_pem(&bio, &b, "key", path);
-    if (rc)
-        goto done;
-    key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-    if (!key && memmem(b.data, b.len, "ENCRYPTED", 9))
-        rc = err_set(ERR_UNSUPPORTED, "tls key '%s': the key is encrypted: amlserve needs it unencrypted "
-                     "(protect the file instead)", path);
-    else if (!key)
-        rc = err_set(ERR_INVALID, "tls key '%s': no PEM private key in it (expected -----BEGIN PRIVATE KEY-----)",
-                     path);
-    else if (X509_check_private_key(SSL_CTX_get0_certificate(ctx), key) != 1)
-        rc = err_set(ERR_MISMATCH, "tls key '%s' does not match the certificate '%s'", path, cert_file);
-    else if (SSL_CTX_use_PrivateKey(ctx, key) != 1)
-        rc = err_set(ERR_INVALID, "tls key '%s': %s", path, openssl_reason("refused"));
-done:
-    EVP_PKEY_free(key);
-    BIO_free(bio);
-    if (b.data)
-        OPENSSL_cleanse(b.data, b.len); /* the key's text should not linger in freed memory */
-    buf_release(&b);
+    tls_pem_release(&p);
     return rc;
 }
 
@@ -171,8 +99,7 @@ static int context_new(SSL_CTX **out, const char *cert_file, const char *key_fil
     SSL_CTX_set_alpn_select_cb(ctx, select_http11, NULL);
     /* Resumption through stateless tickets only: no per-session server memory to grow. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    if ((rc = load_chain(ctx, cert_file)) == 0)
-        rc = load_key(ctx, key_file, cert_file);
+    rc = use_pair(ctx, cert_file, key_file);
 done:
     ERR_clear_error();
     if (rc)

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test suite and prints "N passed, N failed[, N skipped]".
-# Unit tests are C binaries under $BUILD/tests/unit; cli/ and integration/ are
-# numbered shell scripts. Each prints PASS/FAIL/SKIP lines; a program that exits
+# Unit tests are C binaries under $BUILD/tests/unit; layers/, cli/ and
+# integration/ are numbered shell scripts. Each prints PASS/FAIL/SKIP lines; a program that exits
 # non-zero without reporting a failure counts as one failure.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export BUILD=${BUILD:-build}
-SUITES=${TEST_SUITES:-unit cli integration}
+SUITES=${TEST_SUITES:-layers unit cli integration}
 passed=0 failed=0 skipped=0
 
 run_one() {

@@ -8,7 +8,7 @@
  * layers streamed from disk are. Sides alternate over five rounds and the best
  * round of each is kept, so load from other processes hits them alike; times
  * are this thread's CPU time, so that time spent descheduled is not counted. */
-#include "runtime/sha256.h"
+#include "common/sha256.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>

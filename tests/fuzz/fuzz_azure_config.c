@@ -2,8 +2,8 @@
  * (JSON or YAML through libyaml, then our key checks). The first byte picks
  * which file the rest is; each is written to a file because the loader reads
  * paths, as the CLI does. */
-#include "builder/spec.h"
-#include "builder/spec_azure.h"
+#include "builder/spec/spec.h"
+#include "builder/spec/spec_azure.h"
 #include "common/err.h"
 
 #include <stdint.h>

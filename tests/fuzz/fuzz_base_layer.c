@@ -1,6 +1,6 @@
 /* libFuzzer target: scanning a base image's layer tar (plain or compressed)
  * for entries that leave the image root, with its diff_id check. */
-#include "builder/base_image.h"
+#include "builder/env/base_image.h"
 #include "common/err.h"
 
 #include <stdint.h>

@@ -4,7 +4,7 @@
  * Besides not crashing, a canonical form must be a fixed point: canonicalising
  * it again gives the same text. Otherwise the same environment could hash to
  * two keys depending on how it was written. */
-#include "builder/conda.h"
+#include "builder/spec/conda.h"
 #include "common/err.h"
 
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* libFuzzer target: reading a docker-archive (a push source or a base image):
  * the tar, manifest.json, links inside it, layer sniffing and hashing. */
-#include "builder/docker_archive.h"
-#include "builder/fsutil.h"
+#include "builder/image/docker_archive.h"
+#include "builder/sys/fsutil.h"
 #include "common/err.h"
 
 #include <stdint.h>

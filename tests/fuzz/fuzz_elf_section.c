@@ -1,6 +1,6 @@
 /* libFuzzer target: finding amlserve's build-info section in a runtime binary
  * given with --runtime (any file): ELF header, section headers, name table. */
-#include "builder/elf_section.h"
+#include "builder/image/elf_section.h"
 
 #include <stdint.h>
 #include <sys/mman.h>

@@ -1,6 +1,6 @@
 /* libFuzzer target: .amlignore / .gitignore parsing and matching. The input
  * is the ignore file; a few fixed paths are matched against its rules. */
-#include "builder/ignore.h"
+#include "builder/image/ignore.h"
 #include "common/err.h"
 
 #include <stdint.h>

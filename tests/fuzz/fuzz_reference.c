@@ -1,5 +1,5 @@
 /* libFuzzer target: image reference parsing (push/pull/copy arguments). */
-#include "builder/reference.h"
+#include "builder/image/reference.h"
 #include "common/err.h"
 
 #include <stdint.h>

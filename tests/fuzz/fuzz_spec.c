@@ -2,8 +2,8 @@
  * and the environment key of what loads.
  * The input is written to a file because spec_load reads a path, the way the
  * CLI uses it. */
-#include "builder/envkey.h"
-#include "builder/spec.h"
+#include "builder/spec/envkey.h"
+#include "builder/spec/spec.h"
 #include "common/err.h"
 
 #include <stdint.h>

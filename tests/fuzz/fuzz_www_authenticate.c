@@ -1,5 +1,5 @@
 /* libFuzzer target: WWW-Authenticate challenges, which come from the network. */
-#include "builder/registry_auth.h"
+#include "builder/registry/registry_auth.h"
 #include "common/err.h"
 
 #include <stdint.h>

@@ -3,7 +3,7 @@
 #include "test.h"
 
 #include "runtime/jwt.h"
-#include "runtime/sha256.h"
+#include "common/sha256.h"
 
 static void hex(char out[65], const unsigned char d[32])
 {

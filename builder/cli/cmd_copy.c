@@ -1,0 +1,77 @@
+/* amlpkg copy SRC DST: registry to registry, mounting blobs when both are the same registry. */
+#include "builder/cli/commands.h"
+#include "common/err.h"
+#include "builder/cli/transfer_cli.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char copy_usage[] =
+    "usage: amlpkg copy SRC-REF DST-REF [options]\n"
+    "\n"
+    "Copies an image (a manifest, or an index with all its manifests) between repositories.\n"
+    "Within one registry blobs are mounted, not transferred; blobs the destination has are skipped.\n"
+    "\n"
+    "options:\n"
+    "      --src-creds USER:PASS  credentials for the source registry (default: as for the destination)\n"
+    TRANSFER_CLI_HELP;
+
+int cmd_copy(int argc, char **argv)
+{
+    static const struct option long_opts[] = {
+        TRANSFER_CLI_OPTIONS, {"src-creds", required_argument, NULL, 0x200}, {NULL, 0, NULL, 0},
+    };
+    struct transfer_cli t = {.jobs = 4, .reg.op = "copy"};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "j:h", long_opts, NULL)) != -1) {
+        int r = transfer_cli_option(&t, c, optarg, "copy");
+        if (r == EXIT_USAGE)
+            return EXIT_USAGE;
+        if (r)
+            continue;
+        if (c == 0x200) {
+            t.src_creds = optarg;
+        } else if (c == 'h') {
+            fputs(copy_usage, stdout);
+            return EXIT_OK;
+        } else {
+            fputs(copy_usage, stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 2) {
+        fprintf(stderr, "amlpkg copy: expected SRC-REF and DST-REF\n%s", copy_usage);
+        return EXIT_USAGE;
+    }
+    struct reference src, dst;
+    struct registry *sreg = NULL, *dreg = NULL;
+    struct image_transfer x = {.jobs = t.jobs, .tty = isatty(2) && !t.json};
+    int rc = reference_parse(&src, argv[optind]);
+    if (!rc)
+        rc = reference_parse(&dst, argv[optind + 1]);
+    if (rc) {
+        fprintf(stderr, "amlpkg copy: %s\n", err_message(rc));
+        return EXIT_USAGE;
+    }
+    struct registry_options so = t.reg;
+    if (t.src_creds)
+        so.creds = t.src_creds;
+    if ((rc = registry_open(&dreg, dst.registry, &t.reg)))
+        goto done;
+    int same = !strcmp(src.registry, dst.registry) && !t.src_creds;
+    if (!same && (rc = registry_open(&sreg, src.registry, &so)))
+        goto done;
+    if ((rc = registry_image_copy(same ? dreg : sreg, src.repository, reference_manifest_id(&src), dreg,
+                                  dst.repository, dst.tag[0] ? dst.tag : NULL, &x)))
+        goto done;
+    char a[700], b[700];
+    reference_format(a, sizeof a, &src);
+    reference_format(b, sizeof b, &dst);
+    transfer_cli_report(&t, "copied", a, b, &x);
+done:
+    registry_free(sreg);
+    registry_free(dreg);
+    return rc ? cmd_report_error(rc) : EXIT_OK;
+}

@@ -1,0 +1,102 @@
+#include "builder/cli/transfer_cli.h"
+
+#include "builder/cli/commands.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/json.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int transfer_cli_option(struct transfer_cli *t, int c, const char *arg, const char *verb)
+{
+    switch (c) {
+    case 0x100: t->reg.creds = arg; return 1;
+    case 0x101: t->reg.insecure = 1; return 1;
+    case 0x102: t->reg.ca_cert = arg; return 1;
+    case 0x103: t->json = 1; return 1;
+    case 'j': {
+        char *end;
+        errno = 0;
+        long v = strtol(arg, &end, 10);
+        if (*end || errno || v < 1 || v > 64) {
+            fprintf(stderr, "amlpkg %s: --jobs '%s': expected a number from 1 to 64\n", verb, arg);
+            return EXIT_USAGE;
+        }
+        t->jobs = (int)v;
+        return 1;
+    }
+    default: return 0;
+    }
+}
+
+void transfer_cli_report(const struct transfer_cli *t, const char *verb, const char *src, const char *dst,
+                         const struct image_transfer *x)
+{
+    double mb = (double)x->bytes_moved / 1e6;
+    double rate = x->seconds > 0 ? mb / x->seconds : 0;
+    if (!t->json) {
+        printf("%s %s -> %s: %d blobs (%d uploaded, %d skipped, %d mounted, %d downloaded), %.1f MB moved in "
+               "%.2fs (%.1f MB/s)\ndigest %s\n",
+               verb, src, dst, x->blobs, x->uploaded, x->existed, x->mounted, x->downloaded, mb, x->seconds, rate,
+               x->digest);
+        return;
+    }
+    struct buf b;
+    buf_init(&b, 0);
+    buf_appendf(&b, "{\"operation\":\"%s\",\"source\":", verb);
+    json_write_string(&b, src, strlen(src));
+    buf_append_str(&b, ",\"destination\":");
+    json_write_string(&b, dst, strlen(dst));
+    buf_appendf(&b,
+                ",\"digest\":\"%s\",\"blobs\":%d,\"uploaded\":%d,\"skipped\":%d,\"mounted\":%d,\"downloaded\":%d,"
+                "\"manifests_put\":%d,\"bytes\":%lld,\"bytes_moved\":%lld,\"seconds\":%.3f}\n",
+                x->digest, x->blobs, x->uploaded, x->existed, x->mounted, x->downloaded, x->manifests_put, x->bytes,
+                x->bytes_moved, x->seconds);
+    fputs(b.data, stdout);
+    buf_release(&b);
+}
+
+struct open_job {
+    const char *name;
+    const struct registry_options *opt;
+    struct registry *reg;
+    int rc;
+    char err[1024]; /* the message lives in the opening thread's error state: copied out */
+};
+
+static void *open_registry(void *arg)
+{
+    struct open_job *j = arg;
+    if ((j->rc = registry_open(&j->reg, j->name, j->opt)))
+        snprintf(j->err, sizeof j->err, "%s", err_message(j->rc));
+    return NULL;
+}
+
+int transfer_cli_open_push(struct image_source **src, const char *source, struct registry **reg,
+                           const char *registry_name, const struct registry_options *opt)
+{
+    *src = NULL;
+    *reg = NULL;
+    struct open_job j = {.name = registry_name, .opt = opt};
+    pthread_t t;
+    int threaded = pthread_create(&t, NULL, open_registry, &j) == 0;
+    int rc = image_source_open(src, source);
+    if (threaded)
+        pthread_join(t, NULL);
+    else
+        open_registry(&j);
+    if (!rc && j.rc)
+        rc = err_set(j.rc, "%s", j.err);
+    if (rc) {
+        registry_free(j.reg);
+        image_source_free(*src);
+        *src = NULL;
+        return rc;
+    }
+    *reg = j.reg;
+    return 0;
+}

@@ -1,0 +1,48 @@
+/* What push, pull and copy share on the command line: the registry options
+ * (--creds, --insecure, --ca-cert, --jobs, --json) and the result report (one
+ * summary line, or JSON). */
+#ifndef AMLPKG_TRANSFER_CLI_H
+#define AMLPKG_TRANSFER_CLI_H
+
+#include "builder/image/image_source.h"
+#include "builder/image/reference.h"
+#include "builder/registry/registry.h"
+#include "builder/registry/registry_image.h"
+
+#include <getopt.h>
+
+struct transfer_cli {
+    struct registry_options reg;
+    const char *src_creds; /* copy: --src-creds */
+    int jobs;
+    int json;
+    const char *platform;
+    const char *output;
+};
+
+/* getopt_long entries for the shared options; values >= 0x100. */
+#define TRANSFER_CLI_OPTIONS                                                                                   \
+    {"creds", required_argument, NULL, 0x100}, {"insecure", no_argument, NULL, 0x101},                         \
+        {"ca-cert", required_argument, NULL, 0x102}, {"jobs", required_argument, NULL, 'j'},                  \
+        {"json", no_argument, NULL, 0x103}, {"help", no_argument, NULL, 'h'}
+
+#define TRANSFER_CLI_HELP                                                                                      \
+    "      --creds USER:PASS  registry credentials (else AMLPKG_REGISTRY_AUTH, then\n"                         \
+    "                         $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json)\n"                   \
+    "      --insecure         allow plain HTTP and unverified TLS (localhost may always use HTTP)\n"            \
+    "      --ca-cert FILE     trust this PEM CA bundle for TLS\n"                                               \
+    "  -j, --jobs N           parallel blob transfers (default 4)\n"                                            \
+    "      --json             print the result as JSON\n"                                                       \
+    "  -h, --help             show this help\n"
+
+/* Handles a shared option; returns 1 if c was one, 0 if not, EXIT_USAGE on a bad value. */
+int transfer_cli_option(struct transfer_cli *t, int c, const char *arg, const char *verb);
+/* Opens the push source and the registry at once, so the registry's ping
+ * (and auth) overlaps unpacking an archive. On failure nothing stays open. */
+int transfer_cli_open_push(struct image_source **src, const char *source, struct registry **reg,
+                           const char *registry_name, const struct registry_options *opt);
+/* Prints the summary line or the JSON object for a finished transfer. */
+void transfer_cli_report(const struct transfer_cli *t, const char *verb, const char *src, const char *dst,
+                         const struct image_transfer *x);
+
+#endif

@@ -1,0 +1,826 @@
+#include "builder/env/base_image.h"
+
+#include "cache/cache.h"
+#include "common/arena.h"
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "builder/sys/digest.h"
+#include "builder/image/docker_archive.h"
+#include "builder/sys/fsutil.h"
+#include "builder/image/image_source.h"
+#include "builder/image/reference.h"
+#include "builder/registry/registry_image.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define JSON_LIMIT (8u << 20)
+#define DEFAULT_PLATFORM "linux/amd64"
+
+#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+
+struct base_image {
+    struct oci_base oci;
+    struct oci_blob *layers;
+    size_t n_layers;
+    char *architecture, *os, *variant, *user;
+    char **env;
+    size_t n_env;
+    struct plan_label *labels;
+    size_t n_labels;
+    char **ports;
+    size_t n_ports;
+    char **history;
+    size_t n_history;
+    char manifest_digest[DIGEST_STRING_SIZE];
+    char config_digest[DIGEST_STRING_SIZE];
+    struct buf config; /* the config's bytes */
+    /* what keeps the layer files alive */
+    struct image_source *src;
+    char *temp_dir;
+    struct cache *cache; /* borrowed from the options */
+    /* for messages */
+    const char *context;
+    char *file; /* resolved path or reference */
+};
+
+static int nomem(void)
+{
+    return err_set(ERR_NOMEM, "out of memory");
+}
+
+/* ---- layer media types ------------------------------------------------- */
+
+/* The OCI media type with the same bytes, or NULL for what a base may not hold. */
+static const char *oci_layer_type(const char *mt)
+{
+    static const char *const map[][2] = {
+        {OCI_MEDIA_TYPE_LAYER, OCI_MEDIA_TYPE_LAYER},
+        {OCI_MEDIA_TYPE_LAYER_GZIP, OCI_MEDIA_TYPE_LAYER_GZIP},
+        {OCI_MEDIA_TYPE_LAYER_ZSTD, OCI_MEDIA_TYPE_LAYER_ZSTD},
+        {"application/vnd.docker.image.rootfs.diff.tar.gzip", OCI_MEDIA_TYPE_LAYER_GZIP},
+        {"application/vnd.docker.image.rootfs.diff.tar", OCI_MEDIA_TYPE_LAYER},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(mt, map[i][0]))
+            return map[i][1];
+    return NULL;
+}
+
+
+/* ---- hashing and scanning ---------------------------------------------- */
+
+/* The uncompressed stream of a layer blob, hashed. */
+static int uncompressed_digest(const char *path, const char *what, char out[DIGEST_STRING_SIZE])
+{
+    struct archive *a = archive_read_new();
+    if (!a)
+        return nomem();
+    archive_read_support_filter_all(a);
+    archive_read_support_format_raw(a);
+    struct digest d;
+    int rc = digest_init(&d);
+    struct archive_entry *e;
+    static _Thread_local char chunk[1 << 16];
+    if (rc)
+        goto done;
+    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+        rc = err_set(ERR_PARSE, "%s: cannot read: %s", what, archive_error_string(a));
+        goto done;
+    }
+    int r = archive_read_next_header(a, &e);
+    if (r == ARCHIVE_OK || r == ARCHIVE_WARN) {
+        la_ssize_t n;
+        while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0)
+            if ((rc = digest_update(&d, chunk, (size_t)n)))
+                goto done;
+        if (n < 0) {
+            rc = err_set(ERR_PARSE, "%s: truncated or corrupt: %s", what, archive_error_string(a));
+            goto done;
+        }
+    } else if (r != ARCHIVE_EOF) {
+        rc = err_set(ERR_PARSE, "%s: truncated or corrupt: %s", what, archive_error_string(a));
+        goto done;
+    }
+    rc = digest_final(&d, out);
+done:
+    if (rc)
+        digest_release(&d);
+    archive_read_free(a);
+    return rc;
+}
+
+static int check_entry(struct archive_entry *e, const char *what)
+{
+    const char *name = archive_entry_pathname(e);
+    if (!name || !name[0])
+        return err_set(ERR_INVALID, "%s: an entry has no name", what);
+    if (name[0] == '/')
+        return err_set(ERR_INVALID, "%s: entry '%s' has an absolute path", what, name);
+    if (fs_path_has_dotdot(name))
+        return err_set(ERR_INVALID, "%s: entry '%s' has '..' in its path", what, name);
+    mode_t type = archive_entry_filetype(e);
+    if (type == AE_IFCHR || type == AE_IFBLK)
+        return err_set(ERR_INVALID, "%s: entry '%s' is a device file", what, name);
+    const char *hard = archive_entry_hardlink(e);
+    if (hard && (hard[0] == '/' || fs_path_has_dotdot(hard)))
+        return err_set(ERR_INVALID, "%s: hard link '%s' points outside the image root ('%s')", what, name, hard);
+    if (type == AE_IFLNK) {
+        const char *target = archive_entry_symlink(e);
+        if (!target)
+            return err_set(ERR_INVALID, "%s: symlink '%s' has no target", what, name);
+        /* Absolute targets resolve inside the container's root; relative ones must not climb out of it. */
+        if (target[0] != '/') {
+            const char *slash = strrchr(name, '/');
+            int escaped = 0;
+            int depth = fs_path_depth(name, slash ? (size_t)(slash - name) : 0, 0, &escaped);
+            fs_path_depth(target, strlen(target), depth, &escaped);
+            if (escaped)
+                return err_set(ERR_INVALID, "%s: symlink '%s' -> '%s' points outside the image root", what, name,
+                               target);
+        }
+    }
+    return 0;
+}
+
+int base_image_scan_layer(const char *path, const char *what, const char *diff_id)
+{
+    if (diff_id) {
+        char got[DIGEST_STRING_SIZE];
+        int rc = uncompressed_digest(path, what, got);
+        if (rc)
+            return rc;
+        if (strcmp(got, diff_id))
+            return err_set(ERR_MISMATCH, "%s: its uncompressed content has digest %s, the config's rootfs.diff_ids "
+                           "says %s", what, got, diff_id);
+    }
+    struct archive *a = archive_read_new();
+    if (!a)
+        return nomem();
+    archive_read_support_filter_all(a);
+    archive_read_support_format_tar(a);
+    int rc = 0;
+    struct archive_entry *e;
+    if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+        rc = err_set(ERR_PARSE, "%s: not a tar layer: %s", what, archive_error_string(a));
+        goto done;
+    }
+    for (;;) {
+        int r = archive_read_next_header(a, &e);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+            rc = err_set(ERR_PARSE, "%s: not a tar layer, or truncated: %s", what, archive_error_string(a));
+            goto done;
+        }
+        if ((rc = check_entry(e, what)))
+            goto done;
+        if (archive_read_data_skip(a) != ARCHIVE_OK) {
+            rc = err_set(ERR_PARSE, "%s: truncated: %s", what, archive_error_string(a));
+            goto done;
+        }
+    }
+done:
+    archive_read_free(a);
+    return rc;
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+static const char *json_str(const struct json_value *obj, const char *key)
+{
+    const struct json_value *v = obj ? json_member(obj, key) : NULL;
+    return v && v->type == JSON_STRING ? v->as.string.ptr : NULL;
+}
+
+static int dup_str(char **out, const char *s)
+{
+    if (!s)
+        return 0;
+    return (*out = strdup(s)) ? 0 : nomem();
+}
+
+/* ---- the config -------------------------------------------------------- */
+
+static int parse_config(struct base_image *b)
+{
+    struct arena arena;
+    arena_init(&arena, 8192, 64u << 20);
+    struct json_value *root = NULL;
+    struct buf text;
+    buf_init(&text, 0);
+    int rc = json_parse(&root, &arena, b->config.data, b->config.len, "base image config");
+    if (rc)
+        goto done;
+    if (root->type != JSON_OBJECT) {
+        rc = err_set(ERR_PARSE, "%s: '%s': config %s is not a JSON object", b->context, b->file, b->config_digest);
+        goto done;
+    }
+    if ((rc = dup_str(&b->architecture, json_str(root, "architecture"))) ||
+        (rc = dup_str(&b->os, json_str(root, "os"))) || (rc = dup_str(&b->variant, json_str(root, "variant"))))
+        goto done;
+    const struct json_value *c = json_member(root, "config");
+    if (c && c->type != JSON_OBJECT)
+        c = NULL;
+    if ((rc = dup_str(&b->user, json_str(c, "User"))))
+        goto done;
+    const struct json_value *env = c ? json_member(c, "Env") : NULL;
+    if (env && env->type == JSON_ARRAY) {
+        if (!(b->env = calloc(env->count + 1, sizeof *b->env)))
+            rc = nomem();
+        for (const struct json_value *v = env->child; v && !rc; v = v->next)
+            if (v->type == JSON_STRING && !(b->env[b->n_env++] = strdup(v->as.string.ptr)))
+                rc = nomem();
+    }
+    const struct json_value *labels = c ? json_member(c, "Labels") : NULL;
+    if (!rc && labels && labels->type == JSON_OBJECT) {
+        if (!(b->labels = calloc(labels->count + 1, sizeof *b->labels)))
+            rc = nomem();
+        for (const struct json_value *v = labels->child; v && !rc; v = v->next) {
+            if (v->type != JSON_STRING)
+                continue;
+            struct plan_label *l = &b->labels[b->n_labels++];
+            if (!(l->key = strndup(v->key, v->key_len)) || !(l->value = strdup(v->as.string.ptr)))
+                rc = nomem();
+        }
+    }
+    const struct json_value *ports = c ? json_member(c, "ExposedPorts") : NULL;
+    if (!rc && ports && ports->type == JSON_OBJECT) {
+        if (!(b->ports = calloc(ports->count + 1, sizeof *b->ports)))
+            rc = nomem();
+        for (const struct json_value *v = ports->child; v && !rc; v = v->next)
+            if (!(b->ports[b->n_ports++] = strndup(v->key, v->key_len)))
+                rc = nomem();
+    }
+    const struct json_value *history = json_member(root, "history");
+    if (!rc && history && history->type == JSON_ARRAY) {
+        if (!(b->history = calloc(history->count + 1, sizeof *b->history)))
+            rc = nomem();
+        for (const struct json_value *v = history->child; v && !rc; v = v->next) {
+            if (v->type != JSON_OBJECT)
+                continue;
+            buf_reset(&text);
+            if ((rc = json_write_value(&text, v)))
+                break;
+            if (!(b->history[b->n_history++] = strdup(text.data)))
+                rc = nomem();
+        }
+    }
+    if (rc)
+        goto done;
+    const struct json_value *rootfs = json_member(root, "rootfs");
+    const struct json_value *ids = rootfs ? json_member(rootfs, "diff_ids") : NULL;
+    size_t n_ids = ids && ids->type == JSON_ARRAY ? ids->count : 0;
+    if (n_ids != b->n_layers) {
+        rc = err_set(ERR_INVALID, "%s: '%s': the config lists %zu rootfs.diff_ids for %zu layers", b->context,
+                     b->file, n_ids, b->n_layers);
+        goto done;
+    }
+    size_t i = 0;
+    for (const struct json_value *v = n_ids ? ids->child : NULL; v; v = v->next, i++) {
+        if (v->type != JSON_STRING || !reference_valid_digest(v->as.string.ptr)) {
+            rc = err_set(ERR_INVALID, "%s: '%s': config rootfs.diff_ids[%zu] is not a sha256 digest", b->context,
+                         b->file, i);
+            goto done;
+        }
+        snprintf(b->layers[i].diff_id, sizeof b->layers[i].diff_id, "%s", v->as.string.ptr);
+    }
+done:
+    if (rc == ERR_LIMIT)
+        rc = err_set(ERR_LIMIT, "%s: '%s': the config is too large", b->context, b->file);
+    buf_release(&text);
+    arena_release(&arena);
+    return rc;
+}
+
+/* ---- manifests --------------------------------------------------------- */
+
+static int platform_matches(const struct json_value *d, const char *platform)
+{
+    const struct json_value *p = json_member(d, "platform");
+    if (!p)
+        return 0;
+    const char *os = json_str(p, "os"), *arch = json_str(p, "architecture"), *var = json_str(p, "variant");
+    char have[300];
+    snprintf(have, sizeof have, "%s/%s", os ? os : "", arch ? arch : "");
+    if (!strcmp(have, platform))
+        return 1;
+    size_t n = strlen(have);
+    snprintf(have + n, sizeof have - n, "/%s", var ? var : "");
+    return !strcmp(have, platform);
+}
+
+typedef int (*read_blob_fn)(struct base_image *b, struct buf *out, const char *digest);
+
+/* The layers and config a manifest names; indexes resolved to the platform. */
+static int read_manifest(struct base_image *b, read_blob_fn read_blob, const char *digest, const char *platform,
+                         int depth)
+{
+    struct buf m;
+    buf_init(&m, JSON_LIMIT);
+    struct arena arena;
+    arena_init(&arena, 8192, 64u << 20);
+    struct json_value *root = NULL;
+    int rc = read_blob(b, &m, digest);
+    if (rc || (rc = json_parse(&root, &arena, m.data, m.len, digest)))
+        goto done;
+    const char *mt = json_str(root, "mediaType");
+    const struct json_value *manifests = json_member(root, "manifests");
+    if ((mt && (!strcmp(mt, MT_OCI_INDEX) || !strcmp(mt, MT_DOCKER_LIST))) || (!mt && manifests)) {
+        if (depth > 2 || !manifests || manifests->type != JSON_ARRAY) {
+            rc = err_set(ERR_UNSUPPORTED, "%s: '%s': index %s: nested too deep or lists no manifests", b->context,
+                         b->file, digest);
+            goto done;
+        }
+        const struct json_value *pick = NULL;
+        for (const struct json_value *d = manifests->child; d && !pick; d = d->next)
+            if (platform_matches(d, platform))
+                pick = d;
+        if (!pick && manifests->count == 1 && !json_member(manifests->child, "platform"))
+            pick = manifests->child; /* one image, no platform given: it is the image */
+        const char *child = pick ? json_str(pick, "digest") : NULL;
+        if (!child || !reference_valid_digest(child)) {
+            rc = err_set(ERR_NOTFOUND, "%s: '%s': index %s has no image for platform '%s'", b->context, b->file,
+                         digest, platform);
+            goto done;
+        }
+        char copy[DIGEST_STRING_SIZE];
+        snprintf(copy, sizeof copy, "%s", child);
+        rc = read_manifest(b, read_blob, copy, platform, depth + 1);
+        goto done;
+    }
+    if (mt && strcmp(mt, MT_OCI_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST)) {
+        rc = err_set(ERR_UNSUPPORTED, "%s: '%s': manifest %s has unknown media type '%s'", b->context, b->file,
+                     digest, mt);
+        goto done;
+    }
+    const struct json_value *cfg = json_member(root, "config"), *layers = json_member(root, "layers");
+    const char *cd = json_str(cfg, "digest"), *cmt = json_str(cfg, "mediaType");
+    if (!cd || !reference_valid_digest(cd) || !layers || layers->type != JSON_ARRAY) {
+        rc = err_set(ERR_PARSE, "%s: '%s': manifest %s names no config or layers", b->context, b->file, digest);
+        goto done;
+    }
+    if (cmt && strcmp(cmt, MT_OCI_CONFIG) && strcmp(cmt, MT_DOCKER_CONFIG)) {
+        rc = err_set(ERR_UNSUPPORTED, "%s: '%s': config %s has unknown media type '%s'", b->context, b->file, cd,
+                     cmt);
+        goto done;
+    }
+    snprintf(b->config_digest, sizeof b->config_digest, "%s", cd);
+    if ((rc = read_blob(b, &b->config, cd)))
+        goto done;
+    if (!(b->layers = calloc(layers->count + 1, sizeof *b->layers))) {
+        rc = nomem();
+        goto done;
+    }
+    for (const struct json_value *l = layers->child; l; l = l->next) {
+        const char *ld = json_str(l, "digest"), *lmt = json_str(l, "mediaType");
+        const struct json_value *sz = json_member(l, "size");
+        size_t i = b->n_layers;
+        if (!ld || !reference_valid_digest(ld) || !sz || sz->type != JSON_NUMBER) {
+            rc = err_set(ERR_PARSE, "%s: '%s': manifest %s: layers[%zu] needs a sha256 digest and a size",
+                         b->context, b->file, digest, i);
+            goto done;
+        }
+        const char *oci = lmt ? oci_layer_type(lmt) : NULL;
+        if (!oci) {
+            rc = err_set(ERR_UNSUPPORTED, "%s: '%s': layer %s has unknown media type '%s'", b->context, b->file,
+                         ld, lmt ? lmt : "(none)");
+            goto done;
+        }
+        struct oci_blob *blob = &b->layers[b->n_layers++];
+        snprintf(blob->digest, sizeof blob->digest, "%s", ld);
+        blob->size = (int64_t)sz->as.number;
+        blob->media_type = oci;
+    }
+    snprintf(b->manifest_digest, sizeof b->manifest_digest, "%s", digest);
+done:
+    arena_release(&arena);
+    buf_release(&m);
+    return rc;
+}
+
+/* Each layer's file: present, with the size and digest the manifest says. */
+static int verify_layer_files(struct base_image *b)
+{
+    for (size_t i = 0; i < b->n_layers; i++) {
+        struct oci_blob *l = &b->layers[i];
+        char got[DIGEST_STRING_SIZE];
+        int64_t size = 0;
+        int rc = digest_file(l->path, got, &size);
+        if (rc == ERR_NOTFOUND)
+            return err_set(ERR_NOTFOUND, "%s: '%s': layer %s is missing", b->context, b->file, l->digest);
+        if (rc)
+            return rc;
+        if (strcmp(got, l->digest))
+            return err_set(ERR_MISMATCH, "%s: '%s': layer %s does not match its digest (the file hashes to %s)",
+                           b->context, b->file, l->digest, got);
+        if (size != l->size)
+            return err_set(ERR_MISMATCH, "%s: '%s': layer %s is %lld bytes, the manifest says %lld", b->context,
+                           b->file, l->digest, (long long)size, (long long)l->size);
+    }
+    return 0;
+}
+
+/* ---- sources: OCI layouts and archives, registries ---------------------- */
+
+static int source_read_blob(struct base_image *b, struct buf *out, const char *digest)
+{
+    buf_reset(out);
+    int rc = image_source_read_blob(b->src, out, digest);
+    if (rc == ERR_NOTFOUND || rc == ERR_IO)
+        err_clear(), rc = err_set(ERR_NOTFOUND, "%s: '%s': blob %s is missing or unreadable", b->context, b->file,
+                                  digest);
+    else if (rc == ERR_MISMATCH)
+        err_clear(), rc = err_set(ERR_MISMATCH, "%s: '%s': blob %s does not match its digest", b->context, b->file,
+                                  digest);
+    return rc;
+}
+
+static int load_layout(struct base_image *b, const char *platform)
+{
+    char digest[72], mt[256], ref_name[256];
+    int64_t size;
+    int rc = image_source_top(b->src, digest, mt, &size, ref_name);
+    if (rc || (rc = read_manifest(b, source_read_blob, digest, platform, 0)))
+        return rc;
+    for (size_t i = 0; i < b->n_layers; i++)
+        if (!(b->layers[i].path = image_source_blob_path(b->src, b->layers[i].digest)))
+            return nomem();
+    return verify_layer_files(b);
+}
+
+static int make_temp(struct base_image *b)
+{
+    const char *tmp = getenv("TMPDIR");
+    return fs_make_temp_dir(&b->temp_dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-base-");
+}
+
+static int load_docker_archive(struct base_image *b, const char *path)
+{
+    int rc = make_temp(b);
+    if (rc)
+        return rc;
+    struct docker_archive d = {.context = b->context, .dir = b->temp_dir};
+    if (!(rc = docker_archive_load(&d, path))) {
+        /* The layer files stay in temp_dir, which b owns. */
+        buf_release(&b->config);
+        b->config = d.config;
+        buf_init(&d.config, 0);
+        snprintf(b->config_digest, sizeof b->config_digest, "%s", d.config_digest);
+        b->layers = d.layers;
+        b->n_layers = d.n_layers;
+        d.layers = NULL;
+        d.n_layers = 0;
+    }
+    docker_archive_release(&d);
+    return rc;
+}
+
+static int pull_registry(struct base_image *b, const char *text, const struct base_image_options *opt,
+                         const char *platform)
+{
+    struct reference ref;
+    struct registry *reg = NULL;
+    char *archive = NULL;
+    struct registry_options ro = opt->reg;
+    ro.op = "pull";
+    int rc = reference_parse(&ref, text);
+    if (rc || (rc = make_temp(b)))
+        goto done;
+    if (!(archive = fs_join(b->temp_dir, "base.tar"))) {
+        rc = nomem();
+        goto done;
+    }
+    char name[700];
+    snprintf(name, sizeof name, "%s/%s%s%s", ref.registry, ref.repository, ref.tag[0] ? ":" : "", ref.tag);
+    struct image_transfer x = {.jobs = 4, .platform = platform};
+    if ((rc = registry_open(&reg, ref.registry, &ro)) ||
+        (rc = registry_image_pull(reg, ref.repository, reference_manifest_id(&ref), archive, name, &x)))
+        goto done;
+    rc = image_source_open(&b->src, archive);
+done:
+    registry_free(reg);
+    free(archive);
+    return rc;
+}
+
+/* Reads the base from where the spec says it is. */
+static int load_source(struct base_image *b, const char *text, const char *spec_dir,
+                       const struct base_image_options *opt, const char *platform)
+{
+    static const char *const forms[] = {"oci-archive:", "docker-archive:", "oci:"};
+    size_t form = 0;
+    while (form < 3 && strncmp(text, forms[form], strlen(forms[form])))
+        form++;
+    if (form == 3) {
+        const char *ref = strncmp(text, "docker://", 9) ? text : text + 9;
+        if (!(b->file = strdup(ref)))
+            return nomem();
+        int rc = pull_registry(b, ref, opt, platform);
+        return rc ? rc : load_layout(b, platform);
+    }
+    const char *rest = text + strlen(forms[form]);
+    if (!rest[0])
+        return err_set(ERR_INVALID, "%s: '%s': no path after '%s'", b->context, text, forms[form]);
+    char *tag = NULL;
+    if (!(b->file = fs_resolve(spec_dir, rest)))
+        return nomem();
+    struct stat st;
+    if (form == 2 && stat(b->file, &st) != 0) {
+        /* oci:DIR:TAG, where TAG (the ref.name) may hold ':' itself: DIR is the first prefix that is a directory. */
+        for (char *colon = strchr(b->file, ':'); colon && !tag; colon = strchr(colon + 1, ':')) {
+            *colon = '\0';
+            if (colon[1] && stat(b->file, &st) == 0 && S_ISDIR(st.st_mode))
+                tag = colon + 1;
+            else
+                *colon = ':';
+        }
+    }
+    if (stat(b->file, &st) != 0)
+        return err_set_errno(ERR_NOTFOUND, "%s: '%s'", b->context, b->file);
+    if (form == 1)
+        return load_docker_archive(b, b->file);
+    if (form == 2 && !S_ISDIR(st.st_mode))
+        return err_set(ERR_INVALID, "%s: '%s': not a directory (oci:DIR[:TAG] names an OCI image layout)",
+                       b->context, b->file);
+    if (form == 0 && S_ISDIR(st.st_mode))
+        return err_set(ERR_INVALID, "%s: '%s' is a directory: use oci:DIR for an OCI image layout", b->context,
+                       b->file);
+    char *open_path = NULL;
+    if (tag ? asprintf(&open_path, "%s:%s", b->file, tag) < 0 : !(open_path = strdup(b->file)))
+        return nomem();
+    int rc = image_source_open(&b->src, open_path);
+    free(open_path);
+    if (tag)
+        tag[-1] = ':'; /* messages name what was written */
+    return rc ? rc : load_layout(b, platform);
+}
+
+/* ---- the cache tier ---------------------------------------------------- */
+
+static int manifest_json(struct buf *out, const struct base_image *b)
+{
+    int rc = buf_appendf(out, "{\"config\":{\"digest\":\"%s\",\"mediaType\":\"" MT_OCI_CONFIG "\",\"size\":%zu},"
+                              "\"layers\":[", b->config_digest, b->config.len);
+    for (size_t i = 0; i < b->n_layers && !rc; i++)
+        rc = buf_appendf(out, "%s{\"digest\":\"%s\",\"mediaType\":\"%s\",\"size\":%lld}", i ? "," : "",
+                         b->layers[i].digest, b->layers[i].media_type, (long long)b->layers[i].size);
+    return rc ? rc : buf_append_str(out, "],\"mediaType\":\"" MT_OCI_MANIFEST "\",\"schemaVersion\":2}");
+}
+
+static int read_fd(struct buf *out, int fd)
+{
+    char chunk[1 << 14];
+    ssize_t n;
+    int rc = 0;
+    while (!rc && (n = read(fd, chunk, sizeof chunk)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return err_set_errno(ERR_IO, "cache: read failed");
+        }
+        rc = buf_append(out, chunk, (size_t)n);
+    }
+    return rc;
+}
+
+static int cache_read_blob(struct base_image *b, struct buf *out, const char *digest)
+{
+    int fd = -1;
+    buf_reset(out);
+    int rc = cache_blob_open(b->cache, digest, CACHE_VERIFY, &fd);
+    if (!rc)
+        rc = read_fd(out, fd);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* The base from a cache entry alone: every blob re-hashed. */
+static int load_cached(struct base_image *b, const struct cache_entry *hit)
+{
+    int rc = read_manifest(b, cache_read_blob, hit->manifest_digest, DEFAULT_PLATFORM, 0);
+    for (size_t i = 0; i < b->n_layers && !rc; i++) {
+        int fd = -1;
+        if (!(rc = cache_blob_open(b->cache, b->layers[i].digest, CACHE_VERIFY, &fd)))
+            rc = cache_blob_path(b->cache, b->layers[i].digest, &b->layers[i].path);
+        if (fd >= 0)
+            close(fd);
+    }
+    return rc;
+}
+
+/* Forgets what a failed attempt filled in and removes its files, keeping the cache handle. */
+static void reset_image(struct base_image *b)
+{
+    for (size_t i = 0; i < b->n_layers; i++)
+        oci_blob_release(&b->layers[i]);
+    free(b->layers);
+    free(b->architecture);
+    free(b->os);
+    free(b->variant);
+    free(b->user);
+    for (size_t i = 0; i < b->n_env; i++)
+        free(b->env[i]);
+    free(b->env);
+    for (size_t i = 0; i < b->n_labels; i++) {
+        free(b->labels[i].key);
+        free(b->labels[i].value);
+    }
+    free(b->labels);
+    for (size_t i = 0; i < b->n_ports; i++)
+        free(b->ports[i]);
+    free(b->ports);
+    for (size_t i = 0; i < b->n_history; i++)
+        free(b->history[i]);
+    free(b->history);
+    image_source_free(b->src);
+    if (b->temp_dir)
+        fs_remove_tree(b->temp_dir);
+    free(b->temp_dir);
+    free(b->file);
+    struct cache *cache = b->cache;
+    const char *context = b->context;
+    struct buf config = b->config;
+    memset(b, 0, sizeof *b);
+    b->cache = cache;
+    b->context = context;
+    b->config = config;
+    buf_reset(&b->config);
+}
+
+static int store(struct base_image *b, const char *key)
+{
+    struct buf m;
+    buf_init(&m, 0);
+    char got[CACHE_DIGEST_SIZE];
+    int rc = 0;
+    for (size_t i = 0; i < b->n_layers && !rc; i++)
+        rc = cache_put_blob(b->cache, b->layers[i].path, got);
+    if (!rc)
+        rc = cache_put_blob_buffer(b->cache, b->config.data, b->config.len, got);
+    if (!rc)
+        rc = manifest_json(&m, b);
+    if (!rc)
+        rc = cache_put_blob_buffer(b->cache, m.data, m.len, got);
+    char name[128];
+    snprintf(name, sizeof name, "azureml/azureml_%s", key);
+    if (!rc)
+        rc = cache_record(b->cache, key, got, name);
+    buf_release(&m);
+    return rc;
+}
+
+/* A hit in the read-only global tier, copied into the workspace cache. */
+static int from_global(struct cache *workspace, const char *dir, const char *key, struct cache_entry *out)
+{
+    struct cache *global = NULL;
+    int rc = cache_open_readonly(&global, dir);
+    if (!rc)
+        rc = cache_import(workspace, global, key, out);
+    if (rc && !(rc == ERR_NOTFOUND && global)) /* a plain miss says nothing */
+        fprintf(stderr, "environment %.12s: global cache %s unusable (%s): going on without it\n", key, dir,
+                err_message(rc));
+    cache_close(global);
+    err_clear();
+    return rc == 0;
+}
+
+/* ---- the public part --------------------------------------------------- */
+
+void base_image_free(struct base_image *b)
+{
+    if (!b)
+        return;
+    reset_image(b);
+    buf_release(&b->config);
+    free(b);
+}
+
+const struct oci_base *base_image_oci(const struct base_image *b)
+{
+    return &b->oci;
+}
+
+const char *base_image_manifest_digest(const struct base_image *b)
+{
+    return b->manifest_digest;
+}
+
+/* Loads from the source and checks everything a cache entry will be trusted for. */
+static int load_and_check(struct base_image *b, const char *text, const char *spec_dir,
+                          const struct base_image_options *opt, const char *platform)
+{
+    int rc = load_source(b, text, spec_dir, opt, platform);
+    if (rc || (rc = parse_config(b)))
+        return rc;
+    for (size_t i = 0; i < b->n_layers && !rc; i++) {
+        char what[1200];
+        snprintf(what, sizeof what, "%s: '%s': layer %.19s", b->context, b->file, b->layers[i].digest);
+        rc = base_image_scan_layer(b->layers[i].path, what, b->layers[i].diff_id);
+    }
+    return rc;
+}
+
+int base_image_open(struct base_image **out, const char *text, const char *spec_dir, const char *key,
+                    const struct base_image_options *opt)
+{
+    *out = NULL;
+    struct base_image *b = calloc(1, sizeof *b);
+    if (!b)
+        return nomem();
+    buf_init(&b->config, JSON_LIMIT);
+    b->context = opt->context ? opt->context : "environment.base_image";
+    const char *platform = opt->platform ? opt->platform : DEFAULT_PLATFORM;
+    int rc = 0, hit = 0;
+    /* Another platform is another image: its cache entry is keyed by sha256("<key> <platform>"). */
+    char cache_key[DIGEST_STRING_SIZE];
+    snprintf(cache_key, sizeof cache_key, "%s", key);
+    if (strcmp(platform, DEFAULT_PLATFORM)) {
+        char *text = NULL, d[DIGEST_STRING_SIZE];
+        if (asprintf(&text, "%s %s", key, platform) < 0 || digest_buffer(d, text, strlen(text))) {
+            free(text);
+            free(b);
+            return nomem();
+        }
+        free(text);
+        snprintf(cache_key, sizeof cache_key, "%s", d + 7);
+    }
+    key = cache_key;
+    b->cache = opt->cache;
+    struct cache_entry entry;
+    const char *tier = "workspace";
+    int found = b->cache && cache_lookup(b->cache, key, &entry) == 0;
+    if (!found && b->cache && opt->global_cache_dir) {
+        err_clear();
+        found = from_global(b->cache, opt->global_cache_dir, key, &entry);
+        tier = "global";
+    }
+    if (found) {
+        if (!(b->file = strdup(cache_dir(b->cache))))
+            rc = nomem();
+        if (!rc && !(rc = load_cached(b, &entry)) && !(rc = parse_config(b))) {
+            hit = 1;
+            if (strcmp(tier, "global"))
+                fprintf(stderr, "environment %.12s: cache hit (workspace)\n", key);
+            else
+                fprintf(stderr, "environment %.12s: cache hit (global %s)\n", key, opt->global_cache_dir);
+        } else if (rc != ERR_NOMEM) {
+            /* A damaged entry never makes an image: drop what is bad and read the source. */
+            fprintf(stderr, "environment %.12s: cache entry damaged (%s): dropping it, reading the base from its "
+                            "source\n", key, err_message(rc));
+            err_clear();
+            struct cache_report report = {0};
+            cache_verify(b->cache, &report);
+            cache_report_release(&report);
+            err_clear();
+            reset_image(b);
+            rc = 0;
+        }
+    } else {
+        err_clear();
+    }
+    if (!rc && !hit && !(rc = load_and_check(b, text, spec_dir, opt, platform))) {
+        if (b->cache) {
+            int src = store(b, key);
+            if (src)
+                fprintf(stderr, "environment %.12s: cache miss: not stored (%s)\n", key, err_message(src));
+            else
+                fprintf(stderr, "environment %.12s: cache miss: stored\n", key);
+            err_clear();
+        }
+    }
+    if (!rc && !hit) {
+        /* The manifest digest in OCI form, whichever form the base came in. */
+        struct buf m;
+        buf_init(&m, 0);
+        if (!(rc = manifest_json(&m, b)))
+            rc = digest_buffer(b->manifest_digest, m.data, m.len);
+        buf_release(&m);
+    }
+    if (rc) {
+        base_image_free(b);
+        return rc;
+    }
+    b->oci = (struct oci_base){
+        .layers = b->layers, .n_layers = b->n_layers, .architecture = b->architecture, .os = b->os,
+        .variant = b->variant, .env = b->env, .n_env = b->n_env, .user = b->user, .labels = b->labels,
+        .n_labels = b->n_labels, .ports = b->ports, .n_ports = b->n_ports, .history = b->history,
+        .n_history = b->n_history,
+    };
+    *out = b;
+    return 0;
+}

@@ -1,0 +1,179 @@
+#include "builder/image/oci_archive.h"
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "builder/sys/fsutil.h"
+
+#include "builder/image/tar_writer.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Entry name of a blob in both archive formats. */
+static void blob_name(char name[96], const struct oci_blob *blob)
+{
+    snprintf(name, 96, "blobs/sha256/%s", blob->digest + 7);
+}
+
+static int put_blob(struct tar_writer *t, const struct oci_blob *blob)
+{
+    char name[96];
+    blob_name(name, blob);
+    int fd = open(blob->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set_errno(ERR_IO, "%s: cannot open", blob->path);
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0 || st.st_size != blob->offset + blob->size)
+        rc = err_set(ERR_IO, "%s: blob changed size before it was archived", blob->path);
+    else
+        rc = tar_put_file_range(t, name, fd, (off_t)blob->offset, blob->size);
+    close(fd);
+    return rc;
+}
+
+static int compare_blobs(const void *a, const void *b)
+{
+    return strcmp((*(const struct oci_blob *const *)a)->digest, (*(const struct oci_blob *const *)b)->digest);
+}
+
+static int index_json(struct buf *b, const struct oci_image *image)
+{
+    int rc = buf_appendf(b,
+                         "{\"manifests\":[{\"annotations\":{\"org.opencontainers.image.ref.name\":");
+    rc = rc ? rc : json_write_string(b, image->ref_name, strlen(image->ref_name));
+    rc = rc ? rc : buf_appendf(b, "},\"digest\":\"%s\",\"mediaType\":\"%s\",\"size\":%lld}],", image->manifest.digest,
+                               OCI_MEDIA_TYPE_MANIFEST, (long long)image->manifest.size);
+    return rc ? rc : buf_appendf(b, "\"mediaType\":\"%s\",\"schemaVersion\":2}", OCI_MEDIA_TYPE_INDEX);
+}
+
+/* docker save's manifest.json: the config and layers by path, named by RepoTags. */
+static int docker_manifest_json(struct buf *b, const struct oci_image *image)
+{
+    int rc = buf_appendf(b, "[{\"Config\":\"blobs/sha256/%s\",\"RepoTags\":[", image->config.digest + 7);
+    rc = rc ? rc : json_write_string(b, image->ref_name, strlen(image->ref_name));
+    rc = rc ? rc : buf_append_str(b, "],\"Layers\":[");
+    for (size_t i = 0; i < image->n_layers && !rc; i++)
+        rc = buf_appendf(b, "%s\"blobs/sha256/%s\"", i ? "," : "", image->layers[i].digest + 7);
+    return rc ? rc : buf_append_str(b, "]}]");
+}
+
+/* The largest layer written with room for its tar header in front
+ * (oci_image_build with OCI_IMAGE_FOR_ARCHIVE): the archive is built around
+ * that file instead of copying it. NULL when there is none. */
+static const struct oci_blob *adoptable_layer(const struct oci_image *image)
+{
+    const struct oci_blob *best = NULL;
+    for (size_t i = 0; i < image->n_layers; i++) {
+        const struct oci_blob *l = &image->layers[i];
+        if (l->offset == TAR_BLOCK && (!best || l->size > best->size ||
+                                       (l->size == best->size && strcmp(l->digest, best->digest) < 0)))
+            best = l;
+    }
+    return best;
+}
+
+/* Opens the archive file: the adopted layer's own file, or a new one beside target. */
+static int open_archive(struct tar_writer *t, char **tmp_path, const struct oci_blob *adopted, const char *target)
+{
+    if (!adopted) {
+        FILE *f;
+        int rc = fs_temp_beside(&f, tmp_path, target);
+        if (rc)
+            return rc;
+        t->fd = dup(fileno(f));
+        fclose(f);
+        if (t->fd < 0) {
+            unlink(*tmp_path);
+            return err_set_errno(ERR_IO, "%s: cannot open the temporary file", target);
+        }
+        return 0;
+    }
+    if (!(*tmp_path = strdup(adopted->path)))
+        return err_set(ERR_NOMEM, "out of memory");
+    /* Staged layers are private (0600); outputs should look like any other file. */
+    mode_t mask = umask(0);
+    umask(mask);
+    if ((t->fd = open(adopted->path, O_WRONLY | O_CLOEXEC)) < 0 || fchmod(t->fd, 0666 & ~mask) != 0)
+        return err_set_errno(ERR_IO, "%s: cannot open", adopted->path);
+    char name[96];
+    blob_name(name, adopted);
+    return tar_put_in_place(t, name, adopted->size);
+}
+
+static int write_image_tar(const struct oci_image *image, const char *target, long long mtime, unsigned flags)
+{
+    int docker = (flags & OCI_ARCHIVE_DOCKER) != 0;
+    struct tar_writer t = {.fd = -1, .mtime = mtime, .target = target};
+    char *tmp_path = NULL;
+    struct buf index;
+    buf_init(&index, 0);
+    /* docker-archive has no use for the OCI manifest; oci-archive stores it as a blob. */
+    size_t n_blobs = image->n_layers + (docker ? 1 : 2);
+    const struct oci_blob **blobs = calloc(n_blobs, sizeof *blobs);
+    const struct oci_blob *adopted = adoptable_layer(image);
+    int rc = blobs ? 0 : err_set(ERR_NOMEM, "out of memory");
+    if (rc)
+        goto done;
+    for (size_t i = 0; i < image->n_layers; i++)
+        blobs[i] = &image->layers[i];
+    blobs[image->n_layers] = &image->config;
+    if (!docker)
+        blobs[image->n_layers + 1] = &image->manifest;
+    qsort(blobs, n_blobs, sizeof *blobs, compare_blobs);
+    if ((rc = docker ? docker_manifest_json(&index, image) : index_json(&index, image)) ||
+        (rc = open_archive(&t, &tmp_path, adopted, target)))
+        goto done;
+    static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+    if (docker)
+        rc = tar_put_bytes(&t, "manifest.json", index.data, index.len);
+    else if (!(rc = tar_put_bytes(&t, "oci-layout", layout, sizeof layout - 1)))
+        rc = tar_put_bytes(&t, "index.json", index.data, index.len);
+    if (rc || (rc = tar_put_dir(&t, "blobs")) || (rc = tar_put_dir(&t, "blobs/sha256")))
+        goto done;
+    for (size_t i = 0; i < n_blobs && !rc; i++)
+        if ((i == 0 || strcmp(blobs[i]->digest, blobs[i - 1]->digest) != 0) && /* identical layers: store once */
+            (!adopted || strcmp(blobs[i]->digest, adopted->digest) != 0))
+            rc = put_blob(&t, blobs[i]);
+    if (rc || (rc = tar_finish(&t)))
+        goto done;
+    /* Complete or absent: renamed into place only when whole. Flushing to the
+     * disk is asked for with --fsync (as with docker/podman save, not by default). */
+    if (ftruncate(t.fd, t.offset) != 0 || ((flags & OCI_ARCHIVE_SYNC) && fsync(t.fd) != 0)) {
+        rc = err_set_errno(ERR_IO, "%s: write failed", target);
+        goto done;
+    }
+    int fd = t.fd;
+    t.fd = -1;
+    if (close(fd) != 0)
+        rc = err_set_errno(ERR_IO, "%s: write failed", target);
+    else if (fs_replace(tmp_path, target) != 0)
+        rc = err_set_errno(ERR_IO, "%s: cannot rename the finished file into place", target);
+done:
+    if (t.fd >= 0)
+        close(t.fd);
+    if (rc && tmp_path)
+        unlink(tmp_path);
+    free(tmp_path);
+    free(blobs);
+    buf_release(&index);
+    return rc;
+}
+
+int oci_archive_write(const struct oci_image *image, const char *target, long long mtime, unsigned flags)
+{
+    return write_image_tar(image, target, mtime, flags & ~OCI_ARCHIVE_DOCKER);
+}
+
+int oci_docker_archive_write(const struct oci_image *image, const char *target, long long mtime, unsigned flags)
+{
+    for (size_t i = 0; i < image->n_layers; i++)
+        if (!strcmp(image->layers[i].media_type, OCI_MEDIA_TYPE_LAYER_ZSTD))
+            return err_set(ERR_UNSUPPORTED, "%s: docker-archive layers must be tar or tar+gzip, not zstd", target);
+    return write_image_tar(image, target, mtime, flags | OCI_ARCHIVE_DOCKER);
+}

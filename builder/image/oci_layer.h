@@ -1,0 +1,72 @@
+/* Deterministic image layers: a tar stream written with libarchive, then
+ * gzipped with zlib, zstd-compressed by libarchive's zstd filter, or stored as
+ * a plain tar; both digests are computed while writing (one pass over the data).
+ *
+ * Determinism rules: the caller adds entries in sorted order; parent
+ * directories are emitted explicitly (mode 0755) before their contents; every
+ * entry has uid/gid 0, no user or group names, no xattrs or atime, and mtime
+ * fixed to the writer's epoch (SOURCE_DATE_EPOCH). A writer comes from
+ * oci_layer_begin and is consumed by oci_layer_finish or oci_layer_abort. */
+#ifndef AMLPKG_OCI_LAYER_H
+#define AMLPKG_OCI_LAYER_H
+
+#include "builder/sys/digest.h"
+
+#include <stdint.h>
+
+/* A finished blob on disk. path is owned (oci_blob_release frees it). */
+struct oci_blob {
+    char digest[DIGEST_STRING_SIZE];  /* of the bytes in path */
+    char diff_id[DIGEST_STRING_SIZE]; /* of the uncompressed tar (layers only) */
+    int64_t size;
+    char *path;
+    int64_t offset; /* where the bytes start in path: 0, or room left for a tar header (oci_layer_leave_room) */
+    const char *media_type;
+};
+
+void oci_blob_release(struct oci_blob *blob);
+
+struct oci_layer_writer;
+
+enum oci_compression {
+    OCI_COMPRESSION_AUTO, /* resolved per layer by oci_layer_choose_compression */
+    OCI_COMPRESSION_GZIP,
+    OCI_COMPRESSION_ZSTD,
+    OCI_COMPRESSION_NONE,
+};
+
+#define OCI_MEDIA_TYPE_LAYER "application/vnd.oci.image.layer.v1.tar"
+#define OCI_MEDIA_TYPE_LAYER_GZIP OCI_MEDIA_TYPE_LAYER "+gzip"
+#define OCI_MEDIA_TYPE_LAYER_ZSTD OCI_MEDIA_TYPE_LAYER "+zstd"
+
+/* "gzip", "zstd", "none" or "auto" to its enum; -1 for anything else. */
+int oci_compression_parse(const char *name);
+const char *oci_compression_name(enum oci_compression c);
+
+/* What auto means for a layer made of these host files or trees: a plain tar
+ * when it holds at least 1 MiB and the first MiB of its largest file does not
+ * compress (deflated size over 90%: model weights), gzip otherwise. The choice
+ * depends on the bytes only, so it reproduces like the rest of the layer. */
+int oci_layer_choose_compression(enum oci_compression *out, const char *const *host_paths, size_t n);
+
+/* Adds the bytes of the regular files under host_path (a file or a tree) to *total. */
+int oci_layer_input_bytes(const char *host_path, int64_t *total);
+
+/* Writes the layer into a new file inside work_dir. compression is GZIP, ZSTD
+ * or NONE; level is the gzip level (1 = fastest .. 9 = smallest; zstd uses 1
+ * for level 1 and its default 3 above). */
+int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t mtime,
+                    enum oci_compression compression, int level);
+/* image_path is relative to / ("var/azureml-app"). */
+int oci_layer_add_dir(struct oci_layer_writer *w, const char *image_path);
+/* Adds a host file (regular file or symlink), keeping its permission bits. */
+int oci_layer_add_file(struct oci_layer_writer *w, const char *image_path, const char *host_path);
+/* Adds a host file or directory tree (sorted, recursively) at image_path. */
+int oci_layer_add_tree(struct oci_layer_writer *w, const char *image_path, const char *host_path);
+/* Starts the blob bytes this far into the file, before anything is added:
+ * room for the header that makes the file an archive of the layer in place. */
+int oci_layer_leave_room(struct oci_layer_writer *w, int64_t bytes);
+int oci_layer_finish(struct oci_layer_writer *w, struct oci_blob *out);
+void oci_layer_abort(struct oci_layer_writer *w);
+
+#endif

@@ -1,0 +1,205 @@
+#include "builder/sys/fsutil.h"
+
+#include "common/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *fs_join(const char *dir, const char *name)
+{
+    if (!dir || !dir[0] || (dir[0] == '.' && !dir[1]))
+        return strdup(name);
+    size_t dl = strlen(dir), nl = strlen(name);
+    int slash = dir[dl - 1] != '/';
+    char *p = malloc(dl + slash + nl + 1);
+    if (!p)
+        return NULL;
+    memcpy(p, dir, dl);
+    if (slash)
+        p[dl] = '/';
+    memcpy(p + dl + slash, name, nl + 1);
+    return p;
+}
+
+char *fs_dirname(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    if (slash == path)
+        return strdup("/");
+    return strndup(path, (size_t)(slash - path));
+}
+
+char *fs_resolve(const char *base_dir, const char *path)
+{
+    return path[0] == '/' ? strdup(path) : fs_join(base_dir, path);
+}
+
+int fs_make_temp_dir(char **out, const char *parent, const char *prefix)
+{
+    *out = NULL;
+    size_t n = strlen(parent) + strlen(prefix) + 16;
+    char *tmpl = malloc(n);
+    if (!tmpl)
+        return err_set(ERR_NOMEM, "out of memory");
+    snprintf(tmpl, n, "%s/%sXXXXXX", parent, prefix);
+    if (!mkdtemp(tmpl)) {
+        int rc = err_set_errno(ERR_IO, "cannot create a temporary directory in '%s'", parent);
+        free(tmpl);
+        return rc;
+    }
+    *out = tmpl;
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void fs_remove_tree(const char *path)
+{
+    if (path)
+        nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int fs_temp_beside(FILE **out_file, char **out_path, const char *target)
+{
+    *out_file = NULL;
+    *out_path = NULL;
+    size_t n = strlen(target) + 16;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return err_set(ERR_NOMEM, "out of memory");
+    snprintf(tmp, n, "%s.tmp-XXXXXX", target);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        int rc = err_set_errno(ERR_IO, "%s: cannot create a temporary file beside it", target);
+        free(tmp);
+        return rc;
+    }
+    /* mkostemp makes 0600 files; outputs should look like any other file. */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return err_set(ERR_NOMEM, "out of memory");
+    }
+    *out_file = f;
+    *out_path = tmp;
+    return 0;
+}
+
+int fs_commit(FILE *f, const char *tmp_path, const char *target)
+{
+    return fs_publish(f, tmp_path, target, 1);
+}
+
+int fs_replace(const char *tmp_path, const char *target)
+{
+    struct stat st;
+    if (lstat(target, &st) == 0 && S_ISREG(st.st_mode) &&
+        renameat2(AT_FDCWD, tmp_path, AT_FDCWD, target, RENAME_EXCHANGE) == 0) {
+        unlink(tmp_path); /* the old target, now under the temporary name */
+        return 0;
+    }
+    return rename(tmp_path, target);
+}
+
+int fs_publish(FILE *f, const char *tmp_path, const char *target, int sync)
+{
+    int rc = 0;
+    if (fflush(f) != 0 || (sync && fsync(fileno(f)) != 0))
+        rc = err_set_errno(ERR_IO, "%s: write failed", target);
+    if (fclose(f) != 0 && !rc)
+        rc = err_set_errno(ERR_IO, "%s: write failed", target);
+    if (!rc && fs_replace(tmp_path, target) != 0)
+        rc = err_set_errno(ERR_IO, "%s: cannot rename the finished file into place", target);
+    if (rc)
+        unlink(tmp_path);
+    return rc;
+}
+
+int fs_copy_into(FILE *dst, const char *src_path)
+{
+    FILE *src = fopen(src_path, "rb");
+    if (!src)
+        return err_set_errno(ERR_IO, "%s: cannot open", src_path);
+    char chunk[1 << 16];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, src)) > 0) {
+        if (fwrite(chunk, 1, n, dst) != n) {
+            rc = err_set_errno(ERR_IO, "write failed while copying '%s'", src_path);
+            break;
+        }
+    }
+    if (!rc && ferror(src))
+        rc = err_set_errno(ERR_IO, "%s: read failed", src_path);
+    fclose(src);
+    return rc;
+}
+
+int fs_dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return err_set_errno(ERR_IO, "%s: cannot list directory", path);
+    int empty = 1;
+    struct dirent *e;
+    while (empty && (e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            empty = 0;
+    closedir(d);
+    return empty;
+}
+
+int fs_path_depth(const char *p, size_t len, int depth, int *escaped)
+{
+    while (len) {
+        size_t n = 0;
+        while (n < len && p[n] != '/')
+            n++;
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            if (--depth < 0)
+                *escaped = 1;
+        } else if (n && !(n == 1 && p[0] == '.')) {
+            depth++;
+        }
+        p += n;
+        len -= n;
+        if (len) {
+            p++;
+            len--;
+        }
+    }
+    return depth;
+}
+
+int fs_path_has_dotdot(const char *p)
+{
+    for (const char *c = p; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 2 && c[0] == '.' && c[1] == '.')
+            return 1;
+        c += n;
+        while (*c == '/')
+            c++;
+    }
+    return 0;
+}
