@@ -108,8 +108,7 @@ static void hex_digest(char out[BLOB_DIGEST_SIZE], const unsigned char raw[SHA25
 }
 
 /* Copies src (fd, or the buffer when src < 0) into dst while hashing. */
-static int copy_hash(int dst, int src, const void *data, size_t len, char digest[BLOB_DIGEST_SIZE],
-                     int64_t *size)
+static int copy_hash(int dst, int src, const void *data, size_t len, char digest[BLOB_DIGEST_SIZE], int64_t *size)
 {
     struct sha256 sha;
     sha256_init(&sha);

@@ -22,14 +22,14 @@ struct cache {
     char *dir;
     struct blobstore bs;
     struct cache_index *ix;
-    int lock_fd; /* DIR/lock, shared-locked while open: see cache_gc */
+    int lock_fd;  /* DIR/lock, shared-locked while open: see cache_gc */
     int readonly; /* a shared tier: read, never written (cache_open_readonly) */
     /* Digests learned in this run, used for this run even when too recent to keep. */
     struct learned_digest {
         char *path; /* real path */
         struct index_file_stamp stamp;
         char digest[CACHE_DIGEST_SIZE];
-    } *learned;
+    } * learned;
     size_t n_learned, cap_learned;
 };
 
@@ -227,8 +227,10 @@ int cache_blob_open(struct cache *c, const char *digest, unsigned flags, int *ou
         if ((rc = cache_file_digest(c, path, actual)))
             goto done;
         if (strcmp(actual, digest)) {
-            rc = err_set(ERR_MISMATCH, "%s: cached blob is corrupt (its content hashes to %s); run 'amlpkg cache "
-                         "verify'", digest, actual);
+            rc = err_set(ERR_MISMATCH,
+                         "%s: cached blob is corrupt (its content hashes to %s); run 'amlpkg cache "
+                         "verify'",
+                         digest, actual);
             goto done;
         }
     }
@@ -341,8 +343,10 @@ static int collect_refs(struct cache *c, struct refs *r, const char *digest, int
     /* Every blob named must be here now, or the entry would be a broken hit. */
     for (size_t i = 0; i < r->n && !rc; i++)
         if (!blob_file_exists(c, r->items[i]) || index_blob_get(c->ix, r->items[i], NULL) != 1)
-            rc = err_set(ERR_NOTFOUND, "cache: blob %s named by manifest %s is not in the cache; add it before "
-                         "recording", r->items[i], digest);
+            rc = err_set(ERR_NOTFOUND,
+                         "cache: blob %s named by manifest %s is not in the cache; add it before "
+                         "recording",
+                         r->items[i], digest);
 done:
     arena_release(&arena);
     buf_release(&text);
@@ -356,7 +360,7 @@ int cache_record(struct cache *c, const char *key, const char *manifest_digest, 
         return err_set(ERR_INVALID, "cache: '%s' is not an environment key (64 hex digits)", key);
     if (!blobstore_valid_digest(manifest_digest))
         return err_set(ERR_INVALID, "cache: '%s' is not a sha256 digest", manifest_digest);
-    if (!image_name || strlen(image_name) >= sizeof ((struct index_entry *)0)->image_name)
+    if (!image_name || strlen(image_name) >= sizeof((struct index_entry *)0)->image_name)
         return err_set(ERR_INVALID, "cache: the image name is missing or too long");
     struct refs r = {0};
     int rc = index_begin(c->ix);
@@ -455,7 +459,9 @@ int cache_import(struct cache *dst, struct cache *src, const char *key, struct c
 static struct index_file_stamp file_stamp(const struct stat *st)
 {
     return (struct index_file_stamp){
-        .dev = (int64_t)st->st_dev, .ino = (int64_t)st->st_ino, .size = (int64_t)st->st_size,
+        .dev = (int64_t)st->st_dev,
+        .ino = (int64_t)st->st_ino,
+        .size = (int64_t)st->st_size,
         .mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
         .ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec,
     };
@@ -471,8 +477,7 @@ int cache_file_unchanged(const struct stat *before, const struct stat *now)
  * timestamp tick (coarse file systems): its digest is not remembered. */
 #define FILE_SETTLED_SECONDS 2
 
-int cache_file_digest_remembered(struct cache *c, const char *path, const struct stat *st,
-                                 char out[CACHE_DIGEST_SIZE])
+int cache_file_digest_remembered(struct cache *c, const char *path, const struct stat *st, char out[CACHE_DIGEST_SIZE])
 {
     char real[PATH_MAX];
     struct index_file_stamp stamp = file_stamp(st);
@@ -697,7 +702,7 @@ struct blob_list {
         char digest[CACHE_DIGEST_SIZE];
         int64_t size;
         int64_t time;
-    } *items;
+    } * items;
     size_t n;
 };
 

@@ -122,8 +122,7 @@ int cache_file_digest(struct cache *c, const char *path, char out[CACHE_DIGEST_S
 struct stat;
 /* Whether two stats of a file show the same stamp (device, inode, size, mtime, ctime). */
 int cache_file_unchanged(const struct stat *before, const struct stat *now);
-int cache_file_digest_remembered(struct cache *c, const char *path, const struct stat *st,
-                                 char out[CACHE_DIGEST_SIZE]);
+int cache_file_digest_remembered(struct cache *c, const char *path, const struct stat *st, char out[CACHE_DIGEST_SIZE]);
 void cache_file_digest_learn(struct cache *c, const char *path, const struct stat *before,
                              const char digest[CACHE_DIGEST_SIZE]);
 
@@ -152,7 +151,7 @@ struct cache_report {
     size_t blobs_removed;   /* blob files removed */
     size_t temp_removed;    /* stale temporary files removed */
     int64_t bytes_freed;
-    int grace_kept; /* gc: other processes had the cache open, so the default grace applied */
+    int grace_kept;                 /* gc: other processes had the cache open, so the default grace applied */
     struct cache_problem *problems; /* verify's findings (malloc'd) */
     size_t n_problems;
 };

@@ -16,39 +16,37 @@ struct cache_index {
     int readonly;
 };
 
-static const char schema_v1[] =
-    "CREATE TABLE IF NOT EXISTS blobs ("
-    "  digest TEXT PRIMARY KEY,"
-    "  size INTEGER NOT NULL,"
-    "  added INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS entries ("
-    "  key TEXT PRIMARY KEY,"
-    "  manifest_digest TEXT NOT NULL,"
-    "  image_name TEXT NOT NULL,"
-    "  size INTEGER NOT NULL,"
-    "  created INTEGER NOT NULL,"
-    "  last_used INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS refs ("
-    "  key TEXT NOT NULL REFERENCES entries(key) ON DELETE CASCADE,"
-    "  digest TEXT NOT NULL REFERENCES blobs(digest),"
-    "  PRIMARY KEY (key, digest));"
-    "CREATE INDEX IF NOT EXISTS refs_by_digest ON refs(digest);"
-    "PRAGMA user_version = 1;";
+static const char schema_v1[] = "CREATE TABLE IF NOT EXISTS blobs ("
+                                "  digest TEXT PRIMARY KEY,"
+                                "  size INTEGER NOT NULL,"
+                                "  added INTEGER NOT NULL);"
+                                "CREATE TABLE IF NOT EXISTS entries ("
+                                "  key TEXT PRIMARY KEY,"
+                                "  manifest_digest TEXT NOT NULL,"
+                                "  image_name TEXT NOT NULL,"
+                                "  size INTEGER NOT NULL,"
+                                "  created INTEGER NOT NULL,"
+                                "  last_used INTEGER NOT NULL);"
+                                "CREATE TABLE IF NOT EXISTS refs ("
+                                "  key TEXT NOT NULL REFERENCES entries(key) ON DELETE CASCADE,"
+                                "  digest TEXT NOT NULL REFERENCES blobs(digest),"
+                                "  PRIMARY KEY (key, digest));"
+                                "CREATE INDEX IF NOT EXISTS refs_by_digest ON refs(digest);"
+                                "PRAGMA user_version = 1;";
 
 /* v2: hit counts, and entries for single compressed layers (kind 'layer': manifest_digest is
  * the layer blob, with its media type and uncompressed digest) beside environment images. */
-static const char schema_v2[] =
-    "ALTER TABLE entries ADD COLUMN hits INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE entries ADD COLUMN kind TEXT NOT NULL DEFAULT 'environment';"
-    "ALTER TABLE entries ADD COLUMN media_type TEXT NOT NULL DEFAULT '';"
-    "ALTER TABLE entries ADD COLUMN diff_id TEXT NOT NULL DEFAULT '';"
-    "CREATE TABLE IF NOT EXISTS files ("
-    "  path TEXT PRIMARY KEY,"
-    "  dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,"
-    "  mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
-    "  digest TEXT NOT NULL,"
-    "  checked INTEGER NOT NULL);"
-    "PRAGMA user_version = 2;";
+static const char schema_v2[] = "ALTER TABLE entries ADD COLUMN hits INTEGER NOT NULL DEFAULT 0;"
+                                "ALTER TABLE entries ADD COLUMN kind TEXT NOT NULL DEFAULT 'environment';"
+                                "ALTER TABLE entries ADD COLUMN media_type TEXT NOT NULL DEFAULT '';"
+                                "ALTER TABLE entries ADD COLUMN diff_id TEXT NOT NULL DEFAULT '';"
+                                "CREATE TABLE IF NOT EXISTS files ("
+                                "  path TEXT PRIMARY KEY,"
+                                "  dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,"
+                                "  mtime_ns INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,"
+                                "  digest TEXT NOT NULL,"
+                                "  checked INTEGER NOT NULL);"
+                                "PRAGMA user_version = 2;";
 
 static int db_error(struct cache_index *ix, const char *what)
 {
@@ -133,8 +131,7 @@ int index_open(struct cache_index **out, const char *path)
         struct timespec pause = {0, 10 * 1000 * 1000};
         nanosleep(&pause, NULL);
     }
-    if (
-        (rc = exec(ix, "PRAGMA foreign_keys=ON", "cannot enable foreign keys")) ||
+    if ((rc = exec(ix, "PRAGMA foreign_keys=ON", "cannot enable foreign keys")) ||
         (rc = exec(ix, "PRAGMA synchronous=NORMAL", "cannot set synchronous")))
         goto done;
     int version = 0;
@@ -281,8 +278,7 @@ int index_blob_get(struct cache_index *ix, const char *digest, int64_t *size)
 int index_blob_delete(struct cache_index *ix, const char *digest, size_t *entries_removed)
 {
     sqlite3_stmt *st;
-    int rc = prepare_text(ix, &st, "DELETE FROM entries WHERE key IN (SELECT key FROM refs WHERE digest = ?1)",
-                          digest);
+    int rc = prepare_text(ix, &st, "DELETE FROM entries WHERE key IN (SELECT key FROM refs WHERE digest = ?1)", digest);
     if (rc)
         return rc;
     if ((rc = step_done(ix, st, "cannot remove entries")))
@@ -355,8 +351,9 @@ static void read_entry(sqlite3_stmt *st, struct index_entry *e)
 /* The entry columns read_entry expects; a schema-1 index (read-only) lacks the last four. */
 static const char *entry_columns(const struct cache_index *ix)
 {
-    return ix->schema >= 2 ? "key, manifest_digest, image_name, size, created, last_used, hits, kind, media_type, diff_id"
-                           : "key, manifest_digest, image_name, size, created, last_used, 0, 'environment', '', ''";
+    return ix->schema >= 2
+               ? "key, manifest_digest, image_name, size, created, last_used, hits, kind, media_type, diff_id"
+               : "key, manifest_digest, image_name, size, created, last_used, 0, 'environment', '', ''";
 }
 
 /* SELECT of the entry columns, rest its WHERE/ORDER clause; text (when not NULL) bound to ?1. */
@@ -499,8 +496,7 @@ static void bind_stamp(sqlite3_stmt *st, const char *path, const struct index_fi
     sqlite3_bind_int64(st, 6, stamp->ctime_ns);
 }
 
-int index_file_get(struct cache_index *ix, const char *path, const struct index_file_stamp *stamp,
-                   char digest[72])
+int index_file_get(struct cache_index *ix, const char *path, const struct index_file_stamp *stamp, char digest[72])
 {
     if (ix->schema < 2)
         return ERR_NOTFOUND;
@@ -520,8 +516,8 @@ int index_file_get(struct cache_index *ix, const char *path, const struct index_
     return rc;
 }
 
-int index_file_put(struct cache_index *ix, const char *path, const struct index_file_stamp *stamp,
-                   const char *digest, int64_t now)
+int index_file_put(struct cache_index *ix, const char *path, const struct index_file_stamp *stamp, const char *digest,
+                   int64_t now)
 {
     if (ix->readonly)
         return 0;
@@ -597,14 +593,16 @@ int index_counts(struct cache_index *ix, struct index_counts *out)
 {
     int rc = 0;
     int v2 = ix->schema >= 2;
-    out->entries = scalar_query(ix, v2 ? "SELECT count(*) FROM entries WHERE kind = 'environment'"
-                                       : "SELECT count(*) FROM entries", &rc);
+    out->entries = scalar_query(
+        ix, v2 ? "SELECT count(*) FROM entries WHERE kind = 'environment'" : "SELECT count(*) FROM entries", &rc);
     out->layers = v2 ? scalar_query(ix, "SELECT count(*) FROM entries WHERE kind = 'layer'", &rc) : 0;
     out->hits = v2 ? scalar_query(ix, "SELECT coalesce(sum(hits), 0) FROM entries WHERE kind = 'environment'", &rc) : 0;
     out->blobs = scalar_query(ix, "SELECT count(*) FROM blobs", &rc);
     out->blob_bytes = scalar_query(ix, "SELECT coalesce(sum(size), 0) FROM blobs", &rc);
-    out->entry_bytes = scalar_query(ix, v2 ? "SELECT coalesce(sum(size), 0) FROM entries WHERE kind = 'environment'"
-                                           : "SELECT coalesce(sum(size), 0) FROM entries", &rc);
+    out->entry_bytes = scalar_query(ix,
+                                    v2 ? "SELECT coalesce(sum(size), 0) FROM entries WHERE kind = 'environment'"
+                                       : "SELECT coalesce(sum(size), 0) FROM entries",
+                                    &rc);
     out->schema = (int)scalar_query(ix, "PRAGMA user_version", &rc);
     return rc;
 }

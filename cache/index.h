@@ -25,7 +25,7 @@ struct index_entry {
     char key[65];
     char manifest_digest[72];
     char image_name[256];
-    int64_t size; /* bytes of all blobs the entry needs */
+    int64_t size;               /* bytes of all blobs the entry needs */
     int64_t created, last_used; /* unix seconds */
     int64_t hits;               /* lookups that found it */
     char kind[16];              /* "environment" (an image manifest) or "layer" (one layer blob) */
@@ -80,11 +80,10 @@ struct index_file_stamp {
     int64_t dev, ino, size, mtime_ns, ctime_ns;
 };
 /* The SHA-256 ("sha256:<hex>") recorded for path when its stamp is unchanged, else ERR_NOTFOUND (no message). */
-int index_file_get(struct cache_index *ix, const char *path, const struct index_file_stamp *stamp,
-                   char digest[72]);
+int index_file_get(struct cache_index *ix, const char *path, const struct index_file_stamp *stamp, char digest[72]);
 /* Records path's digest at stamp (nothing on a read-only index). */
-int index_file_put(struct cache_index *ix, const char *path, const struct index_file_stamp *stamp,
-                   const char *digest, int64_t now);
+int index_file_put(struct cache_index *ix, const char *path, const struct index_file_stamp *stamp, const char *digest,
+                   int64_t now);
 /* Forgets file digests recorded before cutoff. */
 int index_files_expire(struct cache_index *ix, int64_t cutoff);
 

@@ -43,11 +43,9 @@ int err_set_errno(int code, const char *fmt, ...)
 const char *err_code_text(int code)
 {
     switch (code) {
-    case ERR_OK:
-        return "success";
-#define ERR_CASE(name, value, text) \
-    case name:                      \
-        return text;
+    case ERR_OK: return "success";
+#define ERR_CASE(name, value, text)                                                                                    \
+    case name: return text;
         ERR_TABLE(ERR_CASE)
 #undef ERR_CASE
     }

@@ -10,16 +10,16 @@
 
 #include <stdarg.h>
 
-#define ERR_TABLE(X)                                   \
-    X(ERR_NOMEM, -1, "out of memory")                  \
-    X(ERR_IO, -2, "input/output error")                \
-    X(ERR_PARSE, -3, "parse error")                    \
-    X(ERR_INVALID, -4, "invalid value")                \
-    X(ERR_NOTFOUND, -5, "not found")                   \
-    X(ERR_UNSUPPORTED, -6, "not supported")            \
-    X(ERR_LIMIT, -7, "limit exceeded")                 \
-    X(ERR_USAGE, -8, "usage error")                    \
-    X(ERR_EXISTS, -9, "already exists")                \
+#define ERR_TABLE(X)                                                                                                   \
+    X(ERR_NOMEM, -1, "out of memory")                                                                                  \
+    X(ERR_IO, -2, "input/output error")                                                                                \
+    X(ERR_PARSE, -3, "parse error")                                                                                    \
+    X(ERR_INVALID, -4, "invalid value")                                                                                \
+    X(ERR_NOTFOUND, -5, "not found")                                                                                   \
+    X(ERR_UNSUPPORTED, -6, "not supported")                                                                            \
+    X(ERR_LIMIT, -7, "limit exceeded")                                                                                 \
+    X(ERR_USAGE, -8, "usage error")                                                                                    \
+    X(ERR_EXISTS, -9, "already exists")                                                                                \
     X(ERR_MISMATCH, -10, "mismatch")
 
 enum err_code {

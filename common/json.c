@@ -140,8 +140,7 @@ static int read_string(struct reader *r, const char **out, size_t *out_len)
                     return fail(r, "bad \\u escape in string");
                 }
                 i += 4;
-                if (cp >= 0xD800 && cp < 0xDC00 && end - i >= 7 && r->text[i + 1] == '\\' &&
-                    r->text[i + 2] == 'u') {
+                if (cp >= 0xD800 && cp < 0xDC00 && end - i >= 7 && r->text[i + 1] == '\\' && r->text[i + 2] == 'u') {
                     unsigned low;
                     if (!hex4(r->text + i + 3, &low) && low >= 0xDC00 && low < 0xE000) {
                         cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
@@ -151,9 +150,7 @@ static int read_string(struct reader *r, const char **out, size_t *out_len)
                 n += utf8_encode(dst + n, cp);
                 break;
             }
-            default:
-                r->pos = i;
-                return fail(r, "bad escape in string");
+            default: r->pos = i; return fail(r, "bad escape in string");
             }
         }
     }
@@ -278,11 +275,8 @@ static int read_value(struct reader *r, struct json_value *v, int depth)
     char c = r->text[r->pos];
     switch (c) {
     case '{':
-    case '[':
-        return read_container(r, v, depth);
-    case '"':
-        v->type = JSON_STRING;
-        return read_string(r, &v->as.string.ptr, &v->as.string.len);
+    case '[': return read_container(r, v, depth);
+    case '"': v->type = JSON_STRING; return read_string(r, &v->as.string.ptr, &v->as.string.len);
     case 't':
     case 'f':
     case 'n':
@@ -302,14 +296,11 @@ static int read_value(struct reader *r, struct json_value *v, int depth)
             return 0;
         }
         return fail(r, "expected a value");
-    default:
-        v->type = JSON_NUMBER;
-        return read_number(r, &v->as.number);
+    default: v->type = JSON_NUMBER; return read_number(r, &v->as.number);
     }
 }
 
-int json_parse(struct json_value **out, struct arena *arena, const char *text, size_t len,
-               const char *source)
+int json_parse(struct json_value **out, struct arena *arena, const char *text, size_t len, const char *source)
 {
     struct reader r = {.text = text, .len = len, .line = 1, .arena = arena, .source = source};
     *out = NULL;

@@ -37,8 +37,7 @@ struct json_value {
 #define JSON_MAX_DEPTH 256
 
 /* Parses text[0..len). On error sets "<source>:<line>:<column>: <what>". */
-int json_parse(struct json_value **out, struct arena *arena, const char *text, size_t len,
-               const char *source);
+int json_parse(struct json_value **out, struct arena *arena, const char *text, size_t len, const char *source);
 /* Member of an object by name, or NULL. */
 const struct json_value *json_member(const struct json_value *object, const char *key);
 const char *json_type_name(enum json_type type);

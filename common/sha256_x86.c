@@ -23,8 +23,8 @@ int sha256_x86_available(void)
  * of its third operand; its result is the new {A,B,E,F}, and the old one
  * becomes {C,D,G,H}. So the two variables swap roles on every call, and after
  * a pair of calls each holds its own half again. */
-#define RNDS2_FIRST(x, t)                                                      \
-    __m128i wk = _mm_add_epi32(x, _mm_load_si128((const __m128i *)(k + (t)))); \
+#define RNDS2_FIRST(x, t)                                                                                              \
+    __m128i wk = _mm_add_epi32(x, _mm_load_si128((const __m128i *)(k + (t))));                                         \
     cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk)
 #define RNDS2_SECOND() abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(wk, 0x0e))
 
@@ -35,17 +35,17 @@ int sha256_x86_available(void)
  * the rounds, so that the rounds, one long chain, never wait for it. In place:
  * MSG1 turns X[j-4] into the partial sum, and MSG2 completes it as X[j]. */
 #define SCHED_MSG1(older, old) older = _mm_sha256msg1_epu32(older, old)
-#define SCHED_MSG2(partial, cur, prev) \
+#define SCHED_MSG2(partial, cur, prev)                                                                                 \
     partial = _mm_sha256msg2_epu32(_mm_add_epi32(partial, _mm_alignr_epi8(cur, prev, 4)), cur)
 
 /* Rounds 4g..4g+3 with X[g] in cur: completes X[g+1] in next and starts
  * X[g+3] in prev (which then no longer holds X[g-1]). */
-#define GROUP(g, prev, cur, next)    \
-    do {                             \
-        RNDS2_FIRST(cur, 4 * (g));   \
-        SCHED_MSG2(next, cur, prev); \
-        RNDS2_SECOND();              \
-        SCHED_MSG1(prev, cur);       \
+#define GROUP(g, prev, cur, next)                                                                                      \
+    do {                                                                                                               \
+        RNDS2_FIRST(cur, 4 * (g));                                                                                     \
+        SCHED_MSG2(next, cur, prev);                                                                                   \
+        RNDS2_SECOND();                                                                                                \
+        SCHED_MSG1(prev, cur);                                                                                         \
     } while (0)
 
 __attribute__((target("sha,ssse3,sse4.1"))) void sha256_x86_compress(uint32_t state[8], const unsigned char *blocks,

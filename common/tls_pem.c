@@ -55,8 +55,10 @@ static int load_chain(struct tls_pem_pair *p, const char *path)
         goto done;
     p->cert = PEM_read_bio_X509_AUX(bio, NULL, no_passphrase, NULL);
     if (!p->cert) {
-        rc = err_set(ERR_INVALID, "tls certificate '%s': no PEM certificate in it (expected -----BEGIN "
-                     "CERTIFICATE-----)", path);
+        rc = err_set(ERR_INVALID,
+                     "tls certificate '%s': no PEM certificate in it (expected -----BEGIN "
+                     "CERTIFICATE-----)",
+                     path);
         goto done;
     }
     X509 *extra;
@@ -91,11 +93,13 @@ static int load_key(struct tls_pem_pair *p, const char *path, const char *cert_f
         goto done;
     p->key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
     if (!p->key && memmem(b.data, b.len, "ENCRYPTED", 9))
-        rc = err_set(ERR_UNSUPPORTED, "tls key '%s': the key is encrypted: amlserve needs it unencrypted "
-                     "(protect the file instead)", path);
-    else if (!p->key)
-        rc = err_set(ERR_INVALID, "tls key '%s': no PEM private key in it (expected -----BEGIN PRIVATE KEY-----)",
+        rc = err_set(ERR_UNSUPPORTED,
+                     "tls key '%s': the key is encrypted: amlserve needs it unencrypted "
+                     "(protect the file instead)",
                      path);
+    else if (!p->key)
+        rc =
+            err_set(ERR_INVALID, "tls key '%s': no PEM private key in it (expected -----BEGIN PRIVATE KEY-----)", path);
     else if (X509_check_private_key(p->cert, p->key) != 1)
         rc = err_set(ERR_MISMATCH, "tls key '%s' does not match the certificate '%s'", path, cert_file);
 done:

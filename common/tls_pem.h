@@ -15,10 +15,10 @@ typedef struct x509_st X509;
 typedef struct evp_pkey_st EVP_PKEY;
 
 struct tls_pem_pair {
-    X509 *cert;     /* the first certificate of cert_file */
-    X509 **chain;   /* every further certificate of cert_file, in order */
+    X509 *cert;   /* the first certificate of cert_file */
+    X509 **chain; /* every further certificate of cert_file, in order */
     size_t n_chain;
-    EVP_PKEY *key;  /* the private key of key_file, matching cert */
+    EVP_PKEY *key; /* the private key of key_file, matching cert */
 };
 
 /* Reads cert_file (PEM: the certificate, then any intermediates) and key_file

@@ -24,7 +24,8 @@
 /* The libraries linked into this static binary, with their Debian versions: amlpkg finds this
  * marker in the binary and lists them in the image's SBOM. */
 /* In a section of its own so the SBOM finds it from the section headers (builder/elf_section.h). */
-__attribute__((used, section(".amlserve_build_info"))) static const char amlserve_build_info[] = "AMLSERVE-BUILD-INFO:" AMLSERVE_BUILD_INFO;
+__attribute__((used, section(".amlserve_build_info"))) static const char amlserve_build_info[] =
+    "AMLSERVE-BUILD-INFO:" AMLSERVE_BUILD_INFO;
 
 static const char usage[] =
     "usage: amlserve [options]\n"
@@ -102,18 +103,30 @@ static int parse_number(const char *text, const char *what, long min, long max, 
 static int parse_options(struct options *o, int argc, char **argv)
 {
     static const struct option long_opts[] = {
-        {"port", required_argument, NULL, 'p'},        {"host", required_argument, NULL, 'H'},
-        {"model-dir", required_argument, NULL, 'm'},   {"max-body-mb", required_argument, NULL, 'b'},
-        {"timeout-ms", required_argument, NULL, 't'},  {"quiet", no_argument, NULL, 'q'},
-        {"threads", required_argument, NULL, 'T'},     {"entry-script", required_argument, NULL, 'e'},
-        {"source-dir", required_argument, NULL, 's'},  {"python", required_argument, NULL, 'P'},
-        {"scoring-timeout-ms", required_argument, NULL, 'S'}, {"auth-key-file", required_argument, NULL, 'K'},
-        {"cors-origins", required_argument, NULL, 'C'}, {"input-sample", required_argument, NULL, 'I'},
-        {"output-sample", required_argument, NULL, 'O'}, {"max-queue", required_argument, NULL, 'Q'},
-        {"max-queue-wait-ms", required_argument, NULL, 'W'}, {"token-secret-file", required_argument, NULL, 'J'},
-        {"tls-cert", required_argument, NULL, 'c'},    {"tls-key", required_argument, NULL, 'k'},
-        {"backend", required_argument, NULL, 'B'},     {"engine-threads", required_argument, NULL, 'E'},
-        {"version", no_argument, NULL, 'v'},           {"help", no_argument, NULL, 'h'},
+        {"port", required_argument, NULL, 'p'},
+        {"host", required_argument, NULL, 'H'},
+        {"model-dir", required_argument, NULL, 'm'},
+        {"max-body-mb", required_argument, NULL, 'b'},
+        {"timeout-ms", required_argument, NULL, 't'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"threads", required_argument, NULL, 'T'},
+        {"entry-script", required_argument, NULL, 'e'},
+        {"source-dir", required_argument, NULL, 's'},
+        {"python", required_argument, NULL, 'P'},
+        {"scoring-timeout-ms", required_argument, NULL, 'S'},
+        {"auth-key-file", required_argument, NULL, 'K'},
+        {"cors-origins", required_argument, NULL, 'C'},
+        {"input-sample", required_argument, NULL, 'I'},
+        {"output-sample", required_argument, NULL, 'O'},
+        {"max-queue", required_argument, NULL, 'Q'},
+        {"max-queue-wait-ms", required_argument, NULL, 'W'},
+        {"token-secret-file", required_argument, NULL, 'J'},
+        {"tls-cert", required_argument, NULL, 'c'},
+        {"tls-key", required_argument, NULL, 'k'},
+        {"backend", required_argument, NULL, 'B'},
+        {"engine-threads", required_argument, NULL, 'E'},
+        {"version", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     long port = 5001;
@@ -145,13 +158,17 @@ static int parse_options(struct options *o, int argc, char **argv)
         parse_number(env_timeout, "SCORING_TIMEOUT_MS", 1, 86400000, &o->scoring_timeout_ms))
         return 2;
     /* Settings an image bakes in (amlpkg build writes them from the spec's service section). */
-    static const struct { const char *name; long min, max; } numeric_env[] = {
-        {"AMLSERVE_MAX_BODY_MB", 1, 4096}, {"AMLSERVE_MAX_QUEUE", 1, 1000000},
-        {"AMLSERVE_MAX_QUEUE_WAIT_MS", 1, 86400000}};
+    static const struct {
+        const char *name;
+        long min, max;
+    } numeric_env[] = {{"AMLSERVE_MAX_BODY_MB", 1, 4096},
+                       {"AMLSERVE_MAX_QUEUE", 1, 1000000},
+                       {"AMLSERVE_MAX_QUEUE_WAIT_MS", 1, 86400000}};
     long *numeric_fields[] = {&o->max_body_mb, &o->max_queue, &o->max_queue_wait_ms};
     for (size_t i = 0; i < sizeof numeric_env / sizeof numeric_env[0]; i++) {
         const char *v = getenv(numeric_env[i].name);
-        if (v && v[0] && parse_number(v, numeric_env[i].name, numeric_env[i].min, numeric_env[i].max, numeric_fields[i]))
+        if (v && v[0] &&
+            parse_number(v, numeric_env[i].name, numeric_env[i].min, numeric_env[i].max, numeric_fields[i]))
             return 2;
     }
     o->backend = getenv("AMLSERVE_BACKEND");
@@ -164,28 +181,59 @@ static int parse_options(struct options *o, int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "p:h", long_opts, NULL)) != -1) {
         switch (c) {
-        case 'p': if (parse_number(optarg, "--port", 0, 65535, &port)) return 2; break;
+        case 'p':
+            if (parse_number(optarg, "--port", 0, 65535, &port))
+                return 2;
+            break;
         case 'H': o->host = optarg; break;
         case 'm': o->model_dir = optarg; break;
-        case 'b': if (parse_number(optarg, "--max-body-mb", 1, 4096, &o->max_body_mb)) return 2; break;
-        case 't': if (parse_number(optarg, "--timeout-ms", 100, 3600000, &o->timeout_ms)) return 2; break;
+        case 'b':
+            if (parse_number(optarg, "--max-body-mb", 1, 4096, &o->max_body_mb))
+                return 2;
+            break;
+        case 't':
+            if (parse_number(optarg, "--timeout-ms", 100, 3600000, &o->timeout_ms))
+                return 2;
+            break;
         case 'q': o->quiet = 1; break;
-        case 'T': if (parse_number(optarg, "--threads", 1, 256, &o->threads)) return 2; o->threads_given = 1; break;
+        case 'T':
+            if (parse_number(optarg, "--threads", 1, 256, &o->threads))
+                return 2;
+            o->threads_given = 1;
+            break;
         case 'e': o->entry_script = optarg; break;
         case 'K': o->key_file = optarg; break;
         case 'J': o->token_secret_file = optarg; break;
         case 'C': o->cors_origins = optarg; break;
-        case 'c': o->tls_cert = optarg; o->tls_given = 1; break;
-        case 'k': o->tls_key = optarg; o->tls_given = 1; break;
+        case 'c':
+            o->tls_cert = optarg;
+            o->tls_given = 1;
+            break;
+        case 'k':
+            o->tls_key = optarg;
+            o->tls_given = 1;
+            break;
         case 'I': o->input_sample = optarg; break;
         case 'O': o->output_sample = optarg; break;
-        case 'Q': if (parse_number(optarg, "--max-queue", 1, 1000000, &o->max_queue)) return 2; break;
-        case 'W': if (parse_number(optarg, "--max-queue-wait-ms", 1, 86400000, &o->max_queue_wait_ms)) return 2; break;
+        case 'Q':
+            if (parse_number(optarg, "--max-queue", 1, 1000000, &o->max_queue))
+                return 2;
+            break;
+        case 'W':
+            if (parse_number(optarg, "--max-queue-wait-ms", 1, 86400000, &o->max_queue_wait_ms))
+                return 2;
+            break;
         case 's': o->source_dir = optarg; break;
         case 'B': o->backend = optarg; break;
-        case 'E': if (parse_number(optarg, "--engine-threads", 1, 256, &o->engine_threads)) return 2; break;
+        case 'E':
+            if (parse_number(optarg, "--engine-threads", 1, 256, &o->engine_threads))
+                return 2;
+            break;
         case 'P': o->python = optarg; break;
-        case 'S': if (parse_number(optarg, "--scoring-timeout-ms", 1, 86400000, &o->scoring_timeout_ms)) return 2; break;
+        case 'S':
+            if (parse_number(optarg, "--scoring-timeout-ms", 1, 86400000, &o->scoring_timeout_ms))
+                return 2;
+            break;
         case 'v': printf("amlserve %s\n%s\n", AMLPKG_VERSION, amlserve_build_info); return -1;
         case 'h': fputs(usage, stdout); return -1;
         default: fputs(usage, stderr); return 2;
@@ -400,8 +448,9 @@ int main(int argc, char **argv)
     /* A package built with auth on must never answer without it: keys come at run time, not in the image. */
     const char *required = getenv("AMLSERVE_AUTH_REQUIRED");
     if (!rc && required && !strcmp(required, "1") && !auth_enabled(&auth))
-        rc = err_set(ERR_INVALID, "this package requires authentication: set AMLSERVE_AUTH_KEYS=\"primary[,secondary]\" "
-                     "or AMLSERVE_AUTH_KEY_FILE (or --auth-key-file), or a token secret");
+        rc =
+            err_set(ERR_INVALID, "this package requires authentication: set AMLSERVE_AUTH_KEYS=\"primary[,secondary]\" "
+                                 "or AMLSERVE_AUTH_KEY_FILE (or --auth-key-file), or a token secret");
     if (!rc)
         rc = load_scorer(&scorer, &o, script_path, sizeof script_path, &serving);
     if (!rc)

@@ -101,7 +101,7 @@ int auth_init_token(struct auth *a, const char *secret_text, const char *secret_
     int given = (secret_file && secret_file[0]) || (secret_text && secret_text[0]);
     if (given && a->n_keys)
         return err_set(ERR_INVALID, "token auth and key auth cannot be combined (as in Azure ML): give keys or a "
-                       "token secret, not both");
+                                    "token secret, not both");
     if (secret_file && secret_file[0]) {
         a->secret_file = secret_file;
         return reload_secret(a);

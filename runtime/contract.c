@@ -39,7 +39,7 @@ static uint64_t next_random(void)
 static void new_uuid(char out[37])
 {
     uint64_t hi = next_random(), lo = next_random();
-    hi = (hi & ~0xF000ull) | 0x4000ull;                  /* version 4 */
+    hi = (hi & ~0xF000ull) | 0x4000ull;                        /* version 4 */
     lo = (lo & 0x3FFFFFFFFFFFFFFFull) | 0x8000000000000000ull; /* RFC 4122 variant */
     snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(hi >> 32), (unsigned)((hi >> 16) & 0xFFFF),
              (unsigned)(hi & 0xFFFF), (unsigned)(lo >> 48), (unsigned long long)(lo & 0xFFFFFFFFFFFFull));
@@ -69,12 +69,22 @@ static double score(struct contract *c, const struct http_request *req, struct h
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     struct scorer_response sr = {
-        .status = 200, .content_type = "application/json", .headers = resp->headers, .body = resp->body,
+        .status = 200,
+        .content_type = "application/json",
+        .headers = resp->headers,
+        .body = resp->body,
     };
     struct scorer_request sq = {
-        .method = req->method, .body = req->body, .body_len = req->body_len, .query = req->query,
-        .path = req->path, .headers = req->headers, .n_headers = req->n_headers, .request_id = request_id,
-        .worker = req->worker, .arena = req->arena,
+        .method = req->method,
+        .body = req->body,
+        .body_len = req->body_len,
+        .query = req->query,
+        .path = req->path,
+        .headers = req->headers,
+        .n_headers = req->n_headers,
+        .request_id = request_id,
+        .worker = req->worker,
+        .arena = req->arena,
     };
     err_clear();
     int rc = c->scorer->score(c->scorer, &sq, &sr);
@@ -158,8 +168,9 @@ static void route(struct contract *c, const struct http_request *req, struct htt
         metrics_render(c->metrics, resp->body, c->worker_restarts ? c->worker_restarts(c->scorer) : 0);
         return;
     }
-    json_message(resp, 404, "Not found: the routes are GET /, GET /ready, GET|POST /score, GET /swagger.json, "
-                            "GET /metrics");
+    json_message(resp, 404,
+                 "Not found: the routes are GET /, GET /ready, GET|POST /score, GET /swagger.json, "
+                 "GET /metrics");
 }
 
 static void log_request(struct contract *c, const struct http_request *req, const struct http_response *resp,
@@ -181,8 +192,7 @@ static void log_request(struct contract *c, const struct http_request *req, cons
     json_write_string(&b, method, strlen(method));
     buf_append_str(&b, ",\"path\":");
     json_write_string(&b, req->path ? req->path : "", req->path ? strlen(req->path) : 0);
-    buf_appendf(&b, ",\"status\":%d,\"duration_ms\":%.3f,\"request_id\":\"%s\"}\n", resp->status, total_ms,
-                request_id);
+    buf_appendf(&b, ",\"status\":%d,\"duration_ms\":%.3f,\"request_id\":\"%s\"}\n", resp->status, total_ms, request_id);
     fwrite(b.data, 1, b.len, c->access_log);
 }
 
@@ -211,8 +221,7 @@ void contract_handle(void *ctx, const struct http_request *req, struct http_resp
         route(c, req, resp, &failed, &exec_ms, request_id);
 
     struct buf *h = resp->headers;
-    buf_appendf(h, "x-ms-run-function-failed: %s\r\nx-ms-run-fn-exec-ms: %.3f\r\n", failed ? "True" : "False",
-                exec_ms);
+    buf_appendf(h, "x-ms-run-function-failed: %s\r\nx-ms-run-fn-exec-ms: %.3f\r\n", failed ? "True" : "False", exec_ms);
     buf_appendf(h, "x-request-id: %s\r\nx-ms-request-id: %s\r\n", request_id, request_id);
     if (client_id && strlen(client_id) <= REQUEST_ID_MAX && !strpbrk(client_id, "\r\n"))
         buf_appendf(h, "x-ms-client-request-id: %s\r\n", client_id);

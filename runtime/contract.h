@@ -27,7 +27,7 @@ struct contract {
     struct scorer *scorer;
     FILE *access_log; /* JSON lines; NULL for none */
     /* Optional parts, borrowed; NULL turns each off. */
-    struct auth *auth;       /* keys for /score */
+    struct auth *auth; /* keys for /score */
     struct cors *cors;
     struct metrics *metrics; /* also serves /metrics */
     struct swagger *swagger; /* serves /swagger.json */

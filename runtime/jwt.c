@@ -14,7 +14,7 @@ static long base64url_decode(unsigned char *out, size_t cap, const char *in, siz
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         char c = in[i];
-        int v = c >= 'A' && c <= 'Z' ? c - 'A'
+        int v = c >= 'A' && c <= 'Z'   ? c - 'A'
                 : c >= 'a' && c <= 'z' ? c - 'a' + 26
                 : c >= '0' && c <= '9' ? c - '0' + 52
                 : c == '-'             ? 62

@@ -11,7 +11,15 @@
 
 #include <stddef.h>
 
-enum jwt_result { JWT_OK = 0, JWT_MALFORMED, JWT_BAD_ALG, JWT_BAD_SIGNATURE, JWT_EXPIRED, JWT_NOT_YET_VALID, JWT_NO_EXP };
+enum jwt_result {
+    JWT_OK = 0,
+    JWT_MALFORMED,
+    JWT_BAD_ALG,
+    JWT_BAD_SIGNATURE,
+    JWT_EXPIRED,
+    JWT_NOT_YET_VALID,
+    JWT_NO_EXP
+};
 
 #define JWT_MAX_LEN 8192
 

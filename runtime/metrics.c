@@ -40,12 +40,14 @@ void metrics_request_done(struct metrics *m, int status, double total_ms, double
  * including calls a backend declined). */
 static void render_backends(struct buf *out)
 {
-    buf_appendf(out, "# HELP amlserve_engine_backend_info The engine's backend choice and thread pool size.\n"
-                     "# TYPE amlserve_engine_backend_info gauge\n"
-                     "amlserve_engine_backend_info{backend=\"%s\",threads=\"%d\"} 1\n",
+    buf_appendf(out,
+                "# HELP amlserve_engine_backend_info The engine's backend choice and thread pool size.\n"
+                "# TYPE amlserve_engine_backend_info gauge\n"
+                "amlserve_engine_backend_info{backend=\"%s\",threads=\"%d\"} 1\n",
                 backend_choice(), backend_threads());
-    buf_append_str(out, "# HELP amlserve_engine_nodes Nodes of the loaded ONNX models, by the backend planned to run them.\n"
-                        "# TYPE amlserve_engine_nodes gauge\n");
+    buf_append_str(out,
+                   "# HELP amlserve_engine_nodes Nodes of the loaded ONNX models, by the backend planned to run them.\n"
+                   "# TYPE amlserve_engine_nodes gauge\n");
     for (int i = -1; i < backend_count(); i++)
         buf_appendf(out, "amlserve_engine_nodes{backend=\"%s\"} %lu\n", backend_name(i), backend_planned(i));
     buf_append_str(out, "# HELP amlserve_engine_node_runs_total Node executions, by the backend that ran them.\n"

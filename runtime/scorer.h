@@ -16,15 +16,15 @@
 #include <stddef.h>
 
 struct scorer_request {
-    const char *method;       /* "POST" or "GET" */
-    const char *body;         /* not NUL-terminated necessarily; see body_len */
+    const char *method; /* "POST" or "GET" */
+    const char *body;   /* not NUL-terminated necessarily; see body_len */
     size_t body_len;
-    const char *query;        /* raw query string without '?', or "" */
+    const char *query; /* raw query string without '?', or "" */
     const char *path;
     const struct http_header *headers;
     size_t n_headers;
     const char *request_id;
-    int worker;               /* scoring thread index, or -1 on the event loop */
+    int worker; /* scoring thread index, or -1 on the event loop */
     struct arena *arena;
 };
 

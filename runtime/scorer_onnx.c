@@ -54,16 +54,16 @@ static int json_fill(const struct tensor *t, const struct json_value *v, int dep
         else if (v->type == JSON_BOOL)
             x = v->as.boolean;
         else
-            return err_set(ERR_INVALID, "expected a number at line %d column %d, got %s", v->line,
-                           v->column, json_type_name(v->type));
+            return err_set(ERR_INVALID, "expected a number at line %d column %d, got %s", v->line, v->column,
+                           json_type_name(v->type));
         /* Saturating: a number out of an integer type's range must not be undefined behaviour. */
         tensor_store(t->type, t->data, (int64_t)*pos, x);
         (*pos)++;
         return 0;
     }
     if (v->type != JSON_ARRAY || (int64_t)v->count != t->dims[depth])
-        return err_set(ERR_INVALID, "ragged array at line %d column %d: expected %lld items", v->line,
-                       v->column, (long long)t->dims[depth]);
+        return err_set(ERR_INVALID, "ragged array at line %d column %d: expected %lld items", v->line, v->column,
+                       (long long)t->dims[depth]);
     for (const struct json_value *c = v->child; c; c = c->next) {
         int rc = json_fill(t, c, depth + 1, pos);
         if (rc)
@@ -170,8 +170,9 @@ static void tensor_schema(struct buf *b, const struct engine_io *io)
     int rank = t->rank < 0 ? 1 : t->rank;
     const char *item = t->type == TENSOR_BOOL ? "{\"type\": \"boolean\"}"
                        : (t->type == TENSOR_FLOAT || t->type == TENSOR_DOUBLE || t->type == TENSOR_FLOAT16 ||
-                          t->type == TENSOR_BFLOAT16) ? "{\"type\": \"number\", \"format\": \"float\"}"
-                                                                              : "{\"type\": \"integer\"}";
+                          t->type == TENSOR_BFLOAT16)
+                           ? "{\"type\": \"number\", \"format\": \"float\"}"
+                           : "{\"type\": \"integer\"}";
     for (int i = 0; i < rank; i++)
         buf_append_str(b, "{\"type\": \"array\", \"items\": ");
     buf_append_str(b, item);
@@ -448,8 +449,7 @@ static void onnx_reload(struct scorer *self)
     st->count = count;
     pthread_rwlock_unlock(&st->lock);
     served_models_free(old, old_count);
-    fprintf(stderr, "amlserve: SIGHUP: %zu model%s reloaded from '%s'\n", count, count == 1 ? "" : "s",
-            st->model_dir);
+    fprintf(stderr, "amlserve: SIGHUP: %zu model%s reloaded from '%s'\n", count, count == 1 ? "" : "s", st->model_dir);
 }
 
 int scorer_onnx_new(struct scorer **out, const char *model_dir)

@@ -332,13 +332,14 @@ static int python_score(struct scorer *self, const struct scorer_request *req, s
     put_be32(head, (uint32_t)meta.len);
     put_be32(head + 4, (uint32_t)req->body_len);
     struct iovec iov[3] = {
-        {head, sizeof head}, {meta.data, meta.len}, {(void *)req->body, req->body_len},
+        {head, sizeof head},
+        {meta.data, meta.len},
+        {(void *)req->body, req->body_len},
     };
     int sent = write_all(w->fd, iov, req->body_len ? 3 : 2);
     buf_release(&meta);
     struct frame f;
-    int got = sent ? -1
-                   : frame_read(&f, w->fd, req->arena, st->opts.timeout_ms ? now_ms() + st->opts.timeout_ms : 0);
+    int got = sent ? -1 : frame_read(&f, w->fd, req->arena, st->opts.timeout_ms ? now_ms() + st->opts.timeout_ms : 0);
     if (got == -2) {
         char msg[64];
         snprintf(msg, sizeof msg, "Scoring timeout after %d ms", st->opts.timeout_ms);

@@ -186,8 +186,8 @@ static int on_headers_complete(http_parser *p)
     /* Expect: 100-continue — say so before the client sends the body. */
     for (size_t i = 0; i < s->n_hdr; i++) {
         const struct header_span *h = &s->hdr[i];
-        if (h->name_len == 6 && strncasecmp(s->head.data + h->name_off, "expect", 6) == 0 &&
-            h->value_len == 12 && strncasecmp(s->head.data + h->value_off, "100-continue", 12) == 0)
+        if (h->name_len == 6 && strncasecmp(s->head.data + h->name_off, "expect", 6) == 0 && h->value_len == 12 &&
+            strncasecmp(s->head.data + h->value_off, "100-continue", 12) == 0)
             buf_append_str(s->out, "HTTP/1.1 100 Continue\r\n\r\n");
     }
     return 0;
@@ -301,8 +301,7 @@ static int on_message_complete(http_parser *p)
     return 0;
 }
 
-int server_session_new(struct server_session **out, const struct server_config *cfg, http_handler_fn handler,
-                       void *ctx)
+int server_session_new(struct server_session **out, const struct server_config *cfg, http_handler_fn handler, void *ctx)
 {
     struct server_session *s = calloc(1, sizeof *s);
     if (!s)
@@ -347,7 +346,8 @@ void server_session_free(struct server_session *s)
  * the same headers as every other response, then marks the session closing. */
 static void session_fail(struct server_session *s, int status, const char *message)
 {
-    s->req = (struct http_request){.error_status = status, .error_message = message, .path = "", .query = "", .worker = -1};
+    s->req =
+        (struct http_request){.error_status = status, .error_message = message, .path = "", .query = "", .worker = -1};
     s->req_keep_alive = 0;
     dispatch(s);
     s->closing = 1;
@@ -427,7 +427,7 @@ struct conn {
      * a write that must receive first. */
     int read_needs_out, write_needs_in;
     struct server_session *session;
-    struct conn *job_next;   /* in the pool's queue or done list */
+    struct conn *job_next; /* in the pool's queue or done list */
     long long queued_ms;
     struct loop *loop;
     int parked; /* out of epoll while its request is with the pool */

@@ -61,7 +61,7 @@ struct server_config {
     size_t max_body_bytes;
     int read_timeout_ms;
     int max_connections;
-    int stop_fd;        /* readable means "shut down"; -1 for none */
+    int stop_fd; /* readable means "shut down"; -1 for none */
     /* HTTPS instead of HTTP: every accepted connection is TLS (borrowed; the
      * owner may reload it between events, e.g. from on_reload). NULL: plain. */
     struct tls_server *tls;

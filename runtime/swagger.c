@@ -108,10 +108,11 @@ static void render(struct buf *out, const struct swagger_source *src, const char
     buf_append_str(out, ", \"description\": \"API specification for the Azure Machine Learning service ");
     buf_append_str(out, "served by amlserve\", \"version\": \"1.0\"}, ");
     if (!v3)
-        buf_append_str(out, "\"schemes\": [\"http\"], \"consumes\": [\"application/json\"], "
-                            "\"produces\": [\"application/json\"], "
-                            "\"securityDefinitions\": {\"Bearer\": {\"type\": \"apiKey\", \"name\": "
-                            "\"Authorization\", \"in\": \"header\", \"description\": \"For example: Bearer abc123\"}}, ");
+        buf_append_str(out,
+                       "\"schemes\": [\"http\"], \"consumes\": [\"application/json\"], "
+                       "\"produces\": [\"application/json\"], "
+                       "\"securityDefinitions\": {\"Bearer\": {\"type\": \"apiKey\", \"name\": "
+                       "\"Authorization\", \"in\": \"header\", \"description\": \"For example: Bearer abc123\"}}, ");
     buf_append_str(out, "\"paths\": {");
     buf_append_str(out, "\"/\": {\"get\": {\"operationId\": \"ServiceHealthCheck\", \"description\": "
                         "\"Simple health check endpoint to ensure the service is up at any given point.\", "
@@ -119,15 +120,20 @@ static void render(struct buf *out, const struct swagger_source *src, const char
                         "will be returned with the content 'Healthy'\"");
     buf_append_str(out, v3 ? ", \"content\": {\"text/plain\": {\"schema\": {\"type\": \"string\"}}}}}}}, "
                            : ", \"schema\": {\"type\": \"string\"}}}}}, ");
-    buf_append_str(out, "\"/score\": {\"post\": {\"operationId\": \"RunMLService\", \"description\": "
-                        "\"Run web service's model and get the prediction output\", \"security\": [{\"Bearer\": []}], ");
+    buf_append_str(out,
+                   "\"/score\": {\"post\": {\"operationId\": \"RunMLService\", \"description\": "
+                   "\"Run web service's model and get the prediction output\", \"security\": [{\"Bearer\": []}], ");
     if (v3)
-        buf_appendf(out, "\"requestBody\": {\"required\": true, \"content\": {\"application/json\": "
-                         "{\"schema\": {\"$ref\": \"%sServiceInput\"}}}}, ", ref);
+        buf_appendf(out,
+                    "\"requestBody\": {\"required\": true, \"content\": {\"application/json\": "
+                    "{\"schema\": {\"$ref\": \"%sServiceInput\"}}}}, ",
+                    ref);
     else
-        buf_appendf(out, "\"parameters\": [{\"name\": \"serviceInputPayload\", \"in\": \"body\", \"description\": "
-                         "\"The input payload for executing the real-time machine learning service.\", "
-                         "\"schema\": {\"$ref\": \"%sServiceInput\"}}], ", ref);
+        buf_appendf(out,
+                    "\"parameters\": [{\"name\": \"serviceInputPayload\", \"in\": \"body\", \"description\": "
+                    "\"The input payload for executing the real-time machine learning service.\", "
+                    "\"schema\": {\"$ref\": \"%sServiceInput\"}}], ",
+                    ref);
     const char *shape = v3 ? "\"content\": {\"application/json\": {\"schema\": {\"$ref\": \"%s%s\"}}}"
                            : "\"schema\": {\"$ref\": \"%s%s\"}";
     buf_append_str(out, "\"responses\": {\"200\": {\"description\": \"The service processed the input correctly "
@@ -136,8 +142,9 @@ static void render(struct buf *out, const struct swagger_source *src, const char
     buf_append_str(out, "}, \"default\": {\"description\": \"The service failed to execute due to an error.\", ");
     buf_appendf(out, shape, ref, "ErrorResponse");
     buf_append_str(out, "}}}}, ");
-    buf_append_str(out, "\"/swagger.json\": {\"get\": {\"operationId\": \"GetSwaggerSpec\", \"description\": "
-                        "\"Get the Swagger specification.\", \"parameters\": [{\"name\": \"version\", \"in\": \"query\", ");
+    buf_append_str(out,
+                   "\"/swagger.json\": {\"get\": {\"operationId\": \"GetSwaggerSpec\", \"description\": "
+                   "\"Get the Swagger specification.\", \"parameters\": [{\"name\": \"version\", \"in\": \"query\", ");
     buf_append_str(out, v3 ? "\"schema\": {\"type\": \"string\", \"enum\": [\"2\", \"3\", \"3.1\"]}}], "
                            : "\"type\": \"string\", \"enum\": [\"2\", \"3\", \"3.1\"]}], ");
     buf_append_str(out, "\"responses\": {\"200\": {\"description\": \"The Swagger specification\"}}}}}, ");

@@ -15,9 +15,9 @@ struct swagger {
 
 struct swagger_source {
     const char *title;
-    const char *input_schema, *output_schema;   /* JSON Schema text or NULL */
-    const char *input_sample, *output_sample;   /* sample JSON text or NULL */
-    const char *user_dir;                       /* where user swagger files may be, or NULL */
+    const char *input_schema, *output_schema; /* JSON Schema text or NULL */
+    const char *input_sample, *output_sample; /* sample JSON text or NULL */
+    const char *user_dir;                     /* where user swagger files may be, or NULL */
 };
 
 int swagger_init(struct swagger *s, const struct swagger_source *src);

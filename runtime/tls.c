@@ -13,8 +13,8 @@
 /* TLS 1.2 suites: ECDHE key exchange (forward secrecy) and AEAD ciphers only,
  * as in Mozilla's "intermediate" profile. TLS 1.3 keeps OpenSSL's defaults,
  * which are all of that kind. */
-#define TLS12_CIPHERS                                                                                      \
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"             \
+#define TLS12_CIPHERS                                                                                                  \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"                         \
     "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 struct tls_server {
@@ -83,8 +83,7 @@ static int context_new(SSL_CTX **out, const char *cert_file, const char *key_fil
     if (!ctx)
         return err_set(ERR_NOMEM, "cannot create a TLS context: %s", openssl_reason("out of memory"));
     int rc = 0;
-    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-        SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1 ||
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 || SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1 ||
         SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"amlserve", 8) != 1) {
         rc = err_set(ERR_UNSUPPORTED, "cannot configure TLS: %s", openssl_reason("unknown error"));
         goto done;
@@ -94,8 +93,8 @@ static int context_new(SSL_CTX **out, const char *cert_file, const char *key_fil
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     /* The event loop retries partial writes from a buffer that may move; idle
      * keep-alive connections give their I/O buffers back. */
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_mode(ctx,
+                     SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_alpn_select_cb(ctx, select_http11, NULL);
     /* Resumption through stateless tickets only: no per-session server memory to grow. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);

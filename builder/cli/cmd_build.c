@@ -76,8 +76,7 @@ static const char build_usage[] =
     "                          podman, buildah, docker, or none to forbid\n"
     "      --runtime PATH      amlserve binary to embed (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
     "      --json              print the result as JSON (digest, size, layers, output, format)\n"
-    "  -h, --help              show this help\n" SPEC_CLI_HELP
-    "\n"
+    "  -h, --help              show this help\n" SPEC_CLI_HELP "\n"
     "environment.base_image: scratch, oci-archive:PATH, docker-archive:PATH, oci:DIR[:TAG] (paths\n"
     "relative to the spec) or a registry reference; its layers are reused as they are and the\n"
     "environment key caches it: one line on stderr says cache hit (workspace|global|registry) or\n"
@@ -233,18 +232,30 @@ static int parse_format(struct build_options *o, const char *arg)
 static int parse_options(struct build_options *o, int argc, char **argv)
 {
     static const struct option long_opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"tag", required_argument, NULL, 't'},
-        {"format", required_argument, NULL, 'f'}, {"runtime", required_argument, NULL, 'r'},
-        {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
-        {"compression", required_argument, NULL, 'c'}, {"check", required_argument, NULL, 'k'},
-        {"git-labels", no_argument, NULL, 'g'},   {"dockerfile", required_argument, NULL, 'D'},
-        {"push", required_argument, NULL, 'P'},   {"no-sbom", no_argument, NULL, 'S'},   {"creds", required_argument, NULL, 0x100},
-        {"insecure", no_argument, NULL, 0x101},   {"ca-cert", required_argument, NULL, 0x102},
-        {"platform", required_argument, NULL, 0x110}, {"no-cache", no_argument, NULL, 0x111},
-        {"cache-dir", required_argument, NULL, 0x112}, {"executor", required_argument, NULL, 0x113},
-        {"cache-registry", required_argument, NULL, 0x114}, {"global-cache", required_argument, NULL, 0x115},
+        {"output", required_argument, NULL, 'o'},
+        {"tag", required_argument, NULL, 't'},
+        {"format", required_argument, NULL, 'f'},
+        {"runtime", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {"compression", required_argument, NULL, 'c'},
+        {"check", required_argument, NULL, 'k'},
+        {"git-labels", no_argument, NULL, 'g'},
+        {"dockerfile", required_argument, NULL, 'D'},
+        {"push", required_argument, NULL, 'P'},
+        {"no-sbom", no_argument, NULL, 'S'},
+        {"creds", required_argument, NULL, 0x100},
+        {"insecure", no_argument, NULL, 0x101},
+        {"ca-cert", required_argument, NULL, 0x102},
+        {"platform", required_argument, NULL, 0x110},
+        {"no-cache", no_argument, NULL, 0x111},
+        {"cache-dir", required_argument, NULL, 0x112},
+        {"executor", required_argument, NULL, 0x113},
+        {"cache-registry", required_argument, NULL, 0x114},
+        {"global-cache", required_argument, NULL, 0x115},
         {"fsync", no_argument, NULL, 0x116},
-        SPEC_CLI_OPTIONS,                         {NULL, 0, NULL, 0},
+        SPEC_CLI_OPTIONS,
+        {NULL, 0, NULL, 0},
     };
     optind = 1;
     int c;
@@ -321,7 +332,8 @@ static int parse_options(struct build_options *o, int argc, char **argv)
     if (spec_cli_check(&o->package, o->spec_path, "build"))
         return EXIT_USAGE;
     if (o->push && (o->dockerfile || o->format == FORMAT_DOCKER_ARCHIVE)) {
-        fputs("amlpkg build: --push sends an oci-archive or oci-layout, not a Dockerfile or a docker-archive\n", stderr);
+        fputs("amlpkg build: --push sends an oci-archive or oci-layout, not a Dockerfile or a docker-archive\n",
+              stderr);
         return EXIT_USAGE;
     }
     if ((o->transfer.reg.creds || o->transfer.reg.insecure || o->transfer.reg.ca_cert) && !o->push &&
@@ -472,7 +484,10 @@ static int open_base(struct base_image **out, const struct build_options *o, con
     char context[1200];
     snprintf(context, sizeof context, "%s:%d: environment.base_image", spec->file, spec->environment.line);
     struct base_image_options opt = {
-        .platform = o->platform, .cache = workspace, .global_cache_dir = o->global_cache, .context = context,
+        .platform = o->platform,
+        .cache = workspace,
+        .global_cache_dir = o->global_cache,
+        .context = context,
     };
     if (plan_env_is_scratch(&plan->environment) && !plan->environment.needs_executor)
         return 0;
@@ -560,8 +575,8 @@ int cmd_build(int argc, char **argv)
     if (o.dockerfile) {
         const char *slash = strrchr(spec->file, '/');
         if (!(rc = dockerfile_write(o.dockerfile, plan, slash ? slash + 1 : spec->file)))
-            printf("wrote %s/Dockerfile and its build context; build it with: podman build -t %s:%s %s\n",
-                   o.dockerfile, plan->image_name, plan->image_tag, o.dockerfile);
+            printf("wrote %s/Dockerfile and its build context; build it with: podman build -t %s:%s %s\n", o.dockerfile,
+                   plan->image_name, plan->image_tag, o.dockerfile);
         goto done;
     }
     if (!o.no_cache && (rc = cache_open(&cache, o.cache_dir))) {
@@ -603,7 +618,9 @@ int cmd_build(int argc, char **argv)
     }
     switch (o.format) {
     case FORMAT_OCI_ARCHIVE: rc = oci_archive_write(&image, output, epoch, o.fsync ? OCI_ARCHIVE_SYNC : 0); break;
-    case FORMAT_DOCKER_ARCHIVE: rc = oci_docker_archive_write(&image, output, epoch, o.fsync ? OCI_ARCHIVE_SYNC : 0); break;
+    case FORMAT_DOCKER_ARCHIVE:
+        rc = oci_docker_archive_write(&image, output, epoch, o.fsync ? OCI_ARCHIVE_SYNC : 0);
+        break;
     case FORMAT_OCI_LAYOUT: rc = oci_layout_add(&image, output); break;
     }
     if (rc)
@@ -615,7 +632,8 @@ int cmd_build(int argc, char **argv)
         const char *base = o.format == FORMAT_OCI_LAYOUT && realpath(output, real) ? real : output;
         if (asprintf(&sbom_path, "%s.spdx.json", base) < 0)
             sbom_path = NULL;
-        rc = sbom_path ? sbom_write(sbom_path, plan, spec, image.manifest.digest, cache, prefetch, o.fsync) : err_set(ERR_NOMEM, "out of memory");
+        rc = sbom_path ? sbom_write(sbom_path, plan, spec, image.manifest.digest, cache, prefetch, o.fsync)
+                       : err_set(ERR_NOMEM, "out of memory");
         /* In a layout the SBOM also goes in as an artifact whose subject is the image. */
         if (!rc && (o.format == FORMAT_OCI_LAYOUT || o.push)) {
             struct oci_blob blobs[2] = {0}, manifest = {0};

@@ -173,8 +173,8 @@ static void print_report(const struct cache_report *r, const struct cache_cli *o
         printf("checked %zu blobs: %zu corrupt, %zu missing; removed %zu entries, %zu blobs (%s)\n", r->checked,
                r->corrupt, r->missing, r->entries_removed, r->blobs_removed, size);
     } else {
-        printf("removed %zu entries, %zu blobs, %zu temporary files; freed %s\n", r->entries_removed,
-               r->blobs_removed, r->temp_removed, size);
+        printf("removed %zu entries, %zu blobs, %zu temporary files; freed %s\n", r->entries_removed, r->blobs_removed,
+               r->temp_removed, size);
         if (r->grace_kept)
             printf("other amlpkg processes are using the cache: kept unreferenced blobs younger than %d s\n",
                    CACHE_GC_GRACE_SECONDS);
@@ -250,12 +250,15 @@ done:
 int cmd_cache(int argc, char **argv)
 {
     enum { OPT_DIR = 256, OPT_JSON, OPT_OLDER, OPT_GRACE, OPT_NAME, OPT_MAX_SIZE, OPT_ALL };
-    static const struct option long_opts[] = {
-        {"dir", required_argument, NULL, OPT_DIR},     {"json", no_argument, NULL, OPT_JSON},
-        {"older-than", required_argument, NULL, OPT_OLDER}, {"grace", required_argument, NULL, OPT_GRACE},
-        {"name", required_argument, NULL, OPT_NAME},   {"help", no_argument, NULL, 'h'},
-        {"max-size", required_argument, NULL, OPT_MAX_SIZE}, {"all", no_argument, NULL, OPT_ALL},
-        {NULL, 0, NULL, 0}};
+    static const struct option long_opts[] = {{"dir", required_argument, NULL, OPT_DIR},
+                                              {"json", no_argument, NULL, OPT_JSON},
+                                              {"older-than", required_argument, NULL, OPT_OLDER},
+                                              {"grace", required_argument, NULL, OPT_GRACE},
+                                              {"name", required_argument, NULL, OPT_NAME},
+                                              {"help", no_argument, NULL, 'h'},
+                                              {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+                                              {"all", no_argument, NULL, OPT_ALL},
+                                              {NULL, 0, NULL, 0}};
     struct cache_cli o = {.older_than_days = -1, .grace = CACHE_GC_GRACE_SECONDS, .max_size = -1};
     optind = 1;
     int c;
@@ -285,8 +288,11 @@ int cmd_cache(int argc, char **argv)
         case OPT_MAX_SIZE: {
             errno = 0;
             double v = strtod(optarg, &end);
-            double unit = !*end ? 1 : !strcmp(end, "K") ? 1024.0 : !strcmp(end, "M") ? 1048576.0
-                        : !strcmp(end, "G") ? 1073741824.0 : -1;
+            double unit = !*end               ? 1
+                          : !strcmp(end, "K") ? 1024.0
+                          : !strcmp(end, "M") ? 1048576.0
+                          : !strcmp(end, "G") ? 1073741824.0
+                                              : -1;
             if (errno || end == optarg || unit < 0 || v < 0 || v * unit > 9e18) {
                 fprintf(stderr, "amlpkg cache: --max-size: '%s' is not a size (bytes, or with K, M or G)\n", optarg);
                 return EXIT_USAGE;

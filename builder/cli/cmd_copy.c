@@ -14,13 +14,14 @@ static const char copy_usage[] =
     "Within one registry blobs are mounted, not transferred; blobs the destination has are skipped.\n"
     "\n"
     "options:\n"
-    "      --src-creds USER:PASS  credentials for the source registry (default: as for the destination)\n"
-    TRANSFER_CLI_HELP;
+    "      --src-creds USER:PASS  credentials for the source registry (default: as for the destination)\n" TRANSFER_CLI_HELP;
 
 int cmd_copy(int argc, char **argv)
 {
     static const struct option long_opts[] = {
-        TRANSFER_CLI_OPTIONS, {"src-creds", required_argument, NULL, 0x200}, {NULL, 0, NULL, 0},
+        TRANSFER_CLI_OPTIONS,
+        {"src-creds", required_argument, NULL, 0x200},
+        {NULL, 0, NULL, 0},
     };
     struct transfer_cli t = {.jobs = 4, .reg.op = "copy"};
     optind = 1;
@@ -63,8 +64,8 @@ int cmd_copy(int argc, char **argv)
     int same = !strcmp(src.registry, dst.registry) && !t.src_creds;
     if (!same && (rc = registry_open(&sreg, src.registry, &so)))
         goto done;
-    if ((rc = registry_image_copy(same ? dreg : sreg, src.repository, reference_manifest_id(&src), dreg,
-                                  dst.repository, dst.tag[0] ? dst.tag : NULL, &x)))
+    if ((rc = registry_image_copy(same ? dreg : sreg, src.repository, reference_manifest_id(&src), dreg, dst.repository,
+                                  dst.tag[0] ? dst.tag : NULL, &x)))
         goto done;
     char a[700], b[700];
     reference_format(a, sizeof a, &src);

@@ -23,9 +23,10 @@ static const char hash_usage[] =
 
 int cmd_hash(int argc, char **argv)
 {
-    static const struct option long_opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"explain", no_argument, NULL, 'e'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option long_opts[] = {{"json", no_argument, NULL, 'j'},
+                                              {"explain", no_argument, NULL, 'e'},
+                                              {"help", no_argument, NULL, 'h'},
+                                              {NULL, 0, NULL, 0}};
     int json = 0, explain = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {

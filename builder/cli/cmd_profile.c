@@ -95,14 +95,21 @@ static int parse_long(const char *text, const char *what, long min, long max, lo
 static int parse_args(struct profile_options *o, int argc, char **argv)
 {
     static const struct option long_opts[] = {
-        {"input", required_argument, NULL, 'i'},        {"concurrency", required_argument, NULL, 'c'},
-        {"duration", required_argument, NULL, 'd'},     {"requests", required_argument, NULL, 'n'},
-        {"target-rps", required_argument, NULL, 'r'},   {"max-concurrent", required_argument, NULL, 'm'},
-        {"target-utilization", required_argument, NULL, 'u'}, {"python", required_argument, NULL, 'P'},
-        {"runtime", required_argument, NULL, 'R'},      {"json", no_argument, NULL, 'j'},
-        {"image", required_argument, NULL, 'I'},        {"cpus", required_argument, NULL, 'C'},
+        {"input", required_argument, NULL, 'i'},
+        {"concurrency", required_argument, NULL, 'c'},
+        {"duration", required_argument, NULL, 'd'},
+        {"requests", required_argument, NULL, 'n'},
+        {"target-rps", required_argument, NULL, 'r'},
+        {"max-concurrent", required_argument, NULL, 'm'},
+        {"target-utilization", required_argument, NULL, 'u'},
+        {"python", required_argument, NULL, 'P'},
+        {"runtime", required_argument, NULL, 'R'},
+        {"json", no_argument, NULL, 'j'},
+        {"image", required_argument, NULL, 'I'},
+        {"cpus", required_argument, NULL, 'C'},
         {"memory", required_argument, NULL, 'M'},
-        {"help", no_argument, NULL, 'h'},               SPEC_CLI_OPTIONS,
+        {"help", no_argument, NULL, 'h'},
+        SPEC_CLI_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     o->concurrency = 1;
@@ -323,8 +330,7 @@ static void print_text(const struct report *r)
     printf("  model load        %.1f ms\n", r->model_load_ms);
     printf("Recommendation (containerResourceRequirements):\n");
     printf("  cpu: %.1f           busiest-second cores x %.2f, rounded up to 0.1\n", r->cpu, CPU_HEADROOM);
-    printf("  memoryInGB: %.1f    peak resident memory x %.1f, rounded up to 0.1 GB\n", r->memory_gb,
-           MEMORY_HEADROOM);
+    printf("  memoryInGB: %.1f    peak resident memory x %.1f, rounded up to 0.1 GB\n", r->memory_gb, MEMORY_HEADROOM);
     printf("  replicas: %ld        for %.1f requests/s: ceil(rps x p90 latency / %.2f utilization / %ld max "
            "concurrent requests)\n",
            r->replicas, r->rps, r->utilization, r->max_concurrent);
@@ -336,25 +342,30 @@ static int print_json(const struct report *r)
     buf_init(&b, 0);
     buf_append_str(&b, "{\"name\":");
     json_write_string(&b, r->name, strlen(r->name));
-    buf_appendf(&b, ",\"state\":\"%s\",\"requestedCpu\":%.1f,\"requestedMemoryInGb\":%.1f,"
-                    "\"requestedQueriesPerSecond\":%.3f,\"recommendedReplicas\":%ld,",
+    buf_appendf(&b,
+                ",\"state\":\"%s\",\"requestedCpu\":%.1f,\"requestedMemoryInGb\":%.1f,"
+                "\"requestedQueriesPerSecond\":%.3f,\"recommendedReplicas\":%ld,",
                 r->load.errors ? "CompletedWithErrors" : "Succeeded", r->cpu, r->memory_gb, r->rps, r->replicas);
-    buf_appendf(&b, "\"maxUtilizedCpu\":%.3f,\"averageUtilizedCpu\":%.3f,\"maxUtilizedMemoryInGb\":%.4f,"
-                    "\"idleMemoryInGb\":%.4f,",
+    buf_appendf(&b,
+                "\"maxUtilizedCpu\":%.3f,\"averageUtilizedCpu\":%.3f,\"maxUtilizedMemoryInGb\":%.4f,"
+                "\"idleMemoryInGb\":%.4f,",
                 r->usage.peak_cores, r->usage.avg_cores, r->usage.peak_rss_mb / 1024, r->usage.start_rss_mb / 1024);
-    buf_appendf(&b, "\"measuredQueriesPerSecond\":%.3f,\"totalQueries\":%ld,\"successQueries\":%ld,"
-                    "\"errorQueries\":%ld,\"successRate\":%.4f,",
+    buf_appendf(&b,
+                "\"measuredQueriesPerSecond\":%.3f,\"totalQueries\":%ld,\"successQueries\":%ld,"
+                "\"errorQueries\":%ld,\"successRate\":%.4f,",
                 r->throughput, r->load.requests, r->load.requests - r->load.errors, r->load.errors,
                 r->load.requests ? (double)(r->load.requests - r->load.errors) / (double)r->load.requests : 0);
-    buf_appendf(&b, "\"averageLatencyInMs\":%.6f,\"latencyPercentile50InMs\":%.6f,\"latencyPercentile90InMs\":%.6f,"
-                    "\"latencyPercentile95InMs\":%.6f,\"latencyPercentile99InMs\":%.6f,"
-                    "\"latencyPercentile999InMs\":%.6f,\"maxLatencyInMs\":%.6f,",
+    buf_appendf(&b,
+                "\"averageLatencyInMs\":%.6f,\"latencyPercentile50InMs\":%.6f,\"latencyPercentile90InMs\":%.6f,"
+                "\"latencyPercentile95InMs\":%.6f,\"latencyPercentile99InMs\":%.6f,"
+                "\"latencyPercentile999InMs\":%.6f,\"maxLatencyInMs\":%.6f,",
                 r->mean, r->p50, r->p90, r->p95, r->p99, r->p999, r->max);
-    buf_appendf(&b, "\"modelLoadMs\":%.3f,\"concurrency\":%ld,\"durationSeconds\":%.3f,\"warmupRejected\":%ld,"
-                    "\"cpuHeadroom\":%.2f,\"memoryHeadroom\":%.2f,\"targetUtilization\":%.2f,"
-                    "\"maxConcurrentRequestsPerContainer\":%ld,\"firstError\":",
-                r->model_load_ms, r->concurrency, r->load.elapsed_s, r->warmup_rejected, CPU_HEADROOM,
-                MEMORY_HEADROOM, r->utilization, r->max_concurrent);
+    buf_appendf(&b,
+                "\"modelLoadMs\":%.3f,\"concurrency\":%ld,\"durationSeconds\":%.3f,\"warmupRejected\":%ld,"
+                "\"cpuHeadroom\":%.2f,\"memoryHeadroom\":%.2f,\"targetUtilization\":%.2f,"
+                "\"maxConcurrentRequestsPerContainer\":%ld,\"firstError\":",
+                r->model_load_ms, r->concurrency, r->load.elapsed_s, r->warmup_rejected, CPU_HEADROOM, MEMORY_HEADROOM,
+                r->utilization, r->max_concurrent);
     if (r->load.first_error[0])
         json_write_string(&b, r->load.first_error, strlen(r->load.first_error));
     else
@@ -409,9 +420,13 @@ int cmd_profile(int argc, char **argv)
         rc = runtime_locate(&amlserve, o.runtime);
     if (rc)
         goto done;
-    struct local_service_options lo = {
-        .amlserve = amlserve, .host = "127.0.0.1", .port = 0, .python = o.python, .quiet = 1, .capture_stderr = 1,
-        .plain_http = 1};
+    struct local_service_options lo = {.amlserve = amlserve,
+                                       .host = "127.0.0.1",
+                                       .port = 0,
+                                       .python = o.python,
+                                       .quiet = 1,
+                                       .capture_stderr = 1,
+                                       .plain_http = 1};
     struct image_service_options io = {.archive = o.image, .cpus = o.cpus, .memory = o.memory};
     if ((rc = o.image ? image_service_start(&svc, &io) : local_service_start(&svc, spec, &lo)))
         goto done;
@@ -448,13 +463,16 @@ int cmd_profile(int argc, char **argv)
     if (rc)
         goto done;
     rep.name = o.image ? o.image : spec->image_name;
-    rep.serving = o.image ? "image under podman" : spec->inference.entry_script ? spec->inference.entry_script : "no-code ONNX";
+    rep.serving = o.image                        ? "image under podman"
+                  : spec->inference.entry_script ? spec->inference.entry_script
+                                                 : "no-code ONNX";
     rep.model_load_ms = svc.model_load_ms;
     rep.max_concurrent = o.max_concurrent                                ? o.max_concurrent
                          : spec && spec->service.max_concurrent_requests ? spec->service.max_concurrent_requests
                                                                          : 1;
     if (!o.utilization) /* the deployment config's autoScaler target, else Azure's default 70% */
-        o.utilization = spec && spec->service.target_utilization_pct ? spec->service.target_utilization_pct / 100.0 : 0.7;
+        o.utilization =
+            spec && spec->service.target_utilization_pct ? spec->service.target_utilization_pct / 100.0 : 0.7;
     summarize(&rep, &o);
     if (o.json)
         rc = print_json(&rep);

@@ -25,8 +25,12 @@ static const char pull_usage[] =
 int cmd_pull(int argc, char **argv)
 {
     static const struct option long_opts[] = {
-        TRANSFER_CLI_OPTIONS, {"output", required_argument, NULL, 'o'}, {"platform", required_argument, NULL, 0x200},
-        {"format", required_argument, NULL, 0x201}, {"sbom", required_argument, NULL, 0x202}, {NULL, 0, NULL, 0},
+        TRANSFER_CLI_OPTIONS,
+        {"output", required_argument, NULL, 'o'},
+        {"platform", required_argument, NULL, 0x200},
+        {"format", required_argument, NULL, 0x201},
+        {"sbom", required_argument, NULL, 0x202},
+        {NULL, 0, NULL, 0},
     };
     struct transfer_cli t = {.jobs = 4, .reg.op = "pull"};
     const char *sbom_path = NULL;

@@ -35,8 +35,7 @@ static const char serve_usage[] =
     "                     Python workers re-import in place, ONNX models reload; the socket stays\n"
     "      --python PATH  interpreter for the entry script (default: $AZUREML_PYTHON, else python3)\n"
     "      --runtime PATH amlserve binary (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
-    "  -q, --quiet        no access log\n" SPEC_CLI_HELP
-    "  -h, --help         show this help\n";
+    "  -q, --quiet        no access log\n" SPEC_CLI_HELP "  -h, --help         show this help\n";
 
 struct serve_options {
     const char *spec_path, *host, *python, *runtime;
@@ -47,10 +46,14 @@ struct serve_options {
 static int parse_args(struct serve_options *o, int argc, char **argv)
 {
     static const struct option long_opts[] = {
-        {"port", required_argument, NULL, 'p'},   {"host", required_argument, NULL, 'H'},
-        {"watch", no_argument, NULL, 'w'},        {"python", required_argument, NULL, 'P'},
-        {"runtime", required_argument, NULL, 'R'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},         SPEC_CLI_OPTIONS,
+        {"port", required_argument, NULL, 'p'},
+        {"host", required_argument, NULL, 'H'},
+        {"watch", no_argument, NULL, 'w'},
+        {"python", required_argument, NULL, 'P'},
+        {"runtime", required_argument, NULL, 'R'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        SPEC_CLI_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     o->host = "127.0.0.1";
@@ -187,9 +190,10 @@ static int run_loop(struct local_service *svc, const struct spec *spec, struct f
             int rc = local_service_reload(svc);
             if (rc)
                 return rc;
-            fprintf(stderr, "amlpkg serve: %s\n", spec->inference.entry_script
-                                                      ? "workers will re-import the entry script and rerun init()"
-                                                      : "amlserve reloads the models (the old ones serve until the new load)");
+            fprintf(stderr, "amlpkg serve: %s\n",
+                    spec->inference.entry_script
+                        ? "workers will re-import the entry script and rerun init()"
+                        : "amlserve reloads the models (the old ones serve until the new load)");
         }
     }
 }
@@ -213,7 +217,9 @@ int cmd_serve(int argc, char **argv)
     struct local_service_options lo = {
         .amlserve = amlserve,
         .host = o.host,
-        .port = o.port >= 0 ? o.port : spec->service.port ? spec->service.port : 5001,
+        .port = o.port >= 0          ? o.port
+                : spec->service.port ? spec->service.port
+                                     : 5001,
         .python = o.python,
         .quiet = o.quiet,
     };
@@ -232,8 +238,10 @@ int cmd_serve(int argc, char **argv)
     }
     const struct conda_env *conda = spec->environment.conda;
     if (conda && !spec->environment.python_user_managed && (conda->n_deps || conda->n_pip))
-        fprintf(stderr, "amlpkg serve: note: the environment's %zu conda and %zu pip dependencies are not installed "
-                        "by serve; it runs with this host's Python\n", conda->n_deps, conda->n_pip);
+        fprintf(stderr,
+                "amlpkg serve: note: the environment's %zu conda and %zu pip dependencies are not installed "
+                "by serve; it runs with this host's Python\n",
+                conda->n_deps, conda->n_pip);
     if ((rc = local_service_start(&svc, spec, &lo)))
         goto done;
     started = 1;

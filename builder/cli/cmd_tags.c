@@ -31,9 +31,12 @@ static const char tags_usage[] =
 int cmd_tags(int argc, char **argv)
 {
     static const struct option long_opts[] = {
-        {"creds", required_argument, NULL, 0x100},     {"insecure", no_argument, NULL, 0x101},
-        {"ca-cert", required_argument, NULL, 0x102},   {"json", no_argument, NULL, 0x103},
-        {"page-size", required_argument, NULL, 0x104}, {"help", no_argument, NULL, 'h'},
+        {"creds", required_argument, NULL, 0x100},
+        {"insecure", no_argument, NULL, 0x101},
+        {"ca-cert", required_argument, NULL, 0x102},
+        {"json", no_argument, NULL, 0x103},
+        {"page-size", required_argument, NULL, 0x104},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct registry_options opt = {.op = "tags"};

@@ -11,17 +11,19 @@
 
 enum { SPEC_CLI_INFERENCE_CONFIG = 0x1000, SPEC_CLI_MODEL, SPEC_CLI_DEPLOYMENT_CONFIG, SPEC_CLI_ENVIRONMENT_DIR };
 
-#define SPEC_CLI_OPTIONS                                                          \
-    {"inference-config", required_argument, NULL, SPEC_CLI_INFERENCE_CONFIG},     \
-        {"model", required_argument, NULL, SPEC_CLI_MODEL},                       \
-        {"deployment-config", required_argument, NULL, SPEC_CLI_DEPLOYMENT_CONFIG},    \
-        {"environment-dir", required_argument, NULL, SPEC_CLI_ENVIRONMENT_DIR}
+#define SPEC_CLI_OPTIONS                                                                                               \
+    {"inference-config", required_argument, NULL, SPEC_CLI_INFERENCE_CONFIG},                                          \
+        {"model", required_argument, NULL, SPEC_CLI_MODEL},                                                            \
+        {"deployment-config", required_argument, NULL, SPEC_CLI_DEPLOYMENT_CONFIG},                                    \
+    {                                                                                                                  \
+        "environment-dir", required_argument, NULL, SPEC_CLI_ENVIRONMENT_DIR                                           \
+    }
 
-#define SPEC_CLI_HELP                                                                              \
-    "      --inference-config F   Azure ML's inferenceconfig.json (or .yml) instead of a SPEC\n"    \
-    "      --model N:V=PATH       with --inference-config: a model, its name, version and file;\n"  \
-    "                             repeat for several\n"                                             \
-    "      --deployment-config F  with --inference-config: Azure ML's deploymentconfig.json\n"    \
+#define SPEC_CLI_HELP                                                                                                  \
+    "      --inference-config F   Azure ML's inferenceconfig.json (or .yml) instead of a SPEC\n"                       \
+    "      --model N:V=PATH       with --inference-config: a model, its name, version and file;\n"                     \
+    "                             repeat for several\n"                                                                \
+    "      --deployment-config F  with --inference-config: Azure ML's deploymentconfig.json\n"                         \
     "      --environment-dir DIR  with --inference-config: an Environment.save_to_directory folder\n"
 
 #define SPEC_CLI_MAX_MODELS 1000

@@ -21,18 +21,21 @@ struct transfer_cli {
 };
 
 /* getopt_long entries for the shared options; values >= 0x100. */
-#define TRANSFER_CLI_OPTIONS                                                                                   \
-    {"creds", required_argument, NULL, 0x100}, {"insecure", no_argument, NULL, 0x101},                         \
-        {"ca-cert", required_argument, NULL, 0x102}, {"jobs", required_argument, NULL, 'j'},                  \
-        {"json", no_argument, NULL, 0x103}, {"help", no_argument, NULL, 'h'}
+#define TRANSFER_CLI_OPTIONS                                                                                           \
+    {"creds", required_argument, NULL, 0x100}, {"insecure", no_argument, NULL, 0x101},                                 \
+        {"ca-cert", required_argument, NULL, 0x102}, {"jobs", required_argument, NULL, 'j'},                           \
+        {"json", no_argument, NULL, 0x103},                                                                            \
+    {                                                                                                                  \
+        "help", no_argument, NULL, 'h'                                                                                 \
+    }
 
-#define TRANSFER_CLI_HELP                                                                                      \
-    "      --creds USER:PASS  registry credentials (else AMLPKG_REGISTRY_AUTH, then\n"                         \
-    "                         $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json)\n"                   \
-    "      --insecure         allow plain HTTP and unverified TLS (localhost may always use HTTP)\n"            \
-    "      --ca-cert FILE     trust this PEM CA bundle for TLS\n"                                               \
-    "  -j, --jobs N           parallel blob transfers (default 4)\n"                                            \
-    "      --json             print the result as JSON\n"                                                       \
+#define TRANSFER_CLI_HELP                                                                                              \
+    "      --creds USER:PASS  registry credentials (else AMLPKG_REGISTRY_AUTH, then\n"                                 \
+    "                         $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json)\n"                         \
+    "      --insecure         allow plain HTTP and unverified TLS (localhost may always use HTTP)\n"                   \
+    "      --ca-cert FILE     trust this PEM CA bundle for TLS\n"                                                      \
+    "  -j, --jobs N           parallel blob transfers (default 4)\n"                                                   \
+    "      --json             print the result as JSON\n"                                                              \
     "  -h, --help             show this help\n"
 
 /* Handles a shared option; returns 1 if c was one, 0 if not, EXIT_USAGE on a bad value. */

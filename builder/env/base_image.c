@@ -80,7 +80,6 @@ static const char *oci_layer_type(const char *mt)
     return NULL;
 }
 
-
 /* ---- hashing and scanning ---------------------------------------------- */
 
 /* The uncompressed stream of a layer blob, hashed. */
@@ -164,8 +163,10 @@ int base_image_scan_layer(const char *path, const char *what, const char *diff_i
         if (rc)
             return rc;
         if (strcmp(got, diff_id))
-            return err_set(ERR_MISMATCH, "%s: its uncompressed content has digest %s, the config's rootfs.diff_ids "
-                           "says %s", what, got, diff_id);
+            return err_set(ERR_MISMATCH,
+                           "%s: its uncompressed content has digest %s, the config's rootfs.diff_ids "
+                           "says %s",
+                           what, got, diff_id);
     }
     struct archive *a = archive_read_new();
     if (!a)
@@ -285,8 +286,8 @@ static int parse_config(struct base_image *b)
     const struct json_value *ids = rootfs ? json_member(rootfs, "diff_ids") : NULL;
     size_t n_ids = ids && ids->type == JSON_ARRAY ? ids->count : 0;
     if (n_ids != b->n_layers) {
-        rc = err_set(ERR_INVALID, "%s: '%s': the config lists %zu rootfs.diff_ids for %zu layers", b->context,
-                     b->file, n_ids, b->n_layers);
+        rc = err_set(ERR_INVALID, "%s: '%s': the config lists %zu rootfs.diff_ids for %zu layers", b->context, b->file,
+                     n_ids, b->n_layers);
         goto done;
     }
     size_t i = 0;
@@ -353,8 +354,8 @@ static int read_manifest(struct base_image *b, read_blob_fn read_blob, const cha
             pick = manifests->child; /* one image, no platform given: it is the image */
         const char *child = pick ? json_str(pick, "digest") : NULL;
         if (!child || !reference_valid_digest(child)) {
-            rc = err_set(ERR_NOTFOUND, "%s: '%s': index %s has no image for platform '%s'", b->context, b->file,
-                         digest, platform);
+            rc = err_set(ERR_NOTFOUND, "%s: '%s': index %s has no image for platform '%s'", b->context, b->file, digest,
+                         platform);
             goto done;
         }
         char copy[DIGEST_STRING_SIZE];
@@ -363,8 +364,8 @@ static int read_manifest(struct base_image *b, read_blob_fn read_blob, const cha
         goto done;
     }
     if (mt && strcmp(mt, MT_OCI_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST)) {
-        rc = err_set(ERR_UNSUPPORTED, "%s: '%s': manifest %s has unknown media type '%s'", b->context, b->file,
-                     digest, mt);
+        rc = err_set(ERR_UNSUPPORTED, "%s: '%s': manifest %s has unknown media type '%s'", b->context, b->file, digest,
+                     mt);
         goto done;
     }
     const struct json_value *cfg = json_member(root, "config"), *layers = json_member(root, "layers");
@@ -374,8 +375,7 @@ static int read_manifest(struct base_image *b, read_blob_fn read_blob, const cha
         goto done;
     }
     if (cmt && strcmp(cmt, MT_OCI_CONFIG) && strcmp(cmt, MT_DOCKER_CONFIG)) {
-        rc = err_set(ERR_UNSUPPORTED, "%s: '%s': config %s has unknown media type '%s'", b->context, b->file, cd,
-                     cmt);
+        rc = err_set(ERR_UNSUPPORTED, "%s: '%s': config %s has unknown media type '%s'", b->context, b->file, cd, cmt);
         goto done;
     }
     snprintf(b->config_digest, sizeof b->config_digest, "%s", cd);
@@ -390,14 +390,14 @@ static int read_manifest(struct base_image *b, read_blob_fn read_blob, const cha
         const struct json_value *sz = json_member(l, "size");
         size_t i = b->n_layers;
         if (!ld || !reference_valid_digest(ld) || !sz || sz->type != JSON_NUMBER) {
-            rc = err_set(ERR_PARSE, "%s: '%s': manifest %s: layers[%zu] needs a sha256 digest and a size",
-                         b->context, b->file, digest, i);
+            rc = err_set(ERR_PARSE, "%s: '%s': manifest %s: layers[%zu] needs a sha256 digest and a size", b->context,
+                         b->file, digest, i);
             goto done;
         }
         const char *oci = lmt ? oci_layer_type(lmt) : NULL;
         if (!oci) {
-            rc = err_set(ERR_UNSUPPORTED, "%s: '%s': layer %s has unknown media type '%s'", b->context, b->file,
-                         ld, lmt ? lmt : "(none)");
+            rc = err_set(ERR_UNSUPPORTED, "%s: '%s': layer %s has unknown media type '%s'", b->context, b->file, ld,
+                         lmt ? lmt : "(none)");
             goto done;
         }
         struct oci_blob *blob = &b->layers[b->n_layers++];
@@ -441,11 +441,11 @@ static int source_read_blob(struct base_image *b, struct buf *out, const char *d
     buf_reset(out);
     int rc = image_source_read_blob(b->src, out, digest);
     if (rc == ERR_NOTFOUND || rc == ERR_IO)
-        err_clear(), rc = err_set(ERR_NOTFOUND, "%s: '%s': blob %s is missing or unreadable", b->context, b->file,
-                                  digest);
+        err_clear(),
+            rc = err_set(ERR_NOTFOUND, "%s: '%s': blob %s is missing or unreadable", b->context, b->file, digest);
     else if (rc == ERR_MISMATCH)
-        err_clear(), rc = err_set(ERR_MISMATCH, "%s: '%s': blob %s does not match its digest", b->context, b->file,
-                                  digest);
+        err_clear(),
+            rc = err_set(ERR_MISMATCH, "%s: '%s': blob %s does not match its digest", b->context, b->file, digest);
     return rc;
 }
 
@@ -554,8 +554,8 @@ static int load_source(struct base_image *b, const char *text, const char *spec_
     if (form == 1)
         return load_docker_archive(b, b->file);
     if (form == 2 && !S_ISDIR(st.st_mode))
-        return err_set(ERR_INVALID, "%s: '%s': not a directory (oci:DIR[:TAG] names an OCI image layout)",
-                       b->context, b->file);
+        return err_set(ERR_INVALID, "%s: '%s': not a directory (oci:DIR[:TAG] names an OCI image layout)", b->context,
+                       b->file);
     if (form == 0 && S_ISDIR(st.st_mode))
         return err_set(ERR_INVALID, "%s: '%s' is a directory: use oci:DIR for an OCI image layout", b->context,
                        b->file);
@@ -573,8 +573,10 @@ static int load_source(struct base_image *b, const char *text, const char *spec_
 
 static int manifest_json(struct buf *out, const struct base_image *b)
 {
-    int rc = buf_appendf(out, "{\"config\":{\"digest\":\"%s\",\"mediaType\":\"" MT_OCI_CONFIG "\",\"size\":%zu},"
-                              "\"layers\":[", b->config_digest, b->config.len);
+    int rc = buf_appendf(out,
+                         "{\"config\":{\"digest\":\"%s\",\"mediaType\":\"" MT_OCI_CONFIG "\",\"size\":%zu},"
+                         "\"layers\":[",
+                         b->config_digest, b->config.len);
     for (size_t i = 0; i < b->n_layers && !rc; i++)
         rc = buf_appendf(out, "%s{\"digest\":\"%s\",\"mediaType\":\"%s\",\"size\":%lld}", i ? "," : "",
                          b->layers[i].digest, b->layers[i].media_type, (long long)b->layers[i].size);
@@ -780,8 +782,10 @@ int base_image_open(struct base_image **out, const char *text, const char *spec_
                 fprintf(stderr, "environment %.12s: cache hit (global %s)\n", key, opt->global_cache_dir);
         } else if (rc != ERR_NOMEM) {
             /* A damaged entry never makes an image: drop what is bad and read the source. */
-            fprintf(stderr, "environment %.12s: cache entry damaged (%s): dropping it, reading the base from its "
-                            "source\n", key, err_message(rc));
+            fprintf(stderr,
+                    "environment %.12s: cache entry damaged (%s): dropping it, reading the base from its "
+                    "source\n",
+                    key, err_message(rc));
             err_clear();
             struct cache_report report = {0};
             cache_verify(b->cache, &report);
@@ -816,9 +820,19 @@ int base_image_open(struct base_image **out, const char *text, const char *spec_
         return rc;
     }
     b->oci = (struct oci_base){
-        .layers = b->layers, .n_layers = b->n_layers, .architecture = b->architecture, .os = b->os,
-        .variant = b->variant, .env = b->env, .n_env = b->n_env, .user = b->user, .labels = b->labels,
-        .n_labels = b->n_labels, .ports = b->ports, .n_ports = b->n_ports, .history = b->history,
+        .layers = b->layers,
+        .n_layers = b->n_layers,
+        .architecture = b->architecture,
+        .os = b->os,
+        .variant = b->variant,
+        .env = b->env,
+        .n_env = b->n_env,
+        .user = b->user,
+        .labels = b->labels,
+        .n_labels = b->n_labels,
+        .ports = b->ports,
+        .n_ports = b->n_ports,
+        .history = b->history,
         .n_history = b->n_history,
     };
     *out = b;

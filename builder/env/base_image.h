@@ -35,11 +35,11 @@
 #include "builder/registry/registry.h"
 
 struct base_image_options {
-    const char *platform;  /* "os/arch[/variant]" for indexes; NULL: linux/amd64 */
+    const char *platform;         /* "os/arch[/variant]" for indexes; NULL: linux/amd64 */
     struct cache *cache;          /* the workspace cache (borrowed), or NULL for none */
     const char *global_cache_dir; /* read-only shared tier after the workspace, or NULL */
     struct registry_options reg;
-    const char *context;   /* message prefix, e.g. "spec.yaml:7: environment.base_image" */
+    const char *context; /* message prefix, e.g. "spec.yaml:7: environment.base_image" */
 };
 
 struct base_image;

@@ -57,8 +57,10 @@ static int layout_over_cache(char **out_dir, const char *cache_dir, const char *
     }
     f = rc ? NULL : fopen(index, "w");
     if (f) {
-        fprintf(f, "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-                   "\"digest\":\"%s\",\"size\":%lld}]}", manifest_digest, (long long)st.st_size);
+        fprintf(f,
+                "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                "\"digest\":\"%s\",\"size\":%lld}]}",
+                manifest_digest, (long long)st.st_size);
         fclose(f);
     } else if (!rc) {
         rc = err_set_errno(ERR_IO, "cannot write '%s'", index);

@@ -73,7 +73,9 @@ int executor_build_environment(enum executor_kind kind, const struct plan_enviro
     const char *save_podman[] = {"save", "--format", "oci-archive", "-o", archive_out, tag, NULL};
     const char *save_buildah[] = {"push", tag, dest, NULL};
     const char *save_docker[] = {"save", "-o", archive_out, tag, NULL};
-    const char *const *save = kind == EXECUTOR_PODMAN ? save_podman : kind == EXECUTOR_BUILDAH ? save_buildah : save_docker;
+    const char *const *save = kind == EXECUTOR_PODMAN    ? save_podman
+                              : kind == EXECUTOR_BUILDAH ? save_buildah
+                                                         : save_docker;
     rc = rc ? rc : engine_cmd_run(&cmd, save, NULL, prefix);
     /* The stage lives on in amlpkg's cache, not in the engine's image store. */
     const char *remove[] = {"rmi", tag, NULL};

@@ -93,8 +93,8 @@ static void release(struct digest_prefetch *p)
     free(p);
 }
 
-int digest_prefetch_start(struct digest_prefetch **out, struct cache *memo, const char *const *host_paths,
-                          size_t n, int64_t min_size)
+int digest_prefetch_start(struct digest_prefetch **out, struct cache *memo, const char *const *host_paths, size_t n,
+                          int64_t min_size)
 {
     *out = NULL;
     struct digest_prefetch *p = calloc(1, sizeof *p);

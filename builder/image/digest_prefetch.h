@@ -19,8 +19,8 @@ struct digest_prefetch;
 /* Starts hashing the regular files of at least min_size under host_paths
  * (files or trees). *out is NULL when there is nothing to do. memo may be
  * NULL (--no-cache): the digests then serve this run only, by lookup. */
-int digest_prefetch_start(struct digest_prefetch **out, struct cache *memo, const char *const *host_paths,
-                          size_t n, int64_t min_size);
+int digest_prefetch_start(struct digest_prefetch **out, struct cache *memo, const char *const *host_paths, size_t n,
+                          int64_t min_size);
 /* Whether any file being hashed lies under one of host_paths. NULL: no. */
 int digest_prefetch_covers(const struct digest_prefetch *p, const char *const *host_paths, size_t n);
 /* Waits for the worker and remembers what it hashed in the memo (once). NULL is fine. */

@@ -159,7 +159,7 @@ static int extract(struct docker_archive *d, const char *path, struct links *lin
             /* `docker save` links <id>/layer.tar to the layer file: keep links that stay inside. */
             const char *slash = strrchr(name, '/');
             fs_path_depth(target, strlen(target), fs_path_depth(name, slash ? (size_t)(slash - name) : 0, 0, &escaped),
-                       &escaped);
+                          &escaped);
         }
         if (type != AE_IFREG && (!target || target[0] == '/' || escaped))
             continue;
@@ -253,8 +253,8 @@ int docker_archive_load(struct docker_archive *d, const char *path)
     for (const struct json_value *l = layers->child; l; l = l->next) {
         struct oci_blob *blob = &d->layers[d->n_layers++];
         if (l->type != JSON_STRING || !safe_member_name(l->as.string.ptr)) {
-            rc = err_set(ERR_PARSE, "%s: '%s': manifest.json: Layers[%zu] is not a path inside the archive",
-                         d->context, path, d->n_layers - 1);
+            rc = err_set(ERR_PARSE, "%s: '%s': manifest.json: Layers[%zu] is not a path inside the archive", d->context,
+                         path, d->n_layers - 1);
             goto done;
         }
         if (!(blob->path = fs_join(d->dir, follow_link(&links, l->as.string.ptr)))) {
@@ -269,8 +269,8 @@ int docker_archive_load(struct docker_archive *d, const char *path)
         if (rc)
             goto done;
         if (!(blob->media_type = docker_archive_layer_type(blob->path))) {
-            rc = err_set(ERR_UNSUPPORTED, "%s: '%s': layer '%s' is neither a tar nor a gzip or zstd stream",
-                         d->context, path, l->as.string.ptr);
+            rc = err_set(ERR_UNSUPPORTED, "%s: '%s': layer '%s' is neither a tar nor a gzip or zstd stream", d->context,
+                         path, l->as.string.ptr);
             goto done;
         }
     }
@@ -281,7 +281,6 @@ done:
     arena_release(&arena);
     return rc;
 }
-
 
 void docker_archive_release(struct docker_archive *d)
 {

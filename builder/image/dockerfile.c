@@ -89,8 +89,9 @@ static int render_environment(struct buf *b, const struct plan_environment *e)
         rc = rc ? rc : (n && e->docker_steps[i][n - 1] == '\n' ? 0 : buf_append(b, "\n", 1));
     }
     if (!rc && e->conda_prefix) {
-        rc = buf_appendf(b, "COPY [\"" CONDA_FILE "\", \"/" CONDA_FILE "\"]\n"
-                            "RUN conda env create -p %s -f /" CONDA_FILE " && conda clean -aqy\n",
+        rc = buf_appendf(b,
+                         "COPY [\"" CONDA_FILE "\", \"/" CONDA_FILE "\"]\n"
+                         "RUN conda env create -p %s -f /" CONDA_FILE " && conda clean -aqy\n",
                          e->conda_prefix);
         if (!rc && !plan_env_is_scratch(e)) /* the base's PATH stays behind the environment's */
             rc = buf_appendf(b, "ENV PATH=\"%s/bin:$PATH\"\n", e->conda_prefix);
@@ -166,14 +167,23 @@ int dockerfile_render(struct buf *out, const struct plan *plan, const char *spec
     rc = rc ? rc : json_write_string(&entry, plan->entrypoint, strlen(plan->entrypoint));
     rc = rc ? rc : buf_append(&entry, "]", 1);
     rc = rc ? rc : render_gpu_env(&gpu_env, plan);
-    rc = rc ? rc : append_comment_text(&cuda, plan->environment.cuda_version ? plan->environment.cuda_version
-                                                                             : "as the base image has it");
-    const char *names[] = {"VERSION", "SPEC", "BASE", "ENVIRONMENT", "COPY", "ENV", "LABELS", "WORKDIR", "PORT",
-                           "ENTRYPOINT", "GPU_ENV", "CUDA"};
-    const char *values[] = {AMLPKG_VERSION, spec_name, plan->environment.base_image,
-                            environment.data ? environment.data : "", copies.data ? copies.data : "",
-                            env.data ? env.data : "", labels.data ? labels.data : "", plan->workdir, port,
-                            entry.data ? entry.data : "", gpu_env.data ? gpu_env.data : "", cuda.data ? cuda.data : ""};
+    rc = rc ? rc
+            : append_comment_text(&cuda, plan->environment.cuda_version ? plan->environment.cuda_version
+                                                                        : "as the base image has it");
+    const char *names[] = {"VERSION", "SPEC",    "BASE", "ENVIRONMENT", "COPY",    "ENV",
+                           "LABELS",  "WORKDIR", "PORT", "ENTRYPOINT",  "GPU_ENV", "CUDA"};
+    const char *values[] = {AMLPKG_VERSION,
+                            spec_name,
+                            plan->environment.base_image,
+                            environment.data ? environment.data : "",
+                            copies.data ? copies.data : "",
+                            env.data ? env.data : "",
+                            labels.data ? labels.data : "",
+                            plan->workdir,
+                            port,
+                            entry.data ? entry.data : "",
+                            gpu_env.data ? gpu_env.data : "",
+                            cuda.data ? cuda.data : ""};
     /* {{NAME}} placeholders; the template is ours, so an unknown one is a bug worth failing on. */
     const char *template = plan->environment.gpu ? dockerfile_gpu_template : dockerfile_template;
     for (const char *p = template; *p && !rc;) {

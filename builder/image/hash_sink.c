@@ -23,9 +23,9 @@ struct hash_sink {
     struct digest digest;
     int64_t size;
     struct sink_buffer buf[2];
-    int filling;   /* the buffer the caller appends to */
-    int next;      /* the buffer the worker takes next */
-    int stopping;  /* no more buffers will come */
+    int filling;     /* the buffer the caller appends to */
+    int next;        /* the buffer the worker takes next */
+    int stopping;    /* no more buffers will come */
     int write_errno; /* the worker's failed write, reported by the caller */
     pthread_mutex_t lock;
     pthread_cond_t changed;
@@ -55,7 +55,7 @@ static void *work(void *arg)
         while (!b->full && !s->stopping)
             pthread_cond_wait(&s->changed, &s->lock);
         if (!b->full)
-            break; /* stopping, and everything handed over is done */
+            break;                      /* stopping, and everything handed over is done */
         int skip = s->write_errno != 0; /* after a failure only the count goes on */
         pthread_mutex_unlock(&s->lock);
         digest_update(&s->digest, b->data, b->len);

@@ -64,8 +64,10 @@ static int docker_to_layout(const char *tarball, const char *root)
     snprintf(path, sizeof path, "%s/blobs/sha256/%s", root, d.config_digest + 7);
     if ((rc = write_file(path, d.config.data, d.config.len)))
         goto done;
-    buf_appendf(&m, "{\"config\":{\"digest\":\"%s\",\"mediaType\":\"" OCI_MEDIA_TYPE_CONFIG "\",\"size\":%zu},"
-                    "\"layers\":[", d.config_digest, d.config.len);
+    buf_appendf(&m,
+                "{\"config\":{\"digest\":\"%s\",\"mediaType\":\"" OCI_MEDIA_TYPE_CONFIG "\",\"size\":%zu},"
+                "\"layers\":[",
+                d.config_digest, d.config.len);
     for (size_t i = 0; i < d.n_layers && !rc; i++) {
         const struct oci_blob *l = &d.layers[i];
         snprintf(path, sizeof path, "%s/blobs/sha256/%s", root, l->digest + 7);
@@ -83,8 +85,10 @@ static int docker_to_layout(const char *tarball, const char *root)
         goto done;
     size_t manifest_size = m.len;
     buf_reset(&m);
-    buf_appendf(&m, "{\"manifests\":[{\"digest\":\"%s\",\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"size\":%zu}],"
-                    "\"schemaVersion\":2}", manifest, manifest_size);
+    buf_appendf(&m,
+                "{\"manifests\":[{\"digest\":\"%s\",\"mediaType\":\"" OCI_MEDIA_TYPE_MANIFEST "\",\"size\":%zu}],"
+                "\"schemaVersion\":2}",
+                manifest, manifest_size);
     snprintf(path, sizeof path, "%s/index.json", root);
     if ((rc = write_file(path, m.data, m.len)))
         goto done;
@@ -161,8 +165,11 @@ static int extract(const char *tarball, const char *dir)
             goto done;
     }
     if (!saw_index)
-        rc = saw_docker ? DOCKER_ARCHIVE : err_set(ERR_PARSE, "%s: no index.json: neither an oci-archive nor a "
-                                                               "docker-archive", tarball);
+        rc = saw_docker ? DOCKER_ARCHIVE
+                        : err_set(ERR_PARSE,
+                                  "%s: no index.json: neither an oci-archive nor a "
+                                  "docker-archive",
+                                  tarball);
 done:
     free(chunk);
     archive_read_free(a);
@@ -209,8 +216,7 @@ int image_source_open(struct image_source **out, const char *path)
         const char *tmp = getenv("TMPDIR");
         if (!(rc = fs_make_temp_dir(&s->temp_dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-src-")) &&
             (rc = extract(path, s->temp_dir)) >= 0 &&
-            !(rc = rc == DOCKER_ARCHIVE ? docker_to_layout(path, s->temp_dir) : 0) &&
-            !(s->root = strdup(s->temp_dir)))
+            !(rc = rc == DOCKER_ARCHIVE ? docker_to_layout(path, s->temp_dir) : 0) && !(s->root = strdup(s->temp_dir)))
             rc = err_set(ERR_NOMEM, "out of memory");
     }
     free(dir);

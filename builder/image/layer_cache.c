@@ -32,7 +32,10 @@ static int list_tree(struct digest *d, struct cache *memo, const char *image_pat
     char text[64], target[4096], digest[DIGEST_STRING_SIZE];
     if (lstat(host_path, &st) != 0)
         return err_set_errno(ERR_NOTFOUND, "%s", host_path);
-    snprintf(text, sizeof text, "%c %o %lld", S_ISDIR(st.st_mode) ? 'd' : S_ISLNK(st.st_mode) ? 'l' : 'f',
+    snprintf(text, sizeof text, "%c %o %lld",
+             S_ISDIR(st.st_mode)   ? 'd'
+             : S_ISLNK(st.st_mode) ? 'l'
+                                   : 'f',
              (unsigned)(st.st_mode & 07777), (long long)st.st_size);
     int rc = field(d, image_path);
     rc = rc ? rc : field(d, text);

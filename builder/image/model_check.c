@@ -36,8 +36,8 @@ int model_check_spec(const struct spec *spec)
         /* amlserve routes ?model=NAME[:VERSION] to <name>/<version>/<file>.onnx: one file per model. */
         if (!rc && n > 1 && spec->n_models > 1)
             rc = err_set(ERR_UNSUPPORTED,
-                         "%s:%d: models[%zu].path: %zu ONNX files; with several models each must hold one",
-                         spec->file, m->line, i, n);
+                         "%s:%d: models[%zu].path: %zu ONNX files; with several models each must hold one", spec->file,
+                         m->line, i, n);
         total += n;
         model_files_free(paths, n);
     }

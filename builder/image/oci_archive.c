@@ -44,11 +44,11 @@ static int compare_blobs(const void *a, const void *b)
 
 static int index_json(struct buf *b, const struct oci_image *image)
 {
-    int rc = buf_appendf(b,
-                         "{\"manifests\":[{\"annotations\":{\"org.opencontainers.image.ref.name\":");
+    int rc = buf_appendf(b, "{\"manifests\":[{\"annotations\":{\"org.opencontainers.image.ref.name\":");
     rc = rc ? rc : json_write_string(b, image->ref_name, strlen(image->ref_name));
-    rc = rc ? rc : buf_appendf(b, "},\"digest\":\"%s\",\"mediaType\":\"%s\",\"size\":%lld}],", image->manifest.digest,
-                               OCI_MEDIA_TYPE_MANIFEST, (long long)image->manifest.size);
+    rc = rc ? rc
+            : buf_appendf(b, "},\"digest\":\"%s\",\"mediaType\":\"%s\",\"size\":%lld}],", image->manifest.digest,
+                          OCI_MEDIA_TYPE_MANIFEST, (long long)image->manifest.size);
     return rc ? rc : buf_appendf(b, "\"mediaType\":\"%s\",\"schemaVersion\":2}", OCI_MEDIA_TYPE_INDEX);
 }
 
@@ -71,8 +71,8 @@ static const struct oci_blob *adoptable_layer(const struct oci_image *image)
     const struct oci_blob *best = NULL;
     for (size_t i = 0; i < image->n_layers; i++) {
         const struct oci_blob *l = &image->layers[i];
-        if (l->offset == TAR_BLOCK && (!best || l->size > best->size ||
-                                       (l->size == best->size && strcmp(l->digest, best->digest) < 0)))
+        if (l->offset == TAR_BLOCK &&
+            (!best || l->size > best->size || (l->size == best->size && strcmp(l->digest, best->digest) < 0)))
             best = l;
     }
     return best;

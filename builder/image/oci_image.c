@@ -40,8 +40,7 @@ void oci_image_release(struct oci_image *image)
 }
 
 /* Stores a JSON document as a blob file in work_dir. */
-static int write_json_blob(struct oci_blob *out, const struct buf *doc, const char *media_type,
-                           const char *work_dir)
+static int write_json_blob(struct oci_blob *out, const struct buf *doc, const char *media_type, const char *work_dir)
 {
     memset(out, 0, sizeof *out);
     int rc = digest_buffer(out->digest, doc->data, doc->len);
@@ -344,8 +343,8 @@ static int config_json(struct buf *b, const struct plan *plan, const struct oci_
 
 static int descriptor_json(struct buf *b, const struct oci_blob *blob)
 {
-    return buf_appendf(b, "{\"digest\":\"%s\",\"mediaType\":\"%s\",\"size\":%lld}", blob->digest,
-                       blob->media_type, (long long)blob->size);
+    return buf_appendf(b, "{\"digest\":\"%s\",\"mediaType\":\"%s\",\"size\":%lld}", blob->digest, blob->media_type,
+                       (long long)blob->size);
 }
 
 static int manifest_json(struct buf *b, const struct plan *plan, const struct oci_image *image, const char *created)

@@ -37,12 +37,12 @@ struct oci_base {
     const char *architecture, *os, *variant; /* variant may be NULL */
     char *const *env;                        /* "NAME=value" */
     size_t n_env;
-    const char *user;                        /* NULL or "" for none */
-    const struct plan_label *labels;         /* any order */
+    const char *user;                /* NULL or "" for none */
+    const struct plan_label *labels; /* any order */
     size_t n_labels;
-    char *const *ports;                      /* "80/tcp" */
+    char *const *ports; /* "80/tcp" */
     size_t n_ports;
-    char *const *history;                    /* each one JSON object, written as is */
+    char *const *history; /* each one JSON object, written as is */
     size_t n_history;
 };
 
@@ -73,8 +73,8 @@ int oci_image_prefetch_digests(struct digest_prefetch **out, const struct plan *
 /* prefetch (may be NULL) is waited for before a layer whose cache key needs
  * the digests of files it is hashing. */
 int oci_image_build(struct oci_image *out, const struct plan *plan, const struct oci_base *base,
-                    enum oci_compression compression, const char *work_dir, struct cache *layer_cache,
-                    unsigned flags, struct digest_prefetch *prefetch);
+                    enum oci_compression compression, const char *work_dir, struct cache *layer_cache, unsigned flags,
+                    struct digest_prefetch *prefetch);
 void oci_image_release(struct oci_image *image);
 /* The Go-style platform architecture name of this host ("amd64", "arm64"). */
 const char *oci_host_architecture(void);

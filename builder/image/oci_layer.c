@@ -29,11 +29,11 @@ struct oci_layer_writer {
     int fd;
     struct hash_sink *sink; /* writes and hashes the blob bytes on another thread */
     char *path;
-    struct digest diff;   /* uncompressed tar (compressed layers only: a plain one's is the sink's) */
-    int64_t offset;       /* room left before the blob bytes */
+    struct digest diff; /* uncompressed tar (compressed layers only: a plain one's is the sink's) */
+    int64_t offset;     /* room left before the blob bytes */
     int64_t mtime;
-    int failed;           /* a write callback failed; its message is set */
-    char **dirs;          /* directories already emitted, to add parents once */
+    int failed;  /* a write callback failed; its message is set */
+    char **dirs; /* directories already emitted, to add parents once */
     size_t n_dirs, cap_dirs;
     unsigned char zbuf[1 << 16];
 };
@@ -385,7 +385,8 @@ int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t
     /* No 10 KiB blocking: file data reaches on_tar_bytes as it is read, not
      * copied into blocks first, and the tar ends after its two zero blocks. */
     if (archive_write_set_format_pax_restricted(w->tar) != ARCHIVE_OK ||
-        archive_write_add_filter_none(w->tar) != ARCHIVE_OK || archive_write_set_bytes_per_block(w->tar, 0) != ARCHIVE_OK ||
+        archive_write_add_filter_none(w->tar) != ARCHIVE_OK ||
+        archive_write_set_bytes_per_block(w->tar, 0) != ARCHIVE_OK ||
         archive_write_open2(w->tar, w, NULL, on_tar_bytes, NULL, NULL) != ARCHIVE_OK) {
         rc = tar_error(w, "cannot start layer tar stream");
         goto done;
@@ -421,8 +422,8 @@ void oci_layer_abort(struct oci_layer_writer *w)
     free(w);
 }
 
-static struct archive_entry *new_entry(struct oci_layer_writer *w, const char *image_path, mode_t type,
-                                       mode_t perm, int64_t size)
+static struct archive_entry *new_entry(struct oci_layer_writer *w, const char *image_path, mode_t type, mode_t perm,
+                                       int64_t size)
 {
     struct archive_entry *e = archive_entry_new2(w->tar);
     if (!e)
@@ -536,8 +537,7 @@ int oci_layer_add_file(struct oci_layer_writer *w, const char *image_path, const
         rc = tar_error(w, image_path);
         goto done;
     }
-    if (w->compression == OCI_COMPRESSION_GZIP &&
-        (rc = set_level(w, is_incompressible(fd, st.st_size) ? 0 : w->level)))
+    if (w->compression == OCI_COMPRESSION_GZIP && (rc = set_level(w, is_incompressible(fd, st.st_size) ? 0 : w->level)))
         goto done;
     int64_t left = st.st_size;
     while (left > 0) {

@@ -176,8 +176,8 @@ int oci_layout_add(const struct oci_image *image, const char *dir)
         rc = err_set(ERR_PARSE, "%s: index.json without an oci-layout file: not an OCI image layout", dir);
         goto done;
     }
-    if (has_index && ((rc = buf_read_file(&old, index_path)) ||
-                      (rc = json_parse(&root, &arena, old.data, old.len, index_path))))
+    if (has_index &&
+        ((rc = buf_read_file(&old, index_path)) || (rc = json_parse(&root, &arena, old.data, old.len, index_path))))
         goto done;
     if ((rc = index_json(&doc, root, image, index_path)))
         goto done;
@@ -240,8 +240,9 @@ int oci_layout_add_artifact(const char *dir, const struct oci_blob *manifest, co
     }
     rc = rc ? rc : buf_appendf(&doc, "%s{\"annotations\":{\"" ARTIFACT_FOR_KEY "\":", n ? "," : "");
     rc = rc ? rc : json_write_string(&doc, for_ref, strlen(for_ref));
-    rc = rc ? rc : buf_appendf(&doc, "},\"artifactType\":\"%s\",\"digest\":\"%s\",\"mediaType\":\"%s\",\"size\":%lld}",
-                               artifact_type, manifest->digest, OCI_MEDIA_TYPE_MANIFEST, (long long)manifest->size);
+    rc = rc ? rc
+            : buf_appendf(&doc, "},\"artifactType\":\"%s\",\"digest\":\"%s\",\"mediaType\":\"%s\",\"size\":%lld}",
+                          artifact_type, manifest->digest, OCI_MEDIA_TYPE_MANIFEST, (long long)manifest->size);
     rc = rc ? rc : buf_appendf(&doc, "],\"mediaType\":\"%s\",\"schemaVersion\":2", OCI_MEDIA_TYPE_INDEX);
     for (const struct json_value *m = root->child; m && !rc; m = m->next) { /* other members stay */
         if (!strcmp(m->key, "manifests") || !strcmp(m->key, "mediaType") || !strcmp(m->key, "schemaVersion"))

@@ -216,12 +216,16 @@ static int check_environment(const struct plan *p, const struct spec *spec)
     if (!plan_env_is_scratch(&p->environment))
         return 0;
     if (spec->inference.entry_script)
-        return err_set(ERR_INVALID, "%s: inference.entry_script: a Python entry script needs an image with Python: "
+        return err_set(ERR_INVALID,
+                       "%s: inference.entry_script: a Python entry script needs an image with Python: "
                        "set environment.base_image to one (oci-archive:, docker-archive:, oci: or a registry "
-                       "image), or run it on this host with amlpkg serve", spec->file);
+                       "image), or run it on this host with amlpkg serve",
+                       spec->file);
     if (p->environment.needs_executor)
-        return err_set(ERR_INVALID, "%s:%d: environment: %s need a base image with a shell; set "
-                       "environment.base_image", spec->file, spec->environment.line, p->environment.needs_executor);
+        return err_set(ERR_INVALID,
+                       "%s:%d: environment: %s need a base image with a shell; set "
+                       "environment.base_image",
+                       spec->file, spec->environment.line, p->environment.needs_executor);
     return 0;
 }
 
@@ -272,14 +276,14 @@ int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_
     p->workdir = strdup(PLAN_APP_ROOT);
     p->image_name = strdup(spec->image_name);
     p->image_tag = strdup(spec->image_tag);
-    if (!p->layers || !p->env || !p->labels || !p->entrypoint || !p->workdir || !p->image_name ||
-        !p->image_tag || !p->created_text) {
+    if (!p->layers || !p->env || !p->labels || !p->entrypoint || !p->workdir || !p->image_name || !p->image_tag ||
+        !p->created_text) {
         rc = err_set(ERR_NOMEM, "out of memory");
         goto done;
     }
     /* Runtime first, models last: a new model version touches only its own layer. */
-    rc = add_layer(p, format("amlpkg: amlserve " AMLPKG_VERSION " runtime"), strdup(PLAN_AMLSERVE_REL),
-                   amlserve_path, 6);
+    rc = add_layer(p, format("amlpkg: amlserve " AMLPKG_VERSION " runtime"), strdup(PLAN_AMLSERVE_REL), amlserve_path,
+                   6);
     if (!rc && spec->inference.entry_script)
         rc = add_app_layer(p, &spec->inference);
     if (!rc && (spec->service.input_sample || spec->service.output_sample))
@@ -287,16 +291,14 @@ int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_
     for (size_t i = 0; i < spec->n_models && !rc; i++) {
         const struct spec_model *m = &spec->models[i];
         rc = add_layer(p, format("amlpkg: model %s:%lld", m->name, m->version),
-                       format(PLAN_MODELS_ROOT_REL "/%s/%lld/%s", m->name, m->version, base_name(m->path)),
-                       m->path, 1);
+                       format(PLAN_MODELS_ROOT_REL "/%s/%lld/%s", m->name, m->version, base_name(m->path)), m->path, 1);
     }
     if (rc)
         goto done;
     /* One model: its version directory; several: the root, as Azure ML does. */
-    char *model_dir = spec->n_models == 1
-                          ? format("AZUREML_MODEL_DIR=" PLAN_MODELS_ROOT "/%s/%lld", spec->models[0].name,
-                                   spec->models[0].version)
-                          : format("AZUREML_MODEL_DIR=" PLAN_MODELS_ROOT);
+    char *model_dir = spec->n_models == 1 ? format("AZUREML_MODEL_DIR=" PLAN_MODELS_ROOT "/%s/%lld",
+                                                   spec->models[0].name, spec->models[0].version)
+                                          : format("AZUREML_MODEL_DIR=" PLAN_MODELS_ROOT);
     const struct plan_environment *e = &p->environment;
     /* A conda environment comes first on PATH, as in Azure ML's environment images. */
     p->env[p->n_env++] = format("PATH=%s%s/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",

@@ -57,8 +57,8 @@ struct plan {
     int port;
     char *image_name;
     char *image_tag;
-    long long created;  /* SOURCE_DATE_EPOCH */
-    char *created_text; /* the same as RFC 3339 UTC, for configs and labels */
+    long long created;                   /* SOURCE_DATE_EPOCH */
+    char *created_text;                  /* the same as RFC 3339 UTC, for configs and labels */
     struct plan_environment environment; /* base image, steps, conda: below the layers above */
 };
 

@@ -34,8 +34,10 @@ const char *plan_app_entry_script(const struct spec_inference *inf)
 static int push(struct app_list *l, const char *rel, const char *host)
 {
     if (l->n == PLAN_APP_MAX_FILES)
-        return err_set(ERR_LIMIT, "the source directory holds more than %d files; list what to leave out in "
-                       ".amlignore", PLAN_APP_MAX_FILES);
+        return err_set(ERR_LIMIT,
+                       "the source directory holds more than %d files; list what to leave out in "
+                       ".amlignore",
+                       PLAN_APP_MAX_FILES);
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 32;
         struct plan_entry *grown = realloc(l->items, cap * sizeof *grown);
@@ -68,7 +70,7 @@ static int walk(struct app_list *l, const char *dir, const char *rel)
             else if (lstat(host, &st) != 0)
                 rc = err_set_errno(ERR_IO, "cannot stat '%s'", host);
             else if (!ignore_match(l->rules, sub, S_ISDIR(st.st_mode)))
-                rc = S_ISDIR(st.st_mode) ? walk(l, host, sub)
+                rc = S_ISDIR(st.st_mode)                          ? walk(l, host, sub)
                      : S_ISREG(st.st_mode) || S_ISLNK(st.st_mode) ? push(l, sub, host)
                                                                   : 0; /* sockets, fifos: not app files */
             free(host);

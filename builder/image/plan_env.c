@@ -143,8 +143,8 @@ static const char *interpreter_in_image(const struct spec_environment *s)
 
 int plan_env_is_gpu_variable(const struct plan_environment *e, const char *entry)
 {
-    static const char *const names[] = {"NVIDIA_VISIBLE_DEVICES=", "NVIDIA_DRIVER_CAPABILITIES=",
-                                        "NVIDIA_REQUIRE_CUDA=", "LD_LIBRARY_PATH="};
+    static const char *const names[] = {
+        "NVIDIA_VISIBLE_DEVICES=", "NVIDIA_DRIVER_CAPABILITIES=", "NVIDIA_REQUIRE_CUDA=", "LD_LIBRARY_PATH="};
     if (!e->gpu)
         return 0;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)

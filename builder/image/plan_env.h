@@ -21,20 +21,20 @@
 #define PLAN_CUDA_LIBRARY_PATH "/usr/local/cuda/lib64:/usr/local/nvidia/lib:/usr/local/nvidia/lib64"
 
 struct plan_environment {
-    char key[ENVKEY_HEX_SIZE];  /* the environment key */
-    char *base_image;           /* "scratch" or an image reference */
-    char **docker_steps;        /* as written */
+    char key[ENVKEY_HEX_SIZE]; /* the environment key */
+    char *base_image;          /* "scratch" or an image reference */
+    char **docker_steps;       /* as written */
     size_t n_docker_steps;
-    char *conda_yaml;           /* the conda file to create the environment from, or NULL */
-    char *conda_prefix;         /* PLAN_ENVS_ROOT "/azureml_<key>", or NULL */
-    char **env;                 /* the environment's variables, "NAME=value": the spec's in file order, then
+    char *conda_yaml;   /* the conda file to create the environment from, or NULL */
+    char *conda_prefix; /* PLAN_ENVS_ROOT "/azureml_<key>", or NULL */
+    char **env;         /* the environment's variables, "NAME=value": the spec's in file order, then
                                    what amlpkg adds (GPU, interpreter) unless the spec sets that name */
     size_t n_env;
-    size_t n_spec_env;          /* env[0..n_spec_env) are the spec's own */
-    int gpu;                    /* environment.gpu.enabled */
-    char *cuda_version;         /* the CUDA version asked for (or the default base's), NULL when unknown */
-    int cuda_library_path;      /* 1: env holds PLAN_CUDA_LIBRARY_PATH, which goes before the base's */
-    char *needs_executor;       /* what only a container run can do, or NULL */
+    size_t n_spec_env;     /* env[0..n_spec_env) are the spec's own */
+    int gpu;               /* environment.gpu.enabled */
+    char *cuda_version;    /* the CUDA version asked for (or the default base's), NULL when unknown */
+    int cuda_library_path; /* 1: env holds PLAN_CUDA_LIBRARY_PATH, which goes before the base's */
+    char *needs_executor;  /* what only a container run can do, or NULL */
 };
 
 int plan_env_init(struct plan_environment *out, const struct spec *spec, const char *runtime_version);

@@ -72,8 +72,8 @@ static int valid_registry(const char *s, size_t n)
     if (s[0] == '[') {
         while (i < n && s[i] != ']') {
             char c = s[i];
-            if (i > 0 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-                           c == ':' || c == '.'))
+            if (i > 0 &&
+                !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.'))
                 return 0;
             i++;
         }

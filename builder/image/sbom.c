@@ -32,7 +32,7 @@ struct sbom {
     struct buf relationships; /* the "relationships" array body */
     int n_files, n_packages;
     int rc;
-    struct cache *memo; /* remembers file digests across builds (may be NULL) */
+    struct cache *memo;               /* remembers file digests across builds (may be NULL) */
     struct digest_prefetch *prefetch; /* large files hashed during the build (may be NULL) */
 };
 
@@ -65,14 +65,19 @@ static void add_package(struct sbom *s, char id[64], const char *name, const cha
         rc = rc ? rc : buf_append(b, ",", 1);
         add_string(b, "versionInfo", version, &rc);
     }
-    rc = rc ? rc : buf_appendf(b, ",\"downloadLocation\":\"NOASSERTION\",\"filesAnalyzed\":false,"
-                                  "\"licenseConcluded\":\"NOASSERTION\",\"licenseDeclared\":\"NOASSERTION\","
-                                  "\"copyrightText\":\"NOASSERTION\",\"primaryPackagePurpose\":\"%s\"", purpose);
+    rc = rc ? rc
+            : buf_appendf(b,
+                          ",\"downloadLocation\":\"NOASSERTION\",\"filesAnalyzed\":false,"
+                          "\"licenseConcluded\":\"NOASSERTION\",\"licenseDeclared\":\"NOASSERTION\","
+                          "\"copyrightText\":\"NOASSERTION\",\"primaryPackagePurpose\":\"%s\"",
+                          purpose);
     if (sha256_hex)
-        rc = rc ? rc : buf_appendf(b, ",\"checksums\":[{\"algorithm\":\"SHA256\",\"checksumValue\":\"%s\"}]", sha256_hex);
+        rc = rc ? rc
+                : buf_appendf(b, ",\"checksums\":[{\"algorithm\":\"SHA256\",\"checksumValue\":\"%s\"}]", sha256_hex);
     if (purl) {
-        rc = rc ? rc : buf_append_str(b, ",\"externalRefs\":[{\"referenceCategory\":\"PACKAGE-MANAGER\","
-                                         "\"referenceType\":\"purl\",");
+        rc = rc ? rc
+                : buf_append_str(b, ",\"externalRefs\":[{\"referenceCategory\":\"PACKAGE-MANAGER\","
+                                    "\"referenceType\":\"purl\",");
         add_string(b, "referenceLocator", purl, &rc);
         rc = rc ? rc : buf_append_str(b, "}]");
     }
@@ -128,8 +133,11 @@ static void add_files(struct sbom *s, const char *host, const char *image_path, 
     struct buf *b = &s->files;
     int rc = buf_appendf(b, "%s{\"SPDXID\":\"%s\",", b->len ? "," : "", id);
     add_string(b, "fileName", name, &rc);
-    rc = rc ? rc : buf_appendf(b, ",\"checksums\":[{\"algorithm\":\"SHA256\",\"checksumValue\":\"%s\"}],"
-                                  "\"licenseConcluded\":\"NOASSERTION\",\"copyrightText\":\"NOASSERTION\"}", hex);
+    rc = rc ? rc
+            : buf_appendf(b,
+                          ",\"checksums\":[{\"algorithm\":\"SHA256\",\"checksumValue\":\"%s\"}],"
+                          "\"licenseConcluded\":\"NOASSERTION\",\"copyrightText\":\"NOASSERTION\"}",
+                          hex);
     s->rc = rc;
     relate(s, owner, "CONTAINS", id);
 }
@@ -167,7 +175,8 @@ static void add_static_libs(struct sbom *s, const char *amlserve_path, const cha
         if (json_parse(&info, &arena, start, info_len, "amlserve build info") != 0)
             info = NULL, err_clear();
     }
-    for (const struct json_value *v = info && info->type == JSON_OBJECT ? info->child : NULL; v && !s->rc; v = v->next) {
+    for (const struct json_value *v = info && info->type == JSON_OBJECT ? info->child : NULL; v && !s->rc;
+         v = v->next) {
         if (v->type != JSON_STRING)
             continue;
         char name[128], purl[300], id[64];
@@ -228,7 +237,8 @@ int sbom_render(struct buf *out, const struct plan *plan, const struct spec *spe
     const char *hex = strncmp(manifest_digest, "sha256:", 7) ? manifest_digest : manifest_digest + 7;
     char image_id[64], ref[600], purl[700];
     snprintf(ref, sizeof ref, "%s:%s", plan->image_name, plan->image_tag);
-    snprintf(purl, sizeof purl, "pkg:oci/%s@sha256%%3A%s", strrchr(plan->image_name, '/') ? strrchr(plan->image_name, '/') + 1 : plan->image_name, hex);
+    snprintf(purl, sizeof purl, "pkg:oci/%s@sha256%%3A%s",
+             strrchr(plan->image_name, '/') ? strrchr(plan->image_name, '/') + 1 : plan->image_name, hex);
     add_package(&s, image_id, ref, plan->image_tag, "CONTAINER", purl, hex, "the image, by manifest digest");
     relate(&s, "SPDXRef-DOCUMENT", "DESCRIBES", image_id);
     const struct plan_environment *e = &plan->environment;
@@ -266,17 +276,20 @@ int sbom_render(struct buf *out, const struct plan *plan, const struct spec *spe
         for (size_t j = 0; j < l->n_entries && !s.rc; j++)
             add_files(&s, l->entries[j].host_path, l->entries[j].image_path, owner);
     }
-    add_dependencies(&s, spec->environment.conda && !spec->environment.python_user_managed ? spec->environment.conda
-                                                                                              : NULL,
+    add_dependencies(&s,
+                     spec->environment.conda && !spec->environment.python_user_managed ? spec->environment.conda : NULL,
                      image_id);
     int rc = s.rc;
-    rc = rc ? rc : buf_appendf(out, "{\"spdxVersion\":\"SPDX-2.3\",\"dataLicense\":\"CC0-1.0\","
-                                    "\"SPDXID\":\"SPDXRef-DOCUMENT\",");
+    rc = rc ? rc
+            : buf_appendf(out, "{\"spdxVersion\":\"SPDX-2.3\",\"dataLicense\":\"CC0-1.0\","
+                               "\"SPDXID\":\"SPDXRef-DOCUMENT\",");
     add_string(out, "name", ref, &rc);
-    rc = rc ? rc : buf_appendf(out, ",\"documentNamespace\":\"https://amlpkg.dev/spdx/%s\","
-                                    "\"creationInfo\":{\"created\":\"%s\",\"creators\":[\"Tool: amlpkg-%s\"]},"
-                                    "\"packages\":[",
-                               hex, plan->created_text, AMLPKG_VERSION);
+    rc = rc ? rc
+            : buf_appendf(out,
+                          ",\"documentNamespace\":\"https://amlpkg.dev/spdx/%s\","
+                          "\"creationInfo\":{\"created\":\"%s\",\"creators\":[\"Tool: amlpkg-%s\"]},"
+                          "\"packages\":[",
+                          hex, plan->created_text, AMLPKG_VERSION);
     rc = rc ? rc : buf_append(out, s.packages.data ? s.packages.data : "", s.packages.len);
     rc = rc ? rc : buf_append_str(out, "],\"files\":[");
     rc = rc ? rc : buf_append(out, s.files.data ? s.files.data : "", s.files.len);
@@ -336,15 +349,16 @@ int sbom_artifact(struct oci_blob blobs[2], struct oci_blob *manifest, const cha
     int rc = buf_read_file(&text, sbom_path);
     rc = rc ? rc : write_blob(&blobs[0], work_dir, "{}", 2, "application/vnd.oci.empty.v1+json");
     rc = rc ? rc : write_blob(&blobs[1], work_dir, text.data, text.len, SBOM_ARTIFACT_TYPE);
-    rc = rc ? rc : buf_appendf(&doc,
-                               "{\"artifactType\":\"" SBOM_ARTIFACT_TYPE "\",\"config\":{\"digest\":\"%s\","
-                               "\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"size\":2},"
-                               "\"layers\":[{\"digest\":\"%s\",\"mediaType\":\"" SBOM_ARTIFACT_TYPE "\",\"size\":%lld}],"
-                               "\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"schemaVersion\":2,"
-                               "\"subject\":{\"digest\":\"%s\",\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-                               "\"size\":%lld}}",
-                               blobs[0].digest, blobs[1].digest, (long long)blobs[1].size, image->manifest.digest,
-                               (long long)image->manifest.size);
+    rc = rc ? rc
+            : buf_appendf(&doc,
+                          "{\"artifactType\":\"" SBOM_ARTIFACT_TYPE "\",\"config\":{\"digest\":\"%s\","
+                          "\"mediaType\":\"application/vnd.oci.empty.v1+json\",\"size\":2},"
+                          "\"layers\":[{\"digest\":\"%s\",\"mediaType\":\"" SBOM_ARTIFACT_TYPE "\",\"size\":%lld}],"
+                          "\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"schemaVersion\":2,"
+                          "\"subject\":{\"digest\":\"%s\",\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                          "\"size\":%lld}}",
+                          blobs[0].digest, blobs[1].digest, (long long)blobs[1].size, image->manifest.digest,
+                          (long long)image->manifest.size);
     rc = rc ? rc : write_blob(manifest, work_dir, doc.data, doc.len, "application/vnd.oci.image.manifest.v1+json");
     buf_release(&text);
     buf_release(&doc);
@@ -364,9 +378,11 @@ int sbom_artifact_layout(const char *dir, const struct oci_blob blobs[2], const 
     }
     struct buf index;
     buf_init(&index, 0);
-    rc = rc ? rc : buf_appendf(&index, "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"%s\",\"digest\":\"%s\","
-                                       "\"size\":%lld}]}", manifest->media_type, manifest->digest,
-                               (long long)manifest->size);
+    rc = rc ? rc
+            : buf_appendf(&index,
+                          "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"%s\",\"digest\":\"%s\","
+                          "\"size\":%lld}]}",
+                          manifest->media_type, manifest->digest, (long long)manifest->size);
     static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
     const char *names[2] = {"index.json", "oci-layout"};
     const char *texts[2] = {index.data, layout};

@@ -41,7 +41,7 @@ int tar_header(unsigned char block[TAR_BLOCK], const char *name, char type, int6
     memcpy(block + 263, "00", 2);
     octal(block + 329, 8, 0); /* devmajor */
     octal(block + 337, 8, 0); /* devminor */
-    unsigned sum = 8 * ' '; /* the checksum field counts as spaces */
+    unsigned sum = 8 * ' ';   /* the checksum field counts as spaces */
     for (size_t i = 0; i < TAR_BLOCK; i++)
         sum += i >= 148 && i < 156 ? 0 : block[i];
     snprintf((char *)block + 148, 8, "%06o", sum);

@@ -18,7 +18,7 @@
 
 struct tar_writer {
     int fd;
-    off_t offset;       /* where the next header goes */
+    off_t offset; /* where the next header goes */
     long long mtime;
     const char *target; /* named in error messages */
 };

@@ -17,7 +17,7 @@
 #define ERROR_BODY_LIMIT (64 << 10)
 #define TOKEN_REPLY_LIMIT (1 << 20)
 
-_Static_assert(sizeof ((struct registry_conn *)0)->errbuf >= CURL_ERROR_SIZE, "errbuf must hold CURL_ERROR_SIZE");
+_Static_assert(sizeof((struct registry_conn *)0)->errbuf >= CURL_ERROR_SIZE, "errbuf must hold CURL_ERROR_SIZE");
 _Static_assert(CURL_LOCK_DATA_LAST <= 8, "share_locks must have one mutex per curl_lock_data");
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -77,7 +77,7 @@ struct transfer {
     size_t sent; /* request body bytes handed to curl */
     int64_t received;
     long long counted; /* of those, what count_moved added to the progress counters */
-    int sink_failed; /* local write error or size cap: message set */
+    int sink_failed;   /* local write error or size cap: message set */
 };
 
 static void copy_header_value(char *dst, size_t size, const char *v, size_t n)
@@ -261,10 +261,8 @@ static int tls_verify_error(CURLcode cc)
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-    case CURLE_SSL_INVALIDCERTSTATUS:
-        return 1;
-    default:
-        return 0;
+    case CURLE_SSL_INVALIDCERTSTATUS: return 1;
+    default: return 0;
     }
 }
 
@@ -323,8 +321,7 @@ static void token_error_detail(char *out, size_t size, const struct buf *reply)
     struct arena arena;
     arena_init(&arena, 4096, 1u << 20);
     struct json_value *root = NULL;
-    if (reply->len && !json_parse(&root, &arena, reply->data, reply->len, "token reply") &&
-        root->type == JSON_OBJECT) {
+    if (reply->len && !json_parse(&root, &arena, reply->data, reply->len, "token reply") && root->type == JSON_OBJECT) {
         const struct json_value *m = json_member(root, "details");
         if (!m || m->type != JSON_STRING)
             m = json_member(root, "error_description");
@@ -390,8 +387,8 @@ static int fetch_token(struct registry_conn *c, const char *scope, char **out)
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (cc != CURLE_OK) {
-        rc = err_set(tls_verify_error(cc) ? ERR_INVALID : ERR_IO, "%s %s: token request to '%s' failed: %s%s",
-                     reg->op, reg->name, reg->realm, curl_detail(c, cc), tls_hint(reg, cc));
+        rc = err_set(tls_verify_error(cc) ? ERR_INVALID : ERR_IO, "%s %s: token request to '%s' failed: %s%s", reg->op,
+                     reg->name, reg->realm, curl_detail(c, cc), tls_hint(reg, cc));
     } else if (status == 401) {
         token_error_detail(detail, sizeof detail, &reply);
         rc = err_set(ERR_INVALID, "%s %s: the token service '%s' refused %s (HTTP 401%s)%s", reg->op, reg->name,
@@ -404,8 +401,7 @@ static int fetch_token(struct registry_conn *c, const char *scope, char **out)
                      reg->realm, scope ? scope : "", detail,
                      reg->creds.user ? "; the account lacks access to this repository" : "; pass --creds or log in");
     } else if (status != 200) {
-        rc = err_set(ERR_IO, "%s %s: token request to '%s' answered HTTP %ld", reg->op, reg->name, reg->realm,
-                     status);
+        rc = err_set(ERR_IO, "%s %s: token request to '%s' answered HTTP %ld", reg->op, reg->name, reg->realm, status);
     } else {
         long expires;
         rc = registry_auth_parse_token(out, &expires, reply.data, reply.len);
@@ -527,10 +523,8 @@ static int transient_curl(CURLcode cc)
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
-    case CURLE_SSL_CONNECT_ERROR:
-        return 1;
-    default:
-        return 0;
+    case CURLE_SSL_CONNECT_ERROR: return 1;
+    default: return 0;
     }
 }
 
@@ -547,8 +541,8 @@ static void sleep_ms(long ms)
 }
 
 /* One attempt; returns the CURLcode and fills resp. */
-static CURLcode perform(struct registry_conn *c, const struct registry_call *call, const char *url,
-                        const char *auth, struct registry_response *resp, struct transfer *t)
+static CURLcode perform(struct registry_conn *c, const struct registry_call *call, const char *url, const char *auth,
+                        struct registry_response *resp, struct transfer *t)
 {
     CURL *h = c->curl;
     struct curl_slist *headers = NULL;
@@ -670,10 +664,10 @@ int registry_call(struct registry_conn *c, const struct registry_call *call, str
             continue;
         }
         if (!transient)
-            return cc == CURLE_OK ? 0
-                                  : err_set(tls_verify_error(cc) ? ERR_INVALID : ERR_IO, "%s %s/%s: %s: %s%s",
-                                            reg->op, reg->name, call->repo ? call->repo : "", call->what,
-                                            curl_detail(c, cc), tls_hint(reg, cc));
+            return cc == CURLE_OK
+                       ? 0
+                       : err_set(tls_verify_error(cc) ? ERR_INVALID : ERR_IO, "%s %s/%s: %s: %s%s", reg->op, reg->name,
+                                 call->repo ? call->repo : "", call->what, curl_detail(c, cc), tls_hint(reg, cc));
         /* Progress counted what this failed attempt moved; take it back. */
         take_back(c, t.counted);
         if (attempt >= max_retries) {
@@ -754,19 +748,20 @@ int registry_status_error(struct registry_conn *c, const struct registry_call *c
     }
     err_clear();
     if (resp->status == 401) {
-        hint = reg->creds.user ? "; the registry refused the credentials from " : "; no credentials found: pass --creds USER:PASS, set AMLPKG_REGISTRY_AUTH or log in";
+        hint = reg->creds.user ? "; the registry refused the credentials from "
+                               : "; no credentials found: pass --creds USER:PASS, set AMLPKG_REGISTRY_AUTH or log in";
         rc = ERR_INVALID;
     } else if (resp->status == 403) {
         hint = "; the credentials lack access to this repository";
         rc = ERR_INVALID;
     } else if (resp->status == 404 || !strcmp(code, "NAME_UNKNOWN") || !strcmp(code, "MANIFEST_UNKNOWN")) {
-        hint = !strcmp(code, "NAME_UNKNOWN") ? "; the repository does not exist"
+        hint = !strcmp(code, "NAME_UNKNOWN")       ? "; the repository does not exist"
                : !strcmp(code, "MANIFEST_UNKNOWN") ? "; no such tag or digest"
                                                    : "";
         rc = ERR_NOTFOUND;
     }
-    return err_set(rc, "%s %s/%s: %s: HTTP %ld %s%s%s%s", reg->op, reg->name, call->repo ? call->repo : "",
-                   call->what, resp->status, status_text(resp->status), detail, hint,
+    return err_set(rc, "%s %s/%s: %s: HTTP %ld %s%s%s%s", reg->op, reg->name, call->repo ? call->repo : "", call->what,
+                   resp->status, status_text(resp->status), detail, hint,
                    resp->status == 401 && reg->creds.user ? reg->creds.source : "");
 }
 
@@ -930,8 +925,8 @@ int registry_open(struct registry **out, const char *registry_name, const struct
         sleep_ms(delay > 30000 ? 30000 : delay);
     }
     if (tls_verify_error(cc)) {
-        rc = err_set(ERR_INVALID, "%s %s: the registry's TLS certificate cannot be verified: %s%s", reg->op,
-                     reg->name, curl_detail(c, cc), tls_hint(reg, cc));
+        rc = err_set(ERR_INVALID, "%s %s: the registry's TLS certificate cannot be verified: %s%s", reg->op, reg->name,
+                     curl_detail(c, cc), tls_hint(reg, cc));
         goto done;
     }
     if (cc != CURLE_OK) {
@@ -941,8 +936,8 @@ int registry_open(struct registry **out, const char *registry_name, const struct
     }
     if (resp.status == 400 && tls_cc != CURLE_OK && !strncmp(reg->base, "http:", 5)) {
         /* Plain HTTP to a TLS port: what failed is the TLS handshake. */
-        rc = err_set(ERR_IO, "%s %s: the registry speaks HTTPS but the TLS connection failed: %s", reg->op,
-                     reg->name, tls_err);
+        rc = err_set(ERR_IO, "%s %s: the registry speaks HTTPS but the TLS connection failed: %s", reg->op, reg->name,
+                     tls_err);
         goto done;
     }
     /* base is the scheme and host only; paths carry /v2/. */
@@ -950,8 +945,8 @@ int registry_open(struct registry **out, const char *registry_name, const struct
     if (resp.status == 401) {
         learn_challenge(reg, &resp, 0);
         if (reg->scheme == AUTH_NONE) {
-            rc = err_set(ERR_UNSUPPORTED, "%s %s: the registry asks for an unsupported authentication: '%s'",
-                         reg->op, reg->name, resp.www_authenticate);
+            rc = err_set(ERR_UNSUPPORTED, "%s %s: the registry asks for an unsupported authentication: '%s'", reg->op,
+                         reg->name, resp.www_authenticate);
             goto done;
         }
     } else if (resp.status != 200) {

@@ -67,8 +67,8 @@ struct registry {
 
 struct registry_conn {
     struct registry *reg;
-    void *curl;       /* CURL * */
-    char errbuf[256]; /* CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE) of the last request */
+    void *curl;               /* CURL * */
+    char errbuf[256];         /* CURLOPT_ERRORBUFFER (CURL_ERROR_SIZE) of the last request */
     atomic_llong *blob_bytes; /* or NULL: also counts the blob bytes moved, for its progress bar */
 };
 

@@ -85,14 +85,15 @@ int registry_auth_parse_challenge(struct auth_challenge *out, const char *s, siz
         char scratch[8];
         char *dst = scratch;
         size_t dst_size = sizeof scratch;
-#define PARAM(field)                                                        \
-    if (name_len == sizeof #field - 1 && !strncasecmp(s + name, #field, name_len)) { \
-        dst = out->field;                                                   \
-        dst_size = sizeof out->field;                                       \
+#define PARAM(field)                                                                                                   \
+    if (name_len == sizeof #field - 1 && !strncasecmp(s + name, #field, name_len)) {                                   \
+        dst = out->field;                                                                                              \
+        dst_size = sizeof out->field;                                                                                  \
     }
-        PARAM(realm) else PARAM(service) else PARAM(scope) else PARAM(error)
+        PARAM(realm)
+        else PARAM(service) else PARAM(scope) else PARAM(error)
 #undef PARAM
-        int rc = read_value(s, len, &i, dst, dst_size);
+            int rc = read_value(s, len, &i, dst, dst_size);
         if (rc)
             return rc;
     }

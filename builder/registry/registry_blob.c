@@ -173,8 +173,8 @@ static int upload_once(struct registry_conn *c, enum blob_result *out, const cha
         goto done;
     }
     if (resp.docker_digest[0] && strcmp(resp.docker_digest, digest)) {
-        rc = err_set(ERR_MISMATCH, "%s %s/%s: %s: the registry stored digest %s", c->reg->op, c->reg->name, repo,
-                     what, resp.docker_digest);
+        rc = err_set(ERR_MISMATCH, "%s %s/%s: %s: the registry stored digest %s", c->reg->op, c->reg->name, repo, what,
+                     resp.docker_digest);
         goto done;
     }
     *out = BLOB_UPLOADED;
@@ -333,7 +333,8 @@ int registry_manifest_has(struct registry_conn *c, int *out, const char *repo, c
     snprintf(what, sizeof what, "check manifest %.80s", id);
     /* Every type we push, so the registry never converts (which changes the digest). */
     return head_check(c, out, repo, "manifests", id,
-                      MEDIA_OCI_MANIFEST ", " MEDIA_OCI_INDEX ", " MEDIA_DOCKER_MANIFEST ", " MEDIA_DOCKER_LIST, want, what);
+                      MEDIA_OCI_MANIFEST ", " MEDIA_OCI_INDEX ", " MEDIA_DOCKER_MANIFEST ", " MEDIA_DOCKER_LIST, want,
+                      what);
 }
 
 int registry_manifest_put(struct registry_conn *c, const char *repo, const char *id, const char *data, size_t len,
@@ -457,8 +458,7 @@ int registry_tags_list(struct registry_conn *c, char ***out, size_t *out_n, cons
     int rc = 0;
     for (int pages = 0;; pages++) {
         if (pages >= 100000) {
-            rc = err_set(ERR_LIMIT, "%s %s/%s: list tags: more than %d pages", c->reg->op, c->reg->name, repo,
-                         pages);
+            rc = err_set(ERR_LIMIT, "%s %s/%s: list tags: more than %d pages", c->reg->op, c->reg->name, repo, pages);
             break;
         }
         snprintf(what, sizeof what, "list tags%s", pages ? " (next page)" : "");

@@ -413,8 +413,8 @@ static int put_manifests(const struct manifest_check *m, struct image_transfer *
             x->manifests_put++;
         /* A referrer (the SBOM) must be findable from its subject on registries without the referrers API too. */
         if (!rc && !(rc = registry_manifest_subject(subject, n->bytes.data, n->bytes.len, n->digest)) && subject[0])
-            rc = registry_referrers_record(c, m->repo, subject, n->digest, n->media_type, n->bytes.data,
-                                           n->bytes.len, ack, &x->referrers_fallback);
+            rc = registry_referrers_record(c, m->repo, subject, n->digest, n->media_type, n->bytes.data, n->bytes.len,
+                                           ack, &x->referrers_fallback);
     }
     if (!rc && g->n_nodes)
         snprintf(x->digest, sizeof x->digest, "%s", g->nodes[g->n_nodes - 1].digest);
@@ -654,7 +654,11 @@ int registry_image_copy(struct registry *src_reg, const char *src_repo, const ch
     char *dir = NULL;
     char top[72];
     int same = !strcmp(src_reg->name, dst_reg->name) && !strcmp(src_reg->base, dst_reg->base);
-    struct pool p = {.reg = dst_reg, .g = &g, .fn = copy_one, .repo = dst_repo, .src_repo = src_repo,
+    struct pool p = {.reg = dst_reg,
+                     .g = &g,
+                     .fn = copy_one,
+                     .repo = dst_repo,
+                     .src_repo = src_repo,
                      .src_reg = same ? NULL : src_reg};
     int rc = registry_conn_new(&c, src_reg);
     if (rc || (rc = resolve(c, src_repo, src_id, top)))

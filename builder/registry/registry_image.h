@@ -17,7 +17,7 @@ struct image_transfer {
     /* results */
     char digest[72]; /* of the top manifest pushed or pulled */
     int blobs, existed, mounted, uploaded, downloaded;
-    int manifests_put; /* manifests (and tags) the registry did not have already */
+    int manifests_put;      /* manifests (and tags) the registry did not have already */
     int referrers_fallback; /* a referrer went into the sha256-<hex> tag index (no referrers API) */
     long long bytes;        /* payload bytes of all blobs */
     long long bytes_moved;  /* bytes actually sent or received */

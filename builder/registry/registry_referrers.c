@@ -214,8 +214,9 @@ int registry_referrer_pull_file(struct registry_conn *c, char digest[72], const 
     if (!digest[0]) {
         char tag[80];
         registry_referrers_tag(tag, subject);
-        rc = err_set(ERR_NOTFOUND, "%s %s/%s: %s has no %s referrer (neither the referrers API nor the tag %s lists one)",
-                     c->reg->op, c->reg->name, repo, subject, artifact_type, tag);
+        rc = err_set(ERR_NOTFOUND,
+                     "%s %s/%s: %s has no %s referrer (neither the referrers API nor the tag %s lists one)", c->reg->op,
+                     c->reg->name, repo, subject, artifact_type, tag);
         goto done;
     }
     buf_reset(&b);

@@ -13,8 +13,8 @@
 
 struct file_watch_entry {
     int wd;
-    char *dir;      /* watched folder */
-    char *only;     /* a file name within dir to watch alone, or NULL for the whole folder */
+    char *dir;  /* watched folder */
+    char *only; /* a file name within dir to watch alone, or NULL for the whole folder */
     int recursive;
 };
 

@@ -35,8 +35,8 @@ static int free_port(int *out)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
-    int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-             getsockname(fd, (struct sockaddr *)&a, &len) == 0;
+    int ok =
+        fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0;
     if (fd >= 0)
         close(fd);
     if (!ok)
@@ -86,7 +86,7 @@ int image_service_start(struct local_service *svc, const struct image_service_op
     buf_init(&out, 1 << 20);
     char image[512], env_keys[128], ports[64];
     int rc = (svc->podman = calloc(1, sizeof *svc->podman)) ? engine_cmd_init(svc->podman, "AMLPKG_PODMAN", "podman")
-                                                           : err_set(ERR_NOMEM, "out of memory");
+                                                            : err_set(ERR_NOMEM, "out of memory");
     if (!rc)
         rc = run_podman(svc, (const char *[]){"load", "-q", "-i", o->archive, NULL}, &out);
     if (!rc)
@@ -100,7 +100,8 @@ int image_service_start(struct local_service *svc, const struct image_service_op
     snprintf(env_keys, sizeof env_keys, "AMLSERVE_AUTH_KEYS=%s", svc->keys[0]);
     snprintf(ports, sizeof ports, "127.0.0.1:%d:5001", svc->port);
     /* Plain HTTP even for an image that expects a TLS mount: profile measures the model. */
-    const char *run[24] = {"run", "-d", "-p", ports, "-e", env_keys, "-e", "AMLSERVE_TLS_CERT=", "-e", "AMLSERVE_TLS_KEY="};
+    const char *run[24] = {
+        "run", "-d", "-p", ports, "-e", env_keys, "-e", "AMLSERVE_TLS_CERT=", "-e", "AMLSERVE_TLS_KEY="};
     int n = 10;
     if (o->cpus)
         run[n++] = "--cpus", run[n++] = o->cpus;

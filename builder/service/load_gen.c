@@ -17,7 +17,7 @@ struct shared {
     atomic_long done;
     atomic_long errors;
     atomic_int stop;
-    double deadline; /* monotonic seconds; 0 when counting requests */
+    double deadline;      /* monotonic seconds; 0 when counting requests */
     pthread_mutex_t lock; /* guards first_error and status_counts */
     struct load_result *result;
 };

@@ -22,15 +22,15 @@ struct load_plan {
     const int *lines;   /* bodies[i]'s line in source, for errors; may be NULL */
     const char *source; /* where the bodies came from */
     int concurrency;
-    double duration_s;   /* used when requests is 0 */
-    long requests;       /* total, across threads; 0: run for duration_s */
+    double duration_s; /* used when requests is 0 */
+    long requests;     /* total, across threads; 0: run for duration_s */
     void (*on_progress)(void *ctx, long done, long errors, double elapsed_s);
-    void *progress_ctx;  /* on_progress is called about every 200 ms from the calling thread */
+    void *progress_ctx; /* on_progress is called about every 200 ms from the calling thread */
 };
 
 struct load_result {
-    long requests; /* completed, including errors */
-    long errors;   /* non-2xx answers and transport failures */
+    long requests;         /* completed, including errors */
+    long errors;           /* non-2xx answers and transport failures */
     long status_counts[6]; /* by first digit: [0] transport failure, [2] 2xx ... [5] 5xx */
     char first_error[256];
     double elapsed_s;

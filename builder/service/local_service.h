@@ -34,7 +34,7 @@ struct local_service {
     char keys[2][80]; /* the keys in force when auth is on ("" for none) */
     int port;
     double model_load_ms;
-    char *container;     /* for an image under podman: the container id (see image_service.h) */
+    char *container;           /* for an image under podman: the container id (see image_service.h) */
     struct engine_cmd *podman; /* for an image: how podman is run */
 };
 

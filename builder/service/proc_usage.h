@@ -19,9 +19,9 @@ struct proc_usage {
     int running;
     /* results, valid after proc_usage_stop */
     double avg_cores;
-    double peak_cores;        /* the busiest ~1 s window */
+    double peak_cores; /* the busiest ~1 s window */
     double peak_rss_mb;
-    double start_rss_mb;      /* at the first sample: the idle service */
+    double start_rss_mb; /* at the first sample: the idle service */
     int peak_processes;
 };
 

@@ -12,12 +12,13 @@
 #include <strings.h>
 #include <unistd.h>
 
-static const char *const top_keys[] = {"name", "version", "environmentVariables", "python", "docker", "spark",
-                                       "databricks", "r", "inferencingStackVersion", "assetId", "description",
-                                       "tags", "properties", NULL};
-static const char *const python_keys[] = {"userManagedDependencies", "interpreterPath", "condaDependenciesFile",
-                                          "condaDependencies", "baseCondaEnvironment", NULL};
-static const char *const docker_keys[] = {"enabled", "baseImage", "baseDockerfile", "platform", "sharedVolumes",
+static const char *const top_keys[] = {
+    "name",       "version", "environmentVariables",    "python",  "docker",      "spark",
+    "databricks", "r",       "inferencingStackVersion", "assetId", "description", "tags",
+    "properties", NULL};
+static const char *const python_keys[] = {"userManagedDependencies", "interpreterPath",      "condaDependenciesFile",
+                                          "condaDependencies",       "baseCondaEnvironment", NULL};
+static const char *const docker_keys[] = {"enabled", "baseImage", "baseDockerfile",    "platform",     "sharedVolumes",
                                           "shmSize", "arguments", "baseImageRegistry", "buildContext", "gpuSupport",
                                           NULL};
 
@@ -44,7 +45,8 @@ int azure_image_ref(struct yaml_tree *t, yaml_node_t *node, const char *field, c
     if (rc)
         return rc;
     if (!s[0] || strpbrk(s, " \t\r\n"))
-        return err_set(ERR_INVALID, "%s:%d: %s: '%s' is not an image reference", t->file, yaml_tree_line(node), field, s);
+        return err_set(ERR_INVALID, "%s:%d: %s: '%s' is not an image reference", t->file, yaml_tree_line(node), field,
+                       s);
     free(*out);
     return (*out = strdup(s)) ? 0 : err_set(ERR_NOMEM, "out of memory");
 }
@@ -64,8 +66,10 @@ static int read_base_dockerfile(struct spec_environment *e, const char *text, co
             q++;
         if ((size_t)(p + len - q) > 5 && !strncasecmp(q, "FROM", 4) && isspace((unsigned char)q[4])) {
             if (++froms > 1) {
-                rc = err_set(ERR_UNSUPPORTED, "%s:%d: a base Dockerfile with several FROM lines (multi-stage) is "
-                             "not supported; build that image first and name it in baseImage", source, line_no);
+                rc = err_set(ERR_UNSUPPORTED,
+                             "%s:%d: a base Dockerfile with several FROM lines (multi-stage) is "
+                             "not supported; build that image first and name it in baseImage",
+                             source, line_no);
                 break;
             }
             q += 5;
@@ -129,9 +133,11 @@ int azure_environment_read(struct spec_environment *e, struct yaml_tree *t, yaml
         return rc;
     yaml_node_t *python = azure_get(t, def, "python"), *docker = azure_get(t, def, "docker"), *n;
     if (!python && !docker && !azure_get(t, def, "environmentVariables"))
-        return err_set(ERR_UNSUPPORTED, "%s:%d: environment: a registered environment (name and version) lives in "
+        return err_set(ERR_UNSUPPORTED,
+                       "%s:%d: environment: a registered environment (name and version) lives in "
                        "Azure; give its definition (python, docker), or condaFile, baseImage and "
-                       "extraDockerfileSteps", t->file, yaml_tree_line(def));
+                       "extraDockerfileSteps",
+                       t->file, yaml_tree_line(def));
     e->line = yaml_tree_line(def);
     const char *s;
     if ((n = azure_get(t, def, "environmentVariables")) && (rc = read_env_vars(e, t, n)))
@@ -163,8 +169,10 @@ int azure_environment_read(struct spec_environment *e, struct yaml_tree *t, yaml
             return rc;
     }
     if ((n = azure_get(t, docker, "baseImageRegistry")) && n->type == YAML_MAPPING_NODE && azure_get(t, n, "address"))
-        return err_set(ERR_UNSUPPORTED, "%s:%d: docker.baseImageRegistry: put the credentials in "
-                       "AMLPKG_REGISTRY_AUTH or a registry auth file", t->file, yaml_tree_line(n));
+        return err_set(ERR_UNSUPPORTED,
+                       "%s:%d: docker.baseImageRegistry: put the credentials in "
+                       "AMLPKG_REGISTRY_AUTH or a registry auth file",
+                       t->file, yaml_tree_line(n));
     if ((n = azure_get(t, docker, "baseImage")) && (rc = azure_image_ref(t, n, "docker.baseImage", &e->base_image)))
         return rc;
     if ((n = azure_get(t, docker, "baseDockerfile"))) {

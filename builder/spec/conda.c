@@ -399,8 +399,8 @@ static int fail_at(struct yaml_tree *t, const yaml_node_t *n, const char *field,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return err_set(ERR_INVALID, "%s:%d:%d: %s: %s", t->file, (int)n->start_mark.line + 1,
-                   (int)n->start_mark.column + 1, field, msg);
+    return err_set(ERR_INVALID, "%s:%d:%d: %s: %s", t->file, (int)n->start_mark.line + 1, (int)n->start_mark.column + 1,
+                   field, msg);
 }
 
 /* snprintf for field paths; a path too long for the buffer is cut, which only
@@ -428,8 +428,7 @@ static int expect(struct yaml_tree *t, const yaml_node_t *n, yaml_node_type_t ty
 }
 
 /* A scalar's text, refusing embedded NULs and (unless allow_empty) emptiness. */
-static int scalar_text(struct yaml_tree *t, const yaml_node_t *n, const char *field, int allow_empty,
-                       const char **out)
+static int scalar_text(struct yaml_tree *t, const yaml_node_t *n, const char *field, int allow_empty, const char **out)
 {
     int rc = expect(t, n, YAML_SCALAR_NODE, field);
     if (rc)
@@ -462,8 +461,7 @@ static char *trimmed(const char *s)
 }
 
 /* Grows *items (of size elem) to hold one more; the list is capped. */
-static int grow(void **items, size_t *n, size_t elem, struct yaml_tree *t, const yaml_node_t *at,
-                const char *field)
+static int grow(void **items, size_t *n, size_t elem, struct yaml_tree *t, const yaml_node_t *at, const char *field)
 {
     if (*n >= CONDA_MAX_ITEMS)
         return fail_at(t, at, field, "more than %d entries", CONDA_MAX_ITEMS);
@@ -495,8 +493,7 @@ static int check_keys(struct yaml_tree *t, yaml_node_t *map, const char *field)
         for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
             yaml_node_t *k = yaml_document_get_node(&t->doc, q->key);
             if (k && k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, name))
-                return fail_at(t, key, field, "duplicate field '%s' (first set on line %d)", name,
-                               yaml_tree_line(k));
+                return fail_at(t, key, field, "duplicate field '%s' (first set on line %d)", name, yaml_tree_line(k));
         }
     }
     return 0;
@@ -529,14 +526,13 @@ static int add_dep(struct conda_dep **list, size_t *n, struct yaml_tree *t, yaml
 static int add_pip_option(struct conda_env *env, struct yaml_tree *t, yaml_node_t *item, const char *field,
                           const char *text)
 {
-    static const char *const file_options[] = {"-r", "--requirement", "-c", "--constraint", "-e", "--editable",
-                                               NULL};
+    static const char *const file_options[] = {"-r", "--requirement", "-c", "--constraint", "-e", "--editable", NULL};
     for (size_t i = 0; file_options[i]; i++) {
         size_t l = strlen(file_options[i]);
         if (!strncmp(text, file_options[i], l) && (l == 2 || !text[l] || is_space(text[l]) || text[l] == '='))
             return fail_at(t, item, field,
-                           "'%s': '%s' names a file whose contents amlpkg cannot key; list the packages instead",
-                           text, file_options[i]);
+                           "'%s': '%s' names a file whose contents amlpkg cannot key; list the packages instead", text,
+                           file_options[i]);
     }
     int rc = grow((void **)&env->pip_options, &env->n_pip_options, sizeof *env->pip_options, t, item, field);
     if (rc)

@@ -235,9 +235,8 @@ static int write_document(struct buf *b, const struct spec_environment *env, con
     if (!rc)
         rc = buf_appendf(b, ",\"gpu\":{\"cuda_version\":");
     if (!rc)
-        rc = env->gpu_enabled && env->cuda_version
-                 ? json_write_string(b, env->cuda_version, strlen(env->cuda_version))
-                 : buf_append_str(b, "null");
+        rc = env->gpu_enabled && env->cuda_version ? json_write_string(b, env->cuda_version, strlen(env->cuda_version))
+                                                   : buf_append_str(b, "null");
     if (!rc)
         rc = buf_appendf(b, ",\"enabled\":%s},\"python\":{\"interpreter_path\":", env->gpu_enabled ? "true" : "false");
     if (!rc)

@@ -53,7 +53,8 @@ int git_source_checkout(struct git_checkout *out, const char *url, const char *r
     git_checkout_options co;
     git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
     co.checkout_strategy = GIT_CHECKOUT_FORCE;
-    if (git_checkout_tree(repo, commit, &co) != 0 || git_repository_set_head_detached(repo, git_object_id(commit)) != 0) {
+    if (git_checkout_tree(repo, commit, &co) != 0 ||
+        git_repository_set_head_detached(repo, git_object_id(commit)) != 0) {
         rc = git_failure("cannot check out", url);
         goto done;
     }

@@ -15,8 +15,8 @@
 static const char *const top_fields[] = {"models", "inference", "environment", "service", "output", NULL};
 static const char *const model_fields[] = {"name", "version", "path", "framework", "tags", NULL};
 static const char *const output_fields[] = {"name", "tag", NULL};
-static const char *const environment_fields[] = {"name", "conda_file", "conda", "base_image", "docker_steps",
-                                                 "env", "gpu", "python", NULL};
+static const char *const environment_fields[] = {"name", "conda_file", "conda",  "base_image", "docker_steps",
+                                                 "env",  "gpu",        "python", NULL};
 static const char *const gpu_fields[] = {"enabled", "cuda_version", NULL};
 static const char *const python_fields[] = {"interpreter_path", "user_managed", NULL};
 
@@ -144,11 +144,11 @@ static int read_model(struct spec *spec, struct yaml_tree *t, yaml_node_t *node,
         return err_set(ERR_NOMEM, "out of memory");
     struct stat st;
     if (stat(m->path, &st) != 0)
-        return err_set(ERR_NOTFOUND, "%s:%d: %s: no such file or directory '%s'", t->file, yaml_tree_line(path),
-                       sub, m->path);
+        return err_set(ERR_NOTFOUND, "%s:%d: %s: no such file or directory '%s'", t->file, yaml_tree_line(path), sub,
+                       m->path);
     if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
-        return err_set(ERR_INVALID, "%s:%d: %s: '%s' is neither a file nor a directory", t->file,
-                       yaml_tree_line(path), sub, m->path);
+        return err_set(ERR_INVALID, "%s:%d: %s: '%s' is neither a file nor a directory", t->file, yaml_tree_line(path),
+                       sub, m->path);
     m->is_dir = S_ISDIR(st.st_mode);
 
     yaml_node_t *framework = yaml_tree_get(t, node, "framework");
@@ -167,8 +167,8 @@ static int read_model(struct spec *spec, struct yaml_tree *t, yaml_node_t *node,
     }
     for (size_t i = 0; i < index; i++)
         if (!strcmp(spec->models[i].name, m->name) && spec->models[i].version == m->version)
-            return err_set(ERR_INVALID, "%s:%d: %s: model %s:%lld is listed twice (first on line %d)", t->file,
-                           m->line, field, m->name, m->version, spec->models[i].line);
+            return err_set(ERR_INVALID, "%s:%d: %s: model %s:%lld is listed twice (first on line %d)", t->file, m->line,
+                           field, m->name, m->version, spec->models[i].line);
     return 0;
 }
 
@@ -195,8 +195,7 @@ static int read_output(struct spec *spec, struct yaml_tree *t, yaml_node_t *node
         if ((rc = yaml_tree_string(t, tag, "output.tag", &s)))
             return rc;
         if (!spec_valid_tag(s))
-            return err_set(ERR_INVALID, "%s:%d: output.tag: '%s' is not a valid tag", t->file,
-                           yaml_tree_line(tag), s);
+            return err_set(ERR_INVALID, "%s:%d: output.tag: '%s' is not a valid tag", t->file, yaml_tree_line(tag), s);
         if (!(spec->image_tag = strdup(s)))
             return err_set(ERR_NOMEM, "out of memory");
     }
@@ -259,8 +258,7 @@ static int read_env_vars(struct spec_environment *e, struct yaml_tree *t, yaml_n
         return rc;
     size_t n = (size_t)(node->data.mapping.pairs.top - node->data.mapping.pairs.start);
     if (n > 10000)
-        return err_set(ERR_LIMIT, "%s:%d: environment.env: more than 10000 variables", t->file,
-                       yaml_tree_line(node));
+        return err_set(ERR_LIMIT, "%s:%d: environment.env: more than 10000 variables", t->file, yaml_tree_line(node));
     if (n && !(e->env = calloc(n, sizeof *e->env)))
         return err_set(ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
@@ -275,8 +273,10 @@ static int read_env_vars(struct spec_environment *e, struct yaml_tree *t, yaml_n
         char field[300];
         snprintf(field, sizeof field, "environment.env.%.200s", name);
         if (!conda_valid_var_name(name))
-            return err_set(ERR_INVALID, "%s:%d: %s: not a valid variable name (letters, digits and '_', not "
-                           "starting with a digit)", t->file, yaml_tree_line(key), field);
+            return err_set(ERR_INVALID,
+                           "%s:%d: %s: not a valid variable name (letters, digits and '_', not "
+                           "starting with a digit)",
+                           t->file, yaml_tree_line(key), field);
         for (size_t j = 0; j < e->n_env; j++)
             if (!strcmp(e->env[j].name, name))
                 return err_set(ERR_INVALID, "%s:%d: %s: set twice", t->file, yaml_tree_line(key), field);
@@ -315,8 +315,8 @@ static int read_gpu(struct spec_environment *e, struct yaml_tree *t, yaml_node_t
         return err_set(ERR_INVALID, "%s:%d: environment.gpu.cuda_version: '%s' is not a version such as '11.8'",
                        t->file, yaml_tree_line(cuda), s);
     if (!e->gpu_enabled)
-        return err_set(ERR_INVALID, "%s:%d: environment.gpu.cuda_version: set without gpu.enabled: true",
-                       t->file, yaml_tree_line(cuda));
+        return err_set(ERR_INVALID, "%s:%d: environment.gpu.cuda_version: set without gpu.enabled: true", t->file,
+                       yaml_tree_line(cuda));
     return dup_into(&e->cuda_version, s);
 }
 
@@ -376,8 +376,8 @@ static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t 
     yaml_node_t *inline_conda = yaml_tree_get(t, node, "conda");
     if (file && inline_conda) {
         yaml_node_t *later = yaml_tree_line(file) > yaml_tree_line(inline_conda) ? file : inline_conda;
-        return err_set(ERR_INVALID, "%s:%d: environment.%s: conda_file and conda are exclusive; use one",
-                       t->file, yaml_tree_line(later), later == file ? "conda_file" : "conda");
+        return err_set(ERR_INVALID, "%s:%d: environment.%s: conda_file and conda are exclusive; use one", t->file,
+                       yaml_tree_line(later), later == file ? "conda_file" : "conda");
     }
     if (file) {
         if ((rc = yaml_tree_string(t, file, "environment.conda_file", &s)))
@@ -397,9 +397,10 @@ static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t 
         return rc;
     if (e->conda && e->python_user_managed) {
         yaml_node_t *at = file ? file : inline_conda;
-        return err_set(ERR_INVALID, "%s:%d: environment.%s: python.user_managed: true means no conda "
-                       "environment is built; drop one of them", t->file, yaml_tree_line(at),
-                       file ? "conda_file" : "conda");
+        return err_set(ERR_INVALID,
+                       "%s:%d: environment.%s: python.user_managed: true means no conda "
+                       "environment is built; drop one of them",
+                       t->file, yaml_tree_line(at), file ? "conda_file" : "conda");
     }
     return 0;
 }
@@ -409,8 +410,10 @@ static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t 
 static int environment_defaults(struct spec_environment *e, const char *file)
 {
     if (!e->base_image && e->gpu_enabled && e->cuda_version && strcmp(e->cuda_version, SPEC_DEFAULT_GPU_CUDA_VERSION))
-        return err_set(ERR_INVALID, "%s:%d: environment.gpu.cuda_version: '%s': the default GPU base image (%s) "
-                       "has CUDA " SPEC_DEFAULT_GPU_CUDA_VERSION "; set environment.base_image to an image with CUDA %s",
+        return err_set(ERR_INVALID,
+                       "%s:%d: environment.gpu.cuda_version: '%s': the default GPU base image (%s) "
+                       "has CUDA " SPEC_DEFAULT_GPU_CUDA_VERSION
+                       "; set environment.base_image to an image with CUDA %s",
                        file, e->line, e->cuda_version, SPEC_DEFAULT_GPU_BASE_IMAGE, e->cuda_version);
     const char *base = e->gpu_enabled ? SPEC_DEFAULT_GPU_BASE_IMAGE : SPEC_DEFAULT_BASE_IMAGE;
     int rc = e->base_image ? 0 : dup_into(&e->base_image, base);
@@ -436,8 +439,8 @@ int spec_finish(struct spec *spec)
         }
         spec->image_name = n;
         if (!spec_valid_image_name(n))
-            return err_set(ERR_INVALID, "%s: cannot derive an image name from model '%s'; set output.name",
-                           spec->file, first->name);
+            return err_set(ERR_INVALID, "%s: cannot derive an image name from model '%s'; set output.name", spec->file,
+                           first->name);
     }
     if (!spec->image_tag) {
         char tag[32];
@@ -490,8 +493,8 @@ int spec_read(struct spec **out, const char *path, unsigned flags)
         goto done;
     size_t n = (size_t)(models->data.sequence.items.top - models->data.sequence.items.start);
     if (n == 0 || n > SPEC_MAX_MODELS) {
-        rc = err_set(ERR_INVALID, "%s:%d: models: expected 1 to %d models, found %zu", path,
-                     yaml_tree_line(models), SPEC_MAX_MODELS, n);
+        rc = err_set(ERR_INVALID, "%s:%d: models: expected 1 to %d models, found %zu", path, yaml_tree_line(models),
+                     SPEC_MAX_MODELS, n);
         goto done;
     }
     spec->models = calloc(n, sizeof *spec->models);

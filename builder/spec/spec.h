@@ -17,7 +17,7 @@ struct spec_model {
     char *path;      /* resolved host path, a file or a directory */
     char *framework; /* may be NULL */
     int is_dir;
-    int line;        /* where the entry starts in the spec, for later errors */
+    int line; /* where the entry starts in the spec, for later errors */
 };
 
 /* inference: how requests are answered. Without an entry script the package
@@ -38,15 +38,15 @@ struct spec_service {
     int max_request_mb;          /* largest request body */
     int max_concurrent_requests; /* per container; more wait in the queue up to max_queue_wait_ms */
     long max_queue_wait_ms;
-    int auth_enabled;            /* keys given, or generated when only `enabled: true` */
-    char *auth_keys[2];          /* primary, secondary; may be NULL */
-    char *auth_key_file;         /* resolved host path, or NULL */
-    char *token_secret_file;     /* token auth (HS256 JWTs) instead of keys: the shared secret, or NULL */
-    char *cors_origins;          /* comma-separated, or "*", or NULL */
-    char *input_sample;          /* resolved host paths, or NULL */
+    int auth_enabled;        /* keys given, or generated when only `enabled: true` */
+    char *auth_keys[2];      /* primary, secondary; may be NULL */
+    char *auth_key_file;     /* resolved host path, or NULL */
+    char *token_secret_file; /* token auth (HS256 JWTs) instead of keys: the shared secret, or NULL */
+    char *cors_origins;      /* comma-separated, or "*", or NULL */
+    char *input_sample;      /* resolved host paths, or NULL */
     char *output_sample;
-    char *tls_cert_file;         /* HTTPS for serve (resolved host paths, a matching pair), or NULL; */
-    char *tls_key_file;          /* images only expect the pair mounted at run time (PLAN_TLS_DIR) */
+    char *tls_cert_file;        /* HTTPS for serve (resolved host paths, a matching pair), or NULL; */
+    char *tls_key_file;         /* images only expect the pair mounted at run time (PLAN_TLS_DIR) */
     int target_utilization_pct; /* autoscaler target (Azure's autoScaler.targetUtilization), 0: unset */
 };
 

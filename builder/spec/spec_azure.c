@@ -17,18 +17,46 @@
 #include <sys/stat.h>
 
 static const char *const inference_keys[] = {
-    "entryScript", "runtime", "condaFile", "extraDockerfileSteps", "extraDockerFileSteps", "sourceDirectory",
-    "enableGpu", "baseImage", "baseImageRegistry", "cudaVersion", "environment", "description", "schemaFile",
-    "dependencies", NULL};
+    "entryScript",     "runtime",     "condaFile",  "extraDockerfileSteps", "extraDockerFileSteps",
+    "sourceDirectory", "enableGpu",   "baseImage",  "baseImageRegistry",    "cudaVersion",
+    "environment",     "description", "schemaFile", "dependencies",         NULL};
 
 /* Keys Azure uses for its own platform (TLS, regions, probes...): accepted, meaningless off Azure. */
-static const char *const deployment_keys[] = {
-    "computeType", "port", "authEnabled", "tokenAuthEnabled", "keys", "scoringTimeoutMs",
-    "maxConcurrentRequestsPerContainer", "maxQueueWaitMs", "containerResourceRequirements", "autoScaler",
-    "numReplicas", "sslEnabled", "sslCertificate", "sslKey", "cname", "appInsightsEnabled", "location",
-    "dnsNameLabel", "namespace", "gpuCores", "livenessProbeRequirements", "description", "tags", "properties",
-    "computeTargetName", "versionName", "trafficPercentile", "type", "isDefault", "isControlVersion",
-    "collectModelData", "enableAppInsights", "cpuCores", "memoryGb", NULL};
+static const char *const deployment_keys[] = {"computeType",
+                                              "port",
+                                              "authEnabled",
+                                              "tokenAuthEnabled",
+                                              "keys",
+                                              "scoringTimeoutMs",
+                                              "maxConcurrentRequestsPerContainer",
+                                              "maxQueueWaitMs",
+                                              "containerResourceRequirements",
+                                              "autoScaler",
+                                              "numReplicas",
+                                              "sslEnabled",
+                                              "sslCertificate",
+                                              "sslKey",
+                                              "cname",
+                                              "appInsightsEnabled",
+                                              "location",
+                                              "dnsNameLabel",
+                                              "namespace",
+                                              "gpuCores",
+                                              "livenessProbeRequirements",
+                                              "description",
+                                              "tags",
+                                              "properties",
+                                              "computeTargetName",
+                                              "versionName",
+                                              "trafficPercentile",
+                                              "type",
+                                              "isDefault",
+                                              "isControlVersion",
+                                              "collectModelData",
+                                              "enableAppInsights",
+                                              "cpuCores",
+                                              "memoryGb",
+                                              NULL};
 
 /* Azure: the script is a .py file whose name is a Python identifier. */
 static int valid_entry_script_name(const char *path)
@@ -52,14 +80,16 @@ static int read_environment_keys(struct spec *spec, struct yaml_tree *t, yaml_no
     struct spec_environment *e = &spec->environment;
     yaml_node_t *registry = azure_get(t, root, "baseImageRegistry");
     if (registry)
-        return err_set(ERR_UNSUPPORTED, "%s:%d: baseImageRegistry: not supported by this version of amlpkg; put the "
-                       "credentials in AMLPKG_REGISTRY_AUTH or a registry auth file", t->file, yaml_tree_line(registry));
+        return err_set(ERR_UNSUPPORTED,
+                       "%s:%d: baseImageRegistry: not supported by this version of amlpkg; put the "
+                       "credentials in AMLPKG_REGISTRY_AUTH or a registry auth file",
+                       t->file, yaml_tree_line(registry));
     int rc = 0;
     /* An inline definition; Azure allows it only without the separate keys below. */
     yaml_node_t *definition = azure_get(t, root, "environment");
     if (definition) {
-        static const char *const exclusive[] = {"condaFile", "extraDockerfileSteps", "extraDockerFileSteps",
-                                                "baseImage", "enableGpu", "cudaVersion", NULL};
+        static const char *const exclusive[] = {
+            "condaFile", "extraDockerfileSteps", "extraDockerFileSteps", "baseImage", "enableGpu", "cudaVersion", NULL};
         for (size_t i = 0; exclusive[i]; i++) {
             yaml_node_t *n = azure_get(t, root, exclusive[i]);
             if (n && !(n->type == YAML_SCALAR_NODE && !strcmp((const char *)n->data.scalar.value, "false")))
@@ -97,7 +127,8 @@ static int read_environment_keys(struct spec *spec, struct yaml_tree *t, yaml_no
         if ((rc = yaml_tree_string(t, n, "cudaVersion", &s)))
             return rc;
         if (!e->gpu_enabled)
-            return err_set(ERR_INVALID, "%s:%d: cudaVersion: set only with enableGpu: true", t->file, yaml_tree_line(n));
+            return err_set(ERR_INVALID, "%s:%d: cudaVersion: set only with enableGpu: true", t->file,
+                           yaml_tree_line(n));
         if (!spec_valid_cuda_version(s))
             return err_set(ERR_INVALID, "%s:%d: cudaVersion: '%s' is not a version such as '11.3'", t->file,
                            yaml_tree_line(n), s);
@@ -235,8 +266,10 @@ static int read_deployment_config(struct spec *spec, const char *path)
     if (token && (rc = yaml_tree_bool(&t, token, "tokenAuthEnabled", &on)))
         goto done;
     if (on) {
-        rc = err_set(ERR_UNSUPPORTED, "%s:%d: tokenAuthEnabled: Azure's tokens come from Azure; for HS256 tokens checked "
-                     "by amlserve itself use a spec with service.auth.token", path, yaml_tree_line(token));
+        rc = err_set(ERR_UNSUPPORTED,
+                     "%s:%d: tokenAuthEnabled: Azure's tokens come from Azure; for HS256 tokens checked "
+                     "by amlserve itself use a spec with service.auth.token",
+                     path, yaml_tree_line(token));
         goto done;
     }
     /* Azure's default: keys on for AKS, off for ACI and local. */
@@ -273,8 +306,10 @@ static int parse_model_arg(struct spec_model *m, const char *arg)
     if (!m->name)
         return err_set(ERR_NOMEM, "out of memory");
     if (!spec_valid_model_name(m->name))
-        return err_set(ERR_INVALID, "--model '%s': '%s' is not a valid model name (letters, digits, '-', '.', '_'; "
-                       "starting with a letter or digit; at most 255 characters)", arg, m->name);
+        return err_set(ERR_INVALID,
+                       "--model '%s': '%s' is not a valid model name (letters, digits, '-', '.', '_'; "
+                       "starting with a letter or digit; at most 255 characters)",
+                       arg, m->name);
     char version[32];
     size_t vlen = (size_t)(eq - colon - 1);
     snprintf(version, sizeof version, "%.*s", (int)(vlen < sizeof version ? vlen : sizeof version - 1), colon + 1);
@@ -321,8 +356,10 @@ int spec_load_azure(struct spec **out, const struct spec_azure_input *in)
     if (!rc && in->environment_dir) {
         const struct spec_environment *e = &spec->environment;
         if (e->base_image || e->conda || e->n_docker_steps || e->n_env)
-            rc = err_set(ERR_INVALID, "%s: --environment-dir: the inference config already describes the "
-                         "environment; give one or the other", in->inference_config);
+            rc = err_set(ERR_INVALID,
+                         "%s: --environment-dir: the inference config already describes the "
+                         "environment; give one or the other",
+                         in->inference_config);
         else
             rc = azure_environment_load_dir(&spec->environment, in->environment_dir);
     }

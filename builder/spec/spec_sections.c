@@ -14,9 +14,18 @@
 #include <sys/stat.h>
 
 static const char *const inference_fields[] = {"entry_script", "source_directory", "runtime", NULL};
-static const char *const service_fields[] = {"port", "workers", "timeout_ms", "max_request_mb",
-                                             "max_concurrent_requests", "max_queue_wait_ms", "auth", "cors",
-                                             "input_sample", "output_sample", "tls", NULL};
+static const char *const service_fields[] = {"port",
+                                             "workers",
+                                             "timeout_ms",
+                                             "max_request_mb",
+                                             "max_concurrent_requests",
+                                             "max_queue_wait_ms",
+                                             "auth",
+                                             "cors",
+                                             "input_sample",
+                                             "output_sample",
+                                             "tls",
+                                             NULL};
 static const char *const auth_fields[] = {"enabled", "keys", "key_file", "token", "token_secret_file", NULL};
 static const char *const cors_fields[] = {"origins", NULL};
 static const char *const tls_fields[] = {"cert_file", "key_file", NULL};
@@ -118,9 +127,9 @@ int spec_read_inference(struct spec *spec, struct yaml_tree *t, yaml_node_t *nod
     }
     /* With a git source the script is a path inside the repository; else relative to this file. */
     yaml_node_t *script = yaml_tree_get(t, node, "entry_script");
-    if (script && (rc = spec_existing_path(t, script, "inference.entry_script",
-                                           inf->git_checkout_dir ? inf->git_checkout_dir : spec->dir, 0,
-                                           &inf->entry_script)))
+    if (script &&
+        (rc = spec_existing_path(t, script, "inference.entry_script",
+                                 inf->git_checkout_dir ? inf->git_checkout_dir : spec->dir, 0, &inf->entry_script)))
         return rc;
     inf->python = inf->entry_script != NULL;
     yaml_node_t *runtime = yaml_tree_get(t, node, "runtime");
@@ -169,19 +178,21 @@ static int read_auth(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
     yaml_node_t *enabled = yaml_tree_get(t, node, "enabled");
     if (on || secret) {
         /* Tokens replace keys, as in Azure ML, where the two never combine. */
-        yaml_node_t *keyish = yaml_tree_get(t, node, "keys") ? yaml_tree_get(t, node, "keys")
-                                                              : yaml_tree_get(t, node, "key_file");
+        yaml_node_t *keyish =
+            yaml_tree_get(t, node, "keys") ? yaml_tree_get(t, node, "keys") : yaml_tree_get(t, node, "key_file");
         if (keyish)
             return err_set(ERR_INVALID, "%s:%d: service.auth: token auth and keys cannot be combined (as in Azure ML)",
                            t->file, yaml_tree_line(keyish));
         if (!on || !secret)
-            return err_set(ERR_INVALID, "%s:%d: service.auth: token: true needs token_secret_file (the HS256 "
-                           "secret), and token_secret_file needs token: true", t->file,
-                           yaml_tree_line(secret ? secret : token));
+            return err_set(ERR_INVALID,
+                           "%s:%d: service.auth: token: true needs token_secret_file (the HS256 "
+                           "secret), and token_secret_file needs token: true",
+                           t->file, yaml_tree_line(secret ? secret : token));
         svc->auth_enabled = 1;
         if (enabled && ((rc = yaml_tree_bool(t, enabled, "service.auth.enabled", &on)) || !on))
-            return rc ? rc : err_set(ERR_INVALID, "%s:%d: service.auth: token auth is set but enabled is false",
-                                     t->file, yaml_tree_line(enabled));
+            return rc ? rc
+                      : err_set(ERR_INVALID, "%s:%d: service.auth: token auth is set but enabled is false", t->file,
+                                yaml_tree_line(enabled));
         return read_path(spec, t, secret, "service.auth.token_secret_file", 0, &svc->token_secret_file);
     }
     svc->auth_enabled = 1;
@@ -203,8 +214,10 @@ static int read_auth(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
         return rc;
     size_t n = (size_t)(keys->data.sequence.items.top - keys->data.sequence.items.start);
     if (n < 1 || n > 2)
-        return err_set(ERR_INVALID, "%s:%d: service.auth.keys: expected a primary and optionally a secondary key, "
-                       "found %zu keys", t->file, yaml_tree_line(keys), n);
+        return err_set(ERR_INVALID,
+                       "%s:%d: service.auth.keys: expected a primary and optionally a secondary key, "
+                       "found %zu keys",
+                       t->file, yaml_tree_line(keys), n);
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *item = yaml_document_get_node(&t->doc, keys->data.sequence.items.start[i]);
         char field[32];
@@ -213,8 +226,10 @@ static int read_auth(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
         if ((rc = yaml_tree_string(t, item, field, &s)))
             return rc;
         if (!valid_key(s))
-            return err_set(ERR_INVALID, "%s:%d: %s: a key is 1 to 256 printable characters without spaces or "
-                           "commas", t->file, yaml_tree_line(item), field);
+            return err_set(ERR_INVALID,
+                           "%s:%d: %s: a key is 1 to 256 printable characters without spaces or "
+                           "commas",
+                           t->file, yaml_tree_line(item), field);
         if (!(svc->auth_keys[i] = strdup(s)))
             return err_set(ERR_NOMEM, "out of memory");
     }
@@ -265,8 +280,10 @@ static int read_tls(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
         return rc;
     yaml_node_t *cert = yaml_tree_get(t, node, "cert_file"), *key = yaml_tree_get(t, node, "key_file");
     if (!cert || !key)
-        return err_set(ERR_INVALID, "%s:%d: service.tls: needs both cert_file (PEM certificate chain) and key_file "
-                       "(its unencrypted PEM key)", t->file, yaml_tree_line(node));
+        return err_set(ERR_INVALID,
+                       "%s:%d: service.tls: needs both cert_file (PEM certificate chain) and key_file "
+                       "(its unencrypted PEM key)",
+                       t->file, yaml_tree_line(node));
     struct spec_service *svc = &spec->service;
     if ((rc = read_path(spec, t, cert, "service.tls.cert_file", 0, &svc->tls_cert_file)) ||
         (rc = read_path(spec, t, key, "service.tls.key_file", 0, &svc->tls_key_file)))

@@ -112,8 +112,8 @@ int yaml_tree_check_keys(struct yaml_tree *t, yaml_node_t *map, const char *fiel
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *key = yaml_document_get_node(&t->doc, p->key);
         if (!key || key->type != YAML_SCALAR_NODE)
-            return err_set(ERR_INVALID, "%s:%d: %s: keys must be plain names", t->file,
-                           key ? yaml_tree_line(key) : 0, field[0] ? field : "document");
+            return err_set(ERR_INVALID, "%s:%d: %s: keys must be plain names", t->file, key ? yaml_tree_line(key) : 0,
+                           field[0] ? field : "document");
         const char *name = scalar(key);
         int known = 0;
         for (size_t i = 0; allowed[i] && !known; i++)
@@ -124,14 +124,13 @@ int yaml_tree_check_keys(struct yaml_tree *t, yaml_node_t *map, const char *fiel
             if (hint)
                 return err_set(ERR_INVALID, "%s:%d: %s%s%s: unknown field (did you mean '%s'?)", t->file,
                                yaml_tree_line(key), field, dot, name, hint);
-            return err_set(ERR_INVALID, "%s:%d: %s%s%s: unknown field", t->file, yaml_tree_line(key),
-                           field, dot, name);
+            return err_set(ERR_INVALID, "%s:%d: %s%s%s: unknown field", t->file, yaml_tree_line(key), field, dot, name);
         }
         for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
             yaml_node_t *earlier = yaml_document_get_node(&t->doc, q->key);
             if (earlier && earlier->type == YAML_SCALAR_NODE && strcmp(scalar(earlier), name) == 0)
-                return err_set(ERR_INVALID, "%s:%d: %s%s%s: duplicate field (first set on line %d)",
-                               t->file, yaml_tree_line(key), field, dot, name, yaml_tree_line(earlier));
+                return err_set(ERR_INVALID, "%s:%d: %s%s%s: duplicate field (first set on line %d)", t->file,
+                               yaml_tree_line(key), field, dot, name, yaml_tree_line(earlier));
         }
     }
     return 0;
@@ -203,6 +202,6 @@ int yaml_tree_bool(struct yaml_tree *t, yaml_node_t *node, const char *field, in
         *out = 0;
         return 0;
     }
-    return err_set(ERR_INVALID, "%s:%d: %s: expected true or false, found '%s'", t->file, yaml_tree_line(node),
-                   field, s);
+    return err_set(ERR_INVALID, "%s:%d: %s: expected true or false, found '%s'", t->file, yaml_tree_line(node), field,
+                   s);
 }

@@ -27,8 +27,7 @@ int yaml_tree_line(const yaml_node_t *node);
 
 /* Rejects keys not in allowed (NULL-terminated) and duplicate keys, with a
  * "did you mean" hint. field is the path of the mapping ("models[0]"). */
-int yaml_tree_check_keys(struct yaml_tree *t, yaml_node_t *map, const char *field,
-                         const char *const *allowed);
+int yaml_tree_check_keys(struct yaml_tree *t, yaml_node_t *map, const char *field, const char *const *allowed);
 /* Value node for key in a mapping, or NULL. */
 yaml_node_t *yaml_tree_get(struct yaml_tree *t, yaml_node_t *map, const char *key);
 /* Key node for key in a mapping (for errors about the key itself), or NULL. */

@@ -12,15 +12,15 @@ static struct lazy_lib curl = LAZY_LIB(AMLPKG_CURL_SONAME);
 
 LAZY_FORWARD(curl, CURLcode, curl_global_init, (long flags), (flags))
 LAZY_FORWARD(curl, CURL *, curl_easy_init, (void), ())
-LAZY_FORWARD_VOID(curl, curl_easy_cleanup, (CURL *h), (h))
-LAZY_FORWARD_VOID(curl, curl_easy_reset, (CURL *h), (h))
-LAZY_FORWARD(curl, CURLcode, curl_easy_perform, (CURL *h), (h))
+LAZY_FORWARD_VOID(curl, curl_easy_cleanup, (CURL * h), (h))
+LAZY_FORWARD_VOID(curl, curl_easy_reset, (CURL * h), (h))
+LAZY_FORWARD(curl, CURLcode, curl_easy_perform, (CURL * h), (h))
 LAZY_FORWARD(curl, const char *, curl_easy_strerror, (CURLcode code), (code))
 LAZY_FORWARD(curl, time_t, curl_getdate, (const char *text, const time_t *unused), (text, unused))
 LAZY_FORWARD(curl, CURLSH *, curl_share_init, (void), ())
-LAZY_FORWARD(curl, CURLSHcode, curl_share_cleanup, (CURLSH *sh), (sh))
-LAZY_FORWARD(curl, struct curl_slist *, curl_slist_append, (struct curl_slist *list, const char *s), (list, s))
-LAZY_FORWARD_VOID(curl, curl_slist_free_all, (struct curl_slist *list), (list))
+LAZY_FORWARD(curl, CURLSHcode, curl_share_cleanup, (CURLSH * sh), (sh))
+LAZY_FORWARD(curl, struct curl_slist *, curl_slist_append, (struct curl_slist * list, const char *s), (list, s))
+LAZY_FORWARD_VOID(curl, curl_slist_free_all, (struct curl_slist * list), (list))
 
 /* The variadic ones: the argument's type follows from the option number, as
  * in libcurl itself (CURLOPTTYPE_*), and is passed on as that type. */

@@ -19,39 +19,42 @@ struct lazy_lib {
     pthread_mutex_t lock;
 };
 
-#define LAZY_LIB(soname) {soname, NULL, PTHREAD_MUTEX_INITIALIZER}
+#define LAZY_LIB(soname)                                                                                               \
+    {                                                                                                                  \
+        soname, NULL, PTHREAD_MUTEX_INITIALIZER                                                                        \
+    }
 
 /* The address of name in lib, loading lib first; never returns NULL. */
 void *lazy_symbol(struct lazy_lib *lib, const char *name);
 
 /* Sets the function pointer fn (declared with the right type) to name in lib, looked up once per call site. */
-#define LAZY_RESOLVE(lib, fn, name)                                                  \
-    do {                                                                             \
-        static void *cached_;                                                        \
-        void *sym_ = __atomic_load_n(&cached_, __ATOMIC_ACQUIRE);                    \
-        if (!sym_) {                                                                 \
-            sym_ = lazy_symbol(&(lib), name);                                        \
-            __atomic_store_n(&cached_, sym_, __ATOMIC_RELEASE);                      \
-        }                                                                            \
-        *(void **)&(fn) = sym_;                                                      \
+#define LAZY_RESOLVE(lib, fn, name)                                                                                    \
+    do {                                                                                                               \
+        static void *cached_;                                                                                          \
+        void *sym_ = __atomic_load_n(&cached_, __ATOMIC_ACQUIRE);                                                      \
+        if (!sym_) {                                                                                                   \
+            sym_ = lazy_symbol(&(lib), name);                                                                          \
+            __atomic_store_n(&cached_, sym_, __ATOMIC_RELEASE);                                                        \
+        }                                                                                                              \
+        *(void **)&(fn) = sym_;                                                                                        \
     } while (0)
 
 /* Defines `ret name params`, calling name in lib with args. */
-#define LAZY_FORWARD(lib, ret, name, params, args)                                   \
-    ret name params                                                                  \
-    {                                                                                \
-        __typeof__(&name) fn;                                                        \
-        LAZY_RESOLVE(lib, fn, #name);                                                \
-        return fn args;                                                              \
+#define LAZY_FORWARD(lib, ret, name, params, args)                                                                     \
+    ret name params                                                                                                    \
+    {                                                                                                                  \
+        __typeof__(&name) fn;                                                                                          \
+        LAZY_RESOLVE(lib, fn, #name);                                                                                  \
+        return fn args;                                                                                                \
     }
 
 /* The same for functions returning void. */
-#define LAZY_FORWARD_VOID(lib, name, params, args)                                   \
-    void name params                                                                 \
-    {                                                                                \
-        __typeof__(&name) fn;                                                        \
-        LAZY_RESOLVE(lib, fn, #name);                                                \
-        fn args;                                                                     \
+#define LAZY_FORWARD_VOID(lib, name, params, args)                                                                     \
+    void name params                                                                                                   \
+    {                                                                                                                  \
+        __typeof__(&name) fn;                                                                                          \
+        LAZY_RESOLVE(lib, fn, #name);                                                                                  \
+        fn args;                                                                                                       \
     }
 
 #endif

@@ -17,19 +17,17 @@
 
 static struct lazy_lib crypto = LAZY_LIB(AMLPKG_CRYPTO_SONAME);
 
-LAZY_FORWARD(crypto, int, OPENSSL_init_crypto, (uint64_t opts, const OPENSSL_INIT_SETTINGS *settings),
-             (opts, settings))
-LAZY_FORWARD(crypto, int, BIO_free, (BIO *a), (a))
+LAZY_FORWARD(crypto, int, OPENSSL_init_crypto, (uint64_t opts, const OPENSSL_INIT_SETTINGS *settings), (opts, settings))
+LAZY_FORWARD(crypto, int, BIO_free, (BIO * a), (a))
 LAZY_FORWARD(crypto, BIO *, BIO_new_mem_buf, (const void *buf, int len), (buf, len))
 LAZY_FORWARD_VOID(crypto, ERR_clear_error, (void), ())
 LAZY_FORWARD(crypto, unsigned long, ERR_peek_last_error, (void), ())
 LAZY_FORWARD(crypto, const char *, ERR_reason_error_string, (unsigned long e), (e))
-LAZY_FORWARD_VOID(crypto, EVP_PKEY_free, (EVP_PKEY *pkey), (pkey))
+LAZY_FORWARD_VOID(crypto, EVP_PKEY_free, (EVP_PKEY * pkey), (pkey))
 LAZY_FORWARD_VOID(crypto, OPENSSL_cleanse, (void *ptr, size_t len), (ptr, len))
-LAZY_FORWARD(crypto, X509 *, PEM_read_bio_X509, (BIO *bp, X509 **x, pem_password_cb *cb, void *u), (bp, x, cb, u))
-LAZY_FORWARD(crypto, X509 *, PEM_read_bio_X509_AUX, (BIO *bp, X509 **x, pem_password_cb *cb, void *u),
-             (bp, x, cb, u))
-LAZY_FORWARD(crypto, EVP_PKEY *, PEM_read_bio_PrivateKey, (BIO *bp, EVP_PKEY **x, pem_password_cb *cb, void *u),
+LAZY_FORWARD(crypto, X509 *, PEM_read_bio_X509, (BIO * bp, X509 **x, pem_password_cb *cb, void *u), (bp, x, cb, u))
+LAZY_FORWARD(crypto, X509 *, PEM_read_bio_X509_AUX, (BIO * bp, X509 **x, pem_password_cb *cb, void *u), (bp, x, cb, u))
+LAZY_FORWARD(crypto, EVP_PKEY *, PEM_read_bio_PrivateKey, (BIO * bp, EVP_PKEY **x, pem_password_cb *cb, void *u),
              (bp, x, cb, u))
 LAZY_FORWARD(crypto, int, X509_check_private_key, (const X509 *x509, const EVP_PKEY *pkey), (x509, pkey))
-LAZY_FORWARD_VOID(crypto, X509_free, (X509 *a), (a))
+LAZY_FORWARD_VOID(crypto, X509_free, (X509 * a), (a))

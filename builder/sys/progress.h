@@ -31,7 +31,7 @@ struct progress {
     long long bytes_base;
     atomic_llong bytes_total;
     atomic_int blobs_done, blobs_total;
-    int stop;                 /* under lock; signalled on wake so stopping never waits a frame out */
+    int stop; /* under lock; signalled on wake so stopping never waits a frame out */
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int tty;

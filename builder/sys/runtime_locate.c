@@ -34,4 +34,3 @@ int runtime_locate(char **out, const char *given)
                        *out);
     return 0;
 }
-

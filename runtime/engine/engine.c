@@ -68,8 +68,8 @@ struct slot_map {
     int *slots;
     size_t cap;
     int count;
-    int *owner;         /* per slot: the graph that defines it (0 = the main graph) */
-    int *parent;        /* per graph: its enclosing graph */
+    int *owner;  /* per slot: the graph that defines it (0 = the main graph) */
+    int *parent; /* per graph: its enclosing graph */
     int n_graphs;
 };
 
@@ -227,12 +227,14 @@ static int plan_nodes(struct engine_model *m, struct slot_map *map, const Onnx__
         pn->kernel = np->op_type ? ops_find(np->domain, np->op_type) : NULL;
         if (!pn->kernel)
             return err_set(ERR_UNSUPPORTED, "%s: node '%s': operator %s%s%s is not supported", src, label,
-                           np->domain && np->domain[0] ? np->domain : "",
-                           np->domain && np->domain[0] ? "." : "", np->op_type ? np->op_type : "(none)");
+                           np->domain && np->domain[0] ? np->domain : "", np->domain && np->domain[0] ? "." : "",
+                           np->op_type ? np->op_type : "(none)");
         const char *strings = ops_ml_string_attribute(np);
         if (strings)
-            return err_set(ERR_UNSUPPORTED, "%s: node '%s': %s with %s is not supported: the engine has no string "
-                           "tensors (export the model with integer class labels)", src, label, np->op_type, strings);
+            return err_set(ERR_UNSUPPORTED,
+                           "%s: node '%s': %s with %s is not supported: the engine has no string "
+                           "tensors (export the model with integer class labels)",
+                           src, label, np->op_type, strings);
         if ((int)np->n_input < pn->kernel->min_inputs || (int)np->n_input > pn->kernel->max_inputs)
             return err_set(ERR_PARSE, "%s: node '%s': %s takes %d to %d inputs, has %zu", src, label, np->op_type,
                            pn->kernel->min_inputs, pn->kernel->max_inputs, np->n_input);
@@ -257,17 +259,17 @@ static int plan_nodes(struct engine_model *m, struct slot_map *map, const Onnx__
             }
             pn->inputs[j] = slot_map_get(map, np->input[j], 0);
             if (pn->inputs[j] < 0 || !slot_visible(map, map->owner[pn->inputs[j]], gid))
-                return err_set(ERR_PARSE, "%s: node '%s': input '%s' is not produced before it is used", src,
-                               label, np->input[j]);
+                return err_set(ERR_PARSE, "%s: node '%s': input '%s' is not produced before it is used", src, label,
+                               np->input[j]);
         }
         plan_backend(m, pn);
         /* Control flow: plan the branches or body before the node's own outputs exist. */
         if (!pn->kernel->run) {
             int is_if = strcmp(np->op_type, "If") == 0;
-            pn->control = is_if                                  ? CONTROL_IF
-                          : strcmp(np->op_type, "Loop") == 0     ? CONTROL_LOOP
-                          : strcmp(np->op_type, "Scan") == 0     ? CONTROL_SCAN
-                                                                 : CONTROL_SEQUENCE_MAP;
+            pn->control = is_if                              ? CONTROL_IF
+                          : strcmp(np->op_type, "Loop") == 0 ? CONTROL_LOOP
+                          : strcmp(np->op_type, "Scan") == 0 ? CONTROL_SCAN
+                                                             : CONTROL_SEQUENCE_MAP;
             for (int k = 0; k < (is_if ? 2 : 1); k++) {
                 const char *attr_name = is_if ? (k ? "else_branch" : "then_branch") : "body";
                 const Onnx__GraphProto *sg = NULL;
@@ -363,8 +365,10 @@ static int plan_map_output(struct engine_model *m, struct engine_io *io, int slo
             if (m->nodes[i].outputs[j] == slot && strcmp(m->nodes[i].proto->op_type, "ZipMap") == 0)
                 zip = m->nodes[i].proto;
     if (!zip)
-        return err_set(ERR_UNSUPPORTED, "%s: graph output '%s' is a sequence or map, which the engine holds only "
-                       "when a ZipMap produces it", m->source, vi->name);
+        return err_set(ERR_UNSUPPORTED,
+                       "%s: graph output '%s' is a sequence or map, which the engine holds only "
+                       "when a ZipMap produces it",
+                       m->source, vi->name);
     const Onnx__AttributeProto *ints = NULL, *strs = NULL;
     for (size_t a = 0; a < zip->n_attribute; a++) {
         const char *name = zip->attribute[a]->name ? zip->attribute[a]->name : "";
@@ -385,8 +389,8 @@ static int plan_map_output(struct engine_model *m, struct engine_io *io, int slo
         char num[24];
         if (ints && ints->n_ints)
             snprintf(num, sizeof num, "%lld", (long long)ints->ints[k]);
-        io->map_keys[k] = ints && ints->n_ints ? strdup(num) : strndup((const char *)strs->strings[k].data,
-                                                                      strs->strings[k].len);
+        io->map_keys[k] =
+            ints && ints->n_ints ? strdup(num) : strndup((const char *)strs->strings[k].data, strs->strings[k].len);
         if (!io->map_keys[k])
             return err_set(ERR_NOMEM, "%s: out of memory", m->source);
     }
@@ -462,8 +466,7 @@ static int build_plan(struct engine_model *m)
         const Onnx__ValueInfoProto *vi = g->output[i];
         int slot = vi->name ? slot_map_get(&map, vi->name, 0) : -1;
         if (slot < 0 || map.owner[slot] != 0) {
-            rc = err_set(ERR_PARSE, "%s: graph output '%s' is never produced", src,
-                         vi->name ? vi->name : "");
+            rc = err_set(ERR_PARSE, "%s: graph output '%s' is never produced", src, vi->name ? vi->name : "");
             goto done;
         }
         m->outputs[i].name = vi->name;
@@ -538,9 +541,18 @@ int engine_model_load_file(struct engine_model **out, const char *path)
     return rc;
 }
 
-size_t engine_input_count(const struct engine_model *m) { return m->n_inputs; }
-size_t engine_output_count(const struct engine_model *m) { return m->n_outputs; }
-size_t engine_node_count(const struct engine_model *m) { return m->n_nodes; }
+size_t engine_input_count(const struct engine_model *m)
+{
+    return m->n_inputs;
+}
+size_t engine_output_count(const struct engine_model *m)
+{
+    return m->n_outputs;
+}
+size_t engine_node_count(const struct engine_model *m)
+{
+    return m->n_nodes;
+}
 
 const struct engine_io *engine_input(const struct engine_model *m, size_t i)
 {
@@ -557,9 +569,9 @@ int engine_check_tensor_io(const struct engine_model *m)
     for (size_t k = 0; k < m->n_inputs + m->n_outputs; k++) {
         const struct engine_io *io = k < m->n_inputs ? &m->inputs[k] : &m->outputs[k - m->n_inputs];
         if (io->optional || !tensor_type_size(io->shape.type) || io->shape.type == TENSOR_STRING)
-            return err_set(ERR_UNSUPPORTED, "%s: %s '%s' is %s%s; only numeric and bool tensors can be served", m->source,
-                           k < m->n_inputs ? "input" : "output", io->name, io->optional ? "an optional " : "a ",
-                           tensor_type_name(io->shape.type));
+            return err_set(ERR_UNSUPPORTED, "%s: %s '%s' is %s%s; only numeric and bool tensors can be served",
+                           m->source, k < m->n_inputs ? "input" : "output", io->name,
+                           io->optional ? "an optional " : "a ", tensor_type_name(io->shape.type));
     }
     return 0;
 }
@@ -572,8 +584,8 @@ static int check_input(const struct engine_io *io, const struct tensor *t)
     if (t->type == TENSOR_SEQUENCE && io->shape.type == TENSOR_SEQUENCE)
         return t->data ? 0 : err_set(ERR_INVALID, "input '%s': the sequence has no items array", io->name);
     if (t->type != io->shape.type)
-        return err_set(ERR_INVALID, "input '%s': expected %s, got %s", io->name,
-                       tensor_type_name(io->shape.type), tensor_type_name(t->type));
+        return err_set(ERR_INVALID, "input '%s': expected %s, got %s", io->name, tensor_type_name(io->shape.type),
+                       tensor_type_name(t->type));
     int ok = io->shape.rank < 0 || io->shape.rank == t->rank;
     for (int i = 0; ok && io->shape.rank >= 0 && i < t->rank; i++)
         ok = io->shape.dims[i] < 0 || io->shape.dims[i] == t->dims[i];
@@ -600,7 +612,8 @@ static int run_if(const struct engine_model *m, struct arena *arena, struct tens
 {
     int cond;
     if (scalar_flag(&values[pn->inputs[0]], &cond))
-        return err_set(ERR_INVALID, "node '%s' (If): the condition must be one bool", pn->proto->name ? pn->proto->name : "");
+        return err_set(ERR_INVALID, "node '%s' (If): the condition must be one bool",
+                       pn->proto->name ? pn->proto->name : "");
     const struct plan_graph *g = pn->sub[cond ? 0 : 1];
     int rc = run_nodes(m, arena, values, args, g->nodes, g->n_nodes, depth + 1);
     for (size_t j = 0; !rc && j < g->n_outputs; j++)
@@ -690,7 +703,8 @@ static int run_loop(const struct engine_model *m, struct arena *arena, struct te
             for (int d = 0; same && d < first->rank; d++)
                 same = scans[k][i].dims[d] == first->dims[d];
             if (!same)
-                return err_set(ERR_INVALID, "node '%s' (Loop): scan output %d changes shape between iterations", name, k);
+                return err_set(ERR_INVALID, "node '%s' (Loop): scan output %d changes shape between iterations", name,
+                               k);
         }
         if (each < 0 || (iter && (uint64_t)each > SIZE_MAX / elem / (uint64_t)iter))
             return err_set(ERR_LIMIT, "node '%s' (Loop): scan output %d is too large", name, k);
@@ -977,8 +991,16 @@ static int run_sequence_map(const struct engine_model *m, struct arena *arena, s
 static int takes_non_tensors(const struct op_kernel *k)
 {
     static const op_run_fn any_value[] = {
-        op_identity,       op_sequence_construct, op_sequence_insert,   op_sequence_at,         op_sequence_erase,
-        op_sequence_length, op_concat_from_sequence, op_optional,       op_optional_has_element, op_optional_get_element,
+        op_identity,
+        op_sequence_construct,
+        op_sequence_insert,
+        op_sequence_at,
+        op_sequence_erase,
+        op_sequence_length,
+        op_concat_from_sequence,
+        op_optional,
+        op_optional_has_element,
+        op_optional_get_element,
     };
     for (size_t i = 0; i < sizeof any_value / sizeof any_value[0]; i++)
         if (k->run == any_value[i])
@@ -991,9 +1013,26 @@ static int takes_non_tensors(const struct op_kernel *k)
 static int takes_strings(const struct op_kernel *k)
 {
     static const op_run_fn string_ok[] = {
-        op_reshape, op_flatten, op_transpose, op_squeeze, op_unsqueeze, op_concat, op_gather, op_gather_elements,
-        op_shape,   op_size,    op_cast,      op_cast_like, op_slice,   op_expand, op_tile,   op_split,
-        op_where,   op_compress, op_split_to_sequence, op_string_normalizer,
+        op_reshape,
+        op_flatten,
+        op_transpose,
+        op_squeeze,
+        op_unsqueeze,
+        op_concat,
+        op_gather,
+        op_gather_elements,
+        op_shape,
+        op_size,
+        op_cast,
+        op_cast_like,
+        op_slice,
+        op_expand,
+        op_tile,
+        op_split,
+        op_where,
+        op_compress,
+        op_split_to_sequence,
+        op_string_normalizer,
     };
     if (takes_non_tensors(k))
         return 1;
@@ -1018,8 +1057,7 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
                  : pn->control == CONTROL_LOOP ? run_loop(m, arena, values, args, pn, results, depth)
                  : pn->control == CONTROL_SCAN ? run_scan(m, arena, values, args, pn, results, depth)
                                                : run_sequence_map(m, arena, values, args, pn, results, depth);
-        }
-        else {
+        } else {
             for (int j = 0; j < pn->n_inputs; j++) {
                 args[j] = pn->inputs[j] < 0 ? NULL : &values[pn->inputs[j]];
                 if (args[j] && (args[j]->type == TENSOR_SEQUENCE || args[j]->type == TENSOR_NONE) &&
@@ -1028,12 +1066,19 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
                                    pn->proto->name ? pn->proto->name : "", pn->proto->op_type, j,
                                    tensor_type_name(args[j]->type));
                 if (args[j] && args[j]->type == TENSOR_STRING && !takes_strings(pn->kernel))
-                    return err_set(ERR_UNSUPPORTED, "node '%s' (%s): input %d holds strings, which the operator "
-                                   "does not support", pn->proto->name ? pn->proto->name : "", pn->proto->op_type, j);
+                    return err_set(ERR_UNSUPPORTED,
+                                   "node '%s' (%s): input %d holds strings, which the operator "
+                                   "does not support",
+                                   pn->proto->name ? pn->proto->name : "", pn->proto->op_type, j);
             }
             struct op_call call = {
-                .node = pn->proto, .inputs = args, .n_inputs = pn->n_inputs,
-                .outputs = results, .n_outputs = pn->n_outputs, .arena = arena, .opset = m->opset,
+                .node = pn->proto,
+                .inputs = args,
+                .n_inputs = pn->n_inputs,
+                .outputs = results,
+                .n_outputs = pn->n_outputs,
+                .arena = arena,
+                .opset = m->opset,
             };
             rc = pn->fast ? pn->fast(&call) : BACKEND_DECLINE;
             int by = pn->backend;
@@ -1052,8 +1097,7 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
     return 0;
 }
 
-int engine_run(const struct engine_model *m, struct arena *arena, const struct tensor *inputs,
-               struct tensor *outputs)
+int engine_run(const struct engine_model *m, struct arena *arena, const struct tensor *inputs, struct tensor *outputs)
 {
     struct tensor *values = arena_alloc(arena, (size_t)m->n_slots * sizeof *values);
     const struct tensor **args = arena_alloc(arena, (size_t)(m->max_node_inputs + 1) * sizeof *args);

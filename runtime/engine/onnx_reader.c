@@ -54,18 +54,10 @@ static void copy_typed(void *dst, enum tensor_type type, const Onnx__TensorProto
     if (n == 0)
         return; /* the repeated field may be NULL */
     switch (type) {
-    case TENSOR_FLOAT:
-        memcpy(dst, p->float_data, n * sizeof(float));
-        break;
-    case TENSOR_DOUBLE:
-        memcpy(dst, p->double_data, n * sizeof(double));
-        break;
-    case TENSOR_INT64:
-        memcpy(dst, p->int64_data, n * sizeof(int64_t));
-        break;
-    case TENSOR_INT32:
-        memcpy(dst, p->int32_data, n * sizeof(int32_t));
-        break;
+    case TENSOR_FLOAT: memcpy(dst, p->float_data, n * sizeof(float)); break;
+    case TENSOR_DOUBLE: memcpy(dst, p->double_data, n * sizeof(double)); break;
+    case TENSOR_INT64: memcpy(dst, p->int64_data, n * sizeof(int64_t)); break;
+    case TENSOR_INT32: memcpy(dst, p->int32_data, n * sizeof(int32_t)); break;
     case TENSOR_UINT8:
     case TENSOR_INT8:
     case TENSOR_BOOL:
@@ -83,14 +75,11 @@ static void copy_typed(void *dst, enum tensor_type type, const Onnx__TensorProto
         for (size_t i = 0; i < n; i++)
             ((uint32_t *)dst)[i] = (uint32_t)p->uint64_data[i];
         break;
-    case TENSOR_UINT64:
-        memcpy(dst, p->uint64_data, n * sizeof(uint64_t));
-        break;
+    case TENSOR_UINT64: memcpy(dst, p->uint64_data, n * sizeof(uint64_t)); break;
     case TENSOR_UNDEFINED:
     case TENSOR_STRING: /* onnx_reader_tensor reads strings itself */
     case TENSOR_SEQUENCE:
-    case TENSOR_NONE:
-        break;
+    case TENSOR_NONE: break;
     }
 }
 
@@ -176,14 +165,16 @@ static int read_external(struct tensor *out, const Onnx__TensorProto *p, size_t 
     if (!location)
         return err_set(ERR_PARSE, "%s: initializer '%s': external data without a location", source, name);
     if (!inside_model_dir(location))
-        return err_set(ERR_INVALID, "%s: initializer '%s': external data location '%s' must be a relative path "
-                       "inside the model's directory", source, name, location);
+        return err_set(ERR_INVALID,
+                       "%s: initializer '%s': external data location '%s' must be a relative path "
+                       "inside the model's directory",
+                       source, name, location);
     if (!data_dir)
         return err_set(ERR_UNSUPPORTED, "%s: initializer '%s': external data needs the model read from its file",
                        source, name);
     if (length >= 0 && (unsigned long long)length != bytes)
-        return err_set(ERR_PARSE, "%s: initializer '%s': external data length %lld, its shape needs %zu", source,
-                       name, length, bytes);
+        return err_set(ERR_PARSE, "%s: initializer '%s': external data length %lld, its shape needs %zu", source, name,
+                       length, bytes);
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", data_dir, location) >= (int)sizeof path)
         return err_set(ERR_LIMIT, "%s: initializer '%s': external data path too long", source, name);
@@ -197,8 +188,10 @@ static int read_external(struct tensor *out, const Onnx__TensorProto *p, size_t 
     }
     if (!S_ISREG(st.st_mode) || offset > st.st_size || (unsigned long long)(st.st_size - offset) < bytes) {
         close(fd);
-        return err_set(ERR_PARSE, "%s: initializer '%s': external data '%s' holds %lld bytes, offset %lld + %zu "
-                       "needed", source, name, path, (long long)st.st_size, offset, bytes);
+        return err_set(ERR_PARSE,
+                       "%s: initializer '%s': external data '%s' holds %lld bytes, offset %lld + %zu "
+                       "needed",
+                       source, name, path, (long long)st.st_size, offset, bytes);
     }
     out->data = malloc(bytes ? bytes : 1);
     if (!out->data) {
@@ -230,11 +223,11 @@ int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *p, const cha
     enum tensor_type type = (enum tensor_type)p->data_type;
     size_t elem = tensor_type_size(type);
     if (!elem)
-        return err_set(ERR_UNSUPPORTED, "%s: initializer '%s': data type %d is not supported", source,
-                       name, (int)p->data_type);
+        return err_set(ERR_UNSUPPORTED, "%s: initializer '%s': data type %d is not supported", source, name,
+                       (int)p->data_type);
     if (p->n_dims > TENSOR_MAX_RANK)
-        return err_set(ERR_UNSUPPORTED, "%s: initializer '%s': rank %zu is above %d", source, name,
-                       p->n_dims, TENSOR_MAX_RANK);
+        return err_set(ERR_UNSUPPORTED, "%s: initializer '%s': rank %zu is above %d", source, name, p->n_dims,
+                       TENSOR_MAX_RANK);
     int external = p->has_data_location && p->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
     if (external && type == TENSOR_STRING)
         return err_set(ERR_UNSUPPORTED, "%s: initializer '%s': string data cannot be external", source, name);
@@ -252,8 +245,8 @@ int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *p, const cha
         return read_external(out, p, bytes, source, name, data_dir);
     size_t have = p->has_raw_data ? p->raw_data.len : typed_count(type, p) * elem;
     if (have != bytes)
-        return err_set(ERR_PARSE, "%s: initializer '%s': holds %zu bytes, its shape needs %zu", source,
-                       name, have, bytes);
+        return err_set(ERR_PARSE, "%s: initializer '%s': holds %zu bytes, its shape needs %zu", source, name, have,
+                       bytes);
     out->data = malloc(bytes ? bytes : 1);
     if (!out->data)
         return err_set(ERR_NOMEM, "%s: initializer '%s': out of memory", source, name);
@@ -261,8 +254,7 @@ int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *p, const cha
     if (p->has_raw_data) {
         if (bytes)
             memcpy(out->data, p->raw_data.data, bytes);
-    }
-    else
+    } else
         copy_typed(out->data, type, p, (size_t)count);
     return 0;
 }
@@ -281,7 +273,8 @@ int onnx_reader_value_info(struct tensor *out, const Onnx__ValueInfoProto *info,
         return 0;
     }
     if (!type || type->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE || !type->tensor_type)
-        return err_set(ERR_UNSUPPORTED, "%s: graph value '%s' is not a tensor, a sequence or an optional", source, name);
+        return err_set(ERR_UNSUPPORTED, "%s: graph value '%s' is not a tensor, a sequence or an optional", source,
+                       name);
     out->type = (enum tensor_type)type->tensor_type->elem_type;
     const Onnx__TensorShapeProto *shape = type->tensor_type->shape;
     if (!shape) {
@@ -289,14 +282,12 @@ int onnx_reader_value_info(struct tensor *out, const Onnx__ValueInfoProto *info,
         return 0;
     }
     if (shape->n_dim > TENSOR_MAX_RANK)
-        return err_set(ERR_UNSUPPORTED, "%s: graph value '%s': rank %zu is above %d", source, name,
-                       shape->n_dim, TENSOR_MAX_RANK);
+        return err_set(ERR_UNSUPPORTED, "%s: graph value '%s': rank %zu is above %d", source, name, shape->n_dim,
+                       TENSOR_MAX_RANK);
     out->rank = (int)shape->n_dim;
     for (size_t i = 0; i < shape->n_dim; i++) {
         const Onnx__TensorShapeProto__Dimension *d = shape->dim[i];
-        out->dims[i] = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE
-                           ? d->dim_value
-                           : -1;
+        out->dims[i] = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ? d->dim_value : -1;
     }
     return 0;
 }

@@ -20,8 +20,7 @@ void onnx_reader_free(Onnx__ModelProto *model);
  * data_dir, the model's directory, named by a relative location without
  * "..", at its offset and length). data_dir NULL refuses external data. The
  * caller frees out->data. */
-int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *proto, const char *source,
-                       const char *data_dir);
+int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *proto, const char *source, const char *data_dir);
 /* Fills type/rank/dims (-1 for symbolic dims) from a graph input/output. A
  * sequence gets type TENSOR_SEQUENCE and rank -1; an optional, what it holds. */
 int onnx_reader_value_info(struct tensor *out, const Onnx__ValueInfoProto *info, const char *source);

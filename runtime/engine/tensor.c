@@ -9,27 +9,21 @@ size_t tensor_type_size(enum tensor_type type)
     switch (type) {
     case TENSOR_FLOAT:
     case TENSOR_INT32:
-    case TENSOR_UINT32:
-        return 4;
+    case TENSOR_UINT32: return 4;
     case TENSOR_INT64:
     case TENSOR_UINT64:
-    case TENSOR_DOUBLE:
-        return 8;
+    case TENSOR_DOUBLE: return 8;
     case TENSOR_UINT16:
     case TENSOR_INT16:
     case TENSOR_FLOAT16:
-    case TENSOR_BFLOAT16:
-        return 2;
+    case TENSOR_BFLOAT16: return 2;
     case TENSOR_UINT8:
     case TENSOR_INT8:
-    case TENSOR_BOOL:
-        return 1;
-    case TENSOR_STRING:
-        return sizeof(struct tensor_string);
+    case TENSOR_BOOL: return 1;
+    case TENSOR_STRING: return sizeof(struct tensor_string);
     case TENSOR_UNDEFINED:
     case TENSOR_SEQUENCE:
-    case TENSOR_NONE:
-        break;
+    case TENSOR_NONE: break;
     }
     return 0;
 }
@@ -80,8 +74,7 @@ void tensor_format_shape(char *out, size_t out_size, const int64_t *dims, int ra
         if (dims[i] < 0)
             used += (size_t)snprintf(out + used, out_size - used, "%s?", i ? "," : "");
         else
-            used += (size_t)snprintf(out + used, out_size - used, "%s%lld", i ? "," : "",
-                                     (long long)dims[i]);
+            used += (size_t)snprintf(out + used, out_size - used, "%s%lld", i ? "," : "", (long long)dims[i]);
     }
     if (used < out_size)
         snprintf(out + used, out_size - used, "]");
@@ -90,7 +83,7 @@ void tensor_format_shape(char *out, size_t out_size, const int64_t *dims, int ra
 static double half_to_double(uint16_t h)
 {
     int exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-    double v = exp == 0    ? ldexp(mant, -24)                      /* subnormal */
+    double v = exp == 0    ? ldexp(mant, -24) /* subnormal */
                : exp == 31 ? (mant ? NAN : INFINITY)
                            : ldexp(1024 + mant, exp - 25);
     return h & 0x8000 ? -v : v;
@@ -173,7 +166,9 @@ void tensor_store(enum tensor_type type, void *data, int64_t i, double v)
     case TENSOR_FLOAT: ((float *)data)[i] = (float)v; break;
     case TENSOR_DOUBLE: ((double *)data)[i] = v; break;
     case TENSOR_INT32: ((int32_t *)data)[i] = (int32_t)saturate(v, INT32_MIN, INT32_MAX); break;
-    case TENSOR_INT64: ((int64_t *)data)[i] = (int64_t)saturate(v, -9223372036854775808.0, 9223372036854774784.0); break;
+    case TENSOR_INT64:
+        ((int64_t *)data)[i] = (int64_t)saturate(v, -9223372036854775808.0, 9223372036854774784.0);
+        break;
     case TENSOR_INT8: ((int8_t *)data)[i] = (int8_t)saturate(v, INT8_MIN, INT8_MAX); break;
     case TENSOR_UINT8: ((uint8_t *)data)[i] = (uint8_t)saturate(v, 0, UINT8_MAX); break;
     case TENSOR_INT16: ((int16_t *)data)[i] = (int16_t)saturate(v, INT16_MIN, INT16_MAX); break;

@@ -65,8 +65,8 @@ static void run_ours(void *ctx)
 static void run_openblas(void *ctx)
 {
     struct gemm_case *g = ctx;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->m, g->n, g->k, 1.0f, g->a, g->k, g->b, g->n, 0.0f,
-                g->c, g->n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->m, g->n, g->k, 1.0f, g->a, g->k, g->b, g->n, 0.0f, g->c,
+                g->n);
 }
 
 /* OpenBLAS reports the kernel family it picked (Debian's 0.3.21 uses its Haswell AVX2 kernels on

@@ -238,8 +238,9 @@ static int compare(char *why, size_t why_size, const struct tensor *got, const s
                                        *ws = &((const struct tensor_string *)want->data)[i];
             if (gs->len == ws->len && (!ws->len || memcmp(gs->data, ws->data, ws->len) == 0))
                 continue;
-            snprintf(why, why_size, "element %lld is '%.*s', expected '%.*s'", (long long)i, (int)(gs->len > 64 ? 64 : gs->len),
-                     gs->data ? gs->data : "", (int)(ws->len > 64 ? 64 : ws->len), ws->data ? ws->data : "");
+            snprintf(why, why_size, "element %lld is '%.*s', expected '%.*s'", (long long)i,
+                     (int)(gs->len > 64 ? 64 : gs->len), gs->data ? gs->data : "", (int)(ws->len > 64 ? 64 : ws->len),
+                     ws->data ? ws->data : "");
             return 0;
         }
         case TENSOR_INT64:
@@ -336,8 +337,8 @@ static void run_test(const char *dir)
             }
         }
         if ((size_t)n_in != engine_input_count(model) || (size_t)n_want != engine_output_count(model)) {
-            printf("FAIL %s: data set %d has %d inputs and %d outputs, the model %zu and %zu\n", name, set,
-                   n_in, n_want, engine_input_count(model), engine_output_count(model));
+            printf("FAIL %s: data set %d has %d inputs and %d outputs, the model %zu and %zu\n", name, set, n_in,
+                   n_want, engine_input_count(model), engine_output_count(model));
             goto done;
         }
         /* The suite writes bfloat16 tensors as uint16 (same bits): take the model's word for it. */
@@ -351,14 +352,13 @@ static void run_test(const char *dir)
         arena_reset(&arena);
         rc = engine_run(model, &arena, inputs, got);
         if (rc) {
-            printf("%s %s: data set %d: %s\n", rc == ERR_UNSUPPORTED ? "NOTIMPL" : "FAIL", name, set,
-                   err_message(rc));
+            printf("%s %s: data set %d: %s\n", rc == ERR_UNSUPPORTED ? "NOTIMPL" : "FAIL", name, set, err_message(rc));
             goto done;
         }
         for (int k = 0; k < n_want; k++) {
             if (!compare(why, sizeof why, &got[k], &want[k])) {
-                printf("FAIL %s: data set %d output %d ('%s'): %s\n", name, set, k, engine_output(model, (size_t)k)->name,
-                       why);
+                printf("FAIL %s: data set %d output %d ('%s'): %s\n", name, set, k,
+                       engine_output(model, (size_t)k)->name, why);
                 goto done;
             }
         }

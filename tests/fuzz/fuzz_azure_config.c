@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!inference || (deployment && !dc))
         return 0;
     const char *models[] = {"m:1=/tmp/score.py"};
-    struct spec_azure_input in = {.inference_config = inference, .deployment_config = dc, .models = models, .n_models = 1};
+    struct spec_azure_input in = {
+        .inference_config = inference, .deployment_config = dc, .models = models, .n_models = 1};
     struct spec *spec = NULL;
     err_clear();
     if (spec_load_azure(&spec, &in) == 0)

@@ -19,7 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fwrite(data, 1, size, f);
     fclose(f);
     err_clear();
-    (void)base_image_scan_layer(path, "layer", size & 1 ? NULL : "sha256:0000000000000000000000000000000000000000000000000000000000000000");
+    (void)base_image_scan_layer(
+        path, "layer", size & 1 ? NULL : "sha256:0000000000000000000000000000000000000000000000000000000000000000");
     err_clear();
     unlink(path);
     return 0;

@@ -29,9 +29,15 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     struct buf body, headers;
     buf_init(&body, 0);
     buf_init(&headers, 0);
-    struct scorer_request req = {.method = "POST", .body = (const char *)data, .body_len = size, .query = "",
-                                 .path = "/score", .worker = -1, .arena = &arena};
-    struct scorer_response resp = {.status = 200, .content_type = "application/json", .headers = &headers, .body = &body};
+    struct scorer_request req = {.method = "POST",
+                                 .body = (const char *)data,
+                                 .body_len = size,
+                                 .query = "",
+                                 .path = "/score",
+                                 .worker = -1,
+                                 .arena = &arena};
+    struct scorer_response resp = {
+        .status = 200, .content_type = "application/json", .headers = &headers, .body = &body};
     err_clear();
     scorer->score(scorer, &req, &resp);
     buf_release(&body);

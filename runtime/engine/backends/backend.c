@@ -58,14 +58,38 @@ const struct engine_backend *backend_assign(const struct backend_node *info, op_
     return NULL;
 }
 
-int backend_count(void) { return N_BACKENDS; }
-const char *backend_name(int index) { return index < 0 ? "cpu-ref" : all[index]->name; }
-void backend_count_planned(int index, int delta) { atomic_fetch_add(&planned[index + 1], (unsigned long)(long)delta); }
-void backend_count_run(int index) { atomic_fetch_add_explicit(&runs[index + 1], 1, memory_order_relaxed); }
-unsigned long backend_planned(int index) { return atomic_load(&planned[index + 1]); }
-unsigned long backend_runs(int index) { return atomic_load(&runs[index + 1]); }
-const char *backend_choice(void) { return choice; }
-int backend_threads(void) { return pool_threads(); }
+int backend_count(void)
+{
+    return N_BACKENDS;
+}
+const char *backend_name(int index)
+{
+    return index < 0 ? "cpu-ref" : all[index]->name;
+}
+void backend_count_planned(int index, int delta)
+{
+    atomic_fetch_add(&planned[index + 1], (unsigned long)(long)delta);
+}
+void backend_count_run(int index)
+{
+    atomic_fetch_add_explicit(&runs[index + 1], 1, memory_order_relaxed);
+}
+unsigned long backend_planned(int index)
+{
+    return atomic_load(&planned[index + 1]);
+}
+unsigned long backend_runs(int index)
+{
+    return atomic_load(&runs[index + 1]);
+}
+const char *backend_choice(void)
+{
+    return choice;
+}
+int backend_threads(void)
+{
+    return pool_threads();
+}
 
 op_run_fn backend_kernel_find(const struct backend_kernel *table, size_t n, const Onnx__NodeProto *node)
 {
@@ -110,8 +134,8 @@ int backend_gemm_args(const struct op_call *call, int matmul, struct backend_gem
     return g->b->dims[g->tb] == g->k ? 0 : BACKEND_DECLINE;
 }
 
-int backend_gemm_output(const struct op_call *call, const struct tensor *c, float beta, int64_t m, int64_t n,
-                        float **y, int *accumulate)
+int backend_gemm_output(const struct op_call *call, const struct tensor *c, float beta, int64_t m, int64_t n, float **y,
+                        int *accumulate)
 {
     /* C broadcasts one way to [M, N]: element (i, j) is at i·rs + j·cs. */
     int64_t rs = 0, cs = 0;

@@ -65,8 +65,8 @@ int backend_gemm_args(const struct op_call *call, int matmul, struct backend_gem
 /* Gemm's output Y [m, n] allocated and, when C is given and beta is not 0,
  * filled with beta·C (C broadcasts one way to [m, n]); *accumulate then says
  * the product must be added to Y. BACKEND_DECLINE when C does not broadcast. */
-int backend_gemm_output(const struct op_call *call, const struct tensor *c, float beta, int64_t m, int64_t n,
-                        float **y, int *accumulate);
+int backend_gemm_output(const struct op_call *call, const struct tensor *c, float beta, int64_t m, int64_t n, float **y,
+                        int *accumulate);
 /* 1 when every input whose type is known at load is float32 (the rest are checked per call). */
 int backend_inputs_float(const struct backend_node *info);
 

@@ -37,8 +37,7 @@ static int fast_matmul(const struct op_call *call)
             dims[i] = a->dims[i];
         for (int i = 0; i < a->rank - 2; i++)
             m *= a->dims[i];
-    }
-    else {
+    } else {
         if (a->rank != b->rank)
             return BACKEND_DECLINE;
         for (int i = 0; i < a->rank - 2; i++) {
@@ -68,8 +67,8 @@ static int fast_gemm(const struct op_call *call)
     int rc = backend_gemm_args(call, 0, &g);
     if (rc || (rc = backend_gemm_output(call, g.c, g.beta, g.m, g.n, &y, &add_c)))
         return rc;
-    sgemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, g.a->data, g.a->dims[1], g.b->data, g.b->dims[1], add_c ? 1.0f : 0.0f,
-          y, g.n);
+    sgemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, g.a->data, g.a->dims[1], g.b->data, g.b->dims[1], add_c ? 1.0f : 0.0f, y,
+          g.n);
     return 0;
 }
 
@@ -120,7 +119,8 @@ static void im2col(float *col, const float *x, const struct ops_window *w, int64
 static int fast_conv(const struct op_call *call)
 {
     const struct tensor *x = call->inputs[0], *wt = call->inputs[1], *bias = ops_input(call, 2);
-    if (!backend_is_float(x) || !backend_is_float(wt) || (bias && !backend_is_float(bias)) || x->rank < 3 || wt->rank != x->rank)
+    if (!backend_is_float(x) || !backend_is_float(wt) || (bias && !backend_is_float(bias)) || x->rank < 3 ||
+        wt->rank != x->rank)
         return BACKEND_DECLINE;
     struct ops_window w;
     if (ops_window_init(call, &w, x, wt->dims + 2)) {
@@ -255,8 +255,14 @@ static int fast_binary(const struct op_call *call, enum vec_op op)
         int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, shape->rank, shape->dims);
         if (rc)
             return rc;
-        struct chunked c = {.binary = 1, .op = op, .out = call->outputs[0].data, .a = a->data, .b = b->data,
-                            .a_step = a_step, .b_step = b_step, .n = tensor_element_count(shape)};
+        struct chunked c = {.binary = 1,
+                            .op = op,
+                            .out = call->outputs[0].data,
+                            .a = a->data,
+                            .b = b->data,
+                            .a_step = a_step,
+                            .b_step = b_step,
+                            .n = tensor_element_count(shape)};
         run_chunked(&c);
         return 0;
     }
@@ -277,10 +283,22 @@ static int fast_binary(const struct op_call *call, enum vec_op op)
     return 0;
 }
 
-static int fast_add(const struct op_call *call) { return fast_binary(call, VEC_ADD); }
-static int fast_sub(const struct op_call *call) { return fast_binary(call, VEC_SUB); }
-static int fast_mul(const struct op_call *call) { return fast_binary(call, VEC_MUL); }
-static int fast_div(const struct op_call *call) { return fast_binary(call, VEC_DIV); }
+static int fast_add(const struct op_call *call)
+{
+    return fast_binary(call, VEC_ADD);
+}
+static int fast_sub(const struct op_call *call)
+{
+    return fast_binary(call, VEC_SUB);
+}
+static int fast_mul(const struct op_call *call)
+{
+    return fast_binary(call, VEC_MUL);
+}
+static int fast_div(const struct op_call *call)
+{
+    return fast_binary(call, VEC_DIV);
+}
 
 static int fast_activation(const struct op_call *call, enum vec_act act, float alpha)
 {
@@ -290,15 +308,24 @@ static int fast_activation(const struct op_call *call, enum vec_act act, float a
     int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, x->dims);
     if (rc)
         return rc;
-    struct chunked c = {.act = act, .out = call->outputs[0].data, .a = x->data, .alpha = alpha,
-                        .n = tensor_element_count(x)};
+    struct chunked c = {
+        .act = act, .out = call->outputs[0].data, .a = x->data, .alpha = alpha, .n = tensor_element_count(x)};
     run_chunked(&c);
     return 0;
 }
 
-static int fast_relu(const struct op_call *call) { return fast_activation(call, VEC_RELU, 0); }
-static int fast_sigmoid(const struct op_call *call) { return fast_activation(call, VEC_SIGMOID, 0); }
-static int fast_exp(const struct op_call *call) { return fast_activation(call, VEC_EXP, 0); }
+static int fast_relu(const struct op_call *call)
+{
+    return fast_activation(call, VEC_RELU, 0);
+}
+static int fast_sigmoid(const struct op_call *call)
+{
+    return fast_activation(call, VEC_SIGMOID, 0);
+}
+static int fast_exp(const struct op_call *call)
+{
+    return fast_activation(call, VEC_EXP, 0);
+}
 static int fast_leaky_relu(const struct op_call *call)
 {
     return fast_activation(call, VEC_LEAKY_RELU, ops_attr_float(call, "alpha", 0.01f));
@@ -430,10 +457,11 @@ static int fast_max_pool(const struct op_call *call)
 /* ---- the backend ---- */
 
 static const struct backend_kernel kernels[] = {
-    {"MatMul", fast_matmul}, {"Gemm", fast_gemm}, {"Conv", fast_conv},
-    {"Add", fast_add}, {"Sub", fast_sub}, {"Mul", fast_mul}, {"Div", fast_div},
-    {"Relu", fast_relu}, {"LeakyRelu", fast_leaky_relu}, {"Sigmoid", fast_sigmoid}, {"Exp", fast_exp},
-    {"BatchNormalization", fast_batch_norm}, {"Softmax", fast_softmax}, {"MaxPool", fast_max_pool},
+    {"MatMul", fast_matmul},   {"Gemm", fast_gemm},        {"Conv", fast_conv},
+    {"Add", fast_add},         {"Sub", fast_sub},          {"Mul", fast_mul},
+    {"Div", fast_div},         {"Relu", fast_relu},        {"LeakyRelu", fast_leaky_relu},
+    {"Sigmoid", fast_sigmoid}, {"Exp", fast_exp},          {"BatchNormalization", fast_batch_norm},
+    {"Softmax", fast_softmax}, {"MaxPool", fast_max_pool},
 };
 
 static op_run_fn find(const Onnx__NodeProto *node)

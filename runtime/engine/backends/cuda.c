@@ -39,8 +39,14 @@ static int cuda_gemm_op(const struct op_call *call, int matmul)
     return cudak_gemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, g.a->data, g.b->data, y, acc) ? BACKEND_DECLINE : 0;
 }
 
-static int cuda_gemm(const struct op_call *call) { return cuda_gemm_op(call, 0); }
-static int cuda_matmul(const struct op_call *call) { return cuda_gemm_op(call, 1); }
+static int cuda_gemm(const struct op_call *call)
+{
+    return cuda_gemm_op(call, 0);
+}
+static int cuda_matmul(const struct op_call *call)
+{
+    return cuda_gemm_op(call, 1);
+}
 
 static int cuda_binary(const struct op_call *call, int op)
 {
@@ -51,7 +57,10 @@ static int cuda_binary(const struct op_call *call, int op)
     int same = a->rank == b->rank && na == nb;
     for (int i = 0; same && i < a->rank; i++)
         same = a->dims[i] == b->dims[i];
-    const struct tensor *shape = same ? a : nb == 1 && b->rank <= a->rank ? a : na == 1 && a->rank <= b->rank ? b : NULL;
+    const struct tensor *shape = same                            ? a
+                                 : nb == 1 && b->rank <= a->rank ? a
+                                 : na == 1 && a->rank <= b->rank ? b
+                                                                 : NULL;
     if (!shape)
         return BACKEND_DECLINE;
     int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, shape->rank, shape->dims);
@@ -59,13 +68,26 @@ static int cuda_binary(const struct op_call *call, int op)
         return rc;
     int64_t n = tensor_element_count(shape);
     return cudak_binary(op, call->outputs[0].data, a->data, same || shape == a, b->data, same || shape == b, n)
-               ? BACKEND_DECLINE : 0;
+               ? BACKEND_DECLINE
+               : 0;
 }
 
-static int cuda_add(const struct op_call *call) { return cuda_binary(call, 0); }
-static int cuda_sub(const struct op_call *call) { return cuda_binary(call, 1); }
-static int cuda_mul(const struct op_call *call) { return cuda_binary(call, 2); }
-static int cuda_div(const struct op_call *call) { return cuda_binary(call, 3); }
+static int cuda_add(const struct op_call *call)
+{
+    return cuda_binary(call, 0);
+}
+static int cuda_sub(const struct op_call *call)
+{
+    return cuda_binary(call, 1);
+}
+static int cuda_mul(const struct op_call *call)
+{
+    return cuda_binary(call, 2);
+}
+static int cuda_div(const struct op_call *call)
+{
+    return cuda_binary(call, 3);
+}
 
 static int cuda_activation(const struct op_call *call, int act)
 {
@@ -78,8 +100,14 @@ static int cuda_activation(const struct op_call *call, int act)
     return cudak_activation(act, call->outputs[0].data, x->data, tensor_element_count(x)) ? BACKEND_DECLINE : 0;
 }
 
-static int cuda_relu(const struct op_call *call) { return cuda_activation(call, 0); }
-static int cuda_sigmoid(const struct op_call *call) { return cuda_activation(call, 1); }
+static int cuda_relu(const struct op_call *call)
+{
+    return cuda_activation(call, 0);
+}
+static int cuda_sigmoid(const struct op_call *call)
+{
+    return cuda_activation(call, 1);
+}
 
 static int cuda_softmax(const struct op_call *call)
 {
@@ -101,8 +129,9 @@ static int cuda_softmax(const struct op_call *call)
 }
 
 static const struct backend_kernel kernels[] = {
-    {"Gemm", cuda_gemm}, {"MatMul", cuda_matmul}, {"Add", cuda_add}, {"Sub", cuda_sub}, {"Mul", cuda_mul},
-    {"Div", cuda_div}, {"Relu", cuda_relu}, {"Sigmoid", cuda_sigmoid}, {"Softmax", cuda_softmax},
+    {"Gemm", cuda_gemm}, {"MatMul", cuda_matmul},   {"Add", cuda_add},
+    {"Sub", cuda_sub},   {"Mul", cuda_mul},         {"Div", cuda_div},
+    {"Relu", cuda_relu}, {"Sigmoid", cuda_sigmoid}, {"Softmax", cuda_softmax},
 };
 
 static op_run_fn find(const Onnx__NodeProto *node)

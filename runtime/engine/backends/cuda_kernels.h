@@ -18,8 +18,8 @@ extern "C" {
  * driver on machines without /dev/nvidiactl. */
 int cudak_usable(void);
 /* y[m,n] = alpha · op(a) · op(b) + (accumulate ? y : 0) */
-int cudak_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
-               const float *b, float *y, int accumulate);
+int cudak_gemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, const float *b,
+               float *y, int accumulate);
 /* op: 0 add, 1 sub, 2 mul, 3 div; a_step/b_step 0 broadcasts element 0. */
 int cudak_binary(int op, float *out, const float *a, int a_step, const float *b, int b_step, int64_t n);
 /* act: 0 relu, 1 sigmoid. */

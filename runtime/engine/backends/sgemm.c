@@ -51,12 +51,24 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const flo
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int64_t p = 0; p < kc; p++, a += MR, b += ldb) {
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
-        x = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
-        x = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
-        x = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
-        x = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
-        x = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
-        x = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
+        x = _mm256_broadcast_ss(a + 0);
+        c00 = _mm256_fmadd_ps(x, b0, c00);
+        c01 = _mm256_fmadd_ps(x, b1, c01);
+        x = _mm256_broadcast_ss(a + 1);
+        c10 = _mm256_fmadd_ps(x, b0, c10);
+        c11 = _mm256_fmadd_ps(x, b1, c11);
+        x = _mm256_broadcast_ss(a + 2);
+        c20 = _mm256_fmadd_ps(x, b0, c20);
+        c21 = _mm256_fmadd_ps(x, b1, c21);
+        x = _mm256_broadcast_ss(a + 3);
+        c30 = _mm256_fmadd_ps(x, b0, c30);
+        c31 = _mm256_fmadd_ps(x, b1, c31);
+        x = _mm256_broadcast_ss(a + 4);
+        c40 = _mm256_fmadd_ps(x, b0, c40);
+        c41 = _mm256_fmadd_ps(x, b1, c41);
+        x = _mm256_broadcast_ss(a + 5);
+        c50 = _mm256_fmadd_ps(x, b0, c50);
+        c51 = _mm256_fmadd_ps(x, b1, c51);
     }
     __m256 rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     for (int i = 0; i < MR; i++) {
@@ -77,12 +89,24 @@ __attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(int64_t kc,
     __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int64_t p = 0; p < kc; p++, a += MR, b += ldb) {
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
-        x = _mm512_set1_ps(a[0]); c00 = _mm512_fmadd_ps(x, b0, c00); c01 = _mm512_fmadd_ps(x, b1, c01);
-        x = _mm512_set1_ps(a[1]); c10 = _mm512_fmadd_ps(x, b0, c10); c11 = _mm512_fmadd_ps(x, b1, c11);
-        x = _mm512_set1_ps(a[2]); c20 = _mm512_fmadd_ps(x, b0, c20); c21 = _mm512_fmadd_ps(x, b1, c21);
-        x = _mm512_set1_ps(a[3]); c30 = _mm512_fmadd_ps(x, b0, c30); c31 = _mm512_fmadd_ps(x, b1, c31);
-        x = _mm512_set1_ps(a[4]); c40 = _mm512_fmadd_ps(x, b0, c40); c41 = _mm512_fmadd_ps(x, b1, c41);
-        x = _mm512_set1_ps(a[5]); c50 = _mm512_fmadd_ps(x, b0, c50); c51 = _mm512_fmadd_ps(x, b1, c51);
+        x = _mm512_set1_ps(a[0]);
+        c00 = _mm512_fmadd_ps(x, b0, c00);
+        c01 = _mm512_fmadd_ps(x, b1, c01);
+        x = _mm512_set1_ps(a[1]);
+        c10 = _mm512_fmadd_ps(x, b0, c10);
+        c11 = _mm512_fmadd_ps(x, b1, c11);
+        x = _mm512_set1_ps(a[2]);
+        c20 = _mm512_fmadd_ps(x, b0, c20);
+        c21 = _mm512_fmadd_ps(x, b1, c21);
+        x = _mm512_set1_ps(a[3]);
+        c30 = _mm512_fmadd_ps(x, b0, c30);
+        c31 = _mm512_fmadd_ps(x, b1, c31);
+        x = _mm512_set1_ps(a[4]);
+        c40 = _mm512_fmadd_ps(x, b0, c40);
+        c41 = _mm512_fmadd_ps(x, b1, c41);
+        x = _mm512_set1_ps(a[5]);
+        c50 = _mm512_fmadd_ps(x, b0, c50);
+        c51 = _mm512_fmadd_ps(x, b1, c51);
     }
     __m512 rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     for (int i = 0; i < MR; i++) {
@@ -104,8 +128,8 @@ struct gemm_args {
     const float *a, *b;
     int64_t lda, ldb, ldc;
     float *c;
-    int acc;        /* add to C (beta = 1) instead of overwriting it */
-    int direct_b;   /* read B's full panels in place instead of packing them */
+    int acc;                /* add to C (beta = 1) instead of overwriting it */
+    int direct_b;           /* read B's full panels in place instead of packing them */
     int64_t m_step, n_step; /* the C block each task owns */
     int64_t n_tasks_n;
     enum cpu_isa isa;
@@ -127,8 +151,7 @@ static void pack_a(float *ap, const struct gemm_args *g, int64_t i0, int64_t mc,
                     for (int64_t p = 0; p < kc; p++)
                         ap[p * MR + i] = g->alpha * row[p];
             }
-        }
-        else {
+        } else {
             for (int64_t p = 0; p < kc; p++) {
                 const float *col = g->a + (p0 + p) * g->lda + i0 + ir;
                 for (int64_t i = 0; i < h; i++)
@@ -157,8 +180,7 @@ static void pack_b(float *bp, const struct gemm_args *g, int64_t p0, int64_t kc,
                 for (int64_t jr = 0; jr < full; jr += 16, dst += kc * 16)
                     memcpy(dst, src + jr, 16 * sizeof *dst);
         }
-    }
-    else {
+    } else {
         for (int64_t jr = 0; jr < full; jr += nr) {
             float *panel = bp + jr * kc;
             for (int64_t j = 0; j < nr; j++) {
@@ -174,8 +196,8 @@ static void pack_b(float *bp, const struct gemm_args *g, int64_t p0, int64_t kc,
             for (int64_t j = 0; j < nr; j++) {
                 int64_t col = j0 + full + j;
                 panel[p * nr + j] = full + j >= nc ? 0
-                                    : g->trans_b ? g->b[col * g->ldb + p0 + p]
-                                                 : g->b[(p0 + p) * g->ldb + col];
+                                    : g->trans_b   ? g->b[col * g->ldb + p0 + p]
+                                                   : g->b[(p0 + p) * g->ldb + col];
             }
     }
 }
@@ -202,15 +224,15 @@ static void packed_task(void *ctx, int index)
     if (g->isa == CPU_ISA_AVX512) {
         micro = micro_avx512;
         nr = 32;
-    }
-    else if (g->isa == CPU_ISA_AVX2) {
+    } else if (g->isa == CPU_ISA_AVX2) {
         micro = micro_avx2;
     }
 #endif
     int64_t nc_max = n1 - n0 < NC ? n1 - n0 : NC;
     int64_t kc_max = g->k < KC ? g->k : KC;
     int64_t mc_max = m1 - m0 < MC ? m1 - m0 : MC;
-    size_t b_size = (size_t)((nc_max + nr - 1) / nr * nr * kc_max), a_size = (size_t)((mc_max + MR - 1) / MR * MR * kc_max);
+    size_t b_size = (size_t)((nc_max + nr - 1) / nr * nr * kc_max),
+           a_size = (size_t)((mc_max + MR - 1) / MR * MR * kc_max);
     float *bp = scratch_floats(SCRATCH_PACK_B, b_size);
     float *ap = scratch_floats(SCRATCH_PACK_A, a_size);
     float tile[MR * NR_MAX];
@@ -410,8 +432,20 @@ void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alph
         return;
     }
     struct gemm_args g = {
-        .trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k, .alpha = alpha, .a = a, .b = b,
-        .lda = lda, .ldb = ldb, .ldc = ldc, .c = c, .acc = beta != 0, .isa = cpu_isa(),
+        .trans_a = trans_a,
+        .trans_b = trans_b,
+        .m = m,
+        .n = n,
+        .k = k,
+        .alpha = alpha,
+        .a = a,
+        .b = b,
+        .lda = lda,
+        .ldb = ldb,
+        .ldc = ldc,
+        .c = c,
+        .acc = beta != 0,
+        .isa = cpu_isa(),
     };
     double flops = (double)m * (double)n * (double)k;
     int threads = flops < PARALLEL_MIN_FLOPS ? 1 : pool_threads();

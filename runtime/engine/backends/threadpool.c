@@ -10,8 +10,8 @@
 
 static struct {
     pthread_once_t once;
-    int threads;           /* including the caller */
-    pthread_mutex_t busy;  /* held by the one caller using the pool */
+    int threads;          /* including the caller */
+    pthread_mutex_t busy; /* held by the one caller using the pool */
     pthread_mutex_t lock;
     pthread_cond_t wake, done;
     unsigned long generation;
@@ -19,7 +19,7 @@ static struct {
     void *ctx;
     int n_tasks;
     atomic_int next;
-    int running;           /* workers still inside the current generation */
+    int running; /* workers still inside the current generation */
 } pool = {
     .once = PTHREAD_ONCE_INIT,
     .busy = PTHREAD_MUTEX_INITIALIZER,

@@ -36,34 +36,34 @@ static float scalar_act(enum vec_act act, float x, float alpha)
     return x;
 }
 
-static void binary_tail(enum vec_op op, float *out, const float *a, int a_step, const float *b, int b_step,
-                        int64_t i, int64_t n)
+static void binary_tail(enum vec_op op, float *out, const float *a, int a_step, const float *b, int b_step, int64_t i,
+                        int64_t n)
 {
     for (; i < n; i++)
         out[i] = scalar_op(op, a[i * a_step], b[i * b_step]);
 }
 
 #if HAVE_X86
-#define DEFINE_BINARY(name, isa_str, V, W, load, set1, store, add, sub, mul, div)                             \
-    __attribute__((target(isa_str))) static int64_t name(enum vec_op op, float *out, const float *a,        \
-                                                        int a_step, const float *b, int b_step, int64_t n) \
-    {                                                                                                      \
-        int64_t i = 0;                                                                                     \
-        V sa = set1(a[0]), sb = set1(b[0]);                                                                \
-        for (; i + W <= n; i += W) {                                                                       \
-            V x = a_step ? load(a + i) : sa, y = b_step ? load(b + i) : sb, r;                             \
-            switch (op) {                                                                                  \
-            case VEC_ADD: r = add(x, y); break;                                                            \
-            case VEC_SUB: r = sub(x, y); break;                                                            \
-            case VEC_MUL: r = mul(x, y); break;                                                            \
-            default: r = div(x, y); break;                                                                 \
-            }                                                                                              \
-            store(out + i, r);                                                                             \
-        }                                                                                                  \
-        return i;                                                                                          \
+#define DEFINE_BINARY(name, isa_str, V, W, load, set1, store, add, sub, mul, div)                                      \
+    __attribute__((target(isa_str))) static int64_t name(enum vec_op op, float *out, const float *a, int a_step,       \
+                                                         const float *b, int b_step, int64_t n)                        \
+    {                                                                                                                  \
+        int64_t i = 0;                                                                                                 \
+        V sa = set1(a[0]), sb = set1(b[0]);                                                                            \
+        for (; i + W <= n; i += W) {                                                                                   \
+            V x = a_step ? load(a + i) : sa, y = b_step ? load(b + i) : sb, r;                                         \
+            switch (op) {                                                                                              \
+            case VEC_ADD: r = add(x, y); break;                                                                        \
+            case VEC_SUB: r = sub(x, y); break;                                                                        \
+            case VEC_MUL: r = mul(x, y); break;                                                                        \
+            default: r = div(x, y); break;                                                                             \
+            }                                                                                                          \
+            store(out + i, r);                                                                                         \
+        }                                                                                                              \
+        return i;                                                                                                      \
     }
-DEFINE_BINARY(binary_avx2, "avx2,fma", __m256, 8, _mm256_loadu_ps, _mm256_set1_ps, _mm256_storeu_ps,
-              _mm256_add_ps, _mm256_sub_ps, _mm256_mul_ps, _mm256_div_ps)
+DEFINE_BINARY(binary_avx2, "avx2,fma", __m256, 8, _mm256_loadu_ps, _mm256_set1_ps, _mm256_storeu_ps, _mm256_add_ps,
+              _mm256_sub_ps, _mm256_mul_ps, _mm256_div_ps)
 DEFINE_BINARY(binary_avx512, "avx512f,avx2,fma", __m512, 16, _mm512_loadu_ps, _mm512_set1_ps, _mm512_storeu_ps,
               _mm512_add_ps, _mm512_sub_ps, _mm512_mul_ps, _mm512_div_ps)
 
@@ -85,8 +85,8 @@ __attribute__((target("avx2,fma"))) static __m256 exp_avx2(__m256 x)
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
-__attribute__((target("avx2,fma"))) static int64_t act_avx2(enum vec_act act, float *out, const float *in,
-                                                            int64_t n, float alpha)
+__attribute__((target("avx2,fma"))) static int64_t act_avx2(enum vec_act act, float *out, const float *in, int64_t n,
+                                                            float alpha)
 {
     int64_t i = 0;
     __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), al = _mm256_set1_ps(alpha);
@@ -94,9 +94,7 @@ __attribute__((target("avx2,fma"))) static int64_t act_avx2(enum vec_act act, fl
         __m256 x = _mm256_loadu_ps(in + i), r;
         switch (act) {
         case VEC_RELU: r = _mm256_max_ps(x, zero); break;
-        case VEC_LEAKY_RELU:
-            r = _mm256_blendv_ps(x, _mm256_mul_ps(x, al), _mm256_cmp_ps(x, zero, _CMP_LT_OQ));
-            break;
+        case VEC_LEAKY_RELU: r = _mm256_blendv_ps(x, _mm256_mul_ps(x, al), _mm256_cmp_ps(x, zero, _CMP_LT_OQ)); break;
         case VEC_SIGMOID:
             r = _mm256_div_ps(one, _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(zero, x))));
             r = _mm256_blendv_ps(r, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q)); /* NaN stays NaN */
@@ -105,10 +103,10 @@ __attribute__((target("avx2,fma"))) static int64_t act_avx2(enum vec_act act, fl
         }
         _mm256_storeu_ps(out + i, r);
         /* exp past the polynomial's range (overflow to inf, results below FLT_MIN, NaN): libm's answer */
-        if (act == VEC_EXP && _mm256_movemask_ps(_mm256_cmp_ps(
-                                  _mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_GE_OQ),
-                                                _mm256_cmp_ps(x, _mm256_set1_ps(88.3f), _CMP_LE_OQ)),
-                                  zero, _CMP_EQ_OQ)))
+        if (act == VEC_EXP &&
+            _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_GE_OQ),
+                                                           _mm256_cmp_ps(x, _mm256_set1_ps(88.3f), _CMP_LE_OQ)),
+                                             zero, _CMP_EQ_OQ)))
             for (int j = 0; j < 8; j++)
                 if (!(in[i + j] >= -87.3f && in[i + j] <= 88.3f))
                     out[i + j] = expf(in[i + j]);

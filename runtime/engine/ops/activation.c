@@ -4,8 +4,21 @@
 #include <math.h>
 #include <string.h>
 
-enum act { A_RELU, A_SIGMOID, A_TANH, A_LEAKY, A_ELU, A_SELU, A_HSIGMOID, A_SOFTPLUS, A_SOFTSIGN, A_CELU,
-           A_THRESH, A_HSWISH, A_SHRINK };
+enum act {
+    A_RELU,
+    A_SIGMOID,
+    A_TANH,
+    A_LEAKY,
+    A_ELU,
+    A_SELU,
+    A_HSIGMOID,
+    A_SOFTPLUS,
+    A_SOFTSIGN,
+    A_CELU,
+    A_THRESH,
+    A_HSWISH,
+    A_SHRINK
+};
 
 struct act_params {
     float alpha, beta, gamma;
@@ -58,12 +71,30 @@ static int activation(const struct op_call *call, enum act a, struct act_params 
 }
 
 #define ATTR(name, def) ops_attr_float(call, name, def)
-int op_relu(const struct op_call *call) { return activation(call, A_RELU, (struct act_params){0}); }
-int op_sigmoid(const struct op_call *call) { return activation(call, A_SIGMOID, (struct act_params){0}); }
-int op_tanh(const struct op_call *call) { return activation(call, A_TANH, (struct act_params){0}); }
-int op_softsign(const struct op_call *call) { return activation(call, A_SOFTSIGN, (struct act_params){0}); }
-int op_softplus(const struct op_call *call) { return activation(call, A_SOFTPLUS, (struct act_params){0}); }
-int op_hard_swish(const struct op_call *call) { return activation(call, A_HSWISH, (struct act_params){0}); }
+int op_relu(const struct op_call *call)
+{
+    return activation(call, A_RELU, (struct act_params){0});
+}
+int op_sigmoid(const struct op_call *call)
+{
+    return activation(call, A_SIGMOID, (struct act_params){0});
+}
+int op_tanh(const struct op_call *call)
+{
+    return activation(call, A_TANH, (struct act_params){0});
+}
+int op_softsign(const struct op_call *call)
+{
+    return activation(call, A_SOFTSIGN, (struct act_params){0});
+}
+int op_softplus(const struct op_call *call)
+{
+    return activation(call, A_SOFTPLUS, (struct act_params){0});
+}
+int op_hard_swish(const struct op_call *call)
+{
+    return activation(call, A_HSWISH, (struct act_params){0});
+}
 int op_leaky_relu(const struct op_call *call)
 {
     return activation(call, A_LEAKY, (struct act_params){.alpha = ATTR("alpha", 0.01f)});
@@ -74,8 +105,9 @@ int op_elu(const struct op_call *call)
 }
 int op_selu(const struct op_call *call)
 {
-    return activation(call, A_SELU, (struct act_params){.alpha = ATTR("alpha", 1.67326319217681884765625f),
-                                                        .gamma = ATTR("gamma", 1.05070102214813232421875f)});
+    return activation(call, A_SELU,
+                      (struct act_params){.alpha = ATTR("alpha", 1.67326319217681884765625f),
+                                          .gamma = ATTR("gamma", 1.05070102214813232421875f)});
 }
 int op_hard_sigmoid(const struct op_call *call)
 {
@@ -151,8 +183,7 @@ static int softmax_family(const struct op_call *call, enum soft kind)
                 float lse = (float)log(sum);
                 for (int64_t k = 0; k < n; k++)
                     z[k * inner] = a[k * inner] - mx - lse;
-            }
-            else {
+            } else {
                 for (int64_t k = 0; k < n; k++)
                     z[k * inner] = (float)(exp((double)a[k * inner] - mx) / sum);
             }
@@ -161,6 +192,15 @@ static int softmax_family(const struct op_call *call, enum soft kind)
     return 0;
 }
 
-int op_softmax(const struct op_call *call) { return softmax_family(call, S_SOFTMAX); }
-int op_log_softmax(const struct op_call *call) { return softmax_family(call, S_LOG_SOFTMAX); }
-int op_hardmax(const struct op_call *call) { return softmax_family(call, S_HARDMAX); }
+int op_softmax(const struct op_call *call)
+{
+    return softmax_family(call, S_SOFTMAX);
+}
+int op_log_softmax(const struct op_call *call)
+{
+    return softmax_family(call, S_LOG_SOFTMAX);
+}
+int op_hardmax(const struct op_call *call)
+{
+    return softmax_family(call, S_HARDMAX);
+}

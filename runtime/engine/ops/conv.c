@@ -132,8 +132,7 @@ int op_conv_transpose(const struct op_call *call)
                 total = 0;
             /* An odd total puts the extra pad last for SAME_UPPER, first otherwise. */
             pb[i] = same_upper ? total / 2 : total - total / 2;
-        }
-        else {
+        } else {
             pb[i] = p0;
             out[i] = full - p0 - p1;
         }
@@ -199,7 +198,8 @@ int op_conv_transpose(const struct op_call *call)
 static int conv_integer_acc(const struct op_call *call, int64_t **out, int64_t *dims, const struct tensor *x,
                             const struct tensor *wt, const struct tensor *xzp, const struct tensor *wzp)
 {
-    int q8x = x->type == TENSOR_UINT8 || x->type == TENSOR_INT8, q8w = wt->type == TENSOR_UINT8 || wt->type == TENSOR_INT8;
+    int q8x = x->type == TENSOR_UINT8 || x->type == TENSOR_INT8,
+        q8w = wt->type == TENSOR_UINT8 || wt->type == TENSOR_INT8;
     if (!q8x || !q8w || (xzp && (xzp->type != x->type || tensor_element_count(xzp) != 1)) ||
         (wzp && wzp->type != wt->type))
         return ops_unsupported(call, "only uint8/int8 operands with a scalar input zero point are supported");
@@ -241,13 +241,16 @@ static int conv_integer_acc(const struct op_call *call, int64_t **out, int64_t *
                                         int64_t ih = oh * w.stride[1] - w.pad_begin[1] + kh * w.dilation[1];
                                         int64_t iw = ow * w.stride[2] - w.pad_begin[2] + kw * w.dilation[2];
                                         /* padding holds the zero point, so it contributes nothing */
-                                        if (id < 0 || id >= w.in[0] || ih < 0 || ih >= w.in[1] || iw < 0 || iw >= w.in[2])
+                                        if (id < 0 || id >= w.in[0] || ih < 0 || ih >= w.in[1] || iw < 0 ||
+                                            iw >= w.in[2])
                                             continue;
                                         double xv = ops_load(x->type, x->data,
-                                                             (n * c_in + g * cg + c) * in_size + (id * w.in[1] + ih) * w.in[2] + iw);
-                                        double wv = ops_load(wt->type, wt->data,
-                                                             ((m * cg + c) * w.kernel[0] + kd) * w.kernel[1] * w.kernel[2] +
-                                                                 kh * w.kernel[2] + kw);
+                                                             (n * c_in + g * cg + c) * in_size +
+                                                                 (id * w.in[1] + ih) * w.in[2] + iw);
+                                        double wv =
+                                            ops_load(wt->type, wt->data,
+                                                     ((m * cg + c) * w.kernel[0] + kd) * w.kernel[1] * w.kernel[2] +
+                                                         kh * w.kernel[2] + kw);
                                         s += (int64_t)(xv - xz) * (int64_t)(wv - wz);
                                     }
                         acc[o] = s;

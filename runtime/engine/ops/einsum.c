@@ -43,7 +43,7 @@ static int parse_term(const char *s, size_t len, int rank, struct term *t, int *
         }
         if (label_id(s[i]) < 0)
             return -1;
-        explicit++;
+        explicit ++;
     }
     /* rank < 0: the output term, whose "..." spans the widest input ellipsis */
     int ell = !has_ell ? 0 : rank < 0 ? *ell_max : rank - explicit;
@@ -127,8 +127,7 @@ int op_einsum(const struct op_call *call)
         for (int j = 0; j < out.n; j++)
             if (!used[out.labels[j]])
                 return ops_fail(call, "output label is not an input label");
-    }
-    else { /* implicit: ellipsis first, then labels seen once, alphabetically */
+    } else { /* implicit: ellipsis first, then labels seen once, alphabetically */
         out.n = 0;
         for (int l = ELLIPSIS_BASE; l < MAX_LABELS; l++)
             if (used[l])

@@ -5,8 +5,28 @@
 #include <math.h>
 #include <string.h>
 
-enum bin_op { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV, BIN_MAX, BIN_MIN, BIN_MOD, BIN_FMOD, BIN_PRELU, BIN_SHL, BIN_SHR,
-              BIN_EQ, BIN_LT, BIN_GT, BIN_LE, BIN_GE, BIN_AND, BIN_OR, BIN_XOR, BIN_POW };
+enum bin_op {
+    BIN_ADD,
+    BIN_SUB,
+    BIN_MUL,
+    BIN_DIV,
+    BIN_MAX,
+    BIN_MIN,
+    BIN_MOD,
+    BIN_FMOD,
+    BIN_PRELU,
+    BIN_SHL,
+    BIN_SHR,
+    BIN_EQ,
+    BIN_LT,
+    BIN_GT,
+    BIN_LE,
+    BIN_GE,
+    BIN_AND,
+    BIN_OR,
+    BIN_XOR,
+    BIN_POW
+};
 
 struct bin_ctx {
     enum bin_op op;
@@ -17,36 +37,39 @@ struct bin_ctx {
 };
 
 /* Sign test that stays quiet for unsigned types. */
-static inline int is_negative(int64_t v) { return v < 0; }
+static inline int is_negative(int64_t v)
+{
+    return v < 0;
+}
 #define NEG(v) (is_signed && is_negative((int64_t)(v)))
 
 /* Integer arithmetic wraps (through unsigned) and division by zero gives 0:
  * inputs come from requests, and neither may crash the server. */
-#define INT_ROW(T, U, MINV, SIGNED)                                                                      \
-    static void row_##T(enum bin_op op, T *z, const T *x, const T *y, int64_t sx, int64_t sy, int64_t n) \
-    {                                                                                                    \
-        const int is_signed = SIGNED;                                                                    \
-        for (int64_t i = 0; i < n; i++) {                                                                \
-            T a = x[i * sx], b = y[i * sy];                                                              \
-            switch (op) {                                                                                \
-            case BIN_ADD: z[i] = (T)((U)a + (U)b); break;                                                \
-            case BIN_SUB: z[i] = (T)((U)a - (U)b); break;                                                \
-            case BIN_MUL: z[i] = (T)((U)a * (U)b); break;                                                \
-            case BIN_DIV: z[i] = b == 0 || (a == MINV && b == (T)-1) ? 0 : (T)(a / b); break;           \
-            case BIN_MAX: z[i] = a > b ? a : b; break;                                                   \
-            case BIN_MIN: z[i] = a < b ? a : b; break;                                                   \
-            case BIN_FMOD: z[i] = b == 0 || (a == MINV && b == (T)-1) ? 0 : (T)(a % b); break;          \
-            case BIN_MOD: {                                                                              \
-                T r = b == 0 || (a == MINV && b == (T)-1) ? 0 : (T)(a % b);                             \
-                z[i] = r != 0 && (NEG(r) != NEG(b)) ? (T)(r + b) : r;                                \
-                break;                                                                                   \
-            }                                                                                            \
-            case BIN_PRELU: z[i] = NEG(a) ? (T)((U)a * (U)b) : a; break;                                \
-            case BIN_SHL: z[i] = (uint64_t)b >= sizeof(T) * 8 ? 0 : (T)((U)a << b); break;           \
-            case BIN_SHR: z[i] = (uint64_t)b >= sizeof(T) * 8 ? 0 : (T)((U)a >> b); break;           \
-            default: break;                                                                              \
-            }                                                                                            \
-        }                                                                                                \
+#define INT_ROW(T, U, MINV, SIGNED)                                                                                    \
+    static void row_##T(enum bin_op op, T *z, const T *x, const T *y, int64_t sx, int64_t sy, int64_t n)               \
+    {                                                                                                                  \
+        const int is_signed = SIGNED;                                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                                                              \
+            T a = x[i * sx], b = y[i * sy];                                                                            \
+            switch (op) {                                                                                              \
+            case BIN_ADD: z[i] = (T)((U)a + (U)b); break;                                                              \
+            case BIN_SUB: z[i] = (T)((U)a - (U)b); break;                                                              \
+            case BIN_MUL: z[i] = (T)((U)a * (U)b); break;                                                              \
+            case BIN_DIV: z[i] = b == 0 || (a == MINV && b == (T)-1) ? 0 : (T)(a / b); break;                          \
+            case BIN_MAX: z[i] = a > b ? a : b; break;                                                                 \
+            case BIN_MIN: z[i] = a < b ? a : b; break;                                                                 \
+            case BIN_FMOD: z[i] = b == 0 || (a == MINV && b == (T)-1) ? 0 : (T)(a % b); break;                         \
+            case BIN_MOD: {                                                                                            \
+                T r = b == 0 || (a == MINV && b == (T)-1) ? 0 : (T)(a % b);                                            \
+                z[i] = r != 0 && (NEG(r) != NEG(b)) ? (T)(r + b) : r;                                                  \
+                break;                                                                                                 \
+            }                                                                                                          \
+            case BIN_PRELU: z[i] = NEG(a) ? (T)((U)a * (U)b) : a; break;                                               \
+            case BIN_SHL: z[i] = (uint64_t)b >= sizeof(T) * 8 ? 0 : (T)((U)a << b); break;                             \
+            case BIN_SHR: z[i] = (uint64_t)b >= sizeof(T) * 8 ? 0 : (T)((U)a >> b); break;                             \
+            default: break;                                                                                            \
+            }                                                                                                          \
+        }                                                                                                              \
     }
 INT_ROW(int64_t, uint64_t, INT64_MIN, 1)
 INT_ROW(int32_t, uint32_t, INT32_MIN, 1)
@@ -57,54 +80,66 @@ INT_ROW(uint32_t, uint32_t, 0, 0)
 INT_ROW(uint16_t, uint16_t, 0, 0)
 INT_ROW(uint8_t, uint8_t, 0, 0)
 
-#define FLOAT_ROW(T, FMOD)                                                                               \
-    static void row_##T(enum bin_op op, T *z, const T *x, const T *y, int64_t sx, int64_t sy, int64_t n) \
-    {                                                                                                    \
-        switch (op) {                                                                                    \
-        case BIN_ADD: for (int64_t i = 0; i < n; i++) z[i] = x[i * sx] + y[i * sy]; break;               \
-        case BIN_SUB: for (int64_t i = 0; i < n; i++) z[i] = x[i * sx] - y[i * sy]; break;               \
-        case BIN_MUL: for (int64_t i = 0; i < n; i++) z[i] = x[i * sx] * y[i * sy]; break;               \
-        case BIN_DIV: for (int64_t i = 0; i < n; i++) z[i] = x[i * sx] / y[i * sy]; break;               \
-        default:                                                                                         \
-            for (int64_t i = 0; i < n; i++) {                                                            \
-                T a = x[i * sx], b = y[i * sy];                                                          \
-                switch (op) {                                                                            \
-                case BIN_MAX: z[i] = isnan(a) || a > b ? a : b; break;                                   \
-                case BIN_MIN: z[i] = isnan(a) || a < b ? a : b; break;                                   \
-                case BIN_FMOD: z[i] = FMOD(a, b); break;                                                 \
-                case BIN_MOD: {                                                                          \
-                    T r = FMOD(a, b);                                                                    \
-                    z[i] = r != 0 && ((r < 0) != (b < 0)) ? r + b : r;                                   \
-                    break;                                                                               \
-                }                                                                                        \
-                case BIN_PRELU: z[i] = a < 0 ? a * b : a; break;                                         \
-                default: break;                                                                          \
-                }                                                                                        \
-            }                                                                                            \
-        }                                                                                                \
+#define FLOAT_ROW(T, FMOD)                                                                                             \
+    static void row_##T(enum bin_op op, T *z, const T *x, const T *y, int64_t sx, int64_t sy, int64_t n)               \
+    {                                                                                                                  \
+        switch (op) {                                                                                                  \
+        case BIN_ADD:                                                                                                  \
+            for (int64_t i = 0; i < n; i++)                                                                            \
+                z[i] = x[i * sx] + y[i * sy];                                                                          \
+            break;                                                                                                     \
+        case BIN_SUB:                                                                                                  \
+            for (int64_t i = 0; i < n; i++)                                                                            \
+                z[i] = x[i * sx] - y[i * sy];                                                                          \
+            break;                                                                                                     \
+        case BIN_MUL:                                                                                                  \
+            for (int64_t i = 0; i < n; i++)                                                                            \
+                z[i] = x[i * sx] * y[i * sy];                                                                          \
+            break;                                                                                                     \
+        case BIN_DIV:                                                                                                  \
+            for (int64_t i = 0; i < n; i++)                                                                            \
+                z[i] = x[i * sx] / y[i * sy];                                                                          \
+            break;                                                                                                     \
+        default:                                                                                                       \
+            for (int64_t i = 0; i < n; i++) {                                                                          \
+                T a = x[i * sx], b = y[i * sy];                                                                        \
+                switch (op) {                                                                                          \
+                case BIN_MAX: z[i] = isnan(a) || a > b ? a : b; break;                                                 \
+                case BIN_MIN: z[i] = isnan(a) || a < b ? a : b; break;                                                 \
+                case BIN_FMOD: z[i] = FMOD(a, b); break;                                                               \
+                case BIN_MOD: {                                                                                        \
+                    T r = FMOD(a, b);                                                                                  \
+                    z[i] = r != 0 && ((r < 0) != (b < 0)) ? r + b : r;                                                 \
+                    break;                                                                                             \
+                }                                                                                                      \
+                case BIN_PRELU: z[i] = a < 0 ? a * b : a; break;                                                       \
+                default: break;                                                                                        \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
     }
 typedef float f32;
 typedef double f64;
 FLOAT_ROW(f32, fmodf)
 FLOAT_ROW(f64, fmod)
 
-#define CMP_ROW(T)                                                                                             \
-    static void cmp_##T(enum bin_op op, uint8_t *z, const T *x, const T *y, int64_t sx, int64_t sy, int64_t n) \
-    {                                                                                                          \
-        for (int64_t i = 0; i < n; i++) {                                                                      \
-            T a = x[i * sx], b = y[i * sy];                                                                    \
-            switch (op) {                                                                                      \
-            case BIN_EQ: z[i] = a == b; break;                                                                 \
-            case BIN_LT: z[i] = a < b; break;                                                                  \
-            case BIN_GT: z[i] = a > b; break;                                                                  \
-            case BIN_LE: z[i] = a <= b; break;                                                                 \
-            case BIN_GE: z[i] = a >= b; break;                                                                 \
-            case BIN_AND: z[i] = a && b; break;                                                                \
-            case BIN_OR: z[i] = a || b; break;                                                                 \
-            case BIN_XOR: z[i] = !a != !b; break;                                                              \
-            default: break;                                                                                    \
-            }                                                                                                  \
-        }                                                                                                      \
+#define CMP_ROW(T)                                                                                                     \
+    static void cmp_##T(enum bin_op op, uint8_t *z, const T *x, const T *y, int64_t sx, int64_t sy, int64_t n)         \
+    {                                                                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                                                              \
+            T a = x[i * sx], b = y[i * sy];                                                                            \
+            switch (op) {                                                                                              \
+            case BIN_EQ: z[i] = a == b; break;                                                                         \
+            case BIN_LT: z[i] = a < b; break;                                                                          \
+            case BIN_GT: z[i] = a > b; break;                                                                          \
+            case BIN_LE: z[i] = a <= b; break;                                                                         \
+            case BIN_GE: z[i] = a >= b; break;                                                                         \
+            case BIN_AND: z[i] = a && b; break;                                                                        \
+            case BIN_OR: z[i] = a || b; break;                                                                         \
+            case BIN_XOR: z[i] = !a != !b; break;                                                                      \
+            default: break;                                                                                            \
+            }                                                                                                          \
+        }                                                                                                              \
     }
 CMP_ROW(f32)
 CMP_ROW(f64)
@@ -117,7 +152,10 @@ CMP_ROW(uint32_t)
 CMP_ROW(uint16_t)
 CMP_ROW(uint8_t)
 
-static int is_compare(enum bin_op op) { return op >= BIN_EQ && op <= BIN_XOR; }
+static int is_compare(enum bin_op op)
+{
+    return op >= BIN_EQ && op <= BIN_XOR;
+}
 
 /* Types without a typed row (float16): each element through double. */
 static void generic_row(const struct bin_ctx *c, int64_t oz, const int64_t *oi, const int64_t *st, int64_t n)
@@ -242,11 +280,26 @@ static int binary(const struct op_call *call, enum bin_op op)
     return binary_into(call, &call->outputs[0], op, call->inputs[0], call->inputs[1]);
 }
 
-int op_add(const struct op_call *call) { return binary(call, BIN_ADD); }
-int op_sub(const struct op_call *call) { return binary(call, BIN_SUB); }
-int op_mul(const struct op_call *call) { return binary(call, BIN_MUL); }
-int op_div(const struct op_call *call) { return binary(call, BIN_DIV); }
-int op_pow(const struct op_call *call) { return binary(call, BIN_POW); }
+int op_add(const struct op_call *call)
+{
+    return binary(call, BIN_ADD);
+}
+int op_sub(const struct op_call *call)
+{
+    return binary(call, BIN_SUB);
+}
+int op_mul(const struct op_call *call)
+{
+    return binary(call, BIN_MUL);
+}
+int op_div(const struct op_call *call)
+{
+    return binary(call, BIN_DIV);
+}
+int op_pow(const struct op_call *call)
+{
+    return binary(call, BIN_POW);
+}
 /* Before opset 7, PRelu's slope was per channel: a [C] slope applies along axis 1,
  * which numpy broadcasting would align with the last axis instead. */
 int op_prelu(const struct op_call *call)
@@ -261,14 +314,38 @@ int op_prelu(const struct op_call *call)
     }
     return binary(call, BIN_PRELU);
 }
-int op_equal(const struct op_call *call) { return binary(call, BIN_EQ); }
-int op_less(const struct op_call *call) { return binary(call, BIN_LT); }
-int op_greater(const struct op_call *call) { return binary(call, BIN_GT); }
-int op_less_equal(const struct op_call *call) { return binary(call, BIN_LE); }
-int op_greater_equal(const struct op_call *call) { return binary(call, BIN_GE); }
-int op_and(const struct op_call *call) { return binary(call, BIN_AND); }
-int op_or(const struct op_call *call) { return binary(call, BIN_OR); }
-int op_xor(const struct op_call *call) { return binary(call, BIN_XOR); }
+int op_equal(const struct op_call *call)
+{
+    return binary(call, BIN_EQ);
+}
+int op_less(const struct op_call *call)
+{
+    return binary(call, BIN_LT);
+}
+int op_greater(const struct op_call *call)
+{
+    return binary(call, BIN_GT);
+}
+int op_less_equal(const struct op_call *call)
+{
+    return binary(call, BIN_LE);
+}
+int op_greater_equal(const struct op_call *call)
+{
+    return binary(call, BIN_GE);
+}
+int op_and(const struct op_call *call)
+{
+    return binary(call, BIN_AND);
+}
+int op_or(const struct op_call *call)
+{
+    return binary(call, BIN_OR);
+}
+int op_xor(const struct op_call *call)
+{
+    return binary(call, BIN_XOR);
+}
 
 int op_bit_shift(const struct op_call *call)
 {
@@ -276,8 +353,9 @@ int op_bit_shift(const struct op_call *call)
     if (t != TENSOR_UINT8 && t != TENSOR_UINT16 && t != TENSOR_UINT32 && t != TENSOR_UINT64)
         return ops_fail(call, "inputs must be unsigned integers, got %s", tensor_type_name(t));
     const Onnx__AttributeProto *d = ops_attr(call, "direction");
-    if (!d || !d->has_s || !((d->s.len == 4 && memcmp(d->s.data, "LEFT", 4) == 0) ||
-                             (d->s.len == 5 && memcmp(d->s.data, "RIGHT", 5) == 0)))
+    if (!d || !d->has_s ||
+        !((d->s.len == 4 && memcmp(d->s.data, "LEFT", 4) == 0) ||
+          (d->s.len == 5 && memcmp(d->s.data, "RIGHT", 5) == 0)))
         return ops_fail(call, "direction must be LEFT or RIGHT");
     return binary(call, d->s.len == 4 ? BIN_SHL : BIN_SHR);
 }
@@ -324,10 +402,22 @@ static int variadic(const struct op_call *call, enum bin_op op, int mean)
     return 0;
 }
 
-int op_max(const struct op_call *call) { return variadic(call, BIN_MAX, 0); }
-int op_min(const struct op_call *call) { return variadic(call, BIN_MIN, 0); }
-int op_sum(const struct op_call *call) { return variadic(call, BIN_ADD, 0); }
-int op_mean(const struct op_call *call) { return variadic(call, BIN_ADD, 1); }
+int op_max(const struct op_call *call)
+{
+    return variadic(call, BIN_MAX, 0);
+}
+int op_min(const struct op_call *call)
+{
+    return variadic(call, BIN_MIN, 0);
+}
+int op_sum(const struct op_call *call)
+{
+    return variadic(call, BIN_ADD, 0);
+}
+int op_mean(const struct op_call *call)
+{
+    return variadic(call, BIN_ADD, 1);
+}
 
 int op_not(const struct op_call *call)
 {
@@ -357,7 +447,7 @@ static void where_row(void *vctx, int64_t oz, const int64_t *oi, const int64_t *
     const struct where_ctx *c = vctx;
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *src = c->cond[oi[0] + i * st[0]] ? c->x + (size_t)(oi[1] + i * st[1]) * c->elem
-                                                         : c->y + (size_t)(oi[2] + i * st[2]) * c->elem;
+                                                        : c->y + (size_t)(oi[2] + i * st[2]) * c->elem;
         memcpy(c->z + (size_t)(oz + i) * c->elem, src, c->elem);
     }
 }

@@ -11,7 +11,10 @@ static int64_t read_int(const struct tensor *t, int64_t i)
     return t->type == TENSOR_INT64 ? ((const int64_t *)t->data)[i] : ((const int32_t *)t->data)[i];
 }
 
-static int is_index_type(const struct tensor *t) { return t->type == TENSOR_INT64 || t->type == TENSOR_INT32; }
+static int is_index_type(const struct tensor *t)
+{
+    return t->type == TENSOR_INT64 || t->type == TENSOR_INT32;
+}
 
 /* Stable merge sort of positions by value (descending when largest), so equal
  * values keep the lower index first, as TopK requires. */
@@ -48,8 +51,7 @@ int op_topk(const struct op_call *call)
             return rc;
         if (n_k != 1)
             return ops_fail(call, "K must hold one value");
-    }
-    else
+    } else
         k = ops_attr_int(call, "k", -1);
     rc = ops_axis(call, ops_attr_int(call, "axis", -1), x->rank, &axis);
     if (rc)
@@ -472,8 +474,7 @@ static double box_iou(const float *a, const float *b, int center)
     if (center) { /* [x_center, y_center, width, height] */
         ax0 = a[0] - a[2] / 2, ax1 = a[0] + a[2] / 2, ay0 = a[1] - a[3] / 2, ay1 = a[1] + a[3] / 2;
         bx0 = b[0] - b[2] / 2, bx1 = b[0] + b[2] / 2, by0 = b[1] - b[3] / 2, by1 = b[1] + b[3] / 2;
-    }
-    else { /* [y1, x1, y2, x2], either corner order */
+    } else { /* [y1, x1, y2, x2], either corner order */
         ay0 = fminf(a[0], a[2]), ay1 = fmaxf(a[0], a[2]), ax0 = fminf(a[1], a[3]), ax1 = fmaxf(a[1], a[3]);
         by0 = fminf(b[0], b[2]), by1 = fmaxf(b[0], b[2]), bx0 = fminf(b[1], b[3]), bx1 = fmaxf(b[1], b[3]);
     }
@@ -494,7 +495,8 @@ int op_non_max_suppression(const struct op_call *call)
     int64_t max_out = 0;
     if (max_t && tensor_element_count(max_t) == 1 && is_index_type(max_t))
         max_out = read_int(max_t, 0);
-    float iou_th = iou_t && iou_t->type == TENSOR_FLOAT && tensor_element_count(iou_t) == 1 ? *(const float *)iou_t->data : 0;
+    float iou_th =
+        iou_t && iou_t->type == TENSOR_FLOAT && tensor_element_count(iou_t) == 1 ? *(const float *)iou_t->data : 0;
     int has_score_th = score_t && score_t->type == TENSOR_FLOAT && tensor_element_count(score_t) == 1;
     float score_th = has_score_th ? *(const float *)score_t->data : 0;
     int center = ops_attr_int(call, "center_point_box", 0) != 0;
@@ -638,8 +640,7 @@ int op_unique(const struct op_call *call)
         memcpy(dims, x->dims, sizeof dims);
         dims[axis] = n_unique;
         rank = x->rank;
-    }
-    else
+    } else
         dims[0] = n_unique;
     rc = ops_alloc_output(call, 0, x->type, rank, dims);
     if (!rc && call->n_outputs > 1)

@@ -57,8 +57,8 @@ static int nll(const struct op_call *call, int out_index, const struct tensor *l
     for (int64_t b = 0; b < n; b++)
         for (int64_t d = 0; d < inner; d++) {
             int64_t i = b * inner + d;
-            int64_t t = target->type == TENSOR_INT64 ? ((const int64_t *)target->data)[i]
-                                                      : ((const int32_t *)target->data)[i];
+            int64_t t =
+                target->type == TENSOR_INT64 ? ((const int64_t *)target->data)[i] : ((const int32_t *)target->data)[i];
             double loss = 0, wt = 0;
             if (!(has_ignore && t == ignore)) {
                 if (t < 0 || t >= c)

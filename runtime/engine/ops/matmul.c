@@ -25,8 +25,8 @@ int op_matmul(const struct op_call *call)
 {
     const struct tensor *a = call->inputs[0], *b = call->inputs[1];
     if (a->type != TENSOR_FLOAT || b->type != TENSOR_FLOAT)
-        return ops_fail(call, "inputs of type %s and %s are not supported (float32 only)",
-                        tensor_type_name(a->type), tensor_type_name(b->type));
+        return ops_fail(call, "inputs of type %s and %s are not supported (float32 only)", tensor_type_name(a->type),
+                        tensor_type_name(b->type));
     if (a->rank < 1 || b->rank < 1)
         return ops_fail(call, "inputs must have rank 1 or more");
     /* View both as [batch..., rows, cols]. */
@@ -38,8 +38,7 @@ int op_matmul(const struct op_call *call)
         char sa[96], sb[96];
         tensor_format_shape(sa, sizeof sa, a->dims, a->rank);
         tensor_format_shape(sb, sizeof sb, b->dims, b->rank);
-        return ops_fail(call, "shapes %s and %s do not align (%lld != %lld)", sa, sb,
-                        (long long)k, (long long)kb);
+        return ops_fail(call, "shapes %s and %s do not align (%lld != %lld)", sa, sb, (long long)k, (long long)kb);
     }
     int batch_a = a->rank > 2 ? a->rank - 2 : 0, batch_b = b->rank > 2 ? b->rank - 2 : 0;
     int batch_rank = batch_a > batch_b ? batch_a : batch_b;
@@ -49,8 +48,7 @@ int op_matmul(const struct op_call *call)
         int ai = i - (batch_rank - batch_a), bi = i - (batch_rank - batch_b);
         int64_t da = ai >= 0 ? a->dims[ai] : 1, db = bi >= 0 ? b->dims[bi] : 1;
         if (da != db && da != 1 && db != 1)
-            return ops_fail(call, "batch dimensions %lld and %lld cannot be broadcast",
-                            (long long)da, (long long)db);
+            return ops_fail(call, "batch dimensions %lld and %lld cannot be broadcast", (long long)da, (long long)db);
         batch_dims[i] = da == 1 ? db : da;
         batch *= batch_dims[i];
     }

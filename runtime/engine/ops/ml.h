@@ -29,8 +29,8 @@ double ml_probit(double p);
 int ml_attr_doubles(const struct op_call *call, const char *name, double **out, int64_t *n);
 /* int64 class labels from ints_name; ERR_UNSUPPORTED when the node has string
  * labels instead (strings_name); *n = 0 when neither is given. */
-int ml_int64_labels(const struct op_call *call, const char *ints_name, const char *strings_name,
-                    const int64_t **labels, int64_t *n);
+int ml_int64_labels(const struct op_call *call, const char *ints_name, const char *strings_name, const int64_t **labels,
+                    int64_t *n);
 /* Features input x as rows: [N, C] or [C] (one row). Numeric types only. */
 int ml_rows(const struct op_call *call, const struct tensor *x, int64_t *n, int64_t *c);
 /* Index of the first largest of n values. */

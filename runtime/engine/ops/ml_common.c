@@ -58,12 +58,12 @@ double ml_probit(double p)
         return -INFINITY;
     if (p == 1)
         return INFINITY;
-    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
-                               1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,  -2.759285104469687e+02,
+                               1.383577518672690e+02,  -3.066479806614716e+01, 2.506628277459239e+00};
     static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
                                6.680131188771972e+01, -1.328068155288572e+01};
     static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
-                               -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00};
+                               -2.549732539343734e+00, 4.374664141464968e+00,  2.938163982698783e+00};
     static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
                                3.754408661907416e+00};
     const double low = 0.02425;
@@ -74,8 +74,7 @@ double ml_probit(double p)
             ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
         if (p > 1 - low)
             x = -x;
-    }
-    else {
+    } else {
         double q = p - 0.5, r = q * q;
         x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
             (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
@@ -89,8 +88,7 @@ void ml_apply_post(enum ml_post post, double *s, int64_t n)
 {
     double max = -INFINITY, sum = 0;
     switch (post) {
-    case ML_POST_NONE:
-        return;
+    case ML_POST_NONE: return;
     case ML_POST_LOGISTIC:
         for (int64_t i = 0; i < n; i++)
             s[i] = ml_logistic(s[i]);
@@ -153,16 +151,18 @@ int ml_attr_doubles(const struct op_call *call, const char *name, double **out, 
     return 0;
 }
 
-int ml_int64_labels(const struct op_call *call, const char *ints_name, const char *strings_name,
-                    const int64_t **labels, int64_t *n)
+int ml_int64_labels(const struct op_call *call, const char *ints_name, const char *strings_name, const int64_t **labels,
+                    int64_t *n)
 {
     const Onnx__AttributeProto *s = ops_attr(call, strings_name);
     size_t count;
     *labels = ops_attr_ints(call, ints_name, &count);
     *n = (int64_t)count;
     if (!count && s && s->n_strings)
-        return ops_unsupported(call, "string class labels (%s) are not supported: the engine has no string "
-                               "tensors; export the model with integer labels (%s)", strings_name, ints_name);
+        return ops_unsupported(call,
+                               "string class labels (%s) are not supported: the engine has no string "
+                               "tensors; export the model with integer labels (%s)",
+                               strings_name, ints_name);
     return 0;
 }
 
@@ -173,12 +173,10 @@ int ml_rows(const struct op_call *call, const struct tensor *x, int64_t *n, int6
     if (x->rank == 1) {
         *n = 1;
         *c = x->dims[0];
-    }
-    else if (x->rank == 2) {
+    } else if (x->rank == 2) {
         *n = x->dims[0];
         *c = x->dims[1];
-    }
-    else
+    } else
         return ops_fail(call, "the input must be [N, C] or [C], got rank %d", x->rank);
     return 0;
 }

@@ -103,8 +103,7 @@ int op_linear_classifier(const struct op_call *call)
         if (binary) {
             row[0] = -s[r];
             row[1] = s[r];
-        }
-        else
+        } else
             for (int64_t t = 0; t < e; t++)
                 row[t] = s[r * e + t];
         ml_apply_post(post, row, cols);

@@ -98,7 +98,7 @@ int op_one_hot_encoder(const struct op_call *call)
     const Onnx__AttributeProto *strings = ops_attr(call, "cats_strings");
     if (!n_cats && strings && strings->n_strings)
         return ops_unsupported(call, "string categories (cats_strings) are not supported: the engine has no "
-                               "string tensors");
+                                     "string tensors");
     if (!n_cats)
         return ops_fail(call, "cats_int64s is missing");
     if (x->rank >= TENSOR_MAX_RANK)

@@ -192,13 +192,16 @@ int op_svm_classifier(const struct op_call *call)
     }
     int libsvm = n_sv > 0;
     if (libsvm && ((int64_t)n_vpc != k || m.n_sv_values != n_sv * c || m.n_coef != (k - 1) * n_sv || m.n_rho != pairs))
-        return ops_fail(call, "%lld classes with %lld support vectors of %lld features need vectors_per_class for "
-                        "each class, %lld support vector values, %lld coefficients and %lld rho", (long long)k,
-                        (long long)n_sv, (long long)c, (long long)(n_sv * c), (long long)((k - 1) * n_sv),
+        return ops_fail(call,
+                        "%lld classes with %lld support vectors of %lld features need vectors_per_class for "
+                        "each class, %lld support vector values, %lld coefficients and %lld rho",
+                        (long long)k, (long long)n_sv, (long long)c, (long long)(n_sv * c), (long long)((k - 1) * n_sv),
                         (long long)pairs);
     if (!libsvm && (m.n_coef != k * c || (m.n_rho != 1 && m.n_rho != k)))
-        return ops_fail(call, "a linear model of %lld classes and %lld features needs %lld coefficients and 1 or "
-                        "%lld rho", (long long)k, (long long)c, (long long)(k * c), (long long)k);
+        return ops_fail(call,
+                        "a linear model of %lld classes and %lld features needs %lld coefficients and 1 or "
+                        "%lld rho",
+                        (long long)k, (long long)c, (long long)(k * c), (long long)k);
     int proba = libsvm && n_pa > 0;
     if (proba && (n_pa != pairs || n_pb != pairs))
         return ops_fail(call, "prob_a and prob_b need %lld values each", (long long)pairs);
@@ -228,8 +231,7 @@ int op_svm_classifier(const struct op_call *call)
                 out[j] = svm_kernel(&linear, x, row * c, m.coef + j * c, c) + m.rho[m.n_rho == k ? j : 0];
             ml_apply_post(m.post, out, k);
             best = ml_argmax(out, k);
-        }
-        else {
+        } else {
             for (int64_t j = 0; j < n_sv; j++)
                 kern[j] = svm_kernel(&m.kp, x, row * c, m.sv + j * c, c);
             memset(votes, 0, (size_t)k * sizeof *votes);
@@ -257,13 +259,11 @@ int op_svm_classifier(const struct op_call *call)
                 pairwise_coupling(k, pr, p, q, qp); /* for two classes too, as libsvm (and scikit-learn) do */
                 memcpy(dec, p, (size_t)k * sizeof *p);
                 ml_apply_post(m.post, dec, k);
-            }
-            else if (pairs == 1) {
+            } else if (pairs == 1) {
                 dec[1] = dec[0];
                 dec[0] = -dec[1];
                 ml_apply_post(m.post, dec, 2);
-            }
-            else
+            } else
                 ml_apply_post(m.post, dec, pairs);
         }
         ((int64_t *)call->outputs[0].data)[row] = labels[best];

@@ -64,8 +64,8 @@ static void *alloc_array(const struct op_call *call, int64_t n, size_t size)
 
 static int parse_mode(const ProtobufCBinaryData *s, uint8_t *out)
 {
-    static const char *const names[] = {"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT",
-                                        "BRANCH_EQ", "BRANCH_NEQ", "LEAF"};
+    static const char *const names[] = {"BRANCH_LEQ", "BRANCH_LT",  "BRANCH_GTE", "BRANCH_GT",
+                                        "BRANCH_EQ",  "BRANCH_NEQ", "LEAF"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (s->len == strlen(names[i]) && memcmp(s->data, names[i], s->len) == 0) {
             *out = (uint8_t)i;
@@ -108,8 +108,8 @@ static int tree_load(const struct op_call *call, struct tree_ensemble *te, const
         return ops_fail(call, "the nodes_* attributes must all list the same number of nodes (nodes_treeids has %lld)",
                         (long long)n);
     if (w_nodes != w_ids || w_trees != w_ids || (size_t)n_w != w_ids)
-        return ops_fail(call, "%s_ids, %s_nodeids, %s_treeids and %s_weights differ in length", prefix, prefix,
-                        prefix, prefix);
+        return ops_fail(call, "%s_ids, %s_nodeids, %s_treeids and %s_weights differ in length", prefix, prefix, prefix,
+                        prefix);
     struct pair_map map = {.cap = 16};
     while (map.cap < 2 * n)
         map.cap *= 2;

@@ -273,8 +273,7 @@ int op_mean_variance_norm(const struct op_call *call)
             if (pass == 0) {
                 sum[g] += in[i];
                 sq[g] += (double)in[i] * in[i];
-            }
-            else {
+            } else {
                 double mean = sum[g] / (double)count, var = sq[g] / (double)count - mean * mean;
                 y[i] = (float)((in[i] - mean) / (sqrt(var > 0 ? var : 0) + 1e-9));
             }

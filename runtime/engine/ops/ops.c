@@ -255,8 +255,7 @@ const struct tensor *ops_input(const struct op_call *call, int i)
     return i < call->n_inputs ? call->inputs[i] : NULL;
 }
 
-int ops_alloc_tensor(const struct op_call *call, struct tensor *t, enum tensor_type type, int rank,
-                     const int64_t *dims)
+int ops_alloc_tensor(const struct op_call *call, struct tensor *t, enum tensor_type type, int rank, const int64_t *dims)
 {
     if (rank < 0 || rank > TENSOR_MAX_RANK)
         return ops_unsupported(call, "rank %d is above %d", rank, TENSOR_MAX_RANK);
@@ -281,8 +280,7 @@ int ops_alloc_tensor(const struct op_call *call, struct tensor *t, enum tensor_t
     return 0;
 }
 
-int ops_alloc_output(const struct op_call *call, int index, enum tensor_type type, int rank,
-                     const int64_t *dims)
+int ops_alloc_output(const struct op_call *call, int index, enum tensor_type type, int rank, const int64_t *dims)
 {
     return ops_alloc_tensor(call, &call->outputs[index], type, rank, dims);
 }
@@ -354,7 +352,8 @@ int ops_tensor_from_proto(const struct op_call *call, struct tensor *out, const 
     size_t bytes = (size_t)count * tensor_type_size(type);
     if (type == TENSOR_STRING) { /* the elements point into the node's own bytes, which outlive the run */
         if (p->n_string_data != (size_t)count)
-            return ops_fail(call, "constant holds %zu strings, its shape needs %lld", p->n_string_data, (long long)count);
+            return ops_fail(call, "constant holds %zu strings, its shape needs %lld", p->n_string_data,
+                            (long long)count);
         for (int64_t i = 0; i < count; i++)
             ((struct tensor_string *)out->data)[i] =
                 (struct tensor_string){.data = (const char *)p->string_data[i].data, .len = p->string_data[i].len};
@@ -477,16 +476,20 @@ int ops_is_numeric(enum tensor_type type)
     case TENSOR_UINT32:
     case TENSOR_UINT64:
     case TENSOR_FLOAT16:
-    case TENSOR_BFLOAT16:
-        return 1;
-    default:
-        return 0;
+    case TENSOR_BFLOAT16: return 1;
+    default: return 0;
     }
 }
 
-double ops_load(enum tensor_type type, const void *data, int64_t i) { return tensor_load(type, data, i); }
+double ops_load(enum tensor_type type, const void *data, int64_t i)
+{
+    return tensor_load(type, data, i);
+}
 
-void ops_store(enum tensor_type type, void *data, int64_t i, double v) { tensor_store(type, data, i, v); }
+void ops_store(enum tensor_type type, void *data, int64_t i, double v)
+{
+    tensor_store(type, data, i, v);
+}
 
 int ops_window_init(const struct op_call *call, struct ops_window *w, const struct tensor *x, const int64_t *kernel)
 {
@@ -533,8 +536,7 @@ int ops_window_init(const struct op_call *call, struct ops_window *w, const stru
                 total = 0;
             pb = mode == PAD_SAME_UPPER ? total / 2 : total - total / 2;
             pe = total - pb;
-        }
-        else {
+        } else {
             if (mode == PAD_VALID)
                 pb = pe = 0;
             int64_t span = in + pb + pe - eff;

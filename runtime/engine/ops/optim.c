@@ -43,7 +43,8 @@ static int optimizer(const struct op_call *call, enum optim kind)
         if (rc)
             return rc;
         const float *xv = x->data, *gv = g->data, *a = s1->data, *h = s2 ? s2->data : NULL;
-        float *xo = call->outputs[p].data, *ao = call->outputs[n + p].data, *ho = s2 ? call->outputs[2 * n + p].data : NULL;
+        float *xo = call->outputs[p].data, *ao = call->outputs[n + p].data,
+              *ho = s2 ? call->outputs[2 * n + p].data : NULL;
         for (int64_t i = 0; i < count; i++) {
             double gr = norm * xv[i] + gv[i];
             switch (kind) {
@@ -74,6 +75,15 @@ static int optimizer(const struct op_call *call, enum optim kind)
     return 0;
 }
 
-int op_adagrad(const struct op_call *call) { return optimizer(call, O_ADAGRAD); }
-int op_momentum(const struct op_call *call) { return optimizer(call, O_MOMENTUM); }
-int op_adam(const struct op_call *call) { return optimizer(call, O_ADAM); }
+int op_adagrad(const struct op_call *call)
+{
+    return optimizer(call, O_ADAGRAD);
+}
+int op_momentum(const struct op_call *call)
+{
+    return optimizer(call, O_MOMENTUM);
+}
+int op_adam(const struct op_call *call)
+{
+    return optimizer(call, O_ADAM);
+}

@@ -77,8 +77,7 @@ static int pool(const struct op_call *call, int is_max)
                             }
                             indices[o] = p * in_size + at;
                         }
-                    }
-                    else {
+                    } else {
                         int64_t div = include_pad ? padded : count;
                         ops_store(x->type, call->outputs[0].data, o, div ? sum / (double)div : 0);
                     }
@@ -86,8 +85,14 @@ static int pool(const struct op_call *call, int is_max)
     return 0;
 }
 
-int op_max_pool(const struct op_call *call) { return pool(call, 1); }
-int op_average_pool(const struct op_call *call) { return pool(call, 0); }
+int op_max_pool(const struct op_call *call)
+{
+    return pool(call, 1);
+}
+int op_average_pool(const struct op_call *call)
+{
+    return pool(call, 0);
+}
 
 static int global_pool(const struct op_call *call, int is_max)
 {
@@ -117,8 +122,14 @@ static int global_pool(const struct op_call *call, int is_max)
     return 0;
 }
 
-int op_global_average_pool(const struct op_call *call) { return global_pool(call, 0); }
-int op_global_max_pool(const struct op_call *call) { return global_pool(call, 1); }
+int op_global_average_pool(const struct op_call *call)
+{
+    return global_pool(call, 0);
+}
+int op_global_max_pool(const struct op_call *call)
+{
+    return global_pool(call, 1);
+}
 
 /* MaxUnpool: scatters X to the positions MaxPool's Indices recorded. Indices
  * address the shape MaxPool saw (inferred from kernel, strides, pads); a larger
@@ -177,7 +188,8 @@ int op_max_unpool(const struct op_call *call)
             rem /= inferred.dims[d];
             stride *= dims[d];
         }
-        memcpy((uint8_t *)call->outputs[0].data + (size_t)off * elem, (const uint8_t *)x->data + (size_t)i * elem, elem);
+        memcpy((uint8_t *)call->outputs[0].data + (size_t)off * elem, (const uint8_t *)x->data + (size_t)i * elem,
+               elem);
     }
     return 0;
 }

@@ -114,13 +114,15 @@ int op_dynamic_quantize_linear(const struct op_call *call)
     return 0;
 }
 
-static int is_q8(const struct tensor *t) { return t && (t->type == TENSOR_UINT8 || t->type == TENSOR_INT8); }
+static int is_q8(const struct tensor *t)
+{
+    return t && (t->type == TENSOR_UINT8 || t->type == TENSOR_INT8);
+}
 
 /* acc[m,n] = Σk (a[m,k] - a_zp[m]) · (b[k,n] - b_zp[n]), batched over A's leading
  * dimensions; B is either 2-D (shared) or has the same leading dimensions as A. */
-static int integer_matmul(const struct op_call *call, int32_t **out, int64_t *dims, int *rank,
-                          const struct tensor *a, const struct tensor *b, const struct tensor *azp,
-                          const struct tensor *bzp)
+static int integer_matmul(const struct op_call *call, int32_t **out, int64_t *dims, int *rank, const struct tensor *a,
+                          const struct tensor *b, const struct tensor *azp, const struct tensor *bzp)
 {
     if (!is_q8(a) || !is_q8(b) || (azp && azp->type != a->type) || (bzp && bzp->type != b->type))
         return ops_unsupported(call, "only uint8/int8 operands are supported");
@@ -187,8 +189,8 @@ int op_qlinear_matmul(const struct op_call *call)
     int32_t *acc;
     int64_t dims[TENSOR_MAX_RANK];
     int rank;
-    int rc = integer_matmul(call, &acc, dims, &rank, call->inputs[0], call->inputs[3], call->inputs[2],
-                            call->inputs[5]);
+    int rc =
+        integer_matmul(call, &acc, dims, &rank, call->inputs[0], call->inputs[3], call->inputs[2], call->inputs[5]);
     if (!rc)
         rc = ops_alloc_output(call, 0, yzp->type, rank, dims);
     if (rc)

@@ -19,8 +19,7 @@ static int reduce(const struct op_call *call, enum reduce kind)
         rc = ops_read_ints(call, axes_t, axes, TENSOR_MAX_RANK, &n_axes);
         if (rc)
             return rc;
-    }
-    else {
+    } else {
         size_t n;
         const int64_t *a = ops_attr_ints(call, "axes", &n);
         if (n > TENSOR_MAX_RANK)
@@ -110,16 +109,46 @@ static int reduce(const struct op_call *call, enum reduce kind)
     return 0;
 }
 
-int op_reduce_sum(const struct op_call *call) { return reduce(call, R_SUM); }
-int op_reduce_mean(const struct op_call *call) { return reduce(call, R_MEAN); }
-int op_reduce_max(const struct op_call *call) { return reduce(call, R_MAX); }
-int op_reduce_min(const struct op_call *call) { return reduce(call, R_MIN); }
-int op_reduce_prod(const struct op_call *call) { return reduce(call, R_PROD); }
-int op_reduce_l1(const struct op_call *call) { return reduce(call, R_L1); }
-int op_reduce_l2(const struct op_call *call) { return reduce(call, R_L2); }
-int op_reduce_log_sum(const struct op_call *call) { return reduce(call, R_LOG_SUM); }
-int op_reduce_log_sum_exp(const struct op_call *call) { return reduce(call, R_LOG_SUM_EXP); }
-int op_reduce_sum_square(const struct op_call *call) { return reduce(call, R_SUM_SQUARE); }
+int op_reduce_sum(const struct op_call *call)
+{
+    return reduce(call, R_SUM);
+}
+int op_reduce_mean(const struct op_call *call)
+{
+    return reduce(call, R_MEAN);
+}
+int op_reduce_max(const struct op_call *call)
+{
+    return reduce(call, R_MAX);
+}
+int op_reduce_min(const struct op_call *call)
+{
+    return reduce(call, R_MIN);
+}
+int op_reduce_prod(const struct op_call *call)
+{
+    return reduce(call, R_PROD);
+}
+int op_reduce_l1(const struct op_call *call)
+{
+    return reduce(call, R_L1);
+}
+int op_reduce_l2(const struct op_call *call)
+{
+    return reduce(call, R_L2);
+}
+int op_reduce_log_sum(const struct op_call *call)
+{
+    return reduce(call, R_LOG_SUM);
+}
+int op_reduce_log_sum_exp(const struct op_call *call)
+{
+    return reduce(call, R_LOG_SUM_EXP);
+}
+int op_reduce_sum_square(const struct op_call *call)
+{
+    return reduce(call, R_SUM_SQUARE);
+}
 
 static int arg_extreme(const struct op_call *call, int want_max)
 {
@@ -165,5 +194,11 @@ static int arg_extreme(const struct op_call *call, int want_max)
     return 0;
 }
 
-int op_argmax(const struct op_call *call) { return arg_extreme(call, 1); }
-int op_argmin(const struct op_call *call) { return arg_extreme(call, 0); }
+int op_argmax(const struct op_call *call)
+{
+    return arg_extreme(call, 1);
+}
+int op_argmin(const struct op_call *call)
+{
+    return arg_extreme(call, 0);
+}

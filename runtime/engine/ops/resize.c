@@ -14,10 +14,10 @@ enum interp { I_NEAREST, I_LINEAR, I_CUBIC };
 enum nearest { N_ROUND_PREFER_FLOOR, N_ROUND_PREFER_CEIL, N_FLOOR, N_CEIL };
 
 struct axis_taps {
-    int n;                 /* taps per output coordinate */
-    int64_t *index;        /* [out_len * MAX_TAPS] */
-    float *weight;         /* [out_len * MAX_TAPS] */
-    uint8_t *outside;      /* [out_len]: tf_crop_and_resize extrapolates there */
+    int n;            /* taps per output coordinate */
+    int64_t *index;   /* [out_len * MAX_TAPS] */
+    float *weight;    /* [out_len * MAX_TAPS] */
+    uint8_t *outside; /* [out_len]: tf_crop_and_resize extrapolates there */
 };
 
 static int attr_is(const struct op_call *call, const char *name, const char *value)
@@ -32,20 +32,22 @@ static void cubic_weights(float *w, double t, double a)
     double x[4] = {1 + t, t, 1 - t, 2 - t};
     for (int i = 0; i < 4; i++) {
         double d = fabs(x[i]);
-        w[i] = (float)(d <= 1   ? ((a + 2) * d - (a + 3)) * d * d + 1
+        w[i] = (float)(d <= 1  ? ((a + 2) * d - (a + 3)) * d * d + 1
                        : d < 2 ? ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
                                : 0);
     }
 }
 
-static int64_t clamp_index(int64_t i, int64_t len) { return i < 0 ? 0 : i >= len ? len - 1 : i; }
+static int64_t clamp_index(int64_t i, int64_t len)
+{
+    return i < 0 ? 0 : i >= len ? len - 1 : i;
+}
 
 /* resized_len is in_len·scale unrounded when scales are given: the
  * coordinate transforms use it, not the integer output length. */
 static int build_taps(const struct op_call *call, struct axis_taps *t, int64_t in_len, int64_t out_len,
-                      double resized_len, double scale,
-                      enum coord_mode cm, enum interp mode, enum nearest nm, double roi_start, double roi_end,
-                      double cubic_a, int exclude_outside)
+                      double resized_len, double scale, enum coord_mode cm, enum interp mode, enum nearest nm,
+                      double roi_start, double roi_end, double cubic_a, int exclude_outside)
 {
     t->n = mode == I_NEAREST ? 1 : mode == I_LINEAR ? 2 : 4;
     t->index = arena_alloc(call->arena, (size_t)(out_len * MAX_TAPS) * sizeof *t->index + 1);
@@ -63,7 +65,7 @@ static int build_taps(const struct op_call *call, struct axis_taps *t, int64_t i
         case C_TF_CROP:
             x = resized_len > 1 ? roi_start * (double)(in_len - 1) +
                                       (double)o * (roi_end - roi_start) * (double)(in_len - 1) / (resized_len - 1)
-                            : 0.5 * (roi_start + roi_end) * (double)(in_len - 1);
+                                : 0.5 * (roi_start + roi_end) * (double)(in_len - 1);
             break;
         default: x = o / scale; break;
         }
@@ -123,8 +125,7 @@ static int resize_common(const struct op_call *call, const struct tensor *x, con
         if (sizes) {
             dims[i] = sizes[i];
             sc[i] = x->dims[i] ? (double)sizes[i] / (double)x->dims[i] : 1;
-        }
-        else {
+        } else {
             sc[i] = scales[i];
             double d = floor((double)x->dims[i] * scales[i]);
             if (!(scales[i] > 0) || d > (double)(1 << 30))
@@ -156,8 +157,8 @@ static int resize_common(const struct op_call *call, const struct tensor *x, con
     struct axis_taps taps[TENSOR_MAX_RANK];
     for (int i = 0; i < rank; i++) {
         double resized = sizes ? (double)sizes[i] : (double)x->dims[i] * sc[i];
-        rc = build_taps(call, &taps[i], x->dims[i], dims[i], resized, sc[i], cm, mode, nm, roi_v[i], roi_v[i + rank], cubic_a,
-                        exclude);
+        rc = build_taps(call, &taps[i], x->dims[i], dims[i], resized, sc[i], cm, mode, nm, roi_v[i], roi_v[i + rank],
+                        cubic_a, exclude);
         if (rc)
             return rc;
     }
@@ -230,10 +231,13 @@ int op_resize(const struct op_call *call)
     if (ops_attr(call, "axes") || ops_attr(call, "keep_aspect_ratio_policy"))
         return ops_unsupported(call, "axes and keep_aspect_ratio_policy are not supported");
     enum coord_mode cm = C_HALF_PIXEL;
-    static const struct { const char *name; enum coord_mode mode; } coords[] = {
-        {"half_pixel", C_HALF_PIXEL}, {"pytorch_half_pixel", C_PYTORCH_HALF_PIXEL},
+    static const struct {
+        const char *name;
+        enum coord_mode mode;
+    } coords[] = {
+        {"half_pixel", C_HALF_PIXEL},       {"pytorch_half_pixel", C_PYTORCH_HALF_PIXEL},
         {"align_corners", C_ALIGN_CORNERS}, {"asymmetric", C_ASYMMETRIC},
-        {"tf_crop_and_resize", C_TF_CROP}, {"tf_half_pixel_for_nn", C_TF_HALF_PIXEL_NN},
+        {"tf_crop_and_resize", C_TF_CROP},  {"tf_half_pixel_for_nn", C_TF_HALF_PIXEL_NN},
     };
     const Onnx__AttributeProto *ca = ops_attr(call, "coordinate_transformation_mode");
     if (call->opset == 10)
@@ -293,8 +297,7 @@ int op_upsample(const struct op_call *call)
             return ops_fail(call, "scales must hold one float per dimension");
         for (int i = 0; i < x->rank; i++)
             scales[i] = ((const float *)scales_t->data)[i];
-    }
-    else {
+    } else {
         const Onnx__AttributeProto *a = ops_attr(call, "scales");
         if (!a || a->n_floats != (size_t)x->rank)
             return ops_fail(call, "scales must hold one float per dimension");
@@ -392,8 +395,7 @@ int op_grid_sample(const struct op_call *call)
                         pixel(plane, h, w, y0, x0 + 1, G_ZEROS, align) * fx * (1 - fy) +
                         pixel(plane, h, w, y0 + 1, x0, G_ZEROS, align) * (1 - fx) * fy +
                         pixel(plane, h, w, y0 + 1, x0 + 1, G_ZEROS, align) * fx * fy;
-                }
-                else {
+                } else {
                     double x0 = floor(sx), y0 = floor(sy);
                     float wx[4], wy[4];
                     cubic_weights(wx, sx - x0, -0.75);
@@ -420,14 +422,12 @@ static int roi_taps(double y, double x, int64_t h, int64_t w, int64_t *pos, doub
     if (y0 >= h - 1) {
         y0 = y1 = h - 1;
         y = (double)y0;
-    }
-    else
+    } else
         y1 = y0 + 1;
     if (x0 >= w - 1) {
         x0 = x1 = w - 1;
         x = (double)x0;
-    }
-    else
+    } else
         x1 = x0 + 1;
     double ly = y - (double)y0, lx = x - (double)x0, hy = 1 - ly, hx = 1 - lx;
     pos[0] = y0 * w + x0, pos[1] = y0 * w + x1, pos[2] = y1 * w + x0, pos[3] = y1 * w + x1;
@@ -475,7 +475,8 @@ int op_roi_align(const struct op_call *call)
             rh = rh > 1 ? rh : 1;
         }
         double bin_h = rh / (double)oh, bin_w = rw / (double)ow;
-        double gh_d = ratio ? (double)ratio : ceil(rh / (double)oh), gw_d = ratio ? (double)ratio : ceil(rw / (double)ow);
+        double gh_d = ratio ? (double)ratio : ceil(rh / (double)oh),
+               gw_d = ratio ? (double)ratio : ceil(rw / (double)ow);
         if (!(gh_d >= 0 && gh_d <= 1024 && gw_d >= 0 && gw_d <= 1024))
             return ops_fail(call, "roi %lld is too large to sample", (long long)n);
         int64_t gh = (int64_t)gh_d, gw = (int64_t)gw_d, count = gh * gw > 0 ? gh * gw : 1;
@@ -502,8 +503,7 @@ int op_roi_align(const struct op_call *call)
                                     acc = first || v > acc ? v : acc;
                                     first = 0;
                                 }
-                            }
-                            else
+                            } else
                                 for (int k = 0; k < 4; k++)
                                     acc += wt[k] * plane[pos[k]];
                         }

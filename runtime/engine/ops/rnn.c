@@ -23,11 +23,11 @@ static float act(enum act_fn f, float x)
 
 struct rnn {
     enum cell cell;
-    int gates;              /* 1, 3 or 4 blocks of `hidden` rows in W and R */
+    int gates; /* 1, 3 or 4 blocks of `hidden` rows in W and R */
     int64_t seq, batch, input, hidden;
     int dirs, layout, linear_before_reset, input_forget;
-    float clip;             /* 0: none */
-    enum act_fn f[2][3];    /* per direction: f, g, h */
+    float clip;          /* 0: none */
+    enum act_fn f[2][3]; /* per direction: f, g, h */
     const float *x, *w, *r, *b, *p, *h0, *c0;
     const struct tensor *lens;
     float *y, *yh, *yc;
@@ -35,8 +35,7 @@ struct rnn {
 
 static int parse_activations(const struct op_call *call, struct rnn *s)
 {
-    static const enum act_fn defaults[3][3] = {
-        {F_TANH}, {F_SIGMOID, F_TANH}, {F_SIGMOID, F_TANH, F_TANH}};
+    static const enum act_fn defaults[3][3] = {{F_TANH}, {F_SIGMOID, F_TANH}, {F_SIGMOID, F_TANH, F_TANH}};
     int per_dir = s->cell == CELL_RNN ? 1 : s->cell == CELL_GRU ? 2 : 3;
     const Onnx__AttributeProto *a = ops_attr(call, "activations");
     for (int d = 0; d < 2; d++)
@@ -46,12 +45,16 @@ static int parse_activations(const struct op_call *call, struct rnn *s)
         return 0;
     if (a->n_strings != (size_t)(per_dir * s->dirs))
         return ops_fail(call, "activations must name %d functions", per_dir * s->dirs);
-    static const struct { const char *name; enum act_fn f; } names[] = {
+    static const struct {
+        const char *name;
+        enum act_fn f;
+    } names[] = {
         {"Sigmoid", F_SIGMOID}, {"Tanh", F_TANH}, {"Relu", F_RELU}, {"Softsign", F_SOFTSIGN}, {"Softplus", F_SOFTPLUS}};
     for (size_t k = 0; k < a->n_strings; k++) {
         size_t j = 0;
         for (; j < sizeof names / sizeof names[0]; j++)
-            if (a->strings[k].len == strlen(names[j].name) && memcmp(a->strings[k].data, names[j].name, a->strings[k].len) == 0)
+            if (a->strings[k].len == strlen(names[j].name) &&
+                memcmp(a->strings[k].data, names[j].name, a->strings[k].len) == 0)
                 break;
         if (j == sizeof names / sizeof names[0])
             return ops_unsupported(call, "activation %zu is not supported", k);
@@ -141,7 +144,8 @@ static void run_direction(const struct rnn *s, int d, int backwards, float *h, f
             case CELL_LSTM: /* gates i, o, f, c */
                 for (int64_t j = 0; j < H; j++) {
                     float gi = xw[j] + hr[j] + (rb ? rb[j] : 0) + (p ? p[j] * cb[j] : 0);
-                    float gf = xw[2 * H + j] + hr[2 * H + j] + (rb ? rb[2 * H + j] : 0) + (p ? p[2 * H + j] * cb[j] : 0);
+                    float gf =
+                        xw[2 * H + j] + hr[2 * H + j] + (rb ? rb[2 * H + j] : 0) + (p ? p[2 * H + j] * cb[j] : 0);
                     float gc = xw[3 * H + j] + hr[3 * H + j] + (rb ? rb[3 * H + j] : 0);
                     float i = act(fn[0], clipped(s, gi));
                     float f = s->input_forget ? 1 - i : act(fn[0], clipped(s, gf));
@@ -165,7 +169,8 @@ static int recurrent(const struct op_call *call, enum cell cell)
     struct rnn s = {.cell = cell, .gates = cell == CELL_RNN ? 1 : cell == CELL_GRU ? 3 : 4};
     const struct tensor *x = call->inputs[0], *w = call->inputs[1], *r = call->inputs[2];
     const struct tensor *b = ops_input(call, 3), *lens = ops_input(call, 4), *h0 = ops_input(call, 5);
-    const struct tensor *c0 = cell == CELL_LSTM ? ops_input(call, 6) : NULL, *p = cell == CELL_LSTM ? ops_input(call, 7) : NULL;
+    const struct tensor *c0 = cell == CELL_LSTM ? ops_input(call, 6) : NULL,
+                        *p = cell == CELL_LSTM ? ops_input(call, 7) : NULL;
     if (x->type != TENSOR_FLOAT || w->type != TENSOR_FLOAT || r->type != TENSOR_FLOAT)
         return ops_unsupported(call, "only float32 is supported");
     if (x->rank != 3 || w->rank != 3 || r->rank != 3)
@@ -213,8 +218,7 @@ static int recurrent(const struct op_call *call, enum cell cell)
         int64_t yd[4] = {s.batch, s.seq, s.dirs, H}, sd[3] = {s.batch, s.dirs, H};
         memcpy(ydims, yd, sizeof yd);
         memcpy(sdims, sd, sizeof sd);
-    }
-    else {
+    } else {
         int64_t yd[4] = {s.seq, s.dirs, s.batch, H}, sd[3] = {s.dirs, s.batch, H};
         memcpy(ydims, yd, sizeof yd);
         memcpy(sdims, sd, sizeof sd);
@@ -260,6 +264,15 @@ static int recurrent(const struct op_call *call, enum cell cell)
     return 0;
 }
 
-int op_rnn(const struct op_call *call) { return recurrent(call, CELL_RNN); }
-int op_gru(const struct op_call *call) { return recurrent(call, CELL_GRU); }
-int op_lstm(const struct op_call *call) { return recurrent(call, CELL_LSTM); }
+int op_rnn(const struct op_call *call)
+{
+    return recurrent(call, CELL_RNN);
+}
+int op_gru(const struct op_call *call)
+{
+    return recurrent(call, CELL_GRU);
+}
+int op_lstm(const struct op_call *call)
+{
+    return recurrent(call, CELL_LSTM);
+}

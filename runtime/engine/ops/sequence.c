@@ -231,8 +231,7 @@ int op_split_to_sequence(const struct op_call *call)
     if (!split) {
         n = dim;
         squeeze = ops_attr_int(call, "keepdims", 1) == 0;
-    }
-    else if (split->rank == 0) {
+    } else if (split->rank == 0) {
         int64_t v[1];
         int got;
         rc = ops_read_ints(call, split, v, 1, &got);
@@ -241,8 +240,7 @@ int op_split_to_sequence(const struct op_call *call)
         if (v[0] < 1)
             return ops_fail(call, "split must be positive, got %lld", (long long)v[0]);
         n = (dim + v[0] - 1) / v[0];
-    }
-    else
+    } else
         n = tensor_element_count(split);
     sizes = arena_alloc(call->arena, (size_t)(n + 1) * sizeof *sizes);
     if (!sizes)
@@ -254,9 +252,9 @@ int op_split_to_sequence(const struct op_call *call)
         else if (split->rank == 0) {
             int64_t each = split->type == TENSOR_INT64 ? *(const int64_t *)split->data : *(const int32_t *)split->data;
             sizes[k] = dim - k * each < each ? dim - k * each : each;
-        }
-        else
-            sizes[k] = split->type == TENSOR_INT64 ? ((const int64_t *)split->data)[k] : ((const int32_t *)split->data)[k];
+        } else
+            sizes[k] =
+                split->type == TENSOR_INT64 ? ((const int64_t *)split->data)[k] : ((const int32_t *)split->data)[k];
         if (sizes[k] < 0)
             return ops_fail(call, "split sizes must not be negative");
         sum += sizes[k];

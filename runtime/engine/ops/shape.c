@@ -12,8 +12,8 @@
 
 /* out[i0..] = in[offset + Σ ik·strides[k]] over dims (element strides, any sign).
  * The innermost dimension is copied in one memcpy when it is contiguous. */
-static void strided_copy(void *out, const void *in, size_t elem, int rank, const int64_t *dims,
-                         const int64_t *strides, int64_t offset)
+static void strided_copy(void *out, const void *in, size_t elem, int rank, const int64_t *dims, const int64_t *strides,
+                         int64_t offset)
 {
     int64_t total = 1;
     for (int i = 0; i < rank; i++)
@@ -105,8 +105,7 @@ int op_reshape(const struct op_call *call)
         rc = ops_read_ints(call, shape_t, dims, TENSOR_MAX_RANK, &rank);
         if (rc)
             return rc;
-    }
-    else {
+    } else {
         size_t n;
         const int64_t *s = ops_attr_ints(call, "shape", &n);
         if (n > TENSOR_MAX_RANK)
@@ -378,7 +377,8 @@ int op_gather_elements(const struct op_call *call)
             return rc;
         for (int d = 0; d < x->rank; d++)
             off += (d == axis ? k : idx_pos[d]) * strides[d];
-        memcpy((uint8_t *)call->outputs[0].data + (size_t)i * elem, (const uint8_t *)x->data + (size_t)off * elem, elem);
+        memcpy((uint8_t *)call->outputs[0].data + (size_t)i * elem, (const uint8_t *)x->data + (size_t)off * elem,
+               elem);
         for (int d = x->rank - 1; d >= 0; d--) {
             if (++idx_pos[d] < idx->dims[d])
                 break;
@@ -464,7 +464,10 @@ int op_cast(const struct op_call *call)
     return cast_to(call, ops_attr_int(call, "to", 0));
 }
 
-int op_cast_like(const struct op_call *call) { return cast_to(call, call->inputs[1]->type); }
+int op_cast_like(const struct op_call *call)
+{
+    return cast_to(call, call->inputs[1]->type);
+}
 
 int op_constant(const struct op_call *call)
 {
@@ -547,8 +550,7 @@ int op_slice(const struct op_call *call)
             rc = ops_read_ints(call, call->inputs[4], steps, TENSOR_MAX_RANK, &n_steps);
         if (rc)
             return rc;
-    }
-    else {
+    } else {
         size_t ns, ne, na;
         const int64_t *s = ops_attr_ints(call, "starts", &ns), *e = ops_attr_ints(call, "ends", &ne),
                       *a = ops_attr_ints(call, "axes", &na);
@@ -592,8 +594,7 @@ int op_slice(const struct op_call *call)
             s = s < 0 ? 0 : s > dim ? dim : s;
             e = e < 0 ? 0 : e > dim ? dim : e;
             len = e > s ? (e - s - 1) / step + 1 : 0;
-        }
-        else {
+        } else {
             s = s < 0 ? -1 : s > dim - 1 ? dim - 1 : s;
             e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
             len = s > e ? (s - e - 1) / (step == INT64_MIN ? INT64_MAX : -step) + 1 : 0;
@@ -700,8 +701,7 @@ int op_split(const struct op_call *call)
         rc = ops_read_ints(call, call->inputs[1], sizes, 64, &n_sizes);
         if (rc)
             return rc;
-    }
-    else if (ops_attr(call, "split")) {
+    } else if (ops_attr(call, "split")) {
         size_t count;
         const int64_t *sp = ops_attr_ints(call, "split", &count);
         if (count > 64)
@@ -798,8 +798,7 @@ int op_pad(const struct op_call *call)
             given[i] = p[i];
         n_pads = (int)np;
         value = ops_attr_float(call, "value", 0);
-    }
-    else {
+    } else {
         rc = ops_read_ints(call, ops_input(call, 1), given, 2 * TENSOR_MAX_RANK, &n_pads);
         if (rc)
             return rc;

@@ -36,9 +36,18 @@ static int window(const struct op_call *call, enum window kind)
     return 0;
 }
 
-int op_hann_window(const struct op_call *call) { return window(call, W_HANN); }
-int op_hamming_window(const struct op_call *call) { return window(call, W_HAMMING); }
-int op_blackman_window(const struct op_call *call) { return window(call, W_BLACKMAN); }
+int op_hann_window(const struct op_call *call)
+{
+    return window(call, W_HANN);
+}
+int op_hamming_window(const struct op_call *call)
+{
+    return window(call, W_HAMMING);
+}
+int op_blackman_window(const struct op_call *call)
+{
+    return window(call, W_BLACKMAN);
+}
 
 /* DFT (opset 17) by direct summation over one axis; input [..., 1] (real) or
  * [..., 2] (complex), output complex [..., 2]. */
@@ -150,7 +159,8 @@ int op_stft(const struct op_call *call)
                 for (int64_t t = 0; t < frame; t++) {
                     int64_t at = (b * length + f * step + t) * comp;
                     double w = win ? ops_load(win->type, win->data, t) : 1;
-                    double xr = w * ops_load(x->type, x->data, at), xi = comp == 2 ? w * ops_load(x->type, x->data, at + 1) : 0;
+                    double xr = w * ops_load(x->type, x->data, at),
+                           xi = comp == 2 ? w * ops_load(x->type, x->data, at + 1) : 0;
                     double a = -2 * M_PI * (double)((k * t) % frame) / (double)frame, c = cos(a), s = sin(a);
                     re += xr * c - xi * s;
                     im += xr * s + xi * c;

@@ -234,7 +234,8 @@ int op_tfidf_vectorizer(const struct op_call *call)
     int64_t min_n = ops_attr_int(call, "min_gram_length", 0), max_n = ops_attr_int(call, "max_gram_length", 0);
     int64_t max_skip = ops_attr_int(call, "max_skip_count", 0);
     if (min_n < 1 || max_n < min_n || max_skip < 0 || !p.n_counts || !p.n_indexes)
-        return ops_fail(call, "min_gram_length, max_gram_length, max_skip_count, ngram_counts or ngram_indexes is invalid");
+        return ops_fail(call,
+                        "min_gram_length, max_gram_length, max_skip_count, ngram_counts or ngram_indexes is invalid");
     int64_t columns = 0;
     for (size_t i = 0; i < p.n_counts; i++)
         if (p.counts[i] < 0 || (size_t)p.counts[i] > p.n_pool || (i && p.counts[i] < p.counts[i - 1]))

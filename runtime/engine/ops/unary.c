@@ -4,8 +4,30 @@
 
 #include <math.h>
 
-enum unary_op { U_ABS, U_NEG, U_SIGN, U_EXP, U_LOG, U_SQRT, U_RECIP, U_FLOOR, U_CEIL, U_ROUND, U_SIN, U_COS,
-                U_TAN, U_ASIN, U_ACOS, U_ATAN, U_SINH, U_COSH, U_ASINH, U_ACOSH, U_ATANH, U_ERF };
+enum unary_op {
+    U_ABS,
+    U_NEG,
+    U_SIGN,
+    U_EXP,
+    U_LOG,
+    U_SQRT,
+    U_RECIP,
+    U_FLOOR,
+    U_CEIL,
+    U_ROUND,
+    U_SIN,
+    U_COS,
+    U_TAN,
+    U_ASIN,
+    U_ACOS,
+    U_ATAN,
+    U_SINH,
+    U_COSH,
+    U_ASINH,
+    U_ACOSH,
+    U_ATANH,
+    U_ERF
+};
 
 static double apply(enum unary_op op, double x)
 {
@@ -40,8 +62,8 @@ static int unary(const struct op_call *call, enum unary_op op)
 {
     const struct tensor *x = call->inputs[0];
     int int_ok = op == U_ABS || op == U_NEG || op == U_SIGN;
-    int is_float = x->type == TENSOR_FLOAT || x->type == TENSOR_DOUBLE || x->type == TENSOR_FLOAT16 ||
-                   x->type == TENSOR_BFLOAT16;
+    int is_float =
+        x->type == TENSOR_FLOAT || x->type == TENSOR_DOUBLE || x->type == TENSOR_FLOAT16 || x->type == TENSOR_BFLOAT16;
     if (!is_float && !(int_ok && ops_is_numeric(x->type)))
         return ops_unsupported(call, "input of type %s is not supported", tensor_type_name(x->type));
     int rc = ops_alloc_output(call, 0, x->type, x->rank, x->dims);
@@ -54,11 +76,26 @@ static int unary(const struct op_call *call, enum unary_op op)
         float *z = y;
         /* The float functions where they differ from rounding a double result. */
         switch (op) {
-        case U_EXP: for (int64_t i = 0; i < n; i++) z[i] = expf(a[i]); return 0;
-        case U_ABS: for (int64_t i = 0; i < n; i++) z[i] = fabsf(a[i]); return 0;
-        case U_NEG: for (int64_t i = 0; i < n; i++) z[i] = -a[i]; return 0;
-        case U_SQRT: for (int64_t i = 0; i < n; i++) z[i] = sqrtf(a[i]); return 0;
-        default: for (int64_t i = 0; i < n; i++) z[i] = (float)apply(op, a[i]); return 0;
+        case U_EXP:
+            for (int64_t i = 0; i < n; i++)
+                z[i] = expf(a[i]);
+            return 0;
+        case U_ABS:
+            for (int64_t i = 0; i < n; i++)
+                z[i] = fabsf(a[i]);
+            return 0;
+        case U_NEG:
+            for (int64_t i = 0; i < n; i++)
+                z[i] = -a[i];
+            return 0;
+        case U_SQRT:
+            for (int64_t i = 0; i < n; i++)
+                z[i] = sqrtf(a[i]);
+            return 0;
+        default:
+            for (int64_t i = 0; i < n; i++)
+                z[i] = (float)apply(op, a[i]);
+            return 0;
         }
     }
     if (x->type == TENSOR_INT64) {
@@ -76,28 +113,94 @@ static int unary(const struct op_call *call, enum unary_op op)
     return 0;
 }
 
-int op_abs(const struct op_call *call) { return unary(call, U_ABS); }
-int op_neg(const struct op_call *call) { return unary(call, U_NEG); }
-int op_sign(const struct op_call *call) { return unary(call, U_SIGN); }
-int op_exp(const struct op_call *call) { return unary(call, U_EXP); }
-int op_log(const struct op_call *call) { return unary(call, U_LOG); }
-int op_sqrt(const struct op_call *call) { return unary(call, U_SQRT); }
-int op_reciprocal(const struct op_call *call) { return unary(call, U_RECIP); }
-int op_floor(const struct op_call *call) { return unary(call, U_FLOOR); }
-int op_ceil(const struct op_call *call) { return unary(call, U_CEIL); }
-int op_round(const struct op_call *call) { return unary(call, U_ROUND); }
-int op_sin(const struct op_call *call) { return unary(call, U_SIN); }
-int op_cos(const struct op_call *call) { return unary(call, U_COS); }
-int op_tan(const struct op_call *call) { return unary(call, U_TAN); }
-int op_asin(const struct op_call *call) { return unary(call, U_ASIN); }
-int op_acos(const struct op_call *call) { return unary(call, U_ACOS); }
-int op_atan(const struct op_call *call) { return unary(call, U_ATAN); }
-int op_sinh(const struct op_call *call) { return unary(call, U_SINH); }
-int op_cosh(const struct op_call *call) { return unary(call, U_COSH); }
-int op_asinh(const struct op_call *call) { return unary(call, U_ASINH); }
-int op_acosh(const struct op_call *call) { return unary(call, U_ACOSH); }
-int op_atanh(const struct op_call *call) { return unary(call, U_ATANH); }
-int op_erf(const struct op_call *call) { return unary(call, U_ERF); }
+int op_abs(const struct op_call *call)
+{
+    return unary(call, U_ABS);
+}
+int op_neg(const struct op_call *call)
+{
+    return unary(call, U_NEG);
+}
+int op_sign(const struct op_call *call)
+{
+    return unary(call, U_SIGN);
+}
+int op_exp(const struct op_call *call)
+{
+    return unary(call, U_EXP);
+}
+int op_log(const struct op_call *call)
+{
+    return unary(call, U_LOG);
+}
+int op_sqrt(const struct op_call *call)
+{
+    return unary(call, U_SQRT);
+}
+int op_reciprocal(const struct op_call *call)
+{
+    return unary(call, U_RECIP);
+}
+int op_floor(const struct op_call *call)
+{
+    return unary(call, U_FLOOR);
+}
+int op_ceil(const struct op_call *call)
+{
+    return unary(call, U_CEIL);
+}
+int op_round(const struct op_call *call)
+{
+    return unary(call, U_ROUND);
+}
+int op_sin(const struct op_call *call)
+{
+    return unary(call, U_SIN);
+}
+int op_cos(const struct op_call *call)
+{
+    return unary(call, U_COS);
+}
+int op_tan(const struct op_call *call)
+{
+    return unary(call, U_TAN);
+}
+int op_asin(const struct op_call *call)
+{
+    return unary(call, U_ASIN);
+}
+int op_acos(const struct op_call *call)
+{
+    return unary(call, U_ACOS);
+}
+int op_atan(const struct op_call *call)
+{
+    return unary(call, U_ATAN);
+}
+int op_sinh(const struct op_call *call)
+{
+    return unary(call, U_SINH);
+}
+int op_cosh(const struct op_call *call)
+{
+    return unary(call, U_COSH);
+}
+int op_asinh(const struct op_call *call)
+{
+    return unary(call, U_ASINH);
+}
+int op_acosh(const struct op_call *call)
+{
+    return unary(call, U_ACOSH);
+}
+int op_atanh(const struct op_call *call)
+{
+    return unary(call, U_ATANH);
+}
+int op_erf(const struct op_call *call)
+{
+    return unary(call, U_ERF);
+}
 
 static int float_to_bool(const struct op_call *call, int inf_test)
 {
@@ -117,8 +220,14 @@ static int float_to_bool(const struct op_call *call, int inf_test)
     return 0;
 }
 
-int op_isnan(const struct op_call *call) { return float_to_bool(call, 0); }
-int op_isinf(const struct op_call *call) { return float_to_bool(call, 1); }
+int op_isnan(const struct op_call *call)
+{
+    return float_to_bool(call, 0);
+}
+int op_isinf(const struct op_call *call)
+{
+    return float_to_bool(call, 1);
+}
 
 /* Clip: bounds are attributes before opset 11, optional scalar inputs since. */
 int op_clip(const struct op_call *call)

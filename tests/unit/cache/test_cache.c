@@ -71,8 +71,9 @@ TEST(record_refuses_missing_blobs_and_bad_input)
     struct cache *c = NULL;
     CHECK_EQ_INT(cache_open(&c, cdir), 0);
     char m[CACHE_DIGEST_SIZE];
-    const char *text = "{\"config\":{\"digest\":\"sha256:0000000000000000000000000000000000000000000000000000000000000000\"},"
-                       "\"layers\":[]}";
+    const char *text =
+        "{\"config\":{\"digest\":\"sha256:0000000000000000000000000000000000000000000000000000000000000000\"},"
+        "\"layers\":[]}";
     CHECK_EQ_INT(cache_put_blob_buffer(c, text, strlen(text), m), 0);
     err_clear();
     CHECK_EQ_INT(cache_record(c, K2, m, "x"), ERR_NOTFOUND);

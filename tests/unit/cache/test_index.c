@@ -38,8 +38,12 @@ TEST(entries_and_refs_round_trip)
     CHECK_EQ_INT(index_blob_put(ix, D1, 10, 100), 0);
     CHECK_EQ_INT(index_blob_put(ix, D2, 20, 100), 0);
     CHECK_EQ_INT(index_blob_put(ix, D3, 30, 100), 0);
-    struct index_entry e = {.key = K1, .manifest_digest = D1, .image_name = "azureml/azureml_x", .size = 30,
-                            .created = 100, .last_used = 100};
+    struct index_entry e = {.key = K1,
+                            .manifest_digest = D1,
+                            .image_name = "azureml/azureml_x",
+                            .size = 30,
+                            .created = 100,
+                            .last_used = 100};
     const char *refs[] = {D1, D2};
     CHECK_EQ_INT(index_entry_put(ix, &e, refs, 2), 0);
     CHECK_EQ_INT(index_commit(ix), 0);
@@ -117,16 +121,17 @@ TEST(a_version_1_index_is_upgraded)
     snprintf(path, sizeof path, "%s/v1.db", dir);
     sqlite3 *raw = NULL;
     CHECK_EQ_INT(sqlite3_open(path, &raw), SQLITE_OK);
-    CHECK_EQ_INT(sqlite3_exec(raw,
-                              "CREATE TABLE blobs (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, added INTEGER NOT NULL);"
-                              "CREATE TABLE entries (key TEXT PRIMARY KEY, manifest_digest TEXT NOT NULL, image_name "
-                              "TEXT NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL, last_used INTEGER NOT NULL);"
-                              "CREATE TABLE refs (key TEXT NOT NULL REFERENCES entries(key) ON DELETE CASCADE, digest "
-                              "TEXT NOT NULL REFERENCES blobs(digest), PRIMARY KEY (key, digest));"
-                              "INSERT INTO entries VALUES('" K1 "', '" D1 "', 'old', 5, 1, 2);"
-                              "PRAGMA user_version = 1;",
-                              NULL, NULL, NULL),
-                 SQLITE_OK);
+    CHECK_EQ_INT(
+        sqlite3_exec(raw,
+                     "CREATE TABLE blobs (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, added INTEGER NOT NULL);"
+                     "CREATE TABLE entries (key TEXT PRIMARY KEY, manifest_digest TEXT NOT NULL, image_name "
+                     "TEXT NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL, last_used INTEGER NOT NULL);"
+                     "CREATE TABLE refs (key TEXT NOT NULL REFERENCES entries(key) ON DELETE CASCADE, digest "
+                     "TEXT NOT NULL REFERENCES blobs(digest), PRIMARY KEY (key, digest));"
+                     "INSERT INTO entries VALUES('" K1 "', '" D1 "', 'old', 5, 1, 2);"
+                     "PRAGMA user_version = 1;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(raw);
     /* Read-only, a v1 index is read as it is. */
     struct cache_index *ix = NULL;

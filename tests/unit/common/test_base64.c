@@ -56,17 +56,17 @@ TEST(rejects_what_is_not_base64)
 {
     unsigned char out[64];
     static const char *const bad[] = {
-        "Zg=",       /* not a multiple of four */
-        "Zg",        /* padding left out */
-        "Zm9vY",     /* a character too many */
-        "Zm9v!A==",  /* outside the alphabet */
-        "Zm9v-_==",  /* the URL-safe alphabet */
-        " Zm9v",     /* whitespace */
-        "Zm9v\n",    /* a line end */
-        "Zg==Zm9v",  /* padding before the end */
-        "Z===",      /* three padding characters */
-        "====",      /* nothing but padding */
-        "Zm=v",      /* padding inside a group */
+        "Zg=",      /* not a multiple of four */
+        "Zg",       /* padding left out */
+        "Zm9vY",    /* a character too many */
+        "Zm9v!A==", /* outside the alphabet */
+        "Zm9v-_==", /* the URL-safe alphabet */
+        " Zm9v",    /* whitespace */
+        "Zm9v\n",   /* a line end */
+        "Zg==Zm9v", /* padding before the end */
+        "Z===",     /* three padding characters */
+        "====",     /* nothing but padding */
+        "Zm=v",     /* padding inside a group */
         "Zm9v\xc3\xa9=",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

@@ -17,7 +17,8 @@ static const struct json_value *parse(const char *text)
 
 TEST(parses_nested_documents)
 {
-    const struct json_value *v = parse(" {\"data\": [[1, 2.5e1, -3], []], \"s\": \"a\\u00e9\\n\", \"t\": true, \"n\": null}");
+    const struct json_value *v =
+        parse(" {\"data\": [[1, 2.5e1, -3], []], \"s\": \"a\\u00e9\\n\", \"t\": true, \"n\": null}");
     CHECK(v != NULL);
     CHECK_EQ_INT(v->type, JSON_OBJECT);
     CHECK_EQ_INT(v->count, 4);

@@ -83,7 +83,8 @@ static enum jwt_result verify(const char *token, long long now)
 {
     struct arena arena;
     arena_init(&arena, 4096, 1 << 20);
-    enum jwt_result r = jwt_verify_hs256(token, strlen(token), (const unsigned char *)secret, strlen(secret), now, &arena);
+    enum jwt_result r =
+        jwt_verify_hs256(token, strlen(token), (const unsigned char *)secret, strlen(secret), now, &arena);
     arena_release(&arena);
     return r;
 }

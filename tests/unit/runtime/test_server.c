@@ -79,7 +79,9 @@ TEST(byte_at_a_time_input_parses_the_same)
 TEST(chunked_bodies_are_joined)
 {
     CHECK_EQ_INT(feed("POST /score HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                      "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n", 7), 0);
+                      "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n",
+                      7),
+                 0);
     CHECK(strstr(out.data, "len=7 abcdefg") != NULL);
 }
 
@@ -105,7 +107,8 @@ TEST(too_large_chunked_bodies_are_413)
 {
     struct server_config saved = cfg;
     cfg.max_body_bytes = 10;
-    int rc = feed("POST /score HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n01234567\r\n8\r\n01234567\r\n0\r\n\r\n", 5);
+    int rc = feed(
+        "POST /score HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\n01234567\r\n8\r\n01234567\r\n0\r\n\r\n", 5);
     cfg = saved;
     CHECK_EQ_INT(rc, -1);
     CHECK(strncmp(out.data, "HTTP/1.1 413 ", 13) == 0);
@@ -115,7 +118,9 @@ TEST(too_large_headers_are_431)
 {
     struct server_config saved = cfg;
     cfg.max_header_bytes = 64;
-    int rc = feed("GET / HTTP/1.1\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n", 1 << 20);
+    int rc =
+        feed("GET / HTTP/1.1\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+             1 << 20);
     cfg = saved;
     CHECK_EQ_INT(rc, -1);
     CHECK(strncmp(out.data, "HTTP/1.1 431 ", 13) == 0);

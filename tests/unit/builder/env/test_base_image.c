@@ -68,9 +68,14 @@ static int scan(const struct entry *e, size_t n)
 TEST(accepts_ordinary_layers)
 {
     struct entry e[] = {
-        {"bin", AE_IFDIR, NULL},          {"bin/busybox", AE_IFREG, NULL},   {"bin/sh", AE_IFLNK, "busybox"},
-        {"etc/alt", AE_IFLNK, "/bin/sh"}, {"usr/lib/x", AE_IFLNK, "../../bin/busybox"},
-        {"./etc/hard", 0, "bin/busybox"}, {"etc/.wh.gone", AE_IFREG, NULL}, {"run/fifo", AE_IFIFO, NULL},
+        {"bin", AE_IFDIR, NULL},
+        {"bin/busybox", AE_IFREG, NULL},
+        {"bin/sh", AE_IFLNK, "busybox"},
+        {"etc/alt", AE_IFLNK, "/bin/sh"},
+        {"usr/lib/x", AE_IFLNK, "../../bin/busybox"},
+        {"./etc/hard", 0, "bin/busybox"},
+        {"etc/.wh.gone", AE_IFREG, NULL},
+        {"run/fifo", AE_IFIFO, NULL},
     };
     CHECK_EQ_INT(scan(e, N(e)), 0);
 }

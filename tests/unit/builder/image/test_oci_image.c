@@ -48,8 +48,17 @@ static void init_plan(struct plan *p)
 }
 
 static struct oci_base base = {
-    .architecture = "arm64", .os = "linux", .variant = "v8", .env = env_base, .n_env = 4, .user = "1000",
-    .labels = labels_base, .n_labels = 2, .ports = ports_base, .n_ports = 2, .history = history_base,
+    .architecture = "arm64",
+    .os = "linux",
+    .variant = "v8",
+    .env = env_base,
+    .n_env = 4,
+    .user = "1000",
+    .labels = labels_base,
+    .n_labels = 2,
+    .ports = ports_base,
+    .n_ports = 2,
+    .history = history_base,
     .n_history = 1,
 };
 

@@ -81,9 +81,27 @@ TEST(separators)
 TEST(rejects)
 {
     const char *bad[] = {
-        "", "Ubuntu", "team/Ridge", "a//b", "/a", "a/", "a:", "a:-x", "a:.x", "a@sha256:12", "a@md5:00",
-        "a___b", "a_", ".a", "host:99999999/x", "-host.com/x", "host-.com/x", "a b", "a/b:c:d",
-        "reg.io/", "a@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
+        "",
+        "Ubuntu",
+        "team/Ridge",
+        "a//b",
+        "/a",
+        "a/",
+        "a:",
+        "a:-x",
+        "a:.x",
+        "a@sha256:12",
+        "a@md5:00",
+        "a___b",
+        "a_",
+        ".a",
+        "host:99999999/x",
+        "-host.com/x",
+        "host-.com/x",
+        "a b",
+        "a/b:c:d",
+        "reg.io/",
+        "a@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (parse(bad[i]) != ERR_INVALID) {

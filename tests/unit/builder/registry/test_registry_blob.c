@@ -16,8 +16,9 @@ TEST(link_next)
     CHECK_EQ_INT(next(url, sizeof url, "</v2/team/ridge/tags/list?n=2&last=b>; rel=\"next\""), 0);
     CHECK_STR(url, "/v2/team/ridge/tags/list?n=2&last=b");
     /* Several entries, next not first, absolute URL, unquoted rel. */
-    CHECK_EQ_INT(next(url, sizeof url, "<https://r.example/v2/x/tags/list?last=a>; rel=\"prev\", "
-                                       "<https://r.example/v2/x/tags/list?last=z>; rel=next"),
+    CHECK_EQ_INT(next(url, sizeof url,
+                      "<https://r.example/v2/x/tags/list?last=a>; rel=\"prev\", "
+                      "<https://r.example/v2/x/tags/list?last=z>; rel=next"),
                  0);
     CHECK_STR(url, "https://r.example/v2/x/tags/list?last=z");
     CHECK_EQ_INT(next(url, sizeof url, ""), 0);

@@ -107,7 +107,8 @@ TEST(errors_name_line_and_column)
     CHECK_EQ_INT(parse(&e, "name: x\ndependencies:\n  - numpy\n  - '>=1.0'\n"), ERR_INVALID);
     CHECK(strstr(err_message(ERR_INVALID), "env.yml:4:5: dependencies[1]: '>=1.0': expected a package name"));
     CHECK_EQ_INT(parse(&e, "name: x\nchanels: [a]\n"), ERR_INVALID);
-    CHECK(strstr(err_message(ERR_INVALID), "env.yml:2:1: document: unknown field 'chanels' (did you mean 'channels'?)"));
+    CHECK(
+        strstr(err_message(ERR_INVALID), "env.yml:2:1: document: unknown field 'chanels' (did you mean 'channels'?)"));
     CHECK_EQ_INT(parse(&e, "dependencies:\n  - pip:\n    - requests\n    - -r requirements.txt\n"), ERR_INVALID);
     CHECK(strstr(err_message(ERR_INVALID), "env.yml:4:7: dependencies[0].pip[1]: '-r requirements.txt'"));
     CHECK_EQ_INT(parse(&e, "dependencies:\n  - pipp: [a]\n"), ERR_INVALID);

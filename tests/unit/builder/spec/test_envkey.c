@@ -130,16 +130,16 @@ TEST(key_changes_with_meaning)
     struct {
         const char *from, *to;
     } edits[] = {
-        {"numpy>=1.20", "numpy>=1.21"},                 /* a version */
-        {"      - python=3.9\n", "      - python=3.9\n      - pandas\n"}, /* a new dep */
+        {"numpy>=1.20", "numpy>=1.21"},                                                         /* a version */
+        {"      - python=3.9\n", "      - python=3.9\n      - pandas\n"},                       /* a new dep */
         {"      - conda-forge\n      - defaults\n", "      - defaults\n      - conda-forge\n"}, /* channel order */
-        {"      - conda-forge\n", "      - pytorch\n"},  /* a channel */
-        {"ENV LANG=C.UTF-8", "ENV LANG=C"},             /* a step */
-        {"openmpi4.1.0-ubuntu20.04", "openmpi4.1.0-ubuntu22.04"}, /* the base image */
-        {"requests>=2.0", "requests>=2.1"},             /* a pip version */
-        {"          - requests>=2.0\n", "          - requests>=2.0\n          - flask\n"}, /* a pip dep */
-        {"MODE: fast", "MODE: slow"},                   /* an env var value */
-        {"  name: one\n", "  name: one\n  gpu: {enabled: true}\n"}, /* GPU */
+        {"      - conda-forge\n", "      - pytorch\n"},                                         /* a channel */
+        {"ENV LANG=C.UTF-8", "ENV LANG=C"},                                                     /* a step */
+        {"openmpi4.1.0-ubuntu20.04", "openmpi4.1.0-ubuntu22.04"},                               /* the base image */
+        {"requests>=2.0", "requests>=2.1"},                                                     /* a pip version */
+        {"          - requests>=2.0\n", "          - requests>=2.0\n          - flask\n"},      /* a pip dep */
+        {"MODE: fast", "MODE: slow"},                                                           /* an env var value */
+        {"  name: one\n", "  name: one\n  gpu: {enabled: true}\n"},                             /* GPU */
         {"  name: one\n", "  name: one\n  python: {interpreter_path: python3}\n"},
     };
     for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {

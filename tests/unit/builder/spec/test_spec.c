@@ -157,9 +157,11 @@ TEST(environment_errors_name_line_and_field)
                  ERR_UNSUPPORTED);
     CHECK(strstr(err_message(ERR_UNSUPPORTED), "spec.yaml:3: environment: not supported"));
     CHECK_EQ_INT(load_env(&s, "  base_imag: x\n"), ERR_INVALID);
-    CHECK(strstr(err_message(ERR_INVALID), "spec.yaml:4: environment.base_imag: unknown field (did you mean 'base_image'?)"));
+    CHECK(strstr(err_message(ERR_INVALID),
+                 "spec.yaml:4: environment.base_imag: unknown field (did you mean 'base_image'?)"));
     CHECK_EQ_INT(load_env(&s, "  gpu: {enabled: true, cuda_verison: '11'}\n"), ERR_INVALID);
-    CHECK(strstr(err_message(ERR_INVALID), "environment.gpu.cuda_verison: unknown field (did you mean 'cuda_version'?)"));
+    CHECK(
+        strstr(err_message(ERR_INVALID), "environment.gpu.cuda_verison: unknown field (did you mean 'cuda_version'?)"));
     CHECK_EQ_INT(load_env(&s, "  gpu: {cuda_version: '11.8'}\n"), ERR_INVALID);
     CHECK(strstr(err_message(ERR_INVALID), "set without gpu.enabled: true"));
     CHECK_EQ_INT(load_env(&s, "  gpu: {enabled: true, cuda_version: eleven}\n"), ERR_INVALID);

@@ -112,8 +112,8 @@ static const char *compare(struct node_spec *s, struct tensor *in, int n_in, int
     struct arena ar;
     arena_init(&ar, 1 << 20, 0);
     struct tensor want = {0};
-    struct op_call call = {.node = &node, .inputs = args, .n_inputs = n_in, .outputs = &want, .n_outputs = 1,
-                           .arena = &ar};
+    struct op_call call = {
+        .node = &node, .inputs = args, .n_inputs = n_in, .outputs = &want, .n_outputs = 1, .arena = &ar};
     int rc = ref->run(&call);
     if (rc) {
         snprintf(why, sizeof why, "%s: reference failed: %s", s->op, err_message(rc));
@@ -170,26 +170,28 @@ static const char *compare(struct node_spec *s, struct tensor *in, int n_in, int
     return why[0] ? why : NULL;
 }
 
-#define CHECK_SAME(spec, inputs, n)                                      \
-    do {                                                                 \
-        const char *why_ = compare(spec, inputs, n, 1);                  \
-        if (why_) {                                                      \
-            printf("FAIL %s: %s:%d: %s\n", test_current, __FILE__, __LINE__, why_); \
-            test_failures++;                                             \
-            test_current_failed = 1;                                     \
-            return;                                                      \
-        }                                                                \
+#define CHECK_SAME(spec, inputs, n)                                                                                    \
+    do {                                                                                                               \
+        const char *why_ = compare(spec, inputs, n, 1);                                                                \
+        if (why_) {                                                                                                    \
+            printf("FAIL %s: %s:%d: %s\n", test_current, __FILE__, __LINE__, why_);                                    \
+            test_failures++;                                                                                           \
+            test_current_failed = 1;                                                                                   \
+            return;                                                                                                    \
+        }                                                                                                              \
     } while (0)
 
 static struct arena inputs_arena;
-#define T(...) random_tensor(&inputs_arena, (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}, 1.0f)
+#define T(...)                                                                                                         \
+    random_tensor(&inputs_arena, (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__},  \
+                  1.0f)
 #define NONE ((struct tensor){0})
 
 TEST(matmul_matches_reference)
 {
-    static const int64_t shapes[][3] = {{1, 7, 5}, {3, 100, 77}, {4, 33, 1}, {67, 130, 45}, {13, 300, 70},
-                                        {64, 128, 200}, {6, 16, 32}, {1, 512, 512}, {97, 65, 129},
-                                        {130, 260, 150}, {2, 1024, 2100}}; /* the last two: threaded */
+    static const int64_t shapes[][3] = {{1, 7, 5},     {3, 100, 77},    {4, 33, 1},     {67, 130, 45},
+                                        {13, 300, 70}, {64, 128, 200},  {6, 16, 32},    {1, 512, 512},
+                                        {97, 65, 129}, {130, 260, 150}, {2, 1024, 2100}}; /* the last two: threaded */
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         struct node_spec s = {.op = "MatMul"};
         struct tensor in[2] = {T(shapes[i][0], shapes[i][1]), T(shapes[i][1], shapes[i][2])};
@@ -209,8 +211,8 @@ TEST(matmul_matches_reference)
 
 TEST(gemm_matches_reference_with_transposes_and_bias)
 {
-    static const int64_t sizes[][3] = {{5, 7, 3}, {1, 300, 512}, {37, 65, 129}, {32, 256, 256}, {2, 3, 1},
-                                       {3, 700, 2100}}; /* the last: threaded */
+    static const int64_t sizes[][3] = {{5, 7, 3},      {1, 300, 512}, {37, 65, 129},
+                                       {32, 256, 256}, {2, 3, 1},     {3, 700, 2100}}; /* the last: threaded */
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         int64_t m = sizes[i][0], n = sizes[i][1], k = sizes[i][2];
         for (int ta = 0; ta < 2; ta++)
@@ -249,14 +251,14 @@ TEST(conv_matches_reference)
         {{2, 3, 9, 11}, {5, 3, 3, 2}, 4, 1, {2, 2}, {0, 1, 2, 1}, {1, 1}, NULL, 0},
         {{1, 2, 12, 10}, {3, 2, 3, 3}, 4, 1, {1, 2}, {2, 2, 2, 2}, {2, 2}, NULL, 1},
         {{2, 4, 8, 8}, {6, 2, 3, 3}, 4, 2, {1, 1}, {1, 1, 1, 1}, {1, 1}, NULL, 1},
-        {{1, 6, 7, 7}, {6, 1, 3, 3}, 4, 6, {2, 2}, {1, 1, 1, 1}, {1, 1}, NULL, 1},   /* depthwise */
-        {{2, 8, 5, 7}, {16, 8, 1, 1}, 4, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, NULL, 1},  /* 1x1: no im2col */
-        {{1, 8, 6, 6}, {4, 8, 1, 1}, 4, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, NULL, 0},   /* 1x1 strided */
+        {{1, 6, 7, 7}, {6, 1, 3, 3}, 4, 6, {2, 2}, {1, 1, 1, 1}, {1, 1}, NULL, 1},  /* depthwise */
+        {{2, 8, 5, 7}, {16, 8, 1, 1}, 4, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, NULL, 1}, /* 1x1: no im2col */
+        {{1, 8, 6, 6}, {4, 8, 1, 1}, 4, 1, {2, 2}, {0, 0, 0, 0}, {1, 1}, NULL, 0},  /* 1x1 strided */
         {{1, 3, 10, 9}, {4, 3, 4, 3}, 4, 1, {3, 2}, {0}, {1, 1}, "SAME_UPPER", 1},
         {{1, 3, 10, 9}, {4, 3, 4, 3}, 4, 1, {1, 1}, {0}, {1, 1}, "SAME_LOWER", 0},
-        {{1, 2, 10}, {3, 2, 3}, 3, 1, {2}, {1, 1}, {1}, NULL, 1},                    /* 1-D */
+        {{1, 2, 10}, {3, 2, 3}, 3, 1, {2}, {1, 1}, {1}, NULL, 1},                                    /* 1-D */
         {{1, 2, 4, 5, 6}, {2, 2, 2, 2, 2}, 5, 1, {1, 1, 2}, {0, 1, 0, 1, 0, 1}, {1, 1, 1}, NULL, 1}, /* 3-D */
-        {{3, 16, 14, 14}, {32, 16, 3, 3}, 4, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}, NULL, 1}, /* threads */
+        {{3, 16, 14, 14}, {32, 16, 3, 3}, 4, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}, NULL, 1},              /* threads */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int ns = cases[i].rank - 2;
@@ -283,8 +285,8 @@ TEST(elementwise_matches_reference)
     for (size_t o = 0; o < 4; o++) {
         struct node_spec s = {.op = ops[o]};
         struct tensor pairs[][2] = {
-            {T(3, 17), T(3, 17)}, {T(5, 7), T(1)}, {T(1), T(4, 9)}, {T(2, 3, 4, 5), T(3, 1, 1)},
-            {T(4, 1), T(1, 5)}, {T(70000), T(70000)}, {T(2, 3, 1), T(1, 3, 19)}, {T(1), T(1, 1, 1)},
+            {T(3, 17), T(3, 17)}, {T(5, 7), T(1)},      {T(1), T(4, 9)},           {T(2, 3, 4, 5), T(3, 1, 1)},
+            {T(4, 1), T(1, 5)},   {T(70000), T(70000)}, {T(2, 3, 1), T(1, 3, 19)}, {T(1), T(1, 1, 1)},
         };
         for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
             CHECK_SAME(&s, pairs[i], 2);

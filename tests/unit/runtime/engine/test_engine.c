@@ -9,8 +9,8 @@
 #include <stdlib.h>
 
 /* Builds a one-node model in memory: out = OP(a, b), both inputs fed. */
-static size_t pack_binary_model(uint8_t **out, const char *op, int rank_a, const int64_t *dims_a,
-                                int rank_b, const int64_t *dims_b)
+static size_t pack_binary_model(uint8_t **out, const char *op, int rank_a, const int64_t *dims_a, int rank_b,
+                                const int64_t *dims_b)
 {
     Onnx__TensorShapeProto__Dimension da[8], db[8];
     Onnx__TensorShapeProto__Dimension *pda[8], *pdb[8];
@@ -202,7 +202,6 @@ TEST(corrupt_and_unsupported_models_are_refused)
     free(bytes);
     err_clear();
 }
-
 
 /* A one-node model: inputs "x0".."xN" of the given types and ranks (dims unknown,
  * -1), outputs named by out_names ("" leaves an optional output unnamed; only
