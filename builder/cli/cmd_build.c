@@ -1,30 +1,15 @@
 /* amlpkg build: spec → validated models → plan → OCI image archive. */
 #include "builder/cli/commands.h"
+#include "builder/pipeline/build_run.h"
+#include "builder/cli/spec_cli.h"
+#include "builder/cli/transfer_cli.h"
+#include "builder/image/image_source.h"
+#include "builder/image/reference.h"
+#include "builder/registry/registry.h"
+#include "builder/registry/registry_image.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
-#include "builder/sys/fsutil.h"
-#include "builder/image/model_check.h"
-#include "builder/image/oci_archive.h"
-#include "builder/image/digest_prefetch.h"
-#include "builder/image/oci_image.h"
-#include "builder/image/oci_layout.h"
-#include "builder/image/plan.h"
-#include "builder/image/reference.h"
-#include "builder/sys/runtime_locate.h"
-#include "builder/spec/spec.h"
-#include "builder/cli/spec_cli.h"
-#include "builder/env/executor.h"
-#include "builder/env/cache_registry.h"
-#include "cache/cache.h"
-#include "builder/image/sbom.h"
-#include "builder/image/dockerfile.h"
-#include "builder/sys/vcs.h"
-#include "builder/env/base_image.h"
-#include "builder/image/image_source.h"
-#include "builder/registry/registry.h"
-#include "builder/registry/registry_image.h"
-#include "builder/cli/transfer_cli.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -86,32 +71,15 @@ static const char build_usage[] =
     "SOURCE_DATE_EPOCH sets the timestamps in the image (default 0), so builds reproduce:\n"
     "the same spec and files give the same digest from any directory, at any time.\n";
 
-enum build_format { FORMAT_OCI_ARCHIVE, FORMAT_DOCKER_ARCHIVE, FORMAT_OCI_LAYOUT };
-static const char *const format_names[] = {"oci-archive", "docker-archive", "oci-layout"};
 
 struct build_options {
     struct spec_cli package;
-    int no_sbom;
-    int fsync; /* flush the output archive to disk before renaming it into place */
+    struct build_request build;
     const char *push;
     struct transfer_cli transfer; /* --creds, --insecure, --ca-cert for --push */
-    const char *dockerfile;
     const char *spec_path;
-    const char *output;
     const char *tag;
-    const char *runtime;
-    const char *check;
-    const char *platform;
-    const char *cache_dir;
-    const char *global_cache; /* read-only shared tier, after cache_dir */
-    int no_cache;
-    enum executor_kind executor; /* for environments with Docker steps or conda installs */
-    const char *cache_registry;  /* REGISTRY/PREFIX: the remote tier of the environment cache */
-    int executor_given;
-    enum build_format format;
-    enum oci_compression compression;
     int json;
-    int git_labels;
 };
 
 /* Applies --tag NAME:TAG over the spec's output name and tag. */
@@ -143,49 +111,13 @@ static int apply_tag(struct spec *spec, const char *ref)
     return 0;
 }
 
-static int add_git_labels(struct plan *plan, const struct spec *spec)
-{
-    if (spec->inference.git_commit)
-        return 0; /* the git source already named its commit and URL */
-    struct vcs_info vcs;
-    int rc = vcs_info_read(&vcs, spec->dir);
-    if (rc)
-        return rc;
-    if (!vcs.revision)
-        fprintf(stderr, "amlpkg build: --git-labels: '%s' is not in a git repository with a commit; no labels added\n",
-                spec->dir);
-    char *revision = NULL;
-    if (vcs.revision && asprintf(&revision, "%s%s", vcs.revision, vcs.dirty ? "-dirty" : "") < 0) {
-        revision = NULL;
-        rc = err_set(ERR_NOMEM, "out of memory");
-    }
-    if (!rc && revision)
-        rc = plan_set_label(plan, "org.opencontainers.image.revision", revision);
-    if (!rc && vcs.source)
-        rc = plan_set_label(plan, "org.opencontainers.image.source", vcs.source);
-    free(revision);
-    vcs_info_release(&vcs);
-    return rc;
-}
-
-static char *default_output(const struct spec *spec, enum build_format format)
-{
-    char *s = NULL;
-    if (asprintf(&s, "%s_%s%s", spec->image_name, spec->image_tag, format == FORMAT_OCI_LAYOUT ? "" : ".tar") < 0)
-        return NULL;
-    for (char *p = s; *p; p++)
-        if (*p == '/')
-            *p = '_';
-    return s;
-}
-
 static void print_result(const struct build_options *o, const char *output, const struct oci_image *img)
 {
     int64_t total = img->config.size + img->manifest.size;
     for (size_t i = 0; i < img->n_layers; i++)
         total += img->layers[i].size;
     if (!o->json) {
-        printf("built %s -> %s (%s, %zu layers:", img->ref_name, output, format_names[o->format], img->n_layers);
+        printf("built %s -> %s (%s, %zu layers:", img->ref_name, output, build_format_names[o->build.format], img->n_layers);
         for (size_t i = 0; i < img->n_layers; i++) {
             const char *mt = img->layers[i].media_type;
             const char *plus = strrchr(mt, '+');
@@ -203,7 +135,7 @@ static void print_result(const struct build_options *o, const char *output, cons
     buf_appendf(&b,
                 ",\"format\":\"%s\",\"digest\":\"%s\",\"manifest_digest\":\"%s\",\"config_digest\":\"%s\","
                 "\"layers\":[",
-                format_names[o->format], img->manifest.digest, img->manifest.digest, img->config.digest);
+                build_format_names[o->build.format], img->manifest.digest, img->manifest.digest, img->config.digest);
     for (size_t i = 0; i < img->n_layers; i++)
         buf_appendf(&b, "%s{\"digest\":\"%s\",\"diff_id\":\"%s\",\"mediaType\":\"%s\",\"size\":%lld}", i ? "," : "",
                     img->layers[i].digest, img->layers[i].diff_id, img->layers[i].media_type,
@@ -216,13 +148,13 @@ static void print_result(const struct build_options *o, const char *output, cons
 static int parse_format(struct build_options *o, const char *arg)
 {
     if (!strncmp(arg, "oci-layout:", 11) && arg[11]) {
-        o->format = FORMAT_OCI_LAYOUT;
-        o->output = arg + 11;
+        o->build.format = BUILD_FORMAT_OCI_LAYOUT;
+        o->build.output = arg + 11;
         return 0;
     }
-    for (size_t i = 0; i < sizeof format_names / sizeof format_names[0]; i++)
-        if (!strcmp(arg, format_names[i])) {
-            o->format = (enum build_format)i;
+    for (size_t i = 0; i < sizeof build_format_names / sizeof build_format_names[0]; i++)
+        if (!strcmp(arg, build_format_names[i])) {
+            o->build.format = (enum build_format)i;
             return 0;
         }
     fprintf(stderr, "amlpkg build: --format '%s' is not one of oci-archive, docker-archive, oci-layout\n", arg);
@@ -270,33 +202,33 @@ static int parse_options(struct build_options *o, int argc, char **argv)
             continue;
         }
         switch (c) {
-        case 'D': o->dockerfile = optarg; break;
+        case 'D': o->build.dockerfile = optarg; break;
         case 0x110:
             if (!strchr(optarg, '/')) {
                 fprintf(stderr, "amlpkg build: --platform '%s': expected os/arch[/variant]\n", optarg);
                 return EXIT_USAGE;
             }
-            o->platform = optarg;
+            o->build.env.platform = optarg;
             break;
-        case 0x111: o->no_cache = 1; break;
-        case 0x112: o->cache_dir = optarg; break;
-        case 0x114: o->cache_registry = optarg; break;
-        case 0x115: o->global_cache = optarg; break;
-        case 0x116: o->fsync = 1; break;
+        case 0x111: o->build.no_cache = 1; break;
+        case 0x112: o->build.cache_dir = optarg; break;
+        case 0x114: o->build.env.cache_registry = optarg; break;
+        case 0x115: o->build.env.global_cache_dir = optarg; break;
+        case 0x116: o->build.fsync = 1; break;
         case 0x113:
-            if (executor_resolve(&o->executor, optarg)) {
+            if (executor_resolve(&o->build.env.executor, optarg)) {
                 fprintf(stderr, "amlpkg build: %s\n", err_message(ERR_USAGE));
                 return EXIT_USAGE;
             }
-            o->executor_given = 1;
+            o->build.env.executor_given = 1;
             break;
         case 'P': o->push = optarg; break;
-        case 'S': o->no_sbom = 1; break;
-        case 'o': o->output = optarg; break;
+        case 'S': o->build.no_sbom = 1; break;
+        case 'o': o->build.output = optarg; break;
         case 't': o->tag = optarg; break;
-        case 'r': o->runtime = optarg; break;
+        case 'r': o->build.runtime = optarg; break;
         case 'j': o->json = 1; break;
-        case 'g': o->git_labels = 1; break;
+        case 'g': o->build.git_labels = 1; break;
         case 'f':
             if (parse_format(o, optarg))
                 return EXIT_USAGE;
@@ -307,7 +239,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
                 fprintf(stderr, "amlpkg build: --compression '%s' is not one of auto, gzip, zstd, none\n", optarg);
                 return EXIT_USAGE;
             }
-            o->compression = (enum oci_compression)c;
+            o->build.compression = (enum oci_compression)c;
             break;
         }
         case 'k':
@@ -315,7 +247,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
                 fprintf(stderr, "amlpkg build: --check '%s' is not a digest (sha256:<64 hex>)\n", optarg);
                 return EXIT_USAGE;
             }
-            o->check = optarg;
+            o->build.check = optarg;
             break;
         case 'h': fputs(build_usage, stdout); return -1;
         default: fputs(build_usage, stderr); return EXIT_USAGE;
@@ -327,184 +259,30 @@ static int parse_options(struct build_options *o, int argc, char **argv)
     }
     o->spec_path = optind < argc ? argv[optind] : NULL;
     const char *global = getenv("AMLPKG_GLOBAL_CACHE");
-    if (!o->global_cache && global && global[0])
-        o->global_cache = global;
+    if (!o->build.env.global_cache_dir && global && global[0])
+        o->build.env.global_cache_dir = global;
     if (spec_cli_check(&o->package, o->spec_path, "build"))
         return EXIT_USAGE;
-    if (o->push && (o->dockerfile || o->format == FORMAT_DOCKER_ARCHIVE)) {
+    if (o->push && (o->build.dockerfile || o->build.format == BUILD_FORMAT_DOCKER_ARCHIVE)) {
         fputs("amlpkg build: --push sends an oci-archive or oci-layout, not a Dockerfile or a docker-archive\n",
               stderr);
         return EXIT_USAGE;
     }
     if ((o->transfer.reg.creds || o->transfer.reg.insecure || o->transfer.reg.ca_cert) && !o->push &&
-        !o->cache_registry) {
+        !o->build.env.cache_registry) {
         fputs("amlpkg build: --creds, --insecure and --ca-cert go with --push or --cache-registry\n", stderr);
         return EXIT_USAGE;
     }
-    if (o->dockerfile && (o->output || o->check || o->format != FORMAT_OCI_ARCHIVE)) {
+    if (o->build.dockerfile && (o->build.output || o->build.check || o->build.format != BUILD_FORMAT_OCI_ARCHIVE)) {
         fputs("amlpkg build: --dockerfile writes a build context, not an image: no --output, --format or --check\n",
               stderr);
         return EXIT_USAGE;
     }
-    if (o->format == FORMAT_DOCKER_ARCHIVE && o->compression == OCI_COMPRESSION_ZSTD) {
+    if (o->build.format == BUILD_FORMAT_DOCKER_ARCHIVE && o->build.compression == OCI_COMPRESSION_ZSTD) {
         fputs("amlpkg build: docker-archive layers must be tar or tar+gzip (docker load knows no zstd)\n", stderr);
         return EXIT_USAGE;
     }
     return 0;
-}
-
-/* An environment with Docker steps or conda installs and no engine to run them. */
-static int refuse_without_executor(const struct plan *plan, const struct spec *spec)
-{
-    return err_set(ERR_UNSUPPORTED,
-                   "%s:%d: environment: %s must run in a container and no executor is available (--executor "
-                   "podman|buildah|docker, or none found on PATH); or write the Dockerfile and its context with "
-                   "--dockerfile DIR (environment steps first, so code and model edits never rebuild them) and "
-                   "build it with podman or docker",
-                   spec->file, spec->environment.line, plan->environment.needs_executor);
-}
-
-/* Whether a local tier (workspace, then global) has the environment; base_image_open reads it. */
-static int cached(struct cache *workspace, const struct build_options *o, const char *key)
-{
-    if (!workspace)
-        return 0;
-    struct cache *global = NULL;
-    int hit = cache_contains(workspace, key) ||
-              (o->global_cache && cache_open_readonly(&global, o->global_cache) == 0 && cache_contains(global, key));
-    cache_close(global);
-    err_clear(); /* a miss, or an unusable global tier: both mean "build it" */
-    return hit;
-}
-
-/* The engine reads file bases itself: give it absolute paths for the archive and layout forms. */
-static char *engine_base(const char *base, const char *spec_dir)
-{
-    static const char *const forms[] = {"oci-archive:", "docker-archive:", "oci:"};
-    for (size_t i = 0; i < 3; i++) {
-        size_t n = strlen(forms[i]);
-        if (strncmp(base, forms[i], n) == 0 && base[n] != '/') {
-            char *abs = fs_resolve(spec_dir, base + n), *out = NULL;
-            char real[PATH_MAX];
-            if (abs && asprintf(&out, "%s%s", forms[i], realpath(abs, real) ? real : abs) < 0)
-                out = NULL;
-            free(abs);
-            return out;
-        }
-    }
-    return strdup(base);
-}
-
-/* The environment stage from the executor, saved to an archive and opened as the base (and cached). */
-static int build_environment(struct base_image **out, const struct build_options *o, const struct plan *plan,
-                             const struct spec *spec, const struct base_image_options *opt)
-{
-    enum executor_kind kind = o->executor;
-    if (!o->executor_given && executor_resolve(&kind, "auto"))
-        return ERR_USAGE;
-    if (kind == EXECUTOR_NONE)
-        return refuse_without_executor(plan, spec);
-    struct plan_environment env = plan->environment; /* shallow: only base_image is replaced */
-    char *work = NULL, *archive = NULL, *text = NULL, *base = engine_base(env.base_image, spec->dir);
-    const char *tmp = getenv("TMPDIR"), *format = NULL;
-    int rc = base ? fs_make_temp_dir(&work, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-env-")
-                  : err_set(ERR_NOMEM, "out of memory");
-    if (!rc && !(archive = fs_join(work, "environment.tar")))
-        rc = err_set(ERR_NOMEM, "out of memory");
-    env.base_image = base;
-    rc = rc ? rc : executor_build_environment(kind, &env, work, archive, &format);
-    if (!rc && asprintf(&text, "%s:%s", format, archive) < 0)
-        text = NULL, rc = err_set(ERR_NOMEM, "out of memory");
-    /* Opened like any base: verified, scanned, and stored under the environment key. */
-    rc = rc ? rc : base_image_open(out, text, spec->dir, plan->environment.key, opt);
-    if (work)
-        fs_remove_tree(work);
-    free(work);
-    free(archive);
-    free(text);
-    free(base);
-    return rc;
-}
-
-/* The registry tier: 0 and *out on a hit, 1 on a miss (or an unreachable registry: the build goes on). */
-static int open_from_registry(struct base_image **out, const struct build_options *o, const struct plan *plan,
-                              const struct spec *spec, const struct base_image_options *opt)
-{
-    const char *key = plan->environment.key;
-    char *work = NULL, *archive = NULL, *text = NULL;
-    const char *tmp = getenv("TMPDIR");
-    struct registry_options ro = o->transfer.reg;
-    ro.op = "pull";
-    int rc = fs_make_temp_dir(&work, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-envpull-");
-    if (!rc && !(archive = fs_join(work, "environment.tar")))
-        rc = err_set(ERR_NOMEM, "out of memory");
-    rc = rc ? rc : cache_registry_pull(o->cache_registry, key, &ro, archive);
-    if (rc) {
-        if (rc != ERR_NOTFOUND)
-            fprintf(stderr, "environment %.12s: registry cache unavailable (%s): going on without it\n", key,
-                    err_message(rc));
-        err_clear();
-        rc = 1;
-    } else if (asprintf(&text, "oci-archive:%s", archive) < 0) {
-        text = NULL;
-        rc = err_set(ERR_NOMEM, "out of memory");
-    } else if (!(rc = base_image_open(out, text, spec->dir, key, opt))) {
-        fprintf(stderr, "environment %.12s: cache hit (registry %s)\n", key, o->cache_registry);
-    }
-    if (work)
-        fs_remove_tree(work);
-    free(work);
-    free(archive);
-    free(text);
-    return rc;
-}
-
-/* What had to be built (or pulled from its source) goes to the registry tier for the next machine. */
-static void push_to_registry(const struct build_options *o, const struct plan *plan, const struct base_image *b,
-                             struct cache *workspace)
-{
-    struct registry_options ro = o->transfer.reg;
-    ro.op = "push";
-    int rc = cache_registry_push(o->cache_registry, plan->environment.key, cache_dir(workspace),
-                                 base_image_manifest_digest(b), &ro);
-    if (rc)
-        fprintf(stderr, "environment %.12s: not stored in the registry cache (%s)\n", plan->environment.key,
-                err_message(rc));
-    else
-        fprintf(stderr, "environment %.12s: stored in the registry cache %s\n", plan->environment.key,
-                o->cache_registry);
-    err_clear();
-}
-
-/* The base image (not scratch): from the environment cache tiers, or its source (then cached). */
-static int open_base(struct base_image **out, const struct build_options *o, const struct plan *plan,
-                     const struct spec *spec, struct cache *workspace)
-{
-    *out = NULL;
-    char context[1200];
-    snprintf(context, sizeof context, "%s:%d: environment.base_image", spec->file, spec->environment.line);
-    struct base_image_options opt = {
-        .platform = o->platform,
-        .cache = workspace,
-        .global_cache_dir = o->global_cache,
-        .context = context,
-    };
-    if (plan_env_is_scratch(&plan->environment) && !plan->environment.needs_executor)
-        return 0;
-    int local = cached(workspace, o, plan->environment.key);
-    int remote = workspace && o->cache_registry && !local;
-    int rc = 1; /* not from the registry tier */
-    if (remote)
-        rc = open_from_registry(out, o, plan, spec, &opt);
-    if (rc <= 0)
-        return rc;
-    /* Steps to run: the local cache may have their result already; else an engine builds them. */
-    rc = plan->environment.needs_executor && !local
-             ? build_environment(out, o, plan, spec, &opt)
-             : base_image_open(out, plan->environment.base_image, spec->dir, plan->environment.key, &opt);
-    if (!rc && remote)
-        push_to_registry(o, plan, *out, workspace);
-    return rc;
 }
 
 /* --push: the image just written goes to the registry as `amlpkg push` would send it. */
@@ -554,120 +332,24 @@ int cmd_build(int argc, char **argv)
     int usage_rc = parse_options(&o, argc, argv);
     if (usage_rc)
         return usage_rc < 0 ? EXIT_OK : usage_rc;
+    o.build.env.reg = o.transfer.reg;
+    o.build.sbom_for_push = o.push != NULL;
 
     struct spec *spec = NULL;
-    struct plan *plan = NULL;
-    struct oci_image image = {0};
-    struct base_image *base = NULL;
-    struct cache *cache = NULL; /* the workspace tier, NULL with --no-cache */
-    struct digest_prefetch *prefetch = NULL;
-    char *runtime = NULL, *output = NULL, *out_dir = NULL, *work_dir = NULL, *sbom_layout = NULL;
-    long long epoch;
-    int rc = plan_source_date_epoch(&epoch);
-    if (rc || (rc = spec_cli_load(&spec, &o.package, o.spec_path)))
+    struct build_result result = {0};
+    int rc = spec_cli_load(&spec, &o.package, o.spec_path);
+    if (rc || (o.tag && (rc = apply_tag(spec, o.tag))) || (rc = build_run(&result, spec, &o.build)))
         goto done;
-    if (o.tag && (rc = apply_tag(spec, o.tag)))
-        goto done;
-    if ((rc = model_check_spec(spec)) || (rc = runtime_locate(&runtime, o.runtime)))
-        goto done;
-    if ((rc = plan_build(&plan, spec, runtime, epoch)) || (o.git_labels && (rc = add_git_labels(plan, spec))))
-        goto done;
-    if (o.dockerfile) {
-        const char *slash = strrchr(spec->file, '/');
-        if (!(rc = dockerfile_write(o.dockerfile, plan, slash ? slash + 1 : spec->file)))
-            printf("wrote %s/Dockerfile and its build context; build it with: podman build -t %s:%s %s\n", o.dockerfile,
-                   plan->image_name, plan->image_tag, o.dockerfile);
+    if (result.wrote_dockerfile) {
+        printf("wrote %s/Dockerfile and its build context; build it with: podman build -t %s:%s %s\n",
+               o.build.dockerfile, result.image_name, result.image_tag, o.build.dockerfile);
         goto done;
     }
-    if (!o.no_cache && (rc = cache_open(&cache, o.cache_dir))) {
-        fprintf(stderr, "cache unavailable (%s): building without it\n", err_message(rc));
-        err_clear();
-        cache = NULL;
-    }
-    if ((rc = open_base(&base, &o, plan, spec, cache)))
-        goto done;
-    output = o.output ? strdup(o.output) : default_output(spec, o.format);
-    for (size_t n = output ? strlen(output) : 0; n > 1 && output[n - 1] == '/'; n--)
-        output[n - 1] = '\0'; /* "layout/" stages beside layout, not inside it */
-    if (output && o.format == FORMAT_OCI_LAYOUT) {
-        /* A layout given as "." or "dir/..": stage beside its real path, never inside it. */
-        char *real = realpath(output, NULL);
-        out_dir = real ? fs_dirname(real) : fs_dirname(output);
-        free(real);
-    } else if (output) {
-        out_dir = fs_dirname(output);
-    }
-    if (!output || !out_dir) {
-        rc = err_set(ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    /* Blobs are staged beside the output so the final rename never crosses file systems. */
-    if ((rc = fs_make_temp_dir(&work_dir, out_dir, ".amlpkg-build-")))
-        goto done;
-    /* The SBOM's digests of large files, hashed on another core while the layers are written. */
-    if ((!o.no_sbom || cache) && (rc = oci_image_prefetch_digests(&prefetch, plan, cache)))
-        goto done;
-    rc = oci_image_build(&image, plan, base ? base_image_oci(base) : NULL, o.compression, work_dir, cache,
-                         o.format == FORMAT_OCI_LAYOUT ? 0 : OCI_IMAGE_FOR_ARCHIVE, prefetch);
-    if (rc)
-        goto done;
-    if (o.check && strcmp(o.check, image.manifest.digest) != 0) {
-        rc = err_set(ERR_MISMATCH, "--check: the built manifest digest is %s, not %s; nothing written to '%s'",
-                     image.manifest.digest, o.check, output);
-        goto done;
-    }
-    switch (o.format) {
-    case FORMAT_OCI_ARCHIVE: rc = oci_archive_write(&image, output, epoch, o.fsync ? OCI_ARCHIVE_SYNC : 0); break;
-    case FORMAT_DOCKER_ARCHIVE:
-        rc = oci_docker_archive_write(&image, output, epoch, o.fsync ? OCI_ARCHIVE_SYNC : 0);
-        break;
-    case FORMAT_OCI_LAYOUT: rc = oci_layout_add(&image, output); break;
-    }
-    if (rc)
-        goto done;
-    /* The SBOM names the image by the digest just written, so it comes after the image. */
-    if (!o.no_sbom) {
-        /* A layout folder ("." included) gets its SBOM beside it, not inside it. */
-        char real[PATH_MAX], *sbom_path = NULL;
-        const char *base = o.format == FORMAT_OCI_LAYOUT && realpath(output, real) ? real : output;
-        if (asprintf(&sbom_path, "%s.spdx.json", base) < 0)
-            sbom_path = NULL;
-        rc = sbom_path ? sbom_write(sbom_path, plan, spec, image.manifest.digest, cache, prefetch, o.fsync)
-                       : err_set(ERR_NOMEM, "out of memory");
-        /* In a layout the SBOM also goes in as an artifact whose subject is the image. */
-        if (!rc && (o.format == FORMAT_OCI_LAYOUT || o.push)) {
-            struct oci_blob blobs[2] = {0}, manifest = {0};
-            rc = sbom_artifact(blobs, &manifest, work_dir, sbom_path, &image);
-            if (!rc && o.format == FORMAT_OCI_LAYOUT)
-                rc = oci_layout_add_artifact(output, &manifest, SBOM_ARTIFACT_TYPE, image.ref_name, blobs, 2);
-            if (!rc && o.push && !(sbom_layout = fs_join(work_dir, "sbom-layout")))
-                rc = err_set(ERR_NOMEM, "out of memory");
-            if (!rc && o.push)
-                rc = sbom_artifact_layout(sbom_layout, blobs, &manifest);
-            oci_blob_release(&blobs[0]);
-            oci_blob_release(&blobs[1]);
-            oci_blob_release(&manifest);
-        }
-        free(sbom_path);
-        if (rc)
-            goto done;
-    }
-    print_result(&o, output, &image);
+    print_result(&o, result.output, &result.image);
     if (o.push)
-        rc = push_built(&o, output, sbom_layout);
+        rc = push_built(&o, result.output, result.sbom_layout);
 done:
-    digest_prefetch_free(prefetch); /* before the cache it remembers into */
-    if (work_dir)
-        fs_remove_tree(work_dir);
-    oci_image_release(&image);
-    base_image_free(base); /* its layer paths and oci_image's may point into the cache: close it after */
-    cache_close(cache);
-    plan_free(plan);
+    build_result_release(&result);
     spec_free(spec);
-    free(runtime);
-    free(output);
-    free(out_dir);
-    free(work_dir);
-    free(sbom_layout);
     return rc ? cmd_report_error(rc) : EXIT_OK;
 }

@@ -1,6 +1,5 @@
 /* amlpkg: the command table. */
 #include "builder/cli/commands.h"
-#include "common/err.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -51,12 +50,6 @@ static int cmd_help(int argc, char **argv)
     (void)argv;
     usage(stdout);
     return EXIT_OK;
-}
-
-int cmd_report_error(int code)
-{
-    fprintf(stderr, "amlpkg: %s\n", err_message(code));
-    return EXIT_FAIL;
 }
 
 int main(int argc, char **argv)

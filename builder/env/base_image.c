@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #define JSON_LIMIT (8u << 20)
-#define DEFAULT_PLATFORM "linux/amd64"
 
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -614,7 +613,7 @@ static int cache_read_blob(struct base_image *b, struct buf *out, const char *di
 /* The base from a cache entry alone: every blob re-hashed. */
 static int load_cached(struct base_image *b, const struct cache_entry *hit)
 {
-    int rc = read_manifest(b, cache_read_blob, hit->manifest_digest, DEFAULT_PLATFORM, 0);
+    int rc = read_manifest(b, cache_read_blob, hit->manifest_digest, BASE_IMAGE_DEFAULT_PLATFORM, 0);
     for (size_t i = 0; i < b->n_layers && !rc; i++) {
         int fd = -1;
         if (!(rc = cache_blob_open(b->cache, b->layers[i].digest, CACHE_VERIFY, &fd)))
@@ -664,41 +663,26 @@ static void reset_image(struct base_image *b)
     buf_reset(&b->config);
 }
 
-static int store(struct base_image *b, const char *key)
+int base_image_store(const struct base_image *b, struct cache *cache, const char *key)
 {
     struct buf m;
     buf_init(&m, 0);
     char got[CACHE_DIGEST_SIZE];
     int rc = 0;
     for (size_t i = 0; i < b->n_layers && !rc; i++)
-        rc = cache_put_blob(b->cache, b->layers[i].path, got);
+        rc = cache_put_blob(cache, b->layers[i].path, got);
     if (!rc)
-        rc = cache_put_blob_buffer(b->cache, b->config.data, b->config.len, got);
+        rc = cache_put_blob_buffer(cache, b->config.data, b->config.len, got);
     if (!rc)
         rc = manifest_json(&m, b);
     if (!rc)
-        rc = cache_put_blob_buffer(b->cache, m.data, m.len, got);
+        rc = cache_put_blob_buffer(cache, m.data, m.len, got);
     char name[128];
     snprintf(name, sizeof name, "azureml/azureml_%s", key);
     if (!rc)
-        rc = cache_record(b->cache, key, got, name);
+        rc = cache_record(cache, key, got, name);
     buf_release(&m);
     return rc;
-}
-
-/* A hit in the read-only global tier, copied into the workspace cache. */
-static int from_global(struct cache *workspace, const char *dir, const char *key, struct cache_entry *out)
-{
-    struct cache *global = NULL;
-    int rc = cache_open_readonly(&global, dir);
-    if (!rc)
-        rc = cache_import(workspace, global, key, out);
-    if (rc && !(rc == ERR_NOTFOUND && global)) /* a plain miss says nothing */
-        fprintf(stderr, "environment %.12s: global cache %s unusable (%s): going on without it\n", key, dir,
-                err_message(rc));
-    cache_close(global);
-    err_clear();
-    return rc == 0;
 }
 
 /* ---- the public part --------------------------------------------------- */
@@ -737,84 +721,19 @@ static int load_and_check(struct base_image *b, const char *text, const char *sp
     return rc;
 }
 
-int base_image_open(struct base_image **out, const char *text, const char *spec_dir, const char *key,
-                    const struct base_image_options *opt)
+static struct base_image *image_new(const char *context)
 {
-    *out = NULL;
     struct base_image *b = calloc(1, sizeof *b);
     if (!b)
-        return nomem();
+        return NULL;
     buf_init(&b->config, JSON_LIMIT);
-    b->context = opt->context ? opt->context : "environment.base_image";
-    const char *platform = opt->platform ? opt->platform : DEFAULT_PLATFORM;
-    int rc = 0, hit = 0;
-    /* Another platform is another image: its cache entry is keyed by sha256("<key> <platform>"). */
-    char cache_key[DIGEST_STRING_SIZE];
-    snprintf(cache_key, sizeof cache_key, "%s", key);
-    if (strcmp(platform, DEFAULT_PLATFORM)) {
-        char *text = NULL, d[DIGEST_STRING_SIZE];
-        if (asprintf(&text, "%s %s", key, platform) < 0 || digest_buffer(d, text, strlen(text))) {
-            free(text);
-            free(b);
-            return nomem();
-        }
-        free(text);
-        snprintf(cache_key, sizeof cache_key, "%s", d + 7);
-    }
-    key = cache_key;
-    b->cache = opt->cache;
-    struct cache_entry entry;
-    const char *tier = "workspace";
-    int found = b->cache && cache_lookup(b->cache, key, &entry) == 0;
-    if (!found && b->cache && opt->global_cache_dir) {
-        err_clear();
-        found = from_global(b->cache, opt->global_cache_dir, key, &entry);
-        tier = "global";
-    }
-    if (found) {
-        if (!(b->file = strdup(cache_dir(b->cache))))
-            rc = nomem();
-        if (!rc && !(rc = load_cached(b, &entry)) && !(rc = parse_config(b))) {
-            hit = 1;
-            if (strcmp(tier, "global"))
-                fprintf(stderr, "environment %.12s: cache hit (workspace)\n", key);
-            else
-                fprintf(stderr, "environment %.12s: cache hit (global %s)\n", key, opt->global_cache_dir);
-        } else if (rc != ERR_NOMEM) {
-            /* A damaged entry never makes an image: drop what is bad and read the source. */
-            fprintf(stderr,
-                    "environment %.12s: cache entry damaged (%s): dropping it, reading the base from its "
-                    "source\n",
-                    key, err_message(rc));
-            err_clear();
-            struct cache_report report = {0};
-            cache_verify(b->cache, &report);
-            cache_report_release(&report);
-            err_clear();
-            reset_image(b);
-            rc = 0;
-        }
-    } else {
-        err_clear();
-    }
-    if (!rc && !hit && !(rc = load_and_check(b, text, spec_dir, opt, platform))) {
-        if (b->cache) {
-            int src = store(b, key);
-            if (src)
-                fprintf(stderr, "environment %.12s: cache miss: not stored (%s)\n", key, err_message(src));
-            else
-                fprintf(stderr, "environment %.12s: cache miss: stored\n", key);
-            err_clear();
-        }
-    }
-    if (!rc && !hit) {
-        /* The manifest digest in OCI form, whichever form the base came in. */
-        struct buf m;
-        buf_init(&m, 0);
-        if (!(rc = manifest_json(&m, b)))
-            rc = digest_buffer(b->manifest_digest, m.data, m.len);
-        buf_release(&m);
-    }
+    b->context = context ? context : "environment.base_image";
+    return b;
+}
+
+/* Hands b out once it is whole, or frees it. */
+static int finish(struct base_image **out, struct base_image *b, int rc)
+{
     if (rc) {
         base_image_free(b);
         return rc;
@@ -837,4 +756,38 @@ int base_image_open(struct base_image **out, const char *text, const char *spec_
     };
     *out = b;
     return 0;
+}
+
+int base_image_open(struct base_image **out, const char *text, const char *spec_dir,
+                    const struct base_image_options *opt)
+{
+    *out = NULL;
+    struct base_image *b = image_new(opt->context);
+    if (!b)
+        return nomem();
+    const char *platform = opt->platform ? opt->platform : BASE_IMAGE_DEFAULT_PLATFORM;
+    int rc = load_and_check(b, text, spec_dir, opt, platform);
+    if (!rc) {
+        /* The manifest digest in OCI form, whichever form the base came in. */
+        struct buf m;
+        buf_init(&m, 0);
+        if (!(rc = manifest_json(&m, b)))
+            rc = digest_buffer(b->manifest_digest, m.data, m.len);
+        buf_release(&m);
+    }
+    return finish(out, b, rc);
+}
+
+int base_image_open_cached(struct base_image **out, struct cache *cache, const struct cache_entry *entry,
+                           const char *context)
+{
+    *out = NULL;
+    struct base_image *b = image_new(context);
+    if (!b)
+        return nomem();
+    b->cache = cache;
+    int rc = (b->file = strdup(cache_dir(cache))) ? 0 : nomem();
+    if (!rc && !(rc = load_cached(b, entry)))
+        rc = parse_config(b);
+    return finish(out, b, rc);
 }

@@ -14,16 +14,11 @@
  * "..", links leaving the root, device files, truncated or unknown data are
  * refused with a message naming the file.
  *
- * The local cache tiers: with a cache (options.cache), the environment
- * key names the resolved base in the amlpkg cache. A hit is read from the
- * cache alone (each blob re-hashed; a damaged entry is dropped with
- * cache_verify and the source read instead); a workspace miss looks in the
- * global tier (options.global_cache_dir, read-only) and copies a hit into the
- * workspace; a miss in both reads the source, stores every blob and records
- * the key. One line on stderr says which: "cache hit (workspace)", "cache hit
- * (global DIR)" or "cache miss".
+ * Where a build finds its base (cache tiers, registry tier, executor) is
+ * builder/env/env_source.h's decision; this module reads one source, or one
+ * cache entry, and stores a base in a cache.
  *
- * struct base_image comes from base_image_open and is freed with
+ * struct base_image comes from base_image_open (or _open_cached) and is freed with
  * base_image_free, which removes its temporary files. Its oci member borrows
  * from it and its layer paths point into its own files, so it must outlive
  * every use of the image it builds. */
@@ -34,20 +29,27 @@
 #include "builder/image/oci_image.h"
 #include "builder/registry/registry.h"
 
+#define BASE_IMAGE_DEFAULT_PLATFORM "linux/amd64"
+
 struct base_image_options {
-    const char *platform;         /* "os/arch[/variant]" for indexes; NULL: linux/amd64 */
-    struct cache *cache;          /* the workspace cache (borrowed), or NULL for none */
-    const char *global_cache_dir; /* read-only shared tier after the workspace, or NULL */
+    const char *platform; /* "os/arch[/variant]" for indexes; NULL: linux/amd64 */
     struct registry_options reg;
     const char *context; /* message prefix, e.g. "spec.yaml:7: environment.base_image" */
 };
 
 struct base_image;
 
-/* text: the base as written; spec_dir resolves relative paths; key: the
- * environment key (64 hex) that indexes the cache. */
-int base_image_open(struct base_image **out, const char *text, const char *spec_dir, const char *key,
+/* The base from its source. text: the base as written; spec_dir resolves
+ * relative paths. Every blob verified, every layer scanned. */
+int base_image_open(struct base_image **out, const char *text, const char *spec_dir,
                     const struct base_image_options *opt);
+/* The base a cache entry holds, every blob re-hashed: an error means a damaged
+ * entry. cache is borrowed and must outlive *out (its layer paths point into it). */
+int base_image_open_cached(struct base_image **out, struct cache *cache, const struct cache_entry *entry,
+                           const char *context);
+/* Stores every blob of b in cache and records its manifest under key (named
+ * azureml/azureml_<key>, as Azure ML names cached environment images). */
+int base_image_store(const struct base_image *b, struct cache *cache, const char *key);
 void base_image_free(struct base_image *b);
 /* What oci_image_build takes (borrowed from b). */
 const struct oci_base *base_image_oci(const struct base_image *b);

@@ -26,8 +26,9 @@ allowed() {
     builder/registry) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/registry" ;;
     builder/env) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/registry builder/env" ;;
     builder/service) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/service" ;;
-    builder/deploy) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/registry builder/deploy" ;;
-    builder/cli) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/registry builder/env builder/service builder/deploy builder/cli" ;;
+    builder/deploy) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/registry builder/env builder/pipeline builder/deploy" ;;
+    builder/pipeline) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/registry builder/env builder/pipeline" ;;
+    builder/cli) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/registry builder/env builder/pipeline builder/service builder/deploy builder/cli" ;;
     *) echo "" ;;
   esac
 }

@@ -1,0 +1,245 @@
+#include "builder/env/env_source.h"
+
+#include "builder/env/cache_registry.h"
+#include "builder/sys/digest.h"
+#include "builder/sys/fsutil.h"
+#include "common/err.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int nomem(void)
+{
+    return err_set(ERR_NOMEM, "out of memory");
+}
+
+const char *env_origin_name(enum env_origin origin)
+{
+    static const char *const names[] = {"scratch", "workspace", "global", "registry", "source", "executor"};
+    return origin <= ENV_ORIGIN_EXECUTOR ? names[origin] : "?";
+}
+
+int env_source_cache_key(char out[65], const char *key, const char *platform)
+{
+    if (!platform || !strcmp(platform, BASE_IMAGE_DEFAULT_PLATFORM)) {
+        snprintf(out, 65, "%s", key);
+        return 0;
+    }
+    char *text = NULL, d[DIGEST_STRING_SIZE];
+    if (asprintf(&text, "%s %s", key, platform) < 0)
+        return nomem();
+    int rc = digest_buffer(d, text, strlen(text));
+    free(text);
+    if (!rc)
+        snprintf(out, 65, "%s", d + 7);
+    return rc;
+}
+
+/* A temporary directory for what a tier fetches or builds; removed by the caller. */
+static int temp_dir(char **out, const char *prefix)
+{
+    const char *tmp = getenv("TMPDIR");
+    return fs_make_temp_dir(out, tmp && tmp[0] ? tmp : "/tmp", prefix);
+}
+
+/* Opens a cache entry; a damaged one is dropped (cache_verify) and the lookup goes on (returns 1). */
+static int open_entry(struct base_image **out, struct cache *cache, const struct cache_entry *entry,
+                      const char *key, const char *context)
+{
+    int rc = base_image_open_cached(out, cache, entry, context);
+    if (!rc || rc == ERR_NOMEM)
+        return rc;
+    fprintf(stderr, "environment %.12s: cache entry damaged (%s): dropping it, reading the base from its source\n",
+            key, err_message(rc));
+    err_clear();
+    struct cache_report report = {0};
+    cache_verify(cache, &report);
+    cache_report_release(&report);
+    err_clear();
+    return 1;
+}
+
+/* A hit in the read-only global tier, copied into the workspace cache. */
+static int import_global(struct cache_entry *out, struct cache *workspace, const char *dir, const char *key)
+{
+    struct cache *global = NULL;
+    int rc = cache_open_readonly(&global, dir);
+    if (!rc)
+        rc = cache_import(workspace, global, key, out);
+    if (rc && !(rc == ERR_NOTFOUND && global)) /* a plain miss says nothing */
+        fprintf(stderr, "environment %.12s: global cache %s unusable (%s): going on without it\n", key, dir,
+                err_message(rc));
+    cache_close(global);
+    err_clear();
+    return rc == 0;
+}
+
+/* The local tiers: 0 and *out on a hit, 1 on a miss. */
+static int from_local(struct base_image **out, enum env_origin *origin, const struct env_source_options *opt,
+                      const char *key, const char *context)
+{
+    struct cache_entry entry;
+    int rc = 1;
+    if (cache_lookup(opt->workspace, key, &entry) == 0) {
+        if (!(rc = open_entry(out, opt->workspace, &entry, key, context))) {
+            *origin = ENV_ORIGIN_WORKSPACE;
+            fprintf(stderr, "environment %.12s: cache hit (workspace)\n", key);
+        }
+    }
+    err_clear(); /* a miss sets no message, but a failed lookup may */
+    if (rc == 1 && opt->global_cache_dir && import_global(&entry, opt->workspace, opt->global_cache_dir, key) &&
+        !(rc = open_entry(out, opt->workspace, &entry, key, context))) {
+        *origin = ENV_ORIGIN_GLOBAL;
+        fprintf(stderr, "environment %.12s: cache hit (global %s)\n", key, opt->global_cache_dir);
+    }
+    return rc;
+}
+
+/* The registry tier: 0 and *out on a hit (stored in the workspace), 1 on a miss or an unreachable
+ * registry (the build goes on). */
+static int from_registry(struct base_image **out, const struct env_source_options *opt, const char *key,
+                         const char *spec_dir, const char *context)
+{
+    char *work = NULL, *archive = NULL, *text = NULL;
+    struct registry_options ro = opt->reg;
+    ro.op = "pull";
+    struct base_image_options bo = {.context = context};
+    int rc = temp_dir(&work, "amlpkg-envpull-");
+    if (!rc && !(archive = fs_join(work, "environment.tar")))
+        rc = nomem();
+    rc = rc ? rc : cache_registry_pull(opt->cache_registry, key, &ro, archive);
+    if (rc) {
+        if (rc != ERR_NOTFOUND)
+            fprintf(stderr, "environment %.12s: registry cache unavailable (%s): going on without it\n", key,
+                    err_message(rc));
+        err_clear();
+        rc = 1;
+    } else if (asprintf(&text, "oci-archive:%s", archive) < 0) {
+        text = NULL;
+        rc = nomem();
+    } else if (!(rc = base_image_open(out, text, spec_dir, &bo))) {
+        fprintf(stderr, "environment %.12s: cache hit (registry %s)\n", key, opt->cache_registry);
+        int stored = base_image_store(*out, opt->workspace, key);
+        if (stored) {
+            fprintf(stderr, "environment %.12s: not stored in the workspace cache (%s)\n", key, err_message(stored));
+            err_clear();
+        }
+    }
+    if (work)
+        fs_remove_tree(work);
+    free(work);
+    free(archive);
+    free(text);
+    return rc;
+}
+
+/* Docker steps or conda installs and no engine to run them. */
+static int refuse_without_executor(const struct plan *plan, const struct spec *spec)
+{
+    return err_set(ERR_UNSUPPORTED,
+                   "%s:%d: environment: %s must run in a container and no executor is available (--executor "
+                   "podman|buildah|docker, or none found on PATH); or write the Dockerfile and its context with "
+                   "--dockerfile DIR (environment steps first, so code and model edits never rebuild them) and "
+                   "build it with podman or docker",
+                   spec->file, spec->environment.line, plan->environment.needs_executor);
+}
+
+/* The engine reads file bases itself: give it absolute paths for the archive and layout forms. */
+static char *engine_base(const char *base, const char *spec_dir)
+{
+    static const char *const forms[] = {"oci-archive:", "docker-archive:", "oci:"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(forms[i]);
+        if (strncmp(base, forms[i], n) == 0 && base[n] != '/') {
+            char *abs = fs_resolve(spec_dir, base + n), *out = NULL;
+            char real[PATH_MAX];
+            if (abs && asprintf(&out, "%s%s", forms[i], realpath(abs, real) ? real : abs) < 0)
+                out = NULL;
+            free(abs);
+            return out;
+        }
+    }
+    return strdup(base);
+}
+
+/* The environment stage from the executor, saved to an archive and opened like any base. */
+static int from_executor(struct base_image **out, const struct env_source_options *opt, const struct plan *plan,
+                         const struct spec *spec, const struct base_image_options *bo)
+{
+    enum executor_kind kind = opt->executor;
+    if (!opt->executor_given && executor_resolve(&kind, "auto"))
+        return ERR_USAGE;
+    if (kind == EXECUTOR_NONE)
+        return refuse_without_executor(plan, spec);
+    struct plan_environment env = plan->environment; /* shallow: only base_image is replaced */
+    char *work = NULL, *archive = NULL, *text = NULL, *base = engine_base(env.base_image, spec->dir);
+    const char *format = NULL;
+    int rc = base ? temp_dir(&work, "amlpkg-env-") : nomem();
+    if (!rc && !(archive = fs_join(work, "environment.tar")))
+        rc = nomem();
+    env.base_image = base;
+    rc = rc ? rc : executor_build_environment(kind, &env, work, archive, &format);
+    if (!rc && asprintf(&text, "%s:%s", format, archive) < 0)
+        text = NULL, rc = nomem();
+    rc = rc ? rc : base_image_open(out, text, spec->dir, bo);
+    if (work)
+        fs_remove_tree(work);
+    free(work);
+    free(archive);
+    free(text);
+    free(base);
+    return rc;
+}
+
+/* What had to be built (or read from its source) goes to the registry tier for the next machine. */
+static void push_to_registry(const struct env_source_options *opt, const struct base_image *b, const char *key)
+{
+    struct registry_options ro = opt->reg;
+    ro.op = "push";
+    int rc = cache_registry_push(opt->cache_registry, key, cache_dir(opt->workspace), base_image_manifest_digest(b),
+                                 &ro);
+    if (rc)
+        fprintf(stderr, "environment %.12s: not stored in the registry cache (%s)\n", key, err_message(rc));
+    else
+        fprintf(stderr, "environment %.12s: stored in the registry cache %s\n", key, opt->cache_registry);
+    err_clear();
+}
+
+int env_source_open(struct base_image **out, enum env_origin *origin, const struct plan *plan,
+                    const struct spec *spec, const struct env_source_options *opt)
+{
+    *out = NULL;
+    *origin = ENV_ORIGIN_SCRATCH;
+    if (plan_env_is_scratch(&plan->environment) && !plan->environment.needs_executor)
+        return 0;
+    char context[1200], key[65];
+    snprintf(context, sizeof context, "%s:%d: environment.base_image", spec->file, spec->environment.line);
+    int rc = env_source_cache_key(key, plan->environment.key, opt->platform);
+    if (rc)
+        return rc;
+    rc = 1; /* 1: not found yet */
+    if (opt->workspace)
+        rc = from_local(out, origin, opt, key, context);
+    if (rc == 1 && opt->workspace && opt->cache_registry && !(rc = from_registry(out, opt, key, spec->dir, context)))
+        *origin = ENV_ORIGIN_REGISTRY;
+    if (rc != 1)
+        return rc;
+
+    struct base_image_options bo = {.platform = opt->platform, .context = context};
+    *origin = plan->environment.needs_executor ? ENV_ORIGIN_EXECUTOR : ENV_ORIGIN_SOURCE;
+    rc = *origin == ENV_ORIGIN_EXECUTOR ? from_executor(out, opt, plan, spec, &bo)
+                                        : base_image_open(out, plan->environment.base_image, spec->dir, &bo);
+    if (rc || !opt->workspace)
+        return rc;
+    int stored = base_image_store(*out, opt->workspace, key);
+    if (stored)
+        fprintf(stderr, "environment %.12s: cache miss: not stored (%s)\n", key, err_message(stored));
+    else
+        fprintf(stderr, "environment %.12s: cache miss: stored\n", key);
+    err_clear();
+    if (!stored && opt->cache_registry)
+        push_to_registry(opt, *out, key);
+    return 0;
+}
