@@ -4,6 +4,7 @@
 #include "common/json.h"
 #include "runtime/engine/engine.h"
 #include "runtime/engine/model_files.h"
+#include "runtime/engine/servable.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -410,11 +411,8 @@ static int load_models(struct served_model **out, size_t *out_count, off_t *byte
         rc = name_model(m, model_dir, m->path);
         if (!rc)
             rc = engine_model_load_file(&m->model, m->path);
-        if (!rc && engine_input_count(m->model) == 0)
-            rc = err_set(ERR_UNSUPPORTED, "%s: the model has no inputs to feed", m->path);
-        /* The engine also runs sequences, optionals and strings; requests carry numeric tensors only. */
-        if (!rc)
-            rc = engine_check_tensor_io(m->model);
+        if (!rc) /* the rule amlpkg applied when it built the package */
+            rc = engine_check_servable(m->model);
         struct stat st;
         *bytes += stat(m->path, &st) == 0 ? st.st_size : SMALL_MODEL_BYTES;
     }

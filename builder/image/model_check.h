@@ -1,6 +1,7 @@
 /* Validates a spec's models before anything is written: every ONNX file must
- * load in the engine amlserve uses, and a no-code package must hold exactly
- * one ONNX model to serve. With an entry script the script loads the models
+ * pass amlserve's own servable-model rule (engine_check_servable_file, which
+ * reads the graph and never the weights), and a no-code package must hold
+ * exactly one ONNX file per model. With an entry script the script loads the models
  * (any format), so nothing is checked. Errors name the spec file, line and field. */
 #ifndef AMLPKG_MODEL_CHECK_H
 #define AMLPKG_MODEL_CHECK_H

@@ -45,12 +45,14 @@ struct plan_graph {
 #define LOOP_MAX_ITERATIONS (1 << 20)
 
 struct engine_model {
-    int opset; /* default-domain opset the model imports; 0 when it names none */
+    int opset;      /* default-domain opset the model imports; 0 when it names none */
+    int graph_only; /* initializers checked, never copied: the model can be described, not run */
     Onnx__ModelProto *proto;
     char *source;
     char *dir; /* the model file's directory, for external data; NULL when loaded from memory */
     int n_slots;
-    struct tensor *constants; /* per slot; data != NULL for initializers */
+    struct tensor *constants;   /* per slot; data != NULL for initializers unless graph_only */
+    unsigned char *initialized; /* per slot: an initializer sets it */
     struct plan_node *nodes;
     size_t n_nodes;
     struct engine_io *inputs;
@@ -152,6 +154,7 @@ void engine_model_free(struct engine_model *m)
         for (int i = 0; i < m->n_slots; i++)
             free(m->constants[i].data);
     free(m->constants);
+    free(m->initialized);
     if (m->nodes)
         plan_nodes_free(m->nodes, m->n_nodes);
     free(m->nodes);
@@ -206,9 +209,11 @@ static int plan_initializers(struct engine_model *m, struct slot_map *map, const
         int slot = slot_map_get(map, init->name, 1);
         map->owner[slot] = gid;
         free(m->constants[slot].data);
-        int rc = onnx_reader_tensor(&m->constants[slot], init, src, m->dir);
+        int rc = m->graph_only ? onnx_reader_tensor_check(&m->constants[slot], init, src, m->dir)
+                               : onnx_reader_tensor(&m->constants[slot], init, src, m->dir);
         if (rc)
             return rc;
+        m->initialized[slot] = 1;
     }
     return 0;
 }
@@ -262,7 +267,10 @@ static int plan_nodes(struct engine_model *m, struct slot_map *map, const Onnx__
                 return err_set(ERR_PARSE, "%s: node '%s': input '%s' is not produced before it is used", src, label,
                                np->input[j]);
         }
-        plan_backend(m, pn);
+        if (m->graph_only)
+            pn->backend = -1; /* never runs: no backend claims it, no gauge counts it */
+        else
+            plan_backend(m, pn);
         /* Control flow: plan the branches or body before the node's own outputs exist. */
         if (!pn->kernel->run) {
             int is_if = strcmp(np->op_type, "If") == 0;
@@ -413,9 +421,10 @@ static int build_plan(struct engine_model *m)
     map.parent = calloc(graphs ? graphs : 1, sizeof *map.parent);
     map.n_graphs = 1; /* graph 0 is the main graph */
     m->constants = calloc(names ? names : 1, sizeof *m->constants);
+    m->initialized = calloc(names ? names : 1, sizeof *m->initialized);
     m->nodes = calloc(g->n_node ? g->n_node : 1, sizeof *m->nodes);
     int rc = 0;
-    if (!map.names || !map.slots || !map.owner || !map.parent || !m->constants || !m->nodes) {
+    if (!map.names || !map.slots || !map.owner || !map.parent || !m->constants || !m->initialized || !m->nodes) {
         rc = err_set(ERR_NOMEM, "%s: out of memory", src);
         goto done;
     }
@@ -444,7 +453,7 @@ static int build_plan(struct engine_model *m)
             goto done;
         }
         int slot = slot_map_get(&map, vi->name, 1);
-        if (m->constants[slot].data)
+        if (m->initialized[slot])
             continue; /* an initializer: not something callers must feed */
         struct engine_io *io = &m->inputs[m->n_inputs];
         io->name = vi->name;
@@ -502,12 +511,14 @@ done:
 }
 
 /* dir: where external data files live, or NULL to refuse them. */
-static int load(struct engine_model **out, const void *data, size_t len, const char *source, const char *dir)
+static int load(struct engine_model **out, const void *data, size_t len, const char *source, const char *dir,
+                int graph_only)
 {
     *out = NULL;
     struct engine_model *m = calloc(1, sizeof *m);
     if (!m)
         return err_set(ERR_NOMEM, "%s: out of memory", source);
+    m->graph_only = graph_only;
     m->source = strdup(source);
     m->dir = dir ? strdup(dir) : NULL;
     int rc = m->source && (!dir || m->dir) ? onnx_reader_parse(&m->proto, data, len, source)
@@ -524,10 +535,10 @@ static int load(struct engine_model **out, const void *data, size_t len, const c
 
 int engine_model_load_buffer(struct engine_model **out, const void *data, size_t len, const char *source)
 {
-    return load(out, data, len, source, NULL);
+    return load(out, data, len, source, NULL, 0);
 }
 
-int engine_model_load_file(struct engine_model **out, const char *path)
+static int load_path(struct engine_model **out, const char *path, int graph_only)
 {
     struct buf file;
     buf_init(&file, ONNX_READER_MAX_BYTES);
@@ -536,9 +547,24 @@ int engine_model_load_file(struct engine_model **out, const char *path)
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1, slash ? path : ".");
     int rc = buf_read_file(&file, path);
     if (!rc)
-        rc = load(out, file.data, file.len, path, dir);
+        rc = load(out, file.data, file.len, path, dir, graph_only);
     buf_release(&file);
     return rc;
+}
+
+int engine_model_load_file(struct engine_model **out, const char *path)
+{
+    return load_path(out, path, 0);
+}
+
+int engine_model_load_graph(struct engine_model **out, const char *path)
+{
+    return load_path(out, path, 1);
+}
+
+const char *engine_model_source(const struct engine_model *m)
+{
+    return m->source;
 }
 
 size_t engine_input_count(const struct engine_model *m)
@@ -562,18 +588,6 @@ const struct engine_io *engine_input(const struct engine_model *m, size_t i)
 const struct engine_io *engine_output(const struct engine_model *m, size_t i)
 {
     return i < m->n_outputs ? &m->outputs[i] : NULL;
-}
-
-int engine_check_tensor_io(const struct engine_model *m)
-{
-    for (size_t k = 0; k < m->n_inputs + m->n_outputs; k++) {
-        const struct engine_io *io = k < m->n_inputs ? &m->inputs[k] : &m->outputs[k - m->n_inputs];
-        if (io->optional || !tensor_type_size(io->shape.type) || io->shape.type == TENSOR_STRING)
-            return err_set(ERR_UNSUPPORTED, "%s: %s '%s' is %s%s; only numeric and bool tensors can be served",
-                           m->source, k < m->n_inputs ? "input" : "output", io->name,
-                           io->optional ? "an optional " : "a ", tensor_type_name(io->shape.type));
-    }
-    return 0;
 }
 
 static int check_input(const struct engine_io *io, const struct tensor *t)
@@ -1099,6 +1113,8 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
 
 int engine_run(const struct engine_model *m, struct arena *arena, const struct tensor *inputs, struct tensor *outputs)
 {
+    if (m->graph_only)
+        return err_set(ERR_UNSUPPORTED, "%s: the model was read for its graph only and cannot run", m->source);
     struct tensor *values = arena_alloc(arena, (size_t)m->n_slots * sizeof *values);
     const struct tensor **args = arena_alloc(arena, (size_t)(m->max_node_inputs + 1) * sizeof *args);
     if (!values || !args)

@@ -31,6 +31,12 @@ struct engine_io {
 
 /* A model file; initializers kept as external data are read from files beside it. */
 int engine_model_load_file(struct engine_model **out, const char *path);
+/* A model file's graph, for checking and describing it without its weights
+ * (the builder): every check engine_model_load_file makes, initializers
+ * included (type, shape, byte count, external data present and long enough),
+ * but no initializer value is copied and no external data read. engine_run
+ * refuses such a model. */
+int engine_model_load_graph(struct engine_model **out, const char *path);
 /* A model in memory (source names it in errors); external data is refused. */
 int engine_model_load_buffer(struct engine_model **out, const void *data, size_t len, const char *source);
 void engine_model_free(struct engine_model *model);
@@ -40,10 +46,8 @@ const struct engine_io *engine_input(const struct engine_model *model, size_t in
 size_t engine_output_count(const struct engine_model *model);
 const struct engine_io *engine_output(const struct engine_model *model, size_t index);
 size_t engine_node_count(const struct engine_model *model);
-
-/* ERR_UNSUPPORTED naming the first input or output that is not a plain numeric
- * or bool tensor (a sequence, an optional, strings): what amlserve can serve. */
-int engine_check_tensor_io(const struct engine_model *model);
+/* The file (or source) the model was loaded from, as errors name it. */
+const char *engine_model_source(const struct engine_model *model);
 
 /* inputs[i] binds engine_input(model, i); outputs must hold engine_output_count
  * tensors. Errors: ERR_INVALID for inputs that do not match the model. */

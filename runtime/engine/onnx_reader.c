@@ -95,8 +95,9 @@ static size_t typed_count(enum tensor_type type, const Onnx__TensorProto *p)
     }
 }
 
-/* String elements and their bytes in one malloc'd block, so freeing data frees both. */
-static int read_strings(struct tensor *out, const Onnx__TensorProto *p, const char *source, const char *name)
+/* String elements and their bytes in one malloc'd block, so freeing data frees both.
+ * Without copy, only checks them. */
+static int read_strings(struct tensor *out, const Onnx__TensorProto *p, const char *source, const char *name, int copy)
 {
     int64_t count = tensor_element_count(out);
     if (count < 0 || (size_t)count != p->n_string_data)
@@ -108,6 +109,8 @@ static int read_strings(struct tensor *out, const Onnx__TensorProto *p, const ch
             return err_set(ERR_PARSE, "%s: initializer '%s': a string is too long", source, name);
         bytes += p->string_data[i].len;
     }
+    if (!copy)
+        return 0;
     size_t head = (size_t)count * sizeof(struct tensor_string);
     out->data = malloc(head + bytes + 1);
     if (!out->data)
@@ -140,9 +143,10 @@ static int inside_model_dir(const char *location)
 }
 
 /* Reads bytes of an initializer kept in a file beside the model (data_location EXTERNAL):
- * external_data names location (required), offset and length (optional). */
+ * external_data names location (required), offset and length (optional). Without
+ * copy, only checks that the file holds them. */
 static int read_external(struct tensor *out, const Onnx__TensorProto *p, size_t bytes, const char *source,
-                         const char *name, const char *data_dir)
+                         const char *name, const char *data_dir, int copy)
 {
     const char *location = NULL;
     long long offset = 0, length = -1;
@@ -193,6 +197,10 @@ static int read_external(struct tensor *out, const Onnx__TensorProto *p, size_t 
                        "needed",
                        source, name, path, (long long)st.st_size, offset, bytes);
     }
+    if (!copy) {
+        close(fd);
+        return 0;
+    }
     out->data = malloc(bytes ? bytes : 1);
     if (!out->data) {
         close(fd);
@@ -216,7 +224,9 @@ static int read_external(struct tensor *out, const Onnx__TensorProto *p, size_t 
     return 0;
 }
 
-int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *p, const char *source, const char *data_dir)
+/* Everything onnx_reader_tensor checks; the values are copied only with copy. */
+static int read_tensor(struct tensor *out, const Onnx__TensorProto *p, const char *source, const char *data_dir,
+                       int copy)
 {
     memset(out, 0, sizeof *out);
     const char *name = p->name ? p->name : "";
@@ -236,17 +246,19 @@ int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *p, const cha
     for (size_t i = 0; i < p->n_dims; i++)
         out->dims[i] = p->dims[i];
     if (type == TENSOR_STRING)
-        return read_strings(out, p, source, name);
+        return read_strings(out, p, source, name, copy);
     int64_t count = tensor_element_count(out);
     if (count < 0 || (uint64_t)count > SIZE_MAX / elem)
         return err_set(ERR_PARSE, "%s: initializer '%s': invalid dimensions", source, name);
     size_t bytes = (size_t)count * elem;
     if (external)
-        return read_external(out, p, bytes, source, name, data_dir);
+        return read_external(out, p, bytes, source, name, data_dir, copy);
     size_t have = p->has_raw_data ? p->raw_data.len : typed_count(type, p) * elem;
     if (have != bytes)
         return err_set(ERR_PARSE, "%s: initializer '%s': holds %zu bytes, its shape needs %zu", source, name, have,
                        bytes);
+    if (!copy)
+        return 0;
     out->data = malloc(bytes ? bytes : 1);
     if (!out->data)
         return err_set(ERR_NOMEM, "%s: initializer '%s': out of memory", source, name);
@@ -257,6 +269,16 @@ int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *p, const cha
     } else
         copy_typed(out->data, type, p, (size_t)count);
     return 0;
+}
+
+int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *p, const char *source, const char *data_dir)
+{
+    return read_tensor(out, p, source, data_dir, 1);
+}
+
+int onnx_reader_tensor_check(struct tensor *out, const Onnx__TensorProto *p, const char *source, const char *data_dir)
+{
+    return read_tensor(out, p, source, data_dir, 0);
 }
 
 int onnx_reader_value_info(struct tensor *out, const Onnx__ValueInfoProto *info, const char *source)

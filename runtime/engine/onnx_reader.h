@@ -21,6 +21,11 @@ void onnx_reader_free(Onnx__ModelProto *model);
  * "..", at its offset and length). data_dir NULL refuses external data. The
  * caller frees out->data. */
 int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *proto, const char *source, const char *data_dir);
+/* The same checks as onnx_reader_tensor (data type, rank, byte count, external
+ * data location, presence and size) without copying a value or reading
+ * external data: out gets type, rank and dims, out->data stays NULL. */
+int onnx_reader_tensor_check(struct tensor *out, const Onnx__TensorProto *proto, const char *source,
+                             const char *data_dir);
 /* Fills type/rank/dims (-1 for symbolic dims) from a graph input/output. A
  * sequence gets type TENSOR_SEQUENCE and rank -1; an optional, what it holds. */
 int onnx_reader_value_info(struct tensor *out, const Onnx__ValueInfoProto *info, const char *source);

@@ -30,6 +30,21 @@ check_fails "a model with string inputs is refused at build time, not when amlse
   "spec.yaml:2: models\[0\]\.path: .*strings.onnx: input 'x' is a string; only numeric and bool tensors can be served" \
   "$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/out.tar"
 
+# amlserve refuses a model with nothing to feed; amlpkg applies the same rule (engine_check_servable).
+"$PY" - "$WORK/noinput.onnx" <<'PYEOF'
+import sys
+from onnx import TensorProto, helper, save
+g = helper.make_graph([helper.make_node("Constant", [], ["y"], value_floats=[1.0, 2.0])], "c", [],
+                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])])
+save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), sys.argv[1])
+PYEOF
+spec "models:" "  - name: const" "    version: 1" "    path: noinput.onnx"
+check_fails "a model with no inputs is refused at build time, as amlserve refuses it" \
+  "spec.yaml:2: models\[0\]\.path: .*noinput.onnx: the model has no inputs to feed" \
+  "$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/out.tar"
+check_fails "... and amlserve refuses it with the same words" "noinput.onnx: the model has no inputs to feed" \
+  "$AMLSERVE" --model-dir "$WORK/noinput.onnx" --port "$(free_port)"
+
 spec "models:" "  - name: ridge" "    version: 1" "    path: model.onnx" "    frameworkk: onnx"
 check_fails "an unknown field names line and suggests" "spec.yaml:5: models\[0\]\.frameworkk: unknown field \(did you mean 'framework'\?\)" \
   "$AMLPKG" build "$WORK/spec.yaml" -o "$WORK/out.tar"

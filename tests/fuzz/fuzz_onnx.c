@@ -1,8 +1,10 @@
-/* libFuzzer target: ONNX model loading (protobuf decode, initializers, plan)
- * and, when a model loads, one run on zero-filled inputs of its declared shape. */
+/* libFuzzer target: ONNX model loading (protobuf decode, initializers, plan),
+ * the servable-model rule and, when a model loads, one run on zero-filled
+ * inputs of its declared shape. */
 #include "common/arena.h"
 #include "common/err.h"
 #include "runtime/engine/engine.h"
+#include "runtime/engine/servable.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     err_clear();
     if (engine_model_load_buffer(&m, data, size, "fuzz.onnx") != 0)
         return 0;
+    engine_check_servable(m);
+    err_clear();
     struct arena arena;
     arena_init(&arena, 4096, 16u << 20);
     size_t n_in = engine_input_count(m), n_out = engine_output_count(m);

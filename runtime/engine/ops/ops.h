@@ -108,62 +108,13 @@ void ops_gemm_f32(float *c, const float *a, const float *b, int64_t m, int64_t k
  * model (ml_common.c). */
 const char *ops_ml_string_attribute(const Onnx__NodeProto *node);
 
-/* Kernels, one file per family. */
-#define OP(name) int op_##name(const struct op_call *call);
-/* elementwise.c */
-OP(add)
-OP(sub) OP(mul) OP(div) OP(pow) OP(mod) OP(prelu) OP(bit_shift) OP(equal) OP(less) OP(greater) OP(less_equal)
-    OP(greater_equal) OP(and) OP(or) OP(xor) OP(not ) OP(where) OP(max) OP(min) OP(sum) OP(mean)
-    /* matmul.c */
-    OP(matmul) OP(gemm)
-    /* unary.c */
-    OP(abs) OP(neg) OP(sign) OP(exp) OP(log) OP(sqrt) OP(reciprocal) OP(floor) OP(ceil) OP(round) OP(sin) OP(cos)
-        OP(tan) OP(asin) OP(acos) OP(atan) OP(sinh) OP(cosh) OP(asinh) OP(acosh) OP(atanh) OP(erf) OP(isnan) OP(isinf)
-            OP(clip)
-    /* activation.c */
-    OP(relu) OP(sigmoid) OP(tanh) OP(leaky_relu) OP(elu) OP(selu) OP(hard_sigmoid) OP(softplus) OP(softsign) OP(celu)
-        OP(thresholded_relu) OP(hard_swish) OP(shrink) OP(softmax) OP(log_softmax) OP(hardmax)
-    /* shape.c */
-    OP(identity) OP(dropout) OP(reshape) OP(flatten) OP(transpose) OP(squeeze) OP(unsqueeze) OP(concat) OP(gather)
-        OP(gather_elements) OP(shape) OP(size) OP(cast) OP(cast_like) OP(constant) OP(constant_of_shape) OP(slice)
-            OP(expand) OP(tile) OP(range) OP(split) OP(depth_to_space) OP(space_to_depth) OP(pad)
-    /* reduce.c */
-    OP(reduce_sum) OP(reduce_mean) OP(reduce_max) OP(reduce_min) OP(reduce_prod) OP(reduce_l1) OP(reduce_l2)
-        OP(reduce_log_sum) OP(reduce_log_sum_exp) OP(reduce_sum_square) OP(argmax) OP(argmin)
-    /* index.c */
-    OP(topk) OP(cumsum) OP(trilu) OP(one_hot) OP(eye_like) OP(gather_nd) OP(scatter_nd) OP(scatter_elements)
-        OP(non_zero) OP(compress) OP(non_max_suppression) OP(unique)
-    /* resize.c */
-    OP(resize) OP(upsample) OP(grid_sample) OP(roi_align)
-    /* loss.c */
-    OP(nll_loss) OP(softmax_cross_entropy_loss)
-    /* quant.c */
-    OP(quantize_linear) OP(dequantize_linear) OP(dynamic_quantize_linear) OP(matmul_integer) OP(qlinear_matmul)
-    /* rnn.c */
-    OP(rnn) OP(gru) OP(lstm)
-    /* signal.c */
-    OP(hann_window) OP(hamming_window) OP(blackman_window) OP(dft)
-    /* misc */
-    OP(lrn) OP(mean_variance_norm) OP(reverse_sequence) OP(det)
-    /* einsum.c */
-    OP(einsum)
-    /* optim.c */
-    OP(adagrad) OP(momentum) OP(adam)
-    /* conv.c */
-    OP(conv) OP(conv_transpose) OP(conv_integer) OP(qlinear_conv)
-    /* pool.c */
-    OP(max_pool) OP(average_pool) OP(global_average_pool) OP(global_max_pool) OP(max_unpool)
-    /* norm.c */
-    OP(batch_norm) OP(instance_norm) OP(layer_norm)
-    /* sequence.c */
-    OP(sequence_empty) OP(sequence_construct) OP(sequence_insert) OP(sequence_at) OP(sequence_erase) OP(sequence_length)
-        OP(concat_from_sequence) OP(split_to_sequence) OP(optional) OP(optional_has_element) OP(optional_get_element)
-    /* signal.c, text.c */
-    OP(stft) OP(mel_weight_matrix) OP(tfidf_vectorizer) OP(string_normalizer)
-    /* ONNX-ML (domain ai.onnx.ml): ml_linear.c, ml_tree.c, ml_svm.c, ml_preprocess.c */
-    OP(linear_regressor) OP(linear_classifier) OP(tree_ensemble_regressor) OP(tree_ensemble_classifier)
-        OP(svm_regressor) OP(svm_classifier) OP(scaler) OP(normalizer) OP(binarizer) OP(one_hot_encoder)
-            OP(array_feature_extractor) OP(zip_map)
-#undef OP
+/* Kernels, one file per family, declared from the one operator list. */
+#define OP_KERNEL(domain, op_type, min_inputs, max_inputs, max_outputs, kernel) int kernel(const struct op_call *call);
+#define OP_ALIAS(domain, op_type, min_inputs, max_inputs, max_outputs, kernel)
+#define OP_CONTROL(domain, op_type, min_inputs, max_inputs, max_outputs)
+#include "runtime/engine/ops/op_list.h"
+#undef OP_KERNEL
+#undef OP_ALIAS
+#undef OP_CONTROL
 
 #endif
