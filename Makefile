@@ -48,7 +48,7 @@ ALL_LIBS      := $(BUILDER_LIB) $(CACHE_LIB) $(SERVER_LIB) $(ENGINE_LIB) $(COMMO
 VERSION := 0.1.0
 
 # libcurl, libgit2 and libarchive (and the ~50 libraries they pull in) are loaded on first use, not
-# at start-up: builder/lazy_lib.h. amlpkg is not linked against them; it dlopens the soname this
+# at start-up: builder/sys/lazy_lib.h. amlpkg is not linked against them; it dlopens the soname this
 # build saw. Tests that call libarchive themselves link it (TEST_LIBS).
 LAZY_PKGS    := libcurl libgit2 libarchive
 # Nor against OpenSSL: SHA-256 and base64 are its own (common/sha256.c, common/base64.c), and

@@ -114,7 +114,7 @@ int cache_import(struct cache *dst, struct cache *src, const char *key, struct c
  * c may be NULL (always hashes). Unused memos go after CACHE_FILE_DIGEST_DAYS (gc). */
 #define CACHE_FILE_DIGEST_DAYS 30
 int cache_file_digest(struct cache *c, const char *path, char out[CACHE_DIGEST_SIZE]);
-/* Its two halves, for digests computed elsewhere (builder/digest_prefetch.h):
+/* Its two halves, for digests computed elsewhere (builder/image/digest_prefetch.h):
  * the remembered digest of path while st (its stat) matches the memo, else
  * ERR_NOTFOUND without a message; and remembering a digest computed from the
  * bytes path had when before was taken, if it has not changed since (and is

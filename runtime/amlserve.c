@@ -23,7 +23,7 @@
 
 /* The libraries linked into this static binary, with their Debian versions: amlpkg finds this
  * marker in the binary and lists them in the image's SBOM. */
-/* In a section of its own so the SBOM finds it from the section headers (builder/elf_section.h). */
+/* In a section of its own so the SBOM finds it from the section headers (builder/image/elf_section.h). */
 __attribute__((used, section(".amlserve_build_info"))) static const char amlserve_build_info[] =
     "AMLSERVE-BUILD-INFO:" AMLSERVE_BUILD_INFO;
 

@@ -1,4 +1,4 @@
-/* SHA-256 throughput (make bench; not a pass/fail test): runtime/sha256.c on
+/* SHA-256 throughput (make bench; not a pass/fail test): common/sha256.c on
  * its SHA-NI and portable paths against OpenSSL's EVP sha256, the yardstick
  * it replaced in amlpkg.
  *

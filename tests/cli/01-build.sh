@@ -121,7 +121,7 @@ check "... and the body limit is the spec's 5 MiB" bash -c "
   head -c 6000000 /dev/zero | tr '\\\\0' ' ' > '$WORK/big.json'
   [ \$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer run-time-key' --data-binary @'$WORK/big.json' http://127.0.0.1:$sport/score) = 413 ]"
 
-# libcurl, libgit2, libarchive and libssl load on first use (builder/lazy_lib.h): commands that need none start without them.
+# libcurl, libgit2, libarchive and libcrypto load on first use (builder/sys/lazy_lib.h): commands that need none start without them.
 check "amlpkg starts without loading libcurl, libgit2, libarchive or OpenSSL" bash -c "
   LD_DEBUG=libs '$AMLPKG' version 2>&1 >/dev/null | grep -q 'calling init' &&
   ! LD_DEBUG=libs '$AMLPKG' version 2>&1 >/dev/null | grep -Eq 'libcurl|libgit2|libarchive|libssl|libcrypto'"

@@ -222,7 +222,7 @@ TEST(concurrent_processes_share_a_cache)
     cache_close(c);
 }
 
-/* A digest computed elsewhere (builder/digest_prefetch.c) is used for the rest
+/* A digest computed elsewhere (builder/image/digest_prefetch.c) is used for the rest
  * of the run when the file has not changed since; one that is too recent to
  * trust a stamp across runs is not kept for the next one. */
 TEST(learned_file_digests)
