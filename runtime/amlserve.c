@@ -2,6 +2,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/parse_number.h"
+#include "common/path.h"
 #include "build_info.h" /* generated: $(BUILD)/gen */
 #include "runtime/contract.h"
 #include "runtime/engine/backends/backend.h"
@@ -345,7 +346,7 @@ static int load_scorer(struct scorer **out, struct options *o, char *script_path
         /* Azure ML gives AZUREML_ENTRY_SCRIPT relative to the app root. */
         const char *app_root = getenv("AML_APP_ROOT");
         if (o->entry_script[0] != '/' && app_root && app_root[0])
-            snprintf(script_path, size, "%s/%s", app_root, o->entry_script);
+            path_join_into(script_path, size, app_root, o->entry_script);
         else
             snprintf(script_path, size, "%s", o->entry_script);
         if (!o->threads_given)

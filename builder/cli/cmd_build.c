@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 #include "builder/image/model_check.h"
 #include "builder/image/oci_archive.h"
 #include "builder/image/digest_prefetch.h"
@@ -409,7 +410,7 @@ static int build_environment(struct base_image **out, const struct build_options
     const char *tmp = getenv("TMPDIR"), *format = NULL;
     int rc = base ? fs_make_temp_dir(&work, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-env-")
                   : err_set(ERR_NOMEM, "out of memory");
-    if (!rc && !(archive = fs_join(work, "environment.tar")))
+    if (!rc && !(archive = path_join(work, "environment.tar")))
         rc = err_set(ERR_NOMEM, "out of memory");
     env.base_image = base;
     rc = rc ? rc : executor_build_environment(kind, &env, work, archive, &format);
@@ -436,7 +437,7 @@ static int open_from_registry(struct base_image **out, const struct build_option
     struct registry_options ro = o->transfer.reg;
     ro.op = "pull";
     int rc = fs_make_temp_dir(&work, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-envpull-");
-    if (!rc && !(archive = fs_join(work, "environment.tar")))
+    if (!rc && !(archive = path_join(work, "environment.tar")))
         rc = err_set(ERR_NOMEM, "out of memory");
     rc = rc ? rc : cache_registry_pull(o->cache_registry, key, &ro, archive);
     if (rc) {
@@ -640,7 +641,7 @@ int cmd_build(int argc, char **argv)
             rc = sbom_artifact(blobs, &manifest, work_dir, sbom_path, &image);
             if (!rc && o.format == FORMAT_OCI_LAYOUT)
                 rc = oci_layout_add_artifact(output, &manifest, SBOM_ARTIFACT_TYPE, image.ref_name, blobs, 2);
-            if (!rc && o.push && !(sbom_layout = fs_join(work_dir, "sbom-layout")))
+            if (!rc && o.push && !(sbom_layout = path_join(work_dir, "sbom-layout")))
                 rc = err_set(ERR_NOMEM, "out of memory");
             if (!rc && o.push)
                 rc = sbom_artifact_layout(sbom_layout, blobs, &manifest);
