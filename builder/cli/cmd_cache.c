@@ -8,7 +8,6 @@
 #include "builder/image/image_source.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>

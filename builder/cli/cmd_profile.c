@@ -16,7 +16,6 @@
 #include "builder/spec/spec.h"
 
 #include <curl/curl.h>
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>

@@ -8,7 +8,6 @@
 #include "builder/registry/registry.h"
 #include "builder/registry/registry_blob.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>

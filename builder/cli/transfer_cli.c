@@ -6,7 +6,6 @@
 #include "common/json.h"
 #include "common/parse_number.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

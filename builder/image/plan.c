@@ -4,7 +4,6 @@
 #include "common/err.h"
 #include "common/parse_number.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

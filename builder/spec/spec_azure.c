@@ -9,7 +9,6 @@
 #include "builder/spec/yaml_tree.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>

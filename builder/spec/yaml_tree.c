@@ -5,7 +5,6 @@
 #include "common/parse_number.h"
 #include "builder/sys/suggest.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
