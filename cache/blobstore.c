@@ -1,6 +1,7 @@
 #include "blobstore.h"
 
 #include "common/err.h"
+#include "common/path.h"
 #include "common/sha256.h"
 
 #include <dirent.h>
@@ -12,18 +13,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char *join(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *p = malloc(la + lb + 2);
-    if (!p)
-        return NULL;
-    memcpy(p, a, la);
-    p[la] = '/';
-    memcpy(p + la + 1, b, lb + 1);
-    return p;
-}
 
 static int make_dir(const char *path)
 {
@@ -60,9 +49,9 @@ int blobstore_init(struct blobstore *bs, const char *dir)
 int blobstore_init_mode(struct blobstore *bs, const char *dir, int create)
 {
     memset(bs, 0, sizeof *bs);
-    char *blobs = join(dir, "blobs");
+    char *blobs = path_join(dir, "blobs");
     int rc = 0;
-    if (!blobs || !(bs->root = join(blobs, "sha256")) || !(bs->tmp = join(blobs, "tmp")))
+    if (!blobs || !(bs->root = path_join(blobs, "sha256")) || !(bs->tmp = path_join(blobs, "tmp")))
         rc = err_set(ERR_NOMEM, "out of memory");
     if (!rc && create)
         rc = make_dirs(bs->root);
@@ -93,7 +82,7 @@ int blobstore_valid_digest(const char *digest)
 
 char *blobstore_path(const struct blobstore *bs, const char *digest)
 {
-    return blobstore_valid_digest(digest) ? join(bs->root, digest + 7) : NULL;
+    return blobstore_valid_digest(digest) ? path_join(bs->root, digest + 7) : NULL;
 }
 
 static void hex_digest(char out[BLOB_DIGEST_SIZE], const unsigned char raw[SHA256_BYTES])
@@ -162,7 +151,7 @@ static int stage(const struct blobstore *bs, int src, const void *data, size_t l
 {
     memset(out, 0, sizeof *out);
     out->fd = -1;
-    char *tmp = join(bs->tmp, "blob-XXXXXX");
+    char *tmp = path_join(bs->tmp, "blob-XXXXXX");
     if (!tmp)
         return err_set(ERR_NOMEM, "out of memory");
     int fd = mkostemp(tmp, O_CLOEXEC);

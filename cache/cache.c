@@ -4,6 +4,7 @@
 #include "common/arena.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/path.h"
 #include "common/json.h"
 #include "index.h"
 
@@ -36,15 +37,6 @@ struct cache {
 static int64_t now_seconds(void)
 {
     return (int64_t)time(NULL);
-}
-
-static char *path_join(const char *a, const char *b)
-{
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s", a, b);
-    return p;
 }
 
 int cache_default_dir(char **out)

@@ -167,18 +167,23 @@ done:
 /* sqlite's file: URI for path: everything but unreserved characters and '/' percent-encoded. */
 static char *file_uri(const char *path, const char *query)
 {
-    size_t n = strlen(path);
-    char *uri = malloc(3 * n + strlen(query) + 16), *p = uri;
+    static const char hex[] = "0123456789ABCDEF";
+    size_t size = 3 * strlen(path) + strlen(query) + 16;
+    char *uri = malloc(size), *p = uri;
     if (!uri)
         return NULL;
-    p += sprintf(p, "file:");
+    memcpy(p, "file:", 5);
+    p += 5;
     for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
-        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("/-._~", *c))
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("/-._~", *c)) {
             *p++ = (char)*c;
-        else
-            p += sprintf(p, "%%%02X", *c);
+        } else {
+            *p++ = '%';
+            *p++ = hex[*c >> 4];
+            *p++ = hex[*c & 15];
+        }
     }
-    sprintf(p, "?%s", query);
+    snprintf(p, size - (size_t)(p - uri), "?%s", query);
     return uri;
 }
 

@@ -1,6 +1,8 @@
 /* amlserve: the scoring server inside every amlpkg image. */
 #include "common/err.h"
 #include "common/json.h"
+#include "common/parse_number.h"
+#include "common/path.h"
 #include "build_info.h" /* generated: $(BUILD)/gen */
 #include "runtime/contract.h"
 #include "runtime/engine/backends/backend.h"
@@ -87,16 +89,17 @@ struct options {
     long engine_threads; /* 0 = CPUs / scoring threads */
 };
 
+/* An option or environment number (common/parse_number.h); on error says which and returns -1. */
 static int parse_number(const char *text, const char *what, long min, long max, long *out)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (!text[0] || *end || errno || v < min || v > max) {
-        fprintf(stderr, "amlserve: %s: '%s' is not a number from %ld to %ld\n", what, text, min, max);
+    long long v;
+    int rc = parse_number_int(&v, what, text, min, max);
+    if (rc) {
+        fprintf(stderr, "amlserve: %s\n", err_message(rc));
+        err_clear();
         return -1;
     }
-    *out = v;
+    *out = (long)v;
     return 0;
 }
 
@@ -343,7 +346,7 @@ static int load_scorer(struct scorer **out, struct options *o, char *script_path
         /* Azure ML gives AZUREML_ENTRY_SCRIPT relative to the app root. */
         const char *app_root = getenv("AML_APP_ROOT");
         if (o->entry_script[0] != '/' && app_root && app_root[0])
-            snprintf(script_path, size, "%s/%s", app_root, o->entry_script);
+            path_join_into(script_path, size, app_root, o->entry_script);
         else
             snprintf(script_path, size, "%s", o->entry_script);
         if (!o->threads_given)

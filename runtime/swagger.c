@@ -2,6 +2,7 @@
 
 #include "common/arena.h"
 #include "common/err.h"
+#include "common/path.h"
 #include "common/json.h"
 
 #include <stdio.h>
@@ -54,7 +55,7 @@ static int load_user_file(struct buf *out, const char *dir, const char *name)
     if (!dir)
         return 0;
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    path_join_into(path, sizeof path, dir, name);
     struct buf text;
     buf_init(&text, 16u << 20);
     if (buf_read_file(&text, path) != 0) {

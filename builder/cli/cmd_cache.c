@@ -4,11 +4,12 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "common/parse_number.h"
 #include "builder/image/image_source.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,47 +262,22 @@ int cmd_cache(int argc, char **argv)
                                               {NULL, 0, NULL, 0}};
     struct cache_cli o = {.older_than_days = -1, .grace = CACHE_GC_GRACE_SECONDS, .max_size = -1};
     optind = 1;
-    int c;
-    char *end;
+    int c, rc = 0;
     while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
         switch (c) {
         case OPT_DIR: o.dir = optarg; break;
         case OPT_JSON: o.json = 1; break;
         case OPT_ALL: o.all = 1; break;
         case OPT_NAME: o.name = optarg; break;
-        case OPT_OLDER:
-            errno = 0;
-            o.older_than_days = strtod(optarg, &end);
-            if (errno || end == optarg || *end || o.older_than_days < 0 || o.older_than_days > 1e6) {
-                fprintf(stderr, "amlpkg cache: --older-than: '%s' is not a number of days\n", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_GRACE:
-            errno = 0;
-            o.grace = strtoll(optarg, &end, 10);
-            if (errno || end == optarg || *end || o.grace < 0) {
-                fprintf(stderr, "amlpkg cache: --grace: '%s' is not a number of seconds\n", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_MAX_SIZE: {
-            errno = 0;
-            double v = strtod(optarg, &end);
-            double unit = !*end               ? 1
-                          : !strcmp(end, "K") ? 1024.0
-                          : !strcmp(end, "M") ? 1048576.0
-                          : !strcmp(end, "G") ? 1073741824.0
-                                              : -1;
-            if (errno || end == optarg || unit < 0 || v < 0 || v * unit > 9e18) {
-                fprintf(stderr, "amlpkg cache: --max-size: '%s' is not a size (bytes, or with K, M or G)\n", optarg);
-                return EXIT_USAGE;
-            }
-            o.max_size = (long long)(v * unit);
-            break;
-        }
+        case OPT_OLDER: rc = parse_number_double(&o.older_than_days, "--older-than", optarg, 0, 1e6); break;
+        case OPT_GRACE: rc = parse_number_int(&o.grace, "--grace", optarg, 0, LLONG_MAX); break;
+        case OPT_MAX_SIZE: rc = parse_number_size(&o.max_size, "--max-size", optarg, 9000000000000000000LL); break;
         case 'h': fputs(cache_usage, stdout); return EXIT_OK;
         default: fputs(cache_usage, stderr); return EXIT_USAGE;
+        }
+        if (rc) {
+            fprintf(stderr, "amlpkg cache: %s\n", err_message(rc));
+            return EXIT_USAGE;
         }
     }
     if (optind >= argc) {
@@ -330,7 +306,7 @@ int cmd_cache(int argc, char **argv)
     struct cache *cache = NULL;
     struct cache_report report = {0};
     int exit_code = EXIT_OK;
-    int rc = cache_open(&cache, o.dir);
+    rc = cache_open(&cache, o.dir);
     int reading = !strcmp(verb, "ls") || !strcmp(verb, "stats");
     if (rc && reading && o.dir) {
         /* A shared global cache on a read-only mount can still be listed. */

@@ -6,6 +6,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "common/parse_number.h"
 #include "builder/service/image_service.h"
 #include "builder/service/load_gen.h"
 #include "builder/service/local_service.h"
@@ -15,7 +16,6 @@
 #include "builder/spec/spec.h"
 
 #include <curl/curl.h>
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -68,24 +68,23 @@ struct profile_options {
 
 static int parse_double(const char *text, const char *what, double min, double max, double *out)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (!text[0] || *end || errno || !(v >= min && v <= max)) {
-        fprintf(stderr, "amlpkg profile: %s: '%s' is not a number from %g to %g\n", what, text, min, max);
+    int rc = parse_number_double(out, what, text, min, max);
+    if (rc) {
+        fprintf(stderr, "amlpkg profile: %s\n", err_message(rc));
+        err_clear();
         return -1;
     }
-    *out = v;
     return 0;
 }
 
+/* Counts are read as decimals that must be whole, so "1e3" is a thousand requests. */
 static int parse_long(const char *text, const char *what, long min, long max, long *out)
 {
     double v;
     if (parse_double(text, what, (double)min, (double)max, &v))
         return -1;
     if (v != floor(v)) {
-        fprintf(stderr, "amlpkg profile: %s: '%s' is not a whole number\n", what, text);
+        fprintf(stderr, "amlpkg profile: %s: expected an integer from %ld to %ld, found '%s'\n", what, min, max, text);
         return -1;
     }
     *out = (long)v;

@@ -1,6 +1,7 @@
 /* amlpkg serve SPEC: the package's scoring service on this host, no image. */
 #include "builder/cli/commands.h"
 #include "common/err.h"
+#include "common/parse_number.h"
 #include "builder/spec/conda.h"
 #include "builder/service/file_watch.h"
 #include "builder/service/local_service.h"
@@ -61,22 +62,22 @@ static int parse_args(struct serve_options *o, int argc, char **argv)
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "p:wqh", long_opts, NULL)) != -1) {
-        char *end;
         int used = spec_cli_option(&o->package, c, optarg, "serve");
         if (used < 0)
             return EXIT_USAGE;
         if (used)
             continue;
         switch (c) {
-        case 'p':
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (!optarg[0] || *end || errno || v < 0 || v > 65535) {
-                fprintf(stderr, "amlpkg serve: --port: '%s' is not a port number (0 to 65535)\n", optarg);
+        case 'p': {
+            long long v;
+            int rc = parse_number_int(&v, "--port", optarg, 0, 65535);
+            if (rc) {
+                fprintf(stderr, "amlpkg serve: %s\n", err_message(rc));
                 return EXIT_USAGE;
             }
             o->port = (int)v;
             break;
+        }
         case 'H': o->host = optarg; break;
         case 'w': o->watch = 1; break;
         case 'P': o->python = optarg; break;

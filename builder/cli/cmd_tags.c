@@ -2,12 +2,12 @@
 #include "builder/cli/commands.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/parse_number.h"
 #include "common/json.h"
 #include "builder/image/reference.h"
 #include "builder/registry/registry.h"
 #include "builder/registry/registry_blob.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,13 +51,13 @@ int cmd_tags(int argc, char **argv)
         case 0x102: opt.ca_cert = optarg; break;
         case 0x103: json = 1; break;
         case 0x104: {
-            char *end;
-            errno = 0;
-            page_size = strtol(optarg, &end, 10);
-            if (*end || errno || page_size < 1 || page_size > 100000) {
-                fprintf(stderr, "amlpkg tags: --page-size '%s': expected a number from 1 to 100000\n", optarg);
+            long long v;
+            int rc = parse_number_int(&v, "--page-size", optarg, 1, 100000);
+            if (rc) {
+                fprintf(stderr, "amlpkg tags: %s\n", err_message(rc));
                 return EXIT_USAGE;
             }
+            page_size = (long)v;
             break;
         }
         case 'h': fputs(tags_usage, stdout); return EXIT_OK;

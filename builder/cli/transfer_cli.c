@@ -4,8 +4,8 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "common/parse_number.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +19,10 @@ int transfer_cli_option(struct transfer_cli *t, int c, const char *arg, const ch
     case 0x102: t->reg.ca_cert = arg; return 1;
     case 0x103: t->json = 1; return 1;
     case 'j': {
-        char *end;
-        errno = 0;
-        long v = strtol(arg, &end, 10);
-        if (*end || errno || v < 1 || v > 64) {
-            fprintf(stderr, "amlpkg %s: --jobs '%s': expected a number from 1 to 64\n", verb, arg);
+        long long v;
+        int rc = parse_number_int(&v, "--jobs", arg, 1, 64);
+        if (rc) {
+            fprintf(stderr, "amlpkg %s: %s\n", verb, err_message(rc));
             return EXIT_USAGE;
         }
         t->jobs = (int)v;

@@ -8,6 +8,7 @@
 #include "builder/sys/digest.h"
 #include "builder/image/docker_archive.h"
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 #include "builder/image/image_source.h"
 #include "builder/image/reference.h"
 #include "builder/registry/registry_image.h"
@@ -499,7 +500,7 @@ static int pull_registry(struct base_image *b, const char *text, const struct ba
     int rc = reference_parse(&ref, text);
     if (rc || (rc = make_temp(b)))
         goto done;
-    if (!(archive = fs_join(b->temp_dir, "base.tar"))) {
+    if (!(archive = path_join(b->temp_dir, "base.tar"))) {
         rc = nomem();
         goto done;
     }

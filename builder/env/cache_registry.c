@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 #include "builder/image/image_source.h"
 #include "builder/image/reference.h"
 #include "builder/registry/registry_image.h"
@@ -40,8 +41,8 @@ static int layout_over_cache(char **out_dir, const char *cache_dir, const char *
     const char *tmp = getenv("TMPDIR");
     char *dir = NULL, *blobs = NULL, *target = NULL, *index = NULL, *layout = NULL, *manifest = NULL;
     int rc = fs_make_temp_dir(&dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-push-");
-    if (!rc && (!(blobs = fs_join(dir, "blobs")) || !(target = fs_join(cache_dir, "blobs")) ||
-                !(index = fs_join(dir, "index.json")) || !(layout = fs_join(dir, "oci-layout"))))
+    if (!rc && (!(blobs = path_join(dir, "blobs")) || !(target = path_join(cache_dir, "blobs")) ||
+                !(index = path_join(dir, "index.json")) || !(layout = path_join(dir, "oci-layout"))))
         rc = err_set(ERR_NOMEM, "out of memory");
     if (!rc && symlink(target, blobs) != 0)
         rc = err_set_errno(ERR_IO, "cannot link '%s'", blobs);

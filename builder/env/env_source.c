@@ -4,6 +4,7 @@
 #include "builder/sys/digest.h"
 #include "builder/sys/fsutil.h"
 #include "common/err.h"
+#include "common/path.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -107,7 +108,7 @@ static int from_registry(struct base_image **out, const struct env_source_option
     ro.op = "pull";
     struct base_image_options bo = {.context = context};
     int rc = temp_dir(&work, "amlpkg-envpull-");
-    if (!rc && !(archive = fs_join(work, "environment.tar")))
+    if (!rc && !(archive = path_join(work, "environment.tar")))
         rc = nomem();
     rc = rc ? rc : cache_registry_pull(opt->cache_registry, key, &ro, archive);
     if (rc) {
@@ -177,7 +178,7 @@ static int from_executor(struct base_image **out, const struct env_source_option
     char *work = NULL, *archive = NULL, *text = NULL, *base = engine_base(env.base_image, spec->dir);
     const char *format = NULL;
     int rc = base ? temp_dir(&work, "amlpkg-env-") : nomem();
-    if (!rc && !(archive = fs_join(work, "environment.tar")))
+    if (!rc && !(archive = path_join(work, "environment.tar")))
         rc = nomem();
     env.base_image = base;
     rc = rc ? rc : executor_build_environment(kind, &env, work, archive, &format);

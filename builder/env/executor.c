@@ -4,6 +4,7 @@
 #include "builder/image/dockerfile.h"
 #include "builder/sys/engine_cmd.h"
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@ int executor_build_environment(enum executor_kind kind, const struct plan_enviro
                                const char *archive_out, const char **format)
 {
     struct engine_cmd cmd;
-    char *ctx = fs_join(work_dir, "environment");
+    char *ctx = path_join(work_dir, "environment");
     char tag[64], prefix[32];
     snprintf(tag, sizeof tag, "localhost/amlpkg-environment:%.16s", env->key);
     snprintf(prefix, sizeof prefix, "[%s] ", names[kind]);

@@ -2,7 +2,7 @@
 
 #include "cache/blobstore.h"
 #include "common/err.h"
-#include "builder/sys/fsutil.h"
+#include "common/path.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -65,7 +65,7 @@ static int collect(struct digest_prefetch *p, const char *path, int64_t min_size
     for (int i = 0; i < n; i++) {
         const char *name = names[i]->d_name;
         if (!rc && strcmp(name, ".") && strcmp(name, "..")) {
-            char *child = fs_join(path, name);
+            char *child = path_join(path, name);
             rc = child ? collect(p, child, min_size, depth + 1) : ERR_NOMEM;
             free(child);
         }

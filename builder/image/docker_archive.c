@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -164,7 +165,7 @@ static int extract(struct docker_archive *d, const char *path, struct links *lin
         if (type != AE_IFREG && (!target || target[0] == '/' || escaped))
             continue;
         free(dst);
-        if (!(dst = fs_join(d->dir, name))) {
+        if (!(dst = path_join(d->dir, name))) {
             rc = nomem();
             goto done;
         }
@@ -216,7 +217,7 @@ int docker_archive_load(struct docker_archive *d, const char *path)
     int rc = extract(d, path, &links);
     if (rc)
         goto done;
-    if (!(mpath = fs_join(d->dir, "manifest.json"))) {
+    if (!(mpath = path_join(d->dir, "manifest.json"))) {
         rc = nomem();
         goto done;
     }
@@ -236,7 +237,7 @@ int docker_archive_load(struct docker_archive *d, const char *path)
         rc = err_set(ERR_PARSE, "%s: '%s': manifest.json: the image needs Config and Layers", d->context, path);
         goto done;
     }
-    char *cpath = fs_join(d->dir, follow_link(&links, config));
+    char *cpath = path_join(d->dir, follow_link(&links, config));
     rc = cpath ? buf_read_file(&d->config, cpath) : nomem();
     free(cpath);
     if (rc) {
@@ -257,7 +258,7 @@ int docker_archive_load(struct docker_archive *d, const char *path)
                          path, d->n_layers - 1);
             goto done;
         }
-        if (!(blob->path = fs_join(d->dir, follow_link(&links, l->as.string.ptr)))) {
+        if (!(blob->path = path_join(d->dir, follow_link(&links, l->as.string.ptr)))) {
             rc = nomem();
             goto done;
         }

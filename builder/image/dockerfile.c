@@ -4,6 +4,7 @@
 #include "common/json.h"
 #include "builder/sys/fs_copy.h"
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -275,7 +276,7 @@ int dockerfile_write(const char *dir, const struct plan *plan, const char *spec_
     rc = rc ? rc : dockerfile_render(&text, plan, spec_name);
     rc = rc ? rc : stage_files(ctx, plan);
     rc = rc ? rc : stage_conda_file(ctx, &plan->environment);
-    if (!rc && !(file = fs_join(ctx, "Dockerfile")))
+    if (!rc && !(file = path_join(ctx, "Dockerfile")))
         rc = err_set(ERR_NOMEM, "out of memory");
     FILE *f = NULL;
     char *tmp = NULL;
@@ -307,7 +308,7 @@ int dockerfile_write_environment(const char *dir, const struct plan_environment 
 {
     struct buf text;
     buf_init(&text, 0);
-    char *file = fs_join(dir, "Dockerfile");
+    char *file = path_join(dir, "Dockerfile");
     int rc = file ? buf_appendf(&text, "# The environment %s, built by amlpkg's executor.\nFROM %s\n", env->key,
                                 env->base_image)
                   : err_set(ERR_NOMEM, "out of memory");

@@ -2,7 +2,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
-#include "builder/sys/fsutil.h"
+#include "common/path.h"
 
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -47,7 +47,7 @@ int ignore_load(struct ignore_rules *r, const char *dir)
     memset(r, 0, sizeof *r);
     static const char *const names[] = {".amlignore", ".gitignore"};
     for (int i = 0; i < 2 && !r->source; i++) {
-        char *path = fs_join(dir, names[i]);
+        char *path = path_join(dir, names[i]);
         if (!path)
             return err_set(ERR_NOMEM, "out of memory");
         if (access(path, F_OK) == 0)

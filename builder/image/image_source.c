@@ -7,6 +7,7 @@
 #include "builder/image/docker_archive.h"
 #include "builder/image/oci_image.h"
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 #include "builder/image/reference.h"
 
 #include <archive.h>
@@ -51,7 +52,7 @@ static int write_file(const char *path, const void *data, size_t len)
  * blobs/sha256, not copied. */
 static int docker_to_layout(const char *tarball, const char *root)
 {
-    char *dir = fs_join(root, "docker"), path[4200];
+    char *dir = path_join(root, "docker"), path[4200];
     struct docker_archive d = {.context = "amlpkg push"};
     struct buf m;
     buf_init(&m, 0);
@@ -145,7 +146,7 @@ static int extract(const char *tarball, const char *dir)
         if (archive_entry_filetype(e) != AE_IFREG || !wanted_entry(name))
             continue;
         saw_index |= !strcmp(name, "index.json");
-        snprintf(path, sizeof path, "%s/%s", dir, name);
+        path_join_into(path, sizeof path, dir, name);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
         if (fd < 0) {
             rc = err_set_errno(ERR_IO, "%s: cannot write", path);
@@ -206,7 +207,7 @@ int image_source_open(struct image_source **out, const char *path)
     if (rc) {
         /* reported above */
     } else if (S_ISDIR(st.st_mode)) {
-        char *idx = fs_join(path, "index.json");
+        char *idx = path_join(path, "index.json");
         if (!idx || access(idx, R_OK) != 0)
             rc = err_set(ERR_PARSE, "%s: not an OCI image layout (no index.json)", path);
         free(idx);
@@ -280,7 +281,7 @@ int image_source_top(const struct image_source *s, char digest[72], char media_t
     struct arena arena;
     arena_init(&arena, 8192, 32u << 20);
     struct json_value *root = NULL;
-    char *path = fs_join(s->root, "index.json");
+    char *path = path_join(s->root, "index.json");
     int rc = path ? buf_read_file(&b, path) : err_set(ERR_NOMEM, "out of memory");
     if (rc || (rc = json_parse(&root, &arena, b.data, b.len, "index.json")))
         goto done;

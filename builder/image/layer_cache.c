@@ -1,7 +1,7 @@
 #include "builder/image/layer_cache.h"
 
 #include "common/err.h"
-#include "builder/sys/fsutil.h"
+#include "common/path.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -62,7 +62,7 @@ static int list_tree(struct digest *d, struct cache *memo, const char *image_pat
     for (int i = 0; i < n; i++) {
         const char *name = names[i]->d_name;
         if (!rc && strcmp(name, ".") && strcmp(name, "..")) {
-            char *child_image = fs_join(image_path, name), *child_host = fs_join(host_path, name);
+            char *child_image = path_join(image_path, name), *child_host = path_join(host_path, name);
             rc = child_image && child_host ? list_tree(d, memo, child_image, child_host, depth + 1)
                                            : err_set(ERR_NOMEM, "out of memory");
             free(child_image);

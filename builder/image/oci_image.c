@@ -3,7 +3,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
-#include "builder/sys/fsutil.h"
+#include "common/path.h"
 #include "builder/image/digest_prefetch.h"
 #include "builder/image/layer_cache.h"
 #include "builder/image/tar_writer.h"
@@ -46,7 +46,7 @@ static int write_json_blob(struct oci_blob *out, const struct buf *doc, const ch
     int rc = digest_buffer(out->digest, doc->data, doc->len);
     if (rc)
         return rc;
-    out->path = fs_join(work_dir, out->digest + 7);
+    out->path = path_join(work_dir, out->digest + 7);
     if (!out->path)
         return err_set(ERR_NOMEM, "out of memory");
     FILE *f = fopen(out->path, "wb");

@@ -1,7 +1,7 @@
 #include "builder/image/oci_layer.h"
 
 #include "common/err.h"
-#include "builder/sys/fsutil.h"
+#include "common/path.h"
 #include "builder/image/hash_sink.h"
 
 #include <archive.h>
@@ -183,7 +183,7 @@ static int survey(struct layer_survey *s, const char *host_path, int depth)
     for (int i = 0; i < n; i++) {
         const char *name = entries[i]->d_name;
         if (!rc && strcmp(name, ".") && strcmp(name, "..")) {
-            char *child = fs_join(host_path, name);
+            char *child = path_join(host_path, name);
             rc = child ? survey(s, child, depth + 1) : err_set(ERR_NOMEM, "out of memory");
             free(child);
         }
@@ -357,7 +357,7 @@ int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t
                      oci_compression_name(compression));
         goto done;
     }
-    w->path = fs_join(work_dir, "layer-XXXXXX");
+    w->path = path_join(work_dir, "layer-XXXXXX");
     if (!w->path) {
         rc = err_set(ERR_NOMEM, "out of memory");
         goto done;
@@ -583,7 +583,7 @@ static int add_tree(struct oci_layer_writer *w, const char *image_path, const ch
         const char *name = entries[i]->d_name;
         if (rc || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
             continue;
-        char *child_image = fs_join(image_path, name), *child_host = fs_join(host_path, name);
+        char *child_image = path_join(image_path, name), *child_host = path_join(host_path, name);
         rc = child_image && child_host ? add_tree(w, child_image, child_host, depth + 1)
                                        : err_set(ERR_NOMEM, "out of memory");
         free(child_image);

@@ -5,6 +5,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -101,7 +102,7 @@ static int write_small_file(const char *path, const void *data, size_t len)
  * renamed into place. An existing blob of the right size is kept. */
 static int place_blob(const struct oci_blob *blob, const char *blob_dir)
 {
-    char *dest = fs_join(blob_dir, blob->digest + 7);
+    char *dest = path_join(blob_dir, blob->digest + 7);
     FILE *f = NULL;
     char *tmp = NULL;
     int rc = 0, fd = -1;
@@ -149,8 +150,8 @@ int oci_layout_add(const struct oci_image *image, const char *dir)
     struct arena arena;
     arena_init(&arena, 8192, 64u << 20);
     struct json_value *root = NULL;
-    char *layout_path = fs_join(dir, "oci-layout"), *index_path = fs_join(dir, "index.json");
-    char *blobs = fs_join(dir, "blobs"), *blob_dir = fs_join(dir, "blobs/sha256");
+    char *layout_path = path_join(dir, "oci-layout"), *index_path = path_join(dir, "index.json");
+    char *blobs = path_join(dir, "blobs"), *blob_dir = path_join(dir, "blobs/sha256");
     int rc = 0, dir_fd = -1;
     if (!layout_path || !index_path || !blobs || !blob_dir) {
         rc = err_set(ERR_NOMEM, "out of memory");
@@ -215,7 +216,7 @@ int oci_layout_add_artifact(const char *dir, const struct oci_blob *manifest, co
     struct arena arena;
     arena_init(&arena, 8192, 64u << 20);
     struct json_value *root = NULL;
-    char *index_path = fs_join(dir, "index.json"), *blob_dir = fs_join(dir, "blobs/sha256");
+    char *index_path = path_join(dir, "index.json"), *blob_dir = path_join(dir, "blobs/sha256");
     int rc = 0, dir_fd = -1, n = 0;
     if (!index_path || !blob_dir) {
         rc = err_set(ERR_NOMEM, "out of memory");

@@ -2,8 +2,8 @@
 #include "builder/image/plan_app.h"
 
 #include "common/err.h"
+#include "common/parse_number.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,13 +190,8 @@ int plan_source_date_epoch(long long *out)
     const char *s = getenv("SOURCE_DATE_EPOCH");
     if (!s || !s[0])
         return 0;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (*end || errno || v < 0 || v > 253402300799LL)
-        return err_set(ERR_INVALID, "SOURCE_DATE_EPOCH: '%s' is not a number of seconds since 1970", s);
-    *out = v;
-    return 0;
+    /* Seconds since 1970, up to the end of year 9999. */
+    return parse_number_int(out, "SOURCE_DATE_EPOCH", s, 0, 253402300799LL);
 }
 
 static char *format_utc(long long t)

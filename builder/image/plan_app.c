@@ -1,7 +1,7 @@
 #include "builder/image/plan_app.h"
 
 #include "common/err.h"
-#include "builder/sys/fsutil.h"
+#include "common/path.h"
 #include "builder/image/ignore.h"
 
 #include <dirent.h>
@@ -47,7 +47,7 @@ static int push(struct app_list *l, const char *rel, const char *host)
         l->cap = cap;
     }
     struct plan_entry *e = &l->items[l->n++];
-    e->image_path = fs_join(PLAN_APP_ROOT_REL, rel);
+    e->image_path = path_join(PLAN_APP_ROOT_REL, rel);
     e->host_path = strdup(host);
     return e->image_path && e->host_path ? 0 : err_set(ERR_NOMEM, "out of memory");
 }
@@ -63,7 +63,7 @@ static int walk(struct app_list *l, const char *dir, const char *rel)
     for (int i = 0; i < n; i++) {
         const char *name = names[i]->d_name;
         if (!rc && strcmp(name, ".") && strcmp(name, "..")) {
-            char *host = fs_join(dir, name), *sub = rel[0] ? fs_join(rel, name) : strdup(name);
+            char *host = path_join(dir, name), *sub = rel[0] ? path_join(rel, name) : strdup(name);
             struct stat st;
             if (!host || !sub)
                 rc = err_set(ERR_NOMEM, "out of memory");

@@ -10,6 +10,7 @@
 #include "builder/image/elf_section.h"
 #include "builder/sys/fs_copy.h"
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 #include "builder/image/oci_layer.h"
 
 #include <dirent.h>
@@ -110,7 +111,7 @@ static void add_files(struct sbom *s, const char *host, const char *image_path, 
         int n = scandir(host, &names, NULL, alphasort); /* sorted: the document is deterministic */
         for (int i = 0; i < n; i++) {
             if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, "..")) {
-                char *h = fs_join(host, names[i]->d_name), *img = fs_join(image_path, names[i]->d_name);
+                char *h = path_join(host, names[i]->d_name), *img = path_join(image_path, names[i]->d_name);
                 if (h && img)
                     add_files(s, h, img, owner);
                 else
@@ -328,7 +329,7 @@ static int write_blob(struct oci_blob *blob, const char *dir, const void *data, 
 {
     memset(blob, 0, sizeof *blob);
     int rc = digest_buffer(blob->digest, data, len);
-    if (!rc && !(blob->path = fs_join(dir, blob->digest + 7)))
+    if (!rc && !(blob->path = path_join(dir, blob->digest + 7)))
         rc = err_set(ERR_NOMEM, "out of memory");
     FILE *f = rc ? NULL : fopen(blob->path, "wb");
     if (!rc && !f)
@@ -387,7 +388,7 @@ int sbom_artifact_layout(const char *dir, const struct oci_blob blobs[2], const 
     const char *names[2] = {"index.json", "oci-layout"};
     const char *texts[2] = {index.data, layout};
     for (int i = 0; i < 2 && !rc; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        path_join_into(path, sizeof path, dir, names[i]);
         FILE *f = fopen(path, "w");
         if (!f || (fputs(texts[i], f) < 0) + (fclose(f) != 0))
             rc = err_set_errno(ERR_IO, "cannot write '%s'", path);

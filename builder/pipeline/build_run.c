@@ -12,6 +12,7 @@
 #include "builder/sys/vcs.h"
 #include "cache/cache.h"
 #include "common/err.h"
+#include "common/path.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -107,7 +108,7 @@ static int write_sbom(struct build_result *r, const struct build_request *req, c
         rc = sbom_artifact(blobs, &manifest, r->work_dir, sbom_path, &r->image);
         if (!rc && req->format == BUILD_FORMAT_OCI_LAYOUT)
             rc = oci_layout_add_artifact(r->output, &manifest, SBOM_ARTIFACT_TYPE, r->image.ref_name, blobs, 2);
-        if (!rc && req->sbom_for_push && !(r->sbom_layout = fs_join(r->work_dir, "sbom-layout")))
+        if (!rc && req->sbom_for_push && !(r->sbom_layout = path_join(r->work_dir, "sbom-layout")))
             rc = nomem();
         if (!rc && req->sbom_for_push)
             rc = sbom_artifact_layout(r->sbom_layout, blobs, &manifest);

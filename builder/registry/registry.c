@@ -2,6 +2,7 @@
 
 #include "common/arena.h"
 #include "common/err.h"
+#include "common/parse_number.h"
 #include "common/json.h"
 #include "builder/image/reference.h"
 
@@ -26,15 +27,10 @@ static void curl_global(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* Tuning knobs from the environment; anything that is not a number in range means the default. */
 static long env_long(const char *name, long fallback, long lo, long hi)
 {
-    const char *s = getenv(name);
-    if (!s || !s[0])
-        return fallback;
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    return (*end || errno || v < lo || v > hi) ? fallback : v;
+    return (long)parse_number_int_or(getenv(name), lo, hi, fallback);
 }
 
 void registry_call_init(struct registry_call *call, const char *method, const char *url, const char *scope,

@@ -2,6 +2,7 @@
 
 #include "common/arena.h"
 #include "common/err.h"
+#include "common/parse_number.h"
 #include "common/json.h"
 #include "builder/sys/fsutil.h"
 #include "builder/image/reference.h"
@@ -16,9 +17,7 @@
 
 static int64_t chunk_size(void)
 {
-    const char *s = getenv("AMLPKG_CHUNK_SIZE");
-    long long v = s && s[0] ? strtoll(s, NULL, 10) : 0;
-    return v >= 4096 ? v : 64LL << 20;
+    return parse_number_int_or(getenv("AMLPKG_CHUNK_SIZE"), 4096, INT64_MAX, 64LL << 20);
 }
 
 int registry_media_is_index(const char *mt)
@@ -217,8 +216,7 @@ int registry_blob_push(struct registry_conn *c, enum blob_result *out, const cha
     if (fd < 0)
         return err_set(ERR_NOTFOUND, "blob %s: no local copy to upload", digest);
     /* Whole-session retries: an upload session cannot be replayed request by request. */
-    const char *rs = getenv("AMLPKG_RETRIES");
-    long tries = rs && rs[0] ? strtol(rs, NULL, 10) + 1 : 4;
+    long tries = (long)parse_number_int_or(getenv("AMLPKG_RETRIES"), 0, 100, 3) + 1;
     for (long i = 0;; i++) {
         rc = upload_once(c, out, repo, digest, size, fd, NULL);
         if (!rc || i + 1 >= tries || rc == ERR_MISMATCH || rc == ERR_INVALID || rc == ERR_NOTFOUND)

@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 #include "builder/image/oci_archive.h"
 #include "builder/image/oci_image.h"
 #include "builder/image/reference.h"
@@ -607,20 +608,18 @@ int registry_image_pull(struct registry *reg, const char *repo, const char *id, 
     /* Staged beside the output so the final renames stay on one file system. */
     if ((rc = fs_make_temp_dir(&dir, out_dir, ".amlpkg-pull-")))
         goto done;
-    if (!(blob_dir = fs_join(dir, "blobs")) || mkdir(blob_dir, 0755) != 0) {
+    if (!(blob_dir = path_join(dir, "blobs")) || mkdir(blob_dir, 0755) != 0) {
         rc = err_set_errno(ERR_IO, "%s: cannot create the staging directory", dir);
         goto done;
     }
     free(blob_dir);
-    if (!(blob_dir = fs_join(dir, "blobs/sha256")) || mkdir(blob_dir, 0755) != 0) {
+    if (!(blob_dir = path_join(dir, "blobs/sha256")) || mkdir(blob_dir, 0755) != 0) {
         rc = err_set_errno(ERR_IO, "%s: cannot create the staging directory", dir);
         goto done;
     }
     for (size_t i = 0; i < g.n_blobs && !rc; i++)
-        if (asprintf(&g.blobs[i].path, "%s/%s", blob_dir, g.blobs[i].digest + 7) < 0) {
-            g.blobs[i].path = NULL;
+        if (!(g.blobs[i].path = path_join(blob_dir, g.blobs[i].digest + 7)))
             rc = err_set(ERR_NOMEM, "out of memory");
-        }
     if (rc)
         goto done;
     if ((rc = start_progress(&p, "pulling", &reg->bytes_moved, x->tty)))
@@ -672,10 +671,8 @@ int registry_image_copy(struct registry *src_reg, const char *src_repo, const ch
     if ((rc = fs_make_temp_dir(&dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-copy-")))
         goto done;
     for (size_t i = 0; i < g.n_blobs && !rc; i++)
-        if (asprintf(&g.blobs[i].path, "%s/%s", dir, g.blobs[i].digest + 7) < 0) {
-            g.blobs[i].path = NULL;
+        if (!(g.blobs[i].path = path_join(dir, g.blobs[i].digest + 7)))
             rc = err_set(ERR_NOMEM, "out of memory");
-        }
     if (rc)
         goto done;
     struct manifest_check m = {.reg = dst_reg, .repo = dst_repo, .id = dst_id, .g = &g};

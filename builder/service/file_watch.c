@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -79,7 +80,7 @@ static int add_tree(struct file_watch *w, const char *dir)
     while (!rc && d && (de = readdir(d))) {
         if (de->d_name[0] == '.' || ignored(de->d_name))
             continue;
-        char *sub = fs_join(dir, de->d_name);
+        char *sub = path_join(dir, de->d_name);
         struct stat st;
         if (!sub)
             rc = err_set(ERR_NOMEM, "out of memory");
@@ -138,7 +139,7 @@ int file_watch_read(struct file_watch *w, const char **changed)
                 continue;
             if (e->only && strcmp(e->only, ev->name))
                 continue;
-            snprintf(last, sizeof last, "%s/%s", e->dir, ev->name);
+            path_join_into(last, sizeof last, e->dir, ev->name);
             /* A new subfolder of a watched tree is watched too. */
             if (e->recursive && (ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR)) {
                 char sub[sizeof last];

@@ -3,6 +3,7 @@
 #include "common/err.h"
 #include "builder/sys/fs_copy.h"
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 #include "builder/service/image_service.h"
 
 #include <errno.h>
@@ -69,7 +70,7 @@ static int link_model(const char *root, const struct spec_model *m)
     if (rc)
         return rc;
     const char *base = strrchr(real, '/');
-    snprintf(link, sizeof link, "%s/%s", dir, base ? base + 1 : real);
+    path_join_into(link, sizeof link, dir, base ? base + 1 : real);
     if (symlink(real, link) != 0)
         return err_set_errno(ERR_IO, "cannot link '%s'", link);
     return 0;
@@ -93,7 +94,7 @@ int local_service_random_key(char out[80])
  * users can read through /proc on some systems. */
 static int write_key_file(struct local_service *svc)
 {
-    if (!(svc->key_file = fs_join(svc->root, "auth-keys")))
+    if (!(svc->key_file = path_join(svc->root, "auth-keys")))
         return err_set(ERR_NOMEM, "out of memory");
     int fd = open(svc->key_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -336,7 +337,7 @@ int local_service_start(struct local_service *svc, const struct spec *spec, cons
     if (!rc)
         rc = build_args(&args, svc, spec, opts);
     char *log_path = NULL;
-    if (!rc && opts->capture_stderr && !(log_path = fs_join(svc->root, "amlserve.log")))
+    if (!rc && opts->capture_stderr && !(log_path = path_join(svc->root, "amlserve.log")))
         rc = err_set(ERR_NOMEM, "out of memory");
     if (!rc)
         rc = spawn(svc, &args, log_path, &spec->environment);

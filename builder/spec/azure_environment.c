@@ -3,7 +3,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "builder/spec/conda.h"
-#include "builder/sys/fsutil.h"
+#include "common/path.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -159,7 +159,7 @@ int azure_environment_read(struct spec_environment *e, struct yaml_tree *t, yaml
         if ((rc = conda_from_node(&e->conda, t, n, "python.condaDependencies")))
             return rc;
     } else if (dir && !e->python_user_managed) {
-        char *file = fs_join(dir, "conda_dependencies.yml");
+        char *file = path_join(dir, "conda_dependencies.yml");
         if (!file)
             return err_set(ERR_NOMEM, "out of memory");
         if (access(file, F_OK) == 0 && !(rc = conda_load(&e->conda, file)))
@@ -183,7 +183,7 @@ int azure_environment_read(struct spec_environment *e, struct yaml_tree *t, yaml
         return read_base_dockerfile(e, s, source);
     }
     if (dir) { /* save_to_directory writes the base Dockerfile beside the JSON */
-        char *file = fs_join(dir, "BaseDockerfile");
+        char *file = path_join(dir, "BaseDockerfile");
         struct buf text;
         buf_init(&text, 1u << 20);
         if (!file)
@@ -198,7 +198,7 @@ int azure_environment_read(struct spec_environment *e, struct yaml_tree *t, yaml
 
 int azure_environment_load_dir(struct spec_environment *e, const char *dir)
 {
-    char *path = fs_join(dir, "azureml_environment.json");
+    char *path = path_join(dir, "azureml_environment.json");
     if (!path)
         return err_set(ERR_NOMEM, "out of memory");
     struct yaml_tree t;

@@ -1,6 +1,7 @@
 #include "builder/spec/spec_azure.h"
 
 #include "common/err.h"
+#include "common/parse_number.h"
 #include "builder/spec/azure_environment.h"
 #include "builder/spec/conda.h"
 #include "builder/sys/fsutil.h"
@@ -8,7 +9,6 @@
 #include "builder/spec/yaml_tree.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -310,15 +310,14 @@ static int parse_model_arg(struct spec_model *m, const char *arg)
                        "--model '%s': '%s' is not a valid model name (letters, digits, '-', '.', '_'; "
                        "starting with a letter or digit; at most 255 characters)",
                        arg, m->name);
-    char version[32];
-    size_t vlen = (size_t)(eq - colon - 1);
-    snprintf(version, sizeof version, "%.*s", (int)(vlen < sizeof version ? vlen : sizeof version - 1), colon + 1);
-    char *end;
-    errno = 0;
-    long long v = strtoll(version, &end, 10);
-    if (!version[0] || *end || errno || v < 1 || v > 2147483647 || vlen >= sizeof version)
-        return err_set(ERR_INVALID, "--model '%s': the version must be a positive integer", arg);
-    m->version = v;
+    char *version = strndup(colon + 1, (size_t)(eq - colon - 1)), what[300];
+    if (!version)
+        return err_set(ERR_NOMEM, "out of memory");
+    snprintf(what, sizeof what, "--model '%s': version", arg);
+    int rc = parse_number_int(&m->version, what, version, 1, 2147483647);
+    free(version);
+    if (rc)
+        return rc;
     if (!(m->path = strdup(eq + 1)))
         return err_set(ERR_NOMEM, "out of memory");
     struct stat st;

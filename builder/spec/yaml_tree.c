@@ -2,9 +2,9 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/parse_number.h"
 #include "builder/sys/suggest.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,14 +178,9 @@ int yaml_tree_int(struct yaml_tree *t, yaml_node_t *node, const char *field, lon
     int rc = yaml_tree_string(t, node, field, &s);
     if (rc)
         return rc;
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (!s[0] || *end || errno || v < min || v > max)
-        return err_set(ERR_INVALID, "%s:%d: %s: expected an integer from %lld to %lld, found '%s'", t->file,
-                       yaml_tree_line(node), field, min, max, s);
-    *out = v;
-    return 0;
+    char what[512];
+    snprintf(what, sizeof what, "%s:%d: %s", t->file, yaml_tree_line(node), field);
+    return parse_number_int(out, what, s, min, max);
 }
 
 int yaml_tree_bool(struct yaml_tree *t, yaml_node_t *node, const char *field, int *out)

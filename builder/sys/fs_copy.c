@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -108,7 +109,7 @@ int fs_copy_tree(const char *src, const char *dst)
     while (!rc && (de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
             continue;
-        char *from = fs_join(src, de->d_name), *to = fs_join(dst, de->d_name);
+        char *from = path_join(src, de->d_name), *to = path_join(dst, de->d_name);
         rc = from && to ? fs_copy_tree(from, to) : err_set(ERR_NOMEM, "out of memory");
         free(from);
         free(to);

@@ -1,6 +1,7 @@
 #include "builder/sys/fsutil.h"
 
 #include "common/err.h"
+#include "common/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,22 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-char *fs_join(const char *dir, const char *name)
-{
-    if (!dir || !dir[0] || (dir[0] == '.' && !dir[1]))
-        return strdup(name);
-    size_t dl = strlen(dir), nl = strlen(name);
-    int slash = dir[dl - 1] != '/';
-    char *p = malloc(dl + slash + nl + 1);
-    if (!p)
-        return NULL;
-    memcpy(p, dir, dl);
-    if (slash)
-        p[dl] = '/';
-    memcpy(p + dl + slash, name, nl + 1);
-    return p;
-}
 
 char *fs_dirname(const char *path)
 {
@@ -39,7 +24,7 @@ char *fs_dirname(const char *path)
 
 char *fs_resolve(const char *base_dir, const char *path)
 {
-    return path[0] == '/' ? strdup(path) : fs_join(base_dir, path);
+    return path[0] == '/' ? strdup(path) : path_join(base_dir, path);
 }
 
 int fs_make_temp_dir(char **out, const char *parent, const char *prefix)

@@ -9,11 +9,9 @@
 
 #include <stdio.h>
 
-/* "dir/name" (dir may be empty or "."). NULL on out-of-memory. */
-char *fs_join(const char *dir, const char *name);
 /* Directory part of path ("." when there is none). */
 char *fs_dirname(const char *path);
-/* Resolves path relative to base_dir unless it is absolute. */
+/* Resolves path relative to base_dir unless it is absolute (path_join's rule, common/path.h). */
 char *fs_resolve(const char *base_dir, const char *path);
 /* Creates a private temporary directory inside parent. */
 int fs_make_temp_dir(char **out, const char *parent, const char *prefix);

@@ -1,6 +1,7 @@
 #include "builder/sys/runtime_locate.h"
 
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 #include "common/err.h"
 
 #include <limits.h>
@@ -21,7 +22,7 @@ int runtime_locate(char **out, const char *given)
             return err_set_errno(ERR_NOTFOUND, "cannot locate amlserve (use --runtime)");
         self[n] = '\0';
         char *dir = fs_dirname(self);
-        *out = dir ? fs_join(dir, "amlserve") : NULL;
+        *out = dir ? path_join(dir, "amlserve") : NULL;
         free(dir);
         if (!*out)
             return err_set(ERR_NOMEM, "out of memory");

@@ -1,6 +1,7 @@
 #include "model_files.h"
 
 #include "common/err.h"
+#include "common/path.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -48,8 +49,8 @@ static int walk(struct found *f, const char *dir, int depth)
         const char *name = entries[i]->d_name;
         if (rc || name[0] == '.')
             continue;
-        char *path;
-        if (asprintf(&path, "%s/%s", dir, name) < 0) {
+        char *path = path_join(dir, name);
+        if (!path) {
             rc = err_set(ERR_NOMEM, "out of memory");
             continue;
         }

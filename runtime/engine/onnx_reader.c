@@ -6,6 +6,7 @@
 #include <errno.h>
 
 #include "common/err.h"
+#include "common/path.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -180,7 +181,7 @@ static int read_external(struct tensor *out, const Onnx__TensorProto *p, size_t 
         return err_set(ERR_PARSE, "%s: initializer '%s': external data length %lld, its shape needs %zu", source, name,
                        length, bytes);
     char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s", data_dir, location) >= (int)sizeof path)
+    if (path_join_into(path, sizeof path, data_dir, location) >= sizeof path)
         return err_set(ERR_LIMIT, "%s: initializer '%s': external data path too long", source, name);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;

@@ -4,6 +4,7 @@
 #include "builder/sys/digest.h"
 #include "builder/image/digest_prefetch.h"
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 #include "common/err.h"
 #include "test.h"
 
@@ -25,8 +26,8 @@ static void write_bytes(const char *path, size_t n, unsigned seed)
 TEST(hashes_large_files_for_lookup)
 {
     CHECK(mkdtemp(dir) != NULL);
-    char *tree = fs_join(dir, "model"), *big = fs_join(dir, "model/weights.bin"), *small = fs_join(dir, "model/a.txt"),
-         *other = fs_join(dir, "other.bin");
+    char *tree = path_join(dir, "model"), *big = path_join(dir, "model/weights.bin"),
+         *small = path_join(dir, "model/a.txt"), *other = path_join(dir, "other.bin");
     CHECK(mkdir(tree, 0755) == 0);
     write_bytes(big, 3 << 20, 1);
     write_bytes(small, 100, 2);

@@ -2,6 +2,7 @@
  * the entry with the image's name. */
 #include "builder/sys/digest.h"
 #include "builder/sys/fsutil.h"
+#include "common/path.h"
 #include "builder/image/oci_layout.h"
 #include "common/arena.h"
 #include "common/buf.h"
@@ -17,7 +18,7 @@ static char root[] = "/tmp/amlpkg-test-layout-XXXXXX";
 
 static void write_file(const char *dir, const char *name, const char *text)
 {
-    char *p = fs_join(dir, name);
+    char *p = path_join(dir, name);
     FILE *f = fopen(p, "wb");
     fputs(text, f);
     fclose(f);
@@ -32,7 +33,7 @@ static void make_blob(struct oci_blob *b, const char *work, const char *text, co
     memcpy(b->diff_id, b->digest, sizeof b->diff_id);
     b->size = (int64_t)strlen(text);
     b->media_type = media_type;
-    b->path = fs_join(work, b->digest + 7);
+    b->path = path_join(work, b->digest + 7);
     FILE *f = fopen(b->path, "wb");
     fputs(text, f);
     fclose(f);
@@ -64,7 +65,7 @@ static const char foreign_index[] =
 
 TEST(merges_into_a_foreign_index)
 {
-    char *layout = fs_join(root, "layout"), *work = fs_join(root, "work");
+    char *layout = path_join(root, "layout"), *work = path_join(root, "work");
     mkdir(layout, 0755);
     mkdir(work, 0755);
     write_file(layout, "oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}");
@@ -74,7 +75,7 @@ TEST(merges_into_a_foreign_index)
     err_clear();
     CHECK_EQ_INT(oci_layout_add(&img, layout), 0);
 
-    char *index_path = fs_join(layout, "index.json");
+    char *index_path = path_join(layout, "index.json");
     struct buf b;
     buf_init(&b, 0);
     CHECK_EQ_INT(buf_read_file(&b, index_path), 0);
@@ -93,8 +94,8 @@ TEST(merges_into_a_foreign_index)
     CHECK_NEAR(json_member(third, "weight")->as.number, 0.5, 1e-12);
     const struct json_value *kept = json_member(json_member(root_v, "annotations"), "com.example");
     CHECK(kept && kept->type == JSON_ARRAY && kept->count == 3);
-    char *blob = fs_join(layout, "blobs/sha256");
-    char *layer = fs_join(blob, img.layers[0].digest + 7);
+    char *blob = path_join(layout, "blobs/sha256");
+    char *layer = path_join(blob, img.layers[0].digest + 7);
     CHECK(access(layer, R_OK) == 0);
 
     /* Adding the same image again changes nothing. */
@@ -116,7 +117,7 @@ TEST(merges_into_a_foreign_index)
 
 TEST(refuses_a_directory_that_is_no_layout)
 {
-    char *dir = fs_join(root, "other"), *work = fs_join(root, "work2");
+    char *dir = path_join(root, "other"), *work = path_join(root, "work2");
     mkdir(dir, 0755);
     mkdir(work, 0755);
     write_file(dir, "notes.txt", "mine");
@@ -124,7 +125,7 @@ TEST(refuses_a_directory_that_is_no_layout)
     make_image(&img, work, "{\"manifest\":2}");
     err_clear();
     CHECK_EQ_INT(oci_layout_add(&img, dir), ERR_EXISTS);
-    char *blobs = fs_join(dir, "blobs");
+    char *blobs = path_join(dir, "blobs");
     CHECK(access(blobs, F_OK) != 0);
     free(blobs);
     oci_image_release(&img);
