@@ -64,8 +64,9 @@ static const char usage[] =
     "                    CPUs / scoring threads, at least 1)\n"
     "  --quiet           no access log\n"
     "Environment also read: AMLSERVE_MAX_BODY_MB, AMLSERVE_MAX_QUEUE, AMLSERVE_MAX_QUEUE_WAIT_MS,\n"
-    "AMLSERVE_INPUT_SAMPLE, AMLSERVE_OUTPUT_SAMPLE (defaults for the options above), and\n"
-    "AMLSERVE_AUTH_REQUIRED=1 (refuse to start without keys).\n"
+    "AMLSERVE_INPUT_SAMPLE, AMLSERVE_OUTPUT_SAMPLE (defaults for the options above),\n"
+    "AMLSERVE_AUTH_REQUIRED=1 (refuse to start without keys), and AMLSERVE_TRACEBACKS=text\n"
+    "(a run() traceback printed as Python prints it after its JSON event line; amlpkg serve sets it).\n"
     "  --version, --help\n";
 
 struct options {

@@ -435,6 +435,17 @@ class NumpyParameterType(AbstractParameterType):
         return schema
 
 
+def _column_schema(column):
+    """A column's swagger: from its dtype, or for object columns (strings) from its first value."""
+    if column.dtype.kind == "O":
+        values = column.dropna()
+        if len(values):
+            schema = _schema_of_value(_jsonable(values.iloc[0]))
+            schema.pop("example", None)
+            return schema
+    return _swagger_of_dtype(column.dtype)
+
+
 class PandasParameterType(AbstractParameterType):
     """A pandas.DataFrame sample, in JSON as `orient` says (records by default: a list of row objects).
     enforce_column_type casts columns to the sample's dtypes; enforce_shape requires its column count;
@@ -482,7 +493,7 @@ class PandasParameterType(AbstractParameterType):
 
     def input_to_swagger(self):
         sample = self.sample_input
-        row = {"type": "object", "properties": {str(c): _swagger_of_dtype(sample[c].dtype) for c in sample.columns}}
+        row = {"type": "object", "properties": {str(c): _column_schema(sample[c]) for c in sample.columns}}
         records = [{str(c): _jsonable(v) for c, v in r.items()} for r in sample.to_dict(orient="records")]
         if self.orient == "split":
             return {"type": "object", "properties": {

@@ -1,6 +1,7 @@
 /* amlpkg serve SPEC: the package's scoring service on this host, no image. */
 #include "builder/cli/commands.h"
 #include "common/err.h"
+#include "builder/image/entry_script_check.h"
 #include "builder/spec/conda.h"
 #include "builder/service/file_watch.h"
 #include "builder/service/local_service.h"
@@ -210,6 +211,8 @@ int cmd_serve(int argc, char **argv)
     struct file_watch watch = {.fd = -1};
     int started = 0, sig_fd = -1;
     int rc = spec_cli_load(&spec, &o.package, o.spec_path);
+    if (!rc)
+        rc = entry_script_check_spec(spec);
     if (!rc)
         rc = runtime_locate(&amlserve, o.runtime);
     if (rc)
