@@ -28,7 +28,7 @@ extern char **environ;
 
 #define WORKER_FD 3
 #define SOURCE_FD 4 /* the worker's program, read by the short -c bootstrap: `ps` stays readable */
-static const char bootstrap[] = "import os;exec(os.pread(4,1<<24,0))#amlserve-worker";
+static const char bootstrap[] = "import os;exec(compile(os.pread(4,1<<24,0),'amlserve_worker.py','exec'))";
 #define INIT_TIMEOUT_MS (300 * 1000) /* Azure ML's WORKER_TIMEOUT */
 #define MAX_META (1u << 20)
 #define MAX_ANSWER_BODY (1u << 30)
@@ -48,7 +48,7 @@ struct python_state {
     char **envp; /* environ plus the worker's variables, built once */
     struct worker *workers;
     atomic_long restarts;
-    int source_fd;                   /* memfd holding compat + worker source */
+    int source_fd;                      /* memfd holding compat + worker source */
     char *input_schema, *output_schema; /* from a decorated run() (inference-schema), or NULL */
     int schemas_read;                   /* from the first worker ready */
 };

@@ -19,6 +19,7 @@ import types
 import urllib.parse
 
 _HEADER = struct.Struct(">II")
+_WORKER_FILE = "amlserve_worker.py"  # the name amlserve compiles this program under (its bootstrap)
 _request_id = "-"
 
 
@@ -213,8 +214,22 @@ def _response_of(value):
     return 200, {}, json.dumps(value).encode(), "application/json"
 
 
+_DISPATCH = ("main", "call", "_load_entry_script")  # the worker's frames above the script's
+
+
+def _format_traceback():
+    """The current exception as Python prints it, without the frames that only dispatch to the script
+    (the worker's own, importlib's): the script's frames and the stand-ins' it called remain."""
+    te = traceback.TracebackException(*sys.exc_info())
+    kept = [f for f in te.stack if not (f.filename == _WORKER_FILE and f.name in _DISPATCH)
+            and not f.filename.startswith("<frozen importlib")]
+    if kept or not te.stack:
+        te.stack = traceback.StackSummary.from_list(kept)
+    return "".join(te.format())
+
+
 def _log_failure(event, text_tracebacks):
-    tb = traceback.format_exc()
+    tb = _format_traceback()
     if text_tracebacks:  # amlpkg serve's terminal: the event on one line, then the traceback as Python prints it
         _log_event(event, request_id=_request_id)
         sys.stderr.write(tb if tb.endswith("\n") else tb + "\n")
@@ -244,7 +259,7 @@ def main():
             module.init()
         entry = _Entry(module)
     except BaseException:
-        _send(sock, {"ready": False, "error": traceback.format_exc()})
+        _send(sock, {"ready": False, "error": _format_traceback()})
         return 3
     ready = {"ready": True, "init_ms": (time.monotonic() - started) * 1e3}
     if entry.swagger:

@@ -41,6 +41,12 @@ spec() { # spec DIR SCRIPT MODEL... (each MODEL is name:version:path)
     echo "output: {name: t, tag: '1'}"; } > "$dir/spec.yaml"
 }
 
+# --- the stand-ins' rules one by one, in the real Python (tests/cli/azureml/check_stand_ins.py)
+mkdir -p "$WORK/si"
+/usr/bin/python3 "$FX/check_stand_ins.py" "$ROOT/templates/amlserve_compat.py" "$WORK/si" > "$WORK/si.out" 2>&1
+while read -r tag name; do [ "$tag" = ok ] && pass "stand-ins: $name"; done < "$WORK/si.out"
+check "the stand-in checks all ran" grep -q '"done": true' "$WORK/si.out" || sed 's/^/    /' "$WORK/si.out" | tail -5
+
 # --- NumPy, single model: Model.get_model_path('ridge') in AZUREML_MODEL_DIR=<models>/ridge/1
 mkdir -p "$WORK/np"
 echo '{"weights": [1.0, 10.0, 100.0]}' > "$WORK/np/ridge.json"
@@ -75,7 +81,7 @@ check "swagger 3 too: ServiceOutput from @output_schema" \
   bash -c "[ $code = 200 ] && jq -e '.openapi == \"3.0.1\" and .components.schemas.ServiceOutput.type == \"array\" and .components.schemas.ServiceOutput.example == [6.0]' '$WORK/out' >/dev/null"
 wpid=$(pgrep -P "$(pgrep -P "$np_pid" | head -1)" | head -1)
 check "the worker's command line in ps is short" \
-  bash -c "args=\$(ps -o args= -p $wpid); echo \"\$args\" | grep -q amlserve-worker && [ \${#args} -lt 120 ]"
+  bash -c "args=\$(ps -o args= -p $wpid); echo \"\$args\" | grep -q amlserve_worker.py && [ \${#args} -lt 120 ]"
 check "serve stops" stop_serve np
 
 # --- the documented Inputs/GlobalParameters shape, nested types, request_headers
