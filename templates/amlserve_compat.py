@@ -660,6 +660,36 @@ _STAND_INS = {
 }
 
 
+class _DynamicPath:
+    """A stand-in package's __path__: the folders of that name under its parent's path, looked up at
+    each import as a namespace package's are, so real modules installed (or put on sys.path) later
+    are still found first."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def _entries(self):
+        parent, _, last = self._name.rpartition(".")
+        base = sys.path if not parent else getattr(sys.modules.get(parent), "__path__", [])
+        return [os.path.join(p or ".", last) for p in list(base) if isinstance(p, str)
+                and os.path.isdir(os.path.join(p or ".", last))]
+
+    def __iter__(self):
+        return iter(self._entries())
+
+    def __len__(self):
+        return len(self._entries())
+
+    def __getitem__(self, i):
+        return self._entries()[i]
+
+    def __contains__(self, item):
+        return item in self._entries()
+
+    def __repr__(self):
+        return "_DynamicPath({!r})".format(self._entries())
+
+
 class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Last on sys.meta_path: answers only for the names above that no real package provides."""
 
@@ -675,6 +705,8 @@ class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module):
         module.__amlserve_stand_in__ = True
+        if _STAND_INS[module.__name__][0]:
+            module.__path__ = _DynamicPath(module.__name__)
         _STAND_INS[module.__name__][1](module)
 
 

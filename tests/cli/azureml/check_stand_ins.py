@@ -152,6 +152,18 @@ os.environ["AZUREML_MODEL_DIR"] = os.path.join(root, "dir", "4")
 assert Model.get_model_path("dir") == os.path.join(root, "dir", "4", "saved_model")
 ok("Model.get_model_path: one entry per version folder, a folder model, int versions, single-model layout")
 
+# --- a stand-in package stays a namespace: a real azureml module put on sys.path later is found
+import azureml.contrib.services  # noqa: E402  (azureml is the stand-in here: nothing real installed yet)
+assert getattr(sys.modules["azureml"], "__amlserve_stand_in__", False)
+late = os.path.join(work, "late")
+os.makedirs(os.path.join(late, "azureml", "late_module"), exist_ok=True)
+with open(os.path.join(late, "azureml", "late_module", "__init__.py"), "w") as f:
+    f.write("WHERE = 'late'\n")
+sys.path.append(late)
+import azureml.late_module  # noqa: E402
+assert azureml.late_module.WHERE == "late"
+ok("a stand-in azureml package still finds real azureml modules added to sys.path later")
+
 # --- contrib and monitoring
 from azureml.contrib.services.aml_request import rawhttp, AMLRequest  # noqa: E402,F401
 from azureml.contrib.services.aml_response import AMLResponse  # noqa: E402
