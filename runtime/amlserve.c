@@ -406,6 +406,7 @@ static int build_swagger(struct swagger *sw, struct scorer *scorer, const struct
         .input_sample = read_sample(&in_sample, o->input_sample, &rc),
         .output_sample = read_sample(&out_sample, o->output_sample, &rc),
         .user_dir = user_dir[0] ? user_dir : getenv("AML_APP_ROOT"),
+        .no_v2 = strcmp(scorer->kind, "python") == 0 && scorer_python_swagger2_unsupported(scorer),
     };
     if (!rc)
         rc = swagger_init(sw, &src);

@@ -51,6 +51,7 @@ struct python_state {
     int source_fd;                      /* memfd holding compat + worker source */
     char *input_schema, *output_schema; /* from a decorated run() (inference-schema), or NULL */
     int schemas_read;                   /* from the first worker ready */
+    int no_v2;                          /* the decorators' schemas are OpenAPI 3 only */
 };
 
 static long long now_ms(void)
@@ -205,6 +206,13 @@ static int keep_schemas(struct python_state *st, const struct json_value *swagge
 {
     if (!swagger || swagger->type != JSON_OBJECT)
         return 0;
+    const struct json_value *versions = json_member(swagger, "versions");
+    if (versions && versions->type == JSON_ARRAY) {
+        st->no_v2 = 1;
+        for (const struct json_value *v = versions->child; v; v = v->next)
+            if (v->type == JSON_STRING && strncmp(v->as.string.ptr, "2", 1) == 0)
+                st->no_v2 = 0;
+    }
     const char *names[2] = {"input", "output"};
     char **slots[2] = {&st->input_schema, &st->output_schema};
     for (int i = 0; i < 2; i++) {
@@ -436,6 +444,12 @@ static void python_reload(struct scorer *self)
     struct python_state *st = self->state;
     for (int i = 0; i < st->opts.workers; i++)
         atomic_store(&st->workers[i].stale, 1);
+}
+
+int scorer_python_swagger2_unsupported(const struct scorer *s)
+{
+    const struct python_state *st = s->state;
+    return st->no_v2;
 }
 
 long scorer_python_restarts(const struct scorer *s)

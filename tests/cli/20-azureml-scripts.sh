@@ -115,10 +115,26 @@ post '{"input_param": "abc", "beam_size": "7"}'
 check "convert_to_provided_type=False passes the JSON value as is" bash -c "[ $code = 200 ] && jq -e '.beam_size == \"7\"' '$WORK/out' >/dev/null"
 post '{"input_param": 42}'
 check "a value of the wrong type fails in the decorator: 500" test "$code" = 500
-get /swagger.json
-check "swagger: date and byte formats, the output's nested array" \
-  bash -c "jq -e '.definitions.ServiceInput.properties.when == {\"type\": \"string\", \"format\": \"date\"} and .definitions.ServiceInput.properties.blob.format == \"byte\" and .definitions.ServiceInput.example.blob == \"YWJj\" and .definitions.ServiceOutput.example == [[98.3, \"Output sequence.\"]]' '$WORK/out' >/dev/null"
+get '/swagger.json?version=3'
+check "swagger 3: date and byte formats, the output's nested mixed array (which makes it OpenAPI 3 only)" \
+  bash -c "jq -e '.components.schemas.ServiceInput.properties.when == {\"type\": \"string\", \"format\": \"date\"} and .components.schemas.ServiceInput.properties.blob.format == \"byte\" and .components.schemas.ServiceInput.example.blob == \"YWJj\" and .components.schemas.ServiceOutput.example == [[98.3, \"Output sequence.\"]]' '$WORK/out' >/dev/null"
 kill $spid; wait $spid 2>/dev/null
+
+# --- a mixed-type list: swagger 3 only, version 2 refused with Azure's message
+mkdir -p "$WORK/mixed"; cp "$FX/mixed_score.py" "$WORK/mixed/"
+"$AMLSERVE" --host 127.0.0.1 --port "$(free_port)" --entry-script "$WORK/mixed/mixed_score.py" \
+  --python /usr/bin/python3 > "$WORK/mixed.log" 2>&1 &
+mpid=$!; on_exit "kill $mpid 2>/dev/null; wait $mpid 2>/dev/null"
+port=$(until grep -o '"port":[0-9]*' "$WORK/mixed.log" 2>/dev/null | grep -o '[0-9]*'; do kill -0 $mpid || break; sleep 0.1; done)
+post '{"row": ["x", 2, 3.5]}'
+check "a mixed-type list parameter is passed through" bash -c "[ $code = 200 ] && jq -e '. == [3.5, 2, \"x\"]' '$WORK/out' >/dev/null"
+get /swagger.json
+check "GET /swagger.json (version 2) is a 404: the script's schema is OpenAPI 3 only, as Azure answers" \
+  bash -c "[ $code = 404 ] && jq -e '.message == \"Swagger version [2] is not supported for the scoring script. Supported swagger versions: [3, 3.1].\"' '$WORK/out' >/dev/null"
+get '/swagger.json?version=3.0'
+check "... version 3 (or its alias 3.0) describes the items with oneOf" \
+  bash -c "[ $code = 200 ] && jq -e '.components.schemas.ServiceInput.properties.row.items.oneOf | length == 3' '$WORK/out' >/dev/null"
+kill $mpid; wait $mpid 2>/dev/null
 
 # --- pandas and ModelDataCollector
 if "$PY" -c 'import pandas' 2>/dev/null; then
