@@ -22,7 +22,6 @@ import inspect
 import json
 import os
 import sys
-import types
 import urllib.parse
 
 _SWAGGER_VERSIONS = ["2.0", "3.0", "3.1"]

@@ -5,6 +5,9 @@ It imports the entry script, calls init() once, then answers one request at a
 time, calling run() exactly as Azure ML's inference server does. Messages in
 both directions are frames: 4-byte big-endian meta length, 4-byte body length,
 the meta as JSON, then the raw body. No HTTP is parsed here.
+
+amlserve runs templates/amlserve_compat.py first, in the same namespace: AMLRequest,
+AMLResponse, _log_event and _install_stand_ins come from there.
 """
 import importlib.util
 import inspect
@@ -100,7 +103,7 @@ def _header(meta, name):
     return next((v for k, v in meta["headers"] if k.lower() == name), "")
 
 
-def _is_raw(module, run):
+def _is_raw(run):
     if getattr(run, "__amlserve_rawhttp__", False) or getattr(run, "_is_raw_http", False) \
             or type(run).__name__ == "RawHttp" or getattr(run, "__name__", "") == "rawhttp_wrapper":
         return True
@@ -133,7 +136,7 @@ class _Entry:
                                if self.wants_headers else "run() needs to accept an argument for input data.")
         util = _schema_util()
         self.decorated = bool(util and util.is_schema_decorated(self.run))
-        self.raw = _is_raw(module, self.run)
+        self.raw = _is_raw(self.run)
         if self.raw and self.decorated:
             raise _ScriptError("run() cannot be decorated with both @rawhttp and @input_schema")
         self.swagger = None
