@@ -175,9 +175,9 @@ def _models_root(model_name):
     model_dir = os.environ.get("AZUREML_MODEL_DIR")
     if model_dir:
         model_dir = os.path.normpath(model_dir)
-        parent = os.path.dirname(model_dir)
-        if os.path.basename(model_dir).isdigit() and not os.path.isdir(os.path.join(model_dir, model_name)):
-            return os.path.dirname(parent)  # one model: AZUREML_MODEL_DIR is <models>/<name>/<version>
+        root = os.path.dirname(os.path.dirname(model_dir))
+        if os.path.basename(model_dir).isdigit() and os.path.isdir(os.path.join(root, model_name)):
+            return root  # one model: AZUREML_MODEL_DIR is <models>/<name>/<version>
         return model_dir
     return "azureml-models"
 

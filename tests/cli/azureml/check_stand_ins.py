@@ -150,6 +150,9 @@ except ValueError as e:
     assert "version should be an int" in str(e)
 os.environ["AZUREML_MODEL_DIR"] = os.path.join(root, "dir", "4")
 assert Model.get_model_path("dir") == os.path.join(root, "dir", "4", "saved_model")
+os.makedirs(os.path.join(root, "same", "2", "same"), exist_ok=True)  # a folder model named as the model
+os.environ["AZUREML_MODEL_DIR"] = os.path.join(root, "same", "2")
+assert Model.get_model_path("same") == os.path.join(root, "same", "2", "same")
 ok("Model.get_model_path: one entry per version folder, a folder model, int versions, single-model layout")
 
 # --- a stand-in package stays a namespace: a real azureml module put on sys.path later is found
