@@ -47,6 +47,16 @@ mkdir -p "$WORK/si"
 while read -r tag name; do [ "$tag" = ok ] && pass "stand-ins: $name"; done < "$WORK/si.out"
 check "the stand-in checks all ran" grep -q '"done": true' "$WORK/si.out" || sed 's/^/    /' "$WORK/si.out" | tail -5
 
+# --- examples/python-schema as the README runs it
+check "serve starts examples/python-schema" start_serve ex "$ROOT/examples/python-schema/spec.yaml"
+post "@$ROOT/examples/python-schema/sample-request.json"
+check "... its decorated run() answers like numpy" \
+  "$PY" "$ROOT/tests/expected_scores.py" "$ROOT/examples/onnx-ridge/model.onnx" "$ROOT/examples/python-schema/sample-request.json" "$WORK/out"
+get /swagger.json
+check "... and its swagger has the decorators' float32 input" \
+  bash -c "jq -e '.definitions.ServiceInput.properties.data.items.items.format == \"float\"' '$WORK/out' >/dev/null"
+check "serve stops" stop_serve ex
+
 # --- NumPy, single model: Model.get_model_path('ridge') in AZUREML_MODEL_DIR=<models>/ridge/1
 mkdir -p "$WORK/np"
 echo '{"weights": [1.0, 10.0, 100.0]}' > "$WORK/np/ridge.json"
