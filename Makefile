@@ -120,10 +120,11 @@ $(BUILD)/gen/version.h: Makefile
 	@printf '#define AMLPKG_VERSION "%s"\n' '$(VERSION)' > $@.tmp
 	@cmp -s $@.tmp $@ && rm $@.tmp || mv $@.tmp $@
 
-# The Python worker shim travels inside amlserve as a string.
-$(BUILD)/gen/worker_shim.c: templates/amlserve_worker.py runtime/embed_text.sh
+# The Python worker shim and its stand-in modules travel inside amlserve as strings.
+$(BUILD)/gen/worker_shim.c: templates/amlserve_compat.py templates/amlserve_worker.py runtime/embed_text.sh
 	@mkdir -p $(dir $@)
-	bash runtime/embed_text.sh $< amlserve_worker_py > $@.tmp && mv $@.tmp $@
+	bash runtime/embed_text.sh templates/amlserve_compat.py amlserve_compat_py > $@.tmp
+	bash runtime/embed_text.sh templates/amlserve_worker.py amlserve_worker_py >> $@.tmp && mv $@.tmp $@
 
 # The Dockerfile templates (CPU, GPU) travel inside amlpkg the same way.
 $(BUILD)/gen/dockerfile_template.c: templates/Dockerfile.in runtime/embed_text.sh

@@ -66,8 +66,9 @@ static const char usage[] =
     "                    CPUs / scoring threads, at least 1)\n"
     "  --quiet           no access log\n"
     "Environment also read: AMLSERVE_MAX_BODY_MB, AMLSERVE_MAX_QUEUE, AMLSERVE_MAX_QUEUE_WAIT_MS,\n"
-    "AMLSERVE_INPUT_SAMPLE, AMLSERVE_OUTPUT_SAMPLE (defaults for the options above), and\n"
-    "AMLSERVE_AUTH_REQUIRED=1 (refuse to start without keys).\n"
+    "AMLSERVE_INPUT_SAMPLE, AMLSERVE_OUTPUT_SAMPLE (defaults for the options above),\n"
+    "AMLSERVE_AUTH_REQUIRED=1 (refuse to start without keys), and AMLSERVE_TRACEBACKS=text\n"
+    "(a run() traceback printed as Python prints it after its JSON event line; amlpkg serve sets it).\n"
     "  --version, --help\n";
 
 struct options {
@@ -408,6 +409,7 @@ static int build_swagger(struct swagger *sw, struct scorer *scorer, const struct
         .input_sample = read_sample(&in_sample, o->input_sample, &rc),
         .output_sample = read_sample(&out_sample, o->output_sample, &rc),
         .user_dir = user_dir[0] ? user_dir : getenv("AML_APP_ROOT"),
+        .no_v2 = strcmp(scorer->kind, "python") == 0 && scorer_python_swagger2_unsupported(scorer),
     };
     if (!rc)
         rc = swagger_init(sw, &src);

@@ -116,8 +116,8 @@ static void swagger_route(struct contract *c, const struct http_request *req, st
     if (!c->swagger)
         return json_message(resp, 404, "Swagger is not available for this service");
     if (!doc) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "Swagger version [%s] is not valid. Supported versions: [2, 3, 3.1].", version);
+        char msg[160];
+        swagger_refusal(c->swagger, version, msg, sizeof msg);
         return json_message(resp, 404, msg);
     }
     resp->content_type = "application/json";

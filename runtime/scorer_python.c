@@ -4,6 +4,7 @@
 #include "common/json.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,18 +13,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-/* templates/amlserve_worker.py, embedded at build time (worker_shim.c). */
+/* templates/amlserve_compat.py and amlserve_worker.py, embedded at build time (worker_shim.c). */
+extern const char amlserve_compat_py[];
 extern const char amlserve_worker_py[];
 
 extern char **environ;
 
 #define WORKER_FD 3
+#define SOURCE_FD 4 /* the worker's program, read by the short -c bootstrap: `ps` stays readable */
+static const char bootstrap[] = "import os;exec(compile(os.pread(4,1<<24,0),'amlserve_worker.py','exec'))";
 #define INIT_TIMEOUT_MS (300 * 1000) /* Azure ML's WORKER_TIMEOUT */
 #define MAX_META (1u << 20)
 #define MAX_ANSWER_BODY (1u << 30)
@@ -43,6 +48,10 @@ struct python_state {
     char **envp; /* environ plus the worker's variables, built once */
     struct worker *workers;
     atomic_long restarts;
+    int source_fd;                      /* memfd holding compat + worker source */
+    char *input_schema, *output_schema; /* from a decorated run() (inference-schema), or NULL */
+    int schemas_read;                   /* from the first worker ready */
+    int no_v2;                          /* the decorators' schemas are OpenAPI 3 only */
 };
 
 static long long now_ms(void)
@@ -164,7 +173,7 @@ static int worker_spawn(struct python_state *st, struct worker *w)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return err_set_errno(ERR_IO, "cannot create the worker socket");
     const char *python = st->opts.interpreter;
-    char *argv[] = {(char *)python, "-c", (char *)amlserve_worker_py, NULL};
+    char *argv[] = {(char *)python, "-c", (char *)bootstrap, NULL};
     pid_t pid = fork();
     if (pid < 0) {
         close(sv[0]);
@@ -178,7 +187,7 @@ static int worker_spawn(struct python_state *st, struct worker *w)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        if (dup2(sv[1], WORKER_FD) < 0)
+        if (dup2(sv[1], WORKER_FD) < 0 || dup2(st->source_fd, SOURCE_FD) < 0)
             _exit(127);
         execvpe(python, argv, st->envp);
         static const char msg[] = "amlserve: cannot run the Python interpreter\n";
@@ -190,6 +199,46 @@ static int worker_spawn(struct python_state *st, struct worker *w)
     w->pid = pid;
     w->fd = sv[0];
     return 0;
+}
+
+/* A decorated run()'s schemas, as the worker's inference-schema gave them, for /swagger.json. */
+static int keep_schemas(struct python_state *st, const struct json_value *swagger)
+{
+    if (!swagger || swagger->type != JSON_OBJECT)
+        return 0;
+    const struct json_value *versions = json_member(swagger, "versions");
+    if (versions && versions->type == JSON_ARRAY) {
+        st->no_v2 = 1;
+        for (const struct json_value *v = versions->child; v; v = v->next)
+            if (v->type == JSON_STRING && strncmp(v->as.string.ptr, "2", 1) == 0)
+                st->no_v2 = 0;
+    }
+    const char *names[2] = {"input", "output"};
+    char **slots[2] = {&st->input_schema, &st->output_schema};
+    for (int i = 0; i < 2; i++) {
+        const struct json_value *v = json_member(swagger, names[i]);
+        if (!v || v->type != JSON_OBJECT || !v->child)
+            continue;
+        struct buf b;
+        buf_init(&b, MAX_META);
+        if (json_write_value(&b, v) || buf_append(&b, "", 1)) {
+            buf_release(&b);
+            return err_set(ERR_NOMEM, "out of memory");
+        }
+        *slots[i] = b.data; /* owned by st now */
+    }
+    return 0;
+}
+
+static int python_describe(struct scorer *self, struct buf *input_schema, struct buf *output_schema)
+{
+    struct python_state *st = self->state;
+    int rc = 0;
+    if (st->input_schema)
+        rc = buf_append_str(input_schema, st->input_schema);
+    if (!rc && st->output_schema)
+        rc = buf_append_str(output_schema, st->output_schema);
+    return rc;
 }
 
 /* Waits for the worker's first frame: init() done, or its traceback. */
@@ -211,6 +260,9 @@ static int worker_wait_ready(struct python_state *st, struct worker *w)
         const struct json_value *tb = json_member(meta, "error");
         rc = err_set(ERR_INVALID, "%s: init() failed:\n%s", st->opts.entry_script,
                      tb && tb->type == JSON_STRING ? tb->as.string.ptr : "(no traceback)");
+    } else if (!st->schemas_read) {
+        st->schemas_read = 1;
+        rc = keep_schemas(st, json_member(meta, "swagger"));
     }
     arena_release(&arena);
     if (rc)
@@ -371,10 +423,15 @@ static void python_destroy(struct scorer *self)
             pthread_mutex_destroy(&st->workers[i].lock);
         }
         free(st->workers);
+        free(st->input_schema);
+        free(st->output_schema);
+        if (st->source_fd >= 0)
+            close(st->source_fd);
         if (st->envp)
             for (char **e = st->envp; *e; e++)
                 if (strncmp(*e, "AMLSERVE_WORKER_FD=", 19) == 0 || strncmp(*e, "AZUREML_ENTRY_SCRIPT_PATH=", 26) == 0 ||
-                    strncmp(*e, "AZUREML_SOURCE_DIRECTORY=", 25) == 0)
+                    strncmp(*e, "AZUREML_SOURCE_DIRECTORY=", 25) == 0 ||
+                    strncmp(*e, "AMLSERVE_WORKER_SOURCE_FD=", 26) == 0)
                     free(*e);
         free(st->envp);
         free(st);
@@ -387,6 +444,12 @@ static void python_reload(struct scorer *self)
     struct python_state *st = self->state;
     for (int i = 0; i < st->opts.workers; i++)
         atomic_store(&st->workers[i].stale, 1);
+}
+
+int scorer_python_swagger2_unsupported(const struct scorer *s)
+{
+    const struct python_state *st = s->state;
+    return st->no_v2;
 }
 
 long scorer_python_restarts(const struct scorer *s)
@@ -410,22 +473,49 @@ static int build_envp(struct python_state *st)
     size_t n = 0;
     while (environ[n])
         n++;
-    st->envp = calloc(n + 4, sizeof *st->envp);
+    st->envp = calloc(n + 5, sizeof *st->envp);
     if (!st->envp)
         return err_set(ERR_NOMEM, "out of memory");
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "AMLSERVE_WORKER_FD=", 19) && strncmp(environ[i], "AZUREML_ENTRY_SCRIPT_PATH=", 26) &&
+            strncmp(environ[i], "AMLSERVE_WORKER_SOURCE_FD=", 26) &&
             (st->opts.source_directory == NULL || strncmp(environ[i], "AZUREML_SOURCE_DIRECTORY=", 25)))
             st->envp[k++] = environ[i];
     char fd_text[8];
     snprintf(fd_text, sizeof fd_text, "%d", WORKER_FD);
+    char source_text[8];
+    snprintf(source_text, sizeof source_text, "%d", SOURCE_FD);
     if (!(st->envp[k++] = env_entry("AMLSERVE_WORKER_FD", fd_text)) ||
+        !(st->envp[k++] = env_entry("AMLSERVE_WORKER_SOURCE_FD", source_text)) ||
         !(st->envp[k++] = env_entry("AZUREML_ENTRY_SCRIPT_PATH", st->opts.entry_script)))
         return err_set(ERR_NOMEM, "out of memory");
     if (st->opts.source_directory &&
         !(st->envp[k++] = env_entry("AZUREML_SOURCE_DIRECTORY", st->opts.source_directory)))
         return err_set(ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+/* The worker's program in an anonymous file every worker reads with pread (no shared offset). */
+static int write_source(struct python_state *st)
+{
+    int fd = memfd_create("amlserve_worker.py", MFD_CLOEXEC);
+    /* Above the numbers a worker's fds are moved to (3, 4), so the dup2 calls never collide. */
+    st->source_fd = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    if (fd >= 0)
+        close(fd);
+    if (st->source_fd < 0)
+        return err_set_errno(ERR_IO, "cannot create the worker's source file");
+    const char *parts[2] = {amlserve_compat_py, amlserve_worker_py};
+    for (int i = 0; i < 2; i++)
+        for (size_t off = 0, len = strlen(parts[i]); off < len;) {
+            ssize_t w = write(st->source_fd, parts[i] + off, len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return err_set_errno(ERR_IO, "cannot write the worker's source file");
+            off += (size_t)w;
+        }
     return 0;
 }
 
@@ -443,7 +533,9 @@ int scorer_python_new(struct scorer **out, const struct python_options *opts)
     s->score = python_score;
     s->destroy = python_destroy;
     s->reload = python_reload;
+    s->describe = python_describe;
     s->state = st;
+    st->source_fd = -1;
     st->opts = *opts;
     if (st->opts.workers < 1)
         st->opts.workers = 1;
@@ -464,7 +556,7 @@ int scorer_python_new(struct scorer **out, const struct python_options *opts)
         pthread_mutex_init(&st->workers[i].lock, NULL);
         st->workers[i].fd = -1;
     }
-    if ((rc = build_envp(st)))
+    if ((rc = build_envp(st)) || (rc = write_source(st)))
         goto done;
     /* Start every worker first, then wait: their init() calls run in parallel. */
     for (int i = 0; i < st->opts.workers && !rc; i++)

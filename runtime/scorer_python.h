@@ -20,6 +20,8 @@ struct python_options {
 };
 
 int scorer_python_new(struct scorer **out, const struct python_options *opts);
+/* 1 when a decorated run()'s schemas need OpenAPI 3 (inference-schema's supported versions lack 2.0). */
+int scorer_python_swagger2_unsupported(const struct scorer *s);
 /* Workers replaced after a crash or a timeout since start. */
 long scorer_python_restarts(const struct scorer *s);
 

@@ -189,6 +189,7 @@ int swagger_init(struct swagger *s, const struct swagger_source *src)
     if ((rc = load_user_file(&s->v2, src->user_dir, "swagger2.json")) < 0 ||
         (rc == 0 && (rc = load_user_file(&s->v2, src->user_dir, "swagger.json")) < 0))
         goto done;
+    s->no_v2 = src->no_v2 && rc == 0;
     if ((rc = load_user_file(&s->v3, src->user_dir, "swagger3.json")) < 0)
         goto done;
     if (rc > 0) {
@@ -211,11 +212,23 @@ void swagger_release(struct swagger *s)
 
 const struct buf *swagger_document(const struct swagger *s, const char *version)
 {
-    if (!version || !version[0] || strcmp(version, "2") == 0)
-        return &s->v2;
-    if (strcmp(version, "3") == 0)
+    if (!version || !version[0] || strcmp(version, "2") == 0 || strcmp(version, "2.0") == 0)
+        return s->no_v2 ? NULL : &s->v2;
+    if (strcmp(version, "3") == 0 || strcmp(version, "3.0") == 0)
         return &s->v3;
     if (strcmp(version, "3.1") == 0)
         return &s->v31;
     return NULL;
+}
+
+void swagger_refusal(const struct swagger *s, const char *version, char *out, size_t size)
+{
+    const char *v = version && version[0] ? version : "2";
+    const char *supported = s->no_v2 ? "3, 3.1" : "2, 3, 3.1";
+    if (s->no_v2 && (strcmp(v, "2") == 0 || strcmp(v, "2.0") == 0))
+        snprintf(out, size,
+                 "Swagger version [%s] is not supported for the scoring script. Supported swagger versions: [%s].", v,
+                 supported);
+    else
+        snprintf(out, size, "Swagger version [%.16s] is not valid. Supported versions: [%s].", v, supported);
 }

@@ -5,6 +5,9 @@ It imports the entry script, calls init() once, then answers one request at a
 time, calling run() exactly as Azure ML's inference server does. Messages in
 both directions are frames: 4-byte big-endian meta length, 4-byte body length,
 the meta as JSON, then the raw body. No HTTP is parsed here.
+
+amlserve runs templates/amlserve_compat.py first, in the same namespace: AMLRequest,
+AMLResponse, _log_event and _install_stand_ins come from there.
 """
 import importlib.util
 import inspect
@@ -19,6 +22,7 @@ import types
 import urllib.parse
 
 _HEADER = struct.Struct(">II")
+_WORKER_FILE = "amlserve_worker.py"  # the name amlserve compiles this program under (its bootstrap)
 _request_id = "-"
 
 
@@ -38,106 +42,6 @@ class _RequestLog:
 
     def flush(self):
         self._stream.flush()
-
-
-# --- azureml.contrib.services compatibility, used when the real package is absent ---
-
-class AMLRequest:
-    """The request object a @rawhttp run() receives (a subset of Flask's)."""
-
-    def __init__(self, meta, body):
-        self.method = meta["method"]
-        self.path = meta["path"]
-        self.query_string = meta["query"].encode()
-        self.full_path = self.path + "?" + meta["query"]
-        self.headers = _Headers(meta["headers"])
-        self.args = _Args(urllib.parse.parse_qsl(meta["query"], keep_blank_values=True))
-        self._body = body
-
-    def get_data(self, cache=True, as_text=False, parse_form_data=False):
-        return self._body.decode("utf-8") if as_text else self._body
-
-    @property
-    def data(self):
-        return self._body
-
-    def get_json(self, force=False, silent=False, cache=True):
-        try:
-            return json.loads(self._body)
-        except ValueError:
-            if silent:
-                return None
-            raise
-
-    @property
-    def json(self):
-        return self.get_json(silent=True)
-
-
-class _Headers(dict):
-    def __init__(self, pairs):
-        super().__init__()
-        for name, value in pairs:
-            super().__setitem__(name.lower(), value)
-        self._pairs = pairs
-
-    def __getitem__(self, name):
-        return super().__getitem__(name.lower())
-
-    def get(self, name, default=None):
-        return super().get(name.lower(), default)
-
-    def __contains__(self, name):
-        return super().__contains__(name.lower())
-
-    def items(self):
-        return list(self._pairs)
-
-
-class _Args(dict):
-    def __init__(self, pairs):
-        super().__init__()
-        self._lists = {}
-        for k, v in pairs:
-            self._lists.setdefault(k, []).append(v)
-            self.setdefault(k, v)
-
-    def getlist(self, key):
-        return list(self._lists.get(key, []))
-
-
-class AMLResponse:
-    def __init__(self, message, status_code, response_headers=None, json_str=False):
-        self.message = message
-        self.status_code = status_code
-        self.headers = dict(response_headers or {})
-        self.json_str = json_str
-
-
-def rawhttp(func):
-    func.__amlserve_rawhttp__ = True
-    return func
-
-
-def _install_contrib_modules():
-    """Lets `from azureml.contrib.services.aml_request import rawhttp` work."""
-    try:
-        import azureml.contrib.services.aml_request  # noqa: F401
-        return
-    except ImportError:
-        pass
-    names = ["azureml", "azureml.contrib", "azureml.contrib.services"]
-    for name in names:
-        mod = sys.modules.get(name) or types.ModuleType(name)
-        mod.__path__ = []
-        sys.modules[name] = mod
-    req = types.ModuleType("azureml.contrib.services.aml_request")
-    req.AMLRequest, req.rawhttp = AMLRequest, rawhttp
-    resp = types.ModuleType("azureml.contrib.services.aml_response")
-    resp.AMLResponse = AMLResponse
-    sys.modules[req.__name__], sys.modules[resp.__name__] = req, resp
-    sys.modules["azureml.contrib.services"].aml_request = req
-    sys.modules["azureml.contrib.services"].aml_response = resp
 
 
 # --- framing ---
@@ -160,6 +64,18 @@ def _send(sock, meta, body=b""):
 
 # --- calling run() as Azure ML does ---
 
+class _BadInput(Exception):
+    """400: the request cannot be turned into run()'s arguments."""
+
+
+class _UnsupportedInput(Exception):
+    """415: a decorated run() needs a JSON body."""
+
+
+class _ScriptError(Exception):
+    """run() is declared in a way Azure's inference server refuses."""
+
+
 def _load_entry_script(path):
     spec = importlib.util.spec_from_file_location("main", path)
     module = importlib.util.module_from_spec(spec)
@@ -168,13 +84,122 @@ def _load_entry_script(path):
     return module
 
 
+def _parse_value(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _query_parameters(query):
+    """GET /score?a=1&b=[1,2]&c=x&c=y -> {"a": 1, "b": [1, 2], "c": ["x", "y"]}, as Azure parses them."""
+    lists = {}
+    for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        lists.setdefault(k, []).append(_parse_value(v))
+    return {k: v[0] if len(v) == 1 else v for k, v in lists.items()}
+
+
+def _header(meta, name):
+    return next((v for k, v in meta["headers"] if k.lower() == name), "")
+
+
+def _is_raw(run):
+    if getattr(run, "__amlserve_rawhttp__", False) or getattr(run, "_is_raw_http", False) \
+            or type(run).__name__ == "RawHttp" or getattr(run, "__name__", "") == "rawhttp_wrapper":
+        return True
+    real = sys.modules.get("azureml.contrib.services.aml_request")  # azureml-inference-server-http's flag
+    return bool(real is not None and getattr(real, "_rawHttpRequested", False))
+
+
+def _schema_util():
+    """inference_schema.schema_util: the real package when installed, else the stand-in."""
+    try:
+        import inference_schema.schema_util as util
+        return util
+    except Exception:
+        return None
+
+
+class _Entry:
+    """How run() is called, decided once after init() with the rules of Azure's inference server."""
+
+    def __init__(self, module):
+        driver = getattr(module, "driver_module", None)
+        self.run = driver.run if isinstance(driver, types.ModuleType) and hasattr(driver, "run") else module.run
+        params = list(inspect.signature(self.run).parameters.values())
+        if any(p.kind not in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params):
+            raise _ScriptError("run() cannot accept positional-only arguments, *args, or **kwargs.")
+        self.wants_headers = any(p.name == "request_headers" for p in params)
+        self.params = [p for p in params if p.name != "request_headers"]
+        if not self.params:
+            raise _ScriptError('run() needs to accept an argument other than "request_headers".'
+                               if self.wants_headers else "run() needs to accept an argument for input data.")
+        util = _schema_util()
+        self.decorated = bool(util and util.is_schema_decorated(self.run))
+        self.raw = _is_raw(self.run)
+        if self.raw and self.decorated:
+            raise _ScriptError("run() cannot be decorated with both @rawhttp and @input_schema")
+        self.swagger = None
+        if self.decorated:
+            try:
+                self.swagger = {"input": util.get_input_schema(self.run), "output": util.get_output_schema(self.run),
+                                "versions": list(util.get_supported_versions(self.run))}
+                json.dumps(self.swagger)
+            except Exception:
+                _log_event("swagger_failed", traceback=traceback.format_exc())
+                self.swagger = None
+
+    def arguments(self, meta, body):
+        """run()'s keyword arguments for one request."""
+        first = self.params[0].name
+        if self.raw:
+            return {first: AMLRequest(meta, body)}
+        if meta["method"] not in ("GET", "POST"):
+            raise _BadInput("Unsupported HTTP method: " + meta["method"])
+        if not self.decorated:  # the body as text, GET parameters as a JSON object
+            if meta["method"] == "GET":
+                return {first: json.dumps(_query_parameters(meta["query"]))}
+            try:
+                return {first: body.decode("utf-8")}
+            except UnicodeDecodeError as e:
+                raise _BadInput("Input cannot be decoded as UTF-8: {}".format(e)) from None
+        if meta["method"] == "GET":
+            values = _query_parameters(meta["query"])
+        else:
+            mimetype = _header(meta, "content-type").split(";")[0].strip().lower()
+            if mimetype != "application/json" and not (mimetype.startswith("application/")
+                                                       and mimetype.endswith("+json")):
+                raise _UnsupportedInput("Expects Content-Type to be application/json")
+            try:
+                values = json.loads(body)
+            except ValueError as e:
+                if body:
+                    raise _BadInput("POST body could not be decoded as JSON: {}".format(e)) from None
+                raise _BadInput("POST body is empty. Expecting a JSON dictionary.") from None
+            if not isinstance(values, dict):
+                raise _BadInput("POST body should be a JSON dictionary.")
+        args = {}
+        for p in self.params:  # keys run() does not name are ignored; a missing one takes its default
+            value = values.get(p.name, p.default)
+            if value is inspect.Parameter.empty:
+                raise _BadInput("A value is not provided for the {!r} parameter.".format(p.name))
+            args[p.name] = value
+        return args
+
+    def call(self, meta, body):
+        args = self.arguments(meta, body)
+        if self.wants_headers:  # as Flask gives them: Title-Case names, repeats joined
+            headers = {}
+            for k, v in meta["headers"]:
+                k = k.title()
+                headers[k] = headers[k] + ", " + v if k in headers else v
+            args["request_headers"] = headers
+        return self.run(**args)
+
+
 def _response_of(value):
     """Maps run()'s return value to (status, headers, body, content type)."""
-    aml_response_types = (AMLResponse,)
-    contrib = sys.modules.get("azureml.contrib.services.aml_response")
-    if contrib is not None and getattr(contrib, "AMLResponse", AMLResponse) is not AMLResponse:
-        aml_response_types += (contrib.AMLResponse,)
-    if isinstance(value, aml_response_types):
+    if isinstance(value, AMLResponse) or (type(value).__name__ == "AMLResponse" and hasattr(value, "message")):
         message = value.message
         if getattr(value, "json_str", False) and not isinstance(message, (str, bytes)):
             message = json.dumps(message)
@@ -185,14 +210,45 @@ def _response_of(value):
         if ctype is None:
             ctype = "application/json" if getattr(value, "json_str", False) else "text/html; charset=utf-8"
         return int(value.status_code), headers, body, ctype
+    if hasattr(value, "get_data") and hasattr(value, "status_code") and hasattr(value, "headers"):
+        # A Flask Response (the real azureml-inference-server-http's AMLResponse is one).
+        headers = {k: str(v) for k, v in value.headers.items() if k.lower() not in ("content-type", "content-length")}
+        return int(value.status_code), headers, value.get_data(), value.headers.get("Content-Type", "text/html")
     return 200, {}, json.dumps(value).encode(), "application/json"
+
+
+_DISPATCH = ("main", "call", "_load_entry_script")  # the worker's frames above the script's
+
+
+def _format_traceback():
+    """The current exception as Python prints it, without the frames that only dispatch to the script
+    (the worker's own, importlib's): the script's frames and the stand-ins' it called remain."""
+    te = traceback.TracebackException(*sys.exc_info())
+    kept = [f for f in te.stack if not (f.filename == _WORKER_FILE and f.name in _DISPATCH)
+            and not f.filename.startswith("<frozen importlib")]
+    if kept or not te.stack:
+        te.stack = traceback.StackSummary.from_list(kept)
+    return "".join(te.format())
+
+
+def _log_failure(event, text_tracebacks):
+    tb = _format_traceback()
+    if text_tracebacks:  # amlpkg serve's terminal: the event on one line, then the traceback as Python prints it
+        _log_event(event, request_id=_request_id)
+        sys.stderr.write(tb if tb.endswith("\n") else tb + "\n")
+    else:
+        _log_event(event, request_id=_request_id, traceback=tb)
 
 
 def main():
     global _request_id
-    sock = socket.socket(fileno=int(os.environ["AMLSERVE_WORKER_FD"]))
+    source_fd = os.environ.pop("AMLSERVE_WORKER_SOURCE_FD", "")
+    if source_fd.isdigit():  # where amlserve handed us this program: the script's children need not see it
+        os.close(int(source_fd))
+    sock = socket.socket(fileno=int(os.environ.pop("AMLSERVE_WORKER_FD")))
+    text_tracebacks = os.environ.get("AMLSERVE_TRACEBACKS") == "text"
     sys.stdout = _RequestLog(sys.stderr)
-    _install_contrib_modules()
+    _install_stand_ins()
     script = os.path.abspath(os.environ["AZUREML_ENTRY_SCRIPT_PATH"])
     source_dir = os.environ.get("AZUREML_SOURCE_DIRECTORY") or os.path.dirname(os.path.abspath(script))
     if os.environ.get("AZUREML_MODEL_DIR"):  # stays valid after the chdir below
@@ -204,15 +260,14 @@ def main():
         module = _load_entry_script(script)
         if hasattr(module, "init"):
             module.init()
-        run = module.run
+        entry = _Entry(module)
     except BaseException:
-        _send(sock, {"ready": False, "error": traceback.format_exc()})
+        _send(sock, {"ready": False, "error": _format_traceback()})
         return 3
-    params = inspect.signature(run).parameters
-    raw = getattr(run, "__amlserve_rawhttp__", False) or getattr(run, "_is_raw_http", False) \
-        or type(run).__name__ == "RawHttp" or getattr(run, "__name__", "") == "rawhttp_wrapper"
-    wants_headers = "request_headers" in params
-    _send(sock, {"ready": True, "init_ms": (time.monotonic() - started) * 1e3})
+    ready = {"ready": True, "init_ms": (time.monotonic() - started) * 1e3}
+    if entry.swagger:
+        ready["swagger"] = entry.swagger
+    _send(sock, ready)
 
     while True:
         try:
@@ -223,26 +278,18 @@ def main():
             return 0
         _request_id = meta.get("request_id", "-")
         try:
-            if raw:
-                result = run(AMLRequest(meta, body))
-            else:
-                if meta["method"] == "GET":
-                    data = json.dumps(dict(urllib.parse.parse_qsl(meta["query"], keep_blank_values=True)))
-                else:
-                    try:
-                        data = body.decode("utf-8")
-                    except UnicodeDecodeError:
-                        _send(sock, {"status": 400, "message": "The request body is not valid UTF-8"})
-                        continue
-                if wants_headers:
-                    result = run(data, request_headers=dict(meta["headers"]))
-                else:
-                    result = run(data)
+            try:
+                result = entry.call(meta, body)
+            except _BadInput as e:
+                _send(sock, {"status": 400, "message": str(e)})
+                continue
+            except _UnsupportedInput as e:
+                _send(sock, {"status": 415, "message": str(e)})
+                continue
             status, headers, out, ctype = _response_of(result)
             _send(sock, {"status": status, "headers": headers, "content_type": ctype}, out)
         except BaseException:
-            sys.stderr.write(json.dumps({"event": "run_failed", "request_id": _request_id,
-                                         "traceback": traceback.format_exc()}) + "\n")
+            _log_failure("run_failed", text_tracebacks)
             _send(sock, {"status": 500, "failed": True})
         finally:
             sys.stderr.flush()

@@ -2,6 +2,7 @@
 #include "builder/cli/commands.h"
 #include "common/err.h"
 #include "common/parse_number.h"
+#include "builder/image/entry_script_check.h"
 #include "builder/spec/conda.h"
 #include "builder/service/file_watch.h"
 #include "builder/service/local_service.h"
@@ -27,7 +28,8 @@ static const char serve_usage[] =
     "Runs the package's scoring service on this host without building an image: the models are\n"
     "linked (not copied) into the layout the image would have, the spec's service settings apply\n"
     "(auth keys, CORS, workers, timeouts), and amlserve answers on the printed scoring URI.\n"
-    "Ctrl-C stops it.\n"
+    "An entry script is checked first (syntax, run and init) with the host's python3, never imported;\n"
+    "a run() traceback prints as Python prints it. Ctrl-C stops it.\n"
     "\n"
     "options:\n"
     "  -p, --port N       port (default: the spec's service.port, else 5001; 0 picks a free one)\n"
@@ -211,6 +213,8 @@ int cmd_serve(int argc, char **argv)
     struct file_watch watch = {.fd = -1};
     int started = 0, sig_fd = -1;
     int rc = spec_cli_load(&spec, &o.package, o.spec_path);
+    if (!rc)
+        rc = entry_script_check_spec(spec);
     if (!rc)
         rc = runtime_locate(&amlserve, o.runtime);
     if (rc)

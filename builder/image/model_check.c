@@ -1,5 +1,7 @@
 #include "builder/image/model_check.h"
 
+#include "builder/image/entry_script_check.h"
+
 #include "common/err.h"
 #include "runtime/engine/model_files.h"
 #include "runtime/engine/servable.h"
@@ -9,9 +11,9 @@
 
 int model_check_spec(const struct spec *spec)
 {
-    /* An entry script loads its models itself (pickles, ONNX with any runtime): nothing to check here. */
+    /* An entry script loads its models itself (pickles, ONNX with any runtime): the script is what is checked. */
     if (spec->inference.entry_script)
-        return 0;
+        return entry_script_check_spec(spec);
     size_t total = 0;
     int rc = 0;
     for (size_t i = 0; i < spec->n_models && !rc; i++) {

@@ -296,6 +296,9 @@ static int spawn(struct local_service *svc, struct arg_list *args, const char *l
         /* The environment's variables, as the image would set them. */
         for (size_t i = 0; i < env->n_env; i++)
             setenv(env->env[i].name, env->env[i].value, 1);
+        /* On serve's terminal a run() traceback reads as Python prints it (the image's log keeps one JSON line). */
+        if (log_fd < 0)
+            setenv("AMLSERVE_TRACEBACKS", "text", 1);
         sigset_t none; /* the caller may block signals it reads through signalfd */
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);

@@ -60,8 +60,9 @@ elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "two workers run requests in parallel (2 x 1 s took ${elapsed_ms} ms)" test "$elapsed_ms" -lt 1900
 check "health stays answered while workers are busy" test "$healthy" = "Healthy"
 
-code=$(curl -sS -o "$WORK/out" -w '%{http_code}' "http://127.0.0.1:$port/score?a=1&b=two")
-check "GET /score passes the query parameters as JSON" bash -c "[ $code = 200 ] && jq -e '.echo == {\"a\": \"1\", \"b\": \"two\"}' '$WORK/out'"
+code=$(curl -sS -o "$WORK/out" -w '%{http_code}' "http://127.0.0.1:$port/score?a=1&b=two&c=x&c=%5B2%5D")
+check "GET /score passes the query parameters as JSON, values parsed and repeats listed as Azure does" \
+  bash -c "[ $code = 200 ] && jq -e '.echo == {\"a\": 1, \"b\": \"two\", \"c\": [\"x\", [2]]}' '$WORK/out'"
 
 workers=$(pgrep -P "$main_pid" | tr '\n' ' ')
 check "two worker processes run under amlserve" test "$(echo $workers | wc -w)" -eq 2

@@ -112,3 +112,24 @@ azure_env true /usr/bin/python9
 check "an interpreterPath the base lacks stops the container (exit 3), so the path really is used" bash -c "
   '$AMLPKG' build --inference-config ic-true.json --model ridge:1=model.onnx -o nopy.tar --tag nopy:1 >/dev/null 2>&1 &&
   ${P[*]} load -q -i nopy.tar >/dev/null; timeout 60 ${P[*]} run --rm localhost/nopy:1 > nopy.log 2>&1; [ \$? -eq 3 ]"
+
+# A score.py written the way Azure ML's samples write it (Model.get_model_path, inference-schema
+# decorators), in an image whose Python has neither azureml nor inference-schema: the worker's
+# stand-ins serve it, run() gets the parsed body by keyword, and /swagger.json comes from the decorators.
+mkdir -p azure && cp "$ROOT/tests/cli/azureml/numpy_score.py" azure/
+echo '{"weights": [1.0, 10.0, 100.0]}' > azure/ridge.json
+{ echo "models: [{name: ridge, version: 1, path: ridge.json}]"
+  echo "inference: {entry_script: numpy_score.py}"
+  echo "environment: {base_image: oci-archive:$BASE}"
+  echo "output: {name: azuresample, tag: '1'}"; } > azure/spec.yaml
+check "an Azure-sample score.py with inference-schema decorators builds" bash -c "'$AMLPKG' build azure/spec.yaml -o azure.tar > azure.out 2>&1"
+check "... and runs in podman" bash -c "${P[*]} load -q -i azure.tar >/dev/null"
+azure_port=$(free_port)
+azure_cid=$("${P[@]}" run -d -p "127.0.0.1:$azure_port:5001" localhost/azuresample:1)
+on_exit "${P[*]} rm -f -t 0 $azure_cid"
+check "... ready" wait_http "http://127.0.0.1:$azure_port/" 60
+check "... run(**body) in the container: NumPy conversion, the optional parameter's default, Model.get_model_path" bash -c "
+  curl -sf -H 'Content-Type: application/json' -d '{\"data\": [[1, 2, 3]]}' http://127.0.0.1:$azure_port/score |
+  jq -e '.result == [642] and .scale == 2.0' >/dev/null"
+check "... swagger from the decorators" bash -c "
+  curl -sf http://127.0.0.1:$azure_port/swagger.json | jq -e '.definitions.ServiceInput.example == {\"data\": [[1.0, 2.0, 3.0]], \"scale\": 1.0}' >/dev/null"
