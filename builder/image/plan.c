@@ -1,5 +1,6 @@
 #include "builder/image/plan.h"
 #include "builder/image/plan_app.h"
+#include "builder/image/plan_model.h"
 
 #include "common/err.h"
 #include "common/parse_number.h"
@@ -29,11 +30,7 @@ void plan_free(struct plan *p)
     if (!p)
         return;
     for (size_t i = 0; i < p->n_layers; i++) {
-        for (size_t j = 0; j < p->layers[i].n_entries; j++) {
-            free(p->layers[i].entries[j].image_path);
-            free(p->layers[i].entries[j].host_path);
-        }
-        free(p->layers[i].entries);
+        plan_entries_free(p->layers[i].entries, p->layers[i].n_entries);
         free(p->layers[i].created_by);
     }
     free(p->layers);
@@ -129,6 +126,21 @@ static int add_layer(struct plan *p, char *created_by, char *image_path, const c
     l->entries[0].host_path = strdup(host_path);
     l->n_entries = 1;
     return l->entries[0].host_path ? 0 : err_set(ERR_NOMEM, "out of memory");
+}
+
+static const char *base_name(const char *path);
+
+/* A model's layer: its file or tree, symbolic links resolved to their content (plan_model.h). */
+static int add_model_layer(struct plan *p, const struct spec_model *m)
+{
+    struct plan_layer *l = &p->layers[p->n_layers++];
+    l->created_by = format("amlpkg: model %s:%lld", m->name, m->version);
+    l->gzip_level = 1;
+    char *image_path = format(PLAN_MODELS_ROOT_REL "/%s/%lld/%s", m->name, m->version, base_name(m->path));
+    int rc = l->created_by && image_path ? plan_model_entries(&l->entries, &l->n_entries, image_path, m->path)
+                                         : err_set(ERR_NOMEM, "out of memory");
+    free(image_path);
+    return rc;
 }
 
 static const char *base_name(const char *path)
@@ -285,8 +297,7 @@ int plan_build(struct plan **out, const struct spec *spec, const char *amlserve_
         rc = add_samples_layer(p, &spec->service);
     for (size_t i = 0; i < spec->n_models && !rc; i++) {
         const struct spec_model *m = &spec->models[i];
-        rc = add_layer(p, format("amlpkg: model %s:%lld", m->name, m->version),
-                       format(PLAN_MODELS_ROOT_REL "/%s/%lld/%s", m->name, m->version, base_name(m->path)), m->path, 1);
+        rc = add_model_layer(p, m);
     }
     if (rc)
         goto done;

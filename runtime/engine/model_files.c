@@ -38,7 +38,16 @@ static int keep(struct found *f, const char *path)
     return 0;
 }
 
-static int walk(struct found *f, const char *dir, int depth)
+/* A model file must be a regular file: opening a FIFO for reading blocks until a writer comes. */
+static int keep_regular(struct found *f, const char *path, const struct stat *st)
+{
+    if (!S_ISREG(st->st_mode))
+        return err_set(ERR_INVALID, "'%s': not a regular file (a FIFO, socket or device cannot be a model)", path);
+    return keep(f, path);
+}
+
+/* ancestors: the directories on the way down (links are followed), to stop at a link back up. */
+static int walk(struct found *f, const char *dir, const struct stat *ancestors, int depth)
 {
     struct dirent **entries = NULL;
     int n = scandir(dir, &entries, NULL, alphasort);
@@ -56,10 +65,18 @@ static int walk(struct found *f, const char *dir, int depth)
         }
         struct stat st;
         if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-            if (depth < MAX_DEPTH)
-                rc = walk(f, path, depth + 1);
+            for (int a = 0; a <= depth && !rc; a++)
+                if (ancestors[a].st_dev == st.st_dev && ancestors[a].st_ino == st.st_ino)
+                    rc = err_set(ERR_INVALID, "'%s': a symbolic link loops back to a directory above it", path);
+            if (!rc && depth + 1 < MAX_DEPTH) {
+                struct stat below[MAX_DEPTH];
+                memcpy(below, ancestors, (size_t)(depth + 1) * sizeof *below);
+                below[depth + 1] = st;
+                rc = walk(f, path, below, depth + 1);
+            }
         } else if (has_onnx_suffix(name)) {
-            rc = keep(f, path);
+            /* A dangling link is kept: loading it names the missing file. */
+            rc = stat(path, &st) == 0 ? keep_regular(f, path, &st) : keep(f, path);
         }
         free(path);
     }
@@ -77,7 +94,7 @@ int model_files_find_onnx(char ***out_paths, size_t *out_count, const char *path
     struct stat st;
     if (stat(path, &st) != 0)
         return err_set_errno(ERR_NOTFOUND, "%s", path);
-    int rc = S_ISDIR(st.st_mode) ? walk(&f, path, 0) : has_onnx_suffix(path) ? keep(&f, path) : 0;
+    int rc = S_ISDIR(st.st_mode) ? walk(&f, path, &st, 0) : has_onnx_suffix(path) ? keep_regular(&f, path, &st) : 0;
     if (rc) {
         model_files_free(f.paths, f.count);
         return rc;
