@@ -27,6 +27,7 @@ struct onnx_state {
     pthread_rwlock_t lock;
     char *model_dir;
     struct served_model *models; /* sorted by name, then version */
+    struct scorer_model *views;  /* the same models as visit_models shows them */
     size_t count;
 };
 
@@ -335,6 +336,24 @@ static int onnx_score(struct scorer *self, const struct scorer_request *req, str
     return rc;
 }
 
+static int onnx_visit_models(struct scorer *self, scorer_models_fn fn, void *arg)
+{
+    struct onnx_state *st = self->state;
+    pthread_rwlock_rdlock(&st->lock);
+    int rc = fn(arg, st->views, st->count);
+    pthread_rwlock_unlock(&st->lock);
+    return rc;
+}
+
+/* The public view of loaded models (names and versions borrowed from them). */
+static struct scorer_model *model_views_new(const struct served_model *models, size_t count)
+{
+    struct scorer_model *v = calloc(count ? count : 1, sizeof *v);
+    for (size_t i = 0; v && i < count; i++)
+        v[i] = (struct scorer_model){.name = models[i].name, .version = models[i].version, .model = models[i].model};
+    return v;
+}
+
 static void served_models_free(struct served_model *models, size_t count)
 {
     for (size_t i = 0; models && i < count; i++) {
@@ -350,6 +369,7 @@ static void onnx_destroy(struct scorer *self)
 {
     struct onnx_state *st = self->state;
     served_models_free(st->models, st->count);
+    free(st->views);
     pthread_rwlock_destroy(&st->lock);
     free(st->model_dir);
     free(st);
@@ -442,13 +462,22 @@ static void onnx_reload(struct scorer *self)
         err_clear();
         return;
     }
+    struct scorer_model *views = model_views_new(models, count);
+    if (!views) {
+        fprintf(stderr, "amlserve: SIGHUP: keeping the old models: out of memory\n");
+        served_models_free(models, count);
+        return;
+    }
     pthread_rwlock_wrlock(&st->lock);
     struct served_model *old = st->models;
+    struct scorer_model *old_views = st->views;
     size_t old_count = st->count;
     st->models = models;
+    st->views = views;
     st->count = count;
     pthread_rwlock_unlock(&st->lock);
     served_models_free(old, old_count);
+    free(old_views);
     fprintf(stderr, "amlserve: SIGHUP: %zu model%s reloaded from '%s'\n", count, count == 1 ? "" : "s", st->model_dir);
 }
 
@@ -465,6 +494,11 @@ int scorer_onnx_new(struct scorer **out, const char *model_dir)
     }
     if ((rc = load_models(&state->models, &state->count, &total_bytes, model_dir)))
         goto done;
+    if (!(state->views = model_views_new(state->models, state->count))) {
+        served_models_free(state->models, state->count);
+        rc = err_set(ERR_NOMEM, "out of memory");
+        goto done;
+    }
     pthread_rwlock_init(&state->lock, NULL);
     s->kind = "onnx";
     s->run_inline = total_bytes < SMALL_MODEL_BYTES;
@@ -472,6 +506,7 @@ int scorer_onnx_new(struct scorer **out, const char *model_dir)
     s->destroy = onnx_destroy;
     s->describe = onnx_describe;
     s->reload = onnx_reload;
+    s->visit_models = onnx_visit_models;
     s->state = state;
     *out = s;
     s = NULL;
