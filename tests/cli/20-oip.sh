@@ -34,7 +34,7 @@ check "GET /v2/health/ready: 200, empty body" test "$code" = 200 -a ! -s "$WORK/
 call server "$URL/v2"
 check "GET /v2: server metadata valid against metadata_server_response" bash -c "[ $code = 200 ] && $TOOL validate metadata_server_response '$WORK/server.out'"
 check "... name amlserve, the binary tensor data extension listed" jqe server '.name == "amlserve" and (.extensions | index("binary_tensor_data"))'
-for path in ridge ridge/versions/1 mymodel dtypes matrix; do
+for path in ridge ridge/versions/1 mymodel dtypes matrix sum; do
   call meta "$URL/v2/models/$path"
   check "GET /v2/models/$path: valid against metadata_model_response" bash -c "[ $code = 200 ] && $TOOL validate metadata_model_response '$WORK/meta.out'"
 done
@@ -49,7 +49,7 @@ check "GET /v2/models/ridge/versions/2/ready: 200" test "$code" = 200
 call mready "$URL/v2/models/ridge/versions/3/ready"
 check "an unknown version is not ready: 404 listing the versions" bash -c "[ $code = 404 ] && grep -q \"no version '3'; its versions: '1' '2'\" '$WORK/mready.out'"
 call mready "$URL/v2/models/nosuch/ready"
-check "an unknown model is not ready: 404 listing the models" bash -c "[ $code = 404 ] && grep -q \"no model 'nosuch' in this service; its models: 'dtypes', 'matrix', 'mymodel', 'ridge'\" '$WORK/mready.out'"
+check "an unknown model is not ready: 404 listing the models" bash -c "[ $code = 404 ] && grep -q \"no model 'nosuch' in this service; its models: 'dtypes', 'matrix', 'mymodel', 'ridge', 'sum'\" '$WORK/mready.out'"
 
 # ---- the protocol document's examples, sent as written ----
 infer() { call "$1" -H 'Content-Type: application/json' --data-binary "@$2" "$URL/v2/models/$3/infer"; }

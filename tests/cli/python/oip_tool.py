@@ -10,7 +10,7 @@ Run with Debian's /usr/bin/python3 (numpy, onnx, yaml, jsonschema):
   oip_tool.py binresp FILE N              a binary response decoded back to JSON (binary outputs get "data")
   oip_tool.py same A.json B.json [TOL]    the outputs of two responses (JSON or /score arrays) are equal within TOL
   oip_tool.py roundtrip REQ RESP          every out_T in RESP equals in_T of REQ, compared in its datatype
-  oip_tool.py bigreq N JSON_OUT BIN_OUT   a [1, N] FP32 request as JSON and as binary (prints the header length)
+  oip_tool.py bigreq N JSON_OUT BIN_OUT   a [1, N] FP32 request for model sum as JSON and binary (prints the header length)
 """
 import json
 import os
@@ -81,6 +81,11 @@ def cmd_models(out):
                           [helper.make_tensor_value_info("x", T.INT32, [2, 2])],
                           [helper.make_tensor_value_info("y", T.INT32, [2, 2])])
     save_model(g, "matrix", "1")
+    # For the benchmark's large tensors: y = sum of x, so the answer stays small.
+    g = helper.make_graph([helper.make_node("ReduceSum", ["x"], ["y"], keepdims=1)], "sum",
+                          [helper.make_tensor_value_info("x", T.FLOAT, [1, None])],
+                          [helper.make_tensor_value_info("y", T.FLOAT, [1, 1])])
+    save_model(g, "sum", "1")
     # The ridge example twice: versions 1 and 2 of "ridge".
     ridge = os.path.join(HERE, "..", "..", "..", "examples", "onnx-ridge", "model.onnx")
     for v in ("1", "2"):
@@ -191,12 +196,11 @@ def cmd_roundtrip(req_path, resp_path):
 def cmd_bigreq(n, json_out, bin_out):
     n = int(n)
     values = (np.arange(n, dtype=np.float32) % 1000) / 7
-    req = {"inputs": [{"name": "in_FP32", "shape": [n], "datatype": "FP32", "data": values.tolist()}]}
+    req = {"inputs": [{"name": "x", "shape": [1, n], "datatype": "FP32", "data": values.tolist()}]}
     json.dump(req, open(json_out, "w"))
     del req["inputs"][0]["data"]
     raw = values.astype("<f4").tobytes()
     req["inputs"][0]["parameters"] = {"binary_data_size": len(raw)}
-    req["outputs"] = [{"name": "out_FP32", "parameters": {"binary_data": True}}]
     header = json.dumps(req).encode()
     open(bin_out, "wb").write(header + raw)
     print(len(header))
