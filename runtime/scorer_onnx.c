@@ -15,7 +15,9 @@
 #define SMALL_MODEL_BYTES (256 * 1024)
 
 /* One served model. name/version come from Azure ML's layout
- * <model dir>/<name>/<version>/<file>; elsewhere the file's stem, no version. */
+ * <model dir>/<name>/<version>/<file>, or for a single model from a model dir
+ * that is .../azureml-models/<name>/<version> itself (as Azure ML and amlpkg
+ * set it); elsewhere the file's stem, no version. */
 struct served_model {
     struct engine_model *model;
     char *path, *name, *version;
@@ -381,8 +383,35 @@ const char *scorer_onnx_model_path(const struct scorer *s)
     return ((const struct onnx_state *)s->state)->models[0].path;
 }
 
-/* Name and version of a model file from where it sits under root. */
-static int name_model(struct served_model *m, const char *root, const char *path)
+/* Azure ML's single-model layout: AZUREML_MODEL_DIR is .../azureml-models/NAME/VERSION itself.
+ * Sets name and version from it, or leaves them NULL when root is not such a folder. */
+static int name_from_root(struct served_model *m, const char *root)
+{
+    size_t len = strlen(root);
+    while (len > 1 && root[len - 1] == '/')
+        len--;
+    const char *end = root + len, *p = end;
+    const char *cut[3];
+    for (int i = 0; i < 3; i++) { /* the starts of VERSION, NAME and azureml-models */
+        while (p > root && p[-1] != '/')
+            p--;
+        cut[i] = p;
+        if (p == root && i < 2)
+            return 0;
+        if (p > root)
+            p--;
+    }
+    if ((size_t)(cut[1] - cut[2]) != sizeof "azureml-models" || strncmp(cut[2], "azureml-models/", 15) != 0 ||
+        cut[1] + 1 >= cut[0] || cut[0] >= end)
+        return 0;
+    m->name = strndup(cut[1], (size_t)(cut[0] - cut[1] - 1));
+    m->version = strndup(cut[0], (size_t)(end - cut[0]));
+    return m->name && m->version ? 0 : err_set(ERR_NOMEM, "out of memory");
+}
+
+/* Name and version of a model file from where it sits under root (the only
+ * model when only is set). */
+static int name_model(struct served_model *m, const char *root, const char *path, int only)
 {
     size_t root_len = strlen(root);
     const char *rel = strncmp(path, root, root_len) == 0 ? path + root_len : path;
@@ -393,7 +422,11 @@ static int name_model(struct served_model *m, const char *root, const char *path
     if (second && strchr(second + 1, '/') == NULL) { /* <name>/<version>/<file> */
         m->name = strndup(rel, (size_t)(first - rel));
         m->version = strndup(first + 1, (size_t)(second - first - 1));
+    } else if (only && name_from_root(m, root) == 0 && m->name) {
+        return 0;
     } else {
+        free(m->name);
+        free(m->version);
         const char *base = strrchr(path, '/');
         base = base ? base + 1 : path;
         const char *dot = strrchr(base, '.');
@@ -427,7 +460,7 @@ static int load_models(struct served_model **out, size_t *out_count, off_t *byte
         loaded++;
         m->path = found[i];
         found[i] = NULL;
-        rc = name_model(m, model_dir, m->path);
+        rc = name_model(m, model_dir, m->path, count == 1);
         if (!rc)
             rc = engine_model_load_file(&m->model, m->path);
         if (!rc && engine_input_count(m->model) == 0)

@@ -228,6 +228,19 @@ check "a body over --max-body-mb: 413 {\"error\"} under /v2" bash -c "[ $code = 
 call a8 "$A/v2/health/live"
 check "... and the server stays up" test "$code" = 200
 
+# ---- a single-model image: AZUREML_MODEL_DIR is .../azureml-models/NAME/VERSION itself ----
+mkdir -p "$WORK/app/azureml-models/ridge/3"
+cp "$EX/model.onnx" "$WORK/app/azureml-models/ridge/3/"
+port4=$(free_port)
+AZUREML_MODEL_DIR="$WORK/app/azureml-models/ridge/3" "$AMLSERVE" --port "$port4" --host 127.0.0.1 --quiet > "$WORK/single.log" 2>&1 &
+pid4=$!
+on_exit "kill $pid4; wait $pid4"
+wait_http "http://127.0.0.1:$port4/v2/health/ready"
+call s1 --data-binary @"$WORK/ridge.json" "http://127.0.0.1:$port4/v2/models/ridge/versions/3/infer"
+check "single-model layout: the model is ridge, version 3, as Azure ML names it" bash -c "[ $code = 200 ] && jq -e '.model_name == \"ridge\" and .model_version == \"3\"' '$WORK/s1.out'"
+call s2 --data-binary @"$EX/sample-request.json" "http://127.0.0.1:$port4/score"
+check "... and /score still needs no ?model= (same numbers)" bash -c "[ $code = 200 ] && $TOOL same '$WORK/score.out' '$WORK/s2.out' 0"
+
 # ---- an entry-script package: its run() answers /score; the model routes say so ----
 port3=$(free_port)
 AZUREML_MODEL_DIR="$EX" "$AMLSERVE" --host 127.0.0.1 --port "$port3" --entry-script "$ROOT/tests/cli/python/plain.py" \
