@@ -162,7 +162,12 @@ int oip_request_parse(struct oip_request *out, const char *body, size_t len, con
     if (header_length && (rc = header_length_of(&json_len, header_length, len)))
         return rc;
     struct json_value *doc;
-    if ((rc = json_parse(&doc, arena, body, json_len, "inference request")))
+    char source[96];
+    snprintf(source, sizeof source, header_length ? "inference request (its first %zu bytes, as "
+                                                    "Inference-Header-Content-Length says)"
+                                                  : "inference request",
+             json_len);
+    if ((rc = json_parse(&doc, arena, body, json_len, source)))
         return rc;
     if (doc->type != JSON_OBJECT)
         return err_set(ERR_INVALID, "the inference request must be a JSON object, got %s", json_type_name(doc->type));

@@ -100,6 +100,7 @@ TEST(refuses_a_malformed_binary_header)
     CHECK_EQ_INT(parse_with(json, "x", 1, "14"), ERR_INVALID); /* a stray byte after the JSON */
     CHECK_EQ_INT(parse_with(json, NULL, 0, "14"), 0);
     CHECK_EQ_INT(parse_with(json, NULL, 0, "5"), ERR_PARSE); /* the JSON cut short */
+    CHECK(message_has("its first 5 bytes, as Inference-Header-Content-Length says"));
 }
 
 TEST(refuses_bad_requests_with_the_field_named)
