@@ -151,16 +151,18 @@ int oip_tensor_from_json(struct tensor *t, const struct json_value *data, struct
 
 int oip_tensor_from_raw(struct tensor *t, const void *raw, size_t len, struct arena *arena, const char *what)
 {
+    /* The size first: a shape that claims far more than was sent must not allocate it. */
+    int64_t want = oip_tensor_bytes(t);
+    if (want < 0 || (uint64_t)want != len) {
+        char shape[128];
+        tensor_format_shape(shape, sizeof shape, t->dims, t->rank);
+        return err_set(ERR_INVALID, "%s: binary_data_size is %zu bytes, shape %s of %s needs %lld", what, len, shape,
+                       oip_datatype_name(t->type), (long long)want);
+    }
     size_t bytes;
     int rc = alloc_data(t, arena, what, &bytes);
     if (rc)
         return rc;
-    if (len != bytes) {
-        char shape[128];
-        tensor_format_shape(shape, sizeof shape, t->dims, t->rank);
-        return err_set(ERR_INVALID, "%s: binary_data_size is %zu bytes, shape %s of %s needs %zu", what, len, shape,
-                       oip_datatype_name(t->type), bytes);
-    }
     /* A copy, not a pointer into the body: the body has no alignment for the kernels. */
     if (bytes)
         memcpy(t->data, raw, bytes);

@@ -89,6 +89,9 @@ TEST(raw_bytes_copy_exactly)
     CHECK_STR(to_json(&t), "[1.5,-3.25]");
     CHECK_EQ_INT(oip_tensor_bytes(&t), 8);
     CHECK_EQ_INT(oip_tensor_from_raw(&t, src, 4, &arena, "x"), ERR_INVALID);
+    struct tensor huge = {.type = TENSOR_FLOAT, .rank = 2, .dims = {1ll << 40, 1ll << 20}};
+    CHECK_EQ_INT(oip_tensor_from_raw(&huge, src, 4, &arena, "x"), ERR_INVALID); /* refused before allocating */
+    CHECK(huge.data == NULL);
     struct tensor b = {.type = TENSOR_BOOL, .rank = 1, .dims = {2}};
     CHECK_EQ_INT(oip_tensor_from_raw(&b, "\x00\x07", 2, &arena, "x"), 0);
     CHECK_STR(to_json(&b), "[false,true]");
