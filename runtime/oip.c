@@ -318,15 +318,8 @@ static int write_response(struct infer_call *call, const struct scorer_model *m,
             size_t i = 0;
             while (i < n_out && strcmp(engine_output(m->model, i)->name, rq->outputs[k].name) != 0)
                 i++;
-            if (i == n_out) {
-                struct buf names;
-                buf_init(&names, 4096);
-                names_list(&names, m->model, 0);
-                int rc = err_set(ERR_INVALID, "unknown output '%.100s': the model's outputs are %s",
-                                 rq->outputs[k].name, names.data ? names.data : "");
-                buf_release(&names);
-                return rc;
-            }
+            if (i == n_out) /* infer_on checked the names */
+                return err_set(ERR_INVALID, "unknown output '%.100s'", rq->outputs[k].name);
             which[k] = i;
             binary[k] = rq->outputs[k].binary;
         }
@@ -389,6 +382,20 @@ static int infer_on(void *arg, const struct scorer_model *models, size_t count)
     struct tensor *inputs = arena_alloc(arena, (n_in + 1) * sizeof *inputs);
     struct tensor *outputs = arena_alloc(arena, (n_out + 1) * sizeof *outputs);
     int rc = inputs && outputs ? 0 : err_set(ERR_LIMIT, "request memory limit reached");
+    /* Unknown output names are refused before the model runs. */
+    for (size_t k = 0; k < call->rq->n_outputs && !rc; k++) {
+        size_t i = 0;
+        while (i < n_out && strcmp(engine_output(m->model, i)->name, call->rq->outputs[k].name) != 0)
+            i++;
+        if (i == n_out) {
+            struct buf names;
+            buf_init(&names, 4096);
+            names_list(&names, m->model, 0);
+            rc = err_set(ERR_INVALID, "unknown output '%.100s': the model's outputs are %s", call->rq->outputs[k].name,
+                         names.data ? names.data : "");
+            buf_release(&names);
+        }
+    }
     if (!rc)
         rc = bind_inputs(inputs, call->rq, m->model, arena);
     if (rc) {
