@@ -30,7 +30,10 @@ void oip_error(struct http_response *resp, int status, const char *message)
 
 static int hex_value(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* One path segment, percent-decoded; NULL when empty or badly encoded.
@@ -66,7 +69,7 @@ int oip_match(struct oip_route *out, const char *path, struct arena *arena)
     if (strncmp(path, "/v2", 3) != 0 || (path[3] && path[3] != '/'))
         return 0;
     out->kind = OIP_NOT_FOUND;
-    /* Split what follows /v2/ into at most 6 segments. */
+    /* Split what follows /v2/ into segments; more than 6 is no route. */
     const char *seg[7];
     size_t len[7], n = 0;
     const char *p = path[3] ? path + 4 : path + 3;
@@ -124,8 +127,7 @@ int oip_route_needs_auth(enum oip_kind kind)
 
 /* The model a route names: that version, or the highest one (models come
  * sorted by version within a name, so the last of the name). */
-static const struct scorer_model *find_model(const struct scorer_model *models, size_t count,
-                                             const struct oip_route *r)
+static const struct scorer_model *find_model(const struct scorer_model *models, size_t count, const struct oip_route *r)
 {
     const struct scorer_model *found = NULL;
     for (size_t i = 0; i < count; i++) {
@@ -348,7 +350,8 @@ static int write_response(struct infer_call *call, const struct scorer_model *m,
         rc = rc ? rc : buf_appendf(b, ",\"datatype\":\"%s\",\"shape\":", dt);
         rc = rc ? rc : oip_shape_write_json(b, t);
         if (binary[k])
-            rc = rc ? rc : buf_appendf(b, ",\"parameters\":{\"binary_data_size\":%lld}}", (long long)oip_tensor_bytes(t));
+            rc = rc ? rc
+                    : buf_appendf(b, ",\"parameters\":{\"binary_data_size\":%lld}}", (long long)oip_tensor_bytes(t));
         else {
             rc = rc ? rc : buf_append_str(b, ",\"data\":");
             rc = rc ? rc : oip_tensor_write_json(b, t);

@@ -8,8 +8,7 @@
 #include <string.h>
 
 /* A member that must be a JSON string: its text, or NULL with the error set. */
-static const char *string_member(const struct json_value *obj, const char *key, const char *what, int required,
-                                 int *rc)
+static const char *string_member(const struct json_value *obj, const char *key, const char *what, int required, int *rc)
 {
     const struct json_value *v = json_member(obj, key);
     if (!v) {
@@ -30,8 +29,7 @@ static int parameters_of(const struct json_value **out, const struct json_value 
 {
     *out = json_member(obj, "parameters");
     if (*out && (*out)->type != JSON_OBJECT)
-        return err_set(ERR_INVALID, "%s: \"parameters\" must be an object, got %s", what,
-                       json_type_name((*out)->type));
+        return err_set(ERR_INVALID, "%s: \"parameters\" must be an object, got %s", what, json_type_name((*out)->type));
     return 0;
 }
 
@@ -71,7 +69,8 @@ static int parse_shape(struct tensor *t, const struct json_value *shape, const c
     return 0;
 }
 
-static int parse_input(struct oip_input *in, const struct json_value *v, size_t index, size_t *raw_total, const char **raw_first)
+static int parse_input(struct oip_input *in, const struct json_value *v, size_t index, size_t *raw_total,
+                       const char **raw_first)
 {
     char what[160];
     snprintf(what, sizeof what, "inputs[%zu]", index);
@@ -113,8 +112,9 @@ static int parse_input(struct oip_input *in, const struct json_value *v, size_t 
         return 0;
     }
     if (!in->data)
-        return err_set(ERR_INVALID, "%s: \"data\" is required (or a \"binary_data_size\" parameter with the binary "
-                                    "tensor data extension)",
+        return err_set(ERR_INVALID,
+                       "%s: \"data\" is required (or a \"binary_data_size\" parameter with the binary "
+                       "tensor data extension)",
                        what);
     return 0;
 }
@@ -163,9 +163,10 @@ int oip_request_parse(struct oip_request *out, const char *body, size_t len, con
         return rc;
     struct json_value *doc;
     char source[96];
-    snprintf(source, sizeof source, header_length ? "inference request (its first %zu bytes, as "
-                                                    "Inference-Header-Content-Length says)"
-                                                  : "inference request",
+    snprintf(source, sizeof source,
+             header_length ? "inference request (its first %zu bytes, as "
+                             "Inference-Header-Content-Length says)"
+                           : "inference request",
              json_len);
     if ((rc = json_parse(&doc, arena, body, json_len, source)))
         return rc;

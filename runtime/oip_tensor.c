@@ -14,9 +14,9 @@ static const struct {
     const char *name;
     enum tensor_type type;
 } datatypes[] = {
-    {"BOOL", TENSOR_BOOL},     {"UINT8", TENSOR_UINT8},   {"UINT16", TENSOR_UINT16},   {"UINT32", TENSOR_UINT32},
-    {"UINT64", TENSOR_UINT64}, {"INT8", TENSOR_INT8},     {"INT16", TENSOR_INT16},     {"INT32", TENSOR_INT32},
-    {"INT64", TENSOR_INT64},   {"FP16", TENSOR_FLOAT16},  {"FP32", TENSOR_FLOAT},      {"FP64", TENSOR_DOUBLE},
+    {"BOOL", TENSOR_BOOL},     {"UINT8", TENSOR_UINT8},  {"UINT16", TENSOR_UINT16}, {"UINT32", TENSOR_UINT32},
+    {"UINT64", TENSOR_UINT64}, {"INT8", TENSOR_INT8},    {"INT16", TENSOR_INT16},   {"INT32", TENSOR_INT32},
+    {"INT64", TENSOR_INT64},   {"FP16", TENSOR_FLOAT16}, {"FP32", TENSOR_FLOAT},    {"FP64", TENSOR_DOUBLE},
     {"BF16", TENSOR_BFLOAT16}, {"BYTES", TENSOR_STRING},
 };
 
@@ -138,8 +138,8 @@ int oip_tensor_from_json(struct tensor *t, const struct json_value *data, struct
     if (got != want) {
         char shape[128];
         tensor_format_shape(shape, sizeof shape, t->dims, t->rank);
-        return err_set(ERR_INVALID, "%s: shape %s needs %lld values, \"data\" has %s%lld", what, shape,
-                       (long long)want, got > want ? "more than " : "", (long long)(got > want ? want : got));
+        return err_set(ERR_INVALID, "%s: shape %s needs %lld values, \"data\" has %s%lld", what, shape, (long long)want,
+                       got > want ? "more than " : "", (long long)(got > want ? want : got));
     }
     size_t bytes;
     int rc = alloc_data(t, arena, what, &bytes);

@@ -33,10 +33,11 @@ static int message_has(const char *needle)
 
 TEST(parses_the_protocol_example)
 {
-    CHECK_EQ_INT(parse("{\"id\": \"42\", \"inputs\": [{\"name\": \"input0\", \"shape\": [2, 2], \"datatype\": \"UINT32\","
-                       " \"data\": [1, 2, 3, 4]}, {\"name\": \"input1\", \"shape\": [3], \"datatype\": \"BOOL\","
-                       " \"data\": [true]}], \"outputs\": [{\"name\": \"output0\"}]}"),
-                 0);
+    CHECK_EQ_INT(
+        parse("{\"id\": \"42\", \"inputs\": [{\"name\": \"input0\", \"shape\": [2, 2], \"datatype\": \"UINT32\","
+              " \"data\": [1, 2, 3, 4]}, {\"name\": \"input1\", \"shape\": [3], \"datatype\": \"BOOL\","
+              " \"data\": [true]}], \"outputs\": [{\"name\": \"output0\"}]}"),
+        0);
     CHECK_STR(rq.id, "42");
     CHECK_EQ_INT(rq.n_inputs, 2);
     CHECK_STR(rq.inputs[0].name, "input0");
@@ -52,9 +53,10 @@ TEST(parses_the_protocol_example)
 
 TEST(binary_flags_follow_the_request_default)
 {
-    CHECK_EQ_INT(parse("{\"parameters\": {\"binary_data_output\": true}, \"inputs\": [], \"outputs\": [{\"name\": \"a\"},"
-                       " {\"name\": \"b\", \"parameters\": {\"binary_data\": false}}]}"),
-                 0);
+    CHECK_EQ_INT(
+        parse("{\"parameters\": {\"binary_data_output\": true}, \"inputs\": [], \"outputs\": [{\"name\": \"a\"},"
+              " {\"name\": \"b\", \"parameters\": {\"binary_data\": false}}]}"),
+        0);
     CHECK_EQ_INT(rq.binary_output, 1);
     CHECK_EQ_INT(rq.outputs[0].binary, 1);
     CHECK_EQ_INT(rq.outputs[1].binary, 0);
@@ -64,10 +66,11 @@ TEST(binary_flags_follow_the_request_default)
 
 TEST(binary_inputs_take_their_bytes_in_order)
 {
-    const char *json = "{\"inputs\": [{\"name\": \"a\", \"shape\": [2], \"datatype\": \"FP32\", \"parameters\":"
-                       " {\"binary_data_size\": 8}}, {\"name\": \"j\", \"shape\": [1], \"datatype\": \"INT8\", \"data\":"
-                       " [1]}, {\"name\": \"b\", \"shape\": [3], \"datatype\": \"UINT8\", \"parameters\":"
-                       " {\"binary_data_size\": 3}}]}";
+    const char *json =
+        "{\"inputs\": [{\"name\": \"a\", \"shape\": [2], \"datatype\": \"FP32\", \"parameters\":"
+        " {\"binary_data_size\": 8}}, {\"name\": \"j\", \"shape\": [1], \"datatype\": \"INT8\", \"data\":"
+        " [1]}, {\"name\": \"b\", \"shape\": [3], \"datatype\": \"UINT8\", \"parameters\":"
+        " {\"binary_data_size\": 3}}]}";
     char hlen[16];
     snprintf(hlen, sizeof hlen, "%zu", strlen(json));
     CHECK_EQ_INT(parse_with(json, "AAAAAAAABBB", 11, hlen), 0);

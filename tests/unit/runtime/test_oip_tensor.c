@@ -31,8 +31,8 @@ static const char *to_json(const struct tensor *t)
 
 TEST(datatype_names_round_trip)
 {
-    enum tensor_type all[] = {TENSOR_BOOL,  TENSOR_UINT8,   TENSOR_UINT16, TENSOR_UINT32, TENSOR_UINT64,
-                              TENSOR_INT8,  TENSOR_INT16,   TENSOR_INT32,  TENSOR_INT64,  TENSOR_FLOAT16,
+    enum tensor_type all[] = {TENSOR_BOOL,  TENSOR_UINT8,  TENSOR_UINT16,  TENSOR_UINT32, TENSOR_UINT64,
+                              TENSOR_INT8,  TENSOR_INT16,  TENSOR_INT32,   TENSOR_INT64,  TENSOR_FLOAT16,
                               TENSOR_FLOAT, TENSOR_DOUBLE, TENSOR_BFLOAT16};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         CHECK_EQ_INT(oip_datatype_parse(oip_datatype_name(all[i])), all[i]);
