@@ -298,7 +298,6 @@ struct infer_call {
     const struct http_request *req;
     struct http_response *resp;
     const struct oip_request *rq;
-    int failed;
 };
 
 static int write_response(struct infer_call *call, const struct scorer_model *m, const struct tensor *outputs)
@@ -320,8 +319,8 @@ static int write_response(struct infer_call *call, const struct scorer_model *m,
             size_t i = 0;
             while (i < n_out && strcmp(engine_output(m->model, i)->name, rq->outputs[k].name) != 0)
                 i++;
-            if (i == n_out) /* infer_on checked the names */
-                return err_set(ERR_INVALID, "unknown output '%.100s'", rq->outputs[k].name);
+            if (i == n_out) /* infer_on checked the names before the run */
+                return err_set(ERR_UNSUPPORTED, "unknown output '%.100s'", rq->outputs[k].name);
             which[k] = i;
             binary[k] = rq->outputs[k].binary;
         }
@@ -363,9 +362,11 @@ static int write_response(struct infer_call *call, const struct scorer_model *m,
         return rc;
     /* Binary tensor data extension: the raw outputs follow the JSON, in its order. */
     size_t json_len = b->len;
-    for (size_t k = 0; k < n && !rc; k++)
-        if (binary[k])
-            rc = buf_append(b, outputs[which[k]].data, (size_t)oip_tensor_bytes(&outputs[which[k]]));
+    for (size_t k = 0; k < n && !rc; k++) {
+        int64_t bytes = oip_tensor_bytes(&outputs[which[k]]);
+        if (binary[k] && bytes > 0)
+            rc = buf_append(b, outputs[which[k]].data, (size_t)bytes);
+    }
     if (rc)
         return rc;
     call->resp->content_type = "application/octet-stream";
@@ -411,13 +412,7 @@ static int infer_on(void *arg, const struct scorer_model *models, size_t count)
         return 0;
     }
     call->resp->content_type = "application/json";
-    if (!rc)
-        rc = write_response(call, m, outputs);
-    if (rc == ERR_INVALID) { /* an unknown output name */
-        request_error(call->resp, rc);
-        return 0;
-    }
-    return rc;
+    return rc ? rc : write_response(call, m, outputs);
 }
 
 static void infer(struct scorer *scorer, const struct oip_route *r, const struct http_request *req,
