@@ -258,5 +258,11 @@ check "entry script: infer is 501 naming POST /score" bash -c "[ $code = 501 ] &
 call p4 --data '{"a": 1}' "$P/score"
 check "entry script: /score still answers" test "$code" = 200
 
+# SIGHUP reloads the models: a new version appears on /v2 without a restart.
+mkdir -p "$M/ridge/3" && cp "$EX/model.onnx" "$M/ridge/3/"
+kill -HUP $pid
+reloaded() { for _ in $(seq 50); do curl -s "$URL/v2/models/ridge" | jq -e '.versions == ["1","2","3"]' >/dev/null && return 0; sleep 0.1; done; return 1; }
+check "SIGHUP: the new version 3 is listed and answers" bash -c "$(declare -f reloaded); URL=$URL reloaded && \
+  curl -s --data-binary @'$WORK/ridge.json' $URL/v2/models/ridge/infer | jq -e '.model_version == \"3\"'"
 kill -TERM $pid; wait $pid; rc=$?
 check "SIGTERM stops the server cleanly" test "$rc" -eq 0
