@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "common/json.h"
+#include "runtime/oip.h"
 
 #include <string.h>
 #include <sys/random.h>
@@ -53,6 +54,30 @@ static void json_message(struct http_response *resp, int status, const char *mes
     buf_append_str(resp->body, "{\"message\": ");
     json_write_string(resp->body, message, strlen(message));
     buf_append_str(resp->body, "}");
+}
+
+/* Errors in the shape of the route's protocol: {"error"} under /v2, else {"message"}. */
+static void reply_error(const struct http_request *req, struct http_response *resp, int status, const char *message)
+{
+    struct oip_route r;
+    if (req->path && oip_match(&r, req->path, req->arena))
+        oip_error(resp, status, message);
+    else
+        json_message(resp, status, message);
+}
+
+/* 1 when the request may pass; else a 401 is in resp. */
+static int authorized(struct contract *c, const struct http_request *req, struct http_response *resp)
+{
+    const char *why;
+    if (!c->auth || !auth_enabled(c->auth) ||
+        auth_check(c->auth, http_request_header(req, "authorization"), req->arena, &why))
+        return 1;
+    buf_append_str(resp->headers, "WWW-Authenticate: Bearer\r\n");
+    char message[160];
+    snprintf(message, sizeof message, "Unauthorized: %s", why);
+    reply_error(req, resp, 401, message);
+    return 0;
 }
 
 static double elapsed_ms(const struct timespec *start)
@@ -124,6 +149,34 @@ static void swagger_route(struct contract *c, const struct http_request *req, st
     buf_append(resp->body, doc->data, doc->len);
 }
 
+/* The Open Inference Protocol's routes (runtime/oip.h) with this contract's CORS and auth. */
+static void v2_route(struct contract *c, const struct oip_route *r, const struct http_request *req,
+                     struct http_response *resp, int *failed, double *exec_ms)
+{
+    const char *want = oip_route_method(r->kind);
+    int preflight = c->cors && cors_apply(c->cors, req, resp->headers);
+    if (strcmp(req->method, "OPTIONS") == 0) {
+        if (!preflight)
+            buf_appendf(resp->headers, "Allow: %s, OPTIONS\r\n", want);
+        return;
+    }
+    int is_get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    if (r->kind != OIP_NOT_FOUND && (strcmp(want, "GET") == 0 ? !is_get : strcmp(req->method, want) != 0)) {
+        char message[96];
+        snprintf(message, sizeof message, "Method not allowed; use %s on this route", want);
+        buf_appendf(resp->headers, "Allow: %s, OPTIONS\r\n", want);
+        return oip_error(resp, 405, message);
+    }
+    if (oip_route_needs_auth(r->kind) && !authorized(c, req, resp))
+        return;
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    err_clear();
+    oip_serve(c->scorer, r, req, resp, failed);
+    if (r->kind == OIP_INFER)
+        *exec_ms = elapsed_ms(&start);
+}
+
 static void route(struct contract *c, const struct http_request *req, struct http_response *resp, int *failed,
                   double *exec_ms, const char *request_id)
 {
@@ -145,17 +198,14 @@ static void route(struct contract *c, const struct http_request *req, struct htt
         }
         if (strcmp(m, "POST") && strcmp(m, "GET"))
             return json_message(resp, 405, "Method not allowed; use POST (or GET) on /score");
-        const char *why;
-        if (c->auth && auth_enabled(c->auth) &&
-            !auth_check(c->auth, http_request_header(req, "authorization"), req->arena, &why)) {
-            buf_append_str(resp->headers, "WWW-Authenticate: Bearer\r\n");
-            char message[160];
-            snprintf(message, sizeof message, "Unauthorized: %s", why);
-            return json_message(resp, 401, message);
-        }
+        if (!authorized(c, req, resp))
+            return;
         *exec_ms = score(c, req, resp, failed, request_id);
         return;
     }
+    struct oip_route v2;
+    if (oip_match(&v2, req->path, req->arena))
+        return v2_route(c, &v2, req, resp, failed, exec_ms);
     if (strcmp(req->path, "/swagger.json") == 0) {
         if (!is_get)
             return json_message(resp, 405, "Method not allowed");
@@ -170,7 +220,7 @@ static void route(struct contract *c, const struct http_request *req, struct htt
     }
     json_message(resp, 404,
                  "Not found: the routes are GET /, GET /ready, GET|POST /score, GET /swagger.json, "
-                 "GET /metrics");
+                 "GET /metrics, and the Open Inference Protocol's under /v2");
 }
 
 static void log_request(struct contract *c, const struct http_request *req, const struct http_response *resp,
@@ -214,9 +264,9 @@ void contract_handle(void *ctx, const struct http_request *req, struct http_resp
         new_uuid(request_id);
 
     if (req->error_status)
-        json_message(resp, req->error_status, req->error_message ? req->error_message : "Bad request");
+        reply_error(req, resp, req->error_status, req->error_message ? req->error_message : "Bad request");
     else if ((given && strlen(given) > REQUEST_ID_MAX) || (client_id && strlen(client_id) > REQUEST_ID_MAX))
-        json_message(resp, 431, "x-request-id and x-ms-client-request-id must be at most 100 characters");
+        reply_error(req, resp, 431, "x-request-id and x-ms-client-request-id must be at most 100 characters");
     else
         route(c, req, resp, &failed, &exec_ms, request_id);
 
@@ -235,7 +285,12 @@ void contract_handle(void *ctx, const struct http_request *req, struct http_resp
 int contract_is_inline(void *ctx, const struct http_request *req)
 {
     const struct contract *c = ctx;
-    return c->scorer->run_inline || strcmp(req->path, "/score") != 0 || strcmp(req->method, "OPTIONS") == 0;
+    if (c->scorer->run_inline || strcmp(req->method, "OPTIONS") == 0)
+        return 1;
+    struct oip_route r;
+    if (oip_match(&r, req->path, req->arena)) /* inference only, and only where the scorer runs models */
+        return r.kind != OIP_INFER || !c->scorer->visit_models;
+    return strcmp(req->path, "/score") != 0;
 }
 
 void contract_flush_log(void *ctx)

@@ -5,7 +5,9 @@
  * only after every model and init() loaded); GET|POST|OPTIONS /score → the
  * scorer (OPTIONS: 200 empty, or the CORS preflight answer), behind key auth
  * when keys are set; other methods on /score → 405; GET /swagger.json and
- * GET /metrics; anything else → 404. Errors are {"message": ...}. struct contract is caller-owned (contract_init); it
+ * GET /metrics; /v2 and under → the Open Inference Protocol (runtime/oip.h)
+ * with the same auth (model routes), CORS, headers, metrics and access log;
+ * anything else → 404. Errors are {"message": ...}, {"error": ...} under /v2. struct contract is caller-owned (contract_init); it
  * borrows the scorer, which must outlive it. */
 #ifndef AMLSERVE_CONTRACT_H
 #define AMLSERVE_CONTRACT_H

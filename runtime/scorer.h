@@ -36,6 +36,18 @@ struct scorer_response {
     int run_failed;           /* sets x-ms-run-function-failed: True */
 };
 
+/* One model a scorer serves natively, as protocols that address models by
+ * name see it (the Open Inference Protocol). Borrowed for one visit. */
+struct engine_model;
+struct scorer_model {
+    const char *name;
+    const char *version; /* "" outside the Azure ML layout NAME/VERSION/FILE */
+    const struct engine_model *model;
+};
+
+/* Called with the models sorted by name, then version (lowest first). */
+typedef int (*scorer_models_fn)(void *arg, const struct scorer_model *models, size_t count);
+
 struct scorer {
     const char *kind; /* "onnx", "python", ... for logs */
     /* Cheap enough (microseconds) to run on the event loop: a hand-off to
@@ -48,6 +60,10 @@ struct scorer {
     void (*reload)(struct scorer *self);
     /* Optional: JSON Schemas of the request and response bodies, for swagger. */
     int (*describe)(struct scorer *self, struct buf *input_schema, struct buf *output_schema);
+    /* Optional (NULL for entry scripts): calls fn with the models the scorer
+     * runs itself and returns what fn returned. The models stay loaded for
+     * the call only (a reload waits for it); fn may run them on any thread. */
+    int (*visit_models)(struct scorer *self, scorer_models_fn fn, void *arg);
     void *state;
 };
 

@@ -16,7 +16,9 @@
 #define SMALL_MODEL_BYTES (256 * 1024)
 
 /* One served model. name/version come from Azure ML's layout
- * <model dir>/<name>/<version>/<file>; elsewhere the file's stem, no version. */
+ * <model dir>/<name>/<version>/<file>, or for a single model from a model dir
+ * that is .../azureml-models/<name>/<version> itself (as Azure ML and amlpkg
+ * set it); elsewhere the file's stem, no version. */
 struct served_model {
     struct engine_model *model;
     char *path, *name, *version;
@@ -28,6 +30,7 @@ struct onnx_state {
     pthread_rwlock_t lock;
     char *model_dir;
     struct served_model *models; /* sorted by name, then version */
+    struct scorer_model *views;  /* the same models as visit_models shows them */
     size_t count;
 };
 
@@ -336,6 +339,24 @@ static int onnx_score(struct scorer *self, const struct scorer_request *req, str
     return rc;
 }
 
+static int onnx_visit_models(struct scorer *self, scorer_models_fn fn, void *arg)
+{
+    struct onnx_state *st = self->state;
+    pthread_rwlock_rdlock(&st->lock);
+    int rc = fn(arg, st->views, st->count);
+    pthread_rwlock_unlock(&st->lock);
+    return rc;
+}
+
+/* The public view of loaded models (names and versions borrowed from them). */
+static struct scorer_model *model_views_new(const struct served_model *models, size_t count)
+{
+    struct scorer_model *v = calloc(count ? count : 1, sizeof *v);
+    for (size_t i = 0; v && i < count; i++)
+        v[i] = (struct scorer_model){.name = models[i].name, .version = models[i].version, .model = models[i].model};
+    return v;
+}
+
 static void served_models_free(struct served_model *models, size_t count)
 {
     for (size_t i = 0; models && i < count; i++) {
@@ -351,6 +372,7 @@ static void onnx_destroy(struct scorer *self)
 {
     struct onnx_state *st = self->state;
     served_models_free(st->models, st->count);
+    free(st->views);
     pthread_rwlock_destroy(&st->lock);
     free(st->model_dir);
     free(st);
@@ -362,8 +384,35 @@ const char *scorer_onnx_model_path(const struct scorer *s)
     return ((const struct onnx_state *)s->state)->models[0].path;
 }
 
-/* Name and version of a model file from where it sits under root. */
-static int name_model(struct served_model *m, const char *root, const char *path)
+/* Azure ML's single-model layout: AZUREML_MODEL_DIR is .../azureml-models/NAME/VERSION itself.
+ * Sets name and version from it, or leaves them NULL when root is not such a folder. */
+static int name_from_root(struct served_model *m, const char *root)
+{
+    size_t len = strlen(root);
+    while (len > 1 && root[len - 1] == '/')
+        len--;
+    const char *end = root + len, *p = end;
+    const char *cut[3];
+    for (int i = 0; i < 3; i++) { /* the starts of VERSION, NAME and azureml-models */
+        while (p > root && p[-1] != '/')
+            p--;
+        cut[i] = p;
+        if (p == root && i < 2)
+            return 0;
+        if (p > root)
+            p--;
+    }
+    if ((size_t)(cut[1] - cut[2]) != sizeof "azureml-models" || strncmp(cut[2], "azureml-models/", 15) != 0 ||
+        cut[1] + 1 >= cut[0] || cut[0] >= end)
+        return 0;
+    m->name = strndup(cut[1], (size_t)(cut[0] - cut[1] - 1));
+    m->version = strndup(cut[0], (size_t)(end - cut[0]));
+    return m->name && m->version ? 0 : err_set(ERR_NOMEM, "out of memory");
+}
+
+/* Name and version of a model file from where it sits under root (the only
+ * model when only is set). */
+static int name_model(struct served_model *m, const char *root, const char *path, int only)
 {
     size_t root_len = strlen(root);
     const char *rel = strncmp(path, root, root_len) == 0 ? path + root_len : path;
@@ -374,7 +423,11 @@ static int name_model(struct served_model *m, const char *root, const char *path
     if (second && strchr(second + 1, '/') == NULL) { /* <name>/<version>/<file> */
         m->name = strndup(rel, (size_t)(first - rel));
         m->version = strndup(first + 1, (size_t)(second - first - 1));
+    } else if (only && name_from_root(m, root) == 0 && m->name) {
+        return 0;
     } else {
+        free(m->name);
+        free(m->version);
         const char *base = strrchr(path, '/');
         base = base ? base + 1 : path;
         const char *dot = strrchr(base, '.');
@@ -408,7 +461,7 @@ static int load_models(struct served_model **out, size_t *out_count, off_t *byte
         loaded++;
         m->path = found[i];
         found[i] = NULL;
-        rc = name_model(m, model_dir, m->path);
+        rc = name_model(m, model_dir, m->path, count == 1);
         if (!rc)
             rc = engine_model_load_file(&m->model, m->path);
         if (!rc) /* the rule amlpkg applied when it built the package */
@@ -440,13 +493,22 @@ static void onnx_reload(struct scorer *self)
         err_clear();
         return;
     }
+    struct scorer_model *views = model_views_new(models, count);
+    if (!views) {
+        fprintf(stderr, "amlserve: SIGHUP: keeping the old models: out of memory\n");
+        served_models_free(models, count);
+        return;
+    }
     pthread_rwlock_wrlock(&st->lock);
     struct served_model *old = st->models;
+    struct scorer_model *old_views = st->views;
     size_t old_count = st->count;
     st->models = models;
+    st->views = views;
     st->count = count;
     pthread_rwlock_unlock(&st->lock);
     served_models_free(old, old_count);
+    free(old_views);
     fprintf(stderr, "amlserve: SIGHUP: %zu model%s reloaded from '%s'\n", count, count == 1 ? "" : "s", st->model_dir);
 }
 
@@ -463,6 +525,11 @@ int scorer_onnx_new(struct scorer **out, const char *model_dir)
     }
     if ((rc = load_models(&state->models, &state->count, &total_bytes, model_dir)))
         goto done;
+    if (!(state->views = model_views_new(state->models, state->count))) {
+        served_models_free(state->models, state->count);
+        rc = err_set(ERR_NOMEM, "out of memory");
+        goto done;
+    }
     pthread_rwlock_init(&state->lock, NULL);
     s->kind = "onnx";
     s->run_inline = total_bytes < SMALL_MODEL_BYTES;
@@ -470,6 +537,7 @@ int scorer_onnx_new(struct scorer **out, const char *model_dir)
     s->destroy = onnx_destroy;
     s->describe = onnx_describe;
     s->reload = onnx_reload;
+    s->visit_models = onnx_visit_models;
     s->state = state;
     *out = s;
     s = NULL;

@@ -94,6 +94,7 @@ const char *http_status_text(int status)
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
@@ -348,6 +349,9 @@ static void session_fail(struct server_session *s, int status, const char *messa
 {
     s->req =
         (struct http_request){.error_status = status, .error_message = message, .path = "", .query = "", .worker = -1};
+    /* The path, when it was read, lets the handler answer in its route's protocol (e.g. a 413 under /v2). */
+    if (s->in_message && s->url_len && s->head.len >= s->url_len)
+        split_url(s, &s->req);
     s->req_keep_alive = 0;
     dispatch(s);
     s->closing = 1;

@@ -32,6 +32,13 @@ check "GET / says Healthy" test "$(curl -sS "http://127.0.0.1:$port/")" = "Healt
 curl -sS -o "$WORK/response.json" -H 'Content-Type: application/json' --data @"$EX/sample-request.json" "http://127.0.0.1:$port/score"
 check "POST /score in the container matches numpy within 1e-5" \
   "$PY" "$ROOT/tests/expected_scores.py" "$EX/model.onnx" "$EX/sample-request.json" "$WORK/response.json"
+# The Open Inference Protocol on the same port: the model by its spec name and version.
+check "GET /v2/health/ready in the container: 200" curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/health/ready"
+jq '{inputs: [{name: "x", shape: [(.data | length), (.data[0] | length)], datatype: "FP32", data: .data}]}' \
+  "$EX/sample-request.json" > "$WORK/v2.json"
+curl -sS -o "$WORK/v2.out" --data-binary @"$WORK/v2.json" "http://127.0.0.1:$port/v2/models/ridge/versions/1/infer"
+check "POST /v2/models/ridge/versions/1/infer in the container: /score's numbers exactly" \
+  "$PY" "$ROOT/tests/cli/python/oip_tool.py" same "$WORK/response.json" "$WORK/v2.out" 0
 check "the container stops on SIGTERM with status 0" bash -c "${P[*]} stop -t 10 $cid >/dev/null && test \"\$(${P[*]} inspect -f '{{.State.ExitCode}}' $cid)\" = 0"
 
 # amlpkg profile --image: the built image under podman with CPU and memory limits.

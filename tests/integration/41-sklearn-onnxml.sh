@@ -43,6 +43,26 @@ done < "$WORK/names"
 
 check "a ZipMap output is a list of {label: probability} objects" bash -c \
   "grep -q '^\[{\"3\":[0-9.e-]*,\"7\":[0-9.e-]*,\"11\":' <(\"$PY\" -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))[\"probabilities\"], separators=(\",\", \":\")))' '$WORK/logistic_zipmap.out')"
+# The Open Inference Protocol on the same models: a ZipMap output is an FP32 [N, C] tensor, columns in label order.
+curl -sS -o "$WORK/zip.meta" "http://127.0.0.1:$port/v2/models/logistic_zipmap"
+check "/v2 metadata: the ZipMap output is FP32 [-1, C]" \
+  jq -e '.outputs[] | select(.name == "probabilities") | .datatype == "FP32" and .shape[0] == -1 and .shape[1] > 1' "$WORK/zip.meta"
+"$PY" - "$WORK/zip.meta" "$WORK/cases/logistic_zipmap.request.json" > "$WORK/zip.v2.json" <<'PYEOF'
+import json, sys
+meta, req = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+i, x = meta["inputs"][0], req["data"]
+print(json.dumps({"inputs": [{"name": i["name"], "datatype": i["datatype"], "shape": [len(x), len(x[0])], "data": x}]}))
+PYEOF
+curl -sS -o "$WORK/zip.v2.out" --data-binary @"$WORK/zip.v2.json" "http://127.0.0.1:$port/v2/models/logistic_zipmap/infer"
+check "/v2 infer of the ZipMap model: labels and probabilities equal /score's" "$PY" - "$WORK/zip.v2.out" "$WORK/logistic_zipmap.out" <<'PYEOF'
+import json, sys
+v2, score = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+out = {o["name"]: o for o in v2["outputs"]}
+rows = [list(d.values()) for d in score["probabilities"]]
+assert out["label"]["data"] == score["label"], (out["label"], score["label"])
+assert out["probabilities"]["shape"] == [len(rows), len(rows[0])], out["probabilities"]["shape"]
+assert out["probabilities"]["data"] == [p for r in rows for p in r], "probabilities differ"
+PYEOF
 # swagger.json describes the service's first model: serve the ZipMap model alone.
 port3=$(free_port)
 AZUREML_MODEL_DIR="$WORK/cases/models/logistic_zipmap" "$AMLSERVE" --port "$port3" > "$WORK/zip.out" 2>&1 &
