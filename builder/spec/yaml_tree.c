@@ -8,8 +8,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Nesting and size limits, checked on the event stream before the document is
+ * built: libyaml's scanner costs time quadratic in the nesting depth (200 KB of
+ * '[' is 40 s of CPU), and the stream stops here at the first event too deep. */
+static int check_limits(const char *name, const char *text, size_t len)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return err_set(ERR_NOMEM, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int rc = 0, depth = 0, done = 0;
+    long nodes = 0;
+    while (!rc && !done) {
+        yaml_event_t e;
+        if (!yaml_parser_parse(&parser, &e))
+            break; /* a syntax error: the loader reports it with its position */
+        int opens = e.type == YAML_SEQUENCE_START_EVENT || e.type == YAML_MAPPING_START_EVENT;
+        int value = opens || e.type == YAML_SCALAR_EVENT || e.type == YAML_ALIAS_EVENT;
+        depth += opens - (e.type == YAML_SEQUENCE_END_EVENT || e.type == YAML_MAPPING_END_EVENT);
+        done = e.type == YAML_STREAM_END_EVENT;
+        if (depth > YAML_TREE_MAX_DEPTH)
+            rc = err_set(ERR_LIMIT, "%s:%zu:%zu: nested deeper than %d levels", name, e.start_mark.line + 1,
+                         e.start_mark.column + 1, YAML_TREE_MAX_DEPTH);
+        else if (value && ++nodes > YAML_TREE_MAX_NODES)
+            rc = err_set(ERR_LIMIT, "%s:%zu:%zu: more than %d values", name, e.start_mark.line + 1,
+                         e.start_mark.column + 1, YAML_TREE_MAX_NODES);
+        yaml_event_delete(&e);
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 static int parse_text(struct yaml_tree *t, const char *name, const char *text, size_t len)
 {
+    int limits = check_limits(name, text, len);
+    if (limits)
+        return limits;
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return err_set(ERR_NOMEM, "out of memory");

@@ -17,6 +17,10 @@ struct yaml_tree {
 
 /* Largest spec or environment file we read. */
 #define YAML_TREE_MAX_BYTES (4u << 20)
+/* Deepest nesting and most values (scalars, collections, aliases) in one file:
+ * far beyond any spec or environment file, refused before the document is built. */
+#define YAML_TREE_MAX_DEPTH 64
+#define YAML_TREE_MAX_NODES 200000
 
 int yaml_tree_load(struct yaml_tree *t, const char *path);
 /* Parses text[0..len) as if read from a file called name (for errors). */

@@ -87,3 +87,14 @@ AZUREML_MODEL_DIR="$WORK/fifo-serve" timeout 30 "$AMLSERVE" --port "$(free_port)
 rc=$?
 check "amlserve refuses a FIFO as a model instead of hanging (exit 3)" bash -c "
   [ $rc = 3 ] && grep -q 'not a regular file' fifo-serve.log"
+
+# YAML: nesting and size limits before libyaml's quadratic cases.
+"$PY" -c "open('deep.yaml','w').write('models: ' + '['*200000)"
+check_fails "200 KB of '[' is refused at once, naming the line and column" "deep.yaml:1:[0-9]+: nested deeper than 64 levels" \
+  timeout 20 "$AMLPKG" build deep.yaml -o deep.tar
+"$PY" -c "open('wide.yaml','w').write('a: [' + '1,'*250000 + '1]\n')"
+check_fails "a file of more than 200000 values is refused" "wide.yaml:1:[0-9]+: more than 200000 values" \
+  timeout 20 "$AMLPKG" build wide.yaml -o wide.tar
+"$PY" -c "open('ok.yaml','w').write('models: [{name: ridge, version: 1, path: copy.onnx}]\nservice: {env: {A: ' + '['*60 + ']'*60 + '}}\n')"
+check_fails "nesting within the limit is read as before (and refused for what it is)" "ok.yaml:2" \
+  timeout 20 "$AMLPKG" build ok.yaml -o ok.tar
