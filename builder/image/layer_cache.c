@@ -36,7 +36,7 @@ static int list_tree(struct digest *d, struct cache *memo, const char *image_pat
              S_ISDIR(st.st_mode)   ? 'd'
              : S_ISLNK(st.st_mode) ? 'l'
                                    : 'f',
-             (unsigned)(st.st_mode & 07777), (long long)st.st_size);
+             S_ISLNK(st.st_mode) ? 0777u : oci_layer_mode(st.st_mode), (long long)st.st_size);
     int rc = field(d, image_path);
     rc = rc ? rc : field(d, text);
     if (rc)

@@ -493,6 +493,11 @@ int oci_layer_add_dir(struct oci_layer_writer *w, const char *image_path)
     return rc ? rc : emit_dir(w, image_path, 0755);
 }
 
+unsigned oci_layer_mode(unsigned st_mode)
+{
+    return S_ISDIR(st_mode) || (st_mode & 0111) ? 0755 : 0644;
+}
+
 int oci_layer_add_file(struct oci_layer_writer *w, const char *image_path, const char *host_path)
 {
     struct stat st;
@@ -502,7 +507,7 @@ int oci_layer_add_file(struct oci_layer_writer *w, const char *image_path, const
     if (rc)
         return rc;
     if (S_ISDIR(st.st_mode))
-        return emit_dir(w, image_path, st.st_mode & 07777);
+        return emit_dir(w, image_path, oci_layer_mode(st.st_mode));
     if (S_ISLNK(st.st_mode)) {
         char target[4096];
         ssize_t n = readlink(host_path, target, sizeof target - 1);
@@ -523,7 +528,7 @@ int oci_layer_add_file(struct oci_layer_writer *w, const char *image_path, const
     int fd = open(host_path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return err_set_errno(ERR_IO, "%s: cannot open", host_path);
-    struct archive_entry *e = new_entry(w, image_path, AE_IFREG, st.st_mode & 07777, st.st_size);
+    struct archive_entry *e = new_entry(w, image_path, AE_IFREG, oci_layer_mode(st.st_mode), st.st_size);
     /* Heap, not _Thread_local: a TLS array is zeroed for every thread started. */
     size_t cap = st.st_size < (1 << 20) ? (size_t)st.st_size + 1 : (size_t)1 << 20;
     char *chunk = malloc(cap);

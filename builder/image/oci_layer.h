@@ -59,7 +59,12 @@ int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t
                     enum oci_compression compression, int level);
 /* image_path is relative to / ("var/azureml-app"). */
 int oci_layer_add_dir(struct oci_layer_writer *w, const char *image_path);
-/* Adds a host file (regular file or symlink), keeping its permission bits. */
+/* Adds a host file (regular file or symlink), its permission bits normalised (oci_layer_mode). */
+/* The permission bits a layer records for a host file: 0755 for directories and
+ * files with any execute bit, 0644 for other files, whatever the umask or the
+ * host's owner and group bits (like ko and apko): the same digest on every
+ * machine. Owner and group are always 0:0. */
+unsigned oci_layer_mode(unsigned st_mode);
 int oci_layer_add_file(struct oci_layer_writer *w, const char *image_path, const char *host_path);
 /* Adds a host file or directory tree (sorted, recursively) at image_path. */
 int oci_layer_add_tree(struct oci_layer_writer *w, const char *image_path, const char *host_path);
