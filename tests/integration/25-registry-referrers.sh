@@ -65,3 +65,12 @@ check "... writes no referrers tag" bash -c \
   "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: $INDEX' http://$R/v2/api/ridge/manifests/$tag)\" = 404 ]"
 check "pull --sbom finds the SBOM through the referrers API" bash -c \
   "'$AMLPKG' pull $PX/api/ridge:1 -o '$WORK/api.tar' --sbom '$WORK/api.spdx.json' && cmp '$WORK/api.spdx.json' '$WORK/ridge.tar.spdx.json'"
+
+# CI writes outputs relative to where it runs: the default output name, and -o with a relative path.
+mkdir -p "$WORK/rel" && cp "$EX/model.onnx" "$EX/spec.yaml" "$WORK/rel/"
+check "build --push with the default (relative) output pushes the image and its SBOM" bash -c "
+  cd '$WORK/rel' && '$AMLPKG' build spec.yaml --push $R/team/rel:1 > rel1.out 2> rel1.err && grep -q 'pushed the SBOM' rel1.err"
+check "... and with -o a relative path" bash -c "
+  cd '$WORK/rel' && '$AMLPKG' build spec.yaml -o ./rel2.tar --push $R/team/rel:2 > rel2.out 2> rel2.err &&
+  grep -q 'pushed the SBOM' rel2.err && [ \"\$(tail -1 rel1.out)\" = \"\$(tail -1 rel2.out)\" ]"
+check "... leaving no staging folder behind" bash -c "! ls -a '$WORK/rel' | grep -q amlpkg-build"
