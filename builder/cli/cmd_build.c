@@ -250,7 +250,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
             o->build.check = optarg;
             break;
         case 'h': fputs(build_usage, stdout); return -1;
-        default: fputs(build_usage, stderr); return EXIT_USAGE;
+        default: return cmd_usage_error(build_usage);
         }
     }
     if (optind < argc - 1) {

@@ -273,7 +273,7 @@ int cmd_cache(int argc, char **argv)
         case OPT_GRACE: rc = parse_number_int(&o.grace, "--grace", optarg, 0, LLONG_MAX); break;
         case OPT_MAX_SIZE: rc = parse_number_size(&o.max_size, "--max-size", optarg, 9000000000000000000LL); break;
         case 'h': fputs(cache_usage, stdout); return EXIT_OK;
-        default: fputs(cache_usage, stderr); return EXIT_USAGE;
+        default: return cmd_usage_error(cache_usage);
         }
         if (rc) {
             fprintf(stderr, "amlpkg cache: %s\n", err_message(rc));
@@ -281,8 +281,8 @@ int cmd_cache(int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        fprintf(stderr, "amlpkg cache: expected a command\n%s", cache_usage);
-        return EXIT_USAGE;
+        fprintf(stderr, "amlpkg cache: expected a command\n");
+        return cmd_usage_error(cache_usage);
     }
     const char *verb = argv[optind];
     int nargs = argc - optind - 1;

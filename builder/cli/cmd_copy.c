@@ -38,13 +38,12 @@ int cmd_copy(int argc, char **argv)
             fputs(copy_usage, stdout);
             return EXIT_OK;
         } else {
-            fputs(copy_usage, stderr);
-            return EXIT_USAGE;
+            return cmd_usage_error(copy_usage);
         }
     }
     if (optind != argc - 2) {
-        fprintf(stderr, "amlpkg copy: expected SRC-REF and DST-REF\n%s", copy_usage);
-        return EXIT_USAGE;
+        fprintf(stderr, "amlpkg copy: expected SRC-REF and DST-REF\n");
+        return cmd_usage_error(copy_usage);
     }
     struct reference src, dst;
     struct registry *sreg = NULL, *dreg = NULL;

@@ -38,13 +38,12 @@ int cmd_hash(int argc, char **argv)
             fputs(hash_usage, stdout);
             return EXIT_OK;
         } else {
-            fputs(hash_usage, stderr);
-            return EXIT_USAGE;
+            return cmd_usage_error(hash_usage);
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "amlpkg hash: expected one SPEC\n%s", hash_usage);
-        return EXIT_USAGE;
+        fprintf(stderr, "amlpkg hash: expected one SPEC\n");
+        return cmd_usage_error(hash_usage);
     }
     struct spec *spec = NULL;
     struct envkey key = {0};

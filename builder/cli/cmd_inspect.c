@@ -132,13 +132,12 @@ int cmd_inspect(int argc, char **argv)
             fputs(inspect_usage, stdout);
             return EXIT_OK;
         } else {
-            fputs(inspect_usage, stderr);
-            return EXIT_USAGE;
+            return cmd_usage_error(inspect_usage);
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "amlpkg inspect: expected one TARGET\n%s", inspect_usage);
-        return EXIT_USAGE;
+        fprintf(stderr, "amlpkg inspect: expected one TARGET\n");
+        return cmd_usage_error(inspect_usage);
     }
     const char *target = argv[optind];
     struct image_source *src = NULL;

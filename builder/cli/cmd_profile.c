@@ -136,14 +136,14 @@ static int parse_args(struct profile_options *o, int argc, char **argv)
         case 'C': o->cpus = optarg; break;
         case 'M': o->memory = optarg; break;
         case 'h': fputs(profile_usage, stdout); return -1;
-        default: fputs(profile_usage, stderr); return EXIT_USAGE;
+        default: return cmd_usage_error(profile_usage);
         }
     }
     if (bad)
         return EXIT_USAGE;
     if (optind < argc - 1 || !o->input) {
-        fprintf(stderr, "amlpkg profile: expected one SPEC (or --image ARCHIVE) and --input FILE\n%s", profile_usage);
-        return EXIT_USAGE;
+        fprintf(stderr, "amlpkg profile: expected one SPEC (or --image ARCHIVE) and --input FILE\n");
+        return cmd_usage_error(profile_usage);
     }
     o->spec_path = optind < argc ? argv[optind] : NULL;
     if (o->image && (o->spec_path || o->package.inference_config)) {

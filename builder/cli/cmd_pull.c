@@ -58,13 +58,12 @@ int cmd_pull(int argc, char **argv)
             fputs(pull_usage, stdout);
             return EXIT_OK;
         } else {
-            fputs(pull_usage, stderr);
-            return EXIT_USAGE;
+            return cmd_usage_error(pull_usage);
         }
     }
     if (optind != argc - 1 || !t.output) {
-        fprintf(stderr, "amlpkg pull: expected REF and -o OUT.tar\n%s", pull_usage);
-        return EXIT_USAGE;
+        fprintf(stderr, "amlpkg pull: expected REF and -o OUT.tar\n");
+        return cmd_usage_error(pull_usage);
     }
     if (t.platform && !strchr(t.platform, '/')) {
         fprintf(stderr, "amlpkg pull: --platform '%s': expected os/arch[/variant]\n", t.platform);

@@ -35,12 +35,11 @@ int cmd_push(int argc, char **argv)
             fputs(push_usage, stdout);
             return EXIT_OK;
         }
-        fputs(push_usage, stderr);
-        return EXIT_USAGE;
+        return cmd_usage_error(push_usage);
     }
     if (optind != argc - 2) {
-        fprintf(stderr, "amlpkg push: expected SOURCE and REF\n%s", push_usage);
-        return EXIT_USAGE;
+        fprintf(stderr, "amlpkg push: expected SOURCE and REF\n");
+        return cmd_usage_error(push_usage);
     }
     const char *source = argv[optind], *ref_text = argv[optind + 1];
     struct reference ref;

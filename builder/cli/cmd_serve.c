@@ -86,7 +86,7 @@ static int parse_args(struct serve_options *o, int argc, char **argv)
         case 'R': o->runtime = optarg; break;
         case 'q': o->quiet = 1; break;
         case 'h': fputs(serve_usage, stdout); return -1;
-        default: fputs(serve_usage, stderr); return EXIT_USAGE;
+        default: return cmd_usage_error(serve_usage);
         }
     }
     if (optind < argc - 1) {

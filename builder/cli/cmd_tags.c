@@ -61,12 +61,12 @@ int cmd_tags(int argc, char **argv)
             break;
         }
         case 'h': fputs(tags_usage, stdout); return EXIT_OK;
-        default: fputs(tags_usage, stderr); return EXIT_USAGE;
+        default: return cmd_usage_error(tags_usage);
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "amlpkg tags: expected REPO\n%s", tags_usage);
-        return EXIT_USAGE;
+        fprintf(stderr, "amlpkg tags: expected REPO\n");
+        return cmd_usage_error(tags_usage);
     }
     const char *text = argv[optind];
     const char *last = strrchr(text, '/');

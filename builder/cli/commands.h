@@ -21,5 +21,7 @@ int cmd_cache(int argc, char **argv);
 
 /* Prints "amlpkg: <message>" for a failed command and returns EXIT_FAIL. */
 int cmd_report_error(int code);
+/* A usage error: the usage line and a pointer to --help on stderr; returns EXIT_USAGE. */
+int cmd_usage_error(const char *usage);
 
 #endif

@@ -1,5 +1,6 @@
 /* amlpkg: the command table. */
 #include "builder/cli/commands.h"
+#include "builder/sys/suggest.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +34,7 @@ static const struct command commands[] = {
     {"hash", cmd_hash, "print the environment key of a spec"},
     {"cache", cmd_cache, "list, check and clean the local environment cache"},
     {"version", cmd_version, "print the version"},
-    {"help", cmd_help, "show this help"},
+    {"help", cmd_help, "show this help, or a command's (amlpkg help COMMAND)"},
 };
 
 static void usage(FILE *out)
@@ -44,12 +45,41 @@ static void usage(FILE *out)
     fprintf(out, "\nRun 'amlpkg <command> --help' for a command's options.\n");
 }
 
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
+}
+
+/* An unknown command: one line naming it, the closest command when one is close. */
+static int unknown_command(const char *verb)
+{
+    const char *names[sizeof commands / sizeof commands[0] + 1];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        names[i] = commands[i].name;
+    names[sizeof commands / sizeof commands[0]] = NULL;
+    const char *close = suggest_closest(verb, names);
+    if (close)
+        fprintf(stderr, "amlpkg: unknown command '%s'; did you mean '%s'?\n", verb, close);
+    else
+        fprintf(stderr, "amlpkg: unknown command '%s'; 'amlpkg help' lists the commands\n", verb);
+    return EXIT_USAGE;
+}
+
+/* amlpkg help [COMMAND]: the command list, or COMMAND's own --help. */
 static int cmd_help(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    usage(stdout);
-    return EXIT_OK;
+    if (argc < 2) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    const struct command *c = find_command(argv[1]);
+    if (!c)
+        return unknown_command(argv[1]);
+    char *help_argv[] = {argv[1], "--help", NULL};
+    return c->run(2, help_argv);
 }
 
 int main(int argc, char **argv)
@@ -63,10 +93,6 @@ int main(int argc, char **argv)
         return cmd_help(0, NULL);
     if (!strcmp(verb, "--version"))
         return cmd_version(0, NULL);
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(commands[i].name, verb))
-            return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "amlpkg: unknown command '%s'\n", verb);
-    usage(stderr);
-    return EXIT_USAGE;
+    const struct command *c = find_command(verb);
+    return c ? c->run(argc - 1, argv + 1) : unknown_command(verb);
 }

@@ -103,3 +103,11 @@ if mount -t tmpfs -o size=4m tmpfs "$WORK/full" 2>/dev/null; then
 else
   skip "full file system: cannot mount a tmpfs here (needs root in a mount namespace that allows it)"
 fi
+
+# The command line: short usage errors, suggestions, help for one command.
+check_exit "an unknown option is a usage error" 2 "$AMLPKG" build --bogus
+check "... that prints the usage line and where the options are, not the whole help" bash -c "
+  '$AMLPKG' build --bogus 2>&1 >/dev/null | grep -q \"run 'amlpkg build --help'\" && [ \$('$AMLPKG' build --bogus 2>&1 | wc -l) -le 3 ]"
+check_fails "a misspelt command gets a suggestion" "did you mean 'build'" "$AMLPKG" biuld
+check "amlpkg help CMD shows that command's help" bash -c "'$AMLPKG' help push | head -1 | grep -q '^usage: amlpkg push'"
+check_exit "amlpkg help of an unknown command is a usage error" 2 "$AMLPKG" help nosuch
