@@ -7,6 +7,8 @@
 #include "builder/image/reference.h"
 #include "builder/registry/registry.h"
 #include "builder/registry/registry_image.h"
+#include "builder/trust/trust_image.h"
+#include "builder/trust/trust_key.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char build_usage[] =
@@ -43,6 +46,8 @@ static const char build_usage[] =
     "                          repository holding the spec; off by default, as every commit changes the digest\n"
     "      --push REF          then push the image to a registry (registry/repo[:tag]); with\n"
     "                          --creds USER:PASS, --insecure, --ca-cert FILE as for `amlpkg push`\n"
+    "      --sign KEY          sign the image with KEY (PEM, as for `amlpkg sign`): the pushed image\n"
+    "                          with --push (signature tag sha256-<digest>.sig beside it), else the output\n"
     "      --no-sbom           do not write the SPDX 2.3 SBOM beside the output (OUTPUT.spdx.json)\n"
     "      --fsync             flush an archive to disk before renaming it into place (it is always\n"
     "                          renamed only when complete; like docker save, not flushed by default)\n"
@@ -76,6 +81,7 @@ struct build_options {
     struct spec_cli package;
     struct build_request build;
     const char *push;
+    const char *sign_key; /* --sign */
     struct transfer_cli transfer; /* --creds, --insecure, --ca-cert for --push */
     const char *spec_path;
     const char *tag;
@@ -186,6 +192,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"cache-registry", required_argument, NULL, 0x114},
         {"global-cache", required_argument, NULL, 0x115},
         {"fsync", no_argument, NULL, 0x116},
+        {"sign", required_argument, NULL, 0x117},
         SPEC_CLI_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -215,6 +222,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         case 0x114: o->build.env.cache_registry = optarg; break;
         case 0x115: o->build.env.global_cache_dir = optarg; break;
         case 0x116: o->build.fsync = 1; break;
+        case 0x117: o->sign_key = optarg; break;
         case 0x113:
             if (executor_resolve(&o->build.env.executor, optarg)) {
                 fprintf(stderr, "amlpkg build: %s\n", err_message(ERR_USAGE));
@@ -268,6 +276,10 @@ static int parse_options(struct build_options *o, int argc, char **argv)
               stderr);
         return EXIT_USAGE;
     }
+    if (o->sign_key && (o->build.dockerfile || o->build.format == BUILD_FORMAT_DOCKER_ARCHIVE)) {
+        fputs("amlpkg build: --sign signs an oci-archive, an oci-layout or the pushed image\n", stderr);
+        return EXIT_USAGE;
+    }
     if ((o->transfer.reg.creds || o->transfer.reg.insecure || o->transfer.reg.ca_cert) && !o->push &&
         !o->build.env.cache_registry) {
         fputs("amlpkg build: --creds, --insecure and --ca-cert go with --push or --cache-registry\n", stderr);
@@ -285,8 +297,22 @@ static int parse_options(struct build_options *o, int argc, char **argv)
     return 0;
 }
 
+/* --sign: signs the output (reg NULL) or repo@digest on reg; one line on stderr. */
+static int sign_built(const struct trust_key *key, const char *output, struct registry *reg, const char *repo,
+                      const char *digest, const char *identity)
+{
+    char creator[64];
+    snprintf(creator, sizeof creator, "amlpkg %s", AMLPKG_VERSION);
+    struct trust_sign_options opt = {.identity = identity, .creator = creator, .timestamp = time(NULL)};
+    struct trust_signed s;
+    int rc = reg ? trust_sign_registry(&s, reg, repo, digest, key, &opt) : trust_sign_image(&s, output, key, &opt);
+    if (!rc)
+        fprintf(stderr, "signed %s as %s -> %s (key %s)\n", s.image_digest, s.identity, s.location, key->key_id);
+    return rc;
+}
+
 /* --push: the image just written goes to the registry as `amlpkg push` would send it. */
-static int push_built(struct build_options *o, const char *output, const char *sbom_layout)
+static int push_built(struct build_options *o, const char *output, const char *sbom_layout, const struct trust_key *key)
 {
     struct reference ref;
     int rc = reference_parse(&ref, o->push);
@@ -321,6 +347,13 @@ static int push_built(struct build_options *o, const char *output, const char *s
                     y.referrers_fallback ? image_digest + 7 : "");
         image_source_free(sbom);
     }
+    if (!rc && key) { /* --sign: the signature goes beside the pushed image, under the name it was pushed as */
+        struct reference named = ref;
+        named.digest[0] = '\0';
+        char identity[700];
+        reference_format(identity, sizeof identity, &named);
+        rc = sign_built(key, NULL, reg, ref.repository, x.digest, identity);
+    }
     registry_free(reg);
     image_source_free(src);
     return rc;
@@ -337,7 +370,10 @@ int cmd_build(int argc, char **argv)
 
     struct spec *spec = NULL;
     struct build_result result = {0};
-    int rc = spec_cli_load(&spec, &o.package, o.spec_path);
+    struct trust_key *key = NULL;
+    /* The key first: a wrong passphrase should not cost a build. */
+    int rc = o.sign_key ? trust_key_load_private(&key, o.sign_key) : 0;
+    rc = rc ? rc : spec_cli_load(&spec, &o.package, o.spec_path);
     if (rc || (o.tag && (rc = apply_tag(spec, o.tag))) || (rc = build_run(&result, spec, &o.build)))
         goto done;
     if (result.wrote_dockerfile) {
@@ -347,8 +383,11 @@ int cmd_build(int argc, char **argv)
     }
     print_result(&o, result.output, &result.image);
     if (o.push)
-        rc = push_built(&o, result.output, result.sbom_layout);
+        rc = push_built(&o, result.output, result.sbom_layout, key);
+    else if (key)
+        rc = sign_built(key, result.output, NULL, NULL, NULL, NULL);
 done:
+    trust_key_free(key);
     build_result_release(&result);
     spec_free(spec);
     return rc ? cmd_report_error(rc) : EXIT_OK;

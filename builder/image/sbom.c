@@ -373,8 +373,11 @@ int sbom_artifact_layout(const char *dir, const struct oci_blob blobs[2], const 
     int rc = fs_make_dirs(path);
     for (int i = 0; i < 3 && !rc; i++) {
         snprintf(path, sizeof path, "%s/blobs/sha256/%s", dir, all[i]->digest + 7);
-        if (symlink(all[i]->path, path) != 0)
+        /* A relative target would resolve from the link's directory: link to the absolute path. */
+        char *target = realpath(all[i]->path, NULL);
+        if (!target || symlink(target, path) != 0)
             rc = err_set_errno(ERR_IO, "cannot link '%s'", path);
+        free(target);
     }
     struct buf index;
     buf_init(&index, 0);
