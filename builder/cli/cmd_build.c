@@ -7,6 +7,7 @@
 #include "builder/image/reference.h"
 #include "builder/registry/registry.h"
 #include "builder/registry/registry_image.h"
+#include "builder/trust/trust_attest.h"
 #include "builder/trust/trust_image.h"
 #include "builder/trust/trust_key.h"
 #include "common/buf.h"
@@ -47,7 +48,8 @@ static const char build_usage[] =
     "      --push REF          then push the image to a registry (registry/repo[:tag]); with\n"
     "                          --creds USER:PASS, --insecure, --ca-cert FILE as for `amlpkg push`\n"
     "      --sign KEY          sign the image with KEY (PEM, as for `amlpkg sign`): the pushed image\n"
-    "                          with --push (signature tag sha256-<digest>.sig beside it), else the output\n"
+    "                          with --push (signature tag sha256-<digest>.sig beside it), else the output;\n"
+    "                          and attach its SLSA provenance, signed with KEY (verify --provenance)\n"
     "      --no-sbom           do not write the SPDX 2.3 SBOM beside the output (OUTPUT.spdx.json)\n"
     "      --fsync             flush an archive to disk before renaming it into place (it is always\n"
     "                          renamed only when complete; like docker save, not flushed by default)\n"
@@ -297,6 +299,22 @@ static int parse_options(struct build_options *o, int argc, char **argv)
     return 0;
 }
 
+/* --sign: the SLSA provenance of what was just built, from the output and the SBOM build_run wrote
+ * beside it (OUTPUT.spdx.json; a layout's beside its real path, as build_run names it). */
+static int provenance_of(struct buf *out, const struct build_options *o, const struct build_result *r,
+                         long long started)
+{
+    char real[PATH_MAX], *sbom = NULL;
+    const char *base =
+        o->build.format == BUILD_FORMAT_OCI_LAYOUT && realpath(r->output, real) ? real : r->output;
+    if (!o->build.no_sbom && asprintf(&sbom, "%s.spdx.json", base) < 0)
+        return err_set(ERR_NOMEM, "out of memory");
+    const char *spec = o->spec_path ? o->spec_path : o->package.inference_config;
+    int rc = trust_provenance_collect(out, r->output, sbom, spec ? spec : r->output, started);
+    free(sbom);
+    return rc;
+}
+
 /* --sign: signs the output (reg NULL) or repo@digest on reg; one line on stderr. */
 static int sign_built(const struct trust_key *key, const char *output, struct registry *reg, const char *repo,
                       const char *digest, const char *identity)
@@ -312,7 +330,8 @@ static int sign_built(const struct trust_key *key, const char *output, struct re
 }
 
 /* --push: the image just written goes to the registry as `amlpkg push` would send it. */
-static int push_built(struct build_options *o, const char *output, const char *sbom_layout, const struct trust_key *key)
+static int push_built(struct build_options *o, const char *output, const char *sbom_layout, const struct trust_key *key,
+                      const struct buf *provenance)
 {
     struct reference ref;
     int rc = reference_parse(&ref, o->push);
@@ -353,6 +372,8 @@ static int push_built(struct build_options *o, const char *output, const char *s
         char identity[700];
         reference_format(identity, sizeof identity, &named);
         rc = sign_built(key, NULL, reg, ref.repository, x.digest, identity);
+        if (!rc && !(rc = trust_attest_registry(reg, ref.repository, x.digest, key, provenance->data, provenance->len)))
+            fprintf(stderr, "attached the SLSA provenance of %s, signed with key %s\n", x.digest, key->key_id);
     }
     registry_free(reg);
     image_source_free(src);
@@ -371,6 +392,9 @@ int cmd_build(int argc, char **argv)
     struct spec *spec = NULL;
     struct build_result result = {0};
     struct trust_key *key = NULL;
+    struct buf provenance;
+    buf_init(&provenance, 0);
+    long long started = time(NULL);
     /* The key first: a wrong passphrase should not cost a build. */
     int rc = o.sign_key ? trust_key_load_private(&key, o.sign_key) : 0;
     rc = rc ? rc : spec_cli_load(&spec, &o.package, o.spec_path);
@@ -382,11 +406,17 @@ int cmd_build(int argc, char **argv)
         goto done;
     }
     print_result(&o, result.output, &result.image);
-    if (o.push)
-        rc = push_built(&o, result.output, result.sbom_layout, key);
-    else if (key)
-        rc = sign_built(key, result.output, NULL, NULL, NULL, NULL);
+    if (key && (rc = provenance_of(&provenance, &o, &result, started)))
+        goto done;
+    if (o.push) {
+        rc = push_built(&o, result.output, result.sbom_layout, key, &provenance);
+    } else if (key && !(rc = sign_built(key, result.output, NULL, NULL, NULL, NULL)) &&
+               !(rc = trust_attest_image(result.output, key, provenance.data, provenance.len))) {
+        fprintf(stderr, "attached the SLSA provenance of %s to %s, signed with key %s\n", result.image.manifest.digest,
+                result.output, key->key_id);
+    }
 done:
+    buf_release(&provenance);
     trust_key_free(key);
     build_result_release(&result);
     spec_free(spec);

@@ -1,6 +1,7 @@
 /* amlpkg verify TARGET --key PUB: checks an image's cosign signatures. */
 #include "builder/cli/commands.h"
 #include "builder/cli/transfer_cli.h"
+#include "builder/trust/trust_attest.h"
 #include "builder/trust/trust_image.h"
 #include "builder/trust/trust_key.h"
 #include "common/err.h"
@@ -11,15 +12,19 @@
 #include <time.h>
 
 static const char verify_usage[] =
-    "usage: amlpkg verify TARGET --key PUB [options]\n"
+    "usage: amlpkg verify TARGET --key PUB [--provenance] [options]\n"
     "\n"
     "Checks the cosign signatures of an image (a registry reference, an OCI layout or an oci-archive,\n"
     "as for amlpkg sign) with a public key (PEM; cosign.pub, or the .pub amlpkg keygen writes). Prints\n"
     "who signed what and when for every good signature, and why each other one was refused. Exits 1\n"
     "when no signature verifies, when the image has none, or when a signature names another digest.\n"
+    "With --provenance it also checks the SLSA provenance amlpkg build --sign attached: a DSSE envelope\n"
+    "signed with the same key whose in-toto statement names this image; it prints the builder, the spec\n"
+    "and its digest, the environment key and the git revision.\n"
     "\n"
     "options:\n"
-    "      --key FILE         the public key\n" TRANSFER_CLI_HELP;
+    "      --key FILE         the public key\n"
+    "      --provenance       also require a signed provenance attestation of the image\n" TRANSFER_CLI_HELP;
 
 static void when(char *out, size_t size, long long ts)
 {
@@ -56,9 +61,13 @@ static void print_json(const struct trust_verified *v, const struct trust_key *k
 int cmd_verify(int argc, char **argv)
 {
     static const struct option long_opts[] = {
-        {"key", required_argument, NULL, 0x200}, TRANSFER_CLI_OPTIONS, {NULL, 0, NULL, 0}};
+        {"key", required_argument, NULL, 0x200},
+        {"provenance", no_argument, NULL, 0x201},
+        TRANSFER_CLI_OPTIONS,
+        {NULL, 0, NULL, 0}};
     struct transfer_cli t = {.jobs = 1, .reg.op = "verify"};
     const char *key_path = NULL;
+    int provenance = 0;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "j:h", long_opts, NULL)) != -1) {
@@ -69,6 +78,8 @@ int cmd_verify(int argc, char **argv)
             continue;
         if (c == 0x200)
             key_path = optarg;
+        else if (c == 0x201)
+            provenance = 1;
         else if (c == 'h') {
             fputs(verify_usage, stdout);
             return EXIT_OK;
@@ -101,11 +112,20 @@ int cmd_verify(int argc, char **argv)
         else
             fprintf(stderr, "refused: %s\n", ch->problem);
     }
-    trust_key_free(key);
-    if (rc)
-        return cmd_report_error(rc);
-    if (!t.json)
+    if (!rc && !t.json)
         printf("%zu of %zu signature%s verified for %s\n", v.n_good, v.n_signatures, v.n_signatures == 1 ? "" : "s",
                v.image_digest);
-    return EXIT_OK;
+    if (!rc && provenance) {
+        static struct trust_provenance p;
+        rc = trust_verify_provenance(&p, target, key, &t.reg);
+        const struct provenance_summary *s = &p.summary;
+        if (!rc && !t.json)
+            printf("provenance: verified (%zu attestation%s, %zu good)\n  builder  %s (%s)\n  spec     %s\n"
+                   "  env key  %s\n  revision %s\n  inputs   %zu resolved dependencies\n  finished %s\n",
+                   p.n_found, p.n_found == 1 ? "" : "s", p.n_good, s->builder_id, s->build_type, s->spec,
+                   s->environment_key[0] ? s->environment_key : "none", s->revision[0] ? s->revision : "not recorded",
+                   s->n_dependencies, s->finished);
+    }
+    trust_key_free(key);
+    return rc ? cmd_report_error(rc) : EXIT_OK;
 }

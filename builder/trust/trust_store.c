@@ -86,6 +86,7 @@ static int open_local(struct trust_store *s, const char *target)
                            target);
     }
     s->image_size = size;
+    snprintf(s->image_media_type, sizeof s->image_media_type, "%s", media_type);
     snprintf(s->default_identity, sizeof s->default_identity, "%s", ref_name);
     snprintf(s->location, sizeof s->location, "%s", target);
     return make_work(s);
@@ -106,6 +107,7 @@ static int open_remote(struct trust_store *s, const char *target, const struct r
         (rc = registry_manifest_get(s->c, &m, media_type, s->image_digest, s->repo, reference_manifest_id(&ref))))
         goto done;
     s->image_size = (long long)m.len;
+    snprintf(s->image_media_type, sizeof s->image_media_type, "%s", media_type);
     struct reference named = ref;
     named.digest[0] = '\0';
     reference_format(s->default_identity, sizeof s->default_identity, &named);
@@ -131,7 +133,14 @@ int trust_store_attach(struct trust_store *s, struct registry *reg, const char *
     snprintf(s->repo, sizeof s->repo, "%s", repo);
     snprintf(s->image_digest, sizeof s->image_digest, "%s", digest);
     snprintf(s->location, sizeof s->location, "%s/%s", reg->name, repo);
+    struct buf m;
+    buf_init(&m, MANIFEST_LIMIT);
+    char got[72];
+    /* The manifest's size and media type, for a referrer's subject descriptor. */
     int rc = registry_conn_new(&s->c, reg);
+    rc = rc ? rc : registry_manifest_get(s->c, &m, s->image_media_type, got, repo, digest);
+    s->image_size = (long long)m.len;
+    buf_release(&m);
     return rc ? rc : make_work(s);
 }
 

@@ -30,6 +30,7 @@ struct trust_store {
     char *work; /* temporary directory for blobs on their way */
     char image_digest[72];
     long long image_size;
+    char image_media_type[256];
     char default_identity[512]; /* the name the image goes by: the reference, or the layout's ref name */
     char location[1024];
 };
