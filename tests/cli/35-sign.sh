@@ -141,3 +141,70 @@ check_fails "another image's signature is refused (digest mismatch)" "signs mani
   "$AMLPKG" verify grafted --key plain.pub
 check "help lists keygen, sign and verify" bash -c "'$AMLPKG' help | grep -q '^  keygen' && '$AMLPKG' help | grep -q '^  sign' && '$AMLPKG' help | grep -q '^  verify'"
 check_exit "sign without --key is a usage error" 2 "$AMLPKG" sign ridge.tar
+
+# ---- build --sign: signature and SLSA provenance ---------------------------------------------------
+check "build --sign signs the archive and attaches its provenance" bash -c \
+  "'$AMLPKG' build '$EX/spec.yaml' -o built.tar --sign ed.key >built.out 2>built.err &&
+   grep -q '^signed ' built.err && grep -q '^attached the SLSA provenance' built.err"
+check "verify --provenance accepts it" bash -c "'$AMLPKG' verify built.tar --key ed.pub --provenance > prov.out"
+check "  and prints builder, spec digest and environment key" bash -c "
+  grep -q '^provenance: verified' prov.out && grep -q 'builder  urn:amlpkg:builder' prov.out &&
+  grep -q \"sha256:\$(sha256sum '$EX/spec.yaml' | cut -d' ' -f1)\" prov.out"
+check "the signed archive still lists one image" test "$(tar xOf built.tar index.json | jq '.manifests | length')" = 1
+mkdir p && tar xf built.tar -C p
+att=$(jq -r '.manifests[0].annotations["com.amlpkg.provenance"]' p/index.json)
+check "the image entry names the attestation manifest" test -f "p/blobs/sha256/${att#sha256:}"
+check "  an in-toto referrer whose subject is the image" jq -e --arg d "$(jq -r '.manifests[0].digest' p/index.json)" \
+  '.artifactType == "application/vnd.in-toto+json" and .subject.digest == $d and .layers[0].mediaType == "application/vnd.dsse.envelope.v1+json"' \
+  "p/blobs/sha256/${att#sha256:}"
+envelope="p/blobs/sha256/$(jq -r '.layers[0].digest' "p/blobs/sha256/${att#sha256:}" | cut -d: -f2)"
+jq -r .payload "$envelope" | base64 -d > statement.json
+bdigest=$(jq -r '.manifests[0].digest' p/index.json)
+bconfig=$(jq -r .config.digest "p/blobs/sha256/${bdigest#sha256:}")
+check "statement: in-toto v1, SLSA provenance v1, subject the image" jq -e --arg h "${bdigest#sha256:}" \
+  '._type == "https://in-toto.io/Statement/v1" and .predicateType == "https://slsa.dev/provenance/v1" and .subject[0].digest.sha256 == $h' statement.json
+check "statement: the spec by digest" test "$(jq -r .predicate.buildDefinition.externalParameters.spec.digest.sha256 statement.json)" = \
+  "$(sha256sum "$EX/spec.yaml" | cut -d' ' -f1)"
+check "statement: the environment key is the image's label" test "$(jq -r .predicate.buildDefinition.internalParameters.environmentKey statement.json)" = \
+  "$(jq -r '.config.Labels["com.amlpkg.environment-key"]' "p/blobs/sha256/${bconfig#sha256:}")"
+check "statement: the model by the digest of its bytes" bash -c "jq -e --arg h \"\$(sha256sum '$EX/model.onnx' | cut -d' ' -f1)\" \
+  '.predicate.buildDefinition.resolvedDependencies | any(.annotations.kind == \"model\" and .digest.sha256 == \$h)' statement.json"
+check "statement: amlserve by digest, and what it was built from" jq -e \
+  '[.predicate.buildDefinition.resolvedDependencies[].annotations.kind] | index("amlserve") and index("amlserve-build-input")' statement.json
+# The DSSE signature, checked with openssl over the pre-authentication encoding.
+type=$(jq -r .payloadType "$envelope")
+{ printf 'DSSEv1 %d %s %d ' "${#type}" "$type" "$(stat -c %s statement.json)"; cat statement.json; } > pae.bin
+jq -r '.signatures[0].sig' "$envelope" | base64 -d > dsse.sig
+check "openssl verifies the DSSE signature over PAE(type, statement)" \
+  openssl pkeyutl -verify -pubin -inkey ed.pub -rawin -in pae.bin -sigfile dsse.sig
+check_fails "verify --provenance refuses another key" "no provenance of .* verifies" \
+  bash -c "'$AMLPKG' sign built.tar --key plain.key >/dev/null && '$AMLPKG' verify built.tar --key plain.pub --provenance"
+check_fails "verify --provenance refuses an image without one" "has no provenance attestation" \
+  "$AMLPKG" verify ridge.tar --key k.pub --provenance
+# A changed statement (another spec digest), re-encoded into the envelope: the signature no longer holds.
+mkdir bl && "$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o bl --sign ed.key >/dev/null 2>&1
+check "build --sign into a layout; verify --provenance" "$AMLPKG" verify bl --key ed.pub --provenance
+/usr/bin/python3 - bl <<'PY'
+import base64, hashlib, json, os, sys
+root = sys.argv[1]
+def blob(d): return os.path.join(root, "blobs/sha256", d.split(":")[1])
+def put(data):
+    d = "sha256:" + hashlib.sha256(data).hexdigest()
+    open(blob(d), "wb").write(data)
+    return d, len(data)
+idx = json.load(open(os.path.join(root, "index.json")))
+e = next(m for m in idx["manifests"] if m.get("artifactType") == "application/vnd.in-toto+json")
+man = json.load(open(blob(e["digest"])))
+env = json.load(open(blob(man["layers"][0]["digest"])))
+st = json.loads(base64.b64decode(env["payload"]))
+st["predicate"]["buildDefinition"]["externalParameters"]["spec"]["digest"]["sha256"] = "0" * 64
+env["payload"] = base64.b64encode(json.dumps(st).encode()).decode()
+man["layers"][0]["digest"], man["layers"][0]["size"] = put(json.dumps(env).encode())
+e["digest"], e["size"] = put(json.dumps(man).encode())
+json.dump(idx, open(os.path.join(root, "index.json"), "w"))
+PY
+check_fails "a changed statement is refused" "not signed by key .* statement was changed" "$AMLPKG" verify bl --key ed.pub --provenance
+check "--git-labels puts the revision into the provenance" bash -c "
+  '$AMLPKG' build '$EX/spec.yaml' -o git.tar --git-labels --sign ed.key >/dev/null 2>&1 &&
+  '$AMLPKG' verify git.tar --key ed.pub --provenance | grep -q \"revision \$(git -C '$ROOT' rev-parse HEAD)\""
+check_exit "build --sign with a docker-archive is a usage error" 2 "$AMLPKG" build "$EX/spec.yaml" --format docker-archive -o d2.tar --sign ed.key

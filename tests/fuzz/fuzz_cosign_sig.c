@@ -1,7 +1,10 @@
 /* libFuzzer target: what amlpkg verify reads from a registry or a layout before any signature is
- * checked: cosign's signature manifest and its simple-signing payloads. Each accepted input must
- * survive being written back and read again with the same meaning. */
+ * checked: cosign's signature manifest and its simple-signing payloads, DSSE envelopes and the
+ * provenance statement inside. Each accepted input must survive being written back and read
+ * again with the same meaning. */
 #include "builder/trust/cosign_sig.h"
+#include "builder/trust/dsse.h"
+#include "builder/trust/provenance.h"
 #include "builder/trust/simple_signing.h"
 #include "common/err.h"
 
@@ -44,12 +47,38 @@ static void manifest_round_trip(const char *data, size_t size)
     buf_release(&c);
 }
 
+static void envelope_round_trip(const char *data, size_t size)
+{
+    struct dsse_envelope e, again;
+    if (dsse_envelope_parse(&e, data, size, "fuzz"))
+        return;
+    struct buf b;
+    buf_init(&b, 0);
+    struct provenance_summary sum;
+    (void)provenance_check(&sum, e.payload, e.payload_len, "sha256:00", "fuzz");
+    err_clear();
+    const struct dsse_signature *s = &e.signatures[0];
+    if (dsse_envelope_write(&b, e.payload_type, e.payload, e.payload_len, s->sig, s->sig_len, "k") ||
+        dsse_envelope_parse(&again, b.data, b.len, "again") || again.payload_len != e.payload_len ||
+        memcmp(again.payload, e.payload, e.payload_len) || strcmp(again.payload_type, e.payload_type) ||
+        again.signatures[0].sig_len != s->sig_len || memcmp(again.signatures[0].sig, s->sig, s->sig_len))
+        abort();
+    dsse_envelope_release(&e);
+    dsse_envelope_release(&again);
+    buf_release(&b);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     err_clear();
     payload_round_trip((const char *)data, size);
     err_clear();
     manifest_round_trip((const char *)data, size);
+    err_clear();
+    envelope_round_trip((const char *)data, size);
+    err_clear();
+    struct provenance_summary sum;
+    (void)provenance_check(&sum, (const char *)data, size, "sha256:00", "fuzz");
     char tag[80];
     char *s = strndup((const char *)data, size < 200 ? size : 200);
     if (s) {

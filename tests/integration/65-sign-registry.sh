@@ -58,6 +58,15 @@ check "  each key verifies its own; by digest the identity is the repository" ba
 check "build --sign KEY --push REF signs what it pushed" bash -c \
   "AMLPKG_SIGNING_PASSWORD=pw '$AMLPKG' build '$EX/spec.yaml' -o built.tar --sign k.key --push $R/team/built:1 >build.out 2>build.err &&
    grep -q '^signed $img as $R/team/built:1' build.err && '$AMLPKG' verify $R/team/built:1 --key k.pub"
+check "  and its SLSA provenance: verify --provenance" bash -c "'$AMLPKG' verify $R/team/built:1 --key k.pub --provenance | grep -q '^provenance: verified'"
+check "  the provenance is a referrer beside the SBOM (fallback tag sha256-<hex>)" bash -c \
+  "curl -sf -H 'Accept: application/vnd.oci.image.index.v1+json' http://$R/v2/team/built/manifests/sha256-${img#sha256:} |
+   jq -e '[.manifests[].artifactType] | index(\"application/spdx+json\") and index(\"application/vnd.in-toto+json\")'"
+check_fails "  verify --provenance refuses another key" "no provenance of .* verifies|none of the" \
+  "$AMLPKG" verify "$R/team/built:1" --key other.pub --provenance
+check_fails "  an image without provenance is refused" "has no provenance attestation" \
+  bash -c "'$AMLPKG' push ridge.tar $R/team/noprov:1 >/dev/null && '$AMLPKG' sign $R/team/noprov:1 --key other.key >/dev/null &&
+  '$AMLPKG' verify $R/team/noprov:1 --key other.pub --provenance"
 check_fails "build --sign with a wrong passphrase fails before building" "wrong passphrase" \
   env AMLPKG_SIGNING_PASSWORD=bad "$AMLPKG" build "$EX/spec.yaml" -o never.tar --sign k.key --push "$R/team/never:1"
 check "  (nothing was written)" test ! -e never.tar
