@@ -31,7 +31,7 @@ static int read_layer(struct cosign_layer *l, const struct json_value *d, const 
     const struct json_value *dg = json_member(d, "digest"), *sz = json_member(d, "size"),
                             *mt = json_member(d, "mediaType"), *an = json_member(d, "annotations");
     if (d->type != JSON_OBJECT || !dg || dg->type != JSON_STRING || dg->as.string.len >= sizeof l->digest || !sz ||
-        sz->type != JSON_NUMBER || sz->as.number < 0 || sz->as.number > 1e12)
+        sz->type != JSON_NUMBER || !(sz->as.number >= 0 && sz->as.number <= 1e12)) /* NaN fails too */
         return err_set(ERR_PARSE, "%s:%d: layers[%zu]: needs a digest and a size", what, d->line, i);
     snprintf(l->digest, sizeof l->digest, "%s", dg->as.string.ptr);
     l->size = (long long)sz->as.number;
