@@ -1,5 +1,6 @@
 #include "builder/trust/trust_image.h"
 
+#include "builder/image/reference.h"
 #include "builder/registry/registry_blob.h"
 #include "builder/sys/digest.h"
 #include "builder/trust/cosign_sig.h"
@@ -108,6 +109,16 @@ int trust_sign_registry(struct trust_signed *out, struct registry *reg, const ch
     return rc;
 }
 
+/* In a registry a signature must name the repository it was found in, as podman's policy
+ * (matchRepoDigestOrExact) requires: a signature copied from another repository proves nothing. */
+static int same_repository(const char *identity, const struct trust_store *s)
+{
+    struct reference ref;
+    int ok = reference_parse(&ref, identity) == 0 && !strcmp(ref.registry, s->reg->name) && !strcmp(ref.repository, s->repo);
+    err_clear();
+    return ok;
+}
+
 /* One signature layer: fetched, parsed, its signature checked, its digest compared. */
 static void check_layer(struct trust_check *c, struct trust_store *s, const struct cosign_layer *l,
                         const struct trust_key *key, size_t i)
@@ -136,6 +147,9 @@ static void check_layer(struct trust_check *c, struct trust_store *s, const stru
     else if (strcmp(c->payload.digest, s->image_digest))
         snprintf(c->problem, sizeof c->problem, "%s: signs manifest %s, but the image is %s", what,
                  c->payload.digest, s->image_digest);
+    else if (!s->src && !same_repository(c->payload.identity, s))
+        snprintf(c->problem, sizeof c->problem, "signature %zu: signed for '%.120s', not for %.120s", i, c->payload.identity,
+                 s->location);
     else
         c->good = 1;
     err_clear();

@@ -54,6 +54,12 @@ check "  each key verifies its own; by digest the identity is the repository" ba
   "'$AMLPKG' verify $R/team/ridge:1 --key other.pub | grep -qx 'verified: $R/team/ridge' &&
    '$AMLPKG' verify $R/team/ridge:1 --key k.pub | grep -q '1 of 2 signatures verified'"
 
+# A signature copied with the image into another repository names the first one: refused there.
+"$AMLPKG" push ridge.tar "$R/team/copied:1" >/dev/null
+"$AMLPKG" copy "$R/team/ridge:$sigtag" "$R/team/copied:$sigtag" >/dev/null
+check_fails "a signature copied to another repository is refused" "signed for '$R/team/ridge:1', not for $R/team/copied" \
+  "$AMLPKG" verify "$R/team/copied:1" --key k.pub
+
 # ---- build --sign --push ----------------------------------------------------------------------------
 check "build --sign KEY --push REF signs what it pushed" bash -c \
   "AMLPKG_SIGNING_PASSWORD=pw '$AMLPKG' build '$EX/spec.yaml' -o built.tar --sign k.key --push $R/team/built:1 >build.out 2>build.err &&
