@@ -51,7 +51,7 @@ static int prompt_password(char *out, size_t size, const char *prompt)
     }
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
-    if (write(fd, prompt, strlen(prompt)) < 0 || tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
+    if (write(fd, prompt, strlen(prompt)) < 0 || tcsetattr(fd, TCSANOW, &quiet) != 0) {
         close(fd);
         return err_set_errno(ERR_IO, "/dev/tty: cannot prompt for the passphrase");
     }
@@ -61,7 +61,7 @@ static int prompt_password(char *out, size_t size, const char *prompt)
         if (n + 1 < size)
             out[n++] = c;
     out[n] = '\0';
-    tcsetattr(fd, TCSAFLUSH, &old);
+    tcsetattr(fd, TCSANOW, &old);
     if (write(fd, "\n", 1) < 0) {
         /* the newline is cosmetic */
     }

@@ -25,11 +25,26 @@ check "keygen --algorithm ed25519" env AMLPKG_SIGNING_PASSWORD= "$AMLPKG" keygen
 check "  openssl reads it as ED25519" bash -c "openssl pkey -in ed.key -noout -text | grep -qi 'ED25519'"
 check_exit "keygen --algorithm rsa is a usage error" 2 "$AMLPKG" keygen --algorithm rsa r
 check "the default prefix is cosign" bash -c "mkdir -p d && cd d && AMLPKG_SIGNING_PASSWORD= '$AMLPKG' keygen >/dev/null && test -f cosign.key -a -f cosign.pub"
+if command -v script >/dev/null; then
+  # On a terminal (script gives one) the passphrase is asked for: twice for a new key.
+  check "keygen asks for the passphrase on a terminal, twice" bash -c \
+    "printf 'ttypw\nttypw\n' | script -qec '$AMLPKG keygen tty' /dev/null >/dev/null && grep -q 'ENCRYPTED PRIVATE KEY' tty.key &&
+     openssl pkey -in tty.key -passin pass:ttypw -noout"
+  check "  different answers are refused, and nothing is written" \
+    bash -c "printf 'a\nb\n' | script -qec '$AMLPKG keygen tty2' /dev/null | grep -q 'passphrases do not match' && test ! -e tty2.key"
+else
+  skip "script (util-linux) is not installed: no terminal for the passphrase prompt"
+fi
 check "keygen --help documents AMLPKG_SIGNING_PASSWORD" bash -c "'$AMLPKG' keygen --help | grep -q AMLPKG_SIGNING_PASSWORD"
 
 # ---- sign an oci-archive ------------------------------------------------------------------------
 "$AMLPKG" build "$EX/spec.yaml" -o ridge.tar >/dev/null
 cp ridge.tar unsigned.tar
+if command -v script >/dev/null; then
+  cp unsigned.tar tty.tar
+  check "sign asks for the passphrase on a terminal" bash -c \
+    "printf 'ttypw\n' | script -qec '$AMLPKG sign tty.tar --key tty.key' /dev/null | grep -q '^digest ' && '$AMLPKG' verify tty.tar --key tty.pub"
+fi
 digest=$(tar xOf ridge.tar index.json | jq -r '.manifests[0].digest')
 check "sign loads libcrypto (and version does not)" bash -c "
   AMLPKG_SIGNING_PASSWORD=s3cret LD_DEBUG=libs '$AMLPKG' sign ridge.tar --key k.key --identity reg.example/team/ridge:1 2>sign.libs >sign.out &&
