@@ -340,6 +340,7 @@ static int push_built(struct build_options *o, const char *output, const char *s
     struct image_source *src = NULL;
     struct registry *reg = NULL;
     struct image_transfer x = {.jobs = 4, .tty = isatty(2) && !o->json};
+    char sbom_digest[72] = "";
     o->transfer.reg.op = "push";
     if (!(rc = transfer_cli_open_push(&src, output, &reg, ref.registry, &o->transfer.reg)))
         rc = registry_image_push(reg, ref.repository, ref.tag[0] ? ref.tag : NULL, src, &x);
@@ -360,10 +361,12 @@ static int push_built(struct build_options *o, const char *output, const char *s
         char image_digest[72];
         snprintf(image_digest, sizeof image_digest, "%s", x.digest);
         if (!(rc = image_source_open(&sbom, sbom_layout)) &&
-            !(rc = registry_image_push(reg, ref.repository, NULL, sbom, &y)))
+            !(rc = registry_image_push(reg, ref.repository, NULL, sbom, &y))) {
+            snprintf(sbom_digest, sizeof sbom_digest, "%s", y.digest);
             fprintf(stderr, "pushed the SBOM as %s (subject %s%s%s)\n", y.digest, image_digest,
                     y.referrers_fallback ? "; listed in the referrers tag sha256-" : "",
                     y.referrers_fallback ? image_digest + 7 : "");
+        }
         image_source_free(sbom);
     }
     if (!rc && key) { /* --sign: the signature goes beside the pushed image, under the name it was pushed as */
@@ -372,6 +375,10 @@ static int push_built(struct build_options *o, const char *output, const char *s
         char identity[700];
         reference_format(identity, sizeof identity, &named);
         rc = sign_built(key, NULL, reg, ref.repository, x.digest, identity);
+        /* The SBOM is signed too, by digest (its identity the repository, as for a digest pull). */
+        snprintf(identity, sizeof identity, "%s/%s", ref.registry, ref.repository);
+        if (!rc && sbom_digest[0])
+            rc = sign_built(key, NULL, reg, ref.repository, sbom_digest, identity);
         if (!rc && !(rc = trust_attest_registry(reg, ref.repository, x.digest, key, provenance->data, provenance->len)))
             fprintf(stderr, "attached the SLSA provenance of %s, signed with key %s\n", x.digest, key->key_id);
     }

@@ -64,6 +64,8 @@ check_fails "a signature copied to another repository is refused" "signed for '$
 check "build --sign KEY --push REF signs what it pushed" bash -c \
   "AMLPKG_SIGNING_PASSWORD=pw '$AMLPKG' build '$EX/spec.yaml' -o built.tar --sign k.key --push $R/team/built:1 >build.out 2>build.err &&
    grep -q '^signed $img as $R/team/built:1' build.err && '$AMLPKG' verify $R/team/built:1 --key k.pub"
+sbomd=$(grep -o 'pushed the SBOM as sha256:[0-9a-f]*' build.err | grep -o 'sha256:.*')
+check "  the SBOM is signed too (verify REPO@sbom-digest)" bash -c "test -n '$sbomd' && '$AMLPKG' verify $R/team/built@$sbomd --key k.pub | grep -qx 'verified: $R/team/built'"
 check "  and its SLSA provenance: verify --provenance" bash -c "'$AMLPKG' verify $R/team/built:1 --key k.pub --provenance | grep -q '^provenance: verified'"
 check "  the provenance is a referrer beside the SBOM (fallback tag sha256-<hex>)" bash -c \
   "curl -sf -H 'Accept: application/vnd.oci.image.index.v1+json' http://$R/v2/team/built/manifests/sha256-${img#sha256:} |
