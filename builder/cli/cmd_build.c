@@ -83,7 +83,7 @@ struct build_options {
     struct spec_cli package;
     struct build_request build;
     const char *push;
-    const char *sign_key; /* --sign */
+    const char *sign_key;         /* --sign */
     struct transfer_cli transfer; /* --creds, --insecure, --ca-cert for --push */
     const char *spec_path;
     const char *tag;
@@ -305,8 +305,7 @@ static int provenance_of(struct buf *out, const struct build_options *o, const s
                          long long started)
 {
     char real[PATH_MAX], *sbom = NULL;
-    const char *base =
-        o->build.format == BUILD_FORMAT_OCI_LAYOUT && realpath(r->output, real) ? real : r->output;
+    const char *base = o->build.format == BUILD_FORMAT_OCI_LAYOUT && realpath(r->output, real) ? real : r->output;
     if (!o->build.no_sbom && asprintf(&sbom, "%s.spdx.json", base) < 0)
         return err_set(ERR_NOMEM, "out of memory");
     const char *spec = o->spec_path ? o->spec_path : o->package.inference_config;

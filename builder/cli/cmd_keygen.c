@@ -54,7 +54,9 @@ int cmd_keygen(int argc, char **argv)
     if (rc)
         return cmd_report_error(rc);
     printf("wrote %s.key (%s private key, %s, mode 0600) and %s.pub\n", prefix, trust_algorithm_name(alg),
-           pass && !pass[0] ? "unencrypted" : pass ? "encrypted" : "encrypted unless the passphrase was empty",
+           pass && !pass[0] ? "unencrypted"
+           : pass           ? "encrypted"
+                            : "encrypted unless the passphrase was empty",
            prefix);
     return EXIT_OK;
 }

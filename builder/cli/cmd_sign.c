@@ -80,8 +80,8 @@ int cmd_sign(int argc, char **argv)
         fputs(b.data, stdout);
         buf_release(&b);
     } else {
-        printf("signed %s as %s -> %s (%zu signature%s)\ndigest %s\n", target, s.identity, s.location,
-               s.n_signatures, s.n_signatures == 1 ? "" : "s", s.image_digest);
+        printf("signed %s as %s -> %s (%zu signature%s)\ndigest %s\n", target, s.identity, s.location, s.n_signatures,
+               s.n_signatures == 1 ? "" : "s", s.image_digest);
     }
     return EXIT_OK;
 }

@@ -60,11 +60,10 @@ static void print_json(const struct trust_verified *v, const struct trust_key *k
 
 int cmd_verify(int argc, char **argv)
 {
-    static const struct option long_opts[] = {
-        {"key", required_argument, NULL, 0x200},
-        {"provenance", no_argument, NULL, 0x201},
-        TRANSFER_CLI_OPTIONS,
-        {NULL, 0, NULL, 0}};
+    static const struct option long_opts[] = {{"key", required_argument, NULL, 0x200},
+                                              {"provenance", no_argument, NULL, 0x201},
+                                              TRANSFER_CLI_OPTIONS,
+                                              {NULL, 0, NULL, 0}};
     struct transfer_cli t = {.jobs = 1, .reg.op = "verify"};
     const char *key_path = NULL;
     int provenance = 0;

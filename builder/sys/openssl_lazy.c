@@ -35,8 +35,8 @@ LAZY_FORWARD_VOID(crypto, X509_free, (X509 * a), (a))
 
 /* builder/trust/trust_key.c: signing keys, signatures (amlpkg keygen, sign, verify). */
 LAZY_FORWARD(crypto, int, EVP_PKEY_get_base_id, (const EVP_PKEY *pkey), (pkey))
-LAZY_FORWARD(crypto, int, EVP_PKEY_get_group_name, (const EVP_PKEY *pkey, char *name, size_t name_sz, size_t *gname_len),
-             (pkey, name, name_sz, gname_len))
+LAZY_FORWARD(crypto, int, EVP_PKEY_get_group_name,
+             (const EVP_PKEY *pkey, char *name, size_t name_sz, size_t *gname_len), (pkey, name, name_sz, gname_len))
 LAZY_FORWARD(crypto, int, i2d_PUBKEY, (const EVP_PKEY *a, unsigned char **pp), (a, pp))
 LAZY_FORWARD_VOID(crypto, CRYPTO_free, (void *ptr, const char *file, int line), (ptr, file, line))
 LAZY_FORWARD(crypto, EVP_PKEY *, PEM_read_bio_PUBKEY, (BIO * bp, EVP_PKEY **x, pem_password_cb *cb, void *u),

@@ -52,8 +52,7 @@ static int dependencies(struct buf *b, const struct json_value *sbom, const stru
 {
     int rc = buf_append_str(b, "\"resolvedDependencies\":["), n = 0;
     const struct json_value *files = at(sbom, "files", NULL), *pkgs = at(sbom, "packages", NULL);
-    for (const struct json_value *f = files && files->type == JSON_ARRAY ? files->child : NULL; f && !rc;
-         f = f->next) {
+    for (const struct json_value *f = files && files->type == JSON_ARRAY ? files->child : NULL; f && !rc; f = f->next) {
         const char *name = str(at(f, "fileName", NULL)), *sha = spdx_sha256(f);
         if (!name || !sha || !strstr(name, "/azureml-models/"))
             continue;
@@ -71,11 +70,11 @@ static int dependencies(struct buf *b, const struct json_value *sbom, const stru
             if (str(at(r, "referenceType", NULL)) && !strcmp(str(at(r, "referenceType", NULL)), "purl"))
                 purl = str(at(r, "referenceLocator", NULL));
         const char *purpose = str(at(p, "primaryPackagePurpose", NULL));
-        const char *kind = name && !strcmp(name, "amlserve")                         ? "amlserve"
-                           : comment && strstr(comment, "linked into amlserve")      ? "amlserve-build-input"
-                           : comment && strstr(comment, "base image")                ? "base-image"
-                           : purpose && !strcmp(purpose, "LIBRARY")                  ? "environment-package"
-                                                                                     : NULL;
+        const char *kind = name && !strcmp(name, "amlserve")                    ? "amlserve"
+                           : comment && strstr(comment, "linked into amlserve") ? "amlserve-build-input"
+                           : comment && strstr(comment, "base image")           ? "base-image"
+                           : purpose && !strcmp(purpose, "LIBRARY")             ? "environment-package"
+                                                                                : NULL;
         if (!kind || !name)
             continue;
         rc = buf_append_str(b, n++ ? ",{\"name\":" : "{\"name\":");
@@ -106,8 +105,9 @@ static int dependencies(struct buf *b, const struct json_value *sbom, const stru
         rc = rc ? rc : json_write_string(b, u.data, u.len);
         buf_release(&u);
         size_t hex = strspn(rev, "0123456789abcdef");
-        rc = rc ? rc : buf_appendf(b, ",\"digest\":{\"gitCommit\":\"%.*s\"},\"annotations\":{\"kind\":\"source\"", (int)hex,
-                                   rev);
+        rc = rc ? rc
+                : buf_appendf(b, ",\"digest\":{\"gitCommit\":\"%.*s\"},\"annotations\":{\"kind\":\"source\"", (int)hex,
+                              rev);
         rc = rc ? rc : buf_appendf(b, ",\"dirty\":%s}}", strstr(rev, "-dirty") ? "true" : "false");
     }
     return rc ? rc : buf_append_str(b, "]");
@@ -151,10 +151,11 @@ int provenance_statement(struct buf *out, const struct provenance_input *in)
     rc = rc ? rc : buf_append_str(out, "},");
     rc = rc ? rc : dependencies(out, sbom, labels);
     rc = rc ? rc
-            : buf_appendf(out,
-                          "},\"runDetails\":{\"builder\":{\"id\":\"urn:amlpkg:builder\",\"version\":{\"amlpkg\":\"%s\"}},"
-                          "\"metadata\":{\"invocationId\":\"%s\",\"startedOn\":\"%s\",\"finishedOn\":\"%s\"}}}}",
-                          AMLPKG_VERSION, in->image_digest, started, finished);
+            : buf_appendf(
+                  out,
+                  "},\"runDetails\":{\"builder\":{\"id\":\"urn:amlpkg:builder\",\"version\":{\"amlpkg\":\"%s\"}},"
+                  "\"metadata\":{\"invocationId\":\"%s\",\"startedOn\":\"%s\",\"finishedOn\":\"%s\"}}}}",
+                  AMLPKG_VERSION, in->image_digest, started, finished);
 done:
     arena_release(&arena);
     return rc;
@@ -186,7 +187,8 @@ int provenance_check(struct provenance_summary *out, const char *statement, size
     }
     const struct json_value *subjects = at(root, "subject", NULL);
     int named = 0;
-    for (const struct json_value *s = subjects && subjects->type == JSON_ARRAY ? subjects->child : NULL; s; s = s->next) {
+    for (const struct json_value *s = subjects && subjects->type == JSON_ARRAY ? subjects->child : NULL; s;
+         s = s->next) {
         const char *sha = str(at(s, "digest", "sha256"));
         named |= sha && strlen(image_digest) > 7 && !strcmp(sha, image_digest + 7);
     }
@@ -198,7 +200,8 @@ int provenance_check(struct provenance_summary *out, const char *statement, size
     copy(out->builder_id, sizeof out->builder_id, str(at(at(pred, "runDetails", "builder"), "id", NULL)));
     copy(out->build_type, sizeof out->build_type, str(at(def, "buildType", NULL)));
     const struct json_value *spec = at(at(def, "externalParameters", NULL), "spec", NULL);
-    snprintf(out->spec, sizeof out->spec, "%.300s (sha256:%.64s)", str(at(spec, "path", NULL)) ? str(at(spec, "path", NULL)) : "?",
+    snprintf(out->spec, sizeof out->spec, "%.300s (sha256:%.64s)",
+             str(at(spec, "path", NULL)) ? str(at(spec, "path", NULL)) : "?",
              str(at(spec, "digest", "sha256")) ? str(at(spec, "digest", "sha256")) : "?");
     copy(out->environment_key, sizeof out->environment_key,
          str(at(at(def, "internalParameters", NULL), "environmentKey", NULL)));

@@ -37,7 +37,7 @@ int provenance_statement(struct buf *out, const struct provenance_input *in);
 struct provenance_summary {
     char builder_id[256];
     char build_type[128];
-    char spec[512];        /* path and digest */
+    char spec[512]; /* path and digest */
     char environment_key[80];
     char revision[160];
     size_t n_dependencies;

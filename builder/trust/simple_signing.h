@@ -21,9 +21,9 @@
 #define SIMPLE_SIGNING_LIMIT (64u << 10)
 
 struct simple_signing {
-    char identity[512]; /* critical.identity.docker-reference */
-    char digest[72];    /* critical.image.docker-manifest-digest */
-    char creator[256];  /* optional.creator or "" */
+    char identity[512];  /* critical.identity.docker-reference */
+    char digest[72];     /* critical.image.docker-manifest-digest */
+    char creator[256];   /* optional.creator or "" */
     long long timestamp; /* optional.timestamp, or -1 */
 };
 

@@ -84,20 +84,23 @@ static int attest(struct trust_store *s, const struct trust_key *key, const char
     char env_digest[DIGEST_STRING_SIZE], empty_digest[DIGEST_STRING_SIZE];
     int rc = dsse_pae(&pae, PROVENANCE_PAYLOAD_TYPE, statement, len);
     rc = rc ? rc : trust_sign(&sig, key, pae.data, pae.len);
-    rc = rc ? rc : dsse_envelope_write(&envelope, PROVENANCE_PAYLOAD_TYPE, statement, len, sig.data, sig.len, key->key_id);
+    rc = rc ? rc
+            : dsse_envelope_write(&envelope, PROVENANCE_PAYLOAD_TYPE, statement, len, sig.data, sig.len, key->key_id);
     rc = rc ? rc : buf_append(&empty, "{}", 2);
     rc = rc ? rc : digest_buffer(env_digest, envelope.data, envelope.len);
     rc = rc ? rc : digest_buffer(empty_digest, empty.data, empty.len);
-    rc = rc ? rc
-            : buf_appendf(&manifest,
-                          "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-                          "\"artifactType\":\"" PROVENANCE_PAYLOAD_TYPE "\",\"config\":{\"mediaType\":\"" EMPTY_MEDIA_TYPE
-                          "\",\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":\"" DSSE_MEDIA_TYPE
-                          "\",\"digest\":\"%s\",\"size\":%zu,\"annotations\":{\"in-toto.io/predicate-type\":\"" PROVENANCE_PREDICATE_TYPE
-                          "\"}}],\"subject\":{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%lld}}",
-                          empty_digest, env_digest, envelope.len,
-                          s->image_media_type[0] ? s->image_media_type : "application/vnd.oci.image.manifest.v1+json",
-                          s->image_digest, s->image_size);
+    rc =
+        rc ? rc
+           : buf_appendf(
+                 &manifest,
+                 "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                 "\"artifactType\":\"" PROVENANCE_PAYLOAD_TYPE "\",\"config\":{\"mediaType\":\"" EMPTY_MEDIA_TYPE
+                 "\",\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":\"" DSSE_MEDIA_TYPE
+                 "\",\"digest\":\"%s\",\"size\":%zu,\"annotations\":{\"in-toto.io/predicate-type\":\"" PROVENANCE_PREDICATE_TYPE
+                 "\"}}],\"subject\":{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%lld}}",
+                 empty_digest, env_digest, envelope.len,
+                 s->image_media_type[0] ? s->image_media_type : "application/vnd.oci.image.manifest.v1+json",
+                 s->image_digest, s->image_size);
     struct trust_blob blobs[2] = {{&empty, EMPTY_MEDIA_TYPE}, {&envelope, DSSE_MEDIA_TYPE}};
     rc = rc ? rc : trust_store_put(s, PROVENANCE_PAYLOAD_TYPE, blobs, 2, &manifest, NULL);
     buf_release(&pae);

@@ -114,7 +114,8 @@ int trust_sign_registry(struct trust_signed *out, struct registry *reg, const ch
 static int same_repository(const char *identity, const struct trust_store *s)
 {
     struct reference ref;
-    int ok = reference_parse(&ref, identity) == 0 && !strcmp(ref.registry, s->reg->name) && !strcmp(ref.repository, s->repo);
+    int ok =
+        reference_parse(&ref, identity) == 0 && !strcmp(ref.registry, s->reg->name) && !strcmp(ref.repository, s->repo);
     err_clear();
     return ok;
 }
@@ -145,11 +146,11 @@ static void check_layer(struct trust_check *c, struct trust_store *s, const stru
         snprintf(c->problem, sizeof c->problem, "%s: not signed by key %s (or the payload was changed)", what,
                  key->key_id);
     else if (strcmp(c->payload.digest, s->image_digest))
-        snprintf(c->problem, sizeof c->problem, "%s: signs manifest %s, but the image is %s", what,
-                 c->payload.digest, s->image_digest);
+        snprintf(c->problem, sizeof c->problem, "%s: signs manifest %s, but the image is %s", what, c->payload.digest,
+                 s->image_digest);
     else if (!s->src && !same_repository(c->payload.identity, s))
-        snprintf(c->problem, sizeof c->problem, "signature %zu: signed for '%.120s', not for %.120s", i, c->payload.identity,
-                 s->location);
+        snprintf(c->problem, sizeof c->problem, "signature %zu: signed for '%.120s', not for %.120s", i,
+                 c->payload.identity, s->location);
     else
         c->good = 1;
     err_clear();

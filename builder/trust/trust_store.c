@@ -194,8 +194,8 @@ static int remote_referrers(struct trust_store *s, char found[][72], size_t *n, 
     const struct json_value *ms = json_member(root, "manifests");
     for (const struct json_value *d = ms && ms->type == JSON_ARRAY ? ms->child : NULL; d; d = d->next) {
         const struct json_value *t = json_member(d, "artifactType"), *dg = json_member(d, "digest");
-        if (t && t->type == JSON_STRING && !strcmp(t->as.string.ptr, artifact_type) && dg &&
-            dg->type == JSON_STRING && reference_valid_digest(dg->as.string.ptr) && *n < TRUST_STORE_MAX_FOUND)
+        if (t && t->type == JSON_STRING && !strcmp(t->as.string.ptr, artifact_type) && dg && dg->type == JSON_STRING &&
+            reference_valid_digest(dg->as.string.ptr) && *n < TRUST_STORE_MAX_FOUND)
             snprintf(found[(*n)++], 72, "%s", dg->as.string.ptr);
     }
 done:
@@ -500,8 +500,8 @@ int trust_store_put(struct trust_store *s, const char *artifact_type, const stru
     /* A referrer must be findable from its subject on registries without the referrers API too. */
     if (!rc && !tag)
         rc = registry_referrers_record(s->c, s->repo, s->image_digest, m.digest,
-                                       "application/vnd.oci.image.manifest.v1+json", manifest->data, manifest->len,
-                                       ack, NULL);
+                                       "application/vnd.oci.image.manifest.v1+json", manifest->data, manifest->len, ack,
+                                       NULL);
 done:
     for (size_t i = 0; i < n; i++)
         free(files[i].path);

@@ -53,8 +53,11 @@ TEST(keeps_foreign_layers)
 
 TEST(refuses_bad_manifests)
 {
-    static const char *const bad[] = {"{}", "{\"layers\":{}}", "{\"layers\":[{\"size\":1}]}",
-                                      "{\"layers\":[{\"digest\":\"sha256:x\"}]}", "[]",
+    static const char *const bad[] = {"{}",
+                                      "{\"layers\":{}}",
+                                      "{\"layers\":[{\"size\":1}]}",
+                                      "{\"layers\":[{\"digest\":\"sha256:x\"}]}",
+                                      "[]",
                                       "{\"layers\":[{\"digest\":\"sha256:x\",\"size\":NaN}]}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct cosign_layer *l = NULL;

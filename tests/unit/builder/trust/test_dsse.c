@@ -54,12 +54,12 @@ TEST(refuses_bad_envelopes)
 {
     static const char *const bad[] = {
         "[]",
-        "{\"payload\":\"e30=\",\"signatures\":[{\"sig\":\"AQ==\"}]}",                        /* no payloadType */
-        "{\"payloadType\":\"t\",\"signatures\":[{\"sig\":\"AQ==\"}]}",                       /* no payload */
-        "{\"payloadType\":\"t\",\"payload\":\"e30\",\"signatures\":[{\"sig\":\"AQ==\"}]}",   /* not base64 */
-        "{\"payloadType\":\"t\",\"payload\":\"e30=\",\"signatures\":[]}",                    /* no signature */
-        "{\"payloadType\":\"t\",\"payload\":\"e30=\",\"signatures\":[{\"keyid\":\"k\"}]}",   /* no sig */
-        "{\"payloadType\":\"t\",\"payload\":\"e30=\",\"signatures\":[{\"sig\":\"!!!!\"}]}",  /* sig not base64 */
+        "{\"payload\":\"e30=\",\"signatures\":[{\"sig\":\"AQ==\"}]}",                       /* no payloadType */
+        "{\"payloadType\":\"t\",\"signatures\":[{\"sig\":\"AQ==\"}]}",                      /* no payload */
+        "{\"payloadType\":\"t\",\"payload\":\"e30\",\"signatures\":[{\"sig\":\"AQ==\"}]}",  /* not base64 */
+        "{\"payloadType\":\"t\",\"payload\":\"e30=\",\"signatures\":[]}",                   /* no signature */
+        "{\"payloadType\":\"t\",\"payload\":\"e30=\",\"signatures\":[{\"keyid\":\"k\"}]}",  /* no sig */
+        "{\"payloadType\":\"t\",\"payload\":\"e30=\",\"signatures\":[{\"sig\":\"!!!!\"}]}", /* sig not base64 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct dsse_envelope e;
