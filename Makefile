@@ -52,8 +52,9 @@ VERSION := 0.1.0
 # build saw. Tests that call libarchive themselves link it (TEST_LIBS).
 LAZY_PKGS    := libcurl libgit2 libarchive
 # Nor against OpenSSL: SHA-256 and base64 are its own (common/sha256.c, common/base64.c), and
-# libcrypto is loaded only to check a spec's TLS pair (common/tls_pem.c through
-# builder/sys/openssl_lazy.c), which saves loading and relocating it on every start. libcurl brings
+# libcrypto is loaded only to check a spec's TLS pair (common/tls_pem.c) and to sign and verify
+# (builder/trust/), through builder/sys/openssl_lazy.c, which saves loading and relocating it on
+# every start. libcurl brings
 # OpenSSL along when it is loaded.
 BUILDER_LIBS = $(shell pkg-config --libs $(filter-out $(LAZY_PKGS) openssl,$(PKGS))) -lprotobuf-c -lm -lpthread
 soname_of    = $(shell objdump -p $$($(CC) -print-file-name=$(1)) 2>/dev/null | awk '/SONAME/ {print $$2}')

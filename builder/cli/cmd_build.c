@@ -7,6 +7,9 @@
 #include "builder/image/reference.h"
 #include "builder/registry/registry.h"
 #include "builder/registry/registry_image.h"
+#include "builder/trust/trust_attest.h"
+#include "builder/trust/trust_image.h"
+#include "builder/trust/trust_key.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/json.h"
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char build_usage[] =
@@ -43,6 +47,9 @@ static const char build_usage[] =
     "                          repository holding the spec; off by default, as every commit changes the digest\n"
     "      --push REF          then push the image to a registry (registry/repo[:tag]); with\n"
     "                          --creds USER:PASS, --insecure, --ca-cert FILE as for `amlpkg push`\n"
+    "      --sign KEY          sign the image with KEY (PEM, as for `amlpkg sign`): the pushed image\n"
+    "                          with --push (signature tag sha256-<digest>.sig beside it), else the output;\n"
+    "                          and attach its SLSA provenance, signed with KEY (verify --provenance)\n"
     "      --no-sbom           do not write the SPDX 2.3 SBOM beside the output (OUTPUT.spdx.json)\n"
     "      --fsync             flush an archive to disk before renaming it into place (it is always\n"
     "                          renamed only when complete; like docker save, not flushed by default)\n"
@@ -76,6 +83,7 @@ struct build_options {
     struct spec_cli package;
     struct build_request build;
     const char *push;
+    const char *sign_key;         /* --sign */
     struct transfer_cli transfer; /* --creds, --insecure, --ca-cert for --push */
     const char *spec_path;
     const char *tag;
@@ -186,6 +194,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"cache-registry", required_argument, NULL, 0x114},
         {"global-cache", required_argument, NULL, 0x115},
         {"fsync", no_argument, NULL, 0x116},
+        {"sign", required_argument, NULL, 0x117},
         SPEC_CLI_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -215,6 +224,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         case 0x114: o->build.env.cache_registry = optarg; break;
         case 0x115: o->build.env.global_cache_dir = optarg; break;
         case 0x116: o->build.fsync = 1; break;
+        case 0x117: o->sign_key = optarg; break;
         case 0x113:
             if (executor_resolve(&o->build.env.executor, optarg)) {
                 fprintf(stderr, "amlpkg build: %s\n", err_message(ERR_USAGE));
@@ -268,6 +278,10 @@ static int parse_options(struct build_options *o, int argc, char **argv)
               stderr);
         return EXIT_USAGE;
     }
+    if (o->sign_key && (o->build.dockerfile || o->build.format == BUILD_FORMAT_DOCKER_ARCHIVE)) {
+        fputs("amlpkg build: --sign signs an oci-archive, an oci-layout or the pushed image\n", stderr);
+        return EXIT_USAGE;
+    }
     if ((o->transfer.reg.creds || o->transfer.reg.insecure || o->transfer.reg.ca_cert) && !o->push &&
         !o->build.env.cache_registry) {
         fputs("amlpkg build: --creds, --insecure and --ca-cert go with --push or --cache-registry\n", stderr);
@@ -285,8 +299,38 @@ static int parse_options(struct build_options *o, int argc, char **argv)
     return 0;
 }
 
+/* --sign: the SLSA provenance of what was just built, from the output and the SBOM build_run wrote
+ * beside it (OUTPUT.spdx.json; a layout's beside its real path, as build_run names it). */
+static int provenance_of(struct buf *out, const struct build_options *o, const struct build_result *r,
+                         long long started)
+{
+    char real[PATH_MAX], *sbom = NULL;
+    const char *base = o->build.format == BUILD_FORMAT_OCI_LAYOUT && realpath(r->output, real) ? real : r->output;
+    if (!o->build.no_sbom && asprintf(&sbom, "%s.spdx.json", base) < 0)
+        return err_set(ERR_NOMEM, "out of memory");
+    const char *spec = o->spec_path ? o->spec_path : o->package.inference_config;
+    int rc = trust_provenance_collect(out, r->output, sbom, spec ? spec : r->output, started);
+    free(sbom);
+    return rc;
+}
+
+/* --sign: signs the output (reg NULL) or repo@digest on reg; one line on stderr. */
+static int sign_built(const struct trust_key *key, const char *output, struct registry *reg, const char *repo,
+                      const char *digest, const char *identity)
+{
+    char creator[64];
+    snprintf(creator, sizeof creator, "amlpkg %s", AMLPKG_VERSION);
+    struct trust_sign_options opt = {.identity = identity, .creator = creator, .timestamp = time(NULL)};
+    struct trust_signed s;
+    int rc = reg ? trust_sign_registry(&s, reg, repo, digest, key, &opt) : trust_sign_image(&s, output, key, &opt);
+    if (!rc)
+        fprintf(stderr, "signed %s as %s -> %s (key %s)\n", s.image_digest, s.identity, s.location, key->key_id);
+    return rc;
+}
+
 /* --push: the image just written goes to the registry as `amlpkg push` would send it. */
-static int push_built(struct build_options *o, const char *output, const char *sbom_layout)
+static int push_built(struct build_options *o, const char *output, const char *sbom_layout, const struct trust_key *key,
+                      const struct buf *provenance)
 {
     struct reference ref;
     int rc = reference_parse(&ref, o->push);
@@ -295,6 +339,7 @@ static int push_built(struct build_options *o, const char *output, const char *s
     struct image_source *src = NULL;
     struct registry *reg = NULL;
     struct image_transfer x = {.jobs = 4, .tty = isatty(2) && !o->json};
+    char sbom_digest[72] = "";
     o->transfer.reg.op = "push";
     if (!(rc = transfer_cli_open_push(&src, output, &reg, ref.registry, &o->transfer.reg)))
         rc = registry_image_push(reg, ref.repository, ref.tag[0] ? ref.tag : NULL, src, &x);
@@ -315,11 +360,26 @@ static int push_built(struct build_options *o, const char *output, const char *s
         char image_digest[72];
         snprintf(image_digest, sizeof image_digest, "%s", x.digest);
         if (!(rc = image_source_open(&sbom, sbom_layout)) &&
-            !(rc = registry_image_push(reg, ref.repository, NULL, sbom, &y)))
+            !(rc = registry_image_push(reg, ref.repository, NULL, sbom, &y))) {
+            snprintf(sbom_digest, sizeof sbom_digest, "%s", y.digest);
             fprintf(stderr, "pushed the SBOM as %s (subject %s%s%s)\n", y.digest, image_digest,
                     y.referrers_fallback ? "; listed in the referrers tag sha256-" : "",
                     y.referrers_fallback ? image_digest + 7 : "");
+        }
         image_source_free(sbom);
+    }
+    if (!rc && key) { /* --sign: the signature goes beside the pushed image, under the name it was pushed as */
+        struct reference named = ref;
+        named.digest[0] = '\0';
+        char identity[700];
+        reference_format(identity, sizeof identity, &named);
+        rc = sign_built(key, NULL, reg, ref.repository, x.digest, identity);
+        /* The SBOM is signed too, by digest (its identity the repository, as for a digest pull). */
+        snprintf(identity, sizeof identity, "%s/%s", ref.registry, ref.repository);
+        if (!rc && sbom_digest[0])
+            rc = sign_built(key, NULL, reg, ref.repository, sbom_digest, identity);
+        if (!rc && !(rc = trust_attest_registry(reg, ref.repository, x.digest, key, provenance->data, provenance->len)))
+            fprintf(stderr, "attached the SLSA provenance of %s, signed with key %s\n", x.digest, key->key_id);
     }
     registry_free(reg);
     image_source_free(src);
@@ -337,7 +397,13 @@ int cmd_build(int argc, char **argv)
 
     struct spec *spec = NULL;
     struct build_result result = {0};
-    int rc = spec_cli_load(&spec, &o.package, o.spec_path);
+    struct trust_key *key = NULL;
+    struct buf provenance;
+    buf_init(&provenance, 0);
+    long long started = time(NULL);
+    /* The key first: a wrong passphrase should not cost a build. */
+    int rc = o.sign_key ? trust_key_load_private(&key, o.sign_key) : 0;
+    rc = rc ? rc : spec_cli_load(&spec, &o.package, o.spec_path);
     if (rc || (o.tag && (rc = apply_tag(spec, o.tag))) || (rc = build_run(&result, spec, &o.build)))
         goto done;
     if (result.wrote_dockerfile) {
@@ -346,9 +412,18 @@ int cmd_build(int argc, char **argv)
         goto done;
     }
     print_result(&o, result.output, &result.image);
-    if (o.push)
-        rc = push_built(&o, result.output, result.sbom_layout);
+    if (key && (rc = provenance_of(&provenance, &o, &result, started)))
+        goto done;
+    if (o.push) {
+        rc = push_built(&o, result.output, result.sbom_layout, key, &provenance);
+    } else if (key && !(rc = sign_built(key, result.output, NULL, NULL, NULL, NULL)) &&
+               !(rc = trust_attest_image(result.output, key, provenance.data, provenance.len))) {
+        fprintf(stderr, "attached the SLSA provenance of %s to %s, signed with key %s\n", result.image.manifest.digest,
+                result.output, key->key_id);
+    }
 done:
+    buf_release(&provenance);
+    trust_key_free(key);
     build_result_release(&result);
     spec_free(spec);
     return rc ? cmd_report_error(rc) : EXIT_OK;

@@ -1,4 +1,4 @@
-/* The libcrypto functions of common/tls_pem.c, loaded on first use (lazy_lib.h).
+/* The libcrypto functions of common/tls_pem.c and builder/trust/, loaded on first use (lazy_lib.h).
  *
  * amlpkg reads PEM files only to check a spec's service.tls pair the way
  * amlserve will load it; every other command would load libcrypto for nothing.
@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #ifndef AMLPKG_CRYPTO_SONAME
@@ -31,3 +32,41 @@ LAZY_FORWARD(crypto, EVP_PKEY *, PEM_read_bio_PrivateKey, (BIO * bp, EVP_PKEY **
              (bp, x, cb, u))
 LAZY_FORWARD(crypto, int, X509_check_private_key, (const X509 *x509, const EVP_PKEY *pkey), (x509, pkey))
 LAZY_FORWARD_VOID(crypto, X509_free, (X509 * a), (a))
+
+/* builder/trust/trust_key.c: signing keys, signatures (amlpkg keygen, sign, verify). */
+LAZY_FORWARD(crypto, int, EVP_PKEY_get_base_id, (const EVP_PKEY *pkey), (pkey))
+LAZY_FORWARD(crypto, int, EVP_PKEY_get_group_name,
+             (const EVP_PKEY *pkey, char *name, size_t name_sz, size_t *gname_len), (pkey, name, name_sz, gname_len))
+LAZY_FORWARD(crypto, int, i2d_PUBKEY, (const EVP_PKEY *a, unsigned char **pp), (a, pp))
+LAZY_FORWARD_VOID(crypto, CRYPTO_free, (void *ptr, const char *file, int line), (ptr, file, line))
+LAZY_FORWARD(crypto, EVP_PKEY *, PEM_read_bio_PUBKEY, (BIO * bp, EVP_PKEY **x, pem_password_cb *cb, void *u),
+             (bp, x, cb, u))
+LAZY_FORWARD(crypto, EVP_MD_CTX *, EVP_MD_CTX_new, (void), ())
+LAZY_FORWARD_VOID(crypto, EVP_MD_CTX_free, (EVP_MD_CTX * ctx), (ctx))
+LAZY_FORWARD(crypto, const EVP_MD *, EVP_sha256, (void), ())
+LAZY_FORWARD(crypto, int, EVP_DigestSignInit,
+             (EVP_MD_CTX * ctx, EVP_PKEY_CTX **pctx, const EVP_MD *type, ENGINE *e, EVP_PKEY *pkey),
+             (ctx, pctx, type, e, pkey))
+LAZY_FORWARD(crypto, int, EVP_DigestSign,
+             (EVP_MD_CTX * ctx, unsigned char *sigret, size_t *siglen, const unsigned char *tbs, size_t tbslen),
+             (ctx, sigret, siglen, tbs, tbslen))
+LAZY_FORWARD(crypto, int, EVP_DigestVerifyInit,
+             (EVP_MD_CTX * ctx, EVP_PKEY_CTX **pctx, const EVP_MD *type, ENGINE *e, EVP_PKEY *pkey),
+             (ctx, pctx, type, e, pkey))
+LAZY_FORWARD(crypto, int, EVP_DigestVerify,
+             (EVP_MD_CTX * ctx, const unsigned char *sigret, size_t siglen, const unsigned char *tbs, size_t tbslen),
+             (ctx, sigret, siglen, tbs, tbslen))
+LAZY_FORWARD(crypto, BIO *, BIO_new, (const BIO_METHOD *type), (type))
+LAZY_FORWARD(crypto, const BIO_METHOD *, BIO_s_mem, (void), ())
+LAZY_FORWARD(crypto, long, BIO_ctrl, (BIO * bp, int cmd, long larg, void *parg), (bp, cmd, larg, parg))
+LAZY_FORWARD(crypto, const EVP_CIPHER *, EVP_aes_256_cbc, (void), ())
+LAZY_FORWARD(crypto, int, PEM_write_bio_PKCS8PrivateKey,
+             (BIO * bp, const EVP_PKEY *x, const EVP_CIPHER *enc, const char *kstr, int klen, pem_password_cb *cb,
+              void *u),
+             (bp, x, enc, kstr, klen, cb, u))
+LAZY_FORWARD(crypto, int, PEM_write_bio_PUBKEY, (BIO * bp, const EVP_PKEY *x), (bp, x))
+LAZY_FORWARD(crypto, EVP_PKEY_CTX *, EVP_PKEY_CTX_new_id, (int id, ENGINE *e), (id, e))
+LAZY_FORWARD_VOID(crypto, EVP_PKEY_CTX_free, (EVP_PKEY_CTX * ctx), (ctx))
+LAZY_FORWARD(crypto, int, EVP_PKEY_keygen_init, (EVP_PKEY_CTX * ctx), (ctx))
+LAZY_FORWARD(crypto, int, EVP_PKEY_CTX_set_ec_paramgen_curve_nid, (EVP_PKEY_CTX * ctx, int nid), (ctx, nid))
+LAZY_FORWARD(crypto, int, EVP_PKEY_keygen, (EVP_PKEY_CTX * ctx, EVP_PKEY **ppkey), (ctx, ppkey))

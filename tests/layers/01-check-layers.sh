@@ -25,10 +25,11 @@ allowed() {
     builder/image) echo "common cache runtime/engine builder/sys builder/spec builder/image" ;;
     builder/registry) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/registry" ;;
     builder/env) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/registry builder/env" ;;
+    builder/trust) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/registry builder/trust" ;;
     builder/service) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/service" ;;
     builder/deploy) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/registry builder/env builder/pipeline builder/deploy" ;;
     builder/pipeline) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/registry builder/env builder/pipeline" ;;
-    builder/cli) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/registry builder/env builder/pipeline builder/service builder/deploy builder/cli" ;;
+    builder/cli) echo "common cache runtime/engine builder/sys builder/spec builder/image builder/registry builder/env builder/pipeline builder/service builder/deploy builder/trust builder/cli" ;;
     *) echo "" ;;
   esac
 }

@@ -1,0 +1,62 @@
+/* amlpkg keygen [PREFIX]: a signing key pair for amlpkg sign and verify (and cosign, podman, skopeo). */
+#include "builder/cli/commands.h"
+#include "builder/trust/trust_key.h"
+#include "common/err.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static const char keygen_usage[] =
+    "usage: amlpkg keygen [PREFIX] [options]\n"
+    "\n"
+    "Writes a signing key pair: PREFIX.key, the private key (PEM PKCS#8, mode 0600), and PREFIX.pub,\n"
+    "the public key (PEM PKIX) that amlpkg verify, cosign verify --key and podman's policy.json\n"
+    "(sigstoreSigned keyPath) read. PREFIX defaults to 'cosign'. The private key is encrypted\n"
+    "(AES-256-CBC) with the passphrase in AMLPKG_SIGNING_PASSWORD; when that is unset, the\n"
+    "passphrase is asked for on the terminal; an empty passphrase (or no terminal) leaves it\n"
+    "unencrypted.\n"
+    "\n"
+    "options:\n"
+    "      --algorithm ALG  ecdsa-p256 (default, what cosign makes) or ed25519\n"
+    "      --force          replace existing PREFIX.key and PREFIX.pub\n"
+    "  -h, --help           show this help\n";
+
+int cmd_keygen(int argc, char **argv)
+{
+    static const struct option long_opts[] = {{"algorithm", required_argument, NULL, 0x200},
+                                              {"force", no_argument, NULL, 0x201},
+                                              {"help", no_argument, NULL, 'h'},
+                                              {NULL, 0, NULL, 0}};
+    enum trust_algorithm alg = TRUST_ECDSA_P256;
+    int force = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 0x200:
+            if (trust_algorithm_parse(&alg, optarg)) {
+                fprintf(stderr, "amlpkg keygen: %s\n", err_message(ERR_USAGE));
+                return EXIT_USAGE;
+            }
+            break;
+        case 0x201: force = 1; break;
+        case 'h': fputs(keygen_usage, stdout); return EXIT_OK;
+        default: fputs(keygen_usage, stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc - 1) {
+        fprintf(stderr, "amlpkg keygen: expected at most one PREFIX\n%s", keygen_usage);
+        return EXIT_USAGE;
+    }
+    const char *prefix = optind < argc ? argv[optind] : "cosign";
+    const char *pass = getenv(TRUST_PASSWORD_ENV);
+    int rc = trust_keygen(prefix, alg, force);
+    if (rc)
+        return cmd_report_error(rc);
+    printf("wrote %s.key (%s private key, %s, mode 0600) and %s.pub\n", prefix, trust_algorithm_name(alg),
+           pass && !pass[0] ? "unencrypted"
+           : pass           ? "encrypted"
+                            : "encrypted unless the passphrase was empty",
+           prefix);
+    return EXIT_OK;
+}
