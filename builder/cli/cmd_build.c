@@ -304,14 +304,8 @@ static int parse_options(struct build_options *o, int argc, char **argv)
 static int provenance_of(struct buf *out, const struct build_options *o, const struct build_result *r,
                          long long started)
 {
-    char real[PATH_MAX], *sbom = NULL;
-    const char *base = o->build.format == BUILD_FORMAT_OCI_LAYOUT && realpath(r->output, real) ? real : r->output;
-    if (!o->build.no_sbom && asprintf(&sbom, "%s.spdx.json", base) < 0)
-        return err_set(ERR_NOMEM, "out of memory");
     const char *spec = o->spec_path ? o->spec_path : o->package.inference_config;
-    int rc = trust_provenance_collect(out, r->output, sbom, spec ? spec : r->output, started);
-    free(sbom);
-    return rc;
+    return trust_provenance_collect(out, r->output, r->sbom_path, spec ? spec : r->output, started);
 }
 
 /* --sign: signs the output (reg NULL) or repo@digest on reg; one line on stderr. */

@@ -98,10 +98,13 @@ static int write_sbom(struct build_result *r, const struct build_request *req, c
                       const struct spec *spec, struct cache *cache, struct digest_prefetch *prefetch)
 {
     /* A layout folder ("." included) gets its SBOM beside it, not inside it. */
-    char real[PATH_MAX], *sbom_path = NULL;
+    char real[PATH_MAX];
     const char *base = req->format == BUILD_FORMAT_OCI_LAYOUT && realpath(r->output, real) ? real : r->output;
-    if (asprintf(&sbom_path, "%s.spdx.json", base) < 0)
+    if (asprintf(&r->sbom_path, "%s.spdx.json", base) < 0) {
+        r->sbom_path = NULL;
         return nomem();
+    }
+    const char *sbom_path = r->sbom_path;
     int rc = sbom_write(sbom_path, plan, spec, r->image.manifest.digest, cache, prefetch, req->fsync);
     if (!rc && (req->format == BUILD_FORMAT_OCI_LAYOUT || req->sbom_for_push)) {
         struct oci_blob blobs[2] = {0}, manifest = {0};
@@ -116,7 +119,6 @@ static int write_sbom(struct build_result *r, const struct build_request *req, c
         oci_blob_release(&blobs[1]);
         oci_blob_release(&manifest);
     }
-    free(sbom_path);
     return rc;
 }
 
@@ -190,6 +192,7 @@ void build_result_release(struct build_result *r)
     free(r->image_name);
     free(r->image_tag);
     free(r->output);
+    free(r->sbom_path);
     free(r->sbom_layout);
     free(r->work_dir);
     *r = (struct build_result){0};

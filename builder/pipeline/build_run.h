@@ -40,6 +40,7 @@ struct build_result {
     char *output;           /* where the image went */
     struct oci_image image; /* digests, sizes and media types (its files are gone) */
     enum env_origin origin; /* where the environment came from */
+    char *sbom_path;        /* the SBOM written beside the output, or NULL with no_sbom */
     char *sbom_layout;      /* with sbom_for_push: an OCI layout holding the SBOM artifact */
     char *work_dir;         /* staging beside the output, removed by build_result_release */
 };
