@@ -1,0 +1,253 @@
+"""amlpkg's scikit-learn converter, run by `amlpkg build` / `serve` in a
+subprocess of the build machine's Python (unpickling runs the pickle's code:
+it happens here, never inside amlpkg or amlserve).
+
+  amlpkg_sklearn.py --model FILE --out DIR [--method predict|predict_proba|both]
+                    [--sample FILE] [--check-rows N]
+
+Writes DIR/model.onnx (input 'data' [N, F] double), DIR/check.json (rows and
+scikit-learn's own outputs for them, which amlpkg compares with its engine),
+DIR/input_sample.json and DIR/output_sample.json (for swagger), and prints a
+one-line JSON summary. Errors: one line 'error: ...' on stderr, exit 1."""
+import argparse
+import bz2
+import gzip
+import json
+import lzma
+import os
+import pickletools
+import sys
+import warnings
+import zlib
+
+PRODUCER = ("amlpkg-sklearn", "1")
+
+
+class Failure(Exception):
+    pass
+
+
+def pickled_version(path):
+    """The scikit-learn version a pickle was made with, read from its opcodes without running them."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise Failure(f"cannot read '{path}': {e.strerror}")
+    for magic, unpack in ((b"\x1f\x8b", gzip.decompress), (b"BZh", bz2.decompress), (b"\xfd7zXZ", lzma.decompress),
+                          (b"\x5d\x00\x00", lzma.decompress), (b"\x78", zlib.decompress)):
+        if data.startswith(magic):
+            try:
+                data = unpack(data)
+            except Exception:
+                try:
+                    data = zlib.decompressobj().decompress(data)
+                except Exception:
+                    pass
+            break
+    want = False
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            if isinstance(arg, str):
+                if want:
+                    return arg
+                want = arg == "_sklearn_version"
+    except Exception:
+        pass  # joblib interleaves array bytes with the pickle: what was read before them is enough
+    return None
+
+
+def load(path, python):
+    made_with = pickled_version(path)
+    try:
+        import sklearn
+    except ImportError:
+        raise Failure(f"{python} cannot import scikit-learn; install it for that Python (Debian: python3-sklearn) "
+                      "or give --python with one that has it" + (f" (the pickle needs {made_with})" if made_with else ""))
+    found = sklearn.__version__
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            try:
+                import joblib
+                est = joblib.load(path)
+            except ImportError:
+                import pickle
+                with open(path, "rb") as f:
+                    est = pickle.load(f)
+        except Exception as e:
+            detail = f"{type(e).__name__}: {e}".splitlines()[0][:300]
+            if made_with and made_with != found:
+                raise Failure(f"'{path}' was pickled with scikit-learn {made_with}; {python} has scikit-learn {found}, "
+                              f"which cannot load it ({detail}); install scikit-learn {made_with} for a Python and "
+                              "give it with --python")
+            raise Failure(f"cannot unpickle '{path}' with scikit-learn {found}: {detail}")
+    if made_with and made_with != found:
+        print(f"warning: '{os.path.basename(path)}' was pickled with scikit-learn {made_with}, loaded with {found}; "
+              "the exactness check below decides", file=sys.stderr)
+    del caught
+    return est, made_with, found
+
+
+def read_sample(path, width):
+    import numpy as np
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        raise Failure(f"input sample '{path}': {e}")
+    rows = doc.get("data", doc.get("input_data")) if isinstance(doc, dict) else doc
+    if isinstance(rows, dict) and "data" in rows:
+        rows = rows["data"]
+    try:
+        x = np.asarray(rows, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise Failure(f"input sample '{path}': 'data' is not a table of numbers")
+    if x.ndim == 1:
+        x = x.reshape(1, -1)
+    if x.ndim != 2 or x.shape[1] != width or x.shape[0] == 0:
+        raise Failure(f"input sample '{path}': expected rows of {width} numbers, got shape {list(x.shape)}")
+    return x
+
+
+def first_step(est):
+    while type(est).__name__ == "Pipeline":
+        steps = [s for _, s in est.steps if s is not None and not (isinstance(s, str) and s == "passthrough")]
+        if not steps:
+            return est
+        est = steps[0]
+    return est
+
+
+def synth_rows(est, width, n):
+    """Rows shaped like the training data where the model says how (scaler statistics, categories, tree
+    thresholds); standard normal otherwise. Fixed seed: the same pickle always gives the same rows."""
+    import numpy as np
+    rng = np.random.RandomState(20240)
+    first = first_step(est)
+    name = type(first).__name__
+    x = rng.standard_normal((n, width))
+    if name == "StandardScaler" and getattr(first, "mean_", None) is not None:
+        scale = first.scale_ if first.scale_ is not None else np.ones(width)
+        x = first.mean_ + x * scale
+    elif name == "MinMaxScaler":
+        x = first.data_min_ + rng.uniform(-0.1, 1.1, (n, width)) * first.data_range_
+    elif name in ("MaxAbsScaler", "RobustScaler") and getattr(first, "scale_", None) is not None:
+        x = x * first.scale_ + (getattr(first, "center_", None) if getattr(first, "center_", None) is not None else 0)
+    elif name == "OneHotEncoder":
+        cols = []
+        for cats in first.categories_:
+            cats = np.asarray(cats, dtype=np.float64)
+            cols.append(cats[rng.randint(0, len(cats), n)])
+        x = np.stack(cols, axis=1)
+    elif name in ("MultinomialNB", "ComplementNB", "BernoulliNB"):
+        x = rng.poisson(2.0, (n, width)).astype(np.float64)
+    elif hasattr(first, "estimators_") or hasattr(first, "tree_"):
+        lo, hi = np.full(width, -1.0), np.full(width, 1.0)
+        trees = [first] if hasattr(first, "tree_") else np.ravel(first.estimators_)
+        seen = [[] for _ in range(width)]
+        for t in trees:
+            t = t.tree_
+            for f, thr in zip(t.feature, t.threshold):
+                if f >= 0:
+                    seen[f].append(thr)
+        for f in range(width):
+            if seen[f]:
+                a, b = min(seen[f]), max(seen[f])
+                pad = max(b - a, 1.0) * 0.2
+                lo[f], hi[f] = a - pad, b + pad
+        x = lo + rng.uniform(0, 1, (n, width)) * (hi - lo)
+    return x
+
+
+def expected(est, x, methods):
+    import numpy as np
+    out = {}
+    for m in methods:
+        fn = getattr(est, m, None)
+        if fn is None:
+            raise Failure(f"{type(est).__name__} has no {m}")
+        try:
+            out[m] = np.asarray(fn(x))
+        except Exception as e:
+            raise Failure(f"scikit-learn's own {m} fails on the check rows: {type(e).__name__}: {e}")
+    return out
+
+
+def encode_output(v):
+    import numpy as np
+    v = np.asarray(v)
+    if v.dtype.kind not in "iubf":
+        raise Failure(f"scikit-learn's output has dtype {v.dtype}, not numbers")
+    return {"shape": list(v.shape), "values": v.astype(np.float64).ravel().tolist()}
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="amlpkg_sklearn.py")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--method", default="predict", choices=["predict", "predict_proba", "both"])
+    ap.add_argument("--sample")
+    ap.add_argument("--check-rows", type=int, default=100)
+    ap.add_argument("--python", default=sys.executable)
+    a = ap.parse_args()
+    import numpy as np
+
+    import convert
+    from graph import Graph, Unsupported
+
+    est, made_with, found = load(a.model, a.python)
+    width = getattr(est, "n_features_in_", None)
+    if width is None:
+        first = first_step(est)
+        width = getattr(first, "n_features_in_", None)
+    if not isinstance(width, (int, np.integer)) or width < 1:
+        raise Failure(f"'{a.model}' holds {convert.qualified(est)}, which has no n_features_in_ (is it fitted? "
+                      "is it a scikit-learn estimator?)")
+    width = int(width)
+    methods = ["predict", "predict_proba"] if a.method == "both" else [a.method]
+    g = Graph(width)
+    try:
+        kind, result = convert.convert(g, est, "data", width)
+        if kind != "predict":
+            raise Unsupported(f"{convert.describe(est)} only transforms; no-code scoring needs a model that predicts "
+                              "(end the Pipeline with an estimator)")
+        missing = [m for m in methods if m not in result]
+        if missing:
+            raise Unsupported(f"{convert.describe(est)} has no {missing[0]} that converts"
+                              + (" (scikit-learn has none either)" if not hasattr(est, missing[0]) else "")
+                              + "; use method: predict")
+        model = g.finish([(m, *result[m]) for m in methods], PRODUCER,
+                         f"converted by amlpkg from {os.path.basename(a.model)}: {convert.describe(est)}, "
+                         f"scikit-learn {found}")
+    except Unsupported as e:
+        raise Failure(str(e))
+    x = read_sample(a.sample, width) if a.sample else synth_rows(est, width, max(1, a.check_rows))
+    want = expected(est, x, methods)
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "model.onnx"), "wb") as f:
+        f.write(model)
+    with open(os.path.join(a.out, "check.json"), "w") as f:
+        json.dump({"input": x.tolist(), "outputs": {m: encode_output(v) for m, v in want.items()}}, f)
+    sample_rows = x[:2]
+    with open(os.path.join(a.out, "input_sample.json"), "w") as f:
+        json.dump({"data": sample_rows.tolist()}, f)
+    sample_out = {m: np.asarray(v)[:2].tolist() for m, v in want.items()}
+    with open(os.path.join(a.out, "output_sample.json"), "w") as f:
+        json.dump(sample_out[methods[0]] if len(methods) == 1 else sample_out, f)
+    print(json.dumps({"estimator": convert.describe(est), "n_features": width, "outputs": methods,
+                      "rows": int(x.shape[0]), "scikit_learn": found, "pickled_with": made_with}))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    try:
+        main()
+    except Failure as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except Exception as e:  # a converter bug: say so, with where it happened
+        import traceback
+        traceback.print_exc()
+        print(f"error: internal converter error: {type(e).__name__}: {e}", file=sys.stderr)
+        sys.exit(1)
