@@ -40,8 +40,8 @@ enum {
     "      --environment-dir DIR  with --inference-config: an Environment.save_to_directory folder\n"                  \
     "      --model-framework F    Azure's model_framework for every --model (ScikitLearn, Onnx, ...);\n"             \
     "                             --model with ScikitLearn and no --inference-config is no-code\n"                   \
-    "      --python PATH          Python with scikit-learn that converts scikit-learn models\n"                       \
-    "                             (default /usr/bin/python3)\n"                                                        \
+    "      --python PATH          the Python with scikit-learn that converts scikit-learn models\n"                   \
+    "                             (default /usr/bin/python3; serve and profile: also the entry script's)\n"          \
     "      --check-rows N         rows synthesised to check a converted model against scikit-learn\n"               \
     "                             when there is no input sample (default 100)\n"
 

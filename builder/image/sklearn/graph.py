@@ -126,4 +126,4 @@ def label_ints(classes):
     shown = ", ".join(repr(c) for c in classes.tolist()[:4])
     raise Unsupported(f"the class labels are not integers ({shown}{', ...' if len(classes) > 4 else ''}): the "
                       "native engine has no string tensors; train on integer labels (e.g. LabelEncoder) and map "
-                      "them back in the client")
+                      "them back in the client, or score the model with an entry script on a Python base image")
