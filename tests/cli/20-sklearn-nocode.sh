@@ -152,3 +152,15 @@ check_fails "a folder with two pickles must name one" "holds several pickles" ba
   "mkdir -p '$WORK/two' && cp '$WORK/m/ridge/model.pkl' '$WORK/two/a.pkl' && cp '$WORK/m/ridge/model.pkl' '$WORK/two/b.joblib' &&
    printf 'models: [{name: t, version: 1, path: ., framework: sklearn}]\n' > '$WORK/two/spec.yaml' && '$AMLPKG' build '$WORK/two/spec.yaml' -o '$WORK/two.tar'"
 check "no conversion directory is left behind" bash -c "! ls -A '$TMPDIR' | grep -q ."
+
+# The example: train, pickle, package; its image answers the sample request.
+mkdir -p "$WORK/ex" && cp "$ROOT/examples/sklearn-nocode/"{train.py,spec.yaml,sample-request.json} "$WORK/ex/"
+check "examples/sklearn-nocode trains and pickles its model" "$PY" "$WORK/ex/train.py"
+check "... and packages it, checked on its sample request" bash -c \
+  "'$AMLPKG' build '$WORK/ex/spec.yaml' -o '$WORK/ex/iris.tar' 2>&1 | grep -q 'converted iris:1 (Pipeline(StandardScaler, LogisticRegression), 4 features) to ONNX-ML; it matches scikit-learn on 3 rows'"
+config=$(unpack "$WORK/ex/iris.tar" "$WORK/ex")
+serve_image "$WORK/ex" "$config"
+check "... and the image answers labels 0, 1, 2 with their probabilities" bash -c \
+  "curl -fsS -H 'Content-Type: application/json' --data-binary @'$WORK/ex/sample-request.json' http://127.0.0.1:$port/score |
+   jq -e '.predict == [0, 1, 2] and (.predict_proba | length) == 3 and (.predict_proba[0][0] > 0.9)'"
+kill "$pid"; wait "$pid" 2>/dev/null

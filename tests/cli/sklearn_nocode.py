@@ -36,11 +36,13 @@ def data():
 
 def cases():
     from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier,
-                                  GradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor)
+                                  GradientBoostingRegressor, HistGradientBoostingClassifier,
+                                  HistGradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor)
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import (ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge,
                                       SGDClassifier)
-    from sklearn.naive_bayes import BernoulliNB, GaussianNB, MultinomialNB
+    from sklearn.naive_bayes import BernoulliNB, ComplementNB, GaussianNB, MultinomialNB
+    from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import MinMaxScaler, Normalizer, OneHotEncoder, RobustScaler, StandardScaler
     from sklearn.svm import SVC, SVR, LinearSVC
@@ -76,12 +78,26 @@ def cases():
          (xc, yc), "both"),
         ("gradient_boosting_regressor", GradientBoostingRegressor(n_estimators=40, max_depth=3, random_state=0),
          (xr, yr), "predict"),
+        ("hist_gradient_boosting_regressor", HistGradientBoostingRegressor(max_iter=40, random_state=0), (xr, yr),
+         "predict"),
+        ("hist_gradient_boosting_poisson", HistGradientBoostingRegressor(loss="poisson", max_iter=30, random_state=0),
+         (xn, xn[:, 0] + xn[:, 3]), "predict"),
+        ("hist_gradient_boosting_binary", HistGradientBoostingClassifier(max_iter=30, random_state=0), (xb, yb),
+         "both"),
+        ("hist_gradient_boosting_multiclass", HistGradientBoostingClassifier(max_iter=20, random_state=0), (xc, yc),
+         "both"),
+        ("hist_gradient_boosting_missing", HistGradientBoostingClassifier(max_iter=20, random_state=0),
+         (with_nan(xc, rs), yc), "both"),
         ("svc_rbf_probability", SVC(probability=True, random_state=0), (xc, yc), "both"),
         ("svc_linear_binary", SVC(kernel="linear", C=0.5), (xb, yb), "predict"),
         ("svr_rbf", SVR(C=10.0, epsilon=0.5), (xr, yr), "predict"),
         ("gaussian_nb", GaussianNB(), (xc, yc), "both"),
         ("multinomial_nb", MultinomialNB(), (xn, yn), "both"),
         ("bernoulli_nb", BernoulliNB(binarize=2.5), (xn, yn), "both"),
+        ("complement_nb", ComplementNB(), (xn, yn), "both"),
+        ("knn_classifier", KNeighborsClassifier(n_neighbors=5), (xc, yc), "both"),
+        ("knn_classifier_distance", KNeighborsClassifier(n_neighbors=7, weights="distance"), (xb, yb), "both"),
+        ("knn_regressor_manhattan", KNeighborsRegressor(n_neighbors=4, metric="manhattan"), (xr, yr), "predict"),
         ("pipeline_scaled_logistic", make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)), (xc, yc),
          "both"),
         ("pipeline_minmax_svc", make_pipeline(MinMaxScaler(), SVC(probability=True, random_state=0)), (xb, yb),
@@ -89,11 +105,19 @@ def cases():
         ("pipeline_robust_normalizer_ridge", make_pipeline(RobustScaler(), Normalizer(), Ridge()), (xr, yr),
          "predict"),
         ("pipeline_imputer_forest", make_pipeline(SimpleImputer(strategy="median"),
-                                                  RandomForestClassifier(n_estimators=8, random_state=0)), (xc, yc),
+                                                  RandomForestClassifier(n_estimators=8, random_state=0)),
+         (with_nan(xc, rs), yc),
          "both"),
         ("pipeline_one_hot_logistic", make_pipeline(OneHotEncoder(handle_unknown="ignore"), LogisticRegression()),
          (xi, yi), "both"),
     ]
+
+
+def with_nan(x, rs):
+    """x with a tenth of its values missing (NaN), which HistGradientBoosting trains and predicts with."""
+    x = x.copy()
+    x[rs.uniform(size=x.shape) < 0.1] = np.nan
+    return x
 
 
 def azure_answer(est, x, method):

@@ -3,15 +3,17 @@
 Each family module lists the scikit-learn class names it converts; a
 transformer returns (value, width), a final estimator {output: (value, rank)}.
 Anything else is refused by name, with the alternative."""
+import hist_boosting
 import linear
 import naive_bayes
+import neighbors
 import preprocessing
 import svm
 import trees
 from graph import Unsupported
 
 FAMILIES = {}
-for _mod in (linear, trees, svm, naive_bayes):
+for _mod in (linear, trees, hist_boosting, svm, naive_bayes, neighbors):
     for _name in getattr(_mod, "REGRESSORS", ()):
         FAMILIES[_name] = ("predict", _mod.regressor)
     for _name in getattr(_mod, "CLASSIFIERS", ()):
