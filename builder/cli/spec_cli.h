@@ -38,11 +38,11 @@ enum {
     "                             repeat for several\n"                                                                \
     "      --deployment-config F  with --inference-config: Azure ML's deploymentconfig.json\n"                         \
     "      --environment-dir DIR  with --inference-config: an Environment.save_to_directory folder\n"                  \
-    "      --model-framework F    Azure's model_framework for every --model (ScikitLearn, Onnx, ...);\n"             \
-    "                             --model with ScikitLearn and no --inference-config is no-code\n"                   \
-    "      --python PATH          the Python with scikit-learn that converts scikit-learn models\n"                   \
-    "                             (default /usr/bin/python3; serve and profile: also the entry script's)\n"          \
-    "      --check-rows N         rows synthesised to check a converted model against scikit-learn\n"               \
+    "      --model-framework F    Azure's model_framework for every --model (ScikitLearn, Onnx, ...);\n"               \
+    "                             --model with ScikitLearn and no --inference-config is no-code\n"                     \
+    "      --python PATH          the Python with scikit-learn that converts scikit-learn models\n"                    \
+    "                             (default /usr/bin/python3; serve and profile: also the entry script's)\n"            \
+    "      --check-rows N         rows synthesised to check a converted model against scikit-learn\n"                  \
     "                             when there is no input sample (default 100)\n"
 
 #define SPEC_CLI_MAX_MODELS 1000

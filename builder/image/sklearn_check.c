@@ -9,8 +9,8 @@
 #include <string.h>
 
 /* A JSON array of numbers into doubles; nested arrays only where rank 2 says so. */
-static int read_numbers(double **out, struct arena *arena, const struct json_value *v, size_t want,
-                        const char *source, const char *field)
+static int read_numbers(double **out, struct arena *arena, const struct json_value *v, size_t want, const char *source,
+                        const char *field)
 {
     if (!v || v->type != JSON_ARRAY || v->count != want)
         return err_set(ERR_INVALID, "%s: %s: expected an array of %zu numbers", source, field, want);
@@ -122,7 +122,8 @@ static const struct sklearn_check_output *find_output(const struct sklearn_check
 static int compare_output(const struct sklearn_check_output *want, const struct tensor *got)
 {
     int64_t cols = want->rank == 2 ? want->dims[1] : 1;
-    int shape_ok = got->rank == want->rank && got->dims[0] == want->dims[0] && (want->rank == 1 || got->dims[1] == cols);
+    int shape_ok =
+        got->rank == want->rank && got->dims[0] == want->dims[0] && (want->rank == 1 || got->dims[1] == cols);
     if (!shape_ok) {
         char shape[64];
         if (got->rank == 2)
@@ -140,11 +141,11 @@ static int compare_output(const struct sklearn_check_output *want, const struct 
     for (size_t i = 0; i < n; i++)
         largest = fmax(largest, fabs(want->values[i]));
     for (size_t i = 0; i < n; i++) {
-        double g = got->type == TENSOR_INT64    ? (double)((const int64_t *)got->data)[i]
-                   : got->type == TENSOR_INT32  ? (double)((const int32_t *)got->data)[i]
-                   : got->type == TENSOR_BOOL   ? (double)((const uint8_t *)got->data)[i]
-                   : got->type == TENSOR_FLOAT  ? (double)((const float *)got->data)[i]
-                                                : ((const double *)got->data)[i];
+        double g = got->type == TENSOR_INT64   ? (double)((const int64_t *)got->data)[i]
+                   : got->type == TENSOR_INT32 ? (double)((const int32_t *)got->data)[i]
+                   : got->type == TENSOR_BOOL  ? (double)((const uint8_t *)got->data)[i]
+                   : got->type == TENSOR_FLOAT ? (double)((const float *)got->data)[i]
+                                               : ((const double *)got->data)[i];
         double w = want->values[i];
         int same = exact ? g == w : (isnan(w) ? isnan(g) : fabs(g - w) <= SKLEARN_CHECK_RTOL * fmax(fabs(w), largest));
         if (same)

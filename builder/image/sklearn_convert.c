@@ -47,8 +47,7 @@ static int find_pickle(char **out, const struct spec *spec, const struct spec_mo
         if (e->d_name[0] == '.' || !has_pickle_suffix(e->d_name))
             continue;
         if (found++) {
-            rc = err_set(ERR_INVALID,
-                         "%s:%d: models[%zu].path: '%s' holds several pickles ('%s', '%s'); name the file",
+            rc = err_set(ERR_INVALID, "%s:%d: models[%zu].path: '%s' holds several pickles ('%s', '%s'); name the file",
                          spec->file, m->line, index, m->path, strrchr(*out, '/') + 1, e->d_name);
             break;
         }
@@ -57,8 +56,10 @@ static int find_pickle(char **out, const struct spec *spec, const struct spec_mo
     }
     closedir(d);
     if (!rc && !found)
-        rc = err_set(ERR_NOTFOUND, "%s:%d: models[%zu].path: no scikit-learn model (*.pkl, *.pickle, *.joblib, "
-                     "*.sav) in '%s'", spec->file, m->line, index, m->path);
+        rc = err_set(ERR_NOTFOUND,
+                     "%s:%d: models[%zu].path: no scikit-learn model (*.pkl, *.pickle, *.joblib, "
+                     "*.sav) in '%s'",
+                     spec->file, m->line, index, m->path);
     if (rc) {
         free(*out);
         *out = NULL;
@@ -159,7 +160,8 @@ static void describe(char *out, size_t size, const char *stdout_path)
     arena_init(&a, 4096, 1 << 20);
     struct json_value *doc;
     snprintf(out, size, "a scikit-learn model");
-    if (!buf_read_file(&b, stdout_path) && !json_parse(&doc, &a, b.data, b.len, "summary") && doc->type == JSON_OBJECT) {
+    if (!buf_read_file(&b, stdout_path) && !json_parse(&doc, &a, b.data, b.len, "summary") &&
+        doc->type == JSON_OBJECT) {
         const struct json_value *est = json_member(doc, "estimator"), *nf = json_member(doc, "n_features");
         if (est && est->type == JSON_STRING && nf && nf->type == JSON_NUMBER)
             snprintf(out, size, "%.300s, %.0f features", est->as.string.ptr, nf->as.number);
@@ -194,8 +196,9 @@ static int convert_one(struct spec *spec, size_t index, const char *script, cons
     }
     /* The spec's sample checks the model it describes: with several models, each gets synthesised rows. */
     const char *sample = spec->n_models == 1 ? spec->service.input_sample : NULL;
-    const char *argv[20] = {python, "-B", script, "--model", pickle, "--out", out, "--method",
-                            spec_method_name(m->method), "--check-rows", rows, "--python", python};
+    const char *argv[20] = {
+        python,         "-B", script,     "--model", pickle, "--out", out, "--method", spec_method_name(m->method),
+        "--check-rows", rows, "--python", python};
     size_t n = 13;
     if (sample) {
         argv[n++] = "--sample";
