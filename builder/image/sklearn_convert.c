@@ -131,8 +131,9 @@ static int run_captured(const char *const *argv, const char *out_path, const cha
     return 0;
 }
 
-/* Passes the converter's warnings on; returns the text of its last "error: " line (in b), or NULL. */
-static const char *scan_stderr(struct buf *b, const char *path, int quiet)
+/* Passes the converter's warnings on (and, when it failed, its other lines: a traceback is a
+ * converter bug worth showing); returns the text of its last "error: " line (in b), or NULL. */
+static const char *scan_stderr(struct buf *b, const char *path, int quiet, int failed)
 {
     if (buf_read_file(b, path) || !b->len)
         return NULL;
@@ -144,7 +145,7 @@ static const char *scan_stderr(struct buf *b, const char *path, int quiet)
             *nl = '\0';
         if (!strncmp(line, "error: ", 7))
             last = line + 7;
-        else if (!strncmp(line, "warning: ", 9) && !quiet)
+        else if ((failed || !strncmp(line, "warning: ", 9)) && !quiet && line[0])
             fprintf(stderr, "scikit-learn converter: %s\n", line);
         line = nl ? nl + 1 : NULL;
     }
@@ -208,7 +209,7 @@ static int convert_one(struct spec *spec, size_t index, const char *script, cons
     int status;
     if ((rc = run_captured(argv, so, se, &status)))
         goto done;
-    const char *why = scan_stderr(&err_text, se, o->quiet);
+    const char *why = scan_stderr(&err_text, se, o->quiet, status != 0);
     if (status != 0) {
         if (status == 127 && access(python, X_OK) != 0)
             rc = err_set(ERR_NOTFOUND,
