@@ -38,20 +38,27 @@ def cases():
     from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier,
                                   GradientBoostingRegressor, HistGradientBoostingClassifier,
                                   HistGradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor)
+    from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import (ElasticNet, Lasso, LinearRegression, LogisticRegression, Ridge,
                                       SGDClassifier)
     from sklearn.naive_bayes import BernoulliNB, ComplementNB, GaussianNB, MultinomialNB
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     from sklearn.pipeline import make_pipeline
+    import pandas as pd
     from sklearn.preprocessing import MinMaxScaler, Normalizer, OneHotEncoder, RobustScaler, StandardScaler
     from sklearn.svm import SVC, SVR, LinearSVC
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
     (xr, yr), (xc, yc), (xb, yb), (xn, yn), rs = data()
-    split = lambda x, y: (x[:150], y[:150], x[150:])  # noqa: E731
     xi = rs.randint(0, 4, size=(200, 3)) * np.array([1, 10, 100]).astype(float)
     yi = (xi[:, 0] + xi[:, 1] / 10 > 3).astype(int)
+    # mixed tables: two categorical columns (small integers) and three numeric ones
+    xm = np.hstack([rs.randint(0, 4, size=(200, 2)).astype(float), rs.standard_normal((200, 3))])
+    ym = ((xm[:, 0] == 2) ^ (xm[:, 2] + xm[:, 3] > 0)).astype(int)
+    xm_nan = np.hstack([with_nan(xm[:, :4], rs), xm[:, 4:]])  # missing values where imputers stand
+    dfm = pd.DataFrame(xm_nan, columns=["colour", "size", "age", "income", "score"])
+    ct = ColumnTransformer([("onehot", OneHotEncoder(), [0, 1]), ("scale", StandardScaler(), [2, 3, 4])])
     return [
         # name, estimator, (x, y), method
         ("linear_regression", LinearRegression(), (xr, yr), "predict"),
@@ -98,6 +105,12 @@ def cases():
         ("knn_classifier", KNeighborsClassifier(n_neighbors=5), (xc, yc), "both"),
         ("knn_classifier_distance", KNeighborsClassifier(n_neighbors=7, weights="distance"), (xb, yb), "both"),
         ("knn_regressor_manhattan", KNeighborsRegressor(n_neighbors=4, metric="manhattan"), (xr, yr), "predict"),
+        ("column_transformer_logistic", make_pipeline(ct, LogisticRegression(max_iter=500)), (xm, ym), "both"),
+        ("column_transformer_dataframe_forest", make_pipeline(ColumnTransformer(
+            [("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")),
+              ["colour", "size"]),
+             ("num", SimpleImputer(strategy="mean"), ["age", "income"])], remainder="passthrough"),
+            GradientBoostingClassifier(n_estimators=20, random_state=0)), (dfm, ym), "both"),
         ("pipeline_scaled_logistic", make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)), (xc, yc),
          "both"),
         ("pipeline_minmax_svc", make_pipeline(MinMaxScaler(), SVC(probability=True, random_state=0)), (xb, yb),
@@ -121,6 +134,7 @@ def with_nan(x, rs):
 
 
 def azure_answer(est, x, method):
+    """scikit-learn's answer (a model fitted on a DataFrame is given one, as its scoring script would)."""
     out = {m: np.asarray(getattr(est, m)(x)).tolist() for m in ("predict", "predict_proba") if method in (m, "both")}
     return out[method] if method != "both" else out
 
@@ -130,13 +144,14 @@ def train(d):
     for name, est, (x, y), method in cases():
         est.fit(x[:150], y[:150])
         xt = x[150:]
+        rows = np.asarray(xt, dtype=float)  # the request: rows of numbers, whatever the model was fitted on
         os.makedirs(f"{d}/{name}", exist_ok=True)
         joblib.dump(est, f"{d}/{name}/model.pkl") if len(names) % 2 else pickle.dump(est, open(f"{d}/{name}/model.pkl", "wb"))
         with open(f"{d}/{name}/spec.yaml", "w") as f:
             f.write(f"models:\n  - name: {name.replace('_', '-')}\n    version: 1\n    path: model.pkl\n"
                     f"    framework: scikit-learn\n    method: {method}\n")
         with open(f"{d}/{name}/request.json", "w") as f:
-            json.dump({"data": xt.tolist()}, f)
+            json.dump({"data": rows.tolist()}, f)
         with open(f"{d}/{name}/expected.json", "w") as f:
             json.dump(azure_answer(est, xt, method), f)
         names.append(name)
@@ -147,6 +162,7 @@ def refused(d):
     from sklearn.cluster import KMeans
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
+    import pandas as pd
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
     x = np.random.RandomState(3).standard_normal((60, 3))
     y = (x[:, 0] > 0).astype(int)

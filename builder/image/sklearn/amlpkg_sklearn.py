@@ -119,44 +119,77 @@ def first_step(est):
     return est
 
 
-def synth_rows(est, width, n):
-    """Rows shaped like the training data where the model says how (scaler statistics, categories, tree
-    thresholds); standard normal otherwise. Fixed seed: the same pickle always gives the same rows."""
+def _shaping_step(est):
+    """The first step that says what its input looks like, looking through Pipelines and past imputers."""
+    while True:
+        name = type(est).__name__
+        if name == "Pipeline":
+            steps = [s for _, s in est.steps if s is not None and not (isinstance(s, str) and s == "passthrough")]
+            rest = [s for s in steps if type(s).__name__ != "SimpleImputer"]
+            if not steps:
+                return None
+            est = rest[0] if rest and type(steps[0]).__name__ == "SimpleImputer" else steps[0]
+            continue
+        return est
+
+
+def _fill(est, x, rng):
+    """Shapes the columns of x (in place) as est's training data looked, where est says how."""
     import numpy as np
-    rng = np.random.RandomState(20240)
-    first = first_step(est)
-    name = type(first).__name__
-    x = rng.standard_normal((n, width))
-    if name == "StandardScaler" and getattr(first, "mean_", None) is not None:
-        scale = first.scale_ if first.scale_ is not None else np.ones(width)
-        x = first.mean_ + x * scale
+    n, width = x.shape
+    step = _shaping_step(est)
+    name = type(step).__name__
+    if name == "ColumnTransformer":
+        for tname, trans, _ in step.transformers_:
+            cols = list(getattr(step, "_transformer_to_input_indices", {}).get(tname, []))
+            if cols and not isinstance(trans, str):
+                sub = x[:, cols]
+                _fill(trans, sub, rng)
+                x[:, cols] = sub
+    elif name == "StandardScaler" and getattr(step, "mean_", None) is not None:
+        scale = step.scale_ if step.scale_ is not None else np.ones(width)
+        x[:] = step.mean_ + x * scale
     elif name == "MinMaxScaler":
-        x = first.data_min_ + rng.uniform(-0.1, 1.1, (n, width)) * first.data_range_
-    elif name in ("MaxAbsScaler", "RobustScaler") and getattr(first, "scale_", None) is not None:
-        x = x * first.scale_ + (getattr(first, "center_", None) if getattr(first, "center_", None) is not None else 0)
+        x[:] = step.data_min_ + rng.uniform(-0.1, 1.1, (n, width)) * step.data_range_
+    elif name in ("MaxAbsScaler", "RobustScaler") and getattr(step, "scale_", None) is not None:
+        center = getattr(step, "center_", None)
+        x[:] = x * step.scale_ + (center if center is not None else 0)
     elif name == "OneHotEncoder":
-        cols = []
-        for cats in first.categories_:
-            cats = np.asarray(cats, dtype=np.float64)
-            cols.append(cats[rng.randint(0, len(cats), n)])
-        x = np.stack(cols, axis=1)
+        for j, cats in enumerate(step.categories_):
+            cats = np.asarray(cats)
+            if cats.dtype.kind in "fiub":
+                x[:, j] = cats.astype(np.float64)[rng.randint(0, len(cats), n)]
     elif name in ("MultinomialNB", "ComplementNB", "BernoulliNB"):
-        x = rng.poisson(2.0, (n, width)).astype(np.float64)
-    elif hasattr(first, "estimators_") or hasattr(first, "tree_"):
+        x[:] = rng.poisson(2.0, (n, width)).astype(np.float64)
+    elif hasattr(step, "estimators_") or hasattr(step, "tree_"):
         lo, hi = np.full(width, -1.0), np.full(width, 1.0)
-        trees = [first] if hasattr(first, "tree_") else np.ravel(first.estimators_)
+        trees = [step] if hasattr(step, "tree_") else np.ravel(step.estimators_)
         seen = [[] for _ in range(width)]
         for t in trees:
-            t = t.tree_
+            t = getattr(t, "tree_", None)
+            if t is None:
+                continue
             for f, thr in zip(t.feature, t.threshold):
-                if f >= 0:
+                if 0 <= f < width:
                     seen[f].append(thr)
         for f in range(width):
             if seen[f]:
                 a, b = min(seen[f]), max(seen[f])
                 pad = max(b - a, 1.0) * 0.2
                 lo[f], hi[f] = a - pad, b + pad
-        x = lo + rng.uniform(0, 1, (n, width)) * (hi - lo)
+        x[:] = lo + rng.uniform(0, 1, (n, width)) * (hi - lo)
+
+
+def synth_rows(est, width, n):
+    """Rows shaped like the training data where the model says how (scaler statistics, categories, tree
+    thresholds, inside Pipelines and ColumnTransformers); standard normal otherwise. Fixed seed: the same
+    pickle always gives the same rows."""
+    import numpy as np
+    rng = np.random.RandomState(20240)
+    x = rng.standard_normal((n, width))
+    _fill(est, x, rng)
+    first = first_step(est)
+    name = type(first).__name__
     # Models that take missing values are checked with some: a tenth of the values, never a whole row.
     takes_nan = name.startswith("HistGradientBoosting") or (
         name == "SimpleImputer" and isinstance(first.missing_values, float) and np.isnan(first.missing_values))
@@ -170,6 +203,13 @@ def synth_rows(est, width, n):
 def expected(est, x, methods):
     import numpy as np
     out = {}
+    names = getattr(est, "feature_names_in_", None)
+    if names is not None:  # fitted on a DataFrame: give it one, columns in the fitted order
+        try:
+            import pandas as pd
+            x = pd.DataFrame(x, columns=list(names))
+        except ImportError:
+            pass
     for m in methods:
         fn = getattr(est, m, None)
         if fn is None:

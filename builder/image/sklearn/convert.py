@@ -3,6 +3,7 @@
 Each family module lists the scikit-learn class names it converts; a
 transformer returns (value, width), a final estimator {output: (value, rank)}.
 Anything else is refused by name, with the alternative."""
+import compose
 import hist_boosting
 import linear
 import naive_bayes
@@ -56,6 +57,11 @@ def convert(g, est, x, width, where=""):
                 return kind, result
             x, width = result
         return "transform", (x, width)
+    if name == "ColumnTransformer" and _module_ok(est):
+        n_in = getattr(est, "n_features_in_", width)
+        if n_in != width:
+            raise Unsupported(f"{where}ColumnTransformer expects {n_in} features, its input has {width}")
+        return "transform", compose.transform(g, est, x, width, convert, where)
     family = FAMILIES.get(name) if _module_ok(est) else None
     if family is None:
         raise refuse(est, where)
