@@ -274,6 +274,13 @@ done:
     return rc;
 }
 
+/* A scikit-learn model given as an .onnx file was converted already (by skl2onnx, say): served as it is. */
+static int needs_conversion(const struct spec_model *m)
+{
+    size_t n = strlen(m->path);
+    return m->sklearn && (m->is_dir || n < 5 || strcmp(m->path + n - 5, ".onnx") != 0);
+}
+
 int sklearn_convert_spec(struct spec *spec, const struct sklearn_options *o)
 {
     static const struct sklearn_options defaults = {0};
@@ -284,7 +291,7 @@ int sklearn_convert_spec(struct spec *spec, const struct sklearn_options *o)
         return 0;
     int any = 0;
     for (size_t i = 0; i < spec->n_models; i++)
-        any |= spec->models[i].sklearn;
+        any |= needs_conversion(&spec->models[i]);
     if (!any)
         return 0;
     char *script = NULL;
@@ -296,7 +303,7 @@ int sklearn_convert_spec(struct spec *spec, const struct sklearn_options *o)
     if (!rc)
         rc = write_converter(&script, spec->generated_dir);
     for (size_t i = 0; i < spec->n_models && !rc; i++)
-        if (spec->models[i].sklearn)
+        if (needs_conversion(&spec->models[i]))
             rc = convert_one(spec, i, script, o);
     free(script);
     return rc;

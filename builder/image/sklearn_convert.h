@@ -9,7 +9,8 @@
  * converted model's path points at its ONNX file in spec->generated_dir
  * (removed by spec_free), and when the spec has no samples the converter's
  * become the swagger samples. Models of packages with an entry script are left
- * alone: the script loads the pickle itself. */
+ * alone (the script loads the pickle itself), and so is a scikit-learn model
+ * given as an .onnx file (converted already). */
 #ifndef AMLPKG_SKLEARN_CONVERT_H
 #define AMLPKG_SKLEARN_CONVERT_H
 

@@ -112,6 +112,11 @@ check_fails "--model-framework must be one of Azure's" "is not one of ScikitLear
 check_fails "a model's method needs framework scikit-learn" "only a scikit-learn model" bash -c \
   "printf 'models: [{name: a, version: 1, path: model.pkl, method: predict}]\n' > '$WORK/s/m.yaml' && cp '$WORK/m/ridge/model.pkl' '$WORK/s/' && '$AMLPKG' build '$WORK/s/m.yaml' -o '$WORK/s/no.tar'"
 
+mkdir -p "$WORK/done" && cp "$ROOT/examples/onnx-ridge/model.onnx" "$WORK/done/"
+printf 'models: [{name: done, version: 1, path: model.onnx, framework: scikit-learn}]\n' > "$WORK/done/spec.yaml"
+check "a scikit-learn model given as .onnx (converted already) is packaged as it is" bash -c \
+  "'$AMLPKG' build '$WORK/done/spec.yaml' -o '$WORK/done/i.tar' > '$WORK/done/out' 2>&1 && ! grep -q converted '$WORK/done/out'"
+
 # amlpkg serve converts the same way and answers on the host.
 "$AMLPKG" serve "$WORK/m/random_forest_classifier/spec.yaml" --port 0 > "$WORK/serve.out" 2> "$WORK/serve.err" &
 spid=$!
