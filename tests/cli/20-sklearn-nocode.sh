@@ -73,6 +73,9 @@ check "the model layer holds model.onnx where the pickle was" \
 check "... and no pickle" bash -c "! find '$d/root' -name '*.pkl' | grep -q ."
 check "the image has no Python" bash -c "! find '$d/root' -name 'python*' | grep -q ."
 check "the image is a few MB" test "$(stat -c %s "$d/image.tar")" -lt 5000000
+check "the SBOM says the model was converted from the pickle" \
+  jq -e '[.packages[] | select(.comment == "scikit-learn, converted to ONNX-ML by amlpkg from '"'model.pkl'"'")] | length == 1' \
+  "$d/image.tar.spdx.json"
 check "classifier with method both answers {predict, predict_proba}" \
   jq -e 'keys == ["predict", "predict_proba"] and (.predict_proba[0] | length) == 3' "$d/response.json"
 check "method predict answers a bare list of labels (Azure's shape)" \

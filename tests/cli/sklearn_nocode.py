@@ -197,6 +197,14 @@ def refused(d):
     sys.modules[mod.__name__] = mod
     write("old_version", pickle.dumps(cls()), "was pickled with scikit-learn 0.21.3; /usr/bin/python3 has "
           f"scikit-learn {__import__('sklearn').__version__}, which cannot load it")
+    # The same from joblib, arrays before the version in the stream, compressed.
+    cls2 = type("Ridge", (), {"__module__": mod.__name__, "__getstate__": lambda self: {
+        "coef_": np.arange(50.0), "intercept_": np.zeros(3), "_sklearn_version": "0.22.2"}})
+    mod.Ridge = cls2
+    os.makedirs(f"{d}/old_joblib", exist_ok=True)
+    joblib.dump(cls2(), f"{d}/old_joblib/m.joblib", compress=3)
+    write("old_joblib", open(f"{d}/old_joblib/m.joblib", "rb").read(), "was pickled with scikit-learn 0.22.2; "
+          "/usr/bin/python3 has scikit-learn")
     print("\n".join(out))
 
 

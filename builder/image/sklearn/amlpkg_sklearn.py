@@ -53,7 +53,32 @@ def pickled_version(path):
                     return arg
                 want = arg == "_sklearn_version"
     except Exception:
-        pass  # joblib interleaves array bytes with the pickle: what was read before them is enough
+        pass  # joblib writes array bytes inside the pickle stream, which genops cannot step over
+    return _version_after_key(data)
+
+
+def _version_after_key(data):
+    """The string pickled right after the first '_sklearn_version' key, read from the bytes around it."""
+    at = data.find(b"_sklearn_version")
+    if at < 0:
+        return None
+    i = at + len(b"_sklearn_version")
+    while i < len(data):
+        op = data[i]
+        if op == 0x94:  # MEMOIZE
+            i += 1
+        elif op == ord("q"):  # BINPUT
+            i += 2
+        elif op == ord("r"):  # LONG_BINPUT
+            i += 5
+        elif op == 0x8C and i + 1 < len(data):  # SHORT_BINUNICODE
+            n = data[i + 1]
+            return data[i + 2:i + 2 + n].decode("utf-8", "replace")
+        elif op == ord("X") and i + 4 < len(data):  # BINUNICODE
+            n = int.from_bytes(data[i + 1:i + 5], "little")
+            return data[i + 5:i + 5 + min(n, 64)].decode("utf-8", "replace")
+        else:
+            return None
     return None
 
 
