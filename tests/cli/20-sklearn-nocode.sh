@@ -64,6 +64,13 @@ while read -r name; do
 done < "$WORK/names"
 check "all $(wc -l < "$WORK/names") families were built and scored" test "$n" -eq "$(wc -l < "$WORK/names")"
 
+# More estimators, checked by the build's own comparison with scikit-learn (100 synthesised rows).
+"$PY" "$HELPER" more "$WORK/more" > "$WORK/more.names"
+while read -r name; do
+  check "$name converts and matches scikit-learn at build time" bash -c \
+    "'$AMLPKG' build '$WORK/more/$name/spec.yaml' -o '$WORK/more/$name.tar' --no-cache --no-sbom 2>&1 | grep -q 'it matches scikit-learn on 100 rows'"
+done < "$WORK/more.names"
+
 # What the image holds: the ONNX model named after the pickle, amlserve, samples; no pickle, no Python.
 d="$WORK/m/pipeline_scaled_logistic"
 check "the build says what it converted and that it matches scikit-learn" \

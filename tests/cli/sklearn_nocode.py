@@ -3,6 +3,8 @@
 and writes what tests/cli/20-sklearn-nocode.sh packages and scores.
 
   sklearn_nocode.py train DIR    DIR/NAME/{model.pkl, spec.yaml, request.json, expected.json}; prints NAMEs
+  sklearn_nocode.py more DIR     more estimators, checked by the build itself (its exactness check against
+                                 scikit-learn): DIR/NAME/{model.pkl, spec.yaml}; prints NAMEs
   sklearn_nocode.py refused DIR  models the build must refuse: DIR/NAME/{model.pkl, spec.yaml}; prints
                                  NAME<TAB>the message the build must give
   sklearn_nocode.py compare EXPECTED RESPONSE
@@ -158,6 +160,49 @@ def train(d):
     print("\n".join(names))
 
 
+def more(d):
+    from sklearn.linear_model import (ARDRegression, BayesianRidge, HuberRegressor, Lars, LogisticRegressionCV,
+                                      PassiveAggressiveClassifier, Perceptron, PoissonRegressor, QuantileRegressor,
+                                      RidgeClassifier, SGDRegressor, TheilSenRegressor, TweedieRegressor)
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import Binarizer, MaxAbsScaler, MinMaxScaler
+    from sklearn.svm import SVC, LinearSVR, NuSVC, NuSVR
+    from sklearn.tree import ExtraTreeClassifier
+    (xr, yr), (xc, yc), (xb, yb), _, _ = data()
+    yp = np.abs(yr) / 50 + 0.1
+    cases = {
+        "ridge_classifier": (RidgeClassifier(), xc, yc, "predict"),
+        "ridge_classifier_binary": (RidgeClassifier(), xb, yb, "predict"),
+        "perceptron": (Perceptron(random_state=0), xc, yc, "predict"),
+        "passive_aggressive": (PassiveAggressiveClassifier(random_state=0), xb, yb, "predict"),
+        "logistic_cv": (LogisticRegressionCV(max_iter=500), xc, yc, "both"),
+        "bayesian_ridge": (BayesianRidge(), xr, yr, "predict"),
+        "ard": (ARDRegression(), xr, yr, "predict"),
+        "huber": (HuberRegressor(max_iter=500), xr, yr, "predict"),
+        "sgd_regressor": (SGDRegressor(random_state=0), xr, yr, "predict"),
+        "lars": (Lars(), xr, yr, "predict"),
+        "theil_sen": (TheilSenRegressor(random_state=0), xr, yr, "predict"),
+        "quantile": (QuantileRegressor(alpha=0.0, solver="highs"), xr, yr, "predict"),
+        "poisson": (PoissonRegressor(), xr, yp, "predict"),
+        "tweedie": (TweedieRegressor(power=1.5), xr, yp, "predict"),
+        "linear_svr": (LinearSVR(random_state=0, max_iter=5000), xr, yr, "predict"),
+        "nu_svc": (NuSVC(probability=True, random_state=0), xc, yc, "both"),
+        "nu_svr_poly": (NuSVR(kernel="poly", degree=2), xr, yr, "predict"),
+        "svc_sigmoid": (SVC(kernel="sigmoid", gamma=0.05), xb, yb, "predict"),
+        "maxabs_binarizer_tree": (make_pipeline(MaxAbsScaler(), Binarizer(threshold=0.1),
+                                                ExtraTreeClassifier(random_state=0)), xc, yc, "both"),
+        "minmax_clip_logistic": (make_pipeline(MinMaxScaler(clip=True), LogisticRegressionCV(max_iter=500)), xb, yb,
+                                 "both"),
+    }
+    for name, (est, x, y, method) in cases.items():
+        os.makedirs(f"{d}/{name}", exist_ok=True)
+        joblib.dump(est.fit(x, y), f"{d}/{name}/model.pkl")
+        with open(f"{d}/{name}/spec.yaml", "w") as f:
+            f.write(f"models: [{{name: {name.replace('_', '-')}, version: 1, path: model.pkl, framework: sklearn, "
+                    f"method: {method}}}]\n")
+    print("\n".join(cases))
+
+
 def refused(d):
     from sklearn.cluster import KMeans
     from sklearn.linear_model import LogisticRegression, Ridge
@@ -236,6 +281,8 @@ if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "train" and len(sys.argv) == 3:
         train(sys.argv[2])
+    elif cmd == "more" and len(sys.argv) == 3:
+        more(sys.argv[2])
     elif cmd == "refused" and len(sys.argv) == 3:
         refused(sys.argv[2])
     elif cmd == "compare" and len(sys.argv) == 4:
