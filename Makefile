@@ -32,7 +32,10 @@ COMMON_OBJ  := $(call obj,$(COMMON_SRC))
 ENGINE_OBJ  := $(call obj,$(ENGINE_SRC)) $(BUILD)/obj/gen/onnx.pb-c.o
 SERVER_OBJ  := $(call obj,$(SERVER_SRC)) $(BUILD)/obj/gen/worker_shim.o
 CACHE_OBJ   := $(call obj,$(CACHE_SRC))
-BUILDER_OBJ := $(call obj,$(BUILDER_SRC)) $(BUILD)/obj/gen/dockerfile_template.o $(BUILD)/obj/gen/dockerfile_gpu_template.o
+BUILDER_OBJ := $(call obj,$(BUILDER_SRC)) $(BUILD)/obj/gen/dockerfile_template.o $(BUILD)/obj/gen/dockerfile_gpu_template.o \
+               $(BUILD)/obj/gen/sklearn_modules.o
+# The scikit-learn converter's Python modules, embedded in amlpkg (builder/image/sklearn_convert.h).
+SKLEARN_PY  := $(sort $(wildcard builder/image/sklearn/*.py))
 
 COMMON_LIB  := $(BUILD)/lib/libamlcommon.a
 ENGINE_LIB  := $(BUILD)/lib/libamlengine.a
@@ -135,6 +138,14 @@ $(BUILD)/gen/dockerfile_template.c: templates/Dockerfile.in runtime/embed_text.s
 $(BUILD)/gen/dockerfile_gpu_template.c: templates/Dockerfile.gpu.in runtime/embed_text.sh
 	@mkdir -p $(dir $@)
 	bash runtime/embed_text.sh $< dockerfile_gpu_template > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/sklearn_modules.c: $(SKLEARN_PY) builder/image/sklearn/embed.sh
+	@mkdir -p $(dir $@)
+	bash builder/image/sklearn/embed.sh $(SKLEARN_PY) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/sklearn_modules.o: $(BUILD)/gen/sklearn_modules.c builder/image/sklearn_convert.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/obj/gen/dockerfile_template.o: $(BUILD)/gen/dockerfile_template.c
 	@mkdir -p $(dir $@)

@@ -412,6 +412,7 @@ int cmd_profile(int argc, char **argv)
     struct local_service svc = {.out_fd = -1};
     struct report rep = {0};
     int started = 0;
+    o.package.python = o.python; /* profile's --python also converts scikit-learn models */
     int rc = o.image ? 0 : spec_cli_load(&spec, &o.package, o.spec_path);
     if (!rc)
         rc = read_bodies(&text, &bodies, &lines, &n_bodies, o.input);

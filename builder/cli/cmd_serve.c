@@ -212,6 +212,7 @@ int cmd_serve(int argc, char **argv)
     struct local_service svc = {.out_fd = -1};
     struct file_watch watch = {.fd = -1};
     int started = 0, sig_fd = -1;
+    o.package.python = o.python; /* serve's --python also converts scikit-learn models */
     int rc = spec_cli_load(&spec, &o.package, o.spec_path);
     if (!rc)
         rc = entry_script_check_spec(spec);

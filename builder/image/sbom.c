@@ -269,8 +269,17 @@ int sbom_render(struct buf *out, const struct plan *plan, const struct spec *spe
             if (strcmp(by, l->created_by) == 0) {
                 char version[32];
                 snprintf(version, sizeof version, "%lld", spec->models[m].version);
+                /* A converted scikit-learn model says where its ONNX file came from. */
+                char note[700];
+                const char *src = spec->models[m].source_path;
+                const char *slash = src ? strrchr(src, '/') : NULL;
+                if (src)
+                    snprintf(note, sizeof note, "%s, converted to ONNX-ML by amlpkg from '%s'",
+                             spec->models[m].framework, slash && slash[1] ? slash + 1 : src);
                 add_package(&s, owner, spec->models[m].name, version, "OTHER", NULL, NULL,
-                            spec->models[m].framework ? spec->models[m].framework : "model");
+                            src                         ? note
+                            : spec->models[m].framework ? spec->models[m].framework
+                                                        : "model");
                 relate(&s, image_id, "CONTAINS", owner);
             }
         }

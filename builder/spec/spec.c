@@ -10,10 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 static const char *const top_fields[] = {"models", "inference", "environment", "service", "output", NULL};
-static const char *const model_fields[] = {"name", "version", "path", "framework", "tags", NULL};
+static const char *const model_fields[] = {"name", "version", "path", "framework", "method", "tags", NULL};
 static const char *const output_fields[] = {"name", "tag", NULL};
 static const char *const environment_fields[] = {"name", "conda_file", "conda",  "base_image", "docker_steps",
                                                  "env",  "gpu",        "python", NULL};
@@ -68,6 +69,36 @@ int spec_valid_tag(const char *tag)
     return 1;
 }
 
+int spec_framework_is_sklearn(const char *framework)
+{
+    return framework && (!strcasecmp(framework, "scikit-learn") || !strcasecmp(framework, "sklearn") ||
+                         !strcasecmp(framework, "scikitlearn"));
+}
+
+int spec_framework_valid(const char *framework)
+{
+    static const char *const azure[] = {"Custom", "Multi", "Onnx", "PyTorch", "ScikitLearn", "TensorFlow", NULL};
+    for (size_t i = 0; azure[i]; i++)
+        if (!strcasecmp(framework, azure[i]))
+            return 1;
+    return spec_framework_is_sklearn(framework);
+}
+
+static const char *const method_names[] = {"predict", "predict_proba", "both"};
+
+int spec_method_parse(const char *s)
+{
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(s, method_names[i]))
+            return i;
+    return -1;
+}
+
+const char *spec_method_name(enum spec_method m)
+{
+    return (unsigned)m < 3 ? method_names[m] : "?";
+}
+
 void spec_free(struct spec *spec)
 {
     if (!spec)
@@ -76,7 +107,11 @@ void spec_free(struct spec *spec)
         free(spec->models[i].name);
         free(spec->models[i].path);
         free(spec->models[i].framework);
+        free(spec->models[i].source_path);
     }
+    if (spec->generated_dir)
+        fs_remove_tree(spec->generated_dir);
+    free(spec->generated_dir);
     free(spec->models);
     free(spec->file);
     free(spec->dir);
@@ -158,6 +193,21 @@ static int read_model(struct spec *spec, struct yaml_tree *t, yaml_node_t *node,
             return rc;
         if (!(m->framework = strdup(s)))
             return err_set(ERR_NOMEM, "out of memory");
+        m->sklearn = spec_framework_is_sklearn(s);
+    }
+    yaml_node_t *method = yaml_tree_get(t, node, "method");
+    if (method) {
+        snprintf(sub, sizeof sub, "%s.method", field);
+        if ((rc = yaml_tree_string(t, method, sub, &s)))
+            return rc;
+        if (!m->sklearn)
+            return err_set(ERR_INVALID, "%s:%d: %s: only a scikit-learn model (framework: scikit-learn) has a method",
+                           t->file, yaml_tree_line(method), sub);
+        int v = spec_method_parse(s);
+        if (v < 0)
+            return err_set(ERR_INVALID, "%s:%d: %s: '%s' is not one of predict, predict_proba, both", t->file,
+                           yaml_tree_line(method), sub, s);
+        m->method = (enum spec_method)v;
     }
     yaml_node_t *tags = yaml_tree_get(t, node, "tags");
     if (tags) {

@@ -11,13 +11,19 @@
 
 struct conda_env;
 
+/* What a no-code scikit-learn model answers (Azure's predict / predict_proba). */
+enum spec_method { SPEC_METHOD_PREDICT, SPEC_METHOD_PREDICT_PROBA, SPEC_METHOD_BOTH };
+
 struct spec_model {
     char *name;
     long long version;
-    char *path;      /* resolved host path, a file or a directory */
+    char *path;      /* resolved host path, a file or a directory; after a scikit-learn conversion, the ONNX file */
     char *framework; /* may be NULL */
     int is_dir;
-    int line; /* where the entry starts in the spec, for later errors */
+    int line;                /* where the entry starts in the spec, for later errors */
+    int sklearn;             /* framework names scikit-learn: converted to ONNX-ML when there is no entry script */
+    enum spec_method method; /* scikit-learn: which outputs the converted model answers */
+    char *source_path;       /* after a conversion: the pickle path as given (path was replaced), else NULL */
 };
 
 /* inference: how requests are answered. Without an entry script the package
@@ -88,6 +94,9 @@ struct spec {
     struct spec_inference inference;
     struct spec_service service;
     struct spec_environment environment;
+    /* Files amlpkg made for this package (converted models, samples); the
+     * directory is removed by spec_free. NULL when nothing was made. */
+    char *generated_dir;
 };
 
 #define SPEC_MAX_MODELS 1000
@@ -109,6 +118,15 @@ int spec_valid_model_name(const char *name);
 /* OCI repository path components and tags. */
 int spec_valid_image_name(const char *name);
 int spec_valid_tag(const char *tag);
+/* Whether a framework name means scikit-learn: "scikit-learn", "sklearn" or
+ * Azure's "ScikitLearn" (any case). */
+int spec_framework_is_sklearn(const char *framework);
+/* Azure ML's model_framework values (Model.Framework) and the spellings above;
+ * for --model-framework. */
+int spec_framework_valid(const char *framework);
+/* "predict", "predict_proba" or "both"; -1 for anything else. */
+int spec_method_parse(const char *s);
+const char *spec_method_name(enum spec_method m);
 /* A CUDA version: digits and single dots, such as "11.3" (it reaches ENV, LABEL and a comment). */
 int spec_valid_cuda_version(const char *s);
 

@@ -336,9 +336,17 @@ int spec_load_azure(struct spec **out, const struct spec_azure_input *in)
         return err_set(ERR_INVALID, "give 1 to %d models with --model NAME:VERSION=PATH", SPEC_MAX_MODELS);
     struct spec *spec = calloc(1, sizeof *spec);
     int rc = 0;
-    if (!spec || !(spec->file = strdup(in->inference_config)) || !(spec->dir = fs_dirname(in->inference_config)) ||
+    /* Without an inference config (Azure's no-code deployment) errors name the --model option. */
+    const char *file = in->inference_config ? in->inference_config : "--model";
+    if (!spec || !(spec->file = strdup(file)) || !(spec->dir = in->inference_config ? fs_dirname(file) : strdup(".")) ||
         !(spec->models = calloc(in->n_models, sizeof *spec->models))) {
         rc = err_set(ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (in->model_framework && !spec_framework_valid(in->model_framework)) {
+        rc = err_set(ERR_INVALID,
+                     "--model-framework '%s' is not one of ScikitLearn, Onnx, TensorFlow, PyTorch, Custom, Multi",
+                     in->model_framework);
         goto done;
     }
     for (size_t i = 0; i < in->n_models && !rc; i++) {
@@ -350,7 +358,12 @@ int spec_load_azure(struct spec **out, const struct spec_azure_input *in)
                 rc = err_set(ERR_INVALID, "--model %s:%lld is given twice", spec->models[i].name,
                              spec->models[i].version);
     }
-    if (!rc)
+    for (size_t i = 0; i < spec->n_models && !rc && in->model_framework; i++) {
+        if (!(spec->models[i].framework = strdup(in->model_framework)))
+            rc = err_set(ERR_NOMEM, "out of memory");
+        spec->models[i].sklearn = spec_framework_is_sklearn(in->model_framework);
+    }
+    if (!rc && in->inference_config)
         rc = read_inference_config(spec, in->inference_config);
     if (!rc && in->environment_dir) {
         const struct spec_environment *e = &spec->environment;

@@ -14,11 +14,12 @@
 #include <stddef.h>
 
 struct spec_azure_input {
-    const char *inference_config;  /* required */
+    const char *inference_config;  /* or NULL: Azure's no-code deployment (models with a model_framework) */
     const char *deployment_config; /* or NULL */
     const char *environment_dir;   /* an Environment.save_to_directory folder, or NULL */
     const char *const *models;     /* "NAME:VERSION=PATH", paths relative to the working directory */
     size_t n_models;
+    const char *model_framework; /* Azure's model_framework for every model (e.g. "ScikitLearn"), or NULL */
 };
 
 int spec_load_azure(struct spec **out, const struct spec_azure_input *in);

@@ -206,6 +206,35 @@ TEST(environment_conda_file_is_read_relative_to_the_spec)
     spec_free(s);
 }
 
+TEST(sklearn_framework_and_method)
+{
+    CHECK(spec_framework_is_sklearn("scikit-learn") && spec_framework_is_sklearn("ScikitLearn") &&
+          spec_framework_is_sklearn("SKLEARN"));
+    CHECK(!spec_framework_is_sklearn("onnx") && !spec_framework_is_sklearn(NULL));
+    CHECK(spec_framework_valid("Onnx") && spec_framework_valid("scikitlearn") && !spec_framework_valid("Caffe"));
+    CHECK_EQ_INT(spec_method_parse("predict_proba"), SPEC_METHOD_PREDICT_PROBA);
+    CHECK_EQ_INT(spec_method_parse("Predict"), -1);
+    CHECK_STR(spec_method_name(SPEC_METHOD_BOTH), "both");
+
+    struct spec *s = NULL;
+    CHECK_EQ_INT(load(&s, "models:\n  - {name: a, version: 1, path: m.onnx, framework: ScikitLearn, method: both}\n"
+                          "  - {name: b, version: 1, path: m.onnx, framework: onnx}\n"),
+                 0);
+    CHECK(s->models[0].sklearn && s->models[0].method == SPEC_METHOD_BOTH);
+    CHECK(!s->models[1].sklearn && s->models[1].method == SPEC_METHOD_PREDICT);
+    CHECK(s->generated_dir == NULL);
+    spec_free(s);
+    s = NULL;
+    CHECK_EQ_INT(load(&s, "models:\n  - name: a\n    version: 1\n    path: m.onnx\n    method: predict\n"),
+                 ERR_INVALID);
+    CHECK(strstr(err_message(ERR_INVALID), "spec.yaml:5: models[0].method: only a scikit-learn model"));
+    CHECK_EQ_INT(load(&s, "models:\n  - name: a\n    version: 1\n    path: m.onnx\n    framework: sklearn\n"
+                          "    method: proba\n"),
+                 ERR_INVALID);
+    CHECK(strstr(err_message(ERR_INVALID),
+                 "spec.yaml:6: models[0].method: 'proba' is not one of predict, predict_proba, both"));
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -223,6 +252,7 @@ int main(void)
     RUN(environment_defaults_and_fields);
     RUN(environment_errors_name_line_and_field);
     RUN(environment_conda_file_is_read_relative_to_the_spec);
+    RUN(sklearn_framework_and_method);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
