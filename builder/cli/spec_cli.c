@@ -2,6 +2,8 @@
 
 #include "builder/image/sklearn_convert.h"
 #include "builder/spec/spec_azure.h"
+#include "common/err.h"
+#include "common/parse_number.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,11 +18,11 @@ int spec_cli_option(struct spec_cli *a, int c, const char *arg, const char *comm
     case SPEC_CLI_MODEL_FRAMEWORK: a->model_framework = arg; return 1;
     case SPEC_CLI_PYTHON: a->python = arg; return 1;
     case SPEC_CLI_CHECK_ROWS: {
-        char *end;
-        errno = 0;
-        long n = strtol(arg, &end, 10);
-        if (!arg[0] || *end || errno || n < 1 || n > 100000) {
-            fprintf(stderr, "amlpkg %s: --check-rows '%s': expected a number from 1 to 100000\n", command, arg);
+        long long n;
+        int bad = parse_number_int(&n, "--check-rows", arg, 1, 100000);
+        if (bad) {
+            fprintf(stderr, "amlpkg %s: %s\n", command, err_message(bad));
+            err_clear();
             return -1;
         }
         a->check_rows = (int)n;

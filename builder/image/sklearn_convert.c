@@ -5,6 +5,7 @@
 #include "common/arena.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/path.h"
 #include "common/json.h"
 
 #include <dirent.h>
@@ -51,7 +52,7 @@ static int find_pickle(char **out, const struct spec *spec, const struct spec_mo
                          spec->file, m->line, index, m->path, strrchr(*out, '/') + 1, e->d_name);
             break;
         }
-        if (!(*out = fs_join(m->path, e->d_name)))
+        if (!(*out = path_join(m->path, e->d_name)))
             rc = err_set(ERR_NOMEM, "out of memory");
     }
     closedir(d);
@@ -81,16 +82,16 @@ static int write_text(const char *path, const char *text)
 /* The converter's modules into dir/converter/; *out is the main script. */
 static int write_converter(char **out, const char *dir)
 {
-    char *conv = fs_join(dir, "converter");
+    char *conv = path_join(dir, "converter");
     int rc = conv ? 0 : err_set(ERR_NOMEM, "out of memory");
     if (!rc && mkdir(conv, 0700) != 0)
         rc = err_set(ERR_IO, "cannot create '%s': %s", conv, strerror(errno));
     for (size_t i = 0; i < sklearn_n_modules && !rc; i++) {
-        char *p = fs_join(conv, sklearn_modules[i].name);
+        char *p = path_join(conv, sklearn_modules[i].name);
         rc = p ? write_text(p, sklearn_modules[i].text) : err_set(ERR_NOMEM, "out of memory");
         free(p);
     }
-    if (!rc && !(*out = fs_join(conv, "amlpkg_sklearn.py")))
+    if (!rc && !(*out = path_join(conv, "amlpkg_sklearn.py")))
         rc = err_set(ERR_NOMEM, "out of memory");
     free(conv);
     return rc;
@@ -185,9 +186,9 @@ static int convert_one(struct spec *spec, size_t index, const char *script, cons
         goto done;
     snprintf(dirname, sizeof dirname, "model-%zu", index);
     snprintf(rows, sizeof rows, "%d", o->check_rows > 0 ? o->check_rows : SKLEARN_DEFAULT_CHECK_ROWS);
-    out = fs_join(spec->generated_dir, dirname);
-    if (!out || !(onnx = fs_join(out, "model.onnx")) || !(check = fs_join(out, "check.json")) ||
-        !(so = fs_join(out, "summary.json")) || !(se = fs_join(out, "stderr.txt"))) {
+    out = path_join(spec->generated_dir, dirname);
+    if (!out || !(onnx = path_join(out, "model.onnx")) || !(check = path_join(out, "check.json")) ||
+        !(so = path_join(out, "summary.json")) || !(se = path_join(out, "stderr.txt"))) {
         rc = err_set(ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -237,7 +238,7 @@ static int convert_one(struct spec *spec, size_t index, const char *script, cons
     const char *dot = strrchr(base, '.');
     char stem[NAME_MAX];
     snprintf(stem, sizeof stem, "%.*s.onnx", (int)(dot && dot != base ? dot - base : (long)strlen(base)), base);
-    if (!(named = fs_join(out, stem))) {
+    if (!(named = path_join(out, stem))) {
         rc = err_set(ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -257,8 +258,8 @@ static int convert_one(struct spec *spec, size_t index, const char *script, cons
     m->is_dir = 0;
     /* Swagger describes the first model: its converter's samples unless the spec has its own. */
     if (index == 0 && !spec->service.input_sample && !spec->service.output_sample) {
-        spec->service.input_sample = fs_join(out, "input_sample.json");
-        spec->service.output_sample = fs_join(out, "output_sample.json");
+        spec->service.input_sample = path_join(out, "input_sample.json");
+        spec->service.output_sample = path_join(out, "output_sample.json");
         if (!spec->service.input_sample || !spec->service.output_sample)
             rc = err_set(ERR_NOMEM, "out of memory");
     }

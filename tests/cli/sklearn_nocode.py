@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Trains scikit-learn models of every family the no-code converter handles
-and writes what tests/cli/20-sklearn-nocode.sh packages and scores.
+and writes what tests/cli/22-sklearn-nocode.sh packages and scores.
 
   sklearn_nocode.py train DIR    DIR/NAME/{model.pkl, spec.yaml, request.json, expected.json}; prints NAMEs
   sklearn_nocode.py more DIR     more estimators, checked by the build itself (its exactness check against
