@@ -17,6 +17,7 @@ struct metrics {
     atomic_ulong latency_sum_us, queue_wait_sum_us, queued_requests;
     atomic_long in_flight;
     double model_load_ms;
+    long max_concurrent; /* the configured maximum per replica (--max-queue), for autoscalers */
 };
 
 void metrics_init(struct metrics *m);

@@ -3,6 +3,7 @@
 #include "common/err.h"
 #include "builder/spec/azure_environment.h"
 #include "builder/spec/conda.h"
+#include "builder/spec/deployment_config.h"
 #include "builder/sys/fsutil.h"
 #include "builder/spec/spec_sections.h"
 #include "builder/spec/yaml_tree.h"
@@ -223,7 +224,7 @@ static int read_keys(struct spec *spec, struct yaml_tree *t, yaml_node_t *keys)
     return rc;
 }
 
-static int read_deployment_config(struct spec *spec, const char *path)
+int spec_azure_read_deployment_config(struct spec *spec, const char *path)
 {
     struct yaml_tree t;
     int rc = yaml_tree_load(&t, path);
@@ -290,6 +291,7 @@ static int read_deployment_config(struct spec *spec, const char *path)
             goto done;
         svc->target_utilization_pct = (int)v;
     }
+    rc = deployment_config_read(&spec->deploy, &t, root);
 done:
     yaml_tree_release(&t);
     return rc;
@@ -364,7 +366,7 @@ int spec_load_azure(struct spec **out, const struct spec_azure_input *in)
             rc = azure_environment_load_dir(&spec->environment, in->environment_dir);
     }
     if (!rc && in->deployment_config)
-        rc = read_deployment_config(spec, in->deployment_config);
+        rc = spec_azure_read_deployment_config(spec, in->deployment_config);
     if (!rc)
         rc = spec_finish(spec);
 done:

@@ -1,0 +1,266 @@
+/* amlpkg deploy: a package's Kubernetes objects as a kustomize folder, or the same Deployment run by podman. */
+#include "builder/cli/commands.h"
+#include "builder/cli/spec_cli.h"
+#include "builder/deploy/deploy.h"
+#include "builder/spec/spec_azure.h"
+#include "builder/sys/engine_cmd.h"
+#include "builder/sys/fsutil.h"
+#include "common/buf.h"
+#include "common/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char deploy_usage[] =
+    "usage: amlpkg deploy SPEC [--deployment-config F] --image REF@sha256:DIGEST -o DIR [options]\n"
+    "       amlpkg deploy --inference-config F --model N:V=PATH... --deployment-config F --image ... -o DIR\n"
+    "\n"
+    "Writes the package's Kubernetes objects as a kustomize folder: kustomization.yaml, deployment.yaml,\n"
+    "service.yaml (port 80 -> 5001), pdb.yaml and, when autoscaling, autoscaler.yaml. Settings come from\n"
+    "the spec's service section and Azure ML's deploymentconfig.json (replicas, resources, GPUs,\n"
+    "autoscaler, liveness probe, keys, namespace), with Azure's AKS defaults where a field is not given;\n"
+    "fields a cluster has no use for are listed with the reason. `kubectl apply -k DIR` applies it.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output DIR        the folder to write (new, empty, or one amlpkg deploy wrote: replaced whole)\n"
+    "      --image REF@sha256:DIGEST  the image, by digest (`amlpkg build --push` prints it)\n"
+    "      --name NAME         object names (default: the image name, lower-cased)\n"
+    "      --namespace NS      the kustomization's namespace (default: deploymentconfig.json's, else none)\n"
+    "      --service-type T    ClusterIP (default), NodePort or LoadBalancer\n"
+    "      --autoscaler A      keda (default): a KEDA ScaledObject on busy replicas (Prometheus trigger);\n"
+    "                          hpa: an autoscaling/v2 HPA on the same Pods metric (prometheus-adapter);\n"
+    "                          cpu: an HPA on CPU utilization (Azure ML advises against it)\n"
+    "      --prometheus URL    the KEDA trigger's Prometheus (default " DEPLOY_DEFAULT_PROMETHEUS ")\n"
+    "      --create-secret F   also write the Secret the Deployment reads (the spec's keys or token\n"
+    "                          secret, else two new random keys) to F, mode 0600, never into DIR\n"
+    "      --target T          kubernetes (default): write DIR;\n"
+    "                          podman: run the same Deployment (and the Secret from --create-secret) with\n"
+    "                          `podman kube play` on this machine, port 5001 on 127.0.0.1:--host-port;\n"
+    "                          podman plays one replica and no Service, PDB or autoscaler\n"
+    "      --host-port N       with --target podman (default 8080)\n"
+    "  -h, --help              show this help\n" SPEC_CLI_HELP "\n"
+    "The command words for podman come from $AMLPKG_PODMAN (default podman). The mapping of every\n"
+    "deploymentconfig.json field is in specs/kubernetes-mapping.md.\n";
+
+struct deploy_options {
+    struct spec_cli package;
+    struct deploy_request req;
+    const char *spec_path, *output, *create_secret, *deployment_config;
+    int podman;
+    long host_port;
+};
+
+static int parse_options(struct deploy_options *o, int argc, char **argv)
+{
+    static const struct option long_opts[] = {
+        {"output", required_argument, NULL, 'o'},   {"image", required_argument, NULL, 'i'},
+        {"name", required_argument, NULL, 'n'},     {"namespace", required_argument, NULL, 'N'},
+        {"service-type", required_argument, NULL, 's'}, {"autoscaler", required_argument, NULL, 'a'},
+        {"prometheus", required_argument, NULL, 'p'}, {"create-secret", required_argument, NULL, 'c'},
+        {"target", required_argument, NULL, 't'},   {"host-port", required_argument, NULL, 'P'},
+        {"help", no_argument, NULL, 'h'},           SPEC_CLI_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    optind = 1;
+    int c;
+    o->host_port = 8080;
+    while ((c = getopt_long(argc, argv, "o:h", long_opts, NULL)) != -1) {
+        int used = spec_cli_option(&o->package, c, optarg, "deploy");
+        if (used < 0)
+            return EXIT_USAGE;
+        if (used)
+            continue;
+        switch (c) {
+        case 'o': o->output = optarg; break;
+        case 'i': o->req.image = optarg; break;
+        case 'n': o->req.name = optarg; break;
+        case 'N': o->req.namespace_ = optarg; break;
+        case 's': o->req.service_type = optarg; break;
+        case 'p': o->req.prometheus = optarg; break;
+        case 'c': o->create_secret = optarg; break;
+        case 'a':
+            if (!strcmp(optarg, "keda"))
+                o->req.autoscaler = DEPLOY_AUTOSCALER_KEDA;
+            else if (!strcmp(optarg, "hpa"))
+                o->req.autoscaler = DEPLOY_AUTOSCALER_HPA;
+            else if (!strcmp(optarg, "cpu"))
+                o->req.autoscaler = DEPLOY_AUTOSCALER_CPU;
+            else {
+                fprintf(stderr, "amlpkg deploy: --autoscaler '%s' is not one of keda, hpa, cpu\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 't':
+            if (strcmp(optarg, "kubernetes") && strcmp(optarg, "podman")) {
+                fprintf(stderr, "amlpkg deploy: --target '%s' is not one of kubernetes, podman\n", optarg);
+                return EXIT_USAGE;
+            }
+            o->podman = !strcmp(optarg, "podman");
+            break;
+        case 'P': {
+            char *end;
+            errno = 0;
+            o->host_port = strtol(optarg, &end, 10);
+            if (!optarg[0] || *end || errno || o->host_port < 1 || o->host_port > 65535) {
+                fprintf(stderr, "amlpkg deploy: --host-port '%s' is not a port from 1 to 65535\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case 'h': fputs(deploy_usage, stdout); return -1;
+        default: fputs(deploy_usage, stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc - 1) {
+        fprintf(stderr, "amlpkg deploy: unexpected argument '%s'\n%s", argv[optind + 1], deploy_usage);
+        return EXIT_USAGE;
+    }
+    o->spec_path = optind < argc ? argv[optind] : NULL;
+    /* A SPEC may take Azure's deploymentconfig.json too: it holds what spec.yaml has no section for. */
+    if (o->spec_path && o->package.deployment_config) {
+        o->deployment_config = o->package.deployment_config;
+        o->package.deployment_config = NULL;
+    }
+    if (spec_cli_check(&o->package, o->spec_path, "deploy"))
+        return EXIT_USAGE;
+    if (!o->output && !o->podman) {
+        fputs("amlpkg deploy: -o DIR is required (the folder to write)\n", stderr);
+        return EXIT_USAGE;
+    }
+    if (!o->req.image) {
+        fputs("amlpkg deploy: --image REF@sha256:DIGEST is required (the image, by digest)\n", stderr);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The Secret file: created new (never over an existing file), mode 0600. */
+static int write_secret(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return err_set(errno == EEXIST ? ERR_EXISTS : ERR_IO, "--create-secret '%s': %s", path,
+                       errno == EEXIST ? "already exists (keys are not replaced silently)" : strerror(errno));
+    size_t n = strlen(text);
+    ssize_t w = write(fd, text, n);
+    int rc = (w < 0 || (size_t)w != n) ? err_set(ERR_IO, "--create-secret '%s': %s", path, strerror(errno)) : 0;
+    if (close(fd) && !rc)
+        rc = err_set(ERR_IO, "--create-secret '%s': %s", path, strerror(errno));
+    if (rc)
+        unlink(path);
+    return rc;
+}
+
+static int write_new(const char *dir, const char *name, const char *text, char **out)
+{
+    if (!(*out = fs_join(dir, name)))
+        return err_set(ERR_NOMEM, "out of memory");
+    FILE *f = fopen(*out, "wx");
+    if (!f || fputs(text, f) < 0 || fclose(f))
+        return err_set(ERR_IO, "cannot write '%s': %s", *out, strerror(errno));
+    return 0;
+}
+
+/* podman kube play of the Deployment, from a private temporary folder. The Secret goes to podman
+ * first with `podman secret create` (podman 4.3's kube play stores a Secret it cannot read back);
+ * a volume left by an earlier play would keep the old keys, so it goes too. */
+static int play_podman(const struct deploy_plan *p, const char *secret_value, int host_port)
+{
+    char *text = NULL, *secret = NULL, *dir = NULL, *file = NULL, *secret_file = NULL;
+    char secret_name[96];
+    snprintf(secret_name, sizeof secret_name, "%s-auth", p->name);
+    struct engine_cmd podman = {0};
+    const char *tmp = getenv("TMPDIR");
+    int rc = deploy_podman_text(&text, p, host_port);
+    if (!rc && secret_value)
+        rc = deploy_podman_secret_text(&secret, p, secret_value);
+    if (rc || (rc = fs_make_temp_dir(&dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-play")) ||
+        (rc = write_new(dir, "deployment.yaml", text, &file)) ||
+        (secret && (rc = write_new(dir, "secret.yaml", secret, &secret_file))) ||
+        (rc = engine_cmd_init(&podman, "AMLPKG_PODMAN", "podman")))
+        goto done;
+    if (secret) {
+        char pod[100];
+        snprintf(pod, sizeof pod, "%s-pod-0", p->name);
+        engine_cmd_run(&podman, (const char *[]){"pod", "rm", "-f", "--ignore", pod, NULL}, NULL, NULL);
+        engine_cmd_run(&podman, (const char *[]){"secret", "rm", secret_name, NULL}, NULL, NULL);
+        engine_cmd_run(&podman, (const char *[]){"volume", "rm", "-f", secret_name, NULL}, NULL, NULL);
+        err_clear();
+        if ((rc = engine_cmd_run(&podman, (const char *[]){"secret", "create", secret_name, secret_file, NULL}, NULL,
+                                 "podman: ")))
+            goto done;
+    }
+    if ((rc = engine_cmd_run(&podman, (const char *[]){"kube", "play", "--replace", file, NULL}, NULL, "podman: ")))
+        goto done;
+    printf("podman: playing the Deployment %s (pod %s-pod-0): http://127.0.0.1:%d/score\n", p->name, p->name,
+           host_port);
+    printf("podman plays one replica and no Service, PodDisruptionBudget or autoscaler; stop it with:\n"
+           "  podman pod rm -f %s-pod-0\n",
+           p->name);
+    if (secret)
+        printf("  podman secret rm %s && podman volume rm %s\n", secret_name, secret_name);
+done:
+    if (dir)
+        fs_remove_tree(dir);
+    engine_cmd_release(&podman);
+    free(file);
+    free(secret_file);
+    free(dir);
+    free(secret);
+    free(text);
+    return rc;
+}
+
+int cmd_deploy(int argc, char **argv)
+{
+    struct deploy_options o = {0};
+    int usage_rc = parse_options(&o, argc, argv);
+    if (usage_rc)
+        return usage_rc < 0 ? EXIT_OK : usage_rc;
+    struct spec *spec = NULL;
+    struct deploy_plan plan;
+    char *secret = NULL, *secret_value = NULL;
+    int rc = spec_cli_load(&spec, &o.package, o.spec_path);
+    if (!rc && o.deployment_config)
+        rc = spec_azure_read_deployment_config(spec, o.deployment_config);
+    if (rc || (rc = deploy_plan_make(&plan, spec, &o.req)))
+        goto done;
+    if (o.podman && plan.auth && !o.create_secret) {
+        rc = err_set(ERR_USAGE, "--target podman: the package requires authentication: give --create-secret FILE "
+                                "(the Secret podman plays beside the Deployment)");
+        goto done;
+    }
+    /* Everything that can fail on input fails before anything is written. */
+    if (o.create_secret &&
+        ((rc = deploy_secret_value(&secret_value, &plan)) || (rc = deploy_secret_text(&secret, &plan, secret_value))))
+        goto done;
+    if (o.output && (rc = deploy_write_folder(&plan, o.output)))
+        goto done;
+    if (secret && (rc = write_secret(o.create_secret, secret)))
+        goto done;
+    for (size_t i = 0; i < spec->deploy.n_notes; i++)
+        fprintf(stderr, "note: %s\n", spec->deploy.notes[i]);
+    if (o.output)
+        printf("wrote %s: Deployment, Service, PodDisruptionBudget%s (%s/%s, %d%s replica%s)\n", o.output,
+               plan.autoscale ? (o.req.autoscaler == DEPLOY_AUTOSCALER_KEDA ? ", KEDA ScaledObject"
+                                                                           : ", HorizontalPodAutoscaler")
+                              : "",
+               plan.namespace_ ? plan.namespace_ : "(no namespace)", plan.name, plan.replicas,
+               plan.autoscale ? "+" : "", plan.replicas == 1 && !plan.autoscale ? "" : "s");
+    if (secret)
+        printf("wrote the Secret %s-auth to %s (apply it with: kubectl apply -f %s)\n", plan.name, o.create_secret,
+               o.create_secret);
+    if (o.podman)
+        rc = play_podman(&plan, secret_value, (int)o.host_port);
+done:
+    free(secret);
+    free(secret_value);
+    spec_free(spec);
+    return rc ? cmd_report_error(rc) : EXIT_OK;
+}
