@@ -115,7 +115,7 @@ int deploy_plan_make(struct deploy_plan *p, const struct spec *spec, const struc
                        d->file ? d->file : "deployment config");
     p->gpu = d->gpu;
     p->auth = !s->auth_enabled ? 0 : s->token_secret_file ? 2 : 1;
-    p->tls = s->tls_cert_file != NULL;
+    p->tls = s->tls_cert_file != NULL || d->ssl_enabled;
     /* Liveness: Azure's fields 1:1, except the initial delay, which the startup probe carries (Kubernetes
      * starts liveness only once the startup probe passed, so the model load is not killed). */
     p->liveness.period_s = d->liveness.period_s ? d->liveness.period_s : 10;
@@ -275,6 +275,10 @@ static void emit_deployment(struct kyaml *y, const struct deploy_plan *p, int po
         env_str(y, p->auth == 2 ? "AMLSERVE_TOKEN_SECRET_FILE" : "AMLSERVE_AUTH_KEY_FILE",
                 p->auth == 2 ? DEPLOY_SECRET_DIR "/token-secret" : DEPLOY_SECRET_DIR "/keys");
         env_str(y, "AMLSERVE_AUTH_REQUIRED", "1");
+    }
+    if (p->tls) {
+        env_str(y, "AMLSERVE_TLS_CERT", PLAN_TLS_DIR "/tls.crt");
+        env_str(y, "AMLSERVE_TLS_KEY", PLAN_TLS_DIR "/tls.key");
     }
     resources(y, p);
     http_probe(y, p, "startupProbe", "/ready");

@@ -203,6 +203,8 @@ int deployment_config_read(struct spec_deploy *d, struct yaml_tree *t, yaml_node
     if ((rc = read_resources(d, t, root)) || (rc = read_autoscaler(d, t, root)) || (rc = read_probe(d, t, root)) ||
         (rc = read_int(t, root, "numReplicas", "numReplicas", 1, 1000, &d->num_replicas)))
         return rc;
+    if ((n = azure_get(t, root, "sslEnabled")) && (rc = yaml_tree_bool(t, n, "sslEnabled", &d->ssl_enabled)))
+        return rc;
     if (d->num_replicas && d->autoscale_enabled == 1)
         return err_set(ERR_INVALID, "%s:%d: numReplicas: a fixed number of replicas needs autoScaler.autoscaleEnabled: "
                                     "false (as in Azure ML)",

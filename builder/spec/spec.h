@@ -96,6 +96,7 @@ struct spec_deploy {
     int min_replicas, max_replicas;       /* 0: not given */
     int refresh_s;                        /* autoscaler polling, seconds; 0: not given */
     struct spec_probe liveness;           /* livenessProbeRequirements */
+    int ssl_enabled;                      /* sslEnabled: amlserve terminates TLS with a mounted pair */
     /* Fields given that a Kubernetes cluster has no use for: "file:line: field: reason". */
     char **notes;
     size_t n_notes;

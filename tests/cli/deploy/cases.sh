@@ -2,7 +2,7 @@
 # deploy_case NAME OUT runs amlpkg deploy for case NAME into the folder OUT.
 # Needs $AMLPKG and $ROOT.
 DEPLOY_IMAGE=registry.example.com/ml/ridge@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
-DEPLOY_CASES="aks-autoscale aks-autoscale-hpa aks-gpu-fixed aks-defaults aci token"
+DEPLOY_CASES="aks-autoscale aks-autoscale-hpa aks-gpu-fixed aks-defaults aks-tls aci token"
 deploy_case() {
   local name=$1 out=$2 d="$ROOT/tests/cli/deploy" spec="$ROOT/examples/onnx-ridge/spec.yaml"
   case $name in
