@@ -40,6 +40,9 @@ static const char deploy_usage[] =
     "      --create-secret F   also write the Secret the Deployment reads (the spec's keys or token\n"
     "                          secret, else two new random keys) to F, mode 0600, never into DIR\n"
     "      --target T          kubernetes (default): write DIR;\n"
+    "                          kserve: DIR holds a KServe InferenceService (custom predictor container;\n"
+    "                          minReplicas/maxReplicas, scaleMetric concurrency, scaleTarget,\n"
+    "                          containerConcurrency) instead of Deployment, Service, PDB and autoscaler;\n"
     "                          podman: run the same Deployment (and the Secret from --create-secret) with\n"
     "                          `podman kube play` on this machine, port 5001 on 127.0.0.1:--host-port;\n"
     "                          podman plays one replica and no Service, PDB or autoscaler\n"
@@ -97,11 +100,12 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
             }
             break;
         case 't':
-            if (strcmp(optarg, "kubernetes") && strcmp(optarg, "podman")) {
-                fprintf(stderr, "amlpkg deploy: --target '%s' is not one of kubernetes, podman\n", optarg);
+            if (strcmp(optarg, "kubernetes") && strcmp(optarg, "podman") && strcmp(optarg, "kserve")) {
+                fprintf(stderr, "amlpkg deploy: --target '%s' is not one of kubernetes, kserve, podman\n", optarg);
                 return EXIT_USAGE;
             }
             o->podman = !strcmp(optarg, "podman");
+            o->req.kserve = !strcmp(optarg, "kserve");
             break;
         case 'P': {
             char *end;
@@ -246,7 +250,11 @@ int cmd_deploy(int argc, char **argv)
         goto done;
     for (size_t i = 0; i < spec->deploy.n_notes; i++)
         fprintf(stderr, "note: %s\n", spec->deploy.notes[i]);
-    if (o.output)
+    if (o.output && o.req.kserve)
+        printf("wrote %s: InferenceService %s/%s (replicas %d to %d)\n", o.output,
+               plan.namespace_ ? plan.namespace_ : "(no namespace)", plan.name,
+               plan.autoscale ? plan.min_replicas : plan.replicas, plan.autoscale ? plan.max_replicas : plan.replicas);
+    else if (o.output)
         printf("wrote %s: Deployment, Service, PodDisruptionBudget%s (%s/%s, %d%s replica%s)\n", o.output,
                plan.autoscale ? (o.req.autoscaler == DEPLOY_AUTOSCALER_KEDA ? ", KEDA ScaledObject"
                                                                            : ", HorizontalPodAutoscaler")

@@ -164,12 +164,15 @@ static void env_str(struct kyaml *y, const char *name, const char *v)
     kyaml_str(y, 14, "value", v);
 }
 
-static void http_probe(struct kyaml *y, const struct deploy_plan *p, const char *key, const char *path)
+static void http_probe(struct kyaml *y, const struct deploy_plan *p, const char *key, const char *path, int numeric)
 {
     kyaml_key(y, 10, key);
     kyaml_key(y, 12, "httpGet");
     kyaml_str(y, 14, "path", path);
-    kyaml_str(y, 14, "port", "http");
+    if (numeric)
+        kyaml_int(y, 14, "port", PLAN_PORT);
+    else
+        kyaml_str(y, 14, "port", "http");
     if (p->tls)
         kyaml_str(y, 14, "scheme", "HTTPS");
 }
@@ -212,6 +215,8 @@ static const char *secret_key(const struct deploy_plan *p)
     return p->auth == 2 ? "token-secret" : "keys";
 }
 
+static void emit_pod(struct kyaml *y, const struct deploy_plan *p, int podman, int host_port, int kserve);
+
 /* podman: 0 for the cluster; else one replica with 5001 published on 127.0.0.1:host_port. */
 static void emit_deployment(struct kyaml *y, const struct deploy_plan *p, int podman, int host_port)
 {
@@ -244,6 +249,13 @@ static void emit_deployment(struct kyaml *y, const struct deploy_plan *p, int po
     if (p->tls)
         kyaml_str(y, 8, "prometheus.io/scheme", "https");
     kyaml_key(y, 4, "spec");
+    emit_pod(y, p, podman, host_port, 0);
+}
+
+/* The pod spec (keys at indent 6, as in a Deployment's template). kserve: KServe's predictor, which
+ * Knative runs: its container is kserve-container with one port named http1 and numeric probe ports. */
+static void emit_pod(struct kyaml *y, const struct deploy_plan *p, int podman, int host_port, int kserve)
+{
     kyaml_bool(y, 6, "automountServiceAccountToken", 0);
     kyaml_comment(y, 6, "amlserve finishes requests in flight for up to 30 s after SIGTERM.");
     kyaml_int(y, 6, "terminationGracePeriodSeconds", DEPLOY_DRAIN_SECONDS + 5);
@@ -254,10 +266,10 @@ static void emit_deployment(struct kyaml *y, const struct deploy_plan *p, int po
     kyaml_key(y, 8, "seccompProfile");
     kyaml_str(y, 10, "type", "RuntimeDefault");
     kyaml_key(y, 6, "containers");
-    kyaml_str(y, 8, "- name", "amlserve");
+    kyaml_str(y, 8, "- name", kserve ? "kserve-container" : "amlserve");
     kyaml_str(y, 10, "image", p->req->image);
     kyaml_key(y, 10, "ports");
-    kyaml_str(y, 12, "- name", "http");
+    kyaml_str(y, 12, "- name", kserve ? "http1" : "http");
     kyaml_int(y, 14, "containerPort", PLAN_PORT);
     kyaml_str(y, 14, "protocol", "TCP");
     if (podman) {
@@ -281,14 +293,19 @@ static void emit_deployment(struct kyaml *y, const struct deploy_plan *p, int po
         env_str(y, "AMLSERVE_TLS_KEY", PLAN_TLS_DIR "/tls.key");
     }
     resources(y, p);
-    http_probe(y, p, "startupProbe", "/ready");
-    kyaml_int(y, 12, "periodSeconds", STARTUP_PERIOD_S);
-    kyaml_int(y, 12, "failureThreshold", p->startup_failures);
-    http_probe(y, p, "readinessProbe", "/ready");
+    /* Knative has no startup probe: the liveness probe's first check waits the model-load budget. */
+    if (!kserve) {
+        http_probe(y, p, "startupProbe", "/ready", 0);
+        kyaml_int(y, 12, "periodSeconds", STARTUP_PERIOD_S);
+        kyaml_int(y, 12, "failureThreshold", p->startup_failures);
+    }
+    http_probe(y, p, "readinessProbe", "/ready", kserve);
     kyaml_int(y, 12, "periodSeconds", 5);
     kyaml_int(y, 12, "timeoutSeconds", p->liveness.timeout_s);
     kyaml_int(y, 12, "failureThreshold", 3);
-    http_probe(y, p, "livenessProbe", "/");
+    http_probe(y, p, "livenessProbe", "/", kserve);
+    if (kserve)
+        kyaml_int(y, 12, "initialDelaySeconds", p->startup_failures * STARTUP_PERIOD_S);
     kyaml_int(y, 12, "periodSeconds", p->liveness.period_s);
     kyaml_int(y, 12, "timeoutSeconds", p->liveness.timeout_s);
     kyaml_int(y, 12, "successThreshold", p->liveness.success_threshold);
@@ -450,9 +467,44 @@ static void emit_hpa(struct kyaml *y, const struct deploy_plan *p, int cpu)
     kyaml_str(y, 10, "averageValue", value);
 }
 
-enum { F_KUSTOMIZATION, F_DEPLOYMENT, F_SERVICE, F_PDB, F_AUTOSCALER, F_COUNT };
-static const char *const file_names[F_COUNT] = {"kustomization.yaml", "deployment.yaml", "service.yaml", "pdb.yaml",
-                                                "autoscaler.yaml"};
+/* KServe's predictor (Knative underneath): it makes the Deployment, Service and autoscaler itself, from
+ * these numbers; amlserve still checks keys, so the Secret is mounted the same way. */
+static void emit_inference_service(struct kyaml *y, const struct deploy_plan *p)
+{
+    /* Knative's soft target: the busy requests per replica the autoscaler keeps, at least 1. */
+    long target = (target_millis(p) + 999) / 1000;
+    kyaml_comment(y, 0,
+                  "KServe predictor: Knative scales on concurrency (busy requests per replica), as Azure ML\n"
+                  "scales on busy replicas: scaleTarget = targetUtilization x maxConcurrentRequestsPerContainer.");
+    kyaml_str(y, 0, "apiVersion", "serving.kserve.io/v1beta1");
+    kyaml_str(y, 0, "kind", "InferenceService");
+    metadata(y, p, "", 0);
+    kyaml_key(y, 0, "spec");
+    kyaml_key(y, 2, "predictor");
+    kyaml_int(y, 4, "minReplicas", p->autoscale ? p->min_replicas : p->replicas);
+    kyaml_int(y, 4, "maxReplicas", p->autoscale ? p->max_replicas : p->replicas);
+    kyaml_str(y, 4, "scaleMetric", "concurrency");
+    kyaml_int(y, 4, "scaleTarget", target < 1 ? 1 : target);
+    kyaml_int(y, 4, "containerConcurrency", p->max_concurrent);
+    kyaml_int(y, 4, "timeout", (p->scoring_timeout_ms + p->queue_wait_ms + 999) / 1000);
+    y->shift = -2;
+    emit_pod(y, p, 0, 0, 1);
+    y->shift = 0;
+}
+
+enum { F_KUSTOMIZATION, F_DEPLOYMENT, F_SERVICE, F_PDB, F_AUTOSCALER, F_INFERENCE_SERVICE, F_COUNT };
+static const char *const file_names[F_COUNT] = {"kustomization.yaml", "deployment.yaml", "service.yaml",
+                                                "pdb.yaml",           "autoscaler.yaml", "inferenceservice.yaml"};
+
+/* Whether the i-th file belongs to this plan's folder. */
+static int file_wanted(const struct deploy_plan *p, int i)
+{
+    if (i == F_KUSTOMIZATION)
+        return 1;
+    if (p->req->kserve)
+        return i == F_INFERENCE_SERVICE;
+    return i != F_INFERENCE_SERVICE && (i != F_AUTOSCALER || p->autoscale);
+}
 
 static void emit_kustomization(struct kyaml *y, const struct deploy_plan *p)
 {
@@ -481,14 +533,14 @@ static void emit_kustomization(struct kyaml *y, const struct deploy_plan *p)
         kyaml_str(y, 0, "namespace", p->namespace_);
     kyaml_key(y, 0, "resources");
     for (int i = F_DEPLOYMENT; i < F_COUNT; i++)
-        if (i != F_AUTOSCALER || p->autoscale)
+        if (file_wanted(p, i))
             kyaml_item(y, 2, file_names[i]);
 }
 
 int deploy_file_text(char **out, const char **name, const struct deploy_plan *p, int i)
 {
     *out = NULL;
-    if (i < 0 || i >= F_COUNT || (i == F_AUTOSCALER && !p->autoscale))
+    if (i < 0 || i >= F_COUNT || !file_wanted(p, i))
         return 0;
     *name = file_names[i];
     struct kyaml y;
@@ -498,6 +550,7 @@ int deploy_file_text(char **out, const char **name, const struct deploy_plan *p,
     case F_DEPLOYMENT: emit_deployment(&y, p, 0, 0); break;
     case F_SERVICE: emit_service(&y, p); break;
     case F_PDB: emit_pdb(&y, p); break;
+    case F_INFERENCE_SERVICE: emit_inference_service(&y, p); break;
     default:
         if (p->req->autoscaler == DEPLOY_AUTOSCALER_KEDA)
             emit_keda(&y, p);

@@ -1,7 +1,8 @@
 /* Kubernetes objects for a package: a kustomize folder (kustomization.yaml,
  * deployment.yaml, service.yaml, pdb.yaml and the autoscaler) written from the
  * spec's service settings and Azure's deploymentconfig.json (spec->deploy),
- * for an image given by digest. The mapping is specs/kubernetes-mapping.md.
+ * for an image given by digest; or, for KServe, kustomization.yaml and
+ * inferenceservice.yaml. The mapping is specs/kubernetes-mapping.md.
  *
  * deploy_plan_make resolves every setting (Azure's AKS defaults where a field
  * is not given) and checks it, so writing can no longer fail on input; the
@@ -21,6 +22,7 @@ struct deploy_request {
     const char *service_type; /* ClusterIP (default), NodePort or LoadBalancer */
     const char *prometheus;   /* the KEDA trigger's server; NULL: DEPLOY_DEFAULT_PROMETHEUS */
     enum deploy_autoscaler autoscaler;
+    int kserve; /* a KServe InferenceService instead of Deployment, Service, PDB and autoscaler */
 };
 
 #define DEPLOY_DEFAULT_PROMETHEUS "http://prometheus-operated.monitoring.svc:9090"

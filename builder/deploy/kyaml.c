@@ -13,6 +13,7 @@ void kyaml_init(struct kyaml *y)
 {
     buf_init(&y->out, 16u << 20);
     y->rc = 0;
+    y->shift = 0;
 }
 
 void kyaml_release(struct kyaml *y)
@@ -56,6 +57,7 @@ int kyaml_plain_ok(const char *s)
 
 static void indent_to(struct kyaml *y, int indent)
 {
+    indent += y->shift;
     for (int i = 0; i < indent && !y->rc; i++)
         y->rc = buf_append(&y->out, " ", 1);
 }

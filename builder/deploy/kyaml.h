@@ -15,6 +15,7 @@
 struct kyaml {
     struct buf out;
     int rc;
+    int shift; /* added to every indent: one writer serves a block at two depths (a pod spec) */
 };
 
 void kyaml_init(struct kyaml *y);

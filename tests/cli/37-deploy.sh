@@ -25,10 +25,25 @@ check "fields a cluster has no use for are reported with file, line and reason" 
    grep -q 'aks-autoscale.json:28: computeTargetName: not applicable: ' '$WORK/notes.err' &&
    grep -q 'tags: not applicable: ' '$WORK/notes.err'"
 
-# The objects against the official schemas, and kustomize rendering each folder.
+# The objects against the official schemas, and kustomize rendering each folder. The KServe CRD comes
+# from shared/reference beside the repository.
+CRD=
+for f in "$ROOT/../shared/reference/kserve/serving.kserve.io_inferenceservices.yaml" \
+         /work/shared/reference/kserve/serving.kserve.io_inferenceservices.yaml; do
+  [ -f "$f" ] && { CRD=$f; break; }
+done
 if [ -d "$ROOT/tests/deploy/node_modules/kubernetes-models" ] && command -v node >/dev/null; then
-  check "every generated object validates against the Kubernetes, KEDA schemas" \
-    node "$ROOT/tests/deploy/validate.mjs" "$WORK"/out/*/*.yaml
+  if [ -n "$CRD" ]; then
+    check "every generated object validates against the Kubernetes, KEDA and KServe CRD schemas" \
+      node "$ROOT/tests/deploy/validate.mjs" --crd "$CRD" "$WORK"/out/*/*.yaml
+    sed 's/containerConcurrency:/containerConcurency:/' "$WORK/out/kserve/inferenceservice.yaml" > "$WORK/isvc-typo.yaml"
+    check_fails "the KServe schema refuses an unknown field" 'must NOT have additional properties' \
+      node "$ROOT/tests/deploy/validate.mjs" --crd "$CRD" "$WORK/isvc-typo.yaml"
+  else
+    skip "the KServe CRD (shared/reference/kserve) is not beside the repository"
+    check "every generated object validates against the Kubernetes and KEDA schemas" \
+      node "$ROOT/tests/deploy/validate.mjs" $(ls "$WORK"/out/*/*.yaml | grep -v inferenceservice)
+  fi
   printf 'apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec:\n  ports:\n    - port: "eighty"\n' > "$WORK/bad.yaml"
   check_fails "the validator refuses an object the schema refuses" 'invalid .*port' node "$ROOT/tests/deploy/validate.mjs" "$WORK/bad.yaml"
 else
