@@ -2,6 +2,7 @@
 #include "builder/cli/commands.h"
 #include "builder/cli/spec_cli.h"
 #include "builder/deploy/deploy.h"
+#include "builder/deploy/deploy_endpoint.h"
 #include "builder/spec/spec_azure.h"
 #include "builder/sys/engine_cmd.h"
 #include "builder/sys/fsutil.h"
@@ -37,6 +38,11 @@ static const char deploy_usage[] =
     "                          hpa: an autoscaling/v2 HPA on the same Pods metric (prometheus-adapter);\n"
     "                          cpu: an HPA on CPU utilization (Azure ML advises against it)\n"
     "      --prometheus URL    the KEDA trigger's Prometheus (default " DEPLOY_DEFAULT_PROMETHEUS ")\n"
+    "      --endpoint F        several versions behind one route (Azure's AKS endpoint): endpoint.yaml lists\n"
+    "                          each version's image and traffic percentage (summing to 100), one default,\n"
+    "                          optionally a control; writes each version's objects and a Gateway API\n"
+    "                          HTTPRoute with weighted backends (instead of --image)\n"
+    "      --set-traffic V=P,...  with --endpoint: new percentages; rewrites only DIR's httproute.yaml\n"
     "      --create-secret F   also write the Secret the Deployment reads (the spec's keys or token\n"
     "                          secret, else two new random keys) to F, mode 0600, never into DIR\n"
     "      --target T          kubernetes (default): write DIR;\n"
@@ -54,7 +60,7 @@ static const char deploy_usage[] =
 struct deploy_options {
     struct spec_cli package;
     struct deploy_request req;
-    const char *spec_path, *output, *create_secret, *deployment_config;
+    const char *spec_path, *output, *create_secret, *deployment_config, *endpoint, *set_traffic;
     int podman;
     long host_port;
 };
@@ -67,6 +73,7 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
         {"service-type", required_argument, NULL, 's'}, {"autoscaler", required_argument, NULL, 'a'},
         {"prometheus", required_argument, NULL, 'p'}, {"create-secret", required_argument, NULL, 'c'},
         {"target", required_argument, NULL, 't'},   {"host-port", required_argument, NULL, 'P'},
+        {"endpoint", required_argument, NULL, 'e'}, {"set-traffic", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},           SPEC_CLI_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -87,6 +94,8 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
         case 's': o->req.service_type = optarg; break;
         case 'p': o->req.prometheus = optarg; break;
         case 'c': o->create_secret = optarg; break;
+        case 'e': o->endpoint = optarg; break;
+        case 'T': o->set_traffic = optarg; break;
         case 'a':
             if (!strcmp(optarg, "keda"))
                 o->req.autoscaler = DEPLOY_AUTOSCALER_KEDA;
@@ -137,8 +146,19 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
         fputs("amlpkg deploy: -o DIR is required (the folder to write)\n", stderr);
         return EXIT_USAGE;
     }
-    if (!o->req.image) {
-        fputs("amlpkg deploy: --image REF@sha256:DIGEST is required (the image, by digest)\n", stderr);
+    const char *problem = NULL;
+    if (o->endpoint && o->req.image)
+        problem = "--endpoint names each version's image: no --image";
+    else if (!o->endpoint && !o->req.image)
+        problem = "--image REF@sha256:DIGEST is required (the image, by digest)";
+    else if (o->set_traffic && !o->endpoint)
+        problem = "--set-traffic goes with --endpoint (the versions it names)";
+    else if (o->endpoint && o->podman)
+        problem = "--target podman plays one Deployment: give --image, not --endpoint";
+    else if (o->set_traffic && o->create_secret)
+        problem = "--set-traffic rewrites only the route: no --create-secret";
+    if (problem) {
+        fprintf(stderr, "amlpkg deploy: %s\n", problem);
         return EXIT_USAGE;
     }
     return 0;
@@ -221,6 +241,55 @@ done:
     return rc;
 }
 
+/* --endpoint: every version's objects and the route, or with --set-traffic the route alone. */
+static int run_endpoint(const struct deploy_options *o, const struct spec *spec, struct endpoint **endpoint,
+                        struct deploy_files *files)
+{
+    char *secret = NULL, *value = NULL, *route = NULL;
+    int rc = endpoint_load(endpoint, o->endpoint);
+    struct endpoint *e = *endpoint;
+    if (!rc && o->set_traffic) {
+        if (!(rc = endpoint_set_traffic(e, o->set_traffic)) && !(rc = deploy_route_text(&route, e)) &&
+            !(rc = deploy_file_replace(o->output, DEPLOY_ROUTE_FILE, route))) {
+            printf("rewrote %s/%s:", o->output, DEPLOY_ROUTE_FILE);
+            for (size_t i = 0; i < e->n_versions; i++)
+                printf(" %s %d%%", e->versions[i].name, e->versions[i].traffic);
+            printf(" (apply it with: kubectl apply -k %s)\n", o->output);
+        }
+        free(route);
+        return rc;
+    }
+    if (rc || (rc = deploy_endpoint_files(files, spec, &o->req, e)))
+        return rc;
+    if (o->create_secret) {
+        struct deploy_plan first;
+        struct deploy_request vreq = o->req;
+        char name[64];
+        snprintf(name, sizeof name, "%s-%s", e->name, e->versions[0].name);
+        vreq.image = e->versions[0].image;
+        vreq.name = name;
+        if ((rc = deploy_plan_make(&first, spec, &vreq)) || (rc = deploy_secret_value(&value, &first)) ||
+            (rc = deploy_endpoint_secret_text(&secret, spec, &o->req, e, value)))
+            goto done;
+    }
+    if ((rc = deploy_files_write(files, o->output)) || (secret && (rc = write_secret(o->create_secret, secret))))
+        goto done;
+    for (size_t i = 0; i < spec->deploy.n_notes; i++)
+        fprintf(stderr, "note: %s\n", spec->deploy.notes[i]);
+    printf("wrote %s: endpoint %s, %zu version%s behind the HTTPRoute %s:", o->output, e->name, e->n_versions,
+           e->n_versions == 1 ? "" : "s", e->name);
+    for (size_t i = 0; i < e->n_versions; i++)
+        printf(" %s %d%%%s", e->versions[i].name, e->versions[i].traffic, e->versions[i].is_default ? " (default)" : "");
+    printf("\n");
+    if (secret)
+        printf("wrote the versions' Secrets to %s (apply it with: kubectl apply -f %s)\n", o->create_secret,
+               o->create_secret);
+done:
+    free(secret);
+    free(value);
+    return rc;
+}
+
 int cmd_deploy(int argc, char **argv)
 {
     struct deploy_options o = {0};
@@ -230,9 +299,15 @@ int cmd_deploy(int argc, char **argv)
     struct spec *spec = NULL;
     struct deploy_plan plan;
     char *secret = NULL, *secret_value = NULL;
+    struct endpoint *endpoint = NULL;
+    struct deploy_files files = {0};
     int rc = spec_cli_load(&spec, &o.package, o.spec_path);
     if (!rc && o.deployment_config)
         rc = spec_azure_read_deployment_config(spec, o.deployment_config);
+    if (!rc && o.endpoint) {
+        rc = run_endpoint(&o, spec, &endpoint, &files);
+        goto done;
+    }
     if (rc || (rc = deploy_plan_make(&plan, spec, &o.req)))
         goto done;
     if (o.podman && plan.auth && !o.create_secret) {
@@ -267,6 +342,8 @@ int cmd_deploy(int argc, char **argv)
     if (o.podman)
         rc = play_podman(&plan, secret_value, (int)o.host_port);
 done:
+    deploy_files_release(&files);
+    endpoint_free(endpoint);
     free(secret);
     free(secret_value);
     spec_free(spec);

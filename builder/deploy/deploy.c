@@ -134,6 +134,8 @@ static void labels(struct kyaml *y, int indent, const struct deploy_plan *p, int
     kyaml_str(y, indent, "app.kubernetes.io/name", p->name);
     if (selector_only)
         return;
+    if (p->part_of)
+        kyaml_str(y, indent, "app.kubernetes.io/part-of", p->part_of);
     kyaml_str(y, indent, "app.kubernetes.io/component", "scoring");
     kyaml_str(y, indent, "app.kubernetes.io/managed-by", "amlpkg");
 }
@@ -601,7 +603,60 @@ static int check_replaceable(const char *dir)
     return ours ? 0 : err_set(ERR_EXISTS, "-o '%s': a folder amlpkg deploy did not write; give a new or empty one", dir);
 }
 
+void deploy_files_release(struct deploy_files *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->names[i]);
+        free(f->texts[i]);
+    }
+    f->n = 0;
+}
+
+int deploy_files_add(struct deploy_files *f, const char *name, char *text)
+{
+    if (f->n == DEPLOY_MAX_FILES) {
+        free(text);
+        return err_set(ERR_LIMIT, "more than %d files", DEPLOY_MAX_FILES);
+    }
+    if (!(f->names[f->n] = strdup(name))) {
+        free(text);
+        return err_set(ERR_NOMEM, "out of memory");
+    }
+    f->texts[f->n++] = text;
+    return 0;
+}
+
+int deploy_files_for_plan(struct deploy_files *out, const struct deploy_plan *p, const char *suffix)
+{
+    int rc = 0;
+    for (int i = 0; i < F_COUNT && !rc; i++) {
+        char *text = NULL, name[96];
+        const char *base = NULL;
+        if (suffix && i == F_KUSTOMIZATION)
+            continue;
+        if ((rc = deploy_file_text(&text, &base, p, i)) || !text)
+            continue;
+        const char *dot = strrchr(base, '.');
+        if (suffix)
+            snprintf(name, sizeof name, "%.*s-%s%s", (int)(dot - base), base, suffix, dot);
+        else
+            snprintf(name, sizeof name, "%s", base);
+        rc = deploy_files_add(out, name, text);
+    }
+    return rc;
+}
+
 int deploy_write_folder(const struct deploy_plan *p, const char *dir)
+{
+    struct deploy_files f = {0};
+    int rc = deploy_files_for_plan(&f, p, NULL);
+    if (!rc)
+        rc = deploy_files_write(&f, dir);
+    deploy_files_release(&f);
+    return rc;
+}
+
+int deploy_files_write(const struct deploy_files *f, const char *dir)
 {
     int rc = check_replaceable(dir);
     if (rc)
@@ -611,14 +666,8 @@ int deploy_write_folder(const struct deploy_plan *p, const char *dir)
         return err_set(ERR_NOMEM, "out of memory");
     if ((rc = fs_make_temp_dir(&stage, parent, ".amlpkg-deploy")))
         goto done;
-    for (int i = 0; i < F_COUNT && !rc; i++) {
-        char *text = NULL;
-        const char *name = NULL;
-        if ((rc = deploy_file_text(&text, &name, p, i)) || !text)
-            continue;
-        rc = write_text(stage, name, text, 0644);
-        free(text);
-    }
+    for (size_t i = 0; i < f->n && !rc; i++)
+        rc = write_text(stage, f->names[i], f->texts[i], 0644);
     if (rc || (rc = chmod(stage, 0755) ? err_set(ERR_IO, "chmod '%s': %s", stage, strerror(errno)) : 0))
         goto done;
     /* Replace: the old folder moves aside, the new one in, then the old one goes. */
@@ -648,6 +697,39 @@ done:
     free(stage);
     free(old);
     free(parent);
+    return rc;
+}
+
+int deploy_file_replace(const char *dir, const char *name, const char *text)
+{
+    char *kust = fs_join(dir, "kustomization.yaml"), *target = fs_join(dir, name), *tmp = NULL;
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    int rc = 0;
+    if (!kust || !target) {
+        rc = err_set(ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    if (buf_read_file(&b, kust) || !b.data || !strstr(b.data, MARKER) || access(target, F_OK)) {
+        err_clear();
+        rc = err_set(ERR_NOTFOUND, "-o '%s': no folder amlpkg deploy wrote with %s in it", dir, name);
+        goto done;
+    }
+    FILE *f = NULL;
+    if ((rc = fs_temp_beside(&f, &tmp, target)))
+        goto done;
+    if (fputs(text, f) < 0 || fchmod(fileno(f), 0644)) {
+        fclose(f);
+        unlink(tmp);
+        rc = err_set(ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+        goto done;
+    }
+    rc = fs_commit(f, tmp, target);
+done:
+    buf_release(&b);
+    free(kust);
+    free(target);
+    free(tmp);
     return rc;
 }
 

@@ -35,6 +35,7 @@ struct deploy_plan {
     const struct spec *spec;
     const struct deploy_request *req;
     char name[64];
+    const char *part_of;    /* an endpoint's name for its versions' labels, or NULL */
     const char *namespace_; /* or NULL */
     const char *service_type;
     int autoscale, replicas, min_replicas, max_replicas, refresh_s, target_pct;
@@ -53,10 +54,27 @@ int deploy_plan_make(struct deploy_plan *out, const struct spec *spec, const str
 /* The files of the folder, in kustomization order; deploy_file_text returns a
  * malloc'd YAML text of the i-th (NULL past the end), *name its file name. */
 int deploy_file_text(char **out, const char **name, const struct deploy_plan *p, int i);
+/* A folder's files in order, each name and text malloc'd (deploy_files_release). */
+#define DEPLOY_MAX_FILES 128
+struct deploy_files {
+    char *names[DEPLOY_MAX_FILES];
+    char *texts[DEPLOY_MAX_FILES];
+    size_t n;
+};
+void deploy_files_release(struct deploy_files *f);
+/* Takes text (freed on failure too). */
+int deploy_files_add(struct deploy_files *f, const char *name, char *text);
+/* The plan's files; with suffix (an endpoint's version), named deployment-SUFFIX.yaml ... and without
+ * kustomization.yaml, which the endpoint writes for all versions. */
+int deploy_files_for_plan(struct deploy_files *out, const struct deploy_plan *p, const char *suffix);
 /* Writes the folder: into a staging directory beside dir, then renamed into
  * place, so a failure leaves nothing. An existing dir must be one amlpkg deploy
  * wrote (its kustomization.yaml says so): it is replaced. */
+int deploy_files_write(const struct deploy_files *f, const char *dir);
+/* deploy_files_for_plan + deploy_files_write. */
 int deploy_write_folder(const struct deploy_plan *p, const char *dir);
+/* Replaces one file of a folder amlpkg deploy wrote, atomically (--set-traffic's route). */
+int deploy_file_replace(const char *dir, const char *name, const char *text);
 /* The Secret the Deployment reads (keys, or the token secret): its value is the
  * spec's keys (one a line) or token secret, else two new random keys
  * (deploy_secret_value, malloc'd); deploy_secret_text makes the Secret (with

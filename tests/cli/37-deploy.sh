@@ -106,6 +106,56 @@ bad "numReplicas with autoscaling on" 'numReplicas: a fixed number of replicas n
   '{"computeType": "AKS", "autoScaler": {"autoscaleEnabled": true}, "numReplicas": 2}'
 bad "a namespace that is no DNS label" "namespace: 'ML_Prod' is not a namespace" \
   '{"computeType": "AKS", "namespace": "ML_Prod"}'
+# Endpoints: bad versions and traffic refused with the field and line, nothing written.
+bad_endpoint() {
+  local desc=$1 pattern=$2
+  rm -rf "$WORK/badout"
+  check_fails "$desc" "$pattern" "$AMLPKG" deploy "$SPEC" --endpoint "$WORK/ep.yaml" -o "$WORK/badout"
+  [ -e "$WORK/badout" ] && fail "$desc: wrote $WORK/badout"
+}
+ep_head=$'name: ridge
+gateway: {name: gw}
+versions:'
+I1=registry.example.com/ml/ridge@sha256:1111111111111111111111111111111111111111111111111111111111111111
+printf '%s
+  - {name: v1, image: %s, traffic: 70, default: true}
+  - {name: v2, image: %s, traffic: 20}
+' "$ep_head" "$I1" "$I1" > "$WORK/ep.yaml"
+bad_endpoint "endpoint traffic that does not sum to 100" 'ep.yaml:4: versions: traffic sums to 90, not 100'
+printf '%s
+  - {name: v1, image: %s, traffic: 50, default: true}
+  - {name: v1, image: %s, traffic: 50}
+' "$ep_head" "$I1" "$I1" > "$WORK/ep.yaml"
+bad_endpoint "a version given twice" "ep.yaml:5: versions\[1\].name: version 'v1' is given twice \(also line 4\)"
+printf '%s
+  - {name: v1, image: %s, traffic: 50, default: true}
+  - {name: v2, image: %s, traffic: 50, default: true}
+' "$ep_head" "$I1" "$I1" > "$WORK/ep.yaml"
+bad_endpoint "two default versions" "ep.yaml:5: versions\[1\].default: a second default version \('v2'\)"
+printf '%s
+  - {name: v1, image: %s, traffic: 100}
+' "$ep_head" "$I1" > "$WORK/ep.yaml"
+bad_endpoint "no default version" 'versions: no default version'
+printf '%s
+  - {name: v1, image: registry.example.com/ml/ridge:1, traffic: 100, default: true}
+' "$ep_head" > "$WORK/ep.yaml"
+bad_endpoint "a version image without a digest" 'versions\[0\].image: .* is not an image by digest'
+printf '%s
+  - {name: v1, image: %s, traffic: 100, default: true, weight: 3}
+' "$ep_head" "$I1" > "$WORK/ep.yaml"
+bad_endpoint "an unknown version key" "versions\[0\].*weight"
+check_fails "--set-traffic that does not sum to 100" 'traffic sums to 90, not 100' "$AMLPKG" deploy "$SPEC" \
+  --endpoint "$D/endpoint.yaml" --set-traffic v1=80,v2=10 -o "$WORK/out/endpoint"
+check_fails "--set-traffic naming an unknown version" "'v9' is not a version" "$AMLPKG" deploy "$SPEC" \
+  --endpoint "$D/endpoint.yaml" --set-traffic v1=80,v9=20 -o "$WORK/out/endpoint"
+check "... and the route is unchanged" diff "$ROOT/tests/cli/golden/deploy/endpoint/httproute.yaml" "$WORK/out/endpoint/httproute.yaml"
+check_fails "--set-traffic needs a folder amlpkg deploy wrote" 'no folder amlpkg deploy wrote' "$AMLPKG" deploy "$SPEC" \
+  --endpoint "$D/endpoint.yaml" --set-traffic v1=100 -o "$WORK/foreign"
+check "--create-secret with an endpoint writes one Secret per version, one key for all" bash -c \
+  "'$AMLPKG' deploy '$SPEC' --deployment-config '$D/aks-autoscale.json' --endpoint '$D/endpoint.yaml' -o '$WORK/eps' \
+     --create-secret '$WORK/eps.yaml' >/dev/null && [ \$(grep -c 'primary-key-1' '$WORK/eps.yaml') = 3 ] &&
+   grep -q 'name: ridge-v3-auth' '$WORK/eps.yaml'"
+
 rm -rf "$WORK/badout"
 check_fails "an image without a digest is refused, nothing written" 'expected an image by digest' \
   "$AMLPKG" deploy "$SPEC" --image registry.example.com/ml/ridge:1 -o "$WORK/badout"
