@@ -43,6 +43,9 @@ static const char deploy_usage[] =
     "                          optionally a control; writes each version's objects and a Gateway API\n"
     "                          HTTPRoute with weighted backends (instead of --image)\n"
     "      --set-traffic V=P,...  with --endpoint: new percentages; rewrites only DIR's httproute.yaml\n"
+    "      --apply             then `kubectl apply --server-side` the Secret (--create-secret) and the folder\n"
+    "                          (kubectl's current context; $AMLPKG_KUBECTL gives the command words), wait\n"
+    "                          for the rollout, and print how to reach /score and read the key\n"
     "      --create-secret F   also write the Secret the Deployment reads (the spec's keys or token\n"
     "                          secret, else two new random keys) to F, mode 0600, never into DIR\n"
     "      --target T          kubernetes (default): write DIR;\n"
@@ -61,7 +64,7 @@ struct deploy_options {
     struct spec_cli package;
     struct deploy_request req;
     const char *spec_path, *output, *create_secret, *deployment_config, *endpoint, *set_traffic;
-    int podman;
+    int podman, apply;
     long host_port;
 };
 
@@ -73,7 +76,7 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
         {"service-type", required_argument, NULL, 's'}, {"autoscaler", required_argument, NULL, 'a'},
         {"prometheus", required_argument, NULL, 'p'}, {"create-secret", required_argument, NULL, 'c'},
         {"target", required_argument, NULL, 't'},   {"host-port", required_argument, NULL, 'P'},
-        {"endpoint", required_argument, NULL, 'e'}, {"set-traffic", required_argument, NULL, 'T'},
+        {"apply", no_argument, NULL, 'A'},          {"endpoint", required_argument, NULL, 'e'}, {"set-traffic", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},           SPEC_CLI_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -96,6 +99,7 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
         case 'c': o->create_secret = optarg; break;
         case 'e': o->endpoint = optarg; break;
         case 'T': o->set_traffic = optarg; break;
+        case 'A': o->apply = 1; break;
         case 'a':
             if (!strcmp(optarg, "keda"))
                 o->req.autoscaler = DEPLOY_AUTOSCALER_KEDA;
@@ -155,6 +159,8 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
         problem = "--set-traffic goes with --endpoint (the versions it names)";
     else if (o->endpoint && o->podman)
         problem = "--target podman plays one Deployment: give --image, not --endpoint";
+    else if (o->apply && o->podman)
+        problem = "--apply goes to a cluster, --target podman to this machine: one or the other";
     else if (o->set_traffic && o->create_secret)
         problem = "--set-traffic rewrites only the route: no --create-secret";
     if (problem) {
@@ -241,6 +247,45 @@ done:
     return rc;
 }
 
+/* --apply: kubectl applies what was written (server-side), then the rollout is waited for. */
+static int apply_kubectl(const struct deploy_options *o, const char *namespace_, const char *const *deployments,
+                         size_t n, const char *isvc, int auth, const char *secret_of)
+{
+    struct engine_cmd k = {0};
+    int rc = engine_cmd_init(&k, "AMLPKG_KUBECTL", "kubectl");
+    const char *ns[3] = {namespace_ ? "--namespace" : NULL, namespace_, NULL};
+    if (!rc && o->create_secret)
+        rc = engine_cmd_run(&k, (const char *[]){"apply", "--server-side", "-f", o->create_secret, ns[0], ns[1], NULL},
+                            NULL, "kubectl: ");
+    if (!rc)
+        rc = engine_cmd_run(&k, (const char *[]){"apply", "--server-side", "-k", o->output, NULL}, NULL, "kubectl: ");
+    for (size_t i = 0; i < n && !rc; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "deployment/%s", deployments[i]);
+        fprintf(stderr, "waiting for the rollout of %s...\n", what);
+        rc = engine_cmd_run(&k, (const char *[]){"rollout", "status", what, "--timeout=15m", ns[0], ns[1], NULL}, NULL,
+                            "kubectl: ");
+    }
+    if (!rc && isvc) {
+        char what[96];
+        snprintf(what, sizeof what, "inferenceservice/%s", isvc);
+        fprintf(stderr, "waiting for %s to be ready...\n", what);
+        rc = engine_cmd_run(&k, (const char *[]){"wait", "--for=condition=Ready", what, "--timeout=15m", ns[0], ns[1], NULL},
+                            NULL, "kubectl: ");
+    }
+    if (!rc) {
+        const char *nsf = namespace_ ? namespace_ : "";
+        printf("applied; to reach /score from here: kubectl port-forward%s%s svc/%s 8080:80, then "
+               "http://127.0.0.1:8080/score\n",
+               namespace_ ? " -n " : "", nsf, isvc ? isvc : deployments[0]);
+        if (auth)
+            printf("the key: kubectl get secret%s%s %s-auth -o jsonpath='{.data.keys}' | base64 -d | head -1\n",
+                   namespace_ ? " -n " : "", nsf, secret_of);
+    }
+    engine_cmd_release(&k);
+    return rc;
+}
+
 /* --endpoint: every version's objects and the route, or with --set-traffic the route alone. */
 static int run_endpoint(const struct deploy_options *o, const struct spec *spec, struct endpoint **endpoint,
                         struct deploy_files *files)
@@ -284,6 +329,16 @@ static int run_endpoint(const struct deploy_options *o, const struct spec *spec,
     if (secret)
         printf("wrote the versions' Secrets to %s (apply it with: kubectl apply -f %s)\n", o->create_secret,
                o->create_secret);
+    if (o->apply) {
+        char names[ENDPOINT_MAX_VERSIONS][64];
+        const char *list[ENDPOINT_MAX_VERSIONS];
+        for (size_t i = 0; i < e->n_versions; i++) {
+            snprintf(names[i], sizeof names[i], "%s-%s", e->name, e->versions[i].name);
+            list[i] = names[i];
+        }
+        const char *ns = o->req.namespace_ ? o->req.namespace_ : spec->deploy.namespace_;
+        rc = apply_kubectl(o, ns, list, e->n_versions, NULL, spec->service.auth_enabled, list[0]);
+    }
 done:
     free(secret);
     free(value);
@@ -341,6 +396,11 @@ int cmd_deploy(int argc, char **argv)
                o.create_secret);
     if (o.podman)
         rc = play_podman(&plan, secret_value, (int)o.host_port);
+    if (o.apply) {
+        const char *one[1] = {plan.name};
+        rc = apply_kubectl(&o, plan.namespace_, one, o.req.kserve ? 0 : 1, o.req.kserve ? plan.name : NULL,
+                           plan.auth != 0, plan.name);
+    }
 done:
     deploy_files_release(&files);
     endpoint_free(endpoint);

@@ -55,6 +55,13 @@ if command -v kubectl >/dev/null; then
   done
   check "kustomize puts every object in the deploymentconfig's namespace" bash -c \
     "[ \$(grep -c '^  namespace: ml-prod' '$WORK/aks-autoscale.rendered') -eq 4 ]"
+  # No API server exists here: --apply is checked up to kubectl refusing the unreachable cluster
+  # (kubectl's --dry-run=client needs a server too, for discovery).
+  rm -rf "$WORK/applied"
+  check_fails "--apply without a reachable cluster fails naming kubectl, after writing the folder" "'kubectl apply' failed" \
+    env KUBECONFIG=/dev/null AMLPKG_KUBECTL="kubectl --server=http://127.0.0.1:1" "$AMLPKG" deploy "$SPEC" \
+    --image "$DEPLOY_IMAGE" -o "$WORK/applied" --apply
+  check "... the folder it gave kubectl is there" test -f "$WORK/applied/kustomization.yaml"
 else
   skip "kubectl kustomize: kubectl is not installed"
 fi
