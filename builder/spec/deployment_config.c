@@ -35,11 +35,11 @@ static const struct {
     {"description", "Azure ML workspace metadata"},
     {"tags", "Azure ML workspace metadata"},
     {"properties", "Azure ML workspace metadata"},
-    {"versionName", "an AKS endpoint version: not supported by this version of amlpkg deploy"},
-    {"trafficPercentile", "an AKS endpoint version: not supported by this version of amlpkg deploy"},
-    {"type", "an AKS endpoint version: not supported by this version of amlpkg deploy"},
-    {"isDefault", "an AKS endpoint version: not supported by this version of amlpkg deploy"},
-    {"isControlVersion", "an AKS endpoint version: not supported by this version of amlpkg deploy"},
+    {"versionName", "an AKS endpoint version: give versions in --endpoint endpoint.yaml"},
+    {"trafficPercentile", "an AKS endpoint version: give versions in --endpoint endpoint.yaml"},
+    {"type", "an AKS endpoint version: give versions in --endpoint endpoint.yaml"},
+    {"isDefault", "an AKS endpoint version: give versions in --endpoint endpoint.yaml"},
+    {"isControlVersion", "an AKS endpoint version: give versions in --endpoint endpoint.yaml"},
 };
 
 static int add_note(struct spec_deploy *d, const char *fmt, ...)
