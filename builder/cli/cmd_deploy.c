@@ -21,6 +21,7 @@
 static const char deploy_usage[] =
     "usage: amlpkg deploy SPEC [--deployment-config F] --image REF@sha256:DIGEST -o DIR [options]\n"
     "       amlpkg deploy --inference-config F --model N:V=PATH... --deployment-config F --image ... -o DIR\n"
+    "       amlpkg deploy SPEC --endpoint endpoint.yaml -o DIR [--set-traffic V=P,...]\n"
     "\n"
     "Writes the package's Kubernetes objects as a kustomize folder: kustomization.yaml, deployment.yaml,\n"
     "service.yaml (port 80 -> 5001), pdb.yaml and, when autoscaling, autoscaler.yaml. Settings come from\n"

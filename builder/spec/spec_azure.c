@@ -214,8 +214,11 @@ static int read_keys(struct spec *spec, struct yaml_tree *t, yaml_node_t *keys)
         if (!s[0] || strlen(s) > 256 || strpbrk(s, ", \t\r\n"))
             rc = err_set(ERR_INVALID, "%s:%d: %s: a key is 1 to 256 characters without spaces or commas", t->file,
                          yaml_tree_line(k), field);
-        else if (!(spec->service.auth_keys[i] = strdup(s)))
-            rc = err_set(ERR_NOMEM, "out of memory");
+        else {
+            free(spec->service.auth_keys[i]); /* a spec's own keys give way to the config's */
+            if (!(spec->service.auth_keys[i] = strdup(s)))
+                rc = err_set(ERR_NOMEM, "out of memory");
+        }
     }
     if (!rc && !spec->service.auth_keys[0] && spec->service.auth_keys[1]) {
         spec->service.auth_keys[0] = spec->service.auth_keys[1]; /* a lone secondary key still works */
