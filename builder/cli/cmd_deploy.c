@@ -1,6 +1,8 @@
 /* amlpkg deploy: a package's Kubernetes objects as a kustomize folder, or the same Deployment run by podman. */
 #include "builder/cli/commands.h"
 #include "builder/cli/spec_cli.h"
+#include "builder/cli/transfer_cli.h"
+#include "builder/pipeline/build_run.h"
 #include "builder/deploy/deploy.h"
 #include "builder/deploy/deploy_endpoint.h"
 #include "builder/spec/spec_azure.h"
@@ -32,6 +34,9 @@ static const char deploy_usage[] =
     "options:\n"
     "  -o, --output DIR        the folder to write (new, empty, or one amlpkg deploy wrote: replaced whole)\n"
     "      --image REF@sha256:DIGEST  the image, by digest (`amlpkg build --push` prints it)\n"
+    "      --push REF          instead of --image: build the package, push it to REF (registry/repo[:tag];\n"
+    "                          --creds USER:PASS, --insecure, --ca-cert FILE as for `amlpkg push`) and\n"
+    "                          deploy the pushed digest\n"
     "      --name NAME         object names (default: the image name, lower-cased)\n"
     "      --namespace NS      the kustomization's namespace (default: deploymentconfig.json's, else none)\n"
     "      --service-type T    ClusterIP (default), NodePort or LoadBalancer\n"
@@ -63,6 +68,9 @@ static const char deploy_usage[] =
 
 struct deploy_options {
     struct spec_cli package;
+    struct transfer_cli transfer; /* --creds, --insecure, --ca-cert for --push */
+    const char *push;
+    char pushed[700]; /* REGISTRY/REPOSITORY@DIGEST after --push */
     struct deploy_request req;
     const char *spec_path, *output, *create_secret, *deployment_config, *endpoint, *set_traffic;
     int podman, apply;
@@ -77,6 +85,8 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
         {"service-type", required_argument, NULL, 's'}, {"autoscaler", required_argument, NULL, 'a'},
         {"prometheus", required_argument, NULL, 'p'}, {"create-secret", required_argument, NULL, 'c'},
         {"target", required_argument, NULL, 't'},   {"host-port", required_argument, NULL, 'P'},
+        {"push", required_argument, NULL, 'u'},     {"creds", required_argument, NULL, 0x100},
+        {"insecure", no_argument, NULL, 0x101},     {"ca-cert", required_argument, NULL, 0x102},
         {"apply", no_argument, NULL, 'A'},          {"endpoint", required_argument, NULL, 'e'}, {"set-traffic", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},           SPEC_CLI_OPTIONS,
         {NULL, 0, NULL, 0},
@@ -90,7 +100,12 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
             return EXIT_USAGE;
         if (used)
             continue;
+        if (c >= 0x100 && c <= 0x102) {
+            transfer_cli_option(&o->transfer, c, optarg, "deploy");
+            continue;
+        }
         switch (c) {
+        case 'u': o->push = optarg; break;
         case 'o': o->output = optarg; break;
         case 'i': o->req.image = optarg; break;
         case 'n': o->req.name = optarg; break;
@@ -152,9 +167,13 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *problem = NULL;
-    if (o->endpoint && o->req.image)
+    if (o->push && (o->req.image || o->endpoint))
+        problem = "--push builds and pushes the image deployed: no --image or --endpoint";
+    else if ((o->transfer.reg.creds || o->transfer.reg.insecure || o->transfer.reg.ca_cert) && !o->push)
+        problem = "--creds, --insecure and --ca-cert go with --push";
+    else if (o->endpoint && o->req.image)
         problem = "--endpoint names each version's image: no --image";
-    else if (!o->endpoint && !o->req.image)
+    else if (!o->endpoint && !o->req.image && !o->push)
         problem = "--image REF@sha256:DIGEST is required (the image, by digest)";
     else if (o->set_traffic && !o->endpoint)
         problem = "--set-traffic goes with --endpoint (the versions it names)";
@@ -245,6 +264,57 @@ done:
     free(dir);
     free(secret);
     free(text);
+    return rc;
+}
+
+/* --push: the package built into a private temporary archive, pushed as `amlpkg build --push` does
+ * (without the SBOM), and named by the digest the registry stored. The logic duplicates part of
+ * cmd_build.c's push_built, which is not shared yet. */
+static int build_and_push(struct deploy_options *o, struct spec *spec)
+{
+    struct reference ref;
+    int rc = reference_parse(&ref, o->push);
+    if (rc)
+        return rc;
+    char *dir = NULL, *archive = NULL;
+    const char *tmp = getenv("TMPDIR");
+    struct build_result result = {0};
+    struct build_request req = {.no_sbom = 1};
+    struct image_source *src = NULL;
+    struct registry *reg = NULL;
+    struct image_transfer x = {.jobs = 4, .tty = 0};
+    req.env.reg = o->transfer.reg;
+    const char *global = getenv("AMLPKG_GLOBAL_CACHE");
+    if (global && global[0])
+        req.env.global_cache_dir = global;
+    if ((rc = fs_make_temp_dir(&dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-deploy-push")))
+        return rc;
+    if (!(archive = fs_join(dir, "image.tar"))) {
+        rc = err_set(ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    req.output = archive;
+    if ((rc = build_run(&result, spec, &req)))
+        goto done;
+    o->transfer.reg.op = "push";
+    if ((rc = transfer_cli_open_push(&src, result.output, &reg, ref.registry, &o->transfer.reg)) ||
+        (rc = registry_image_push(reg, ref.repository, ref.tag[0] ? ref.tag : NULL, src, &x)))
+        goto done;
+    if (ref.digest[0] && strcmp(ref.digest, x.digest)) {
+        rc = err_set(ERR_MISMATCH, "--push %s: the image's digest is %s, not %s", o->push, x.digest, ref.digest);
+        goto done;
+    }
+    snprintf(o->pushed, sizeof o->pushed, "%s/%s@%s", ref.registry, ref.repository, x.digest);
+    fprintf(stderr, "built and pushed %s: %d blobs (%d uploaded, %d skipped, %d mounted)\n", o->pushed, x.blobs,
+            x.uploaded, x.existed, x.mounted);
+    o->req.image = o->pushed;
+done:
+    registry_free(reg);
+    image_source_free(src);
+    build_result_release(&result);
+    fs_remove_tree(dir);
+    free(archive);
+    free(dir);
     return rc;
 }
 
@@ -363,6 +433,19 @@ int cmd_deploy(int argc, char **argv)
     if (!rc && o.endpoint) {
         rc = run_endpoint(&o, spec, &endpoint, &files);
         goto done;
+    }
+    if (!rc && o.push) {
+        /* The settings are checked before the build and push, with a stand-in digest. */
+        struct reference ref;
+        char stand_in[700];
+        if (!(rc = reference_parse(&ref, o.push))) {
+            snprintf(stand_in, sizeof stand_in, "%s/%s@sha256:%064d", ref.registry, ref.repository, 0);
+            o.req.image = stand_in;
+            rc = deploy_plan_make(&plan, spec, &o.req);
+            o.req.image = NULL;
+        }
+        if (!rc)
+            rc = build_and_push(&o, spec);
     }
     if (rc || (rc = deploy_plan_make(&plan, spec, &o.req)))
         goto done;

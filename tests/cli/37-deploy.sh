@@ -168,6 +168,8 @@ check_fails "an image without a digest is refused, nothing written" 'expected an
   "$AMLPKG" deploy "$SPEC" --image registry.example.com/ml/ridge:1 -o "$WORK/badout"
 check "... and nothing was written" test ! -e "$WORK/badout"
 check_exit "a missing --image is a usage error" 2 "$AMLPKG" deploy "$SPEC" -o "$WORK/badout"
+check_exit "--push with --image is a usage error" 2 "$AMLPKG" deploy "$SPEC" -o "$WORK/badout" --image "$DEPLOY_IMAGE" --push r.example/m:1
+check_exit "--creds without --push is a usage error" 2 "$AMLPKG" deploy "$SPEC" -o "$WORK/badout" --image "$DEPLOY_IMAGE" --creds a:b
 check_fails "an invalid --name is refused" "--name 'Ridge_1'" "$AMLPKG" deploy "$SPEC" --image "$DEPLOY_IMAGE" --name Ridge_1 -o "$WORK/badout"
 mkdir -p "$WORK/foreign" && echo keep > "$WORK/foreign/notes.txt"
 check_fails "a folder amlpkg did not write is not replaced" 'did not write' "$AMLPKG" deploy "$SPEC" --image "$DEPLOY_IMAGE" -o "$WORK/foreign"

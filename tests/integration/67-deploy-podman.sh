@@ -68,3 +68,22 @@ check "amlserve reads the generated settings: max concurrent requests 3, none bu
 check "the kustomize folder was written beside the play, without the Secret" bash -c \
   "[ -f '$WORK/k8s/kustomization.yaml' ] && ! grep -rq it67-primary-key '$WORK/k8s'"
 check "the pod stops" "${P[@]}" pod rm -f -t 10 ridge-it67-pod-0
+
+# --push: build, push to a registry on loopback and deploy the digest the registry stored.
+if command -v docker-registry >/dev/null && command -v skopeo >/dev/null; then
+  source "$ROOT/tests/registry_lib.sh"
+  start_registry deploy || { fail "the registry starts"; exit 1; }
+  pushed=$("$AMLPKG" build "$EX/spec.yaml" -o "$WORK/default.tar" | tail -1) # the spec's own name and tag
+  check "deploy --push builds, pushes and writes the folder for the pushed digest" \
+    env -u AMLPKG_REGISTRY_AUTH "$AMLPKG" deploy "$EX/spec.yaml" --push "$REG_deploy/ml/ridge:67" --name ridge-it67 -o "$WORK/pushed"
+  # (quoted: a value starting with a digit and holding ':' is a string only in quotes)
+  check "the Deployment names the image by the digest amlpkg build printed (builds reproduce)" \
+    grep -qx "          image: \"$REG_deploy/ml/ridge@$pushed\"" "$WORK/pushed/deployment.yaml"
+  check "the registry serves that digest" skopeo inspect --tls-verify=false "docker://$REG_deploy/ml/ridge@$pushed"
+  check_fails "--push with a bad --name fails before building or pushing" "--name 'Bad_Name'" \
+    env -u AMLPKG_REGISTRY_AUTH "$AMLPKG" deploy "$EX/spec.yaml" --push "$REG_deploy/ml/other:1" --name Bad_Name -o "$WORK/nopush"
+  check "... nothing was pushed" bash -c "! skopeo inspect --tls-verify=false docker://$REG_deploy/ml/other:1 >/dev/null 2>&1"
+else
+  skip "deploy --push: docker-registry or skopeo is not installed"
+fi
+
