@@ -80,15 +80,25 @@ struct deploy_options {
 static int parse_options(struct deploy_options *o, int argc, char **argv)
 {
     static const struct option long_opts[] = {
-        {"output", required_argument, NULL, 'o'},   {"image", required_argument, NULL, 'i'},
-        {"name", required_argument, NULL, 'n'},     {"namespace", required_argument, NULL, 'N'},
-        {"service-type", required_argument, NULL, 's'}, {"autoscaler", required_argument, NULL, 'a'},
-        {"prometheus", required_argument, NULL, 'p'}, {"create-secret", required_argument, NULL, 'c'},
-        {"target", required_argument, NULL, 't'},   {"host-port", required_argument, NULL, 'P'},
-        {"push", required_argument, NULL, 'u'},     {"creds", required_argument, NULL, 0x100},
-        {"insecure", no_argument, NULL, 0x101},     {"ca-cert", required_argument, NULL, 0x102},
-        {"apply", no_argument, NULL, 'A'},          {"endpoint", required_argument, NULL, 'e'}, {"set-traffic", required_argument, NULL, 'T'},
-        {"help", no_argument, NULL, 'h'},           SPEC_CLI_OPTIONS,
+        {"output", required_argument, NULL, 'o'},
+        {"image", required_argument, NULL, 'i'},
+        {"name", required_argument, NULL, 'n'},
+        {"namespace", required_argument, NULL, 'N'},
+        {"service-type", required_argument, NULL, 's'},
+        {"autoscaler", required_argument, NULL, 'a'},
+        {"prometheus", required_argument, NULL, 'p'},
+        {"create-secret", required_argument, NULL, 'c'},
+        {"target", required_argument, NULL, 't'},
+        {"host-port", required_argument, NULL, 'P'},
+        {"push", required_argument, NULL, 'u'},
+        {"creds", required_argument, NULL, 0x100},
+        {"insecure", no_argument, NULL, 0x101},
+        {"ca-cert", required_argument, NULL, 0x102},
+        {"apply", no_argument, NULL, 'A'},
+        {"endpoint", required_argument, NULL, 'e'},
+        {"set-traffic", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        SPEC_CLI_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -341,8 +351,9 @@ static int apply_kubectl(const struct deploy_options *o, const char *namespace_,
         char what[96];
         snprintf(what, sizeof what, "inferenceservice/%s", isvc);
         fprintf(stderr, "waiting for %s to be ready...\n", what);
-        rc = engine_cmd_run(&k, (const char *[]){"wait", "--for=condition=Ready", what, "--timeout=15m", ns[0], ns[1], NULL},
-                            NULL, "kubectl: ");
+        rc = engine_cmd_run(
+            &k, (const char *[]){"wait", "--for=condition=Ready", what, "--timeout=15m", ns[0], ns[1], NULL}, NULL,
+            "kubectl: ");
     }
     if (!rc) {
         const char *nsf = namespace_ ? namespace_ : "";
@@ -395,7 +406,8 @@ static int run_endpoint(const struct deploy_options *o, const struct spec *spec,
     printf("wrote %s: endpoint %s, %zu version%s behind the HTTPRoute %s:", o->output, e->name, e->n_versions,
            e->n_versions == 1 ? "" : "s", e->name);
     for (size_t i = 0; i < e->n_versions; i++)
-        printf(" %s %d%%%s", e->versions[i].name, e->versions[i].traffic, e->versions[i].is_default ? " (default)" : "");
+        printf(" %s %d%%%s", e->versions[i].name, e->versions[i].traffic,
+               e->versions[i].is_default ? " (default)" : "");
     printf("\n");
     if (secret)
         printf("wrote the versions' Secrets to %s (apply it with: kubectl apply -f %s)\n", o->create_secret,
@@ -470,9 +482,9 @@ int cmd_deploy(int argc, char **argv)
                plan.autoscale ? plan.min_replicas : plan.replicas, plan.autoscale ? plan.max_replicas : plan.replicas);
     else if (o.output)
         printf("wrote %s: Deployment, Service, PodDisruptionBudget%s (%s/%s, %d%s replica%s)\n", o.output,
-               plan.autoscale ? (o.req.autoscaler == DEPLOY_AUTOSCALER_KEDA ? ", KEDA ScaledObject"
-                                                                           : ", HorizontalPodAutoscaler")
-                              : "",
+               plan.autoscale
+                   ? (o.req.autoscaler == DEPLOY_AUTOSCALER_KEDA ? ", KEDA ScaledObject" : ", HorizontalPodAutoscaler")
+                   : "",
                plan.namespace_ ? plan.namespace_ : "(no namespace)", plan.name, plan.replicas,
                plan.autoscale ? "+" : "", plan.replicas == 1 && !plan.autoscale ? "" : "s");
     if (secret)

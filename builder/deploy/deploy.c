@@ -600,7 +600,8 @@ static int check_replaceable(const char *dir)
     buf_release(&b);
     free(k);
     err_clear();
-    return ours ? 0 : err_set(ERR_EXISTS, "-o '%s': a folder amlpkg deploy did not write; give a new or empty one", dir);
+    return ours ? 0
+                : err_set(ERR_EXISTS, "-o '%s': a folder amlpkg deploy did not write; give a new or empty one", dir);
 }
 
 void deploy_files_release(struct deploy_files *f)

@@ -39,12 +39,12 @@ struct deploy_plan {
     const char *namespace_; /* or NULL */
     const char *service_type;
     int autoscale, replicas, min_replicas, max_replicas, refresh_s, target_pct;
-    int max_concurrent;      /* per replica; the autoscaler's unit */
+    int max_concurrent; /* per replica; the autoscaler's unit */
     long scoring_timeout_ms, queue_wait_ms;
     long cpu_m, cpu_limit_m, mem_mi, mem_limit_mi;
     int gpu;
-    int auth;  /* 0 none, 1 keys, 2 token */
-    int tls;   /* sslEnabled or service.tls: a kubernetes.io/tls Secret mounted where amlserve expects it */
+    int auth; /* 0 none, 1 keys, 2 token */
+    int tls;  /* sslEnabled or service.tls: a kubernetes.io/tls Secret mounted where amlserve expects it */
     struct spec_probe liveness;
     int startup_failures; /* the startup probe's budget for the model load, in 5 s periods */
 };

@@ -40,7 +40,9 @@ int deploy_route_text(char **out, const struct endpoint *e)
     for (size_t i = 0; i < e->n_versions; i++) {
         const struct endpoint_version *v = &e->versions[i];
         snprintf(line, sizeof line, "%s: %d%%%s%s", v->name, v->traffic, v->is_default ? " (default)" : "",
-                 v->is_control ? " (control)" : e->n_versions > 1 ? " (treatment)" : "");
+                 v->is_control       ? " (control)"
+                 : e->n_versions > 1 ? " (treatment)"
+                                     : "");
         kyaml_comment(&y, 0, line);
     }
     kyaml_str(&y, 0, "apiVersion", "gateway.networking.k8s.io/v1");

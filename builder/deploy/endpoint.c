@@ -131,7 +131,9 @@ int endpoint_load(struct endpoint **out, const char *path)
     yaml_node_t *versions = yaml_tree_get(&t, root, "versions");
     if (!name || !gateway || !versions) {
         rc = err_set(ERR_INVALID, "%s:%d: %s: required field is missing", path, yaml_tree_line(root),
-                     !name ? "name" : !gateway ? "gateway" : "versions");
+                     !name      ? "name"
+                     : !gateway ? "gateway"
+                                : "versions");
         goto done;
     }
     if ((rc = read_label(&t, name, "name", 20, &e->name)) ||
@@ -209,8 +211,8 @@ int endpoint_set_traffic(struct endpoint *e, const char *text)
         if (!eq || eq == p)
             return err_set(ERR_USAGE, "--set-traffic '%s': expected VERSION=PERCENT[,VERSION=PERCENT...]", text);
         size_t i = 0;
-        while (i < e->n_versions && (strlen(e->versions[i].name) != (size_t)(eq - p) ||
-                                     strncmp(e->versions[i].name, p, (size_t)(eq - p))))
+        while (i < e->n_versions &&
+               (strlen(e->versions[i].name) != (size_t)(eq - p) || strncmp(e->versions[i].name, p, (size_t)(eq - p))))
             i++;
         if (i == e->n_versions)
             return err_set(ERR_INVALID, "--set-traffic: '%.*s' is not a version of %s", (int)(eq - p), p, e->file);

@@ -13,17 +13,18 @@
 #include <strings.h>
 
 static const char *const resource_keys[] = {"cpu", "memoryInGB", "gpu", "cpuLimit", "memoryInGBLimit", NULL};
-static const char *const scaler_keys[] = {"autoscaleEnabled", "minReplicas", "maxReplicas", "refreshPeriodInSeconds",
-                                          "targetUtilization", NULL};
-static const char *const probe_keys[] = {"periodSeconds", "initialDelaySeconds", "timeoutSeconds",
-                                         "successThreshold", "failureThreshold", NULL};
+static const char *const scaler_keys[] = {"autoscaleEnabled",       "minReplicas",       "maxReplicas",
+                                          "refreshPeriodInSeconds", "targetUtilization", NULL};
+static const char *const probe_keys[] = {"periodSeconds",    "initialDelaySeconds", "timeoutSeconds",
+                                         "successThreshold", "failureThreshold",    NULL};
 
 /* Keys a cluster has no use for, and why: printed by `amlpkg deploy` when present. */
 static const struct {
     const char *key, *reason;
 } not_applicable[] = {
     {"port", "a local deployment's host port; in the cluster the container listens on 5001 and the Service on 80"},
-    {"sslCertificate", "Azure uploads the file; put the pair in a kubernetes.io/tls Secret (kubectl create secret tls)"},
+    {"sslCertificate",
+     "Azure uploads the file; put the pair in a kubernetes.io/tls Secret (kubectl create secret tls)"},
     {"sslKey", "Azure uploads the file; put the pair in a kubernetes.io/tls Secret (kubectl create secret tls)"},
     {"cname", "DNS names belong to the cluster's ingress or Gateway"},
     {"appInsightsEnabled", "Application Insights is Azure's; amlserve serves Prometheus metrics on /metrics"},
@@ -198,7 +199,8 @@ int deployment_config_read(struct spec_deploy *d, struct yaml_tree *t, yaml_node
     const char *s;
     d->autoscale_enabled = -1;
     yaml_node_t *n = azure_get(t, root, "computeType");
-    if (!(d->file = strdup(t->file)) || (n && !yaml_tree_string(t, n, "computeType", &s) && !(d->compute_type = strdup(s))))
+    if (!(d->file = strdup(t->file)) ||
+        (n && !yaml_tree_string(t, n, "computeType", &s) && !(d->compute_type = strdup(s))))
         return err_set(ERR_NOMEM, "out of memory");
     if ((rc = read_resources(d, t, root)) || (rc = read_autoscaler(d, t, root)) || (rc = read_probe(d, t, root)) ||
         (rc = read_int(t, root, "numReplicas", "numReplicas", 1, 1000, &d->num_replicas)))
@@ -206,8 +208,9 @@ int deployment_config_read(struct spec_deploy *d, struct yaml_tree *t, yaml_node
     if ((n = azure_get(t, root, "sslEnabled")) && (rc = yaml_tree_bool(t, n, "sslEnabled", &d->ssl_enabled)))
         return rc;
     if (d->num_replicas && d->autoscale_enabled == 1)
-        return err_set(ERR_INVALID, "%s:%d: numReplicas: a fixed number of replicas needs autoScaler.autoscaleEnabled: "
-                                    "false (as in Azure ML)",
+        return err_set(ERR_INVALID,
+                       "%s:%d: numReplicas: a fixed number of replicas needs autoScaler.autoscaleEnabled: "
+                       "false (as in Azure ML)",
                        t->file, yaml_tree_line(azure_get(t, root, "numReplicas")));
     if ((n = azure_get(t, root, "namespace"))) {
         if ((rc = yaml_tree_string(t, n, "namespace", &s)))

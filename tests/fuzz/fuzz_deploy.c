@@ -43,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     err_clear();
     if (spec_load_azure(&spec, &in) != 0)
         return 0;
-    struct deploy_request req = {.image = "r.example/m@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"};
+    struct deploy_request req = {
+        .image = "r.example/m@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"};
     struct deploy_plan plan;
     for (int a = 0; a < 3; a++) {
         req.autoscaler = (enum deploy_autoscaler)a;

@@ -16,10 +16,12 @@ TEST(plain_text_stays_plain)
 
 TEST(lookalikes_are_quoted)
 {
-    static const char *const quoted[] = {"true", "False", "yes", "NO", "on", "off", "y", "n", "null", "~", "",
-                                         "1", "5001", "0.7", "1e3", "0x1F", "010", "12:30", "-1", "- x", "a: b",
-                                         "a:", "#c", "*x", "&x", "!x", "|", ">", "'q'", "\"q\"", "%x", "@x", "`x",
-                                         "a b", "tab\there", "new\nline", "{a}", "[a]", "a,b", "a#b", NULL};
+    static const char *const quoted[] = {"true",      "False", "yes", "NO",    "on",  "off",  "y",
+                                         "n",         "null",  "~",   "",      "1",   "5001", "0.7",
+                                         "1e3",       "0x1F",  "010", "12:30", "-1",  "- x",  "a: b",
+                                         "a:",        "#c",    "*x",  "&x",    "!x",  "|",    ">",
+                                         "'q'",       "\"q\"", "%x",  "@x",    "`x",  "a b",  "tab\there",
+                                         "new\nline", "{a}",   "[a]", "a,b",   "a#b", NULL};
     for (size_t i = 0; quoted[i]; i++)
         CHECK(!kyaml_plain_ok(quoted[i]));
 }
