@@ -185,6 +185,8 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
         problem = "--endpoint names each version's image: no --image";
     else if (!o->endpoint && !o->req.image && !o->push)
         problem = "--image REF@sha256:DIGEST is required (the image, by digest)";
+    else if (o->set_traffic && o->req.kserve)
+        problem = "--set-traffic rewrites an HTTPRoute; with --target kserve, regenerate (canaryTrafficPercent)";
     else if (o->set_traffic && !o->endpoint)
         problem = "--set-traffic goes with --endpoint (the versions it names)";
     else if (o->endpoint && o->podman)
@@ -392,19 +394,26 @@ static int run_endpoint(const struct deploy_options *o, const struct spec *spec,
         struct deploy_plan first;
         struct deploy_request vreq = o->req;
         char name[64];
-        snprintf(name, sizeof name, "%s-%s", e->name, e->versions[0].name);
+        /* KServe: one InferenceService named after the endpoint, so one Secret. */
+        snprintf(name, sizeof name, o->req.kserve ? "%s" : "%s-%s", e->name, e->versions[0].name);
         vreq.image = e->versions[0].image;
         vreq.name = name;
         if ((rc = deploy_plan_make(&first, spec, &vreq)) || (rc = deploy_secret_value(&value, &first)) ||
-            (rc = deploy_endpoint_secret_text(&secret, spec, &o->req, e, value)))
+            (rc = o->req.kserve ? deploy_secret_text(&secret, &first, value)
+                                : deploy_endpoint_secret_text(&secret, spec, &o->req, e, value)))
             goto done;
     }
     if ((rc = deploy_files_write(files, o->output)) || (secret && (rc = write_secret(o->create_secret, secret))))
         goto done;
     for (size_t i = 0; i < spec->deploy.n_notes; i++)
         fprintf(stderr, "note: %s\n", spec->deploy.notes[i]);
-    printf("wrote %s: endpoint %s, %zu version%s behind the HTTPRoute %s:", o->output, e->name, e->n_versions,
-           e->n_versions == 1 ? "" : "s", e->name);
+    if (o->req.kserve)
+        printf("wrote %s: the InferenceService %s, its canary taking the traffic of the version that is not the "
+               "default:",
+               o->output, e->name);
+    else
+        printf("wrote %s: endpoint %s, %zu version%s behind the HTTPRoute %s:", o->output, e->name, e->n_versions,
+               e->n_versions == 1 ? "" : "s", e->name);
     for (size_t i = 0; i < e->n_versions; i++)
         printf(" %s %d%%%s", e->versions[i].name, e->versions[i].traffic,
                e->versions[i].is_default ? " (default)" : "");
@@ -420,7 +429,8 @@ static int run_endpoint(const struct deploy_options *o, const struct spec *spec,
             list[i] = names[i];
         }
         const char *ns = o->req.namespace_ ? o->req.namespace_ : spec->deploy.namespace_;
-        rc = apply_kubectl(o, ns, list, e->n_versions, NULL, spec->service.auth_enabled, list[0]);
+        rc = o->req.kserve ? apply_kubectl(o, ns, list, 0, e->name, spec->service.auth_enabled, e->name)
+                           : apply_kubectl(o, ns, list, e->n_versions, NULL, spec->service.auth_enabled, list[0]);
     }
 done:
     free(secret);

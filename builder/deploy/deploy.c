@@ -489,6 +489,15 @@ static void emit_inference_service(struct kyaml *y, const struct deploy_plan *p)
     kyaml_int(y, 4, "scaleTarget", target < 1 ? 1 : target);
     kyaml_int(y, 4, "containerConcurrency", p->max_concurrent);
     kyaml_int(y, 4, "timeout", (p->scoring_timeout_ms + p->queue_wait_ms + 999) / 1000);
+    if (p->canary_pct) {
+        char note[200];
+        snprintf(note, sizeof note,
+                 "This revision takes %d%%; the rest stays on the revision rolled out before (%s):\n"
+                 "apply that one first. Without canaryTrafficPercent, this revision takes everything.",
+                 p->canary_pct, p->canary_of ? p->canary_of : "the previous one");
+        kyaml_comment(y, 4, note);
+        kyaml_int(y, 4, "canaryTrafficPercent", p->canary_pct);
+    }
     y->shift = -2;
     emit_pod(y, p, 0, 0, 1);
     y->shift = 0;

@@ -36,6 +36,8 @@ struct deploy_plan {
     const struct deploy_request *req;
     char name[64];
     const char *part_of;    /* an endpoint's name for its versions' labels, or NULL */
+    int canary_pct;         /* KServe: canaryTrafficPercent of a two-version endpoint; 0: none */
+    const char *canary_of;  /* KServe: the version the canary's remaining traffic stays on */
     const char *namespace_; /* or NULL */
     const char *service_type;
     int autoscale, replicas, min_replicas, max_replicas, refresh_s, target_pct;

@@ -123,11 +123,39 @@ static int kustomization_text(char **out, const struct deploy_files *f, const st
     return rc ? err_set(rc, "out of memory") : 0;
 }
 
+/* KServe splits traffic between an InferenceService's latest revision and the one rolled out before it:
+ * a two-version endpoint is one InferenceService whose predictor is the version that is not the default,
+ * with canaryTrafficPercent its traffic. */
+static int kserve_canary_files(struct deploy_files *out, const struct spec *spec, const struct deploy_request *req,
+                               const struct endpoint *e)
+{
+    if (e->n_versions != 2)
+        return err_set(ERR_UNSUPPORTED,
+                       "%s: versions: KServe splits traffic between two revisions of one InferenceService (the "
+                       "default and a canary); %zu versions need --target kubernetes",
+                       e->file, e->n_versions);
+    const struct endpoint_version *canary = e->versions[0].is_default ? &e->versions[1] : &e->versions[0];
+    const struct endpoint_version *stable = canary == &e->versions[0] ? &e->versions[1] : &e->versions[0];
+    struct deploy_request vreq = *req;
+    vreq.image = canary->image;
+    vreq.name = e->name;
+    struct deploy_plan p;
+    int rc = deploy_plan_make(&p, spec, &vreq);
+    if (rc)
+        return rc;
+    p.canary_pct = canary->traffic;
+    p.canary_of = stable->name;
+    if (!canary->traffic)
+        return err_set(ERR_INVALID, "%s:%d: versions: the canary '%s' has no traffic: deploy '%s' alone with --image",
+                       e->file, canary->line, canary->name, stable->name);
+    return deploy_files_for_plan(out, &p, NULL);
+}
+
 int deploy_endpoint_files(struct deploy_files *out, const struct spec *spec, const struct deploy_request *req,
                           const struct endpoint *e)
 {
     if (req->kserve)
-        return err_set(ERR_UNSUPPORTED, "--endpoint with --target kserve: not supported by this version");
+        return kserve_canary_files(out, spec, req, e);
     struct deploy_plan first;
     memset(&first, 0, sizeof first);
     int rc = 0;

@@ -156,6 +156,8 @@ check_fails "--set-traffic that does not sum to 100" 'traffic sums to 90, not 10
 check_fails "--set-traffic naming an unknown version" "'v9' is not a version" "$AMLPKG" deploy "$SPEC" \
   --endpoint "$D/endpoint.yaml" --set-traffic v1=80,v9=20 -o "$WORK/out/endpoint"
 check "... and the route is unchanged" diff "$ROOT/tests/cli/golden/deploy/endpoint/httproute.yaml" "$WORK/out/endpoint/httproute.yaml"
+check_fails "--target kserve with three versions is refused (KServe splits between two revisions)" 'KServe splits traffic between two revisions' \
+  "$AMLPKG" deploy "$SPEC" --endpoint "$D/endpoint.yaml" --target kserve -o "$WORK/badout"
 check_fails "--set-traffic needs a folder amlpkg deploy wrote" 'no folder amlpkg deploy wrote' "$AMLPKG" deploy "$SPEC" \
   --endpoint "$D/endpoint.yaml" --set-traffic v1=100 -o "$WORK/foreign"
 check "--create-secret with an endpoint writes one Secret per version, one key for all" bash -c \
