@@ -528,9 +528,10 @@ static void emit_kustomization(struct kyaml *y, const struct deploy_plan *p)
                 s->image_name, s->image_tag);
     if (p->auth)
         buf_appendf(&head,
-                    "\nThe Deployment reads its %s from the Secret %s-auth (key '%s'): create it first\n"
+                    "\nThe %s reads its %s from the Secret %s-auth (key '%s'): create it first\n"
                     "(amlpkg deploy --create-secret FILE writes one).",
-                    p->auth == 2 ? "token secret" : "keys", p->name, secret_key(p));
+                    p->req->kserve ? "InferenceService" : "Deployment", p->auth == 2 ? "token secret" : "keys", p->name,
+                    secret_key(p));
     if (p->tls)
         buf_appendf(&head, "\nTLS: the kubernetes.io/tls Secret %s-tls is mounted where amlserve expects the pair.",
                     p->name);
