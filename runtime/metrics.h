@@ -1,6 +1,7 @@
 /* Prometheus metrics for /metrics: requests by status, a latency histogram,
- * requests in flight, time spent queued for a scoring thread, model load time
- * and worker restarts. Counters are atomics: handlers on every thread update
+ * requests in flight (and busy, the scrape left out, beside the configured
+ * maximum per replica: what autoscalers divide), time spent queued for a
+ * scoring thread, model load time and worker restarts. Counters are atomics: handlers on every thread update
  * them without locks. */
 #ifndef AMLSERVE_METRICS_H
 #define AMLSERVE_METRICS_H
