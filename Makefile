@@ -290,3 +290,5 @@ golden: all
 	  --dockerfile $(BUILD)/golden >/dev/null && cp $(BUILD)/golden/Dockerfile tests/cli/golden/azureml-conda.Dockerfile
 	rm -rf $(BUILD)/golden && SOURCE_DATE_EPOCH=0 $(BUILD)/bin/amlpkg build examples/gpu-ridge/spec.yaml \
 	  --dockerfile $(BUILD)/golden >/dev/null && cp $(BUILD)/golden/Dockerfile tests/cli/golden/gpu-ridge.Dockerfile
+	rm -rf tests/cli/golden/deploy && mkdir -p tests/cli/golden/deploy && ROOT=$(CURDIR) AMLPKG=$(CURDIR)/$(BUILD)/bin/amlpkg \
+	  bash -c '. tests/cli/deploy/cases.sh && for c in $$DEPLOY_CASES; do deploy_case $$c tests/cli/golden/deploy/$$c >/dev/null 2>&1 || exit 1; done'

@@ -440,6 +440,7 @@ int main(int argc, char **argv)
     struct swagger swagger = {0};
     struct tls_server *tls = NULL;
     metrics_init(&metrics);
+    metrics.max_concurrent = o.max_queue;
     cors_init(&cors, o.cors_origins);
     rc = auth_init(&auth, getenv("AMLSERVE_AUTH_KEYS"), o.key_file);
     if (!rc)

@@ -81,6 +81,14 @@ void metrics_render(struct metrics *m, struct buf *out, long worker_restarts)
                 "# HELP amlserve_requests_in_flight Requests being answered now.\n"
                 "# TYPE amlserve_requests_in_flight gauge\namlserve_requests_in_flight %ld\n",
                 atomic_load(&m->in_flight));
+    /* What an autoscaler divides by the maximum: the scrape asking is in flight too, so it is left out. */
+    long busy = atomic_load(&m->in_flight) - 1;
+    buf_appendf(out,
+                "# HELP amlserve_requests_busy Requests being answered now, not counting this scrape.\n"
+                "# TYPE amlserve_requests_busy gauge\namlserve_requests_busy %ld\n"
+                "# HELP amlserve_max_concurrent_requests Requests a replica is configured to take at once.\n"
+                "# TYPE amlserve_max_concurrent_requests gauge\namlserve_max_concurrent_requests %ld\n",
+                busy > 0 ? busy : 0, m->max_concurrent);
     buf_appendf(out,
                 "# HELP amlserve_queue_wait_seconds Time requests waited for a scoring thread.\n"
                 "# TYPE amlserve_queue_wait_seconds summary\n"

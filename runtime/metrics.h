@@ -1,6 +1,7 @@
 /* Prometheus metrics for /metrics: requests by status, a latency histogram,
- * requests in flight, time spent queued for a scoring thread, model load time
- * and worker restarts. Counters are atomics: handlers on every thread update
+ * requests in flight (and busy, the scrape left out, beside the configured
+ * maximum per replica: what autoscalers divide), time spent queued for a
+ * scoring thread, model load time and worker restarts. Counters are atomics: handlers on every thread update
  * them without locks. */
 #ifndef AMLSERVE_METRICS_H
 #define AMLSERVE_METRICS_H
@@ -17,6 +18,7 @@ struct metrics {
     atomic_ulong latency_sum_us, queue_wait_sum_us, queued_requests;
     atomic_long in_flight;
     double model_load_ms;
+    long max_concurrent; /* the configured maximum per replica (--max-queue), for autoscalers */
 };
 
 void metrics_init(struct metrics *m);

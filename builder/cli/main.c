@@ -29,6 +29,7 @@ static const struct command commands[] = {
     {"pull", cmd_pull, "download an image from a registry into an oci-archive"},
     {"copy", cmd_copy, "copy an image between registry repositories"},
     {"tags", cmd_tags, "list the tags of a registry repository"},
+    {"deploy", cmd_deploy, "write a package's Kubernetes objects (kustomize folder), or play them with podman"},
     {"serve", cmd_serve, "run a package's scoring service on this host, without an image"},
     {"profile", cmd_profile, "load-test a package's service and recommend CPU, memory and replicas"},
     {"keygen", cmd_keygen, "write a signing key pair (ECDSA P-256 or Ed25519, PEM)"},

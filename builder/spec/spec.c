@@ -3,6 +3,7 @@
 #include "common/err.h"
 #include "builder/spec/conda.h"
 #include "builder/sys/fsutil.h"
+#include "builder/spec/deployment_config.h"
 #include "builder/spec/spec_sections.h"
 #include "builder/spec/yaml_tree.h"
 
@@ -118,6 +119,7 @@ void spec_free(struct spec *spec)
     free(spec->image_name);
     free(spec->image_tag);
     spec_sections_release(spec);
+    deployment_config_release(&spec->deploy);
     struct spec_environment *e = &spec->environment;
     free(e->name);
     free(e->conda_file);

@@ -84,6 +84,30 @@ struct spec_environment {
 #define SPEC_DEFAULT_GPU_BASE_IMAGE "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.3-cudnn8-ubuntu20.04"
 #define SPEC_DEFAULT_GPU_CUDA_VERSION "11.3"
 
+/* deploymentconfig.json's cluster settings (builder/spec/deployment_config.h), which only
+ * `amlpkg deploy` applies; 0 / NULL / -1 where a field says "not given". */
+struct spec_probe {
+    int period_s, initial_delay_s, timeout_s, success_threshold, failure_threshold;
+};
+
+struct spec_deploy {
+    char *file;         /* the deploymentconfig.json read, or NULL */
+    char *compute_type; /* as written: local, ACI, AKS, AKSENDPOINT */
+    char *namespace_;   /* Kubernetes namespace, or NULL */
+    int num_replicas;   /* fixed replicas without an autoscaler; 0: not given */
+    long cpu_millis, cpu_limit_millis;    /* CPU request and limit, in millicores */
+    long memory_mib, memory_limit_mib;    /* memory request and limit, in MiB */
+    int gpu;                              /* GPUs (nvidia.com/gpu) */
+    int autoscale_enabled;                /* -1: not given (Azure: on for AKS unless numReplicas is set) */
+    int min_replicas, max_replicas;       /* 0: not given */
+    int refresh_s;                        /* autoscaler polling, seconds; 0: not given */
+    struct spec_probe liveness;           /* livenessProbeRequirements */
+    int ssl_enabled;                      /* sslEnabled: amlserve terminates TLS with a mounted pair */
+    /* Fields given that a Kubernetes cluster has no use for: "file:line: field: reason". */
+    char **notes;
+    size_t n_notes;
+};
+
 struct spec {
     char *file; /* the spec file as given */
     char *dir;  /* its directory */
@@ -97,6 +121,7 @@ struct spec {
     /* Files amlpkg made for this package (converted models, samples); the
      * directory is removed by spec_free. NULL when nothing was made. */
     char *generated_dir;
+    struct spec_deploy deploy;
 };
 
 #define SPEC_MAX_MODELS 1000

@@ -4,6 +4,7 @@
 #include "common/parse_number.h"
 #include "builder/spec/azure_environment.h"
 #include "builder/spec/conda.h"
+#include "builder/spec/deployment_config.h"
 #include "builder/sys/fsutil.h"
 #include "builder/spec/spec_sections.h"
 #include "builder/spec/yaml_tree.h"
@@ -213,8 +214,11 @@ static int read_keys(struct spec *spec, struct yaml_tree *t, yaml_node_t *keys)
         if (!s[0] || strlen(s) > 256 || strpbrk(s, ", \t\r\n"))
             rc = err_set(ERR_INVALID, "%s:%d: %s: a key is 1 to 256 characters without spaces or commas", t->file,
                          yaml_tree_line(k), field);
-        else if (!(spec->service.auth_keys[i] = strdup(s)))
-            rc = err_set(ERR_NOMEM, "out of memory");
+        else {
+            free(spec->service.auth_keys[i]); /* a spec's own keys give way to the config's */
+            if (!(spec->service.auth_keys[i] = strdup(s)))
+                rc = err_set(ERR_NOMEM, "out of memory");
+        }
     }
     if (!rc && !spec->service.auth_keys[0] && spec->service.auth_keys[1]) {
         spec->service.auth_keys[0] = spec->service.auth_keys[1]; /* a lone secondary key still works */
@@ -223,7 +227,7 @@ static int read_keys(struct spec *spec, struct yaml_tree *t, yaml_node_t *keys)
     return rc;
 }
 
-static int read_deployment_config(struct spec *spec, const char *path)
+int spec_azure_read_deployment_config(struct spec *spec, const char *path)
 {
     struct yaml_tree t;
     int rc = yaml_tree_load(&t, path);
@@ -290,6 +294,7 @@ static int read_deployment_config(struct spec *spec, const char *path)
             goto done;
         svc->target_utilization_pct = (int)v;
     }
+    rc = deployment_config_read(&spec->deploy, &t, root);
 done:
     yaml_tree_release(&t);
     return rc;
@@ -376,7 +381,7 @@ int spec_load_azure(struct spec **out, const struct spec_azure_input *in)
             rc = azure_environment_load_dir(&spec->environment, in->environment_dir);
     }
     if (!rc && in->deployment_config)
-        rc = read_deployment_config(spec, in->deployment_config);
+        rc = spec_azure_read_deployment_config(spec, in->deployment_config);
     if (!rc)
         rc = spec_finish(spec);
 done:

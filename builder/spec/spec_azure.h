@@ -23,5 +23,8 @@ struct spec_azure_input {
 };
 
 int spec_load_azure(struct spec **out, const struct spec_azure_input *in);
+/* Reads a deploymentconfig.json into a loaded spec: the service settings and
+ * spec->deploy (for `amlpkg deploy SPEC --deployment-config F`). */
+int spec_azure_read_deployment_config(struct spec *spec, const char *path);
 
 #endif
