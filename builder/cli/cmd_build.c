@@ -330,15 +330,11 @@ static int push_built(struct build_options *o, const char *output, const char *s
     int rc = reference_parse(&ref, o->push);
     if (rc)
         return rc;
-    struct image_source *src = NULL;
     struct registry *reg = NULL;
     struct image_transfer x = {.jobs = 4, .tty = isatty(2) && !o->json};
-    char sbom_digest[72] = "";
-    o->transfer.reg.op = "push";
-    if (!(rc = transfer_cli_open_push(&src, output, &reg, ref.registry, &o->transfer.reg)))
-        rc = registry_image_push(reg, ref.repository, ref.tag[0] ? ref.tag : NULL, src, &x);
-    if (!rc && ref.digest[0] && strcmp(ref.digest, x.digest))
-        rc = err_set(ERR_MISMATCH, "--push %s: the image's digest is %s, not %s", o->push, x.digest, ref.digest);
+    char sbom_digest[72] = "", what[600];
+    snprintf(what, sizeof what, "--push %s", o->push);
+    rc = transfer_cli_push_image(&reg, &x, &ref, what, output, &o->transfer.reg);
     if (!rc) {
         char dst[700];
         reference_format(dst, sizeof dst, &ref);
@@ -376,7 +372,6 @@ static int push_built(struct build_options *o, const char *output, const char *s
             fprintf(stderr, "attached the SLSA provenance of %s, signed with key %s\n", x.digest, key->key_id);
     }
     registry_free(reg);
-    image_source_free(src);
     return rc;
 }
 

@@ -295,7 +295,6 @@ static int build_and_push(struct deploy_options *o, struct spec *spec)
     const char *tmp = getenv("TMPDIR");
     struct build_result result = {0};
     struct build_request req = {.no_sbom = 1};
-    struct image_source *src = NULL;
     struct registry *reg = NULL;
     struct image_transfer x = {.jobs = 4, .tty = 0};
     req.env.reg = o->transfer.reg;
@@ -311,21 +310,16 @@ static int build_and_push(struct deploy_options *o, struct spec *spec)
     req.output = archive;
     if ((rc = build_run(&result, spec, &req)))
         goto done;
-    o->transfer.reg.op = "push";
-    if ((rc = transfer_cli_open_push(&src, result.output, &reg, ref.registry, &o->transfer.reg)) ||
-        (rc = registry_image_push(reg, ref.repository, ref.tag[0] ? ref.tag : NULL, src, &x)))
+    char what[600];
+    snprintf(what, sizeof what, "--push %s", o->push);
+    if ((rc = transfer_cli_push_image(&reg, &x, &ref, what, result.output, &o->transfer.reg)))
         goto done;
-    if (ref.digest[0] && strcmp(ref.digest, x.digest)) {
-        rc = err_set(ERR_MISMATCH, "--push %s: the image's digest is %s, not %s", o->push, x.digest, ref.digest);
-        goto done;
-    }
     snprintf(o->pushed, sizeof o->pushed, "%s/%s@%s", ref.registry, ref.repository, x.digest);
     fprintf(stderr, "built and pushed %s: %d blobs (%d uploaded, %d skipped, %d mounted)\n", o->pushed, x.blobs,
             x.uploaded, x.existed, x.mounted);
     o->req.image = o->pushed;
 done:
     registry_free(reg);
-    image_source_free(src);
     build_result_release(&result);
     fs_remove_tree(dir);
     free(archive);

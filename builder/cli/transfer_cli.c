@@ -99,3 +99,18 @@ int transfer_cli_open_push(struct image_source **src, const char *source, struct
     *reg = j.reg;
     return 0;
 }
+
+int transfer_cli_push_image(struct registry **reg, struct image_transfer *x, const struct reference *ref,
+                            const char *ref_text, const char *source, const struct registry_options *opt)
+{
+    struct image_source *src = NULL;
+    struct registry_options ro = *opt;
+    ro.op = "push";
+    int rc = transfer_cli_open_push(&src, source, reg, ref->registry, &ro);
+    if (!rc)
+        rc = registry_image_push(*reg, ref->repository, ref->tag[0] ? ref->tag : NULL, src, x);
+    if (!rc && ref->digest[0] && strcmp(ref->digest, x->digest))
+        rc = err_set(ERR_MISMATCH, "%s: the image's digest is %s, not %s", ref_text, x->digest, ref->digest);
+    image_source_free(src);
+    return rc;
+}

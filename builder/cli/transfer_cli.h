@@ -44,6 +44,11 @@ int transfer_cli_option(struct transfer_cli *t, int c, const char *arg, const ch
  * (and auth) overlaps unpacking an archive. On failure nothing stays open. */
 int transfer_cli_open_push(struct image_source **src, const char *source, struct registry **reg,
                            const char *registry_name, const struct registry_options *opt);
+/* Pushes the image at source (an archive or layout) to ref (parsed from ref_text, which names it in
+ * messages): a digest in ref must be the image's. *reg stays open for what follows (an SBOM,
+ * signatures) and is the caller's to free; x holds the report. */
+int transfer_cli_push_image(struct registry **reg, struct image_transfer *x, const struct reference *ref,
+                            const char *ref_text, const char *source, const struct registry_options *opt);
 /* Prints the summary line or the JSON object for a finished transfer. */
 void transfer_cli_report(const struct transfer_cli *t, const char *verb, const char *src, const char *dst,
                          const struct image_transfer *x);
