@@ -302,7 +302,8 @@ static void emit_pod(struct kyaml *y, const struct deploy_plan *p, int podman, i
         kyaml_int(y, 12, "periodSeconds", STARTUP_PERIOD_S);
         kyaml_int(y, 12, "failureThreshold", p->startup_failures);
     }
-    http_probe(y, p, "readinessProbe", "/ready", kserve);
+    /* On KServe the predictor speaks the Open Inference Protocol too: its readiness route. */
+    http_probe(y, p, "readinessProbe", kserve ? "/v2/health/ready" : "/ready", kserve);
     kyaml_int(y, 12, "periodSeconds", 5);
     kyaml_int(y, 12, "timeoutSeconds", p->liveness.timeout_s);
     kyaml_int(y, 12, "failureThreshold", 3);
