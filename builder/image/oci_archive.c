@@ -140,20 +140,10 @@ static int write_image_tar(const struct oci_image *image, const char *target, lo
         if ((i == 0 || strcmp(blobs[i]->digest, blobs[i - 1]->digest) != 0) && /* identical layers: store once */
             (!adopted || strcmp(blobs[i]->digest, adopted->digest) != 0))
             rc = put_blob(&t, blobs[i]);
-    if (rc || (rc = tar_finish(&t)))
-        goto done;
     /* Complete or absent: renamed into place only when whole. Flushing to the
      * disk is asked for with --fsync (as with docker/podman save, not by default). */
-    if (ftruncate(t.fd, t.offset) != 0 || ((flags & OCI_ARCHIVE_SYNC) && fsync(t.fd) != 0)) {
-        rc = err_set_errno(ERR_IO, "%s: write failed", target);
-        goto done;
-    }
-    int fd = t.fd;
-    t.fd = -1;
-    if (close(fd) != 0)
-        rc = err_set_errno(ERR_IO, "%s: write failed", target);
-    else if (fs_replace(tmp_path, target) != 0)
-        rc = err_set_errno(ERR_IO, "%s: cannot rename the finished file into place", target);
+    if (!rc)
+        rc = tar_commit(&t, tmp_path, flags & OCI_ARCHIVE_SYNC, "the finished file");
 done:
     if (t.fd >= 0)
         close(t.fd);

@@ -1,5 +1,6 @@
 #include "builder/image/tar_writer.h"
 
+#include "builder/sys/fsutil.h"
 #include "common/err.h"
 
 #include <errno.h>
@@ -166,4 +167,20 @@ int tar_finish(struct tar_writer *t)
     if (!rc)
         t->offset += (off_t)sizeof zeros;
     return rc;
+}
+
+int tar_commit(struct tar_writer *t, const char *tmp_path, int sync, const char *what)
+{
+    int rc = tar_finish(t);
+    if (rc)
+        return rc;
+    if (ftruncate(t->fd, t->offset) != 0 || (sync && fsync(t->fd) != 0))
+        return err_set_errno(ERR_IO, "%s: write failed", t->target);
+    int fd = t->fd;
+    t->fd = -1;
+    if (close(fd) != 0)
+        return err_set_errno(ERR_IO, "%s: write failed", t->target);
+    if (fs_replace(tmp_path, t->target) != 0)
+        return err_set_errno(ERR_IO, "%s: cannot rename %s into place", t->target, what);
+    return 0;
 }

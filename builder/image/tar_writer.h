@@ -34,5 +34,9 @@ int tar_put_file_range(struct tar_writer *t, const char *name, int src_fd, off_t
 int tar_put_in_place(struct tar_writer *t, const char *name, int64_t size);
 /* The two zero blocks that end an archive. */
 int tar_finish(struct tar_writer *t);
+/* Ends the archive written at tmp_path (tar_finish, cut to length, flushed to the disk with sync),
+ * closes t->fd and renames tmp_path over t->target: the target is whole or untouched. what names
+ * the file in the rename error ("the finished file", "the signed archive"). */
+int tar_commit(struct tar_writer *t, const char *tmp_path, int sync, const char *what);
 
 #endif

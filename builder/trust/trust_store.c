@@ -445,18 +445,8 @@ static int rewrite_archive(const char *root, const char *target)
             close(fd);
         free(p);
     }
-    if (rc || (rc = tar_finish(&t)))
-        goto done;
-    if (ftruncate(t.fd, t.offset) != 0 || fsync(t.fd) != 0) {
-        rc = err_set_errno(ERR_IO, "%s: write failed", target);
-        goto done;
-    }
-    int fd = t.fd;
-    t.fd = -1;
-    if (close(fd) != 0)
-        rc = err_set_errno(ERR_IO, "%s: write failed", target);
-    else if (fs_replace(tmp_path, target) != 0)
-        rc = err_set_errno(ERR_IO, "%s: cannot rename the signed archive into place", target);
+    if (!rc)
+        rc = tar_commit(&t, tmp_path, 1, "the signed archive");
 done:
     if (t.fd >= 0)
         close(t.fd);
