@@ -313,3 +313,21 @@ check "once the first two are gone the budget is back: 100 Continue" \
 check "with --public-metrics, GET /metrics answers without a key" test "$(hostile metrics "$b_port")" = 200
 check_exit "--max-buffered-body-mb below --max-body-mb is refused at start" 2 \
   "$AMLSERVE" --max-body-mb 100 --max-buffered-body-mb 50 --model-dir "$EX"
+
+# 8. A Python worker that dies while idle is replaced before the next request
+# reaches it: that request is answered 200, not 500.
+port=$(free_port)
+AZUREML_MODEL_DIR="$ROOT/examples/python-ridge" "$AMLSERVE" --host 127.0.0.1 --port "$port" --quiet --threads 1 \
+  --entry-script "$ROOT/examples/python-ridge/score.py" --python /usr/bin/python3 > "$WORK/py.log" 2>&1 &
+py_pid=$!
+on_exit "kill $py_pid; wait $py_pid"
+check "amlserve starts with one Python worker" wait_http "http://127.0.0.1:$port/"
+pyscore() { curl -s -o "$WORK/py.out" -w '%{http_code}' --data @"$ROOT/examples/python-ridge/sample-request.json" "http://127.0.0.1:$port/score"; }
+check "it scores" test "$(pyscore)" = 200
+worker=$(pgrep -P "$py_pid" | head -1)
+kill -KILL "$worker"
+# Until the kernel has taken it down (a zombie or gone): the death happens while idle.
+for _ in $(seq 100); do s=$(awk '{print $3}' "/proc/$worker/stat" 2>/dev/null); [ "${s:-Z}" = Z ] && break; sleep 0.05; done
+check "the worker killed while idle: the next request is still 200" test "$(pyscore)" = 200
+check "... because it was replaced first (logged)" grep -q 'idle Python worker 0 had exited; replacing it first' "$WORK/py.log"
+check "... by a new worker process" bash -c "p=\$(pgrep -P $py_pid | head -1); [ -n \"\$p\" ] && [ \"\$p\" != $worker ]"
