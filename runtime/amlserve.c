@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,11 +359,57 @@ static int parse_options(struct options *o, int argc, char **argv)
     return 0;
 }
 
+/* SIGHUP reloads the scorer on a thread of its own: reading models can take
+ * long (or meet a hostile file), and the event loop must keep serving; the
+ * scorer swaps its models in when they are ready. A SIGHUP during a reload
+ * asks for one more after it. */
+struct reloader {
+    struct scorer *scorer;
+    pthread_t thread;
+    int started;        /* thread needs a join (event loop only) */
+    atomic_int busy;    /* a reload is running */
+    atomic_int again;   /* another SIGHUP came meanwhile */
+};
+
+static void *reload_thread(void *arg)
+{
+    struct reloader *r = arg;
+    do {
+        atomic_store(&r->again, 0);
+        r->scorer->reload(r->scorer);
+    } while (atomic_load(&r->again));
+    atomic_store(&r->busy, 0);
+    return NULL;
+}
+
+static void reloader_kick(struct reloader *r)
+{
+    if (atomic_exchange(&r->busy, 1)) {
+        atomic_store(&r->again, 1);
+        return;
+    }
+    if (r->started)
+        pthread_join(r->thread, NULL); /* finished: busy was 0 */
+    r->started = pthread_create(&r->thread, NULL, reload_thread, r) == 0;
+    if (!r->started) {
+        atomic_store(&r->busy, 0);
+        fprintf(stderr, "amlserve: SIGHUP: cannot start the reload thread; models not reloaded\n");
+    }
+}
+
+static void reloader_finish(struct reloader *r)
+{
+    if (r->started)
+        pthread_join(r->thread, NULL);
+    r->started = 0;
+}
+
 struct start_info {
     struct contract *contract;
     struct tls_server *tls; /* NULL: plain HTTP */
     double load_ms;
     const char *serving;
+    struct reloader reloader;
 };
 
 static void announce(void *ctx, int port)
@@ -406,7 +454,7 @@ static void reload(void *ctx)
         reload_tls(info->tls);
     struct contract *c = info->contract;
     if (c->scorer->reload) {
-        c->scorer->reload(c->scorer);
+        reloader_kick(&info->reloader);
         if (strcmp(c->scorer->kind, "python") == 0)
             fprintf(stderr, "amlserve: SIGHUP: workers will reload before their next request\n");
     }
@@ -587,7 +635,9 @@ int main(int argc, char **argv)
     cfg.on_reload = reload;
     cfg.on_listening = announce;
     cfg.hook_ctx = &info;
+    info.reloader.scorer = scorer;
     rc = server_run(&cfg, contract_handle, &contract);
+    reloader_finish(&info.reloader);
     fflush(stdout);
     if (rc)
         fprintf(stderr, "amlserve: %s\n", err_message(rc));

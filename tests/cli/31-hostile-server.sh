@@ -331,3 +331,64 @@ for _ in $(seq 100); do s=$(awk '{print $3}' "/proc/$worker/stat" 2>/dev/null); 
 check "the worker killed while idle: the next request is still 200" test "$(pyscore)" = 200
 check "... because it was replaced first (logged)" grep -q 'idle Python worker 0 had exited; replacing it first' "$WORK/py.log"
 check "... by a new worker process" bash -c "p=\$(pgrep -P $py_pid | head -1); [ -n \"\$p\" ] && [ \"\$p\" != $worker ]"
+
+# 9. Model folders that try to escape or hang (runtime/engine/beneath.h).
+if ! "$PY" -c 'import onnx, numpy' 2>/dev/null; then
+  skip "model folder checks: python3-onnx and python3-numpy are needed to write the models"
+  exit 0
+fi
+# make_ext DIR: y = x @ W with W in DIR/weights.bin (external data).
+make_ext() {
+  mkdir -p "$1" && "$PY" - "$1" <<'PY'
+import sys, numpy as np, onnx
+from onnx import helper, numpy_helper, TensorProto
+W = np.arange(12, dtype=np.float32).reshape(4, 3)
+g = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "ext",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 3])], [numpy_helper.from_array(W, "W")])
+m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+onnx.save_model(m, sys.argv[1] + "/model.onnx", save_as_external_data=True, location="weights.bin", size_threshold=0)
+PY
+}
+M="$WORK/models"
+# The layout amlpkg serve makes: NAME/VERSION/<file> a link to the user's model, its data beside it there.
+make_ext "$WORK/user"
+mkdir -p "$M/linked/1" && ln -s "$WORK/user/model.onnx" "$M/linked/1/model.onnx"
+lport=$(free_port)
+AZUREML_MODEL_DIR="$M" "$AMLSERVE" --host 127.0.0.1 --port "$lport" --quiet > "$WORK/linked.log" 2>&1 &
+lpid=$!
+on_exit "kill $lpid; wait $lpid"
+check "a model linked into the model folder reads its external data from beside its real file" \
+  wait_http "http://127.0.0.1:$lport/"
+check "... and scores" bash -c "curl -sf --data '{\"data\": [[1,0,0,0]]}' http://127.0.0.1:$lport/score | jq -e '. == [[0,1,2]]'"
+
+# External data that is a link out of the model's folder: the hostile test read /etc/passwd this way.
+make_ext "$WORK/escape"
+rm "$WORK/escape/weights.bin" && ln -s /etc/passwd "$WORK/escape/weights.bin"
+check_fails "external data linked to /etc/passwd: amlserve refuses to start, naming the escape" \
+  "external data 'weights.bin' (leads outside the model's folder|goes through a symbolic link)" \
+  env AZUREML_MODEL_DIR="$WORK/escape" "$AMLSERVE" --host 127.0.0.1 --port 0
+check "... and never printed the file's content" bash -c "! grep -q 'root:' '$WORK/last.out'"
+
+# External data that is a FIFO: refused at once instead of hanging start-up.
+make_ext "$WORK/fifo"
+rm "$WORK/fifo/weights.bin" && mkfifo "$WORK/fifo/weights.bin"
+check_fails "external data that is a FIFO: refused as not a regular file (no hang)" \
+  "external data 'weights.bin': not a regular file" \
+  timeout 20 env AZUREML_MODEL_DIR="$WORK/fifo" "$AMLSERVE" --host 127.0.0.1 --port 0
+
+# A FIFO put in place before SIGHUP: the reload (on its own thread) refuses it,
+# the old model keeps serving and the server never stops answering.
+make_ext "$WORK/hup"
+hport=$(free_port)
+AZUREML_MODEL_DIR="$WORK/hup" "$AMLSERVE" --host 127.0.0.1 --port "$hport" --quiet > "$WORK/hup.log" 2>&1 &
+hpid=$!
+on_exit "kill $hpid; wait $hpid"
+check "a model with external data serves" wait_http "http://127.0.0.1:$hport/"
+rm "$WORK/hup/weights.bin" && mkfifo "$WORK/hup/weights.bin"
+kill -HUP "$hpid"
+for _ in $(seq 100); do grep -q 'SIGHUP: keeping the old models' "$WORK/hup.log" && break; sleep 0.1; done
+check "SIGHUP with a FIFO as external data: the reload refuses it and keeps the old model" \
+  grep -q "SIGHUP: keeping the old models: .*external data 'weights.bin': not a regular file" "$WORK/hup.log"
+check "... and the server still scores with the old one" \
+  bash -c "curl -sf --data '{\"data\": [[1,0,0,0]]}' http://127.0.0.1:$hport/score | jq -e '. == [[0,1,2]]'"
