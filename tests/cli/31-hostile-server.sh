@@ -332,7 +332,27 @@ check "the worker killed while idle: the next request is still 200" test "$(pysc
 check "... because it was replaced first (logged)" grep -q 'idle Python worker 0 had exited; replacing it first' "$WORK/py.log"
 check "... by a new worker process" bash -c "p=\$(pgrep -P $py_pid | head -1); [ -n \"\$p\" ] && [ \"\$p\" != $worker ]"
 
-# 9. Model folders that try to escape or hang (runtime/engine/beneath.h).
+# 9. Temporary folders of processes that died (SIGKILL) are swept by the next
+# amlpkg that makes one there; a live owner's folder is left alone.
+T2="$WORK/sweep" && mkdir -p "$T2/amlpkg-src-deadXX/blobs" "$T2/amlpkg-src-liveXX/blobs"
+# hold_lock FILE: a process holding FILE's flock, as amlpkg does for each temporary folder (run it
+# in the background: it execs, so $! is the process holding the lock).
+hold_lock() { exec "$PY" -c 'import fcntl, sys, time; f = open(sys.argv[1], "w"); fcntl.flock(f, fcntl.LOCK_EX); print("locked", flush=True); time.sleep(120)' "$1"; }
+hold_lock "$T2/amlpkg-src-deadXX.lock" > "$WORK/dead.out" &
+dead_pid=$!
+hold_lock "$T2/amlpkg-src-liveXX.lock" > "$WORK/live.out" &
+live_pid=$!
+on_exit "kill $live_pid; wait $live_pid"
+for _ in $(seq 100); do grep -q locked "$WORK/dead.out" && grep -q locked "$WORK/live.out" && break; sleep 0.05; done
+kill -KILL "$dead_pid"; wait "$dead_pid" 2>/dev/null
+check "an image archive to read" "$AMLPKG" build "$ROOT/examples/onnx-ridge/spec.yaml" -o "$WORK/ridge.tar" --no-sbom
+check "amlpkg inspect (it unpacks the archive into TMPDIR) runs" env TMPDIR="$T2" "$AMLPKG" inspect "$WORK/ridge.tar"
+check "... and removed the folder whose owner was SIGKILLed, with its lock file" \
+  test ! -e "$T2/amlpkg-src-deadXX" -a ! -e "$T2/amlpkg-src-deadXX.lock"
+check "... kept the folder whose owner lives" test -d "$T2/amlpkg-src-liveXX/blobs" -a -e "$T2/amlpkg-src-liveXX.lock"
+check "... and left nothing of its own" test "$(ls "$T2" | tr '\n' ' ')" = "amlpkg-src-liveXX amlpkg-src-liveXX.lock "
+
+# 10. Model folders that try to escape or hang (runtime/engine/beneath.h).
 if ! "$PY" -c 'import onnx, numpy' 2>/dev/null; then
   skip "model folder checks: python3-onnx and python3-numpy are needed to write the models"
   exit 0
