@@ -375,6 +375,9 @@ static int python_score(struct scorer *self, const struct scorer_request *req, s
     struct python_state *st = self->state;
     int index = req->worker >= 0 && req->worker < st->opts.workers ? req->worker : 0;
     struct worker *w = &st->workers[index];
+    /* The request's memory limit bounds parsing input in the arena; here the
+     * body goes to run() as it is and only run()'s answer lands in the arena. */
+    req->arena->limit = 0;
     pthread_mutex_lock(&w->lock);
     int rc = 0;
     /* A reload replaces each worker just before its next request, so no
