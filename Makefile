@@ -95,7 +95,7 @@ UNIT_SRC  := $(shell find tests/unit -name 'test_*.c' 2>/dev/null | sort)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
-.PHONY: all deps build check-layers test asan fuzz bench install demo clean example-model golden conformance conformance-baseline
+.PHONY: all deps build check-layers test asan fuzz bench soak install demo clean example-model golden conformance conformance-baseline
 .DEFAULT_GOAL := all
 
 # Plain `make` builds only: installing packages is `make deps`, which test, demo and bench run first.
@@ -259,6 +259,12 @@ asan: deps
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@BUILD=build-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh
+
+# One amlserve under mixed legitimate and hostile traffic for SOAK_MINUTES (30), RSS and counts each minute.
+SOAK_MINUTES ?= 30
+soak: deps
+	@$(MAKE) --no-print-directory build
+	@BUILD=$(BUILD) SOAK_MINUTES=$(SOAK_MINUTES) bash tests/bench/soak.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory build

@@ -17,6 +17,7 @@ void arena_init(struct arena *a, size_t block_size, size_t limit)
     a->block_size = block_size ? block_size : 64 * 1024;
     a->limit = limit;
     a->used = 0;
+    a->over_limit = 0;
 }
 
 void *arena_alloc(struct arena *a, size_t size)
@@ -24,8 +25,10 @@ void *arena_alloc(struct arena *a, size_t size)
     size_t rounded = (size + 15) & ~(size_t)15;
     if (rounded < size)
         return NULL;
-    if (a->limit && (rounded > a->limit || a->used > a->limit - rounded))
+    if (a->limit && (rounded > a->limit || a->used > a->limit - rounded)) {
+        a->over_limit = 1;
         return NULL;
+    }
     struct arena_block *b = a->head;
     if (!b || b->size - b->used < rounded) {
         size_t want = rounded > a->block_size ? rounded : a->block_size;
@@ -79,6 +82,7 @@ void arena_reset(struct arena *a)
         keep->next = NULL;
     a->head = keep;
     a->used = 0;
+    a->over_limit = 0;
 }
 
 void arena_release(struct arena *a)

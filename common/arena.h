@@ -16,6 +16,7 @@ struct arena {
     size_t block_size;
     size_t limit; /* total bytes allowed, 0 = unlimited */
     size_t used;  /* bytes handed out, for the limit */
+    int over_limit; /* an allocation was refused for the limit (until arena_reset) */
 };
 
 void arena_init(struct arena *a, size_t block_size, size_t limit);

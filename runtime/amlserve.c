@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +45,19 @@ static const char usage[] =
     "  --host ADDR       numeric address to listen on (default: every IPv6 and IPv4 address)\n"
     "  --model-dir DIR   models (default: $AZUREML_MODEL_DIR)\n"
     "  --max-body-mb N   largest request body (default 100)\n"
-    "  --timeout-ms N    time allowed to receive a request (default 30000)\n"
+    "  --timeout-ms N    idle time allowed between reads, and between requests (default 30000)\n"
+    "  --header-timeout-ms N  a request's headers must arrive within this of its first byte\n"
+    "                    (default 30000; 0: none)\n"
+    "  --body-timeout-ms N    its body within this of its headers (default 300000; 0: none)\n"
+    "  --max-connections N    open connections (default 4096); at the cap the longest-idle\n"
+    "                    keep-alive connection, else the oldest still sending headers, makes room\n"
+    "  --max-connections-per-client N  per client address, IPv6 per /64 (default 512; 0: no cap;\n"
+    "                    raise it behind a proxy that funnels every client through one address)\n"
+    "  --max-buffered-body-mb N  request bodies held at once over all connections, past it 503\n"
+    "                    (default: twice --max-body-mb, at least 256)\n"
+    "  --max-request-memory-mb N  memory one request's parsed input (JSON tree, tensors) may take,\n"
+    "                    past it 413 (default: 3 x --max-body-mb, at least 64)\n"
+    "  --public-metrics  GET /metrics answers without auth (default: behind auth when auth is on)\n"
     "  --entry-script F  score.py (default: $AZUREML_ENTRY_SCRIPT, relative to $AML_APP_ROOT)\n"
     "  --source-dir DIR  added to sys.path (default: $AZUREML_SOURCE_DIRECTORY, else the script's folder)\n"
     "  --python PATH     interpreter for workers (default: $AZUREML_PYTHON, else python3)\n"
@@ -69,6 +83,9 @@ static const char usage[] =
     "                    CPUs / scoring threads, at least 1)\n"
     "  --quiet           no access log\n"
     "Environment also read: AMLSERVE_MAX_BODY_MB, AMLSERVE_MAX_QUEUE, AMLSERVE_MAX_QUEUE_WAIT_MS,\n"
+    "AMLSERVE_HEADER_TIMEOUT_MS, AMLSERVE_BODY_TIMEOUT_MS, AMLSERVE_MAX_CONNECTIONS,\n"
+    "AMLSERVE_MAX_CONNECTIONS_PER_CLIENT, AMLSERVE_MAX_BUFFERED_BODY_MB, AMLSERVE_MAX_REQUEST_MEMORY_MB,\n"
+    "AMLSERVE_PUBLIC_METRICS=1,\n"
     "AMLSERVE_INPUT_SAMPLE, AMLSERVE_OUTPUT_SAMPLE (defaults for the options above),\n"
     "AMLSERVE_AUTH_REQUIRED=1 (refuse to start without keys), and AMLSERVE_TRACEBACKS=text\n"
     "(a run() traceback printed as Python prints it after its JSON event line; amlpkg serve sets it).\n"
@@ -89,6 +106,9 @@ struct options {
     int tls_given; /* on the command line, not from the image's environment */
     long max_queue, max_queue_wait_ms;
     long scoring_timeout_ms;
+    long header_timeout_ms, body_timeout_ms, max_connections, max_per_client;
+    long max_buffered_body_mb, max_request_memory_mb; /* -1: derived from max_body_mb */
+    int public_metrics;
     const char *backend;
     long engine_threads; /* 0 = CPUs / scoring threads */
 };
@@ -132,6 +152,13 @@ static int parse_options(struct options *o, int argc, char **argv)
         {"tls-key", required_argument, NULL, 'k'},
         {"backend", required_argument, NULL, 'B'},
         {"engine-threads", required_argument, NULL, 'E'},
+        {"header-timeout-ms", required_argument, NULL, 1001},
+        {"body-timeout-ms", required_argument, NULL, 1002},
+        {"max-connections", required_argument, NULL, 1003},
+        {"max-connections-per-client", required_argument, NULL, 1004},
+        {"max-buffered-body-mb", required_argument, NULL, 1005},
+        {"max-request-memory-mb", required_argument, NULL, 1006},
+        {"public-metrics", no_argument, NULL, 1007},
         {"version", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -158,6 +185,14 @@ static int parse_options(struct options *o, int argc, char **argv)
     o->tls_cert = getenv("AMLSERVE_TLS_CERT");
     o->tls_key = getenv("AMLSERVE_TLS_KEY");
     o->max_queue = 1024;
+    o->header_timeout_ms = 30000;
+    o->body_timeout_ms = 300000;
+    o->max_connections = 4096;
+    o->max_per_client = 512;
+    o->max_buffered_body_mb = -1;
+    o->max_request_memory_mb = -1;
+    const char *env_public = getenv("AMLSERVE_PUBLIC_METRICS");
+    o->public_metrics = env_public && strcmp(env_public, "1") == 0;
     o->source_dir = getenv("AZUREML_SOURCE_DIRECTORY");
     o->scoring_timeout_ms = 60000;
     const char *env_timeout = getenv("SCORING_TIMEOUT_MS");
@@ -170,8 +205,16 @@ static int parse_options(struct options *o, int argc, char **argv)
         long min, max;
     } numeric_env[] = {{"AMLSERVE_MAX_BODY_MB", 1, 4096},
                        {"AMLSERVE_MAX_QUEUE", 1, 1000000},
-                       {"AMLSERVE_MAX_QUEUE_WAIT_MS", 1, 86400000}};
-    long *numeric_fields[] = {&o->max_body_mb, &o->max_queue, &o->max_queue_wait_ms};
+                       {"AMLSERVE_MAX_QUEUE_WAIT_MS", 1, 86400000},
+                       {"AMLSERVE_HEADER_TIMEOUT_MS", 0, 3600000},
+                       {"AMLSERVE_BODY_TIMEOUT_MS", 0, 86400000},
+                       {"AMLSERVE_MAX_CONNECTIONS", 1, 1000000},
+                       {"AMLSERVE_MAX_CONNECTIONS_PER_CLIENT", 0, 1000000},
+                       {"AMLSERVE_MAX_BUFFERED_BODY_MB", 1, 1048576},
+                       {"AMLSERVE_MAX_REQUEST_MEMORY_MB", 1, 1048576}};
+    long *numeric_fields[] = {&o->max_body_mb,           &o->max_queue,           &o->max_queue_wait_ms,
+                              &o->header_timeout_ms,     &o->body_timeout_ms,     &o->max_connections,
+                              &o->max_per_client,        &o->max_buffered_body_mb, &o->max_request_memory_mb};
     for (size_t i = 0; i < sizeof numeric_env / sizeof numeric_env[0]; i++) {
         const char *v = getenv(numeric_env[i].name);
         if (v && v[0] &&
@@ -237,6 +280,31 @@ static int parse_options(struct options *o, int argc, char **argv)
                 return 2;
             break;
         case 'P': o->python = optarg; break;
+        case 1001:
+            if (parse_number(optarg, "--header-timeout-ms", 0, 3600000, &o->header_timeout_ms))
+                return 2;
+            break;
+        case 1002:
+            if (parse_number(optarg, "--body-timeout-ms", 0, 86400000, &o->body_timeout_ms))
+                return 2;
+            break;
+        case 1003:
+            if (parse_number(optarg, "--max-connections", 1, 1000000, &o->max_connections))
+                return 2;
+            break;
+        case 1004:
+            if (parse_number(optarg, "--max-connections-per-client", 0, 1000000, &o->max_per_client))
+                return 2;
+            break;
+        case 1005:
+            if (parse_number(optarg, "--max-buffered-body-mb", 1, 1048576, &o->max_buffered_body_mb))
+                return 2;
+            break;
+        case 1006:
+            if (parse_number(optarg, "--max-request-memory-mb", 1, 1048576, &o->max_request_memory_mb))
+                return 2;
+            break;
+        case 1007: o->public_metrics = 1; break;
         case 'S':
             if (parse_number(optarg, "--scoring-timeout-ms", 1, 86400000, &o->scoring_timeout_ms))
                 return 2;
@@ -251,6 +319,16 @@ static int parse_options(struct options *o, int argc, char **argv)
         return 2;
     }
     o->port = (int)port;
+    /* Budgets that follow the body limit unless given. */
+    if (o->max_buffered_body_mb < 0)
+        o->max_buffered_body_mb = 2 * o->max_body_mb < 256 ? 256 : 2 * o->max_body_mb;
+    if (o->max_request_memory_mb < 0)
+        o->max_request_memory_mb = 3 * o->max_body_mb < 64 ? 64 : 3 * o->max_body_mb;
+    if (o->max_buffered_body_mb < o->max_body_mb) {
+        fprintf(stderr, "amlserve: --max-buffered-body-mb (%ld) is below --max-body-mb (%ld): no body could be read\n",
+                o->max_buffered_body_mb, o->max_body_mb);
+        return 2;
+    }
     if (o->tls_cert && !o->tls_cert[0])
         o->tls_cert = NULL;
     if (o->tls_key && !o->tls_key[0])
@@ -281,11 +359,57 @@ static int parse_options(struct options *o, int argc, char **argv)
     return 0;
 }
 
+/* SIGHUP reloads the scorer on a thread of its own: reading models can take
+ * long (or meet a hostile file), and the event loop must keep serving; the
+ * scorer swaps its models in when they are ready. A SIGHUP during a reload
+ * asks for one more after it. */
+struct reloader {
+    struct scorer *scorer;
+    pthread_t thread;
+    int started;        /* thread needs a join (event loop only) */
+    atomic_int busy;    /* a reload is running */
+    atomic_int again;   /* another SIGHUP came meanwhile */
+};
+
+static void *reload_thread(void *arg)
+{
+    struct reloader *r = arg;
+    do {
+        atomic_store(&r->again, 0);
+        r->scorer->reload(r->scorer);
+    } while (atomic_load(&r->again));
+    atomic_store(&r->busy, 0);
+    return NULL;
+}
+
+static void reloader_kick(struct reloader *r)
+{
+    if (atomic_exchange(&r->busy, 1)) {
+        atomic_store(&r->again, 1);
+        return;
+    }
+    if (r->started)
+        pthread_join(r->thread, NULL); /* finished: busy was 0 */
+    r->started = pthread_create(&r->thread, NULL, reload_thread, r) == 0;
+    if (!r->started) {
+        atomic_store(&r->busy, 0);
+        fprintf(stderr, "amlserve: SIGHUP: cannot start the reload thread; models not reloaded\n");
+    }
+}
+
+static void reloader_finish(struct reloader *r)
+{
+    if (r->started)
+        pthread_join(r->thread, NULL);
+    r->started = 0;
+}
+
 struct start_info {
     struct contract *contract;
     struct tls_server *tls; /* NULL: plain HTTP */
     double load_ms;
     const char *serving;
+    struct reloader reloader;
 };
 
 static void announce(void *ctx, int port)
@@ -330,7 +454,7 @@ static void reload(void *ctx)
         reload_tls(info->tls);
     struct contract *c = info->contract;
     if (c->scorer->reload) {
-        c->scorer->reload(c->scorer);
+        reloader_kick(&info->reloader);
         if (strcmp(c->scorer->kind, "python") == 0)
             fprintf(stderr, "amlserve: SIGHUP: workers will reload before their next request\n");
     }
@@ -485,6 +609,7 @@ int main(int argc, char **argv)
     contract.cors = &cors;
     contract.metrics = &metrics;
     contract.swagger = &swagger;
+    contract.metrics_public = o.public_metrics;
     if (strcmp(scorer->kind, "python") == 0)
         contract.worker_restarts = scorer_python_restarts;
     struct start_info info = {.contract = &contract, .tls = tls, .load_ms = metrics.model_load_ms, .serving = serving};
@@ -494,6 +619,13 @@ int main(int argc, char **argv)
     cfg.port = o.port;
     cfg.max_body_bytes = (size_t)o.max_body_mb << 20;
     cfg.read_timeout_ms = (int)o.timeout_ms;
+    cfg.header_timeout_ms = (int)o.header_timeout_ms;
+    cfg.body_timeout_ms = (int)o.body_timeout_ms;
+    cfg.max_connections = (int)o.max_connections;
+    cfg.max_connections_per_client = (int)o.max_per_client;
+    cfg.max_buffered_body_bytes = (size_t)o.max_buffered_body_mb << 20;
+    cfg.max_request_memory_bytes = (size_t)o.max_request_memory_mb << 20;
+    cfg.check_headers = contract_check_headers;
     cfg.handle_signals = 1;
     cfg.tls = tls;
     cfg.scoring_threads = (int)o.threads;
@@ -504,7 +636,9 @@ int main(int argc, char **argv)
     cfg.on_reload = reload;
     cfg.on_listening = announce;
     cfg.hook_ctx = &info;
+    info.reloader.scorer = scorer;
     rc = server_run(&cfg, contract_handle, &contract);
+    reloader_finish(&info.reloader);
     fflush(stdout);
     if (rc)
         fprintf(stderr, "amlserve: %s\n", err_message(rc));

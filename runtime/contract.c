@@ -169,6 +169,8 @@ static void v2_route(struct contract *c, const struct oip_route *r, const struct
     }
     if (oip_route_needs_auth(r->kind) && !authorized(c, req, resp))
         return;
+    if (req->headers_only)
+        return oip_error(resp, 503, "Authentication changed while the request was read; retry");
     struct timespec start;
     clock_gettime(CLOCK_MONOTONIC, &start);
     err_clear();
@@ -200,6 +202,8 @@ static void route(struct contract *c, const struct http_request *req, struct htt
             return json_message(resp, 405, "Method not allowed; use POST (or GET) on /score");
         if (!authorized(c, req, resp))
             return;
+        if (req->headers_only) /* the keys changed between the two looks: never score without the body */
+            return json_message(resp, 503, "Authentication changed while the request was read; retry");
         *exec_ms = score(c, req, resp, failed, request_id);
         return;
     }
@@ -214,6 +218,8 @@ static void route(struct contract *c, const struct http_request *req, struct htt
     if (strcmp(req->path, "/metrics") == 0 && c->metrics) {
         if (!is_get)
             return json_message(resp, 405, "Method not allowed");
+        if (!c->metrics_public && !authorized(c, req, resp))
+            return;
         resp->content_type = "text/plain; version=0.0.4";
         metrics_render(c->metrics, resp->body, c->worker_restarts ? c->worker_restarts(c->scorer) : 0);
         return;
@@ -269,6 +275,17 @@ void contract_handle(void *ctx, const struct http_request *req, struct http_resp
         reply_error(req, resp, 431, "x-request-id and x-ms-client-request-id must be at most 100 characters");
     else
         route(c, req, resp, &failed, &exec_ms, request_id);
+    /* Parsing and scoring draw on the request's arena: past its limit the
+     * handler failed for want of memory, which is the request's size. */
+    if (req->arena && req->arena->over_limit && resp->status >= 400) {
+        char message[256];
+        snprintf(message, sizeof message,
+                 "Request needs more memory than one request may use (%zu MB, --max-request-memory-mb): "
+                 "send fewer rows per request",
+                 req->arena->limit >> 20);
+        reply_error(req, resp, 413, message);
+        failed = 0;
+    }
 
     struct buf *h = resp->headers;
     buf_appendf(h, "x-ms-run-function-failed: %s\r\nx-ms-run-fn-exec-ms: %.3f\r\n", failed ? "True" : "False", exec_ms);
@@ -280,6 +297,32 @@ void contract_handle(void *ctx, const struct http_request *req, struct http_resp
     if (c->metrics)
         metrics_request_done(c->metrics, resp->status, total_ms, req->queue_ms);
     log_request(c, req, resp, request_id, total_ms);
+}
+
+/* Whether the route behind req wants auth (what route() and v2_route() check). */
+static int needs_auth(const struct contract *c, const struct http_request *req)
+{
+    if (strcmp(req->method, "OPTIONS") == 0)
+        return 0;
+    if (strcmp(req->path, "/score") == 0)
+        return strcmp(req->method, "POST") == 0 || strcmp(req->method, "GET") == 0;
+    if (strcmp(req->path, "/metrics") == 0)
+        return c->metrics && !c->metrics_public;
+    struct oip_route r;
+    return oip_match(&r, req->path, req->arena) && oip_route_needs_auth(r.kind);
+}
+
+int contract_check_headers(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+    struct contract *c = ctx;
+    if (!c->auth || !auth_enabled(c->auth) || !needs_auth(c, req))
+        return 0;
+    const char *why;
+    if (auth_check(c->auth, http_request_header(req, "authorization"), req->arena, &why))
+        return 0;
+    /* The whole answer, headers, metrics and access log included: the route refuses it again. */
+    contract_handle(ctx, req, resp);
+    return 1;
 }
 
 int contract_is_inline(void *ctx, const struct http_request *req)

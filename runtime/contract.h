@@ -5,7 +5,8 @@
  * only after every model and init() loaded); GET|POST|OPTIONS /score → the
  * scorer (OPTIONS: 200 empty, or the CORS preflight answer), behind key auth
  * when keys are set; other methods on /score → 405; GET /swagger.json and
- * GET /metrics; /v2 and under → the Open Inference Protocol (runtime/oip.h)
+ * GET /metrics (behind auth too unless metrics_public); a request whose
+ * arena ran past the per-request memory limit → 413; /v2 and under → the Open Inference Protocol (runtime/oip.h)
  * with the same auth (model routes), CORS, headers, metrics and access log;
  * anything else → 404. Errors are {"message": ...}, {"error": ...} under /v2. struct contract is caller-owned (contract_init); it
  * borrows the scorer, which must outlive it. */
@@ -34,11 +35,15 @@ struct contract {
     struct metrics *metrics; /* also serves /metrics */
     struct swagger *swagger; /* serves /swagger.json */
     long (*worker_restarts)(const struct scorer *s);
+    int metrics_public; /* /metrics answers without auth (a scraper on a private network) */
 };
 
 void contract_init(struct contract *c, struct scorer *scorer, FILE *access_log);
 /* http_handler_fn for server_run; ctx is a struct contract. */
 void contract_handle(void *ctx, const struct http_request *req, struct http_response *resp);
+/* check_headers hook: a request that needs auth and lacks it is answered 401
+ * before its body is read or 100 Continue sent. */
+int contract_check_headers(void *ctx, const struct http_request *req, struct http_response *resp);
 /* is_inline hook: everything but scoring is cheap enough for the event loop. */
 int contract_is_inline(void *ctx, const struct http_request *req);
 /* on_idle hook: flushes the buffered access log. */

@@ -406,6 +406,7 @@ static int infer_on(void *arg, const struct scorer_model *models, size_t count)
         request_error(call->resp, rc);
         return 0;
     }
+    arena->limit = 0; /* the request's limit bounds its parsing; the model's own needs are the model's */
     rc = engine_run(m->model, arena, inputs, outputs);
     if (rc == ERR_INVALID || rc == ERR_LIMIT) {
         request_error(call->resp, rc);

@@ -307,6 +307,7 @@ static int score_locked(struct onnx_state *st, const struct scorer_request *req,
         if (rc)
             return fail_request(resp, rc);
     }
+    req->arena->limit = 0; /* the request's limit bounds its parsing; the model's own needs are the model's */
     rc = engine_run(m, req->arena, inputs, outputs);
     if (rc == ERR_INVALID || rc == ERR_LIMIT)
         return fail_request(resp, rc);

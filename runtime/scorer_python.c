@@ -282,6 +282,21 @@ static int worker_restart(struct python_state *st, struct worker *w)
     return rc;
 }
 
+/* An idle worker says nothing: its socket readable or hung up, or the
+ * process gone, means it died between requests (OOM killer, a stray signal). */
+static int worker_died_idle(struct worker *w)
+{
+    if (w->pid <= 0)
+        return 0;
+    pid_t gone = waitpid(w->pid, NULL, WNOHANG);
+    if (gone == w->pid) {
+        w->pid = 0; /* reaped: worker_stop must not signal a pid that may be reused */
+        return 1;
+    }
+    struct pollfd p = {.fd = w->fd, .events = POLLIN | POLLRDHUP};
+    return poll(&p, 1, 0) > 0;
+}
+
 /* ---- scoring ---- */
 
 static void json_error(struct scorer_response *resp, int status, const char *message)
@@ -360,6 +375,9 @@ static int python_score(struct scorer *self, const struct scorer_request *req, s
     struct python_state *st = self->state;
     int index = req->worker >= 0 && req->worker < st->opts.workers ? req->worker : 0;
     struct worker *w = &st->workers[index];
+    /* The request's memory limit bounds parsing input in the arena; here the
+     * body goes to run() as it is and only run()'s answer lands in the arena. */
+    req->arena->limit = 0;
     pthread_mutex_lock(&w->lock);
     int rc = 0;
     /* A reload replaces each worker just before its next request, so no
@@ -367,6 +385,12 @@ static int python_score(struct scorer *self, const struct scorer_request *req, s
     if (atomic_exchange(&w->stale, 0) && w->pid > 0) {
         worker_stop(w);
         atomic_fetch_sub(&st->restarts, 1); /* a reload is not a failure */
+    }
+    /* A worker that died while idle is replaced now, not found dead by this request. */
+    if (worker_died_idle(w)) {
+        fprintf(stderr, "amlserve: request %s: the idle Python worker %d had exited; replacing it first\n",
+                req->request_id ? req->request_id : "-", index);
+        worker_stop(w);
     }
     if (w->pid <= 0 && worker_restart(st, w) != 0) {
         json_error(resp, 503, "The scoring worker is not available; see the server log");

@@ -26,6 +26,21 @@
 #define READ_CHUNK (64 * 1024)
 #define OUT_HIGH_WATER (1u << 20) /* stop reading while this much output is pending */
 #define DRAIN_LIMIT_MS 30000
+#define KEEP_BODY_CAP (1u << 20) /* a body buffer bigger than this is freed after its request */
+#define CLIENT_BUCKETS 1024      /* per-address connection counts */
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Bytes of request bodies held over all connections; only the event loop
+ * touches it (pool threads read bodies but never free or grow them). */
+struct body_budget {
+    size_t used, limit;
+};
 
 /* ---- session: one connection's protocol state, no sockets ---- */
 
@@ -63,6 +78,13 @@ struct server_session {
     void *defer_ctx;
     int deferred;          /* a request is with the pool: parsing is paused */
     struct buf pending_in; /* bytes that arrived after it, parsed once it is answered */
+    /* Deadlines: when the request's first byte came (or the connection was
+     * made, before any), and when its headers were complete. */
+    long long head_start_ms, body_start_ms;
+    int headers_done;
+    long requests_done;
+    struct body_budget *budget; /* NULL: none (set by the event loop) */
+    size_t charged;             /* this session's share of it */
 };
 
 void server_config_defaults(struct server_config *cfg)
@@ -72,7 +94,10 @@ void server_config_defaults(struct server_config *cfg)
     cfg->max_header_bytes = 16 * 1024;
     cfg->max_body_bytes = 100u * 1024 * 1024;
     cfg->read_timeout_ms = 30000;
+    cfg->header_timeout_ms = 30000;
+    cfg->body_timeout_ms = 300000;
     cfg->max_connections = 4096;
+    cfg->max_connections_per_client = 512;
     cfg->max_queue = 1024;
     cfg->stop_fd = -1;
 }
@@ -122,6 +147,37 @@ static int stop_with(struct server_session *s, int status, const char *message)
     return -1;
 }
 
+/* Grows this session's share of the body budget to total; -1 when that does not fit. */
+static int budget_charge(struct server_session *s, size_t total)
+{
+    struct body_budget *b = s->budget;
+    if (!b || total <= s->charged)
+        return 0;
+    size_t more = total - s->charged;
+    if (more > b->limit || b->used > b->limit - more)
+        return -1;
+    b->used += more;
+    s->charged = total;
+    return 0;
+}
+
+/* The body is done with: give its share back and its memory if it was big. */
+static void body_release(struct server_session *s)
+{
+    if (s->budget)
+        s->budget->used -= s->charged;
+    s->charged = 0;
+    if (s->body.cap > KEEP_BODY_CAP) {
+        size_t limit = s->body.limit;
+        buf_release(&s->body);
+        buf_init(&s->body, limit);
+    } else {
+        buf_reset(&s->body);
+    }
+}
+
+static const char busy_message[] = "Server is busy: request bodies in flight exceed its budget (--max-buffered-body-mb); retry";
+
 static int head_append(struct server_session *s, const char *at, size_t len)
 {
     if (buf_append(&s->head, at, len) == 0)
@@ -133,8 +189,10 @@ static int on_message_begin(http_parser *p)
 {
     struct server_session *s = session_of(p);
     s->in_message = 1;
+    s->head_start_ms = now_ms();
+    s->headers_done = 0;
     buf_reset(&s->head);
-    buf_reset(&s->body);
+    body_release(s);
     s->url_len = 0;
     s->n_hdr = 0;
     s->last_was_value = 0;
@@ -177,13 +235,38 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     return head_append(s, at, len);
 }
 
+static void fill_request(struct server_session *s, http_parser *p, int with_body);
+static void response_reset(struct server_session *s);
+static void finish_request(struct server_session *s);
+
 static int on_headers_complete(http_parser *p)
 {
     struct server_session *s = session_of(p);
     if (head_append(s, "", 1))
         return -1;
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > s->cfg->max_body_bytes)
+    int has_length = (p->flags & F_CONTENTLENGTH) != 0;
+    if (has_length && p->content_length > s->cfg->max_body_bytes)
         return stop_with(s, 413, "Request body is too large");
+    /* The caller's look at the headers (auth) comes before any body byte is read. */
+    if (s->cfg->check_headers) {
+        fill_request(s, p, 0);
+        response_reset(s);
+        if (s->cfg->check_headers(s->ctx, &s->req, &s->resp)) {
+            s->req_keep_alive = 0;
+            finish_request(s);
+            return -1; /* closing: the body is never read */
+        }
+        arena_reset(&s->arena);
+    }
+    /* A declared length is reserved now, so a busy server says so before the body is sent. */
+    if (has_length && p->content_length > 0) {
+        if (budget_charge(s, (size_t)p->content_length))
+            return stop_with(s, 503, busy_message);
+        if (buf_reserve(&s->body, (size_t)p->content_length))
+            return stop_with(s, 503, "Server is out of memory for this request body; retry");
+    }
+    s->headers_done = 1;
+    s->body_start_ms = now_ms();
     /* Expect: 100-continue — say so before the client sends the body. */
     for (size_t i = 0; i < s->n_hdr; i++) {
         const struct header_span *h = &s->hdr[i];
@@ -197,9 +280,13 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     struct server_session *s = session_of(p);
+    if (s->body.limit && (len > s->body.limit || s->body.len > s->body.limit - len))
+        return stop_with(s, 413, "Request body is too large");
+    if (budget_charge(s, s->body.len + len)) /* chunked: charged as it grows */
+        return stop_with(s, 503, busy_message);
     if (buf_append(&s->body, at, len) == 0)
         return 0;
-    return stop_with(s, 413, "Request body is too large");
+    return stop_with(s, 503, "Server is out of memory for this request body; retry");
 }
 
 static void write_response(struct server_session *s, struct http_response *resp, int keep_alive)
@@ -245,6 +332,7 @@ static void response_reset(struct server_session *s)
     buf_reset(&s->resp_body);
     s->resp = (struct http_response){.status = 200, .headers = &s->resp_headers, .body = &s->resp_body};
     s->req.arena = &s->arena;
+    s->arena.limit = s->cfg->max_request_memory_bytes; /* a scorer may lift it once the input is parsed */
 }
 
 /* Queues the answer to s->req and readies the session for the next request. */
@@ -252,7 +340,9 @@ static void finish_request(struct server_session *s)
 {
     write_response(s, &s->resp, s->req_keep_alive);
     arena_reset(&s->arena);
+    body_release(s);
     s->in_message = 0;
+    s->requests_done++;
     if (!s->req_keep_alive) {
         s->closing = 1;
         enum http_errno e = HTTP_PARSER_ERRNO(&s->parser);
@@ -268,9 +358,9 @@ static void dispatch(struct server_session *s)
     finish_request(s);
 }
 
-static int on_message_complete(http_parser *p)
+/* s->req from what was parsed; without the body before it has been read. */
+static void fill_request(struct server_session *s, http_parser *p, int with_body)
 {
-    struct server_session *s = session_of(p);
     for (size_t i = 0; i < s->n_hdr; i++) {
         s->req_headers[i].name = s->head.data + s->hdr[i].name_off;
         s->req_headers[i].value = s->head.data + s->hdr[i].value_off;
@@ -281,11 +371,18 @@ static int on_message_complete(http_parser *p)
         .method = http_method_str((enum http_method)p->method),
         .headers = s->req_headers,
         .n_headers = s->n_hdr,
-        .body = s->body.data ? s->body.data : "",
-        .body_len = s->body.len,
+        .body = with_body && s->body.data ? s->body.data : "",
+        .body_len = with_body ? s->body.len : 0,
         .worker = -1,
+        .headers_only = !with_body,
     };
     split_url(s, &s->req);
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct server_session *s = session_of(p);
+    fill_request(s, p, 1);
     s->req_keep_alive = http_should_keep_alive(p) && !s->closing;
     const struct server_config *cfg = s->cfg;
     if (s->defer && !(cfg->is_inline && cfg->is_inline(s->ctx, &s->req))) {
@@ -325,7 +422,8 @@ int server_session_new(struct server_session **out, const struct server_config *
     buf_init(&s->resp_headers, 0);
     buf_init(&s->resp_body, 0);
     buf_init(&s->pending_in, 0);
-    arena_init(&s->arena, 16 * 1024, 0);
+    arena_init(&s->arena, 16 * 1024, cfg->max_request_memory_bytes);
+    s->head_start_ms = now_ms();
     *out = s;
     return 0;
 }
@@ -334,6 +432,7 @@ void server_session_free(struct server_session *s)
 {
     if (!s)
         return;
+    body_release(s);
     buf_release(&s->head);
     buf_release(&s->body);
     buf_release(&s->resp_headers);
@@ -414,12 +513,25 @@ static int session_complete_deferred(struct server_session *s, struct buf *out)
     return rc;
 }
 
-/* A connection went quiet in the middle of a request. */
-static void session_timeout(struct server_session *s, struct buf *out)
+/* Which absolute deadline the request being read has passed, or NULL. */
+static const char *session_deadline_passed(const struct server_session *s, long long now)
+{
+    const struct server_config *cfg = s->cfg;
+    if (!s->in_message || s->deferred || s->closing)
+        return NULL;
+    if (!s->headers_done && cfg->header_timeout_ms > 0 && now - s->head_start_ms >= cfg->header_timeout_ms)
+        return "Timed out reading the request headers (--header-timeout-ms)";
+    if (s->headers_done && cfg->body_timeout_ms > 0 && now - s->body_start_ms >= cfg->body_timeout_ms)
+        return "Timed out reading the request body (--body-timeout-ms)";
+    return NULL;
+}
+
+/* A connection went quiet, or too slow, in the middle of a request. */
+static void session_timeout(struct server_session *s, struct buf *out, const char *why)
 {
     s->out = out;
     if (s->in_message && !s->closing)
-        session_fail(s, 408, "Timed out reading the request");
+        session_fail(s, 408, why ? why : "Timed out reading the request");
 }
 
 /* ---- sockets and the event loop ---- */
@@ -435,10 +547,20 @@ struct conn {
     long long queued_ms;
     struct loop *loop;
     int parked; /* out of epoll while its request is with the pool */
+    int doomed; /* evicted: closed after this batch of events, which may still name it */
     struct buf out;
-    long long deadline_ms;
+    long long deadline_ms;  /* idle timeout: pushed back by every read */
+    long long last_active_ms; /* last read or answer: the longest idle is evicted first */
     uint32_t events; /* what epoll watches for it */
+    struct client_count *client; /* its peer address's count */
     struct conn *prev, *next;
+};
+
+/* Open connections per peer address, for max_connections_per_client. */
+struct client_count {
+    unsigned char addr[16]; /* IPv4 as ::ffff:a.b.c.d; IPv6 cut to its /64 */
+    int n;
+    struct client_count *next;
 };
 
 /* The scoring pool: connections whose request waits (queue) or has been
@@ -466,22 +588,15 @@ struct loop {
     void *ctx;
     int epfd, listen_fd, signal_fd;
     struct conn *conns;
-    int n_conns;
+    int n_conns, n_doomed;
+    struct body_budget budget;
+    struct client_count *clients[CLIENT_BUCKETS];
     int draining;
     long long drain_deadline;
 };
 
 /* epoll data for the listening socket and the control fds. */
 static char tag_listen, tag_signal, tag_stop, tag_done;
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long now_ms(void);
 
 static void *pool_thread(void *argp)
 {
@@ -588,12 +703,20 @@ static int pool_start(struct pool **out, const struct server_config *cfg)
     return 0;
 }
 
+static void client_drop(struct loop *l, struct client_count *cc);
+
 static void conn_close(struct loop *l, struct conn *c)
 {
     if (!c->parked)
         epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     tls_conn_free(c->tls);
+    /* Unread input would turn close into a reset that can overtake the last
+     * answer (a 401 sent before the body): take a little of it first. */
+    char sink[4096];
+    for (int i = 0; i < 16 && recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
+        ;
     close(c->fd);
+    client_drop(l, c->client);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -740,7 +863,8 @@ static void conn_read(struct loop *l, struct conn *c)
                 c->session->closing = 1;
                 break;
             }
-            c->deadline_ms = now_ms() + l->cfg->read_timeout_ms;
+            c->last_active_ms = now_ms();
+            c->deadline_ms = c->last_active_ms + l->cfg->read_timeout_ms;
             if (server_session_feed(c->session, chunk, (size_t)n, &c->out) < 0)
                 break;
             if (c->session->deferred || c->out.len > OUT_HIGH_WATER)
@@ -791,20 +915,138 @@ static void pool_collect(struct loop *l)
         conn_unpark(l, c);
         if (rc < 0)
             c->session->closing = 1;
-        c->deadline_ms = now_ms() + l->cfg->read_timeout_ms;
+        c->last_active_ms = now_ms();
+        c->deadline_ms = c->last_active_ms + l->cfg->read_timeout_ms;
         conn_resume(l, c);
     }
+}
+
+/* The count key of a peer: IPv4 (also v4-mapped) whole, IPv6 by its /64,
+ * since one host may hold a whole /64. */
+static void client_key(const struct sockaddr_storage *ss, unsigned char key[16])
+{
+    memset(key, 0, 16);
+    if (ss->ss_family == AF_INET) {
+        key[10] = key[11] = 0xff;
+        memcpy(key + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    } else if (ss->ss_family == AF_INET6) {
+        const unsigned char *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+        memcpy(key, a, IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)a) ? 16 : 8);
+    }
+}
+
+static struct client_count **client_slot(struct loop *l, const unsigned char key[16])
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (int i = 0; i < 16; i++)
+        h = (h ^ key[i]) * 16777619u;
+    struct client_count **slot = &l->clients[h % CLIENT_BUCKETS];
+    while (*slot && memcmp((*slot)->addr, key, 16) != 0)
+        slot = &(*slot)->next;
+    return slot;
+}
+
+static void client_drop(struct loop *l, struct client_count *cc)
+{
+    if (!cc || --cc->n > 0)
+        return;
+    struct client_count **slot = client_slot(l, cc->addr);
+    *slot = cc->next;
+    free(cc);
+}
+
+/* Closes c once the current batch of events is handled (it may still be named in it). */
+static void conn_doom(struct loop *l, struct conn *c)
+{
+    if (c->doomed)
+        return;
+    if (!c->parked)
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    c->parked = 1; /* out of epoll, as conn_close expects of a parked one */
+    c->doomed = 1;
+    l->n_doomed++;
+}
+
+/* A new connection at the global cap: close the keep-alive connection idle
+ * the longest, else the one that has been sending its headers the longest
+ * (or has sent nothing yet). Returns 0 when every connection is busy with a
+ * request's body or its answer. */
+static int evict_one(struct loop *l)
+{
+    struct conn *idle = NULL, *slow = NULL;
+    for (struct conn *c = l->conns; c; c = c->next) {
+        const struct server_session *s = c->session;
+        if (c->doomed || c->parked || s->deferred || s->closing || c->out.len)
+            continue;
+        if (!s->in_message && s->requests_done > 0) {
+            if (!idle || c->last_active_ms < idle->last_active_ms)
+                idle = c;
+        } else if (!s->headers_done || !s->in_message) {
+            if (!slow || s->head_start_ms < slow->session->head_start_ms)
+                slow = c;
+        }
+    }
+    struct conn *victim = idle ? idle : slow;
+    if (!victim)
+        return 0;
+    conn_doom(l, victim);
+    return 1;
+}
+
+static void reap_doomed(struct loop *l)
+{
+    for (struct conn *c = l->conns, *next; c && l->n_doomed; c = next) {
+        next = c->next;
+        if (c->doomed) {
+            conn_close(l, c);
+            l->n_doomed--;
+        }
+    }
+}
+
+/* A newcomer that cannot be taken: a short 503 rather than a silent close. */
+static void refuse(int fd, const char *why)
+{
+    char msg[256];
+    int body_len = snprintf(msg, sizeof msg, "{\"message\": \"%s\"}", why);
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                     "Retry-After: 1\r\nConnection: close\r\n\r\n%s",
+                     body_len, msg);
+    if (n > 0 && (size_t)n < sizeof head && send(fd, head, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+        shutdown(fd, SHUT_WR);
+    close(fd);
 }
 
 static void accept_all(struct loop *l)
 {
     for (;;) {
-        int fd = accept4(l->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof peer;
+        int fd = accept4(l->listen_fd, (struct sockaddr *)&peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return; /* EAGAIN, or a transient error such as EMFILE: try again on the next event */
-        if (l->n_conns >= l->cfg->max_connections) {
-            close(fd);
+        unsigned char key[16];
+        client_key(&peer, key);
+        struct client_count **slot = client_slot(l, key);
+        int per_client = l->cfg->max_connections_per_client;
+        if (per_client > 0 && *slot && (*slot)->n >= per_client) {
+            refuse(fd, "Too many connections from this address (--max-connections-per-client)");
             continue;
+        }
+        if (l->n_conns - l->n_doomed >= l->cfg->max_connections && !evict_one(l)) {
+            refuse(fd, "Server is busy: every connection is in use (--max-connections)");
+            continue;
+        }
+
+        if (!*slot) {
+            *slot = calloc(1, sizeof **slot);
+            if (!*slot) {
+                close(fd);
+                continue;
+            }
+            memcpy((*slot)->addr, key, 16);
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -827,8 +1069,11 @@ static void accept_all(struct loop *l)
             c->session->defer = pool_submit;
             c->session->defer_ctx = c;
         }
+        if (l->budget.limit)
+            c->session->budget = &l->budget;
         buf_init(&c->out, 0);
-        c->deadline_ms = now_ms() + l->cfg->read_timeout_ms;
+        c->last_active_ms = now_ms();
+        c->deadline_ms = c->last_active_ms + l->cfg->read_timeout_ms;
         struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
         c->events = ev.events;
         if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
@@ -838,6 +1083,8 @@ static void accept_all(struct loop *l)
             close(fd);
             continue;
         }
+        c->client = *slot;
+        c->client->n++;
         c->next = l->conns;
         if (l->conns)
             l->conns->prev = c;
@@ -858,7 +1105,7 @@ static void start_draining(struct loop *l)
     for (struct conn *c = l->conns, *next; c; c = next) {
         next = c->next;
         if (!c->session->in_message && !c->out.len)
-            conn_close(l, c);
+            conn_doom(l, c); /* start_draining runs amid a batch of events */
     }
 }
 
@@ -869,9 +1116,10 @@ static void sweep_timeouts(struct loop *l)
         next = c->next;
         if (c->session->deferred) /* the scorer's own timeout governs it */
             continue;
-        if (now < c->deadline_ms && !(l->draining && now > l->drain_deadline))
+        const char *why = session_deadline_passed(c->session, now);
+        if (!why && now < c->deadline_ms && !(l->draining && now > l->drain_deadline))
             continue;
-        session_timeout(c->session, &c->out);
+        session_timeout(c->session, &c->out, why);
         if (c->out.len)
             conn_flush(l, c); /* best effort: the 408 goes out if the socket takes it */
         conn_close(l, c);
@@ -955,6 +1203,7 @@ static int add_fd(int epfd, int fd, void *tag)
 int server_run(const struct server_config *cfg, http_handler_fn handler, void *ctx)
 {
     struct loop l = {.cfg = cfg, .handler = handler, .ctx = ctx, .epfd = -1, .listen_fd = -1, .signal_fd = -1};
+    l.budget.limit = cfg->max_buffered_body_bytes;
     signal(SIGPIPE, SIG_IGN);
     int port = 0;
     int rc = open_listener(cfg, &port);
@@ -1021,12 +1270,15 @@ int server_run(const struct server_config *cfg, http_handler_fn handler, void *c
                 /* Pending output decides, not the event: with TLS a write
                  * may wait for input and a read for output room. */
                 struct conn *c = tag;
+                if (c->doomed)
+                    continue;
                 if (c->out.len)
                     conn_resume(&l, c);
                 else
                     conn_read(&l, c);
             }
         }
+        reap_doomed(&l);
         if (cfg->on_idle)
             cfg->on_idle(cfg->hook_ctx);
         if (now_ms() >= next_sweep) {

@@ -40,7 +40,8 @@ struct http_request {
     const char *error_message;
     /* Index of the scoring thread running the handler, or -1 on the event loop. */
     int worker;
-    double queue_ms; /* time it waited for that thread */
+    double queue_ms;  /* time it waited for that thread */
+    int headers_only; /* check_headers: the body has not been read */
 };
 
 struct http_response {
@@ -59,8 +60,18 @@ struct server_config {
     int port;
     size_t max_header_bytes;
     size_t max_body_bytes;
-    int read_timeout_ms;
+    int read_timeout_ms;   /* idle: no byte for this long closes (408 mid-request) */
+    int header_timeout_ms; /* a request's headers must be complete this long after its first byte */
+    int body_timeout_ms;   /* its body this long after the headers (0: no deadline for either) */
     int max_connections;
+    int max_connections_per_client; /* per peer address (IPv6: per /64); 0: no cap */
+    /* Request bodies buffered at once over all connections (a Content-Length
+     * is reserved when the headers arrive); past it 503. 0: no budget. */
+    size_t max_buffered_body_bytes;
+    /* Each request's arena while its input is parsed (JSON tree, tensors;
+     * a scorer lifts it before running the model); 0: none. A handler sees
+     * arena->over_limit when it ran out. */
+    size_t max_request_memory_bytes;
     int stop_fd; /* readable means "shut down"; -1 for none */
     /* HTTPS instead of HTTP: every accepted connection is TLS (borrowed; the
      * owner may reload it between events, e.g. from on_reload). NULL: plain. */
@@ -74,6 +85,11 @@ struct server_config {
     int max_queue;
     int max_queue_wait_ms;
     int (*is_inline)(void *ctx, const struct http_request *req);
+    /* Called on the event loop once a request's headers are in, before its
+     * body is read or 100 Continue sent; req has no body (body_len 0). A
+     * non-zero return means resp holds the final answer: it is sent and the
+     * connection closes without reading the body. NULL: none. */
+    int (*check_headers)(void *ctx, const struct http_request *req, struct http_response *resp);
     /* Called after each batch of events, e.g. to flush a buffered access log. */
     void (*on_idle)(void *hook_ctx);
     /* Called on SIGHUP (with handle_signals), e.g. to re-read key files. */

@@ -294,6 +294,8 @@ int dockerfile_write(const char *dir, const struct plan *plan, const char *spec_
         rc = err_set_errno(ERR_IO, "cannot replace '%s'", dir);
     if (!rc && rename(ctx, dir) != 0)
         rc = err_set_errno(ERR_IO, "cannot move the context to '%s'", dir);
+    if (!rc)
+        fs_temp_dir_forget(ctx);
     if (rc && ctx)
         fs_remove_tree(ctx);
     free(tmp);

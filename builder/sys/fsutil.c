@@ -9,6 +9,8 @@
 #include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,21 +29,82 @@ char *fs_resolve(const char *base_dir, const char *path)
     return path[0] == '/' ? strdup(path) : path_join(base_dir, path);
 }
 
+/* Temporary folders of dead processes. Each "<prefix>XXXXXX" folder has a
+ * lock file "<prefix>XXXXXX.lock" beside it, flock'ed by its owner for as long
+ * as the owner lives (the descriptor stays open until exit; the kernel drops
+ * the lock when the process dies, SIGKILL included). A lock file nobody holds
+ * marks a folder whose owner is gone: the first fs_make_temp_dir in the same
+ * parent removes it. The owner takes its lock before the folder exists, so a
+ * sweeper can never remove the folder of a live process. */
+static int is_ours(const char *name)
+{
+    return strncmp(name, "amlpkg-", 7) == 0 || strncmp(name, ".amlpkg-", 8) == 0;
+}
+
+static void sweep_dead(const char *parent)
+{
+    static char swept[4096]; /* once per parent per process */
+    if (strcmp(swept, parent) == 0)
+        return;
+    snprintf(swept, sizeof swept, "%s", parent);
+    DIR *d = opendir(parent);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (!is_ours(e->d_name) || len < 6 || strcmp(e->d_name + len - 5, ".lock") != 0)
+            continue;
+        char *lock = path_join(parent, e->d_name);
+        int fd = lock ? open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) : -1;
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            lock[strlen(lock) - 5] = '\0';
+            fs_remove_tree(lock); /* also unlinks the lock file */
+        }
+        if (fd >= 0)
+            close(fd);
+        free(lock);
+    }
+    closedir(d);
+}
+
 int fs_make_temp_dir(char **out, const char *parent, const char *prefix)
 {
     *out = NULL;
+    sweep_dead(parent);
     size_t n = strlen(parent) + strlen(prefix) + 16;
     char *tmpl = malloc(n);
     if (!tmpl)
         return err_set(ERR_NOMEM, "out of memory");
-    snprintf(tmpl, n, "%s/%sXXXXXX", parent, prefix);
-    if (!mkdtemp(tmpl)) {
-        int rc = err_set_errno(ERR_IO, "cannot create a temporary directory in '%s'", parent);
-        free(tmpl);
-        return rc;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        snprintf(tmpl, n, "%s/%sXXXXXX.lock", parent, prefix);
+        int fd = mkostemps(tmpl, 5, O_CLOEXEC);
+        if (fd < 0)
+            break;
+        struct stat held, now;
+        /* A sweeper may have taken the fresh lock file first and removed it: start again. */
+        if (flock(fd, LOCK_EX) != 0 || fstat(fd, &held) != 0 || stat(tmpl, &now) != 0 || held.st_ino != now.st_ino) {
+            close(fd);
+            continue;
+        }
+        tmpl[strlen(tmpl) - 5] = '\0';
+        if (mkdir(tmpl, 0700) == 0) {
+            *out = tmpl; /* fd stays open: the lock lives as long as this process */
+            return 0;
+        }
+        int saved = errno;
+        char lock[4096];
+        snprintf(lock, sizeof lock, "%s.lock", tmpl);
+        unlink(lock);
+        close(fd);
+        if (saved != EEXIST) {
+            errno = saved;
+            break;
+        }
     }
-    *out = tmpl;
-    return 0;
+    int rc = err_set_errno(ERR_IO, "cannot create a temporary directory in '%s'", parent);
+    free(tmpl);
+    return rc;
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -53,10 +116,20 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
     return 0;
 }
 
+void fs_temp_dir_forget(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char lock[4096];
+    if (is_ours(slash ? slash + 1 : path) && (size_t)snprintf(lock, sizeof lock, "%s.lock", path) < sizeof lock)
+        unlink(lock);
+}
+
 void fs_remove_tree(const char *path)
 {
-    if (path)
-        nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (!path)
+        return;
+    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fs_temp_dir_forget(path); /* a temporary folder's lock file goes with it */
 }
 
 int fs_temp_beside(FILE **out_file, char **out_path, const char *target)

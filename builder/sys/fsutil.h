@@ -13,8 +13,13 @@
 char *fs_dirname(const char *path);
 /* Resolves path relative to base_dir unless it is absolute (path_join's rule, common/path.h). */
 char *fs_resolve(const char *base_dir, const char *path);
-/* Creates a private temporary directory inside parent. */
+/* Creates a private temporary directory "<prefix>XXXXXX" inside parent, with
+ * a lock file "<...>.lock" beside it held until this process exits; first
+ * removes the folders in parent whose owner died without removing them
+ * (SIGKILL, a crash). fs_remove_tree removes the lock file with the folder. */
 int fs_make_temp_dir(char **out, const char *parent, const char *prefix);
+/* A temporary folder renamed into place: its lock file is removed (it is no longer temporary). */
+void fs_temp_dir_forget(const char *path);
 /* Removes a directory tree (best effort, for cleanup). */
 void fs_remove_tree(const char *path);
 /* Opens "<target>.tmp-XXXXXX" beside target for writing. */

@@ -2,14 +2,18 @@
 #include "engine.h"
 
 #include "backends/backend.h"
+#include "beneath.h"
 #include "common/buf.h"
 #include "common/err.h"
 #include "onnx_reader.h"
 #include "ops/ops.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Every named value in the graph gets a slot; nodes refer to slots by index.
  * Subgraphs (If branches, Loop bodies) share the one slot space: ONNX names are
@@ -538,14 +542,40 @@ int engine_model_load_buffer(struct engine_model **out, const void *data, size_t
     return load(out, data, len, source, NULL, 0);
 }
 
+/* Reads the model file (non-blocking, regular files only: runtime/engine/beneath.h). */
+static int read_model_file(struct buf *file, const char *path)
+{
+    int fd;
+    int rc = beneath_open_model(&fd, path);
+    char chunk[65536];
+    while (!rc) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = err_set_errno(ERR_IO, "%s: read failed", path);
+        else if (n == 0)
+            break;
+        else if ((rc = buf_append(file, chunk, (size_t)n)) == ERR_LIMIT)
+            rc = err_set(ERR_LIMIT, "%s: file larger than %zu bytes", path, file->limit);
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 static int load_path(struct engine_model **out, const char *path, int graph_only)
 {
     struct buf file;
     buf_init(&file, ONNX_READER_MAX_BYTES);
-    const char *slash = strrchr(path, '/');
+    /* External data is read beneath the folder the model file really is in:
+     * a model linked into place (amlpkg serve, DVC) keeps its data beside it. */
+    char real[PATH_MAX];
+    const char *where = realpath(path, real) ? real : path;
+    const char *slash = strrchr(where, '/');
     char dir[4096];
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 1, slash ? path : ".");
-    int rc = buf_read_file(&file, path);
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == where ? 1 : slash - where) : 1, slash ? where : ".");
+    int rc = read_model_file(&file, path);
     if (!rc)
         rc = load(out, file.data, file.len, path, dir, graph_only);
     buf_release(&file);

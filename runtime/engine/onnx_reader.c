@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <errno.h>
 
+#include "beneath.h"
 #include "common/err.h"
 #include "common/path.h"
 
@@ -183,10 +184,16 @@ static int read_external(struct tensor *out, const Onnx__TensorProto *p, size_t 
     char path[4096];
     if (path_join_into(path, sizeof path, data_dir, location) >= sizeof path)
         return err_set(ERR_LIMIT, "%s: initializer '%s': external data path too long", source, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Beneath the model's folder, non-blocking, a regular file (runtime/engine/beneath.h). */
+    int fd;
+    int orc = beneath_open(&fd, data_dir, location, "external data");
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        int rc = err_set_errno(ERR_NOTFOUND, "%s: initializer '%s': external data '%s'", source, name, path);
+    if (orc || fstat(fd, &st) != 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", orc ? err_message(orc) : strerror(errno));
+        err_clear();
+        int rc = err_set(orc == ERR_NOTFOUND ? ERR_NOTFOUND : orc ? orc : ERR_IO, "%s: initializer '%s': %s", source,
+                         name, why);
         if (fd >= 0)
             close(fd);
         return rc;

@@ -102,9 +102,13 @@ for l in $(jq -r '.layers[].digest' "$WORK/svc.json" | cut -d: -f2); do tar xf "
 check "... the input sample is in the image" cmp "$WORK/svc/root/var/azureml-app/input_sample.json" "$EX/sample-request.json"
 check "... and the key is nowhere in it" bash -c "! grep -rq do-not-bake-me '$WORK/svc/x'"
 # run_image_amlserve [ENV=VALUE...]: the unpacked image's amlserve with the image's environment.
+# Run in the background (a subshell) it execs, so $! is amlserve's own pid and killing it stops the server.
 run_image_amlserve() {
   local envs=()
   mapfile -t envs < <(jq -r '.config.Env[]' "$scfg" | sed "s#=/var/azureml-app#=$WORK/svc/root/var/azureml-app#")
+  if [ "$BASH_SUBSHELL" -gt 0 ]; then
+    exec env "${envs[@]}" "$@" "$WORK/svc/root/usr/local/bin/amlserve" --host 127.0.0.1 --port "$sport"
+  fi
   env "${envs[@]}" "$@" "$WORK/svc/root/usr/local/bin/amlserve" --host 127.0.0.1 --port "$sport"
 }
 sport=$(free_port)

@@ -173,6 +173,10 @@ check "... and the private key is nowhere in the image" bash -c "[ ! -e '$P/root
 run_image() { # the unpacked image's amlserve with the image's environment, /var/azureml-app under $P/root
   local envs=()
   mapfile -t envs < <(jq -r '.config.Env[]' "$cfg" | sed "s#=/var/azureml-app#=$P/root/var/azureml-app#")
+  # In the background (a subshell) exec, so $! is amlserve itself and killing it stops the server.
+  if [ "$BASH_SUBSHELL" -gt 0 ]; then
+    exec env "${envs[@]}" "$P/root/usr/local/bin/amlserve" --host 127.0.0.1 --port "$iport"
+  fi
   env "${envs[@]}" "$P/root/usr/local/bin/amlserve" --host 127.0.0.1 --port "$iport"
 }
 iport=$(free_port)

@@ -1,6 +1,8 @@
 /* libFuzzer target: the HTTP request path of amlserve, fed as one connection
  * split at a fuzzer-chosen point, answered by the real Azure ML contract
- * handler with a scorer that always fails (no model needed). */
+ * handler with a scorer that echoes or fails (no model needed). Odd first
+ * bytes turn key auth on, so the early look at the headers (check_headers)
+ * runs too; the request arena has a small limit, so 413 paths run. */
 #include "runtime/contract.h"
 #include "runtime/server.h"
 
@@ -25,13 +27,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     server_config_defaults(&cfg);
     cfg.max_header_bytes = 1024;
     cfg.max_body_bytes = 4096;
+    cfg.max_request_memory_bytes = 16 * 1024;
+    cfg.check_headers = contract_check_headers;
     struct scorer scorer = {.kind = "echo", .score = echo_score};
     struct contract contract;
     contract_init(&contract, &scorer, NULL);
+    struct auth auth;
+    if (auth_init(&auth, data[0] & 1 ? "fuzz-key" : NULL, NULL))
+        return 0;
+    contract.auth = &auth;
 
     struct server_session *s = NULL;
-    if (server_session_new(&s, &cfg, contract_handle, &contract))
+    if (server_session_new(&s, &cfg, contract_handle, &contract)) {
+        auth_release(&auth);
         return 0;
+    }
     struct buf out;
     buf_init(&out, 0);
     size_t split = data[0] % size; /* exercise parser state across reads */
@@ -43,5 +53,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         server_session_feed(s, body + split, len - split, &out);
     buf_release(&out);
     server_session_free(s);
+    auth_release(&auth);
     return 0;
 }

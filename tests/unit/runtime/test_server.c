@@ -154,6 +154,64 @@ TEST(header_lookup_is_case_insensitive)
     CHECK(http_request_header(&req, "missing") == NULL);
 }
 
+/* check_headers hook: refuses any request without "Authorization: ok". */
+static int headers_seen_body_len = -1;
+static int refuse_without_ok(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+    (void)ctx;
+    headers_seen_body_len = (int)req->body_len;
+    const char *a = http_request_header(req, "authorization");
+    if (a && strcmp(a, "ok") == 0 && req->headers_only)
+        return 0;
+    resp->status = 401;
+    buf_append_str(resp->body, "refused on the headers");
+    return 1;
+}
+
+TEST(check_headers_refuses_before_the_body_and_100_continue)
+{
+    struct server_config saved = cfg;
+    cfg.check_headers = refuse_without_ok;
+    const char *wrong = "POST /score HTTP/1.1\r\nAuthorization: no\r\nExpect: 100-continue\r\n"
+                        "Content-Length: 5\r\n\r\nhello";
+    CHECK_EQ_INT(feed(wrong, 1 << 20), -1);
+    CHECK(strncmp(out.data, "HTTP/1.1 401 ", 13) == 0); /* no 100 Continue before it */
+    CHECK_EQ_INT(count("100 Continue"), 0);
+    CHECK(strstr(out.data, "Connection: close") != NULL);
+    CHECK_EQ_INT(calls, 0); /* the handler never saw it */
+    CHECK_EQ_INT(headers_seen_body_len, 0);
+    const char *right = "POST /score HTTP/1.1\r\nAuthorization: ok\r\nExpect: 100-continue\r\n"
+                        "Content-Length: 5\r\n\r\nhello";
+    CHECK_EQ_INT(feed(right, 1 << 20), 0);
+    CHECK(strncmp(out.data, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 ", 36) == 0);
+    CHECK(strstr(out.data, "POST /score? len=5 hello") != NULL);
+    cfg = saved;
+}
+
+/* The request arena's limit, and the flag a handler reads to answer 413. */
+static void arena_hog(void *ctx, const struct http_request *req, struct http_response *resp)
+{
+    (void)ctx;
+    int got = arena_alloc(req->arena, 4096) != NULL;
+    resp->status = 200;
+    buf_appendf(resp->body, "got=%d over=%d", got, req->arena->over_limit);
+}
+
+TEST(request_memory_limit_sets_over_limit)
+{
+    struct server_config saved = cfg;
+    cfg.max_request_memory_bytes = 1024;
+    struct server_session *s = NULL;
+    buf_reset(&out);
+    CHECK_EQ_INT(server_session_new(&s, &cfg, arena_hog, NULL), 0);
+    const char *two = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n";
+    CHECK_EQ_INT(server_session_feed(s, two, strlen(two), &out), 0);
+    server_session_free(s);
+    buf_append(&out, "", 1);
+    CHECK_EQ_INT(count("got=0 over=1"), 2); /* per request: each hits the limit anew */
+    cfg = saved;
+}
+
 int main(void)
 {
     server_config_defaults(&cfg);
@@ -170,6 +228,8 @@ int main(void)
     RUN(connection_close_is_honoured);
     RUN(http_1_0_closes_unless_keep_alive);
     RUN(header_lookup_is_case_insensitive);
+    RUN(check_headers_refuses_before_the_body_and_100_continue);
+    RUN(request_memory_limit_sets_over_limit);
     buf_release(&out);
     return test_failures != 0;
 }
