@@ -56,9 +56,9 @@ static void qgemm_cols_generic(const struct qgemm *q, int64_t i, int64_t j0)
 }
 
 #if defined(__x86_64__)
-__attribute__((target("avx2"))) static void qgemm_row_avx2(const struct qgemm *q, int64_t i)
+__attribute__((target("avx2"))) static void qgemm_row_avx2(const struct qgemm *q, int64_t i, int64_t j)
 {
-    int64_t pairs = (q->k + 1) / 2, n = q->n, j = 0;
+    int64_t pairs = (q->k + 1) / 2, n = q->n;
     const int32_t *ap = q->a_pairs + i * pairs;
     for (; j + 32 <= n; j += 32) {
         __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
@@ -86,9 +86,9 @@ __attribute__((target("avx2"))) static void qgemm_row_avx2(const struct qgemm *q
     qgemm_cols_generic(q, i, j);
 }
 
-__attribute__((target("avx512f,avx512bw"))) static void qgemm_row_avx512(const struct qgemm *q, int64_t i)
+__attribute__((target("avx512f,avx512bw"))) static void qgemm_row_avx512(const struct qgemm *q, int64_t i, int64_t j)
 {
-    int64_t pairs = (q->k + 1) / 2, n = q->n, j = 0;
+    int64_t pairs = (q->k + 1) / 2, n = q->n;
     const int32_t *ap = q->a_pairs + i * pairs;
     for (; j + 64 <= n; j += 64) {
         __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
@@ -117,21 +117,108 @@ __attribute__((target("avx512f,avx512bw"))) static void qgemm_row_avx512(const s
 }
 #endif
 
+#if defined(__x86_64__)
+/* Four rows at once over 32-column tiles: each B load feeds four rows, a quarter of the B traffic. */
+__attribute__((target("avx512f,avx512bw"))) static int64_t qgemm_rows4_avx512(const struct qgemm *q, int64_t i)
+{
+    int64_t pairs = (q->k + 1) / 2, n = q->n, j = 0;
+    const int32_t *a0 = q->a_pairs + i * pairs, *a1 = a0 + pairs, *a2 = a1 + pairs, *a3 = a2 + pairs;
+    for (; j + 32 <= n; j += 32) {
+        __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+                c31 = c00;
+        for (int64_t p2 = 0; p2 < pairs; p2++) {
+            const int16_t *b = q->bp + (p2 * n + j) * 2;
+            __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 32);
+            __m512i x = _mm512_set1_epi32(a0[p2]);
+            c00 = _mm512_add_epi32(c00, _mm512_madd_epi16(x, b0));
+            c01 = _mm512_add_epi32(c01, _mm512_madd_epi16(x, b1));
+            x = _mm512_set1_epi32(a1[p2]);
+            c10 = _mm512_add_epi32(c10, _mm512_madd_epi16(x, b0));
+            c11 = _mm512_add_epi32(c11, _mm512_madd_epi16(x, b1));
+            x = _mm512_set1_epi32(a2[p2]);
+            c20 = _mm512_add_epi32(c20, _mm512_madd_epi16(x, b0));
+            c21 = _mm512_add_epi32(c21, _mm512_madd_epi16(x, b1));
+            x = _mm512_set1_epi32(a3[p2]);
+            c30 = _mm512_add_epi32(c30, _mm512_madd_epi16(x, b0));
+            c31 = _mm512_add_epi32(c31, _mm512_madd_epi16(x, b1));
+        }
+        uint32_t *out = q->c + i * n + j;
+        _mm512_storeu_si512(out, c00);
+        _mm512_storeu_si512(out + 16, c01);
+        _mm512_storeu_si512(out + n, c10);
+        _mm512_storeu_si512(out + n + 16, c11);
+        _mm512_storeu_si512(out + 2 * n, c20);
+        _mm512_storeu_si512(out + 2 * n + 16, c21);
+        _mm512_storeu_si512(out + 3 * n, c30);
+        _mm512_storeu_si512(out + 3 * n + 16, c31);
+    }
+    return j; /* columns done in all four rows */
+}
+
+/* The same with AVX2: four rows over 16-column tiles. */
+__attribute__((target("avx2"))) static int64_t qgemm_rows4_avx2(const struct qgemm *q, int64_t i)
+{
+    int64_t pairs = (q->k + 1) / 2, n = q->n, j = 0;
+    const int32_t *a0 = q->a_pairs + i * pairs, *a1 = a0 + pairs, *a2 = a1 + pairs, *a3 = a2 + pairs;
+    for (; j + 16 <= n; j += 16) {
+        __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+                c31 = c00;
+        for (int64_t p2 = 0; p2 < pairs; p2++) {
+            const __m256i *b = (const __m256i *)(q->bp + (p2 * n + j) * 2);
+            __m256i b0 = _mm256_loadu_si256(b), b1 = _mm256_loadu_si256(b + 1);
+            __m256i x = _mm256_set1_epi32(a0[p2]);
+            c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(x, b0));
+            c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(x, b1));
+            x = _mm256_set1_epi32(a1[p2]);
+            c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(x, b0));
+            c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(x, b1));
+            x = _mm256_set1_epi32(a2[p2]);
+            c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(x, b0));
+            c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(x, b1));
+            x = _mm256_set1_epi32(a3[p2]);
+            c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(x, b0));
+            c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(x, b1));
+        }
+        __m256i *out = (__m256i *)(q->c + i * n + j);
+        _mm256_storeu_si256(out, c00);
+        _mm256_storeu_si256(out + 1, c01);
+        _mm256_storeu_si256((__m256i *)(q->c + (i + 1) * n + j), c10);
+        _mm256_storeu_si256((__m256i *)(q->c + (i + 1) * n + j) + 1, c11);
+        _mm256_storeu_si256((__m256i *)(q->c + (i + 2) * n + j), c20);
+        _mm256_storeu_si256((__m256i *)(q->c + (i + 2) * n + j) + 1, c21);
+        _mm256_storeu_si256((__m256i *)(q->c + (i + 3) * n + j), c30);
+        _mm256_storeu_si256((__m256i *)(q->c + (i + 3) * n + j) + 1, c31);
+    }
+    return j;
+}
+#endif
+
 static void qgemm_task(void *ctx, int index)
 {
     const struct qgemm *q = ctx;
     int64_t i0 = index * q->rows_per_task, i1 = i0 + q->rows_per_task < q->m ? i0 + q->rows_per_task : q->m;
     int64_t pairs = (q->k + 1) / 2;
-    for (int64_t i = i0; i < i1; i++) {
+    for (int64_t i = i0; i < i1; i++)
         for (int64_t p2 = 0; p2 < pairs; p2++)
             q->a_pairs[i * pairs + p2] = a_pair(q, i, 2 * p2);
+    int64_t i = i0;
+#if defined(__x86_64__)
+    /* Blocks of four rows first; the columns they leave (n not a multiple of the tile) go one row at a time. */
+    for (; cpu_isa() >= CPU_ISA_AVX2 && i + 4 <= i1; i += 4) {
+        int avx512 = cpu_isa() >= CPU_ISA_AVX512;
+        int64_t j = avx512 ? qgemm_rows4_avx512(q, i) : qgemm_rows4_avx2(q, i);
+        for (int r = 0; r < 4; r++)
+            (avx512 ? qgemm_row_avx512 : qgemm_row_avx2)(q, i + r, j);
+    }
+#endif
+    for (; i < i1; i++) {
 #if defined(__x86_64__)
         if (cpu_isa() >= CPU_ISA_AVX512) {
-            qgemm_row_avx512(q, i);
+            qgemm_row_avx512(q, i, 0);
             continue;
         }
         if (cpu_isa() >= CPU_ISA_AVX2) {
-            qgemm_row_avx2(q, i);
+            qgemm_row_avx2(q, i, 0);
             continue;
         }
 #endif
@@ -197,7 +284,7 @@ static int qgemm_run(const struct op_call *call, uint32_t **acc, int64_t *dims, 
                       .c = c};
     /* Tasks of at least ~64K multiply-adds, at most one per row. */
     int64_t work = n * k > 0 ? n * k : 1;
-    q.rows_per_task = work >= 65536 ? 1 : 65536 / work;
+    q.rows_per_task = work >= 65536 ? 4 : (65536 / work + 3) / 4 * 4;
     int64_t tasks = m ? (m + q.rows_per_task - 1) / q.rows_per_task : 0;
     if (tasks > 1 << 20) {
         q.rows_per_task = (m + (1 << 20) - 1) >> 20;
@@ -265,39 +352,90 @@ struct depthwise {
     int64_t stride_h, stride_w, pad_h, pad_w, dil_h, dil_w;
 };
 
-/* One (image, channel) plane: y = bias, then y += w[kh, kw] · x shifted, one kernel tap at a time. */
+/* y[0, n) += v · x[0, n) */
+static void axpy_generic(float *restrict y, float v, const float *restrict x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] += v * x[i];
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void axpy_avx2(float *restrict y, float v, const float *restrict x,
+                                                          int64_t n)
+{
+    __m256 vv = _mm256_set1_ps(v);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(vv, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    axpy_generic(y + i, v, x + i, n - i);
+}
+
+__attribute__((target("avx512f"))) static void axpy_avx512(float *restrict y, float v, const float *restrict x,
+                                                           int64_t n)
+{
+    __m512 vv = _mm512_set1_ps(v);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(vv, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m,
+                              _mm512_fmadd_ps(vv, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+#endif
+
+typedef void (*axpy_fn)(float *restrict, float, const float *restrict, int64_t);
+
+static axpy_fn axpy_for_isa(void)
+{
+#if defined(__x86_64__)
+    if (cpu_isa() >= CPU_ISA_AVX512)
+        return axpy_avx512;
+    if (cpu_isa() >= CPU_ISA_AVX2)
+        return axpy_avx2;
+#endif
+    return axpy_generic;
+}
+
+/* One (image, channel) plane, one output row at a time: the row starts at the
+ * bias and gets every kernel tap added while it is in L1. */
 static void depthwise_plane(void *ctx, int index)
 {
     const struct depthwise *d = ctx;
+    axpy_fn axpy = axpy_for_isa();
     int64_t c = index % d->channels;
     const float *x = d->x + (int64_t)index * d->in_h * d->in_w, *w = d->w + c * d->kh * d->kw;
     float *y = d->y + (int64_t)index * d->out_h * d->out_w;
     float b = d->bias ? d->bias[c] : 0.0f;
-    for (int64_t i = 0; i < d->out_h * d->out_w; i++)
-        y[i] = b;
-    for (int64_t r = 0; r < d->kh; r++)
-        for (int64_t s = 0; s < d->kw; s++) {
-            float v = w[r * d->kw + s];
-            int64_t off = s * d->dil_w - d->pad_w, st = d->stride_w;
-            /* ow in [lo, hi) reads inside the row */
-            int64_t lo = off >= 0 ? 0 : (-off + st - 1) / st;
-            int64_t hi = d->in_w - off <= 0 ? 0 : (d->in_w - off + st - 1) / st;
-            if (hi > d->out_w)
-                hi = d->out_w;
-            for (int64_t oh = 0; oh < d->out_h && lo < hi; oh++) {
-                int64_t ih = oh * d->stride_h - d->pad_h + r * d->dil_h;
-                if (ih < 0 || ih >= d->in_h)
+    int64_t st = d->stride_w;
+    for (int64_t oh = 0; oh < d->out_h; oh++) {
+        float *yr = y + oh * d->out_w;
+        for (int64_t ow = 0; ow < d->out_w; ow++)
+            yr[ow] = b;
+        for (int64_t r = 0; r < d->kh; r++) {
+            int64_t ih = oh * d->stride_h - d->pad_h + r * d->dil_h;
+            if (ih < 0 || ih >= d->in_h)
+                continue;
+            for (int64_t s = 0; s < d->kw; s++) {
+                float v = w[r * d->kw + s];
+                int64_t off = s * d->dil_w - d->pad_w;
+                /* ow in [lo, hi) reads inside the row */
+                int64_t lo = off >= 0 ? 0 : (-off + st - 1) / st;
+                int64_t hi = d->in_w - off <= 0 ? 0 : (d->in_w - off + st - 1) / st;
+                if (hi > d->out_w)
+                    hi = d->out_w;
+                if (lo >= hi)
                     continue;
-                const float *restrict xr = x + ih * d->in_w + off;
-                float *restrict yr = y + oh * d->out_w;
+                const float *xr = x + ih * d->in_w + off;
                 if (st == 1)
-                    for (int64_t ow = lo; ow < hi; ow++)
-                        yr[ow] += v * xr[ow];
+                    axpy(yr + lo, v, xr + lo, hi - lo);
                 else
                     for (int64_t ow = lo; ow < hi; ow++)
                         yr[ow] += v * xr[ow * st];
             }
         }
+    }
 }
 
 int cpu_depthwise_conv(const struct op_call *call)

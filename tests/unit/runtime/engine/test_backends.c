@@ -398,7 +398,9 @@ static struct tensor scalar_of(enum tensor_type type, double v)
 
 TEST(integer_matmul_matches_reference)
 {
-    static const int64_t shapes[][3] = {{1, 7, 5}, {3, 13, 77}, {17, 64, 33}, {128, 96, 200}, {2, 1, 9}};
+    /* Rows in blocks of four and alone, column tiles of 64/32/16/8 and their tails, odd k. */
+    static const int64_t shapes[][3] = {{1, 7, 5},  {3, 13, 77},  {17, 64, 33},  {128, 96, 200},
+                                        {2, 1, 9},  {8, 31, 100}, {5, 20, 16},   {4, 3, 1}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         for (int types = 0; types < 4; types++) {
             enum tensor_type ta = types & 1 ? TENSOR_INT8 : TENSOR_UINT8, tb = types & 2 ? TENSOR_INT8 : TENSOR_UINT8;
