@@ -6,7 +6,8 @@
  * called by their index in the OrtApi table (the table only ever grows at its
  * end, so these indices hold for every version that serves API 13). Answers are
  * compared before anything is timed; then rounds alternate between the two,
- * and each side's best round counts.
+ * and each side's best round counts. Load time and the RssAnon a load adds
+ * are printed too (amlserve / ONNX Runtime).
  *
  * usage: ort_bench LIBONNXRUNTIME.so MODEL.onnx BATCH THREADS [LABEL] */
 #include "common/arena.h"
@@ -99,6 +100,20 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* RssAnon of this process in KiB (memory of its own, not file pages shared with the page cache). */
+static long rss_anon_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "RssAnon:", 8))
+            kib = strtol(line + 8, NULL, 10);
+    if (f)
+        fclose(f);
+    return kib;
 }
 
 static int engine_once(struct engine_side *e)
@@ -219,8 +234,12 @@ int main(int argc, char **argv)
     /* The engine, as amlserve configures it. */
     struct engine_side e = {0};
     int rc = backend_configure("cpu", threads);
+    long anon0 = rss_anon_kib();
+    double load0 = now();
     if (!rc)
         rc = engine_model_load_file(&e.model, path);
+    double load_e = now() - load0;
+    long anon_e = rss_anon_kib() - anon0;
     if (rc) {
         fprintf(stderr, "ort_bench: %s\n", err_message(rc));
         return 1;
@@ -243,6 +262,7 @@ int main(int argc, char **argv)
              ort_ok(ORT_FN(ORT_SET_GRAPH_OPTIMIZATION_LEVEL, OrtStatus * (*)(OrtSessionOptions *, int))(
                         opts, ORT_ENABLE_ALL),
                     "SetSessionGraphOptimizationLevel") &&
+             ((load0 = now()), (anon0 = rss_anon_kib()), 1) &&
              ort_ok(ORT_FN(ORT_CREATE_SESSION,
                            OrtStatus * (*)(const OrtEnv *, const char *, const OrtSessionOptions *, OrtSession **))(
                         o.env, path, opts, &o.session),
@@ -250,6 +270,8 @@ int main(int argc, char **argv)
              ort_ok(ORT_FN(ORT_CREATE_CPU_MEMORY_INFO, OrtStatus * (*)(int, int, OrtMemoryInfo **))(
                         ORT_ARENA_ALLOCATOR, ORT_MEM_TYPE_DEFAULT, &o.mem),
                     "CreateCpuMemoryInfo");
+    double load_o = now() - load0;
+    long anon_o = rss_anon_kib() - anon0;
     if (!ok)
         return 1;
 
@@ -307,8 +329,10 @@ int main(int argc, char **argv)
         t = (now() - t0) / iters;
         best_o = t < best_o ? t : best_o;
     }
-    printf("%-28s batch %3d threads %d: amlserve %9.3f ms  onnxruntime %s %9.3f ms  ratio %5.2fx\n", label, batch,
-           threads, best_e * 1e3, base->GetVersionString(), best_o * 1e3, best_o / best_e);
+    printf("%-20s batch %3d threads %d: amlserve %9.3f ms  onnxruntime %s %9.3f ms  ratio %5.2fx"
+           "   load %.1f / %.1f ms, RssAnon +%ld / +%ld MiB\n",
+           label, batch, threads, best_e * 1e3, base->GetVersionString(), best_o * 1e3, best_o / best_e, load_e * 1e3,
+           load_o * 1e3, anon_e / 1024, anon_o / 1024);
 
     for (size_t i = 0; i < o.n_out; i++)
         ORT_FN(ORT_RELEASE_VALUE, void (*)(OrtValue *))(o.outputs[i]);
