@@ -30,6 +30,7 @@ struct plan_node {
     int n_outputs;
     enum { CONTROL_NONE, CONTROL_IF, CONTROL_LOOP, CONTROL_SCAN, CONTROL_SEQUENCE_MAP } control;
     struct plan_graph *sub[2]; /* If: then and else branches; Loop, Scan, SequenceMap: the body */
+    _Atomic(struct op_cache *) cache; /* the kernel's derived data (ops.h), NULL until its first run */
 };
 
 struct plan_graph {
@@ -133,6 +134,9 @@ static void plan_nodes_free(struct plan_node *nodes, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (nodes[i].counted)
             backend_count_planned(nodes[i].backend, -1);
+        struct op_cache *cache = atomic_load(&nodes[i].cache);
+        if (cache)
+            cache->free(cache);
         free(nodes[i].inputs);
         free(nodes[i].outputs);
         plan_graph_free(nodes[i].sub[0]);
@@ -1137,6 +1141,8 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
                 .n_outputs = pn->n_outputs,
                 .arena = arena,
                 .opset = m->opset,
+                /* The one mutable part of a loaded model: written once, by compare-and-swap. */
+                .cache = (_Atomic(struct op_cache *) *)&pn->cache,
             };
             rc = pn->fast ? pn->fast(&call) : BACKEND_DECLINE;
             int by = pn->backend;
