@@ -1133,6 +1133,12 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
                                    "does not support",
                                    pn->proto->name ? pn->proto->name : "", pn->proto->op_type, j);
             }
+            uint64_t constant_inputs = 0;
+            for (int j = 0; j < pn->n_inputs && j < 64; j++) {
+                int slot = pn->inputs[j];
+                if (slot >= 0 && m->initialized[slot] && args[j] && args[j]->data == m->constants[slot].data)
+                    constant_inputs |= (uint64_t)1 << j; /* not overridden by a fed input of the same name */
+            }
             struct op_call call = {
                 .node = pn->proto,
                 .inputs = args,
@@ -1143,6 +1149,7 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
                 .opset = m->opset,
                 /* The one mutable part of a loaded model: written once, by compare-and-swap. */
                 .cache = (_Atomic(struct op_cache *) *)&pn->cache,
+                .constant_inputs = constant_inputs,
             };
             rc = pn->fast ? pn->fast(&call) : BACKEND_DECLINE;
             int by = pn->backend;

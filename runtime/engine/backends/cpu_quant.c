@@ -9,6 +9,7 @@
 #include "threadpool.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -242,9 +243,70 @@ static int scalar_zero_point(const struct tensor *zp, const struct tensor *of, i
     return 1;
 }
 
-/* acc = (A - za)(B - zb) for A [..., m, k] (leading dims folded into rows) and a 2-D B [k, n]. */
+/* B minus its zero point as int16 in k pairs (struct qgemm's layout). */
+static void pack_b_pairs(int16_t *bp, const struct tensor *b, int32_t zb, int64_t k, int64_t n)
+{
+    int64_t pairs = (k + 1) / 2;
+    for (int64_t p = 0; p < 2 * pairs; p++) {
+        int16_t *row = bp + (p / 2) * n * 2 + p % 2;
+        if (p >= k)
+            for (int64_t j = 0; j < n; j++)
+                row[2 * j] = 0;
+        else if (b->type == TENSOR_INT8)
+            for (int64_t j = 0; j < n; j++)
+                row[2 * j] = (int16_t)(((const int8_t *)b->data)[p * n + j] - zb);
+        else
+            for (int64_t j = 0; j < n; j++)
+                row[2 * j] = (int16_t)(((const uint8_t *)b->data)[p * n + j] - zb);
+    }
+}
+
+/* Packed weights kept with the model (the node's cache) for a constant B. */
+struct qpack {
+    struct op_cache base;
+    const void *b_data;
+    enum tensor_type b_type;
+    int32_t zb;
+    int64_t k, n;
+    int16_t *bp;
+};
+
+static void qpack_free(struct op_cache *self)
+{
+    struct qpack *qp = (struct qpack *)self;
+    free(qp->bp);
+    free(qp);
+}
+
+/* B packed: once per model when B is an initializer (input b_index constant), else per call in the arena. */
+static const int16_t *packed_b(const struct op_call *call, int b_index, const struct tensor *b, int32_t zb, int64_t k,
+                               int64_t n)
+{
+    size_t bytes = (size_t)((k + 1) / 2 * 2 * n) * sizeof(int16_t) + 1;
+    int constant = call->cache && (call->constant_inputs >> b_index & 1);
+    struct qpack *qp = constant ? (struct qpack *)atomic_load(call->cache) : NULL;
+    if (qp && qp->b_data == b->data && qp->b_type == b->type && qp->zb == zb && qp->k == k && qp->n == n)
+        return qp->bp;
+    if (constant && !qp && (qp = calloc(1, sizeof *qp))) {
+        *qp = (struct qpack){.base.free = qpack_free, .b_data = b->data, .b_type = b->type, .zb = zb, .k = k, .n = n,
+                             .bp = malloc(bytes)};
+        struct op_cache *expected = NULL;
+        if (qp->bp) {
+            pack_b_pairs(qp->bp, b, zb, k, n);
+            if (atomic_compare_exchange_strong(call->cache, &expected, &qp->base))
+                return qp->bp;
+        }
+        qpack_free(&qp->base); /* another run published first, or no memory: pack this call's own */
+    }
+    int16_t *bp = arena_alloc(call->arena, bytes);
+    if (bp)
+        pack_b_pairs(bp, b, zb, k, n);
+    return bp;
+}
+
+/* acc = (A - za)(B - zb) for A [..., m, k] (leading dims folded into rows) and a 2-D B [k, n], B being input b_index. */
 static int qgemm_run(const struct op_call *call, uint32_t **acc, int64_t *dims, int *rank, const struct tensor *a,
-                     const struct tensor *b, const struct tensor *azp, const struct tensor *bzp)
+                     const struct tensor *b, int b_index, const struct tensor *azp, const struct tensor *bzp)
 {
     int32_t za, zb;
     if (!is_q8(a) || !is_q8(b) || a->rank < 2 || b->rank != 2 || !scalar_zero_point(azp, a, &za) ||
@@ -262,24 +324,11 @@ static int qgemm_run(const struct op_call *call, uint32_t **acc, int64_t *dims, 
     if (m < 0 || n < 0 || k < 0 || (n && k > ((int64_t)1 << 40) / n))
         return BACKEND_DECLINE;
     int64_t pairs = (k + 1) / 2;
-    int16_t *bp = arena_alloc(call->arena, (size_t)(pairs * 2 * n) * sizeof *bp + 1);
+    const int16_t *bp = packed_b(call, b_index, b, zb, k, n);
     uint32_t *c = arena_alloc(call->arena, (size_t)(m * n) * sizeof *c + 1);
     int32_t *a_pairs = arena_alloc(call->arena, (size_t)(m * pairs) * sizeof *a_pairs + 1);
     if (!bp || !c || !a_pairs)
         return BACKEND_DECLINE; /* the reference reports the memory limit */
-    /* Packed per call: weights are constants, but the engine has no per-model pre-packing hook yet. */
-    for (int64_t p = 0; p < 2 * pairs; p++) {
-        int16_t *row = bp + (p / 2) * n * 2 + p % 2;
-        if (p >= k)
-            for (int64_t j = 0; j < n; j++)
-                row[2 * j] = 0;
-        else if (b->type == TENSOR_INT8)
-            for (int64_t j = 0; j < n; j++)
-                row[2 * j] = (int16_t)(((const int8_t *)b->data)[p * n + j] - zb);
-        else
-            for (int64_t j = 0; j < n; j++)
-                row[2 * j] = (int16_t)(((const uint8_t *)b->data)[p * n + j] - zb);
-    }
     struct qgemm q = {.a = a->data, .a_signed = a->type == TENSOR_INT8, .za = za, .bp = bp, .a_pairs = a_pairs, .m = m, .n = n, .k = k,
                       .c = c};
     /* Tasks of at least ~64K multiply-adds, at most one per row. */
@@ -300,7 +349,7 @@ int cpu_matmul_integer(const struct op_call *call)
     uint32_t *acc;
     int64_t dims[TENSOR_MAX_RANK];
     int rank;
-    int rc = qgemm_run(call, &acc, dims, &rank, call->inputs[0], call->inputs[1], ops_input(call, 2),
+    int rc = qgemm_run(call, &acc, dims, &rank, call->inputs[0], call->inputs[1], 1, ops_input(call, 2),
                        ops_input(call, 3));
     if (rc)
         return rc;
@@ -321,7 +370,7 @@ int cpu_qlinear_matmul(const struct op_call *call)
     int64_t dims[TENSOR_MAX_RANK];
     int rank;
     int rc =
-        qgemm_run(call, &acc, dims, &rank, call->inputs[0], call->inputs[3], call->inputs[2], call->inputs[5]);
+        qgemm_run(call, &acc, dims, &rank, call->inputs[0], call->inputs[3], 3, call->inputs[2], call->inputs[5]);
     if (!rc)
         rc = ops_alloc_output(call, 0, yzp->type, rank, dims);
     if (rc)

@@ -1,6 +1,7 @@
 /* The optimized CPU backend's integer and depthwise kernels: MatMulInteger
  * and QLinearMatMul on uint8/int8 with per-tensor zero points (int32
- * accumulation, rows spread over the thread pool), and depthwise 2-D
+ * accumulation, rows spread over the thread pool; weights that are model
+ * initializers are packed once and kept in the node's cache), and depthwise 2-D
  * convolution computed in place instead of through im2col. Each declines
  * (BACKEND_DECLINE) what it does not cover, so the reference answers it. */
 #ifndef AMLSERVE_CPU_QUANT_H

@@ -34,6 +34,9 @@ struct op_call {
     /* The node's cache slot in the loaded model, or NULL (kernels then derive per call).
      * Runs share it: publish with a compare-and-swap, never overwrite. */
     _Atomic(struct op_cache *) *cache;
+    /* Bit j: input j is one of the model's initializers, the same bytes on every run
+     * (so what a kernel derives from it may be cached). 0 outside the engine. */
+    uint64_t constant_inputs;
 };
 
 typedef int (*op_run_fn)(const struct op_call *call);

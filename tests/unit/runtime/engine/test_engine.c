@@ -530,6 +530,104 @@ TEST(tree_ensembles_answer_the_same_from_their_cache)
     engine_model_free(m);
 }
 
+/* The optimized backend packs a constant MatMulInteger weight once and keeps
+ * it with the model: runs after the first must use it and stay exact, and a
+ * weight fed as an input (not an initializer) must never come from the cache. */
+TEST(integer_matmul_weights_packed_once_stay_exact)
+{
+    int8_t w[5 * 3] = {1, -2, 3, 4, -5, 6, -7, 8, 127, -128, 0, 9, 10, -11, 12};
+    Onnx__TensorShapeProto__Dimension dn = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT,
+                                      dk = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT, *pd[] = {&dn, &dk};
+    dn.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+    dn.dim_param = "N";
+    dk.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+    dk.dim_value = 5;
+    Onnx__TensorShapeProto shape = ONNX__TENSOR_SHAPE_PROTO__INIT;
+    shape.n_dim = 2;
+    shape.dim = pd;
+    Onnx__TypeProto__Tensor tx = ONNX__TYPE_PROTO__TENSOR__INIT, ty = ONNX__TYPE_PROTO__TENSOR__INIT;
+    tx.has_elem_type = ty.has_elem_type = 1;
+    tx.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__UINT8;
+    ty.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
+    tx.shape = &shape;
+    Onnx__TypeProto yx = ONNX__TYPE_PROTO__INIT, yy = ONNX__TYPE_PROTO__INIT;
+    yx.value_case = yy.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    yx.tensor_type = &tx;
+    yy.tensor_type = &ty;
+    Onnx__ValueInfoProto vx = ONNX__VALUE_INFO_PROTO__INIT, vy = ONNX__VALUE_INFO_PROTO__INIT;
+    vx.name = "x";
+    vx.type = &yx;
+    vy.name = "y";
+    vy.type = &yy;
+    int64_t wdims[] = {5, 3};
+    Onnx__TensorProto wt = ONNX__TENSOR_PROTO__INIT;
+    wt.name = "w";
+    wt.has_data_type = 1;
+    wt.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT8;
+    wt.n_dims = 2;
+    wt.dims = wdims;
+    wt.has_raw_data = 1;
+    wt.raw_data.len = sizeof w;
+    wt.raw_data.data = (uint8_t *)w;
+    Onnx__TensorProto *inits[] = {&wt};
+    char *node_in[] = {"x", "w"}, *node_out[] = {"y"};
+    Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
+    node.op_type = "MatMulInteger";
+    node.n_input = 2;
+    node.input = node_in;
+    node.n_output = 1;
+    node.output = node_out;
+    Onnx__NodeProto *nodes[] = {&node};
+    Onnx__ValueInfoProto *ins[] = {&vx}, *outs[] = {&vy};
+    Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
+    graph.name = "q";
+    graph.n_node = 1;
+    graph.node = nodes;
+    graph.n_input = 1;
+    graph.input = ins;
+    graph.n_output = 1;
+    graph.output = outs;
+    graph.n_initializer = 1;
+    graph.initializer = inits;
+    Onnx__OperatorSetIdProto op = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsets[] = {&op};
+    op.has_version = 1;
+    op.version = 13;
+    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
+    model.has_ir_version = 1;
+    model.ir_version = 8;
+    model.n_opset_import = 1;
+    model.opset_import = opsets;
+    model.graph = &graph;
+    size_t len = onnx__model_proto__get_packed_size(&model);
+    uint8_t *bytes = malloc(len);
+    onnx__model_proto__pack(&model, bytes);
+    struct engine_model *m = NULL;
+    int rc = engine_model_load_buffer(&m, bytes, len, "q.onnx");
+    free(bytes);
+    CHECK_EQ_INT(rc, 0);
+    struct arena arena;
+    arena_init(&arena, 0, 0);
+    for (int round = 0; round < 3; round++) {
+        uint8_t x[8 * 5];
+        for (int i = 0; i < 8 * 5; i++)
+            x[i] = (uint8_t)(i * 37 + round * 101);
+        int64_t n = round == 1 ? 3 : 8;
+        struct tensor in = {.type = TENSOR_UINT8, .rank = 2, .dims = {n, 5}, .data = x}, out;
+        arena_reset(&arena);
+        CHECK_EQ_INT(engine_run(m, &arena, &in, &out), 0);
+        CHECK_EQ_INT(out.type, TENSOR_INT32);
+        for (int64_t i = 0; i < n; i++)
+            for (int j = 0; j < 3; j++) {
+                int32_t want = 0;
+                for (int p = 0; p < 5; p++)
+                    want += x[i * 5 + p] * w[p * 3 + j];
+                CHECK_EQ_INT(((int32_t *)out.data)[i * 3 + j], want);
+            }
+    }
+    arena_release(&arena);
+    engine_model_free(m);
+}
+
 int main(void)
 {
     RUN(ridge_example_matches_numpy);
@@ -542,5 +640,6 @@ int main(void)
     RUN(integer_division_by_zero_does_not_trap);
     RUN(stores_saturate_instead_of_overflowing);
     RUN(tree_ensembles_answer_the_same_from_their_cache);
+    RUN(integer_matmul_weights_packed_once_stay_exact);
     TEST_EXIT();
 }
