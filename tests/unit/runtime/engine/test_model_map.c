@@ -129,8 +129,9 @@ static long weight_offset(const uint8_t *bytes, size_t len, const float *w)
 /* Writes the model at path with W's bytes at an offset aligned (or not) for float. */
 static int write_model(const char *path, const float *w, int aligned)
 {
-    char name[16] = "W";
+    char name[16];
     for (int pad = 0; pad < 8; pad++) {
+        snprintf(name, sizeof name, "W%.*s", pad, "wwwwwwww");
         uint8_t *bytes;
         size_t len = pack_add_model(&bytes, name, w, 0);
         long off = weight_offset(bytes, len, w);
@@ -140,7 +141,6 @@ static int write_model(const char *path, const float *w, int aligned)
             return rc;
         }
         free(bytes);
-        strcat(name, "w");
     }
     return -1;
 }
