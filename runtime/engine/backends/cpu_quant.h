@@ -3,7 +3,9 @@
  * accumulation, rows spread over the thread pool; weights that are model
  * initializers are packed once and kept in the node's cache), and depthwise 2-D
  * convolution computed in place instead of through im2col. Each declines
- * (BACKEND_DECLINE) what it does not cover, so the reference answers it. */
+ * (BACKEND_DECLINE) what it does not cover, so the reference answers it.
+ * Tensors are borrowed; outputs come from the call's arena, packed weights
+ * belong to the node's cache (freed with the model). */
 #ifndef AMLSERVE_CPU_QUANT_H
 #define AMLSERVE_CPU_QUANT_H
 
