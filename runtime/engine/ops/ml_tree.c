@@ -282,6 +282,24 @@ static int tree_get(const struct op_call *call, const struct tree_ensemble **out
     return tree_load(call, local, prefix, n_features);
 }
 
+/* Rows are walked in chunks of this many, tree by tree: one tree's nodes stay
+ * in cache for the whole chunk instead of every tree passing through per row. */
+#define TREE_ROW_CHUNK 256
+
+/* leaves[(r - r0) · n_trees + t]: the leaf row r reaches in tree t, rows [r0, r1). -1 on a cycle. */
+static int tree_leaves(const struct tree_ensemble *te, const struct tensor *x, int64_t c, int64_t r0, int64_t r1,
+                       int64_t *leaves)
+{
+    for (int64_t t = 0; t < te->n_trees; t++)
+        for (int64_t r = r0; r < r1; r++) {
+            int64_t leaf = tree_leaf(te, x, r * c, te->roots[t]);
+            if (leaf < 0)
+                return -1;
+            leaves[(r - r0) * te->n_trees + t] = leaf;
+        }
+    return 0;
+}
+
 static int cycle_error(const struct op_call *call)
 {
     return ops_fail(call, "a tree's branches form a cycle");
@@ -326,17 +344,19 @@ int op_tree_ensemble_regressor(const struct op_call *call)
     int64_t dims[2] = {n, targets};
     double *s = alloc_array(call, targets, sizeof *s);
     uint8_t *seen = alloc_array(call, targets, 1);
-    if (!s || !seen)
+    int64_t *leaves = alloc_array(call, TREE_ROW_CHUNK * te.n_trees, sizeof *leaves);
+    if (!s || !seen || !leaves)
         return err_set(ERR_LIMIT, "request memory limit reached");
     if ((rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 2, dims)))
         return rc;
     for (int64_t r = 0; r < n; r++) {
+        if (r % TREE_ROW_CHUNK == 0 &&
+            tree_leaves(&te, x, c, r, r + TREE_ROW_CHUNK < n ? r + TREE_ROW_CHUNK : n, leaves))
+            return cycle_error(call);
         memset(s, 0, (size_t)targets * sizeof *s);
         memset(seen, 0, (size_t)targets);
         for (int64_t t = 0; t < te.n_trees; t++) {
-            int64_t leaf = tree_leaf(&te, x, r * c, te.roots[t]);
-            if (leaf < 0)
-                return cycle_error(call);
+            int64_t leaf = leaves[(r % TREE_ROW_CHUNK) * te.n_trees + t];
             for (int64_t k = te.leaf_first[leaf]; k < te.leaf_first[leaf] + te.leaf_count[leaf]; k++) {
                 int64_t tg = te.weight_target[k];
                 double w = te.weight_value[k];
@@ -401,21 +421,23 @@ int op_tree_ensemble_classifier(const struct op_call *call)
         return ops_fail(call, "%lld base_values for %lld classes", (long long)te.n_base, (long long)k_labels);
     int64_t dims[2] = {n, k};
     double *s = alloc_array(call, k, sizeof *s);
-    if (!s)
+    int64_t *leaves = alloc_array(call, TREE_ROW_CHUNK * te.n_trees, sizeof *leaves);
+    if (!s || !leaves)
         return err_set(ERR_LIMIT, "request memory limit reached");
     if ((rc = ops_alloc_output(call, 0, TENSOR_INT64, 1, dims)))
         return rc;
     if (call->n_outputs > 1 && (rc = ops_alloc_output(call, 1, TENSOR_FLOAT, 2, dims)))
         return rc;
     for (int64_t r = 0; r < n; r++) {
+        if (r % TREE_ROW_CHUNK == 0 &&
+            tree_leaves(&te, x, c, r, r + TREE_ROW_CHUNK < n ? r + TREE_ROW_CHUNK : n, leaves))
+            return cycle_error(call);
         for (int64_t j = 0; j < k; j++)
             s[j] = te.n_base == k ? te.base[j] : 0;
         if (binary && te.n_base && te.n_base != k)
             s[te.weight_target[0]] = te.base[0];
         for (int64_t t = 0; t < te.n_trees; t++) {
-            int64_t leaf = tree_leaf(&te, x, r * c, te.roots[t]);
-            if (leaf < 0)
-                return cycle_error(call);
+            int64_t leaf = leaves[(r % TREE_ROW_CHUNK) * te.n_trees + t];
             for (int64_t w = te.leaf_first[leaf]; w < te.leaf_first[leaf] + te.leaf_count[leaf]; w++)
                 s[te.weight_target[w]] += te.weight_value[w];
         }
