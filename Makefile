@@ -232,6 +232,12 @@ $(ENGINE_BENCH): tests/bench/engine_bench.c $(ENGINE_LIB) $(COMMON_LIB)
 	$(CC) $(CFLAGS_ALL) $$(pkg-config --cflags openblas) -o $@ $< $(ENGINE_LIB) $(COMMON_LIB) $(LDFLAGS_ALL) \
 	  $$(pkg-config --libs openblas) $(RUNTIME_LIBS)
 
+# The engine against ONNX Runtime (tests/bench/ort.sh), which it dlopens from npm's onnxruntime-node.
+ORT_BENCH := $(BUILD)/tests/bench/ort_bench
+$(ORT_BENCH): tests/bench/ort_bench.c $(ENGINE_LIB) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(ENGINE_LIB) $(COMMON_LIB) $(LDFLAGS_ALL) $(RUNTIME_LIBS) -ldl
+
 # Every ONNX backend test case of libonnx-testdata, checked against tests/conformance/baseline.txt.
 conformance: build
 	@BUILD=$(BUILD) bash tests/conformance/run.sh
@@ -268,7 +274,7 @@ soak: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory build
-	@$(MAKE) --no-print-directory $(ENGINE_BENCH) $(SHA256_BENCH)
+	@$(MAKE) --no-print-directory $(ENGINE_BENCH) $(SHA256_BENCH) $(ORT_BENCH)
 	@BUILD=$(BUILD) bash tests/bench/run.sh
 
 install: build

@@ -5,7 +5,9 @@
 #include "beneath.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "model_map.h"
 #include "onnx_reader.h"
+#include "onnx_strip.h"
 #include "ops/ops.h"
 
 #include <errno.h>
@@ -32,6 +34,7 @@ struct plan_node {
     int n_outputs;
     enum { CONTROL_NONE, CONTROL_IF, CONTROL_LOOP, CONTROL_SCAN, CONTROL_SEQUENCE_MAP } control;
     struct plan_graph *sub[2]; /* If: then and else branches; Loop, Scan, SequenceMap: the body */
+    _Atomic(struct op_cache *) cache; /* the kernel's derived data (ops.h), NULL until its first run */
 };
 
 struct plan_graph {
@@ -54,8 +57,13 @@ struct engine_model {
     Onnx__ModelProto *proto;
     char *source;
     char *dir; /* the model file's directory, for external data; NULL when loaded from memory */
+    /* The mapped model file and external data files (files.maps) that
+     * constants borrow from; file is NULL when loaded from memory. */
+    struct model_map *file;
+    struct onnx_reader_files files;
     int n_slots;
     struct tensor *constants;   /* per slot; data != NULL for initializers unless graph_only */
+    unsigned char *owned;       /* per slot: constants[slot].data is malloc'd (else borrowed) */
     unsigned char *initialized; /* per slot: an initializer sets it */
     struct plan_node *nodes;
     size_t n_nodes;
@@ -130,6 +138,9 @@ static void plan_nodes_free(struct plan_node *nodes, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (nodes[i].counted)
             backend_count_planned(nodes[i].backend, -1);
+        struct op_cache *cache = atomic_load(&nodes[i].cache);
+        if (cache)
+            cache->free(cache);
         free(nodes[i].inputs);
         free(nodes[i].outputs);
         plan_graph_free(nodes[i].sub[0]);
@@ -154,10 +165,12 @@ void engine_model_free(struct engine_model *m)
 {
     if (!m)
         return;
-    if (m->constants)
+    if (m->constants && m->owned)
         for (int i = 0; i < m->n_slots; i++)
-            free(m->constants[i].data);
+            if (m->owned[i])
+                free(m->constants[i].data);
     free(m->constants);
+    free(m->owned);
     free(m->initialized);
     if (m->nodes)
         plan_nodes_free(m->nodes, m->n_nodes);
@@ -172,6 +185,10 @@ void engine_model_free(struct engine_model *m)
     free(m->outputs);
     free(m->output_slots);
     onnx_reader_free(m->proto);
+    for (size_t i = 0; i < m->files.n_maps; i++)
+        model_map_free(m->files.maps[i]);
+    free(m->files.maps);
+    model_map_free(m->file);
     free(m->source);
     free(m->dir);
     free(m);
@@ -212,9 +229,12 @@ static int plan_initializers(struct engine_model *m, struct slot_map *map, const
             return err_set(ERR_PARSE, "%s: initializer %zu has no name", src, i);
         int slot = slot_map_get(map, init->name, 1);
         map->owner[slot] = gid;
-        free(m->constants[slot].data);
-        int rc = m->graph_only ? onnx_reader_tensor_check(&m->constants[slot], init, src, m->dir)
-                               : onnx_reader_tensor(&m->constants[slot], init, src, m->dir);
+        if (m->owned[slot])
+            free(m->constants[slot].data);
+        m->owned[slot] = 0;
+        int owned = 0;
+        int rc = onnx_reader_tensor_from(&m->constants[slot], &owned, init, &m->files, m->graph_only);
+        m->owned[slot] = (unsigned char)owned;
         if (rc)
             return rc;
         m->initialized[slot] = 1;
@@ -426,6 +446,7 @@ static int build_plan(struct engine_model *m)
     map.n_graphs = 1; /* graph 0 is the main graph */
     m->constants = calloc(names ? names : 1, sizeof *m->constants);
     m->initialized = calloc(names ? names : 1, sizeof *m->initialized);
+    m->owned = calloc(names ? names : 1, sizeof *m->owned);
     m->nodes = calloc(g->n_node ? g->n_node : 1, sizeof *m->nodes);
     int rc = 0;
     if (!map.names || !map.slots || !map.owner || !map.parent || !m->constants || !m->initialized || !m->nodes) {
@@ -514,19 +535,36 @@ done:
     return rc;
 }
 
-/* dir: where external data files live, or NULL to refuse them. */
+/* data/len: the serialized model; dir: where external data files live, or
+ * NULL to refuse them; file: its mapping (taken over), or NULL when the model
+ * comes from the caller's memory. A mapped model is decoded from a copy
+ * without its weights (onnx_strip) whose references point into the mapping. */
 static int load(struct engine_model **out, const void *data, size_t len, const char *source, const char *dir,
-                int graph_only)
+                struct model_map *file, int graph_only)
 {
     *out = NULL;
     struct engine_model *m = calloc(1, sizeof *m);
-    if (!m)
+    if (!m) {
+        model_map_free(file);
         return err_set(ERR_NOMEM, "%s: out of memory", source);
+    }
     m->graph_only = graph_only;
+    m->file = file;
     m->source = strdup(source);
     m->dir = dir ? strdup(dir) : NULL;
-    int rc = m->source && (!dir || m->dir) ? onnx_reader_parse(&m->proto, data, len, source)
-                                           : err_set(ERR_NOMEM, "%s: out of memory", source);
+    m->files = (struct onnx_reader_files){.source = m->source, .data_dir = m->dir};
+    struct buf skeleton;
+    buf_init(&skeleton, ONNX_READER_MAX_BYTES);
+    int rc = 0;
+    if (!m->source || (dir && !m->dir))
+        rc = err_set(ERR_NOMEM, "%s: out of memory", source);
+    else if (file && len && onnx_strip(&skeleton, data, len) > 0) {
+        m->files.model = data;
+        m->files.model_len = len;
+        rc = onnx_reader_parse(&m->proto, skeleton.data, skeleton.len, source);
+    } else
+        rc = onnx_reader_parse(&m->proto, data, len, source);
+    buf_release(&skeleton);
     if (!rc)
         rc = build_plan(m);
     if (rc) {
@@ -539,35 +577,12 @@ static int load(struct engine_model **out, const void *data, size_t len, const c
 
 int engine_model_load_buffer(struct engine_model **out, const void *data, size_t len, const char *source)
 {
-    return load(out, data, len, source, NULL, 0);
-}
-
-/* Reads the model file (non-blocking, regular files only: runtime/engine/beneath.h). */
-static int read_model_file(struct buf *file, const char *path)
-{
-    int fd;
-    int rc = beneath_open_model(&fd, path);
-    char chunk[65536];
-    while (!rc) {
-        ssize_t n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            rc = err_set_errno(ERR_IO, "%s: read failed", path);
-        else if (n == 0)
-            break;
-        else if ((rc = buf_append(file, chunk, (size_t)n)) == ERR_LIMIT)
-            rc = err_set(ERR_LIMIT, "%s: file larger than %zu bytes", path, file->limit);
-    }
-    if (fd >= 0)
-        close(fd);
-    return rc;
+    return load(out, data, len, source, NULL, NULL, 0);
 }
 
 static int load_path(struct engine_model **out, const char *path, int graph_only)
 {
-    struct buf file;
-    buf_init(&file, ONNX_READER_MAX_BYTES);
+    *out = NULL;
     /* External data is read beneath the folder the model file really is in:
      * a model linked into place (amlpkg serve, DVC) keeps its data beside it. */
     char real[PATH_MAX];
@@ -575,11 +590,11 @@ static int load_path(struct engine_model **out, const char *path, int graph_only
     const char *slash = strrchr(where, '/');
     char dir[4096];
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == where ? 1 : slash - where) : 1, slash ? where : ".");
-    int rc = read_model_file(&file, path);
-    if (!rc)
-        rc = load(out, file.data, file.len, path, dir, graph_only);
-    buf_release(&file);
-    return rc;
+    struct model_map *file;
+    int rc = model_map_open(&file, path, ONNX_READER_MAX_BYTES);
+    if (rc)
+        return rc;
+    return load(out, model_map_data(file), model_map_len(file), path, dir, file, graph_only);
 }
 
 int engine_model_load_file(struct engine_model **out, const char *path)
@@ -590,6 +605,17 @@ int engine_model_load_file(struct engine_model **out, const char *path)
 int engine_model_load_graph(struct engine_model **out, const char *path)
 {
     return load_path(out, path, 1);
+}
+
+size_t engine_model_copied_bytes(const struct engine_model *m)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < m->n_slots; i++)
+        if (m->owned[i]) {
+            int64_t n = tensor_element_count(&m->constants[i]);
+            bytes += n > 0 ? (size_t)n * tensor_type_size(m->constants[i].type) : 0;
+        }
+    return bytes;
 }
 
 const char *engine_model_source(const struct engine_model *m)
@@ -1115,6 +1141,12 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
                                    "does not support",
                                    pn->proto->name ? pn->proto->name : "", pn->proto->op_type, j);
             }
+            uint64_t constant_inputs = 0;
+            for (int j = 0; j < pn->n_inputs && j < 64; j++) {
+                int slot = pn->inputs[j];
+                if (slot >= 0 && m->initialized[slot] && args[j] && args[j]->data == m->constants[slot].data)
+                    constant_inputs |= (uint64_t)1 << j; /* not overridden by a fed input of the same name */
+            }
             struct op_call call = {
                 .node = pn->proto,
                 .inputs = args,
@@ -1123,6 +1155,9 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
                 .n_outputs = pn->n_outputs,
                 .arena = arena,
                 .opset = m->opset,
+                /* The one mutable part of a loaded model: written once, by compare-and-swap. */
+                .cache = (_Atomic(struct op_cache *) *)&pn->cache,
+                .constant_inputs = constant_inputs,
             };
             rc = pn->fast ? pn->fast(&call) : BACKEND_DECLINE;
             int by = pn->backend;
@@ -1141,10 +1176,19 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
     return 0;
 }
 
-int engine_run(const struct engine_model *m, struct arena *arena, const struct tensor *inputs, struct tensor *outputs)
+/* The mapped files are still those loaded (model_map.h): a request must never
+ * be answered from a model file changed under the server. */
+static int check_files(const struct engine_model *m)
 {
-    if (m->graph_only)
-        return err_set(ERR_UNSUPPORTED, "%s: the model was read for its graph only and cannot run", m->source);
+    int rc = m->file ? model_map_check(m->file) : 0;
+    for (size_t i = 0; !rc && i < m->files.n_maps; i++)
+        rc = model_map_check(m->files.maps[i]);
+    return rc;
+}
+
+static int run_model(const struct engine_model *m, struct arena *arena, const struct tensor *inputs,
+                     struct tensor *outputs)
+{
     struct tensor *values = arena_alloc(arena, (size_t)m->n_slots * sizeof *values);
     const struct tensor **args = arena_alloc(arena, (size_t)(m->max_node_inputs + 1) * sizeof *args);
     if (!values || !args)
@@ -1162,4 +1206,18 @@ int engine_run(const struct engine_model *m, struct arena *arena, const struct t
     for (size_t i = 0; i < m->n_outputs; i++)
         outputs[i] = values[m->output_slots[i]];
     return 0;
+}
+
+int engine_run(const struct engine_model *m, struct arena *arena, const struct tensor *inputs, struct tensor *outputs)
+{
+    if (m->graph_only)
+        return err_set(ERR_UNSUPPORTED, "%s: the model was read for its graph only and cannot run", m->source);
+    int rc = check_files(m);
+    if (rc)
+        return rc;
+    rc = run_model(m, arena, inputs, outputs);
+    /* A file truncated or rewritten during the run may have fed it zeros or
+     * new bytes (and caused whatever error the run reports). */
+    int changed = check_files(m);
+    return changed ? changed : rc;
 }

@@ -29,7 +29,10 @@ struct engine_io {
     size_t n_map_keys;
 };
 
-/* A model file; initializers kept as external data are read from files beside it. */
+/* A model file; initializers kept as external data are read from files beside
+ * it. The files are mapped (model_map.h) and weights used where they lie when
+ * aligned for their type; engine_run fails with ERR_IO once a mapped file was
+ * truncated or rewritten in place (replacing it by rename is safe). */
 int engine_model_load_file(struct engine_model **out, const char *path);
 /* A model file's graph, for checking and describing it without its weights
  * (the builder): every check engine_model_load_file makes, initializers
@@ -46,6 +49,10 @@ const struct engine_io *engine_input(const struct engine_model *model, size_t in
 size_t engine_output_count(const struct engine_model *model);
 const struct engine_io *engine_output(const struct engine_model *model, size_t index);
 size_t engine_node_count(const struct engine_model *model);
+/* Bytes of initializer values the model holds in memory of its own (copied or
+ * converted); the others are borrowed from the mapped model and data files
+ * (engine_model_load_file), whose pages stay shared with the page cache. */
+size_t engine_model_copied_bytes(const struct engine_model *model);
 /* The file (or source) the model was loaded from, as errors name it. */
 const char *engine_model_source(const struct engine_model *model);
 

@@ -1,4 +1,7 @@
 #include "onnx_reader.h"
+
+#include "model_map.h"
+#include "onnx_strip.h"
 #include <unistd.h>
 #include <sys/stat.h>
 #include <fcntl.h>
@@ -144,56 +147,104 @@ static int inside_model_dir(const char *location)
     return 1;
 }
 
-/* Reads bytes of an initializer kept in a file beside the model (data_location EXTERNAL):
- * external_data names location (required), offset and length (optional). Without
- * copy, only checks that the file holds them. */
-static int read_external(struct tensor *out, const Onnx__TensorProto *p, size_t bytes, const char *source,
-                         const char *name, const char *data_dir, int copy)
+/* Where an initializer's bytes are, once found: in memory the caller can point
+ * to (a mapping or the decoded proto), or at an offset of an open file. */
+struct bytes_at {
+    const unsigned char *data; /* NULL when only the file holds them */
+    int fd;
+    long long offset;
+    const char *path;
+};
+
+/* The key/value pairs of external_data: location (required), offset and length (optional). */
+static int external_location(const Onnx__TensorProto *p, size_t bytes, const char *source, const char *name,
+                             const char **location, long long *offset)
 {
-    const char *location = NULL;
-    long long offset = 0, length = -1;
+    long long length = -1;
+    *location = NULL;
+    *offset = 0;
     for (size_t i = 0; i < p->n_external_data; i++) {
         const char *k = p->external_data[i]->key, *v = p->external_data[i]->value;
         char *end = NULL;
         if (!k || !v)
             continue;
         if (!strcmp(k, "location"))
-            location = v;
+            *location = v;
         else if (!strcmp(k, "offset") || !strcmp(k, "length")) {
             errno = 0;
             long long n = strtoll(v, &end, 10);
             if (errno || end == v || *end || n < 0)
                 return err_set(ERR_PARSE, "%s: initializer '%s': external data %s '%s' is not a byte count", source,
                                name, k, v);
-            *(!strcmp(k, "offset") ? &offset : &length) = n;
+            *(!strcmp(k, "offset") ? offset : &length) = n;
         }
     }
-    if (!location)
+    if (!*location)
         return err_set(ERR_PARSE, "%s: initializer '%s': external data without a location", source, name);
-    if (!inside_model_dir(location))
+    if (!inside_model_dir(*location))
         return err_set(ERR_INVALID,
                        "%s: initializer '%s': external data location '%s' must be a relative path "
                        "inside the model's directory",
-                       source, name, location);
-    if (!data_dir)
-        return err_set(ERR_UNSUPPORTED, "%s: initializer '%s': external data needs the model read from its file",
-                       source, name);
+                       source, name, *location);
     if (length >= 0 && (unsigned long long)length != bytes)
         return err_set(ERR_PARSE, "%s: initializer '%s': external data length %lld, its shape needs %zu", source, name,
                        length, bytes);
-    char path[4096];
-    if (path_join_into(path, sizeof path, data_dir, location) >= sizeof path)
+    return 0;
+}
+
+/* The mapping of an external data file, mapped on first use (from fd, opened beneath the model's
+ * folder; always taken) and kept in files->maps. */
+static int external_map(struct model_map **out, struct onnx_reader_files *files, const char *path, int fd)
+{
+    for (size_t i = 0; i < files->n_maps; i++)
+        if (!strcmp(model_map_path(files->maps[i]), path)) {
+            close(fd);
+            *out = files->maps[i];
+            return 0;
+        }
+    struct model_map **grown = realloc(files->maps, (files->n_maps + 1) * sizeof *grown);
+    if (!grown) {
+        close(fd);
+        return err_set(ERR_NOMEM, "%s: out of memory", path);
+    }
+    files->maps = grown;
+    int rc = model_map_open_fd(out, fd, path, 0);
+    if (!rc)
+        files->maps[files->n_maps++] = *out;
+    return rc;
+}
+
+/* Finds bytes of an initializer kept in a file beside the model (data_location
+ * EXTERNAL) and checks the file holds them. Mapping the file (map, kept in
+ * files->maps) gives their address; otherwise *fd is left open on the file (the
+ * caller closes it) when need_fd is set. */
+static int find_external(struct bytes_at *at, const Onnx__TensorProto *p, size_t bytes, const char *name,
+                         struct onnx_reader_files *files, int map, int need_fd, char *path, size_t path_size)
+{
+    const char *source = files->source, *location;
+    long long offset;
+    int rc = external_location(p, bytes, source, name, &location, &offset);
+    if (rc)
+        return rc;
+    if (!files->data_dir)
+        return err_set(ERR_UNSUPPORTED, "%s: initializer '%s': external data needs the model read from its file",
+                       source, name);
+    if (path_join_into(path, path_size, files->data_dir, location) >= path_size)
         return err_set(ERR_LIMIT, "%s: initializer '%s': external data path too long", source, name);
-    /* Beneath the model's folder, non-blocking, a regular file (runtime/engine/beneath.h). */
-    int fd;
-    int orc = beneath_open(&fd, data_dir, location, "external data");
+    at->path = path;
+    at->offset = offset;
+    /* Beneath the model's folder, non-blocking, a regular file (runtime/engine/beneath.h); checked the
+     * same way whether it is then mapped or read, so the builder's graph-only check and the server say
+     * the same thing. */
+    int fd = -1;
+    int orc = beneath_open(&fd, files->data_dir, location, "external data");
     struct stat st;
     if (orc || fstat(fd, &st) != 0) {
         char why[512];
         snprintf(why, sizeof why, "%s", orc ? err_message(orc) : strerror(errno));
         err_clear();
-        int rc = err_set(orc == ERR_NOTFOUND ? ERR_NOTFOUND : orc ? orc : ERR_IO, "%s: initializer '%s': %s", source,
-                         name, why);
+        rc = err_set(orc == ERR_NOTFOUND ? ERR_NOTFOUND : orc ? orc : ERR_IO, "%s: initializer '%s': %s", source,
+                     name, why);
         if (fd >= 0)
             close(fd);
         return rc;
@@ -205,38 +256,61 @@ static int read_external(struct tensor *out, const Onnx__TensorProto *p, size_t 
                        "needed",
                        source, name, path, (long long)st.st_size, offset, bytes);
     }
-    if (!copy) {
-        close(fd);
+    if (!map) {
+        if (need_fd)
+            at->fd = fd;
+        else
+            close(fd);
         return 0;
     }
-    out->data = malloc(bytes ? bytes : 1);
-    if (!out->data) {
-        close(fd);
-        return err_set(ERR_NOMEM, "%s: initializer '%s': out of memory", source, name);
-    }
-    size_t got = 0;
-    while (got < bytes) {
-        ssize_t r = pread(fd, (char *)out->data + got, bytes - got, (off_t)(offset + (long long)got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            int rc = err_set_errno(ERR_IO, "%s: initializer '%s': cannot read '%s'", source, name, path);
-            close(fd);
-            free(out->data);
-            out->data = NULL;
-            return rc;
-        }
-        got += (size_t)r;
-    }
-    close(fd);
+    struct model_map *file;
+    if ((rc = external_map(&file, files, path, fd)))
+        return rc; /* the error names the data file */
+    /* Checked again on the mapping: the file may have changed since. */
+    size_t size = model_map_len(file);
+    if ((unsigned long long)offset > size || size - (size_t)offset < bytes)
+        return err_set(ERR_PARSE, "%s: initializer '%s': external data '%s' changed while it was read", source, name,
+                       path);
+    at->data = size ? model_map_data(file) + offset : NULL;
     return 0;
 }
 
-/* Everything onnx_reader_tensor checks; the values are copied only with copy. */
-static int read_tensor(struct tensor *out, const Onnx__TensorProto *p, const char *source, const char *data_dir,
-                       int copy)
+/* Copies bytes from an open file at offset. */
+static int read_at(void *dst, size_t bytes, const struct bytes_at *at, const char *source, const char *name)
+{
+    size_t got = 0;
+    while (got < bytes) {
+        ssize_t r = pread(at->fd, (char *)dst + got, bytes - got, (off_t)(at->offset + (long long)got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return err_set_errno(ERR_IO, "%s: initializer '%s': cannot read '%s'", source, name, at->path);
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* The reference onnx_strip left in place of raw_data, or NULL. */
+static const ProtobufCMessageUnknownField *stripped_ref(const Onnx__TensorProto *p)
+{
+    for (unsigned i = 0; i < p->base.n_unknown_fields; i++) {
+        const ProtobufCMessageUnknownField *f = &p->base.unknown_fields[i];
+        if (f->tag == ONNX_STRIP_FIELD && f->wire_type == PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)
+            return f;
+    }
+    return NULL;
+}
+
+enum read_mode { READ_CHECK, READ_COPY, READ_BORROW };
+
+/* Everything onnx_reader_tensor checks; the values are copied (READ_COPY),
+ * borrowed where aligned for their type (READ_BORROW) or left (READ_CHECK). */
+static int read_tensor(struct tensor *out, int *owned, const Onnx__TensorProto *p, struct onnx_reader_files *files,
+                       enum read_mode mode)
 {
     memset(out, 0, sizeof *out);
+    *owned = 0;
+    const char *source = files->source;
     const char *name = p->name ? p->name : "";
     enum tensor_type type = (enum tensor_type)p->data_type;
     size_t elem = tensor_type_size(type);
@@ -253,40 +327,96 @@ static int read_tensor(struct tensor *out, const Onnx__TensorProto *p, const cha
     out->rank = (int)p->n_dims;
     for (size_t i = 0; i < p->n_dims; i++)
         out->dims[i] = p->dims[i];
-    if (type == TENSOR_STRING)
-        return read_strings(out, p, source, name, copy);
+    if (type == TENSOR_STRING) {
+        *owned = mode != READ_CHECK;
+        return read_strings(out, p, source, name, mode != READ_CHECK);
+    }
     int64_t count = tensor_element_count(out);
     if (count < 0 || (uint64_t)count > SIZE_MAX / elem)
         return err_set(ERR_PARSE, "%s: initializer '%s': invalid dimensions", source, name);
     size_t bytes = (size_t)count * elem;
-    if (external)
-        return read_external(out, p, bytes, source, name, data_dir, copy);
-    size_t have = p->has_raw_data ? p->raw_data.len : typed_count(type, p) * elem;
-    if (have != bytes)
-        return err_set(ERR_PARSE, "%s: initializer '%s': holds %zu bytes, its shape needs %zu", source, name, have,
-                       bytes);
-    if (!copy)
-        return 0;
+    struct bytes_at at = {.fd = -1};
+    char path[4096];
+    int rc = 0;
+    const ProtobufCMessageUnknownField *ref = files->model ? stripped_ref(p) : NULL;
+    if (external) {
+        if ((rc = find_external(&at, p, bytes, name, files, mode == READ_BORROW, mode == READ_COPY, path, sizeof path)))
+            return rc;
+    } else if (ref) {
+        uint64_t offset, length;
+        if (onnx_strip_ref(ref->data, ref->len, &offset, &length) || offset > files->model_len ||
+            length > files->model_len - offset)
+            return err_set(ERR_PARSE, "%s: initializer '%s': bad raw data reference", source, name);
+        if (length != bytes)
+            return err_set(ERR_PARSE, "%s: initializer '%s': holds %llu bytes, its shape needs %zu", source, name,
+                           (unsigned long long)length, bytes);
+        at.data = files->model + offset;
+    } else {
+        size_t have = p->has_raw_data ? p->raw_data.len : typed_count(type, p) * elem;
+        if (have != bytes)
+            return err_set(ERR_PARSE, "%s: initializer '%s': holds %zu bytes, its shape needs %zu", source, name,
+                           have, bytes);
+        if (p->has_raw_data)
+            at.data = p->raw_data.data;
+        else if (type == TENSOR_FLOAT || type == TENSOR_DOUBLE || type == TENSOR_INT64 || type == TENSOR_INT32 ||
+                 type == TENSOR_UINT64)
+            at.data = count == 0                   ? NULL
+                      : type == TENSOR_FLOAT       ? (const void *)p->float_data
+                      : type == TENSOR_DOUBLE      ? (const void *)p->double_data
+                      : type == TENSOR_INT64       ? (const void *)p->int64_data
+                      : type == TENSOR_INT32       ? (const void *)p->int32_data
+                                                   : (const void *)p->uint64_data;
+    }
+    if (mode == READ_CHECK)
+        goto done;
+    /* raw_data is little-endian, as is every host we build for. Borrowed bytes
+     * must be aligned for their type: protobuf does not align raw_data. */
+    if (mode == READ_BORROW && bytes && at.data && (uintptr_t)at.data % elem == 0) {
+        out->data = (void *)at.data;
+        goto done;
+    }
     out->data = malloc(bytes ? bytes : 1);
-    if (!out->data)
-        return err_set(ERR_NOMEM, "%s: initializer '%s': out of memory", source, name);
-    /* raw_data is little-endian, as is every host we build for. */
-    if (p->has_raw_data) {
+    if (!out->data) {
+        rc = err_set(ERR_NOMEM, "%s: initializer '%s': out of memory", source, name);
+        goto done;
+    }
+    *owned = 1;
+    if (at.data) {
         if (bytes)
-            memcpy(out->data, p->raw_data.data, bytes);
+            memcpy(out->data, at.data, bytes);
+    } else if (at.fd >= 0) {
+        rc = read_at(out->data, bytes, &at, source, name);
     } else
         copy_typed(out->data, type, p, (size_t)count);
-    return 0;
+    if (rc) {
+        free(out->data);
+        out->data = NULL;
+        *owned = 0;
+    }
+done:
+    if (at.fd >= 0)
+        close(at.fd);
+    return rc;
 }
 
 int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *p, const char *source, const char *data_dir)
 {
-    return read_tensor(out, p, source, data_dir, 1);
+    struct onnx_reader_files files = {.source = source, .data_dir = data_dir};
+    int owned;
+    return read_tensor(out, &owned, p, &files, READ_COPY);
 }
 
 int onnx_reader_tensor_check(struct tensor *out, const Onnx__TensorProto *p, const char *source, const char *data_dir)
 {
-    return read_tensor(out, p, source, data_dir, 0);
+    struct onnx_reader_files files = {.source = source, .data_dir = data_dir};
+    int owned;
+    return read_tensor(out, &owned, p, &files, READ_CHECK);
+}
+
+int onnx_reader_tensor_from(struct tensor *out, int *owned, const Onnx__TensorProto *p,
+                            struct onnx_reader_files *files, int check_only)
+{
+    return read_tensor(out, owned, p, files, check_only ? READ_CHECK : READ_BORROW);
 }
 
 int onnx_reader_value_info(struct tensor *out, const Onnx__ValueInfoProto *info, const char *source)

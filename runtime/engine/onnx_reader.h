@@ -7,6 +7,7 @@
 #ifndef AMLSERVE_ONNX_READER_H
 #define AMLSERVE_ONNX_READER_H
 
+#include "model_map.h"
 #include "onnx.pb-c.h"
 #include "tensor.h"
 
@@ -26,6 +27,23 @@ int onnx_reader_tensor(struct tensor *out, const Onnx__TensorProto *proto, const
  * external data: out gets type, rank and dims, out->data stays NULL. */
 int onnx_reader_tensor_check(struct tensor *out, const Onnx__TensorProto *proto, const char *source,
                              const char *data_dir);
+/* Where onnx_reader_tensor_from finds an initializer's bytes. */
+struct onnx_reader_files {
+    const char *source;         /* the model, as errors name it */
+    const char *data_dir;       /* where external data lives; NULL refuses external data */
+    const unsigned char *model; /* the input onnx_strip's references point into (the mapped file), or NULL */
+    size_t model_len;
+    struct model_map **maps; /* external data files mapped so far (grown here; the caller frees them) */
+    size_t n_maps;
+};
+/* Like onnx_reader_tensor, but borrows instead of copying wherever the bytes
+ * are aligned for their type: raw_data onnx_strip referenced in files->model,
+ * external data (its file mapped into files->maps), and the decoded proto's
+ * own fields. *owned tells whether out->data is malloc'd (the caller frees it)
+ * or borrowed (valid while the proto and the mappings live). check_only: as
+ * onnx_reader_tensor_check. */
+int onnx_reader_tensor_from(struct tensor *out, int *owned, const Onnx__TensorProto *proto,
+                            struct onnx_reader_files *files, int check_only);
 /* Fills type/rank/dims (-1 for symbolic dims) from a graph input/output. A
  * sequence gets type TENSOR_SEQUENCE and rank -1; an optional, what it holds. */
 int onnx_reader_value_info(struct tensor *out, const Onnx__ValueInfoProto *info, const char *source);

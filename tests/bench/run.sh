@@ -3,6 +3,7 @@
 # "what  amlpkg X s  peer Y s  ratio Rx" lines measured side by side in one run
 # (package.sh: podman build+save; registry.sh: skopeo push/re-push/pull; score.sh;
 # gemm.sh: the engine's sgemm vs OpenBLAS in GFLOP/s and CNN ms/image vs the reference kernels;
+# ort.sh: whole ONNX models, the engine vs ONNX Runtime (ms, ratio = ONNX Runtime time / ours);
 # sha256.sh: our SHA-256 vs OpenSSL's in GB/s).
 set -u
 cd "$(dirname "$0")"

@@ -22,7 +22,7 @@ for src in tests/fuzz/fuzz_*.c; do
   clang -std=c17 -D_GNU_SOURCE -O1 -g $SAN -fsanitize=fuzzer -I. -I"$BUILD/gen" "$src" $libs -o "$out/$name"
   [ -d "tests/fuzz/corpus/$target" ] && cp -n tests/fuzz/corpus/"$target"/* "$out/corpus/" 2>/dev/null || true
   # The ONNX node tests (libonnx-testdata) seed the model fuzzer with every operator's models.
-  if [ "$target" = onnx ] && [ -d "${ONNX_TESTDATA:-/usr/share/libonnx-testdata/data/node}" ]; then
+  if { [ "$target" = onnx ] || [ "$target" = onnx_strip ]; } && [ -d "${ONNX_TESTDATA:-/usr/share/libonnx-testdata/data/node}" ]; then
     for m in "${ONNX_TESTDATA:-/usr/share/libonnx-testdata/data/node}"/test_*/model.onnx; do
       t=${m%/model.onnx}
       cp -n "$m" "$out/corpus/node-${t##*/}.onnx" 2>/dev/null || true

@@ -1,12 +1,14 @@
 /* The optimized CPU backend: float32 MatMul, Gemm, Conv, BatchNormalization,
  * Softmax and the hot elementwise operators on SIMD kernels (sgemm.c,
- * vecmath.c) and the engine's thread pool. Anything outside the fast paths (other types,
+ * vecmath.c) and the engine's thread pool; int8 MatMulInteger/QLinearMatMul
+ * and depthwise Conv in cpu_quant.c. Anything outside the fast paths (other types,
  * unusual broadcasts, invalid inputs) is declined at run time so the
  * reference kernel answers it, with the reference's error messages. */
 #include "backend.h"
 
 #include "common/err.h"
 #include "cpu_isa.h"
+#include "cpu_quant.h"
 #include "scratch.h"
 #include "sgemm.h"
 #include "threadpool.h"
@@ -118,6 +120,9 @@ static void im2col(float *col, const float *x, const struct ops_window *w, int64
 
 static int fast_conv(const struct op_call *call)
 {
+    int depthwise = cpu_depthwise_conv(call); /* one input channel per output: no GEMM to feed */
+    if (depthwise != BACKEND_DECLINE)
+        return depthwise;
     const struct tensor *x = call->inputs[0], *wt = call->inputs[1], *bias = ops_input(call, 2);
     if (!backend_is_float(x) || !backend_is_float(wt) || (bias && !backend_is_float(bias)) || x->rank < 3 ||
         wt->rank != x->rank)
@@ -461,7 +466,8 @@ static const struct backend_kernel kernels[] = {
     {"Add", fast_add},         {"Sub", fast_sub},          {"Mul", fast_mul},
     {"Div", fast_div},         {"Relu", fast_relu},        {"LeakyRelu", fast_leaky_relu},
     {"Sigmoid", fast_sigmoid}, {"Exp", fast_exp},          {"BatchNormalization", fast_batch_norm},
-    {"Softmax", fast_softmax}, {"MaxPool", fast_max_pool},
+    {"Softmax", fast_softmax}, {"MaxPool", fast_max_pool},  {"MatMulInteger", cpu_matmul_integer},
+    {"QLinearMatMul", cpu_qlinear_matmul},
 };
 
 static op_run_fn find(const Onnx__NodeProto *node)
@@ -471,7 +477,7 @@ static op_run_fn find(const Onnx__NodeProto *node)
 
 static int claims(const struct backend_node *info)
 {
-    return find(info->node) && backend_inputs_float(info);
+    return find(info->node) && (backend_inputs_float(info) || cpu_quant_claims(info));
 }
 
 static int usable(void)

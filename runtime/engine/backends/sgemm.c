@@ -400,6 +400,129 @@ __attribute__((target("avx2,fma"))) static void small_dots_avx2(const struct gem
 }
 #endif
 
+#if HAVE_X86
+/* Transposed B (weights as exporters store Linear: [n, k]) with a few dozen
+ * rows: rows of A and of B both run along k, so 4x4 (AVX-512) or 4x2 (AVX2)
+ * blocks of dot products read them in place, no packing; B is streamed once
+ * (column blocks outside), A stays in cache (row blocks inside). */
+__attribute__((target("avx512f,avx2,fma"))) static void block_dots_avx512(const struct gemm_args *g, int64_t j0,
+                                                                          int64_t j1)
+{
+    int64_t k = g->k, k16 = k / 16 * 16;
+    for (int64_t j = j0; j < j1; j += 4) {
+        int w = j1 - j < 4 ? (int)(j1 - j) : 4;
+        const float *b0 = g->b + j * g->ldb, *b1 = g->b + (j + (w > 1)) * g->ldb, *b2 = g->b + (j + 2 * (w > 2)) * g->ldb,
+                    *b3 = g->b + (j + 3 * (w > 3)) * g->ldb;
+        for (int64_t i = 0; i < g->m; i += 4) {
+            int h = g->m - i < 4 ? (int)(g->m - i) : 4;
+            const float *a[4];
+            for (int r = 0; r < 4; r++)
+                a[r] = g->a + (i + (r < h ? r : 0)) * g->lda;
+            __m512 s00 = _mm512_setzero_ps(), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00,
+                   s13 = s00, s20 = s00, s21 = s00, s22 = s00, s23 = s00, s30 = s00, s31 = s00, s32 = s00, s33 = s00;
+            for (int64_t p = 0; p < k16; p += 16) {
+                __m512 y0 = _mm512_loadu_ps(b0 + p), y1 = _mm512_loadu_ps(b1 + p), y2 = _mm512_loadu_ps(b2 + p),
+                       y3 = _mm512_loadu_ps(b3 + p);
+                __m512 x = _mm512_loadu_ps(a[0] + p);
+                s00 = _mm512_fmadd_ps(x, y0, s00);
+                s01 = _mm512_fmadd_ps(x, y1, s01);
+                s02 = _mm512_fmadd_ps(x, y2, s02);
+                s03 = _mm512_fmadd_ps(x, y3, s03);
+                x = _mm512_loadu_ps(a[1] + p);
+                s10 = _mm512_fmadd_ps(x, y0, s10);
+                s11 = _mm512_fmadd_ps(x, y1, s11);
+                s12 = _mm512_fmadd_ps(x, y2, s12);
+                s13 = _mm512_fmadd_ps(x, y3, s13);
+                x = _mm512_loadu_ps(a[2] + p);
+                s20 = _mm512_fmadd_ps(x, y0, s20);
+                s21 = _mm512_fmadd_ps(x, y1, s21);
+                s22 = _mm512_fmadd_ps(x, y2, s22);
+                s23 = _mm512_fmadd_ps(x, y3, s23);
+                x = _mm512_loadu_ps(a[3] + p);
+                s30 = _mm512_fmadd_ps(x, y0, s30);
+                s31 = _mm512_fmadd_ps(x, y1, s31);
+                s32 = _mm512_fmadd_ps(x, y2, s32);
+                s33 = _mm512_fmadd_ps(x, y3, s33);
+            }
+            float sums[4][4] = {
+                {_mm512_reduce_add_ps(s00), _mm512_reduce_add_ps(s01), _mm512_reduce_add_ps(s02),
+                 _mm512_reduce_add_ps(s03)},
+                {_mm512_reduce_add_ps(s10), _mm512_reduce_add_ps(s11), _mm512_reduce_add_ps(s12),
+                 _mm512_reduce_add_ps(s13)},
+                {_mm512_reduce_add_ps(s20), _mm512_reduce_add_ps(s21), _mm512_reduce_add_ps(s22),
+                 _mm512_reduce_add_ps(s23)},
+                {_mm512_reduce_add_ps(s30), _mm512_reduce_add_ps(s31), _mm512_reduce_add_ps(s32),
+                 _mm512_reduce_add_ps(s33)},
+            };
+            const float *bq[4] = {b0, b1, b2, b3};
+            for (int r = 0; r < h; r++)
+                for (int q = 0; q < w; q++) {
+                    float sum = sums[r][q];
+                    for (int64_t p = k16; p < k; p++)
+                        sum += a[r][p] * bq[q][p];
+                    float *cij = g->c + (i + r) * g->ldc + j + q;
+                    *cij = g->alpha * sum + (g->acc ? *cij : 0);
+                }
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void block_dots_avx2(const struct gemm_args *g, int64_t j0, int64_t j1)
+{
+    int64_t k = g->k, k8 = k / 8 * 8;
+    for (int64_t j = j0; j < j1; j += 2) {
+        int w = j1 - j < 2 ? (int)(j1 - j) : 2;
+        const float *b0 = g->b + j * g->ldb, *b1 = g->b + (j + (w > 1)) * g->ldb;
+        for (int64_t i = 0; i < g->m; i += 4) {
+            int h = g->m - i < 4 ? (int)(g->m - i) : 4;
+            const float *a[4];
+            for (int r = 0; r < 4; r++)
+                a[r] = g->a + (i + (r < h ? r : 0)) * g->lda;
+            __m256 s00 = _mm256_setzero_ps(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00,
+                   s31 = s00;
+            for (int64_t p = 0; p < k8; p += 8) {
+                __m256 y0 = _mm256_loadu_ps(b0 + p), y1 = _mm256_loadu_ps(b1 + p);
+                __m256 x = _mm256_loadu_ps(a[0] + p);
+                s00 = _mm256_fmadd_ps(x, y0, s00);
+                s01 = _mm256_fmadd_ps(x, y1, s01);
+                x = _mm256_loadu_ps(a[1] + p);
+                s10 = _mm256_fmadd_ps(x, y0, s10);
+                s11 = _mm256_fmadd_ps(x, y1, s11);
+                x = _mm256_loadu_ps(a[2] + p);
+                s20 = _mm256_fmadd_ps(x, y0, s20);
+                s21 = _mm256_fmadd_ps(x, y1, s21);
+                x = _mm256_loadu_ps(a[3] + p);
+                s30 = _mm256_fmadd_ps(x, y0, s30);
+                s31 = _mm256_fmadd_ps(x, y1, s31);
+            }
+            float sums[4][2] = {{hsum_avx2(s00), hsum_avx2(s01)},
+                                {hsum_avx2(s10), hsum_avx2(s11)},
+                                {hsum_avx2(s20), hsum_avx2(s21)},
+                                {hsum_avx2(s30), hsum_avx2(s31)}};
+            const float *bq[2] = {b0, b1};
+            for (int r = 0; r < h; r++)
+                for (int q = 0; q < w; q++) {
+                    float sum = sums[r][q];
+                    for (int64_t p = k8; p < k; p++)
+                        sum += a[r][p] * bq[q][p];
+                    float *cij = g->c + (i + r) * g->ldc + j + q;
+                    *cij = g->alpha * sum + (g->acc ? *cij : 0);
+                }
+        }
+    }
+}
+
+static void block_dots_task(void *ctx, int index)
+{
+    const struct small_args *s = ctx;
+    const struct gemm_args *g = s->g;
+    int64_t j0 = index * s->n_step, j1 = j0 + s->n_step < g->n ? j0 + s->n_step : g->n;
+    if (j0 >= j1)
+        return;
+    (g->isa >= CPU_ISA_AVX512 ? block_dots_avx512 : block_dots_avx2)(g, j0, j1);
+}
+#endif
+
 static void small_task(void *ctx, int index)
 {
     const struct small_args *s = ctx;
@@ -457,6 +580,15 @@ void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alph
         pool_run(small_task, &s, tasks);
         return;
     }
+#if HAVE_X86
+    if (trans_b && !trans_a && m <= DIRECT_B_MAX_ROWS && g.isa >= CPU_ISA_AVX2) {
+        int64_t chunks = (n + 15) / 16;
+        int tasks = chunks < threads ? (int)chunks : threads;
+        struct small_args s = {.g = &g, .n_step = (chunks + tasks - 1) / tasks * 16};
+        pool_run(block_dots_task, &s, tasks);
+        return;
+    }
+#endif
     /* One C block per thread: split the wider side, in whole micro-tiles. */
     int64_t n_tiles = (n + NR_MAX - 1) / NR_MAX, m_tiles = (m + MR - 1) / MR;
     int64_t tn = 1, tm = 1;

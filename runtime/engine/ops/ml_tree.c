@@ -1,14 +1,16 @@
 /* TreeEnsembleRegressor and TreeEnsembleClassifier (ai.onnx.ml opsets 1 and 3).
  *
- * Nodes are named by (tree id, node id); each call resolves the children and
- * the leaves' weights to node indices once (a hash of the pairs), then walks
- * every tree for every row. Thresholds and weights are compared and summed in
+ * Nodes are named by (tree id, node id); the first run resolves the children
+ * and the leaves' weights to node indices (a hash of the pairs) and keeps the
+ * result in the node's cache (ops.h), then every run walks every tree for
+ * every row. Thresholds and weights are compared and summed in
  * double, so the opset-3 *_as_tensor double attributes keep their precision. */
 #include "ml.h"
 
 #include "common/err.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -228,6 +230,76 @@ static int64_t tree_leaf(const struct tree_ensemble *te, const struct tensor *x,
     return -1;
 }
 
+/* A parsed ensemble kept in the node's cache: its arrays live in its own arena. */
+struct tree_cache {
+    struct op_cache base;
+    struct arena arena;
+    struct tree_ensemble te;
+    int64_t n_features;
+};
+
+static void tree_cache_free(struct op_cache *self)
+{
+    struct tree_cache *tc = (struct tree_cache *)self;
+    arena_release(&tc->arena);
+    free(tc);
+}
+
+/* The ensemble for rows of n_features: from the node's cache when it was
+ * parsed for as many features, else parsed now (into the cache when the slot
+ * is free, else into local in the request's arena). */
+static int tree_get(const struct op_call *call, const struct tree_ensemble **out, struct tree_ensemble *local,
+                    const char *prefix, int64_t n_features)
+{
+    struct tree_cache *tc = call->cache ? (struct tree_cache *)atomic_load(call->cache) : NULL;
+    if (tc && tc->n_features == n_features) {
+        *out = &tc->te;
+        return 0;
+    }
+    if (call->cache && !tc && (tc = calloc(1, sizeof *tc))) {
+        tc->base.free = tree_cache_free;
+        tc->n_features = n_features;
+        arena_init(&tc->arena, 1 << 16, 0);
+        struct op_call own = *call;
+        own.arena = &tc->arena;
+        int rc = tree_load(&own, &tc->te, prefix, n_features);
+        struct op_cache *expected = NULL;
+        if (rc || !atomic_compare_exchange_strong(call->cache, &expected, &tc->base)) {
+            tree_cache_free(&tc->base);
+            if (rc)
+                return rc;
+            tc = (struct tree_cache *)expected; /* another run published first */
+            if (tc->n_features == n_features) {
+                *out = &tc->te;
+                return 0;
+            }
+        } else {
+            *out = &tc->te;
+            return 0;
+        }
+    }
+    *out = local;
+    return tree_load(call, local, prefix, n_features);
+}
+
+/* Rows are walked in chunks of this many, tree by tree: one tree's nodes stay
+ * in cache for the whole chunk instead of every tree passing through per row. */
+#define TREE_ROW_CHUNK 256
+
+/* leaves[(r - r0) · n_trees + t]: the leaf row r reaches in tree t, rows [r0, r1). -1 on a cycle. */
+static int tree_leaves(const struct tree_ensemble *te, const struct tensor *x, int64_t c, int64_t r0, int64_t r1,
+                       int64_t *leaves)
+{
+    for (int64_t t = 0; t < te->n_trees; t++)
+        for (int64_t r = r0; r < r1; r++) {
+            int64_t leaf = tree_leaf(te, x, r * c, te->roots[t]);
+            if (leaf < 0)
+                return -1;
+            leaves[(r - r0) * te->n_trees + t] = leaf;
+        }
+    return 0;
+}
+
 static int cycle_error(const struct op_call *call)
 {
     return ops_fail(call, "a tree's branches form a cycle");
@@ -236,16 +308,18 @@ static int cycle_error(const struct op_call *call)
 int op_tree_ensemble_regressor(const struct op_call *call)
 {
     const struct tensor *x = call->inputs[0];
-    struct tree_ensemble te;
+    struct tree_ensemble local;
+    const struct tree_ensemble *tp = NULL;
     int64_t n, c;
     enum ml_post post;
     int rc = ml_rows(call, x, &n, &c);
     if (!rc)
         rc = ml_post_transform(call, &post);
     if (!rc)
-        rc = tree_load(call, &te, "target", c);
+        rc = tree_get(call, &tp, &local, "target", c);
     if (rc)
         return rc;
+    const struct tree_ensemble te = *tp;
     int64_t targets = ops_attr_int(call, "n_targets", 1);
     enum { AGG_SUM, AGG_AVERAGE, AGG_MIN, AGG_MAX } agg;
     if (ml_attr_is(call, "aggregate_function", NULL) || ml_attr_is(call, "aggregate_function", "SUM"))
@@ -270,17 +344,19 @@ int op_tree_ensemble_regressor(const struct op_call *call)
     int64_t dims[2] = {n, targets};
     double *s = alloc_array(call, targets, sizeof *s);
     uint8_t *seen = alloc_array(call, targets, 1);
-    if (!s || !seen)
+    int64_t *leaves = alloc_array(call, TREE_ROW_CHUNK * te.n_trees, sizeof *leaves);
+    if (!s || !seen || !leaves)
         return err_set(ERR_LIMIT, "request memory limit reached");
     if ((rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 2, dims)))
         return rc;
     for (int64_t r = 0; r < n; r++) {
+        if (r % TREE_ROW_CHUNK == 0 &&
+            tree_leaves(&te, x, c, r, r + TREE_ROW_CHUNK < n ? r + TREE_ROW_CHUNK : n, leaves))
+            return cycle_error(call);
         memset(s, 0, (size_t)targets * sizeof *s);
         memset(seen, 0, (size_t)targets);
         for (int64_t t = 0; t < te.n_trees; t++) {
-            int64_t leaf = tree_leaf(&te, x, r * c, te.roots[t]);
-            if (leaf < 0)
-                return cycle_error(call);
+            int64_t leaf = leaves[(r % TREE_ROW_CHUNK) * te.n_trees + t];
             for (int64_t k = te.leaf_first[leaf]; k < te.leaf_first[leaf] + te.leaf_count[leaf]; k++) {
                 int64_t tg = te.weight_target[k];
                 double w = te.weight_value[k];
@@ -314,7 +390,8 @@ int op_tree_ensemble_regressor(const struct op_call *call)
 int op_tree_ensemble_classifier(const struct op_call *call)
 {
     const struct tensor *x = call->inputs[0];
-    struct tree_ensemble te;
+    struct tree_ensemble local;
+    const struct tree_ensemble *tp = NULL;
     int64_t n, c, k_labels;
     const int64_t *labels;
     enum ml_post post;
@@ -324,9 +401,10 @@ int op_tree_ensemble_classifier(const struct op_call *call)
     if (!rc)
         rc = ml_int64_labels(call, "classlabels_int64s", "classlabels_strings", &labels, &k_labels);
     if (!rc)
-        rc = tree_load(call, &te, "class", c);
+        rc = tree_get(call, &tp, &local, "class", c);
     if (rc)
         return rc;
+    const struct tree_ensemble te = *tp;
     if (k_labels < 1)
         return ops_fail(call, "classlabels_int64s is missing");
     int64_t k = k_labels < 2 ? 2 : k_labels;
@@ -343,21 +421,23 @@ int op_tree_ensemble_classifier(const struct op_call *call)
         return ops_fail(call, "%lld base_values for %lld classes", (long long)te.n_base, (long long)k_labels);
     int64_t dims[2] = {n, k};
     double *s = alloc_array(call, k, sizeof *s);
-    if (!s)
+    int64_t *leaves = alloc_array(call, TREE_ROW_CHUNK * te.n_trees, sizeof *leaves);
+    if (!s || !leaves)
         return err_set(ERR_LIMIT, "request memory limit reached");
     if ((rc = ops_alloc_output(call, 0, TENSOR_INT64, 1, dims)))
         return rc;
     if (call->n_outputs > 1 && (rc = ops_alloc_output(call, 1, TENSOR_FLOAT, 2, dims)))
         return rc;
     for (int64_t r = 0; r < n; r++) {
+        if (r % TREE_ROW_CHUNK == 0 &&
+            tree_leaves(&te, x, c, r, r + TREE_ROW_CHUNK < n ? r + TREE_ROW_CHUNK : n, leaves))
+            return cycle_error(call);
         for (int64_t j = 0; j < k; j++)
             s[j] = te.n_base == k ? te.base[j] : 0;
         if (binary && te.n_base && te.n_base != k)
             s[te.weight_target[0]] = te.base[0];
         for (int64_t t = 0; t < te.n_trees; t++) {
-            int64_t leaf = tree_leaf(&te, x, r * c, te.roots[t]);
-            if (leaf < 0)
-                return cycle_error(call);
+            int64_t leaf = leaves[(r % TREE_ROW_CHUNK) * te.n_trees + t];
             for (int64_t w = te.leaf_first[leaf]; w < te.leaf_first[leaf] + te.leaf_count[leaf]; w++)
                 s[te.weight_target[w]] += te.weight_value[w];
         }

@@ -1,8 +1,9 @@
 /* Operator kernels and the table that finds them by ONNX op_type.
  *
  * A kernel receives its input tensors, computes output shapes, allocates the
- * outputs from the per-run arena and fills them. Kernels never keep state
- * between calls and report problems through err_set naming the node: ERR_INVALID
+ * outputs from the per-run arena and fills them. Kernels keep no state between
+ * calls beyond what they derive from the node alone, in the model's per-node
+ * cache (struct op_cache), and report problems through err_set naming the node: ERR_INVALID
  * for inputs or attributes the operator's definition rejects, ERR_UNSUPPORTED
  * for valid uses (a data type, an attribute value) the engine lacks. An output
  * may alias an input's data (Reshape, Identity): tensors never own memory. */
@@ -13,6 +14,15 @@
 #include "onnx.pb-c.h"
 #include "runtime/engine/tensor.h"
 
+#include <stdatomic.h>
+
+/* What a kernel derives from a node's attributes alone (a parsed tree
+ * ensemble), built on the first run and kept with the loaded model so later
+ * runs skip it. The engine frees it with the model through free. */
+struct op_cache {
+    void (*free)(struct op_cache *self);
+};
+
 struct op_call {
     const Onnx__NodeProto *node;
     const struct tensor *const *inputs; /* NULL entries for omitted optional inputs */
@@ -21,6 +31,12 @@ struct op_call {
     int n_outputs;
     struct arena *arena;
     int opset; /* default-domain opset of the model, 0 when it imports none (= newest) */
+    /* The node's cache slot in the loaded model, or NULL (kernels then derive per call).
+     * Runs share it: publish with a compare-and-swap, never overwrite. */
+    _Atomic(struct op_cache *) *cache;
+    /* Bit j: input j is one of the model's initializers, the same bytes on every run
+     * (so what a kernel derives from it may be cached). 0 outside the engine. */
+    uint64_t constant_inputs;
 };
 
 typedef int (*op_run_fn)(const struct op_call *call);

@@ -147,6 +147,16 @@ static const char *compare(struct node_spec *s, struct tensor *in, int n_in, int
             break;
         }
         int64_t n = tensor_element_count(&want);
+        if (want.type != TENSOR_FLOAT) { /* integer kernels must agree exactly */
+            for (int64_t i = 0; i < n && !why[0]; i++) {
+                checks++;
+                double gv = tensor_load(got.type, got.data, i), wv = tensor_load(want.type, want.data, i);
+                if (gv != wv)
+                    snprintf(why, sizeof why, "%s [%s]: element %lld is %.17g, reference %.17g", s->op,
+                             cpu_isa_name(isa), (long long)i, gv, wv);
+            }
+            continue;
+        }
         const float *g = got.data, *w = want.data;
         /* Sums that cancel to near 0 differ by rounding relative to their terms, not to the result:
          * the absolute slack scales with the output's largest magnitude. */
@@ -362,6 +372,84 @@ TEST(max_pool_matches_reference)
     }
 }
 
+/* uint8/int8 values over the whole range. */
+static struct tensor q8_tensor(enum tensor_type type, int rank, const int64_t *dims)
+{
+    struct tensor t = {.type = type, .rank = rank};
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++)
+        n *= t.dims[i] = dims[i];
+    uint8_t *d = arena_alloc(&inputs_arena, (size_t)(n ? n : 1));
+    for (int64_t i = 0; i < n; i++)
+        d[i] = (uint8_t)((rand_unit() + 1.0f) * 127.99f);
+    t.data = d;
+    return t;
+}
+#define Q8(type, ...)                                                                                                  \
+    q8_tensor(type, (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__})
+
+static struct tensor scalar_of(enum tensor_type type, double v)
+{
+    struct tensor t = {.type = type, .rank = 0};
+    t.data = arena_alloc(&inputs_arena, 8);
+    tensor_store(type, t.data, 0, v);
+    return t;
+}
+
+TEST(integer_matmul_matches_reference)
+{
+    /* Rows in blocks of four and alone, column tiles of 64/32/16/8 and their tails, odd k. */
+    static const int64_t shapes[][3] = {{1, 7, 5},  {3, 13, 77},  {17, 64, 33},  {128, 96, 200},
+                                        {2, 1, 9},  {8, 31, 100}, {5, 20, 16},   {4, 3, 1}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int types = 0; types < 4; types++) {
+            enum tensor_type ta = types & 1 ? TENSOR_INT8 : TENSOR_UINT8, tb = types & 2 ? TENSOR_INT8 : TENSOR_UINT8;
+            int64_t m = shapes[i][0], k = shapes[i][1], n = shapes[i][2];
+            struct node_spec s = {.op = "MatMulInteger"};
+            struct tensor in[4] = {Q8(ta, m, k), Q8(tb, k, n), scalar_of(ta, ta == TENSOR_INT8 ? -3 : 131),
+                                   scalar_of(tb, tb == TENSOR_INT8 ? 5 : 120)};
+            CHECK_SAME(&s, in, 2); /* without zero points */
+            CHECK_SAME(&s, in, 4);
+            struct node_spec q = {.op = "QLinearMatMul"};
+            enum tensor_type ty = types == 3 ? TENSOR_INT8 : TENSOR_UINT8;
+            struct tensor qin[8] = {in[0], scalar_of(TENSOR_FLOAT, 0.02), in[2], in[1], scalar_of(TENSOR_FLOAT, 0.01),
+                                    in[3], scalar_of(TENSOR_FLOAT, 0.37), scalar_of(ty, ty == TENSOR_INT8 ? 3 : 128)};
+            CHECK_SAME(&q, qin, 8);
+        }
+    struct node_spec s = {.op = "MatMulInteger"};
+    struct tensor folded[2] = {Q8(TENSOR_UINT8, 2, 3, 17), Q8(TENSOR_INT8, 17, 33)}; /* leading dims fold into rows */
+    CHECK_SAME(&s, folded, 2);
+    struct tensor batched[2] = {Q8(TENSOR_UINT8, 2, 3, 5), Q8(TENSOR_INT8, 2, 5, 4)}; /* declined: 3-D B */
+    CHECK(compare(&s, batched, 2, 0) == NULL);
+    struct tensor per_row[3] = {Q8(TENSOR_UINT8, 3, 5), Q8(TENSOR_INT8, 5, 4), Q8(TENSOR_UINT8, 3)}; /* declined */
+    CHECK(compare(&s, per_row, 3, 0) == NULL);
+}
+
+TEST(depthwise_conv_matches_reference)
+{
+    struct {
+        int64_t x[4], k[2], strides[2], pads[4], dilations[2];
+        int bias;
+    } cases[] = {
+        {{1, 32, 30, 29}, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},
+        {{2, 8, 17, 19}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0},
+        {{1, 4, 12, 11}, {5, 3}, {1, 2}, {2, 1, 0, 2}, {1, 1}, 1},
+        {{1, 3, 15, 16}, {3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 2}, 1},
+        {{1, 5, 4, 4}, {3, 3}, {3, 3}, {0, 0, 0, 0}, {1, 1}, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct node_spec s = {.op = "Conv"};
+        int64_t c = cases[i].x[1];
+        attr_int(&s, "group", c);
+        attr_ints(&s, "strides", cases[i].strides, 2);
+        attr_ints(&s, "pads", cases[i].pads, 4);
+        attr_ints(&s, "dilations", cases[i].dilations, 2);
+        struct tensor in[3] = {T(cases[i].x[0], c, cases[i].x[2], cases[i].x[3]), T(c, 1, cases[i].k[0], cases[i].k[1]),
+                               cases[i].bias ? T(c) : NONE};
+        CHECK_SAME(&s, in, cases[i].bias ? 3 : 2);
+    }
+}
+
 TEST(non_float_inputs_are_not_claimed)
 {
     Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
@@ -447,6 +535,8 @@ int main(void)
     RUN(elementwise_matches_reference);
     RUN(batch_norm_and_softmax_match_reference);
     RUN(max_pool_matches_reference);
+    RUN(integer_matmul_matches_reference);
+    RUN(depthwise_conv_matches_reference);
     cuda_matches_reference();
     printf("# %d values compared over %d backend runs, vector paths up to %s, %d threads\n", checks, fast_runs,
            cpu_isa_name(cpu_isa_detected()), pool_threads());

@@ -405,6 +405,240 @@ TEST(stores_saturate_instead_of_overflowing)
     CHECK_NEAR(tensor_load(TENSOR_FLOAT16, &h, 0), 0.333251953125, 0);
 }
 
+static Onnx__AttributeProto ints_attr(const char *name, int64_t *v, size_t n)
+{
+    Onnx__AttributeProto a = ONNX__ATTRIBUTE_PROTO__INIT;
+    a.name = (char *)name;
+    a.has_type = 1;
+    a.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    a.n_ints = n;
+    a.ints = v;
+    return a;
+}
+
+static Onnx__AttributeProto floats_attr(const char *name, float *v, size_t n)
+{
+    Onnx__AttributeProto a = ONNX__ATTRIBUTE_PROTO__INIT;
+    a.name = (char *)name;
+    a.has_type = 1;
+    a.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS;
+    a.n_floats = n;
+    a.floats = v;
+    return a;
+}
+
+/* A tree kernel parses its ensemble on the first run and keeps it with the model:
+ * later runs (other rows, other batch sizes) must answer from the cached trees. */
+TEST(tree_ensembles_answer_the_same_from_their_cache)
+{
+    int64_t treeids[] = {0, 0, 0, 1, 1, 1}, nodeids[] = {0, 1, 2, 0, 1, 2}, featids[] = {0, 0, 0, 1, 0, 0};
+    int64_t trues[] = {1, 0, 0, 1, 0, 0}, falses[] = {2, 0, 0, 2, 0, 0};
+    float values[] = {0.5f, 0, 0, -1.0f, 0, 0}, weights[] = {10, 20, 1, 2};
+    int64_t t_tree[] = {0, 0, 1, 1}, t_node[] = {1, 2, 1, 2}, t_ids[] = {0, 0, 0, 0};
+    ProtobufCBinaryData modes[] = {{10, (uint8_t *)"BRANCH_LEQ"}, {4, (uint8_t *)"LEAF"}, {4, (uint8_t *)"LEAF"},
+                                   {10, (uint8_t *)"BRANCH_LEQ"}, {4, (uint8_t *)"LEAF"}, {4, (uint8_t *)"LEAF"}};
+    Onnx__AttributeProto attrs[] = {
+        ints_attr("nodes_treeids", treeids, 6),   ints_attr("nodes_nodeids", nodeids, 6),
+        ints_attr("nodes_featureids", featids, 6), ints_attr("nodes_truenodeids", trues, 6),
+        ints_attr("nodes_falsenodeids", falses, 6), floats_attr("nodes_values", values, 6),
+        ints_attr("target_treeids", t_tree, 4),   ints_attr("target_nodeids", t_node, 4),
+        ints_attr("target_ids", t_ids, 4),        floats_attr("target_weights", weights, 4),
+        ONNX__ATTRIBUTE_PROTO__INIT,
+    };
+    attrs[10].name = "nodes_modes";
+    attrs[10].has_type = 1;
+    attrs[10].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS;
+    attrs[10].n_strings = 6;
+    attrs[10].strings = modes;
+    Onnx__AttributeProto *pattrs[11];
+    for (int i = 0; i < 11; i++)
+        pattrs[i] = &attrs[i];
+    Onnx__TensorShapeProto__Dimension d0 = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT,
+                                      d1 = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT, *pd[] = {&d0, &d1};
+    d0.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+    d0.dim_param = "N";
+    d1.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+    d1.dim_value = 2;
+    Onnx__TensorShapeProto shape = ONNX__TENSOR_SHAPE_PROTO__INIT;
+    shape.n_dim = 2;
+    shape.dim = pd;
+    Onnx__TypeProto__Tensor tt = ONNX__TYPE_PROTO__TENSOR__INIT, to = ONNX__TYPE_PROTO__TENSOR__INIT;
+    tt.has_elem_type = to.has_elem_type = 1;
+    tt.elem_type = to.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tt.shape = &shape;
+    Onnx__TypeProto ty = ONNX__TYPE_PROTO__INIT, tyo = ONNX__TYPE_PROTO__INIT;
+    ty.value_case = tyo.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    ty.tensor_type = &tt;
+    tyo.tensor_type = &to;
+    Onnx__ValueInfoProto vx = ONNX__VALUE_INFO_PROTO__INIT, vy = ONNX__VALUE_INFO_PROTO__INIT;
+    vx.name = "X";
+    vx.type = &ty;
+    vy.name = "Y";
+    vy.type = &tyo;
+    char *node_in[] = {"X"}, *node_out[] = {"Y"};
+    Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
+    node.op_type = "TreeEnsembleRegressor";
+    node.domain = "ai.onnx.ml";
+    node.n_input = 1;
+    node.input = node_in;
+    node.n_output = 1;
+    node.output = node_out;
+    node.n_attribute = 11;
+    node.attribute = pattrs;
+    Onnx__NodeProto *nodes[] = {&node};
+    Onnx__ValueInfoProto *ins[] = {&vx}, *outs[] = {&vy};
+    Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
+    graph.name = "trees";
+    graph.n_node = 1;
+    graph.node = nodes;
+    graph.n_input = 1;
+    graph.input = ins;
+    graph.n_output = 1;
+    graph.output = outs;
+    Onnx__OperatorSetIdProto ml = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsets[] = {&ml};
+    ml.domain = "ai.onnx.ml";
+    ml.has_version = 1;
+    ml.version = 1;
+    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
+    model.has_ir_version = 1;
+    model.ir_version = 8;
+    model.n_opset_import = 1;
+    model.opset_import = opsets;
+    model.graph = &graph;
+    size_t len = onnx__model_proto__get_packed_size(&model);
+    uint8_t *bytes = malloc(len);
+    onnx__model_proto__pack(&model, bytes);
+    struct engine_model *m = NULL;
+    int rc = engine_model_load_buffer(&m, bytes, len, "trees.onnx");
+    free(bytes);
+    CHECK_EQ_INT(rc, 0);
+    /* Tree 0: x0 <= 0.5 ? 10 : 20; tree 1: x1 <= -1 ? 1 : 2; summed. */
+    float rows[][2] = {{0.2f, -2}, {0.9f, 0}, {0.5f, 5}, {7, -1}};
+    float want[] = {11, 22, 12, 21};
+    struct arena arena;
+    arena_init(&arena, 0, 0);
+    for (int round = 0; round < 3; round++) {
+        int64_t n = round == 1 ? 1 : 4; /* another batch size between two full ones */
+        struct tensor in = {.type = TENSOR_FLOAT, .rank = 2, .dims = {n, 2}, .data = rows}, out;
+        arena_reset(&arena);
+        CHECK_EQ_INT(engine_run(m, &arena, &in, &out), 0);
+        CHECK_EQ_INT(out.dims[0], n);
+        for (int64_t i = 0; i < n; i++)
+            CHECK_NEAR(((float *)out.data)[i], want[i], 1e-6);
+    }
+    /* More rows than one chunk of the tree-by-tree walk (256). */
+    static float many[600][2];
+    for (int i = 0; i < 600; i++) {
+        many[i][0] = (float)(i % 7) * 0.2f;
+        many[i][1] = (float)(i % 5) - 3;
+    }
+    struct tensor in = {.type = TENSOR_FLOAT, .rank = 2, .dims = {600, 2}, .data = many}, out;
+    arena_reset(&arena);
+    CHECK_EQ_INT(engine_run(m, &arena, &in, &out), 0);
+    for (int i = 0; i < 600; i++)
+        CHECK_NEAR(((float *)out.data)[i], (many[i][0] <= 0.5f ? 10 : 20) + (many[i][1] <= -1 ? 1 : 2), 1e-6);
+    arena_release(&arena);
+    engine_model_free(m);
+}
+
+/* The optimized backend packs a constant MatMulInteger weight once and keeps
+ * it with the model: runs after the first must use it and stay exact, and a
+ * weight fed as an input (not an initializer) must never come from the cache. */
+TEST(integer_matmul_weights_packed_once_stay_exact)
+{
+    int8_t w[5 * 3] = {1, -2, 3, 4, -5, 6, -7, 8, 127, -128, 0, 9, 10, -11, 12};
+    Onnx__TensorShapeProto__Dimension dn = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT,
+                                      dk = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT, *pd[] = {&dn, &dk};
+    dn.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+    dn.dim_param = "N";
+    dk.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+    dk.dim_value = 5;
+    Onnx__TensorShapeProto shape = ONNX__TENSOR_SHAPE_PROTO__INIT;
+    shape.n_dim = 2;
+    shape.dim = pd;
+    Onnx__TypeProto__Tensor tx = ONNX__TYPE_PROTO__TENSOR__INIT, ty = ONNX__TYPE_PROTO__TENSOR__INIT;
+    tx.has_elem_type = ty.has_elem_type = 1;
+    tx.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__UINT8;
+    ty.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
+    tx.shape = &shape;
+    Onnx__TypeProto yx = ONNX__TYPE_PROTO__INIT, yy = ONNX__TYPE_PROTO__INIT;
+    yx.value_case = yy.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    yx.tensor_type = &tx;
+    yy.tensor_type = &ty;
+    Onnx__ValueInfoProto vx = ONNX__VALUE_INFO_PROTO__INIT, vy = ONNX__VALUE_INFO_PROTO__INIT;
+    vx.name = "x";
+    vx.type = &yx;
+    vy.name = "y";
+    vy.type = &yy;
+    int64_t wdims[] = {5, 3};
+    Onnx__TensorProto wt = ONNX__TENSOR_PROTO__INIT;
+    wt.name = "w";
+    wt.has_data_type = 1;
+    wt.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT8;
+    wt.n_dims = 2;
+    wt.dims = wdims;
+    wt.has_raw_data = 1;
+    wt.raw_data.len = sizeof w;
+    wt.raw_data.data = (uint8_t *)w;
+    Onnx__TensorProto *inits[] = {&wt};
+    char *node_in[] = {"x", "w"}, *node_out[] = {"y"};
+    Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
+    node.op_type = "MatMulInteger";
+    node.n_input = 2;
+    node.input = node_in;
+    node.n_output = 1;
+    node.output = node_out;
+    Onnx__NodeProto *nodes[] = {&node};
+    Onnx__ValueInfoProto *ins[] = {&vx}, *outs[] = {&vy};
+    Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
+    graph.name = "q";
+    graph.n_node = 1;
+    graph.node = nodes;
+    graph.n_input = 1;
+    graph.input = ins;
+    graph.n_output = 1;
+    graph.output = outs;
+    graph.n_initializer = 1;
+    graph.initializer = inits;
+    Onnx__OperatorSetIdProto op = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsets[] = {&op};
+    op.has_version = 1;
+    op.version = 13;
+    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
+    model.has_ir_version = 1;
+    model.ir_version = 8;
+    model.n_opset_import = 1;
+    model.opset_import = opsets;
+    model.graph = &graph;
+    size_t len = onnx__model_proto__get_packed_size(&model);
+    uint8_t *bytes = malloc(len);
+    onnx__model_proto__pack(&model, bytes);
+    struct engine_model *m = NULL;
+    int rc = engine_model_load_buffer(&m, bytes, len, "q.onnx");
+    free(bytes);
+    CHECK_EQ_INT(rc, 0);
+    struct arena arena;
+    arena_init(&arena, 0, 0);
+    for (int round = 0; round < 3; round++) {
+        uint8_t x[8 * 5];
+        for (int i = 0; i < 8 * 5; i++)
+            x[i] = (uint8_t)(i * 37 + round * 101);
+        int64_t n = round == 1 ? 3 : 8;
+        struct tensor in = {.type = TENSOR_UINT8, .rank = 2, .dims = {n, 5}, .data = x}, out;
+        arena_reset(&arena);
+        CHECK_EQ_INT(engine_run(m, &arena, &in, &out), 0);
+        CHECK_EQ_INT(out.type, TENSOR_INT32);
+        for (int64_t i = 0; i < n; i++)
+            for (int j = 0; j < 3; j++) {
+                int32_t want = 0;
+                for (int p = 0; p < 5; p++)
+                    want += x[i * 5 + p] * w[p * 3 + j];
+                CHECK_EQ_INT(((int32_t *)out.data)[i * 3 + j], want);
+            }
+    }
+    arena_release(&arena);
+    engine_model_free(m);
+}
+
 int main(void)
 {
     RUN(ridge_example_matches_numpy);
@@ -416,5 +650,7 @@ int main(void)
     RUN(optional_outputs_may_be_left_unnamed);
     RUN(integer_division_by_zero_does_not_trap);
     RUN(stores_saturate_instead_of_overflowing);
+    RUN(tree_ensembles_answer_the_same_from_their_cache);
+    RUN(integer_matmul_weights_packed_once_stay_exact);
     TEST_EXIT();
 }

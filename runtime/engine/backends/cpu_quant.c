@@ -1,0 +1,539 @@
+/* Integer GEMM (B packed in k pairs for pmaddwd: 16 or 32 multiply-adds per
+ * instruction with AVX2 or AVX-512, accumulators held in registers over the
+ * whole k loop) and the depthwise convolution (one output row at a time,
+ * every kernel tap added while the row is in L1, FMA lanes for stride 1). */
+#include "cpu_quant.h"
+
+#include "common/err.h"
+#include "cpu_isa.h"
+#include "threadpool.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+/* ---- MatMulInteger / QLinearMatMul ---- */
+
+struct qgemm {
+    const uint8_t *a; /* [m, k], int8 or uint8 */
+    int a_signed;
+    int32_t za;
+    /* B minus its zero point as int16, k in pairs: bp[((p / 2) * n + j) * 2 + p % 2], a zero row padding odd k.
+     * One pmaddwd then multiplies and adds two k at once. */
+    const int16_t *bp;
+    int32_t *a_pairs; /* [m, (k + 1) / 2]: a_pair of every row, filled by the row's task */
+    int64_t m, n, k, rows_per_task;
+    uint32_t *c; /* int32 bits; unsigned so that overflow wraps as in hardware, not undefined */
+};
+
+static inline int32_t a_at(const struct qgemm *q, int64_t i, int64_t p)
+{
+    if (p >= q->k)
+        return 0;
+    return (q->a_signed ? (int32_t)(int8_t)q->a[i * q->k + p] : (int32_t)q->a[i * q->k + p]) - q->za;
+}
+
+/* (a_p, a_p+1) as the int16 pair pmaddwd multiplies against B's pair. */
+static inline int32_t a_pair(const struct qgemm *q, int64_t i, int64_t p)
+{
+    return (int32_t)((uint32_t)(uint16_t)(int16_t)a_at(q, i, p) | (uint32_t)(uint16_t)(int16_t)a_at(q, i, p + 1) << 16);
+}
+
+/* Columns [j0, n) of row i, one at a time: the portable path and every path's tail. */
+static void qgemm_cols_generic(const struct qgemm *q, int64_t i, int64_t j0)
+{
+    int64_t pairs = (q->k + 1) / 2;
+    for (int64_t j = j0; j < q->n; j++) {
+        uint32_t s = 0;
+        for (int64_t p2 = 0; p2 < pairs; p2++) {
+            const int16_t *b = q->bp + (p2 * q->n + j) * 2;
+            s += (uint32_t)(a_at(q, i, 2 * p2) * b[0]) + (uint32_t)(a_at(q, i, 2 * p2 + 1) * b[1]);
+        }
+        q->c[i * q->n + j] = s;
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static void qgemm_row_avx2(const struct qgemm *q, int64_t i, int64_t j)
+{
+    int64_t pairs = (q->k + 1) / 2, n = q->n;
+    const int32_t *ap = q->a_pairs + i * pairs;
+    for (; j + 32 <= n; j += 32) {
+        __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0;
+        for (int64_t p2 = 0; p2 < pairs; p2++) {
+            __m256i a = _mm256_set1_epi32(ap[p2]);
+            const __m256i *b = (const __m256i *)(q->bp + (p2 * n + j) * 2);
+            c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(a, _mm256_loadu_si256(b)));
+            c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(a, _mm256_loadu_si256(b + 1)));
+            c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(a, _mm256_loadu_si256(b + 2)));
+            c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(a, _mm256_loadu_si256(b + 3)));
+        }
+        __m256i *out = (__m256i *)(q->c + i * n + j);
+        _mm256_storeu_si256(out, c0);
+        _mm256_storeu_si256(out + 1, c1);
+        _mm256_storeu_si256(out + 2, c2);
+        _mm256_storeu_si256(out + 3, c3);
+    }
+    for (; j + 8 <= n; j += 8) {
+        __m256i c0 = _mm256_setzero_si256();
+        for (int64_t p2 = 0; p2 < pairs; p2++)
+            c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(_mm256_set1_epi32(ap[p2]),
+                                                         _mm256_loadu_si256((const __m256i *)(q->bp + (p2 * n + j) * 2))));
+        _mm256_storeu_si256((__m256i *)(q->c + i * n + j), c0);
+    }
+    qgemm_cols_generic(q, i, j);
+}
+
+__attribute__((target("avx512f,avx512bw"))) static void qgemm_row_avx512(const struct qgemm *q, int64_t i, int64_t j)
+{
+    int64_t pairs = (q->k + 1) / 2, n = q->n;
+    const int32_t *ap = q->a_pairs + i * pairs;
+    for (; j + 64 <= n; j += 64) {
+        __m512i c0 = _mm512_setzero_si512(), c1 = c0, c2 = c0, c3 = c0;
+        for (int64_t p2 = 0; p2 < pairs; p2++) {
+            __m512i a = _mm512_set1_epi32(ap[p2]);
+            const int16_t *b = q->bp + (p2 * n + j) * 2;
+            c0 = _mm512_add_epi32(c0, _mm512_madd_epi16(a, _mm512_loadu_si512(b)));
+            c1 = _mm512_add_epi32(c1, _mm512_madd_epi16(a, _mm512_loadu_si512(b + 32)));
+            c2 = _mm512_add_epi32(c2, _mm512_madd_epi16(a, _mm512_loadu_si512(b + 64)));
+            c3 = _mm512_add_epi32(c3, _mm512_madd_epi16(a, _mm512_loadu_si512(b + 96)));
+        }
+        uint32_t *out = q->c + i * n + j;
+        _mm512_storeu_si512(out, c0);
+        _mm512_storeu_si512(out + 16, c1);
+        _mm512_storeu_si512(out + 32, c2);
+        _mm512_storeu_si512(out + 48, c3);
+    }
+    for (; j + 16 <= n; j += 16) {
+        __m512i c0 = _mm512_setzero_si512();
+        for (int64_t p2 = 0; p2 < pairs; p2++)
+            c0 = _mm512_add_epi32(c0, _mm512_madd_epi16(_mm512_set1_epi32(ap[p2]),
+                                                         _mm512_loadu_si512(q->bp + (p2 * n + j) * 2)));
+        _mm512_storeu_si512(q->c + i * n + j, c0);
+    }
+    qgemm_cols_generic(q, i, j);
+}
+#endif
+
+#if defined(__x86_64__)
+/* Four rows at once over 32-column tiles: each B load feeds four rows, a quarter of the B traffic. */
+__attribute__((target("avx512f,avx512bw"))) static int64_t qgemm_rows4_avx512(const struct qgemm *q, int64_t i)
+{
+    int64_t pairs = (q->k + 1) / 2, n = q->n, j = 0;
+    const int32_t *a0 = q->a_pairs + i * pairs, *a1 = a0 + pairs, *a2 = a1 + pairs, *a3 = a2 + pairs;
+    for (; j + 32 <= n; j += 32) {
+        __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+                c31 = c00;
+        for (int64_t p2 = 0; p2 < pairs; p2++) {
+            const int16_t *b = q->bp + (p2 * n + j) * 2;
+            __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 32);
+            __m512i x = _mm512_set1_epi32(a0[p2]);
+            c00 = _mm512_add_epi32(c00, _mm512_madd_epi16(x, b0));
+            c01 = _mm512_add_epi32(c01, _mm512_madd_epi16(x, b1));
+            x = _mm512_set1_epi32(a1[p2]);
+            c10 = _mm512_add_epi32(c10, _mm512_madd_epi16(x, b0));
+            c11 = _mm512_add_epi32(c11, _mm512_madd_epi16(x, b1));
+            x = _mm512_set1_epi32(a2[p2]);
+            c20 = _mm512_add_epi32(c20, _mm512_madd_epi16(x, b0));
+            c21 = _mm512_add_epi32(c21, _mm512_madd_epi16(x, b1));
+            x = _mm512_set1_epi32(a3[p2]);
+            c30 = _mm512_add_epi32(c30, _mm512_madd_epi16(x, b0));
+            c31 = _mm512_add_epi32(c31, _mm512_madd_epi16(x, b1));
+        }
+        uint32_t *out = q->c + i * n + j;
+        _mm512_storeu_si512(out, c00);
+        _mm512_storeu_si512(out + 16, c01);
+        _mm512_storeu_si512(out + n, c10);
+        _mm512_storeu_si512(out + n + 16, c11);
+        _mm512_storeu_si512(out + 2 * n, c20);
+        _mm512_storeu_si512(out + 2 * n + 16, c21);
+        _mm512_storeu_si512(out + 3 * n, c30);
+        _mm512_storeu_si512(out + 3 * n + 16, c31);
+    }
+    return j; /* columns done in all four rows */
+}
+
+/* The same with AVX2: four rows over 16-column tiles. */
+__attribute__((target("avx2"))) static int64_t qgemm_rows4_avx2(const struct qgemm *q, int64_t i)
+{
+    int64_t pairs = (q->k + 1) / 2, n = q->n, j = 0;
+    const int32_t *a0 = q->a_pairs + i * pairs, *a1 = a0 + pairs, *a2 = a1 + pairs, *a3 = a2 + pairs;
+    for (; j + 16 <= n; j += 16) {
+        __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+                c31 = c00;
+        for (int64_t p2 = 0; p2 < pairs; p2++) {
+            const __m256i *b = (const __m256i *)(q->bp + (p2 * n + j) * 2);
+            __m256i b0 = _mm256_loadu_si256(b), b1 = _mm256_loadu_si256(b + 1);
+            __m256i x = _mm256_set1_epi32(a0[p2]);
+            c00 = _mm256_add_epi32(c00, _mm256_madd_epi16(x, b0));
+            c01 = _mm256_add_epi32(c01, _mm256_madd_epi16(x, b1));
+            x = _mm256_set1_epi32(a1[p2]);
+            c10 = _mm256_add_epi32(c10, _mm256_madd_epi16(x, b0));
+            c11 = _mm256_add_epi32(c11, _mm256_madd_epi16(x, b1));
+            x = _mm256_set1_epi32(a2[p2]);
+            c20 = _mm256_add_epi32(c20, _mm256_madd_epi16(x, b0));
+            c21 = _mm256_add_epi32(c21, _mm256_madd_epi16(x, b1));
+            x = _mm256_set1_epi32(a3[p2]);
+            c30 = _mm256_add_epi32(c30, _mm256_madd_epi16(x, b0));
+            c31 = _mm256_add_epi32(c31, _mm256_madd_epi16(x, b1));
+        }
+        __m256i *out = (__m256i *)(q->c + i * n + j);
+        _mm256_storeu_si256(out, c00);
+        _mm256_storeu_si256(out + 1, c01);
+        _mm256_storeu_si256((__m256i *)(q->c + (i + 1) * n + j), c10);
+        _mm256_storeu_si256((__m256i *)(q->c + (i + 1) * n + j) + 1, c11);
+        _mm256_storeu_si256((__m256i *)(q->c + (i + 2) * n + j), c20);
+        _mm256_storeu_si256((__m256i *)(q->c + (i + 2) * n + j) + 1, c21);
+        _mm256_storeu_si256((__m256i *)(q->c + (i + 3) * n + j), c30);
+        _mm256_storeu_si256((__m256i *)(q->c + (i + 3) * n + j) + 1, c31);
+    }
+    return j;
+}
+#endif
+
+static void qgemm_task(void *ctx, int index)
+{
+    const struct qgemm *q = ctx;
+    int64_t i0 = index * q->rows_per_task, i1 = i0 + q->rows_per_task < q->m ? i0 + q->rows_per_task : q->m;
+    int64_t pairs = (q->k + 1) / 2;
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t p2 = 0; p2 < pairs; p2++)
+            q->a_pairs[i * pairs + p2] = a_pair(q, i, 2 * p2);
+    int64_t i = i0;
+#if defined(__x86_64__)
+    /* Blocks of four rows first; the columns they leave (n not a multiple of the tile) go one row at a time. */
+    for (; cpu_isa() >= CPU_ISA_AVX2 && i + 4 <= i1; i += 4) {
+        int avx512 = cpu_isa() >= CPU_ISA_AVX512;
+        int64_t j = avx512 ? qgemm_rows4_avx512(q, i) : qgemm_rows4_avx2(q, i);
+        for (int r = 0; r < 4; r++)
+            (avx512 ? qgemm_row_avx512 : qgemm_row_avx2)(q, i + r, j);
+    }
+#endif
+    for (; i < i1; i++) {
+#if defined(__x86_64__)
+        if (cpu_isa() >= CPU_ISA_AVX512) {
+            qgemm_row_avx512(q, i, 0);
+            continue;
+        }
+        if (cpu_isa() >= CPU_ISA_AVX2) {
+            qgemm_row_avx2(q, i, 0);
+            continue;
+        }
+#endif
+        qgemm_cols_generic(q, i, 0);
+    }
+}
+
+static int is_q8(const struct tensor *t)
+{
+    return t && (t->type == TENSOR_UINT8 || t->type == TENSOR_INT8);
+}
+
+static int scalar_zero_point(const struct tensor *zp, const struct tensor *of, int32_t *out)
+{
+    *out = 0;
+    if (!zp)
+        return 1;
+    if (zp->type != of->type || tensor_element_count(zp) != 1)
+        return 0;
+    *out = zp->type == TENSOR_INT8 ? *(const int8_t *)zp->data : *(const uint8_t *)zp->data;
+    return 1;
+}
+
+/* B minus its zero point as int16 in k pairs (struct qgemm's layout). */
+static void pack_b_pairs(int16_t *bp, const struct tensor *b, int32_t zb, int64_t k, int64_t n)
+{
+    int64_t pairs = (k + 1) / 2;
+    for (int64_t p = 0; p < 2 * pairs; p++) {
+        int16_t *row = bp + (p / 2) * n * 2 + p % 2;
+        if (p >= k)
+            for (int64_t j = 0; j < n; j++)
+                row[2 * j] = 0;
+        else if (b->type == TENSOR_INT8)
+            for (int64_t j = 0; j < n; j++)
+                row[2 * j] = (int16_t)(((const int8_t *)b->data)[p * n + j] - zb);
+        else
+            for (int64_t j = 0; j < n; j++)
+                row[2 * j] = (int16_t)(((const uint8_t *)b->data)[p * n + j] - zb);
+    }
+}
+
+/* Packed weights kept with the model (the node's cache) for a constant B. */
+struct qpack {
+    struct op_cache base;
+    const void *b_data;
+    enum tensor_type b_type;
+    int32_t zb;
+    int64_t k, n;
+    int16_t *bp;
+};
+
+static void qpack_free(struct op_cache *self)
+{
+    struct qpack *qp = (struct qpack *)self;
+    free(qp->bp);
+    free(qp);
+}
+
+/* B packed: once per model when B is an initializer (input b_index constant), else per call in the arena. */
+static const int16_t *packed_b(const struct op_call *call, int b_index, const struct tensor *b, int32_t zb, int64_t k,
+                               int64_t n)
+{
+    size_t bytes = (size_t)((k + 1) / 2 * 2 * n) * sizeof(int16_t) + 1;
+    int constant = call->cache && (call->constant_inputs >> b_index & 1);
+    struct qpack *qp = constant ? (struct qpack *)atomic_load(call->cache) : NULL;
+    if (qp && qp->b_data == b->data && qp->b_type == b->type && qp->zb == zb && qp->k == k && qp->n == n)
+        return qp->bp;
+    if (constant && !qp && (qp = calloc(1, sizeof *qp))) {
+        *qp = (struct qpack){.base.free = qpack_free, .b_data = b->data, .b_type = b->type, .zb = zb, .k = k, .n = n,
+                             .bp = malloc(bytes)};
+        struct op_cache *expected = NULL;
+        if (qp->bp) {
+            pack_b_pairs(qp->bp, b, zb, k, n);
+            if (atomic_compare_exchange_strong(call->cache, &expected, &qp->base))
+                return qp->bp;
+        }
+        qpack_free(&qp->base); /* another run published first, or no memory: pack this call's own */
+    }
+    int16_t *bp = arena_alloc(call->arena, bytes);
+    if (bp)
+        pack_b_pairs(bp, b, zb, k, n);
+    return bp;
+}
+
+/* acc = (A - za)(B - zb) for A [..., m, k] (leading dims folded into rows) and a 2-D B [k, n], B being input b_index. */
+static int qgemm_run(const struct op_call *call, uint32_t **acc, int64_t *dims, int *rank, const struct tensor *a,
+                     const struct tensor *b, int b_index, const struct tensor *azp, const struct tensor *bzp)
+{
+    int32_t za, zb;
+    if (!is_q8(a) || !is_q8(b) || a->rank < 2 || b->rank != 2 || !scalar_zero_point(azp, a, &za) ||
+        !scalar_zero_point(bzp, b, &zb))
+        return BACKEND_DECLINE;
+    int64_t k = a->dims[a->rank - 1], n = b->dims[1], m = 1;
+    if (b->dims[0] != k)
+        return BACKEND_DECLINE;
+    for (int i = 0; i < a->rank - 1; i++) {
+        m *= a->dims[i];
+        dims[i] = a->dims[i];
+    }
+    dims[a->rank - 1] = n;
+    *rank = a->rank;
+    if (m < 0 || n < 0 || k < 0 || (n && k > ((int64_t)1 << 40) / n))
+        return BACKEND_DECLINE;
+    int64_t pairs = (k + 1) / 2;
+    const int16_t *bp = packed_b(call, b_index, b, zb, k, n);
+    uint32_t *c = arena_alloc(call->arena, (size_t)(m * n) * sizeof *c + 1);
+    int32_t *a_pairs = arena_alloc(call->arena, (size_t)(m * pairs) * sizeof *a_pairs + 1);
+    if (!bp || !c || !a_pairs)
+        return BACKEND_DECLINE; /* the reference reports the memory limit */
+    struct qgemm q = {.a = a->data, .a_signed = a->type == TENSOR_INT8, .za = za, .bp = bp, .a_pairs = a_pairs, .m = m, .n = n, .k = k,
+                      .c = c};
+    /* Tasks of at least ~64K multiply-adds, at most one per row. */
+    int64_t work = n * k > 0 ? n * k : 1;
+    q.rows_per_task = work >= 65536 ? 4 : (65536 / work + 3) / 4 * 4;
+    int64_t tasks = m ? (m + q.rows_per_task - 1) / q.rows_per_task : 0;
+    if (tasks > 1 << 20) {
+        q.rows_per_task = (m + (1 << 20) - 1) >> 20;
+        tasks = (m + q.rows_per_task - 1) / q.rows_per_task;
+    }
+    pool_run(qgemm_task, &q, (int)tasks);
+    *acc = c;
+    return 0;
+}
+
+int cpu_matmul_integer(const struct op_call *call)
+{
+    uint32_t *acc;
+    int64_t dims[TENSOR_MAX_RANK];
+    int rank;
+    int rc = qgemm_run(call, &acc, dims, &rank, call->inputs[0], call->inputs[1], 1, ops_input(call, 2),
+                       ops_input(call, 3));
+    if (rc)
+        return rc;
+    call->outputs[0] = (struct tensor){.type = TENSOR_INT32, .rank = rank, .data = acc};
+    for (int i = 0; i < rank; i++)
+        call->outputs[0].dims[i] = dims[i];
+    return 0;
+}
+
+int cpu_qlinear_matmul(const struct op_call *call)
+{
+    const struct tensor *as = call->inputs[1], *bs = call->inputs[4], *ys = call->inputs[6], *yzp = call->inputs[7];
+    if (!backend_is_float(as) || !backend_is_float(bs) || !backend_is_float(ys) || !is_q8(yzp) ||
+        tensor_element_count(as) != 1 || tensor_element_count(bs) != 1 || tensor_element_count(ys) != 1 ||
+        tensor_element_count(yzp) != 1)
+        return BACKEND_DECLINE;
+    uint32_t *acc;
+    int64_t dims[TENSOR_MAX_RANK];
+    int rank;
+    int rc =
+        qgemm_run(call, &acc, dims, &rank, call->inputs[0], call->inputs[3], 3, call->inputs[2], call->inputs[5]);
+    if (!rc)
+        rc = ops_alloc_output(call, 0, yzp->type, rank, dims);
+    if (rc)
+        return rc;
+    /* The reference's arithmetic exactly: scale in double, round half to even, saturate. */
+    double scale = (double)*(const float *)as->data * *(const float *)bs->data / *(const float *)ys->data;
+    int s8 = yzp->type == TENSOR_INT8;
+    double z = s8 ? *(const int8_t *)yzp->data : *(const uint8_t *)yzp->data;
+    double lo = s8 ? -128 : 0, hi = s8 ? 127 : 255;
+    int64_t count = tensor_element_count(&call->outputs[0]);
+    for (int64_t i = 0; i < count; i++) {
+        double v = nearbyint((double)(int32_t)acc[i] * scale + z);
+        v = isnan(v) ? 0 : v < lo ? lo : v > hi ? hi : v;
+        if (s8)
+            ((int8_t *)call->outputs[0].data)[i] = (int8_t)v;
+        else
+            ((uint8_t *)call->outputs[0].data)[i] = (uint8_t)v;
+    }
+    return 0;
+}
+
+/* ---- depthwise Conv ---- */
+
+struct depthwise {
+    const float *x, *w, *bias;
+    float *y;
+    int64_t channels, in_h, in_w, out_h, out_w, kh, kw;
+    int64_t stride_h, stride_w, pad_h, pad_w, dil_h, dil_w;
+};
+
+/* y[0, n) += v · x[0, n) */
+static void axpy_generic(float *restrict y, float v, const float *restrict x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] += v * x[i];
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) static void axpy_avx2(float *restrict y, float v, const float *restrict x,
+                                                          int64_t n)
+{
+    __m256 vv = _mm256_set1_ps(v);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(vv, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    axpy_generic(y + i, v, x + i, n - i);
+}
+
+__attribute__((target("avx512f"))) static void axpy_avx512(float *restrict y, float v, const float *restrict x,
+                                                           int64_t n)
+{
+    __m512 vv = _mm512_set1_ps(v);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(vv, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, m,
+                              _mm512_fmadd_ps(vv, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+#endif
+
+typedef void (*axpy_fn)(float *restrict, float, const float *restrict, int64_t);
+
+static axpy_fn axpy_for_isa(void)
+{
+#if defined(__x86_64__)
+    if (cpu_isa() >= CPU_ISA_AVX512)
+        return axpy_avx512;
+    if (cpu_isa() >= CPU_ISA_AVX2)
+        return axpy_avx2;
+#endif
+    return axpy_generic;
+}
+
+/* One (image, channel) plane, one output row at a time: the row starts at the
+ * bias and gets every kernel tap added while it is in L1. */
+static void depthwise_plane(void *ctx, int index)
+{
+    const struct depthwise *d = ctx;
+    axpy_fn axpy = axpy_for_isa();
+    int64_t c = index % d->channels;
+    const float *x = d->x + (int64_t)index * d->in_h * d->in_w, *w = d->w + c * d->kh * d->kw;
+    float *y = d->y + (int64_t)index * d->out_h * d->out_w;
+    float b = d->bias ? d->bias[c] : 0.0f;
+    int64_t st = d->stride_w;
+    for (int64_t oh = 0; oh < d->out_h; oh++) {
+        float *yr = y + oh * d->out_w;
+        for (int64_t ow = 0; ow < d->out_w; ow++)
+            yr[ow] = b;
+        for (int64_t r = 0; r < d->kh; r++) {
+            int64_t ih = oh * d->stride_h - d->pad_h + r * d->dil_h;
+            if (ih < 0 || ih >= d->in_h)
+                continue;
+            for (int64_t s = 0; s < d->kw; s++) {
+                float v = w[r * d->kw + s];
+                int64_t off = s * d->dil_w - d->pad_w;
+                /* ow in [lo, hi) reads inside the row */
+                int64_t lo = off >= 0 ? 0 : (-off + st - 1) / st;
+                int64_t hi = d->in_w - off <= 0 ? 0 : (d->in_w - off + st - 1) / st;
+                if (hi > d->out_w)
+                    hi = d->out_w;
+                if (lo >= hi)
+                    continue;
+                const float *xr = x + ih * d->in_w + off;
+                if (st == 1)
+                    axpy(yr + lo, v, xr + lo, hi - lo);
+                else
+                    for (int64_t ow = lo; ow < hi; ow++)
+                        yr[ow] += v * xr[ow * st];
+            }
+        }
+    }
+}
+
+int cpu_depthwise_conv(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0], *wt = call->inputs[1], *bias = ops_input(call, 2);
+    if (!backend_is_float(x) || !backend_is_float(wt) || (bias && !backend_is_float(bias)) || x->rank != 4 ||
+        wt->rank != 4)
+        return BACKEND_DECLINE;
+    int64_t channels = x->dims[1];
+    if (ops_attr_int(call, "group", 1) != channels || channels < 1 || wt->dims[0] != channels || wt->dims[1] != 1 ||
+        (bias && (bias->rank != 1 || bias->dims[0] != channels)))
+        return BACKEND_DECLINE;
+    struct ops_window win;
+    if (ops_window_init(call, &win, x, wt->dims + 2)) {
+        err_clear(); /* the reference reports it */
+        return BACKEND_DECLINE;
+    }
+    size_t nks;
+    const int64_t *ks = ops_attr_ints(call, "kernel_shape", &nks);
+    for (size_t i = 0; ks && i < nks && i < 2; i++)
+        if (ks[i] != wt->dims[2 + i])
+            return BACKEND_DECLINE;
+    /* ops_window keeps spatial dims right-aligned in OPS_MAX_SPATIAL slots: H, W are the last two. */
+    int hs = OPS_MAX_SPATIAL - 2, ws = OPS_MAX_SPATIAL - 1;
+    int64_t dims[4] = {x->dims[0], channels, win.out[hs], win.out[ws]};
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 4, dims);
+    if (rc)
+        return rc;
+    struct depthwise d = {
+        .x = x->data, .w = wt->data, .bias = bias ? bias->data : NULL, .y = call->outputs[0].data,
+        .channels = channels, .in_h = win.in[hs], .in_w = win.in[ws], .out_h = win.out[hs], .out_w = win.out[ws],
+        .kh = win.kernel[hs], .kw = win.kernel[ws], .stride_h = win.stride[hs], .stride_w = win.stride[ws],
+        .pad_h = win.pad_begin[hs], .pad_w = win.pad_begin[ws], .dil_h = win.dilation[hs], .dil_w = win.dilation[ws],
+    };
+    int64_t planes = x->dims[0] * channels;
+    if (planes > 0 && d.out_h * d.out_w > 0)
+        pool_run(depthwise_plane, &d, (int)planes);
+    return 0;
+}
+
+int cpu_quant_claims(const struct backend_node *info)
+{
+    const char *op = info->node->op_type;
+    if (strcmp(op, "MatMulInteger") && strcmp(op, "QLinearMatMul"))
+        return 0;
+    for (int i = 0; i < info->n_inputs; i++) {
+        const struct tensor *t = info->inputs[i];
+        if (t && t->type != TENSOR_UNDEFINED && t->type != TENSOR_FLOAT && !is_q8(t))
+            return 0;
+    }
+    return 1;
+}
