@@ -405,9 +405,20 @@ static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t 
     return 0;
 }
 
-/* A GPU environment without a base image gets Azure ML's default GPU image, as Azure does; that image
- * has one CUDA version, so asking for another needs a base image that has it. */
-static int environment_defaults(struct spec_environment *e, const char *file)
+/* What only an image with an interpreter and a shell can run: an entry script (Python workers), conda
+ * or pip dependencies to install, Docker steps. A user-managed environment installs nothing. */
+static int needs_python_base(const struct spec *spec)
+{
+    const struct spec_environment *e = &spec->environment;
+    int installs = e->conda && !e->python_user_managed && (e->conda->n_deps || e->conda->n_pip);
+    return spec->inference.entry_script || installs || e->n_docker_steps;
+}
+
+/* No base image: Azure ML's default GPU image with gpu.enabled, its default CPU image when the package
+ * needs Python or a shell (as Azure ML builds every environment on one), scratch otherwise (an ONNX
+ * package needs nothing below amlserve). The GPU image has one CUDA version, so asking for another
+ * needs a base image that has it. */
+static int environment_defaults(struct spec_environment *e, const char *file, int needs_python)
 {
     if (!e->base_image && e->gpu_enabled && e->cuda_version && strcmp(e->cuda_version, SPEC_DEFAULT_GPU_CUDA_VERSION))
         return err_set(ERR_INVALID,
@@ -415,7 +426,9 @@ static int environment_defaults(struct spec_environment *e, const char *file)
                        "has CUDA " SPEC_DEFAULT_GPU_CUDA_VERSION
                        "; set environment.base_image to an image with CUDA %s",
                        file, e->line, e->cuda_version, SPEC_DEFAULT_GPU_BASE_IMAGE, e->cuda_version);
-    const char *base = e->gpu_enabled ? SPEC_DEFAULT_GPU_BASE_IMAGE : SPEC_DEFAULT_BASE_IMAGE;
+    const char *base = e->gpu_enabled  ? SPEC_DEFAULT_GPU_BASE_IMAGE
+                       : needs_python ? SPEC_DEFAULT_CPU_BASE_IMAGE
+                                      : SPEC_DEFAULT_BASE_IMAGE;
     int rc = e->base_image ? 0 : dup_into(&e->base_image, base);
     return rc || e->python_interpreter ? rc : dup_into(&e->python_interpreter, "python");
 }
@@ -424,7 +437,7 @@ static int environment_defaults(struct spec_environment *e, const char *file)
  * outside the image-name alphabet turned into '-'. */
 int spec_finish(struct spec *spec)
 {
-    int rc = environment_defaults(&spec->environment, spec->file);
+    int rc = environment_defaults(&spec->environment, spec->file, needs_python_base(spec));
     if (rc)
         return rc;
     const struct spec_model *first = &spec->models[0];
