@@ -18,6 +18,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_hash(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
+int cmd_lock(int argc, char **argv);
 
 /* Prints "amlpkg: <message>" for a failed command and returns EXIT_FAIL. */
 int cmd_report_error(int code);

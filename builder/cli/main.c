@@ -31,6 +31,7 @@ static const struct command commands[] = {
     {"serve", cmd_serve, "run a package's scoring service on this host, without an image"},
     {"profile", cmd_profile, "load-test a package's service and recommend CPU, memory and replicas"},
     {"hash", cmd_hash, "print the environment key of a spec"},
+    {"lock", cmd_lock, "resolve a conda environment against its channels into a lock file"},
     {"cache", cmd_cache, "list, check and clean the local environment cache"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},

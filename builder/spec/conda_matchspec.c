@@ -153,7 +153,12 @@ static int set_version(struct conda_matchspec *m, const char *version, const cha
 {
     if (!version || !version[0] || !strcmp(version, "*"))
         return 0;
-    return conda_vspec_parse(&m->version, version, context);
+    int rc = conda_vspec_parse(&m->version, version, context);
+    if (!rc && !strcmp(conda_vspec_text(m->version), "*")) { /* ">=*" and friends: any version */
+        conda_vspec_free(m->version);
+        m->version = NULL;
+    }
+    return rc;
 }
 
 static int canonical(struct conda_matchspec *m)
@@ -208,7 +213,7 @@ int conda_matchspec_parse(struct conda_matchspec **out, const char *text, const 
     if (colons) {
         *colons = '\0';
         trim(&s);
-        if (!s[0] || strpbrk(s, " =<>!~")) {
+        if (!s[0]) {
             rc = bad(context, text, "expected a channel before '::'");
             goto done;
         }
@@ -219,7 +224,7 @@ int conda_matchspec_parse(struct conda_matchspec **out, const char *text, const 
         s = colons + 2;
     }
     trim(&s);
-    for (char *p = s; *p; p++)
+    for (char *p = s; *p && !strchr(" \t=<>!~", *p); p++) /* names are case-insensitive, builds are not */
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
     char *p = s;
@@ -281,13 +286,27 @@ int conda_matchspec_parse(struct conda_matchspec **out, const char *text, const 
         rc = bad(context, text, "build_number must be a whole number");
         goto done;
     }
-    if ((rc = set_version(m, version, context)))
+    /* Builds and channels are single words: what the canonical text writes must read back the same. */
+    if (build && strpbrk(build, " \t#[]")) {
+        rc = bad(context, text, "a build string has no spaces, '#', '[' or ']'");
+        goto done;
+    }
+    if (m->channel && (!m->channel[0] || strpbrk(m->channel, " \t#[]=<>!~") || strstr(m->channel, "::") ||
+                       m->channel[strlen(m->channel) - 1] == ':')) {
+        rc = bad(context, text, "a channel is a name or URL without spaces, '#', '[', ']' or operators");
+        goto done;
+    }
+    char where[CONDA_MATCHSPEC_MAX + 700];
+    snprintf(where, sizeof where, "%s: '%s'", context, text);
+    if ((rc = set_version(m, version, where)))
         goto done;
     if (build && build[0] && strcmp(build, "*") && !(m->build = strdup(build))) {
         rc = nomem();
         goto done;
     }
     rc = canonical(m);
+    if (!rc && strlen(m->text) > CONDA_MATCHSPEC_MAX) /* the canonical form must read back too */
+        rc = err_set(ERR_LIMIT, "%s: package spec longer than %d characters", context, CONDA_MATCHSPEC_MAX);
 done:
     free(copy);
     free(owned_version);

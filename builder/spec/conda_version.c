@@ -220,7 +220,7 @@ static int compare_comps(const struct conda_version *a, const struct comp *ca, s
                          const struct comp *cb, size_t nb, size_t lim)
 {
     for (size_t i = 0; i < na || i < nb; i++) {
-        const struct comp *x = i < na ? &ca[i] : NULL, *y = i < nb ? &cb[i] : NULL;
+        const struct comp *x = ca && i < na ? &ca[i] : NULL, *y = cb && i < nb ? &cb[i] : NULL;
         size_t nx = x ? x->n : 0, ny = y ? y->n : 0;
         nx = nx < lim ? nx : lim;
         ny = ny < lim ? ny : lim;
@@ -538,6 +538,10 @@ int conda_vspec_parse(struct conda_vspec **out, const char *text, const char *co
     if (!rc && *ps.p) {
         conda_vspec_free(s);
         return bad_spec(&ps, *ps.p == ')' ? "unbalanced ')'" : "unexpected text");
+    }
+    if (!rc && strlen(s->text) > CONDA_VSPEC_MAX) { /* the canonical form must read back too */
+        conda_vspec_free(s);
+        return err_set(ERR_LIMIT, "%s: version spec longer than %d characters", context, CONDA_VSPEC_MAX);
     }
     if (!rc)
         *out = s;
