@@ -34,7 +34,8 @@ static const char lock_usage[] =
     "                          __unix=0: Azure ML's default CPU image); e.g. --virtual __cuda=12.2\n"
     "  -h, --help              show this help\n"
     "\n"
-    "Not yet: the pip section (refused, naming the line), and `build` installing from the lock.\n";
+    "A spec's environment.lock_file names the lock: it joins the environment key, builds install it\n"
+    "with `conda create --file`, and a stale one is refused. Not yet: the pip section (refused).\n";
 
 /* An amlpkg spec has a top-level models: key; a conda environment file never does. */
 static int looks_like_spec(const char *path)

@@ -2,6 +2,7 @@
 
 #include "builder/env/conda_channel.h"
 #include "builder/env/conda_solve.h"
+#include "builder/spec/conda_lockfile.h"
 #include "common/err.h"
 
 #include <stdio.h>
@@ -13,47 +14,9 @@ static int nomem(void)
     return err_set(ERR_NOMEM, "out of memory");
 }
 
-static int compare_strings(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int conda_lock_input_digest(char out[DIGEST_STRING_SIZE], const struct conda_env *env, const char *subdir)
 {
-    struct buf b;
-    buf_init(&b, 0);
-    char **specs = calloc(env->n_deps + 1, sizeof *specs);
-    int rc = specs ? buf_appendf(&b, "amlpkg-lock-1\nsubdir %s\n", subdir) : nomem();
-    for (size_t i = 0; i < env->n_channels && !rc; i++)
-        rc = buf_appendf(&b, "channel %s\n", env->channels[i]);
-    for (size_t i = 0; i < env->n_deps && !rc; i++)
-        specs[i] = env->deps[i].canon;
-    if (!rc)
-        qsort(specs, env->n_deps, sizeof *specs, compare_strings);
-    for (size_t i = 0; i < env->n_deps && !rc; i++)
-        rc = buf_appendf(&b, "spec %s\n", specs[i]);
-    for (size_t i = 0; i < env->n_pip && !rc; i++)
-        rc = buf_appendf(&b, "pip %s\n", env->pip[i].canon);
-    rc = rc ? rc : digest_buffer(out, b.data, b.len);
-    free(specs);
-    buf_release(&b);
-    return rc;
-}
-
-int conda_lock_read_input(char out[DIGEST_STRING_SIZE], const char *text, const char *file)
-{
-    size_t plen = strlen(CONDA_LOCK_INPUT_PREFIX);
-    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        if (strncmp(line, CONDA_LOCK_INPUT_PREFIX, plen))
-            continue;
-        const char *d = line + plen;
-        if (strncmp(d, "sha256:", 7) || strspn(d + 7, "0123456789abcdef") != 64)
-            break;
-        snprintf(out, DIGEST_STRING_SIZE, "%.71s", d);
-        return 0;
-    }
-    return err_set(ERR_INVALID, "%s: not a lock written by amlpkg lock (no valid '%s' line): run amlpkg lock", file,
-                   CONDA_LOCK_INPUT_PREFIX "sha256:...");
+    return conda_lockfile_input_digest(out, env, subdir);
 }
 
 /* Azure ML's default CPU image (Ubuntu 22.04): what its packages may rely on. */
@@ -156,7 +119,7 @@ int conda_lock_resolve(struct buf *out, const struct conda_env *env, const char 
                          "# Written by amlpkg lock from %s; do not edit: run amlpkg lock again.\n"
                          "# Conda's explicit format: conda create -p PREFIX --file THIS installs exactly these.\n"
                          "%s%s\n# platform: %s\n@EXPLICIT\n",
-                         source, CONDA_LOCK_INPUT_PREFIX, input, subdir);
+                         source, CONDA_LOCKFILE_INPUT_PREFIX, input, subdir);
     for (size_t i = 0; i < n && !rc; i++) {
         const struct conda_record *r = &repo.records[picked[i]];
         rc = buf_appendf(out, "%s/%s/%s#%s\n", channel_url_of(urls, env, r), r->subdir, r->fn, r->sha256);

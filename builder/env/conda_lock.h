@@ -29,7 +29,6 @@
 #include "common/buf.h"
 
 #define CONDA_LOCK_DEFAULT_SUBDIR "linux-64"
-#define CONDA_LOCK_INPUT_PREFIX "# amlpkg-input: "
 
 struct conda_lock_options {
     const char *subdir;          /* NULL: CONDA_LOCK_DEFAULT_SUBDIR */
@@ -40,8 +39,7 @@ struct conda_lock_options {
 
 int conda_lock_resolve(struct buf *out, const struct conda_env *env, const char *source,
                        const struct conda_lock_options *opt);
+/* conda_lockfile_input_digest (builder/spec/conda_lockfile.h), which the lock records. */
 int conda_lock_input_digest(char out[DIGEST_STRING_SIZE], const struct conda_env *env, const char *subdir);
-/* The input digest a lock text records; ERR_INVALID naming file when it has none. */
-int conda_lock_read_input(char out[DIGEST_STRING_SIZE], const char *text, const char *file);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "builder/spec/conda.h"
+#include "builder/spec/conda_lockfile.h"
 #include "builder/sys/fsutil.h"
 #include "builder/spec/spec_sections.h"
 #include "builder/spec/yaml_tree.h"
@@ -16,7 +17,7 @@ static const char *const top_fields[] = {"models", "inference", "environment", "
 static const char *const model_fields[] = {"name", "version", "path", "framework", "tags", NULL};
 static const char *const output_fields[] = {"name", "tag", NULL};
 static const char *const environment_fields[] = {"name", "conda_file", "conda",  "base_image", "docker_steps",
-                                                 "env",  "gpu",        "python", NULL};
+                                                 "env",  "gpu",        "python", "lock_file", NULL};
 static const char *const gpu_fields[] = {"enabled", "cuda_version", NULL};
 static const char *const python_fields[] = {"interpreter_path", "user_managed", NULL};
 
@@ -86,6 +87,7 @@ void spec_free(struct spec *spec)
     struct spec_environment *e = &spec->environment;
     free(e->name);
     free(e->conda_file);
+    free(e->lock_file);
     conda_free(e->conda);
     free(e->base_image);
     for (size_t i = 0; i < e->n_docker_steps; i++)
@@ -342,6 +344,37 @@ static int read_python(struct spec_environment *e, struct yaml_tree *t, yaml_nod
     return 0;
 }
 
+/* environment.lock_file: a lock written by `amlpkg lock` from this very conda environment; a stale one
+ * (resolved from other specs or channels) is refused here, before anything is built. */
+static int read_lock_file(struct spec_environment *e, struct yaml_tree *t, yaml_node_t *node, const char *dir)
+{
+    const char *s = NULL;
+    int line = yaml_tree_line(node), rc = yaml_tree_string(t, node, "environment.lock_file", &s);
+    if (rc)
+        return rc;
+    if (!s[0])
+        return err_set(ERR_INVALID, "%s:%d: environment.lock_file: empty path", t->file, line);
+    if (!e->conda)
+        return err_set(ERR_INVALID,
+                       "%s:%d: environment.lock_file: give the conda environment it was resolved from "
+                       "(conda_file or conda)",
+                       t->file, line);
+    if (e->conda->n_pip)
+        return err_set(ERR_UNSUPPORTED,
+                       "%s:%d: environment.lock_file: the environment has pip requirements, which amlpkg lock does "
+                       "not lock yet",
+                       t->file, line);
+    if (!(e->lock_file = fs_resolve(dir, s)))
+        return err_set(ERR_NOMEM, "out of memory");
+    struct stat st;
+    if (stat(e->lock_file, &st) != 0 || !S_ISREG(st.st_mode))
+        return err_set(ERR_NOTFOUND, "%s:%d: environment.lock_file: no such file '%s' (write it with amlpkg lock)",
+                       t->file, line, e->lock_file);
+    char context[4200];
+    snprintf(context, sizeof context, "%s:%d: environment.lock_file", t->file, line);
+    return conda_lockfile_check(e->lock_digest, e->lock_file, e->conda, context);
+}
+
 static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
 {
     struct spec_environment *e = &spec->environment;
@@ -394,6 +427,9 @@ static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t 
             return rc;
     }
     if (inline_conda && (rc = conda_from_node(&e->conda, t, inline_conda, "environment.conda")))
+        return rc;
+    yaml_node_t *lock = yaml_tree_get(t, node, "lock_file");
+    if (lock && (rc = read_lock_file(e, t, lock, spec->dir)))
         return rc;
     if (e->conda && e->python_user_managed) {
         yaml_node_t *at = file ? file : inline_conda;

@@ -61,6 +61,8 @@ struct spec_environment {
     int line;                /* where the section starts, 0 when absent */
     char *name;              /* informational, may be NULL; not part of the key */
     char *conda_file;        /* resolved path, or NULL (inline conda: or none) */
+    char *lock_file;         /* environment.lock_file resolved, or NULL: checked against conda (not stale) */
+    char lock_digest[72];    /* "sha256:<hex>" of the lock file's bytes (part of the key), "" without one */
     struct conda_env *conda; /* from conda_file or the inline conda mapping, or NULL */
     char *base_image;        /* as set; else the GPU default with gpu.enabled, the CPU default when the
                                 package needs Python or a shell (see spec_finish), "scratch" otherwise */

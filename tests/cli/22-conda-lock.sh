@@ -90,3 +90,28 @@ cp "$ROOT/examples/onnx-ridge/model.onnx" m.onnx
 printf 'models: [{name: m, version: 1, path: m.onnx}]\nenvironment:\n  conda_file: env.yml\n' > spec.yaml
 check "an amlpkg spec locks its environment.conda_file" bash -c "
   '$AMLPKG' lock spec.yaml > spec.lock && diff <(grep -v '^# Written' spec.lock) <(grep -v '^# Written' env.lock)"
+
+# environment.lock_file: the lock is part of the environment key, the Dockerfile installs it as is,
+# and a stale lock (the environment changed since) is refused before anything is built.
+cp env.yml envl.yml && "$AMLPKG" lock envl.yml -o envl.lock 2>/dev/null
+printf 'models: [{name: m, version: 1, path: m.onnx}]\nenvironment:\n  conda_file: envl.yml\n  lock_file: envl.lock\n' > locked.yaml
+printf 'models: [{name: m, version: 1, path: m.onnx}]\nenvironment:\n  conda_file: envl.yml\n' > unlocked.yaml
+check "the lock is part of the environment key" bash -c "
+  '$AMLPKG' hash locked.yaml --explain | grep -q '\"conda_lock\":\"sha256:' &&
+  [ \"\$('$AMLPKG' hash locked.yaml)\" != \"\$('$AMLPKG' hash unlocked.yaml)\" ]"
+check "the Dockerfile installs the lock with conda create --file, no solve" bash -c "
+  '$AMLPKG' build locked.yaml --dockerfile lctx > /dev/null &&
+  grep -Eq '^RUN conda create -y -p /azureml-envs/azureml_[0-9a-f]{64} --file /azureml-environment-setup/conda.lock' lctx/Dockerfile &&
+  ! grep -q 'conda env create' lctx/Dockerfile && cmp envl.lock lctx/azureml-environment-setup/conda.lock"
+sed -i 's/  - numpy/  - numpy <1.26/' envl.yml
+check_fails "a stale lock is refused, naming the spec's line" \
+  "locked.yaml:4: environment.lock_file: '.*envl.lock' is stale: it was resolved from another environment" \
+  "$AMLPKG" build locked.yaml --dockerfile never-ctx
+check "... and nothing was written" test ! -e never-ctx
+printf '@EXPLICIT\nhttps://example/x.conda\n' > hand.lock
+printf 'models: [{name: m, version: 1, path: m.onnx}]\nenvironment:\n  conda_file: env.yml\n  lock_file: hand.lock\n' > hand.yaml
+check_fails "a lock amlpkg did not write is refused" "hand.yaml:4: environment.lock_file: '.*hand.lock' is not a lock written by amlpkg lock" \
+  "$AMLPKG" hash hand.yaml
+printf 'models: [{name: m, version: 1, path: m.onnx}]\nenvironment:\n  lock_file: env.lock\n' > nolock.yaml
+check_fails "a lock without its environment is refused" "nolock.yaml:3: environment.lock_file: give the conda environment" \
+  "$AMLPKG" hash nolock.yaml
