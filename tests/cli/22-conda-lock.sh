@@ -115,3 +115,27 @@ check_fails "a lock amlpkg did not write is refused" "hand.yaml:4: environment.l
 printf 'models: [{name: m, version: 1, path: m.onnx}]\nenvironment:\n  lock_file: env.lock\n' > nolock.yaml
 check_fails "a lock without its environment is refused" "nolock.yaml:3: environment.lock_file: give the conda environment" \
   "$AMLPKG" hash nolock.yaml
+
+# The same solutions as rattler's solver (the @conda-org/rattler bindings, installed by make deps into
+# tests/rattler), on a channel without virtual packages (rattler's simpleSolve adds none).
+RATTLER="$ROOT/tests/rattler"
+if ! command -v node >/dev/null || [ ! -d "$RATTLER/node_modules/@conda-org/rattler" ]; then
+  skip "rattler comparison: node or tests/rattler/node_modules missing (make deps installs them)"
+else
+  "$PY" "$ROOT/tests/conda_channel.py" "$WORK/channels" cmp \
+    "linux-64:python=3.11.4=h_0" "linux-64:python=3.12.1=h_0" \
+    "linux-64:numpy=1.24.0=py311_0;python >=3.11,<3.12&libblas" \
+    "linux-64:numpy=1.26.4=py311_0;python 3.11.*&libblas" "linux-64:numpy=1.26.4=py312_0;python 3.12.*&libblas" \
+    "linux-64:numpy=2.0.0=py312_0;python >=3.12&libblas" \
+    "linux-64:libblas=3.9.0=openblas_1=1;;blas_openblas" "linux-64:libblas=3.9.0=mkl_0" \
+    "linux-64:scipy=1.11.0=py311_0;numpy >=1.23,<2&python 3.11.*" \
+    "noarch:six=1.16.0=pyh_0;python >=3" "noarch:pinner=1.0=0;;;numpy <1.26"
+  for specs in '["numpy", "python 3.11.*", "six"]' '["numpy"]' '["numpy <2", "python"]' '["scipy"]' \
+               '["numpy 1.26.* py312*"]' '["numpy", "pinner"]' '["libblas * openblas*"]' '["python=3.11", "numpy>=1.20,<1.25"]'; do
+    check "amlpkg lock and rattler agree on $specs" bash -c "
+      '$PY' -c 'import json,sys; print(\"channels: [$URL/cmp]\"); print(\"dependencies: \" + json.dumps(json.loads(sys.argv[1])))' '$specs' > cmp.yml &&
+      '$AMLPKG' lock cmp.yml --virtual __glibc=99 > cmp.lock &&
+      node '$RATTLER/solve.cjs' '$specs' '[\"$URL/cmp\"]' > rattler.txt &&
+      diff <(grep -v '^[#@]' cmp.lock | sed 's|.*/||; s|#.*||; s/\.conda\$//; s/\.tar\.bz2\$//' | sort) rattler.txt"
+  done
+fi
