@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PROBLEM_LINES 24
+#define MAX_PROBLEM_LINES 12
 
 static int nomem(void)
 {
@@ -257,24 +257,40 @@ static void describe_rule(struct buf *b, struct ctx *c, Solver *solver, Id rule)
     }
 }
 
+/* The rules of every problem, the specs asked for and what nothing provides first (amlpkg's error
+ * messages hold about 1000 characters), each said once. */
 static int explain(struct ctx *c, Solver *solver, unsigned n_problems)
 {
-    struct buf b;
+    struct buf b, line;
     buf_init(&b, 64 * 1024);
+    buf_init(&line, 4096);
     buf_appendf(&b, "%s: the specs cannot be satisfied together:", c->context);
     Queue rules;
     queue_init(&rules);
     size_t lines = 0;
-    for (Id problem = 1; problem <= (Id)n_problems && lines < MAX_PROBLEM_LINES; problem++) {
-        queue_empty(&rules);
-        solver_findallproblemrules(solver, problem, &rules);
-        for (int i = 0; i < rules.count && lines < MAX_PROBLEM_LINES; i++, lines++) {
-            buf_append_str(&b, "\n  - ");
-            describe_rule(&b, c, solver, rules.elements[i]);
+    for (int pass = 0; pass < 2; pass++)
+        for (Id problem = 1; problem <= (Id)n_problems && lines < MAX_PROBLEM_LINES; problem++) {
+            queue_empty(&rules);
+            solver_findallproblemrules(solver, problem, &rules);
+            for (int i = 0; i < rules.count && lines < MAX_PROBLEM_LINES; i++) {
+                Id from, to, dep;
+                SolverRuleinfo type = solver_ruleinfo(solver, rules.elements[i], &from, &to, &dep);
+                int first = type == SOLVER_RULE_JOB || type == SOLVER_RULE_JOB_NOTHING_PROVIDES_DEP ||
+                            type == SOLVER_RULE_JOB_UNKNOWN_PACKAGE || type == SOLVER_RULE_PKG_NOTHING_PROVIDES_DEP;
+                if (first != (pass == 0))
+                    continue;
+                buf_reset(&line);
+                buf_append_str(&line, "\n  - ");
+                describe_rule(&line, c, solver, rules.elements[i]);
+                if (line.data && (!b.data || !strstr(b.data, line.data))) {
+                    buf_append_str(&b, line.data);
+                    lines++;
+                }
+            }
         }
-    }
     queue_free(&rules);
     int rc = err_set(ERR_INVALID, "%s", b.data ? b.data : "unsatisfiable");
+    buf_release(&line);
     buf_release(&b);
     return rc;
 }
