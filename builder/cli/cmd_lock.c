@@ -31,7 +31,9 @@ static const char lock_usage[] =
     "      --subdir SUBDIR     the platform to resolve for (default linux-64)\n"
     "      --channel-alias URL where named channels live (default https://conda.anaconda.org): a mirror\n"
     "      --virtual __N=V     a virtual package of the target (default __glibc=2.35, __linux=5.15,\n"
-    "                          __unix=0: Azure ML's default CPU image); e.g. --virtual __cuda=12.2\n"
+    "                          __unix=0: Azure ML's default CPU image); e.g. --virtual __cuda=12.2.\n"
+    "                          A spec with gpu.enabled adds __cuda (its cuda_version, else 11.3) and, on\n"
+    "                          Azure ML's default GPU image, __glibc=2.31\n"
     "  -h, --help              show this help\n"
     "\n"
     "A spec's environment.lock_file names the lock: it joins the environment key, builds install it\n"
@@ -50,6 +52,28 @@ static int looks_like_spec(const char *path)
     err_clear();
     buf_release(&b);
     return spec;
+}
+
+static int virtual_given(const struct conda_lock_options *opt, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < opt->n_virtuals; i++)
+        if (!strncmp(opt->virtuals[i], name, n) && opt->virtuals[i][n] == '=')
+            return 1;
+    return 0;
+}
+
+/* What a spec says about its target: a GPU environment has CUDA (the version asked for, or the default
+ * GPU image's), and Azure ML's default GPU image is Ubuntu 20.04 (glibc 2.31). --virtual wins. */
+static void spec_virtuals(struct conda_lock_options *opt, const char **virtuals, const struct spec_environment *e,
+                          char *cuda, size_t cuda_size)
+{
+    if (e->gpu_enabled && !virtual_given(opt, "__cuda")) {
+        snprintf(cuda, cuda_size, "__cuda=%s", e->cuda_version ? e->cuda_version : SPEC_DEFAULT_GPU_CUDA_VERSION);
+        virtuals[opt->n_virtuals++] = cuda;
+    }
+    if (e->base_image && !strcmp(e->base_image, SPEC_DEFAULT_GPU_BASE_IMAGE) && !virtual_given(opt, "__glibc"))
+        virtuals[opt->n_virtuals++] = "__glibc=2.31";
 }
 
 static int write_output(const char *path, const struct buf *text)
@@ -96,8 +120,8 @@ int cmd_lock(int argc, char **argv)
             break;
         case 'a': opt.channel_alias = optarg; break;
         case 'v':
-            if (opt.n_virtuals == MAX_VIRTUALS) {
-                fprintf(stderr, "amlpkg lock: at most %d --virtual\n", MAX_VIRTUALS);
+            if (opt.n_virtuals == MAX_VIRTUALS - 2) { /* room for what the spec adds */
+                fprintf(stderr, "amlpkg lock: at most %d --virtual\n", MAX_VIRTUALS - 2);
                 return EXIT_USAGE;
             }
             virtuals[opt.n_virtuals++] = optarg;
@@ -115,6 +139,7 @@ int cmd_lock(int argc, char **argv)
     struct conda_env *own = NULL;
     const struct conda_env *env = NULL;
     const char *source = path;
+    char cuda[64];
     struct buf text;
     buf_init(&text, 0);
     int rc = 0;
@@ -122,6 +147,7 @@ int cmd_lock(int argc, char **argv)
         if (!(rc = spec_read(&spec, path, SPEC_READ_ENVIRONMENT))) {
             env = spec->environment.conda;
             source = spec->environment.conda_file ? spec->environment.conda_file : path;
+            spec_virtuals(&opt, virtuals, &spec->environment, cuda, sizeof cuda);
             if (!env)
                 rc = err_set(ERR_INVALID, "%s: environment: no conda_file or conda to lock", path);
         }

@@ -139,3 +139,12 @@ else
       diff <(grep -v '^[#@]' cmp.lock | sed 's|.*/||; s|#.*||; s/\.conda\$//; s/\.tar\.bz2\$//' | sort) rattler.txt"
   done
 fi
+
+# Virtual packages from the spec's target: a GPU environment has __cuda (its cuda_version).
+"$PY" "$ROOT/tests/conda_channel.py" "$WORK/channels" gpu "linux-64:torchcuda=2.1=cuda118_0;__cuda >=11.8&__glibc >=2.17"
+printf 'channels: [%s/gpu]\ndependencies: [torchcuda]\n' "$URL" > gpuenv.yml
+printf 'models: [{name: m, version: 1, path: m.onnx}]\nenvironment:\n  conda_file: gpuenv.yml\n  base_image: oci-archive:none.tar\n  gpu: {enabled: true, cuda_version: "12.2"}\n' > gpu.yaml
+check_fails "a CPU target has no __cuda: the package that needs it is named" \
+  "torchcuda 2.1 cuda118_0 needs '__cuda >=11.8', which nothing in the channels matches" "$AMLPKG" lock gpuenv.yml
+check "a spec with gpu.enabled and cuda_version 12.2 provides __cuda=12.2" bash -c "
+  '$AMLPKG' lock gpu.yaml | grep -q '/gpu/linux-64/torchcuda-2.1-cuda118_0'"
