@@ -10,7 +10,7 @@ SANITIZE ?=
 # amlserve is linked fully static unless sanitizers are on (they need the dynamic runtime).
 STATIC   ?= $(if $(SANITIZE),,-static)
 
-PKGS     := yaml-0.1 libarchive openssl libcurl libgit2 sqlite3 zlib
+PKGS     := yaml-0.1 libarchive openssl libcurl libgit2 sqlite3 zlib libsolv
 WARN     := -Wall -Wextra -Werror
 CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(OPT) -g $(WARN) $(SANITIZE) -I. -I$(BUILD)/gen $(CFLAGS)
 LDFLAGS_ALL = $(SANITIZE) $(LDFLAGS)
@@ -50,10 +50,10 @@ ALL_LIBS      := $(BUILDER_LIB) $(CACHE_LIB) $(SERVER_LIB) $(ENGINE_LIB) $(COMMO
 # The one version of amlpkg and amlserve; $(BUILD)/gen/version.h carries it into the code.
 VERSION := 0.1.0
 
-# libcurl, libgit2 and libarchive (and the ~50 libraries they pull in) are loaded on first use, not
+# libcurl, libgit2, libarchive and libsolv (and the ~50 libraries they pull in) are loaded on first use, not
 # at start-up: builder/sys/lazy_lib.h. amlpkg is not linked against them; it dlopens the soname this
 # build saw. Tests that call libarchive themselves link it (TEST_LIBS).
-LAZY_PKGS    := libcurl libgit2 libarchive
+LAZY_PKGS    := libcurl libgit2 libarchive libsolv
 # Nor against OpenSSL: SHA-256 and base64 are its own (common/sha256.c, common/base64.c), and
 # libcrypto is loaded only to check a spec's TLS pair (common/tls_pem.c) and to sign and verify
 # (builder/trust/), through builder/sys/openssl_lazy.c, which saves loading and relocating it on
@@ -64,6 +64,7 @@ soname_of    = $(shell objdump -p $$($(CC) -print-file-name=$(1)) 2>/dev/null | 
 $(BUILD)/obj/builder/sys/curl_lazy.o: CFLAGS += -DAMLPKG_CURL_SONAME='"$(call soname_of,libcurl.so)"'
 $(BUILD)/obj/builder/sys/git2_lazy.o: CFLAGS += -DAMLPKG_GIT2_SONAME='"$(call soname_of,libgit2.so)"'
 $(BUILD)/obj/builder/sys/archive_lazy.o: CFLAGS += -DAMLPKG_ARCHIVE_SONAME='"$(call soname_of,libarchive.so)"'
+$(BUILD)/obj/builder/sys/solv_lazy.o: CFLAGS += -DAMLPKG_SOLV_SONAME='"$(call soname_of,libsolv.so)"'
 $(BUILD)/obj/builder/sys/openssl_lazy.o: CFLAGS += -DAMLPKG_CRYPTO_SONAME='"$(call soname_of,libcrypto.so)"'
 # Unit tests link libarchive (tests that read archives) and OpenSSL: the TLS tests, and the oracle
 # the SHA-256 and base64 tests compare with.

@@ -63,6 +63,10 @@ static const char build_usage[] =
     "                          $AMLPKG_GLOBAL_CACHE); never written: a hit there is copied in\n"
     "      --cache-registry R/P  the remote environment cache: after the local cache, look for\n"
     "                          R/P/azureml/azureml_<key> and pull it; push what had to be built there\n"
+    "      --registries-conf FILE  registry mirrors for pulling the base image, in the\n"
+    "                          containers-registries.conf(5) format ([[registry]] prefix, location,\n"
+    "                          insecure, blocked, [[registry.mirror]]); default $AMLPKG_REGISTRIES_CONF,\n"
+    "                          else /etc/containers/registries.conf and registries.conf.d/*.conf\n"
     "      --executor ENGINE   builds environments with Docker steps or conda installs when their key is\n"
     "                          not cached: auto (default: podman, buildah or docker, the first found),\n"
     "                          podman, buildah, docker, or none to forbid\n"
@@ -70,7 +74,10 @@ static const char build_usage[] =
     "      --json              print the result as JSON (digest, size, layers, output, format)\n"
     "  -h, --help              show this help\n" SPEC_CLI_HELP "\n"
     "environment.base_image: scratch, oci-archive:PATH, docker-archive:PATH, oci:DIR[:TAG] (paths\n"
-    "relative to the spec) or a registry reference; its layers are reused as they are and the\n"
+    "relative to the spec) or a registry reference; without one, a package with an entry script,\n"
+    "conda dependencies or Docker steps starts from Azure ML's default CPU image\n"
+    "(" SPEC_DEFAULT_CPU_BASE_IMAGE ") or, with gpu.enabled, its GPU image;\n"
+    "its layers are reused as they are and the\n"
     "environment key caches it: one line on stderr says cache hit (workspace|global|registry) or\n"
     "cache miss. Compressed layers are kept by content too, so an unchanged layer is not compressed\n"
     "again.\n"
@@ -195,6 +202,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"global-cache", required_argument, NULL, 0x115},
         {"fsync", no_argument, NULL, 0x116},
         {"sign", required_argument, NULL, 0x117},
+        {"registries-conf", required_argument, NULL, 0x118},
         SPEC_CLI_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -225,6 +233,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         case 0x115: o->build.env.global_cache_dir = optarg; break;
         case 0x116: o->build.fsync = 1; break;
         case 0x117: o->sign_key = optarg; break;
+        case 0x118: o->transfer.reg.registries_conf = optarg; break;
         case 0x113:
             if (executor_resolve(&o->build.env.executor, optarg)) {
                 fprintf(stderr, "amlpkg build: %s\n", err_message(ERR_USAGE));

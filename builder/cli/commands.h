@@ -22,6 +22,7 @@ int cmd_keygen(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);
+int cmd_lock(int argc, char **argv);
 
 /* Prints "amlpkg: <message>" for a failed command and returns EXIT_FAIL. */
 int cmd_report_error(int code);

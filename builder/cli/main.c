@@ -36,6 +36,7 @@ static const struct command commands[] = {
     {"sign", cmd_sign, "sign an image (registry, layout or archive) the way cosign does"},
     {"verify", cmd_verify, "check an image's cosign signatures with a public key"},
     {"hash", cmd_hash, "print the environment key of a spec"},
+    {"lock", cmd_lock, "resolve a conda environment against its channels into a lock file"},
     {"cache", cmd_cache, "list, check and clean the local environment cache"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help, or a command's (amlpkg help COMMAND)"},

@@ -12,6 +12,7 @@
 #include "builder/image/image_source.h"
 #include "builder/image/reference.h"
 #include "builder/registry/registry_image.h"
+#include "builder/registry/registries_conf.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -489,30 +490,58 @@ static int load_docker_archive(struct base_image *b, const char *path)
     return rc;
 }
 
+/* One pull of ref from one endpoint into archive. */
+static int pull_endpoint(const struct reference *ref, const struct registry_options *ro, const char *archive,
+                         const char *platform)
+{
+    struct registry *reg = NULL;
+    char name[700];
+    snprintf(name, sizeof name, "%s/%s%s%s", ref->registry, ref->repository, ref->tag[0] ? ":" : "", ref->tag);
+    struct image_transfer x = {.jobs = 4, .platform = platform};
+    int rc = registry_open(&reg, ref->registry, ro);
+    rc = rc ? rc : registry_image_pull(reg, ref->repository, reference_manifest_id(ref), archive, name, &x);
+    registry_free(reg);
+    return rc;
+}
+
+/* Pulls through the registries.conf mirrors first (in order), then the registry itself; a mirror that
+ * fails is named on stderr and the next is tried, and the last failure is the error. */
 static int pull_registry(struct base_image *b, const char *text, const struct base_image_options *opt,
                          const char *platform)
 {
     struct reference ref;
-    struct registry *reg = NULL;
+    struct registries_conf *conf = NULL;
+    struct registries_endpoint *eps = NULL;
+    size_t n_eps = 0;
     char *archive = NULL;
-    struct registry_options ro = opt->reg;
-    ro.op = "pull";
     int rc = reference_parse(&ref, text);
+    rc = rc ? rc : registries_conf_load(&conf, opt->reg.registries_conf);
+    rc = rc ? rc : registries_conf_endpoints(&eps, &n_eps, conf, &ref);
     if (rc || (rc = make_temp(b)))
         goto done;
     if (!(archive = path_join(b->temp_dir, "base.tar"))) {
         rc = nomem();
         goto done;
     }
-    char name[700];
-    snprintf(name, sizeof name, "%s/%s%s%s", ref.registry, ref.repository, ref.tag[0] ? ":" : "", ref.tag);
-    struct image_transfer x = {.jobs = 4, .platform = platform};
-    if ((rc = registry_open(&reg, ref.registry, &ro)) ||
-        (rc = registry_image_pull(reg, ref.repository, reference_manifest_id(&ref), archive, name, &x)))
-        goto done;
+    for (size_t i = 0; i < n_eps; i++) {
+        struct registry_options ro = opt->reg;
+        ro.op = "pull";
+        ro.insecure = ro.insecure || eps[i].insecure;
+        char where[700];
+        reference_format(where, sizeof where, &eps[i].ref);
+        if (eps[i].mirror)
+            fprintf(stderr, "%s: pulling %s from the mirror %s\n", b->context, text, where);
+        if (!(rc = pull_endpoint(&eps[i].ref, &ro, archive, platform)))
+            break;
+        if (rc == ERR_NOMEM || i + 1 == n_eps)
+            goto done;
+        fprintf(stderr, "%s: %s failed (%s): trying the next location\n", b->context, where, err_message(rc));
+        err_clear();
+    }
     rc = image_source_open(&b->src, archive);
 done:
-    registry_free(reg);
+    registries_conf_free(conf);
+    free(eps);
     free(archive);
     return rc;
 }

@@ -216,7 +216,11 @@ int env_source_open(struct base_image **out, enum env_origin *origin, const stru
     if (plan_env_is_scratch(&plan->environment) && !plan->environment.needs_executor)
         return 0;
     char context[1200], key[65];
-    snprintf(context, sizeof context, "%s:%d: environment.base_image", spec->file, spec->environment.line);
+    if (spec->environment.line)
+        snprintf(context, sizeof context, "%s:%d: environment.base_image", spec->file, spec->environment.line);
+    else /* no environment section: the base is a default (spec_finish) */
+        snprintf(context, sizeof context, "%s: environment.base_image (default %s)", spec->file,
+                 plan->environment.base_image);
     int rc = env_source_cache_key(key, plan->environment.key, opt->platform);
     if (rc)
         return rc;
@@ -228,7 +232,9 @@ int env_source_open(struct base_image **out, enum env_origin *origin, const stru
     if (rc != 1)
         return rc;
 
+    /* The base is pulled anonymously (the --creds of --push are not the base's); only the mirrors carry over. */
     struct base_image_options bo = {.platform = opt->platform, .context = context};
+    bo.reg.registries_conf = opt->reg.registries_conf;
     *origin = plan->environment.needs_executor ? ENV_ORIGIN_EXECUTOR : ENV_ORIGIN_SOURCE;
     rc = *origin == ENV_ORIGIN_EXECUTOR ? from_executor(out, opt, plan, spec, &bo)
                                         : base_image_open(out, plan->environment.base_image, spec->dir, &bo);

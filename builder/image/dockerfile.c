@@ -75,6 +75,7 @@ static int render_copies(struct buf *b, const struct plan *plan)
 
 #define CONDA_SETUP_DIR "azureml-environment-setup"
 #define CONDA_FILE CONDA_SETUP_DIR "/conda_dependencies.yml"
+#define CONDA_LOCK CONDA_SETUP_DIR "/conda.lock"
 
 /* The environment's steps: the Docker steps as written, then the conda environment created into its
  * prefix (as Azure ML's environment images do). They come before every COPY of ours. */
@@ -89,7 +90,14 @@ static int render_environment(struct buf *b, const struct plan_environment *e)
         rc = buf_append(b, e->docker_steps[i], n);
         rc = rc ? rc : (n && e->docker_steps[i][n - 1] == '\n' ? 0 : buf_append(b, "\n", 1));
     }
-    if (!rc && e->conda_prefix) {
+    if (!rc && e->conda_prefix && e->conda_lock) { /* the lock (amlpkg lock): installed as is, no solve */
+        rc = buf_appendf(b,
+                         "COPY [\"" CONDA_LOCK "\", \"/" CONDA_LOCK "\"]\n"
+                         "RUN conda create -y -p %s --file /" CONDA_LOCK " && conda clean -aqy\n",
+                         e->conda_prefix);
+        if (!rc && !plan_env_is_scratch(e))
+            rc = buf_appendf(b, "ENV PATH=\"%s/bin:$PATH\"\n", e->conda_prefix);
+    } else if (!rc && e->conda_prefix) {
         rc = buf_appendf(b,
                          "COPY [\"" CONDA_FILE "\", \"/" CONDA_FILE "\"]\n"
                          "RUN conda env create -p %s -f /" CONDA_FILE " && conda clean -aqy\n",
@@ -248,19 +256,29 @@ static int stage_files(const char *ctx, const struct plan *plan)
     return rc;
 }
 
+static int stage_text(const char *dir, const char *name, const char *text)
+{
+    char path[8300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wx");
+    if (!f)
+        return err_set_errno(ERR_IO, "cannot create '%s'", path);
+    if ((fputs(text, f) < 0) + (fclose(f) != 0))
+        return err_set_errno(ERR_IO, "cannot write '%s'", path);
+    return 0;
+}
+
+/* The conda file (always: it documents the environment) and, with one, the lock that is installed. */
 static int stage_conda_file(const char *ctx, const struct plan_environment *e)
 {
     if (!e->conda_yaml)
         return 0;
-    char dir[8192], path[8300];
+    char dir[8192];
     snprintf(dir, sizeof dir, "%s/" CONDA_SETUP_DIR, ctx);
-    snprintf(path, sizeof path, "%s/conda_dependencies.yml", dir);
     int rc = fs_make_dirs(dir);
-    FILE *f = rc ? NULL : fopen(path, "wx");
-    if (!rc && !f)
-        return err_set_errno(ERR_IO, "cannot create '%s'", path);
-    if (f && (fputs(e->conda_yaml, f) < 0) + (fclose(f) != 0))
-        rc = err_set_errno(ERR_IO, "cannot write '%s'", path);
+    rc = rc ? rc : stage_text(dir, "conda_dependencies.yml", e->conda_yaml);
+    if (!rc && e->conda_lock)
+        rc = stage_text(dir, "conda.lock", e->conda_lock);
     return rc;
 }
 

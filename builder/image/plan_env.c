@@ -192,6 +192,8 @@ int plan_env_init(struct plan_environment *e, const struct spec *spec, const cha
     int installs = s->conda && !s->python_user_managed && (s->conda->n_deps || s->conda->n_pip);
     if (installs) {
         rc = s->conda_file ? read_text_file(&e->conda_yaml, s->conda_file) : render_conda(&e->conda_yaml, s->conda);
+        if (!rc && s->lock_file)
+            rc = read_text_file(&e->conda_lock, s->lock_file);
         if (rc)
             return rc;
         if (asprintf(&e->conda_prefix, PLAN_ENVS_ROOT "/azureml_%s", e->key) < 0) {
@@ -212,6 +214,7 @@ void plan_env_release(struct plan_environment *e)
         free(e->env[i]);
     free(e->env);
     free(e->conda_yaml);
+    free(e->conda_lock);
     free(e->conda_prefix);
     free(e->needs_executor);
     free(e->cuda_version);

@@ -26,6 +26,7 @@ struct plan_environment {
     char **docker_steps;       /* as written */
     size_t n_docker_steps;
     char *conda_yaml;   /* the conda file to create the environment from, or NULL */
+    char *conda_lock;   /* environment.lock_file's text: installed instead of solving conda_yaml, or NULL */
     char *conda_prefix; /* PLAN_ENVS_ROOT "/azureml_<key>", or NULL */
     char **env;         /* the environment's variables, "NAME=value": the spec's in file order, then
                                    what amlpkg adds (GPU, interpreter) unless the spec sets that name */

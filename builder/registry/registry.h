@@ -31,6 +31,7 @@ struct registry_options {
     const char *ca_cert; /* PEM bundle for TLS, or NULL for the system store */
     int insecure;        /* allow plain HTTP and skip TLS verification */
     const char *op;      /* "push", "pull", "copy": for error messages */
+    const char *registries_conf; /* --registries-conf: mirrors for base pulls (registries_conf.h); NULL: the default */
 };
 
 struct registry_token {

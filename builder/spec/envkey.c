@@ -218,6 +218,9 @@ static int write_document(struct buf *b, const struct spec_environment *env, con
         rc = buf_append_str(b, ",\"conda\":");
     if (!rc)
         rc = write_conda(b, env->conda);
+    /* Only with a lock: keys of environments without one stay what they were. */
+    if (!rc && env->lock_digest[0])
+        rc = buf_appendf(b, ",\"conda_lock\":\"%s\"", env->lock_digest);
     if (!rc)
         rc = buf_append_str(b, ",\"docker_steps\":");
     if (!rc)

@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "builder/spec/conda.h"
+#include "builder/spec/conda_lockfile.h"
 #include "builder/sys/fsutil.h"
 #include "builder/spec/deployment_config.h"
 #include "builder/spec/spec_sections.h"
@@ -18,7 +19,7 @@ static const char *const top_fields[] = {"models", "inference", "environment", "
 static const char *const model_fields[] = {"name", "version", "path", "framework", "method", "tags", NULL};
 static const char *const output_fields[] = {"name", "tag", NULL};
 static const char *const environment_fields[] = {"name", "conda_file", "conda",  "base_image", "docker_steps",
-                                                 "env",  "gpu",        "python", NULL};
+                                                 "env",  "gpu",        "python", "lock_file", NULL};
 static const char *const gpu_fields[] = {"enabled", "cuda_version", NULL};
 static const char *const python_fields[] = {"interpreter_path", "user_managed", NULL};
 
@@ -123,6 +124,7 @@ void spec_free(struct spec *spec)
     struct spec_environment *e = &spec->environment;
     free(e->name);
     free(e->conda_file);
+    free(e->lock_file);
     conda_free(e->conda);
     free(e->base_image);
     for (size_t i = 0; i < e->n_docker_steps; i++)
@@ -394,6 +396,37 @@ static int read_python(struct spec_environment *e, struct yaml_tree *t, yaml_nod
     return 0;
 }
 
+/* environment.lock_file: a lock written by `amlpkg lock` from this very conda environment; a stale one
+ * (resolved from other specs or channels) is refused here, before anything is built. */
+static int read_lock_file(struct spec_environment *e, struct yaml_tree *t, yaml_node_t *node, const char *dir)
+{
+    const char *s = NULL;
+    int line = yaml_tree_line(node), rc = yaml_tree_string(t, node, "environment.lock_file", &s);
+    if (rc)
+        return rc;
+    if (!s[0])
+        return err_set(ERR_INVALID, "%s:%d: environment.lock_file: empty path", t->file, line);
+    if (!e->conda)
+        return err_set(ERR_INVALID,
+                       "%s:%d: environment.lock_file: give the conda environment it was resolved from "
+                       "(conda_file or conda)",
+                       t->file, line);
+    if (e->conda->n_pip)
+        return err_set(ERR_UNSUPPORTED,
+                       "%s:%d: environment.lock_file: the environment has pip requirements, which amlpkg lock does "
+                       "not lock yet",
+                       t->file, line);
+    if (!(e->lock_file = fs_resolve(dir, s)))
+        return err_set(ERR_NOMEM, "out of memory");
+    struct stat st;
+    if (stat(e->lock_file, &st) != 0 || !S_ISREG(st.st_mode))
+        return err_set(ERR_NOTFOUND, "%s:%d: environment.lock_file: no such file '%s' (write it with amlpkg lock)",
+                       t->file, line, e->lock_file);
+    char context[4200];
+    snprintf(context, sizeof context, "%s:%d: environment.lock_file", t->file, line);
+    return conda_lockfile_check(e->lock_digest, e->lock_file, e->conda, context);
+}
+
 static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
 {
     struct spec_environment *e = &spec->environment;
@@ -447,6 +480,9 @@ static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t 
     }
     if (inline_conda && (rc = conda_from_node(&e->conda, t, inline_conda, "environment.conda")))
         return rc;
+    yaml_node_t *lock = yaml_tree_get(t, node, "lock_file");
+    if (lock && (rc = read_lock_file(e, t, lock, spec->dir)))
+        return rc;
     if (e->conda && e->python_user_managed) {
         yaml_node_t *at = file ? file : inline_conda;
         return err_set(ERR_INVALID,
@@ -457,9 +493,20 @@ static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t 
     return 0;
 }
 
-/* A GPU environment without a base image gets Azure ML's default GPU image, as Azure does; that image
- * has one CUDA version, so asking for another needs a base image that has it. */
-static int environment_defaults(struct spec_environment *e, const char *file)
+/* What only an image with an interpreter and a shell can run: an entry script (Python workers), conda
+ * or pip dependencies to install, Docker steps. A user-managed environment installs nothing. */
+static int needs_python_base(const struct spec *spec)
+{
+    const struct spec_environment *e = &spec->environment;
+    int installs = e->conda && !e->python_user_managed && (e->conda->n_deps || e->conda->n_pip);
+    return spec->inference.entry_script || installs || e->n_docker_steps;
+}
+
+/* No base image: Azure ML's default GPU image with gpu.enabled, its default CPU image when the package
+ * needs Python or a shell (as Azure ML builds every environment on one), scratch otherwise (an ONNX
+ * package needs nothing below amlserve). The GPU image has one CUDA version, so asking for another
+ * needs a base image that has it. */
+static int environment_defaults(struct spec_environment *e, const char *file, int needs_python)
 {
     if (!e->base_image && e->gpu_enabled && e->cuda_version && strcmp(e->cuda_version, SPEC_DEFAULT_GPU_CUDA_VERSION))
         return err_set(ERR_INVALID,
@@ -467,7 +514,9 @@ static int environment_defaults(struct spec_environment *e, const char *file)
                        "has CUDA " SPEC_DEFAULT_GPU_CUDA_VERSION
                        "; set environment.base_image to an image with CUDA %s",
                        file, e->line, e->cuda_version, SPEC_DEFAULT_GPU_BASE_IMAGE, e->cuda_version);
-    const char *base = e->gpu_enabled ? SPEC_DEFAULT_GPU_BASE_IMAGE : SPEC_DEFAULT_BASE_IMAGE;
+    const char *base = e->gpu_enabled  ? SPEC_DEFAULT_GPU_BASE_IMAGE
+                       : needs_python ? SPEC_DEFAULT_CPU_BASE_IMAGE
+                                      : SPEC_DEFAULT_BASE_IMAGE;
     int rc = e->base_image ? 0 : dup_into(&e->base_image, base);
     return rc || e->python_interpreter ? rc : dup_into(&e->python_interpreter, "python");
 }
@@ -476,7 +525,7 @@ static int environment_defaults(struct spec_environment *e, const char *file)
  * outside the image-name alphabet turned into '-'. */
 int spec_finish(struct spec *spec)
 {
-    int rc = environment_defaults(&spec->environment, spec->file);
+    int rc = environment_defaults(&spec->environment, spec->file, needs_python_base(spec));
     if (rc)
         return rc;
     const struct spec_model *first = &spec->models[0];

@@ -67,8 +67,11 @@ struct spec_environment {
     int line;                /* where the section starts, 0 when absent */
     char *name;              /* informational, may be NULL; not part of the key */
     char *conda_file;        /* resolved path, or NULL (inline conda: or none) */
+    char *lock_file;         /* environment.lock_file resolved, or NULL: checked against conda (not stale) */
+    char lock_digest[72];    /* "sha256:<hex>" of the lock file's bytes (part of the key), "" without one */
     struct conda_env *conda; /* from conda_file or the inline conda mapping, or NULL */
-    char *base_image;        /* "scratch" unless set (SPEC_DEFAULT_GPU_BASE_IMAGE with gpu.enabled) */
+    char *base_image;        /* as set; else the GPU default with gpu.enabled, the CPU default when the
+                                package needs Python or a shell (see spec_finish), "scratch" otherwise */
     char **docker_steps;     /* as written: list items, or the one block string */
     size_t n_docker_steps;
     struct spec_env_var *env; /* in file order; names are unique */
@@ -80,6 +83,10 @@ struct spec_environment {
 };
 
 #define SPEC_DEFAULT_BASE_IMAGE "scratch"
+/* With an entry script, conda dependencies or Docker steps and no base image: Azure ML's default CPU
+ * image, as Azure uses it (specs/azureml-mapping.md, "Default base images", cites where from).
+ * Air-gapped sites point mcr.microsoft.com at a mirror (registries.conf, builder/registry/registries_conf.h). */
+#define SPEC_DEFAULT_CPU_BASE_IMAGE "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04"
 /* With gpu.enabled and no base image: Azure ML's default GPU image, and the CUDA version it carries. */
 #define SPEC_DEFAULT_GPU_BASE_IMAGE "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.3-cudnn8-ubuntu20.04"
 #define SPEC_DEFAULT_GPU_CUDA_VERSION "11.3"

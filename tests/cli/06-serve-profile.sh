@@ -135,8 +135,9 @@ check_fails "a missing entry script is named with its line" "bad-script.yaml:3: 
   "$AMLPKG" serve "$WORK/bad-script.yaml"
 check_fails "an entry script that fails init() stops serve with amlserve's status" "exited with status 3" \
   bash -c "cd '$WORK/py' && sed -i 's/^    model_dir = .*/    raise RuntimeError(\"no model\")/' score.py && '$AMLPKG' serve spec.yaml --port 0 --python /usr/bin/python3"
-check_fails "build refuses a Python entry script (no interpreter in a scratch image) and points to serve" \
-  "inference.entry_script: .*amlpkg serve" "$AMLPKG" build "$EX/python-ridge/spec.yaml" -o "$WORK/never.tar"
+printf 'models: [{name: ridge, version: 1, path: model.onnx}]\ninference: {entry_script: score.py}\nenvironment: {base_image: scratch}\n' > "$WORK/py/scratch.yaml"
+check_fails "build refuses a Python entry script on an explicit scratch base (no interpreter) and points to serve" \
+  "inference.entry_script: .*amlpkg serve" "$AMLPKG" build "$WORK/py/scratch.yaml" -o "$WORK/never.tar"
 check "... and writes nothing" test ! -e "$WORK/never.tar"
 
 # --- profile

@@ -92,9 +92,15 @@ check_fails "keys with auth off (ACI's default) are a contradiction" "dc.json:2:
 printf '{"computeType": "AKS", "scoringTimeoutMs": "soon"}\n' > dc.json
 check_fails "a non-number timeout names the key" "dc.json:1: scoringTimeoutMs: expected an integer" \
   "$AMLPKG" serve --inference-config inferenceconfig.json --model "$MODEL" --deployment-config dc.json
-check_fails "build takes the same files, and says why a Python entry script cannot go into a scratch image" \
-  "inference.entry_script: a Python entry script needs an image with Python" \
-  "$AMLPKG" build --inference-config inferenceconfig.json --model "$MODEL" -o "$WORK/never.tar"
+# No base image: Azure ML's default CPU image, as Azure uses it (tests/integration/55 pulls it from a mirror).
+check "build takes the same files: the Dockerfile route starts FROM Azure ML's default CPU image" bash -c "
+  '$AMLPKG' build --inference-config inferenceconfig.json --model '$MODEL' --dockerfile '$WORK/default-ctx' >/dev/null &&
+  grep -qx 'FROM mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04' '$WORK/default-ctx/Dockerfile'"
+printf '[[registry]]\nprefix = "mcr.microsoft.com"\n[[registry.mirror]]\nlocation = "127.0.0.1:1"\n' > "$WORK/down.conf"
+check_fails "... and the daemonless route pulls it, through the registries.conf mirror first" \
+  "pull mcr.microsoft.com: cannot reach the registry" \
+  env AMLPKG_RETRY_BASE_MS=1 AMLPKG_REGISTRIES_CONF="$WORK/down.conf" "$AMLPKG" build --inference-config inferenceconfig.json \
+  --model "$MODEL" -o "$WORK/never.tar" --no-cache
 check "... writing nothing" test ! -e "$WORK/never.tar"
 
 # The environment keys of inferenceconfig.json become the environment.

@@ -86,10 +86,15 @@ assert d["variables"] == {"OMP_NUM_THREADS": "1"}, d' "$WORK/inline-ctx/azureml-
 cat > "$WORK/inline/scratch.yaml" <<'YAML'
 models: [{name: ridge, version: 1, path: model.onnx}]
 environment:
+  base_image: scratch
   docker_steps: ["RUN echo hi"]
 YAML
-check_fails "Docker steps on scratch (no shell) are refused up front" "scratch.yaml:[0-9]+: environment: .*need a base image with a shell" \
+check_fails "Docker steps on an explicit scratch (no shell) are refused up front" "scratch.yaml:[0-9]+: environment: .*need a base image with a shell" \
   "$AMLPKG" build "$WORK/inline/scratch.yaml" --dockerfile "$WORK/never-ctx"
+printf 'models: [{name: ridge, version: 1, path: model.onnx}]\nenvironment:\n  docker_steps: ["RUN echo hi"]\n' > "$WORK/inline/nobase.yaml"
+check "Docker steps and no base image start FROM Azure ML's default CPU image, never refused" bash -c "
+  '$AMLPKG' build '$WORK/inline/nobase.yaml' --dockerfile '$WORK/nobase-ctx' >/dev/null &&
+  grep -qx 'FROM mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04' '$WORK/nobase-ctx/Dockerfile'"
 
 # The source directory goes to the app root minus what .amlignore (else .gitignore) excludes.
 mkdir -p "$WORK/app/src/pkg" "$WORK/app/src/data" "$WORK/app/src/.git" "$WORK/app/src/logs"

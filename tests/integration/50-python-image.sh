@@ -8,24 +8,10 @@
 source "$(dirname "$0")/../lib.sh"
 EX="$ROOT/examples/python-ridge"
 export CONTAINERS_CONF="$ROOT/templates/podman-containers.conf"
-for tool in podman mmdebstrap; do
-  command -v $tool >/dev/null || { skip "$tool is not installed (make deps installs it)"; exit 0; }
-done
-PKGS=python3-minimal,python3-numpy,python3-onnx
-STORE=${AMLPKG_TEST_CACHE:-/var/cache/amlpkg-tests}
-BASE="$STORE/pybase-$(printf 'bookworm %s mk_oci_base-1' "$PKGS" | sha256sum | cut -c1-16).tar"
-mkdir -p "$STORE"
-if [ ! -s "$BASE" ]; then
-  echo "making the Python base with mmdebstrap (about 2 minutes, once per machine)..."
-  if ! timeout 1200 mmdebstrap --variant=apt --mode=root --include="$PKGS" --skip=output/dev \
-      --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
-      --dpkgopt='path-exclude=/usr/share/locale/*' bookworm "$WORK/root.tar" > "$WORK/mmdebstrap.log" 2>&1; then
-    skip "mmdebstrap could not make a Debian base (no access to Debian's archive?): $(tail -1 "$WORK/mmdebstrap.log")"
-    exit 0
-  fi
-  "$PY" "$ROOT/tests/integration/mk_oci_base.py" "$WORK/root.tar" "$BASE.tmp" pybase:bookworm && mv "$BASE.tmp" "$BASE"
-  rm -f "$WORK/root.tar"
-fi
+source "$ROOT/tests/python_base_lib.sh"
+command -v podman >/dev/null || { skip "podman is not installed (make deps installs it)"; exit 0; }
+why=$(python_base) || { skip "$why"; exit 0; }
+python_base >/dev/null
 check "the Debian Python base is an oci-archive" test -s "$BASE"
 cd "$WORK" || exit 1
 cp "$EX/score.py" "$EX/model.onnx" "$EX/sample-request.json" .
