@@ -31,6 +31,8 @@ static int nomem(void)
 
 struct ctx {
     const struct conda_repodata *repo;
+    struct conda_matchspec **pins; /* the root specs that name a channel (channel::name), borrowed */
+    size_t n_pins;
     const char *context;
     Pool *pool;
     Repo *srepo;
@@ -66,6 +68,27 @@ static int compare_rank(const void *a, const void *b, void *arg)
     if (x->priority != y->priority)
         return x->priority > y->priority ? -1 : 1;
     return strcmp(x->fn, y->fn);
+}
+
+/* Whether a record's channel (as the environment names it: a name, URL or path) is the one a spec's
+ * `channel::` asks for: the same text, its last path component ("conda-forge" for
+ * ".../conda-forge"), or that with the record's subdir ("conda-forge/linux-64"). */
+static int channel_matches(const struct conda_record *r, const char *want)
+{
+    const char *have = r->channel;
+    size_t hn = strlen(have), wn = strlen(want);
+    while (hn > 1 && have[hn - 1] == '/')
+        hn--;
+    char with_subdir[1200];
+    const char *slash = strrchr(want, '/');
+    if (slash && r->subdir && !strcmp(slash + 1, r->subdir) && !strchr(want, ':')) { /* "name/subdir" */
+        wn = (size_t)(slash - want);
+        snprintf(with_subdir, sizeof with_subdir, "%.*s", (int)wn, want);
+        want = with_subdir;
+    }
+    if (hn == wn && !strncmp(have, want, wn))
+        return 1;
+    return hn > wn && !strncmp(have + hn - wn, want, wn) && have[hn - wn - 1] == '/';
 }
 
 /* The first record of name in order, by binary search (order is sorted by name). */
@@ -136,7 +159,8 @@ static int spec_id(Id *out, struct ctx *c, const char *text, int negated, const 
         const struct conda_record *r = rec(c, i);
         if (!c->solvable[i])
             continue;
-        int match = conda_matchspec_match(m, r->name, r->version, r->build, r->build_number);
+        int match = conda_matchspec_match(m, r->name, r->version, r->build, r->build_number) &&
+                    (!m->channel || channel_matches(r, m->channel));
         if (match != negated) {
             Solvable *s = pool_id2solvable(c->pool, c->solvable[i]);
             s->provides = repo_addid_dep(c->srepo, s->provides, id, 0);
@@ -166,6 +190,12 @@ static int add_records(struct ctx *c)
                 best = rec(c, c->order[end])->priority;
             end++;
         }
+        /* ...unless a root spec names the channel (channel::name): then that channel's records. */
+        for (size_t q = 0; q < c->n_pins; q++)
+            if (!strcmp(c->pins[q]->name, rec(c, c->order[k])->name))
+                for (size_t j = k; j < end; j++)
+                    if (channel_matches(rec(c, c->order[j]), c->pins[q]->channel))
+                        best = rec(c, c->order[j])->priority;
         Id name = pool_str2id(c->pool, rec(c, c->order[k])->name, 1);
         for (size_t j = k, rank = 0; j < end; j++) {
             size_t i = c->order[j];
@@ -311,9 +341,20 @@ int conda_solve(size_t **out, size_t *n_out, const struct conda_repodata *repo, 
     Queue job, decisions;
     queue_init(&job);
     queue_init(&decisions);
+    int rc = 0;
+    if (!(c.pins = calloc(n_specs + 1, sizeof *c.pins)))
+        return nomem();
+    for (size_t i = 0; i < n_specs && !rc; i++) { /* errors come later, with the spec's place */
+        struct conda_matchspec *m = NULL;
+        if (conda_matchspec_parse(&m, specs[i], context) == 0 && m->channel)
+            c.pins[c.n_pins++] = m;
+        else
+            conda_matchspec_free(m);
+        err_clear();
+    }
     c.pool = pool_create();
     c.srepo = repo_create(c.pool, "channels");
-    int rc = add_records(&c);
+    rc = add_records(&c);
     rc = rc ? rc : add_dependencies(&c);
     for (size_t i = 0; i < n_specs && !rc; i++) {
         char where[600];
@@ -360,6 +401,9 @@ done:
         conda_matchspec_free(c.specs[i]);
     free(c.specs);
     free(c.spec_ids);
+    for (size_t i = 0; i < c.n_pins; i++)
+        conda_matchspec_free(c.pins[i]);
+    free(c.pins);
     free(c.order);
     free(c.solvable);
     free(c.record);

@@ -11,7 +11,8 @@
  *     (fewer track_features first, then conda's VersionOrder, then
  *     build_number) and the rank, zero-padded, is the EVR libsolv compares;
  *   - strict channel priority: a name is taken only from the first channel
- *     (in the environment file's order) that has it;
+ *     (in the environment file's order) that has it, unless a root spec
+ *     names its channel (`channel::name`), which then supplies that name;
  *   - virtual packages (__glibc, __linux, __unix, __cuda) are records the
  *     caller adds (conda_repodata_add_virtual) and never in the result.
  * libsolv's same-name rule keeps one record per name.

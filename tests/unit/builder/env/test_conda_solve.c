@@ -92,6 +92,9 @@ TEST(strict_channel_priority)
     CHECK_EQ_INT(load("2.35"), 0);
     CHECK_STR(SOLVE("requests"), "requests=1.0=0"); /* 2.0 is in the second channel only */
     CHECK_STR(SOLVE("onlyhere"), "onlyhere=1.0=0 requests=1.0=0");
+    CHECK_STR(SOLVE("second::requests"), "requests=2.0=0"); /* naming the channel overrides priority */
+    CHECK_STR(SOLVE("second::requests >=2", "onlyhere"), "onlyhere=1.0=0 requests=2.0=0");
+    CHECK(strstr(SOLVE("nosuch::requests"), "nothing in the channels matches 'nosuch::requests'") != NULL);
     const char *r = SOLVE("requests >=2");
     CHECK(strstr(r, "ERROR env.yml: the specs cannot be satisfied together") == r);
     CHECK(strstr(r, "nothing in the channels matches 'requests >=2'") != NULL);
