@@ -559,7 +559,8 @@ struct conn {
 /* Open connections per peer address, for max_connections_per_client. */
 struct client_count {
     unsigned char addr[16]; /* IPv4 as ::ffff:a.b.c.d; IPv6 cut to its /64 */
-    int n;
+    int n;      /* open connections */
+    int doomed; /* of those, evicted and closed after this batch */
     struct client_count *next;
 };
 
@@ -716,6 +717,8 @@ static void conn_close(struct loop *l, struct conn *c)
     for (int i = 0; i < 16 && recv(c->fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++)
         ;
     close(c->fd);
+    if (c->doomed && c->client)
+        c->client->doomed--;
     client_drop(l, c->client);
     if (c->prev)
         c->prev->next = c->next;
@@ -965,18 +968,21 @@ static void conn_doom(struct loop *l, struct conn *c)
     c->parked = 1; /* out of epoll, as conn_close expects of a parked one */
     c->doomed = 1;
     l->n_doomed++;
+    if (c->client)
+        c->client->doomed++;
 }
 
-/* A new connection at the global cap: close the keep-alive connection idle
- * the longest, else the one that has been sending its headers the longest
- * (or has sent nothing yet). Returns 0 when every connection is busy with a
- * request's body or its answer. */
-static int evict_one(struct loop *l)
+/* A new connection at a cap: close the keep-alive connection idle the
+ * longest, else the one that has been sending its headers the longest (or
+ * has sent nothing yet); only among those from the newcomer's address when
+ * client is given (its per-address cap: an address competes with itself).
+ * Returns 0 when every candidate is busy with a request's body or answer. */
+static int evict_one(struct loop *l, const struct client_count *client)
 {
     struct conn *idle = NULL, *slow = NULL;
     for (struct conn *c = l->conns; c; c = c->next) {
         const struct server_session *s = c->session;
-        if (c->doomed || c->parked || s->deferred || s->closing || c->out.len)
+        if (c->doomed || c->parked || s->deferred || s->closing || c->out.len || (client && c->client != client))
             continue;
         if (!s->in_message && s->requests_done > 0) {
             if (!idle || c->last_active_ms < idle->last_active_ms)
@@ -1031,11 +1037,11 @@ static void accept_all(struct loop *l)
         client_key(&peer, key);
         struct client_count **slot = client_slot(l, key);
         int per_client = l->cfg->max_connections_per_client;
-        if (per_client > 0 && *slot && (*slot)->n >= per_client) {
+        if (per_client > 0 && *slot && (*slot)->n - (*slot)->doomed >= per_client && !evict_one(l, *slot)) {
             refuse(fd, "Too many connections from this address (--max-connections-per-client)");
             continue;
         }
-        if (l->n_conns - l->n_doomed >= l->cfg->max_connections && !evict_one(l)) {
+        if (l->n_conns - l->n_doomed >= l->cfg->max_connections && !evict_one(l, NULL)) {
             refuse(fd, "Server is busy: every connection is in use (--max-connections)");
             continue;
         }

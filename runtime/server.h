@@ -3,7 +3,15 @@
  *
  * It handles keep-alive, pipelining (responses in request order), Expect:
  * 100-continue, chunked request bodies, header and body size limits (431/413),
- * read timeouts (408), a connection cap and graceful shutdown: on SIGTERM or
+ * timeouts (408: an idle timeout reset by each read, plus absolute deadlines
+ * for a request's headers and for its body, so trickling a byte at a time buys
+ * nothing), a connection cap with a per-address cap under it (at either cap
+ * the longest-idle keep-alive connection, else the one sending its headers the
+ * longest, makes room for a newcomer: at the per-address cap one of that
+ * address's own), a budget for request bodies buffered over all connections
+ * (503), a per-request arena limit, an early look at the headers
+ * (check_headers: auth before any body is read or 100 Continue sent) and
+ * graceful shutdown: on SIGTERM or
  * SIGINT (or a write to stop_fd) it stops accepting, finishes what is in
  * flight, and returns 0. Slow routes can run on a fixed pool of scoring
  * threads; the loop keeps serving other connections meanwhile, and a
@@ -64,7 +72,9 @@ struct server_config {
     int header_timeout_ms; /* a request's headers must be complete this long after its first byte */
     int body_timeout_ms;   /* its body this long after the headers (0: no deadline for either) */
     int max_connections;
-    int max_connections_per_client; /* per peer address (IPv6: per /64); 0: no cap */
+    /* Per peer address (IPv6: per /64), 0: no cap. At it, that address's own
+     * longest-idle (else slowest) connection makes room, as at the global cap. */
+    int max_connections_per_client;
     /* Request bodies buffered at once over all connections (a Content-Length
      * is reserved when the headers arrive); past it 503. 0: no budget. */
     size_t max_buffered_body_bytes;
