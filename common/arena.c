@@ -1,5 +1,6 @@
 #include "arena.h"
 
+#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,20 +65,28 @@ char *arena_strndup(struct arena *a, const char *s, size_t len)
     return p;
 }
 
+/* Past this much freed at once, the heap is trimmed: a big request's blocks
+ * would otherwise stay resident (freed, but not returned to the system). */
+#define TRIM_AFTER_BYTES ((size_t)64 << 20)
+
 void arena_reset(struct arena *a)
 {
     struct arena_block *keep = NULL;
     struct arena_block *b = a->head;
+    size_t freed = 0;
     while (b) {
         struct arena_block *next = b->next;
         if (!keep && b->size == a->block_size) {
             keep = b;
             keep->used = 0;
         } else {
+            freed += b->size;
             free(b);
         }
         b = next;
     }
+    if (freed >= TRIM_AFTER_BYTES)
+        malloc_trim(0);
     if (keep)
         keep->next = NULL;
     a->head = keep;

@@ -58,7 +58,7 @@ def legit(n):
     while not stop.is_set():
         try:
             if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.%d" % (2 + n), PORT, timeout=30,
+                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30,
                                                   source_address=("127.0.0.%d" % (2 + n), 0))
             conn.request("POST", "/score", SAMPLE, {"Authorization": "Bearer " + KEY,
                                                     "Content-Type": "application/json"})
@@ -76,14 +76,14 @@ def tricklers():
         while len(socks) < 100:
             try:
                 socks.append(connect("127.0.1.%d" % (1 + len(socks) % 50)))
-                socks[-1].send(b"P")
+                socks[-1].send(b"POST /score HTTP/1.1\r\nX-Slow: ")
             except OSError:
                 bump("trickle-refused")
                 break
         alive = []
         for s in socks:
             try:
-                s.send(b"O")
+                s.send(b"a")
                 alive.append(s)
             except OSError:
                 bump("trickle-cut")
