@@ -241,11 +241,10 @@ static int play_podman(const struct deploy_plan *p, const char *secret_value, in
     char secret_name[96];
     snprintf(secret_name, sizeof secret_name, "%s-auth", p->name);
     struct engine_cmd podman = {0};
-    const char *tmp = getenv("TMPDIR");
     int rc = deploy_podman_text(&text, p, host_port);
     if (!rc && secret_value)
         rc = deploy_podman_secret_text(&secret, p, secret_value);
-    if (rc || (rc = fs_make_temp_dir(&dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-play")) ||
+    if (rc || (rc = fs_make_tmp_dir(&dir, "amlpkg-play")) ||
         (rc = write_new(dir, "deployment.yaml", text, &file)) ||
         (secret && (rc = write_new(dir, "secret.yaml", secret, &secret_file))) ||
         (rc = engine_cmd_init(&podman, "AMLPKG_PODMAN", "podman")))
@@ -292,7 +291,6 @@ static int build_and_push(struct deploy_options *o, struct spec *spec)
     if (rc)
         return rc;
     char *dir = NULL, *archive = NULL;
-    const char *tmp = getenv("TMPDIR");
     struct build_result result = {0};
     struct build_request req = {.no_sbom = 1};
     struct registry *reg = NULL;
@@ -301,7 +299,7 @@ static int build_and_push(struct deploy_options *o, struct spec *spec)
     const char *global = getenv("AMLPKG_GLOBAL_CACHE");
     if (global && global[0])
         req.env.global_cache_dir = global;
-    if ((rc = fs_make_temp_dir(&dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-deploy-push")))
+    if ((rc = fs_make_tmp_dir(&dir, "amlpkg-deploy-push")))
         return rc;
     if (!(archive = path_join(dir, "image.tar"))) {
         rc = err_set(ERR_NOMEM, "out of memory");

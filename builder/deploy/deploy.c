@@ -290,6 +290,9 @@ static void emit_pod(struct kyaml *y, const struct deploy_plan *p, int podman, i
         env_str(y, p->auth == 2 ? "AMLSERVE_TOKEN_SECRET_FILE" : "AMLSERVE_AUTH_KEY_FILE",
                 p->auth == 2 ? DEPLOY_SECRET_DIR "/token-secret" : DEPLOY_SECRET_DIR "/keys");
         env_str(y, "AMLSERVE_AUTH_REQUIRED", "1");
+        /* The cluster's Prometheus scrapes /metrics for the autoscaler, without a key. */
+        if (!kserve && p->autoscale && p->req->autoscaler != DEPLOY_AUTOSCALER_CPU)
+            env_str(y, "AMLSERVE_PUBLIC_METRICS", "1");
     }
     if (p->tls) {
         env_str(y, "AMLSERVE_TLS_CERT", PLAN_TLS_DIR "/tls.crt");
@@ -700,6 +703,7 @@ int deploy_files_write(const struct deploy_files *f, const char *dir)
             rename(old, dir);
         goto done;
     }
+    fs_temp_dir_forget(stage); /* in place: no longer temporary, its lock file goes */
     free(stage);
     stage = NULL;
 done:

@@ -465,8 +465,7 @@ static int load_layout(struct base_image *b, const char *platform)
 
 static int make_temp(struct base_image *b)
 {
-    const char *tmp = getenv("TMPDIR");
-    return fs_make_temp_dir(&b->temp_dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-base-");
+    return fs_make_tmp_dir(&b->temp_dir, "amlpkg-base-");
 }
 
 static int load_docker_archive(struct base_image *b, const char *path)

@@ -38,9 +38,8 @@ int cache_registry_pull(const char *prefix, const char *key, const struct regist
 /* A throwaway OCI layout whose blobs are the cache's own (a link), naming one manifest. */
 static int layout_over_cache(char **out_dir, const char *cache_dir, const char *manifest_digest)
 {
-    const char *tmp = getenv("TMPDIR");
     char *dir = NULL, *blobs = NULL, *target = NULL, *index = NULL, *layout = NULL, *manifest = NULL;
-    int rc = fs_make_temp_dir(&dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-push-");
+    int rc = fs_make_tmp_dir(&dir, "amlpkg-push-");
     if (!rc && (!(blobs = path_join(dir, "blobs")) || !(target = path_join(cache_dir, "blobs")) ||
                 !(index = path_join(dir, "index.json")) || !(layout = path_join(dir, "oci-layout"))))
         rc = err_set(ERR_NOMEM, "out of memory");

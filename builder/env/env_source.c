@@ -41,8 +41,7 @@ int env_source_cache_key(char out[65], const char *key, const char *platform)
 /* A temporary directory for what a tier fetches or builds; removed by the caller. */
 static int temp_dir(char **out, const char *prefix)
 {
-    const char *tmp = getenv("TMPDIR");
-    return fs_make_temp_dir(out, tmp && tmp[0] ? tmp : "/tmp", prefix);
+    return fs_make_tmp_dir(out, prefix);
 }
 
 /* Opens a cache entry; a damaged one is dropped (cache_verify) and the lookup goes on (returns 1). */

@@ -214,8 +214,7 @@ int image_source_open(struct image_source **out, const char *path)
         if (!rc && !(s->root = strdup(path)))
             rc = err_set(ERR_NOMEM, "out of memory");
     } else {
-        const char *tmp = getenv("TMPDIR");
-        if (!(rc = fs_make_temp_dir(&s->temp_dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-src-")) &&
+        if (!(rc = fs_make_tmp_dir(&s->temp_dir, "amlpkg-src-")) &&
             (rc = extract(path, s->temp_dir)) >= 0 &&
             !(rc = rc == DOCKER_ARCHIVE ? docker_to_layout(path, s->temp_dir) : 0) && !(s->root = strdup(s->temp_dir)))
             rc = err_set(ERR_NOMEM, "out of memory");

@@ -298,8 +298,7 @@ int sklearn_convert_spec(struct spec *spec, const struct sklearn_options *o)
     char *script = NULL;
     int rc = 0;
     if (!spec->generated_dir) {
-        const char *tmp = getenv("TMPDIR");
-        rc = fs_make_temp_dir(&spec->generated_dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-sklearn-");
+        rc = fs_make_tmp_dir(&spec->generated_dir, "amlpkg-sklearn-");
     }
     if (!rc)
         rc = write_converter(&script, spec->generated_dir);

@@ -667,8 +667,7 @@ int registry_image_copy(struct registry *src_reg, const char *src_repo, const ch
         goto done;
     registry_conn_free(c); /* back to src_reg's idle handles for the workers */
     c = NULL;
-    const char *tmp = getenv("TMPDIR");
-    if ((rc = fs_make_temp_dir(&dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-copy-")))
+    if ((rc = fs_make_tmp_dir(&dir, "amlpkg-copy-")))
         goto done;
     for (size_t i = 0; i < g.n_blobs && !rc; i++)
         if (!(g.blobs[i].path = path_join(dir, g.blobs[i].digest + 7)))

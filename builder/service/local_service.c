@@ -321,8 +321,7 @@ int local_service_start(struct local_service *svc, const struct spec *spec, cons
     memset(svc, 0, sizeof *svc);
     svc->out_fd = -1;
     struct arg_list args = {0};
-    const char *tmp = getenv("TMPDIR");
-    int rc = fs_make_temp_dir(&svc->root, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-serve-");
+    int rc = fs_make_tmp_dir(&svc->root, "amlpkg-serve-");
     for (size_t i = 0; !rc && i < spec->n_models; i++)
         rc = link_model(svc->root, &spec->models[i]);
     if (!rc) {

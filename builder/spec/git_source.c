@@ -31,8 +31,7 @@ int git_source_checkout(struct git_checkout *out, const char *url, const char *r
     git_libgit2_init();
     git_repository *repo = NULL;
     git_object *target = NULL, *commit = NULL;
-    const char *tmp = getenv("TMPDIR");
-    int rc = fs_make_temp_dir(&out->dir, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-git-");
+    int rc = fs_make_tmp_dir(&out->dir, "amlpkg-git-");
     if (rc)
         goto done;
     git_clone_options opts;

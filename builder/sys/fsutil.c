@@ -261,3 +261,9 @@ int fs_path_has_dotdot(const char *p)
     }
     return 0;
 }
+
+int fs_make_tmp_dir(char **out, const char *prefix)
+{
+    const char *tmp = getenv("TMPDIR");
+    return fs_make_temp_dir(out, tmp && tmp[0] ? tmp : "/tmp", prefix);
+}

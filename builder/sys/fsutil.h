@@ -18,6 +18,8 @@ char *fs_resolve(const char *base_dir, const char *path);
  * removes the folders in parent whose owner died without removing them
  * (SIGKILL, a crash). fs_remove_tree removes the lock file with the folder. */
 int fs_make_temp_dir(char **out, const char *parent, const char *prefix);
+/* fs_make_temp_dir in $TMPDIR, else /tmp. */
+int fs_make_tmp_dir(char **out, const char *prefix);
 /* A temporary folder renamed into place: its lock file is removed (it is no longer temporary). */
 void fs_temp_dir_forget(const char *path);
 /* Removes a directory tree (best effort, for cleanup). */

@@ -46,8 +46,7 @@ void trust_store_close(struct trust_store *s)
 
 static int make_work(struct trust_store *s)
 {
-    const char *tmp = getenv("TMPDIR");
-    return fs_make_temp_dir(&s->work, tmp && tmp[0] ? tmp : "/tmp", "amlpkg-trust-");
+    return fs_make_tmp_dir(&s->work, "amlpkg-trust-");
 }
 
 /* A path on disk (file, directory, or DIR:NAME:TAG) rather than a registry reference. */

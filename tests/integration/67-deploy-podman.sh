@@ -64,7 +64,7 @@ check "it runs as the generated non-root user with a read-only root" bash -c \
   "[ \"\$(${P[*]} inspect -f '{{.Config.User}} {{.HostConfig.ReadonlyRootfs}}' $C)\" = '65532:65532 true' ]"
 check "it holds no capabilities (drop ALL)" bash -c "[ \"\$(${P[*]} inspect -f '{{len .EffectiveCaps}}' $C)\" = 0 ]"
 check "amlserve reads the generated settings: max concurrent requests 3, none busy" bash -c \
-  "curl -sS 'http://127.0.0.1:$port/metrics' > '$WORK/metrics' && grep -qx 'amlserve_max_concurrent_requests 3' '$WORK/metrics' && grep -qx 'amlserve_requests_busy 0' '$WORK/metrics'"
+  "curl -sS -H 'Authorization: Bearer it67-primary-key' 'http://127.0.0.1:$port/metrics' > '$WORK/metrics' && grep -qx 'amlserve_max_concurrent_requests 3' '$WORK/metrics' && grep -qx 'amlserve_requests_busy 0' '$WORK/metrics'"
 check "the kustomize folder was written beside the play, without the Secret" bash -c \
   "[ -f '$WORK/k8s/kustomization.yaml' ] && ! grep -rq it67-primary-key '$WORK/k8s'"
 check "the pod stops" "${P[@]}" pod rm -f -t 10 ridge-it67-pod-0
