@@ -160,7 +160,7 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
             break;
         }
         case 'h': fputs(deploy_usage, stdout); return -1;
-        default: fputs(deploy_usage, stderr); return EXIT_USAGE;
+        default: return cmd_usage_error(deploy_usage);
         }
     }
     if (optind < argc - 1) {

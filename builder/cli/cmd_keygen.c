@@ -41,12 +41,12 @@ int cmd_keygen(int argc, char **argv)
             break;
         case 0x201: force = 1; break;
         case 'h': fputs(keygen_usage, stdout); return EXIT_OK;
-        default: fputs(keygen_usage, stderr); return EXIT_USAGE;
+        default: return cmd_usage_error(keygen_usage);
         }
     }
     if (optind < argc - 1) {
-        fprintf(stderr, "amlpkg keygen: expected at most one PREFIX\n%s", keygen_usage);
-        return EXIT_USAGE;
+        fprintf(stderr, "amlpkg keygen: expected at most one PREFIX\n");
+        return cmd_usage_error(keygen_usage);
     }
     const char *prefix = optind < argc ? argv[optind] : "cosign";
     const char *pass = getenv(TRUST_PASSWORD_ENV);

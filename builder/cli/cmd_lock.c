@@ -127,12 +127,12 @@ int cmd_lock(int argc, char **argv)
             virtuals[opt.n_virtuals++] = optarg;
             break;
         case 'h': fputs(lock_usage, stdout); return EXIT_OK;
-        default: fputs(lock_usage, stderr); return EXIT_USAGE;
+        default: return cmd_usage_error(lock_usage);
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "amlpkg lock: expected one SPEC\n%s", lock_usage);
-        return EXIT_USAGE;
+        fprintf(stderr, "amlpkg lock: expected one SPEC\n");
+        return cmd_usage_error(lock_usage);
     }
     const char *path = argv[optind];
     struct spec *spec = NULL;

@@ -50,13 +50,12 @@ int cmd_sign(int argc, char **argv)
             fputs(sign_usage, stdout);
             return EXIT_OK;
         } else {
-            fputs(sign_usage, stderr);
-            return EXIT_USAGE;
+            return cmd_usage_error(sign_usage);
         }
     }
     if (optind != argc - 1 || !key_path) {
-        fprintf(stderr, "amlpkg sign: expected TARGET and --key KEY\n%s", sign_usage);
-        return EXIT_USAGE;
+        fprintf(stderr, "amlpkg sign: expected TARGET and --key KEY\n");
+        return cmd_usage_error(sign_usage);
     }
     const char *target = argv[optind];
     struct trust_key *key = NULL;

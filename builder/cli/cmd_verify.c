@@ -83,13 +83,12 @@ int cmd_verify(int argc, char **argv)
             fputs(verify_usage, stdout);
             return EXIT_OK;
         } else {
-            fputs(verify_usage, stderr);
-            return EXIT_USAGE;
+            return cmd_usage_error(verify_usage);
         }
     }
     if (optind != argc - 1 || !key_path) {
-        fprintf(stderr, "amlpkg verify: expected TARGET and --key PUB\n%s", verify_usage);
-        return EXIT_USAGE;
+        fprintf(stderr, "amlpkg verify: expected TARGET and --key PUB\n");
+        return cmd_usage_error(verify_usage);
     }
     const char *target = argv[optind];
     struct trust_key *key = NULL;
