@@ -397,6 +397,17 @@ static long target_millis(const struct deploy_plan *p)
     return (long)p->target_pct * p->max_concurrent * 10;
 }
 
+/* An autoscaler's metadata and the Deployment it scales (KEDA ScaledObject and HPA alike). */
+static void autoscaler_head(struct kyaml *y, const struct deploy_plan *p)
+{
+    metadata(y, p, "", 0);
+    kyaml_key(y, 0, "spec");
+    kyaml_key(y, 2, "scaleTargetRef");
+    kyaml_str(y, 4, "apiVersion", "apps/v1");
+    kyaml_str(y, 4, "kind", "Deployment");
+    kyaml_str(y, 4, "name", p->name);
+}
+
 static void emit_keda(struct kyaml *y, const struct deploy_plan *p)
 {
     char threshold[32], query[512];
@@ -417,12 +428,7 @@ static void emit_keda(struct kyaml *y, const struct deploy_plan *p)
                   "targetUtilization x maxConcurrentRequestsPerContainer (amlserve's /metrics).");
     kyaml_str(y, 0, "apiVersion", "keda.sh/v1alpha1");
     kyaml_str(y, 0, "kind", "ScaledObject");
-    metadata(y, p, "", 0);
-    kyaml_key(y, 0, "spec");
-    kyaml_key(y, 2, "scaleTargetRef");
-    kyaml_str(y, 4, "apiVersion", "apps/v1");
-    kyaml_str(y, 4, "kind", "Deployment");
-    kyaml_str(y, 4, "name", p->name);
+    autoscaler_head(y, p);
     kyaml_int(y, 2, "minReplicaCount", p->min_replicas);
     kyaml_int(y, 2, "maxReplicaCount", p->max_replicas);
     kyaml_int(y, 2, "pollingInterval", p->refresh_s);
@@ -446,12 +452,7 @@ static void emit_hpa(struct kyaml *y, const struct deploy_plan *p, int cpu)
                       "metric amlserve_requests_busy from amlserve's /metrics.");
     kyaml_str(y, 0, "apiVersion", "autoscaling/v2");
     kyaml_str(y, 0, "kind", "HorizontalPodAutoscaler");
-    metadata(y, p, "", 0);
-    kyaml_key(y, 0, "spec");
-    kyaml_key(y, 2, "scaleTargetRef");
-    kyaml_str(y, 4, "apiVersion", "apps/v1");
-    kyaml_str(y, 4, "kind", "Deployment");
-    kyaml_str(y, 4, "name", p->name);
+    autoscaler_head(y, p);
     kyaml_int(y, 2, "minReplicas", p->min_replicas);
     kyaml_int(y, 2, "maxReplicas", p->max_replicas);
     kyaml_key(y, 2, "metrics");
