@@ -8,6 +8,7 @@
 #include "runtime/engine/backends/backend.h"
 #include "runtime/scorer_onnx.h"
 #include "runtime/scorer_python.h"
+#include "runtime/rotation_watch.h"
 #include "runtime/server.h"
 #include "runtime/tls.h"
 
@@ -64,14 +65,15 @@ static const char usage[] =
     "  --python PATH     interpreter for workers (default: $AZUREML_PYTHON, else python3)\n"
     "  --scoring-timeout-ms N  time run() may take (default: $SCORING_TIMEOUT_MS, else 60000)\n"
     "  --auth-key-file F keys for /score, one per line (default: $AMLSERVE_AUTH_KEY_FILE;\n"
-    "                    or $AMLSERVE_AUTH_KEYS=\"primary,secondary\"); SIGHUP re-reads it\n"
+    "                    or $AMLSERVE_AUTH_KEYS=\"primary,secondary\"); re-read when it changes\n"
+    "                    (a rotated Kubernetes Secret) and on SIGHUP\n"
     "  --token-secret-file F  token auth instead of keys: HS256 JWTs signed with this secret (one line;\n"
     "                    default: $AMLSERVE_TOKEN_SECRET_FILE, or $AMLSERVE_TOKEN_SECRET); exp is enforced;\n"
-    "                    SIGHUP re-reads it\n"
+    "                    re-read when it changes and on SIGHUP\n"
     "  --cors-origins L  allowed CORS origins, comma-separated or * (default: $AML_CORS_ORIGINS)\n"
     "  --tls-cert F, --tls-key F  serve HTTPS (TLS 1.2+) with this PEM certificate chain and\n"
     "                    unencrypted PEM key (default: $AMLSERVE_TLS_CERT, $AMLSERVE_TLS_KEY);\n"
-    "                    SIGHUP re-reads both\n"
+    "                    re-read when they change and on SIGHUP\n"
     "  --input-sample F, --output-sample F  sample bodies (JSON) for /swagger.json\n"
     "  --max-queue N     requests waiting for a scoring thread before 503 (default 1024)\n"
     "  --max-queue-wait-ms N  longest wait for a scoring thread before 503 (default: none)\n"
@@ -411,6 +413,8 @@ struct start_info {
     double load_ms;
     const char *serving;
     struct reloader reloader;
+    struct rotation_watch watch;
+    unsigned watch_keys, watch_tls; /* bit masks of watch slots */
 };
 
 static void announce(void *ctx, int port)
@@ -432,17 +436,31 @@ static void flush_log(void *ctx)
     contract_flush_log(((struct start_info *)ctx)->contract);
 }
 
-/* SIGHUP: new connections get the certificate now in the files; a bad one is
- * reported and the old one keeps serving. */
-static void reload_tls(struct tls_server *tls)
+/* New connections get the certificate now in the files; a bad one is
+ * reported and the old one keeps serving. why: "SIGHUP" or what changed. */
+static void reload_tls(struct tls_server *tls, const char *why)
 {
     int rc = tls_server_reload(tls);
     char serial[128];
     tls_server_serial(tls, serial, sizeof serial);
     if (rc)
-        fprintf(stderr, "amlserve: SIGHUP: keeping the old TLS certificate (serial %s): %s\n", serial, err_message(rc));
+        fprintf(stderr, "amlserve: %s: keeping the old TLS certificate (serial %s): %s\n", why, serial,
+                err_message(rc));
     else
-        fprintf(stderr, "amlserve: SIGHUP: TLS certificate reloaded (serial %s)\n", serial);
+        fprintf(stderr, "amlserve: %s: TLS certificate reloaded (serial %s)\n", why, serial);
+    err_clear();
+}
+
+/* Re-reads the key file or token secret; bad content keeps the old ones. */
+static void reload_keys(struct auth *auth, const char *why)
+{
+    if (!auth->key_file && !auth->secret_file)
+        return;
+    int rc = auth_reload(auth);
+    if (rc)
+        fprintf(stderr, "amlserve: %s: keeping the old keys: %s\n", why, err_message(rc));
+    else
+        fprintf(stderr, "amlserve: %s: keys reloaded\n", why);
     err_clear();
 }
 
@@ -452,19 +470,35 @@ static void reload(void *ctx)
 {
     struct start_info *info = ctx;
     if (info->tls)
-        reload_tls(info->tls);
+        reload_tls(info->tls, "SIGHUP");
     struct contract *c = info->contract;
     if (c->scorer->reload) {
         reloader_kick(&info->reloader);
         if (strcmp(c->scorer->kind, "python") == 0)
             fprintf(stderr, "amlserve: SIGHUP: workers will reload before their next request\n");
     }
-    if (!c->auth->key_file && !c->auth->secret_file)
+    reload_keys(c->auth, "SIGHUP");
+}
+
+/* Once a second: a rotated Secret (keys, token secret, TLS pair) is taken
+ * in without a restart or a signal. Models reload on SIGHUP only. */
+static void watch_files(void *ctx)
+{
+    struct start_info *info = ctx;
+    unsigned changed = rotation_watch_tick(&info->watch);
+    if (!changed)
         return;
-    int rc = auth_reload(c->auth);
-    fprintf(stderr, rc ? "amlserve: SIGHUP: keeping the old keys: %s\n" : "amlserve: SIGHUP: keys reloaded%s\n",
-            rc ? err_message(rc) : "");
-    err_clear();
+    if (changed & info->watch_keys)
+        reload_keys(info->contract->auth, "key file changed");
+    if (info->tls && (changed & info->watch_tls))
+        reload_tls(info->tls, "TLS files changed");
+}
+
+static void watch_add(struct start_info *info, const char *path, unsigned *mask)
+{
+    int slot = rotation_watch_add(&info->watch, path);
+    if (slot >= 0)
+        *mask |= 1u << slot;
 }
 
 /* Loads the scorer: Python workers for an entry script, else the ONNX model.
@@ -635,6 +669,12 @@ int main(int argc, char **argv)
     cfg.is_inline = contract_is_inline;
     cfg.on_idle = flush_log;
     cfg.on_reload = reload;
+    cfg.on_tick = watch_files;
+    watch_add(&info, auth.key_file ? auth.key_file : auth.secret_file, &info.watch_keys);
+    if (tls) {
+        watch_add(&info, o.tls_cert, &info.watch_tls);
+        watch_add(&info, o.tls_key, &info.watch_tls);
+    }
     cfg.on_listening = announce;
     cfg.hook_ctx = &info;
     info.reloader.scorer = scorer;

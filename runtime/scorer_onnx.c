@@ -411,31 +411,69 @@ static int name_from_root(struct served_model *m, const char *root)
     return m->name && m->version ? 0 : err_set(ERR_NOMEM, "out of memory");
 }
 
-/* Name and version of a model file from where it sits under root (the only
- * model when only is set). */
-static int name_model(struct served_model *m, const char *root, const char *path, int only)
+/* The part of path below root, without leading slashes. */
+static const char *below_root(const char *root, const char *path)
 {
     size_t root_len = strlen(root);
     const char *rel = strncmp(path, root, root_len) == 0 ? path + root_len : path;
     while (*rel == '/')
         rel++;
+    return rel;
+}
+
+/* Length of "<name>/<version>/" at the start of rel when the file lies in
+ * Azure ML's multi-model layout (at any depth below the version: a registered
+ * folder keeps its own sub-folders), else 0. */
+static size_t layout_prefix(const char *rel)
+{
     const char *first = strchr(rel, '/');
-    const char *second = first ? strchr(first + 1, '/') : NULL;
-    if (second && strchr(second + 1, '/') == NULL) { /* <name>/<version>/<file> */
+    const char *second = first && first > rel ? strchr(first + 1, '/') : NULL;
+    return second && second > first + 1 ? (size_t)(second - rel + 1) : 0;
+}
+
+/* Name and version of a model file from where it sits under root: a file
+ * alone in its NAME/VERSION folder is that model; several there are named by
+ * their stems and keep the version; a file elsewhere is named by its stem
+ * (the single model of an image whose root is .../azureml-models/NAME/VERSION
+ * is named by that folder). */
+static int name_model(struct served_model *m, const char *root, const char *path, int only, int alone_in_version)
+{
+    const char *rel = below_root(root, path);
+    size_t prefix = layout_prefix(rel);
+    if (prefix && alone_in_version) {
+        const char *first = strchr(rel, '/');
         m->name = strndup(rel, (size_t)(first - rel));
-        m->version = strndup(first + 1, (size_t)(second - first - 1));
-    } else if (only && name_from_root(m, root) == 0 && m->name) {
+        m->version = strndup(first + 1, prefix - (size_t)(first - rel) - 2);
+        return m->name && m->version ? 0 : err_set(ERR_NOMEM, "out of memory");
+    }
+    if (only && name_from_root(m, root) == 0 && m->name)
         return 0;
+    free(m->name);
+    free(m->version);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    m->name = strndup(base, dot ? (size_t)(dot - base) : strlen(base));
+    if (prefix) {
+        const char *first = strchr(rel, '/');
+        m->version = strndup(first + 1, prefix - (size_t)(first - rel) - 2);
     } else {
-        free(m->name);
-        free(m->version);
-        const char *base = strrchr(path, '/');
-        base = base ? base + 1 : path;
-        const char *dot = strrchr(base, '.');
-        m->name = strndup(base, dot ? (size_t)(dot - base) : strlen(base));
         m->version = strdup("");
     }
     return m->name && m->version ? 0 : err_set(ERR_NOMEM, "out of memory");
+}
+
+/* How many of the found files share path i's NAME/VERSION folder. */
+static size_t files_in_version(char *const *found, size_t count, size_t i, const char *root)
+{
+    const char *rel = below_root(root, found[i]);
+    size_t prefix = layout_prefix(rel), n = 0;
+    for (size_t j = 0; prefix && j < count; j++) {
+        const char *other = found[j] ? below_root(root, found[j]) : NULL;
+        if (other && layout_prefix(other) == prefix && strncmp(other, rel, prefix) == 0)
+            n++;
+    }
+    return n;
 }
 
 static int served_model_cmp(const void *a, const void *b)
@@ -457,12 +495,17 @@ static int load_models(struct served_model **out, size_t *out_count, off_t *byte
         rc = err_set(ERR_NOTFOUND, "no .onnx model under '%s' and no entry script", model_dir);
     if (!rc && !(models = calloc(count, sizeof *models)))
         rc = err_set(ERR_NOMEM, "out of memory");
+    size_t *alone = rc ? NULL : calloc(count, sizeof *alone);
+    if (!rc && !alone)
+        rc = err_set(ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < count && !rc; i++)
+        alone[i] = files_in_version(found, count, i, model_dir) <= 1;
     for (size_t i = 0; i < count && !rc; i++) {
         struct served_model *m = &models[i];
         loaded++;
         m->path = found[i];
         found[i] = NULL;
-        rc = name_model(m, model_dir, m->path, count == 1);
+        rc = name_model(m, model_dir, m->path, count == 1, (int)alone[i]);
         if (!rc)
             rc = engine_model_load_file(&m->model, m->path);
         if (!rc) /* the rule amlpkg applied when it built the package */
@@ -471,11 +514,18 @@ static int load_models(struct served_model **out, size_t *out_count, off_t *byte
         *bytes += stat(m->path, &st) == 0 ? st.st_size : SMALL_MODEL_BYTES;
     }
     model_files_free(found, count);
+    free(alone);
+    if (!rc)
+        qsort(models, count, sizeof *models, served_model_cmp);
+    for (size_t i = 1; i < count && !rc; i++)
+        if (served_model_cmp(&models[i - 1], &models[i]) == 0)
+            rc = err_set(ERR_INVALID, "two models would both be named '%s'%s%s: '%s' and '%s' (rename one of the files)",
+                         models[i].name, models[i].version[0] ? " version " : "", models[i].version,
+                         models[i - 1].path, models[i].path);
     if (rc) {
         served_models_free(models, loaded);
         return rc;
     }
-    qsort(models, count, sizeof *models, served_model_cmp);
     *out = models;
     *out_count = count;
     return 0;

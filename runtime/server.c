@@ -1289,6 +1289,8 @@ int server_run(const struct server_config *cfg, http_handler_fn handler, void *c
             cfg->on_idle(cfg->hook_ctx);
         if (now_ms() >= next_sweep) {
             sweep_timeouts(&l);
+            if (cfg->on_tick)
+                cfg->on_tick(cfg->hook_ctx);
             next_sweep = now_ms() + 1000;
         }
     }

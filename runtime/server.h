@@ -104,6 +104,8 @@ struct server_config {
     void (*on_idle)(void *hook_ctx);
     /* Called on SIGHUP (with handle_signals), e.g. to re-read key files. */
     void (*on_reload)(void *hook_ctx);
+    /* Called about once a second on the event loop, e.g. to notice changed files. */
+    void (*on_tick)(void *hook_ctx);
     /* Called once the socket listens, with the bound port. */
     void (*on_listening)(void *hook_ctx, int port);
     void *hook_ctx;

@@ -49,17 +49,19 @@ check "--tag overrides the image name" bash -c "'$AMLPKG' build '$EX/spec.yaml' 
 check "no temporary files are left beside the output" bash -c "! ls -A '$WORK' | grep -E 'tmp-|amlpkg-build'"
 check "build --help documents the options" bash -c "'$AMLPKG' build --help | grep -q SOURCE_DATE_EPOCH"
 
-# Two models: one layer each, AZUREML_MODEL_DIR is the folder of all, and the
-# unpacked image serves both through ?model=.
-mkdir -p "$WORK/multi" && cp "$EX/model.onnx" "$WORK/multi/a.onnx" && cp "$EX/model.onnx" "$WORK/multi/b.onnx"
+# Three models (one registered as a folder): one layer each, AZUREML_MODEL_DIR
+# is the folder of all, and the unpacked image serves them through ?model=.
+mkdir -p "$WORK/multi/folder" && cp "$EX/model.onnx" "$WORK/multi/a.onnx" && cp "$EX/model.onnx" "$WORK/multi/b.onnx"
+cp "$EX/model.onnx" "$WORK/multi/folder/model.onnx"
 cat > "$WORK/multi/spec.yaml" <<'YAML'
 models:
   - {name: ridge, version: 1, path: a.onnx}
   - {name: ridge-large, version: 3, path: b.onnx}
+  - {name: ridge-folder, version: 2, path: folder}
 output: {name: multi, tag: "1"}
 YAML
-check "a spec with two models builds" bash -c "'$AMLPKG' build '$WORK/multi/spec.yaml' -o '$WORK/multi.tar' --json > '$WORK/multi.json'"
-check "... into one layer per model" jq -e '(.layers | length) == 3' "$WORK/multi.json"
+check "a spec with three models builds" bash -c "'$AMLPKG' build '$WORK/multi/spec.yaml' -o '$WORK/multi.tar' --json > '$WORK/multi.json'"
+check "... into one layer per model" jq -e '(.layers | length) == 4' "$WORK/multi.json"
 mkdir -p "$WORK/multi/x" && tar xf "$WORK/multi.tar" -C "$WORK/multi/x"
 mcfg=$(jq -r '.manifests[0].digest' "$WORK/multi/x/index.json" | cut -d: -f2)
 mcfg=$(jq -r '.config.digest' "$WORK/multi/x/blobs/sha256/$mcfg" | cut -d: -f2)
@@ -75,6 +77,8 @@ on_exit "kill $mpid; wait $mpid"
 wait_http "http://127.0.0.1:$port/"
 check "the image's amlserve routes ?model=ridge-large to its model" \
   bash -c "curl -sf --data @'$EX/sample-request.json' 'http://127.0.0.1:$port/score?model=ridge-large' | jq -e 'length == 2'"
+check "... and ?model=ridge-folder:2 to the model registered as a folder" \
+  bash -c "curl -sf --data @'$EX/sample-request.json' 'http://127.0.0.1:$port/score?model=ridge-folder:2' | jq -e 'length == 2'"
 
 # The spec's service section becomes the image's settings; keys never enter the image.
 mkdir -p "$WORK/svc" && cp "$EX/model.onnx" "$EX/sample-request.json" "$WORK/svc/"

@@ -96,7 +96,8 @@ else
 fi
 
 # Several models in Azure ML's layout: ?model=NAME[:VERSION] routes, the highest version by default.
-for m in ridge/1 ridge/2 other/3; do mkdir -p "$WORK/models/$m" && cp "$EX/model.onnx" "$WORK/models/$m/"; done
+for m in ridge/1 ridge/2 other/3 folder/4/saved/onnx; do mkdir -p "$WORK/models/$m" && cp "$EX/model.onnx" "$WORK/models/$m/"; done
+mkdir -p "$WORK/models/pair/5" && cp "$EX/model.onnx" "$WORK/models/pair/5/encoder.onnx" && cp "$EX/model.onnx" "$WORK/models/pair/5/decoder.onnx"
 port=$(free_port)
 AZUREML_MODEL_DIR="$WORK/models" "$AMLSERVE" --port "$port" --host 127.0.0.1 > "$WORK/multi.log" 2>&1 &
 mpid=$!
@@ -106,7 +107,14 @@ score_code() { curl -sS -o "$WORK/multi.json" -w '%{http_code}' --data @"$EX/sam
 check "without ?model= it asks which model (400)" bash -c "[ $(score_code '') = 400 ] && grep -q 'model=NAME' '$WORK/multi.json'"
 check "?model=ridge:1 scores that version" test "$(score_code '?model=ridge:1')" = 200
 check "?model=other scores the only version of other" test "$(score_code '?model=other')" = 200
+check "a model registered as a folder is named by its NAME/VERSION, at any depth" test "$(score_code '?model=folder:4')" = 200
+check "several files in one NAME/VERSION are named by their stems" test "$(score_code '?model=decoder:5')" = 200
 check "an unknown model is a 404 naming it" bash -c "[ $(score_code '?model=nope') = 404 ] && grep -q \"no model 'nope'\" '$WORK/multi.json'"
+
+mkdir -p "$WORK/clash/m/1/a" "$WORK/clash/m/1/b"
+cp "$EX/model.onnx" "$WORK/clash/m/1/a/" && cp "$EX/model.onnx" "$WORK/clash/m/1/b/"
+check_fails "two files that would get one name are refused at start, naming both" "named 'model' version 1: .*/a/model.onnx' and .*/b/model.onnx'" \
+  env AZUREML_MODEL_DIR="$WORK/clash" "$AMLSERVE" --port "$(free_port)" --host 127.0.0.1
 
 # SIGHUP reloads the models; a broken replacement leaves the old ones serving.
 mkdir -p "$WORK/hup" && cp "$EX/model.onnx" "$WORK/hup/"
