@@ -54,6 +54,8 @@ static const char deploy_usage[] =
     "      --apply             then `kubectl apply --server-side` the Secret (--create-secret) and the folder\n"
     "                          (kubectl's current context; $AMLPKG_KUBECTL gives the command words), wait\n"
     "                          for the rollout, and print how to reach /score and read the key\n"
+    "      --dry-run           then `kubectl diff --server-side -k DIR`: what --apply would change in the\n"
+    "                          cluster (exit 0 either way; an unreachable cluster is an error)\n"
     "      --create-secret F   also write the Secret the Deployment reads (the spec's keys or token\n"
     "                          secret, else two new random keys) to F, mode 0600, never into DIR\n"
     "      --target T          kubernetes (default): write DIR;\n"
@@ -75,7 +77,7 @@ struct deploy_options {
     char pushed[700]; /* REGISTRY/REPOSITORY@DIGEST after --push */
     struct deploy_request req;
     const char *spec_path, *output, *create_secret, *deployment_config, *endpoint, *set_traffic;
-    int podman, apply;
+    int podman, apply, dry_run;
     long host_port;
 };
 
@@ -97,6 +99,7 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
         {"insecure", no_argument, NULL, 0x101},
         {"ca-cert", required_argument, NULL, 0x102},
         {"apply", no_argument, NULL, 'A'},
+        {"dry-run", no_argument, NULL, 'D'},
         {"endpoint", required_argument, NULL, 'e'},
         {"set-traffic", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
@@ -128,6 +131,7 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
         case 'e': o->endpoint = optarg; break;
         case 'T': o->set_traffic = optarg; break;
         case 'A': o->apply = 1; break;
+        case 'D': o->dry_run = 1; break;
         case 'a':
             if (!strcmp(optarg, "keda"))
                 o->req.autoscaler = DEPLOY_AUTOSCALER_KEDA;
@@ -194,8 +198,10 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
         problem = "--set-traffic goes with --endpoint (the versions it names)";
     else if (o->endpoint && o->podman)
         problem = "--target podman plays one Deployment: give --image, not --endpoint";
-    else if (o->apply && o->podman)
-        problem = "--apply goes to a cluster, --target podman to this machine: one or the other";
+    else if ((o->apply || o->dry_run) && o->podman)
+        problem = "--apply and --dry-run go to a cluster, --target podman to this machine: one or the other";
+    else if (o->apply && o->dry_run)
+        problem = "--dry-run shows what --apply would change: one or the other";
     else if (o->set_traffic && o->create_secret)
         problem = "--set-traffic rewrites only the route: no --create-secret";
     if (problem) {
@@ -325,6 +331,33 @@ done:
     return rc;
 }
 
+/* --dry-run: kubectl compares what was written with the cluster's objects
+ * (exit 1 from kubectl diff means "there are differences", not a failure). */
+static int diff_kubectl(const struct deploy_options *o)
+{
+    struct engine_cmd k = {0};
+    struct buf diff;
+    buf_init(&diff, 0);
+    int status = 0;
+    int rc = engine_cmd_init(&k, "AMLPKG_KUBECTL", "kubectl");
+    if (!rc)
+        rc = engine_cmd_run_status(&k, (const char *[]){"diff", "--server-side", "-k", o->output, NULL}, &diff, NULL,
+                                   &status);
+    if (!rc && status > 1)
+        rc = err_set(ERR_IO, "kubectl diff -k %s failed with exit status %d (is the cluster reachable? kubectl's "
+                             "message is above)",
+                     o->output, status);
+    if (!rc) {
+        fwrite(diff.data, 1, diff.len, stdout);
+        printf(status ? "--dry-run: the cluster differs as shown; --apply would make it so\n"
+                      : "--dry-run: the cluster already matches %s\n",
+               o->output);
+    }
+    buf_release(&diff);
+    engine_cmd_release(&k);
+    return rc;
+}
+
 /* --apply: kubectl applies what was written (server-side), then the rollout is waited for. */
 static int apply_kubectl(const struct deploy_options *o, const char *namespace_, const char *const *deployments,
                          size_t n, const char *isvc, int auth, const char *secret_of)
@@ -427,6 +460,8 @@ static int run_endpoint(const struct deploy_options *o, const struct spec *spec,
         rc = o->req.kserve ? apply_kubectl(o, ns, list, 0, e->name, spec->service.auth_enabled, e->name)
                            : apply_kubectl(o, ns, list, e->n_versions, NULL, spec->service.auth_enabled, list[0]);
     }
+    if (o->dry_run)
+        rc = diff_kubectl(o);
 done:
     free(secret);
     free(value);
@@ -502,6 +537,8 @@ int cmd_deploy(int argc, char **argv)
         rc = apply_kubectl(&o, plan.namespace_, one, o.req.kserve ? 0 : 1, o.req.kserve ? plan.name : NULL,
                            plan.auth != 0, plan.name);
     }
+    if (o.dry_run)
+        rc = diff_kubectl(&o);
 done:
     deploy_files_release(&files);
     endpoint_free(endpoint);

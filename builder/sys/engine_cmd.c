@@ -61,6 +61,12 @@ static void stream_prefixed(int fd, const char *prefix)
 
 int engine_cmd_run(const struct engine_cmd *c, const char *const *extra, struct buf *out, const char *prefix)
 {
+    return engine_cmd_run_status(c, extra, out, prefix, NULL);
+}
+
+int engine_cmd_run_status(const struct engine_cmd *c, const char *const *extra, struct buf *out, const char *prefix,
+                          int *exit_status)
+{
     const char *argv[ENGINE_CMD_MAX_WORDS + 1];
     int n = 0;
     for (; n < c->n; n++)
@@ -109,6 +115,10 @@ int engine_cmd_run(const struct engine_cmd *c, const char *const *extra, struct 
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    if (exit_status && WIFEXITED(status) && WEXITSTATUS(status) != 127) {
+        *exit_status = WEXITSTATUS(status);
+        return rc;
+    }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return err_set(ERR_IO, "'%s %s' failed with %s %d", argv[0], extra[0] ? extra[0] : "",
                        WIFEXITED(status) ? "exit status" : "signal",

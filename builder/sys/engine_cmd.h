@@ -22,5 +22,9 @@ void engine_cmd_release(struct engine_cmd *c);
  * captured there and its stderr passes through; with prefix instead, both stream to
  * our stderr line by line, each line prefixed. Neither: output is discarded. */
 int engine_cmd_run(const struct engine_cmd *c, const char *const *extra, struct buf *out, const char *prefix);
+/* The same, for commands whose exit status means something (kubectl diff: 1 = differences):
+ * any exit but 127 (could not run) goes to *exit_status instead of being an error. */
+int engine_cmd_run_status(const struct engine_cmd *c, const char *const *extra, struct buf *out, const char *prefix,
+                          int *exit_status);
 
 #endif

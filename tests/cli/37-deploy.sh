@@ -58,6 +58,11 @@ if command -v kubectl >/dev/null; then
     env KUBECONFIG=/dev/null AMLPKG_KUBECTL="kubectl --server=http://127.0.0.1:1" "$AMLPKG" deploy "$SPEC" \
     --image "$DEPLOY_IMAGE" -o "$WORK/applied" --apply
   check "... the folder it gave kubectl is there" test -f "$WORK/applied/kustomization.yaml"
+  check_fails "--dry-run without a reachable cluster fails naming kubectl diff" "kubectl diff -k .*/diffed failed .*reachable" \
+    env KUBECONFIG=/dev/null AMLPKG_KUBECTL="kubectl --server=http://127.0.0.1:1" "$AMLPKG" deploy "$SPEC" \
+    --image "$DEPLOY_IMAGE" -o "$WORK/diffed" --dry-run
+  check_fails "--dry-run with --apply is a usage error" "one or the other" \
+    "$AMLPKG" deploy "$SPEC" --image "$DEPLOY_IMAGE" -o "$WORK/both" --dry-run --apply
 else
   skip "kubectl kustomize: kubectl is not installed"
 fi
