@@ -2,12 +2,14 @@
 
 #include "common/err.h"
 #include "common/json.h"
+#include "builder/image/oci_layer.h"
 #include "builder/sys/fs_copy.h"
 #include "builder/sys/fsutil.h"
 #include "common/path.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,6 +242,19 @@ static int dir_is_empty_or_missing(const char *dir)
     return empty;
 }
 
+/* COPY keeps the context's modes, so the staged files get the modes amlpkg's
+ * own layers have (0644, 0755 for executables and folders): the engine's
+ * image then does not depend on the umask of whoever checked the files out. */
+static int normalise_mode(const char *path, const struct stat *st, int type, struct FTW *where)
+{
+    (void)where;
+    if (type == FTW_SL || type == FTW_SLN)
+        return 0;
+    if (chmod(path, oci_layer_mode(st->st_mode)) != 0)
+        return err_set_errno(ERR_IO, "cannot set the mode of '%s'", path);
+    return 0;
+}
+
 static int stage_files(const char *ctx, const struct plan *plan)
 {
     int rc = 0;
@@ -252,6 +267,10 @@ static int stage_files(const char *ctx, const struct plan *plan)
             rc = parent ? fs_make_dirs(parent) : err_set(ERR_NOMEM, "out of memory");
             free(parent);
             rc = rc ? rc : fs_copy_tree(e->host_path, dst);
+            if (!rc) {
+                int walked = nftw(dst, normalise_mode, 16, FTW_PHYS);
+                rc = walked < 0 ? err_set_errno(ERR_IO, "cannot walk '%s'", dst) : walked;
+            }
         }
     return rc;
 }

@@ -13,6 +13,16 @@ check "the context holds amlserve and the model at their image paths" bash -c "
   cmp '$EX/onnx-ridge/model.onnx' '$WORK/ctx/layer-2/var/azureml-app/azureml-models/ridge/1/model.onnx' &&
   [ -x '$WORK/ctx/layer-1/usr/local/bin/amlserve' ]"
 cp -r "$EX/onnx-ridge" "$WORK/elsewhere"
+# Modes in the context are the image's, whatever the checkout's umask (COPY keeps them).
+chmod 0664 "$WORK/elsewhere/model.onnx"; chmod 0775 "$WORK/elsewhere"
+mkdir -p "$WORK/umask-model" && cp "$EX/onnx-ridge/model.onnx" "$WORK/umask-model/" && chmod 0600 "$WORK/umask-model/model.onnx"
+chmod 0700 "$WORK/umask-model"
+printf 'models: [{name: ridge, version: 1, path: umask-model}]\n' > "$WORK/umask.yaml"
+check "a context from group-writable or private files gets 0644 files and 0755 folders" bash -c "
+  '$AMLPKG' package '$WORK/umask.yaml' --generate-dockerfile '$WORK/ctx-modes' >/dev/null &&
+  [ \$(stat -c %a '$WORK/ctx-modes/layer-2/var/azureml-app/azureml-models/ridge/1/umask-model/model.onnx') = 644 ] &&
+  [ \$(stat -c %a '$WORK/ctx-modes/layer-2/var/azureml-app/azureml-models/ridge/1/umask-model') = 755 ] &&
+  [ \$(stat -c %a '$WORK/ctx-modes/layer-1/usr/local/bin/amlserve') = 755 ]"
 check "the same spec from another folder gives the same bytes" bash -c "
   cd '$WORK' && '$AMLPKG' package elsewhere/spec.yaml --generate-dockerfile ctx2 >/dev/null && cmp ctx/Dockerfile ctx2/Dockerfile"
 check_fails "an existing non-empty folder is refused, and left alone" "exists and is not empty" \
