@@ -49,6 +49,12 @@ wait_http() {
   while [ $SECONDS -lt $deadline ]; do curl -fsS -o /dev/null "$url" 2>/dev/null && return 0; sleep 0.1; done
   return 1
 }
+# within SECONDS COMMAND...: runs the command every 0.2 s until it succeeds (0) or time is up (1).
+within() {
+  local deadline=$((SECONDS + $1)); shift
+  while [ $SECONDS -lt $deadline ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  return 1
+}
 # check_exit DESCRIPTION CODE COMMAND...: passes when the command exits with CODE.
 check_exit() {
   local desc=$1 want=$2; shift 2

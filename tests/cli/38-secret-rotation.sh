@@ -24,12 +24,9 @@ pid=$!
 on_exit "kill $pid; wait $pid"
 check "amlserve starts with keys from a Secret volume" wait_http "http://127.0.0.1:$port/"
 status_with() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" --data @"$EX/sample-request.json" "http://127.0.0.1:$port/score"; }
+gets() { [ "$(status_with "$1")" = "$2" ]; }
 # eventually KEY CODE: the key gets CODE within 10 s.
-eventually() {
-  local d=$((SECONDS + 10))
-  while [ $SECONDS -lt $d ]; do [ "$(status_with "$1")" = "$2" ] && return 0; sleep 0.2; done
-  return 1
-}
+eventually() { within 10 gets "$@"; }
 check "the first key scores" test "$(status_with first-key-0123456789)" = 200
 secret_version v2 keys=second-key-9876543210
 rm -rf "$S/..v1"
@@ -40,7 +37,7 @@ check "the log says why the keys were reloaded" grep -q 'key file changed: keys 
 # A bad version (no key in it) keeps the keys that work.
 secret_version v3 keys=
 rm -rf "$S/..v2"
-wait_log() { local d=$((SECONDS + 10)); while [ $SECONDS -lt $d ]; do grep -q "$1" "$WORK/log" && return 0; sleep 0.2; done; return 1; }
+wait_log() { within 10 grep -q "$1" "$WORK/log"; }
 check "an empty Secret is reported and the old keys stay" wait_log 'key file changed: keeping the old keys'
 check "... the key that worked still scores" test "$(status_with second-key-9876543210)" = 200
 
@@ -81,12 +78,14 @@ served_serial() {
   openssl s_client -connect "127.0.0.1:$port3" -servername localhost -CAfile "$T/ca.pem" </dev/null 2>/dev/null |
     openssl x509 -noout -serial 2>/dev/null
 }
-up_tls() { local d=$((SECONDS + 10)); while [ $SECONDS -lt $d ]; do [ -n "$(served_serial)" ] && return 0; sleep 0.2; done; return 1; }
+serial_is() { [ "$(served_serial)" = "$1" ]; }
+serves_tls() { [ -n "$(served_serial)" ]; }
+up_tls() { within 10 serves_tls; }
 check "amlserve serves HTTPS from a TLS Secret volume" up_tls
 check "... the first certificate (serial 1001 hex)" test "$(served_serial)" = "serial=1001"
 mkdir -p "$T/vol/..t2"
 cp "$T/two.pem" "$T/vol/..t2/tls.crt"; cp "$T/two.key" "$T/vol/..t2/tls.key"
 ln -sfn ..t2 "$T/vol/..data_tmp" && mv -T "$T/vol/..data_tmp" "$T/vol/..data"
 rm -rf "$T/vol/..t1"
-rotated_tls() { local d=$((SECONDS + 10)); while [ $SECONDS -lt $d ]; do [ "$(served_serial)" = "serial=2001" ] && return 0; sleep 0.2; done; return 1; }
+rotated_tls() { within 10 serial_is serial=2001; }
 check "after the swap new connections get the new certificate, without SIGHUP" rotated_tls
