@@ -14,14 +14,17 @@ secret_version() {
   for kv in "$@"; do printf '%s\n' "${kv#*=}" > "$S/..$name/${kv%%=*}"; done
   ln -sfn "..$name" "$S/..data_tmp" && mv -T "$S/..data_tmp" "$S/..data"
 }
+# serve LOG PORT OPTIONS...: amlserve on the example model in the background, stopped on exit.
+serve() {
+  local log=$1 port=$2; shift 2
+  AZUREML_MODEL_DIR="$EX" "$AMLSERVE" --host 127.0.0.1 --port "$port" --quiet "$@" > "$log" 2>&1 &
+  on_exit "kill $!; wait $!"
+}
 mkdir -p "$S"
 secret_version v1 keys=first-key-0123456789
 ln -s ..data/keys "$S/keys"
 port=$(free_port)
-AZUREML_MODEL_DIR="$EX" "$AMLSERVE" --host 127.0.0.1 --port "$port" --quiet --auth-key-file "$S/keys" \
-  > "$WORK/log" 2>&1 &
-pid=$!
-on_exit "kill $pid; wait $pid"
+serve "$WORK/log" "$port" --auth-key-file "$S/keys"
 check "amlserve starts with keys from a Secret volume" wait_http "http://127.0.0.1:$port/"
 status_with() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" --data @"$EX/sample-request.json" "http://127.0.0.1:$port/score"; }
 gets() { [ "$(status_with "$1")" = "$2" ]; }
@@ -44,10 +47,7 @@ check "... the key that worked still scores" test "$(status_with second-key-9876
 # A plain file rewritten in place is picked up once it has settled.
 printf 'plain-key-aaaaaaaaaaaa\n' > "$WORK/plain-keys"
 port2=$(free_port)
-AZUREML_MODEL_DIR="$EX" "$AMLSERVE" --host 127.0.0.1 --port "$port2" --quiet --auth-key-file "$WORK/plain-keys" \
-  > "$WORK/log2" 2>&1 &
-pid2=$!
-on_exit "kill $pid2; wait $pid2"
+serve "$WORK/log2" "$port2" --auth-key-file "$WORK/plain-keys"
 check "a second amlserve starts with a plain key file" wait_http "http://127.0.0.1:$port2/"
 sleep 1.1 # a different mtime even on coarse-grained filesystems
 printf 'plain-key-bbbbbbbbbbbb\n' > "$WORK/plain-keys"
@@ -70,10 +70,7 @@ mkdir -p "$T/vol/..t1"
 cp "$T/one.pem" "$T/vol/..t1/tls.crt"; cp "$T/one.key" "$T/vol/..t1/tls.key"
 ln -s ..t1 "$T/vol/..data"; ln -s ..data/tls.crt "$T/vol/tls.crt"; ln -s ..data/tls.key "$T/vol/tls.key"
 port3=$(free_port)
-AZUREML_MODEL_DIR="$EX" "$AMLSERVE" --host 127.0.0.1 --port "$port3" --quiet \
-  --tls-cert "$T/vol/tls.crt" --tls-key "$T/vol/tls.key" > "$WORK/log3" 2>&1 &
-pid3=$!
-on_exit "kill $pid3; wait $pid3"
+serve "$WORK/log3" "$port3" --tls-cert "$T/vol/tls.crt" --tls-key "$T/vol/tls.key"
 served_serial() {
   openssl s_client -connect "127.0.0.1:$port3" -servername localhost -CAfile "$T/ca.pem" </dev/null 2>/dev/null |
     openssl x509 -noout -serial 2>/dev/null
