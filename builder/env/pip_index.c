@@ -49,7 +49,57 @@ static void copy_hex(char out[65], const char *s)
     out[64] = '\0';
 }
 
+/* RFC 3986's remove_dot_segments on the path of url (after "scheme://host", or "file://"), in place. */
+static void remove_dot_segments(char *url)
+{
+    char *scheme = strstr(url, "://");
+    if (!scheme)
+        return;
+    char *path = !strncmp(url, "file://", 7) ? url + 7 : strchr(scheme + 3, '/');
+    if (!path)
+        return;
+    size_t end = strcspn(path, "?#");
+    char *out = path, *in = path;
+    char tail[4096];
+    snprintf(tail, sizeof tail, "%s", path + end);
+    path[end] = '\0';
+    while (*in) {
+        char *seg = in + (*in == '/');
+        size_t len = strcspn(seg, "/");
+        int last = !seg[len];
+        if (len == 1 && seg[0] == '.') {
+            in = seg + len;
+            if (last)
+                *out++ = '/';
+            continue;
+        }
+        if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+            while (out > path && *--out != '/')
+                ;
+            in = seg + len;
+            if (last)
+                *out++ = '/';
+            continue;
+        }
+        memmove(out, in, (size_t)(seg + len - in));
+        out += seg + len - in;
+        in = seg + len;
+    }
+    *out = '\0';
+    memmove(out, tail, strlen(tail) + 1);
+}
+
+static char *join_url(const char *base, const char *link);
+
 char *pip_index_join_url(const char *base, const char *link)
+{
+    char *url = join_url(base, link);
+    if (url)
+        remove_dot_segments(url);
+    return url;
+}
+
+static char *join_url(const char *base, const char *link)
 {
     size_t ll = strcspn(link, "#");
     char *out = NULL;
@@ -70,7 +120,9 @@ char *pip_index_join_url(const char *base, const char *link)
             out = NULL;
     } else {
         size_t bl = strcspn(base, "?#");
-        while (bl > (size_t)(scheme_end + 3 - base) && base[bl - 1] != '/')
+        const char *host_end = strchr(scheme_end + 3, '/');
+        size_t floor = host_end && !strncmp(base, "file://", 7) ? 7 : host_end ? (size_t)(host_end - base) : bl;
+        while (bl > floor && base[bl - 1] != '/')
             bl--;
         const char *sep = base[bl - 1] == '/' ? "" : "/";
         if (asprintf(&out, "%.*s%s%.*s", (int)bl, base, sep, (int)ll, link) < 0)
