@@ -104,7 +104,8 @@ static char *join_url(const char *base, const char *link)
     size_t ll = strcspn(link, "#");
     char *out = NULL;
     const char *colon = strstr(link, "://");
-    int absolute = colon && colon < link + ll && strspn(link, "abcdefghijklmnopqrstuvwxyz+.-") == (size_t)(colon - link);
+    int absolute = colon && colon < link + ll &&
+                   strspn(link, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-") == (size_t)(colon - link);
     const char *scheme_end = strstr(base, "://");
     if (absolute || !scheme_end) {
         out = strndup(link, ll);
@@ -135,8 +136,12 @@ static int add_file(struct pip_project *into, const char *filename, size_t fl, c
 {
     if (into->n_files == PIP_INDEX_MAX_FILES)
         return err_set(ERR_LIMIT, "%s: more than %d files", source, PIP_INDEX_MAX_FILES);
-    if (!fl || memchr(filename, '/', fl) || memchr(filename, '\0', fl))
-        return 0; /* a link that names no file (navigation) is not a distribution */
+    static const char *const exts[] = {".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", NULL};
+    int distribution = 0;
+    for (size_t i = 0; exts[i]; i++)
+        distribution |= fl > strlen(exts[i]) && !strncmp(filename + fl - strlen(exts[i]), exts[i], strlen(exts[i]));
+    if (!distribution || memchr(filename, '/', fl) || memchr(filename, '\0', fl))
+        return 0; /* a link that names no distribution (navigation, a signature) is not a file to install */
     struct pip_file *grown = realloc(into->files, (into->n_files + 1) * sizeof *grown);
     if (!grown)
         return nomem();
