@@ -76,6 +76,9 @@ int pip_lock_append(struct buf *out, const struct conda_env *env, const char *so
     struct pip_pin *pins = NULL;
     size_t n = 0;
     rc = rc ? rc : pip_resolve(&pins, &n, env, source, installed, n_installed, &opt);
+    if (!rc && n) /* not "# pip " itself: only the wheels' lines start so */
+        rc = buf_append_str(out, "# The pip section's wheels: sed -n 's/^# pip //p' THIS | "
+                                 "pip install --no-deps -r /dev/stdin installs exactly these.\n");
     for (size_t i = 0; i < n && !rc; i++)
         rc = buf_appendf(out, PIP_LOCK_LINE_PREFIX "%s @ %s#sha256=%s\n", pins[i].name, pins[i].url, pins[i].sha256);
     pip_pins_free(pins, n);

@@ -551,20 +551,14 @@ static int solve(struct resolver *r, const struct pip_installed *installed, size
                      satisfies(list, n, next, &p->cands[k].v, p->cands[k].version_text, 0);
     pre = pre || !any_final;
     int tried = 0;
+    const struct candidate *sdist_only = NULL; /* the newest matching version with nothing but an sdist */
     for (size_t k = 0; k < p->n_cands; k++) {
         struct candidate *c = &p->cands[k];
         if (!satisfies(list, n, next, &c->v, c->version_text, pre) || (c->yanked && !exact))
             continue;
-        if (!c->wheel) {
-            if (c->sdist && !c->other_wheel && c->python_ok && !tried) {
-                rc = err_set(ERR_UNSUPPORTED,
-                             "%s: dependencies: pip: %s has no wheel, only a source distribution (%s): amlpkg lock "
-                             "resolves wheels only, because building an sdist runs its code; build without "
-                             "environment.lock_file (the executor route runs pip), or put a wheel of it in a "
-                             "--find-links folder",
-                             r->source, c->label, c->sdist->filename);
-                goto done;
-            }
+        if (!c->wheel) { /* skipped, as pip --only-binary :all: skips it */
+            if (c->sdist && !c->other_wheel && !sdist_only)
+                sdist_only = c;
             continue;
         }
         if (++r->attempts > PIP_RESOLVE_MAX_ATTEMPTS) {
@@ -585,7 +579,14 @@ static int solve(struct resolver *r, const struct pip_installed *installed, size
         p->pin = -1;
     }
     rc = 1;
-    if (!tried) {
+    if (!tried && sdist_only) {
+        rc = err_set(ERR_UNSUPPORTED,
+                     "%s: dependencies: pip: %s has no wheel, only a source distribution (%s): amlpkg lock "
+                     "resolves wheels only, because building an sdist runs its code; build without "
+                     "environment.lock_file (the executor route runs pip), or put a wheel of it in a "
+                     "--find-links folder",
+                     r->source, sdist_only->label, sdist_only->sdist->filename);
+    } else if (!tried) {
         char what[1024], tgt[128];
         size_t with_wheels = 0;
         for (size_t k = 0; k < p->n_cands; k++)

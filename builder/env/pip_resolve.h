@@ -19,8 +19,9 @@
  * requirement they do not satisfy is a conflict. When no resolution exists the error names the
  * requirements on the project that could not be satisfied and who asked for each.
  *
- * A project with only source distributions (no wheel for any version that matches) is refused, naming
- * the sdist: building it runs arbitrary code, which the executor route does (build without a lock).
+ * Versions with only a source distribution are skipped, as `pip --only-binary :all:` skips them; when no
+ * version with a wheel is left, the project is refused, naming the newest matching sdist: building it
+ * runs arbitrary code, which the executor route does (build without a lock).
  *
  * Ownership: pins are malloc'ed; free them with pip_pins_free. */
 #ifndef AMLPKG_PIP_RESOLVE_H

@@ -33,8 +33,8 @@ cp /usr/share/python-wheels/setuptools-*.whl fl/ 2>/dev/null
 cp built/tagged-1.0-py3-none-any.whl fl/tagged-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
 cp built/tagged-2.0-py3-none-any.whl fl/tagged-2.0-cp311-cp311-manylinux_2_38_x86_64.whl
 cp built/tagged-2.0-py3-none-any.whl fl/tagged-2.0-cp311-cp311-linux_x86_64.whl
-(cd src && tar czf ../fl/sdistonly-1.0.tar.gz sdistonly-0.9) && cp built/sdistonly-0.9-py3-none-any.whl fl/
-rm fl/sdistonly-0.9-py3-none-any.whl
+cp -r src/sdistonly-0.9 src/sdistonly-1.0 && sed -i 's/0\.9/1.0/' src/sdistonly-1.0/pyproject.toml
+(cd src && tar czf ../fl/sdistonly-1.0.tar.gz sdistonly-1.0) && cp built/sdistonly-0.9-py3-none-any.whl fl/
 
 port=$(free_port)
 "$PY" "$ROOT/tests/pip_index.py" serve "$WORK/srv" "$port" 2> server.log &
@@ -118,8 +118,11 @@ check "--pip-index-url points the default index at a mirror" bash -c "
   '$AMLPKG' lock mirror.yml --pip-index-url '$JSON' | grep -q '^# pip gamma @ http://127.0.0.1:$port/json/files/gamma-1.0'"
 
 # Refusals and conflicts.
-env_file sdist.yml "python=3.11" "--no-index" "--find-links $WORK/fl" "sdistonly"
-check_fails "an sdist-only project is refused, naming the sdist and the executor route" \
+env_file sdist0.yml "python=3.11" "--no-index" "--find-links $WORK/fl" "sdistonly"
+check "a version with only an sdist is skipped, as pip --only-binary :all: does: 0.9's wheel, not 1.0's sdist" bash -c "
+  '$AMLPKG' lock sdist0.yml | grep -q 'sdistonly-0.9-py3-none-any.whl'"
+env_file sdist.yml "python=3.11" "--no-index" "--find-links $WORK/fl" "sdistonly>=1"
+check_fails "a project with nothing but an sdist left is refused, naming the sdist and the executor route" \
   "sdistonly 1.0 has no wheel, only a source distribution \(sdistonly-1.0.tar.gz\).*build without environment.lock_file \(the executor route runs pip\)" \
   "$AMLPKG" lock sdist.yml -o never.lock
 check "... and nothing is written" test ! -e never.lock
