@@ -17,6 +17,7 @@
 
 static const char lock_usage[] =
     "usage: amlpkg lock SPEC [-o LOCK] [--subdir SUBDIR] [--channel-alias URL] [--virtual __NAME=VERSION]...\n"
+    "                   [--pip-index-url URL]\n"
     "\n"
     "Resolves a conda environment with a SAT solver (libsolv) against its channels' indexes\n"
     "(<channel>/<subdir>/repodata.json and <channel>/noarch/repodata.json, over https, http or file://)\n"
@@ -34,10 +35,15 @@ static const char lock_usage[] =
     "                          __unix=0: Azure ML's default CPU image); e.g. --virtual __cuda=12.2.\n"
     "                          A spec with gpu.enabled adds __cuda (its cuda_version, else 11.3) and, on\n"
     "                          Azure ML's default GPU image, __glibc=2.31\n"
+    "      --pip-index-url URL where the pip section's default index lives (default https://pypi.org/simple):\n"
+    "                          a mirror; an --index-url in the pip section itself still wins\n"
     "  -h, --help              show this help\n"
     "\n"
-    "A spec's environment.lock_file names the lock: it joins the environment key, builds install it\n"
-    "with `conda create --file`, and a stale one is refused. Not yet: the pip section (refused).\n";
+    "The pip section is resolved to wheels only (PEP 440 versions, PEP 508 markers for the locked python,\n"
+    "manylinux tags up to the target's glibc) from its --index-url / --extra-index-url (PEP 503 or 691\n"
+    "simple indexes) and --find-links folders, and written as '# pip NAME @ URL#sha256=HASH' lines;\n"
+    "a project with only an sdist is refused. A spec's environment.lock_file names the lock: it joins the\n"
+    "environment key, builds install it with `conda create --file`, and a stale one is refused.\n";
 
 /* An amlpkg spec has a top-level models: key; a conda environment file never does. */
 static int looks_like_spec(const char *path)
@@ -102,6 +108,7 @@ int cmd_lock(int argc, char **argv)
                                               {"subdir", required_argument, NULL, 's'},
                                               {"channel-alias", required_argument, NULL, 'a'},
                                               {"virtual", required_argument, NULL, 'v'},
+                                              {"pip-index-url", required_argument, NULL, 'p'},
                                               {"help", no_argument, NULL, 'h'},
                                               {NULL, 0, NULL, 0}};
     const char *output = NULL, *virtuals[MAX_VIRTUALS];
@@ -119,6 +126,7 @@ int cmd_lock(int argc, char **argv)
             opt.subdir = optarg;
             break;
         case 'a': opt.channel_alias = optarg; break;
+        case 'p': opt.pip_index_url = optarg; break;
         case 'v':
             if (opt.n_virtuals == MAX_VIRTUALS - 2) { /* room for what the spec adds */
                 fprintf(stderr, "amlpkg lock: at most %d --virtual\n", MAX_VIRTUALS - 2);

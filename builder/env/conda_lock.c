@@ -2,6 +2,7 @@
 
 #include "builder/env/conda_channel.h"
 #include "builder/env/conda_solve.h"
+#include "builder/env/pip_lock.h"
 #include "builder/spec/conda_lockfile.h"
 #include "common/err.h"
 
@@ -88,11 +89,6 @@ int conda_lock_resolve(struct buf *out, const struct conda_env *env, const char 
                        const struct conda_lock_options *opt)
 {
     const char *subdir = opt->subdir ? opt->subdir : CONDA_LOCK_DEFAULT_SUBDIR;
-    if (env->n_pip)
-        return err_set(ERR_UNSUPPORTED,
-                       "%s:%d: dependencies: pip: amlpkg lock does not resolve pip requirements yet ('%s'); "
-                       "move them to conda packages, or build without a lock (the executor runs pip)",
-                       source, env->pip[0].line, env->pip[0].text);
     if (!env->n_channels)
         return err_set(ERR_INVALID, "%s: channels: none given; name the channels to resolve against (e.g. conda-forge)",
                        source);
@@ -124,6 +120,7 @@ int conda_lock_resolve(struct buf *out, const struct conda_env *env, const char 
         const struct conda_record *r = &repo.records[picked[i]];
         rc = buf_appendf(out, "%s/%s/%s#%s\n", channel_url_of(urls, env, r), r->subdir, r->fn, r->sha256);
     }
+    rc = rc ? rc : pip_lock_append(out, env, source, &repo, picked, n, subdir, opt->pip_index_url);
     for (size_t c = 0; urls && c < env->n_channels; c++)
         free(urls[c]);
     free(urls);

@@ -18,7 +18,8 @@
  * Channels are read for the target subdir and noarch (conda_channel.h) with
  * strict priority; virtual packages default to what Azure ML's default CPU
  * image has (__glibc 2.35, __linux 5.15, __unix) unless given. The pip section
- * is refused for now (it needs the wheel resolver of issue 19, item 2).
+ * is resolved to wheels for the solution's python and glibc and appended as
+ * "# pip NAME @ URL#sha256=HEX" lines (pip_lock.h).
  *
  * Ownership: the caller owns out (an initialised buf). */
 #ifndef AMLPKG_CONDA_LOCK_H
@@ -35,6 +36,7 @@ struct conda_lock_options {
     const char *channel_alias;   /* NULL: CONDA_CHANNEL_DEFAULT_ALIAS */
     const char *const *virtuals; /* "NAME=VERSION", replacing the default of that name */
     size_t n_virtuals;
+    const char *pip_index_url; /* NULL: PyPI, unless the pip section names an index: a mirror */
 };
 
 int conda_lock_resolve(struct buf *out, const struct conda_env *env, const char *source,

@@ -97,6 +97,13 @@ static int render_environment(struct buf *b, const struct plan_environment *e)
                          "COPY [\"" CONDA_LOCK "\", \"/" CONDA_LOCK "\"]\n"
                          "RUN conda create -y -p %s --file /" CONDA_LOCK " && conda clean -aqy\n",
                          e->conda_prefix);
+        /* The lock's "# pip NAME @ URL#sha256=" lines (conda skips them as comments): pip installs exactly
+         * those wheels, checking each hash, and resolves nothing. */
+        if (!rc && strstr(e->conda_lock, "\n# pip "))
+            rc = buf_appendf(b,
+                             "RUN sed -n 's/^# pip //p' /" CONDA_LOCK " > /" CONDA_SETUP_DIR "/pip.lock && "
+                             "%s/bin/python -m pip install --no-deps --no-cache-dir -r /" CONDA_SETUP_DIR "/pip.lock\n",
+                             e->conda_prefix);
         if (!rc && !plan_env_is_scratch(e))
             rc = buf_appendf(b, "ENV PATH=\"%s/bin:$PATH\"\n", e->conda_prefix);
     } else if (!rc && e->conda_prefix) {

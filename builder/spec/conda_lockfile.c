@@ -28,6 +28,8 @@ int conda_lockfile_input_digest(char out[DIGEST_STRING_SIZE], const struct conda
         rc = buf_appendf(&b, "spec %s\n", specs[i]);
     for (size_t i = 0; i < env->n_pip && !rc; i++)
         rc = buf_appendf(&b, "pip %s\n", env->pip[i].canon);
+    for (size_t i = 0; i < env->n_pip_options && !rc; i++) /* where wheels come from changes what is locked */
+        rc = buf_appendf(&b, "pip-option %s\n", env->pip_options[i]);
     rc = rc ? rc : digest_buffer(out, b.data, b.len);
     free(specs);
     buf_release(&b);

@@ -1,7 +1,7 @@
 /* What ties a lock written by `amlpkg lock` (builder/env/conda_lock.h) to the
  * environment it was resolved from: the input digest (SHA-256 of the target
- * subdir, the channels in order, the canonical conda specs sorted, and the pip
- * requirements), written in the lock as "# amlpkg-input: sha256:<hex>", and
+ * subdir, the channels in order, the canonical conda specs sorted, the pip
+ * requirements and the pip section's options), written in the lock as "# amlpkg-input: sha256:<hex>", and
  * the check a spec's environment.lock_file gets: a lock whose input digest is
  * not its environment's is stale and refused, naming the spec's line.
  *

@@ -411,11 +411,6 @@ static int read_lock_file(struct spec_environment *e, struct yaml_tree *t, yaml_
                        "%s:%d: environment.lock_file: give the conda environment it was resolved from "
                        "(conda_file or conda)",
                        t->file, line);
-    if (e->conda->n_pip)
-        return err_set(ERR_UNSUPPORTED,
-                       "%s:%d: environment.lock_file: the environment has pip requirements, which amlpkg lock does "
-                       "not lock yet",
-                       t->file, line);
     if (!(e->lock_file = fs_resolve(dir, s)))
         return err_set(ERR_NOMEM, "out of memory");
     struct stat st;

@@ -78,9 +78,9 @@ check_fails "a package's constrains is honoured and named" "pinner 1.0 0 constra
 printf 'channels: [%s/main]\ndependencies: [tensorflow]\n' "$URL" > unknown.yml
 check_fails "an unknown package is named" "nothing in the channels matches 'tensorflow'" "$AMLPKG" lock unknown.yml -o never.lock
 check "... and nothing is written" test ! -e never.lock
-printf 'channels: [%s/main]\ndependencies:\n  - numpy\n  - pip:\n      - onnx==1.14.1\n' "$URL" > pip.yml
-check_fails "the pip section is refused for now, naming the line" "pip.yml:5: dependencies: pip: amlpkg lock does not resolve pip" \
-  "$AMLPKG" lock pip.yml
+printf 'channels: [%s/main]\ndependencies:\n  - numpy\n  - pip:\n      - --no-index\n      - onnx==1.14.1\n' "$URL" > pip.yml
+check_fails "the pip section is resolved after the conda part (tests/cli/27-pip-lock.sh): no source has onnx" \
+  "pip.yml: dependencies: pip: the requirements cannot be satisfied together: no source has onnx" "$AMLPKG" lock pip.yml
 printf 'channels: [%s/nosuch]\ndependencies: [numpy]\n' "$URL" > missing.yml
 check_fails "a channel without an index is named by its URL" "$URL/nosuch/linux-64/repodata.json: HTTP status 404" \
   "$AMLPKG" lock missing.yml
