@@ -2,6 +2,7 @@
 # amlpkg keygen, sign and verify on oci-archives and OCI layouts: key files and their modes,
 # cosign's simple-signing payload and signature manifest (checked with jq and the openssl CLI,
 # not with amlpkg), what verify accepts and refuses, and clear errors for bad keys and passphrases.
+# The tag form is what these tests look at (--format tag); the bundle form is 36-sign-bundle.sh.
 source "$(dirname "$0")/../lib.sh"
 EX="$ROOT/examples/onnx-ridge"
 cd "$WORK"
@@ -47,7 +48,7 @@ if command -v script >/dev/null; then
 fi
 digest=$(tar xOf ridge.tar index.json | jq -r '.manifests[0].digest')
 check "sign loads libcrypto (and version does not)" bash -c "
-  AMLPKG_SIGNING_PASSWORD=s3cret LD_DEBUG=libs '$AMLPKG' sign ridge.tar --key k.key --identity reg.example/team/ridge:1 2>sign.libs >sign.out &&
+  AMLPKG_SIGNING_PASSWORD=s3cret LD_DEBUG=libs '$AMLPKG' sign ridge.tar --format tag --key k.key --identity reg.example/team/ridge:1 2>sign.libs >sign.out &&
   grep -q libcrypto sign.libs &&
   ! LD_DEBUG=libs '$AMLPKG' version 2>&1 >/dev/null | grep -q libcrypto"
 check "sign reports the digest" grep -qx "digest $digest" sign.out
@@ -80,7 +81,7 @@ check "verify --json" bash -c "'$AMLPKG' verify ridge.tar --key k.pub --json | j
 check_fails "verify refuses another key" "none of the 1 signature" "$AMLPKG" verify ridge.tar --key plain.pub
 check_fails "verify refuses an unsigned image" "is not signed" "$AMLPKG" verify unsigned.tar --key k.pub
 check_exit "verify without --key is a usage error" 2 "$AMLPKG" verify ridge.tar
-check "a second key adds a second signature" bash -c "'$AMLPKG' sign ridge.tar --key ed.key | grep -q '(2 signatures)'"
+check "a second key adds a second signature" bash -c "'$AMLPKG' sign ridge.tar --format tag --key ed.key | grep -q '(2 signatures)'"
 check "  each key verifies its own" bash -c "'$AMLPKG' verify ridge.tar --key ed.pub | grep -q '1 of 2 signatures verified' &&
   '$AMLPKG' verify ridge.tar --key k.pub | grep -q '1 of 2 signatures verified'"
 check "  the default identity is the image's name" bash -c "'$AMLPKG' verify ridge.tar --key ed.pub | grep -q '^verified: ridge:1$'"
@@ -110,7 +111,7 @@ fi
 
 # ---- OCI layout; tampering ---------------------------------------------------------------------
 mkdir lay && "$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o lay >/dev/null
-check "sign a layout" "$AMLPKG" sign lay --key plain.key --identity reg.example/team/ridge:1
+check "sign a layout" "$AMLPKG" sign lay --format tag --key plain.key --identity reg.example/team/ridge:1
 check "verify it (DIR and DIR:NAME:TAG)" bash -c "'$AMLPKG' verify lay --key plain.pub && '$AMLPKG' verify lay:ridge:1 --key plain.pub"
 check "the layout keeps its SBOM entry beside the signature" \
   jq -e '[.manifests[].artifactType] | index("application/spdx+json") and index("application/vnd.dev.cosign.artifact.sig.v1+json")' lay/index.json
@@ -137,7 +138,7 @@ check_fails "a changed payload is refused" "not signed by key .* the payload was
 # A good signature of another image, put beside this one: refused for the digest it names.
 mkdir other && "$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o other --tag ridge:2 >/dev/null 2>&1 ||
   { rm -rf other; mkdir other; SOURCE_DATE_EPOCH=1700000000 "$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o other >/dev/null; }
-"$AMLPKG" sign other --key plain.key --identity reg.example/team/ridge:1 >/dev/null
+"$AMLPKG" sign other --format tag --key plain.key --identity reg.example/team/ridge:1 >/dev/null
 cp -r lay grafted
 /usr/bin/python3 - grafted other <<'PY'
 import json, os, shutil, sys
@@ -197,7 +198,7 @@ check_fails "verify --provenance refuses another key" "no provenance of .* verif
 check_fails "verify --provenance refuses an image without one" "has no provenance attestation" \
   "$AMLPKG" verify ridge.tar --key k.pub --provenance
 # A changed statement (another spec digest), re-encoded into the envelope: the signature no longer holds.
-mkdir bl && "$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o bl --sign ed.key >/dev/null 2>&1
+mkdir bl && "$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o bl --sign ed.key --sign-format tag >/dev/null 2>&1
 check "build --sign into a layout; verify --provenance" "$AMLPKG" verify bl --key ed.pub --provenance
 /usr/bin/python3 - bl <<'PY'
 import base64, hashlib, json, os, sys
