@@ -3,7 +3,8 @@
 # and build --sign write sigstore bundles (v0.3) as referrers of the image (cosign's bundle spec:
 # artifactType, empty config, one bundle layer, subject, annotations). Checked without amlpkg: the
 # bundle against a JSON schema of the bundle messages (tests/data), the statement with jq, the DSSE
-# signature over PAE(type, statement) with the openssl CLI (P-256 and Ed25519). verify accepts
+# signature over PAE(type, statement) with the openssl CLI (P-256 and Ed25519), and the whole bundle
+# with sigstore-js (@sigstore/bundle + @sigstore/verify, tests/sigstore). verify accepts
 # either form and refuses another key, a changed statement and a changed manifest; it also reads a
 # message-signature bundle that another tool wrote (here: openssl over the manifest bytes).
 source "$(dirname "$0")/../lib.sh"
@@ -15,6 +16,10 @@ SCHEMA="$ROOT/tests/data/sigstore-bundle-v0.3.schema.json"
 blob() { echo "$1/blobs/sha256/${2#sha256:}"; }
 # pae TYPE FILE > OUT: DSSE's pre-authentication encoding, written here from the DSSE spec.
 pae() { printf 'DSSEv1 %d %s %d ' "${#1}" "$1" "$(stat -c %s "$2")"; cat "$2"; }
+# sigstore-js: sjs DESCRIPTION BUNDLE KEY [ARTIFACT] passes when it verifies; sjs_refuses when it does not.
+have_sjs() { [ -d "$ROOT/tests/sigstore/node_modules/@sigstore/verify" ] && command -v node >/dev/null; }
+sjs() { if have_sjs; then check "$1" node "$ROOT/tests/sigstore/verify.mjs" "${@:2}"; else skip "$1: sigstore-js is not installed (bash tests/sigstore/install.sh)"; fi; }
+sjs_refuses() { if have_sjs; then check_fails "$1" "refused: SIGNATURE_ERROR" node "$ROOT/tests/sigstore/verify.mjs" "${@:2}"; else skip "$1: sigstore-js is not installed"; fi; }
 valid() { "$PY" -c 'import json, sys, jsonschema
 jsonschema.Draft202012Validator(json.load(open(sys.argv[2]))).validate(json.load(open(sys.argv[1])))' "$1" "$SCHEMA"; }
 
@@ -59,6 +64,8 @@ check "openssl verifies the DSSE signature over PAE(type, statement) with k.pub"
   openssl dgst -sha256 -verify k.pub -signature sig.der pae.bin
 check "  and refuses it with another key" bash -c "! openssl dgst -sha256 -verify other.pub -signature sig.der pae.bin"
 check "  and over the statement alone (PAE is what is signed)" bash -c "! openssl dgst -sha256 -verify k.pub -signature sig.der statement.json"
+sjs "sigstore-js reads the bundle and verifies it with k.pub" "$B" k.pub
+sjs_refuses "  and refuses it with another key" "$B" other.pub
 
 check "verify accepts the bundle" bash -c "'$AMLPKG' verify ridge.tar --key k.pub > verify.out"
 check "  and says it was a bundle" grep -q "^verified: ridge:1 (sigstore bundle)" verify.out
@@ -80,6 +87,7 @@ pae "$(jq -r .dsseEnvelope.payloadType "$EB")" ed-statement.json > ed-pae.bin
 jq -r '.dsseEnvelope.signatures[0].sig' "$EB" | base64 -d > ed-sig.bin
 check "openssl verifies the Ed25519 DSSE signature over PAE" \
   openssl pkeyutl -verify -pubin -inkey ed.pub -rawin -in ed-pae.bin -sigfile ed-sig.bin
+sjs "sigstore-js verifies the Ed25519 bundle" "$EB" ed.pub
 
 # ---- tampering ---------------------------------------------------------------------------------------
 # edit ROOT PYTHON: runs PYTHON with root, blob(d), put(bytes) -> (digest, size) and idx (index.json, saved after).
@@ -150,6 +158,8 @@ check "a message-signature bundle (openssl over the manifest) validates against 
   "valid() { '$PY' -c 'import json, sys, jsonschema
 jsonschema.Draft202012Validator(json.load(open(sys.argv[2]))).validate(json.load(open(sys.argv[1])))' \"\$1\" '$SCHEMA'; }
    for f in msg/blobs/sha256/*; do jq -e 'has(\"messageSignature\")' \$f >/dev/null 2>&1 && { valid \$f || exit 1; }; done; true"
+MB=$(for f in msg/blobs/sha256/*; do jq -e 'has("messageSignature")' "$f" >/dev/null 2>&1 && echo "$f"; done)
+sjs "sigstore-js verifies that bundle over the manifest bytes (the test's bundle is sound)" "$MB" k.pub "$(blob msg "$digest")"
 check "verify accepts it" bash -c "'$AMLPKG' verify msg --key k.pub | grep -q '1 of 1 signature verified'"
 check_fails "  and refuses it with another key" "not signed by key .* manifest was changed" "$AMLPKG" verify msg --key other.pub
 
@@ -177,6 +187,7 @@ pae "$(jq -r .dsseEnvelope.payloadType "$PB")" prov.json > prov-pae.bin
 jq -r '.dsseEnvelope.signatures[0].sig' "$PB" | base64 -d > prov-sig.bin
 check "  openssl verifies its DSSE signature (Ed25519) over PAE" \
   openssl pkeyutl -verify -pubin -inkey ed.pub -rawin -in prov-pae.bin -sigfile prov-sig.bin
+sjs "  sigstore-js verifies the provenance bundle" "$PB" ed.pub
 check "  its statement is SLSA provenance v1 of the image" jq -e --arg h "$(jq -r '.manifests[] | select(.artifactType == null) | .digest' bl/index.json | cut -d: -f2)" \
   '.predicateType == "https://slsa.dev/provenance/v1" and .subject[0].digest.sha256 == $h' prov.json
 check_fails "verify --provenance refuses another key (its signature bundle good)" "no provenance of .* verifies" \

@@ -2,7 +2,7 @@
 # Signatures and attestations in a registry in the OCI 1.1 form, and carried when images move.
 # sign REF writes a sigstore bundle referrer: the CNCF registry 2.8 has no referrers API, so it is
 # listed in the sha256-<hex> referrers tag (read back here with curl and skopeo, the bundle checked
-# against the bundle schema and its DSSE signature with openssl); through registry_proxy.py (which
+# against the bundle schema, its DSSE signature with openssl and the bundle with sigstore-js); through registry_proxy.py (which
 # adds the referrers API) no tag is written. push of a signed oci-archive or layout sends its .sig
 # manifest and referrers; copy to a second registry carries them (tag and referrers) as cosign copy
 # does; build --sign --push ends with a signed, attested image. amlpkg verify REF checks each place.
@@ -52,6 +52,12 @@ jq -r .dsseEnvelope.payload bundle.json | base64 -d > statement.json
 pae "$(jq -r .dsseEnvelope.payloadType bundle.json)" statement.json > pae.bin
 jq -r '.dsseEnvelope.signatures[0].sig' bundle.json | base64 -d > sig.der
 check "  openssl verifies its DSSE signature over PAE" openssl dgst -sha256 -verify k.pub -signature sig.der pae.bin
+if [ -d "$ROOT/tests/sigstore/node_modules/@sigstore/verify" ] && command -v node >/dev/null; then
+  check "  sigstore-js verifies the bundle fetched from the registry" node "$ROOT/tests/sigstore/verify.mjs" bundle.json k.pub
+  check_fails "  and refuses it with another key" "refused: SIGNATURE_ERROR" node "$ROOT/tests/sigstore/verify.mjs" bundle.json other.pub
+else
+  skip "sigstore-js is not installed (bash tests/sigstore/install.sh)"
+fi
 check "  its statement names the image and the pushed name" jq -e --arg h "${img#sha256:}" --arg n "$R/team/ridge:1" \
   '.subject[0].digest.sha256 == $h and .subject[0].name == $n' statement.json
 check "verify REF: both forms" bash -c "'$AMLPKG' verify $R/team/ridge:1 --key k.pub | grep -q '2 of 2 signatures verified'"
