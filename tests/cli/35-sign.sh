@@ -96,8 +96,53 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out p384.key 2>/
 check_fails "an unsupported curve" "unsupported curve 'secp384r1'" "$AMLPKG" sign unsigned.tar --key p384.key
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa.key 2>/dev/null
 check_fails "an RSA key" "unsupported key type" "$AMLPKG" sign unsigned.tar --key rsa.key
-printf -- '-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\neyJ9\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n' > cosign-format.key
-check_fails "cosign's own key format is named as unsupported" "cosign's own key format" "$AMLPKG" sign unsigned.tar --key cosign-format.key
+# cosign's own encrypted key format, written independently of amlpkg (libsodium's secretbox through
+# PyNaCl, Python's scrypt): amlpkg decrypts it and signs; openssl checks the signature with the
+# public half of the key that went in.
+if "$PY" -c 'import nacl.secret' 2>/dev/null; then
+  "$PY" "$ROOT/tests/cli/cosign_key.py" plain.key cosign.key cpw
+  "$PY" "$ROOT/tests/cli/cosign_key.py" ed.key cosign-ed.key "" "ENCRYPTED COSIGN PRIVATE KEY"
+  cp unsigned.tar cos.tar
+  check "sign with cosign's encrypted key (ENCRYPTED SIGSTORE PRIVATE KEY)" \
+    env AMLPKG_SIGNING_PASSWORD=cpw "$AMLPKG" sign cos.tar --format tag --key cosign.key
+  mkdir cx && tar xf cos.tar -C cx
+  cman="cx/blobs/sha256/$(jq -r '.manifests[0].annotations["com.amlpkg.signatures"]' cx/index.json | cut -d: -f2)"
+  jq -r '.layers[0].annotations["dev.cosignproject.cosign/signature"]' "$cman" | base64 -d > cos.sig
+  check "  openssl verifies that signature with the original key's public half" \
+    openssl dgst -sha256 -verify plain.pub -signature cos.sig "cx/blobs/sha256/$(jq -r '.layers[0].digest' "$cman" | cut -d: -f2)"
+  check "  verify --key cosign.key reads its public half" env AMLPKG_SIGNING_PASSWORD=cpw "$AMLPKG" verify cos.tar --key cosign.key
+  check "  COSIGN_PASSWORD is read when AMLPKG_SIGNING_PASSWORD is not set" \
+    env -u AMLPKG_SIGNING_PASSWORD COSIGN_PASSWORD=cpw setsid -w "$AMLPKG" sign cos.tar --format tag --key cosign.key </dev/null
+  check "an Ed25519 cosign key with an empty passphrase (ENCRYPTED COSIGN PRIVATE KEY)" bash -c \
+    "AMLPKG_SIGNING_PASSWORD= '$AMLPKG' sign cos.tar --format tag --key cosign-ed.key >/dev/null && '$AMLPKG' verify cos.tar --key ed.pub"
+  check_fails "  a wrong passphrase is named" "cosign.key: wrong passphrase" \
+    env AMLPKG_SIGNING_PASSWORD=nope "$AMLPKG" sign cos.tar --key cosign.key
+  check_fails "  no passphrase and no terminal" "cosign's key is encrypted; set AMLPKG_SIGNING_PASSWORD" \
+    nt env -u COSIGN_PASSWORD "$AMLPKG" sign cos.tar --key cosign.key
+  # One byte of the sealed key changed: Poly1305 refuses the box, as for a wrong passphrase.
+  "$PY" - cosign.key damaged.key <<'PY'
+import base64, json, sys
+lines = open(sys.argv[1]).read().splitlines()
+doc = json.loads(base64.b64decode("".join(lines[1:-1])))
+box = bytearray(base64.b64decode(doc["ciphertext"])); box[20] ^= 1
+doc["ciphertext"] = base64.b64encode(bytes(box)).decode()
+open(sys.argv[2], "w").write(lines[0] + "\n" + base64.b64encode(json.dumps(doc).encode()).decode() + "\n" + lines[-1] + "\n")
+doc["kdf"]["params"]["N"] = 1 << 24
+open("greedy.key", "w").write(lines[0] + "\n" + base64.b64encode(json.dumps(doc).encode()).decode() + "\n" + lines[-1] + "\n")
+doc["kdf"]["params"]["N"] = 32768; doc["cipher"]["name"] = "aes-gcm"
+open("othercipher.key", "w").write(lines[0] + "\n" + base64.b64encode(json.dumps(doc).encode()).decode() + "\n" + lines[-1] + "\n")
+PY
+  check_fails "  a changed byte of the sealed key is refused" "damaged.key: wrong passphrase, or the encrypted key is damaged" \
+    env AMLPKG_SIGNING_PASSWORD=cpw "$AMLPKG" sign cos.tar --key damaged.key
+  check_fails "  scrypt parameters far beyond cosign's are refused before any work" "greedy.key: kdf.params.N: an integer from 1 to 262144" \
+    env AMLPKG_SIGNING_PASSWORD=cpw "$AMLPKG" sign cos.tar --key greedy.key
+  check_fails "  another cipher is named" "othercipher.key: cipher.name: 'aes-gcm' is not supported" \
+    env AMLPKG_SIGNING_PASSWORD=cpw "$AMLPKG" sign cos.tar --key othercipher.key
+else
+  skip "python3-nacl is not installed: no independent writer of cosign's key format"
+fi
+printf -- '-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\ne30=\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n' > cosign-format.key
+check_fails "a malformed cosign key is named" "cosign-format.key: kdf.name" "$AMLPKG" sign unsigned.tar --key cosign-format.key
 check_fails "a missing key file" "nokey.key" "$AMLPKG" sign unsigned.tar --key nokey.key
 check "the signing key is in no output and not in the archive" bash -c "
   for f in sign.out last.out; do ! grep -Fq \"\$(sed -n 2p k.key)\" \$f || exit 1; done

@@ -1,8 +1,10 @@
 /* libFuzzer target: what amlpkg verify reads from a registry or a layout before any signature is
  * checked: cosign's signature manifest and its simple-signing payloads, DSSE envelopes and the
- * provenance statement inside, sigstore bundles and the statement an image-signature bundle holds.
+ * provenance statement inside, sigstore bundles and the statement an image-signature bundle holds;
+ * and what amlpkg reads of cosign's encrypted key file before any passphrase is tried.
  * Each accepted input must survive being written back and read
  * again with the same meaning. */
+#include "builder/trust/cosign_key.h"
 #include "builder/trust/cosign_sig.h"
 #include "builder/trust/dsse.h"
 #include "builder/trust/provenance.h"
@@ -110,6 +112,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     err_clear();
     char name[512];
     (void)trust_statement_subject(name, (const char *)data, size, "sha256:00", "fuzz");
+    err_clear();
+    static struct cosign_key_box box;
+    if (!cosign_key_parse(&box, (const char *)data, size, "fuzz") &&
+        (box.ciphertext_len <= SECRETBOX_TAG_BYTES || box.n > (1u << 18) || (box.n & (box.n - 1))))
+        abort(); /* parse promised these */
     err_clear();
     struct provenance_summary sum;
     (void)provenance_check(&sum, (const char *)data, size, "sha256:00", "fuzz");
