@@ -50,6 +50,8 @@ static const char build_usage[] =
     "      --sign KEY          sign the image with KEY (PEM, as for `amlpkg sign`): the pushed image\n"
     "                          with --push (signature tag sha256-<digest>.sig beside it), else the output;\n"
     "                          and attach its SLSA provenance, signed with KEY (verify --provenance)\n"
+    "      --sign-format F     tag (cosign's sha256-<digest>.sig tag; provenance as a DSSE referrer),\n"
+    "                          bundle (sigstore bundle referrers, OCI 1.1) or both (the default)\n"
     "      --no-sbom           do not write the SPDX 2.3 SBOM beside the output (OUTPUT.spdx.json)\n"
     "      --fsync             flush an archive to disk before renaming it into place (it is always\n"
     "                          renamed only when complete; like docker save, not flushed by default)\n"
@@ -91,6 +93,7 @@ struct build_options {
     struct build_request build;
     const char *push;
     const char *sign_key;         /* --sign */
+    enum trust_format sign_format; /* --sign-format (0: the default) */
     struct transfer_cli transfer; /* --creds, --insecure, --ca-cert for --push */
     const char *spec_path;
     const char *tag;
@@ -202,6 +205,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"global-cache", required_argument, NULL, 0x115},
         {"fsync", no_argument, NULL, 0x116},
         {"sign", required_argument, NULL, 0x117},
+        {"sign-format", required_argument, NULL, 0x130},
         {"registries-conf", required_argument, NULL, 0x118},
         SPEC_CLI_OPTIONS,
         {NULL, 0, NULL, 0},
@@ -233,6 +237,12 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         case 0x115: o->build.env.global_cache_dir = optarg; break;
         case 0x116: o->build.fsync = 1; break;
         case 0x117: o->sign_key = optarg; break;
+        case 0x130:
+            if (trust_format_parse(&o->sign_format, optarg)) {
+                fprintf(stderr, "amlpkg build: %s\n", err_message(ERR_USAGE));
+                return EXIT_USAGE;
+            }
+            break;
         case 0x118: o->transfer.reg.registries_conf = optarg; break;
         case 0x113:
             if (executor_resolve(&o->build.env.executor, optarg)) {
@@ -318,12 +328,13 @@ static int provenance_of(struct buf *out, const struct build_options *o, const s
 }
 
 /* --sign: signs the output (reg NULL) or repo@digest on reg; one line on stderr. */
-static int sign_built(const struct trust_key *key, const char *output, struct registry *reg, const char *repo,
-                      const char *digest, const char *identity)
+static int sign_built(const struct trust_key *key, enum trust_format format, const char *output, struct registry *reg,
+                      const char *repo, const char *digest, const char *identity)
 {
     char creator[64];
     snprintf(creator, sizeof creator, "amlpkg %s", AMLPKG_VERSION);
-    struct trust_sign_options opt = {.identity = identity, .creator = creator, .timestamp = time(NULL)};
+    struct trust_sign_options opt = {
+        .format = format, .identity = identity, .creator = creator, .timestamp = time(NULL)};
     struct trust_signed s;
     int rc = reg ? trust_sign_registry(&s, reg, repo, digest, key, &opt) : trust_sign_image(&s, output, key, &opt);
     if (!rc)
@@ -372,12 +383,13 @@ static int push_built(struct build_options *o, const char *output, const char *s
         named.digest[0] = '\0';
         char identity[700];
         reference_format(identity, sizeof identity, &named);
-        rc = sign_built(key, NULL, reg, ref.repository, x.digest, identity);
+        rc = sign_built(key, o->sign_format, NULL, reg, ref.repository, x.digest, identity);
         /* The SBOM is signed too, by digest (its identity the repository, as for a digest pull). */
         snprintf(identity, sizeof identity, "%s/%s", ref.registry, ref.repository);
         if (!rc && sbom_digest[0])
-            rc = sign_built(key, NULL, reg, ref.repository, sbom_digest, identity);
-        if (!rc && !(rc = trust_attest_registry(reg, ref.repository, x.digest, key, provenance->data, provenance->len)))
+            rc = sign_built(key, o->sign_format, NULL, reg, ref.repository, sbom_digest, identity);
+        if (!rc && !(rc = trust_attest_registry(reg, ref.repository, x.digest, key, provenance->data, provenance->len,
+                                                     o->sign_format)))
             fprintf(stderr, "attached the SLSA provenance of %s, signed with key %s\n", x.digest, key->key_id);
     }
     registry_free(reg);
@@ -414,8 +426,8 @@ int cmd_build(int argc, char **argv)
         goto done;
     if (o.push) {
         rc = push_built(&o, result.output, result.sbom_layout, key, &provenance);
-    } else if (key && !(rc = sign_built(key, result.output, NULL, NULL, NULL, NULL)) &&
-               !(rc = trust_attest_image(result.output, key, provenance.data, provenance.len))) {
+    } else if (key && !(rc = sign_built(key, o.sign_format, result.output, NULL, NULL, NULL, NULL)) &&
+               !(rc = trust_attest_image(result.output, key, provenance.data, provenance.len, o.sign_format))) {
         fprintf(stderr, "attached the SLSA provenance of %s to %s, signed with key %s\n", result.image.manifest.digest,
                 result.output, key->key_id);
     }

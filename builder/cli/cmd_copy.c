@@ -2,6 +2,7 @@
 #include "builder/cli/commands.h"
 #include "common/err.h"
 #include "builder/cli/transfer_cli.h"
+#include "builder/trust/trust_carry.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,8 @@ static const char copy_usage[] =
     "\n"
     "Copies an image (a manifest, or an index with all its manifests) between repositories.\n"
     "Within one registry blobs are mounted, not transferred; blobs the destination has are skipped.\n"
+    "The image's signatures and attestations come along (as cosign copy does): the sha256-<digest>.sig\n"
+    "tag and every referrer of the image (sigstore bundles, provenance, the SBOM).\n"
     "\n"
     "options:\n"
     "      --src-creds USER:PASS  credentials for the source registry (default: as for the destination)\n" TRANSFER_CLI_HELP;
@@ -66,10 +69,17 @@ int cmd_copy(int argc, char **argv)
     if ((rc = registry_image_copy(same ? dreg : sreg, src.repository, reference_manifest_id(&src), dreg, dst.repository,
                                   dst.tag[0] ? dst.tag : NULL, &x)))
         goto done;
+    struct trust_carried carried;
+    if ((rc = trust_carry_copy(&carried, same ? dreg : sreg, src.repository, x.digest, dreg, dst.repository, t.jobs)))
+        goto done;
     char a[700], b[700];
     reference_format(a, sizeof a, &src);
     reference_format(b, sizeof b, &dst);
     transfer_cli_report(&t, "copied", a, b, &x);
+    if ((carried.signature_tags || carried.referrers) && !t.json)
+        fprintf(stderr, "copied its signatures and attestations: %d signature tag%s, %d referrer%s\n",
+                carried.signature_tags, carried.signature_tags == 1 ? "" : "s", carried.referrers,
+                carried.referrers == 1 ? "" : "s");
 done:
     registry_free(sreg);
     registry_free(dreg);

@@ -3,6 +3,7 @@
 #include "common/err.h"
 #include "builder/image/image_source.h"
 #include "builder/cli/transfer_cli.h"
+#include "builder/trust/trust_carry.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +16,9 @@ static const char push_usage[] =
     "layout directory (DIR:NAME:TAG picks one image of several) or a docker-archive (docker save,\n"
     "podman save --format docker-archive: its layers go as the archive holds them, under an OCI\n"
     "manifest); REF is registry/repository[:tag] (Docker Hub when there is no registry).\n"
-    "Blobs the registry already has are skipped.\n"
+    "Blobs the registry already has are skipped. What amlpkg sign and build --sign kept in an\n"
+    "oci-archive or layout goes too: the cosign signature manifest under its sha256-<digest>.sig tag,\n"
+    "provenance and sigstore bundles as referrers of the image (amlpkg verify REF --key finds them).\n"
     "\n"
     "options:\n" TRANSFER_CLI_HELP;
 
@@ -59,9 +62,16 @@ int cmd_push(int argc, char **argv)
         rc = err_set(ERR_MISMATCH, "push %s: the image's digest is %s, not %s", ref_text, x.digest, ref.digest);
         goto done;
     }
+    struct trust_carried carried;
+    if ((rc = trust_carry_push(&carried, src, reg, ref.repository, t.jobs)))
+        goto done;
     char dst[700];
     reference_format(dst, sizeof dst, &ref);
     transfer_cli_report(&t, "pushed", source, dst, &x);
+    if ((carried.signature_tags || carried.referrers) && !t.json)
+        fprintf(stderr, "pushed its signatures and attestations: %d signature tag%s, %d referrer%s%s\n",
+                carried.signature_tags, carried.signature_tags == 1 ? "" : "s", carried.referrers,
+                carried.referrers == 1 ? "" : "s", carried.referrers_fallback ? " (listed in the referrers tag)" : "");
 done:
     registry_free(reg);
     image_source_free(src);

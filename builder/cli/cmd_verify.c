@@ -14,7 +14,8 @@
 static const char verify_usage[] =
     "usage: amlpkg verify TARGET --key PUB [--provenance] [options]\n"
     "\n"
-    "Checks the cosign signatures of an image (a registry reference, an OCI layout or an oci-archive,\n"
+    "Checks the cosign signatures, in either form amlpkg sign writes (the sha256-<digest>.sig\n"
+    "tag, sigstore bundle referrers) of an image (a registry reference, an OCI layout or an oci-archive,\n"
     "as for amlpkg sign) with a public key (PEM; cosign.pub, or the .pub amlpkg keygen writes). Prints\n"
     "who signed what and when for every good signature, and why each other one was refused. Exits 1\n"
     "when no signature verifies, when the image has none, or when a signature names another digest.\n"
@@ -42,7 +43,8 @@ static void print_json(const struct trust_verified *v, const struct trust_key *k
                 v->image_digest, key->key_id);
     for (size_t i = 0; i < v->n_checks; i++) {
         const struct trust_check *c = &v->checks[i];
-        buf_appendf(&b, "%s{\"good\":%s,\"identity\":", i ? "," : "", c->good ? "true" : "false");
+        buf_appendf(&b, "%s{\"good\":%s,\"form\":\"%s\",\"identity\":", i ? "," : "", c->good ? "true" : "false",
+                    c->bundle ? "bundle" : "tag");
         json_write_string(&b, c->payload.identity, strlen(c->payload.identity));
         buf_appendf(&b, ",\"signed_digest\":\"%s\",\"creator\":", c->payload.digest);
         json_write_string(&b, c->payload.creator, strlen(c->payload.creator));
@@ -103,7 +105,11 @@ int cmd_verify(int argc, char **argv)
         const struct trust_check *ch = &v.checks[i];
         char at[40];
         when(at, sizeof at, ch->payload.timestamp);
-        if (ch->good)
+        if (ch->good && ch->bundle)
+            printf("verified: %s (sigstore bundle)\n  digest   %s\n  key      %s (%s)\n",
+                   ch->payload.identity[0] ? ch->payload.identity : ch->payload.digest, ch->payload.digest,
+                   key->key_id, trust_algorithm_name(key->algorithm));
+        else if (ch->good)
             printf("verified: %s\n  digest   %s\n  key      %s (%s)\n  signed   %s by %s\n", ch->payload.identity,
                    ch->payload.digest, key->key_id, trust_algorithm_name(key->algorithm), at,
                    ch->payload.creator[0] ? ch->payload.creator : "unknown");

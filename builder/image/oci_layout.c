@@ -208,7 +208,7 @@ done:
 }
 
 int oci_layout_add_artifact(const char *dir, const struct oci_blob *manifest, const char *artifact_type,
-                            const char *for_ref, const struct oci_blob *blobs, size_t n_blobs)
+                            const char *for_ref, const struct oci_blob *blobs, size_t n_blobs, int keep_earlier)
 {
     struct buf old, doc;
     buf_init(&old, INDEX_LIMIT);
@@ -233,9 +233,11 @@ int oci_layout_add_artifact(const char *dir, const struct oci_blob *manifest, co
     for (const struct json_value *d = manifests ? manifests->child : NULL; d && !rc; d = d->next) {
         const struct json_value *an = json_member(d, "annotations"), *type = json_member(d, "artifactType");
         const struct json_value *target = an ? json_member(an, ARTIFACT_FOR_KEY) : NULL;
+        const struct json_value *dg = json_member(d, "digest");
         if (type && type->type == JSON_STRING && !strcmp(type->as.string.ptr, artifact_type) && target &&
-            target->type == JSON_STRING && !strcmp(target->as.string.ptr, for_ref))
-            continue; /* the artifact of an earlier build of this name */
+            target->type == JSON_STRING && !strcmp(target->as.string.ptr, for_ref) &&
+            (!keep_earlier || (dg && dg->type == JSON_STRING && !strcmp(dg->as.string.ptr, manifest->digest))))
+            continue; /* the artifact of an earlier build of this name (or this very one, listed again below) */
         rc = n++ ? buf_append(&doc, ",", 1) : 0;
         rc = rc ? rc : json_write_value(&doc, d);
     }

@@ -16,8 +16,9 @@
 int oci_layout_add(const struct oci_image *image, const char *dir);
 /* Adds an artifact manifest (with its blobs) that refers to the image named for_ref: its index
  * entry carries artifactType and the annotation com.amlpkg.artifact.for = for_ref, and replaces an
- * earlier artifact of that type for that name. */
+ * earlier artifact of that type for that name, unless keep_earlier (several artifacts of one type,
+ * such as sigstore bundles, each listed once). */
 int oci_layout_add_artifact(const char *dir, const struct oci_blob *manifest, const char *artifact_type,
-                            const char *for_ref, const struct oci_blob *blobs, size_t n_blobs);
+                            const char *for_ref, const struct oci_blob *blobs, size_t n_blobs, int keep_earlier);
 
 #endif

@@ -110,7 +110,7 @@ static int write_sbom(struct build_result *r, const struct build_request *req, c
         struct oci_blob blobs[2] = {0}, manifest = {0};
         rc = sbom_artifact(blobs, &manifest, r->work_dir, sbom_path, &r->image);
         if (!rc && req->format == BUILD_FORMAT_OCI_LAYOUT)
-            rc = oci_layout_add_artifact(r->output, &manifest, SBOM_ARTIFACT_TYPE, r->image.ref_name, blobs, 2);
+            rc = oci_layout_add_artifact(r->output, &manifest, SBOM_ARTIFACT_TYPE, r->image.ref_name, blobs, 2, 0);
         if (!rc && req->sbom_for_push && !(r->sbom_layout = path_join(r->work_dir, "sbom-layout")))
             rc = nomem();
         if (!rc && req->sbom_for_push)

@@ -456,7 +456,7 @@ static int fetch_local(void *ctx, struct buf *out, char media_type[256], const c
     struct arena arena;
     arena_init(&arena, 4096, 64u << 20);
     struct json_value *root = NULL;
-    const char *mt = !strcmp(digest, l->top_digest) ? l->top_media_type : NULL;
+    const char *mt = l->top_media_type && !strcmp(digest, l->top_digest) ? l->top_media_type : NULL;
     if (!json_parse(&root, &arena, out->data, out->len, digest)) {
         const struct json_value *m = json_member(root, "mediaType");
         if (m && m->type == JSON_STRING)
@@ -469,17 +469,16 @@ static int fetch_local(void *ctx, struct buf *out, char media_type[256], const c
     return 0;
 }
 
-int registry_image_push(struct registry *reg, const char *repo, const char *id, const struct image_source *src,
-                        struct image_transfer *x)
+/* Pushes the manifest top (media type mt, or NULL: the document's own) of src and what it names. */
+static int push_from(struct registry *reg, const char *repo, const char *id, const struct image_source *src,
+                     const char *top, const char *mt, struct image_transfer *x)
 {
     double t0 = progress_now();
     struct graph g = {0};
-    char top[72], mt[256], ref_name[256];
-    int64_t size;
     struct pool p = {.reg = reg, .g = &g, .fn = push_one, .repo = repo};
-    int rc = image_source_top(src, top, mt, &size, ref_name);
     struct local_ctx l = {src, top, mt};
-    if (rc || (rc = walk(&g, fetch_local, &l, top, NULL, 0)))
+    int rc = walk(&g, fetch_local, &l, top, NULL, 0);
+    if (rc)
         goto done;
     for (size_t i = 0; i < g.n_blobs && !rc; i++)
         if (!(g.blobs[i].path = image_source_blob_path(src, g.blobs[i].digest)))
@@ -491,6 +490,21 @@ int registry_image_push(struct registry *reg, const char *repo, const char *id, 
 done:
     graph_release(&g);
     return rc;
+}
+
+int registry_image_push(struct registry *reg, const char *repo, const char *id, const struct image_source *src,
+                        struct image_transfer *x)
+{
+    char top[72], mt[256], ref_name[256];
+    int64_t size;
+    int rc = image_source_top(src, top, mt, &size, ref_name);
+    return rc ? rc : push_from(reg, repo, id, src, top, mt, x);
+}
+
+int registry_image_push_manifest(struct registry *reg, const char *repo, const char *id,
+                                 const struct image_source *src, const char *digest, struct image_transfer *x)
+{
+    return push_from(reg, repo, id, src, digest, NULL, x);
 }
 
 /* ---- pull --------------------------------------------------------------- */

@@ -26,6 +26,10 @@ struct image_transfer {
 
 int registry_image_push(struct registry *reg, const char *repo, const char *id, const struct image_source *src,
                         struct image_transfer *x);
+/* Pushes one manifest of src (by digest; an artifact beside the image, such as its signature) and
+ * what it names, tagged id when set; a manifest with a subject is recorded as its referrer. */
+int registry_image_push_manifest(struct registry *reg, const char *repo, const char *id,
+                                 const struct image_source *src, const char *digest, struct image_transfer *x);
 /* Writes an oci-archive at out_path whose index names the image ref_name. */
 int registry_image_pull(struct registry *reg, const char *repo, const char *id, const char *out_path,
                         const char *ref_name, struct image_transfer *x);

@@ -70,3 +70,23 @@ LAZY_FORWARD_VOID(crypto, EVP_PKEY_CTX_free, (EVP_PKEY_CTX * ctx), (ctx))
 LAZY_FORWARD(crypto, int, EVP_PKEY_keygen_init, (EVP_PKEY_CTX * ctx), (ctx))
 LAZY_FORWARD(crypto, int, EVP_PKEY_CTX_set_ec_paramgen_curve_nid, (EVP_PKEY_CTX * ctx, int nid), (ctx, nid))
 LAZY_FORWARD(crypto, int, EVP_PKEY_keygen, (EVP_PKEY_CTX * ctx, EVP_PKEY **ppkey), (ctx, ppkey))
+/* cosign's encrypted key format (builder/trust/cosign_key.c, nacl_secretbox.c): scrypt, Poly1305, DER. */
+LAZY_FORWARD(crypto, int, EVP_PBE_scrypt,
+             (const char *pass, size_t passlen, const unsigned char *salt, size_t saltlen, uint64_t N, uint64_t r,
+              uint64_t p, uint64_t maxmem, unsigned char *key, size_t keylen),
+             (pass, passlen, salt, saltlen, N, r, p, maxmem, key, keylen))
+LAZY_FORWARD(crypto, EVP_MAC *, EVP_MAC_fetch, (OSSL_LIB_CTX * libctx, const char *algorithm, const char *properties),
+             (libctx, algorithm, properties))
+LAZY_FORWARD_VOID(crypto, EVP_MAC_free, (EVP_MAC * mac), (mac))
+LAZY_FORWARD(crypto, EVP_MAC_CTX *, EVP_MAC_CTX_new, (EVP_MAC * mac), (mac))
+LAZY_FORWARD_VOID(crypto, EVP_MAC_CTX_free, (EVP_MAC_CTX * ctx), (ctx))
+LAZY_FORWARD(crypto, int, EVP_MAC_init,
+             (EVP_MAC_CTX * ctx, const unsigned char *key, size_t keylen, const OSSL_PARAM params[]),
+             (ctx, key, keylen, params))
+LAZY_FORWARD(crypto, int, EVP_MAC_update, (EVP_MAC_CTX * ctx, const unsigned char *data, size_t datalen),
+             (ctx, data, datalen))
+LAZY_FORWARD(crypto, int, EVP_MAC_final, (EVP_MAC_CTX * ctx, unsigned char *out, size_t *outl, size_t outsize),
+             (ctx, out, outl, outsize))
+LAZY_FORWARD(crypto, int, CRYPTO_memcmp, (const void *a, const void *b, size_t len), (a, b, len))
+LAZY_FORWARD(crypto, EVP_PKEY *, d2i_AutoPrivateKey, (EVP_PKEY * *a, const unsigned char **pp, long length),
+             (a, pp, length))

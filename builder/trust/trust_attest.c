@@ -5,6 +5,8 @@
 #include "builder/sys/digest.h"
 #include "builder/trust/cosign_sig.h"
 #include "builder/trust/dsse.h"
+#include "builder/trust/sigstore_bundle.h"
+#include "builder/trust/trust_bundle.h"
 #include "builder/trust/trust_store.h"
 #include "common/arena.h"
 #include "common/err.h"
@@ -73,7 +75,7 @@ done:
     return rc;
 }
 
-static int attest(struct trust_store *s, const struct trust_key *key, const char *statement, size_t len)
+static int attest_envelope(struct trust_store *s, const struct trust_key *key, const char *statement, size_t len)
 {
     struct buf pae, sig, envelope, empty, manifest;
     buf_init(&pae, 0);
@@ -111,21 +113,33 @@ static int attest(struct trust_store *s, const struct trust_key *key, const char
     return rc;
 }
 
-int trust_attest_image(const char *target, const struct trust_key *key, const char *statement, size_t len)
+static int attest(struct trust_store *s, const struct trust_key *key, const char *statement, size_t len,
+                  enum trust_format format)
+{
+    char digest[72];
+    format = format ? format : TRUST_FORMAT_DEFAULT;
+    int rc = format & TRUST_FORMAT_TAG ? attest_envelope(s, key, statement, len) : 0;
+    return rc || !(format & TRUST_FORMAT_BUNDLE)
+               ? rc
+               : trust_bundle_attach(s, key, statement, len, PROVENANCE_PREDICATE_TYPE, digest);
+}
+
+int trust_attest_image(const char *target, const struct trust_key *key, const char *statement, size_t len,
+                       enum trust_format format)
 {
     struct trust_store s;
     int rc = trust_store_open(&s, target, NULL);
-    rc = rc ? rc : attest(&s, key, statement, len);
+    rc = rc ? rc : attest(&s, key, statement, len, format);
     trust_store_close(&s);
     return rc;
 }
 
 int trust_attest_registry(struct registry *reg, const char *repo, const char *digest, const struct trust_key *key,
-                          const char *statement, size_t len)
+                          const char *statement, size_t len, enum trust_format format)
 {
     struct trust_store s;
     int rc = trust_store_attach(&s, reg, repo, digest);
-    rc = rc ? rc : attest(&s, key, statement, len);
+    rc = rc ? rc : attest(&s, key, statement, len, format);
     trust_store_close(&s);
     return rc;
 }
@@ -173,23 +187,49 @@ static int check_one(struct trust_provenance *out, struct trust_store *s, const 
     return rc;
 }
 
+/* One provenance bundle: ERR_NOTFOUND when it holds something else. */
+static int check_bundle(struct trust_provenance *out, struct trust_store *s, const struct trust_key *key,
+                        const char *digest)
+{
+    struct buf statement;
+    buf_init(&statement, 0);
+    char what[120];
+    snprintf(what, sizeof what, "provenance bundle %.80s", digest);
+    struct provenance_summary sum;
+    int rc = trust_bundle_check(s, digest, key, PROVENANCE_PREDICATE_TYPE, &statement, what);
+    rc = rc ? rc : provenance_check(&sum, statement.data, statement.len, s->image_digest, what);
+    if (!rc && !out->n_good++)
+        out->summary = sum;
+    buf_release(&statement);
+    return rc;
+}
+
 int trust_verify_provenance(struct trust_provenance *out, const char *target, const struct trust_key *key,
                             const struct registry_options *reg)
 {
     memset(out, 0, sizeof *out);
     struct trust_store s;
-    char found[TRUST_STORE_MAX_FOUND][72];
+    char found[TRUST_STORE_MAX_FOUND][72], bundles[TRUST_STORE_MAX_FOUND][72];
+    size_t n_bundles = 0;
     int rc = trust_store_open(&s, target, reg);
     if (!rc)
         snprintf(out->image_digest, sizeof out->image_digest, "%s", s.image_digest);
     rc = rc ? rc : trust_store_find(&s, found, &out->n_found, PROVENANCE_PAYLOAD_TYPE, NULL);
-    if (!rc && !out->n_found)
-        rc = err_set(ERR_NOTFOUND, "%s: image %s has no provenance attestation", target, s.image_digest);
+    rc = rc ? rc : trust_store_find(&s, bundles, &n_bundles, SIGSTORE_BUNDLE_MEDIA_TYPE, NULL);
     for (size_t i = 0; !rc && i < out->n_found; i++) {
         if (check_one(out, &s, key, found[i]))
             snprintf(out->problem, sizeof out->problem, "%s", err_message(ERR_INVALID));
         err_clear();
     }
+    for (size_t i = 0; !rc && i < n_bundles; i++) {
+        int r = check_bundle(out, &s, key, bundles[i]);
+        out->n_found += r != ERR_NOTFOUND;
+        if (r && r != ERR_NOTFOUND)
+            snprintf(out->problem, sizeof out->problem, "%s", err_message(ERR_INVALID));
+        err_clear();
+    }
+    if (!rc && !out->n_found)
+        rc = err_set(ERR_NOTFOUND, "%s: image %s has no provenance attestation", target, s.image_digest);
     if (!rc && !out->n_good)
         rc = err_set(ERR_MISMATCH, "%s: no provenance of %s verifies: %s", target, s.image_digest, out->problem);
     trust_store_close(&s);

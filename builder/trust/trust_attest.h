@@ -3,22 +3,25 @@
  * (artifactType application/vnd.in-toto+json, one layer of application/vnd.dsse.envelope.v1+json,
  * subject the image), beside the SBOM: in a registry through the referrers API or its fallback tag,
  * in a layout as an index entry, in an oci-archive named by the image entry's annotation
- * (trust_store.h). All inputs are borrowed. */
+ * (trust_store.h). In the OCI 1.1 form (TRUST_FORMAT_BUNDLE) the same statement goes in a sigstore
+ * bundle referrer (trust_bundle.h); verification accepts either. All inputs are borrowed. */
 #ifndef AMLPKG_TRUST_ATTEST_H
 #define AMLPKG_TRUST_ATTEST_H
 
 #include "builder/registry/registry.h"
 #include "builder/trust/provenance.h"
+#include "builder/trust/trust_image.h"
 #include "builder/trust/trust_key.h"
 
 /* The statement for the image written at output, from its config and the SBOM at sbom_path (NULL: none). */
 int trust_provenance_collect(struct buf *out, const char *output, const char *sbom_path, const char *spec_path,
                              long long started);
 /* Signs and attaches statement to the image at target (a layout or oci-archive). */
-int trust_attest_image(const char *target, const struct trust_key *key, const char *statement, size_t len);
+int trust_attest_image(const char *target, const struct trust_key *key, const char *statement, size_t len,
+                       enum trust_format format);
 /* The same for repo@digest on reg (just pushed). */
 int trust_attest_registry(struct registry *reg, const char *repo, const char *digest, const struct trust_key *key,
-                          const char *statement, size_t len);
+                          const char *statement, size_t len, enum trust_format format);
 
 struct trust_provenance {
     char image_digest[72];

@@ -4,6 +4,8 @@
 #include "builder/registry/registry_blob.h"
 #include "builder/sys/digest.h"
 #include "builder/trust/cosign_sig.h"
+#include "builder/trust/sigstore_bundle.h"
+#include "builder/trust/trust_bundle.h"
 #include "builder/trust/trust_store.h"
 #include "common/base64.h"
 #include "common/err.h"
@@ -24,10 +26,35 @@ static int read_sig_manifest(struct trust_store *s, struct buf *out, int *found,
     return rc || !n ? rc : trust_store_read(s, out, digests[0], 0, 1);
 }
 
+int trust_format_parse(enum trust_format *out, const char *name)
+{
+    static const char *const names[] = {"tag", "bundle", "both"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, names[i])) {
+            *out = (enum trust_format)(i + 1);
+            return 0;
+        }
+    return err_set(ERR_USAGE, "--format '%s': expected tag, bundle or both", name);
+}
+
+/* The OCI 1.1 form: a bundle of the cosign sign statement naming the image, as a referrer. */
+static int sign_bundle(struct trust_signed *out, struct trust_store *s, const struct trust_key *key)
+{
+    struct buf statement;
+    buf_init(&statement, 0);
+    int rc = trust_bundle_sign_statement(&statement, out->identity, s->image_digest);
+    rc = rc ? rc
+            : trust_bundle_attach(s, key, statement.data, statement.len, COSIGN_SIGN_PREDICATE_TYPE,
+                                  out->bundle_digest);
+    buf_release(&statement);
+    return rc;
+}
+
 static int sign_store(struct trust_signed *out, struct trust_store *s, const struct trust_key *key,
                       const struct trust_sign_options *opt)
 {
     memset(out, 0, sizeof *out);
+    enum trust_format format = opt->format ? opt->format : TRUST_FORMAT_DEFAULT;
     struct buf payload, sig, old, manifest, config;
     buf_init(&payload, SIMPLE_SIGNING_LIMIT);
     buf_init(&sig, 0);
@@ -46,6 +73,13 @@ static int sign_store(struct trust_signed *out, struct trust_store *s, const str
     snprintf(out->image_digest, sizeof out->image_digest, "%s", s->image_digest);
     snprintf(out->identity, sizeof out->identity, "%s", identity);
     cosign_sig_tag(out->sig_tag, s->image_digest);
+    snprintf(out->location, sizeof out->location, "%s", s->location);
+    if ((format & TRUST_FORMAT_BUNDLE) && (rc = sign_bundle(out, s, key)))
+        goto done;
+    if (!(format & TRUST_FORMAT_TAG)) {
+        out->sig_tag[0] = '\0';
+        goto done;
+    }
     if ((rc = simple_signing_write(&payload, identity, s->image_digest, opt->creator ? opt->creator : "amlpkg",
                                    opt->timestamp)) ||
         (rc = trust_sign(&sig, key, payload.data, payload.len)))
@@ -157,6 +191,42 @@ static void check_layer(struct trust_check *c, struct trust_store *s, const stru
     buf_release(&payload);
 }
 
+/* One bundle referrer: a signature of the image by key, or a bundle of another kind (skipped). */
+static int check_bundle(struct trust_check *c, struct trust_store *s, const char *digest,
+                        const struct trust_key *key)
+{
+    struct buf statement;
+    buf_init(&statement, 0);
+    char what[120];
+    snprintf(what, sizeof what, "bundle %.80s", digest);
+    c->bundle = 1;
+    c->payload.timestamp = -1;
+    snprintf(c->payload.creator, sizeof c->payload.creator, "a sigstore bundle");
+    snprintf(c->payload.digest, sizeof c->payload.digest, "%s", s->image_digest);
+    int rc = trust_bundle_check(s, digest, key, COSIGN_SIGN_PREDICATE_TYPE, &statement, what);
+    if (!rc && statement.len)
+        rc = trust_statement_subject(c->payload.identity, statement.data, statement.len, s->image_digest, what);
+    if (rc == ERR_NOTFOUND) {
+        buf_release(&statement);
+        return rc;
+    }
+    if (rc)
+        snprintf(c->problem, sizeof c->problem, "%s", err_message(ERR_INVALID));
+    else
+        c->good = 1;
+    err_clear();
+    buf_release(&statement);
+    return 0;
+}
+
+static void record(struct trust_verified *out, const struct trust_check *c)
+{
+    out->n_signatures++;
+    out->n_good += (size_t)c->good;
+    if (out->n_checks < TRUST_MAX_REPORTED)
+        out->checks[out->n_checks++] = *c;
+}
+
 int trust_verify_image(struct trust_verified *out, const char *target, const struct trust_key *key,
                        const struct registry_options *reg)
 {
@@ -165,35 +235,38 @@ int trust_verify_image(struct trust_verified *out, const char *target, const str
     struct buf m;
     buf_init(&m, MANIFEST_LIMIT);
     struct cosign_layer *layers = NULL;
-    size_t n = 0;
+    size_t n = 0, n_bundles = 0;
     int found = 0;
-    char tag[80];
+    char tag[80], bundles[TRUST_STORE_MAX_FOUND][72];
     int rc = trust_store_open(&s, target, reg);
     if (rc)
         goto done;
     snprintf(out->image_digest, sizeof out->image_digest, "%s", s.image_digest);
     snprintf(out->location, sizeof out->location, "%s", s.location);
     cosign_sig_tag(tag, s.image_digest);
-    if ((rc = read_sig_manifest(&s, &m, &found, tag)))
+    if ((rc = read_sig_manifest(&s, &m, &found, tag)) ||
+        (found && (rc = cosign_sig_parse(&layers, &n, m.data, m.len, tag))))
         goto done;
-    if (!found) {
-        rc = err_set(ERR_NOTFOUND, "%s: image %s is not signed (no %s)", target, s.image_digest, tag);
-        goto done;
-    }
-    if ((rc = cosign_sig_parse(&layers, &n, m.data, m.len, tag)))
-        goto done;
-    out->n_signatures = n;
     for (size_t i = 0; i < n; i++) {
         struct trust_check c;
         memset(&c, 0, sizeof c);
         check_layer(&c, &s, &layers[i], key, i);
-        out->n_good += (size_t)c.good;
-        if (out->n_checks < TRUST_MAX_REPORTED)
-            out->checks[out->n_checks++] = c;
+        record(out, &c);
     }
-    if (!out->n_good)
-        rc = err_set(n ? ERR_MISMATCH : ERR_NOTFOUND, "%s: none of the %zu signature(s) of %s verifies with key %s",
-                     target, n, s.image_digest, key->key_id);
+    if ((rc = trust_store_find(&s, bundles, &n_bundles, SIGSTORE_BUNDLE_MEDIA_TYPE, NULL)))
+        goto done;
+    for (size_t i = 0; i < n_bundles; i++) {
+        struct trust_check c;
+        memset(&c, 0, sizeof c);
+        if (!check_bundle(&c, &s, bundles[i], key))
+            record(out, &c);
+    }
+    if (!out->n_signatures)
+        rc = err_set(ERR_NOTFOUND, "%s: image %s is not signed (no %s) and has no signature bundle", target,
+                     s.image_digest, tag);
+    else if (!out->n_good)
+        rc = err_set(ERR_MISMATCH, "%s: none of the %zu signature(s) of %s verifies with key %s", target,
+                     out->n_signatures, s.image_digest, key->key_id);
 done:
     cosign_layers_free(layers, n);
     buf_release(&m);

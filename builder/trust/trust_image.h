@@ -10,10 +10,16 @@
  * (com.amlpkg.artifact.for = the image digest); an oci-archive is unpacked,
  * signed as a layout and written back in place (atomically).
  *
+ * The OCI 1.1 form (trust_bundle.h) is a sigstore bundle referrer whose statement names the image
+ * (cosign sign --new-bundle-format): what cosign 3, Kyverno and Ratify read. podman, skopeo and
+ * CRI-O read only the tag form, so both are written by default (TRUST_FORMAT_BOTH).
+ *
  * Verification reads every signature layer: each is checked against the key
  * (bad signatures and other keys' signatures are reported, not fatal), and a
  * good signature must name the image's digest. trust_verify_image fails when
- * no layer is a good signature of this image. Results are caller-owned. */
+ * no layer is a good signature of this image. Bundles are checked the same way (signed by the key,
+ * their statement's subject the image's digest); either form verifies the image. Results are
+ * caller-owned. */
 #ifndef AMLPKG_TRUST_IMAGE_H
 #define AMLPKG_TRUST_IMAGE_H
 
@@ -21,7 +27,14 @@
 #include "builder/trust/simple_signing.h"
 #include "builder/trust/trust_key.h"
 
+enum trust_format { TRUST_FORMAT_TAG = 1, TRUST_FORMAT_BUNDLE = 2, TRUST_FORMAT_BOTH = 3 };
+#define TRUST_FORMAT_DEFAULT TRUST_FORMAT_BOTH
+
+/* "tag", "bundle" or "both"; ERR_USAGE otherwise. */
+int trust_format_parse(enum trust_format *out, const char *name);
+
 struct trust_sign_options {
+    enum trust_format format;           /* 0: TRUST_FORMAT_DEFAULT */
     const struct registry_options *reg; /* for REF targets */
     const char *identity;               /* critical.identity.docker-reference; NULL: derived from the target */
     const char *creator;                /* optional.creator */
@@ -33,7 +46,8 @@ struct trust_signed {
     char identity[512];
     char sig_tag[80];    /* "sha256-<hex>.sig" */
     char location[1024]; /* where the signature went: "REGISTRY/REPO:TAG" or the layout/archive path */
-    size_t n_signatures; /* in the signature manifest now */
+    size_t n_signatures; /* in the signature manifest now (tag form) */
+    char bundle_digest[72]; /* the bundle referrer's manifest, or "" */
 };
 
 #define TRUST_MAX_REPORTED 32
@@ -41,6 +55,7 @@ struct trust_signed {
 struct trust_check {
     struct simple_signing payload; /* valid when parsed */
     int good;                      /* verified with the key and names the image */
+    int bundle;                    /* a sigstore bundle referrer (else a layer of the .sig manifest) */
     char problem[300];             /* why not, when !good */
 };
 

@@ -1,5 +1,6 @@
 #include "builder/trust/trust_key.h"
 
+#include "builder/trust/cosign_key.h"
 #include "common/err.h"
 #include "common/sha256.h"
 
@@ -155,6 +156,43 @@ static int password_cb(char *buf, int size, int rwflag, void *u)
     return (int)n;
 }
 
+/* cosign's own encrypted key (cosign_key.h). Its passphrase: AMLPKG_SIGNING_PASSWORD, else cosign's
+ * COSIGN_PASSWORD, else the terminal, else "" (cosign encrypts under an empty passphrase too). */
+static int load_cosign(struct trust_key *k, const struct buf *file, const char *path)
+{
+    static struct cosign_key_box box; /* 16 KiB: kept off the stack */
+    struct buf der;
+    buf_init(&der, 0);
+    char pass[PASSWORD_MAX] = "";
+    const char *cosign_env = getenv("COSIGN_PASSWORD");
+    int rc = cosign_key_parse(&box, file->data, file->len, path);
+    if (!rc && !getenv(TRUST_PASSWORD_ENV) && cosign_env) {
+        if (strlen(cosign_env) >= sizeof pass)
+            rc = err_set(ERR_LIMIT, "COSIGN_PASSWORD: longer than %zu bytes", sizeof pass - 1);
+        else
+            snprintf(pass, sizeof pass, "%s", cosign_env);
+    } else if (!rc) {
+        rc = get_password(pass, sizeof pass, 0);
+    }
+    rc = rc ? rc : cosign_key_open(&der, &box, pass, path);
+    if (rc == ERR_MISMATCH && !pass[0]) {
+        err_clear();
+        rc = err_set(ERR_INVALID, "%s: cosign's key is encrypted; set %s (or COSIGN_PASSWORD) or run on a terminal",
+                     path, TRUST_PASSWORD_ENV);
+    }
+    const unsigned char *p = (const unsigned char *)der.data;
+    if (!rc && !(k->pkey = d2i_AutoPrivateKey(NULL, &p, (long)der.len)))
+        rc = err_set(ERR_INVALID, "%s: the decrypted cosign key is not a PKCS#8 private key (%s)", path,
+                     openssl_reason("malformed"));
+    k->is_private = !rc;
+    OPENSSL_cleanse(pass, sizeof pass);
+    OPENSSL_cleanse(&box, sizeof box);
+    if (der.data)
+        OPENSSL_cleanse(der.data, der.len);
+    buf_release(&der);
+    return rc;
+}
+
 static int load(struct trust_key **out, const char *path, int want_private)
 {
     *out = NULL;
@@ -166,12 +204,9 @@ static int load(struct trust_key **out, const char *path, int want_private)
     int rc = k ? buf_read_file(&b, path) : err_set(ERR_NOMEM, "out of memory");
     if (rc)
         goto done;
-    if (memmem(b.data, b.len, "SIGSTORE PRIVATE KEY", 20) || memmem(b.data, b.len, "COSIGN PRIVATE KEY", 18)) {
-        rc = err_set(ERR_UNSUPPORTED,
-                     "%s: cosign's own key format (scrypt + secretbox) is not supported; export a PKCS#8 key "
-                     "(amlpkg keygen, or openssl) and sign with that",
-                     path);
-        goto done;
+    if (cosign_key_is(b.data, b.len)) {
+        rc = load_cosign(k, &b, path);
+        goto classify;
     }
     int has_private = memmem(b.data, b.len, "PRIVATE KEY-----", 16) != NULL;
     if (want_private && !has_private) {
@@ -209,7 +244,8 @@ static int load(struct trust_key **out, const char *path, int want_private)
                      has_private ? "private" : "public", openssl_reason("malformed"));
         goto done;
     }
-    rc = classify(k, path);
+classify:
+    rc = rc ? rc : classify(k, path);
 done:
     OPENSSL_cleanse(pw.pass, sizeof pw.pass);
     if (b.data)

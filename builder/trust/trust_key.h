@@ -4,8 +4,8 @@
  * passphrase, AES-256-CBC with PBKDF2); a public key is PKIX ("PUBLIC KEY"),
  * the form cosign, podman and skopeo read with keyPath. The passphrase comes
  * from AMLPKG_SIGNING_PASSWORD, else a prompt on the terminal, else none.
- * cosign's own "ENCRYPTED SIGSTORE PRIVATE KEY" (scrypt + NaCl secretbox) is
- * not read: OpenSSL has no XSalsa20-Poly1305.
+ * cosign's own "ENCRYPTED SIGSTORE PRIVATE KEY" (scrypt + NaCl secretbox,
+ * cosign_key.h) is read too, its passphrase also from COSIGN_PASSWORD.
  *
  * OpenSSL is loaded lazily in amlpkg (builder/sys/openssl_lazy.c): only the
  * commands that sign or verify bring libcrypto in. struct trust_key owns its

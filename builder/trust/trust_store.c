@@ -9,6 +9,8 @@
 #include "builder/sys/digest.h"
 #include "builder/sys/fsutil.h"
 #include "builder/trust/cosign_sig.h"
+#include "builder/trust/provenance.h"
+#include "builder/trust/sigstore_bundle.h"
 #include "common/arena.h"
 #include "builder/image/plan.h"
 #include "common/err.h"
@@ -26,10 +28,18 @@
 #define ARTIFACT_FOR_KEY "com.amlpkg.artifact.for"
 #define INDEX_LIMIT (16u << 20)
 
-/* The annotation of an oci-archive's image entry that names the artifact of this type. */
+#define BUNDLES_KEY "com.amlpkg.bundles"
+
+/* The annotation of an oci-archive's image entry that names the artifact of this type, or NULL.
+ * Signatures and provenance name one manifest (the signature manifest gathers every signature);
+ * bundles are one manifest each, so theirs is a comma-separated list. */
 static const char *archive_key(const char *artifact_type)
 {
-    return !strcmp(artifact_type, COSIGN_SIG_ARTIFACT_TYPE) ? "com.amlpkg.signatures" : "com.amlpkg.provenance";
+    if (!strcmp(artifact_type, COSIGN_SIG_ARTIFACT_TYPE))
+        return "com.amlpkg.signatures";
+    if (!strcmp(artifact_type, PROVENANCE_PAYLOAD_TYPE))
+        return "com.amlpkg.provenance";
+    return !strcmp(artifact_type, SIGSTORE_BUNDLE_MEDIA_TYPE) ? BUNDLES_KEY : NULL;
 }
 
 void trust_store_close(struct trust_store *s)
@@ -37,7 +47,8 @@ void trust_store_close(struct trust_store *s)
     registry_conn_free(s->c);
     if (s->own_reg)
         registry_free(s->reg);
-    image_source_free(s->src);
+    if (!s->borrowed_src)
+        image_source_free(s->src);
     if (s->work)
         fs_remove_tree(s->work);
     free(s->work);
@@ -127,6 +138,24 @@ int trust_store_open(struct trust_store *s, const char *target, const struct reg
     return is_local(target) ? open_local(s, target) : open_remote(s, target, opt);
 }
 
+int trust_store_use_source(struct trust_store *s, struct image_source *src)
+{
+    memset(s, 0, sizeof *s);
+    char media_type[256], ref_name[256];
+    int64_t size;
+    s->src = src;
+    s->borrowed_src = 1;
+    s->is_archive = src->temp_dir != NULL;
+    int rc = image_source_top(src, s->image_digest, media_type, &size, ref_name);
+    if (rc)
+        return rc;
+    s->image_size = size;
+    snprintf(s->image_media_type, sizeof s->image_media_type, "%s", media_type);
+    snprintf(s->default_identity, sizeof s->default_identity, "%s", ref_name);
+    snprintf(s->location, sizeof s->location, "%s", src->path);
+    return make_work(s);
+}
+
 int trust_store_attach(struct trust_store *s, struct registry *reg, const char *repo, const char *digest)
 {
     memset(s, 0, sizeof *s);
@@ -156,6 +185,7 @@ static int local_find(const struct trust_store *s, char found[][72], size_t *n, 
     char *path = path_join(s->src->root, "index.json");
     const char *key = archive_key(artifact_type);
     int rc = path ? buf_read_file(&b, path) : err_set(ERR_NOMEM, "out of memory");
+    key = key ? key : "";
     if (rc || (rc = json_parse(&root, &arena, b.data, b.len, s->location)))
         goto done;
     const struct json_value *ms = json_member(root, "manifests");
@@ -165,9 +195,17 @@ static int local_find(const struct trust_store *s, char found[][72], size_t *n, 
         const struct json_value *named = an ? json_member(an, key) : NULL;
         int is_image = dg && dg->type == JSON_STRING && !strcmp(dg->as.string.ptr, s->image_digest);
         const char *hit = NULL;
-        if (is_image && named && named->type == JSON_STRING && reference_valid_digest(named->as.string.ptr))
-            hit = named->as.string.ptr;
-        else if (t && t->type == JSON_STRING && !strcmp(t->as.string.ptr, artifact_type) && f &&
+        if (is_image && named && named->type == JSON_STRING) {
+            /* One digest, or (bundles) several separated by commas. */
+            for (const char *p = named->as.string.ptr; *p && *n < TRUST_STORE_MAX_FOUND;) {
+                size_t len = strcspn(p, ",");
+                char one[72];
+                snprintf(one, sizeof one, "%.*s", (int)(len < 71 ? len : 71), p);
+                if (len < sizeof one && reference_valid_digest(one))
+                    snprintf(found[(*n)++], 72, "%s", one);
+                p += len + (p[len] == ',');
+            }
+        } else if (t && t->type == JSON_STRING && !strcmp(t->as.string.ptr, artifact_type) && f &&
                  f->type == JSON_STRING && !strcmp(f->as.string.ptr, s->image_digest) && dg &&
                  dg->type == JSON_STRING && reference_valid_digest(dg->as.string.ptr))
             hit = dg->as.string.ptr;
@@ -331,9 +369,13 @@ static int annotate_index(const struct trust_store *s, const char *key, const ch
             rc = buf_append_str(&doc, "{\"annotations\":{");
             const struct json_value *an = json_member(d, "annotations");
             int n = 0;
+            const char *kept = ""; /* bundles: the list so far, the new one appended */
             for (const struct json_value *a = an && an->type == JSON_OBJECT ? an->child : NULL; a && !rc; a = a->next) {
-                if (!strcmp(a->key, key))
+                if (!strcmp(a->key, key)) {
+                    if (!strcmp(key, BUNDLES_KEY) && a->type == JSON_STRING)
+                        kept = a->as.string.ptr;
                     continue;
+                }
                 rc = n++ ? buf_append(&doc, ",", 1) : 0;
                 rc = rc ? rc : json_write_string(&doc, a->key, a->key_len);
                 rc = rc ? rc : buf_append(&doc, ":", 1);
@@ -341,7 +383,8 @@ static int annotate_index(const struct trust_store *s, const char *key, const ch
             }
             rc = rc ? rc : buf_appendf(&doc, "%s", n ? "," : "");
             rc = rc ? rc : json_write_string(&doc, key, strlen(key));
-            rc = rc ? rc : buf_appendf(&doc, ":\"%s\"}", digest);
+            int listed = strstr(kept, digest) != NULL;
+            rc = rc ? rc : buf_appendf(&doc, ":\"%s%s%s\"}", kept, kept[0] && !listed ? "," : "", listed ? "" : digest);
             for (const struct json_value *x = d->child; x && !rc; x = x->next) {
                 if (!strcmp(x->key, "annotations"))
                     continue;
@@ -473,7 +516,12 @@ int trust_store_put(struct trust_store *s, const char *artifact_type, const stru
     if (rc)
         goto done;
     if (s->src && !s->is_archive) {
-        rc = oci_layout_add_artifact(s->src->root, &m, artifact_type, s->image_digest, files, n);
+        rc = oci_layout_add_artifact(s->src->root, &m, artifact_type, s->image_digest, files, n,
+                                     !strcmp(artifact_type, SIGSTORE_BUNDLE_MEDIA_TYPE));
+        goto done;
+    }
+    if (s->src && !archive_key(artifact_type)) {
+        rc = err_set(ERR_UNSUPPORTED, "%s: an oci-archive keeps no %s artifact", s->location, artifact_type);
         goto done;
     }
     if (s->src) {

@@ -26,6 +26,7 @@ struct trust_store {
     struct registry_conn *c;
     char repo[256];
     struct image_source *src; /* a layout or archive */
+    int borrowed_src;         /* src belongs to the caller (trust_store_use_source) */
     int is_archive;
     char *work; /* temporary directory for blobs on their way */
     char image_digest[72];
@@ -36,6 +37,8 @@ struct trust_store {
 };
 
 int trust_store_open(struct trust_store *s, const char *target, const struct registry_options *opt);
+/* The image of an open layout or archive (borrowed: trust_store_close leaves it open). */
+int trust_store_use_source(struct trust_store *s, struct image_source *src);
 /* For an image just pushed: repo@digest on reg (borrowed). */
 int trust_store_attach(struct trust_store *s, struct registry *reg, const char *repo, const char *digest);
 void trust_store_close(struct trust_store *s);

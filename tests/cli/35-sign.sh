@@ -2,6 +2,7 @@
 # amlpkg keygen, sign and verify on oci-archives and OCI layouts: key files and their modes,
 # cosign's simple-signing payload and signature manifest (checked with jq and the openssl CLI,
 # not with amlpkg), what verify accepts and refuses, and clear errors for bad keys and passphrases.
+# The tag form is what these tests look at (--format tag); the bundle form is 36-sign-bundle.sh.
 source "$(dirname "$0")/../lib.sh"
 EX="$ROOT/examples/onnx-ridge"
 cd "$WORK"
@@ -47,7 +48,7 @@ if command -v script >/dev/null; then
 fi
 digest=$(tar xOf ridge.tar index.json | jq -r '.manifests[0].digest')
 check "sign loads libcrypto (and version does not)" bash -c "
-  AMLPKG_SIGNING_PASSWORD=s3cret LD_DEBUG=libs '$AMLPKG' sign ridge.tar --key k.key --identity reg.example/team/ridge:1 2>sign.libs >sign.out &&
+  AMLPKG_SIGNING_PASSWORD=s3cret LD_DEBUG=libs '$AMLPKG' sign ridge.tar --format tag --key k.key --identity reg.example/team/ridge:1 2>sign.libs >sign.out &&
   grep -q libcrypto sign.libs &&
   ! LD_DEBUG=libs '$AMLPKG' version 2>&1 >/dev/null | grep -q libcrypto"
 check "sign reports the digest" grep -qx "digest $digest" sign.out
@@ -80,7 +81,7 @@ check "verify --json" bash -c "'$AMLPKG' verify ridge.tar --key k.pub --json | j
 check_fails "verify refuses another key" "none of the 1 signature" "$AMLPKG" verify ridge.tar --key plain.pub
 check_fails "verify refuses an unsigned image" "is not signed" "$AMLPKG" verify unsigned.tar --key k.pub
 check_exit "verify without --key is a usage error" 2 "$AMLPKG" verify ridge.tar
-check "a second key adds a second signature" bash -c "'$AMLPKG' sign ridge.tar --key ed.key | grep -q '(2 signatures)'"
+check "a second key adds a second signature" bash -c "'$AMLPKG' sign ridge.tar --format tag --key ed.key | grep -q '(2 signatures)'"
 check "  each key verifies its own" bash -c "'$AMLPKG' verify ridge.tar --key ed.pub | grep -q '1 of 2 signatures verified' &&
   '$AMLPKG' verify ridge.tar --key k.pub | grep -q '1 of 2 signatures verified'"
 check "  the default identity is the image's name" bash -c "'$AMLPKG' verify ridge.tar --key ed.pub | grep -q '^verified: ridge:1$'"
@@ -95,8 +96,53 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out p384.key 2>/
 check_fails "an unsupported curve" "unsupported curve 'secp384r1'" "$AMLPKG" sign unsigned.tar --key p384.key
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa.key 2>/dev/null
 check_fails "an RSA key" "unsupported key type" "$AMLPKG" sign unsigned.tar --key rsa.key
-printf -- '-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\neyJ9\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n' > cosign-format.key
-check_fails "cosign's own key format is named as unsupported" "cosign's own key format" "$AMLPKG" sign unsigned.tar --key cosign-format.key
+# cosign's own encrypted key format, written independently of amlpkg (libsodium's secretbox through
+# PyNaCl, Python's scrypt): amlpkg decrypts it and signs; openssl checks the signature with the
+# public half of the key that went in.
+if "$PY" -c 'import nacl.secret' 2>/dev/null; then
+  "$PY" "$ROOT/tests/cli/cosign_key.py" plain.key cosign.key cpw
+  "$PY" "$ROOT/tests/cli/cosign_key.py" ed.key cosign-ed.key "" "ENCRYPTED COSIGN PRIVATE KEY"
+  cp unsigned.tar cos.tar
+  check "sign with cosign's encrypted key (ENCRYPTED SIGSTORE PRIVATE KEY)" \
+    env AMLPKG_SIGNING_PASSWORD=cpw "$AMLPKG" sign cos.tar --format tag --key cosign.key
+  mkdir cx && tar xf cos.tar -C cx
+  cman="cx/blobs/sha256/$(jq -r '.manifests[0].annotations["com.amlpkg.signatures"]' cx/index.json | cut -d: -f2)"
+  jq -r '.layers[0].annotations["dev.cosignproject.cosign/signature"]' "$cman" | base64 -d > cos.sig
+  check "  openssl verifies that signature with the original key's public half" \
+    openssl dgst -sha256 -verify plain.pub -signature cos.sig "cx/blobs/sha256/$(jq -r '.layers[0].digest' "$cman" | cut -d: -f2)"
+  check "  verify --key cosign.key reads its public half" env AMLPKG_SIGNING_PASSWORD=cpw "$AMLPKG" verify cos.tar --key cosign.key
+  check "  COSIGN_PASSWORD is read when AMLPKG_SIGNING_PASSWORD is not set" \
+    env -u AMLPKG_SIGNING_PASSWORD COSIGN_PASSWORD=cpw setsid -w "$AMLPKG" sign cos.tar --format tag --key cosign.key </dev/null
+  check "an Ed25519 cosign key with an empty passphrase (ENCRYPTED COSIGN PRIVATE KEY)" bash -c \
+    "AMLPKG_SIGNING_PASSWORD= '$AMLPKG' sign cos.tar --format tag --key cosign-ed.key >/dev/null && '$AMLPKG' verify cos.tar --key ed.pub"
+  check_fails "  a wrong passphrase is named" "cosign.key: wrong passphrase" \
+    env AMLPKG_SIGNING_PASSWORD=nope "$AMLPKG" sign cos.tar --key cosign.key
+  check_fails "  no passphrase and no terminal" "cosign's key is encrypted; set AMLPKG_SIGNING_PASSWORD" \
+    nt env -u COSIGN_PASSWORD "$AMLPKG" sign cos.tar --key cosign.key
+  # One byte of the sealed key changed: Poly1305 refuses the box, as for a wrong passphrase.
+  "$PY" - cosign.key damaged.key <<'PY'
+import base64, json, sys
+lines = open(sys.argv[1]).read().splitlines()
+doc = json.loads(base64.b64decode("".join(lines[1:-1])))
+box = bytearray(base64.b64decode(doc["ciphertext"])); box[20] ^= 1
+doc["ciphertext"] = base64.b64encode(bytes(box)).decode()
+open(sys.argv[2], "w").write(lines[0] + "\n" + base64.b64encode(json.dumps(doc).encode()).decode() + "\n" + lines[-1] + "\n")
+doc["kdf"]["params"]["N"] = 1 << 24
+open("greedy.key", "w").write(lines[0] + "\n" + base64.b64encode(json.dumps(doc).encode()).decode() + "\n" + lines[-1] + "\n")
+doc["kdf"]["params"]["N"] = 32768; doc["cipher"]["name"] = "aes-gcm"
+open("othercipher.key", "w").write(lines[0] + "\n" + base64.b64encode(json.dumps(doc).encode()).decode() + "\n" + lines[-1] + "\n")
+PY
+  check_fails "  a changed byte of the sealed key is refused" "damaged.key: wrong passphrase, or the encrypted key is damaged" \
+    env AMLPKG_SIGNING_PASSWORD=cpw "$AMLPKG" sign cos.tar --key damaged.key
+  check_fails "  scrypt parameters far beyond cosign's are refused before any work" "greedy.key: kdf.params.N: an integer from 1 to 262144" \
+    env AMLPKG_SIGNING_PASSWORD=cpw "$AMLPKG" sign cos.tar --key greedy.key
+  check_fails "  another cipher is named" "othercipher.key: cipher.name: 'aes-gcm' is not supported" \
+    env AMLPKG_SIGNING_PASSWORD=cpw "$AMLPKG" sign cos.tar --key othercipher.key
+else
+  skip "python3-nacl is not installed: no independent writer of cosign's key format"
+fi
+printf -- '-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\ne30=\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n' > cosign-format.key
+check_fails "a malformed cosign key is named" "cosign-format.key: kdf.name" "$AMLPKG" sign unsigned.tar --key cosign-format.key
 check_fails "a missing key file" "nokey.key" "$AMLPKG" sign unsigned.tar --key nokey.key
 check "the signing key is in no output and not in the archive" bash -c "
   for f in sign.out last.out; do ! grep -Fq \"\$(sed -n 2p k.key)\" \$f || exit 1; done
@@ -110,7 +156,7 @@ fi
 
 # ---- OCI layout; tampering ---------------------------------------------------------------------
 mkdir lay && "$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o lay >/dev/null
-check "sign a layout" "$AMLPKG" sign lay --key plain.key --identity reg.example/team/ridge:1
+check "sign a layout" "$AMLPKG" sign lay --format tag --key plain.key --identity reg.example/team/ridge:1
 check "verify it (DIR and DIR:NAME:TAG)" bash -c "'$AMLPKG' verify lay --key plain.pub && '$AMLPKG' verify lay:ridge:1 --key plain.pub"
 check "the layout keeps its SBOM entry beside the signature" \
   jq -e '[.manifests[].artifactType] | index("application/spdx+json") and index("application/vnd.dev.cosign.artifact.sig.v1+json")' lay/index.json
@@ -137,7 +183,7 @@ check_fails "a changed payload is refused" "not signed by key .* the payload was
 # A good signature of another image, put beside this one: refused for the digest it names.
 mkdir other && "$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o other --tag ridge:2 >/dev/null 2>&1 ||
   { rm -rf other; mkdir other; SOURCE_DATE_EPOCH=1700000000 "$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o other >/dev/null; }
-"$AMLPKG" sign other --key plain.key --identity reg.example/team/ridge:1 >/dev/null
+"$AMLPKG" sign other --format tag --key plain.key --identity reg.example/team/ridge:1 >/dev/null
 cp -r lay grafted
 /usr/bin/python3 - grafted other <<'PY'
 import json, os, shutil, sys
@@ -197,7 +243,7 @@ check_fails "verify --provenance refuses another key" "no provenance of .* verif
 check_fails "verify --provenance refuses an image without one" "has no provenance attestation" \
   "$AMLPKG" verify ridge.tar --key k.pub --provenance
 # A changed statement (another spec digest), re-encoded into the envelope: the signature no longer holds.
-mkdir bl && "$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o bl --sign ed.key >/dev/null 2>&1
+mkdir bl && "$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o bl --sign ed.key --sign-format tag >/dev/null 2>&1
 check "build --sign into a layout; verify --provenance" "$AMLPKG" verify bl --key ed.pub --provenance
 /usr/bin/python3 - bl <<'PY'
 import base64, hashlib, json, os, sys

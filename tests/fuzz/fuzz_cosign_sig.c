@@ -1,11 +1,16 @@
 /* libFuzzer target: what amlpkg verify reads from a registry or a layout before any signature is
  * checked: cosign's signature manifest and its simple-signing payloads, DSSE envelopes and the
- * provenance statement inside. Each accepted input must survive being written back and read
+ * provenance statement inside, sigstore bundles and the statement an image-signature bundle holds;
+ * and what amlpkg reads of cosign's encrypted key file before any passphrase is tried.
+ * Each accepted input must survive being written back and read
  * again with the same meaning. */
+#include "builder/trust/cosign_key.h"
 #include "builder/trust/cosign_sig.h"
 #include "builder/trust/dsse.h"
 #include "builder/trust/provenance.h"
+#include "builder/trust/sigstore_bundle.h"
 #include "builder/trust/simple_signing.h"
+#include "builder/trust/trust_bundle.h"
 #include "common/err.h"
 
 #include <stdint.h>
@@ -68,6 +73,32 @@ static void envelope_round_trip(const char *data, size_t size)
     buf_release(&b);
 }
 
+static void bundle_round_trip(const char *data, size_t size)
+{
+    struct sigstore_bundle b, again;
+    if (sigstore_bundle_parse(&b, data, size, "fuzz"))
+        return;
+    if (!b.is_dsse) {
+        sigstore_bundle_release(&b);
+        return;
+    }
+    char name[512];
+    (void)trust_statement_subject(name, b.dsse.payload, b.dsse.payload_len, "sha256:00", "fuzz");
+    err_clear();
+    struct buf w;
+    buf_init(&w, 0);
+    const struct dsse_signature *s = &b.dsse.signatures[0];
+    if (sigstore_bundle_write_dsse(&w, b.dsse.payload_type, b.dsse.payload, b.dsse.payload_len, s->sig, s->sig_len,
+                                   b.key_hint) ||
+        sigstore_bundle_parse(&again, w.data, w.len, "again") || !again.is_dsse ||
+        again.dsse.payload_len != b.dsse.payload_len || memcmp(again.dsse.payload, b.dsse.payload, b.dsse.payload_len) ||
+        strcmp(again.key_hint, b.key_hint) || again.dsse.signatures[0].sig_len != s->sig_len)
+        abort();
+    sigstore_bundle_release(&b);
+    sigstore_bundle_release(&again);
+    buf_release(&w);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     err_clear();
@@ -76,6 +107,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     manifest_round_trip((const char *)data, size);
     err_clear();
     envelope_round_trip((const char *)data, size);
+    err_clear();
+    bundle_round_trip((const char *)data, size);
+    err_clear();
+    char name[512];
+    (void)trust_statement_subject(name, (const char *)data, size, "sha256:00", "fuzz");
+    err_clear();
+    static struct cosign_key_box box;
+    if (!cosign_key_parse(&box, (const char *)data, size, "fuzz") &&
+        (box.ciphertext_len <= SECRETBOX_TAG_BYTES || box.n > (1u << 18) || (box.n & (box.n - 1))))
+        abort(); /* parse promised these */
     err_clear();
     struct provenance_summary sum;
     (void)provenance_check(&sum, (const char *)data, size, "sha256:00", "fuzz");

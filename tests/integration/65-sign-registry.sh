@@ -4,6 +4,7 @@
 # it the way cosign lays it out; skopeo and podman evaluate a policy.json requiring
 # sigstoreSigned with the public key (registries.d: use-sigstore-attachments). amlpkg verify
 # refuses a missing signature, another key, a changed manifest and a signature of another digest.
+# The tag form is what is tested here (sign --format tag); bundles and carrying them are 66-sign-referrers.sh.
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/registry_lib.sh"
 EX="$ROOT/examples/onnx-ridge"
@@ -22,7 +23,7 @@ sigtag="sha256-${img#sha256:}.sig"
 "$AMLPKG" push ridge.tar "$R/team/unsigned:1" >/dev/null
 
 # ---- amlpkg sign / verify against the registry ------------------------------------------------
-check "sign REF" bash -c "AMLPKG_SIGNING_PASSWORD=pw '$AMLPKG' sign $R/team/ridge:1 --key k.key > sign.out 2>&1"
+check "sign REF" bash -c "AMLPKG_SIGNING_PASSWORD=pw '$AMLPKG' sign $R/team/ridge:1 --format tag --key k.key > sign.out 2>&1"
 check "  the signature tag is cosign's" bash -c "curl -sf http://$R/v2/team/ridge/tags/list | jq -e --arg t '$sigtag' '.tags | index(\$t)'"
 check "verify REF" bash -c "'$AMLPKG' verify $R/team/ridge:1 --key k.pub > verify.out"
 check "  names identity, digest and time" bash -c "grep -q '^verified: $R/team/ridge:1$' verify.out && grep -q 'digest   $img' verify.out &&
@@ -47,7 +48,7 @@ check "the config blob the manifest names is in the registry" \
   curl -sf -o /dev/null "http://$R/v2/team/ridge/blobs/$(jq -r .config.digest sig.json)"
 
 # ---- more signatures, by digest, Ed25519 ----------------------------------------------------------
-check "sign REF@digest with an Ed25519 key" "$AMLPKG" sign "$R/team/ridge@$img" --key other.key
+check "sign REF@digest with an Ed25519 key" "$AMLPKG" sign "$R/team/ridge@$img" --format tag --key other.key
 check "  the .sig manifest now holds both signatures" bash -c \
   "curl -sf -H 'Accept: $MANIFEST' http://$R/v2/team/ridge/manifests/$sigtag | jq -e '.layers | length == 2'"
 check "  each key verifies its own; by digest the identity is the repository" bash -c \

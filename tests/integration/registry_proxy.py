@@ -88,6 +88,8 @@ class H(BaseHTTPRequestHandler):
                 name = self.path[4:].split("/manifests/")[0]
                 d = {"mediaType": doc["mediaType"], "digest": r.getheader("Docker-Content-Digest"), "size": len(body),
                      "artifactType": doc.get("artifactType") or doc["config"]["mediaType"]}
+                if doc.get("annotations"):  # the distribution spec: the referrer's annotations are listed too
+                    d["annotations"] = doc["annotations"]
                 with lock:
                     referrers.setdefault((name, doc["subject"]["digest"]), {})[d["digest"]] = d
                 out.append(("OCI-Subject", doc["subject"]["digest"]))

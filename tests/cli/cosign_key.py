@@ -1,0 +1,24 @@
+#!/usr/bin/python3
+"""Writes a private key in cosign's own encrypted format, independently of amlpkg: libsodium's
+secretbox (PyNaCl) and Python's scrypt, as go-securesystemslib's "encrypted" package lays it out.
+Usage: cosign_key.py PKCS8-PEM-IN OUT PASSPHRASE [LABEL]
+(LABEL: "ENCRYPTED SIGSTORE PRIVATE KEY", the default, or the older "ENCRYPTED COSIGN PRIVATE KEY")."""
+import base64, hashlib, json, os, subprocess, sys
+import nacl.secret
+
+src, out, passphrase = sys.argv[1:4]
+label = sys.argv[4] if len(sys.argv) > 4 else "ENCRYPTED SIGSTORE PRIVATE KEY"
+der = subprocess.run(["openssl", "pkey", "-in", src, "-outform", "DER"], check=True, capture_output=True).stdout
+salt, nonce = os.urandom(32), os.urandom(24)
+key = hashlib.scrypt(passphrase.encode(), salt=salt, n=32768, r=8, p=1, maxmem=64 << 20, dklen=32)
+box = nacl.secret.SecretBox(key).encrypt(der, nonce).ciphertext  # tag || ciphertext
+doc = {"kdf": {"name": "scrypt", "params": {"N": 32768, "r": 8, "p": 1}, "salt": base64.b64encode(salt).decode()},
+       "cipher": {"name": "nacl/secretbox", "nonce": base64.b64encode(nonce).decode()},
+       "ciphertext": base64.b64encode(box).decode()}
+body = base64.b64encode(json.dumps(doc).encode()).decode()
+with open(out, "w") as f:
+    f.write(f"-----BEGIN {label}-----\n")
+    for i in range(0, len(body), 64):
+        f.write(body[i:i + 64] + "\n")
+    f.write(f"-----END {label}-----\n")
+os.chmod(out, 0o600)
