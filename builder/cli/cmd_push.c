@@ -12,9 +12,10 @@ static const char push_usage[] =
     "usage: amlpkg push SOURCE REF [options]\n"
     "\n"
     "Uploads an image to a registry. SOURCE is an oci-archive (what amlpkg build writes), an OCI\n"
-    "layout directory (DIR:NAME:TAG picks one image of several) or a docker-archive (docker save,\n"
-    "podman save --format docker-archive: its layers go as the archive holds them, under an OCI\n"
-    "manifest); REF is registry/repository[:tag] (Docker Hub when there is no registry).\n"
+    "layout directory (DIR:NAME:TAG picks one image of several) or a docker-archive (amlpkg build's\n"
+    "and Docker 25's keep their OCI manifest, so the digest build printed is pushed; an older docker\n"
+    "save's or podman save's layers go as the archive holds them, under a new OCI manifest); REF is\n"
+    "registry/repository[:tag] (Docker Hub when there is no registry).\n"
     "Blobs the registry already has are skipped.\n"
     "\n"
     "options:\n" TRANSFER_CLI_HELP;
