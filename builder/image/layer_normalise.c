@@ -123,7 +123,10 @@ static int copy_xattrs(struct entry *x, struct archive_entry *ae)
     const void *value;
     size_t size;
     while (archive_entry_xattr_next(ae, &name, &value, &size) == ARCHIVE_OK) {
-        if (noise_xattr(name))
+        int seen = 0; /* pax headers may carry one attribute twice (LIBARCHIVE. and SCHILY.) */
+        for (size_t j = 0; j < x->e.n_xattrs && !seen; j++)
+            seen = !strcmp(x->xattrs[j].name, name);
+        if (seen || noise_xattr(name))
             continue;
         struct oci_layer_xattr *v = &x->xattrs[x->e.n_xattrs];
         void *copy = malloc(size ? size : 1);
