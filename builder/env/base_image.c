@@ -757,12 +757,16 @@ static int is_empty_layer(const struct json_value *entry)
     return e && e->type == JSON_BOOL && e->as.boolean;
 }
 
-/* One history entry, its "created" at the epoch. */
+/* One history entry, its "created" at the epoch; an engine's "FROM <parent image>" comment (podman
+ * names the intermediate image of the step before, whose ID differs from build to build) left out. */
 static int write_history_entry(struct buf *out, const struct json_value *entry)
 {
     int rc = buf_append_str(out, "{\"created\":\"" EPOCH_TEXT "\"");
     for (const struct json_value *m = entry->child; m && !rc; m = m->next) {
         if (m->key_len == 7 && !memcmp(m->key, "created", 7))
+            continue;
+        if (m->key_len == 7 && !memcmp(m->key, "comment", 7) && m->type == JSON_STRING &&
+            !strncmp(m->as.string.ptr, "FROM ", 5))
             continue;
         rc = buf_append(out, ",", 1);
         rc = rc ? rc : json_write_string(out, m->key, m->key_len);
@@ -773,14 +777,23 @@ static int write_history_entry(struct buf *out, const struct json_value *entry)
 }
 
 /* The config again with the image's "created", the engine's history entries' and the diff_ids of the
- * re-written layers changed; every other member as it was, in its order. */
+ * re-written layers changed and Docker's build-container fields left out; every other member as it
+ * was, in its order. */
 static int rewrite_config(struct buf *out, const struct json_value *root, const struct base_image *b,
                           size_t first_engine_entry)
 {
     int rc = buf_append(out, "{", 1);
     int first = 1;
-    for (const struct json_value *m = root->child; m && !rc; m = m->next, first = 0) {
+    /* Docker's classic builder records the build container and the daemon's version: not the image's. */
+    static const char *const machine_specific[] = {"container", "container_config", "docker_version"};
+    for (const struct json_value *m = root->child; m && !rc; m = m->next) {
+        int skip = 0;
+        for (size_t k = 0; k < 3 && !skip; k++)
+            skip = m->key_len == strlen(machine_specific[k]) && !memcmp(m->key, machine_specific[k], m->key_len);
+        if (skip)
+            continue;
         rc = first ? 0 : buf_append(out, ",", 1);
+        first = 0;
         rc = rc ? rc : json_write_string(out, m->key, m->key_len);
         rc = rc ? rc : buf_append(out, ":", 1);
         if (rc)

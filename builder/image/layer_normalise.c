@@ -112,7 +112,15 @@ static int spool_body(struct archive *a, int spool, int64_t *spool_end, int64_t 
     return rc;
 }
 
-static int copy_xattrs(struct entry *x, struct archive_entry *ae)
+/* An overlay filesystem's mark for a directory that hides the lower layers' contents. */
+static int opaque_mark(const char *name, const void *value, size_t size)
+{
+    return (!strcmp(name, "trusted.overlay.opaque") || !strcmp(name, "user.overlay.opaque") ||
+            !strcmp(name, "user.fuseoverlayfs.opaque")) &&
+           size == 1 && *(const char *)value == 'y';
+}
+
+static int copy_xattrs(struct entry *x, struct archive_entry *ae, int *opaque)
 {
     size_t n = (size_t)archive_entry_xattr_reset(ae);
     if (!n)
@@ -126,6 +134,7 @@ static int copy_xattrs(struct entry *x, struct archive_entry *ae)
         int seen = 0; /* pax headers may carry one attribute twice (LIBARCHIVE. and SCHILY.) */
         for (size_t j = 0; j < x->e.n_xattrs && !seen; j++)
             seen = !strcmp(x->xattrs[j].name, name);
+        *opaque |= opaque_mark(name, value, size);
         if (seen || noise_xattr(name))
             continue;
         struct oci_layer_xattr *v = &x->xattrs[x->e.n_xattrs];
@@ -140,6 +149,22 @@ static int copy_xattrs(struct entry *x, struct archive_entry *ae)
         x->e.n_xattrs++;
     }
     return 0;
+}
+
+/* A new zeroed entry at the end of l, or NULL without memory. */
+static struct entry *push_entry(struct entries *l)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        struct entry *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return NULL;
+        l->v = v;
+        l->cap = cap;
+    }
+    struct entry *x = &l->v[l->n++];
+    memset(x, 0, sizeof *x);
+    return x;
 }
 
 /* Reads every entry of the layer; bodies go to the spool. */
@@ -178,19 +203,12 @@ static int read_layer(struct entries *l, const char *in_path, int spool, const c
             free(path);
             continue;
         }
-        if (l->n == l->cap) {
-            size_t cap = l->cap ? l->cap * 2 : 256;
-            struct entry *v = realloc(l->v, cap * sizeof *v);
-            if (!v) {
-                free(path);
-                rc = err_set(ERR_NOMEM, "out of memory");
-                goto done;
-            }
-            l->v = v;
-            l->cap = cap;
+        struct entry *x = push_entry(l);
+        if (!x) {
+            free(path);
+            rc = err_set(ERR_NOMEM, "out of memory");
+            goto done;
         }
-        struct entry *x = &l->v[l->n++];
-        memset(x, 0, sizeof *x);
         x->path = path;
         x->order = order;
         x->e.type = hard ? AE_IFREG : type;
@@ -205,8 +223,23 @@ static int read_layer(struct entries *l, const char *in_path, int spool, const c
             rc = err_set(ERR_NOMEM, "out of memory");
             goto done;
         }
-        if ((rc = copy_xattrs(x, ae)))
+        int opaque = 0;
+        if ((rc = copy_xattrs(x, ae, &opaque)))
             goto done;
+        if (opaque && type == AE_IFDIR) { /* the mark as a layer tar spells it: DIR/.wh..wh..opq */
+            char *marker = NULL;
+            if (asprintf(&marker, "%s/.wh..wh..opq", path) < 0)
+                marker = NULL;
+            if (!marker || !(x = push_entry(l))) {
+                free(marker);
+                rc = err_set(ERR_NOMEM, "out of memory");
+                goto done;
+            }
+            x->path = marker;
+            x->order = order;
+            x->e.type = AE_IFREG;
+            continue;
+        }
         if (type == AE_IFREG && !hard && size > 0) {
             x->e.size = size;
             x->spool_offset = spool_end;

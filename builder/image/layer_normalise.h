@@ -8,7 +8,8 @@
  *     fixed modes, and the engine runs steps under umask 022);
  *   - what the engine adds on its own dropped: /run/.containerenv, /.dockerenv,
  *     the empty /etc/hostname, /etc/hosts and /etc/resolv.conf mount points,
- *     SELinux labels and overlay bookkeeping xattrs;
+ *     SELinux labels and overlay bookkeeping xattrs (an overlay "opaque"
+ *     directory mark becomes the DIR/.wh..wh..opq entry layer tars use);
  *   - a path the tar holds twice kept once, as its last entry says.
  * The result is a gzip layer (zlib, the given level), like amlpkg's own. */
 #ifndef AMLPKG_LAYER_NORMALISE_H

@@ -47,6 +47,8 @@ static int write_tar(const char *path, const struct spec_entry *v, size_t n, tim
             archive_entry_set_hardlink(e, v[i].link);
         if (!strcmp(v[i].path, "opt/tool"))
             archive_entry_xattr_add_entry(e, "security.capability", "cap", 3);
+        if (!strcmp(v[i].path, "var/cache"))
+            archive_entry_xattr_add_entry(e, "trusted.overlay.opaque", "y", 1);
         archive_entry_xattr_add_entry(e, "security.selinux", "label", 5);
         size_t len = v[i].body && !v[i].link ? strlen(v[i].body) : 0;
         archive_entry_set_size(e, (la_int64_t)len);
@@ -74,6 +76,8 @@ static const struct spec_entry entries[] = {
     {"etc/.wh.motd", 0, 0, 0, "", NULL},
     {"run", AE_IFDIR, 0755, 0, NULL, NULL},
     {"run/.containerenv", 0, 0644, 0, "engine=podman", NULL},
+    {"var", AE_IFDIR, 0755, 0, NULL, NULL},
+    {"var/cache", AE_IFDIR, 0755, 0, NULL, NULL}, /* overlay's opaque mark, as an xattr */
 };
 #define N_ENTRIES (sizeof entries / sizeof entries[0])
 
@@ -132,7 +136,8 @@ TEST(what_the_steps_made_stays)
     archive_read_support_format_tar(a);
     CHECK(archive_read_open_filename(a, out.path, 1 << 16) == ARCHIVE_OK);
     static const char *const want[] = {"etc",     "etc/.wh.motd", "opt",     "opt/aa-link", "opt/dup",
-                                       "opt/owned", "opt/sym",    "opt/tool", "opt/zz-data", "run"};
+                                       "opt/owned", "opt/sym",    "opt/tool", "opt/zz-data", "run",
+                                       "var",       "var/cache",  "var/cache/.wh..wh..opq"};
     struct archive_entry *e;
     size_t i = 0;
     char body[32];
@@ -168,6 +173,8 @@ TEST(what_the_steps_made_stays)
             CHECK(archive_entry_xattr_reset(e) >= 1);
             while (archive_entry_xattr_next(e, &xname, &value, &size) == ARCHIVE_OK)
                 CHECK_STR(xname, "security.capability");
+        } else if (!strcmp(name, "var/cache")) {
+            CHECK_EQ_INT(archive_entry_xattr_reset(e), 0); /* the mark is the .wh..wh..opq entry now */
         } else if (!strcmp(name, "opt/sym")) {
             CHECK_STR(archive_entry_symlink(e), "tool");
         }
