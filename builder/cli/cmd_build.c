@@ -71,7 +71,9 @@ static const char build_usage[] =
     "                          else /etc/containers/registries.conf and registries.conf.d/*.conf\n"
     "      --executor ENGINE   builds environments with Docker steps or conda installs when their key is\n"
     "                          not cached: auto (default: podman, buildah or docker, the first found),\n"
-    "                          podman, buildah, docker, or none to forbid\n"
+    "                          podman, buildah, docker, or none to forbid; its layers are re-written\n"
+    "                          reproducibly, steps that reach the network are named in a warning, and\n"
+    "                          the engine's store is left as it was found\n"
     "      --runtime PATH      amlserve binary to embed (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
     "      --json              print the result as JSON (digest, size, layers, output, format)\n"
     "  -h, --help              show this help\n" SPEC_CLI_HELP "\n"
@@ -85,7 +87,8 @@ static const char build_usage[] =
     "again.\n"
     "\n"
     "SOURCE_DATE_EPOCH sets the timestamps in the image (default 0), so builds reproduce:\n"
-    "the same spec and files give the same digest from any directory, at any time.\n";
+    "the same spec and files give the same digest from any directory, at any time, under any\n"
+    "umask; inspect and push of the output show the digest build printed, in every format.\n";
 
 
 struct build_options {

@@ -16,7 +16,8 @@
 static const char inspect_usage[] =
     "usage: amlpkg inspect TARGET [--json]\n"
     "\n"
-    "Shows an image: TARGET is an oci-archive (what amlpkg build writes) or an OCI layout folder.\n"
+    "Shows an image: TARGET is an oci-archive (what amlpkg build writes), a docker-archive or an OCI\n"
+    "layout folder; the digest is the one build printed, whichever format it wrote.\n"
     "Every blob read is checked against its digest.\n"
     "\n"
     "options:\n"

@@ -10,6 +10,7 @@
 #include "builder/sys/fsutil.h"
 #include "common/path.h"
 #include "builder/image/image_source.h"
+#include "builder/image/layer_normalise.h"
 #include "builder/image/reference.h"
 #include "builder/registry/registry_image.h"
 #include "builder/registry/registries_conf.h"
@@ -653,12 +654,9 @@ static int load_cached(struct base_image *b, const struct cache_entry *hit)
     return rc;
 }
 
-/* Forgets what a failed attempt filled in and removes its files, keeping the cache handle. */
-static void reset_image(struct base_image *b)
+/* Forgets what parse_config filled in. */
+static void release_parsed_config(struct base_image *b)
 {
-    for (size_t i = 0; i < b->n_layers; i++)
-        oci_blob_release(&b->layers[i]);
-    free(b->layers);
     free(b->architecture);
     free(b->os);
     free(b->variant);
@@ -677,6 +675,20 @@ static void reset_image(struct base_image *b)
     for (size_t i = 0; i < b->n_history; i++)
         free(b->history[i]);
     free(b->history);
+    b->architecture = b->os = b->variant = b->user = NULL;
+    b->env = NULL;
+    b->labels = NULL;
+    b->ports = b->history = NULL;
+    b->n_env = b->n_labels = b->n_ports = b->n_history = 0;
+}
+
+/* Forgets what a failed attempt filled in and removes its files, keeping the cache handle. */
+static void reset_image(struct base_image *b)
+{
+    for (size_t i = 0; i < b->n_layers; i++)
+        oci_blob_release(&b->layers[i]);
+    free(b->layers);
+    release_parsed_config(b);
     image_source_free(b->src);
     if (b->temp_dir)
         fs_remove_tree(b->temp_dir);
@@ -733,6 +745,141 @@ const struct oci_base *base_image_oci(const struct base_image *b)
 const char *base_image_manifest_digest(const struct base_image *b)
 {
     return b->manifest_digest;
+}
+
+/* ---- the executor's layers ---------------------------------------------- */
+
+#define EPOCH_TEXT "1970-01-01T00:00:00Z"
+
+static int is_empty_layer(const struct json_value *entry)
+{
+    const struct json_value *e = json_member(entry, "empty_layer");
+    return e && e->type == JSON_BOOL && e->as.boolean;
+}
+
+/* One history entry, its "created" at the epoch; an engine's "FROM <parent image>" comment (podman
+ * names the intermediate image of the step before, whose ID differs from build to build) left out. */
+static int write_history_entry(struct buf *out, const struct json_value *entry)
+{
+    int rc = buf_append_str(out, "{\"created\":\"" EPOCH_TEXT "\"");
+    for (const struct json_value *m = entry->child; m && !rc; m = m->next) {
+        if (m->key_len == 7 && !memcmp(m->key, "created", 7))
+            continue;
+        if (m->key_len == 7 && !memcmp(m->key, "comment", 7) && m->type == JSON_STRING &&
+            !strncmp(m->as.string.ptr, "FROM ", 5))
+            continue;
+        rc = buf_append(out, ",", 1);
+        rc = rc ? rc : json_write_string(out, m->key, m->key_len);
+        rc = rc ? rc : buf_append(out, ":", 1);
+        rc = rc ? rc : json_write_value(out, m);
+    }
+    return rc ? rc : buf_append(out, "}", 1);
+}
+
+/* The config again with the image's "created", the engine's history entries' and the diff_ids of the
+ * re-written layers changed and Docker's build-container fields left out; every other member as it
+ * was, in its order. */
+static int rewrite_config(struct buf *out, const struct json_value *root, const struct base_image *b,
+                          size_t first_engine_entry)
+{
+    int rc = buf_append(out, "{", 1);
+    int first = 1;
+    /* Docker's classic builder records the build container and the daemon's version: not the image's. */
+    static const char *const machine_specific[] = {"container", "container_config", "docker_version"};
+    for (const struct json_value *m = root->child; m && !rc; m = m->next) {
+        int skip = 0;
+        for (size_t k = 0; k < 3 && !skip; k++)
+            skip = m->key_len == strlen(machine_specific[k]) && !memcmp(m->key, machine_specific[k], m->key_len);
+        if (skip)
+            continue;
+        rc = first ? 0 : buf_append(out, ",", 1);
+        first = 0;
+        rc = rc ? rc : json_write_string(out, m->key, m->key_len);
+        rc = rc ? rc : buf_append(out, ":", 1);
+        if (rc)
+            break;
+        if (m->key_len == 7 && !memcmp(m->key, "created", 7)) {
+            rc = buf_append_str(out, "\"" EPOCH_TEXT "\"");
+        } else if (m->key_len == 6 && !memcmp(m->key, "rootfs", 6)) {
+            rc = buf_append_str(out, "{\"type\":\"layers\",\"diff_ids\":[");
+            for (size_t i = 0; i < b->n_layers && !rc; i++)
+                rc = buf_appendf(out, "%s\"%s\"", i ? "," : "", b->layers[i].diff_id);
+            rc = rc ? rc : buf_append_str(out, "]}");
+        } else if (m->key_len == 7 && !memcmp(m->key, "history", 7) && m->type == JSON_ARRAY) {
+            rc = buf_append(out, "[", 1);
+            size_t i = 0;
+            for (const struct json_value *h = m->child; h && !rc; h = h->next, i++) {
+                rc = i ? buf_append(out, ",", 1) : 0;
+                if (!rc)
+                    rc = i >= first_engine_entry && h->type == JSON_OBJECT ? write_history_entry(out, h)
+                                                                         : json_write_value(out, h);
+            }
+            rc = rc ? rc : buf_append(out, "]", 1);
+        } else {
+            rc = json_write_value(out, m);
+        }
+    }
+    return rc ? rc : buf_append(out, "}", 1);
+}
+
+/* Re-writes the layers the engine made for the last `steps` history entries, then the config. */
+static int normalise_engine_layers(struct base_image *b, size_t steps)
+{
+    struct arena arena;
+    arena_init(&arena, 8192, 64u << 20);
+    struct json_value *root = NULL;
+    struct buf text;
+    buf_init(&text, JSON_LIMIT);
+    int rc = json_parse(&root, &arena, b->config.data, b->config.len, "the executor's image config");
+    const struct json_value *history = rc ? NULL : json_member(root, "history");
+    size_t n_history = history && history->type == JSON_ARRAY ? history->count : 0;
+    /* The engine's entries are the last `steps`; without that much history (an engine that writes
+     * none), the top layer alone is taken as the engine's, as podman and buildah commit one. */
+    size_t first_entry = n_history >= steps ? n_history - steps : n_history, n_new = n_history >= steps ? 0 : 1;
+    size_t i = 0;
+    for (const struct json_value *h = n_history ? history->child : NULL; h; h = h->next, i++)
+        n_new += i >= first_entry && !is_empty_layer(h);
+    if (n_new > b->n_layers)
+        n_new = b->n_layers;
+    if (!rc && !b->temp_dir)
+        rc = fs_make_tmp_dir(&b->temp_dir, "amlpkg-envlayer-");
+    size_t dropped = 0;
+    for (size_t k = b->n_layers - n_new; k < b->n_layers && !rc; k++) {
+        char what[1200];
+        snprintf(what, sizeof what, "%s: the executor's layer %zu", b->context, k + 1);
+        struct oci_blob blob;
+        size_t d = 0;
+        if (!(rc = layer_normalise(&blob, b->layers[k].path, b->temp_dir, 0, 6, what, &d))) {
+            oci_blob_release(&b->layers[k]);
+            b->layers[k] = blob;
+            dropped += d;
+        }
+    }
+    /* The base's layers, saved as plain tars by the engine: gzipped here, the same on every machine. */
+    for (size_t k = 0; k < b->n_layers - n_new && !rc; k++) {
+        struct oci_blob blob;
+        if (strcmp(b->layers[k].media_type, OCI_MEDIA_TYPE_LAYER) ||
+            (rc = layer_gzip(&blob, b->layers[k].path, b->layers[k].diff_id, b->temp_dir, 6)))
+            continue;
+        oci_blob_release(&b->layers[k]);
+        b->layers[k] = blob;
+    }
+    rc = rc ? rc : rewrite_config(&text, root, b, first_entry);
+    if (!rc) {
+        buf_reset(&b->config);
+        rc = buf_append(&b->config, text.data, text.len);
+    }
+    rc = rc ? rc : digest_buffer(b->config_digest, b->config.data, b->config.len);
+    if (!rc) {
+        release_parsed_config(b);
+        rc = parse_config(b);
+    }
+    if (!rc)
+        fprintf(stderr, "%s: %zu layer%s from the executor re-written reproducibly (sorted, mtime 0%s)\n", b->context,
+                n_new, n_new == 1 ? "" : "s", dropped ? ", the engine's own files dropped" : "");
+    buf_release(&text);
+    arena_release(&arena);
+    return rc;
 }
 
 /* Loads from the source and checks everything a cache entry will be trusted for. */
@@ -796,6 +943,8 @@ int base_image_open(struct base_image **out, const char *text, const char *spec_
         return nomem();
     const char *platform = opt->platform ? opt->platform : BASE_IMAGE_DEFAULT_PLATFORM;
     int rc = load_and_check(b, text, spec_dir, opt, platform);
+    if (!rc && opt->engine_steps)
+        rc = normalise_engine_layers(b, opt->engine_steps);
     if (!rc) {
         /* The manifest digest in OCI form, whichever form the base came in. */
         struct buf m;

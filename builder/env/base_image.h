@@ -35,6 +35,11 @@ struct base_image_options {
     const char *platform; /* "os/arch[/variant]" for indexes; NULL: linux/amd64 */
     struct registry_options reg;
     const char *context; /* message prefix, e.g. "spec.yaml:7: environment.base_image" */
+    /* The executor's environment stage: its last engine_steps history entries came from our
+     * Dockerfile, so the layers they made are the engine's. Those layers are re-written by
+     * layer_normalise (mtime 0) and the config follows (their diff_ids; "created" of the image and
+     * of those entries at 0), so the same steps give the same digests on every machine. 0: none. */
+    size_t engine_steps;
 };
 
 struct base_image;

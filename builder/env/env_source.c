@@ -180,10 +180,11 @@ static int from_executor(struct base_image **out, const struct env_source_option
     if (!rc && !(archive = path_join(work, "environment.tar")))
         rc = nomem();
     env.base_image = base;
-    rc = rc ? rc : executor_build_environment(kind, &env, work, archive, &format);
+    struct base_image_options engine_bo = *bo;
+    rc = rc ? rc : executor_build_environment(kind, &env, work, archive, &format, &engine_bo.engine_steps);
     if (!rc && asprintf(&text, "%s:%s", format, archive) < 0)
         text = NULL, rc = nomem();
-    rc = rc ? rc : base_image_open(out, text, spec->dir, bo);
+    rc = rc ? rc : base_image_open(out, text, spec->dir, &engine_bo);
     if (work)
         fs_remove_tree(work);
     free(work);

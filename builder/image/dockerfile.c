@@ -289,7 +289,8 @@ static int stage_text(const char *dir, const char *name, const char *text)
     FILE *f = fopen(path, "wx");
     if (!f)
         return err_set_errno(ERR_IO, "cannot create '%s'", path);
-    if ((fputs(text, f) < 0) + (fclose(f) != 0))
+    /* COPY keeps the mode it finds: 0644 whatever the umask, so the layer is the same everywhere. */
+    if ((fchmod(fileno(f), 0644) != 0) + (fputs(text, f) < 0) + (fclose(f) != 0))
         return err_set_errno(ERR_IO, "cannot write '%s'", path);
     return 0;
 }
@@ -346,6 +347,41 @@ int dockerfile_write(const char *dir, const struct plan *plan, const char *spec_
     free(file);
     free(ctx);
     free(parent);
+    buf_release(&text);
+    return rc;
+}
+
+/* Instructions in Dockerfile text: a logical line (joined at a trailing backslash) that is neither
+ * blank nor a comment. */
+static size_t count_instructions(const char *text)
+{
+    size_t n = 0;
+    int continued = 0;
+    for (const char *line = text; *line;) {
+        size_t len = strcspn(line, "\n");
+        const char *p = line;
+        while (p < line + len && (*p == ' ' || *p == '\t'))
+            p++;
+        int blank_or_comment = p == line + len || *p == '#' || *p == '\r';
+        const char *end = line + len;
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+            end--;
+        if (!blank_or_comment) {
+            if (!continued)
+                n++;
+            continued = end > p && end[-1] == '\\';
+        }
+        line += len + (line[len] == '\n');
+    }
+    return n;
+}
+
+int dockerfile_environment_instructions(size_t *out, const struct plan_environment *env)
+{
+    struct buf text;
+    buf_init(&text, 0);
+    int rc = render_environment(&text, env);
+    *out = rc || !text.data ? 0 : count_instructions(text.data);
     buf_release(&text);
     return rc;
 }

@@ -18,5 +18,8 @@ int dockerfile_write(const char *dir, const struct plan *plan, const char *spec_
 /* The environment stage alone (FROM base + its steps) with its conda file, into an
  * existing empty folder: what an executor builds. */
 int dockerfile_write_environment(const char *dir, const struct plan_environment *env);
+/* How many instructions that stage has after its FROM (each one history entry in the image an
+ * engine builds from it): lines joined at a trailing backslash, comments and blank lines left out. */
+int dockerfile_environment_instructions(size_t *out, const struct plan_environment *env);
 
 #endif

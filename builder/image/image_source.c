@@ -102,7 +102,7 @@ done:
     return rc;
 }
 
-static int extract(const char *tarball, const char *dir)
+static int extract(const char *tarball, const char *dir, int *saw_docker_out)
 {
     struct archive *a = archive_read_new();
     if (!a)
@@ -165,6 +165,7 @@ static int extract(const char *tarball, const char *dir)
         if (rc)
             goto done;
     }
+    *saw_docker_out = saw_docker;
     if (!saw_index)
         rc = saw_docker ? DOCKER_ARCHIVE
                         : err_set(ERR_PARSE,
@@ -215,7 +216,7 @@ int image_source_open(struct image_source **out, const char *path)
             rc = err_set(ERR_NOMEM, "out of memory");
     } else {
         if (!(rc = fs_make_tmp_dir(&s->temp_dir, "amlpkg-src-")) &&
-            (rc = extract(path, s->temp_dir)) >= 0 &&
+            (rc = extract(path, s->temp_dir, &s->docker_archive)) >= 0 &&
             !(rc = rc == DOCKER_ARCHIVE ? docker_to_layout(path, s->temp_dir) : 0) && !(s->root = strdup(s->temp_dir)))
             rc = err_set(ERR_NOMEM, "out of memory");
     }

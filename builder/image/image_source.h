@@ -21,6 +21,7 @@ struct image_source {
     char *temp_dir; /* owned temporary directory, or NULL */
     char *path;     /* as given, for messages */
     char *select;   /* ref name to pick from index.json, or NULL */
+    int docker_archive; /* a docker-archive (docker save's manifest.json), with or without an OCI layout */
 };
 
 int image_source_open(struct image_source **out, const char *path);

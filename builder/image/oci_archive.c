@@ -111,10 +111,13 @@ static int write_image_tar(const struct oci_image *image, const char *target, lo
     int docker = (flags & OCI_ARCHIVE_DOCKER) != 0;
     struct tar_writer t = {.fd = -1, .mtime = mtime, .target = target};
     char *tmp_path = NULL;
-    struct buf index;
+    struct buf index, docker_manifest;
     buf_init(&index, 0);
-    /* docker-archive has no use for the OCI manifest; oci-archive stores it as a blob. */
-    size_t n_blobs = image->n_layers + (docker ? 1 : 2);
+    buf_init(&docker_manifest, 0);
+    /* Both formats hold the OCI layout (index.json, the manifest as a blob); a docker-archive adds docker
+     * save's manifest.json beside it, as Docker 25's docker save does. So push and inspect read the very
+     * manifest build printed (its annotations included) from either format. */
+    size_t n_blobs = image->n_layers + 2;
     const struct oci_blob **blobs = calloc(n_blobs, sizeof *blobs);
     const struct oci_blob *adopted = adoptable_layer(image);
     int rc = blobs ? 0 : err_set(ERR_NOMEM, "out of memory");
@@ -123,16 +126,15 @@ static int write_image_tar(const struct oci_image *image, const char *target, lo
     for (size_t i = 0; i < image->n_layers; i++)
         blobs[i] = &image->layers[i];
     blobs[image->n_layers] = &image->config;
-    if (!docker)
-        blobs[image->n_layers + 1] = &image->manifest;
+    blobs[image->n_layers + 1] = &image->manifest;
     qsort(blobs, n_blobs, sizeof *blobs, compare_blobs);
-    if ((rc = docker ? docker_manifest_json(&index, image) : index_json(&index, image)) ||
+    if ((rc = index_json(&index, image)) || (docker && (rc = docker_manifest_json(&docker_manifest, image))) ||
         (rc = open_archive(&t, &tmp_path, adopted, target)))
         goto done;
     static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
     if (docker)
-        rc = tar_put_bytes(&t, "manifest.json", index.data, index.len);
-    else if (!(rc = tar_put_bytes(&t, "oci-layout", layout, sizeof layout - 1)))
+        rc = tar_put_bytes(&t, "manifest.json", docker_manifest.data, docker_manifest.len);
+    if (!rc && !(rc = tar_put_bytes(&t, "oci-layout", layout, sizeof layout - 1)))
         rc = tar_put_bytes(&t, "index.json", index.data, index.len);
     if (rc || (rc = tar_put_dir(&t, "blobs")) || (rc = tar_put_dir(&t, "blobs/sha256")))
         goto done;
@@ -152,6 +154,7 @@ done:
     free(tmp_path);
     free(blobs);
     buf_release(&index);
+    buf_release(&docker_manifest);
     return rc;
 }
 

@@ -2,7 +2,10 @@
  * (oci-layout, index.json, blobs/sha256/...), the format `podman load`,
  * `skopeo ... oci-archive:` and umoci read; or a docker-archive, the
  * `docker save` layout (manifest.json naming the config and layer files, and
- * the image by RepoTags) that `docker load` and `podman load` read.
+ * the image by RepoTags) that `docker load` and `podman load` read, written
+ * beside the same OCI layout as Docker 25's `docker save` does: the OCI
+ * manifest stays in the file, so push and inspect show the digest build
+ * printed.
  *
  * The archive is written beside the target and renamed into place when
  * complete; on any error the target is left untouched. Entries are in a fixed

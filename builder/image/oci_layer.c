@@ -569,6 +569,44 @@ done:
     return rc;
 }
 
+int oci_layer_add_entry(struct oci_layer_writer *w, const struct oci_layer_entry *in, int data_fd, int64_t data_offset)
+{
+    int body = in->type == S_IFREG && !in->hardlink && in->size > 0;
+    struct archive_entry *e = new_entry(w, in->path, in->type, in->perm & 07777, body ? in->size : 0);
+    if (!e)
+        return err_set(ERR_NOMEM, "out of memory");
+    archive_entry_set_uid(e, in->uid);
+    archive_entry_set_gid(e, in->gid);
+    if (in->symlink)
+        archive_entry_set_symlink(e, in->symlink);
+    if (in->hardlink)
+        archive_entry_set_hardlink(e, in->hardlink);
+    for (size_t i = 0; i < in->n_xattrs; i++)
+        archive_entry_xattr_add_entry(e, in->xattrs[i].name, in->xattrs[i].value, in->xattrs[i].size);
+    int rc = archive_write_header(w->tar, e) == ARCHIVE_OK ? 0 : tar_error(w, in->path);
+    archive_entry_free(e);
+    if (rc || !body)
+        return rc;
+    char *chunk = malloc(1 << 20);
+    if (!chunk)
+        return err_set(ERR_NOMEM, "out of memory");
+    for (int64_t done = 0; done < in->size && !rc;) {
+        size_t want = in->size - done < (1 << 20) ? (size_t)(in->size - done) : (size_t)1 << 20;
+        ssize_t n = pread(data_fd, chunk, want, (off_t)(data_offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = n < 0 ? err_set_errno(ERR_IO, "%s: cannot read its body back", in->path)
+                       : err_set(ERR_IO, "%s: its body is shorter than its header says", in->path);
+        else if (archive_write_data(w->tar, chunk, (size_t)n) != n)
+            rc = tar_error(w, in->path);
+        else
+            done += n;
+    }
+    free(chunk);
+    return rc;
+}
+
 static int add_tree(struct oci_layer_writer *w, const char *image_path, const char *host_path, int depth)
 {
     struct stat st;

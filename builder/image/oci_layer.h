@@ -68,6 +68,26 @@ unsigned oci_layer_mode(unsigned st_mode);
 int oci_layer_add_file(struct oci_layer_writer *w, const char *image_path, const char *host_path);
 /* Adds a host file or directory tree (sorted, recursively) at image_path. */
 int oci_layer_add_tree(struct oci_layer_writer *w, const char *image_path, const char *host_path);
+/* An entry taken from another layer (layer_normalise.h): owner, group and permission bits (setuid,
+ * setgid, sticky) are kept, because a step that ran `chown` or `chmod 1777` meant them; user and group
+ * names, atime and ctime are dropped and mtime is the writer's. type is S_IFREG, S_IFDIR, S_IFLNK or
+ * S_IFIFO; hardlink (a regular file's) or symlink names the target; xattrs are name/value pairs. */
+struct oci_layer_xattr {
+    const char *name;
+    const void *value;
+    size_t size;
+};
+struct oci_layer_entry {
+    const char *path;
+    unsigned type, perm;
+    int64_t uid, gid;
+    int64_t size; /* regular files: the body's size, read from data_fd at data_offset */
+    const char *symlink, *hardlink;
+    const struct oci_layer_xattr *xattrs;
+    size_t n_xattrs;
+};
+/* Adds e as it is (no parents added: the caller writes a whole, sorted tree). */
+int oci_layer_add_entry(struct oci_layer_writer *w, const struct oci_layer_entry *e, int data_fd, int64_t data_offset);
 /* Starts the blob bytes this far into the file, before anything is added:
  * room for the header that makes the file an archive of the layer in place. */
 int oci_layer_leave_room(struct oci_layer_writer *w, int64_t bytes);

@@ -61,6 +61,17 @@ LAZY_FORWARD_VOID(archive, archive_entry_set_mtime, (E * e, time_t t, long ns), 
 LAZY_FORWARD_VOID(archive, archive_entry_set_uid, (E * e, la_int64_t id), (e, id))
 LAZY_FORWARD_VOID(archive, archive_entry_set_gid, (E * e, la_int64_t id), (e, id))
 LAZY_FORWARD_VOID(archive, archive_entry_set_symlink, (E * e, const char *target), (e, target))
+/* Entries copied from an engine's layer (layer_normalise.c) */
+LAZY_FORWARD(archive, __LA_MODE_T, archive_entry_perm, (E * e), (e))
+LAZY_FORWARD(archive, la_int64_t, archive_entry_size, (E * e), (e))
+LAZY_FORWARD(archive, la_int64_t, archive_entry_uid, (E * e), (e))
+LAZY_FORWARD(archive, la_int64_t, archive_entry_gid, (E * e), (e))
+LAZY_FORWARD_VOID(archive, archive_entry_set_hardlink, (E * e, const char *target), (e, target))
+LAZY_FORWARD(archive, int, archive_entry_xattr_reset, (E * e), (e))
+LAZY_FORWARD(archive, int, archive_entry_xattr_next, (E * e, const char **name, const void **value, size_t *size),
+             (e, name, value, size))
+LAZY_FORWARD_VOID(archive, archive_entry_xattr_add_entry, (E * e, const char *name, const void *value, size_t size),
+                  (e, name, value, size))
 
 /* Messages and versions */
 LAZY_FORWARD(archive, const char *, archive_error_string, (A * a), (a))

@@ -87,11 +87,7 @@ static int open_local(struct trust_store *s, const char *target)
         return rc;
     s->is_archive = s->src->temp_dir != NULL;
     if (s->is_archive) {
-        char *docker = path_join(s->src->root, "docker");
-        struct stat st;
-        int is_docker = docker && stat(docker, &st) == 0;
-        free(docker);
-        if (is_docker)
+        if (s->src->docker_archive) /* docker load would not keep a signature beside the image */
             return err_set(ERR_UNSUPPORTED,
                            "%s: a docker-archive has no place for a signature; sign an oci-archive, a layout or "
                            "the pushed image",
