@@ -6,6 +6,8 @@
 
 #include "common/err.h"
 #include "cpu_isa.h"
+#include "epilogue.h"
+#include "scratch.h"
 #include "threadpool.h"
 
 #include <math.h>
@@ -27,6 +29,12 @@ struct qgemm {
     int32_t *a_pairs; /* [m, (k + 1) / 2]: a_pair of every row, filled by the row's task */
     int64_t m, n, k, rows_per_task;
     uint32_t *c; /* int32 bits; unsigned so that overflow wraps as in hardware, not undefined */
+    /* The VNNI path (B - zb fits int8): B in groups of four k per column, b4[((p / 4) · n_pad + j) · 4 + p % 4],
+     * its column sums, and A as uint8 (int8 A flipped by 128, za_u = za + 128) four k to a word, a_quads. */
+    const int8_t *b4;
+    const int32_t *colsum;
+    int64_t n_pad;
+    int32_t za_u;
 };
 
 static inline int32_t a_at(const struct qgemm *q, int64_t i, int64_t p)
@@ -227,6 +235,136 @@ static void qgemm_task(void *ctx, int index)
     }
 }
 
+/* ---- AVX-512 VNNI: vpdpbusd multiplies four uint8 of A by four int8 of B and adds them to int32 ---- */
+
+#define VNNI_COLS 64 /* columns per tile (four vectors); n_pad is a multiple */
+
+static int vnni_usable(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    return cpu_isa() >= CPU_ISA_AVX512 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+#else
+    return 0;
+#endif
+}
+
+static inline uint32_t a_quad(const struct qgemm *q, int64_t i, int64_t p)
+{
+    uint32_t w = 0;
+    for (int r = 0; r < 4; r++) {
+        uint8_t v = p + r < q->k ? q->a[i * q->k + p + r] : 0;
+        if (p + r < q->k && q->a_signed)
+            v ^= 0x80; /* int8 + 128 as uint8 */
+        w |= (uint32_t)v << (8 * r);
+    }
+    return w;
+}
+
+#if defined(__x86_64__)
+/* h rows (1 to 4, a constant once inlined) by 64 columns, sums in 16 registers over all of k;
+ * then minus za_u times each column's sum of B. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void
+vnni_tile(const struct qgemm *q, const int32_t *quads, int64_t i, int64_t j, const int h)
+{
+    int64_t groups = (q->k + 3) / 4;
+    __m512i acc[4][4];
+    for (int r = 0; r < 4; r++)
+        for (int v = 0; v < 4; v++)
+            acc[r][v] = _mm512_setzero_si512();
+    const int8_t *b = q->b4 + j * 4;
+    for (int64_t g = 0; g < groups; g++, b += q->n_pad * 4) {
+        __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64), b2 = _mm512_loadu_si512(b + 128),
+                b3 = _mm512_loadu_si512(b + 192);
+        for (int r = 0; r < h; r++) {
+            __m512i a = _mm512_set1_epi32(quads[r * groups + g]);
+            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], a, b0);
+            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], a, b1);
+            acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], a, b2);
+            acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], a, b3);
+        }
+    }
+    __m512i za = _mm512_set1_epi32(q->za_u);
+    for (int v = 0; v < 4; v++) {
+        int64_t col = j + 16 * v;
+        if (col >= q->n)
+            break;
+        __mmask16 m = q->n - col >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (q->n - col)) - 1);
+        __m512i corr = _mm512_mullo_epi32(za, _mm512_loadu_si512(q->colsum + col));
+        for (int r = 0; r < h; r++)
+            _mm512_mask_storeu_epi32(q->c + (i + r) * q->n + col, m, _mm512_sub_epi32(acc[r][v], corr));
+    }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void vnni_rows(const struct qgemm *q,
+                                                                             const int32_t *quads, int64_t i, int h)
+{
+    for (int64_t j = 0; j < q->n; j += VNNI_COLS)
+        switch (h) {
+        case 1: vnni_tile(q, quads, i, j, 1); break;
+        case 2: vnni_tile(q, quads, i, j, 2); break;
+        case 3: vnni_tile(q, quads, i, j, 3); break;
+        default: vnni_tile(q, quads, i, j, 4); break;
+        }
+}
+#endif
+
+static void qgemm_vnni_task(void *ctx, int index)
+{
+    const struct qgemm *q = ctx;
+    int64_t i0 = index * q->rows_per_task, i1 = i0 + q->rows_per_task < q->m ? i0 + q->rows_per_task : q->m;
+    int64_t groups = (q->k + 3) / 4;
+    int32_t *quads = q->a_pairs; /* room for (k + 1) / 2 words a row, more than (k + 3) / 4 */
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t g = 0; g < groups; g++)
+            quads[i * groups + g] = (int32_t)a_quad(q, i, 4 * g);
+#if defined(__x86_64__)
+    for (int64_t i = i0; i < i1; i += 4)
+        vnni_rows(q, quads + i * groups, i, i1 - i < 4 ? (int)(i1 - i) : 4);
+#endif
+}
+
+/* Whether every B - zb fits int8 (the VNNI path's B operand). */
+static int fits_int8(const struct tensor *b, int32_t zb, int64_t count)
+{
+    if (b->type == TENSOR_INT8 && zb == 0)
+        return 1;
+    if (b->type == TENSOR_UINT8 && zb == 128)
+        return 1;
+    for (int64_t i = 0; i < count; i++) {
+        int32_t v = (b->type == TENSOR_INT8 ? ((const int8_t *)b->data)[i] : ((const uint8_t *)b->data)[i]) - zb;
+        if (v < -128 || v > 127)
+            return 0;
+    }
+    return 1;
+}
+
+static int64_t vnni_n_pad(int64_t n)
+{
+    return (n + VNNI_COLS - 1) / VNNI_COLS * VNNI_COLS;
+}
+
+/* B - zb in groups of four k (struct qgemm's b4), zero padding, and column sums after it (n_pad int32). */
+static void pack_b_quads(int8_t *b4, const struct tensor *b, int32_t zb, int64_t k, int64_t n)
+{
+    int64_t n_pad = vnni_n_pad(n), groups = (k + 3) / 4;
+    int32_t *colsum = (int32_t *)(b4 + groups * n_pad * 4);
+    memset(b4, 0, (size_t)(groups * n_pad * 4));
+    memset(colsum, 0, (size_t)n_pad * sizeof *colsum);
+    for (int64_t p = 0; p < k; p++)
+        for (int64_t j = 0; j < n; j++) {
+            int32_t v = (b->type == TENSOR_INT8 ? ((const int8_t *)b->data)[p * n + j]
+                                                : ((const uint8_t *)b->data)[p * n + j]) -
+                        zb;
+            b4[((p / 4) * n_pad + j) * 4 + p % 4] = (int8_t)v;
+            colsum[j] += v;
+        }
+}
+
+static size_t quads_bytes(int64_t k, int64_t n)
+{
+    return (size_t)((k + 3) / 4 * vnni_n_pad(n) * 4) + (size_t)vnni_n_pad(n) * sizeof(int32_t);
+}
+
 static int is_q8(const struct tensor *t)
 {
     return t && (t->type == TENSOR_UINT8 || t->type == TENSOR_INT8);
@@ -268,7 +406,8 @@ struct qpack {
     enum tensor_type b_type;
     int32_t zb;
     int64_t k, n;
-    int16_t *bp;
+    int vnni;  /* bp holds pack_b_quads' layout, not pack_b_pairs' */
+    void *bp;
 };
 
 static void qpack_free(struct op_cache *self)
@@ -278,29 +417,44 @@ static void qpack_free(struct op_cache *self)
     free(qp);
 }
 
-/* B packed: once per model when B is an initializer (input b_index constant), else per call in the arena. */
-static const int16_t *packed_b(const struct op_call *call, int b_index, const struct tensor *b, int32_t zb, int64_t k,
-                               int64_t n)
+static void pack_b_as(void *bp, int vnni, const struct tensor *b, int32_t zb, int64_t k, int64_t n)
 {
-    size_t bytes = (size_t)((k + 1) / 2 * 2 * n) * sizeof(int16_t) + 1;
+    if (vnni)
+        pack_b_quads(bp, b, zb, k, n);
+    else
+        pack_b_pairs(bp, b, zb, k, n);
+}
+
+static size_t packed_bytes(int vnni, int64_t k, int64_t n)
+{
+    return vnni ? quads_bytes(k, n) : (size_t)((k + 1) / 2 * 2 * n) * sizeof(int16_t) + 1;
+}
+
+/* B packed for the path in effect (vnni: pack_b_quads, else pack_b_pairs): once per model when B is
+ * an initializer (input b_index constant), else per call in the arena. */
+static const void *packed_b(const struct op_call *call, int b_index, const struct tensor *b, int32_t zb, int64_t k,
+                            int64_t n, int vnni)
+{
+    size_t bytes = packed_bytes(vnni, k, n);
     int constant = call->cache && (call->constant_inputs >> b_index & 1);
     struct qpack *qp = constant ? (struct qpack *)atomic_load(call->cache) : NULL;
-    if (qp && qp->b_data == b->data && qp->b_type == b->type && qp->zb == zb && qp->k == k && qp->n == n)
+    if (qp && qp->b_data == b->data && qp->b_type == b->type && qp->zb == zb && qp->k == k && qp->n == n &&
+        qp->vnni == vnni)
         return qp->bp;
     if (constant && !qp && (qp = calloc(1, sizeof *qp))) {
         *qp = (struct qpack){.base.free = qpack_free, .b_data = b->data, .b_type = b->type, .zb = zb, .k = k, .n = n,
-                             .bp = malloc(bytes)};
+                             .vnni = vnni, .bp = malloc(bytes)};
         struct op_cache *expected = NULL;
         if (qp->bp) {
-            pack_b_pairs(qp->bp, b, zb, k, n);
+            pack_b_as(qp->bp, vnni, b, zb, k, n);
             if (atomic_compare_exchange_strong(call->cache, &expected, &qp->base))
                 return qp->bp;
         }
         qpack_free(&qp->base); /* another run published first, or no memory: pack this call's own */
     }
-    int16_t *bp = arena_alloc(call->arena, bytes);
+    void *bp = arena_alloc(call->arena, bytes);
     if (bp)
-        pack_b_pairs(bp, b, zb, k, n);
+        pack_b_as(bp, vnni, b, zb, k, n);
     return bp;
 }
 
@@ -324,13 +478,28 @@ static int qgemm_run(const struct op_call *call, uint32_t **acc, int64_t *dims, 
     if (m < 0 || n < 0 || k < 0 || (n && k > ((int64_t)1 << 40) / n))
         return BACKEND_DECLINE;
     int64_t pairs = (k + 1) / 2;
-    const int16_t *bp = packed_b(call, b_index, b, zb, k, n);
+    /* VNNI when B - zb fits int8; a B packed at load already says so by its layout */
+    int vnni = vnni_usable() && k > 0 && n > 0;
+    if (vnni) {
+        const struct qpack *qp = call->cache && (call->constant_inputs >> b_index & 1)
+                                     ? (const struct qpack *)atomic_load(call->cache)
+                                     : NULL;
+        vnni = qp && qp->b_data == b->data && qp->zb == zb && qp->k == k && qp->n == n ? qp->vnni
+                                                                                       : fits_int8(b, zb, k * n);
+    }
+    const void *bp = packed_b(call, b_index, b, zb, k, n, vnni);
     uint32_t *c = arena_alloc(call->arena, (size_t)(m * n) * sizeof *c + 1);
-    int32_t *a_pairs = arena_alloc(call->arena, (size_t)(m * pairs) * sizeof *a_pairs + 1);
+    int32_t *a_pairs = arena_alloc(call->arena, (size_t)(m * pairs) * sizeof *a_pairs + 4);
     if (!bp || !c || !a_pairs)
         return BACKEND_DECLINE; /* the reference reports the memory limit */
     struct qgemm q = {.a = a->data, .a_signed = a->type == TENSOR_INT8, .za = za, .bp = bp, .a_pairs = a_pairs, .m = m, .n = n, .k = k,
                       .c = c};
+    if (vnni) {
+        q.b4 = bp;
+        q.n_pad = vnni_n_pad(n);
+        q.colsum = (const int32_t *)(q.b4 + (k + 3) / 4 * q.n_pad * 4);
+        q.za_u = za + (q.a_signed ? 128 : 0);
+    }
     /* Tasks of at least ~64K multiply-adds, at most one per row. */
     int64_t work = n * k > 0 ? n * k : 1;
     q.rows_per_task = work >= 65536 ? 4 : (65536 / work + 3) / 4 * 4;
@@ -339,7 +508,7 @@ static int qgemm_run(const struct op_call *call, uint32_t **acc, int64_t *dims, 
         q.rows_per_task = (m + (1 << 20) - 1) >> 20;
         tasks = (m + q.rows_per_task - 1) / q.rows_per_task;
     }
-    pool_run(qgemm_task, &q, (int)tasks);
+    pool_run(vnni ? qgemm_vnni_task : qgemm_task, &q, (int)tasks);
     *acc = c;
     return 0;
 }
@@ -399,6 +568,9 @@ struct depthwise {
     float *y;
     int64_t channels, in_h, in_w, out_h, out_w, kh, kw;
     int64_t stride_h, stride_w, pad_h, pad_w, dil_h, dil_w;
+    /* The padded plane (stride 1 along rows): pad_top/left = the pads, the rest past the input. */
+    int64_t padded_h, padded_w;
+    const struct epilogue *epi; /* bias, fused residual and activation, applied per plane; NULL: bias only */
 };
 
 /* y[0, n) += v · x[0, n) */
@@ -447,6 +619,117 @@ static axpy_fn axpy_for_isa(void)
     return axpy_generic;
 }
 
+/* Stride 1 along rows: the plane is copied once into a zero-bordered buffer,
+ * then each vector of an output row sums every kernel tap in a register and
+ * is stored once (no bounds checks in the loop, no reloading the row per tap). */
+static void depthwise_plane(void *ctx, int index);
+
+static void copy_padded(const struct depthwise *d, float *pad, const float *x)
+{
+    memset(pad, 0, (size_t)(d->padded_h * d->padded_w) * sizeof *pad);
+    for (int64_t ih = 0; ih < d->in_h; ih++)
+        memcpy(pad + (ih + d->pad_h) * d->padded_w + d->pad_w, x + ih * d->in_w, (size_t)d->in_w * sizeof *pad);
+}
+
+static void padded_rows_generic(const struct depthwise *d, const float *pad, const float *w, float *y)
+{
+    for (int64_t oh = 0; oh < d->out_h; oh++)
+        for (int64_t ow = 0; ow < d->out_w; ow++) {
+            float s = 0;
+            for (int64_t r = 0; r < d->kh; r++) {
+                const float *row = pad + (oh * d->stride_h + r * d->dil_h) * d->padded_w + ow;
+                for (int64_t t = 0; t < d->kw; t++)
+                    s += w[r * d->kw + t] * row[t * d->dil_w];
+            }
+            y[oh * d->out_w + ow] = s;
+        }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static void padded_rows_avx512(const struct depthwise *d, const float *pad,
+                                                                  const float *w, float *y)
+{
+    int64_t taps = d->kh * d->kw;
+    for (int64_t oh = 0; oh < d->out_h; oh++) {
+        const float *top = pad + oh * d->stride_h * d->padded_w;
+        for (int64_t ow = 0; ow < d->out_w; ow += 16) {
+            __mmask16 m = d->out_w - ow >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d->out_w - ow)) - 1);
+            __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+            for (int64_t q = 0; q < taps; q++) {
+                int64_t r = q / d->kw, t = q % d->kw;
+                __m512 v = _mm512_maskz_loadu_ps(m, top + r * d->dil_h * d->padded_w + ow + t * d->dil_w);
+                if (q & 1)
+                    s1 = _mm512_fmadd_ps(_mm512_set1_ps(w[q]), v, s1);
+                else
+                    s0 = _mm512_fmadd_ps(_mm512_set1_ps(w[q]), v, s0);
+            }
+            _mm512_mask_storeu_ps(y + oh * d->out_w + ow, m, _mm512_add_ps(s0, s1));
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void padded_rows_avx2(const struct depthwise *d, const float *pad,
+                                                                 const float *w, float *y)
+{
+    int64_t taps = d->kh * d->kw, full = d->out_w / 8 * 8;
+    for (int64_t oh = 0; oh < d->out_h; oh++) {
+        const float *top = pad + oh * d->stride_h * d->padded_w;
+        for (int64_t ow = 0; ow < full; ow += 8) {
+            __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+            for (int64_t q = 0; q < taps; q++) {
+                int64_t r = q / d->kw, t = q % d->kw;
+                __m256 v = _mm256_loadu_ps(top + r * d->dil_h * d->padded_w + ow + t * d->dil_w);
+                if (q & 1)
+                    s1 = _mm256_fmadd_ps(_mm256_set1_ps(w[q]), v, s1);
+                else
+                    s0 = _mm256_fmadd_ps(_mm256_set1_ps(w[q]), v, s0);
+            }
+            _mm256_storeu_ps(y + oh * d->out_w + ow, _mm256_add_ps(s0, s1));
+        }
+        for (int64_t ow = full; ow < d->out_w; ow++) {
+            float s = 0;
+            for (int64_t q = 0; q < taps; q++)
+                s += w[q] * top[(q / d->kw) * d->dil_h * d->padded_w + ow + (q % d->kw) * d->dil_w];
+            y[oh * d->out_w + ow] = s;
+        }
+    }
+}
+#endif
+
+/* Fused work on a finished plane while it is in cache. */
+static void plane_epilogue(const struct depthwise *d, int index, float *y)
+{
+    int64_t c = index % d->channels, plane = d->out_h * d->out_w;
+    struct epilogue e = *d->epi;
+    if (e.residual)
+        e.residual += (index - c) * plane; /* the image's first plane; row c is added by the apply */
+    epilogue_apply(&e, y - c * plane, plane, c, 0, 1, plane);
+}
+
+static void depthwise_padded(void *ctx, int index)
+{
+    const struct depthwise *d = ctx;
+    int64_t c = index % d->channels;
+    const float *x = d->x + (int64_t)index * d->in_h * d->in_w, *w = d->w + c * d->kh * d->kw;
+    float *y = d->y + (int64_t)index * d->out_h * d->out_w;
+    float *pad = scratch_floats(SCRATCH_IM2COL, (size_t)(d->padded_h * d->padded_w));
+    if (!pad) { /* no room: the row kernel needs none */
+        depthwise_plane(ctx, index);
+        return;
+    }
+    copy_padded(d, pad, x);
+#if defined(__x86_64__)
+    if (cpu_isa() >= CPU_ISA_AVX512)
+        padded_rows_avx512(d, pad, w, y);
+    else if (cpu_isa() >= CPU_ISA_AVX2)
+        padded_rows_avx2(d, pad, w, y);
+    else
+#endif
+        padded_rows_generic(d, pad, w, y);
+    if (d->epi)
+        plane_epilogue(d, index, y);
+}
+
 /* One (image, channel) plane, one output row at a time: the row starts at the
  * bias and gets every kernel tap added while it is in L1. */
 static void depthwise_plane(void *ctx, int index)
@@ -456,7 +739,7 @@ static void depthwise_plane(void *ctx, int index)
     int64_t c = index % d->channels;
     const float *x = d->x + (int64_t)index * d->in_h * d->in_w, *w = d->w + c * d->kh * d->kw;
     float *y = d->y + (int64_t)index * d->out_h * d->out_w;
-    float b = d->bias ? d->bias[c] : 0.0f;
+    float b = d->bias && !d->epi ? d->bias[c] : 0.0f;
     int64_t st = d->stride_w;
     for (int64_t oh = 0; oh < d->out_h; oh++) {
         float *yr = y + oh * d->out_w;
@@ -485,6 +768,8 @@ static void depthwise_plane(void *ctx, int index)
             }
         }
     }
+    if (d->epi)
+        plane_epilogue(d, index, y);
 }
 
 int cpu_depthwise_conv(const struct op_call *call)
@@ -510,6 +795,9 @@ int cpu_depthwise_conv(const struct op_call *call)
     /* ops_window keeps spatial dims right-aligned in OPS_MAX_SPATIAL slots: H, W are the last two. */
     int hs = OPS_MAX_SPATIAL - 2, ws = OPS_MAX_SPATIAL - 1;
     int64_t dims[4] = {x->dims[0], channels, win.out[hs], win.out[ws]};
+    struct epilogue e;
+    if (epilogue_from_call(call, &e, 4, dims, 1, channels, bias ? bias->data : NULL, 1))
+        return BACKEND_DECLINE;
     int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 4, dims);
     if (rc)
         return rc;
@@ -519,9 +807,17 @@ int cpu_depthwise_conv(const struct op_call *call)
         .kh = win.kernel[hs], .kw = win.kernel[ws], .stride_h = win.stride[hs], .stride_w = win.stride[ws],
         .pad_h = win.pad_begin[hs], .pad_w = win.pad_begin[ws], .dil_h = win.dilation[hs], .dil_w = win.dilation[ws],
     };
+    e.ldr = d.out_h * d.out_w;
+    d.epi = epilogue_active(&e) ? &e : NULL;
+    /* Rows the kernel reads, past the input (zeros in the padded plane). */
+    int64_t last_h = (d.out_h - 1) * d.stride_h + (d.kh - 1) * d.dil_h + 1;
+    int64_t last_w = (d.out_w - 1) + (d.kw - 1) * d.dil_w + 1;
+    d.padded_h = last_h > d.pad_h + d.in_h ? last_h : d.pad_h + d.in_h;
+    d.padded_w = last_w > d.pad_w + d.in_w ? last_w : d.pad_w + d.in_w;
+    int padded = d.stride_w == 1 && d.padded_h * d.padded_w <= (1 << 20);
     int64_t planes = x->dims[0] * channels;
     if (planes > 0 && d.out_h * d.out_w > 0)
-        pool_run(depthwise_plane, &d, (int)planes);
+        pool_run(padded ? depthwise_padded : depthwise_plane, &d, (int)planes);
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "sgemm.h"
 
 #include "cpu_isa.h"
+#include "epilogue.h"
 #include "scratch.h"
 #include "threadpool.h"
 
@@ -133,6 +134,11 @@ struct gemm_args {
     int64_t m_step, n_step; /* the C block each task owns */
     int64_t n_tasks_n;
     enum cpu_isa isa;
+    /* B packed once (sgemm_pack) in this ISA's panel width, or NULL: panel (p0, j0) of a KC block
+     * at packed + p0 · n_pad + j0 · kc. */
+    const float *packed;
+    int64_t n_pad;
+    const struct epilogue *epi; /* applied to each block of C once its sum is complete */
 };
 
 /* Ap[(i / MR)·kc·MR + p·MR + i % MR] = alpha · op(A)[i0 + i, p0 + p], rows past mc zero.
@@ -245,6 +251,7 @@ static void packed_task(void *ctx, int index)
                          (g->trans_b ? g->b[j * g->ldb + p] : g->b[p * g->ldb + j]);
                 g->c[i * g->ldc + j] = g->alpha * s + (g->acc ? g->c[i * g->ldc + j] : 0);
             }
+        epilogue_apply(g->epi, g->c, g->ldc, m0, n0, m1 - m0, n1 - n0);
         return;
     }
     for (int64_t jc = n0; jc < n1; jc += NC) {
@@ -255,7 +262,10 @@ static void packed_task(void *ctx, int index)
             /* Few rows reuse each B panel too little to repay packing it: read whole panels of B in
              * place and pack only the partial last one. */
             int64_t full = nc / nr * nr;
-            if (g->direct_b)
+            int last = pc + kc >= g->k;
+            if (g->packed)
+                ; /* packed at load */
+            else if (g->direct_b)
                 pack_b_edge(bp, g, pc, kc, jc + full, nc - full, nr);
             else
                 pack_b(bp, g, pc, kc, jc, nc, nr);
@@ -265,7 +275,10 @@ static void packed_task(void *ctx, int index)
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int64_t w = nc - jr < nr ? nc - jr : nr;
                     int direct = g->direct_b && jr < full;
-                    const float *bpan = direct ? g->b + pc * g->ldb + jc + jr : g->direct_b ? bp : bp + jr * kc;
+                    const float *bpan = g->packed ? g->packed + pc * g->n_pad + (jc + jr) * kc
+                                        : direct  ? g->b + pc * g->ldb + jc + jr
+                                        : g->direct_b ? bp
+                                                      : bp + jr * kc;
                     int64_t ldb_k = direct ? g->ldb : nr;
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         int64_t h = mc - ir < MR ? mc - ir : MR;
@@ -273,12 +286,14 @@ static void packed_task(void *ctx, int index)
                         const float *apan = ap + ir * kc;
                         if (h == MR && w == nr) {
                             micro(kc, apan, bpan, ldb_k, cij, g->ldc, acc);
-                            continue;
+                        } else {
+                            micro(kc, apan, bpan, ldb_k, tile, nr, 0);
+                            for (int64_t i = 0; i < h; i++)
+                                for (int64_t j = 0; j < w; j++)
+                                    cij[i * g->ldc + j] = (acc ? cij[i * g->ldc + j] : 0) + tile[i * nr + j];
                         }
-                        micro(kc, apan, bpan, ldb_k, tile, nr, 0);
-                        for (int64_t i = 0; i < h; i++)
-                            for (int64_t j = 0; j < w; j++)
-                                cij[i * g->ldc + j] = (acc ? cij[i * g->ldc + j] : 0) + tile[i * nr + j];
+                        if (last)
+                            epilogue_apply(g->epi, g->c, g->ldc, ic + ir, jc + jr, h, w);
                     }
                 }
             }
@@ -520,8 +535,158 @@ static void block_dots_task(void *ctx, int index)
     if (j0 >= j1)
         return;
     (g->isa >= CPU_ISA_AVX512 ? block_dots_avx512 : block_dots_avx2)(g, j0, j1);
+    epilogue_apply(g->epi, g->c, g->ldc, 0, j0, g->m, j1 - j0);
 }
 #endif
+
+/* ---- few rows times B packed at load: every panel streamed once, all rows' sums in registers ---- */
+
+static void gemv_packed_generic(const struct gemm_args *g, int64_t j0, int64_t j1)
+{
+    const int nr = 16;
+    for (int64_t jr = j0; jr < j1; jr += nr) {
+        int64_t w = j1 - jr < nr ? j1 - jr : nr;
+        for (int64_t i = 0; i < g->m; i++) {
+            float s[16] = {0};
+            for (int64_t pc = 0; pc < g->k; pc += KC) {
+                int64_t kc = g->k - pc < KC ? g->k - pc : KC;
+                const float *b = g->packed + pc * g->n_pad + jr * kc, *a = g->a + i * g->lda + pc;
+                for (int64_t p = 0; p < kc; p++)
+                    for (int j = 0; j < nr; j++)
+                        s[j] += a[p] * b[p * nr + j];
+            }
+            float *c = g->c + i * g->ldc + jr;
+            for (int64_t j = 0; j < w; j++)
+                c[j] = g->alpha * s[j] + (g->acc ? c[j] : 0);
+        }
+    }
+}
+
+#if HAVE_X86
+/* h (1 to 4, a constant once inlined) rows by one 32-column panel; two sets of sums over alternate k
+ * so even one row keeps four FMA chains in flight. */
+__attribute__((target("avx512f,avx2,fma"), always_inline)) static inline void
+gemv_panel_avx512(const struct gemm_args *g, int64_t jr, const int h)
+{
+    __m512 s[2][4][2];
+    for (int u = 0; u < 2; u++)
+        for (int r = 0; r < 4; r++)
+            s[u][r][0] = s[u][r][1] = _mm512_setzero_ps();
+    for (int64_t pc = 0; pc < g->k; pc += KC) {
+        int64_t kc = g->k - pc < KC ? g->k - pc : KC, p = 0;
+        const float *b = g->packed + pc * g->n_pad + jr * kc, *a = g->a + pc;
+        for (; p + 2 <= kc; p += 2, b += 64)
+            for (int u = 0; u < 2; u++) {
+                __m512 b0 = _mm512_loadu_ps(b + 32 * u), b1 = _mm512_loadu_ps(b + 32 * u + 16);
+                for (int r = 0; r < h; r++) {
+                    __m512 x = _mm512_set1_ps(a[r * g->lda + p + u]);
+                    s[u][r][0] = _mm512_fmadd_ps(x, b0, s[u][r][0]);
+                    s[u][r][1] = _mm512_fmadd_ps(x, b1, s[u][r][1]);
+                }
+            }
+        if (p < kc) {
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+            for (int r = 0; r < h; r++) {
+                __m512 x = _mm512_set1_ps(a[r * g->lda + p]);
+                s[0][r][0] = _mm512_fmadd_ps(x, b0, s[0][r][0]);
+                s[0][r][1] = _mm512_fmadd_ps(x, b1, s[0][r][1]);
+            }
+        }
+    }
+    int64_t w = g->n - jr < 32 ? g->n - jr : 32;
+    __mmask16 m0 = w >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << w) - 1);
+    __mmask16 m1 = w >= 32 ? (__mmask16)0xffff : w <= 16 ? 0 : (__mmask16)((1u << (w - 16)) - 1);
+    __m512 al = _mm512_set1_ps(g->alpha);
+    for (int r = 0; r < h; r++) {
+        float *c = g->c + r * g->ldc + jr;
+        __m512 v0 = _mm512_mul_ps(al, _mm512_add_ps(s[0][r][0], s[1][r][0]));
+        __m512 v1 = _mm512_mul_ps(al, _mm512_add_ps(s[0][r][1], s[1][r][1]));
+        if (g->acc) {
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, c));
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, c + 16));
+        }
+        _mm512_mask_storeu_ps(c, m0, v0);
+        _mm512_mask_storeu_ps(c + 16, m1, v1);
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static void gemv_packed_avx512(const struct gemm_args *g, int64_t j0,
+                                                                           int64_t j1)
+{
+    for (int64_t jr = j0; jr < j1; jr += 32)
+        switch (g->m) {
+        case 1: gemv_panel_avx512(g, jr, 1); break;
+        case 2: gemv_panel_avx512(g, jr, 2); break;
+        case 3: gemv_panel_avx512(g, jr, 3); break;
+        default: gemv_panel_avx512(g, jr, 4); break;
+        }
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void gemv_panel_avx2(const struct gemm_args *g,
+                                                                                     int64_t jr, const int h)
+{
+    __m256 s[2][4][2];
+    for (int u = 0; u < 2; u++)
+        for (int r = 0; r < 4; r++)
+            s[u][r][0] = s[u][r][1] = _mm256_setzero_ps();
+    for (int64_t pc = 0; pc < g->k; pc += KC) {
+        int64_t kc = g->k - pc < KC ? g->k - pc : KC, p = 0;
+        const float *b = g->packed + pc * g->n_pad + jr * kc, *a = g->a + pc;
+        for (; p + 2 <= kc; p += 2, b += 32)
+            for (int u = 0; u < 2; u++) {
+                __m256 b0 = _mm256_loadu_ps(b + 16 * u), b1 = _mm256_loadu_ps(b + 16 * u + 8);
+                for (int r = 0; r < h; r++) {
+                    __m256 x = _mm256_broadcast_ss(a + r * g->lda + p + u);
+                    s[u][r][0] = _mm256_fmadd_ps(x, b0, s[u][r][0]);
+                    s[u][r][1] = _mm256_fmadd_ps(x, b1, s[u][r][1]);
+                }
+            }
+        if (p < kc) {
+            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            for (int r = 0; r < h; r++) {
+                __m256 x = _mm256_broadcast_ss(a + r * g->lda + p);
+                s[0][r][0] = _mm256_fmadd_ps(x, b0, s[0][r][0]);
+                s[0][r][1] = _mm256_fmadd_ps(x, b1, s[0][r][1]);
+            }
+        }
+    }
+    int64_t w = g->n - jr < 16 ? g->n - jr : 16;
+    __m256 al = _mm256_set1_ps(g->alpha);
+    for (int r = 0; r < h; r++) {
+        float out[16], *c = g->c + r * g->ldc + jr;
+        _mm256_storeu_ps(out, _mm256_mul_ps(al, _mm256_add_ps(s[0][r][0], s[1][r][0])));
+        _mm256_storeu_ps(out + 8, _mm256_mul_ps(al, _mm256_add_ps(s[0][r][1], s[1][r][1])));
+        for (int64_t j = 0; j < w; j++)
+            c[j] = out[j] + (g->acc ? c[j] : 0);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void gemv_packed_avx2(const struct gemm_args *g, int64_t j0, int64_t j1)
+{
+    for (int64_t jr = j0; jr < j1; jr += 16)
+        switch (g->m) {
+        case 1: gemv_panel_avx2(g, jr, 1); break;
+        case 2: gemv_panel_avx2(g, jr, 2); break;
+        case 3: gemv_panel_avx2(g, jr, 3); break;
+        default: gemv_panel_avx2(g, jr, 4); break;
+        }
+}
+#endif
+
+static void gemv_packed(const struct gemm_args *g, int64_t j0, int64_t j1)
+{
+#if HAVE_X86
+    if (g->isa == CPU_ISA_AVX512) {
+        gemv_packed_avx512(g, j0, j1);
+        return;
+    }
+    if (g->isa == CPU_ISA_AVX2) {
+        gemv_packed_avx2(g, j0, j1);
+        return;
+    }
+#endif
+    gemv_packed_generic(g, j0, j1);
+}
 
 static void small_task(void *ctx, int index)
 {
@@ -530,18 +695,66 @@ static void small_task(void *ctx, int index)
     int64_t j0 = index * s->n_step, j1 = j0 + s->n_step < g->n ? j0 + s->n_step : g->n;
     if (j0 >= j1)
         return;
+    if (g->packed)
+        gemv_packed(g, j0, j1);
 #if HAVE_X86
-    if (g->isa >= CPU_ISA_AVX2) {
+    else if (g->isa >= CPU_ISA_AVX2)
         (g->trans_b ? small_dots_avx2 : small_rows_avx2)(g, j0, j1);
-        return;
-    }
 #endif
-    (g->trans_b ? small_dots_generic : small_rows_generic)(g, j0, j1);
+    else
+        (g->trans_b ? small_dots_generic : small_rows_generic)(g, j0, j1);
+    epilogue_apply(g->epi, g->c, g->ldc, 0, j0, g->m, j1 - j0);
+}
+
+static int nr_for(enum cpu_isa isa)
+{
+    return isa == CPU_ISA_AVX512 ? 32 : 16;
+}
+
+int sgemm_pack(struct sgemm_packed *p, int trans_b, int64_t k, int64_t n, const float *b, int64_t ldb)
+{
+    int nr = nr_for(cpu_isa());
+    int64_t n_pad = (n + nr - 1) / nr * nr;
+    *p = (struct sgemm_packed){.nr = nr, .k = k, .n = n, .n_pad = n_pad};
+    if (k <= 0 || n <= 0)
+        return 0;
+    p->data = aligned_alloc(64, ((size_t)(k * n_pad) * sizeof(float) + 63) / 64 * 64);
+    if (!p->data)
+        return -1;
+    for (int64_t pc = 0; pc < k; pc += KC) {
+        int64_t kc = k - pc < KC ? k - pc : KC;
+        for (int64_t jr = 0; jr < n_pad; jr += nr) {
+            float *panel = p->data + pc * n_pad + jr * kc;
+            for (int64_t j = 0; j < nr; j++) {
+                int64_t col = jr + j;
+                for (int64_t q = 0; q < kc; q++)
+                    panel[q * nr + j] = col >= n ? 0 : trans_b ? b[col * ldb + pc + q] : b[(pc + q) * ldb + col];
+            }
+        }
+    }
+    return 0;
+}
+
+void sgemm_packed_free(struct sgemm_packed *p)
+{
+    free(p->data);
+    p->data = NULL;
 }
 
 void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
            const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
+    struct sgemm_job job = {.trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k, .alpha = alpha, .a = a,
+                            .lda = lda, .b = b, .ldb = ldb, .beta = beta, .c = c, .ldc = ldc};
+    sgemm_run(&job);
+}
+
+void sgemm_run(const struct sgemm_job *job)
+{
+    int trans_a = job->trans_a, trans_b = job->trans_b;
+    int64_t m = job->m, n = job->n, k = job->k, lda = job->lda, ldb = job->ldb, ldc = job->ldc;
+    float alpha = job->alpha, beta = job->beta, *c = job->c;
+    const float *a = job->a, *b = job->b;
     if (m <= 0 || n <= 0)
         return;
     if (beta != 0 && beta != 1)
@@ -552,6 +765,7 @@ void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alph
         if (beta == 0)
             for (int64_t i = 0; i < m; i++)
                 memset(c + i * ldc, 0, (size_t)n * sizeof *c);
+        epilogue_apply(job->epi, c, ldc, 0, 0, m, n);
         return;
     }
     struct gemm_args g = {
@@ -569,7 +783,13 @@ void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alph
         .c = c,
         .acc = beta != 0,
         .isa = cpu_isa(),
+        .epi = epilogue_active(job->epi) ? job->epi : NULL,
     };
+    const struct sgemm_packed *pk = job->packed_b;
+    if (pk && pk->data && pk->nr == nr_for(g.isa) && pk->k == k && pk->n == n) {
+        g.packed = pk->data;
+        g.n_pad = pk->n_pad;
+    }
     double flops = (double)m * (double)n * (double)k;
     int threads = flops < PARALLEL_MIN_FLOPS ? 1 : pool_threads();
     if (m <= 4 && !trans_a) {
@@ -581,7 +801,7 @@ void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alph
         return;
     }
 #if HAVE_X86
-    if (trans_b && !trans_a && m <= DIRECT_B_MAX_ROWS && g.isa >= CPU_ISA_AVX2) {
+    if (!g.packed && trans_b && !trans_a && m <= DIRECT_B_MAX_ROWS && g.isa >= CPU_ISA_AVX2) {
         int64_t chunks = (n + 15) / 16;
         int tasks = chunks < threads ? (int)chunks : threads;
         struct small_args s = {.g = &g, .n_step = (chunks + tasks - 1) / tasks * 16};
@@ -600,7 +820,7 @@ void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alph
         else
             tn = n_tiles;
     }
-    g.direct_b = !trans_b && m <= DIRECT_B_MAX_ROWS;
+    g.direct_b = !g.packed && !trans_b && m <= DIRECT_B_MAX_ROWS;
     g.n_tasks_n = tn;
     g.n_step = (n_tiles + tn - 1) / tn * NR_MAX;
     g.m_step = (m_tiles + tm - 1) / tm * MR;
