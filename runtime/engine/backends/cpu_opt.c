@@ -226,14 +226,16 @@ static int fast_conv(const struct op_call *call)
     int64_t rows = cg * ksize;
     if (out_size && rows > ((int64_t)1 << 40) / out_size)
         return BACKEND_DECLINE;
-    /* im2col lives outside the request arena: hold it to the request's memory limit all the same
-     * (past it, the reference reports the limit). */
-    size_t col_bytes = (size_t)(rows * out_size) * sizeof(float);
-    if (call->arena->limit && col_bytes > call->arena->limit - call->arena->used)
-        return BACKEND_DECLINE;
     int direct = ksize == 1 && out_size == in_size;
     for (int i = 0; i < OPS_MAX_SPATIAL; i++)
         direct = direct && w.stride[i] == 1 && w.pad_begin[i] == 0;
+    /* 2-D: the GEMM packs its panels straight from the image (implicit GEMM), no im2col copy */
+    int implicit = !direct && w.n_spatial == 2;
+    /* im2col lives outside the request arena: hold it to the request's memory limit all the same
+     * (past it, the reference reports the limit). */
+    size_t col_bytes = (size_t)(rows * out_size) * sizeof(float);
+    if (!direct && !implicit && call->arena->limit && col_bytes > call->arena->limit - call->arena->used)
+        return BACKEND_DECLINE;
     int64_t dims[TENSOR_MAX_RANK] = {batch, m_out};
     for (int i = 0; i < w.n_spatial; i++)
         dims[2 + i] = w.out[OPS_MAX_SPATIAL - w.n_spatial + i];
@@ -247,7 +249,7 @@ static int fast_conv(const struct op_call *call)
     if (!out_size || !batch || !m_out)
         return 0;
     float *col = NULL;
-    if (!direct) {
+    if (!direct && !implicit) {
         col = scratch_floats(SCRATCH_IM2COL, (size_t)(rows * out_size));
         if (!col)
             return ops_fail(call, "the im2col buffer does not fit in the request memory limit");
@@ -257,8 +259,13 @@ static int fast_conv(const struct op_call *call)
     for (int64_t n = 0; n < batch; n++)
         for (int64_t g = 0; g < group; g++) {
             const float *xg = xd + (n * c_in + g * cg) * in_size;
-            if (!direct)
+            if (col)
                 im2col(col, xg, &w, cg);
+            int hs = OPS_MAX_SPATIAL - 2, ws = OPS_MAX_SPATIAL - 1;
+            struct sgemm_conv cv = {.x = xg, .channels = cg, .in_h = w.in[hs], .in_w = w.in[ws],
+                                    .out_h = w.out[hs], .out_w = w.out[ws], .kh = w.kernel[hs], .kw = w.kernel[ws],
+                                    .stride_h = w.stride[hs], .stride_w = w.stride[ws], .pad_h = w.pad_begin[hs],
+                                    .pad_w = w.pad_begin[ws], .dil_h = w.dilation[hs], .dil_w = w.dilation[ws]};
             float *yg = y + (n * m_out + g * mg) * out_size;
             /* this group's rows of the bias and of the residual */
             struct epilogue eg = e;
@@ -267,8 +274,8 @@ static int fast_conv(const struct op_call *call)
             if (eg.residual)
                 eg.residual += (n * m_out + g * mg) * out_size;
             struct sgemm_job job = {.m = mg, .n = out_size, .k = rows, .alpha = 1.0f, .a = wd + g * mg * rows,
-                                    .lda = rows, .b = direct ? xg : col, .ldb = out_size, .c = yg, .ldc = out_size,
-                                    .epi = &eg};
+                                    .lda = rows, .b = direct ? xg : col, .ldb = out_size,
+                                    .conv_b = implicit ? &cv : NULL, .c = yg, .ldc = out_size, .epi = &eg};
             sgemm_run(&job);
         }
     return 0;

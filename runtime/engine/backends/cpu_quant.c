@@ -261,28 +261,43 @@ static inline uint32_t a_quad(const struct qgemm *q, int64_t i, int64_t p)
 }
 
 #if defined(__x86_64__)
-/* h rows (1 to 4, a constant once inlined) by 64 columns, sums in 16 registers over all of k;
- * then minus za_u times each column's sum of B. */
-__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void
-vnni_tile(const struct qgemm *q, const int32_t *quads, int64_t i, int64_t j, const int h)
+/* Four rows (rows past h repeat the first and are not stored) by 64 columns, the sums in sixteen
+ * named registers over all of k; then minus za_u times each column's sum of B. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void vnni_tile(const struct qgemm *q,
+                                                                             const int32_t *quads, int64_t i,
+                                                                             int64_t j, int h)
 {
     int64_t groups = (q->k + 3) / 4;
-    __m512i acc[4][4];
-    for (int r = 0; r < 4; r++)
-        for (int v = 0; v < 4; v++)
-            acc[r][v] = _mm512_setzero_si512();
+    const int32_t *a0 = quads, *a1 = quads + (h > 1) * groups, *a2 = quads + 2 * (h > 2) * groups,
+                  *a3 = quads + 3 * (h > 3) * groups;
+    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
+            c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
     const int8_t *b = q->b4 + j * 4;
     for (int64_t g = 0; g < groups; g++, b += q->n_pad * 4) {
         __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64), b2 = _mm512_loadu_si512(b + 128),
                 b3 = _mm512_loadu_si512(b + 192);
-        for (int r = 0; r < h; r++) {
-            __m512i a = _mm512_set1_epi32(quads[r * groups + g]);
-            acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], a, b0);
-            acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], a, b1);
-            acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], a, b2);
-            acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], a, b3);
-        }
+        __m512i x = _mm512_set1_epi32(a0[g]);
+        c00 = _mm512_dpbusd_epi32(c00, x, b0);
+        c01 = _mm512_dpbusd_epi32(c01, x, b1);
+        c02 = _mm512_dpbusd_epi32(c02, x, b2);
+        c03 = _mm512_dpbusd_epi32(c03, x, b3);
+        x = _mm512_set1_epi32(a1[g]);
+        c10 = _mm512_dpbusd_epi32(c10, x, b0);
+        c11 = _mm512_dpbusd_epi32(c11, x, b1);
+        c12 = _mm512_dpbusd_epi32(c12, x, b2);
+        c13 = _mm512_dpbusd_epi32(c13, x, b3);
+        x = _mm512_set1_epi32(a2[g]);
+        c20 = _mm512_dpbusd_epi32(c20, x, b0);
+        c21 = _mm512_dpbusd_epi32(c21, x, b1);
+        c22 = _mm512_dpbusd_epi32(c22, x, b2);
+        c23 = _mm512_dpbusd_epi32(c23, x, b3);
+        x = _mm512_set1_epi32(a3[g]);
+        c30 = _mm512_dpbusd_epi32(c30, x, b0);
+        c31 = _mm512_dpbusd_epi32(c31, x, b1);
+        c32 = _mm512_dpbusd_epi32(c32, x, b2);
+        c33 = _mm512_dpbusd_epi32(c33, x, b3);
     }
+    __m512i rows[4][4] = {{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}};
     __m512i za = _mm512_set1_epi32(q->za_u);
     for (int v = 0; v < 4; v++) {
         int64_t col = j + 16 * v;
@@ -291,21 +306,10 @@ vnni_tile(const struct qgemm *q, const int32_t *quads, int64_t i, int64_t j, con
         __mmask16 m = q->n - col >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (q->n - col)) - 1);
         __m512i corr = _mm512_mullo_epi32(za, _mm512_loadu_si512(q->colsum + col));
         for (int r = 0; r < h; r++)
-            _mm512_mask_storeu_epi32(q->c + (i + r) * q->n + col, m, _mm512_sub_epi32(acc[r][v], corr));
+            _mm512_mask_storeu_epi32(q->c + (i + r) * q->n + col, m, _mm512_sub_epi32(rows[r][v], corr));
     }
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void vnni_rows(const struct qgemm *q,
-                                                                             const int32_t *quads, int64_t i, int h)
-{
-    for (int64_t j = 0; j < q->n; j += VNNI_COLS)
-        switch (h) {
-        case 1: vnni_tile(q, quads, i, j, 1); break;
-        case 2: vnni_tile(q, quads, i, j, 2); break;
-        case 3: vnni_tile(q, quads, i, j, 3); break;
-        default: vnni_tile(q, quads, i, j, 4); break;
-        }
-}
 #endif
 
 static void qgemm_vnni_task(void *ctx, int index)
@@ -318,8 +322,10 @@ static void qgemm_vnni_task(void *ctx, int index)
         for (int64_t g = 0; g < groups; g++)
             quads[i * groups + g] = (int32_t)a_quad(q, i, 4 * g);
 #if defined(__x86_64__)
-    for (int64_t i = i0; i < i1; i += 4)
-        vnni_rows(q, quads + i * groups, i, i1 - i < 4 ? (int)(i1 - i) : 4);
+    /* column tiles outside, so a tile of B (64 columns by k) stays in cache across the rows */
+    for (int64_t j = 0; j < q->n; j += VNNI_COLS)
+        for (int64_t i = i0; i < i1; i += 4)
+            vnni_tile(q, quads + i * groups, i, j, i1 - i < 4 ? (int)(i1 - i) : 4);
 #endif
 }
 
@@ -696,14 +702,15 @@ __attribute__((target("avx2,fma"))) static void padded_rows_avx2(const struct de
 }
 #endif
 
-/* Fused work on a finished plane while it is in cache. */
-static void plane_epilogue(const struct depthwise *d, int index, float *y)
+/* Fused work on output rows [oh0, oh1) of a plane while they are in cache: the plane is row c of
+ * its image's [channels, plane] matrix, and the rows are its columns [oh0 · out_w, oh1 · out_w). */
+static void plane_epilogue(const struct depthwise *d, int index, float *y, int64_t oh0, int64_t oh1)
 {
     int64_t c = index % d->channels, plane = d->out_h * d->out_w;
     struct epilogue e = *d->epi;
     if (e.residual)
-        e.residual += (index - c) * plane; /* the image's first plane; row c is added by the apply */
-    epilogue_apply(&e, y - c * plane, plane, c, 0, 1, plane);
+        e.residual += (index - c) * plane; /* the image's first plane */
+    epilogue_apply(&e, y - c * plane, plane, c, oh0 * d->out_w, 1, (oh1 - oh0) * d->out_w);
 }
 
 static void depthwise_padded(void *ctx, int index)
@@ -718,16 +725,24 @@ static void depthwise_padded(void *ctx, int index)
         return;
     }
     copy_padded(d, pad, x);
+    /* a few output rows at a time, so the epilogue finds them in L1 */
+    struct depthwise rows = *d;
+    int64_t step = 2048 / (d->out_w > 0 ? d->out_w : 1) + 1;
+    for (int64_t oh = 0; oh < d->out_h; oh += step) {
+        rows.out_h = d->out_h - oh < step ? d->out_h - oh : step;
+        const float *pad_rows = pad + oh * d->stride_h * d->padded_w;
+        float *y_rows = y + oh * d->out_w;
 #if defined(__x86_64__)
-    if (cpu_isa() >= CPU_ISA_AVX512)
-        padded_rows_avx512(d, pad, w, y);
-    else if (cpu_isa() >= CPU_ISA_AVX2)
-        padded_rows_avx2(d, pad, w, y);
-    else
+        if (cpu_isa() >= CPU_ISA_AVX512)
+            padded_rows_avx512(&rows, pad_rows, w, y_rows);
+        else if (cpu_isa() >= CPU_ISA_AVX2)
+            padded_rows_avx2(&rows, pad_rows, w, y_rows);
+        else
 #endif
-        padded_rows_generic(d, pad, w, y);
-    if (d->epi)
-        plane_epilogue(d, index, y);
+            padded_rows_generic(&rows, pad_rows, w, y_rows);
+        if (d->epi)
+            plane_epilogue(d, index, y, oh, oh + rows.out_h);
+    }
 }
 
 /* One (image, channel) plane, one output row at a time: the row starts at the
@@ -769,7 +784,7 @@ static void depthwise_plane(void *ctx, int index)
         }
     }
     if (d->epi)
-        plane_epilogue(d, index, y);
+        plane_epilogue(d, index, y, 0, d->out_h);
 }
 
 int cpu_depthwise_conv(const struct op_call *call)

@@ -89,9 +89,10 @@ __attribute__((target("avx512f"))) static inline __m512 erf512(__m512 x)
         _mm512_castps_si512(y), _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))));
 }
 
-__attribute__((target("avx512f"))) static inline __m512 act512(const struct epilogue *e, __m512 v)
+__attribute__((target("avx512f"), always_inline)) static inline __m512 act512(const struct epilogue *e, __m512 v,
+                                                                            const enum op_act act)
 {
-    switch (e->act) {
+    switch (act) {
     case OP_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
     case OP_ACT_LEAKY_RELU: {
         __mmask16 neg = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ);
@@ -110,8 +111,9 @@ __attribute__((target("avx512f"))) static inline __m512 act512(const struct epil
     return v;
 }
 
-__attribute__((target("avx512f"))) static void row_avx512(const struct epilogue *e, float *c, int64_t i, int64_t j0,
-                                                          int64_t w)
+/* act is a constant in each instance (row_avx512's switch), so the loop carries no dispatch. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+row_avx512_act(const struct epilogue *e, float *c, int64_t i, int64_t j0, int64_t w, const enum op_act act)
 {
     const float *res = e->residual ? e->residual + i * e->ldr + j0 : NULL;
     const float *bias = e->bias && !e->bias_per_row ? e->bias + j0 : NULL;
@@ -123,7 +125,20 @@ __attribute__((target("avx512f"))) static void row_avx512(const struct epilogue 
             v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + j));
         if (res)
             v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + j));
-        _mm512_mask_storeu_ps(c + j, m, act512(e, v));
+        _mm512_mask_storeu_ps(c + j, m, act512(e, v, act));
+    }
+}
+
+__attribute__((target("avx512f"))) static void row_avx512(const struct epilogue *e, float *c, int64_t i, int64_t j0,
+                                                          int64_t w)
+{
+    switch (e->act) {
+    case OP_ACT_NONE: row_avx512_act(e, c, i, j0, w, OP_ACT_NONE); break;
+    case OP_ACT_RELU: row_avx512_act(e, c, i, j0, w, OP_ACT_RELU); break;
+    case OP_ACT_LEAKY_RELU: row_avx512_act(e, c, i, j0, w, OP_ACT_LEAKY_RELU); break;
+    case OP_ACT_SIGMOID: row_avx512_act(e, c, i, j0, w, OP_ACT_SIGMOID); break;
+    case OP_ACT_GELU: row_avx512_act(e, c, i, j0, w, OP_ACT_GELU); break;
+    case OP_ACT_CLIP: row_avx512_act(e, c, i, j0, w, OP_ACT_CLIP); break;
     }
 }
 
@@ -159,9 +174,10 @@ __attribute__((target("avx2,fma"))) static inline __m256 erf256(__m256 x)
     return _mm256_or_ps(y, sign);
 }
 
-__attribute__((target("avx2,fma"))) static inline __m256 act256(const struct epilogue *e, __m256 v)
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256 act256(const struct epilogue *e, __m256 v,
+                                                                             const enum op_act act)
 {
-    switch (e->act) {
+    switch (act) {
     case OP_ACT_RELU: return _mm256_max_ps(v, _mm256_setzero_ps());
     case OP_ACT_LEAKY_RELU:
         return _mm256_blendv_ps(v, _mm256_mul_ps(v, _mm256_set1_ps(e->alpha)),
@@ -179,8 +195,8 @@ __attribute__((target("avx2,fma"))) static inline __m256 act256(const struct epi
     return v;
 }
 
-__attribute__((target("avx2,fma"))) static void row_avx2(const struct epilogue *e, float *c, int64_t i, int64_t j0,
-                                                         int64_t w)
+__attribute__((target("avx2,fma"), always_inline)) static inline void
+row_avx2_act(const struct epilogue *e, float *c, int64_t i, int64_t j0, int64_t w, const enum op_act act)
 {
     const float *res = e->residual ? e->residual + i * e->ldr + j0 : NULL;
     const float *bias = e->bias && !e->bias_per_row ? e->bias + j0 : NULL;
@@ -192,16 +208,29 @@ __attribute__((target("avx2,fma"))) static void row_avx2(const struct epilogue *
             v = _mm256_add_ps(v, _mm256_loadu_ps(bias + j));
         if (res)
             v = _mm256_add_ps(v, _mm256_loadu_ps(res + j));
-        _mm256_storeu_ps(c + j, act256(e, v));
+        _mm256_storeu_ps(c + j, act256(e, v, act));
     }
     if (j < w) { /* the tail through a full-width buffer, so every lane computes alike */
         float buf[8] = {0};
         for (int64_t q = j; q < w; q++)
             buf[q - j] = c[q] + (e->bias ? (e->bias_per_row ? e->bias[i] : e->bias[j0 + q]) : 0.0f) +
                          (res ? res[q] : 0.0f);
-        _mm256_storeu_ps(buf, act256(e, _mm256_loadu_ps(buf)));
+        _mm256_storeu_ps(buf, act256(e, _mm256_loadu_ps(buf), act));
         for (int64_t q = j; q < w; q++)
             c[q] = buf[q - j];
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void row_avx2(const struct epilogue *e, float *c, int64_t i, int64_t j0,
+                                                         int64_t w)
+{
+    switch (e->act) {
+    case OP_ACT_NONE: row_avx2_act(e, c, i, j0, w, OP_ACT_NONE); break;
+    case OP_ACT_RELU: row_avx2_act(e, c, i, j0, w, OP_ACT_RELU); break;
+    case OP_ACT_LEAKY_RELU: row_avx2_act(e, c, i, j0, w, OP_ACT_LEAKY_RELU); break;
+    case OP_ACT_SIGMOID: row_avx2_act(e, c, i, j0, w, OP_ACT_SIGMOID); break;
+    case OP_ACT_GELU: row_avx2_act(e, c, i, j0, w, OP_ACT_GELU); break;
+    case OP_ACT_CLIP: row_avx2_act(e, c, i, j0, w, OP_ACT_CLIP); break;
     }
 }
 #endif

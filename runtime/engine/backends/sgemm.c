@@ -18,7 +18,11 @@
 #define HAVE_X86 0
 #endif
 
-#define MR 6
+/* Rows of A per micro-tile: 6 for the AVX2 and portable kernels (12 ymm sums), 12 for AVX-512
+ * (24 zmm sums: each B load and broadcast feeds more FMAs). */
+#define MR6 6
+#define MR12 12
+#define MR_MAX 12
 #define NR_MAX 32
 #define KC 256
 #define MC 144
@@ -27,19 +31,20 @@
 #define PARALLEL_MIN_FLOPS (1 << 22)
 /* Up to this many rows of A, B is read in place rather than packed (each panel serves few tiles). */
 #define DIRECT_B_MAX_ROWS 48
+#define DIRECT_B_MAX_K 64
 
-/* c[MR×nr] (row stride ldc) = (acc ? c : 0) + Σ_p a[p·MR + i] · b[p·ldb + j]; ldb = nr for a packed
+/* c[MR6×nr] (row stride ldc) = (acc ? c : 0) + Σ_p a[p·MR6 + i] · b[p·ldb + j]; ldb = nr for a packed
  * panel, B's own row stride when B is read in place. */
 typedef void (*micro_fn)(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int acc);
 
 static void micro_generic(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int acc)
 {
-    float t[MR][16] = {{0}};
-    for (int64_t p = 0; p < kc; p++, a += MR, b += ldb)
-        for (int i = 0; i < MR; i++)
+    float t[MR6][16] = {{0}};
+    for (int64_t p = 0; p < kc; p++, a += MR6, b += ldb)
+        for (int i = 0; i < MR6; i++)
             for (int j = 0; j < 16; j++)
                 t[i][j] += a[i] * b[j];
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < MR6; i++)
         for (int j = 0; j < 16; j++)
             c[i * ldc + j] = (acc ? c[i * ldc + j] : 0) + t[i][j];
 }
@@ -50,7 +55,7 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const flo
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int64_t p = 0; p < kc; p++, a += MR, b += ldb) {
+    for (int64_t p = 0; p < kc; p++, a += MR6, b += ldb) {
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
         x = _mm256_broadcast_ss(a + 0);
         c00 = _mm256_fmadd_ps(x, b0, c00);
@@ -71,8 +76,8 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const flo
         c50 = _mm256_fmadd_ps(x, b0, c50);
         c51 = _mm256_fmadd_ps(x, b1, c51);
     }
-    __m256 rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    for (int i = 0; i < MR; i++) {
+    __m256 rows[MR6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    for (int i = 0; i < MR6; i++) {
         float *ci = c + i * ldc;
         if (acc) {
             rows[i][0] = _mm256_add_ps(rows[i][0], _mm256_loadu_ps(ci));
@@ -86,31 +91,32 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const flo
 __attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(int64_t kc, const float *a, const float *b,
                                                                      int64_t ldb, float *c, int64_t ldc, int acc)
 {
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int64_t p = 0; p < kc; p++, a += MR, b += ldb) {
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00,
+           c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00, cb1 = c00;
+    for (int64_t p = 0; p < kc; p++, a += MR12, b += ldb) {
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
-        x = _mm512_set1_ps(a[0]);
-        c00 = _mm512_fmadd_ps(x, b0, c00);
-        c01 = _mm512_fmadd_ps(x, b1, c01);
-        x = _mm512_set1_ps(a[1]);
-        c10 = _mm512_fmadd_ps(x, b0, c10);
-        c11 = _mm512_fmadd_ps(x, b1, c11);
-        x = _mm512_set1_ps(a[2]);
-        c20 = _mm512_fmadd_ps(x, b0, c20);
-        c21 = _mm512_fmadd_ps(x, b1, c21);
-        x = _mm512_set1_ps(a[3]);
-        c30 = _mm512_fmadd_ps(x, b0, c30);
-        c31 = _mm512_fmadd_ps(x, b1, c31);
-        x = _mm512_set1_ps(a[4]);
-        c40 = _mm512_fmadd_ps(x, b0, c40);
-        c41 = _mm512_fmadd_ps(x, b1, c41);
-        x = _mm512_set1_ps(a[5]);
-        c50 = _mm512_fmadd_ps(x, b0, c50);
-        c51 = _mm512_fmadd_ps(x, b1, c51);
+#define ROW(i, s0, s1)                                                                                                 \
+    x = _mm512_set1_ps(a[i]);                                                                                          \
+    s0 = _mm512_fmadd_ps(x, b0, s0);                                                                                   \
+    s1 = _mm512_fmadd_ps(x, b1, s1);
+        ROW(0, c00, c01)
+        ROW(1, c10, c11)
+        ROW(2, c20, c21)
+        ROW(3, c30, c31)
+        ROW(4, c40, c41)
+        ROW(5, c50, c51)
+        ROW(6, c60, c61)
+        ROW(7, c70, c71)
+        ROW(8, c80, c81)
+        ROW(9, c90, c91)
+        ROW(10, ca0, ca1)
+        ROW(11, cb0, cb1)
+#undef ROW
     }
-    __m512 rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    for (int i = 0; i < MR; i++) {
+    __m512 rows[MR12][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51},
+                            {c60, c61}, {c70, c71}, {c80, c81}, {c90, c91}, {ca0, ca1}, {cb0, cb1}};
+    for (int i = 0; i < MR12; i++) {
         float *ci = c + i * ldc;
         if (acc) {
             rows[i][0] = _mm512_add_ps(rows[i][0], _mm512_loadu_ps(ci));
@@ -134,39 +140,111 @@ struct gemm_args {
     int64_t m_step, n_step; /* the C block each task owns */
     int64_t n_tasks_n;
     enum cpu_isa isa;
+    int mr; /* the micro-kernel's rows: MR6 or MR12 */
     /* B packed once (sgemm_pack) in this ISA's panel width, or NULL: panel (p0, j0) of a KC block
      * at packed + p0 · n_pad + j0 · kc. */
     const float *packed;
     int64_t n_pad;
     const struct epilogue *epi; /* applied to each block of C once its sum is complete */
+    const struct sgemm_conv *conv; /* B is this image's im2col matrix, packed straight from the image */
 };
 
-/* Ap[(i / MR)·kc·MR + p·MR + i % MR] = alpha · op(A)[i0 + i, p0 + p], rows past mc zero.
+/* Element (p, j) of the virtual im2col matrix. */
+static float conv_at(const struct sgemm_conv *cv, int64_t p, int64_t j)
+{
+    int64_t c = p / (cv->kh * cv->kw), r = p / cv->kw % cv->kh, t = p % cv->kw;
+    int64_t ih = j / cv->out_w * cv->stride_h - cv->pad_h + r * cv->dil_h;
+    int64_t iw = j % cv->out_w * cv->stride_w - cv->pad_w + t * cv->dil_w;
+    return ih < 0 || ih >= cv->in_h || iw < 0 || iw >= cv->in_w ? 0.0f : cv->x[(c * cv->in_h + ih) * cv->in_w + iw];
+}
+
+/* pack_b's layout for rows [p0, p0 + kc) and columns [j0, j0 + nc) of the im2col matrix, read from
+ * the image: each (row, output row) is one run of the input row (contiguous at stride 1), cut
+ * where a panel of nr columns ends. Columns past nc are zero. */
+static void pack_b_conv(float *bp, const struct sgemm_conv *cv, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr)
+{
+    int64_t nc_pad = (nc + nr - 1) / nr * nr;
+    for (int64_t p = p0; p < p0 + kc; p++) {
+        int64_t c = p / (cv->kh * cv->kw), r = p / cv->kw % cv->kh, t = p % cv->kw;
+        const float *xc = cv->x + c * cv->in_h * cv->in_w;
+        float *row = bp + (p - p0) * nr;
+        int64_t off = t * cv->dil_w - cv->pad_w, s = cv->stride_w;
+        /* ow in [lo, hi) reads inside the input row */
+        int64_t lo = off >= 0 ? 0 : (-off + s - 1) / s;
+        int64_t hi = cv->in_w - off <= 0 ? 0 : (cv->in_w - off + s - 1) / s;
+        if (hi > cv->out_w)
+            hi = cv->out_w;
+        if (lo > hi)
+            lo = hi;
+        for (int64_t j = j0; j < j0 + nc_pad;) {
+            int64_t oh = j / cv->out_w, ow = j % cv->out_w;
+            /* a run: to the end of the output row, the panel and the block */
+            int64_t end = j + (cv->out_w - ow), panel_end = j0 + ((j - j0) / nr + 1) * nr;
+            if (end > panel_end)
+                end = panel_end;
+            if (end > j0 + nc)
+                end = j0 + nc;
+            if (j >= j0 + nc) { /* padding columns of the last panel */
+                end = panel_end;
+                float *dst = row + ((j - j0) / nr) * kc * nr + (j - j0) % nr;
+                for (int64_t q = 0; q < end - j; q++)
+                    dst[q] = 0;
+                j = end;
+                continue;
+            }
+            float *dst = row + ((j - j0) / nr) * kc * nr + (j - j0) % nr;
+            int64_t ih = oh * cv->stride_h - cv->pad_h + r * cv->dil_h, n = end - j;
+            if (ih < 0 || ih >= cv->in_h) {
+                for (int64_t q = 0; q < n; q++)
+                    dst[q] = 0;
+            } else {
+                const float *xr = xc + ih * cv->in_w + off;
+                int64_t a = ow < lo ? lo : ow, b = ow + n < hi ? ow + n : hi; /* the part inside the row */
+                if (a > b)
+                    a = b = ow;
+                /* runs are at most nr long: plain loops beat calls to memset and memcpy */
+                for (int64_t o = ow; o < a; o++)
+                    dst[o - ow] = 0;
+                if (s == 1)
+                    memcpy(dst + (a - ow), xr + a, (size_t)(b - a) * sizeof *dst);
+                else
+                    for (int64_t o = a; o < b; o++)
+                        dst[o - ow] = xr[o * s];
+                for (int64_t o = b; o < ow + n; o++)
+                    dst[o - ow] = 0;
+            }
+            j = end;
+        }
+    }
+}
+
+/* Ap[(i / mr)·kc·mr + p·mr + i % mr] = alpha · op(A)[i0 + i, p0 + p], rows past mc zero.
  * Reads follow A's rows (or, transposed, its columns' rows) so they stay sequential. */
 static void pack_a(float *ap, const struct gemm_args *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc)
 {
-    for (int64_t ir = 0; ir < mc; ir += MR, ap += MR * kc) {
-        int64_t h = mc - ir < MR ? mc - ir : MR;
+    int mr = g->mr;
+    for (int64_t ir = 0; ir < mc; ir += mr, ap += mr * kc) {
+        int64_t h = mc - ir < mr ? mc - ir : mr;
         if (!g->trans_a) {
             for (int64_t i = 0; i < h; i++) {
                 const float *row = g->a + (i0 + ir + i) * g->lda + p0;
                 if (g->alpha == 1.0f)
                     for (int64_t p = 0; p < kc; p++)
-                        ap[p * MR + i] = row[p];
+                        ap[p * mr + i] = row[p];
                 else
                     for (int64_t p = 0; p < kc; p++)
-                        ap[p * MR + i] = g->alpha * row[p];
+                        ap[p * mr + i] = g->alpha * row[p];
             }
         } else {
             for (int64_t p = 0; p < kc; p++) {
                 const float *col = g->a + (p0 + p) * g->lda + i0 + ir;
                 for (int64_t i = 0; i < h; i++)
-                    ap[p * MR + i] = g->alpha * col[i];
+                    ap[p * mr + i] = g->alpha * col[i];
             }
         }
-        for (int64_t i = h; i < MR; i++)
+        for (int64_t i = h; i < mr; i++)
             for (int64_t p = 0; p < kc; p++)
-                ap[p * MR + i] = 0;
+                ap[p * mr + i] = 0;
     }
 }
 
@@ -238,17 +316,19 @@ static void packed_task(void *ctx, int index)
     int64_t kc_max = g->k < KC ? g->k : KC;
     int64_t mc_max = m1 - m0 < MC ? m1 - m0 : MC;
     size_t b_size = (size_t)((nc_max + nr - 1) / nr * nr * kc_max),
-           a_size = (size_t)((mc_max + MR - 1) / MR * MR * kc_max);
+           a_size = (size_t)((mc_max + g->mr - 1) / g->mr * g->mr * kc_max);
     float *bp = scratch_floats(SCRATCH_PACK_B, b_size);
     float *ap = scratch_floats(SCRATCH_PACK_A, a_size);
-    float tile[MR * NR_MAX];
+    float tile[MR_MAX * NR_MAX];
     if (!ap || !bp) { /* no room to pack: the plain loop is slow but correct */
         for (int64_t i = m0; i < m1; i++)
             for (int64_t j = n0; j < n1; j++) {
                 float s = 0;
                 for (int64_t p = 0; p < g->k; p++)
                     s += (g->trans_a ? g->a[p * g->lda + i] : g->a[i * g->lda + p]) *
-                         (g->trans_b ? g->b[j * g->ldb + p] : g->b[p * g->ldb + j]);
+                         (g->conv      ? conv_at(g->conv, p, j)
+                          : g->trans_b ? g->b[j * g->ldb + p]
+                                       : g->b[p * g->ldb + j]);
                 g->c[i * g->ldc + j] = g->alpha * s + (g->acc ? g->c[i * g->ldc + j] : 0);
             }
         epilogue_apply(g->epi, g->c, g->ldc, m0, n0, m1 - m0, n1 - n0);
@@ -265,6 +345,8 @@ static void packed_task(void *ctx, int index)
             int last = pc + kc >= g->k;
             if (g->packed)
                 ; /* packed at load */
+            else if (g->conv)
+                pack_b_conv(bp, g->conv, pc, kc, jc, nc, nr);
             else if (g->direct_b)
                 pack_b_edge(bp, g, pc, kc, jc + full, nc - full, nr);
             else
@@ -280,11 +362,11 @@ static void packed_task(void *ctx, int index)
                                         : g->direct_b ? bp
                                                       : bp + jr * kc;
                     int64_t ldb_k = direct ? g->ldb : nr;
-                    for (int64_t ir = 0; ir < mc; ir += MR) {
-                        int64_t h = mc - ir < MR ? mc - ir : MR;
+                    for (int64_t ir = 0; ir < mc; ir += g->mr) {
+                        int64_t h = mc - ir < g->mr ? mc - ir : g->mr;
                         float *cij = g->c + (ic + ir) * g->ldc + jc + jr;
                         const float *apan = ap + ir * kc;
-                        if (h == MR && w == nr) {
+                        if (h == g->mr && w == nr) {
                             micro(kc, apan, bpan, ldb_k, cij, g->ldc, acc);
                         } else {
                             micro(kc, apan, bpan, ldb_k, tile, nr, 0);
@@ -784,6 +866,7 @@ void sgemm_run(const struct sgemm_job *job)
         .acc = beta != 0,
         .isa = cpu_isa(),
         .epi = epilogue_active(job->epi) ? job->epi : NULL,
+        .conv = job->conv_b,
     };
     const struct sgemm_packed *pk = job->packed_b;
     if (pk && pk->data && pk->nr == nr_for(g.isa) && pk->k == k && pk->n == n) {
@@ -792,7 +875,7 @@ void sgemm_run(const struct sgemm_job *job)
     }
     double flops = (double)m * (double)n * (double)k;
     int threads = flops < PARALLEL_MIN_FLOPS ? 1 : pool_threads();
-    if (m <= 4 && !trans_a) {
+    if (m <= 4 && !trans_a && !g.conv) {
         /* Serving batches: packing would cost as much as the product. */
         int64_t chunks = (n + 31) / 32;
         int tasks = chunks < threads ? (int)chunks : threads;
@@ -801,7 +884,7 @@ void sgemm_run(const struct sgemm_job *job)
         return;
     }
 #if HAVE_X86
-    if (!g.packed && trans_b && !trans_a && m <= DIRECT_B_MAX_ROWS && g.isa >= CPU_ISA_AVX2) {
+    if (!g.packed && !g.conv && trans_b && !trans_a && m <= DIRECT_B_MAX_ROWS && g.isa >= CPU_ISA_AVX2) {
         int64_t chunks = (n + 15) / 16;
         int tasks = chunks < threads ? (int)chunks : threads;
         struct small_args s = {.g = &g, .n_step = (chunks + tasks - 1) / tasks * 16};
@@ -810,7 +893,8 @@ void sgemm_run(const struct sgemm_job *job)
     }
 #endif
     /* One C block per thread: split the wider side, in whole micro-tiles. */
-    int64_t n_tiles = (n + NR_MAX - 1) / NR_MAX, m_tiles = (m + MR - 1) / MR;
+    g.mr = g.isa == CPU_ISA_AVX512 ? MR12 : MR6;
+    int64_t n_tiles = (n + NR_MAX - 1) / NR_MAX, m_tiles = (m + g.mr - 1) / g.mr;
     int64_t tn = 1, tm = 1;
     if (threads > 1) {
         if (n_tiles >= threads)
@@ -820,9 +904,11 @@ void sgemm_run(const struct sgemm_job *job)
         else
             tn = n_tiles;
     }
-    g.direct_b = !g.packed && !trans_b && m <= DIRECT_B_MAX_ROWS;
+    /* B read in place: few rows reuse a packed panel too little to repay packing it, and a short k
+     * (a 1x1 convolution's channels) keeps an unpacked panel's rows in L1 across the row tiles. */
+    g.direct_b = !g.packed && !g.conv && !trans_b && (m <= DIRECT_B_MAX_ROWS || k <= DIRECT_B_MAX_K);
     g.n_tasks_n = tn;
     g.n_step = (n_tiles + tn - 1) / tn * NR_MAX;
-    g.m_step = (m_tiles + tm - 1) / tm * MR;
+    g.m_step = (m_tiles + tm - 1) / tm * g.mr;
     pool_run(packed_task, &g, (int)(tn * tm));
 }

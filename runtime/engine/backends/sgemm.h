@@ -28,6 +28,14 @@ struct sgemm_packed {
 int sgemm_pack(struct sgemm_packed *p, int trans_b, int64_t k, int64_t n, const float *b, int64_t ldb);
 void sgemm_packed_free(struct sgemm_packed *p);
 
+/* B as the im2col matrix of a 2-D convolution's image, never built: row p = (channel, kernel row,
+ * kernel column), column j = (output row, output column); the packing reads the image directly. */
+struct sgemm_conv {
+    const float *x; /* [channels, in_h, in_w] */
+    int64_t channels, in_h, in_w, out_h, out_w, kh, kw;
+    int64_t stride_h, stride_w, pad_h, pad_w, dil_h, dil_w;
+};
+
 struct sgemm_job {
     int trans_a, trans_b;
     int64_t m, n, k;
@@ -37,6 +45,7 @@ struct sgemm_job {
     const float *b; /* always given: used when packed_b is NULL or packed for another ISA */
     int64_t ldb;
     const struct sgemm_packed *packed_b;
+    const struct sgemm_conv *conv_b; /* instead of b (k = channels · kh · kw, n = out_h · out_w), or NULL */
     float beta;
     float *c;
     int64_t ldc;
