@@ -40,10 +40,15 @@ static void packed_weights_free(struct op_cache *self)
     free(pw);
 }
 
-/* B of MatMul or Gemm (input 1) when it is a constant rank-2 float: packed into the cache. */
+/* At load: B of MatMul or Gemm (input 1) when it is a constant rank-2 float, packed into the cache
+ * (the integer MatMuls' B in cpu_quant.c). */
 static void prepare_gemm(const struct backend_node *info, _Atomic(struct op_cache *) *cache)
 {
     const char *op = info->node->op_type;
+    if (!strcmp(op, "MatMulInteger") || !strcmp(op, "QLinearMatMul")) {
+        cpu_quant_prepare(info, cache);
+        return;
+    }
     int matmul = !strcmp(op, "MatMul");
     if ((!matmul && strcmp(op, "Gemm")) || info->n_inputs < 2 || atomic_load(cache))
         return;

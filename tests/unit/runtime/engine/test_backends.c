@@ -89,7 +89,7 @@ static int checks, fast_runs;
 static const struct engine_backend *under_test = &backend_cpu_opt;
 /* Set by the tests of fused epilogues and of weights packed at load (prepare, input 1 constant). */
 static const struct op_fused *fused_under_test;
-static int prepack_under_test;
+static uint64_t prepack_under_test; /* the constant inputs (bit j: input j) prepare packs at load */
 
 /* The reference's output with what fused folds in, computed in double: act(y + bias + residual). */
 static void apply_fused_reference(const char *op, struct tensor *y, const struct op_fused *f)
@@ -170,7 +170,7 @@ static const char *compare(struct node_spec *s, struct tensor *in, int n_in, int
                 break;
             }
             call.cache = &cache;
-            call.constant_inputs = 2;
+            call.constant_inputs = prepack_under_test;
         }
         call.fused = fused_under_test;
         rc = fast(&call);
@@ -483,6 +483,12 @@ TEST(integer_matmul_matches_reference)
             struct tensor qin[8] = {in[0], scalar_of(TENSOR_FLOAT, 0.02), in[2], in[1], scalar_of(TENSOR_FLOAT, 0.01),
                                     in[3], scalar_of(TENSOR_FLOAT, 0.5), scalar_of(TENSOR_UINT8, 128)};
             CHECK_SAME(&q, qin, 8);
+            /* B (and its zero point) packed at load, as the engine does for initializers */
+            prepack_under_test = 2;
+            CHECK_SAME(&s, in, 4);
+            prepack_under_test = 8;
+            CHECK_SAME(&q, qin, 8);
+            prepack_under_test = 0;
         }
     struct node_spec s = {.op = "MatMulInteger"};
     struct tensor folded[2] = {Q8(TENSOR_UINT8, 2, 3, 17), Q8(TENSOR_INT8, 17, 33)}; /* leading dims fold into rows */
@@ -524,7 +530,7 @@ TEST(prepacked_weights_match_reference)
 {
     static const int64_t shapes[][3] = {{1, 784, 2048}, {1, 7, 5},    {2, 300, 33},  {3, 65, 129},
                                         {4, 513, 100},  {5, 100, 47}, {37, 257, 70}, {130, 260, 150}};
-    prepack_under_test = 1;
+    prepack_under_test = 2;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         int64_t m = shapes[i][0], k = shapes[i][1], n = shapes[i][2];
         struct node_spec s = {.op = "MatMul"};
@@ -568,7 +574,7 @@ TEST(fused_epilogues_match_reference)
                 f.residual = parts & 2 ? &res : NULL;
                 fused_under_test = &f;
                 for (int pre = 0; pre < 2; pre++) {
-                    prepack_under_test = pre;
+                    prepack_under_test = pre ? 2 : 0;
                     struct node_spec s = {.op = "MatMul"};
                     struct tensor in[2] = {T(m, k), T(k, n)};
                     CHECK_SAME(&s, in, 2);
