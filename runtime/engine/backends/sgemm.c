@@ -32,6 +32,8 @@
 /* Up to this many rows of A, B is read in place rather than packed (each panel serves few tiles). */
 #define DIRECT_B_MAX_ROWS 48
 #define DIRECT_B_MAX_K 64
+/* Weights (floats) from which a GEMV over packed B is split over the pool. */
+#define GEMV_PARALLEL_MIN (1 << 18)
 
 /* c[MR6×nr] (row stride ldc) = (acc ? c : 0) + Σ_p a[p·MR6 + i] · b[p·ldb + j]; ldb = nr for a packed
  * panel, B's own row stride when B is read in place. */
@@ -807,11 +809,17 @@ int sgemm_pack(struct sgemm_packed *p, int trans_b, int64_t k, int64_t n, const 
         int64_t kc = k - pc < KC ? k - pc : KC;
         for (int64_t jr = 0; jr < n_pad; jr += nr) {
             float *panel = p->data + pc * n_pad + jr * kc;
-            for (int64_t j = 0; j < nr; j++) {
-                int64_t col = jr + j;
+            /* read B along its rows: down k when transposed, across the panel otherwise */
+            if (trans_b)
+                for (int64_t j = 0; j < nr; j++) {
+                    int64_t col = jr + j;
+                    for (int64_t q = 0; q < kc; q++)
+                        panel[q * nr + j] = col >= n ? 0 : b[col * ldb + pc + q];
+                }
+            else
                 for (int64_t q = 0; q < kc; q++)
-                    panel[q * nr + j] = col >= n ? 0 : trans_b ? b[col * ldb + pc + q] : b[(pc + q) * ldb + col];
-            }
+                    for (int64_t j = 0; j < nr; j++)
+                        panel[q * nr + j] = jr + j >= n ? 0 : b[(pc + q) * ldb + jr + j];
         }
     }
     return 0;
@@ -874,7 +882,9 @@ void sgemm_run(const struct sgemm_job *job)
         g.n_pad = pk->n_pad;
     }
     double flops = (double)m * (double)n * (double)k;
-    int threads = flops < PARALLEL_MIN_FLOPS ? 1 : pool_threads();
+    /* a GEMV over packed weights is bound by reading them: a megabyte is worth a second core */
+    int threads = flops < PARALLEL_MIN_FLOPS && !(g.packed && m <= 4 && n * k >= GEMV_PARALLEL_MIN) ? 1
+                                                                                                    : pool_threads();
     if (m <= 4 && !trans_a && !g.conv) {
         /* Serving batches: packing would cost as much as the product. */
         int64_t chunks = (n + 31) / 32;
