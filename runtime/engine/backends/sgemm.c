@@ -810,16 +810,24 @@ int sgemm_pack(struct sgemm_packed *p, int trans_b, int64_t k, int64_t n, const 
         for (int64_t jr = 0; jr < n_pad; jr += nr) {
             float *panel = p->data + pc * n_pad + jr * kc;
             /* read B along its rows: down k when transposed, across the panel otherwise */
-            if (trans_b)
-                for (int64_t j = 0; j < nr; j++) {
-                    int64_t col = jr + j;
-                    for (int64_t q = 0; q < kc; q++)
-                        panel[q * nr + j] = col >= n ? 0 : b[col * ldb + pc + q];
+            if (trans_b) /* in 64-row strips, so the strip of the panel being written stays in L1 */
+                for (int64_t q0 = 0; q0 < kc; q0 += 64) {
+                    int64_t q1 = q0 + 64 < kc ? q0 + 64 : kc;
+                    for (int64_t j = 0; j < nr; j++) {
+                        float *dst = panel + q0 * nr + j;
+                        const float *src = b + (jr + j) * ldb + pc + q0;
+                        for (int64_t q = 0; q < q1 - q0; q++)
+                            dst[q * nr] = jr + j < n ? src[q] : 0;
+                    }
                 }
             else
-                for (int64_t q = 0; q < kc; q++)
-                    for (int64_t j = 0; j < nr; j++)
-                        panel[q * nr + j] = jr + j >= n ? 0 : b[(pc + q) * ldb + jr + j];
+                for (int64_t q = 0; q < kc; q++) {
+                    const float *src = b + (pc + q) * ldb + jr;
+                    int64_t w = n - jr < nr ? n - jr : nr;
+                    memcpy(panel + q * nr, src, (size_t)w * sizeof *panel);
+                    for (int64_t j = w; j < nr; j++)
+                        panel[q * nr + j] = 0;
+                }
         }
     }
     return 0;
