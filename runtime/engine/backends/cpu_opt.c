@@ -10,6 +10,7 @@
 #include "cpu_isa.h"
 #include "cpu_quant.h"
 #include "epilogue.h"
+#include "pack_budget.h"
 #include "scratch.h"
 #include "sgemm.h"
 #include "threadpool.h"
@@ -33,9 +34,15 @@ struct packed_weights {
     struct sgemm_packed pk;
 };
 
+static size_t packed_size(const struct sgemm_packed *pk)
+{
+    return (size_t)(pk->k * pk->n_pad) * sizeof(float);
+}
+
 static void packed_weights_free(struct op_cache *self)
 {
     struct packed_weights *pw = (struct packed_weights *)self;
+    pack_budget_give(packed_size(&pw->pk));
     sgemm_packed_free(&pw->pk);
     free(pw);
 }
@@ -58,14 +65,18 @@ static void prepare_gemm(const struct backend_node *info, _Atomic(struct op_cach
     struct op_call call = {.node = info->node};
     int trans_b = matmul ? 0 : ops_attr_int(&call, "transB", 0) != 0;
     int64_t k = trans_b ? b->dims[1] : b->dims[0], n = trans_b ? b->dims[0] : b->dims[1];
-    struct packed_weights *pw = calloc(1, sizeof *pw);
-    if (!pw)
+    /* past the budget, B is read where it lies */
+    if (k > ((int64_t)1 << 40) / n || !pack_budget_take(sgemm_pack_bytes(k, n)))
         return;
-    *pw = (struct packed_weights){.base.free = packed_weights_free, .b = b->data, .trans_b = trans_b};
-    if (sgemm_pack(&pw->pk, trans_b, k, n, b->data, b->dims[1])) {
+    struct packed_weights *pw = calloc(1, sizeof *pw);
+    if (!pw || sgemm_pack(&pw->pk, trans_b, k, n, b->data, b->dims[1])) {
+        pack_budget_give(sgemm_pack_bytes(k, n));
         free(pw);
         return;
     }
+    pw->base.free = packed_weights_free;
+    pw->b = b->data;
+    pw->trans_b = trans_b;
     struct op_cache *expected = NULL;
     if (!atomic_compare_exchange_strong(cache, &expected, &pw->base))
         packed_weights_free(&pw->base);

@@ -7,6 +7,7 @@
 #include "common/err.h"
 #include "cpu_isa.h"
 #include "epilogue.h"
+#include "pack_budget.h"
 #include "scratch.h"
 #include "threadpool.h"
 
@@ -414,11 +415,13 @@ struct qpack {
     int64_t k, n;
     int vnni;  /* bp holds pack_b_quads' layout, not pack_b_pairs' */
     void *bp;
+    size_t bytes; /* bp's size, held in the pack budget */
 };
 
 static void qpack_free(struct op_cache *self)
 {
     struct qpack *qp = (struct qpack *)self;
+    pack_budget_give(qp->bytes);
     free(qp->bp);
     free(qp);
 }
@@ -431,11 +434,16 @@ static size_t packed_bytes(int vnni, int64_t k, int64_t n);
 static struct qpack *qpack_publish(_Atomic(struct op_cache *) *cache, const struct tensor *b, int32_t zb, int64_t k,
                                    int64_t n, int vnni)
 {
+    size_t bytes = packed_bytes(vnni, k, n);
+    if (!pack_budget_take(bytes))
+        return NULL; /* past the budget: each call packs its own in the arena */
     struct qpack *qp = calloc(1, sizeof *qp);
-    if (!qp)
+    if (!qp) {
+        pack_budget_give(bytes);
         return NULL;
+    }
     *qp = (struct qpack){.base.free = qpack_free, .b_data = b->data, .b_type = b->type, .zb = zb, .k = k, .n = n,
-                         .vnni = vnni, .bp = malloc(packed_bytes(vnni, k, n))};
+                         .vnni = vnni, .bp = malloc(bytes), .bytes = bytes};
     struct op_cache *expected = NULL;
     if (qp->bp) {
         pack_b_as(qp->bp, vnni, b, zb, k, n);

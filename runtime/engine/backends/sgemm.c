@@ -795,6 +795,12 @@ static int nr_for(enum cpu_isa isa)
     return isa == CPU_ISA_AVX512 ? 32 : 16;
 }
 
+size_t sgemm_pack_bytes(int64_t k, int64_t n)
+{
+    int nr = nr_for(cpu_isa());
+    return (size_t)(k * ((n + nr - 1) / nr * nr)) * sizeof(float);
+}
+
 int sgemm_pack(struct sgemm_packed *p, int trans_b, int64_t k, int64_t n, const float *b, int64_t ldb)
 {
     int nr = nr_for(cpu_isa());

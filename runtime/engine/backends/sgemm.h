@@ -14,6 +14,7 @@
 
 #include "epilogue.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* op(B) [k, n] in panels of nr columns (the micro-kernel of the ISA in effect when packed), each
@@ -24,6 +25,8 @@ struct sgemm_packed {
     float *data;
 };
 
+/* The bytes sgemm_pack would allocate for op(B) [k, n] on this CPU. */
+size_t sgemm_pack_bytes(int64_t k, int64_t n);
 /* 0, or -1 when out of memory. An empty product packs nothing (data NULL). */
 int sgemm_pack(struct sgemm_packed *p, int trans_b, int64_t k, int64_t n, const float *b, int64_t ldb);
 void sgemm_packed_free(struct sgemm_packed *p);

@@ -555,6 +555,22 @@ TEST(prepacked_weights_match_reference)
     prepack_under_test = 0;
 }
 
+/* A weight whose packed copy would pass the pack budget (pack_budget.h) is not copied at load: the
+ * kernel reads it where it lies, with the same answers. */
+TEST(weights_past_the_pack_budget_stay_in_place)
+{
+    struct node_spec s = {.op = "MatMul"};
+    struct tensor in[2] = {T(2, 2100), T(2100, 2100)}; /* 17.6 MB > PACK_MAX_BYTES */
+    const struct tensor *args[2] = {&in[0], &in[1]};
+    Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
+    node.op_type = "MatMul";
+    struct backend_node info = {.node = &node, .inputs = args, .n_inputs = 2};
+    _Atomic(struct op_cache *) cache = NULL;
+    backend_cpu_opt.prepare(&info, &cache);
+    CHECK(atomic_load(&cache) == NULL);
+    CHECK_SAME(&s, in, 2);
+}
+
 /* Bias, residual and every activation folded into MatMul, Gemm and Conv (GEMM, 1x1, depthwise),
  * with and without weights packed at load. */
 TEST(fused_epilogues_match_reference)
@@ -709,6 +725,7 @@ int main(void)
     RUN(integer_matmul_matches_reference);
     RUN(depthwise_conv_matches_reference);
     RUN(prepacked_weights_match_reference);
+    RUN(weights_past_the_pack_budget_stay_in_place);
     RUN(fused_epilogues_match_reference);
     cuda_matches_reference();
     printf("# %d values compared over %d backend runs, vector paths up to %s, %d threads\n", checks, fast_runs,
