@@ -5,6 +5,7 @@
 #include "beneath.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "fuse.h"
 #include "model_map.h"
 #include "onnx_reader.h"
 #include "onnx_strip.h"
@@ -35,6 +36,17 @@ struct plan_node {
     enum { CONTROL_NONE, CONTROL_IF, CONTROL_LOOP, CONTROL_SCAN, CONTROL_SEQUENCE_MAP } control;
     struct plan_graph *sub[2]; /* If: then and else branches; Loop, Scan, SequenceMap: the body */
     _Atomic(struct op_cache *) cache; /* the kernel's derived data (ops.h), NULL until its first run */
+    /* Fusion (fuse.h), main graph only: the work folded into this node, and for a folded node the
+     * index + 1 of the node it is folded into (0: none). */
+    struct plan_fusion *fusion;
+    size_t folded_into;
+};
+
+/* A fused node's folded work by slot (-1: none) and the slot its result now fills. */
+struct plan_fusion {
+    int bias, residual, output;
+    enum op_act act;
+    float alpha, lo, hi;
 };
 
 struct plan_graph {
@@ -74,6 +86,7 @@ struct engine_model {
     int *output_slots;
     size_t n_outputs;
     int max_node_inputs;
+    int n_fused; /* main-graph nodes with folded work (fuse.h) */
 };
 
 /* Name → slot map: open addressing, sized at twice the number of names. */
@@ -143,6 +156,7 @@ static void plan_nodes_free(struct plan_node *nodes, size_t n)
             cache->free(cache);
         free(nodes[i].inputs);
         free(nodes[i].outputs);
+        free(nodes[i].fusion);
         plan_graph_free(nodes[i].sub[0]);
         plan_graph_free(nodes[i].sub[1]);
     }
@@ -213,8 +227,11 @@ static void plan_backend(const struct engine_model *m, struct plan_node *pn)
     struct backend_node info = {.node = pn->proto, .inputs = known, .n_inputs = n, .opset = m->opset};
     pn->fast = NULL;
     pn->backend = -1;
-    if (pn->kernel->run && pn->n_inputs <= 64)
-        backend_assign(&info, &pn->fast, &pn->backend);
+    if (pn->kernel->run && pn->n_inputs <= 64) {
+        const struct engine_backend *be = backend_assign(&info, &pn->fast, &pn->backend);
+        if (be && be->prepare)
+            be->prepare(&info, &pn->cache); /* weights packed once, at load */
+    }
     backend_count_planned(pn->backend, 1);
     pn->counted = 1;
 }
@@ -429,6 +446,59 @@ static int plan_map_output(struct engine_model *m, struct engine_io *io, int slo
     return 0;
 }
 
+struct fuse_lookup {
+    struct engine_model *m;
+    struct slot_map *map;
+};
+
+static const struct tensor *fuse_constant(void *ctx, const char *name)
+{
+    struct fuse_lookup *l = ctx;
+    int slot = slot_map_get(l->map, name, 0);
+    return slot >= 0 && l->m->initialized[slot] && l->m->constants[slot].data ? &l->m->constants[slot] : NULL;
+}
+
+static int fuse_claimed(void *ctx, size_t node)
+{
+    const struct plan_node *pn = &((struct fuse_lookup *)ctx)->m->nodes[node];
+    return pn->fast && !strcmp(backend_name(pn->backend), "cpu"); /* the backend that applies op_fused */
+}
+
+/* Folds bias/residual Adds and activations into the main graph's MatMul, Gemm and Conv nodes. */
+static int plan_fusion(struct engine_model *m, struct slot_map *map, const Onnx__GraphProto *g)
+{
+    struct fuse_plan *plans = calloc(g->n_node ? g->n_node : 1, sizeof *plans);
+    if (!plans)
+        return err_set(ERR_NOMEM, "%s: out of memory", m->source);
+    struct fuse_lookup l = {.m = m, .map = map};
+    struct fuse_graph fg = {
+        .g = g, .opset = m->opset, .constant = fuse_constant, .can_fuse = fuse_claimed, .ctx = &l};
+    int rc = 0;
+    if (fuse_plan_graph(&fg, plans))
+        for (size_t i = 0; i < g->n_node && !rc; i++) {
+            const struct fuse_plan *p = &plans[i];
+            m->nodes[i].folded_into = p->folded_into >= 0 ? (size_t)p->folded_into + 1 : 0;
+            if (!p->n_folded)
+                continue;
+            struct plan_fusion *f = malloc(sizeof *f);
+            if (!f) {
+                rc = err_set(ERR_NOMEM, "%s: out of memory", m->source);
+                break;
+            }
+            *f = (struct plan_fusion){.bias = p->bias ? slot_map_get(map, p->bias, 0) : -1,
+                                      .residual = p->residual ? slot_map_get(map, p->residual, 0) : -1,
+                                      .output = slot_map_get(map, p->output, 0),
+                                      .act = p->act,
+                                      .alpha = p->alpha,
+                                      .lo = p->lo,
+                                      .hi = p->hi};
+            m->nodes[i].fusion = f;
+            m->n_fused++;
+        }
+    free(plans);
+    return rc;
+}
+
 static int build_plan(struct engine_model *m)
 {
     const Onnx__GraphProto *g = m->proto->graph;
@@ -495,6 +565,8 @@ static int build_plan(struct engine_model *m)
     }
     rc = plan_nodes(m, &map, g, 0, 0, m->nodes, &m->n_nodes);
     if (rc)
+        goto done;
+    if (!m->graph_only && (rc = plan_fusion(m, &map, g)))
         goto done;
     for (size_t i = 0; i < g->n_output; i++) {
         const Onnx__ValueInfoProto *vi = g->output[i];
@@ -1115,8 +1187,18 @@ static int takes_strings(const struct op_kernel *k)
 static int run_nodes(const struct engine_model *m, struct arena *arena, struct tensor *values,
                      const struct tensor **args, const struct plan_node *nodes, size_t n_nodes, int depth)
 {
+    /* fused[i]: node i ran with its folded work, so the nodes folded into it are done */
+    unsigned char *fused = NULL;
+    if (nodes == m->nodes && m->n_fused) {
+        fused = arena_alloc(arena, n_nodes);
+        if (!fused)
+            return err_set(ERR_LIMIT, "request memory limit reached");
+        memset(fused, 0, n_nodes);
+    }
     for (size_t i = 0; i < n_nodes; i++) {
         const struct plan_node *pn = &nodes[i];
+        if (fused && pn->folded_into && fused[pn->folded_into - 1])
+            continue;
         struct tensor *results = arena_alloc(arena, (size_t)(pn->n_outputs ? pn->n_outputs : 1) * sizeof *results);
         if (!results)
             return err_set(ERR_LIMIT, "request memory limit reached");
@@ -1159,7 +1241,27 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
                 .cache = (_Atomic(struct op_cache *) *)&pn->cache,
                 .constant_inputs = constant_inputs,
             };
-            rc = pn->fast ? pn->fast(&call) : BACKEND_DECLINE;
+            const struct plan_fusion *pf = fused ? pn->fusion : NULL;
+            rc = BACKEND_DECLINE;
+            if (pf && pn->fast) {
+                struct op_fused f = {.bias = pf->bias >= 0 ? &values[pf->bias] : NULL,
+                                     .residual = pf->residual >= 0 ? &values[pf->residual] : NULL,
+                                     .act = pf->act,
+                                     .alpha = pf->alpha,
+                                     .lo = pf->lo,
+                                     .hi = pf->hi};
+                call.fused = &f;
+                rc = pn->fast(&call);
+                call.fused = NULL;
+                if (!rc) { /* the result is the last folded node's output */
+                    fused[i] = 1;
+                    backend_count_run(pn->backend);
+                    values[pf->output] = results[0];
+                    continue;
+                }
+            }
+            if (rc == BACKEND_DECLINE)
+                rc = pn->fast ? pn->fast(&call) : BACKEND_DECLINE;
             int by = pn->backend;
             if (rc == BACKEND_DECLINE) {
                 by = -1;

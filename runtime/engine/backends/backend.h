@@ -37,6 +37,10 @@ struct engine_backend {
     int (*claims)(const struct backend_node *info);
     /* The kernel for a claimed node. */
     op_run_fn (*kernel)(const Onnx__NodeProto *node);
+    /* Optional, at load for a claimed node: derive what the kernel wants from
+     * constant inputs (weights packed for the GEMM micro-kernel) into the node's
+     * cache. Failure is not an error: the kernel then works from the inputs. */
+    void (*prepare)(const struct backend_node *info, _Atomic(struct op_cache *) *cache);
 };
 
 /* "auto" (default: every usable backend, best first), "cpu" (the optimized

@@ -9,16 +9,90 @@
 #include "common/err.h"
 #include "cpu_isa.h"
 #include "cpu_quant.h"
+#include "epilogue.h"
+#include "pack_budget.h"
 #include "scratch.h"
 #include "sgemm.h"
 #include "threadpool.h"
 #include "vecmath.h"
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Elementwise work smaller than this stays on the calling thread. */
 #define PARALLEL_MIN_ELEMENTS (1 << 16)
+
+/* ---- weights packed at load ---- */
+
+/* A constant B packed for sgemm, kept in the node's cache. */
+struct packed_weights {
+    struct op_cache base;
+    const void *b; /* the initializer's bytes it was packed from */
+    int trans_b;
+    struct sgemm_packed pk;
+};
+
+static size_t packed_size(const struct sgemm_packed *pk)
+{
+    return (size_t)(pk->k * pk->n_pad) * sizeof(float);
+}
+
+static void packed_weights_free(struct op_cache *self)
+{
+    struct packed_weights *pw = (struct packed_weights *)self;
+    pack_budget_give(packed_size(&pw->pk));
+    sgemm_packed_free(&pw->pk);
+    free(pw);
+}
+
+/* At load: B of MatMul or Gemm (input 1) when it is a constant rank-2 float, packed into the cache
+ * (the integer MatMuls' B in cpu_quant.c). */
+static void prepare_gemm(const struct backend_node *info, _Atomic(struct op_cache *) *cache)
+{
+    const char *op = info->node->op_type;
+    if (!strcmp(op, "MatMulInteger") || !strcmp(op, "QLinearMatMul")) {
+        cpu_quant_prepare(info, cache);
+        return;
+    }
+    int matmul = !strcmp(op, "MatMul");
+    if ((!matmul && strcmp(op, "Gemm")) || info->n_inputs < 2 || atomic_load(cache))
+        return;
+    const struct tensor *b = info->inputs[1];
+    if (!b || !b->data || !backend_is_float(b) || b->rank != 2 || b->dims[0] < 1 || b->dims[1] < 1)
+        return;
+    struct op_call call = {.node = info->node};
+    int trans_b = matmul ? 0 : ops_attr_int(&call, "transB", 0) != 0;
+    int64_t k = trans_b ? b->dims[1] : b->dims[0], n = trans_b ? b->dims[0] : b->dims[1];
+    /* past the budget, B is read where it lies */
+    if (k > ((int64_t)1 << 40) / n || !pack_budget_take(sgemm_pack_bytes(k, n)))
+        return;
+    struct packed_weights *pw = calloc(1, sizeof *pw);
+    if (!pw || sgemm_pack(&pw->pk, trans_b, k, n, b->data, b->dims[1])) {
+        pack_budget_give(sgemm_pack_bytes(k, n));
+        free(pw);
+        return;
+    }
+    pw->base.free = packed_weights_free;
+    pw->b = b->data;
+    pw->trans_b = trans_b;
+    struct op_cache *expected = NULL;
+    if (!atomic_compare_exchange_strong(cache, &expected, &pw->base))
+        packed_weights_free(&pw->base);
+}
+
+/* The packed B for this call, or NULL (B fed at run time, or not the bytes packed at load). */
+static const struct sgemm_packed *packed_b(const struct op_call *call, const struct tensor *b, int trans_b)
+{
+    if (!call->cache || !(call->constant_inputs & 2))
+        return NULL;
+    const struct op_cache *c = atomic_load(call->cache);
+    if (!c || c->free != packed_weights_free)
+        return NULL;
+    const struct packed_weights *pw = (const struct packed_weights *)c;
+    return pw->b == b->data && pw->trans_b == trans_b ? &pw->pk : NULL;
+}
 
 /* ---- MatMul and Gemm ---- */
 
@@ -51,13 +125,24 @@ static int fast_matmul(const struct op_call *call)
         dims[a->rank - 2] = m;
     }
     dims[rank - 1] = n;
+    struct epilogue e;
+    if (epilogue_from_call(call, &e, rank, dims, rank - 1, n, NULL, 0))
+        return BACKEND_DECLINE;
     int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, rank, dims);
     if (rc)
         return rc;
     const float *ad = a->data, *bd = b->data;
     float *c = call->outputs[0].data;
-    for (int64_t t = 0; t < batch; t++)
-        sgemm(0, 0, m, n, k, 1.0f, ad + t * m * k, k, bd + t * k * n, n, 0.0f, c + t * m * n, n);
+    const struct sgemm_packed *pk = b->rank == 2 ? packed_b(call, b, 0) : NULL;
+    for (int64_t t = 0; t < batch; t++) {
+        struct epilogue et = e;
+        if (et.residual)
+            et.residual += t * m * n;
+        struct sgemm_job job = {.m = m, .n = n, .k = k, .alpha = 1.0f, .a = ad + t * m * k, .lda = k,
+                                .b = bd + t * k * n, .ldb = n, .packed_b = pk, .c = c + t * m * n, .ldc = n,
+                                .epi = &et};
+        sgemm_run(&job);
+    }
     return 0;
 }
 
@@ -67,10 +152,19 @@ static int fast_gemm(const struct op_call *call)
     float *y;
     int add_c;
     int rc = backend_gemm_args(call, 0, &g);
-    if (rc || (rc = backend_gemm_output(call, g.c, g.beta, g.m, g.n, &y, &add_c)))
+    if (rc)
         return rc;
-    sgemm(g.ta, g.tb, g.m, g.n, g.k, g.alpha, g.a->data, g.a->dims[1], g.b->data, g.b->dims[1], add_c ? 1.0f : 0.0f, y,
-          g.n);
+    struct epilogue e;
+    int64_t dims[2] = {g.m, g.n};
+    if (epilogue_from_call(call, &e, 2, dims, 1, g.n, NULL, 0))
+        return BACKEND_DECLINE;
+    if ((rc = backend_gemm_output(call, g.c, g.beta, g.m, g.n, &y, &add_c)))
+        return rc;
+    struct sgemm_job job = {.trans_a = g.ta, .trans_b = g.tb, .m = g.m, .n = g.n, .k = g.k, .alpha = g.alpha,
+                            .a = g.a->data, .lda = g.a->dims[1], .b = g.b->data, .ldb = g.b->dims[1],
+                            .packed_b = packed_b(call, g.b, g.tb), .beta = add_c ? 1.0f : 0.0f, .c = y, .ldc = g.n,
+                            .epi = &e};
+    sgemm_run(&job);
     return 0;
 }
 
@@ -148,40 +242,57 @@ static int fast_conv(const struct op_call *call)
     int64_t rows = cg * ksize;
     if (out_size && rows > ((int64_t)1 << 40) / out_size)
         return BACKEND_DECLINE;
-    /* im2col lives outside the request arena: hold it to the request's memory limit all the same
-     * (past it, the reference reports the limit). */
-    size_t col_bytes = (size_t)(rows * out_size) * sizeof(float);
-    if (call->arena->limit && col_bytes > call->arena->limit - call->arena->used)
-        return BACKEND_DECLINE;
     int direct = ksize == 1 && out_size == in_size;
     for (int i = 0; i < OPS_MAX_SPATIAL; i++)
         direct = direct && w.stride[i] == 1 && w.pad_begin[i] == 0;
+    /* 2-D: the GEMM packs its panels straight from the image (implicit GEMM), no im2col copy */
+    int implicit = !direct && w.n_spatial == 2;
+    /* im2col lives outside the request arena: hold it to the request's memory limit all the same
+     * (past it, the reference reports the limit). */
+    size_t col_bytes = (size_t)(rows * out_size) * sizeof(float);
+    if (!direct && !implicit && call->arena->limit && col_bytes > call->arena->limit - call->arena->used)
+        return BACKEND_DECLINE;
     int64_t dims[TENSOR_MAX_RANK] = {batch, m_out};
     for (int i = 0; i < w.n_spatial; i++)
         dims[2 + i] = w.out[OPS_MAX_SPATIAL - w.n_spatial + i];
+    struct epilogue e;
+    if (epilogue_from_call(call, &e, x->rank, dims, 1, m_out, bias ? bias->data : NULL, 1))
+        return BACKEND_DECLINE;
+    e.ldr = out_size;
     int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, dims);
     if (rc)
         return rc;
     if (!out_size || !batch || !m_out)
         return 0;
     float *col = NULL;
-    if (!direct) {
+    if (!direct && !implicit) {
         col = scratch_floats(SCRATCH_IM2COL, (size_t)(rows * out_size));
         if (!col)
             return ops_fail(call, "the im2col buffer does not fit in the request memory limit");
     }
-    const float *xd = x->data, *wd = wt->data, *bd = bias ? bias->data : NULL;
+    const float *xd = x->data, *wd = wt->data;
     float *y = call->outputs[0].data;
     for (int64_t n = 0; n < batch; n++)
         for (int64_t g = 0; g < group; g++) {
             const float *xg = xd + (n * c_in + g * cg) * in_size;
-            if (!direct)
+            if (col)
                 im2col(col, xg, &w, cg);
+            int hs = OPS_MAX_SPATIAL - 2, ws = OPS_MAX_SPATIAL - 1;
+            struct sgemm_conv cv = {.x = xg, .channels = cg, .in_h = w.in[hs], .in_w = w.in[ws],
+                                    .out_h = w.out[hs], .out_w = w.out[ws], .kh = w.kernel[hs], .kw = w.kernel[ws],
+                                    .stride_h = w.stride[hs], .stride_w = w.stride[ws], .pad_h = w.pad_begin[hs],
+                                    .pad_w = w.pad_begin[ws], .dil_h = w.dilation[hs], .dil_w = w.dilation[ws]};
             float *yg = y + (n * m_out + g * mg) * out_size;
-            sgemm(0, 0, mg, out_size, rows, 1.0f, wd + g * mg * rows, rows, direct ? xg : col, out_size, 0.0f, yg,
-                  out_size);
-            for (int64_t m = 0; bd && m < mg; m++)
-                vec_binary(VEC_ADD, yg + m * out_size, yg + m * out_size, 1, bd + g * mg + m, 0, out_size);
+            /* this group's rows of the bias and of the residual */
+            struct epilogue eg = e;
+            if (eg.bias)
+                eg.bias += g * mg;
+            if (eg.residual)
+                eg.residual += (n * m_out + g * mg) * out_size;
+            struct sgemm_job job = {.m = mg, .n = out_size, .k = rows, .alpha = 1.0f, .a = wd + g * mg * rows,
+                                    .lda = rows, .b = direct ? xg : col, .ldb = out_size,
+                                    .conv_b = implicit ? &cv : NULL, .c = yg, .ldc = out_size, .epi = &eg};
+            sgemm_run(&job);
         }
     return 0;
 }
@@ -490,4 +601,5 @@ const struct engine_backend backend_cpu_opt = {
     .usable = usable,
     .claims = claims,
     .kernel = find,
+    .prepare = prepare_gemm,
 };

@@ -6,6 +6,9 @@
 
 #include "common/err.h"
 #include "cpu_isa.h"
+#include "epilogue.h"
+#include "pack_budget.h"
+#include "scratch.h"
 #include "threadpool.h"
 
 #include <math.h>
@@ -27,6 +30,12 @@ struct qgemm {
     int32_t *a_pairs; /* [m, (k + 1) / 2]: a_pair of every row, filled by the row's task */
     int64_t m, n, k, rows_per_task;
     uint32_t *c; /* int32 bits; unsigned so that overflow wraps as in hardware, not undefined */
+    /* The VNNI path (B - zb fits int8): B in groups of four k per column, b4[((p / 4) · n_pad + j) · 4 + p % 4],
+     * its column sums, and A as uint8 (int8 A flipped by 128, za_u = za + 128) four k to a word, a_quads. */
+    const int8_t *b4;
+    const int32_t *colsum;
+    int64_t n_pad;
+    int32_t za_u;
 };
 
 static inline int32_t a_at(const struct qgemm *q, int64_t i, int64_t p)
@@ -227,6 +236,142 @@ static void qgemm_task(void *ctx, int index)
     }
 }
 
+/* ---- AVX-512 VNNI: vpdpbusd multiplies four uint8 of A by four int8 of B and adds them to int32 ---- */
+
+#define VNNI_COLS 64 /* columns per tile (four vectors); n_pad is a multiple */
+
+static int vnni_usable(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    return cpu_isa() >= CPU_ISA_AVX512 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw");
+#else
+    return 0;
+#endif
+}
+
+static inline uint32_t a_quad(const struct qgemm *q, int64_t i, int64_t p)
+{
+    uint32_t w = 0;
+    for (int r = 0; r < 4; r++) {
+        uint8_t v = p + r < q->k ? q->a[i * q->k + p + r] : 0;
+        if (p + r < q->k && q->a_signed)
+            v ^= 0x80; /* int8 + 128 as uint8 */
+        w |= (uint32_t)v << (8 * r);
+    }
+    return w;
+}
+
+#if defined(__x86_64__)
+/* Four rows (rows past h repeat the first and are not stored) by 64 columns, the sums in sixteen
+ * named registers over all of k; then minus za_u times each column's sum of B. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void vnni_tile(const struct qgemm *q,
+                                                                             const int32_t *quads, int64_t i,
+                                                                             int64_t j, int h)
+{
+    int64_t groups = (q->k + 3) / 4;
+    const int32_t *a0 = quads, *a1 = quads + (h > 1) * groups, *a2 = quads + 2 * (h > 2) * groups,
+                  *a3 = quads + 3 * (h > 3) * groups;
+    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
+            c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+    const int8_t *b = q->b4 + j * 4;
+    for (int64_t g = 0; g < groups; g++, b += q->n_pad * 4) {
+        __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64), b2 = _mm512_loadu_si512(b + 128),
+                b3 = _mm512_loadu_si512(b + 192);
+        __m512i x = _mm512_set1_epi32(a0[g]);
+        c00 = _mm512_dpbusd_epi32(c00, x, b0);
+        c01 = _mm512_dpbusd_epi32(c01, x, b1);
+        c02 = _mm512_dpbusd_epi32(c02, x, b2);
+        c03 = _mm512_dpbusd_epi32(c03, x, b3);
+        x = _mm512_set1_epi32(a1[g]);
+        c10 = _mm512_dpbusd_epi32(c10, x, b0);
+        c11 = _mm512_dpbusd_epi32(c11, x, b1);
+        c12 = _mm512_dpbusd_epi32(c12, x, b2);
+        c13 = _mm512_dpbusd_epi32(c13, x, b3);
+        x = _mm512_set1_epi32(a2[g]);
+        c20 = _mm512_dpbusd_epi32(c20, x, b0);
+        c21 = _mm512_dpbusd_epi32(c21, x, b1);
+        c22 = _mm512_dpbusd_epi32(c22, x, b2);
+        c23 = _mm512_dpbusd_epi32(c23, x, b3);
+        x = _mm512_set1_epi32(a3[g]);
+        c30 = _mm512_dpbusd_epi32(c30, x, b0);
+        c31 = _mm512_dpbusd_epi32(c31, x, b1);
+        c32 = _mm512_dpbusd_epi32(c32, x, b2);
+        c33 = _mm512_dpbusd_epi32(c33, x, b3);
+    }
+    __m512i rows[4][4] = {{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}};
+    __m512i za = _mm512_set1_epi32(q->za_u);
+    for (int v = 0; v < 4; v++) {
+        int64_t col = j + 16 * v;
+        if (col >= q->n)
+            break;
+        __mmask16 m = q->n - col >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (q->n - col)) - 1);
+        __m512i corr = _mm512_mullo_epi32(za, _mm512_loadu_si512(q->colsum + col));
+        for (int r = 0; r < h; r++)
+            _mm512_mask_storeu_epi32(q->c + (i + r) * q->n + col, m, _mm512_sub_epi32(rows[r][v], corr));
+    }
+}
+
+#endif
+
+static void qgemm_vnni_task(void *ctx, int index)
+{
+    const struct qgemm *q = ctx;
+    int64_t i0 = index * q->rows_per_task, i1 = i0 + q->rows_per_task < q->m ? i0 + q->rows_per_task : q->m;
+    int64_t groups = (q->k + 3) / 4;
+    int32_t *quads = q->a_pairs; /* room for (k + 1) / 2 words a row, more than (k + 3) / 4 */
+    for (int64_t i = i0; i < i1; i++)
+        for (int64_t g = 0; g < groups; g++)
+            quads[i * groups + g] = (int32_t)a_quad(q, i, 4 * g);
+#if defined(__x86_64__)
+    /* column tiles outside, so a tile of B (64 columns by k) stays in cache across the rows */
+    for (int64_t j = 0; j < q->n; j += VNNI_COLS)
+        for (int64_t i = i0; i < i1; i += 4)
+            vnni_tile(q, quads + i * groups, i, j, i1 - i < 4 ? (int)(i1 - i) : 4);
+#endif
+}
+
+/* Whether every B - zb fits int8 (the VNNI path's B operand). */
+static int fits_int8(const struct tensor *b, int32_t zb, int64_t count)
+{
+    if (b->type == TENSOR_INT8 && zb == 0)
+        return 1;
+    if (b->type == TENSOR_UINT8 && zb == 128)
+        return 1;
+    for (int64_t i = 0; i < count; i++) {
+        int32_t v = (b->type == TENSOR_INT8 ? ((const int8_t *)b->data)[i] : ((const uint8_t *)b->data)[i]) - zb;
+        if (v < -128 || v > 127)
+            return 0;
+    }
+    return 1;
+}
+
+static int64_t vnni_n_pad(int64_t n)
+{
+    return (n + VNNI_COLS - 1) / VNNI_COLS * VNNI_COLS;
+}
+
+/* B - zb in groups of four k (struct qgemm's b4), zero padding, and column sums after it (n_pad int32). */
+static void pack_b_quads(int8_t *b4, const struct tensor *b, int32_t zb, int64_t k, int64_t n)
+{
+    int64_t n_pad = vnni_n_pad(n), groups = (k + 3) / 4;
+    int32_t *colsum = (int32_t *)(b4 + groups * n_pad * 4);
+    memset(b4, 0, (size_t)(groups * n_pad * 4));
+    memset(colsum, 0, (size_t)n_pad * sizeof *colsum);
+    for (int64_t p = 0; p < k; p++)
+        for (int64_t j = 0; j < n; j++) {
+            int32_t v = (b->type == TENSOR_INT8 ? ((const int8_t *)b->data)[p * n + j]
+                                                : ((const uint8_t *)b->data)[p * n + j]) -
+                        zb;
+            b4[((p / 4) * n_pad + j) * 4 + p % 4] = (int8_t)v;
+            colsum[j] += v;
+        }
+}
+
+static size_t quads_bytes(int64_t k, int64_t n)
+{
+    return (size_t)((k + 3) / 4 * vnni_n_pad(n) * 4) + (size_t)vnni_n_pad(n) * sizeof(int32_t);
+}
+
 static int is_q8(const struct tensor *t)
 {
     return t && (t->type == TENSOR_UINT8 || t->type == TENSOR_INT8);
@@ -268,39 +413,92 @@ struct qpack {
     enum tensor_type b_type;
     int32_t zb;
     int64_t k, n;
-    int16_t *bp;
+    int vnni;  /* bp holds pack_b_quads' layout, not pack_b_pairs' */
+    void *bp;
+    size_t bytes; /* bp's size, held in the pack budget */
 };
 
 static void qpack_free(struct op_cache *self)
 {
     struct qpack *qp = (struct qpack *)self;
+    pack_budget_give(qp->bytes);
     free(qp->bp);
     free(qp);
 }
 
-/* B packed: once per model when B is an initializer (input b_index constant), else per call in the arena. */
-static const int16_t *packed_b(const struct op_call *call, int b_index, const struct tensor *b, int32_t zb, int64_t k,
-                               int64_t n)
+static void pack_b_as(void *bp, int vnni, const struct tensor *b, int32_t zb, int64_t k, int64_t n);
+static size_t packed_bytes(int vnni, int64_t k, int64_t n);
+
+/* B packed into a new cache entry, published in *cache unless another is there first; NULL then
+ * (or without memory). */
+static struct qpack *qpack_publish(_Atomic(struct op_cache *) *cache, const struct tensor *b, int32_t zb, int64_t k,
+                                   int64_t n, int vnni)
 {
-    size_t bytes = (size_t)((k + 1) / 2 * 2 * n) * sizeof(int16_t) + 1;
+    size_t bytes = packed_bytes(vnni, k, n);
+    if (!pack_budget_take(bytes))
+        return NULL; /* past the budget: each call packs its own in the arena */
+    struct qpack *qp = calloc(1, sizeof *qp);
+    if (!qp) {
+        pack_budget_give(bytes);
+        return NULL;
+    }
+    *qp = (struct qpack){.base.free = qpack_free, .b_data = b->data, .b_type = b->type, .zb = zb, .k = k, .n = n,
+                         .vnni = vnni, .bp = malloc(bytes), .bytes = bytes};
+    struct op_cache *expected = NULL;
+    if (qp->bp) {
+        pack_b_as(qp->bp, vnni, b, zb, k, n);
+        if (atomic_compare_exchange_strong(cache, &expected, &qp->base))
+            return qp;
+    }
+    qpack_free(&qp->base);
+    return NULL;
+}
+
+void cpu_quant_prepare(const struct backend_node *info, _Atomic(struct op_cache *) *cache)
+{
+    int qlinear = !strcmp(info->node->op_type, "QLinearMatMul");
+    int b_index = qlinear ? 3 : 1, zp_index = qlinear ? 5 : 3;
+    if (info->n_inputs <= b_index || atomic_load(cache))
+        return;
+    const struct tensor *b = info->inputs[b_index], *zp = info->n_inputs > zp_index ? info->inputs[zp_index] : NULL;
+    int32_t zb;
+    if (!b || !b->data || !is_q8(b) || b->rank != 2 || (zp && !zp->data) || !scalar_zero_point(zp, b, &zb))
+        return; /* known only at run time: the first run packs it */
+    int64_t k = b->dims[0], n = b->dims[1];
+    if (k < 1 || n < 1 || k > ((int64_t)1 << 40) / n)
+        return;
+    qpack_publish(cache, b, zb, k, n, vnni_usable() && fits_int8(b, zb, k * n));
+}
+
+static void pack_b_as(void *bp, int vnni, const struct tensor *b, int32_t zb, int64_t k, int64_t n)
+{
+    if (vnni)
+        pack_b_quads(bp, b, zb, k, n);
+    else
+        pack_b_pairs(bp, b, zb, k, n);
+}
+
+static size_t packed_bytes(int vnni, int64_t k, int64_t n)
+{
+    return vnni ? quads_bytes(k, n) : (size_t)((k + 1) / 2 * 2 * n) * sizeof(int16_t) + 1;
+}
+
+/* B packed for the path in effect (vnni: pack_b_quads, else pack_b_pairs): once per model when B is
+ * an initializer (input b_index constant), else per call in the arena. */
+static const void *packed_b(const struct op_call *call, int b_index, const struct tensor *b, int32_t zb, int64_t k,
+                            int64_t n, int vnni)
+{
+    size_t bytes = packed_bytes(vnni, k, n);
     int constant = call->cache && (call->constant_inputs >> b_index & 1);
     struct qpack *qp = constant ? (struct qpack *)atomic_load(call->cache) : NULL;
-    if (qp && qp->b_data == b->data && qp->b_type == b->type && qp->zb == zb && qp->k == k && qp->n == n)
+    if (qp && qp->b_data == b->data && qp->b_type == b->type && qp->zb == zb && qp->k == k && qp->n == n &&
+        qp->vnni == vnni)
         return qp->bp;
-    if (constant && !qp && (qp = calloc(1, sizeof *qp))) {
-        *qp = (struct qpack){.base.free = qpack_free, .b_data = b->data, .b_type = b->type, .zb = zb, .k = k, .n = n,
-                             .bp = malloc(bytes)};
-        struct op_cache *expected = NULL;
-        if (qp->bp) {
-            pack_b_pairs(qp->bp, b, zb, k, n);
-            if (atomic_compare_exchange_strong(call->cache, &expected, &qp->base))
-                return qp->bp;
-        }
-        qpack_free(&qp->base); /* another run published first, or no memory: pack this call's own */
-    }
-    int16_t *bp = arena_alloc(call->arena, bytes);
+    if (constant && !qp && (qp = qpack_publish(call->cache, b, zb, k, n, vnni)))
+        return qp->bp;
+    void *bp = arena_alloc(call->arena, bytes);
     if (bp)
-        pack_b_pairs(bp, b, zb, k, n);
+        pack_b_as(bp, vnni, b, zb, k, n);
     return bp;
 }
 
@@ -324,13 +522,28 @@ static int qgemm_run(const struct op_call *call, uint32_t **acc, int64_t *dims, 
     if (m < 0 || n < 0 || k < 0 || (n && k > ((int64_t)1 << 40) / n))
         return BACKEND_DECLINE;
     int64_t pairs = (k + 1) / 2;
-    const int16_t *bp = packed_b(call, b_index, b, zb, k, n);
+    /* VNNI when B - zb fits int8; a B packed at load already says so by its layout */
+    int vnni = vnni_usable() && k > 0 && n > 0;
+    if (vnni) {
+        const struct qpack *qp = call->cache && (call->constant_inputs >> b_index & 1)
+                                     ? (const struct qpack *)atomic_load(call->cache)
+                                     : NULL;
+        vnni = qp && qp->b_data == b->data && qp->zb == zb && qp->k == k && qp->n == n ? qp->vnni
+                                                                                       : fits_int8(b, zb, k * n);
+    }
+    const void *bp = packed_b(call, b_index, b, zb, k, n, vnni);
     uint32_t *c = arena_alloc(call->arena, (size_t)(m * n) * sizeof *c + 1);
-    int32_t *a_pairs = arena_alloc(call->arena, (size_t)(m * pairs) * sizeof *a_pairs + 1);
+    int32_t *a_pairs = arena_alloc(call->arena, (size_t)(m * pairs) * sizeof *a_pairs + 4);
     if (!bp || !c || !a_pairs)
         return BACKEND_DECLINE; /* the reference reports the memory limit */
     struct qgemm q = {.a = a->data, .a_signed = a->type == TENSOR_INT8, .za = za, .bp = bp, .a_pairs = a_pairs, .m = m, .n = n, .k = k,
                       .c = c};
+    if (vnni) {
+        q.b4 = bp;
+        q.n_pad = vnni_n_pad(n);
+        q.colsum = (const int32_t *)(q.b4 + (k + 3) / 4 * q.n_pad * 4);
+        q.za_u = za + (q.a_signed ? 128 : 0);
+    }
     /* Tasks of at least ~64K multiply-adds, at most one per row. */
     int64_t work = n * k > 0 ? n * k : 1;
     q.rows_per_task = work >= 65536 ? 4 : (65536 / work + 3) / 4 * 4;
@@ -339,7 +552,7 @@ static int qgemm_run(const struct op_call *call, uint32_t **acc, int64_t *dims, 
         q.rows_per_task = (m + (1 << 20) - 1) >> 20;
         tasks = (m + q.rows_per_task - 1) / q.rows_per_task;
     }
-    pool_run(qgemm_task, &q, (int)tasks);
+    pool_run(vnni ? qgemm_vnni_task : qgemm_task, &q, (int)tasks);
     *acc = c;
     return 0;
 }
@@ -358,6 +571,44 @@ int cpu_matmul_integer(const struct op_call *call)
         call->outputs[0].dims[i] = dims[i];
     return 0;
 }
+
+/* y = saturate(round_half_even(acc · scale + z)) for elements [i, count), the reference's double arithmetic. */
+static void requantize_generic(void *y, int s8, const uint32_t *acc, int64_t i, int64_t count, double scale, double z)
+{
+    double lo = s8 ? -128 : 0, hi = s8 ? 127 : 255;
+    for (; i < count; i++) {
+        double v = nearbyint((double)(int32_t)acc[i] * scale + z);
+        v = isnan(v) ? 0 : v < lo ? lo : v > hi ? hi : v;
+        if (s8)
+            ((int8_t *)y)[i] = (int8_t)v;
+        else
+            ((uint8_t *)y)[i] = (uint8_t)v;
+    }
+}
+
+#if defined(__x86_64__)
+/* Sixteen at a time in two halves of eight doubles: multiply, add, round to even, clamp (the same
+ * operations as the reference, so the same results), then narrow to bytes. Returns elements done. */
+__attribute__((target("avx512f"))) static int64_t requantize_avx512(void *y, int s8, const uint32_t *acc,
+                                                                   int64_t count, double scale, double z)
+{
+    __m512d vs = _mm512_set1_pd(scale), vz = _mm512_set1_pd(z), lo = _mm512_set1_pd(s8 ? -128 : 0),
+            hi = _mm512_set1_pd(s8 ? 127 : 255);
+    int64_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        __m512i a = _mm512_loadu_si512(acc + i);
+        __m512d v0 = _mm512_cvtepi32_pd(_mm512_castsi512_si256(a));
+        __m512d v1 = _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(a, 1));
+        v0 = _mm512_roundscale_pd(_mm512_add_pd(_mm512_mul_pd(v0, vs), vz), _MM_FROUND_TO_NEAREST_INT);
+        v1 = _mm512_roundscale_pd(_mm512_add_pd(_mm512_mul_pd(v1, vs), vz), _MM_FROUND_TO_NEAREST_INT);
+        v0 = _mm512_min_pd(_mm512_max_pd(v0, lo), hi);
+        v1 = _mm512_min_pd(_mm512_max_pd(v1, lo), hi);
+        __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtpd_epi32(v0)), _mm512_cvtpd_epi32(v1), 1);
+        _mm_storeu_si128((__m128i *)((uint8_t *)y + i), _mm512_cvtepi32_epi8(w));
+    }
+    return i;
+}
+#endif
 
 int cpu_qlinear_matmul(const struct op_call *call)
 {
@@ -379,16 +630,12 @@ int cpu_qlinear_matmul(const struct op_call *call)
     double scale = (double)*(const float *)as->data * *(const float *)bs->data / *(const float *)ys->data;
     int s8 = yzp->type == TENSOR_INT8;
     double z = s8 ? *(const int8_t *)yzp->data : *(const uint8_t *)yzp->data;
-    double lo = s8 ? -128 : 0, hi = s8 ? 127 : 255;
-    int64_t count = tensor_element_count(&call->outputs[0]);
-    for (int64_t i = 0; i < count; i++) {
-        double v = nearbyint((double)(int32_t)acc[i] * scale + z);
-        v = isnan(v) ? 0 : v < lo ? lo : v > hi ? hi : v;
-        if (s8)
-            ((int8_t *)call->outputs[0].data)[i] = (int8_t)v;
-        else
-            ((uint8_t *)call->outputs[0].data)[i] = (uint8_t)v;
-    }
+    int64_t count = tensor_element_count(&call->outputs[0]), i = 0;
+#if defined(__x86_64__)
+    if (cpu_isa() >= CPU_ISA_AVX512 && isfinite(scale)) /* a NaN or infinite scale takes the reference's path */
+        i = requantize_avx512(call->outputs[0].data, s8, acc, count, scale, z);
+#endif
+    requantize_generic(call->outputs[0].data, s8, acc, i, count, scale, z);
     return 0;
 }
 
@@ -399,6 +646,9 @@ struct depthwise {
     float *y;
     int64_t channels, in_h, in_w, out_h, out_w, kh, kw;
     int64_t stride_h, stride_w, pad_h, pad_w, dil_h, dil_w;
+    /* The padded plane (stride 1 along rows): pad_top/left = the pads, the rest past the input. */
+    int64_t padded_h, padded_w;
+    const struct epilogue *epi; /* bias, fused residual and activation, applied per plane; NULL: bias only */
 };
 
 /* y[0, n) += v · x[0, n) */
@@ -447,6 +697,126 @@ static axpy_fn axpy_for_isa(void)
     return axpy_generic;
 }
 
+/* Stride 1 along rows: the plane is copied once into a zero-bordered buffer,
+ * then each vector of an output row sums every kernel tap in a register and
+ * is stored once (no bounds checks in the loop, no reloading the row per tap). */
+static void depthwise_plane(void *ctx, int index);
+
+static void copy_padded(const struct depthwise *d, float *pad, const float *x)
+{
+    memset(pad, 0, (size_t)(d->padded_h * d->padded_w) * sizeof *pad);
+    for (int64_t ih = 0; ih < d->in_h; ih++)
+        memcpy(pad + (ih + d->pad_h) * d->padded_w + d->pad_w, x + ih * d->in_w, (size_t)d->in_w * sizeof *pad);
+}
+
+static void padded_rows_generic(const struct depthwise *d, const float *pad, const float *w, float *y)
+{
+    for (int64_t oh = 0; oh < d->out_h; oh++)
+        for (int64_t ow = 0; ow < d->out_w; ow++) {
+            float s = 0;
+            for (int64_t r = 0; r < d->kh; r++) {
+                const float *row = pad + (oh * d->stride_h + r * d->dil_h) * d->padded_w + ow;
+                for (int64_t t = 0; t < d->kw; t++)
+                    s += w[r * d->kw + t] * row[t * d->dil_w];
+            }
+            y[oh * d->out_w + ow] = s;
+        }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static void padded_rows_avx512(const struct depthwise *d, const float *pad,
+                                                                  const float *w, float *y)
+{
+    int64_t taps = d->kh * d->kw;
+    for (int64_t oh = 0; oh < d->out_h; oh++) {
+        const float *top = pad + oh * d->stride_h * d->padded_w;
+        for (int64_t ow = 0; ow < d->out_w; ow += 16) {
+            __mmask16 m = d->out_w - ow >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (d->out_w - ow)) - 1);
+            __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+            for (int64_t q = 0; q < taps; q++) {
+                int64_t r = q / d->kw, t = q % d->kw;
+                __m512 v = _mm512_maskz_loadu_ps(m, top + r * d->dil_h * d->padded_w + ow + t * d->dil_w);
+                if (q & 1)
+                    s1 = _mm512_fmadd_ps(_mm512_set1_ps(w[q]), v, s1);
+                else
+                    s0 = _mm512_fmadd_ps(_mm512_set1_ps(w[q]), v, s0);
+            }
+            _mm512_mask_storeu_ps(y + oh * d->out_w + ow, m, _mm512_add_ps(s0, s1));
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void padded_rows_avx2(const struct depthwise *d, const float *pad,
+                                                                 const float *w, float *y)
+{
+    int64_t taps = d->kh * d->kw, full = d->out_w / 8 * 8;
+    for (int64_t oh = 0; oh < d->out_h; oh++) {
+        const float *top = pad + oh * d->stride_h * d->padded_w;
+        for (int64_t ow = 0; ow < full; ow += 8) {
+            __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+            for (int64_t q = 0; q < taps; q++) {
+                int64_t r = q / d->kw, t = q % d->kw;
+                __m256 v = _mm256_loadu_ps(top + r * d->dil_h * d->padded_w + ow + t * d->dil_w);
+                if (q & 1)
+                    s1 = _mm256_fmadd_ps(_mm256_set1_ps(w[q]), v, s1);
+                else
+                    s0 = _mm256_fmadd_ps(_mm256_set1_ps(w[q]), v, s0);
+            }
+            _mm256_storeu_ps(y + oh * d->out_w + ow, _mm256_add_ps(s0, s1));
+        }
+        for (int64_t ow = full; ow < d->out_w; ow++) {
+            float s = 0;
+            for (int64_t q = 0; q < taps; q++)
+                s += w[q] * top[(q / d->kw) * d->dil_h * d->padded_w + ow + (q % d->kw) * d->dil_w];
+            y[oh * d->out_w + ow] = s;
+        }
+    }
+}
+#endif
+
+/* Fused work on output rows [oh0, oh1) of a plane while they are in cache: the plane is row c of
+ * its image's [channels, plane] matrix, and the rows are its columns [oh0 · out_w, oh1 · out_w). */
+static void plane_epilogue(const struct depthwise *d, int index, float *y, int64_t oh0, int64_t oh1)
+{
+    int64_t c = index % d->channels, plane = d->out_h * d->out_w;
+    struct epilogue e = *d->epi;
+    if (e.residual)
+        e.residual += (index - c) * plane; /* the image's first plane */
+    epilogue_apply(&e, y - c * plane, plane, c, oh0 * d->out_w, 1, (oh1 - oh0) * d->out_w);
+}
+
+static void depthwise_padded(void *ctx, int index)
+{
+    const struct depthwise *d = ctx;
+    int64_t c = index % d->channels;
+    const float *x = d->x + (int64_t)index * d->in_h * d->in_w, *w = d->w + c * d->kh * d->kw;
+    float *y = d->y + (int64_t)index * d->out_h * d->out_w;
+    float *pad = scratch_floats(SCRATCH_IM2COL, (size_t)(d->padded_h * d->padded_w));
+    if (!pad) { /* no room: the row kernel needs none */
+        depthwise_plane(ctx, index);
+        return;
+    }
+    copy_padded(d, pad, x);
+    /* a few output rows at a time, so the epilogue finds them in L1 */
+    struct depthwise rows = *d;
+    int64_t step = 2048 / (d->out_w > 0 ? d->out_w : 1) + 1;
+    for (int64_t oh = 0; oh < d->out_h; oh += step) {
+        rows.out_h = d->out_h - oh < step ? d->out_h - oh : step;
+        const float *pad_rows = pad + oh * d->stride_h * d->padded_w;
+        float *y_rows = y + oh * d->out_w;
+#if defined(__x86_64__)
+        if (cpu_isa() >= CPU_ISA_AVX512)
+            padded_rows_avx512(&rows, pad_rows, w, y_rows);
+        else if (cpu_isa() >= CPU_ISA_AVX2)
+            padded_rows_avx2(&rows, pad_rows, w, y_rows);
+        else
+#endif
+            padded_rows_generic(&rows, pad_rows, w, y_rows);
+        if (d->epi)
+            plane_epilogue(d, index, y, oh, oh + rows.out_h);
+    }
+}
+
 /* One (image, channel) plane, one output row at a time: the row starts at the
  * bias and gets every kernel tap added while it is in L1. */
 static void depthwise_plane(void *ctx, int index)
@@ -456,7 +826,7 @@ static void depthwise_plane(void *ctx, int index)
     int64_t c = index % d->channels;
     const float *x = d->x + (int64_t)index * d->in_h * d->in_w, *w = d->w + c * d->kh * d->kw;
     float *y = d->y + (int64_t)index * d->out_h * d->out_w;
-    float b = d->bias ? d->bias[c] : 0.0f;
+    float b = d->bias && !d->epi ? d->bias[c] : 0.0f;
     int64_t st = d->stride_w;
     for (int64_t oh = 0; oh < d->out_h; oh++) {
         float *yr = y + oh * d->out_w;
@@ -485,6 +855,8 @@ static void depthwise_plane(void *ctx, int index)
             }
         }
     }
+    if (d->epi)
+        plane_epilogue(d, index, y, 0, d->out_h);
 }
 
 int cpu_depthwise_conv(const struct op_call *call)
@@ -510,6 +882,9 @@ int cpu_depthwise_conv(const struct op_call *call)
     /* ops_window keeps spatial dims right-aligned in OPS_MAX_SPATIAL slots: H, W are the last two. */
     int hs = OPS_MAX_SPATIAL - 2, ws = OPS_MAX_SPATIAL - 1;
     int64_t dims[4] = {x->dims[0], channels, win.out[hs], win.out[ws]};
+    struct epilogue e;
+    if (epilogue_from_call(call, &e, 4, dims, 1, channels, bias ? bias->data : NULL, 1))
+        return BACKEND_DECLINE;
     int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 4, dims);
     if (rc)
         return rc;
@@ -519,9 +894,17 @@ int cpu_depthwise_conv(const struct op_call *call)
         .kh = win.kernel[hs], .kw = win.kernel[ws], .stride_h = win.stride[hs], .stride_w = win.stride[ws],
         .pad_h = win.pad_begin[hs], .pad_w = win.pad_begin[ws], .dil_h = win.dilation[hs], .dil_w = win.dilation[ws],
     };
+    e.ldr = d.out_h * d.out_w;
+    d.epi = epilogue_active(&e) ? &e : NULL;
+    /* Rows the kernel reads, past the input (zeros in the padded plane). */
+    int64_t last_h = (d.out_h - 1) * d.stride_h + (d.kh - 1) * d.dil_h + 1;
+    int64_t last_w = (d.out_w - 1) + (d.kw - 1) * d.dil_w + 1;
+    d.padded_h = last_h > d.pad_h + d.in_h ? last_h : d.pad_h + d.in_h;
+    d.padded_w = last_w > d.pad_w + d.in_w ? last_w : d.pad_w + d.in_w;
+    int padded = d.stride_w == 1 && d.padded_h * d.padded_w <= (1 << 20);
     int64_t planes = x->dims[0] * channels;
     if (planes > 0 && d.out_h * d.out_w > 0)
-        pool_run(depthwise_plane, &d, (int)planes);
+        pool_run(padded ? depthwise_padded : depthwise_plane, &d, (int)planes);
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "sgemm.h"
 
 #include "cpu_isa.h"
+#include "epilogue.h"
 #include "scratch.h"
 #include "threadpool.h"
 
@@ -17,7 +18,11 @@
 #define HAVE_X86 0
 #endif
 
-#define MR 6
+/* Rows of A per micro-tile: 6 for the AVX2 and portable kernels (12 ymm sums), 12 for AVX-512
+ * (24 zmm sums: each B load and broadcast feeds more FMAs). */
+#define MR6 6
+#define MR12 12
+#define MR_MAX 12
 #define NR_MAX 32
 #define KC 256
 #define MC 144
@@ -26,19 +31,22 @@
 #define PARALLEL_MIN_FLOPS (1 << 22)
 /* Up to this many rows of A, B is read in place rather than packed (each panel serves few tiles). */
 #define DIRECT_B_MAX_ROWS 48
+#define DIRECT_B_MAX_K 64
+/* Weights (floats) from which a GEMV over packed B is split over the pool. */
+#define GEMV_PARALLEL_MIN (1 << 18)
 
-/* c[MR×nr] (row stride ldc) = (acc ? c : 0) + Σ_p a[p·MR + i] · b[p·ldb + j]; ldb = nr for a packed
+/* c[MR6×nr] (row stride ldc) = (acc ? c : 0) + Σ_p a[p·MR6 + i] · b[p·ldb + j]; ldb = nr for a packed
  * panel, B's own row stride when B is read in place. */
 typedef void (*micro_fn)(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int acc);
 
 static void micro_generic(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int acc)
 {
-    float t[MR][16] = {{0}};
-    for (int64_t p = 0; p < kc; p++, a += MR, b += ldb)
-        for (int i = 0; i < MR; i++)
+    float t[MR6][16] = {{0}};
+    for (int64_t p = 0; p < kc; p++, a += MR6, b += ldb)
+        for (int i = 0; i < MR6; i++)
             for (int j = 0; j < 16; j++)
                 t[i][j] += a[i] * b[j];
-    for (int i = 0; i < MR; i++)
+    for (int i = 0; i < MR6; i++)
         for (int j = 0; j < 16; j++)
             c[i * ldc + j] = (acc ? c[i * ldc + j] : 0) + t[i][j];
 }
@@ -49,7 +57,7 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const flo
 {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int64_t p = 0; p < kc; p++, a += MR, b += ldb) {
+    for (int64_t p = 0; p < kc; p++, a += MR6, b += ldb) {
         __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8), x;
         x = _mm256_broadcast_ss(a + 0);
         c00 = _mm256_fmadd_ps(x, b0, c00);
@@ -70,8 +78,8 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const flo
         c50 = _mm256_fmadd_ps(x, b0, c50);
         c51 = _mm256_fmadd_ps(x, b1, c51);
     }
-    __m256 rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    for (int i = 0; i < MR; i++) {
+    __m256 rows[MR6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    for (int i = 0; i < MR6; i++) {
         float *ci = c + i * ldc;
         if (acc) {
             rows[i][0] = _mm256_add_ps(rows[i][0], _mm256_loadu_ps(ci));
@@ -85,31 +93,32 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const flo
 __attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(int64_t kc, const float *a, const float *b,
                                                                      int64_t ldb, float *c, int64_t ldc, int acc)
 {
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (int64_t p = 0; p < kc; p++, a += MR, b += ldb) {
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+           c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00,
+           c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00, cb1 = c00;
+    for (int64_t p = 0; p < kc; p++, a += MR12, b += ldb) {
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
-        x = _mm512_set1_ps(a[0]);
-        c00 = _mm512_fmadd_ps(x, b0, c00);
-        c01 = _mm512_fmadd_ps(x, b1, c01);
-        x = _mm512_set1_ps(a[1]);
-        c10 = _mm512_fmadd_ps(x, b0, c10);
-        c11 = _mm512_fmadd_ps(x, b1, c11);
-        x = _mm512_set1_ps(a[2]);
-        c20 = _mm512_fmadd_ps(x, b0, c20);
-        c21 = _mm512_fmadd_ps(x, b1, c21);
-        x = _mm512_set1_ps(a[3]);
-        c30 = _mm512_fmadd_ps(x, b0, c30);
-        c31 = _mm512_fmadd_ps(x, b1, c31);
-        x = _mm512_set1_ps(a[4]);
-        c40 = _mm512_fmadd_ps(x, b0, c40);
-        c41 = _mm512_fmadd_ps(x, b1, c41);
-        x = _mm512_set1_ps(a[5]);
-        c50 = _mm512_fmadd_ps(x, b0, c50);
-        c51 = _mm512_fmadd_ps(x, b1, c51);
+#define ROW(i, s0, s1)                                                                                                 \
+    x = _mm512_set1_ps(a[i]);                                                                                          \
+    s0 = _mm512_fmadd_ps(x, b0, s0);                                                                                   \
+    s1 = _mm512_fmadd_ps(x, b1, s1);
+        ROW(0, c00, c01)
+        ROW(1, c10, c11)
+        ROW(2, c20, c21)
+        ROW(3, c30, c31)
+        ROW(4, c40, c41)
+        ROW(5, c50, c51)
+        ROW(6, c60, c61)
+        ROW(7, c70, c71)
+        ROW(8, c80, c81)
+        ROW(9, c90, c91)
+        ROW(10, ca0, ca1)
+        ROW(11, cb0, cb1)
+#undef ROW
     }
-    __m512 rows[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
-    for (int i = 0; i < MR; i++) {
+    __m512 rows[MR12][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51},
+                            {c60, c61}, {c70, c71}, {c80, c81}, {c90, c91}, {ca0, ca1}, {cb0, cb1}};
+    for (int i = 0; i < MR12; i++) {
         float *ci = c + i * ldc;
         if (acc) {
             rows[i][0] = _mm512_add_ps(rows[i][0], _mm512_loadu_ps(ci));
@@ -133,34 +142,111 @@ struct gemm_args {
     int64_t m_step, n_step; /* the C block each task owns */
     int64_t n_tasks_n;
     enum cpu_isa isa;
+    int mr; /* the micro-kernel's rows: MR6 or MR12 */
+    /* B packed once (sgemm_pack) in this ISA's panel width, or NULL: panel (p0, j0) of a KC block
+     * at packed + p0 · n_pad + j0 · kc. */
+    const float *packed;
+    int64_t n_pad;
+    const struct epilogue *epi; /* applied to each block of C once its sum is complete */
+    const struct sgemm_conv *conv; /* B is this image's im2col matrix, packed straight from the image */
 };
 
-/* Ap[(i / MR)·kc·MR + p·MR + i % MR] = alpha · op(A)[i0 + i, p0 + p], rows past mc zero.
+/* Element (p, j) of the virtual im2col matrix. */
+static float conv_at(const struct sgemm_conv *cv, int64_t p, int64_t j)
+{
+    int64_t c = p / (cv->kh * cv->kw), r = p / cv->kw % cv->kh, t = p % cv->kw;
+    int64_t ih = j / cv->out_w * cv->stride_h - cv->pad_h + r * cv->dil_h;
+    int64_t iw = j % cv->out_w * cv->stride_w - cv->pad_w + t * cv->dil_w;
+    return ih < 0 || ih >= cv->in_h || iw < 0 || iw >= cv->in_w ? 0.0f : cv->x[(c * cv->in_h + ih) * cv->in_w + iw];
+}
+
+/* pack_b's layout for rows [p0, p0 + kc) and columns [j0, j0 + nc) of the im2col matrix, read from
+ * the image: each (row, output row) is one run of the input row (contiguous at stride 1), cut
+ * where a panel of nr columns ends. Columns past nc are zero. */
+static void pack_b_conv(float *bp, const struct sgemm_conv *cv, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr)
+{
+    int64_t nc_pad = (nc + nr - 1) / nr * nr;
+    for (int64_t p = p0; p < p0 + kc; p++) {
+        int64_t c = p / (cv->kh * cv->kw), r = p / cv->kw % cv->kh, t = p % cv->kw;
+        const float *xc = cv->x + c * cv->in_h * cv->in_w;
+        float *row = bp + (p - p0) * nr;
+        int64_t off = t * cv->dil_w - cv->pad_w, s = cv->stride_w;
+        /* ow in [lo, hi) reads inside the input row */
+        int64_t lo = off >= 0 ? 0 : (-off + s - 1) / s;
+        int64_t hi = cv->in_w - off <= 0 ? 0 : (cv->in_w - off + s - 1) / s;
+        if (hi > cv->out_w)
+            hi = cv->out_w;
+        if (lo > hi)
+            lo = hi;
+        for (int64_t j = j0; j < j0 + nc_pad;) {
+            int64_t oh = j / cv->out_w, ow = j % cv->out_w;
+            /* a run: to the end of the output row, the panel and the block */
+            int64_t end = j + (cv->out_w - ow), panel_end = j0 + ((j - j0) / nr + 1) * nr;
+            if (end > panel_end)
+                end = panel_end;
+            if (end > j0 + nc)
+                end = j0 + nc;
+            if (j >= j0 + nc) { /* padding columns of the last panel */
+                end = panel_end;
+                float *dst = row + ((j - j0) / nr) * kc * nr + (j - j0) % nr;
+                for (int64_t q = 0; q < end - j; q++)
+                    dst[q] = 0;
+                j = end;
+                continue;
+            }
+            float *dst = row + ((j - j0) / nr) * kc * nr + (j - j0) % nr;
+            int64_t ih = oh * cv->stride_h - cv->pad_h + r * cv->dil_h, n = end - j;
+            if (ih < 0 || ih >= cv->in_h) {
+                for (int64_t q = 0; q < n; q++)
+                    dst[q] = 0;
+            } else {
+                const float *xr = xc + ih * cv->in_w + off;
+                int64_t a = ow < lo ? lo : ow, b = ow + n < hi ? ow + n : hi; /* the part inside the row */
+                if (a > b)
+                    a = b = ow;
+                /* runs are at most nr long: plain loops beat calls to memset and memcpy */
+                for (int64_t o = ow; o < a; o++)
+                    dst[o - ow] = 0;
+                if (s == 1)
+                    memcpy(dst + (a - ow), xr + a, (size_t)(b - a) * sizeof *dst);
+                else
+                    for (int64_t o = a; o < b; o++)
+                        dst[o - ow] = xr[o * s];
+                for (int64_t o = b; o < ow + n; o++)
+                    dst[o - ow] = 0;
+            }
+            j = end;
+        }
+    }
+}
+
+/* Ap[(i / mr)·kc·mr + p·mr + i % mr] = alpha · op(A)[i0 + i, p0 + p], rows past mc zero.
  * Reads follow A's rows (or, transposed, its columns' rows) so they stay sequential. */
 static void pack_a(float *ap, const struct gemm_args *g, int64_t i0, int64_t mc, int64_t p0, int64_t kc)
 {
-    for (int64_t ir = 0; ir < mc; ir += MR, ap += MR * kc) {
-        int64_t h = mc - ir < MR ? mc - ir : MR;
+    int mr = g->mr;
+    for (int64_t ir = 0; ir < mc; ir += mr, ap += mr * kc) {
+        int64_t h = mc - ir < mr ? mc - ir : mr;
         if (!g->trans_a) {
             for (int64_t i = 0; i < h; i++) {
                 const float *row = g->a + (i0 + ir + i) * g->lda + p0;
                 if (g->alpha == 1.0f)
                     for (int64_t p = 0; p < kc; p++)
-                        ap[p * MR + i] = row[p];
+                        ap[p * mr + i] = row[p];
                 else
                     for (int64_t p = 0; p < kc; p++)
-                        ap[p * MR + i] = g->alpha * row[p];
+                        ap[p * mr + i] = g->alpha * row[p];
             }
         } else {
             for (int64_t p = 0; p < kc; p++) {
                 const float *col = g->a + (p0 + p) * g->lda + i0 + ir;
                 for (int64_t i = 0; i < h; i++)
-                    ap[p * MR + i] = g->alpha * col[i];
+                    ap[p * mr + i] = g->alpha * col[i];
             }
         }
-        for (int64_t i = h; i < MR; i++)
+        for (int64_t i = h; i < mr; i++)
             for (int64_t p = 0; p < kc; p++)
-                ap[p * MR + i] = 0;
+                ap[p * mr + i] = 0;
     }
 }
 
@@ -232,19 +318,22 @@ static void packed_task(void *ctx, int index)
     int64_t kc_max = g->k < KC ? g->k : KC;
     int64_t mc_max = m1 - m0 < MC ? m1 - m0 : MC;
     size_t b_size = (size_t)((nc_max + nr - 1) / nr * nr * kc_max),
-           a_size = (size_t)((mc_max + MR - 1) / MR * MR * kc_max);
+           a_size = (size_t)((mc_max + g->mr - 1) / g->mr * g->mr * kc_max);
     float *bp = scratch_floats(SCRATCH_PACK_B, b_size);
     float *ap = scratch_floats(SCRATCH_PACK_A, a_size);
-    float tile[MR * NR_MAX];
+    float tile[MR_MAX * NR_MAX];
     if (!ap || !bp) { /* no room to pack: the plain loop is slow but correct */
         for (int64_t i = m0; i < m1; i++)
             for (int64_t j = n0; j < n1; j++) {
                 float s = 0;
                 for (int64_t p = 0; p < g->k; p++)
                     s += (g->trans_a ? g->a[p * g->lda + i] : g->a[i * g->lda + p]) *
-                         (g->trans_b ? g->b[j * g->ldb + p] : g->b[p * g->ldb + j]);
+                         (g->conv      ? conv_at(g->conv, p, j)
+                          : g->trans_b ? g->b[j * g->ldb + p]
+                                       : g->b[p * g->ldb + j]);
                 g->c[i * g->ldc + j] = g->alpha * s + (g->acc ? g->c[i * g->ldc + j] : 0);
             }
+        epilogue_apply(g->epi, g->c, g->ldc, m0, n0, m1 - m0, n1 - n0);
         return;
     }
     for (int64_t jc = n0; jc < n1; jc += NC) {
@@ -255,7 +344,12 @@ static void packed_task(void *ctx, int index)
             /* Few rows reuse each B panel too little to repay packing it: read whole panels of B in
              * place and pack only the partial last one. */
             int64_t full = nc / nr * nr;
-            if (g->direct_b)
+            int last = pc + kc >= g->k;
+            if (g->packed)
+                ; /* packed at load */
+            else if (g->conv)
+                pack_b_conv(bp, g->conv, pc, kc, jc, nc, nr);
+            else if (g->direct_b)
                 pack_b_edge(bp, g, pc, kc, jc + full, nc - full, nr);
             else
                 pack_b(bp, g, pc, kc, jc, nc, nr);
@@ -265,20 +359,25 @@ static void packed_task(void *ctx, int index)
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int64_t w = nc - jr < nr ? nc - jr : nr;
                     int direct = g->direct_b && jr < full;
-                    const float *bpan = direct ? g->b + pc * g->ldb + jc + jr : g->direct_b ? bp : bp + jr * kc;
+                    const float *bpan = g->packed ? g->packed + pc * g->n_pad + (jc + jr) * kc
+                                        : direct  ? g->b + pc * g->ldb + jc + jr
+                                        : g->direct_b ? bp
+                                                      : bp + jr * kc;
                     int64_t ldb_k = direct ? g->ldb : nr;
-                    for (int64_t ir = 0; ir < mc; ir += MR) {
-                        int64_t h = mc - ir < MR ? mc - ir : MR;
+                    for (int64_t ir = 0; ir < mc; ir += g->mr) {
+                        int64_t h = mc - ir < g->mr ? mc - ir : g->mr;
                         float *cij = g->c + (ic + ir) * g->ldc + jc + jr;
                         const float *apan = ap + ir * kc;
-                        if (h == MR && w == nr) {
+                        if (h == g->mr && w == nr) {
                             micro(kc, apan, bpan, ldb_k, cij, g->ldc, acc);
-                            continue;
+                        } else {
+                            micro(kc, apan, bpan, ldb_k, tile, nr, 0);
+                            for (int64_t i = 0; i < h; i++)
+                                for (int64_t j = 0; j < w; j++)
+                                    cij[i * g->ldc + j] = (acc ? cij[i * g->ldc + j] : 0) + tile[i * nr + j];
                         }
-                        micro(kc, apan, bpan, ldb_k, tile, nr, 0);
-                        for (int64_t i = 0; i < h; i++)
-                            for (int64_t j = 0; j < w; j++)
-                                cij[i * g->ldc + j] = (acc ? cij[i * g->ldc + j] : 0) + tile[i * nr + j];
+                        if (last)
+                            epilogue_apply(g->epi, g->c, g->ldc, ic + ir, jc + jr, h, w);
                     }
                 }
             }
@@ -520,8 +619,158 @@ static void block_dots_task(void *ctx, int index)
     if (j0 >= j1)
         return;
     (g->isa >= CPU_ISA_AVX512 ? block_dots_avx512 : block_dots_avx2)(g, j0, j1);
+    epilogue_apply(g->epi, g->c, g->ldc, 0, j0, g->m, j1 - j0);
 }
 #endif
+
+/* ---- few rows times B packed at load: every panel streamed once, all rows' sums in registers ---- */
+
+static void gemv_packed_generic(const struct gemm_args *g, int64_t j0, int64_t j1)
+{
+    const int nr = 16;
+    for (int64_t jr = j0; jr < j1; jr += nr) {
+        int64_t w = j1 - jr < nr ? j1 - jr : nr;
+        for (int64_t i = 0; i < g->m; i++) {
+            float s[16] = {0};
+            for (int64_t pc = 0; pc < g->k; pc += KC) {
+                int64_t kc = g->k - pc < KC ? g->k - pc : KC;
+                const float *b = g->packed + pc * g->n_pad + jr * kc, *a = g->a + i * g->lda + pc;
+                for (int64_t p = 0; p < kc; p++)
+                    for (int j = 0; j < nr; j++)
+                        s[j] += a[p] * b[p * nr + j];
+            }
+            float *c = g->c + i * g->ldc + jr;
+            for (int64_t j = 0; j < w; j++)
+                c[j] = g->alpha * s[j] + (g->acc ? c[j] : 0);
+        }
+    }
+}
+
+#if HAVE_X86
+/* h (1 to 4, a constant once inlined) rows by one 32-column panel; two sets of sums over alternate k
+ * so even one row keeps four FMA chains in flight. */
+__attribute__((target("avx512f,avx2,fma"), always_inline)) static inline void
+gemv_panel_avx512(const struct gemm_args *g, int64_t jr, const int h)
+{
+    __m512 s[2][4][2];
+    for (int u = 0; u < 2; u++)
+        for (int r = 0; r < 4; r++)
+            s[u][r][0] = s[u][r][1] = _mm512_setzero_ps();
+    for (int64_t pc = 0; pc < g->k; pc += KC) {
+        int64_t kc = g->k - pc < KC ? g->k - pc : KC, p = 0;
+        const float *b = g->packed + pc * g->n_pad + jr * kc, *a = g->a + pc;
+        for (; p + 2 <= kc; p += 2, b += 64)
+            for (int u = 0; u < 2; u++) {
+                __m512 b0 = _mm512_loadu_ps(b + 32 * u), b1 = _mm512_loadu_ps(b + 32 * u + 16);
+                for (int r = 0; r < h; r++) {
+                    __m512 x = _mm512_set1_ps(a[r * g->lda + p + u]);
+                    s[u][r][0] = _mm512_fmadd_ps(x, b0, s[u][r][0]);
+                    s[u][r][1] = _mm512_fmadd_ps(x, b1, s[u][r][1]);
+                }
+            }
+        if (p < kc) {
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+            for (int r = 0; r < h; r++) {
+                __m512 x = _mm512_set1_ps(a[r * g->lda + p]);
+                s[0][r][0] = _mm512_fmadd_ps(x, b0, s[0][r][0]);
+                s[0][r][1] = _mm512_fmadd_ps(x, b1, s[0][r][1]);
+            }
+        }
+    }
+    int64_t w = g->n - jr < 32 ? g->n - jr : 32;
+    __mmask16 m0 = w >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << w) - 1);
+    __mmask16 m1 = w >= 32 ? (__mmask16)0xffff : w <= 16 ? 0 : (__mmask16)((1u << (w - 16)) - 1);
+    __m512 al = _mm512_set1_ps(g->alpha);
+    for (int r = 0; r < h; r++) {
+        float *c = g->c + r * g->ldc + jr;
+        __m512 v0 = _mm512_mul_ps(al, _mm512_add_ps(s[0][r][0], s[1][r][0]));
+        __m512 v1 = _mm512_mul_ps(al, _mm512_add_ps(s[0][r][1], s[1][r][1]));
+        if (g->acc) {
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, c));
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, c + 16));
+        }
+        _mm512_mask_storeu_ps(c, m0, v0);
+        _mm512_mask_storeu_ps(c + 16, m1, v1);
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static void gemv_packed_avx512(const struct gemm_args *g, int64_t j0,
+                                                                           int64_t j1)
+{
+    for (int64_t jr = j0; jr < j1; jr += 32)
+        switch (g->m) {
+        case 1: gemv_panel_avx512(g, jr, 1); break;
+        case 2: gemv_panel_avx512(g, jr, 2); break;
+        case 3: gemv_panel_avx512(g, jr, 3); break;
+        default: gemv_panel_avx512(g, jr, 4); break;
+        }
+}
+
+__attribute__((target("avx2,fma"), always_inline)) static inline void gemv_panel_avx2(const struct gemm_args *g,
+                                                                                     int64_t jr, const int h)
+{
+    __m256 s[2][4][2];
+    for (int u = 0; u < 2; u++)
+        for (int r = 0; r < 4; r++)
+            s[u][r][0] = s[u][r][1] = _mm256_setzero_ps();
+    for (int64_t pc = 0; pc < g->k; pc += KC) {
+        int64_t kc = g->k - pc < KC ? g->k - pc : KC, p = 0;
+        const float *b = g->packed + pc * g->n_pad + jr * kc, *a = g->a + pc;
+        for (; p + 2 <= kc; p += 2, b += 32)
+            for (int u = 0; u < 2; u++) {
+                __m256 b0 = _mm256_loadu_ps(b + 16 * u), b1 = _mm256_loadu_ps(b + 16 * u + 8);
+                for (int r = 0; r < h; r++) {
+                    __m256 x = _mm256_broadcast_ss(a + r * g->lda + p + u);
+                    s[u][r][0] = _mm256_fmadd_ps(x, b0, s[u][r][0]);
+                    s[u][r][1] = _mm256_fmadd_ps(x, b1, s[u][r][1]);
+                }
+            }
+        if (p < kc) {
+            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            for (int r = 0; r < h; r++) {
+                __m256 x = _mm256_broadcast_ss(a + r * g->lda + p);
+                s[0][r][0] = _mm256_fmadd_ps(x, b0, s[0][r][0]);
+                s[0][r][1] = _mm256_fmadd_ps(x, b1, s[0][r][1]);
+            }
+        }
+    }
+    int64_t w = g->n - jr < 16 ? g->n - jr : 16;
+    __m256 al = _mm256_set1_ps(g->alpha);
+    for (int r = 0; r < h; r++) {
+        float out[16], *c = g->c + r * g->ldc + jr;
+        _mm256_storeu_ps(out, _mm256_mul_ps(al, _mm256_add_ps(s[0][r][0], s[1][r][0])));
+        _mm256_storeu_ps(out + 8, _mm256_mul_ps(al, _mm256_add_ps(s[0][r][1], s[1][r][1])));
+        for (int64_t j = 0; j < w; j++)
+            c[j] = out[j] + (g->acc ? c[j] : 0);
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void gemv_packed_avx2(const struct gemm_args *g, int64_t j0, int64_t j1)
+{
+    for (int64_t jr = j0; jr < j1; jr += 16)
+        switch (g->m) {
+        case 1: gemv_panel_avx2(g, jr, 1); break;
+        case 2: gemv_panel_avx2(g, jr, 2); break;
+        case 3: gemv_panel_avx2(g, jr, 3); break;
+        default: gemv_panel_avx2(g, jr, 4); break;
+        }
+}
+#endif
+
+static void gemv_packed(const struct gemm_args *g, int64_t j0, int64_t j1)
+{
+#if HAVE_X86
+    if (g->isa == CPU_ISA_AVX512) {
+        gemv_packed_avx512(g, j0, j1);
+        return;
+    }
+    if (g->isa == CPU_ISA_AVX2) {
+        gemv_packed_avx2(g, j0, j1);
+        return;
+    }
+#endif
+    gemv_packed_generic(g, j0, j1);
+}
 
 static void small_task(void *ctx, int index)
 {
@@ -530,18 +779,86 @@ static void small_task(void *ctx, int index)
     int64_t j0 = index * s->n_step, j1 = j0 + s->n_step < g->n ? j0 + s->n_step : g->n;
     if (j0 >= j1)
         return;
+    if (g->packed)
+        gemv_packed(g, j0, j1);
 #if HAVE_X86
-    if (g->isa >= CPU_ISA_AVX2) {
+    else if (g->isa >= CPU_ISA_AVX2)
         (g->trans_b ? small_dots_avx2 : small_rows_avx2)(g, j0, j1);
-        return;
-    }
 #endif
-    (g->trans_b ? small_dots_generic : small_rows_generic)(g, j0, j1);
+    else
+        (g->trans_b ? small_dots_generic : small_rows_generic)(g, j0, j1);
+    epilogue_apply(g->epi, g->c, g->ldc, 0, j0, g->m, j1 - j0);
+}
+
+static int nr_for(enum cpu_isa isa)
+{
+    return isa == CPU_ISA_AVX512 ? 32 : 16;
+}
+
+size_t sgemm_pack_bytes(int64_t k, int64_t n)
+{
+    int nr = nr_for(cpu_isa());
+    return (size_t)(k * ((n + nr - 1) / nr * nr)) * sizeof(float);
+}
+
+int sgemm_pack(struct sgemm_packed *p, int trans_b, int64_t k, int64_t n, const float *b, int64_t ldb)
+{
+    int nr = nr_for(cpu_isa());
+    int64_t n_pad = (n + nr - 1) / nr * nr;
+    *p = (struct sgemm_packed){.nr = nr, .k = k, .n = n, .n_pad = n_pad};
+    if (k <= 0 || n <= 0)
+        return 0;
+    p->data = aligned_alloc(64, ((size_t)(k * n_pad) * sizeof(float) + 63) / 64 * 64);
+    if (!p->data)
+        return -1;
+    for (int64_t pc = 0; pc < k; pc += KC) {
+        int64_t kc = k - pc < KC ? k - pc : KC;
+        for (int64_t jr = 0; jr < n_pad; jr += nr) {
+            float *panel = p->data + pc * n_pad + jr * kc;
+            /* read B along its rows: down k when transposed, across the panel otherwise */
+            if (trans_b) /* in 64-row strips, so the strip of the panel being written stays in L1 */
+                for (int64_t q0 = 0; q0 < kc; q0 += 64) {
+                    int64_t q1 = q0 + 64 < kc ? q0 + 64 : kc;
+                    for (int64_t j = 0; j < nr; j++) {
+                        float *dst = panel + q0 * nr + j;
+                        const float *src = b + (jr + j) * ldb + pc + q0;
+                        for (int64_t q = 0; q < q1 - q0; q++)
+                            dst[q * nr] = jr + j < n ? src[q] : 0;
+                    }
+                }
+            else
+                for (int64_t q = 0; q < kc; q++) {
+                    const float *src = b + (pc + q) * ldb + jr;
+                    int64_t w = n - jr < nr ? n - jr : nr;
+                    memcpy(panel + q * nr, src, (size_t)w * sizeof *panel);
+                    for (int64_t j = w; j < nr; j++)
+                        panel[q * nr + j] = 0;
+                }
+        }
+    }
+    return 0;
+}
+
+void sgemm_packed_free(struct sgemm_packed *p)
+{
+    free(p->data);
+    p->data = NULL;
 }
 
 void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
            const float *b, int64_t ldb, float beta, float *c, int64_t ldc)
 {
+    struct sgemm_job job = {.trans_a = trans_a, .trans_b = trans_b, .m = m, .n = n, .k = k, .alpha = alpha, .a = a,
+                            .lda = lda, .b = b, .ldb = ldb, .beta = beta, .c = c, .ldc = ldc};
+    sgemm_run(&job);
+}
+
+void sgemm_run(const struct sgemm_job *job)
+{
+    int trans_a = job->trans_a, trans_b = job->trans_b;
+    int64_t m = job->m, n = job->n, k = job->k, lda = job->lda, ldb = job->ldb, ldc = job->ldc;
+    float alpha = job->alpha, beta = job->beta, *c = job->c;
+    const float *a = job->a, *b = job->b;
     if (m <= 0 || n <= 0)
         return;
     if (beta != 0 && beta != 1)
@@ -552,6 +869,7 @@ void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alph
         if (beta == 0)
             for (int64_t i = 0; i < m; i++)
                 memset(c + i * ldc, 0, (size_t)n * sizeof *c);
+        epilogue_apply(job->epi, c, ldc, 0, 0, m, n);
         return;
     }
     struct gemm_args g = {
@@ -569,10 +887,19 @@ void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alph
         .c = c,
         .acc = beta != 0,
         .isa = cpu_isa(),
+        .epi = epilogue_active(job->epi) ? job->epi : NULL,
+        .conv = job->conv_b,
     };
+    const struct sgemm_packed *pk = job->packed_b;
+    if (pk && pk->data && pk->nr == nr_for(g.isa) && pk->k == k && pk->n == n) {
+        g.packed = pk->data;
+        g.n_pad = pk->n_pad;
+    }
     double flops = (double)m * (double)n * (double)k;
-    int threads = flops < PARALLEL_MIN_FLOPS ? 1 : pool_threads();
-    if (m <= 4 && !trans_a) {
+    /* a GEMV over packed weights is bound by reading them: a megabyte is worth a second core */
+    int threads = flops < PARALLEL_MIN_FLOPS && !(g.packed && m <= 4 && n * k >= GEMV_PARALLEL_MIN) ? 1
+                                                                                                    : pool_threads();
+    if (m <= 4 && !trans_a && !g.conv) {
         /* Serving batches: packing would cost as much as the product. */
         int64_t chunks = (n + 31) / 32;
         int tasks = chunks < threads ? (int)chunks : threads;
@@ -581,7 +908,7 @@ void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alph
         return;
     }
 #if HAVE_X86
-    if (trans_b && !trans_a && m <= DIRECT_B_MAX_ROWS && g.isa >= CPU_ISA_AVX2) {
+    if (!g.packed && !g.conv && trans_b && !trans_a && m <= DIRECT_B_MAX_ROWS && g.isa >= CPU_ISA_AVX2) {
         int64_t chunks = (n + 15) / 16;
         int tasks = chunks < threads ? (int)chunks : threads;
         struct small_args s = {.g = &g, .n_step = (chunks + tasks - 1) / tasks * 16};
@@ -590,7 +917,8 @@ void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alph
     }
 #endif
     /* One C block per thread: split the wider side, in whole micro-tiles. */
-    int64_t n_tiles = (n + NR_MAX - 1) / NR_MAX, m_tiles = (m + MR - 1) / MR;
+    g.mr = g.isa == CPU_ISA_AVX512 ? MR12 : MR6;
+    int64_t n_tiles = (n + NR_MAX - 1) / NR_MAX, m_tiles = (m + g.mr - 1) / g.mr;
     int64_t tn = 1, tm = 1;
     if (threads > 1) {
         if (n_tiles >= threads)
@@ -600,9 +928,11 @@ void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alph
         else
             tn = n_tiles;
     }
-    g.direct_b = !trans_b && m <= DIRECT_B_MAX_ROWS;
+    /* B read in place: few rows reuse a packed panel too little to repay packing it, and a short k
+     * (a 1x1 convolution's channels) keeps an unpacked panel's rows in L1 across the row tiles. */
+    g.direct_b = !g.packed && !g.conv && !trans_b && (m <= DIRECT_B_MAX_ROWS || k <= DIRECT_B_MAX_K);
     g.n_tasks_n = tn;
     g.n_step = (n_tiles + tn - 1) / tn * NR_MAX;
-    g.m_step = (m_tiles + tm - 1) / tm * MR;
+    g.m_step = (m_tiles + tm - 1) / tm * g.mr;
     pool_run(packed_task, &g, (int)(tn * tm));
 }

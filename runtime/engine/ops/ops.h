@@ -23,6 +23,19 @@ struct op_cache {
     void (*free)(struct op_cache *self);
 };
 
+/* Work the planner folded into a MatMul, Gemm or Conv from the nodes after it
+ * (engine_fuse.h): y = act(product + bias + residual). Only backend kernels
+ * see it; one that cannot apply it declines, and the engine then runs the
+ * reference and the folded nodes as they are. */
+enum op_act { OP_ACT_NONE, OP_ACT_RELU, OP_ACT_LEAKY_RELU, OP_ACT_SIGMOID, OP_ACT_GELU, OP_ACT_CLIP };
+struct op_fused {
+    const struct tensor *bias;     /* MatMul/Gemm: n values along the last axis; Conv: one per channel */
+    const struct tensor *residual; /* the output's shape, added element by element */
+    enum op_act act;
+    float alpha;  /* LeakyRelu's slope */
+    float lo, hi; /* Clip's bounds */
+};
+
 struct op_call {
     const Onnx__NodeProto *node;
     const struct tensor *const *inputs; /* NULL entries for omitted optional inputs */
@@ -37,6 +50,7 @@ struct op_call {
     /* Bit j: input j is one of the model's initializers, the same bytes on every run
      * (so what a kernel derives from it may be cached). 0 outside the engine. */
     uint64_t constant_inputs;
+    const struct op_fused *fused; /* NULL unless the planner fused nodes into this one */
 };
 
 typedef int (*op_run_fn)(const struct op_call *call);

@@ -13,7 +13,10 @@
 #include "runtime/engine/backends/threadpool.h"
 #include "runtime/engine/engine.h"
 
+#include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #define MAX_ATTRS 8
 
@@ -84,6 +87,37 @@ static struct tensor random_tensor(struct arena *ar, int rank, const int64_t *di
 
 static int checks, fast_runs;
 static const struct engine_backend *under_test = &backend_cpu_opt;
+/* Set by the tests of fused epilogues and of weights packed at load (prepare, input 1 constant). */
+static const struct op_fused *fused_under_test;
+static uint64_t prepack_under_test; /* the constant inputs (bit j: input j) prepare packs at load */
+
+/* The reference's output with what fused folds in, computed in double: act(y + bias + residual). */
+static void apply_fused_reference(const char *op, struct tensor *y, const struct op_fused *f)
+{
+    float *d = y->data;
+    int64_t n = tensor_element_count(y), inner = 1, axis_len = y->dims[y->rank - 1];
+    if (!strcmp(op, "Conv")) {
+        axis_len = y->dims[1];
+        for (int i = 2; i < y->rank; i++)
+            inner *= y->dims[i];
+    }
+    for (int64_t i = 0; i < n; i++) {
+        double v = d[i];
+        if (f->bias)
+            v += ((const float *)f->bias->data)[(i / inner) % axis_len];
+        if (f->residual)
+            v += ((const float *)f->residual->data)[i];
+        switch (f->act) {
+        case OP_ACT_RELU: v = v > 0 ? v : 0; break;
+        case OP_ACT_LEAKY_RELU: v = v < 0 ? f->alpha * v : v; break;
+        case OP_ACT_SIGMOID: v = 1 / (1 + exp(-v)); break;
+        case OP_ACT_GELU: v = 0.5 * v * (1 + erf(v / sqrt(2.0))); break;
+        case OP_ACT_CLIP: v = v < f->lo ? f->lo : v > f->hi ? f->hi : v; break;
+        case OP_ACT_NONE: break;
+        }
+        d[i] = (float)v;
+    }
+}
 
 /* Runs node on the reference and on the backend at every ISA level; returns
  * a description of the first mismatch or NULL. expect_fast: the backend must
@@ -120,12 +154,30 @@ static const char *compare(struct node_spec *s, struct tensor *in, int n_in, int
         arena_release(&ar);
         return why;
     }
+    if (fused_under_test)
+        apply_fused_reference(s->op, &want, fused_under_test);
     why[0] = 0;
     for (int isa = CPU_ISA_GENERIC; isa <= (int)cpu_isa_detected() && !why[0]; isa++) {
         cpu_isa_limit((enum cpu_isa)isa);
         struct tensor got = {0};
         call.outputs = &got;
+        /* Packed at load for this ISA's micro-kernel, as the engine does, into a fresh cache. */
+        _Atomic(struct op_cache *) cache = NULL;
+        if (prepack_under_test) {
+            under_test->prepare(&info, &cache);
+            if (!atomic_load(&cache)) {
+                snprintf(why, sizeof why, "%s [%s]: nothing packed at load", s->op, cpu_isa_name(isa));
+                break;
+            }
+            call.cache = &cache;
+            call.constant_inputs = prepack_under_test;
+        }
+        call.fused = fused_under_test;
         rc = fast(&call);
+        if (atomic_load(&cache))
+            atomic_load(&cache)->free(atomic_load(&cache));
+        call.cache = NULL;
+        call.constant_inputs = 0;
         if (rc == BACKEND_DECLINE) {
             if (expect_fast)
                 snprintf(why, sizeof why, "%s: declined", s->op);
@@ -416,6 +468,28 @@ TEST(integer_matmul_matches_reference)
                                     in[3], scalar_of(TENSOR_FLOAT, 0.37), scalar_of(ty, ty == TENSOR_INT8 ? 3 : 128)};
             CHECK_SAME(&q, qin, 8);
         }
+    /* B minus its zero point within int8 (int8 B without one, uint8 B at 128): the VNNI path where the
+     * CPU has it, with k not a multiple of four and n not of 64. */
+    static const int64_t vnni[][3] = {{1, 768, 768}, {5, 13, 70}, {4, 64, 64}, {7, 3, 17}, {130, 101, 129}};
+    for (size_t i = 0; i < sizeof vnni / sizeof vnni[0]; i++)
+        for (int types = 0; types < 4; types++) {
+            enum tensor_type ta = types & 1 ? TENSOR_INT8 : TENSOR_UINT8, tb = types & 2 ? TENSOR_INT8 : TENSOR_UINT8;
+            int64_t m = vnni[i][0], k = vnni[i][1], n = vnni[i][2];
+            struct node_spec s = {.op = "MatMulInteger"};
+            struct tensor in[4] = {Q8(ta, m, k), Q8(tb, k, n), scalar_of(ta, ta == TENSOR_INT8 ? -7 : 100),
+                                   scalar_of(tb, tb == TENSOR_INT8 ? 0 : 128)};
+            CHECK_SAME(&s, in, 4);
+            struct node_spec q = {.op = "QLinearMatMul"};
+            struct tensor qin[8] = {in[0], scalar_of(TENSOR_FLOAT, 0.02), in[2], in[1], scalar_of(TENSOR_FLOAT, 0.01),
+                                    in[3], scalar_of(TENSOR_FLOAT, 0.5), scalar_of(TENSOR_UINT8, 128)};
+            CHECK_SAME(&q, qin, 8);
+            /* B (and its zero point) packed at load, as the engine does for initializers */
+            prepack_under_test = 2;
+            CHECK_SAME(&s, in, 4);
+            prepack_under_test = 8;
+            CHECK_SAME(&q, qin, 8);
+            prepack_under_test = 0;
+        }
     struct node_spec s = {.op = "MatMulInteger"};
     struct tensor folded[2] = {Q8(TENSOR_UINT8, 2, 3, 17), Q8(TENSOR_INT8, 17, 33)}; /* leading dims fold into rows */
     CHECK_SAME(&s, folded, 2);
@@ -448,6 +522,119 @@ TEST(depthwise_conv_matches_reference)
                                cases[i].bias ? T(c) : NONE};
         CHECK_SAME(&s, in, cases[i].bias ? 3 : 2);
     }
+}
+
+/* MatMul and Gemm with B packed at load: odd sizes, one to four rows (the GEMV path), K past one
+ * KC block, transposed B, alpha/beta and Gemm's own bias. */
+TEST(prepacked_weights_match_reference)
+{
+    static const int64_t shapes[][3] = {{1, 784, 2048}, {1, 7, 5},    {2, 300, 33},  {3, 65, 129},
+                                        {4, 513, 100},  {5, 100, 47}, {37, 257, 70}, {130, 260, 150}};
+    prepack_under_test = 2;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        int64_t m = shapes[i][0], k = shapes[i][1], n = shapes[i][2];
+        struct node_spec s = {.op = "MatMul"};
+        struct tensor in[2] = {T(m, k), T(k, n)};
+        CHECK_SAME(&s, in, 2);
+        struct tensor folded[2] = {T(2, m, k), T(k, n)};
+        CHECK_SAME(&s, folded, 2);
+        for (int tb = 0; tb < 2; tb++) {
+            struct node_spec g = {.op = "Gemm"};
+            attr_int(&g, "transB", tb);
+            attr_float(&g, "alpha", 0.5f);
+            attr_float(&g, "beta", 2.0f);
+            struct tensor gin[3] = {T(m, k), tb ? T(n, k) : T(k, n), T(n)};
+            CHECK_SAME(&g, gin, 3);
+            struct node_spec ta = {.op = "Gemm"};
+            attr_int(&ta, "transA", 1);
+            attr_int(&ta, "transB", tb);
+            struct tensor tin[2] = {T(k, m), tb ? T(n, k) : T(k, n)};
+            CHECK_SAME(&ta, tin, 2);
+        }
+    }
+    prepack_under_test = 0;
+}
+
+/* A weight whose packed copy would pass the pack budget (pack_budget.h) is not copied at load: the
+ * kernel reads it where it lies, with the same answers. */
+TEST(weights_past_the_pack_budget_stay_in_place)
+{
+    struct node_spec s = {.op = "MatMul"};
+    struct tensor in[2] = {T(2, 2100), T(2100, 2100)}; /* 17.6 MB > PACK_MAX_BYTES */
+    const struct tensor *args[2] = {&in[0], &in[1]};
+    Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
+    node.op_type = "MatMul";
+    struct backend_node info = {.node = &node, .inputs = args, .n_inputs = 2};
+    _Atomic(struct op_cache *) cache = NULL;
+    backend_cpu_opt.prepare(&info, &cache);
+    CHECK(atomic_load(&cache) == NULL);
+    CHECK_SAME(&s, in, 2);
+}
+
+/* Bias, residual and every activation folded into MatMul, Gemm and Conv (GEMM, 1x1, depthwise),
+ * with and without weights packed at load. */
+TEST(fused_epilogues_match_reference)
+{
+    static const struct op_fused acts[] = {
+        {.act = OP_ACT_NONE},    {.act = OP_ACT_RELU}, {.act = OP_ACT_LEAKY_RELU, .alpha = 0.1f},
+        {.act = OP_ACT_SIGMOID}, {.act = OP_ACT_GELU}, {.act = OP_ACT_CLIP, .lo = -0.5f, .hi = 0.75f},
+    };
+    static const int64_t shapes[][3] = {{1, 300, 77}, {3, 33, 20}, {17, 64, 45}, {64, 70, 130}};
+    for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++)
+        for (int parts = 0; parts < 4; parts++) {
+            struct op_fused f = acts[a];
+            for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+                int64_t m = shapes[i][0], k = shapes[i][1], n = shapes[i][2];
+                struct tensor bias = T(n), res = T(m, n);
+                f.bias = parts & 1 ? &bias : NULL;
+                f.residual = parts & 2 ? &res : NULL;
+                fused_under_test = &f;
+                for (int pre = 0; pre < 2; pre++) {
+                    prepack_under_test = pre ? 2 : 0;
+                    struct node_spec s = {.op = "MatMul"};
+                    struct tensor in[2] = {T(m, k), T(k, n)};
+                    CHECK_SAME(&s, in, 2);
+                    struct node_spec g = {.op = "Gemm"};
+                    attr_int(&g, "transB", 1);
+                    struct tensor gin[3] = {T(m, k), T(n, k), T(1, n)};
+                    CHECK_SAME(&g, gin, 3);
+                }
+                prepack_under_test = 0;
+            }
+            struct {
+                int64_t x[4], w[4], group, pads[4];
+            } convs[] = {
+                {{1, 16, 14, 13}, {24, 16, 3, 3}, 1, {1, 1, 1, 1}}, /* im2col GEMM */
+                {{2, 8, 9, 7}, {12, 8, 1, 1}, 1, {0, 0, 0, 0}},     /* 1x1: direct GEMM */
+                {{2, 12, 11, 10}, {12, 1, 3, 3}, 12, {1, 1, 1, 1}}, /* depthwise */
+            };
+            for (size_t c = 0; c < sizeof convs / sizeof convs[0]; c++) {
+                struct node_spec s = {.op = "Conv"};
+                attr_int(&s, "group", convs[c].group);
+                attr_ints(&s, "pads", convs[c].pads, 4);
+                int64_t out_c = convs[c].w[0];
+                struct tensor cbias = T(out_c, 1, 1),
+                              cres = T(convs[c].x[0], out_c, convs[c].x[2] + convs[c].pads[0] + convs[c].pads[2] -
+                                                                 convs[c].w[2] + 1,
+                                       convs[c].x[3] + convs[c].pads[1] + convs[c].pads[3] - convs[c].w[3] + 1);
+                f.bias = parts & 1 ? &cbias : NULL;
+                f.residual = parts & 2 ? &cres : NULL;
+                fused_under_test = &f;
+                struct tensor in[3] = {random_tensor(&inputs_arena, 4, convs[c].x, 1.0f),
+                                       random_tensor(&inputs_arena, 4, convs[c].w, 1.0f), T(out_c)};
+                CHECK_SAME(&s, in, 3);
+                CHECK_SAME(&s, in, 2); /* no bias of its own */
+            }
+        }
+    fused_under_test = NULL;
+    /* A residual whose shape is not the output's is declined (the engine then runs the nodes). */
+    struct tensor wrong = T(3, 5);
+    struct op_fused bad = {.residual = &wrong};
+    fused_under_test = &bad;
+    struct node_spec s = {.op = "MatMul"};
+    struct tensor in[2] = {T(3, 4), T(4, 6)};
+    CHECK(compare(&s, in, 2, 0) == NULL);
+    fused_under_test = NULL;
 }
 
 TEST(non_float_inputs_are_not_claimed)
@@ -537,6 +724,9 @@ int main(void)
     RUN(max_pool_matches_reference);
     RUN(integer_matmul_matches_reference);
     RUN(depthwise_conv_matches_reference);
+    RUN(prepacked_weights_match_reference);
+    RUN(weights_past_the_pack_budget_stay_in_place);
+    RUN(fused_epilogues_match_reference);
     cuda_matches_reference();
     printf("# %d values compared over %d backend runs, vector paths up to %s, %d threads\n", checks, fast_runs,
            cpu_isa_name(cpu_isa_detected()), pool_threads());

@@ -4,8 +4,10 @@
 #include "common/arena.h"
 #include "common/err.h"
 #include "onnx.pb-c.h"
+#include "runtime/engine/backends/backend.h"
 #include "runtime/engine/engine.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 /* Builds a one-node model in memory: out = OP(a, b), both inputs fed. */
@@ -639,6 +641,230 @@ TEST(integer_matmul_weights_packed_once_stay_exact)
     engine_model_free(m);
 }
 
+/* ---- fusion: a multi-node graph run fused (backend "auto") and node by node ("cpu-ref") ---- */
+
+struct gnode {
+    const char *op;
+    const char *in[3];
+    int n_in;
+    const char *out;
+    int64_t pads; /* Conv: the same pad on every side (0: none) */
+};
+
+struct ginit {
+    const char *name;
+    int rank;
+    int64_t dims[4];
+    float *data;
+};
+
+/* One float input x of the given shape, one output y, opset 13. */
+static size_t pack_graph(uint8_t **out, const struct gnode *gn, int n_nodes, const struct ginit *gi, int n_inits,
+                         int rank, const int64_t *dims)
+{
+    Onnx__TensorShapeProto__Dimension d[4], *pd[4];
+    for (int i = 0; i < rank; i++) {
+        onnx__tensor_shape_proto__dimension__init(&d[i]);
+        d[i].value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        d[i].dim_value = dims[i];
+        pd[i] = &d[i];
+    }
+    Onnx__TensorShapeProto shape = ONNX__TENSOR_SHAPE_PROTO__INIT;
+    shape.n_dim = (size_t)rank;
+    shape.dim = pd;
+    Onnx__TypeProto__Tensor tt = ONNX__TYPE_PROTO__TENSOR__INIT, to = ONNX__TYPE_PROTO__TENSOR__INIT;
+    tt.has_elem_type = to.has_elem_type = 1;
+    tt.elem_type = to.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tt.shape = &shape;
+    Onnx__TypeProto yt = ONNX__TYPE_PROTO__INIT, yo = ONNX__TYPE_PROTO__INIT;
+    yt.value_case = yo.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    yt.tensor_type = &tt;
+    yo.tensor_type = &to;
+    Onnx__ValueInfoProto vx = ONNX__VALUE_INFO_PROTO__INIT, vy = ONNX__VALUE_INFO_PROTO__INIT;
+    vx.name = "x";
+    vx.type = &yt;
+    vy.name = "y";
+    vy.type = &yo;
+    Onnx__NodeProto nodes[16], *pn[16];
+    Onnx__AttributeProto pads[16], *pa[16];
+    int64_t pad_values[4];
+    for (int i = 0; i < n_nodes; i++) {
+        onnx__node_proto__init(&nodes[i]);
+        nodes[i].op_type = (char *)gn[i].op;
+        nodes[i].n_input = (size_t)gn[i].n_in;
+        nodes[i].input = (char **)gn[i].in;
+        nodes[i].n_output = 1;
+        nodes[i].output = (char **)&gn[i].out;
+        if (gn[i].pads) {
+            for (int k = 0; k < 4; k++)
+                pad_values[k] = gn[i].pads;
+            onnx__attribute_proto__init(&pads[i]);
+            pads[i].name = "pads";
+            pads[i].has_type = 1;
+            pads[i].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+            pads[i].n_ints = 4;
+            pads[i].ints = pad_values;
+            pa[i] = &pads[i];
+            nodes[i].n_attribute = 1;
+            nodes[i].attribute = &pa[i];
+        }
+        pn[i] = &nodes[i];
+    }
+    Onnx__TensorProto inits[16], *pi[16];
+    for (int i = 0; i < n_inits; i++) {
+        onnx__tensor_proto__init(&inits[i]);
+        inits[i].name = (char *)gi[i].name;
+        inits[i].has_data_type = 1;
+        inits[i].data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+        inits[i].n_dims = (size_t)gi[i].rank;
+        inits[i].dims = (int64_t *)gi[i].dims;
+        int64_t count = 1;
+        for (int k = 0; k < gi[i].rank; k++)
+            count *= gi[i].dims[k];
+        inits[i].has_raw_data = 1;
+        inits[i].raw_data.len = (size_t)count * sizeof(float);
+        inits[i].raw_data.data = (uint8_t *)gi[i].data;
+        pi[i] = &inits[i];
+    }
+    Onnx__ValueInfoProto *ins[] = {&vx}, *outs[] = {&vy};
+    Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
+    graph.name = "fused";
+    graph.n_node = (size_t)n_nodes;
+    graph.node = pn;
+    graph.n_input = 1;
+    graph.input = ins;
+    graph.n_output = 1;
+    graph.output = outs;
+    graph.n_initializer = (size_t)n_inits;
+    graph.initializer = pi;
+    Onnx__OperatorSetIdProto op = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsets[] = {&op};
+    op.has_version = 1;
+    op.version = 13;
+    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
+    model.has_ir_version = 1;
+    model.ir_version = 8;
+    model.n_opset_import = 1;
+    model.opset_import = opsets;
+    model.graph = &graph;
+    size_t len = onnx__model_proto__get_packed_size(&model);
+    *out = malloc(len);
+    onnx__model_proto__pack(&model, *out);
+    return len;
+}
+
+static unsigned long all_runs(void)
+{
+    unsigned long n = backend_runs(-1);
+    for (int i = 0; i < backend_count(); i++)
+        n += backend_runs(i);
+    return n;
+}
+
+static float *filled(float *v, int64_t n, float scale, int seed)
+{
+    for (int64_t i = 0; i < n; i++)
+        v[i] = scale * (float)sin((double)(i * 7 + seed) * 0.37);
+    return v;
+}
+
+/* Loads the graph twice (reference kernels only, then the default backends with fusion), runs both
+ * on x, compares (rtol 1e-4) and returns the number of kernel calls of the fused run. */
+static unsigned long fused_agrees(const struct gnode *gn, int n_nodes, const struct ginit *gi, int n_inits, int rank,
+                                  const int64_t *dims, float *x, int *agree)
+{
+    uint8_t *bytes;
+    size_t len = pack_graph(&bytes, gn, n_nodes, gi, n_inits, rank, dims);
+    struct engine_model *ref = NULL, *fast = NULL;
+    *agree = 0;
+    int rc = backend_configure("cpu-ref", 2);
+    if (!rc)
+        rc = engine_model_load_buffer(&ref, bytes, len, "fused.onnx");
+    backend_configure("auto", 2);
+    if (!rc)
+        rc = engine_model_load_buffer(&fast, bytes, len, "fused.onnx");
+    free(bytes);
+    unsigned long calls = 0;
+    struct arena a1, a2;
+    arena_init(&a1, 0, 0);
+    arena_init(&a2, 0, 0);
+    struct tensor in = {.type = TENSOR_FLOAT, .rank = rank, .data = x}, want, got;
+    for (int i = 0; i < rank; i++)
+        in.dims[i] = dims[i];
+    if (!rc && !(rc = engine_run(ref, &a1, &in, &want))) {
+        for (int round = 0; round < 2 && !rc; round++) { /* twice: the fused plan is reused */
+            unsigned long before = all_runs();
+            arena_reset(&a2);
+            rc = engine_run(fast, &a2, &in, &got);
+            calls = all_runs() - before;
+        }
+    }
+    if (!rc && got.rank == want.rank && tensor_element_count(&got) == tensor_element_count(&want)) {
+        *agree = 1;
+        const float *g = got.data, *w = want.data;
+        for (int64_t i = 0; i < tensor_element_count(&want); i++)
+            if (!(fabsf(g[i] - w[i]) <= 1e-4f * fabsf(w[i]) + 1e-5f)) {
+                printf("# element %lld: fused %.9g, reference %.9g\n", (long long)i, g[i], w[i]);
+                *agree = 0;
+                break;
+            }
+    }
+    arena_release(&a1);
+    arena_release(&a2);
+    engine_model_free(ref);
+    engine_model_free(fast);
+    return calls;
+}
+
+TEST(fused_graphs_answer_like_the_reference)
+{
+    /* Transformer feed-forward: MatMul → Add(bias) → Gelu as exporters write it (Div, Erf, Add,
+     * Mul, Mul) → MatMul → Add(bias) → Add(residual x) → Clip: two fused kernels, no other calls. */
+    static float w1[16 * 40], b1[40], w2[40 * 16], b2[16], x[5 * 16];
+    static float sqrt2 = 1.41421356f, one = 1.0f, half = 0.5f, lo = -0.3f, hi = 0.4f;
+    struct ginit inits[] = {
+        {"w1", 2, {16, 40}, filled(w1, 16 * 40, 0.3f, 1)}, {"b1", 1, {40}, filled(b1, 40, 0.2f, 2)},
+        {"w2", 2, {40, 16}, filled(w2, 40 * 16, 0.3f, 3)}, {"b2", 1, {16}, filled(b2, 16, 0.2f, 4)},
+        {"sqrt2", 0, {0}, &sqrt2},                           {"one", 0, {0}, &one},
+        {"half", 0, {0}, &half},                             {"lo", 0, {0}, &lo},
+        {"hi", 0, {0}, &hi},
+    };
+    struct gnode ffn[] = {
+        {"MatMul", {"x", "w1"}, 2, "m1", 0},    {"Add", {"m1", "b1"}, 2, "h", 0},
+        {"Div", {"h", "sqrt2"}, 2, "d", 0},     {"Erf", {"d"}, 1, "e", 0},
+        {"Add", {"e", "one"}, 2, "a", 0},       {"Mul", {"h", "a"}, 2, "hm", 0},
+        {"Mul", {"hm", "half"}, 2, "g", 0},     {"MatMul", {"g", "w2"}, 2, "m2", 0},
+        {"Add", {"b2", "m2"}, 2, "o", 0},       {"Add", {"o", "x"}, 2, "r", 0},
+        {"Clip", {"r", "lo", "hi"}, 3, "y", 0},
+    };
+    int64_t xd[] = {5, 16};
+    int agree;
+    unsigned long calls = fused_agrees(ffn, 11, inits, 9, 2, xd, filled(x, 5 * 16, 1.0f, 5), &agree);
+    CHECK(agree);
+    CHECK_EQ_INT((int)calls, 2);
+    /* ResNet basic block: Conv(bias) → Relu, Conv → Add(bias [C,1,1]) → Add(residual) → Relu;
+     * the block's input also feeds the residual, so the first Conv's input has two readers. */
+    static float cw1[6 * 6 * 9], cb1[6], cw2[6 * 6 * 9], cb2[6], cx[2 * 6 * 7 * 5];
+    struct ginit cinits[] = {
+        {"w1", 4, {6, 6, 3, 3}, filled(cw1, 6 * 6 * 9, 0.3f, 6)}, {"b1", 1, {6}, filled(cb1, 6, 0.2f, 7)},
+        {"w2", 4, {6, 6, 3, 3}, filled(cw2, 6 * 6 * 9, 0.3f, 8)}, {"b2", 3, {6, 1, 1}, filled(cb2, 6, 0.2f, 9)},
+    };
+    struct gnode block[] = {
+        {"Conv", {"x", "w1", "b1"}, 3, "c1", 1}, {"Relu", {"c1"}, 1, "r1", 0},
+        {"Conv", {"r1", "w2"}, 2, "c2", 1},      {"Add", {"c2", "b2"}, 2, "c2b", 0},
+        {"Add", {"x", "c2b"}, 2, "s", 0},        {"Relu", {"s"}, 1, "y", 0},
+    };
+    int64_t cd[] = {2, 6, 7, 5};
+    calls = fused_agrees(block, 6, cinits, 4, 4, cd, filled(cx, 2 * 6 * 7 * 5, 1.0f, 10), &agree);
+    CHECK(agree);
+    CHECK_EQ_INT((int)calls, 2);
+    /* A value read twice is not folded: the Relu's input is also the output's other operand. */
+    struct gnode shared[] = {
+        {"MatMul", {"x", "w1"}, 2, "m1", 0}, {"Relu", {"m1"}, 1, "r", 0}, {"Add", {"r", "m1"}, 2, "y", 0}};
+    calls = fused_agrees(shared, 3, inits, 1, 2, xd, x, &agree);
+    CHECK(agree);
+    CHECK_EQ_INT((int)calls, 3);
+}
+
 int main(void)
 {
     RUN(ridge_example_matches_numpy);
@@ -652,5 +878,6 @@ int main(void)
     RUN(stores_saturate_instead_of_overflowing);
     RUN(tree_ensembles_answer_the_same_from_their_cache);
     RUN(integer_matmul_weights_packed_once_stay_exact);
+    RUN(fused_graphs_answer_like_the_reference);
     TEST_EXIT();
 }
