@@ -81,4 +81,3 @@ LAZY_FORWARD(archive, const char *, archive_libzstd_version, (void), ())
 /* Reading a wheel's METADATA (pip section of amlpkg lock): a zip in memory */
 LAZY_FORWARD(archive, int, archive_read_support_format_zip, (A * a), (a))
 LAZY_FORWARD(archive, int, archive_read_open_memory, (A * a, const void *buf, size_t size), (a, buf, size))
-LAZY_FORWARD(archive, __LA_MODE_T, archive_entry_perm, (E * e), (e))
