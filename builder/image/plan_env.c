@@ -201,7 +201,9 @@ int plan_env_init(struct plan_environment *e, const struct spec *spec, const cha
             return err_set(ERR_NOMEM, "out of memory");
         }
     }
-    return describe_executor_needs(e, s, installs);
+    /* A lock of conda packages alone is installed by amlpkg itself; pip and Docker steps need a container. */
+    e->conda_native = installs && e->conda_lock && !s->conda->n_pip && !s->n_docker_steps && !plan_env_is_scratch(e);
+    return describe_executor_needs(e, s, installs && !e->conda_native);
 }
 
 void plan_env_release(struct plan_environment *e)
