@@ -17,6 +17,7 @@ RECIPE a package holds one file, share/NAME/VERSION. RECIPEs make packages that 
                            built with gcc against /usr/include/python3.11 (add(a, b))
   prefix                   text and binary files holding a long prefix placeholder (info/paths.json)
   prefix-legacy            the same described by info/files and info/has_prefix (older packages)
+  prefix-short             a binary file whose placeholder (/opt/x) is shorter than any install prefix
   post-link                a bin/.NAME-post-link.sh script
   bulk                     share/NAME/ with 20 files of 4 KiB (benchmarks)
 A trailing "!format" on the recipe (".conda" or ".tar.bz2") overrides the alternation."""
@@ -118,6 +119,9 @@ def recipe_files(tmp, kind, pname, version, index):
         paths.append({"_path": write(tmp, "share/%s/plain.txt" % pname, "no prefix here\n")})
         paths.append({"_path": "share/%s/link" % pname, "path_type": "softlink"})
         os.symlink("plain.txt", os.path.join(tmp, "share", pname, "link"))
+    elif kind == "prefix-short":
+        paths.append({"_path": write(tmp, "lib/short.bin", b"\x00/opt/x/lib\x00"), "prefix_placeholder": "/opt/x",
+                      "file_mode": "binary"})
     elif kind == "post-link":
         paths.append({"_path": write(tmp, "bin/.%s-post-link.sh" % pname, "#!/bin/sh\necho hi\n", 0o755)})
     elif kind == "bulk":
