@@ -176,7 +176,9 @@ static int from_executor(struct base_image **out, const struct env_source_option
         return ERR_USAGE;
     if (kind == EXECUTOR_NONE)
         return refuse_without_executor(plan, spec);
-    struct plan_environment env = plan->environment; /* shallow: only base_image is replaced */
+    struct plan_environment env = plan->environment; /* shallow: only base_image (and conda) replaced */
+    if (env.conda_native) /* the Docker steps alone: amlpkg installs the conda environment on top */
+        env.conda_yaml = env.conda_lock = env.conda_prefix = NULL;
     char *work = NULL, *archive = NULL, *text = NULL, *base = engine_base(env.base_image, spec->dir);
     const char *format = NULL;
     int rc = base ? temp_dir(&work, "amlpkg-env-") : nomem();
@@ -219,7 +221,8 @@ static int from_conda(struct base_image **out, const struct env_source_options *
     char *work = NULL, *stage = NULL, *created_by = NULL;
     struct oci_blob layer = {0};
     struct conda_install_stats stats;
-    int rc = base_image_open(out, e->base_image, spec->dir, bo);
+    int rc = e->needs_executor ? from_executor(out, opt, plan, spec, bo) /* the Docker steps */
+                               : base_image_open(out, e->base_image, spec->dir, bo);
     rc = rc ? rc : temp_dir(&work, "amlpkg-conda-");
     if (!rc && !(stage = path_join(work, "root")))
         rc = nomem();
@@ -293,9 +296,9 @@ int env_source_open(struct base_image **out, enum env_origin *origin, const stru
     /* The base is pulled anonymously (the --creds of --push are not the base's); only the mirrors carry over. */
     struct base_image_options bo = {.platform = opt->platform, .context = context};
     bo.reg.registries_conf = opt->reg.registries_conf;
-    *origin = plan->environment.needs_executor ? ENV_ORIGIN_EXECUTOR
-              : plan->environment.conda_native ? ENV_ORIGIN_CONDA
-                                               : ENV_ORIGIN_SOURCE;
+    *origin = plan->environment.conda_native     ? ENV_ORIGIN_CONDA
+              : plan->environment.needs_executor ? ENV_ORIGIN_EXECUTOR
+                                                 : ENV_ORIGIN_SOURCE;
     rc = *origin == ENV_ORIGIN_EXECUTOR ? from_executor(out, opt, plan, spec, &bo)
          : *origin == ENV_ORIGIN_CONDA  ? from_conda(out, opt, plan, spec, &bo)
                                         : base_image_open(out, plan->environment.base_image, spec->dir, &bo);

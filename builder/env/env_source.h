@@ -7,8 +7,9 @@
  *   workspace cache -> global cache (read-only; a hit is copied in) ->
  *   registry cache (<prefix>/azureml/azureml_<key>; a hit is stored locally) ->
  *   its source: the base read and checked, or the executor run on it, or, for
- *   a conda lock alone (plan_environment.conda_native), the base with one
- *   more layer: the environment amlpkg installs itself (conda_install.h).
+ *   a conda lock (plan_environment.conda_native), the base — or what the
+ *   executor made of the Docker steps on it — with one more layer: the
+ *   environment amlpkg installs itself (conda_install.h).
  * What came from its source is stored in the workspace cache and pushed to the
  * registry cache for the next machine. A damaged cache entry is dropped and the
  * lookup goes on. One line on stderr says which tier answered.

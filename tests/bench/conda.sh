@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # A conda environment of 40 packages (an interpreter made from Debian's Python 3.11 with its whole standard
-# library, 45 MB, and 39 packages of 20 files each; .tar.bz2 made by cph) on the Debian Python base, two ways:
+# library, 45 MB, and 39 packages of 20 files each; .conda files made by cph, as conda-forge serves them) on
+# the Debian Python base, two ways:
 #   amlpkg   `amlpkg lock` + `amlpkg build` (installed without an engine, conda_install.h), from a warm package
 #            cache (the packages are cache blobs; the environment entry is dropped before each run, so the
 #            environment is installed every time), and cold (an empty cache: the packages are downloaded from
 #            a loopback HTTP channel too)
-#   peer     the executor route on the same base with the same packages: podman build (FROM the base, the
-#            package files copied in, a RUN step unpacking them into the same prefix with the base's
-#            python3: tests/bench/conda_install_peer.py, which neither solves nor downloads, so it is a lower
-#            bound for `conda create --file LOCK`) + podman save as oci-archive; the runtime and model are
-#            copied too, so both images hold the same layers. Always --no-cache with the base already in
-#            podman's store: a cached RUN step would not install anything.
+#   peer     the executor route on the same base, given the same packages already unpacked (by cph, untimed):
+#            podman build (FROM the base, the unpacked tree copied into the same prefix, the runtime and the
+#            model copied too, so both images hold the same files) + podman save as oci-archive. No solving,
+#            downloading or unpacking is timed, so it is a lower bound for `conda create --file LOCK` in a
+#            RUN step (conda is not packaged in Debian). --no-cache, with the base already in podman's store.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 command -v podman >/dev/null || { echo "SKIP conda bench: podman is not installed"; exit 0; }
@@ -23,8 +23,8 @@ source "$ROOT/tests/python_base_lib.sh"
 why=$(python_base) || { echo "SKIP conda bench: $why"; exit 0; }
 python_base >/dev/null
 cd "$WORK"
-pkgs=("linux-64:python=3.11.7=h_0;;;;python-full!tar.bz2")
-for i in $(seq -w 1 39); do pkgs+=("linux-64:lib$i=1.0=h_0;python 3.11.*;;;bulk!tar.bz2"); done
+pkgs=("linux-64:python=3.11.7=h_0;;;;python-full!conda")
+for i in $(seq -w 1 39); do pkgs+=("linux-64:lib$i=1.0=h_0;python 3.11.*;;;bulk!conda"); done
 "$PY" "$ROOT/tests/conda_channel.py" "$WORK/channels" main "${pkgs[@]}"
 port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$PY" "$ROOT/tests/range_server.py" "$WORK/channels" "$port" &
@@ -38,14 +38,15 @@ printf 'models: [{name: m, version: 1, path: model.onnx}]\nenvironment:\n  base_
 KEY=$("$AMLPKG" hash spec.yaml)
 PREFIX=/azureml-envs/azureml_$KEY
 
-# The peer: the same package files, unpacked in a RUN step on the same base.
-mkdir -p peer/pkgs && cp channels/main/linux-64/*.tar.bz2 peer/pkgs/ && cp "$ROOT/tests/bench/conda_install_peer.py" model.onnx amlserve peer/
+# The peer: the same packages unpacked (untimed) into the prefix, copied in by podman build.
+mkdir -p peer/env
+for f in channels/main/linux-64/*.conda; do n=$(basename "$f" .conda); cph x "$f" --dest "x/$n" >/dev/null 2>&1
+  rm -rf "x/$n/info"; cp -a "x/$n/." peer/env/; rm -rf "x/$n"; done
+cp model.onnx amlserve peer/
 podman load -q -i "$BASE" | sed -E 's/^Loaded image\(?s?\)?: *//' | xargs -I{} podman tag {} amlpkg-bench/conda-base:1
 cat > peer/Dockerfile <<DOCKERFILE
 FROM amlpkg-bench/conda-base:1
-COPY pkgs /tmp/pkgs
-COPY conda_install_peer.py /tmp/
-RUN python3 /tmp/conda_install_peer.py /tmp/pkgs $PREFIX && rm -rf /tmp/pkgs /tmp/conda_install_peer.py
+COPY env $PREFIX
 ENV PATH=$PREFIX/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin AZUREML_CONDA_ENVIRONMENT_PATH=$PREFIX
 COPY amlserve /usr/local/bin/amlserve
 COPY model.onnx /var/azureml-app/azureml-models/m/1/model.onnx

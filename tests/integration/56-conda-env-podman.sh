@@ -77,3 +77,14 @@ check "... run by the environment's python, first on PATH" bash -c "
 check "conda-meta in the image lists the packages" bash -c "
   [ \"\$(${P[*]} run --rm --entrypoint /bin/sh localhost/condaenv:1 -c 'ls \$AZUREML_CONDA_ENVIRONMENT_PATH/conda-meta' | tr '\n' ' ')\" = \\
     'fastext-1.0-py311_0.json greet-2.0-pyh_0.json history python-3.11.7-h_0.json ' ]"
+
+# Docker steps still run in the executor, first (as the Dockerfile orders them); the conda environment goes
+# on what they made, installed by amlpkg.
+sed -e 's/^output: .*/output: {name: stepped, tag: "1"}/' \
+  -e "s|^environment:|environment:\n  docker_steps: ['RUN echo made-by-step > /etc/made-by-step']|" spec.yaml > stepped.yaml
+check "with docker_steps, the executor runs the steps and amlpkg installs the conda environment on top" bash -c "
+  AMLPKG_PODMAN='${P[*]}' '$AMLPKG' build stepped.yaml -o stepped.tar 2> stepped.err &&
+  grep -q 'conda environment installed without an engine: 3 packages' stepped.err && ! grep -q 'conda create' stepped.err"
+check "... the image has the step's file and the environment, which answers from python" bash -c "
+  ${P[*]} load -q -i stepped.tar >/dev/null &&
+  [ \"\$(${P[*]} run --rm --entrypoint /bin/sh localhost/stepped:1 -c 'cat /etc/made-by-step; python3 -c \"import fastext; print(fastext.add(1, 2))\"' | tr '\n' ' ')\" = 'made-by-step 3 ' ]"
