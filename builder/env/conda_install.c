@@ -14,6 +14,8 @@
 #include "common/path.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,16 +251,14 @@ static int write_record(struct install *in, const struct conda_pkg_info *info, c
     return rc;
 }
 
-static int install_one(struct install *in, const struct conda_lock_entry *e, const char *package,
-                       const char *pkg_dir)
+static int install_one(struct install *in, const struct conda_lock_entry *e, const char *pkg_dir)
 {
     struct conda_pkg_info info;
     struct buf files, paths;
     buf_init(&files, 0);
     buf_init(&paths, 0);
     memset(&info, 0, sizeof info);
-    int rc = conda_extract(package, e->filename, pkg_dir, e->url);
-    rc = rc ? rc : conda_pkg_info_read(&info, pkg_dir, e->url);
+    int rc = conda_pkg_info_read(&info, pkg_dir, e->url);
     if (!rc && (strcmp(info.name, e->name) || strcmp(info.version, e->version) || strcmp(info.build, e->build)))
         rc = err_set(ERR_INVALID, "%s:%d: %s: the package says it is %s-%s-%s", in->lock_name, e->line, e->url,
                      info.name, info.version, info.build);
@@ -293,6 +293,55 @@ static int write_history(struct install *in)
     return rc;
 }
 
+/* Unpacking is independent per package: CONDA_FETCH_JOBS threads unpack into pkgs/<i>, linking (in lock order,
+ * so that a later package wins a clash) follows in one thread. */
+struct unpack_pool {
+    const struct conda_lock_entry *entries;
+    const struct conda_fetched *fetched;
+    char **dirs;
+    size_t n;
+    atomic_size_t next;
+    int *rc;
+    char (*message)[1024];
+};
+
+static void *unpack_worker(void *arg)
+{
+    struct unpack_pool *p = arg;
+    for (size_t i; (i = atomic_fetch_add(&p->next, 1)) < p->n;) {
+        err_clear();
+        p->rc[i] = fs_make_dirs(p->dirs[i]);
+        if (!p->rc[i])
+            p->rc[i] = conda_extract(p->fetched[i].path, p->entries[i].filename, p->dirs[i], p->entries[i].url);
+        if (p->rc[i])
+            snprintf(p->message[i], sizeof p->message[i], "%s", err_message(p->rc[i]));
+    }
+    return NULL;
+}
+
+static int unpack_all(char **dirs, const struct conda_lock_entry *entries, const struct conda_fetched *fetched,
+                      size_t n)
+{
+    struct unpack_pool p = {.entries = entries, .fetched = fetched, .dirs = dirs, .n = n,
+                            .rc = calloc(n ? n : 1, sizeof *p.rc), .message = calloc(n ? n : 1, sizeof *p.message)};
+    int rc = p.rc && p.message ? 0 : nomem();
+    pthread_t threads[CONDA_FETCH_JOBS];
+    size_t started = 0;
+    for (; !rc && started < CONDA_FETCH_JOBS && started < n; started++)
+        if (pthread_create(&threads[started], NULL, unpack_worker, &p))
+            break;
+    if (!rc && !started)
+        unpack_worker(&p);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    for (size_t i = 0; i < n && !rc; i++)
+        if (p.rc[i])
+            rc = err_set(p.rc[i], "%s", p.message[i]);
+    free(p.rc);
+    free(p.message);
+    return rc;
+}
+
 int conda_install(struct conda_install_stats *stats, const char *lock_text, const char *lock_name,
                   struct cache *cache, const char *work_dir, const char *prefix, const char *stage_root)
 {
@@ -315,16 +364,23 @@ int conda_install(struct conda_install_stats *stats, const char *lock_text, cons
     double t1 = progress_now();
     rc = rc ? rc : fs_make_dirs(in.stage);
     rc = rc ? rc : fs_make_dirs(pkgs);
+    char **dirs = rc ? NULL : calloc(n ? n : 1, sizeof *dirs);
+    if (!rc && !dirs)
+        rc = nomem();
     for (size_t i = 0; i < n && !rc; i++) {
         char name[32];
         snprintf(name, sizeof name, "%zu", i);
-        char *dir = path_join(pkgs, name);
-        rc = dir ? fs_make_dirs(dir) : nomem();
-        rc = rc ? rc : install_one(&in, &entries[i], fetched[i].path, dir);
-        if (dir)
-            fs_remove_tree(dir);
-        free(dir);
+        if (!(dirs[i] = path_join(pkgs, name)))
+            rc = nomem();
     }
+    rc = rc ? rc : unpack_all(dirs, entries, fetched, n);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = install_one(&in, &entries[i], dirs[i]);
+    for (size_t i = 0; dirs && i < n; i++)
+        free(dirs[i]);
+    free(dirs);
+    if (pkgs)
+        fs_remove_tree(pkgs);
     if (!rc && n) {
         char *meta = path_join(in.stage, "conda-meta");
         rc = meta ? fs_make_dirs(meta) : nomem();
