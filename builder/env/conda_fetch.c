@@ -194,8 +194,8 @@ static int from_cache(struct conda_fetched *out, struct cache *cache, const stru
     return rc;
 }
 
-/* Runs the jobs on up to CONDA_FETCH_JOBS threads; the first failure (in lock order) is the error. */
-static int run_pool(struct pool *pool)
+/* Runs the jobs on up to CONDA_FETCH_JOBS threads; each job's result is in its rc. */
+static void run_pool(struct pool *pool)
 {
     pthread_t threads[CONDA_FETCH_JOBS];
     size_t started = 0, want = pool->n < CONDA_FETCH_JOBS ? pool->n : CONDA_FETCH_JOBS;
@@ -206,10 +206,6 @@ static int run_pool(struct pool *pool)
         worker(pool);
     for (size_t i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
-    for (size_t i = 0; i < pool->n; i++)
-        if (pool->jobs[i].rc)
-            return err_set(pool->jobs[i].rc, "%s", pool->jobs[i].message);
-    return 0;
 }
 
 int conda_fetch_all(struct conda_fetched *out, const struct conda_lock_entry *entries, size_t n, struct cache *cache,
@@ -242,13 +238,16 @@ int conda_fetch_all(struct conda_fetched *out, const struct conda_lock_entry *en
         rc = progress_init(&pool.progress, pool.n, names, sizes);
         if (!rc) {
             progress_start(&pool.progress, "conda packages", &pool.bytes, isatty(2));
-            rc = run_pool(&pool);
+            run_pool(&pool);
             progress_stop(&pool.progress);
         }
     }
-    /* Into the cache, in the main thread (the cache's index is not shared between threads). */
+    /* Into the cache, in the main thread (the cache's index is not shared between threads): every verified
+     * package, also when another one failed, so that the next attempt fetches only what is missing. */
     for (size_t k = 0; k < pool.n && !rc; k++) {
         struct job *j = &pool.jobs[k];
+        if (j->rc)
+            continue;
         size_t i = (size_t)(j->entry - entries);
         char got[CACHE_DIGEST_SIZE];
         if (!cache)
@@ -259,6 +258,9 @@ int conda_fetch_all(struct conda_fetched *out, const struct conda_lock_entry *en
             rc = cache_blob_path(cache, got, &out[i].path);
         }
     }
+    for (size_t k = 0; k < pool.n && !rc; k++) /* the first failure in lock order is the error */
+        if (pool.jobs[k].rc)
+            rc = err_set(pool.jobs[k].rc, "%s", pool.jobs[k].message);
     if (!rc)
         fprintf(stderr, "conda packages: %zu in the cache, %zu fetched (%.1f MB) in %.2f s\n", hits, pool.n,
                 (double)atomic_load(&pool.bytes) / 1e6, progress_now() - t0);

@@ -50,6 +50,7 @@ check "... nothing of it is cached: no blob, no environment entry, no output" ba
   ! ls '$AMLPKG_CACHE_DIR/blobs/sha256' 2>/dev/null | grep -q $(sha_of fastext) &&
   ! '$AMLPKG' cache ls | grep -q $KEY && [ ! -e cut.tar ]"
 check "... its part is kept beside the cache" test -s "$AMLPKG_CACHE_DIR/downloads/$(sha_of fastext).part"
+check "... and the packages that arrived whole are cache blobs already" test -s "$AMLPKG_CACHE_DIR/blobs/sha256/$(sha_of greet)"
 
 check "the next build resumes it and installs the environment without an engine" bash -c "
   '$AMLPKG' build env.yaml -o one.tar 2> one.err && grep -q 'conda environment installed without an engine: 5 packages' one.err"
