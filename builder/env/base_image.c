@@ -52,7 +52,7 @@ struct base_image {
     /* what keeps the layer files alive */
     struct image_source *src;
     char *temp_dir;
-    char *adopted_dir; /* base_image_append_layer's */
+    char *adopted_dir;   /* base_image_append_layer's */
     struct cache *cache; /* borrowed from the options */
     /* for messages */
     const char *context;

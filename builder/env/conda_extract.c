@@ -75,8 +75,7 @@ static int extract_entry(struct archive *a, struct archive_entry *e, const char 
         if (!t || !(target = path_join(dir, t)))
             rc = t ? nomem() : err_set(ERR_INVALID, "%s: hard link '%s' points outside the package", what, rel);
         else if (lstat(target, &st) < 0 || !S_ISREG(st.st_mode))
-            rc = err_set(ERR_INVALID, "%s: hard link '%s' -> '%s': no such file earlier in the package", what, rel,
-                         t);
+            rc = err_set(ERR_INVALID, "%s: hard link '%s' -> '%s': no such file earlier in the package", what, rel, t);
         else if ((unlink(path) < 0 && errno != ENOENT) || link(target, path) < 0)
             rc = err_set_errno(ERR_IO, "%s: linking '%s'", what, rel);
     } else if (type == AE_IFDIR) {
@@ -189,8 +188,8 @@ static int extract_conda(const char *path, const char *dir, const char *what)
             archive_read_free(tar);
     }
     if (!rc && parts != 2)
-        rc = err_set(ERR_INVALID, "%s: a .conda package holds info-*.tar.zst and pkg-*.tar.zst; found %d of them",
-                     what, parts);
+        rc = err_set(ERR_INVALID, "%s: a .conda package holds info-*.tar.zst and pkg-*.tar.zst; found %d of them", what,
+                     parts);
 done:
     if (zip)
         archive_read_free(zip);

@@ -69,8 +69,8 @@ static int download(struct pool *pool, struct job *j, CURL *h, int resume)
 {
     struct stat st;
     long long have = resume && stat(j->part, &st) == 0 ? (long long)st.st_size : 0;
-    struct transfer t = {.f = fopen(j->part, have ? "ab" : "wb"), .pool = pool,
-                         .blob = progress_blob_begin(&pool->progress, j->index)};
+    struct transfer t = {
+        .f = fopen(j->part, have ? "ab" : "wb"), .pool = pool, .blob = progress_blob_begin(&pool->progress, j->index)};
     if (!t.f)
         return err_set_errno(ERR_IO, "%s: cannot write '%s'", j->entry->url, j->part);
     char errbuf[CURL_ERROR_SIZE] = "", range[48];
@@ -99,8 +99,9 @@ static int download(struct pool *pool, struct job *j, CURL *h, int resume)
     if (have && (cc == CURLE_RANGE_ERROR || status == 416 || (cc == CURLE_OK && status == 200)))
         return 1;
     if (cc == CURLE_PARTIAL_FILE || cc == CURLE_RECV_ERROR || cc == CURLE_OPERATION_TIMEDOUT)
-        return err_set(ERR_IO, "%s: the download was cut short (%s); what arrived is kept in '%s' and the next "
-                               "build resumes it",
+        return err_set(ERR_IO,
+                       "%s: the download was cut short (%s); what arrived is kept in '%s' and the next "
+                       "build resumes it",
                        j->entry->url, errbuf[0] ? errbuf : curl_easy_strerror(cc), j->part);
     if (cc == CURLE_HTTP_RETURNED_ERROR)
         return err_set(status == 404 ? ERR_NOTFOUND : ERR_IO, "%s: HTTP status %ld%s", j->entry->url, status,

@@ -30,9 +30,9 @@ static int nomem(void)
 
 /* What one install needs at hand. */
 struct install {
-    const char *prefix;       /* in the image */
-    char *stage;              /* stage_root + prefix */
-    char python_version[16];  /* "3.11", or "" when the lock has no python */
+    const char *prefix;      /* in the image */
+    char *stage;             /* stage_root + prefix */
+    char python_version[16]; /* "3.11", or "" when the lock has no python */
     const char *lock_name;
     struct buf history;
 };
@@ -163,8 +163,7 @@ static int write_entry_point(struct install *in, const char *spec, const char *w
     while (f1 > f0 && (f1[-1] == ' ' || f1[-1] == '\n'))
         f1--;
     if (n1 == n0 || m1 == m0 || f1 == f0 || memchr(n0, '/', (size_t)(n1 - n0)))
-        return err_set(ERR_INVALID, "%s: info/link.json: entry point '%s' is not 'NAME = module:function'", what,
-                       spec);
+        return err_set(ERR_INVALID, "%s: info/link.json: entry point '%s' is not 'NAME = module:function'", what, spec);
     /* The function may be "main" or "Cli.main": what is imported is its first part. */
     const char *dot = memchr(f0, '.', (size_t)(f1 - f0));
     size_t import_len = dot ? (size_t)(dot - f0) : (size_t)(f1 - f0);
@@ -199,8 +198,16 @@ static int write_entry_point(struct install *in, const char *spec, const char *w
 
 static int is_added_key(const char *key, size_t len)
 {
-    static const char *const added[] = {"channel", "files", "fn", "link", "paths_data", "requested_spec", "sha256",
-                                        "url", "extracted_package_dir", "package_tarball_full_path"};
+    static const char *const added[] = {"channel",
+                                        "files",
+                                        "fn",
+                                        "link",
+                                        "paths_data",
+                                        "requested_spec",
+                                        "sha256",
+                                        "url",
+                                        "extracted_package_dir",
+                                        "package_tarball_full_path"};
     for (size_t i = 0; i < sizeof added / sizeof added[0]; i++)
         if (strlen(added[i]) == len && !memcmp(added[i], key, len))
             return 1;
@@ -227,8 +234,9 @@ static int write_record(struct install *in, const struct conda_pkg_info *info, c
     rc = rc ? rc : buf_appendf(&b, ",\"files\":[%.*s],\"fn\":", (int)files->len, files->data ? files->data : "");
     rc = rc ? rc : json_write_string(&b, e->filename, strlen(e->filename));
     rc = rc ? rc
-            : buf_appendf(&b, ",\"link\":{\"source\":\"\",\"type\":1},\"paths_data\":{\"paths\":[%.*s],"
-                              "\"paths_version\":1},\"requested_spec\":\"\",\"sha256\":\"%s\",\"url\":",
+            : buf_appendf(&b,
+                          ",\"link\":{\"source\":\"\",\"type\":1},\"paths_data\":{\"paths\":[%.*s],"
+                          "\"paths_version\":1},\"requested_spec\":\"\",\"sha256\":\"%s\",\"url\":",
                           (int)paths->len, paths->data ? paths->data : "", e->sha256);
     rc = rc ? rc : json_write_string(&b, e->url, strlen(e->url));
     rc = rc ? rc : buf_append_str(&b, "}\n");
@@ -322,8 +330,12 @@ static void *unpack_worker(void *arg)
 static int unpack_all(char **dirs, const struct conda_lock_entry *entries, const struct conda_fetched *fetched,
                       size_t n)
 {
-    struct unpack_pool p = {.entries = entries, .fetched = fetched, .dirs = dirs, .n = n,
-                            .rc = calloc(n ? n : 1, sizeof *p.rc), .message = calloc(n ? n : 1, sizeof *p.message)};
+    struct unpack_pool p = {.entries = entries,
+                            .fetched = fetched,
+                            .dirs = dirs,
+                            .n = n,
+                            .rc = calloc(n ? n : 1, sizeof *p.rc),
+                            .message = calloc(n ? n : 1, sizeof *p.message)};
     int rc = p.rc && p.message ? 0 : nomem();
     pthread_t threads[CONDA_FETCH_JOBS];
     size_t started = 0;
@@ -342,8 +354,8 @@ static int unpack_all(char **dirs, const struct conda_lock_entry *entries, const
     return rc;
 }
 
-int conda_install(struct conda_install_stats *stats, const char *lock_text, const char *lock_name,
-                  struct cache *cache, const char *work_dir, const char *prefix, const char *stage_root)
+int conda_install(struct conda_install_stats *stats, const char *lock_text, const char *lock_name, struct cache *cache,
+                  const char *work_dir, const char *prefix, const char *stage_root)
 {
     memset(stats, 0, sizeof *stats);
     struct conda_lock_entry *entries = NULL;

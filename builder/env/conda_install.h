@@ -33,7 +33,7 @@ struct conda_install_stats {
 /* lock_text: the lock's bytes (lock_name names it in messages); cache: where packages are kept (NULL:
  * work_dir only); work_dir: scratch space the caller removes; prefix: the environment's absolute path
  * in the image; stage_root: the host folder standing for the image's root. */
-int conda_install(struct conda_install_stats *stats, const char *lock_text, const char *lock_name,
-                  struct cache *cache, const char *work_dir, const char *prefix, const char *stage_root);
+int conda_install(struct conda_install_stats *stats, const char *lock_text, const char *lock_name, struct cache *cache,
+                  const char *work_dir, const char *prefix, const char *stage_root);
 
 #endif

@@ -79,7 +79,7 @@ static int parse_paths_json(struct conda_pkg_info *out, const char *text, const 
         d->type = !type || !strcmp(type, "hardlink") ? CONDA_PATH_FILE
                   : !strcmp(type, "softlink")        ? CONDA_PATH_LINK
                   : !strcmp(type, "directory")       ? CONDA_PATH_DIR
-                                                     : (enum conda_path_type)-1;
+                                                     : (enum conda_path_type) - 1;
         if ((int)d->type < 0)
             return err_set(ERR_INVALID, "%s: info/paths.json: paths[%zu] ('%s'): unknown path_type '%s' (line %d)",
                            what, i, d->path, type, p->line);
@@ -197,15 +197,16 @@ static int parse_link(struct conda_pkg_info *out, const char *text, const char *
         const char *eq = e->type == JSON_STRING ? strchr(e->as.string.ptr, '=') : NULL;
         const char *colon = eq ? strchr(eq, ':') : NULL;
         if (!colon || eq == e->as.string.ptr)
-            return err_set(ERR_INVALID, "%s: info/link.json: entry point '%s' is not 'NAME = module:function' (line %d)",
-                           what, e->type == JSON_STRING ? e->as.string.ptr : "", e->line);
+            return err_set(ERR_INVALID,
+                           "%s: info/link.json: entry point '%s' is not 'NAME = module:function' (line %d)", what,
+                           e->type == JSON_STRING ? e->as.string.ptr : "", e->line);
         out->entry_points[out->n_entry_points++] = e->as.string.ptr;
     }
     return 0;
 }
 
-int conda_pkg_info_parse(struct conda_pkg_info *out, const char *index_json, const char *paths_json,
-                         const char *files, const char *has_prefix, const char *link_json, const char *what)
+int conda_pkg_info_parse(struct conda_pkg_info *out, const char *index_json, const char *paths_json, const char *files,
+                         const char *has_prefix, const char *link_json, const char *what)
 {
     memset(out, 0, sizeof *out);
     arena_init(&out->arena, 1 << 16, INFO_FILE_LIMIT * 4);

@@ -25,14 +25,14 @@
 enum conda_path_type { CONDA_PATH_FILE, CONDA_PATH_LINK, CONDA_PATH_DIR };
 
 struct conda_pkg_path {
-    const char *path;        /* relative to the package root */
+    const char *path; /* relative to the package root */
     enum conda_path_type type;
     const char *placeholder; /* NULL: nothing to replace */
     int binary;              /* file_mode binary: replaced keeping the length */
 };
 
 struct conda_pkg_info {
-    struct arena arena; /* owns everything below */
+    struct arena arena;             /* owns everything below */
     const struct json_value *index; /* info/index.json, an object */
     const char *name, *version, *build, *subdir;
     int noarch_python;
@@ -43,8 +43,8 @@ struct conda_pkg_info {
 };
 
 /* From the files' text; a NULL text is an absent file (paths_json or files must be given). */
-int conda_pkg_info_parse(struct conda_pkg_info *out, const char *index_json, const char *paths_json,
-                         const char *files, const char *has_prefix, const char *link_json, const char *what);
+int conda_pkg_info_parse(struct conda_pkg_info *out, const char *index_json, const char *paths_json, const char *files,
+                         const char *has_prefix, const char *link_json, const char *what);
 /* From dir/info/. what names the package in messages. */
 int conda_pkg_info_read(struct conda_pkg_info *out, const char *dir, const char *what);
 void conda_pkg_info_release(struct conda_pkg_info *info);

@@ -16,8 +16,8 @@ static const char *find(const char *hay, size_t n, const char *needle, size_t m)
     return m && n >= m ? memmem(hay, n, needle, m) : NULL;
 }
 
-int conda_prefix_replace_buffer(struct buf *out, size_t *count, const char *data, size_t len,
-                                const char *placeholder, const char *prefix, int binary, const char *what)
+int conda_prefix_replace_buffer(struct buf *out, size_t *count, const char *data, size_t len, const char *placeholder,
+                                const char *prefix, int binary, const char *what)
 {
     size_t pl = strlen(placeholder), nl = strlen(prefix);
     *count = 0;
@@ -71,8 +71,9 @@ int conda_prefix_replace_file(const char *path, const char *placeholder, const c
     buf_init(&out, FILE_LIMIT);
     size_t count = 0;
     int rc = buf_read_file(&in, path), fd = -1;
-    rc = rc ? rc : conda_prefix_replace_buffer(&out, &count, in.data ? in.data : "", in.len, placeholder, prefix,
-                                               binary, what);
+    rc = rc ? rc
+            : conda_prefix_replace_buffer(&out, &count, in.data ? in.data : "", in.len, placeholder, prefix, binary,
+                                          what);
     if (rc || !count)
         goto done;
     /* A fresh inode: the unpacked file may be a hard link shared with another path. */

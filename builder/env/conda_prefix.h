@@ -13,8 +13,8 @@
 
 /* Replaces in data[0..len) into out (initialised); *count gets the number of occurrences. what, for
  * messages, names the package and the file. */
-int conda_prefix_replace_buffer(struct buf *out, size_t *count, const char *data, size_t len,
-                                const char *placeholder, const char *prefix, int binary, const char *what);
+int conda_prefix_replace_buffer(struct buf *out, size_t *count, const char *data, size_t len, const char *placeholder,
+                                const char *prefix, int binary, const char *what);
 int conda_prefix_replace_file(const char *path, const char *placeholder, const char *prefix, int binary,
                               const char *what);
 

@@ -238,8 +238,9 @@ static int from_conda(struct base_image **out, const struct env_source_options *
         fs_remove_tree(stage);
     if (!rc && !(rc = base_image_append_layer(*out, &layer, created_by, work))) {
         work = NULL; /* the base image removes it with the layer's file */
-        fprintf(stderr, "environment %.12s: conda environment installed without an engine: %zu packages, fetch %.2f s, "
-                        "link %.2f s, layer %.2f s\n",
+        fprintf(stderr,
+                "environment %.12s: conda environment installed without an engine: %zu packages, fetch %.2f s, "
+                "link %.2f s, layer %.2f s\n",
                 plan->environment.key, stats.packages, stats.seconds_fetch, stats.seconds_link, progress_now() - t0);
     }
     oci_blob_release(&layer);

@@ -24,11 +24,11 @@ int conda_lockfile_check(char out_content[DIGEST_STRING_SIZE], const char *path,
 
 /* One package line of a lock: "URL#<sha256 hex>" after @EXPLICIT. */
 struct conda_lock_entry {
-    char *url;        /* without the #fragment */
-    char sha256[65];  /* lower-case hex */
-    char *filename;   /* the URL's last segment: NAME-VERSION-BUILD.conda or .tar.bz2 */
+    char *url;                    /* without the #fragment */
+    char sha256[65];              /* lower-case hex */
+    char *filename;               /* the URL's last segment: NAME-VERSION-BUILD.conda or .tar.bz2 */
     char *name, *version, *build; /* from the file name */
-    char *channel;    /* the URL without /<subdir>/<filename> */
+    char *channel;                /* the URL without /<subdir>/<filename> */
     char *subdir;
     int line;
 };

@@ -29,7 +29,8 @@ LAZY_FORWARD(archive, int, archive_read_data_skip, (A * a), (a))
 /* Conda packages: .conda is a zip of zstd tarballs, read through a callback from the zip's entry */
 LAZY_FORWARD(archive, int, archive_read_support_format_zip, (A * a), (a))
 LAZY_FORWARD(archive, int, archive_read_open,
-             (A * a, void *ctx, archive_open_callback *open, archive_read_callback *read, archive_close_callback *close),
+             (A * a, void *ctx, archive_open_callback *open, archive_read_callback *read,
+              archive_close_callback *close),
              (a, ctx, open, read, close))
 
 /* Writing (layers) */

@@ -32,11 +32,13 @@ TEST(binary_mode_keeps_length_and_pads)
 {
     struct buf out;
     buf_init(&out, 0);
-    static const char in[] = "\x7f" "ELF\0/opt/placeholder_long/lib:/opt/placeholder_long/x\0tail";
+    static const char in[] = "\x7f"
+                             "ELF\0/opt/placeholder_long/lib:/opt/placeholder_long/x\0tail";
     size_t n = sizeof in - 1;
     CHECK_EQ_INT((int)replace(&out, in, n, 1), 2);
     CHECK_EQ_INT((int)out.len, (int)n);
-    static const char want[] = "\x7f" "ELF\0/env/lib:/env/x";
+    static const char want[] = "\x7f"
+                               "ELF\0/env/lib:/env/x";
     CHECK(!memcmp(out.data, want, sizeof want - 1));
     for (size_t i = sizeof want - 1; i < n - 5; i++)
         CHECK(out.data[i] == '\0');
@@ -60,8 +62,8 @@ TEST(has_prefix_lines)
     struct conda_pkg_info info;
     err_clear();
     int rc = conda_pkg_info_parse(&info, "{\"name\":\"a\",\"version\":\"1\",\"build\":\"0\"}", NULL,
-                                  "bin/x\netc/a b\nlib/y\n",
-                                  "/ph binary bin/x\n\"/ph\" text \"etc/a b\"\nlib/y\n", NULL, "t");
+                                  "bin/x\netc/a b\nlib/y\n", "/ph binary bin/x\n\"/ph\" text \"etc/a b\"\nlib/y\n",
+                                  NULL, "t");
     CHECK_EQ_INT(rc, 0);
     CHECK_EQ_INT((int)info.n_paths, 3);
     if (info.n_paths == 3) {
