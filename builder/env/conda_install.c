@@ -292,7 +292,9 @@ static int write_history(struct install *in)
     int rc = 0;
     if (!path)
         rc = nomem();
-    else if (!f || fprintf(f, "==> 1970-01-01 00:00:00 <==\n# cmd: amlpkg build (%s)\n%.*s", in->lock_name,
+    /* The lock's file name only: the layer must not depend on where the project sits on the host. */
+    else if (!f || fprintf(f, "==> 1970-01-01 00:00:00 <==\n# cmd: amlpkg build (%s)\n%.*s",
+                           strrchr(in->lock_name, '/') ? strrchr(in->lock_name, '/') + 1 : in->lock_name,
                            (int)in->history.len, in->history.data ? in->history.data : "") < 0)
         rc = err_set_errno(ERR_IO, "conda-meta/history: cannot write");
     if (f && fclose(f) && !rc)

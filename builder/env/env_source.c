@@ -231,8 +231,9 @@ static int from_conda(struct base_image **out, const struct env_source_options *
                             stage);
     double t0 = progress_now();
     rc = rc ? rc : conda_layer(&layer, work, stage, e->conda_prefix);
+    const char *lock = spec->environment.lock_file, *slash = strrchr(lock, '/');
     if (!rc && asprintf(&created_by, "amlpkg: conda environment %s (%zu packages from %s)", e->conda_prefix,
-                        stats.packages, spec->environment.lock_file) < 0)
+                        stats.packages, slash ? slash + 1 : lock) < 0)
         created_by = NULL, rc = nomem();
     if (stage)
         fs_remove_tree(stage);

@@ -119,8 +119,8 @@ h = open(m + '/history').read().splitlines()
 assert h[0].startswith('==> ') and '+$URL::greet-2.0-pyh_0' in h, h
 "
 
-check "the same lock gives the same image: a fresh cache, downloaded again, same digest" bash -c "
-  AMLPKG_CACHE_DIR='$WORK/cache2' '$AMLPKG' build env.yaml -o two.tar > two.out 2>&1 &&
+check "the same lock gives the same image: a fresh cache, downloaded again, the spec named from elsewhere" bash -c "
+  cd / && AMLPKG_CACHE_DIR='$WORK/cache2' '$AMLPKG' build '$WORK/env.yaml' -o '$WORK/two.tar' > '$WORK/two.out' 2>&1 && cd '$WORK' &&
   grep -q 'conda packages: 0 in the cache, 5 fetched' two.out && cmp <(tar -xOf one.tar index.json) <(tar -xOf two.tar index.json)"
 check "... and from the warm package cache (the entry dropped) it fetches nothing" bash -c "
   '$AMLPKG' cache rm $KEY >/dev/null && '$AMLPKG' build env.yaml -o three.tar 2> three.err &&
