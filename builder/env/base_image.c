@@ -53,6 +53,7 @@ struct base_image {
     /* what keeps the layer files alive */
     struct image_source *src;
     char *temp_dir;
+    char *adopted_dir;   /* base_image_append_layer's */
     struct cache *cache; /* borrowed from the options */
     /* for messages */
     const char *context;
@@ -693,6 +694,9 @@ static void reset_image(struct base_image *b)
     if (b->temp_dir)
         fs_remove_tree(b->temp_dir);
     free(b->temp_dir);
+    if (b->adopted_dir)
+        fs_remove_tree(b->adopted_dir);
+    free(b->adopted_dir);
     free(b->file);
     struct cache *cache = b->cache;
     const char *context = b->context;
@@ -907,13 +911,8 @@ static struct base_image *image_new(const char *context)
     return b;
 }
 
-/* Hands b out once it is whole, or frees it. */
-static int finish(struct base_image **out, struct base_image *b, int rc)
+static void refresh_oci(struct base_image *b)
 {
-    if (rc) {
-        base_image_free(b);
-        return rc;
-    }
     b->oci = (struct oci_base){
         .layers = b->layers,
         .n_layers = b->n_layers,
@@ -930,8 +929,88 @@ static int finish(struct base_image **out, struct base_image *b, int rc)
         .history = b->history,
         .n_history = b->n_history,
     };
+}
+
+/* Hands b out once it is whole, or frees it. */
+static int finish(struct base_image **out, struct base_image *b, int rc)
+{
+    if (rc) {
+        base_image_free(b);
+        return rc;
+    }
+    refresh_oci(b);
     *out = b;
     return 0;
+}
+
+/* The config with the new layer: every member as it was, but history and rootfs.diff_ids. */
+static int config_with_layer(struct buf *out, const struct base_image *b, const char *history_entry)
+{
+    struct arena arena;
+    arena_init(&arena, 8192, 64u << 20);
+    struct json_value *root = NULL;
+    int rc = json_parse(&root, &arena, b->config.data, b->config.len, "base image config");
+    rc = rc ? rc : buf_append(out, "{", 1);
+    for (const struct json_value *m = root ? root->child : NULL; m && !rc; m = m->next) {
+        if ((m->key_len == 7 && !memcmp(m->key, "history", 7)) || (m->key_len == 6 && !memcmp(m->key, "rootfs", 6)))
+            continue;
+        rc = json_write_string(out, m->key, m->key_len);
+        rc = rc ? rc : buf_append(out, ":", 1);
+        rc = rc ? rc : json_write_value(out, m);
+        rc = rc ? rc : buf_append(out, ",", 1);
+    }
+    rc = rc ? rc : buf_append_str(out, "\"history\":[");
+    for (size_t i = 0; i < b->n_history && !rc; i++)
+        rc = buf_appendf(out, "%s,", b->history[i]);
+    rc = rc ? rc : buf_appendf(out, "%s],\"rootfs\":{\"diff_ids\":[", history_entry);
+    for (size_t i = 0; i < b->n_layers && !rc; i++)
+        rc = buf_appendf(out, "%s\"%s\"", i ? "," : "", b->layers[i].diff_id);
+    rc = rc ? rc : buf_append_str(out, "],\"type\":\"layers\"}}");
+    arena_release(&arena);
+    return rc;
+}
+
+int base_image_append_layer(struct base_image *b, struct oci_blob *layer, const char *created_by, char *dir)
+{
+    struct oci_blob *grown = realloc(b->layers, (b->n_layers + 1) * sizeof *grown);
+    char **history = realloc(b->history, (b->n_history + 2) * sizeof *history);
+    if (grown)
+        b->layers = grown;
+    if (history)
+        b->history = history;
+    if (!grown || !history)
+        return nomem();
+    if (dir) {
+        if (b->adopted_dir)
+            fs_remove_tree(b->adopted_dir);
+        free(b->adopted_dir);
+        b->adopted_dir = dir;
+    }
+    b->layers[b->n_layers++] = *layer;
+    memset(layer, 0, sizeof *layer);
+    struct buf entry, config, m;
+    buf_init(&entry, 0);
+    buf_init(&config, JSON_LIMIT);
+    buf_init(&m, 0);
+    int rc = buf_append_str(&entry, "{\"created_by\":");
+    rc = rc ? rc : json_write_string(&entry, created_by, strlen(created_by));
+    rc = rc ? rc : buf_append(&entry, "}", 1);
+    rc = rc ? rc : config_with_layer(&config, b, entry.data);
+    if (!rc && !(b->history[b->n_history] = strdup(entry.data)))
+        rc = nomem();
+    if (!rc) {
+        b->n_history++;
+        buf_reset(&b->config);
+        rc = buf_append(&b->config, config.data, config.len);
+    }
+    rc = rc ? rc : digest_buffer(b->config_digest, b->config.data, b->config.len);
+    rc = rc ? rc : manifest_json(&m, b);
+    rc = rc ? rc : digest_buffer(b->manifest_digest, m.data, m.len);
+    refresh_oci(b);
+    buf_release(&entry);
+    buf_release(&config);
+    buf_release(&m);
+    return rc;
 }
 
 int base_image_open(struct base_image **out, const char *text, const char *spec_dir,

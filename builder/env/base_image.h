@@ -61,6 +61,12 @@ const struct oci_base *base_image_oci(const struct base_image *b);
 /* The digest of the base's manifest in OCI form (what the cache records). */
 const char *base_image_manifest_digest(const struct base_image *b);
 
+/* Adds a layer on top of b (the environment amlpkg built itself): layer is moved into b, its file must
+ * stay where it is until b is freed; dir (may be NULL) is a directory b takes over and removes when
+ * freed. The config gets the layer's diff_id and a history entry saying created_by; the manifest
+ * digest follows. */
+int base_image_append_layer(struct base_image *b, struct oci_blob *layer, const char *created_by, char *dir);
+
 /* Checks one layer blob: its uncompressed bytes hash to diff_id (when not
  * NULL) and every tar entry stays inside the image root. what names the layer
  * in messages. Exposed for tests. */

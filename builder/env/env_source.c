@@ -1,8 +1,11 @@
 #include "builder/env/env_source.h"
 
 #include "builder/env/cache_registry.h"
+#include "builder/env/conda_install.h"
+#include "builder/image/oci_layer.h"
 #include "builder/sys/digest.h"
 #include "builder/sys/fsutil.h"
+#include "builder/sys/progress.h"
 #include "common/err.h"
 #include "common/path.h"
 
@@ -18,8 +21,8 @@ static int nomem(void)
 
 const char *env_origin_name(enum env_origin origin)
 {
-    static const char *const names[] = {"scratch", "workspace", "global", "registry", "source", "executor"};
-    return origin <= ENV_ORIGIN_EXECUTOR ? names[origin] : "?";
+    static const char *const names[] = {"scratch", "workspace", "global", "registry", "source", "executor", "conda"};
+    return origin <= ENV_ORIGIN_CONDA ? names[origin] : "?";
 }
 
 int env_source_cache_key(char out[65], const char *key, const char *platform)
@@ -173,7 +176,9 @@ static int from_executor(struct base_image **out, const struct env_source_option
         return ERR_USAGE;
     if (kind == EXECUTOR_NONE)
         return refuse_without_executor(plan, spec);
-    struct plan_environment env = plan->environment; /* shallow: only base_image is replaced */
+    struct plan_environment env = plan->environment; /* shallow: only base_image (and conda) replaced */
+    if (env.conda_native) /* the Docker steps alone: amlpkg installs the conda environment on top */
+        env.conda_yaml = env.conda_lock = env.conda_prefix = NULL;
     char *work = NULL, *archive = NULL, *text = NULL, *base = engine_base(env.base_image, spec->dir);
     const char *format = NULL;
     int rc = base ? temp_dir(&work, "amlpkg-env-") : nomem();
@@ -191,6 +196,65 @@ static int from_executor(struct base_image **out, const struct env_source_option
     free(archive);
     free(text);
     free(base);
+    return rc;
+}
+
+/* The conda environment's layer: the tree amlpkg installed, under its prefix, written like every layer
+ * of ours (sorted, mtime 0, modes normalised, owner 0:0), so the same lock gives the same digest. */
+static int conda_layer(struct oci_blob *out, const char *work, const char *stage_root, const char *prefix)
+{
+    struct oci_layer_writer *w = NULL;
+    char *host = path_join(stage_root, prefix + 1);
+    int rc = host ? oci_layer_begin(&w, work, 0, OCI_COMPRESSION_GZIP, 1) : nomem();
+    rc = rc ? rc : oci_layer_add_dir(w, PLAN_ENVS_ROOT + 1);
+    rc = rc ? rc : oci_layer_add_tree(w, prefix + 1, host);
+    if (w)
+        rc = rc ? (oci_layer_abort(w), rc) : oci_layer_finish(w, out);
+    free(host);
+    return rc;
+}
+
+/* The base with the locked conda environment on top, installed without a container engine. */
+static int from_conda(struct base_image **out, const struct env_source_options *opt, const struct plan *plan,
+                      const struct spec *spec, const struct base_image_options *bo)
+{
+    const struct plan_environment *e = &plan->environment;
+    char *work = NULL, *stage = NULL, *created_by = NULL;
+    struct oci_blob layer = {0};
+    struct conda_install_stats stats;
+    int rc = e->needs_executor ? from_executor(out, opt, plan, spec, bo) /* the Docker steps */
+                               : base_image_open(out, e->base_image, spec->dir, bo);
+    rc = rc ? rc : temp_dir(&work, "amlpkg-conda-");
+    if (!rc && !(stage = path_join(work, "root")))
+        rc = nomem();
+    rc = rc ? rc
+            : conda_install(&stats, e->conda_lock, spec->environment.lock_file, opt->workspace, work, e->conda_prefix,
+                            stage);
+    double t0 = progress_now();
+    rc = rc ? rc : conda_layer(&layer, work, stage, e->conda_prefix);
+    const char *lock = spec->environment.lock_file, *slash = strrchr(lock, '/');
+    if (!rc && asprintf(&created_by, "amlpkg: conda environment %s (%zu packages from %s)", e->conda_prefix,
+                        stats.packages, slash ? slash + 1 : lock) < 0)
+        created_by = NULL, rc = nomem();
+    if (stage)
+        fs_remove_tree(stage);
+    if (!rc && !(rc = base_image_append_layer(*out, &layer, created_by, work))) {
+        work = NULL; /* the base image removes it with the layer's file */
+        fprintf(stderr,
+                "environment %.12s: conda environment installed without an engine: %zu packages, fetch %.2f s, "
+                "link %.2f s, layer %.2f s\n",
+                plan->environment.key, stats.packages, stats.seconds_fetch, stats.seconds_link, progress_now() - t0);
+    }
+    oci_blob_release(&layer);
+    if (rc) {
+        base_image_free(*out);
+        *out = NULL;
+    }
+    if (work)
+        fs_remove_tree(work);
+    free(work);
+    free(stage);
+    free(created_by);
     return rc;
 }
 
@@ -235,8 +299,11 @@ int env_source_open(struct base_image **out, enum env_origin *origin, const stru
     /* The base is pulled anonymously (the --creds of --push are not the base's); only the mirrors carry over. */
     struct base_image_options bo = {.platform = opt->platform, .context = context};
     bo.reg.registries_conf = opt->reg.registries_conf;
-    *origin = plan->environment.needs_executor ? ENV_ORIGIN_EXECUTOR : ENV_ORIGIN_SOURCE;
+    *origin = plan->environment.conda_native     ? ENV_ORIGIN_CONDA
+              : plan->environment.needs_executor ? ENV_ORIGIN_EXECUTOR
+                                                 : ENV_ORIGIN_SOURCE;
     rc = *origin == ENV_ORIGIN_EXECUTOR ? from_executor(out, opt, plan, spec, &bo)
+         : *origin == ENV_ORIGIN_CONDA  ? from_conda(out, opt, plan, spec, &bo)
                                         : base_image_open(out, plan->environment.base_image, spec->dir, &bo);
     if (rc || !opt->workspace)
         return rc;

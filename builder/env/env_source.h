@@ -6,7 +6,10 @@
  * one cache key that tells platforms apart (env_source_cache_key):
  *   workspace cache -> global cache (read-only; a hit is copied in) ->
  *   registry cache (<prefix>/azureml/azureml_<key>; a hit is stored locally) ->
- *   its source: the base read and checked, or the executor run on it.
+ *   its source: the base read and checked, or the executor run on it, or, for
+ *   a conda lock (plan_environment.conda_native), the base — or what the
+ *   executor made of the Docker steps on it — with one more layer: the
+ *   environment amlpkg installs itself (conda_install.h).
  * What came from its source is stored in the workspace cache and pushed to the
  * registry cache for the next machine. A damaged cache entry is dropped and the
  * lookup goes on. One line on stderr says which tier answered.
@@ -29,6 +32,7 @@ enum env_origin {
     ENV_ORIGIN_REGISTRY,  /* the registry cache */
     ENV_ORIGIN_SOURCE,    /* the base image, read from where the spec says */
     ENV_ORIGIN_EXECUTOR,  /* built by a container engine */
+    ENV_ORIGIN_CONDA,     /* the base with the locked conda environment amlpkg installed itself */
 };
 
 struct env_source_options {
@@ -46,7 +50,7 @@ struct env_source_options {
  * came from. */
 int env_source_open(struct base_image **out, enum env_origin *origin, const struct plan *plan,
                     const struct spec *spec, const struct env_source_options *opt);
-/* "workspace", "global", "registry", "source", "executor" or "scratch". */
+/* "workspace", "global", "registry", "source", "executor", "conda" or "scratch". */
 const char *env_origin_name(enum env_origin origin);
 /* The cache key of an environment for a platform: the environment key itself
  * for linux/amd64 (NULL), sha256("<key> <platform>") in hex for any other, so

@@ -201,7 +201,10 @@ int plan_env_init(struct plan_environment *e, const struct spec *spec, const cha
             return err_set(ERR_NOMEM, "out of memory");
         }
     }
-    return describe_executor_needs(e, s, installs);
+    /* A lock of conda packages alone is installed by amlpkg itself (Docker steps, which come first, still run
+     * in a container); a pip section needs a container for the whole environment. */
+    e->conda_native = installs && e->conda_lock && !s->conda->n_pip && !plan_env_is_scratch(e);
+    return describe_executor_needs(e, s, installs && !e->conda_native);
 }
 
 void plan_env_release(struct plan_environment *e)

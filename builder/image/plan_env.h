@@ -36,6 +36,9 @@ struct plan_environment {
     char *cuda_version;    /* the CUDA version asked for (or the default base's), NULL when unknown */
     int cuda_library_path; /* 1: env holds PLAN_CUDA_LIBRARY_PATH, which goes before the base's */
     char *needs_executor;  /* what only a container run can do, or NULL */
+    int conda_native;      /* 1: amlpkg installs conda_lock into conda_prefix itself (env/conda_install.h), on
+                              the base or on what the executor made of the Docker steps: a lock, no pip
+                              section, a base other than scratch */
 };
 
 int plan_env_init(struct plan_environment *out, const struct spec *spec, const char *runtime_version);

@@ -22,4 +22,21 @@ int conda_lockfile_input_digest(char out[DIGEST_STRING_SIZE], const struct conda
 int conda_lockfile_check(char out_content[DIGEST_STRING_SIZE], const char *path, const struct conda_env *env,
                          const char *context);
 
+/* One package line of a lock: "URL#<sha256 hex>" after @EXPLICIT. */
+struct conda_lock_entry {
+    char *url;                    /* without the #fragment */
+    char sha256[65];              /* lower-case hex */
+    char *filename;               /* the URL's last segment: NAME-VERSION-BUILD.conda or .tar.bz2 */
+    char *name, *version, *build; /* from the file name */
+    char *channel;                /* the URL without /<subdir>/<filename> */
+    char *subdir;
+    int line;
+};
+
+/* The package lines of a lock's text, in file order. Comments and blank lines
+ * are skipped; anything else after @EXPLICIT that is not URL#sha256 of a
+ * .conda or .tar.bz2 file is refused naming file and line. */
+int conda_lockfile_entries(struct conda_lock_entry **out, size_t *n, const char *text, const char *file);
+void conda_lockfile_entries_free(struct conda_lock_entry *e, size_t n);
+
 #endif

@@ -267,3 +267,25 @@ int fs_make_tmp_dir(char **out, const char *prefix)
     const char *tmp = getenv("TMPDIR");
     return fs_make_temp_dir(out, tmp && tmp[0] ? tmp : "/tmp", prefix);
 }
+
+int fs_make_parents_inside(const char *root, const char *rel, const char *what)
+{
+    char *path = path_join(root, rel);
+    if (!path)
+        return err_set(ERR_NOMEM, "out of memory");
+    size_t base = strlen(root) + 1;
+    int rc = 0;
+    for (char *p = path + base; !rc && (p = strchr(p, '/')); p++) {
+        *p = '\0';
+        struct stat st;
+        if (lstat(path, &st) < 0) {
+            if (errno != ENOENT || mkdir(path, 0755) < 0)
+                rc = err_set_errno(ERR_IO, "%s: cannot create '%s'", what, path + base);
+        } else if (!S_ISDIR(st.st_mode))
+            rc = err_set(ERR_INVALID, "%s: '%s' goes through '%s', which is %s", what, rel, path + base,
+                         S_ISLNK(st.st_mode) ? "a symbolic link" : "not a directory");
+        *p = '/';
+    }
+    free(path);
+    return rc;
+}

@@ -47,5 +47,9 @@ int fs_copy_into(FILE *dst, const char *src_path);
 int fs_path_depth(const char *p, size_t len, int depth, int *escaped);
 /* 1 when a component of p is "..". */
 int fs_path_has_dotdot(const char *p);
+/* Creates the directories above rel (a relative path without "..") inside root, one component at a
+ * time, and refuses one that exists as anything but a directory, a symbolic link included: what is
+ * written there next cannot land outside root. what names the source in messages. */
+int fs_make_parents_inside(const char *root, const char *rel, const char *what);
 
 #endif
