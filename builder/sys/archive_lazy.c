@@ -69,7 +69,6 @@ LAZY_FORWARD_VOID(archive, archive_entry_set_uid, (E * e, la_int64_t id), (e, id
 LAZY_FORWARD_VOID(archive, archive_entry_set_gid, (E * e, la_int64_t id), (e, id))
 LAZY_FORWARD_VOID(archive, archive_entry_set_symlink, (E * e, const char *target), (e, target))
 /* Entries copied from an engine's layer (layer_normalise.c) */
-LAZY_FORWARD(archive, __LA_MODE_T, archive_entry_perm, (E * e), (e))
 LAZY_FORWARD(archive, la_int64_t, archive_entry_size, (E * e), (e))
 LAZY_FORWARD(archive, la_int64_t, archive_entry_uid, (E * e), (e))
 LAZY_FORWARD(archive, la_int64_t, archive_entry_gid, (E * e), (e))
@@ -85,6 +84,5 @@ LAZY_FORWARD(archive, const char *, archive_error_string, (A * a), (a))
 LAZY_FORWARD(archive, const char *, archive_version_string, (void), ())
 LAZY_FORWARD(archive, const char *, archive_libzstd_version, (void), ())
 
-/* Reading a wheel's METADATA (pip section of amlpkg lock): a zip in memory */
-LAZY_FORWARD(archive, int, archive_read_support_format_zip, (A * a), (a))
+/* Reading a wheel (pip section of amlpkg lock): a zip in memory */
 LAZY_FORWARD(archive, int, archive_read_open_memory, (A * a, const void *buf, size_t size), (a, buf, size))
