@@ -4,6 +4,7 @@
 #include "builder/env/conda_fetch.h"
 #include "builder/env/conda_pkg.h"
 #include "builder/env/conda_prefix.h"
+#include "builder/env/pip_install.h"
 #include "builder/spec/conda_lockfile.h"
 #include "builder/sys/fs_copy.h"
 #include "builder/sys/fsutil.h"
@@ -395,6 +396,10 @@ int conda_install(struct conda_install_stats *stats, const char *lock_text, cons
     free(dirs);
     if (pkgs)
         fs_remove_tree(pkgs);
+    /* The lock's wheels go on top, as `pip install --no-deps` after `conda create` would put them. */
+    rc = rc ? rc
+            : pip_install_locked(&stats->wheels, lock_text, lock_name, cache, downloads, prefix, in.stage,
+                                 in.python_version);
     if (!rc && n) {
         char *meta = path_join(in.stage, "conda-meta");
         rc = meta ? fs_make_dirs(meta) : nomem();

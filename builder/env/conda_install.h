@@ -18,6 +18,8 @@
  * refused, naming the package: amlpkg does not run code while it builds an
  * environment itself. Two packages writing one path: the later one wins.
  *
+ * Then the wheels of its `# pip` lines are installed on top (pip_install.h).
+ *
  * The result holds no timestamps or host names: the same lock gives the same
  * tree, and the layer writer (oci_layer.h) makes it the same digest. */
 #ifndef AMLPKG_CONDA_INSTALL_H
@@ -27,6 +29,7 @@
 
 struct conda_install_stats {
     size_t packages;
+    size_t wheels; /* from the lock's `# pip` lines (pip_install.h) */
     double seconds_fetch, seconds_link;
 };
 

@@ -233,17 +233,21 @@ static int from_conda(struct base_image **out, const struct env_source_options *
     double t0 = progress_now();
     rc = rc ? rc : conda_layer(&layer, work, stage, e->conda_prefix);
     const char *lock = spec->environment.lock_file, *slash = strrchr(lock, '/');
-    if (!rc && asprintf(&created_by, "amlpkg: conda environment %s (%zu packages from %s)", e->conda_prefix,
-                        stats.packages, slash ? slash + 1 : lock) < 0)
+    if (!rc && asprintf(&created_by, "amlpkg: conda environment %s (%zu packages%s from %s)", e->conda_prefix,
+                        stats.packages, stats.wheels ? " and pip wheels" : "", slash ? slash + 1 : lock) < 0)
         created_by = NULL, rc = nomem();
     if (stage)
         fs_remove_tree(stage);
     if (!rc && !(rc = base_image_append_layer(*out, &layer, created_by, work))) {
         work = NULL; /* the base image removes it with the layer's file */
+        char wheels[48] = "";
+        if (stats.wheels)
+            snprintf(wheels, sizeof wheels, " and %zu pip wheel%s", stats.wheels, stats.wheels == 1 ? "" : "s");
         fprintf(stderr,
-                "environment %.12s: conda environment installed without an engine: %zu packages, fetch %.2f s, "
+                "environment %.12s: conda environment installed without an engine: %zu packages%s, fetch %.2f s, "
                 "link %.2f s, layer %.2f s\n",
-                plan->environment.key, stats.packages, stats.seconds_fetch, stats.seconds_link, progress_now() - t0);
+                plan->environment.key, stats.packages, wheels, stats.seconds_fetch, stats.seconds_link,
+                progress_now() - t0);
     }
     oci_blob_release(&layer);
     if (rc) {

@@ -201,9 +201,9 @@ int plan_env_init(struct plan_environment *e, const struct spec *spec, const cha
             return err_set(ERR_NOMEM, "out of memory");
         }
     }
-    /* A lock of conda packages alone is installed by amlpkg itself (Docker steps, which come first, still run
-     * in a container); a pip section needs a container for the whole environment. */
-    e->conda_native = installs && e->conda_lock && !s->conda->n_pip && !plan_env_is_scratch(e);
+    /* A lock (conda packages and pip wheels) is installed by amlpkg itself; Docker steps, which come first,
+     * still run in a container. */
+    e->conda_native = installs && e->conda_lock && !plan_env_is_scratch(e);
     return describe_executor_needs(e, s, installs && !e->conda_native);
 }
 

@@ -538,20 +538,21 @@ static int write_record(struct install *in)
 }
 
 /* NAME-VERSION from the wheel's file name: the .dist-info and .data directories it must use. */
-static int names_from_filename(struct install *in)
+static int names_from_filename(struct install *in, const char *file_name)
 {
-    const char *base = strrchr(in->wheel, '/') ? strrchr(in->wheel, '/') + 1 : in->wheel;
+    const char *base = file_name ? file_name : strrchr(in->wheel, '/') ? strrchr(in->wheel, '/') + 1 : in->wheel;
     const char *d1 = strchr(base, '-'), *d2 = d1 ? strchr(d1 + 1, '-') : NULL;
     size_t l = strlen(base);
     if (!d1 || !d2 || l < 5 || strcmp(base + l - 4, ".whl") || (size_t)(d2 - base) + 6 > sizeof in->data_dir ||
         (size_t)(d1 - base) >= sizeof in->name)
-        return err_set(ERR_INVALID, "%s: not a wheel's file name (NAME-VERSION-...-PLATFORM.whl)", in->wheel);
+        return err_set(ERR_INVALID, "%s: not a wheel's file name (NAME-VERSION-...-PLATFORM.whl)", base);
     snprintf(in->data_dir, sizeof in->data_dir, "%.*s.data", (int)(d2 - base), base);
     snprintf(in->name, sizeof in->name, "%.*s", (int)(d1 - base), base);
     return 0;
 }
 
-int wheel_install(const char *wheel_path, const char *sha256, const struct wheel_install_target *t)
+int wheel_install(const char *wheel_path, const char *file_name, const char *sha256,
+                  const struct wheel_install_target *t)
 {
     struct install in = {.t = t, .wheel = wheel_path};
     buf_init(&in.record, 256u << 20);
@@ -568,7 +569,7 @@ int wheel_install(const char *wheel_path, const char *sha256, const struct wheel
             rc = err_set(ERR_MISMATCH, "%s: sha256 mismatch: the lock says %s, the file has %s", wheel_path, sha256,
                          have + 7);
     }
-    rc = rc ? rc : names_from_filename(&in);
+    rc = rc ? rc : names_from_filename(&in, file_name);
     rc = rc ? rc : extract(&in);
     rc = rc ? rc : verify_record(&in);
     rc = rc ? rc : write_entry_points(&in);

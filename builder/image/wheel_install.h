@@ -34,7 +34,10 @@ struct wheel_install_target {
     const char *python;        /* the interpreter as the image runs it: "/azureml-envs/azureml_KEY/bin/python" */
 };
 
-/* Installs the wheel at wheel_path; sha256 (64 hex, may be NULL) is checked against the file first. */
-int wheel_install(const char *wheel_path, const char *sha256, const struct wheel_install_target *t);
+/* Installs the wheel at wheel_path; file_name is its wheel file name (NAME-VERSION-...whl, which says
+ * where its .dist-info lies) when the path does not end in it (a cache blob), else NULL; sha256 (64 hex,
+ * may be NULL) is checked against the file first. */
+int wheel_install(const char *wheel_path, const char *file_name, const char *sha256,
+                  const struct wheel_install_target *t);
 
 #endif

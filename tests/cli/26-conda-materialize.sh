@@ -134,6 +134,40 @@ sed 's/conda_file: env.yml/conda_file: file.yml/; s/lock_file: env.lock/lock_fil
 check "a file:// channel installs the same files" bash -c "
   '$AMLPKG' build file.yaml -o file.tar 2> file.err && grep -q 'conda environment installed without an engine: 5 packages' file.err"
 
+# The lock's pip wheels go on top, without an engine: a wheel built offline by pip (a module, an entry point).
+mkdir -p hello/hello_wheel wheels
+printf 'def main():\n    print("hello from a wheel")\n' > hello/hello_wheel/__init__.py
+printf '[metadata]\nname = hello-wheel\nversion = 1.0\n[options]\npackages = hello_wheel\n[options.entry_points]\nconsole_scripts =\n    hello-wheel = hello_wheel:main\n' > hello/setup.cfg
+printf 'from setuptools import setup\nsetup()\n' > hello/setup.py
+if "$PY" -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation -w wheels ./hello >/dev/null 2>&1; then
+  { echo "channels: [$URL]"; echo "dependencies:"; echo "  - python 3.11.*"; echo "  - greet"
+    echo "  - pip:"; echo '      - "--no-index"'; echo '      - "--find-links wheels"'; echo '      - "hello-wheel"'; } > piped.yml
+  "$AMLPKG" lock piped.yml -o piped.lock 2>/dev/null
+  printf 'models: [{name: m, version: 1, path: m.onnx}]\nenvironment:\n  base_image: oci-archive:base.tar\n  conda_file: piped.yml\n  lock_file: piped.lock\noutput: {name: piped, tag: "1"}\n' > piped.yaml
+  PKEY=$("$AMLPKG" hash piped.yaml)
+  check "a lock with pip wheels is installed without an engine too" bash -c "
+    grep -q '^# pip hello-wheel @ file://' piped.lock &&
+    '$AMLPKG' build piped.yaml -o piped.tar 2> piped.err && grep -q 'installed without an engine: 3 packages and 1 pip wheel' piped.err"
+  mkdir P && tar -xf piped.tar -C P
+  player=$(jq -r '.manifests[0].digest' P/index.json | cut -d: -f2)
+  player=$(jq -r '.layers[-3].digest' "P/blobs/sha256/$player" | cut -d: -f2)
+  mkdir PL && tar -C PL -xzf "P/blobs/sha256/$player"
+  SP="PL/azureml-envs/azureml_$PKEY/lib/python3.11/site-packages"
+  check "... the wheel's module and dist-info (INSTALLER amlpkg, RECORD) in the environment's site-packages" bash -c "
+    [ -f '$SP/hello_wheel/__init__.py' ] && [ \"\$(cat '$SP'/hello_wheel-1.0.dist-info/INSTALLER)\" = amlpkg ] &&
+    grep -q '^hello_wheel/__init__.py,sha256=' '$SP'/hello_wheel-1.0.dist-info/RECORD"
+  check "... its entry point a bin/ script run by the environment's python" bash -c "
+    head -1 'PL/azureml-envs/azureml_$PKEY/bin/hello-wheel' | grep -qx '#!/azureml-envs/azureml_$PKEY/bin/python' &&
+    [ -x 'PL/azureml-envs/azureml_$PKEY/bin/hello-wheel' ]"
+  check "... beside the conda packages (greet's module is there too), and Python imports the wheel" bash -c "
+    [ -d '$SP/greet' ] && PYTHONPATH='$SP' /usr/bin/python3.11 -c 'import hello_wheel; hello_wheel.main()' | grep -qx 'hello from a wheel'"
+  check "... the same lock gives the same digest again" bash -c "
+    '$AMLPKG' build piped.yaml -o piped2.tar --no-cache 2>/dev/null &&
+    [ \"\$('$AMLPKG' inspect piped.tar --json | jq -r .digest)\" = \"\$('$AMLPKG' inspect piped2.tar --json | jq -r .digest)\" ]"
+else
+  skip "pip wheel cannot build the test wheel here (python3-pip and python3-setuptools; make deps installs them)"
+fi
+
 # Bad input: nothing cached, no output.
 entries() { "$AMLPKG" cache ls 2>/dev/null | grep -c environment; }
 before=$(entries)

@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct wheel_install_target t = {.prefix_dir = prefix, .site_packages = "lib/python3.11/site-packages",
                                          .python = "/env/bin/python"};
         err_clear();
-        wheel_install(wheel, NULL, &t);
+        wheel_install(wheel, NULL, NULL, &t);
         err_clear();
     }
     nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -57,7 +57,7 @@ TEST(debian_pip_wheel)
     struct wheel_install_target t = {.prefix_dir = prefix, .site_packages = "lib/python3.11/site-packages",
                                      .python = "/usr/bin/python3"};
     err_clear();
-    int rc = wheel_install(wheel, NULL, &t);
+    int rc = wheel_install(wheel, NULL, NULL, &t);
     if (rc)
         printf("# %s\n", err_message(rc));
     CHECK(rc == 0);
@@ -127,7 +127,7 @@ TEST(data_scripts_and_entry_points)
     struct wheel_install_target t = {.prefix_dir = prefix, .site_packages = "lib/python3.11/site-packages",
                                      .python = "/azureml-envs/azureml_k/bin/python"};
     err_clear();
-    int rc = wheel_install(wheel, NULL, &t);
+    int rc = wheel_install(wheel, NULL, NULL, &t);
     if (rc)
         printf("# %s\n", err_message(rc));
     CHECK(rc == 0);
@@ -156,7 +156,7 @@ TEST(refusals)
         struct wheel_install_target t = {.prefix_dir = prefix, .site_packages = "lib/python3.11/site-packages",
                                          .python = "/usr/bin/python3"};
         err_clear();
-        int rc = wheel_install(wheel, NULL, &t);
+        int rc = wheel_install(wheel, NULL, NULL, &t);
         if (rc == 0 || !strstr(err_message(rc), cases[i].message))
             printf("# %s: %d %s\n", cases[i].mode, rc, err_message(rc));
         CHECK(rc != 0 && strstr(err_message(rc), cases[i].message));
@@ -167,7 +167,7 @@ TEST(refusals)
     struct wheel_install_target t = {.prefix_dir = prefix, .site_packages = "lib/python3.11/site-packages",
                                      .python = "/usr/bin/python3"};
     err_clear();
-    int rc = wheel_install(wheel, "0000000000000000000000000000000000000000000000000000000000000000", &t);
+    int rc = wheel_install(wheel, NULL, "0000000000000000000000000000000000000000000000000000000000000000", &t);
     CHECK(rc == ERR_MISMATCH && strstr(err_message(rc), "sha256 mismatch: the lock says 0000"));
 }
 
