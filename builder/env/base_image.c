@@ -401,6 +401,11 @@ static int read_manifest(struct base_image *b, read_blob_fn read_blob, const cha
                          lmt ? lmt : "(none)");
             goto done;
         }
+        if (sz->as.number < 0 || sz->as.number > (double)INT64_MAX) {
+            rc = err_set(ERR_PARSE, "%s: '%s': manifest %s: layers[%zu] has a bad size", b->context, b->file, digest,
+                         i);
+            goto done;
+        }
         struct oci_blob *blob = &b->layers[b->n_layers++];
         snprintf(blob->digest, sizeof blob->digest, "%s", ld);
         blob->size = (int64_t)sz->as.number;
@@ -420,6 +425,10 @@ static int verify_layer_files(struct base_image *b)
         struct oci_blob *l = &b->layers[i];
         char got[DIGEST_STRING_SIZE];
         int64_t size = 0;
+        struct stat st;
+        if (stat(l->path, &st) == 0 && st.st_size != l->size)
+            return err_set(ERR_MISMATCH, "%s: '%s': layer %s is %lld bytes, the manifest says %lld", b->context,
+                           b->file, l->digest, (long long)st.st_size, (long long)l->size);
         int rc = digest_file(l->path, got, &size);
         if (rc == ERR_NOTFOUND)
             return err_set(ERR_NOTFOUND, "%s: '%s': layer %s is missing", b->context, b->file, l->digest);
@@ -456,6 +465,16 @@ static int load_layout(struct base_image *b, const char *platform)
     int64_t size;
     int rc = image_source_top(b->src, digest, mt, &size, ref_name);
     if (rc || (rc = read_manifest(b, source_read_blob, digest, platform, 0)))
+        return rc;
+    /* Only the layers the manifest names come out of an archive, none past its descriptor's size. */
+    struct image_source_want *want = calloc(b->n_layers + 1, sizeof *want);
+    if (!want)
+        return nomem();
+    for (size_t i = 0; i < b->n_layers; i++)
+        want[i] = (struct image_source_want){b->layers[i].digest, b->layers[i].size};
+    rc = image_source_fetch(b->src, want, b->n_layers);
+    free(want);
+    if (rc)
         return rc;
     for (size_t i = 0; i < b->n_layers; i++)
         if (!(b->layers[i].path = image_source_blob_path(b->src, b->layers[i].digest)))

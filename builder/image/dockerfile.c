@@ -264,7 +264,7 @@ static int stage_text(const char *dir, const char *name, const char *text)
     if (!f)
         return err_set_errno(ERR_IO, "cannot create '%s'", path);
     if ((fputs(text, f) < 0) + (fclose(f) != 0))
-        return err_set_errno(ERR_IO, "cannot write '%s'", path);
+        return err_set_write(ERR_IO, "cannot write '%s'", path);
     return 0;
 }
 
@@ -302,7 +302,7 @@ int dockerfile_write(const char *dir, const struct plan *plan, const char *spec_
         if (fwrite(text.data, 1, text.len, f) != text.len) {
             fclose(f);
             unlink(tmp);
-            rc = err_set_errno(ERR_IO, "cannot write '%s'", file);
+            rc = err_set_write(ERR_IO, "cannot write '%s'", file);
         } else {
             rc = fs_commit(f, tmp, file);
         }
@@ -338,7 +338,7 @@ int dockerfile_write_environment(const char *dir, const struct plan_environment 
     if (!rc && !f)
         rc = err_set_errno(ERR_IO, "cannot create '%s'", file);
     if (f && (fwrite(text.data, 1, text.len, f) != text.len) + (fclose(f) != 0))
-        rc = err_set_errno(ERR_IO, "cannot write '%s'", file);
+        rc = err_set_write(ERR_IO, "cannot write '%s'", file);
     free(file);
     buf_release(&text);
     return rc;

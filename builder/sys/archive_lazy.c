@@ -26,6 +26,7 @@ LAZY_FORWARD(archive, int, archive_read_open_filename, (A * a, const char *path,
 LAZY_FORWARD(archive, int, archive_read_next_header, (A * a, E **e), (a, e))
 LAZY_FORWARD(archive, la_ssize_t, archive_read_data, (A * a, void *buf, size_t len), (a, buf, len))
 LAZY_FORWARD(archive, int, archive_read_data_skip, (A * a), (a))
+LAZY_FORWARD(archive, la_int64_t, archive_filter_bytes, (A * a, int n), (a, n))
 
 /* Writing (layers) */
 LAZY_FORWARD(archive, A *, archive_write_new, (void), ())
@@ -53,6 +54,8 @@ LAZY_FORWARD(archive, const char *, archive_entry_pathname, (E * e), (e))
 LAZY_FORWARD(archive, __LA_MODE_T, archive_entry_filetype, (E * e), (e))
 LAZY_FORWARD(archive, const char *, archive_entry_symlink, (E * e), (e))
 LAZY_FORWARD(archive, const char *, archive_entry_hardlink, (E * e), (e))
+LAZY_FORWARD(archive, la_int64_t, archive_entry_size, (E * e), (e))
+LAZY_FORWARD(archive, int, archive_entry_size_is_set, (E * e), (e))
 LAZY_FORWARD_VOID(archive, archive_entry_set_pathname, (E * e, const char *path), (e, path))
 LAZY_FORWARD_VOID(archive, archive_entry_set_filetype, (E * e, unsigned int type), (e, type))
 LAZY_FORWARD_VOID(archive, archive_entry_set_perm, (E * e, __LA_MODE_T perm), (e, perm))
