@@ -18,6 +18,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,14 @@ static const char *oci_layer_type(const char *mt)
 
 /* ---- hashing and scanning ---------------------------------------------- */
 
+/* A small, correctly digested gzip layer of zeros would cost its full
+ * expansion twice (hashing, then the entry scan): oci_layer_max_bytes bounds it. */
+static int layer_too_large(const char *what, int64_t limit)
+{
+    return err_set(ERR_LIMIT, "%s: expands to more than %lld MiB uncompressed (AMLPKG_MAX_LAYER_MB)", what,
+                   (long long)(limit >> 20));
+}
+
 /* The uncompressed stream of a layer blob, hashed. */
 static int uncompressed_digest(const char *path, const char *what, char out[DIGEST_STRING_SIZE])
 {
@@ -104,9 +113,15 @@ static int uncompressed_digest(const char *path, const char *what, char out[DIGE
     int r = archive_read_next_header(a, &e);
     if (r == ARCHIVE_OK || r == ARCHIVE_WARN) {
         la_ssize_t n;
-        while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0)
+        int64_t total = 0, limit = oci_layer_max_bytes();
+        while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0) {
+            if ((total += n) > limit) {
+                rc = layer_too_large(what, limit);
+                goto done;
+            }
             if ((rc = digest_update(&d, chunk, (size_t)n)))
                 goto done;
+        }
         if (n < 0) {
             rc = err_set(ERR_PARSE, "%s: truncated or corrupt: %s", what, archive_error_string(a));
             goto done;
@@ -175,6 +190,7 @@ int base_image_scan_layer(const char *path, const char *what, const char *diff_i
     archive_read_support_filter_all(a);
     archive_read_support_format_tar(a);
     int rc = 0;
+    int64_t limit = oci_layer_max_bytes();
     struct archive_entry *e;
     if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
         rc = err_set(ERR_PARSE, "%s: not a tar layer: %s", what, archive_error_string(a));
@@ -190,6 +206,11 @@ int base_image_scan_layer(const char *path, const char *what, const char *diff_i
         }
         if ((rc = check_entry(e, what)))
             goto done;
+        /* archive_filter_bytes(a, 0): the uncompressed bytes read so far. */
+        if (archive_filter_bytes(a, 0) + archive_entry_size(e) > limit) {
+            rc = layer_too_large(what, limit);
+            goto done;
+        }
         if (archive_read_data_skip(a) != ARCHIVE_OK) {
             rc = err_set(ERR_PARSE, "%s: truncated: %s", what, archive_error_string(a));
             goto done;

@@ -131,11 +131,22 @@ static _Thread_local char chunk[1 << 16];
 struct member {
     const char *name;
     int64_t limit;
+    int layer; /* limit is AMLPKG_MAX_LAYER_MB's */
 };
 
+static int member_too_large(const struct docker_archive *d, const char *path, const struct member *m)
+{
+    const char *name = m->name;
+    int64_t limit = m->limit;
+    if (m->layer)
+        return err_set(ERR_LIMIT, "%s: '%s': layer %s is larger than %lld MiB (AMLPKG_MAX_LAYER_MB)", d->context,
+                       path, name, (long long)(limit >> 20));
+    return err_set(ERR_LIMIT, "%s: '%s': %s is larger than %lld bytes", d->context, path, name, (long long)limit);
+}
+
 /* The current entry's data into dst, refusing more than limit bytes. */
-static int unpack_member(struct archive *a, struct docker_archive *d, const char *path, const char *name,
-                         const char *dst, int64_t limit)
+static int unpack_member(struct archive *a, struct docker_archive *d, const char *path, const struct member *m,
+                         const char *dst)
 {
     int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)
@@ -144,8 +155,8 @@ static int unpack_member(struct archive *a, struct docker_archive *d, const char
     int64_t total = 0;
     la_ssize_t n;
     while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0) {
-        if ((total += n) > limit) {
-            rc = err_set(ERR_LIMIT, "%s: '%s': %s is larger than %lld bytes", d->context, path, name, (long long)limit);
+        if ((total += n) > m->limit) {
+            rc = member_too_large(d, path, m);
             break;
         }
         if (fs_write_all(fd, chunk, (size_t)n) != 0) {
@@ -154,7 +165,7 @@ static int unpack_member(struct archive *a, struct docker_archive *d, const char
         }
     }
     if (!rc && n < 0)
-        rc = err_set(ERR_PARSE, "%s: '%s': %s: truncated: %s", d->context, path, name, archive_error_string(a));
+        rc = err_set(ERR_PARSE, "%s: '%s': %s: truncated: %s", d->context, path, m->name, archive_error_string(a));
     if (close(fd) != 0 && !rc)
         rc = err_set_write(ERR_IO, "'%s': cannot write", dst);
     if (rc)
@@ -232,8 +243,7 @@ static int extract(struct docker_archive *d, const char *path, struct links *lin
         if (type != AE_IFREG || !m)
             continue;
         if (archive_entry_size(e) > m->limit) {
-            rc = err_set(ERR_LIMIT, "%s: '%s': %s is larger than %lld bytes", d->context, path, name,
-                         (long long)m->limit);
+            rc = member_too_large(d, path, m);
             goto done;
         }
         free(dst);
@@ -246,7 +256,7 @@ static int extract(struct docker_archive *d, const char *path, struct links *lin
             mkdir(dst, 0755);
             *s = '/';
         }
-        if ((rc = unpack_member(a, d, path, name, dst, m->limit)))
+        if ((rc = unpack_member(a, d, path, m, dst)))
             goto done;
     }
 done:
@@ -298,10 +308,10 @@ int docker_archive_load(struct docker_archive *d, const char *path)
         rc = nomem();
         goto done;
     }
-    want[0] = (struct member){follow_link(&links, config), JSON_LIMIT};
+    want[0] = (struct member){follow_link(&links, config), JSON_LIMIT, 0};
     i = 1;
     for (const struct json_value *l = layers->child; l; l = l->next)
-        want[i++] = (struct member){follow_link(&links, l->as.string.ptr), INT64_MAX};
+        want[i++] = (struct member){follow_link(&links, l->as.string.ptr), oci_layer_max_bytes(), 1};
     if ((rc = extract(d, path, &links, &m, want, i)))
         goto done;
     char *cpath = path_join(d->dir, want[0].name);
