@@ -68,3 +68,28 @@ refused "oci: layout: a 1 GiB blob whose descriptor says 1000 bytes" "oci:$B/lay
   "layout-ref: blob $BOMB is larger than its descriptor's 1000 bytes"
 refused "oci: layout: a gzip layer expanding to 1 GiB" "oci:$B/layout-zip" \
   "layout-zip.*expands to more than 64 MiB uncompressed \(AMLPKG_MAX_LAYER_MB\)"
+
+# A full file system (a 2 MiB tmpfs): the error names the file and says "No space left on device",
+# never "Success"; no partial output; a cache that could not store the base holds no entry for it.
+mkdir full
+if ! mount -t tmpfs -o size=2m tmpfs full 2>/dev/null; then
+  skip "cannot mount a tmpfs (needs root): the full-disk checks"; exit 0
+fi
+on_exit "umount '$WORK/full'"
+spec s.yaml "oci-archive:$B/oci-unref.tar.gz"
+check_fails "a build onto a full file system fails with the errno's text, naming the file" \
+  "full/[^ ]*: write failed: No space left on device" "$AMLPKG" build s.yaml -o full/out.tar --no-sbom --no-cache
+check "... and leaves nothing there" bash -c "[ -z \"\$(ls -A full)\" ]"
+check "... never 'Success'" bash -c "! grep -q Success '$WORK/last.out'"
+spec big.yaml "oci-archive:$B/big.tar"
+check "a base the full cache cannot store still builds" env AMLPKG_CACHE_DIR="$WORK/full/cache" \
+  "$AMLPKG" build big.yaml -o big-out.tar --no-sbom
+cp last.out big.log
+check "... saying why it was not stored" grep -q "not stored (cache: write failed: No space left on device)" big.log
+check "... and the cache verifies clean" "$AMLPKG" cache --dir full/cache verify
+check "... with no entry for the base" bash -c "[ -z \"\$('$AMLPKG' cache --dir full/cache ls --json | jq -c '.[]?' 2>/dev/null)\" ]"
+check_fails "a base unpacked into a full \$TMPDIR fails with the errno's text, naming the file" \
+  "full/amlpkg-src-[^ ]*/blobs/sha256/[0-9a-f]{64}: cannot write: No space left on device" \
+  env TMPDIR="$WORK/full" "$AMLPKG" build big.yaml -o big-out2.tar --no-sbom --no-cache
+check "... never 'Success', nothing written, nothing left in \$TMPDIR" bash -c \
+  "! grep -q Success '$WORK/last.out' && [ ! -e big-out2.tar ] && [ -z \"\$(ls -A full | grep -v '^cache$')\" ]"

@@ -9,6 +9,8 @@ writes, for each form (oci-archive, docker-archive, oci: layout):
   *-ref      the 1 GiB entry as the layer, its descriptor saying 1000 bytes
              (docker-archive: no descriptors; the layer entry itself is 1 GiB)
   *-zip      a correctly digested and sized gzip layer that expands to 1 GiB
+and big.tar, a valid oci-archive whose layer holds 3 MiB of random bytes (for
+a cache on a full file system).
 
 The gzip of 1 GiB of zeros is made once; a gzip file may hold several members,
 so a compressed archive is gzip(what comes before the zeros) + that member +
@@ -139,6 +141,9 @@ def main(out):
     write_layout(f"{out}/layout-unref", fine, sparse=BOMB_HEX)
     write_layout(f"{out}/layout-ref", oci_files("sha256:" + BOMB_HEX, 1000, TAR), sparse=BOMB_HEX)
     write_layout(f"{out}/layout-zip", oci_files(sha(zl), len(zl), TGZ, zl))
+    big = entry("etc/random", os.urandom(3 << 20)) + END
+    with open(f"{out}/big.tar", "wb") as f:
+        f.write(b"".join(entry(n, d) for n, d in oci_files(sha(big), len(big), TAR, big)) + END)
 
 
 if __name__ == "__main__":
