@@ -287,7 +287,7 @@ static int fetch_from_layout(const struct image_source *s, const struct image_so
             return err_set(ERR_INVALID, "%s: bad digest '%.80s'", s->path, want[i].digest);
         struct stat st;
         int rc = 0;
-        if (lstat(p, &st) == 0) {
+        if (stat(p, &st) == 0) { /* a layout may link its blobs (a cache's, as cache_registry does) */
             if (!S_ISREG(st.st_mode))
                 rc = err_set(ERR_INVALID, "%s: blob %s is not a regular file", s->path, want[i].digest);
             else if (st.st_size > want[i].size)
