@@ -428,7 +428,11 @@ int image_source_read_blob(const struct image_source *s, struct buf *b, const ch
         for (size_t i = 0; i < s->n_entries; i++)
             if (!strcmp(s->entries[i].hex, digest + 7)) {
                 struct image_source_want w = {digest, b->limit ? (int64_t)b->limit : s->entries[i].size};
-                rc = image_source_fetch(s, &w, 1);
+                rc = s->entries[i].size > w.size
+                         ? err_set(ERR_LIMIT, "%s: blob %s is larger than %lld bytes, the most a manifest, index or "
+                                              "config may hold",
+                                   s->path, digest, (long long)w.size)
+                         : image_source_fetch(s, &w, 1);
                 break;
             }
     }
