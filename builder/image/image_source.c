@@ -225,6 +225,8 @@ static int unpack(const char *tarball, const char *dir, struct pass *p)
             if (p->record && !strcmp(name, "index.json")) {
                 p->saw_index = 1;
                 limit = INDEX_LIMIT;
+            } else if (p->record) {
+                limit = 1 << 16; /* oci-layout: a line of JSON that signing and verifying read */
             }
         } else if (p->record) {
             if ((rc = note_entry(p->record, hex, size)))

@@ -488,7 +488,9 @@ static int check_keys(struct yaml_tree *t, yaml_node_t *map, const char *field)
             const char *hint = suggest_closest(name, conda_fields);
             if (hint)
                 return fail_at(t, key, field, "unknown field '%s' (did you mean '%s'?)", name, hint);
-            return fail_at(t, key, field, "an unknown field (not quoted; none of the fields here is close to it)");
+            if (suggest_quotable(name))
+                return fail_at(t, key, field, "unknown field '%s'", name);
+            return fail_at(t, key, field, "an unknown field (not a plain name, so not repeated)");
         }
         for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
             yaml_node_t *k = yaml_document_get_node(&t->doc, q->key);
@@ -594,7 +596,10 @@ static int read_dependencies(struct conda_env *env, struct yaml_tree *t, yaml_no
                 const char *hint = suggest_closest(name, only_pip);
                 if (hint)
                     return fail_at(t, key, sub, "unknown entry '%s' (did you mean 'pip'?)", name);
-                return fail_at(t, key, sub, "an unknown entry (not quoted); only 'pip:' lists may nest here");
+                if (suggest_quotable(name))
+                    return fail_at(t, key, sub, "unknown entry '%s'; only 'pip:' lists may nest here", name);
+                return fail_at(t, key, sub, "an unknown entry (not a plain name, so not repeated); only 'pip:' lists may "
+                                            "nest here");
             }
             char pip_field[300];
             subfield(pip_field, sizeof pip_field, "%s.pip", sub);

@@ -158,10 +158,12 @@ int yaml_tree_check_keys(struct yaml_tree *t, yaml_node_t *map, const char *fiel
             if (hint)
                 return err_set(ERR_INVALID, "%s:%d: %s%s%s: unknown field (did you mean '%s'?)", t->file,
                                yaml_tree_line(key), field, dot, name, hint);
-            /* Not quoted: the file may not be the user's (a condaFile naming /etc/shadow). A name close to a
-             * known field is quoted with its hint above, since it shows little beyond the field itself. */
-            return err_set(ERR_INVALID, "%s:%d: %s: an unknown field (not quoted; none of the fields here is close to it)",
-                           t->file, yaml_tree_line(key), field[0] ? field : "document");
+            if (suggest_quotable(name))
+                return err_set(ERR_INVALID, "%s:%d: %s%s%s: unknown field", t->file, yaml_tree_line(key), field, dot,
+                               name);
+            /* Not quoted: the file may not be the user's (a condaFile naming /etc/shadow). */
+            return err_set(ERR_INVALID, "%s:%d: %s: an unknown field (not a plain name, so not repeated)", t->file,
+                           yaml_tree_line(key), field[0] ? field : "document");
         }
         for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
             yaml_node_t *earlier = yaml_document_get_node(&t->doc, q->key);

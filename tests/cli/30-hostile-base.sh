@@ -21,14 +21,13 @@ spec() { # NAME BASE
 # build_sampled SPEC OUT: builds with its own TMPDIR, sampling that folder's size (KiB) into peak.kb
 # while the build runs; the build's output in build.log, its exit code in build.rc.
 build_sampled() {
-  rm -rf tmp && mkdir tmp
-  ( max=0; while :; do k=$(du -sk tmp 2>/dev/null | cut -f1); [ "${k:-0}" -gt "$max" ] && max=$k && echo "$max" > peak.kb
-      sleep 0.05; done ) &
+  rm -rf tmp && mkdir tmp && echo 0 > samples.kb
+  ( while :; do du -sk tmp 2>/dev/null | cut -f1 >> samples.kb; sleep 0.05; done ) &
   local sampler=$!
-  echo 0 > peak.kb
   TMPDIR="$WORK/tmp" AMLPKG_MAX_LAYER_MB=64 "$AMLPKG" build "$1" -o "$2" --no-sbom --no-cache > build.log 2>&1
   echo $? > build.rc
   kill "$sampler"; wait "$sampler" 2>/dev/null
+  grep -E '^[0-9]+$' samples.kb | sort -n | tail -1 > peak.kb
 }
 # Peak $TMPDIR use under 32 MiB (the bomb is 1 GiB), and nothing left there.
 bounded() {
