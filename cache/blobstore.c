@@ -124,11 +124,12 @@ static int copy_hash(int dst, int src, const void *data, size_t len, char digest
             break;
         sha256_update(&sha, from, (size_t)n);
         for (ssize_t off = 0; dst >= 0 && off < n;) {
+            errno = 0;
             ssize_t w = write(dst, from + off, (size_t)(n - off));
             if (w < 0 && errno == EINTR)
                 continue;
-            if (w < 0) {
-                rc = err_set_errno(ERR_IO, "cache: write failed");
+            if (w <= 0) {
+                rc = err_set_write(ERR_IO, "cache: write failed");
                 break;
             }
             off += w;

@@ -25,18 +25,34 @@ int err_set(int code, const char *fmt, ...)
     return code;
 }
 
-int err_set_errno(int code, const char *fmt, ...)
+static int set_with_errno(int code, int saved, const char *fmt, va_list ap)
 {
-    int saved = errno;
     if (err_is_set)
         return code;
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(err_buffer, sizeof err_buffer, fmt, ap);
-    va_end(ap);
     size_t used = strlen(err_buffer);
     snprintf(err_buffer + used, sizeof err_buffer - used, ": %s", strerror(saved));
     err_is_set = 1;
+    return code;
+}
+
+int err_set_errno(int code, const char *fmt, ...)
+{
+    int saved = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    set_with_errno(code, saved, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int err_set_write(int code, const char *fmt, ...)
+{
+    int saved = errno ? errno : ENOSPC;
+    va_list ap;
+    va_start(ap, fmt);
+    set_with_errno(code, saved, fmt, ap);
+    va_end(ap);
     return code;
 }
 

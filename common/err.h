@@ -35,6 +35,10 @@ int err_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 int err_setv(int code, const char *fmt, va_list ap);
 /* Like err_set but appends ": strerror(errno)" for the current errno. */
 int err_set_errno(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* err_set_errno for a failed write, flush or close: errno 0 there means a
+ * short write, which the kernel gives on a full disk without setting errno,
+ * so it reads "No space left on device" rather than "Success". */
+int err_set_write(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The detailed message, or the table text for code when none was set. */
 const char *err_message(int code);
 const char *err_code_text(int code);

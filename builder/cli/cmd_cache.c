@@ -194,7 +194,7 @@ static int do_add(struct cache *c, const struct cache_cli *o, const char *key, c
         goto done;
     char top[72], media_type[256], ref_name[256];
     int64_t top_size = 0;
-    if ((rc = image_source_top(src, top, media_type, &top_size, ref_name)))
+    if ((rc = image_source_top(src, top, media_type, &top_size, ref_name)) || (rc = image_source_fetch_all(src)))
         goto done;
     size_t n = strlen(src->root) + 16;
     if (!(blobs = malloc(n))) {

@@ -219,10 +219,9 @@ static int write_secret(const char *path, const char *text)
         return err_set(errno == EEXIST ? ERR_EXISTS : ERR_IO, "--create-secret '%s': %s", path,
                        errno == EEXIST ? "already exists (keys are not replaced silently)" : strerror(errno));
     size_t n = strlen(text);
-    ssize_t w = write(fd, text, n);
-    int rc = (w < 0 || (size_t)w != n) ? err_set(ERR_IO, "--create-secret '%s': %s", path, strerror(errno)) : 0;
+    int rc = fs_write_all(fd, text, n) != 0 ? err_set_write(ERR_IO, "--create-secret '%s'", path) : 0;
     if (close(fd) && !rc)
-        rc = err_set(ERR_IO, "--create-secret '%s': %s", path, strerror(errno));
+        rc = err_set_write(ERR_IO, "--create-secret '%s'", path);
     if (rc)
         unlink(path);
     return rc;
@@ -233,8 +232,10 @@ static int write_new(const char *dir, const char *name, const char *text, char *
     if (!(*out = path_join(dir, name)))
         return err_set(ERR_NOMEM, "out of memory");
     FILE *f = fopen(*out, "wx");
-    if (!f || fputs(text, f) < 0 || fclose(f))
-        return err_set(ERR_IO, "cannot write '%s': %s", *out, strerror(errno));
+    if (!f)
+        return err_set_errno(ERR_IO, "cannot write '%s'", *out);
+    if ((fputs(text, f) < 0) + (fclose(f) != 0))
+        return err_set_write(ERR_IO, "cannot write '%s'", *out);
     return 0;
 }
 

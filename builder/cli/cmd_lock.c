@@ -86,13 +86,13 @@ static int write_output(const char *path, const struct buf *text)
 {
     if (!path) {
         fwrite(text->data, 1, text->len, stdout);
-        return fflush(stdout) ? err_set_errno(ERR_IO, "stdout") : 0;
+        return fflush(stdout) ? err_set_write(ERR_IO, "stdout") : 0;
     }
     FILE *f = NULL;
     char *tmp = NULL;
     int rc = fs_temp_beside(&f, &tmp, path);
     if (!rc && fwrite(text->data, 1, text->len, f) != text->len) {
-        rc = err_set_errno(ERR_IO, "%s: write failed", tmp);
+        rc = err_set_write(ERR_IO, "%s: write failed", tmp);
         fclose(f);
         remove(tmp);
     } else if (!rc) {

@@ -592,9 +592,9 @@ static int write_text(const char *dir, const char *name, const char *text, mode_
     FILE *f = fopen(path, "wx");
     int rc = 0;
     if (!f || fputs(text, f) < 0 || fchmod(fileno(f), mode))
-        rc = err_set(ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+        rc = f ? err_set_write(ERR_IO, "cannot write '%s'", path) : err_set_errno(ERR_IO, "cannot write '%s'", path);
     if (f && fclose(f) && !rc)
-        rc = err_set(ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+        rc = err_set_write(ERR_IO, "cannot write '%s'", path);
     free(path);
     return rc;
 }
@@ -739,7 +739,7 @@ int deploy_file_replace(const char *dir, const char *name, const char *text)
     if (fputs(text, f) < 0 || fchmod(fileno(f), 0644)) {
         fclose(f);
         unlink(tmp);
-        rc = err_set(ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+        rc = err_set_write(ERR_IO, "cannot write '%s'", tmp);
         goto done;
     }
     rc = fs_commit(f, tmp, target);

@@ -19,6 +19,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,14 @@ static const char *oci_layer_type(const char *mt)
 
 /* ---- hashing and scanning ---------------------------------------------- */
 
+/* A small, correctly digested gzip layer of zeros would cost its full
+ * expansion twice (hashing, then the entry scan): oci_layer_max_bytes bounds it. */
+static int layer_too_large(const char *what, int64_t limit)
+{
+    return err_set(ERR_LIMIT, "%s: expands to more than %lld MiB uncompressed (AMLPKG_MAX_LAYER_MB)", what,
+                   (long long)(limit >> 20));
+}
+
 /* The uncompressed stream of a layer blob, hashed. */
 static int uncompressed_digest(const char *path, const char *what, char out[DIGEST_STRING_SIZE])
 {
@@ -106,9 +115,15 @@ static int uncompressed_digest(const char *path, const char *what, char out[DIGE
     int r = archive_read_next_header(a, &e);
     if (r == ARCHIVE_OK || r == ARCHIVE_WARN) {
         la_ssize_t n;
-        while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0)
+        int64_t total = 0, limit = oci_layer_max_bytes();
+        while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0) {
+            if ((total += n) > limit) {
+                rc = layer_too_large(what, limit);
+                goto done;
+            }
             if ((rc = digest_update(&d, chunk, (size_t)n)))
                 goto done;
+        }
         if (n < 0) {
             rc = err_set(ERR_PARSE, "%s: truncated or corrupt: %s", what, archive_error_string(a));
             goto done;
@@ -177,6 +192,7 @@ int base_image_scan_layer(const char *path, const char *what, const char *diff_i
     archive_read_support_filter_all(a);
     archive_read_support_format_tar(a);
     int rc = 0;
+    int64_t limit = oci_layer_max_bytes();
     struct archive_entry *e;
     if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
         rc = err_set(ERR_PARSE, "%s: not a tar layer: %s", what, archive_error_string(a));
@@ -192,6 +208,11 @@ int base_image_scan_layer(const char *path, const char *what, const char *diff_i
         }
         if ((rc = check_entry(e, what)))
             goto done;
+        /* archive_filter_bytes(a, 0): the uncompressed bytes read so far. */
+        if (archive_filter_bytes(a, 0) + archive_entry_size(e) > limit) {
+            rc = layer_too_large(what, limit);
+            goto done;
+        }
         if (archive_read_data_skip(a) != ARCHIVE_OK) {
             rc = err_set(ERR_PARSE, "%s: truncated: %s", what, archive_error_string(a));
             goto done;
@@ -403,6 +424,11 @@ static int read_manifest(struct base_image *b, read_blob_fn read_blob, const cha
                          lmt ? lmt : "(none)");
             goto done;
         }
+        if (sz->as.number < 0 || sz->as.number > (double)INT64_MAX) {
+            rc = err_set(ERR_PARSE, "%s: '%s': manifest %s: layers[%zu] has a bad size", b->context, b->file, digest,
+                         i);
+            goto done;
+        }
         struct oci_blob *blob = &b->layers[b->n_layers++];
         snprintf(blob->digest, sizeof blob->digest, "%s", ld);
         blob->size = (int64_t)sz->as.number;
@@ -422,6 +448,10 @@ static int verify_layer_files(struct base_image *b)
         struct oci_blob *l = &b->layers[i];
         char got[DIGEST_STRING_SIZE];
         int64_t size = 0;
+        struct stat st;
+        if (stat(l->path, &st) == 0 && st.st_size != l->size)
+            return err_set(ERR_MISMATCH, "%s: '%s': layer %s is %lld bytes, the manifest says %lld", b->context,
+                           b->file, l->digest, (long long)st.st_size, (long long)l->size);
         int rc = digest_file(l->path, got, &size);
         if (rc == ERR_NOTFOUND)
             return err_set(ERR_NOTFOUND, "%s: '%s': layer %s is missing", b->context, b->file, l->digest);
@@ -458,6 +488,16 @@ static int load_layout(struct base_image *b, const char *platform)
     int64_t size;
     int rc = image_source_top(b->src, digest, mt, &size, ref_name);
     if (rc || (rc = read_manifest(b, source_read_blob, digest, platform, 0)))
+        return rc;
+    /* Only the layers the manifest names come out of an archive, none past its descriptor's size. */
+    struct image_source_want *want = calloc(b->n_layers + 1, sizeof *want);
+    if (!want)
+        return nomem();
+    for (size_t i = 0; i < b->n_layers; i++)
+        want[i] = (struct image_source_want){b->layers[i].digest, b->layers[i].size};
+    rc = image_source_fetch(b->src, want, b->n_layers);
+    free(want);
+    if (rc)
         return rc;
     for (size_t i = 0; i < b->n_layers; i++)
         if (!(b->layers[i].path = image_source_blob_path(b->src, b->layers[i].digest)))

@@ -12,7 +12,8 @@
  * verified, every layer's uncompressed digest checked against the config's
  * rootfs.diff_ids, and every layer's tar entries scanned: absolute paths,
  * "..", links leaving the root, device files, truncated or unknown data are
- * refused with a message naming the file.
+ * refused with a message naming the file. A layer that expands past
+ * AMLPKG_MAX_LAYER_MB (65536) while it is scanned is refused.
  *
  * Where a build finds its base (cache tiers, registry tier, executor) is
  * builder/env/env_source.h's decision; this module reads one source, or one

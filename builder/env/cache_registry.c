@@ -63,7 +63,7 @@ static int layout_over_cache(char **out_dir, const char *cache_dir, const char *
                 manifest_digest, (long long)st.st_size);
         fclose(f);
     } else if (!rc) {
-        rc = err_set_errno(ERR_IO, "cannot write '%s'", index);
+        rc = err_set_write(ERR_IO, "cannot write '%s'", index);
     }
     free(blobs), free(target), free(index), free(layout), free(manifest);
     if (rc && dir) {

@@ -9,6 +9,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,8 +124,61 @@ static const char *follow_link(const struct links *l, const char *name)
     return name;
 }
 
-/* Unpacks the regular files of a docker-archive into d->dir. */
-static int extract(struct docker_archive *d, const char *path, struct links *links)
+/* The read buffer of both passes. */
+static _Thread_local char chunk[1 << 16];
+
+/* A member file one pass unpacks, and the most bytes it may hold. */
+struct member {
+    const char *name;
+    int64_t limit;
+    int layer; /* limit is AMLPKG_MAX_LAYER_MB's */
+};
+
+static int member_too_large(const struct docker_archive *d, const char *path, const struct member *m)
+{
+    const char *name = m->name;
+    int64_t limit = m->limit;
+    if (m->layer)
+        return err_set(ERR_LIMIT, "%s: '%s': layer %s is larger than %lld MiB (AMLPKG_MAX_LAYER_MB)", d->context,
+                       path, name, (long long)(limit >> 20));
+    return err_set(ERR_LIMIT, "%s: '%s': %s is larger than %lld bytes", d->context, path, name, (long long)limit);
+}
+
+/* The current entry's data into dst, refusing more than limit bytes. */
+static int unpack_member(struct archive *a, struct docker_archive *d, const char *path, const struct member *m,
+                         const char *dst)
+{
+    int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return err_set_errno(ERR_IO, "'%s': cannot create", dst);
+    int rc = 0;
+    int64_t total = 0;
+    la_ssize_t n;
+    while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0) {
+        if ((total += n) > m->limit) {
+            rc = member_too_large(d, path, m);
+            break;
+        }
+        if (fs_write_all(fd, chunk, (size_t)n) != 0) {
+            rc = err_set_write(ERR_IO, "'%s': cannot write", dst);
+            break;
+        }
+    }
+    if (!rc && n < 0)
+        rc = err_set(ERR_PARSE, "%s: '%s': %s: truncated: %s", d->context, path, m->name, archive_error_string(a));
+    if (close(fd) != 0 && !rc)
+        rc = err_set_write(ERR_IO, "'%s': cannot write", dst);
+    if (rc)
+        unlink(dst);
+    return rc;
+}
+
+/* One pass over a docker-archive. The first (want NULL) reads manifest.json
+ * into manifest and notes the links; the second unpacks only the wanted
+ * member files into d->dir, so an entry the manifest does not name is never
+ * expanded to disk. */
+static int extract(struct docker_archive *d, const char *path, struct links *links, struct buf *manifest,
+                   const struct member *want, size_t n_want)
 {
     struct archive *a = archive_read_new();
     if (!a)
@@ -133,7 +187,6 @@ static int extract(struct docker_archive *d, const char *path, struct links *lin
     archive_read_support_filter_all(a);
     int rc = 0;
     char *dst = NULL;
-    static _Thread_local char chunk[1 << 16];
     if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
         rc = err_set(ERR_PARSE, "%s: '%s': not a docker-archive: %s", d->context, path, archive_error_string(a));
         goto done;
@@ -154,16 +207,45 @@ static int extract(struct docker_archive *d, const char *path, struct links *lin
         if (!name || !safe_member_name(name))
             continue;
         mode_t type = archive_entry_filetype(e);
-        const char *target = type == AE_IFLNK ? archive_entry_symlink(e) : NULL;
-        int escaped = 0;
-        if (target) {
-            /* `docker save` links <id>/layer.tar to the layer file: keep links that stay inside. */
-            const char *slash = strrchr(name, '/');
-            fs_path_depth(target, strlen(target), fs_path_depth(name, slash ? (size_t)(slash - name) : 0, 0, &escaped),
-                          &escaped);
-        }
-        if (type != AE_IFREG && (!target || target[0] == '/' || escaped))
+        if (!want) {
+            const char *target = type == AE_IFLNK ? archive_entry_symlink(e) : NULL;
+            if (target && target[0] != '/') {
+                /* `docker save` links <id>/layer.tar to the layer file: keep links that stay inside. */
+                int escaped = 0;
+                const char *slash = strrchr(name, '/');
+                fs_path_depth(target, strlen(target),
+                              fs_path_depth(name, slash ? (size_t)(slash - name) : 0, 0, &escaped), &escaped);
+                if (!escaped && (rc = add_link(links, name, target)))
+                    goto done;
+            } else if (type == AE_IFREG && !strcmp(name, "manifest.json")) {
+                if (archive_entry_size(e) > (la_int64_t)JSON_LIMIT) {
+                    rc = err_set(ERR_LIMIT, "%s: '%s': manifest.json is larger than %u bytes", d->context, path,
+                                 JSON_LIMIT);
+                    goto done;
+                }
+                la_ssize_t n;
+                buf_reset(manifest);
+                while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0)
+                    if ((rc = buf_append(manifest, chunk, (size_t)n)))
+                        goto done;
+                if (n < 0) {
+                    rc = err_set(ERR_PARSE, "%s: '%s': manifest.json: truncated: %s", d->context, path,
+                                 archive_error_string(a));
+                    goto done;
+                }
+            }
             continue;
+        }
+        const struct member *m = NULL;
+        for (size_t i = 0; i < n_want && !m; i++)
+            if (!strcmp(want[i].name, name))
+                m = &want[i];
+        if (type != AE_IFREG || !m)
+            continue;
+        if (archive_entry_size(e) > m->limit) {
+            rc = member_too_large(d, path, m);
+            goto done;
+        }
         free(dst);
         if (!(dst = path_join(d->dir, name))) {
             rc = nomem();
@@ -174,26 +256,7 @@ static int extract(struct docker_archive *d, const char *path, struct links *lin
             mkdir(dst, 0755);
             *s = '/';
         }
-        if (target) {
-            if ((rc = add_link(links, name, target)))
-                goto done;
-            continue;
-        }
-        int fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-        if (fd < 0) {
-            rc = err_set_errno(ERR_IO, "'%s': cannot write", dst);
-            goto done;
-        }
-        la_ssize_t n;
-        while ((n = archive_read_data(a, chunk, sizeof chunk)) > 0)
-            if (write(fd, chunk, (size_t)n) != n) {
-                rc = err_set_errno(ERR_IO, "'%s': cannot write", dst);
-                break;
-            }
-        if (!rc && n < 0)
-            rc = err_set(ERR_PARSE, "%s: '%s': %s: truncated: %s", d->context, path, name, archive_error_string(a));
-        close(fd);
-        if (rc)
+        if ((rc = unpack_member(a, d, path, m, dst)))
             goto done;
     }
 done:
@@ -212,20 +275,16 @@ int docker_archive_load(struct docker_archive *d, const char *path)
     struct json_value *root = NULL;
     struct buf m;
     buf_init(&m, JSON_LIMIT);
-    char *mpath = NULL;
     struct links links = {0};
-    int rc = extract(d, path, &links);
+    struct member *want = NULL;
+    int rc = extract(d, path, &links, &m, NULL, 0);
     if (rc)
         goto done;
-    if (!(mpath = path_join(d->dir, "manifest.json"))) {
-        rc = nomem();
-        goto done;
-    }
-    if (access(mpath, R_OK) != 0) {
+    if (!m.len) {
         rc = err_set(ERR_PARSE, "%s: '%s': no manifest.json: not a docker-archive", d->context, path);
         goto done;
     }
-    if ((rc = buf_read_file(&m, mpath)) || (rc = json_parse(&root, &arena, m.data, m.len, "manifest.json")))
+    if ((rc = json_parse(&root, &arena, m.data, m.len, "manifest.json")))
         goto done;
     if (root->type != JSON_ARRAY || root->count != 1) {
         rc = err_set(ERR_UNSUPPORTED, "%s: '%s': manifest.json must list exactly one image", d->context, path);
@@ -237,7 +296,25 @@ int docker_archive_load(struct docker_archive *d, const char *path)
         rc = err_set(ERR_PARSE, "%s: '%s': manifest.json: the image needs Config and Layers", d->context, path);
         goto done;
     }
-    char *cpath = path_join(d->dir, follow_link(&links, config));
+    size_t i = 0;
+    for (const struct json_value *l = layers->child; l; l = l->next, i++)
+        if (l->type != JSON_STRING || !safe_member_name(l->as.string.ptr)) {
+            rc = err_set(ERR_PARSE, "%s: '%s': manifest.json: Layers[%zu] is not a path inside the archive", d->context,
+                         path, i);
+            goto done;
+        }
+    /* The second pass unpacks the config and the layers the manifest names, nothing else. */
+    if (!(want = calloc(layers->count + 2, sizeof *want))) {
+        rc = nomem();
+        goto done;
+    }
+    want[0] = (struct member){follow_link(&links, config), JSON_LIMIT, 0};
+    i = 1;
+    for (const struct json_value *l = layers->child; l; l = l->next)
+        want[i++] = (struct member){follow_link(&links, l->as.string.ptr), oci_layer_max_bytes(), 1};
+    if ((rc = extract(d, path, &links, &m, want, i)))
+        goto done;
+    char *cpath = path_join(d->dir, want[0].name);
     rc = cpath ? buf_read_file(&d->config, cpath) : nomem();
     free(cpath);
     if (rc) {
@@ -253,11 +330,6 @@ int docker_archive_load(struct docker_archive *d, const char *path)
     }
     for (const struct json_value *l = layers->child; l; l = l->next) {
         struct oci_blob *blob = &d->layers[d->n_layers++];
-        if (l->type != JSON_STRING || !safe_member_name(l->as.string.ptr)) {
-            rc = err_set(ERR_PARSE, "%s: '%s': manifest.json: Layers[%zu] is not a path inside the archive", d->context,
-                         path, d->n_layers - 1);
-            goto done;
-        }
         if (!(blob->path = path_join(d->dir, follow_link(&links, l->as.string.ptr)))) {
             rc = nomem();
             goto done;
@@ -276,8 +348,8 @@ int docker_archive_load(struct docker_archive *d, const char *path)
         }
     }
 done:
+    free(want);
     links_release(&links);
-    free(mpath);
     buf_release(&m);
     arena_release(&arena);
     return rc;

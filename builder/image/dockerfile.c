@@ -290,8 +290,12 @@ static int stage_text(const char *dir, const char *name, const char *text)
     if (!f)
         return err_set_errno(ERR_IO, "cannot create '%s'", path);
     /* COPY keeps the mode it finds: 0644 whatever the umask, so the layer is the same everywhere. */
-    if ((fchmod(fileno(f), 0644) != 0) + (fputs(text, f) < 0) + (fclose(f) != 0))
-        return err_set_errno(ERR_IO, "cannot write '%s'", path);
+    if (fchmod(fileno(f), 0644) != 0) {
+        fclose(f);
+        return err_set_errno(ERR_IO, "cannot set the mode of '%s'", path);
+    }
+    if ((fputs(text, f) < 0) + (fclose(f) != 0))
+        return err_set_write(ERR_IO, "cannot write '%s'", path);
     return 0;
 }
 
@@ -329,7 +333,7 @@ int dockerfile_write(const char *dir, const struct plan *plan, const char *spec_
         if (fwrite(text.data, 1, text.len, f) != text.len) {
             fclose(f);
             unlink(tmp);
-            rc = err_set_errno(ERR_IO, "cannot write '%s'", file);
+            rc = err_set_write(ERR_IO, "cannot write '%s'", file);
         } else {
             rc = fs_commit(f, tmp, file);
         }
@@ -400,7 +404,7 @@ int dockerfile_write_environment(const char *dir, const struct plan_environment 
     if (!rc && !f)
         rc = err_set_errno(ERR_IO, "cannot create '%s'", file);
     if (f && (fwrite(text.data, 1, text.len, f) != text.len) + (fclose(f) != 0))
-        rc = err_set_errno(ERR_IO, "cannot write '%s'", file);
+        rc = err_set_write(ERR_IO, "cannot write '%s'", file);
     free(file);
     buf_release(&text);
     return rc;

@@ -39,7 +39,7 @@ static int write_all(int fd, const unsigned char *p, size_t len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return n < 0 ? errno : EIO;
+            return n < 0 && errno ? errno : ENOSPC; /* a short write: the disk is full */
         p += n;
         len -= (size_t)n;
     }
@@ -80,7 +80,7 @@ static int worker_error(struct hash_sink *s)
     if (!e)
         return 0;
     errno = e;
-    return err_set_errno(ERR_IO, "%s: write failed", s->path);
+    return err_set_write(ERR_IO, "%s: write failed", s->path);
 }
 
 /* Hands the filling buffer to the worker and waits until the other one is free. */

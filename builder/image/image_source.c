@@ -43,7 +43,7 @@ static int write_file(const char *path, const void *data, size_t len)
     int bad = !f || fwrite(data, 1, len, f) != len;
     if (f && fclose(f) != 0)
         bad = 1;
-    return bad ? err_set_errno(ERR_IO, "%s: cannot write", path) : 0;
+    return bad ? err_set_write(ERR_IO, "%s: cannot write", path) : 0;
 }
 
 /* A docker-archive becomes an OCI layout in root: the config as it is, the
@@ -102,33 +102,106 @@ done:
     return rc;
 }
 
-static int extract(const char *tarball, const char *dir, int *saw_docker_out)
+/* What one pass over a tarball unpacks. At open: index.json and the small
+ * blobs, noting every blob entry in s->entries. Later: the wanted blobs, or
+ * all of them. */
+struct pass {
+    struct image_source *record; /* at open: where entries are noted */
+    const struct image_source_want *want;
+    size_t n_want;
+    int all;
+    int64_t small_left; /* at open: the budget for small blobs */
+    size_t left;        /* wanted blobs not yet unpacked */
+    int saw_index, saw_docker;
+};
+
+static int note_entry(struct image_source *s, const char *hex, int64_t size)
+{
+    for (size_t i = 0; i < s->n_entries; i++)
+        if (!strcmp(s->entries[i].hex, hex)) {
+            s->entries[i].size = size; /* a later entry replaces an earlier one, as tar extracts */
+            return 0;
+        }
+    if (!(s->n_entries & (s->n_entries - 1))) {
+        struct image_source_entry *e = realloc(s->entries, (s->n_entries ? 2 * s->n_entries : 16) * sizeof *e);
+        if (!e)
+            return err_set(ERR_NOMEM, "out of memory");
+        s->entries = e;
+    }
+    struct image_source_entry *e = &s->entries[s->n_entries++];
+    snprintf(e->hex, sizeof e->hex, "%s", hex);
+    e->size = size;
+    return 0;
+}
+
+static int too_large(const char *source, const char *hex, int64_t size)
+{
+    return err_set(ERR_LIMIT, "%s: blob sha256:%s is larger than its descriptor's %lld bytes", source, hex,
+                   (long long)size);
+}
+
+/* The current entry's data into path, refusing more than limit bytes (read
+ * limit + 1 at most); errors name the archive and what was too large. */
+static int unpack_entry(struct archive *a, const char *tarball, const char *name, const char *path, int64_t limit,
+                        const char *hex, char *chunk, size_t cap)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return err_set_errno(ERR_IO, "%s: cannot create", path);
+    int rc = 0;
+    int64_t total = 0;
+    la_ssize_t n;
+    while ((n = archive_read_data(a, chunk, cap)) > 0) {
+        if ((total += n) > limit) {
+            rc = hex ? too_large(tarball, hex, limit)
+                     : err_set(ERR_LIMIT, "%s: %s is larger than %lld bytes", tarball, name, (long long)limit);
+            break;
+        }
+        if (fs_write_all(fd, chunk, (size_t)n) != 0) {
+            rc = err_set_write(ERR_IO, "%s: cannot write", path);
+            break;
+        }
+    }
+    if (!rc && n < 0)
+        rc = err_set(ERR_PARSE, "%s: %s: truncated or corrupt: %s", tarball, name, archive_error_string(a));
+    if (close(fd) != 0 && !rc)
+        rc = err_set_write(ERR_IO, "%s: cannot write", path);
+    if (rc)
+        unlink(path);
+    return rc;
+}
+
+static const struct image_source_want *wanted(const struct pass *p, const char *hex)
+{
+    for (size_t i = 0; i < p->n_want; i++)
+        if (!strcmp(p->want[i].digest + 7, hex))
+            return &p->want[i];
+    return NULL;
+}
+
+static int unpack(const char *tarball, const char *dir, struct pass *p)
 {
     struct archive *a = archive_read_new();
     if (!a)
         return err_set(ERR_NOMEM, "out of memory");
     archive_read_support_format_tar(a);
     archive_read_support_filter_all(a);
-    int rc = 0, saw_index = 0, saw_docker = 0;
+    int rc = 0;
     char path[4096];
     /* On the heap, not _Thread_local: a TLS array is zeroed for every thread
      * the process starts, whether or not it ever extracts anything. */
     enum { CHUNK = 1 << 20 };
     char *chunk = malloc(CHUNK);
-    snprintf(path, sizeof path, "%s/blobs", dir);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/blobs/sha256", dir);
-    mkdir(path, 0755);
+    if (!chunk) {
+        rc = err_set(ERR_NOMEM, "out of memory");
+        goto done;
+    }
     if (archive_read_open_filename(a, tarball, 1 << 20) != ARCHIVE_OK) {
         rc = err_set(ERR_PARSE, "%s: not an oci-archive tarball or OCI layout: %s", tarball, archive_error_string(a));
         goto done;
     }
     struct archive_entry *e;
-    if (!chunk) {
-        rc = err_set(ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    for (;;) {
+    while (p->record || p->all || p->left) {
         int r = archive_read_next_header(a, &e);
         if (r == ARCHIVE_EOF)
             break;
@@ -142,40 +215,130 @@ static int extract(const char *tarball, const char *dir, int *saw_docker_out)
         while (!strncmp(name, "./", 2))
             name += 2;
         if (!strcmp(name, "manifest.json"))
-            saw_docker = 1;
+            p->saw_docker = 1;
         if (archive_entry_filetype(e) != AE_IFREG || !wanted_entry(name))
             continue;
-        saw_index |= !strcmp(name, "index.json");
-        path_join_into(path, sizeof path, dir, name);
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            rc = err_set_errno(ERR_IO, "%s: cannot write", path);
-            goto done;
-        }
-        la_ssize_t n;
-        while ((n = archive_read_data(a, chunk, CHUNK)) > 0) {
-            if (write(fd, chunk, (size_t)n) != n) {
-                rc = err_set_errno(ERR_IO, "%s: cannot write", path);
-                break;
+        int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : INT64_MAX;
+        const char *hex = strncmp(name, "blobs/sha256/", 13) ? NULL : name + 13;
+        int64_t limit = -1;
+        if (!hex) {
+            if (p->record && !strcmp(name, "index.json")) {
+                p->saw_index = 1;
+                limit = INDEX_LIMIT;
+            } else if (p->record) {
+                limit = 1 << 16; /* oci-layout: a line of JSON that signing and verifying read */
             }
+        } else if (p->record) {
+            if ((rc = note_entry(p->record, hex, size)))
+                goto done;
+            if (size <= IMAGE_SOURCE_SMALL_BLOB && size <= p->small_left) {
+                limit = size;
+                p->small_left -= size;
+            }
+        } else if (p->all) {
+            limit = size;
+        } else {
+            const struct image_source_want *w = wanted(p, hex);
+            path_join_into(path, sizeof path, dir, name);
+            if (!w || access(path, F_OK) == 0)
+                continue;
+            if (size > w->size) {
+                rc = too_large(tarball, hex, w->size);
+                goto done;
+            }
+            limit = w->size;
+            p->left--;
         }
-        if (!rc && n < 0)
-            rc = err_set(ERR_IO, "%s: %s: %s", tarball, name, archive_error_string(a));
-        close(fd);
-        if (rc)
+        if (limit < 0)
+            continue;
+        path_join_into(path, sizeof path, dir, name);
+        if ((rc = unpack_entry(a, tarball, name, path, limit, hex && !p->record && !p->all ? hex : NULL, chunk,
+                               CHUNK)))
             goto done;
     }
-    *saw_docker_out = saw_docker;
-    if (!saw_index)
-        rc = saw_docker ? DOCKER_ARCHIVE
-                        : err_set(ERR_PARSE,
-                                  "%s: no index.json: neither an oci-archive nor a "
-                                  "docker-archive",
-                                  tarball);
 done:
     free(chunk);
     archive_read_free(a);
     return rc;
+}
+
+/* The first pass, at open: index.json, the small blobs, the names and sizes of all. */
+static int extract(struct image_source *s, const char *tarball, const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/blobs", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/blobs/sha256", dir);
+    mkdir(path, 0755);
+    struct pass p = {.record = s, .small_left = IMAGE_SOURCE_SMALL_BUDGET};
+    int rc = unpack(tarball, dir, &p);
+    if (rc)
+        return rc;
+    s->docker_archive = p.saw_docker; /* with or without an OCI layout beside manifest.json */
+    if (!p.saw_index)
+        return p.saw_docker ? DOCKER_ARCHIVE
+                            : err_set(ERR_PARSE, "%s: no index.json: neither an oci-archive nor a docker-archive",
+                                      tarball);
+    return 0;
+}
+
+static int fetch_from_layout(const struct image_source *s, const struct image_source_want *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char *p = image_source_blob_path(s, want[i].digest);
+        if (!p)
+            return err_set(ERR_INVALID, "%s: bad digest '%.80s'", s->path, want[i].digest);
+        struct stat st;
+        int rc = 0;
+        if (stat(p, &st) == 0) { /* a layout may link its blobs (a cache's, as cache_registry does) */
+            if (!S_ISREG(st.st_mode))
+                rc = err_set(ERR_INVALID, "%s: blob %s is not a regular file", s->path, want[i].digest);
+            else if (st.st_size > want[i].size)
+                rc = too_large(s->path, want[i].digest + 7, want[i].size);
+        }
+        free(p);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int image_source_fetch(const struct image_source *s, const struct image_source_want *want, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!reference_valid_digest(want[i].digest) || want[i].size < 0)
+            return err_set(ERR_INVALID, "%s: bad descriptor for '%.80s'", s->path, want[i].digest);
+    if (!s->archive)
+        return fetch_from_layout(s, want, n);
+    /* What the archive holds and is not yet unpacked; a declared size past the descriptor's is refused unread. */
+    size_t left = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < s->n_entries; j++) {
+            if (strcmp(s->entries[j].hex, want[i].digest + 7))
+                continue;
+            if (s->entries[j].size > want[i].size)
+                return too_large(s->path, s->entries[j].hex, want[i].size);
+            char *p = image_source_blob_path(s, want[i].digest);
+            if (!p)
+                return err_set(ERR_NOMEM, "out of memory");
+            left += access(p, F_OK) != 0;
+            free(p);
+            break;
+        }
+    }
+    if (!left)
+        return fetch_from_layout(s, want, n);
+    struct pass p = {.want = want, .n_want = n, .left = left};
+    int rc = unpack(s->archive, s->root, &p);
+    return rc ? rc : fetch_from_layout(s, want, n);
+}
+
+int image_source_fetch_all(const struct image_source *s)
+{
+    if (!s->archive)
+        return 0;
+    struct pass p = {.all = 1};
+    return unpack(s->archive, s->root, &p);
 }
 
 int image_source_open(struct image_source **out, const char *path)
@@ -215,9 +378,11 @@ int image_source_open(struct image_source **out, const char *path)
         if (!rc && !(s->root = strdup(path)))
             rc = err_set(ERR_NOMEM, "out of memory");
     } else {
-        if (!(rc = fs_make_tmp_dir(&s->temp_dir, "amlpkg-src-")) &&
-            (rc = extract(path, s->temp_dir, &s->docker_archive)) >= 0 &&
-            !(rc = rc == DOCKER_ARCHIVE ? docker_to_layout(path, s->temp_dir) : 0) && !(s->root = strdup(s->temp_dir)))
+        int kind = 0;
+        if (!(rc = fs_make_tmp_dir(&s->temp_dir, "amlpkg-src-")) && (kind = rc = extract(s, path, s->temp_dir)) >= 0)
+            rc = kind == DOCKER_ARCHIVE ? docker_to_layout(path, s->temp_dir) : 0;
+        /* A docker-archive's blobs are all in the layout now; an oci-archive's large ones come on demand. */
+        if (!rc && (!(s->root = strdup(s->temp_dir)) || (kind != DOCKER_ARCHIVE && !(s->archive = strdup(path)))))
             rc = err_set(ERR_NOMEM, "out of memory");
     }
     free(dir);
@@ -239,6 +404,8 @@ void image_source_free(struct image_source *s)
     free(s->root);
     free(s->select);
     free(s->path);
+    free(s->archive);
+    free(s->entries);
     free(s);
 }
 
@@ -258,7 +425,21 @@ int image_source_read_blob(const struct image_source *s, struct buf *b, const ch
     if (!p)
         return err_set(ERR_INVALID, "%s: bad digest '%.80s'", s->path, digest);
     buf_reset(b);
-    int rc = buf_read_file(b, p);
+    int rc = 0;
+    if (s->archive && access(p, F_OK) != 0) {
+        /* Not among the small blobs unpacked at open: unpacked now, up to what b may hold. */
+        for (size_t i = 0; i < s->n_entries; i++)
+            if (!strcmp(s->entries[i].hex, digest + 7)) {
+                struct image_source_want w = {digest, b->limit ? (int64_t)b->limit : s->entries[i].size};
+                rc = s->entries[i].size > w.size
+                         ? err_set(ERR_LIMIT, "%s: blob %s is larger than %lld bytes, the most a manifest, index or "
+                                              "config may hold",
+                                   s->path, digest, (long long)w.size)
+                         : image_source_fetch(s, &w, 1);
+                break;
+            }
+    }
+    rc = rc ? rc : buf_read_file(b, p);
     char got[DIGEST_STRING_SIZE];
     if (!rc && !(rc = digest_buffer(got, b->data, b->len)) && strcmp(got, digest))
         rc = err_set(ERR_MISMATCH, "%s: blob %s has digest %s", s->path, digest, got);

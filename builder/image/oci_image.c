@@ -53,7 +53,7 @@ static int write_json_blob(struct oci_blob *out, const struct buf *doc, const ch
     if (!f || fwrite(doc->data, 1, doc->len, f) != doc->len || fclose(f) != 0) {
         if (f)
             fclose(f);
-        return err_set_errno(ERR_IO, "%s: write failed", out->path);
+        return err_set_write(ERR_IO, "%s: write failed", out->path);
     }
     out->size = (int64_t)doc->len;
     out->media_type = media_type;

@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "common/path.h"
+#include "common/parse_number.h"
 #include "builder/image/hash_sink.h"
 
 #include <archive.h>
@@ -37,6 +38,11 @@ struct oci_layer_writer {
     size_t n_dirs, cap_dirs;
     unsigned char zbuf[1 << 16];
 };
+
+int64_t oci_layer_max_bytes(void)
+{
+    return (int64_t)parse_number_int_or(getenv("AMLPKG_MAX_LAYER_MB"), 1, INT64_MAX >> 20, 64LL << 10) << 20;
+}
 
 void oci_blob_release(struct oci_blob *blob)
 {

@@ -26,6 +26,12 @@ struct oci_blob {
 
 void oci_blob_release(struct oci_blob *blob);
 
+/* The most bytes a layer taken from elsewhere (a base image) may expand to, or
+ * a docker-archive's layer may hold: AMLPKG_MAX_LAYER_MB MiB, 65536 (64 GiB)
+ * unless set. A small gzip of zeros would otherwise cost its whole expansion
+ * in time, or in $TMPDIR. */
+int64_t oci_layer_max_bytes(void);
+
 struct oci_layer_writer;
 
 enum oci_compression {

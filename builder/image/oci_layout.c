@@ -87,7 +87,7 @@ static int write_small_file(const char *path, const void *data, size_t len)
     if (rc)
         return rc;
     if (fwrite(data, 1, len, f) != len) {
-        rc = err_set_errno(ERR_IO, "%s: write failed", path);
+        rc = err_set_write(ERR_IO, "%s: write failed", path);
         fclose(f);
         unlink(tmp);
     } else {

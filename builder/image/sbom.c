@@ -324,7 +324,7 @@ int sbom_write(const char *path, const struct plan *plan, const struct spec *spe
     if (!rc && fwrite(text.data, 1, text.len, f) != text.len) {
         fclose(f);
         unlink(tmp);
-        rc = err_set_errno(ERR_IO, "cannot write '%s'", path);
+        rc = err_set_write(ERR_IO, "cannot write '%s'", path);
     } else if (!rc) {
         rc = fs_publish(f, tmp, path, sync);
     }
@@ -344,7 +344,7 @@ static int write_blob(struct oci_blob *blob, const char *dir, const void *data, 
     if (!rc && !f)
         rc = err_set_errno(ERR_IO, "cannot create '%s'", blob->path);
     if (f && (fwrite(data, 1, len, f) != len) + (fclose(f) != 0))
-        rc = err_set_errno(ERR_IO, "cannot write '%s'", blob->path);
+        rc = err_set_write(ERR_IO, "cannot write '%s'", blob->path);
     blob->size = (int64_t)len;
     blob->media_type = media_type;
     return rc;
@@ -403,7 +403,7 @@ int sbom_artifact_layout(const char *dir, const struct oci_blob blobs[2], const 
         path_join_into(path, sizeof path, dir, names[i]);
         FILE *f = fopen(path, "w");
         if (!f || (fputs(texts[i], f) < 0) + (fclose(f) != 0))
-            rc = err_set_errno(ERR_IO, "cannot write '%s'", path);
+            rc = err_set_write(ERR_IO, "cannot write '%s'", path);
     }
     buf_release(&index);
     return rc;

@@ -76,7 +76,7 @@ static int write_text(const char *path, const char *text)
     size_t n = strlen(text);
     int ok = fwrite(text, 1, n, f) == n;
     ok = (fclose(f) == 0) && ok;
-    return ok ? 0 : err_set(ERR_IO, "cannot write '%s'", path);
+    return ok ? 0 : err_set_write(ERR_IO, "cannot write '%s'", path);
 }
 
 /* The converter's modules into dir/converter/; *out is the main script. */

@@ -54,11 +54,12 @@ static int write_at(struct tar_writer *t, const void *data, size_t len, off_t at
 {
     const unsigned char *p = data;
     while (len > 0) {
+        errno = 0;
         ssize_t n = pwrite(t->fd, p, len, at);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return err_set_errno(ERR_IO, "%s: write failed", t->target);
+            return err_set_write(ERR_IO, "%s: write failed", t->target);
         p += n;
         len -= (size_t)n;
         at += n;
@@ -143,7 +144,7 @@ int tar_put_file_range(struct tar_writer *t, const char *name, int src_fd, off_t
             break;
         }
         if (n <= 0)
-            return n < 0 ? err_set_errno(ERR_IO, "%s: copying a blob failed", t->target)
+            return n < 0 ? err_set_write(ERR_IO, "%s: copying a blob failed", t->target)
                          : err_set(ERR_IO, "%s: a blob shrank while it was archived", t->target);
         t->offset += n;
         size -= n;
@@ -175,11 +176,11 @@ int tar_commit(struct tar_writer *t, const char *tmp_path, int sync, const char 
     if (rc)
         return rc;
     if (ftruncate(t->fd, t->offset) != 0 || (sync && fsync(t->fd) != 0))
-        return err_set_errno(ERR_IO, "%s: write failed", t->target);
+        return err_set_write(ERR_IO, "%s: write failed", t->target);
     int fd = t->fd;
     t->fd = -1;
     if (close(fd) != 0)
-        return err_set_errno(ERR_IO, "%s: write failed", t->target);
+        return err_set_write(ERR_IO, "%s: write failed", t->target);
     if (fs_replace(tmp_path, t->target) != 0)
         return err_set_errno(ERR_IO, "%s: cannot rename %s into place", t->target, what);
     return 0;

@@ -177,11 +177,12 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
             return 0;
         }
         for (size_t done = 0; done < n;) {
+            errno = 0;
             ssize_t w = write(call->out_fd, data + done, n - done);
             if (w < 0 && errno == EINTR)
                 continue;
             if (w <= 0) {
-                err_set_errno(ERR_IO, "%s: cannot write the download", call->what);
+                err_set_write(ERR_IO, "%s: cannot write the download", call->what);
                 t->sink_failed = 1;
                 return 0;
             }

@@ -480,6 +480,16 @@ static int push_from(struct registry *reg, const char *repo, const char *id, con
     int rc = walk(&g, fetch_local, &l, top, NULL, 0);
     if (rc)
         goto done;
+    /* An archive's blobs are unpacked now, only those the manifests name, none past its descriptor's size. */
+    struct image_source_want *want = calloc(g.n_blobs + 1, sizeof *want);
+    if (!want) {
+        rc = err_set(ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < g.n_blobs; i++)
+        want[i] = (struct image_source_want){g.blobs[i].digest, g.blobs[i].size};
+    rc = image_source_fetch(src, want, g.n_blobs);
+    free(want);
     for (size_t i = 0; i < g.n_blobs && !rc; i++)
         if (!(g.blobs[i].path = image_source_blob_path(src, g.blobs[i].digest)))
             rc = err_set(ERR_NOMEM, "out of memory");
@@ -589,7 +599,7 @@ static int write_archive(const struct graph *g, const char *dir, const char *out
     }
     FILE *f = fopen(img.manifest.path, "wb");
     if (!f || fwrite(top->bytes.data, 1, top->bytes.len, f) != top->bytes.len) {
-        rc = err_set_errno(ERR_IO, "%s: cannot write", img.manifest.path);
+        rc = err_set_write(ERR_IO, "%s: cannot write", img.manifest.path);
         if (f)
             fclose(f);
         goto done;

@@ -102,13 +102,13 @@ static int write_key_file(struct local_service *svc)
     FILE *f = fdopen(fd, "w");
     if (!f) {
         close(fd);
-        return err_set_errno(ERR_IO, "cannot write '%s'", svc->key_file);
+        return err_set_write(ERR_IO, "cannot write '%s'", svc->key_file);
     }
     for (int k = 0; k < 2; k++)
         if (svc->keys[k][0])
             fprintf(f, "%s\n", svc->keys[k]);
     if (fclose(f) != 0)
-        return err_set_errno(ERR_IO, "cannot write '%s'", svc->key_file);
+        return err_set_write(ERR_IO, "cannot write '%s'", svc->key_file);
     return 0;
 }
 

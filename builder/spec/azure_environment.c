@@ -45,8 +45,8 @@ int azure_image_ref(struct yaml_tree *t, yaml_node_t *node, const char *field, c
     if (rc)
         return rc;
     if (!s[0] || strpbrk(s, " \t\r\n"))
-        return err_set(ERR_INVALID, "%s:%d: %s: '%s' is not an image reference", t->file, yaml_tree_line(node), field,
-                       s);
+        return err_set(ERR_INVALID, "%s:%d: %s: not an image reference (empty, or has spaces)", t->file,
+                       yaml_tree_line(node), field);
     free(*out);
     return (*out = strdup(s)) ? 0 : err_set(ERR_NOMEM, "out of memory");
 }
@@ -115,8 +115,8 @@ static int read_env_vars(struct spec_environment *e, struct yaml_tree *t, yaml_n
             (rc = yaml_tree_string(t, v, "environmentVariables", &value)))
             break;
         if (!conda_valid_var_name(name)) {
-            rc = err_set(ERR_INVALID, "%s:%d: environmentVariables: '%s' is not a variable name", t->file,
-                         yaml_tree_line(k), name);
+            rc = err_set(ERR_INVALID, "%s:%d: environmentVariables: a key is not a variable name", t->file,
+                         yaml_tree_line(k));
             break;
         }
         if (!(e->env[i].name = strdup(name)) || !(e->env[i].value = strdup(value)))

@@ -488,7 +488,9 @@ static int check_keys(struct yaml_tree *t, yaml_node_t *map, const char *field)
             const char *hint = suggest_closest(name, conda_fields);
             if (hint)
                 return fail_at(t, key, field, "unknown field '%s' (did you mean '%s'?)", name, hint);
-            return fail_at(t, key, field, "unknown field '%s'", name);
+            if (suggest_quotable(name))
+                return fail_at(t, key, field, "unknown field '%s'", name);
+            return fail_at(t, key, field, "an unknown field (not a plain name, so not repeated)");
         }
         for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
             yaml_node_t *k = yaml_document_get_node(&t->doc, q->key);
@@ -517,7 +519,7 @@ static int add_dep(struct conda_dep **list, size_t *n, struct yaml_tree *t, yaml
     if (rc == ERR_NOMEM)
         return err_set(ERR_NOMEM, "out of memory");
     if (rc)
-        return fail_at(t, item, field, "'%s': %s", d->text, why ? why : "malformed");
+        return fail_at(t, item, field, "not a valid package spec: %s", why ? why : "malformed");
     return 0;
 }
 
@@ -531,7 +533,7 @@ static int add_pip_option(struct conda_env *env, struct yaml_tree *t, yaml_node_
         size_t l = strlen(file_options[i]);
         if (!strncmp(text, file_options[i], l) && (l == 2 || !text[l] || is_space(text[l]) || text[l] == '='))
             return fail_at(t, item, field,
-                           "'%s': '%s' names a file whose contents amlpkg cannot key; list the packages instead", text,
+                           "'%s' names a file whose contents amlpkg cannot key; list the packages instead",
                            file_options[i]);
     }
     int rc = grow((void **)&env->pip_options, &env->n_pip_options, sizeof *env->pip_options, t, item, field);
@@ -592,8 +594,12 @@ static int read_dependencies(struct conda_env *env, struct yaml_tree *t, yaml_no
                 static const char *const only_pip[] = {"pip", NULL};
                 const char *name = key->type == YAML_SCALAR_NODE ? (const char *)key->data.scalar.value : "?";
                 const char *hint = suggest_closest(name, only_pip);
-                return fail_at(t, key, sub, "unknown entry '%s'%s", name,
-                               hint ? " (did you mean 'pip'?)" : "; only 'pip:' lists may nest here");
+                if (hint)
+                    return fail_at(t, key, sub, "unknown entry '%s' (did you mean 'pip'?)", name);
+                if (suggest_quotable(name))
+                    return fail_at(t, key, sub, "unknown entry '%s'; only 'pip:' lists may nest here", name);
+                return fail_at(t, key, sub, "an unknown entry (not a plain name, so not repeated); only 'pip:' lists may "
+                                            "nest here");
             }
             char pip_field[300];
             subfield(pip_field, sizeof pip_field, "%s.pip", sub);
@@ -653,7 +659,7 @@ static int read_channels(struct conda_env *env, struct yaml_tree *t, yaml_node_t
         if ((rc = scalar_text(t, item, sub, 0, &s)))
             break;
         if (has_control(s) || strpbrk(s, " \t"))
-            return fail_at(t, item, sub, "'%s': a channel is a name or URL without spaces", s);
+            return fail_at(t, item, sub, "a channel is a name or URL without spaces");
         if ((rc = grow((void **)&env->channels, &env->n_channels, sizeof *env->channels, t, item, sub)))
             break;
         if (!(env->channels[env->n_channels] = trimmed(s)))

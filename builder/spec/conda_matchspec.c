@@ -16,7 +16,8 @@ static int nomem(void)
 
 static int bad(const char *context, const char *text, const char *why)
 {
-    return err_set(ERR_INVALID, "%s: '%s': invalid conda package spec: %s", context, text, why);
+    (void)text; /* never quoted: it comes from a file that may not be the user's */
+    return err_set(ERR_INVALID, "%s: invalid conda package spec: %s", context, why);
 }
 
 void conda_matchspec_free(struct conda_matchspec *m)
@@ -126,8 +127,8 @@ static int parse_brackets(struct parsed *b, char *inside, const char *context, c
                       : klen == 12 && !strncmp(key, "build_number", 12) ? &b->build_number
                                                                         : NULL;
         if (!slot)
-            return err_set(ERR_UNSUPPORTED, "%s: '%s': [%.*s=...] is not supported (version, build, build_number, channel)",
-                           context, text, (int)klen, key);
+            return err_set(ERR_UNSUPPORTED, "%s: a [KEY=...] other than version, build, build_number or channel is not supported",
+                           context);
         if (*slot)
             return bad(context, text, "a key is given twice in [...]");
         rc = bracket_value(slot, &p, context, text);

@@ -67,7 +67,8 @@ static int valid_chars(const char *s)
 
 static int bad_version(const char *context, const char *text, const char *why)
 {
-    return err_set(ERR_INVALID, "%s: '%s': invalid conda version: %s", context, text, why);
+    (void)text; /* never quoted: it comes from a file that may not be the user's */
+    return err_set(ERR_INVALID, "%s: invalid conda version: %s", context, why);
 }
 
 /* Appends the atoms of one component s[0..len) (runs of digits, of '*', of anything else). */
@@ -329,7 +330,7 @@ struct vparser {
 
 static int bad_spec(const struct vparser *ps, const char *why)
 {
-    return err_set(ERR_INVALID, "%s: '%s': invalid version spec: %s", ps->context, ps->text, why);
+    return err_set(ERR_INVALID, "%s: invalid version spec: %s", ps->context, why);
 }
 
 static struct conda_vspec *new_node(enum vspec_op op)
@@ -347,8 +348,7 @@ static int parse_leaf(struct conda_vspec **out, const struct vparser *ps, char *
     static const enum vspec_op kinds[] = {VS_EQ, VS_NE, VS_LE, VS_GE, VS_COMPAT, VS_LT, VS_GT, VS_PREFIX};
     size_t len = strlen(s);
     if (s[0] == '^' || s[len - 1] == '$')
-        return err_set(ERR_UNSUPPORTED, "%s: '%s': regular expressions in version specs are not supported",
-                       ps->context, ps->text);
+        return err_set(ERR_UNSUPPORTED, "%s: regular expressions in version specs are not supported", ps->context);
     if (strchr(s, '@'))
         return bad_spec(ps, "'@' is not part of a version");
     enum vspec_op op = VS_EQ;
@@ -393,8 +393,8 @@ static int parse_leaf(struct conda_vspec **out, const struct vparser *ps, char *
         }
     }
     if (op != VS_ANY && strchr(ver, '*'))
-        return err_set(ERR_UNSUPPORTED, "%s: '%s': a '*' inside a version (a regular expression) is not supported",
-                       ps->context, ps->text);
+        return err_set(ERR_UNSUPPORTED, "%s: a '*' inside a version (a regular expression) is not supported",
+                       ps->context);
     struct conda_vspec *n = new_node(op);
     if (!n)
         return nomem();

@@ -87,8 +87,8 @@ static int read_scaled(struct yaml_tree *t, yaml_node_t *map, const char *key, c
     double v = strtod(s, &end);
     long scaled = isfinite(v) ? lround(v * scale) : 0;
     if (!s[0] || *end || errno || !isfinite(v) || v <= 0 || v > max || scaled < 1)
-        return err_set(ERR_INVALID, "%s:%d: %s: expected a number of %s above 0 and at most %g, found '%s'", t->file,
-                       yaml_tree_line(n), field, unit, max, s);
+        return err_set(ERR_INVALID, "%s:%d: %s: expected a number of %s above 0 and at most %g, found another value",
+                       t->file, yaml_tree_line(n), field, unit, max);
     *out = scaled;
     return 0;
 }

@@ -131,8 +131,8 @@ static int read_environment_keys(struct spec *spec, struct yaml_tree *t, yaml_no
             return err_set(ERR_INVALID, "%s:%d: cudaVersion: set only with enableGpu: true", t->file,
                            yaml_tree_line(n));
         if (!spec_valid_cuda_version(s))
-            return err_set(ERR_INVALID, "%s:%d: cudaVersion: '%s' is not a version such as '11.3'", t->file,
-                           yaml_tree_line(n), s);
+            return err_set(ERR_INVALID, "%s:%d: cudaVersion: not a version such as '11.3'", t->file,
+                           yaml_tree_line(n));
         if (!(e->cuda_version = strdup(s)))
             return err_set(ERR_NOMEM, "out of memory");
     }
@@ -160,8 +160,8 @@ static int read_inference_config(struct spec *spec, const char *path)
         if ((rc = yaml_tree_string(&t, runtime, "runtime", &s)))
             goto done;
         if (strcasecmp(s, "python")) {
-            rc = err_set(ERR_UNSUPPORTED, "%s:%d: runtime: '%s' is not supported (python is)", path,
-                         yaml_tree_line(runtime), s);
+            rc = err_set(ERR_UNSUPPORTED, "%s:%d: runtime: only python is supported", path,
+                         yaml_tree_line(runtime));
             goto done;
         }
     }
@@ -248,8 +248,8 @@ int spec_azure_read_deployment_config(struct spec *spec, const char *path)
         goto done;
     int aks = !strcasecmp(s, "AKS") || !strcasecmp(s, "AKSENDPOINT");
     if (!aks && strcasecmp(s, "local") && strcasecmp(s, "ACI")) {
-        rc = err_set(ERR_INVALID, "%s:%d: computeType: '%s' is not local, ACI, AKS or AKSENDPOINT", path,
-                     yaml_tree_line(compute), s);
+        rc = err_set(ERR_INVALID, "%s:%d: computeType: not local, ACI, AKS or AKSENDPOINT", path,
+                     yaml_tree_line(compute));
         goto done;
     }
     long long v = 0;

@@ -158,7 +158,12 @@ int yaml_tree_check_keys(struct yaml_tree *t, yaml_node_t *map, const char *fiel
             if (hint)
                 return err_set(ERR_INVALID, "%s:%d: %s%s%s: unknown field (did you mean '%s'?)", t->file,
                                yaml_tree_line(key), field, dot, name, hint);
-            return err_set(ERR_INVALID, "%s:%d: %s%s%s: unknown field", t->file, yaml_tree_line(key), field, dot, name);
+            if (suggest_quotable(name))
+                return err_set(ERR_INVALID, "%s:%d: %s%s%s: unknown field", t->file, yaml_tree_line(key), field, dot,
+                               name);
+            /* Not quoted: the file may not be the user's (a condaFile naming /etc/shadow). */
+            return err_set(ERR_INVALID, "%s:%d: %s: an unknown field (not a plain name, so not repeated)", t->file,
+                           yaml_tree_line(key), field[0] ? field : "document");
         }
         for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
             yaml_node_t *earlier = yaml_document_get_node(&t->doc, q->key);
@@ -231,6 +236,6 @@ int yaml_tree_bool(struct yaml_tree *t, yaml_node_t *node, const char *field, in
         *out = 0;
         return 0;
     }
-    return err_set(ERR_INVALID, "%s:%d: %s: expected true or false, found '%s'", t->file, yaml_tree_line(node), field,
-                   s);
+    return err_set(ERR_INVALID, "%s:%d: %s: expected true or false, found another scalar", t->file,
+                   yaml_tree_line(node), field);
 }

@@ -32,6 +32,7 @@ LAZY_FORWARD(archive, int, archive_read_open,
              (A * a, void *ctx, archive_open_callback *open, archive_read_callback *read,
               archive_close_callback *close),
              (a, ctx, open, read, close))
+LAZY_FORWARD(archive, la_int64_t, archive_filter_bytes, (A * a, int n), (a, n))
 
 /* Writing (layers) */
 LAZY_FORWARD(archive, A *, archive_write_new, (void), ())
@@ -60,6 +61,8 @@ LAZY_FORWARD(archive, __LA_MODE_T, archive_entry_filetype, (E * e), (e))
 LAZY_FORWARD(archive, const char *, archive_entry_symlink, (E * e), (e))
 LAZY_FORWARD(archive, const char *, archive_entry_hardlink, (E * e), (e))
 LAZY_FORWARD(archive, __LA_MODE_T, archive_entry_perm, (E * e), (e))
+LAZY_FORWARD(archive, la_int64_t, archive_entry_size, (E * e), (e))
+LAZY_FORWARD(archive, int, archive_entry_size_is_set, (E * e), (e))
 LAZY_FORWARD_VOID(archive, archive_entry_set_pathname, (E * e, const char *path), (e, path))
 LAZY_FORWARD_VOID(archive, archive_entry_set_filetype, (E * e, unsigned int type), (e, type))
 LAZY_FORWARD_VOID(archive, archive_entry_set_perm, (E * e, __LA_MODE_T perm), (e, perm))
@@ -69,7 +72,6 @@ LAZY_FORWARD_VOID(archive, archive_entry_set_uid, (E * e, la_int64_t id), (e, id
 LAZY_FORWARD_VOID(archive, archive_entry_set_gid, (E * e, la_int64_t id), (e, id))
 LAZY_FORWARD_VOID(archive, archive_entry_set_symlink, (E * e, const char *target), (e, target))
 /* Entries copied from an engine's layer (layer_normalise.c) */
-LAZY_FORWARD(archive, la_int64_t, archive_entry_size, (E * e), (e))
 LAZY_FORWARD(archive, la_int64_t, archive_entry_uid, (E * e), (e))
 LAZY_FORWARD(archive, la_int64_t, archive_entry_gid, (E * e), (e))
 LAZY_FORWARD_VOID(archive, archive_entry_set_hardlink, (E * e, const char *target), (e, target))

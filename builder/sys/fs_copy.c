@@ -61,14 +61,14 @@ int fs_copy_file(const char *src, const char *dst)
             }
         } else {
             n = read(in, chunk, sizeof chunk);
-            if (n > 0 && write(out, chunk, (size_t)n) != n)
+            if (n > 0 && fs_write_all(out, chunk, (size_t)n) != 0)
                 n = -1;
         }
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
             rc = n == 0 ? err_set(ERR_IO, "'%s' shrank while it was copied", src)
-                        : err_set_errno(ERR_IO, "cannot copy '%s' to '%s'", src, dst);
+                        : err_set_write(ERR_IO, "cannot copy '%s' to '%s'", src, dst);
             goto done;
         }
         left -= n;
@@ -77,7 +77,7 @@ int fs_copy_file(const char *src, const char *dst)
         rc = err_set_errno(ERR_IO, "cannot set the mode of '%s'", dst);
 done:
     if (out >= 0 && close(out) != 0 && !rc)
-        rc = err_set_errno(ERR_IO, "cannot write '%s'", dst);
+        rc = err_set_write(ERR_IO, "cannot write '%s'", dst);
     close(in);
     return rc;
 }

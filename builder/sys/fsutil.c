@@ -183,14 +183,33 @@ int fs_publish(FILE *f, const char *tmp_path, const char *target, int sync)
 {
     int rc = 0;
     if (fflush(f) != 0 || (sync && fsync(fileno(f)) != 0))
-        rc = err_set_errno(ERR_IO, "%s: write failed", target);
+        rc = err_set_write(ERR_IO, "%s: write failed", target);
     if (fclose(f) != 0 && !rc)
-        rc = err_set_errno(ERR_IO, "%s: write failed", target);
+        rc = err_set_write(ERR_IO, "%s: write failed", target);
     if (!rc && fs_replace(tmp_path, target) != 0)
         rc = err_set_errno(ERR_IO, "%s: cannot rename the finished file into place", target);
     if (rc)
         unlink(tmp_path);
     return rc;
+}
+
+int fs_write_all(int fd, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    while (len > 0) {
+        errno = 0;
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0 || !errno)
+                errno = ENOSPC;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
 }
 
 int fs_copy_into(FILE *dst, const char *src_path)
@@ -203,7 +222,7 @@ int fs_copy_into(FILE *dst, const char *src_path)
     int rc = 0;
     while ((n = fread(chunk, 1, sizeof chunk, src)) > 0) {
         if (fwrite(chunk, 1, n, dst) != n) {
-            rc = err_set_errno(ERR_IO, "write failed while copying '%s'", src_path);
+            rc = err_set_write(ERR_IO, "write failed while copying '%s'", src_path);
             break;
         }
     }

@@ -39,6 +39,10 @@ int fs_replace(const char *tmp_path, const char *target);
 int fs_publish(FILE *f, const char *tmp_path, const char *target, int sync);
 /* 1 when the directory has no entries, 0 when it has some, <0 on error. */
 int fs_dir_is_empty(const char *path);
+/* Writes all of data to fd, retrying short writes and EINTR. 0, or -1 with
+ * errno set: ENOSPC when the kernel took no bytes and said nothing (a full
+ * disk), so the message never reads "Success". Report with err_set_write. */
+int fs_write_all(int fd, const void *data, size_t len);
 /* Copies a whole file into an open stream. */
 int fs_copy_into(FILE *dst, const char *src_path);
 /* Archive member paths, judged lexically. fs_path_depth: depth after walking

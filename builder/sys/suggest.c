@@ -46,3 +46,12 @@ const char *suggest_closest(const char *word, const char *const *candidates)
     size_t allowed = len < 4 ? 1 : len / 3 + 1;
     return best && best_distance <= allowed ? best : NULL;
 }
+
+int suggest_quotable(const char *word)
+{
+    size_t n = 0;
+    for (const char *c = word; *c; c++, n++)
+        if (!(isalpha((unsigned char)*c) || *c == '_' || (n && isdigit((unsigned char)*c))))
+            return 0;
+    return n > 0 && n <= 32;
+}

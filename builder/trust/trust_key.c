@@ -349,7 +349,7 @@ static int write_key_file(const char *path, const struct buf *b, mode_t mode, in
     int rc = 0;
     /* The umask may have taken bits away, never added any; make the mode exact. */
     if (fchmod(fd, mode) != 0 || write(fd, b->data, b->len) != (ssize_t)b->len || fsync(fd) != 0)
-        rc = err_set_errno(ERR_IO, "%s: write failed", path);
+        rc = err_set_write(ERR_IO, "%s: write failed", path);
     close(fd);
     if (rc)
         unlink(path);

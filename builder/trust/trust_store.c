@@ -293,9 +293,9 @@ static int write_blob(struct oci_blob *b, const char *work, const struct buf *da
     if (!f || fwrite(data->data, 1, data->len, f) != data->len) {
         if (f)
             fclose(f);
-        return err_set_errno(ERR_IO, "%s: cannot write", b->path);
+        return err_set_write(ERR_IO, "%s: cannot write", b->path);
     }
-    return fclose(f) == 0 ? 0 : err_set_errno(ERR_IO, "%s: cannot write", b->path);
+    return fclose(f) == 0 ? 0 : err_set_write(ERR_IO, "%s: cannot write", b->path);
 }
 
 /* Copies a blob file into the layout under its digest (kept when it is there already). */
@@ -313,7 +313,7 @@ static int place_blob(const char *root, const struct oci_blob *b)
         if (fwrite(data.data, 1, data.len, out) != data.len) {
             fclose(out);
             unlink(tmp);
-            rc = err_set_errno(ERR_IO, "%s: write failed", dest);
+            rc = err_set_write(ERR_IO, "%s: write failed", dest);
         } else {
             rc = fs_commit(out, tmp, dest);
         }
@@ -399,7 +399,7 @@ static int annotate_index(const struct trust_store *s, const char *key, const ch
     if (fwrite(doc.data, 1, doc.len, f) != doc.len) {
         fclose(f);
         unlink(tmp);
-        rc = err_set_errno(ERR_IO, "%s: write failed", path);
+        rc = err_set_write(ERR_IO, "%s: write failed", path);
     } else {
         rc = fs_commit(f, tmp, path);
     }

@@ -104,7 +104,7 @@ sed 's/MODE: fast/MODE: slow/' spec.orig > spec.yaml;           differs "an env 
 # Bad conda files and environment sections.
 printf 'name: x\ndependencies:\n  - numpy\n  - ">=1.0"\n' > env.yml
 check_fails "a dependency without a name names conda file, line and column" \
-  "env.yml:4:5: dependencies\[1\]: '>=1.0': expected a package name" "$AMLPKG" hash spec.yaml
+  "env.yml:4:5: dependencies\[1\]: not a valid package spec: expected a package name" "$AMLPKG" hash spec.yaml
 printf 'name: x\ndependencies: [numpy, {pip: [requests]}\n' > env.yml
 check_fails "malformed conda YAML names line and column" "env.yml:[0-9]+:[0-9]+: " "$AMLPKG" hash spec.yaml
 printf 'name: x\ndependencys:\n  - numpy\n' > env.yml

@@ -66,7 +66,7 @@ bad '{"entryScript": "score.py",' ' "sourceDirectory": "nowhere"}'
 check_fails "a missing sourceDirectory is named with its line" "bad.json:2: sourceDirectory: no such directory" \
   "$AMLPKG" serve --inference-config bad.json --model "$MODEL"
 bad '{"entryScript": "src/score.py", "runtime": "spark-py"}'
-check_fails "spark-py is refused" "runtime: 'spark-py' is not supported" "$AMLPKG" serve --inference-config bad.json --model "$MODEL"
+check_fails "spark-py is refused" "bad.json:[0-9]+: runtime: only python is supported" "$AMLPKG" serve --inference-config bad.json --model "$MODEL"
 bad '{"entryScript": "src/score.py", "entryScript": "x.py"}'
 check_fails "a key given twice is refused" "duplicate field" "$AMLPKG" serve --inference-config bad.json --model "$MODEL"
 bad '{"entryScript": "src/score.py", "runtime": "python"'

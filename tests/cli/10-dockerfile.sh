@@ -187,7 +187,7 @@ printf 'models: [{name: ridge, version: 1, path: model.onnx}]\nenvironment:\n  b
 check_fails "a CUDA version with a newline is refused (it would reach ENV, LABEL and a comment)" \
   "cuda.yaml:4: environment.gpu.cuda_version: '11.3" "$AMLPKG" build "$WORK/inj/cuda.yaml" --dockerfile "$WORK/never-inj"
 printf '{"entryScript": "score.py", "enableGpu": true, "baseImage": "localhost/cuda:1", "cudaVersion": "11.3\\"\\nRUN touch /pwned"}\n' > "$WORK/inj/cuda.json"
-check_fails "... and so is one in inferenceconfig.json" "cuda.json:1: cudaVersion: '11.3" \
+check_fails "... and so is one in inferenceconfig.json" "cuda.json:1: cudaVersion: not a version such as '11.3'" \
   "$AMLPKG" build --inference-config "$WORK/inj/cuda.json" --model "ridge:1=$WORK/inj/model.onnx" --dockerfile "$WORK/never-inj"
 # Azure's interpreterPath reaches ENV AZUREML_PYTHON: escaped like every value.
 cp "$ROOT/examples/python-ridge/score.py" "$WORK/inj/score.py"

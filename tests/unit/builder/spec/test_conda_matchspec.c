@@ -84,7 +84,7 @@ TEST(refusals_name_the_spec)
         {"num$py", "invalid character in the package name"},
         {"::numpy", "expected a channel before '::'"},
         {"numpy 1.2 py_0 extra", "expected NAME [VERSION [BUILD]]"},
-        {"numpy[md5=abc]", "[md5=...] is not supported"},
+        {"numpy[md5=abc]", "a [KEY=...] other than version, build, build_number or channel is not supported"},
         {"numpy[version='1.2]", "unterminated quote"},
         {"numpy[version=1.2] x", "[...] must end the spec"},
         {"numpy[build_number=x]", "build_number must be a whole number"},

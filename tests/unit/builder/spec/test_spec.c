@@ -175,7 +175,7 @@ TEST(environment_errors_name_line_and_field)
     CHECK_EQ_INT(load_env(&s, "  conda: {dependencies: [numpy]}\n  conda_file: x.yml\n"), ERR_INVALID);
     CHECK(strstr(err_message(ERR_INVALID), "spec.yaml:5: environment.conda_file: conda_file and conda are exclusive"));
     CHECK_EQ_INT(load_env(&s, "  conda:\n    dependencies:\n      - '=1'\n"), ERR_INVALID);
-    CHECK(strstr(err_message(ERR_INVALID), "spec.yaml:6:9: environment.conda.dependencies[0]: '=1'"));
+    CHECK(strstr(err_message(ERR_INVALID), "spec.yaml:6:9: environment.conda.dependencies[0]: not a valid package spec"));
     CHECK_EQ_INT(load_env(&s, "  env: {1X: a}\n"), ERR_INVALID);
     CHECK(strstr(err_message(ERR_INVALID), "environment.env.1X: not a valid variable name"));
     CHECK_EQ_INT(load_env(&s, "  env: [a]\n"), ERR_INVALID);
@@ -196,7 +196,7 @@ TEST(environment_conda_file_is_read_relative_to_the_spec)
     fclose(f);
     struct spec *s = NULL;
     CHECK_EQ_INT(load_env(&s, "  conda_file: env.yml\n"), ERR_INVALID);
-    CHECK(strstr(err_message(ERR_INVALID), "env.yml:5:7: dependencies[1].pip[0]: 'num py'"));
+    CHECK(strstr(err_message(ERR_INVALID), "env.yml:5:7: dependencies[1].pip[0]: not a valid package spec"));
     f = fopen(path, "w");
     fputs("name: e\ndependencies:\n  - python=3.9\n", f);
     fclose(f);
