@@ -138,7 +138,8 @@ static void print_result(const struct build_options *o, const char *output, cons
             const char *plus = strrchr(mt, '+');
             printf("%s %s", i ? "," : "", plus ? plus + 1 : "tar");
         }
-        printf("; %.1f MB)\n%s\n", (double)total / 1e6, img->manifest.digest);
+        printf("; %.1f MB)\n", (double)total / 1e6);
+        transfer_cli_print_digest(img->manifest.digest);
         return;
     }
     struct buf b;

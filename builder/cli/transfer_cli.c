@@ -32,6 +32,12 @@ int transfer_cli_option(struct transfer_cli *t, int c, const char *arg, const ch
     }
 }
 
+void transfer_cli_print_digest(const char *digest)
+{
+    printf("%s\n", digest);
+    fflush(stdout);
+}
+
 void transfer_cli_report(const struct transfer_cli *t, const char *verb, const char *src, const char *dst,
                          const struct image_transfer *x)
 {
@@ -39,9 +45,9 @@ void transfer_cli_report(const struct transfer_cli *t, const char *verb, const c
     double rate = x->seconds > 0 ? mb / x->seconds : 0;
     if (!t->json) {
         printf("%s %s -> %s: %d blobs (%d uploaded, %d skipped, %d mounted, %d downloaded), %.1f MB moved in "
-               "%.2fs (%.1f MB/s)\ndigest %s\n",
-               verb, src, dst, x->blobs, x->uploaded, x->existed, x->mounted, x->downloaded, mb, x->seconds, rate,
-               x->digest);
+               "%.2fs (%.1f MB/s)\n",
+               verb, src, dst, x->blobs, x->uploaded, x->existed, x->mounted, x->downloaded, mb, x->seconds, rate);
+        transfer_cli_print_digest(x->digest);
         return;
     }
     struct buf b;

@@ -49,7 +49,10 @@ int transfer_cli_open_push(struct image_source **src, const char *source, struct
  * signatures) and is the caller's to free; x holds the report. */
 int transfer_cli_push_image(struct registry **reg, struct image_transfer *x, const struct reference *ref,
                             const char *ref_text, const char *source, const struct registry_options *opt);
-/* Prints the summary line or the JSON object for a finished transfer. */
+/* The last line of build, push, pull and copy without --json: the image's
+ * manifest digest alone ("sha256:<hex>"), so `| tail -1` is all CI needs. */
+void transfer_cli_print_digest(const char *digest);
+/* Prints the summary line then the digest line, or the JSON object, for a finished transfer. */
 void transfer_cli_report(const struct transfer_cli *t, const char *verb, const char *src, const char *dst,
                          const struct image_transfer *x);
 
