@@ -46,7 +46,8 @@ static const char build_usage[] =
     "                          \"-dirty\" when tracked files changed) and origin URL (.source) of the\n"
     "                          repository holding the spec; off by default, as every commit changes the digest\n"
     "      --push REF          then push the image to a registry (registry/repo[:tag]); with\n"
-    "                          --creds USER:PASS, --insecure, --ca-cert FILE as for `amlpkg push`\n"
+    "                          --creds USER:PASS, --authfile FILE, --insecure, --ca-cert FILE as\n"
+    "                          for `amlpkg push`\n"
     "      --sign KEY          sign the image with KEY (PEM, as for `amlpkg sign`): the pushed image\n"
     "                          with --push (signature tag sha256-<digest>.sig beside it), else the output;\n"
     "                          and attach its SLSA provenance, signed with KEY (verify --provenance)\n"
@@ -195,6 +196,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"creds", required_argument, NULL, 0x100},
         {"insecure", no_argument, NULL, 0x101},
         {"ca-cert", required_argument, NULL, 0x102},
+        {"authfile", required_argument, NULL, 0x104},
         {"platform", required_argument, NULL, 0x110},
         {"no-cache", no_argument, NULL, 0x111},
         {"cache-dir", required_argument, NULL, 0x112},
@@ -215,7 +217,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
             return EXIT_USAGE;
         if (used)
             continue;
-        if (c >= 0x100 && c <= 0x102) {
+        if ((c >= 0x100 && c <= 0x102) || c == 0x104) {
             transfer_cli_option(&o->transfer, c, optarg, "build");
             continue;
         }
@@ -292,9 +294,9 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         fputs("amlpkg build: --sign signs an oci-archive, an oci-layout or the pushed image\n", stderr);
         return EXIT_USAGE;
     }
-    if ((o->transfer.reg.creds || o->transfer.reg.insecure || o->transfer.reg.ca_cert) && !o->push &&
-        !o->build.env.cache_registry) {
-        fputs("amlpkg build: --creds, --insecure and --ca-cert go with --push or --cache-registry\n", stderr);
+    if ((o->transfer.reg.creds || o->transfer.reg.authfile || o->transfer.reg.insecure || o->transfer.reg.ca_cert) &&
+        !o->push && !o->build.env.cache_registry) {
+        fputs("amlpkg build: --creds, --authfile, --insecure and --ca-cert go with --push or --cache-registry\n", stderr);
         return EXIT_USAGE;
     }
     if (o->build.dockerfile && (o->build.output || o->build.check || o->build.format != BUILD_FORMAT_OCI_ARCHIVE)) {

@@ -18,6 +18,7 @@ int transfer_cli_option(struct transfer_cli *t, int c, const char *arg, const ch
     case 0x101: t->reg.insecure = 1; return 1;
     case 0x102: t->reg.ca_cert = arg; return 1;
     case 0x103: t->json = 1; return 1;
+    case 0x104: t->reg.authfile = arg; return 1;
     case 'j': {
         long long v;
         int rc = parse_number_int(&v, "--jobs", arg, 1, 64);

@@ -24,14 +24,18 @@ struct transfer_cli {
 #define TRANSFER_CLI_OPTIONS                                                                                           \
     {"creds", required_argument, NULL, 0x100}, {"insecure", no_argument, NULL, 0x101},                                 \
         {"ca-cert", required_argument, NULL, 0x102}, {"jobs", required_argument, NULL, 'j'},                           \
-        {"json", no_argument, NULL, 0x103},                                                                            \
+        {"json", no_argument, NULL, 0x103}, {"authfile", required_argument, NULL, 0x104},                              \
     {                                                                                                                  \
         "help", no_argument, NULL, 'h'                                                                                 \
     }
 
 #define TRANSFER_CLI_HELP                                                                                              \
-    "      --creds USER:PASS  registry credentials (else AMLPKG_REGISTRY_AUTH, then\n"                                 \
-    "                         $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json)\n"                         \
+    "      --creds USER:PASS  registry credentials; else AMLPKG_REGISTRY_AUTH, then the first of\n"                    \
+    "                         --authfile FILE (else $REGISTRY_AUTH_FILE, else\n"                                       \
+    "                         $XDG_RUNTIME_DIR/containers/auth.json, else /run/containers/$UID/auth.json),\n"          \
+    "                         ~/.config/containers/auth.json, ~/.docker/config.json, ~/.dockercfg\n"                  \
+    "                         that has them (credHelpers, auths, then credsStore in each)\n"                          \
+    "      --authfile FILE    the primary auth file, as podman's and skopeo's --authfile\n"                          \
     "      --insecure         allow plain HTTP and unverified TLS (localhost may always use HTTP)\n"                   \
     "      --ca-cert FILE     trust this PEM CA bundle for TLS\n"                                                      \
     "  -j, --jobs N           parallel blob transfers (default 4)\n"                                                   \

@@ -923,7 +923,7 @@ int registry_open(struct registry **out, const char *registry_name, const struct
     snprintf(reg->op, sizeof reg->op, "%s", opt->op ? opt->op : "access");
     snprintf(reg->host, sizeof reg->host, "%s",
              strcmp(registry_name, REFERENCE_DEFAULT_REGISTRY) ? registry_name : "registry-1.docker.io");
-    int rc = registry_auth_find_creds(&reg->creds, reg->name, opt->creds);
+    int rc = registry_auth_find_creds(&reg->creds, reg->name, opt->creds, opt->authfile);
     if (rc || (rc = share_new(reg)) || (rc = registry_conn_new(&c, reg)))
         goto done;
     /* --ca-cert says the registry speaks TLS: no plain HTTP then, even on loopback. */

@@ -29,6 +29,7 @@
 
 struct registry_options {
     const char *creds;   /* "user:pass" from --creds, or NULL */
+    const char *authfile; /* --authfile FILE (containers-auth.json(5) format), or NULL */
     const char *ca_cert; /* PEM bundle for TLS, or NULL for the system store */
     int insecure;        /* allow plain HTTP and skip TLS verification */
     const char *op;      /* "push", "pull", "copy": for error messages */
