@@ -285,6 +285,11 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         o->build.env.global_cache_dir = global;
     if (spec_cli_check(&o->package, o->spec_path, "build"))
         return EXIT_USAGE;
+    struct reference push_ref;
+    if (o->push && reference_parse(&push_ref, o->push)) {
+        fprintf(stderr, "amlpkg build: --push: %s\n", err_message(ERR_INVALID));
+        return EXIT_USAGE;
+    }
     if (o->push && (o->build.dockerfile || o->build.format == BUILD_FORMAT_DOCKER_ARCHIVE)) {
         fputs("amlpkg build: --push sends an oci-archive or oci-layout, not a Dockerfile or a docker-archive\n",
               stderr);
@@ -387,6 +392,24 @@ static int push_built(struct build_options *o, const char *output, const char *s
     return rc;
 }
 
+/* --push: the reference parses (checked with the options) and the registry
+ * answers and takes the credentials, before minutes go into the build. */
+static int check_push_target(void *ctx)
+{
+    const struct build_options *o = ctx;
+    struct reference ref;
+    int rc = reference_parse(&ref, o->push);
+    if (rc)
+        return rc;
+    struct registry_options ro = o->transfer.reg;
+    ro.op = "push";
+    struct registry *reg = NULL;
+    if (!(rc = registry_open(&reg, ref.registry, &ro)))
+        rc = registry_check_access(reg, ref.repository, 1);
+    registry_free(reg);
+    return rc;
+}
+
 int cmd_build(int argc, char **argv)
 {
     struct build_options o = {0};
@@ -395,6 +418,10 @@ int cmd_build(int argc, char **argv)
         return usage_rc < 0 ? EXIT_OK : usage_rc;
     o.build.env.reg = o.transfer.reg;
     o.build.sbom_for_push = o.push != NULL;
+    if (o.push) {
+        o.build.preflight = check_push_target;
+        o.build.preflight_ctx = &o;
+    }
 
     struct spec *spec = NULL;
     struct build_result result = {0};

@@ -14,8 +14,10 @@ static const char push_usage[] =
     "Uploads an image to a registry. SOURCE is an oci-archive (what amlpkg build writes), an OCI\n"
     "layout directory (DIR:NAME:TAG picks one image of several) or a docker-archive (docker save,\n"
     "podman save --format docker-archive: its layers go as the archive holds them, under an OCI\n"
-    "manifest); REF is registry/repository[:tag] (Docker Hub when there is no registry).\n"
-    "Blobs the registry already has are skipped.\n"
+    "manifest), with or without skopeo's transport (oci-archive:PATH, oci:DIR[:TAG],\n"
+    "docker-archive:PATH), or an image in a registry (docker://REF: copied as `amlpkg copy` does).\n"
+    "REF is [docker://]registry/repository[:tag] (Docker Hub when there is no registry).\n"
+    "Blobs the registry already has are skipped. The last line printed is the image's digest.\n"
     "\n"
     "options:\n" TRANSFER_CLI_HELP;
 
@@ -42,19 +44,28 @@ int cmd_push(int argc, char **argv)
         return cmd_usage_error(push_usage);
     }
     const char *source = argv[optind], *ref_text = argv[optind + 1];
-    struct reference ref;
+    struct reference ref, from;
     struct image_source *src = NULL;
     struct registry *reg = NULL;
     struct image_transfer x = {.jobs = t.jobs, .tty = isatty(2) && !t.json};
+    struct image_location loc;
     int rc = reference_parse(&ref, ref_text);
     if (rc) {
         fprintf(stderr, "amlpkg push: %s\n", err_message(rc));
         return EXIT_USAGE;
     }
-    if ((rc = transfer_cli_open_push(&src, source, &reg, ref.registry, &t.reg)))
+    if ((rc = image_location_parse(&loc, source)) || (rc = image_location_resolve(&loc, source)))
         goto done;
-    if ((rc = registry_image_push(reg, ref.repository, ref.tag[0] ? ref.tag : NULL, src, &x)))
-        goto done;
+    if (loc.transport == IMAGE_REGISTRY) {
+        /* A registry source: what skopeo copy docker://A docker://B does. */
+        if ((rc = reference_parse(&from, loc.rest)) || (rc = transfer_cli_copy_registry(&t, &from, &ref, &x)))
+            goto done;
+    } else {
+        if ((rc = transfer_cli_open_push(&src, source, &reg, ref.registry, &t.reg)))
+            goto done;
+        if ((rc = registry_image_push(reg, ref.repository, ref.tag[0] ? ref.tag : NULL, src, &x)))
+            goto done;
+    }
     if (ref.digest[0] && strcmp(ref.digest, x.digest)) {
         rc = err_set(ERR_MISMATCH, "push %s: the image's digest is %s, not %s", ref_text, x.digest, ref.digest);
         goto done;

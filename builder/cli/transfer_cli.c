@@ -121,3 +121,48 @@ int transfer_cli_push_image(struct registry **reg, struct image_transfer *x, con
     image_source_free(src);
     return rc;
 }
+
+int transfer_cli_copy_registry(const struct transfer_cli *t, const struct reference *src, const struct reference *dst,
+                               struct image_transfer *x)
+{
+    struct registry_options so = t->reg;
+    if (t->src_creds)
+        so.creds = t->src_creds;
+    struct registry *sreg = NULL, *dreg = NULL;
+    int rc = registry_open(&dreg, dst->registry, &t->reg);
+    int same = !strcmp(src->registry, dst->registry) && !t->src_creds;
+    if (!rc && !same)
+        rc = registry_open(&sreg, src->registry, &so);
+    if (!rc)
+        rc = registry_image_copy(same ? dreg : sreg, src->repository, reference_manifest_id(src), dreg,
+                                 dst->repository, dst->tag[0] ? dst->tag : NULL, x);
+    registry_free(sreg);
+    registry_free(dreg);
+    return rc;
+}
+
+int transfer_cli_pull_archive(const struct transfer_cli *t, const struct reference *src, const char *out_path,
+                              struct image_transfer *x)
+{
+    char name[700];
+    snprintf(name, sizeof name, "%s/%s%s%s", src->registry, src->repository, src->tag[0] ? ":" : "", src->tag);
+    struct registry *reg = NULL;
+    int rc = registry_open(&reg, src->registry, &t->reg);
+    if (!rc)
+        rc = registry_image_pull(reg, src->repository, reference_manifest_id(src), out_path, name, x);
+    registry_free(reg);
+    return rc;
+}
+
+int transfer_cli_archive_output(const char **path, const char *text, const char *verb)
+{
+    struct image_location loc;
+    int rc = image_location_parse(&loc, text);
+    if (rc)
+        return rc;
+    if (loc.transport == IMAGE_OCI_LAYOUT || loc.transport == IMAGE_DOCKER_ARCHIVE || loc.transport == IMAGE_REGISTRY)
+        return err_set(ERR_UNSUPPORTED, "%s: %s writes an oci-archive (oci-archive:PATH or a plain path), not %s", text,
+                       verb, image_transport_prefix(loc.transport));
+    *path = loc.rest;
+    return 0;
+}

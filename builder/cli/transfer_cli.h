@@ -53,6 +53,14 @@ int transfer_cli_open_push(struct image_source **src, const char *source, struct
  * signatures) and is the caller's to free; x holds the report. */
 int transfer_cli_push_image(struct registry **reg, struct image_transfer *x, const struct reference *ref,
                             const char *ref_text, const char *source, const struct registry_options *opt);
+/* Registry to registry (blobs mounted within one registry); --src-creds for the source. */
+int transfer_cli_copy_registry(const struct transfer_cli *t, const struct reference *src, const struct reference *dst,
+                               struct image_transfer *x);
+/* A registry image into an oci-archive at out_path. */
+int transfer_cli_pull_archive(const struct transfer_cli *t, const struct reference *src, const char *out_path,
+                              struct image_transfer *x);
+/* The path of an oci-archive output written as PATH or oci-archive:PATH; other transports are refused. */
+int transfer_cli_archive_output(const char **path, const char *text, const char *verb);
 /* The last line of build, push, pull and copy without --json: the image's
  * manifest digest alone ("sha256:<hex>"), so `| tail -1` is all CI needs. */
 void transfer_cli_print_digest(const char *digest);

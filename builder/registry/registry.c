@@ -1012,3 +1012,21 @@ done:
     registry_free(reg);
     return rc;
 }
+
+int registry_check_access(struct registry *reg, const char *repo, int push)
+{
+    struct registry_conn *c = NULL;
+    int rc = registry_conn_new(&c, reg);
+    if (rc)
+        return rc;
+    char scope[600];
+    registry_repo_scope(scope, sizeof scope, repo, push);
+    struct registry_call call;
+    registry_call_init(&call, "GET", "/v2/", scope, repo, "check access");
+    struct registry_response resp;
+    if (!(rc = registry_call(c, &call, &resp)) && resp.status != 200)
+        rc = registry_status_error(c, &call, &resp);
+    registry_response_release(&resp);
+    registry_conn_free(c);
+    return rc;
+}

@@ -134,6 +134,9 @@ int registry_call(struct registry_conn *c, const struct registry_call *call, str
  * <what>: HTTP 401 Unauthorized (UNAUTHORIZED: ...)" plus a hint. */
 int registry_status_error(struct registry_conn *c, const struct registry_call *call,
                           const struct registry_response *resp);
+/* Authenticates for repo (push: pull and push scope) with a GET /v2/: an
+ * error names a refused or missing credential before any work depends on it. */
+int registry_check_access(struct registry *reg, const char *repo, int push);
 /* Absolute URL for a Location header value (which may be relative). */
 int registry_resolve_url(struct registry *reg, char *out, size_t size, const char *location);
 
