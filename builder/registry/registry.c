@@ -947,6 +947,8 @@ int registry_open(struct registry **out, const char *registry_name, const struct
             int https = schemes[s][4] == 's';
             snprintf(reg->base, sizeof reg->base, "%s://%s/v2/", schemes[s], reg->host);
             ping(c, &resp, &cc);
+            if (connect_failed(c, cc))
+                break; /* nobody answers at all: the other scheme would wait just as long */
             if (https) {
                 /* A certificate that does not verify means the server does speak TLS. */
                 if (cc == CURLE_OK || tls_verify_error(cc))
@@ -955,8 +957,6 @@ int registry_open(struct registry **out, const char *registry_name, const struct
                 snprintf(tls_err, sizeof tls_err, "%s", curl_detail(c, cc));
             } else if (cc == CURLE_OK && resp.status != 400) {
                 break;
-            } else if (cc == CURLE_COULDNT_CONNECT && s == 0) {
-                break; /* nobody listens: HTTPS would be refused too */
             }
             /* Plain HTTP to a TLS port answers 400 or hangs up: try the other scheme. */
         }

@@ -48,6 +48,25 @@ check_fails "... with docker:// as well" "inspect 127.0.0.1:$closed: cannot reac
   "$AMLPKG" inspect "docker://127.0.0.1:$closed/team/ridge:1"
 check_fails "a name that does not resolve says DNS" "cannot reach the registry: the host name does not resolve \(DNS\)" \
   "$AMLPKG" push "$WORK/r.tar" "amlpkg-no-such-host.invalid/team/ridge:1"
+# A port whose accept queue is full drops SYNs: the connect timeout, named.
+"$PY" -c '
+import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)
+held = []
+for _ in range(4):
+    c = socket.socket(); c.setblocking(False)
+    try: c.connect(s.getsockname())
+    except BlockingIOError: pass
+    held.append(c)
+print(s.getsockname()[1], flush=True)
+time.sleep(60)' > "$WORK/blackhole.port" &
+bh=$!
+on_exit "kill $bh"
+for _ in $(seq 50); do [ -s "$WORK/blackhole.port" ] && break; sleep 0.1; done
+check_fails "a registry that never answers the connect: the timeout, named" \
+  "inspect 127.0.0.1:$(cat "$WORK/blackhole.port"): cannot reach the registry: no answer within the connect timeout \(AMLPKG_CONNECT_TIMEOUT_MS\)" \
+  env AMLPKG_CONNECT_TIMEOUT_MS=300 "$AMLPKG" inspect "127.0.0.1:$(cat "$WORK/blackhole.port")/team/ridge:1"
+kill $bh 2>/dev/null; wait $bh 2>/dev/null
 check "push to a closed port does not retry" bash -c \
   "AMLPKG_DEBUG=1 '$AMLPKG' push '$WORK/r.tar' '127.0.0.1:$closed/team/ridge:1' 2>&1 | grep -vq retrying"
 
