@@ -537,9 +537,12 @@ static int connect_failed(const struct registry_conn *c, CURLcode cc)
 {
     if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY)
         return 1;
-    curl_off_t connected = 0;
+    /* A timeout before the request was sent is the connect timeout; one after
+     * (a stalled transfer, maybe on a reused connection) is worth a retry. */
+    curl_off_t connected = 0, pretransfer = 0;
     return cc == CURLE_OPERATION_TIMEDOUT && curl_easy_getinfo(c->curl, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK &&
-           connected == 0;
+           curl_easy_getinfo(c->curl, CURLINFO_PRETRANSFER_TIME_T, &pretransfer) == CURLE_OK && connected == 0 &&
+           pretransfer == 0;
 }
 
 /* Why a connection failed, in words a user can act on, then libcurl's detail. */
