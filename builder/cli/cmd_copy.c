@@ -56,6 +56,12 @@ int cmd_copy(int argc, char **argv)
     struct image_location from, to;
     int rc = image_location_parse(&from, src_text);
     rc = rc ? rc : image_location_resolve(&from, src_text);
+    if (rc == ERR_NOTFOUND && from.transport == IMAGE_UNSPECIFIED && reference_parse(&src, from.rest) == 0) {
+        /* Not a path: any reference, Docker Hub's short names included, as copy always took. */
+        err_clear();
+        from.transport = IMAGE_REGISTRY;
+        rc = 0;
+    }
     rc = rc ? rc : image_location_parse(&to, dst_text);
     if (rc)
         goto done;
