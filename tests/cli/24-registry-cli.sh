@@ -29,7 +29,7 @@ check_fails "copy between two local images is refused" "neither is a registry" \
   "$AMLPKG" copy "oci-archive:$WORK/r.tar" "oci-archive:$WORK/r2.tar"
 
 # Help texts.
-for cmd in push pull copy inspect tags build sign verify; do
+for cmd in push pull copy inspect tags build deploy sign verify; do
   check "$cmd --help documents --authfile" bash -c "'$AMLPKG' $cmd --help | grep -q -- '--authfile'"
 done
 check "push --help gives the credential lookup order" bash -c \
