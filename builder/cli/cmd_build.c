@@ -46,7 +46,8 @@ static const char build_usage[] =
     "                          \"-dirty\" when tracked files changed) and origin URL (.source) of the\n"
     "                          repository holding the spec; off by default, as every commit changes the digest\n"
     "      --push REF          then push the image to a registry (registry/repo[:tag]); with\n"
-    "                          --creds USER:PASS, --insecure, --ca-cert FILE as for `amlpkg push`\n"
+    "                          --creds USER:PASS, --authfile FILE, --insecure, --ca-cert FILE as\n"
+    "                          for `amlpkg push`\n"
     "      --sign KEY          sign the image with KEY (PEM, as for `amlpkg sign`): the pushed image\n"
     "                          with --push (signature tag sha256-<digest>.sig beside it), else the output;\n"
     "                          and attach its SLSA provenance, signed with KEY (verify --provenance)\n"
@@ -144,7 +145,8 @@ static void print_result(const struct build_options *o, const char *output, cons
             const char *plus = strrchr(mt, '+');
             printf("%s %s", i ? "," : "", plus ? plus + 1 : "tar");
         }
-        printf("; %.1f MB)\n%s\n", (double)total / 1e6, img->manifest.digest);
+        printf("; %.1f MB)\n", (double)total / 1e6);
+        transfer_cli_print_digest(img->manifest.digest);
         return;
     }
     struct buf b;
@@ -200,6 +202,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"creds", required_argument, NULL, 0x100},
         {"insecure", no_argument, NULL, 0x101},
         {"ca-cert", required_argument, NULL, 0x102},
+        {"authfile", required_argument, NULL, 0x104},
         {"platform", required_argument, NULL, 0x110},
         {"no-cache", no_argument, NULL, 0x111},
         {"cache-dir", required_argument, NULL, 0x112},
@@ -221,7 +224,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
             return EXIT_USAGE;
         if (used)
             continue;
-        if (c >= 0x100 && c <= 0x102) {
+        if ((c >= 0x100 && c <= 0x102) || c == 0x104) {
             transfer_cli_option(&o->transfer, c, optarg, "build");
             continue;
         }
@@ -295,6 +298,11 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         o->build.env.global_cache_dir = global;
     if (spec_cli_check(&o->package, o->spec_path, "build"))
         return EXIT_USAGE;
+    struct reference push_ref;
+    if (o->push && reference_parse(&push_ref, o->push)) {
+        fprintf(stderr, "amlpkg build: --push: %s\n", err_message(ERR_INVALID));
+        return EXIT_USAGE;
+    }
     if (o->push && (o->build.dockerfile || o->build.format == BUILD_FORMAT_DOCKER_ARCHIVE)) {
         fputs("amlpkg build: --push sends an oci-archive or oci-layout, not a Dockerfile or a docker-archive\n",
               stderr);
@@ -304,9 +312,9 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         fputs("amlpkg build: --sign signs an oci-archive, an oci-layout or the pushed image\n", stderr);
         return EXIT_USAGE;
     }
-    if ((o->transfer.reg.creds || o->transfer.reg.insecure || o->transfer.reg.ca_cert) && !o->push &&
-        !o->build.env.cache_registry) {
-        fputs("amlpkg build: --creds, --insecure and --ca-cert go with --push or --cache-registry\n", stderr);
+    if ((o->transfer.reg.creds || o->transfer.reg.authfile || o->transfer.reg.insecure || o->transfer.reg.ca_cert) &&
+        !o->push && !o->build.env.cache_registry) {
+        fputs("amlpkg build: --creds, --authfile, --insecure and --ca-cert go with --push or --cache-registry\n", stderr);
         return EXIT_USAGE;
     }
     if (o->build.dockerfile && (o->build.output || o->build.check || o->build.format != BUILD_FORMAT_OCI_ARCHIVE)) {
@@ -357,7 +365,7 @@ static int push_built(struct build_options *o, const char *output, const char *s
     struct image_transfer x = {.jobs = 4, .tty = isatty(2) && !o->json};
     char sbom_digest[72] = "", what[600];
     snprintf(what, sizeof what, "--push %s", o->push);
-    rc = transfer_cli_push_image(&reg, &x, &ref, what, output, &o->transfer.reg);
+    rc = transfer_cli_push_image(&reg, &x, &ref, what, output, &o->transfer.reg, NULL);
     if (!rc) {
         char dst[700];
         reference_format(dst, sizeof dst, &ref);
@@ -399,6 +407,24 @@ static int push_built(struct build_options *o, const char *output, const char *s
     return rc;
 }
 
+/* --push: the reference parses (checked with the options) and the registry
+ * answers and takes the credentials, before minutes go into the build. */
+static int check_push_target(void *ctx)
+{
+    const struct build_options *o = ctx;
+    struct reference ref;
+    int rc = reference_parse(&ref, o->push);
+    if (rc)
+        return rc;
+    struct registry_options ro = o->transfer.reg;
+    ro.op = "push";
+    struct registry *reg = NULL;
+    if (!(rc = registry_open(&reg, ref.registry, &ro)))
+        rc = registry_check_access(reg, ref.repository, 1);
+    registry_free(reg);
+    return rc;
+}
+
 int cmd_build(int argc, char **argv)
 {
     struct build_options o = {0};
@@ -407,6 +433,10 @@ int cmd_build(int argc, char **argv)
         return usage_rc < 0 ? EXIT_OK : usage_rc;
     o.build.env.reg = o.transfer.reg;
     o.build.sbom_for_push = o.push != NULL;
+    if (o.push) {
+        o.build.preflight = check_push_target;
+        o.build.preflight_ctx = &o;
+    }
 
     struct spec *spec = NULL;
     struct build_result result = {0};

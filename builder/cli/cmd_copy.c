@@ -1,18 +1,21 @@
-/* amlpkg copy SRC DST: registry to registry, mounting blobs when both are the same registry. */
+/* amlpkg copy SRC DST: registry to registry, mounting blobs when both are the same registry;
+ * a local SRC is a push, an oci-archive: DST a pull. */
 #include "builder/cli/commands.h"
 #include "common/err.h"
 #include "builder/cli/transfer_cli.h"
-#include "builder/trust/trust_carry.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 static const char copy_usage[] =
-    "usage: amlpkg copy SRC-REF DST-REF [options]\n"
+    "usage: amlpkg copy SRC DST [options]\n"
     "\n"
     "Copies an image (a manifest, or an index with all its manifests) between repositories.\n"
     "Within one registry blobs are mounted, not transferred; blobs the destination has are skipped.\n"
+    "SRC and DST are registry references ([docker://]registry/repo[:tag]); one of them may be local\n"
+    "instead, as skopeo writes it: SRC oci-archive:PATH, docker-archive:PATH, oci:DIR[:TAG] or an\n"
+    "existing path (then copy is push), DST oci-archive:PATH (then copy is pull).\n"
     "The image's signatures and attestations come along (as cosign copy does): the sha256-<digest>.sig\n"
     "tag and every referrer of the image (sigstore bundles, provenance, the SBOM).\n"
     "\n"
@@ -48,40 +51,58 @@ int cmd_copy(int argc, char **argv)
         fprintf(stderr, "amlpkg copy: expected SRC-REF and DST-REF\n");
         return cmd_usage_error(copy_usage);
     }
+    const char *src_text = argv[optind], *dst_text = argv[optind + 1];
     struct reference src, dst;
-    struct registry *sreg = NULL, *dreg = NULL;
+    struct registry *reg = NULL;
     struct image_transfer x = {.jobs = t.jobs, .tty = isatty(2) && !t.json};
-    int rc = reference_parse(&src, argv[optind]);
-    if (!rc)
-        rc = reference_parse(&dst, argv[optind + 1]);
-    if (rc) {
+    struct image_location from, to;
+    int rc = image_location_parse(&from, src_text);
+    rc = rc ? rc : image_location_resolve(&from, src_text);
+    if (rc == ERR_NOTFOUND && from.transport == IMAGE_UNSPECIFIED && reference_parse(&src, from.rest) == 0) {
+        /* Not a path: any reference, Docker Hub's short names included, as copy always took. */
+        err_clear();
+        from.transport = IMAGE_REGISTRY;
+        rc = 0;
+    }
+    rc = rc ? rc : image_location_parse(&to, dst_text);
+    if (rc)
+        goto done;
+    /* A destination without a transport is a registry reference, as before transports. */
+    int to_registry = to.transport == IMAGE_REGISTRY || to.transport == IMAGE_UNSPECIFIED;
+    if (to_registry && (rc = reference_parse(&dst, to.rest))) {
         fprintf(stderr, "amlpkg copy: %s\n", err_message(rc));
         return EXIT_USAGE;
     }
-    struct registry_options so = t.reg;
-    if (t.src_creds)
-        so.creds = t.src_creds;
-    if ((rc = registry_open(&dreg, dst.registry, &t.reg)))
+    const char *out_path = NULL;
+    if (from.transport == IMAGE_REGISTRY && (rc = reference_parse(&src, from.rest)))
         goto done;
-    int same = !strcmp(src.registry, dst.registry) && !t.src_creds;
-    if (!same && (rc = registry_open(&sreg, src.registry, &so)))
-        goto done;
-    if ((rc = registry_image_copy(same ? dreg : sreg, src.repository, reference_manifest_id(&src), dreg, dst.repository,
-                                  dst.tag[0] ? dst.tag : NULL, &x)))
-        goto done;
-    struct trust_carried carried;
-    if ((rc = trust_carry_copy(&carried, same ? dreg : sreg, src.repository, x.digest, dreg, dst.repository, t.jobs)))
+    struct trust_carried carried = {0};
+    if (from.transport == IMAGE_REGISTRY && to_registry) {
+        rc = transfer_cli_copy_registry(&t, &src, &dst, &x, &carried);
+    } else if (to_registry) {
+        rc = transfer_cli_push_image(&reg, &x, &dst, dst_text, src_text, &t.reg, &carried);
+    } else if (from.transport == IMAGE_REGISTRY) {
+        if (!(rc = transfer_cli_archive_output(&out_path, dst_text, "copy")))
+            rc = transfer_cli_pull_archive(&t, &src, out_path, &x);
+    } else {
+        rc = err_set(ERR_UNSUPPORTED, "copy %s %s: neither is a registry (convert local images with amlpkg build "
+                                      "--format, or skopeo copy)",
+                     src_text, dst_text);
+    }
+    if (rc)
         goto done;
     char a[700], b[700];
-    reference_format(a, sizeof a, &src);
-    reference_format(b, sizeof b, &dst);
+    if (from.transport == IMAGE_REGISTRY)
+        reference_format(a, sizeof a, &src);
+    else
+        snprintf(a, sizeof a, "%s", src_text);
+    if (to_registry)
+        reference_format(b, sizeof b, &dst);
+    else
+        snprintf(b, sizeof b, "%s", dst_text);
     transfer_cli_report(&t, "copied", a, b, &x);
-    if ((carried.signature_tags || carried.referrers) && !t.json)
-        fprintf(stderr, "copied its signatures and attestations: %d signature tag%s, %d referrer%s\n",
-                carried.signature_tags, carried.signature_tags == 1 ? "" : "s", carried.referrers,
-                carried.referrers == 1 ? "" : "s");
+    transfer_cli_report_carried(&t, "copied", &carried);
 done:
-    registry_free(sreg);
-    registry_free(dreg);
+    registry_free(reg);
     return rc ? cmd_report_error(rc) : EXIT_OK;
 }

@@ -37,7 +37,8 @@ static const char deploy_usage[] =
     "  -o, --output DIR        the folder to write (new, empty, or one amlpkg deploy wrote: replaced whole)\n"
     "      --image REF@sha256:DIGEST  the image, by digest (`amlpkg build --push` prints it)\n"
     "      --push REF          instead of --image: build the package, push it to REF (registry/repo[:tag];\n"
-    "                          --creds USER:PASS, --insecure, --ca-cert FILE as for `amlpkg push`) and\n"
+    "                          --creds USER:PASS, --authfile FILE, --insecure, --ca-cert FILE as for\n"
+    "                          `amlpkg push`) and\n"
     "                          deploy the pushed digest\n"
     "      --name NAME         object names (default: the image name, lower-cased)\n"
     "      --namespace NS      the kustomization's namespace (default: deploymentconfig.json's, else none)\n"
@@ -98,6 +99,7 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
         {"creds", required_argument, NULL, 0x100},
         {"insecure", no_argument, NULL, 0x101},
         {"ca-cert", required_argument, NULL, 0x102},
+        {"authfile", required_argument, NULL, 0x104},
         {"apply", no_argument, NULL, 'A'},
         {"dry-run", no_argument, NULL, 'D'},
         {"endpoint", required_argument, NULL, 'e'},
@@ -115,7 +117,7 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
             return EXIT_USAGE;
         if (used)
             continue;
-        if (c >= 0x100 && c <= 0x102) {
+        if ((c >= 0x100 && c <= 0x102) || c == 0x104) {
             transfer_cli_option(&o->transfer, c, optarg, "deploy");
             continue;
         }
@@ -186,8 +188,9 @@ static int parse_options(struct deploy_options *o, int argc, char **argv)
     const char *problem = NULL;
     if (o->push && (o->req.image || o->endpoint))
         problem = "--push builds and pushes the image deployed: no --image or --endpoint";
-    else if ((o->transfer.reg.creds || o->transfer.reg.insecure || o->transfer.reg.ca_cert) && !o->push)
-        problem = "--creds, --insecure and --ca-cert go with --push";
+    else if ((o->transfer.reg.creds || o->transfer.reg.authfile || o->transfer.reg.insecure || o->transfer.reg.ca_cert) &&
+             !o->push)
+        problem = "--creds, --authfile, --insecure and --ca-cert go with --push";
     else if (o->endpoint && o->req.image)
         problem = "--endpoint names each version's image: no --image";
     else if (!o->endpoint && !o->req.image && !o->push)
@@ -317,7 +320,7 @@ static int build_and_push(struct deploy_options *o, struct spec *spec)
         goto done;
     char what[600];
     snprintf(what, sizeof what, "--push %s", o->push);
-    if ((rc = transfer_cli_push_image(&reg, &x, &ref, what, result.output, &o->transfer.reg)))
+    if ((rc = transfer_cli_push_image(&reg, &x, &ref, what, result.output, &o->transfer.reg, NULL)))
         goto done;
     snprintf(o->pushed, sizeof o->pushed, "%s/%s@%s", ref.registry, ref.repository, x.digest);
     fprintf(stderr, "built and pushed %s: %d blobs (%d uploaded, %d skipped, %d mounted)\n", o->pushed, x.blobs,

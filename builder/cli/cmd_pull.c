@@ -10,13 +10,13 @@
 #include <unistd.h>
 
 static const char pull_usage[] =
-    "usage: amlpkg pull REF -o OUT.tar [options]\n"
+    "usage: amlpkg pull [docker://]REF -o OUT.tar [options]\n"
     "\n"
     "Downloads an image into an oci-archive (podman load / skopeo read it). Every byte is\n"
     "SHA-256-verified before it is kept; a failed pull leaves nothing behind.\n"
     "\n"
     "options:\n"
-    "  -o, --output FILE      the oci-archive to write (required)\n"
+    "  -o, --output FILE      the oci-archive to write (required; oci-archive:FILE too)\n"
     "      --format FORMAT    oci-archive (the only format of this version)\n"
     "      --platform OS/ARCH image to take from a multi-platform index (default linux/<this host>)\n"
     "      --sbom FILE        also fetch the image's SPDX SBOM (the artifact whose subject is the image,\n"
@@ -78,10 +78,15 @@ int cmd_pull(int argc, char **argv)
         fprintf(stderr, "amlpkg pull: %s\n", err_message(rc));
         return EXIT_USAGE;
     }
+    const char *out_path = NULL;
+    if ((rc = transfer_cli_archive_output(&out_path, t.output, "pull"))) {
+        fprintf(stderr, "amlpkg pull: %s\n", err_message(rc));
+        return EXIT_USAGE;
+    }
     char name[700];
     snprintf(name, sizeof name, "%s/%s%s%s", ref.registry, ref.repository, ref.tag[0] ? ":" : "", ref.tag);
     if ((rc = registry_open(&reg, ref.registry, &t.reg)) ||
-        (rc = registry_image_pull(reg, ref.repository, reference_manifest_id(&ref), t.output, name, &x)))
+        (rc = registry_image_pull(reg, ref.repository, reference_manifest_id(&ref), out_path, name, &x)))
         goto done;
     char src[700], sbom_digest[72] = "";
     struct registry_conn *conn = NULL;
@@ -91,9 +96,9 @@ int cmd_pull(int argc, char **argv)
     if (rc)
         goto done;
     reference_format(src, sizeof src, &ref);
-    transfer_cli_report(&t, "pulled", src, t.output, &x);
-    if (sbom_digest[0] && !t.json)
+    if (sbom_digest[0] && !t.json) /* before the report: its last line is the image digest */
         printf("sbom %s -> %s\n", sbom_digest, sbom_path);
+    transfer_cli_report(&t, "pulled", src, out_path, &x);
 done:
     registry_free(reg);
     return rc ? cmd_report_error(rc) : EXIT_OK;

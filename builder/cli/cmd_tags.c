@@ -20,8 +20,8 @@ static const char tags_usage[] =
     "order, following its pagination.\n"
     "\n"
     "options:\n"
-    "      --creds USER:PASS  registry credentials (else AMLPKG_REGISTRY_AUTH, then\n"
-    "                         $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json)\n"
+    "      --creds USER:PASS  registry credentials (else as for `amlpkg push --help`)\n"
+    "      --authfile FILE    the primary auth file, as podman's and skopeo's --authfile\n"
     "      --insecure         allow plain HTTP and unverified TLS (localhost may always use HTTP)\n"
     "      --ca-cert FILE     trust this PEM CA bundle for TLS\n"
     "      --page-size N      tags per request (default: the registry's)\n"
@@ -36,6 +36,7 @@ int cmd_tags(int argc, char **argv)
         {"ca-cert", required_argument, NULL, 0x102},
         {"json", no_argument, NULL, 0x103},
         {"page-size", required_argument, NULL, 0x104},
+        {"authfile", required_argument, NULL, 0x105},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -50,6 +51,7 @@ int cmd_tags(int argc, char **argv)
         case 0x101: opt.insecure = 1; break;
         case 0x102: opt.ca_cert = optarg; break;
         case 0x103: json = 1; break;
+        case 0x105: opt.authfile = optarg; break;
         case 0x104: {
             long long v;
             int rc = parse_number_int(&v, "--page-size", optarg, 1, 100000);

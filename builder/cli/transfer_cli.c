@@ -18,6 +18,7 @@ int transfer_cli_option(struct transfer_cli *t, int c, const char *arg, const ch
     case 0x101: t->reg.insecure = 1; return 1;
     case 0x102: t->reg.ca_cert = arg; return 1;
     case 0x103: t->json = 1; return 1;
+    case 0x104: t->reg.authfile = arg; return 1;
     case 'j': {
         long long v;
         int rc = parse_number_int(&v, "--jobs", arg, 1, 64);
@@ -32,6 +33,12 @@ int transfer_cli_option(struct transfer_cli *t, int c, const char *arg, const ch
     }
 }
 
+void transfer_cli_print_digest(const char *digest)
+{
+    printf("%s\n", digest);
+    fflush(stdout);
+}
+
 void transfer_cli_report(const struct transfer_cli *t, const char *verb, const char *src, const char *dst,
                          const struct image_transfer *x)
 {
@@ -39,9 +46,9 @@ void transfer_cli_report(const struct transfer_cli *t, const char *verb, const c
     double rate = x->seconds > 0 ? mb / x->seconds : 0;
     if (!t->json) {
         printf("%s %s -> %s: %d blobs (%d uploaded, %d skipped, %d mounted, %d downloaded), %.1f MB moved in "
-               "%.2fs (%.1f MB/s)\ndigest %s\n",
-               verb, src, dst, x->blobs, x->uploaded, x->existed, x->mounted, x->downloaded, mb, x->seconds, rate,
-               x->digest);
+               "%.2fs (%.1f MB/s)\n",
+               verb, src, dst, x->blobs, x->uploaded, x->existed, x->mounted, x->downloaded, mb, x->seconds, rate);
+        transfer_cli_print_digest(x->digest);
         return;
     }
     struct buf b;
@@ -101,8 +108,11 @@ int transfer_cli_open_push(struct image_source **src, const char *source, struct
 }
 
 int transfer_cli_push_image(struct registry **reg, struct image_transfer *x, const struct reference *ref,
-                            const char *ref_text, const char *source, const struct registry_options *opt)
+                            const char *ref_text, const char *source, const struct registry_options *opt,
+                            struct trust_carried *carried)
 {
+    if (carried)
+        memset(carried, 0, sizeof *carried);
     struct image_source *src = NULL;
     struct registry_options ro = *opt;
     ro.op = "push";
@@ -111,6 +121,64 @@ int transfer_cli_push_image(struct registry **reg, struct image_transfer *x, con
         rc = registry_image_push(*reg, ref->repository, ref->tag[0] ? ref->tag : NULL, src, x);
     if (!rc && ref->digest[0] && strcmp(ref->digest, x->digest))
         rc = err_set(ERR_MISMATCH, "%s: the image's digest is %s, not %s", ref_text, x->digest, ref->digest);
+    if (!rc && carried)
+        rc = trust_carry_push(carried, src, *reg, ref->repository, x->jobs);
     image_source_free(src);
     return rc;
+}
+
+int transfer_cli_copy_registry(const struct transfer_cli *t, const struct reference *src, const struct reference *dst,
+                               struct image_transfer *x, struct trust_carried *carried)
+{
+    memset(carried, 0, sizeof *carried);
+    struct registry_options so = t->reg;
+    if (t->src_creds)
+        so.creds = t->src_creds;
+    struct registry *sreg = NULL, *dreg = NULL;
+    int rc = registry_open(&dreg, dst->registry, &t->reg);
+    int same = !strcmp(src->registry, dst->registry) && !t->src_creds;
+    if (!rc && !same)
+        rc = registry_open(&sreg, src->registry, &so);
+    if (!rc)
+        rc = registry_image_copy(same ? dreg : sreg, src->repository, reference_manifest_id(src), dreg,
+                                 dst->repository, dst->tag[0] ? dst->tag : NULL, x);
+    if (!rc) /* its signatures and attestations come along, as cosign copy does */
+        rc = trust_carry_copy(carried, same ? dreg : sreg, src->repository, x->digest, dreg, dst->repository, t->jobs);
+    registry_free(sreg);
+    registry_free(dreg);
+    return rc;
+}
+
+void transfer_cli_report_carried(const struct transfer_cli *t, const char *verb, const struct trust_carried *c)
+{
+    if ((c->signature_tags || c->referrers) && !t->json)
+        fprintf(stderr, "%s its signatures and attestations: %d signature tag%s, %d referrer%s%s\n", verb,
+                c->signature_tags, c->signature_tags == 1 ? "" : "s", c->referrers, c->referrers == 1 ? "" : "s",
+                c->referrers_fallback ? " (listed in the referrers tag)" : "");
+}
+
+int transfer_cli_pull_archive(const struct transfer_cli *t, const struct reference *src, const char *out_path,
+                              struct image_transfer *x)
+{
+    char name[700];
+    snprintf(name, sizeof name, "%s/%s%s%s", src->registry, src->repository, src->tag[0] ? ":" : "", src->tag);
+    struct registry *reg = NULL;
+    int rc = registry_open(&reg, src->registry, &t->reg);
+    if (!rc)
+        rc = registry_image_pull(reg, src->repository, reference_manifest_id(src), out_path, name, x);
+    registry_free(reg);
+    return rc;
+}
+
+int transfer_cli_archive_output(const char **path, const char *text, const char *verb)
+{
+    struct image_location loc;
+    int rc = image_location_parse(&loc, text);
+    if (rc)
+        return rc;
+    if (loc.transport == IMAGE_OCI_LAYOUT || loc.transport == IMAGE_DOCKER_ARCHIVE || loc.transport == IMAGE_REGISTRY)
+        return err_set(ERR_UNSUPPORTED, "%s: %s writes an oci-archive (oci-archive:PATH or a plain path), not %s", text,
+                       verb, image_transport_prefix(loc.transport));
+    *path = loc.rest;
+    return 0;
 }

@@ -591,20 +591,19 @@ done:
 static int load_source(struct base_image *b, const char *text, const char *spec_dir,
                        const struct base_image_options *opt, const char *platform)
 {
-    static const char *const forms[] = {"oci-archive:", "docker-archive:", "oci:"};
-    size_t form = 0;
-    while (form < 3 && strncmp(text, forms[form], strlen(forms[form])))
-        form++;
-    if (form == 3) {
-        const char *ref = strncmp(text, "docker://", 9) ? text : text + 9;
-        if (!(b->file = strdup(ref)))
+    struct image_location loc;
+    int parse_rc = image_location_parse(&loc, text);
+    if (parse_rc)
+        return err_set(parse_rc, "%s: %s", b->context, err_message(parse_rc));
+    /* A base without a transport is a registry reference, as in a Dockerfile's FROM. */
+    if (loc.transport == IMAGE_REGISTRY || loc.transport == IMAGE_UNSPECIFIED) {
+        if (!(b->file = strdup(loc.rest)))
             return nomem();
-        int rc = pull_registry(b, ref, opt, platform);
+        int rc = pull_registry(b, loc.rest, opt, platform);
         return rc ? rc : load_layout(b, platform);
     }
-    const char *rest = text + strlen(forms[form]);
-    if (!rest[0])
-        return err_set(ERR_INVALID, "%s: '%s': no path after '%s'", b->context, text, forms[form]);
+    int form = loc.transport == IMAGE_OCI_ARCHIVE ? 0 : loc.transport == IMAGE_DOCKER_ARCHIVE ? 1 : 2;
+    const char *rest = loc.rest;
     char *tag = NULL;
     if (!(b->file = fs_resolve(spec_dir, rest)))
         return nomem();

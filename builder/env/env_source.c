@@ -1,4 +1,5 @@
 #include "builder/env/env_source.h"
+#include "builder/image/reference.h"
 
 #include "builder/env/cache_registry.h"
 #include "builder/env/conda_install.h"
@@ -152,19 +153,18 @@ static int refuse_without_executor(const struct plan *plan, const struct spec *s
 /* The engine reads file bases itself: give it absolute paths for the archive and layout forms. */
 static char *engine_base(const char *base, const char *spec_dir)
 {
-    static const char *const forms[] = {"oci-archive:", "docker-archive:", "oci:"};
-    for (size_t i = 0; i < 3; i++) {
-        size_t n = strlen(forms[i]);
-        if (strncmp(base, forms[i], n) == 0 && base[n] != '/') {
-            char *abs = fs_resolve(spec_dir, base + n), *out = NULL;
-            char real[PATH_MAX];
-            if (abs && asprintf(&out, "%s%s", forms[i], realpath(abs, real) ? real : abs) < 0)
-                out = NULL;
-            free(abs);
-            return out;
-        }
+    struct image_location loc;
+    if (image_location_parse(&loc, base) || loc.transport == IMAGE_REGISTRY || loc.transport == IMAGE_UNSPECIFIED ||
+        loc.rest[0] == '/') {
+        err_clear();
+        return strdup(base);
     }
-    return strdup(base);
+    char *abs = fs_resolve(spec_dir, loc.rest), *out = NULL;
+    char real[PATH_MAX];
+    if (abs && asprintf(&out, "%s%s", image_transport_prefix(loc.transport), realpath(abs, real) ? real : abs) < 0)
+        out = NULL;
+    free(abs);
+    return out;
 }
 
 /* The environment stage from the executor, saved to an archive and opened like any base. */

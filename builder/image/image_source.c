@@ -349,8 +349,16 @@ int image_source_open(struct image_source **out, const char *path)
         free(s);
         return err_set(ERR_NOMEM, "out of memory");
     }
+    struct image_location loc;
+    int rc = image_location_parse(&loc, path);
+    if (!rc && loc.transport == IMAGE_REGISTRY)
+        rc = err_set(ERR_INVALID, "%s: a registry reference where a local image (archive or layout) is read", path);
+    if (rc) {
+        image_source_free(s);
+        return rc;
+    }
+    path = loc.rest;
     struct stat st;
-    int rc = 0;
     char *dir = NULL;
     if (stat(path, &st) != 0) {
         /* "DIR:NAME:TAG": one image of a layout directory that holds several. */
@@ -365,11 +373,15 @@ int image_source_open(struct image_source **out, const char *path)
             }
         }
         if (!dir && !rc)
-            rc = err_set_errno(ERR_NOTFOUND, "%s: cannot open image source", path);
+            rc = err_set_errno(ERR_NOTFOUND, "%s: cannot open image source", s->path);
         path = dir;
     }
     if (rc) {
         /* reported above */
+    } else if (loc.transport == IMAGE_OCI_LAYOUT && !S_ISDIR(st.st_mode)) {
+        rc = err_set(ERR_INVALID, "%s: not a directory (oci:DIR[:TAG] names an OCI image layout)", s->path);
+    } else if ((loc.transport == IMAGE_OCI_ARCHIVE || loc.transport == IMAGE_DOCKER_ARCHIVE) && S_ISDIR(st.st_mode)) {
+        rc = err_set(ERR_INVALID, "%s: a directory, not an archive (use oci:DIR for an OCI image layout)", s->path);
     } else if (S_ISDIR(st.st_mode)) {
         char *idx = path_join(path, "index.json");
         if (!idx || access(idx, R_OK) != 0)

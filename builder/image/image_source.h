@@ -1,8 +1,10 @@
-/* Local images to push: an OCI image layout directory, an oci-archive
+/* Local images to read: an OCI image layout directory, an oci-archive
  * tarball (plain or compressed tar of such a layout), or a docker-archive
  * (`docker save`, `podman save --format docker-archive`), which is turned into
  * an OCI layout: config as it is, layers as the archive holds them. "DIR:NAME:TAG" names
  * one image of a layout that holds several (by its ref.name annotation).
+ * The transport prefixes oci:, oci-archive: and docker-archive: (reference.h)
+ * may stand before the path and are then checked against what it is.
  *
  * A layout directory is read in place. A tarball is unpacked lazily with
  * libarchive into a private temporary directory, removed by

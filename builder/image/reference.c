@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int is_lower_alnum(char c)
 {
@@ -117,6 +118,8 @@ static int bad(const char *text, const char *why)
 int reference_parse(struct reference *out, const char *text)
 {
     memset(out, 0, sizeof *out);
+    if (!strncmp(text, "docker://", 9))
+        text += 9; /* skopeo's transport for a registry: the reference is the same */
     size_t len = strlen(text);
     if (len == 0)
         return bad(text, "empty");
@@ -218,4 +221,88 @@ int reference_host_is_loopback(const char *host)
         return 1;
     }
     return 0;
+}
+
+static const struct {
+    const char *prefix;
+    enum image_transport transport;
+} transports[] = {
+    {"docker://", IMAGE_REGISTRY},
+    {"oci-archive:", IMAGE_OCI_ARCHIVE},
+    {"docker-archive:", IMAGE_DOCKER_ARCHIVE},
+    {"oci:", IMAGE_OCI_LAYOUT},
+};
+
+const char *image_transport_prefix(enum image_transport t)
+{
+    for (size_t i = 0; i < sizeof transports / sizeof transports[0]; i++)
+        if (transports[i].transport == t)
+            return transports[i].prefix;
+    return "";
+}
+
+int image_location_parse(struct image_location *out, const char *text)
+{
+    out->transport = IMAGE_UNSPECIFIED;
+    out->rest = text;
+    for (size_t i = 0; i < sizeof transports / sizeof transports[0]; i++) {
+        size_t n = strlen(transports[i].prefix);
+        if (strncmp(text, transports[i].prefix, n))
+            continue;
+        out->transport = transports[i].transport;
+        out->rest = text + n;
+        if (!out->rest[0])
+            return err_set(ERR_INVALID, "'%.300s': nothing after '%s' (expected %s)", text, transports[i].prefix,
+                           i == 0 ? "a registry reference" : i == 3 ? "DIR[:TAG]" : "a path");
+        if (out->transport == IMAGE_REGISTRY) {
+            struct reference ref;
+            return reference_parse(&ref, text);
+        }
+        return 0;
+    }
+    if (!text[0])
+        return err_set(ERR_INVALID, "empty image location");
+    return 0;
+}
+
+/* "DIR:NAME": an existing directory before some ':' (NAME may hold ':' itself). */
+static int layout_with_name(const char *text)
+{
+    struct stat st;
+    char dir[4096];
+    for (const char *c = strchr(text, ':'); c; c = strchr(c + 1, ':')) {
+        size_t n = (size_t)(c - text);
+        if (n == 0 || n >= sizeof dir || !c[1])
+            continue;
+        memcpy(dir, text, n);
+        dir[n] = '\0';
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+            return 1;
+    }
+    return 0;
+}
+
+int image_location_resolve(struct image_location *loc, const char *text)
+{
+    if (loc->transport != IMAGE_UNSPECIFIED)
+        return 0;
+    struct stat st;
+    if (stat(loc->rest, &st) == 0 || layout_with_name(loc->rest)) {
+        loc->transport = IMAGE_LOCAL_PATH;
+        return 0;
+    }
+    /* A registry only when the text names one: "ridge.tar" stays a missing file. */
+    struct reference ref;
+    const char *slash = strchr(loc->rest, '/');
+    size_t first = slash ? (size_t)(slash - loc->rest) : 0;
+    if (slash && (memchr(loc->rest, '.', first) || memchr(loc->rest, ':', first) ||
+                  (first == 9 && !strncmp(loc->rest, "localhost", 9)) || loc->rest[0] == '[') &&
+        reference_parse(&ref, loc->rest) == 0) {
+        loc->transport = IMAGE_REGISTRY;
+        return 0;
+    }
+    err_clear();
+    return err_set(ERR_NOTFOUND, "%.300s: no such file or directory, and not a registry reference (registry/repo[:tag], "
+                                 "or docker://REF)",
+                   text);
 }

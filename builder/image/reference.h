@@ -34,4 +34,37 @@ int reference_host_is_loopback(const char *host);
 /* 1 when s is "sha256:" followed by 64 lower-case hex digits. */
 int reference_valid_digest(const char *s);
 
+/* Where an image is: the transports skopeo and podman write before it.
+ *   docker://REF            a registry (REF as above)
+ *   oci-archive:PATH        a tar of an OCI image layout (plain or compressed)
+ *   docker-archive:PATH     the `docker save` / `podman save` layout
+ *   oci:DIR[:TAG]           an OCI image layout directory (TAG: its ref.name)
+ *   anything else           IMAGE_UNSPECIFIED: a path when one exists, else a
+ *                           registry reference (image_location_resolve)
+ * rest points into the text that was parsed (the part after the prefix). */
+enum image_transport {
+    IMAGE_UNSPECIFIED,
+    IMAGE_REGISTRY,
+    IMAGE_OCI_ARCHIVE,
+    IMAGE_DOCKER_ARCHIVE,
+    IMAGE_OCI_LAYOUT,
+    IMAGE_LOCAL_PATH, /* resolved: an existing file or directory, read by its contents */
+};
+
+struct image_location {
+    enum image_transport transport;
+    const char *rest;
+};
+
+/* Splits off the transport; an empty rest is refused ("oci-archive:" alone).
+ * A docker:// reference is checked with reference_parse. */
+int image_location_parse(struct image_location *out, const char *text);
+/* IMAGE_UNSPECIFIED becomes IMAGE_LOCAL_PATH when rest exists on disk (or is
+ * "DIR:NAME" of an existing layout directory), else IMAGE_REGISTRY when rest
+ * parses as a reference naming its registry (host with '.', ':' or localhost),
+ * else an error saying the path does not exist. */
+int image_location_resolve(struct image_location *loc, const char *text);
+/* "docker://", "oci-archive:", ...: the prefix for a transport ("" for a plain path). */
+const char *image_transport_prefix(enum image_transport t);
+
 #endif

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 const char *const build_format_names[3] = {"oci-archive", "docker-archive", "oci-layout"};
 
@@ -78,7 +80,17 @@ static int output_paths(struct build_result *r, const struct spec *spec, const s
     } else if (r->output) {
         *out_dir = fs_dirname(r->output);
     }
-    return r->output && *out_dir ? 0 : nomem();
+    if (!r->output || !*out_dir)
+        return nomem();
+    /* Checked before anything is built, so a typo in -o costs a second, not the environment build. */
+    struct stat st;
+    if (stat(*out_dir, &st) != 0)
+        return err_set_errno(ERR_NOTFOUND, "--output %s: the folder %s does not exist", r->output, *out_dir);
+    if (!S_ISDIR(st.st_mode))
+        return err_set(ERR_INVALID, "--output %s: %s is not a folder", r->output, *out_dir);
+    if (access(*out_dir, W_OK | X_OK) != 0)
+        return err_set_errno(ERR_IO, "--output %s: cannot write in %s", r->output, *out_dir);
+    return 0;
 }
 
 static int write_image(const struct build_result *r, const struct build_request *req, long long epoch)
@@ -153,7 +165,8 @@ int build_run(struct build_result *r, struct spec *spec, const struct build_requ
     }
     struct env_source_options env = req->env;
     env.workspace = cache;
-    if ((rc = env_source_open(&base, &r->origin, plan, spec, &env)) || (rc = output_paths(r, spec, req, &out_dir)))
+    if ((rc = output_paths(r, spec, req, &out_dir)) || (req->preflight && (rc = req->preflight(req->preflight_ctx))) ||
+        (rc = env_source_open(&base, &r->origin, plan, spec, &env)))
         goto done;
     /* Blobs are staged beside the output so the final rename never crosses file systems. */
     if ((rc = fs_make_temp_dir(&r->work_dir, out_dir, ".amlpkg-build-")))

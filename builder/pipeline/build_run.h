@@ -32,6 +32,11 @@ struct build_request {
     int no_cache;
     const char *cache_dir;  /* the workspace cache; NULL: the default one */
     struct env_source_options env; /* .workspace is build_run's own: leave it NULL */
+    /* Run once the output folder is known to be writable and before the
+     * environment and the layers are built (build --push checks its registry
+     * here); non-zero stops the build with nothing written. */
+    int (*preflight)(void *ctx);
+    void *preflight_ctx;
 };
 
 struct build_result {

@@ -263,6 +263,11 @@ static int tls_verify_error(CURLcode cc)
     }
 }
 
+long registry_connect_timeout_ms(void)
+{
+    return env_long("AMLPKG_CONNECT_TIMEOUT_MS", 3000, 1, 600000);
+}
+
 /* libcurl's own detail ("SSL certificate problem: ...") when it has one. */
 static const char *curl_detail(const struct registry_conn *c, CURLcode cc)
 {
@@ -294,7 +299,8 @@ static void set_tls(struct registry_conn *c, CURL *h)
     if (reg->share)
         curl_easy_setopt(h, CURLOPT_SHARE, (CURLSH *)reg->share);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+    /* An unreachable registry should fail fast with its reason, not after minutes of SYN retries. */
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, registry_connect_timeout_ms());
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, env_long("AMLPKG_STALL_SECONDS", 60, 1, 3600));
     curl_easy_setopt(h, CURLOPT_USERAGENT, "amlpkg/0.1");
@@ -508,21 +514,59 @@ int registry_resolve_url(struct registry *reg, char *out, size_t size, const cha
     return 0;
 }
 
+/* Failures worth another attempt: a connection reset or dropped mid-request,
+ * a stalled transfer. Not a refused or timed-out connect, nor a name that does
+ * not resolve: those would fail the same way again, only later. */
 static int transient_curl(CURLcode cc)
 {
     switch (cc) {
-    case CURLE_COULDNT_CONNECT:
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
     case CURLE_OPERATION_TIMEDOUT:
-    case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
     case CURLE_SSL_CONNECT_ERROR: return 1;
     default: return 0;
     }
+}
+
+/* The connection itself failed (nothing was sent): refused, unroutable, no
+ * answer within the connect timeout, or a host name that does not resolve. */
+static int connect_failed(const struct registry_conn *c, CURLcode cc)
+{
+    if (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY)
+        return 1;
+    /* A timeout before the request was sent is the connect timeout; one after
+     * (a stalled transfer, maybe on a reused connection) is worth a retry. */
+    curl_off_t connected = 0, pretransfer = 0;
+    return cc == CURLE_OPERATION_TIMEDOUT && curl_easy_getinfo(c->curl, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK &&
+           curl_easy_getinfo(c->curl, CURLINFO_PRETRANSFER_TIME_T, &pretransfer) == CURLE_OK && connected == 0 &&
+           pretransfer == 0;
+}
+
+/* Why a connection failed, in words a user can act on, then libcurl's detail. */
+static void connect_reason(char *out, size_t size, const struct registry_conn *c, CURLcode cc)
+{
+    long os_errno = 0;
+    curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
+    const char *why;
+    if (cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_COULDNT_RESOLVE_PROXY)
+        why = "the host name does not resolve (DNS)";
+    else if (cc == CURLE_OPERATION_TIMEDOUT)
+        why = "no answer within the connect timeout (AMLPKG_CONNECT_TIMEOUT_MS)";
+    else if (os_errno == ECONNREFUSED)
+        why = "connection refused (nothing listens on that port)";
+    else if (os_errno == EHOSTUNREACH)
+        why = "no route to host";
+    else if (os_errno == ENETUNREACH)
+        why = "network unreachable";
+    else if (os_errno == ETIMEDOUT)
+        why = "no answer within the connect timeout (AMLPKG_CONNECT_TIMEOUT_MS)";
+    else
+        why = "cannot connect";
+    snprintf(out, size, "%s: %s", why, curl_detail(c, cc));
 }
 
 static int transient_status(long s)
@@ -652,6 +696,12 @@ int registry_call(struct registry_conn *c, const struct registry_call *call, str
             return err_set(ERR_IO, "%s: download failed", call->what);
         if (cc == CURLE_ABORTED_BY_CALLBACK || (cc == CURLE_READ_ERROR))
             return err_set(ERR_IO, "%s: upload aborted", call->what);
+        if (connect_failed(c, cc)) {
+            char why[CURL_ERROR_SIZE + 128];
+            connect_reason(why, sizeof why, c, cc);
+            return err_set(ERR_IO, "%s %s/%s: %s: cannot reach the registry: %s", reg->op, reg->name,
+                           call->repo ? call->repo : "", call->what, why);
+        }
         int transient = cc != CURLE_OK ? transient_curl(cc) : transient_status(resp->status);
         if (cc == CURLE_OK && resp->status == 401 && auth_replays < 2 && learn_challenge(reg, resp, had_auth)) {
             auth_replays++;
@@ -674,8 +724,8 @@ int registry_call(struct registry_conn *c, const struct registry_call *call, str
             return 0; /* the caller reports the status */
         }
         long delay = base_ms << (attempt < 16 ? attempt : 16);
-        if (delay > 30000)
-            delay = 30000;
+        if (delay > 8000)
+            delay = 8000;
         if (cc == CURLE_OK && resp->retry_after > 0)
             delay = (resp->retry_after > 120 ? 120 : resp->retry_after) * 1000;
         if (getenv("AMLPKG_DEBUG"))
@@ -877,7 +927,7 @@ int registry_open(struct registry **out, const char *registry_name, const struct
     snprintf(reg->op, sizeof reg->op, "%s", opt->op ? opt->op : "access");
     snprintf(reg->host, sizeof reg->host, "%s",
              strcmp(registry_name, REFERENCE_DEFAULT_REGISTRY) ? registry_name : "registry-1.docker.io");
-    int rc = registry_auth_find_creds(&reg->creds, reg->name, opt->creds);
+    int rc = registry_auth_find_creds(&reg->creds, reg->name, opt->creds, opt->authfile);
     if (rc || (rc = share_new(reg)) || (rc = registry_conn_new(&c, reg)))
         goto done;
     /* --ca-cert says the registry speaks TLS: no plain HTTP then, even on loopback. */
@@ -901,6 +951,8 @@ int registry_open(struct registry **out, const char *registry_name, const struct
             int https = schemes[s][4] == 's';
             snprintf(reg->base, sizeof reg->base, "%s://%s/v2/", schemes[s], reg->host);
             ping(c, &resp, &cc);
+            if (connect_failed(c, cc))
+                break; /* nobody answers at all: the other scheme would wait just as long */
             if (https) {
                 /* A certificate that does not verify means the server does speak TLS. */
                 if (cc == CURLE_OK || tls_verify_error(cc))
@@ -909,17 +961,15 @@ int registry_open(struct registry **out, const char *registry_name, const struct
                 snprintf(tls_err, sizeof tls_err, "%s", curl_detail(c, cc));
             } else if (cc == CURLE_OK && resp.status != 400) {
                 break;
-            } else if (cc == CURLE_COULDNT_CONNECT && s == 0) {
-                break; /* nobody listens: HTTPS would be refused too */
             }
             /* Plain HTTP to a TLS port answers 400 or hangs up: try the other scheme. */
         }
         if (cc == CURLE_OK && !transient_status(resp.status))
             break;
-        if (attempt >= retries || (cc != CURLE_OK && !transient_curl(cc)))
+        if (attempt >= retries || (cc != CURLE_OK && (connect_failed(c, cc) || !transient_curl(cc))))
             break;
         long delay = base_ms << (attempt < 16 ? attempt : 16);
-        sleep_ms(delay > 30000 ? 30000 : delay);
+        sleep_ms(delay > 8000 ? 8000 : delay);
     }
     if (tls_verify_error(cc)) {
         rc = err_set(ERR_INVALID, "%s %s: the registry's TLS certificate cannot be verified: %s%s", reg->op, reg->name,
@@ -927,8 +977,16 @@ int registry_open(struct registry **out, const char *registry_name, const struct
         goto done;
     }
     if (cc != CURLE_OK) {
-        rc = err_set(ERR_IO, "%s %s: cannot reach the registry: %s%s", reg->op, reg->name, curl_detail(c, cc),
-                     plain_ok ? "" : " (plain HTTP is used only with --insecure or for localhost without --ca-cert)");
+        char why[CURL_ERROR_SIZE + 128];
+        int unreachable = connect_failed(c, cc);
+        if (unreachable)
+            connect_reason(why, sizeof why, c, cc);
+        else
+            snprintf(why, sizeof why, "%s", curl_detail(c, cc));
+        rc = err_set(ERR_IO, "%s %s: cannot reach the registry: %s%s", reg->op, reg->name, why,
+                     plain_ok || unreachable
+                         ? ""
+                         : " (plain HTTP is used only with --insecure or for localhost without --ca-cert)");
         goto done;
     }
     if (resp.status == 400 && tls_cc != CURLE_OK && !strncmp(reg->base, "http:", 5)) {
@@ -956,5 +1014,23 @@ done:
     registry_response_release(&resp);
     registry_conn_free(c);
     registry_free(reg);
+    return rc;
+}
+
+int registry_check_access(struct registry *reg, const char *repo, int push)
+{
+    struct registry_conn *c = NULL;
+    int rc = registry_conn_new(&c, reg);
+    if (rc)
+        return rc;
+    char scope[600];
+    registry_repo_scope(scope, sizeof scope, repo, push);
+    struct registry_call call;
+    registry_call_init(&call, "GET", "/v2/", scope, repo, "check access");
+    struct registry_response resp;
+    if (!(rc = registry_call(c, &call, &resp)) && resp.status != 200)
+        rc = registry_status_error(c, &call, &resp);
+    registry_response_release(&resp);
+    registry_conn_free(c);
     return rc;
 }

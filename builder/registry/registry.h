@@ -6,8 +6,9 @@
  * registry_call() sends one request and deals with everything that is not the
  * caller's business: the Authorization header (Basic, or a Bearer token for
  * the call's scope fetched from the challenge's realm), one replay after a 401
- * challenge, and retries with exponential backoff honouring Retry-After on
- * connection failures, 429 and 5xx. Any other HTTP status is returned for the
+ * challenge, and retries with short exponential backoff honouring Retry-After on
+ * dropped connections, 429 and 5xx. A connect that fails (refused, no route,
+ * DNS, AMLPKG_CONNECT_TIMEOUT_MS passed) is not retried: it is reported at once. Any other HTTP status is returned for the
  * caller to judge; registry_status_error() turns it into a message naming the
  * operation, the registry and the repository.
  *
@@ -28,6 +29,7 @@
 
 struct registry_options {
     const char *creds;   /* "user:pass" from --creds, or NULL */
+    const char *authfile; /* --authfile FILE (containers-auth.json(5) format), or NULL */
     const char *ca_cert; /* PEM bundle for TLS, or NULL for the system store */
     int insecure;        /* allow plain HTTP and skip TLS verification */
     const char *op;      /* "push", "pull", "copy": for error messages */
@@ -73,6 +75,8 @@ struct registry_conn {
     atomic_llong *blob_bytes; /* or NULL: also counts the blob bytes moved, for its progress bar */
 };
 
+/* How long a TCP (and TLS) connect may take: AMLPKG_CONNECT_TIMEOUT_MS, default 3000. */
+long registry_connect_timeout_ms(void);
 /* Connects to registry_name (host[:port] as in a reference), pings /v2/ and
  * learns the auth scheme. */
 int registry_open(struct registry **out, const char *registry_name, const struct registry_options *opt);
@@ -130,6 +134,9 @@ int registry_call(struct registry_conn *c, const struct registry_call *call, str
  * <what>: HTTP 401 Unauthorized (UNAUTHORIZED: ...)" plus a hint. */
 int registry_status_error(struct registry_conn *c, const struct registry_call *call,
                           const struct registry_response *resp);
+/* Authenticates for repo (push: pull and push scope) with a GET /v2/: an
+ * error names a refused or missing credential before any work depends on it. */
+int registry_check_access(struct registry *reg, const char *repo, int push);
 /* Absolute URL for a Location header value (which may be relative). */
 int registry_resolve_url(struct registry *reg, char *out, size_t size, const char *location);
 

@@ -1,5 +1,7 @@
 #include "builder/registry/registry_auth.h"
 
+#include "builder/registry/credential_helper.h"
+
 #include "common/arena.h"
 #include "common/base64.h"
 #include "common/buf.h"
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 static int is_token_char(char c)
 {
@@ -170,8 +173,29 @@ static int decode_auth(struct auth_creds *out, const char *b64, size_t len, cons
     return rc;
 }
 
-/* 0 with out empty when the file is absent or has no entry for registry. */
-static int creds_from_file(struct auth_creds *out, const char *path, const char *registry)
+/* What a credential helper is asked for: Docker Hub's historical server URL, else host[:port]. */
+static const char *helper_server(const char *registry)
+{
+    return strcmp(registry, "docker.io") ? registry : "https://index.docker.io/v1/";
+}
+
+/* The entry of an object keyed by registry (auths, credHelpers), or NULL. */
+static const struct json_value *entry_for(const struct json_value *map, const char *registry)
+{
+    if (!map || map->type != JSON_OBJECT)
+        return NULL;
+    for (const struct json_value *e = map->child; e; e = e->next)
+        if (key_matches(e->key, e->key_len, registry))
+            return e;
+    return NULL;
+}
+
+/* One auth file, as containers/image and docker read it: a credHelpers entry
+ * for the registry, then its auths entry, then the credsStore for every
+ * registry. legacy: ~/.dockercfg, whose top level is the auths map.
+ * 0 with out empty when the file is absent or has nothing for registry;
+ * required: an absent file is an error (--authfile). */
+static int creds_from_file(struct auth_creds *out, const char *path, const char *registry, int legacy, int required)
 {
     struct buf b;
     buf_init(&b, 4u << 20);
@@ -180,30 +204,43 @@ static int creds_from_file(struct auth_creds *out, const char *path, const char 
     struct json_value *root = NULL;
     int rc = 0;
     FILE *f = fopen(path, "rb");
-    if (!f)
+    if (!f) {
+        if (required)
+            rc = err_set_errno(ERR_NOTFOUND, "--authfile %s: cannot open", path);
         goto done;
+    }
     fclose(f);
     if ((rc = buf_read_file(&b, path)) || (rc = json_parse(&root, &arena, b.data, b.len, path)))
         goto done;
-    const struct json_value *auths = json_member(root, "auths");
-    if (!auths || auths->type != JSON_OBJECT)
+    if (root->type != JSON_OBJECT) {
+        rc = err_set(ERR_PARSE, "%s: not a JSON object", path);
         goto done;
-    for (const struct json_value *e = auths->child; e; e = e->next) {
-        if (!key_matches(e->key, e->key_len, registry))
-            continue;
-        const struct json_value *a = json_member(e, "auth");
-        if (a && a->type == JSON_STRING && a->as.string.len) {
-            rc = decode_auth(out, a->as.string.ptr, a->as.string.len, path);
-            goto done;
-        }
     }
+    const struct json_value *helper = legacy ? NULL : entry_for(json_member(root, "credHelpers"), registry);
+    if (helper) {
+        if (helper->type != JSON_STRING)
+            rc = err_set(ERR_PARSE, "%s: credHelpers.%.*s: expected a helper name string", path, (int)helper->key_len,
+                         helper->key);
+        else
+            rc = credential_helper_get(out, helper->as.string.ptr, helper_server(registry), path);
+        goto done;
+    }
+    const struct json_value *e = entry_for(legacy ? root : json_member(root, "auths"), registry);
+    const struct json_value *a = e ? json_member(e, "auth") : NULL;
+    if (a && a->type == JSON_STRING && a->as.string.len) {
+        rc = decode_auth(out, a->as.string.ptr, a->as.string.len, path);
+        goto done;
+    }
+    const struct json_value *store = legacy ? NULL : json_member(root, "credsStore");
+    if (store && store->type == JSON_STRING && store->as.string.len)
+        rc = credential_helper_get(out, store->as.string.ptr, helper_server(registry), path);
 done:
     arena_release(&arena);
     buf_release(&b);
     return rc;
 }
 
-int registry_auth_find_creds(struct auth_creds *out, const char *registry, const char *given)
+int registry_auth_find_creds(struct auth_creds *out, const char *registry, const char *given, const char *authfile)
 {
     memset(out, 0, sizeof *out);
     if (given)
@@ -211,27 +248,38 @@ int registry_auth_find_creds(struct auth_creds *out, const char *registry, const
     const char *env = getenv("AMLPKG_REGISTRY_AUTH");
     if (env && env[0])
         return registry_auth_split_creds(out, env, "AMLPKG_REGISTRY_AUTH");
-    char path[4096];
-    const char *files[4] = {0};
-    char xdg[4096], docker[4096];
+    /* containers-auth.json(5)'s order: the primary file (--authfile, else
+     * $REGISTRY_AUTH_FILE, else the runtime dir's), then the read-only ones. */
+    struct {
+        char path[4096];
+        int legacy, required;
+    } files[5] = {0};
     size_t n = 0;
-    const char *v = getenv("REGISTRY_AUTH_FILE");
-    if (v && v[0])
-        files[n++] = v;
-    if ((v = getenv("XDG_RUNTIME_DIR")) && v[0]) {
-        snprintf(xdg, sizeof xdg, "%s/containers/auth.json", v);
-        files[n++] = xdg;
+    const char *v, *home = getenv("HOME");
+    if (authfile) {
+        snprintf(files[n].path, sizeof files[n].path, "%s", authfile);
+        files[n++].required = 1;
+    } else if ((v = getenv("REGISTRY_AUTH_FILE")) && v[0]) {
+        snprintf(files[n++].path, sizeof files[0].path, "%s", v);
+    } else if ((v = getenv("XDG_RUNTIME_DIR")) && v[0]) {
+        snprintf(files[n++].path, sizeof files[0].path, "%s/containers/auth.json", v);
+    } else {
+        snprintf(files[n++].path, sizeof files[0].path, "/run/containers/%u/auth.json", (unsigned)getuid());
     }
-    if ((v = getenv("DOCKER_CONFIG")) && v[0]) {
-        snprintf(docker, sizeof docker, "%s/config.json", v);
-        files[n++] = docker;
-    } else if ((v = getenv("HOME")) && v[0]) {
-        snprintf(docker, sizeof docker, "%s/.docker/config.json", v);
-        files[n++] = docker;
+    if ((v = getenv("XDG_CONFIG_HOME")) && v[0])
+        snprintf(files[n++].path, sizeof files[0].path, "%s/containers/auth.json", v);
+    else if (home && home[0])
+        snprintf(files[n++].path, sizeof files[0].path, "%s/.config/containers/auth.json", home);
+    if ((v = getenv("DOCKER_CONFIG")) && v[0])
+        snprintf(files[n++].path, sizeof files[0].path, "%s/config.json", v);
+    else if (home && home[0])
+        snprintf(files[n++].path, sizeof files[0].path, "%s/.docker/config.json", home);
+    if (home && home[0]) {
+        snprintf(files[n].path, sizeof files[0].path, "%s/.dockercfg", home);
+        files[n++].legacy = 1;
     }
     for (size_t i = 0; i < n; i++) {
-        snprintf(path, sizeof path, "%s", files[i]);
-        int rc = creds_from_file(out, path, registry);
+        int rc = creds_from_file(out, files[i].path, registry, files[i].legacy, files[i].required);
         if (rc || out->user)
             return rc;
     }

@@ -2,10 +2,14 @@
  * challenge parsing, credential lookup, token-response parsing.
  *
  * Credentials come, first match wins, from --creds "user:pass", the
- * AMLPKG_REGISTRY_AUTH environment variable ("user:pass"), $REGISTRY_AUTH_FILE,
- * ${XDG_RUNTIME_DIR}/containers/auth.json, then $DOCKER_CONFIG/config.json or
- * ~/.docker/config.json ("auths" entries with a base64 "auth" field). Strings
- * returned through out parameters are malloc'd and owned by the caller. */
+ * AMLPKG_REGISTRY_AUTH environment variable ("user:pass"), then the auth files
+ * in containers-auth.json(5)'s order: the primary one (--authfile FILE, else
+ * $REGISTRY_AUTH_FILE, else ${XDG_RUNTIME_DIR}/containers/auth.json, else
+ * /run/containers/$UID/auth.json), ${XDG_CONFIG_HOME:-~/.config}/containers/auth.json,
+ * $DOCKER_CONFIG/config.json or ~/.docker/config.json, ~/.dockercfg. In each
+ * file a credHelpers entry for the registry comes first, then its "auths"
+ * entry (base64 "auth"), then the credsStore helper (credential_helper.h).
+ * Strings returned through out parameters are malloc'd and owned by the caller. */
 #ifndef AMLPKG_REGISTRY_AUTH_H
 #define AMLPKG_REGISTRY_AUTH_H
 
@@ -32,8 +36,8 @@ struct auth_creds {
 };
 
 /* Finds credentials for registry (host[:port]); leaves out empty (no error)
- * when there are none. given is --creds or NULL. */
-int registry_auth_find_creds(struct auth_creds *out, const char *registry, const char *given);
+ * when there are none. given is --creds or NULL, authfile --authfile or NULL. */
+int registry_auth_find_creds(struct auth_creds *out, const char *registry, const char *given, const char *authfile);
 void registry_auth_creds_release(struct auth_creds *c);
 
 /* Splits "user:pass" (the password may contain ':'). */

@@ -325,6 +325,34 @@ done:
     return rc;
 }
 
+int registry_blob_get(struct registry_conn *c, struct buf *out, const char *repo, const char *digest, int64_t size)
+{
+    char url[600], scope[600], what[128];
+    snprintf(url, sizeof url, "/v2/%s/blobs/%s", repo, digest);
+    registry_repo_scope(scope, sizeof scope, repo, 0);
+    snprintf(what, sizeof what, "get blob %.19s", digest);
+    if (!reference_valid_digest(digest))
+        return err_set(ERR_INVALID, "%s %s/%s: %s: not a sha256 digest", c->reg->op, c->reg->name, repo, what);
+    if (size < 0 || size > MANIFEST_LIMIT)
+        return err_set(ERR_LIMIT, "%s %s/%s: %s: %lld bytes, more than the %d a config may have", c->reg->op,
+                       c->reg->name, repo, what, (long long)size, MANIFEST_LIMIT);
+    struct registry_call call;
+    registry_call_init(&call, "GET", url, scope, repo, what);
+    buf_reset(out);
+    call.body_buf = out;
+    call.out_max = size;
+    struct registry_response resp;
+    int rc = registry_call(c, &call, &resp);
+    if (!rc && resp.status != 200)
+        rc = registry_status_error(c, &call, &resp);
+    char got[DIGEST_STRING_SIZE];
+    if (!rc && !(rc = digest_buffer(got, out->data, out->len)) && (strcmp(got, digest) || (int64_t)out->len != size))
+        rc = err_set(ERR_MISMATCH, "%s %s/%s: %s: the registry sent %zu bytes with digest %s; refused", c->reg->op,
+                     c->reg->name, repo, what, out->len, got);
+    registry_response_release(&resp);
+    return rc;
+}
+
 int registry_manifest_has(struct registry_conn *c, int *out, const char *repo, const char *id, const char *want)
 {
     char what[160];

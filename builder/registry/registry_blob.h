@@ -27,6 +27,9 @@ int registry_blob_push(struct registry_conn *c, enum blob_result *out, const cha
                        int64_t size, const char *path, const char *mount_from);
 int registry_blob_pull(struct registry_conn *c, const char *repo, const char *digest, int64_t size,
                        const char *dest_path);
+/* GETs a small blob (a config: at most MANIFEST_LIMIT) into out, verified
+ * against digest and size. */
+int registry_blob_get(struct registry_conn *c, struct buf *out, const char *repo, const char *digest, int64_t size);
 /* GETs a manifest or index by tag or digest. media_type gets the Content-Type
  * (or the document's mediaType), digest the verified sha256 of the bytes. */
 int registry_manifest_get(struct registry_conn *c, struct buf *out, char media_type[256], char digest[72],

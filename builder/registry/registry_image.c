@@ -79,7 +79,7 @@ static int add_blob(struct graph *g, const struct json_value *d, const char *wha
     return 0;
 }
 
-static int platform_matches(const struct json_value *d, const char *platform)
+int registry_image_platform_matches(const struct json_value *d, const char *platform)
 {
     const struct json_value *p = json_member(d, "platform");
     if (!p)
@@ -125,7 +125,7 @@ static int walk(struct graph *g, fetch_fn fetch, void *ctx, const char *digest, 
         if (platform) {
             for (const struct json_value *d = m->child; d; d = d->next) {
                 const struct json_value *dg = json_member(d, "digest");
-                if (platform_matches(d, platform) && dg && dg->type == JSON_STRING &&
+                if (registry_image_platform_matches(d, platform) && dg && dg->type == JSON_STRING &&
                     reference_valid_digest(dg->as.string.ptr)) {
                     rc = walk(g, fetch, ctx, dg->as.string.ptr, platform, depth + 1);
                     goto done;

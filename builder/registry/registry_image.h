@@ -24,6 +24,10 @@ struct image_transfer {
     double seconds;
 };
 
+struct json_value;
+/* 1 when an index entry's platform is platform ("os/arch" or "os/arch/variant"). */
+int registry_image_platform_matches(const struct json_value *descriptor, const char *platform);
+
 int registry_image_push(struct registry *reg, const char *repo, const char *id, const struct image_source *src,
                         struct image_transfer *x);
 /* Pushes one manifest of src (by digest; an artifact beside the image, such as its signature) and

@@ -1,4 +1,4 @@
-/* libFuzzer target: image reference parsing (push/pull/copy arguments). */
+/* libFuzzer target: image reference and transport parsing (push/pull/copy/inspect arguments). */
 #include "builder/image/reference.h"
 #include "common/err.h"
 
@@ -25,6 +25,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         (void)reference_api_host(&r);
         (void)reference_host_is_loopback(r.registry);
+    }
+    err_clear();
+    struct image_location loc;
+    if (image_location_parse(&loc, s) == 0) {
+        if (loc.rest < s || loc.rest > s + size || (loc.transport != IMAGE_UNSPECIFIED && !loc.rest[0]))
+            abort();
+        (void)image_transport_prefix(loc.transport);
     }
     free(s);
     return 0;

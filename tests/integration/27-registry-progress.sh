@@ -39,7 +39,7 @@ check "pull on a terminal draws the bars too" bash -c "
 check "without a terminal push prints one summary line and nothing on stderr" bash -c "
   '$AMLPKG' push '$WORK/ridge.tar' '$R/plain/ridge:1' > '$WORK/plain.out' 2> '$WORK/plain.err' &&
   [ ! -s '$WORK/plain.err' ] && [ \"\$(wc -l < '$WORK/plain.out')\" = 2 ] &&
-  head -1 '$WORK/plain.out' | grep -q '^pushed .*3 uploaded' && sed -n 2p '$WORK/plain.out' | grep -q '^digest sha256:'"
+  head -1 '$WORK/plain.out' | grep -q '^pushed .*3 uploaded' && sed -n 2p '$WORK/plain.out' | grep -Eqx 'sha256:[0-9a-f]{64}'"
 check "--json on a terminal prints the JSON object and no bars" bash -c "
   on_tty '$AMLPKG' push '$WORK/ridge.tar' '$R/json/ridge:1' --json > '$WORK/json.out' &&
   ! grep -aq 'MB/s' '$WORK/json.out' && tr -d '\r' < '$WORK/json.out' | jq -e '.uploaded == 3' >/dev/null"

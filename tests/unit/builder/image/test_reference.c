@@ -3,6 +3,10 @@
 #include "common/err.h"
 #include "test.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 static struct reference r;
 
 static int parse(const char *s)
@@ -124,8 +128,78 @@ TEST(loopback)
     CHECK(!reference_host_is_loopback("docker.io"));
 }
 
+/* The transports skopeo writes: prefix split off, rest kept as written. */
+TEST(transports)
+{
+    struct image_location loc;
+    CHECK_EQ_INT(image_location_parse(&loc, "docker://127.0.0.1:5000/team/ridge:1"), 0);
+    CHECK_EQ_INT(loc.transport, IMAGE_REGISTRY);
+    CHECK_STR(loc.rest, "127.0.0.1:5000/team/ridge:1");
+    CHECK_EQ_INT(parse("docker://127.0.0.1:5000/team/ridge:1"), 0);
+    CHECK_STR(r.registry, "127.0.0.1:5000");
+    CHECK_STR(r.repository, "team/ridge");
+    CHECK_EQ_INT(parse("docker://ubuntu"), 0);
+    CHECK_STR(r.repository, "library/ubuntu");
+    CHECK_EQ_INT(image_location_parse(&loc, "oci-archive:out/ridge.tar"), 0);
+    CHECK_EQ_INT(loc.transport, IMAGE_OCI_ARCHIVE);
+    CHECK_STR(loc.rest, "out/ridge.tar");
+    CHECK_EQ_INT(image_location_parse(&loc, "docker-archive:/abs/d.tar"), 0);
+    CHECK_EQ_INT(loc.transport, IMAGE_DOCKER_ARCHIVE);
+    CHECK_STR(loc.rest, "/abs/d.tar");
+    CHECK_EQ_INT(image_location_parse(&loc, "oci:layout:ridge:1"), 0);
+    CHECK_EQ_INT(loc.transport, IMAGE_OCI_LAYOUT);
+    CHECK_STR(loc.rest, "layout:ridge:1");
+    CHECK_EQ_INT(image_location_parse(&loc, "ridge.tar"), 0);
+    CHECK_EQ_INT(loc.transport, IMAGE_UNSPECIFIED);
+    CHECK_STR(loc.rest, "ridge.tar");
+    CHECK_STR(image_transport_prefix(IMAGE_OCI_LAYOUT), "oci:");
+    CHECK_STR(image_transport_prefix(IMAGE_LOCAL_PATH), "");
+    err_clear();
+    CHECK_EQ_INT(image_location_parse(&loc, "oci-archive:"), ERR_INVALID);
+    CHECK(strstr(err_message(ERR_INVALID), "nothing after 'oci-archive:'") != NULL);
+    CHECK_EQ_INT(image_location_parse(&loc, "docker://"), ERR_INVALID);
+    CHECK_EQ_INT(image_location_parse(&loc, "docker://Bad/Name"), ERR_INVALID);
+    CHECK_EQ_INT(image_location_parse(&loc, ""), ERR_INVALID);
+    /* Unknown prefixes are not transports: they stay paths (or references). */
+    CHECK_EQ_INT(image_location_parse(&loc, "containers-storage:x"), 0);
+    CHECK_EQ_INT(loc.transport, IMAGE_UNSPECIFIED);
+}
+
+/* Without a transport: an existing path, else a reference that names its registry. */
+TEST(resolve_plain)
+{
+    struct image_location loc;
+    char dir[] = "/tmp/amlpkg-refloc-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    image_location_parse(&loc, dir);
+    CHECK_EQ_INT(image_location_resolve(&loc, dir), 0);
+    CHECK_EQ_INT(loc.transport, IMAGE_LOCAL_PATH);
+    char named[128];
+    snprintf(named, sizeof named, "%s:ridge:1", dir); /* DIR:NAME of a layout */
+    image_location_parse(&loc, named);
+    CHECK_EQ_INT(image_location_resolve(&loc, named), 0);
+    CHECK_EQ_INT(loc.transport, IMAGE_LOCAL_PATH);
+    image_location_parse(&loc, "127.0.0.1:5000/team/ridge:1");
+    CHECK_EQ_INT(image_location_resolve(&loc, "127.0.0.1:5000/team/ridge:1"), 0);
+    CHECK_EQ_INT(loc.transport, IMAGE_REGISTRY);
+    image_location_parse(&loc, "localhost/ridge");
+    CHECK_EQ_INT(image_location_resolve(&loc, "localhost/ridge"), 0);
+    CHECK_EQ_INT(loc.transport, IMAGE_REGISTRY);
+    err_clear();
+    image_location_parse(&loc, "missing-ridge.tar");
+    CHECK_EQ_INT(image_location_resolve(&loc, "missing-ridge.tar"), ERR_NOTFOUND);
+    CHECK(strstr(err_message(ERR_NOTFOUND), "missing-ridge.tar: no such file") != NULL);
+    image_location_parse(&loc, "./out/ridge.tar");
+    CHECK_EQ_INT(image_location_resolve(&loc, "./out/ridge.tar"), ERR_NOTFOUND);
+    image_location_parse(&loc, "team/ridge:1"); /* Docker Hub, but no registry written: not guessed */
+    CHECK_EQ_INT(image_location_resolve(&loc, "team/ridge:1"), ERR_NOTFOUND);
+    rmdir(dir);
+}
+
 int main(void)
 {
+    RUN(transports);
+    RUN(resolve_plain);
     RUN(hub_short_name);
     RUN(hub_user_repo_tag);
     RUN(registry_with_port);
