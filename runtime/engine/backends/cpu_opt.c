@@ -9,6 +9,8 @@
 #include "common/err.h"
 #include "cpu_isa.h"
 #include "cpu_quant.h"
+#include "cpu_rows.h"
+#include "cpu_transpose.h"
 #include "scratch.h"
 #include "sgemm.h"
 #include "threadpool.h"
@@ -331,12 +333,20 @@ static int fast_exp(const struct op_call *call)
 {
     return fast_activation(call, VEC_EXP, 0);
 }
+static int fast_erf(const struct op_call *call)
+{
+    return fast_activation(call, VEC_ERF, 0);
+}
+static int fast_tanh(const struct op_call *call)
+{
+    return fast_activation(call, VEC_TANH, 0);
+}
 static int fast_leaky_relu(const struct op_call *call)
 {
     return fast_activation(call, VEC_LEAKY_RELU, ops_attr_float(call, "alpha", 0.01f));
 }
 
-/* ---- BatchNormalization (inference) and Softmax ---- */
+/* ---- BatchNormalization (inference) ---- */
 
 static int is_channel_vector(const struct tensor *t, int64_t c)
 {
@@ -366,38 +376,6 @@ static int fast_batch_norm(const struct op_call *call)
         float k = scale[ch] / sqrtf(var[ch] + eps), off = b[ch] - mean[ch] * k;
         for (int64_t n = 0; n < batch; n++)
             vec_scale_shift(y + (n * c + ch) * inner, in + (n * c + ch) * inner, inner, k, off);
-    }
-    return 0;
-}
-
-/* Rows that are contiguous: the last axis, or (before opset 13) the 2-D view at any axis. */
-static int fast_softmax(const struct op_call *call)
-{
-    const struct tensor *x = call->inputs[0];
-    if (!backend_is_float(x) || x->rank < 1)
-        return BACKEND_DECLINE;
-    int legacy = call->opset && call->opset < 13;
-    int64_t axis = ops_attr_int(call, "axis", legacy ? 1 : -1);
-    if (axis < 0)
-        axis += x->rank;
-    if (axis < 0 || axis >= x->rank || (!legacy && axis != x->rank - 1))
-        return BACKEND_DECLINE;
-    int64_t rows = 1, cols = 1;
-    for (int i = 0; i < x->rank; i++)
-        *(i < axis ? &rows : &cols) *= x->dims[i];
-    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, x->dims);
-    if (rc || !cols)
-        return rc;
-    const float *in = x->data;
-    float *out = call->outputs[0].data;
-    for (int64_t r = 0; r < rows; r++) {
-        const float *a = in + r * cols;
-        float *z = out + r * cols;
-        float mx = vec_max(a, cols);
-        vec_binary(VEC_SUB, z, a, 1, &mx, 0, cols);
-        vec_activation(VEC_EXP, z, z, cols, 0);
-        float inv = (float)(1.0 / vec_sum(z, cols));
-        vec_binary(VEC_MUL, z, z, 1, &inv, 0, cols);
     }
     return 0;
 }
@@ -466,8 +444,9 @@ static const struct backend_kernel kernels[] = {
     {"Add", fast_add},         {"Sub", fast_sub},          {"Mul", fast_mul},
     {"Div", fast_div},         {"Relu", fast_relu},        {"LeakyRelu", fast_leaky_relu},
     {"Sigmoid", fast_sigmoid}, {"Exp", fast_exp},          {"BatchNormalization", fast_batch_norm},
-    {"Softmax", fast_softmax}, {"MaxPool", fast_max_pool},  {"MatMulInteger", cpu_matmul_integer},
+    {"Softmax", cpu_softmax}, {"MaxPool", fast_max_pool},  {"MatMulInteger", cpu_matmul_integer},
     {"QLinearMatMul", cpu_qlinear_matmul},
+    {"Erf", fast_erf}, {"Tanh", fast_tanh}, {"LayerNormalization", cpu_layer_norm}, {"Transpose", cpu_transpose},
 };
 
 static op_run_fn find(const Onnx__NodeProto *node)

@@ -1,12 +1,26 @@
 /* Workers wait for a new generation number; tasks are handed out through an
- * atomic counter so uneven tasks balance themselves. */
+ * atomic counter so uneven tasks balance themselves.
+ *
+ * One operator's work is often a fraction of a millisecond (a GEMV, an
+ * elementwise op), so a condition-variable round trip per operator (futex
+ * wake, the worker scheduled in) costs as much as the work. Workers and the
+ * caller therefore spin for a short while (about 50 µs) before sleeping: back
+ * to back operators find the workers awake, and an idle pool still sleeps. */
 #include "threadpool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
 #define POOL_MAX_THREADS 64
+#define SPIN_ROUNDS 2000
 
 static struct {
     pthread_once_t once;
@@ -14,12 +28,13 @@ static struct {
     pthread_mutex_t busy; /* held by the one caller using the pool */
     pthread_mutex_t lock;
     pthread_cond_t wake, done;
-    unsigned long generation;
+    atomic_ulong generation;
+    atomic_int sleepers; /* workers waiting (or about to wait) on wake */
     pool_task_fn fn;
     void *ctx;
     int n_tasks;
     atomic_int next;
-    int running; /* workers still inside the current generation */
+    atomic_int running; /* workers still inside the current generation */
 } pool = {
     .once = PTHREAD_ONCE_INIT,
     .busy = PTHREAD_MUTEX_INITIALIZER,
@@ -38,20 +53,38 @@ static void drain(void)
     }
 }
 
+static unsigned long wait_generation(unsigned long seen)
+{
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        unsigned long g = atomic_load(&pool.generation);
+        if (g != seen)
+            return g;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&pool.lock);
+    /* sleepers is raised before generation is read again, and pool_run raises
+     * generation before it reads sleepers: one of the two sees the other. */
+    atomic_fetch_add(&pool.sleepers, 1);
+    while (atomic_load(&pool.generation) == seen)
+        pthread_cond_wait(&pool.wake, &pool.lock);
+    atomic_fetch_sub(&pool.sleepers, 1);
+    unsigned long g = atomic_load(&pool.generation);
+    pthread_mutex_unlock(&pool.lock);
+    return g;
+}
+
 static void *worker(void *arg)
 {
     (void)arg;
     unsigned long seen = 0;
-    pthread_mutex_lock(&pool.lock);
     for (;;) {
-        while (pool.generation == seen)
-            pthread_cond_wait(&pool.wake, &pool.lock);
-        seen = pool.generation;
-        pthread_mutex_unlock(&pool.lock);
+        seen = wait_generation(seen);
         drain();
-        pthread_mutex_lock(&pool.lock);
-        if (--pool.running == 0)
+        if (atomic_fetch_sub(&pool.running, 1) == 1) {
+            pthread_mutex_lock(&pool.lock);
             pthread_cond_signal(&pool.done);
+            pthread_mutex_unlock(&pool.lock);
+        }
     }
     return NULL;
 }
@@ -97,19 +130,25 @@ void pool_run(pool_task_fn fn, void *ctx, int n)
             fn(ctx, i);
         return;
     }
-    pthread_mutex_lock(&pool.lock);
     pool.fn = fn;
     pool.ctx = ctx;
     pool.n_tasks = n;
     atomic_store(&pool.next, 0);
-    pool.running = pool.threads - 1;
-    pool.generation++;
-    pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.lock);
+    atomic_store(&pool.running, pool.threads - 1);
+    atomic_fetch_add(&pool.generation, 1);
+    if (atomic_load(&pool.sleepers) > 0) {
+        pthread_mutex_lock(&pool.lock);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.lock);
+    }
     drain();
-    pthread_mutex_lock(&pool.lock);
-    while (pool.running > 0)
-        pthread_cond_wait(&pool.done, &pool.lock);
-    pthread_mutex_unlock(&pool.lock);
+    for (int i = 0; i < SPIN_ROUNDS && atomic_load(&pool.running) > 0; i++)
+        cpu_relax();
+    if (atomic_load(&pool.running) > 0) {
+        pthread_mutex_lock(&pool.lock);
+        while (atomic_load(&pool.running) > 0)
+            pthread_cond_wait(&pool.done, &pool.lock);
+        pthread_mutex_unlock(&pool.lock);
+    }
     pthread_mutex_unlock(&pool.busy);
 }
