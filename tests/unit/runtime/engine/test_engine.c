@@ -526,16 +526,18 @@ TEST(tree_ensembles_answer_the_same_from_their_cache)
         for (int64_t i = 0; i < n; i++)
             CHECK_NEAR(((float *)out.data)[i], want[i], 1e-6);
     }
-    /* More rows than one chunk of the tree-by-tree walk (256). */
-    static float many[600][2];
-    for (int i = 0; i < 600; i++) {
-        many[i][0] = (float)(i % 7) * 0.2f;
+    /* More rows than one chunk of the tree-by-tree walk (256), and enough to
+     * be split over the thread pool; thresholds hit exactly, NaN (no missing
+     * tracking: the false branch). */
+    static float many[3000][2];
+    for (int i = 0; i < 3000; i++) {
+        many[i][0] = i % 11 == 0 ? 0.5f : i % 13 == 0 ? NAN : (float)(i % 7) * 0.2f;
         many[i][1] = (float)(i % 5) - 3;
     }
-    struct tensor in = {.type = TENSOR_FLOAT, .rank = 2, .dims = {600, 2}, .data = many}, out;
+    struct tensor in = {.type = TENSOR_FLOAT, .rank = 2, .dims = {3000, 2}, .data = many}, out;
     arena_reset(&arena);
     CHECK_EQ_INT(engine_run(m, &arena, &in, &out), 0);
-    for (int i = 0; i < 600; i++)
+    for (int i = 0; i < 3000; i++)
         CHECK_NEAR(((float *)out.data)[i], (many[i][0] <= 0.5f ? 10 : 20) + (many[i][1] <= -1 ? 1 : 2), 1e-6);
     arena_release(&arena);
     engine_model_free(m);
