@@ -382,6 +382,13 @@ int main(int argc, char **argv)
            "   load %.1f / %.1f ms, RssAnon +%ld / +%ld MiB\n",
            label, batch, threads, best_e * 1e3, base->GetVersionString(), best_o * 1e3, best_o / best_e, load_e * 1e3,
            load_o * 1e3, anon_e / 1024, anon_o / 1024);
+    /* A run's memory for its tensors: the arena (graph outputs, what the plan does not cover)
+     * plus the plan's slab, against all of it on the arena (the unplanned sizes one after another). */
+    size_t slab, unplanned;
+    engine_memory_plan(e.model, &slab, &unplanned);
+    printf("%-20s batch %3d threads %d: run memory %.1f MiB (arena %.1f + plan slab %.1f), without the plan %.1f MiB\n",
+           label, batch, threads, (double)(e.arena.used + slab) / 1048576, (double)e.arena.used / 1048576,
+           (double)slab / 1048576, (double)(e.arena.used + unplanned) / 1048576);
 
     for (size_t i = 0; i < o.n_out; i++)
         ORT_FN(ORT_RELEASE_VALUE, void (*)(OrtValue *))(o.outputs[i]);

@@ -23,6 +23,8 @@ struct op_cache {
     void (*free)(struct op_cache *self);
 };
 
+struct mem_run;
+
 struct op_call {
     const Onnx__NodeProto *node;
     const struct tensor *const *inputs; /* NULL entries for omitted optional inputs */
@@ -37,6 +39,9 @@ struct op_call {
     /* Bit j: input j is one of the model's initializers, the same bytes on every run
      * (so what a kernel derives from it may be cached). 0 outside the engine. */
     uint64_t constant_inputs;
+    /* The run's memory plan (mem_plan.h) and this node's index in it; NULL outside the main graph. */
+    struct mem_run *memory;
+    size_t node_index;
 };
 
 typedef int (*op_run_fn)(const struct op_call *call);
