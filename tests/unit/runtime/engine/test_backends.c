@@ -297,6 +297,9 @@ TEST(elementwise_matches_reference)
         struct tensor pairs[][2] = {
             {T(3, 17), T(3, 17)}, {T(5, 7), T(1)},      {T(1), T(4, 9)},           {T(2, 3, 4, 5), T(3, 1, 1)},
             {T(4, 1), T(1, 5)},   {T(70000), T(70000)}, {T(2, 3, 1), T(1, 3, 19)}, {T(1), T(1, 1, 1)},
+            /* one operand repeating along the other's leading dims: bias, attention mask, threaded rows */
+            {T(7, 33), T(33)},    {T(9), T(5, 9)},      {T(1, 4, 6, 16), T(1, 1, 1, 16)}, {T(100, 1000), T(1, 1000)},
+            {T(3, 12), T(2, 3, 12)}, {T(2, 12), T(1, 1, 12)},
         };
         for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
             CHECK_SAME(&s, pairs[i], 2);
