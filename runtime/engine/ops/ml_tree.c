@@ -291,10 +291,11 @@ static int64_t flat_leaf(const struct tree_ensemble *te, const float *row, int64
     for (int64_t steps = 0; steps <= te->n_nodes; steps++) {
         const struct flat_node *nd = &te->flat[i];
         const struct flat_mode *m = &te->modes[i];
+        if (m->mode == MODE_LEAF)
+            return i;
         float v = row[nd->feature];
         int go_true;
         switch (m->mode) {
-        case MODE_LEAF: return i;
         case MODE_LEQ: go_true = v <= nd->threshold; break;
         case MODE_LT: go_true = v < nd->threshold; break;
         case MODE_GTE: go_true = v >= nd->threshold; break;
