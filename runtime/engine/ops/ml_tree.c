@@ -5,10 +5,11 @@
  * result in the node's cache (ops.h), then every run walks every tree for
  * every row. Thresholds and weights are compared and summed in
  * double, so the opset-3 *_as_tensor double attributes keep their precision.
- * For float32 rows the trees are also flattened into small nodes whose
- * thresholds are rounded toward the side that keeps every comparison exact
- * (v ≤ t ⇔ v ≤ the largest float ≤ t), and rows are split over the engine's
- * thread pool in chunks. */
+ * When every branch is BRANCH_LEQ (what scikit-learn converters write), the
+ * trees are also flattened into 16-byte nodes with float thresholds rounded
+ * down (v ≤ t ⇔ v ≤ the largest float ≤ t, so every comparison stays exact),
+ * and float32 rows walk them eight at a time without branches. Rows are split
+ * over the engine's thread pool. */
 #include "ml.h"
 
 #include "common/err.h"
@@ -29,20 +30,21 @@ struct tree_node {
     uint8_t mode, missing_true;
 };
 
-/* A node as a float32 row walks it: 16 bytes. EQ/NEQ compare in double (te->nodes). */
+/* A BRANCH_LEQ node as a float32 row walks it: 16 bytes; a leaf leads to itself. */
 struct flat_node {
     float threshold;
     int32_t feature;
     int32_t next[2]; /* [0]: the true branch */
 };
-struct flat_mode {
-    uint8_t mode, missing_true;
-};
 
 /* A leaf's weights: entries [first, first + count) of the weights arrays. */
 struct tree_ensemble {
     struct flat_node *flat; /* NULL when the node indices do not fit in 32 bits */
-    struct flat_mode *modes;
+    /* Every branch is BRANCH_LEQ with NaN going false: rows then walk the flat
+     * nodes without branches, a leaf leading to itself, for depth[t] steps
+     * (-1: deeper than FLAT_MAX_DEPTH, or not a tree; walked node by node). */
+    int all_leq;
+    int32_t *depth;
     struct tree_node *nodes;
     int64_t n_nodes;
     int64_t *roots; /* node index of each tree's first node */
@@ -108,14 +110,49 @@ static float exact_threshold(double t, int mode)
     return f;
 }
 
+#define FLAT_MAX_DEPTH 64
+
+/* depth[t]: the longest path from tree t's root to a leaf; -1 past
+ * FLAT_MAX_DEPTH or when the walk meets a node twice (a cycle, shared nodes). */
+static int tree_depths(const struct op_call *call, struct tree_ensemble *te)
+{
+    te->depth = alloc_array(call, te->n_trees, sizeof *te->depth);
+    int64_t *stack = alloc_array(call, 2 * (te->n_nodes + 1), sizeof *stack);
+    if (!te->depth || !stack)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    for (int64_t t = 0; t < te->n_trees; t++) {
+        int64_t top = 0, visits = 0, deepest = 0;
+        stack[top++] = te->roots[t];
+        stack[top++] = 0;
+        while (top && deepest >= 0) {
+            int64_t d = stack[--top], i = stack[--top];
+            const struct tree_node *nd = &te->nodes[i];
+            if (++visits > te->n_nodes || d > FLAT_MAX_DEPTH) {
+                deepest = -1;
+            } else if (nd->mode == MODE_LEAF) {
+                deepest = d > deepest ? d : deepest;
+            } else if (top + 4 > 2 * (te->n_nodes + 1)) {
+                deepest = -1;
+            } else {
+                stack[top++] = nd->next_true;
+                stack[top++] = d + 1;
+                stack[top++] = nd->next_false;
+                stack[top++] = d + 1;
+            }
+        }
+        te->depth[t] = (int32_t)deepest;
+    }
+    return 0;
+}
+
 static int flatten(const struct op_call *call, struct tree_ensemble *te)
 {
     te->flat = NULL;
+    te->all_leq = 1;
     if (te->n_nodes > INT32_MAX)
         return 0;
     te->flat = alloc_array(call, te->n_nodes, sizeof *te->flat);
-    te->modes = alloc_array(call, te->n_nodes, sizeof *te->modes);
-    if (!te->flat || !te->modes)
+    if (!te->flat)
         return err_set(ERR_LIMIT, "request memory limit reached");
     for (int64_t i = 0; i < te->n_nodes; i++) {
         const struct tree_node *nd = &te->nodes[i];
@@ -125,9 +162,10 @@ static int flatten(const struct op_call *call, struct tree_ensemble *te)
             .feature = leaf ? 0 : (int32_t)nd->feature,
             .next = {leaf ? (int32_t)i : (int32_t)nd->next_true, leaf ? (int32_t)i : (int32_t)nd->next_false},
         };
-        te->modes[i] = (struct flat_mode){.mode = nd->mode, .missing_true = nd->missing_true};
+        if (!leaf && (nd->mode != MODE_LEQ || nd->missing_true))
+            te->all_leq = 0;
     }
-    return 0;
+    return tree_depths(call, te);
 }
 
 /* Reads the nodes_* attributes and the weights named prefix_ids/nodeids/treeids/weights. */
@@ -284,32 +322,6 @@ static int64_t tree_leaf(const struct tree_ensemble *te, const struct tensor *x,
     return -1;
 }
 
-/* tree_leaf for a float32 row on the flattened nodes. */
-static int64_t flat_leaf(const struct tree_ensemble *te, const float *row, int64_t root)
-{
-    int32_t i = (int32_t)root;
-    for (int64_t steps = 0; steps <= te->n_nodes; steps++) {
-        const struct flat_node *nd = &te->flat[i];
-        const struct flat_mode *m = &te->modes[i];
-        if (m->mode == MODE_LEAF)
-            return i;
-        float v = row[nd->feature];
-        int go_true;
-        switch (m->mode) {
-        case MODE_LEQ: go_true = v <= nd->threshold; break;
-        case MODE_LT: go_true = v < nd->threshold; break;
-        case MODE_GTE: go_true = v >= nd->threshold; break;
-        case MODE_GT: go_true = v > nd->threshold; break;
-        case MODE_EQ: go_true = v == te->nodes[i].value; break;
-        default: go_true = v != te->nodes[i].value; break;
-        }
-        if (isnan(v))
-            go_true = m->missing_true;
-        i = nd->next[!go_true];
-    }
-    return -1;
-}
-
 /* A parsed ensemble kept in the node's cache: its arrays live in its own arena. */
 struct tree_cache {
     struct op_cache base;
@@ -367,18 +379,49 @@ static int tree_get(const struct op_call *call, const struct tree_ensemble **out
 #define TREE_ROW_CHUNK 256
 
 /* leaves[(r - r0) · n_trees + t]: the leaf row r reaches in tree t, rows [r0, r1). -1 on a cycle. */
+/* Rows walked together through one tree: independent chains of loads hide each other's latency. */
+#define FLAT_ROW_BLOCK 8
+
+/* The leaves of rows [r0, r1) in tree t, every row taking exactly depth steps without a branch. */
+static void lockstep_leaves(const struct tree_ensemble *te, const float *x, int64_t c, int64_t r0, int64_t r1,
+                            int64_t t, int64_t *leaves)
+{
+    const struct flat_node *flat = te->flat;
+    int32_t depth = te->depth[t], root = (int32_t)te->roots[t];
+    for (int64_t b = r0; b < r1; b += FLAT_ROW_BLOCK) {
+        int n = r1 - b < FLAT_ROW_BLOCK ? (int)(r1 - b) : FLAT_ROW_BLOCK;
+        int32_t at[FLAT_ROW_BLOCK];
+        const float *row[FLAT_ROW_BLOCK];
+        for (int k = 0; k < FLAT_ROW_BLOCK; k++) {
+            at[k] = root;
+            row[k] = x + (b + (k < n ? k : 0)) * c;
+        }
+        for (int32_t d = 0; d < depth; d++)
+            for (int k = 0; k < FLAT_ROW_BLOCK; k++) {
+                const struct flat_node *nd = &flat[at[k]];
+                at[k] = nd->next[!(row[k][nd->feature] <= nd->threshold)];
+            }
+        for (int k = 0; k < n; k++)
+            leaves[(b + k - r0) * te->n_trees + t] = at[k];
+    }
+}
+
 static int tree_leaves(const struct tree_ensemble *te, const struct tensor *x, int64_t c, int64_t r0, int64_t r1,
                        int64_t *leaves)
 {
-    int flat = te->flat && x->type == TENSOR_FLOAT;
-    for (int64_t t = 0; t < te->n_trees; t++)
+    int flat = te->flat && te->all_leq && x->type == TENSOR_FLOAT && c > 0;
+    for (int64_t t = 0; t < te->n_trees; t++) {
+        if (flat && te->depth[t] >= 0) {
+            lockstep_leaves(te, x->data, c, r0, r1, t, leaves);
+            continue;
+        }
         for (int64_t r = r0; r < r1; r++) {
-            int64_t leaf =
-                flat ? flat_leaf(te, (const float *)x->data + r * c, te->roots[t]) : tree_leaf(te, x, r * c, te->roots[t]);
+            int64_t leaf = tree_leaf(te, x, r * c, te->roots[t]);
             if (leaf < 0)
                 return -1;
             leaves[(r - r0) * te->n_trees + t] = leaf;
         }
+    }
     return 0;
 }
 
