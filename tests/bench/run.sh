@@ -4,7 +4,8 @@
 # (package.sh: podman build+save; registry.sh: skopeo push/re-push/pull; score.sh;
 # gemm.sh: the engine's sgemm vs OpenBLAS in GFLOP/s and CNN ms/image vs the reference kernels;
 # ort.sh: whole ONNX models, the engine vs ONNX Runtime (ms, ratio = ONNX Runtime time / ours);
-# sha256.sh: our SHA-256 vs OpenSSL's in GB/s).
+# sha256.sh: our SHA-256 vs OpenSSL's in GB/s; bigmodel.sh: a 1 GiB ONNX model, amlserve ready time and RSS vs
+# ONNX Runtime's load, amlpkg build vs sha256sum).
 set -u
 cd "$(dirname "$0")"
 echo "amlpkg benchmarks on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ); ratio = peer time / amlpkg time"
