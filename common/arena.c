@@ -1,6 +1,7 @@
 #include "arena.h"
 
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,13 +13,54 @@ struct arena_block {
     _Alignas(16) unsigned char data[];
 };
 
+/* A request whose blocks reached this much is an outlier: its blocks are
+ * freed and the heap trimmed, or they would stay resident (freed, but not
+ * returned to the system). Below it, the blocks are kept for the next request
+ * (the same model asks for the same sizes again), within a process-wide
+ * budget so thousands of idle connections cannot each hold their last
+ * request's memory. */
+#define TRIM_AFTER_BYTES ((size_t)64 << 20)
+#define KEEP_BUDGET_BYTES ((size_t)256 << 20)
+
+static atomic_size_t kept_total; /* bytes in every arena's spare list */
+
 void arena_init(struct arena *a, size_t block_size, size_t limit)
 {
     a->head = NULL;
+    a->spare = NULL;
     a->block_size = block_size ? block_size : 64 * 1024;
     a->limit = limit;
     a->used = 0;
     a->over_limit = 0;
+}
+
+static int reserve_keep(size_t bytes)
+{
+    size_t now = atomic_load(&kept_total);
+    do {
+        if (bytes > KEEP_BUDGET_BYTES || now > KEEP_BUDGET_BYTES - bytes)
+            return 0;
+    } while (!atomic_compare_exchange_weak(&kept_total, &now, now + bytes));
+    return 1;
+}
+
+/* The spare block that serves want bytes best: the smallest that fits, and
+ * not one far bigger than asked (it is kept for the request that needs it). */
+static struct arena_block *take_spare(struct arena *a, size_t want)
+{
+    struct arena_block **best = NULL;
+    for (struct arena_block **p = &a->spare; *p; p = &(*p)->next) {
+        size_t s = (*p)->size;
+        if (s >= want && (want == a->block_size ? s == want : s / 2 <= want) && (!best || s < (*best)->size))
+            best = p;
+    }
+    if (!best)
+        return NULL;
+    struct arena_block *b = *best;
+    *best = b->next;
+    atomic_fetch_sub(&kept_total, b->size);
+    b->used = 0;
+    return b;
 }
 
 void *arena_alloc(struct arena *a, size_t size)
@@ -35,13 +77,16 @@ void *arena_alloc(struct arena *a, size_t size)
         size_t want = rounded > a->block_size ? rounded : a->block_size;
         if (want > SIZE_MAX - sizeof *b)
             return NULL;
-        b = malloc(sizeof *b + want);
-        if (!b)
-            return NULL;
-        b->size = want;
-        b->used = 0;
+        b = take_spare(a, want);
+        if (!b) {
+            b = malloc(sizeof *b + want);
+            if (!b)
+                return NULL;
+            b->size = want;
+            b->used = 0;
+        }
         /* A big one-off block goes behind the head so the head keeps serving small requests. */
-        if (a->head && want > a->block_size) {
+        if (a->head && b->size > a->block_size) {
             b->next = a->head->next;
             a->head->next = b;
         } else {
@@ -65,30 +110,62 @@ char *arena_strndup(struct arena *a, const char *s, size_t len)
     return p;
 }
 
-/* Past this much freed at once, the heap is trimmed: a big request's blocks
- * would otherwise stay resident (freed, but not returned to the system). */
-#define TRIM_AFTER_BYTES ((size_t)64 << 20)
+static void free_list(struct arena_block *b)
+{
+    while (b) {
+        struct arena_block *next = b->next;
+        free(b);
+        b = next;
+    }
+}
+
+static void free_spare(struct arena *a)
+{
+    size_t bytes = 0;
+    for (struct arena_block *b = a->spare; b; b = b->next)
+        bytes += b->size;
+    atomic_fetch_sub(&kept_total, bytes);
+    free_list(a->spare);
+    a->spare = NULL;
+}
 
 void arena_reset(struct arena *a)
 {
-    struct arena_block *keep = NULL;
-    struct arena_block *b = a->head;
-    size_t freed = 0;
-    while (b) {
-        struct arena_block *next = b->next;
-        if (!keep && b->size == a->block_size) {
-            keep = b;
-            keep->used = 0;
-        } else {
-            freed += b->size;
-            free(b);
+    size_t total = 0;
+    for (struct arena_block *b = a->head; b; b = b->next)
+        total += b->size;
+    for (struct arena_block *b = a->spare; b; b = b->next)
+        total += b->size;
+    struct arena_block *keep = NULL, *b = a->head;
+    if (total >= TRIM_AFTER_BYTES) {
+        /* An outlier: back to one block, and the memory back to the system. */
+        free_spare(a);
+        while (b) {
+            struct arena_block *next = b->next;
+            if (!keep && b->size == a->block_size)
+                keep = b;
+            else
+                free(b);
+            b = next;
         }
-        b = next;
-    }
-    if (freed >= TRIM_AFTER_BYTES)
         malloc_trim(0);
-    if (keep)
+    } else {
+        while (b) {
+            struct arena_block *next = b->next;
+            if (!keep && b->size == a->block_size)
+                keep = b;
+            else if (reserve_keep(b->size)) {
+                b->next = a->spare;
+                a->spare = b;
+            } else
+                free(b);
+            b = next;
+        }
+    }
+    if (keep) {
+        keep->used = 0;
         keep->next = NULL;
+    }
     a->head = keep;
     a->used = 0;
     a->over_limit = 0;
@@ -96,12 +173,8 @@ void arena_reset(struct arena *a)
 
 void arena_release(struct arena *a)
 {
-    struct arena_block *b = a->head;
-    while (b) {
-        struct arena_block *next = b->next;
-        free(b);
-        b = next;
-    }
+    free_spare(a);
+    free_list(a->head);
     a->head = NULL;
     a->used = 0;
 }

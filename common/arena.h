@@ -13,6 +13,7 @@ struct arena_block;
 
 struct arena {
     struct arena_block *head;
+    struct arena_block *spare; /* blocks kept by arena_reset for the next round */
     size_t block_size;
     size_t limit; /* total bytes allowed, 0 = unlimited */
     size_t used;  /* bytes handed out, for the limit */
@@ -23,7 +24,10 @@ void arena_init(struct arena *a, size_t block_size, size_t limit);
 /* NULL when out of memory or past the limit. Memory is 16-byte aligned. */
 void *arena_alloc(struct arena *a, size_t size);
 char *arena_strndup(struct arena *a, const char *s, size_t len);
-/* Keep the first block for reuse, free the rest. */
+/* Everything handed out is forgotten. The blocks are kept for reuse (the next
+ * round of a request loop asks for the same sizes), within a process-wide
+ * budget; when they add up to 64 MB or more (an outlier) all but the first are
+ * freed and the heap trimmed instead. */
 void arena_reset(struct arena *a);
 void arena_release(struct arena *a);
 

@@ -1,6 +1,8 @@
 /* Model loading (proto → execution plan) and plan execution. */
 #include "engine.h"
 
+#include "mem_plan.h"
+
 #include "backends/backend.h"
 #include "beneath.h"
 #include "common/buf.h"
@@ -87,6 +89,7 @@ struct engine_model {
     size_t n_outputs;
     int max_node_inputs;
     int n_fused; /* main-graph nodes with folded work (fuse.h) */
+    struct mem_plan *memory; /* NULL when the main graph has control flow (or no memory) */
 };
 
 /* Name → slot map: open addressing, sized at twice the number of names. */
@@ -203,6 +206,7 @@ void engine_model_free(struct engine_model *m)
         model_map_free(m->files.maps[i]);
     free(m->files.maps);
     model_map_free(m->file);
+    mem_plan_free(m->memory);
     free(m->source);
     free(m->dir);
     free(m);
@@ -499,6 +503,55 @@ static int plan_fusion(struct engine_model *m, struct slot_map *map, const Onnx_
     return rc;
 }
 
+/* The memory plan's view of the main graph: each node output's last reader.
+ * None with control flow, whose bodies read outer values the plan does not see. */
+static struct mem_plan *plan_memory(const struct engine_model *m)
+{
+    if (!m->n_nodes || m->n_slots <= 0)
+        return NULL;
+    size_t n_outs = 0;
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        if (m->nodes[i].control != CONTROL_NONE || !m->nodes[i].kernel->run)
+            return NULL;
+        n_outs += (size_t)m->nodes[i].n_outputs;
+    }
+    int *last = malloc((size_t)m->n_slots * sizeof *last), *n_out = malloc(m->n_nodes * sizeof *n_out);
+    int *flat = malloc((n_outs + 1) * sizeof *flat);
+    const int **last_use = malloc(m->n_nodes * sizeof *last_use);
+    struct mem_plan *p = NULL;
+    if (last && n_out && flat && last_use) {
+        for (int s = 0; s < m->n_slots; s++)
+            last[s] = -2; /* never read */
+        for (size_t i = 0; i < m->n_nodes; i++)
+            for (int j = 0; j < m->nodes[i].n_inputs; j++)
+                if (m->nodes[i].inputs[j] >= 0)
+                    last[m->nodes[i].inputs[j]] = (int)i;
+        for (size_t i = 0; i < m->n_outputs; i++)
+            last[m->output_slots[i]] = -1;
+        int *at = flat;
+        for (size_t i = 0; i < m->n_nodes; i++) {
+            const struct plan_node *pn = &m->nodes[i];
+            n_out[i] = pn->n_outputs;
+            last_use[i] = at;
+            for (int k = 0; k < pn->n_outputs; k++) {
+                int slot = pn->outputs[k], l = slot < 0 ? -2 : last[slot];
+                /* A fused run hands this output on as the last folded node's: it lives as long as that one. */
+                if (k == 0 && pn->fusion && pn->fusion->output >= 0 && l != -1) {
+                    int folded = last[pn->fusion->output];
+                    l = folded == -1 ? -1 : folded > l ? folded : l;
+                }
+                *at++ = l == -1 ? -1 : l > (int)i ? l : (int)i;
+            }
+        }
+        p = mem_plan_new(m->n_nodes, n_out, last_use);
+    }
+    free(last);
+    free(n_out);
+    free(flat);
+    free(last_use);
+    return p;
+}
+
 static int build_plan(struct engine_model *m)
 {
     const Onnx__GraphProto *g = m->proto->graph;
@@ -597,6 +650,8 @@ static int build_plan(struct engine_model *m)
     }
     m->n_outputs = g->n_output;
     m->n_slots = map.count;
+    if (!m->graph_only)
+        m->memory = plan_memory(m); /* none (out of memory, control flow): every run on the arena */
 done:
     if (!m->n_slots)
         m->n_slots = map.count;
@@ -677,6 +732,11 @@ int engine_model_load_file(struct engine_model **out, const char *path)
 int engine_model_load_graph(struct engine_model **out, const char *path)
 {
     return load_path(out, path, 1);
+}
+
+void engine_memory_plan(const struct engine_model *m, size_t *slab, size_t *unplanned)
+{
+    mem_plan_sizes(m->memory, slab, unplanned);
 }
 
 size_t engine_model_copied_bytes(const struct engine_model *m)
@@ -1184,8 +1244,22 @@ static int takes_strings(const struct op_kernel *k)
     return 0;
 }
 
+static int run_nodes_planned(const struct engine_model *m, struct arena *arena, struct tensor *values,
+                             const struct tensor **args, const struct plan_node *nodes, size_t n_nodes, int depth,
+                             struct mem_run *mem);
+
 static int run_nodes(const struct engine_model *m, struct arena *arena, struct tensor *values,
                      const struct tensor **args, const struct plan_node *nodes, size_t n_nodes, int depth)
+{
+    return run_nodes_planned(m, arena, values, args, nodes, n_nodes, depth, NULL);
+}
+
+/* A planned run found a view its plan did not expect: redo the run on the arena. */
+#define RUN_REPLAY (-1000)
+
+static int run_nodes_planned(const struct engine_model *m, struct arena *arena, struct tensor *values,
+                             const struct tensor **args, const struct plan_node *nodes, size_t n_nodes, int depth,
+                             struct mem_run *mem)
 {
     /* fused[i]: node i ran with its folded work, so the nodes folded into it are done */
     unsigned char *fused = NULL;
@@ -1240,6 +1314,8 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
                 /* The one mutable part of a loaded model: written once, by compare-and-swap. */
                 .cache = (_Atomic(struct op_cache *) *)&pn->cache,
                 .constant_inputs = constant_inputs,
+                .memory = mem,
+                .node_index = i,
             };
             const struct plan_fusion *pf = fused ? pn->fusion : NULL;
             rc = BACKEND_DECLINE;
@@ -1271,6 +1347,8 @@ static int run_nodes(const struct engine_model *m, struct arena *arena, struct t
         }
         if (rc)
             return rc;
+        if (mem && mem_run_node_done(mem, i, results, pn->n_outputs))
+            return RUN_REPLAY;
         for (int j = 0; j < pn->n_outputs; j++)
             if (pn->outputs[j] >= 0)
                 values[pn->outputs[j]] = results[j];
@@ -1302,7 +1380,16 @@ static int run_model(const struct engine_model *m, struct arena *arena, const st
             return rc;
         values[m->input_slots[i]] = inputs[i];
     }
-    int rc = run_nodes(m, arena, values, args, m->nodes, m->n_nodes, 0);
+    struct mem_run mem;
+    mem_plan_begin(m->memory, inputs, m->n_inputs, &mem);
+    int rc = run_nodes_planned(m, arena, values, args, m->nodes, m->n_nodes, 0, &mem);
+    mem_plan_end(&mem, rc == 0, rc == RUN_REPLAY);
+    if (rc == RUN_REPLAY) {
+        memcpy(values, m->constants, (size_t)m->n_slots * sizeof *values);
+        for (size_t i = 0; i < m->n_inputs; i++)
+            values[m->input_slots[i]] = inputs[i];
+        rc = run_nodes(m, arena, values, args, m->nodes, m->n_nodes, 0);
+    }
     if (rc)
         return rc;
     for (size_t i = 0; i < m->n_outputs; i++)

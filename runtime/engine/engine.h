@@ -52,6 +52,11 @@ size_t engine_node_count(const struct engine_model *model);
 /* Bytes of initializer values the model holds in memory of its own (copied or
  * converted); the others are borrowed from the mapped model and data files
  * (engine_model_load_file), whose pages stay shared with the page cache. */
+/* The static memory plan (mem_plan.h): the slab one run of the planned input
+ * shapes takes for its intermediate tensors, and what those tensors would
+ * take one after another on the arena; 0, 0 before the first run (or without
+ * a plan: control flow in the main graph). */
+void engine_memory_plan(const struct engine_model *m, size_t *slab, size_t *unplanned);
 size_t engine_model_copied_bytes(const struct engine_model *model);
 /* The file (or source) the model was loaded from, as errors name it. */
 const char *engine_model_source(const struct engine_model *model);

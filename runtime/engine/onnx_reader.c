@@ -14,6 +14,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 int onnx_reader_parse(Onnx__ModelProto **out, const void *data, size_t len, const char *source)
 {
@@ -303,6 +304,27 @@ static const ProtobufCMessageUnknownField *stripped_ref(const Onnx__TensorProto 
 
 enum read_mode { READ_CHECK, READ_COPY, READ_BORROW };
 
+/* Copies bytes out of the mapped model file a few MiB at a time, dropping
+ * each stretch's pages from this process's mapping once copied (they stay in
+ * the page cache, and fault back in if read again): a misaligned weight then
+ * costs its copy, not its copy plus its mapped pages, and the peak stays near
+ * the model's size instead of twice it. */
+static void copy_from_mapping(void *dst, const unsigned char *src, size_t bytes)
+{
+    const size_t chunk = (size_t)4 << 20;
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t mask = page > 0 ? (uintptr_t)page - 1 : 4095;
+    for (size_t done = 0; done < bytes;) {
+        size_t n = bytes - done < chunk ? bytes - done : chunk;
+        memcpy((unsigned char *)dst + done, src + done, n);
+        /* whole pages inside [src + done, src + done + n) only: the neighbours may hold other tensors */
+        uintptr_t lo = ((uintptr_t)(src + done) + mask) & ~mask, hi = (uintptr_t)(src + done + n) & ~mask;
+        if (hi > lo)
+            madvise((void *)lo, hi - lo, MADV_DONTNEED);
+        done += n;
+    }
+}
+
 /* Everything onnx_reader_tensor checks; the values are copied (READ_COPY),
  * borrowed where aligned for their type (READ_BORROW) or left (READ_CHECK). */
 static int read_tensor(struct tensor *out, int *owned, const Onnx__TensorProto *p, struct onnx_reader_files *files,
@@ -381,7 +403,9 @@ static int read_tensor(struct tensor *out, int *owned, const Onnx__TensorProto *
         goto done;
     }
     *owned = 1;
-    if (at.data) {
+    if (at.data && ref) {
+        copy_from_mapping(out->data, at.data, bytes);
+    } else if (at.data) {
         if (bytes)
             memcpy(out->data, at.data, bytes);
     } else if (at.fd >= 0) {

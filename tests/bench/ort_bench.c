@@ -9,7 +9,10 @@
  * and each side's best round counts. Load time and the RssAnon a load adds
  * are printed too (amlserve / ONNX Runtime).
  *
- * usage: ort_bench LIBONNXRUNTIME.so MODEL.onnx BATCH THREADS [LABEL] */
+ * usage: ort_bench LIBONNXRUNTIME.so MODEL.onnx BATCH THREADS [LABEL]
+ *        ort_bench LIBONNXRUNTIME.so MODEL.onnx load
+ * The second only creates ONNX Runtime's session (no engine in the process)
+ * and prints its load time, VmRSS and VmHWM (tests/bench/bigmodel.sh). */
 #include "common/arena.h"
 #include "common/err.h"
 #include "runtime/engine/backends/backend.h"
@@ -116,6 +119,21 @@ static long rss_anon_kib(void)
     return kib;
 }
 
+/* A "Name:   N kB" line of /proc/self/status, in KiB; -1 when missing. */
+static long status_kib(const char *name)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    size_t len = strlen(name);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, name, len) && line[len] == ':')
+            kib = strtol(line + len + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return kib;
+}
+
 static int engine_once(struct engine_side *e)
 {
     arena_reset(&e->arena);
@@ -214,14 +232,39 @@ static int count_arg(const char *s)
     return *end || v < 1 || v > 4096 ? -1 : (int)v;
 }
 
+static int ort_load_only(const char *path)
+{
+    struct ort_side o = {0};
+    OrtSessionOptions *opts = NULL;
+    double t0 = now();
+    int ok = ort_ok(ORT_FN(ORT_CREATE_ENV, OrtStatus * (*)(int, const char *, OrtEnv **))(ORT_LOGGING_LEVEL_ERROR,
+                                                                                         "ort_bench", &o.env),
+                    "CreateEnv") &&
+             ort_ok(ORT_FN(ORT_CREATE_SESSION_OPTIONS, OrtStatus * (*)(OrtSessionOptions **))(&opts),
+                    "CreateSessionOptions") &&
+             ort_ok(ORT_FN(ORT_SET_INTRA_OP_THREADS, OrtStatus * (*)(OrtSessionOptions *, int))(opts, 1),
+                    "SetIntraOpNumThreads") &&
+             ort_ok(ORT_FN(ORT_CREATE_SESSION,
+                           OrtStatus * (*)(const OrtEnv *, const char *, const OrtSessionOptions *, OrtSession **))(
+                        o.env, path, opts, &o.session),
+                    "CreateSession");
+    if (!ok)
+        return 1;
+    printf("onnxruntime load %.1f ms VmRSS %ld KiB VmHWM %ld KiB\n", (now() - t0) * 1e3, status_kib("VmRSS"),
+           status_kib("VmHWM"));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc < 5 || argc > 6 || count_arg(argv[3]) < 0 || count_arg(argv[4]) < 0) {
-        fprintf(stderr, "usage: ort_bench LIBONNXRUNTIME.so MODEL.onnx BATCH THREADS [LABEL]\n");
+    int load_only = argc == 4 && !strcmp(argv[3], "load");
+    if (!load_only && (argc < 5 || argc > 6 || count_arg(argv[3]) < 0 || count_arg(argv[4]) < 0)) {
+        fprintf(stderr, "usage: ort_bench LIBONNXRUNTIME.so MODEL.onnx BATCH THREADS [LABEL]\n"
+                        "       ort_bench LIBONNXRUNTIME.so MODEL.onnx load\n");
         return 2;
     }
     const char *lib = argv[1], *path = argv[2], *label = argc == 6 ? argv[5] : path;
-    int batch = count_arg(argv[3]), threads = count_arg(argv[4]);
+    int batch = load_only ? 1 : count_arg(argv[3]), threads = load_only ? 1 : count_arg(argv[4]);
     void *handle = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     const OrtApiBase *(*get_base)(void) = handle ? (const OrtApiBase *(*)(void))dlsym(handle, "OrtGetApiBase") : NULL;
     const OrtApiBase *base = get_base ? get_base() : NULL;
@@ -230,6 +273,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "ort_bench: %s: %s\n", lib, handle ? "no C API version 13" : dlerror());
         return 1;
     }
+    if (load_only)
+        return ort_load_only(path);
 
     /* The engine, as amlserve configures it. */
     struct engine_side e = {0};
@@ -337,6 +382,13 @@ int main(int argc, char **argv)
            "   load %.1f / %.1f ms, RssAnon +%ld / +%ld MiB\n",
            label, batch, threads, best_e * 1e3, base->GetVersionString(), best_o * 1e3, best_o / best_e, load_e * 1e3,
            load_o * 1e3, anon_e / 1024, anon_o / 1024);
+    /* A run's memory for its tensors: the arena (graph outputs, what the plan does not cover)
+     * plus the plan's slab, against all of it on the arena (the unplanned sizes one after another). */
+    size_t slab, unplanned;
+    engine_memory_plan(e.model, &slab, &unplanned);
+    printf("%-20s batch %3d threads %d: run memory %.1f MiB (arena %.1f + plan slab %.1f), without the plan %.1f MiB\n",
+           label, batch, threads, (double)(e.arena.used + slab) / 1048576, (double)e.arena.used / 1048576,
+           (double)slab / 1048576, (double)(e.arena.used + unplanned) / 1048576);
 
     for (size_t i = 0; i < o.n_out; i++)
         ORT_FN(ORT_RELEASE_VALUE, void (*)(OrtValue *))(o.outputs[i]);

@@ -6,6 +6,8 @@
 # ort.sh: whole ONNX models, the engine vs ONNX Runtime (ms, ratio = ONNX Runtime time / ours);
 # sha256.sh: our SHA-256 vs OpenSSL's in GB/s; conda.sh: a 40-package conda environment installed
 # without an engine vs podman build copying in the same packages, unpacked, on the same base).
+# sha256.sh: our SHA-256 vs OpenSSL's in GB/s; bigmodel.sh: a 1 GiB ONNX model, amlserve ready time and RSS vs
+# ONNX Runtime's load, amlpkg build vs sha256sum).
 set -u
 cd "$(dirname "$0")"
 echo "amlpkg benchmarks on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ); ratio = peer time / amlpkg time"

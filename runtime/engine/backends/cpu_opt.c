@@ -11,6 +11,8 @@
 #include "cpu_quant.h"
 #include "epilogue.h"
 #include "pack_budget.h"
+#include "cpu_rows.h"
+#include "cpu_transpose.h"
 #include "scratch.h"
 #include "sgemm.h"
 #include "threadpool.h"
@@ -330,6 +332,73 @@ static void run_chunked(struct chunked *c)
     pool_run(chunk_task, c, tasks);
 }
 
+/* One operand repeats along the leading dims of the other (a bias [C] on [N, C], an attention mask
+ * [1, 1, 1, S] on [B, H, S, S]): whole rows, split over the pool. */
+struct suffix_ctx {
+    enum vec_op op;
+    float *out;
+    const float *full, *small;
+    int small_first; /* small is the left operand */
+    int64_t rows, inner, per_task;
+};
+
+static void suffix_task(void *ctx, int index)
+{
+    const struct suffix_ctx *c = ctx;
+    int64_t r0 = index * c->per_task, r1 = r0 + c->per_task < c->rows ? r0 + c->per_task : c->rows;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *f = c->full + r * c->inner;
+        if (c->small_first)
+            vec_binary(c->op, c->out + r * c->inner, c->small, 1, f, 1, c->inner);
+        else
+            vec_binary(c->op, c->out + r * c->inner, f, 1, c->small, 1, c->inner);
+    }
+}
+
+/* Whether small's shape (leading 1s dropped) is a suffix of full's: how many elements repeat, else 0. */
+static int64_t suffix_period(const struct tensor *full, const struct tensor *small)
+{
+    int lead = 0;
+    while (lead < small->rank && small->dims[lead] == 1)
+        lead++;
+    int k = small->rank - lead;
+    if (small->rank > full->rank || k == 0)
+        return 0;
+    int64_t period = 1;
+    for (int i = 0; i < k; i++) {
+        if (small->dims[lead + i] != full->dims[full->rank - k + i])
+            return 0;
+        period *= small->dims[lead + i];
+    }
+    /* small's leading 1s must not widen the result */
+    return small->rank <= full->rank ? period : 0;
+}
+
+static int suffix_binary(const struct op_call *call, enum vec_op op, const struct tensor *a, const struct tensor *b)
+{
+    int small_first = tensor_element_count(a) < tensor_element_count(b);
+    const struct tensor *full = small_first ? b : a, *small = small_first ? a : b;
+    int64_t inner = suffix_period(full, small), total = tensor_element_count(full);
+    if (inner < 8 || !total) /* short rows: the generic walk */
+        return BACKEND_DECLINE;
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, full->rank, full->dims);
+    if (rc)
+        return rc;
+    struct suffix_ctx c = {.op = op,
+                           .out = call->outputs[0].data,
+                           .full = full->data,
+                           .small = small->data,
+                           .small_first = small_first,
+                           .rows = total / inner,
+                           .inner = inner};
+    int tasks = total < PARALLEL_MIN_ELEMENTS ? 1 : pool_threads();
+    if (tasks > c.rows)
+        tasks = (int)c.rows;
+    c.per_task = (c.rows + tasks - 1) / tasks;
+    pool_run(suffix_task, &c, tasks);
+    return 0;
+}
+
 struct bcast_ctx {
     enum vec_op op;
     float *out;
@@ -382,6 +451,9 @@ static int fast_binary(const struct op_call *call, enum vec_op op)
         run_chunked(&c);
         return 0;
     }
+    int rc = suffix_binary(call, op, a, b);
+    if (rc != BACKEND_DECLINE)
+        return rc;
     struct ops_bcast bc;
     const struct tensor *ts[2] = {a, b};
     if (ops_broadcast(call, &bc, 2, ts)) {
@@ -391,7 +463,7 @@ static int fast_binary(const struct op_call *call, enum vec_op op)
     for (int i = 0; i < 2; i++)
         if (bc.rank && bc.strides[i][bc.rank - 1] > 1)
             return BACKEND_DECLINE;
-    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, bc.rank, bc.dims);
+    rc = ops_alloc_output(call, 0, TENSOR_FLOAT, bc.rank, bc.dims);
     if (rc)
         return rc;
     struct bcast_ctx ctx = {.op = op, .out = call->outputs[0].data, .a = a->data, .b = b->data};
@@ -442,12 +514,20 @@ static int fast_exp(const struct op_call *call)
 {
     return fast_activation(call, VEC_EXP, 0);
 }
+static int fast_erf(const struct op_call *call)
+{
+    return fast_activation(call, VEC_ERF, 0);
+}
+static int fast_tanh(const struct op_call *call)
+{
+    return fast_activation(call, VEC_TANH, 0);
+}
 static int fast_leaky_relu(const struct op_call *call)
 {
     return fast_activation(call, VEC_LEAKY_RELU, ops_attr_float(call, "alpha", 0.01f));
 }
 
-/* ---- BatchNormalization (inference) and Softmax ---- */
+/* ---- BatchNormalization (inference) ---- */
 
 static int is_channel_vector(const struct tensor *t, int64_t c)
 {
@@ -477,38 +557,6 @@ static int fast_batch_norm(const struct op_call *call)
         float k = scale[ch] / sqrtf(var[ch] + eps), off = b[ch] - mean[ch] * k;
         for (int64_t n = 0; n < batch; n++)
             vec_scale_shift(y + (n * c + ch) * inner, in + (n * c + ch) * inner, inner, k, off);
-    }
-    return 0;
-}
-
-/* Rows that are contiguous: the last axis, or (before opset 13) the 2-D view at any axis. */
-static int fast_softmax(const struct op_call *call)
-{
-    const struct tensor *x = call->inputs[0];
-    if (!backend_is_float(x) || x->rank < 1)
-        return BACKEND_DECLINE;
-    int legacy = call->opset && call->opset < 13;
-    int64_t axis = ops_attr_int(call, "axis", legacy ? 1 : -1);
-    if (axis < 0)
-        axis += x->rank;
-    if (axis < 0 || axis >= x->rank || (!legacy && axis != x->rank - 1))
-        return BACKEND_DECLINE;
-    int64_t rows = 1, cols = 1;
-    for (int i = 0; i < x->rank; i++)
-        *(i < axis ? &rows : &cols) *= x->dims[i];
-    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, x->rank, x->dims);
-    if (rc || !cols)
-        return rc;
-    const float *in = x->data;
-    float *out = call->outputs[0].data;
-    for (int64_t r = 0; r < rows; r++) {
-        const float *a = in + r * cols;
-        float *z = out + r * cols;
-        float mx = vec_max(a, cols);
-        vec_binary(VEC_SUB, z, a, 1, &mx, 0, cols);
-        vec_activation(VEC_EXP, z, z, cols, 0);
-        float inv = (float)(1.0 / vec_sum(z, cols));
-        vec_binary(VEC_MUL, z, z, 1, &inv, 0, cols);
     }
     return 0;
 }
@@ -577,8 +625,9 @@ static const struct backend_kernel kernels[] = {
     {"Add", fast_add},         {"Sub", fast_sub},          {"Mul", fast_mul},
     {"Div", fast_div},         {"Relu", fast_relu},        {"LeakyRelu", fast_leaky_relu},
     {"Sigmoid", fast_sigmoid}, {"Exp", fast_exp},          {"BatchNormalization", fast_batch_norm},
-    {"Softmax", fast_softmax}, {"MaxPool", fast_max_pool},  {"MatMulInteger", cpu_matmul_integer},
+    {"Softmax", cpu_softmax}, {"MaxPool", fast_max_pool},  {"MatMulInteger", cpu_matmul_integer},
     {"QLinearMatMul", cpu_qlinear_matmul},
+    {"Erf", fast_erf}, {"Tanh", fast_tanh}, {"LayerNormalization", cpu_layer_norm}, {"Transpose", cpu_transpose},
 };
 
 static op_run_fn find(const Onnx__NodeProto *node)

@@ -1,12 +1,38 @@
 /* Workers wait for a new generation number; tasks are handed out through an
- * atomic counter so uneven tasks balance themselves. */
+ * atomic word so uneven tasks balance themselves.
+ *
+ * One operator's work is often a fraction of a millisecond (a GEMV, an
+ * elementwise op), so a condition-variable round trip per operator (futex
+ * wake, the worker scheduled in) costs as much as the work. Workers and the
+ * caller therefore spin for a short while (about 50 µs) before sleeping: back
+ * to back operators find the workers awake, and an idle pool still sleeps.
+ * The caller waits for its tasks to finish, never for every worker to check
+ * in: a worker the scheduler has not run yet (the machine is busy) costs the
+ * caller nothing, as the caller takes that worker's tasks itself.
+ *
+ * The word `work` holds the generation, the task count and the next task
+ * index together, so a worker claims a task of the generation it woke for
+ * with one compare-and-swap, or sees that generation is over. */
 #include "threadpool.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <unistd.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
 #define POOL_MAX_THREADS 64
+#define SPIN_ROUNDS 2000
+/* work = generation (24 bits) | task count (20) | next task (20) */
+#define TASK_BITS 20
+#define TASK_MASK ((UINT64_C(1) << TASK_BITS) - 1)
+#define MAX_TASKS ((int)TASK_MASK)
 
 static struct {
     pthread_once_t once;
@@ -14,12 +40,12 @@ static struct {
     pthread_mutex_t busy; /* held by the one caller using the pool */
     pthread_mutex_t lock;
     pthread_cond_t wake, done;
-    unsigned long generation;
+    atomic_ulong generation; /* what sleepers wait on */
+    atomic_int sleepers;     /* workers waiting (or about to wait) on wake */
+    atomic_uint_fast64_t work;
+    atomic_int completed; /* tasks of the current generation finished */
     pool_task_fn fn;
     void *ctx;
-    int n_tasks;
-    atomic_int next;
-    int running; /* workers still inside the current generation */
 } pool = {
     .once = PTHREAD_ONCE_INIT,
     .busy = PTHREAD_MUTEX_INITIALIZER,
@@ -28,30 +54,62 @@ static struct {
     .done = PTHREAD_COND_INITIALIZER,
 };
 
-static void drain(void)
+/* A task of generation gen (24 bits), or -1 when it has none left to hand out. */
+static int claim(uint64_t gen, int *n_tasks)
 {
+    uint64_t w = atomic_load(&pool.work);
     for (;;) {
-        int i = atomic_fetch_add(&pool.next, 1);
-        if (i >= pool.n_tasks)
-            return;
-        pool.fn(pool.ctx, i);
+        uint64_t n = (w >> TASK_BITS) & TASK_MASK, next = w & TASK_MASK;
+        if (w >> (2 * TASK_BITS) != gen || next >= n)
+            return -1;
+        if (atomic_compare_exchange_weak(&pool.work, &w, w + 1)) {
+            *n_tasks = (int)n;
+            return (int)next;
+        }
     }
+}
+
+/* Runs tasks of generation gen until none are left to claim. */
+static void drain(uint64_t gen)
+{
+    int n, i;
+    while ((i = claim(gen, &n)) >= 0) {
+        pool.fn(pool.ctx, i);
+        if (atomic_fetch_add(&pool.completed, 1) + 1 == n) {
+            pthread_mutex_lock(&pool.lock);
+            pthread_cond_signal(&pool.done);
+            pthread_mutex_unlock(&pool.lock);
+        }
+    }
+}
+
+static unsigned long wait_generation(unsigned long seen)
+{
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        unsigned long g = atomic_load(&pool.generation);
+        if (g != seen)
+            return g;
+        cpu_relax();
+    }
+    pthread_mutex_lock(&pool.lock);
+    /* sleepers is raised before generation is read again, and pool_run raises
+     * generation before it reads sleepers: one of the two sees the other. */
+    atomic_fetch_add(&pool.sleepers, 1);
+    while (atomic_load(&pool.generation) == seen)
+        pthread_cond_wait(&pool.wake, &pool.lock);
+    atomic_fetch_sub(&pool.sleepers, 1);
+    unsigned long g = atomic_load(&pool.generation);
+    pthread_mutex_unlock(&pool.lock);
+    return g;
 }
 
 static void *worker(void *arg)
 {
     (void)arg;
     unsigned long seen = 0;
-    pthread_mutex_lock(&pool.lock);
     for (;;) {
-        while (pool.generation == seen)
-            pthread_cond_wait(&pool.wake, &pool.lock);
-        seen = pool.generation;
-        pthread_mutex_unlock(&pool.lock);
-        drain();
-        pthread_mutex_lock(&pool.lock);
-        if (--pool.running == 0)
-            pthread_cond_signal(&pool.done);
+        seen = wait_generation(seen);
+        drain(seen & 0xffffff);
     }
     return NULL;
 }
@@ -88,6 +146,19 @@ int pool_threads(void)
     return pool.threads;
 }
 
+/* One generation of at most MAX_TASKS tasks, the first at index offset. */
+struct window {
+    pool_task_fn fn;
+    void *ctx;
+    int offset;
+};
+
+static void windowed(void *ctx, int i)
+{
+    const struct window *w = ctx;
+    w->fn(w->ctx, w->offset + i);
+}
+
 void pool_run(pool_task_fn fn, void *ctx, int n)
 {
     if (n <= 0)
@@ -97,19 +168,30 @@ void pool_run(pool_task_fn fn, void *ctx, int n)
             fn(ctx, i);
         return;
     }
-    pthread_mutex_lock(&pool.lock);
-    pool.fn = fn;
-    pool.ctx = ctx;
-    pool.n_tasks = n;
-    atomic_store(&pool.next, 0);
-    pool.running = pool.threads - 1;
-    pool.generation++;
-    pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.lock);
-    drain();
-    pthread_mutex_lock(&pool.lock);
-    while (pool.running > 0)
-        pthread_cond_wait(&pool.done, &pool.lock);
-    pthread_mutex_unlock(&pool.lock);
+    for (int offset = 0; offset < n; offset += MAX_TASKS) {
+        int count = n - offset < MAX_TASKS ? n - offset : MAX_TASKS;
+        struct window win = {.fn = fn, .ctx = ctx, .offset = offset};
+        pool.fn = offset || count < n ? windowed : fn;
+        pool.ctx = offset || count < n ? (void *)&win : ctx;
+        atomic_store(&pool.completed, 0);
+        unsigned long g = atomic_load(&pool.generation) + 1;
+        uint64_t gen = g & 0xffffff;
+        atomic_store(&pool.work, gen << (2 * TASK_BITS) | (uint64_t)count << TASK_BITS);
+        atomic_store(&pool.generation, g);
+        if (atomic_load(&pool.sleepers) > 0) {
+            pthread_mutex_lock(&pool.lock);
+            pthread_cond_broadcast(&pool.wake);
+            pthread_mutex_unlock(&pool.lock);
+        }
+        drain(gen);
+        for (int i = 0; i < SPIN_ROUNDS && atomic_load(&pool.completed) < count; i++)
+            cpu_relax();
+        if (atomic_load(&pool.completed) < count) {
+            pthread_mutex_lock(&pool.lock);
+            while (atomic_load(&pool.completed) < count)
+                pthread_cond_wait(&pool.done, &pool.lock);
+            pthread_mutex_unlock(&pool.lock);
+        }
+    }
     pthread_mutex_unlock(&pool.busy);
 }

@@ -32,6 +32,8 @@ static float scalar_act(enum vec_act act, float x, float alpha)
     case VEC_LEAKY_RELU: return x < 0 ? alpha * x : x;
     case VEC_SIGMOID: return x >= 0 ? 1 / (1 + expf(-x)) : expf(x) / (1 + expf(x));
     case VEC_EXP: return expf(x);
+    case VEC_ERF: return erff(x);
+    case VEC_TANH: return tanhf(x);
     }
     return x;
 }
@@ -85,6 +87,65 @@ __attribute__((target("avx2,fma"))) static __m256 exp_avx2(__m256 x)
     return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
 }
 
+/* Odd Taylor series for small |x|, where the closed forms below would lose
+ * the relative accuracy to cancellation: coefficients c[k] of x^(2k+1). */
+__attribute__((target("avx2,fma"))) static __m256 odd_series_avx2(__m256 x, const float *c, int n)
+{
+    __m256 x2 = _mm256_mul_ps(x, x), p = _mm256_set1_ps(c[n - 1]);
+    for (int k = n - 2; k >= 0; k--)
+        p = _mm256_fmadd_ps(p, x2, _mm256_set1_ps(c[k]));
+    return _mm256_mul_ps(p, x);
+}
+
+/* erf: the Taylor series for |x| < 1 (terms fall as 1/(k!(2k+1)): 1e-8 after
+ * 11), Abramowitz & Stegun 7.1.26 (absolute error 1.5e-7, erf ≥ 0.84 there)
+ * above. Past 3.9 erf rounds to ±1; ±inf gives ±1 and NaN stays NaN. */
+static const float erf_series[] = {1.1283791671f,   -0.37612638903f,  0.11283791671f,   -0.026866170645f,
+                                   0.0052239776254f, -8.5483270234e-4f, 1.2055332982e-4f, -1.4925650358e-5f,
+                                   1.6462114365e-6f, -1.6365844691e-7f, 1.4807192644e-8f};
+__attribute__((target("avx2,fma"))) static __m256 erf_avx2(__m256 x)
+{
+    __m256 sign = _mm256_and_ps(x, _mm256_set1_ps(-0.0f)), ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+    __m256 small = odd_series_avx2(x, erf_series, 11);
+    __m256 a = _mm256_min_ps(ax, _mm256_set1_ps(9.0f)); /* also maps +inf to a finite 9 */
+    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(a, _mm256_set1_ps(0.3275911f), _mm256_set1_ps(1.0f)));
+    __m256 p = _mm256_set1_ps(1.061405429f);
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.453152027f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.421413741f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.284496736f));
+    p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.254829592f));
+    p = _mm256_mul_ps(p, t);
+    __m256 big = _mm256_fnmadd_ps(p, exp_avx2(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), a), a)),
+                                  _mm256_set1_ps(1.0f));
+    big = _mm256_or_ps(big, sign);
+    __m256 r = _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, _mm256_set1_ps(1.0f), _CMP_LT_OQ));
+    return _mm256_blendv_ps(r, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
+/* tanh: the Taylor series for |x| < 0.625 (ratio (2x/π)² = 0.16 per term:
+ * 1e-7 after 9), 1 - 2/(e^2|x| + 1) above (tanh ≥ 0.55 there, e^2|x| clamped
+ * finite so large |x| gives exactly ±1). NaN stays NaN. */
+static const float tanh_series[] = {1.0f,
+                                    -0.33333333333f,
+                                    0.13333333333f,
+                                    -0.053968253968f,
+                                    0.021869488536f,
+                                    -0.0088632355299f,
+                                    0.0035921280366f,
+                                    -0.0014558343870f,
+                                    5.9002744094e-4f};
+__attribute__((target("avx2,fma"))) static __m256 tanh_avx2(__m256 x)
+{
+    __m256 sign = _mm256_and_ps(x, _mm256_set1_ps(-0.0f)), ax = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+    __m256 small = odd_series_avx2(x, tanh_series, 9);
+    __m256 e = exp_avx2(_mm256_min_ps(_mm256_add_ps(ax, ax), _mm256_set1_ps(80.0f)));
+    __m256 big = _mm256_sub_ps(_mm256_set1_ps(1.0f),
+                               _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+    big = _mm256_or_ps(big, sign);
+    __m256 r = _mm256_blendv_ps(big, small, _mm256_cmp_ps(ax, _mm256_set1_ps(0.625f), _CMP_LT_OQ));
+    return _mm256_blendv_ps(r, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+
 __attribute__((target("avx2,fma"))) static int64_t act_avx2(enum vec_act act, float *out, const float *in, int64_t n,
                                                             float alpha)
 {
@@ -99,17 +160,25 @@ __attribute__((target("avx2,fma"))) static int64_t act_avx2(enum vec_act act, fl
             r = _mm256_div_ps(one, _mm256_add_ps(one, exp_avx2(_mm256_sub_ps(zero, x))));
             r = _mm256_blendv_ps(r, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q)); /* NaN stays NaN */
             break;
+        case VEC_ERF: r = erf_avx2(x); break;
+        case VEC_TANH: r = tanh_avx2(x); break;
         default: r = exp_avx2(x); break;
         }
-        _mm256_storeu_ps(out + i, r);
-        /* exp past the polynomial's range (overflow to inf, results below FLT_MIN, NaN): libm's answer */
+        /* exp past the polynomial's range (overflow to inf, results below FLT_MIN, NaN): libm's answer
+         * (from x: out may be in, already overwritten) */
         if (act == VEC_EXP &&
             _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_GE_OQ),
                                                            _mm256_cmp_ps(x, _mm256_set1_ps(88.3f), _CMP_LE_OQ)),
-                                             zero, _CMP_EQ_OQ)))
+                                             zero, _CMP_EQ_OQ))) {
+            float xs[8], rs[8];
+            _mm256_storeu_ps(xs, x);
+            _mm256_storeu_ps(rs, r);
             for (int j = 0; j < 8; j++)
-                if (!(in[i + j] >= -87.3f && in[i + j] <= 88.3f))
-                    out[i + j] = expf(in[i + j]);
+                if (!(xs[j] >= -87.3f && xs[j] <= 88.3f))
+                    rs[j] = expf(xs[j]);
+            r = _mm256_loadu_ps(rs);
+        }
+        _mm256_storeu_ps(out + i, r);
     }
     return i;
 }
@@ -162,10 +231,84 @@ void vec_scale_shift(float *out, const float *in, int64_t n, float k, float off)
         out[i] = in[i] * k + off;
 }
 
+#if HAVE_X86
+__attribute__((target("avx2,fma"))) static int64_t sum_avx2(const float *in, int64_t n, double *out)
+{
+    int64_t i = 0;
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(in + i);
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(x)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, _mm256_add_pd(lo, hi));
+    *out = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    return i;
+}
+
+/* NaN anywhere makes the maximum NaN (the callers' results are NaN either way). */
+__attribute__((target("avx2,fma"))) static int64_t max_avx2(const float *in, int64_t n, float *out)
+{
+    int64_t i = 0;
+    __m256 m = _mm256_set1_ps(in[0]), nan = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(in + i);
+        m = _mm256_max_ps(m, x);
+        nan = _mm256_or_ps(nan, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+    }
+    float lanes[8];
+    _mm256_storeu_ps(lanes, m);
+    float r = lanes[0];
+    for (int j = 1; j < 8; j++)
+        r = lanes[j] > r ? lanes[j] : r;
+    *out = _mm256_movemask_ps(nan) ? NAN : r;
+    return i;
+}
+
+/* Σ (in[i] - mean)² in double over float lanes; mean = hi + lo, as in vec_normalize. */
+__attribute__((target("avx2,fma"))) static int64_t sq_dev_avx2(const float *in, int64_t n, float mean_hi,
+                                                               float mean_lo, double *out)
+{
+    int64_t i = 0;
+    __m256 vm = _mm256_set1_ps(mean_hi), vl = _mm256_set1_ps(mean_lo);
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    for (; i + 8 <= n; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(in + i), vm), vl);
+        __m256 d2 = _mm256_mul_ps(d, d);
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(d2)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(d2, 1)));
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, _mm256_add_pd(lo, hi));
+    *out = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    return i;
+}
+
+__attribute__((target("avx2,fma"))) static int64_t normalize_avx2(float *out, const float *in, int64_t n, float mean_hi,
+                                                                  float mean_lo, float inv, const float *scale,
+                                                                  const float *bias)
+{
+    int64_t i = 0;
+    __m256 vm = _mm256_set1_ps(mean_hi), vl = _mm256_set1_ps(mean_lo), vi = _mm256_set1_ps(inv);
+    for (; i + 8 <= n; i += 8) {
+        __m256 z = _mm256_mul_ps(_mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(in + i), vm), vl), vi);
+        __m256 b = bias ? _mm256_loadu_ps(bias + i) : _mm256_setzero_ps();
+        _mm256_storeu_ps(out + i, _mm256_fmadd_ps(z, _mm256_loadu_ps(scale + i), b));
+    }
+    return i;
+}
+#endif
+
 double vec_sum(const float *in, int64_t n)
 {
     double s = 0;
-    for (int64_t i = 0; i < n; i++)
+    int64_t i = 0;
+#if HAVE_X86
+    if (cpu_isa() >= CPU_ISA_AVX2)
+        i = sum_avx2(in, n, &s);
+#endif
+    for (; i < n; i++)
         s += in[i];
     return s;
 }
@@ -173,8 +316,55 @@ double vec_sum(const float *in, int64_t n)
 float vec_max(const float *in, int64_t n)
 {
     float m = in[0];
-    for (int64_t i = 1; i < n; i++)
+    int64_t i = 1;
+#if HAVE_X86
+    if (cpu_isa() >= CPU_ISA_AVX2) {
+        i = max_avx2(in, n, &m);
+        if (isnan(m))
+            return m;
+    }
+#endif
+    for (; i < n; i++)
         if (in[i] > m)
             m = in[i];
     return m;
+}
+
+/* The mean as two floats: x - hi is exact for x near the mean (rows with a
+ * large offset), and lo carries what rounding the mean to float would lose. */
+static void split_mean(double mean, float *hi, float *lo)
+{
+    *hi = (float)mean;
+    *lo = (float)(mean - *hi);
+}
+
+double vec_sq_dev(const float *in, int64_t n, double mean)
+{
+    double s = 0;
+    int64_t i = 0;
+    float hi, lo;
+    split_mean(mean, &hi, &lo);
+#if HAVE_X86
+    if (cpu_isa() >= CPU_ISA_AVX2)
+        i = sq_dev_avx2(in, n, hi, lo, &s);
+#endif
+    for (; i < n; i++) {
+        float d = in[i] - hi - lo;
+        s += (double)d * d;
+    }
+    return s;
+}
+
+void vec_normalize(float *out, const float *in, int64_t n, double mean, float inv, const float *scale,
+                   const float *bias)
+{
+    int64_t i = 0;
+    float hi, lo;
+    split_mean(mean, &hi, &lo);
+#if HAVE_X86
+    if (cpu_isa() >= CPU_ISA_AVX2)
+        i = normalize_avx2(out, in, n, hi, lo, inv, scale, bias);
+#endif
+    for (; i < n; i++)
+        out[i] = (in[i] - hi - lo) * inv * scale[i] + (bias ? bias[i] : 0);
 }

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 enum vec_op { VEC_ADD, VEC_SUB, VEC_MUL, VEC_DIV };
-enum vec_act { VEC_RELU, VEC_LEAKY_RELU, VEC_SIGMOID, VEC_EXP };
+enum vec_act { VEC_RELU, VEC_LEAKY_RELU, VEC_SIGMOID, VEC_EXP, VEC_ERF, VEC_TANH };
 
 void vec_binary(enum vec_op op, float *out, const float *a, int a_step, const float *b, int b_step, int64_t n);
 /* alpha: LeakyRelu's slope, unused otherwise. */
@@ -18,5 +18,10 @@ void vec_scale_shift(float *out, const float *in, int64_t n, float k, float off)
 /* Σ in[i] in double, as the reference's softmax sums. */
 double vec_sum(const float *in, int64_t n);
 float vec_max(const float *in, int64_t n);
+/* Σ (in[i] - mean)² in double: LayerNormalization's variance. */
+double vec_sq_dev(const float *in, int64_t n, double mean);
+/* out[i] = (in[i] - mean) · inv · scale[i] + bias[i] (bias may be NULL). */
+void vec_normalize(float *out, const float *in, int64_t n, double mean, float inv, const float *scale,
+                   const float *bias);
 
 #endif

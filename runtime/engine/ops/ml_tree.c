@@ -4,12 +4,19 @@
  * and the leaves' weights to node indices (a hash of the pairs) and keeps the
  * result in the node's cache (ops.h), then every run walks every tree for
  * every row. Thresholds and weights are compared and summed in
- * double, so the opset-3 *_as_tensor double attributes keep their precision. */
+ * double, so the opset-3 *_as_tensor double attributes keep their precision.
+ * When every branch is BRANCH_LEQ (what scikit-learn converters write), the
+ * trees are also flattened into 16-byte nodes with float thresholds rounded
+ * down (v ≤ t ⇔ v ≤ the largest float ≤ t, so every comparison stays exact),
+ * and float32 rows walk them eight at a time without branches. Rows are split
+ * over the engine's thread pool. */
 #include "ml.h"
 
 #include "common/err.h"
+#include "runtime/engine/backends/threadpool.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,8 +30,21 @@ struct tree_node {
     uint8_t mode, missing_true;
 };
 
+/* A BRANCH_LEQ node as a float32 row walks it: 16 bytes; a leaf leads to itself. */
+struct flat_node {
+    float threshold;
+    int32_t feature;
+    int32_t next[2]; /* [0]: the true branch */
+};
+
 /* A leaf's weights: entries [first, first + count) of the weights arrays. */
 struct tree_ensemble {
+    struct flat_node *flat; /* NULL when the node indices do not fit in 32 bits */
+    /* Every branch is BRANCH_LEQ with NaN going false: rows then walk the flat
+     * nodes without branches, a leaf leading to itself, for depth[t] steps
+     * (-1: deeper than FLAT_MAX_DEPTH, or not a tree; walked node by node). */
+    int all_leq;
+    int32_t *depth;
     struct tree_node *nodes;
     int64_t n_nodes;
     int64_t *roots; /* node index of each tree's first node */
@@ -74,6 +94,78 @@ static int parse_mode(const ProtobufCBinaryData *s, uint8_t *out)
             return 0;
         }
     return -1;
+}
+
+/* The float nearest t on the side that keeps v OP t exact for every float v:
+ * down for ≤ and >, up for < and ≥ (t itself when it is a float). */
+static float exact_threshold(double t, int mode)
+{
+    float f = (float)t;
+    if (isnan(t))
+        return f;
+    if ((mode == MODE_LEQ || mode == MODE_GT) && (double)f > t)
+        f = nextafterf(f, -INFINITY);
+    if ((mode == MODE_LT || mode == MODE_GTE) && (double)f < t)
+        f = nextafterf(f, INFINITY);
+    return f;
+}
+
+#define FLAT_MAX_DEPTH 64
+
+/* depth[t]: the longest path from tree t's root to a leaf; -1 past
+ * FLAT_MAX_DEPTH or when the walk meets a node twice (a cycle, shared nodes). */
+static int tree_depths(const struct op_call *call, struct tree_ensemble *te)
+{
+    te->depth = alloc_array(call, te->n_trees, sizeof *te->depth);
+    int64_t *stack = alloc_array(call, 2 * (te->n_nodes + 1), sizeof *stack);
+    if (!te->depth || !stack)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    for (int64_t t = 0; t < te->n_trees; t++) {
+        int64_t top = 0, visits = 0, deepest = 0;
+        stack[top++] = te->roots[t];
+        stack[top++] = 0;
+        while (top && deepest >= 0) {
+            int64_t d = stack[--top], i = stack[--top];
+            const struct tree_node *nd = &te->nodes[i];
+            if (++visits > te->n_nodes || d > FLAT_MAX_DEPTH) {
+                deepest = -1;
+            } else if (nd->mode == MODE_LEAF) {
+                deepest = d > deepest ? d : deepest;
+            } else if (top + 4 > 2 * (te->n_nodes + 1)) {
+                deepest = -1;
+            } else {
+                stack[top++] = nd->next_true;
+                stack[top++] = d + 1;
+                stack[top++] = nd->next_false;
+                stack[top++] = d + 1;
+            }
+        }
+        te->depth[t] = (int32_t)deepest;
+    }
+    return 0;
+}
+
+static int flatten(const struct op_call *call, struct tree_ensemble *te)
+{
+    te->flat = NULL;
+    te->all_leq = 1;
+    if (te->n_nodes > INT32_MAX)
+        return 0;
+    te->flat = alloc_array(call, te->n_nodes, sizeof *te->flat);
+    if (!te->flat)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    for (int64_t i = 0; i < te->n_nodes; i++) {
+        const struct tree_node *nd = &te->nodes[i];
+        int leaf = nd->mode == MODE_LEAF;
+        te->flat[i] = (struct flat_node){
+            .threshold = exact_threshold(nd->value, nd->mode),
+            .feature = leaf ? 0 : (int32_t)nd->feature,
+            .next = {leaf ? (int32_t)i : (int32_t)nd->next_true, leaf ? (int32_t)i : (int32_t)nd->next_false},
+        };
+        if (!leaf && (nd->mode != MODE_LEQ || nd->missing_true))
+            te->all_leq = 0;
+    }
+    return tree_depths(call, te);
 }
 
 /* Reads the nodes_* attributes and the weights named prefix_ids/nodeids/treeids/weights. */
@@ -201,7 +293,7 @@ static int tree_load(const struct op_call *call, struct tree_ensemble *te, const
         te->weight_value[at] = weights[k];
     }
     te->n_weights = n_w;
-    return 0;
+    return flatten(call, te);
 }
 
 /* The leaf row x reaches in the tree rooted at node index root; -1 on a cycle. */
@@ -287,22 +379,147 @@ static int tree_get(const struct op_call *call, const struct tree_ensemble **out
 #define TREE_ROW_CHUNK 256
 
 /* leaves[(r - r0) · n_trees + t]: the leaf row r reaches in tree t, rows [r0, r1). -1 on a cycle. */
+/* Rows walked together through one tree: independent chains of loads hide each other's latency. */
+#define FLAT_ROW_BLOCK 8
+
+/* The leaves of rows [r0, r1) in tree t, every row taking exactly depth steps without a branch. */
+static void lockstep_leaves(const struct tree_ensemble *te, const float *x, int64_t c, int64_t r0, int64_t r1,
+                            int64_t t, int64_t *leaves)
+{
+    const struct flat_node *flat = te->flat;
+    int32_t depth = te->depth[t], root = (int32_t)te->roots[t];
+    for (int64_t b = r0; b < r1; b += FLAT_ROW_BLOCK) {
+        int n = r1 - b < FLAT_ROW_BLOCK ? (int)(r1 - b) : FLAT_ROW_BLOCK;
+        int32_t at[FLAT_ROW_BLOCK];
+        const float *row[FLAT_ROW_BLOCK];
+        for (int k = 0; k < FLAT_ROW_BLOCK; k++) {
+            at[k] = root;
+            row[k] = x + (b + (k < n ? k : 0)) * c;
+        }
+        for (int32_t d = 0; d < depth; d++)
+            for (int k = 0; k < FLAT_ROW_BLOCK; k++) {
+                const struct flat_node *nd = &flat[at[k]];
+                at[k] = nd->next[!(row[k][nd->feature] <= nd->threshold)];
+            }
+        for (int k = 0; k < n; k++)
+            leaves[(b + k - r0) * te->n_trees + t] = at[k];
+    }
+}
+
 static int tree_leaves(const struct tree_ensemble *te, const struct tensor *x, int64_t c, int64_t r0, int64_t r1,
                        int64_t *leaves)
 {
-    for (int64_t t = 0; t < te->n_trees; t++)
+    int flat = te->flat && te->all_leq && x->type == TENSOR_FLOAT && c > 0;
+    for (int64_t t = 0; t < te->n_trees; t++) {
+        if (flat && te->depth[t] >= 0) {
+            lockstep_leaves(te, x->data, c, r0, r1, t, leaves);
+            continue;
+        }
         for (int64_t r = r0; r < r1; r++) {
             int64_t leaf = tree_leaf(te, x, r * c, te->roots[t]);
             if (leaf < 0)
                 return -1;
             leaves[(r - r0) * te->n_trees + t] = leaf;
         }
+    }
     return 0;
 }
 
 static int cycle_error(const struct op_call *call)
 {
     return ops_fail(call, "a tree's branches form a cycle");
+}
+
+/* Rows split over the thread pool: each task takes a contiguous range and
+ * walks it TREE_ROW_CHUNK rows at a time with its own buffers. */
+struct tree_job {
+    const struct tree_ensemble *te;
+    const struct tensor *x;
+    int64_t n, c, per_task, width; /* width: the scores per row */
+    int64_t *leaves;               /* TREE_ROW_CHUNK · n_trees per task */
+    double *s;                     /* width per task */
+    uint8_t *seen;                 /* width per task */
+    atomic_int failed;             /* a cycle */
+    void (*row)(const struct tree_job *job, int64_t r, const int64_t *leaves, double *s, uint8_t *seen);
+    /* the operator's settings */
+    const struct op_call *call;
+    int agg;
+    enum ml_post post;
+    int64_t k_labels;
+    const int64_t *labels;
+    int binary, all_positive;
+};
+
+/* Fewer tree walks than this stay on the calling thread. */
+#define TREE_PARALLEL_MIN_WALKS 4096
+
+static void tree_task(void *ctx, int index)
+{
+    struct tree_job *job = ctx;
+    int64_t n_trees = job->te->n_trees;
+    int64_t *leaves = job->leaves + (int64_t)index * TREE_ROW_CHUNK * n_trees;
+    double *s = job->s + (int64_t)index * job->width;
+    uint8_t *seen = job->seen + (int64_t)index * job->width;
+    int64_t r0 = index * job->per_task, r1 = r0 + job->per_task < job->n ? r0 + job->per_task : job->n;
+    for (int64_t r = r0; r < r1 && !atomic_load(&job->failed); r += TREE_ROW_CHUNK) {
+        int64_t end = r + TREE_ROW_CHUNK < r1 ? r + TREE_ROW_CHUNK : r1;
+        if (tree_leaves(job->te, job->x, job->c, r, end, leaves)) {
+            atomic_store(&job->failed, 1);
+            return;
+        }
+        for (int64_t i = r; i < end; i++)
+            job->row(job, i, leaves + (i - r) * n_trees, s, seen);
+    }
+}
+
+/* Runs job->row for every row; ERR_LIMIT when the buffers do not fit, a cycle error. */
+static int tree_run(const struct op_call *call, struct tree_job *job)
+{
+    int tasks = job->n * job->te->n_trees < TREE_PARALLEL_MIN_WALKS ? 1 : pool_threads();
+    if (tasks > job->n)
+        tasks = (int)(job->n > 0 ? job->n : 1);
+    job->per_task = (job->n + tasks - 1) / tasks;
+    job->leaves = alloc_array(call, tasks * TREE_ROW_CHUNK * job->te->n_trees, sizeof *job->leaves);
+    job->s = alloc_array(call, tasks * job->width, sizeof *job->s);
+    job->seen = alloc_array(call, tasks * job->width, 1);
+    if (!job->leaves || !job->s || !job->seen)
+        return err_set(ERR_LIMIT, "request memory limit reached");
+    atomic_init(&job->failed, 0);
+    pool_run(tree_task, job, tasks);
+    return atomic_load(&job->failed) ? cycle_error(call) : 0;
+}
+
+enum { AGG_SUM, AGG_AVERAGE, AGG_MIN, AGG_MAX };
+
+static void regressor_row(const struct tree_job *job, int64_t r, const int64_t *leaves, double *s, uint8_t *seen)
+{
+    const struct tree_ensemble *te = job->te;
+    int64_t targets = job->width;
+    int agg = job->agg;
+    memset(s, 0, (size_t)targets * sizeof *s);
+    memset(seen, 0, (size_t)targets);
+    for (int64_t t = 0; t < te->n_trees; t++) {
+        int64_t leaf = leaves[t];
+        for (int64_t k = te->leaf_first[leaf]; k < te->leaf_first[leaf] + te->leaf_count[leaf]; k++) {
+            int64_t tg = te->weight_target[k];
+            double w = te->weight_value[k];
+            if (agg == AGG_MIN)
+                s[tg] = !seen[tg] || w < s[tg] ? w : s[tg];
+            else if (agg == AGG_MAX)
+                s[tg] = !seen[tg] || w > s[tg] ? w : s[tg];
+            else
+                s[tg] += w;
+            seen[tg] = 1;
+        }
+    }
+    for (int64_t tg = 0; tg < targets; tg++) {
+        if (agg == AGG_AVERAGE)
+            s[tg] /= (double)te->n_trees;
+        s[tg] += te->n_base ? te->base[tg] : 0; /* base values come after the aggregation */
+    }
+    ml_apply_post(job->post, s, targets);
+    for (int64_t tg = 0; tg < targets; tg++)
+        ((float *)job->call->outputs[0].data)[r * targets + tg] = (float)s[tg];
 }
 
 int op_tree_ensemble_regressor(const struct op_call *call)
@@ -321,7 +538,7 @@ int op_tree_ensemble_regressor(const struct op_call *call)
         return rc;
     const struct tree_ensemble te = *tp;
     int64_t targets = ops_attr_int(call, "n_targets", 1);
-    enum { AGG_SUM, AGG_AVERAGE, AGG_MIN, AGG_MAX } agg;
+    int agg;
     if (ml_attr_is(call, "aggregate_function", NULL) || ml_attr_is(call, "aggregate_function", "SUM"))
         agg = AGG_SUM;
     else if (ml_attr_is(call, "aggregate_function", "AVERAGE"))
@@ -342,43 +559,38 @@ int op_tree_ensemble_regressor(const struct op_call *call)
             return ops_fail(call, "target id %lld is not below n_targets %lld", (long long)te.weight_target[k],
                             (long long)targets);
     int64_t dims[2] = {n, targets};
-    double *s = alloc_array(call, targets, sizeof *s);
-    uint8_t *seen = alloc_array(call, targets, 1);
-    int64_t *leaves = alloc_array(call, TREE_ROW_CHUNK * te.n_trees, sizeof *leaves);
-    if (!s || !seen || !leaves)
-        return err_set(ERR_LIMIT, "request memory limit reached");
     if ((rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 2, dims)))
         return rc;
-    for (int64_t r = 0; r < n; r++) {
-        if (r % TREE_ROW_CHUNK == 0 &&
-            tree_leaves(&te, x, c, r, r + TREE_ROW_CHUNK < n ? r + TREE_ROW_CHUNK : n, leaves))
-            return cycle_error(call);
-        memset(s, 0, (size_t)targets * sizeof *s);
-        memset(seen, 0, (size_t)targets);
-        for (int64_t t = 0; t < te.n_trees; t++) {
-            int64_t leaf = leaves[(r % TREE_ROW_CHUNK) * te.n_trees + t];
-            for (int64_t k = te.leaf_first[leaf]; k < te.leaf_first[leaf] + te.leaf_count[leaf]; k++) {
-                int64_t tg = te.weight_target[k];
-                double w = te.weight_value[k];
-                if (agg == AGG_MIN)
-                    s[tg] = !seen[tg] || w < s[tg] ? w : s[tg];
-                else if (agg == AGG_MAX)
-                    s[tg] = !seen[tg] || w > s[tg] ? w : s[tg];
-                else
-                    s[tg] += w;
-                seen[tg] = 1;
-            }
-        }
-        for (int64_t tg = 0; tg < targets; tg++) {
-            if (agg == AGG_AVERAGE)
-                s[tg] /= (double)te.n_trees;
-            s[tg] += te.n_base ? te.base[tg] : 0; /* base values come after the aggregation */
-        }
-        ml_apply_post(post, s, targets);
-        for (int64_t tg = 0; tg < targets; tg++)
-            ((float *)call->outputs[0].data)[r * targets + tg] = (float)s[tg];
+    struct tree_job job = {
+        .te = &te, .x = x, .n = n, .c = c, .width = targets, .row = regressor_row, .call = call, .agg = agg, .post = post};
+    return tree_run(call, &job);
+}
+
+static void classifier_row(const struct tree_job *job, int64_t r, const int64_t *leaves, double *s, uint8_t *seen)
+{
+    (void)seen;
+    const struct tree_ensemble *te = job->te;
+    int64_t k = job->width;
+    for (int64_t j = 0; j < k; j++)
+        s[j] = te->n_base == k ? te->base[j] : 0;
+    if (job->binary && te->n_base && te->n_base != k)
+        s[te->weight_target[0]] = te->base[0];
+    for (int64_t t = 0; t < te->n_trees; t++) {
+        int64_t leaf = leaves[t];
+        for (int64_t w = te->leaf_first[leaf]; w < te->leaf_first[leaf] + te->leaf_count[leaf]; w++)
+            s[te->weight_target[w]] += te->weight_value[w];
     }
-    return 0;
+    if (job->binary) {
+        double score = s[te->weight_target[0]];
+        s[1] = score;
+        s[0] = (job->all_positive && job->post == ML_POST_NONE) || job->post == ML_POST_PROBIT ? 1 - score : -score;
+    }
+    ml_apply_post(job->post, s, k);
+    int64_t best = ml_argmax(s, k);
+    const struct op_call *call = job->call;
+    ((int64_t *)call->outputs[0].data)[r] = best < job->k_labels ? job->labels[best] : best;
+    for (int64_t j = 0; call->n_outputs > 1 && j < k; j++)
+        ((float *)call->outputs[1].data)[r * k + j] = (float)s[j];
 }
 
 /* Scores per class: base_values plus the leaves' class weights. When every
@@ -420,37 +632,21 @@ int op_tree_ensemble_classifier(const struct op_call *call)
     if (te.n_base && te.n_base != k_labels && !(binary && te.n_base <= 2))
         return ops_fail(call, "%lld base_values for %lld classes", (long long)te.n_base, (long long)k_labels);
     int64_t dims[2] = {n, k};
-    double *s = alloc_array(call, k, sizeof *s);
-    int64_t *leaves = alloc_array(call, TREE_ROW_CHUNK * te.n_trees, sizeof *leaves);
-    if (!s || !leaves)
-        return err_set(ERR_LIMIT, "request memory limit reached");
     if ((rc = ops_alloc_output(call, 0, TENSOR_INT64, 1, dims)))
         return rc;
     if (call->n_outputs > 1 && (rc = ops_alloc_output(call, 1, TENSOR_FLOAT, 2, dims)))
         return rc;
-    for (int64_t r = 0; r < n; r++) {
-        if (r % TREE_ROW_CHUNK == 0 &&
-            tree_leaves(&te, x, c, r, r + TREE_ROW_CHUNK < n ? r + TREE_ROW_CHUNK : n, leaves))
-            return cycle_error(call);
-        for (int64_t j = 0; j < k; j++)
-            s[j] = te.n_base == k ? te.base[j] : 0;
-        if (binary && te.n_base && te.n_base != k)
-            s[te.weight_target[0]] = te.base[0];
-        for (int64_t t = 0; t < te.n_trees; t++) {
-            int64_t leaf = leaves[(r % TREE_ROW_CHUNK) * te.n_trees + t];
-            for (int64_t w = te.leaf_first[leaf]; w < te.leaf_first[leaf] + te.leaf_count[leaf]; w++)
-                s[te.weight_target[w]] += te.weight_value[w];
-        }
-        if (binary) {
-            double score = s[te.weight_target[0]];
-            s[1] = score;
-            s[0] = (all_positive && post == ML_POST_NONE) || post == ML_POST_PROBIT ? 1 - score : -score;
-        }
-        ml_apply_post(post, s, k);
-        int64_t best = ml_argmax(s, k);
-        ((int64_t *)call->outputs[0].data)[r] = best < k_labels ? labels[best] : best;
-        for (int64_t j = 0; call->n_outputs > 1 && j < k; j++)
-            ((float *)call->outputs[1].data)[r * k + j] = (float)s[j];
-    }
-    return 0;
+    struct tree_job job = {.te = &te,
+                           .x = x,
+                           .n = n,
+                           .c = c,
+                           .width = k,
+                           .row = classifier_row,
+                           .call = call,
+                           .post = post,
+                           .k_labels = k_labels,
+                           .labels = labels,
+                           .binary = binary,
+                           .all_positive = all_positive};
+    return tree_run(call, &job);
 }

@@ -1,5 +1,7 @@
 #include "ops.h"
 
+#include "runtime/engine/mem_plan.h"
+
 #include "common/err.h"
 
 #include <math.h>
@@ -89,7 +91,29 @@ int ops_alloc_tensor(const struct op_call *call, struct tensor *t, enum tensor_t
 
 int ops_alloc_output(const struct op_call *call, int index, enum tensor_type type, int rank, const int64_t *dims)
 {
-    return ops_alloc_tensor(call, &call->outputs[index], type, rank, dims);
+    struct tensor *t = &call->outputs[index];
+    size_t elem = tensor_type_size(type);
+    if (!call->memory || type == TENSOR_STRING || !elem || rank < 0 || rank > TENSOR_MAX_RANK)
+        return ops_alloc_tensor(call, t, type, rank, dims);
+    int64_t count = 1;
+    for (int i = 0; i < rank; i++)
+        count = dims[i] < 0 || (dims[i] && count > INT64_MAX / dims[i]) ? -1 : count * dims[i];
+    if (count < 0 || (uint64_t)count > (SIZE_MAX - 1) / elem)
+        return ops_alloc_tensor(call, t, type, rank, dims); /* which reports it */
+    size_t bytes = (size_t)count * elem + 1;
+    void *planned = mem_run_output(call->memory, call->node_index, index, bytes);
+    if (!planned) {
+        int rc = ops_alloc_tensor(call, t, type, rank, dims);
+        if (!rc)
+            mem_run_note(call->memory, call->node_index, index, t->data, bytes);
+        return rc;
+    }
+    t->type = type;
+    t->rank = rank;
+    for (int i = 0; i < rank; i++)
+        t->dims[i] = dims[i];
+    t->data = planned;
+    return 0;
 }
 
 const Onnx__AttributeProto *ops_attr(const struct op_call *call, const char *name)

@@ -35,6 +35,7 @@ struct op_fused {
     float alpha;  /* LeakyRelu's slope */
     float lo, hi; /* Clip's bounds */
 };
+struct mem_run;
 
 struct op_call {
     const Onnx__NodeProto *node;
@@ -51,6 +52,9 @@ struct op_call {
      * (so what a kernel derives from it may be cached). 0 outside the engine. */
     uint64_t constant_inputs;
     const struct op_fused *fused; /* NULL unless the planner fused nodes into this one */
+    /* The run's memory plan (mem_plan.h) and this node's index in it; NULL outside the main graph. */
+    struct mem_run *memory;
+    size_t node_index;
 };
 
 typedef int (*op_run_fn)(const struct op_call *call);

@@ -349,6 +349,9 @@ TEST(elementwise_matches_reference)
         struct tensor pairs[][2] = {
             {T(3, 17), T(3, 17)}, {T(5, 7), T(1)},      {T(1), T(4, 9)},           {T(2, 3, 4, 5), T(3, 1, 1)},
             {T(4, 1), T(1, 5)},   {T(70000), T(70000)}, {T(2, 3, 1), T(1, 3, 19)}, {T(1), T(1, 1, 1)},
+            /* one operand repeating along the other's leading dims: bias, attention mask, threaded rows */
+            {T(7, 33), T(33)},    {T(9), T(5, 9)},      {T(1, 4, 6, 16), T(1, 1, 1, 16)}, {T(100, 1000), T(1, 1000)},
+            {T(3, 12), T(2, 3, 12)}, {T(2, 12), T(1, 1, 12)},
         };
         for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
             CHECK_SAME(&s, pairs[i], 2);
@@ -710,6 +713,104 @@ static void cuda_matches_reference(void)
         printf("PASS %s\n", test_current);
 }
 
+/* Special values and a sweep over the float range: ±0, denormals, the
+ * branch points of the approximations, huge values, ±inf, NaN. */
+static struct tensor float_range_tensor(void)
+{
+    static const float special[] = {0.0f,     -0.0f,    1e-45f,   -1e-45f,  1e-40f,   -1e-40f,  1.17549435e-38f, 1e-20f,
+                                    -1e-7f,   0.5f,     0.625f,   -0.625f,  0.62499f, 0.99999f, 1.0f,            -1.0f,
+                                    1.00001f, 2.5f,     3.9f,     -3.9f,    9.0f,     44.0f,    -45.0f,          88.0f,
+                                    1e10f,    -1e10f,   3.4e38f,  -3.4e38f, INFINITY, -INFINITY, NAN};
+    int n_special = (int)(sizeof special / sizeof special[0]);
+    int64_t dims[1] = {4000};
+    struct tensor x = random_tensor(&inputs_arena, 1, dims, 1.0f);
+    float *d = x.data;
+    for (int i = 0; i < n_special; i++)
+        d[i] = special[i];
+    /* magnitudes 1e-38 .. 1e38 in both signs, then a dense sweep of [-6, 6] */
+    for (int i = n_special; i < 1000; i++)
+        d[i] = (i & 1 ? -1.0f : 1.0f) * powf(10.0f, -38.0f + 76.0f * (float)(i - n_special) / (1000 - n_special));
+    for (int i = 1000; i < 4000; i++)
+        d[i] = -6.0f + 12.0f * (float)(i - 1000) / 3000;
+    return x;
+}
+
+TEST(erf_tanh_sigmoid_over_the_float_range)
+{
+    static const char *ops[] = {"Erf", "Tanh", "Sigmoid", "Exp"};
+    for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+        struct node_spec s = {.op = ops[o]};
+        struct tensor x[1] = {float_range_tensor()};
+        CHECK_SAME(&s, x, 1);
+        struct tensor big[1] = {T(3, 70001)}; /* threaded, with a tail */
+        CHECK_SAME(&s, big, 1);
+    }
+}
+
+TEST(layer_norm_matches_reference)
+{
+    struct node_spec s = {.op = "LayerNormalization"};
+    attr_float(&s, "epsilon", 1e-12f);
+    struct tensor bert[3] = {T(1, 128, 768), T(768), T(768)}; /* threaded rows */
+    CHECK_SAME(&s, bert, 3);
+    struct tensor odd[3] = {T(7, 13), T(13), NONE}; /* no bias, a tail */
+    CHECK_SAME(&s, odd, 2);
+    struct node_spec mid = {.op = "LayerNormalization"};
+    attr_int(&mid, "axis", 1);
+    struct tensor two[3] = {T(3, 5, 9), T(5, 9), T(5, 9)}; /* over the last two axes */
+    CHECK_SAME(&mid, two, 3);
+    struct node_spec neg = {.op = "LayerNormalization"};
+    attr_int(&neg, "axis", -2);
+    CHECK_SAME(&neg, two, 3);
+    float *row = two[0].data; /* a constant row (variance 0) and a large offset */
+    for (int i = 0; i < 45; i++)
+        row[i] = 3.0f, row[45 + i] += 1000.0f;
+    CHECK_SAME(&mid, two, 3);
+    struct tensor bcast[3] = {T(4, 6), T(1), T(6)}; /* declined: the reference broadcasts scale */
+    CHECK(compare(&s, bcast, 3, 0) == NULL);
+}
+
+TEST(transpose_matches_reference)
+{
+    struct {
+        int rank;
+        int64_t dims[6], perm[6];
+        int has_perm;
+    } cases[] = {
+        {4, {1, 128, 12, 64}, {0, 2, 1, 3}, 1}, /* attention: heads out, rows copied */
+        {4, {1, 128, 12, 64}, {0, 2, 3, 1}, 1}, /* K transposed: 8×8 tiles */
+        {4, {2, 12, 33, 17}, {0, 2, 1, 3}, 1},
+        {4, {2, 5, 19, 23}, {0, 1, 3, 2}, 1},
+        {2, {37, 45}, {0}, 0}, /* default perm: reversed */
+        {3, {4, 1, 9}, {2, 0, 1}, 1},
+        {5, {2, 3, 4, 5, 6}, {4, 2, 0, 3, 1}, 1},
+        {1, {17}, {0}, 1},
+        {3, {2, 0, 5}, {1, 2, 0}, 1}, /* empty */
+        {2, {1024, 100}, {1, 0}, 1},  /* one big plane */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct node_spec s = {.op = "Transpose"};
+        if (cases[i].has_perm)
+            attr_ints(&s, "perm", cases[i].perm, (size_t)cases[i].rank);
+        struct tensor x[1] = {random_tensor(&inputs_arena, cases[i].rank, cases[i].dims, 1.0f)};
+        CHECK_SAME(&s, x, 1);
+    }
+    struct node_spec bad = {.op = "Transpose"};
+    int64_t twice[2] = {0, 0};
+    attr_ints(&bad, "perm", twice, 2);
+    struct tensor x[1] = {T(3, 4)};
+    CHECK(compare(&bad, x, 1, 0) != NULL); /* declined, and the reference reports it */
+}
+
+TEST(softmax_threads_rows)
+{
+    struct node_spec sm = {.op = "Softmax"};
+    struct tensor scores[1] = {T(1, 12, 128, 128)};
+    CHECK_SAME(&sm, scores, 1);
+    struct tensor x[1] = {float_range_tensor()}; /* inf, NaN: the whole row NaN, as the reference */
+    CHECK_SAME(&sm, x, 1);
+}
+
 int main(void)
 {
     arena_init(&inputs_arena, 1 << 20, 0);
@@ -722,6 +823,10 @@ int main(void)
     RUN(elementwise_matches_reference);
     RUN(batch_norm_and_softmax_match_reference);
     RUN(max_pool_matches_reference);
+    RUN(erf_tanh_sigmoid_over_the_float_range);
+    RUN(layer_norm_matches_reference);
+    RUN(transpose_matches_reference);
+    RUN(softmax_threads_rows);
     RUN(integer_matmul_matches_reference);
     RUN(depthwise_conv_matches_reference);
     RUN(prepacked_weights_match_reference);

@@ -528,17 +528,125 @@ TEST(tree_ensembles_answer_the_same_from_their_cache)
         for (int64_t i = 0; i < n; i++)
             CHECK_NEAR(((float *)out.data)[i], want[i], 1e-6);
     }
-    /* More rows than one chunk of the tree-by-tree walk (256). */
-    static float many[600][2];
-    for (int i = 0; i < 600; i++) {
-        many[i][0] = (float)(i % 7) * 0.2f;
+    /* More rows than one chunk of the tree-by-tree walk (256), and enough to
+     * be split over the thread pool; thresholds hit exactly, NaN (no missing
+     * tracking: the false branch). */
+    static float many[3000][2];
+    for (int i = 0; i < 3000; i++) {
+        many[i][0] = i % 11 == 0 ? 0.5f : i % 13 == 0 ? NAN : (float)(i % 7) * 0.2f;
         many[i][1] = (float)(i % 5) - 3;
     }
-    struct tensor in = {.type = TENSOR_FLOAT, .rank = 2, .dims = {600, 2}, .data = many}, out;
+    struct tensor in = {.type = TENSOR_FLOAT, .rank = 2, .dims = {3000, 2}, .data = many}, out;
     arena_reset(&arena);
     CHECK_EQ_INT(engine_run(m, &arena, &in, &out), 0);
-    for (int i = 0; i < 600; i++)
+    for (int i = 0; i < 3000; i++)
         CHECK_NEAR(((float *)out.data)[i], (many[i][0] <= 0.5f ? 10 : 20) + (many[i][1] <= -1 ? 1 : 2), 1e-6);
+    arena_release(&arena);
+    engine_model_free(m);
+}
+
+/* The static memory plan (mem_plan.h): the first run records, later runs of
+ * the same shapes put intermediate tensors in one reused slab. A view
+ * (Flatten) must keep the bytes it views alive: b views a, and a's last
+ * direct reader comes long before b's, so without that c or e would take a's
+ * bytes and d would read garbage. Other shapes run on the arena. */
+TEST(memory_plan_reuses_buffers_and_keeps_views_alive)
+{
+    struct {
+        const char *op, *in[2], *out;
+    } chain[] = {{"Relu", {"x", NULL}, "a"},    {"Flatten", {"a", NULL}, "b"}, {"Sigmoid", {"b", NULL}, "c"},
+                 {"Neg", {"c", NULL}, "e"},     {"Add", {"e", "b"}, "d"},      {"Relu", {"d", NULL}, "y"}};
+    enum { N_NODES = sizeof chain / sizeof chain[0] };
+    Onnx__NodeProto nodes[N_NODES], *pnodes[N_NODES];
+    char *ins[N_NODES][2], *outs[N_NODES][1];
+    for (int i = 0; i < N_NODES; i++) {
+        onnx__node_proto__init(&nodes[i]);
+        nodes[i].op_type = (char *)chain[i].op;
+        nodes[i].name = (char *)chain[i].out;
+        ins[i][0] = (char *)chain[i].in[0];
+        ins[i][1] = (char *)chain[i].in[1];
+        outs[i][0] = (char *)chain[i].out;
+        nodes[i].n_input = chain[i].in[1] ? 2 : 1;
+        nodes[i].input = ins[i];
+        nodes[i].n_output = 1;
+        nodes[i].output = outs[i];
+        pnodes[i] = &nodes[i];
+    }
+    Onnx__TensorShapeProto__Dimension dn = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT,
+                                      dk = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT, *pd[] = {&dn, &dk};
+    dn.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+    dn.dim_param = "N";
+    dk.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+    dk.dim_value = 64;
+    Onnx__TensorShapeProto shape = ONNX__TENSOR_SHAPE_PROTO__INIT;
+    shape.n_dim = 2;
+    shape.dim = pd;
+    Onnx__TypeProto__Tensor tt = ONNX__TYPE_PROTO__TENSOR__INIT;
+    tt.has_elem_type = 1;
+    tt.elem_type = TENSOR_FLOAT;
+    tt.shape = &shape;
+    Onnx__TypeProto ty = ONNX__TYPE_PROTO__INIT;
+    ty.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    ty.tensor_type = &tt;
+    Onnx__ValueInfoProto vx = ONNX__VALUE_INFO_PROTO__INIT, vy = ONNX__VALUE_INFO_PROTO__INIT, *px[] = {&vx},
+                         *py[] = {&vy};
+    vx.name = "x";
+    vx.type = &ty;
+    vy.name = "y";
+    vy.type = &ty;
+    Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
+    graph.name = "chain";
+    graph.n_node = N_NODES;
+    graph.node = pnodes;
+    graph.n_input = 1;
+    graph.input = px;
+    graph.n_output = 1;
+    graph.output = py;
+    Onnx__OperatorSetIdProto os = ONNX__OPERATOR_SET_ID_PROTO__INIT, *pos[1] = {&os};
+    os.domain = "";
+    os.has_version = 1;
+    os.version = 17;
+    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
+    model.has_ir_version = 1;
+    model.ir_version = 8;
+    model.graph = &graph;
+    model.n_opset_import = 1;
+    model.opset_import = pos;
+    size_t len = onnx__model_proto__get_packed_size(&model);
+    uint8_t *bytes = malloc(len);
+    onnx__model_proto__pack(&model, bytes);
+    struct engine_model *m = NULL;
+    int rc = engine_model_load_buffer(&m, bytes, len, "chain.onnx");
+    free(bytes);
+    CHECK_EQ_INT(rc, 0);
+    static float x[32 * 64];
+    for (int i = 0; i < 32 * 64; i++)
+        x[i] = (float)((i * 37) % 101) / 25.0f - 2.0f;
+    struct arena arena;
+    arena_init(&arena, 0, 0);
+    size_t arena_first = 0, arena_planned = 0;
+    for (int round = 0; round < 5; round++) {
+        int64_t n = round == 2 ? 5 : 32; /* another batch between planned runs: the arena */
+        struct tensor in = {.type = TENSOR_FLOAT, .rank = 2, .dims = {n, 64}, .data = x}, out;
+        arena_reset(&arena);
+        CHECK_EQ_INT(engine_run(m, &arena, &in, &out), 0);
+        CHECK_EQ_INT(out.dims[0], n);
+        for (int64_t i = 0; i < n * 64; i++) {
+            float r = x[i] > 0 ? x[i] : 0, want = r - 1 / (1 + expf(-r));
+            CHECK_NEAR(((float *)out.data)[i], want > 0 ? want : 0, 1e-6);
+        }
+        if (round == 0)
+            arena_first = arena.used;
+        if (round == 3)
+            arena_planned = arena.used;
+    }
+    size_t slab, unplanned;
+    engine_memory_plan(m, &slab, &unplanned);
+    /* a, c, e, d: 8 KiB each; a (with b) lives to d, c dies at e, e at d: three buffers at most */
+    CHECK(slab > 0 && slab <= 3 * (32 * 64 * 4 + 64));
+    CHECK(unplanned >= 4 * 32 * 64 * 4);
+    CHECK(arena_planned + unplanned <= arena_first + 64 * 4);
+    CHECK(arena_planned < arena_first);
     arena_release(&arena);
     engine_model_free(m);
 }
@@ -877,6 +985,7 @@ int main(void)
     RUN(integer_division_by_zero_does_not_trap);
     RUN(stores_saturate_instead_of_overflowing);
     RUN(tree_ensembles_answer_the_same_from_their_cache);
+    RUN(memory_plan_reuses_buffers_and_keeps_views_alive);
     RUN(integer_matmul_weights_packed_once_stay_exact);
     RUN(fused_graphs_answer_like_the_reference);
     TEST_EXIT();
