@@ -1,9 +1,8 @@
 #include "builder/env/conda_channel.h"
 
+#include "builder/sys/url_fetch.h"
 #include "common/err.h"
 
-#include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,47 +37,7 @@ int conda_channel_url(char **out, const char *channel, const char *alias, const 
     return 0;
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_global(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static size_t on_data(char *data, size_t size, size_t n, void *arg)
-{
-    return buf_append(arg, data, size * n) ? 0 : size * n;
-}
-
-static int fetch_http(struct buf *out, const char *url)
-{
-    pthread_once(&curl_once, curl_global);
-    CURL *h = curl_easy_init();
-    if (!h)
-        return err_set(ERR_NOMEM, "out of memory");
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, ""); /* servers gzip repodata.json */
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "amlpkg/0.1");
-    CURLcode cc = curl_easy_perform(h);
-    long status = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(h);
-    if (cc != CURLE_OK)
-        return err_set(ERR_IO, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
-    if (status != 200)
-        return err_set(status == 404 ? ERR_NOTFOUND : ERR_IO, "%s: HTTP status %ld", url, status);
-    return 0;
-}
-
 int conda_channel_fetch(struct buf *out, const char *url)
 {
-    if (!strncmp(url, "file://", 7))
-        return buf_read_file(out, url + 7); /* its message names the path */
-    return fetch_http(out, url);
+    return url_fetch(out, url, NULL, NULL);
 }

@@ -1,14 +1,13 @@
 #include "builder/env/pip_index.h"
 
 #include "builder/spec/pep508.h"
+#include "builder/sys/url_fetch.h"
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/json.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <dirent.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,63 +412,9 @@ int pip_index_parse_json(struct pip_project *into, const char *text, size_t len,
 
 /* ---- fetching ---- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_global(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static size_t on_data(char *data, size_t size, size_t n, void *arg)
-{
-    return buf_append(arg, data, size * n) ? 0 : size * n;
-}
-
 int pip_index_fetch(struct buf *out, const char *url, const char *accept, char **content_type)
 {
-    if (content_type)
-        *content_type = NULL;
-    if (!strncmp(url, "file://", 7))
-        return buf_read_file(out, url + 7);
-    if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-        return err_set(ERR_UNSUPPORTED, "%s: only https, http and file URLs are read", url);
-    pthread_once(&curl_once, curl_global);
-    CURL *h = curl_easy_init();
-    struct curl_slist *headers = NULL;
-    if (!h)
-        return nomem();
-    char errbuf[CURL_ERROR_SIZE] = "", accept_header[256];
-    if (accept) {
-        snprintf(accept_header, sizeof accept_header, "Accept: %s", accept);
-        if (!(headers = curl_slist_append(NULL, accept_header))) {
-            curl_easy_cleanup(h);
-            return nomem();
-        }
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "amlpkg/0.1");
-    CURLcode cc = curl_easy_perform(h);
-    long status = 0;
-    char *type = NULL;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &type);
-    int rc = 0;
-    if (cc != CURLE_OK)
-        rc = err_set(ERR_IO, "%s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(cc));
-    else if (status != 200)
-        rc = err_set(status == 404 ? ERR_NOTFOUND : ERR_IO, "%s: HTTP status %ld", url, status);
-    else if (content_type && type && !(*content_type = strdup(type)))
-        rc = nomem();
-    curl_easy_cleanup(h);
-    curl_slist_free_all(headers);
-    return rc;
+    return url_fetch(out, url, accept, content_type);
 }
 
 static int parse_page(struct pip_project *into, const struct buf *body, const char *type, const char *url)
