@@ -97,9 +97,17 @@ void buf_consume(struct buf *b, size_t n)
 
 int buf_read_file(struct buf *b, const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* Non-blocking so that a FIFO nobody writes to opens (and reads as empty) instead of
+     * hanging the caller; then blocking again, so a pipe with a writer is read to its end. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return err_set_errno(errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "%s: cannot open", path);
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+        int rc = err_set_errno(ERR_IO, "%s: cannot open", path);
+        close(fd);
+        return rc;
+    }
     int rc = 0;
     char chunk[65536];
     for (;;) {

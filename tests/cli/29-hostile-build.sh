@@ -98,3 +98,12 @@ check_fails "a file of more than 200000 values is refused" "wide.yaml:1:[0-9]+: 
 "$PY" -c "open('ok.yaml','w').write('models: [{name: ridge, version: 1, path: copy.onnx}]\nservice: {env: {A: ' + '['*60 + ']'*60 + '}}\n')"
 check_fails "nesting within the limit is read as before (and refused for what it is)" "ok.yaml:2" \
   timeout 20 "$AMLPKG" build ok.yaml -o ok.tar
+
+# A FIFO nobody writes to, named as a file amlpkg reads, is read as empty, never waited on
+# (timeout only guards the suite against the old hang).
+mkfifo "$WORK/env-fifo.yml" "$WORK/deploy-fifo.json"
+check_fails "a FIFO as the environment file of amlpkg lock is refused, not waited on" "env-fifo.yml: the file is empty" \
+  timeout 60 "$AMLPKG" lock "$WORK/env-fifo.yml"
+check_fails "a FIFO as --deployment-config is refused, not waited on" "deploy-fifo.json: the file is empty" \
+  timeout 60 "$AMLPKG" deploy "$ROOT/examples/onnx-ridge/spec.yaml" --deployment-config "$WORK/deploy-fifo.json" \
+  --image "r.example/x@sha256:$(printf '0%.0s' {1..64})" -o "$WORK/fifo-deploy"
