@@ -20,7 +20,11 @@ cp "$(command -v busybox)" rootfs/bin/busybox
 for t in sh echo cat mkdir chmod chown ln rm touch; do ln -s busybox "rootfs/bin/$t"; done
 echo "welcome" > rootfs/etc/motd
 tar -C rootfs -cf rootfs.tar .
-store() { echo "podman --root $WORK/$1/storage --runroot $WORK/$1/run --storage-driver vfs"; }
+# podman refuses a run root path over 50 characters, and the runner's TMPDIR is deep: run roots go in a
+# short folder of their own, removed on exit.
+RUNROOTS=$(mktemp -d /tmp/aer.XXXXXX)
+on_exit "rm -rf '$RUNROOTS'"
+store() { echo "podman --root $WORK/$1/storage --runroot $RUNROOTS/$1 --storage-driver vfs"; }
 SETUP=$(store setup)
 on_exit "$SETUP rmi -af"
 check "the base is made with podman" bash -c "
@@ -96,7 +100,7 @@ if [ -x /usr/bin/docker ] && grep -q podman /usr/bin/docker 2>/dev/null; then
   docker_on() { # MACHINE UMASK
     local m=$1 u=$2
     mkdir -p "$WORK/$m/tmp"
-    printf '[storage]\ndriver = "vfs"\ngraphroot = "%s/storage"\nrunroot = "%s/run"\n' "$WORK/$m" "$WORK/$m" > "$WORK/$m/storage.conf"
+    printf '[storage]\ndriver = "vfs"\ngraphroot = "%s/storage"\nrunroot = "%s"\n' "$WORK/$m" "$RUNROOTS/$m" > "$WORK/$m/storage.conf"
     ( umask "$u"
       export TMPDIR="$WORK/$m/tmp" AMLPKG_CACHE_DIR="$WORK/$m/cache" AMLPKG_DOCKER=/usr/bin/docker \
         CONTAINERS_STORAGE_CONF="$WORK/$m/storage.conf"
