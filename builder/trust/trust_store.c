@@ -525,6 +525,8 @@ int trust_store_put(struct trust_store *s, const char *artifact_type, const stru
             rc = place_blob(s->src->root, &files[i]);
         rc = rc ? rc : place_blob(s->src->root, &m);
         rc = rc ? rc : annotate_index(s, archive_key(artifact_type), m.digest);
+        /* An archive's large blobs are unpacked on demand: all of them before it is written again. */
+        rc = rc ? rc : image_source_fetch_all(s->src);
         rc = rc ? rc : rewrite_archive(s->src->root, s->src->path);
         goto done;
     }

@@ -67,6 +67,10 @@ check "payload: optional.creator and timestamp" jq -e '(.optional.creator | star
 jq -r '.annotations["dev.cosignproject.cosign/signature"]' <<<"$layer" | base64 -d > sig.der
 check "openssl verifies the signature over the payload with k.pub" openssl dgst -sha256 -verify k.pub -signature sig.der "$payload"
 check "openssl refuses it with another key" bash -c "! openssl dgst -sha256 -verify plain.pub -signature sig.der '$payload'"
+check "the signed archive still holds every blob its image names (large ones are read on demand)" bash -c "
+  m=\$(tar -xOf ridge.tar index.json | jq -r '.manifests[0].digest' | cut -d: -f2) &&
+  for d in \$(tar -xOf ridge.tar blobs/sha256/\$m | jq -r '.config.digest, .layers[].digest' | cut -d: -f2); do
+    tar -tf ridge.tar blobs/sha256/\$d >/dev/null || exit 1; done"
 if command -v skopeo >/dev/null; then
   check "skopeo still reads the signed archive" test "$(skopeo inspect oci-archive:ridge.tar | jq -r .Digest)" = "$digest"
 else
