@@ -131,7 +131,15 @@ done:
 int trust_store_open(struct trust_store *s, const char *target, const struct registry_options *opt)
 {
     memset(s, 0, sizeof *s);
-    return is_local(target) ? open_local(s, target) : open_remote(s, target, opt);
+    /* Transports as skopeo writes them (docker://, oci-archive:, oci:); without one, what exists on disk is
+     * local and anything else a registry reference (Docker Hub short names included). */
+    struct image_location loc;
+    int rc = image_location_parse(&loc, target);
+    if (rc)
+        return rc;
+    if (loc.transport == IMAGE_UNSPECIFIED)
+        return is_local(target) ? open_local(s, target) : open_remote(s, target, opt);
+    return loc.transport == IMAGE_REGISTRY ? open_remote(s, loc.rest, opt) : open_local(s, target);
 }
 
 int trust_store_use_source(struct trust_store *s, struct image_source *src)
@@ -527,7 +535,7 @@ int trust_store_put(struct trust_store *s, const char *artifact_type, const stru
         rc = rc ? rc : annotate_index(s, archive_key(artifact_type), m.digest);
         /* An archive's large blobs are unpacked on demand: all of them before it is written again. */
         rc = rc ? rc : image_source_fetch_all(s->src);
-        rc = rc ? rc : rewrite_archive(s->src->root, s->src->path);
+        rc = rc ? rc : rewrite_archive(s->src->root, s->src->archive ? s->src->archive : s->src->path);
         goto done;
     }
     enum blob_result r;

@@ -81,6 +81,11 @@ fi
 check "verify accepts it" "$AMLPKG" verify ridge.tar --key k.pub
 check "verify says who, what and when" bash -c "'$AMLPKG' verify ridge.tar --key k.pub | grep -q '^verified: reg.example/team/ridge:1' &&
   '$AMLPKG' verify ridge.tar --key k.pub | grep -Eq 'signed +20[0-9-]+T[0-9:]+Z by amlpkg'"
+check "verify reads skopeo's transport prefix: oci-archive:PATH" "$AMLPKG" verify oci-archive:ridge.tar --key k.pub
+cp unsigned.tar prefixed.tar
+check "sign oci-archive:PATH rewrites PATH itself (no file named after the prefix)" bash -c "
+  '$AMLPKG' sign oci-archive:prefixed.tar --format tag --key plain.key --identity reg.example/team/ridge:1 >/dev/null &&
+  [ ! -e oci-archive:prefixed.tar ] && '$AMLPKG' verify prefixed.tar --key plain.pub >/dev/null"
 check "verify --json" bash -c "'$AMLPKG' verify ridge.tar --key k.pub --json | jq -e '.verified and .digest == \"$digest\" and .signatures[0].good'"
 check_fails "verify refuses another key" "none of the 1 signature" "$AMLPKG" verify ridge.tar --key plain.pub
 check_fails "verify refuses an unsigned image" "is not signed" "$AMLPKG" verify unsigned.tar --key k.pub
@@ -161,6 +166,7 @@ fi
 # ---- OCI layout; tampering ---------------------------------------------------------------------
 mkdir lay && "$AMLPKG" build "$EX/spec.yaml" --format oci-layout -o lay >/dev/null
 check "sign a layout" "$AMLPKG" sign lay --format tag --key plain.key --identity reg.example/team/ridge:1
+check "... and verify names it as oci:DIR too" "$AMLPKG" verify oci:lay --key plain.pub
 check "verify it (DIR and DIR:NAME:TAG)" bash -c "'$AMLPKG' verify lay --key plain.pub && '$AMLPKG' verify lay:ridge:1 --key plain.pub"
 check "the layout keeps its SBOM entry beside the signature" \
   jq -e '[.manifests[].artifactType] | index("application/spdx+json") and index("application/vnd.dev.cosign.artifact.sig.v1+json")' lay/index.json

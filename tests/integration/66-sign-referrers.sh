@@ -78,6 +78,7 @@ check "  says it pushed the signature tag and the bundle" \
 check "  the .sig tag is in the registry" bash -c "curl -sf http://$R/v2/team/pushed/tags/list | jq -e --arg t '$sigtag' '.tags | index(\$t)'"
 check "  the bundle is in its referrers tag" test "$(n_bundles "$R" team/pushed "$img")" = 1
 check "verify REF of the pushed image: both forms" bash -c "'$AMLPKG' verify $R/team/pushed:1 --key k.pub | grep -q '2 of 2 signatures verified'"
+check "... and as docker://REF" bash -c "'$AMLPKG' verify docker://$R/team/pushed:1 --key k.pub | grep -q '2 of 2 signatures verified'"
 check "a second push lists nothing twice" bash -c "'$AMLPKG' push s.tar $R/team/pushed:1 >/dev/null 2>&1 &&
   [ \"\$(curl -sf -H 'Accept: $INDEX' http://$R/v2/team/pushed/manifests/sha256-${img#sha256:} | jq '.manifests | length')\" = 1 ]"
 check "push of an unsigned archive pushes no signature" bash -c \
