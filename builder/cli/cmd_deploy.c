@@ -35,7 +35,7 @@ static const char deploy_usage[] =
     "\n"
     "options:\n"
     "  -o, --output DIR        the folder to write (new, empty, or one amlpkg deploy wrote: replaced whole)\n"
-    "      --image REF@sha256:DIGEST  the image, by digest (`amlpkg build --push` prints it)\n"
+    "      --image REF@sha256:DIGEST  the image, by digest (the digest is what `build --push` prints last)\n"
     "      --push REF          instead of --image: build the package, push it to REF (registry/repo[:tag];\n"
     "                          --creds USER:PASS, --authfile FILE, --insecure, --ca-cert FILE as for\n"
     "                          `amlpkg push`) and\n"
