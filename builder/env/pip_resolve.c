@@ -254,7 +254,7 @@ static int load_project(struct resolver *r, struct project *p)
     for (size_t i = 0; i < p->n_cands; i++)
         if (p->cands[i].wheel)
             p->cands[i].python_ok = 1;
-    if (!rc)
+    if (!rc && p->n_cands) /* no candidates: cands may be NULL, which qsort must not get */
         qsort(p->cands, p->n_cands, sizeof *p->cands, compare_candidates);
     return rc;
 }
@@ -553,6 +553,8 @@ static int solve(struct resolver *r, const struct pip_installed *installed, size
     int tried = 0;
     const struct candidate *sdist_only = NULL; /* the newest matching version with nothing but an sdist */
     for (size_t k = 0; k < p->n_cands; k++) {
+        /* Re-read each time: a deeper solve() adds projects and may move r->projects. */
+        p = &r->projects[next];
         struct candidate *c = &p->cands[k];
         if (!satisfies(list, n, next, &c->v, c->version_text, pre) || (c->yanked && !exact))
             continue;
@@ -576,8 +578,10 @@ static int solve(struct resolver *r, const struct pip_installed *installed, size
         rc = solve(r, installed, n_installed);
         if (rc <= 0)
             goto done; /* resolved, or an error */
+        p = &r->projects[next];
         p->pin = -1;
     }
+    p = &r->projects[next];
     rc = 1;
     if (!tried && sdist_only) {
         rc = err_set(ERR_UNSUPPORTED,
