@@ -14,40 +14,9 @@ for tool in wrk gunicorn curl; do
 done
 WORK=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$WORK"' EXIT
-
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-cat > "$WORK/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '{"data": [[1,2,3,4,5,6,7,8,9,10],[10,9,8,7,6,5,4,3,2,1]]}'
-wrk.headers["Content-Type"] = "application/json"
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %.1f %.3f %.3f %d\n", summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
-LUA
-
-# start_server VAR CMD...: starts CMD on $port; VAR gets exec-to-first-200 seconds, measured by a
-# poller that is already running (tests/bench/cold_start.py), so no client start-up is counted.
-start_server() {
-  local var=$1; shift
-  local t
-  t=$("$PY" "$ROOT/tests/bench/cold_start.py" "$port" "$@" 2> "$WORK/pid.$var") || { cat "$WORK/pid.$var" >&2; exit 1; }
-  pids+=("$(awk '/^pid/ {print $2}' "$WORK/pid.$var")")
-  printf -v "$var" '%s' "$t"
-}
-load() { wrk -t"${WRK_THREADS:-1}" -c16 -d"${DURATION}s" -s "$WORK/post.lua" "http://127.0.0.1:$1/score" | grep '^RESULT'; }
-# compare TITLE OUR_PORT PEER_PORT: throughput and latency lines.
-compare() {
-  local rps_o p50_o p99_o err_o rps_p p50_p p99_p err_p
-  read -r _ rps_o p50_o p99_o err_o < <(load "$2")
-  read -r _ rps_p p50_p p99_p err_p < <(load "$3")
-  printf '%-44s amlserve %9.0f req/s   peer %9.0f req/s   ratio %6.1fx\n' "$1: throughput" "$rps_o" "$rps_p" "$(echo "scale=2; $rps_o / $rps_p" | bc)"
-  printf '%-44s amlserve %6.3f ms   peer %6.3f ms   ratio %6.1fx\n' "$1: latency p50" "$p50_o" "$p50_p" "$(echo "scale=2; $p50_p / $p50_o" | bc)"
-  printf '%-44s amlserve %6.3f ms   peer %6.3f ms   ratio %6.1fx\n' "$1: latency p99" "$p99_o" "$p99_p" "$(echo "scale=2; $p99_p / $p99_o" | bc)"
-  echo "errors: amlserve $err_o, peer $err_p"
-}
+source "$ROOT/tests/bench/serving_lib.sh"
+trap stop_servers EXIT
+write_post_lua '{"data": [[1,2,3,4,5,6,7,8,9,10],[10,9,8,7,6,5,4,3,2,1]]}'
 
 port=$(free_port); p_onnx=$port
 start_server cold_onnx env AZUREML_MODEL_DIR="$EX" "$AMLSERVE" --port "$port" --host 127.0.0.1 --quiet
@@ -63,5 +32,5 @@ for p in $p_onnx $p_py $p_peer; do
 done
 report "cold start, no-code ONNX (exec to first 200)" "$cold_onnx" "$cold_peer"
 report "cold start, score.py in 2 workers" "$cold_py" "$cold_peer"
-compare "(a) no-code ONNX vs score.py under gunicorn" "$p_onnx" "$p_peer"
-compare "(b) score.py: amlserve workers vs gunicorn" "$p_py" "$p_peer"
+compare_serving "(a) no-code ONNX vs score.py under gunicorn" "$p_onnx" "$p_peer"
+compare_serving "(b) score.py: amlserve workers vs gunicorn" "$p_py" "$p_peer"

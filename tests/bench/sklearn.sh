@@ -13,8 +13,8 @@ done
 $PY -c 'import sklearn, flask' 2>/dev/null || { echo "SKIP sklearn bench: python3-sklearn or python3-flask missing"; exit 0; }
 WORK=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$WORK"' EXIT
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$ROOT/tests/bench/serving_lib.sh"
+trap stop_servers EXIT
 
 mkdir -p "$WORK/model"
 $PY "$ROOT/tests/bench/sklearn/train.py" "$WORK/model"
@@ -24,33 +24,7 @@ for l in $(jq -r '.layers[].digest' "$WORK/x/blobs/sha256/$(jq -r '.manifests[0]
   tar xzf "$WORK/x/blobs/sha256/$l" -C "$WORK/root"
 done
 body=$($PY -c 'import json, numpy as np; print(json.dumps({"data": np.random.RandomState(1).standard_normal((2, 20)).round(4).tolist()}))')
-cat > "$WORK/post.lua" <<LUA
-wrk.method = "POST"
-wrk.body = '$body'
-wrk.headers["Content-Type"] = "application/json"
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %.1f %.3f %.3f %d\n", summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
-LUA
-start_server() {
-  local var=$1; shift
-  local t
-  t=$("$PY" "$ROOT/tests/bench/cold_start.py" "$port" "$@" 2> "$WORK/pid.$var") || { cat "$WORK/pid.$var" >&2; exit 1; }
-  pids+=("$(awk '/^pid/ {print $2}' "$WORK/pid.$var")")
-  printf -v "$var" '%s' "$t"
-}
-load() { wrk -t"${WRK_THREADS:-1}" -c16 -d"${DURATION}s" -s "$WORK/post.lua" "http://127.0.0.1:$1/score" | grep '^RESULT'; }
-compare() {
-  local rps_o p50_o p99_o err_o rps_p p50_p p99_p err_p
-  read -r _ rps_o p50_o p99_o err_o < <(load "$2")
-  read -r _ rps_p p50_p p99_p err_p < <(load "$3")
-  printf '%-48s ours %9.0f req/s   peer %9.0f req/s   ratio %6.1fx\n' "$1: throughput" "$rps_o" "$rps_p" "$(echo "scale=2; $rps_o / $rps_p" | bc)"
-  printf '%-48s ours %6.3f ms   peer %6.3f ms   ratio %6.1fx\n' "$1: latency p50" "$p50_o" "$p50_p" "$(echo "scale=2; $p50_p / $p50_o" | bc)"
-  printf '%-48s ours %6.3f ms   peer %6.3f ms   ratio %6.1fx\n' "$1: latency p99" "$p99_o" "$p99_p" "$(echo "scale=2; $p99_p / $p99_o" | bc)"
-  echo "errors: ours $err_o, peer $err_p"
-}
+write_post_lua "$body"
 
 model_dir=$(dirname "$(find "$WORK/root/var/azureml-app/azureml-models" -name model.onnx)")
 port=$(free_port); p_native=$port
@@ -73,5 +47,5 @@ printf '%-48s ours %6.1f MB   python + scikit-learn packages alone %6.0f MB\n' "
   "$(echo "scale=1; $(stat -c %s "$WORK/forest.tar") / 1000000" | bc)" "$(echo "scale=0; $py_kb / 1000" | bc)"
 report "cold start, no-code (exec to first 200)" "$cold_native" "$cold_peer"
 report "cold start, score.py in amlserve's workers" "$cold_py" "$cold_peer"
-compare "(a) no-code vs score.py under gunicorn" "$p_native" "$p_peer"
-compare "(b) score.py: amlserve workers vs gunicorn" "$p_py" "$p_peer"
+compare_serving "(a) no-code vs score.py under gunicorn" "$p_native" "$p_peer"
+compare_serving "(b) score.py: amlserve workers vs gunicorn" "$p_py" "$p_peer"

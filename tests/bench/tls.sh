@@ -12,8 +12,8 @@ for tool in wrk openssl curl; do
 done
 WORK=$(mktemp -d)
 pids=()
-trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null; wait $p 2>/dev/null; done; rm -rf "$WORK"' EXIT
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+source "$ROOT/tests/bench/serving_lib.sh"
+trap stop_servers EXIT
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/tls.key" -out "$WORK/tls.pem" \
   -days 2 -subj /CN=localhost 2>/dev/null
 cat > "$WORK/post.lua" <<'LUA'
