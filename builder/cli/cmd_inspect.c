@@ -24,7 +24,7 @@ static const char inspect_usage[] =
     "skopeo writes them are accepted: oci-archive:PATH, docker-archive:PATH, oci:DIR[:TAG],\n"
     "docker://REF; a TARGET without one is a path when it exists, else a registry reference\n"
     "(host[:port]/repo[:tag|@digest]). From a registry only the manifest and the config are read\n"
-    "(an index is resolved to --platform), never a layer. Every document read is checked against\n"
+    "(an index, there or local, is resolved to --platform), never a layer. Every document read is checked against\n"
     "its digest; the digest shown is the one build printed, whichever format it wrote.\n"
     "\n"
     "options:\n"
@@ -203,18 +203,37 @@ static int inspect_local(const struct inspect_options *o, const char *target)
     rc = rc ? rc : image_source_read_blob(src, &manifest_text, digest);
     if (rc || o->raw)
         goto done;
-    rc = json_parse(&manifest, &arena, manifest_text.data, manifest_text.len, "manifest");
-    if (!rc && strstr(media_type, "index")) {
-        rc = err_set(ERR_UNSUPPORTED, "%s: the image is an index (several platforms); inspect one of its manifests",
-                     target);
-        goto done;
+    /* An index (several platforms) is resolved to --platform, as for a registry: the index's bytes stay the
+     * top document, the platform's manifest is shown. */
+    char index_digest[72] = "";
+    struct buf index_text;
+    buf_init(&index_text, BLOB_LIMIT);
+    if (strstr(media_type, "index")) {
+        char child[72];
+        const char *platform = o->platform ? o->platform : "linux/amd64";
+        struct buf swap = index_text; /* the index's bytes become the top document */
+        index_text = manifest_text;
+        manifest_text = swap;
+        snprintf(index_digest, sizeof index_digest, "%s", digest);
+        rc = registry_inspect_pick_platform(child, &index_text, platform, target);
+        rc = rc ? rc : image_source_read_blob(src, &manifest_text, child);
+        if (!rc)
+            snprintf(digest, sizeof digest, "%s", child);
     }
+    rc = rc ? rc : json_parse(&manifest, &arena, manifest_text.data, manifest_text.len, "manifest");
+    if (!rc && json_member(manifest, "manifests"))
+        rc = err_set(ERR_UNSUPPORTED, "%s: the index entry for %s is itself an index", target,
+                     o->platform ? o->platform : "linux/amd64");
     const char *config_digest = rc ? NULL : str_member(json_member(manifest, "config"), "digest");
     if (!rc && !config_digest)
         rc = err_set(ERR_PARSE, "%s: the manifest names no config", target);
     rc = rc ? rc : image_source_read_blob(src, &config_text, config_digest);
-done:
     if (!rc)
+        rc = show(o, target, digest, index_digest[0] ? index_digest : NULL, ref,
+                  index_digest[0] ? &index_text : &manifest_text, &manifest_text, &config_text);
+    buf_release(&index_text);
+done:
+    if (!rc && o->raw)
         rc = show(o, target, digest, NULL, ref, &manifest_text, &manifest_text, &config_text);
     arena_release(&arena);
     buf_release(&manifest_text);

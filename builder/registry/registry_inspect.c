@@ -31,8 +31,7 @@ static const char *str_member(const struct json_value *v, const char *key)
     return m && m->type == JSON_STRING ? m->as.string.ptr : NULL;
 }
 
-/* The digest of the index entry for platform, with the platforms it has for the error. */
-static int pick_platform(char out[72], const struct buf *index, const char *platform, const char *where)
+int registry_inspect_pick_platform(char out[72], const struct buf *index, const char *platform, const char *where)
 {
     struct arena arena;
     arena_init(&arena, 8192, 64u << 20);
@@ -76,7 +75,7 @@ int registry_inspect_fetch(struct registry_inspect *ri, struct registry *reg, co
         goto done;
     if (ri->top_is_index) {
         char child[72];
-        if ((rc = pick_platform(child, &ri->top, platform, where)) ||
+        if ((rc = registry_inspect_pick_platform(child, &ri->top, platform, where)) ||
             (rc = registry_manifest_get(c, &ri->manifest, ri->media_type, ri->digest, repo, child)))
             goto done;
         if (registry_media_is_index(ri->media_type)) {

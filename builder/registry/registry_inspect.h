@@ -23,6 +23,9 @@ struct registry_inspect {
 
 void registry_inspect_init(struct registry_inspect *ri);
 void registry_inspect_release(struct registry_inspect *ri);
+/* OUT = the digest of INDEX's entry for PLATFORM ("os/arch[/variant]"); when it has none, an error
+ * naming WHERE and the platforms it has. */
+int registry_inspect_pick_platform(char out[72], const struct buf *index, const char *platform, const char *where);
 /* Fetches the top document; unless top_only, also the image manifest (an
  * index resolved to platform, "os/arch[/variant]") and its config. */
 int registry_inspect_fetch(struct registry_inspect *ri, struct registry *reg, const char *repo, const char *id,
