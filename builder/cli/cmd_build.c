@@ -99,6 +99,7 @@ struct build_options {
     const char *sign_key;         /* --sign */
     enum trust_format sign_format; /* --sign-format (0: the default) */
     struct transfer_cli transfer; /* --creds, --insecure, --ca-cert for --push */
+    struct registry *push_registry; /* opened and checked before the build, used again for the push */
     const char *spec_path;
     const char *tag;
     int json;
@@ -361,7 +362,8 @@ static int push_built(struct build_options *o, const char *output, const char *s
     int rc = reference_parse(&ref, o->push);
     if (rc)
         return rc;
-    struct registry *reg = NULL;
+    struct registry *reg = o->push_registry; /* the push is the registry's owner now */
+    o->push_registry = NULL;
     struct image_transfer x = {.jobs = 4, .tty = isatty(2) && !o->json};
     char sbom_digest[72] = "", what[600];
     snprintf(what, sizeof what, "--push %s", o->push);
@@ -408,10 +410,12 @@ static int push_built(struct build_options *o, const char *output, const char *s
 }
 
 /* --push: the reference parses (checked with the options) and the registry
- * answers and takes the credentials, before minutes go into the build. */
+ * answers and takes the credentials, before minutes go into the build. The
+ * session stays open for the push (a token that expires meanwhile is renewed
+ * on its 401). */
 static int check_push_target(void *ctx)
 {
-    const struct build_options *o = ctx;
+    struct build_options *o = ctx;
     struct reference ref;
     int rc = reference_parse(&ref, o->push);
     if (rc)
@@ -421,7 +425,10 @@ static int check_push_target(void *ctx)
     struct registry *reg = NULL;
     if (!(rc = registry_open(&reg, ref.registry, &ro)))
         rc = registry_check_access(reg, ref.repository, 1);
-    registry_free(reg);
+    if (rc)
+        registry_free(reg);
+    else
+        o->push_registry = reg;
     return rc;
 }
 
@@ -465,6 +472,7 @@ int cmd_build(int argc, char **argv)
                 result.output, key->key_id);
     }
 done:
+    registry_free(o.push_registry); /* still here when the build failed before the push */
     buf_release(&provenance);
     trust_key_free(key);
     build_result_release(&result);

@@ -86,7 +86,8 @@ int transfer_cli_open_push(struct image_source **src, const char *source, struct
                            const char *registry_name, const struct registry_options *opt)
 {
     *src = NULL;
-    *reg = NULL;
+    if (*reg) /* already open (build --push checked it before building): the source alone */
+        return image_source_open(src, source);
     struct open_job j = {.name = registry_name, .opt = opt};
     pthread_t t;
     int threaded = pthread_create(&t, NULL, open_registry, &j) == 0;

@@ -46,12 +46,14 @@ struct transfer_cli {
 /* Handles a shared option; returns 1 if c was one, 0 if not, EXIT_USAGE on a bad value. */
 int transfer_cli_option(struct transfer_cli *t, int c, const char *arg, const char *verb);
 /* Opens the push source and the registry at once, so the registry's ping
- * (and auth) overlaps unpacking an archive. On failure nothing stays open. */
+ * (and auth) overlaps unpacking an archive; a registry already open in *reg (not NULL) is used as it
+ * is. On failure nothing this call opened stays open. */
 int transfer_cli_open_push(struct image_source **src, const char *source, struct registry **reg,
                            const char *registry_name, const struct registry_options *opt);
 /* Pushes the image at source (an archive or layout) to ref (parsed from ref_text, which names it in
  * messages): a digest in ref must be the image's. With carried, what amlpkg sign kept beside the image
- * (signature tag, bundles, provenance) goes too and is counted there. *reg stays open for what follows
+ * (signature tag, bundles, provenance) goes too and is counted there. *reg (NULL, or a registry
+ * already open for ref's registry) stays open for what follows
  * (an SBOM, signatures) and is the caller's to free; x holds the report. */
 int transfer_cli_push_image(struct registry **reg, struct image_transfer *x, const struct reference *ref,
                             const char *ref_text, const char *source, const struct registry_options *opt,

@@ -42,6 +42,10 @@ check "credsStore: the helper's credentials push" bash -c \
   "AMLPKG_DEBUG=1 '$AMLPKG' push '$WORK/ridge.tar' '$A/team/ridge:1' > '$WORK/push.out' 2>&1"
 check "... the helper was asked for this registry" grep -qx "get $A" "$WORK/helper.log"
 check "... and the secret appears in no output, even with AMLPKG_DEBUG" bash -c "! grep -q s3cret-pw '$WORK/push.out'"
+check "build --push with the helper" bash -c \
+  ": > '$WORK/helper.log'; '$AMLPKG' build '$EX/spec.yaml' -o '$WORK/bh.tar' --no-sbom --push '$A/team/helper:1' > /dev/null 2>&1"
+check "... opens one registry session: checked before the build, used for the push (the helper asked once)" \
+  bash -c "[ \$(grep -cx 'get $A' '$WORK/helper.log') = 1 ]"
 check "credsStore also serves inspect of the registry" bash -c "'$AMLPKG' inspect '$A/team/ridge:1' | grep -q '^digest      sha256:'"
 printf '{"credHelpers":{"%s":"amlpkgtest"},"auths":{"%s":{"auth":"%s"}}}' "$A" "$A" "$(printf alice:wrong | base64)" \
   > "$HOME/.docker/config.json"
