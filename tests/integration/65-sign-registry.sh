@@ -61,6 +61,24 @@ check "  each key verifies its own; by digest the identity is the repository" ba
 check_fails "a signature copied to another repository is refused" "signed for '$R/team/ridge:1', not for $R/team/copied" \
   "$AMLPKG" verify "$R/team/copied:1" --key k.pub
 
+# ---- carried signatures join those already there: push and copy never drop another key's ---------
+cp ridge.tar carried.tar
+AMLPKG_SIGNING_PASSWORD=pw "$AMLPKG" sign carried.tar --format tag --key k.key --identity "$R/team/merge:1" >/dev/null
+"$AMLPKG" push ridge.tar "$R/team/merge:1" >/dev/null
+"$AMLPKG" sign "$R/team/merge:1" --format tag --key other.key >/dev/null
+check "push of a signed archive where another key signed the image already" "$AMLPKG" push carried.tar "$R/team/merge:1"
+check "  the .sig tag holds both signatures, and each key verifies" bash -c \
+  "curl -sf -H 'Accept: $MANIFEST' http://$R/v2/team/merge/manifests/$sigtag | jq -e '.layers | length == 2' >/dev/null &&
+   '$AMLPKG' verify $R/team/merge:1 --key k.pub >/dev/null && '$AMLPKG' verify $R/team/merge:1 --key other.pub >/dev/null"
+check "  pushing it again adds nothing" bash -c "'$AMLPKG' push carried.tar $R/team/merge:1 >/dev/null &&
+  curl -sf -H 'Accept: $MANIFEST' http://$R/v2/team/merge/manifests/$sigtag | jq -e '.layers | length == 2' >/dev/null"
+"$AMLPKG" push ridge.tar "$R/team/merge2:1" >/dev/null
+"$AMLPKG" sign "$R/team/merge2:1" --format tag --key other.key >/dev/null
+check "copy to a repository where the image is signed already" "$AMLPKG" copy "$R/team/merge:1" "$R/team/merge2:1"
+check "  keeps that signature and adds the two carried (3 layers); other.pub still verifies there" bash -c \
+  "curl -sf -H 'Accept: $MANIFEST' http://$R/v2/team/merge2/manifests/$sigtag | jq -e '.layers | length == 3' >/dev/null &&
+   '$AMLPKG' verify $R/team/merge2:1 --key other.pub | grep -q '1 of 3 signatures verified'"
+
 # ---- build --sign --push ----------------------------------------------------------------------------
 check "build --sign KEY --push REF signs what it pushed" bash -c \
   "AMLPKG_SIGNING_PASSWORD=pw '$AMLPKG' build '$EX/spec.yaml' -o built.tar --sign k.key --push $R/team/built:1 >build.out 2>build.err &&
