@@ -206,7 +206,7 @@ static int conda_layer(struct oci_blob *out, const char *work, const char *stage
     struct oci_layer_writer *w = NULL;
     char *host = path_join(stage_root, prefix + 1);
     int rc = host ? oci_layer_begin(&w, work, 0, OCI_COMPRESSION_GZIP, 1) : nomem();
-    rc = rc ? rc : oci_layer_add_dir(w, PLAN_ENVS_ROOT + 1);
+    rc = rc ? rc : oci_layer_add_dir(w, &PLAN_ENVS_ROOT[1]); /* without the leading slash */
     rc = rc ? rc : oci_layer_add_tree(w, prefix + 1, host);
     if (w)
         rc = rc ? (oci_layer_abort(w), rc) : oci_layer_finish(w, out);

@@ -2,6 +2,7 @@
  * for entries that leave the image root, with its diff_id check. */
 #include "builder/env/base_image.h"
 #include "common/err.h"
+#include "fuzz_files.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -10,14 +11,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char path[64];
-    if (!path[0])
-        snprintf(path, sizeof path, "/tmp/amlpkg-fuzz-layer-%d", (int)getpid());
-    FILE *f = fopen(path, "wb");
-    if (!f)
+    char path[512];
+    if (!fuzz_write(path, "layer", data, size))
         return 0;
-    fwrite(data, 1, size, f);
-    fclose(f);
     err_clear();
     (void)base_image_scan_layer(
         path, "layer", size & 1 ? NULL : "sha256:0000000000000000000000000000000000000000000000000000000000000000");

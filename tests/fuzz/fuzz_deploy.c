@@ -3,46 +3,18 @@
  * deploy's plan and every emitter (folder files, Secret, podman Deployment).
  * The loader reads paths, as the CLI does, so the input goes to a file. */
 #include "builder/deploy/deploy.h"
-#include "builder/spec/spec.h"
-#include "builder/spec/spec_azure.h"
-#include "common/err.h"
+#include "fuzz_azure.h"
 
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
-
-static const char *write_file(const char *kind, const char *text, size_t size)
-{
-    static char paths[2][96];
-    char *path = paths[kind[0] == 'd'];
-    snprintf(path, sizeof paths[0], "/tmp/amlpkg-fuzz-deploy-%s-%d.json", kind, (int)getpid());
-    FILE *f = fopen(path, "wb");
-    if (!f)
-        return NULL;
-    fwrite(text, 1, size, f);
-    fclose(f);
-    return path;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char score[] = "/tmp/score.py";
-    static const char inference_text[] = "{\"entryScript\": \"/tmp/score.py\"}";
-    FILE *f = fopen(score, "a");
-    if (f)
-        fclose(f);
-    const char *inference = write_file("inference", inference_text, sizeof inference_text - 1);
-    const char *dc = write_file("deployment", (const char *)data, size);
-    if (!inference || !dc)
-        return 0;
-    const char *models[] = {"m:1=/tmp/score.py"};
-    struct spec_azure_input in = {
-        .inference_config = inference, .deployment_config = dc, .models = models, .n_models = 1};
     struct spec *spec = NULL;
-    err_clear();
-    if (spec_load_azure(&spec, &in) != 0)
+    if (fuzz_load_azure(&spec, NULL, 0, (const char *)data, size) != 0) {
+        err_clear();
         return 0;
+    }
     struct deploy_request req = {
         .image = "r.example/m@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"};
     struct deploy_plan plan;

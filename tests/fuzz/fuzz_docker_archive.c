@@ -3,6 +3,7 @@
 #include "builder/image/docker_archive.h"
 #include "builder/sys/fsutil.h"
 #include "common/err.h"
+#include "fuzz_files.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -11,16 +12,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char path[64];
-    if (!path[0])
-        snprintf(path, sizeof path, "/tmp/amlpkg-fuzz-docker-%d.tar", (int)getpid());
-    FILE *f = fopen(path, "wb");
-    if (!f)
+    char path[512];
+    if (!fuzz_write(path, "docker.tar", data, size))
         return 0;
-    fwrite(data, 1, size, f);
-    fclose(f);
     char *dir = NULL;
-    if (fs_make_temp_dir(&dir, "/tmp", "amlpkg-fuzz-docker-") == 0) {
+    if (fs_make_temp_dir(&dir, fuzz_dir(), "docker-") == 0) {
         struct docker_archive d = {.context = "fuzz", .dir = dir};
         (void)docker_archive_load(&d, path);
         docker_archive_release(&d);

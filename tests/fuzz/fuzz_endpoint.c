@@ -5,6 +5,7 @@
 #include "builder/deploy/deploy_endpoint.h"
 #include "builder/deploy/endpoint.h"
 #include "common/err.h"
+#include "fuzz_files.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -19,14 +20,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char traffic[256];
     snprintf(traffic, sizeof traffic, "%.*s", (int)(first < sizeof traffic ? first : sizeof traffic - 1),
              (const char *)data);
-    char path[96];
-    snprintf(path, sizeof path, "/tmp/amlpkg-fuzz-endpoint-%d.yaml", (int)getpid());
-    FILE *f = fopen(path, "wb");
-    if (!f)
+    char path[512];
+    if (!fuzz_write(path, "endpoint.yaml", nl ? nl + 1 : "", nl ? size - first - 1 : 0))
         return 0;
-    if (nl)
-        fwrite(nl + 1, 1, size - first - 1, f);
-    fclose(f);
     struct endpoint *e = NULL;
     err_clear();
     if (endpoint_load(&e, path) == 0) {

@@ -2,6 +2,7 @@
  * is the ignore file; a few fixed paths are matched against its rules. */
 #include "builder/image/ignore.h"
 #include "common/err.h"
+#include "fuzz_files.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -10,17 +11,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char dir[64], file[96];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/amlpkg-fuzz-ignore-%d", (int)getpid());
-        mkdir(dir, 0700);
-        snprintf(file, sizeof file, "%s/.amlignore", dir);
-    }
-    FILE *f = fopen(file, "wb");
-    if (!f)
+    char file[512];
+    const char *dir = fuzz_dir();
+    if (!fuzz_write(file, ".amlignore", data, size))
         return 0;
-    fwrite(data, 1, size, f);
-    fclose(f);
     struct ignore_rules rules;
     err_clear();
     if (ignore_load(&rules, dir) == 0) {

@@ -2,6 +2,7 @@
  * compressed): sorting, hard-link groups, duplicate paths, xattrs. */
 #include "builder/image/layer_normalise.h"
 #include "common/err.h"
+#include "fuzz_files.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -11,17 +12,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char dir[64], path[96];
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/amlpkg-fuzz-normalise-%d", (int)getpid());
-        mkdir(dir, 0700);
-        snprintf(path, sizeof path, "%s/in.tar", dir);
-    }
-    FILE *f = fopen(path, "wb");
-    if (!f)
+    char path[512];
+    const char *dir = fuzz_dir();
+    if (!fuzz_write(path, "in.tar", data, size))
         return 0;
-    fwrite(data, 1, size, f);
-    fclose(f);
     err_clear();
     struct oci_blob out;
     if (layer_normalise(&out, path, dir, 0, 1, "layer", NULL) == 0) {

@@ -7,6 +7,7 @@
 #include "common/arena.h"
 #include "common/buf.h"
 #include "common/err.h"
+#include "fuzz_files.h"
 #include "common/json.h"
 
 #include <stdint.h>
@@ -36,15 +37,9 @@ static size_t wants_of(const struct json_value *m, struct image_source_want *w)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char path[64];
-    if (!path[0])
-        snprintf(path, sizeof path, "/tmp/amlpkg-fuzz-oci-%d.tar", (int)getpid());
-    FILE *f = fopen(path, "wb");
-    if (!f)
+    char path[512];
+    if (!fuzz_write(path, "oci.tar", data, size))
         return 0;
-    fwrite(data, 1, size, f);
-    fclose(f);
-    setenv("TMPDIR", "/tmp", 0);
     struct image_source *src = NULL;
     if (image_source_open(&src, path) == 0) {
         char digest[72], mt[256], ref[256];

@@ -5,6 +5,7 @@
 #include "builder/spec/envkey.h"
 #include "builder/spec/spec.h"
 #include "common/err.h"
+#include "fuzz_files.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -12,14 +13,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static char path[64];
-    if (!path[0])
-        snprintf(path, sizeof path, "/tmp/amlpkg-fuzz-spec-%d.yaml", (int)getpid());
-    FILE *f = fopen(path, "wb");
-    if (!f)
+    char path[512];
+    if (!fuzz_write(path, "spec.yaml", data, size))
         return 0;
-    fwrite(data, 1, size, f);
-    fclose(f);
     struct spec *spec = NULL;
     err_clear();
     if (spec_read(&spec, path, SPEC_READ_ENVIRONMENT) == 0) {

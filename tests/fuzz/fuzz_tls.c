@@ -2,6 +2,7 @@
  * tls_conn_read on a non-blocking socketpair: garbage, truncated or
  * malformed handshakes, and plain HTTP. The wrapper must end every input with
  * a result code and never crash or block. The certificate is made once. */
+#include "fuzz_files.h"
 #include "runtime/tls.h"
 
 #include <openssl/evp.h>
@@ -18,9 +19,9 @@ static struct tls_server *server;
 
 static int setup(void)
 {
-    static char cert_path[64], key_path[64];
-    snprintf(cert_path, sizeof cert_path, "/tmp/fuzz-tls-%d.crt", (int)getpid());
-    snprintf(key_path, sizeof key_path, "/tmp/fuzz-tls-%d.key", (int)getpid());
+    char cert_path[512], key_path[512];
+    fuzz_path(cert_path, "tls.crt");
+    fuzz_path(key_path, "tls.key");
     EVP_PKEY *key = EVP_EC_gen("P-256");
     X509 *x = X509_new();
     ASN1_INTEGER_set(X509_get_serialNumber(x), 1);

@@ -4,6 +4,7 @@
 #define _XOPEN_SOURCE 700
 #include "builder/image/wheel_install.h"
 #include "common/err.h"
+#include "fuzz_files.h"
 
 #include <ftw.h>
 #include <stdint.h>
@@ -12,18 +13,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char dir[] = "/tmp/fuzz-wheel.XXXXXX";
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/wheel.XXXXXX", fuzz_dir());
     if (!mkdtemp(dir))
         return 0;
-    char wheel[64], prefix[64];
+    char wheel[700], prefix[700];
     snprintf(wheel, sizeof wheel, "%s/demo-1.0-py3-none-any.whl", dir);
     snprintf(prefix, sizeof prefix, "%s/prefix", dir);
     FILE *f = fopen(wheel, "wb");
@@ -36,6 +32,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         wheel_install(wheel, NULL, NULL, &t);
         err_clear();
     }
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    nftw(dir, fuzz_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return 0;
 }

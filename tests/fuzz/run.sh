@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every tests/fuzz/fuzz_*.c as a libFuzzer binary (clang, ASan+UBSan)
 # and runs each for FUZZ_SECONDS on a copy of its seed corpus. A crash fails
-# the run and leaves the reproducer in $BUILD/fuzz/<target>/.
+# the run and leaves the reproducer in $BUILD/fuzz/<target>/. FUZZ_TARGETS="spec deploy" runs only those.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -16,6 +16,7 @@ passed=0 failed=0
 for src in tests/fuzz/fuzz_*.c; do
   name=$(basename "$src" .c)
   target=${name#fuzz_}
+  if [ -n "${FUZZ_TARGETS:-}" ] && [[ " $FUZZ_TARGETS " != *" $target "* ]]; then continue; fi
   out="$BUILD/fuzz/$target"
   mkdir -p "$out/corpus"
   # shellcheck disable=SC2086
