@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
@@ -90,3 +91,8 @@ LAZY_FORWARD(crypto, int, EVP_MAC_final, (EVP_MAC_CTX * ctx, unsigned char *out,
 LAZY_FORWARD(crypto, int, CRYPTO_memcmp, (const void *a, const void *b, size_t len), (a, b, len))
 LAZY_FORWARD(crypto, EVP_PKEY *, d2i_AutoPrivateKey, (EVP_PKEY * *a, const unsigned char **pp, long length),
              (a, pp, length))
+LAZY_FORWARD(crypto, int, RAND_bytes, (unsigned char *buf, int num), (buf, num))
+LAZY_FORWARD(crypto, PKCS8_PRIV_KEY_INFO *, EVP_PKEY2PKCS8, (const EVP_PKEY *pkey), (pkey))
+LAZY_FORWARD(crypto, int, i2d_PKCS8_PRIV_KEY_INFO, (const PKCS8_PRIV_KEY_INFO *a, unsigned char **out), (a, out))
+LAZY_FORWARD_VOID(crypto, PKCS8_PRIV_KEY_INFO_free, (PKCS8_PRIV_KEY_INFO * a), (a))
+LAZY_FORWARD_VOID(crypto, CRYPTO_clear_free, (void *str, size_t num, const char *file, int line), (str, num, file, line))

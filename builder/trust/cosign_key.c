@@ -7,6 +7,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,5 +154,52 @@ int cosign_key_open(struct buf *der, const struct cosign_key_box *box, const cha
     if (plain)
         OPENSSL_cleanse(plain, box->ciphertext_len);
     free(plain);
+    return rc;
+}
+
+/* base64 of in[0..len) as a JSON string value into b. */
+static int append_base64(struct buf *b, const unsigned char *in, size_t len)
+{
+    char *text = malloc(BASE64_ENCODED_SIZE(len));
+    if (!text)
+        return err_set(ERR_NOMEM, "out of memory");
+    size_t n = base64_encode(text, in, len);
+    int rc = buf_appendf(b, "\"%.*s\"", (int)n, text);
+    free(text);
+    return rc;
+}
+
+int cosign_key_seal(struct buf *pem, const unsigned char *der, size_t len, const char *pass)
+{
+    enum { N = 32768, R = 8, P = 1, SALT = 32 };
+    unsigned char salt[SALT], nonce[SECRETBOX_NONCE_BYTES], key[SECRETBOX_KEY_BYTES];
+    unsigned char *box = malloc(len + SECRETBOX_TAG_BYTES);
+    struct buf json;
+    buf_init(&json, 0);
+    int rc = box ? 0 : err_set(ERR_NOMEM, "out of memory");
+    if (!rc && (RAND_bytes(salt, sizeof salt) != 1 || RAND_bytes(nonce, sizeof nonce) != 1))
+        rc = err_set(ERR_INVALID, "keygen: no random bytes from OpenSSL");
+    if (!rc && EVP_PBE_scrypt(pass, strlen(pass), salt, sizeof salt, N, R, P, (uint64_t)1 << 30, key, sizeof key) != 1)
+        rc = err_set(ERR_UNSUPPORTED, "keygen: scrypt failed in OpenSSL");
+    rc = rc ? rc : secretbox_seal(box, der, len, nonce, key);
+    rc = rc ? rc : buf_appendf(&json, "{\"kdf\":{\"name\":\"scrypt\",\"params\":{\"N\":%d,\"r\":%d,\"p\":%d},\"salt\":", N, R, P);
+    rc = rc ? rc : append_base64(&json, salt, sizeof salt);
+    rc = rc ? rc : buf_append_str(&json, "},\"cipher\":{\"name\":\"nacl/secretbox\",\"nonce\":");
+    rc = rc ? rc : append_base64(&json, nonce, sizeof nonce);
+    rc = rc ? rc : buf_append_str(&json, "},\"ciphertext\":");
+    rc = rc ? rc : append_base64(&json, box, len + SECRETBOX_TAG_BYTES);
+    rc = rc ? rc : buf_append_str(&json, "}");
+    char *b64 = rc ? NULL : malloc(BASE64_ENCODED_SIZE(json.len));
+    if (!rc && !b64)
+        rc = err_set(ERR_NOMEM, "out of memory");
+    size_t n = rc ? 0 : base64_encode(b64, json.data, json.len);
+    rc = rc ? rc : buf_appendf(pem, "-----BEGIN %s-----\n", labels[0]);
+    for (size_t i = 0; !rc && i < n; i += 64) /* PEM's lines of 64 */
+        rc = buf_appendf(pem, "%.*s\n", (int)(n - i < 64 ? n - i : 64), b64 + i);
+    rc = rc ? rc : buf_appendf(pem, "-----END %s-----\n", labels[0]);
+    OPENSSL_cleanse(key, sizeof key);
+    free(b64);
+    free(box);
+    buf_release(&json);
     return rc;
 }

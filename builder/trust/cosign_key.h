@@ -37,4 +37,9 @@ int cosign_key_parse(struct cosign_key_box *out, const char *text, size_t len, c
  * (or a changed file). der holds key material: the caller cleanses it. */
 int cosign_key_open(struct buf *der, const struct cosign_key_box *box, const char *pass, const char *what);
 
+/* What cosign generate-key-pair writes: der (a PKCS#8 key) sealed with pass (empty allowed, as cosign
+ * allows) under a fresh salt and nonce, scrypt N=32768 r=8 p=1, as the "ENCRYPTED SIGSTORE PRIVATE KEY"
+ * PEM block, appended to pem. */
+int cosign_key_seal(struct buf *pem, const unsigned char *der, size_t len, const char *pass);
+
 #endif

@@ -356,7 +356,21 @@ static int write_key_file(const char *path, const struct buf *b, mode_t mode, in
     return rc;
 }
 
-int trust_keygen(const char *prefix, enum trust_algorithm algorithm, int force)
+/* cosign's form of the private key: its PKCS#8 DER sealed with pass (cosign_key.h). */
+static int cosign_text(struct buf *out, EVP_PKEY *pkey, const char *pass)
+{
+    PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(pkey);
+    unsigned char *der = NULL;
+    int len = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1;
+    int rc = len > 0 ? cosign_key_seal(out, der, (size_t)len, pass)
+                     : err_set(ERR_INVALID, "keygen: %s", openssl_reason("cannot encode the key"));
+    if (der)
+        OPENSSL_clear_free(der, (size_t)len);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    return rc;
+}
+
+int trust_keygen(const char *prefix, enum trust_algorithm algorithm, enum trust_key_format format, int force)
 {
     char key_path[4096], pub_path[4096], pass[PASSWORD_MAX] = "";
     struct buf priv, pub;
@@ -384,7 +398,8 @@ int trust_keygen(const char *prefix, enum trust_algorithm algorithm, int force)
         rc = err_set(ERR_INVALID, "keygen: %s", openssl_reason("key generation failed"));
         goto done;
     }
-    if ((rc = pem_text(&priv, pkey, 1, pass)) || (rc = pem_text(&pub, pkey, 0, "")))
+    if ((rc = format == TRUST_KEY_COSIGN ? cosign_text(&priv, pkey, pass) : pem_text(&priv, pkey, 1, pass)) ||
+        (rc = pem_text(&pub, pkey, 0, "")))
         goto done;
     if ((rc = write_key_file(key_path, &priv, 0600, force)))
         goto done;

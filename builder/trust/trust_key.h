@@ -28,9 +28,13 @@ struct trust_key {
 
 #define TRUST_PASSWORD_ENV "AMLPKG_SIGNING_PASSWORD"
 
-/* Writes prefix.key (0600, encrypted when the passphrase is not empty) and
- * prefix.pub; refuses to replace existing files unless force. */
-int trust_keygen(const char *prefix, enum trust_algorithm algorithm, int force);
+/* How keygen writes the private key: PEM PKCS#8 (AES-256-CBC when the passphrase is not empty), or
+ * cosign's "ENCRYPTED SIGSTORE PRIVATE KEY" (scrypt + nacl/secretbox, always sealed) that cosign sign
+ * --key reads. */
+enum trust_key_format { TRUST_KEY_PEM, TRUST_KEY_COSIGN };
+
+/* Writes prefix.key (0600) and prefix.pub; refuses to replace existing files unless force. */
+int trust_keygen(const char *prefix, enum trust_algorithm algorithm, enum trust_key_format format, int force);
 /* Reads a private key (path) with the passphrase of AMLPKG_SIGNING_PASSWORD or a prompt. */
 int trust_key_load_private(struct trust_key **out, const char *path);
 /* Reads a public key; a private key file is accepted too (its public half is used). */

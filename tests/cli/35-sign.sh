@@ -128,6 +128,17 @@ if "$PY" -c 'import nacl.secret' 2>/dev/null; then
     env AMLPKG_SIGNING_PASSWORD=nope "$AMLPKG" sign cos.tar --key cosign.key
   check_fails "  no passphrase and no terminal" "cosign's key is encrypted; set AMLPKG_SIGNING_PASSWORD" \
     nt env -u COSIGN_PASSWORD "$AMLPKG" sign cos.tar --key cosign.key
+  # keygen --format cosign writes that format: opened by the independent reader (what cosign sign
+  # --key does), its public half is the .pub keygen wrote.
+  check "keygen --format cosign" bash -c "AMLPKG_SIGNING_PASSWORD=kpw '$AMLPKG' keygen --format cosign gen >/dev/null &&
+    head -1 gen.key | grep -qx -- '-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----' && [ \$(stat -c %a gen.key) = 600 ]"
+  check "  PyNaCl and Python's scrypt open it; its public half is gen.pub" bash -c \
+    "'$PY' '$ROOT/tests/cli/cosign_key.py' --open gen.key gen-open.pem kpw && openssl pkey -in gen-open.pem -pubout | cmp - gen.pub"
+  check "  amlpkg signs with it and verifies with gen.pub" bash -c \
+    "cp unsigned.tar gen.tar && AMLPKG_SIGNING_PASSWORD=kpw '$AMLPKG' sign gen.tar --key gen.key >/dev/null && '$AMLPKG' verify gen.tar --key gen.pub >/dev/null"
+  check "  an empty passphrase still seals it, as cosign does" bash -c "AMLPKG_SIGNING_PASSWORD= '$AMLPKG' keygen --format cosign gen-empty >/dev/null &&
+    '$PY' '$ROOT/tests/cli/cosign_key.py' --open gen-empty.key gen-empty.pem ''"
+  check_exit "  keygen --format other is a usage error" 2 "$AMLPKG" keygen --format jwk nope
   # One byte of the sealed key changed: Poly1305 refuses the box, as for a wrong passphrase.
   "$PY" - cosign.key damaged.key <<'PY'
 import base64, json, sys

@@ -82,7 +82,7 @@ static int key_pair(struct trust_key **priv, struct trust_key **pub, enum trust_
         return -1;
     snprintf(prefix, sizeof prefix, "%s/k", dir);
     setenv(TRUST_PASSWORD_ENV, "", 1);
-    if (trust_keygen(prefix, alg, 0))
+    if (trust_keygen(prefix, alg, TRUST_KEY_PEM, 0))
         return -1;
     snprintf(path, sizeof path, "%s.key", prefix);
     int rc = trust_key_load_private(priv, path);
