@@ -19,7 +19,8 @@ static const char *const top_fields[] = {"models", "inference", "environment", "
 static const char *const model_fields[] = {"name", "version", "path", "framework", "method", "tags", NULL};
 static const char *const output_fields[] = {"name", "tag", NULL};
 static const char *const environment_fields[] = {"name", "conda_file", "conda",  "base_image", "docker_steps",
-                                                 "env",  "gpu",        "python", "lock_file", NULL};
+                                                 "env",  "gpu",        "python", "lock_file", "allow_scripts",
+                                                 NULL};
 static const char *const gpu_fields[] = {"enabled", "cuda_version", NULL};
 static const char *const python_fields[] = {"interpreter_path", "user_managed", NULL};
 
@@ -477,6 +478,9 @@ static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t 
         return rc;
     yaml_node_t *lock = yaml_tree_get(t, node, "lock_file");
     if (lock && (rc = read_lock_file(e, t, lock, spec->dir)))
+        return rc;
+    yaml_node_t *scripts = yaml_tree_get(t, node, "allow_scripts");
+    if (scripts && (rc = yaml_tree_bool(t, scripts, "environment.allow_scripts", &e->allow_scripts)))
         return rc;
     if (e->conda && e->python_user_managed) {
         yaml_node_t *at = file ? file : inline_conda;

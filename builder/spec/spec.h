@@ -80,6 +80,7 @@ struct spec_environment {
     char *cuda_version;       /* NULL unless set (only with gpu.enabled) */
     char *python_interpreter; /* "python" unless set */
     int python_user_managed;  /* the image already has the packages: no conda step */
+    int allow_scripts;        /* run the lock's post-link scripts through the executor (build --allow-scripts) */
 };
 
 #define SPEC_DEFAULT_BASE_IMAGE "scratch"
