@@ -272,10 +272,11 @@ static int script_failure(const struct buf *out, int rc)
     const char *body = start ? strchr(start, '\n') : NULL;
     body = body ? body + 1 : failed;
     size_t len = (size_t)(failed - body);
-    if (len > 4000) { /* the end of a long output is what explains the failure */
-        body = failed - 4000;
-        len = 4000;
+    if (len > 600) { /* the end of a long output is what explains the failure (the message holds 1 KiB) */
+        body = failed - 600;
+        len = 600;
     }
+    err_clear(); /* the engine's "build failed" gives way to what failed in it */
     return err_set(ERR_IO, "post-link script of package %.*s failed (exit status %.*s); its output:\n%.*s", id_len,
                    id, status_len, status, (int)len, body);
 }
