@@ -138,8 +138,7 @@ static int build_and_save(enum executor_kind kind, const struct engine_cmd *cmd,
                                   tag,
                                   ctx,
                                   NULL};
-    const char *build_docker[] = {"build", "--force-rm", "--progress=plain", "--build-arg", "SOURCE_DATE_EPOCH=0",
-                                  "-t", tag, ctx, NULL};
+    const char *build_docker[] = {"build", "--force-rm", "--build-arg", "SOURCE_DATE_EPOCH=0", "-t", tag, ctx, NULL};
     int rc = engine_cmd_run(cmd, kind == EXECUTOR_DOCKER ? build_docker : build_podman, out, out ? NULL : prefix);
     *format = kind == EXECUTOR_DOCKER ? "docker-archive" : "oci-archive";
     char dest[4200];

@@ -36,7 +36,9 @@ int executor_build_environment(enum executor_kind kind, const struct plan_enviro
  * (sh when the image has no bash) with PREFIX, ROOT_PREFIX, PKG_NAME, PKG_VERSION, PKG_BUILDNUM (and
  * PKG_BUILDNUMBER) set and $PREFIX/bin in front of PATH. The result is saved to archive_out like
  * executor_build_environment's (the caller opens it with engine_steps = n, so its layer is normalised);
- * a failing script fails the build with the package named and the script's output in the message. */
+ * a failing script fails the build with the package named and the script's output in the message (read from
+ * the engine's standard output, where podman and buildah print a step's output; Docker's BuildKit prints it on
+ * standard error, which reaches the user as is, and its own failure message stands). */
 int executor_run_scripts(enum executor_kind kind, const char *base_archive, const char *prefix,
                          const struct conda_script *scripts, size_t n, const char *key, const char *work_dir,
                          const char *archive_out, const char **format);
