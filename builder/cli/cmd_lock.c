@@ -234,7 +234,7 @@ int cmd_lock(int argc, char **argv)
     buf_init(&text, 0);
     int rc = 0;
     if (looks_like_spec(path)) {
-        if (!(rc = spec_read(&spec, path, SPEC_READ_ENVIRONMENT))) {
+        if (!(rc = spec_read(&spec, path, SPEC_READ_ENVIRONMENT | SPEC_READ_NO_LOCK))) {
             env = spec->environment.conda;
             source = spec->environment.conda_file ? spec->environment.conda_file : path;
             if (!env)

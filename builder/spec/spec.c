@@ -423,7 +423,7 @@ static int read_lock_file(struct spec_environment *e, struct yaml_tree *t, yaml_
     return conda_lockfile_check(e->lock_digest, e->lock_file, e->conda, context);
 }
 
-static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
+static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t *node, unsigned flags)
 {
     struct spec_environment *e = &spec->environment;
     int rc = yaml_tree_check_keys(t, node, "environment", environment_fields);
@@ -477,7 +477,7 @@ static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t 
     if (inline_conda && (rc = conda_from_node(&e->conda, t, inline_conda, "environment.conda")))
         return rc;
     yaml_node_t *lock = yaml_tree_get(t, node, "lock_file");
-    if (lock && (rc = read_lock_file(e, t, lock, spec->dir)))
+    if (lock && !(flags & SPEC_READ_NO_LOCK) && (rc = read_lock_file(e, t, lock, spec->dir)))
         return rc;
     yaml_node_t *scripts = yaml_tree_get(t, node, "allow_scripts");
     if (scripts && (rc = yaml_tree_bool(t, scripts, "environment.allow_scripts", &e->allow_scripts)))
@@ -619,7 +619,7 @@ int spec_read(struct spec **out, const char *path, unsigned flags)
     if (service && (rc = spec_read_service(spec, &t, service)))
         goto done;
     yaml_node_t *environment = yaml_tree_get(&t, root, "environment");
-    if (environment && (rc = read_environment(spec, &t, environment)))
+    if (environment && (rc = read_environment(spec, &t, environment, flags)))
         goto done;
     rc = spec_finish(spec);
 done:

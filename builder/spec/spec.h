@@ -138,7 +138,11 @@ struct spec {
  * accepts an environment section; without it the section is refused, because
  * `amlpkg build` does not build environments into images yet and must not
  * ignore one silently (`amlpkg hash` reads it). spec_load is spec_read(.., 0). */
-enum { SPEC_READ_ENVIRONMENT = 1 };
+enum {
+    SPEC_READ_ENVIRONMENT = 1,
+    /* `amlpkg lock`, which writes environment.lock_file: the lock named need not exist or be current */
+    SPEC_READ_NO_LOCK = 2,
+};
 int spec_read(struct spec **out, const char *path, unsigned flags);
 int spec_load(struct spec **out, const char *path);
 /* Fills defaults that depend on the whole spec (image name and tag); for
