@@ -51,8 +51,8 @@ static int is_libc_path(const char *path)
     if (strchr(path, '/'))
         return 0;
     size_t n = strlen(path);
-    return !strcmp(path, "libc.so.6") || (!strncmp(path, "libc-", 5) && n > 8 && !strcmp(path + n - 3, ".so") &&
-                                         isdigit((unsigned char)path[5]));
+    return !strcmp(path, "libc.so.6") ||
+           (!strncmp(path, "libc-", 5) && n > 8 && !strcmp(path + n - 3, ".so") && isdigit((unsigned char)path[5]));
 }
 
 /* The glibc version in one layer: 0 and out set, 1 when the layer holds no libc. */
@@ -97,7 +97,7 @@ static int layer_glibc(char *out, size_t size, const char *path, const char *wha
 static const char *conda_arch(const char *oci)
 {
     static const char *const map[][2] = {{"amd64", "x86_64"}, {"arm64", "aarch64"}, {"ppc64le", "ppc64le"},
-                                         {"s390x", "s390x"},   {"386", "x86"},       {"arm", "armv7l"}};
+                                         {"s390x", "s390x"},  {"386", "x86"},       {"arm", "armv7l"}};
     for (size_t i = 0; oci && i < sizeof map / sizeof map[0]; i++)
         if (!strcmp(oci, map[i][0]))
             return map[i][1];

@@ -359,8 +359,8 @@ static int visit(struct conda_install_stats *stats, struct installed *all, const
     return 0;
 }
 
-static int order_scripts(struct conda_install_stats *stats, struct installed *all,
-                         const struct conda_lock_entry *e, size_t n)
+static int order_scripts(struct conda_install_stats *stats, struct installed *all, const struct conda_lock_entry *e,
+                         size_t n)
 {
     size_t count = 0;
     for (size_t i = 0; i < n; i++)
@@ -471,7 +471,8 @@ int conda_install(struct conda_install_stats *stats, const char *lock_text, cons
     in.stage = path_join(stage_root, prefix[0] == '/' ? prefix + 1 : prefix);
     int rc = downloads && pkgs && in.stage ? 0 : nomem();
     rc = rc ? rc : conda_lockfile_entries(&entries, &n, lock_text, lock_name);
-    if (!rc && (!(fetched = calloc(n ? n : 1, sizeof *fetched)) || !(in.installed = calloc(n ? n : 1, sizeof *in.installed))))
+    if (!rc &&
+        (!(fetched = calloc(n ? n : 1, sizeof *fetched)) || !(in.installed = calloc(n ? n : 1, sizeof *in.installed))))
         rc = nomem();
     python_version(in.python_version, entries, n);
     double t0 = progress_now();

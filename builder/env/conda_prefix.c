@@ -164,8 +164,9 @@ int conda_prefix_resolve_dirs(char **out, const char *stage, const char *prefix,
         done.len = before; /* a relative target starts from the link's folder */
         if (t[0] == '/') {
             if (strncmp(t, prefix, plen) || (t[plen] && t[plen] != '/')) {
-                rc = err_set(ERR_INVALID, "%s: '%s' goes through the link '%s' to '%s', outside the environment's prefix",
-                             what, rel, comp, target);
+                rc = err_set(ERR_INVALID,
+                             "%s: '%s' goes through the link '%s' to '%s', outside the environment's prefix", what, rel,
+                             comp, target);
                 break;
             }
             t += plen;

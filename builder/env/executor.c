@@ -300,7 +300,9 @@ int executor_run_scripts(enum executor_kind kind, const char *base_archive, cons
     if (mkdir(ctx, 0700) != 0)
         rc = err_set_errno(ERR_IO, "cannot create '%s'", ctx);
     rc = rc ? rc
-            : buf_appendf(&df, "# The post-link scripts of environment %s, run by amlpkg's executor.\nFROM oci-archive:%s\n",
+            : buf_appendf(&df,
+                          "# The post-link scripts of environment %s, run by amlpkg's executor.\n"
+                          "FROM oci-archive:%s\n",
                           key, base_archive);
     for (size_t i = 0; i < n && !rc; i++)
         rc = script_step(&df, prefix, &scripts[i]);
