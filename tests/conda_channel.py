@@ -18,7 +18,13 @@ RECIPE a package holds one file, share/NAME/VERSION. RECIPEs make packages that 
   prefix                   text and binary files holding a long prefix placeholder (info/paths.json)
   prefix-legacy            the same described by info/files and info/has_prefix (older packages)
   prefix-short             a binary file whose placeholder (/opt/x) is shorter than any install prefix
-  post-link                a bin/.NAME-post-link.sh script
+  post-link                a bin/.NAME-post-link.sh script that runs bin/NAME-tool (found on PATH through
+                           $PREFIX/bin), writes share/NAME/post-link.txt ("$PKG_NAME $PKG_VERSION $PKG_BUILDNUM
+                           $PREFIX <tool's output>") and appends NAME to share/post-link-order.txt
+  post-link-fail           a post-link script that says "NAME: cannot configure" on stderr and exits 3
+  hardlinks                share/NAME/a.txt and share/NAME/b.txt: one file with two names (a hard link)
+  dirlink                  lib/NAME.txt and lib64 -> lib (a symbolically linked folder, as glibc-like packages)
+  via-dirlink              lib64/NAME.txt: installed through an earlier package's lib64 -> lib
   bulk                     share/NAME/ with 20 files of 4 KiB (benchmarks)
 A trailing "!format" on the recipe (".conda" or ".tar.bz2") overrides the alternation."""
 import hashlib
@@ -123,7 +129,26 @@ def recipe_files(tmp, kind, pname, version, index):
         paths.append({"_path": write(tmp, "lib/short.bin", b"\x00/opt/x/lib\x00"), "prefix_placeholder": "/opt/x",
                       "file_mode": "binary"})
     elif kind == "post-link":
-        paths.append({"_path": write(tmp, "bin/.%s-post-link.sh" % pname, "#!/bin/sh\necho hi\n", 0o755)})
+        paths.append({"_path": write(tmp, "bin/%s-tool" % pname, "#!/bin/sh\necho tool-of-%s\n" % pname, 0o755)})
+        paths.append({"_path": write(tmp, "bin/.%s-post-link.sh" % pname, (
+            "#!/bin/sh\n"
+            "echo \"post-link of $PKG_NAME running\"\n"
+            "mkdir -p \"$PREFIX/share/$PKG_NAME\"\n"
+            "echo \"$PKG_NAME $PKG_VERSION $PKG_BUILDNUM $PREFIX $(%s-tool)\" > \"$PREFIX/share/$PKG_NAME/post-link.txt\"\n"
+            "echo \"$PKG_NAME\" >> \"$PREFIX/share/post-link-order.txt\"\n") % pname, 0o755)})
+    elif kind == "post-link-fail":
+        paths.append({"_path": write(tmp, "bin/.%s-post-link.sh" % pname,
+                                     "#!/bin/sh\necho \"%s: cannot configure\" >&2\nexit 3\n" % pname, 0o755)})
+    elif kind == "hardlinks":
+        paths.append({"_path": write(tmp, "share/%s/a.txt" % pname, "one file, two names\n")})
+        os.link(os.path.join(tmp, "share", pname, "a.txt"), os.path.join(tmp, "share", pname, "b.txt"))
+        paths.append({"_path": "share/%s/b.txt" % pname})
+    elif kind == "dirlink":
+        paths.append({"_path": write(tmp, "lib/%s.txt" % pname, "in lib\n")})
+        os.symlink("lib", os.path.join(tmp, "lib64"))
+        paths.append({"_path": "lib64", "path_type": "softlink"})
+    elif kind == "via-dirlink":
+        paths.append({"_path": write(tmp, "lib64/%s.txt" % pname, "through lib64\n")})
     elif kind == "bulk":
         for k in range(20):
             paths.append({"_path": write(tmp, "share/%s/data%02d.bin" % (pname, k),

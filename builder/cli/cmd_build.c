@@ -75,6 +75,9 @@ static const char build_usage[] =
     "                          podman, buildah, docker, or none to forbid; its layers are re-written\n"
     "                          reproducibly, steps that reach the network are named in a warning, and\n"
     "                          the engine's store is left as it was found\n"
+    "      --allow-scripts     run the locked packages' post-link scripts through the executor, on top of\n"
+    "                          the environment amlpkg installed (default: such packages are refused;\n"
+    "                          also environment.allow_scripts: true)\n"
     "      --runtime PATH      amlserve binary to embed (default: beside amlpkg, or $AMLPKG_AMLSERVE)\n"
     "      --json              print the result as JSON (digest, size, layers, output, format)\n"
     "  -h, --help              show this help\n" SPEC_CLI_HELP "\n"
@@ -213,6 +216,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
         {"fsync", no_argument, NULL, 0x116},
         {"sign", required_argument, NULL, 0x117},
         {"sign-format", required_argument, NULL, 0x130},
+        {"allow-scripts", no_argument, NULL, 0x131},
         {"registries-conf", required_argument, NULL, 0x118},
         SPEC_CLI_OPTIONS,
         {NULL, 0, NULL, 0},
@@ -251,6 +255,7 @@ static int parse_options(struct build_options *o, int argc, char **argv)
             }
             break;
         case 0x118: o->transfer.reg.registries_conf = optarg; break;
+        case 0x131: o->build.env.allow_scripts = 1; break;
         case 0x113:
             if (executor_resolve(&o->build.env.executor, optarg)) {
                 fprintf(stderr, "amlpkg build: %s\n", err_message(ERR_USAGE));

@@ -11,6 +11,7 @@
 #include "common/path.h"
 #include "builder/image/image_source.h"
 #include "builder/image/layer_normalise.h"
+#include "builder/image/oci_archive.h"
 #include "builder/image/reference.h"
 #include "builder/registry/registry_image.h"
 #include "builder/registry/registries_conf.h"
@@ -765,6 +766,45 @@ int base_image_store(const struct base_image *b, struct cache *cache, const char
     snprintf(name, sizeof name, "azureml/azureml_%s", key);
     if (!rc)
         rc = cache_record(cache, key, got, name);
+    buf_release(&m);
+    return rc;
+}
+
+/* One blob's bytes in a file of dir, described for oci_archive_write. */
+static int blob_file(struct oci_blob *out, const char *dir, const char *name, const struct buf *bytes,
+                     const char *digest, const char *media_type)
+{
+    memset(out, 0, sizeof *out);
+    if (!(out->path = path_join(dir, name)))
+        return nomem();
+    int rc = 0, fd = open(out->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || fs_write_all(fd, bytes->data, bytes->len) < 0)
+        rc = err_set_write(ERR_IO, "cannot write '%s'", out->path);
+    if (fd >= 0 && close(fd) < 0 && !rc)
+        rc = err_set_write(ERR_IO, "cannot write '%s'", out->path);
+    snprintf(out->digest, sizeof out->digest, "%s", digest);
+    out->size = (int64_t)bytes->len;
+    out->media_type = media_type;
+    return rc;
+}
+
+int base_image_write_archive(const struct base_image *b, const char *dir, const char *target)
+{
+    struct buf m;
+    buf_init(&m, 0);
+    char manifest_digest[DIGEST_STRING_SIZE];
+    struct oci_image image = {.layers = b->layers, .n_layers = b->n_layers, .ref_name = "amlpkg-base:latest"};
+    int rc = manifest_json(&m, b);
+    rc = rc ? rc : digest_buffer(manifest_digest, m.data, m.len);
+    rc = rc ? rc : blob_file(&image.config, dir, "config.json", &b->config, b->config_digest, MT_OCI_CONFIG);
+    rc = rc ? rc : blob_file(&image.manifest, dir, "manifest.json", &m, manifest_digest, OCI_MEDIA_TYPE_MANIFEST);
+    rc = rc ? rc : oci_archive_write(&image, target, 0, 0);
+    if (image.config.path)
+        unlink(image.config.path);
+    if (image.manifest.path)
+        unlink(image.manifest.path);
+    free(image.config.path);
+    free(image.manifest.path);
     buf_release(&m);
     return rc;
 }

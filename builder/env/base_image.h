@@ -68,6 +68,10 @@ const char *base_image_manifest_digest(const struct base_image *b);
  * digest follows. */
 int base_image_append_layer(struct base_image *b, struct oci_blob *layer, const char *created_by, char *dir);
 
+/* Writes b as an oci-archive at target (what a container engine reads as `FROM oci-archive:target`);
+ * dir holds the config and manifest files while it is written. */
+int base_image_write_archive(const struct base_image *b, const char *dir, const char *target);
+
 /* Checks one layer blob: its uncompressed bytes hash to diff_id (when not
  * NULL) and every tar entry stays inside the image root. what names the layer
  * in messages. Exposed for tests. */

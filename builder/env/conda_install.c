@@ -29,6 +29,14 @@ static int nomem(void)
     return err_set(ERR_NOMEM, "out of memory");
 }
 
+/* What the post-link scripts' order needs from one installed package. */
+struct installed {
+    char **depends; /* dependency names, from info/index.json */
+    size_t n_depends;
+    long build_number;
+    int post_link, visited;
+};
+
 /* What one install needs at hand. */
 struct install {
     const char *prefix;      /* in the image */
@@ -36,6 +44,8 @@ struct install {
     char python_version[16]; /* "3.11", or "" when the lock has no python */
     const char *lock_name;
     struct buf history;
+    int allow_scripts;
+    struct installed *installed; /* one per lock entry, for the post-link scripts' order */
 };
 
 /* "3.11" from the lock's python package ("3.11.4"); "" when there is none. */
@@ -67,20 +77,33 @@ static char *target_path(const struct install *in, const struct conda_pkg_info *
     return out;
 }
 
-/* Package scripts are code run at install time: refused, naming the package and the script. */
-static int refuse_scripts(const struct conda_pkg_info *info, const struct conda_lock_entry *e)
+/* Package scripts are code run at install time. Without allow_scripts each is refused, naming the package, the
+ * script and the flag; with it a post-link script is recorded to run (*post_link set), a pre-unlink script is left
+ * alone (conda runs it only when the package is removed) and a pre-link script is still refused (conda
+ * deprecated them, and they would have to run before the package's files are in place). */
+static int check_scripts(int *post_link, const struct conda_pkg_info *info, const struct conda_lock_entry *e,
+                         int allow_scripts)
 {
     static const char *const kinds[] = {"pre-link", "post-link", "pre-unlink"};
+    *post_link = 0;
     for (size_t i = 0; i < info->n_paths; i++)
         for (size_t k = 0; k < 3; k++) {
             char want[512];
             snprintf(want, sizeof want, "bin/.%s-%s.sh", info->name, kinds[k]);
-            if (!strcmp(info->paths[i].path, want))
+            if (strcmp(info->paths[i].path, want))
+                continue;
+            if (allow_scripts && k == 1)
+                *post_link = 1;
+            else if (allow_scripts && k == 0)
+                return err_set(ERR_UNSUPPORTED,
+                               "%s: package %s-%s-%s has a pre-link script (%s): amlpkg runs post-link scripts "
+                               "(--allow-scripts) but not pre-link ones, which conda has deprecated",
+                               e->url, e->name, e->version, e->build, want);
+            else if (!allow_scripts)
                 return err_set(ERR_UNSUPPORTED,
                                "%s: package %s-%s-%s has a %s script (%s): amlpkg does not run package scripts "
-                               "when it builds an environment itself, and running them through the executor "
-                               "(--allow-scripts) is not supported yet; leave environment.lock_file out to have "
-                               "the executor install the environment with conda",
+                               "unless asked to: build with --allow-scripts (or environment.allow_scripts: true) to "
+                               "run post-link scripts through the executor on top of the installed environment",
                                e->url, e->name, e->version, e->build, kinds[k], want);
         }
     return 0;
@@ -109,11 +132,13 @@ static int link_path(struct install *in, const struct conda_pkg_info *info, cons
                      const char *pkg_dir, const char *what, struct buf *files, struct buf *paths)
 {
     char *rel = target_path(in, info, p->path), *src = path_join(pkg_dir, p->path), *dst = NULL, *msg = NULL;
-    int rc = rel && src && (dst = path_join(in->stage, rel)) ? 0 : nomem();
+    char *land = NULL; /* rel with an earlier package's linked folders followed (lib64 -> lib) */
+    int rc = rel && src ? conda_prefix_resolve_dirs(&land, in->stage, in->prefix, rel, what) : nomem();
+    rc = rc ? rc : (dst = path_join(in->stage, land)) ? 0 : nomem();
     if (!rc && asprintf(&msg, "%s: %s", what, rel) < 0)
         msg = NULL, rc = nomem();
     if (!rc)
-        rc = fs_make_parents_inside(in->stage, rel, what);
+        rc = fs_make_parents_inside(in->stage, land, what);
     if (rc)
         goto done;
     struct stat st;
@@ -141,6 +166,7 @@ static int link_path(struct install *in, const struct conda_pkg_info *info, cons
     rc = rc ? rc : append_path_data(paths, rel, S_ISLNK(st.st_mode) ? "softlink" : "hardlink", p);
 done:
     free(rel);
+    free(land);
     free(src);
     free(dst);
     free(msg);
@@ -260,7 +286,28 @@ static int write_record(struct install *in, const struct conda_pkg_info *info, c
     return rc;
 }
 
-static int install_one(struct install *in, const struct conda_lock_entry *e, const char *pkg_dir)
+/* The dependency names (a spec's first word) and build number of a package, for the scripts' order. */
+static int record_depends(struct installed *mine, const struct conda_pkg_info *info)
+{
+    const struct json_value *deps = json_member(info->index, "depends");
+    const struct json_value *bn = json_member(info->index, "build_number");
+    mine->build_number = bn && bn->type == JSON_NUMBER ? (long)bn->as.number : 0;
+    if (!deps || deps->type != JSON_ARRAY || !deps->count)
+        return 0;
+    if (!(mine->depends = calloc(deps->count, sizeof *mine->depends)))
+        return nomem();
+    for (const struct json_value *d = deps->child; d; d = d->next) {
+        if (d->type != JSON_STRING)
+            continue;
+        size_t n = strcspn(d->as.string.ptr, " =<>!~[");
+        if (n && !(mine->depends[mine->n_depends++] = strndup(d->as.string.ptr, n)))
+            return nomem();
+    }
+    return 0;
+}
+
+static int install_one(struct install *in, const struct conda_lock_entry *e, const char *pkg_dir,
+                       struct installed *mine)
 {
     struct conda_pkg_info info;
     struct buf files, paths;
@@ -274,7 +321,8 @@ static int install_one(struct install *in, const struct conda_lock_entry *e, con
     if (!rc && info.noarch_python && !in->python_version[0])
         rc = err_set(ERR_INVALID, "%s:%d: %s is a noarch: python package and the lock has no python package",
                      in->lock_name, e->line, e->filename);
-    rc = rc ? rc : refuse_scripts(&info, e);
+    rc = rc ? rc : check_scripts(&mine->post_link, &info, e, in->allow_scripts);
+    rc = rc ? rc : record_depends(mine, &info);
     for (size_t i = 0; i < info.n_paths && !rc; i++)
         rc = link_path(in, &info, &info.paths[i], pkg_dir, e->url, &files, &paths);
     for (size_t i = 0; i < info.n_entry_points && !rc; i++)
@@ -284,6 +332,59 @@ static int install_one(struct install *in, const struct conda_lock_entry *e, con
     buf_release(&files);
     buf_release(&paths);
     return rc;
+}
+
+/* Dependencies first, as conda links (and runs post-link scripts in) a topological order; among packages
+ * that do not depend on each other, the lock's order. */
+static int visit(struct conda_install_stats *stats, struct installed *all, const struct conda_lock_entry *e, size_t n,
+                 size_t i)
+{
+    if (all[i].visited)
+        return 0;
+    all[i].visited = 1; /* also breaks dependency cycles, as conda's graph does, in lock order */
+    for (size_t d = 0; d < all[i].n_depends; d++)
+        for (size_t j = 0; j < n; j++)
+            if (!strcmp(e[j].name, all[i].depends[d])) {
+                int rc = visit(stats, all, e, n, j);
+                if (rc)
+                    return rc;
+            }
+    if (!all[i].post_link)
+        return 0;
+    struct conda_script *s = &stats->scripts[stats->n_scripts];
+    s->build_number = all[i].build_number;
+    if (!(s->name = strdup(e[i].name)) || !(s->version = strdup(e[i].version)) || !(s->build = strdup(e[i].build)))
+        return nomem();
+    stats->n_scripts++;
+    return 0;
+}
+
+static int order_scripts(struct conda_install_stats *stats, struct installed *all, const struct conda_lock_entry *e,
+                         size_t n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += all[i].post_link;
+    if (!count)
+        return 0;
+    if (!(stats->scripts = calloc(count, sizeof *stats->scripts)))
+        return nomem();
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = visit(stats, all, e, n, i);
+    return rc;
+}
+
+void conda_install_stats_release(struct conda_install_stats *stats)
+{
+    for (size_t i = 0; i < stats->n_scripts; i++) {
+        free(stats->scripts[i].name);
+        free(stats->scripts[i].version);
+        free(stats->scripts[i].build);
+    }
+    free(stats->scripts);
+    stats->scripts = NULL;
+    stats->n_scripts = 0;
 }
 
 static int write_history(struct install *in)
@@ -358,19 +459,20 @@ static int unpack_all(char **dirs, const struct conda_lock_entry *entries, const
 }
 
 int conda_install(struct conda_install_stats *stats, const char *lock_text, const char *lock_name, struct cache *cache,
-                  const char *work_dir, const char *prefix, const char *stage_root)
+                  const char *work_dir, const char *prefix, const char *stage_root, int allow_scripts)
 {
     memset(stats, 0, sizeof *stats);
     struct conda_lock_entry *entries = NULL;
     size_t n = 0;
     struct conda_fetched *fetched = NULL;
-    struct install in = {.prefix = prefix, .lock_name = lock_name};
+    struct install in = {.prefix = prefix, .lock_name = lock_name, .allow_scripts = allow_scripts};
     buf_init(&in.history, 0);
     char *downloads = path_join(work_dir, "downloads"), *pkgs = path_join(work_dir, "pkgs");
     in.stage = path_join(stage_root, prefix[0] == '/' ? prefix + 1 : prefix);
     int rc = downloads && pkgs && in.stage ? 0 : nomem();
     rc = rc ? rc : conda_lockfile_entries(&entries, &n, lock_text, lock_name);
-    if (!rc && !(fetched = calloc(n ? n : 1, sizeof *fetched)))
+    if (!rc &&
+        (!(fetched = calloc(n ? n : 1, sizeof *fetched)) || !(in.installed = calloc(n ? n : 1, sizeof *in.installed))))
         rc = nomem();
     python_version(in.python_version, entries, n);
     double t0 = progress_now();
@@ -390,7 +492,8 @@ int conda_install(struct conda_install_stats *stats, const char *lock_text, cons
     }
     rc = rc ? rc : unpack_all(dirs, entries, fetched, n);
     for (size_t i = 0; i < n && !rc; i++)
-        rc = install_one(&in, &entries[i], dirs[i]);
+        rc = install_one(&in, &entries[i], dirs[i], &in.installed[i]);
+    rc = rc ? rc : order_scripts(stats, in.installed, entries, n);
     for (size_t i = 0; dirs && i < n; i++)
         free(dirs[i]);
     free(dirs);
@@ -412,6 +515,14 @@ int conda_install(struct conda_install_stats *stats, const char *lock_text, cons
     if (fetched)
         conda_fetch_release(fetched, n);
     free(fetched);
+    for (size_t i = 0; in.installed && i < n; i++) {
+        for (size_t d = 0; d < in.installed[i].n_depends; d++)
+            free(in.installed[i].depends[d]);
+        free(in.installed[i].depends);
+    }
+    free(in.installed);
+    if (rc)
+        conda_install_stats_release(stats);
     conda_lockfile_entries_free(entries, n);
     buf_release(&in.history);
     free(in.stage);

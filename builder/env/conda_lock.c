@@ -40,7 +40,7 @@ static int add_virtuals(struct conda_repodata *repo, const struct conda_lock_opt
         for (size_t i = 0; i < opt->n_virtuals; i++)
             given |= !strncmp(opt->virtuals[i], default_virtuals[d][0], strlen(default_virtuals[d][0])) &&
                      opt->virtuals[i][strlen(default_virtuals[d][0])] == '=';
-        if (!given)
+        if (!given && !(opt->no_glibc && !strcmp(default_virtuals[d][0], "__glibc")))
             rc = conda_repodata_add_virtual(repo, default_virtuals[d][0], default_virtuals[d][1]);
     }
     return rc;
@@ -120,7 +120,7 @@ int conda_lock_resolve(struct buf *out, const struct conda_env *env, const char 
         const struct conda_record *r = &repo.records[picked[i]];
         rc = buf_appendf(out, "%s/%s/%s#%s\n", channel_url_of(urls, env, r), r->subdir, r->fn, r->sha256);
     }
-    rc = rc ? rc : pip_lock_append(out, env, source, &repo, picked, n, subdir, opt->pip_index_url);
+    rc = rc ? rc : pip_lock_append(out, env, source, &repo, picked, n, subdir, opt->pip_index_url, opt->cache);
     for (size_t c = 0; urls && c < env->n_channels; c++)
         free(urls[c]);
     free(urls);

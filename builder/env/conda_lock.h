@@ -27,6 +27,7 @@
 
 #include "builder/spec/conda.h"
 #include "builder/sys/digest.h"
+#include "cache/cache.h"
 #include "common/buf.h"
 
 #define CONDA_LOCK_DEFAULT_SUBDIR "linux-64"
@@ -37,6 +38,8 @@ struct conda_lock_options {
     const char *const *virtuals; /* "NAME=VERSION", replacing the default of that name */
     size_t n_virtuals;
     const char *pip_index_url; /* NULL: PyPI, unless the pip section names an index: a mirror */
+    struct cache *cache;       /* the pip section's wheels are kept there (pip_resolve.h); NULL: not kept */
+    int no_glibc;              /* the target has no glibc (a musl or static base): no default __glibc */
 };
 
 int conda_lock_resolve(struct buf *out, const struct conda_env *env, const char *source,

@@ -32,12 +32,19 @@ static int check_path(const char *p, size_t len, const char *what, const char *f
     return 0;
 }
 
+/* One info/ JSON file into the package's arena, errors naming the package and the file. */
+static int parse_info_json(struct json_value **root, struct conda_pkg_info *out, const char *text, const char *what,
+                           const char *file)
+{
+    char source[600];
+    snprintf(source, sizeof source, "%s: %s", what, file);
+    return json_parse(root, &out->arena, text, strlen(text), source);
+}
+
 static int parse_index(struct conda_pkg_info *out, const char *text, const char *what)
 {
     struct json_value *root = NULL;
-    char source[600];
-    snprintf(source, sizeof source, "%s: info/index.json", what);
-    int rc = json_parse(&root, &out->arena, text, strlen(text), source);
+    int rc = parse_info_json(&root, out, text, what, "info/index.json");
     if (rc)
         return rc;
     out->index = root;
@@ -55,9 +62,7 @@ static int parse_index(struct conda_pkg_info *out, const char *text, const char 
 static int parse_paths_json(struct conda_pkg_info *out, const char *text, const char *what)
 {
     struct json_value *root = NULL;
-    char source[600];
-    snprintf(source, sizeof source, "%s: info/paths.json", what);
-    int rc = json_parse(&root, &out->arena, text, strlen(text), source);
+    int rc = parse_info_json(&root, out, text, what, "info/paths.json");
     if (rc)
         return rc;
     const struct json_value *paths = root->type == JSON_OBJECT ? json_member(root, "paths") : NULL;
@@ -179,9 +184,7 @@ static int parse_has_prefix(struct conda_pkg_info *out, const char *text, const 
 static int parse_link(struct conda_pkg_info *out, const char *text, const char *what)
 {
     struct json_value *root = NULL;
-    char source[600];
-    snprintf(source, sizeof source, "%s: info/link.json", what);
-    int rc = json_parse(&root, &out->arena, text, strlen(text), source);
+    int rc = parse_info_json(&root, out, text, what, "info/link.json");
     if (rc)
         return rc;
     const struct json_value *noarch = root->type == JSON_OBJECT ? json_member(root, "noarch") : NULL;

@@ -207,10 +207,53 @@ static int conda_layer(struct oci_blob *out, const char *work, const char *stage
     char *host = path_join(stage_root, prefix + 1);
     int rc = host ? oci_layer_begin(&w, work, 0, OCI_COMPRESSION_GZIP, 1) : nomem();
     rc = rc ? rc : oci_layer_add_dir(w, &PLAN_ENVS_ROOT[1]); /* without the leading slash */
-    rc = rc ? rc : oci_layer_add_tree(w, prefix + 1, host);
+    rc = rc ? rc : oci_layer_add_tree_keeping_links(w, prefix + 1, host);
     if (w)
         rc = rc ? (oci_layer_abort(w), rc) : oci_layer_finish(w, out);
     free(host);
+    return rc;
+}
+
+/* The post-link scripts, run by the executor on top of *out (the base and amlpkg's conda layer): *out is
+ * replaced by the engine's result, whose new layer is normalised like every executor layer. */
+static int run_scripts(struct base_image **out, const struct env_source_options *opt, const struct plan *plan,
+                       const struct spec *spec, const struct base_image_options *bo,
+                       const struct conda_install_stats *stats)
+{
+    enum executor_kind kind = opt->executor;
+    if (!opt->executor_given && executor_resolve(&kind, "auto"))
+        return ERR_USAGE;
+    if (kind == EXECUTOR_NONE)
+        return err_set(ERR_UNSUPPORTED,
+                       "%s: package %s-%s-%s has a post-link script and no executor is available to run it "
+                       "(--executor podman|buildah|docker, or none found on PATH)",
+                       spec->environment.lock_file, stats->scripts[0].name, stats->scripts[0].version,
+                       stats->scripts[0].build);
+    char *work = NULL, *base = NULL, *archive = NULL, *text = NULL;
+    const char *format = NULL;
+    int rc = temp_dir(&work, "amlpkg-scripts-");
+    if (!rc && (!(base = path_join(work, "base.tar")) || !(archive = path_join(work, "environment.tar"))))
+        rc = nomem();
+    rc = rc ? rc : base_image_write_archive(*out, work, base);
+    rc = rc ? rc
+            : executor_run_scripts(kind, base, plan->environment.conda_prefix, stats->scripts, stats->n_scripts,
+                                   plan->environment.key, work, archive, &format);
+    if (!rc && asprintf(&text, "%s:%s", format, archive) < 0)
+        text = NULL, rc = nomem();
+    struct base_image_options engine_bo = *bo;
+    engine_bo.engine_steps = stats->n_scripts;
+    struct base_image *after = NULL;
+    rc = rc ? rc : base_image_open(&after, text, spec->dir, &engine_bo);
+    if (!rc) {
+        base_image_free(*out);
+        *out = after;
+    }
+    if (work)
+        fs_remove_tree(work);
+    free(work);
+    free(base);
+    free(archive);
+    free(text);
     return rc;
 }
 
@@ -221,7 +264,7 @@ static int from_conda(struct base_image **out, const struct env_source_options *
     const struct plan_environment *e = &plan->environment;
     char *work = NULL, *stage = NULL, *created_by = NULL;
     struct oci_blob layer = {0};
-    struct conda_install_stats stats;
+    struct conda_install_stats stats = {0};
     int rc = e->needs_executor ? from_executor(out, opt, plan, spec, bo) /* the Docker steps */
                                : base_image_open(out, e->base_image, spec->dir, bo);
     rc = rc ? rc : temp_dir(&work, "amlpkg-conda-");
@@ -229,7 +272,7 @@ static int from_conda(struct base_image **out, const struct env_source_options *
         rc = nomem();
     rc = rc ? rc
             : conda_install(&stats, e->conda_lock, spec->environment.lock_file, opt->workspace, work, e->conda_prefix,
-                            stage);
+                            stage, opt->allow_scripts || spec->environment.allow_scripts);
     double t0 = progress_now();
     rc = rc ? rc : conda_layer(&layer, work, stage, e->conda_prefix);
     const char *lock = spec->environment.lock_file, *slash = strrchr(lock, '/');
@@ -250,10 +293,13 @@ static int from_conda(struct base_image **out, const struct env_source_options *
                 progress_now() - t0);
     }
     oci_blob_release(&layer);
+    if (!rc && stats.n_scripts)
+        rc = run_scripts(out, opt, plan, spec, bo, &stats);
     if (rc) {
         base_image_free(*out);
         *out = NULL;
     }
+    conda_install_stats_release(&stats);
     if (work)
         fs_remove_tree(work);
     free(work);
@@ -289,7 +335,13 @@ int env_source_open(struct base_image **out, enum env_origin *origin, const stru
     else /* no environment section: the base is a default (spec_finish) */
         snprintf(context, sizeof context, "%s: environment.base_image (default %s)", spec->file,
                  plan->environment.base_image);
-    int rc = env_source_cache_key(key, plan->environment.key, opt->platform);
+    /* Allowing scripts is another environment: without it, a lock with post-link scripts must be refused,
+     * never served from an entry built with them. */
+    char scripted[80], d[DIGEST_STRING_SIZE];
+    snprintf(scripted, sizeof scripted, "%s allow-scripts", plan->environment.key);
+    int allow = plan->environment.conda_native && (opt->allow_scripts || spec->environment.allow_scripts);
+    int rc = allow ? digest_buffer(d, scripted, strlen(scripted)) : 0;
+    rc = rc ? rc : env_source_cache_key(key, allow ? d + 7 : plan->environment.key, opt->platform);
     if (rc)
         return rc;
     rc = 1; /* 1: not found yet */

@@ -43,6 +43,7 @@ struct env_source_options {
     struct registry_options reg;    /* for the registry tier */
     enum executor_kind executor;    /* for Docker steps and conda installs */
     int executor_given;             /* 0: the first engine found on PATH */
+    int allow_scripts;              /* build --allow-scripts or environment.allow_scripts: run post-link scripts */
 };
 
 /* The environment of plan: *out is NULL for scratch, else freed by the caller

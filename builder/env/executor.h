@@ -12,6 +12,7 @@
 #ifndef AMLPKG_EXECUTOR_H
 #define AMLPKG_EXECUTOR_H
 
+#include "builder/env/conda_install.h"
 #include "builder/image/plan_env.h"
 
 enum executor_kind { EXECUTOR_NONE, EXECUTOR_PODMAN, EXECUTOR_BUILDAH, EXECUTOR_DOCKER };
@@ -28,5 +29,18 @@ int executor_resolve(enum executor_kind *out, const char *requested);
  * intermediate ones), are removed on success and on failure; what was there before stays. */
 int executor_build_environment(enum executor_kind kind, const struct plan_environment *env, const char *work_dir,
                                const char *archive_out, const char **format, size_t *engine_steps);
+
+/* Post-link scripts (environment.allow_scripts / build --allow-scripts): the engine builds FROM the
+ * oci-archive base_archive (the base with amlpkg's conda layer on top) one RUN step per script, in the
+ * order given (conda's: dependencies first), each as conda runs it: `bash -x $PREFIX/bin/.NAME-post-link.sh`
+ * (sh when the image has no bash) with PREFIX, ROOT_PREFIX, PKG_NAME, PKG_VERSION, PKG_BUILDNUM (and
+ * PKG_BUILDNUMBER) set and $PREFIX/bin in front of PATH. The result is saved to archive_out like
+ * executor_build_environment's (the caller opens it with engine_steps = n, so its layer is normalised);
+ * a failing script fails the build with the package named and the script's output in the message (read from
+ * the engine's standard output, where podman and buildah print a step's output; Docker's BuildKit prints it on
+ * standard error, which reaches the user as is, and its own failure message stands). */
+int executor_run_scripts(enum executor_kind kind, const char *base_archive, const char *prefix,
+                         const struct conda_script *scripts, size_t n, const char *key, const char *work_dir,
+                         const char *archive_out, const char **format);
 
 #endif

@@ -26,11 +26,12 @@ static int two_numbers(const char *text, int *major, int *minor)
 }
 
 int pip_lock_append(struct buf *out, const struct conda_env *env, const char *source, const struct conda_repodata *repo,
-                    const size_t *picked, size_t n_picked, const char *subdir, const char *index_mirror)
+                    const size_t *picked, size_t n_picked, const char *subdir, const char *index_mirror,
+                    struct cache *cache)
 {
     if (!env->n_pip)
         return 0;
-    struct pip_resolve_options opt = {.index_mirror = index_mirror};
+    struct pip_resolve_options opt = {.index_mirror = index_mirror, .cache = cache};
     const char *python = NULL, *glibc = NULL, *arch = arch_of(subdir);
     if (!arch)
         return err_set(ERR_UNSUPPORTED, "%s: dependencies: pip: wheels are locked for Linux subdirs only, not %s",

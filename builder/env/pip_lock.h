@@ -14,13 +14,16 @@
 
 #include "builder/env/conda_repodata.h"
 #include "builder/spec/conda.h"
+#include "cache/cache.h"
 #include "common/buf.h"
 
 #define PIP_LOCK_LINE_PREFIX "# pip "
 
 /* Appends the pip lines for env's pip section to out; picked are the conda solution's records in repo.
- * index_mirror (may be NULL) replaces the default index (PyPI). */
+ * index_mirror (may be NULL) replaces the default index (PyPI); cache (may be NULL) keeps every wheel
+ * downloaded and every pinned one by sha256, so that the build installing the lock downloads nothing. */
 int pip_lock_append(struct buf *out, const struct conda_env *env, const char *source, const struct conda_repodata *repo,
-                    const size_t *picked, size_t n_picked, const char *subdir, const char *index_mirror);
+                    const size_t *picked, size_t n_picked, const char *subdir, const char *index_mirror,
+                    struct cache *cache);
 
 #endif

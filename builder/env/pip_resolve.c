@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WHEEL_MAX_BYTES ((size_t)8 << 30)
 
@@ -301,16 +302,28 @@ static int check_sha256(const char *want, const char *have, const char *url)
     return 0;
 }
 
-/* Downloads the wheel (verified against the index's sha256, or hashed) and returns its bytes in body. */
-static int fetch_wheel(struct buf *body, struct pip_file *f)
+/* Downloads the wheel (verified against the index's sha256, or hashed) and returns its bytes in body; with a
+ * cache, the wheel is kept there under its sha256, so the build that installs the lock downloads nothing. */
+static int fetch_wheel(struct buf *body, struct pip_file *f, struct cache *cache)
 {
-    char digest[DIGEST_STRING_SIZE];
+    char digest[DIGEST_STRING_SIZE], kept[CACHE_DIGEST_SIZE];
     int rc = pip_index_fetch(body, f->url, NULL, NULL);
     rc = rc ? rc : digest_buffer(digest, body->data ? body->data : "", body->len);
     rc = rc ? rc : check_sha256(f->sha256, digest + 7, f->url);
     if (!rc && !f->sha256[0])
         snprintf(f->sha256, sizeof f->sha256, "%s", digest + 7);
-    return rc;
+    return rc || !cache ? rc : cache_put_blob_buffer(cache, body->data ? body->data : "", body->len, kept);
+}
+
+/* 1 when the cache holds the wheel with this sha256 (hex). */
+static int wheel_cached(struct cache *cache, const char *sha256)
+{
+    char digest[CACHE_DIGEST_SIZE], *path = NULL;
+    snprintf(digest, sizeof digest, "sha256:%s", sha256);
+    int rc = cache_blob_path(cache, digest, &path), have = !rc && path && access(path, R_OK) == 0;
+    free(path);
+    err_clear();
+    return have;
 }
 
 static int load_metadata(struct resolver *r, struct project *p, struct candidate *c)
@@ -336,7 +349,7 @@ static int load_metadata(struct resolver *r, struct project *p, struct candidate
         }
     }
     if (!rc && !f->has_metadata) {
-        rc = fetch_wheel(&wheel, f);
+        rc = fetch_wheel(&wheel, f, r->opt->cache);
         rc = rc ? rc : wheel_metadata_extract(&text, wheel.data, wheel.len, f->url);
     }
     const char *where = url && f->has_metadata ? url : f->url;
@@ -665,10 +678,10 @@ static int make_pins(struct pip_pin **out, size_t *n_out, struct resolver *r)
         if (p->pin < 0)
             continue;
         struct candidate *c = &p->cands[p->pin];
-        if (!c->wheel->sha256[0]) {
+        if (!c->wheel->sha256[0] || (r->opt->cache && !wheel_cached(r->opt->cache, c->wheel->sha256))) {
             struct buf body;
             buf_init(&body, WHEEL_MAX_BYTES);
-            rc = fetch_wheel(&body, c->wheel);
+            rc = fetch_wheel(&body, c->wheel, r->opt->cache);
             buf_release(&body);
         }
         struct pip_pin *pin = &pins[k++];

@@ -28,6 +28,7 @@
 #define AMLPKG_PIP_RESOLVE_H
 
 #include "builder/env/wheel_tags.h"
+#include "cache/cache.h"
 #include "builder/spec/conda.h"
 #include "builder/spec/pep508.h"
 
@@ -35,6 +36,8 @@
 
 struct pip_resolve_options {
     const char *index_mirror; /* replaces the default index (PyPI); NULL: PIP_INDEX_DEFAULT */
+    struct cache *cache;      /* every wheel downloaded, and every pinned one, kept there by sha256 (the store
+                                 `amlpkg build` fetches from); NULL: none kept */
     struct wheel_target target;
     struct pep508_env markers;
 };

@@ -613,12 +613,67 @@ int oci_layer_add_entry(struct oci_layer_writer *w, const struct oci_layer_entry
     return rc;
 }
 
-static int add_tree(struct oci_layer_writer *w, const char *image_path, const char *host_path, int depth)
+/* Files with more than one name met in one tree walk: the first name (in the walk's sorted order) carries
+ * the body, later names are tar hard-link entries pointing at it. */
+struct link_seen {
+    dev_t dev;
+    ino_t ino;
+    char *image_path;
+};
+struct link_table {
+    struct link_seen *items;
+    size_t n, cap;
+};
+
+/* 1 and the entry written when host_path is a later name of a file already in the layer; 0 when it is a
+ * first name (recorded) or not a multiply linked file. */
+static int add_hardlink(struct oci_layer_writer *w, struct link_table *t, const char *image_path, const struct stat *st,
+                        int *rc)
+{
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->items[i].dev != st->st_dev || t->items[i].ino != st->st_ino)
+            continue;
+        struct archive_entry *e = new_entry(w, image_path, AE_IFREG, oci_layer_mode(st->st_mode), 0);
+        if (!e) {
+            *rc = err_set(ERR_NOMEM, "out of memory");
+            return 1;
+        }
+        archive_entry_set_hardlink(e, t->items[i].image_path);
+        *rc = emit_parents(w, image_path);
+        if (!*rc && archive_write_header(w->tar, e) != ARCHIVE_OK)
+            *rc = tar_error(w, image_path);
+        archive_entry_free(e);
+        return 1;
+    }
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        struct link_seen *items = realloc(t->items, cap * sizeof *items);
+        if (!items) {
+            *rc = err_set(ERR_NOMEM, "out of memory");
+            return 1;
+        }
+        t->items = items;
+        t->cap = cap;
+    }
+    if (!(t->items[t->n].image_path = strdup(image_path))) {
+        *rc = err_set(ERR_NOMEM, "out of memory");
+        return 1;
+    }
+    t->items[t->n].dev = st->st_dev;
+    t->items[t->n++].ino = st->st_ino;
+    return 0;
+}
+
+static int add_tree(struct oci_layer_writer *w, const char *image_path, const char *host_path, int depth,
+                    struct link_table *links)
 {
     struct stat st;
     if (lstat(host_path, &st) != 0)
         return err_set_errno(ERR_NOTFOUND, "%s", host_path);
-    int rc = oci_layer_add_file(w, image_path, host_path);
+    int rc = 0;
+    if (links && S_ISREG(st.st_mode) && st.st_nlink > 1 && add_hardlink(w, links, image_path, &st, &rc))
+        return rc;
+    rc = oci_layer_add_file(w, image_path, host_path);
     if (rc || !S_ISDIR(st.st_mode))
         return rc;
     if (depth >= MAX_TREE_DEPTH)
@@ -633,7 +688,7 @@ static int add_tree(struct oci_layer_writer *w, const char *image_path, const ch
         if (rc || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
             continue;
         char *child_image = path_join(image_path, name), *child_host = path_join(host_path, name);
-        rc = child_image && child_host ? add_tree(w, child_image, child_host, depth + 1)
+        rc = child_image && child_host ? add_tree(w, child_image, child_host, depth + 1, links)
                                        : err_set(ERR_NOMEM, "out of memory");
         free(child_image);
         free(child_host);
@@ -646,7 +701,17 @@ static int add_tree(struct oci_layer_writer *w, const char *image_path, const ch
 
 int oci_layer_add_tree(struct oci_layer_writer *w, const char *image_path, const char *host_path)
 {
-    return add_tree(w, image_path, host_path, 0);
+    return add_tree(w, image_path, host_path, 0, NULL);
+}
+
+int oci_layer_add_tree_keeping_links(struct oci_layer_writer *w, const char *image_path, const char *host_path)
+{
+    struct link_table links = {0};
+    int rc = add_tree(w, image_path, host_path, 0, &links);
+    for (size_t i = 0; i < links.n; i++)
+        free(links.items[i].image_path);
+    free(links.items);
+    return rc;
 }
 
 int oci_layer_leave_room(struct oci_layer_writer *w, int64_t bytes)

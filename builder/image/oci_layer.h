@@ -74,6 +74,9 @@ unsigned oci_layer_mode(unsigned st_mode);
 int oci_layer_add_file(struct oci_layer_writer *w, const char *image_path, const char *host_path);
 /* Adds a host file or directory tree (sorted, recursively) at image_path. */
 int oci_layer_add_tree(struct oci_layer_writer *w, const char *image_path, const char *host_path);
+/* The same, keeping hard links: a file with several names in the tree is written once, under the name
+ * that comes first in the sorted walk, and its other names become tar hard-link entries to it. */
+int oci_layer_add_tree_keeping_links(struct oci_layer_writer *w, const char *image_path, const char *host_path);
 /* An entry taken from another layer (layer_normalise.h): owner, group and permission bits (setuid,
  * setgid, sticky) are kept, because a step that ran `chown` or `chmod 1777` meant them; user and group
  * names, atime and ctime are dropped and mtime is the writer's. type is S_IFREG, S_IFDIR, S_IFLNK or

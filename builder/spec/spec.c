@@ -19,7 +19,8 @@ static const char *const top_fields[] = {"models", "inference", "environment", "
 static const char *const model_fields[] = {"name", "version", "path", "framework", "method", "tags", NULL};
 static const char *const output_fields[] = {"name", "tag", NULL};
 static const char *const environment_fields[] = {"name", "conda_file", "conda",  "base_image", "docker_steps",
-                                                 "env",  "gpu",        "python", "lock_file", NULL};
+                                                 "env",  "gpu",        "python", "lock_file", "allow_scripts",
+                                                 NULL};
 static const char *const gpu_fields[] = {"enabled", "cuda_version", NULL};
 static const char *const python_fields[] = {"interpreter_path", "user_managed", NULL};
 
@@ -422,7 +423,7 @@ static int read_lock_file(struct spec_environment *e, struct yaml_tree *t, yaml_
     return conda_lockfile_check(e->lock_digest, e->lock_file, e->conda, context);
 }
 
-static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t *node)
+static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t *node, unsigned flags)
 {
     struct spec_environment *e = &spec->environment;
     int rc = yaml_tree_check_keys(t, node, "environment", environment_fields);
@@ -476,7 +477,10 @@ static int read_environment(struct spec *spec, struct yaml_tree *t, yaml_node_t 
     if (inline_conda && (rc = conda_from_node(&e->conda, t, inline_conda, "environment.conda")))
         return rc;
     yaml_node_t *lock = yaml_tree_get(t, node, "lock_file");
-    if (lock && (rc = read_lock_file(e, t, lock, spec->dir)))
+    if (lock && !(flags & SPEC_READ_NO_LOCK) && (rc = read_lock_file(e, t, lock, spec->dir)))
+        return rc;
+    yaml_node_t *scripts = yaml_tree_get(t, node, "allow_scripts");
+    if (scripts && (rc = yaml_tree_bool(t, scripts, "environment.allow_scripts", &e->allow_scripts)))
         return rc;
     if (e->conda && e->python_user_managed) {
         yaml_node_t *at = file ? file : inline_conda;
@@ -615,7 +619,7 @@ int spec_read(struct spec **out, const char *path, unsigned flags)
     if (service && (rc = spec_read_service(spec, &t, service)))
         goto done;
     yaml_node_t *environment = yaml_tree_get(&t, root, "environment");
-    if (environment && (rc = read_environment(spec, &t, environment)))
+    if (environment && (rc = read_environment(spec, &t, environment, flags)))
         goto done;
     rc = spec_finish(spec);
 done:

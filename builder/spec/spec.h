@@ -80,6 +80,7 @@ struct spec_environment {
     char *cuda_version;       /* NULL unless set (only with gpu.enabled) */
     char *python_interpreter; /* "python" unless set */
     int python_user_managed;  /* the image already has the packages: no conda step */
+    int allow_scripts;        /* run the lock's post-link scripts through the executor (build --allow-scripts) */
 };
 
 #define SPEC_DEFAULT_BASE_IMAGE "scratch"
@@ -137,7 +138,11 @@ struct spec {
  * accepts an environment section; without it the section is refused, because
  * `amlpkg build` does not build environments into images yet and must not
  * ignore one silently (`amlpkg hash` reads it). spec_load is spec_read(.., 0). */
-enum { SPEC_READ_ENVIRONMENT = 1 };
+enum {
+    SPEC_READ_ENVIRONMENT = 1,
+    /* `amlpkg lock`, which writes environment.lock_file: the lock named need not exist or be current */
+    SPEC_READ_NO_LOCK = 2,
+};
 int spec_read(struct spec **out, const char *path, unsigned flags);
 int spec_load(struct spec **out, const char *path);
 /* Fills defaults that depend on the whole spec (image name and tag); for

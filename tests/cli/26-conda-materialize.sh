@@ -190,8 +190,8 @@ check_fails "a file that is another package than its lock line says is refused, 
   "other\.lock:[0-9]+: .*other-1\.0-h_0\.conda: the package says it is python-3\.11\.7-h_0" \
   "$AMLPKG" build other.yaml -o other.tar
 envfile scripted scripted
-check_fails "a post-link script is refused, naming the package and the script" \
-  "package scripted-1\.0-h_0 has a post-link script \(bin/\.scripted-post-link\.sh\).*not supported yet" \
+check_fails "a post-link script is refused by default, naming the package, the script and --allow-scripts" \
+  "package scripted-1\.0-h_0 has a post-link script \(bin/\.scripted-post-link\.sh\).*--allow-scripts" \
   "$AMLPKG" build scripted.yaml -o scripted.tar
 envfile shorty shorty
 check_fails "a binary placeholder shorter than the prefix is refused, naming file and lengths" \

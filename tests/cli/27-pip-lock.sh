@@ -57,8 +57,10 @@ env_file() { # env_file FILE CONDA_DEPS PIP_LINES...
 }
 
 env_file env.yml "python=3.11 six" "--index-url $IDX" "--extra-index-url $JSON" "alpha[fast]" "back"
+# --no-cache: the lock keeps no wheel, so it fetches none it can resolve from PEP 658 metadata alone
+# (tests/cli/42-lock-target-wheels.sh: with the cache, every pinned wheel is kept).
 check "lock resolves the pip section to wheels: newest versions, extras, markers, backtracking" bash -c "
-  '$AMLPKG' lock env.yml -o env.lock 2> lock.err &&
+  '$AMLPKG' lock env.yml --no-cache -o env.lock 2> lock.err &&
   [ \"\$(pip_lines() { sed -n 's/^# pip //p' \"\$1\" | sed 's/ @ .*\/\([^/#]*\)#.*/ \1/'; }; pip_lines env.lock | tr '\n' ' ')\" = \\
     'alpha alpha-2.0-py3-none-any.whl back back-1.0-py3-none-any.whl beta beta-1.1-py3-none-any.whl gamma gamma-1.0-py3-none-any.whl ' ]"
 check "... PEP 658 (checked before anything else reads the files): alpha 2.0's metadata file was read, not its wheel" bash -c "

@@ -1,12 +1,17 @@
 /* Prefix replacement as conda does it: text everywhere, binary inside each C string with NUL padding, a
  * prefix too long for a binary placeholder refused; and the package lines of a lock. */
+#include "builder/env/base_probe.h"
 #include "builder/env/conda_prefix.h"
 #include "builder/env/conda_pkg.h"
 #include "builder/spec/conda_lockfile.h"
 #include "common/err.h"
 #include "test.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static size_t replace(struct buf *out, const char *data, size_t len, int binary)
 {
@@ -103,8 +108,74 @@ TEST(lock_entries)
     CHECK(strstr(err_message(0), "x.lock:2: expected a package line") != NULL);
 }
 
+/* rel resolved in stage (prefix /env): the landing path, or "ERR" when refused. */
+static char *resolve(const char *stage, const char *rel)
+{
+    char *out = NULL;
+    err_clear();
+    if (conda_prefix_resolve_dirs(&out, stage, "/env", rel, "t"))
+        return strdup("ERR");
+    return out;
+}
+
+TEST(paths_through_linked_folders)
+{
+    char path[600];
+    const char *tmp = getenv("TMPDIR");
+    char tmpl[512];
+    snprintf(tmpl, sizeof tmpl, "%s/amlpkg-unit-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    char *dir = mkdtemp(tmpl);
+    CHECK(dir != NULL);
+    if (!dir)
+        return;
+    const char *links[][2] = {{"lib", NULL}, {"lib64", "lib"}, {"abs", "/env/lib"}, {"out", "/etc"},
+                              {"up", "../.."}, {"loop", "loop"}, {"deep/x", NULL}, {"deep/sib", "../lib"}};
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, links[i][0]);
+        if (!links[i][1])
+            CHECK(mkdir(path, 0755) == 0);
+        else
+            CHECK(symlink(links[i][1], path) == 0);
+        if (!strcmp(links[i][0], "lib")) {
+            snprintf(path, sizeof path, "%s/deep", dir);
+            CHECK(mkdir(path, 0755) == 0);
+        }
+    }
+    const char *cases[][2] = {{"lib64/a.so", "lib/a.so"},       {"abs/a.so", "lib/a.so"},
+                              {"deep/sib/a.so", "lib/a.so"},    {"bin/tool", "bin/tool"},
+                              {"lib64", "lib64"},               {"out/passwd", "ERR"},
+                              {"up/x", "ERR"},                  {"loop/x", "ERR"},
+                              {"lib64/sub/dir/f", "lib/sub/dir/f"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = resolve(dir, cases[i][0]);
+        if (strcmp(got, cases[i][1]))
+            fprintf(stderr, "    %s -> %s, want %s\n", cases[i][0], got, cases[i][1]);
+        CHECK(!strcmp(got, cases[i][1]));
+        free(got);
+    }
+    err_clear();
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
+TEST(glibc_banner)
+{
+    char v[32];
+    const char a[] = "\x7f" "ELF\0GNU C Library (Debian GLIBC 2.36-9+deb12u4) stable release version 2.36.\nCopyright";
+    CHECK(!base_probe_glibc_banner(v, sizeof v, a, sizeof a - 1) && !strcmp(v, "2.36"));
+    const char b[] = "release version 2\0 release version 2.31.";
+    CHECK(!base_probe_glibc_banner(v, sizeof v, b, sizeof b - 1) && !strcmp(v, "2.31"));
+    const char c[] = "musl libc (x86_64) Version 1.2.4";
+    CHECK(base_probe_glibc_banner(v, sizeof v, c, sizeof c - 1) == 1);
+    const char d[] = "release version ";
+    CHECK(base_probe_glibc_banner(v, sizeof v, d, sizeof d - 1) == 1);
+}
+
 int main(void)
 {
+    RUN(paths_through_linked_folders);
+    RUN(glibc_banner);
     RUN(text_mode_replaces_everywhere);
     RUN(binary_mode_keeps_length_and_pads);
     RUN(binary_prefix_too_long_is_refused);
