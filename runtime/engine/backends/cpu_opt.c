@@ -7,6 +7,7 @@
 #include "backend.h"
 
 #include "common/err.h"
+#include "conv_direct.h"
 #include "cpu_isa.h"
 #include "cpu_quant.h"
 #include "epilogue.h"
@@ -56,6 +57,10 @@ static void prepare_gemm(const struct backend_node *info, _Atomic(struct op_cach
     const char *op = info->node->op_type;
     if (!strcmp(op, "MatMulInteger") || !strcmp(op, "QLinearMatMul")) {
         cpu_quant_prepare(info, cache);
+        return;
+    }
+    if (!strcmp(op, "Conv")) {
+        conv_direct_prepare(info, cache);
         return;
     }
     int matmul = !strcmp(op, "MatMul");
@@ -219,6 +224,9 @@ static int fast_conv(const struct op_call *call)
     int depthwise = cpu_depthwise_conv(call); /* one input channel per output: no GEMM to feed */
     if (depthwise != BACKEND_DECLINE)
         return depthwise;
+    int by_taps = conv_direct(call); /* stride 1, rows as wide in as out: no packing of the image */
+    if (by_taps != BACKEND_DECLINE)
+        return by_taps;
     const struct tensor *x = call->inputs[0], *wt = call->inputs[1], *bias = ops_input(call, 2);
     if (!backend_is_float(x) || !backend_is_float(wt) || (bias && !backend_is_float(bias)) || x->rank < 3 ||
         wt->rank != x->rank)

@@ -1,0 +1,322 @@
+/* Direct stride-1 convolution on AVX-512 (conv_direct.h). */
+#include "conv_direct.h"
+
+#include "common/err.h"
+#include "cpu_isa.h"
+#include "epilogue.h"
+#include "pack_budget.h"
+#include "scratch.h"
+#include "threadpool.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+/* Output channels per tile (the packed weights' block), vectors of 16 pixels per tile. */
+#define OCB 8
+#define NV 3
+#define TILE (16 * NV)
+/* Kernel taps the tile's masks are kept for (up to 5x5). */
+#define MAX_TAPS 25
+/* Tiles whose masks are computed together; their input (all channels) is kept to about this many
+ * bytes so it stays in L2 while every block of output channels passes over it. */
+#define MAX_BLOCK_TILES 64
+#define BLOCK_BYTES (160 << 10)
+/* Below this many multiply-adds a convolution stays on the calling thread. */
+#define PARALLEL_MIN_FLOPS (1 << 21)
+
+/* Weights [m, c, kh, kw] in blocks of OCB output channels: block b, tap t, input channel i holds
+ * the OCB weights w[b·OCB + o, i, t] side by side (zero past m), so the tile reads them in order. */
+struct direct_pack {
+    struct op_cache base;
+    const void *w; /* the initializer's bytes it was packed from */
+    int64_t m, c, taps;
+    float *data;
+};
+
+static size_t pack_floats(int64_t m, int64_t c, int64_t taps)
+{
+    return (size_t)((m + OCB - 1) / OCB * OCB * c * taps);
+}
+
+static void pack_weights(float *dst, const float *w, int64_t m, int64_t c, int64_t taps)
+{
+    for (int64_t b = 0; b < (m + OCB - 1) / OCB; b++)
+        for (int64_t t = 0; t < taps; t++)
+            for (int64_t i = 0; i < c; i++)
+                for (int o = 0; o < OCB; o++) {
+                    int64_t oc = b * OCB + o;
+                    *dst++ = oc < m ? w[(oc * c + i) * taps + t] : 0.0f;
+                }
+}
+
+static void direct_pack_free(struct op_cache *self)
+{
+    struct direct_pack *p = (struct direct_pack *)self;
+    pack_budget_give(pack_floats(p->m, p->c, p->taps) * sizeof(float));
+    free(p->data);
+    free(p);
+}
+
+/* Whether the node's attributes allow the direct kernel whatever the input's size: 2-D, one group,
+ * stride 1, a kernel of at most MAX_TAPS taps. */
+static int attrs_fit(const struct op_call *call, const struct tensor *wt)
+{
+    if (wt->rank != 4 || ops_attr_int(call, "group", 1) != 1 || wt->dims[0] < 1 || wt->dims[1] < 1 ||
+        wt->dims[2] < 1 || wt->dims[3] < 1 || wt->dims[2] * wt->dims[3] > MAX_TAPS)
+        return 0;
+    size_t n;
+    const int64_t *st = ops_attr_ints(call, "strides", &n);
+    for (size_t i = 0; st && i < n; i++)
+        if (st[i] != 1)
+            return 0;
+    return 1;
+}
+
+void conv_direct_prepare(const struct backend_node *info, _Atomic(struct op_cache *) *cache)
+{
+    if (cpu_isa() < CPU_ISA_AVX512 || info->n_inputs < 2 || atomic_load(cache))
+        return;
+    const struct tensor *wt = info->inputs[1];
+    struct op_call call = {.node = info->node};
+    if (!wt || !wt->data || !backend_is_float(wt) || !attrs_fit(&call, wt))
+        return;
+    int64_t m = wt->dims[0], c = wt->dims[1], taps = wt->dims[2] * wt->dims[3];
+    if (c > ((int64_t)1 << 24) / taps || m > ((int64_t)1 << 24))
+        return;
+    size_t bytes = pack_floats(m, c, taps) * sizeof(float);
+    if (!pack_budget_take(bytes))
+        return;
+    struct direct_pack *p = calloc(1, sizeof *p);
+    float *data = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!p || !data) {
+        pack_budget_give(bytes);
+        free(p);
+        free(data);
+        return;
+    }
+    pack_weights(data, wt->data, m, c, taps);
+    *p = (struct direct_pack){.base = {.free = direct_pack_free}, .w = wt->data, .m = m, .c = c, .taps = taps,
+                              .data = data};
+    struct op_cache *expected = NULL;
+    if (!atomic_compare_exchange_strong(cache, &expected, &p->base))
+        direct_pack_free(&p->base);
+}
+
+/* The weights packed at load for this call, or NULL. */
+static const float *packed_for(const struct op_call *call, const struct tensor *wt)
+{
+    if (!call->cache || !(call->constant_inputs & 2))
+        return NULL;
+    const struct op_cache *c = atomic_load(call->cache);
+    if (!c || c->free != direct_pack_free)
+        return NULL;
+    const struct direct_pack *p = (const struct direct_pack *)c;
+    return p->w == wt->data && p->m == wt->dims[0] && p->c == wt->dims[1] && p->taps == wt->dims[2] * wt->dims[3]
+               ? p->data
+               : NULL;
+}
+
+struct direct {
+    const float *x, *wp;
+    float *y;
+    int64_t c, m, h_in, w, h_out, plane_in, plane_out;
+    int taps;
+    int64_t off[MAX_TAPS]; /* input offset of tap t from the output pixel, in the flattened plane */
+    int64_t dh[MAX_TAPS], dw[MAX_TAPS];
+    const struct epilogue *epi; /* bias per output channel, residual, activation; NULL: none */
+    int64_t tiles, tiles_per_task, tasks_per_image, block_tiles;
+};
+
+/* masks[v · MAX_TAPS + t]: the lanes of vector v of tile i whose tap t reads inside the input. */
+static void tile_masks(const struct direct *d, int64_t i, uint16_t *masks)
+{
+    int64_t p = i * TILE, oh = p / d->w, ow = p % d->w;
+    memset(masks, 0, NV * MAX_TAPS * sizeof *masks);
+    for (int l = 0; l < TILE && p < d->plane_out; l++, p++) {
+        for (int t = 0; t < d->taps; t++)
+            if ((uint64_t)(oh + d->dh[t]) < (uint64_t)d->h_in && (uint64_t)(ow + d->dw[t]) < (uint64_t)d->w)
+                masks[(l / 16) * MAX_TAPS + t] |= (uint16_t)(1u << (l % 16));
+        if (++ow == d->w) {
+            ow = 0;
+            oh++;
+        }
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static inline __m512 act512(const struct epilogue *e, __m512 v)
+{
+    switch (e->act) {
+    case OP_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
+    case OP_ACT_LEAKY_RELU:
+        return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v,
+                                  _mm512_set1_ps(e->alpha));
+    case OP_ACT_CLIP: return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(e->lo)), _mm512_set1_ps(e->hi));
+    default: return v;
+    }
+}
+
+/* One tile: output channels [oc0, oc0 + OCB) × pixels [p0, p0 + TILE) of one image, summed over
+ * every input channel and tap, then the epilogue (in registers, except Sigmoid and Gelu, which
+ * epilogue_apply computes on the stored tile) and one masked store per vector. */
+__attribute__((target("avx512f"))) static void tile_avx512(const struct direct *d, const float *x, const float *wb,
+                                                           const uint16_t *masks, int64_t p0, int64_t oc0, float *y,
+                                                           const float *residual)
+{
+    __m512 a[OCB][NV];
+#pragma GCC unroll 8
+    for (int o = 0; o < OCB; o++)
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++)
+            a[o][v] = _mm512_setzero_ps();
+    int64_t c = d->c, step = d->plane_in * (int64_t)sizeof(float);
+    for (int t = 0; t < d->taps; t++) {
+        __mmask16 k0 = masks[t], k1 = masks[MAX_TAPS + t], k2 = masks[2 * MAX_TAPS + t];
+        /* the tap's first input pixel may lie before the plane: its lanes are masked, never read */
+        uintptr_t xa = (uintptr_t)x + (uintptr_t)((p0 + d->off[t]) * (int64_t)sizeof(float));
+        const float *wt = wb + t * c * OCB;
+        for (int64_t i = 0; i < c; i++, xa += (uintptr_t)step, wt += OCB) {
+            __m512 v0 = _mm512_maskz_loadu_ps(k0, (const void *)xa),
+                   v1 = _mm512_maskz_loadu_ps(k1, (const void *)(xa + 64)),
+                   v2 = _mm512_maskz_loadu_ps(k2, (const void *)(xa + 128));
+#pragma GCC unroll 8
+            for (int o = 0; o < OCB; o++) {
+                __m512 b = _mm512_set1_ps(wt[o]);
+                a[o][0] = _mm512_fmadd_ps(b, v0, a[o][0]);
+                a[o][1] = _mm512_fmadd_ps(b, v1, a[o][1]);
+                a[o][2] = _mm512_fmadd_ps(b, v2, a[o][2]);
+            }
+        }
+    }
+    const struct epilogue *e = d->epi;
+    int64_t rows = d->m - oc0 < OCB ? d->m - oc0 : OCB, n = d->plane_out - p0 < TILE ? d->plane_out - p0 : TILE;
+    int late = e && (e->act == OP_ACT_SIGMOID || e->act == OP_ACT_GELU);
+#pragma GCC unroll 8
+    for (int o = 0; o < OCB; o++) {
+        if (o >= rows)
+            break;
+        float *yr = y + (oc0 + o) * d->plane_out + p0;
+        const float *rr = residual ? residual + (oc0 + o) * d->plane_out + p0 : NULL;
+        __m512 bias = e && e->bias && !late ? _mm512_set1_ps(e->bias[oc0 + o]) : _mm512_setzero_ps();
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++) {
+            int64_t left = n - 16 * v;
+            __mmask16 st = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+            __m512 r = a[o][v];
+            if (e && !late) {
+                r = _mm512_add_ps(r, bias);
+                if (rr)
+                    r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(st, rr + 16 * v));
+                r = act512(e, r);
+            }
+            _mm512_mask_storeu_ps(yr + 16 * v, st, r);
+        }
+    }
+    if (late) {
+        struct epilogue img = *e;
+        img.residual = residual;
+        epilogue_apply(&img, y, d->plane_out, oc0, p0, rows, n);
+    }
+}
+#endif
+
+static void direct_task(void *ctx, int index)
+{
+#if defined(__x86_64__)
+    const struct direct *d = ctx;
+    int64_t n = index / d->tasks_per_image, part = index % d->tasks_per_image;
+    int64_t t0 = part * d->tiles_per_task, t1 = t0 + d->tiles_per_task < d->tiles ? t0 + d->tiles_per_task : d->tiles;
+    const float *x = d->x + n * d->c * d->plane_in;
+    float *y = d->y + n * d->m * d->plane_out;
+    const float *residual = d->epi && d->epi->residual ? d->epi->residual + n * d->m * d->plane_out : NULL;
+    static _Thread_local uint16_t masks[MAX_BLOCK_TILES][NV * MAX_TAPS];
+    int64_t blocks = (d->m + OCB - 1) / OCB;
+    for (int64_t b0 = t0; b0 < t1; b0 += d->block_tiles) {
+        int64_t b1 = b0 + d->block_tiles < t1 ? b0 + d->block_tiles : t1;
+        for (int64_t i = b0; i < b1; i++)
+            tile_masks(d, i, masks[i - b0]);
+        for (int64_t ob = 0; ob < blocks; ob++)
+            for (int64_t i = b0; i < b1; i++)
+                tile_avx512(d, x, d->wp + ob * OCB * d->c * d->taps, masks[i - b0], i * TILE, ob * OCB, y, residual);
+    }
+#else
+    (void)ctx;
+    (void)index;
+#endif
+}
+
+int conv_direct(const struct op_call *call)
+{
+    const struct tensor *x = call->inputs[0], *wt = call->inputs[1], *bias = ops_input(call, 2);
+    if (cpu_isa() < CPU_ISA_AVX512 || !backend_is_float(x) || !backend_is_float(wt) ||
+        (bias && !backend_is_float(bias)) || x->rank != 4 || !attrs_fit(call, wt))
+        return BACKEND_DECLINE;
+    struct ops_window win;
+    if (ops_window_init(call, &win, x, wt->dims + 2)) {
+        err_clear(); /* the reference reports it */
+        return BACKEND_DECLINE;
+    }
+    size_t nks;
+    const int64_t *ks = ops_attr_ints(call, "kernel_shape", &nks);
+    for (size_t i = 0; ks && i < nks && i < 2; i++)
+        if (ks[i] != wt->dims[2 + i])
+            return BACKEND_DECLINE;
+    int hs = OPS_MAX_SPATIAL - 2, ws = OPS_MAX_SPATIAL - 1;
+    int64_t batch = x->dims[0], c = x->dims[1], m = wt->dims[0];
+    /* the flattened plane needs rows of the same width in and out */
+    if (wt->dims[1] != c || (bias && (bias->rank != 1 || bias->dims[0] != m)) || win.out[ws] != win.in[ws] ||
+        win.stride[hs] != 1 || win.stride[ws] != 1)
+        return BACKEND_DECLINE;
+    int64_t dims[4] = {batch, m, win.out[hs], win.out[ws]};
+    struct epilogue e;
+    if (epilogue_from_call(call, &e, 4, dims, 1, m, bias ? bias->data : NULL, 1))
+        return BACKEND_DECLINE;
+    struct direct d = {.c = c, .m = m, .h_in = win.in[hs], .w = win.in[ws], .h_out = win.out[hs],
+                       .taps = (int)(wt->dims[2] * wt->dims[3])};
+    d.plane_in = d.h_in * d.w;
+    d.plane_out = d.h_out * d.w;
+    /* the input is addressed in bytes as one block per image */
+    if (d.plane_in > ((int64_t)1 << 36) / c || d.plane_out > ((int64_t)1 << 36) / m)
+        return BACKEND_DECLINE;
+    for (int t = 0; t < d.taps; t++) {
+        int64_t kh = t / wt->dims[3], kw = t % wt->dims[3];
+        d.dh[t] = kh * win.dilation[hs] - win.pad_begin[hs];
+        d.dw[t] = kw * win.dilation[ws] - win.pad_begin[ws];
+        d.off[t] = d.dh[t] * d.w + d.dw[t];
+    }
+    const float *wp = packed_for(call, wt);
+    if (!wp) { /* weights fed at run time, or past the pack budget */
+        float *tmp = scratch_floats(SCRATCH_PACK_A, pack_floats(m, c, d.taps));
+        if (!tmp)
+            return BACKEND_DECLINE;
+        pack_weights(tmp, wt->data, m, c, d.taps);
+        wp = tmp;
+    }
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 4, dims);
+    if (rc)
+        return rc;
+    if (!batch || !d.plane_out)
+        return 0;
+    d.x = x->data;
+    d.wp = wp;
+    d.y = call->outputs[0].data;
+    e.ldr = d.plane_out;
+    d.epi = epilogue_active(&e) ? &e : NULL;
+    d.tiles = (d.plane_out + TILE - 1) / TILE;
+    int64_t span = d.off[d.taps - 1] - d.off[0];
+    d.block_tiles = (BLOCK_BYTES / (int64_t)sizeof(float) / c - span) / TILE;
+    d.block_tiles = d.block_tiles < 1 ? 1 : d.block_tiles > MAX_BLOCK_TILES ? MAX_BLOCK_TILES : d.block_tiles;
+    double flops = (double)batch * (double)m * (double)c * (double)d.taps * (double)d.plane_out;
+    int threads = flops < PARALLEL_MIN_FLOPS ? 1 : pool_threads();
+    d.tasks_per_image = batch >= threads ? 1 : (threads + batch - 1) / batch;
+    if (d.tasks_per_image > d.tiles)
+        d.tasks_per_image = d.tiles;
+    d.tiles_per_task = (d.tiles + d.tasks_per_image - 1) / d.tasks_per_image;
+    pool_run(direct_task, &d, (int)(batch * d.tasks_per_image));
+    return 0;
+}
