@@ -20,6 +20,8 @@
 #define OCB 8
 #define NV 3
 #define TILE (16 * NV)
+/* Input channels whose rows stay in L1 while every tap of the kernel passes over them. */
+#define ICB 16
 /* Kernel taps the tile's masks are kept for (up to 5x5). */
 #define MAX_TAPS 25
 /* Tiles whose masks are computed together; their input (all channels) is kept to about this many
@@ -62,12 +64,13 @@ static void direct_pack_free(struct op_cache *self)
     free(p);
 }
 
-/* Whether the node's attributes allow the direct kernel whatever the input's size: 2-D, one group,
- * stride 1, a kernel of at most MAX_TAPS taps. */
-static int attrs_fit(const struct op_call *call, const struct tensor *wt)
+/* Whether the node's attributes allow the direct kernel whatever the input's size: 2-D, stride 1,
+ * a kernel of at most MAX_TAPS taps, one group (or, with depthwise, one group per output channel). */
+static int attrs_fit(const struct op_call *call, const struct tensor *wt, int depthwise)
 {
-    if (wt->rank != 4 || ops_attr_int(call, "group", 1) != 1 || wt->dims[0] < 1 || wt->dims[1] < 1 ||
-        wt->dims[2] < 1 || wt->dims[3] < 1 || wt->dims[2] * wt->dims[3] > MAX_TAPS)
+    int64_t group = ops_attr_int(call, "group", 1);
+    if (wt->rank != 4 || wt->dims[0] < 1 || wt->dims[1] < 1 || wt->dims[2] < 1 || wt->dims[3] < 1 ||
+        wt->dims[2] * wt->dims[3] > MAX_TAPS || (depthwise ? group != wt->dims[0] || wt->dims[1] != 1 : group != 1))
         return 0;
     size_t n;
     const int64_t *st = ops_attr_ints(call, "strides", &n);
@@ -83,7 +86,7 @@ void conv_direct_prepare(const struct backend_node *info, _Atomic(struct op_cach
         return;
     const struct tensor *wt = info->inputs[1];
     struct op_call call = {.node = info->node};
-    if (!wt || !wt->data || !backend_is_float(wt) || !attrs_fit(&call, wt))
+    if (!wt || !wt->data || !backend_is_float(wt) || !attrs_fit(&call, wt, 0))
         return;
     int64_t m = wt->dims[0], c = wt->dims[1], taps = wt->dims[2] * wt->dims[3];
     if (c > ((int64_t)1 << 24) / taps || m > ((int64_t)1 << 24))
@@ -122,31 +125,17 @@ static const float *packed_for(const struct op_call *call, const struct tensor *
 }
 
 struct direct {
-    const float *x, *wp;
+    const float *x;
+    const float *wp; /* packed (direct_pack's layout), or a depthwise kernel's [channels, taps] as it lies */
     float *y;
     int64_t c, m, h_in, w, h_out, plane_in, plane_out;
     int taps;
+    int depthwise; /* one input channel per output channel (c = m) */
     int64_t off[MAX_TAPS]; /* input offset of tap t from the output pixel, in the flattened plane */
     int64_t dh[MAX_TAPS], dw[MAX_TAPS];
     const struct epilogue *epi; /* bias per output channel, residual, activation; NULL: none */
     int64_t tiles, tiles_per_task, tasks_per_image, block_tiles;
 };
-
-/* masks[v · MAX_TAPS + t]: the lanes of vector v of tile i whose tap t reads inside the input. */
-static void tile_masks(const struct direct *d, int64_t i, uint16_t *masks)
-{
-    int64_t p = i * TILE, oh = p / d->w, ow = p % d->w;
-    memset(masks, 0, NV * MAX_TAPS * sizeof *masks);
-    for (int l = 0; l < TILE && p < d->plane_out; l++, p++) {
-        for (int t = 0; t < d->taps; t++)
-            if ((uint64_t)(oh + d->dh[t]) < (uint64_t)d->h_in && (uint64_t)(ow + d->dw[t]) < (uint64_t)d->w)
-                masks[(l / 16) * MAX_TAPS + t] |= (uint16_t)(1u << (l % 16));
-        if (++ow == d->w) {
-            ow = 0;
-            oh++;
-        }
-    }
-}
 
 #if defined(__x86_64__)
 __attribute__((target("avx512f"))) static inline __m512 act512(const struct epilogue *e, __m512 v)
@@ -159,6 +148,53 @@ __attribute__((target("avx512f"))) static inline __m512 act512(const struct epil
     case OP_ACT_CLIP: return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(e->lo)), _mm512_set1_ps(e->hi));
     default: return v;
     }
+}
+
+/* masks[v · MAX_TAPS + t]: the lanes of vector v of tile i whose tap t reads inside the input
+ * (and whose pixel is inside the plane). Row and column of each lane by float division, corrected
+ * by one either way (exact while the plane's sizes fit in 2^30). */
+__attribute__((target("avx512f"))) static void tile_masks(const struct direct *d, int64_t i, uint16_t *masks)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i w = _mm512_set1_epi32((int)d->w), h_in = _mm512_set1_epi32((int)d->h_in);
+    const __m512 inv_w = _mm512_set1_ps(1.0f / (float)d->w);
+    for (int v = 0; v < NV; v++) {
+        int64_t p0 = i * TILE + 16 * v, left = d->plane_out - p0;
+        __mmask16 in_plane = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        uint16_t *mv = masks + v * MAX_TAPS;
+        if (!in_plane) {
+            memset(mv, 0, (size_t)d->taps * sizeof *mv);
+            continue;
+        }
+        __m512i q = _mm512_add_epi32(_mm512_set1_epi32((int)(p0 % d->w)), lane); /* column before wrapping */
+        __m512i rows = _mm512_cvttps_epi32(_mm512_mul_ps(_mm512_cvtepi32_ps(q), inv_w));
+        __m512i col = _mm512_sub_epi32(q, _mm512_mullo_epi32(rows, w));
+        __mmask16 under = _mm512_cmplt_epi32_mask(col, _mm512_setzero_si512());
+        rows = _mm512_mask_sub_epi32(rows, under, rows, _mm512_set1_epi32(1));
+        col = _mm512_mask_add_epi32(col, under, col, w);
+        __mmask16 over = _mm512_cmpge_epi32_mask(col, w);
+        rows = _mm512_mask_add_epi32(rows, over, rows, _mm512_set1_epi32(1));
+        col = _mm512_mask_sub_epi32(col, over, col, w);
+        rows = _mm512_add_epi32(rows, _mm512_set1_epi32((int)(p0 / d->w)));
+        for (int t = 0; t < d->taps; t++) {
+            __mmask16 ok = _mm512_mask_cmplt_epu32_mask(
+                in_plane, _mm512_add_epi32(rows, _mm512_set1_epi32((int)d->dh[t])), h_in);
+            mv[t] = (uint16_t)_mm512_mask_cmplt_epu32_mask(ok, _mm512_add_epi32(col, _mm512_set1_epi32((int)d->dw[t])),
+                                                           w);
+        }
+    }
+}
+
+/* act(r + bias + residual) for output channel oc, vector at pixel p of an image (residual: that
+ * image's), the lanes st. */
+__attribute__((target("avx512f"))) static inline __m512 epi512(const struct epilogue *e, __m512 r, int64_t oc,
+                                                                const float *residual, int64_t at, __mmask16 st)
+{
+    if (e->bias)
+        r = _mm512_add_ps(r, _mm512_set1_ps(e->bias[oc]));
+    if (residual)
+        r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(st, residual + at));
+    return act512(e, r);
 }
 
 /* One tile: output channels [oc0, oc0 + OCB) × pixels [p0, p0 + TILE) of one image, summed over
@@ -175,12 +211,15 @@ __attribute__((target("avx512f"))) static void tile_avx512(const struct direct *
         for (int v = 0; v < NV; v++)
             a[o][v] = _mm512_setzero_ps();
     int64_t c = d->c, step = d->plane_in * (int64_t)sizeof(float);
+    /* a few input channels at a time, so their rows stay in L1 while every tap passes over them */
+    for (int64_t i0 = 0; i0 < c; i0 += ICB)
     for (int t = 0; t < d->taps; t++) {
         __mmask16 k0 = masks[t], k1 = masks[MAX_TAPS + t], k2 = masks[2 * MAX_TAPS + t];
         /* the tap's first input pixel may lie before the plane: its lanes are masked, never read */
-        uintptr_t xa = (uintptr_t)x + (uintptr_t)((p0 + d->off[t]) * (int64_t)sizeof(float));
-        const float *wt = wb + t * c * OCB;
-        for (int64_t i = 0; i < c; i++, xa += (uintptr_t)step, wt += OCB) {
+        uintptr_t xa = (uintptr_t)x + (uintptr_t)((i0 * d->plane_in + p0 + d->off[t]) * (int64_t)sizeof(float));
+        const float *wt = wb + (t * c + i0) * OCB;
+        int64_t i1 = i0 + ICB < c ? i0 + ICB : c;
+        for (int64_t i = i0; i < i1; i++, xa += (uintptr_t)step, wt += OCB) {
             __m512 v0 = _mm512_maskz_loadu_ps(k0, (const void *)xa),
                    v1 = _mm512_maskz_loadu_ps(k1, (const void *)(xa + 64)),
                    v2 = _mm512_maskz_loadu_ps(k2, (const void *)(xa + 128));
@@ -200,27 +239,56 @@ __attribute__((target("avx512f"))) static void tile_avx512(const struct direct *
     for (int o = 0; o < OCB; o++) {
         if (o >= rows)
             break;
-        float *yr = y + (oc0 + o) * d->plane_out + p0;
-        const float *rr = residual ? residual + (oc0 + o) * d->plane_out + p0 : NULL;
-        __m512 bias = e && e->bias && !late ? _mm512_set1_ps(e->bias[oc0 + o]) : _mm512_setzero_ps();
+        int64_t at = (oc0 + o) * d->plane_out + p0;
 #pragma GCC unroll 3
         for (int v = 0; v < NV; v++) {
             int64_t left = n - 16 * v;
             __mmask16 st = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
             __m512 r = a[o][v];
-            if (e && !late) {
-                r = _mm512_add_ps(r, bias);
-                if (rr)
-                    r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(st, rr + 16 * v));
-                r = act512(e, r);
-            }
-            _mm512_mask_storeu_ps(yr + 16 * v, st, r);
+            if (e && !late)
+                r = epi512(e, r, oc0 + o, residual, at + 16 * v, st);
+            _mm512_mask_storeu_ps(y + at + 16 * v, st, r);
         }
     }
     if (late) {
         struct epilogue img = *e;
         img.residual = residual;
         epilogue_apply(&img, y, d->plane_out, oc0, p0, rows, n);
+    }
+}
+
+/* Depthwise: channel ch of a tile, every tap of its own kernel; three vectors per tap so each
+ * broadcast weight feeds three FMAs. */
+__attribute__((target("avx512f"))) static void tile_depthwise_avx512(const struct direct *d, const float *x,
+                                                                     const uint16_t *masks, int64_t p0, int64_t ch,
+                                                                     float *y, const float *residual)
+{
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0;
+    const float *w = d->wp + ch * d->taps;
+    uintptr_t xc = (uintptr_t)(x + ch * d->plane_in);
+    for (int t = 0; t < d->taps; t++) {
+        uintptr_t xa = xc + (uintptr_t)((p0 + d->off[t]) * (int64_t)sizeof(float));
+        __m512 b = _mm512_set1_ps(w[t]);
+        a0 = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(masks[t], (const void *)xa), a0);
+        a1 = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(masks[MAX_TAPS + t], (const void *)(xa + 64)), a1);
+        a2 = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(masks[2 * MAX_TAPS + t], (const void *)(xa + 128)), a2);
+    }
+    const struct epilogue *e = d->epi;
+    int64_t n = d->plane_out - p0 < TILE ? d->plane_out - p0 : TILE, at = ch * d->plane_out + p0;
+    int late = e && (e->act == OP_ACT_SIGMOID || e->act == OP_ACT_GELU);
+    __m512 acc[NV] = {a0, a1, a2};
+    for (int v = 0; v < NV; v++) {
+        int64_t left = n - 16 * v;
+        __mmask16 st = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        __m512 r = acc[v];
+        if (e && !late)
+            r = epi512(e, r, ch, residual, at + 16 * v, st);
+        _mm512_mask_storeu_ps(y + at + 16 * v, st, r);
+    }
+    if (late) {
+        struct epilogue img = *e;
+        img.residual = residual;
+        epilogue_apply(&img, y, d->plane_out, ch, p0, 1, n);
     }
 }
 #endif
@@ -240,9 +308,15 @@ static void direct_task(void *ctx, int index)
         int64_t b1 = b0 + d->block_tiles < t1 ? b0 + d->block_tiles : t1;
         for (int64_t i = b0; i < b1; i++)
             tile_masks(d, i, masks[i - b0]);
-        for (int64_t ob = 0; ob < blocks; ob++)
-            for (int64_t i = b0; i < b1; i++)
-                tile_avx512(d, x, d->wp + ob * OCB * d->c * d->taps, masks[i - b0], i * TILE, ob * OCB, y, residual);
+        if (d->depthwise)
+            for (int64_t ch = 0; ch < d->c; ch++)
+                for (int64_t i = b0; i < b1; i++)
+                    tile_depthwise_avx512(d, x, masks[i - b0], i * TILE, ch, y, residual);
+        else
+            for (int64_t ob = 0; ob < blocks; ob++)
+                for (int64_t i = b0; i < b1; i++)
+                    tile_avx512(d, x, d->wp + ob * OCB * d->c * d->taps, masks[i - b0], i * TILE, ob * OCB, y,
+                                residual);
     }
 #else
     (void)ctx;
@@ -254,7 +328,10 @@ int conv_direct(const struct op_call *call)
 {
     const struct tensor *x = call->inputs[0], *wt = call->inputs[1], *bias = ops_input(call, 2);
     if (cpu_isa() < CPU_ISA_AVX512 || !backend_is_float(x) || !backend_is_float(wt) ||
-        (bias && !backend_is_float(bias)) || x->rank != 4 || !attrs_fit(call, wt))
+        (bias && !backend_is_float(bias)) || x->rank != 4 || wt->rank != 4)
+        return BACKEND_DECLINE;
+    int depthwise = ops_attr_int(call, "group", 1) != 1;
+    if (!attrs_fit(call, wt, depthwise))
         return BACKEND_DECLINE;
     struct ops_window win;
     if (ops_window_init(call, &win, x, wt->dims + 2)) {
@@ -269,15 +346,16 @@ int conv_direct(const struct op_call *call)
     int hs = OPS_MAX_SPATIAL - 2, ws = OPS_MAX_SPATIAL - 1;
     int64_t batch = x->dims[0], c = x->dims[1], m = wt->dims[0];
     /* the flattened plane needs rows of the same width in and out */
-    if (wt->dims[1] != c || (bias && (bias->rank != 1 || bias->dims[0] != m)) || win.out[ws] != win.in[ws] ||
-        win.stride[hs] != 1 || win.stride[ws] != 1)
+    if ((depthwise ? m != c : wt->dims[1] != c) || (bias && (bias->rank != 1 || bias->dims[0] != m)) ||
+        win.out[ws] != win.in[ws] || win.stride[hs] != 1 || win.stride[ws] != 1 || win.in[hs] >= (1 << 30) ||
+        win.in[ws] >= (1 << 30))
         return BACKEND_DECLINE;
     int64_t dims[4] = {batch, m, win.out[hs], win.out[ws]};
     struct epilogue e;
     if (epilogue_from_call(call, &e, 4, dims, 1, m, bias ? bias->data : NULL, 1))
         return BACKEND_DECLINE;
     struct direct d = {.c = c, .m = m, .h_in = win.in[hs], .w = win.in[ws], .h_out = win.out[hs],
-                       .taps = (int)(wt->dims[2] * wt->dims[3])};
+                       .taps = (int)(wt->dims[2] * wt->dims[3]), .depthwise = depthwise};
     d.plane_in = d.h_in * d.w;
     d.plane_out = d.h_out * d.w;
     /* the input is addressed in bytes as one block per image */
@@ -289,7 +367,7 @@ int conv_direct(const struct op_call *call)
         d.dw[t] = kw * win.dilation[ws] - win.pad_begin[ws];
         d.off[t] = d.dh[t] * d.w + d.dw[t];
     }
-    const float *wp = packed_for(call, wt);
+    const float *wp = depthwise ? wt->data : packed_for(call, wt);
     if (!wp) { /* weights fed at run time, or past the pack budget */
         float *tmp = scratch_floats(SCRATCH_PACK_A, pack_floats(m, c, d.taps));
         if (!tmp)
@@ -309,9 +387,10 @@ int conv_direct(const struct op_call *call)
     d.epi = epilogue_active(&e) ? &e : NULL;
     d.tiles = (d.plane_out + TILE - 1) / TILE;
     int64_t span = d.off[d.taps - 1] - d.off[0];
-    d.block_tiles = (BLOCK_BYTES / (int64_t)sizeof(float) / c - span) / TILE;
+    /* depthwise: each channel's tiles are done before the next channel's, nothing to keep */
+    d.block_tiles = depthwise ? MAX_BLOCK_TILES : (BLOCK_BYTES / (int64_t)sizeof(float) / c - span) / TILE;
     d.block_tiles = d.block_tiles < 1 ? 1 : d.block_tiles > MAX_BLOCK_TILES ? MAX_BLOCK_TILES : d.block_tiles;
-    double flops = (double)batch * (double)m * (double)c * (double)d.taps * (double)d.plane_out;
+    double flops = (double)batch * (double)m * (double)(depthwise ? 1 : c) * (double)d.taps * (double)d.plane_out;
     int threads = flops < PARALLEL_MIN_FLOPS ? 1 : pool_threads();
     d.tasks_per_image = batch >= threads ? 1 : (threads + batch - 1) / batch;
     if (d.tasks_per_image > d.tiles)

@@ -221,12 +221,12 @@ static void im2col(float *col, const float *x, const struct ops_window *w, int64
 
 static int fast_conv(const struct op_call *call)
 {
-    int depthwise = cpu_depthwise_conv(call); /* one input channel per output: no GEMM to feed */
-    if (depthwise != BACKEND_DECLINE)
-        return depthwise;
     int by_taps = conv_direct(call); /* stride 1, rows as wide in as out: no packing of the image */
     if (by_taps != BACKEND_DECLINE)
         return by_taps;
+    int depthwise = cpu_depthwise_conv(call); /* one input channel per output: no GEMM to feed */
+    if (depthwise != BACKEND_DECLINE)
+        return depthwise;
     const struct tensor *x = call->inputs[0], *wt = call->inputs[1], *bias = ops_input(call, 2);
     if (!backend_is_float(x) || !backend_is_float(wt) || (bias && !backend_is_float(bias)) || x->rank < 3 ||
         wt->rank != x->rank)
