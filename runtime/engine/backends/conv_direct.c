@@ -235,21 +235,38 @@ __attribute__((target("avx512f"))) static void tile_avx512(const struct direct *
     const struct epilogue *e = d->epi;
     int64_t rows = d->m - oc0 < OCB ? d->m - oc0 : OCB, n = d->plane_out - p0 < TILE ? d->plane_out - p0 : TILE;
     int late = e && (e->act == OP_ACT_SIGMOID || e->act == OP_ACT_GELU);
-#pragma GCC unroll 8
-    for (int o = 0; o < OCB; o++) {
-        if (o >= rows)
-            break;
-        int64_t at = (oc0 + o) * d->plane_out + p0;
-#pragma GCC unroll 3
-        for (int v = 0; v < NV; v++) {
-            int64_t left = n - 16 * v;
-            __mmask16 st = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
-            __m512 r = a[o][v];
-            if (e && !late)
-                r = epi512(e, r, oc0 + o, residual, at + 16 * v, st);
-            _mm512_mask_storeu_ps(y + at + 16 * v, st, r);
-        }
+    __mmask16 st[NV];
+    for (int v = 0; v < NV; v++) {
+        int64_t left = n - 16 * v;
+        st[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
     }
+    float *yt = y + oc0 * d->plane_out + p0;
+    const float *rt = e && !late && residual ? residual + oc0 * d->plane_out + p0 : NULL;
+    const float *bt = e && !late && e->bias ? e->bias + oc0 : NULL;
+    /* the activation chosen once per tile, not per vector */
+#define STORE_TILE(ACT)                                                                                                \
+    _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)                                                             \
+    {                                                                                                                  \
+        if (o >= rows)                                                                                                 \
+            break;                                                                                                     \
+        __m512 bias = bt ? _mm512_set1_ps(bt[o]) : _mm512_setzero_ps();                                               \
+        _Pragma("GCC unroll 3") for (int v = 0; v < NV; v++)                                                          \
+        {                                                                                                              \
+            __m512 r = _mm512_add_ps(a[o][v], bias);                                                                   \
+            if (rt)                                                                                                    \
+                r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(st[v], rt + o * d->plane_out + 16 * v));                   \
+            _mm512_mask_storeu_ps(yt + o * d->plane_out + 16 * v, st[v], ACT);                                         \
+        }                                                                                                              \
+    }
+    if (e && !late && e->act == OP_ACT_RELU) {
+        const __m512 zero = _mm512_setzero_ps();
+        STORE_TILE(_mm512_max_ps(r, zero))
+    } else if (e && !late && e->act != OP_ACT_NONE) {
+        STORE_TILE(act512(e, r))
+    } else {
+        STORE_TILE(r)
+    }
+#undef STORE_TILE
     if (late) {
         struct epilogue img = *e;
         img.residual = residual;
