@@ -22,6 +22,8 @@
 #define TILE (16 * NV)
 /* Input channels whose rows stay in L1 while every tap of the kernel passes over them. */
 #define ICB 16
+/* Channels a depthwise tile sums at once. */
+#define DW_CHANNELS 4
 /* Kernel taps the tile's masks are kept for (up to 5x5). */
 #define MAX_TAPS 25
 /* Tiles whose masks are computed together; their input (all channels) is kept to about this many
@@ -274,39 +276,64 @@ __attribute__((target("avx512f"))) static void tile_avx512(const struct direct *
     }
 }
 
-/* Depthwise: channel ch of a tile, every tap of its own kernel; three vectors per tap so each
- * broadcast weight feeds three FMAs. */
-__attribute__((target("avx512f"))) static void tile_depthwise_avx512(const struct direct *d, const float *x,
-                                                                     const uint16_t *masks, int64_t p0, int64_t ch,
-                                                                     float *y, const float *residual)
+/* Depthwise: channels [ch, ch + nc) of a tile (nc ≤ DW_CHANNELS, a constant once inlined), every
+ * tap of each channel's own kernel; a tap's masks serve every channel, each broadcast weight feeds
+ * three vectors, and 3·nc sums keep the FMA pipes busy. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+tile_depthwise(const struct direct *d, const float *x, const uint16_t *masks, int64_t p0, int64_t ch, float *y,
+               const float *residual, const int nc)
 {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0;
+    __m512 a[DW_CHANNELS][NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < nc; j++)
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++)
+            a[j][v] = _mm512_setzero_ps();
     const float *w = d->wp + ch * d->taps;
-    uintptr_t xc = (uintptr_t)(x + ch * d->plane_in);
+    uintptr_t xc = (uintptr_t)(x + ch * d->plane_in), step = (uintptr_t)(d->plane_in * (int64_t)sizeof(float));
     for (int t = 0; t < d->taps; t++) {
+        __mmask16 k0 = masks[t], k1 = masks[MAX_TAPS + t], k2 = masks[2 * MAX_TAPS + t];
         uintptr_t xa = xc + (uintptr_t)((p0 + d->off[t]) * (int64_t)sizeof(float));
-        __m512 b = _mm512_set1_ps(w[t]);
-        a0 = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(masks[t], (const void *)xa), a0);
-        a1 = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(masks[MAX_TAPS + t], (const void *)(xa + 64)), a1);
-        a2 = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(masks[2 * MAX_TAPS + t], (const void *)(xa + 128)), a2);
+#pragma GCC unroll 4
+        for (int j = 0; j < nc; j++, xa += step) {
+            __m512 b = _mm512_set1_ps(w[j * d->taps + t]);
+            a[j][0] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(k0, (const void *)xa), a[j][0]);
+            a[j][1] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(k1, (const void *)(xa + 64)), a[j][1]);
+            a[j][2] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(k2, (const void *)(xa + 128)), a[j][2]);
+        }
     }
     const struct epilogue *e = d->epi;
-    int64_t n = d->plane_out - p0 < TILE ? d->plane_out - p0 : TILE, at = ch * d->plane_out + p0;
+    int64_t n = d->plane_out - p0 < TILE ? d->plane_out - p0 : TILE;
     int late = e && (e->act == OP_ACT_SIGMOID || e->act == OP_ACT_GELU);
-    __m512 acc[NV] = {a0, a1, a2};
-    for (int v = 0; v < NV; v++) {
-        int64_t left = n - 16 * v;
-        __mmask16 st = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
-        __m512 r = acc[v];
-        if (e && !late)
-            r = epi512(e, r, ch, residual, at + 16 * v, st);
-        _mm512_mask_storeu_ps(y + at + 16 * v, st, r);
+#pragma GCC unroll 4
+    for (int j = 0; j < nc; j++) {
+        int64_t at = (ch + j) * d->plane_out + p0;
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; v++) {
+            int64_t left = n - 16 * v;
+            __mmask16 st = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+            __m512 r = a[j][v];
+            if (e && !late)
+                r = epi512(e, r, ch + j, residual, at + 16 * v, st);
+            _mm512_mask_storeu_ps(y + at + 16 * v, st, r);
+        }
     }
     if (late) {
         struct epilogue img = *e;
         img.residual = residual;
-        epilogue_apply(&img, y, d->plane_out, ch, p0, 1, n);
+        epilogue_apply(&img, y, d->plane_out, ch, p0, nc, n);
     }
+}
+
+__attribute__((target("avx512f"))) static void tile_depthwise_avx512(const struct direct *d, const float *x,
+                                                                     const uint16_t *masks, int64_t p0, int64_t ch,
+                                                                     float *y, const float *residual)
+{
+    if (d->c - ch >= DW_CHANNELS)
+        tile_depthwise(d, x, masks, p0, ch, y, residual, DW_CHANNELS);
+    else
+        for (; ch < d->c; ch++)
+            tile_depthwise(d, x, masks, p0, ch, y, residual, 1);
 }
 #endif
 
@@ -326,7 +353,7 @@ static void direct_task(void *ctx, int index)
         for (int64_t i = b0; i < b1; i++)
             tile_masks(d, i, masks[i - b0]);
         if (d->depthwise)
-            for (int64_t ch = 0; ch < d->c; ch++)
+            for (int64_t ch = 0; ch < d->c; ch += DW_CHANNELS)
                 for (int64_t i = b0; i < b1; i++)
                     tile_depthwise_avx512(d, x, masks[i - b0], i * TILE, ch, y, residual);
         else
