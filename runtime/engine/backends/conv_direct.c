@@ -30,6 +30,8 @@
  * bytes so it stays in L2 while every block of output channels passes over it. */
 #define MAX_BLOCK_TILES 64
 #define BLOCK_BYTES (160 << 10)
+/* Tasks a convolution is split into per pool thread. */
+#define TASKS_PER_THREAD 4
 /* Below this many multiply-adds a convolution stays on the calling thread. */
 #define PARALLEL_MIN_FLOPS (1 << 21)
 
@@ -436,7 +438,10 @@ int conv_direct(const struct op_call *call)
     d.block_tiles = d.block_tiles < 1 ? 1 : d.block_tiles > MAX_BLOCK_TILES ? MAX_BLOCK_TILES : d.block_tiles;
     double flops = (double)batch * (double)m * (double)(depthwise ? 1 : c) * (double)d.taps * (double)d.plane_out;
     int threads = flops < PARALLEL_MIN_FLOPS ? 1 : pool_threads();
-    d.tasks_per_image = batch >= threads ? 1 : (threads + batch - 1) / batch;
+    /* a few tasks per thread: the pool hands them out as threads come free, so a thread that
+     * starts late (woken, or preempted) leaves its share to the others */
+    int tasks = threads > 1 ? threads * TASKS_PER_THREAD : 1;
+    d.tasks_per_image = batch >= tasks ? 1 : (tasks + batch - 1) / batch;
     if (d.tasks_per_image > d.tiles)
         d.tasks_per_image = d.tiles;
     d.tiles_per_task = (d.tiles + d.tasks_per_image - 1) / d.tasks_per_image;
