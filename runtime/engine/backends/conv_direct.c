@@ -20,8 +20,6 @@
 #define OCB 8
 #define NV 3
 #define TILE (16 * NV)
-/* Input channels whose rows stay in L1 while every tap of the kernel passes over them. */
-#define ICB 16
 /* Channels a depthwise tile sums at once. */
 #define DW_CHANNELS 4
 /* Kernel taps the tile's masks are kept for (up to 5x5). */
@@ -35,7 +33,7 @@
 /* Below this many multiply-adds a convolution stays on the calling thread. */
 #define PARALLEL_MIN_FLOPS (1 << 21)
 
-/* Weights [m, c, kh, kw] in blocks of OCB output channels: block b, tap t, input channel i holds
+/* Weights [m, c, kh, kw] in blocks of OCB output channels: block b, input channel i, tap t holds
  * the OCB weights w[b·OCB + o, i, t] side by side (zero past m), so the tile reads them in order. */
 struct direct_pack {
     struct op_cache base;
@@ -52,8 +50,8 @@ static size_t pack_floats(int64_t m, int64_t c, int64_t taps)
 static void pack_weights(float *dst, const float *w, int64_t m, int64_t c, int64_t taps)
 {
     for (int64_t b = 0; b < (m + OCB - 1) / OCB; b++)
-        for (int64_t t = 0; t < taps; t++)
-            for (int64_t i = 0; i < c; i++)
+        for (int64_t i = 0; i < c; i++)
+            for (int64_t t = 0; t < taps; t++)
                 for (int o = 0; o < OCB; o++) {
                     int64_t oc = b * OCB + o;
                     *dst++ = oc < m ? w[(oc * c + i) * taps + t] : 0.0f;
@@ -202,11 +200,13 @@ __attribute__((target("avx512f"))) static inline __m512 epi512(const struct epil
 }
 
 /* One tile: output channels [oc0, oc0 + OCB) × pixels [p0, p0 + TILE) of one image, summed over
- * every input channel and tap, then the epilogue (in registers, except Sigmoid and Gelu, which
- * epilogue_apply computes on the stored tile) and one masked store per vector. */
-__attribute__((target("avx512f"))) static void tile_avx512(const struct direct *d, const float *x, const float *wb,
-                                                           const uint16_t *masks, int64_t p0, int64_t oc0, float *y,
-                                                           const float *residual)
+ * every input channel and, for each, every tap while the channel's rows are in L1; nt: the taps
+ * when a constant (the tap loop unrolled), 0 for d->taps. Then the epilogue (in registers, except
+ * Sigmoid and Gelu, which epilogue_apply computes on the stored tile) and one masked store per
+ * vector. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+tile_avx512(const struct direct *d, const float *x, const float *wb, const uint16_t *masks, int64_t p0, int64_t oc0,
+            float *y, const float *residual, const int nt)
 {
     __m512 a[OCB][NV];
 #pragma GCC unroll 8
@@ -214,19 +214,18 @@ __attribute__((target("avx512f"))) static void tile_avx512(const struct direct *
 #pragma GCC unroll 3
         for (int v = 0; v < NV; v++)
             a[o][v] = _mm512_setzero_ps();
+    int taps = nt ? nt : d->taps;
     int64_t c = d->c, step = d->plane_in * (int64_t)sizeof(float);
-    /* a few input channels at a time, so their rows stay in L1 while every tap passes over them */
-    for (int64_t i0 = 0; i0 < c; i0 += ICB)
-    for (int t = 0; t < d->taps; t++) {
-        __mmask16 k0 = masks[t], k1 = masks[MAX_TAPS + t], k2 = masks[2 * MAX_TAPS + t];
-        /* the tap's first input pixel may lie before the plane: its lanes are masked, never read */
-        uintptr_t xa = (uintptr_t)x + (uintptr_t)((i0 * d->plane_in + p0 + d->off[t]) * (int64_t)sizeof(float));
-        const float *wt = wb + (t * c + i0) * OCB;
-        int64_t i1 = i0 + ICB < c ? i0 + ICB : c;
-        for (int64_t i = i0; i < i1; i++, xa += (uintptr_t)step, wt += OCB) {
-            __m512 v0 = _mm512_maskz_loadu_ps(k0, (const void *)xa),
-                   v1 = _mm512_maskz_loadu_ps(k1, (const void *)(xa + 64)),
-                   v2 = _mm512_maskz_loadu_ps(k2, (const void *)(xa + 128));
+    /* a tap's first input pixel may lie before the plane: its lanes are masked, never read */
+    uintptr_t xa = (uintptr_t)x + (uintptr_t)(p0 * (int64_t)sizeof(float));
+    for (int64_t i = 0; i < c; i++, xa += (uintptr_t)step, wb += taps * OCB) {
+#pragma GCC unroll 9
+        for (int t = 0; t < taps; t++) {
+            uintptr_t xt = xa + (uintptr_t)(d->off[t] * (int64_t)sizeof(float));
+            __m512 v0 = _mm512_maskz_loadu_ps(masks[t], (const void *)xt),
+                   v1 = _mm512_maskz_loadu_ps(masks[MAX_TAPS + t], (const void *)(xt + 64)),
+                   v2 = _mm512_maskz_loadu_ps(masks[2 * MAX_TAPS + t], (const void *)(xt + 128));
+            const float *wt = wb + t * OCB;
 #pragma GCC unroll 8
             for (int o = 0; o < OCB; o++) {
                 __m512 b = _mm512_set1_ps(wt[o]);
@@ -275,6 +274,18 @@ __attribute__((target("avx512f"))) static void tile_avx512(const struct direct *
         struct epilogue img = *e;
         img.residual = residual;
         epilogue_apply(&img, y, d->plane_out, oc0, p0, rows, n);
+    }
+}
+
+/* The tile for this kernel size: 1x1 and 3x3 with their tap loops unrolled, others looped. */
+__attribute__((target("avx512f"))) static void tile_any(const struct direct *d, const float *x, const float *wb,
+                                                        const uint16_t *masks, int64_t p0, int64_t oc0, float *y,
+                                                        const float *residual)
+{
+    switch (d->taps) {
+    case 1: tile_avx512(d, x, wb, masks, p0, oc0, y, residual, 1); break;
+    case 9: tile_avx512(d, x, wb, masks, p0, oc0, y, residual, 9); break;
+    default: tile_avx512(d, x, wb, masks, p0, oc0, y, residual, 0); break;
     }
 }
 
@@ -361,7 +372,7 @@ static void direct_task(void *ctx, int index)
         else
             for (int64_t ob = 0; ob < blocks; ob++)
                 for (int64_t i = b0; i < b1; i++)
-                    tile_avx512(d, x, d->wp + ob * OCB * d->c * d->taps, masks[i - b0], i * TILE, ob * OCB, y,
+                    tile_any(d, x, d->wp + ob * OCB * d->c * d->taps, masks[i - b0], i * TILE, ob * OCB, y,
                                 residual);
     }
 #else
