@@ -423,6 +423,8 @@ int conv_direct(const struct op_call *call)
         d.dh[t] = kh * win.dilation[hs] - win.pad_begin[hs];
         d.dw[t] = kw * win.dilation[ws] - win.pad_begin[ws];
         d.off[t] = d.dh[t] * d.w + d.dw[t];
+        if (d.dh[t] <= -(1 << 30) || d.dh[t] >= (1 << 30) || d.dw[t] <= -(1 << 30) || d.dw[t] >= (1 << 30))
+            return BACKEND_DECLINE; /* the masks compute rows and columns in 32 bits */
     }
     const float *wp = depthwise ? wt->data : packed_for(call, wt);
     if (!wp) { /* weights fed at run time, or past the pack budget */
