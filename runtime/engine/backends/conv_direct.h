@@ -5,8 +5,11 @@
  * pad_w, so a vector of 16 output pixels reads 16 consecutive input pixels;
  * lanes whose tap falls in the padding (or wraps into the next row) are masked
  * off the load. A tile of 8 output channels × 48 pixels sums in 24 registers
- * over every input channel and tap, then gets the fused epilogue and is stored
- * once. Weights are packed at load into the order the tile reads them. */
+ * over every input channel (each channel's taps while its rows are in L1), then
+ * gets the fused epilogue and is stored once. Weights are packed at load into
+ * the order the tile reads them. Depthwise convolutions (one group per channel)
+ * use the same tiles, four channels at a time sharing each tap's masks. On
+ * AVX2 and portable C everything is declined (the implicit GEMM runs). */
 #ifndef AMLSERVE_CONV_DIRECT_H
 #define AMLSERVE_CONV_DIRECT_H
 

@@ -1,7 +1,8 @@
 /* The optimized CPU backend: float32 MatMul, Gemm, Conv, BatchNormalization,
  * Softmax and the hot elementwise operators on SIMD kernels (sgemm.c,
  * vecmath.c) and the engine's thread pool; int8 MatMulInteger/QLinearMatMul
- * and depthwise Conv in cpu_quant.c. Anything outside the fast paths (other types,
+ * and depthwise Conv in cpu_quant.c; stride-1 Conv directly on the image in
+ * conv_direct.c (AVX-512). Anything outside the fast paths (other types,
  * unusual broadcasts, invalid inputs) is declined at run time so the
  * reference kernel answers it, with the reference's error messages. */
 #include "backend.h"
