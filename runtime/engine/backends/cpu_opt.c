@@ -1,12 +1,14 @@
 /* The optimized CPU backend: float32 MatMul, Gemm, Conv, BatchNormalization,
  * Softmax and the hot elementwise operators on SIMD kernels (sgemm.c,
  * vecmath.c) and the engine's thread pool; int8 MatMulInteger/QLinearMatMul
- * and depthwise Conv in cpu_quant.c. Anything outside the fast paths (other types,
+ * and depthwise Conv in cpu_quant.c; stride-1 Conv directly on the image in
+ * conv_direct.c (AVX-512). Anything outside the fast paths (other types,
  * unusual broadcasts, invalid inputs) is declined at run time so the
  * reference kernel answers it, with the reference's error messages. */
 #include "backend.h"
 
 #include "common/err.h"
+#include "conv_direct.h"
 #include "cpu_isa.h"
 #include "cpu_quant.h"
 #include "epilogue.h"
@@ -56,6 +58,10 @@ static void prepare_gemm(const struct backend_node *info, _Atomic(struct op_cach
     const char *op = info->node->op_type;
     if (!strcmp(op, "MatMulInteger") || !strcmp(op, "QLinearMatMul")) {
         cpu_quant_prepare(info, cache);
+        return;
+    }
+    if (!strcmp(op, "Conv")) {
+        conv_direct_prepare(info, cache);
         return;
     }
     int matmul = !strcmp(op, "MatMul");
@@ -216,6 +222,9 @@ static void im2col(float *col, const float *x, const struct ops_window *w, int64
 
 static int fast_conv(const struct op_call *call)
 {
+    int by_taps = conv_direct(call); /* stride 1, rows as wide in as out: no packing of the image */
+    if (by_taps != BACKEND_DECLINE)
+        return by_taps;
     int depthwise = cpu_depthwise_conv(call); /* one input channel per output: no GEMM to feed */
     if (depthwise != BACKEND_DECLINE)
         return depthwise;

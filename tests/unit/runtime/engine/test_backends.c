@@ -90,6 +90,7 @@ static const struct engine_backend *under_test = &backend_cpu_opt;
 /* Set by the tests of fused epilogues and of weights packed at load (prepare, input 1 constant). */
 static const struct op_fused *fused_under_test;
 static uint64_t prepack_under_test; /* the constant inputs (bit j: input j) prepare packs at load */
+static enum cpu_isa prepack_from = CPU_ISA_GENERIC; /* the first vector path that packs them */
 
 /* The reference's output with what fused folds in, computed in double: act(y + bias + residual). */
 static void apply_fused_reference(const char *op, struct tensor *y, const struct op_fused *f)
@@ -163,7 +164,7 @@ static const char *compare(struct node_spec *s, struct tensor *in, int n_in, int
         call.outputs = &got;
         /* Packed at load for this ISA's micro-kernel, as the engine does, into a fresh cache. */
         _Atomic(struct op_cache *) cache = NULL;
-        if (prepack_under_test) {
+        if (prepack_under_test && isa >= (int)prepack_from) {
             under_test->prepare(&info, &cache);
             if (!atomic_load(&cache)) {
                 snprintf(why, sizeof why, "%s [%s]: nothing packed at load", s->op, cpu_isa_name(isa));
@@ -527,6 +528,62 @@ TEST(depthwise_conv_matches_reference)
     }
 }
 
+/* Stride-1 convolutions whose rows keep their width (conv_direct.c on AVX-512, the implicit GEMM
+ * elsewhere): output channels and planes that are not whole tiles, taps reaching into the padding
+ * on every side, dilation, kernels wider than tall, a plane shorter than the input, batches, with
+ * weights packed at load and per call, and every fused epilogue. */
+TEST(direct_conv_matches_reference)
+{
+    struct {
+        int64_t x[4], w[4], pads[4], dilations[2];
+    } cases[] = {
+        {{1, 64, 20, 19}, {64, 64, 3, 3}, {1, 1, 1, 1}, {1, 1}},
+        {{2, 5, 9, 7}, {13, 5, 3, 3}, {1, 1, 1, 1}, {1, 1}},
+        {{1, 7, 11, 13}, {9, 7, 5, 5}, {2, 2, 2, 2}, {1, 1}},
+        {{1, 6, 12, 10}, {8, 6, 3, 3}, {2, 2, 2, 2}, {2, 2}},
+        {{3, 4, 8, 9}, {17, 4, 3, 3}, {2, 0, 0, 2}, {1, 1}},  /* rows lost, columns shifted */
+        {{1, 3, 10, 21}, {7, 3, 1, 5}, {0, 2, 0, 2}, {1, 1}}, /* 1x5 */
+        {{1, 9, 6, 5}, {3, 9, 4, 1}, {0, 0, 0, 0}, {1, 1}},   /* 4x1: the plane shorter than the input */
+        {{2, 32, 17, 15}, {24, 32, 1, 1}, {0, 0, 0, 0}, {1, 1}},
+        {{1, 2, 1, 1}, {3, 2, 1, 1}, {0, 0, 0, 0}, {1, 1}},
+        {{1, 3, 2, 40}, {8, 3, 3, 3}, {1, 1, 1, 1}, {1, 1}}, /* rows wider than a tile */
+    };
+    static const struct op_fused acts[] = {
+        {.act = OP_ACT_NONE}, {.act = OP_ACT_RELU}, {.act = OP_ACT_LEAKY_RELU, .alpha = 0.1f},
+        {.act = OP_ACT_SIGMOID}, {.act = OP_ACT_GELU}, {.act = OP_ACT_CLIP, .lo = -0.5f, .hi = 0.75f},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct node_spec s = {.op = "Conv"};
+        attr_ints(&s, "pads", cases[i].pads, 4);
+        attr_ints(&s, "dilations", cases[i].dilations, 2);
+        int64_t m = cases[i].w[0];
+        int64_t out[4] = {cases[i].x[0], m,
+                          cases[i].x[2] + cases[i].pads[0] + cases[i].pads[2] -
+                              (cases[i].w[2] - 1) * cases[i].dilations[0],
+                          cases[i].x[3] + cases[i].pads[1] + cases[i].pads[3] -
+                              (cases[i].w[3] - 1) * cases[i].dilations[1]};
+        struct tensor in[3] = {random_tensor(&inputs_arena, 4, cases[i].x, 1.0f),
+                               random_tensor(&inputs_arena, 4, cases[i].w, 1.0f), T(m)};
+        for (int pre = 0; pre < 2; pre++) {
+            prepack_under_test = pre ? 2 : 0;
+            prepack_from = CPU_ISA_AVX512; /* the direct kernel's weights; the GEMM packs per call */
+            CHECK_SAME(&s, in, 3);
+            CHECK_SAME(&s, in, 2);
+        }
+        prepack_under_test = 0;
+        prepack_from = CPU_ISA_GENERIC;
+        struct tensor bias = T(m, 1, 1), res = random_tensor(&inputs_arena, 4, out, 1.0f);
+        for (size_t a = 0; a < sizeof acts / sizeof acts[0]; a++) {
+            struct op_fused f = acts[a];
+            f.bias = a % 2 ? &bias : NULL;
+            f.residual = a % 3 ? &res : NULL;
+            fused_under_test = &f;
+            CHECK_SAME(&s, in, 3);
+            fused_under_test = NULL;
+        }
+    }
+}
+
 /* MatMul and Gemm with B packed at load: odd sizes, one to four rows (the GEMV path), K past one
  * KC block, transposed B, alpha/beta and Gemm's own bias. */
 TEST(prepacked_weights_match_reference)
@@ -829,6 +886,7 @@ int main(void)
     RUN(softmax_threads_rows);
     RUN(integer_matmul_matches_reference);
     RUN(depthwise_conv_matches_reference);
+    RUN(direct_conv_matches_reference);
     RUN(prepacked_weights_match_reference);
     RUN(weights_past_the_pack_budget_stay_in_place);
     RUN(fused_epilogues_match_reference);
