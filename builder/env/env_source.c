@@ -301,7 +301,7 @@ int env_source_open(struct base_image **out, enum env_origin *origin, const stru
         return rc;
 
     /* The base is pulled anonymously (the --creds of --push are not the base's); only the mirrors carry over. */
-    struct base_image_options bo = {.platform = opt->platform, .context = context};
+    struct base_image_options bo = {.platform = opt->platform, .context = context, .cache = opt->workspace};
     bo.reg.registries_conf = opt->reg.registries_conf;
     *origin = plan->environment.conda_native     ? ENV_ORIGIN_CONDA
               : plan->environment.needs_executor ? ENV_ORIGIN_EXECUTOR
