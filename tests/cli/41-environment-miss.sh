@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# An environment miss on a base whose layers the cache already holds (an earlier environment on the same
-# base; `amlpkg cache rm` drops the entry, not its blobs) takes each layer from the cache by hard link
-# instead of unpacking the archive again, and stores the layers it owns without copying them
-# (cache_adopt_blob). What must hold: the same image digest either way; a cache blob damaged on disk is
-# hashed through the link, left out of the build and replaced by the archive's checked copy; a build
-# killed at any point leaves no entry that needs a missing or partial blob; and a layer typed as a plain
-# tar whose bytes are compressed is refused (its digest is its diff_id, so it is hashed only once).
+# What an environment miss no longer pays for. A base whose layers the cache already holds (an earlier
+# environment on the same base; `amlpkg cache rm` drops the entry, not its blobs) has each layer taken
+# from the cache by hard link instead of unpacking the archive again, and the layers amlpkg owns are
+# stored without a copy (cache_adopt_blob). What must hold: the same image digest either way; a cache blob
+# damaged on disk is hashed through the link, left out of the build and replaced by the archive's checked
+# copy; a build killed at any point leaves no entry that needs a missing or partial blob; a layer typed as
+# a plain tar whose bytes are compressed is refused (its digest is its diff_id, so it is hashed once).
+# A conda environment installed without an engine is unpacked and linked in memory when it surely fits
+# (conda_stage.h), on disk otherwise or when asked, and retried on disk when the memory stage fills up:
+# the same layer every way.
 source "$(dirname "$0")/../lib.sh"
 cd "$WORK" || exit 1
 
@@ -87,3 +90,45 @@ printf 'models: [{name: m, version: 1, path: m.onnx}]\nenvironment:\n  base_imag
 check_fails "a plain-tar layer whose bytes are compressed is refused, naming the compression" \
   "plain tar layer whose bytes are gzip-compressed" "$AMLPKG" build gz.yaml -o gz-out.tar
 check "... and nothing is written" test ! -e gz-out.tar
+
+# A conda environment installed without an engine is unpacked and linked in memory (/dev/shm) when it
+# surely fits (conda_stage.h), on disk otherwise: the same layer either way.
+if ! command -v cph >/dev/null; then
+  skip "conda staging: cph is not installed (make deps installs it)"
+  exit 0
+fi
+PKGS=()
+for i in 1 2 3 4; do PKGS+=("linux-64:bulk$i=1.0=h_0;;;;bulk!conda"); done
+"$PY" "$ROOT/tests/conda_channel.py" "$WORK/channels" main "${PKGS[@]}" >/dev/null || { fail "the channel is built"; exit 1; }
+{ echo "channels: [file://$WORK/channels/main]"; echo "dependencies:"; for i in 1 2 3 4; do echo "  - bulk$i"; done; } > env.yml
+"$AMLPKG" lock env.yml -o env.lock 2>/dev/null
+printf 'models: [{name: m, version: 1, path: m.onnx}]\nenvironment:\n  base_image: oci-archive:base.tar\n  conda_file: env.yml\n  lock_file: env.lock\noutput: {name: envmiss, tag: "1"}\n' > conda.yaml
+CKEY=$("$AMLPKG" hash conda.yaml)
+conda_build() { # NAME [ENV=VALUE...]: builds conda.yaml into NAME.tar, stderr in NAME.err; prints the digest
+  local name=$1; shift
+  "$AMLPKG" cache rm "$CKEY" >/dev/null 2>&1
+  env "$@" "$AMLPKG" build conda.yaml -o "$name.tar" 2>"$name.err" | tail -1
+}
+SHM_BEFORE=$(ls /dev/shm 2>/dev/null | grep '^amlpkg-conda-' | sort)
+C1=$(conda_build first)
+check "a conda environment whose packages were not cache blobs yet is staged on disk" \
+  grep -q 'link [0-9.]* s (on disk)' first.err
+C2=$(conda_build mem)
+check "... once they are, it is unpacked and linked in memory" grep -q 'link [0-9.]* s (in memory)' mem.err
+check "... with the same digest" test -n "$C1" -a "$C1" = "$C2"
+C3=$(conda_build forced AMLPKG_CONDA_STAGE=disk)
+check "AMLPKG_CONDA_STAGE=disk keeps it on disk, same digest" \
+  bash -c "grep -q 'link [0-9.]* s (on disk)' forced.err && [ '$C3' = '$C1' ]"
+check "... and no stage of these builds is left in /dev/shm" \
+  bash -c "[ \"\$(ls /dev/shm | grep '^amlpkg-conda-' | sort)\" = '$SHM_BEFORE' ]"
+# A memory stage that fills up anyway is retried on disk: AMLPKG_CONDA_STAGE=memory skips the estimate,
+# and a 64 KiB tmpfs on /dev/shm, in a mount namespace of its own, cannot hold the files.
+if unshare -m true 2>/dev/null; then
+  "$AMLPKG" cache rm "$CKEY" >/dev/null 2>&1
+  C4=$(AMLPKG_CONDA_STAGE=memory unshare -m bash -c \
+    "mount -t tmpfs -o size=64k tmpfs /dev/shm && exec '$AMLPKG' build conda.yaml -o full.tar" 2>full.err | tail -1)
+  check "a memory stage that fills up is retried on disk, saying so, with the same digest" \
+    bash -c "grep -q 'staging on disk instead of in memory' full.err && grep -q '(on disk)' full.err && [ '$C4' = '$C1' ]"
+else
+  skip "a full memory stage: unshare -m is not permitted here"
+fi
