@@ -1,5 +1,6 @@
 #include "builder/env/conda_stage.h"
 
+#include "builder/env/conda_fetch.h"
 #include "builder/spec/conda_lockfile.h"
 #include "builder/sys/fsutil.h"
 #include "common/err.h"
@@ -38,6 +39,24 @@ static long long cached_package_bytes(const char *lock_text, const char *lock_na
     return total;
 }
 
+/* The lock's packages into the cache (what the install would fetch first anyway), so their sizes are known. */
+static int fetch_packages(const char *lock_text, const char *lock_name, struct cache *cache)
+{
+    struct conda_lock_entry *e = NULL;
+    size_t n = 0;
+    int rc = conda_lockfile_entries(&e, &n, lock_text, lock_name);
+    struct conda_fetched *f = rc ? NULL : calloc(n ? n : 1, sizeof *f);
+    if (!rc && !f)
+        rc = err_set(ERR_NOMEM, "out of memory");
+    rc = rc ? rc : conda_fetch_all(f, e, n, cache, cache_dir(cache));
+    if (f)
+        conda_fetch_release(f, n);
+    free(f);
+    conda_lockfile_entries_free(e, n);
+    return rc;
+}
+
+/* 1: in memory; 0: on disk; < 0: an error (of fetching the packages). */
 static int fits_in_memory(const char *lock_text, const char *lock_name, struct cache *cache)
 {
     const char *choice = getenv("AMLPKG_CONDA_STAGE");
@@ -51,6 +70,12 @@ static int fits_in_memory(const char *lock_text, const char *lock_name, struct c
     if (choice && !strcmp(choice, "memory"))
         return 1;
     long long bytes = cached_package_bytes(lock_text, lock_name, cache);
+    if (bytes < 0 && cache) {
+        int rc = fetch_packages(lock_text, lock_name, cache);
+        if (rc)
+            return rc;
+        bytes = cached_package_bytes(lock_text, lock_name, cache);
+    }
     long long need = bytes * CONDA_STAGE_EXPANSION, room = (long long)vfs.f_bavail * (long long)vfs.f_frsize / 4;
     return bytes >= 0 && need <= room && need <= CONDA_STAGE_MEMORY_MAX;
 }
@@ -58,7 +83,10 @@ static int fits_in_memory(const char *lock_text, const char *lock_name, struct c
 int conda_stage_dir(char **out, int *in_memory, int allow_memory, const char *lock_text, const char *lock_name,
                     struct cache *cache)
 {
-    *in_memory = allow_memory && fits_in_memory(lock_text, lock_name, cache);
+    int fits = allow_memory ? fits_in_memory(lock_text, lock_name, cache) : 0;
+    if (fits < 0)
+        return fits;
+    *in_memory = fits;
     if (*in_memory && !fs_make_temp_dir(out, CONDA_STAGE_MEMORY_DIR, "amlpkg-conda-"))
         return 0;
     err_clear();

@@ -4,7 +4,8 @@
  * system each of those operations can wait up to a millisecond on the journal, which was most of an
  * install's time (tests/bench/conda.sh), while on tmpfs each is a few microseconds. Nothing there
  * needs to outlive the build, so the stage goes to memory (/dev/shm, when it is a tmpfs) when the
- * environment surely fits: every package of the lock already a cache blob (so its size is known), no
+ * environment surely fits: every package of the lock a cache blob (those missing are fetched into the
+ * cache first, as the install would, so every size is known; a failed download is the error), no
  * pip wheels, and CONDA_STAGE_EXPANSION times the packages' bytes under a quarter of /dev/shm's free
  * space and under CONDA_STAGE_MEMORY_MAX. Otherwise, or with AMLPKG_CONDA_STAGE=disk, it goes to
  * $TMPDIR as before; AMLPKG_CONDA_STAGE=memory skips the estimate (a tmpfs is still required). An install that fails with ERR_IO in the memory stage anyway (it filled up) is

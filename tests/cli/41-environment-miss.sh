@@ -111,11 +111,11 @@ conda_build() { # NAME [ENV=VALUE...]: builds conda.yaml into NAME.tar, stderr i
 }
 SHM_BEFORE=$(ls /dev/shm 2>/dev/null | grep '^amlpkg-conda-' | sort)
 C1=$(conda_build first)
-check "a conda environment whose packages were not cache blobs yet is staged on disk" \
-  grep -q 'link [0-9.]* s (on disk)' first.err
+check "a conda environment whose packages are not cache blobs yet has them fetched first, then is unpacked and linked in memory" \
+  bash -c "grep -q 'conda packages: 0 in the cache, 4 fetched' first.err && grep -q 'link [0-9.]* s (in memory)' first.err"
 C2=$(conda_build mem)
-check "... once they are, it is unpacked and linked in memory" grep -q 'link [0-9.]* s (in memory)' mem.err
-check "... with the same digest" test -n "$C1" -a "$C1" = "$C2"
+check "... and so is it with the packages in the cache" grep -q 'link [0-9.]* s (in memory)' mem.err
+check "... with the same digest" test -n "$C1" -a "$C2" = "$C1"
 C3=$(conda_build forced AMLPKG_CONDA_STAGE=disk)
 check "AMLPKG_CONDA_STAGE=disk keeps it on disk, same digest" \
   bash -c "grep -q 'link [0-9.]* s (on disk)' forced.err && [ '$C3' = '$C1' ]"
