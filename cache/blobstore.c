@@ -185,6 +185,63 @@ int blobstore_stage_buffer(const struct blobstore *bs, const void *data, size_t 
     return stage(bs, -1, data, len, out);
 }
 
+int blobstore_stage_link(const struct blobstore *bs, const char *path, const char *digest, struct blob_staged *out)
+{
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    if (!blobstore_valid_digest(digest))
+        return err_set(ERR_INVALID, "cache: '%s' is not a sha256 digest", digest);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0)
+        return err_set_errno(errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "%s: cannot open", path);
+    /* The lock belongs to the inode, so gc finds the temp name locked from the moment it exists. */
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || flock(fd, LOCK_EX) != 0) {
+        close(fd);
+        return err_set(ERR_IO, "%s: not a regular file that can be locked", path);
+    }
+    static unsigned long counter;
+    char name[96];
+    char *tmp = NULL;
+    int rc = 0;
+    for (int attempt = 0; attempt < 64 && !tmp; attempt++) {
+        snprintf(name, sizeof name, "link-%ld-%lx-%d", (long)getpid(),
+                 __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) ^ (unsigned long)st.st_ino, attempt);
+        if (!(tmp = path_join(bs->tmp, name))) {
+            rc = err_set(ERR_NOMEM, "out of memory");
+            break;
+        }
+        if (link(path, tmp) == 0)
+            break;
+        int e = errno;
+        free(tmp);
+        tmp = NULL;
+        if (e != EEXIST) {
+            errno = e;
+            rc = err_set_errno(e == EXDEV || e == EPERM || e == EMLINK ? ERR_UNSUPPORTED : ERR_IO,
+                               "%s: cannot link into %s", path, bs->tmp);
+            break;
+        }
+    }
+    if (!rc && !tmp)
+        rc = err_set(ERR_IO, "%s: no free temporary name", bs->tmp);
+    /* Durable before it is named, as a copied blob is (stage). */
+    if (!rc && (fchmod(fd, 0644) != 0 || fsync(fd) != 0))
+        rc = err_set_errno(ERR_IO, "%s: cannot make it a blob", path);
+    if (rc) {
+        if (tmp)
+            unlink(tmp);
+        free(tmp);
+        close(fd);
+        return rc;
+    }
+    out->tmp = tmp;
+    out->fd = fd;
+    snprintf(out->digest, sizeof out->digest, "%s", digest);
+    out->size = st.st_size;
+    return 0;
+}
+
 static void end_staging(struct blob_staged *st)
 {
     if (st->fd >= 0)
@@ -211,7 +268,7 @@ int blobstore_commit(const struct blobstore *bs, struct blob_staged *st)
     }
     int rc = 0;
     struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+    if (!st->replace && stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
         /* Same name, same content: keep the file readers may already have open. */
         unlink(st->tmp);
     } else if (rename(st->tmp, path) != 0) {

@@ -45,11 +45,16 @@ struct blob_staged {
     int fd;    /* open and flock'ed until commit/abort */
     char digest[BLOB_DIGEST_SIZE];
     int64_t size;
+    int replace; /* commit renames over an existing blob of that name instead of keeping it */
 };
 
 /* Stages the rest of fd (read to EOF), or len bytes at data. */
 int blobstore_stage_fd(const struct blobstore *bs, int fd, struct blob_staged *out);
 int blobstore_stage_buffer(const struct blobstore *bs, const void *data, size_t len, struct blob_staged *out);
+/* Stages a file by hard-linking it into the temp directory (same file system only: ERR_UNSUPPORTED
+ * otherwise, and for a file system without hard links), with digest as the caller computed it from the
+ * file's bytes. The file becomes the blob's: nothing may write to it again under any name. */
+int blobstore_stage_link(const struct blobstore *bs, const char *path, const char *digest, struct blob_staged *out);
 /* Moves a staged file into place under its digest (or drops it when the blob
  * exists) and ends the staging, also on failure. */
 int blobstore_commit(const struct blobstore *bs, struct blob_staged *st);

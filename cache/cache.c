@@ -185,6 +185,52 @@ int cache_put_blob(struct cache *c, const char *path, char out_digest[CACHE_DIGE
     return rc;
 }
 
+int cache_adopt_blob(struct cache *c, const char *path, const char *digest)
+{
+    if (c->readonly)
+        return err_set(ERR_UNSUPPORTED, "%s: a read-only cache tier is not written", c->dir);
+    char *blob = blobstore_path(&c->bs, digest);
+    if (!blob)
+        return blobstore_valid_digest(digest) ? err_set(ERR_NOMEM, "out of memory")
+                                              : err_set(ERR_INVALID, "cache: '%s' is not a sha256 digest", digest);
+    /* The blob is this very file (linked from the cache for the build): its time refreshed under the
+     * write lock gc takes, nothing read or copied. */
+    struct stat mine, st;
+    int rc = stat(path, &mine) == 0 ? index_begin(c->ix)
+                                     : err_set_errno(errno == ENOENT ? ERR_NOTFOUND : ERR_IO, "%s: cannot open", path);
+    if (!rc && stat(blob, &st) == 0 && st.st_ino == mine.st_ino && st.st_dev == mine.st_dev) {
+        free(blob);
+        if ((rc = index_blob_put(c->ix, digest, st.st_size, now_seconds()))) {
+            index_rollback(c->ix);
+            return rc;
+        }
+        return index_commit(c->ix);
+    }
+    free(blob);
+    if (rc)
+        return rc;
+    index_rollback(c->ix);
+    /* Another file of that name may be a damaged copy: the caller's checked file takes its place. */
+    struct blob_staged staged;
+    char got[CACHE_DIGEST_SIZE];
+    rc = blobstore_stage_link(&c->bs, path, digest, &staged);
+    if (rc == ERR_UNSUPPORTED) { /* another file system: copied, and hashed on the way */
+        err_clear();
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        rc = fd < 0 ? err_set_errno(ERR_IO, "%s: cannot open", path) : blobstore_stage_fd(&c->bs, fd, &staged);
+        if (fd >= 0)
+            close(fd);
+        if (!rc && strcmp(staged.digest, digest)) {
+            rc = err_set(ERR_MISMATCH, "%s: hashes to %s, not %s", path, staged.digest, digest);
+            blobstore_abort(&staged);
+        }
+    }
+    if (rc)
+        return rc;
+    staged.replace = 1;
+    return put_staged(c, &staged, got);
+}
+
 int cache_put_blob_buffer(struct cache *c, const void *data, size_t len, char out_digest[CACHE_DIGEST_SIZE])
 {
     struct blob_staged st;

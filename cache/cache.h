@@ -83,6 +83,12 @@ int cache_put_blob(struct cache *c, const char *path, char out_digest[CACHE_DIGE
 int cache_put_blob_fd(struct cache *c, int fd, char out_digest[CACHE_DIGEST_SIZE]);
 int cache_put_blob_buffer(struct cache *c, const void *data, size_t len, char out_digest[CACHE_DIGEST_SIZE]);
 
+/* Adds a file whose digest the caller computed from its bytes (a layer it just wrote or verified),
+ * without copying it: a blob already present is only marked used, and a file on the cache's file
+ * system is hard-linked in (fsynced first, as a copied blob is); elsewhere it is copied and hashed.
+ * The file becomes the blob's: the caller may remove its name but never write to it again. */
+int cache_adopt_blob(struct cache *c, const char *path, const char *digest);
+
 /* Path of a blob file (malloc'd), whether or not it exists. */
 int cache_blob_path(struct cache *c, const char *digest, char **out);
 /* Opens a blob for reading. With CACHE_VERIFY the content is checked against

@@ -57,6 +57,7 @@ struct base_image {
     char *temp_dir;
     char *adopted_dir;   /* base_image_append_layer's */
     struct cache *cache; /* borrowed from the options */
+    struct cache *blobs_from; /* base_image_options.cache */
     /* for messages */
     const char *context;
     char *file; /* resolved path or reference */
@@ -174,7 +175,16 @@ static int check_entry(struct archive_entry *e, const char *what)
     return 0;
 }
 
+/* plain: the layer's digest (already checked) is its diff_id, so its bytes must be the tar itself, with no
+ * compression for libarchive to take off: no second pass to hash what was just hashed. */
+static int scan_layer(const char *path, const char *what, const char *diff_id, int plain);
+
 int base_image_scan_layer(const char *path, const char *what, const char *diff_id)
+{
+    return scan_layer(path, what, diff_id, 0);
+}
+
+static int scan_layer(const char *path, const char *what, const char *diff_id, int plain)
 {
     if (diff_id) {
         char got[DIGEST_STRING_SIZE];
@@ -219,6 +229,9 @@ int base_image_scan_layer(const char *path, const char *what, const char *diff_i
             goto done;
         }
     }
+    if (plain && archive_filter_count(a) > 1)
+        rc = err_set(ERR_MISMATCH, "%s: a plain tar layer whose bytes are %s-compressed", what,
+                     archive_filter_name(a, 0));
 done:
     archive_read_free(a);
     return rc;
@@ -443,9 +456,11 @@ done:
 }
 
 /* Each layer's file: present, with the size and digest the manifest says. */
-static int verify_layer_files(struct base_image *b)
+static int verify_layer_files(struct base_image *b, const unsigned char *checked)
 {
     for (size_t i = 0; i < b->n_layers; i++) {
+        if (checked && checked[i])
+            continue; /* hashed already (reuse_cached_layers) */
         struct oci_blob *l = &b->layers[i];
         char got[DIGEST_STRING_SIZE];
         int64_t size = 0;
@@ -483,6 +498,32 @@ static int source_read_blob(struct base_image *b, struct buf *out, const char *d
     return rc;
 }
 
+/* A layer of an archive that the cache holds already (an earlier environment on the same base) is
+ * hard-linked from the cache instead of unpacked again: verify_layer_files then hashes it like any
+ * other, so a damaged cache blob fails the build no more than it is trusted, and gc removing the
+ * cache's name later leaves the link whole. Anything that does not work out is unpacked as before. */
+static void reuse_cached_layers(struct base_image *b, unsigned char *checked)
+{
+    for (size_t i = 0; b->blobs_from && b->src->archive && i < b->n_layers; i++) {
+        const struct oci_blob *l = &b->layers[i];
+        char *path = NULL, *mine = NULL, got[DIGEST_STRING_SIZE];
+        struct stat st;
+        int64_t size = 0;
+        if (!cache_blob_path(b->blobs_from, l->digest, &path) && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            st.st_size == l->size && (mine = image_source_blob_path(b->src, l->digest)) && access(mine, F_OK) != 0 &&
+            !image_source_adopt_blob(b->src, l->digest, path)) {
+            /* Hashed through the link: a damaged cache blob is dropped from the build and unpacked instead. */
+            if (!digest_file(mine, got, &size) && !strcmp(got, l->digest) && size == l->size)
+                checked[i] = 1;
+            else
+                unlink(mine);
+        }
+        err_clear();
+        free(path);
+        free(mine);
+    }
+}
+
 static int load_layout(struct base_image *b, const char *platform)
 {
     char digest[72], mt[256], ref_name[256];
@@ -496,14 +537,20 @@ static int load_layout(struct base_image *b, const char *platform)
         return nomem();
     for (size_t i = 0; i < b->n_layers; i++)
         want[i] = (struct image_source_want){b->layers[i].digest, b->layers[i].size};
+    unsigned char *checked = calloc(b->n_layers + 1, 1);
+    if (!checked) {
+        free(want);
+        return nomem();
+    }
+    reuse_cached_layers(b, checked);
     rc = image_source_fetch(b->src, want, b->n_layers);
     free(want);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < b->n_layers; i++)
+    for (size_t i = 0; i < b->n_layers && !rc; i++)
         if (!(b->layers[i].path = image_source_blob_path(b->src, b->layers[i].digest)))
-            return nomem();
-    return verify_layer_files(b);
+            rc = nomem();
+    rc = rc ? rc : verify_layer_files(b, checked);
+    free(checked);
+    return rc;
 }
 
 static int make_temp(struct base_image *b)
@@ -738,14 +785,27 @@ static void reset_image(struct base_image *b)
         fs_remove_tree(b->adopted_dir);
     free(b->adopted_dir);
     free(b->file);
-    struct cache *cache = b->cache;
+    struct cache *cache = b->cache, *blobs_from = b->blobs_from;
     const char *context = b->context;
     struct buf config = b->config;
     memset(b, 0, sizeof *b);
     b->cache = cache;
+    b->blobs_from = blobs_from;
     b->context = context;
     b->config = config;
     buf_reset(&b->config);
+}
+
+static int inside(const char *dir, const char *path)
+{
+    size_t n = dir ? strlen(dir) : 0;
+    return n && !strncmp(path, dir, n) && path[n] == '/';
+}
+
+/* A file in one of b's temporary directories, which nothing else writes. */
+static int owns_file(const struct base_image *b, const char *path)
+{
+    return inside(b->temp_dir, path) || inside(b->adopted_dir, path) || (b->src && inside(b->src->temp_dir, path));
 }
 
 int base_image_store(const struct base_image *b, struct cache *cache, const char *key)
@@ -754,8 +814,14 @@ int base_image_store(const struct base_image *b, struct cache *cache, const char
     buf_init(&m, 0);
     char got[CACHE_DIGEST_SIZE];
     int rc = 0;
-    for (size_t i = 0; i < b->n_layers && !rc; i++)
-        rc = cache_put_blob(cache, b->layers[i].path, got);
+    for (size_t i = 0; i < b->n_layers && !rc; i++) {
+        const struct oci_blob *l = &b->layers[i];
+        /* Files of our own (unpacked, pulled or written here, each hashed on the way) go in without a copy. */
+        if (!l->offset && owns_file(b, l->path))
+            rc = cache_adopt_blob(cache, l->path, l->digest);
+        else
+            rc = cache_put_blob(cache, l->path, got);
+    }
     if (!rc)
         rc = cache_put_blob_buffer(cache, b->config.data, b->config.len, got);
     if (!rc)
@@ -975,7 +1041,9 @@ static int load_and_check(struct base_image *b, const char *text, const char *sp
     for (size_t i = 0; i < b->n_layers && !rc; i++) {
         char what[1200];
         snprintf(what, sizeof what, "%s: '%s': layer %.19s", b->context, b->file, b->layers[i].digest);
-        rc = base_image_scan_layer(b->layers[i].path, what, b->layers[i].diff_id);
+        const struct oci_blob *l = &b->layers[i];
+        int plain = !strcmp(l->media_type, OCI_MEDIA_TYPE_LAYER) && !strcmp(l->diff_id, l->digest);
+        rc = scan_layer(l->path, what, plain ? NULL : l->diff_id, plain);
     }
     return rc;
 }
@@ -1099,6 +1167,7 @@ int base_image_open(struct base_image **out, const char *text, const char *spec_
     struct base_image *b = image_new(opt->context);
     if (!b)
         return nomem();
+    b->blobs_from = opt->cache;
     const char *platform = opt->platform ? opt->platform : BASE_IMAGE_DEFAULT_PLATFORM;
     int rc = load_and_check(b, text, spec_dir, opt, platform);
     if (!rc && opt->engine_steps)

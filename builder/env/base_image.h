@@ -41,6 +41,9 @@ struct base_image_options {
      * layer_normalise (mtime 0) and the config follows (their diff_ids; "created" of the image and
      * of those entries at 0), so the same steps give the same digests on every machine. 0: none. */
     size_t engine_steps;
+    /* When set, an archive's layers this cache holds already are linked from it instead of unpacked
+     * (each still hashed against its digest). Borrowed. */
+    struct cache *cache;
 };
 
 struct base_image;

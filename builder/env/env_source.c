@@ -3,6 +3,7 @@
 
 #include "builder/env/cache_registry.h"
 #include "builder/env/conda_install.h"
+#include "builder/env/conda_stage.h"
 #include "builder/image/oci_layer.h"
 #include "builder/sys/digest.h"
 #include "builder/sys/fsutil.h"
@@ -262,25 +263,41 @@ static int from_conda(struct base_image **out, const struct env_source_options *
                       const struct spec *spec, const struct base_image_options *bo)
 {
     const struct plan_environment *e = &plan->environment;
-    char *work = NULL, *stage = NULL, *created_by = NULL;
+    char *work = NULL, *stage_dir = NULL, *stage = NULL, *created_by = NULL;
     struct oci_blob layer = {0};
     struct conda_install_stats stats = {0};
+    int in_memory = 0;
     int rc = e->needs_executor ? from_executor(out, opt, plan, spec, bo) /* the Docker steps */
                                : base_image_open(out, e->base_image, spec->dir, bo);
-    rc = rc ? rc : temp_dir(&work, "amlpkg-conda-");
-    if (!rc && !(stage = path_join(work, "root")))
-        rc = nomem();
-    rc = rc ? rc
-            : conda_install(&stats, e->conda_lock, spec->environment.lock_file, opt->workspace, work, e->conda_prefix,
-                            stage, opt->allow_scripts || spec->environment.allow_scripts);
+    rc = rc ? rc : temp_dir(&work, "amlpkg-conda-"); /* the layer's file, kept with the image */
+    /* The unpacked tree, in memory when it surely fits (conda_stage.h); one that filled up goes to disk. */
+    for (int attempt = 0; !rc && attempt < 2; attempt++) {
+        rc = conda_stage_dir(&stage_dir, &in_memory, !attempt, e->conda_lock, spec->environment.lock_file,
+                             opt->workspace);
+        if (!rc && !(stage = path_join(stage_dir, "root")))
+            rc = nomem();
+        rc = rc ? rc
+                : conda_install(&stats, e->conda_lock, spec->environment.lock_file, opt->workspace, stage_dir,
+                                e->conda_prefix, stage, opt->allow_scripts || spec->environment.allow_scripts);
+        if (rc != ERR_IO || !in_memory || attempt)
+            break;
+        fprintf(stderr, "environment %.12s: %s: staging on disk instead of in memory\n", plan->environment.key,
+                err_message(rc));
+        err_clear();
+        rc = 0;
+        fs_remove_tree(stage_dir);
+        free(stage_dir);
+        free(stage);
+        stage_dir = stage = NULL;
+    }
     double t0 = progress_now();
     rc = rc ? rc : conda_layer(&layer, work, stage, e->conda_prefix);
     const char *lock = spec->environment.lock_file, *slash = strrchr(lock, '/');
     if (!rc && asprintf(&created_by, "amlpkg: conda environment %s (%zu packages%s from %s)", e->conda_prefix,
                         stats.packages, stats.wheels ? " and pip wheels" : "", slash ? slash + 1 : lock) < 0)
         created_by = NULL, rc = nomem();
-    if (stage)
-        fs_remove_tree(stage);
+    if (stage_dir)
+        fs_remove_tree(stage_dir);
     if (!rc && !(rc = base_image_append_layer(*out, &layer, created_by, work))) {
         work = NULL; /* the base image removes it with the layer's file */
         char wheels[48] = "";
@@ -288,9 +305,9 @@ static int from_conda(struct base_image **out, const struct env_source_options *
             snprintf(wheels, sizeof wheels, " and %zu pip wheel%s", stats.wheels, stats.wheels == 1 ? "" : "s");
         fprintf(stderr,
                 "environment %.12s: conda environment installed without an engine: %zu packages%s, fetch %.2f s, "
-                "link %.2f s, layer %.2f s\n",
+                "link %.2f s (%s), layer %.2f s\n",
                 plan->environment.key, stats.packages, wheels, stats.seconds_fetch, stats.seconds_link,
-                progress_now() - t0);
+                in_memory ? "in memory" : "on disk", progress_now() - t0);
     }
     oci_blob_release(&layer);
     if (!rc && stats.n_scripts)
@@ -303,6 +320,7 @@ static int from_conda(struct base_image **out, const struct env_source_options *
     if (work)
         fs_remove_tree(work);
     free(work);
+    free(stage_dir);
     free(stage);
     free(created_by);
     return rc;
@@ -353,7 +371,7 @@ int env_source_open(struct base_image **out, enum env_origin *origin, const stru
         return rc;
 
     /* The base is pulled anonymously (the --creds of --push are not the base's); only the mirrors carry over. */
-    struct base_image_options bo = {.platform = opt->platform, .context = context};
+    struct base_image_options bo = {.platform = opt->platform, .context = context, .cache = opt->workspace};
     bo.reg.registries_conf = opt->reg.registries_conf;
     *origin = plan->environment.conda_native     ? ENV_ORIGIN_CONDA
               : plan->environment.needs_executor ? ENV_ORIGIN_EXECUTOR

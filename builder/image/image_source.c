@@ -333,6 +333,18 @@ int image_source_fetch(const struct image_source *s, const struct image_source_w
     return rc ? rc : fetch_from_layout(s, want, n);
 }
 
+int image_source_adopt_blob(const struct image_source *s, const char *digest, const char *file)
+{
+    if (!s->archive)
+        return err_set(ERR_UNSUPPORTED, "%s: a layout is read in place", s->path);
+    char *p = image_source_blob_path(s, digest);
+    if (!p)
+        return err_set(ERR_INVALID, "%s: bad digest '%.80s'", s->path, digest);
+    int rc = link(file, p) == 0 || errno == EEXIST ? 0 : err_set_errno(ERR_IO, "%s: cannot link to %s", file, p);
+    free(p);
+    return rc;
+}
+
 int image_source_fetch_all(const struct image_source *s)
 {
     if (!s->archive)

@@ -62,6 +62,9 @@ char *image_source_blob_path(const struct image_source *src, const char *digest)
  * bytes", naming the source). A blob the source lacks is left missing for the
  * caller to name. */
 int image_source_fetch(const struct image_source *src, const struct image_source_want *want, size_t n);
+/* An archive's blob taken from file (a hard link: same file system only) instead of unpacked: the
+ * caller has checked file against digest. ERR_UNSUPPORTED for a layout (read in place). */
+int image_source_adopt_blob(const struct image_source *src, const char *digest, const char *file);
 /* Unpacks every blob of an archive (no-op for a layout): `amlpkg cache add` takes them all. */
 int image_source_fetch_all(const struct image_source *src);
 /* Reads a small blob (manifest, index) into b (at most b's limit), verifying

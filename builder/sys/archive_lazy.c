@@ -33,6 +33,9 @@ LAZY_FORWARD(archive, int, archive_read_open,
               archive_close_callback *close),
              (a, ctx, open, read, close))
 LAZY_FORWARD(archive, la_int64_t, archive_filter_bytes, (A * a, int n), (a, n))
+/* A plain-tar base layer: no compression filter may have been taken off */
+LAZY_FORWARD(archive, int, archive_filter_count, (A * a), (a))
+LAZY_FORWARD(archive, const char *, archive_filter_name, (A * a, int n), (a, n))
 
 /* Writing (layers) */
 LAZY_FORWARD(archive, A *, archive_write_new, (void), ())

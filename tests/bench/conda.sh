@@ -3,9 +3,10 @@
 # library, 45 MB, and 39 packages of 20 files each; .conda files made by cph, as conda-forge serves them) on
 # the Debian Python base, two ways:
 #   amlpkg   `amlpkg lock` + `amlpkg build` (installed without an engine, conda_install.h), from a warm package
-#            cache (the packages are cache blobs; the environment entry is dropped before each run, so the
-#            environment is installed every time), and cold (an empty cache: the packages are downloaded from
-#            a loopback HTTP channel too)
+#            cache (the packages, and the base's layers from an earlier environment on the same base, are cache
+#            blobs; the environment entry is dropped before each run, so the environment is installed and its
+#            layer written every time, and the whole image written), and cold (an empty cache: the packages
+#            are downloaded from a loopback HTTP channel and the base unpacked from its archive too)
 #   peer     the executor route on the same base, given the same packages already unpacked (by cph, untimed):
 #            podman build (FROM the base, the unpacked tree copied into the same prefix, the runtime and the
 #            model copied too, so both images hold the same files) + podman save as oci-archive. No solving,
@@ -58,10 +59,26 @@ ours_warm() { "$AMLPKG" lock env.yml -o env.lock && "$AMLPKG" build spec.yaml -o
 export AMLPKG_CACHE_DIR="$WORK/warm"
 ours_warm >/dev/null 2>&1 # the packages into the warm cache
 sync
-cold=$(BENCH_PREP='rm -rf "$WORK/cold" ours.tar' median_of "$RUNS" ours_cold)
-warm=$(BENCH_PREP='"$AMLPKG" cache rm $KEY; rm -f ours.tar' median_of "$RUNS" ours_warm)
-peer=$(BENCH_PREP='podman rmi -f amlpkg-bench/conda-peer:1; rm -f peer.tar' median_of "$RUNS" peer_cold)
-report "conda env, 40 packages, warm package cache" "$warm" "$peer"
-report "conda env, 40 packages, cold (downloads)" "$cold" "$peer"
+# Alternating rounds (cold, warm, peer), so a change in the machine's load hits all three alike; medians.
+: > cold.t; : > warm.t; : > peer.t
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+for ((r = 0; r < RUNS; r++)); do
+  BENCH_PREP='rm -rf "$WORK/cold" ours.tar' seconds ours_cold >> cold.t
+  BENCH_PREP='"$AMLPKG" cache rm $KEY; rm -f ours.tar' seconds ours_warm >> warm.t
+  BENCH_PREP='podman rmi -f amlpkg-bench/conda-peer:1; rm -f peer.tar' seconds peer_cold >> peer.t
+done
+median() { sort -n "$1" | sed -n "$(((RUNS + 1) / 2))p"; }
+report "conda env, 40 packages, warm package cache" "$(median warm.t)" "$(median peer.t)"
+report "conda env, 40 packages, cold (downloads)" "$(median cold.t)" "$(median peer.t)"
 printf '%-44s %s packages, %s of package files\n' "conda env: what was installed" "$(grep -vc '^[#@]' env.lock)" \
   "$(du -sh channels/main/linux-64 | cut -f1)"
+# CPU time and amlpkg's own phases for one more warm run: under load, wall time is mostly waiting for a core.
+"$AMLPKG" cache rm "$KEY" >/dev/null 2>&1; rm -f ours.tar
+/usr/bin/time -f '%U %S' -o cpu.t "$AMLPKG" build spec.yaml -o ours.tar 2> phases.t >/dev/null
+printf '%-44s user %s s, sys %s s; %s\n' "conda env, warm: amlpkg build CPU" $(cat cpu.t) \
+  "$(grep -o 'fetch .*' phases.t | head -1)"
+"$AMLPKG" cache rm "$KEY" >/dev/null 2>&1; rm -f ours.tar
+AMLPKG_CONDA_STAGE=disk /usr/bin/time -f '%U %S' -o cpu.t "$AMLPKG" build spec.yaml -o ours.tar 2> phases.t >/dev/null
+printf '%-44s user %s s, sys %s s; %s\n' "... the same with AMLPKG_CONDA_STAGE=disk" $(cat cpu.t) \
+  "$(grep -o 'fetch .*' phases.t | head -1)"
+printf '%-44s %s before, %s after\n' "load average (1/5/15 min)" "$load0" "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -280,6 +280,104 @@ TEST(default_dir_follows_the_environment)
     free(d);
 }
 
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t n = fwrite(text, 1, strlen(text), f);
+    return fclose(f) == 0 && n == strlen(text) ? 0 : -1;
+}
+
+static int read_text(const char *path, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    return (int)n;
+}
+
+/* cache_adopt_blob: a file amlpkg wrote or checked goes in as a hard link, not a copy; a blob that is
+ * already that file is only marked used; a damaged copy of the name is replaced; and a link taken from a
+ * blob (a base layer reused by a build) stays whole when gc evicts the blob. */
+TEST(adopt_links_without_copying_and_survives_eviction)
+{
+    char d[320], src[340], again[340], held[340];
+    snprintf(d, sizeof d, "%s/adopt", dir);
+    snprintf(src, sizeof src, "%s/layer-a", dir);
+    snprintf(again, sizeof again, "%s/layer-b", dir);
+    snprintf(held, sizeof held, "%s/held", dir);
+    struct cache *c = NULL;
+    CHECK_EQ_INT(cache_open(&c, d), 0);
+    const char *text = "a layer amlpkg has just written and hashed";
+    CHECK_EQ_INT(write_file(src, text), 0);
+    char digest[CACHE_DIGEST_SIZE], *blob = NULL;
+    CHECK_EQ_INT(cache_file_digest(NULL, src, digest), 0);
+    CHECK_EQ_INT(cache_adopt_blob(c, src, digest), 0);
+    CHECK_EQ_INT(cache_blob_path(c, digest, &blob), 0);
+    struct stat a, b;
+    CHECK_EQ_INT(stat(src, &a), 0);
+    CHECK_EQ_INT(stat(blob, &b), 0);
+    CHECK(a.st_ino == b.st_ino); /* linked, not copied */
+    CHECK_EQ_INT(b.st_mode & 0777, 0644);
+    struct cache_stats s;
+    CHECK_EQ_INT(cache_stats(c, &s), 0);
+    CHECK_EQ_INT(s.blobs, 1);
+    /* Adopting the blob's own file again is only a use. */
+    CHECK_EQ_INT(cache_adopt_blob(c, blob, digest), 0);
+    CHECK_EQ_INT(stat(blob, &b), 0);
+    CHECK(a.st_ino == b.st_ino);
+    unlink(src);
+    int fd = -1;
+    CHECK_EQ_INT(cache_blob_open(c, digest, CACHE_VERIFY, &fd), 0);
+    close(fd);
+
+    /* A damaged blob of that name is replaced by a checked file, not kept. */
+    FILE *f = fopen(blob, "r+b");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("XXXX", f);
+        fclose(f);
+    }
+    CHECK_EQ_INT(write_file(again, text), 0);
+    CHECK_EQ_INT(cache_adopt_blob(c, again, digest), 0);
+    CHECK_EQ_INT(stat(again, &a), 0);
+    CHECK_EQ_INT(stat(blob, &b), 0);
+    CHECK(a.st_ino == b.st_ino);
+    CHECK_EQ_INT(cache_blob_open(c, digest, CACHE_VERIFY, &fd), 0);
+    close(fd);
+    unlink(again);
+
+    /* A build holds a link to the blob; gc evicts the blob (no entry needs it); the link is untouched. */
+    CHECK_EQ_INT(link(blob, held), 0);
+    struct cache_report r;
+    CHECK_EQ_INT(cache_gc(c, -1, 0, &r), 0);
+    CHECK_EQ_INT(r.blobs_removed, 1);
+    CHECK(access(blob, F_OK) != 0);
+    char got[CACHE_DIGEST_SIZE], body[128];
+    CHECK_EQ_INT(cache_file_digest(NULL, held, got), 0);
+    CHECK_STR(got, digest);
+    CHECK_EQ_INT(read_text(held, body, sizeof body), (int)strlen(text));
+    CHECK_STR(body, text);
+    unlink(held);
+
+    free(blob);
+    cache_close(c);
+
+    /* A read-only tier is never written. */
+    struct cache *ro = NULL;
+    CHECK_EQ_INT(write_file(src, text), 0);
+    CHECK_EQ_INT(cache_open_readonly(&ro, d), 0);
+    err_clear();
+    if (ro)
+        CHECK_EQ_INT(cache_adopt_blob(ro, src, digest), ERR_UNSUPPORTED);
+    cache_close(ro);
+    unlink(src);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir))
@@ -293,6 +391,7 @@ int main(void)
     RUN(concurrent_processes_share_a_cache);
     RUN(learned_file_digests);
     RUN(default_dir_follows_the_environment);
+    RUN(adopt_links_without_copying_and_survives_eviction);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0)
