@@ -7,6 +7,7 @@
 # cut short (then resumed), a SHA-256 mismatch, an unknown package, a post-link script, a binary
 # placeholder too short — fails with a clear message and caches nothing.
 source "$(dirname "$0")/../lib.sh"
+source "$ROOT/tests/conda_lib.sh"
 command -v cph >/dev/null || { skip "cph is not installed (conda-package-handling; make deps installs it)"; exit 0; }
 [ -x /usr/bin/python3.11 ] && [ -f /usr/include/python3.11/Python.h ] && command -v gcc >/dev/null ||
   { skip "Debian's python3.11, its headers and gcc are needed for the test packages"; exit 0; }
@@ -20,26 +21,15 @@ PKGS=(
   "linux-64:scripted=1.0=h_0;;;;post-link"
   "linux-64:shorty=1.0=h_0;;;;prefix-short"
 )
-"$PY" "$ROOT/tests/conda_channel.py" "$WORK/channels" main "${PKGS[@]}" || { fail "the channel is built with cph"; exit 1; }
-port=$(free_port)
-RANGE_SERVER_LOG="$WORK/requests.log" "$PY" "$ROOT/tests/range_server.py" "$WORK/channels" "$port" \
-  --cut-once fastext-1.0-py311_0.conda &
-srv=$!
-on_exit "kill $srv; wait $srv 2>/dev/null"
-wait_http "http://127.0.0.1:$port/main/noarch/repodata.json" 20 || { fail "the channel is served"; exit 1; }
-URL=http://127.0.0.1:$port/main
+export RANGE_SERVER_LOG="$WORK/requests.log"
+RANGE_SERVER_OPTS=(--cut-once fastext-1.0-py311_0.conda)
+serve_conda_channel "${PKGS[@]}"
+unset RANGE_SERVER_LOG
 
 # A base image without an engine: one layer with a file.
-mkdir -p rootfs/etc && echo base > rootfs/etc/base-release && tar -C rootfs -cf root.tar etc &&
-  "$PY" "$ROOT/tests/integration/mk_oci_base.py" root.tar base.tar base:1 || { fail "the base is made"; exit 1; }
+plain_base
 cp "$ROOT/examples/python-ridge/model.onnx" m.onnx
-envfile() { # NAME DEP...
-  local n=$1; shift
-  { echo "channels: [$URL]"; echo "dependencies:"; for d in "$@"; do echo "  - $d"; done; } > "$n.yml"
-  "$AMLPKG" lock "$n.yml" -o "$n.lock" 2>/dev/null
-  printf 'models: [{name: m, version: 1, path: m.onnx}]\nenvironment:\n  base_image: oci-archive:base.tar\n  conda_file: %s.yml\n  lock_file: %s.lock\noutput: {name: %s, tag: "1"}\n' "$n" "$n" "$n" > "$n.yaml"
-}
-envfile env "python 3.11.*" greet prefixdemo legacyprefix
+conda_spec env "python 3.11.*" greet prefixdemo legacyprefix
 KEY=$("$AMLPKG" hash env.yaml)
 PREFIX=/azureml-envs/azureml_$KEY
 sha_of() { grep "/$1-" env.lock | sed 's/.*#//'; }
@@ -171,14 +161,14 @@ fi
 # Bad input: nothing cached, no output.
 entries() { "$AMLPKG" cache ls 2>/dev/null | grep -c environment; }
 before=$(entries)
-envfile bad "python 3.11.*" greet
+conda_spec bad "python 3.11.*" greet
 sed -i "s/$(grep /greet- bad.lock | sed 's/.*#//')/$(printf '0%.0s' {1..64})/" bad.lock
 check_fails "a SHA-256 mismatch names the URL and both digests" \
   "greet-2\.0-pyh_0\.tar\.bz2: sha256 mismatch: the lock says 0{64}, the file \([0-9]+ bytes\) is [0-9a-f]{64}" \
   "$AMLPKG" build bad.yaml -o bad.tar
 check "... nothing is cached or written" test "$(entries)" = "$before" -a ! -e bad.tar -a \
   ! -e "$AMLPKG_CACHE_DIR/downloads/$(grep /greet- bad.lock | sed 's/.*#//').part"
-envfile unknown "python 3.11.*"
+conda_spec unknown "python 3.11.*"
 cp unknown.lock other.lock
 sed -i "s|^\($URL/linux-64/\)python-3.11.7-h_0.conda#.*|\1nosuch-1.0-h_0.conda#$(printf '1%.0s' {1..64})|" unknown.lock
 check_fails "an unknown package is a 404 naming the URL" "nosuch-1\.0-h_0\.conda: HTTP status 404: no such package" \
@@ -189,11 +179,11 @@ sed 's/unknown.lock/other.lock/' unknown.yaml > other.yaml
 check_fails "a file that is another package than its lock line says is refused, naming the line" \
   "other\.lock:[0-9]+: .*other-1\.0-h_0\.conda: the package says it is python-3\.11\.7-h_0" \
   "$AMLPKG" build other.yaml -o other.tar
-envfile scripted scripted
+conda_spec scripted scripted
 check_fails "a post-link script is refused by default, naming the package, the script and --allow-scripts" \
   "package scripted-1\.0-h_0 has a post-link script \(bin/\.scripted-post-link\.sh\).*--allow-scripts" \
   "$AMLPKG" build scripted.yaml -o scripted.tar
-envfile shorty shorty
+conda_spec shorty shorty
 check_fails "a binary placeholder shorter than the prefix is refused, naming file and lengths" \
   "lib/short\.bin: binary prefix replacement: the prefix '/azureml-envs/azureml_[0-9a-f]{64}' \(86 bytes\) is longer than the package's placeholder '/opt/x' \(6 bytes\)" \
   "$AMLPKG" build shorty.yaml -o shorty.tar

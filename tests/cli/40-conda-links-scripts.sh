@@ -7,29 +7,17 @@
 # but no engine the build says an executor is needed — caching nothing either way. The scripts themselves
 # run in podman: tests/integration/58-conda-post-link-podman.sh.
 source "$(dirname "$0")/../lib.sh"
+source "$ROOT/tests/conda_lib.sh"
 command -v cph >/dev/null || { skip "cph is not installed (conda-package-handling; make deps installs it)"; exit 0; }
 cd "$WORK" || exit 1
-"$PY" "$ROOT/tests/conda_channel.py" "$WORK/channels" main \
+serve_conda_channel \
   "linux-64:twonames=1.0=h_0;;;;hardlinks!tar.bz2" \
   "linux-64:twonamesz=1.0=h_0;;;;hardlinks!conda" \
   "linux-64:glibcish=1.0=h_0;;;;dirlink" \
   "linux-64:usesl64=1.0=h_0;glibcish;;;via-dirlink" \
-  "linux-64:scripted=1.0=h_2;;;;post-link" || { fail "the channel is built with cph"; exit 1; }
-port=$(free_port)
-"$PY" "$ROOT/tests/range_server.py" "$WORK/channels" "$port" &
-srv=$!
-on_exit "kill $srv; wait $srv 2>/dev/null"
-wait_http "http://127.0.0.1:$port/main/noarch/repodata.json" 20 || { fail "the channel is served"; exit 1; }
-URL=http://127.0.0.1:$port/main
-mkdir -p rootfs/etc && echo base > rootfs/etc/base-release && tar -C rootfs -cf root.tar etc &&
-  "$PY" "$ROOT/tests/integration/mk_oci_base.py" root.tar base.tar base:1 || { fail "the base is made"; exit 1; }
+  "linux-64:scripted=1.0=h_2;;;;post-link"
+plain_base
 cp "$ROOT/examples/python-ridge/model.onnx" m.onnx
-envfile() { # NAME DEP...
-  local n=$1; shift
-  { echo "channels: [$URL]"; echo "dependencies:"; for d in "$@"; do echo "  - $d"; done; } > "$n.yml"
-  "$AMLPKG" lock "$n.yml" -o "$n.lock" 2>/dev/null
-  printf 'models: [{name: m, version: 1, path: m.onnx}]\nenvironment:\n  base_image: oci-archive:base.tar\n  conda_file: %s.yml\n  lock_file: %s.lock\noutput: {name: %s, tag: "1"}\n' "$n" "$n" "$n" > "$n.yaml"
-}
 # The conda layer of an image archive, as layer.tar.gz.
 conda_layer() {
   "$PY" - "$1" <<'PYEOF'
@@ -43,7 +31,7 @@ open("layer.tar.gz", "wb").write(read(manifest["layers"][i]["digest"]))
 PYEOF
 }
 
-envfile links twonames twonamesz usesl64
+conda_spec links twonames twonamesz usesl64
 KEY=$("$AMLPKG" hash links.yaml)
 P=azureml-envs/azureml_$KEY
 check "the lock installs without an engine" bash -c "AMLPKG_PODMAN=/nonexistent '$AMLPKG' build links.yaml -o links.tar --executor none 2> links.err"
@@ -73,7 +61,7 @@ check "the same lock gives the same layer again (the hard links in a fixed order
   '$AMLPKG' cache rm $KEY >/dev/null && '$AMLPKG' build links.yaml -o links2.tar --executor none 2>/dev/null &&
   cmp <(tar -xOf links.tar index.json) <(tar -xOf links2.tar index.json)"
 
-envfile scripted scripted
+conda_spec scripted scripted
 check_fails "a post-link script is refused by default, naming the package, the script and --allow-scripts" \
   "package scripted-1\.0-h_2 has a post-link script \(bin/\.scripted-post-link\.sh\).*--allow-scripts" \
   "$AMLPKG" build scripted.yaml -o scripted.tar --executor none

@@ -7,6 +7,7 @@
 # environment's python (first on PATH, as in Azure ML's images).
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/python_base_lib.sh"
+source "$ROOT/tests/conda_lib.sh"
 export CONTAINERS_CONF="$ROOT/templates/podman-containers.conf"
 command -v podman >/dev/null || { skip "podman is not installed (make deps installs it)"; exit 0; }
 command -v cph >/dev/null || { skip "cph is not installed (conda-package-handling; make deps installs it)"; exit 0; }
@@ -15,17 +16,12 @@ command -v cph >/dev/null || { skip "cph is not installed (conda-package-handlin
 why=$(python_base) || { skip "$why"; exit 0; }
 python_base >/dev/null
 cd "$WORK" || exit 1
-"$PY" "$ROOT/tests/conda_channel.py" "$WORK/channels" main \
+serve_conda_channel \
   "linux-64:python=3.11.7=h_0;;;;python-full!conda" \
   "linux-64:fastext=1.0=py311_0;python 3.11.*;;;extension" \
-  "noarch:greet=2.0=pyh_0;python >=3.8&fastext;;;noarch-python" || { fail "the channel is built with cph"; exit 1; }
-port=$(free_port)
-"$PY" "$ROOT/tests/range_server.py" "$WORK/channels" "$port" &
-srv=$!
-on_exit "kill $srv; wait $srv 2>/dev/null"
-wait_http "http://127.0.0.1:$port/main/noarch/repodata.json" 20 || { fail "the channel is served"; exit 1; }
+  "noarch:greet=2.0=pyh_0;python >=3.8&fastext;;;noarch-python"
 cat > env.yml <<YAML
-channels: [http://127.0.0.1:$port/main]
+channels: [$URL]
 dependencies:
   - python 3.11.*
   - greet

@@ -8,25 +8,21 @@
 # the script's own output, leaving nothing in the cache or podman's store.
 source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/python_base_lib.sh"
+source "$ROOT/tests/conda_lib.sh"
 export CONTAINERS_CONF="$ROOT/templates/podman-containers.conf"
 command -v podman >/dev/null || { skip "podman is not installed (make deps installs it)"; exit 0; }
 command -v cph >/dev/null || { skip "cph is not installed (conda-package-handling; make deps installs it)"; exit 0; }
 why=$(python_base) || { skip "$why"; exit 0; }
 python_base >/dev/null
 cd "$WORK" || exit 1
-"$PY" "$ROOT/tests/conda_channel.py" "$WORK/channels" main \
+serve_conda_channel \
   "linux-64:alpha=1.0=h_1=1;omega;;;post-link" \
   "linux-64:omega=2.5=h_2=2;;;;post-link" \
-  "linux-64:broken=1.0=h_0;;;;post-link-fail" || { fail "the channel is built with cph"; exit 1; }
-port=$(free_port)
-"$PY" "$ROOT/tests/range_server.py" "$WORK/channels" "$port" &
-srv=$!
-on_exit "kill $srv; wait $srv 2>/dev/null"
-wait_http "http://127.0.0.1:$port/main/noarch/repodata.json" 20 || { fail "the channel is served"; exit 1; }
+  "linux-64:broken=1.0=h_0;;;;post-link-fail"
 cp "$ROOT/examples/python-ridge/model.onnx" .
 spec() { # NAME DEP...
   local n=$1; shift
-  { echo "channels: [http://127.0.0.1:$port/main]"; echo "dependencies:"; for d in "$@"; do echo "  - $d"; done; } > "$n.yml"
+  { echo "channels: [$URL]"; echo "dependencies:"; for d in "$@"; do echo "  - $d"; done; } > "$n.yml"
   "$AMLPKG" lock "$n.yml" -o "$n.lock" 2>/dev/null
   printf 'models: [{name: m, version: 1, path: model.onnx}]\nenvironment:\n  base_image: oci-archive:%s\n  conda_file: %s.yml\n  lock_file: %s.lock\noutput: {name: %s, tag: "1"}\n' "$BASE" "$n" "$n" "$n" > "$n.yaml"
 }
