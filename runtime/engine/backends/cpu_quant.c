@@ -243,6 +243,7 @@ static void qgemm_task(void *ctx, int index)
 #define VNNI_COLS 64       /* columns per panel (four vectors); n_pad is a multiple */
 #define VNNI_ROWS 6        /* rows per tile: 24 sums, four B vectors and a broadcast fit the 32 registers */
 #define VNNI_ROW_CHUNK 192 /* rows per task at most: their A (192 · k bytes) stays in L2 beside a B panel */
+#define VNNI_K_GROUPS 96   /* k in blocks of 384: a panel's block (24 KiB) stays in L1 across the rows */
 #define VNNI_TASK_MACS 131072 /* multiply-adds per task at least, so a task outweighs handing it out */
 
 static int vnni_usable(void)
@@ -259,17 +260,18 @@ static int vnni_usable(void)
  * stay in registers and each group of four k loads the panel's 256 contiguous bytes once for all h rows.
  * Then minus za_u times each column's sum of B, stored masked past n. */
 __attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void
-vnni_tile(const struct qgemm *q, const uint8_t *a, int64_t i, int64_t panel, int h)
+vnni_tile(const struct qgemm *q, const uint8_t *a, int64_t i, int64_t panel, int64_t g0, int64_t g1, int h)
 {
     int64_t groups = (q->k + 3) / 4, lda = q->lda;
-    const int8_t *b = q->b4 + panel * groups * (VNNI_COLS * 4);
+    const int8_t *b = q->b4 + (panel * groups + g0) * (VNNI_COLS * 4);
+    a += 4 * g0;
     __m512i acc[VNNI_ROWS][4];
 #pragma GCC unroll 6
     for (int r = 0; r < VNNI_ROWS; r++)
 #pragma GCC unroll 4
         for (int v = 0; v < 4; v++)
             acc[r][v] = _mm512_setzero_si512();
-    for (int64_t g = 0; g < groups; g++, b += VNNI_COLS * 4) {
+    for (int64_t g = 0; g < g1 - g0; g++, b += VNNI_COLS * 4) {
         __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64), b2 = _mm512_loadu_si512(b + 128),
                 b3 = _mm512_loadu_si512(b + 192);
 #pragma GCC unroll 6
@@ -294,26 +296,33 @@ vnni_tile(const struct qgemm *q, const uint8_t *a, int64_t i, int64_t panel, int
         __m512i corr = _mm512_mullo_epi32(za, _mm512_loadu_si512(q->colsum + col));
 #pragma GCC unroll 6
         for (int r = 0; r < VNNI_ROWS; r++)
-            if (r < h)
-                _mm512_mask_storeu_epi32(q->c + (i + r) * q->n + col, m, _mm512_sub_epi32(acc[r][v], corr));
+            if (r < h) {
+                uint32_t *c = q->c + (i + r) * q->n + col;
+                __m512i sum = g0 == 0 ? _mm512_sub_epi32(acc[r][v], corr)
+                                      : _mm512_add_epi32(acc[r][v], _mm512_maskz_loadu_epi32(m, c));
+                _mm512_mask_storeu_epi32(c, m, sum);
+            }
     }
 }
 
-/* Rows [i0, i1) against one panel: tiles of six, then one tile of the rows left. */
+/* Rows [i0, i1) against one panel, k block by k block: tiles of six, then one tile of the rows left. */
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) static void vnni_rows(const struct qgemm *q, int64_t i0,
                                                                              int64_t i1, int64_t panel)
 {
-    int64_t i = i0;
-    for (; i + VNNI_ROWS <= i1; i += VNNI_ROWS)
-        vnni_tile(q, q->au + i * q->lda, i, panel, VNNI_ROWS);
-    const uint8_t *a = q->au + i * q->lda;
-    switch (i1 - i) {
-    case 5: vnni_tile(q, a, i, panel, 5); break;
-    case 4: vnni_tile(q, a, i, panel, 4); break;
-    case 3: vnni_tile(q, a, i, panel, 3); break;
-    case 2: vnni_tile(q, a, i, panel, 2); break;
-    case 1: vnni_tile(q, a, i, panel, 1); break;
-    default: break;
+    int64_t groups = (q->k + 3) / 4;
+    for (int64_t g0 = 0; g0 < groups; g0 += VNNI_K_GROUPS) {
+        int64_t g1 = g0 + VNNI_K_GROUPS < groups ? g0 + VNNI_K_GROUPS : groups, i = i0;
+        for (; i + VNNI_ROWS <= i1; i += VNNI_ROWS)
+            vnni_tile(q, q->au + i * q->lda, i, panel, g0, g1, VNNI_ROWS);
+        const uint8_t *a = q->au + i * q->lda;
+        switch (i1 - i) {
+        case 5: vnni_tile(q, a, i, panel, g0, g1, 5); break;
+        case 4: vnni_tile(q, a, i, panel, g0, g1, 4); break;
+        case 3: vnni_tile(q, a, i, panel, g0, g1, 3); break;
+        case 2: vnni_tile(q, a, i, panel, g0, g1, 2); break;
+        case 1: vnni_tile(q, a, i, panel, g0, g1, 1); break;
+        default: break;
+        }
     }
 }
 #endif
