@@ -56,6 +56,10 @@ struct tree_ensemble {
     int64_t *weight_target;           /* target (regressor) or class id (classifier) per weight, grouped by leaf */
     double *weight_value;
     int64_t n_weights;
+    /* Over all weights, found at load so that runs need not scan them: the largest target or class id,
+     * whether every weight names the first one's id, whether none is negative. */
+    int64_t max_target;
+    int one_id, all_positive;
     /* Every leaf has exactly one weight: per node, that weight and its target (rows then add it as they
      * reach the leaf, with no leaves kept). NULL otherwise. */
     double *leaf_value;
@@ -300,6 +304,14 @@ static int tree_load(const struct op_call *call, struct tree_ensemble *te, const
         te->weight_value[at] = weights[k];
     }
     te->n_weights = n_w;
+    te->max_target = -1;
+    te->one_id = n_w > 0;
+    te->all_positive = 1;
+    for (int64_t k = 0; k < n_w; k++) {
+        te->max_target = te->weight_target[k] > te->max_target ? te->weight_target[k] : te->max_target;
+        te->one_id = te->one_id && te->weight_target[k] == te->weight_target[0];
+        te->all_positive = te->all_positive && te->weight_value[k] >= 0;
+    }
     te->leaf_value = NULL;
     te->leaf_target = NULL;
     int one_weight = 1;
@@ -696,7 +708,7 @@ int op_tree_ensemble_regressor(const struct op_call *call)
         return ops_fail(call, "n_targets %lld is out of range", (long long)targets);
     if (te.n_base && te.n_base != targets)
         return ops_fail(call, "%lld base_values for %lld targets", (long long)te.n_base, (long long)targets);
-    for (int64_t k = 0; k < te.n_weights; k++)
+    for (int64_t k = 0; te.max_target >= targets && k < te.n_weights; k++) /* the first id out of range */
         if (te.weight_target[k] >= targets)
             return ops_fail(call, "target id %lld is not below n_targets %lld", (long long)te.weight_target[k],
                             (long long)targets);
@@ -788,14 +800,11 @@ int op_tree_ensemble_classifier(const struct op_call *call)
     if (k_labels < 1)
         return ops_fail(call, "classlabels_int64s is missing");
     int64_t k = k_labels < 2 ? 2 : k_labels;
-    int one_id = te.n_weights > 0, all_positive = 1;
-    for (int64_t w = 0; w < te.n_weights; w++) {
+    for (int64_t w = 0; te.max_target >= k && w < te.n_weights; w++) /* the first id out of range */
         if (te.weight_target[w] >= k)
             return ops_fail(call, "class id %lld is not below the %lld classes", (long long)te.weight_target[w],
                             (long long)k_labels);
-        one_id = one_id && te.weight_target[w] == te.weight_target[0];
-        all_positive = all_positive && te.weight_value[w] >= 0;
-    }
+    int one_id = te.one_id, all_positive = te.all_positive;
     int binary = one_id && k == 2;
     if (te.n_base && te.n_base != k_labels && !(binary && te.n_base <= 2))
         return ops_fail(call, "%lld base_values for %lld classes", (long long)te.n_base, (long long)k_labels);
