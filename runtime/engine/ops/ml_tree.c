@@ -33,12 +33,19 @@ struct tree_node {
     uint8_t mode, missing_true;
 };
 
-/* A BRANCH_LEQ node as a float32 row walks it: 16 bytes; a leaf leads to itself. */
+/* Rows are walked in chunks of this many, tree by tree: one tree's nodes stay
+ * in cache for the whole chunk instead of every tree passing through per row. */
+#define TREE_ROW_CHUNK 256
+
+/* A BRANCH_LEQ node as a float32 row walks it: 16 bytes; a leaf leads to itself. Offsets are in
+ * bytes, so that each step of a walk is loads at a base plus an offset, with no index arithmetic
+ * on the chain from one node to the next. */
 struct flat_node {
     float threshold;
-    int32_t feature;
-    int32_t next[2]; /* [0]: the true branch */
+    int32_t feature_at; /* the feature's byte offset in a feature-major chunk: feature · TREE_ROW_CHUNK · 4 */
+    int32_t next[2];    /* the children's byte offsets in the flat array; [0]: the true branch */
 };
+#define FLAT_FEATURE_STRIDE (TREE_ROW_CHUNK * (int32_t)sizeof(float))
 
 /* A leaf's weights: entries [first, first + count) of the weights arrays. */
 struct tree_ensemble {
@@ -160,18 +167,22 @@ static int flatten(const struct op_call *call, struct tree_ensemble *te)
 {
     te->flat = NULL;
     te->all_leq = 1;
-    if (te->n_nodes > INT32_MAX)
+    if (te->n_nodes > INT32_MAX / (int64_t)sizeof(struct flat_node))
         return 0;
+    for (int64_t i = 0; i < te->n_nodes; i++)
+        if (te->nodes[i].mode != MODE_LEAF && te->nodes[i].feature > INT32_MAX / FLAT_FEATURE_STRIDE)
+            return 0;
     te->flat = alloc_array(call, te->n_nodes, sizeof *te->flat);
     if (!te->flat)
         return err_set(ERR_LIMIT, "request memory limit reached");
     for (int64_t i = 0; i < te->n_nodes; i++) {
         const struct tree_node *nd = &te->nodes[i];
         int leaf = nd->mode == MODE_LEAF;
+        int32_t size = (int32_t)sizeof(struct flat_node);
         te->flat[i] = (struct flat_node){
             .threshold = exact_threshold(nd->value, nd->mode),
-            .feature = leaf ? 0 : (int32_t)nd->feature,
-            .next = {leaf ? (int32_t)i : (int32_t)nd->next_true, leaf ? (int32_t)i : (int32_t)nd->next_false},
+            .feature_at = leaf ? 0 : (int32_t)nd->feature * FLAT_FEATURE_STRIDE,
+            .next = {(int32_t)(leaf ? i : nd->next_true) * size, (int32_t)(leaf ? i : nd->next_false) * size},
         };
         if (!leaf && (nd->mode != MODE_LEQ || nd->missing_true))
             te->all_leq = 0;
@@ -410,10 +421,6 @@ static int tree_get(const struct op_call *call, const struct tree_ensemble **out
     return tree_load(call, local, prefix, n_features);
 }
 
-/* Rows are walked in chunks of this many, tree by tree: one tree's nodes stay
- * in cache for the whole chunk instead of every tree passing through per row. */
-#define TREE_ROW_CHUNK 256
-
 /* leaves[(r - r0) · n_trees + t]: the leaf row r reaches in tree t, rows [r0, r1). -1 on a cycle. */
 /* Rows walked together through one tree: independent chains of loads hide each other's latency. */
 #define FLAT_ROW_BLOCK 8
@@ -422,8 +429,8 @@ static int tree_get(const struct op_call *call, const struct tree_ensemble **out
 static void lockstep_leaves(const struct tree_ensemble *te, const float *x, int64_t c, int64_t r0, int64_t r1,
                             int64_t t, int64_t *leaves)
 {
-    const struct flat_node *flat = te->flat;
-    int32_t depth = te->depth[t], root = (int32_t)te->roots[t];
+    const char *flat = (const char *)te->flat;
+    int32_t depth = te->depth[t], root = (int32_t)(te->roots[t] * (int64_t)sizeof(struct flat_node));
     for (int64_t b = r0; b < r1; b += FLAT_ROW_BLOCK) {
         int n = r1 - b < FLAT_ROW_BLOCK ? (int)(r1 - b) : FLAT_ROW_BLOCK;
         int32_t at[FLAT_ROW_BLOCK];
@@ -434,25 +441,29 @@ static void lockstep_leaves(const struct tree_ensemble *te, const float *x, int6
         }
         for (int32_t d = 0; d < depth; d++)
             for (int k = 0; k < FLAT_ROW_BLOCK; k++) {
-                const struct flat_node *nd = &flat[at[k]];
-                at[k] = nd->next[!(row[k][nd->feature] <= nd->threshold)];
+                const struct flat_node *nd = (const struct flat_node *)(flat + at[k]);
+                at[k] = nd->next[!(row[k][nd->feature_at / FLAT_FEATURE_STRIDE] <= nd->threshold)];
             }
         for (int k = 0; k < n; k++)
-            leaves[(b + k - r0) * te->n_trees + t] = at[k];
+            leaves[(b + k - r0) * te->n_trees + t] = at[k] / (int32_t)sizeof(struct flat_node);
     }
 }
 
-/* Rows [0, 8) of xt (a chunk feature-major: xt[f · TREE_ROW_CHUNK + r]) through the tree at root,
- * depth steps without a branch. Eight chains held in registers (no store and reload between steps),
- * and a feature's value is one load from the chunk's base, not through a row pointer. */
-static inline void walk_block(const struct flat_node *flat, const float *xt, int32_t root, int32_t depth,
+/* Rows [0, 8) of xt (a chunk feature-major: xt[f · TREE_ROW_CHUNK + r]) through the tree whose root
+ * is at byte offset root, depth steps without a branch; at: the leaves' byte offsets. Eight chains held
+ * in registers (no store and reload between steps), and a feature's value is one load at the chunk's
+ * base plus the node's offset, not through a row pointer. */
+static inline void walk_block(const struct flat_node *nodes, const float *xt, int32_t root, int32_t depth,
                               int32_t *at)
 {
+    const char *flat = (const char *)nodes, *x = (const char *)xt;
     int32_t a0 = root, a1 = root, a2 = root, a3 = root, a4 = root, a5 = root, a6 = root, a7 = root;
 #define TREE_STEP(a, k)                                                                                      \
     do {                                                                                                     \
-        const struct flat_node *nd_ = &flat[a];                                                              \
-        a = nd_->next[!(xt[(int64_t)nd_->feature * TREE_ROW_CHUNK + (k)] <= nd_->threshold)];                \
+        const struct flat_node *nd_ = (const struct flat_node *)(flat + a);                                  \
+        float v_;                                                                                            \
+        memcpy(&v_, x + nd_->feature_at + 4 * (k), sizeof v_);                                               \
+        a = nd_->next[!(v_ <= nd_->threshold)];                                                              \
     } while (0)
     for (int32_t d = 0; d < depth; d++) {
         TREE_STEP(a0, 0);
@@ -562,7 +573,8 @@ static void tree_sums_chunk(const struct tree_job *job, int index, int64_t r0, i
     const double *value = te->leaf_value;
     const int32_t *target = te->leaf_target;
     for (int64_t t = 0; t < te->n_trees; t++) {
-        int32_t root = (int32_t)te->roots[t], depth = te->depth[t];
+        int32_t size = (int32_t)sizeof(struct flat_node);
+        int32_t root = (int32_t)te->roots[t] * size, depth = te->depth[t];
         for (int64_t b = 0; b < rows; b += FLAT_ROW_BLOCK) {
             int32_t at[FLAT_ROW_BLOCK];
             walk_block(te->flat, xt + b, root, depth, at);
@@ -570,10 +582,10 @@ static void tree_sums_chunk(const struct tree_job *job, int index, int64_t r0, i
             double *sb = s + b * width;
             if (width == 1)
                 for (int k = 0; k < n; k++)
-                    sb[k] += value[at[k]];
+                    sb[k] += value[at[k] / size];
             else
                 for (int k = 0; k < n; k++)
-                    sb[k * width + target[at[k]]] += value[at[k]];
+                    sb[k * width + target[at[k] / size]] += value[at[k] / size];
         }
     }
     for (int64_t r = 0; r < rows; r++)
