@@ -30,11 +30,13 @@ struct qgemm {
     int32_t *a_pairs; /* [m, (k + 1) / 2]: a_pair of every row, filled by the row's task */
     int64_t m, n, k, rows_per_task;
     uint32_t *c; /* int32 bits; unsigned so that overflow wraps as in hardware, not undefined */
-    /* The VNNI path (B - zb fits int8): B in groups of four k per column, b4[((p / 4) · n_pad + j) · 4 + p % 4],
-     * its column sums, and A as uint8 (int8 A flipped by 128, za_u = za + 128) four k to a word, a_quads. */
+    /* The VNNI path (B - zb fits int8): B in panels of 64 columns, each panel k groups of four k per column,
+     * b4[((j / 64 · groups + p / 4) · 64 + j % 64) · 4 + p % 4], then its column sums; A as uint8 (int8 A
+     * flipped by 128, za_u = za + 128), rows lda bytes apart (k rounded up to four, zero padded). */
     const int8_t *b4;
     const int32_t *colsum;
-    int64_t n_pad;
+    const uint8_t *au;
+    int64_t lda, n_pad, panels, panels_per_task, col_tasks;
     int32_t za_u;
 };
 
@@ -238,7 +240,11 @@ static void qgemm_task(void *ctx, int index)
 
 /* ---- AVX-512 VNNI: vpdpbusd multiplies four uint8 of A by four int8 of B and adds them to int32 ---- */
 
-#define VNNI_COLS 64 /* columns per tile (four vectors); n_pad is a multiple */
+#define VNNI_COLS 64       /* columns per panel (four vectors); n_pad is a multiple */
+#define VNNI_ROWS 6        /* rows per tile: 24 sums, four B vectors and a broadcast fit the 32 registers */
+#define VNNI_ROW_CHUNK 192 /* rows per task at most: their A (192 · k bytes) stays in L2 beside a B panel */
+#define VNNI_K_GROUPS 96   /* k in blocks of 384: a panel's block (24 KiB) stays in L1 across the rows */
+#define VNNI_TASK_MACS 131072 /* multiply-adds per task at least, so a task outweighs handing it out */
 
 static int vnni_usable(void)
 {
@@ -249,87 +255,95 @@ static int vnni_usable(void)
 #endif
 }
 
-static inline uint32_t a_quad(const struct qgemm *q, int64_t i, int64_t p)
-{
-    uint32_t w = 0;
-    for (int r = 0; r < 4; r++) {
-        uint8_t v = p + r < q->k ? q->a[i * q->k + p + r] : 0;
-        if (p + r < q->k && q->a_signed)
-            v ^= 0x80; /* int8 + 128 as uint8 */
-        w |= (uint32_t)v << (8 * r);
-    }
-    return w;
-}
-
 #if defined(__x86_64__)
-/* Four rows (rows past h repeat the first and are not stored) by 64 columns, the sums in sixteen
- * named registers over all of k; then minus za_u times each column's sum of B. */
-__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void vnni_tile(const struct qgemm *q,
-                                                                             const int32_t *quads, int64_t i,
-                                                                             int64_t j, int h)
+/* h rows (h ≤ VNNI_ROWS, a constant where it is inlined) by one 64-column panel over all of k: the sums
+ * stay in registers and each group of four k loads the panel's 256 contiguous bytes once for all h rows.
+ * Then minus za_u times each column's sum of B, stored masked past n. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"), always_inline)) static inline void
+vnni_tile(const struct qgemm *q, const uint8_t *a, int64_t i, int64_t panel, int64_t g0, int64_t g1, int h)
 {
-    int64_t groups = (q->k + 3) / 4;
-    const int32_t *a0 = quads, *a1 = quads + (h > 1) * groups, *a2 = quads + 2 * (h > 2) * groups,
-                  *a3 = quads + 3 * (h > 3) * groups;
-    __m512i c00 = _mm512_setzero_si512(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00,
-            c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-    const int8_t *b = q->b4 + j * 4;
-    for (int64_t g = 0; g < groups; g++, b += q->n_pad * 4) {
+    int64_t groups = (q->k + 3) / 4, lda = q->lda;
+    const int8_t *b = q->b4 + (panel * groups + g0) * (VNNI_COLS * 4);
+    a += 4 * g0;
+    __m512i acc[VNNI_ROWS][4];
+#pragma GCC unroll 6
+    for (int r = 0; r < VNNI_ROWS; r++)
+#pragma GCC unroll 4
+        for (int v = 0; v < 4; v++)
+            acc[r][v] = _mm512_setzero_si512();
+    for (int64_t g = 0; g < g1 - g0; g++, b += VNNI_COLS * 4) {
         __m512i b0 = _mm512_loadu_si512(b), b1 = _mm512_loadu_si512(b + 64), b2 = _mm512_loadu_si512(b + 128),
                 b3 = _mm512_loadu_si512(b + 192);
-        __m512i x = _mm512_set1_epi32(a0[g]);
-        c00 = _mm512_dpbusd_epi32(c00, x, b0);
-        c01 = _mm512_dpbusd_epi32(c01, x, b1);
-        c02 = _mm512_dpbusd_epi32(c02, x, b2);
-        c03 = _mm512_dpbusd_epi32(c03, x, b3);
-        x = _mm512_set1_epi32(a1[g]);
-        c10 = _mm512_dpbusd_epi32(c10, x, b0);
-        c11 = _mm512_dpbusd_epi32(c11, x, b1);
-        c12 = _mm512_dpbusd_epi32(c12, x, b2);
-        c13 = _mm512_dpbusd_epi32(c13, x, b3);
-        x = _mm512_set1_epi32(a2[g]);
-        c20 = _mm512_dpbusd_epi32(c20, x, b0);
-        c21 = _mm512_dpbusd_epi32(c21, x, b1);
-        c22 = _mm512_dpbusd_epi32(c22, x, b2);
-        c23 = _mm512_dpbusd_epi32(c23, x, b3);
-        x = _mm512_set1_epi32(a3[g]);
-        c30 = _mm512_dpbusd_epi32(c30, x, b0);
-        c31 = _mm512_dpbusd_epi32(c31, x, b1);
-        c32 = _mm512_dpbusd_epi32(c32, x, b2);
-        c33 = _mm512_dpbusd_epi32(c33, x, b3);
+#pragma GCC unroll 6
+        for (int r = 0; r < VNNI_ROWS; r++)
+            if (r < h) {
+                int32_t w;
+                memcpy(&w, a + r * lda + 4 * g, sizeof w);
+                __m512i x = _mm512_set1_epi32(w);
+                acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x, b0);
+                acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x, b1);
+                acc[r][2] = _mm512_dpbusd_epi32(acc[r][2], x, b2);
+                acc[r][3] = _mm512_dpbusd_epi32(acc[r][3], x, b3);
+            }
     }
-    __m512i rows[4][4] = {{c00, c01, c02, c03}, {c10, c11, c12, c13}, {c20, c21, c22, c23}, {c30, c31, c32, c33}};
     __m512i za = _mm512_set1_epi32(q->za_u);
+#pragma GCC unroll 4
     for (int v = 0; v < 4; v++) {
-        int64_t col = j + 16 * v;
+        int64_t col = panel * VNNI_COLS + 16 * v;
         if (col >= q->n)
             break;
         __mmask16 m = q->n - col >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (q->n - col)) - 1);
         __m512i corr = _mm512_mullo_epi32(za, _mm512_loadu_si512(q->colsum + col));
-        for (int r = 0; r < h; r++)
-            _mm512_mask_storeu_epi32(q->c + (i + r) * q->n + col, m, _mm512_sub_epi32(rows[r][v], corr));
+#pragma GCC unroll 6
+        for (int r = 0; r < VNNI_ROWS; r++)
+            if (r < h) {
+                uint32_t *c = q->c + (i + r) * q->n + col;
+                __m512i sum = g0 == 0 ? _mm512_sub_epi32(acc[r][v], corr)
+                                      : _mm512_add_epi32(acc[r][v], _mm512_maskz_loadu_epi32(m, c));
+                _mm512_mask_storeu_epi32(c, m, sum);
+            }
     }
 }
 
+/* Rows [i0, i1) against one panel, k block by k block: tiles of six, then one tile of the rows left. */
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static void vnni_rows(const struct qgemm *q, int64_t i0,
+                                                                             int64_t i1, int64_t panel)
+{
+    int64_t groups = (q->k + 3) / 4;
+    for (int64_t g0 = 0; g0 < groups; g0 += VNNI_K_GROUPS) {
+        int64_t g1 = g0 + VNNI_K_GROUPS < groups ? g0 + VNNI_K_GROUPS : groups, i = i0;
+        for (; i + VNNI_ROWS <= i1; i += VNNI_ROWS)
+            vnni_tile(q, q->au + i * q->lda, i, panel, g0, g1, VNNI_ROWS);
+        const uint8_t *a = q->au + i * q->lda;
+        switch (i1 - i) {
+        case 5: vnni_tile(q, a, i, panel, g0, g1, 5); break;
+        case 4: vnni_tile(q, a, i, panel, g0, g1, 4); break;
+        case 3: vnni_tile(q, a, i, panel, g0, g1, 3); break;
+        case 2: vnni_tile(q, a, i, panel, g0, g1, 2); break;
+        case 1: vnni_tile(q, a, i, panel, g0, g1, 1); break;
+        default: break;
+        }
+    }
+}
 #endif
 
+/* Task index = row chunk · col_tasks + column group: panels outside, rows inside, so each panel of B
+ * is read from L2 once per six rows while the chunk's rows of A stay in L1/L2. */
 static void qgemm_vnni_task(void *ctx, int index)
 {
     const struct qgemm *q = ctx;
-    int64_t i0 = index * q->rows_per_task, i1 = i0 + q->rows_per_task < q->m ? i0 + q->rows_per_task : q->m;
-    int64_t groups = (q->k + 3) / 4;
-    int32_t *quads = q->a_pairs; /* room for (k + 1) / 2 words a row, more than (k + 3) / 4 */
-    for (int64_t i = i0; i < i1; i++)
-        for (int64_t g = 0; g < groups; g++)
-            quads[i * groups + g] = (int32_t)a_quad(q, i, 4 * g);
 #if defined(__x86_64__)
-    /* column tiles outside, so a tile of B (64 columns by k) stays in cache across the rows */
-    for (int64_t j = 0; j < q->n; j += VNNI_COLS)
-        for (int64_t i = i0; i < i1; i += 4)
-            vnni_tile(q, quads + i * groups, i, j, i1 - i < 4 ? (int)(i1 - i) : 4);
+    int64_t chunk = index / q->col_tasks, cols = index % q->col_tasks;
+    int64_t i0 = chunk * q->rows_per_task, i1 = i0 + q->rows_per_task < q->m ? i0 + q->rows_per_task : q->m;
+    int64_t p0 = cols * q->panels_per_task, p1 = p0 + q->panels_per_task < q->panels ? p0 + q->panels_per_task
+                                                                                     : q->panels;
+    for (int64_t p = p0; p < p1; p++)
+        vnni_rows(q, i0, i1, p);
+#else
+    (void)q;
+    (void)index;
 #endif
 }
-
 /* Whether every B - zb fits int8 (the VNNI path's B operand). */
 static int fits_int8(const struct tensor *b, int32_t zb, int64_t count)
 {
@@ -350,7 +364,8 @@ static int64_t vnni_n_pad(int64_t n)
     return (n + VNNI_COLS - 1) / VNNI_COLS * VNNI_COLS;
 }
 
-/* B - zb in groups of four k (struct qgemm's b4), zero padding, and column sums after it (n_pad int32). */
+/* B - zb in 64-column panels of groups of four k (struct qgemm's b4), zero padding, and column sums
+ * after it (n_pad int32). */
 static void pack_b_quads(int8_t *b4, const struct tensor *b, int32_t zb, int64_t k, int64_t n)
 {
     int64_t n_pad = vnni_n_pad(n), groups = (k + 3) / 4;
@@ -362,7 +377,7 @@ static void pack_b_quads(int8_t *b4, const struct tensor *b, int32_t zb, int64_t
             int32_t v = (b->type == TENSOR_INT8 ? ((const int8_t *)b->data)[p * n + j]
                                                 : ((const uint8_t *)b->data)[p * n + j]) -
                         zb;
-            b4[((p / 4) * n_pad + j) * 4 + p % 4] = (int8_t)v;
+            b4[((j / VNNI_COLS * groups + p / 4) * VNNI_COLS + j % VNNI_COLS) * 4 + p % 4] = (int8_t)v;
             colsum[j] += v;
         }
 }
@@ -502,6 +517,53 @@ static const void *packed_b(const struct op_call *call, int b_index, const struc
     return bp;
 }
 
+/* A as the VNNI tiles read it: in place when it is uint8 with k a multiple of four, else flipped to
+ * uint8 and padded to whole groups of four in the arena. Nonzero without memory. */
+static int vnni_prepare_a(const struct op_call *call, struct qgemm *q)
+{
+    int64_t lda = (q->k + 3) / 4 * 4;
+    q->lda = lda;
+    if (!q->a_signed && lda == q->k) {
+        q->au = q->a;
+        return 0;
+    }
+    uint8_t *au = arena_alloc(call->arena, (size_t)(q->m * lda) + 1);
+    if (!au)
+        return -1;
+    uint8_t flip = q->a_signed ? 0x80 : 0;
+    for (int64_t i = 0; i < q->m; i++) {
+        const uint8_t *src = q->a + i * q->k;
+        uint8_t *dst = au + i * lda;
+        for (int64_t p = 0; p < q->k; p++)
+            dst[p] = src[p] ^ flip;
+        for (int64_t p = q->k; p < lda; p++)
+            dst[p] = 0; /* B's padding rows are zero: any value would do, zero keeps it defined */
+    }
+    q->au = au;
+    return 0;
+}
+
+/* Tasks for the VNNI path: chunks of at most VNNI_ROW_CHUNK rows times groups of panels, a group
+ * holding enough panels for VNNI_TASK_MACS. Returns the task count. */
+static int64_t vnni_split(struct qgemm *q)
+{
+    q->panels = q->n_pad / VNNI_COLS;
+    if (q->m == 0)
+        return 0;
+    int64_t rows = q->m < VNNI_ROW_CHUNK ? q->m : VNNI_ROW_CHUNK;
+    int64_t row_tasks = (q->m + rows - 1) / rows;
+    while (row_tasks * q->panels > 1 << 20) { /* a task index fits an int */
+        rows *= 2;
+        row_tasks = (q->m + rows - 1) / rows;
+    }
+    int64_t per_panel = rows * VNNI_COLS * q->k;
+    int64_t ppt = per_panel >= VNNI_TASK_MACS ? 1 : (VNNI_TASK_MACS + per_panel - 1) / per_panel;
+    q->panels_per_task = ppt < q->panels ? ppt : q->panels;
+    q->col_tasks = (q->panels + q->panels_per_task - 1) / q->panels_per_task;
+    q->rows_per_task = rows;
+    return row_tasks * q->col_tasks;
+}
+
 /* acc = (A - za)(B - zb) for A [..., m, k] (leading dims folded into rows) and a 2-D B [k, n], B being input b_index. */
 static int qgemm_run(const struct op_call *call, uint32_t **acc, int64_t *dims, int *rank, const struct tensor *a,
                      const struct tensor *b, int b_index, const struct tensor *azp, const struct tensor *bzp)
@@ -533,8 +595,8 @@ static int qgemm_run(const struct op_call *call, uint32_t **acc, int64_t *dims, 
     }
     const void *bp = packed_b(call, b_index, b, zb, k, n, vnni);
     uint32_t *c = arena_alloc(call->arena, (size_t)(m * n) * sizeof *c + 1);
-    int32_t *a_pairs = arena_alloc(call->arena, (size_t)(m * pairs) * sizeof *a_pairs + 4);
-    if (!bp || !c || !a_pairs)
+    int32_t *a_pairs = vnni ? NULL : arena_alloc(call->arena, (size_t)(m * pairs) * sizeof *a_pairs + 4);
+    if (!bp || !c || (!vnni && !a_pairs))
         return BACKEND_DECLINE; /* the reference reports the memory limit */
     struct qgemm q = {.a = a->data, .a_signed = a->type == TENSOR_INT8, .za = za, .bp = bp, .a_pairs = a_pairs, .m = m, .n = n, .k = k,
                       .c = c};
@@ -543,6 +605,12 @@ static int qgemm_run(const struct op_call *call, uint32_t **acc, int64_t *dims, 
         q.n_pad = vnni_n_pad(n);
         q.colsum = (const int32_t *)(q.b4 + (k + 3) / 4 * q.n_pad * 4);
         q.za_u = za + (q.a_signed ? 128 : 0);
+        if (vnni_prepare_a(call, &q))
+            return BACKEND_DECLINE;
+        int64_t tasks = vnni_split(&q);
+        pool_run(qgemm_vnni_task, &q, (int)tasks);
+        *acc = c;
+        return 0;
     }
     /* Tasks of at least ~64K multiply-adds, at most one per row. */
     int64_t work = n * k > 0 ? n * k : 1;
@@ -552,7 +620,7 @@ static int qgemm_run(const struct op_call *call, uint32_t **acc, int64_t *dims, 
         q.rows_per_task = (m + (1 << 20) - 1) >> 20;
         tasks = (m + q.rows_per_task - 1) / q.rows_per_task;
     }
-    pool_run(vnni ? qgemm_vnni_task : qgemm_task, &q, (int)tasks);
+    pool_run(qgemm_task, &q, (int)tasks);
     *acc = c;
     return 0;
 }

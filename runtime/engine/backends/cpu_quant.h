@@ -1,7 +1,9 @@
 /* The optimized CPU backend's integer and depthwise kernels: MatMulInteger
  * and QLinearMatMul on uint8/int8 with per-tensor zero points (int32
- * accumulation, rows spread over the thread pool; weights that are model
- * initializers are packed once, at load, and kept in the node's cache; with AVX-512 VNNI when B minus its zero point fits int8), and depthwise 2-D
+ * accumulation, spread over the thread pool; weights that are model
+ * initializers are packed once, at load, and kept in the node's cache; with
+ * AVX-512 VNNI when B minus its zero point fits int8: B in 64-column panels,
+ * six rows by one panel per tile, tasks split over rows and panels), and depthwise 2-D
  * convolution computed in place instead of through im2col. Each declines
  * (BACKEND_DECLINE) what it does not cover, so the reference answers it.
  * Tensors are borrowed; outputs come from the call's arena, packed weights

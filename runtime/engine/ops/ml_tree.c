@@ -8,8 +8,11 @@
  * When every branch is BRANCH_LEQ (what scikit-learn converters write), the
  * trees are also flattened into 16-byte nodes with float thresholds rounded
  * down (v ≤ t ⇔ v ≤ the largest float ≤ t, so every comparison stays exact),
- * and float32 rows walk them eight at a time without branches. Rows are split
- * over the engine's thread pool. */
+ * and float32 rows walk them eight at a time without branches. When every leaf
+ * also has exactly one weight (scikit-learn's forests and boosted trees), a
+ * chunk of rows is copied feature-major once, the eight walks stay in
+ * registers, and each row adds its leaf's weight as it reaches it (no leaf
+ * indices kept and read back). Rows are split over the engine's thread pool. */
 #include "ml.h"
 
 #include "common/err.h"
@@ -30,12 +33,19 @@ struct tree_node {
     uint8_t mode, missing_true;
 };
 
-/* A BRANCH_LEQ node as a float32 row walks it: 16 bytes; a leaf leads to itself. */
+/* Rows are walked in chunks of this many, tree by tree: one tree's nodes stay
+ * in cache for the whole chunk instead of every tree passing through per row. */
+#define TREE_ROW_CHUNK 256
+
+/* A BRANCH_LEQ node as a float32 row walks it: 16 bytes; a leaf leads to itself. Offsets are in
+ * bytes, so that each step of a walk is loads at a base plus an offset, with no index arithmetic
+ * on the chain from one node to the next. */
 struct flat_node {
     float threshold;
-    int32_t feature;
-    int32_t next[2]; /* [0]: the true branch */
+    int32_t feature_at; /* the feature's byte offset in a feature-major chunk: feature · TREE_ROW_CHUNK · 4 */
+    int32_t next[2];    /* the children's byte offsets in the flat array; [0]: the true branch */
 };
+#define FLAT_FEATURE_STRIDE (TREE_ROW_CHUNK * (int32_t)sizeof(float))
 
 /* A leaf's weights: entries [first, first + count) of the weights arrays. */
 struct tree_ensemble {
@@ -53,6 +63,14 @@ struct tree_ensemble {
     int64_t *weight_target;           /* target (regressor) or class id (classifier) per weight, grouped by leaf */
     double *weight_value;
     int64_t n_weights;
+    /* Over all weights, found at load so that runs need not scan them: the largest target or class id,
+     * whether every weight names the first one's id, whether none is negative. */
+    int64_t max_target;
+    int one_id, all_positive;
+    /* Every leaf has exactly one weight: per node, that weight and its target (rows then add it as they
+     * reach the leaf, with no leaves kept). NULL otherwise. */
+    double *leaf_value;
+    int32_t *leaf_target;
     double *base;
     int64_t n_base;
 };
@@ -149,18 +167,22 @@ static int flatten(const struct op_call *call, struct tree_ensemble *te)
 {
     te->flat = NULL;
     te->all_leq = 1;
-    if (te->n_nodes > INT32_MAX)
+    if (te->n_nodes > INT32_MAX / (int64_t)sizeof(struct flat_node))
         return 0;
+    for (int64_t i = 0; i < te->n_nodes; i++)
+        if (te->nodes[i].mode != MODE_LEAF && te->nodes[i].feature > INT32_MAX / FLAT_FEATURE_STRIDE)
+            return 0;
     te->flat = alloc_array(call, te->n_nodes, sizeof *te->flat);
     if (!te->flat)
         return err_set(ERR_LIMIT, "request memory limit reached");
     for (int64_t i = 0; i < te->n_nodes; i++) {
         const struct tree_node *nd = &te->nodes[i];
         int leaf = nd->mode == MODE_LEAF;
+        int32_t size = (int32_t)sizeof(struct flat_node);
         te->flat[i] = (struct flat_node){
             .threshold = exact_threshold(nd->value, nd->mode),
-            .feature = leaf ? 0 : (int32_t)nd->feature,
-            .next = {leaf ? (int32_t)i : (int32_t)nd->next_true, leaf ? (int32_t)i : (int32_t)nd->next_false},
+            .feature_at = leaf ? 0 : (int32_t)nd->feature * FLAT_FEATURE_STRIDE,
+            .next = {(int32_t)(leaf ? i : nd->next_true) * size, (int32_t)(leaf ? i : nd->next_false) * size},
         };
         if (!leaf && (nd->mode != MODE_LEQ || nd->missing_true))
             te->all_leq = 0;
@@ -293,6 +315,31 @@ static int tree_load(const struct op_call *call, struct tree_ensemble *te, const
         te->weight_value[at] = weights[k];
     }
     te->n_weights = n_w;
+    te->max_target = -1;
+    te->one_id = n_w > 0;
+    te->all_positive = 1;
+    for (int64_t k = 0; k < n_w; k++) {
+        te->max_target = te->weight_target[k] > te->max_target ? te->weight_target[k] : te->max_target;
+        te->one_id = te->one_id && te->weight_target[k] == te->weight_target[0];
+        te->all_positive = te->all_positive && te->weight_value[k] >= 0;
+    }
+    te->leaf_value = NULL;
+    te->leaf_target = NULL;
+    int one_weight = 1;
+    for (int64_t i = 0; i < n && one_weight; i++)
+        one_weight = te->nodes[i].mode != MODE_LEAF ||
+                     (te->leaf_count[i] == 1 && te->weight_target[te->leaf_first[i]] <= INT32_MAX);
+    if (one_weight) {
+        te->leaf_value = alloc_array(call, n, sizeof *te->leaf_value);
+        te->leaf_target = alloc_array(call, n, sizeof *te->leaf_target);
+        if (!te->leaf_value || !te->leaf_target)
+            return err_set(ERR_LIMIT, "request memory limit reached");
+        for (int64_t i = 0; i < n; i++) {
+            int leaf = te->nodes[i].mode == MODE_LEAF;
+            te->leaf_value[i] = leaf ? te->weight_value[te->leaf_first[i]] : 0;
+            te->leaf_target[i] = leaf ? (int32_t)te->weight_target[te->leaf_first[i]] : 0;
+        }
+    }
     return flatten(call, te);
 }
 
@@ -374,10 +421,6 @@ static int tree_get(const struct op_call *call, const struct tree_ensemble **out
     return tree_load(call, local, prefix, n_features);
 }
 
-/* Rows are walked in chunks of this many, tree by tree: one tree's nodes stay
- * in cache for the whole chunk instead of every tree passing through per row. */
-#define TREE_ROW_CHUNK 256
-
 /* leaves[(r - r0) · n_trees + t]: the leaf row r reaches in tree t, rows [r0, r1). -1 on a cycle. */
 /* Rows walked together through one tree: independent chains of loads hide each other's latency. */
 #define FLAT_ROW_BLOCK 8
@@ -386,8 +429,8 @@ static int tree_get(const struct op_call *call, const struct tree_ensemble **out
 static void lockstep_leaves(const struct tree_ensemble *te, const float *x, int64_t c, int64_t r0, int64_t r1,
                             int64_t t, int64_t *leaves)
 {
-    const struct flat_node *flat = te->flat;
-    int32_t depth = te->depth[t], root = (int32_t)te->roots[t];
+    const char *flat = (const char *)te->flat;
+    int32_t depth = te->depth[t], root = (int32_t)(te->roots[t] * (int64_t)sizeof(struct flat_node));
     for (int64_t b = r0; b < r1; b += FLAT_ROW_BLOCK) {
         int n = r1 - b < FLAT_ROW_BLOCK ? (int)(r1 - b) : FLAT_ROW_BLOCK;
         int32_t at[FLAT_ROW_BLOCK];
@@ -398,12 +441,42 @@ static void lockstep_leaves(const struct tree_ensemble *te, const float *x, int6
         }
         for (int32_t d = 0; d < depth; d++)
             for (int k = 0; k < FLAT_ROW_BLOCK; k++) {
-                const struct flat_node *nd = &flat[at[k]];
-                at[k] = nd->next[!(row[k][nd->feature] <= nd->threshold)];
+                const struct flat_node *nd = (const struct flat_node *)(flat + at[k]);
+                at[k] = nd->next[!(row[k][nd->feature_at / FLAT_FEATURE_STRIDE] <= nd->threshold)];
             }
         for (int k = 0; k < n; k++)
-            leaves[(b + k - r0) * te->n_trees + t] = at[k];
+            leaves[(b + k - r0) * te->n_trees + t] = at[k] / (int32_t)sizeof(struct flat_node);
     }
+}
+
+/* Rows [0, 8) of xt (a chunk feature-major: xt[f · TREE_ROW_CHUNK + r]) through the tree whose root
+ * is at byte offset root, depth steps without a branch; at: the leaves' byte offsets. Eight chains held
+ * in registers (no store and reload between steps), and a feature's value is one load at the chunk's
+ * base plus the node's offset, not through a row pointer. */
+static inline void walk_block(const struct flat_node *nodes, const float *xt, int32_t root, int32_t depth,
+                              int32_t *at)
+{
+    const char *flat = (const char *)nodes, *x = (const char *)xt;
+    int32_t a0 = root, a1 = root, a2 = root, a3 = root, a4 = root, a5 = root, a6 = root, a7 = root;
+#define TREE_STEP(a, k)                                                                                      \
+    do {                                                                                                     \
+        const struct flat_node *nd_ = (const struct flat_node *)(flat + a);                                  \
+        float v_;                                                                                            \
+        memcpy(&v_, x + nd_->feature_at + 4 * (k), sizeof v_);                                               \
+        a = nd_->next[!(v_ <= nd_->threshold)];                                                              \
+    } while (0)
+    for (int32_t d = 0; d < depth; d++) {
+        TREE_STEP(a0, 0);
+        TREE_STEP(a1, 1);
+        TREE_STEP(a2, 2);
+        TREE_STEP(a3, 3);
+        TREE_STEP(a4, 4);
+        TREE_STEP(a5, 5);
+        TREE_STEP(a6, 6);
+        TREE_STEP(a7, 7);
+    }
+#undef TREE_STEP
+    at[0] = a0, at[1] = a1, at[2] = a2, at[3] = a3, at[4] = a4, at[5] = a5, at[6] = a6, at[7] = a7;
 }
 
 static int tree_leaves(const struct tree_ensemble *te, const struct tensor *x, int64_t c, int64_t r0, int64_t r1,
@@ -441,6 +514,12 @@ struct tree_job {
     uint8_t *seen;                 /* width per task */
     atomic_int failed;             /* a cycle */
     void (*row)(const struct tree_job *job, int64_t r, const int64_t *leaves, double *s, uint8_t *seen);
+    /* Scores summed as rows reach their leaves (tree_sums_chunk): a row's scores start from init, take
+     * each tree's leaf weight in tree order, then finish turns them into outputs. NULL init: never. */
+    void (*init)(const struct tree_job *job, double *s);
+    void (*finish)(const struct tree_job *job, int64_t r, double *s);
+    float *xt;   /* c · TREE_ROW_CHUNK per task: the chunk feature-major */
+    double *sums; /* TREE_ROW_CHUNK · width per task */
     /* the operator's settings */
     const struct op_call *call;
     int agg;
@@ -453,10 +532,76 @@ struct tree_job {
 /* Fewer tree walks than this stay on the calling thread. */
 #define TREE_PARALLEL_MIN_WALKS 4096
 
+/* Inputs this wide or scores this many keep the leaves path (the per-task buffers stay small). */
+#define TREE_SUMS_MAX_FEATURES 256
+#define TREE_SUMS_MAX_WIDTH 64
+
+/* Whether tree_sums_chunk can take the job: one weight per leaf, every tree walked flat, float rows. */
+static int sums_usable(const struct tree_job *job)
+{
+    const struct tree_ensemble *te = job->te;
+    if (!job->init || !te->leaf_value || !te->flat || !te->all_leq || job->x->type != TENSOR_FLOAT || job->c < 1 ||
+        job->c > TREE_SUMS_MAX_FEATURES || job->width > TREE_SUMS_MAX_WIDTH)
+        return 0;
+    for (int64_t t = 0; t < te->n_trees; t++)
+        if (te->depth[t] < 0)
+            return 0;
+    return 1;
+}
+
+/* Rows [r0, r1) (at most TREE_ROW_CHUNK): copied feature-major, walked tree by tree eight at a time,
+ * each leaf's weight added to its row's score as the row reaches it, in tree order as the leaves path
+ * adds them (so the same sums). */
+static void tree_sums_chunk(const struct tree_job *job, int index, int64_t r0, int64_t r1)
+{
+    const struct tree_ensemble *te = job->te;
+    int64_t rows = r1 - r0, width = job->width, c = job->c;
+    int64_t padded = (rows + FLAT_ROW_BLOCK - 1) / FLAT_ROW_BLOCK * FLAT_ROW_BLOCK;
+    float *xt = job->xt + (int64_t)index * c * TREE_ROW_CHUNK;
+    double *s = job->sums + (int64_t)index * TREE_ROW_CHUNK * width;
+    const float *x = (const float *)job->x->data + r0 * c;
+    for (int64_t f = 0; f < c; f++) {
+        float *col = xt + f * TREE_ROW_CHUNK;
+        int64_t r = 0;
+        for (; r < rows; r++)
+            col[r] = x[r * c + f];
+        for (; r < padded; r++)
+            col[r] = 0; /* rows past the chunk walk too, their leaves unused */
+    }
+    for (int64_t r = 0; r < rows; r++)
+        job->init(job, s + r * width);
+    const double *value = te->leaf_value;
+    const int32_t *target = te->leaf_target;
+    for (int64_t t = 0; t < te->n_trees; t++) {
+        int32_t size = (int32_t)sizeof(struct flat_node);
+        int32_t root = (int32_t)te->roots[t] * size, depth = te->depth[t];
+        for (int64_t b = 0; b < rows; b += FLAT_ROW_BLOCK) {
+            int32_t at[FLAT_ROW_BLOCK];
+            walk_block(te->flat, xt + b, root, depth, at);
+            int n = rows - b < FLAT_ROW_BLOCK ? (int)(rows - b) : FLAT_ROW_BLOCK;
+            double *sb = s + b * width;
+            if (width == 1)
+                for (int k = 0; k < n; k++)
+                    sb[k] += value[at[k] / size];
+            else
+                for (int k = 0; k < n; k++)
+                    sb[k * width + target[at[k] / size]] += value[at[k] / size];
+        }
+    }
+    for (int64_t r = 0; r < rows; r++)
+        job->finish(job, r0 + r, s + r * width);
+}
+
 static void tree_task(void *ctx, int index)
 {
     struct tree_job *job = ctx;
     int64_t n_trees = job->te->n_trees;
+    if (job->sums) {
+        int64_t r0 = index * job->per_task, r1 = r0 + job->per_task < job->n ? r0 + job->per_task : job->n;
+        for (int64_t r = r0; r < r1; r += TREE_ROW_CHUNK)
+            tree_sums_chunk(job, index, r, r + TREE_ROW_CHUNK < r1 ? r + TREE_ROW_CHUNK : r1);
+        return;
+    }
     int64_t *leaves = job->leaves + (int64_t)index * TREE_ROW_CHUNK * n_trees;
     double *s = job->s + (int64_t)index * job->width;
     uint8_t *seen = job->seen + (int64_t)index * job->width;
@@ -479,17 +624,45 @@ static int tree_run(const struct op_call *call, struct tree_job *job)
     if (tasks > job->n)
         tasks = (int)(job->n > 0 ? job->n : 1);
     job->per_task = (job->n + tasks - 1) / tasks;
+    atomic_init(&job->failed, 0);
+    if (sums_usable(job)) {
+        job->xt = alloc_array(call, tasks * job->c * TREE_ROW_CHUNK, sizeof *job->xt);
+        job->sums = alloc_array(call, tasks * TREE_ROW_CHUNK * job->width, sizeof *job->sums);
+        if (!job->xt || !job->sums)
+            return err_set(ERR_LIMIT, "request memory limit reached");
+        pool_run(tree_task, job, tasks);
+        return 0;
+    }
     job->leaves = alloc_array(call, tasks * TREE_ROW_CHUNK * job->te->n_trees, sizeof *job->leaves);
     job->s = alloc_array(call, tasks * job->width, sizeof *job->s);
     job->seen = alloc_array(call, tasks * job->width, 1);
     if (!job->leaves || !job->s || !job->seen)
         return err_set(ERR_LIMIT, "request memory limit reached");
-    atomic_init(&job->failed, 0);
     pool_run(tree_task, job, tasks);
     return atomic_load(&job->failed) ? cycle_error(call) : 0;
 }
 
 enum { AGG_SUM, AGG_AVERAGE, AGG_MIN, AGG_MAX };
+
+/* Averaging, base values and post_transform on a row's aggregated scores, then its outputs. */
+static void regressor_finish(const struct tree_job *job, int64_t r, double *s)
+{
+    const struct tree_ensemble *te = job->te;
+    int64_t targets = job->width;
+    for (int64_t tg = 0; tg < targets; tg++) {
+        if (job->agg == AGG_AVERAGE)
+            s[tg] /= (double)te->n_trees;
+        s[tg] += te->n_base ? te->base[tg] : 0; /* base values come after the aggregation */
+    }
+    ml_apply_post(job->post, s, targets);
+    for (int64_t tg = 0; tg < targets; tg++)
+        ((float *)job->call->outputs[0].data)[r * targets + tg] = (float)s[tg];
+}
+
+static void regressor_init(const struct tree_job *job, double *s)
+{
+    memset(s, 0, (size_t)job->width * sizeof *s);
+}
 
 static void regressor_row(const struct tree_job *job, int64_t r, const int64_t *leaves, double *s, uint8_t *seen)
 {
@@ -512,14 +685,7 @@ static void regressor_row(const struct tree_job *job, int64_t r, const int64_t *
             seen[tg] = 1;
         }
     }
-    for (int64_t tg = 0; tg < targets; tg++) {
-        if (agg == AGG_AVERAGE)
-            s[tg] /= (double)te->n_trees;
-        s[tg] += te->n_base ? te->base[tg] : 0; /* base values come after the aggregation */
-    }
-    ml_apply_post(job->post, s, targets);
-    for (int64_t tg = 0; tg < targets; tg++)
-        ((float *)job->call->outputs[0].data)[r * targets + tg] = (float)s[tg];
+    regressor_finish(job, r, s);
 }
 
 int op_tree_ensemble_regressor(const struct op_call *call)
@@ -554,32 +720,58 @@ int op_tree_ensemble_regressor(const struct op_call *call)
         return ops_fail(call, "n_targets %lld is out of range", (long long)targets);
     if (te.n_base && te.n_base != targets)
         return ops_fail(call, "%lld base_values for %lld targets", (long long)te.n_base, (long long)targets);
-    for (int64_t k = 0; k < te.n_weights; k++)
+    for (int64_t k = 0; te.max_target >= targets && k < te.n_weights; k++) /* the first id out of range */
         if (te.weight_target[k] >= targets)
             return ops_fail(call, "target id %lld is not below n_targets %lld", (long long)te.weight_target[k],
                             (long long)targets);
     int64_t dims[2] = {n, targets};
     if ((rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 2, dims)))
         return rc;
-    struct tree_job job = {
-        .te = &te, .x = x, .n = n, .c = c, .width = targets, .row = regressor_row, .call = call, .agg = agg, .post = post};
+    struct tree_job job = {.te = &te,
+                           .x = x,
+                           .n = n,
+                           .c = c,
+                           .width = targets,
+                           .row = regressor_row,
+                           .init = agg == AGG_SUM || agg == AGG_AVERAGE ? regressor_init : NULL,
+                           .finish = regressor_finish,
+                           .call = call,
+                           .agg = agg,
+                           .post = post};
     return tree_run(call, &job);
 }
 
-static void classifier_row(const struct tree_job *job, int64_t r, const int64_t *leaves, double *s, uint8_t *seen)
+/* A row's scores before any tree: the base values. */
+static void classifier_init(const struct tree_job *job, double *s)
 {
-    (void)seen;
     const struct tree_ensemble *te = job->te;
     int64_t k = job->width;
     for (int64_t j = 0; j < k; j++)
         s[j] = te->n_base == k ? te->base[j] : 0;
     if (job->binary && te->n_base && te->n_base != k)
         s[te->weight_target[0]] = te->base[0];
+}
+
+static void classifier_finish(const struct tree_job *job, int64_t r, double *s);
+
+static void classifier_row(const struct tree_job *job, int64_t r, const int64_t *leaves, double *s, uint8_t *seen)
+{
+    (void)seen;
+    const struct tree_ensemble *te = job->te;
+    classifier_init(job, s);
     for (int64_t t = 0; t < te->n_trees; t++) {
         int64_t leaf = leaves[t];
         for (int64_t w = te->leaf_first[leaf]; w < te->leaf_first[leaf] + te->leaf_count[leaf]; w++)
             s[te->weight_target[w]] += te->weight_value[w];
     }
+    classifier_finish(job, r, s);
+}
+
+/* The binary pair, post_transform, the label and the scores of a row. */
+static void classifier_finish(const struct tree_job *job, int64_t r, double *s)
+{
+    const struct tree_ensemble *te = job->te;
+    int64_t k = job->width;
     if (job->binary) {
         double score = s[te->weight_target[0]];
         s[1] = score;
@@ -620,14 +812,11 @@ int op_tree_ensemble_classifier(const struct op_call *call)
     if (k_labels < 1)
         return ops_fail(call, "classlabels_int64s is missing");
     int64_t k = k_labels < 2 ? 2 : k_labels;
-    int one_id = te.n_weights > 0, all_positive = 1;
-    for (int64_t w = 0; w < te.n_weights; w++) {
+    for (int64_t w = 0; te.max_target >= k && w < te.n_weights; w++) /* the first id out of range */
         if (te.weight_target[w] >= k)
             return ops_fail(call, "class id %lld is not below the %lld classes", (long long)te.weight_target[w],
                             (long long)k_labels);
-        one_id = one_id && te.weight_target[w] == te.weight_target[0];
-        all_positive = all_positive && te.weight_value[w] >= 0;
-    }
+    int one_id = te.one_id, all_positive = te.all_positive;
     int binary = one_id && k == 2;
     if (te.n_base && te.n_base != k_labels && !(binary && te.n_base <= 2))
         return ops_fail(call, "%lld base_values for %lld classes", (long long)te.n_base, (long long)k_labels);
@@ -642,6 +831,8 @@ int op_tree_ensemble_classifier(const struct op_call *call)
                            .c = c,
                            .width = k,
                            .row = classifier_row,
+                           .init = classifier_init,
+                           .finish = classifier_finish,
                            .call = call,
                            .post = post,
                            .k_labels = k_labels,

@@ -473,8 +473,10 @@ TEST(integer_matmul_matches_reference)
             CHECK_SAME(&q, qin, 8);
         }
     /* B minus its zero point within int8 (int8 B without one, uint8 B at 128): the VNNI path where the
-     * CPU has it, with k not a multiple of four and n not of 64. */
-    static const int64_t vnni[][3] = {{1, 768, 768}, {5, 13, 70}, {4, 64, 64}, {7, 3, 17}, {130, 101, 129}};
+     * CPU has it, with k not a multiple of four and n not of 64; rows past the tiles of six (1 to 5 left),
+     * more rows than one task's chunk (200), k past a cache block (1100), tasks split over columns. */
+    static const int64_t vnni[][3] = {{1, 768, 768}, {5, 13, 70},   {4, 64, 64},    {7, 3, 17},  {130, 101, 129},
+                                      {9, 40, 200},  {200, 64, 64}, {8, 1100, 70}, {128, 96, 768}, {6, 4, 1}};
     for (size_t i = 0; i < sizeof vnni / sizeof vnni[0]; i++)
         for (int types = 0; types < 4; types++) {
             enum tensor_type ta = types & 1 ? TENSOR_INT8 : TENSOR_UINT8, tb = types & 2 ? TENSOR_INT8 : TENSOR_UINT8;

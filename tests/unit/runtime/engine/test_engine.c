@@ -8,6 +8,7 @@
 #include "runtime/engine/engine.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* Builds a one-node model in memory: out = OP(a, b), both inputs fed. */
@@ -545,6 +546,250 @@ TEST(tree_ensembles_answer_the_same_from_their_cache)
     engine_model_free(m);
 }
 
+/* A random forest as scikit-learn converters write one: BRANCH_LEQ trees up to depth 7 over six
+ * features, weight ids cycling over k targets or classes, one weight per leaf (rows then sum as they
+ * reach their leaves) or two (the kept-leaves path). Indices are the node ids plus the tree's first. */
+#define RF_MAX_NODES 4096
+struct rand_forest {
+    int64_t n_nodes, n_w, n_trees;
+    int64_t tree[RF_MAX_NODES], node[RF_MAX_NODES], feat[RF_MAX_NODES], yes[RF_MAX_NODES], no[RF_MAX_NODES];
+    int64_t first[RF_MAX_NODES], leaf_w[RF_MAX_NODES];
+    float value[RF_MAX_NODES];
+    int leaf[RF_MAX_NODES];
+    int64_t w_tree[2 * RF_MAX_NODES], w_node[2 * RF_MAX_NODES], w_id[2 * RF_MAX_NODES];
+    float w[2 * RF_MAX_NODES];
+    int weights_per_leaf;
+};
+
+static unsigned rf_state = 12345;
+static unsigned rf_rand(void)
+{
+    rf_state = rf_state * 1103515245u + 12345u;
+    return rf_state >> 8;
+}
+
+/* Thresholds and feature values share a grid of 1/50 in [-2, 2], so rows often hit a threshold exactly. */
+static float rf_grid(void)
+{
+    return (float)((int)(rf_rand() % 201) - 100) / 50.0f;
+}
+
+static int64_t rf_grow(struct rand_forest *f, int64_t t, int64_t first, int depth, int k)
+{
+    int64_t i = f->n_nodes++, id = i - first;
+    f->tree[i] = t;
+    f->node[i] = id;
+    f->first[i] = first;
+    f->leaf[i] = depth == 7 || (depth > 1 && rf_rand() % 4 == 0);
+    f->feat[i] = f->yes[i] = f->no[i] = 0;
+    f->value[i] = 0;
+    if (f->leaf[i]) {
+        f->leaf_w[i] = f->n_w;
+        for (int w = 0; w < f->weights_per_leaf; w++) {
+            f->w_tree[f->n_w] = t;
+            f->w_node[f->n_w] = id;
+            f->w_id[f->n_w] = (id + w) % k;
+            f->w[f->n_w++] = (float)((int)(rf_rand() % 2001) - 1000) / 256.0f;
+        }
+        return id;
+    }
+    f->feat[i] = rf_rand() % 6;
+    f->value[i] = rf_grid();
+    f->yes[i] = rf_grow(f, t, first, depth + 1, k);
+    f->no[i] = rf_grow(f, t, first, depth + 1, k);
+    return id;
+}
+
+static void rf_build(struct rand_forest *f, int n_trees, int k, int weights_per_leaf)
+{
+    f->n_nodes = f->n_w = 0;
+    f->n_trees = n_trees;
+    f->weights_per_leaf = weights_per_leaf;
+    for (int t = 0; t < n_trees; t++)
+        rf_grow(f, t, f->n_nodes, 0, k);
+}
+
+/* The scores of row x: every tree walked node by node, its leaf's weights added in tree order in double. */
+static void rf_expect(const struct rand_forest *f, const float *x, double *s)
+{
+    for (int64_t i = 0; i < f->n_nodes; i++) {
+        if (f->node[i] != 0)
+            continue;
+        int64_t at = i;
+        while (!f->leaf[at])
+            at = f->first[at] + (x[f->feat[at]] <= f->value[at] ? f->yes[at] : f->no[at]);
+        for (int w = 0; w < f->weights_per_leaf; w++)
+            s[f->w_id[f->leaf_w[at] + w]] += f->w[f->leaf_w[at] + w];
+    }
+}
+
+static Onnx__AttributeProto int_attr(const char *name, int64_t v)
+{
+    Onnx__AttributeProto a = ONNX__ATTRIBUTE_PROTO__INIT;
+    a.name = (char *)name;
+    a.has_type = 1;
+    a.type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+    a.has_i = 1;
+    a.i = v;
+    return a;
+}
+
+/* The forest as a TreeEnsembleRegressor (k targets, base values) or a TreeEnsembleClassifier (labels
+ * 10, 20, ...: label and scores out), rows of six floats. */
+static struct engine_model *rf_model(const struct rand_forest *f, int classifier, int k)
+{
+    static ProtobufCBinaryData modes[RF_MAX_NODES];
+    for (int64_t i = 0; i < f->n_nodes; i++)
+        modes[i] = f->leaf[i] ? (ProtobufCBinaryData){4, (uint8_t *)"LEAF"}
+                              : (ProtobufCBinaryData){10, (uint8_t *)"BRANCH_LEQ"};
+    static int64_t labels[8];
+    static float base[8];
+    for (int j = 0; j < k; j++) {
+        labels[j] = 10 * (j + 1);
+        base[j] = 0.25f * (float)j - 0.5f;
+    }
+    size_t n = (size_t)f->n_nodes, nw = (size_t)f->n_w;
+    const char *p = classifier ? "class" : "target";
+    char names[4][32];
+    snprintf(names[0], sizeof names[0], "%s_treeids", p);
+    snprintf(names[1], sizeof names[1], "%s_nodeids", p);
+    snprintf(names[2], sizeof names[2], "%s_ids", p);
+    snprintf(names[3], sizeof names[3], "%s_weights", p);
+    Onnx__AttributeProto attrs[] = {
+        ints_attr("nodes_treeids", (int64_t *)f->tree, n),     ints_attr("nodes_nodeids", (int64_t *)f->node, n),
+        ints_attr("nodes_featureids", (int64_t *)f->feat, n),  ints_attr("nodes_truenodeids", (int64_t *)f->yes, n),
+        ints_attr("nodes_falsenodeids", (int64_t *)f->no, n),  floats_attr("nodes_values", (float *)f->value, n),
+        ints_attr(names[0], (int64_t *)f->w_tree, nw),         ints_attr(names[1], (int64_t *)f->w_node, nw),
+        ints_attr(names[2], (int64_t *)f->w_id, nw),           floats_attr(names[3], (float *)f->w, nw),
+        classifier ? ints_attr("classlabels_int64s", labels, (size_t)k) : int_attr("n_targets", k),
+        floats_attr("base_values", base, (size_t)k),           ONNX__ATTRIBUTE_PROTO__INIT,
+    };
+    enum { N_ATTRS = sizeof attrs / sizeof attrs[0] };
+    attrs[N_ATTRS - 1].name = "nodes_modes";
+    attrs[N_ATTRS - 1].has_type = 1;
+    attrs[N_ATTRS - 1].type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS;
+    attrs[N_ATTRS - 1].n_strings = n;
+    attrs[N_ATTRS - 1].strings = modes;
+    Onnx__AttributeProto *pattrs[N_ATTRS];
+    for (int i = 0; i < N_ATTRS; i++)
+        pattrs[i] = &attrs[i];
+    Onnx__TensorShapeProto__Dimension d0 = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT,
+                                      d1 = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT, *pd[] = {&d0, &d1};
+    d0.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM;
+    d0.dim_param = "N";
+    d1.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+    d1.dim_value = 6;
+    Onnx__TensorShapeProto shape = ONNX__TENSOR_SHAPE_PROTO__INIT;
+    shape.n_dim = 2;
+    shape.dim = pd;
+    Onnx__TypeProto__Tensor tx = ONNX__TYPE_PROTO__TENSOR__INIT, ty = ONNX__TYPE_PROTO__TENSOR__INIT,
+                            tz = ONNX__TYPE_PROTO__TENSOR__INIT;
+    tx.has_elem_type = ty.has_elem_type = tz.has_elem_type = 1;
+    tx.elem_type = tz.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    ty.elem_type = classifier ? ONNX__TENSOR_PROTO__DATA_TYPE__INT64 : ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+    tx.shape = &shape;
+    Onnx__TypeProto type_x = ONNX__TYPE_PROTO__INIT, type_y = ONNX__TYPE_PROTO__INIT, type_z = ONNX__TYPE_PROTO__INIT;
+    type_x.value_case = type_y.value_case = type_z.value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
+    type_x.tensor_type = &tx;
+    type_y.tensor_type = &ty;
+    type_z.tensor_type = &tz;
+    Onnx__ValueInfoProto vx = ONNX__VALUE_INFO_PROTO__INIT, vy = ONNX__VALUE_INFO_PROTO__INIT,
+                         vz = ONNX__VALUE_INFO_PROTO__INIT;
+    vx.name = "X";
+    vx.type = &type_x;
+    vy.name = "Y";
+    vy.type = &type_y;
+    vz.name = "Z";
+    vz.type = &type_z;
+    char *node_in[] = {"X"}, *node_out[] = {"Y", "Z"};
+    Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
+    node.op_type = classifier ? "TreeEnsembleClassifier" : "TreeEnsembleRegressor";
+    node.domain = "ai.onnx.ml";
+    node.n_input = 1;
+    node.input = node_in;
+    node.n_output = classifier ? 2 : 1;
+    node.output = node_out;
+    node.n_attribute = N_ATTRS;
+    node.attribute = pattrs;
+    Onnx__NodeProto *nodes[] = {&node};
+    Onnx__ValueInfoProto *ins[] = {&vx}, *outs[] = {&vy, &vz};
+    Onnx__GraphProto graph = ONNX__GRAPH_PROTO__INIT;
+    graph.name = "forest";
+    graph.n_node = 1;
+    graph.node = nodes;
+    graph.n_input = 1;
+    graph.input = ins;
+    graph.n_output = node.n_output;
+    graph.output = outs;
+    Onnx__OperatorSetIdProto ml = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsets[] = {&ml};
+    ml.domain = "ai.onnx.ml";
+    ml.has_version = 1;
+    ml.version = 1;
+    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
+    model.has_ir_version = 1;
+    model.ir_version = 8;
+    model.n_opset_import = 1;
+    model.opset_import = opsets;
+    model.graph = &graph;
+    size_t len = onnx__model_proto__get_packed_size(&model);
+    uint8_t *bytes = malloc(len);
+    onnx__model_proto__pack(&model, bytes);
+    struct engine_model *m = NULL;
+    int rc = engine_model_load_buffer(&m, bytes, len, "forest.onnx");
+    free(bytes);
+    return rc ? NULL : m;
+}
+
+/* Regressors and classifiers, one weight per leaf and two, against a direct walk of the same trees:
+ * one row, rows not a multiple of the eight walked together, more than a chunk (256), enough to split
+ * over the pool; thresholds hit exactly and NaN features (no missing tracking: the false branch). */
+TEST(tree_ensembles_match_a_direct_walk)
+{
+    static struct rand_forest f;
+    static float x[3000][6];
+    for (int r = 0; r < 3000; r++)
+        for (int j = 0; j < 6; j++)
+            x[r][j] = (r + j) % 17 == 0 ? NAN : rf_grid();
+    struct arena arena;
+    arena_init(&arena, 0, 0);
+    for (int variant = 0; variant < 8; variant++) {
+        int classifier = variant & 1, weights = variant & 2 ? 2 : 1, k = variant & 4 ? 3 : (classifier ? 3 : 1);
+        rf_build(&f, 12, k, weights);
+        struct engine_model *m = rf_model(&f, classifier, k);
+        CHECK(m != NULL);
+        if (!m)
+            continue;
+        static const int64_t counts[] = {1, 9, 300, 3000};
+        for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+            int64_t n = counts[c];
+            struct tensor in = {.type = TENSOR_FLOAT, .rank = 2, .dims = {n, 6}, .data = x}, out[2];
+            arena_reset(&arena);
+            CHECK_EQ_INT(engine_run(m, &arena, &in, out), 0);
+            int bad = 0;
+            for (int64_t r = 0; r < n && !bad; r++) {
+                double s[8] = {0};
+                for (int j = 0; j < k; j++)
+                    s[j] = 0.25 * j - 0.5; /* the base values */
+                rf_expect(&f, x[r], s);
+                const float *scores = classifier ? out[1].data : out[0].data;
+                for (int j = 0; j < k; j++)
+                    bad |= scores[r * k + j] != (float)s[j];
+                if (classifier) {
+                    int best = 0;
+                    for (int j = 1; j < k; j++)
+                        best = s[j] > s[best] ? j : best;
+                    bad |= ((const int64_t *)out[0].data)[r] != 10 * (best + 1);
+                }
+                if (bad)
+                    printf("  variant %d, %lld rows: row %lld differs\n", variant, (long long)n, (long long)r);
+            }
+            CHECK(!bad);
+        }
+        engine_model_free(m);
+    }
+    arena_release(&arena);
+}
+
 /* The static memory plan (mem_plan.h): the first run records, later runs of
  * the same shapes put intermediate tensors in one reused slab. A view
  * (Flatten) must keep the bytes it views alive: b views a, and a's last
@@ -985,6 +1230,7 @@ int main(void)
     RUN(integer_division_by_zero_does_not_trap);
     RUN(stores_saturate_instead_of_overflowing);
     RUN(tree_ensembles_answer_the_same_from_their_cache);
+    RUN(tree_ensembles_match_a_direct_walk);
     RUN(memory_plan_reuses_buffers_and_keeps_views_alive);
     RUN(integer_matmul_weights_packed_once_stay_exact);
     RUN(fused_graphs_answer_like_the_reference);
