@@ -136,15 +136,9 @@ static int fast_matmul(const struct op_call *call)
     const float *ad = a->data, *bd = b->data;
     float *c = call->outputs[0].data;
     const struct sgemm_packed *pk = b->rank == 2 ? packed_b(call, b, 0) : NULL;
-    for (int64_t t = 0; t < batch; t++) {
-        struct epilogue et = e;
-        if (et.residual)
-            et.residual += t * m * n;
-        struct sgemm_job job = {.m = m, .n = n, .k = k, .alpha = 1.0f, .a = ad + t * m * k, .lda = k,
-                                .b = bd + t * k * n, .ldb = n, .packed_b = pk, .c = c + t * m * n, .ldc = n,
-                                .epi = &et};
-        sgemm_run(&job);
-    }
+    struct sgemm_job job = {.m = m, .n = n, .k = k, .alpha = 1.0f, .a = ad, .lda = k, .b = bd, .ldb = n,
+                            .packed_b = pk, .c = c, .ldc = n, .epi = &e};
+    sgemm_run_batched(&job, batch, m * k, k * n, m * n);
     return 0;
 }
 

@@ -228,7 +228,33 @@ static void pack_a(float *ap, const struct gemm_args *g, int64_t i0, int64_t mc,
     for (int64_t ir = 0; ir < mc; ir += mr, ap += mr * kc) {
         int64_t h = mc - ir < mr ? mc - ir : mr;
         if (!g->trans_a) {
-            for (int64_t i = 0; i < h; i++) {
+            int64_t i = 0;
+#if HAVE_X86
+            /* four rows by four columns at a time, transposed in registers: the scalar loop's
+             * stores, one per float at a stride of mr, cost more than the product's FMAs on small k */
+            __m128 al = _mm_set1_ps(g->alpha);
+            for (; i + 4 <= h; i += 4) {
+                const float *r0 = g->a + (i0 + ir + i) * g->lda + p0, *r1 = r0 + g->lda, *r2 = r1 + g->lda,
+                            *r3 = r2 + g->lda;
+                int64_t p = 0;
+                for (; p + 4 <= kc; p += 4) {
+                    __m128 x0 = _mm_mul_ps(al, _mm_loadu_ps(r0 + p)), x1 = _mm_mul_ps(al, _mm_loadu_ps(r1 + p)),
+                           x2 = _mm_mul_ps(al, _mm_loadu_ps(r2 + p)), x3 = _mm_mul_ps(al, _mm_loadu_ps(r3 + p));
+                    _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
+                    _mm_storeu_ps(ap + p * mr + i, x0);
+                    _mm_storeu_ps(ap + (p + 1) * mr + i, x1);
+                    _mm_storeu_ps(ap + (p + 2) * mr + i, x2);
+                    _mm_storeu_ps(ap + (p + 3) * mr + i, x3);
+                }
+                for (; p < kc; p++) {
+                    ap[p * mr + i] = g->alpha * r0[p];
+                    ap[p * mr + i + 1] = g->alpha * r1[p];
+                    ap[p * mr + i + 2] = g->alpha * r2[p];
+                    ap[p * mr + i + 3] = g->alpha * r3[p];
+                }
+            }
+#endif
+            for (; i < h; i++) {
                 const float *row = g->a + (i0 + ir + i) * g->lda + p0;
                 if (g->alpha == 1.0f)
                     for (int64_t p = 0; p < kc; p++)
@@ -935,4 +961,40 @@ void sgemm_run(const struct sgemm_job *job)
     g.n_step = (n_tiles + tn - 1) / tn * NR_MAX;
     g.m_step = (m_tiles + tm - 1) / tm * g.mr;
     pool_run(packed_task, &g, (int)(tn * tm));
+}
+
+struct batch_args {
+    const struct sgemm_job *job;
+    int64_t stride_a, stride_b, stride_c;
+};
+
+static void batch_task(void *ctx, int t)
+{
+    const struct batch_args *ba = ctx;
+    struct sgemm_job job = *ba->job;
+    struct epilogue e;
+    job.a += t * ba->stride_a;
+    job.b += t * ba->stride_b;
+    job.c += t * ba->stride_c;
+    if (job.epi) {
+        e = *job.epi;
+        if (e.residual)
+            e.residual += t * ba->stride_c;
+        job.epi = &e;
+    }
+    sgemm_run(&job); /* inside a pool task: runs on this thread */
+}
+
+void sgemm_run_batched(const struct sgemm_job *job, int64_t batch, int64_t stride_a, int64_t stride_b,
+                       int64_t stride_c)
+{
+    struct batch_args ba = {.job = job, .stride_a = stride_a, .stride_b = stride_b, .stride_c = stride_c};
+    double flops = (double)job->m * (double)job->n * (double)job->k;
+    /* a product big enough to split over the pool by itself keeps its blocking; smaller ones are one task each */
+    if (batch > 1 && batch < (1 << 20) && flops < 4.0 * PARALLEL_MIN_FLOPS && !job->conv_b) {
+        pool_run(batch_task, &ba, (int)batch);
+        return;
+    }
+    for (int64_t t = 0; t < batch; t++)
+        batch_task(&ba, (int)t);
 }
