@@ -130,6 +130,9 @@ __attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(int64_t kc,
 }
 #endif
 
+struct gemm_args;
+static const float *packed_block(const struct gemm_args *g, int64_t p0, int64_t j0, int nr);
+
 struct gemm_args {
     int trans_a, trans_b;
     int64_t m, n, k;
@@ -143,13 +146,20 @@ struct gemm_args {
     int64_t n_tasks_n;
     enum cpu_isa isa;
     int mr; /* the micro-kernel's rows: MR6 or MR12 */
-    /* B packed once (sgemm_pack) in this ISA's panel width, or NULL: panel (p0, j0) of a KC block
-     * at packed + p0 · n_pad + j0 · kc. */
+    /* B packed once (sgemm_pack) in this ISA's panel width, or NULL: rows [p0, p0 + kc) of the
+     * panel from column j0 at packed_block(g, p0, j0, nr), row stride nr. */
     const float *packed;
     int64_t n_pad;
     const struct epilogue *epi; /* applied to each block of C once its sum is complete */
     const struct sgemm_conv *conv; /* B is this image's im2col matrix, packed straight from the image */
 };
+
+/* Each panel of nr columns is its k rows back to back (panel-major), so a GEMV streams one
+ * contiguous run per panel and a KC block of it is a contiguous kc × nr slice. */
+static const float *packed_block(const struct gemm_args *g, int64_t p0, int64_t j0, int nr)
+{
+    return g->packed + j0 * g->k + p0 * nr;
+}
 
 /* Element (p, j) of the virtual im2col matrix. */
 static float conv_at(const struct sgemm_conv *cv, int64_t p, int64_t j)
@@ -385,7 +395,7 @@ static void packed_task(void *ctx, int index)
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int64_t w = nc - jr < nr ? nc - jr : nr;
                     int direct = g->direct_b && jr < full;
-                    const float *bpan = g->packed ? g->packed + pc * g->n_pad + (jc + jr) * kc
+                    const float *bpan = g->packed ? packed_block(g, pc, jc + jr, nr)
                                         : direct  ? g->b + pc * g->ldb + jc + jr
                                         : g->direct_b ? bp
                                                       : bp + jr * kc;
@@ -660,7 +670,7 @@ static void gemv_packed_generic(const struct gemm_args *g, int64_t j0, int64_t j
             float s[16] = {0};
             for (int64_t pc = 0; pc < g->k; pc += KC) {
                 int64_t kc = g->k - pc < KC ? g->k - pc : KC;
-                const float *b = g->packed + pc * g->n_pad + jr * kc, *a = g->a + i * g->lda + pc;
+                const float *b = packed_block(g, pc, jr, nr), *a = g->a + i * g->lda + pc;
                 for (int64_t p = 0; p < kc; p++)
                     for (int j = 0; j < nr; j++)
                         s[j] += a[p] * b[p * nr + j];
@@ -684,7 +694,7 @@ gemv_panel_avx512(const struct gemm_args *g, int64_t jr, const int h)
             s[u][r][0] = s[u][r][1] = _mm512_setzero_ps();
     for (int64_t pc = 0; pc < g->k; pc += KC) {
         int64_t kc = g->k - pc < KC ? g->k - pc : KC, p = 0;
-        const float *b = g->packed + pc * g->n_pad + jr * kc, *a = g->a + pc;
+        const float *b = packed_block(g, pc, jr, 32), *a = g->a + pc;
         for (; p + 2 <= kc; p += 2, b += 64)
             for (int u = 0; u < 2; u++) {
                 __m512 b0 = _mm512_loadu_ps(b + 32 * u), b1 = _mm512_loadu_ps(b + 32 * u + 16);
@@ -741,7 +751,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void gemv_panel
             s[u][r][0] = s[u][r][1] = _mm256_setzero_ps();
     for (int64_t pc = 0; pc < g->k; pc += KC) {
         int64_t kc = g->k - pc < KC ? g->k - pc : KC, p = 0;
-        const float *b = g->packed + pc * g->n_pad + jr * kc, *a = g->a + pc;
+        const float *b = packed_block(g, pc, jr, 16), *a = g->a + pc;
         for (; p + 2 <= kc; p += 2, b += 32)
             for (int u = 0; u < 2; u++) {
                 __m256 b0 = _mm256_loadu_ps(b + 16 * u), b1 = _mm256_loadu_ps(b + 16 * u + 8);
@@ -840,7 +850,7 @@ int sgemm_pack(struct sgemm_packed *p, int trans_b, int64_t k, int64_t n, const 
     for (int64_t pc = 0; pc < k; pc += KC) {
         int64_t kc = k - pc < KC ? k - pc : KC;
         for (int64_t jr = 0; jr < n_pad; jr += nr) {
-            float *panel = p->data + pc * n_pad + jr * kc;
+            float *panel = p->data + jr * k + pc * nr;
             /* read B along its rows: down k when transposed, across the panel otherwise */
             if (trans_b) /* in 64-row strips, so the strip of the panel being written stays in L1 */
                 for (int64_t q0 = 0; q0 < kc; q0 += 64) {

@@ -18,7 +18,8 @@
 #include <stdint.h>
 
 /* op(B) [k, n] in panels of nr columns (the micro-kernel of the ISA in effect when packed), each
- * KC rows high; data is k · n_pad floats, n_pad = n rounded up to nr, padding zero. */
+ * panel its k rows of nr floats back to back; data is k · n_pad floats, n_pad = n rounded up to nr,
+ * padding zero. */
 struct sgemm_packed {
     int nr;
     int64_t k, n, n_pad;
