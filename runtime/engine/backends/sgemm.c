@@ -90,44 +90,54 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const flo
     }
 }
 
-__attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(int64_t kc, const float *a, const float *b,
-                                                                     int64_t ldb, float *c, int64_t ldc, int acc)
+/* h rows (1 to MR12, a constant once inlined) by w columns (masked past 32) of C: rows past h are
+ * never computed, so a partial tile costs its own rows only and needs no copy through a buffer. */
+__attribute__((target("avx512f,avx2,fma"), always_inline)) static inline void
+micro_avx512_rows(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int acc, int64_t w,
+                  const int h)
 {
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-           c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00,
-           c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00, cb1 = c00;
+    __m512 s[MR12][2];
+#pragma GCC unroll 12
+    for (int r = 0; r < h; r++)
+        s[r][0] = s[r][1] = _mm512_setzero_ps();
     for (int64_t p = 0; p < kc; p++, a += MR12, b += ldb) {
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
-#define ROW(i, s0, s1)                                                                                                 \
-    x = _mm512_set1_ps(a[i]);                                                                                          \
-    s0 = _mm512_fmadd_ps(x, b0, s0);                                                                                   \
-    s1 = _mm512_fmadd_ps(x, b1, s1);
-        ROW(0, c00, c01)
-        ROW(1, c10, c11)
-        ROW(2, c20, c21)
-        ROW(3, c30, c31)
-        ROW(4, c40, c41)
-        ROW(5, c50, c51)
-        ROW(6, c60, c61)
-        ROW(7, c70, c71)
-        ROW(8, c80, c81)
-        ROW(9, c90, c91)
-        ROW(10, ca0, ca1)
-        ROW(11, cb0, cb1)
-#undef ROW
-    }
-    __m512 rows[MR12][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51},
-                            {c60, c61}, {c70, c71}, {c80, c81}, {c90, c91}, {ca0, ca1}, {cb0, cb1}};
-    for (int i = 0; i < MR12; i++) {
-        float *ci = c + i * ldc;
-        if (acc) {
-            rows[i][0] = _mm512_add_ps(rows[i][0], _mm512_loadu_ps(ci));
-            rows[i][1] = _mm512_add_ps(rows[i][1], _mm512_loadu_ps(ci + 16));
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        /* in registers: folded into every FMA as a memory operand, B would be loaded h times */
+        __asm__("" : "+v"(b0), "+v"(b1));
+#pragma GCC unroll 12
+        for (int r = 0; r < h; r++) {
+            __m512 x = _mm512_set1_ps(a[r]);
+            s[r][0] = _mm512_fmadd_ps(x, b0, s[r][0]);
+            s[r][1] = _mm512_fmadd_ps(x, b1, s[r][1]);
         }
-        _mm512_storeu_ps(ci, rows[i][0]);
-        _mm512_storeu_ps(ci + 16, rows[i][1]);
+    }
+    __mmask16 m0 = w >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << w) - 1);
+    __mmask16 m1 = w >= 32 ? (__mmask16)0xffff : w <= 16 ? 0 : (__mmask16)((1u << (w - 16)) - 1);
+#pragma GCC unroll 12
+    for (int r = 0; r < h; r++) {
+        float *cr = c + r * ldc;
+        if (acc) {
+            s[r][0] = _mm512_add_ps(s[r][0], _mm512_maskz_loadu_ps(m0, cr));
+            s[r][1] = _mm512_add_ps(s[r][1], _mm512_maskz_loadu_ps(m1, cr + 16));
+        }
+        _mm512_mask_storeu_ps(cr, m0, s[r][0]);
+        _mm512_mask_storeu_ps(cr + 16, m1, s[r][1]);
     }
 }
+
+#define MICRO_ROWS_CASE(h)                                                                                             \
+    case h: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, h); break;
+__attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(int64_t kc, const float *a, const float *b,
+                                                                     int64_t ldb, float *c, int64_t ldc, int acc,
+                                                                     int64_t h, int64_t w)
+{
+    switch (h) {
+        MICRO_ROWS_CASE(1) MICRO_ROWS_CASE(2) MICRO_ROWS_CASE(3) MICRO_ROWS_CASE(4) MICRO_ROWS_CASE(5)
+        MICRO_ROWS_CASE(6) MICRO_ROWS_CASE(7) MICRO_ROWS_CASE(8) MICRO_ROWS_CASE(9) MICRO_ROWS_CASE(10)
+        MICRO_ROWS_CASE(11) default : micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, MR12);
+    }
+}
+#undef MICRO_ROWS_CASE
 #endif
 
 struct gemm_args;
@@ -341,11 +351,11 @@ static void packed_task(void *ctx, int index)
     if (m0 >= m1 || n0 >= n1)
         return;
     micro_fn micro = micro_generic;
-    int nr = 16;
+    int nr = 16, exact = 0; /* exact: the micro-kernel takes any tile size itself */
 #if HAVE_X86
     if (g->isa == CPU_ISA_AVX512) {
-        micro = micro_avx512;
         nr = 32;
+        exact = 1;
     } else if (g->isa == CPU_ISA_AVX2) {
         micro = micro_avx2;
     }
@@ -404,6 +414,11 @@ static void packed_task(void *ctx, int index)
                         int64_t h = mc - ir < g->mr ? mc - ir : g->mr;
                         float *cij = g->c + (ic + ir) * g->ldc + jc + jr;
                         const float *apan = ap + ir * kc;
+#if HAVE_X86
+                        if (exact)
+                            micro_avx512(kc, apan, bpan, ldb_k, cij, g->ldc, acc, h, w);
+                        else
+#endif
                         if (h == g->mr && w == nr) {
                             micro(kc, apan, bpan, ldb_k, cij, g->ldc, acc);
                         } else {
