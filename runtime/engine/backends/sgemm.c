@@ -683,13 +683,10 @@ static void gemv_packed_generic(const struct gemm_args *g, int64_t j0, int64_t j
         int64_t w = j1 - jr < nr ? j1 - jr : nr;
         for (int64_t i = 0; i < g->m; i++) {
             float s[16] = {0};
-            for (int64_t pc = 0; pc < g->k; pc += KC) {
-                int64_t kc = g->k - pc < KC ? g->k - pc : KC;
-                const float *b = packed_block(g, pc, jr, nr), *a = g->a + i * g->lda + pc;
-                for (int64_t p = 0; p < kc; p++)
-                    for (int j = 0; j < nr; j++)
-                        s[j] += a[p] * b[p * nr + j];
-            }
+            const float *b = packed_block(g, 0, jr, nr), *a = g->a + i * g->lda;
+            for (int64_t p = 0; p < g->k; p++)
+                for (int j = 0; j < nr; j++)
+                    s[j] += a[p] * b[p * nr + j];
             float *c = g->c + i * g->ldc + jr;
             for (int64_t j = 0; j < w; j++)
                 c[j] = g->alpha * s[j] + (g->acc ? c[j] : 0);
@@ -707,25 +704,25 @@ gemv_panel_avx512(const struct gemm_args *g, int64_t jr, const int h)
     for (int u = 0; u < 2; u++)
         for (int r = 0; r < 4; r++)
             s[u][r][0] = s[u][r][1] = _mm512_setzero_ps();
-    for (int64_t pc = 0; pc < g->k; pc += KC) {
-        int64_t kc = g->k - pc < KC ? g->k - pc : KC, p = 0;
-        const float *b = packed_block(g, pc, jr, 32), *a = g->a + pc;
-        for (; p + 2 <= kc; p += 2, b += 64)
-            for (int u = 0; u < 2; u++) {
-                __m512 b0 = _mm512_loadu_ps(b + 32 * u), b1 = _mm512_loadu_ps(b + 32 * u + 16);
-                for (int r = 0; r < h; r++) {
-                    __m512 x = _mm512_set1_ps(a[r * g->lda + p + u]);
-                    s[u][r][0] = _mm512_fmadd_ps(x, b0, s[u][r][0]);
-                    s[u][r][1] = _mm512_fmadd_ps(x, b1, s[u][r][1]);
-                }
-            }
-        if (p < kc) {
-            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    /* the panel's k rows are one contiguous run (packed_block): streamed start to end */
+    int64_t k = g->k, p = 0;
+    const float *b = packed_block(g, 0, jr, 32), *a = g->a;
+    for (; p + 2 <= k; p += 2, b += 64) {
+        for (int u = 0; u < 2; u++) {
+            __m512 b0 = _mm512_loadu_ps(b + 32 * u), b1 = _mm512_loadu_ps(b + 32 * u + 16);
             for (int r = 0; r < h; r++) {
-                __m512 x = _mm512_set1_ps(a[r * g->lda + p]);
-                s[0][r][0] = _mm512_fmadd_ps(x, b0, s[0][r][0]);
-                s[0][r][1] = _mm512_fmadd_ps(x, b1, s[0][r][1]);
+                __m512 x = _mm512_set1_ps(a[r * g->lda + p + u]);
+                s[u][r][0] = _mm512_fmadd_ps(x, b0, s[u][r][0]);
+                s[u][r][1] = _mm512_fmadd_ps(x, b1, s[u][r][1]);
             }
+        }
+    }
+    if (p < k) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        for (int r = 0; r < h; r++) {
+            __m512 x = _mm512_set1_ps(a[r * g->lda + p]);
+            s[0][r][0] = _mm512_fmadd_ps(x, b0, s[0][r][0]);
+            s[0][r][1] = _mm512_fmadd_ps(x, b1, s[0][r][1]);
         }
     }
     int64_t w = g->n - jr < 32 ? g->n - jr : 32;
@@ -764,25 +761,23 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void gemv_panel
     for (int u = 0; u < 2; u++)
         for (int r = 0; r < 4; r++)
             s[u][r][0] = s[u][r][1] = _mm256_setzero_ps();
-    for (int64_t pc = 0; pc < g->k; pc += KC) {
-        int64_t kc = g->k - pc < KC ? g->k - pc : KC, p = 0;
-        const float *b = packed_block(g, pc, jr, 16), *a = g->a + pc;
-        for (; p + 2 <= kc; p += 2, b += 32)
-            for (int u = 0; u < 2; u++) {
-                __m256 b0 = _mm256_loadu_ps(b + 16 * u), b1 = _mm256_loadu_ps(b + 16 * u + 8);
-                for (int r = 0; r < h; r++) {
-                    __m256 x = _mm256_broadcast_ss(a + r * g->lda + p + u);
-                    s[u][r][0] = _mm256_fmadd_ps(x, b0, s[u][r][0]);
-                    s[u][r][1] = _mm256_fmadd_ps(x, b1, s[u][r][1]);
-                }
-            }
-        if (p < kc) {
-            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    int64_t k = g->k, p = 0;
+    const float *b = packed_block(g, 0, jr, 16), *a = g->a;
+    for (; p + 2 <= k; p += 2, b += 32)
+        for (int u = 0; u < 2; u++) {
+            __m256 b0 = _mm256_loadu_ps(b + 16 * u), b1 = _mm256_loadu_ps(b + 16 * u + 8);
             for (int r = 0; r < h; r++) {
-                __m256 x = _mm256_broadcast_ss(a + r * g->lda + p);
-                s[0][r][0] = _mm256_fmadd_ps(x, b0, s[0][r][0]);
-                s[0][r][1] = _mm256_fmadd_ps(x, b1, s[0][r][1]);
+                __m256 x = _mm256_broadcast_ss(a + r * g->lda + p + u);
+                s[u][r][0] = _mm256_fmadd_ps(x, b0, s[u][r][0]);
+                s[u][r][1] = _mm256_fmadd_ps(x, b1, s[u][r][1]);
             }
+        }
+    if (p < k) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        for (int r = 0; r < h; r++) {
+            __m256 x = _mm256_broadcast_ss(a + r * g->lda + p);
+            s[0][r][0] = _mm256_fmadd_ps(x, b0, s[0][r][0]);
+            s[0][r][1] = _mm256_fmadd_ps(x, b1, s[0][r][1]);
         }
     }
     int64_t w = g->n - jr < 16 ? g->n - jr : 16;
