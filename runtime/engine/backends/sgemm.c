@@ -34,6 +34,8 @@
 #define DIRECT_B_MAX_K 64
 /* Weights (floats) from which a GEMV over packed B is split over the pool. */
 #define GEMV_PARALLEL_MIN (1 << 18)
+#define GEMV_TASKS_PER_THREAD 4
+#define GEMV_TASK_MIN_CHUNKS 4 /* 32-column panels */
 
 /* c[MR6×nr] (row stride ldc) = (acc ? c : 0) + Σ_p a[p·MR6 + i] · b[p·ldb + j]; ldb = nr for a packed
  * panel, B's own row stride when B is read in place. */
@@ -946,9 +948,13 @@ void sgemm_run(const struct sgemm_job *job)
     int threads = flops < PARALLEL_MIN_FLOPS && !(g.packed && m <= 4 && n * k >= GEMV_PARALLEL_MIN) ? 1
                                                                                                     : pool_threads();
     if (m <= 4 && !trans_a && !g.conv) {
-        /* Serving batches: packing would cost as much as the product. */
-        int64_t chunks = (n + 31) / 32;
-        int tasks = chunks < threads ? (int)chunks : threads;
+        /* Serving batches: packing would cost as much as the product. Several tasks per thread, each
+         * at least GEMV_TASK_MIN_CHUNKS panels: a thread that starts late (still waking, or preempted
+         * on a busy machine) takes fewer of them instead of holding up the whole product. */
+        int64_t chunks = (n + 31) / 32, per = threads > 1 ? GEMV_TASKS_PER_THREAD * threads : 1;
+        if (per > chunks / GEMV_TASK_MIN_CHUNKS)
+            per = chunks / GEMV_TASK_MIN_CHUNKS > threads ? chunks / GEMV_TASK_MIN_CHUNKS : threads;
+        int tasks = chunks < per ? (int)chunks : (int)per;
         struct small_args s = {.g = &g, .n_step = (chunks + tasks - 1) / tasks * 32};
         pool_run(small_task, &s, tasks);
         return;
