@@ -40,6 +40,9 @@
 /* c[MR6×nr] (row stride ldc) = (acc ? c : 0) + Σ_p a[p·MR6 + i] · b[p·ldb + j]; ldb = nr for a packed
  * panel, B's own row stride when B is read in place. */
 typedef void (*micro_fn)(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int acc);
+/* The same for a tile of h rows by w columns, written straight to c. */
+typedef void (*exact_micro_fn)(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc,
+                               int acc, int64_t h, int64_t w);
 
 static void micro_generic(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int acc)
 {
@@ -127,19 +130,25 @@ micro_avx512_rows(int64_t kc, const float *a, const float *b, int64_t ldb, float
     }
 }
 
-#define MICRO_ROWS_CASE(h)                                                                                             \
-    case h: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, h); break;
 __attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(int64_t kc, const float *a, const float *b,
                                                                      int64_t ldb, float *c, int64_t ldc, int acc,
                                                                      int64_t h, int64_t w)
 {
     switch (h) {
-        MICRO_ROWS_CASE(1) MICRO_ROWS_CASE(2) MICRO_ROWS_CASE(3) MICRO_ROWS_CASE(4) MICRO_ROWS_CASE(5)
-        MICRO_ROWS_CASE(6) MICRO_ROWS_CASE(7) MICRO_ROWS_CASE(8) MICRO_ROWS_CASE(9) MICRO_ROWS_CASE(10)
-        MICRO_ROWS_CASE(11) default : micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, MR12);
+    case 1: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 1); break;
+    case 2: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 2); break;
+    case 3: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 3); break;
+    case 4: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 4); break;
+    case 5: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 5); break;
+    case 6: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 6); break;
+    case 7: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 7); break;
+    case 8: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 8); break;
+    case 9: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 9); break;
+    case 10: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 10); break;
+    case 11: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 11); break;
+    default: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, MR12); break;
     }
 }
-#undef MICRO_ROWS_CASE
 #endif
 
 struct gemm_args;
@@ -353,11 +362,12 @@ static void packed_task(void *ctx, int index)
     if (m0 >= m1 || n0 >= n1)
         return;
     micro_fn micro = micro_generic;
-    int nr = 16, exact = 0; /* exact: the micro-kernel takes any tile size itself */
+    exact_micro_fn exact = NULL; /* a micro-kernel that takes any tile size itself */
+    int nr = 16;
 #if HAVE_X86
     if (g->isa == CPU_ISA_AVX512) {
         nr = 32;
-        exact = 1;
+        exact = micro_avx512;
     } else if (g->isa == CPU_ISA_AVX2) {
         micro = micro_avx2;
     }
@@ -416,12 +426,9 @@ static void packed_task(void *ctx, int index)
                         int64_t h = mc - ir < g->mr ? mc - ir : g->mr;
                         float *cij = g->c + (ic + ir) * g->ldc + jc + jr;
                         const float *apan = ap + ir * kc;
-#if HAVE_X86
-                        if (exact)
-                            micro_avx512(kc, apan, bpan, ldb_k, cij, g->ldc, acc, h, w);
-                        else
-#endif
-                        if (h == g->mr && w == nr) {
+                        if (exact) {
+                            exact(kc, apan, bpan, ldb_k, cij, g->ldc, acc, h, w);
+                        } else if (h == g->mr && w == nr) {
                             micro(kc, apan, bpan, ldb_k, cij, g->ldc, acc);
                         } else {
                             micro(kc, apan, bpan, ldb_k, tile, nr, 0);
