@@ -98,44 +98,77 @@ static const char *other_input(const Onnx__NodeProto *np, const char *from)
     return np->input[0];
 }
 
-/* Gelu as exporters write it from value x (read by exactly these two nodes):
- * Div(x, √2) → Erf → Add(1) → Mul(x, ·) → Mul(0.5). Returns the last node, or -1;
- * folded[] gets the five node indices. */
+/* Whether np computes x / √2 (Div by √2, or Mul by 1/√2). */
+static int scales_by_inv_sqrt2(struct fuse_ctx *c, const Onnx__NodeProto *np, const char *x)
+{
+    if (is_op(np, "Div"))
+        return np->n_input == 2 && !strcmp(np->input[0], x) && near(constant_scalar(c, np->input[1]), sqrt(2.0));
+    return is_op(np, "Mul") && near(constant_scalar(c, other_input(np, x)), sqrt(0.5));
+}
+
+/* Whether node n is Mul(from, 0.5) in either operand order. */
+static int halves(struct fuse_ctx *c, int n, const char *from)
+{
+    const Onnx__NodeProto *np = n >= 0 ? node_at(c, n) : NULL;
+    return np && is_op(np, "Mul") && near(constant_scalar(c, other_input(np, from)), 0.5);
+}
+
+/* The sole consumer of node n's one output, or -1. */
+static int next_of(struct fuse_ctx *c, int n)
+{
+    return node_at(c, n)->n_output == 1 ? sole_consumer(c, node_at(c, n)->output[0]) : -1;
+}
+
+/* Gelu as exporters write it from value x (read by exactly two nodes): the erf branch
+ * x / √2 (Div, or Mul by 1/√2) → Erf → Add(1) = a, and the 0.5 · x · a product in any of the
+ * orders exporters use: Mul(x, a) → Mul(0.5); Mul(x, 0.5) then Mul(·, a); Mul(a, 0.5) then
+ * Mul(x, ·). Returns the last node, or -1; folded[] gets the five node indices. */
 static int match_gelu(struct fuse_ctx *c, const char *x, int *folded)
 {
     const struct value_use *u = value_find(c, x);
     if (!u || u->uses != 2)
         return -1;
-    int div = -1, mul = -1;
-    for (int r = 0; r < 2; r++) {
-        const Onnx__NodeProto *np = node_at(c, u->readers[r]);
-        if (is_op(np, "Div") && np->n_input == 2 && !strcmp(np->input[0], x))
-            div = u->readers[r];
-        else if (is_op(np, "Mul"))
-            mul = u->readers[r];
-    }
     for (size_t i = 0; i < c->fg->g->n_output; i++)
         if (c->fg->g->output[i]->name && !strcmp(c->fg->g->output[i]->name, x))
             return -1;
-    if (div < 0 || mul < 0 || !near(constant_scalar(c, node_at(c, div)->input[1]), sqrt(2.0)))
+    int scale = -1, other = -1;
+    for (int r = 0; r < 2; r++) {
+        int rd = u->readers[r], e = next_of(c, rd);
+        if (scale < 0 && e >= 0 && is_op(node_at(c, e), "Erf") && scales_by_inv_sqrt2(c, node_at(c, rd), x))
+            scale = rd;
+        else
+            other = rd;
+    }
+    if (scale < 0 || other < 0 || !is_op(node_at(c, other), "Mul") || node_at(c, other)->n_output != 1)
         return -1;
-    int erf = sole_consumer(c, node_at(c, div)->output[0]);
-    if (erf < 0 || !is_op(node_at(c, erf), "Erf"))
-        return -1;
-    int add = sole_consumer(c, node_at(c, erf)->output[0]);
-    if (add < 0 || !is_op(node_at(c, add), "Add") ||
+    int erf = next_of(c, scale), add = next_of(c, erf);
+    if (add < 0 || !is_op(node_at(c, add), "Add") || node_at(c, add)->n_output != 1 ||
         !near(constant_scalar(c, other_input(node_at(c, add), node_at(c, erf)->output[0])), 1.0))
         return -1;
-    /* Mul(x, Add's output) */
-    const char *mo = other_input(node_at(c, mul), x);
-    if (!mo || strcmp(mo, node_at(c, add)->output[0]) || sole_consumer(c, node_at(c, add)->output[0]) != mul)
+    const char *a = node_at(c, add)->output[0], *o = other_input(node_at(c, other), x);
+    const char *other_out = node_at(c, other)->output[0];
+    int mid, last;
+    if (!o)
         return -1;
-    int half = sole_consumer(c, node_at(c, mul)->output[0]);
-    if (half < 0 || !is_op(node_at(c, half), "Mul") ||
-        !near(constant_scalar(c, other_input(node_at(c, half), node_at(c, mul)->output[0])), 0.5))
+    if (!strcmp(o, a)) { /* (x · a) · 0.5 */
+        mid = other, last = next_of(c, other);
+        if (next_of(c, add) != other || !halves(c, last, other_out))
+            return -1;
+    } else if (near(constant_scalar(c, o), 0.5)) { /* (0.5 · x) · a */
+        mid = other, last = next_of(c, add);
+        if (last < 0 || next_of(c, other) != last || !is_op(node_at(c, last), "Mul") ||
+            !other_input(node_at(c, last), a) || strcmp(other_input(node_at(c, last), a), other_out))
+            return -1;
+    } else { /* x · (0.5 · a) */
+        mid = next_of(c, add), last = other;
+        if (!halves(c, mid, a) || node_at(c, mid)->n_output != 1 || next_of(c, mid) != other ||
+            strcmp(o, node_at(c, mid)->output[0]))
+            return -1;
+    }
+    if (node_at(c, last)->n_output != 1)
         return -1;
-    folded[0] = div, folded[1] = erf, folded[2] = add, folded[3] = mul, folded[4] = half;
-    return half;
+    folded[0] = scale, folded[1] = erf, folded[2] = add, folded[3] = mid, folded[4] = last;
+    return last;
 }
 
 static float attr_float(const Onnx__NodeProto *np, const char *name, float def)

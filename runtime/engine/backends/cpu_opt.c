@@ -142,15 +142,9 @@ static int fast_matmul(const struct op_call *call)
     const float *ad = a->data, *bd = b->data;
     float *c = call->outputs[0].data;
     const struct sgemm_packed *pk = b->rank == 2 ? packed_b(call, b, 0) : NULL;
-    for (int64_t t = 0; t < batch; t++) {
-        struct epilogue et = e;
-        if (et.residual)
-            et.residual += t * m * n;
-        struct sgemm_job job = {.m = m, .n = n, .k = k, .alpha = 1.0f, .a = ad + t * m * k, .lda = k,
-                                .b = bd + t * k * n, .ldb = n, .packed_b = pk, .c = c + t * m * n, .ldc = n,
-                                .epi = &et};
-        sgemm_run(&job);
-    }
+    struct sgemm_job job = {.m = m, .n = n, .k = k, .alpha = 1.0f, .a = ad, .lda = k, .b = bd, .ldb = n,
+                            .packed_b = pk, .c = c, .ldc = n, .epi = &e};
+    sgemm_run_batched(&job, batch, m * k, k * n, m * n);
     return 0;
 }
 
@@ -164,9 +158,13 @@ static int fast_gemm(const struct op_call *call)
         return rc;
     struct epilogue e;
     int64_t dims[2] = {g.m, g.n};
-    if (epilogue_from_call(call, &e, 2, dims, 1, g.n, NULL, 0))
+    /* C as one row (a Linear layer's bias, beta 1) is added by the epilogue, not copied into Y first */
+    const struct tensor *c = g.c;
+    int c_row = c && g.beta == 1.0f && backend_is_float(c) && c->rank >= 1 && c->rank <= 2 &&
+                c->dims[c->rank - 1] == g.n && (c->rank == 1 || c->dims[0] == 1);
+    if (epilogue_from_call(call, &e, 2, dims, 1, g.n, c_row ? c->data : NULL, 0))
         return BACKEND_DECLINE;
-    if ((rc = backend_gemm_output(call, g.c, g.beta, g.m, g.n, &y, &add_c)))
+    if ((rc = backend_gemm_output(call, c_row ? NULL : c, g.beta, g.m, g.n, &y, &add_c)))
         return rc;
     struct sgemm_job job = {.trans_a = g.ta, .trans_b = g.tb, .m = g.m, .n = g.n, .k = g.k, .alpha = g.alpha,
                             .a = g.a->data, .lda = g.a->dims[1], .b = g.b->data, .ldb = g.b->dims[1],

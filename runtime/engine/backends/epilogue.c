@@ -55,6 +55,20 @@ static void row_generic(const struct epilogue *e, float *c, int64_t i, int64_t j
     }
 }
 
+/* Every activation, for the per-ISA row kernels below. */
+#define EACH_ACT(X, k)                                                                                                 \
+    X(k, OP_ACT_NONE) X(k, OP_ACT_RELU) X(k, OP_ACT_LEAKY_RELU) X(k, OP_ACT_SIGMOID) X(k, OP_ACT_GELU) X(k, OP_ACT_CLIP)
+#define ROW_ACT_CASE(k, a)                                                                                             \
+    case a: k(e, c, i, j0, w, a); break;
+/* name(e, c, i, j0, w): kernel (an always-inline row loop taking the activation last) instantiated
+ * once per activation, the activation a constant in each, so no loop carries a dispatch. */
+#define ROW_FOR_EACH_ACT(name, kernel, isa)                                                                             \
+    __attribute__((target(isa))) static void name(const struct epilogue *e, float *c, int64_t i, int64_t j0,          \
+                                                  int64_t w)                                                           \
+    {                                                                                                                  \
+        switch (e->act) { EACH_ACT(ROW_ACT_CASE, kernel) }                                                             \
+    }
+
 #if defined(__x86_64__)
 __attribute__((target("avx512f"))) static inline __m512 exp512(__m512 x)
 {
@@ -111,7 +125,6 @@ __attribute__((target("avx512f"), always_inline)) static inline __m512 act512(co
     return v;
 }
 
-/* act is a constant in each instance (row_avx512's switch), so the loop carries no dispatch. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 row_avx512_act(const struct epilogue *e, float *c, int64_t i, int64_t j0, int64_t w, const enum op_act act)
 {
@@ -129,18 +142,7 @@ row_avx512_act(const struct epilogue *e, float *c, int64_t i, int64_t j0, int64_
     }
 }
 
-__attribute__((target("avx512f"))) static void row_avx512(const struct epilogue *e, float *c, int64_t i, int64_t j0,
-                                                          int64_t w)
-{
-    switch (e->act) {
-    case OP_ACT_NONE: row_avx512_act(e, c, i, j0, w, OP_ACT_NONE); break;
-    case OP_ACT_RELU: row_avx512_act(e, c, i, j0, w, OP_ACT_RELU); break;
-    case OP_ACT_LEAKY_RELU: row_avx512_act(e, c, i, j0, w, OP_ACT_LEAKY_RELU); break;
-    case OP_ACT_SIGMOID: row_avx512_act(e, c, i, j0, w, OP_ACT_SIGMOID); break;
-    case OP_ACT_GELU: row_avx512_act(e, c, i, j0, w, OP_ACT_GELU); break;
-    case OP_ACT_CLIP: row_avx512_act(e, c, i, j0, w, OP_ACT_CLIP); break;
-    }
-}
+ROW_FOR_EACH_ACT(row_avx512, row_avx512_act, "avx512f")
 
 __attribute__((target("avx2,fma"))) static inline __m256 exp256(__m256 x)
 {
@@ -221,18 +223,7 @@ row_avx2_act(const struct epilogue *e, float *c, int64_t i, int64_t j0, int64_t 
     }
 }
 
-__attribute__((target("avx2,fma"))) static void row_avx2(const struct epilogue *e, float *c, int64_t i, int64_t j0,
-                                                         int64_t w)
-{
-    switch (e->act) {
-    case OP_ACT_NONE: row_avx2_act(e, c, i, j0, w, OP_ACT_NONE); break;
-    case OP_ACT_RELU: row_avx2_act(e, c, i, j0, w, OP_ACT_RELU); break;
-    case OP_ACT_LEAKY_RELU: row_avx2_act(e, c, i, j0, w, OP_ACT_LEAKY_RELU); break;
-    case OP_ACT_SIGMOID: row_avx2_act(e, c, i, j0, w, OP_ACT_SIGMOID); break;
-    case OP_ACT_GELU: row_avx2_act(e, c, i, j0, w, OP_ACT_GELU); break;
-    case OP_ACT_CLIP: row_avx2_act(e, c, i, j0, w, OP_ACT_CLIP); break;
-    }
-}
+ROW_FOR_EACH_ACT(row_avx2, row_avx2_act, "avx2,fma")
 #endif
 
 void epilogue_apply(const struct epilogue *e, float *c, int64_t ldc, int64_t i0, int64_t j0, int64_t h, int64_t w)

@@ -34,10 +34,15 @@
 #define DIRECT_B_MAX_K 64
 /* Weights (floats) from which a GEMV over packed B is split over the pool. */
 #define GEMV_PARALLEL_MIN (1 << 18)
+#define GEMV_TASKS_PER_THREAD 4
+#define GEMV_TASK_MIN_CHUNKS 4 /* 32-column panels */
 
 /* c[MR6×nr] (row stride ldc) = (acc ? c : 0) + Σ_p a[p·MR6 + i] · b[p·ldb + j]; ldb = nr for a packed
  * panel, B's own row stride when B is read in place. */
 typedef void (*micro_fn)(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int acc);
+/* The same for a tile of h rows by w columns, written straight to c. */
+typedef void (*exact_micro_fn)(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc,
+                               int acc, int64_t h, int64_t w);
 
 static void micro_generic(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int acc)
 {
@@ -90,45 +95,64 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(int64_t kc, const flo
     }
 }
 
-__attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(int64_t kc, const float *a, const float *b,
-                                                                     int64_t ldb, float *c, int64_t ldc, int acc)
+/* h rows (1 to MR12, a constant once inlined) by w columns (masked past 32) of C: rows past h are
+ * never computed, so a partial tile costs its own rows only and needs no copy through a buffer. */
+__attribute__((target("avx512f,avx2,fma"), always_inline)) static inline void
+micro_avx512_rows(int64_t kc, const float *a, const float *b, int64_t ldb, float *c, int64_t ldc, int acc, int64_t w,
+                  const int h)
 {
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-           c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00, c80 = c00,
-           c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00, cb1 = c00;
+    __m512 s[MR12][2];
+#pragma GCC unroll 12
+    for (int r = 0; r < h; r++)
+        s[r][0] = s[r][1] = _mm512_setzero_ps();
     for (int64_t p = 0; p < kc; p++, a += MR12, b += ldb) {
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16), x;
-#define ROW(i, s0, s1)                                                                                                 \
-    x = _mm512_set1_ps(a[i]);                                                                                          \
-    s0 = _mm512_fmadd_ps(x, b0, s0);                                                                                   \
-    s1 = _mm512_fmadd_ps(x, b1, s1);
-        ROW(0, c00, c01)
-        ROW(1, c10, c11)
-        ROW(2, c20, c21)
-        ROW(3, c30, c31)
-        ROW(4, c40, c41)
-        ROW(5, c50, c51)
-        ROW(6, c60, c61)
-        ROW(7, c70, c71)
-        ROW(8, c80, c81)
-        ROW(9, c90, c91)
-        ROW(10, ca0, ca1)
-        ROW(11, cb0, cb1)
-#undef ROW
-    }
-    __m512 rows[MR12][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51},
-                            {c60, c61}, {c70, c71}, {c80, c81}, {c90, c91}, {ca0, ca1}, {cb0, cb1}};
-    for (int i = 0; i < MR12; i++) {
-        float *ci = c + i * ldc;
-        if (acc) {
-            rows[i][0] = _mm512_add_ps(rows[i][0], _mm512_loadu_ps(ci));
-            rows[i][1] = _mm512_add_ps(rows[i][1], _mm512_loadu_ps(ci + 16));
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        /* in registers: folded into every FMA as a memory operand, B would be loaded h times */
+        __asm__("" : "+v"(b0), "+v"(b1));
+#pragma GCC unroll 12
+        for (int r = 0; r < h; r++) {
+            __m512 x = _mm512_set1_ps(a[r]);
+            s[r][0] = _mm512_fmadd_ps(x, b0, s[r][0]);
+            s[r][1] = _mm512_fmadd_ps(x, b1, s[r][1]);
         }
-        _mm512_storeu_ps(ci, rows[i][0]);
-        _mm512_storeu_ps(ci + 16, rows[i][1]);
+    }
+    __mmask16 m0 = w >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << w) - 1);
+    __mmask16 m1 = w >= 32 ? (__mmask16)0xffff : w <= 16 ? 0 : (__mmask16)((1u << (w - 16)) - 1);
+#pragma GCC unroll 12
+    for (int r = 0; r < h; r++) {
+        float *cr = c + r * ldc;
+        if (acc) {
+            s[r][0] = _mm512_add_ps(s[r][0], _mm512_maskz_loadu_ps(m0, cr));
+            s[r][1] = _mm512_add_ps(s[r][1], _mm512_maskz_loadu_ps(m1, cr + 16));
+        }
+        _mm512_mask_storeu_ps(cr, m0, s[r][0]);
+        _mm512_mask_storeu_ps(cr + 16, m1, s[r][1]);
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(int64_t kc, const float *a, const float *b,
+                                                                     int64_t ldb, float *c, int64_t ldc, int acc,
+                                                                     int64_t h, int64_t w)
+{
+    switch (h) {
+    case 1: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 1); break;
+    case 2: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 2); break;
+    case 3: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 3); break;
+    case 4: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 4); break;
+    case 5: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 5); break;
+    case 6: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 6); break;
+    case 7: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 7); break;
+    case 8: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 8); break;
+    case 9: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 9); break;
+    case 10: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 10); break;
+    case 11: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, 11); break;
+    default: micro_avx512_rows(kc, a, b, ldb, c, ldc, acc, w, MR12); break;
     }
 }
 #endif
+
+struct gemm_args;
+static const float *packed_block(const struct gemm_args *g, int64_t p0, int64_t j0, int nr);
 
 struct gemm_args {
     int trans_a, trans_b;
@@ -143,13 +167,20 @@ struct gemm_args {
     int64_t n_tasks_n;
     enum cpu_isa isa;
     int mr; /* the micro-kernel's rows: MR6 or MR12 */
-    /* B packed once (sgemm_pack) in this ISA's panel width, or NULL: panel (p0, j0) of a KC block
-     * at packed + p0 · n_pad + j0 · kc. */
+    /* B packed once (sgemm_pack) in this ISA's panel width, or NULL: rows [p0, p0 + kc) of the
+     * panel from column j0 at packed_block(g, p0, j0, nr), row stride nr. */
     const float *packed;
     int64_t n_pad;
     const struct epilogue *epi; /* applied to each block of C once its sum is complete */
     const struct sgemm_conv *conv; /* B is this image's im2col matrix, packed straight from the image */
 };
+
+/* Each panel of nr columns is its k rows back to back (panel-major), so a GEMV streams one
+ * contiguous run per panel and a KC block of it is a contiguous kc × nr slice. */
+static const float *packed_block(const struct gemm_args *g, int64_t p0, int64_t j0, int nr)
+{
+    return g->packed + j0 * g->k + p0 * nr;
+}
 
 /* Element (p, j) of the virtual im2col matrix. */
 static float conv_at(const struct sgemm_conv *cv, int64_t p, int64_t j)
@@ -228,7 +259,33 @@ static void pack_a(float *ap, const struct gemm_args *g, int64_t i0, int64_t mc,
     for (int64_t ir = 0; ir < mc; ir += mr, ap += mr * kc) {
         int64_t h = mc - ir < mr ? mc - ir : mr;
         if (!g->trans_a) {
-            for (int64_t i = 0; i < h; i++) {
+            int64_t i = 0;
+#if HAVE_X86
+            /* four rows by four columns at a time, transposed in registers: the scalar loop's
+             * stores, one per float at a stride of mr, cost more than the product's FMAs on small k */
+            __m128 al = _mm_set1_ps(g->alpha);
+            for (; i + 4 <= h; i += 4) {
+                const float *r0 = g->a + (i0 + ir + i) * g->lda + p0, *r1 = r0 + g->lda, *r2 = r1 + g->lda,
+                            *r3 = r2 + g->lda;
+                int64_t p = 0;
+                for (; p + 4 <= kc; p += 4) {
+                    __m128 x0 = _mm_mul_ps(al, _mm_loadu_ps(r0 + p)), x1 = _mm_mul_ps(al, _mm_loadu_ps(r1 + p)),
+                           x2 = _mm_mul_ps(al, _mm_loadu_ps(r2 + p)), x3 = _mm_mul_ps(al, _mm_loadu_ps(r3 + p));
+                    _MM_TRANSPOSE4_PS(x0, x1, x2, x3);
+                    _mm_storeu_ps(ap + p * mr + i, x0);
+                    _mm_storeu_ps(ap + (p + 1) * mr + i, x1);
+                    _mm_storeu_ps(ap + (p + 2) * mr + i, x2);
+                    _mm_storeu_ps(ap + (p + 3) * mr + i, x3);
+                }
+                for (; p < kc; p++) {
+                    ap[p * mr + i] = g->alpha * r0[p];
+                    ap[p * mr + i + 1] = g->alpha * r1[p];
+                    ap[p * mr + i + 2] = g->alpha * r2[p];
+                    ap[p * mr + i + 3] = g->alpha * r3[p];
+                }
+            }
+#endif
+            for (; i < h; i++) {
                 const float *row = g->a + (i0 + ir + i) * g->lda + p0;
                 if (g->alpha == 1.0f)
                     for (int64_t p = 0; p < kc; p++)
@@ -305,11 +362,12 @@ static void packed_task(void *ctx, int index)
     if (m0 >= m1 || n0 >= n1)
         return;
     micro_fn micro = micro_generic;
+    exact_micro_fn exact = NULL; /* a micro-kernel that takes any tile size itself */
     int nr = 16;
 #if HAVE_X86
     if (g->isa == CPU_ISA_AVX512) {
-        micro = micro_avx512;
         nr = 32;
+        exact = micro_avx512;
     } else if (g->isa == CPU_ISA_AVX2) {
         micro = micro_avx2;
     }
@@ -359,7 +417,7 @@ static void packed_task(void *ctx, int index)
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int64_t w = nc - jr < nr ? nc - jr : nr;
                     int direct = g->direct_b && jr < full;
-                    const float *bpan = g->packed ? g->packed + pc * g->n_pad + (jc + jr) * kc
+                    const float *bpan = g->packed ? packed_block(g, pc, jc + jr, nr)
                                         : direct  ? g->b + pc * g->ldb + jc + jr
                                         : g->direct_b ? bp
                                                       : bp + jr * kc;
@@ -368,7 +426,9 @@ static void packed_task(void *ctx, int index)
                         int64_t h = mc - ir < g->mr ? mc - ir : g->mr;
                         float *cij = g->c + (ic + ir) * g->ldc + jc + jr;
                         const float *apan = ap + ir * kc;
-                        if (h == g->mr && w == nr) {
+                        if (exact) {
+                            exact(kc, apan, bpan, ldb_k, cij, g->ldc, acc, h, w);
+                        } else if (h == g->mr && w == nr) {
                             micro(kc, apan, bpan, ldb_k, cij, g->ldc, acc);
                         } else {
                             micro(kc, apan, bpan, ldb_k, tile, nr, 0);
@@ -632,13 +692,10 @@ static void gemv_packed_generic(const struct gemm_args *g, int64_t j0, int64_t j
         int64_t w = j1 - jr < nr ? j1 - jr : nr;
         for (int64_t i = 0; i < g->m; i++) {
             float s[16] = {0};
-            for (int64_t pc = 0; pc < g->k; pc += KC) {
-                int64_t kc = g->k - pc < KC ? g->k - pc : KC;
-                const float *b = g->packed + pc * g->n_pad + jr * kc, *a = g->a + i * g->lda + pc;
-                for (int64_t p = 0; p < kc; p++)
-                    for (int j = 0; j < nr; j++)
-                        s[j] += a[p] * b[p * nr + j];
-            }
+            const float *b = packed_block(g, 0, jr, nr), *a = g->a + i * g->lda;
+            for (int64_t p = 0; p < g->k; p++)
+                for (int j = 0; j < nr; j++)
+                    s[j] += a[p] * b[p * nr + j];
             float *c = g->c + i * g->ldc + jr;
             for (int64_t j = 0; j < w; j++)
                 c[j] = g->alpha * s[j] + (g->acc ? c[j] : 0);
@@ -656,25 +713,25 @@ gemv_panel_avx512(const struct gemm_args *g, int64_t jr, const int h)
     for (int u = 0; u < 2; u++)
         for (int r = 0; r < 4; r++)
             s[u][r][0] = s[u][r][1] = _mm512_setzero_ps();
-    for (int64_t pc = 0; pc < g->k; pc += KC) {
-        int64_t kc = g->k - pc < KC ? g->k - pc : KC, p = 0;
-        const float *b = g->packed + pc * g->n_pad + jr * kc, *a = g->a + pc;
-        for (; p + 2 <= kc; p += 2, b += 64)
-            for (int u = 0; u < 2; u++) {
-                __m512 b0 = _mm512_loadu_ps(b + 32 * u), b1 = _mm512_loadu_ps(b + 32 * u + 16);
-                for (int r = 0; r < h; r++) {
-                    __m512 x = _mm512_set1_ps(a[r * g->lda + p + u]);
-                    s[u][r][0] = _mm512_fmadd_ps(x, b0, s[u][r][0]);
-                    s[u][r][1] = _mm512_fmadd_ps(x, b1, s[u][r][1]);
-                }
-            }
-        if (p < kc) {
-            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    /* the panel's k rows are one contiguous run (packed_block): streamed start to end */
+    int64_t k = g->k, p = 0;
+    const float *b = packed_block(g, 0, jr, 32), *a = g->a;
+    for (; p + 2 <= k; p += 2, b += 64) {
+        for (int u = 0; u < 2; u++) {
+            __m512 b0 = _mm512_loadu_ps(b + 32 * u), b1 = _mm512_loadu_ps(b + 32 * u + 16);
             for (int r = 0; r < h; r++) {
-                __m512 x = _mm512_set1_ps(a[r * g->lda + p]);
-                s[0][r][0] = _mm512_fmadd_ps(x, b0, s[0][r][0]);
-                s[0][r][1] = _mm512_fmadd_ps(x, b1, s[0][r][1]);
+                __m512 x = _mm512_set1_ps(a[r * g->lda + p + u]);
+                s[u][r][0] = _mm512_fmadd_ps(x, b0, s[u][r][0]);
+                s[u][r][1] = _mm512_fmadd_ps(x, b1, s[u][r][1]);
             }
+        }
+    }
+    if (p < k) {
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        for (int r = 0; r < h; r++) {
+            __m512 x = _mm512_set1_ps(a[r * g->lda + p]);
+            s[0][r][0] = _mm512_fmadd_ps(x, b0, s[0][r][0]);
+            s[0][r][1] = _mm512_fmadd_ps(x, b1, s[0][r][1]);
         }
     }
     int64_t w = g->n - jr < 32 ? g->n - jr : 32;
@@ -713,25 +770,23 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void gemv_panel
     for (int u = 0; u < 2; u++)
         for (int r = 0; r < 4; r++)
             s[u][r][0] = s[u][r][1] = _mm256_setzero_ps();
-    for (int64_t pc = 0; pc < g->k; pc += KC) {
-        int64_t kc = g->k - pc < KC ? g->k - pc : KC, p = 0;
-        const float *b = g->packed + pc * g->n_pad + jr * kc, *a = g->a + pc;
-        for (; p + 2 <= kc; p += 2, b += 32)
-            for (int u = 0; u < 2; u++) {
-                __m256 b0 = _mm256_loadu_ps(b + 16 * u), b1 = _mm256_loadu_ps(b + 16 * u + 8);
-                for (int r = 0; r < h; r++) {
-                    __m256 x = _mm256_broadcast_ss(a + r * g->lda + p + u);
-                    s[u][r][0] = _mm256_fmadd_ps(x, b0, s[u][r][0]);
-                    s[u][r][1] = _mm256_fmadd_ps(x, b1, s[u][r][1]);
-                }
-            }
-        if (p < kc) {
-            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    int64_t k = g->k, p = 0;
+    const float *b = packed_block(g, 0, jr, 16), *a = g->a;
+    for (; p + 2 <= k; p += 2, b += 32)
+        for (int u = 0; u < 2; u++) {
+            __m256 b0 = _mm256_loadu_ps(b + 16 * u), b1 = _mm256_loadu_ps(b + 16 * u + 8);
             for (int r = 0; r < h; r++) {
-                __m256 x = _mm256_broadcast_ss(a + r * g->lda + p);
-                s[0][r][0] = _mm256_fmadd_ps(x, b0, s[0][r][0]);
-                s[0][r][1] = _mm256_fmadd_ps(x, b1, s[0][r][1]);
+                __m256 x = _mm256_broadcast_ss(a + r * g->lda + p + u);
+                s[u][r][0] = _mm256_fmadd_ps(x, b0, s[u][r][0]);
+                s[u][r][1] = _mm256_fmadd_ps(x, b1, s[u][r][1]);
             }
+        }
+    if (p < k) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        for (int r = 0; r < h; r++) {
+            __m256 x = _mm256_broadcast_ss(a + r * g->lda + p);
+            s[0][r][0] = _mm256_fmadd_ps(x, b0, s[0][r][0]);
+            s[0][r][1] = _mm256_fmadd_ps(x, b1, s[0][r][1]);
         }
     }
     int64_t w = g->n - jr < 16 ? g->n - jr : 16;
@@ -814,7 +869,7 @@ int sgemm_pack(struct sgemm_packed *p, int trans_b, int64_t k, int64_t n, const 
     for (int64_t pc = 0; pc < k; pc += KC) {
         int64_t kc = k - pc < KC ? k - pc : KC;
         for (int64_t jr = 0; jr < n_pad; jr += nr) {
-            float *panel = p->data + pc * n_pad + jr * kc;
+            float *panel = p->data + jr * k + pc * nr;
             /* read B along its rows: down k when transposed, across the panel otherwise */
             if (trans_b) /* in 64-row strips, so the strip of the panel being written stays in L1 */
                 for (int64_t q0 = 0; q0 < kc; q0 += 64) {
@@ -900,9 +955,13 @@ void sgemm_run(const struct sgemm_job *job)
     int threads = flops < PARALLEL_MIN_FLOPS && !(g.packed && m <= 4 && n * k >= GEMV_PARALLEL_MIN) ? 1
                                                                                                     : pool_threads();
     if (m <= 4 && !trans_a && !g.conv) {
-        /* Serving batches: packing would cost as much as the product. */
-        int64_t chunks = (n + 31) / 32;
-        int tasks = chunks < threads ? (int)chunks : threads;
+        /* Serving batches: packing would cost as much as the product. Several tasks per thread, each
+         * at least GEMV_TASK_MIN_CHUNKS panels: a thread that starts late (still waking, or preempted
+         * on a busy machine) takes fewer of them instead of holding up the whole product. */
+        int64_t chunks = (n + 31) / 32, per = threads > 1 ? GEMV_TASKS_PER_THREAD * threads : 1;
+        if (per > chunks / GEMV_TASK_MIN_CHUNKS)
+            per = chunks / GEMV_TASK_MIN_CHUNKS > threads ? chunks / GEMV_TASK_MIN_CHUNKS : threads;
+        int tasks = chunks < per ? (int)chunks : (int)per;
         struct small_args s = {.g = &g, .n_step = (chunks + tasks - 1) / tasks * 32};
         pool_run(small_task, &s, tasks);
         return;
@@ -935,4 +994,40 @@ void sgemm_run(const struct sgemm_job *job)
     g.n_step = (n_tiles + tn - 1) / tn * NR_MAX;
     g.m_step = (m_tiles + tm - 1) / tm * g.mr;
     pool_run(packed_task, &g, (int)(tn * tm));
+}
+
+struct batch_args {
+    const struct sgemm_job *job;
+    int64_t stride_a, stride_b, stride_c;
+};
+
+static void batch_task(void *ctx, int t)
+{
+    const struct batch_args *ba = ctx;
+    struct sgemm_job job = *ba->job;
+    struct epilogue e;
+    job.a += t * ba->stride_a;
+    job.b += t * ba->stride_b;
+    job.c += t * ba->stride_c;
+    if (job.epi) {
+        e = *job.epi;
+        if (e.residual)
+            e.residual += t * ba->stride_c;
+        job.epi = &e;
+    }
+    sgemm_run(&job); /* inside a pool task: runs on this thread */
+}
+
+void sgemm_run_batched(const struct sgemm_job *job, int64_t batch, int64_t stride_a, int64_t stride_b,
+                       int64_t stride_c)
+{
+    struct batch_args ba = {.job = job, .stride_a = stride_a, .stride_b = stride_b, .stride_c = stride_c};
+    double flops = (double)job->m * (double)job->n * (double)job->k;
+    /* a product big enough to split over the pool by itself keeps its blocking; smaller ones are one task each */
+    if (batch > 1 && batch < (1 << 20) && flops < 4.0 * PARALLEL_MIN_FLOPS && !job->conv_b) {
+        pool_run(batch_task, &ba, (int)batch);
+        return;
+    }
+    for (int64_t t = 0; t < batch; t++)
+        batch_task(&ba, (int)t);
 }

@@ -18,7 +18,8 @@
 #include <stdint.h>
 
 /* op(B) [k, n] in panels of nr columns (the micro-kernel of the ISA in effect when packed), each
- * KC rows high; data is k · n_pad floats, n_pad = n rounded up to nr, padding zero. */
+ * panel its k rows of nr floats back to back; data is k · n_pad floats, n_pad = n rounded up to nr,
+ * padding zero. */
 struct sgemm_packed {
     int nr;
     int64_t k, n, n_pad;
@@ -56,6 +57,11 @@ struct sgemm_job {
 };
 
 void sgemm_run(const struct sgemm_job *job);
+/* batch independent products (attention's per-head MatMuls): product t reads a + t·stride_a and
+ * b + t·stride_b and writes c + t·stride_c (the epilogue's residual advancing as c does). Products
+ * too small to split are spread over the pool one product per task. */
+void sgemm_run_batched(const struct sgemm_job *job, int64_t batch, int64_t stride_a, int64_t stride_b,
+                       int64_t stride_c);
 void sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a, int64_t lda,
            const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
 

@@ -40,12 +40,15 @@ static struct {
     pthread_mutex_t busy; /* held by the one caller using the pool */
     pthread_mutex_t lock;
     pthread_cond_t wake, done;
-    atomic_ulong generation; /* what sleepers wait on */
-    atomic_int sleepers;     /* workers waiting (or about to wait) on wake */
-    atomic_uint_fast64_t work;
-    atomic_int completed; /* tasks of the current generation finished */
-    pool_task_fn fn;
+    /* Each word on its own cache line: spinning workers poll generation while the threads at work
+     * claim tasks (work) and count them done (completed); sharing a line, each claim or
+     * completion would pull the line away from every spinner and back. */
+    _Alignas(64) atomic_ulong generation; /* what sleepers wait on */
+    atomic_int sleepers;                  /* workers waiting (or about to wait) on wake */
+    pool_task_fn fn;                      /* written before generation is raised, read after */
     void *ctx;
+    _Alignas(64) atomic_uint_fast64_t work;
+    _Alignas(64) atomic_int completed; /* tasks of the current generation finished */
 } pool = {
     .once = PTHREAD_ONCE_INIT,
     .busy = PTHREAD_MUTEX_INITIALIZER,

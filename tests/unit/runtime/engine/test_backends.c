@@ -663,6 +663,14 @@ TEST(fused_epilogues_match_reference)
                 }
                 prepack_under_test = 0;
             }
+            /* per-head products (attention), spread over the pool a head per task: each head's residual */
+            struct tensor hbias = T(17), hres = T(6, 29, 17);
+            f.bias = parts & 1 ? &hbias : NULL;
+            f.residual = parts & 2 ? &hres : NULL;
+            fused_under_test = &f;
+            struct node_spec hs = {.op = "MatMul"};
+            struct tensor heads[2] = {T(6, 29, 20), T(6, 20, 17)};
+            CHECK_SAME(&hs, heads, 2);
             struct {
                 int64_t x[4], w[4], group, pads[4];
             } convs[] = {

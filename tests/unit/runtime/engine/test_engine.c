@@ -1194,6 +1194,33 @@ TEST(fused_graphs_answer_like_the_reference)
     unsigned long calls = fused_agrees(ffn, 11, inits, 9, 2, xd, filled(x, 5 * 16, 1.0f, 5), &agree);
     CHECK(agree);
     CHECK_EQ_INT((int)calls, 2);
+    /* The other orders exporters write Gelu in: 0.5 first, (0.5 · x) · (1 + erf), and 0.5 on the
+     * erf branch, x · (0.5 · (1 + erf)), with x / √2 as a Mul by 1/√2: each folds the same way. */
+    static float inv_sqrt2 = 0.70710678f;
+    struct ginit inits2[] = {inits[0], inits[1], inits[2], inits[3], {"inv_sqrt2", 0, {0}, &inv_sqrt2},
+                             inits[5], inits[6], inits[7], inits[8]};
+    struct gnode half_first[] = {
+        {"MatMul", {"x", "w1"}, 2, "m1", 0}, {"Add", {"m1", "b1"}, 2, "h", 0},
+        {"Mul", {"half", "h"}, 2, "hh", 0},  {"Mul", {"h", "inv_sqrt2"}, 2, "d", 0},
+        {"Erf", {"d"}, 1, "e", 0},           {"Add", {"one", "e"}, 2, "a", 0},
+        {"Mul", {"a", "hh"}, 2, "g", 0},     {"MatMul", {"g", "w2"}, 2, "m2", 0},
+        {"Add", {"b2", "m2"}, 2, "o", 0},    {"Add", {"o", "x"}, 2, "r", 0},
+        {"Clip", {"r", "lo", "hi"}, 3, "y", 0},
+    };
+    calls = fused_agrees(half_first, 11, inits2, 9, 2, xd, x, &agree);
+    CHECK(agree);
+    CHECK_EQ_INT((int)calls, 2);
+    struct gnode half_on_erf[] = {
+        {"MatMul", {"x", "w1"}, 2, "m1", 0}, {"Add", {"m1", "b1"}, 2, "h", 0},
+        {"Div", {"h", "sqrt2"}, 2, "d", 0},  {"Erf", {"d"}, 1, "e", 0},
+        {"Add", {"e", "one"}, 2, "a", 0},    {"Mul", {"a", "half"}, 2, "ah", 0},
+        {"Mul", {"h", "ah"}, 2, "g", 0},     {"MatMul", {"g", "w2"}, 2, "m2", 0},
+        {"Add", {"b2", "m2"}, 2, "o", 0},    {"Add", {"o", "x"}, 2, "r", 0},
+        {"Clip", {"r", "lo", "hi"}, 3, "y", 0},
+    };
+    calls = fused_agrees(half_on_erf, 11, inits, 9, 2, xd, x, &agree);
+    CHECK(agree);
+    CHECK_EQ_INT((int)calls, 2);
     /* ResNet basic block: Conv(bias) → Relu, Conv → Add(bias [C,1,1]) → Add(residual) → Relu;
      * the block's input also feeds the residual, so the first Conv's input has two readers. */
     static float cw1[6 * 6 * 9], cb1[6], cw2[6 * 6 * 9], cb2[6], cx[2 * 6 * 7 * 5];
