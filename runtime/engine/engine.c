@@ -15,6 +15,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +81,9 @@ struct engine_model {
     struct tensor *constants;   /* per slot; data != NULL for initializers unless graph_only */
     unsigned char *owned;       /* per slot: constants[slot].data is malloc'd (else borrowed) */
     unsigned char *initialized; /* per slot: an initializer sets it */
+    /* Per slot: an aligned copy of a constant borrowed misaligned (misaligned()), made the first
+     * time a kernel that reads it as its type needs it; NULL until then. */
+    _Atomic(void *) *aligned;
     struct plan_node *nodes;
     size_t n_nodes;
     struct engine_io *inputs;
@@ -188,6 +193,9 @@ void engine_model_free(struct engine_model *m)
                 free(m->constants[i].data);
     free(m->constants);
     free(m->owned);
+    for (int i = 0; m->aligned && i < m->n_slots; i++)
+        free(atomic_load(&m->aligned[i]));
+    free(m->aligned);
     free(m->initialized);
     if (m->nodes)
         plan_nodes_free(m->nodes, m->n_nodes);
@@ -238,6 +246,110 @@ static void plan_backend(const struct engine_model *m, struct plan_node *pn)
     }
     backend_count_planned(pn->backend, 1);
     pn->counted = 1;
+}
+
+/* ---- weights borrowed misaligned ----
+ * Protobuf does not align raw_data: most float weights inside a model file lie at addresses that
+ * are not multiples of 4. The main graph's initializers are borrowed from the mapping even so
+ * (onnx_reader.h's borrow_unaligned), and stay borrowed where every reader takes bytes at any
+ * address: input B of a MatMul or Gemm that the optimized CPU backend runs (sgemm_unaligned.h).
+ * Any other reader gets an aligned copy at load; a call the backend declines, one on first need. */
+
+static int misaligned(const struct engine_model *m, int slot)
+{
+    if (slot < 0 || !m->initialized[slot] || m->owned[slot] || !m->constants[slot].data)
+        return 0;
+    size_t elem = tensor_type_size(m->constants[slot].type);
+    return elem > 1 && (uintptr_t)m->constants[slot].data % elem != 0;
+}
+
+static int is_gemm(const Onnx__NodeProto *np)
+{
+    int default_domain = !np->domain || !np->domain[0] || !strcmp(np->domain, "ai.onnx");
+    return default_domain && np->op_type && (!strcmp(np->op_type, "MatMul") || !strcmp(np->op_type, "Gemm"));
+}
+
+/* Replaces the misaligned constant in slot by an aligned copy the model owns. */
+static int copy_aligned(struct engine_model *m, int slot)
+{
+    struct tensor *t = &m->constants[slot];
+    size_t bytes = (size_t)tensor_element_count(t) * tensor_type_size(t->type);
+    void *copy = malloc(bytes);
+    if (!copy)
+        return err_set(ERR_NOMEM, "%s: out of memory for a copy of a weight", m->source);
+    onnx_reader_copy_mapped(copy, t->data, bytes);
+    t->data = copy;
+    m->owned[slot] = 1;
+    return 0;
+}
+
+/* Readers of misaligned constants in g (a subgraph when depth > 0) that are not a MatMul's or a
+ * Gemm's B get aligned copies; by name, before planning, so no backend sees such bytes elsewhere. */
+static int copy_for_readers(struct engine_model *m, struct slot_map *map, const Onnx__GraphProto *g, int depth)
+{
+    int rc = 0;
+    for (size_t i = 0; i < g->n_node && !rc; i++) {
+        const Onnx__NodeProto *np = g->node[i];
+        for (size_t j = 0; j < np->n_input && !rc; j++) {
+            int slot = np->input[j] && np->input[j][0] ? slot_map_get(map, np->input[j], 0) : -1;
+            if (misaligned(m, slot) && !(depth == 0 && j == 1 && is_gemm(np)))
+                rc = copy_aligned(m, slot);
+        }
+        for (size_t a = 0; a < np->n_attribute && !rc && depth < PLAN_MAX_DEPTH; a++)
+            if (np->attribute[a]->g)
+                rc = copy_for_readers(m, map, np->attribute[a]->g, depth + 1);
+    }
+    for (size_t i = 0; i < g->n_output && !rc; i++) {
+        int slot = g->output[i]->name ? slot_map_get(map, g->output[i]->name, 0) : -1;
+        if (misaligned(m, slot))
+            rc = copy_aligned(m, slot);
+    }
+    return rc;
+}
+
+/* After planning: a MatMul or Gemm that the optimized CPU backend does not run (another backend,
+ * the reference) reads B as floats, so it gets an aligned copy too. */
+static int copy_for_unclaimed(struct engine_model *m)
+{
+    for (size_t i = 0; i < m->n_nodes; i++) {
+        const struct plan_node *pn = &m->nodes[i];
+        int cpu = pn->fast && !strcmp(backend_name(pn->backend), "cpu");
+        for (int j = 0; j < pn->n_inputs; j++)
+            if (misaligned(m, pn->inputs[j]) && !(j == 1 && cpu)) {
+                int rc = copy_aligned(m, pn->inputs[j]);
+                if (rc)
+                    return rc;
+            }
+    }
+    return 0;
+}
+
+/* The inputs of a call the reference kernel is about to run (the backend declined it) that are
+ * constants borrowed misaligned now point to aligned copies: made once, kept with the model. */
+static int align_inputs(const struct engine_model *m, const struct plan_node *pn, struct tensor *values)
+{
+    for (int j = 0; j < pn->n_inputs; j++) {
+        int slot = pn->inputs[j];
+        if (!misaligned(m, slot) || values[slot].data != m->constants[slot].data)
+            continue;
+        void *copy = atomic_load(&m->aligned[slot]);
+        if (!copy) {
+            const struct tensor *t = &m->constants[slot];
+            size_t bytes = (size_t)tensor_element_count(t) * tensor_type_size(t->type);
+            void *made = malloc(bytes), *expected = NULL;
+            if (!made)
+                return err_set(ERR_NOMEM, "%s: out of memory for a copy of a weight", m->source);
+            memcpy(made, t->data, bytes);
+            if (atomic_compare_exchange_strong(&m->aligned[slot], &expected, made))
+                copy = made;
+            else {
+                free(made); /* another request made it first */
+                copy = expected;
+            }
+        }
+        values[slot].data = copy;
+    }
+    return 0;
 }
 
 /* Adds initializers of graph g (graph id gid) as constant slots. */
@@ -570,9 +682,11 @@ static int build_plan(struct engine_model *m)
     m->constants = calloc(names ? names : 1, sizeof *m->constants);
     m->initialized = calloc(names ? names : 1, sizeof *m->initialized);
     m->owned = calloc(names ? names : 1, sizeof *m->owned);
+    m->aligned = calloc(names ? names : 1, sizeof *m->aligned);
     m->nodes = calloc(g->n_node ? g->n_node : 1, sizeof *m->nodes);
     int rc = 0;
-    if (!map.names || !map.slots || !map.owner || !map.parent || !m->constants || !m->initialized || !m->nodes) {
+    if (!map.names || !map.slots || !map.owner || !map.parent || !m->constants || !m->initialized || !m->aligned ||
+        !m->nodes) {
         rc = err_set(ERR_NOMEM, "%s: out of memory", src);
         goto done;
     }
@@ -582,8 +696,13 @@ static int build_plan(struct engine_model *m)
         if (!os->domain || !os->domain[0] || strcmp(os->domain, "ai.onnx") == 0)
             m->opset = os->version > 0 && os->version < 1000 ? (int)os->version : 0;
     }
-    /* Initializers first: a graph input with the same name is an overridable default. */
+    /* Initializers first: a graph input with the same name is an overridable default. The main
+     * graph's are borrowed even when misaligned, then copied for the readers that need it. */
+    m->files.borrow_unaligned = !m->graph_only;
     rc = plan_initializers(m, &map, g, 0);
+    m->files.borrow_unaligned = 0;
+    if (!rc)
+        rc = copy_for_readers(m, &map, g, 0);
     if (rc)
         goto done;
     m->inputs = calloc(g->n_input ? g->n_input : 1, sizeof *m->inputs);
@@ -618,6 +737,8 @@ static int build_plan(struct engine_model *m)
     }
     rc = plan_nodes(m, &map, g, 0, 0, m->nodes, &m->n_nodes);
     if (rc)
+        goto done;
+    if (!m->graph_only && (rc = copy_for_unclaimed(m)))
         goto done;
     if (!m->graph_only && (rc = plan_fusion(m, &map, g)))
         goto done;
@@ -743,7 +864,7 @@ size_t engine_model_copied_bytes(const struct engine_model *m)
 {
     size_t bytes = 0;
     for (int i = 0; i < m->n_slots; i++)
-        if (m->owned[i]) {
+        if (m->owned[i] || atomic_load(&m->aligned[i])) {
             int64_t n = tensor_element_count(&m->constants[i]);
             bytes += n > 0 ? (size_t)n * tensor_type_size(m->constants[i].type) : 0;
         }
@@ -1341,7 +1462,9 @@ static int run_nodes_planned(const struct engine_model *m, struct arena *arena, 
             int by = pn->backend;
             if (rc == BACKEND_DECLINE) {
                 by = -1;
-                rc = pn->kernel->run(&call);
+                rc = align_inputs(m, pn, values);
+                if (!rc)
+                    rc = pn->kernel->run(&call);
             }
             backend_count_run(by);
         }

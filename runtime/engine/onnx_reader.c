@@ -309,8 +309,9 @@ enum read_mode { READ_CHECK, READ_COPY, READ_BORROW };
  * the page cache, and fault back in if read again): a misaligned weight then
  * costs its copy, not its copy plus its mapped pages, and the peak stays near
  * the model's size instead of twice it. */
-static void copy_from_mapping(void *dst, const unsigned char *src, size_t bytes)
+void onnx_reader_copy_mapped(void *dst, const void *src_bytes, size_t bytes)
 {
+    const unsigned char *src = src_bytes;
     const size_t chunk = (size_t)4 << 20;
     long page = sysconf(_SC_PAGESIZE);
     uintptr_t mask = page > 0 ? (uintptr_t)page - 1 : 4095;
@@ -392,8 +393,11 @@ static int read_tensor(struct tensor *out, int *owned, const Onnx__TensorProto *
     if (mode == READ_CHECK)
         goto done;
     /* raw_data is little-endian, as is every host we build for. Borrowed bytes
-     * must be aligned for their type: protobuf does not align raw_data. */
-    if (mode == READ_BORROW && bytes && at.data && (uintptr_t)at.data % elem == 0) {
+     * must be aligned for their type (protobuf does not align raw_data) unless
+     * the caller reads misaligned ones as bytes. */
+    int in_mapping = ref || external; /* a misaligned copy in the decoded proto is copied, as before */
+    if (mode == READ_BORROW && bytes && at.data &&
+        ((uintptr_t)at.data % elem == 0 || (files->borrow_unaligned && in_mapping))) {
         out->data = (void *)at.data;
         goto done;
     }
@@ -404,7 +408,7 @@ static int read_tensor(struct tensor *out, int *owned, const Onnx__TensorProto *
     }
     *owned = 1;
     if (at.data && ref) {
-        copy_from_mapping(out->data, at.data, bytes);
+        onnx_reader_copy_mapped(out->data, at.data, bytes);
     } else if (at.data) {
         if (bytes)
             memcpy(out->data, at.data, bytes);

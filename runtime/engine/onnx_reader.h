@@ -35,15 +35,25 @@ struct onnx_reader_files {
     size_t model_len;
     struct model_map **maps; /* external data files mapped so far (grown here; the caller frees them) */
     size_t n_maps;
+    /* Borrow bytes in a mapping (raw_data in files->model, external data) even when they are not
+     * aligned for their type: out->data is then misaligned, and only code that reads it as bytes
+     * (memcpy) may touch it. Protobuf does not align raw_data; copying every such weight would cost
+     * the model's size in private memory. */
+    int borrow_unaligned;
 };
 /* Like onnx_reader_tensor, but borrows instead of copying wherever the bytes
- * are aligned for their type: raw_data onnx_strip referenced in files->model,
+ * are aligned for their type (or lie in a mapping, with files->borrow_unaligned):
+ * raw_data onnx_strip referenced in files->model,
  * external data (its file mapped into files->maps), and the decoded proto's
  * own fields. *owned tells whether out->data is malloc'd (the caller frees it)
  * or borrowed (valid while the proto and the mappings live). check_only: as
  * onnx_reader_tensor_check. */
 int onnx_reader_tensor_from(struct tensor *out, int *owned, const Onnx__TensorProto *proto,
                             struct onnx_reader_files *files, int check_only);
+/* Copies bytes out of a read-only file mapping (model_map.h), dropping each copied stretch's
+ * pages from this process's mapping (they stay in the page cache): a copied weight costs its copy,
+ * not its copy plus its mapped pages. src must lie in such a mapping. */
+void onnx_reader_copy_mapped(void *dst, const void *src, size_t bytes);
 /* Fills type/rank/dims (-1 for symbolic dims) from a graph input/output. A
  * sequence gets type TENSOR_SEQUENCE and rank -1; an optional, what it holds. */
 int onnx_reader_value_info(struct tensor *out, const Onnx__ValueInfoProto *info, const char *source);

@@ -17,6 +17,7 @@
 #include "cpu_transpose.h"
 #include "scratch.h"
 #include "sgemm.h"
+#include "sgemm_unaligned.h"
 #include "threadpool.h"
 #include "vecmath.h"
 
@@ -27,6 +28,13 @@
 
 /* Elementwise work smaller than this stays on the calling thread. */
 #define PARALLEL_MIN_ELEMENTS (1 << 16)
+
+/* Whether bytes can be read as floats. A weight borrowed from raw_data in the mapped model may not
+ * be (onnx_reader.h): MatMul and Gemm read such a B through sgemm_unaligned.h, as bytes. */
+static int float_aligned(const void *p)
+{
+    return (uintptr_t)p % _Alignof(float) == 0;
+}
 
 /* ---- weights packed at load ---- */
 
@@ -77,7 +85,8 @@ static void prepare_gemm(const struct backend_node *info, _Atomic(struct op_cach
     if (k > ((int64_t)1 << 40) / n || !pack_budget_take(sgemm_pack_bytes(k, n)))
         return;
     struct packed_weights *pw = calloc(1, sizeof *pw);
-    if (!pw || sgemm_pack(&pw->pk, trans_b, k, n, b->data, b->dims[1])) {
+    if (!pw || (float_aligned(b->data) ? sgemm_pack(&pw->pk, trans_b, k, n, b->data, b->dims[1])
+                                       : sgemm_pack_unaligned(&pw->pk, trans_b, k, n, b->data, b->dims[1]))) {
         pack_budget_give(sgemm_pack_bytes(k, n));
         free(pw);
         return;
@@ -139,12 +148,27 @@ static int fast_matmul(const struct op_call *call)
     int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, rank, dims);
     if (rc)
         return rc;
-    const float *ad = a->data, *bd = b->data;
+    const float *ad = a->data;
+    const unsigned char *bytes = b->data;
+    int aligned = float_aligned(bytes);
     float *c = call->outputs[0].data;
     const struct sgemm_packed *pk = b->rank == 2 ? packed_b(call, b, 0) : NULL;
-    struct sgemm_job job = {.m = m, .n = n, .k = k, .alpha = 1.0f, .a = ad, .lda = k, .b = bd, .ldb = n,
-                            .packed_b = pk, .c = c, .ldc = n, .epi = &e};
-    sgemm_run_batched(&job, batch, m * k, k * n, m * n);
+    if (aligned) { /* the heads of an attention product (batch > 1) go over the pool a product per task */
+        struct sgemm_job job = {.m = m, .n = n, .k = k, .alpha = 1.0f, .a = ad, .lda = k, .b = (const float *)bytes,
+                                .ldb = n, .packed_b = pk, .c = c, .ldc = n, .epi = &e};
+        sgemm_run_batched(&job, batch, m * k, k * n, m * n);
+        return 0;
+    }
+    for (int64_t t = 0; t < batch; t++) { /* misaligned weights: read a slice at a time (sgemm_unaligned.h) */
+        struct epilogue et = e;
+        if (et.residual)
+            et.residual += t * m * n;
+        const unsigned char *bt = bytes + (size_t)(t * k * n) * sizeof(float);
+        struct sgemm_job job = {.m = m, .n = n, .k = k, .alpha = 1.0f, .a = ad + t * m * k, .lda = k, .b = NULL,
+                                .ldb = n, .packed_b = pk, .c = c + t * m * n, .ldc = n, .epi = &et};
+        if (sgemm_run_unaligned_b(&job, bt))
+            return err_set(ERR_NOMEM, "MatMul: out of memory for a slice of the weights");
+    }
     return 0;
 }
 
@@ -166,11 +190,15 @@ static int fast_gemm(const struct op_call *call)
         return BACKEND_DECLINE;
     if ((rc = backend_gemm_output(call, c_row ? NULL : c, g.beta, g.m, g.n, &y, &add_c)))
         return rc;
+    int aligned = float_aligned(g.b->data);
     struct sgemm_job job = {.trans_a = g.ta, .trans_b = g.tb, .m = g.m, .n = g.n, .k = g.k, .alpha = g.alpha,
-                            .a = g.a->data, .lda = g.a->dims[1], .b = g.b->data, .ldb = g.b->dims[1],
-                            .packed_b = packed_b(call, g.b, g.tb), .beta = add_c ? 1.0f : 0.0f, .c = y, .ldc = g.n,
-                            .epi = &e};
-    sgemm_run(&job);
+                            .a = g.a->data, .lda = g.a->dims[1], .b = aligned ? g.b->data : NULL,
+                            .ldb = g.b->dims[1], .packed_b = packed_b(call, g.b, g.tb), .beta = add_c ? 1.0f : 0.0f,
+                            .c = y, .ldc = g.n, .epi = &e};
+    if (aligned)
+        sgemm_run(&job);
+    else if (sgemm_run_unaligned_b(&job, g.b->data))
+        return err_set(ERR_NOMEM, "Gemm: out of memory for a slice of the weights");
     return 0;
 }
 

@@ -8,7 +8,9 @@
 
 #include <stddef.h>
 
-enum scratch_slot { SCRATCH_PACK_A, SCRATCH_PACK_B, SCRATCH_IM2COL, SCRATCH_SLOTS };
+/* SCRATCH_UNALIGNED_B: slices of a misaligned weight (sgemm_unaligned.h), alive across the
+ * sgemm_run that packs B into SCRATCH_PACK_B. */
+enum scratch_slot { SCRATCH_PACK_A, SCRATCH_PACK_B, SCRATCH_IM2COL, SCRATCH_UNALIGNED_B, SCRATCH_SLOTS };
 
 /* 64-byte aligned room for n floats, NULL when out of memory. */
 float *scratch_floats(enum scratch_slot slot, size_t n);

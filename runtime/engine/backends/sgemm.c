@@ -353,6 +353,15 @@ static void pack_b_edge(float *bp, const struct gemm_args *g, int64_t p0, int64_
             bp[p * nr + j] = j < w ? g->b[(p0 + p) * g->ldb + j0 + j] : 0;
 }
 
+/* Element (p, j) of op(B) packed by sgemm_pack with panel width nr: the out-of-memory loop below
+ * reads B there when it was packed, since B itself may then be absent (a misaligned weight's bytes,
+ * sgemm_unaligned.h). */
+static float packed_at(const struct gemm_args *g, int nr, int64_t p, int64_t j)
+{
+    int64_t pc = p / KC * KC, kc = g->k - pc < KC ? g->k - pc : KC, jr = j / nr * nr;
+    return g->packed[pc * g->n_pad + jr * kc + (p - pc) * nr + (j - jr)];
+}
+
 static void packed_task(void *ctx, int index)
 {
     const struct gemm_args *g = ctx;
@@ -387,6 +396,7 @@ static void packed_task(void *ctx, int index)
                 for (int64_t p = 0; p < g->k; p++)
                     s += (g->trans_a ? g->a[p * g->lda + i] : g->a[i * g->lda + p]) *
                          (g->conv      ? conv_at(g->conv, p, j)
+                          : g->packed  ? packed_at(g, nr, p, j)
                           : g->trans_b ? g->b[j * g->ldb + p]
                                        : g->b[p * g->ldb + j]);
                 g->c[i * g->ldc + j] = g->alpha * s + (g->acc ? g->c[i * g->ldc + j] : 0);

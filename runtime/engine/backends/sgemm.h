@@ -46,7 +46,9 @@ struct sgemm_job {
     float alpha;
     const float *a;
     int64_t lda;
-    const float *b; /* always given: used when packed_b is NULL or packed for another ISA */
+    /* used when packed_b is NULL or packed for another ISA; NULL only with a packed_b that fits (a
+     * misaligned weight's packing, sgemm_unaligned.h) */
+    const float *b;
     int64_t ldb;
     const struct sgemm_packed *packed_b;
     const struct sgemm_conv *conv_b; /* instead of b (k = channels · kh · kw, n = out_h · out_w), or NULL */

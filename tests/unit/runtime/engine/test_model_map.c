@@ -1,5 +1,6 @@
 /* Mapped model files: weights borrowed where they lie (aligned raw_data,
- * external data), copied only when misaligned; a file replaced by rename keeps
+ * external data, misaligned raw_data a MatMul reads), copied when misaligned
+ * for any other reader; a file replaced by rename keeps
  * serving, one truncated or rewritten in place fails runs with ERR_IO, and a
  * read past a truncated mapping's end is caught (SIGBUS) instead of killing us. */
 #include "test.h"
@@ -7,6 +8,7 @@
 #include "common/arena.h"
 #include "common/err.h"
 #include "onnx.pb-c.h"
+#include "runtime/engine/backends/backend.h"
 #include "runtime/engine/engine.h"
 #include "runtime/engine/model_map.h"
 #include "runtime/engine/onnx_strip.h"
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #define N 1024 /* weights: 4 KiB, well above ONNX_STRIP_MIN */
+#define K 32   /* a MatMul's W is K × K = N floats */
 
 static char dir[] = "/tmp/test_model_map.XXXXXX";
 static char paths[16][512];
@@ -42,14 +45,25 @@ static int write_bytes(const char *path, const void *data, size_t len)
 }
 
 /* y = x + W, x and y float [N]; W named wname, in raw_data or (external) in data file "w.bin". */
+static size_t pack_model(uint8_t **out, const char *wname, const float *w, int external, int matmul);
+
 static size_t pack_add_model(uint8_t **out, const char *wname, const float *w, int external)
 {
-    Onnx__TensorShapeProto__Dimension d = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT, *pd[] = {&d};
+    return pack_model(out, wname, w, external, 0);
+}
+
+/* y = x · W (matmul), x [1, K], W [K, K], y [1, K] with K · K = N; otherwise y = x + W as above. */
+static size_t pack_model(uint8_t **out, const char *wname, const float *w, int external, int matmul)
+{
+    Onnx__TensorShapeProto__Dimension d = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__INIT, one, *pd[] = {&d},
+                                      *pd2[] = {&one, &d};
     d.value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-    d.dim_value = N;
+    d.dim_value = matmul ? K : N;
+    one = d;
+    one.dim_value = 1;
     Onnx__TensorShapeProto shape = ONNX__TENSOR_SHAPE_PROTO__INIT;
-    shape.n_dim = 1;
-    shape.dim = pd;
+    shape.n_dim = matmul ? 2 : 1;
+    shape.dim = matmul ? pd2 : pd;
     Onnx__TypeProto__Tensor tt = ONNX__TYPE_PROTO__TENSOR__INIT;
     tt.has_elem_type = 1;
     tt.elem_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
@@ -62,12 +76,12 @@ static size_t pack_add_model(uint8_t **out, const char *wname, const float *w, i
     vx.type = &type;
     vy.name = "y";
     vy.type = &type;
-    int64_t dims[] = {N};
+    int64_t dims[] = {matmul ? K : N, K};
     Onnx__TensorProto t = ONNX__TENSOR_PROTO__INIT;
     t.name = (char *)wname;
     t.has_data_type = 1;
     t.data_type = ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
-    t.n_dims = 1;
+    t.n_dims = matmul ? 2 : 1;
     t.dims = dims;
     Onnx__StringStringEntryProto loc = ONNX__STRING_STRING_ENTRY_PROTO__INIT, *ext[] = {&loc};
     loc.key = "location";
@@ -85,7 +99,7 @@ static size_t pack_add_model(uint8_t **out, const char *wname, const float *w, i
     Onnx__TensorProto *inits[] = {&t};
     char *node_in[] = {"x", (char *)wname}, *node_out[] = {"y"};
     Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
-    node.op_type = "Add";
+    node.op_type = matmul ? "MatMul" : "Add";
     node.n_input = 2;
     node.input = node_in;
     node.n_output = 1;
@@ -127,13 +141,13 @@ static long weight_offset(const uint8_t *bytes, size_t len, const float *w)
 }
 
 /* Writes the model at path with W's bytes at an offset aligned (or not) for float. */
-static int write_model(const char *path, const float *w, int aligned)
+static int write_model_of(const char *path, const float *w, int aligned, int matmul)
 {
     char name[16];
     for (int pad = 0; pad < 8; pad++) {
         snprintf(name, sizeof name, "W%.*s", pad, "wwwwwwww");
         uint8_t *bytes;
-        size_t len = pack_add_model(&bytes, name, w, 0);
+        size_t len = pack_model(&bytes, name, w, 0, matmul);
         long off = weight_offset(bytes, len, w);
         if (off >= 0 && (off % 4 == 0) == aligned) {
             int rc = write_bytes(path, bytes, len);
@@ -143,6 +157,32 @@ static int write_model(const char *path, const float *w, int aligned)
         free(bytes);
     }
     return -1;
+}
+
+static int write_model(const char *path, const float *w, int aligned)
+{
+    return write_model_of(path, w, aligned, 0);
+}
+
+/* Runs y = x · W with x = 1 and checks y[j] against the sum of W's column j. */
+static int run_matmul_checks(const struct engine_model *m, const float *w)
+{
+    static float x[K];
+    for (int i = 0; i < K; i++)
+        x[i] = 1;
+    struct tensor in = {.type = TENSOR_FLOAT, .rank = 2, .dims = {1, K}, .data = x}, out;
+    struct arena arena;
+    arena_init(&arena, 0, 0);
+    int rc = engine_run(m, &arena, &in, &out);
+    for (int j = 0; !rc && j < K; j++) {
+        double want = 0;
+        for (int k = 0; k < K; k++)
+            want += w[k * K + j];
+        if (fabs(((float *)out.data)[j] - want) > 1e-3 * (1 + fabs(want)))
+            rc = -1;
+    }
+    arena_release(&arena);
+    return rc;
 }
 
 /* Runs y = x + W with x = 1 and checks y against want + 1. */
@@ -183,6 +223,25 @@ TEST(misaligned_weights_are_copied_once)
     CHECK_EQ_INT(engine_model_load_file(&m, path), 0);
     CHECK_EQ_INT(engine_model_copied_bytes(m), N * sizeof(float));
     CHECK_EQ_INT(run_checks(m, w1), 0);
+    engine_model_free(m);
+}
+
+TEST(misaligned_matmul_weights_are_read_in_place)
+{
+    const char *path = path_of("misaligned_matmul.onnx");
+    CHECK_EQ_INT(write_model_of(path, w1, 0, 1), 0);
+    struct engine_model *m = NULL;
+    CHECK_EQ_INT(engine_model_load_file(&m, path), 0);
+    CHECK_EQ_INT(engine_model_copied_bytes(m), 0);
+    CHECK_EQ_INT(run_matmul_checks(m, w1), 0);
+    engine_model_free(m);
+    /* The reference kernels read W as floats: an aligned copy at load. */
+    CHECK_EQ_INT(backend_configure("cpu-ref", 0), 0);
+    int rc = engine_model_load_file(&m, path);
+    backend_configure("auto", 0);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(engine_model_copied_bytes(m), N * sizeof(float));
+    CHECK_EQ_INT(run_matmul_checks(m, w1), 0);
     engine_model_free(m);
 }
 
@@ -324,6 +383,7 @@ int main(void)
     }
     RUN(aligned_weights_are_borrowed_not_copied);
     RUN(misaligned_weights_are_copied_once);
+    RUN(misaligned_matmul_weights_are_read_in_place);
     RUN(buffer_models_borrow_from_their_decoded_proto);
     RUN(external_data_is_mapped_not_copied);
     RUN(a_model_replaced_by_rename_keeps_serving_the_old_one);
