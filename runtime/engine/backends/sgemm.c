@@ -358,8 +358,8 @@ static void pack_b_edge(float *bp, const struct gemm_args *g, int64_t p0, int64_
  * sgemm_unaligned.h). */
 static float packed_at(const struct gemm_args *g, int nr, int64_t p, int64_t j)
 {
-    int64_t pc = p / KC * KC, kc = g->k - pc < KC ? g->k - pc : KC, jr = j / nr * nr;
-    return g->packed[pc * g->n_pad + jr * kc + (p - pc) * nr + (j - jr)];
+    int64_t jr = j / nr * nr;
+    return packed_block(g, p, jr, nr)[j - jr];
 }
 
 static void packed_task(void *ctx, int index)
