@@ -116,6 +116,21 @@ int backend_is_float(const struct tensor *t)
     return t && t->type == TENSOR_FLOAT;
 }
 
+int backend_conv_window(const struct op_call *call, struct ops_window *w, const struct tensor *x,
+                        const struct tensor *wt)
+{
+    if (ops_window_init(call, w, x, wt->dims + 2)) {
+        err_clear(); /* the reference reports it */
+        return BACKEND_DECLINE;
+    }
+    size_t nks;
+    const int64_t *ks = ops_attr_ints(call, "kernel_shape", &nks);
+    for (size_t i = 0; ks && i < nks && (int)i < w->n_spatial; i++)
+        if (ks[i] != wt->dims[2 + i])
+            return BACKEND_DECLINE;
+    return 0;
+}
+
 int backend_gemm_args(const struct op_call *call, int matmul, struct backend_gemm *g)
 {
     g->a = call->inputs[0];

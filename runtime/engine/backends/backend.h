@@ -55,6 +55,11 @@ struct backend_kernel {
 op_run_fn backend_kernel_find(const struct backend_kernel *table, size_t n, const Onnx__NodeProto *node);
 /* t is present and float32. */
 int backend_is_float(const struct tensor *t);
+/* A convolution's window: x's spatial dims with the weight's kernel (wt->dims + 2) and the call's
+ * pads, strides and dilations. 0, or BACKEND_DECLINE when the attributes are bad (the reference kernel
+ * reports them) or kernel_shape disagrees with the weight. */
+int backend_conv_window(const struct op_call *call, struct ops_window *w, const struct tensor *x,
+                        const struct tensor *wt);
 /* A float32 Gemm's operands and attributes, read and checked once for every
  * backend: A and B of rank 2, C (optional) float, the inner sizes equal. For
  * a MatMul (matmul set) there is no C and no transposing or scaling. */

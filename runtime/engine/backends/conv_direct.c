@@ -391,15 +391,8 @@ int conv_direct(const struct op_call *call)
     if (!attrs_fit(call, wt, depthwise))
         return BACKEND_DECLINE;
     struct ops_window win;
-    if (ops_window_init(call, &win, x, wt->dims + 2)) {
-        err_clear(); /* the reference reports it */
+    if (backend_conv_window(call, &win, x, wt))
         return BACKEND_DECLINE;
-    }
-    size_t nks;
-    const int64_t *ks = ops_attr_ints(call, "kernel_shape", &nks);
-    for (size_t i = 0; ks && i < nks && i < 2; i++)
-        if (ks[i] != wt->dims[2 + i])
-            return BACKEND_DECLINE;
     int hs = OPS_MAX_SPATIAL - 2, ws = OPS_MAX_SPATIAL - 1;
     int64_t batch = x->dims[0], c = x->dims[1], m = wt->dims[0];
     /* the flattened plane needs rows of the same width in and out */

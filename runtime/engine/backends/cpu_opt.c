@@ -259,15 +259,8 @@ static int fast_conv(const struct op_call *call)
         wt->rank != x->rank)
         return BACKEND_DECLINE;
     struct ops_window w;
-    if (ops_window_init(call, &w, x, wt->dims + 2)) {
-        err_clear(); /* the reference reports it */
+    if (backend_conv_window(call, &w, x, wt))
         return BACKEND_DECLINE;
-    }
-    size_t nks;
-    const int64_t *ks = ops_attr_ints(call, "kernel_shape", &nks);
-    for (size_t i = 0; ks && i < nks && (int)i < w.n_spatial; i++)
-        if (ks[i] != wt->dims[2 + i])
-            return BACKEND_DECLINE;
     int64_t group = ops_attr_int(call, "group", 1);
     int64_t batch = x->dims[0], c_in = x->dims[1], m_out = wt->dims[0];
     if (group < 1 || c_in % group || m_out % group || wt->dims[1] != c_in / group ||

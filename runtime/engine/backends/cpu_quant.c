@@ -938,15 +938,8 @@ int cpu_depthwise_conv(const struct op_call *call)
         (bias && (bias->rank != 1 || bias->dims[0] != channels)))
         return BACKEND_DECLINE;
     struct ops_window win;
-    if (ops_window_init(call, &win, x, wt->dims + 2)) {
-        err_clear(); /* the reference reports it */
+    if (backend_conv_window(call, &win, x, wt))
         return BACKEND_DECLINE;
-    }
-    size_t nks;
-    const int64_t *ks = ops_attr_ints(call, "kernel_shape", &nks);
-    for (size_t i = 0; ks && i < nks && i < 2; i++)
-        if (ks[i] != wt->dims[2 + i])
-            return BACKEND_DECLINE;
     /* ops_window keeps spatial dims right-aligned in OPS_MAX_SPATIAL slots: H, W are the last two. */
     int hs = OPS_MAX_SPATIAL - 2, ws = OPS_MAX_SPATIAL - 1;
     int64_t dims[4] = {x->dims[0], channels, win.out[hs], win.out[ws]};
