@@ -1,4 +1,5 @@
 /* Engine: model loading, broadcasting arithmetic, MatMul semantics, errors. */
+#include "onnx_model_pack.h"
 #include "test.h"
 
 #include "common/arena.h"
@@ -72,13 +73,7 @@ static size_t pack_binary_model(uint8_t **out, const char *op, int rank_a, const
     graph.input = inputs;
     graph.n_output = 1;
     graph.output = outputs;
-    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
-    model.has_ir_version = 1;
-    model.ir_version = 8;
-    model.graph = &graph;
-    size_t len = onnx__model_proto__get_packed_size(&model);
-    *out = malloc(len);
-    onnx__model_proto__pack(&model, *out);
+    size_t len = onnx_model_pack(out, &graph, "", 0);
     return len;
 }
 
@@ -284,19 +279,7 @@ static size_t pack_node_model(uint8_t **out, const char *op, int n_in, const int
     graph.input = pvi;
     graph.n_output = (size_t)n_graph_out;
     graph.output = pvo;
-    Onnx__OperatorSetIdProto os = ONNX__OPERATOR_SET_ID_PROTO__INIT, *pos[1] = {&os};
-    os.domain = "";
-    os.has_version = 1;
-    os.version = opset;
-    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
-    model.has_ir_version = 1;
-    model.ir_version = 8;
-    model.graph = &graph;
-    model.n_opset_import = opset > 0 ? 1 : 0;
-    model.opset_import = pos;
-    size_t len = onnx__model_proto__get_packed_size(&model);
-    *out = malloc(len);
-    onnx__model_proto__pack(&model, *out);
+    size_t len = onnx_model_pack(out, &graph, "", opset);
     return len;
 }
 
@@ -498,19 +481,8 @@ TEST(tree_ensembles_answer_the_same_from_their_cache)
     graph.input = ins;
     graph.n_output = 1;
     graph.output = outs;
-    Onnx__OperatorSetIdProto ml = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsets[] = {&ml};
-    ml.domain = "ai.onnx.ml";
-    ml.has_version = 1;
-    ml.version = 1;
-    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
-    model.has_ir_version = 1;
-    model.ir_version = 8;
-    model.n_opset_import = 1;
-    model.opset_import = opsets;
-    model.graph = &graph;
-    size_t len = onnx__model_proto__get_packed_size(&model);
-    uint8_t *bytes = malloc(len);
-    onnx__model_proto__pack(&model, bytes);
+    uint8_t *bytes = NULL;
+    size_t len = onnx_model_pack(&bytes, &graph, "ai.onnx.ml", 1);
     struct engine_model *m = NULL;
     int rc = engine_model_load_buffer(&m, bytes, len, "trees.onnx");
     free(bytes);
@@ -721,19 +693,8 @@ static struct engine_model *rf_model(const struct rand_forest *f, int classifier
     graph.input = ins;
     graph.n_output = node.n_output;
     graph.output = outs;
-    Onnx__OperatorSetIdProto ml = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsets[] = {&ml};
-    ml.domain = "ai.onnx.ml";
-    ml.has_version = 1;
-    ml.version = 1;
-    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
-    model.has_ir_version = 1;
-    model.ir_version = 8;
-    model.n_opset_import = 1;
-    model.opset_import = opsets;
-    model.graph = &graph;
-    size_t len = onnx__model_proto__get_packed_size(&model);
-    uint8_t *bytes = malloc(len);
-    onnx__model_proto__pack(&model, bytes);
+    uint8_t *bytes = NULL;
+    size_t len = onnx_model_pack(&bytes, &graph, "ai.onnx.ml", 1);
     struct engine_model *m = NULL;
     int rc = engine_model_load_buffer(&m, bytes, len, "forest.onnx");
     free(bytes);
@@ -847,19 +808,8 @@ TEST(memory_plan_reuses_buffers_and_keeps_views_alive)
     graph.input = px;
     graph.n_output = 1;
     graph.output = py;
-    Onnx__OperatorSetIdProto os = ONNX__OPERATOR_SET_ID_PROTO__INIT, *pos[1] = {&os};
-    os.domain = "";
-    os.has_version = 1;
-    os.version = 17;
-    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
-    model.has_ir_version = 1;
-    model.ir_version = 8;
-    model.graph = &graph;
-    model.n_opset_import = 1;
-    model.opset_import = pos;
-    size_t len = onnx__model_proto__get_packed_size(&model);
-    uint8_t *bytes = malloc(len);
-    onnx__model_proto__pack(&model, bytes);
+    uint8_t *bytes = NULL;
+    size_t len = onnx_model_pack(&bytes, &graph, "", 17);
     struct engine_model *m = NULL;
     int rc = engine_model_load_buffer(&m, bytes, len, "chain.onnx");
     free(bytes);
@@ -955,18 +905,8 @@ TEST(integer_matmul_weights_packed_once_stay_exact)
     graph.output = outs;
     graph.n_initializer = 1;
     graph.initializer = inits;
-    Onnx__OperatorSetIdProto op = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsets[] = {&op};
-    op.has_version = 1;
-    op.version = 13;
-    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
-    model.has_ir_version = 1;
-    model.ir_version = 8;
-    model.n_opset_import = 1;
-    model.opset_import = opsets;
-    model.graph = &graph;
-    size_t len = onnx__model_proto__get_packed_size(&model);
-    uint8_t *bytes = malloc(len);
-    onnx__model_proto__pack(&model, bytes);
+    uint8_t *bytes = NULL;
+    size_t len = onnx_model_pack(&bytes, &graph, "", 13);
     struct engine_model *m = NULL;
     int rc = engine_model_load_buffer(&m, bytes, len, "q.onnx");
     free(bytes);
@@ -1090,18 +1030,7 @@ static size_t pack_graph(uint8_t **out, const struct gnode *gn, int n_nodes, con
     graph.output = outs;
     graph.n_initializer = (size_t)n_inits;
     graph.initializer = pi;
-    Onnx__OperatorSetIdProto op = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsets[] = {&op};
-    op.has_version = 1;
-    op.version = 13;
-    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
-    model.has_ir_version = 1;
-    model.ir_version = 8;
-    model.n_opset_import = 1;
-    model.opset_import = opsets;
-    model.graph = &graph;
-    size_t len = onnx__model_proto__get_packed_size(&model);
-    *out = malloc(len);
-    onnx__model_proto__pack(&model, *out);
+    size_t len = onnx_model_pack(out, &graph, "", 13);
     return len;
 }
 

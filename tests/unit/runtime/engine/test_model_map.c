@@ -3,6 +3,7 @@
  * for any other reader; a file replaced by rename keeps
  * serving, one truncated or rewritten in place fails runs with ERR_IO, and a
  * read past a truncated mapping's end is caught (SIGBUS) instead of killing us. */
+#include "onnx_model_pack.h"
 #include "test.h"
 
 #include "common/arena.h"
@@ -116,18 +117,7 @@ static size_t pack_model(uint8_t **out, const char *wname, const float *w, int e
     graph.output = outs;
     graph.n_initializer = 1;
     graph.initializer = inits;
-    Onnx__OperatorSetIdProto opset = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsets[] = {&opset};
-    opset.has_version = 1;
-    opset.version = 13;
-    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
-    model.has_ir_version = 1;
-    model.ir_version = 8;
-    model.n_opset_import = 1;
-    model.opset_import = opsets;
-    model.graph = &graph;
-    size_t len = onnx__model_proto__get_packed_size(&model);
-    *out = malloc(len);
-    onnx__model_proto__pack(&model, *out);
+    size_t len = onnx_model_pack(out, &graph, "", 13);
     return len;
 }
 

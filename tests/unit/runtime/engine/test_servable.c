@@ -1,6 +1,7 @@
 /* The servable-model rule: what it accepts and refuses, and that amlpkg's
  * path (graph only, engine_check_servable_file) and amlserve's (full load,
  * engine_check_servable) give the same answer and the same message. */
+#include "onnx_model_pack.h"
 #include "test.h"
 
 #include "common/arena.h"
@@ -113,19 +114,8 @@ static const char *write_model(const char *name, const char *op, int n_in, const
     graph.output = vout;
     graph.n_initializer = init ? 1 : 0;
     graph.initializer = inits;
-    Onnx__OperatorSetIdProto opset = ONNX__OPERATOR_SET_ID_PROTO__INIT, *opsets[] = {&opset};
-    opset.domain = "";
-    opset.has_version = 1;
-    opset.version = 13;
-    Onnx__ModelProto model = ONNX__MODEL_PROTO__INIT;
-    model.has_ir_version = 1;
-    model.ir_version = 8;
-    model.graph = &graph;
-    model.n_opset_import = 1;
-    model.opset_import = opsets;
-    size_t len = onnx__model_proto__get_packed_size(&model);
-    uint8_t *bytes = malloc(len);
-    onnx__model_proto__pack(&model, bytes);
+    uint8_t *bytes = NULL;
+    size_t len = onnx_model_pack(&bytes, &graph, "", 13);
     char *path = files[n_files++];
     snprintf(path, sizeof files[0], "%s/%s", dir, name);
     FILE *f = fopen(path, "wb");
