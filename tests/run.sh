@@ -17,6 +17,7 @@ SUITES=${TEST_SUITES:-layers unit cli integration}
 passed=0 failed=0 skipped=0
 RUN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/amlpkg-run.XXXXXX")
 trap 'rm -rf "$RUN_TMP"' EXIT
+trap 'exit 143' TERM INT HUP # a runner stopped from outside (timeout, Ctrl-C) still removes its folder
 n_run=0
 
 # leftover_pids TAG: processes whose environment carries the tag.
