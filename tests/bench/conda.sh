@@ -19,7 +19,9 @@ command -v cph >/dev/null || { echo "SKIP conda bench: cph is not installed"; ex
 PY=/usr/bin/python3
 WORK=$(mktemp -d /var/tmp/amlpkg-bench.XXXXXX)
 srv=
-trap '[ -n "$srv" ] && kill $srv; podman rmi -f amlpkg-bench/conda-peer:1 amlpkg-bench/conda-base:1 >/dev/null 2>&1; rm -rf "$WORK"' EXIT
+# The base goes by its archive's own name too (pybase:bookworm): removed by ID, with every name it has.
+trap '[ -n "$srv" ] && kill $srv; podman rmi -f amlpkg-bench/conda-peer:1 >/dev/null 2>&1
+  podman rmi -f "$(podman image inspect -f "{{.Id}}" amlpkg-bench/conda-base:1 2>/dev/null)" >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 source "$ROOT/tests/python_base_lib.sh"
 why=$(python_base) || { echo "SKIP conda bench: $why"; exit 0; }
 python_base >/dev/null
