@@ -10,7 +10,7 @@ SANITIZE ?=
 # amlserve is linked fully static unless sanitizers are on (they need the dynamic runtime).
 STATIC   ?= $(if $(SANITIZE),,-static)
 
-PKGS     := yaml-0.1 libarchive openssl libcurl libgit2 sqlite3 zlib libsolv
+PKGS     := yaml-0.1 libarchive openssl libcurl libgit2 sqlite3 libdeflate libsolv
 WARN     := -Wall -Wextra -Werror
 CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(OPT) -g $(WARN) $(SANITIZE) -I. -I$(BUILD)/gen $(CFLAGS)
 LDFLAGS_ALL = $(SANITIZE) $(LDFLAGS)

@@ -499,9 +499,9 @@ static int source_read_blob(struct base_image *b, struct buf *out, const char *d
 }
 
 /* A layer of an archive that the cache holds already (an earlier environment on the same base) is
- * hard-linked from the cache instead of unpacked again: verify_layer_files then hashes it like any
- * other, so a damaged cache blob fails the build no more than it is trusted, and gc removing the
- * cache's name later leaves the link whole. Anything that does not work out is unpacked as before. */
+ * hard-linked from the cache instead of unpacked again, and hashed through the link (once: the cache
+ * remembers a blob it saw whole until a write moves its mtime), so a damaged cache blob fails the
+ * build no more than it is trusted, and gc removing the cache's name later leaves the link whole. Anything that does not work out is unpacked as before. */
 static void reuse_cached_layers(struct base_image *b, unsigned char *checked)
 {
     for (size_t i = 0; b->blobs_from && b->src->archive && i < b->n_layers; i++) {
@@ -512,9 +512,12 @@ static void reuse_cached_layers(struct base_image *b, unsigned char *checked)
         if (!cache_blob_path(b->blobs_from, l->digest, &path) && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
             st.st_size == l->size && (mine = image_source_blob_path(b->src, l->digest)) && access(mine, F_OK) != 0 &&
             !image_source_adopt_blob(b->src, l->digest, path)) {
-            /* Hashed through the link: a damaged cache blob is dropped from the build and unpacked instead. */
-            if (!digest_file(mine, got, &size) && !strcmp(got, l->digest) && size == l->size)
+            /* Hashed through the link (unless this blob was hashed whole before and no write has touched it
+             * since): a damaged cache blob is dropped from the build and unpacked instead. */
+            if (cache_blob_intact(b->blobs_from, l->digest, &st))
                 checked[i] = 1;
+            else if (!digest_file(mine, got, &size) && !strcmp(got, l->digest) && size == l->size)
+                checked[i] = 1, cache_blob_intact_learn(b->blobs_from, l->digest, &st);
             else
                 unlink(mine);
         }

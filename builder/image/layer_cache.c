@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 /* Bump when the layer writer changes the bytes it produces for the same files. */
-#define LAYER_FORMAT 2 /* 2: tar streams no longer padded to 10 KiB blocks */
+#define LAYER_FORMAT 3 /* 2: tar streams no longer padded to 10 KiB blocks; 3: gzip in 1 MiB members */
 #define MAX_TREE_DEPTH 64
 
 /* Appends one field (NUL-terminated, so no path can imitate another listing). */
@@ -88,8 +88,9 @@ int layer_cache_key(struct layer_cache_key *key, struct cache *c, const struct p
      * still a valid layer of the same files. zstd is asked only for zstd layers,
      * which load libarchive anyway. */
     const char *zstd = compression == OCI_COMPRESSION_ZSTD ? archive_libzstd_version() : NULL;
-    snprintf(text, sizeof text, "amlpkg layer %d %s %d %lld zlib/%s libarchive/%s zstd/%s", LAYER_FORMAT,
-             oci_compression_name(compression), layer->gzip_level, (long long)mtime, zlibVersion(),
+    snprintf(text, sizeof text, "amlpkg layer %d %s %d %lld libdeflate/%s libarchive/%s zstd/%s",
+             LAYER_FORMAT, oci_compression_name(compression), layer->gzip_level, (long long)mtime,
+             LIBDEFLATE_VERSION_STRING,
              ARCHIVE_VERSION_ONLY_STRING, zstd ? zstd : "none");
     rc = field(&d, text);
     for (size_t i = 0; i < layer->n_entries && !rc; i++)

@@ -1,5 +1,7 @@
 #include "builder/image/layer_normalise.h"
 
+#include "builder/image/gzip_blocks.h"
+
 #include "common/err.h"
 #include "common/path.h"
 
@@ -12,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 /* One entry as read, its body (if any) copied to the spool file. */
 struct entry {
@@ -362,32 +363,28 @@ int layer_normalise(struct oci_blob *out, const char *in_path, const char *work_
     return rc;
 }
 
-/* Deflates what is in zs into out, hashing and writing each chunk. */
-static int deflate_out(z_stream *zs, int flush, int fd, struct digest *d, int64_t *size, const char *path)
+/* Where layer_gzip's members go: the layer file and its digest. */
+struct gzip_out {
+    int fd;
+    const char *path;
+    struct digest digest;
+    int64_t size;
+};
+
+static int write_member(void *ctx, const void *data, size_t len)
 {
-    unsigned char chunk[1 << 16];
-    int z;
-    do {
-        zs->next_out = chunk;
-        zs->avail_out = sizeof chunk;
-        z = deflate(zs, flush);
-        if (z == Z_STREAM_ERROR)
-            return err_set(ERR_IO, "%s: gzip failed", path);
-        size_t n = sizeof chunk - zs->avail_out;
-        for (size_t off = 0; off < n;) {
-            ssize_t w = write(fd, chunk + off, n - off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                return err_set_errno(ERR_IO, "%s: cannot write", path);
-            off += (size_t)w;
-        }
-        int rc = digest_update(d, chunk, n);
-        if (rc)
-            return rc;
-        *size += (int64_t)n;
-    } while (zs->avail_out == 0 || (flush == Z_FINISH && z != Z_STREAM_END));
-    return 0;
+    struct gzip_out *o = ctx;
+    const unsigned char *p = data;
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(o->fd, p + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return err_set_errno(ERR_IO, "%s: cannot write", o->path);
+        off += (size_t)n;
+    }
+    o->size += (int64_t)len;
+    return digest_update(&o->digest, data, len);
 }
 
 int layer_gzip(struct oci_blob *out, const char *in_path, const char *diff_id, const char *work_dir, int gzip_level)
@@ -395,9 +392,9 @@ int layer_gzip(struct oci_blob *out, const char *in_path, const char *diff_id, c
     memset(out, 0, sizeof *out);
     char *path = path_join(work_dir, "layer-XXXXXX");
     int in = open(in_path, O_RDONLY | O_CLOEXEC), fd = path ? mkostemp(path, O_CLOEXEC) : -1;
-    z_stream zs = {0};
-    struct digest d;
-    int rc = digest_init(&d), ready = 0;
+    struct gzip_out o = {.fd = fd, .path = path};
+    struct gzip_blocks *gz = NULL;
+    int rc = digest_init(&o.digest);
     if (rc)
         goto done;
     if (!path)
@@ -406,36 +403,34 @@ int layer_gzip(struct oci_blob *out, const char *in_path, const char *diff_id, c
         rc = err_set_errno(ERR_IO, "%s: cannot open", in_path);
     else if (fd < 0)
         rc = err_set_errno(ERR_IO, "%s: cannot create a layer file", work_dir);
-    else if (deflateInit2(&zs, gzip_level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        rc = err_set(ERR_NOMEM, "cannot start gzip compression");
     else
-        ready = 1;
+        rc = gzip_blocks_start(&gz, gzip_level, 0, write_member, &o);
     unsigned char buf[1 << 16];
     while (!rc) {
         ssize_t n = read(in, buf, sizeof buf);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
+        if (n < 0)
             rc = err_set_errno(ERR_IO, "%s: read failed", in_path);
+        else if (n == 0)
             break;
-        }
-        zs.next_in = buf;
-        zs.avail_in = (uInt)n;
-        rc = deflate_out(&zs, n ? Z_NO_FLUSH : Z_FINISH, fd, &d, &out->size, path);
-        if (!n)
-            break;
+        else
+            rc = gzip_blocks_write(gz, buf, (size_t)n);
     }
-    if (!rc && !(rc = digest_final(&d, out->digest))) {
+    if (gz) {
+        int finished = rc ? (gzip_blocks_abort(gz), rc) : gzip_blocks_finish(gz);
+        rc = rc ? rc : finished;
+    }
+    if (!rc && !(rc = digest_final(&o.digest, out->digest))) {
         snprintf(out->diff_id, sizeof out->diff_id, "%s", diff_id);
+        out->size = o.size;
         out->media_type = OCI_MEDIA_TYPE_LAYER_GZIP;
         out->path = path;
         path = NULL;
     }
 done:
     if (rc)
-        digest_release(&d);
-    if (ready)
-        deflateEnd(&zs);
+        digest_release(&o.digest);
     if (in >= 0)
         close(in);
     if (fd >= 0)

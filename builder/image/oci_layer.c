@@ -3,6 +3,7 @@
 #include "common/err.h"
 #include "common/path.h"
 #include "common/parse_number.h"
+#include "builder/image/gzip_blocks.h"
 #include "builder/image/hash_sink.h"
 
 #include <archive.h>
@@ -15,7 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #define MAX_TREE_DEPTH 64
 
@@ -23,10 +24,8 @@ struct oci_layer_writer {
     struct archive *tar;
     enum oci_compression compression;
     struct archive *zstd; /* raw-format writer whose zstd filter compresses the tar (ZSTD only) */
-    z_stream zs;
-    int zs_ready;
-    int level;         /* gzip level asked for */
-    int current_level; /* level in effect: 0 while storing incompressible data */
+    struct gzip_blocks *gz; /* GZIP only */
+    int level;              /* gzip level asked for */
     int fd;
     struct hash_sink *sink; /* writes and hashes the blob bytes on another thread */
     char *path;
@@ -36,7 +35,6 @@ struct oci_layer_writer {
     int failed;  /* a write callback failed; its message is set */
     char **dirs; /* directories already emitted, to add parents once */
     size_t n_dirs, cap_dirs;
-    unsigned char zbuf[1 << 16];
 };
 
 int64_t oci_layer_max_bytes(void)
@@ -76,78 +74,37 @@ static int emit_blob(struct oci_layer_writer *w, const void *data, size_t len)
     return hash_sink_write(w->sink, data, len);
 }
 
-/* Writes what deflate left in zbuf to the blob file and its digest. */
-static int emit_compressed(struct oci_layer_writer *w)
+static int emit_gzip_member(void *ctx, const void *data, size_t len)
 {
-    size_t have = sizeof w->zbuf - w->zs.avail_out;
-    return have ? emit_blob(w, w->zbuf, have) : 0;
+    return emit_blob(ctx, data, len);
 }
 
-static int flush_deflate(struct oci_layer_writer *w, int flush)
+/* What deflate level 1 (the layers' compressor) makes of n bytes; n when it saves nothing. */
+static size_t deflated_size(const void *in, size_t n)
 {
-    int zrc;
-    do {
-        w->zs.next_out = w->zbuf;
-        w->zs.avail_out = sizeof w->zbuf;
-        zrc = deflate(&w->zs, flush);
-        if (zrc == Z_STREAM_ERROR)
-            return err_set(ERR_IO, "gzip compression failed");
-        int rc = emit_compressed(w);
-        if (rc)
-            return rc;
-    } while (w->zs.avail_out == 0 || (flush == Z_FINISH && zrc != Z_STREAM_END));
-    return 0;
+    struct libdeflate_compressor *c = libdeflate_alloc_compressor(1);
+    void *out = c ? malloc(n) : NULL;
+    size_t size = out ? libdeflate_deflate_compress(c, in, n, out, n) : 0;
+    free(out);
+    libdeflate_free_compressor(c);
+    return size ? size : n;
 }
 
-/* Switches the deflate level mid-stream (zlib finishes the current block). */
-static int set_level(struct oci_layer_writer *w, int level)
-{
-    if (w->compression != OCI_COMPRESSION_GZIP || level == w->current_level)
-        return 0;
-    for (;;) {
-        w->zs.next_out = w->zbuf;
-        w->zs.avail_out = sizeof w->zbuf;
-        int zrc = deflateParams(&w->zs, level, Z_DEFAULT_STRATEGY);
-        int rc = emit_compressed(w);
-        if (rc)
-            return rc;
-        if (zrc == Z_OK)
-            break;
-        if (zrc != Z_BUF_ERROR)
-            return err_set(ERR_IO, "gzip compression failed");
-    }
-    w->current_level = level;
-    return 0;
-}
-
-/* Model weights barely compress, and deflate on them runs at ~50 MB/s. Probe
- * the start of a large file: when level 1 saves under 3%, store it instead
- * (deflate level 0: still valid gzip, at memory speed). The choice depends on
- * the bytes only, so it is as reproducible as the rest of the layer. */
+/* Model weights barely compress, and deflate on them is slow. Probe the start
+ * of a large file: when level 1 saves under 3%, store it instead (deflate
+ * level 0: still valid gzip, at memory speed). The choice depends on the bytes
+ * only, so it is as reproducible as the rest of the layer. */
 #define PROBE_MIN_SIZE (256 * 1024)
 #define PROBE_BYTES (256 * 1024)
 static int is_incompressible(int fd, int64_t size)
 {
     if (size < PROBE_MIN_SIZE)
         return 0;
-    /* Heap, not _Thread_local: TLS arrays are zeroed for every thread started. */
-    enum { OUT_BYTES = PROBE_BYTES + 1024 };
-    unsigned char *in = malloc(PROBE_BYTES + OUT_BYTES), *out = in ? in + PROBE_BYTES : NULL;
+    unsigned char *in = malloc(PROBE_BYTES);
     if (!in)
         return 0;
-    int incompressible = 0;
     ssize_t n = pread(fd, in, PROBE_BYTES, 0);
-    z_stream zs = {0};
-    if (n >= (ssize_t)(PROBE_BYTES / 2) && deflateInit2(&zs, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) == Z_OK) {
-        zs.next_in = in;
-        zs.avail_in = (uInt)n;
-        zs.next_out = out;
-        zs.avail_out = OUT_BYTES;
-        deflate(&zs, Z_FINISH);
-        size_t produced = OUT_BYTES - zs.avail_out;
-        deflateEnd(&zs);
-        incompressible = produced * 100 > (size_t)n * 97;
-    }
+    int incompressible = n >= (ssize_t)(PROBE_BYTES / 2) && deflated_size(in, (size_t)n) * 100 > (size_t)n * 97;
     free(in);
     return incompressible;
 }
@@ -215,16 +172,14 @@ int oci_layer_choose_compression(enum oci_compression *out, const char *const *h
 {
     *out = OCI_COMPRESSION_GZIP;
     struct layer_survey s = {0};
-    unsigned char *in = NULL, *zout = NULL;
+    unsigned char *in = NULL;
     int fd = -1, rc = 0;
     for (size_t i = 0; i < n && !rc; i++)
         rc = survey(&s, host_paths[i], 0);
     if (rc || s.total < AUTO_MIN_LAYER || !s.largest)
         goto done;
-    size_t zcap = AUTO_SAMPLE + AUTO_SAMPLE / 64 + 1024;
     in = malloc(AUTO_SAMPLE);
-    zout = malloc(zcap);
-    if (!in || !zout) {
+    if (!in) {
         rc = err_set(ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -247,26 +202,13 @@ int oci_layer_choose_compression(enum oci_compression *out, const char *const *h
     }
     if (got < 4096)
         goto done;
-    z_stream zs = {0};
-    if (deflateInit2(&zs, 1, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-        rc = err_set(ERR_NOMEM, "cannot start gzip compression");
-        goto done;
-    }
-    zs.next_in = in;
-    zs.avail_in = (uInt)got;
-    zs.next_out = zout;
-    zs.avail_out = (uInt)zcap;
-    int zrc = deflate(&zs, Z_FINISH);
-    size_t produced = zcap - zs.avail_out;
-    deflateEnd(&zs);
-    /* Saving under 10% is not worth deflate's ~50 MB/s over gigabytes of weights. */
-    if (zrc == Z_STREAM_END && produced * 10 > got * 9)
+    /* Saving under 10% is not worth deflate's cost over gigabytes of weights. */
+    if (deflated_size(in, got) * 10 > got * 9)
         *out = OCI_COMPRESSION_NONE;
 done:
     if (fd >= 0)
         close(fd);
     free(in);
-    free(zout);
     free(s.largest);
     return rc;
 }
@@ -302,9 +244,7 @@ static la_ssize_t on_tar_bytes(struct archive *a, void *ctx, const void *data, s
             rc = w->failed ? ERR_IO : err_set(ERR_IO, "zstd compression failed: %s", archive_error_string(w->zstd));
         break;
     default:
-        w->zs.next_in = (Bytef *)(uintptr_t)data;
-        w->zs.avail_in = (uInt)len;
-        rc = flush_deflate(w, Z_NO_FLUSH);
+        rc = gzip_blocks_write(w->gz, data, len);
         break;
     }
     if (rc) {
@@ -354,7 +294,7 @@ int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t
         return err_set(ERR_NOMEM, "out of memory");
     w->fd = -1;
     w->mtime = mtime;
-    w->level = w->current_level = level;
+    w->level = level;
     w->compression = compression;
     int rc = 0;
     if (compression != OCI_COMPRESSION_GZIP && compression != OCI_COMPRESSION_ZSTD &&
@@ -373,11 +313,8 @@ int oci_layer_begin(struct oci_layer_writer **out, const char *work_dir, int64_t
         goto done;
     }
     if (compression == OCI_COMPRESSION_GZIP) {
-        if (deflateInit2(&w->zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-            rc = err_set(ERR_NOMEM, "cannot start gzip compression");
+        if ((rc = gzip_blocks_start(&w->gz, level, 0, emit_gzip_member, w)))
             goto done;
-        }
-        w->zs_ready = 1;
     } else if (compression == OCI_COMPRESSION_ZSTD && (rc = start_zstd(w, level))) {
         goto done;
     }
@@ -413,8 +350,7 @@ void oci_layer_abort(struct oci_layer_writer *w)
         archive_write_free(w->tar); /* also closes; output is discarded below */
     if (w->zstd)
         archive_write_free(w->zstd);
-    if (w->zs_ready)
-        deflateEnd(&w->zs);
+    gzip_blocks_abort(w->gz);
     hash_sink_abort(w->sink);
     if (w->fd >= 0)
         close(w->fd);
@@ -548,7 +484,8 @@ int oci_layer_add_file(struct oci_layer_writer *w, const char *image_path, const
         rc = tar_error(w, image_path);
         goto done;
     }
-    if (w->compression == OCI_COMPRESSION_GZIP && (rc = set_level(w, is_incompressible(fd, st.st_size) ? 0 : w->level)))
+    if (w->compression == OCI_COMPRESSION_GZIP &&
+        (rc = gzip_blocks_set_level(w->gz, is_incompressible(fd, st.st_size) ? 0 : w->level)))
         goto done;
     int64_t left = st.st_size;
     while (left > 0) {
@@ -731,9 +668,9 @@ int oci_layer_finish(struct oci_layer_writer *w, struct oci_blob *out)
         goto done;
     }
     if (w->compression == OCI_COMPRESSION_GZIP) {
-        w->zs.next_in = NULL;
-        w->zs.avail_in = 0;
-        if ((rc = flush_deflate(w, Z_FINISH)))
+        struct gzip_blocks *gz = w->gz;
+        w->gz = NULL;
+        if ((rc = gzip_blocks_finish(gz)))
             goto done;
     } else if (w->compression == OCI_COMPRESSION_ZSTD && archive_write_close(w->zstd) != ARCHIVE_OK) {
         rc = w->failed ? ERR_IO : err_set(ERR_IO, "zstd compression failed: %s", archive_error_string(w->zstd));
