@@ -867,7 +867,7 @@ int base_image_write_archive(const struct base_image *b, const char *dir, const 
     rc = rc ? rc : digest_buffer(manifest_digest, m.data, m.len);
     rc = rc ? rc : blob_file(&image.config, dir, "config.json", &b->config, b->config_digest, MT_OCI_CONFIG);
     rc = rc ? rc : blob_file(&image.manifest, dir, "manifest.json", &m, manifest_digest, OCI_MEDIA_TYPE_MANIFEST);
-    rc = rc ? rc : oci_archive_write(&image, target, 0, 0);
+    rc = rc ? rc : oci_archive_write(&image, target, 0, 0, NULL);
     if (image.config.path)
         unlink(image.config.path);
     if (image.manifest.path)

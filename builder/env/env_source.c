@@ -269,6 +269,8 @@ static int from_conda(struct base_image **out, const struct env_source_options *
     int in_memory = 0;
     int rc = e->needs_executor ? from_executor(out, opt, plan, spec, bo) /* the Docker steps */
                                : base_image_open(out, e->base_image, spec->dir, bo);
+    if (!rc && opt->base_ready)
+        opt->base_ready(opt->base_ready_ctx, *out);
     rc = rc ? rc : temp_dir(&work, "amlpkg-conda-"); /* the layer's file, kept with the image */
     /* The unpacked tree, in memory when it surely fits (conda_stage.h); one that filled up goes to disk. */
     for (int attempt = 0; !rc && attempt < 2; attempt++) {

@@ -44,6 +44,9 @@ struct env_source_options {
     enum executor_kind executor;    /* for Docker steps and conda installs */
     int executor_given;             /* 0: the first engine found on PATH */
     int allow_scripts;              /* build --allow-scripts or environment.allow_scripts: run post-link scripts */
+    /* Told the base as soon as it is open, before an environment is installed on it (conda); may be NULL. */
+    void (*base_ready)(void *ctx, const struct base_image *base);
+    void *base_ready_ctx;
 };
 
 /* The environment of plan: *out is NULL for scratch, else freed by the caller

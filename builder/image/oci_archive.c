@@ -5,6 +5,7 @@
 #include "common/json.h"
 #include "builder/sys/fsutil.h"
 
+#include "builder/image/archive_prefill.h"
 #include "builder/image/tar_writer.h"
 
 #include <fcntl.h>
@@ -20,7 +21,7 @@ static void blob_name(char name[96], const struct oci_blob *blob)
     snprintf(name, 96, "blobs/sha256/%s", blob->digest + 7);
 }
 
-static int put_blob(struct tar_writer *t, const struct oci_blob *blob)
+int oci_archive_put_blob(struct tar_writer *t, const struct oci_blob *blob)
 {
     char name[96];
     blob_name(name, blob);
@@ -35,11 +36,6 @@ static int put_blob(struct tar_writer *t, const struct oci_blob *blob)
         rc = tar_put_file_range(t, name, fd, (off_t)blob->offset, blob->size);
     close(fd);
     return rc;
-}
-
-static int compare_blobs(const void *a, const void *b)
-{
-    return strcmp((*(const struct oci_blob *const *)a)->digest, (*(const struct oci_blob *const *)b)->digest);
 }
 
 static int index_json(struct buf *b, const struct oci_image *image)
@@ -106,7 +102,27 @@ static int open_archive(struct tar_writer *t, char **tmp_path, const struct oci_
     return tar_put_in_place(t, name, adopted->size);
 }
 
-static int write_image_tar(const struct oci_image *image, const char *target, long long mtime, unsigned flags)
+/* Whether image->layers[i] repeats an earlier layer (identical layers are stored once). */
+static int repeats_earlier(const struct oci_image *image, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (!strcmp(image->layers[j].digest, image->layers[i].digest))
+            return 1;
+    return 0;
+}
+
+/* Total bytes of the layers other than `layer`. */
+static int64_t other_layer_bytes(const struct oci_image *image, const struct oci_blob *layer)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < image->n_layers; i++)
+        if (&image->layers[i] != layer && !repeats_earlier(image, i))
+            total += image->layers[i].size;
+    return total;
+}
+
+static int write_image_tar(const struct oci_image *image, const char *target, long long mtime, unsigned flags,
+                           struct archive_prefill *prefill)
 {
     int docker = (flags & OCI_ARCHIVE_DOCKER) != 0;
     struct tar_writer t = {.fd = -1, .mtime = mtime, .target = target};
@@ -117,31 +133,37 @@ static int write_image_tar(const struct oci_image *image, const char *target, lo
     /* Both formats hold the OCI layout (index.json, the manifest as a blob); a docker-archive adds docker
      * save's manifest.json beside it, as Docker 25's docker save does. So push and inspect read the very
      * manifest build printed (its annotations included) from either format. */
-    size_t n_blobs = image->n_layers + 2;
-    const struct oci_blob **blobs = calloc(n_blobs, sizeof *blobs);
     const struct oci_blob *adopted = adoptable_layer(image);
-    int rc = blobs ? 0 : err_set(ERR_NOMEM, "out of memory");
-    if (rc)
+    int rc = index_json(&index, image);
+    if (rc || (docker && (rc = docker_manifest_json(&docker_manifest, image))))
         goto done;
-    for (size_t i = 0; i < image->n_layers; i++)
-        blobs[i] = &image->layers[i];
-    blobs[image->n_layers] = &image->config;
-    blobs[image->n_layers + 1] = &image->manifest;
-    qsort(blobs, n_blobs, sizeof *blobs, compare_blobs);
-    if ((rc = index_json(&index, image)) || (docker && (rc = docker_manifest_json(&docker_manifest, image))) ||
-        (rc = open_archive(&t, &tmp_path, adopted, target)))
+    /* The prefill (the base's layers, written while the build ran) is taken when the layer the archive
+     * would otherwise be built around is no bigger than the rest of the image's layers together. */
+    size_t prefilled = 0;
+    if (prefill && archive_prefill_fits(prefill, image) && (!adopted || adopted->size <= other_layer_bytes(image, adopted))) {
+        if (archive_prefill_take(prefill, &t, &tmp_path) == 0)
+            prefilled = archive_prefill_count(prefill), adopted = NULL; /* copied like any other layer */
+        err_clear(); /* a prefill that failed only costs writing the archive whole */
+        t.target = target;
+    }
+    /* Order: [the adopted layer,] blobs/, blobs/sha256/, the layers in the manifest's order, [manifest.json,]
+     * oci-layout, index.json, the config, the manifest. The prefill wrote the start of it. */
+    if (!prefilled && ((rc = open_archive(&t, &tmp_path, adopted, target)) || (rc = tar_put_dir(&t, "blobs")) ||
+                       (rc = tar_put_dir(&t, "blobs/sha256"))))
         goto done;
+    for (size_t i = 0, distinct = 0; i < image->n_layers && !rc; i++) {
+        if (repeats_earlier(image, i))
+            continue;
+        if (distinct++ >= prefilled && (!adopted || strcmp(image->layers[i].digest, adopted->digest) != 0))
+            rc = oci_archive_put_blob(&t, &image->layers[i]);
+    }
     static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
-    if (docker)
+    if (!rc && docker)
         rc = tar_put_bytes(&t, "manifest.json", docker_manifest.data, docker_manifest.len);
-    if (!rc && !(rc = tar_put_bytes(&t, "oci-layout", layout, sizeof layout - 1)))
-        rc = tar_put_bytes(&t, "index.json", index.data, index.len);
-    if (rc || (rc = tar_put_dir(&t, "blobs")) || (rc = tar_put_dir(&t, "blobs/sha256")))
-        goto done;
-    for (size_t i = 0; i < n_blobs && !rc; i++)
-        if ((i == 0 || strcmp(blobs[i]->digest, blobs[i - 1]->digest) != 0) && /* identical layers: store once */
-            (!adopted || strcmp(blobs[i]->digest, adopted->digest) != 0))
-            rc = put_blob(&t, blobs[i]);
+    if (!rc && !(rc = tar_put_bytes(&t, "oci-layout", layout, sizeof layout - 1)) &&
+        !(rc = tar_put_bytes(&t, "index.json", index.data, index.len)) &&
+        !(rc = oci_archive_put_blob(&t, &image->config)))
+        rc = oci_archive_put_blob(&t, &image->manifest);
     /* Complete or absent: renamed into place only when whole. Flushing to the
      * disk is asked for with --fsync (as with docker/podman save, not by default). */
     if (!rc)
@@ -152,21 +174,22 @@ done:
     if (rc && tmp_path)
         unlink(tmp_path);
     free(tmp_path);
-    free(blobs);
     buf_release(&index);
     buf_release(&docker_manifest);
     return rc;
 }
 
-int oci_archive_write(const struct oci_image *image, const char *target, long long mtime, unsigned flags)
+int oci_archive_write(const struct oci_image *image, const char *target, long long mtime, unsigned flags,
+                      struct archive_prefill *prefill)
 {
-    return write_image_tar(image, target, mtime, flags & ~OCI_ARCHIVE_DOCKER);
+    return write_image_tar(image, target, mtime, flags & ~OCI_ARCHIVE_DOCKER, prefill);
 }
 
-int oci_docker_archive_write(const struct oci_image *image, const char *target, long long mtime, unsigned flags)
+int oci_docker_archive_write(const struct oci_image *image, const char *target, long long mtime, unsigned flags,
+                             struct archive_prefill *prefill)
 {
     for (size_t i = 0; i < image->n_layers; i++)
         if (!strcmp(image->layers[i].media_type, OCI_MEDIA_TYPE_LAYER_ZSTD))
             return err_set(ERR_UNSUPPORTED, "%s: docker-archive layers must be tar or tar+gzip, not zstd", target);
-    return write_image_tar(image, target, mtime, flags | OCI_ARCHIVE_DOCKER);
+    return write_image_tar(image, target, mtime, flags | OCI_ARCHIVE_DOCKER, prefill);
 }

@@ -1,5 +1,6 @@
 #include "builder/pipeline/build_run.h"
 
+#include "builder/image/archive_prefill.h"
 #include "builder/image/digest_prefetch.h"
 #include "builder/image/dockerfile.h"
 #include "builder/image/model_check.h"
@@ -93,12 +94,32 @@ static int output_paths(struct build_result *r, const struct spec *spec, const s
     return 0;
 }
 
-static int write_image(const struct build_result *r, const struct build_request *req, long long epoch)
+/* The base's layers go into the output archive on another core as soon as the base is open (for a conda
+ * environment: while it is installed), and the archive is finished around them (archive_prefill.h). */
+struct prefill_start {
+    const struct build_request *req;
+    const char *target;
+    long long epoch;
+    struct archive_prefill *prefill;
+};
+
+static void start_prefill(void *ctx, const struct base_image *base)
+{
+    struct prefill_start *ps = ctx;
+    const struct oci_base *b = base ? base_image_oci(base) : NULL;
+    if (ps->prefill || !b || !b->n_layers || ps->req->format == BUILD_FORMAT_OCI_LAYOUT)
+        return;
+    if (archive_prefill_start(&ps->prefill, ps->target, ps->epoch, b->layers, b->n_layers))
+        err_clear(); /* the archive is then written whole at the end, as without it */
+}
+
+static int write_image(const struct build_result *r, const struct build_request *req, long long epoch,
+                       struct archive_prefill *prefill)
 {
     unsigned flags = req->fsync ? OCI_ARCHIVE_SYNC : 0;
     switch (req->format) {
-    case BUILD_FORMAT_OCI_ARCHIVE: return oci_archive_write(&r->image, r->output, epoch, flags);
-    case BUILD_FORMAT_DOCKER_ARCHIVE: return oci_docker_archive_write(&r->image, r->output, epoch, flags);
+    case BUILD_FORMAT_OCI_ARCHIVE: return oci_archive_write(&r->image, r->output, epoch, flags, prefill);
+    case BUILD_FORMAT_DOCKER_ARCHIVE: return oci_docker_archive_write(&r->image, r->output, epoch, flags, prefill);
     case BUILD_FORMAT_OCI_LAYOUT: return oci_layout_add(&r->image, r->output);
     }
     return err_set(ERR_INVALID, "unknown output format");
@@ -144,6 +165,7 @@ int build_run(struct build_result *r, struct spec *spec, const struct build_requ
     char *runtime = NULL, *out_dir = NULL;
     long long epoch;
     int rc = plan_source_date_epoch(&epoch);
+    struct prefill_start prefill = {.req = req, .epoch = epoch};
     if (rc || (rc = model_check_spec(spec)) || (rc = runtime_locate(&runtime, req->runtime)))
         goto done;
     if ((rc = plan_build(&plan, spec, runtime, epoch)) || (req->git_labels && (rc = add_git_labels(plan, spec))))
@@ -165,9 +187,14 @@ int build_run(struct build_result *r, struct spec *spec, const struct build_requ
     }
     struct env_source_options env = req->env;
     env.workspace = cache;
-    if ((rc = output_paths(r, spec, req, &out_dir)) || (req->preflight && (rc = req->preflight(req->preflight_ctx))) ||
-        (rc = env_source_open(&base, &r->origin, plan, spec, &env)))
+    if ((rc = output_paths(r, spec, req, &out_dir)) || (req->preflight && (rc = req->preflight(req->preflight_ctx))))
         goto done;
+    prefill.target = r->output;
+    env.base_ready = start_prefill;
+    env.base_ready_ctx = &prefill;
+    if ((rc = env_source_open(&base, &r->origin, plan, spec, &env)))
+        goto done;
+    start_prefill(&prefill, base); /* an environment from the cache, or a plain base */
     /* Blobs are staged beside the output so the final rename never crosses file systems. */
     if ((rc = fs_make_temp_dir(&r->work_dir, out_dir, ".amlpkg-build-")))
         goto done;
@@ -183,9 +210,10 @@ int build_run(struct build_result *r, struct spec *spec, const struct build_requ
                      r->image.manifest.digest, req->check, r->output);
         goto done;
     }
-    if (!(rc = write_image(r, req, epoch)) && !req->no_sbom)
+    if (!(rc = write_image(r, req, epoch, prefill.prefill)) && !req->no_sbom)
         rc = write_sbom(r, req, plan, spec, cache, prefetch);
 done:
+    archive_prefill_free(prefill.prefill); /* before the base whose layers it reads */
     digest_prefetch_free(prefetch); /* before the cache it remembers into */
     base_image_free(base); /* its layer paths and the image's may point into the cache: close it after */
     cache_close(cache);

@@ -605,7 +605,7 @@ static int write_archive(const struct graph *g, const char *dir, const char *out
         goto done;
     }
     fclose(f);
-    rc = oci_archive_write(&img, out_path, 0, 0);
+    rc = oci_archive_write(&img, out_path, 0, 0, NULL);
 done:
     oci_image_release(&img);
     arena_release(&arena);

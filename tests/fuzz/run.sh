@@ -11,7 +11,7 @@ export FUZZ_ROOT="$ROOT"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 make --no-print-directory BUILD="$BUILD" CC=clang OPT="-O1 -g" SANITIZE="$SAN -fsanitize=fuzzer-no-link" \
   "$BUILD"/lib/libaml{pkg,cache,serve,engine,common}.a >/dev/null
-libs="$(echo "$BUILD"/lib/libaml{pkg,cache,serve,engine,common}.a) $(pkg-config --libs yaml-0.1 libarchive openssl zlib libcurl libgit2 sqlite3) -lprotobuf-c -l:libhttp_parser.a -lm -lpthread"
+libs="$(echo "$BUILD"/lib/libaml{pkg,cache,serve,engine,common}.a) $(pkg-config --libs yaml-0.1 libarchive openssl libdeflate libcurl libgit2 sqlite3) -lprotobuf-c -l:libhttp_parser.a -lm -lpthread"
 passed=0 failed=0
 for src in tests/fuzz/fuzz_*.c; do
   name=$(basename "$src" .c)
