@@ -7,6 +7,7 @@
 #include "builder/image/oci_layer.h"
 #include "builder/sys/digest.h"
 #include "builder/sys/fsutil.h"
+#include "builder/sys/remove_later.h"
 #include "builder/sys/progress.h"
 #include "common/err.h"
 #include "common/path.h"
@@ -298,8 +299,7 @@ static int from_conda(struct base_image **out, const struct env_source_options *
     if (!rc && asprintf(&created_by, "amlpkg: conda environment %s (%zu packages%s from %s)", e->conda_prefix,
                         stats.packages, stats.wheels ? " and pip wheels" : "", slash ? slash + 1 : lock) < 0)
         created_by = NULL, rc = nomem();
-    if (stage_dir)
-        fs_remove_tree(stage_dir);
+    fs_remove_tree_later(stage_dir); /* thousands of files: gone on another core while the build goes on */
     if (!rc && !(rc = base_image_append_layer(*out, &layer, created_by, work))) {
         work = NULL; /* the base image removes it with the layer's file */
         char wheels[48] = "";
