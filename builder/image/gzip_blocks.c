@@ -202,7 +202,7 @@ int gzip_blocks_finish(struct gzip_blocks *g)
 {
     int rc = 0;
     /* An empty stream is still one (empty) member: zero bytes are not a gzip file. */
-    if (g->slots[g->filling].in_len || g->members == 0)
+    if (g->slots[g->filling].in_len || (g->members == 0 && g->pending == 0))
         rc = submit(g);
     while (!rc && g->pending > 0)
         emit_oldest(g, 1, &rc);

@@ -164,6 +164,23 @@ TEST(an_empty_stream_is_one_empty_member)
     free(s.data);
 }
 
+/* A stream of whole blocks ends with its last block: no empty member after it, however fast the workers. */
+TEST(whole_blocks_end_without_an_empty_member)
+{
+    unsigned char *in = make_input();
+    CHECK(in);
+    for (int round = 0; round < 20; round++) {
+        struct gzip_blocks *g;
+        struct sink s = {0};
+        CHECK_EQ_INT(gzip_blocks_start(&g, 1, 2, to_sink, &s), 0);
+        CHECK_EQ_INT(gzip_blocks_write(g, in, GZIP_BLOCK_BYTES), 0);
+        CHECK_EQ_INT(gzip_blocks_finish(g), 0);
+        CHECK_EQ_INT(s.members, 1);
+        free(s.data);
+    }
+    free(in);
+}
+
 TEST(a_failing_writer_stops_the_stream)
 {
     unsigned char *in = make_input();
@@ -194,6 +211,7 @@ int main(void)
     RUN(same_bytes_whatever_the_thread_count);
     RUN(members_read_back_as_the_input);
     RUN(an_empty_stream_is_one_empty_member);
+    RUN(whole_blocks_end_without_an_empty_member);
     RUN(a_failing_writer_stops_the_stream);
     RUN(levels_outside_the_range_are_refused);
     return test_failures ? 1 : 0;
