@@ -587,11 +587,13 @@ TEST(direct_conv_matches_reference)
 }
 
 /* MatMul and Gemm with B packed at load: odd sizes, one to four rows (the GEMV path), K past one
- * KC block, transposed B, alpha/beta and Gemm's own bias. */
+ * KC block and cut in unequal deep blocks (1601 = 534 + 534 + 533), N past one NC column block,
+ * transposed B, alpha/beta and Gemm's own bias. */
 TEST(prepacked_weights_match_reference)
 {
-    static const int64_t shapes[][3] = {{1, 784, 2048}, {1, 7, 5},    {2, 300, 33},  {3, 65, 129},
-                                        {4, 513, 100},  {5, 100, 47}, {37, 257, 70}, {130, 260, 150}};
+    static const int64_t shapes[][3] = {{1, 784, 2048}, {1, 7, 5},      {2, 300, 33},   {3, 65, 129},
+                                        {4, 513, 100},  {5, 100, 47},   {37, 257, 70},  {130, 260, 150},
+                                        {13, 1601, 70}, {14, 40, 2100}};
     prepack_under_test = 2;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         int64_t m = shapes[i][0], k = shapes[i][1], n = shapes[i][2];
