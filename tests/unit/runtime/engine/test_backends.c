@@ -709,6 +709,28 @@ TEST(fused_epilogues_match_reference)
     fused_under_test = NULL;
 }
 
+/* Gelu's erf saturates to ±1 and passes infinities and NaN as libm's does (the vector erf takes its
+ * reciprocal by estimate and Newton step, which an unbounded argument would turn into inf · 0). */
+TEST(fused_gelu_keeps_extremes)
+{
+    static const float extremes[] = {INFINITY, -INFINITY, NAN, 1e30f, -1e30f, 1e6f, -1e6f, 5.0f, -5.0f, 3.9f, -3.9f};
+    const int64_t n = 40;
+    struct tensor bias = T(n);
+    float *b = bias.data;
+    for (size_t i = 0; i < sizeof extremes / sizeof extremes[0]; i++)
+        b[i * 3] = extremes[i];
+    struct op_fused f = {.act = OP_ACT_GELU, .bias = &bias};
+    fused_under_test = &f;
+    for (int pre = 0; pre < 2; pre++) {
+        prepack_under_test = pre ? 2 : 0;
+        struct node_spec s = {.op = "MatMul"};
+        struct tensor in[2] = {T(13, 9), T(9, n)};
+        CHECK_SAME(&s, in, 2);
+    }
+    prepack_under_test = 0;
+    fused_under_test = NULL;
+}
+
 TEST(non_float_inputs_are_not_claimed)
 {
     Onnx__NodeProto node = ONNX__NODE_PROTO__INIT;
@@ -902,6 +924,7 @@ int main(void)
     RUN(prepacked_weights_match_reference);
     RUN(weights_past_the_pack_budget_stay_in_place);
     RUN(fused_epilogues_match_reference);
+    RUN(fused_gelu_keeps_extremes);
     cuda_matches_reference();
     printf("# %d values compared over %d backend runs, vector paths up to %s, %d threads\n", checks, fast_runs,
            cpu_isa_name(cpu_isa_detected()), pool_threads());
