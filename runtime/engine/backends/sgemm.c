@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -878,6 +879,24 @@ size_t sgemm_pack_bytes(int64_t k, int64_t n)
     return (size_t)(k * ((n + nr - 1) / nr * nr)) * sizeof(float);
 }
 
+/* Weights of 2 MB and more on 2 MB boundaries, their whole 2 MB pages offered to the kernel as huge
+ * pages: the micro-kernel streams a panel (up to 96 KB) per tile and A and C besides, which walked
+ * past the first-level TLB every few tiles on 4 KB pages (a few percent of a 128x768x3072 product).
+ * The part past the last whole 2 MB page stays on small pages, so nothing is rounded up. */
+static float *alloc_panels(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    void *data = NULL;
+    if (bytes < huge)
+        return aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (posix_memalign(&data, huge, bytes))
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(data, bytes / huge * huge, MADV_HUGEPAGE); /* advice: small pages if refused */
+#endif
+    return data;
+}
+
 int sgemm_pack(struct sgemm_packed *p, int trans_b, int64_t k, int64_t n, const float *b, int64_t ldb)
 {
     int nr = nr_for(cpu_isa());
@@ -885,7 +904,7 @@ int sgemm_pack(struct sgemm_packed *p, int trans_b, int64_t k, int64_t n, const 
     *p = (struct sgemm_packed){.nr = nr, .k = k, .n = n, .n_pad = n_pad};
     if (k <= 0 || n <= 0)
         return 0;
-    p->data = aligned_alloc(64, ((size_t)(k * n_pad) * sizeof(float) + 63) / 64 * 64);
+    p->data = alloc_panels((size_t)(k * n_pad) * sizeof(float));
     if (!p->data)
         return -1;
     for (int64_t pc = 0; pc < k; pc += KC) {
