@@ -391,6 +391,9 @@ TEST(batch_norm_and_softmax_match_reference)
     int64_t dims[2] = {7, 1003};
     struct tensor x[1] = {random_tensor(&inputs_arena, 2, dims, 20.0f)};
     ((float *)x[0].data)[3] = -INFINITY;
+    ((float *)x[0].data)[1003 + 5] = NAN;            /* a NaN row */
+    ((float *)x[0].data)[2 * 1003 + 600] = INFINITY; /* a row whose maximum is infinite */
+    ((float *)x[0].data)[3 * 1003 + 17] = -200.0f;   /* an exponential past the polynomial's range */
     CHECK_SAME(&sm, x, 1);
     struct tensor one[1] = {T(10)}, three[1] = {T(2, 3, 33)};
     CHECK_SAME(&sm, one, 1);
