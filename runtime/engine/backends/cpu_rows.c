@@ -41,9 +41,7 @@ static void softmax_task(void *ctx, int index)
         const float *a = r->in + i * r->cols;
         float *z = r->out + i * r->cols;
         float mx = vec_max(a, r->cols);
-        vec_binary(VEC_SUB, z, a, 1, &mx, 0, r->cols);
-        vec_activation(VEC_EXP, z, z, r->cols, 0);
-        float inv = (float)(1.0 / vec_sum(z, r->cols));
+        float inv = (float)(1.0 / vec_exp_sum(z, a, r->cols, mx));
         vec_binary(VEC_MUL, z, z, 1, &inv, 0, r->cols);
     }
 }

@@ -10,6 +10,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -25,6 +26,11 @@
 #define MR_MAX 12
 #define NR_MAX 32
 #define KC 256
+/* B packed at load is read in place, each panel contiguous down all of k, so its k blocks need no
+ * packing room and can be deeper: the micro-kernel streams a 768-deep panel from L2 as fast as from
+ * L1, and C (a 128x3072 output is 1.5 MB, past L2) is loaded and stored once per block, not three
+ * times. k is cut in equal blocks of at most this depth (784 = 2 x 392, not 768 + 16). */
+#define KC_PACKED 768
 #define MC 144
 #define NC 2048
 /* Below this many multiply-adds (~50 us of one core) a product is not worth waking the pool. */
@@ -103,8 +109,12 @@ micro_avx512_rows(int64_t kc, const float *a, const float *b, int64_t ldb, float
 {
     __m512 s[MR12][2];
 #pragma GCC unroll 12
-    for (int r = 0; r < h; r++)
+    for (int r = 0; r < h; r++) {
         s[r][0] = s[r][1] = _mm512_setzero_ps();
+        /* C's tile is read (or written) only after the k loop: fetched now, its misses overlap the FMAs */
+        _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + r * ldc + w - 1), _MM_HINT_T0);
+    }
     for (int64_t p = 0; p < kc; p++, a += MR12, b += ldb) {
         __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
         /* in registers: folded into every FMA as a memory operand, B would be loaded h times */
@@ -381,15 +391,18 @@ static void packed_task(void *ctx, int index)
         micro = micro_avx2;
     }
 #endif
-    int64_t nc_max = n1 - n0 < NC ? n1 - n0 : NC;
-    int64_t kc_max = g->k < KC ? g->k : KC;
+    /* NC bounds the room to pack B in; B packed at load needs none, and one column block packs A once */
+    int64_t nc_step = g->packed ? n1 - n0 : NC;
+    int64_t nc_max = n1 - n0 < nc_step ? n1 - n0 : nc_step;
+    int64_t kc_blocks = (g->k + (g->packed ? KC_PACKED : KC) - 1) / (g->packed ? KC_PACKED : KC);
+    int64_t kc_max = (g->k + kc_blocks - 1) / kc_blocks;
     int64_t mc_max = m1 - m0 < MC ? m1 - m0 : MC;
     size_t b_size = (size_t)((nc_max + nr - 1) / nr * nr * kc_max),
            a_size = (size_t)((mc_max + g->mr - 1) / g->mr * g->mr * kc_max);
-    float *bp = scratch_floats(SCRATCH_PACK_B, b_size);
+    float *bp = g->packed ? NULL : scratch_floats(SCRATCH_PACK_B, b_size);
     float *ap = scratch_floats(SCRATCH_PACK_A, a_size);
     float tile[MR_MAX * NR_MAX];
-    if (!ap || !bp) { /* no room to pack: the plain loop is slow but correct */
+    if (!ap || (!bp && !g->packed)) { /* no room to pack: the plain loop is slow but correct */
         for (int64_t i = m0; i < m1; i++)
             for (int64_t j = n0; j < n1; j++) {
                 float s = 0;
@@ -404,10 +417,10 @@ static void packed_task(void *ctx, int index)
         epilogue_apply(g->epi, g->c, g->ldc, m0, n0, m1 - m0, n1 - n0);
         return;
     }
-    for (int64_t jc = n0; jc < n1; jc += NC) {
-        int64_t nc = n1 - jc < NC ? n1 - jc : NC;
-        for (int64_t pc = 0; pc < g->k; pc += KC) {
-            int64_t kc = g->k - pc < KC ? g->k - pc : KC;
+    for (int64_t jc = n0; jc < n1; jc += nc_step) {
+        int64_t nc = n1 - jc < nc_step ? n1 - jc : nc_step;
+        for (int64_t pc = 0; pc < g->k; pc += kc_max) {
+            int64_t kc = g->k - pc < kc_max ? g->k - pc : kc_max;
             int acc = g->acc || pc > 0;
             /* Few rows reuse each B panel too little to repay packing it: read whole panels of B in
              * place and pack only the partial last one. */
@@ -866,6 +879,24 @@ size_t sgemm_pack_bytes(int64_t k, int64_t n)
     return (size_t)(k * ((n + nr - 1) / nr * nr)) * sizeof(float);
 }
 
+/* Weights of 2 MB and more on 2 MB boundaries, their whole 2 MB pages offered to the kernel as huge
+ * pages: the micro-kernel streams a panel (up to 96 KB) per tile and A and C besides, which walked
+ * past the first-level TLB every few tiles on 4 KB pages (a few percent of a 128x768x3072 product).
+ * The part past the last whole 2 MB page stays on small pages, so nothing is rounded up. */
+static float *alloc_panels(size_t bytes)
+{
+    const size_t huge = (size_t)2 << 20;
+    void *data = NULL;
+    if (bytes < huge)
+        return aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (posix_memalign(&data, huge, bytes))
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(data, bytes / huge * huge, MADV_HUGEPAGE); /* advice: small pages if refused */
+#endif
+    return data;
+}
+
 int sgemm_pack(struct sgemm_packed *p, int trans_b, int64_t k, int64_t n, const float *b, int64_t ldb)
 {
     int nr = nr_for(cpu_isa());
@@ -873,7 +904,7 @@ int sgemm_pack(struct sgemm_packed *p, int trans_b, int64_t k, int64_t n, const 
     *p = (struct sgemm_packed){.nr = nr, .k = k, .n = n, .n_pad = n_pad};
     if (k <= 0 || n <= 0)
         return 0;
-    p->data = aligned_alloc(64, ((size_t)(k * n_pad) * sizeof(float) + 63) / 64 * 64);
+    p->data = alloc_panels((size_t)(k * n_pad) * sizeof(float));
     if (!p->data)
         return -1;
     for (int64_t pc = 0; pc < k; pc += KC) {

@@ -298,14 +298,168 @@ __attribute__((target("avx2,fma"))) static int64_t normalize_avx2(float *out, co
     }
     return i;
 }
+
+/* out = exp(in - shift), returning Σ out in double (Softmax's pass); lanes past the polynomial's
+ * range take libm's answer, as act_avx2's exp does. */
+__attribute__((target("avx2,fma"))) static int64_t exp_sum_avx2(float *out, const float *in, int64_t n, float shift,
+                                                                double *sum)
+{
+    int64_t i = 0;
+    __m256 sh = _mm256_set1_ps(shift);
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_sub_ps(_mm256_loadu_ps(in + i), sh), r = exp_avx2(x);
+        int in_range = _mm256_movemask_ps(_mm256_and_ps(_mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_GE_OQ),
+                                                        _mm256_cmp_ps(x, _mm256_set1_ps(88.3f), _CMP_LE_OQ)));
+        if (in_range != 0xff) {
+            float xs[8], rs[8];
+            _mm256_storeu_ps(xs, x);
+            _mm256_storeu_ps(rs, r);
+            for (int j = 0; j < 8; j++)
+                if (!(in_range >> j & 1))
+                    rs[j] = expf(xs[j]);
+            r = _mm256_loadu_ps(rs);
+        }
+        _mm256_storeu_ps(out + i, r);
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(r)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(r, 1)));
+    }
+    double lanes[4];
+    _mm256_storeu_pd(lanes, _mm256_add_pd(lo, hi));
+    *sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    return i;
+}
+
+/* The same loops 16 lanes wide; sums still in double (two 8-lane halves). */
+__attribute__((target("avx512f,avx2,fma"))) static int64_t sum_avx512(const float *in, int64_t n, double *out)
+{
+    int64_t i = 0;
+    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+    for (; i + 16 <= n; i += 16) {
+        __m512 x = _mm512_loadu_ps(in + i);
+        lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(x)));
+        hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1))));
+    }
+    *out = _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+    return i;
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static int64_t max_avx512(const float *in, int64_t n, float *out)
+{
+    int64_t i = 0;
+    __m512 m = _mm512_set1_ps(in[0]);
+    __mmask16 nan = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 x = _mm512_loadu_ps(in + i);
+        m = _mm512_max_ps(m, x);
+        nan |= _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    }
+    *out = nan ? NAN : _mm512_reduce_max_ps(m);
+    return i;
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static int64_t sq_dev_avx512(const float *in, int64_t n, float mean_hi,
+                                                                         float mean_lo, double *out)
+{
+    int64_t i = 0;
+    __m512 vm = _mm512_set1_ps(mean_hi), vl = _mm512_set1_ps(mean_lo);
+    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+    for (; i + 16 <= n; i += 16) {
+        __m512 d = _mm512_sub_ps(_mm512_sub_ps(_mm512_loadu_ps(in + i), vm), vl);
+        __m512 d2 = _mm512_mul_ps(d, d);
+        lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(d2)));
+        hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(d2), 1))));
+    }
+    *out = _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+    return i;
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static int64_t normalize_avx512(float *out, const float *in, int64_t n,
+                                                                            float mean_hi, float mean_lo, float inv,
+                                                                            const float *scale, const float *bias)
+{
+    int64_t i = 0;
+    __m512 vm = _mm512_set1_ps(mean_hi), vl = _mm512_set1_ps(mean_lo), vi = _mm512_set1_ps(inv);
+    for (; i + 16 <= n; i += 16) {
+        __m512 z = _mm512_mul_ps(_mm512_sub_ps(_mm512_sub_ps(_mm512_loadu_ps(in + i), vm), vl), vi);
+        __m512 b = bias ? _mm512_loadu_ps(bias + i) : _mm512_setzero_ps();
+        _mm512_storeu_ps(out + i, _mm512_fmadd_ps(z, _mm512_loadu_ps(scale + i), b));
+    }
+    return i;
+}
+
+/* exp_avx2's Cephes reduction and polynomial, 16 lanes. */
+__attribute__((target("avx512f,avx2,fma"))) static __m512 exp_avx512(__m512 x)
+{
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-87.3f)), _mm512_set1_ps(88.3f));
+    __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+    __m512 y = _mm512_set1_ps(1.9875691500E-4f);
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507E-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073E-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894E-2f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
+    y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+    __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(fx), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static int64_t exp_sum_avx512(float *out, const float *in, int64_t n,
+                                                                          float shift, double *sum)
+{
+    int64_t i = 0;
+    __m512 sh = _mm512_set1_ps(shift);
+    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+    for (; i + 16 <= n; i += 16) {
+        __m512 x = _mm512_sub_ps(_mm512_loadu_ps(in + i), sh), r = exp_avx512(x);
+        __mmask16 in_range = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.3f), _CMP_GE_OQ) &
+                             _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.3f), _CMP_LE_OQ);
+        if (in_range != 0xffff) {
+            float xs[16], rs[16];
+            _mm512_storeu_ps(xs, x);
+            _mm512_storeu_ps(rs, r);
+            for (int j = 0; j < 16; j++)
+                if (!(in_range >> j & 1))
+                    rs[j] = expf(xs[j]);
+            r = _mm512_loadu_ps(rs);
+        }
+        _mm512_storeu_ps(out + i, r);
+        lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(r)));
+        hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(r), 1))));
+    }
+    *sum = _mm512_reduce_add_pd(_mm512_add_pd(lo, hi));
+    return i;
+}
 #endif
+
+double vec_exp_sum(float *out, const float *in, int64_t n, float shift)
+{
+    double s = 0;
+    int64_t i = 0;
+#if HAVE_X86
+    if (cpu_isa() >= CPU_ISA_AVX512)
+        i = exp_sum_avx512(out, in, n, shift, &s);
+    else if (cpu_isa() >= CPU_ISA_AVX2)
+        i = exp_sum_avx2(out, in, n, shift, &s);
+#endif
+    for (; i < n; i++) {
+        out[i] = expf(in[i] - shift);
+        s += out[i];
+    }
+    return s;
+}
 
 double vec_sum(const float *in, int64_t n)
 {
     double s = 0;
     int64_t i = 0;
 #if HAVE_X86
-    if (cpu_isa() >= CPU_ISA_AVX2)
+    if (cpu_isa() >= CPU_ISA_AVX512)
+        i = sum_avx512(in, n, &s);
+    else if (cpu_isa() >= CPU_ISA_AVX2)
         i = sum_avx2(in, n, &s);
 #endif
     for (; i < n; i++)
@@ -319,7 +473,7 @@ float vec_max(const float *in, int64_t n)
     int64_t i = 1;
 #if HAVE_X86
     if (cpu_isa() >= CPU_ISA_AVX2) {
-        i = max_avx2(in, n, &m);
+        i = cpu_isa() >= CPU_ISA_AVX512 ? max_avx512(in, n, &m) : max_avx2(in, n, &m);
         if (isnan(m))
             return m;
     }
@@ -345,7 +499,9 @@ double vec_sq_dev(const float *in, int64_t n, double mean)
     float hi, lo;
     split_mean(mean, &hi, &lo);
 #if HAVE_X86
-    if (cpu_isa() >= CPU_ISA_AVX2)
+    if (cpu_isa() >= CPU_ISA_AVX512)
+        i = sq_dev_avx512(in, n, hi, lo, &s);
+    else if (cpu_isa() >= CPU_ISA_AVX2)
         i = sq_dev_avx2(in, n, hi, lo, &s);
 #endif
     for (; i < n; i++) {
@@ -362,7 +518,9 @@ void vec_normalize(float *out, const float *in, int64_t n, double mean, float in
     float hi, lo;
     split_mean(mean, &hi, &lo);
 #if HAVE_X86
-    if (cpu_isa() >= CPU_ISA_AVX2)
+    if (cpu_isa() >= CPU_ISA_AVX512)
+        i = normalize_avx512(out, in, n, hi, lo, inv, scale, bias);
+    else if (cpu_isa() >= CPU_ISA_AVX2)
         i = normalize_avx2(out, in, n, hi, lo, inv, scale, bias);
 #endif
     for (; i < n; i++)

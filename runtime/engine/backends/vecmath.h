@@ -15,6 +15,9 @@ void vec_activation(enum vec_act act, float *out, const float *in, int64_t n, fl
 
 /* out[i] = in[i] · k + off (BatchNormalization folded per channel). */
 void vec_scale_shift(float *out, const float *in, int64_t n, float k, float off);
+/* out[i] = exp(in[i] - shift), returning Σ out[i] in double (Softmax's exponentials and their sum in
+ * one pass; out may be in). */
+double vec_exp_sum(float *out, const float *in, int64_t n, float shift);
 /* Σ in[i] in double, as the reference's softmax sums. */
 double vec_sum(const float *in, int64_t n);
 float vec_max(const float *in, int64_t n);

@@ -391,6 +391,9 @@ TEST(batch_norm_and_softmax_match_reference)
     int64_t dims[2] = {7, 1003};
     struct tensor x[1] = {random_tensor(&inputs_arena, 2, dims, 20.0f)};
     ((float *)x[0].data)[3] = -INFINITY;
+    ((float *)x[0].data)[1003 + 5] = NAN;            /* a NaN row */
+    ((float *)x[0].data)[2 * 1003 + 600] = INFINITY; /* a row whose maximum is infinite */
+    ((float *)x[0].data)[3 * 1003 + 17] = -200.0f;   /* an exponential past the polynomial's range */
     CHECK_SAME(&sm, x, 1);
     struct tensor one[1] = {T(10)}, three[1] = {T(2, 3, 33)};
     CHECK_SAME(&sm, one, 1);
@@ -587,11 +590,13 @@ TEST(direct_conv_matches_reference)
 }
 
 /* MatMul and Gemm with B packed at load: odd sizes, one to four rows (the GEMV path), K past one
- * KC block, transposed B, alpha/beta and Gemm's own bias. */
+ * KC block and cut in unequal deep blocks (1601 = 534 + 534 + 533), N past one NC column block,
+ * transposed B, alpha/beta and Gemm's own bias. */
 TEST(prepacked_weights_match_reference)
 {
-    static const int64_t shapes[][3] = {{1, 784, 2048}, {1, 7, 5},    {2, 300, 33},  {3, 65, 129},
-                                        {4, 513, 100},  {5, 100, 47}, {37, 257, 70}, {130, 260, 150}};
+    static const int64_t shapes[][3] = {{1, 784, 2048}, {1, 7, 5},      {2, 300, 33},   {3, 65, 129},
+                                        {4, 513, 100},  {5, 100, 47},   {37, 257, 70},  {130, 260, 150},
+                                        {13, 1601, 70}, {14, 40, 2100}};
     prepack_under_test = 2;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         int64_t m = shapes[i][0], k = shapes[i][1], n = shapes[i][2];
@@ -704,6 +709,28 @@ TEST(fused_epilogues_match_reference)
     struct node_spec s = {.op = "MatMul"};
     struct tensor in[2] = {T(3, 4), T(4, 6)};
     CHECK(compare(&s, in, 2, 0) == NULL);
+    fused_under_test = NULL;
+}
+
+/* Gelu's erf saturates to ±1 and passes infinities and NaN as libm's does (the vector erf takes its
+ * reciprocal by estimate and Newton step, which an unbounded argument would turn into inf · 0). */
+TEST(fused_gelu_keeps_extremes)
+{
+    static const float extremes[] = {INFINITY, -INFINITY, NAN, 1e30f, -1e30f, 1e6f, -1e6f, 5.0f, -5.0f, 3.9f, -3.9f};
+    const int64_t n = 40;
+    struct tensor bias = T(n);
+    float *b = bias.data;
+    for (size_t i = 0; i < sizeof extremes / sizeof extremes[0]; i++)
+        b[i * 3] = extremes[i];
+    struct op_fused f = {.act = OP_ACT_GELU, .bias = &bias};
+    fused_under_test = &f;
+    for (int pre = 0; pre < 2; pre++) {
+        prepack_under_test = pre ? 2 : 0;
+        struct node_spec s = {.op = "MatMul"};
+        struct tensor in[2] = {T(13, 9), T(9, n)};
+        CHECK_SAME(&s, in, 2);
+    }
+    prepack_under_test = 0;
     fused_under_test = NULL;
 }
 
@@ -900,6 +927,7 @@ int main(void)
     RUN(prepacked_weights_match_reference);
     RUN(weights_past_the_pack_budget_stay_in_place);
     RUN(fused_epilogues_match_reference);
+    RUN(fused_gelu_keeps_extremes);
     cuda_matches_reference();
     printf("# %d values compared over %d backend runs, vector paths up to %s, %d threads\n", checks, fast_runs,
            cpu_isa_name(cpu_isa_detected()), pool_threads());
