@@ -22,6 +22,8 @@
 #define TILE (16 * NV)
 /* Channels a depthwise tile sums at once. */
 #define DW_CHANNELS 4
+/* Input channels a tile sums tap by tap before the next group. */
+#define CHANNEL_GROUP 8
 /* Kernel taps the tile's masks are kept for (up to 5x5). */
 #define MAX_TAPS 25
 /* Tiles whose masks are computed together; their input (all channels) is kept to about this many
@@ -33,7 +35,7 @@
 /* Below this many multiply-adds a convolution stays on the calling thread. */
 #define PARALLEL_MIN_FLOPS (1 << 21)
 
-/* Weights [m, c, kh, kw] in blocks of OCB output channels: block b, input channel i, tap t holds
+/* Weights [m, c, kh, kw] in blocks of OCB output channels: block b, tap t, input channel i holds
  * the OCB weights w[b·OCB + o, i, t] side by side (zero past m), so the tile reads them in order. */
 struct direct_pack {
     struct op_cache base;
@@ -50,8 +52,8 @@ static size_t pack_floats(int64_t m, int64_t c, int64_t taps)
 static void pack_weights(float *dst, const float *w, int64_t m, int64_t c, int64_t taps)
 {
     for (int64_t b = 0; b < (m + OCB - 1) / OCB; b++)
-        for (int64_t i = 0; i < c; i++)
-            for (int64_t t = 0; t < taps; t++)
+        for (int64_t t = 0; t < taps; t++)
+            for (int64_t i = 0; i < c; i++)
                 for (int o = 0; o < OCB; o++) {
                     int64_t oc = b * OCB + o;
                     *dst++ = oc < m ? w[(oc * c + i) * taps + t] : 0.0f;
@@ -136,7 +138,8 @@ struct direct {
     int64_t off[MAX_TAPS]; /* input offset of tap t from the output pixel, in the flattened plane */
     int64_t dh[MAX_TAPS], dw[MAX_TAPS];
     const struct epilogue *epi; /* bias per output channel, residual, activation; NULL: none */
-    int64_t tiles, tiles_per_task, tasks_per_image, block_tiles;
+    int64_t tiles, block_tiles, blocks; /* tiles per image, per block of tiles; channel blocks */
+    int64_t units, tasks;
 };
 
 #if defined(__x86_64__)
@@ -218,20 +221,27 @@ tile_avx512(const struct direct *d, const float *x, const float *wb, const uint1
     int64_t c = d->c, step = d->plane_in * (int64_t)sizeof(float);
     /* a tap's first input pixel may lie before the plane: its lanes are masked, never read */
     uintptr_t xa = (uintptr_t)x + (uintptr_t)(p0 * (int64_t)sizeof(float));
-    for (int64_t i = 0; i < c; i++, xa += (uintptr_t)step, wb += taps * OCB) {
-#pragma GCC unroll 9
+    /* CHANNEL_GROUP channels at a time (their rows stay in L1), tap by tap: the tap's three masks
+     * stay in mask registers while the group's channels pass */
+    for (int64_t i0 = 0; i0 < c; i0 += CHANNEL_GROUP, xa += (uintptr_t)(step * CHANNEL_GROUP)) {
+        int64_t cn = c - i0 < CHANNEL_GROUP ? c - i0 : CHANNEL_GROUP;
+#pragma GCC unroll 1
         for (int t = 0; t < taps; t++) {
+            __mmask16 k0 = masks[t], k1 = masks[MAX_TAPS + t], k2 = masks[2 * MAX_TAPS + t];
             uintptr_t xt = xa + (uintptr_t)(d->off[t] * (int64_t)sizeof(float));
-            __m512 v0 = _mm512_maskz_loadu_ps(masks[t], (const void *)xt),
-                   v1 = _mm512_maskz_loadu_ps(masks[MAX_TAPS + t], (const void *)(xt + 64)),
-                   v2 = _mm512_maskz_loadu_ps(masks[2 * MAX_TAPS + t], (const void *)(xt + 128));
-            const float *wt = wb + t * OCB;
+            const float *wt = wb + (t * c + i0) * OCB;
+#pragma GCC unroll 2
+            for (int64_t j = 0; j < cn; j++, xt += (uintptr_t)step, wt += OCB) {
+                __m512 v0 = _mm512_maskz_loadu_ps(k0, (const void *)xt),
+                       v1 = _mm512_maskz_loadu_ps(k1, (const void *)(xt + 64)),
+                       v2 = _mm512_maskz_loadu_ps(k2, (const void *)(xt + 128));
 #pragma GCC unroll 8
-            for (int o = 0; o < OCB; o++) {
-                __m512 b = _mm512_set1_ps(wt[o]);
-                a[o][0] = _mm512_fmadd_ps(b, v0, a[o][0]);
-                a[o][1] = _mm512_fmadd_ps(b, v1, a[o][1]);
-                a[o][2] = _mm512_fmadd_ps(b, v2, a[o][2]);
+                for (int o = 0; o < OCB; o++) {
+                    __m512 b = _mm512_set1_ps(wt[o]);
+                    a[o][0] = _mm512_fmadd_ps(b, v0, a[o][0]);
+                    a[o][1] = _mm512_fmadd_ps(b, v1, a[o][1]);
+                    a[o][2] = _mm512_fmadd_ps(b, v2, a[o][2]);
+                }
             }
         }
     }
@@ -350,30 +360,49 @@ __attribute__((target("avx512f"))) static void tile_depthwise_avx512(const struc
 }
 #endif
 
+/* The work is a list of units, one tile of one block of output channels (depthwise: of
+ * DW_CHANNELS channels) of one image, ordered image, block of tiles, channel block, tile: the tiles
+ * of a block share their input in L2 while every channel block passes over them (depthwise: one
+ * tile per block, each tile's channels together). Task k takes units [k·U/T, (k+1)·U/T), so every
+ * task holds the same work whatever the shape (a split by whole tiles left one of two threads a
+ * tenth more work than the other on 66 tiles). */
 static void direct_task(void *ctx, int index)
 {
 #if defined(__x86_64__)
     const struct direct *d = ctx;
-    int64_t n = index / d->tasks_per_image, part = index % d->tasks_per_image;
-    int64_t t0 = part * d->tiles_per_task, t1 = t0 + d->tiles_per_task < d->tiles ? t0 + d->tiles_per_task : d->tiles;
-    const float *x = d->x + n * d->c * d->plane_in;
-    float *y = d->y + n * d->m * d->plane_out;
-    const float *residual = d->epi && d->epi->residual ? d->epi->residual + n * d->m * d->plane_out : NULL;
+    int64_t u = d->units * index / d->tasks, u1 = d->units * (index + 1) / d->tasks;
+    int64_t per_image = d->tiles * d->blocks, per_block = d->block_tiles * d->blocks;
     static _Thread_local uint16_t masks[MAX_BLOCK_TILES][NV * MAX_TAPS];
-    int64_t blocks = (d->m + OCB - 1) / OCB;
-    for (int64_t b0 = t0; b0 < t1; b0 += d->block_tiles) {
-        int64_t b1 = b0 + d->block_tiles < t1 ? b0 + d->block_tiles : t1;
-        for (int64_t i = b0; i < b1; i++)
-            tile_masks(d, i, masks[i - b0]);
-        if (d->depthwise)
-            for (int64_t ch = 0; ch < d->c; ch += DW_CHANNELS)
-                for (int64_t i = b0; i < b1; i++)
-                    tile_depthwise_avx512(d, x, masks[i - b0], i * TILE, ch, y, residual);
-        else
-            for (int64_t ob = 0; ob < blocks; ob++)
-                for (int64_t i = b0; i < b1; i++)
-                    tile_any(d, x, d->wp + ob * OCB * d->c * d->taps, masks[i - b0], i * TILE, ob * OCB, y,
-                                residual);
+    int64_t masked[MAX_BLOCK_TILES]; /* the tile (of this image) each slot's masks are for */
+    int64_t mask_image = -1, mask_block = -1;
+    while (u < u1) {
+        int64_t n = u / per_image, r = u % per_image, k = r / per_block;
+        r -= k * per_block;
+        int64_t b0 = k * d->block_tiles, size = d->tiles - b0 < d->block_tiles ? d->tiles - b0 : d->block_tiles;
+        int64_t ob = r / size, i = b0 + r % size, run = b0 + size - i;
+        if (run > u1 - u)
+            run = u1 - u;
+        if (n != mask_image || k != mask_block) {
+            for (int64_t j = 0; j < size; j++)
+                masked[j] = -1;
+            mask_image = n;
+            mask_block = k;
+        }
+        const float *x = d->x + n * d->c * d->plane_in;
+        float *y = d->y + n * d->m * d->plane_out;
+        const float *residual = d->epi && d->epi->residual ? d->epi->residual + n * d->m * d->plane_out : NULL;
+        for (int64_t e = i + run; i < e; i++) {
+            uint16_t *mk = masks[i - b0];
+            if (masked[i - b0] != i) {
+                tile_masks(d, i, mk);
+                masked[i - b0] = i;
+            }
+            if (d->depthwise)
+                tile_depthwise_avx512(d, x, mk, i * TILE, ob * DW_CHANNELS, y, residual);
+            else
+                tile_any(d, x, d->wp + ob * OCB * d->c * d->taps, mk, i * TILE, ob * OCB, y, residual);
+        }
+        u += run;
     }
 #else
     (void)ctx;
@@ -439,18 +468,18 @@ int conv_direct(const struct op_call *call)
     d.epi = epilogue_active(&e) ? &e : NULL;
     d.tiles = (d.plane_out + TILE - 1) / TILE;
     int64_t span = d.off[d.taps - 1] - d.off[0];
-    /* depthwise: each channel's tiles are done before the next channel's, nothing to keep */
-    d.block_tiles = depthwise ? MAX_BLOCK_TILES : (BLOCK_BYTES / (int64_t)sizeof(float) / c - span) / TILE;
+    /* depthwise: a tile's channels in turn, nothing to keep across tiles */
+    d.block_tiles = depthwise ? 1 : (BLOCK_BYTES / (int64_t)sizeof(float) / c - span) / TILE;
     d.block_tiles = d.block_tiles < 1 ? 1 : d.block_tiles > MAX_BLOCK_TILES ? MAX_BLOCK_TILES : d.block_tiles;
+    d.blocks = depthwise ? (c + DW_CHANNELS - 1) / DW_CHANNELS : (m + OCB - 1) / OCB;
+    d.units = batch * d.tiles * d.blocks;
     double flops = (double)batch * (double)m * (double)(depthwise ? 1 : c) * (double)d.taps * (double)d.plane_out;
     int threads = flops < PARALLEL_MIN_FLOPS ? 1 : pool_threads();
     /* a few tasks per thread: the pool hands them out as threads come free, so a thread that
      * starts late (woken, or preempted) leaves its share to the others */
-    int tasks = threads > 1 ? threads * TASKS_PER_THREAD : 1;
-    d.tasks_per_image = batch >= tasks ? 1 : (tasks + batch - 1) / batch;
-    if (d.tasks_per_image > d.tiles)
-        d.tasks_per_image = d.tiles;
-    d.tiles_per_task = (d.tiles + d.tasks_per_image - 1) / d.tasks_per_image;
-    pool_run(direct_task, &d, (int)(batch * d.tasks_per_image));
+    d.tasks = threads > 1 ? threads * TASKS_PER_THREAD : 1;
+    if (d.tasks > d.units)
+        d.tasks = d.units;
+    pool_run(direct_task, &d, (int)d.tasks);
     return 0;
 }
