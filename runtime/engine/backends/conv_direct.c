@@ -2,6 +2,7 @@
 #include "conv_direct.h"
 
 #include "common/err.h"
+#include "conv_winograd.h"
 #include "cpu_isa.h"
 #include "epilogue.h"
 #include "pack_budget.h"
@@ -42,6 +43,7 @@ struct direct_pack {
     const void *w; /* the initializer's bytes it was packed from */
     int64_t m, c, taps;
     float *data;
+    float *wino; /* the 3x3 weights transformed for conv_winograd.c, or NULL */
 };
 
 static size_t pack_floats(int64_t m, int64_t c, int64_t taps)
@@ -64,7 +66,10 @@ static void direct_pack_free(struct op_cache *self)
 {
     struct direct_pack *p = (struct direct_pack *)self;
     pack_budget_give(pack_floats(p->m, p->c, p->taps) * sizeof(float));
+    if (p->wino)
+        pack_budget_give(conv_winograd_weights_floats(p->m, p->c) * sizeof(float));
     free(p->data);
+    free(p->wino);
     free(p);
 }
 
@@ -82,6 +87,19 @@ static int attrs_fit(const struct op_call *call, const struct tensor *wt, int de
         if (st[i] != 1)
             return 0;
     return 1;
+}
+
+/* Whether the node is a 3x3 undilated convolution with the channels conv_winograd.c wants (the
+ * plane's size and the epilogue are checked per call). */
+static int winograd_kernel(const struct op_call *call, const struct tensor *wt)
+{
+    size_t n;
+    const int64_t *dil = ops_attr_ints(call, "dilations", &n);
+    for (size_t i = 0; dil && i < n; i++)
+        if (dil[i] != 1)
+            return 0;
+    return ops_attr_int(call, "group", 1) == 1 && wt->rank == 4 && wt->dims[2] == 3 && wt->dims[3] == 3 &&
+           conv_winograd_fits(wt->dims[1], wt->dims[0], 4, 4, NULL);
 }
 
 void conv_direct_prepare(const struct backend_node *info, _Atomic(struct op_cache *) *cache)
@@ -109,13 +127,23 @@ void conv_direct_prepare(const struct backend_node *info, _Atomic(struct op_cach
     pack_weights(data, wt->data, m, c, taps);
     *p = (struct direct_pack){.base = {.free = direct_pack_free}, .w = wt->data, .m = m, .c = c, .taps = taps,
                               .data = data};
+    if (winograd_kernel(&call, wt)) {
+        size_t wbytes = conv_winograd_weights_floats(m, c) * sizeof(float);
+        if (pack_budget_take(wbytes)) {
+            p->wino = aligned_alloc(64, (wbytes + 63) / 64 * 64);
+            if (p->wino)
+                conv_winograd_weights(p->wino, wt->data, m, c);
+            else
+                pack_budget_give(wbytes);
+        }
+    }
     struct op_cache *expected = NULL;
     if (!atomic_compare_exchange_strong(cache, &expected, &p->base))
         direct_pack_free(&p->base);
 }
 
-/* The weights packed at load for this call, or NULL. */
-static const float *packed_for(const struct op_call *call, const struct tensor *wt)
+/* The weights packed at load for this call (Winograd's: wino), or NULL. */
+static const float *packed_for(const struct op_call *call, const struct tensor *wt, int wino)
 {
     if (!call->cache || !(call->constant_inputs & 2))
         return NULL;
@@ -124,7 +152,7 @@ static const float *packed_for(const struct op_call *call, const struct tensor *
         return NULL;
     const struct direct_pack *p = (const struct direct_pack *)c;
     return p->w == wt->data && p->m == wt->dims[0] && p->c == wt->dims[1] && p->taps == wt->dims[2] * wt->dims[3]
-               ? p->data
+               ? (wino ? p->wino : p->data)
                : NULL;
 }
 
@@ -410,6 +438,34 @@ static void direct_task(void *ctx, int index)
 #endif
 }
 
+/* The convolution by conv_winograd.c (d: the call's sizes; e: its epilogue). */
+static int winograd(const struct op_call *call, const struct direct *d, struct epilogue *e, int64_t batch,
+                    int64_t pad_top, int64_t pad_left, const int64_t *dims)
+{
+    const struct tensor *wt = call->inputs[1];
+    const float *u = packed_for(call, wt, 1);
+    if (!u) { /* weights fed at run time, or past the pack budget */
+        float *tmp = scratch_floats(SCRATCH_PACK_A, conv_winograd_weights_floats(d->m, d->c));
+        if (!tmp)
+            return BACKEND_DECLINE;
+        conv_winograd_weights(tmp, wt->data, d->m, d->c);
+        u = tmp;
+    }
+    struct winograd_conv w = {.u = u, .batch = batch, .c = d->c, .m = d->m, .h_in = d->h_in, .w_in = d->w,
+                              .h_out = d->h_out, .w_out = d->w, .pad_top = pad_top, .pad_left = pad_left};
+    if (conv_winograd_reserve(&w))
+        return BACKEND_DECLINE;
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 4, dims);
+    if (rc)
+        return rc;
+    w.x = call->inputs[0]->data;
+    w.y = call->outputs[0].data;
+    e->ldr = d->plane_out;
+    w.epi = epilogue_active(e) ? e : NULL;
+    conv_winograd_run(&w);
+    return 0;
+}
+
 int conv_direct(const struct op_call *call)
 {
     const struct tensor *x = call->inputs[0], *wt = call->inputs[1], *bias = ops_input(call, 2);
@@ -448,7 +504,10 @@ int conv_direct(const struct op_call *call)
         if (d.dh[t] <= -(1 << 30) || d.dh[t] >= (1 << 30) || d.dw[t] <= -(1 << 30) || d.dw[t] >= (1 << 30))
             return BACKEND_DECLINE; /* the masks compute rows and columns in 32 bits */
     }
-    const float *wp = depthwise ? wt->data : packed_for(call, wt);
+    if (!depthwise && batch && winograd_kernel(call, wt) &&
+        conv_winograd_fits(c, m, d.h_out, d.w, epilogue_active(&e) ? &e : NULL))
+        return winograd(call, &d, &e, batch, win.pad_begin[hs], win.pad_begin[ws], dims);
+    const float *wp = depthwise ? wt->data : packed_for(call, wt, 0);
     if (!wp) { /* weights fed at run time, or past the pack budget */
         float *tmp = scratch_floats(SCRATCH_PACK_A, pack_floats(m, c, d.taps));
         if (!tmp)
