@@ -16,6 +16,10 @@
 #define BAND 48
 /* Points of the 4x4 transform. */
 #define POINTS 16
+/* Floats between the transformed input of two points: c · BAND is a multiple of 4 KiB whenever c
+ * is of 64, and 16 streams that far apart would share one set of L1 (eight ways); two lines more
+ * spread them over the sets. */
+#define POINT_STRIDE(c) ((c) * BAND + 32)
 /* Below these channel counts the transforms cost more than the products they save. */
 #define MIN_CHANNELS 16
 /* Above this the band's transformed input leaves L2 anyway (and the scratch grows past 12 MB). */
@@ -85,7 +89,7 @@ static __mmask16 inside(int64_t start, int64_t n)
 }
 
 /* B^T d B of every input channel's 4x4 blocks at positions [q0, q0 + nq) of one image, into
- * v[p][i][q - q0]; 16 blocks of a row of blocks at a time, their columns split even/odd out of
+ * v[p · POINT_STRIDE(c) + i · BAND + q - q0]; 16 blocks of a row of blocks at a time, their columns split even/odd out of
  * two loads each (the padding masked off). Lanes past nq up to the vector's end are zeroed. */
 __attribute__((target("avx512f"))) static void transform_band(const struct plan *pl, const float *x, int64_t q0,
                                                               int64_t nq, float *v)
@@ -93,11 +97,12 @@ __attribute__((target("avx512f"))) static void transform_band(const struct plan 
     const struct winograd_conv *w = pl->w;
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    int64_t c = w->c, plane = w->h_in * w->w_in, lane_stride = c * BAND;
+    int64_t c = w->c, plane = w->h_in * w->w_in, lane_stride = POINT_STRIDE(c);
     int64_t tail = (nq + 15) / 16 * 16;
     if (tail > nq)
-        for (int64_t r = 0; r < POINTS * c; r++)
-            memset(v + r * BAND + nq, 0, (size_t)(tail - nq) * sizeof(float));
+        for (int64_t p = 0; p < POINTS; p++)
+            for (int64_t i = 0; i < c; i++)
+                memset(v + p * lane_stride + i * BAND + nq, 0, (size_t)(tail - nq) * sizeof(float));
     for (int64_t q = q0; q < q0 + nq;) {
         int64_t tr = q / pl->tw, tc = q % pl->tw, n = pl->tw - tc;
         n = n > q0 + nq - q ? q0 + nq - q : n;
@@ -178,7 +183,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void gemm_tile(c
 __attribute__((target("avx512f"))) static void gemm_points(const float *u, int64_t u_step, const float *v,
                                                            int64_t c, float *out, int64_t nq)
 {
-    for (int p = 0; p < POINTS; p++, u += u_step, v += c * BAND, out += OCB * BAND) {
+    for (int p = 0; p < POINTS; p++, u += u_step, v += POINT_STRIDE(c), out += OCB * BAND) {
         if (nq > 32)
             gemm_tile(u, v, c, out, 3);
         else if (nq > 16)
@@ -268,7 +273,7 @@ static void winograd_task(void *ctx, int index)
 #if defined(__x86_64__)
     const struct plan *pl = ctx;
     const struct winograd_conv *w = pl->w;
-    float *v = pl->buf + (size_t)index * pl->per_task, *mb = v + POINTS * w->c * BAND;
+    float *v = pl->buf + (size_t)index * pl->per_task, *mb = v + POINTS * POINT_STRIDE(w->c);
     int64_t u = pl->units * index / pl->tasks, u1 = pl->units * (index + 1) / pl->tasks, done = -1;
     int64_t plane_in = w->h_in * w->w_in, plane_out = w->h_out * w->w_out;
     for (; u < u1; u++) {
@@ -294,7 +299,7 @@ static struct plan plan_of(const struct winograd_conv *w)
     pl.blocks_per_image = (w->h_out + 1) / 2 * pl.tw;
     pl.bands = (pl.blocks_per_image + BAND - 1) / BAND;
     pl.units = w->batch * pl.bands * pl.blocks;
-    pl.per_task = (size_t)(POINTS * w->c * BAND + POINTS * OCB * BAND);
+    pl.per_task = (size_t)(POINTS * POINT_STRIDE(w->c) + POINTS * OCB * BAND);
     return pl;
 }
 
