@@ -19,7 +19,7 @@
 /* Floats between the transformed input of two points: c · BAND is a multiple of 4 KiB whenever c
  * is of 64, and 16 streams that far apart would share one set of L1 (eight ways); two lines more
  * spread them over the sets. */
-#define POINT_STRIDE(c) ((c) * BAND + 32)
+#define POINT_STRIDE(c) ((c)*BAND + 32)
 /* Below these channel counts the transforms cost more than the products they save. */
 #define MIN_CHANNELS 16
 /* Above this the band's transformed input leaves L2 anyway (and the scratch grows past 12 MB). */
@@ -50,7 +50,7 @@ void conv_winograd_weights(float *dst, const float *w, int64_t m, int64_t c)
                 float u[4][4] = {{0}};
                 if (oc < m) {
                     const float *g = w + (oc * c + i) * 9; /* [kh][kw] */
-                    float t[4][3];                          /* G g */
+                    float t[4][3];                         /* G g */
                     for (int j = 0; j < 3; j++) {
                         t[0][j] = g[j];
                         t[1][j] = 0.5f * (g[j] + g[3 + j] + g[6 + j]);
@@ -89,8 +89,9 @@ static __mmask16 inside(int64_t start, int64_t n)
 }
 
 /* B^T d B of every input channel's 4x4 blocks at positions [q0, q0 + nq) of one image, into
- * v[p · POINT_STRIDE(c) + i · BAND + q - q0]; 16 blocks of a row of blocks at a time, their columns split even/odd out of
- * two loads each (the padding masked off). Lanes past nq up to the vector's end are zeroed. */
+ * v[p · POINT_STRIDE(c) + i · BAND + q - q0]; 16 blocks of a row of blocks at a time, their
+ * columns split even/odd out of two loads each (the padding masked off). Lanes past nq up to the
+ * vector's end are zeroed. */
 __attribute__((target("avx512f"))) static void transform_band(const struct plan *pl, const float *x, int64_t q0,
                                                               int64_t nq, float *v)
 {
@@ -180,8 +181,8 @@ __attribute__((target("avx512f"), always_inline)) static inline void gemm_tile(c
             _mm512_storeu_ps(out + o * BAND + 16 * j, a[o][j]);
 }
 
-__attribute__((target("avx512f"))) static void gemm_points(const float *u, int64_t u_step, const float *v,
-                                                           int64_t c, float *out, int64_t nq)
+__attribute__((target("avx512f"))) static void gemm_points(const float *u, int64_t u_step, const float *v, int64_t c,
+                                                           float *out, int64_t nq)
 {
     for (int p = 0; p < POINTS; p++, u += u_step, v += POINT_STRIDE(c), out += OCB * BAND) {
         if (nq > 32)
@@ -205,15 +206,15 @@ __attribute__((target("avx512f"))) static inline __m512 activate(const struct ep
     }
 }
 
-/* Row k (0, 1) of the 2x2 outputs of blocks [q, q + n) (n <= 8), e holding their two columns
- * side by side: stored one row of blocks at a time, past the plane's last row or column dropped,
- * with the residual added and the activation applied. */
-__attribute__((target("avx512f"))) static void store_row(const struct plan *pl, float *yc, const float *rc,
-                                                         int64_t q, int64_t n, int k, __m512 e)
+/* Row k (0, 1) of the 2x2 outputs of n (<= 8) blocks from row tr, column tc of blocks on, e
+ * holding their two columns side by side: stored one row of blocks at a time, past the plane's
+ * last row or column dropped, with the residual added and the activation applied. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+store_row(const struct plan *pl, float *yc, const float *rc, int64_t tr, int64_t tc, int64_t n, int k, __m512 e)
 {
     const struct winograd_conv *w = pl->w;
-    for (int64_t a = 0; a < n;) {
-        int64_t tr = (q + a) / pl->tw, tc = (q + a) % pl->tw, len = pl->tw - tc;
+    for (int64_t a = 0; a < n; tr++, tc = 0) {
+        int64_t len = pl->tw - tc;
         len = len > n - a ? n - a : len;
         int64_t row = 2 * tr + k;
         if (row < w->h_out) {
@@ -224,7 +225,8 @@ __attribute__((target("avx512f"))) static void store_row(const struct plan *pl, 
             int64_t shift = (row * w->w_out + 2 * tc - 2 * a) * (int64_t)sizeof(float);
             __m512 r = e;
             if (rc)
-                r = _mm512_add_ps(r, _mm512_maskz_loadu_ps((__mmask16)bits, (const void *)((uintptr_t)rc + (uintptr_t)shift)));
+                r = _mm512_add_ps(
+                    r, _mm512_maskz_loadu_ps((__mmask16)bits, (const void *)((uintptr_t)rc + (uintptr_t)shift)));
             _mm512_mask_storeu_ps((void *)((uintptr_t)yc + (uintptr_t)shift), (__mmask16)bits, activate(w->epi, r));
         }
         a += len;
@@ -239,6 +241,11 @@ __attribute__((target("avx512f"))) static void output_band(const struct plan *pl
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     int64_t plane = w->h_out * w->w_out, rows = w->m - oc0 < OCB ? w->m - oc0 : OCB;
+    int64_t tr[BAND / 8], tc[BAND / 8]; /* where each group of 8 blocks starts */
+    for (int64_t g = 0; g < BAND / 8; g++) {
+        tr[g] = (q0 + 8 * g) / pl->tw;
+        tc[g] = (q0 + 8 * g) % pl->tw;
+    }
     for (int64_t o = 0; o < rows; o++) {
         float *yc = y + (oc0 + o) * plane;
         const float *rc = res ? res + (oc0 + o) * plane : NULL;
@@ -256,9 +263,9 @@ __attribute__((target("avx512f"))) static void output_band(const struct plan *pl
                 __m512 o0 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s[k][0], s[k][1]), s[k][2]), bias);
                 __m512 o1 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s[k][1], s[k][2]), s[k][3]), bias);
                 int64_t left = nq - j;
-                store_row(pl, yc, rc, q0 + j, left < 8 ? left : 8, k, _mm512_permutex2var_ps(o0, lo, o1));
+                store_row(pl, yc, rc, tr[j / 8], tc[j / 8], left < 8 ? left : 8, k, _mm512_permutex2var_ps(o0, lo, o1));
                 if (left > 8)
-                    store_row(pl, yc, rc, q0 + j + 8, left - 8 < 8 ? left - 8 : 8, k,
+                    store_row(pl, yc, rc, tr[j / 8 + 1], tc[j / 8 + 1], left - 8 < 8 ? left - 8 : 8, k,
                               _mm512_permutex2var_ps(o0, hi, o1));
             }
         }

@@ -16,9 +16,9 @@
 #include <stdint.h>
 
 struct winograd_conv {
-    const float *x;  /* [batch, c, h_in, w_in] */
-    const float *u;  /* weights transformed by conv_winograd_weights */
-    float *y;        /* [batch, m, h_out, w_out] */
+    const float *x;             /* [batch, c, h_in, w_in] */
+    const float *u;             /* weights transformed by conv_winograd_weights */
+    float *y;                   /* [batch, m, h_out, w_out] */
     const struct epilogue *epi; /* bias per output channel, residual, Relu/LeakyRelu/Clip; NULL: none */
     int64_t batch, c, m, h_in, w_in, h_out, w_out, pad_top, pad_left;
     float *scratch; /* set by conv_winograd_reserve */
