@@ -249,10 +249,11 @@ tile_avx512(const struct direct *d, const float *x, const float *wb, const uint1
     int64_t c = d->c, step = d->plane_in * (int64_t)sizeof(float);
     /* a tap's first input pixel may lie before the plane: its lanes are masked, never read */
     uintptr_t xa = (uintptr_t)x + (uintptr_t)(p0 * (int64_t)sizeof(float));
-    /* CHANNEL_GROUP channels at a time (their rows stay in L1), tap by tap: the tap's three masks
+    /* CHANNEL_GROUP channels at a time (their rows stay in L1; one tap: all), tap by tap: the tap's three masks
      * stay in mask registers while the group's channels pass */
-    for (int64_t i0 = 0; i0 < c; i0 += CHANNEL_GROUP, xa += (uintptr_t)(step * CHANNEL_GROUP)) {
-        int64_t cn = c - i0 < CHANNEL_GROUP ? c - i0 : CHANNEL_GROUP;
+    const int64_t group = taps == 1 ? c : CHANNEL_GROUP;
+    for (int64_t i0 = 0; i0 < c; i0 += group, xa += (uintptr_t)(step * group)) {
+        int64_t cn = c - i0 < group ? c - i0 : group;
 #pragma GCC unroll 1
         for (int t = 0; t < taps; t++) {
             __mmask16 k0 = masks[t], k1 = masks[MAX_TAPS + t], k2 = masks[2 * MAX_TAPS + t];
@@ -390,8 +391,8 @@ __attribute__((target("avx512f"))) static void tile_depthwise_avx512(const struc
 
 /* The work is a list of units, one tile of one block of output channels (depthwise: of
  * DW_CHANNELS channels) of one image, ordered image, block of tiles, channel block, tile: the tiles
- * of a block share their input in L2 while every channel block passes over them (depthwise: one
- * tile per block, each tile's channels together). Task k takes units [k·U/T, (k+1)·U/T), so every
+ * of a block share their input in L2 while every channel block passes over them (and their masks,
+ * computed once). Task k takes units [k·U/T, (k+1)·U/T), so every
  * task holds the same work whatever the shape (a split by whole tiles left one of two threads a
  * tenth more work than the other on 66 tiles). */
 static void direct_task(void *ctx, int index)
@@ -527,8 +528,8 @@ int conv_direct(const struct op_call *call)
     d.epi = epilogue_active(&e) ? &e : NULL;
     d.tiles = (d.plane_out + TILE - 1) / TILE;
     int64_t span = d.off[d.taps - 1] - d.off[0];
-    /* depthwise: a tile's channels in turn, nothing to keep across tiles */
-    d.block_tiles = depthwise ? 1 : (BLOCK_BYTES / (int64_t)sizeof(float) / c - span) / TILE;
+    /* depthwise: each channel's tiles are done before the next channel's, nothing to keep */
+    d.block_tiles = depthwise ? MAX_BLOCK_TILES : (BLOCK_BYTES / (int64_t)sizeof(float) / c - span) / TILE;
     d.block_tiles = d.block_tiles < 1 ? 1 : d.block_tiles > MAX_BLOCK_TILES ? MAX_BLOCK_TILES : d.block_tiles;
     d.blocks = depthwise ? (c + DW_CHANNELS - 1) / DW_CHANNELS : (m + OCB - 1) / OCB;
     d.units = batch * d.tiles * d.blocks;
