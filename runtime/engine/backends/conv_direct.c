@@ -528,9 +528,6 @@ int conv_direct(const struct op_call *call)
     d.epi = epilogue_active(&e) ? &e : NULL;
     d.tiles = (d.plane_out + TILE - 1) / TILE;
     int64_t span = d.off[d.taps - 1] - d.off[0];
-    /* depthwise: each channel's tiles are done before the next channel's, nothing to keep */
-    d.block_tiles = depthwise ? MAX_BLOCK_TILES : (BLOCK_BYTES / (int64_t)sizeof(float) / c - span) / TILE;
-    d.block_tiles = d.block_tiles < 1 ? 1 : d.block_tiles > MAX_BLOCK_TILES ? MAX_BLOCK_TILES : d.block_tiles;
     d.blocks = depthwise ? (c + DW_CHANNELS - 1) / DW_CHANNELS : (m + OCB - 1) / OCB;
     d.units = batch * d.tiles * d.blocks;
     double flops = (double)batch * (double)m * (double)(depthwise ? 1 : c) * (double)d.taps * (double)d.plane_out;
@@ -540,6 +537,11 @@ int conv_direct(const struct op_call *call)
     d.tasks = threads > 1 ? threads * TASKS_PER_THREAD : 1;
     if (d.tasks > d.units)
         d.tasks = d.units;
+    /* depthwise: nothing to keep across tiles; blocks of a task's share of the tiles give each
+     * task every channel of its pixels (the next 1x1 convolution's task reads them all) */
+    d.block_tiles = depthwise ? (d.tiles * batch + d.tasks - 1) / d.tasks
+                              : (BLOCK_BYTES / (int64_t)sizeof(float) / c - span) / TILE;
+    d.block_tiles = d.block_tiles < 1 ? 1 : d.block_tiles > MAX_BLOCK_TILES ? MAX_BLOCK_TILES : d.block_tiles;
     pool_run(direct_task, &d, (int)d.tasks);
     return 0;
 }
