@@ -333,7 +333,7 @@ __attribute__((target("avx512f"))) static void tile_any(const struct direct *d, 
  * three vectors, and 3·nc sums keep the FMA pipes busy. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 tile_depthwise(const struct direct *d, const float *x, const uint16_t *masks, int64_t p0, int64_t ch, float *y,
-               const float *residual, const int nc)
+               const float *residual, const int nc, const int nt)
 {
     __m512 a[DW_CHANNELS][NV];
 #pragma GCC unroll 4
@@ -341,14 +341,16 @@ tile_depthwise(const struct direct *d, const float *x, const uint16_t *masks, in
 #pragma GCC unroll 3
         for (int v = 0; v < NV; v++)
             a[j][v] = _mm512_setzero_ps();
-    const float *w = d->wp + ch * d->taps;
+    const int taps = nt ? nt : d->taps;
+    const float *w = d->wp + ch * taps;
     uintptr_t xc = (uintptr_t)(x + ch * d->plane_in), step = (uintptr_t)(d->plane_in * (int64_t)sizeof(float));
-    for (int t = 0; t < d->taps; t++) {
+#pragma GCC unroll 9
+    for (int t = 0; t < taps; t++) {
         __mmask16 k0 = masks[t], k1 = masks[MAX_TAPS + t], k2 = masks[2 * MAX_TAPS + t];
         uintptr_t xa = xc + (uintptr_t)((p0 + d->off[t]) * (int64_t)sizeof(float));
 #pragma GCC unroll 4
         for (int j = 0; j < nc; j++, xa += step) {
-            __m512 b = _mm512_set1_ps(w[j * d->taps + t]);
+            __m512 b = _mm512_set1_ps(w[j * taps + t]);
             a[j][0] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(k0, (const void *)xa), a[j][0]);
             a[j][1] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(k1, (const void *)(xa + 64)), a[j][1]);
             a[j][2] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(k2, (const void *)(xa + 128)), a[j][2]);
@@ -381,11 +383,13 @@ __attribute__((target("avx512f"))) static void tile_depthwise_avx512(const struc
                                                                      const uint16_t *masks, int64_t p0, int64_t ch,
                                                                      float *y, const float *residual)
 {
-    if (d->c - ch >= DW_CHANNELS)
-        tile_depthwise(d, x, masks, p0, ch, y, residual, DW_CHANNELS);
+    if (d->c - ch >= DW_CHANNELS && d->taps == 9) /* 3x3: the tap loop unrolled */
+        tile_depthwise(d, x, masks, p0, ch, y, residual, DW_CHANNELS, 9);
+    else if (d->c - ch >= DW_CHANNELS)
+        tile_depthwise(d, x, masks, p0, ch, y, residual, DW_CHANNELS, 0);
     else
         for (; ch < d->c; ch++)
-            tile_depthwise(d, x, masks, p0, ch, y, residual, 1);
+            tile_depthwise(d, x, masks, p0, ch, y, residual, 1, 0);
 }
 #endif
 
