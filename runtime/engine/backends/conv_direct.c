@@ -33,6 +33,8 @@
 #define BLOCK_BYTES (160 << 10)
 /* Tasks a convolution is split into per pool thread. */
 #define TASKS_PER_THREAD 4
+/* Output planes below this many pixels use Winograd only with weights transformed at load. */
+#define WINOGRAD_PER_CALL_MIN_PLANE 1024
 /* Below this many multiply-adds a convolution stays on the calling thread. */
 #define PARALLEL_MIN_FLOPS (1 << 21)
 
@@ -99,7 +101,7 @@ static int winograd_kernel(const struct op_call *call, const struct tensor *wt)
         if (dil[i] != 1)
             return 0;
     return ops_attr_int(call, "group", 1) == 1 && wt->rank == 4 && wt->dims[2] == 3 && wt->dims[3] == 3 &&
-           conv_winograd_fits(wt->dims[1], wt->dims[0], 4, 4, NULL);
+           conv_winograd_channels_fit(wt->dims[1], wt->dims[0]);
 }
 
 void conv_direct_prepare(const struct backend_node *info, _Atomic(struct op_cache *) *cache)
@@ -443,12 +445,12 @@ static void direct_task(void *ctx, int index)
 #endif
 }
 
-/* The convolution by conv_winograd.c (d: the call's sizes; e: its epilogue). */
-static int winograd(const struct op_call *call, const struct direct *d, struct epilogue *e, int64_t batch,
-                    int64_t pad_top, int64_t pad_left, const int64_t *dims)
+/* The convolution by conv_winograd.c (d: the call's sizes; e: its epilogue; u: the weights
+ * transformed at load, or NULL to transform them now). */
+static int winograd(const struct op_call *call, const struct direct *d, struct epilogue *e, const float *u,
+                    int64_t batch, int64_t pad_top, int64_t pad_left, const int64_t *dims)
 {
     const struct tensor *wt = call->inputs[1];
-    const float *u = packed_for(call, wt, 1);
     if (!u) { /* weights fed at run time, or past the pack budget */
         float *tmp = scratch_floats(SCRATCH_PACK_A, conv_winograd_weights_floats(d->m, d->c));
         if (!tmp)
@@ -510,8 +512,13 @@ int conv_direct(const struct op_call *call)
             return BACKEND_DECLINE; /* the masks compute rows and columns in 32 bits */
     }
     if (!depthwise && batch && winograd_kernel(call, wt) &&
-        conv_winograd_fits(c, m, d.h_out, d.w, epilogue_active(&e) ? &e : NULL))
-        return winograd(call, &d, &e, batch, win.pad_begin[hs], win.pad_begin[ws], dims);
+        conv_winograd_fits(c, m, d.h_out, d.w, epilogue_active(&e) ? &e : NULL)) {
+        const float *u = packed_for(call, wt, 1);
+        /* transformed per call only where the plane dwarfs the transform (about 60 operations per
+         * 3x3 kernel against 9 multiply-adds per kernel and pixel) */
+        if (u || d.plane_out >= WINOGRAD_PER_CALL_MIN_PLANE)
+            return winograd(call, &d, &e, u, batch, win.pad_begin[hs], win.pad_begin[ws], dims);
+    }
     const float *wp = depthwise ? wt->data : packed_for(call, wt, 0);
     if (!wp) { /* weights fed at run time, or past the pack budget */
         float *tmp = scratch_floats(SCRATCH_PACK_A, pack_floats(m, c, d.taps));

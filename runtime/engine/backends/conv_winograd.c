@@ -22,14 +22,22 @@
 #define POINT_STRIDE(c) ((c)*BAND + 32)
 /* Below these channel counts the transforms cost more than the products they save. */
 #define MIN_CHANNELS 16
-/* Above this the band's transformed input leaves L2 anyway (and the scratch grows past 12 MB). */
-#define MAX_CHANNELS 4096
+/* Above this a band's transformed input (16 · c · BAND floats) no longer fits in L2 beside the
+ * weights, and every block of output channels would stream it from L3. */
+#define MAX_CHANNELS 256
 /* Tasks per pool thread: equal shares of (band, channel block) units. */
 #define TASKS_PER_THREAD 2
 
+int conv_winograd_channels_fit(int64_t c, int64_t m)
+{
+    return c >= MIN_CHANNELS && c <= MAX_CHANNELS && m >= MIN_CHANNELS;
+}
+
+/* Planes of fewer than a band of blocks (7x7: 16) reuse each transformed weight too little to
+ * pay for reading 16/9 as many weights as the direct kernel: 512 channels at 7x7 ran 4x slower. */
 int conv_winograd_fits(int64_t c, int64_t m, int64_t h_out, int64_t w_out, const struct epilogue *epi)
 {
-    return c >= MIN_CHANNELS && c <= MAX_CHANNELS && m >= MIN_CHANNELS && h_out >= 4 && w_out >= 4 &&
+    return conv_winograd_channels_fit(c, m) && (h_out + 1) / 2 * ((w_out + 1) / 2) >= BAND &&
            (!epi || (epi->act != OP_ACT_SIGMOID && epi->act != OP_ACT_GELU));
 }
 

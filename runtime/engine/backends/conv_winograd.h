@@ -25,8 +25,10 @@ struct winograd_conv {
     int64_t tasks;
 };
 
-/* Whether the transform pays for a 3x3 convolution of c input and m output channels whose
- * epilogue (NULL: none) is applied in registers. */
+/* Whether c input and m output channels suit the transform (whatever the plane). */
+int conv_winograd_channels_fit(int64_t c, int64_t m);
+/* Whether the transform pays for a 3x3 convolution of c input and m output channels to an
+ * h_out x w_out plane whose epilogue (NULL: none) is applied in registers. */
 int conv_winograd_fits(int64_t c, int64_t m, int64_t h_out, int64_t w_out, const struct epilogue *epi);
 /* Floats the transformed weights of m x c 3x3 kernels take. */
 size_t conv_winograd_weights_floats(int64_t m, int64_t c);

@@ -550,14 +550,15 @@ TEST(direct_conv_matches_reference)
         {{2, 32, 17, 15}, {24, 32, 1, 1}, {0, 0, 0, 0}, {1, 1}},
         {{1, 2, 1, 1}, {3, 2, 1, 1}, {0, 0, 0, 0}, {1, 1}},
         {{1, 3, 2, 40}, {8, 3, 3, 3}, {1, 1, 1, 1}, {1, 1}}, /* rows wider than a tile */
-        /* Winograd F(2x2, 3x3) (conv_winograd.c): odd planes (a last block half outside), rows of
-         * blocks shorter than a vector, bands not whole, output channels not whole blocks,
-         * padding on one side only, a batch */
-        {{2, 16, 9, 11}, {20, 16, 3, 3}, {1, 1, 1, 1}, {1, 1}},
+        /* Winograd F(2x2, 3x3) (conv_winograd.c, planes of 48 2x2 blocks or more): odd planes (a
+         * last block half outside), rows of blocks shorter than a vector, bands not whole, output
+         * channels not whole blocks, padding on one side only, a batch, weights transformed per
+         * call (planes of 1024 pixels or more) */
+        {{2, 16, 21, 11}, {20, 16, 3, 3}, {1, 1, 1, 1}, {1, 1}},
         {{1, 17, 30, 33}, {16, 17, 3, 3}, {2, 0, 0, 2}, {1, 1}},
         {{1, 16, 8, 40}, {16, 16, 3, 3}, {0, 1, 2, 1}, {1, 1}},
         {{1, 24, 56, 56}, {32, 24, 3, 3}, {1, 1, 1, 1}, {1, 1}},
-        {{1, 96, 12, 12}, {24, 96, 3, 3}, {1, 1, 1, 1}, {1, 1}}, /* longer sums: the transforms' rounding */
+        {{1, 96, 14, 14}, {24, 96, 3, 3}, {1, 1, 1, 1}, {1, 1}}, /* longer sums: the transforms' rounding */
     };
     static const struct op_fused acts[] = {
         {.act = OP_ACT_NONE}, {.act = OP_ACT_RELU}, {.act = OP_ACT_LEAKY_RELU, .alpha = 0.1f},
