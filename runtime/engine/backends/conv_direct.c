@@ -233,8 +233,7 @@ __attribute__((target("avx512f"))) static inline __m512 epi512(const struct epil
 }
 
 /* One tile: output channels [oc0, oc0 + OCB) × pixels [p0, p0 + TILE) of one image, summed over
- * every input channel and, for each, every tap while the channel's rows are in L1; nt: the taps
- * when a constant (the tap loop unrolled), 0 for d->taps. Then the epilogue (in registers, except
+ * every input channel and tap; nt: the taps when a constant, 0 for d->taps. Then the epilogue (in registers, except
  * Sigmoid and Gelu, which epilogue_apply computes on the stored tile) and one masked store per
  * vector. */
 __attribute__((target("avx512f"), always_inline)) static inline void
@@ -251,8 +250,8 @@ tile_avx512(const struct direct *d, const float *x, const float *wb, const uint1
     int64_t c = d->c, step = d->plane_in * (int64_t)sizeof(float);
     /* a tap's first input pixel may lie before the plane: its lanes are masked, never read */
     uintptr_t xa = (uintptr_t)x + (uintptr_t)(p0 * (int64_t)sizeof(float));
-    /* CHANNEL_GROUP channels at a time (their rows stay in L1; one tap: all), tap by tap: the tap's three masks
-     * stay in mask registers while the group's channels pass */
+    /* CHANNEL_GROUP channels at a time (their rows stay in L1; with one tap, all), tap by tap: the
+     * tap's three masks stay in mask registers while the group's channels pass */
     const int64_t group = taps == 1 ? c : CHANNEL_GROUP;
     for (int64_t i0 = 0; i0 < c; i0 += group, xa += (uintptr_t)(step * group)) {
         int64_t cn = c - i0 < group ? c - i0 : group;
