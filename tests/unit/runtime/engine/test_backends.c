@@ -532,9 +532,10 @@ TEST(depthwise_conv_matches_reference)
 }
 
 /* Stride-1 convolutions whose rows keep their width (conv_direct.c on AVX-512, 3x3 ones with 16
- * channels or more by conv_winograd.c, the implicit GEMM elsewhere): output channels and planes that are not whole tiles, taps reaching into the padding
- * on every side, dilation, kernels wider than tall, a plane shorter than the input, batches, with
- * weights packed at load and per call, and every fused epilogue. */
+ * channels or more on large enough planes by conv_winograd.c, the implicit GEMM elsewhere): output
+ * channels and planes that are not whole tiles, taps reaching into the padding on every side,
+ * dilation, kernels wider than tall, a plane shorter than the input, batches, with weights packed
+ * at load and per call, and every fused epilogue. */
 TEST(direct_conv_matches_reference)
 {
     struct {
