@@ -168,8 +168,7 @@ struct direct {
     int64_t off[MAX_TAPS]; /* input offset of tap t from the output pixel, in the flattened plane */
     int64_t dh[MAX_TAPS], dw[MAX_TAPS];
     const struct epilogue *epi; /* bias per output channel, residual, activation; NULL: none */
-    int64_t tiles, block_tiles, blocks; /* tiles per image, per block of tiles; channel blocks */
-    int64_t units, tasks;
+    int64_t tiles, tasks_per_image, block_tiles;
 };
 
 #if defined(__x86_64__)
@@ -394,49 +393,34 @@ __attribute__((target("avx512f"))) static void tile_depthwise_avx512(const struc
 }
 #endif
 
-/* The work is a list of units, one tile of one block of output channels (depthwise: of
- * DW_CHANNELS channels) of one image, ordered image, block of tiles, channel block, tile: the tiles
- * of a block share their input in L2 while every channel block passes over them (and their masks,
- * computed once). Task k takes units [k·U/T, (k+1)·U/T), so every
- * task holds the same work whatever the shape (a split by whole tiles left one of two threads a
- * tenth more work than the other on 66 tiles). */
+/* Task part of an image: tiles [tiles · part / T, tiles · (part + 1) / T) of T, every block of
+ * output channels (depthwise: every channel) of them, so the tasks differ by a tile at most (whole
+ * tiles of ceil(tiles / T) left one of two threads 36 of 66 tiles). The tiles go in blocks whose
+ * input stays in L2 while every channel block passes over them, their masks computed once. */
 static void direct_task(void *ctx, int index)
 {
 #if defined(__x86_64__)
     const struct direct *d = ctx;
-    int64_t u = d->units * index / d->tasks, u1 = d->units * (index + 1) / d->tasks;
-    int64_t per_image = d->tiles * d->blocks, per_block = d->block_tiles * d->blocks;
+    int64_t n = index / d->tasks_per_image, part = index % d->tasks_per_image;
+    int64_t t0 = d->tiles * part / d->tasks_per_image, t1 = d->tiles * (part + 1) / d->tasks_per_image;
+    const float *x = d->x + n * d->c * d->plane_in;
+    float *y = d->y + n * d->m * d->plane_out;
+    const float *residual = d->epi && d->epi->residual ? d->epi->residual + n * d->m * d->plane_out : NULL;
     static _Thread_local uint16_t masks[MAX_BLOCK_TILES][NV * MAX_TAPS];
-    int64_t masked[MAX_BLOCK_TILES]; /* the tile (of this image) each slot's masks are for */
-    int64_t mask_image = -1, mask_block = -1;
-    while (u < u1) {
-        int64_t n = u / per_image, r = u % per_image, k = r / per_block;
-        r -= k * per_block;
-        int64_t b0 = k * d->block_tiles, size = d->tiles - b0 < d->block_tiles ? d->tiles - b0 : d->block_tiles;
-        int64_t ob = r / size, i = b0 + r % size, run = b0 + size - i;
-        if (run > u1 - u)
-            run = u1 - u;
-        if (n != mask_image || k != mask_block) {
-            for (int64_t j = 0; j < size; j++)
-                masked[j] = -1;
-            mask_image = n;
-            mask_block = k;
-        }
-        const float *x = d->x + n * d->c * d->plane_in;
-        float *y = d->y + n * d->m * d->plane_out;
-        const float *residual = d->epi && d->epi->residual ? d->epi->residual + n * d->m * d->plane_out : NULL;
-        for (int64_t e = i + run; i < e; i++) {
-            uint16_t *mk = masks[i - b0];
-            if (masked[i - b0] != i) {
-                tile_masks(d, i, mk);
-                masked[i - b0] = i;
-            }
-            if (d->depthwise)
-                tile_depthwise_avx512(d, x, mk, i * TILE, ob * DW_CHANNELS, y, residual);
-            else
-                tile_any(d, x, d->wp + ob * OCB * d->c * d->taps, mk, i * TILE, ob * OCB, y, residual);
-        }
-        u += run;
+    int64_t blocks = (d->m + OCB - 1) / OCB;
+    for (int64_t b0 = t0; b0 < t1; b0 += d->block_tiles) {
+        int64_t b1 = b0 + d->block_tiles < t1 ? b0 + d->block_tiles : t1;
+        for (int64_t i = b0; i < b1; i++)
+            tile_masks(d, i, masks[i - b0]);
+        if (d->depthwise)
+            for (int64_t ch = 0; ch < d->c; ch += DW_CHANNELS)
+                for (int64_t i = b0; i < b1; i++)
+                    tile_depthwise_avx512(d, x, masks[i - b0], i * TILE, ch, y, residual);
+        else
+            for (int64_t ob = 0; ob < blocks; ob++)
+                for (int64_t i = b0; i < b1; i++)
+                    tile_any(d, x, d->wp + ob * OCB * d->c * d->taps, masks[i - b0], i * TILE, ob * OCB, y,
+                             residual);
     }
 #else
     (void)ctx;
@@ -538,20 +522,17 @@ int conv_direct(const struct op_call *call)
     d.epi = epilogue_active(&e) ? &e : NULL;
     d.tiles = (d.plane_out + TILE - 1) / TILE;
     int64_t span = d.off[d.taps - 1] - d.off[0];
-    d.blocks = depthwise ? (c + DW_CHANNELS - 1) / DW_CHANNELS : (m + OCB - 1) / OCB;
-    d.units = batch * d.tiles * d.blocks;
+    /* depthwise: each channel's tiles are done before the next channel's, nothing to keep */
+    d.block_tiles = depthwise ? MAX_BLOCK_TILES : (BLOCK_BYTES / (int64_t)sizeof(float) / c - span) / TILE;
+    d.block_tiles = d.block_tiles < 1 ? 1 : d.block_tiles > MAX_BLOCK_TILES ? MAX_BLOCK_TILES : d.block_tiles;
     double flops = (double)batch * (double)m * (double)(depthwise ? 1 : c) * (double)d.taps * (double)d.plane_out;
     int threads = flops < PARALLEL_MIN_FLOPS ? 1 : pool_threads();
     /* a few tasks per thread: the pool hands them out as threads come free, so a thread that
      * starts late (woken, or preempted) leaves its share to the others */
-    d.tasks = threads > 1 ? threads * TASKS_PER_THREAD : 1;
-    if (d.tasks > d.units)
-        d.tasks = d.units;
-    /* depthwise: nothing to keep across tiles; blocks of a task's share of the tiles give each
-     * task every channel of its pixels (the next 1x1 convolution's task reads them all) */
-    d.block_tiles = depthwise ? (d.tiles * batch + d.tasks - 1) / d.tasks
-                              : (BLOCK_BYTES / (int64_t)sizeof(float) / c - span) / TILE;
-    d.block_tiles = d.block_tiles < 1 ? 1 : d.block_tiles > MAX_BLOCK_TILES ? MAX_BLOCK_TILES : d.block_tiles;
-    pool_run(direct_task, &d, (int)d.tasks);
+    int tasks = threads > 1 ? threads * TASKS_PER_THREAD : 1;
+    d.tasks_per_image = batch >= tasks ? 1 : (tasks + batch - 1) / batch;
+    if (d.tasks_per_image > d.tiles)
+        d.tasks_per_image = d.tiles;
+    pool_run(direct_task, &d, (int)(batch * d.tasks_per_image));
     return 0;
 }
