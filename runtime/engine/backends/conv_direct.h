@@ -7,7 +7,7 @@
  * off the load. A tile of 8 output channels × 48 pixels sums in 24 registers
  * over every input channel (eight channels at a time, tap by tap, so a tap's
  * masks stay in mask registers), then gets the fused epilogue and is stored
- * once. Threads take equal shares of (tile, channel block) units. Undilated
+ * once. Threads take tile ranges within a tile of each other. Undilated
  * 3x3 convolutions with enough channels and pixels go to conv_winograd.h.
  * Weights are packed at load into the order the tile reads them. Depthwise convolutions (one group per channel)
  * use the same tiles, four channels at a time sharing each tap's masks. On
