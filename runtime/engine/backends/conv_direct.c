@@ -2,6 +2,7 @@
 #include "conv_direct.h"
 
 #include "common/err.h"
+#include "conv_winograd.h"
 #include "cpu_isa.h"
 #include "epilogue.h"
 #include "pack_budget.h"
@@ -22,6 +23,8 @@
 #define TILE (16 * NV)
 /* Channels a depthwise tile sums at once. */
 #define DW_CHANNELS 4
+/* Input channels a tile sums tap by tap before the next group. */
+#define CHANNEL_GROUP 8
 /* Kernel taps the tile's masks are kept for (up to 5x5). */
 #define MAX_TAPS 25
 /* Tiles whose masks are computed together; their input (all channels) is kept to about this many
@@ -30,16 +33,19 @@
 #define BLOCK_BYTES (160 << 10)
 /* Tasks a convolution is split into per pool thread. */
 #define TASKS_PER_THREAD 4
+/* Output planes below this many pixels use Winograd only with weights transformed at load. */
+#define WINOGRAD_PER_CALL_MIN_PLANE 1024
 /* Below this many multiply-adds a convolution stays on the calling thread. */
 #define PARALLEL_MIN_FLOPS (1 << 21)
 
-/* Weights [m, c, kh, kw] in blocks of OCB output channels: block b, input channel i, tap t holds
+/* Weights [m, c, kh, kw] in blocks of OCB output channels: block b, tap t, input channel i holds
  * the OCB weights w[b·OCB + o, i, t] side by side (zero past m), so the tile reads them in order. */
 struct direct_pack {
     struct op_cache base;
     const void *w; /* the initializer's bytes it was packed from */
     int64_t m, c, taps;
     float *data;
+    float *wino; /* the 3x3 weights transformed for conv_winograd.c, or NULL */
 };
 
 static size_t pack_floats(int64_t m, int64_t c, int64_t taps)
@@ -50,8 +56,8 @@ static size_t pack_floats(int64_t m, int64_t c, int64_t taps)
 static void pack_weights(float *dst, const float *w, int64_t m, int64_t c, int64_t taps)
 {
     for (int64_t b = 0; b < (m + OCB - 1) / OCB; b++)
-        for (int64_t i = 0; i < c; i++)
-            for (int64_t t = 0; t < taps; t++)
+        for (int64_t t = 0; t < taps; t++)
+            for (int64_t i = 0; i < c; i++)
                 for (int o = 0; o < OCB; o++) {
                     int64_t oc = b * OCB + o;
                     *dst++ = oc < m ? w[(oc * c + i) * taps + t] : 0.0f;
@@ -62,7 +68,10 @@ static void direct_pack_free(struct op_cache *self)
 {
     struct direct_pack *p = (struct direct_pack *)self;
     pack_budget_give(pack_floats(p->m, p->c, p->taps) * sizeof(float));
+    if (p->wino)
+        pack_budget_give(conv_winograd_weights_floats(p->m, p->c) * sizeof(float));
     free(p->data);
+    free(p->wino);
     free(p);
 }
 
@@ -80,6 +89,19 @@ static int attrs_fit(const struct op_call *call, const struct tensor *wt, int de
         if (st[i] != 1)
             return 0;
     return 1;
+}
+
+/* Whether the node is a 3x3 undilated convolution with the channels conv_winograd.c wants (the
+ * plane's size and the epilogue are checked per call). */
+static int winograd_kernel(const struct op_call *call, const struct tensor *wt)
+{
+    size_t n;
+    const int64_t *dil = ops_attr_ints(call, "dilations", &n);
+    for (size_t i = 0; dil && i < n; i++)
+        if (dil[i] != 1)
+            return 0;
+    return ops_attr_int(call, "group", 1) == 1 && wt->rank == 4 && wt->dims[2] == 3 && wt->dims[3] == 3 &&
+           conv_winograd_channels_fit(wt->dims[1], wt->dims[0]);
 }
 
 void conv_direct_prepare(const struct backend_node *info, _Atomic(struct op_cache *) *cache)
@@ -107,13 +129,23 @@ void conv_direct_prepare(const struct backend_node *info, _Atomic(struct op_cach
     pack_weights(data, wt->data, m, c, taps);
     *p = (struct direct_pack){.base = {.free = direct_pack_free}, .w = wt->data, .m = m, .c = c, .taps = taps,
                               .data = data};
+    if (winograd_kernel(&call, wt)) {
+        size_t wbytes = conv_winograd_weights_floats(m, c) * sizeof(float);
+        if (pack_budget_take(wbytes)) {
+            p->wino = aligned_alloc(64, (wbytes + 63) / 64 * 64);
+            if (p->wino)
+                conv_winograd_weights(p->wino, wt->data, m, c);
+            else
+                pack_budget_give(wbytes);
+        }
+    }
     struct op_cache *expected = NULL;
     if (!atomic_compare_exchange_strong(cache, &expected, &p->base))
         direct_pack_free(&p->base);
 }
 
-/* The weights packed at load for this call, or NULL. */
-static const float *packed_for(const struct op_call *call, const struct tensor *wt)
+/* The weights packed at load for this call (Winograd's: wino), or NULL. */
+static const float *packed_for(const struct op_call *call, const struct tensor *wt, int wino)
 {
     if (!call->cache || !(call->constant_inputs & 2))
         return NULL;
@@ -122,7 +154,7 @@ static const float *packed_for(const struct op_call *call, const struct tensor *
         return NULL;
     const struct direct_pack *p = (const struct direct_pack *)c;
     return p->w == wt->data && p->m == wt->dims[0] && p->c == wt->dims[1] && p->taps == wt->dims[2] * wt->dims[3]
-               ? p->data
+               ? (wino ? p->wino : p->data)
                : NULL;
 }
 
@@ -136,7 +168,7 @@ struct direct {
     int64_t off[MAX_TAPS]; /* input offset of tap t from the output pixel, in the flattened plane */
     int64_t dh[MAX_TAPS], dw[MAX_TAPS];
     const struct epilogue *epi; /* bias per output channel, residual, activation; NULL: none */
-    int64_t tiles, tiles_per_task, tasks_per_image, block_tiles;
+    int64_t tiles, tasks_per_image, block_tiles;
 };
 
 #if defined(__x86_64__)
@@ -200,8 +232,7 @@ __attribute__((target("avx512f"))) static inline __m512 epi512(const struct epil
 }
 
 /* One tile: output channels [oc0, oc0 + OCB) × pixels [p0, p0 + TILE) of one image, summed over
- * every input channel and, for each, every tap while the channel's rows are in L1; nt: the taps
- * when a constant (the tap loop unrolled), 0 for d->taps. Then the epilogue (in registers, except
+ * every input channel and tap; nt: the taps when a constant, 0 for d->taps. Then the epilogue (in registers, except
  * Sigmoid and Gelu, which epilogue_apply computes on the stored tile) and one masked store per
  * vector. */
 __attribute__((target("avx512f"), always_inline)) static inline void
@@ -218,20 +249,28 @@ tile_avx512(const struct direct *d, const float *x, const float *wb, const uint1
     int64_t c = d->c, step = d->plane_in * (int64_t)sizeof(float);
     /* a tap's first input pixel may lie before the plane: its lanes are masked, never read */
     uintptr_t xa = (uintptr_t)x + (uintptr_t)(p0 * (int64_t)sizeof(float));
-    for (int64_t i = 0; i < c; i++, xa += (uintptr_t)step, wb += taps * OCB) {
-#pragma GCC unroll 9
+    /* CHANNEL_GROUP channels at a time (their rows stay in L1; with one tap, all), tap by tap: the
+     * tap's three masks stay in mask registers while the group's channels pass */
+    const int64_t group = taps == 1 ? c : CHANNEL_GROUP;
+    for (int64_t i0 = 0; i0 < c; i0 += group, xa += (uintptr_t)(step * group)) {
+        int64_t cn = c - i0 < group ? c - i0 : group;
+#pragma GCC unroll 1
         for (int t = 0; t < taps; t++) {
+            __mmask16 k0 = masks[t], k1 = masks[MAX_TAPS + t], k2 = masks[2 * MAX_TAPS + t];
             uintptr_t xt = xa + (uintptr_t)(d->off[t] * (int64_t)sizeof(float));
-            __m512 v0 = _mm512_maskz_loadu_ps(masks[t], (const void *)xt),
-                   v1 = _mm512_maskz_loadu_ps(masks[MAX_TAPS + t], (const void *)(xt + 64)),
-                   v2 = _mm512_maskz_loadu_ps(masks[2 * MAX_TAPS + t], (const void *)(xt + 128));
-            const float *wt = wb + t * OCB;
+            const float *wt = wb + (t * c + i0) * OCB;
+#pragma GCC unroll 2
+            for (int64_t j = 0; j < cn; j++, xt += (uintptr_t)step, wt += OCB) {
+                __m512 v0 = _mm512_maskz_loadu_ps(k0, (const void *)xt),
+                       v1 = _mm512_maskz_loadu_ps(k1, (const void *)(xt + 64)),
+                       v2 = _mm512_maskz_loadu_ps(k2, (const void *)(xt + 128));
 #pragma GCC unroll 8
-            for (int o = 0; o < OCB; o++) {
-                __m512 b = _mm512_set1_ps(wt[o]);
-                a[o][0] = _mm512_fmadd_ps(b, v0, a[o][0]);
-                a[o][1] = _mm512_fmadd_ps(b, v1, a[o][1]);
-                a[o][2] = _mm512_fmadd_ps(b, v2, a[o][2]);
+                for (int o = 0; o < OCB; o++) {
+                    __m512 b = _mm512_set1_ps(wt[o]);
+                    a[o][0] = _mm512_fmadd_ps(b, v0, a[o][0]);
+                    a[o][1] = _mm512_fmadd_ps(b, v1, a[o][1]);
+                    a[o][2] = _mm512_fmadd_ps(b, v2, a[o][2]);
+                }
             }
         }
     }
@@ -294,7 +333,7 @@ __attribute__((target("avx512f"))) static void tile_any(const struct direct *d, 
  * three vectors, and 3·nc sums keep the FMA pipes busy. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 tile_depthwise(const struct direct *d, const float *x, const uint16_t *masks, int64_t p0, int64_t ch, float *y,
-               const float *residual, const int nc)
+               const float *residual, const int nc, const int nt)
 {
     __m512 a[DW_CHANNELS][NV];
 #pragma GCC unroll 4
@@ -302,14 +341,16 @@ tile_depthwise(const struct direct *d, const float *x, const uint16_t *masks, in
 #pragma GCC unroll 3
         for (int v = 0; v < NV; v++)
             a[j][v] = _mm512_setzero_ps();
-    const float *w = d->wp + ch * d->taps;
+    const int taps = nt ? nt : d->taps;
+    const float *w = d->wp + ch * taps;
     uintptr_t xc = (uintptr_t)(x + ch * d->plane_in), step = (uintptr_t)(d->plane_in * (int64_t)sizeof(float));
-    for (int t = 0; t < d->taps; t++) {
+#pragma GCC unroll 9
+    for (int t = 0; t < taps; t++) {
         __mmask16 k0 = masks[t], k1 = masks[MAX_TAPS + t], k2 = masks[2 * MAX_TAPS + t];
         uintptr_t xa = xc + (uintptr_t)((p0 + d->off[t]) * (int64_t)sizeof(float));
 #pragma GCC unroll 4
         for (int j = 0; j < nc; j++, xa += step) {
-            __m512 b = _mm512_set1_ps(w[j * d->taps + t]);
+            __m512 b = _mm512_set1_ps(w[j * taps + t]);
             a[j][0] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(k0, (const void *)xa), a[j][0]);
             a[j][1] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(k1, (const void *)(xa + 64)), a[j][1]);
             a[j][2] = _mm512_fmadd_ps(b, _mm512_maskz_loadu_ps(k2, (const void *)(xa + 128)), a[j][2]);
@@ -342,20 +383,26 @@ __attribute__((target("avx512f"))) static void tile_depthwise_avx512(const struc
                                                                      const uint16_t *masks, int64_t p0, int64_t ch,
                                                                      float *y, const float *residual)
 {
-    if (d->c - ch >= DW_CHANNELS)
-        tile_depthwise(d, x, masks, p0, ch, y, residual, DW_CHANNELS);
+    if (d->c - ch >= DW_CHANNELS && d->taps == 9) /* 3x3: the tap loop unrolled */
+        tile_depthwise(d, x, masks, p0, ch, y, residual, DW_CHANNELS, 9);
+    else if (d->c - ch >= DW_CHANNELS)
+        tile_depthwise(d, x, masks, p0, ch, y, residual, DW_CHANNELS, 0);
     else
         for (; ch < d->c; ch++)
-            tile_depthwise(d, x, masks, p0, ch, y, residual, 1);
+            tile_depthwise(d, x, masks, p0, ch, y, residual, 1, 0);
 }
 #endif
 
+/* Task part of an image: tiles [tiles · part / T, tiles · (part + 1) / T) of T, every block of
+ * output channels (depthwise: every channel) of them, so the tasks differ by a tile at most (whole
+ * tiles of ceil(tiles / T) left one of two threads 36 of 66 tiles). The tiles go in blocks whose
+ * input stays in L2 while every channel block passes over them, their masks computed once. */
 static void direct_task(void *ctx, int index)
 {
 #if defined(__x86_64__)
     const struct direct *d = ctx;
     int64_t n = index / d->tasks_per_image, part = index % d->tasks_per_image;
-    int64_t t0 = part * d->tiles_per_task, t1 = t0 + d->tiles_per_task < d->tiles ? t0 + d->tiles_per_task : d->tiles;
+    int64_t t0 = d->tiles * part / d->tasks_per_image, t1 = d->tiles * (part + 1) / d->tasks_per_image;
     const float *x = d->x + n * d->c * d->plane_in;
     float *y = d->y + n * d->m * d->plane_out;
     const float *residual = d->epi && d->epi->residual ? d->epi->residual + n * d->m * d->plane_out : NULL;
@@ -373,12 +420,40 @@ static void direct_task(void *ctx, int index)
             for (int64_t ob = 0; ob < blocks; ob++)
                 for (int64_t i = b0; i < b1; i++)
                     tile_any(d, x, d->wp + ob * OCB * d->c * d->taps, masks[i - b0], i * TILE, ob * OCB, y,
-                                residual);
+                             residual);
     }
 #else
     (void)ctx;
     (void)index;
 #endif
+}
+
+/* The convolution by conv_winograd.c (d: the call's sizes; e: its epilogue; u: the weights
+ * transformed at load, or NULL to transform them now). */
+static int winograd(const struct op_call *call, const struct direct *d, struct epilogue *e, const float *u,
+                    int64_t batch, int64_t pad_top, int64_t pad_left, const int64_t *dims)
+{
+    const struct tensor *wt = call->inputs[1];
+    if (!u) { /* weights fed at run time, or past the pack budget */
+        float *tmp = scratch_floats(SCRATCH_PACK_A, conv_winograd_weights_floats(d->m, d->c));
+        if (!tmp)
+            return BACKEND_DECLINE;
+        conv_winograd_weights(tmp, wt->data, d->m, d->c);
+        u = tmp;
+    }
+    struct winograd_conv w = {.u = u, .batch = batch, .c = d->c, .m = d->m, .h_in = d->h_in, .w_in = d->w,
+                              .h_out = d->h_out, .w_out = d->w, .pad_top = pad_top, .pad_left = pad_left};
+    if (conv_winograd_reserve(&w))
+        return BACKEND_DECLINE;
+    int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 4, dims);
+    if (rc)
+        return rc;
+    w.x = call->inputs[0]->data;
+    w.y = call->outputs[0].data;
+    e->ldr = d->plane_out;
+    w.epi = epilogue_active(e) ? e : NULL;
+    conv_winograd_run(&w);
+    return 0;
 }
 
 int conv_direct(const struct op_call *call)
@@ -419,7 +494,15 @@ int conv_direct(const struct op_call *call)
         if (d.dh[t] <= -(1 << 30) || d.dh[t] >= (1 << 30) || d.dw[t] <= -(1 << 30) || d.dw[t] >= (1 << 30))
             return BACKEND_DECLINE; /* the masks compute rows and columns in 32 bits */
     }
-    const float *wp = depthwise ? wt->data : packed_for(call, wt);
+    if (!depthwise && batch && winograd_kernel(call, wt) &&
+        conv_winograd_fits(c, m, d.h_out, d.w, epilogue_active(&e) ? &e : NULL)) {
+        const float *u = packed_for(call, wt, 1);
+        /* transformed per call only where the plane dwarfs the transform (about 60 operations per
+         * 3x3 kernel against 9 multiply-adds per kernel and pixel) */
+        if (u || d.plane_out >= WINOGRAD_PER_CALL_MIN_PLANE)
+            return winograd(call, &d, &e, u, batch, win.pad_begin[hs], win.pad_begin[ws], dims);
+    }
+    const float *wp = depthwise ? wt->data : packed_for(call, wt, 0);
     if (!wp) { /* weights fed at run time, or past the pack budget */
         float *tmp = scratch_floats(SCRATCH_PACK_A, pack_floats(m, c, d.taps));
         if (!tmp)
@@ -450,7 +533,6 @@ int conv_direct(const struct op_call *call)
     d.tasks_per_image = batch >= tasks ? 1 : (tasks + batch - 1) / batch;
     if (d.tasks_per_image > d.tiles)
         d.tasks_per_image = d.tiles;
-    d.tiles_per_task = (d.tiles + d.tasks_per_image - 1) / d.tasks_per_image;
     pool_run(direct_task, &d, (int)(batch * d.tasks_per_image));
     return 0;
 }

@@ -5,9 +5,11 @@
  * pad_w, so a vector of 16 output pixels reads 16 consecutive input pixels;
  * lanes whose tap falls in the padding (or wraps into the next row) are masked
  * off the load. A tile of 8 output channels × 48 pixels sums in 24 registers
- * over every input channel (each channel's taps while its rows are in L1), then
- * gets the fused epilogue and is stored once. Weights are packed at load into
- * the order the tile reads them. Depthwise convolutions (one group per channel)
+ * over every input channel (eight channels at a time, tap by tap, so a tap's
+ * masks stay in mask registers), then gets the fused epilogue and is stored
+ * once. Threads take tile ranges within a tile of each other. Undilated
+ * 3x3 convolutions with enough channels and pixels go to conv_winograd.h.
+ * Weights are packed at load into the order the tile reads them. Depthwise convolutions (one group per channel)
  * use the same tiles, four channels at a time sharing each tap's masks. On
  * AVX2 and portable C everything is declined (the implicit GEMM runs). */
 #ifndef AMLSERVE_CONV_DIRECT_H

@@ -515,6 +515,7 @@ TEST(depthwise_conv_matches_reference)
         int bias;
     } cases[] = {
         {{1, 32, 30, 29}, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},
+        {{1, 6, 9, 10}, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1}, /* 3x3 groups of four, then channels one by one */
         {{2, 8, 17, 19}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0},
         {{1, 4, 12, 11}, {5, 3}, {1, 2}, {2, 1, 0, 2}, {1, 1}, 1},
         {{1, 3, 15, 16}, {3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 2}, 1},
@@ -533,10 +534,11 @@ TEST(depthwise_conv_matches_reference)
     }
 }
 
-/* Stride-1 convolutions whose rows keep their width (conv_direct.c on AVX-512, the implicit GEMM
- * elsewhere): output channels and planes that are not whole tiles, taps reaching into the padding
- * on every side, dilation, kernels wider than tall, a plane shorter than the input, batches, with
- * weights packed at load and per call, and every fused epilogue. */
+/* Stride-1 convolutions whose rows keep their width (conv_direct.c on AVX-512, 3x3 ones with 16
+ * channels or more on large enough planes by conv_winograd.c, the implicit GEMM elsewhere): output
+ * channels and planes that are not whole tiles, taps reaching into the padding on every side,
+ * dilation, kernels wider than tall, a plane shorter than the input, batches, with weights packed
+ * at load and per call, and every fused epilogue. */
 TEST(direct_conv_matches_reference)
 {
     struct {
@@ -552,6 +554,15 @@ TEST(direct_conv_matches_reference)
         {{2, 32, 17, 15}, {24, 32, 1, 1}, {0, 0, 0, 0}, {1, 1}},
         {{1, 2, 1, 1}, {3, 2, 1, 1}, {0, 0, 0, 0}, {1, 1}},
         {{1, 3, 2, 40}, {8, 3, 3, 3}, {1, 1, 1, 1}, {1, 1}}, /* rows wider than a tile */
+        /* Winograd F(2x2, 3x3) (conv_winograd.c, planes of 48 2x2 blocks or more): odd planes (a
+         * last block half outside), rows of blocks shorter than a vector, bands not whole, output
+         * channels not whole blocks, padding on one side only, a batch, weights transformed per
+         * call (planes of 1024 pixels or more) */
+        {{2, 16, 21, 11}, {20, 16, 3, 3}, {1, 1, 1, 1}, {1, 1}},
+        {{1, 17, 30, 33}, {16, 17, 3, 3}, {2, 0, 0, 2}, {1, 1}},
+        {{1, 16, 8, 40}, {16, 16, 3, 3}, {0, 1, 2, 1}, {1, 1}},
+        {{1, 24, 56, 56}, {32, 24, 3, 3}, {1, 1, 1, 1}, {1, 1}},
+        {{1, 96, 14, 14}, {24, 96, 3, 3}, {1, 1, 1, 1}, {1, 1}}, /* longer sums: the transforms' rounding */
     };
     static const struct op_fused acts[] = {
         {.act = OP_ACT_NONE}, {.act = OP_ACT_RELU}, {.act = OP_ACT_LEAKY_RELU, .alpha = 0.1f},
