@@ -405,13 +405,17 @@ static int write_history(struct install *in)
     return rc;
 }
 
-/* Unpacking is independent per package: CONDA_FETCH_JOBS threads unpack into pkgs/<i>, linking (in lock order,
- * so that a later package wins a clash) follows in one thread. */
+/* Unpacking is independent per package: CONDA_FETCH_JOBS threads unpack into pkgs/<i>, largest package first
+ * (the interpreter, last in a lock sorted by name, would otherwise start after all the small ones and keep
+ * one core busy alone at the end); linking (in lock order, so that a later package wins a clash) follows in
+ * one thread. */
 struct unpack_pool {
     const struct conda_lock_entry *entries;
     const struct conda_fetched *fetched;
     char **dirs;
     size_t n;
+    size_t *order; /* package indexes, largest file first */
+    off_t *sizes;
     atomic_size_t next;
     int *rc;
     char (*message)[1024];
@@ -420,7 +424,8 @@ struct unpack_pool {
 static void *unpack_worker(void *arg)
 {
     struct unpack_pool *p = arg;
-    for (size_t i; (i = atomic_fetch_add(&p->next, 1)) < p->n;) {
+    for (size_t k; (k = atomic_fetch_add(&p->next, 1)) < p->n;) {
+        size_t i = p->order[k];
         err_clear();
         p->rc[i] = fs_make_dirs(p->dirs[i]);
         if (!p->rc[i])
@@ -431,6 +436,14 @@ static void *unpack_worker(void *arg)
     return NULL;
 }
 
+/* Largest first; equal sizes in lock order, so the order does not depend on qsort. */
+static int larger_first(const void *a, const void *b, void *ctx)
+{
+    const off_t *sizes = ctx;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    return sizes[i] != sizes[j] ? (sizes[i] > sizes[j] ? -1 : 1) : (i > j) - (i < j);
+}
+
 static int unpack_all(char **dirs, const struct conda_lock_entry *entries, const struct conda_fetched *fetched,
                       size_t n)
 {
@@ -438,9 +451,18 @@ static int unpack_all(char **dirs, const struct conda_lock_entry *entries, const
                             .fetched = fetched,
                             .dirs = dirs,
                             .n = n,
+                            .order = calloc(n ? n : 1, sizeof *p.order),
+                            .sizes = calloc(n ? n : 1, sizeof *p.sizes),
                             .rc = calloc(n ? n : 1, sizeof *p.rc),
                             .message = calloc(n ? n : 1, sizeof *p.message)};
-    int rc = p.rc && p.message ? 0 : nomem();
+    int rc = p.rc && p.message && p.order && p.sizes ? 0 : nomem();
+    for (size_t i = 0; !rc && i < n; i++) {
+        struct stat st;
+        p.order[i] = i;
+        p.sizes[i] = stat(fetched[i].path, &st) == 0 ? st.st_size : 0; /* a missing file fails in its worker */
+    }
+    if (!rc)
+        qsort_r(p.order, n, sizeof *p.order, larger_first, p.sizes);
     pthread_t threads[CONDA_FETCH_JOBS];
     size_t started = 0;
     for (; !rc && started < CONDA_FETCH_JOBS && started < n; started++)
@@ -455,6 +477,8 @@ static int unpack_all(char **dirs, const struct conda_lock_entry *entries, const
             rc = err_set(p.rc[i], "%s", p.message[i]);
     free(p.rc);
     free(p.message);
+    free(p.order);
+    free(p.sizes);
     return rc;
 }
 
