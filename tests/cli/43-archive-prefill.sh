@@ -44,17 +44,17 @@ n_layers=$(echo "$order" | wc -w)
 check "a docker-archive builds, manifest.json right after the layers" bash -c \
   "'$AMLPKG' build small.yaml -o d.tar --format docker-archive >/dev/null 2>&1 && test \"\$(tar -tf d.tar | sed -n $((n_layers + 3))p)\" = manifest.json"
 
-# A model bigger than the rest of the image: the archive is built around its layer file (its first member),
+# A model bigger than the rest of the image (32 MB: more than the base and an ASan build's runtime): the archive is built around its layer file (its first member),
 # not around the prefilled base.
-head -c 8000000 /dev/urandom > big.bin
+head -c 32000000 /dev/urandom > big.bin
 "$PY" - big.onnx <<'PY'
 import sys, numpy as np, onnx
 from onnx import helper, TensorProto, numpy_helper
-w = np.frombuffer(open("big.bin", "rb").read()[: 1000 * 2000 * 4], dtype=np.float32).reshape(1000, 2000).copy()
+w = np.frombuffer(open("big.bin", "rb").read()[: 2000 * 4000 * 4], dtype=np.float32).reshape(2000, 4000).copy()
 w[~np.isfinite(w)] = 0
 g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "big",
-    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1000])],
-    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2000])], [numpy_helper.from_array(w, "w")])
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2000])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4000])], [numpy_helper.from_array(w, "w")])
 onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), sys.argv[1])
 PY
 spec big.yaml big.onnx
