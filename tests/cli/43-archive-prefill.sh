@@ -44,8 +44,8 @@ n_layers=$(echo "$order" | wc -w)
 check "a docker-archive builds, manifest.json right after the layers" bash -c \
   "'$AMLPKG' build small.yaml -o d.tar --format docker-archive >/dev/null 2>&1 && test \"\$(tar -tf d.tar | sed -n $((n_layers + 3))p)\" = manifest.json"
 
-# A model bigger than the rest of the image (32 MB: more than the base and an ASan build's runtime): the archive is built around its layer file (its first member),
-# not around the prefilled base.
+# A model bigger than the rest of the image (32 MB: more than the base and an ASan build's runtime): the
+# archive is built around its layer file (its first member), not around the prefilled base.
 head -c 32000000 /dev/urandom > big.bin
 "$PY" - big.onnx <<'PY'
 import sys, numpy as np, onnx
