@@ -566,10 +566,8 @@ void cache_file_digest_learn(struct cache *c, const char *path, const struct sta
     }
 }
 
-/* A blob's memo: keyed by its digest, not a path, and without ctime, which
- * every hard link made to the blob (a build adopting it) moves on. */
-#define BLOB_MEMO_PREFIX "cache-blob:"
-
+/* A blob's memos: keyed by the fact and the digest, not a path, and without ctime, which every hard
+ * link made to the blob (a build adopting it) moves on. */
 static struct index_file_stamp blob_stamp(const struct stat *st)
 {
     struct index_file_stamp stamp = file_stamp(st);
@@ -577,24 +575,29 @@ static struct index_file_stamp blob_stamp(const struct stat *st)
     return stamp;
 }
 
-int cache_blob_intact(struct cache *c, const char *digest, const struct stat *st)
+static int blob_memo_key(char *key, size_t size, const char *fact, const char *digest)
 {
-    char key[sizeof BLOB_MEMO_PREFIX + CACHE_DIGEST_SIZE], memo[72];
-    struct index_file_stamp stamp = blob_stamp(st);
-    snprintf(key, sizeof key, BLOB_MEMO_PREFIX "%s", digest);
-    int intact = c && S_ISREG(st->st_mode) && index_file_get(c->ix, key, &stamp, memo) == 0 && !strcmp(memo, digest);
-    err_clear();
-    return intact;
+    return (size_t)snprintf(key, size, "cache-blob:%s:%s", fact, digest) < size;
 }
 
-void cache_blob_intact_learn(struct cache *c, const char *digest, const struct stat *st)
+int cache_blob_known(struct cache *c, const char *fact, const char *digest, const struct stat *st)
 {
-    char key[sizeof BLOB_MEMO_PREFIX + CACHE_DIGEST_SIZE];
+    char key[256], memo[72];
+    struct index_file_stamp stamp = blob_stamp(st);
+    int known = c && S_ISREG(st->st_mode) && blob_memo_key(key, sizeof key, fact, digest) &&
+                index_file_get(c->ix, key, &stamp, memo) == 0 && !strcmp(memo, digest);
+    err_clear();
+    return known;
+}
+
+void cache_blob_learn(struct cache *c, const char *fact, const char *digest, const struct stat *st)
+{
+    char key[256];
     struct index_file_stamp stamp = blob_stamp(st);
     int64_t settled = ((int64_t)now_seconds() - FILE_SETTLED_SECONDS) * 1000000000;
-    snprintf(key, sizeof key, BLOB_MEMO_PREFIX "%s", digest);
-    if (c && S_ISREG(st->st_mode) && stamp.mtime_ns < settled && index_file_put(c->ix, key, &stamp, digest, now_seconds()))
-        err_clear(); /* a memo that cannot be written only costs a re-hash next time */
+    if (c && S_ISREG(st->st_mode) && stamp.mtime_ns < settled && blob_memo_key(key, sizeof key, fact, digest) &&
+        index_file_put(c->ix, key, &stamp, digest, now_seconds()))
+        err_clear(); /* a memo that cannot be written only costs the work again next time */
 }
 
 int cache_file_digest(struct cache *c, const char *path, char out[CACHE_DIGEST_SIZE])

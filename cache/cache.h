@@ -132,12 +132,14 @@ int cache_file_digest_remembered(struct cache *c, const char *path, const struct
 void cache_file_digest_learn(struct cache *c, const char *path, const struct stat *before,
                              const char digest[CACHE_DIGEST_SIZE]);
 
-/* Whether the cache blob `digest` (st: its stat) still holds the bytes it held when a build last hashed
- * it whole: its device, inode, size and mtime are those remembered then. ctime is left out, as linking
- * the blob into a build moves it; any write moves mtime. Bit rot is for `amlpkg cache verify`. */
-int cache_blob_intact(struct cache *c, const char *digest, const struct stat *st);
-/* Remembers that the blob, at stat st, hashed to its digest (not when its mtime is under 2 s old). */
-void cache_blob_intact_learn(struct cache *c, const char *digest, const struct stat *st);
+/* Facts about a cache blob worth remembering across builds (CACHE_BLOB_HASHED: it hashes to its digest;
+ * a caller's own, such as a layer scan passed), valid while the blob (st: its stat) keeps the device, inode,
+ * size and mtime it had when the fact was learned. ctime is left out, as linking the blob into a build
+ * moves it; any write moves mtime. Bit rot is for `amlpkg cache verify`. */
+#define CACHE_BLOB_HASHED "sha256"
+int cache_blob_known(struct cache *c, const char *fact, const char *digest, const struct stat *st);
+/* Remembers the fact for the blob at stat st (not when its mtime is under 2 s old). */
+void cache_blob_learn(struct cache *c, const char *fact, const char *digest, const struct stat *st);
 
 /* Forgets the entry for key (gc frees the blobs only it needed); ERR_NOTFOUND when absent. */
 int cache_remove(struct cache *c, const char *key);

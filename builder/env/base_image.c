@@ -58,6 +58,7 @@ struct base_image {
     char *adopted_dir;   /* base_image_append_layer's */
     struct cache *cache; /* borrowed from the options */
     struct cache *blobs_from; /* base_image_options.cache */
+    struct stat *cached;      /* per layer: the cache blob's stat when linked from the cache (st_mode 0: not) */
     /* for messages */
     const char *context;
     char *file; /* resolved path or reference */
@@ -500,8 +501,9 @@ static int source_read_blob(struct base_image *b, struct buf *out, const char *d
 
 /* A layer of an archive that the cache holds already (an earlier environment on the same base) is
  * hard-linked from the cache instead of unpacked again, and hashed through the link (once: the cache
- * remembers a blob it saw whole until a write moves its mtime), so a damaged cache blob fails the
- * build no more than it is trusted, and gc removing the cache's name later leaves the link whole. Anything that does not work out is unpacked as before. */
+ * remembers a blob it saw whole until a write moves its mtime, and that it passed the layer scan), so a
+ * damaged cache blob fails the build no more than it is trusted, and gc removing the cache's name later
+ * leaves the link whole. Anything that does not work out is unpacked as before. */
 static void reuse_cached_layers(struct base_image *b, unsigned char *checked)
 {
     for (size_t i = 0; b->blobs_from && b->src->archive && i < b->n_layers; i++) {
@@ -514,12 +516,14 @@ static void reuse_cached_layers(struct base_image *b, unsigned char *checked)
             !image_source_adopt_blob(b->src, l->digest, path)) {
             /* Hashed through the link (unless this blob was hashed whole before and no write has touched it
              * since): a damaged cache blob is dropped from the build and unpacked instead. */
-            if (cache_blob_intact(b->blobs_from, l->digest, &st))
+            if (cache_blob_known(b->blobs_from, CACHE_BLOB_HASHED, l->digest, &st))
                 checked[i] = 1;
             else if (!digest_file(mine, got, &size) && !strcmp(got, l->digest) && size == l->size)
-                checked[i] = 1, cache_blob_intact_learn(b->blobs_from, l->digest, &st);
+                checked[i] = 1, cache_blob_learn(b->blobs_from, CACHE_BLOB_HASHED, l->digest, &st);
             else
                 unlink(mine);
+            if (checked[i] && (b->cached || (b->cached = calloc(b->n_layers, sizeof *b->cached))))
+                b->cached[i] = st;
         }
         err_clear();
         free(path);
@@ -779,6 +783,7 @@ static void reset_image(struct base_image *b)
     for (size_t i = 0; i < b->n_layers; i++)
         oci_blob_release(&b->layers[i]);
     free(b->layers);
+    free(b->cached);
     release_parsed_config(b);
     image_source_free(b->src);
     if (b->temp_dir)
@@ -1042,11 +1047,19 @@ static int load_and_check(struct base_image *b, const char *text, const char *sp
     if (rc || (rc = parse_config(b)))
         return rc;
     for (size_t i = 0; i < b->n_layers && !rc; i++) {
-        char what[1200];
+        char what[1200], scanned[160];
         snprintf(what, sizeof what, "%s: '%s': layer %.19s", b->context, b->file, b->layers[i].digest);
         const struct oci_blob *l = &b->layers[i];
+        /* A cache blob that passed this scan (same rules, limit and diff_id) in an earlier build is not
+         * walked again until a write touches it. */
+        const struct stat *cached = b->cached && b->cached[i].st_mode ? &b->cached[i] : NULL;
+        snprintf(scanned, sizeof scanned, "layer-scan-1-%lld-%s", (long long)oci_layer_max_bytes(), l->diff_id);
+        if (cached && cache_blob_known(b->blobs_from, scanned, l->digest, cached))
+            continue;
         int plain = !strcmp(l->media_type, OCI_MEDIA_TYPE_LAYER) && !strcmp(l->diff_id, l->digest);
         rc = scan_layer(l->path, what, plain ? NULL : l->diff_id, plain);
+        if (!rc && cached)
+            cache_blob_learn(b->blobs_from, scanned, l->digest, cached);
     }
     return rc;
 }
