@@ -1,5 +1,16 @@
 # Shared by the conda tests, sourced after lib.sh (needs PY, WORK, on_exit, free_port, wait_http).
 
+# need_podman_conda: the conda tests that run images need podman, cph (conda-package-handling) and the
+# Python base (python_base_lib.sh, sourced first): skips the test (exit 0, saying which is missing) without
+# them, else sets BASE.
+need_podman_conda() {
+  command -v podman >/dev/null || { skip "podman is not installed (make deps installs it)"; exit 0; }
+  command -v cph >/dev/null || { skip "cph is not installed (conda-package-handling; make deps installs it)"; exit 0; }
+  local why
+  why=$(python_base) || { skip "$why"; exit 0; }
+  python_base >/dev/null
+}
+
 # serve_conda_channel PKG...: builds the channel $WORK/channels/main from the package descriptions
 # (tests/conda_channel.py: real .conda / .tar.bz2 files made by cph), serves $WORK/channels over loopback
 # HTTP (tests/range_server.py, given the options in the array RANGE_SERVER_OPTS; stopped on exit) and

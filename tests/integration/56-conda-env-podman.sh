@@ -9,12 +9,9 @@ source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/python_base_lib.sh"
 source "$ROOT/tests/conda_lib.sh"
 export CONTAINERS_CONF="$ROOT/templates/podman-containers.conf"
-command -v podman >/dev/null || { skip "podman is not installed (make deps installs it)"; exit 0; }
-command -v cph >/dev/null || { skip "cph is not installed (conda-package-handling; make deps installs it)"; exit 0; }
 [ -x /usr/bin/python3.11 ] && [ -f /usr/include/python3.11/Python.h ] && command -v gcc >/dev/null ||
   { skip "Debian's python3.11, its headers and gcc are needed for the test packages"; exit 0; }
-why=$(python_base) || { skip "$why"; exit 0; }
-python_base >/dev/null
+need_podman_conda
 cd "$WORK" || exit 1
 serve_conda_channel \
   "linux-64:python=3.11.7=h_0;;;;python-full!conda" \

@@ -10,10 +10,7 @@ source "$(dirname "$0")/../lib.sh"
 source "$ROOT/tests/python_base_lib.sh"
 source "$ROOT/tests/conda_lib.sh"
 export CONTAINERS_CONF="$ROOT/templates/podman-containers.conf"
-command -v podman >/dev/null || { skip "podman is not installed (make deps installs it)"; exit 0; }
-command -v cph >/dev/null || { skip "cph is not installed (conda-package-handling; make deps installs it)"; exit 0; }
-why=$(python_base) || { skip "$why"; exit 0; }
-python_base >/dev/null
+need_podman_conda
 cd "$WORK" || exit 1
 serve_conda_channel \
   "linux-64:alpha=1.0=h_1=1;omega;;;post-link" \
