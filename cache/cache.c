@@ -515,6 +515,12 @@ int cache_file_unchanged(const struct stat *before, const struct stat *now)
  * timestamp tick (coarse file systems): its digest is not remembered. */
 #define FILE_SETTLED_SECONDS 2
 
+/* Stamps before this instant (ns) have settled. */
+static int64_t settled_before_ns(void)
+{
+    return ((int64_t)now_seconds() - FILE_SETTLED_SECONDS) * 1000000000;
+}
+
 int cache_file_digest_remembered(struct cache *c, const char *path, const struct stat *st, char out[CACHE_DIGEST_SIZE])
 {
     char real[PATH_MAX];
@@ -543,7 +549,7 @@ void cache_file_digest_learn(struct cache *c, const char *path, const struct sta
     struct index_file_stamp stamp = file_stamp(before), again = file_stamp(&after);
     if (memcmp(&stamp, &again, sizeof stamp) != 0)
         return; /* changed while it was hashed */
-    int64_t settled = ((int64_t)now_seconds() - FILE_SETTLED_SECONDS) * 1000000000;
+    int64_t settled = settled_before_ns();
     if (stamp.mtime_ns < settled && stamp.ctime_ns < settled) {
         if (index_file_put(c->ix, real, &stamp, digest, now_seconds()))
             err_clear(); /* a memo that cannot be written only costs a re-hash next time */
@@ -594,8 +600,8 @@ void cache_blob_learn(struct cache *c, const char *fact, const char *digest, con
 {
     char key[256];
     struct index_file_stamp stamp = blob_stamp(st);
-    int64_t settled = ((int64_t)now_seconds() - FILE_SETTLED_SECONDS) * 1000000000;
-    if (c && S_ISREG(st->st_mode) && stamp.mtime_ns < settled && blob_memo_key(key, sizeof key, fact, digest) &&
+    if (c && S_ISREG(st->st_mode) && stamp.mtime_ns < settled_before_ns() &&
+        blob_memo_key(key, sizeof key, fact, digest) &&
         index_file_put(c->ix, key, &stamp, digest, now_seconds()))
         err_clear(); /* a memo that cannot be written only costs the work again next time */
 }

@@ -1053,7 +1053,8 @@ static int load_and_check(struct base_image *b, const char *text, const char *sp
         /* A cache blob that passed this scan (same rules, limit and diff_id) in an earlier build is not
          * walked again until a write touches it. */
         const struct stat *cached = b->cached && b->cached[i].st_mode ? &b->cached[i] : NULL;
-        snprintf(scanned, sizeof scanned, "layer-scan-1-%lld-%s", (long long)oci_layer_max_bytes(), l->diff_id);
+        if (cached)
+            snprintf(scanned, sizeof scanned, "layer-scan-1-%lld-%s", (long long)oci_layer_max_bytes(), l->diff_id);
         if (cached && cache_blob_known(b->blobs_from, scanned, l->digest, cached))
             continue;
         int plain = !strcmp(l->media_type, OCI_MEDIA_TYPE_LAYER) && !strcmp(l->diff_id, l->digest);

@@ -47,6 +47,8 @@ int archive_prefill_start(struct archive_prefill **out, const char *target, long
     }
     p->t = (struct tar_writer){.fd = -1, .mtime = mtime, .target = p->target};
     for (size_t i = 0; i < n_layers; i++) {
+        if (oci_blob_repeats_earlier(layers, i))
+            continue; /* identical layers: stored once, where first met */
         p->layers[p->n_layers] = layers[i];
         p->layers[p->n_layers].media_type = NULL; /* not needed, and not ours to keep */
         if (!(p->layers[p->n_layers].path = strdup(layers[i].path))) {
@@ -55,17 +57,6 @@ int archive_prefill_start(struct archive_prefill **out, const char *target, long
         }
         p->n_layers++;
     }
-    size_t kept = 0; /* identical layers: stored once, where first met */
-    for (size_t i = 0; i < p->n_layers; i++) {
-        int seen = 0;
-        for (size_t j = 0; j < kept && !seen; j++)
-            seen = !strcmp(p->layers[j].digest, p->layers[i].digest);
-        if (seen)
-            free(p->layers[i].path);
-        else
-            p->layers[kept++] = p->layers[i];
-    }
-    p->n_layers = kept;
     FILE *f = NULL;
     int rc = fs_temp_beside(&f, &p->tmp_path, target);
     if (!rc) {
@@ -89,10 +80,7 @@ int archive_prefill_fits(const struct archive_prefill *p, const struct oci_image
 {
     size_t matched = 0; /* the image's distinct layers, in order, against the prefill's */
     for (size_t i = 0; i < image->n_layers && matched < p->n_layers; i++) {
-        int repeat = 0;
-        for (size_t j = 0; j < i && !repeat; j++)
-            repeat = !strcmp(image->layers[j].digest, image->layers[i].digest);
-        if (repeat)
+        if (oci_blob_repeats_earlier(image->layers, i))
             continue;
         if (strcmp(image->layers[i].digest, p->layers[matched].digest))
             return 0;

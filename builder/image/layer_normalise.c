@@ -1,6 +1,7 @@
 #include "builder/image/layer_normalise.h"
 
 #include "builder/image/gzip_blocks.h"
+#include "builder/sys/fsutil.h"
 
 #include "common/err.h"
 #include "common/path.h"
@@ -374,15 +375,8 @@ struct gzip_out {
 static int write_member(void *ctx, const void *data, size_t len)
 {
     struct gzip_out *o = ctx;
-    const unsigned char *p = data;
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(o->fd, p + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return err_set_errno(ERR_IO, "%s: cannot write", o->path);
-        off += (size_t)n;
-    }
+    if (fs_write_all(o->fd, data, len) != 0)
+        return err_set_write(ERR_IO, "%s: cannot write", o->path);
     o->size += (int64_t)len;
     return digest_update(&o->digest, data, len);
 }

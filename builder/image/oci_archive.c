@@ -102,11 +102,10 @@ static int open_archive(struct tar_writer *t, char **tmp_path, const struct oci_
     return tar_put_in_place(t, name, adopted->size);
 }
 
-/* Whether image->layers[i] repeats an earlier layer (identical layers are stored once). */
-static int repeats_earlier(const struct oci_image *image, size_t i)
+int oci_blob_repeats_earlier(const struct oci_blob *blobs, size_t i)
 {
     for (size_t j = 0; j < i; j++)
-        if (!strcmp(image->layers[j].digest, image->layers[i].digest))
+        if (!strcmp(blobs[j].digest, blobs[i].digest))
             return 1;
     return 0;
 }
@@ -116,7 +115,7 @@ static int64_t other_layer_bytes(const struct oci_image *image, const struct oci
 {
     int64_t total = 0;
     for (size_t i = 0; i < image->n_layers; i++)
-        if (&image->layers[i] != layer && !repeats_earlier(image, i))
+        if (&image->layers[i] != layer && !oci_blob_repeats_earlier(image->layers, i))
             total += image->layers[i].size;
     return total;
 }
@@ -140,7 +139,8 @@ static int write_image_tar(const struct oci_image *image, const char *target, lo
     /* The prefill (the base's layers, written while the build ran) is taken when the layer the archive
      * would otherwise be built around is no bigger than the rest of the image's layers together. */
     size_t prefilled = 0;
-    if (prefill && archive_prefill_fits(prefill, image) && (!adopted || adopted->size <= other_layer_bytes(image, adopted))) {
+    if (prefill && archive_prefill_fits(prefill, image) &&
+        (!adopted || adopted->size <= other_layer_bytes(image, adopted))) {
         if (archive_prefill_take(prefill, &t, &tmp_path) == 0)
             prefilled = archive_prefill_count(prefill), adopted = NULL; /* copied like any other layer */
         err_clear(); /* a prefill that failed only costs writing the archive whole */
@@ -152,7 +152,7 @@ static int write_image_tar(const struct oci_image *image, const char *target, lo
                        (rc = tar_put_dir(&t, "blobs/sha256"))))
         goto done;
     for (size_t i = 0, distinct = 0; i < image->n_layers && !rc; i++) {
-        if (repeats_earlier(image, i))
+        if (oci_blob_repeats_earlier(image->layers, i))
             continue;
         if (distinct++ >= prefilled && (!adopted || strcmp(image->layers[i].digest, adopted->digest) != 0))
             rc = oci_archive_put_blob(&t, &image->layers[i]);

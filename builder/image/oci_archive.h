@@ -36,6 +36,8 @@ int oci_archive_write(const struct oci_image *image, const char *target, long lo
 /* Layers must be tar or tar+gzip: docker load knows no zstd (ERR_UNSUPPORTED). */
 int oci_docker_archive_write(const struct oci_image *image, const char *target, long long mtime, unsigned flags,
                              struct archive_prefill *prefill);
+/* Whether blobs[i] repeats an earlier blob of the array (identical layers are stored once). */
+int oci_blob_repeats_earlier(const struct oci_blob *blobs, size_t i);
 /* One blob as the entry blobs/sha256/<hex>, copied from its file. */
 int oci_archive_put_blob(struct tar_writer *t, const struct oci_blob *blob);
 
