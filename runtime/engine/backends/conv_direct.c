@@ -2,9 +2,10 @@
 #include "conv_direct.h"
 
 #include "common/err.h"
+#include "conv_depthwise.h"
 #include "conv_winograd.h"
 #include "cpu_isa.h"
-#include "epilogue.h"
+#include "epilogue_simd.h"
 #include "pack_budget.h"
 #include "scratch.h"
 #include "threadpool.h"
@@ -172,18 +173,6 @@ struct direct {
 };
 
 #if defined(__x86_64__)
-__attribute__((target("avx512f"))) static inline __m512 act512(const struct epilogue *e, __m512 v)
-{
-    switch (e->act) {
-    case OP_ACT_RELU: return _mm512_max_ps(v, _mm512_setzero_ps());
-    case OP_ACT_LEAKY_RELU:
-        return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v,
-                                  _mm512_set1_ps(e->alpha));
-    case OP_ACT_CLIP: return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(e->lo)), _mm512_set1_ps(e->hi));
-    default: return v;
-    }
-}
-
 /* masks[v · MAX_TAPS + t]: the lanes of vector v of tile i whose tap t reads inside the input
  * (and whose pixel is inside the plane). Row and column of each lane by float division, corrected
  * by one either way (exact while the plane's sizes fit in 2^30). */
@@ -228,7 +217,7 @@ __attribute__((target("avx512f"))) static inline __m512 epi512(const struct epil
         r = _mm512_add_ps(r, _mm512_set1_ps(e->bias[oc]));
     if (residual)
         r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(st, residual + at));
-    return act512(e, r);
+    return epilogue_act512(e, r);
 }
 
 /* One tile: output channels [oc0, oc0 + OCB) × pixels [p0, p0 + TILE) of one image, summed over
@@ -276,7 +265,7 @@ tile_avx512(const struct direct *d, const float *x, const float *wb, const uint1
     }
     const struct epilogue *e = d->epi;
     int64_t rows = d->m - oc0 < OCB ? d->m - oc0 : OCB, n = d->plane_out - p0 < TILE ? d->plane_out - p0 : TILE;
-    int late = e && (e->act == OP_ACT_SIGMOID || e->act == OP_ACT_GELU);
+    int late = epilogue_late(e);
     __mmask16 st[NV];
     for (int v = 0; v < NV; v++) {
         int64_t left = n - 16 * v;
@@ -304,7 +293,7 @@ tile_avx512(const struct direct *d, const float *x, const float *wb, const uint1
         const __m512 zero = _mm512_setzero_ps();
         STORE_TILE(_mm512_max_ps(r, zero))
     } else if (e && !late && e->act != OP_ACT_NONE) {
-        STORE_TILE(act512(e, r))
+        STORE_TILE(epilogue_act512(e, r))
     } else {
         STORE_TILE(r)
     }
@@ -358,7 +347,7 @@ tile_depthwise(const struct direct *d, const float *x, const uint16_t *masks, in
     }
     const struct epilogue *e = d->epi;
     int64_t n = d->plane_out - p0 < TILE ? d->plane_out - p0 : TILE;
-    int late = e && (e->act == OP_ACT_SIGMOID || e->act == OP_ACT_GELU);
+    int late = epilogue_late(e);
 #pragma GCC unroll 4
     for (int j = 0; j < nc; j++) {
         int64_t at = (ch + j) * d->plane_out + p0;
@@ -501,6 +490,18 @@ int conv_direct(const struct op_call *call)
          * 3x3 kernel against 9 multiply-adds per kernel and pixel) */
         if (u || d.plane_out >= WINOGRAD_PER_CALL_MIN_PLANE)
             return winograd(call, &d, &e, u, batch, win.pad_begin[hs], win.pad_begin[ws], dims);
+    }
+    if (depthwise && d.taps == 9 && wt->dims[3] == 3 && d.dw[0] == -1 && d.dw[2] == 1 && win.dilation[hs] == 1 &&
+        conv_depthwise3_available()) {
+        int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 4, dims);
+        if (rc)
+            return rc;
+        e.ldr = d.plane_out;
+        struct depthwise3 dw = {.x = x->data, .kernel = wt->data, .y = call->outputs[0].data, .batch = batch,
+                                .c = c, .h_in = d.h_in, .w = d.w, .h_out = d.h_out, .pad_top = win.pad_begin[hs],
+                                .epi = epilogue_active(&e) ? &e : NULL};
+        conv_depthwise3(&dw);
+        return 0;
     }
     const float *wp = depthwise ? wt->data : packed_for(call, wt, 0);
     if (!wp) { /* weights fed at run time, or past the pack budget */

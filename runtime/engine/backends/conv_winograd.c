@@ -1,6 +1,7 @@
 /* Winograd F(2x2, 3x3) convolution on AVX-512 (conv_winograd.h). */
 #include "conv_winograd.h"
 
+#include "epilogue_simd.h"
 #include "scratch.h"
 #include "threadpool.h"
 
@@ -37,8 +38,7 @@ int conv_winograd_channels_fit(int64_t c, int64_t m)
  * pay for reading 16/9 as many weights as the direct kernel: 512 channels at 7x7 ran 4x slower. */
 int conv_winograd_fits(int64_t c, int64_t m, int64_t h_out, int64_t w_out, const struct epilogue *epi)
 {
-    return conv_winograd_channels_fit(c, m) && (h_out + 1) / 2 * ((w_out + 1) / 2) >= BAND &&
-           (!epi || (epi->act != OP_ACT_SIGMOID && epi->act != OP_ACT_GELU));
+    return conv_winograd_channels_fit(c, m) && (h_out + 1) / 2 * ((w_out + 1) / 2) >= BAND && !epilogue_late(epi);
 }
 
 size_t conv_winograd_weights_floats(int64_t m, int64_t c)
@@ -202,18 +202,6 @@ __attribute__((target("avx512f"))) static void gemm_points(const float *u, int64
     }
 }
 
-__attribute__((target("avx512f"))) static inline __m512 activate(const struct epilogue *e, __m512 r)
-{
-    switch (e ? e->act : OP_ACT_NONE) {
-    case OP_ACT_RELU: return _mm512_max_ps(r, _mm512_setzero_ps());
-    case OP_ACT_LEAKY_RELU:
-        return _mm512_mask_mul_ps(r, _mm512_cmp_ps_mask(r, _mm512_setzero_ps(), _CMP_LT_OQ), r,
-                                  _mm512_set1_ps(e->alpha));
-    case OP_ACT_CLIP: return _mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(e->lo)), _mm512_set1_ps(e->hi));
-    default: return r;
-    }
-}
-
 /* Row k (0, 1) of the 2x2 outputs of n (<= 8) blocks from row tr, column tc of blocks on, e
  * holding their two columns side by side: stored one row of blocks at a time, past the plane's
  * last row or column dropped, with the residual added and the activation applied. */
@@ -235,7 +223,8 @@ store_row(const struct plan *pl, float *yc, const float *rc, int64_t tr, int64_t
             if (rc)
                 r = _mm512_add_ps(
                     r, _mm512_maskz_loadu_ps((__mmask16)bits, (const void *)((uintptr_t)rc + (uintptr_t)shift)));
-            _mm512_mask_storeu_ps((void *)((uintptr_t)yc + (uintptr_t)shift), (__mmask16)bits, activate(w->epi, r));
+            _mm512_mask_storeu_ps((void *)((uintptr_t)yc + (uintptr_t)shift), (__mmask16)bits,
+                                  epilogue_act512(w->epi, r));
         }
         a += len;
     }

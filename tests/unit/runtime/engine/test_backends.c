@@ -539,6 +539,16 @@ TEST(depthwise_conv_matches_reference)
         {{1, 4, 12, 11}, {5, 3}, {1, 2}, {2, 1, 0, 2}, {1, 1}, 1},
         {{1, 3, 15, 16}, {3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 2}, 1},
         {{1, 5, 4, 4}, {3, 3}, {3, 3}, {0, 0, 0, 0}, {1, 1}, 0},
+        /* the row kernel (conv_depthwise.c, 3x3 with a column of padding each side): rows whole
+         * vectors and not, narrower than a vector, one column; input rows above and below the
+         * image by uneven padding, an output taller or shorter than the input; few planes split
+         * into bands of rows (a band not whole groups of four), a batch of them */
+        {{2, 3, 37, 32}, {3, 3}, {1, 1}, {0, 1, 2, 1}, {1, 1}, 1},
+        {{1, 2, 23, 48}, {3, 3}, {1, 1}, {2, 1, 0, 1}, {1, 1}, 1},
+        {{1, 4, 9, 5}, {3, 3}, {1, 1}, {3, 1, 3, 1}, {1, 1}, 0},
+        {{3, 5, 2, 1}, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},
+        {{1, 1, 1, 17}, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},
+        {{1, 40, 6, 33}, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct node_spec s = {.op = "Conv"};
@@ -712,6 +722,7 @@ TEST(fused_epilogues_match_reference)
                 {{1, 16, 14, 13}, {24, 16, 3, 3}, 1, {1, 1, 1, 1}}, /* im2col GEMM */
                 {{2, 8, 9, 7}, {12, 8, 1, 1}, 1, {0, 0, 0, 0}},     /* 1x1: direct GEMM */
                 {{2, 12, 11, 10}, {12, 1, 3, 3}, 12, {1, 1, 1, 1}}, /* depthwise */
+                {{2, 3, 13, 21}, {3, 1, 3, 3}, 3, {2, 1, 0, 1}},    /* depthwise in bands of rows */
             };
             for (size_t c = 0; c < sizeof convs / sizeof convs[0]; c++) {
                 struct node_spec s = {.op = "Conv"};
