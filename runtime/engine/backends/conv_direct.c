@@ -226,14 +226,21 @@ __attribute__((target("avx512f"))) static inline __m512 epi512(const struct epil
  * vector. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 tile_avx512(const struct direct *d, const float *x, const float *wb, const uint16_t *masks, int64_t p0, int64_t oc0,
-            float *y, const float *residual, const int nt)
+            float *y, const float *residual, const int nt, const int whole)
 {
+    const struct epilogue *e = d->epi;
+    int late = epilogue_late(e);
+    int64_t rows = d->m - oc0 < OCB ? d->m - oc0 : OCB, n = d->plane_out - p0 < TILE ? d->plane_out - p0 : TILE;
+    /* the sums start from the bias (except for Sigmoid and Gelu, whose epilogue_apply adds it) */
+    const float *bt = e && !late && e->bias ? e->bias + oc0 : NULL;
     __m512 a[OCB][NV];
 #pragma GCC unroll 8
-    for (int o = 0; o < OCB; o++)
+    for (int o = 0; o < OCB; o++) {
+        __m512 bias = bt && o < rows ? _mm512_set1_ps(bt[o]) : _mm512_setzero_ps();
 #pragma GCC unroll 3
         for (int v = 0; v < NV; v++)
-            a[o][v] = _mm512_setzero_ps();
+            a[o][v] = bias;
+    }
     int taps = nt ? nt : d->taps;
     int64_t c = d->c, step = d->plane_in * (int64_t)sizeof(float);
     /* a tap's first input pixel may lie before the plane: its lanes are masked, never read */
@@ -250,9 +257,11 @@ tile_avx512(const struct direct *d, const float *x, const float *wb, const uint1
             const float *wt = wb + (t * c + i0) * OCB;
 #pragma GCC unroll 2
             for (int64_t j = 0; j < cn; j++, xt += (uintptr_t)step, wt += OCB) {
-                __m512 v0 = _mm512_maskz_loadu_ps(k0, (const void *)xt),
-                       v1 = _mm512_maskz_loadu_ps(k1, (const void *)(xt + 64)),
-                       v2 = _mm512_maskz_loadu_ps(k2, (const void *)(xt + 128));
+                __m512 v0 = whole ? _mm512_loadu_ps((const void *)xt) : _mm512_maskz_loadu_ps(k0, (const void *)xt),
+                       v1 = whole ? _mm512_loadu_ps((const void *)(xt + 64))
+                                  : _mm512_maskz_loadu_ps(k1, (const void *)(xt + 64)),
+                       v2 = whole ? _mm512_loadu_ps((const void *)(xt + 128))
+                                  : _mm512_maskz_loadu_ps(k2, (const void *)(xt + 128));
 #pragma GCC unroll 8
                 for (int o = 0; o < OCB; o++) {
                     __m512 b = _mm512_set1_ps(wt[o]);
@@ -263,9 +272,6 @@ tile_avx512(const struct direct *d, const float *x, const float *wb, const uint1
             }
         }
     }
-    const struct epilogue *e = d->epi;
-    int64_t rows = d->m - oc0 < OCB ? d->m - oc0 : OCB, n = d->plane_out - p0 < TILE ? d->plane_out - p0 : TILE;
-    int late = epilogue_late(e);
     __mmask16 st[NV];
     for (int v = 0; v < NV; v++) {
         int64_t left = n - 16 * v;
@@ -273,17 +279,15 @@ tile_avx512(const struct direct *d, const float *x, const float *wb, const uint1
     }
     float *yt = y + oc0 * d->plane_out + p0;
     const float *rt = e && !late && residual ? residual + oc0 * d->plane_out + p0 : NULL;
-    const float *bt = e && !late && e->bias ? e->bias + oc0 : NULL;
     /* the activation chosen once per tile, not per vector */
 #define STORE_TILE(ACT)                                                                                                \
     _Pragma("GCC unroll 8") for (int o = 0; o < OCB; o++)                                                             \
     {                                                                                                                  \
         if (o >= rows)                                                                                                 \
             break;                                                                                                     \
-        __m512 bias = bt ? _mm512_set1_ps(bt[o]) : _mm512_setzero_ps();                                               \
         _Pragma("GCC unroll 3") for (int v = 0; v < NV; v++)                                                          \
         {                                                                                                              \
-            __m512 r = _mm512_add_ps(a[o][v], bias);                                                                   \
+            __m512 r = a[o][v];                                                                                        \
             if (rt)                                                                                                    \
                 r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(st[v], rt + o * d->plane_out + 16 * v));                   \
             _mm512_mask_storeu_ps(yt + o * d->plane_out + 16 * v, st[v], ACT);                                         \
@@ -311,9 +315,15 @@ __attribute__((target("avx512f"))) static void tile_any(const struct direct *d, 
                                                         const float *residual)
 {
     switch (d->taps) {
-    case 1: tile_avx512(d, x, wb, masks, p0, oc0, y, residual, 1); break;
-    case 9: tile_avx512(d, x, wb, masks, p0, oc0, y, residual, 9); break;
-    default: tile_avx512(d, x, wb, masks, p0, oc0, y, residual, 0); break;
+    case 1:
+        /* a tile whose one tap reads nothing outside the image loads without masks */
+        if ((masks[0] & masks[MAX_TAPS] & masks[2 * MAX_TAPS]) == 0xffff)
+            tile_avx512(d, x, wb, masks, p0, oc0, y, residual, 1, 1);
+        else
+            tile_avx512(d, x, wb, masks, p0, oc0, y, residual, 1, 0);
+        break;
+    case 9: tile_avx512(d, x, wb, masks, p0, oc0, y, residual, 9, 0); break;
+    default: tile_avx512(d, x, wb, masks, p0, oc0, y, residual, 0, 0); break;
     }
 }
 
