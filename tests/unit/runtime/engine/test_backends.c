@@ -581,6 +581,7 @@ TEST(direct_conv_matches_reference)
         {{1, 3, 10, 21}, {7, 3, 1, 5}, {0, 2, 0, 2}, {1, 1}}, /* 1x5 */
         {{1, 9, 6, 5}, {3, 9, 4, 1}, {0, 0, 0, 0}, {1, 1}},   /* 4x1: the plane shorter than the input */
         {{2, 32, 17, 15}, {24, 32, 1, 1}, {0, 0, 0, 0}, {1, 1}},
+        {{1, 4, 7, 20}, {6, 4, 1, 1}, {1, 0, 2, 0}, {1, 1}}, /* 1x1 with rows of padding: tiles masked and not */
         {{1, 2, 1, 1}, {3, 2, 1, 1}, {0, 0, 0, 0}, {1, 1}},
         {{1, 3, 2, 40}, {8, 3, 3, 3}, {1, 1, 1, 1}, {1, 1}}, /* rows wider than a tile */
         /* Winograd F(2x2, 3x3) (conv_winograd.c, planes of 48 2x2 blocks or more): odd planes (a
