@@ -449,20 +449,24 @@ static void lockstep_leaves(const struct tree_ensemble *te, const float *x, int6
     }
 }
 
-/* Rows [0, 8) of xt (a chunk feature-major: xt[f · TREE_ROW_CHUNK + r]) through the tree whose root
- * is at byte offset root, depth steps without a branch; at: the leaves' byte offsets. Eight chains held
- * in registers (no store and reload between steps), and a feature's value is one load at the chunk's
- * base plus the node's offset, not through a row pointer. */
-static inline void walk_block(const struct flat_node *nodes, const float *xt, int32_t root, int32_t depth,
-                              int32_t *at)
+/* Eight chains through the flat nodes of xt (a chunk feature-major: xt[f · TREE_ROW_CHUNK + r]),
+ * chain k from the node at byte offset root[k], reading its features lane_bytes · k bytes on
+ * (4: rows [0, 8) of the chunk through one tree; 0: one row through eight trees), depth steps
+ * without a branch (a leaf leads to itself, so a chain that is there already stays); at: where
+ * each ends. Eight chains held in registers (no store and reload between steps), and a feature's
+ * value is one load at the chunk's base plus the node's offset, not through a row pointer. */
+__attribute__((always_inline)) static inline void
+walk_block(const struct flat_node *nodes, const float *xt, const int32_t *root, int32_t depth, int32_t *at,
+           const int lane_bytes)
 {
     const char *flat = (const char *)nodes, *x = (const char *)xt;
-    int32_t a0 = root, a1 = root, a2 = root, a3 = root, a4 = root, a5 = root, a6 = root, a7 = root;
+    int32_t a0 = root[0], a1 = root[1], a2 = root[2], a3 = root[3], a4 = root[4], a5 = root[5], a6 = root[6],
+            a7 = root[7];
 #define TREE_STEP(a, k)                                                                                      \
     do {                                                                                                     \
         const struct flat_node *nd_ = (const struct flat_node *)(flat + a);                                  \
         float v_;                                                                                            \
-        memcpy(&v_, x + nd_->feature_at + 4 * (k), sizeof v_);                                               \
+        memcpy(&v_, x + nd_->feature_at + lane_bytes * (k), sizeof v_);                                      \
         a = nd_->next[!(v_ <= nd_->threshold)];                                                              \
     } while (0)
     for (int32_t d = 0; d < depth; d++) {
@@ -572,12 +576,34 @@ static void tree_sums_chunk(const struct tree_job *job, int index, int64_t r0, i
         job->init(job, s + r * width);
     const double *value = te->leaf_value;
     const int32_t *target = te->leaf_target;
+    int32_t size = (int32_t)sizeof(struct flat_node);
+    if (rows < FLAT_ROW_BLOCK) { /* a few rows: eight trees at a time, each row on its own */
+        for (int64_t t = 0; t < te->n_trees; t += FLAT_ROW_BLOCK) {
+            int n = te->n_trees - t < FLAT_ROW_BLOCK ? (int)(te->n_trees - t) : FLAT_ROW_BLOCK;
+            int32_t root[FLAT_ROW_BLOCK], depth = 0;
+            for (int k = 0; k < FLAT_ROW_BLOCK; k++) {
+                root[k] = (int32_t)te->roots[t + (k < n ? k : 0)] * size;
+                depth = te->depth[t + (k < n ? k : 0)] > depth ? te->depth[t + (k < n ? k : 0)] : depth;
+            }
+            for (int64_t r = 0; r < rows; r++) {
+                int32_t at[FLAT_ROW_BLOCK];
+                walk_block(te->flat, xt + r, root, depth, at, 0);
+                double *sr = s + r * width;
+                for (int k = 0; k < n; k++) /* in tree order, as the leaves path adds them */
+                    sr[width == 1 ? 0 : target[at[k] / size]] += value[at[k] / size];
+            }
+        }
+        for (int64_t r = 0; r < rows; r++)
+            job->finish(job, r0 + r, s + r * width);
+        return;
+    }
     for (int64_t t = 0; t < te->n_trees; t++) {
-        int32_t size = (int32_t)sizeof(struct flat_node);
-        int32_t root = (int32_t)te->roots[t] * size, depth = te->depth[t];
+        int32_t root[FLAT_ROW_BLOCK], depth = te->depth[t];
+        for (int k = 0; k < FLAT_ROW_BLOCK; k++)
+            root[k] = (int32_t)te->roots[t] * size;
         for (int64_t b = 0; b < rows; b += FLAT_ROW_BLOCK) {
             int32_t at[FLAT_ROW_BLOCK];
-            walk_block(te->flat, xt + b, root, depth, at);
+            walk_block(te->flat, xt + b, root, depth, at, 4);
             int n = rows - b < FLAT_ROW_BLOCK ? (int)(rows - b) : FLAT_ROW_BLOCK;
             double *sb = s + b * width;
             if (width == 1)

@@ -702,8 +702,8 @@ static struct engine_model *rf_model(const struct rand_forest *f, int classifier
 }
 
 /* Regressors and classifiers, one weight per leaf and two, against a direct walk of the same trees:
- * one row, rows not a multiple of the eight walked together, more than a chunk (256), enough to split
- * over the pool; thresholds hit exactly and NaN features (no missing tracking: the false branch). */
+ * one row and a few (walked eight trees at a time), rows not a multiple of the eight walked together,
+ * more than a chunk (256; the last one of seven rows), enough to split over the pool; thresholds hit exactly and NaN features (no missing tracking: the false branch). */
 TEST(tree_ensembles_match_a_direct_walk)
 {
     static struct rand_forest f;
@@ -720,7 +720,7 @@ TEST(tree_ensembles_match_a_direct_walk)
         CHECK(m != NULL);
         if (!m)
             continue;
-        static const int64_t counts[] = {1, 9, 300, 3000};
+        static const int64_t counts[] = {1, 5, 9, 263, 300, 3000};
         for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
             int64_t n = counts[c];
             struct tensor in = {.type = TENSOR_FLOAT, .rank = 2, .dims = {n, 6}, .data = x}, out[2];
