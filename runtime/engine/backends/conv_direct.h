@@ -9,9 +9,11 @@
  * masks stay in mask registers), then gets the fused epilogue and is stored
  * once. Threads take tile ranges within a tile of each other. Undilated
  * 3x3 convolutions with enough channels and pixels go to conv_winograd.h.
- * Weights are packed at load into the order the tile reads them. Depthwise convolutions (one group per channel)
- * use the same tiles, four channels at a time sharing each tap's masks. On
- * AVX2 and portable C everything is declined (the implicit GEMM runs). */
+ * Weights are packed at load into the order the tile reads them. Depthwise 3x3 convolutions with a
+ * column of padding each side (MobileNet's) go to conv_depthwise.h; other depthwise ones (one group
+ * per channel) use the same tiles, four channels at a time sharing each tap's masks. A 1x1 tile that
+ * reads no padding loads without masks. On AVX2 and portable C everything is declined (the implicit
+ * GEMM runs). */
 #ifndef AMLSERVE_CONV_DIRECT_H
 #define AMLSERVE_CONV_DIRECT_H
 
