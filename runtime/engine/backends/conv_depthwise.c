@@ -1,7 +1,6 @@
 /* Depthwise 3x3 convolution by rows on AVX-512 (conv_depthwise.h). */
 #include "conv_depthwise.h"
 
-#include "cpu_isa.h"
 #include "epilogue_simd.h"
 #include "threadpool.h"
 
@@ -15,11 +14,6 @@
 #define TASKS_PER_THREAD 4
 /* Below this many multiply-adds the convolution stays on the calling thread. */
 #define PARALLEL_MIN_FLOPS (1 << 20)
-
-int conv_depthwise3_available(void)
-{
-    return cpu_isa() >= CPU_ISA_AVX512;
-}
 
 struct depthwise_run {
     const struct depthwise3 *d;

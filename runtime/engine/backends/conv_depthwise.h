@@ -22,8 +22,7 @@ struct depthwise3 {
     const struct epilogue *epi; /* bias per channel, residual, activation; NULL: none */
 };
 
-/* Whether this CPU runs conv_depthwise3. */
-int conv_depthwise3_available(void);
+/* Only on a CPU with AVX-512 (conv_direct.c checks before it calls). */
 void conv_depthwise3(const struct depthwise3 *d);
 
 #endif

@@ -501,8 +501,7 @@ int conv_direct(const struct op_call *call)
         if (u || d.plane_out >= WINOGRAD_PER_CALL_MIN_PLANE)
             return winograd(call, &d, &e, u, batch, win.pad_begin[hs], win.pad_begin[ws], dims);
     }
-    if (depthwise && d.taps == 9 && wt->dims[3] == 3 && d.dw[0] == -1 && d.dw[2] == 1 && win.dilation[hs] == 1 &&
-        conv_depthwise3_available()) {
+    if (depthwise && d.taps == 9 && wt->dims[3] == 3 && d.dw[0] == -1 && d.dw[2] == 1 && win.dilation[hs] == 1) {
         int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 4, dims);
         if (rc)
             return rc;
