@@ -2,7 +2,6 @@
 #include "conv_direct.h"
 
 #include "common/err.h"
-#include "conv_depthwise.h"
 #include "conv_winograd.h"
 #include "cpu_isa.h"
 #include "epilogue_simd.h"
@@ -500,17 +499,6 @@ int conv_direct(const struct op_call *call)
          * 3x3 kernel against 9 multiply-adds per kernel and pixel) */
         if (u || d.plane_out >= WINOGRAD_PER_CALL_MIN_PLANE)
             return winograd(call, &d, &e, u, batch, win.pad_begin[hs], win.pad_begin[ws], dims);
-    }
-    if (depthwise && d.taps == 9 && wt->dims[3] == 3 && d.dw[0] == -1 && d.dw[2] == 1 && win.dilation[hs] == 1) {
-        int rc = ops_alloc_output(call, 0, TENSOR_FLOAT, 4, dims);
-        if (rc)
-            return rc;
-        e.ldr = d.plane_out;
-        struct depthwise3 dw = {.x = x->data, .kernel = wt->data, .y = call->outputs[0].data, .batch = batch,
-                                .c = c, .h_in = d.h_in, .w = d.w, .h_out = d.h_out, .pad_top = win.pad_begin[hs],
-                                .epi = epilogue_active(&e) ? &e : NULL};
-        conv_depthwise3(&dw);
-        return 0;
     }
     const float *wp = depthwise ? wt->data : packed_for(call, wt, 0);
     if (!wp) { /* weights fed at run time, or past the pack budget */

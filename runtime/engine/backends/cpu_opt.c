@@ -8,6 +8,7 @@
 #include "backend.h"
 
 #include "common/err.h"
+#include "conv_depthwise.h"
 #include "conv_direct.h"
 #include "cpu_isa.h"
 #include "cpu_quant.h"
@@ -248,6 +249,9 @@ static void im2col(float *col, const float *x, const struct ops_window *w, int64
 
 static int fast_conv(const struct op_call *call)
 {
+    int by_rows = conv_depthwise(call); /* MobileNet's depthwise 3x3, stride 1 or 2 */
+    if (by_rows != BACKEND_DECLINE)
+        return by_rows;
     int by_taps = conv_direct(call); /* stride 1, rows as wide in as out: no packing of the image */
     if (by_taps != BACKEND_DECLINE)
         return by_taps;

@@ -549,6 +549,14 @@ TEST(depthwise_conv_matches_reference)
         {{3, 5, 2, 1}, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},
         {{1, 1, 1, 17}, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},
         {{1, 40, 6, 33}, {3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 1},
+        /* stride 2 by rows: input rows whole vector pairs, odd, shorter than a vector, one column;
+         * the last output column reading the padding or not; uneven padding above, below and right */
+        {{2, 3, 29, 64}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1},
+        {{1, 5, 16, 33}, {3, 3}, {2, 2}, {0, 1, 1, 0}, {1, 1}, 1},
+        {{1, 2, 21, 31}, {3, 3}, {2, 2}, {2, 1, 2, 2}, {1, 1}, 0},
+        {{1, 6, 7, 9}, {3, 3}, {2, 2}, {1, 1, 0, 1}, {1, 1}, 1},
+        {{3, 4, 3, 1}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1},
+        {{1, 64, 10, 48}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct node_spec s = {.op = "Conv"};
@@ -718,22 +726,27 @@ TEST(fused_epilogues_match_reference)
             struct tensor heads[2] = {T(6, 29, 20), T(6, 20, 17)};
             CHECK_SAME(&hs, heads, 2);
             struct {
-                int64_t x[4], w[4], group, pads[4];
+                int64_t x[4], w[4], group, pads[4], stride;
             } convs[] = {
-                {{1, 16, 14, 13}, {24, 16, 3, 3}, 1, {1, 1, 1, 1}}, /* im2col GEMM */
-                {{2, 8, 9, 7}, {12, 8, 1, 1}, 1, {0, 0, 0, 0}},     /* 1x1: direct GEMM */
-                {{2, 12, 11, 10}, {12, 1, 3, 3}, 12, {1, 1, 1, 1}}, /* depthwise */
-                {{2, 3, 13, 21}, {3, 1, 3, 3}, 3, {2, 1, 0, 1}},    /* depthwise in bands of rows */
+                {{1, 16, 14, 13}, {24, 16, 3, 3}, 1, {1, 1, 1, 1}, 1}, /* im2col GEMM */
+                {{2, 8, 9, 7}, {12, 8, 1, 1}, 1, {0, 0, 0, 0}, 1},     /* 1x1: direct GEMM */
+                {{2, 12, 11, 10}, {12, 1, 3, 3}, 12, {1, 1, 1, 1}, 1}, /* depthwise */
+                {{2, 3, 13, 21}, {3, 1, 3, 3}, 3, {2, 1, 0, 1}, 1},    /* depthwise in bands of rows */
+                {{2, 5, 14, 35}, {5, 1, 3, 3}, 5, {1, 1, 1, 1}, 2},    /* depthwise, stride 2 */
             };
             for (size_t c = 0; c < sizeof convs / sizeof convs[0]; c++) {
                 struct node_spec s = {.op = "Conv"};
+                int64_t strides[2] = {convs[c].stride, convs[c].stride};
+                attr_ints(&s, "strides", strides, 2);
                 attr_int(&s, "group", convs[c].group);
                 attr_ints(&s, "pads", convs[c].pads, 4);
                 int64_t out_c = convs[c].w[0];
                 struct tensor cbias = T(out_c, 1, 1),
-                              cres = T(convs[c].x[0], out_c, convs[c].x[2] + convs[c].pads[0] + convs[c].pads[2] -
-                                                                 convs[c].w[2] + 1,
-                                       convs[c].x[3] + convs[c].pads[1] + convs[c].pads[3] - convs[c].w[3] + 1);
+                              cres = T(convs[c].x[0], out_c,
+                                       (convs[c].x[2] + convs[c].pads[0] + convs[c].pads[2] - convs[c].w[2]) /
+                                               convs[c].stride + 1,
+                                       (convs[c].x[3] + convs[c].pads[1] + convs[c].pads[3] - convs[c].w[3]) /
+                                               convs[c].stride + 1);
                 f.bias = parts & 1 ? &cbias : NULL;
                 f.residual = parts & 2 ? &cres : NULL;
                 fused_under_test = &f;
