@@ -10,8 +10,8 @@
  * once. Threads take tile ranges within a tile of each other. Undilated
  * 3x3 convolutions with enough channels and pixels go to conv_winograd.h.
  * Weights are packed at load into the order the tile reads them. Depthwise 3x3 convolutions with a
- * column of padding each side (MobileNet's) go to conv_depthwise.h; other depthwise ones (one group
- * per channel) use the same tiles, four channels at a time sharing each tap's masks. A 1x1 tile that
+ * column of padding on the left (MobileNet's) go to conv_depthwise.h first; other depthwise ones (one
+ * group per channel) use the same tiles, four channels at a time sharing each tap's masks. A 1x1 tile that
  * reads no padding loads without masks. On AVX2 and portable C everything is declined (the implicit
  * GEMM runs). */
 #ifndef AMLSERVE_CONV_DIRECT_H
