@@ -29,7 +29,8 @@ trap 'rm -rf "$WORK"' EXIT
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 status=0
 for threads in 1 2; do
-  for case in resnet_block:1 mlp:1 mlp:32 ffn:1 bert_layer:1 depthwise_separable:1 sklearn_forest:1 sklearn_forest:100 \
+  for case in resnet_block:1 mlp:1 mlp:32 ffn:1 bert_layer:1 depthwise_separable:1 mobilenet_down:1 \
+              sklearn_forest:1 sklearn_forest:100 \
               matmul_integer:1 qlinear_matmul:1; do
     name=${case%%:*} batch=${case##*:}
     [ -f "$WORK/$name.onnx" ] || continue

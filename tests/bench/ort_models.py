@@ -134,3 +134,15 @@ try:
     save(m, os.path.join(OUT, "sklearn_forest.onnx"))
 except ImportError as e:
     print(f"ort_models.py: no scikit-learn ({e}): the tree ensemble is left out", file=sys.stderr)
+
+# MobileNetV2's first downsampling inverted residual: 1x1 16 -> 96 + Relu6 at 112x112, 3x3 depthwise
+# stride 2 + Relu6, 1x1 96 -> 24 (a linear bottleneck). Last: its weights leave the others' unchanged.
+save_model("mobilenet_down", [
+    helper.make_node("Conv", ["x", "ew", "eb"], ["e"]),
+    helper.make_node("Clip", ["e", "lo", "hi"], ["er"]),
+    helper.make_node("Conv", ["er", "dw", "db"], ["d"], pads=[1, 1, 1, 1], strides=[2, 2], group=96),
+    helper.make_node("Clip", ["d", "lo", "hi"], ["dr"]),
+    helper.make_node("Conv", ["dr", "pw", "pb"], ["y"]),
+], [w("ew", 96, 16, 1, 1), w("eb", 96, scale=0.1), w("dw", 96, 1, 3, 3), w("db", 96, scale=0.1),
+    w("pw", 24, 96, 1, 1), w("pb", 24, scale=0.1), const("lo", 0, np.float32), const("hi", 6, np.float32)],
+    [f("x", [None, 16, 112, 112])], [f("y", [None, 24, 56, 56])])
