@@ -1,4 +1,4 @@
-/* Depthwise 3x3 convolution by rows on AVX-512 (conv_depthwise.h). */
+/* Depthwise 3x3 and 5x5 convolutions by rows on AVX-512 (conv_depthwise.h). */
 #include "conv_depthwise.h"
 
 #include "cpu_isa.h"
@@ -9,20 +9,26 @@
 #include <immintrin.h>
 #endif
 
-/* Output rows summed together: they share the ROWS + 2 input rows they read (stride 2: ROWS2 rows,
- * 2·ROWS2 + 1 input rows). */
-#define ROWS 4
-#define ROWS2 2
+/* Output rows summed together (they share the input rows they read), by stride and kernel size:
+ * as many as the registers hold beside each row's sliding vectors. */
+#define GROUP_ROWS(S, K) ((S) == 1 ? 4 : ((K) == 3 ? 2 : 1))
+#define MAX_GROUP_ROWS 4
+/* Sums kept per output row, one per kernel row or one in all: FMAs take 4 cycles and issue one a
+ * cycle, so a group needs about four chains at once (stride 2, 5x5: one row, whose 25 products in
+ * one chain waited on each other). */
+#define ROW_SUMS(S, K) ((S) == 2 && (K) == 5 ? 5 : 1)
+/* Input rows a group reads at most (stride 1, 5x5: 4 + 4). */
+#define MAX_INPUT_ROWS 8
 /* Tasks per pool thread (the pool hands them out as threads come free). */
 #define TASKS_PER_THREAD 4
 /* Below this many multiply-adds the convolution stays on the calling thread. */
 #define PARALLEL_MIN_FLOPS (1 << 17)
 
 struct depthwise_run {
-    const struct depthwise3 *d;
+    const struct depthwise_conv *d;
     int64_t tasks;     /* planes (image × channel) × bands, or ranges of whole planes */
     int64_t bands;     /* row bands a plane is split into */
-    int64_t band_rows; /* output rows per band, a multiple of ROWS */
+    int64_t band_rows; /* output rows per band, a multiple of every group of rows */
 };
 
 /* The activation a store applies, a constant in each copy of the row kernel. */
@@ -34,23 +40,27 @@ __attribute__((target("avx512f"))) static inline __mmask16 lanes(int64_t left)
     return left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
 }
 
-/* [prev[15], cur[0..14]] and [cur[1..15], next[0]]: the pixels one column left and right. */
-__attribute__((target("avx512f"))) static inline __m512 left_of(__m512 cur, __m512 prev)
+/* The pixels n columns left (n < 0, prev the vector before cur) or right (n > 0, next the vector
+ * after) of cur's, n from −2 to 2: one valignd. */
+__attribute__((target("avx512f"), always_inline)) static inline __m512 shifted(__m512 prev, __m512 cur, __m512 next,
+                                                                               const int n)
 {
-    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(cur), _mm512_castps_si512(prev), 15));
+    __m512i p = _mm512_castps_si512(prev), c = _mm512_castps_si512(cur), x = _mm512_castps_si512(next);
+    switch (n) {
+    case -2: return _mm512_castsi512_ps(_mm512_alignr_epi32(c, p, 14));
+    case -1: return _mm512_castsi512_ps(_mm512_alignr_epi32(c, p, 15));
+    case 1: return _mm512_castsi512_ps(_mm512_alignr_epi32(x, c, 1));
+    case 2: return _mm512_castsi512_ps(_mm512_alignr_epi32(x, c, 2));
+    default: return cur;
+    }
 }
 
-__attribute__((target("avx512f"))) static inline __m512 right_of(__m512 next, __m512 cur)
-{
-    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(next), _mm512_castps_si512(cur), 1));
-}
-
-/* The channel's nine weights broadcast into k; returns its bias broadcast (zero when none, or when
+/* The channel's K·K weights broadcast into k; returns its bias broadcast (zero when none, or when
  * the activation is Sigmoid or Gelu: epilogue_apply adds bias, residual and activation afterwards). */
 __attribute__((target("avx512f"), always_inline)) static inline __m512
-kernel_and_bias(const struct depthwise3 *d, const float *kw, int64_t ch, __m512 *k)
+kernel_and_bias(const struct depthwise_conv *d, const float *kw, int64_t ch, __m512 *k)
 {
-    for (int t = 0; t < 9; t++)
+    for (int t = 0; t < d->k * d->k; t++)
         k[t] = _mm512_set1_ps(kw[t]);
     const struct epilogue *e = d->epi;
     return e && e->bias && !epilogue_late(e) ? _mm512_set1_ps(e->bias[ch]) : _mm512_setzero_ps();
@@ -71,147 +81,190 @@ __attribute__((target("avx512f"), always_inline)) static inline void store(const
     _mm512_mask_storeu_ps(y + at, in, s);
 }
 
-/* Output rows [h0, h0 + nr) (nr ≤ ROWS) of channel ch of one image (x, y, residual: that image's
- * channel planes), every vector of 16 columns left to right. Input row j of the group (h0 −
- * pad_top + j) is read only where it lies in the image (rm[j]); the vectors of a row slide
- * along, one new load per row and vector. */
-__attribute__((target("avx512f"), always_inline)) static inline void
-rows_act(const struct depthwise3 *d, const float *x, const __m512 *k, __m512 bias, float *y, const float *residual,
-         int64_t h0, int64_t nr, const enum store_act act)
+/* Input row j of the group starting at output row h0 (stride S): its address, and all lanes or
+ * none as it lies in the image or not (a row outside is never read). */
+__attribute__((target("avx512f"), always_inline)) static inline __mmask16
+input_row(const struct depthwise_conv *d, const float *x, int64_t h0, int j, const int S, uintptr_t *at)
 {
+    int64_t r = S * h0 - d->pad_top + j;
+    int inside = r >= 0 && r < d->h_in;
+    *at = (uintptr_t)(x + (inside ? r * d->w : 0));
+    return inside ? (__mmask16)0xffff : 0;
+}
+
+/* Stride 1, a K×K kernel (K 3 or 5, a constant once inlined): output rows [h0, h0 + nr) (nr ≤ R)
+ * of one channel of one image (x, y, residual: that image's channel planes), every vector of 16
+ * columns left to right. The R + K − 1 input rows the group reads each slide along as three
+ * vectors (the one before, the current, the next): one new load per row and vector, the
+ * neighbours made by valignd, and each input vector feeds up to K rows' sums. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+rows_s1(const struct depthwise_conv *d, const float *x, const __m512 *k, __m512 bias, float *y, const float *residual,
+        int64_t h0, int64_t nr, const enum store_act act, const int K)
+{
+    const int R = GROUP_ROWS(1, K), Q = ROW_SUMS(1, K), N = R + K - 1, P = K / 2;
     const int64_t w = d->w, nv = (w + 15) / 16;
-    const struct epilogue *e = d->epi;
-    uintptr_t row[ROWS + 2]; /* addresses: the vector past a row's end is formed, never read */
-    __mmask16 rm[ROWS + 2];
-    __m512 left[ROWS + 2], cur[ROWS + 2];
-#pragma GCC unroll 6
-    for (int j = 0; j < ROWS + 2; j++) {
-        int64_t r = h0 - d->pad_top + j;
-        rm[j] = r >= 0 && r < d->h_in ? (__mmask16)0xffff : 0;
-        row[j] = (uintptr_t)(x + (rm[j] ? r * w : 0)); /* never read when outside */
+    uintptr_t row[MAX_INPUT_ROWS]; /* addresses: the vector past a row's end is formed, never read */
+    __mmask16 rm[MAX_INPUT_ROWS];
+    __m512 prev[MAX_INPUT_ROWS], cur[MAX_INPUT_ROWS];
+#pragma GCC unroll 8
+    for (int j = 0; j < N; j++) {
+        rm[j] = input_row(d, x, h0, j, 1, &row[j]);
+        prev[j] = _mm512_setzero_ps(); /* the columns left of the image: padding */
         cur[j] = _mm512_maskz_loadu_ps(rm[j] & lanes(w), (const void *)row[j]);
-        left[j] = left_of(cur[j], _mm512_setzero_ps());
     }
     for (int64_t v = 0; v < nv; v++) {
         __mmask16 in = lanes(w - 16 * v), next_lanes = lanes(w - 16 * (v + 1));
-        __m512 acc[ROWS];
+        __m512 acc[MAX_GROUP_ROWS][5];
 #pragma GCC unroll 4
-        for (int o = 0; o < ROWS; o++)
-            acc[o] = bias;
-#pragma GCC unroll 6
-        for (int j = 0; j < ROWS + 2; j++) {
+        for (int o = 0; o < R; o++)
+#pragma GCC unroll 5
+            for (int q = 0; q < Q; q++)
+                acc[o][q] = q ? _mm512_setzero_ps() : bias;
+#pragma GCC unroll 8
+        for (int j = 0; j < N; j++) {
             __m512 next = _mm512_maskz_loadu_ps(rm[j] & next_lanes, (const void *)(row[j] + (uintptr_t)(64 * (v + 1))));
-            __m512 l = left[j], c = cur[j], r = right_of(next, c);
+            __m512 nb[5];
+#pragma GCC unroll 5
+            for (int u = 0; u < K; u++)
+                nb[u] = shifted(prev[j], cur[j], next, u - P);
 #pragma GCC unroll 4
-            for (int o = 0; o < ROWS; o++) {
+            for (int o = 0; o < R; o++) {
                 int t = j - o; /* kernel row */
-                if (t < 0 || t > 2)
+                if (t < 0 || t >= K)
                     continue;
-                acc[o] = _mm512_fmadd_ps(k[3 * t], l, acc[o]);
-                acc[o] = _mm512_fmadd_ps(k[3 * t + 1], c, acc[o]);
-                acc[o] = _mm512_fmadd_ps(k[3 * t + 2], r, acc[o]);
+#pragma GCC unroll 5
+                for (int u = 0; u < K; u++)
+                    acc[o][t % Q] = _mm512_fmadd_ps(k[t * K + u], nb[u], acc[o][t % Q]);
             }
-            left[j] = left_of(next, c);
+            prev[j] = cur[j];
             cur[j] = next;
         }
 #pragma GCC unroll 4
-        for (int o = 0; o < ROWS; o++)
-            if (o < nr)
-                store(e, y, residual, (h0 + o) * w + 16 * v, in, acc[o], act);
+        for (int o = 0; o < R; o++)
+            if (o < nr) {
+#pragma GCC unroll 4
+                for (int q = 1; q < Q; q++)
+                    acc[o][0] = _mm512_add_ps(acc[o][0], acc[o][q]);
+                store(d->epi, y, residual, (h0 + o) * d->w_out + 16 * v, in, acc[o][0], act);
+            }
     }
 }
 
-/* Stride 2: output column i reads input columns 2i − 1, 2i, 2i + 1, so a vector of 16 outputs
- * takes 32 input pixels, split into the even and the odd columns (vpermt2ps); the left
- * neighbours are the odd ones one lane on, the last odd column of the vector before coming in.
- * Output row h reads input rows 2h − pad_top … 2h − pad_top + 2: ROWS2 output rows share
- * 2·ROWS2 + 1 input rows. */
+/* Stride 2: output column i reads input columns 2i − K/2 … 2i + K/2, so a vector of 16 outputs
+ * takes 32 input pixels, split into the even and the odd columns (vpermt2ps): 2i and 2i + 1 as
+ * they are, 2i − 1 and 2i − 2 the odd and even ones one lane on with the vector before's last
+ * coming in, 2i + 2 the even ones one lane back with the next's first. Output row h reads input
+ * rows 2h − pad_top … 2h − pad_top + K − 1: R output rows share 2R + K − 2 input rows. */
 __attribute__((target("avx512f"), always_inline)) static inline void
-rows2_act(const struct depthwise3 *d, const float *x, const __m512 *k, __m512 bias, float *y, const float *residual,
-          int64_t h0, int64_t nr, const enum store_act act)
+rows_s2(const struct depthwise_conv *d, const float *x, const __m512 *k, __m512 bias, float *y, const float *residual,
+        int64_t h0, int64_t nr, const enum store_act act, const int K)
 {
+    const int R = GROUP_ROWS(2, K), Q = ROW_SUMS(2, K), N = 2 * R + K - 2, P = K / 2;
     const int64_t w = d->w, wo = d->w_out, nv = (wo + 15) / 16;
-    const struct epilogue *e = d->epi;
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
-                  odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    uintptr_t row[2 * ROWS2 + 1];
-    __mmask16 rm[2 * ROWS2 + 1];
-    __m512 odd_before[2 * ROWS2 + 1];
-#pragma GCC unroll 5
-    for (int j = 0; j < 2 * ROWS2 + 1; j++) {
-        int64_t r = 2 * h0 - d->pad_top + j;
-        rm[j] = r >= 0 && r < d->h_in ? (__mmask16)0xffff : 0;
-        row[j] = (uintptr_t)(x + (rm[j] ? r * w : 0)); /* never read when outside */
-        odd_before[j] = _mm512_setzero_ps();           /* column −1: padding */
+    const __m512i even_lanes = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
+                  odd_lanes = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    uintptr_t row[MAX_INPUT_ROWS];
+    __mmask16 rm[MAX_INPUT_ROWS];
+    /* per row: the even and odd columns of the vector pair before, the current and (loaded in the
+     * loop) the next */
+    __m512 even_before[MAX_INPUT_ROWS], odd_before[MAX_INPUT_ROWS], even[MAX_INPUT_ROWS], odd[MAX_INPUT_ROWS];
+#pragma GCC unroll 8
+    for (int j = 0; j < N; j++) {
+        rm[j] = input_row(d, x, h0, j, 2, &row[j]);
+        even_before[j] = odd_before[j] = _mm512_setzero_ps(); /* left of the image: padding */
+        __m512 a = _mm512_maskz_loadu_ps(rm[j] & lanes(w), (const void *)row[j]),
+               b = _mm512_maskz_loadu_ps(rm[j] & lanes(w - 16), (const void *)(row[j] + 64));
+        even[j] = _mm512_permutex2var_ps(a, even_lanes, b);
+        odd[j] = _mm512_permutex2var_ps(a, odd_lanes, b);
     }
     for (int64_t v = 0; v < nv; v++) {
-        __mmask16 in = lanes(wo - 16 * v), lo = lanes(w - 32 * v), hi = lanes(w - 32 * v - 16);
-        __m512 acc[ROWS2];
+        __mmask16 in = lanes(wo - 16 * v), lo = lanes(w - 32 * (v + 1)), hi = lanes(w - 32 * (v + 1) - 16);
+        __m512 acc[MAX_GROUP_ROWS][5];
 #pragma GCC unroll 4
-        for (int o = 0; o < ROWS2; o++)
-            acc[o] = bias;
+        for (int o = 0; o < R; o++)
 #pragma GCC unroll 5
-        for (int j = 0; j < 2 * ROWS2 + 1; j++) {
-            __m512 a = _mm512_maskz_loadu_ps(rm[j] & lo, (const void *)(row[j] + (uintptr_t)(128 * v))),
-                   b = _mm512_maskz_loadu_ps(rm[j] & hi, (const void *)(row[j] + (uintptr_t)(128 * v + 64)));
-            __m512 c = _mm512_permutex2var_ps(a, even, b), r = _mm512_permutex2var_ps(a, odd, b);
-            __m512 l = left_of(r, odd_before[j]);
-#pragma GCC unroll 4
-            for (int o = 0; o < ROWS2; o++) {
-                int t = j - 2 * o; /* kernel row */
-                if (t < 0 || t > 2)
-                    continue;
-                acc[o] = _mm512_fmadd_ps(k[3 * t], l, acc[o]);
-                acc[o] = _mm512_fmadd_ps(k[3 * t + 1], c, acc[o]);
-                acc[o] = _mm512_fmadd_ps(k[3 * t + 2], r, acc[o]);
+            for (int q = 0; q < Q; q++)
+                acc[o][q] = q ? _mm512_setzero_ps() : bias;
+#pragma GCC unroll 8
+        for (int j = 0; j < N; j++) {
+            __m512 a = _mm512_maskz_loadu_ps(rm[j] & lo, (const void *)(row[j] + (uintptr_t)(128 * (v + 1)))),
+                   b = _mm512_maskz_loadu_ps(rm[j] & hi, (const void *)(row[j] + (uintptr_t)(128 * (v + 1) + 64)));
+            __m512 even_next = _mm512_permutex2var_ps(a, even_lanes, b);
+            __m512 nb[5];
+            nb[P - 1] = shifted(odd_before[j], odd[j], odd[j], -1);
+            nb[P] = even[j];
+            nb[P + 1] = odd[j];
+            if (K == 5) {
+                nb[0] = shifted(even_before[j], even[j], even[j], -1);
+                nb[4] = shifted(even[j], even[j], even_next, 1);
             }
-            odd_before[j] = r;
+#pragma GCC unroll 4
+            for (int o = 0; o < R; o++) {
+                int t = j - 2 * o; /* kernel row */
+                if (t < 0 || t >= K)
+                    continue;
+#pragma GCC unroll 5
+                for (int u = 0; u < K; u++)
+                    acc[o][t % Q] = _mm512_fmadd_ps(k[t * K + u], nb[u], acc[o][t % Q]);
+            }
+            even_before[j] = even[j];
+            odd_before[j] = odd[j];
+            even[j] = even_next;
+            odd[j] = _mm512_permutex2var_ps(a, odd_lanes, b);
         }
 #pragma GCC unroll 4
-        for (int o = 0; o < ROWS2; o++)
-            if (o < nr)
-                store(e, y, residual, (h0 + o) * wo + 16 * v, in, acc[o], act);
+        for (int o = 0; o < R; o++)
+            if (o < nr) {
+#pragma GCC unroll 4
+                for (int q = 1; q < Q; q++)
+                    acc[o][0] = _mm512_add_ps(acc[o][0], acc[o][q]);
+                store(d->epi, y, residual, (h0 + o) * wo + 16 * v, in, acc[o][0], act);
+            }
     }
 }
 
-/* Output rows [r0, r1) of channel ch of one image, ROWS (stride 2: ROWS2) at a time by rows_act or
- * rows2_act with the activation a constant: none, Relu, or any other. */
-__attribute__((target("avx512f"))) static void rows_avx512(const struct depthwise3 *d, const float *x, const float *kw,
-                                                           float *y, const float *residual, int64_t ch, int64_t r0,
-                                                           int64_t r1)
+/* Output rows [r0, r1) of channel ch of one image, a group of rows at a time by rows_s1 or rows_s2
+ * for this stride and kernel, with the activation a constant: none, Relu, or any other. */
+#define ROWS_FOR(FN, K)                                                                                                \
+    switch (sa) {                                                                                                      \
+    case STORE_PLAIN: FN(d, x, k, bias, y, residual, h0, nr, STORE_PLAIN, K); break;                                   \
+    case STORE_RELU: FN(d, x, k, bias, y, residual, h0, nr, STORE_RELU, K); break;                                     \
+    case STORE_OTHER: FN(d, x, k, bias, y, residual, h0, nr, STORE_OTHER, K); break;                                   \
+    }
+__attribute__((target("avx512f"))) static void rows_avx512(const struct depthwise_conv *d, const float *x,
+                                                           const float *kw, float *y, const float *residual, int64_t ch,
+                                                           int64_t r0, int64_t r1)
 {
-    __m512 k[9];
+    __m512 k[25];
     __m512 bias = kernel_and_bias(d, kw, ch, k);
     enum op_act act = d->epi && !epilogue_late(d->epi) ? d->epi->act : OP_ACT_NONE;
     enum store_act sa = act == OP_ACT_NONE ? STORE_PLAIN : act == OP_ACT_RELU ? STORE_RELU : STORE_OTHER;
-    int64_t group = d->stride == 2 ? ROWS2 : ROWS;
+    int64_t group = GROUP_ROWS(d->stride, d->k);
     for (int64_t h0 = r0; h0 < r1; h0 += group) {
         int64_t nr = r1 - h0 < group ? r1 - h0 : group;
-        if (d->stride == 2)
-            switch (sa) {
-            case STORE_PLAIN: rows2_act(d, x, k, bias, y, residual, h0, nr, STORE_PLAIN); break;
-            case STORE_RELU: rows2_act(d, x, k, bias, y, residual, h0, nr, STORE_RELU); break;
-            case STORE_OTHER: rows2_act(d, x, k, bias, y, residual, h0, nr, STORE_OTHER); break;
-            }
+        if (d->stride == 1 && d->k == 3)
+            ROWS_FOR(rows_s1, 3)
+        else if (d->stride == 1)
+            ROWS_FOR(rows_s1, 5)
+        else if (d->k == 3)
+            ROWS_FOR(rows_s2, 3)
         else
-            switch (sa) {
-            case STORE_PLAIN: rows_act(d, x, k, bias, y, residual, h0, nr, STORE_PLAIN); break;
-            case STORE_RELU: rows_act(d, x, k, bias, y, residual, h0, nr, STORE_RELU); break;
-            case STORE_OTHER: rows_act(d, x, k, bias, y, residual, h0, nr, STORE_OTHER); break;
-            }
+            ROWS_FOR(rows_s2, 5)
     }
 }
+#undef ROWS_FOR
 #endif
 
 /* Rows [r0, r1) of plane (image × channel). */
-static void plane_rows(const struct depthwise3 *d, int64_t plane, int64_t r0, int64_t r1)
+static void plane_rows(const struct depthwise_conv *d, int64_t plane, int64_t r0, int64_t r1)
 {
 #if defined(__x86_64__)
     int64_t ch = plane % d->c, plane_in = d->h_in * d->w, plane_out = d->h_out * d->w_out;
     const struct epilogue *e = d->epi;
     int late = epilogue_late(e);
     const float *residual = e && e->residual && !late ? e->residual + plane * plane_out : NULL;
-    rows_avx512(d, d->x + plane * plane_in, d->kernel + ch * 9, d->y + plane * plane_out, residual, ch, r0, r1);
+    rows_avx512(d, d->x + plane * plane_in, d->kernel + ch * d->k * d->k, d->y + plane * plane_out, residual, ch, r0,
+                r1);
     if (late) {
         /* Sigmoid, Gelu: on the stored rows while they are in cache, bias and residual with them */
         int64_t image = plane / d->c;
@@ -231,7 +284,7 @@ static void plane_rows(const struct depthwise3 *d, int64_t plane, int64_t r0, in
 static void depthwise_task(void *ctx, int index)
 {
     const struct depthwise_run *run = ctx;
-    const struct depthwise3 *d = run->d;
+    const struct depthwise_conv *d = run->d;
     if (run->bands > 1) {
         int64_t r0 = (index % run->bands) * run->band_rows;
         plane_rows(d, index / run->bands, r0, r0 + run->band_rows < d->h_out ? r0 + run->band_rows : d->h_out);
@@ -242,19 +295,19 @@ static void depthwise_task(void *ctx, int index)
         plane_rows(d, p, 0, d->h_out);
 }
 
-void conv_depthwise3(const struct depthwise3 *d)
+void conv_depthwise_run(const struct depthwise_conv *d)
 {
     int64_t planes = d->batch * d->c;
     if (!planes || !d->h_out || !d->w_out)
         return;
-    double flops = 9.0 * (double)planes * (double)d->h_out * (double)d->w_out;
+    double flops = (double)(d->k * d->k) * (double)planes * (double)d->h_out * (double)d->w_out;
     int threads = flops < PARALLEL_MIN_FLOPS ? 1 : pool_threads();
     int64_t want = threads > 1 ? (int64_t)threads * TASKS_PER_THREAD : 1;
-    int64_t groups = (d->h_out + ROWS - 1) / ROWS;
+    int64_t groups = (d->h_out + MAX_GROUP_ROWS - 1) / MAX_GROUP_ROWS;
     int64_t bands = planes >= want ? 1 : (want + planes - 1) / planes;
     if (bands > groups)
         bands = groups;
-    struct depthwise_run run = {.d = d, .band_rows = (groups + bands - 1) / bands * ROWS};
+    struct depthwise_run run = {.d = d, .band_rows = (groups + bands - 1) / bands * MAX_GROUP_ROWS};
     run.bands = (d->h_out + run.band_rows - 1) / run.band_rows;
     run.tasks = run.bands > 1 ? planes * run.bands : planes < want ? planes : want;
     pool_run(depthwise_task, &run, (int)run.tasks);
@@ -267,8 +320,9 @@ int conv_depthwise(const struct op_call *call)
         (bias && !backend_is_float(bias)) || x->rank != 4 || wt->rank != 4)
         return BACKEND_DECLINE;
     int64_t c = x->dims[1];
-    if (ops_attr_int(call, "group", 1) != c || wt->dims[0] != c || wt->dims[1] != 1 || wt->dims[2] != 3 ||
-        wt->dims[3] != 3 || (bias && (bias->rank != 1 || bias->dims[0] != c)))
+    int64_t k = wt->dims[2];
+    if (ops_attr_int(call, "group", 1) != c || wt->dims[0] != c || wt->dims[1] != 1 || (k != 3 && k != 5) ||
+        wt->dims[3] != k || (bias && (bias->rank != 1 || bias->dims[0] != c)))
         return BACKEND_DECLINE;
     struct ops_window win;
     if (backend_conv_window(call, &win, x, wt))
@@ -277,7 +331,7 @@ int conv_depthwise(const struct op_call *call)
     int stride = (int)win.stride[ws];
     /* stride 1 writes rows as wide as it reads them */
     if (win.stride[hs] != stride || (stride != 1 && stride != 2) || win.dilation[hs] != 1 || win.dilation[ws] != 1 ||
-        win.pad_begin[ws] != 1 || (stride == 1 && win.out[ws] != win.in[ws]))
+        win.pad_begin[ws] != k / 2 || (stride == 1 && win.out[ws] != win.in[ws]))
         return BACKEND_DECLINE;
     int64_t dims[4] = {x->dims[0], c, win.out[hs], win.out[ws]};
     struct epilogue e;
@@ -287,18 +341,9 @@ int conv_depthwise(const struct op_call *call)
     if (rc)
         return rc;
     e.ldr = dims[2] * dims[3];
-    struct depthwise3 d = {.x = x->data,
-                           .kernel = wt->data,
-                           .y = call->outputs[0].data,
-                           .batch = dims[0],
-                           .c = c,
-                           .h_in = win.in[hs],
-                           .w = win.in[ws],
-                           .h_out = dims[2],
-                           .w_out = dims[3],
-                           .stride = stride,
-                           .pad_top = win.pad_begin[hs],
-                           .epi = epilogue_active(&e) ? &e : NULL};
-    conv_depthwise3(&d);
+    struct depthwise_conv d = {.x = x->data, .kernel = wt->data, .y = call->outputs[0].data};
+    d.batch = dims[0], d.c = c, d.h_in = win.in[hs], d.w = win.in[ws], d.h_out = dims[2], d.w_out = dims[3];
+    d.k = (int)k, d.stride = stride, d.pad_top = win.pad_begin[hs], d.epi = epilogue_active(&e) ? &e : NULL;
+    conv_depthwise_run(&d);
     return 0;
 }

@@ -557,6 +557,14 @@ TEST(depthwise_conv_matches_reference)
         {{1, 6, 7, 9}, {3, 3}, {2, 2}, {1, 1, 0, 1}, {1, 1}, 1},
         {{3, 4, 3, 1}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1},
         {{1, 64, 10, 48}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1},
+        /* 5x5 (two columns of padding on the left), stride 1 and 2: neighbours two columns out,
+         * taken from the vector before and after; rows in and out of the image */
+        {{2, 3, 19, 37}, {5, 5}, {1, 1}, {2, 2, 2, 2}, {1, 1}, 1},
+        {{1, 4, 9, 16}, {5, 5}, {1, 1}, {0, 2, 4, 2}, {1, 1}, 0},
+        {{1, 2, 6, 3}, {5, 5}, {1, 1}, {2, 2, 2, 2}, {1, 1}, 1},
+        {{2, 3, 23, 65}, {5, 5}, {2, 2}, {2, 2, 2, 2}, {1, 1}, 1},
+        {{1, 5, 12, 32}, {5, 5}, {2, 2}, {1, 2, 2, 1}, {1, 1}, 1},
+        {{1, 40, 7, 2}, {5, 5}, {2, 2}, {2, 2, 2, 2}, {1, 1}, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct node_spec s = {.op = "Conv"};
@@ -733,6 +741,8 @@ TEST(fused_epilogues_match_reference)
                 {{2, 12, 11, 10}, {12, 1, 3, 3}, 12, {1, 1, 1, 1}, 1}, /* depthwise */
                 {{2, 3, 13, 21}, {3, 1, 3, 3}, 3, {2, 1, 0, 1}, 1},    /* depthwise in bands of rows */
                 {{2, 5, 14, 35}, {5, 1, 3, 3}, 5, {1, 1, 1, 1}, 2},    /* depthwise, stride 2 */
+                {{1, 4, 11, 20}, {4, 1, 5, 5}, 4, {2, 2, 2, 2}, 1},    /* depthwise 5x5 */
+                {{2, 3, 12, 33}, {3, 1, 5, 5}, 3, {2, 2, 2, 2}, 2},    /* depthwise 5x5, stride 2 */
             };
             for (size_t c = 0; c < sizeof convs / sizeof convs[0]; c++) {
                 struct node_spec s = {.op = "Conv"};
