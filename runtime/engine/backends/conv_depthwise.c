@@ -9,15 +9,15 @@
 #include <immintrin.h>
 #endif
 
-/* Output rows summed together (they share the input rows they read), by stride and kernel size:
- * as many as the registers hold beside each row's sliding vectors. */
-#define GROUP_ROWS(S, K) ((S) == 1 ? 4 : ((K) == 3 ? 2 : 1))
+/* Output rows summed together (they share the input rows they read), by stride: as many as the
+ * registers hold beside each row's sliding vectors (stride 1) or the sums (stride 2). */
+#define GROUP_ROWS(S, K) ((S) == 1 ? 4 : 2)
 #define MAX_GROUP_ROWS 4
-/* Sums kept per output row, one per kernel row or one in all: FMAs take 4 cycles and issue one a
- * cycle, so a group needs about four chains at once (stride 2, 5x5: one row, whose 25 products in
- * one chain waited on each other). */
-#define ROW_SUMS(S, K) ((S) == 2 && (K) == 5 ? 5 : 1)
-/* Input rows a group reads at most (stride 1, 5x5: 4 + 4). */
+/* Sums kept per output row (kernel rows alternating between them): FMAs take 4 cycles and issue
+ * one a cycle, so a group needs about four chains at once (a 5x5 row's 25 products in one chain
+ * waited on each other). */
+#define ROW_SUMS(S, K) ((S) == 2 ? 2 : 1)
+/* Input rows a group reads at most (stride 1, 5x5: 4 + 4; stride 2, 5x5: 2·2 + 3). */
 #define MAX_INPUT_ROWS 8
 /* Tasks per pool thread (the pool hands them out as threads come free). */
 #define TASKS_PER_THREAD 4
@@ -152,9 +152,11 @@ rows_s1(const struct depthwise_conv *d, const float *x, const __m512 *k, __m512 
 
 /* Stride 2: output column i reads input columns 2i − K/2 … 2i + K/2, so a vector of 16 outputs
  * takes 32 input pixels, split into the even and the odd columns (vpermt2ps): 2i and 2i + 1 as
- * they are, 2i − 1 and 2i − 2 the odd and even ones one lane on with the vector before's last
- * coming in, 2i + 2 the even ones one lane back with the next's first. Output row h reads input
- * rows 2h − pad_top … 2h − pad_top + K − 1: R output rows share 2R + K − 2 input rows. */
+ * they are, 2i − 1 and 2i − 2 the odd and even ones one lane on with the column before the pair
+ * coming in, 2i + 2 the even ones one lane back with the column after it (those columns broadcast
+ * from memory: nothing carried from vector to vector, so the registers hold more rows). Output
+ * row h reads input rows 2h − pad_top … 2h − pad_top + K − 1: R output rows share 2R + K − 2 input
+ * rows. */
 __attribute__((target("avx512f"), always_inline)) static inline void
 rows_s2(const struct depthwise_conv *d, const float *x, const __m512 *k, __m512 bias, float *y, const float *residual,
         int64_t h0, int64_t nr, const enum store_act act, const int K)
@@ -163,23 +165,15 @@ rows_s2(const struct depthwise_conv *d, const float *x, const __m512 *k, __m512 
     const int64_t w = d->w, wo = d->w_out, nv = (wo + 15) / 16;
     const __m512i even_lanes = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
                   odd_lanes = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    static const float padding[2]; /* the columns outside the image */
     uintptr_t row[MAX_INPUT_ROWS];
     __mmask16 rm[MAX_INPUT_ROWS];
-    /* per row: the even and odd columns of the vector pair before, the current and (loaded in the
-     * loop) the next */
-    __m512 even_before[MAX_INPUT_ROWS], odd_before[MAX_INPUT_ROWS], even[MAX_INPUT_ROWS], odd[MAX_INPUT_ROWS];
 #pragma GCC unroll 8
-    for (int j = 0; j < N; j++) {
+    for (int j = 0; j < N; j++)
         rm[j] = input_row(d, x, h0, j, 2, &row[j]);
-        even_before[j] = odd_before[j] = _mm512_setzero_ps(); /* left of the image: padding */
-        __m512 a = _mm512_maskz_loadu_ps(rm[j] & lanes(w), (const void *)row[j]),
-               b = _mm512_maskz_loadu_ps(rm[j] & lanes(w - 16), (const void *)(row[j] + 64));
-        even[j] = _mm512_permutex2var_ps(a, even_lanes, b);
-        odd[j] = _mm512_permutex2var_ps(a, odd_lanes, b);
-    }
     for (int64_t v = 0; v < nv; v++) {
-        __mmask16 in = lanes(wo - 16 * v), lo = lanes(w - 32 * (v + 1)), hi = lanes(w - 32 * (v + 1) - 16);
-        __m512 acc[MAX_GROUP_ROWS][5];
+        __mmask16 in = lanes(wo - 16 * v), lo = lanes(w - 32 * v), hi = lanes(w - 32 * v - 16);
+        __m512 acc[MAX_GROUP_ROWS][ROW_SUMS(2, 5)];
 #pragma GCC unroll 4
         for (int o = 0; o < R; o++)
 #pragma GCC unroll 5
@@ -187,16 +181,19 @@ rows_s2(const struct depthwise_conv *d, const float *x, const __m512 *k, __m512 
                 acc[o][q] = q ? _mm512_setzero_ps() : bias;
 #pragma GCC unroll 8
         for (int j = 0; j < N; j++) {
-            __m512 a = _mm512_maskz_loadu_ps(rm[j] & lo, (const void *)(row[j] + (uintptr_t)(128 * (v + 1)))),
-                   b = _mm512_maskz_loadu_ps(rm[j] & hi, (const void *)(row[j] + (uintptr_t)(128 * (v + 1) + 64)));
-            __m512 even_next = _mm512_permutex2var_ps(a, even_lanes, b);
+            const float *pair = (const float *)(row[j] + (uintptr_t)(128 * v));
+            __m512 a = _mm512_maskz_loadu_ps(rm[j] & lo, pair), b = _mm512_maskz_loadu_ps(rm[j] & hi, pair + 16);
+            __m512 even = _mm512_permutex2var_ps(a, even_lanes, b), odd = _mm512_permutex2var_ps(a, odd_lanes, b);
+            /* columns 32v − 2 and 32v − 1, and 32v + 32 */
+            const float *before = rm[j] && v ? pair - 2 : padding,
+                        *after = rm[j] && 32 * v + 32 < w ? pair + 32 : padding;
             __m512 nb[5];
-            nb[P - 1] = shifted(odd_before[j], odd[j], odd[j], -1);
-            nb[P] = even[j];
-            nb[P + 1] = odd[j];
+            nb[P - 1] = shifted(_mm512_set1_ps(before[1]), odd, odd, -1);
+            nb[P] = even;
+            nb[P + 1] = odd;
             if (K == 5) {
-                nb[0] = shifted(even_before[j], even[j], even[j], -1);
-                nb[4] = shifted(even[j], even[j], even_next, 1);
+                nb[0] = shifted(_mm512_set1_ps(before[0]), even, even, -1);
+                nb[4] = shifted(even, even, _mm512_set1_ps(after[0]), 1);
             }
 #pragma GCC unroll 4
             for (int o = 0; o < R; o++) {
@@ -207,10 +204,6 @@ rows_s2(const struct depthwise_conv *d, const float *x, const __m512 *k, __m512 
                 for (int u = 0; u < K; u++)
                     acc[o][t % Q] = _mm512_fmadd_ps(k[t * K + u], nb[u], acc[o][t % Q]);
             }
-            even_before[j] = even[j];
-            odd_before[j] = odd[j];
-            even[j] = even_next;
-            odd[j] = _mm512_permutex2var_ps(a, odd_lanes, b);
         }
 #pragma GCC unroll 4
         for (int o = 0; o < R; o++)
