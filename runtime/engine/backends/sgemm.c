@@ -774,9 +774,53 @@ gemv_panel_avx512(const struct gemm_args *g, int64_t jr, const int h)
     }
 }
 
+/* One row by two 32-column panels at once: two streams of weights in flight instead of one. */
+__attribute__((target("avx512f,avx2,fma"))) static void gemv_two_panels_avx512(const struct gemm_args *g, int64_t jr)
+{
+    __m512 s[2][2][2];
+    for (int u = 0; u < 2; u++)
+        for (int q = 0; q < 2; q++)
+            s[u][q][0] = s[u][q][1] = _mm512_setzero_ps();
+    int64_t k = g->k, p = 0;
+    const float *b0 = packed_block(g, 0, jr, 32), *b1 = packed_block(g, 0, jr + 32, 32), *a = g->a;
+    for (; p + 2 <= k; p += 2, b0 += 64, b1 += 64)
+        for (int u = 0; u < 2; u++) {
+            __m512 x = _mm512_set1_ps(a[p + u]);
+            s[u][0][0] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b0 + 32 * u), s[u][0][0]);
+            s[u][0][1] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b0 + 32 * u + 16), s[u][0][1]);
+            s[u][1][0] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b1 + 32 * u), s[u][1][0]);
+            s[u][1][1] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b1 + 32 * u + 16), s[u][1][1]);
+        }
+    if (p < k) {
+        __m512 x = _mm512_set1_ps(a[p]);
+        s[0][0][0] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b0), s[0][0][0]);
+        s[0][0][1] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b0 + 16), s[0][0][1]);
+        s[0][1][0] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b1), s[0][1][0]);
+        s[0][1][1] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b1 + 16), s[0][1][1]);
+    }
+    __m512 al = _mm512_set1_ps(g->alpha);
+    for (int q = 0; q < 2; q++) {
+        int64_t w = g->n - (jr + 32 * q) < 32 ? g->n - (jr + 32 * q) : 32;
+        __mmask16 m0 = w >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << w) - 1);
+        __mmask16 m1 = w >= 32 ? (__mmask16)0xffff : w <= 16 ? 0 : (__mmask16)((1u << (w - 16)) - 1);
+        float *c = g->c + jr + 32 * q;
+        __m512 v0 = _mm512_mul_ps(al, _mm512_add_ps(s[0][q][0], s[1][q][0]));
+        __m512 v1 = _mm512_mul_ps(al, _mm512_add_ps(s[0][q][1], s[1][q][1]));
+        if (g->acc) {
+            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, c));
+            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, c + 16));
+        }
+        _mm512_mask_storeu_ps(c, m0, v0);
+        _mm512_mask_storeu_ps(c + 16, m1, v1);
+    }
+}
+
 __attribute__((target("avx512f,avx2,fma"))) static void gemv_packed_avx512(const struct gemm_args *g, int64_t j0,
                                                                            int64_t j1)
 {
+    if (g->m == 1)
+        for (; j0 + 32 < j1; j0 += 64)
+            gemv_two_panels_avx512(g, j0);
     for (int64_t jr = j0; jr < j1; jr += 32)
         switch (g->m) {
         case 1: gemv_panel_avx512(g, jr, 1); break;
