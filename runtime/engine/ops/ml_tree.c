@@ -535,6 +535,7 @@ struct tree_job {
 
 /* Fewer tree walks than this stay on the calling thread. */
 #define TREE_PARALLEL_MIN_WALKS 4096
+#define TREE_TASKS_PER_THREAD 4
 
 /* Inputs this wide or scores this many keep the leaves path (the per-task buffers stay small). */
 #define TREE_SUMS_MAX_FEATURES 256
@@ -646,17 +647,21 @@ static void tree_task(void *ctx, int index)
 /* Runs job->row for every row; ERR_LIMIT when the buffers do not fit, a cycle error. */
 static int tree_run(const struct op_call *call, struct tree_job *job)
 {
-    int tasks = job->n * job->te->n_trees < TREE_PARALLEL_MIN_WALKS ? 1 : pool_threads();
-    if (tasks > job->n)
-        tasks = (int)(job->n > 0 ? job->n : 1);
-    job->per_task = (job->n + tasks - 1) / tasks;
+    /* a few tasks a thread, each whole blocks of rows: a thread that starts late leaves the others
+     * its share instead of holding the call up by half of it */
+    int64_t tasks = job->n * job->te->n_trees < TREE_PARALLEL_MIN_WALKS ? 1 : TREE_TASKS_PER_THREAD * pool_threads();
+    int64_t blocks = (job->n + FLAT_ROW_BLOCK - 1) / FLAT_ROW_BLOCK;
+    if (tasks > blocks)
+        tasks = blocks > 0 ? blocks : 1;
+    job->per_task = (blocks + tasks - 1) / tasks * FLAT_ROW_BLOCK;
+    tasks = job->n > 0 ? (job->n + job->per_task - 1) / job->per_task : 1;
     atomic_init(&job->failed, 0);
     if (sums_usable(job)) {
         job->xt = alloc_array(call, tasks * job->c * TREE_ROW_CHUNK, sizeof *job->xt);
         job->sums = alloc_array(call, tasks * TREE_ROW_CHUNK * job->width, sizeof *job->sums);
         if (!job->xt || !job->sums)
             return err_set(ERR_LIMIT, "request memory limit reached");
-        pool_run(tree_task, job, tasks);
+        pool_run(tree_task, job, (int)tasks);
         return 0;
     }
     job->leaves = alloc_array(call, tasks * TREE_ROW_CHUNK * job->te->n_trees, sizeof *job->leaves);
@@ -664,7 +669,7 @@ static int tree_run(const struct op_call *call, struct tree_job *job)
     job->seen = alloc_array(call, tasks * job->width, 1);
     if (!job->leaves || !job->s || !job->seen)
         return err_set(ERR_LIMIT, "request memory limit reached");
-    pool_run(tree_task, job, tasks);
+    pool_run(tree_task, job, (int)tasks);
     return atomic_load(&job->failed) ? cycle_error(call) : 0;
 }
 
