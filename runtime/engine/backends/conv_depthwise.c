@@ -17,6 +17,7 @@
  * one a cycle, so a group needs about four chains at once (a 5x5 row's 25 products in one chain
  * waited on each other). */
 #define ROW_SUMS(S, K) ((S) == 2 ? 2 : 1)
+#define MAX_ROW_SUMS 2
 /* Input rows a group reads at most (stride 1, 5x5: 4 + 4; stride 2, 5x5: 2·2 + 3). */
 #define MAX_INPUT_ROWS 8
 /* Tasks per pool thread (the pool hands them out as threads come free). */
@@ -81,6 +82,50 @@ __attribute__((target("avx512f"), always_inline)) static inline void store(const
     _mm512_mask_storeu_ps(y + at, in, s);
 }
 
+/* The sums of a group's R output rows, Q per row (kernel rows alternating between them), for the
+ * vector at hand: they start from the bias. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+sums_start(__m512 acc[MAX_GROUP_ROWS][MAX_ROW_SUMS], __m512 bias, const int R, const int Q)
+{
+#pragma GCC unroll 4
+    for (int o = 0; o < R; o++)
+#pragma GCC unroll 2
+        for (int q = 0; q < Q; q++)
+            acc[o][q] = q ? _mm512_setzero_ps() : bias;
+}
+
+/* Input row j of the group, its K column neighbours nb (from K/2 left to K/2 right), into every
+ * output row that reads it: output row o through kernel row j − S·o. */
+__attribute__((target("avx512f"), always_inline)) static inline void
+sums_add_row(__m512 acc[MAX_GROUP_ROWS][MAX_ROW_SUMS], const __m512 *k, const __m512 *nb, int j, const int S,
+             const int K, const int R, const int Q)
+{
+#pragma GCC unroll 4
+    for (int o = 0; o < R; o++) {
+        int t = j - S * o; /* kernel row */
+        if (t < 0 || t >= K)
+            continue;
+#pragma GCC unroll 5
+        for (int u = 0; u < K; u++)
+            acc[o][t % Q] = _mm512_fmadd_ps(k[t * K + u], nb[u], acc[o][t % Q]);
+    }
+}
+
+/* The group's first nr rows at output column 16·v (lanes in) of y (rows wo wide). */
+__attribute__((target("avx512f"), always_inline)) static inline void
+sums_store(const struct depthwise_conv *d, __m512 acc[MAX_GROUP_ROWS][MAX_ROW_SUMS], float *y, const float *residual,
+           int64_t h0, int64_t nr, int64_t v, __mmask16 in, const enum store_act act, const int R, const int Q)
+{
+#pragma GCC unroll 4
+    for (int o = 0; o < R; o++)
+        if (o < nr) {
+#pragma GCC unroll 2
+            for (int q = 1; q < Q; q++)
+                acc[o][0] = _mm512_add_ps(acc[o][0], acc[o][q]);
+            store(d->epi, y, residual, (h0 + o) * d->w_out + 16 * v, in, acc[o][0], act);
+        }
+}
+
 /* Input row j of the group starting at output row h0 (stride S): its address, and all lanes or
  * none as it lies in the image or not (a row outside is never read). */
 __attribute__((target("avx512f"), always_inline)) static inline __mmask16
@@ -114,12 +159,8 @@ rows_s1(const struct depthwise_conv *d, const float *x, const __m512 *k, __m512 
     }
     for (int64_t v = 0; v < nv; v++) {
         __mmask16 in = lanes(w - 16 * v), next_lanes = lanes(w - 16 * (v + 1));
-        __m512 acc[MAX_GROUP_ROWS][5];
-#pragma GCC unroll 4
-        for (int o = 0; o < R; o++)
-#pragma GCC unroll 5
-            for (int q = 0; q < Q; q++)
-                acc[o][q] = q ? _mm512_setzero_ps() : bias;
+        __m512 acc[MAX_GROUP_ROWS][MAX_ROW_SUMS];
+        sums_start(acc, bias, R, Q);
 #pragma GCC unroll 8
         for (int j = 0; j < N; j++) {
             __m512 next = _mm512_maskz_loadu_ps(rm[j] & next_lanes, (const void *)(row[j] + (uintptr_t)(64 * (v + 1))));
@@ -127,26 +168,11 @@ rows_s1(const struct depthwise_conv *d, const float *x, const __m512 *k, __m512 
 #pragma GCC unroll 5
             for (int u = 0; u < K; u++)
                 nb[u] = shifted(prev[j], cur[j], next, u - P);
-#pragma GCC unroll 4
-            for (int o = 0; o < R; o++) {
-                int t = j - o; /* kernel row */
-                if (t < 0 || t >= K)
-                    continue;
-#pragma GCC unroll 5
-                for (int u = 0; u < K; u++)
-                    acc[o][t % Q] = _mm512_fmadd_ps(k[t * K + u], nb[u], acc[o][t % Q]);
-            }
+            sums_add_row(acc, k, nb, j, 1, K, R, Q);
             prev[j] = cur[j];
             cur[j] = next;
         }
-#pragma GCC unroll 4
-        for (int o = 0; o < R; o++)
-            if (o < nr) {
-#pragma GCC unroll 4
-                for (int q = 1; q < Q; q++)
-                    acc[o][0] = _mm512_add_ps(acc[o][0], acc[o][q]);
-                store(d->epi, y, residual, (h0 + o) * d->w_out + 16 * v, in, acc[o][0], act);
-            }
+        sums_store(d, acc, y, residual, h0, nr, v, in, act, R, Q);
     }
 }
 
@@ -173,12 +199,8 @@ rows_s2(const struct depthwise_conv *d, const float *x, const __m512 *k, __m512 
         rm[j] = input_row(d, x, h0, j, 2, &row[j]);
     for (int64_t v = 0; v < nv; v++) {
         __mmask16 in = lanes(wo - 16 * v), lo = lanes(w - 32 * v), hi = lanes(w - 32 * v - 16);
-        __m512 acc[MAX_GROUP_ROWS][ROW_SUMS(2, 5)];
-#pragma GCC unroll 4
-        for (int o = 0; o < R; o++)
-#pragma GCC unroll 5
-            for (int q = 0; q < Q; q++)
-                acc[o][q] = q ? _mm512_setzero_ps() : bias;
+        __m512 acc[MAX_GROUP_ROWS][MAX_ROW_SUMS];
+        sums_start(acc, bias, R, Q);
 #pragma GCC unroll 8
         for (int j = 0; j < N; j++) {
             const float *pair = (const float *)(row[j] + (uintptr_t)(128 * v));
@@ -195,24 +217,9 @@ rows_s2(const struct depthwise_conv *d, const float *x, const __m512 *k, __m512 
                 nb[0] = shifted(_mm512_set1_ps(before[0]), even, even, -1);
                 nb[4] = shifted(even, even, _mm512_set1_ps(after[0]), 1);
             }
-#pragma GCC unroll 4
-            for (int o = 0; o < R; o++) {
-                int t = j - 2 * o; /* kernel row */
-                if (t < 0 || t >= K)
-                    continue;
-#pragma GCC unroll 5
-                for (int u = 0; u < K; u++)
-                    acc[o][t % Q] = _mm512_fmadd_ps(k[t * K + u], nb[u], acc[o][t % Q]);
-            }
+            sums_add_row(acc, k, nb, j, 2, K, R, Q);
         }
-#pragma GCC unroll 4
-        for (int o = 0; o < R; o++)
-            if (o < nr) {
-#pragma GCC unroll 4
-                for (int q = 1; q < Q; q++)
-                    acc[o][0] = _mm512_add_ps(acc[o][0], acc[o][q]);
-                store(d->epi, y, residual, (h0 + o) * wo + 16 * v, in, acc[o][0], act);
-            }
+        sums_store(d, acc, y, residual, h0, nr, v, in, act, R, Q);
     }
 }
 
