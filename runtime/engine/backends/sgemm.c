@@ -727,6 +727,26 @@ static void gemv_packed_generic(const struct gemm_args *g, int64_t j0, int64_t j
 }
 
 #if HAVE_X86
+/* Row r of C at columns [jr, jr + 32) (fewer at the matrix's edge): alpha times the sums v0, v1,
+ * added to what C holds when the call accumulates. */
+__attribute__((target("avx512f,avx2,fma"), always_inline)) static inline void
+gemv_store(const struct gemm_args *g, int r, int64_t jr, __m512 v0, __m512 v1)
+{
+    int64_t w = g->n - jr < 32 ? g->n - jr : 32;
+    __mmask16 m0 = w >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << w) - 1);
+    __mmask16 m1 = w >= 32 ? (__mmask16)0xffff : w <= 16 ? 0 : (__mmask16)((1u << (w - 16)) - 1);
+    float *c = g->c + r * g->ldc + jr;
+    __m512 al = _mm512_set1_ps(g->alpha);
+    v0 = _mm512_mul_ps(al, v0);
+    v1 = _mm512_mul_ps(al, v1);
+    if (g->acc) {
+        v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, c));
+        v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, c + 16));
+    }
+    _mm512_mask_storeu_ps(c, m0, v0);
+    _mm512_mask_storeu_ps(c + 16, m1, v1);
+}
+
 /* h (1 to 4, a constant once inlined) rows by one 32-column panel; two sets of sums over alternate k
  * so even one row keeps four FMA chains in flight. */
 __attribute__((target("avx512f,avx2,fma"), always_inline)) static inline void
@@ -757,21 +777,8 @@ gemv_panel_avx512(const struct gemm_args *g, int64_t jr, const int h)
             s[0][r][1] = _mm512_fmadd_ps(x, b1, s[0][r][1]);
         }
     }
-    int64_t w = g->n - jr < 32 ? g->n - jr : 32;
-    __mmask16 m0 = w >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << w) - 1);
-    __mmask16 m1 = w >= 32 ? (__mmask16)0xffff : w <= 16 ? 0 : (__mmask16)((1u << (w - 16)) - 1);
-    __m512 al = _mm512_set1_ps(g->alpha);
-    for (int r = 0; r < h; r++) {
-        float *c = g->c + r * g->ldc + jr;
-        __m512 v0 = _mm512_mul_ps(al, _mm512_add_ps(s[0][r][0], s[1][r][0]));
-        __m512 v1 = _mm512_mul_ps(al, _mm512_add_ps(s[0][r][1], s[1][r][1]));
-        if (g->acc) {
-            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, c));
-            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, c + 16));
-        }
-        _mm512_mask_storeu_ps(c, m0, v0);
-        _mm512_mask_storeu_ps(c + 16, m1, v1);
-    }
+    for (int r = 0; r < h; r++)
+        gemv_store(g, r, jr, _mm512_add_ps(s[0][r][0], s[1][r][0]), _mm512_add_ps(s[0][r][1], s[1][r][1]));
 }
 
 /* One row by two 32-column panels at once: two streams of weights in flight instead of one. */
@@ -798,21 +805,8 @@ __attribute__((target("avx512f,avx2,fma"))) static void gemv_two_panels_avx512(c
         s[0][1][0] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b1), s[0][1][0]);
         s[0][1][1] = _mm512_fmadd_ps(x, _mm512_loadu_ps(b1 + 16), s[0][1][1]);
     }
-    __m512 al = _mm512_set1_ps(g->alpha);
-    for (int q = 0; q < 2; q++) {
-        int64_t w = g->n - (jr + 32 * q) < 32 ? g->n - (jr + 32 * q) : 32;
-        __mmask16 m0 = w >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << w) - 1);
-        __mmask16 m1 = w >= 32 ? (__mmask16)0xffff : w <= 16 ? 0 : (__mmask16)((1u << (w - 16)) - 1);
-        float *c = g->c + jr + 32 * q;
-        __m512 v0 = _mm512_mul_ps(al, _mm512_add_ps(s[0][q][0], s[1][q][0]));
-        __m512 v1 = _mm512_mul_ps(al, _mm512_add_ps(s[0][q][1], s[1][q][1]));
-        if (g->acc) {
-            v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, c));
-            v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, c + 16));
-        }
-        _mm512_mask_storeu_ps(c, m0, v0);
-        _mm512_mask_storeu_ps(c + 16, m1, v1);
-    }
+    for (int q = 0; q < 2; q++)
+        gemv_store(g, 0, jr + 32 * q, _mm512_add_ps(s[0][q][0], s[1][q][0]), _mm512_add_ps(s[0][q][1], s[1][q][1]));
 }
 
 __attribute__((target("avx512f,avx2,fma"))) static void gemv_packed_avx512(const struct gemm_args *g, int64_t j0,
