@@ -79,7 +79,11 @@ check "the model layer holds model.onnx where the pickle was" \
   test -f "$d/root/var/azureml-app/azureml-models/pipeline-scaled-logistic/1/model.onnx"
 check "... and no pickle" bash -c "! find '$d/root' -name '*.pkl' | grep -q ."
 check "the image has no Python" bash -c "! find '$d/root' -name 'python*' | grep -q ."
-check "the image is a few MB" test "$(stat -c %s "$d/image.tar")" -lt 5000000
+if [ -n "${AMLPKG_SANITIZED:-}" ]; then
+  skip "the image is a few MB: sanitizer builds put an instrumented amlserve three times the size in it"
+else
+  check "the image is a few MB" test "$(stat -c %s "$d/image.tar")" -lt 5000000
+fi
 check "the SBOM says the model was converted from the pickle" \
   jq -e '[.packages[] | select(.comment == "scikit-learn, converted to ONNX-ML by amlpkg from '"'model.pkl'"'")] | length == 1' \
   "$d/image.tar.spdx.json"
