@@ -11,12 +11,12 @@
 
 /* Output rows summed together (they share the input rows they read), by stride: as many as the
  * registers hold beside each row's sliding vectors (stride 1) or the sums (stride 2). */
-#define GROUP_ROWS(S, K) ((S) == 1 ? 4 : 2)
+#define GROUP_ROWS(S) ((S) == 1 ? 4 : 2)
 #define MAX_GROUP_ROWS 4
 /* Sums kept per output row (kernel rows alternating between them): FMAs take 4 cycles and issue
  * one a cycle, so a group needs about four chains at once (a 5x5 row's 25 products in one chain
  * waited on each other). */
-#define ROW_SUMS(S, K) ((S) == 2 ? 2 : 1)
+#define ROW_SUMS(S) ((S) == 2 ? 2 : 1)
 #define MAX_ROW_SUMS 2
 /* Input rows a group reads at most (stride 1, 5x5: 4 + 4; stride 2, 5x5: 2·2 + 3). */
 #define MAX_INPUT_ROWS 8
@@ -146,7 +146,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void
 rows_s1(const struct depthwise_conv *d, const float *x, const __m512 *k, __m512 bias, float *y, const float *residual,
         int64_t h0, int64_t nr, const enum store_act act, const int K)
 {
-    const int R = GROUP_ROWS(1, K), Q = ROW_SUMS(1, K), N = R + K - 1, P = K / 2;
+    const int R = GROUP_ROWS(1), Q = ROW_SUMS(1), N = R + K - 1, P = K / 2;
     const int64_t w = d->w, nv = (w + 15) / 16;
     uintptr_t row[MAX_INPUT_ROWS]; /* addresses: the vector past a row's end is formed, never read */
     __mmask16 rm[MAX_INPUT_ROWS];
@@ -187,7 +187,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void
 rows_s2(const struct depthwise_conv *d, const float *x, const __m512 *k, __m512 bias, float *y, const float *residual,
         int64_t h0, int64_t nr, const enum store_act act, const int K)
 {
-    const int R = GROUP_ROWS(2, K), Q = ROW_SUMS(2, K), N = 2 * R + K - 2, P = K / 2;
+    const int R = GROUP_ROWS(2), Q = ROW_SUMS(2), N = 2 * R + K - 2, P = K / 2;
     const int64_t w = d->w, wo = d->w_out, nv = (wo + 15) / 16;
     const __m512i even_lanes = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
                   odd_lanes = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -239,7 +239,7 @@ __attribute__((target("avx512f"))) static void rows_avx512(const struct depthwis
     __m512 bias = kernel_and_bias(d, kw, ch, k);
     enum op_act act = d->epi && !epilogue_late(d->epi) ? d->epi->act : OP_ACT_NONE;
     enum store_act sa = act == OP_ACT_NONE ? STORE_PLAIN : act == OP_ACT_RELU ? STORE_RELU : STORE_OTHER;
-    int64_t group = GROUP_ROWS(d->stride, d->k);
+    int64_t group = GROUP_ROWS(d->stride);
     for (int64_t h0 = r0; h0 < r1; h0 += group) {
         int64_t nr = r1 - h0 < group ? r1 - h0 : group;
         if (d->stride == 1 && d->k == 3)
