@@ -583,8 +583,9 @@ static void tree_sums_chunk(const struct tree_job *job, int index, int64_t r0, i
             int n = te->n_trees - t < FLAT_ROW_BLOCK ? (int)(te->n_trees - t) : FLAT_ROW_BLOCK;
             int32_t root[FLAT_ROW_BLOCK], depth = 0;
             for (int k = 0; k < FLAT_ROW_BLOCK; k++) {
-                root[k] = (int32_t)te->roots[t + (k < n ? k : 0)] * size;
-                depth = te->depth[t + (k < n ? k : 0)] > depth ? te->depth[t + (k < n ? k : 0)] : depth;
+                int64_t tree = t + (k < n ? k : 0); /* chains past the last tree walk its first again */
+                root[k] = (int32_t)te->roots[tree] * size;
+                depth = te->depth[tree] > depth ? te->depth[tree] : depth;
             }
             for (int64_t r = 0; r < rows; r++) {
                 int32_t at[FLAT_ROW_BLOCK];
@@ -594,27 +595,24 @@ static void tree_sums_chunk(const struct tree_job *job, int index, int64_t r0, i
                     sr[width == 1 ? 0 : target[at[k] / size]] += value[at[k] / size];
             }
         }
-        for (int64_t r = 0; r < rows; r++)
-            job->finish(job, r0 + r, s + r * width);
-        return;
-    }
-    for (int64_t t = 0; t < te->n_trees; t++) {
-        int32_t root[FLAT_ROW_BLOCK], depth = te->depth[t];
-        for (int k = 0; k < FLAT_ROW_BLOCK; k++)
-            root[k] = (int32_t)te->roots[t] * size;
-        for (int64_t b = 0; b < rows; b += FLAT_ROW_BLOCK) {
-            int32_t at[FLAT_ROW_BLOCK];
-            walk_block(te->flat, xt + b, root, depth, at, 4);
-            int n = rows - b < FLAT_ROW_BLOCK ? (int)(rows - b) : FLAT_ROW_BLOCK;
-            double *sb = s + b * width;
-            if (width == 1)
-                for (int k = 0; k < n; k++)
-                    sb[k] += value[at[k] / size];
-            else
-                for (int k = 0; k < n; k++)
-                    sb[k * width + target[at[k] / size]] += value[at[k] / size];
+    } else
+        for (int64_t t = 0; t < te->n_trees; t++) {
+            int32_t root[FLAT_ROW_BLOCK], depth = te->depth[t];
+            for (int k = 0; k < FLAT_ROW_BLOCK; k++)
+                root[k] = (int32_t)te->roots[t] * size;
+            for (int64_t b = 0; b < rows; b += FLAT_ROW_BLOCK) {
+                int32_t at[FLAT_ROW_BLOCK];
+                walk_block(te->flat, xt + b, root, depth, at, 4);
+                int n = rows - b < FLAT_ROW_BLOCK ? (int)(rows - b) : FLAT_ROW_BLOCK;
+                double *sb = s + b * width;
+                if (width == 1)
+                    for (int k = 0; k < n; k++)
+                        sb[k] += value[at[k] / size];
+                else
+                    for (int k = 0; k < n; k++)
+                        sb[k * width + target[at[k] / size]] += value[at[k] / size];
+            }
         }
-    }
     for (int64_t r = 0; r < rows; r++)
         job->finish(job, r0 + r, s + r * width);
 }
