@@ -249,7 +249,7 @@ static void im2col(float *col, const float *x, const struct ops_window *w, int64
 
 static int fast_conv(const struct op_call *call)
 {
-    int by_rows = conv_depthwise(call); /* MobileNet's depthwise 3x3, stride 1 or 2 */
+    int by_rows = conv_depthwise(call); /* depthwise 3x3 and 5x5, stride 1 or 2, by rows */
     if (by_rows != BACKEND_DECLINE)
         return by_rows;
     int by_taps = conv_direct(call); /* stride 1, rows as wide in as out: no packing of the image */
